@@ -1,0 +1,201 @@
+//! Classification of a bucket's current policy: `closed`, `open` (until its expiry), `expired`, or
+//! `drift`. Decided by canonical hash against the rendered templates, never by Sid: an attacker can name
+//! a statement anything.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use time::OffsetDateTime;
+
+use crate::config::{BucketConfig, GrantError, HumanDuration};
+use crate::policy::{Policy, Principal, PrincipalKind};
+use crate::template::{
+    self, OpenGrant, TemplateKind, CLOSED_SID, OPEN_EXPIRY_SID, OPEN_READERS_SID, OPEN_SID,
+};
+use crate::{PolicyError, PolicyHash, Quoted};
+
+/// How far ahead of ours the clock of the host that opened access may run.
+pub const CLOCK_SKEW_ALLOWANCE: time::Duration = time::Duration::minutes(5);
+
+/// The verdict on a bucket policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// Exactly the ClosedAccess template.
+    Closed,
+    /// Exactly an OpenAccess for allowed readers, expiring in the future within the configured maximum.
+    Open(OpenGrant),
+    /// Exactly an OpenAccess, but its expiry has passed: reads are denied by the policy itself, and the
+    /// sweep restores ClosedAccess.
+    Expired(OpenGrant),
+    /// Anything else. Never empty.
+    Drift(Vec<DriftReason>),
+}
+
+impl State {
+    /// `closed`, `open`, `expired` or `drift`: the first word of `breakglass policy classify`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            State::Closed => "closed",
+            State::Open(_) => "open",
+            State::Expired(_) => "expired",
+            State::Drift(_) => "drift",
+        }
+    }
+}
+
+/// Why a policy is drift. Displayed as one lowercase sentence for logs and emails.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DriftReason {
+    #[error("the bucket has no policy")]
+    NoPolicy,
+    #[error("the policy cannot be parsed: {0}")]
+    Unparseable(PolicyError),
+    #[error("the policy matches neither the closedaccess nor the openaccess template")]
+    MatchesNoTemplate,
+    #[error("the first statement calls itself {} but the policy is not that template", Quoted(.sid))]
+    ClaimsTemplate { sid: String },
+    #[error("the openaccess names reader {} who is not an investigator role of this bucket", Quoted(.reader))]
+    ReaderNotAllowed { reader: String },
+    #[error("the openaccess expires at {}, more than {max} from now", Quoted(.expiry))]
+    ExpiryBeyondMaximum { expiry: String, max: HumanDuration },
+}
+
+/// The full result: state plus what a report needs about the policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classification {
+    pub state: State,
+    /// SHA-256 of the canonical form; `None` when there is no policy or it does not parse.
+    pub hash: Option<PolicyHash>,
+    /// The first statement's Sid as written: the state the policy *claims*.
+    pub claimed: Option<String>,
+    /// The template whose shape the policy has, if any (also set for an unlawful OpenAccess).
+    pub template: Option<TemplateKind>,
+}
+
+impl Classification {
+    /// True when the claimed Sid names a state the content does not have: the warning stakeholders see.
+    pub fn claim_mismatch(&self) -> bool {
+        let claimed = self.claimed.as_deref();
+        match &self.state {
+            State::Closed => claimed != Some(CLOSED_SID),
+            State::Open(_) | State::Expired(_) => claimed != Some(OPEN_SID),
+            State::Drift(_) => claimed == Some(CLOSED_SID) || claimed == Some(OPEN_SID),
+        }
+    }
+}
+
+impl fmt::Display for Classification {
+    /// `closed`, `open until 2026-…Z`, `expired at …`, or `drift: reason; reason`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.state {
+            State::Closed => f.write_str("closed"),
+            State::Open(g) => write!(f, "open until {}", template::format_expiry(g.expiry)),
+            State::Expired(g) => write!(f, "expired at {}", template::format_expiry(g.expiry)),
+            State::Drift(reasons) => {
+                f.write_str("drift: ")?;
+                for (i, r) in reasons.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{r}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Classifies the policy text S3 returned for `bucket` (`None`: GetBucketPolicy said there is none).
+pub fn classify(bucket: &BucketConfig, text: Option<&[u8]>, now: OffsetDateTime) -> Classification {
+    let Some(text) = text else {
+        return Classification {
+            state: State::Drift(vec![DriftReason::NoPolicy]),
+            hash: None,
+            claimed: None,
+            template: None,
+        };
+    };
+    match Policy::parse_in(text, &bucket.partition) {
+        Ok(policy) => classify_policy(bucket, &policy, now),
+        Err(e) => Classification {
+            state: State::Drift(vec![DriftReason::Unparseable(e)]),
+            hash: None,
+            claimed: None,
+            template: None,
+        },
+    }
+}
+
+/// Classifies an already parsed policy.
+pub fn classify_policy(bucket: &BucketConfig, policy: &Policy, now: OffsetDateTime) -> Classification {
+    let hash = policy.hash();
+    let claimed = policy.claimed_state().map(str::to_owned);
+    let done = |state, template| Classification {
+        state,
+        hash: Some(hash),
+        claimed: claimed.clone(),
+        template,
+    };
+
+    if hash == bucket.closed_hash() {
+        return done(State::Closed, Some(TemplateKind::Closed));
+    }
+    if let Some(grant) = open_grant_candidate(policy) {
+        // Re-render the OpenAccess with the policy's own readers and expiry: if the hashes match, the
+        // policy *is* an OpenAccess, and only then do we ask whether its parameters are lawful.
+        if bucket
+            .render_open_unchecked(&grant)
+            .is_ok_and(|p| p.hash() == hash)
+        {
+            let state = match bucket.check_grant(&grant, now) {
+                Ok(()) => State::Open(grant),
+                Err(GrantError::NotInFuture(_)) => State::Expired(grant),
+                Err(GrantError::ReaderNotAllowed { reader, .. }) => {
+                    State::Drift(vec![DriftReason::ReaderNotAllowed { reader }])
+                }
+                // A grant written at the maximum by a host whose clock runs slightly ahead is still lawful.
+                Err(GrantError::BeyondMaximum { .. })
+                    if grant.expiry - now <= bucket.max_open_duration + CLOCK_SKEW_ALLOWANCE =>
+                {
+                    State::Open(grant)
+                }
+                Err(GrantError::BeyondMaximum { expiry, max }) => {
+                    State::Drift(vec![DriftReason::ExpiryBeyondMaximum { expiry, max }])
+                }
+                Err(GrantError::NoReaders | GrantError::Render(_)) => {
+                    State::Drift(vec![DriftReason::MatchesNoTemplate])
+                }
+            };
+            return done(state, Some(TemplateKind::Open));
+        }
+    }
+    let mut reasons = vec![DriftReason::MatchesNoTemplate];
+    if let Some(sid) = claimed.as_deref().filter(|s| *s == CLOSED_SID || *s == OPEN_SID) {
+        reasons.push(DriftReason::ClaimsTemplate { sid: sid.to_owned() });
+    }
+    done(State::Drift(reasons), None)
+}
+
+/// Reads the readers and expiry an OpenAccess-shaped policy would have. Only a candidate: the caller
+/// proves it by re-rendering and comparing hashes.
+pub(crate) fn open_grant_candidate(policy: &Policy) -> Option<OpenGrant> {
+    let by_sid = |sid: &str| policy.statements.iter().find(|s| s.sid.as_deref() == Some(sid));
+    let readers_stmt = by_sid(OPEN_READERS_SID)?;
+    let readers: BTreeSet<String> = match &readers_stmt.principal.values {
+        Principal::Typed(map) => map.get(&PrincipalKind::Aws)?.clone(),
+        Principal::Anyone => return None,
+    };
+    let expiry_stmt = by_sid(OPEN_EXPIRY_SID)?;
+    let values = expiry_stmt
+        .condition
+        .get("DateGreaterThanEquals")?
+        .iter()
+        .find(|(k, _)| k.folded() == "aws:currenttime")?
+        .1;
+    let mut it = values.iter();
+    let (Some(only), None) = (it.next(), it.next()) else {
+        return None;
+    };
+    let expiry = template::parse_expiry(only)?;
+    Some(OpenGrant { readers, expiry })
+}

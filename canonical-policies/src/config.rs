@@ -1,0 +1,446 @@
+//! The breakglass configuration: which buckets are protected and what their two lawful policies are.
+//!
+//! One TOML file (see `examples/breakglass.toml`): a `[defaults]` table and one `[[bucket]]` table per
+//! protected bucket; a bucket's own value wins over the default. Everything is validated and both
+//! templates are rendered at load time, so a bad config fails before it can guard anything.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::Deserialize;
+use time::{Duration, OffsetDateTime};
+
+use crate::json::{self, Json};
+use crate::policy::{Partition, Policy};
+use crate::template::{self, OpenGrant, RenderError, Vars, RESERVED_SIDS};
+use crate::{PolicyHash, Quoted};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid config: {0}")]
+    Toml(String),
+    #[error("config has no `[[bucket]]`")]
+    NoBuckets,
+    #[error("bucket {} is configured twice", Quoted(.0))]
+    DuplicateBucket(String),
+    #[error("bucket {}: missing `{field}` (set it in the bucket or in [defaults])", Quoted(.bucket))]
+    Missing { bucket: String, field: &'static str },
+    #[error("bucket {}: invalid `{field}` {}: {reason}", Quoted(.bucket), Quoted(.value))]
+    Invalid {
+        bucket: String,
+        field: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+    #[error("bucket {}: {source}", Quoted(.bucket))]
+    Render { bucket: String, source: RenderError },
+}
+
+/// Why an OpenAccess request is not lawful for a bucket.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GrantError {
+    #[error("no reader given")]
+    NoReaders,
+    #[error("reader {} is not an investigator role of bucket {}", Quoted(.reader), Quoted(.bucket))]
+    ReaderNotAllowed { bucket: String, reader: String },
+    #[error("expiry {} is not in the future", Quoted(.0))]
+    NotInFuture(String),
+    #[error("expiry {} is more than {max} from now", Quoted(.expiry))]
+    BeyondMaximum { expiry: String, max: HumanDuration },
+    #[error(transparent)]
+    Render(#[from] RenderError),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    defaults: RawBucket,
+    #[serde(default)]
+    bucket: Vec<RawBucket>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBucket {
+    name: Option<String>,
+    partition: Option<String>,
+    account: Option<String>,
+    investigator_roles: Option<Vec<String>>,
+    automation_principals: Option<Vec<String>>,
+    max_open_duration: Option<String>,
+    base_statements: Option<String>,
+}
+
+/// All protected buckets.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub buckets: Vec<BucketConfig>,
+}
+
+/// One protected bucket, validated, with its ClosedAccess policy rendered once.
+#[derive(Debug, Clone)]
+pub struct BucketConfig {
+    pub name: String,
+    pub partition: Partition,
+    pub account: String,
+    /// Roles that an OpenAccess may name as readers (`aws:PrincipalArn` values, path included).
+    pub investigator_roles: BTreeSet<String>,
+    /// Principals allowed to change the bucket policy: the enforcer and the break-glass operators.
+    pub automation_principals: BTreeSet<String>,
+    pub max_open_duration: Duration,
+    base_statements: Vec<Json>,
+    closed: Policy,
+    closed_hash: PolicyHash,
+}
+
+impl Config {
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Toml(one_line(&e.to_string())))?;
+        if raw.bucket.is_empty() {
+            return Err(ConfigError::NoBuckets);
+        }
+        let mut buckets: Vec<BucketConfig> = Vec::with_capacity(raw.bucket.len());
+        for b in &raw.bucket {
+            let bucket = BucketConfig::from_raw(b, &raw.defaults)?;
+            if buckets.iter().any(|x| x.name == bucket.name) {
+                return Err(ConfigError::DuplicateBucket(bucket.name));
+            }
+            buckets.push(bucket);
+        }
+        Ok(Config { buckets })
+    }
+
+    pub fn bucket(&self, name: &str) -> Option<&BucketConfig> {
+        self.buckets.iter().find(|b| b.name == name)
+    }
+}
+
+/// toml's messages span several lines with a source excerpt; keep the first line only.
+fn one_line(s: &str) -> String {
+    s.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("parse error")
+        .trim()
+        .to_lowercase()
+}
+
+fn is_account(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// S3 bucket naming rules (the subset that matters for ARNs and hosts).
+fn is_bucket_name(s: &str) -> bool {
+    (3..=63).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && s.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
+}
+
+impl BucketConfig {
+    fn from_raw(b: &RawBucket, d: &RawBucket) -> Result<BucketConfig, ConfigError> {
+        let name = b.name.clone().ok_or(ConfigError::Missing {
+            bucket: "?".into(),
+            field: "name",
+        })?;
+        let missing = |field| ConfigError::Missing {
+            bucket: name.clone(),
+            field,
+        };
+        let invalid = |field, value: &str, reason| ConfigError::Invalid {
+            bucket: name.clone(),
+            field,
+            value: value.to_owned(),
+            reason,
+        };
+        if !is_bucket_name(&name) {
+            return Err(invalid("name", &name, "not a valid s3 bucket name"));
+        }
+        let partition_text = b
+            .partition
+            .as_ref()
+            .or(d.partition.as_ref())
+            .map_or("aws", String::as_str);
+        let partition = Partition::new(partition_text).ok_or_else(|| {
+            invalid(
+                "partition",
+                partition_text,
+                "expected `aws`, `aws-cn`, `aws-us-gov`, ...",
+            )
+        })?;
+        let account = b
+            .account
+            .as_ref()
+            .or(d.account.as_ref())
+            .ok_or_else(|| missing("account"))?
+            .clone();
+        if !is_account(&account) {
+            return Err(invalid("account", &account, "expected 12 digits"));
+        }
+        let arns = |field: &'static str, list: Option<&Vec<String>>, roles_only: bool| {
+            let list = list.ok_or_else(|| missing(field))?;
+            if list.is_empty() {
+                return Err(invalid(field, "[]", "needs at least one arn"));
+            }
+            let mut set = BTreeSet::new();
+            for arn in list {
+                let prefix = format!("arn:{partition}:iam::");
+                let rest = arn
+                    .strip_prefix(&prefix)
+                    .ok_or_else(|| invalid(field, arn, "expected an iam arn"))?;
+                let (acct, resource) = rest
+                    .split_once(':')
+                    .ok_or_else(|| invalid(field, arn, "expected an iam arn"))?;
+                let kind_ok = if roles_only {
+                    resource.starts_with("role/")
+                } else {
+                    resource.starts_with("role/") || resource.starts_with("user/")
+                };
+                if !is_account(acct) || !kind_ok || resource.contains('*') {
+                    let reason = if roles_only {
+                        "expected an iam role arn"
+                    } else {
+                        "expected an iam role or user arn"
+                    };
+                    return Err(invalid(field, arn, reason));
+                }
+                set.insert(arn.clone());
+            }
+            Ok(set)
+        };
+        let investigator_roles = arns(
+            "investigator_roles",
+            b.investigator_roles.as_ref().or(d.investigator_roles.as_ref()),
+            true,
+        )?;
+        let automation_principals = arns(
+            "automation_principals",
+            b.automation_principals
+                .as_ref()
+                .or(d.automation_principals.as_ref()),
+            false,
+        )?;
+        let max_text = b
+            .max_open_duration
+            .as_ref()
+            .or(d.max_open_duration.as_ref())
+            .ok_or_else(|| missing("max_open_duration"))?;
+        let max_open_duration = parse_duration(max_text)
+            .filter(|d| *d <= Duration::days(31))
+            .ok_or_else(|| {
+                invalid(
+                    "max_open_duration",
+                    max_text,
+                    "expected e.g. `12h`, `30m`, `2d` (at most 31d)",
+                )
+            })?;
+
+        let base_text = b
+            .base_statements
+            .as_ref()
+            .or(d.base_statements.as_ref())
+            .map_or("[]", String::as_str);
+        let base_statements = match json::parse(base_text.as_bytes()) {
+            Ok(Json::Array(items)) => items,
+            Ok(_) => {
+                return Err(invalid(
+                    "base_statements",
+                    base_text,
+                    "expected a json array of statements",
+                ))
+            }
+            Err(e) => {
+                return Err(ConfigError::Render {
+                    bucket: name.clone(),
+                    source: RenderError::Json {
+                        context: "base_statements",
+                        source: e,
+                    },
+                })
+            }
+        };
+        for s in &base_statements {
+            if let Json::Object(members) = s {
+                for (k, v) in members {
+                    if let (true, Json::String(sid)) = (k == "Sid", v) {
+                        if RESERVED_SIDS.contains(&sid.as_str()) {
+                            return Err(invalid("base_statements", sid, "this sid belongs to a template"));
+                        }
+                    }
+                }
+            }
+        }
+
+        let mut bucket = BucketConfig {
+            name: name.clone(),
+            partition,
+            account,
+            investigator_roles,
+            automation_principals,
+            max_open_duration,
+            base_statements,
+            closed: Policy {
+                version: None,
+                id: None,
+                statements: Vec::new(),
+            },
+            closed_hash: PolicyHash::of_bytes(b""),
+        };
+        let render_err = |source| ConfigError::Render {
+            bucket: name.clone(),
+            source,
+        };
+        bucket.closed = template::render(
+            template::CLOSED_TEMPLATE,
+            &bucket.vars(None),
+            &bucket.partition,
+            "closed template",
+        )
+        .map_err(render_err)?;
+        bucket.closed_hash = bucket.closed.hash();
+        // Render an OpenAccess now too, so that a base statement that breaks it fails at load time.
+        let probe = OpenGrant {
+            readers: bucket.investigator_roles.clone(),
+            expiry: OffsetDateTime::UNIX_EPOCH,
+        };
+        bucket.render_open_unchecked(&probe).map_err(render_err)?;
+        Ok(bucket)
+    }
+
+    fn vars<'a>(&'a self, grant: Option<&'a OpenGrant>) -> Vars<'a> {
+        Vars {
+            bucket: &self.name,
+            partition: self.partition.as_str(),
+            account: &self.account,
+            expiry: grant.map(|g| template::format_expiry(g.expiry)),
+            readers: grant.map(|g| &g.readers),
+            automation_principals: Some(&self.automation_principals),
+            base_statements: Some(&self.base_statements),
+        }
+    }
+
+    /// `arn:<partition>:s3:::<bucket>`.
+    pub fn bucket_arn(&self) -> String {
+        format!("arn:{}:s3:::{}", self.partition, self.name)
+    }
+
+    /// The ClosedAccess policy of this bucket.
+    pub fn closed_policy(&self) -> &Policy {
+        &self.closed
+    }
+
+    pub fn closed_hash(&self) -> PolicyHash {
+        self.closed_hash
+    }
+
+    /// The OpenAccess policy for `grant`, after checking that it is lawful at `now`.
+    pub fn render_open(&self, grant: &OpenGrant, now: OffsetDateTime) -> Result<Policy, GrantError> {
+        self.check_grant(grant, now)?;
+        Ok(self.render_open_unchecked(grant)?)
+    }
+
+    /// Checks readers and expiry of a grant against this bucket's rules.
+    pub fn check_grant(&self, grant: &OpenGrant, now: OffsetDateTime) -> Result<(), GrantError> {
+        if grant.readers.is_empty() {
+            return Err(GrantError::NoReaders);
+        }
+        if let Some(r) = grant
+            .readers
+            .iter()
+            .find(|r| !self.investigator_roles.contains(*r))
+        {
+            return Err(GrantError::ReaderNotAllowed {
+                bucket: self.name.clone(),
+                reader: r.clone(),
+            });
+        }
+        let expiry = template::format_expiry(grant.expiry);
+        if grant.expiry <= now {
+            return Err(GrantError::NotInFuture(expiry));
+        }
+        if grant.expiry - now > self.max_open_duration {
+            return Err(GrantError::BeyondMaximum {
+                expiry,
+                max: HumanDuration(self.max_open_duration),
+            });
+        }
+        Ok(())
+    }
+
+    /// The OpenAccess shape for any readers and expiry; the classifier uses it to test whether a policy
+    /// *is* an OpenAccess before asking whether it is a lawful one.
+    pub(crate) fn render_open_unchecked(&self, grant: &OpenGrant) -> Result<Policy, RenderError> {
+        template::render(
+            template::OPEN_TEMPLATE,
+            &self.vars(Some(grant)),
+            &self.partition,
+            "open template",
+        )
+    }
+}
+
+/// Parses `12h`, `30m`, `1h30m`, `2d`, `45s`: one or more number-unit pairs, total greater than zero.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let mut total = Duration::ZERO;
+    let mut digits = String::new();
+    for c in s.trim().chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let n: i64 = digits.parse().ok().filter(|n| *n <= 100_000)?;
+        digits.clear();
+        total += match c {
+            'd' => Duration::days(n),
+            'h' => Duration::hours(n),
+            'm' => Duration::minutes(n),
+            's' => Duration::seconds(n),
+            _ => return None,
+        };
+    }
+    (digits.is_empty() && total > Duration::ZERO).then_some(total)
+}
+
+/// A duration shown the way it is written in the config (`12h`, `1d2h`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut secs = self.0.whole_seconds().max(0);
+        if secs == 0 {
+            return f.write_str("0s");
+        }
+        for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+            if secs >= size {
+                write!(f, "{}{unit}", secs / size)?;
+                secs %= size;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("12h"), Some(Duration::hours(12)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::minutes(90)));
+        assert_eq!(parse_duration("0h"), None);
+        assert_eq!(parse_duration("h"), None);
+        assert_eq!(parse_duration("12"), None);
+        assert_eq!(parse_duration("99999999999999999999h"), None);
+        assert_eq!(HumanDuration(Duration::minutes(90)).to_string(), "1h30m");
+    }
+
+    #[test]
+    fn bucket_names() {
+        assert!(is_bucket_name("acme-audit-logs"));
+        assert!(!is_bucket_name("Acme"));
+        assert!(!is_bucket_name("-ab"));
+    }
+}
