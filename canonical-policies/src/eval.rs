@@ -88,10 +88,10 @@ pub enum Caller {
         account: String,
         name: String,
     },
-    /// An assumed-role session ARN. Its role path is unknown, so `aws:PrincipalArn` is built without one.
+    /// An assumed-role session ARN. Its role path is unknown, so `aws:PrincipalArn` is unknown unless
+    /// the request's context gives it.
     Session {
         arn: String,
-        partition: String,
         account: String,
         role: String,
     },
@@ -155,7 +155,6 @@ impl Caller {
                 }
                 Ok(Caller::Session {
                     arn: s.to_owned(),
-                    partition,
                     account,
                     role: role.to_owned(),
                 })
@@ -180,12 +179,8 @@ impl Caller {
             Caller::Anonymous | Caller::Service(_) => None,
             Caller::Root { partition, account } => Some(format!("arn:{partition}:iam::{account}:root")),
             Caller::User { arn, .. } | Caller::Role { arn, .. } => Some(arn.clone()),
-            Caller::Session {
-                partition,
-                account,
-                role,
-                ..
-            } => Some(format!("arn:{partition}:iam::{account}:role/{role}")),
+            // A session's aws:PrincipalArn is its role ARN *with path*, which the session ARN lacks.
+            Caller::Session { .. } => None,
         }
     }
 
@@ -225,32 +220,36 @@ impl Request {
         self
     }
 
-    /// Context keys the request implies, under any given explicitly.
-    fn full_context(&self) -> BTreeMap<String, Vec<String>> {
-        let mut ctx = BTreeMap::new();
-        ctx.insert("aws:currenttime".to_owned(), vec![format_expiry(self.time)]);
-        ctx.insert(
-            "aws:epochtime".to_owned(),
-            vec![self.time.unix_timestamp().to_string()],
-        );
-        if let Some(arn) = self.caller.principal_arn() {
-            ctx.insert("aws:principalarn".to_owned(), vec![arn]);
+    /// Context keys the request implies, under any given explicitly (those win).
+    fn full_context(&self) -> Context {
+        let mut ctx = Context::new();
+        let mut set = |k: &str, v: Option<String>| ctx.insert(k.to_owned(), v.map(|v| vec![v]));
+        set("aws:currenttime", Some(format_expiry(self.time)));
+        set("aws:epochtime", Some(self.time.unix_timestamp().to_string()));
+        match &self.caller {
+            Caller::Session { .. } => {
+                set("aws:principalarn", None);
+            }
+            caller => {
+                if let Some(arn) = caller.principal_arn() {
+                    set("aws:principalarn", Some(arn));
+                }
+            }
         }
         if let Some(account) = self.caller.account() {
-            ctx.insert("aws:principalaccount".to_owned(), vec![account.to_owned()]);
+            set("aws:principalaccount", Some(account.to_owned()));
         }
         if !matches!(self.caller, Caller::Anonymous) {
-            let is_service = matches!(self.caller, Caller::Service(_));
-            ctx.insert(
-                "aws:principalisawsservice".to_owned(),
-                vec![is_service.to_string()],
+            set(
+                "aws:principalisawsservice",
+                Some(matches!(self.caller, Caller::Service(_)).to_string()),
             );
         }
         if let Caller::Service(name) = &self.caller {
-            ctx.insert("aws:principalservicename".to_owned(), vec![name.clone()]);
+            set("aws:principalservicename", Some(name.clone()));
         }
         for (k, v) in &self.context {
-            ctx.insert(k.clone(), v.clone());
+            ctx.insert(k.clone(), Some(v.clone()));
         }
         ctx
     }
@@ -337,7 +336,11 @@ pub fn explain(policy: &Policy, request: &Request) -> Explanation {
     }
 }
 
-fn statement_applies(s: &Statement, r: &Request, ctx: &BTreeMap<String, Vec<String>>, vars: bool) -> Tri {
+/// Context keys; `None` marks a key that exists but whose value is not known: conditions on it are
+/// Unknown.
+type Context = BTreeMap<String, Option<Vec<String>>>;
+
+fn statement_applies(s: &Statement, r: &Request, ctx: &Context, vars: bool) -> Tri {
     let principal = principal_matches(&s.principal.values, &r.caller);
     let principal = if s.principal.negated {
         principal.not()
@@ -445,13 +448,17 @@ fn condition(
     op: &str,
     key: &str,
     values: &std::collections::BTreeSet<String>,
-    ctx: &BTreeMap<String, Vec<String>>,
+    ctx: &Context,
     vars: bool,
 ) -> Tri {
     let Some((set, base, if_exists)) = split_operator(op) else {
         return Tri::Unknown;
     };
-    let present: &[String] = ctx.get(key).map_or(&[], Vec::as_slice);
+    let present: &[String] = match ctx.get(key) {
+        None => &[],
+        Some(Some(v)) => v,
+        Some(None) => return Tri::Unknown,
+    };
     if base == "Null" {
         // {"Null": {"k": "true"}} matches when k is absent.
         return Tri::any(values.iter().map(|v| match v.to_ascii_lowercase().as_str() {

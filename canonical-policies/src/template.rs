@@ -221,6 +221,26 @@ pub(crate) fn render(
     context: &'static str,
 ) -> Result<Policy, RenderError> {
     let doc = json::parse(template.as_bytes()).map_err(|source| RenderError::Json { context, source })?;
+    // Base statements get their own placeholders filled first, from bucket values only: they may not
+    // refer to a grant's readers or expiry, nor splice in base statements again.
+    let base_vars = Vars {
+        expiry: None,
+        readers: None,
+        base_statements: None,
+        ..vars.clone()
+    };
+    let base: Option<Vec<Json>> = vars
+        .base_statements
+        .map(|b| {
+            b.iter()
+                .map(|s| base_vars.substitute(s, "base_statements"))
+                .collect()
+        })
+        .transpose()?;
+    let vars = Vars {
+        base_statements: base.as_deref(),
+        ..vars.clone()
+    };
     let rendered = vars.substitute(&doc, context)?;
     Policy::from_json(&rendered, partition).map_err(|source| RenderError::Invalid { context, source })
 }
