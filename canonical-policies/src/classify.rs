@@ -73,13 +73,13 @@ pub struct Classification {
 }
 
 impl Classification {
-    /// True when the claimed Sid names a state the content does not have: the warning stakeholders see.
+    /// True when the first statement's Sid names a state (ClosedAccess, OpenAccess) that the content
+    /// does not have: the warning stakeholders see. Any other Sid claims nothing.
     pub fn claim_mismatch(&self) -> bool {
-        let claimed = self.claimed.as_deref();
-        match &self.state {
-            State::Closed => claimed != Some(CLOSED_SID),
-            State::Open(_) | State::Expired(_) => claimed != Some(OPEN_SID),
-            State::Drift(_) => claimed == Some(CLOSED_SID) || claimed == Some(OPEN_SID),
+        match self.claimed.as_deref() {
+            Some(CLOSED_SID) => self.state != State::Closed,
+            Some(OPEN_SID) => !matches!(self.state, State::Open(_) | State::Expired(_)),
+            _ => false,
         }
     }
 }
@@ -176,26 +176,40 @@ pub fn classify_policy(bucket: &BucketConfig, policy: &Policy, now: OffsetDateTi
     done(State::Drift(reasons), None)
 }
 
-/// Reads the readers and expiry an OpenAccess-shaped policy would have. Only a candidate: the caller
-/// proves it by re-rendering and comparing hashes.
+/// Reads the readers and expiry an OpenAccess-shaped policy would have, from whichever statement
+/// still carries them. Only a candidate: classification proves it by re-rendering and comparing hashes.
 pub(crate) fn open_grant_candidate(policy: &Policy) -> Option<OpenGrant> {
     let by_sid = |sid: &str| policy.statements.iter().find(|s| s.sid.as_deref() == Some(sid));
-    let readers_stmt = by_sid(OPEN_READERS_SID)?;
-    let readers: BTreeSet<String> = match &readers_stmt.principal.values {
-        Principal::Typed(map) => map.get(&PrincipalKind::Aws)?.clone(),
-        Principal::Anyone => return None,
+    let condition_value = |sid: &str, op: &str, key: &str| -> Option<&String> {
+        let values = by_sid(sid)?
+            .condition
+            .get(op)?
+            .iter()
+            .find(|(k, _)| k.folded() == key)?
+            .1;
+        let mut it = values.iter();
+        match (it.next(), it.next()) {
+            (Some(only), None) => Some(only),
+            _ => None,
+        }
     };
-    let expiry_stmt = by_sid(OPEN_EXPIRY_SID)?;
-    let values = expiry_stmt
-        .condition
-        .get("DateGreaterThanEquals")?
-        .iter()
-        .find(|(k, _)| k.folded() == "aws:currenttime")?
-        .1;
-    let mut it = values.iter();
-    let (Some(only), None) = (it.next(), it.next()) else {
-        return None;
-    };
-    let expiry = template::parse_expiry(only)?;
+    let readers = by_sid(OPEN_READERS_SID)
+        .and_then(|s| match &s.principal.values {
+            Principal::Typed(map) => map.get(&PrincipalKind::Aws).cloned(),
+            Principal::Anyone => None,
+        })
+        .or_else(|| {
+            let s = by_sid(OPEN_SID)?;
+            let values = s
+                .condition
+                .get("ArnNotEquals")?
+                .iter()
+                .find(|(k, _)| k.folded() == "aws:principalarn")?
+                .1;
+            Some(values.clone())
+        })?;
+    let expiry = condition_value(OPEN_EXPIRY_SID, "DateGreaterThanEquals", "aws:currenttime")
+        .or_else(|| condition_value(OPEN_READERS_SID, "DateLessThan", "aws:currenttime"))
+        .and_then(|e| template::parse_expiry(e))?;
     Some(OpenGrant { readers, expiry })
 }

@@ -96,7 +96,7 @@ pub struct BucketConfig {
 
 impl Config {
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Toml(one_line(&e.to_string())))?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Toml(toml_message(text, &e)))?;
         if raw.bucket.is_empty() {
             return Err(ConfigError::NoBuckets);
         }
@@ -116,13 +116,23 @@ impl Config {
     }
 }
 
-/// toml's messages span several lines with a source excerpt; keep the first line only.
-fn one_line(s: &str) -> String {
-    s.lines()
-        .find(|l| !l.trim().is_empty())
+/// toml's own text spans several lines with a source excerpt; keep its message and say where.
+fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e
+        .message()
+        .lines()
+        .next()
         .unwrap_or("parse error")
-        .trim()
-        .to_lowercase()
+        .trim_end_matches('.');
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or_default();
+            let line = 1 + before.matches('\n').count();
+            let column = 1 + before.rsplit('\n').next().unwrap_or_default().chars().count();
+            format!("{message} (line {line}, column {column})")
+        }
+        None => message.to_owned(),
+    }
 }
 
 fn is_account(s: &str) -> bool {

@@ -1,0 +1,274 @@
+//! Classification by hash, drift reasons, and the human diff.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use canonical_policies::diff::{diff_nearest, MAX_LINES};
+use canonical_policies::{classify, Config, DriftReason, OpenGrant, Policy, State, TemplateKind};
+use common::{at, example_bucket, example_config};
+
+const INVESTIGATOR: &str = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
+
+fn now() -> time::OffsetDateTime {
+    at("2026-11-24T12:00:00Z")
+}
+
+fn grant(expiry: &str) -> OpenGrant {
+    OpenGrant {
+        readers: BTreeSet::from([INVESTIGATOR.to_owned()]),
+        expiry: at(expiry),
+    }
+}
+
+/// What GetBucketPolicy might return for a policy we put: minified, arrays reordered, one-element
+/// arrays collapsed, action names in another case.
+fn aws_normalised(pretty: &str) -> String {
+    let p = Policy::parse(pretty.as_bytes()).unwrap();
+    let mut s = p.canonical_json();
+    s = s.replace("s3:getobject\"", "S3:GetObject\"");
+    s
+}
+
+#[test]
+fn rendered_templates_have_no_placeholders_left() {
+    for bucket in &example_config().buckets {
+        assert!(!bucket.closed_policy().to_pretty_json().contains("{{"));
+        let open = bucket.render_open(&grant("2026-11-24T14:00:00Z"), now()).unwrap();
+        assert!(!open.to_pretty_json().contains("{{"));
+        assert_eq!(bucket.closed_policy().claimed_state(), Some("ClosedAccess"));
+        assert_eq!(open.claimed_state(), Some("OpenAccess"));
+    }
+}
+
+#[test]
+fn closed_and_its_aws_normalised_copy_are_closed() {
+    let bucket = example_bucket();
+    let pretty = bucket.closed_policy().to_pretty_json();
+    for text in [pretty.clone(), aws_normalised(&pretty)] {
+        let c = classify(&bucket, Some(text.as_bytes()), now());
+        assert_eq!(c.state, State::Closed);
+        assert_eq!(c.hash, Some(bucket.closed_hash()));
+        assert!(!c.claim_mismatch());
+    }
+}
+
+#[test]
+fn open_then_expired() {
+    let bucket = example_bucket();
+    let open = bucket
+        .render_open(&grant("2026-11-24T14:00:00Z"), now())
+        .unwrap()
+        .to_pretty_json();
+    let c = classify(&bucket, Some(open.as_bytes()), now());
+    assert_eq!(c.state, State::Open(grant("2026-11-24T14:00:00Z")));
+    assert_eq!(c.to_string(), "open until 2026-11-24T14:00:00Z");
+    let c = classify(
+        &bucket,
+        Some(aws_normalised(&open).as_bytes()),
+        at("2026-11-24T14:00:00Z"),
+    );
+    assert_eq!(c.state, State::Expired(grant("2026-11-24T14:00:00Z")));
+}
+
+#[test]
+fn unlawful_open_access_is_drift() {
+    let bucket = example_bucket();
+    // Rendered with a reader the config does not allow: same shape, unlawful content.
+    let mut intruder = grant("2026-11-24T14:00:00Z");
+    intruder.readers = BTreeSet::from(["arn:aws:iam::111122223333:role/Intruder".to_owned()]);
+    assert!(bucket.render_open(&intruder, now()).is_err());
+    let too_long = grant("2026-11-26T12:00:00Z");
+    assert!(bucket.render_open(&too_long, now()).is_err());
+
+    // Build the unlawful policies by editing a lawful one, as an attacker would.
+    let lawful = bucket
+        .render_open(&grant("2026-11-24T14:00:00Z"), now())
+        .unwrap()
+        .to_pretty_json();
+    let reader_swapped = lawful.replace(INVESTIGATOR, "arn:aws:iam::111122223333:role/Intruder");
+    let c = classify(&bucket, Some(reader_swapped.as_bytes()), now());
+    assert_eq!(
+        c.state,
+        State::Drift(vec![DriftReason::ReaderNotAllowed {
+            reader: "arn:aws:iam::111122223333:role/Intruder".into()
+        }])
+    );
+    assert_eq!(c.template, Some(TemplateKind::Open));
+
+    let far = lawful.replace("2026-11-24T14:00:00Z", "2027-01-01T00:00:00Z");
+    let c = classify(&bucket, Some(far.as_bytes()), now());
+    assert!(
+        matches!(&c.state, State::Drift(r) if matches!(r[..], [DriftReason::ExpiryBeyondMaximum { .. }]))
+    );
+    assert!(c.to_string().contains("more than 12h from now"), "{c}");
+
+    // Expiry changed in one statement only: not the template.
+    let half = lawful.replacen("2026-11-24T14:00:00Z", "2026-11-24T15:00:00Z", 1);
+    assert!(matches!(
+        classify(&bucket, Some(half.as_bytes()), now()).state,
+        State::Drift(_)
+    ));
+}
+
+#[test]
+fn clock_skew_of_the_opener_is_tolerated() {
+    let bucket = example_bucket();
+    // Opened for the full 12h by a host whose clock ran 2 minutes ahead.
+    let lawful = bucket
+        .render_open(&grant("2026-11-25T00:02:00Z"), at("2026-11-24T12:02:00Z"))
+        .unwrap()
+        .to_pretty_json();
+    assert!(matches!(
+        classify(&bucket, Some(lawful.as_bytes()), now()).state,
+        State::Open(_)
+    ));
+}
+
+#[test]
+fn intruder_calling_itself_closed_access_is_drift() {
+    let bucket = example_bucket();
+    let intruder = r#"{"Version":"2012-10-17","Statement":[{"Sid":"ClosedAccess","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::acme-cloudtrail-logs/*"}]}"#;
+    let c = classify(&bucket, Some(intruder.as_bytes()), now());
+    assert_eq!(
+        c.state,
+        State::Drift(vec![
+            DriftReason::MatchesNoTemplate,
+            DriftReason::ClaimsTemplate {
+                sid: "ClosedAccess".into()
+            }
+        ])
+    );
+    assert!(c.claim_mismatch());
+    assert_eq!(c.claimed.as_deref(), Some("ClosedAccess"));
+    let d = diff_nearest(&bucket, Some(&Policy::parse(intruder.as_bytes()).unwrap()), now());
+    assert_eq!(d.template, TemplateKind::Closed);
+    let text = d.to_string();
+    assert!(
+        text.contains("statement `ClosedAccess` was changed: effect is Allow instead of Deny"),
+        "{text}"
+    );
+    assert!(
+        text.contains("statement `DenyPolicyChangesExceptAutomation` is missing"),
+        "{text}"
+    );
+    assert!(text.lines().count() <= MAX_LINES + 1, "{text}");
+}
+
+#[test]
+fn no_policy_and_garbage_are_drift() {
+    let bucket = example_bucket();
+    assert_eq!(
+        classify(&bucket, None, now()).state,
+        State::Drift(vec![DriftReason::NoPolicy])
+    );
+    let c = classify(&bucket, Some(b"{\"Statement\": [}"), now());
+    assert!(matches!(&c.state, State::Drift(r) if matches!(r[..], [DriftReason::Unparseable(_)])));
+    assert!(
+        c.to_string()
+            .starts_with("drift: the policy cannot be parsed: invalid json at $.Statement"),
+        "{c}"
+    );
+    let d = diff_nearest(&bucket, None, now());
+    assert!(d.to_string().contains("no policy at all"));
+}
+
+#[test]
+fn tampered_copy_diff_is_short_and_specific() {
+    let bucket = example_bucket();
+    let tampered = bucket
+        .closed_policy()
+        .to_pretty_json()
+        .replace("\"s3:GetObject\",\n", "")
+        .replace(
+            "arn:aws:iam::111122223333:role/breakglass-operator",
+            "arn:aws:iam::111122223333:user/mallory",
+        );
+    let c = classify(&bucket, Some(tampered.as_bytes()), now());
+    assert_eq!(
+        c.state,
+        State::Drift(vec![
+            DriftReason::MatchesNoTemplate,
+            DriftReason::ClaimsTemplate {
+                sid: "ClosedAccess".into()
+            }
+        ])
+    );
+    let d = diff_nearest(&bucket, Some(&Policy::parse(tampered.as_bytes()).unwrap()), now());
+    let text = d.to_string();
+    assert!(
+        text.contains("statement `ClosedAccess` was changed: actions removed: s3:getobject"),
+        "{text}"
+    );
+    assert!(text.contains("condition is ArnNotEquals aws:PrincipalArn arn:aws:iam::111122223333:role/breakglass-enforcer, arn:aws:iam::111122223333:user/mallory"), "{text}");
+    assert_eq!(d.changes, 2);
+}
+
+#[test]
+fn open_policy_diffs_against_open_template() {
+    let bucket = example_bucket();
+    let lawful = bucket.render_open(&grant("2026-11-24T14:00:00Z"), now()).unwrap();
+    let mut edited = lawful.clone();
+    edited
+        .statements
+        .retain(|s| s.sid.as_deref() != Some("OpenAccessExpiry"));
+    let d = diff_nearest(&bucket, Some(&edited), now());
+    // Without its expiry statement no grant can be read back; it is still nearer to OpenAccess.
+    assert_eq!(d.template, TemplateKind::Open);
+    assert_eq!(diff_nearest(&bucket, Some(&lawful), now()).changes, 0);
+}
+
+#[test]
+fn config_errors_are_one_line_and_name_the_field() {
+    let bad = |toml: &str| Config::from_toml(toml).unwrap_err().to_string();
+    let base = r#"
+[defaults]
+account = "111122223333"
+investigator_roles = ["arn:aws:iam::111122223333:role/r"]
+automation_principals = ["arn:aws:iam::111122223333:role/a"]
+max_open_duration = "4h"
+"#;
+    assert_eq!(bad(base), "config has no `[[bucket]]`");
+    assert_eq!(
+        bad(&format!("{base}[[bucket]]\nname = \"Bad_Name\"\n")),
+        "bucket `Bad_Name`: invalid `name` `Bad_Name`: not a valid s3 bucket name"
+    );
+    assert_eq!(
+        bad(&format!(
+            "{base}[[bucket]]\nname = \"b-1\"\n[[bucket]]\nname = \"b-1\"\n"
+        )),
+        "bucket `b-1` is configured twice"
+    );
+    assert!(bad(&format!(
+        "{base}[[bucket]]\nname = \"b-1\"\nmax_open_duration = \"40d\"\n"
+    ))
+    .contains("at most 31d"));
+    assert!(bad(&format!(
+        "{base}[[bucket]]\nname = \"b-1\"\ninvestigator_roles = [\"arn:aws:iam::111122223333:user/u\"]\n"
+    ))
+    .contains("expected an iam role arn"));
+    assert!(bad(&format!(
+        "{base}[[bucket]]\nname = \"b-1\"\nbase_statements = '[{{\"Sid\":\"ClosedAccess\"}}]'\n"
+    ))
+    .contains("this sid belongs to a template"));
+    assert!(bad(&format!(
+        "{base}[[bucket]]\nname = \"b-1\"\nbase_statements = '[{{\"Sid\":\"x\"}}]'\n"
+    ))
+    .contains("rendered closed template is not a valid bucket policy: missing `Effect`"));
+    assert!(bad(&format!(
+        "{base}[[bucket]]\nname = \"b-1\"\nbase_statements = '[{{\"Sid\":\"{{{{readers}}}}\"}}]'\n"
+    ))
+    .contains("placeholder `readers` has no value in base_statements"));
+    assert!(bad(&format!("{base}[[bucket]]\nname = \"b-1\"\nunknown = 1\n"))
+        .starts_with("invalid config: unknown field `unknown`"));
+    assert!(bad(&format!("{base}[[bucket]]\nname = \"b-1\"\nunknown = 1\n")).ends_with("(line 9, column 1)"));
+    for msg in [bad(base), bad("not toml [")] {
+        assert_eq!(msg.lines().count(), 1, "{msg}");
+    }
+}
