@@ -2,7 +2,6 @@
 //! `drift`. Decided by canonical hash against the rendered templates, never by Sid: an attacker can name
 //! a statement anything.
 
-use std::collections::BTreeSet;
 use std::fmt;
 
 use time::OffsetDateTime;
