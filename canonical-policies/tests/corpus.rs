@@ -1,0 +1,294 @@
+//! The real-world corpus (`../shared/corpus`, never copied into this repo): every policy canonicalises
+//! or is rejected with a typed error, and the normalisation pairs that AWS treats as the same policy
+//! hash the same.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use canonical_policies::json::{self, Json};
+use canonical_policies::{Policy, PolicyError};
+
+/// NORMALIZATION.md §8: this recording "looks hand-edited" (a bare-string principal S3 would not
+/// return); it is rejected, as it should be.
+const HAND_EDITED: [&str; 1] = ["c7n_placebo__test_s3_has_statement__GetBucketPolicy_3.json"];
+
+#[test]
+fn every_corpus_policy_canonicalises_or_is_rejected_with_a_typed_error() {
+    let Some(corpus) = common::corpus_dir() else {
+        return;
+    };
+    let mut accepted = 0;
+    let mut rejected: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let mut files: Vec<_> = std::fs::read_dir(corpus.join("policies"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for path in &files {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name == "INDEX.json" {
+            continue;
+        }
+        let bytes = std::fs::read(path).unwrap();
+        match Policy::parse(&bytes) {
+            Ok(p) => {
+                accepted += 1;
+                let c = p.canonical_json();
+                assert_eq!(Policy::parse(c.as_bytes()).unwrap().canonical_json(), c, "{name}");
+                assert_eq!(Policy::parse(p.to_pretty_json().as_bytes()).unwrap(), p, "{name}");
+            }
+            Err(e) => {
+                let kind = match e {
+                    PolicyError::InputTooLarge { .. } => "input too large",
+                    PolicyError::TooLarge { .. } => "over 20 KB",
+                    PolicyError::Syntax { .. } => "invalid json",
+                    PolicyError::TooDeep { .. } => "too deep",
+                    PolicyError::DuplicateKey { .. } => "duplicate key",
+                    PolicyError::UnknownKey { .. } => "unknown key",
+                    PolicyError::WrongType { .. } => "wrong type",
+                    PolicyError::Missing { .. } => "missing key",
+                    PolicyError::Both { .. } => "both X and NotX",
+                    PolicyError::Neither { .. } => "neither X nor NotX",
+                    PolicyError::Empty { .. } => "empty",
+                    PolicyError::InvalidValue { .. } => "invalid value",
+                };
+                *rejected.entry(kind).or_default() += 1;
+                let msg = e.to_string();
+                assert_eq!(msg.lines().count(), 1, "{name}: {msg}");
+                assert!(
+                    msg.chars().next().is_some_and(|c| !c.is_uppercase()),
+                    "{name}: {msg}"
+                );
+            }
+        }
+        // The documented expectations of particular files.
+        if name.contains("INVALID_JSON") {
+            assert!(
+                matches!(Policy::parse(&bytes), Err(PolicyError::Syntax { .. })),
+                "{name}"
+            );
+        }
+        if name.starts_with("c7n_placebo__") && !HAND_EDITED.contains(&name.as_str()) {
+            assert!(
+                Policy::parse(&bytes).is_ok(),
+                "recorded GetBucketPolicy output must parse: {name}"
+            );
+        }
+    }
+    println!(
+        "corpus: {} policies, {accepted} accepted, rejected by kind: {rejected:?}",
+        files.len() - 1
+    );
+    assert!(accepted >= 100, "suspiciously few policies accepted: {accepted}");
+}
+
+/// What each normalisation pair is expected to show. Pairs not listed are taken at the file's word:
+/// the same policy to AWS.
+fn expectation(id: &str) -> Expect {
+    match id {
+        // A CloudFront OAI canonical user ID is stored as the OAI's ARN. Only AWS knows that mapping, so
+        // the two hash differently; the consequence is drift, which fails closed (docs/canonical-form.md).
+        "tf6642-canonicaluser-to-oai-arn" => Expect::Different,
+        // A deleted principal shows as its unique ID: a *different* policy now, which must not pass as
+        // the template (the reader role is gone; someone should look).
+        "kc-deleted-principal-unique-id" | "hackingthecloud-role-recreated" => Expect::Different,
+        // The account numbers differ only because the reporter redacted them inconsistently; the rule
+        // (12 digits → root ARN of the same account) is tested with the put's own account.
+        "tf9036-account-id-to-root-arn" => Expect::SameAfterRedactionFix,
+        _ => Expect::Same,
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum Expect {
+    Same,
+    SameAfterRedactionFix,
+    Different,
+}
+
+/// Wraps a fragment (`{"Action": ...}`, `{"Principal": ...}`, a condition block) into a whole policy.
+fn complete(fragment: &Json) -> Json {
+    let mut stmt: Vec<(String, Json)> = vec![
+        ("Effect".into(), Json::String("Allow".into())),
+        ("Principal".into(), Json::String("*".into())),
+        ("Action".into(), Json::String("s3:GetObject".into())),
+        ("Resource".into(), Json::String("*".into())),
+    ];
+    let overlay = |stmt: &mut Vec<(String, Json)>, key: &str, value: Json| {
+        stmt.retain(|(k, _)| k != key);
+        stmt.push((key.to_owned(), value));
+    };
+    match fragment {
+        Json::Object(members)
+            if members
+                .iter()
+                .all(|(k, _)| ["Action", "Resource", "Principal"].contains(&k.as_str())) =>
+        {
+            for (k, v) in members {
+                overlay(&mut stmt, k, v.clone());
+            }
+        }
+        // A list of condition blocks: all of them, in one Condition.
+        Json::Array(blocks) if blocks.iter().all(|b| matches!(b, Json::Object(_))) => {
+            let mut ops = Vec::new();
+            for b in blocks {
+                if let Json::Object(m) = b {
+                    ops.extend(m.iter().cloned());
+                }
+            }
+            overlay(&mut stmt, "Condition", Json::Object(ops));
+        }
+        // A list of principal values.
+        Json::Array(values) => {
+            overlay(
+                &mut stmt,
+                "Principal",
+                Json::Object(vec![("AWS".into(), Json::Array(values.clone()))]),
+            );
+        }
+        other => panic!("unknown fragment shape: {other:?}"),
+    }
+    Json::Object(vec![
+        ("Version".into(), Json::String("2012-10-17".into())),
+        ("Statement".into(), Json::Array(vec![Json::Object(stmt)])),
+    ])
+}
+
+fn serialise(v: &Json) -> String {
+    fn go(v: &Json, out: &mut String) {
+        match v {
+            Json::Null => out.push_str("null"),
+            Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Json::Number(n) => out.push_str(n),
+            Json::String(s) => json::write_json_string(out, s),
+            Json::Array(items) => {
+                out.push('[');
+                for (i, x) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    go(x, out);
+                }
+                out.push(']');
+            }
+            Json::Object(m) => {
+                out.push('{');
+                for (i, (k, x)) in m.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    json::write_json_string(out, k);
+                    out.push(':');
+                    go(x, out);
+                }
+                out.push('}');
+            }
+        }
+    }
+    let mut s = String::new();
+    go(v, &mut s);
+    s
+}
+
+/// A side of a pair as policy text: full pairs hold JSON text or a JSON object, fragments a piece.
+fn side(v: &Json, kind: &str) -> String {
+    match (v, kind) {
+        (Json::String(text), _) => text.clone(),
+        (doc @ Json::Object(m), _) if m.iter().any(|(k, _)| k == "Statement") => serialise(doc),
+        (fragment, _) => serialise(&complete(fragment)),
+    }
+}
+
+#[test]
+fn normalisation_pairs_that_aws_treats_as_equal_hash_equal() {
+    let Some(corpus) = common::corpus_dir() else {
+        return;
+    };
+    let doc = json::parse(&std::fs::read(corpus.join("normalization_pairs.json")).unwrap()).unwrap();
+    let Json::Array(pairs) = doc else {
+        panic!("normalization_pairs.json is not an array")
+    };
+    let mut checked = 0;
+    for pair in &pairs {
+        let Json::Object(m) = pair else { panic!() };
+        let field = |k: &str| m.iter().find(|(key, _)| key == k).map(|(_, v)| v);
+        let Some(Json::String(id)) = field("id") else {
+            panic!("pair without id")
+        };
+        let kind = match field("kind") {
+            Some(Json::String(k)) => k.as_str(),
+            _ => "",
+        };
+        // The two sides: put/get, get_1/get_2, get_account_A/B, put/cloudtrail_bucketPolicy, ...
+        let sides: Vec<(&String, &Json)> = m
+            .iter()
+            .filter(|(k, _)| k.starts_with("put") || k.starts_with("get") || k.starts_with("cloudtrail"))
+            .map(|(k, v)| (k, v))
+            .collect();
+        if sides.len() != 2 {
+            println!("pair {id}: {} side(s), only checked to parse", sides.len());
+            for (_, v) in &sides {
+                Policy::parse(side(v, kind).as_bytes()).unwrap();
+            }
+            continue;
+        }
+        let (a, b) = (side(sides[0].1, kind), side(sides[1].1, kind));
+        let pa = Policy::parse(a.as_bytes()).unwrap_or_else(|e| panic!("{id} {}: {e}", sides[0].0));
+        let pb = Policy::parse(b.as_bytes()).unwrap_or_else(|e| panic!("{id} {}: {e}", sides[1].0));
+        match expectation(id) {
+            Expect::Same => assert_eq!(
+                pa.hash(),
+                pb.hash(),
+                "{id}:\n{}\n{}",
+                pa.canonical_json(),
+                pb.canonical_json()
+            ),
+            Expect::Different => assert_ne!(pa.hash(), pb.hash(), "{id}"),
+            Expect::SameAfterRedactionFix => {
+                // Put the put's account into the get side.
+                let digits = |s: &str| {
+                    s.split(|c: char| !c.is_ascii_digit())
+                        .find(|d| d.len() == 12)
+                        .map(str::to_owned)
+                };
+                let (put_acct, get_acct) = (digits(&a).unwrap(), digits(&b).unwrap());
+                let fixed = Policy::parse(b.replace(&get_acct, &put_acct).as_bytes()).unwrap();
+                assert_eq!(pa.hash(), fixed.hash(), "{id}");
+            }
+        }
+        checked += 1;
+    }
+    println!("normalisation pairs: {checked} of {} compared", pairs.len());
+    assert!(checked >= 10, "only {checked} pairs compared");
+}
+
+#[test]
+fn every_placebo_get_response_is_a_fixed_point_up_to_ordering() {
+    // Recorded GetBucketPolicy responses already are in AWS's key order; our canonical form keeps that
+    // order, so parsing one and writing it canonically changes only set and statement order and case.
+    let Some(corpus) = common::corpus_dir() else {
+        return;
+    };
+    for entry in std::fs::read_dir(corpus.join("policies")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.starts_with("c7n_placebo__") || HAND_EDITED.contains(&name.as_str()) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let p = Policy::parse(text.as_bytes()).unwrap();
+        let c = p.canonical_json();
+        assert_eq!(
+            c.len(),
+            text.trim().len(),
+            "{name}: canonical form should only reorder and re-case\n{text}\n{c}"
+        );
+    }
+}
