@@ -1,1 +1,160 @@
-fn main() {}
+//! `breakglass`: the operator CLI. Thin: parses arguments, reads inputs, calls canonical-policies,
+//! prints. Exit codes: 0 success, 2 invalid input or usage (one lowercase line on stderr), 3 drift.
+
+mod input;
+mod policy_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Guard for sensitive log data in S3: policy tools for the ClosedAccess / OpenAccess templates.
+#[derive(Debug, Parser)]
+#[command(name = "breakglass", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Canonicalise, hash, render, classify, diff and evaluate bucket policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Print the canonical JSON of a policy.
+    Canonicalize(InputArgs),
+    /// Print the SHA-256 of a policy's canonical form (64 lowercase hex characters).
+    Hash(InputArgs),
+    /// Render the ClosedAccess or OpenAccess policy of a bucket from the config.
+    Render(RenderArgs),
+    /// Say whether a policy is closed, open, expired or drift (exit 3 for drift).
+    Classify(ClassifyArgs),
+    /// Show, in plain English, how a policy differs from the nearest template.
+    Diff(ClassifyArgs),
+    /// Evaluate one request against a policy: allow, explicit-deny, implicit-deny or unknown.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+struct InputArgs {
+    /// Policy file, or `-` for standard input.
+    #[arg(default_value = "-")]
+    file: PathBuf,
+    /// Partition for bare account-ID principals (`123456789012` → `arn:<partition>:iam::…:root`).
+    #[arg(long, default_value = "aws")]
+    partition: String,
+}
+
+#[derive(Debug, Args)]
+struct BucketArgs {
+    /// The breakglass config (see examples/breakglass.toml).
+    #[arg(long)]
+    config: PathBuf,
+    /// The protected bucket; may be omitted when the config has one bucket.
+    #[arg(long)]
+    bucket: Option<String>,
+    /// Evaluate as of this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "RFC3339")]
+    at: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum TemplateArg {
+    Closed,
+    Open,
+}
+
+#[derive(Debug, Args)]
+struct RenderArgs {
+    template: TemplateArg,
+    #[command(flatten)]
+    bucket: BucketArgs,
+    /// OpenAccess expiry (RFC 3339); default: now plus the bucket's maximum open duration.
+    #[arg(long, value_name = "RFC3339")]
+    until: Option<String>,
+    /// OpenAccess reader role (repeatable); default: every investigator role of the bucket.
+    #[arg(long = "reader", value_name = "ROLE_ARN")]
+    readers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct ClassifyArgs {
+    #[command(flatten)]
+    bucket: BucketArgs,
+    /// Policy file, or `-` for standard input.
+    #[arg(default_value = "-")]
+    file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct ExplainArgs {
+    /// Caller: an IAM role, user, root or assumed-role ARN, a service (`cloudtrail.amazonaws.com`) or `anonymous`.
+    #[arg(long)]
+    principal: String,
+    /// Action, e.g. `s3:GetObject`.
+    #[arg(long)]
+    action: String,
+    /// Resource ARN, e.g. `arn:aws:s3:::bucket/key`.
+    #[arg(long)]
+    resource: String,
+    /// Request time (RFC 3339); default now.
+    #[arg(long, value_name = "RFC3339")]
+    at: Option<String>,
+    /// Extra request context, e.g. `aws:SecureTransport=true` (repeatable).
+    #[arg(long = "context", value_name = "KEY=VALUE")]
+    context: Vec<String>,
+    /// Partition for bare account-ID principals in the policy.
+    #[arg(long, default_value = "aws")]
+    partition: String,
+    /// Policy file, or `-` for standard input.
+    #[arg(default_value = "-")]
+    file: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
+    let result = match cli.command {
+        Command::Policy(cmd) => policy_cmd::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("breakglass: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// clap prints several lines with usage; the contract is one lowercase line (help and version excepted).
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
+    let text = e.render().to_string();
+    let first = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid usage");
+    let msg = first.trim_start_matches("error: ").replace('\'', "`");
+    eprintln!("breakglass: {msg} (see `breakglass --help`)");
+    ExitCode::from(2)
+}

@@ -49,13 +49,13 @@ pub enum DriftReason {
     NoPolicy,
     #[error("the policy cannot be parsed: {0}")]
     Unparseable(PolicyError),
-    #[error("the policy matches neither the closedaccess nor the openaccess template")]
+    #[error("the policy matches neither the `ClosedAccess` nor the `OpenAccess` template")]
     MatchesNoTemplate,
     #[error("the first statement calls itself {} but the policy is not that template", Quoted(.sid))]
     ClaimsTemplate { sid: String },
-    #[error("the openaccess names reader {} who is not an investigator role of this bucket", Quoted(.reader))]
+    #[error("the `OpenAccess` names reader {} who is not an investigator role of this bucket", Quoted(.reader))]
     ReaderNotAllowed { reader: String },
-    #[error("the openaccess expires at {}, more than {max} from now", Quoted(.expiry))]
+    #[error("the `OpenAccess` expires at {}, more than {max} from now", Quoted(.expiry))]
     ExpiryBeyondMaximum { expiry: String, max: HumanDuration },
 }
 

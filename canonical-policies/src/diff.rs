@@ -2,7 +2,7 @@
 //! email to a works council. Statements are matched by canonical form, then paired by Sid, so that a
 //! changed statement reads as "changed" and not as "one removed, one added".
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::fmt;
 
 use time::OffsetDateTime;
@@ -249,16 +249,26 @@ fn conditions(s: &Statement) -> String {
     parts.join(" and ")
 }
 
+/// Added and removed members of a set. Items are (comparison key, as shown): actions compare
+/// case-insensitively but are shown as written.
 fn set_change<'a>(
     what: &str,
-    t: impl Iterator<Item = &'a str>,
-    a: impl Iterator<Item = &'a str>,
+    t: impl Iterator<Item = (&'a str, &'a str)>,
+    a: impl Iterator<Item = (&'a str, &'a str)>,
 ) -> Vec<String> {
-    let t: BTreeSet<&str> = t.collect();
-    let a: BTreeSet<&str> = a.collect();
+    let t: BTreeMap<&str, &str> = t.collect();
+    let a: BTreeMap<&str, &str> = a.collect();
     let mut out = Vec::new();
-    let added: Vec<&str> = a.difference(&t).copied().collect();
-    let removed: Vec<&str> = t.difference(&a).copied().collect();
+    let added: Vec<&str> = a
+        .iter()
+        .filter(|(k, _)| !t.contains_key(*k))
+        .map(|(_, v)| *v)
+        .collect();
+    let removed: Vec<&str> = t
+        .iter()
+        .filter(|(k, _)| !a.contains_key(*k))
+        .map(|(_, v)| *v)
+        .collect();
     if !added.is_empty() {
         out.push(format!("{what} added: {}", list(added.into_iter())));
     }
@@ -293,8 +303,8 @@ fn changes(t: &Statement, a: &Statement) -> Vec<String> {
         match (&t.principal.values, &a.principal.values) {
             (Principal::Typed(tm), Principal::Typed(am)) => out.extend(set_change(
                 "principals",
-                tm.values().flatten().map(String::as_str),
-                am.values().flatten().map(String::as_str),
+                tm.values().flatten().map(|p| (p.as_str(), p.as_str())),
+                am.values().flatten().map(|p| (p.as_str(), p.as_str())),
             )),
             _ => out.push(format!(
                 "principal is {} instead of {}",
@@ -306,14 +316,14 @@ fn changes(t: &Statement, a: &Statement) -> Vec<String> {
     out.extend(negation("Action", &t.action, &a.action));
     out.extend(set_change(
         "actions",
-        t.action.values.iter().map(|x| x.folded()),
-        a.action.values.iter().map(|x| x.folded()),
+        t.action.values.iter().map(|x| (x.folded(), x.as_str())),
+        a.action.values.iter().map(|x| (x.folded(), x.as_str())),
     ));
     out.extend(negation("Resource", &t.resource, &a.resource));
     out.extend(set_change(
         "resources",
-        t.resource.values.iter().map(String::as_str),
-        a.resource.values.iter().map(String::as_str),
+        t.resource.values.iter().map(|r| (r.as_str(), r.as_str())),
+        a.resource.values.iter().map(|r| (r.as_str(), r.as_str())),
     ));
     if t.condition != a.condition {
         let show = |s: &Statement| {

@@ -1,0 +1,163 @@
+//! `breakglass policy …`: the policy tools.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use canonical_policies::diff::{describe, diff_nearest};
+use canonical_policies::eval::{explain, Caller, Request};
+use canonical_policies::{
+    classify, format_expiry, HumanDuration, OpenGrant, Partition, Policy, Quoted, State,
+};
+
+use crate::input::{choose_bucket, load_config, read_input, time_or_now, CliError};
+use crate::{ClassifyArgs, ExplainArgs, InputArgs, PolicyCommand, RenderArgs, TemplateArg};
+
+/// Exit code of `classify` for drift, so scripts can branch without parsing output.
+const EXIT_DRIFT: u8 = 3;
+
+pub fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
+    let out = match cmd {
+        PolicyCommand::Canonicalize(a) => format!("{}\n", parse_input(&a)?.canonical_json()),
+        PolicyCommand::Hash(a) => format!("{}\n", parse_input(&a)?.hash()),
+        PolicyCommand::Render(a) => render(&a)?,
+        PolicyCommand::Classify(a) => {
+            let (out, drift) = classify_cmd(&a)?;
+            print!("{out}");
+            return Ok(if drift {
+                ExitCode::from(EXIT_DRIFT)
+            } else {
+                ExitCode::SUCCESS
+            });
+        }
+        PolicyCommand::Diff(a) => diff_cmd(&a)?,
+        PolicyCommand::Explain(a) => explain_cmd(&a)?,
+    };
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn partition(name: &str) -> Result<Partition, CliError> {
+    Partition::new(name).ok_or_else(|| CliError::Partition(name.to_owned()))
+}
+
+fn parse_input(a: &InputArgs) -> Result<Policy, CliError> {
+    let bytes = read_input(&a.file)?;
+    Policy::parse_in(&bytes, &partition(&a.partition)?).map_err(|e| CliError::Input(e.to_string()))
+}
+
+fn render(a: &RenderArgs) -> Result<String, CliError> {
+    let config = load_config(&a.bucket.config)?;
+    let bucket = choose_bucket(&config, a.bucket.bucket.as_deref())?;
+    match a.template {
+        TemplateArg::Closed => Ok(bucket.closed_policy().to_pretty_json()),
+        TemplateArg::Open => {
+            let now = time_or_now(a.bucket.at.as_deref())?;
+            let expiry = match &a.until {
+                Some(u) => time_or_now(Some(u))?,
+                None => now + bucket.max_open_duration,
+            };
+            let readers: BTreeSet<String> = if a.readers.is_empty() {
+                bucket.investigator_roles.clone()
+            } else {
+                a.readers.iter().cloned().collect()
+            };
+            let grant = OpenGrant { readers, expiry };
+            let policy = bucket
+                .render_open(&grant, now)
+                .map_err(|e| CliError::Input(format!("cannot open bucket {}: {e}", Quoted(&bucket.name))))?;
+            Ok(policy.to_pretty_json())
+        }
+    }
+}
+
+fn classify_cmd(a: &ClassifyArgs) -> Result<(String, bool), CliError> {
+    let config = load_config(&a.bucket.config)?;
+    let bucket = choose_bucket(&config, a.bucket.bucket.as_deref())?;
+    let now = time_or_now(a.bucket.at.as_deref())?;
+    let bytes = read_input(&a.file)?;
+    let c = classify(bucket, Some(&bytes), now);
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", c.state.word());
+    let _ = writeln!(out, "  bucket:          {}", bucket.name);
+    if let Some(h) = c.hash {
+        let _ = writeln!(out, "  sha256:          {h}");
+    }
+    match (&c.claimed, c.claim_mismatch()) {
+        (Some(sid), true) => {
+            let _ = writeln!(
+                out,
+                "  first statement: {} (WARNING: claims a state the content does not have)",
+                Quoted(sid)
+            );
+        }
+        (Some(sid), false) => {
+            let _ = writeln!(out, "  first statement: {}", Quoted(sid));
+        }
+        (None, _) => {}
+    }
+    match &c.state {
+        State::Closed => {}
+        State::Open(g) | State::Expired(g) => {
+            let left = g.expiry - now;
+            let when = if left.is_positive() {
+                format!("in {}", HumanDuration(left))
+            } else {
+                format!("{} ago", HumanDuration(-left))
+            };
+            let _ = writeln!(out, "  expires:         {} ({when})", format_expiry(g.expiry));
+            for r in &g.readers {
+                let _ = writeln!(out, "  reader:          {r}");
+            }
+        }
+        State::Drift(reasons) => {
+            for r in reasons {
+                let _ = writeln!(out, "  reason:          {r}");
+            }
+        }
+    }
+    Ok((out, matches!(c.state, State::Drift(_))))
+}
+
+fn diff_cmd(a: &ClassifyArgs) -> Result<String, CliError> {
+    let config = load_config(&a.bucket.config)?;
+    let bucket = choose_bucket(&config, a.bucket.bucket.as_deref())?;
+    let now = time_or_now(a.bucket.at.as_deref())?;
+    let bytes = read_input(&a.file)?;
+    match Policy::parse_in(&bytes, &bucket.partition) {
+        Ok(policy) => Ok(diff_nearest(bucket, Some(&policy), now).to_string()),
+        Err(e) => Err(CliError::Input(e.to_string())),
+    }
+}
+
+fn explain_cmd(a: &ExplainArgs) -> Result<String, CliError> {
+    let caller = Caller::parse(&a.principal).map_err(|e| CliError::Input(e.to_string()))?;
+    let time = time_or_now(a.at.as_deref())?;
+    let mut request = Request::new(caller, &a.action, &a.resource, time);
+    for kv in &a.context {
+        let (k, v) = kv
+            .split_once('=')
+            .filter(|(k, _)| !k.is_empty())
+            .ok_or_else(|| CliError::Context(kv.clone()))?;
+        request = request.with(k, v);
+    }
+    let bytes = read_input(&a.file)?;
+    let policy =
+        Policy::parse_in(&bytes, &partition(&a.partition)?).map_err(|e| CliError::Input(e.to_string()))?;
+    let e = explain(&policy, &request);
+    let mut out = format!("{}\n", e.decision);
+    for i in &e.deciding {
+        if let Some(s) = policy.statements.get(*i) {
+            let sid = s
+                .sid
+                .as_deref()
+                .map(|s| format!(" {}", Quoted(s)))
+                .unwrap_or_default();
+            let _ = writeln!(out, "  $.Statement[{i}]{sid}: {}", describe(s));
+        }
+    }
+    if e.decision == canonical_policies::eval::Decision::ImplicitDeny {
+        out.push_str("  no statement allows it; an identity policy in the bucket's account still may\n");
+    }
+    Ok(out)
+}
