@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    #[error("cannot read {}: {source}", Quoted(&.path.display().to_string()))]
+    #[error("cannot read {}: {}", Quoted(&.path.display().to_string()), lowercase_first(&.source.to_string()))]
     Read { path: PathBuf, source: std::io::Error },
     #[error("{} is over the {limit}-byte input limit", Quoted(&.path.display().to_string()))]
     TooLarge { path: PathBuf, limit: usize },
@@ -27,6 +27,15 @@ pub enum CliError {
     Partition(String),
     #[error("{0}")]
     Input(String),
+}
+
+/// io errors read "No such file or directory"; messages here start lowercase.
+fn lowercase_first(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_lowercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// Reads a file, or standard input for `-`, refusing more than the parser would ever accept.

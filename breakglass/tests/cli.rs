@@ -1,0 +1,347 @@
+//! The CLI contract: outputs, exit codes (0 ok, 2 invalid input or usage, 3 drift), one-line lowercase
+//! errors, and no panic on any input.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn config() -> String {
+    root().join("examples/breakglass.toml").display().to_string()
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[&str], stdin: &[u8]) -> Out {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_breakglass"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The child may exit before reading everything (e.g. usage errors): ignore a broken pipe.
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    let out = child.wait_with_output().unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn assert_one_line_error(o: &Out, what: &str) {
+    assert_eq!(o.code, 2, "{what}: {}", o.stderr);
+    assert_eq!(o.stderr.lines().count(), 1, "{what}: {}", o.stderr);
+    assert!(o.stderr.starts_with("breakglass: "), "{what}: {}", o.stderr);
+    let msg = o.stderr.trim_start_matches("breakglass: ");
+    assert!(
+        msg.chars().next().is_some_and(|c| !c.is_uppercase()),
+        "{what}: {}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("panicked"), "{what}: {}", o.stderr);
+}
+
+const BUCKET: [&str; 2] = ["--bucket", "acme-cloudtrail-logs"];
+
+fn closed() -> String {
+    let c = config();
+    let o = run(
+        &["policy", "render", "closed", "--config", &c, BUCKET[0], BUCKET[1]],
+        b"",
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    o.stdout
+}
+
+#[test]
+fn hash_is_64_lowercase_hex() {
+    let o = run(&["policy", "hash"], closed().as_bytes());
+    assert_eq!(o.code, 0);
+    let h = o.stdout.trim_end();
+    assert_eq!(o.stdout.len(), 65);
+    assert!(h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+}
+
+#[test]
+fn canonicalize_is_stable_and_hash_agrees() {
+    let once = run(&["policy", "canonicalize", "-"], closed().as_bytes());
+    let twice = run(&["policy", "canonicalize"], once.stdout.as_bytes());
+    assert_eq!(once.stdout, twice.stdout);
+    assert_eq!(
+        run(&["policy", "hash"], once.stdout.as_bytes()).stdout,
+        run(&["policy", "hash"], closed().as_bytes()).stdout
+    );
+}
+
+#[test]
+fn classify_words_and_exit_codes() {
+    let c = config();
+    let args = ["policy", "classify", "--config", &c, BUCKET[0], BUCKET[1]];
+    let o = run(&args, closed().as_bytes());
+    assert_eq!((o.code, o.stdout.lines().next()), (0, Some("closed")));
+
+    let intruder = br#"{"Version":"2012-10-17","Statement":[{"Sid":"ClosedAccess","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::acme-cloudtrail-logs/*"}]}"#;
+    let o = run(&args, intruder);
+    assert_eq!((o.code, o.stdout.lines().next()), (3, Some("drift")));
+    assert!(o
+        .stdout
+        .contains("WARNING: claims a state the content does not have"));
+
+    // Garbage is drift too (the bucket is unguarded), not a usage error.
+    let o = run(&args, b"not json");
+    assert_eq!((o.code, o.stdout.lines().next()), (3, Some("drift")));
+    assert!(o.stdout.contains("cannot be parsed"));
+
+    let open = run(
+        &[
+            "policy",
+            "render",
+            "open",
+            "--config",
+            &c,
+            BUCKET[0],
+            BUCKET[1],
+            "--at",
+            "2026-11-24T12:00:00Z",
+            "--until",
+            "2026-11-24T16:00:00Z",
+        ],
+        b"",
+    );
+    assert_eq!(open.code, 0, "{}", open.stderr);
+    let at = |t: &str| {
+        let mut a = args.to_vec();
+        a.extend(["--at", t]);
+        run(&a, open.stdout.as_bytes())
+    };
+    let o = at("2026-11-24T13:00:00Z");
+    assert_eq!((o.code, o.stdout.lines().next()), (0, Some("open")));
+    assert!(
+        o.stdout.contains("expires:         2026-11-24T16:00:00Z (in 3h)"),
+        "{}",
+        o.stdout
+    );
+    let o = at("2026-11-24T17:00:00Z");
+    assert_eq!((o.code, o.stdout.lines().next()), (0, Some("expired")));
+}
+
+#[test]
+fn render_refuses_unlawful_grants() {
+    let c = config();
+    let base = [
+        "policy",
+        "render",
+        "open",
+        "--config",
+        &c,
+        BUCKET[0],
+        BUCKET[1],
+        "--at",
+        "2026-11-24T12:00:00Z",
+    ];
+    let with = |extra: &[&str]| {
+        let mut a = base.to_vec();
+        a.extend(extra);
+        run(&a, b"")
+    };
+    assert_one_line_error(&with(&["--until", "2026-11-25T12:00:00Z"]), "beyond maximum");
+    assert_one_line_error(&with(&["--until", "2026-11-24T11:00:00Z"]), "in the past");
+    assert_one_line_error(
+        &with(&["--reader", "arn:aws:iam::111122223333:role/Intruder"]),
+        "reader",
+    );
+    assert_one_line_error(&with(&["--until", "tomorrow"]), "bad time");
+    let o = with(&["--until", "2026-11-25T12:00:00Z"]);
+    assert!(o.stderr.contains("more than 12h from now"), "{}", o.stderr);
+}
+
+#[test]
+fn usage_errors_are_one_line_with_exit_2() {
+    let c = config();
+    assert_one_line_error(&run(&["policy", "nonsense"], b""), "unknown subcommand");
+    assert_one_line_error(&run(&["policy", "hash", "--bogus"], b""), "unknown flag");
+    assert_one_line_error(
+        &run(&["policy", "render", "closed", "--config", &c], b""),
+        "two buckets",
+    );
+    assert_one_line_error(
+        &run(
+            &["policy", "render", "closed", "--config", &c, "--bucket", "nope"],
+            b"",
+        ),
+        "unknown bucket",
+    );
+    assert_one_line_error(
+        &run(
+            &["policy", "render", "closed", "--config", "/nonexistent.toml"],
+            b"",
+        ),
+        "missing config",
+    );
+    assert_one_line_error(
+        &run(&["policy", "hash", "/nonexistent.json"], b""),
+        "missing file",
+    );
+    assert_one_line_error(
+        &run(&["policy", "hash", "--partition", "azure"], b"{}"),
+        "partition",
+    );
+    assert_one_line_error(
+        &run(
+            &[
+                "policy",
+                "explain",
+                "--principal",
+                "bob",
+                "--action",
+                "s3:GetObject",
+                "--resource",
+                "*",
+            ],
+            b"",
+        ),
+        "principal",
+    );
+    let o = run(&["--help"], b"");
+    assert_eq!(o.code, 0);
+    assert!(o.stdout.contains("policy"));
+}
+
+#[test]
+fn explain_names_the_deciding_statement() {
+    let o = run(
+        &[
+            "policy",
+            "explain",
+            "--principal",
+            "arn:aws:iam::111122223333:root",
+            "--action",
+            "s3:GetObject",
+            "--resource",
+            "arn:aws:s3:::acme-cloudtrail-logs/AWSLogs/x",
+            "--context",
+            "aws:SecureTransport=true",
+        ],
+        closed().as_bytes(),
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout.lines().next(), Some("explicit-deny"));
+    assert!(
+        o.stdout.contains("$.Statement[0] `ClosedAccess`: deny everyone"),
+        "{}",
+        o.stdout
+    );
+    assert_one_line_error(
+        &run(
+            &[
+                "policy",
+                "explain",
+                "--principal",
+                "anonymous",
+                "--action",
+                "s3:GetObject",
+                "--resource",
+                "*",
+                "--context",
+                "novalue",
+            ],
+            closed().as_bytes(),
+        ),
+        "context",
+    );
+}
+
+/// Hostile inputs through every command that reads a policy: exit 2 (or 3 for classify), one line, no panic.
+#[test]
+fn no_input_panics() {
+    let c = config();
+    let mut inputs: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"\xff\xfe".to_vec(),
+        b"null".to_vec(),
+        b"[]".to_vec(),
+        b"{\"Statement\":{}}".to_vec(),
+        "[".repeat(100_000).into_bytes(),
+        "{\"a\":".repeat(5000).into_bytes(),
+        format!("\"{}\"", "x".repeat(30_000)).into_bytes(),
+        vec![b' '; 2 * 1024 * 1024],
+        b"{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"s3:x\",\"Resource\":\"*\",\"Condition\":{\"Bool\":{\"k\":null}}}]}".to_vec(),
+        b"\"\\ud800\"".to_vec(),
+        b"{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"\\u0000\\n`\",\"Effect\":\"Deny\"}]}".to_vec(),
+    ];
+    if let Some(corpus) = corpus_dir() {
+        for sub in [
+            "policies",
+            "events/eventbridge",
+            "events/cloudtrail_record_single",
+            "events/cloudtrail_records",
+            "events/invalid",
+        ] {
+            for e in std::fs::read_dir(corpus.join(sub)).unwrap() {
+                inputs.push(std::fs::read(e.unwrap().path()).unwrap());
+            }
+        }
+    }
+    for input in &inputs {
+        for args in [
+            vec!["policy", "hash"],
+            vec!["policy", "canonicalize"],
+            vec!["policy", "classify", "--config", &c, BUCKET[0], BUCKET[1]],
+            vec!["policy", "diff", "--config", &c, BUCKET[0], BUCKET[1]],
+            vec![
+                "policy",
+                "explain",
+                "--principal",
+                "anonymous",
+                "--action",
+                "s3:GetObject",
+                "--resource",
+                "arn:aws:s3:::b/k",
+            ],
+        ] {
+            let o = run(&args, input);
+            let what = format!(
+                "{args:?} on {:?}",
+                String::from_utf8_lossy(&input[..input.len().min(60)])
+            );
+            assert!(!o.stderr.contains("panicked"), "{what}: {}", o.stderr);
+            match o.code {
+                0 | 3 => {}
+                2 => assert_one_line_error(&o, &what),
+                other => panic!("{what}: exit {other}: {}", o.stderr),
+            }
+        }
+    }
+}
+
+fn corpus_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("BREAKGLASS_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/corpus"));
+    if dir.join("policies").is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("corpus not found at {} and CI=true", dir.display());
+    }
+    eprintln!(
+        "notice: corpus not found at {}; skipping corpus inputs",
+        dir.display()
+    );
+    None
+}
