@@ -32,38 +32,23 @@ pub enum CliError {
 /// io errors read "No such file or directory"; messages here start lowercase.
 fn lowercase_first(s: &str) -> String {
     let mut chars = s.chars();
-    chars
-        .next()
-        .map(|c| c.to_lowercase().chain(chars).collect())
-        .unwrap_or_default()
+    chars.next().map(|c| c.to_lowercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// Reads a file, or standard input for `-`, refusing more than the parser would ever accept.
 pub fn read_input(path: &Path) -> Result<Vec<u8>, CliError> {
     let limit = MAX_INPUT_BYTES;
     let mut buf = Vec::new();
-    let err = |source| CliError::Read {
-        path: path.to_owned(),
-        source,
-    };
+    let err = |source| CliError::Read { path: path.to_owned(), source };
     // Read one byte past the limit to tell "exactly at" from "over".
     let take = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
     if path == Path::new("-") {
-        std::io::stdin()
-            .lock()
-            .take(take)
-            .read_to_end(&mut buf)
-            .map_err(err)?;
+        std::io::stdin().lock().take(take).read_to_end(&mut buf).map_err(err)?;
     } else {
-        std::fs::File::open(path)
-            .and_then(|f| f.take(take).read_to_end(&mut buf))
-            .map_err(err)?;
+        std::fs::File::open(path).and_then(|f| f.take(take).read_to_end(&mut buf)).map_err(err)?;
     }
     if buf.len() > limit {
-        return Err(CliError::TooLarge {
-            path: path.to_owned(),
-            limit,
-        });
+        return Err(CliError::TooLarge { path: path.to_owned(), limit });
     }
     Ok(buf)
 }
@@ -74,32 +59,18 @@ pub fn load_config(path: &Path) -> Result<Config, CliError> {
         path: path.to_owned(),
         source: Box::new(ConfigError::Toml("not valid utf-8".into())),
     })?;
-    Config::from_toml(&text).map_err(|e| CliError::Config {
-        path: path.to_owned(),
-        source: Box::new(e),
-    })
+    Config::from_toml(&text).map_err(|e| CliError::Config { path: path.to_owned(), source: Box::new(e) })
 }
 
 /// The bucket named by `--bucket`, or the only one.
 pub fn choose_bucket<'c>(config: &'c Config, name: Option<&str>) -> Result<&'c BucketConfig, CliError> {
-    let known = || {
-        config
-            .buckets
-            .iter()
-            .map(|b| b.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let known = || config.buckets.iter().map(|b| b.name.as_str()).collect::<Vec<_>>().join(", ");
     match (name, config.buckets.as_slice()) {
-        (Some(name), _) => config.bucket(name).ok_or_else(|| CliError::UnknownBucket {
-            name: name.to_owned(),
-            known: known(),
-        }),
+        (Some(name), _) => config
+            .bucket(name)
+            .ok_or_else(|| CliError::UnknownBucket { name: name.to_owned(), known: known() }),
         (None, [only]) => Ok(only),
-        (None, many) => Err(CliError::ChooseBucket {
-            count: many.len(),
-            known: known(),
-        }),
+        (None, many) => Err(CliError::ChooseBucket { count: many.len(), known: known() }),
     }
 }
 
@@ -110,6 +81,5 @@ pub fn time_or_now(s: Option<&str>) -> Result<OffsetDateTime, CliError> {
             .map_err(|_| CliError::Time(s.to_owned()))?,
         None => OffsetDateTime::now_utc(),
     };
-    t.replace_nanosecond(0)
-        .map_err(|_| CliError::Time(s.unwrap_or_default().to_owned()))
+    t.replace_nanosecond(0).map_err(|_| CliError::Time(s.unwrap_or_default().to_owned()))
 }

@@ -150,10 +150,7 @@ fn usage_error(e: &clap::Error) -> ExitCode {
         };
     }
     let text = e.render().to_string();
-    let first = text
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid usage");
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid usage");
     let msg = first.trim_start_matches("error: ").replace('\'', "`");
     eprintln!("breakglass: {msg} (see `breakglass --help`)");
     ExitCode::from(2)

@@ -24,11 +24,7 @@ pub fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
         PolicyCommand::Classify(a) => {
             let (out, drift) = classify_cmd(&a)?;
             print!("{out}");
-            return Ok(if drift {
-                ExitCode::from(EXIT_DRIFT)
-            } else {
-                ExitCode::SUCCESS
-            });
+            return Ok(if drift { ExitCode::from(EXIT_DRIFT) } else { ExitCode::SUCCESS });
         }
         PolicyCommand::Diff(a) => diff_cmd(&a)?,
         PolicyCommand::Explain(a) => explain_cmd(&a)?,
@@ -135,10 +131,8 @@ fn explain_cmd(a: &ExplainArgs) -> Result<String, CliError> {
     let time = time_or_now(a.at.as_deref())?;
     let mut request = Request::new(caller, &a.action, &a.resource, time);
     for kv in &a.context {
-        let (k, v) = kv
-            .split_once('=')
-            .filter(|(k, _)| !k.is_empty())
-            .ok_or_else(|| CliError::Context(kv.clone()))?;
+        let (k, v) =
+            kv.split_once('=').filter(|(k, _)| !k.is_empty()).ok_or_else(|| CliError::Context(kv.clone()))?;
         request = request.with(k, v);
     }
     let bytes = read_input(&a.file)?;
@@ -148,11 +142,7 @@ fn explain_cmd(a: &ExplainArgs) -> Result<String, CliError> {
     let mut out = format!("{}\n", e.decision);
     for i in &e.deciding {
         if let Some(s) = policy.statements.get(*i) {
-            let sid = s
-                .sid
-                .as_deref()
-                .map(|s| format!(" {}", Quoted(s)))
-                .unwrap_or_default();
+            let sid = s.sid.as_deref().map(|s| format!(" {}", Quoted(s))).unwrap_or_default();
             let _ = writeln!(out, "  $.Statement[{i}]{sid}: {}", describe(s));
         }
     }

@@ -1,11 +1,6 @@
 //! The CLI contract: outputs, exit codes (0 ok, 2 invalid input or usage, 3 drift), one-line lowercase
 //! errors, and no panic on any input.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -48,11 +43,7 @@ fn assert_one_line_error(o: &Out, what: &str) {
     assert_eq!(o.stderr.lines().count(), 1, "{what}: {}", o.stderr);
     assert!(o.stderr.starts_with("breakglass: "), "{what}: {}", o.stderr);
     let msg = o.stderr.trim_start_matches("breakglass: ");
-    assert!(
-        msg.chars().next().is_some_and(|c| !c.is_uppercase()),
-        "{what}: {}",
-        o.stderr
-    );
+    assert!(msg.chars().next().is_some_and(|c| !c.is_uppercase()), "{what}: {}", o.stderr);
     assert!(!o.stderr.contains("panicked"), "{what}: {}", o.stderr);
 }
 
@@ -60,10 +51,7 @@ const BUCKET: [&str; 2] = ["--bucket", "acme-cloudtrail-logs"];
 
 fn closed() -> String {
     let c = config();
-    let o = run(
-        &["policy", "render", "closed", "--config", &c, BUCKET[0], BUCKET[1]],
-        b"",
-    );
+    let o = run(&["policy", "render", "closed", "--config", &c, BUCKET[0], BUCKET[1]], b"");
     assert_eq!(o.code, 0, "{}", o.stderr);
     o.stdout
 }
@@ -98,9 +86,7 @@ fn classify_words_and_exit_codes() {
     let intruder = br#"{"Version":"2012-10-17","Statement":[{"Sid":"ClosedAccess","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::acme-cloudtrail-logs/*"}]}"#;
     let o = run(&args, intruder);
     assert_eq!((o.code, o.stdout.lines().next()), (3, Some("drift")));
-    assert!(o
-        .stdout
-        .contains("WARNING: claims a state the content does not have"));
+    assert!(o.stdout.contains("WARNING: claims a state the content does not have"));
 
     // Garbage is drift too (the bucket is unguarded), not a usage error.
     let o = run(&args, b"not json");
@@ -131,11 +117,7 @@ fn classify_words_and_exit_codes() {
     };
     let o = at("2026-11-24T13:00:00Z");
     assert_eq!((o.code, o.stdout.lines().next()), (0, Some("open")));
-    assert!(
-        o.stdout.contains("expires:         2026-11-24T16:00:00Z (in 3h)"),
-        "{}",
-        o.stdout
-    );
+    assert!(o.stdout.contains("expires:         2026-11-24T16:00:00Z (in 3h)"), "{}", o.stdout);
     let o = at("2026-11-24T17:00:00Z");
     assert_eq!((o.code, o.stdout.lines().next()), (0, Some("expired")));
 }
@@ -143,17 +125,8 @@ fn classify_words_and_exit_codes() {
 #[test]
 fn render_refuses_unlawful_grants() {
     let c = config();
-    let base = [
-        "policy",
-        "render",
-        "open",
-        "--config",
-        &c,
-        BUCKET[0],
-        BUCKET[1],
-        "--at",
-        "2026-11-24T12:00:00Z",
-    ];
+    let base =
+        ["policy", "render", "open", "--config", &c, BUCKET[0], BUCKET[1], "--at", "2026-11-24T12:00:00Z"];
     let with = |extra: &[&str]| {
         let mut a = base.to_vec();
         a.extend(extra);
@@ -161,10 +134,7 @@ fn render_refuses_unlawful_grants() {
     };
     assert_one_line_error(&with(&["--until", "2026-11-25T12:00:00Z"]), "beyond maximum");
     assert_one_line_error(&with(&["--until", "2026-11-24T11:00:00Z"]), "in the past");
-    assert_one_line_error(
-        &with(&["--reader", "arn:aws:iam::111122223333:role/Intruder"]),
-        "reader",
-    );
+    assert_one_line_error(&with(&["--reader", "arn:aws:iam::111122223333:role/Intruder"]), "reader");
     assert_one_line_error(&with(&["--until", "tomorrow"]), "bad time");
     let o = with(&["--until", "2026-11-25T12:00:00Z"]);
     assert!(o.stderr.contains("more than 12h from now"), "{}", o.stderr);
@@ -175,44 +145,20 @@ fn usage_errors_are_one_line_with_exit_2() {
     let c = config();
     assert_one_line_error(&run(&["policy", "nonsense"], b""), "unknown subcommand");
     assert_one_line_error(&run(&["policy", "hash", "--bogus"], b""), "unknown flag");
+    assert_one_line_error(&run(&["policy", "render", "closed", "--config", &c], b""), "two buckets");
     assert_one_line_error(
-        &run(&["policy", "render", "closed", "--config", &c], b""),
-        "two buckets",
-    );
-    assert_one_line_error(
-        &run(
-            &["policy", "render", "closed", "--config", &c, "--bucket", "nope"],
-            b"",
-        ),
+        &run(&["policy", "render", "closed", "--config", &c, "--bucket", "nope"], b""),
         "unknown bucket",
     );
     assert_one_line_error(
-        &run(
-            &["policy", "render", "closed", "--config", "/nonexistent.toml"],
-            b"",
-        ),
+        &run(&["policy", "render", "closed", "--config", "/nonexistent.toml"], b""),
         "missing config",
     );
-    assert_one_line_error(
-        &run(&["policy", "hash", "/nonexistent.json"], b""),
-        "missing file",
-    );
-    assert_one_line_error(
-        &run(&["policy", "hash", "--partition", "azure"], b"{}"),
-        "partition",
-    );
+    assert_one_line_error(&run(&["policy", "hash", "/nonexistent.json"], b""), "missing file");
+    assert_one_line_error(&run(&["policy", "hash", "--partition", "azure"], b"{}"), "partition");
     assert_one_line_error(
         &run(
-            &[
-                "policy",
-                "explain",
-                "--principal",
-                "bob",
-                "--action",
-                "s3:GetObject",
-                "--resource",
-                "*",
-            ],
+            &["policy", "explain", "--principal", "bob", "--action", "s3:GetObject", "--resource", "*"],
             b"",
         ),
         "principal",
@@ -241,11 +187,7 @@ fn explain_names_the_deciding_statement() {
     );
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.stdout.lines().next(), Some("explicit-deny"));
-    assert!(
-        o.stdout.contains("$.Statement[0] `ClosedAccess`: deny everyone"),
-        "{}",
-        o.stdout
-    );
+    assert!(o.stdout.contains("$.Statement[0] `ClosedAccess`: deny everyone"), "{}", o.stdout);
     assert_one_line_error(
         &run(
             &[
@@ -315,10 +257,7 @@ fn no_input_panics() {
             ],
         ] {
             let o = run(&args, input);
-            let what = format!(
-                "{args:?} on {:?}",
-                String::from_utf8_lossy(&input[..input.len().min(60)])
-            );
+            let what = format!("{args:?} on {:?}", String::from_utf8_lossy(&input[..input.len().min(60)]));
             assert!(!o.stderr.contains("panicked"), "{what}: {}", o.stderr);
             match o.code {
                 0 | 3 => {}
@@ -339,9 +278,6 @@ fn corpus_dir() -> Option<PathBuf> {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("corpus not found at {} and CI=true", dir.display());
     }
-    eprintln!(
-        "notice: corpus not found at {}; skipping corpus inputs",
-        dir.display()
-    );
+    eprintln!("notice: corpus not found at {}; skipping corpus inputs", dir.display());
     None
 }

@@ -112,11 +112,7 @@ struct Writer {
 
 impl Writer {
     fn new(style: Style) -> Self {
-        Writer {
-            out: String::with_capacity(1024),
-            style,
-            depth: 0,
-        }
+        Writer { out: String::with_capacity(1024), style, depth: 0 }
     }
 
     fn newline(&mut self) {
@@ -158,26 +154,41 @@ impl Writer {
     }
 
     /// A set: one element as a bare string (as AWS returns it), more as an array.
-    fn set<'a>(&mut self, items: impl ExactSizeIterator<Item = &'a str>) {
+    fn set<T>(&mut self, items: impl ExactSizeIterator<Item = T>, mut write: impl FnMut(&mut Self, T)) {
         if items.len() == 1 {
-            for s in items {
-                write_json_string(&mut self.out, s);
+            for item in items {
+                write(self, item);
             }
             return;
         }
         self.open('[');
         let mut first = true;
-        for s in items {
+        for item in items {
             self.item(&mut first);
-            write_json_string(&mut self.out, s);
+            write(self, item);
         }
         self.close(']');
     }
 
-    fn ci<'a>(&self, s: &'a CiString) -> &'a str {
+    fn str(&mut self, s: &str) {
+        write_json_string(&mut self.out, s);
+    }
+
+    /// A case-insensitive name: lowercase in canonical style, as written in pretty style. The common
+    /// case (ASCII, nothing to escape) is lowercased straight into the output, without a copy.
+    fn ci(&mut self, s: &CiString) {
+        let text = s.as_str();
         match self.style {
-            Style::Canonical => s.folded(),
-            Style::Pretty => s.as_str(),
+            Style::Pretty => write_json_string(&mut self.out, text),
+            Style::Canonical
+                if text.bytes().all(|b| b.is_ascii() && b >= 0x20 && b != b'"' && b != b'\\') =>
+            {
+                self.out.reserve(text.len() + 2);
+                self.out.push('"');
+                self.out.extend(text.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+                self.out.push('"');
+            }
+            Style::Canonical => write_json_string(&mut self.out, &s.folded()),
         }
     }
 
@@ -195,11 +206,26 @@ impl Writer {
         self.key(&mut first, "Statement");
         match self.style {
             Style::Canonical => {
-                // Statement order carries no meaning (IAM evaluates all of them), so sort.
-                let mut parts: Vec<String> = p.statements.iter().map(Statement::canonical_json).collect();
-                parts.sort_unstable();
+                // Statement order carries no meaning (IAM evaluates all of them), so sort. Statements
+                // are written once into this buffer and sorted as byte ranges: no string per statement.
+                let start = self.out.len();
+                let mut ranges = Vec::with_capacity(p.statements.len());
+                for s in &p.statements {
+                    let from = self.out.len();
+                    self.statement(s);
+                    ranges.push(from - start..self.out.len() - start);
+                }
+                let written = self.out.split_off(start);
+                let bytes = written.as_bytes();
+                ranges.sort_unstable_by(|a, b| bytes.get(a.clone()).cmp(&bytes.get(b.clone())));
                 self.out.push('[');
-                self.out.push_str(&parts.join(","));
+                for (i, r) in ranges.into_iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(',');
+                    }
+                    // Ranges start and end at `{` / `}`, so they are char boundaries.
+                    self.out.push_str(written.get(r).unwrap_or_default());
+                }
                 self.out.push(']');
             }
             Style::Pretty => {
@@ -233,25 +259,17 @@ impl Writer {
                 let mut inner = true;
                 for (kind, values) in map {
                     self.key(&mut inner, kind.as_str());
-                    self.set(values.iter().map(String::as_str));
+                    self.set(values.iter(), |w, v| w.str(v));
                 }
                 self.close('}');
             }
         }
 
         self.key(&mut first, negatable("Action", &s.action));
-        let style = self.style;
-        let actions = s.action.values.iter().map(|a| {
-            if style == Style::Canonical {
-                a.folded()
-            } else {
-                a.as_str()
-            }
-        });
-        self.set(actions);
+        self.set(s.action.values.iter(), Self::ci);
 
         self.key(&mut first, negatable("Resource", &s.resource));
-        self.set(s.resource.values.iter().map(String::as_str));
+        self.set(s.resource.values.iter(), |w, v| w.str(v));
 
         if !s.condition.is_empty() {
             self.key(&mut first, "Condition");
@@ -262,9 +280,13 @@ impl Writer {
                 self.open('{');
                 let mut inner = true;
                 for (key, values) in keys {
-                    let name = self.ci(key);
-                    self.key(&mut inner, name);
-                    self.set(values.iter().map(String::as_str));
+                    self.item(&mut inner);
+                    self.ci(key);
+                    self.out.push(':');
+                    if self.style == Style::Pretty {
+                        self.out.push(' ');
+                    }
+                    self.set(values.iter(), |w, v| w.str(v));
                 }
                 self.close('}');
             }
@@ -305,10 +327,7 @@ mod tests {
     #[test]
     fn hash_is_lowercase_hex_and_round_trips() {
         let h = PolicyHash::of_bytes(b"");
-        assert_eq!(
-            h.to_string(),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(h.to_string(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
         assert_eq!(h.to_string().parse::<PolicyHash>().unwrap(), h);
         assert!("E3B0".parse::<PolicyHash>().is_err());
         assert_eq!(h.short(), "e3b0c44298fc");
@@ -322,9 +341,7 @@ mod tests {
         assert!(pretty.starts_with("{\n  \"Version\": \"2012-10-17\",\n  \"Id\": \"x\",\n  \"Statement\": [\n    {\n      \"Sid\": \"B\""));
         assert_eq!(Policy::parse(pretty.as_bytes()).unwrap(), p);
         assert_eq!(
-            Policy::parse(p.canonical_json().as_bytes())
-                .unwrap()
-                .canonical_json(),
+            Policy::parse(p.canonical_json().as_bytes()).unwrap().canonical_json(),
             p.canonical_json()
         );
     }

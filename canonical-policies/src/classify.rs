@@ -129,12 +129,8 @@ pub fn classify(bucket: &BucketConfig, text: Option<&[u8]>, now: OffsetDateTime)
 pub fn classify_policy(bucket: &BucketConfig, policy: &Policy, now: OffsetDateTime) -> Classification {
     let hash = policy.hash();
     let claimed = policy.claimed_state().map(str::to_owned);
-    let done = |state, template| Classification {
-        state,
-        hash: Some(hash),
-        claimed: claimed.clone(),
-        template,
-    };
+    let done =
+        |state, template| Classification { state, hash: Some(hash), claimed: claimed.clone(), template };
 
     if hash == bucket.closed_hash() {
         return done(State::Closed, Some(TemplateKind::Closed));
@@ -142,10 +138,7 @@ pub fn classify_policy(bucket: &BucketConfig, policy: &Policy, now: OffsetDateTi
     if let Some(grant) = open_grant_candidate(policy) {
         // Re-render the OpenAccess with the policy's own readers and expiry: if the hashes match, the
         // policy *is* an OpenAccess, and only then do we ask whether its parameters are lawful.
-        if bucket
-            .render_open_unchecked(&grant)
-            .is_ok_and(|p| p.hash() == hash)
-        {
+        if bucket.render_open_unchecked(&grant).is_ok_and(|p| p.hash() == hash) {
             let state = match bucket.check_grant(&grant, now) {
                 Ok(()) => State::Open(grant),
                 Err(GrantError::NotInFuture(_)) => State::Expired(grant),
@@ -180,12 +173,7 @@ pub fn classify_policy(bucket: &BucketConfig, policy: &Policy, now: OffsetDateTi
 pub(crate) fn open_grant_candidate(policy: &Policy) -> Option<OpenGrant> {
     let by_sid = |sid: &str| policy.statements.iter().find(|s| s.sid.as_deref() == Some(sid));
     let condition_value = |sid: &str, op: &str, key: &str| -> Option<&String> {
-        let values = by_sid(sid)?
-            .condition
-            .get(op)?
-            .iter()
-            .find(|(k, _)| k.folded() == key)?
-            .1;
+        let values = by_sid(sid)?.condition.get(op)?.iter().find(|(k, _)| k.folded() == key)?.1;
         let mut it = values.iter();
         match (it.next(), it.next()) {
             (Some(only), None) => Some(only),
@@ -199,16 +187,12 @@ pub(crate) fn open_grant_candidate(policy: &Policy) -> Option<OpenGrant> {
         })
         .or_else(|| {
             let s = by_sid(OPEN_SID)?;
-            let values = s
-                .condition
-                .get("ArnNotEquals")?
-                .iter()
-                .find(|(k, _)| k.folded() == "aws:principalarn")?
-                .1;
+            let values =
+                s.condition.get("ArnNotEquals")?.iter().find(|(k, _)| k.folded() == "aws:principalarn")?.1;
             Some(values.clone())
         })?;
     let expiry = condition_value(OPEN_EXPIRY_SID, "DateGreaterThanEquals", "aws:currenttime")
         .or_else(|| condition_value(OPEN_READERS_SID, "DateLessThan", "aws:currenttime"))
         .and_then(|e| template::parse_expiry(e))?;
-    Some(OpenGrant { readers, expiry })
+    Some(OpenGrant { readers: readers.into_iter().collect(), expiry })
 }

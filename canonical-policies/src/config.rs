@@ -26,12 +26,7 @@ pub enum ConfigError {
     #[error("bucket {}: missing `{field}` (set it in the bucket or in [defaults])", Quoted(.bucket))]
     Missing { bucket: String, field: &'static str },
     #[error("bucket {}: invalid `{field}` {}: {reason}", Quoted(.bucket), Quoted(.value))]
-    Invalid {
-        bucket: String,
-        field: &'static str,
-        value: String,
-        reason: &'static str,
-    },
+    Invalid { bucket: String, field: &'static str, value: String, reason: &'static str },
     #[error("bucket {}: {source}", Quoted(.bucket))]
     Render { bucket: String, source: RenderError },
 }
@@ -89,7 +84,7 @@ pub struct BucketConfig {
     /// Principals allowed to change the bucket policy: the enforcer and the break-glass operators.
     pub automation_principals: BTreeSet<String>,
     pub max_open_duration: Duration,
-    base_statements: Vec<Json>,
+    base_statements: Vec<Json<'static>>,
     closed: Policy,
     closed_hash: PolicyHash,
 }
@@ -118,12 +113,7 @@ impl Config {
 
 /// toml's own text spans several lines with a source excerpt; keep its message and say where.
 fn toml_message(text: &str, e: &toml::de::Error) -> String {
-    let message = e
-        .message()
-        .lines()
-        .next()
-        .unwrap_or("parse error")
-        .trim_end_matches('.');
+    let message = e.message().lines().next().unwrap_or("parse error").trim_end_matches('.');
     match e.span() {
         Some(span) => {
             let before = text.get(..span.start).unwrap_or_default();
@@ -142,22 +132,15 @@ fn is_account(s: &str) -> bool {
 /// S3 bucket naming rules (the subset that matters for ARNs and hosts).
 fn is_bucket_name(s: &str) -> bool {
     (3..=63).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
         && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
         && s.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
 }
 
 impl BucketConfig {
     fn from_raw(b: &RawBucket, d: &RawBucket) -> Result<BucketConfig, ConfigError> {
-        let name = b.name.clone().ok_or(ConfigError::Missing {
-            bucket: "?".into(),
-            field: "name",
-        })?;
-        let missing = |field| ConfigError::Missing {
-            bucket: name.clone(),
-            field,
-        };
+        let name = b.name.clone().ok_or(ConfigError::Missing { bucket: "?".into(), field: "name" })?;
+        let missing = |field| ConfigError::Missing { bucket: name.clone(), field };
         let invalid = |field, value: &str, reason| ConfigError::Invalid {
             bucket: name.clone(),
             field,
@@ -167,24 +150,11 @@ impl BucketConfig {
         if !is_bucket_name(&name) {
             return Err(invalid("name", &name, "not a valid s3 bucket name"));
         }
-        let partition_text = b
-            .partition
-            .as_ref()
-            .or(d.partition.as_ref())
-            .map_or("aws", String::as_str);
+        let partition_text = b.partition.as_ref().or(d.partition.as_ref()).map_or("aws", String::as_str);
         let partition = Partition::new(partition_text).ok_or_else(|| {
-            invalid(
-                "partition",
-                partition_text,
-                "expected `aws`, `aws-cn`, `aws-us-gov`, ...",
-            )
+            invalid("partition", partition_text, "expected `aws`, `aws-cn`, `aws-us-gov`, ...")
         })?;
-        let account = b
-            .account
-            .as_ref()
-            .or(d.account.as_ref())
-            .ok_or_else(|| missing("account"))?
-            .clone();
+        let account = b.account.as_ref().or(d.account.as_ref()).ok_or_else(|| missing("account"))?.clone();
         if !is_account(&account) {
             return Err(invalid("account", &account, "expected 12 digits"));
         }
@@ -196,12 +166,10 @@ impl BucketConfig {
             let mut set = BTreeSet::new();
             for arn in list {
                 let prefix = format!("arn:{partition}:iam::");
-                let rest = arn
-                    .strip_prefix(&prefix)
-                    .ok_or_else(|| invalid(field, arn, "expected an iam arn"))?;
-                let (acct, resource) = rest
-                    .split_once(':')
-                    .ok_or_else(|| invalid(field, arn, "expected an iam arn"))?;
+                let rest =
+                    arn.strip_prefix(&prefix).ok_or_else(|| invalid(field, arn, "expected an iam arn"))?;
+                let (acct, resource) =
+                    rest.split_once(':').ok_or_else(|| invalid(field, arn, "expected an iam arn"))?;
                 let kind_ok = if roles_only {
                     resource.starts_with("role/")
                 } else {
@@ -226,9 +194,7 @@ impl BucketConfig {
         )?;
         let automation_principals = arns(
             "automation_principals",
-            b.automation_principals
-                .as_ref()
-                .or(d.automation_principals.as_ref()),
+            b.automation_principals.as_ref().or(d.automation_principals.as_ref()),
             false,
         )?;
         let max_text = b
@@ -236,37 +202,22 @@ impl BucketConfig {
             .as_ref()
             .or(d.max_open_duration.as_ref())
             .ok_or_else(|| missing("max_open_duration"))?;
-        let max_open_duration = parse_duration(max_text)
-            .filter(|d| *d <= Duration::days(31))
-            .ok_or_else(|| {
-                invalid(
-                    "max_open_duration",
-                    max_text,
-                    "expected e.g. `12h`, `30m`, `2d` (at most 31d)",
-                )
+        let max_open_duration =
+            parse_duration(max_text).filter(|d| *d <= Duration::days(31)).ok_or_else(|| {
+                invalid("max_open_duration", max_text, "expected e.g. `12h`, `30m`, `2d` (at most 31d)")
             })?;
 
-        let base_text = b
-            .base_statements
-            .as_ref()
-            .or(d.base_statements.as_ref())
-            .map_or("[]", String::as_str);
+        let base_text =
+            b.base_statements.as_ref().or(d.base_statements.as_ref()).map_or("[]", String::as_str);
         let base_statements = match json::parse(base_text.as_bytes()) {
-            Ok(Json::Array(items)) => items,
+            Ok(Json::Array(items)) => items.into_iter().map(Json::into_owned).collect::<Vec<_>>(),
             Ok(_) => {
-                return Err(invalid(
-                    "base_statements",
-                    base_text,
-                    "expected a json array of statements",
-                ))
+                return Err(invalid("base_statements", base_text, "expected a json array of statements"))
             }
             Err(e) => {
                 return Err(ConfigError::Render {
                     bucket: name.clone(),
-                    source: RenderError::Json {
-                        context: "base_statements",
-                        source: e,
-                    },
+                    source: RenderError::Json { context: "base_statements", source: e },
                 })
             }
         };
@@ -274,7 +225,7 @@ impl BucketConfig {
             if let Json::Object(members) = s {
                 for (k, v) in members {
                     if let (true, Json::String(sid)) = (k == "Sid", v) {
-                        if RESERVED_SIDS.contains(&sid.as_str()) {
+                        if RESERVED_SIDS.contains(&sid.as_ref()) {
                             return Err(invalid("base_statements", sid, "this sid belongs to a template"));
                         }
                     }
@@ -290,17 +241,10 @@ impl BucketConfig {
             automation_principals,
             max_open_duration,
             base_statements,
-            closed: Policy {
-                version: None,
-                id: None,
-                statements: Vec::new(),
-            },
+            closed: Policy { version: None, id: None, statements: Vec::new() },
             closed_hash: PolicyHash::of_bytes(b""),
         };
-        let render_err = |source| ConfigError::Render {
-            bucket: name.clone(),
-            source,
-        };
+        let render_err = |source| ConfigError::Render { bucket: name.clone(), source };
         bucket.closed = template::render(
             template::CLOSED_TEMPLATE,
             &bucket.vars(None),
@@ -310,10 +254,8 @@ impl BucketConfig {
         .map_err(render_err)?;
         bucket.closed_hash = bucket.closed.hash();
         // Render an OpenAccess now too, so that a base statement that breaks it fails at load time.
-        let probe = OpenGrant {
-            readers: bucket.investigator_roles.clone(),
-            expiry: OffsetDateTime::UNIX_EPOCH,
-        };
+        let probe =
+            OpenGrant { readers: bucket.investigator_roles.clone(), expiry: OffsetDateTime::UNIX_EPOCH };
         bucket.render_open_unchecked(&probe).map_err(render_err)?;
         Ok(bucket)
     }
@@ -355,25 +297,15 @@ impl BucketConfig {
         if grant.readers.is_empty() {
             return Err(GrantError::NoReaders);
         }
-        if let Some(r) = grant
-            .readers
-            .iter()
-            .find(|r| !self.investigator_roles.contains(*r))
-        {
-            return Err(GrantError::ReaderNotAllowed {
-                bucket: self.name.clone(),
-                reader: r.clone(),
-            });
+        if let Some(r) = grant.readers.iter().find(|r| !self.investigator_roles.contains(*r)) {
+            return Err(GrantError::ReaderNotAllowed { bucket: self.name.clone(), reader: r.clone() });
         }
         let expiry = template::format_expiry(grant.expiry);
         if grant.expiry <= now {
             return Err(GrantError::NotInFuture(expiry));
         }
         if grant.expiry - now > self.max_open_duration {
-            return Err(GrantError::BeyondMaximum {
-                expiry,
-                max: HumanDuration(self.max_open_duration),
-            });
+            return Err(GrantError::BeyondMaximum { expiry, max: HumanDuration(self.max_open_duration) });
         }
         Ok(())
     }
@@ -381,12 +313,7 @@ impl BucketConfig {
     /// The OpenAccess shape for any readers and expiry; the classifier uses it to test whether a policy
     /// *is* an OpenAccess before asking whether it is a lawful one.
     pub(crate) fn render_open_unchecked(&self, grant: &OpenGrant) -> Result<Policy, RenderError> {
-        template::render(
-            template::OPEN_TEMPLATE,
-            &self.vars(Some(grant)),
-            &self.partition,
-            "open template",
-        )
+        template::render(template::OPEN_TEMPLATE, &self.vars(Some(grant)), &self.partition, "open template")
     }
 }
 

@@ -2,6 +2,7 @@
 //! email to a works council. Statements are matched by canonical form, then paired by Sid, so that a
 //! changed statement reads as "changed" and not as "one removed, one added".
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -58,10 +59,7 @@ pub fn diff_nearest(bucket: &BucketConfig, policy: Option<&Policy>, now: OffsetD
     let closed = diff(bucket.closed_policy(), policy, TemplateKind::Closed);
     let grant = policy
         .and_then(open_grant_candidate)
-        .unwrap_or_else(|| OpenGrant {
-            readers: bucket.investigator_roles.clone(),
-            expiry: now,
-        });
+        .unwrap_or_else(|| OpenGrant { readers: bucket.investigator_roles.clone(), expiry: now });
     match bucket.render_open_unchecked(&grant) {
         Ok(open_policy) => {
             let open = diff(&open_policy, policy, TemplateKind::Open);
@@ -84,26 +82,15 @@ pub fn diff(template: &Policy, actual: Option<&Policy>, kind: TemplateKind) -> D
     };
     if actual.version != template.version {
         let show = |v: Option<crate::Version>| v.map_or("absent".to_owned(), |v| format!("`{}`", v.as_str()));
-        lines.push(format!(
-            "Version is {} instead of {}",
-            show(actual.version),
-            show(template.version)
-        ));
+        lines.push(format!("Version is {} instead of {}", show(actual.version), show(template.version)));
     }
     if actual.id != template.id {
-        lines.push(format!(
-            "policy Id is {} instead of {}",
-            opt(&actual.id),
-            opt(&template.id)
-        ));
+        lines.push(format!("policy Id is {} instead of {}", opt(&actual.id), opt(&template.id)));
     }
 
     // Match identical statements first (canonical equality), as multisets.
-    let mut want: Vec<(String, &Statement)> = template
-        .statements
-        .iter()
-        .map(|s| (s.canonical_json(), s))
-        .collect();
+    let mut want: Vec<(String, &Statement)> =
+        template.statements.iter().map(|s| (s.canonical_json(), s)).collect();
     let mut extra: Vec<&Statement> = Vec::new();
     let mut unchanged = 0;
     for s in &actual.statements {
@@ -121,10 +108,7 @@ pub fn diff(template: &Policy, actual: Option<&Policy>, kind: TemplateKind) -> D
     // Pair what is left by Sid: same name, different content = changed.
     let mut changed = Vec::new();
     extra.retain(|e| {
-        let pos = e
-            .sid
-            .as_ref()
-            .and_then(|sid| missing.iter().position(|m| m.sid.as_ref() == Some(sid)));
+        let pos = e.sid.as_ref().and_then(|sid| missing.iter().position(|m| m.sid.as_ref() == Some(sid)));
         match pos {
             Some(i) => {
                 changed.push((missing.remove(i), *e));
@@ -135,21 +119,13 @@ pub fn diff(template: &Policy, actual: Option<&Policy>, kind: TemplateKind) -> D
     });
 
     for (t, a) in &changed {
-        lines.push(format!(
-            "statement {} was changed: {}",
-            name(a),
-            changes(t, a).join("; ")
-        ));
+        lines.push(format!("statement {} was changed: {}", name(a), changes(t, a).join("; ")));
     }
     for e in &extra {
         lines.push(format!("statement {} was added: it {}", name(e), describe(e)));
     }
     for m in &missing {
-        lines.push(format!(
-            "statement {} is missing: it should {}",
-            name(m),
-            describe(m)
-        ));
+        lines.push(format!("statement {} is missing: it should {}", name(m), describe(m)));
     }
     finish(kind, unchanged, lines)
 }
@@ -161,17 +137,11 @@ fn finish(template: TemplateKind, unchanged: usize, mut lines: Vec<String>) -> D
         lines.truncate(MAX_LINES - 1);
         lines.push(format!("… and {more} more differences"));
     }
-    Diff {
-        template,
-        unchanged,
-        lines,
-        changes,
-    }
+    Diff { template, unchanged, lines, changes }
 }
 
 fn opt(s: &Option<String>) -> String {
-    s.as_ref()
-        .map_or("absent".to_owned(), |s| format!("{}", crate::Quoted(s)))
+    s.as_ref().map_or("absent".to_owned(), |s| format!("{}", crate::Quoted(s)))
 }
 
 fn name(s: &Statement) -> String {
@@ -213,23 +183,11 @@ pub fn describe(s: &Statement) -> String {
         Effect::Deny => "deny",
     };
     let who = principals(&s.principal.values);
-    let who = if s.principal.negated {
-        format!("everyone except {who}")
-    } else {
-        who
-    };
+    let who = if s.principal.negated { format!("everyone except {who}") } else { who };
     let actions = list(s.action.values.iter().map(|a| a.as_str()));
-    let actions = if s.action.negated {
-        format!("every action except {actions}")
-    } else {
-        actions
-    };
+    let actions = if s.action.negated { format!("every action except {actions}") } else { actions };
     let resources = list(s.resource.values.iter().map(String::as_str));
-    let resources = if s.resource.negated {
-        format!("everything except {resources}")
-    } else {
-        resources
-    };
+    let resources = if s.resource.negated { format!("everything except {resources}") } else { resources };
     let mut out = format!("{verb} {who} {actions} on {resources}");
     if !s.condition.is_empty() {
         out.push_str(&format!(" when {}", conditions(s)));
@@ -242,8 +200,7 @@ fn conditions(s: &Statement) -> String {
         .condition
         .iter()
         .flat_map(|(op, keys)| {
-            keys.iter()
-                .map(move |(k, v)| format!("{op} {k} {}", list(v.iter().map(String::as_str))))
+            keys.iter().map(move |(k, v)| format!("{op} {k} {}", list(v.iter().map(String::as_str))))
         })
         .collect();
     parts.join(" and ")
@@ -253,22 +210,14 @@ fn conditions(s: &Statement) -> String {
 /// case-insensitively but are shown as written.
 fn set_change<'a>(
     what: &str,
-    t: impl Iterator<Item = (&'a str, &'a str)>,
-    a: impl Iterator<Item = (&'a str, &'a str)>,
+    t: impl Iterator<Item = (Cow<'a, str>, &'a str)>,
+    a: impl Iterator<Item = (Cow<'a, str>, &'a str)>,
 ) -> Vec<String> {
-    let t: BTreeMap<&str, &str> = t.collect();
-    let a: BTreeMap<&str, &str> = a.collect();
+    let t: BTreeMap<Cow<'a, str>, &str> = t.collect();
+    let a: BTreeMap<Cow<'a, str>, &str> = a.collect();
     let mut out = Vec::new();
-    let added: Vec<&str> = a
-        .iter()
-        .filter(|(k, _)| !t.contains_key(*k))
-        .map(|(_, v)| *v)
-        .collect();
-    let removed: Vec<&str> = t
-        .iter()
-        .filter(|(k, _)| !a.contains_key(*k))
-        .map(|(_, v)| *v)
-        .collect();
+    let added: Vec<&str> = a.iter().filter(|(k, _)| !t.contains_key(*k)).map(|(_, v)| *v).collect();
+    let removed: Vec<&str> = t.iter().filter(|(k, _)| !a.contains_key(*k)).map(|(_, v)| *v).collect();
     if !added.is_empty() {
         out.push(format!("{what} added: {}", list(added.into_iter())));
     }
@@ -292,19 +241,15 @@ fn negation<T>(what: &str, t: &Clause<T>, a: &Clause<T>) -> Option<String> {
 fn changes(t: &Statement, a: &Statement) -> Vec<String> {
     let mut out = Vec::new();
     if t.effect != a.effect {
-        out.push(format!(
-            "effect is {} instead of {}",
-            a.effect.as_str(),
-            t.effect.as_str()
-        ));
+        out.push(format!("effect is {} instead of {}", a.effect.as_str(), t.effect.as_str()));
     }
     out.extend(negation("Principal", &t.principal, &a.principal));
     if t.principal.values != a.principal.values {
         match (&t.principal.values, &a.principal.values) {
             (Principal::Typed(tm), Principal::Typed(am)) => out.extend(set_change(
                 "principals",
-                tm.values().flatten().map(|p| (p.as_str(), p.as_str())),
-                am.values().flatten().map(|p| (p.as_str(), p.as_str())),
+                tm.values().flatten().map(|p| (Cow::Borrowed(p.as_str()), p.as_str())),
+                am.values().flatten().map(|p| (Cow::Borrowed(p.as_str()), p.as_str())),
             )),
             _ => out.push(format!(
                 "principal is {} instead of {}",
@@ -322,8 +267,8 @@ fn changes(t: &Statement, a: &Statement) -> Vec<String> {
     out.extend(negation("Resource", &t.resource, &a.resource));
     out.extend(set_change(
         "resources",
-        t.resource.values.iter().map(|r| (r.as_str(), r.as_str())),
-        a.resource.values.iter().map(|r| (r.as_str(), r.as_str())),
+        t.resource.values.iter().map(|r| (Cow::Borrowed(r.as_str()), r.as_str())),
+        a.resource.values.iter().map(|r| (Cow::Borrowed(r.as_str()), r.as_str())),
     ));
     if t.condition != a.condition {
         let show = |s: &Statement| {

@@ -11,12 +11,7 @@ pub enum PolicyError {
     #[error("policy is {size} bytes without whitespace, over the s3 limit of {limit}")]
     TooLarge { size: usize, limit: usize },
     #[error("invalid json at {path} (line {line}, column {column}): {reason}")]
-    Syntax {
-        path: String,
-        line: usize,
-        column: usize,
-        reason: SyntaxReason,
-    },
+    Syntax { path: String, line: usize, column: usize, reason: SyntaxReason },
     #[error("nesting deeper than {limit} levels at {path}")]
     TooDeep { path: String, limit: usize },
     #[error("duplicate key {} at {path}", Quoted(.key))]
@@ -24,33 +19,17 @@ pub enum PolicyError {
     #[error("unknown key {} at {path}", Quoted(.key))]
     UnknownKey { path: String, key: String },
     #[error("expected {expected} at {path}, found {found}")]
-    WrongType {
-        path: String,
-        expected: &'static str,
-        found: &'static str,
-    },
+    WrongType { path: String, expected: &'static str, found: &'static str },
     #[error("missing {} at {path}", Quoted(.key))]
     Missing { path: String, key: &'static str },
     #[error("both `{first}` and `{second}` at {path}; a statement takes exactly one of them")]
-    Both {
-        path: String,
-        first: &'static str,
-        second: &'static str,
-    },
+    Both { path: String, first: &'static str, second: &'static str },
     #[error("neither `{first}` nor `{second}` at {path}; a bucket-policy statement needs one of them")]
-    Neither {
-        path: String,
-        first: &'static str,
-        second: &'static str,
-    },
+    Neither { path: String, first: &'static str, second: &'static str },
     #[error("empty {what} at {path}")]
     Empty { path: String, what: &'static str },
     #[error("invalid value {} at {path}: {reason}", Quoted(.value))]
-    InvalidValue {
-        path: String,
-        value: String,
-        reason: &'static str,
-    },
+    InvalidValue { path: String, value: String, reason: &'static str },
 }
 
 /// What exactly was wrong with the JSON text.

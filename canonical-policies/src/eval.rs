@@ -115,14 +115,9 @@ impl Caller {
             };
         }
         let mut parts = s.splitn(6, ':');
-        let (Some(_), Some(partition), Some(service), Some(_), Some(account), Some(resource)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let (Some(_), Some(partition), Some(service), Some(_), Some(account), Some(resource)) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(bad());
         };
         if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
@@ -131,33 +126,17 @@ impl Caller {
         let (partition, account) = (partition.to_owned(), account.to_owned());
         match (service, resource.split_once('/')) {
             ("iam", None) if resource == "root" => Ok(Caller::Root { partition, account }),
-            ("iam", Some(("user", _))) => Ok(Caller::User {
-                arn: s.to_owned(),
-                account,
-            }),
+            ("iam", Some(("user", _))) => Ok(Caller::User { arn: s.to_owned(), account }),
             ("iam", Some(("role", path))) => {
-                let name = path
-                    .rsplit('/')
-                    .next()
-                    .filter(|n| !n.is_empty())
-                    .ok_or_else(bad)?
-                    .to_owned();
-                Ok(Caller::Role {
-                    arn: s.to_owned(),
-                    account,
-                    name,
-                })
+                let name = path.rsplit('/').next().filter(|n| !n.is_empty()).ok_or_else(bad)?.to_owned();
+                Ok(Caller::Role { arn: s.to_owned(), account, name })
             }
             ("sts", Some(("assumed-role", rest))) => {
                 let (role, session) = rest.split_once('/').ok_or_else(bad)?;
                 if role.is_empty() || session.is_empty() {
                     return Err(bad());
                 }
-                Ok(Caller::Session {
-                    arn: s.to_owned(),
-                    account,
-                    role: role.to_owned(),
-                })
+                Ok(Caller::Session { arn: s.to_owned(), account, role: role.to_owned() })
             }
             _ => Err(bad()),
         }
@@ -213,10 +192,7 @@ impl Request {
 
     /// Adds a context key (`aws:SecureTransport=true`); overrides a derived key of the same name.
     pub fn with(mut self, key: &str, value: &str) -> Request {
-        self.context
-            .entry(key.to_lowercase())
-            .or_default()
-            .push(value.to_owned());
+        self.context.entry(key.to_lowercase()).or_default().push(value.to_owned());
         self
     }
 
@@ -240,10 +216,7 @@ impl Request {
             set("aws:principalaccount", Some(account.to_owned()));
         }
         if !matches!(self.caller, Caller::Anonymous) {
-            set(
-                "aws:principalisawsservice",
-                Some(matches!(self.caller, Caller::Service(_)).to_string()),
-            );
+            set("aws:principalisawsservice", Some(matches!(self.caller, Caller::Service(_)).to_string()));
         }
         if let Caller::Service(name) = &self.caller {
             set("aws:principalservicename", Some(name.clone()));
@@ -296,44 +269,25 @@ pub fn explain(policy: &Policy, request: &Request) -> Explanation {
         .map(|(i, s)| (i, s, statement_applies(s, request, &ctx, uses_variables)))
         .collect();
     let pick = |effect: Effect, t: Tri| -> Vec<usize> {
-        results
-            .iter()
-            .filter(|(_, s, r)| s.effect == effect && *r == t)
-            .map(|(i, _, _)| *i)
-            .collect()
+        results.iter().filter(|(_, s, r)| s.effect == effect && *r == t).map(|(i, _, _)| *i).collect()
     };
     let deny = pick(Effect::Deny, Tri::Match);
     if !deny.is_empty() {
-        return Explanation {
-            decision: Decision::ExplicitDeny,
-            deciding: deny,
-        };
+        return Explanation { decision: Decision::ExplicitDeny, deciding: deny };
     }
     let unknown_deny = pick(Effect::Deny, Tri::Unknown);
     if !unknown_deny.is_empty() {
-        return Explanation {
-            decision: Decision::Unknown,
-            deciding: unknown_deny,
-        };
+        return Explanation { decision: Decision::Unknown, deciding: unknown_deny };
     }
     let allow = pick(Effect::Allow, Tri::Match);
     if !allow.is_empty() {
-        return Explanation {
-            decision: Decision::Allow,
-            deciding: allow,
-        };
+        return Explanation { decision: Decision::Allow, deciding: allow };
     }
     let unknown_allow = pick(Effect::Allow, Tri::Unknown);
     if !unknown_allow.is_empty() {
-        return Explanation {
-            decision: Decision::Unknown,
-            deciding: unknown_allow,
-        };
+        return Explanation { decision: Decision::Unknown, deciding: unknown_allow };
     }
-    Explanation {
-        decision: Decision::ImplicitDeny,
-        deciding: Vec::new(),
-    }
+    Explanation { decision: Decision::ImplicitDeny, deciding: Vec::new() }
 }
 
 /// Context keys; `None` marks a key that exists but whose value is not known: conditions on it are
@@ -342,17 +296,9 @@ type Context = BTreeMap<String, Option<Vec<String>>>;
 
 fn statement_applies(s: &Statement, r: &Request, ctx: &Context, vars: bool) -> Tri {
     let principal = principal_matches(&s.principal.values, &r.caller);
-    let principal = if s.principal.negated {
-        principal.not()
-    } else {
-        principal
-    };
-    let action = Tri::any(
-        s.action
-            .values
-            .iter()
-            .map(|a| Tri::from_bool(glob(a.folded(), &r.action.to_lowercase()))),
-    );
+    let principal = if s.principal.negated { principal.not() } else { principal };
+    let action =
+        Tri::any(s.action.values.iter().map(|a| Tri::from_bool(glob(&a.folded(), &r.action.to_lowercase()))));
     let action = if s.action.negated { action.not() } else { action };
     let resource = Tri::any(s.resource.values.iter().map(|p| {
         if vars && p.contains("${") {
@@ -361,14 +307,9 @@ fn statement_applies(s: &Statement, r: &Request, ctx: &Context, vars: bool) -> T
             Tri::from_bool(arn_like(p, &r.resource))
         }
     }));
-    let resource = if s.resource.negated {
-        resource.not()
-    } else {
-        resource
-    };
+    let resource = if s.resource.negated { resource.not() } else { resource };
     let conditions = Tri::all(s.condition.iter().flat_map(|(op, keys)| {
-        keys.iter()
-            .map(move |(key, values)| condition(op, key.folded(), values, ctx, vars))
+        keys.iter().map(move |(key, values)| condition(op, &key.folded(), values, ctx, vars))
     }));
     Tri::all([principal, action, resource, conditions])
 }
@@ -379,8 +320,7 @@ fn principal_matches(p: &Principal, caller: &Caller) -> Tri {
         Principal::Typed(map) => map,
     };
     Tri::any(
-        map.iter()
-            .flat_map(|(kind, values)| values.iter().map(move |v| principal_value(*kind, v, caller))),
+        map.iter().flat_map(|(kind, values)| values.iter().map(move |v| principal_value(*kind, v, caller))),
     )
 }
 
@@ -402,14 +342,9 @@ fn principal_value(kind: PrincipalKind, v: &str, caller: &Caller) -> Tri {
                 return Tri::NoMatch;
             }
             let mut parts = v.splitn(6, ':');
-            let (Some("arn"), Some(_), Some(service), Some(_), Some(account), Some(resource)) = (
-                parts.next(),
-                parts.next(),
-                parts.next(),
-                parts.next(),
-                parts.next(),
-                parts.next(),
-            ) else {
+            let (Some("arn"), Some(_), Some(service), Some(_), Some(account), Some(resource)) =
+                (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+            else {
                 // A unique ID (AROA…) left by a deleted principal, or something we cannot resolve.
                 return Tri::Unknown;
             };
@@ -444,13 +379,7 @@ const NEGATED: [&str; 7] = [
     "ArnNotLike",
 ];
 
-fn condition(
-    op: &str,
-    key: &str,
-    values: &std::collections::BTreeSet<String>,
-    ctx: &Context,
-    vars: bool,
-) -> Tri {
+fn condition(op: &str, key: &str, values: &crate::SortedSet<String>, ctx: &Context, vars: bool) -> Tri {
     let Some((set, base, if_exists)) = split_operator(op) else {
         return Tri::Unknown;
     };
@@ -518,13 +447,12 @@ fn compare(base: &str, policy_value: &str, context_value: &str) -> Tri {
         "ArnEquals" | "ArnLike" | "ArnNotEquals" | "ArnNotLike" => {
             Tri::from_bool(arn_like(policy_value, context_value))
         }
-        "Bool" => match (
-            policy_value.to_ascii_lowercase().as_str(),
-            context_value.to_ascii_lowercase().as_str(),
-        ) {
-            (p @ ("true" | "false"), c @ ("true" | "false")) => Tri::from_bool(p == c),
-            _ => Tri::Unknown,
-        },
+        "Bool" => {
+            match (policy_value.to_ascii_lowercase().as_str(), context_value.to_ascii_lowercase().as_str()) {
+                (p @ ("true" | "false"), c @ ("true" | "false")) => Tri::from_bool(p == c),
+                _ => Tri::Unknown,
+            }
+        }
         "NumericEquals" | "NumericNotEquals" => ord_test(ordering(parse_number), &[Equal]),
         "NumericLessThan" => ord_test(ordering(parse_number), &[Less]),
         "NumericLessThanEquals" => ord_test(ordering(parse_number), &[Less, Equal]),

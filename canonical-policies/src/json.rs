@@ -5,6 +5,8 @@
 //! error, a cap on nesting, S3's size rule (whitespace not counted), and number literals exactly as
 //! written (AWS turns `1.50` into the string `"1.50"`, not `"1.5"`).
 
+use std::borrow::Cow;
+
 use crate::error::{PolicyError, SyntaxReason};
 
 /// S3's bucket-policy limit: 20 KB, whitespace not counted.
@@ -15,19 +17,35 @@ pub const MAX_INPUT_BYTES: usize = 1024 * 1024;
 pub const MAX_DEPTH: usize = 16;
 const SMALL_OBJECT: usize = 16;
 
-/// A JSON value. Objects keep their members in input order (keys are unique).
+/// A JSON value. Objects keep their members in input order (keys are unique). Strings borrow from
+/// the input unless they contain escapes: a policy is mostly strings, and copying each one was most of
+/// the parse time.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Json {
+pub enum Json<'a> {
     Null,
     Bool(bool),
     /// The literal as written, already checked against the RFC 8259 number grammar.
-    Number(String),
-    String(String),
-    Array(Vec<Json>),
-    Object(Vec<(String, Json)>),
+    Number(Cow<'a, str>),
+    String(Cow<'a, str>),
+    Array(Vec<Json<'a>>),
+    Object(Vec<(Cow<'a, str>, Json<'a>)>),
 }
 
-impl Json {
+impl Json<'_> {
+    /// The same value, owning all its text.
+    pub fn into_owned(self) -> Json<'static> {
+        match self {
+            Json::Null => Json::Null,
+            Json::Bool(b) => Json::Bool(b),
+            Json::Number(n) => Json::Number(Cow::Owned(n.into_owned())),
+            Json::String(s) => Json::String(Cow::Owned(s.into_owned())),
+            Json::Array(items) => Json::Array(items.into_iter().map(Json::into_owned).collect()),
+            Json::Object(members) => Json::Object(
+                members.into_iter().map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned())).collect(),
+            ),
+        }
+    }
+
     /// The JSON type name, for error messages.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -89,40 +107,43 @@ impl Path<'_> {
     }
 }
 
-/// Parses one JSON document under the policy limits.
-pub fn parse(input: &[u8]) -> Result<Json, PolicyError> {
-    if input.len() > MAX_INPUT_BYTES {
-        return Err(PolicyError::InputTooLarge {
-            size: input.len(),
-            limit: MAX_INPUT_BYTES,
-        });
-    }
-    let text = match std::str::from_utf8(input) {
-        Ok(text) => text,
-        Err(e) => {
-            let mut p = Parser::new("");
-            p.pos = e.valid_up_to();
-            return Err(p.syntax_at(input, &Path::Root, SyntaxReason::NotUtf8));
+/// The type of the next value, from its first byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Null,
+    Bool,
+    Number,
+    String,
+    Array,
+    Object,
+}
+
+impl Kind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kind::Null => "null",
+            Kind::Bool => "a boolean",
+            Kind::Number => "a number",
+            Kind::String => "a string",
+            Kind::Array => "an array",
+            Kind::Object => "an object",
         }
-    };
-    let mut p = Parser::new(text);
-    p.skip_ws();
-    let value = p.value(&Path::Root, 1)?;
-    p.skip_ws();
-    if p.pos != p.bytes.len() {
-        return Err(p.error(&Path::Root, SyntaxReason::TrailingCharacters));
     }
-    let size = input.len() - p.whitespace;
-    if size > MAX_POLICY_BYTES {
-        return Err(PolicyError::TooLarge {
-            size,
-            limit: MAX_POLICY_BYTES,
-        });
-    }
+}
+
+/// Parses one JSON document under the policy limits into a tree (templates, config, tests). Bucket
+/// policies are read without a tree, straight from the [`Parser`]; both share this tokenizer.
+pub fn parse(input: &[u8]) -> Result<Json<'_>, PolicyError> {
+    let mut p = Parser::new(input)?;
+    let value = p.tree(&Path::Root, 1)?;
+    p.finish()?;
     Ok(value)
 }
 
-struct Parser<'a> {
+/// A pull parser: the caller asks for the value it expects next, so a reader can build its own model
+/// with no intermediate tree. It enforces the syntax, the input and S3 size limits and (for
+/// [`Parser::tree`]) duplicate keys; a caller that reads objects itself must reject duplicates itself.
+pub(crate) struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
@@ -131,13 +152,30 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
-    fn new(text: &'a str) -> Self {
-        Parser {
-            text,
-            bytes: text.as_bytes(),
-            pos: 0,
-            whitespace: 0,
+    pub(crate) fn new(input: &'a [u8]) -> Result<Self, PolicyError> {
+        if input.len() > MAX_INPUT_BYTES {
+            return Err(PolicyError::InputTooLarge { size: input.len(), limit: MAX_INPUT_BYTES });
         }
+        match std::str::from_utf8(input) {
+            Ok(text) => Ok(Parser { text, bytes: input, pos: 0, whitespace: 0 }),
+            Err(e) => {
+                let p = Parser { text: "", bytes: input, pos: e.valid_up_to(), whitespace: 0 };
+                Err(p.error(&Path::Root, SyntaxReason::NotUtf8))
+            }
+        }
+    }
+
+    /// After the top-level value: nothing but whitespace may follow, and the S3 size limit holds.
+    pub(crate) fn finish(mut self) -> Result<(), PolicyError> {
+        self.skip_ws();
+        if self.pos != self.bytes.len() {
+            return Err(self.error(&Path::Root, SyntaxReason::TrailingCharacters));
+        }
+        let size = self.bytes.len() - self.whitespace;
+        if size > MAX_POLICY_BYTES {
+            return Err(PolicyError::TooLarge { size, limit: MAX_POLICY_BYTES });
+        }
+        Ok(())
     }
 
     fn peek(&self) -> Option<u8> {
@@ -151,23 +189,13 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn error(&self, path: &Path<'_>, reason: SyntaxReason) -> PolicyError {
-        self.syntax_at(self.bytes, path, reason)
-    }
-
-    fn syntax_at(&self, bytes: &[u8], path: &Path<'_>, reason: SyntaxReason) -> PolicyError {
-        let before = bytes.get(..self.pos).unwrap_or(bytes);
+    pub(crate) fn error(&self, path: &Path<'_>, reason: SyntaxReason) -> PolicyError {
+        let before = self.bytes.get(..self.pos).unwrap_or(self.bytes);
         let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
         let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let column = 1 + String::from_utf8_lossy(before.get(line_start..).unwrap_or_default())
-            .chars()
-            .count();
-        PolicyError::Syntax {
-            path: path.render(),
-            line,
-            column,
-            reason,
-        }
+        let column =
+            1 + String::from_utf8_lossy(before.get(line_start..).unwrap_or_default()).chars().count();
+        PolicyError::Syntax { path: path.render(), line, column, reason }
     }
 
     fn unexpected(&self, path: &Path<'_>) -> PolicyError {
@@ -178,114 +206,147 @@ impl<'a> Parser<'a> {
         self.error(path, reason)
     }
 
-    fn value(&mut self, path: &Path<'_>, depth: usize) -> Result<Json, PolicyError> {
+    /// The type of the next value, or a syntax error if no value starts here.
+    pub(crate) fn peek_kind(&mut self, path: &Path<'_>) -> Result<Kind, PolicyError> {
+        self.skip_ws();
         match self.peek() {
-            Some(b'{') => self.object(path, depth),
-            Some(b'[') => self.array(path, depth),
-            Some(b'"') => self.string(path).map(Json::String),
-            Some(b't') => self.literal(path, "true", Json::Bool(true)),
-            Some(b'f') => self.literal(path, "false", Json::Bool(false)),
-            Some(b'n') => self.literal(path, "null", Json::Null),
-            Some(b'-' | b'0'..=b'9') => self.number(path),
+            Some(b'{') => Ok(Kind::Object),
+            Some(b'[') => Ok(Kind::Array),
+            Some(b'"') => Ok(Kind::String),
+            Some(b't' | b'f') => Ok(Kind::Bool),
+            Some(b'n') => Ok(Kind::Null),
+            Some(b'-' | b'0'..=b'9') => Ok(Kind::Number),
             _ => Err(self.unexpected(path)),
         }
     }
 
-    fn enter(&self, path: &Path<'_>, depth: usize) -> Result<(), PolicyError> {
+    /// Enters an object or array; `depth` is the depth of the container being entered.
+    fn enter(&mut self, path: &Path<'_>, depth: usize) -> Result<(), PolicyError> {
         if depth > MAX_DEPTH {
-            return Err(PolicyError::TooDeep {
-                path: path.render(),
-                limit: MAX_DEPTH,
-            });
+            return Err(PolicyError::TooDeep { path: path.render(), limit: MAX_DEPTH });
         }
+        self.pos += 1; // '{' or '['
         Ok(())
     }
 
-    fn object(&mut self, path: &Path<'_>, depth: usize) -> Result<Json, PolicyError> {
-        self.enter(path, depth)?;
-        self.pos += 1; // '{'
-        let mut members: Vec<(String, Json)> = Vec::new();
+    /// Consumes `{`; the caller has checked [`Parser::peek_kind`].
+    pub(crate) fn begin_object(&mut self, path: &Path<'_>, depth: usize) -> Result<(), PolicyError> {
+        self.enter(path, depth)
+    }
+
+    /// The next key of the current object (with its `:` consumed), or `None` at its `}`.
+    pub(crate) fn next_key(
+        &mut self,
+        path: &Path<'_>,
+        first: &mut bool,
+    ) -> Result<Option<Cow<'a, str>>, PolicyError> {
         self.skip_ws();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-            return Ok(Json::Object(members));
+        match (self.peek(), *first) {
+            (Some(b'}'), _) => {
+                self.pos += 1;
+                return Ok(None);
+            }
+            (Some(b','), false) => {
+                self.pos += 1;
+                self.skip_ws();
+            }
+            (None, _) => return Err(self.error(path, SyntaxReason::UnexpectedEnd)),
+            (Some(_), false) => return Err(self.error(path, SyntaxReason::ExpectedCommaOrEnd)),
+            (Some(_), true) => {}
         }
-        loop {
-            self.skip_ws();
-            if self.peek() != Some(b'"') {
-                return Err(match self.peek() {
-                    None => self.error(path, SyntaxReason::UnexpectedEnd),
-                    Some(_) => self.error(path, SyntaxReason::ExpectedKey),
-                });
+        *first = false;
+        match self.peek() {
+            Some(b'"') => {}
+            None => return Err(self.error(path, SyntaxReason::UnexpectedEnd)),
+            Some(_) => return Err(self.error(path, SyntaxReason::ExpectedKey)),
+        }
+        let key = self.string(path)?;
+        self.skip_ws();
+        if self.peek() != Some(b':') {
+            return Err(self.error(&path.key(&key), SyntaxReason::ExpectedColon));
+        }
+        self.pos += 1;
+        Ok(Some(key))
+    }
+
+    /// Consumes `[`; the caller has checked [`Parser::peek_kind`].
+    pub(crate) fn begin_array(&mut self, path: &Path<'_>, depth: usize) -> Result<(), PolicyError> {
+        self.enter(path, depth)
+    }
+
+    /// True if another element of the current array follows (its `,` consumed), false at its `]`.
+    pub(crate) fn next_item(&mut self, path: &Path<'_>, first: &mut bool) -> Result<bool, PolicyError> {
+        self.skip_ws();
+        match (self.peek(), *first) {
+            (Some(b']'), _) => {
+                self.pos += 1;
+                Ok(false)
             }
-            let key = self.string(path)?;
-            // Small objects (every real policy object) are checked as they grow; big ones once, sorted,
-            // so that an object of thousands of keys costs n log n, not n².
-            if members.len() < SMALL_OBJECT && members.iter().any(|(k, _)| *k == key) {
-                return Err(PolicyError::DuplicateKey {
-                    path: path.render(),
-                    key,
-                });
+            (Some(b','), false) => {
+                self.pos += 1;
+                Ok(true)
             }
-            self.skip_ws();
-            if self.peek() != Some(b':') {
-                return Err(self.error(&path.key(&key), SyntaxReason::ExpectedColon));
+            (None, _) => Err(self.error(path, SyntaxReason::UnexpectedEnd)),
+            (Some(_), false) => Err(self.error(path, SyntaxReason::ExpectedCommaOrEnd)),
+            (Some(_), true) => {
+                *first = false;
+                Ok(true)
             }
-            self.pos += 1;
-            self.skip_ws();
-            let value = self.value(&path.key(&key), depth + 1)?;
-            members.push((key, value));
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    if members.len() > SMALL_OBJECT {
-                        let mut keys: Vec<&String> = members.iter().map(|(k, _)| k).collect();
-                        keys.sort_unstable();
-                        if let Some(pair) = keys.windows(2).find(|w| w.first() == w.get(1)) {
-                            let key = pair.first().map(|k| (*k).clone()).unwrap_or_default();
-                            return Err(PolicyError::DuplicateKey {
-                                path: path.render(),
-                                key,
-                            });
-                        }
+        }
+    }
+
+    /// A scalar value: string, number, boolean or null (as a tree node, to keep one representation).
+    pub(crate) fn scalar(&mut self, path: &Path<'_>) -> Result<Json<'a>, PolicyError> {
+        match self.peek_kind(path)? {
+            Kind::String => self.string(path).map(Json::String),
+            Kind::Number => self.number(path),
+            Kind::Bool if self.peek() == Some(b't') => self.literal(path, "true", Json::Bool(true)),
+            Kind::Bool => self.literal(path, "false", Json::Bool(false)),
+            Kind::Null => self.literal(path, "null", Json::Null),
+            Kind::Array | Kind::Object => Err(self.unexpected(path)),
+        }
+    }
+
+    /// Any value as a tree; `depth` is the depth the value sits at (1 for the document).
+    pub(crate) fn tree(&mut self, path: &Path<'_>, depth: usize) -> Result<Json<'a>, PolicyError> {
+        match self.peek_kind(path)? {
+            Kind::Object => {
+                self.begin_object(path, depth)?;
+                let mut members: Vec<(Cow<'a, str>, Json<'a>)> = Vec::new();
+                let mut first = true;
+                while let Some(key) = self.next_key(path, &mut first)? {
+                    // Small objects (every real policy object) are checked as they grow; big ones
+                    // once, sorted, so that thousands of keys cost n log n, not n².
+                    if members.len() < SMALL_OBJECT && members.iter().any(|(k, _)| *k == key) {
+                        return Err(PolicyError::DuplicateKey { path: path.render(), key: key.into_owned() });
                     }
-                    return Ok(Json::Object(members));
+                    let value = self.tree(&path.key(&key), depth + 1)?;
+                    members.push((key, value));
                 }
-                None => return Err(self.error(path, SyntaxReason::UnexpectedEnd)),
-                Some(_) => return Err(self.error(path, SyntaxReason::ExpectedCommaOrEnd)),
+                if members.len() > SMALL_OBJECT {
+                    let mut keys: Vec<&str> = members.iter().map(|(k, _)| k.as_ref()).collect();
+                    keys.sort_unstable();
+                    if let Some(pair) = keys.windows(2).find(|w| w.first() == w.get(1)) {
+                        let key = pair.first().map(|k| (*k).to_owned()).unwrap_or_default();
+                        return Err(PolicyError::DuplicateKey { path: path.render(), key });
+                    }
+                }
+                Ok(Json::Object(members))
             }
+            Kind::Array => {
+                self.begin_array(path, depth)?;
+                let mut items = Vec::new();
+                let mut first = true;
+                while self.next_item(path, &mut first)? {
+                    items.push(self.tree(&path.index(items.len()), depth + 1)?);
+                }
+                Ok(Json::Array(items))
+            }
+            _ => self.scalar(path),
         }
     }
 
-    fn array(&mut self, path: &Path<'_>, depth: usize) -> Result<Json, PolicyError> {
-        self.enter(path, depth)?;
-        self.pos += 1; // '['
-        let mut items = Vec::new();
-        self.skip_ws();
-        if self.peek() == Some(b']') {
-            self.pos += 1;
-            return Ok(Json::Array(items));
-        }
-        loop {
-            self.skip_ws();
-            let item = self.value(&path.index(items.len()), depth + 1)?;
-            items.push(item);
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(Json::Array(items));
-                }
-                None => return Err(self.error(path, SyntaxReason::UnexpectedEnd)),
-                Some(_) => return Err(self.error(path, SyntaxReason::ExpectedCommaOrEnd)),
-            }
-        }
-    }
-
-    fn literal(&mut self, path: &Path<'_>, word: &str, value: Json) -> Result<Json, PolicyError> {
+    fn literal(&mut self, path: &Path<'_>, word: &str, value: Json<'a>) -> Result<Json<'a>, PolicyError> {
         if self.bytes.get(self.pos..self.pos + word.len()) == Some(word.as_bytes()) {
             self.pos += word.len();
             Ok(value)
@@ -302,7 +363,7 @@ impl<'a> Parser<'a> {
         self.pos - start
     }
 
-    fn number(&mut self, path: &Path<'_>) -> Result<Json, PolicyError> {
+    fn number(&mut self, path: &Path<'_>) -> Result<Json<'a>, PolicyError> {
         let start = self.pos;
         if self.peek() == Some(b'-') {
             self.pos += 1;
@@ -330,7 +391,7 @@ impl<'a> Parser<'a> {
             }
         }
         match self.text.get(start..self.pos) {
-            Some(literal) => Ok(Json::Number(literal.to_owned())),
+            Some(literal) => Ok(Json::Number(Cow::Borrowed(literal))),
             None => Err(self.error(path, SyntaxReason::InvalidNumber)),
         }
     }
@@ -348,9 +409,24 @@ impl<'a> Parser<'a> {
         Ok(v)
     }
 
-    fn string(&mut self, path: &Path<'_>) -> Result<String, PolicyError> {
+    /// A string value; the caller has checked that one starts here.
+    pub(crate) fn string(&mut self, path: &Path<'_>) -> Result<Cow<'a, str>, PolicyError> {
         self.pos += 1; // opening quote
-        let mut out = String::new();
+        let start = self.pos;
+        // Fast path: most strings have no escapes and can be borrowed from the input.
+        let rest = self.bytes.get(start..).unwrap_or_default();
+        match rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20) {
+            Some(i) if rest.get(i) == Some(&b'"') => {
+                self.pos = start + i + 1;
+                return Ok(Cow::Borrowed(self.text.get(start..start + i).unwrap_or_default()));
+            }
+            Some(i) => self.pos = start + i,
+            None => {
+                self.pos = self.bytes.len();
+                return Err(self.error(path, SyntaxReason::UnexpectedEnd));
+            }
+        }
+        let mut out = String::from(self.text.get(start..self.pos).unwrap_or_default());
         let mut run_start = self.pos;
         loop {
             let Some(b) = self.peek() else {
@@ -362,7 +438,7 @@ impl<'a> Parser<'a> {
                     out.push_str(self.text.get(run_start..self.pos).unwrap_or_default());
                     self.pos += 1;
                     if b == b'"' {
-                        return Ok(out);
+                        return Ok(Cow::Owned(out));
                     }
                     self.escape(path, &mut out)?;
                     run_start = self.pos;
@@ -413,10 +489,55 @@ impl<'a> Parser<'a> {
     }
 }
 
+impl Json<'_> {
+    /// Compact JSON text of this value, members in their order.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out);
+        out
+    }
+
+    fn write(&self, out: &mut String) {
+        match self {
+            Json::Null => out.push_str("null"),
+            Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Json::Number(n) => out.push_str(n),
+            Json::String(s) => write_json_string(out, s),
+            Json::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    item.write(out);
+                }
+                out.push(']');
+            }
+            Json::Object(members) => {
+                out.push('{');
+                for (i, (k, v)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_json_string(out, k);
+                    out.push(':');
+                    v.write(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+}
+
 /// Writes `s` as a JSON string: only `"`, `\` and control characters are escaped, so the output is
 /// one deterministic byte string for each input string.
 pub fn write_json_string(out: &mut String, s: &str) {
     out.push('"');
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     let mut run_start = 0;
     for (i, c) in s.char_indices() {
         let escaped = match c {
@@ -453,15 +574,12 @@ mod tests {
     #[test]
     fn parses_nested_documents() {
         let v = parse(br#" {"a": [1, -2.5e3, true, false, null, "x\u00e9\ud83d\ude00"]} "#).unwrap();
-        let Json::Object(members) = v else {
-            panic!("not an object")
-        };
+        let Json::Object(members) = v else { panic!("not an object") };
         assert_eq!(members[0].0, "a");
-        let Json::Array(items) = &members[0].1 else {
-            panic!("not an array")
-        };
+        let Json::Array(items) = &members[0].1 else { panic!("not an array") };
         assert_eq!(items[1], Json::Number("-2.5e3".into()));
         assert_eq!(items[5], Json::String("xé😀".into()));
+        assert!(matches!(&members[0].0, Cow::Borrowed(_)), "plain strings are borrowed");
     }
 
     #[test]
@@ -496,10 +614,7 @@ mod tests {
         assert!(err("01").contains("trailing characters"));
         assert!(err("1.").contains("invalid number"));
         assert!(err("[").contains("unexpected end of input"));
-        assert!(parse(b"\xff")
-            .unwrap_err()
-            .to_string()
-            .contains("not valid utf-8"));
+        assert!(parse(b"\xff").unwrap_err().to_string().contains("not valid utf-8"));
     }
 
     #[test]
@@ -516,21 +631,18 @@ mod tests {
         let padded = format!("{}{}{}", " ".repeat(5000), body, "\n".repeat(5000));
         assert!(parse(padded.as_bytes()).is_ok());
         let over = format!("\"{}\"", "a".repeat(MAX_POLICY_BYTES - 1));
-        assert_eq!(
-            err(&over),
-            "policy is 20481 bytes without whitespace, over the s3 limit of 20480"
-        );
+        assert_eq!(err(&over), "policy is 20481 bytes without whitespace, over the s3 limit of 20480");
+    }
+
+    #[test]
+    fn to_text_round_trips() {
+        let text = r#"{"a":[1,-2.5e3,true,false,null,"x\"y"],"b":{}}"#;
+        assert_eq!(parse(text.as_bytes()).unwrap().to_text(), text);
     }
 
     #[test]
     fn json_strings_round_trip() {
-        for s in [
-            "plain",
-            "q\"b\\s",
-            "ctl\u{1}\n\t",
-            "CloudFront Origin Access Identity E1",
-            "é😀",
-        ] {
+        for s in ["plain", "q\"b\\s", "ctl\u{1}\n\t", "CloudFront Origin Access Identity E1", "é😀"] {
             let mut out = String::new();
             write_json_string(&mut out, s);
             assert_eq!(parse(out.as_bytes()).unwrap(), Json::String(s.into()));

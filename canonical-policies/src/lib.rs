@@ -21,6 +21,7 @@ pub mod error;
 pub mod eval;
 pub mod json;
 pub mod policy;
+pub mod set;
 pub mod template;
 
 pub use canonical::{InvalidHash, PolicyHash};
@@ -30,4 +31,5 @@ pub use error::{PolicyError, Quoted, SyntaxReason};
 pub use policy::{
     CiString, Clause, Conditions, Effect, Partition, Policy, Principal, PrincipalKind, Statement, Version,
 };
+pub use set::SortedSet;
 pub use template::{format_expiry, parse_expiry, OpenGrant, RenderError, TemplateKind, OBJECT_READ_ACTIONS};

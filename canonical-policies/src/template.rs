@@ -9,6 +9,8 @@ use std::collections::BTreeSet;
 
 use time::OffsetDateTime;
 
+use std::borrow::Cow;
+
 use crate::json::{self, Json};
 use crate::policy::{Partition, Policy};
 use crate::PolicyError;
@@ -88,15 +90,9 @@ pub enum RenderError {
     #[error("placeholder {} has no value in {context}", crate::Quoted(.name))]
     Missing { name: String, context: &'static str },
     #[error("rendered {context} is not a valid bucket policy: {source}")]
-    Invalid {
-        context: &'static str,
-        source: PolicyError,
-    },
+    Invalid { context: &'static str, source: PolicyError },
     #[error("{context} is not valid json: {source}")]
-    Json {
-        context: &'static str,
-        source: PolicyError,
-    },
+    Json { context: &'static str, source: PolicyError },
 }
 
 /// Values for the placeholders. `None` / absent means "not available here" (e.g. no expiry for
@@ -109,26 +105,20 @@ pub(crate) struct Vars<'a> {
     pub expiry: Option<String>,
     pub readers: Option<&'a BTreeSet<String>>,
     pub automation_principals: Option<&'a BTreeSet<String>>,
-    pub base_statements: Option<&'a [Json]>,
+    pub base_statements: Option<&'a [Json<'static>]>,
 }
 
 enum Value<'v> {
     Scalar(&'v str),
-    List(Vec<Json>),
+    List(Vec<Json<'static>>),
 }
 
 impl Vars<'_> {
     fn lookup(&self, name: &str, context: &'static str) -> Result<Value<'_>, RenderError> {
-        let missing = || RenderError::Missing {
-            name: name.to_owned(),
-            context,
-        };
+        let missing = || RenderError::Missing { name: name.to_owned(), context };
         let strings = |set: Option<&BTreeSet<String>>| -> Result<Value<'_>, RenderError> {
             Ok(Value::List(
-                set.ok_or_else(missing)?
-                    .iter()
-                    .map(|s| Json::String(s.clone()))
-                    .collect(),
+                set.ok_or_else(missing)?.iter().map(|s| Json::String(Cow::Owned(s.clone()))).collect(),
             ))
         };
         match name {
@@ -139,10 +129,7 @@ impl Vars<'_> {
             "readers" => strings(self.readers),
             "automation_principals" => strings(self.automation_principals),
             "base_statements" => Ok(Value::List(self.base_statements.ok_or_else(missing)?.to_vec())),
-            _ => Err(RenderError::UnknownPlaceholder {
-                name: name.to_owned(),
-                context,
-            }),
+            _ => Err(RenderError::UnknownPlaceholder { name: name.to_owned(), context }),
         }
     }
 
@@ -159,20 +146,12 @@ impl Vars<'_> {
             out.push_str(rest.get(..start).unwrap_or_default());
             let after = rest.get(start + 2..).unwrap_or_default();
             let Some(end) = after.find("}}") else {
-                return Err(RenderError::UnknownPlaceholder {
-                    name: after.to_owned(),
-                    context,
-                });
+                return Err(RenderError::UnknownPlaceholder { name: after.to_owned(), context });
             };
             let name = after.get(..end).unwrap_or_default();
             match self.lookup(name, context)? {
                 Value::Scalar(v) => out.push_str(v),
-                Value::List(_) => {
-                    return Err(RenderError::ListInString {
-                        name: name.to_owned(),
-                        context,
-                    })
-                }
+                Value::List(_) => return Err(RenderError::ListInString { name: name.to_owned(), context }),
             }
             rest = after.get(end + 2..).unwrap_or_default();
         }
@@ -180,12 +159,17 @@ impl Vars<'_> {
         Ok(out)
     }
 
-    pub(crate) fn substitute(&self, value: &Json, context: &'static str) -> Result<Json, RenderError> {
+    /// Fills placeholders; the result owns its text (it outlives the template it came from).
+    pub(crate) fn substitute(
+        &self,
+        value: &Json<'_>,
+        context: &'static str,
+    ) -> Result<Json<'static>, RenderError> {
         Ok(match value {
             Json::String(s) => match Self::whole(s).map(|n| (n, self.lookup(n, context))) {
                 Some((_, Ok(Value::List(items)))) => Json::Array(items),
                 Some((_, Err(e))) => return Err(e),
-                _ => Json::String(self.interpolate(s, context)?),
+                _ => Json::String(Cow::Owned(self.interpolate(s, context)?)),
             },
             Json::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
@@ -205,10 +189,10 @@ impl Vars<'_> {
             Json::Object(members) => Json::Object(
                 members
                     .iter()
-                    .map(|(k, v)| Ok((k.clone(), self.substitute(v, context)?)))
+                    .map(|(k, v)| Ok((Cow::Owned(k.to_string()), self.substitute(v, context)?)))
                     .collect::<Result<_, RenderError>>()?,
             ),
-            other => other.clone(),
+            other => other.clone().into_owned(),
         })
     }
 }
@@ -223,26 +207,16 @@ pub(crate) fn render(
     let doc = json::parse(template.as_bytes()).map_err(|source| RenderError::Json { context, source })?;
     // Base statements get their own placeholders filled first, from bucket values only: they may not
     // refer to a grant's readers or expiry, nor splice in base statements again.
-    let base_vars = Vars {
-        expiry: None,
-        readers: None,
-        base_statements: None,
-        ..vars.clone()
-    };
-    let base: Option<Vec<Json>> = vars
+    let base_vars = Vars { expiry: None, readers: None, base_statements: None, ..vars.clone() };
+    let base: Option<Vec<Json<'static>>> = vars
         .base_statements
-        .map(|b| {
-            b.iter()
-                .map(|s| base_vars.substitute(s, "base_statements"))
-                .collect()
-        })
+        .map(|b| b.iter().map(|s| base_vars.substitute(s, "base_statements")).collect())
         .transpose()?;
-    let vars = Vars {
-        base_statements: base.as_deref(),
-        ..vars.clone()
-    };
+    let vars = Vars { base_statements: base.as_deref(), ..vars.clone() };
     let rendered = vars.substitute(&doc, context)?;
-    Policy::from_json(&rendered, partition).map_err(|source| RenderError::Invalid { context, source })
+    // Through text and the one strict reader: a template is held to exactly the rules of a bucket.
+    Policy::parse_in(rendered.to_text().as_bytes(), partition)
+        .map_err(|source| RenderError::Invalid { context, source })
 }
 
 #[cfg(test)]
@@ -263,17 +237,13 @@ mod tests {
         for text in [CLOSED_TEMPLATE, OPEN_TEMPLATE] {
             let doc = json::parse(text.as_bytes()).unwrap();
             let Json::Object(m) = doc else { panic!() };
-            let Json::Array(stmts) = &m.iter().find(|(k, _)| k == "Statement").unwrap().1 else {
-                panic!()
-            };
+            let Json::Array(stmts) = &m.iter().find(|(k, _)| k == "Statement").unwrap().1 else { panic!() };
             let Json::Object(first) = &stmts[0] else { panic!() };
             let Json::Array(actions) = &first.iter().find(|(k, _)| k == "Action").unwrap().1 else {
                 panic!()
             };
-            let actions: Vec<_> = actions
-                .iter()
-                .map(|a| if let Json::String(s) = a { s.as_str() } else { "" })
-                .collect();
+            let actions: Vec<_> =
+                actions.iter().map(|a| if let Json::String(s) = a { s.as_ref() } else { "" }).collect();
             assert_eq!(actions, OBJECT_READ_ACTIONS);
         }
     }
@@ -281,13 +251,8 @@ mod tests {
     #[test]
     fn placeholders() {
         let readers = BTreeSet::from(["arn:aws:iam::111122223333:role/r".to_string()]);
-        let vars = Vars {
-            bucket: "b",
-            partition: "aws",
-            account: "1",
-            readers: Some(&readers),
-            ..Vars::default()
-        };
+        let vars =
+            Vars { bucket: "b", partition: "aws", account: "1", readers: Some(&readers), ..Vars::default() };
         let doc =
             json::parse(br#"{"a":"x-{{bucket}}-{{partition}}","b":"{{readers}}","c":["{{readers}}","y"]}"#)
                 .unwrap();
@@ -300,14 +265,8 @@ mod tests {
             "unknown placeholder `nope` in test"
         );
         let list_in_string = json::parse(br#"{"a":"x{{readers}}"}"#).unwrap();
-        assert!(matches!(
-            vars.substitute(&list_in_string, "t"),
-            Err(RenderError::ListInString { .. })
-        ));
+        assert!(matches!(vars.substitute(&list_in_string, "t"), Err(RenderError::ListInString { .. })));
         let missing = json::parse(br#"{"a":"{{expiry}}"}"#).unwrap();
-        assert!(matches!(
-            vars.substitute(&missing, "t"),
-            Err(RenderError::Missing { .. })
-        ));
+        assert!(matches!(vars.substitute(&missing, "t"), Err(RenderError::Missing { .. })));
     }
 }

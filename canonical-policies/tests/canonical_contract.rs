@@ -3,12 +3,7 @@
 //! - invariance: every rewrite AWS applies between Put and Get (and every spelling the docs call
 //!   equivalent) leaves the hash unchanged;
 //! - sensitivity: every semantic change moves the hash, and on a template it classifies as drift.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 
@@ -16,7 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use canonical_policies::json::{write_json_string, Json};
 use canonical_policies::{
-    classify_policy, CiString, Effect, OpenGrant, Policy, Principal, PrincipalKind, State, Statement, Version,
+    classify_policy, CiString, Effect, OpenGrant, Policy, Principal, PrincipalKind, SortedSet, State,
+    Statement, Version,
 };
 use common::{at, example_bucket};
 use proptest::prelude::*;
@@ -61,14 +57,7 @@ const PRINCIPALS: [&str; 6] = [
     "arn:aws:iam::cloudfront:user/CloudFront Origin Access Identity E1",
 ];
 const SERVICES: [&str; 2] = ["cloudtrail.amazonaws.com", "logging.s3.amazonaws.com"];
-const ACTIONS: [&str; 6] = [
-    "s3:GetObject",
-    "s3:PutObject",
-    "s3:ListBucket",
-    "s3:Get*",
-    "s3:*",
-    "*",
-];
+const ACTIONS: [&str; 6] = ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:Get*", "s3:*", "*"];
 const RESOURCES: [&str; 4] = ["arn:aws:s3:::b", "arn:aws:s3:::b/*", "arn:aws:s3:::b/logs/*", "*"];
 const OPERATORS: [&str; 8] = [
     "StringEquals",
@@ -203,25 +192,21 @@ fn gen_policy() -> impl Strategy<Value = GenPolicy> {
         prop::option::of(Just("PolicyId1")),
         prop::collection::vec(gen_statement(), 1..5),
     )
-        .prop_map(|(version, id, statements)| GenPolicy {
-            version,
-            id,
-            statements,
-        })
+        .prop_map(|(version, id, statements)| GenPolicy { version, id, statements })
 }
 
-fn strings(v: &[&str]) -> Json {
-    Json::Array(v.iter().map(|s| Json::String((*s).to_owned())).collect())
+fn strings(v: &[&str]) -> Json<'static> {
+    Json::Array(v.iter().map(|s| Json::String((*s).to_owned().into())).collect())
 }
 
 /// The plain JSON of a generated policy: arrays everywhere, keys in a fixed order.
-fn to_json(p: &GenPolicy) -> Json {
+fn to_json(p: &GenPolicy) -> Json<'static> {
     let mut top = Vec::new();
     if let Some(v) = p.version {
-        top.push(("Version".to_owned(), Json::String(v.to_owned())));
+        top.push(("Version".into(), Json::String(v.to_owned().into())));
     }
     if let Some(id) = p.id {
-        top.push(("Id".to_owned(), Json::String(id.to_owned())));
+        top.push(("Id".into(), Json::String(id.to_owned().into())));
     }
     let statements = p
         .statements
@@ -229,50 +214,33 @@ fn to_json(p: &GenPolicy) -> Json {
         .map(|s| {
             let mut m = Vec::new();
             if let Some(sid) = s.sid {
-                m.push(("Sid".to_owned(), Json::String(sid.to_owned())));
+                m.push(("Sid".into(), Json::String(sid.to_owned().into())));
             }
-            m.push((
-                "Effect".to_owned(),
-                Json::String(if s.allow { "Allow" } else { "Deny" }.to_owned()),
-            ));
+            m.push(("Effect".into(), Json::String(if s.allow { "Allow" } else { "Deny" }.to_owned().into())));
             let principal = match &s.principal {
-                GenPrincipal::Star => Json::String("*".to_owned()),
+                GenPrincipal::Star => Json::String("*".to_owned().into()),
                 GenPrincipal::Typed(kinds) => {
-                    Json::Object(kinds.iter().map(|(k, v)| ((*k).to_owned(), strings(v))).collect())
+                    Json::Object(kinds.iter().map(|(k, v)| ((*k).into(), strings(v))).collect())
                 }
             };
-            m.push((
-                if s.not_principal {
-                    "NotPrincipal"
-                } else {
-                    "Principal"
-                }
-                .to_owned(),
-                principal,
-            ));
-            m.push((
-                if s.not_action { "NotAction" } else { "Action" }.to_owned(),
-                strings(&s.actions),
-            ));
-            m.push((
-                if s.not_resource { "NotResource" } else { "Resource" }.to_owned(),
-                strings(&s.resources),
-            ));
+            m.push((if s.not_principal { "NotPrincipal" } else { "Principal" }.into(), principal));
+            m.push((if s.not_action { "NotAction" } else { "Action" }.into(), strings(&s.actions)));
+            m.push((if s.not_resource { "NotResource" } else { "Resource" }.into(), strings(&s.resources)));
             if !s.condition.is_empty() {
                 let cond = s
                     .condition
                     .iter()
                     .map(|(op, keys)| {
-                        let keys = keys.iter().map(|(k, v)| ((*k).to_owned(), strings(v))).collect();
-                        ((*op).to_owned(), Json::Object(keys))
+                        let keys = keys.iter().map(|(k, v)| ((*k).into(), strings(v))).collect();
+                        ((*op).into(), Json::Object(keys))
                     })
                     .collect();
-                m.push(("Condition".to_owned(), Json::Object(cond)));
+                m.push(("Condition".into(), Json::Object(cond)));
             }
             Json::Object(m)
         })
         .collect();
-    top.push(("Statement".to_owned(), Json::Array(statements)));
+    top.push(("Statement".into(), Json::Array(statements)));
     Json::Object(top)
 }
 
@@ -289,62 +257,44 @@ enum SetKind {
 }
 
 fn random_case(s: &str, rng: &mut Rng) -> String {
-    s.chars()
-        .map(|c| {
-            if rng.coin() {
-                c.to_ascii_uppercase()
-            } else {
-                c.to_ascii_lowercase()
-            }
-        })
-        .collect()
+    s.chars().map(|c| if rng.coin() { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() }).collect()
 }
 
-fn rewrite_item(s: &str, kind: SetKind, rng: &mut Rng) -> Json {
+fn rewrite_item(s: &str, kind: SetKind, rng: &mut Rng) -> Json<'static> {
     match kind {
         // Action names are case-insensitive.
-        SetKind::Action => Json::String(random_case(s, rng)),
+        SetKind::Action => Json::String(random_case(s, rng).into()),
         // Bare account ID ↔ root ARN (NORMALIZATION §4).
         SetKind::AwsPrincipal => {
-            if let Some(acct) = s
-                .strip_prefix("arn:aws:iam::")
-                .and_then(|r| r.strip_suffix(":root"))
-            {
+            if let Some(acct) = s.strip_prefix("arn:aws:iam::").and_then(|r| r.strip_suffix(":root")) {
                 if rng.coin() {
-                    return Json::String(acct.to_owned());
+                    return Json::String(acct.to_owned().into());
                 }
             } else if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) && rng.coin() {
-                return Json::String(format!("arn:aws:iam::{s}:root"));
+                return Json::String(format!("arn:aws:iam::{s}:root").into());
             }
-            Json::String(s.to_owned())
+            Json::String(s.to_owned().into())
         }
         // JSON booleans and numbers become strings (NORMALIZATION §7).
         SetKind::ConditionValues => match s {
             "true" | "false" if rng.coin() => Json::Bool(s == "true"),
-            "42" | "1.50" if rng.coin() => Json::Number(s.to_owned()),
-            _ => Json::String(s.to_owned()),
+            "42" | "1.50" if rng.coin() => Json::Number(s.to_owned().into()),
+            _ => Json::String(s.to_owned().into()),
         },
-        SetKind::Resource | SetKind::OtherPrincipal => Json::String(s.to_owned()),
+        SetKind::Resource | SetKind::OtherPrincipal => Json::String(s.to_owned().into()),
     }
 }
 
 /// A set: duplicates added, order shuffled, a one-element array written as a scalar or not.
-fn rewrite_set(v: &Json, kind: SetKind, rng: &mut Rng) -> Json {
+fn rewrite_set(v: &Json<'static>, kind: SetKind, rng: &mut Rng) -> Json<'static> {
     let items: Vec<String> = match v {
-        Json::String(s) => vec![s.clone()],
-        Json::Array(a) => a
-            .iter()
-            .map(|x| {
-                if let Json::String(s) = x {
-                    s.clone()
-                } else {
-                    panic!()
-                }
-            })
-            .collect(),
+        Json::String(s) => vec![s.to_string()],
+        Json::Array(a) => {
+            a.iter().map(|x| if let Json::String(s) = x { s.to_string() } else { panic!() }).collect()
+        }
         _ => panic!("not a set"),
     };
-    let mut out: Vec<Json> = items.iter().map(|s| rewrite_item(s, kind, rng)).collect();
+    let mut out: Vec<Json<'static>> = items.iter().map(|s| rewrite_item(s, kind, rng)).collect();
     if rng.below(4) == 0 {
         let dup = items[rng.below(items.len())].clone();
         out.push(rewrite_item(&dup, kind, rng));
@@ -357,12 +307,12 @@ fn rewrite_set(v: &Json, kind: SetKind, rng: &mut Rng) -> Json {
     }
 }
 
-fn rewrite_statement(s: &Json, rng: &mut Rng) -> Json {
+fn rewrite_statement(s: &Json<'static>, rng: &mut Rng) -> Json<'static> {
     let Json::Object(members) = s else { panic!() };
-    let mut out: Vec<(String, Json)> = Vec::new();
+    let mut out: Vec<(std::borrow::Cow<'static, str>, Json<'static>)> = Vec::new();
     let mut had_sid = false;
     for (k, v) in members {
-        let v = match k.as_str() {
+        let v = match k.as_ref() {
             "Sid" => {
                 had_sid = true;
                 v.clone()
@@ -374,12 +324,9 @@ fn rewrite_statement(s: &Json, rng: &mut Rng) -> Json {
                     kinds
                         .iter()
                         .map(|(kind, vals)| {
-                            let set = if kind == "AWS" {
-                                SetKind::AwsPrincipal
-                            } else {
-                                SetKind::OtherPrincipal
-                            };
-                            (kind.clone(), rewrite_set(vals, set, rng))
+                            let set =
+                                if kind == "AWS" { SetKind::AwsPrincipal } else { SetKind::OtherPrincipal };
+                            (kind.to_string().into(), rewrite_set(vals, set, rng))
                         })
                         .collect(),
                 ),
@@ -387,22 +334,22 @@ fn rewrite_statement(s: &Json, rng: &mut Rng) -> Json {
             },
             "Condition" => {
                 let Json::Object(ops) = v else { panic!() };
-                let mut ops: Vec<(String, Json)> = ops
+                let mut ops: Vec<(std::borrow::Cow<'static, str>, Json<'static>)> = ops
                     .iter()
                     .map(|(op, keys)| {
                         let Json::Object(keys) = keys else { panic!() };
-                        let mut keys: Vec<(String, Json)> = keys
+                        let mut keys: Vec<(std::borrow::Cow<'static, str>, Json<'static>)> = keys
                             .iter()
                             // Condition key names are case-insensitive.
                             .map(|(key, vals)| {
                                 (
-                                    random_case(key, rng),
+                                    random_case(key, rng).into(),
                                     rewrite_set(vals, SetKind::ConditionValues, rng),
                                 )
                             })
                             .collect();
                         rng.shuffle(&mut keys);
-                        (op.clone(), Json::Object(keys))
+                        (op.to_string().into(), Json::Object(keys))
                     })
                     .collect();
                 rng.shuffle(&mut ops);
@@ -410,25 +357,25 @@ fn rewrite_statement(s: &Json, rng: &mut Rng) -> Json {
             }
             _ => v.clone(),
         };
-        out.push((k.clone(), v));
+        out.push((k.to_string().into(), v));
     }
     // No Sid and `"Sid": ""` are the same statement (NORMALIZATION §9).
     if !had_sid && rng.coin() {
-        out.push(("Sid".to_owned(), Json::String(String::new())));
+        out.push(("Sid".into(), Json::String(String::new().into())));
     }
     rng.shuffle(&mut out);
     Json::Object(out)
 }
 
 /// Applies the AWS rewrites to a whole policy document.
-fn aws_rewrite(doc: &Json, rng: &mut Rng) -> Json {
+fn aws_rewrite(doc: &Json<'static>, rng: &mut Rng) -> Json<'static> {
     let Json::Object(top) = doc else { panic!() };
-    let mut out: Vec<(String, Json)> = top
+    let mut out: Vec<(std::borrow::Cow<'static, str>, Json<'static>)> = top
         .iter()
         .map(|(k, v)| {
             let v = if k == "Statement" {
                 let Json::Array(stmts) = v else { panic!() };
-                let mut stmts: Vec<Json> = stmts.iter().map(|s| rewrite_statement(s, rng)).collect();
+                let mut stmts: Vec<Json<'static>> = stmts.iter().map(|s| rewrite_statement(s, rng)).collect();
                 rng.shuffle(&mut stmts);
                 // A lone statement may be written as an object.
                 if stmts.len() == 1 && rng.coin() {
@@ -439,7 +386,7 @@ fn aws_rewrite(doc: &Json, rng: &mut Rng) -> Json {
             } else {
                 v.clone()
             };
-            (k.clone(), v)
+            (k.to_string().into(), v)
         })
         .collect();
     rng.shuffle(&mut out);
@@ -447,13 +394,13 @@ fn aws_rewrite(doc: &Json, rng: &mut Rng) -> Json {
 }
 
 /// Serialises with random insignificant whitespace.
-fn to_text(doc: &Json, rng: &mut Rng) -> String {
+fn to_text(doc: &Json<'_>, rng: &mut Rng) -> String {
     fn ws(out: &mut String, rng: &mut Rng) {
         for _ in 0..rng.below(3) {
             out.push([' ', '\n', '\t', '\r'][rng.below(4)]);
         }
     }
-    fn go(v: &Json, out: &mut String, rng: &mut Rng) {
+    fn go(v: &Json<'_>, out: &mut String, rng: &mut Rng) {
         ws(out, rng);
         match v {
             Json::Null => out.push_str("null"),
@@ -554,17 +501,14 @@ fn fresh_statement() -> Statement {
             negated: false,
             values: Principal::Typed(BTreeMap::from([(
                 PrincipalKind::Aws,
-                BTreeSet::from(["arn:aws:iam::999988887777:root".to_owned()]),
+                SortedSet::from(["arn:aws:iam::999988887777:root".to_owned()]),
             )])),
         },
         action: canonical_policies::Clause {
             negated: false,
-            values: BTreeSet::from([CiString::new("s3:GetObject")]),
+            values: SortedSet::from([CiString::new("s3:GetObject")]),
         },
-        resource: canonical_policies::Clause {
-            negated: false,
-            values: BTreeSet::from(["*".to_owned()]),
-        },
+        resource: canonical_policies::Clause { negated: false, values: SortedSet::from(["*".to_owned()]) },
         condition: BTreeMap::new(),
     }
 }
@@ -577,11 +521,7 @@ fn mutate(p: &Policy, m: Mutation, i: usize) -> Option<Policy> {
     let s = p.statements.get_mut(i % n)?;
     match m {
         Mutation::FlipEffect => {
-            s.effect = if s.effect == Effect::Allow {
-                Effect::Deny
-            } else {
-                Effect::Allow
-            }
+            s.effect = if s.effect == Effect::Allow { Effect::Deny } else { Effect::Allow }
         }
         Mutation::ChangeSid => s.sid = Some(format!("{}Mutated", s.sid.clone().unwrap_or_default())),
         Mutation::RemoveSid => s.sid.take().map(|_| ())?,
@@ -612,13 +552,11 @@ fn mutate(p: &Policy, m: Mutation, i: usize) -> Option<Policy> {
             s.principal.values = match &s.principal.values {
                 Principal::Anyone => Principal::Typed(BTreeMap::from([(
                     PrincipalKind::Aws,
-                    BTreeSet::from(["*".to_owned()]),
+                    SortedSet::from(["*".to_owned()]),
                 )])),
                 Principal::Typed(map)
                     if map.len() == 1
-                        && map
-                            .get(&PrincipalKind::Aws)
-                            .is_some_and(|v| v.len() == 1 && v.contains("*")) =>
+                        && map.get(&PrincipalKind::Aws).is_some_and(|v| v.len() == 1 && v.contains("*")) =>
                 {
                     Principal::Anyone
                 }
@@ -639,16 +577,14 @@ fn mutate(p: &Policy, m: Mutation, i: usize) -> Option<Policy> {
         Mutation::ChangeResource => {
             let first = s.resource.values.iter().next()?.clone();
             s.resource.values.remove(&first);
-            s.resource
-                .values
-                .insert("arn:aws:s3:::changed-bucket/*".to_owned());
+            s.resource.values.insert("arn:aws:s3:::changed-bucket/*".to_owned());
         }
         Mutation::SwapNotResource => s.resource.negated = !s.resource.negated,
         Mutation::AddConditionKey => {
             s.condition
                 .entry("StringEquals".to_owned())
                 .or_default()
-                .insert(CiString::new("aws:FreshKey"), BTreeSet::from(["v".to_owned()]));
+                .insert(CiString::new("aws:FreshKey"), SortedSet::from(["v".to_owned()]));
         }
         Mutation::ChangeConditionValue => {
             let (_, keys) = s.condition.iter_mut().next()?;
@@ -660,11 +596,7 @@ fn mutate(p: &Policy, m: Mutation, i: usize) -> Option<Policy> {
         Mutation::ChangeConditionOperator => {
             let op = s.condition.keys().next()?.clone();
             let block = s.condition.remove(&op)?;
-            let new_op = if op == "StringLike" {
-                "StringNotLike"
-            } else {
-                "StringLike"
-            };
+            let new_op = if op == "StringLike" { "StringNotLike" } else { "StringLike" };
             if s.condition.contains_key(new_op) {
                 return None;
             }
@@ -743,10 +675,7 @@ fn every_mutation_of_a_template_is_drift() {
                 // Through text, as the enforcer would see it on the bucket.
                 let seen = parse(&mutated.to_pretty_json());
                 let c = classify_policy(&bucket, &seen, now);
-                assert!(
-                    matches!(c.state, State::Drift(_)),
-                    "{m:?} on statement {i} classified as {c}"
-                );
+                assert!(matches!(c.state, State::Drift(_)), "{m:?} on statement {i} classified as {c}");
             }
         }
     }
@@ -797,29 +726,16 @@ fn rewrite_helper_covers_every_rewrite() {
             seen.insert("action case");
         }
         if text.contains("\"Statement\":{")
-            || text
-                .split_whitespace()
-                .collect::<String>()
-                .contains("\"Statement\":{")
+            || text.split_whitespace().collect::<String>().contains("\"Statement\":{")
         {
             seen.insert("lone statement object");
         }
         if text.contains('\n') {
             seen.insert("whitespace");
         }
-        assert_eq!(
-            parse(&text).hash(),
-            parse(&to_text(&doc, &mut Rng(0))).hash(),
-            "{text}"
-        );
+        assert_eq!(parse(&text).hash(), parse(&to_text(&doc, &mut Rng(0))).hash(), "{text}");
     }
-    for what in [
-        "empty sid",
-        "bare account",
-        "action case",
-        "lone statement object",
-        "whitespace",
-    ] {
+    for what in ["empty sid", "bare account", "action case", "lone statement object", "whitespace"] {
         assert!(seen.contains(what), "rewrite helper never produced: {what}");
     }
 }

@@ -1,10 +1,5 @@
 //! Classification by hash, drift reasons, and the human diff.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 
@@ -21,10 +16,7 @@ fn now() -> time::OffsetDateTime {
 }
 
 fn grant(expiry: &str) -> OpenGrant {
-    OpenGrant {
-        readers: BTreeSet::from([INVESTIGATOR.to_owned()]),
-        expiry: at(expiry),
-    }
+    OpenGrant { readers: BTreeSet::from([INVESTIGATOR.to_owned()]), expiry: at(expiry) }
 }
 
 /// What GetBucketPolicy might return for a policy we put: minified, arrays reordered, one-element
@@ -62,18 +54,11 @@ fn closed_and_its_aws_normalised_copy_are_closed() {
 #[test]
 fn open_then_expired() {
     let bucket = example_bucket();
-    let open = bucket
-        .render_open(&grant("2026-11-24T14:00:00Z"), now())
-        .unwrap()
-        .to_pretty_json();
+    let open = bucket.render_open(&grant("2026-11-24T14:00:00Z"), now()).unwrap().to_pretty_json();
     let c = classify(&bucket, Some(open.as_bytes()), now());
     assert_eq!(c.state, State::Open(grant("2026-11-24T14:00:00Z")));
     assert_eq!(c.to_string(), "open until 2026-11-24T14:00:00Z");
-    let c = classify(
-        &bucket,
-        Some(aws_normalised(&open).as_bytes()),
-        at("2026-11-24T14:00:00Z"),
-    );
+    let c = classify(&bucket, Some(aws_normalised(&open).as_bytes()), at("2026-11-24T14:00:00Z"));
     assert_eq!(c.state, State::Expired(grant("2026-11-24T14:00:00Z")));
 }
 
@@ -88,10 +73,7 @@ fn unlawful_open_access_is_drift() {
     assert!(bucket.render_open(&too_long, now()).is_err());
 
     // Build the unlawful policies by editing a lawful one, as an attacker would.
-    let lawful = bucket
-        .render_open(&grant("2026-11-24T14:00:00Z"), now())
-        .unwrap()
-        .to_pretty_json();
+    let lawful = bucket.render_open(&grant("2026-11-24T14:00:00Z"), now()).unwrap().to_pretty_json();
     let reader_swapped = lawful.replace(INVESTIGATOR, "arn:aws:iam::111122223333:role/Intruder");
     let c = classify(&bucket, Some(reader_swapped.as_bytes()), now());
     assert_eq!(
@@ -111,10 +93,7 @@ fn unlawful_open_access_is_drift() {
 
     // Expiry changed in one statement only: not the template.
     let half = lawful.replacen("2026-11-24T14:00:00Z", "2026-11-24T15:00:00Z", 1);
-    assert!(matches!(
-        classify(&bucket, Some(half.as_bytes()), now()).state,
-        State::Drift(_)
-    ));
+    assert!(matches!(classify(&bucket, Some(half.as_bytes()), now()).state, State::Drift(_)));
 }
 
 #[test]
@@ -125,10 +104,7 @@ fn clock_skew_of_the_opener_is_tolerated() {
         .render_open(&grant("2026-11-25T00:02:00Z"), at("2026-11-24T12:02:00Z"))
         .unwrap()
         .to_pretty_json();
-    assert!(matches!(
-        classify(&bucket, Some(lawful.as_bytes()), now()).state,
-        State::Open(_)
-    ));
+    assert!(matches!(classify(&bucket, Some(lawful.as_bytes()), now()).state, State::Open(_)));
 }
 
 #[test]
@@ -140,9 +116,7 @@ fn intruder_calling_itself_closed_access_is_drift() {
         c.state,
         State::Drift(vec![
             DriftReason::MatchesNoTemplate,
-            DriftReason::ClaimsTemplate {
-                sid: "ClosedAccess".into()
-            }
+            DriftReason::ClaimsTemplate { sid: "ClosedAccess".into() }
         ])
     );
     assert!(c.claim_mismatch());
@@ -150,29 +124,19 @@ fn intruder_calling_itself_closed_access_is_drift() {
     let d = diff_nearest(&bucket, Some(&Policy::parse(intruder.as_bytes()).unwrap()), now());
     assert_eq!(d.template, TemplateKind::Closed);
     let text = d.to_string();
-    assert!(
-        text.contains("statement `ClosedAccess` was changed: effect is Allow instead of Deny"),
-        "{text}"
-    );
-    assert!(
-        text.contains("statement `DenyPolicyChangesExceptAutomation` is missing"),
-        "{text}"
-    );
+    assert!(text.contains("statement `ClosedAccess` was changed: effect is Allow instead of Deny"), "{text}");
+    assert!(text.contains("statement `DenyPolicyChangesExceptAutomation` is missing"), "{text}");
     assert!(text.lines().count() <= MAX_LINES + 1, "{text}");
 }
 
 #[test]
 fn no_policy_and_garbage_are_drift() {
     let bucket = example_bucket();
-    assert_eq!(
-        classify(&bucket, None, now()).state,
-        State::Drift(vec![DriftReason::NoPolicy])
-    );
+    assert_eq!(classify(&bucket, None, now()).state, State::Drift(vec![DriftReason::NoPolicy]));
     let c = classify(&bucket, Some(b"{\"Statement\": [}"), now());
     assert!(matches!(&c.state, State::Drift(r) if matches!(r[..], [DriftReason::Unparseable(_)])));
     assert!(
-        c.to_string()
-            .starts_with("drift: the policy cannot be parsed: invalid json at $.Statement"),
+        c.to_string().starts_with("drift: the policy cannot be parsed: invalid json at $.Statement"),
         "{c}"
     );
     let d = diff_nearest(&bucket, None, now());
@@ -182,30 +146,21 @@ fn no_policy_and_garbage_are_drift() {
 #[test]
 fn tampered_copy_diff_is_short_and_specific() {
     let bucket = example_bucket();
-    let tampered = bucket
-        .closed_policy()
-        .to_pretty_json()
-        .replace("\"s3:GetObject\",\n", "")
-        .replace(
-            "arn:aws:iam::111122223333:role/breakglass-operator",
-            "arn:aws:iam::111122223333:user/mallory",
-        );
+    let tampered = bucket.closed_policy().to_pretty_json().replace("\"s3:GetObject\",\n", "").replace(
+        "arn:aws:iam::111122223333:role/breakglass-operator",
+        "arn:aws:iam::111122223333:user/mallory",
+    );
     let c = classify(&bucket, Some(tampered.as_bytes()), now());
     assert_eq!(
         c.state,
         State::Drift(vec![
             DriftReason::MatchesNoTemplate,
-            DriftReason::ClaimsTemplate {
-                sid: "ClosedAccess".into()
-            }
+            DriftReason::ClaimsTemplate { sid: "ClosedAccess".into() }
         ])
     );
     let d = diff_nearest(&bucket, Some(&Policy::parse(tampered.as_bytes()).unwrap()), now());
     let text = d.to_string();
-    assert!(
-        text.contains("statement `ClosedAccess` was changed: actions removed: s3:GetObject"),
-        "{text}"
-    );
+    assert!(text.contains("statement `ClosedAccess` was changed: actions removed: s3:GetObject"), "{text}");
     assert!(text.contains("condition is ArnNotEquals aws:PrincipalArn arn:aws:iam::111122223333:role/breakglass-enforcer, arn:aws:iam::111122223333:user/mallory"), "{text}");
     assert_eq!(d.changes, 2);
 }
@@ -215,9 +170,7 @@ fn open_policy_diffs_against_open_template() {
     let bucket = example_bucket();
     let lawful = bucket.render_open(&grant("2026-11-24T14:00:00Z"), now()).unwrap();
     let mut edited = lawful.clone();
-    edited
-        .statements
-        .retain(|s| s.sid.as_deref() != Some("OpenAccessExpiry"));
+    edited.statements.retain(|s| s.sid.as_deref() != Some("OpenAccessExpiry"));
     let d = diff_nearest(&bucket, Some(&edited), now());
     // Without its expiry statement no grant can be read back; it is still nearer to OpenAccess.
     assert_eq!(d.template, TemplateKind::Open);
@@ -240,15 +193,11 @@ max_open_duration = "4h"
         "bucket `Bad_Name`: invalid `name` `Bad_Name`: not a valid s3 bucket name"
     );
     assert_eq!(
-        bad(&format!(
-            "{base}[[bucket]]\nname = \"b-1\"\n[[bucket]]\nname = \"b-1\"\n"
-        )),
+        bad(&format!("{base}[[bucket]]\nname = \"b-1\"\n[[bucket]]\nname = \"b-1\"\n")),
         "bucket `b-1` is configured twice"
     );
-    assert!(bad(&format!(
-        "{base}[[bucket]]\nname = \"b-1\"\nmax_open_duration = \"40d\"\n"
-    ))
-    .contains("at most 31d"));
+    assert!(bad(&format!("{base}[[bucket]]\nname = \"b-1\"\nmax_open_duration = \"40d\"\n"))
+        .contains("at most 31d"));
     assert!(bad(&format!(
         "{base}[[bucket]]\nname = \"b-1\"\ninvestigator_roles = [\"arn:aws:iam::111122223333:user/u\"]\n"
     ))
@@ -257,10 +206,8 @@ max_open_duration = "4h"
         "{base}[[bucket]]\nname = \"b-1\"\nbase_statements = '[{{\"Sid\":\"ClosedAccess\"}}]'\n"
     ))
     .contains("this sid belongs to a template"));
-    assert!(bad(&format!(
-        "{base}[[bucket]]\nname = \"b-1\"\nbase_statements = '[{{\"Sid\":\"x\"}}]'\n"
-    ))
-    .contains("rendered closed template is not a valid bucket policy: missing `Effect`"));
+    assert!(bad(&format!("{base}[[bucket]]\nname = \"b-1\"\nbase_statements = '[{{\"Sid\":\"x\"}}]'\n"))
+        .contains("rendered closed template is not a valid bucket policy: missing `Effect`"));
     assert!(bad(&format!(
         "{base}[[bucket]]\nname = \"b-1\"\nbase_statements = '[{{\"Sid\":\"{{{{readers}}}}\"}}]'\n"
     ))

@@ -1,12 +1,7 @@
 //! The real-world corpus (`../shared/corpus`, never copied into this repo): every policy canonicalises
 //! or is rejected with a typed error, and the normalisation pairs that AWS treats as the same policy
 //! hash the same.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 
@@ -26,10 +21,8 @@ fn every_corpus_policy_canonicalises_or_is_rejected_with_a_typed_error() {
     };
     let mut accepted = 0;
     let mut rejected: BTreeMap<&'static str, usize> = BTreeMap::new();
-    let mut files: Vec<_> = std::fs::read_dir(corpus.join("policies"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut files: Vec<_> =
+        std::fs::read_dir(corpus.join("policies")).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     for path in &files {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
@@ -62,30 +55,18 @@ fn every_corpus_policy_canonicalises_or_is_rejected_with_a_typed_error() {
                 *rejected.entry(kind).or_default() += 1;
                 let msg = e.to_string();
                 assert_eq!(msg.lines().count(), 1, "{name}: {msg}");
-                assert!(
-                    msg.chars().next().is_some_and(|c| !c.is_uppercase()),
-                    "{name}: {msg}"
-                );
+                assert!(msg.chars().next().is_some_and(|c| !c.is_uppercase()), "{name}: {msg}");
             }
         }
         // The documented expectations of particular files.
         if name.contains("INVALID_JSON") {
-            assert!(
-                matches!(Policy::parse(&bytes), Err(PolicyError::Syntax { .. })),
-                "{name}"
-            );
+            assert!(matches!(Policy::parse(&bytes), Err(PolicyError::Syntax { .. })), "{name}");
         }
         if name.starts_with("c7n_placebo__") && !HAND_EDITED.contains(&name.as_str()) {
-            assert!(
-                Policy::parse(&bytes).is_ok(),
-                "recorded GetBucketPolicy output must parse: {name}"
-            );
+            assert!(Policy::parse(&bytes).is_ok(), "recorded GetBucketPolicy output must parse: {name}");
         }
     }
-    println!(
-        "corpus: {} policies, {accepted} accepted, rejected by kind: {rejected:?}",
-        files.len() - 1
-    );
+    println!("corpus: {} policies, {accepted} accepted, rejected by kind: {rejected:?}", files.len() - 1);
     assert!(accepted >= 100, "suspiciously few policies accepted: {accepted}");
 }
 
@@ -114,22 +95,22 @@ enum Expect {
 }
 
 /// Wraps a fragment (`{"Action": ...}`, `{"Principal": ...}`, a condition block) into a whole policy.
-fn complete(fragment: &Json) -> Json {
-    let mut stmt: Vec<(String, Json)> = vec![
+fn complete(fragment: &Json<'_>) -> Json<'static> {
+    let fragment = &fragment.clone().into_owned();
+    let mut stmt: Vec<(std::borrow::Cow<'static, str>, Json<'static>)> = vec![
         ("Effect".into(), Json::String("Allow".into())),
         ("Principal".into(), Json::String("*".into())),
         ("Action".into(), Json::String("s3:GetObject".into())),
         ("Resource".into(), Json::String("*".into())),
     ];
-    let overlay = |stmt: &mut Vec<(String, Json)>, key: &str, value: Json| {
-        stmt.retain(|(k, _)| k != key);
-        stmt.push((key.to_owned(), value));
-    };
+    let overlay =
+        |stmt: &mut Vec<(std::borrow::Cow<'static, str>, Json<'static>)>, key: &str, value: Json<'static>| {
+            stmt.retain(|(k, _)| k != key);
+            stmt.push((key.to_owned().into(), value));
+        };
     match fragment {
         Json::Object(members)
-            if members
-                .iter()
-                .all(|(k, _)| ["Action", "Resource", "Principal"].contains(&k.as_str())) =>
+            if members.iter().all(|(k, _)| ["Action", "Resource", "Principal"].contains(&k.as_ref())) =>
         {
             for (k, v) in members {
                 overlay(&mut stmt, k, v.clone());
@@ -147,11 +128,7 @@ fn complete(fragment: &Json) -> Json {
         }
         // A list of principal values.
         Json::Array(values) => {
-            overlay(
-                &mut stmt,
-                "Principal",
-                Json::Object(vec![("AWS".into(), Json::Array(values.clone()))]),
-            );
+            overlay(&mut stmt, "Principal", Json::Object(vec![("AWS".into(), Json::Array(values.clone()))]));
         }
         other => panic!("unknown fragment shape: {other:?}"),
     }
@@ -161,8 +138,8 @@ fn complete(fragment: &Json) -> Json {
     ])
 }
 
-fn serialise(v: &Json) -> String {
-    fn go(v: &Json, out: &mut String) {
+fn serialise(v: &Json<'_>) -> String {
+    fn go(v: &Json<'_>, out: &mut String) {
         match v {
             Json::Null => out.push_str("null"),
             Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -198,9 +175,9 @@ fn serialise(v: &Json) -> String {
 }
 
 /// A side of a pair as policy text: full pairs hold JSON text or a JSON object, fragments a piece.
-fn side(v: &Json, kind: &str) -> String {
+fn side(v: &Json<'_>, kind: &str) -> String {
     match (v, kind) {
-        (Json::String(text), _) => text.clone(),
+        (Json::String(text), _) => text.to_string(),
         (doc @ Json::Object(m), _) if m.iter().any(|(k, _)| k == "Statement") => serialise(doc),
         (fragment, _) => serialise(&complete(fragment)),
     }
@@ -211,23 +188,20 @@ fn normalisation_pairs_that_aws_treats_as_equal_hash_equal() {
     let Some(corpus) = common::corpus_dir() else {
         return;
     };
-    let doc = json::parse(&std::fs::read(corpus.join("normalization_pairs.json")).unwrap()).unwrap();
-    let Json::Array(pairs) = doc else {
-        panic!("normalization_pairs.json is not an array")
-    };
+    let bytes = std::fs::read(corpus.join("normalization_pairs.json")).unwrap();
+    let doc = json::parse(&bytes).unwrap();
+    let Json::Array(pairs) = doc else { panic!("normalization_pairs.json is not an array") };
     let mut checked = 0;
     for pair in &pairs {
         let Json::Object(m) = pair else { panic!() };
         let field = |k: &str| m.iter().find(|(key, _)| key == k).map(|(_, v)| v);
-        let Some(Json::String(id)) = field("id") else {
-            panic!("pair without id")
-        };
+        let Some(Json::String(id)) = field("id") else { panic!("pair without id") };
         let kind = match field("kind") {
-            Some(Json::String(k)) => k.as_str(),
+            Some(Json::String(k)) => k.as_ref(),
             _ => "",
         };
         // The two sides: put/get, get_1/get_2, get_account_A/B, put/cloudtrail_bucketPolicy, ...
-        let sides: Vec<(&String, &Json)> = m
+        let sides: Vec<(&std::borrow::Cow<'_, str>, &Json<'_>)> = m
             .iter()
             .filter(|(k, _)| k.starts_with("put") || k.starts_with("get") || k.starts_with("cloudtrail"))
             .map(|(k, v)| (k, v))
@@ -243,20 +217,14 @@ fn normalisation_pairs_that_aws_treats_as_equal_hash_equal() {
         let pa = Policy::parse(a.as_bytes()).unwrap_or_else(|e| panic!("{id} {}: {e}", sides[0].0));
         let pb = Policy::parse(b.as_bytes()).unwrap_or_else(|e| panic!("{id} {}: {e}", sides[1].0));
         match expectation(id) {
-            Expect::Same => assert_eq!(
-                pa.hash(),
-                pb.hash(),
-                "{id}:\n{}\n{}",
-                pa.canonical_json(),
-                pb.canonical_json()
-            ),
+            Expect::Same => {
+                assert_eq!(pa.hash(), pb.hash(), "{id}:\n{}\n{}", pa.canonical_json(), pb.canonical_json())
+            }
             Expect::Different => assert_ne!(pa.hash(), pb.hash(), "{id}"),
             Expect::SameAfterRedactionFix => {
                 // Put the put's account into the get side.
                 let digits = |s: &str| {
-                    s.split(|c: char| !c.is_ascii_digit())
-                        .find(|d| d.len() == 12)
-                        .map(str::to_owned)
+                    s.split(|c: char| !c.is_ascii_digit()).find(|d| d.len() == 12).map(str::to_owned)
                 };
                 let (put_acct, get_acct) = (digits(&a).unwrap(), digits(&b).unwrap());
                 let fixed = Policy::parse(b.replace(&get_acct, &put_acct).as_bytes()).unwrap();

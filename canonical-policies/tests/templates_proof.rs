@@ -1,12 +1,7 @@
 //! The templates, proved with the evaluator: under ClosedAccess nobody reads an object; under
 //! OpenAccess only the named readers do, and only before the expiry; the base statements keep doing
 //! what they are for.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod common;
 
@@ -57,10 +52,9 @@ fn decide(policy: &Policy, caller: &Caller, action: &str, resource: &str, when: 
     if let Caller::Session { arn, .. } = caller {
         req = match arn.as_str() {
             INVESTIGATOR_SESSION => req.with("aws:PrincipalArn", INVESTIGATOR),
-            _ => req.with(
-                "aws:PrincipalArn",
-                "arn:aws:iam::999988887777:role/investigations/LogInvestigator",
-            ),
+            _ => {
+                req.with("aws:PrincipalArn", "arn:aws:iam::999988887777:role/investigations/LogInvestigator")
+            }
         };
     }
     explain(policy, &req).decision
@@ -71,10 +65,7 @@ fn closed_access_denies_every_object_read_to_everyone() {
     let bucket = example_bucket();
     let closed = bucket.closed_policy();
     for caller in callers() {
-        for action in OBJECT_READ_ACTIONS
-            .iter()
-            .chain(&["S3:GETOBJECT", "s3:getobjectversion"])
-        {
+        for action in OBJECT_READ_ACTIONS.iter().chain(&["S3:GETOBJECT", "s3:getobjectversion"]) {
             for object in OBJECTS {
                 let d = decide(closed, &caller, action, object, "2026-11-24T12:00:00Z");
                 assert_eq!(d, Decision::ExplicitDeny, "{caller:?} {action} {object}");
@@ -87,26 +78,17 @@ fn closed_access_denies_every_object_read_to_everyone() {
 fn open_access_lets_only_readers_read_and_only_before_expiry() {
     let bucket = example_bucket();
     let now = at("2026-11-24T12:00:00Z");
-    let grant = OpenGrant {
-        readers: BTreeSet::from([INVESTIGATOR.to_owned()]),
-        expiry: at("2026-11-24T16:00:00Z"),
-    };
+    let grant =
+        OpenGrant { readers: BTreeSet::from([INVESTIGATOR.to_owned()]), expiry: at("2026-11-24T16:00:00Z") };
     let open = bucket.render_open(&grant, now).unwrap();
-    let readers = [
-        Caller::parse(INVESTIGATOR).unwrap(),
-        Caller::parse(INVESTIGATOR_SESSION).unwrap(),
-    ];
+    let readers = [Caller::parse(INVESTIGATOR).unwrap(), Caller::parse(INVESTIGATOR_SESSION).unwrap()];
 
     for caller in callers() {
         let is_reader = readers.contains(&caller);
         for object in OBJECTS {
             for action in ["s3:GetObject", "s3:GetObjectVersion"] {
                 let before = decide(&open, &caller, action, object, "2026-11-24T15:59:59Z");
-                let expected = if is_reader {
-                    Decision::Allow
-                } else {
-                    Decision::ExplicitDeny
-                };
+                let expected = if is_reader { Decision::Allow } else { Decision::ExplicitDeny };
                 assert_eq!(before, expected, "{caller:?} {action} before expiry");
                 let after = decide(&open, &caller, action, object, "2026-11-24T16:00:00Z");
                 assert_eq!(after, Decision::ExplicitDeny, "{caller:?} {action} at expiry");
@@ -114,11 +96,7 @@ fn open_access_lets_only_readers_read_and_only_before_expiry() {
             // Not granted to readers either (replication, restore, torrent): no explicit allow.
             for action in &OBJECT_READ_ACTIONS[2..] {
                 let d = decide(&open, &caller, action, object, "2026-11-24T13:00:00Z");
-                let expected = if is_reader {
-                    Decision::ImplicitDeny
-                } else {
-                    Decision::ExplicitDeny
-                };
+                let expected = if is_reader { Decision::ImplicitDeny } else { Decision::ExplicitDeny };
                 assert_eq!(d, expected, "{caller:?} {action}");
             }
         }
@@ -128,33 +106,16 @@ fn open_access_lets_only_readers_read_and_only_before_expiry() {
 #[test]
 fn open_access_of_another_reader_does_not_admit_the_first() {
     let bucket = example_bucket();
-    let grant = OpenGrant {
-        readers: BTreeSet::from([AUDITOR.to_owned()]),
-        expiry: at("2026-11-24T16:00:00Z"),
-    };
+    let grant =
+        OpenGrant { readers: BTreeSet::from([AUDITOR.to_owned()]), expiry: at("2026-11-24T16:00:00Z") };
     let open = bucket.render_open(&grant, at("2026-11-24T12:00:00Z")).unwrap();
     let investigator = Caller::parse(INVESTIGATOR_SESSION).unwrap();
     assert_eq!(
-        decide(
-            &open,
-            &investigator,
-            "s3:GetObject",
-            OBJECTS[0],
-            "2026-11-24T13:00:00Z"
-        ),
+        decide(&open, &investigator, "s3:GetObject", OBJECTS[0], "2026-11-24T13:00:00Z"),
         Decision::ExplicitDeny
     );
     let auditor = Caller::parse(AUDITOR).unwrap();
-    assert_eq!(
-        decide(
-            &open,
-            &auditor,
-            "s3:GetObject",
-            OBJECTS[0],
-            "2026-11-24T13:00:00Z"
-        ),
-        Decision::Allow
-    );
+    assert_eq!(decide(&open, &auditor, "s3:GetObject", OBJECTS[0], "2026-11-24T13:00:00Z"), Decision::Allow);
 }
 
 #[test]
@@ -179,23 +140,14 @@ fn base_statements_still_do_their_job() {
     assert_ne!(explain(closed, &foreign_trail).decision, Decision::Allow);
 
     // Uploads from outside the organisation are denied; from inside, left to identity policies.
-    let outsider = Request::new(
-        Caller::parse("arn:aws:iam::999988887777:root").unwrap(),
-        "s3:PutObject",
-        OBJECTS[0],
-        t,
-    )
-    .with("aws:SecureTransport", "true")
-    .with("aws:PrincipalOrgID", "o-other");
+    let outsider =
+        Request::new(Caller::parse("arn:aws:iam::999988887777:root").unwrap(), "s3:PutObject", OBJECTS[0], t)
+            .with("aws:SecureTransport", "true")
+            .with("aws:PrincipalOrgID", "o-other");
     assert_eq!(explain(closed, &outsider).decision, Decision::ExplicitDeny);
-    let insider = Request::new(
-        Caller::parse(INVESTIGATOR).unwrap(),
-        "s3:PutObject",
-        OBJECTS[0],
-        t,
-    )
-    .with("aws:SecureTransport", "true")
-    .with("aws:PrincipalOrgID", "o-exampleorg1");
+    let insider = Request::new(Caller::parse(INVESTIGATOR).unwrap(), "s3:PutObject", OBJECTS[0], t)
+        .with("aws:SecureTransport", "true")
+        .with("aws:PrincipalOrgID", "o-exampleorg1");
     assert_eq!(explain(closed, &insider).decision, Decision::ImplicitDeny);
 
     // Only the automation principals may change the policy.
@@ -207,18 +159,10 @@ fn base_statements_still_do_their_job() {
             t,
         )
         .with("aws:SecureTransport", "true");
-        assert_eq!(
-            explain(closed, &admin).decision,
-            Decision::ExplicitDeny,
-            "{action}"
-        );
+        assert_eq!(explain(closed, &admin).decision, Decision::ExplicitDeny, "{action}");
         let enforcer = Request::new(Caller::parse(ENFORCER).unwrap(), action, bucket_arn, t)
             .with("aws:SecureTransport", "true");
-        assert_eq!(
-            explain(closed, &enforcer).decision,
-            Decision::ImplicitDeny,
-            "{action}"
-        );
+        assert_eq!(explain(closed, &enforcer).decision, Decision::ImplicitDeny, "{action}");
     }
 
     // Plain HTTP is refused for everything.
@@ -231,12 +175,7 @@ fn base_statements_still_do_their_job() {
 fn unsupported_operators_give_unknown_not_a_guess() {
     let p = Policy::parse(br#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#).unwrap();
     let caller = Caller::parse(INVESTIGATOR).unwrap();
-    let req = Request::new(
-        caller.clone(),
-        "s3:GetObject",
-        OBJECTS[0],
-        at("2026-11-24T12:00:00Z"),
-    );
+    let req = Request::new(caller.clone(), "s3:GetObject", OBJECTS[0], at("2026-11-24T12:00:00Z"));
     let e = explain(&p, &req);
     assert_eq!(e.decision, Decision::Unknown);
     assert_eq!(e.deciding, vec![0]);
@@ -253,10 +192,8 @@ fn unsupported_operators_give_unknown_not_a_guess() {
 #[test]
 fn a_session_without_its_role_path_is_unknown_where_the_path_matters() {
     let bucket = example_bucket();
-    let grant = OpenGrant {
-        readers: BTreeSet::from([INVESTIGATOR.to_owned()]),
-        expiry: at("2026-11-24T16:00:00Z"),
-    };
+    let grant =
+        OpenGrant { readers: BTreeSet::from([INVESTIGATOR.to_owned()]), expiry: at("2026-11-24T16:00:00Z") };
     let open = bucket.render_open(&grant, at("2026-11-24T12:00:00Z")).unwrap();
     let session = Caller::parse(INVESTIGATOR_SESSION).unwrap();
     let req = Request::new(session, "s3:GetObject", OBJECTS[0], at("2026-11-24T13:00:00Z"))
@@ -274,103 +211,49 @@ fn condition_semantics() {
     let d = |cond: &str, req: Request| explain(&policy(cond), &req).decision;
     let base = || Request::new(caller.clone(), "s3:GetObject", OBJECTS[0], t);
     // Negated operator on a missing key matches; positive one does not; IfExists matches.
-    assert_eq!(
-        d(r#"{"StringNotEquals":{"aws:PrincipalOrgID":"o-1"}}"#, base()),
-        Decision::Allow
-    );
-    assert_eq!(
-        d(r#"{"StringEquals":{"aws:PrincipalOrgID":"o-1"}}"#, base()),
-        Decision::ImplicitDeny
-    );
-    assert_eq!(
-        d(r#"{"StringEqualsIfExists":{"aws:PrincipalOrgID":"o-1"}}"#, base()),
-        Decision::Allow
-    );
-    assert_eq!(
-        d(r#"{"Null":{"aws:PrincipalOrgID":"true"}}"#, base()),
-        Decision::Allow
-    );
-    assert_eq!(
-        d(r#"{"Null":{"aws:PrincipalOrgID":"false"}}"#, base()),
-        Decision::ImplicitDeny
-    );
+    assert_eq!(d(r#"{"StringNotEquals":{"aws:PrincipalOrgID":"o-1"}}"#, base()), Decision::Allow);
+    assert_eq!(d(r#"{"StringEquals":{"aws:PrincipalOrgID":"o-1"}}"#, base()), Decision::ImplicitDeny);
+    assert_eq!(d(r#"{"StringEqualsIfExists":{"aws:PrincipalOrgID":"o-1"}}"#, base()), Decision::Allow);
+    assert_eq!(d(r#"{"Null":{"aws:PrincipalOrgID":"true"}}"#, base()), Decision::Allow);
+    assert_eq!(d(r#"{"Null":{"aws:PrincipalOrgID":"false"}}"#, base()), Decision::ImplicitDeny);
     // Set operators.
     let tagged = || base().with("aws:TagKeys", "a").with("aws:TagKeys", "b");
     assert_eq!(
-        d(
-            r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["a","b","c"]}}"#,
-            tagged()
-        ),
+        d(r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["a","b","c"]}}"#, tagged()),
         Decision::Allow
     );
-    assert_eq!(
-        d(r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["a"]}}"#, tagged()),
-        Decision::ImplicitDeny
-    );
-    assert_eq!(
-        d(r#"{"ForAnyValue:StringEquals":{"aws:TagKeys":["b"]}}"#, tagged()),
-        Decision::Allow
-    );
-    assert_eq!(
-        d(r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["x"]}}"#, base()),
-        Decision::Allow
-    );
-    assert_eq!(
-        d(r#"{"ForAnyValue:StringEquals":{"aws:TagKeys":["x"]}}"#, base()),
-        Decision::ImplicitDeny
-    );
+    assert_eq!(d(r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["a"]}}"#, tagged()), Decision::ImplicitDeny);
+    assert_eq!(d(r#"{"ForAnyValue:StringEquals":{"aws:TagKeys":["b"]}}"#, tagged()), Decision::Allow);
+    assert_eq!(d(r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["x"]}}"#, base()), Decision::Allow);
+    assert_eq!(d(r#"{"ForAnyValue:StringEquals":{"aws:TagKeys":["x"]}}"#, base()), Decision::ImplicitDeny);
     // Numeric, Date, Bool, Arn, case-insensitive keys, String*.
     assert_eq!(
-        d(
-            r#"{"NumericLessThan":{"s3:max-keys":"10"}}"#,
-            base().with("s3:max-keys", "9")
-        ),
+        d(r#"{"NumericLessThan":{"s3:max-keys":"10"}}"#, base().with("s3:max-keys", "9")),
         Decision::Allow
     );
     assert_eq!(
-        d(
-            r#"{"NumericLessThan":{"s3:max-keys":"10"}}"#,
-            base().with("s3:max-keys", "x")
-        ),
+        d(r#"{"NumericLessThan":{"s3:max-keys":"10"}}"#, base().with("s3:max-keys", "x")),
         Decision::Unknown
     );
+    assert_eq!(d(r#"{"DateLessThan":{"aws:CurrentTime":"2026-11-25"}}"#, base()), Decision::Allow);
     assert_eq!(
-        d(r#"{"DateLessThan":{"aws:CurrentTime":"2026-11-25"}}"#, base()),
-        Decision::Allow
-    );
-    assert_eq!(
-        d(
-            r#"{"DateGreaterThan":{"AWS:CURRENTTIME":"2026-11-25T00:00:00Z"}}"#,
-            base()
-        ),
+        d(r#"{"DateGreaterThan":{"AWS:CURRENTTIME":"2026-11-25T00:00:00Z"}}"#, base()),
         Decision::ImplicitDeny
     );
     assert_eq!(
-        d(
-            r#"{"Bool":{"aws:SecureTransport":true}}"#,
-            base().with("aws:SecureTransport", "TRUE")
-        ),
+        d(r#"{"Bool":{"aws:SecureTransport":true}}"#, base().with("aws:SecureTransport", "TRUE")),
         Decision::Allow
     );
     assert_eq!(
-        d(
-            r#"{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/investigations/*"}}"#,
-            base()
-        ),
+        d(r#"{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/investigations/*"}}"#, base()),
         Decision::Allow
     );
     assert_eq!(
-        d(
-            r#"{"StringLike":{"s3:prefix":"logs/*"}}"#,
-            base().with("s3:prefix", "logs/2026")
-        ),
+        d(r#"{"StringLike":{"s3:prefix":"logs/*"}}"#, base().with("s3:prefix", "logs/2026")),
         Decision::Allow
     );
     assert_eq!(
-        d(
-            r#"{"StringEqualsIgnoreCase":{"s3:prefix":"LOGS"}}"#,
-            base().with("s3:prefix", "logs")
-        ),
+        d(r#"{"StringEqualsIgnoreCase":{"s3:prefix":"LOGS"}}"#, base().with("s3:prefix", "logs")),
         Decision::Allow
     );
 }
@@ -387,8 +270,5 @@ fn not_principal_not_action_not_resource() {
     let other = Caller::parse("arn:aws:iam::111122223333:user/admin").unwrap();
     assert_eq!(req(&other, "s3:GetObject", OBJECTS[0]), Decision::ExplicitDeny);
     assert_eq!(req(&other, "s3:ListBucket", OBJECTS[0]), Decision::ImplicitDeny);
-    assert_eq!(
-        req(&other, "s3:GetObject", "arn:aws:s3:::other/x"),
-        Decision::ImplicitDeny
-    );
+    assert_eq!(req(&other, "s3:GetObject", "arn:aws:s3:::other/x"), Decision::ImplicitDeny);
 }

@@ -34,10 +34,7 @@ pub fn corpus_dir() -> Option<PathBuf> {
         return Some(dir);
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "corpus not found at {} and CI=true: the corpus is required in CI",
-            dir.display()
-        );
+        panic!("corpus not found at {} and CI=true: the corpus is required in CI", dir.display());
     }
     eprintln!(
         "notice: corpus not found at {}; skipping corpus checks (set BREAKGLASS_CORPUS)",
