@@ -122,6 +122,20 @@ fn classify_words_and_exit_codes() {
     assert_eq!((o.code, o.stdout.lines().next()), (0, Some("expired")));
 }
 
+/// The example policies the README and demo show must stay what they claim to be.
+#[test]
+fn example_policies_classify_as_documented() {
+    let c = config();
+    let args = ["policy", "classify", "--config", &c, BUCKET[0], BUCKET[1]];
+    for (file, word, code) in
+        [("closed-as-returned-by-aws.json", "closed", 0), ("tampered-closed.json", "drift", 3)]
+    {
+        let text = std::fs::read(root().join("examples/policies").join(file)).unwrap();
+        let o = run(&args, &text);
+        assert_eq!((o.code, o.stdout.lines().next()), (code, Some(word)), "{file}: {}", o.stdout);
+    }
+}
+
 #[test]
 fn render_refuses_unlawful_grants() {
     let c = config();

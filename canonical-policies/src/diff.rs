@@ -122,7 +122,7 @@ pub fn diff(template: &Policy, actual: Option<&Policy>, kind: TemplateKind) -> D
         lines.push(format!("statement {} was changed: {}", name(a), changes(t, a).join("; ")));
     }
     for e in &extra {
-        lines.push(format!("statement {} was added: it {}", name(e), describe(e)));
+        lines.push(format!("statement {} was added: it {}", name(e), present_tense(&describe(e))));
     }
     for m in &missing {
         lines.push(format!("statement {} is missing: it should {}", name(m), describe(m)));
@@ -176,7 +176,17 @@ fn principals(p: &Principal) -> String {
     }
 }
 
-/// "denies everyone s3:GetObject, … on arn:… when ArnNotEquals aws:PrincipalArn …"
+/// "allow …" → "allows …", "deny …" → "denies …".
+fn present_tense(description: &str) -> String {
+    match description.split_once(' ') {
+        Some(("allow", rest)) => format!("allows {rest}"),
+        Some(("deny", rest)) => format!("denies {rest}"),
+        _ => description.to_owned(),
+    }
+}
+
+/// "deny everyone s3:GetObject, … on arn:… when ArnNotEquals aws:PrincipalArn …" (imperative, so it
+/// reads after "it should"; [`present_tense`] makes "it denies").
 pub fn describe(s: &Statement) -> String {
     let verb = match s.effect {
         Effect::Allow => "allow",

@@ -385,6 +385,8 @@ fn condition(op: &str, key: &str, values: &crate::SortedSet<String>, ctx: &Conte
     };
     let present: &[String] = match ctx.get(key) {
         None => &[],
+        // AWS reads an empty value as a "null dataset" in places; we do not model that, so say so.
+        Some(Some(v)) if v.iter().any(String::is_empty) => return Tri::Unknown,
         Some(Some(v)) => v,
         Some(None) => return Tri::Unknown,
     };

@@ -12,6 +12,22 @@
 //! - [`eval::explain`]: allow / explicit deny / implicit deny / unknown, with the deciding statements.
 //!
 //! No AWS SDK and no async runtime here: this crate decides, the binaries act.
+//!
+//! ```
+//! use canonical_policies::Policy;
+//!
+//! // What was put, and what GetBucketPolicy returns for it: the same policy to AWS.
+//! let put = br#"{"Version": "2012-10-17", "Statement": [{"Sid": "", "Effect": "Deny",
+//!     "Principal": {"AWS": ["123456789012"]}, "Action": ["s3:GetObject"],
+//!     "Resource": ["arn:aws:s3:::logs/*"], "Condition": {"Bool": {"aws:SecureTransport": false}}}]}"#;
+//! let got = br#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::logs/*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}}"#;
+//! assert_eq!(Policy::parse(put)?.hash(), Policy::parse(got)?.hash());
+//!
+//! // A duplicate key is an error, with the JSON path where it is.
+//! let twice = br#"{"Statement":{"Effect":"Allow","Effect":"Deny"}}"#;
+//! assert_eq!(Policy::parse(twice).unwrap_err().to_string(), "duplicate key `Effect` at $.Statement");
+//! # Ok::<(), canonical_policies::PolicyError>(())
+//! ```
 
 pub mod canonical;
 pub mod classify;

@@ -1,0 +1,42 @@
+# breakglass — one entry point for humans and CI.
+#   make demo    the policy tools on the example configuration
+#   make test    formatting, lints, all tests (what CI runs)
+#   make bench   criterion benchmarks of the hot path
+#   make fuzz    cargo-fuzz round trip (FUZZ_SECONDS, default 600; needs the nightly toolchain)
+
+CARGO ?= cargo
+FUZZ_SECONDS ?= 600
+CORPUS ?= ../shared/corpus
+
+.PHONY: all demo test fmt-check lint unit bench fuzz clean
+
+all: test
+
+demo:
+	$(CARGO) build --quiet -p breakglass
+	./scripts/demo.sh
+
+test: fmt-check lint unit
+
+fmt-check:
+	@$(CARGO) fmt --all -- --check || { echo "make test: formatting differs; run 'cargo fmt --all' and commit"; exit 1; }
+
+lint:
+	@$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings || { echo "make test: clippy found problems (see above); fix them, no #[allow] without a reason"; exit 1; }
+
+unit:
+	@if [ -d "$(CORPUS)" ]; then echo "corpus: $(CORPUS)"; else echo "corpus: not found at $(CORPUS) (corpus tests will skip, or fail under CI=true)"; fi
+	BREAKGLASS_CORPUS=$(abspath $(CORPUS)) $(CARGO) test --workspace
+
+bench:
+	$(CARGO) bench -p canonical-policies --bench pipeline
+
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	mkdir -p fuzz/corpus/round_trip
+	@# Seeds from the shared corpus are copied into fuzz/corpus (git-ignored), never into the repo.
+	@if [ -d "$(CORPUS)/policies" ]; then cp "$(CORPUS)"/policies/*.json fuzz/corpus/round_trip/; fi
+	cd fuzz && $(CARGO) +nightly fuzz run round_trip corpus/round_trip -- -max_total_time=$(FUZZ_SECONDS) -max_len=24576
+
+clean:
+	$(CARGO) clean
