@@ -65,6 +65,7 @@ struct RawBucket {
     automation_principals: Option<Vec<String>>,
     max_open_duration: Option<String>,
     base_statements: Option<String>,
+    repair_public_access_block: Option<bool>,
 }
 
 /// All protected buckets.
@@ -84,6 +85,9 @@ pub struct BucketConfig {
     /// Principals allowed to change the bucket policy: the enforcer and the break-glass operators.
     pub automation_principals: BTreeSet<String>,
     pub max_open_duration: Duration,
+    /// Whether the enforcer turns the public-access block back on when someone weakens it (it always
+    /// reports it).
+    pub repair_public_access_block: bool,
     base_statements: Vec<Json<'static>>,
     closed: Policy,
     closed_hash: PolicyHash,
@@ -240,6 +244,10 @@ impl BucketConfig {
             investigator_roles,
             automation_principals,
             max_open_duration,
+            repair_public_access_block: b
+                .repair_public_access_block
+                .or(d.repair_public_access_block)
+                .unwrap_or(false),
             base_statements,
             closed: Policy { version: None, id: None, statements: Vec::new() },
             closed_hash: PolicyHash::of_bytes(b""),

@@ -1,0 +1,330 @@
+//! The enforcer: level-triggered. Whatever the event says, it reads the *live* policy, classifies it,
+//! and writes ClosedAccess when the policy is drift, expired, or an OpenAccess set by someone who is
+//! not a break-glass principal. It never opens anything, so stale, replayed or reordered events cannot
+//! reopen a bucket; it writes nothing when the state is already right (no loop on its own write); and
+//! it verifies every write by reading back and comparing canonical hashes.
+
+use canonical_policies::diff::diff_nearest;
+use canonical_policies::{classify, BucketConfig, Classification, Config, Policy, PolicyHash, State};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::event::{ApiCall, GuardedCall, Incoming};
+use crate::ports::{BusEvent, EventBus, PolicyStore, PortError};
+
+/// Detail-type of the events the enforcer puts on the bus.
+pub const REMEDIATION: &str = "breakglass remediation";
+pub const EXPOSURE: &str = "breakglass exposure";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnforceError {
+    /// Reading or writing failed in a way worth retrying (Lambda retries the invocation).
+    #[error("bucket `{bucket}`: {source}")]
+    Aws { bucket: String, source: PortError },
+    /// ClosedAccess was written but reading back did not show it.
+    #[error("bucket `{bucket}`: wrote ClosedAccess but read back `{found}`")]
+    NotVerified { bucket: String, found: String },
+    /// The remediation happened but its event could not be published.
+    #[error("could not publish the remediation event: {0}")]
+    Bus(PortError),
+}
+
+/// What the enforcer did about one bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The live policy is lawful; nothing written.
+    Lawful,
+    /// ClosedAccess written and verified.
+    Closed,
+    /// Dry run: ClosedAccess would have been written.
+    WouldClose,
+    /// S3 refused ClosedAccess (e.g. a principal in the template no longer exists): a loud alert, not
+    /// retried, because retrying cannot help.
+    Refused(String),
+}
+
+impl Outcome {
+    pub fn word(&self) -> &'static str {
+        match self {
+            Outcome::Lawful => "lawful",
+            Outcome::Closed => "closed",
+            Outcome::WouldClose => "dry-run",
+            Outcome::Refused(_) => "refused",
+        }
+    }
+}
+
+/// One bucket's reconciliation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub bucket: String,
+    pub before: String,
+    pub before_hash: Option<PolicyHash>,
+    pub outcome: Outcome,
+    pub reason: Option<String>,
+    pub after_hash: Option<PolicyHash>,
+}
+
+/// The enforcer over a policy store and an event bus.
+#[derive(Debug)]
+pub struct Enforcer<S, B> {
+    pub config: Config,
+    pub store: S,
+    pub bus: B,
+    /// Report without writing.
+    pub dry_run: bool,
+}
+
+impl<S: PolicyStore, B: EventBus> Enforcer<S, B> {
+    /// Handles one incoming event. Buckets not in the config and calls that AWS refused (attempts) are
+    /// skipped with a log line; a schedule reconciles every bucket.
+    pub async fn handle(
+        &self,
+        incoming: &Incoming,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Report>, EnforceError> {
+        let mut reports = Vec::new();
+        match incoming {
+            Incoming::Schedule { .. } => {
+                for bucket in &self.config.buckets {
+                    reports.push(self.reconcile(bucket, None, now).await?);
+                }
+            }
+            Incoming::Custom { detail_type, detail, .. } if detail_type == "breakglass reconcile" => {
+                let only = detail.get("bucket").and_then(Value::as_str);
+                for bucket in self.config.buckets.iter().filter(|b| only.is_none_or(|o| o == b.name)) {
+                    reports.push(self.reconcile(bucket, None, now).await?);
+                }
+            }
+            Incoming::Custom { detail_type, .. } => {
+                // Our own remediation and request events: acting on them could loop.
+                tracing::info!(detail_type = detail_type.as_str(), "ignoring breakglass event");
+            }
+            Incoming::ApiCalls(calls) => {
+                for call in calls {
+                    if let Some(report) = self.on_call(call, now).await? {
+                        reports.push(report);
+                    }
+                }
+            }
+        }
+        Ok(reports)
+    }
+
+    async fn on_call(&self, call: &ApiCall, now: OffsetDateTime) -> Result<Option<Report>, EnforceError> {
+        let Some(guarded) = call.guarded() else {
+            tracing::info!(event = call.event_name.as_str(), "not a guarded call; ignored");
+            return Ok(None);
+        };
+        let Some(bucket) = call.bucket.as_deref().and_then(|b| self.config.bucket(b)) else {
+            tracing::info!(bucket = call.bucket.as_deref().unwrap_or("?"), "bucket not protected; ignored");
+            return Ok(None);
+        };
+        if let Some(code) = &call.error_code {
+            // AWS refused the call: nothing changed. The notifier reports the attempt.
+            tracing::info!(bucket = bucket.name.as_str(), error = code.as_str(), "attempt; not remediated");
+            return Ok(None);
+        }
+        if !guarded.touches_policy() {
+            self.report_exposure(bucket, guarded, call).await?;
+        }
+        // Level-triggered: every guarded call on a protected bucket is a reason to look at the policy.
+        self.reconcile(bucket, Some(call), now).await.map(Some)
+    }
+
+    /// Reconciles one bucket against its templates.
+    pub async fn reconcile(
+        &self,
+        bucket: &BucketConfig,
+        call: Option<&ApiCall>,
+        now: OffsetDateTime,
+    ) -> Result<Report, EnforceError> {
+        let aws = |source| EnforceError::Aws { bucket: bucket.name.clone(), source };
+        let live = self.store.get_policy(&bucket.name).await.map_err(aws)?;
+        let c = classify(bucket, live.as_deref().map(str::as_bytes), now);
+        let mut report = Report {
+            bucket: bucket.name.clone(),
+            before: c.to_string(),
+            before_hash: c.hash,
+            outcome: Outcome::Lawful,
+            reason: None,
+            after_hash: c.hash,
+        };
+        let Some(reason) = unlawful(bucket, &c, call) else {
+            return Ok(report);
+        };
+        report.reason = Some(reason.clone());
+        let parsed = live.as_deref().and_then(|t| Policy::parse_in(t.as_bytes(), &bucket.partition).ok());
+        let diff = diff_nearest(bucket, parsed.as_ref(), now);
+
+        if self.dry_run {
+            report.outcome = Outcome::WouldClose;
+        } else {
+            match self.store.put_policy(&bucket.name, &bucket.closed_policy().to_pretty_json()).await {
+                Ok(()) => {
+                    let back = self.store.get_policy(&bucket.name).await.map_err(aws)?;
+                    let after = classify(bucket, back.as_deref().map(str::as_bytes), now);
+                    report.after_hash = after.hash;
+                    if after.state != State::Closed {
+                        return Err(EnforceError::NotVerified {
+                            bucket: bucket.name.clone(),
+                            found: after.to_string(),
+                        });
+                    }
+                    report.outcome = Outcome::Closed;
+                }
+                Err(PortError::Refused(msg)) => {
+                    tracing::error!(
+                        bucket = bucket.name.as_str(),
+                        error = msg.as_str(),
+                        "s3 refused ClosedAccess"
+                    );
+                    report.outcome = Outcome::Refused(msg);
+                }
+                Err(e) => return Err(aws(e)),
+            }
+        }
+        tracing::warn!(
+            bucket = bucket.name.as_str(),
+            outcome = report.outcome.word(),
+            reason = reason.as_str(),
+            "remediation"
+        );
+        let detail = remediation_detail(&report, &c, call, &diff.lines, now);
+        self.bus
+            .put(&BusEvent { detail_type: REMEDIATION.to_owned(), detail })
+            .await
+            .map_err(EnforceError::Bus)?;
+        Ok(report)
+    }
+
+    /// ACL, public-access-block and ownership changes that weaken the bucket: reported on the bus, and
+    /// public access blocked again where the config says so.
+    async fn report_exposure(
+        &self,
+        bucket: &BucketConfig,
+        guarded: GuardedCall,
+        call: &ApiCall,
+    ) -> Result<(), EnforceError> {
+        let Some(what) = exposure(guarded, call) else { return Ok(()) };
+        let mut repaired = false;
+        let is_pab = matches!(
+            guarded,
+            GuardedCall::PutBucketPublicAccessBlock | GuardedCall::DeleteBucketPublicAccessBlock
+        );
+        if is_pab && bucket.repair_public_access_block && !self.dry_run {
+            self.store
+                .block_public_access(&bucket.name)
+                .await
+                .map_err(|source| EnforceError::Aws { bucket: bucket.name.clone(), source })?;
+            repaired = true;
+        }
+        let detail = json!({
+            "schema": "breakglass.exposure/1",
+            "bucket": bucket.name,
+            "call": guarded.name(),
+            "what": what,
+            "repaired": repaired,
+            "event_id": call.event_id,
+            "actor": call.actor.arn,
+            "actor_role": call.actor.role_arn,
+        });
+        self.bus.put(&BusEvent { detail_type: EXPOSURE.to_owned(), detail }).await.map_err(EnforceError::Bus)
+    }
+}
+
+/// Why the live state must be closed, or `None` when it is lawful.
+fn unlawful(bucket: &BucketConfig, c: &Classification, call: Option<&ApiCall>) -> Option<String> {
+    match &c.state {
+        State::Closed => None,
+        State::Expired(g) => {
+            Some(format!("the OpenAccess expired at {}", canonical_policies::format_expiry(g.expiry)))
+        }
+        State::Drift(_) => Some(c.to_string()),
+        State::Open(_) => {
+            // Only blame the caller of *this* call if the policy they put is the one live now; an older
+            // call must not be held against a later, lawful opening.
+            let call = call.filter(|k| k.guarded() == Some(GuardedCall::PutBucketPolicy))?;
+            let put =
+                call.policy_text().and_then(|t| Policy::parse_in(t.as_bytes(), &bucket.partition).ok())?;
+            if Some(put.hash()) != c.hash {
+                return None;
+            }
+            let authorised =
+                call.actor.principal_arns().any(|arn| bucket.automation_principals.contains(arn));
+            (!authorised).then(|| {
+                format!("OpenAccess was set by {}, who is not a break-glass principal", call.actor.describe())
+            })
+        }
+    }
+}
+
+/// A weakening of the bucket's ACL, public-access block or ownership, in words.
+pub fn exposure(guarded: GuardedCall, call: &ApiCall) -> Option<String> {
+    const PUBLIC: [&str; 2] = ["global/AllUsers", "global/AuthenticatedUsers"];
+    match guarded {
+        GuardedCall::DeleteBucketPublicAccessBlock => Some("the public-access block was removed".to_owned()),
+        GuardedCall::PutBucketPublicAccessBlock => {
+            let off: Vec<&str> = call
+                .public_access_block
+                .iter()
+                .filter(|(k, on)| !on && k != "xmlns")
+                .map(|(k, _)| k.as_str())
+                .collect();
+            (!off.is_empty()).then(|| format!("public-access-block settings turned off: {}", off.join(", ")))
+        }
+        GuardedCall::PutBucketAcl => {
+            let public: Vec<&str> = call
+                .acl_grantees
+                .iter()
+                .filter(|g| PUBLIC.iter().any(|p| g.contains(p)))
+                .map(String::as_str)
+                .collect();
+            let canned =
+                call.canned_acl.as_deref().filter(|a| a.starts_with("public-") || *a == "authenticated-read");
+            match (public.is_empty(), canned) {
+                (true, None) => None,
+                (_, Some(a)) => Some(format!("the bucket ACL was set to `{a}`")),
+                (false, None) => Some(format!("the bucket ACL grants {}", public.join(", "))),
+            }
+        }
+        GuardedCall::PutBucketOwnershipControls => call
+            .object_ownership
+            .as_deref()
+            .filter(|o| *o != "BucketOwnerEnforced")
+            .map(|o| format!("object ownership set to `{o}`, which turns ACLs back on")),
+        GuardedCall::PutBucketPolicy | GuardedCall::DeleteBucketPolicy => None,
+    }
+}
+
+fn remediation_detail(
+    r: &Report,
+    c: &Classification,
+    call: Option<&ApiCall>,
+    diff: &[String],
+    now: OffsetDateTime,
+) -> Value {
+    let reasons: Vec<String> = match &c.state {
+        State::Drift(rs) => rs.iter().map(ToString::to_string).collect(),
+        _ => r.reason.iter().cloned().collect(),
+    };
+    json!({
+        "schema": "breakglass.remediation/1",
+        "bucket": r.bucket,
+        "outcome": r.outcome.word(),
+        "error": match &r.outcome { Outcome::Refused(m) => Some(m.as_str()), _ => None },
+        "reason": r.reason,
+        "reasons": reasons,
+        "before": { "state": c.state.word(), "hash": c.hash.map(|h| h.to_string()), "claimed": c.claimed },
+        "after": { "hash": r.after_hash.map(|h| h.to_string()) },
+        "diff": diff,
+        "trigger": call.map(|k| json!({
+            "event_id": k.event_id,
+            "event_name": k.event_name,
+            "event_time": k.event_time,
+            "actor": k.actor.arn,
+            "actor_role": k.actor.role_arn,
+        })),
+        "time": canonical_policies::format_expiry(now),
+    })
+}

@@ -1,0 +1,363 @@
+//! Incoming events, read leniently: real CloudTrail records come in two generations of shapes
+//! (`"policy": [""]` vs `""`, `host` list vs `Host` string, ACL `Grant` object vs list, an empty
+//! `bucketName` with the bucket only in the host), and test data has numbers where AWS sends strings.
+//! `aws_lambda_events`' typed envelope rejects some of these, so we read a `serde_json::Value` and
+//! take what we need, field by field, never panicking and never trusting a field's type.
+
+use serde_json::Value;
+
+/// The S3 calls breakglass guards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GuardedCall {
+    PutBucketPolicy,
+    DeleteBucketPolicy,
+    PutBucketAcl,
+    PutBucketPublicAccessBlock,
+    DeleteBucketPublicAccessBlock,
+    PutBucketOwnershipControls,
+}
+
+impl GuardedCall {
+    pub const ALL: [GuardedCall; 6] = [
+        GuardedCall::PutBucketPolicy,
+        GuardedCall::DeleteBucketPolicy,
+        GuardedCall::PutBucketAcl,
+        GuardedCall::PutBucketPublicAccessBlock,
+        GuardedCall::DeleteBucketPublicAccessBlock,
+        GuardedCall::PutBucketOwnershipControls,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            GuardedCall::PutBucketPolicy => "PutBucketPolicy",
+            GuardedCall::DeleteBucketPolicy => "DeleteBucketPolicy",
+            GuardedCall::PutBucketAcl => "PutBucketAcl",
+            GuardedCall::PutBucketPublicAccessBlock => "PutBucketPublicAccessBlock",
+            GuardedCall::DeleteBucketPublicAccessBlock => "DeleteBucketPublicAccessBlock",
+            GuardedCall::PutBucketOwnershipControls => "PutBucketOwnershipControls",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<GuardedCall> {
+        GuardedCall::ALL.into_iter().find(|c| c.name() == name)
+    }
+
+    /// Whether the call changes the bucket policy (as opposed to ACL, public-access block, ownership).
+    pub fn touches_policy(self) -> bool {
+        matches!(self, GuardedCall::PutBucketPolicy | GuardedCall::DeleteBucketPolicy)
+    }
+}
+
+/// Who made a call, from CloudTrail's `userIdentity`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Actor {
+    /// `IAMUser`, `AssumedRole`, `Root`, `AWSService`, …
+    pub kind: Option<String>,
+    pub arn: Option<String>,
+    pub account: Option<String>,
+    /// For assumed roles: the role (`sessionContext.sessionIssuer.arn`) and the session name.
+    pub role_arn: Option<String>,
+    pub session: Option<String>,
+    /// `sessionContext.attributes.mfaAuthenticated`, a string `"true"`/`"false"` in CloudTrail.
+    pub mfa: Option<bool>,
+    /// `invokedBy`, e.g. `cloudformation.amazonaws.com`.
+    pub invoked_by: Option<String>,
+}
+
+impl Actor {
+    /// The ARNs by which this actor may be listed as a break-glass principal: the caller and, for a
+    /// session, the role it was issued by.
+    pub fn principal_arns(&self) -> impl Iterator<Item = &str> {
+        self.arn.as_deref().into_iter().chain(self.role_arn.as_deref())
+    }
+
+    /// One line for a person: the ARN, plus role, session and MFA where known.
+    pub fn describe(&self) -> String {
+        let mut out = self.arn.clone().unwrap_or_else(|| "an unknown principal".to_owned());
+        if let Some(role) = &self.role_arn {
+            out.push_str(&format!(" (role {role}"));
+            if let Some(s) = &self.session {
+                out.push_str(&format!(", session {s}"));
+            }
+            out.push(')');
+        }
+        if let Some(mfa) = self.mfa {
+            out.push_str(if mfa { ", signed in with MFA" } else { ", without MFA" });
+        }
+        if let Some(by) = &self.invoked_by {
+            out.push_str(&format!(", via {by}"));
+        }
+        out
+    }
+}
+
+/// One CloudTrail record of an API call.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ApiCall {
+    pub event_id: Option<String>,
+    pub event_name: String,
+    pub event_source: Option<String>,
+    pub event_time: Option<String>,
+    pub region: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// Set when AWS refused the call: then it was an *attempt*, and nothing changed.
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub actor: Actor,
+    pub bucket: Option<String>,
+    /// `requestParameters.bucketPolicy`: the policy as the caller sent it (a JSON object in CloudTrail).
+    pub policy: Option<Value>,
+    /// A canned ACL (`x-amz-acl`), and the grantees of an explicit ACL (`AllUsers`, canonical IDs, …).
+    pub canned_acl: Option<String>,
+    pub acl_grantees: Vec<String>,
+    /// `PublicAccessBlockConfiguration` as (setting, value) pairs, in AWS's names.
+    pub public_access_block: Vec<(String, bool)>,
+    pub object_ownership: Option<String>,
+}
+
+impl ApiCall {
+    pub fn guarded(&self) -> Option<GuardedCall> {
+        GuardedCall::from_name(&self.event_name)
+    }
+
+    pub fn is_attempt(&self) -> bool {
+        self.error_code.is_some()
+    }
+
+    /// The policy text as the caller sent it, when the record carries it.
+    pub fn policy_text(&self) -> Option<String> {
+        match &self.policy {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(v @ Value::Object(_)) => Some(v.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// What arrived at a Lambda.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    /// CloudTrail records (one from EventBridge; several from a log-file `Records` array).
+    ApiCalls(Vec<ApiCall>),
+    /// The scheduled sweep (EventBridge `Scheduled Event`).
+    Schedule { id: Option<String>, time: Option<String> },
+    /// One of breakglass's own events (`source: breakglass`).
+    Custom { id: Option<String>, detail_type: String, detail: Value },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("event is not a json object")]
+    NotAnObject,
+    #[error("unrecognised event: no `detail-type`, `Records` or `eventName`")]
+    Unrecognised,
+    #[error("cloudtrail record without `eventName`")]
+    NoEventName,
+}
+
+/// Our own events on the bus carry this source.
+pub const CUSTOM_SOURCE: &str = "breakglass";
+
+/// Reads whatever arrived.
+pub fn parse(event: &Value) -> Result<Incoming, EventError> {
+    let Value::Object(top) = event else { return Err(EventError::NotAnObject) };
+    if let Some(records) = top.get("Records").and_then(Value::as_array) {
+        return records.iter().map(record).collect::<Result<_, _>>().map(Incoming::ApiCalls);
+    }
+    if let Some(detail_type) = top.get("detail-type").and_then(Value::as_str) {
+        let source = top.get("source").and_then(Value::as_str).unwrap_or_default();
+        let id = text(top.get("id"));
+        let detail = top.get("detail").cloned().unwrap_or(Value::Null);
+        return match (source, detail_type) {
+            (_, "AWS API Call via CloudTrail") => Ok(Incoming::ApiCalls(vec![record(&detail)?])),
+            ("aws.events", "Scheduled Event") => Ok(Incoming::Schedule { id, time: text(top.get("time")) }),
+            (CUSTOM_SOURCE, _) => Ok(Incoming::Custom { id, detail_type: detail_type.to_owned(), detail }),
+            _ => Err(EventError::Unrecognised),
+        };
+    }
+    if top.contains_key("eventName") {
+        return Ok(Incoming::ApiCalls(vec![record(event)?]));
+    }
+    Err(EventError::Unrecognised)
+}
+
+/// A string field, also when a test generator wrote a number or a one-element list.
+fn text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Array(items) => items.iter().find_map(|i| text(Some(i))),
+        _ => None,
+    }
+}
+
+fn at<'v>(v: &'v Value, path: &[&str]) -> Option<&'v Value> {
+    path.iter().try_fold(v, |v, k| v.get(k))
+}
+
+fn record(r: &Value) -> Result<ApiCall, EventError> {
+    if !r.is_object() {
+        return Err(EventError::NotAnObject);
+    }
+    let event_name = text(r.get("eventName")).ok_or(EventError::NoEventName)?;
+    let params = r.get("requestParameters").filter(|p| p.is_object());
+    let param = |k: &str| params.and_then(|p| p.get(k));
+    Ok(ApiCall {
+        event_id: text(r.get("eventID")),
+        event_source: text(r.get("eventSource")),
+        event_time: text(r.get("eventTime")),
+        region: text(r.get("awsRegion")),
+        source_ip: text(r.get("sourceIPAddress")),
+        user_agent: text(r.get("userAgent")),
+        error_code: text(r.get("errorCode")),
+        error_message: text(r.get("errorMessage")),
+        actor: actor(r.get("userIdentity")),
+        bucket: bucket(r, params),
+        policy: param("bucketPolicy").filter(|p| p.is_object() || p.is_string()).cloned(),
+        canned_acl: text(param("x-amz-acl")),
+        acl_grantees: grantees(param("AccessControlPolicy")),
+        public_access_block: public_access_block(param("PublicAccessBlockConfiguration")),
+        object_ownership: param("OwnershipControls").and_then(|o| {
+            text(at(o, &["Rule", "ObjectOwnership"])).or_else(|| text(o.get("ObjectOwnership")))
+        }),
+        event_name,
+    })
+}
+
+fn actor(ui: Option<&Value>) -> Actor {
+    let Some(ui) = ui.filter(|u| u.is_object()) else { return Actor::default() };
+    let arn = text(ui.get("arn"));
+    // An assumed-role ARN ends in `/<role>/<session>`; the session name is the last part.
+    let session = arn
+        .as_deref()
+        .filter(|a| a.contains(":assumed-role/"))
+        .and_then(|a| a.rsplit('/').next())
+        .map(str::to_owned);
+    Actor {
+        kind: text(ui.get("type")),
+        account: text(ui.get("accountId")),
+        role_arn: text(at(ui, &["sessionContext", "sessionIssuer", "arn"])),
+        session,
+        mfa: text(at(ui, &["sessionContext", "attributes", "mfaAuthenticated"])).and_then(|m| {
+            match m.to_ascii_lowercase().as_str() {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            }
+        }),
+        invoked_by: text(ui.get("invokedBy")),
+        arn,
+    }
+}
+
+/// `bucketName`, else the virtual-host name in `host`/`Host`, else the bucket ARN in `resources`.
+fn bucket(r: &Value, params: Option<&Value>) -> Option<String> {
+    let param = |k: &str| params.and_then(|p| p.get(k));
+    if let Some(name) = text(param("bucketName")) {
+        return Some(name);
+    }
+    for key in ["Host", "host"] {
+        if let Some(host) = text(param(key)) {
+            // `bucket.s3.region.amazonaws.com` or `bucket.s3.amazonaws.com`; path-style hosts start with `s3`.
+            if let Some((name, _)) = host.split_once(".s3.").or_else(|| host.split_once(".s3-")) {
+                if !name.is_empty() {
+                    return Some(name.to_owned());
+                }
+            }
+        }
+    }
+    r.get("resources")?.as_array()?.iter().find_map(|res| {
+        let arn = text(res.get("ARN"))?;
+        let name = arn.strip_prefix("arn:")?.split_once(":s3:::")?.1;
+        (!name.is_empty() && !name.contains('/')).then(|| name.to_owned())
+    })
+}
+
+/// Grantees of an explicit ACL: `Grant` is an object for one grant and a list for several.
+fn grantees(acp: Option<&Value>) -> Vec<String> {
+    let Some(grant) = acp.and_then(|a| at(a, &["AccessControlList", "Grant"])) else { return Vec::new() };
+    let grants: Vec<&Value> = match grant {
+        Value::Array(items) => items.iter().collect(),
+        one => vec![one],
+    };
+    grants
+        .into_iter()
+        .filter_map(|g| {
+            let grantee = g.get("Grantee")?;
+            let who = text(grantee.get("URI"))
+                .or_else(|| text(grantee.get("ID")))
+                .or_else(|| text(grantee.get("EmailAddress")))?;
+            let permission = text(g.get("Permission")).unwrap_or_default();
+            Some(format!("{who} {permission}").trim().to_owned())
+        })
+        .collect()
+}
+
+fn public_access_block(cfg: Option<&Value>) -> Vec<(String, bool)> {
+    let Some(Value::Object(m)) = cfg else { return Vec::new() };
+    let mut out: Vec<(String, bool)> = m
+        .iter()
+        .filter_map(|(k, v)| {
+            let b = match v {
+                Value::Bool(b) => *b,
+                Value::String(s) => s.eq_ignore_ascii_case("true"),
+                _ => return None,
+            };
+            Some((k.clone(), b))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_both_generations_of_shapes() {
+        let old = json!({"Records": [{"eventName": "PutBucketAcl", "requestParameters": {"bucketName": "",
+            "host": ["logs-a.s3.eu-central-1.amazonaws.com"], "acl": [""],
+            "AccessControlPolicy": {"AccessControlList": {"Grant": {"Grantee": {"URI": "http://acs.amazonaws.com/groups/global/AllUsers"}, "Permission": "READ"}}}}}]});
+        let Incoming::ApiCalls(calls) = parse(&old).unwrap() else { panic!() };
+        assert_eq!(calls[0].bucket.as_deref(), Some("logs-a"));
+        assert_eq!(calls[0].acl_grantees, ["http://acs.amazonaws.com/groups/global/AllUsers READ"]);
+
+        let new = json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.s3", "account": 12345,
+            "detail": {"eventName": "DeleteBucketPolicy", "errorCode": "AccessDenied",
+            "requestParameters": {"Host": "logs-b.s3.amazonaws.com", "policy": ""},
+            "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/Admin/bob",
+              "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::1:role/Admin"}, "attributes": {"mfaAuthenticated": "False"}}}}});
+        let Incoming::ApiCalls(calls) = parse(&new).unwrap() else { panic!() };
+        let c = &calls[0];
+        assert_eq!(c.bucket.as_deref(), Some("logs-b"));
+        assert!(c.is_attempt());
+        assert_eq!(c.actor.role_arn.as_deref(), Some("arn:aws:iam::1:role/Admin"));
+        assert_eq!(c.actor.session.as_deref(), Some("bob"));
+        assert_eq!(c.actor.mfa, Some(false));
+        assert_eq!(c.guarded(), Some(GuardedCall::DeleteBucketPolicy));
+    }
+
+    #[test]
+    fn bucket_from_resources_and_schedules_and_custom() {
+        let r = json!({"eventName": "PutBucketPolicy", "resources": [{"ARN": "arn:aws:s3:::logs-c", "type": "AWS::S3::Bucket"}]});
+        let Incoming::ApiCalls(calls) = parse(&r).unwrap() else { panic!() };
+        assert_eq!(calls[0].bucket.as_deref(), Some("logs-c"));
+        assert!(matches!(
+            parse(&json!({"detail-type": "Scheduled Event", "source": "aws.events"})),
+            Ok(Incoming::Schedule { .. })
+        ));
+        assert!(matches!(
+            parse(&json!({"detail-type": "x", "source": "breakglass", "detail": {}})),
+            Ok(Incoming::Custom { .. })
+        ));
+        assert_eq!(parse(&json!([])), Err(EventError::NotAnObject));
+        assert_eq!(parse(&json!({"hello": 1})), Err(EventError::Unrecognised));
+        assert_eq!(
+            parse(&json!({"eventName": 5, "Records": "x"})),
+            Ok(Incoming::ApiCalls(vec![ApiCall { event_name: "5".into(), ..ApiCall::default() }]))
+        );
+    }
+}

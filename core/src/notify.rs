@@ -1,0 +1,505 @@
+//! The notifier's messages: one SNS message per relevant event. The `email` body is plain text for a
+//! works-council member; the `default` body is a versioned JSON document for machines
+//! (`docs/notification-schema.md`); message attributes route it (`kind`, `state`, `severity`, `bucket`).
+
+use std::fmt::Write as _;
+
+use canonical_policies::diff::diff_nearest;
+use canonical_policies::{
+    classify, format_expiry, BucketConfig, Classification, Config, Policy, Quoted, State,
+};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::enforce::{exposure, EXPOSURE, REMEDIATION};
+use crate::event::{ApiCall, GuardedCall, Incoming};
+use crate::ports::Notification;
+
+pub const SCHEMA: &str = "breakglass.notification/1";
+/// SNS allows 100; keep a margin for mail clients that prefix.
+const MAX_SUBJECT: usize = 99;
+
+/// What the notifier does with one event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rendered {
+    Send(Box<Notification>),
+    Ignored(String),
+}
+
+/// Renders every message an incoming event calls for.
+pub fn render(config: &Config, incoming: &Incoming, now: OffsetDateTime) -> Vec<Rendered> {
+    match incoming {
+        Incoming::Schedule { .. } => vec![Rendered::Ignored("scheduled sweeps are the enforcer's".into())],
+        Incoming::Custom { detail_type, detail, id } => {
+            vec![custom(config, detail_type, detail, id.as_deref())]
+        }
+        Incoming::ApiCalls(calls) => calls.iter().map(|c| api_call(config, c, now)).collect(),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    fn word(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+fn api_call(config: &Config, call: &ApiCall, now: OffsetDateTime) -> Rendered {
+    let Some(guarded) = call.guarded() else {
+        return Rendered::Ignored(format!("{} is not a guarded call", Quoted(&call.event_name)));
+    };
+    let Some(name) = call.bucket.as_deref() else {
+        return Rendered::Ignored("the event names no bucket".into());
+    };
+    let Some(bucket) = config.bucket(name) else {
+        return Rendered::Ignored(format!("bucket {} is not protected", Quoted(name)));
+    };
+    if call.is_attempt() {
+        return Rendered::Send(Box::new(attempt(bucket, guarded, call)));
+    }
+    if !guarded.touches_policy() {
+        return Rendered::Send(Box::new(setting_change(bucket, guarded, call)));
+    }
+    Rendered::Send(Box::new(policy_change(bucket, guarded, call, now)))
+}
+
+/// The state a policy call leaves the bucket in, judged from the policy in the event.
+fn resulting(
+    bucket: &BucketConfig,
+    guarded: GuardedCall,
+    call: &ApiCall,
+    now: OffsetDateTime,
+) -> (Classification, Option<Policy>) {
+    match (guarded, call.policy_text()) {
+        (GuardedCall::PutBucketPolicy, Some(text)) => {
+            let at = call.event_time.as_deref().and_then(parse_time).unwrap_or(now);
+            let c = classify(bucket, Some(text.as_bytes()), at);
+            (c, Policy::parse_in(text.as_bytes(), &bucket.partition).ok())
+        }
+        _ => (classify(bucket, None, now), None),
+    }
+}
+
+fn policy_change(
+    bucket: &BucketConfig,
+    guarded: GuardedCall,
+    call: &ApiCall,
+    now: OffsetDateTime,
+) -> Notification {
+    let (c, policy) = resulting(bucket, guarded, call, now);
+    let b = &bucket.name;
+    let (headline, subject, severity) = match (&c.state, guarded) {
+        (_, GuardedCall::DeleteBucketPolicy) => (
+            format!("The bucket policy of log bucket {b} was deleted. Without it nothing stops reading the logs; breakglass restores ClosedAccess automatically."),
+            format!("ALERT {b}: bucket policy DELETED"),
+            Severity::Critical,
+        ),
+        (State::Closed, _) => (
+            format!("Access to log bucket {b} was closed: nobody can read the logs (ClosedAccess)."),
+            format!("{b}: access CLOSED"),
+            Severity::Info,
+        ),
+        (State::Open(g), _) => (
+            format!(
+                "Access to log bucket {b} was opened for {} until {} (OpenAccess). Reading ends at that time even if nobody closes it.",
+                g.readers.iter().map(|r| role_name(r)).collect::<Vec<_>>().join(", "),
+                human_time(g.expiry)
+            ),
+            format!("{b}: access OPENED until {}", human_time(g.expiry)),
+            Severity::Warning,
+        ),
+        (State::Expired(g), _) => (
+            format!("An OpenAccess for log bucket {b} was written that had already expired at {}.", human_time(g.expiry)),
+            format!("{b}: expired OpenAccess written"),
+            Severity::Warning,
+        ),
+        (State::Drift(_), _) => (
+            format!("The bucket policy of log bucket {b} was changed to a policy that is neither ClosedAccess nor a lawful OpenAccess. breakglass restores ClosedAccess automatically and the security team is alerted."),
+            format!("ALERT {b}: unlawful bucket policy written"),
+            Severity::Critical,
+        ),
+    };
+    let mut email = String::new();
+    section(&mut email, "What happened", &headline);
+    section(&mut email, "Resulting state", &state_text(&c));
+    if matches!(c.state, State::Drift(_)) || guarded == GuardedCall::DeleteBucketPolicy {
+        let diff = diff_nearest(bucket, policy.as_ref(), now);
+        section(&mut email, "How it differs from the lawful policy", diff.to_string().trim_end());
+    }
+    who_when_where(&mut email, call);
+    let state = match guarded {
+        GuardedCall::DeleteBucketPolicy => "none",
+        _ => c.state.word(),
+    };
+    let default = json!({
+        "schema": SCHEMA,
+        "kind": "change",
+        "severity": severity.word(),
+        "bucket": b,
+        "call": guarded.name(),
+        "state": state,
+        "policy": state_json(&c),
+        "event": event_json(call),
+        "actor": actor_json(call),
+    });
+    finish(subject, email, default, "change", state, severity, b)
+}
+
+fn attempt(bucket: &BucketConfig, guarded: GuardedCall, call: &ApiCall) -> Notification {
+    let b = &bucket.name;
+    let code = call.error_code.as_deref().unwrap_or("an error");
+    let mut email = String::new();
+    section(
+        &mut email,
+        "What happened",
+        &format!(
+            "Someone tried to change log bucket {b} ({}), and AWS refused it with {code}. Nothing changed.",
+            call_in_words(guarded)
+        ),
+    );
+    if let Some(msg) = &call.error_message {
+        section(&mut email, "AWS said", msg);
+    }
+    who_when_where(&mut email, call);
+    let default = json!({
+        "schema": SCHEMA,
+        "kind": "attempt",
+        "severity": "warning",
+        "bucket": b,
+        "call": guarded.name(),
+        "state": "unchanged",
+        "error": { "code": call.error_code, "message": call.error_message },
+        "event": event_json(call),
+        "actor": actor_json(call),
+    });
+    let subject = format!("{b}: refused attempt to {} ({code})", call_in_words(guarded));
+    finish(subject, email, default, "attempt", "unchanged", Severity::Warning, b)
+}
+
+fn setting_change(bucket: &BucketConfig, guarded: GuardedCall, call: &ApiCall) -> Notification {
+    let b = &bucket.name;
+    let weakening = exposure(guarded, call);
+    let severity = if weakening.is_some() { Severity::Critical } else { Severity::Info };
+    let mut email = String::new();
+    let headline = match &weakening {
+        Some(w) => format!(
+            "A setting that keeps log bucket {b} private was weakened: {w}. The security team is alerted."
+        ),
+        None => format!(
+            "A setting of log bucket {b} was changed ({}); it does not open the bucket.",
+            call_in_words(guarded)
+        ),
+    };
+    section(&mut email, "What happened", &headline);
+    who_when_where(&mut email, call);
+    let default = json!({
+        "schema": SCHEMA,
+        "kind": "change",
+        "severity": severity.word(),
+        "bucket": b,
+        "call": guarded.name(),
+        "state": if weakening.is_some() { "exposed" } else { "unchanged" },
+        "exposure": weakening,
+        "event": event_json(call),
+        "actor": actor_json(call),
+    });
+    let subject = match weakening {
+        Some(_) => format!("ALERT {b}: {} weakened", setting_name(guarded)),
+        None => format!("{b}: {} changed", setting_name(guarded)),
+    };
+    let state = if severity == Severity::Critical { "exposed" } else { "unchanged" };
+    finish(subject, email, default, "change", state, severity, b)
+}
+
+/// The enforcer's own events: remediation and exposure alerts for the security team.
+fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Rendered {
+    let s = |k: &str| d.get(k).and_then(Value::as_str);
+    let Some(bucket) = s("bucket").filter(|b| config.bucket(b).is_some()) else {
+        return Rendered::Ignored("breakglass event for an unknown bucket".into());
+    };
+    let mut email = String::new();
+    let (subject, kind, state) = match detail_type {
+        REMEDIATION => {
+            let outcome = s("outcome").unwrap_or("unknown");
+            let headline = match outcome {
+                "closed" => format!("breakglass found an unlawful policy on log bucket {bucket} and restored ClosedAccess. It checked the result: nobody can read the logs."),
+                "dry-run" => format!("breakglass found an unlawful policy on log bucket {bucket}. It runs in dry-run mode and changed nothing: act now."),
+                "refused" => format!("breakglass found an unlawful policy on log bucket {bucket}, but S3 REFUSED ClosedAccess ({}). The bucket may be readable: act now.", s("error").unwrap_or("no detail")),
+                other => format!("breakglass remediation of log bucket {bucket}: {other}."),
+            };
+            section(&mut email, "What happened", &headline);
+            section(&mut email, "Why", s("reason").unwrap_or("not given"));
+            let before = d.get("before");
+            let before_hash = before.and_then(|b| b.get("hash")).and_then(Value::as_str).unwrap_or("none");
+            let claimed = before.and_then(|b| b.get("claimed")).and_then(Value::as_str);
+            let mut state = format!(
+                "Before: {} (SHA-256 {before_hash})",
+                before.and_then(|b| b.get("state")).and_then(Value::as_str).unwrap_or("?")
+            );
+            if let Some(sid) = claimed {
+                let _ = write!(state, "\nIts first statement called itself {}.", Quoted(sid));
+            }
+            if let Some(after) = d.get("after").and_then(|a| a.get("hash")).and_then(Value::as_str) {
+                let _ = write!(state, "\nAfter: SHA-256 {after}");
+            }
+            section(&mut email, "Policy", &state);
+            if let Some(lines) = d.get("diff").and_then(Value::as_array).filter(|l| !l.is_empty()) {
+                let text: Vec<String> =
+                    lines.iter().filter_map(Value::as_str).map(|l| format!("- {l}")).collect();
+                section(&mut email, "What was wrong", &text.join("\n"));
+            }
+            if let Some(t) = d.get("trigger").filter(|t| t.is_object()) {
+                let who = t.get("actor").and_then(Value::as_str).unwrap_or("unknown");
+                let what = t.get("event_name").and_then(Value::as_str).unwrap_or("?");
+                section(&mut email, "Triggered by", &format!("{what} by {who}"));
+            }
+            let subject = match outcome {
+                "closed" => format!("ALERT {bucket}: unlawful policy reverted to ClosedAccess"),
+                "refused" => format!("ALERT {bucket}: S3 REFUSED ClosedAccess, act now"),
+                _ => format!("ALERT {bucket}: unlawful policy found ({outcome})"),
+            };
+            (subject, "remediation", outcome.to_owned())
+        }
+        EXPOSURE => {
+            let what = s("what").unwrap_or("a setting was weakened");
+            let repaired = d.get("repaired").and_then(Value::as_bool).unwrap_or(false);
+            section(&mut email, "What happened", &format!("On log bucket {bucket}: {what}."));
+            section(
+                &mut email,
+                "Repair",
+                if repaired {
+                    "The public-access block was turned back on."
+                } else {
+                    "Not repaired automatically: please review."
+                },
+            );
+            (format!("ALERT {bucket}: {what}"), "remediation", "exposed".to_owned())
+        }
+        other => return Rendered::Ignored(format!("breakglass event {} is not mailed", Quoted(other))),
+    };
+    if let Some(id) = id {
+        let _ = writeln!(email, "Event id: {id}");
+    }
+    footer(&mut email);
+    let mut default = d.clone();
+    if let Value::Object(m) = &mut default {
+        m.insert("schema".into(), json!(SCHEMA));
+        m.insert("kind".into(), json!(kind));
+        m.insert("detail_type".into(), json!(detail_type));
+    }
+    Rendered::Send(Box::new(Notification {
+        subject: clean_subject(&subject),
+        default,
+        email,
+        attributes: attributes(kind, &state, Severity::Critical, bucket),
+    }))
+}
+
+fn finish(
+    subject: String,
+    mut email: String,
+    default: Value,
+    kind: &str,
+    state: &str,
+    severity: Severity,
+    bucket: &str,
+) -> Notification {
+    footer(&mut email);
+    Notification {
+        subject: clean_subject(&subject),
+        default,
+        email,
+        attributes: attributes(kind, state, severity, bucket),
+    }
+}
+
+fn attributes(kind: &str, state: &str, severity: Severity, bucket: &str) -> Vec<(String, String)> {
+    vec![
+        ("kind".into(), kind.into()),
+        ("state".into(), state.into()),
+        ("severity".into(), severity.word().into()),
+        ("bucket".into(), bucket.into()),
+    ]
+}
+
+fn footer(email: &mut String) {
+    email.push_str("\n--\nSent by breakglass, which guards the log buckets. Unlawful policies are reverted automatically;\nyou do not need to act on information messages. Questions: your security team.\n");
+}
+
+fn section(email: &mut String, title: &str, body: &str) {
+    let _ = writeln!(email, "{title}");
+    for line in body.lines() {
+        let _ = writeln!(email, "  {line}");
+    }
+    email.push('\n');
+}
+
+fn state_text(c: &Classification) -> String {
+    let mut out = match &c.state {
+        State::Closed => "Closed: nobody can read the logs.".to_owned(),
+        State::Open(g) => format!(
+            "Open until {} for: {}.",
+            human_time(g.expiry),
+            g.readers.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+        ),
+        State::Expired(g) => format!("Expired at {}: nobody can read the logs.", human_time(g.expiry)),
+        State::Drift(reasons)
+            if reasons.iter().any(|r| matches!(r, canonical_policies::DriftReason::NoPolicy)) =>
+        {
+            "No bucket policy: nothing stops reading the logs.".to_owned()
+        }
+        State::Drift(_) => format!("Not a lawful policy ({c})."),
+    };
+    if let Some(h) = c.hash {
+        let _ = write!(out, "\nPolicy SHA-256: {h}");
+    }
+    if let Some(sid) = &c.claimed {
+        let _ = write!(out, "\nFirst statement: {}", Quoted(sid));
+        if c.claim_mismatch() {
+            out.push_str(
+                "\nWARNING: the policy calls itself by that name, but its content is not that policy.",
+            );
+        }
+    }
+    out
+}
+
+fn state_json(c: &Classification) -> Value {
+    let (expiry, readers) = match &c.state {
+        State::Open(g) | State::Expired(g) => {
+            (Some(format_expiry(g.expiry)), g.readers.iter().cloned().collect())
+        }
+        _ => (None, Vec::new()),
+    };
+    let reasons: Vec<String> = match &c.state {
+        State::Drift(rs) => rs.iter().map(ToString::to_string).collect(),
+        _ => Vec::new(),
+    };
+    json!({
+        "hash": c.hash.map(|h| h.to_string()),
+        "first_sid": c.claimed,
+        "claim_mismatch": c.claim_mismatch(),
+        "expiry": expiry,
+        "readers": readers,
+        "reasons": reasons,
+    })
+}
+
+fn who_when_where(email: &mut String, call: &ApiCall) {
+    section(email, "Who", &call.actor.describe());
+    let when = call.event_time.as_deref().and_then(parse_time).map(human_time);
+    section(email, "When", when.as_deref().or(call.event_time.as_deref()).unwrap_or("unknown"));
+    let ip = call.source_ip.as_deref().unwrap_or("an unknown address");
+    section(email, "From where", &format!("{ip}, using {}", client(call.user_agent.as_deref())));
+    if let Some(id) = &call.event_id {
+        let _ = writeln!(email, "Event id: {id}");
+    }
+}
+
+fn event_json(call: &ApiCall) -> Value {
+    json!({
+        "id": call.event_id,
+        "name": call.event_name,
+        "time": call.event_time,
+        "region": call.region,
+        "source_ip": call.source_ip,
+        "user_agent": call.user_agent,
+    })
+}
+
+fn actor_json(call: &ApiCall) -> Value {
+    let a = &call.actor;
+    json!({
+        "type": a.kind,
+        "arn": a.arn,
+        "account": a.account,
+        "role": a.role_arn,
+        "session": a.session,
+        "mfa": a.mfa,
+        "invoked_by": a.invoked_by,
+    })
+}
+
+/// Which kind of client made the call, from the user agent, in words.
+fn client(user_agent: Option<&str>) -> String {
+    let Some(ua) = user_agent else { return "an unknown client".into() };
+    let lower = ua.to_ascii_lowercase();
+    let kind = if lower.contains("signin.amazonaws.com") || lower.contains("console") {
+        "the AWS console"
+    } else if lower.starts_with("aws-cli") {
+        "the AWS CLI"
+    } else if lower.contains("cloudformation") {
+        "CloudFormation"
+    } else if lower.contains("terraform") {
+        "Terraform"
+    } else if lower.contains("sdk") || lower.contains("boto") {
+        "an AWS SDK"
+    } else {
+        "another client"
+    };
+    let shown: String = ua.chars().filter(|c| !c.is_control()).take(80).collect();
+    format!("{kind} ({shown})")
+}
+
+fn call_in_words(g: GuardedCall) -> &'static str {
+    match g {
+        GuardedCall::PutBucketPolicy => "change the bucket policy",
+        GuardedCall::DeleteBucketPolicy => "delete the bucket policy",
+        GuardedCall::PutBucketAcl => "change the bucket ACL",
+        GuardedCall::PutBucketPublicAccessBlock => "change the public-access block",
+        GuardedCall::DeleteBucketPublicAccessBlock => "remove the public-access block",
+        GuardedCall::PutBucketOwnershipControls => "change object ownership",
+    }
+}
+
+fn setting_name(g: GuardedCall) -> &'static str {
+    match g {
+        GuardedCall::PutBucketAcl => "bucket ACL",
+        GuardedCall::PutBucketOwnershipControls => "object ownership",
+        _ => "public-access block",
+    }
+}
+
+/// `…/role/investigations/LogInvestigator` → `LogInvestigator`.
+fn role_name(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+fn parse_time(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// `2026-11-24 16:00 UTC` (seconds only when not zero).
+fn human_time(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let secs = if t.second() == 0 { String::new() } else { format!(":{:02}", t.second()) };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}{secs} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+/// "[breakglass] …", no control characters, under 100 characters.
+fn clean_subject(s: &str) -> String {
+    let mut out: String =
+        format!("[breakglass] {s}").chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if out.chars().count() > MAX_SUBJECT {
+        out = out.chars().take(MAX_SUBJECT - 1).collect();
+        out.push('…');
+    }
+    out
+}

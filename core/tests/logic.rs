@@ -1,0 +1,290 @@
+//! Enforcer and notifier logic over in-memory ports. The same behaviours run against moto in
+//! `tests/` at the workspace root.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use breakglass_core::enforce::{Enforcer, Outcome};
+use breakglass_core::event::{self, Incoming};
+use breakglass_core::notify::{render, Rendered};
+use breakglass_core::ports::{BusEvent, EventBus, PolicyStore, PortError};
+use canonical_policies::{Config, OpenGrant};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+const BUCKET: &str = "acme-cloudtrail-logs";
+const OPERATOR: &str = "arn:aws:iam::111122223333:role/breakglass-operator";
+const READER: &str = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
+
+#[derive(Default)]
+struct Store {
+    policies: Mutex<HashMap<String, String>>,
+    writes: Mutex<usize>,
+    fail_get: Mutex<Option<PortError>>,
+    fail_put: Mutex<Option<PortError>>,
+}
+
+impl PolicyStore for Store {
+    async fn get_policy(&self, bucket: &str) -> Result<Option<String>, PortError> {
+        if let Some(e) = self.fail_get.lock().unwrap().clone() {
+            return Err(e);
+        }
+        Ok(self.policies.lock().unwrap().get(bucket).cloned())
+    }
+    async fn put_policy(&self, bucket: &str, policy: &str) -> Result<(), PortError> {
+        if let Some(e) = self.fail_put.lock().unwrap().clone() {
+            return Err(e);
+        }
+        *self.writes.lock().unwrap() += 1;
+        self.policies.lock().unwrap().insert(bucket.to_owned(), policy.to_owned());
+        Ok(())
+    }
+    async fn block_public_access(&self, _bucket: &str) -> Result<(), PortError> {
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Bus(Mutex<Vec<BusEvent>>);
+
+impl EventBus for Bus {
+    async fn put(&self, event: &BusEvent) -> Result<(), PortError> {
+        self.0.lock().unwrap().push(event.clone());
+        Ok(())
+    }
+}
+
+fn config() -> Config {
+    Config::from_toml(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/breakglass.toml"))
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::parse("2026-11-24T12:00:00Z", &time::format_description::well_known::Rfc3339).unwrap()
+}
+
+fn enforcer() -> Enforcer<Store, Bus> {
+    Enforcer { config: config(), store: Store::default(), bus: Bus::default(), dry_run: false }
+}
+
+fn put_event(policy: &str, actor_role: &str) -> Incoming {
+    let policy: Value = serde_json::from_str(policy).unwrap();
+    event::parse(&json!({
+        "detail-type": "AWS API Call via CloudTrail", "source": "aws.s3", "id": "ev-1",
+        "detail": {
+            "eventID": "ct-1", "eventName": "PutBucketPolicy", "eventTime": "2026-11-24T11:59:58Z",
+            "sourceIPAddress": "203.0.113.7", "userAgent": "aws-cli/2.15.0",
+            "userIdentity": {"type": "AssumedRole", "arn": format!("arn:aws:sts::111122223333:assumed-role/{}/alice", actor_role.rsplit('/').next().unwrap()),
+                "sessionContext": {"sessionIssuer": {"arn": actor_role}, "attributes": {"mfaAuthenticated": "true"}}},
+            "requestParameters": {"bucketName": BUCKET, "Host": format!("{BUCKET}.s3.eu-central-1.amazonaws.com"), "policy": "", "bucketPolicy": policy}
+        }
+    }))
+    .unwrap()
+}
+
+fn open_policy() -> String {
+    let c = config();
+    let b = c.bucket(BUCKET).unwrap();
+    let grant =
+        OpenGrant { readers: BTreeSet::from([READER.to_owned()]), expiry: now() + time::Duration::hours(4) };
+    b.render_open(&grant, now()).unwrap().to_pretty_json()
+}
+
+fn schedule() -> Incoming {
+    event::parse(&json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "s"})).unwrap()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn aws_normalised_closed_access_causes_no_write() {
+    let e = enforcer();
+    let normalised = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/policies/closed-as-returned-by-aws.json"
+    ))
+    .unwrap();
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), normalised.clone());
+    let reports = e.handle(&schedule(), now()).await.unwrap();
+    assert!(reports.iter().any(|r| r.bucket == BUCKET && r.outcome == Outcome::Lawful));
+    assert_eq!(e.store.policies.lock().unwrap()[BUCKET], normalised, "stored bytes untouched");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn intruder_calling_itself_closed_is_reverted_and_alerted() {
+    let e = enforcer();
+    let tampered = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/policies/tampered-closed.json"
+    ))
+    .unwrap();
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), tampered.clone());
+    let reports =
+        e.handle(&put_event(&tampered, "arn:aws:iam::111122223333:role/mallory"), now()).await.unwrap();
+    assert_eq!(reports[0].outcome, Outcome::Closed);
+    let bus = e.bus.0.lock().unwrap();
+    assert_eq!(bus.len(), 1);
+    let d = &bus[0].detail;
+    assert_eq!(d["outcome"], "closed");
+    assert_eq!(d["before"]["claimed"], "ClosedAccess");
+    assert_eq!(d["after"]["hash"], json!(config().bucket(BUCKET).unwrap().closed_hash().to_string()));
+    assert!(d["diff"].as_array().unwrap().len() == 2);
+    // The remediation mail for the security team.
+    let incoming =
+        Incoming::Custom { id: Some("x".into()), detail_type: bus[0].detail_type.clone(), detail: d.clone() };
+    let Rendered::Send(n) = &render(&config(), &incoming, now())[0] else { panic!() };
+    assert!(n.subject.contains("reverted to ClosedAccess"), "{}", n.subject);
+    assert!(n.email.contains("calls itself") || n.email.contains("called itself"), "{}", n.email);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn lawful_open_stays_and_stale_events_do_not_blame_it() {
+    let e = enforcer();
+    let open = open_policy();
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), open.clone());
+    // Opened by the operator: lawful.
+    let r = e.handle(&put_event(&open, OPERATOR), now()).await.unwrap();
+    assert_eq!(r[0].outcome, Outcome::Lawful);
+    // An older intruder event whose policy is not the live one: not held against the live open.
+    let stale = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/policies/tampered-closed.json"
+    ))
+    .unwrap();
+    let r = e.handle(&put_event(&stale, "arn:aws:iam::111122223333:role/mallory"), now()).await.unwrap();
+    assert_eq!(r[0].outcome, Outcome::Lawful);
+    assert_eq!(*e.store.writes.lock().unwrap(), 0);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn open_access_set_by_an_intruder_is_closed() {
+    let e = enforcer();
+    let open = open_policy();
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), open.clone());
+    let r = e.handle(&put_event(&open, "arn:aws:iam::111122223333:role/mallory"), now()).await.unwrap();
+    assert_eq!(r[0].outcome, Outcome::Closed);
+    assert!(r[0].reason.as_deref().unwrap().contains("not a break-glass principal"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn duplicate_delivery_and_own_write_are_harmless() {
+    let e = enforcer();
+    let tampered = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/policies/tampered-closed.json"
+    ))
+    .unwrap();
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), tampered.clone());
+    let ev = put_event(&tampered, "arn:aws:iam::111122223333:role/mallory");
+    e.handle(&ev, now()).await.unwrap();
+    e.handle(&ev, now()).await.unwrap();
+    // The enforcer's own write arrives as an event too.
+    let closed = config().bucket(BUCKET).unwrap().closed_policy().to_pretty_json();
+    e.handle(&put_event(&closed, "arn:aws:iam::111122223333:role/breakglass-enforcer"), now()).await.unwrap();
+    assert_eq!(*e.store.writes.lock().unwrap(), 1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn expired_no_policy_and_failures() {
+    let e = enforcer();
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), open_policy());
+    let later = now() + time::Duration::hours(5);
+    let r = e.handle(&schedule(), later).await.unwrap();
+    assert!(r.iter().all(|r| r.outcome == Outcome::Closed), "{r:?}"); // expired, and the other bucket has no policy
+                                                                      // Refused: reported, not retried.
+    let e = enforcer();
+    *e.store.fail_put.lock().unwrap() =
+        Some(PortError::Refused("MalformedPolicy: Invalid principal in policy".into()));
+    let r = e.handle(&schedule(), now()).await.unwrap();
+    assert!(matches!(r[0].outcome, Outcome::Refused(_)));
+    assert_eq!(e.bus.0.lock().unwrap()[0].detail["outcome"], "refused");
+    // Throttled: an error, so that Lambda retries.
+    let e = enforcer();
+    *e.store.fail_get.lock().unwrap() = Some(PortError::Retryable("SlowDown".into()));
+    assert!(e.handle(&schedule(), now()).await.is_err());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn dry_run_writes_nothing_but_reports() {
+    let mut e = enforcer();
+    e.dry_run = true;
+    let r = e.handle(&schedule(), now()).await.unwrap();
+    assert!(r.iter().all(|r| r.outcome == Outcome::WouldClose));
+    assert_eq!(*e.store.writes.lock().unwrap(), 0);
+    assert_eq!(e.bus.0.lock().unwrap().len(), 2);
+}
+
+#[test]
+fn notifier_emails_read_like_sentences() {
+    let open = open_policy();
+    let Rendered::Send(n) = &render(&config(), &put_event(&open, OPERATOR), now())[0] else { panic!() };
+    assert_eq!(n.subject, "[breakglass] acme-cloudtrail-logs: access OPENED until 2026-11-24 16:00 UTC");
+    assert!(n.email.starts_with("What happened\n  Access to log bucket acme-cloudtrail-logs was opened for LogInvestigator until 2026-11-24 16:00 UTC"), "{}", n.email);
+    assert!(n.email.contains("signed in with MFA"));
+    assert!(n.email.contains("using the AWS CLI"));
+    assert_eq!(n.default["schema"], "breakglass.notification/1");
+    assert_eq!(n.default["state"], "open");
+    assert!(n.attributes.contains(&("severity".into(), "warning".into())));
+
+    let tampered = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/policies/tampered-closed.json"
+    ))
+    .unwrap();
+    let Rendered::Send(n) =
+        &render(&config(), &put_event(&tampered, "arn:aws:iam::111122223333:role/mallory"), now())[0]
+    else {
+        panic!()
+    };
+    assert!(n.subject.starts_with("[breakglass] ALERT"));
+    assert!(n.email.contains("WARNING: the policy calls itself by that name"), "{}", n.email);
+    assert!(n.email.contains("statement `LogRetentionCheck` was added"), "{}", n.email);
+    assert!(n.subject.chars().count() < 100 && !n.subject.chars().any(char::is_control));
+}
+
+/// Every event file of the corpus: parsed or rejected, handled by both, never a panic.
+#[tokio::test(flavor = "current_thread")]
+async fn every_corpus_event_is_handled_without_panic() {
+    let dir = std::env::var_os("BREAKGLASS_CORPUS").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus"))
+    });
+    if !dir.join("events").is_dir() {
+        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "corpus missing under CI=true");
+        eprintln!("notice: corpus not found at {}; skipping", dir.display());
+        return;
+    }
+    let mut seen = 0;
+    for sub in ["eventbridge", "cloudtrail_record_single", "cloudtrail_records", "fragments", "invalid"] {
+        for entry in std::fs::read_dir(dir.join("events").join(sub)).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            seen += 1;
+            let Ok(value) = serde_json::from_slice::<Value>(&bytes) else { continue };
+            let Ok(incoming) = event::parse(&value) else { continue };
+            let e = enforcer();
+            let _ = e.handle(&incoming, now()).await;
+            let _ = render(&config(), &incoming, now());
+            // Again with the event's bucket renamed to a protected one: the full paths, on real shapes.
+            let Incoming::ApiCalls(calls) = &incoming else { continue };
+            let Some(name) = calls.iter().find_map(|c| c.bucket.clone()) else { continue };
+            let text = String::from_utf8_lossy(&bytes).replace(&name, BUCKET);
+            let incoming = event::parse(&serde_json::from_str(&text).unwrap()).unwrap();
+            let e = enforcer();
+            let _ = e.handle(&incoming, now()).await.unwrap();
+            for r in render(&config(), &incoming, now()) {
+                if let Rendered::Send(n) = r {
+                    assert!(
+                        n.subject.chars().count() < 100 && !n.subject.chars().any(char::is_control),
+                        "{}",
+                        n.subject
+                    );
+                    if std::env::var_os("SHOW_EMAILS").is_some() {
+                        println!("==== {}\n{}", n.subject, n.email);
+                    }
+                }
+            }
+        }
+    }
+    assert!(seen >= 30);
+}
