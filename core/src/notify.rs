@@ -196,8 +196,8 @@ fn setting_change(bucket: &BucketConfig, guarded: GuardedCall, call: &ApiCall) -
             "A setting that keeps log bucket {b} private was weakened: {w}. The security team is alerted."
         ),
         None => format!(
-            "A setting of log bucket {b} was changed ({}); it does not open the bucket.",
-            call_in_words(guarded)
+            "The {} of log bucket {b} was changed; the change does not open the bucket.",
+            setting_name(guarded)
         ),
     };
     section(&mut email, "What happened", &headline);
