@@ -8,7 +8,7 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 600
 CORPUS ?= ../shared/corpus
 
-.PHONY: all demo test fmt-check lint unit bench fuzz clean
+.PHONY: all demo test fmt-check lint unit venv bench fuzz clean
 
 all: test
 
@@ -24,7 +24,12 @@ fmt-check:
 lint:
 	@$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings || { echo "make test: clippy found problems (see above); fix them, no #[allow] without a reason"; exit 1; }
 
-unit:
+# moto (the local AWS of the end-to-end tests) lives in .venv; the tests run the real Lambda binaries.
+venv:
+	@./scripts/venv.sh
+
+unit: venv
+	$(CARGO) build --quiet -p enforcer -p notifier
 	@if [ -d "$(CORPUS)" ]; then echo "corpus: $(CORPUS)"; else echo "corpus: not found at $(CORPUS) (corpus tests will skip, or fail under CI=true)"; fi
 	BREAKGLASS_CORPUS=$(abspath $(CORPUS)) $(CARGO) test --workspace
 

@@ -1,1 +1,212 @@
-//! AWS adapters.
+//! # breakglass-aws
+//!
+//! The ports of `breakglass-core`, implemented with the AWS SDK for Rust: bucket policies and
+//! public-access blocks (S3), notifications (SNS) and breakglass's own events (EventBridge).
+//! Clients are built once per process ([`Clients::load`]); `AWS_ENDPOINT_URL` or an explicit endpoint
+//! points them at moto in tests.
+
+use aws_config::BehaviorVersion;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::types::PublicAccessBlockConfiguration;
+use aws_sdk_sns::types::MessageAttributeValue;
+use breakglass_core::ports::{BusEvent, EventBus, Notification, PolicyStore, PortError, Publisher};
+
+/// The SDK clients breakglass uses, built from one shared configuration.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub s3: aws_sdk_s3::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub eventbridge: aws_sdk_eventbridge::Client,
+}
+
+impl Clients {
+    /// Credentials and region from the usual SDK environment; `endpoint` (or `AWS_ENDPOINT_URL`)
+    /// overrides where requests go.
+    pub async fn load(endpoint: Option<&str>) -> Clients {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(url) = endpoint {
+            loader = loader.endpoint_url(url);
+        }
+        let shared = loader.load().await;
+        // Path-style addressing: virtual-host names (`bucket.localhost`) do not resolve for a local
+        // endpoint, and it works the same against AWS.
+        let s3_config =
+            aws_sdk_s3::config::Builder::from(&shared).force_path_style(endpoint.is_some()).build();
+        Clients {
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            sns: aws_sdk_sns::Client::new(&shared),
+            eventbridge: aws_sdk_eventbridge::Client::new(&shared),
+        }
+    }
+}
+
+/// Error codes AWS uses for throttling; anything else in 4xx is a refusal.
+const THROTTLING: [&str; 6] = [
+    "Throttling",
+    "ThrottlingException",
+    "SlowDown",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "ServiceUnavailable",
+];
+
+/// Sorts an SDK error into retryable (throttling, 5xx, transport) and refused (everything else).
+fn classify_error<E>(operation: &str, err: SdkError<E, HttpResponse>) -> PortError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match &err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            let code = e.code().unwrap_or("unknown");
+            let text = format!("{operation}: {code}: {}", e.message().unwrap_or("no message"));
+            if THROTTLING.contains(&code) || service.raw().status().is_server_error() {
+                PortError::Retryable(text)
+            } else {
+                PortError::Refused(text)
+            }
+        }
+        // Timeouts, connection failures, unreadable responses: worth another try.
+        _ => PortError::Retryable(format!("{operation}: {}", error_chain(&err))),
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// Bucket policies through S3.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: aws_sdk_s3::Client,
+}
+
+impl S3Store {
+    pub fn new(client: aws_sdk_s3::Client) -> Self {
+        S3Store { client }
+    }
+}
+
+impl PolicyStore for S3Store {
+    async fn get_policy(&self, bucket: &str) -> Result<Option<String>, PortError> {
+        match self.client.get_bucket_policy().bucket(bucket).send().await {
+            Ok(out) => Ok(out.policy),
+            Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("NoSuchBucketPolicy") => Ok(None),
+            Err(e) => Err(classify_error("GetBucketPolicy", e)),
+        }
+    }
+
+    async fn put_policy(&self, bucket: &str, policy: &str) -> Result<(), PortError> {
+        self.client
+            .put_bucket_policy()
+            .bucket(bucket)
+            .policy(policy)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify_error("PutBucketPolicy", e))
+    }
+
+    async fn block_public_access(&self, bucket: &str) -> Result<(), PortError> {
+        let all_on = PublicAccessBlockConfiguration::builder()
+            .block_public_acls(true)
+            .ignore_public_acls(true)
+            .block_public_policy(true)
+            .restrict_public_buckets(true)
+            .build();
+        self.client
+            .put_public_access_block()
+            .bucket(bucket)
+            .public_access_block_configuration(all_on)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify_error("PutPublicAccessBlock", e))
+    }
+}
+
+/// Notifications through one SNS topic, `MessageStructure=json`, with message attributes.
+#[derive(Debug, Clone)]
+pub struct SnsPublisher {
+    client: aws_sdk_sns::Client,
+    topic_arn: String,
+}
+
+impl SnsPublisher {
+    pub fn new(client: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> Self {
+        SnsPublisher { client, topic_arn: topic_arn.into() }
+    }
+}
+
+impl Publisher for SnsPublisher {
+    async fn publish(&self, n: &Notification) -> Result<String, PortError> {
+        let mut request = self
+            .client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(&n.subject)
+            .message_structure("json")
+            .message(n.message_json());
+        for (name, value) in &n.attributes {
+            let attribute = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| PortError::Refused(format!("Publish: message attribute `{name}`: {e}")))?;
+            request = request.message_attributes(name, attribute);
+        }
+        let out = request.send().await.map_err(|e| classify_error("Publish", e))?;
+        Ok(out.message_id.unwrap_or_default())
+    }
+}
+
+/// breakglass's own events on an EventBridge bus (`source: breakglass`).
+#[derive(Debug, Clone)]
+pub struct EventBridgeBus {
+    client: aws_sdk_eventbridge::Client,
+    bus_name: String,
+}
+
+impl EventBridgeBus {
+    pub fn new(client: aws_sdk_eventbridge::Client, bus_name: impl Into<String>) -> Self {
+        EventBridgeBus { client, bus_name: bus_name.into() }
+    }
+}
+
+impl EventBus for EventBridgeBus {
+    async fn put(&self, event: &BusEvent) -> Result<(), PortError> {
+        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .source(breakglass_core::event::CUSTOM_SOURCE)
+            .detail_type(&event.detail_type)
+            .detail(event.detail.to_string())
+            .event_bus_name(&self.bus_name)
+            .build();
+        let out = self
+            .client
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(|e| classify_error("PutEvents", e))?;
+        // PutEvents succeeds as a call even when an entry fails; look inside.
+        if out.failed_entry_count > 0 {
+            let why = out
+                .entries
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|e| e.error_code.map(|c| format!("{c}: {}", e.error_message.unwrap_or_default())))
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(PortError::Retryable(format!("PutEvents: entry failed: {why}")));
+        }
+        Ok(())
+    }
+}

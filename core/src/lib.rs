@@ -7,5 +7,6 @@
 
 pub mod enforce;
 pub mod event;
+pub mod handler;
 pub mod notify;
 pub mod ports;

@@ -1,1 +1,576 @@
-//! Harness for end-to-end tests.
+//! Harness for the end-to-end tests: moto as the local AWS (started on a free loopback port,
+//! stopped on drop), SDK clients against it, a Lambda Runtime API server that runs the real
+//! `enforcer` and `notifier` binaries, provisioning of what template.yaml provisions, and
+//! CloudTrail-shaped events for the S3 calls the tests make (moto's S3 emits none).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_debug_implementations
+)]
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_config::BehaviorVersion;
+use aws_sdk_s3::config::{Credentials, Region};
+use serde_json::{json, Value};
+
+pub const REGION: &str = "eu-central-1";
+pub const ACCOUNT: &str = "111122223333";
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// moto in server mode, from the project's `.venv` (`scripts/venv.sh`).
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    /// `None` (with a notice) when moto is not installed, except under `CI=true`, where it fails.
+    pub fn start() -> Option<Moto> {
+        let server = root().join(".venv/bin/moto_server");
+        if !server.exists() {
+            assert!(!ci(), "moto is not installed at {} (run scripts/venv.sh)", server.display());
+            eprintln!("notice: moto not installed ({}); run scripts/venv.sh. Skipping.", server.display());
+            return None;
+        }
+        let port = free_port();
+        let child = Command::new(server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(Moto { child, endpoint })
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The variables every process talking to moto needs.
+pub fn aws_env(endpoint: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_SESSION_TOKEN", "testing"),
+        ("AWS_REGION", REGION),
+        ("AWS_DEFAULT_REGION", REGION),
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub s3: aws_sdk_s3::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub events: aws_sdk_eventbridge::Client,
+}
+
+pub async fn clients(endpoint: &str) -> Clients {
+    let shared = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "e2e"))
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    let s3 = aws_sdk_s3::config::Builder::from(&shared).force_path_style(true).build();
+    Clients {
+        s3: aws_sdk_s3::Client::from_conf(s3),
+        sns: aws_sdk_sns::Client::new(&shared),
+        sqs: aws_sdk_sqs::Client::new(&shared),
+        events: aws_sdk_eventbridge::Client::new(&shared),
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// The Lambda Runtime API (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html), enough of
+// it for lambda_runtime: `next`, `response`, `error`, `init/error`.
+
+#[derive(Default)]
+struct RuntimeState {
+    queue: VecDeque<(String, String)>,
+    results: HashMap<String, Result<String, String>>,
+    init_error: Option<String>,
+    first_poll: Option<Instant>,
+}
+
+#[derive(Clone)]
+pub struct RuntimeApi {
+    pub addr: String,
+    state: Arc<(Mutex<RuntimeState>, Condvar)>,
+    next_id: Arc<Mutex<u64>>,
+}
+
+impl RuntimeApi {
+    pub fn start() -> RuntimeApi {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let api = RuntimeApi { addr, state: Arc::default(), next_id: Arc::default() };
+        let server = api.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let conn = server.clone();
+                std::thread::spawn(move || conn.serve(stream));
+            }
+        });
+        api
+    }
+
+    fn serve(&self, stream: TcpStream) {
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut out = stream;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let mut parts = line.split_whitespace();
+            let (method, path) =
+                (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
+            let mut length = 0usize;
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                    return;
+                }
+                if h.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut body = vec![0u8; length];
+            if reader.read_exact(&mut body).is_err() {
+                return;
+            }
+            let body = String::from_utf8_lossy(&body).into_owned();
+            let response = self.route(&method, &path, body);
+            if out.write_all(response.as_bytes()).is_err() {
+                return;
+            }
+        }
+    }
+
+    fn route(&self, method: &str, path: &str, body: String) -> String {
+        let (lock, cvar) = &*self.state;
+        if method == "GET" && path.ends_with("/runtime/invocation/next") {
+            let mut s = lock.lock().unwrap();
+            s.first_poll.get_or_insert_with(Instant::now);
+            cvar.notify_all();
+            loop {
+                if let Some((id, event)) = s.queue.pop_front() {
+                    let deadline = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_millis()
+                        + 30_000;
+                    return format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: {id}\r\nLambda-Runtime-Deadline-Ms: {deadline}\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:{REGION}:{ACCOUNT}:function:e2e\r\nLambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\nContent-Length: {}\r\n\r\n{event}",
+                        event.len()
+                    );
+                }
+                s = cvar.wait(s).unwrap();
+            }
+        }
+        let mut s = lock.lock().unwrap();
+        if let Some(rest) = path.strip_prefix("/2018-06-01/runtime/invocation/") {
+            if let Some(id) = rest.strip_suffix("/response") {
+                s.results.insert(id.to_owned(), Ok(body));
+            } else if let Some(id) = rest.strip_suffix("/error") {
+                s.results.insert(id.to_owned(), Err(body));
+            }
+        } else if path.ends_with("/runtime/init/error") {
+            s.init_error = Some(body);
+        }
+        cvar.notify_all();
+        "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n{}".to_owned()
+    }
+
+    /// Queues an event and waits for the function's answer: `Ok(response)` or `Err(error body)`.
+    pub fn invoke(&self, event: &Value) -> Result<Value, String> {
+        let id = {
+            let mut n = self.next_id.lock().unwrap();
+            *n += 1;
+            format!("req-{n}")
+        };
+        let (lock, cvar) = &*self.state;
+        let mut s = lock.lock().unwrap();
+        s.queue.push_back((id.clone(), event.to_string()));
+        cvar.notify_all();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(r) = s.results.remove(&id) {
+                return r.map(|b| serde_json::from_str(&b).unwrap_or(Value::String(b)));
+            }
+            if let Some(e) = &s.init_error {
+                return Err(format!("init error: {e}"));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "function did not answer {id}");
+            s = cvar.wait_timeout(s, left).unwrap().0;
+        }
+    }
+
+    /// Waits until the function polls for its first event: the end of its cold start.
+    pub fn wait_ready(&self) -> Instant {
+        let (lock, cvar) = &*self.state;
+        let mut s = lock.lock().unwrap();
+        loop {
+            if let Some(t) = s.first_poll {
+                return t;
+            }
+            assert!(s.init_error.is_none(), "init error: {:?}", s.init_error);
+            s = cvar.wait_timeout(s, Duration::from_secs(30)).unwrap().0;
+        }
+    }
+}
+
+/// A Lambda binary running against its own Runtime API; killed on drop.
+pub struct Function {
+    child: Child,
+    pub api: RuntimeApi,
+    pub started: Instant,
+}
+
+/// Path of a workspace binary (built by `make test` before the tests run).
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|p| p.parent()).unwrap();
+    let path = dir.join(name);
+    assert!(path.exists(), "{} not built: run `cargo build -p {name}` (make test does)", path.display());
+    path
+}
+
+impl Function {
+    pub fn spawn(name: &str, env: &[(String, String)]) -> Function {
+        let api = RuntimeApi::start();
+        let started = Instant::now();
+        let child = Command::new(binary(name))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", &api.addr)
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "e2e")
+            .env("RUST_LOG", "info")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(if std::env::var_os("E2E_LOGS").is_some() { Stdio::inherit() } else { Stdio::null() })
+            .stderr(if std::env::var_os("E2E_LOGS").is_some() { Stdio::inherit() } else { Stdio::null() })
+            .spawn()
+            .unwrap();
+        Function { child, api, started }
+    }
+
+    pub fn invoke(&self, event: &Value) -> Result<Value, String> {
+        self.api.invoke(event)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// What template.yaml provisions, on moto.
+
+/// The example config and the protected bucket the tests use.
+pub fn config_text() -> String {
+    std::fs::read_to_string(root().join("examples/breakglass.toml")).unwrap()
+}
+
+pub fn config() -> canonical_policies::Config {
+    canonical_policies::Config::from_toml(&config_text()).unwrap()
+}
+
+pub struct Stack {
+    pub clients: Clients,
+    pub endpoint: String,
+    pub topic_arn: String,
+    pub bus: String,
+    /// SNS → SQS in place of email: stakeholders (every change and attempt) and security (warnings up).
+    pub stakeholders: String,
+    pub security: String,
+    /// EventBridge rule targets in place of the Lambdas: CloudTrail S3 calls, breakglass's own events.
+    pub s3_calls: String,
+    pub own_events: String,
+}
+
+/// The EventBridge pattern of a rule in template.yaml, with `!Ref ProtectedBuckets` filled in.
+pub fn rule_pattern(rule: &str, buckets: &[String]) -> Value {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let pattern = &doc["Resources"][rule]["Properties"]["EventPattern"];
+    fn convert(v: &serde_norway::Value, buckets: &[String]) -> Value {
+        match v {
+            serde_norway::Value::Tagged(t)
+                if t.tag == "Ref" && t.value.as_str() == Some("ProtectedBuckets") =>
+            {
+                json!(buckets)
+            }
+            serde_norway::Value::Mapping(m) => Value::Object(
+                m.iter().map(|(k, v)| (k.as_str().unwrap().to_owned(), convert(v, buckets))).collect(),
+            ),
+            serde_norway::Value::Sequence(s) => Value::Array(s.iter().map(|v| convert(v, buckets)).collect()),
+            serde_norway::Value::String(s) => json!(s),
+            other => panic!("unexpected yaml in pattern: {other:?}"),
+        }
+    }
+    convert(pattern, buckets)
+}
+
+async fn queue(c: &Clients, name: &str) -> (String, String) {
+    let url = c.sqs.create_queue().queue_name(name).send().await.unwrap().queue_url.unwrap();
+    let arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}");
+    (url, arn)
+}
+
+pub async fn provision(endpoint: &str) -> Stack {
+    let c = clients(endpoint).await;
+    let config = config();
+    for b in &config.buckets {
+        c.s3.create_bucket()
+            .bucket(&b.name)
+            .object_lock_enabled_for_bucket(true)
+            .create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        c.s3.put_bucket_policy()
+            .bucket(&b.name)
+            .policy(b.closed_policy().to_pretty_json())
+            .send()
+            .await
+            .unwrap();
+    }
+    let topic_arn =
+        c.sns.create_topic().name("breakglass-notifications").send().await.unwrap().topic_arn.unwrap();
+    let (stakeholders, stakeholders_arn) = queue(&c, "stakeholders").await;
+    let (security, security_arn) = queue(&c, "security").await;
+    for (arn, filter) in [
+        (&stakeholders_arn, json!({"kind": ["change", "attempt", "request"]})),
+        (&security_arn, json!({"severity": ["warning", "critical"]})),
+    ] {
+        c.sns
+            .subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(arn)
+            .attributes("FilterPolicy", filter.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+    let bus = c.events.create_event_bus().name("breakglass").send().await.unwrap();
+    let _ = bus;
+    let (s3_calls, s3_calls_arn) = queue(&c, "s3-calls").await;
+    let (own_events, own_events_arn) = queue(&c, "own-events").await;
+    let buckets: Vec<String> = config.buckets.iter().map(|b| b.name.clone()).collect();
+    for (rule, bus, arn) in
+        [("S3ChangesRule", "default", &s3_calls_arn), ("OwnEventsRule", "breakglass", &own_events_arn)]
+    {
+        c.events
+            .put_rule()
+            .name(rule)
+            .event_bus_name(bus)
+            .event_pattern(rule_pattern(rule, &buckets).to_string())
+            .send()
+            .await
+            .unwrap();
+        c.events
+            .put_targets()
+            .rule(rule)
+            .event_bus_name(bus)
+            .targets(aws_sdk_eventbridge::types::Target::builder().id("q").arn(arn).build().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    Stack {
+        clients: c,
+        endpoint: endpoint.to_owned(),
+        topic_arn,
+        bus: "breakglass".into(),
+        stakeholders,
+        security,
+        s3_calls,
+        own_events,
+    }
+}
+
+impl Stack {
+    /// The environment of the two Lambdas, as template.yaml sets it.
+    pub fn function_env(&self) -> Vec<(String, String)> {
+        let mut env = aws_env(&self.endpoint);
+        env.push(("BREAKGLASS_CONFIG".into(), config_text()));
+        env.push(("BREAKGLASS_EVENT_BUS".into(), self.bus.clone()));
+        env.push(("BREAKGLASS_TOPIC_ARN".into(), self.topic_arn.clone()));
+        env
+    }
+
+    /// Every message waiting in a queue (bodies parsed as JSON).
+    pub async fn drain(&self, queue_url: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        loop {
+            let r = self
+                .clients
+                .sqs
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            let messages = r.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return out;
+            }
+            for m in messages {
+                out.push(serde_json::from_str(m.body.as_deref().unwrap_or("null")).unwrap_or(Value::Null));
+                if let Some(h) = m.receipt_handle {
+                    self.clients
+                        .sqs
+                        .delete_message()
+                        .queue_url(queue_url)
+                        .receipt_handle(h)
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+    }
+
+    /// Puts a CloudTrail-shaped event for an S3 call on the default bus, as CloudTrail would.
+    pub async fn cloudtrail(&self, event: &Value) {
+        let r = self
+            .clients
+            .events
+            .put_events()
+            .entries(
+                aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                    .source("aws.s3")
+                    .detail_type("AWS API Call via CloudTrail")
+                    .detail(event["detail"].to_string())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.failed_entry_count, 0);
+    }
+
+    pub async fn live_policy(&self, bucket: &str) -> Option<String> {
+        self.clients.s3.get_bucket_policy().bucket(bucket).send().await.ok().and_then(|o| o.policy)
+    }
+}
+
+/// An EventBridge "AWS API Call via CloudTrail" event for an S3 call, shaped like the real ones in the
+/// corpus (eventVersion 1.09: `Host` string, `policy: ""`, `bucketPolicy` as an object).
+pub fn cloudtrail_event(
+    name: &str,
+    bucket: &str,
+    role: &str,
+    session: &str,
+    policy: Option<&str>,
+    error: Option<&str>,
+) -> Value {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let role_name = role.rsplit('/').next().unwrap_or(role);
+    let mut params = json!({"bucketName": bucket, "Host": format!("{bucket}.s3.{REGION}.amazonaws.com")});
+    if let Some(p) = policy {
+        params["policy"] = json!("");
+        params["bucketPolicy"] = serde_json::from_str(p).unwrap();
+    }
+    let mut detail = json!({
+        "eventVersion": "1.09",
+        "userIdentity": {
+            "type": "AssumedRole",
+            "principalId": format!("AROAEXAMPLE:{session}"),
+            "arn": format!("arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{session}"),
+            "accountId": ACCOUNT,
+            "sessionContext": {
+                "sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLE", "arn": role, "accountId": ACCOUNT, "userName": role_name},
+                "attributes": {"creationDate": "2026-11-24T11:00:00Z", "mfaAuthenticated": "true"}
+            }
+        },
+        "eventTime": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap(),
+        "eventSource": "s3.amazonaws.com",
+        "eventName": name,
+        "awsRegion": REGION,
+        "sourceIPAddress": "203.0.113.7",
+        "userAgent": "aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64",
+        "requestParameters": params,
+        "responseElements": null,
+        "eventID": format!("e2e-{n:08}"),
+        "readOnly": false,
+        "resources": [{"accountId": ACCOUNT, "type": "AWS::S3::Bucket", "ARN": format!("arn:aws:s3:::{bucket}")}],
+        "eventType": "AwsApiCall",
+        "managementEvent": true,
+        "recipientAccountId": ACCOUNT,
+        "eventCategory": "Management"
+    });
+    if let Some(code) = error {
+        detail["errorCode"] = json!(code);
+        detail["errorMessage"] = json!("Access Denied");
+    }
+    json!({
+        "version": "0", "id": format!("eb-{n:08}"), "detail-type": "AWS API Call via CloudTrail", "source": "aws.s3",
+        "account": ACCOUNT, "time": detail["eventTime"], "region": REGION, "resources": [], "detail": detail
+    })
+}

@@ -1,0 +1,124 @@
+//! The Lambda handlers' logic, shared with the CLI: parse, act, answer with a JSON summary. A
+//! malformed event is logged and answered (not an error), because retrying cannot fix it.
+
+use canonical_policies::{Config, Quoted};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::enforce::{EnforceError, Enforcer};
+use crate::event;
+use crate::notify::{render, Rendered};
+use crate::ports::{EventBus, PolicyStore, PortError, Publisher};
+
+/// Where the Lambdas read their configuration (set by template.yaml): the TOML text itself, or a
+/// file bundled with the function.
+pub const CONFIG_ENV: &str = "BREAKGLASS_CONFIG";
+pub const CONFIG_FILE_ENV: &str = "BREAKGLASS_CONFIG_FILE";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("set {CONFIG_ENV} (the config's TOML) or {CONFIG_FILE_ENV} (its path)")]
+    NoConfig,
+    #[error("cannot read {}: {source}", Quoted(.path))]
+    Read { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Config(#[from] canonical_policies::ConfigError),
+    #[error("missing environment variable `{0}`")]
+    Missing(&'static str),
+}
+
+/// The configuration from the environment.
+pub fn config_from_env() -> Result<Config, SetupError> {
+    let text = match (std::env::var(CONFIG_ENV), std::env::var(CONFIG_FILE_ENV)) {
+        (Ok(text), _) if !text.trim().is_empty() => text,
+        (_, Ok(path)) => {
+            std::fs::read_to_string(&path).map_err(|source| SetupError::Read { path, source })?
+        }
+        _ => return Err(SetupError::NoConfig),
+    };
+    Ok(Config::from_toml(&text)?)
+}
+
+/// A required environment variable.
+pub fn env(name: &'static str) -> Result<String, SetupError> {
+    std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or(SetupError::Missing(name))
+}
+
+/// The enforcer's answer to one invocation.
+pub async fn enforce_event<S: PolicyStore, B: EventBus>(
+    enforcer: &Enforcer<S, B>,
+    raw: &Value,
+    now: OffsetDateTime,
+) -> Result<Value, EnforceError> {
+    let incoming = match event::parse(raw) {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::error!(error = %e, "malformed event; not retried");
+            return Ok(json!({ "ignored": e.to_string() }));
+        }
+    };
+    let reports = enforcer.handle(&incoming, now).await?;
+    let buckets: Vec<Value> = reports
+        .iter()
+        .map(|r| {
+            json!({
+                "bucket": r.bucket,
+                "before": r.before,
+                "before_hash": r.before_hash.map(|h| h.to_string()),
+                "outcome": r.outcome.word(),
+                "reason": r.reason,
+                "after_hash": r.after_hash.map(|h| h.to_string()),
+            })
+        })
+        .collect();
+    Ok(json!({ "dry_run": enforcer.dry_run, "buckets": buckets }))
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{failed} of {total} notifications could not be published: {first}")]
+pub struct NotifyError {
+    pub failed: usize,
+    pub total: usize,
+    pub first: PortError,
+}
+
+/// The notifier's answer to one invocation: every message is attempted; any failure is an error
+/// afterwards, so Lambda retries and the failure shows in metrics and alarms.
+pub async fn notify_event<P: Publisher>(
+    config: &Config,
+    publisher: &P,
+    raw: &Value,
+    now: OffsetDateTime,
+) -> Result<Value, NotifyError> {
+    let incoming = match event::parse(raw) {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::error!(error = %e, "malformed event; not retried");
+            return Ok(json!({ "ignored": e.to_string() }));
+        }
+    };
+    let mut sent = Vec::new();
+    let mut ignored = Vec::new();
+    let mut errors = Vec::new();
+    let rendered = render(config, &incoming, now);
+    let total = rendered.len();
+    for r in rendered {
+        match r {
+            Rendered::Ignored(reason) => {
+                tracing::info!(reason = reason.as_str(), "nothing to notify");
+                ignored.push(reason);
+            }
+            Rendered::Send(n) => match publisher.publish(&n).await {
+                Ok(id) => sent.push(json!({ "message_id": id, "subject": n.subject })),
+                Err(e) => {
+                    tracing::error!(error = %e, subject = n.subject.as_str(), "publish failed");
+                    errors.push(e);
+                }
+            },
+        }
+    }
+    match errors.into_iter().next() {
+        Some(first) => Err(NotifyError { failed: total - sent.len() - ignored.len(), total, first }),
+        None => Ok(json!({ "sent": sent, "ignored": ignored })),
+    }
+}

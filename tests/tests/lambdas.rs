@@ -1,0 +1,296 @@
+//! The enforcer and notifier, as real binaries through the Lambda Runtime API, against moto over
+//! HTTP: S3 calls are made on moto, CloudTrail-shaped events for them go through moto's EventBridge
+//! with template.yaml's own rule pattern, and what the rules deliver is what the functions get.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::collections::BTreeSet;
+
+use canonical_policies::{classify, OpenGrant, Policy, State};
+use e2e::{cloudtrail_event, config, provision, Function, Moto, Stack};
+use serde_json::{json, Value};
+
+const BUCKET: &str = "acme-cloudtrail-logs";
+const OPERATOR: &str = "arn:aws:iam::111122223333:role/breakglass-operator";
+const MALLORY: &str = "arn:aws:iam::111122223333:role/mallory";
+const READER: &str = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
+
+struct Env {
+    _moto: Moto,
+    stack: Stack,
+    enforcer: Function,
+    notifier: Function,
+}
+
+async fn setup() -> Option<Env> {
+    let moto = Moto::start()?;
+    let stack = provision(&moto.endpoint).await;
+    let enforcer = Function::spawn("enforcer", &stack.function_env());
+    let notifier = Function::spawn("notifier", &stack.function_env());
+    Some(Env { _moto: moto, stack, enforcer, notifier })
+}
+
+fn open_policy(hours: i64) -> String {
+    let c = config();
+    let b = c.bucket(BUCKET).unwrap();
+    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let grant = OpenGrant {
+        readers: BTreeSet::from([READER.to_owned()]),
+        expiry: now + time::Duration::hours(hours),
+    };
+    b.render_open(&grant, now).unwrap().to_pretty_json()
+}
+
+fn closed_hash() -> String {
+    config().bucket(BUCKET).unwrap().closed_hash().to_string()
+}
+
+impl Env {
+    /// Someone puts a policy on moto; CloudTrail's event goes through the rule; both functions get
+    /// what the rule delivered; the enforcer's own events go to the notifier. Returns the enforcer's
+    /// answers.
+    async fn put_policy_as(&self, role: &str, policy: &str) -> (Value, Vec<Result<Value, String>>) {
+        self.stack.clients.s3.put_bucket_policy().bucket(BUCKET).policy(policy).send().await.unwrap();
+        let event = cloudtrail_event("PutBucketPolicy", BUCKET, role, "session", Some(policy), None);
+        let answers = self.deliver(&event).await;
+        (event, answers)
+    }
+
+    /// Puts an event on the bus as CloudTrail would and runs what the rules deliver.
+    async fn deliver(&self, event: &Value) -> Vec<Result<Value, String>> {
+        self.stack.cloudtrail(event).await;
+        self.run_delivered().await
+    }
+
+    async fn run_delivered(&self) -> Vec<Result<Value, String>> {
+        let mut answers = Vec::new();
+        for delivered in self.stack.drain(&self.stack.s3_calls).await {
+            answers.push(self.enforcer.invoke(&delivered));
+            self.notifier.invoke(&delivered).unwrap();
+        }
+        for own in self.stack.drain(&self.stack.own_events).await {
+            self.notifier.invoke(&own).unwrap();
+        }
+        answers
+    }
+
+    async fn live(&self) -> Option<String> {
+        self.stack.live_policy(BUCKET).await
+    }
+
+    /// SNS deliveries to a queue: (attributes, default document).
+    async fn mail(&self, queue: &str) -> Vec<(Value, Value)> {
+        self.stack
+            .drain(queue)
+            .await
+            .into_iter()
+            .map(|m| {
+                let attrs = m["MessageAttributes"].clone();
+                let doc: Value =
+                    serde_json::from_str(m["Message"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
+                (attrs, doc)
+            })
+            .collect()
+    }
+}
+
+fn attr(attrs: &Value, name: &str) -> String {
+    attrs[name]["Value"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn aws_normalised_closed_access_causes_no_write() {
+    let Some(env) = setup().await else { return };
+    let normalised =
+        std::fs::read_to_string(e2e::root().join("examples/policies/closed-as-returned-by-aws.json"))
+            .unwrap();
+    let (_, answers) = env.put_policy_as(OPERATOR, &normalised).await;
+    assert_eq!(answers.len(), 1, "the rule delivers the guarded call once");
+    let answer = answers[0].clone().unwrap();
+    assert_eq!(answer["buckets"][0]["outcome"], "lawful", "{answer}");
+    assert_eq!(env.live().await.as_deref(), Some(normalised.as_str()), "moto's stored bytes are unchanged");
+    let mail = env.mail(&env.stack.stakeholders).await;
+    assert_eq!(mail.len(), 1);
+    assert_eq!(attr(&mail[0].0, "state"), "closed");
+    assert_eq!(attr(&mail[0].0, "severity"), "info");
+    assert!(env.mail(&env.stack.security).await.is_empty(), "info is not for the security team");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn intruder_open_access_is_closed_verified_and_alerted() {
+    let Some(env) = setup().await else { return };
+    let open = open_policy(4);
+    let (_, answers) = env.put_policy_as(MALLORY, &open).await;
+    let answer = answers[0].clone().unwrap();
+    assert_eq!(answer["buckets"][0]["outcome"], "closed", "{answer}");
+    assert_eq!(answer["buckets"][0]["after_hash"], json!(closed_hash()));
+    let live = env.live().await.unwrap();
+    let b = config();
+    assert_eq!(
+        classify(b.bucket(BUCKET).unwrap(), Some(live.as_bytes()), time::OffsetDateTime::now_utc()).state,
+        State::Closed
+    );
+
+    let security = env.mail(&env.stack.security).await;
+    let kinds: Vec<String> = security.iter().map(|(a, _)| attr(a, "kind")).collect();
+    assert!(kinds.contains(&"remediation".to_owned()), "{kinds:?}");
+    let (_, doc) = security.iter().find(|(a, _)| attr(a, "kind") == "remediation").unwrap();
+    assert_eq!(doc["schema"], "breakglass.notification/1");
+    assert_eq!(doc["outcome"], "closed");
+    assert!(doc["reason"].as_str().unwrap().contains("not a break-glass principal"), "{doc}");
+    assert_eq!(doc["trigger"]["actor_role"], MALLORY);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn stale_open_event_after_close_does_not_reopen_and_duplicates_are_harmless() {
+    let Some(env) = setup().await else { return };
+    let open = open_policy(2);
+    let (open_event, _) = env.put_policy_as(OPERATOR, &open).await;
+    assert_eq!(env.live().await.as_deref(), Some(open.as_str()), "a lawful open stays");
+    let closed = config().bucket(BUCKET).unwrap().closed_policy().to_pretty_json();
+    env.put_policy_as(OPERATOR, &closed).await;
+    // The old open event arrives again, late (and twice).
+    for _ in 0..2 {
+        let answers = env.deliver(&open_event).await;
+        assert_eq!(answers[0].clone().unwrap()["buckets"][0]["outcome"], "lawful");
+    }
+    assert_eq!(env.live().await.as_deref(), Some(closed.as_str()), "closed stays closed, not rewritten");
+    assert!(env.stack.drain(&env.stack.own_events).await.is_empty(), "no remediation happened");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn deleted_policy_is_restored_and_attempts_are_only_reported() {
+    let Some(env) = setup().await else { return };
+    env.stack.clients.s3.delete_bucket_policy().bucket(BUCKET).send().await.unwrap();
+    let answers =
+        env.deliver(&cloudtrail_event("DeleteBucketPolicy", BUCKET, MALLORY, "s", None, None)).await;
+    assert_eq!(answers[0].clone().unwrap()["buckets"][0]["outcome"], "closed");
+    assert!(env.live().await.is_some());
+    let stakeholder_states: Vec<String> =
+        env.mail(&env.stack.stakeholders).await.iter().map(|(a, _)| attr(a, "state")).collect();
+    assert!(stakeholder_states.contains(&"none".to_owned()), "{stakeholder_states:?}");
+
+    // A refused attempt: reported to stakeholders as an attempt, nothing remediated.
+    let before = env.live().await;
+    let answers = env
+        .deliver(&cloudtrail_event(
+            "PutBucketPolicy",
+            BUCKET,
+            MALLORY,
+            "s",
+            Some(&open_policy(1)),
+            Some("AccessDenied"),
+        ))
+        .await;
+    assert_eq!(answers[0].clone().unwrap()["buckets"], json!([]));
+    assert_eq!(env.live().await, before);
+    let kinds: Vec<String> =
+        env.mail(&env.stack.stakeholders).await.iter().map(|(a, _)| attr(a, "kind")).collect();
+    assert_eq!(kinds, ["attempt"]);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_rule_routes_only_guarded_calls_on_protected_buckets() {
+    let Some(env) = setup().await else { return };
+    for (name, bucket) in
+        [("GetBucketPolicy", BUCKET), ("PutObject", BUCKET), ("PutBucketPolicy", "someone-elses-bucket")]
+    {
+        env.stack.cloudtrail(&cloudtrail_event(name, bucket, MALLORY, "s", None, None)).await;
+    }
+    assert!(env.stack.drain(&env.stack.s3_calls).await.is_empty());
+    for call in [
+        "PutBucketAcl",
+        "PutBucketPublicAccessBlock",
+        "DeleteBucketPublicAccessBlock",
+        "PutBucketOwnershipControls",
+    ] {
+        env.stack.cloudtrail(&cloudtrail_event(call, BUCKET, MALLORY, "s", None, None)).await;
+    }
+    assert_eq!(env.stack.drain(&env.stack.s3_calls).await.len(), 4);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn sns_failure_does_not_stop_remediation_and_surfaces_as_an_error() {
+    let Some(env) = setup().await else { return };
+    env.stack.clients.sns.delete_topic().topic_arn(&env.stack.topic_arn).send().await.unwrap();
+    let open = open_policy(4);
+    env.stack.clients.s3.put_bucket_policy().bucket(BUCKET).policy(&open).send().await.unwrap();
+    env.stack.cloudtrail(&cloudtrail_event("PutBucketPolicy", BUCKET, MALLORY, "s", Some(&open), None)).await;
+    for delivered in env.stack.drain(&env.stack.s3_calls).await {
+        let notified = env.notifier.invoke(&delivered);
+        assert!(
+            notified.is_err(),
+            "a failed publish is an error, so Lambda retries and alarms fire: {notified:?}"
+        );
+        let enforced = env.enforcer.invoke(&delivered).unwrap();
+        assert_eq!(enforced["buckets"][0]["outcome"], "closed");
+    }
+    assert_eq!(
+        Policy::parse(env.live().await.unwrap().as_bytes()).unwrap().hash().to_string(),
+        closed_hash()
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn s3_failure_is_a_retryable_error_and_the_function_survives() {
+    let Some(env) = setup().await else { return };
+    let mut broken_env = env.stack.function_env();
+    for (k, v) in &mut broken_env {
+        if k == "AWS_ENDPOINT_URL" {
+            *v = "http://127.0.0.1:9".into(); // discard port: nothing listens
+        }
+    }
+    let mut broken = Function::spawn("enforcer", &broken_env);
+    let event = cloudtrail_event("PutBucketPolicy", BUCKET, MALLORY, "s", Some(&open_policy(1)), None);
+    let err = broken.invoke(&event).unwrap_err();
+    assert!(err.contains("retryable"), "{err}");
+    assert!(broken.is_running());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn every_corpus_event_is_handled_through_the_runtime_api() {
+    let dir = std::env::var_os("BREAKGLASS_CORPUS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| e2e::root().join("../shared/corpus"));
+    if !dir.join("events").is_dir() {
+        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "corpus missing under CI=true");
+        eprintln!("notice: corpus not found; skipping");
+        return;
+    }
+    let Some(mut env) = setup().await else { return };
+    let mut handled = 0;
+    for sub in ["eventbridge", "cloudtrail_record_single", "cloudtrail_records", "fragments"] {
+        for entry in std::fs::read_dir(dir.join("events").join(sub)).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            let Ok(mut event) = serde_json::from_str::<Value>(&text) else { continue };
+            // Also as if it were about a protected bucket, so that the full paths run on real shapes.
+            let mut renamed = event.clone();
+            protect(&mut renamed);
+            for e in [&mut event, &mut renamed] {
+                let _ = env.enforcer.invoke(e);
+                let _ = env.notifier.invoke(e);
+                handled += 1;
+            }
+        }
+    }
+    assert!(handled >= 60);
+    assert!(env.enforcer.is_running() && env.notifier.is_running(), "no event may kill a function");
+}
+
+/// Points every `bucketName` (and host) in an event at the protected bucket.
+fn protect(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                match (k.as_str(), &*child) {
+                    ("bucketName", Value::String(_)) => *child = json!(BUCKET),
+                    ("Host" | "host", Value::String(_)) => {
+                        *child = json!(format!("{BUCKET}.s3.amazonaws.com"))
+                    }
+                    _ => protect(child),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(protect),
+        _ => {}
+    }
+}
