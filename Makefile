@@ -29,7 +29,7 @@ venv:
 	@./scripts/venv.sh
 
 unit: venv
-	$(CARGO) build --quiet -p enforcer -p notifier
+	$(CARGO) build --quiet -p enforcer -p notifier -p breakglass
 	@if [ -d "$(CORPUS)" ]; then echo "corpus: $(CORPUS)"; else echo "corpus: not found at $(CORPUS) (corpus tests will skip, or fail under CI=true)"; fi
 	BREAKGLASS_CORPUS=$(abspath $(CORPUS)) $(CARGO) test --workspace
 

@@ -27,6 +27,8 @@ pub enum CliError {
     Partition(String),
     #[error("{0}")]
     Input(String),
+    #[error("{0}")]
+    Aws(String),
 }
 
 /// io errors read "No such file or directory"; messages here start lowercase.

@@ -1,6 +1,7 @@
 //! `breakglass`: the operator CLI. Thin: parses arguments, reads inputs, calls canonical-policies,
 //! prints. Exit codes: 0 success, 2 invalid input or usage (one lowercase line on stderr), 3 drift.
 
+mod aws_cmd;
 mod input;
 mod policy_cmd;
 
@@ -22,6 +23,65 @@ enum Command {
     /// Canonicalise, hash, render, classify, diff and evaluate bucket policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// One reconcile pass of the enforcer: every bucket, or the bucket of one event.
+    Enforce(EnforceArgs),
+    /// What the notifier sends for an event (with --print: show the SNS Publish request instead).
+    Notify(NotifyArgs),
+    /// The state of every protected bucket (exit 3 if any is not lawful).
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+struct AwsArgs {
+    /// The breakglass config (see examples/breakglass.toml).
+    #[arg(long)]
+    config: PathBuf,
+    /// Send AWS requests here (moto in tests); default: `AWS_ENDPOINT_URL`, else AWS.
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct EnforceArgs {
+    #[command(flatten)]
+    aws: AwsArgs,
+    /// Act on this event (file, or `-`) instead of sweeping every bucket.
+    #[arg(long, value_name = "FILE")]
+    event: Option<PathBuf>,
+    /// EventBridge bus for the remediation events.
+    #[arg(long, default_value = "breakglass")]
+    event_bus: String,
+    /// Report what would be done, write nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+struct NotifyArgs {
+    /// The breakglass config (see examples/breakglass.toml).
+    #[arg(long)]
+    config: PathBuf,
+    /// The event (file, or `-`).
+    #[arg(long, value_name = "FILE")]
+    event: PathBuf,
+    /// Print the SNS Publish request(s) as JSON instead of sending.
+    #[arg(long)]
+    print: bool,
+    /// The SNS topic to publish to (not needed with --print).
+    #[arg(long, value_name = "ARN")]
+    topic_arn: Option<String>,
+    /// Send AWS requests here (moto in tests); default: `AWS_ENDPOINT_URL`, else AWS.
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct StatusArgs {
+    #[command(flatten)]
+    aws: AwsArgs,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,9 +183,17 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Policy(cmd) => policy_cmd::run(cmd),
+        Command::Enforce(a) => aws_cmd::enforce(&a),
+        Command::Notify(a) => aws_cmd::notify(&a),
+        Command::Status(a) => aws_cmd::status(&a),
     };
     match result {
         Ok(code) => code,
+        // AWS failures are not usage errors: exit 1, so scripts can retry them.
+        Err(e @ input::CliError::Aws(_)) => {
+            eprintln!("breakglass: {e}");
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("breakglass: {e}");
             ExitCode::from(2)

@@ -297,6 +297,7 @@ fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Re
         m.insert("kind".into(), json!(kind));
         m.insert("detail_type".into(), json!(detail_type));
     }
+    with_text(&mut default, &subject, &email);
     Rendered::Send(Box::new(Notification {
         subject: clean_subject(&subject),
         default,
@@ -308,18 +309,28 @@ fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Re
 fn finish(
     subject: String,
     mut email: String,
-    default: Value,
+    mut default: Value,
     kind: &str,
     state: &str,
     severity: Severity,
     bucket: &str,
 ) -> Notification {
     footer(&mut email);
+    with_text(&mut default, &subject, &email);
     Notification {
         subject: clean_subject(&subject),
         default,
         email,
         attributes: attributes(kind, state, severity, bucket),
+    }
+}
+
+/// The JSON document carries the human text too, for ticket systems and for subscribers (SQS,
+/// HTTPS) that receive the `default` body rather than the email.
+fn with_text(default: &mut Value, subject: &str, email: &str) {
+    if let Value::Object(m) = default {
+        m.insert("subject".into(), json!(clean_subject(subject)));
+        m.insert("text".into(), json!(email));
     }
 }
 

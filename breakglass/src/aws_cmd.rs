@@ -1,0 +1,153 @@
+//! `breakglass enforce | notify | status`: the Lambdas' logic, run from a terminal.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use breakglass_aws::{Clients, EventBridgeBus, S3Store, SnsPublisher};
+use breakglass_core::enforce::Enforcer;
+use breakglass_core::handler::{enforce_event, notify_event};
+use breakglass_core::notify::{render, Rendered};
+use breakglass_core::ports::PolicyStore;
+use canonical_policies::{classify, format_expiry, State};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::input::{load_config, read_input, CliError};
+use crate::{AwsArgs, EnforceArgs, NotifyArgs, StatusArgs};
+
+/// Exit code when a bucket is not lawful (as `policy classify` uses for drift).
+const EXIT_NOT_LAWFUL: u8 = 3;
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Input(format!("cannot start the async runtime: {e}")))
+}
+
+fn endpoint(explicit: Option<&str>) -> Option<String> {
+    explicit.map(str::to_owned).or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()))
+}
+
+fn read_event(path: &std::path::Path) -> Result<Value, CliError> {
+    let bytes = read_input(path)?;
+    serde_json::from_slice(&bytes).map_err(|e| CliError::Input(format!("event is not valid json: {e}")))
+}
+
+fn print_json(v: &Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string()));
+}
+
+pub fn enforce(a: &EnforceArgs) -> Result<ExitCode, CliError> {
+    let config = load_config(&a.aws.config)?;
+    let event = match &a.event {
+        Some(p) => read_event(p)?,
+        None => json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "breakglass-cli"}),
+    };
+    runtime()?.block_on(async {
+        let clients = Clients::load(endpoint(a.aws.endpoint_url.as_deref()).as_deref()).await;
+        let enforcer = Enforcer {
+            config,
+            store: S3Store::new(clients.s3),
+            bus: EventBridgeBus::new(clients.eventbridge, &a.event_bus),
+            dry_run: a.dry_run,
+        };
+        let summary = enforce_event(&enforcer, &event, OffsetDateTime::now_utc())
+            .await
+            .map_err(|e| CliError::Aws(e.to_string()))?;
+        print_json(&summary);
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn notify(a: &NotifyArgs) -> Result<ExitCode, CliError> {
+    let config = load_config(&a.config)?;
+    let event = read_event(&a.event)?;
+    let now = OffsetDateTime::now_utc();
+    if a.print {
+        let incoming = breakglass_core::event::parse(&event).map_err(|e| CliError::Input(e.to_string()))?;
+        for r in render(&config, &incoming, now) {
+            match r {
+                Rendered::Ignored(reason) => print_json(&json!({ "ignored": reason })),
+                Rendered::Send(n) => print_json(&json!({
+                    "subject": n.subject,
+                    "message": { "default": n.default.to_string(), "email": n.email },
+                    "message_structure": "json",
+                    "attributes": n.attributes.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<String, Value>>(),
+                })),
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let topic = a
+        .topic_arn
+        .clone()
+        .ok_or_else(|| CliError::Input("--topic-arn is required unless --print".into()))?;
+    runtime()?.block_on(async {
+        let clients = Clients::load(endpoint(a.endpoint_url.as_deref()).as_deref()).await;
+        let summary = notify_event(&config, &SnsPublisher::new(clients.sns, topic), &event, now)
+            .await
+            .map_err(|e| CliError::Aws(e.to_string()))?;
+        print_json(&summary);
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn status(a: &StatusArgs) -> Result<ExitCode, CliError> {
+    let AwsArgs { config, endpoint_url } = &a.aws;
+    let config = load_config(config)?;
+    let now = OffsetDateTime::now_utc();
+    runtime()?.block_on(async {
+        let clients = Clients::load(endpoint(endpoint_url.as_deref()).as_deref()).await;
+        let store = S3Store::new(clients.s3);
+        let mut rows = Vec::new();
+        let mut all_lawful = true;
+        for b in &config.buckets {
+            let live = store
+                .get_policy(&b.name)
+                .await
+                .map_err(|e| CliError::Aws(format!("bucket `{}`: {e}", b.name)))?;
+            let c = classify(b, live.as_deref().map(str::as_bytes), now);
+            all_lawful &= matches!(c.state, State::Closed | State::Open(_));
+            let (expiry, readers) = match &c.state {
+                State::Open(g) | State::Expired(g) => {
+                    (Some(format_expiry(g.expiry)), g.readers.iter().cloned().collect())
+                }
+                _ => (None, Vec::new()),
+            };
+            rows.push(json!({
+                "bucket": b.name,
+                "state": c.state.word(),
+                "detail": c.to_string(),
+                "sha256": c.hash.map(|h| h.to_string()),
+                "first_sid": c.claimed,
+                "claim_mismatch": c.claim_mismatch(),
+                "expiry": expiry,
+                "readers": readers,
+            }));
+        }
+        if a.json {
+            print_json(&json!({ "buckets": rows }));
+        } else {
+            let mut out = String::new();
+            for r in &rows {
+                let _ = writeln!(
+                    out,
+                    "{:<32} {}",
+                    r["bucket"].as_str().unwrap_or("?"),
+                    r["detail"].as_str().unwrap_or("?")
+                );
+                if r["claim_mismatch"] == json!(true) {
+                    let _ = writeln!(
+                        out,
+                        "{:<32} WARNING: first statement calls itself `{}`",
+                        "",
+                        r["first_sid"].as_str().unwrap_or("")
+                    );
+                }
+            }
+            print!("{out}");
+        }
+        Ok(if all_lawful { ExitCode::SUCCESS } else { ExitCode::from(EXIT_NOT_LAWFUL) })
+    })
+}
