@@ -12,9 +12,13 @@ CORPUS ?= ../shared/corpus
 
 all: test
 
-demo:
-	$(CARGO) build --quiet -p breakglass
+demo: venv
+	$(CARGO) build --quiet -p breakglass -p enforcer -p notifier
+	$(CARGO) build --quiet -p e2e --bin demo
 	./scripts/demo.sh
+	@echo
+	@echo "== Part two: the Lambdas on a local AWS (moto), as stakeholders and the security team see it"
+	$(CARGO) run --quiet -p e2e --bin demo
 
 test: fmt-check lint unit
 

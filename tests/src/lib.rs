@@ -271,11 +271,12 @@ pub struct Function {
 
 /// Path of a workspace binary (built by `make test` before the tests run).
 pub fn binary(name: &str) -> PathBuf {
+    // Tests run from target/<profile>/deps, binaries such as the demo from target/<profile>.
     let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|p| p.parent()).unwrap();
-    let path = dir.join(name);
-    assert!(path.exists(), "{} not built: run `cargo build -p {name}` (make test does)", path.display());
-    path
+    let dirs: Vec<PathBuf> = exe.ancestors().skip(1).take(2).map(PathBuf::from).collect();
+    dirs.iter().map(|d| d.join(name)).find(|p| p.exists()).unwrap_or_else(|| {
+        panic!("{name} is not built next to {}: run `cargo build -p {name}` (make test does)", exe.display())
+    })
 }
 
 impl Function {
@@ -514,6 +515,34 @@ impl Stack {
         assert_eq!(r.failed_entry_count, 0);
     }
 
+    /// Runs what the rules delivered: S3 calls to the enforcer and the notifier, then breakglass's own
+    /// events (remediations) to the notifier, as the template's targets do. Returns the enforcer's
+    /// answers.
+    pub async fn route(&self, enforcer: &Function, notifier: &Function) -> Vec<Result<Value, String>> {
+        let mut answers = Vec::new();
+        for delivered in self.drain(&self.s3_calls).await {
+            answers.push(enforcer.invoke(&delivered));
+            let _ = notifier.invoke(&delivered);
+        }
+        for own in self.drain(&self.own_events).await {
+            let _ = notifier.invoke(&own);
+        }
+        answers
+    }
+
+    /// SNS deliveries waiting in a subscriber queue: (message attributes, the JSON document).
+    pub async fn deliveries(&self, queue: &str) -> Vec<(Value, Value)> {
+        self.drain(queue)
+            .await
+            .into_iter()
+            .map(|m| {
+                let doc =
+                    serde_json::from_str(m["Message"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
+                (m["MessageAttributes"].clone(), doc)
+            })
+            .collect()
+    }
+
     pub async fn live_policy(&self, bucket: &str) -> Option<String> {
         self.clients.s3.get_bucket_policy().bucket(bucket).send().await.ok().and_then(|o| o.policy)
     }
@@ -549,7 +578,7 @@ pub fn cloudtrail_event(
                 "attributes": {"creationDate": "2026-11-24T11:00:00Z", "mfaAuthenticated": "true"}
             }
         },
-        "eventTime": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap(),
+        "eventTime": time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap().format(&time::format_description::well_known::Rfc3339).unwrap(),
         "eventSource": "s3.amazonaws.com",
         "eventName": name,
         "awsRegion": REGION,

@@ -62,34 +62,15 @@ impl Env {
     }
 
     async fn run_delivered(&self) -> Vec<Result<Value, String>> {
-        let mut answers = Vec::new();
-        for delivered in self.stack.drain(&self.stack.s3_calls).await {
-            answers.push(self.enforcer.invoke(&delivered));
-            self.notifier.invoke(&delivered).unwrap();
-        }
-        for own in self.stack.drain(&self.stack.own_events).await {
-            self.notifier.invoke(&own).unwrap();
-        }
-        answers
+        self.stack.route(&self.enforcer, &self.notifier).await
     }
 
     async fn live(&self) -> Option<String> {
         self.stack.live_policy(BUCKET).await
     }
 
-    /// SNS deliveries to a queue: (attributes, default document).
     async fn mail(&self, queue: &str) -> Vec<(Value, Value)> {
-        self.stack
-            .drain(queue)
-            .await
-            .into_iter()
-            .map(|m| {
-                let attrs = m["MessageAttributes"].clone();
-                let doc: Value =
-                    serde_json::from_str(m["Message"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
-                (attrs, doc)
-            })
-            .collect()
+        self.stack.deliveries(queue).await
     }
 }
 
