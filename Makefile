@@ -1,14 +1,15 @@
 # breakglass — one entry point for humans and CI.
 #   make demo    the policy tools on the example configuration
 #   make test    formatting, lints, all tests (what CI runs)
-#   make bench   criterion benchmarks of the hot path
+#   make bench   criterion benchmarks of the hot path, then the Lambdas (cold start, latency, RSS, zip)
+#   make package Lambda zips with cargo-lambda (release builds: several minutes on 2 cores)
 #   make fuzz    cargo-fuzz round trip (FUZZ_SECONDS, default 600; needs the nightly toolchain)
 
 CARGO ?= cargo
 FUZZ_SECONDS ?= 600
 CORPUS ?= ../shared/corpus
 
-.PHONY: all demo test fmt-check lint unit venv bench fuzz clean
+.PHONY: all demo test fmt-check lint unit venv bench package fuzz clean
 
 all: test
 
@@ -37,8 +38,18 @@ unit: venv
 	@if [ -d "$(CORPUS)" ]; then echo "corpus: $(CORPUS)"; else echo "corpus: not found at $(CORPUS) (corpus tests will skip, or fail under CI=true)"; fi
 	BREAKGLASS_CORPUS=$(abspath $(CORPUS)) $(CARGO) test --workspace
 
-bench:
+bench: package
 	$(CARGO) bench -p canonical-policies --bench pipeline
+	$(CARGO) build --release --quiet -p enforcer -p notifier
+	$(CARGO) build --release --quiet -p e2e --bin lambda_bench
+	./target/release/lambda_bench
+
+# No aarch64 standard library can be installed on this machine (no network beyond package
+# registries), so the zips are x86_64; on a machine with `rustup target add aarch64-unknown-linux-gnu`
+# use --arm64 to match template.yaml.
+package:
+	@./scripts/venv.sh lambda
+	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --x86-64 --output-format zip -p enforcer -p notifier
 
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Creates .venv with the Python tools the tests and the demo use (moto as the local AWS), once.
-# Re-running is cheap: it only installs when the pinned versions are missing.
+# Creates .venv with the Python tools the project uses, once; re-running only installs what is missing.
+#   scripts/venv.sh          moto (the local AWS of the tests and the demo)
+#   scripts/venv.sh lambda   also cargo-lambda and zig (make package, make bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
-want="moto[server]==5.2.5"
-if [ -x .venv/bin/moto_server ] && .venv/bin/python -c 'import moto, sys; sys.exit(moto.__version__ != "5.2.5")' 2>/dev/null; then
-  exit 0
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+install() { # name==version [more requirements]
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check "$@"
+}
+if ! .venv/bin/python -c 'import moto, sys; sys.exit(moto.__version__ != "5.2.5")' 2>/dev/null || [ ! -x .venv/bin/moto_server ]; then
+  echo "installing moto[server] 5.2.5 into .venv" >&2
+  install "moto[server]==5.2.5"
 fi
-echo "setting up .venv ($want)" >&2
-"$python" -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check "$want"
+if [ "${1:-}" = lambda ] && [ ! -x .venv/bin/cargo-lambda ]; then
+  echo "installing cargo-lambda 1.9.2 and zig into .venv" >&2
+  install "cargo-lambda==1.9.2" "ziglang==0.17.1"
+fi

@@ -109,6 +109,11 @@ fn policy_change(
             format!("{b}: access CLOSED"),
             Severity::Info,
         ),
+        (State::Open(_), _) if !call.actor.principal_arns().any(|a| bucket.automation_principals.contains(a)) => (
+            format!("Access to log bucket {b} was opened by someone who is not a break-glass operator. breakglass closes it again automatically and the security team is alerted."),
+            format!("ALERT {b}: access opened by an unauthorised principal"),
+            Severity::Critical,
+        ),
         (State::Open(g), _) => (
             format!(
                 "Access to log bucket {b} was opened for {} until {} (OpenAccess). Reading ends at that time even if nobody closes it.",
