@@ -138,48 +138,12 @@ fn complete(fragment: &Json<'_>) -> Json<'static> {
     ])
 }
 
-fn serialise(v: &Json<'_>) -> String {
-    fn go(v: &Json<'_>, out: &mut String) {
-        match v {
-            Json::Null => out.push_str("null"),
-            Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Json::Number(n) => out.push_str(n),
-            Json::String(s) => json::write_json_string(out, s),
-            Json::Array(items) => {
-                out.push('[');
-                for (i, x) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    go(x, out);
-                }
-                out.push(']');
-            }
-            Json::Object(m) => {
-                out.push('{');
-                for (i, (k, x)) in m.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    json::write_json_string(out, k);
-                    out.push(':');
-                    go(x, out);
-                }
-                out.push('}');
-            }
-        }
-    }
-    let mut s = String::new();
-    go(v, &mut s);
-    s
-}
-
 /// A side of a pair as policy text: full pairs hold JSON text or a JSON object, fragments a piece.
 fn side(v: &Json<'_>, kind: &str) -> String {
     match (v, kind) {
         (Json::String(text), _) => text.to_string(),
-        (doc @ Json::Object(m), _) if m.iter().any(|(k, _)| k == "Statement") => serialise(doc),
-        (fragment, _) => serialise(&complete(fragment)),
+        (doc @ Json::Object(m), _) if m.iter().any(|(k, _)| k == "Statement") => doc.to_text(),
+        (fragment, _) => complete(fragment).to_text(),
     }
 }
 

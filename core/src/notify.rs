@@ -146,17 +146,8 @@ fn policy_change(
         GuardedCall::DeleteBucketPolicy => "none",
         _ => c.state.word(),
     };
-    let default = json!({
-        "schema": SCHEMA,
-        "kind": "change",
-        "severity": severity.word(),
-        "bucket": b,
-        "call": guarded.name(),
-        "state": state,
-        "policy": state_json(&c),
-        "event": event_json(call),
-        "actor": actor_json(call),
-    });
+    let default =
+        call_document("change", severity, b, guarded, state, call, json!({ "policy": state_json(&c) }));
     finish(subject, email, default, "change", state, severity, b)
 }
 
@@ -176,17 +167,8 @@ fn attempt(bucket: &BucketConfig, guarded: GuardedCall, call: &ApiCall) -> Notif
         section(&mut email, "AWS said", msg);
     }
     who_when_where(&mut email, call);
-    let default = json!({
-        "schema": SCHEMA,
-        "kind": "attempt",
-        "severity": "warning",
-        "bucket": b,
-        "call": guarded.name(),
-        "state": "unchanged",
-        "error": { "code": call.error_code, "message": call.error_message },
-        "event": event_json(call),
-        "actor": actor_json(call),
-    });
+    let error = json!({ "error": { "code": call.error_code, "message": call.error_message } });
+    let default = call_document("attempt", Severity::Warning, b, guarded, "unchanged", call, error);
     let subject = format!("{b}: refused attempt to {} ({code})", call_in_words(guarded));
     finish(subject, email, default, "attempt", "unchanged", Severity::Warning, b)
 }
@@ -207,22 +189,13 @@ fn setting_change(bucket: &BucketConfig, guarded: GuardedCall, call: &ApiCall) -
     };
     section(&mut email, "What happened", &headline);
     who_when_where(&mut email, call);
-    let default = json!({
-        "schema": SCHEMA,
-        "kind": "change",
-        "severity": severity.word(),
-        "bucket": b,
-        "call": guarded.name(),
-        "state": if weakening.is_some() { "exposed" } else { "unchanged" },
-        "exposure": weakening,
-        "event": event_json(call),
-        "actor": actor_json(call),
-    });
+    let state = if weakening.is_some() { "exposed" } else { "unchanged" };
+    let default =
+        call_document("change", severity, b, guarded, state, call, json!({ "exposure": weakening }));
     let subject = match weakening {
         Some(_) => format!("ALERT {b}: {} weakened", setting_name(guarded)),
         None => format!("{b}: {} changed", setting_name(guarded)),
     };
-    let state = if severity == Severity::Critical { "exposed" } else { "unchanged" };
     finish(subject, email, default, "change", state, severity, b)
 }
 
@@ -420,6 +393,32 @@ fn who_when_where(email: &mut String, call: &ApiCall) {
     if let Some(id) = &call.event_id {
         let _ = writeln!(email, "Event id: {id}");
     }
+}
+
+/// The JSON document of a CloudTrail call: the common fields plus `extra`'s.
+fn call_document(
+    kind: &str,
+    severity: Severity,
+    bucket: &str,
+    guarded: GuardedCall,
+    state: &str,
+    call: &ApiCall,
+    extra: Value,
+) -> Value {
+    let mut doc = json!({
+        "schema": SCHEMA,
+        "kind": kind,
+        "severity": severity.word(),
+        "bucket": bucket,
+        "call": guarded.name(),
+        "state": state,
+        "event": event_json(call),
+        "actor": actor_json(call),
+    });
+    if let (Value::Object(d), Value::Object(e)) = (&mut doc, extra) {
+        d.extend(e);
+    }
+    doc
 }
 
 fn event_json(call: &ApiCall) -> Value {
