@@ -23,6 +23,7 @@ struct Store {
     writes: Mutex<usize>,
     fail_get: Mutex<Option<PortError>>,
     fail_put: Mutex<Option<PortError>>,
+    blocked: Mutex<Vec<String>>,
 }
 
 impl PolicyStore for Store {
@@ -40,7 +41,8 @@ impl PolicyStore for Store {
         self.policies.lock().unwrap().insert(bucket.to_owned(), policy.to_owned());
         Ok(())
     }
-    async fn block_public_access(&self, _bucket: &str) -> Result<(), PortError> {
+    async fn block_public_access(&self, bucket: &str) -> Result<(), PortError> {
+        self.blocked.lock().unwrap().push(bucket.to_owned());
         Ok(())
     }
 }
@@ -214,6 +216,30 @@ async fn dry_run_writes_nothing_but_reports() {
     assert!(r.iter().all(|r| r.outcome == Outcome::WouldClose));
     assert_eq!(*e.store.writes.lock().unwrap(), 0);
     assert_eq!(e.bus.0.lock().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn weakened_public_access_block_is_reported_and_repaired() {
+    let e = enforcer();
+    let closed = config().bucket(BUCKET).unwrap().closed_policy().to_pretty_json();
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), closed);
+    let ev = event::parse(&json!({"eventName": "DeleteBucketPublicAccessBlock", "eventID": "p1",
+        "requestParameters": {"bucketName": BUCKET, "publicAccessBlock": ""},
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/admin"}}))
+    .unwrap();
+    let r = e.handle(&ev, now()).await.unwrap();
+    assert_eq!(r[0].outcome, Outcome::Lawful, "the policy itself is fine");
+    assert_eq!(*e.store.blocked.lock().unwrap(), [BUCKET]);
+    let bus = e.bus.0.lock().unwrap();
+    assert_eq!(bus[0].detail_type, "breakglass exposure");
+    assert_eq!(bus[0].detail["repaired"], true);
+    assert_eq!(bus[0].detail["what"], "the public-access block was removed");
+    // A public ACL is reported, not repaired (ACLs are off under BucketOwnerEnforced anyway).
+    drop(bus);
+    let acl = event::parse(&json!({"eventName": "PutBucketAcl", "requestParameters": {"bucketName": BUCKET, "x-amz-acl": ["public-read"]}})).unwrap();
+    e.handle(&acl, now()).await.unwrap();
+    assert_eq!(e.bus.0.lock().unwrap()[1].detail["what"], "the bucket ACL was set to `public-read`");
+    assert_eq!(e.store.blocked.lock().unwrap().len(), 1);
 }
 
 #[test]
