@@ -76,6 +76,76 @@ impl Drop for Moto {
     }
 }
 
+/// A proxy in front of moto that answers one kind of request with an injected failure and forwards
+/// everything else: how the tests make exactly S3's *write* fail.
+pub struct FaultProxy {
+    pub endpoint: String,
+}
+
+impl FaultProxy {
+    /// Requests whose request line satisfies `fail` get `status` with an S3-style error `code`.
+    pub fn start(upstream: &str, fail: fn(&str) -> bool, status: u16, code: &'static str) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let upstream = upstream.clone();
+                std::thread::spawn(move || proxy_connection(client, &upstream, fail, status, code));
+            }
+        });
+        FaultProxy { endpoint }
+    }
+}
+
+fn proxy_connection(client: TcpStream, upstream: &str, fail: fn(&str) -> bool, status: u16, code: &str) {
+    let mut reader = BufReader::new(client.try_clone().unwrap());
+    let mut out = client;
+    loop {
+        let mut head = String::new();
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let request_line = line.clone();
+        let mut length = 0usize;
+        loop {
+            // Forwarded upstream one request per connection, so keep-alive is answered here.
+            if !line.to_ascii_lowercase().starts_with("connection:") {
+                head.push_str(&line);
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                break;
+            }
+        }
+        let mut body = vec![0u8; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let response = if fail(&request_line) {
+            let xml = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>injected by the test</Message></Error>");
+            format!("HTTP/1.1 {status} Injected\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n{xml}", xml.len()).into_bytes()
+        } else {
+            let mut up = TcpStream::connect(upstream).unwrap();
+            up.write_all(head.as_bytes()).unwrap();
+            up.write_all(b"Connection: close\r\n\r\n").unwrap();
+            up.write_all(&body).unwrap();
+            let mut response = Vec::new();
+            up.read_to_end(&mut response).unwrap();
+            response
+        };
+        if out.write_all(&response).is_err() {
+            return;
+        }
+    }
+}
+
 /// The variables every process talking to moto needs.
 pub fn aws_env(endpoint: &str) -> Vec<(String, String)> {
     [

@@ -228,6 +228,49 @@ async fn s3_failure_is_a_retryable_error_and_the_function_survives() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+async fn s3_write_throttled_is_retryable_and_a_refused_write_is_a_loud_alert() {
+    let Some(env) = setup().await else { return };
+    let tampered =
+        std::fs::read_to_string(e2e::root().join("examples/policies/tampered-closed.json")).unwrap();
+    env.stack.clients.s3.put_bucket_policy().bucket(BUCKET).policy(&tampered).send().await.unwrap();
+    let event = cloudtrail_event("PutBucketPolicy", BUCKET, MALLORY, "s", Some(&tampered), None);
+    let with_proxy = |proxy: &e2e::FaultProxy| {
+        let mut vars = env.stack.function_env();
+        for (k, v) in &mut vars {
+            if k == "AWS_ENDPOINT_URL" {
+                v.clone_from(&proxy.endpoint);
+            }
+        }
+        Function::spawn("enforcer", &vars)
+    };
+    let put_policy = |line: &str| line.starts_with("PUT ") && line.contains("policy");
+
+    // 503 SlowDown on the write: an error, so that Lambda retries; the policy is still the intruder's.
+    let throttled = e2e::FaultProxy::start(&env.stack.endpoint, put_policy, 503, "SlowDown");
+    let mut enforcer = with_proxy(&throttled);
+    let err = enforcer.invoke(&event).unwrap_err();
+    assert!(err.contains("retryable") && err.contains("SlowDown"), "{err}");
+    assert!(enforcer.is_running());
+    assert_eq!(env.live().await.as_deref(), Some(tampered.as_str()));
+
+    // MalformedPolicy on the write (a template principal no longer exists): not retried, but a
+    // remediation event with outcome `refused` for the security team.
+    let refused = e2e::FaultProxy::start(&env.stack.endpoint, put_policy, 400, "MalformedPolicy");
+    let enforcer = with_proxy(&refused);
+    let answer = enforcer.invoke(&event).unwrap();
+    assert_eq!(answer["buckets"][0]["outcome"], "refused", "{answer}");
+    let own = env.stack.drain(&env.stack.own_events).await;
+    assert_eq!(own.len(), 1);
+    assert_eq!(own[0]["detail"]["outcome"], "refused");
+    assert!(own[0]["detail"]["error"].as_str().unwrap().contains("MalformedPolicy"));
+    let Ok(_) = env.notifier.invoke(&own[0]) else { panic!("notifier failed") };
+    let alerts = env.mail(&env.stack.security).await;
+    let subjects: Vec<String> =
+        alerts.iter().map(|(_, d)| d["subject"].as_str().unwrap_or_default().to_owned()).collect();
+    assert!(subjects.iter().any(|s| s.contains("REFUSED ClosedAccess")), "{subjects:?}");
+}
+
+#[tokio::test(flavor = "current_thread")]
 async fn every_corpus_event_is_handled_through_the_runtime_api() {
     let dir = std::env::var_os("BREAKGLASS_CORPUS")
         .map(std::path::PathBuf::from)
