@@ -230,12 +230,13 @@ async fn weakened_public_access_block_is_reported_and_repaired() {
     let r = e.handle(&ev, now()).await.unwrap();
     assert_eq!(r[0].outcome, Outcome::Lawful, "the policy itself is fine");
     assert_eq!(*e.store.blocked.lock().unwrap(), [BUCKET]);
-    let bus = e.bus.0.lock().unwrap();
-    assert_eq!(bus[0].detail_type, "breakglass exposure");
-    assert_eq!(bus[0].detail["repaired"], true);
-    assert_eq!(bus[0].detail["what"], "the public-access block was removed");
+    {
+        let bus = e.bus.0.lock().unwrap();
+        assert_eq!(bus[0].detail_type, "breakglass exposure");
+        assert_eq!(bus[0].detail["repaired"], true);
+        assert_eq!(bus[0].detail["what"], "the public-access block was removed");
+    }
     // A public ACL is reported, not repaired (ACLs are off under BucketOwnerEnforced anyway).
-    drop(bus);
     let acl = event::parse(&json!({"eventName": "PutBucketAcl", "requestParameters": {"bucketName": BUCKET, "x-amz-acl": ["public-read"]}})).unwrap();
     e.handle(&acl, now()).await.unwrap();
     assert_eq!(e.bus.0.lock().unwrap()[1].detail["what"], "the bucket ACL was set to `public-read`");
