@@ -44,18 +44,24 @@ pub fn env(name: &'static str) -> Result<String, SetupError> {
     std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or(SetupError::Missing(name))
 }
 
+/// The event, or the answer for a malformed one: logged as an error and answered, not failed, because
+/// a retry would fail the same way.
+fn parse_or_ignore(raw: &Value) -> Result<event::Incoming, Value> {
+    event::parse(raw).map_err(|e| {
+        tracing::error!(error = %e, "malformed event; not retried");
+        json!({ "ignored": e.to_string() })
+    })
+}
+
 /// The enforcer's answer to one invocation.
 pub async fn enforce_event<S: PolicyStore, B: EventBus>(
     enforcer: &Enforcer<S, B>,
     raw: &Value,
     now: OffsetDateTime,
 ) -> Result<Value, EnforceError> {
-    let incoming = match event::parse(raw) {
+    let incoming = match parse_or_ignore(raw) {
         Ok(i) => i,
-        Err(e) => {
-            tracing::error!(error = %e, "malformed event; not retried");
-            return Ok(json!({ "ignored": e.to_string() }));
-        }
+        Err(answer) => return Ok(answer),
     };
     let reports = enforcer.handle(&incoming, now).await?;
     let buckets: Vec<Value> = reports
@@ -90,12 +96,9 @@ pub async fn notify_event<P: Publisher>(
     raw: &Value,
     now: OffsetDateTime,
 ) -> Result<Value, NotifyError> {
-    let incoming = match event::parse(raw) {
+    let incoming = match parse_or_ignore(raw) {
         Ok(i) => i,
-        Err(e) => {
-            tracing::error!(error = %e, "malformed event; not retried");
-            return Ok(json!({ "ignored": e.to_string() }));
-        }
+        Err(answer) => return Ok(answer),
     };
     let mut sent = Vec::new();
     let mut ignored = Vec::new();
