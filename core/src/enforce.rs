@@ -41,6 +41,8 @@ pub enum Outcome {
     /// S3 refused ClosedAccess (e.g. a principal in the template no longer exists): a loud alert, not
     /// retried, because retrying cannot help.
     Refused(String),
+    /// ClosedAccess was written but the read-back did not show it yet: reported, then retried.
+    Unverified(String),
 }
 
 impl Outcome {
@@ -50,6 +52,7 @@ impl Outcome {
             Outcome::Closed => "closed",
             Outcome::WouldClose => "dry-run",
             Outcome::Refused(_) => "refused",
+            Outcome::Unverified(_) => "unverified",
         }
     }
 }
@@ -165,13 +168,13 @@ impl<S: PolicyStore, B: EventBus> Enforcer<S, B> {
                     let back = self.store.get_policy(&bucket.name).await.map_err(aws)?;
                     let after = classify(bucket, back.as_deref().map(str::as_bytes), now);
                     report.after_hash = after.hash;
-                    if after.state != State::Closed {
-                        return Err(EnforceError::NotVerified {
-                            bucket: bucket.name.clone(),
-                            found: after.to_string(),
-                        });
-                    }
-                    report.outcome = Outcome::Closed;
+                    // Bucket configuration is eventually consistent in S3: the read may still show
+                    // the old policy. Report it, then fail so that Lambda retries and verifies again.
+                    report.outcome = if after.state == State::Closed {
+                        Outcome::Closed
+                    } else {
+                        Outcome::Unverified(after.to_string())
+                    };
                 }
                 Err(PortError::Refused(msg)) => {
                     tracing::error!(
@@ -195,6 +198,9 @@ impl<S: PolicyStore, B: EventBus> Enforcer<S, B> {
             .put(&BusEvent { detail_type: REMEDIATION.to_owned(), detail })
             .await
             .map_err(EnforceError::Bus)?;
+        if let Outcome::Unverified(found) = &report.outcome {
+            return Err(EnforceError::NotVerified { bucket: bucket.name.clone(), found: found.clone() });
+        }
         Ok(report)
     }
 
@@ -312,7 +318,10 @@ fn remediation_detail(
         "schema": "breakglass.remediation/1",
         "bucket": r.bucket,
         "outcome": r.outcome.word(),
-        "error": match &r.outcome { Outcome::Refused(m) => Some(m.as_str()), _ => None },
+        "error": match &r.outcome {
+            Outcome::Refused(m) | Outcome::Unverified(m) => Some(m.as_str()),
+            _ => None,
+        },
         "reason": r.reason,
         "reasons": reasons,
         "before": { "state": c.state.word(), "hash": c.hash.map(|h| h.to_string()), "claimed": c.claimed },

@@ -213,6 +213,7 @@ fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Re
                 "closed" => format!("breakglass found an unlawful policy on log bucket {bucket} and restored ClosedAccess. It checked the result: nobody can read the logs."),
                 "dry-run" => format!("breakglass found an unlawful policy on log bucket {bucket}. It runs in dry-run mode and changed nothing: act now."),
                 "refused" => format!("breakglass found an unlawful policy on log bucket {bucket}, but S3 REFUSED ClosedAccess ({}). The bucket may be readable: act now.", s("error").unwrap_or("no detail")),
+                "unverified" => format!("breakglass found an unlawful policy on log bucket {bucket} and wrote ClosedAccess, but reading it back still showed {}. It checks again automatically; if this repeats, act now.", s("error").unwrap_or("another policy")),
                 other => format!("breakglass remediation of log bucket {bucket}: {other}."),
             };
             section(&mut email, "What happened", &headline);

@@ -24,12 +24,18 @@ struct Store {
     fail_get: Mutex<Option<PortError>>,
     fail_put: Mutex<Option<PortError>>,
     blocked: Mutex<Vec<String>>,
+    /// Eventual consistency: the first read after a write still returns the previous policy.
+    lagging: Mutex<bool>,
+    stale: Mutex<Option<String>>,
 }
 
 impl PolicyStore for Store {
     async fn get_policy(&self, bucket: &str) -> Result<Option<String>, PortError> {
         if let Some(e) = self.fail_get.lock().unwrap().clone() {
             return Err(e);
+        }
+        if let Some(old) = self.stale.lock().unwrap().take() {
+            return Ok(Some(old));
         }
         Ok(self.policies.lock().unwrap().get(bucket).cloned())
     }
@@ -38,7 +44,10 @@ impl PolicyStore for Store {
             return Err(e);
         }
         *self.writes.lock().unwrap() += 1;
-        self.policies.lock().unwrap().insert(bucket.to_owned(), policy.to_owned());
+        let old = self.policies.lock().unwrap().insert(bucket.to_owned(), policy.to_owned());
+        if *self.lagging.lock().unwrap() {
+            *self.stale.lock().unwrap() = old;
+        }
         Ok(())
     }
     async fn block_public_access(&self, bucket: &str) -> Result<(), PortError> {
@@ -206,6 +215,25 @@ async fn expired_no_policy_and_failures() {
     let e = enforcer();
     *e.store.fail_get.lock().unwrap() = Some(PortError::Retryable("SlowDown".into()));
     assert!(e.handle(&schedule(), now()).await.is_err());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_write_not_yet_visible_is_reported_then_retried() {
+    let e = enforcer();
+    let tampered = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/policies/tampered-closed.json"
+    ))
+    .unwrap();
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), tampered.clone());
+    *e.store.lagging.lock().unwrap() = true;
+    let ev = put_event(&tampered, "arn:aws:iam::111122223333:role/mallory");
+    let err = e.handle(&ev, now()).await.unwrap_err();
+    assert!(err.to_string().contains("wrote ClosedAccess but read back"), "{err}");
+    assert_eq!(e.bus.0.lock().unwrap()[0].detail["outcome"], "unverified", "reported before failing");
+    // Lambda's retry: now the write is visible, nothing more to do.
+    *e.store.lagging.lock().unwrap() = false;
+    assert_eq!(e.handle(&ev, now()).await.unwrap()[0].outcome, Outcome::Lawful);
 }
 
 #[tokio::test(flavor = "current_thread")]
