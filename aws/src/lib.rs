@@ -15,6 +15,8 @@ use breakglass_core::ports::{BusEvent, EventBus, Notification, PolicyStore, Port
 /// The SDK clients breakglass uses, built from one shared configuration.
 #[derive(Debug, Clone)]
 pub struct Clients {
+    /// The shared configuration, for clients only some binaries need (STS in the CLI).
+    pub config: aws_config::SdkConfig,
     pub s3: aws_sdk_s3::Client,
     pub sns: aws_sdk_sns::Client,
     pub eventbridge: aws_sdk_eventbridge::Client,
@@ -37,6 +39,7 @@ impl Clients {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             sns: aws_sdk_sns::Client::new(&shared),
             eventbridge: aws_sdk_eventbridge::Client::new(&shared),
+            config: shared,
         }
     }
 }

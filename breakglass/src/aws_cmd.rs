@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::input::{load_config, read_input, CliError};
-use crate::{AwsArgs, EnforceArgs, NotifyArgs, StatusArgs};
+use crate::{AwsArgs, CloseArgs, EnforceArgs, NotifyArgs, OpenArgs, StatusArgs};
 
 /// Exit code when a bucket is not lawful (as `policy classify` uses for drift).
 const EXIT_NOT_LAWFUL: u8 = 3;
@@ -149,5 +149,87 @@ pub fn status(a: &StatusArgs) -> Result<ExitCode, CliError> {
             print!("{out}");
         }
         Ok(if all_lawful { ExitCode::SUCCESS } else { ExitCode::from(EXIT_NOT_LAWFUL) })
+    })
+}
+
+/// Who is asking, as AWS sees it.
+async fn requester(clients: &Clients) -> Result<String, CliError> {
+    let sts = aws_sdk_sts::Client::new(&clients.config);
+    let me = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| CliError::Aws(format!("cannot tell who you are (sts): {}", e)))?;
+    Ok(me.arn.unwrap_or_else(|| "an unknown principal".into()))
+}
+
+fn operate_error(e: breakglass_core::operate::OperateError) -> CliError {
+    use breakglass_core::operate::OperateError as E;
+    match e {
+        E::Aws { .. } | E::Bus(_) | E::NotVerified { .. } => CliError::Aws(e.to_string()),
+        refused => CliError::Input(refused.to_string()),
+    }
+}
+
+fn report(done: &breakglass_core::operate::Done, json_out: bool) {
+    if json_out {
+        print_json(&done.event);
+        return;
+    }
+    match &done.grant {
+        Some(g) => {
+            let readers: Vec<&str> = g.readers.iter().map(String::as_str).collect();
+            println!("opened {} until {} for {}", done.bucket, format_expiry(g.expiry), readers.join(", "));
+            if let Some(p) = &done.previous {
+                println!("  (it was open until {}; no grant was cut short)", format_expiry(p.expiry));
+            }
+        }
+        None => println!("closed {}", done.bucket),
+    }
+    println!("  policy sha256 {}", done.policy_hash);
+}
+
+pub fn open(a: &OpenArgs) -> Result<ExitCode, CliError> {
+    let config = load_config(&a.aws.config)?;
+    let bucket = crate::input::choose_bucket(&config, Some(&a.bucket))?;
+    let duration = canonical_policies::config::parse_duration(&a.duration).ok_or_else(|| {
+        CliError::Input(format!("invalid --duration `{}`: expected e.g. `4h`, `90m`, `1h30m`", a.duration))
+    })?;
+    let request = breakglass_core::operate::OpenRequest {
+        reason: a.reason.clone(),
+        ticket: a.ticket.clone(),
+        duration,
+        readers: a.readers.iter().cloned().collect(),
+    };
+    runtime()?.block_on(async {
+        let clients = Clients::load(endpoint(a.aws.endpoint_url.as_deref()).as_deref()).await;
+        let who = requester(&clients).await?;
+        let store = S3Store::new(clients.s3.clone());
+        let bus = EventBridgeBus::new(clients.eventbridge.clone(), &a.event_bus);
+        let now =
+            OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| OffsetDateTime::now_utc());
+        let done = breakglass_core::operate::open(bucket, &store, &bus, &request, &who, now)
+            .await
+            .map_err(operate_error)?;
+        report(&done, a.json);
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn close(a: &CloseArgs) -> Result<ExitCode, CliError> {
+    let config = load_config(&a.aws.config)?;
+    let bucket = crate::input::choose_bucket(&config, Some(&a.bucket))?;
+    runtime()?.block_on(async {
+        let clients = Clients::load(endpoint(a.aws.endpoint_url.as_deref()).as_deref()).await;
+        let who = requester(&clients).await?;
+        let store = S3Store::new(clients.s3.clone());
+        let bus = EventBridgeBus::new(clients.eventbridge.clone(), &a.event_bus);
+        let now =
+            OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| OffsetDateTime::now_utc());
+        let done = breakglass_core::operate::close(bucket, &store, &bus, &a.reason, &who, now)
+            .await
+            .map_err(operate_error)?;
+        report(&done, a.json);
+        Ok(ExitCode::SUCCESS)
     })
 }

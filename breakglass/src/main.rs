@@ -29,6 +29,55 @@ enum Command {
     Notify(NotifyArgs),
     /// The state of every protected bucket (exit 3 if any is not lawful).
     Status(StatusArgs),
+    /// Break the glass: open a bucket for investigators, with a reason, a ticket and an expiry.
+    Open(OpenArgs),
+    /// Close a bucket again (ClosedAccess).
+    Close(CloseArgs),
+}
+
+#[derive(Debug, Args)]
+struct OpenArgs {
+    #[command(flatten)]
+    aws: AwsArgs,
+    /// The bucket to open.
+    #[arg(long)]
+    bucket: String,
+    /// Why access is needed (goes into the email and the audit trail).
+    #[arg(long)]
+    reason: String,
+    /// The ticket or case that authorises it.
+    #[arg(long)]
+    ticket: String,
+    /// How long, e.g. `4h` or `1h30m` (at most the bucket's max_open_duration).
+    #[arg(long)]
+    duration: String,
+    /// Reader role (repeatable); default: every investigator role of the bucket.
+    #[arg(long = "reader", value_name = "ROLE_ARN")]
+    readers: Vec<String>,
+    /// EventBridge bus for the request event.
+    #[arg(long, default_value = "breakglass")]
+    event_bus: String,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct CloseArgs {
+    #[command(flatten)]
+    aws: AwsArgs,
+    /// The bucket to close.
+    #[arg(long)]
+    bucket: String,
+    /// Why it is closed.
+    #[arg(long)]
+    reason: String,
+    /// EventBridge bus for the request event.
+    #[arg(long, default_value = "breakglass")]
+    event_bus: String,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -186,6 +235,8 @@ fn main() -> ExitCode {
         Command::Enforce(a) => aws_cmd::enforce(&a),
         Command::Notify(a) => aws_cmd::notify(&a),
         Command::Status(a) => aws_cmd::status(&a),
+        Command::Open(a) => aws_cmd::open(&a),
+        Command::Close(a) => aws_cmd::close(&a),
     };
     match result {
         Ok(code) => code,

@@ -318,9 +318,10 @@ impl BucketConfig {
         Ok(())
     }
 
-    /// The OpenAccess shape for any readers and expiry; the classifier uses it to test whether a policy
-    /// *is* an OpenAccess before asking whether it is a lawful one.
-    pub(crate) fn render_open_unchecked(&self, grant: &OpenGrant) -> Result<Policy, RenderError> {
+    /// The OpenAccess shape for any readers and expiry, *without* checking that the grant is lawful.
+    /// The classifier uses it to test whether a policy is an OpenAccess before asking whether it is a
+    /// lawful one; the operator workflow uses it for a grant it has checked itself.
+    pub fn render_open_unchecked(&self, grant: &OpenGrant) -> Result<Policy, RenderError> {
         template::render(template::OPEN_TEMPLATE, &self.vars(Some(grant)), &self.partition, "open template")
     }
 }

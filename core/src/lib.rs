@@ -9,4 +9,5 @@ pub mod enforce;
 pub mod event;
 pub mod handler;
 pub mod notify;
+pub mod operate;
 pub mod ports;

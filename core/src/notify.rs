@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 
 use crate::enforce::{exposure, EXPOSURE, REMEDIATION};
 use crate::event::{ApiCall, GuardedCall, Incoming};
+use crate::operate::REQUEST;
 use crate::ports::Notification;
 
 pub const SCHEMA: &str = "breakglass.notification/1";
@@ -206,7 +207,7 @@ fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Re
         return Rendered::Ignored("breakglass event for an unknown bucket".into());
     };
     let mut email = String::new();
-    let (subject, kind, state) = match detail_type {
+    let (subject, kind, state, severity) = match detail_type {
         REMEDIATION => {
             let outcome = s("outcome").unwrap_or("unknown");
             let headline = match outcome {
@@ -247,7 +248,7 @@ fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Re
                 "refused" => format!("ALERT {bucket}: S3 REFUSED ClosedAccess, act now"),
                 _ => format!("ALERT {bucket}: unlawful policy found ({outcome})"),
             };
-            (subject, "remediation", outcome.to_owned())
+            (subject, "remediation", outcome.to_owned(), Severity::Critical)
         }
         EXPOSURE => {
             let what = s("what").unwrap_or("a setting was weakened");
@@ -262,7 +263,71 @@ fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Re
                     "Not repaired automatically: please review."
                 },
             );
-            (format!("ALERT {bucket}: {what}"), "remediation", "exposed".to_owned())
+            (format!("ALERT {bucket}: {what}"), "remediation", "exposed".to_owned(), Severity::Critical)
+        }
+        REQUEST => {
+            let requester = s("requester").unwrap_or("an unknown principal");
+            let grant = d.get("grant").filter(|g| g.is_object());
+            let previous = d.get("previous").filter(|g| g.is_object());
+            let until = |g: &Value| {
+                g.get("expiry")
+                    .and_then(Value::as_str)
+                    .and_then(parse_time)
+                    .map(human_time)
+                    .unwrap_or_else(|| "?".into())
+            };
+            let readers = |g: &Value| -> String {
+                g.get("readers")
+                    .and_then(Value::as_array)
+                    .map(|r| r.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default()
+            };
+            let result = match (s("action"), grant) {
+                (Some("open"), Some(g)) => {
+                    let mut what =
+                        format!("{requester} opened log bucket {bucket} for reading until {}.", until(g));
+                    if let Some(p) = previous {
+                        let _ = write!(
+                            what,
+                            " It was already open until {} for {}; no grant was cut short.",
+                            until(p),
+                            readers(p)
+                        );
+                    }
+                    section(&mut email, "What happened", &what);
+                    section(&mut email, "Why", s("reason").unwrap_or("not given"));
+                    section(&mut email, "Ticket", s("ticket").unwrap_or("not given"));
+                    section(&mut email, "Who may read", &readers(g));
+                    section(
+                        &mut email,
+                        "Until",
+                        &format!("{} (the policy itself denies reading after that)", until(g)),
+                    );
+                    (
+                        format!(
+                            "{bucket}: access OPENED until {} ({})",
+                            until(g),
+                            s("ticket").unwrap_or("no ticket")
+                        ),
+                        "open",
+                        Severity::Warning,
+                    )
+                }
+                _ => {
+                    let mut what =
+                        format!("{requester} closed log bucket {bucket}: nobody can read the logs.");
+                    if let Some(p) = previous {
+                        let _ = write!(what, " Access had been open until {} for {}.", until(p), readers(p));
+                    }
+                    section(&mut email, "What happened", &what);
+                    section(&mut email, "Why", s("reason").unwrap_or("not given"));
+                    (format!("{bucket}: access CLOSED"), "closed", Severity::Info)
+                }
+            };
+            if let Some(h) = s("policy_hash") {
+                section(&mut email, "Policy SHA-256", h);
+            }
+            (result.0, "request", result.1.to_owned(), result.2)
         }
         other => return Rendered::Ignored(format!("breakglass event {} is not mailed", Quoted(other))),
     };
@@ -281,7 +346,7 @@ fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Re
         subject: clean_subject(&subject),
         default,
         email,
-        attributes: attributes(kind, &state, Severity::Critical, bucket),
+        attributes: attributes(kind, &state, severity, bucket),
     }))
 }
 

@@ -1,0 +1,194 @@
+//! Breaking the glass: opening and closing a bucket on an operator's request.
+//!
+//! Rules (docs in the README): a request needs a reason and a ticket; readers must be investigator
+//! roles of the bucket and the expiry within its maximum. Opening an already open bucket never cuts
+//! a grant short: readers are added to the existing ones and the later expiry wins. A bucket in drift
+//! is not opened (someone must look first); closing is always allowed. Every request is written,
+//! read back, and published as a `breakglass request` event, so the notifier can say *why*.
+
+use std::collections::BTreeSet;
+
+use canonical_policies::{classify, format_expiry, BucketConfig, GrantError, OpenGrant, State};
+use serde_json::{json, Value};
+use time::{Duration, OffsetDateTime};
+
+use crate::ports::{BusEvent, EventBus, PolicyStore, PortError};
+
+/// Detail-type of the events a request puts on the bus.
+pub const REQUEST: &str = "breakglass request";
+/// Longest reason or ticket accepted: they go into emails and audit records.
+const MAX_TEXT: usize = 500;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OperateError {
+    #[error("a {0} is required")]
+    Missing(&'static str),
+    #[error("the {0} must be one line of at most 500 characters")]
+    BadText(&'static str),
+    #[error("the duration must be positive")]
+    BadDuration,
+    #[error(transparent)]
+    Grant(#[from] GrantError),
+    #[error("bucket `{bucket}` is not in a lawful state ({state}); run `breakglass status` and have it closed or investigated before opening")]
+    Drift { bucket: String, state: String },
+    #[error("bucket `{bucket}`: {source}")]
+    Aws { bucket: String, source: PortError },
+    #[error("bucket `{bucket}`: wrote the policy but read back `{found}`; try again")]
+    NotVerified { bucket: String, found: String },
+    #[error("the policy was written but the request event could not be published: {0}")]
+    Bus(PortError),
+}
+
+/// An operator's request to open a bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenRequest {
+    pub reason: String,
+    pub ticket: String,
+    pub duration: Duration,
+    /// Empty: every investigator role of the bucket.
+    pub readers: BTreeSet<String>,
+}
+
+/// What a request did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Done {
+    pub bucket: String,
+    /// The grant now in force (`None` after closing).
+    pub grant: Option<OpenGrant>,
+    /// The grant that was in force before, if any.
+    pub previous: Option<OpenGrant>,
+    pub policy_hash: String,
+    pub event: Value,
+}
+
+fn text(what: &'static str, value: &str) -> Result<String, OperateError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(OperateError::Missing(what));
+    }
+    if v.chars().count() > MAX_TEXT || v.chars().any(char::is_control) {
+        return Err(OperateError::BadText(what));
+    }
+    Ok(v.to_owned())
+}
+
+fn grant_json(g: Option<&OpenGrant>) -> Value {
+    g.map_or(Value::Null, |g| json!({ "readers": g.readers, "expiry": format_expiry(g.expiry) }))
+}
+
+/// Opens `bucket` (or widens and extends its current OpenAccess).
+pub async fn open<S: PolicyStore, B: EventBus>(
+    bucket: &BucketConfig,
+    store: &S,
+    bus: &B,
+    request: &OpenRequest,
+    requester: &str,
+    now: OffsetDateTime,
+) -> Result<Done, OperateError> {
+    let reason = text("reason", &request.reason)?;
+    let ticket = text("ticket", &request.ticket)?;
+    if !request.duration.is_positive() {
+        return Err(OperateError::BadDuration);
+    }
+    let readers =
+        if request.readers.is_empty() { bucket.investigator_roles.clone() } else { request.readers.clone() };
+    let asked = OpenGrant { readers, expiry: now + request.duration };
+    // The request on its own must be lawful: allowed readers, expiry within the maximum.
+    bucket.check_grant(&asked, now)?;
+
+    let aws = |source| OperateError::Aws { bucket: bucket.name.clone(), source };
+    let live = store.get_policy(&bucket.name).await.map_err(aws)?;
+    let before = classify(bucket, live.as_deref().map(str::as_bytes), now);
+    let previous = match &before.state {
+        State::Open(g) => Some(g.clone()),
+        State::Closed | State::Expired(_) => None,
+        State::Drift(_) => {
+            return Err(OperateError::Drift { bucket: bucket.name.clone(), state: before.to_string() });
+        }
+    };
+    // Never cut an existing grant short: union of readers, the later expiry.
+    let grant = match &previous {
+        Some(p) => OpenGrant {
+            readers: p.readers.union(&asked.readers).cloned().collect(),
+            expiry: p.expiry.max(asked.expiry),
+        },
+        None => asked,
+    };
+    // Lawful by construction (both parts are), so render without re-checking: an existing grant may
+    // lie a few minutes past the maximum because of the opener's clock skew.
+    let policy = bucket.render_open_unchecked(&grant).map_err(GrantError::Render)?;
+    let policy_hash = write_verified(bucket, store, &policy.to_pretty_json(), now).await?;
+    let event = json!({
+        "schema": "breakglass.request/1",
+        "action": "open",
+        "bucket": bucket.name,
+        "requester": requester,
+        "reason": reason,
+        "ticket": ticket,
+        "grant": grant_json(Some(&grant)),
+        "previous": grant_json(previous.as_ref()),
+        "policy_hash": policy_hash,
+        "time": format_expiry(now),
+    });
+    bus.put(&BusEvent { detail_type: REQUEST.to_owned(), detail: event.clone() })
+        .await
+        .map_err(OperateError::Bus)?;
+    Ok(Done { bucket: bucket.name.clone(), grant: Some(grant), previous, policy_hash, event })
+}
+
+/// Closes `bucket`: ClosedAccess, whatever the state was.
+pub async fn close<S: PolicyStore, B: EventBus>(
+    bucket: &BucketConfig,
+    store: &S,
+    bus: &B,
+    reason: &str,
+    requester: &str,
+    now: OffsetDateTime,
+) -> Result<Done, OperateError> {
+    let reason = text("reason", reason)?;
+    let aws = |source| OperateError::Aws { bucket: bucket.name.clone(), source };
+    let live = store.get_policy(&bucket.name).await.map_err(aws)?;
+    let before = classify(bucket, live.as_deref().map(str::as_bytes), now);
+    let previous = match &before.state {
+        State::Open(g) | State::Expired(g) => Some(g.clone()),
+        State::Closed | State::Drift(_) => None,
+    };
+    let policy_hash = write_verified(bucket, store, &bucket.closed_policy().to_pretty_json(), now).await?;
+    let event = json!({
+        "schema": "breakglass.request/1",
+        "action": "close",
+        "bucket": bucket.name,
+        "requester": requester,
+        "reason": reason,
+        "grant": Value::Null,
+        "previous": grant_json(previous.as_ref()),
+        "previous_state": before.state.word(),
+        "policy_hash": policy_hash,
+        "time": format_expiry(now),
+    });
+    bus.put(&BusEvent { detail_type: REQUEST.to_owned(), detail: event.clone() })
+        .await
+        .map_err(OperateError::Bus)?;
+    Ok(Done { bucket: bucket.name.clone(), grant: None, previous, policy_hash, event })
+}
+
+/// Writes `policy`, reads it back, and checks the hash.
+async fn write_verified<S: PolicyStore>(
+    bucket: &BucketConfig,
+    store: &S,
+    policy: &str,
+    now: OffsetDateTime,
+) -> Result<String, OperateError> {
+    let aws = |source| OperateError::Aws { bucket: bucket.name.clone(), source };
+    let want =
+        canonical_policies::Policy::parse_in(policy.as_bytes(), &bucket.partition)
+            .map(|p| p.hash())
+            .map_err(|e| OperateError::NotVerified { bucket: bucket.name.clone(), found: e.to_string() })?;
+    store.put_policy(&bucket.name, policy).await.map_err(aws)?;
+    let back = store.get_policy(&bucket.name).await.map_err(aws)?;
+    let got = classify(bucket, back.as_deref().map(str::as_bytes), now);
+    if got.hash != Some(want) {
+        return Err(OperateError::NotVerified { bucket: bucket.name.clone(), found: got.to_string() });
+    }
+    Ok(want.to_string())
+}
