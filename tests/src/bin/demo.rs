@@ -2,9 +2,6 @@
 //! email is printed as the stakeholder or the security team would read it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use std::collections::BTreeSet;
-
-use canonical_policies::OpenGrant;
 use e2e::{cloudtrail_event, config, provision, root, Function, Moto, Stack};
 use serde_json::Value;
 
@@ -80,6 +77,32 @@ impl Demo {
         }
     }
 
+    /// Runs `breakglass <args>` as the operator against the local AWS, then lets CloudTrail report the
+    /// policy it wrote (moto's S3 emits no CloudTrail events).
+    async fn operator(&mut self, args: &[&str]) {
+        let config = root().join("examples/breakglass.toml").display().to_string();
+        let shown: Vec<String> =
+            args.iter().map(|a| if a.contains(' ') { format!("'{a}'") } else { (*a).to_owned() }).collect();
+        println!("  $ breakglass {}   (moto answers every caller as user/moto)", shown.join(" "));
+        let out = std::process::Command::new(e2e::binary("breakglass"))
+            .args(args)
+            .args(["--config", &config])
+            .envs(e2e::aws_env(&self.stack.endpoint))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            println!("  {line}");
+        }
+        println!();
+        let live = self.stack.live_policy(BUCKET).await.unwrap();
+        self.call(
+            args[0],
+            cloudtrail_event("PutBucketPolicy", BUCKET, OPERATOR, "alice@acme.example", Some(&live), None),
+        )
+        .await;
+    }
+
     async fn put(&mut self, what: &str, role: &str, policy: &str) {
         self.stack.clients.s3.put_bucket_policy().bucket(BUCKET).policy(policy).send().await.unwrap();
         self.call(what, cloudtrail_event("PutBucketPolicy", BUCKET, role, session(role), Some(policy), None))
@@ -114,14 +137,23 @@ async fn main() {
     let enforcer = Function::spawn("enforcer", &stack.function_env());
     let notifier = Function::spawn("notifier", &stack.function_env());
     let mut demo = Demo { stack, enforcer, notifier, timeline: Vec::new() };
-    let bucket = config().bucket(BUCKET).unwrap().clone();
 
-    step("1. The operator opens access for an investigator, for two hours");
-    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
-    let grant =
-        OpenGrant { readers: BTreeSet::from([READER.to_owned()]), expiry: now + time::Duration::hours(2) };
-    let open = bucket.render_open(&grant, now).unwrap().to_pretty_json();
-    demo.put("open", OPERATOR, &open).await;
+    step("1. The operator breaks the glass: opens access for an investigator, for two hours");
+    demo.operator(&[
+        "open",
+        "--bucket",
+        BUCKET,
+        "--reason",
+        "Incident INC-42: suspicious console sign-ins",
+        "--ticket",
+        "INC-42",
+        "--duration",
+        "2h",
+        "--reader",
+        READER,
+    ])
+    .await;
+    let open = demo.stack.live_policy(BUCKET).await.unwrap();
 
     step("2. An intruder writes a permissive policy that calls itself ClosedAccess");
     let tampered = std::fs::read_to_string(root().join("examples/policies/tampered-closed.json")).unwrap();
@@ -139,8 +171,14 @@ async fn main() {
     .await;
 
     step("5. The operator closes access");
-    let closed = bucket.closed_policy().to_pretty_json();
-    demo.put("close", OPERATOR, &closed).await;
+    demo.operator(&[
+        "close",
+        "--bucket",
+        BUCKET,
+        "--reason",
+        "INC-42 investigated: logs exported to the case file",
+    ])
+    .await;
 
     step("Audit: what happened, and where the buckets stand now");
     for line in &demo.timeline {
