@@ -5,6 +5,8 @@
 #   make package Lambda zips with cargo-lambda (release builds: several minutes on 2 cores)
 #   make fuzz    cargo-fuzz round trip (FUZZ_SECONDS, default 600; needs the nightly toolchain)
 
+SHELL := bash
+.SHELLFLAGS := -eo pipefail -c
 CARGO ?= cargo
 FUZZ_SECONDS ?= 600
 CORPUS ?= ../shared/corpus
@@ -36,7 +38,8 @@ venv:
 unit: venv
 	$(CARGO) build --quiet -p enforcer -p notifier -p breakglass
 	@if [ -d "$(CORPUS)" ]; then echo "corpus: $(CORPUS)"; else echo "corpus: not found at $(CORPUS) (corpus tests will skip, or fail under CI=true)"; fi
-	BREAKGLASS_CORPUS=$(abspath $(CORPUS)) $(CARGO) test --workspace
+	BREAKGLASS_CORPUS=$(abspath $(CORPUS)) $(CARGO) test --workspace 2>&1 | tee target/test.log
+	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "make test: %d passed, %d failed\n", p, f }' target/test.log
 
 bench: package
 	$(CARGO) bench -p canonical-policies --bench pipeline
