@@ -152,6 +152,29 @@ pub fn status(a: &StatusArgs) -> Result<ExitCode, CliError> {
     })
 }
 
+/// What an operator request needs: who asks, the policy store, the bus, and the time (whole seconds:
+/// policies carry seconds).
+struct Operator {
+    who: String,
+    store: S3Store,
+    bus: EventBridgeBus,
+    now: OffsetDateTime,
+}
+
+impl Operator {
+    async fn connect(aws: &AwsArgs, event_bus: &str) -> Result<Operator, CliError> {
+        let clients = Clients::load(endpoint(aws.endpoint_url.as_deref()).as_deref()).await;
+        let who = requester(&clients).await?;
+        let now = OffsetDateTime::now_utc();
+        Ok(Operator {
+            who,
+            store: S3Store::new(clients.s3.clone()),
+            bus: EventBridgeBus::new(clients.eventbridge.clone(), event_bus),
+            now: now.replace_nanosecond(0).unwrap_or(now),
+        })
+    }
+}
+
 /// Who is asking, as AWS sees it.
 async fn requester(clients: &Clients) -> Result<String, CliError> {
     let sts = aws_sdk_sts::Client::new(&clients.config);
@@ -202,13 +225,8 @@ pub fn open(a: &OpenArgs) -> Result<ExitCode, CliError> {
         readers: a.readers.iter().cloned().collect(),
     };
     runtime()?.block_on(async {
-        let clients = Clients::load(endpoint(a.aws.endpoint_url.as_deref()).as_deref()).await;
-        let who = requester(&clients).await?;
-        let store = S3Store::new(clients.s3.clone());
-        let bus = EventBridgeBus::new(clients.eventbridge.clone(), &a.event_bus);
-        let now =
-            OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| OffsetDateTime::now_utc());
-        let done = breakglass_core::operate::open(bucket, &store, &bus, &request, &who, now)
+        let op = Operator::connect(&a.aws, &a.event_bus).await?;
+        let done = breakglass_core::operate::open(bucket, &op.store, &op.bus, &request, &op.who, op.now)
             .await
             .map_err(operate_error)?;
         report(&done, a.json);
@@ -220,13 +238,8 @@ pub fn close(a: &CloseArgs) -> Result<ExitCode, CliError> {
     let config = load_config(&a.aws.config)?;
     let bucket = crate::input::choose_bucket(&config, Some(&a.bucket))?;
     runtime()?.block_on(async {
-        let clients = Clients::load(endpoint(a.aws.endpoint_url.as_deref()).as_deref()).await;
-        let who = requester(&clients).await?;
-        let store = S3Store::new(clients.s3.clone());
-        let bus = EventBridgeBus::new(clients.eventbridge.clone(), &a.event_bus);
-        let now =
-            OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| OffsetDateTime::now_utc());
-        let done = breakglass_core::operate::close(bucket, &store, &bus, &a.reason, &who, now)
+        let op = Operator::connect(&a.aws, &a.event_bus).await?;
+        let done = breakglass_core::operate::close(bucket, &op.store, &op.bus, &a.reason, &op.who, op.now)
             .await
             .map_err(operate_error)?;
         report(&done, a.json);
