@@ -25,10 +25,6 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(|e| CliError::Input(format!("cannot start the async runtime: {e}")))
 }
 
-fn endpoint(explicit: Option<&str>) -> Option<String> {
-    explicit.map(str::to_owned).or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()))
-}
-
 fn read_event(path: &std::path::Path) -> Result<Value, CliError> {
     let bytes = read_input(path)?;
     serde_json::from_slice(&bytes).map_err(|e| CliError::Input(format!("event is not valid json: {e}")))
@@ -45,7 +41,7 @@ pub fn enforce(a: &EnforceArgs) -> Result<ExitCode, CliError> {
         None => json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "breakglass-cli"}),
     };
     runtime()?.block_on(async {
-        let clients = Clients::load(endpoint(a.aws.endpoint_url.as_deref()).as_deref()).await;
+        let clients = Clients::load(a.aws.endpoint_url.as_deref()).await;
         let enforcer = Enforcer {
             config,
             store: S3Store::new(clients.s3),
@@ -84,7 +80,7 @@ pub fn notify(a: &NotifyArgs) -> Result<ExitCode, CliError> {
         .clone()
         .ok_or_else(|| CliError::Input("--topic-arn is required unless --print".into()))?;
     runtime()?.block_on(async {
-        let clients = Clients::load(endpoint(a.endpoint_url.as_deref()).as_deref()).await;
+        let clients = Clients::load(a.endpoint_url.as_deref()).await;
         let summary = notify_event(&config, &SnsPublisher::new(clients.sns, topic), &event, now)
             .await
             .map_err(|e| CliError::Aws(e.to_string()))?;
@@ -98,7 +94,7 @@ pub fn status(a: &StatusArgs) -> Result<ExitCode, CliError> {
     let config = load_config(config)?;
     let now = OffsetDateTime::now_utc();
     runtime()?.block_on(async {
-        let clients = Clients::load(endpoint(endpoint_url.as_deref()).as_deref()).await;
+        let clients = Clients::load(endpoint_url.as_deref()).await;
         let store = S3Store::new(clients.s3);
         let mut rows = Vec::new();
         let mut all_lawful = true;
@@ -163,7 +159,7 @@ struct Operator {
 
 impl Operator {
     async fn connect(aws: &AwsArgs, event_bus: &str) -> Result<Operator, CliError> {
-        let clients = Clients::load(endpoint(aws.endpoint_url.as_deref()).as_deref()).await;
+        let clients = Clients::load(aws.endpoint_url.as_deref()).await;
         let who = requester(&clients).await?;
         let now = OffsetDateTime::now_utc();
         Ok(Operator {

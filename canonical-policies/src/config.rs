@@ -11,7 +11,7 @@ use serde::Deserialize;
 use time::{Duration, OffsetDateTime};
 
 use crate::json::{self, Json};
-use crate::policy::{Partition, Policy};
+use crate::policy::{is_account_id, Partition, Policy};
 use crate::template::{self, OpenGrant, RenderError, Vars, RESERVED_SIDS};
 use crate::{PolicyHash, Quoted};
 
@@ -129,10 +129,6 @@ fn toml_message(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
-fn is_account(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// S3 bucket naming rules (the subset that matters for ARNs and hosts).
 fn is_bucket_name(s: &str) -> bool {
     (3..=63).contains(&s.len())
@@ -159,7 +155,7 @@ impl BucketConfig {
             invalid("partition", partition_text, "expected `aws`, `aws-cn`, `aws-us-gov`, ...")
         })?;
         let account = b.account.as_ref().or(d.account.as_ref()).ok_or_else(|| missing("account"))?.clone();
-        if !is_account(&account) {
+        if !is_account_id(&account) {
             return Err(invalid("account", &account, "expected 12 digits"));
         }
         let arns = |field: &'static str, list: Option<&Vec<String>>, roles_only: bool| {
@@ -179,7 +175,7 @@ impl BucketConfig {
                 } else {
                     resource.starts_with("role/") || resource.starts_with("user/")
                 };
-                if !is_account(acct) || !kind_ok || resource.contains('*') {
+                if !is_account_id(acct) || !kind_ok || resource.contains('*') {
                     let reason = if roles_only {
                         "expected an iam role arn"
                     } else {

@@ -120,7 +120,7 @@ impl Caller {
         else {
             return Err(bad());
         };
-        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        if !crate::policy::is_account_id(account) {
             return Err(bad());
         }
         let (partition, account) = (partition.to_owned(), account.to_owned());

@@ -219,6 +219,11 @@ impl fmt::Display for Partition {
     }
 }
 
+/// A 12-digit AWS account ID.
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Condition operators AWS accepts in a bucket policy, without `...IfExists` and set prefixes.
 pub const CONDITION_OPERATORS: &[&str] = &[
     "StringEquals",
@@ -511,7 +516,7 @@ impl<'a> Reader<'a, '_> {
             return Err(PolicyError::Empty { path: path.render(), what: "principal" });
         }
         // AWS stores a bare account ID as the account's root ARN (NORMALIZATION §4).
-        if kind == PrincipalKind::Aws && s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
+        if kind == PrincipalKind::Aws && is_account_id(s) {
             return Ok(format!("arn:{}:iam::{s}:root", self.partition));
         }
         Ok(s.to_owned())

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use canonical_policies::{classify, format_expiry, BucketConfig, GrantError, OpenGrant, State};
+use canonical_policies::{classify, format_expiry, BucketConfig, GrantError, OpenGrant, Policy, State};
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
@@ -117,7 +117,7 @@ pub async fn open<S: PolicyStore, B: EventBus>(
     // Lawful by construction (both parts are), so render without re-checking: an existing grant may
     // lie a few minutes past the maximum because of the opener's clock skew.
     let policy = bucket.render_open_unchecked(&grant).map_err(GrantError::Render)?;
-    let policy_hash = write_verified(bucket, store, &policy.to_pretty_json(), now).await?;
+    let policy_hash = write_verified(bucket, store, &policy, now).await?;
     let event = json!({
         "schema": "breakglass.request/1",
         "action": "open",
@@ -153,7 +153,7 @@ pub async fn close<S: PolicyStore, B: EventBus>(
         State::Open(g) | State::Expired(g) => Some(g.clone()),
         State::Closed | State::Drift(_) => None,
     };
-    let policy_hash = write_verified(bucket, store, &bucket.closed_policy().to_pretty_json(), now).await?;
+    let policy_hash = write_verified(bucket, store, bucket.closed_policy(), now).await?;
     let event = json!({
         "schema": "breakglass.request/1",
         "action": "close",
@@ -176,15 +176,12 @@ pub async fn close<S: PolicyStore, B: EventBus>(
 async fn write_verified<S: PolicyStore>(
     bucket: &BucketConfig,
     store: &S,
-    policy: &str,
+    policy: &Policy,
     now: OffsetDateTime,
 ) -> Result<String, OperateError> {
     let aws = |source| OperateError::Aws { bucket: bucket.name.clone(), source };
-    let want =
-        canonical_policies::Policy::parse_in(policy.as_bytes(), &bucket.partition)
-            .map(|p| p.hash())
-            .map_err(|e| OperateError::NotVerified { bucket: bucket.name.clone(), found: e.to_string() })?;
-    store.put_policy(&bucket.name, policy).await.map_err(aws)?;
+    let want = policy.hash();
+    store.put_policy(&bucket.name, &policy.to_pretty_json()).await.map_err(aws)?;
     let back = store.get_policy(&bucket.name).await.map_err(aws)?;
     let got = classify(bucket, back.as_deref().map(str::as_bytes), now);
     if got.hash != Some(want) {

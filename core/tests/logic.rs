@@ -66,6 +66,11 @@ impl EventBus for Bus {
     }
 }
 
+/// A file of examples/policies/.
+fn example(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/../examples/policies/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
 fn config() -> Config {
     Config::from_toml(
         &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/breakglass.toml"))
@@ -112,11 +117,7 @@ fn schedule() -> Incoming {
 #[tokio::test(flavor = "current_thread")]
 async fn aws_normalised_closed_access_causes_no_write() {
     let e = enforcer();
-    let normalised = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/policies/closed-as-returned-by-aws.json"
-    ))
-    .unwrap();
+    let normalised = example("closed-as-returned-by-aws.json");
     e.store.policies.lock().unwrap().insert(BUCKET.into(), normalised.clone());
     let reports = e.handle(&schedule(), now()).await.unwrap();
     assert!(reports.iter().any(|r| r.bucket == BUCKET && r.outcome == Outcome::Lawful));
@@ -126,11 +127,7 @@ async fn aws_normalised_closed_access_causes_no_write() {
 #[tokio::test(flavor = "current_thread")]
 async fn intruder_calling_itself_closed_is_reverted_and_alerted() {
     let e = enforcer();
-    let tampered = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/policies/tampered-closed.json"
-    ))
-    .unwrap();
+    let tampered = example("tampered-closed.json");
     e.store.policies.lock().unwrap().insert(BUCKET.into(), tampered.clone());
     let reports =
         e.handle(&put_event(&tampered, "arn:aws:iam::111122223333:role/mallory"), now()).await.unwrap();
@@ -159,11 +156,7 @@ async fn lawful_open_stays_and_stale_events_do_not_blame_it() {
     let r = e.handle(&put_event(&open, OPERATOR), now()).await.unwrap();
     assert_eq!(r[0].outcome, Outcome::Lawful);
     // An older intruder event whose policy is not the live one: not held against the live open.
-    let stale = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/policies/tampered-closed.json"
-    ))
-    .unwrap();
+    let stale = example("tampered-closed.json");
     let r = e.handle(&put_event(&stale, "arn:aws:iam::111122223333:role/mallory"), now()).await.unwrap();
     assert_eq!(r[0].outcome, Outcome::Lawful);
     assert_eq!(*e.store.writes.lock().unwrap(), 0);
@@ -182,11 +175,7 @@ async fn open_access_set_by_an_intruder_is_closed() {
 #[tokio::test(flavor = "current_thread")]
 async fn duplicate_delivery_and_own_write_are_harmless() {
     let e = enforcer();
-    let tampered = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/policies/tampered-closed.json"
-    ))
-    .unwrap();
+    let tampered = example("tampered-closed.json");
     e.store.policies.lock().unwrap().insert(BUCKET.into(), tampered.clone());
     let ev = put_event(&tampered, "arn:aws:iam::111122223333:role/mallory");
     e.handle(&ev, now()).await.unwrap();
@@ -203,8 +192,9 @@ async fn expired_no_policy_and_failures() {
     e.store.policies.lock().unwrap().insert(BUCKET.into(), open_policy());
     let later = now() + time::Duration::hours(5);
     let r = e.handle(&schedule(), later).await.unwrap();
-    assert!(r.iter().all(|r| r.outcome == Outcome::Closed), "{r:?}"); // expired, and the other bucket has no policy
-                                                                      // Refused: reported, not retried.
+    // Expired on one bucket, no policy on the other: both closed.
+    assert!(r.iter().all(|r| r.outcome == Outcome::Closed), "{r:?}");
+    // Refused: reported, not retried.
     let e = enforcer();
     *e.store.fail_put.lock().unwrap() =
         Some(PortError::Refused("MalformedPolicy: Invalid principal in policy".into()));
@@ -220,11 +210,7 @@ async fn expired_no_policy_and_failures() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_write_not_yet_visible_is_reported_then_retried() {
     let e = enforcer();
-    let tampered = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/policies/tampered-closed.json"
-    ))
-    .unwrap();
+    let tampered = example("tampered-closed.json");
     e.store.policies.lock().unwrap().insert(BUCKET.into(), tampered.clone());
     *e.store.lagging.lock().unwrap() = true;
     let ev = put_event(&tampered, "arn:aws:iam::111122223333:role/mallory");
@@ -283,11 +269,7 @@ fn notifier_emails_read_like_sentences() {
     assert_eq!(n.default["state"], "open");
     assert!(n.attributes.contains(&("severity".into(), "warning".into())));
 
-    let tampered = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/policies/tampered-closed.json"
-    ))
-    .unwrap();
+    let tampered = example("tampered-closed.json");
     let Rendered::Send(n) =
         &render(&config(), &put_event(&tampered, "arn:aws:iam::111122223333:role/mallory"), now())[0]
     else {

@@ -12,7 +12,7 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt().with_ansi(false).without_time().with_target(false).init();
     let config = config_from_env()?;
-    let clients = Clients::load(std::env::var("AWS_ENDPOINT_URL").ok().as_deref()).await;
+    let clients = Clients::load(None).await;
     let enforcer = Enforcer {
         config,
         store: S3Store::new(clients.s3),

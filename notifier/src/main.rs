@@ -11,7 +11,7 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt().with_ansi(false).without_time().with_target(false).init();
     let config = config_from_env()?;
-    let clients = Clients::load(std::env::var("AWS_ENDPOINT_URL").ok().as_deref()).await;
+    let clients = Clients::load(None).await;
     let publisher = SnsPublisher::new(clients.sns, env("BREAKGLASS_TOPIC_ARN")?);
     let (config, publisher) = (&config, &publisher);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
