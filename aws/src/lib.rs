@@ -1,15 +1,17 @@
 //! # breakglass-aws
 //!
 //! The ports of `breakglass-core`, implemented with the AWS SDK for Rust: bucket policies and
-//! public-access blocks (S3), notifications (SNS) and breakglass's own events (EventBridge).
+//! public-access blocks (S3), the audit trail (S3 with Object Lock), notifications (SNS) and breakglass's own events (EventBridge).
 //! Clients are built once per process ([`Clients::load`]); `AWS_ENDPOINT_URL` or an explicit endpoint
 //! points them at moto in tests.
 
 use aws_config::BehaviorVersion;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::types::PublicAccessBlockConfiguration;
+use aws_sdk_s3::primitives::{ByteStream, DateTime};
+use aws_sdk_s3::types::{ObjectLockMode, PublicAccessBlockConfiguration};
 use aws_sdk_sns::types::MessageAttributeValue;
+use breakglass_core::audit::{Appended, AuditLog};
 use breakglass_core::ports::{BusEvent, EventBus, Notification, PolicyStore, PortError, Publisher};
 
 /// The SDK clients breakglass uses, built from one shared configuration.
@@ -213,5 +215,84 @@ impl EventBus for EventBridgeBus {
             return Err(PortError::Retryable(format!("PutEvents: entry failed: {why}")));
         }
         Ok(())
+    }
+}
+
+/// The audit trail in an S3 bucket with Object Lock: every record is written once, in compliance
+/// mode, with a conditional put so that an existing key is never replaced.
+#[derive(Debug, Clone)]
+pub struct S3AuditLog {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl S3AuditLog {
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
+        S3AuditLog { client, bucket: bucket.into() }
+    }
+
+    /// Every record under `prefix`, as (key, text), in key order (= time order). A record that
+    /// cannot be read as UTF-8 is returned as an error, not skipped.
+    pub async fn read_all(&self, prefix: &str) -> Result<Vec<(String, String)>, PortError> {
+        let mut keys = Vec::new();
+        let mut pages =
+            self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify_error("ListObjectsV2", e))?;
+            keys.extend(page.contents.unwrap_or_default().into_iter().filter_map(|o| o.key));
+        }
+        keys.sort();
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let object = self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(&key)
+                .send()
+                .await
+                .map_err(|e| classify_error("GetObject", e))?;
+            let bytes = object
+                .body
+                .collect()
+                .await
+                .map_err(|e| PortError::Retryable(format!("GetObject `{key}`: {e}")))?
+                .into_bytes();
+            let text = String::from_utf8(bytes.to_vec())
+                .map_err(|_| PortError::Refused(format!("record `{key}` is not utf-8")))?;
+            out.push((key, text));
+        }
+        Ok(out)
+    }
+}
+
+impl AuditLog for S3AuditLog {
+    async fn append(
+        &self,
+        key: &str,
+        body: &str,
+        retain_until: time::OffsetDateTime,
+    ) -> Result<Appended, PortError> {
+        let until = DateTime::from_secs(retain_until.unix_timestamp());
+        let result = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(body.as_bytes().to_vec()))
+            .if_none_match("*")
+            .object_lock_mode(ObjectLockMode::Compliance)
+            .object_lock_retain_until_date(until)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Appended::Written),
+            // The key is the hash of the content: the record is already there, as it should be.
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => {
+                Ok(Appended::AlreadyThere)
+            }
+            Err(e) => Err(classify_error("PutObject", e)),
+        }
     }
 }

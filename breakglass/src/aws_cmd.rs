@@ -3,7 +3,8 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use breakglass_aws::{Clients, EventBridgeBus, S3Store, SnsPublisher};
+use breakglass_aws::{Clients, EventBridgeBus, S3AuditLog, S3Store, SnsPublisher};
+use breakglass_core::audit::Trail;
 use breakglass_core::enforce::Enforcer;
 use breakglass_core::handler::{enforce_event, notify_event};
 use breakglass_core::notify::{render, Rendered};
@@ -18,7 +19,7 @@ use crate::{AwsArgs, CloseArgs, EnforceArgs, NotifyArgs, OpenArgs, StatusArgs};
 /// Exit code when a bucket is not lawful (as `policy classify` uses for drift).
 const EXIT_NOT_LAWFUL: u8 = 3;
 
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -81,9 +82,15 @@ pub fn notify(a: &NotifyArgs) -> Result<ExitCode, CliError> {
         .ok_or_else(|| CliError::Input("--topic-arn is required unless --print".into()))?;
     runtime()?.block_on(async {
         let clients = Clients::load(a.endpoint_url.as_deref()).await;
-        let summary = notify_event(&config, &SnsPublisher::new(clients.sns, topic), &event, now)
-            .await
-            .map_err(|e| CliError::Aws(e.to_string()))?;
+        // Records go to the config's audit trail when it has one, as the notifier's would.
+        let trail = config
+            .audit
+            .clone()
+            .map(|a| Trail { log: S3AuditLog::new(clients.s3.clone(), &a.bucket), config: a });
+        let summary =
+            notify_event(&config, &SnsPublisher::new(clients.sns, topic), trail.as_ref(), &event, now)
+                .await
+                .map_err(|e| CliError::Aws(e.to_string()))?;
         print_json(&summary);
         Ok(ExitCode::SUCCESS)
     })
@@ -148,8 +155,7 @@ pub fn status(a: &StatusArgs) -> Result<ExitCode, CliError> {
     })
 }
 
-/// What an operator request needs: who asks, the policy store, the bus, and the time (whole seconds:
-/// policies carry seconds).
+/// What an operator request needs: who asks, the policy store, the bus, and the time.
 struct Operator {
     who: String,
     store: S3Store,
@@ -166,7 +172,7 @@ impl Operator {
             who,
             store: S3Store::new(clients.s3.clone()),
             bus: EventBridgeBus::new(clients.eventbridge.clone(), event_bus),
-            now: now.replace_nanosecond(0).unwrap_or(now),
+            now,
         })
     }
 }

@@ -2,6 +2,7 @@
 //! prints. Exit codes: 0 success, 2 invalid input or usage (one lowercase line on stderr), 3 drift.
 
 mod aws_cmd;
+mod history_cmd;
 mod input;
 mod policy_cmd;
 
@@ -33,6 +34,26 @@ enum Command {
     Open(OpenArgs),
     /// Close a bucket again (ClosedAccess).
     Close(CloseArgs),
+    /// A bucket's history from the audit trail, newest first; an open window is one entry.
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Args)]
+struct HistoryArgs {
+    #[command(flatten)]
+    aws: AwsArgs,
+    /// The protected bucket.
+    #[arg(long)]
+    bucket: String,
+    /// Only entries that began or changed at or after this date (`2026-11-24` or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    since: Option<String>,
+    /// The audit bucket, if not the config's `[audit] bucket`.
+    #[arg(long, value_name = "NAME")]
+    audit_bucket: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -237,6 +258,7 @@ fn main() -> ExitCode {
         Command::Status(a) => aws_cmd::status(&a),
         Command::Open(a) => aws_cmd::open(&a),
         Command::Close(a) => aws_cmd::close(&a),
+        Command::History(a) => history_cmd::run(&a),
     };
     match result {
         Ok(code) => code,

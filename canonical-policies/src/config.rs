@@ -53,6 +53,59 @@ struct RawConfig {
     defaults: RawBucket,
     #[serde(default)]
     bucket: Vec<RawBucket>,
+    audit: Option<RawAudit>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    bucket: String,
+    prefix: Option<String>,
+    retain_days: Option<u32>,
+}
+
+/// Where the notifier writes the audit trail: an S3 bucket with Object Lock, under a prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditConfig {
+    pub bucket: String,
+    /// Empty or ending in `/`.
+    pub prefix: String,
+    /// How long each record is locked (compliance mode: nobody, root included, can delete it sooner).
+    pub retain: Duration,
+}
+
+impl AuditConfig {
+    /// Default retention: seven years, a common period for security audit evidence.
+    pub const DEFAULT_RETAIN_DAYS: u32 = 2557;
+
+    /// Checks bucket name and prefix; `prefix` gets a trailing `/` when it has none.
+    pub fn new(bucket: &str, prefix: &str, retain_days: u32) -> Result<AuditConfig, ConfigError> {
+        let invalid = |field, value: &str, reason| ConfigError::Invalid {
+            bucket: "[audit]".into(),
+            field,
+            value: value.to_owned(),
+            reason,
+        };
+        if !is_bucket_name(bucket) {
+            return Err(invalid("bucket", bucket, "not a valid s3 bucket name"));
+        }
+        let ok_char = |c: char| c.is_ascii_alphanumeric() || "-_./".contains(c);
+        if prefix.len() > 200
+            || !prefix.chars().all(ok_char)
+            || prefix.starts_with('/')
+            || prefix.contains("//")
+        {
+            return Err(invalid("prefix", prefix, "expected letters, digits, `-_./`, not starting with `/`"));
+        }
+        if !(1..=36_500).contains(&retain_days) {
+            return Err(invalid("retain_days", &retain_days.to_string(), "expected 1 to 36500"));
+        }
+        let mut prefix = prefix.to_owned();
+        if !prefix.is_empty() && !prefix.ends_with('/') {
+            prefix.push('/');
+        }
+        Ok(AuditConfig { bucket: bucket.to_owned(), prefix, retain: Duration::days(i64::from(retain_days)) })
+    }
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -72,6 +125,8 @@ struct RawBucket {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub buckets: Vec<BucketConfig>,
+    /// The audit trail's location (`[audit]`); the notifier can also be given it by its environment.
+    pub audit: Option<AuditConfig>,
 }
 
 /// One protected bucket, validated, with its ClosedAccess policy rendered once.
@@ -107,7 +162,25 @@ impl Config {
             }
             buckets.push(bucket);
         }
-        Ok(Config { buckets })
+        let audit = match &raw.audit {
+            Some(a) => Some(AuditConfig::new(
+                &a.bucket,
+                a.prefix.as_deref().unwrap_or("breakglass/"),
+                a.retain_days.unwrap_or(AuditConfig::DEFAULT_RETAIN_DAYS),
+            )?),
+            None => None,
+        };
+        if let Some(a) = &audit {
+            if buckets.iter().any(|b| b.name == a.bucket) {
+                return Err(ConfigError::Invalid {
+                    bucket: "[audit]".into(),
+                    field: "bucket",
+                    value: a.bucket.clone(),
+                    reason: "the audit bucket cannot be a protected log bucket",
+                });
+            }
+        }
+        Ok(Config { buckets, audit })
     }
 
     pub fn bucket(&self, name: &str) -> Option<&BucketConfig> {
@@ -377,6 +450,15 @@ mod tests {
         assert_eq!(parse_duration("12"), None);
         assert_eq!(parse_duration("99999999999999999999h"), None);
         assert_eq!(HumanDuration(Duration::minutes(90)).to_string(), "1h30m");
+    }
+
+    #[test]
+    fn audit_table() {
+        let a = AuditConfig::new("acme-audit", "trail", 30).unwrap();
+        assert_eq!((a.prefix.as_str(), a.retain), ("trail/", Duration::days(30)));
+        assert!(AuditConfig::new("acme-audit", "../x//", 30).is_err());
+        assert!(AuditConfig::new("acme-audit", "", 0).is_err());
+        assert!(AuditConfig::new("Acme", "", 1).is_err());
     }
 
     #[test]

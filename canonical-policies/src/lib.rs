@@ -42,7 +42,7 @@ pub mod template;
 
 pub use canonical::{InvalidHash, PolicyHash};
 pub use classify::{classify, classify_policy, Classification, DriftReason, State};
-pub use config::{BucketConfig, Config, ConfigError, GrantError, HumanDuration};
+pub use config::{AuditConfig, BucketConfig, Config, ConfigError, GrantError, HumanDuration};
 pub use error::{PolicyError, Quoted, SyntaxReason};
 pub use policy::{
     CiString, Clause, Conditions, Effect, Partition, Policy, Principal, PrincipalKind, Statement, Version,

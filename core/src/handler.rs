@@ -1,10 +1,11 @@
 //! The Lambda handlers' logic, shared with the CLI: parse, act, answer with a JSON summary. A
 //! malformed event is logged and answered (not an error), because retrying cannot fix it.
 
-use canonical_policies::{Config, Quoted};
+use canonical_policies::{AuditConfig, Config, Quoted};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
+use crate::audit::{self, Appended, AuditLog, Trail};
 use crate::enforce::{EnforceError, Enforcer};
 use crate::event;
 use crate::notify::{render, Rendered};
@@ -25,6 +26,30 @@ pub enum SetupError {
     Config(#[from] canonical_policies::ConfigError),
     #[error("missing environment variable `{0}`")]
     Missing(&'static str),
+    #[error("no audit trail: set {AUDIT_BUCKET_ENV} or `[audit] bucket` in the config")]
+    NoAudit,
+}
+
+/// The audit bucket's name, when the deployment sets it (template.yaml does).
+pub const AUDIT_BUCKET_ENV: &str = "BREAKGLASS_AUDIT_BUCKET";
+
+/// The audit trail's location: `BREAKGLASS_AUDIT_BUCKET` wins over the config's `[audit] bucket`;
+/// prefix and retention come from the config or their defaults.
+pub fn audit_from_env(config: &Config) -> Result<AuditConfig, SetupError> {
+    let from_config = config.audit.clone();
+    match std::env::var(AUDIT_BUCKET_ENV).ok().filter(|b| !b.is_empty()) {
+        Some(bucket) => {
+            let (prefix, days) = match &from_config {
+                Some(a) => (
+                    a.prefix.clone(),
+                    u32::try_from(a.retain.whole_days()).unwrap_or(AuditConfig::DEFAULT_RETAIN_DAYS),
+                ),
+                None => ("breakglass/".to_owned(), AuditConfig::DEFAULT_RETAIN_DAYS),
+            };
+            Ok(AuditConfig::new(&bucket, &prefix, days)?)
+        }
+        None => from_config.ok_or(SetupError::NoAudit),
+    }
 }
 
 /// The configuration from the environment.
@@ -81,18 +106,20 @@ pub async fn enforce_event<S: PolicyStore, B: EventBus>(
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{failed} of {total} notifications could not be published: {first}")]
+#[error("{failed} of {total} notifications could not be published or recorded: {first}")]
 pub struct NotifyError {
     pub failed: usize,
     pub total: usize,
     pub first: PortError,
 }
 
-/// The notifier's answer to one invocation: every message is attempted; any failure is an error
-/// afterwards, so Lambda retries and the failure shows in metrics and alarms.
-pub async fn notify_event<P: Publisher>(
+/// The notifier's answer to one invocation: every message is recorded in the audit trail (when there
+/// is one) and published; any failure is an error afterwards, so Lambda retries (the record's key is
+/// its content's hash, so a retry does not record twice) and the failure shows in metrics and alarms.
+pub async fn notify_event<P: Publisher, L: AuditLog>(
     config: &Config,
     publisher: &P,
+    trail: Option<&Trail<L>>,
     raw: &Value,
     now: OffsetDateTime,
 ) -> Result<Value, NotifyError> {
@@ -102,26 +129,47 @@ pub async fn notify_event<P: Publisher>(
     };
     let mut sent = Vec::new();
     let mut ignored = Vec::new();
+    let mut recorded = Vec::new();
     let mut errors = Vec::new();
     let rendered = render(config, &incoming, now);
-    let total = rendered.len();
+    let (mut total, mut failed_messages) = (0, 0);
     for r in rendered {
-        match r {
+        let n = match r {
             Rendered::Ignored(reason) => {
                 tracing::info!(reason = reason.as_str(), "nothing to notify");
                 ignored.push(reason);
+                continue;
             }
-            Rendered::Send(n) => match publisher.publish(&n).await {
-                Ok(id) => sent.push(json!({ "message_id": id, "subject": n.subject })),
+            Rendered::Send(n) => n,
+        };
+        total += 1;
+        let mut failed = false;
+        // The record first: it must exist even when the mail cannot be sent.
+        if let (Some(trail), Some(record)) = (trail, audit::record(&n, now)) {
+            match trail.write(&record, now).await {
+                Ok(done) => recorded.push(json!({
+                    "key": format!("{}{}", trail.config.prefix, record.key),
+                    "new": done == Appended::Written,
+                })),
                 Err(e) => {
-                    tracing::error!(error = %e, subject = n.subject.as_str(), "publish failed");
+                    tracing::error!(error = %e, key = record.key.as_str(), "audit record not written");
                     errors.push(e);
+                    failed = true;
                 }
-            },
+            }
         }
+        match publisher.publish(&n).await {
+            Ok(id) => sent.push(json!({ "message_id": id, "subject": n.subject })),
+            Err(e) => {
+                tracing::error!(error = %e, subject = n.subject.as_str(), "publish failed");
+                errors.push(e);
+                failed = true;
+            }
+        }
+        failed_messages += usize::from(failed);
     }
     match errors.into_iter().next() {
-        Some(first) => Err(NotifyError { failed: total - sent.len() - ignored.len(), total, first }),
-        None => Ok(json!({ "sent": sent, "ignored": ignored })),
+        Some(first) => Err(NotifyError { failed: failed_messages, total, first }),
+        None => Ok(json!({ "sent": sent, "recorded": recorded, "ignored": ignored })),
     }
 }

@@ -2,12 +2,26 @@
 //!
 //! What the Lambdas and the CLI do, without the AWS SDK: read incoming events leniently
 //! ([`event`]), enforce ([`enforce::Enforcer`]: level-triggered, never opens) and render
-//! notifications ([`notify`]). AWS is reached only through the small traits in [`ports`], which
+//! notifications ([`notify`]), write the audit trail ([`audit`]) and read it back ([`history`]), open and
+//! close on request ([`operate`]). AWS is reached only through the small traits in [`ports`], which
 //! `breakglass-aws` implements with the SDK and tests implement against moto.
 
+pub mod audit;
 pub mod enforce;
 pub mod event;
 pub mod handler;
+pub mod history;
 pub mod notify;
 pub mod operate;
 pub mod ports;
+
+/// RFC 3339 in UTC with milliseconds when there are any (`2026-11-24T05:20:01.123Z`): requests made
+/// within one second must still be told apart in the audit trail.
+pub fn format_time(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let whole = canonical_policies::format_expiry(t);
+    match t.millisecond() {
+        0 => whole,
+        ms => format!("{}.{ms:03}Z", whole.trim_end_matches('Z')),
+    }
+}

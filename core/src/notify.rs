@@ -208,6 +208,23 @@ fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Re
     };
     let mut email = String::new();
     let (subject, kind, state, severity) = match detail_type {
+        // The planned end of a window: stakeholders are told, it is not an alert.
+        REMEDIATION
+            if s("outcome") == Some("closed")
+                && d.get("before").and_then(|b| b.get("state")).and_then(Value::as_str)
+                    == Some("expired") =>
+        {
+            let reason = s("reason").unwrap_or("the OpenAccess expired");
+            section(
+                &mut email,
+                "What happened",
+                &format!("The access window of log bucket {bucket} has ended ({reason}). breakglass restored ClosedAccess as planned: nobody can read the logs."),
+            );
+            if let Some(after) = d.get("after").and_then(|a| a.get("hash")).and_then(Value::as_str) {
+                section(&mut email, "Policy SHA-256", after);
+            }
+            (format!("{bucket}: access CLOSED after expiry"), "expiry", "closed".to_owned(), Severity::Info)
+        }
         REMEDIATION => {
             let outcome = s("outcome").unwrap_or("unknown");
             let headline = match outcome {
@@ -283,6 +300,25 @@ fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Re
                     .unwrap_or_default()
             };
             let result = match (s("action"), grant) {
+                (Some(action), _) if s("outcome") == Some("refused") => {
+                    section(
+                        &mut email,
+                        "What happened",
+                        &format!("{requester} asked to {action} log bucket {bucket}, and breakglass REFUSED it. Nothing changed."),
+                    );
+                    section(&mut email, "Why it was refused", s("error").unwrap_or("not given"));
+                    section(
+                        &mut email,
+                        "Reason given",
+                        s("reason").filter(|r| !r.is_empty()).unwrap_or("none"),
+                    );
+                    section(
+                        &mut email,
+                        "Ticket given",
+                        s("ticket").filter(|r| !r.is_empty()).unwrap_or("none"),
+                    );
+                    (format!("{bucket}: REFUSED request to {action} access"), "refused", Severity::Warning)
+                }
                 (Some("open"), Some(g)) => {
                     let mut what =
                         format!("{requester} opened log bucket {bucket} for reading until {}.", until(g));
@@ -340,6 +376,7 @@ fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Re
         m.insert("schema".into(), json!(SCHEMA));
         m.insert("kind".into(), json!(kind));
         m.insert("detail_type".into(), json!(detail_type));
+        m.insert("event_id".into(), json!(id));
     }
     with_text(&mut default, &subject, &email);
     Rendered::Send(Box::new(Notification {

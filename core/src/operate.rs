@@ -76,8 +76,59 @@ fn grant_json(g: Option<&OpenGrant>) -> Value {
     g.map_or(Value::Null, |g| json!({ "readers": g.readers, "expiry": format_expiry(g.expiry) }))
 }
 
-/// Opens `bucket` (or widens and extends its current OpenAccess).
+/// Opens `bucket` (or widens and extends its current OpenAccess). A request refused for what it
+/// asks (no reason, reader not allowed, too long, bucket in drift) is itself published as a refused
+/// request, so stakeholders and the audit trail see attempts too, not only grants.
 pub async fn open<S: PolicyStore, B: EventBus>(
+    bucket: &BucketConfig,
+    store: &S,
+    bus: &B,
+    request: &OpenRequest,
+    requester: &str,
+    now: OffsetDateTime,
+) -> Result<Done, OperateError> {
+    let result = open_checked(bucket, store, bus, request, requester, now).await;
+    if let Err(e) = &result {
+        if e.is_refusal() {
+            let event = json!({
+                "schema": "breakglass.request/1",
+                "action": "open",
+                "outcome": "refused",
+                "error": e.to_string(),
+                "bucket": bucket.name,
+                "requester": requester,
+                "reason": request.reason.trim(),
+                "ticket": request.ticket.trim(),
+                "readers": request.readers,
+                "duration": canonical_policies::HumanDuration(request.duration).to_string(),
+                "time": crate::format_time(now),
+            });
+            // Best effort: the refusal itself is what the operator must see.
+            if let Err(bus_error) =
+                bus.put(&BusEvent { detail_type: REQUEST.to_owned(), detail: event }).await
+            {
+                tracing::error!(error = %bus_error, "refused request could not be published");
+            }
+        }
+    }
+    result
+}
+
+impl OperateError {
+    /// Refused because of what was asked, not because AWS failed.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            OperateError::Missing(_)
+                | OperateError::BadText(_)
+                | OperateError::BadDuration
+                | OperateError::Grant(_)
+                | OperateError::Drift { .. }
+        )
+    }
+}
+
+async fn open_checked<S: PolicyStore, B: EventBus>(
     bucket: &BucketConfig,
     store: &S,
     bus: &B,
@@ -92,7 +143,9 @@ pub async fn open<S: PolicyStore, B: EventBus>(
     }
     let readers =
         if request.readers.is_empty() { bucket.investigator_roles.clone() } else { request.readers.clone() };
-    let asked = OpenGrant { readers, expiry: now + request.duration };
+    // Policies carry whole seconds.
+    let expiry = now + request.duration;
+    let asked = OpenGrant { readers, expiry: expiry.replace_nanosecond(0).unwrap_or(expiry) };
     // The request on its own must be lawful: allowed readers, expiry within the maximum.
     bucket.check_grant(&asked, now)?;
 
@@ -127,8 +180,9 @@ pub async fn open<S: PolicyStore, B: EventBus>(
         "ticket": ticket,
         "grant": grant_json(Some(&grant)),
         "previous": grant_json(previous.as_ref()),
+        "before_hash": before.hash.map(|h| h.to_string()),
         "policy_hash": policy_hash,
-        "time": format_expiry(now),
+        "time": crate::format_time(now),
     });
     bus.put(&BusEvent { detail_type: REQUEST.to_owned(), detail: event.clone() })
         .await
@@ -163,8 +217,9 @@ pub async fn close<S: PolicyStore, B: EventBus>(
         "grant": Value::Null,
         "previous": grant_json(previous.as_ref()),
         "previous_state": before.state.word(),
+        "before_hash": before.hash.map(|h| h.to_string()),
         "policy_hash": policy_hash,
-        "time": format_expiry(now),
+        "time": crate::format_time(now),
     });
     bus.put(&BusEvent { detail_type: REQUEST.to_owned(), detail: event.clone() })
         .await

@@ -1,9 +1,12 @@
-//! The notifier Lambda: builds the config and the SNS client once, then hands every event to
-//! `breakglass_core::handler::notify_event`. Environment (set by template.yaml):
-//! `BREAKGLASS_CONFIG` or `BREAKGLASS_CONFIG_FILE`, `BREAKGLASS_TOPIC_ARN`.
+//! The notifier Lambda: builds the config, the SNS client and the audit trail once, then hands
+//! every event to `breakglass_core::handler::notify_event`. Environment (set by template.yaml):
+//! `BREAKGLASS_CONFIG` or `BREAKGLASS_CONFIG_FILE`, `BREAKGLASS_TOPIC_ARN`, and optionally
+//! `BREAKGLASS_AUDIT_BUCKET` (wins over the config's `[audit] bucket`). Without an audit bucket the
+//! notifier does not start: an unrecorded break-glass is what the trail exists to prevent.
 
-use breakglass_aws::{Clients, SnsPublisher};
-use breakglass_core::handler::{config_from_env, env, notify_event};
+use breakglass_aws::{Clients, S3AuditLog, SnsPublisher};
+use breakglass_core::audit::Trail;
+use breakglass_core::handler::{audit_from_env, config_from_env, env, notify_event};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -11,12 +14,14 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt().with_ansi(false).without_time().with_target(false).init();
     let config = config_from_env()?;
+    let audit = audit_from_env(&config)?;
     let clients = Clients::load(None).await;
     let publisher = SnsPublisher::new(clients.sns, env("BREAKGLASS_TOPIC_ARN")?);
-    let (config, publisher) = (&config, &publisher);
+    let trail = Trail { log: S3AuditLog::new(clients.s3, &audit.bucket), config: audit };
+    let (config, publisher, trail) = (&config, &publisher, &trail);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now = time::OffsetDateTime::now_utc();
-        notify_event(config, publisher, &event.payload, now).await.map_err(Error::from)
+        notify_event(config, publisher, Some(trail), &event.payload, now).await.map_err(Error::from)
     }))
     .await
 }

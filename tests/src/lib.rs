@@ -405,6 +405,8 @@ pub fn config() -> canonical_policies::Config {
 
 pub struct Stack {
     pub clients: Clients,
+    /// The audit trail's bucket (Object Lock, compliance mode).
+    pub audit_bucket: String,
     pub endpoint: String,
     pub topic_arn: String,
     pub bus: String,
@@ -467,12 +469,46 @@ pub async fn provision(endpoint: &str) -> Stack {
             .await
             .unwrap();
     }
+    // The audit trail: Object Lock (which turns on versioning) with a compliance-mode default, as
+    // template.yaml creates it. The notifier also sets each record's own retention.
+    let audit = config.audit.clone().unwrap();
+    c.s3.create_bucket()
+        .bucket(&audit.bucket)
+        .object_lock_enabled_for_bucket(true)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    c.s3.put_object_lock_configuration()
+        .bucket(&audit.bucket)
+        .object_lock_configuration(
+            aws_sdk_s3::types::ObjectLockConfiguration::builder()
+                .object_lock_enabled(aws_sdk_s3::types::ObjectLockEnabled::Enabled)
+                .rule(
+                    aws_sdk_s3::types::ObjectLockRule::builder()
+                        .default_retention(
+                            aws_sdk_s3::types::DefaultRetention::builder()
+                                .mode(aws_sdk_s3::types::ObjectLockRetentionMode::Compliance)
+                                .days(1)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
     let topic_arn =
         c.sns.create_topic().name("breakglass-notifications").send().await.unwrap().topic_arn.unwrap();
     let (stakeholders, stakeholders_arn) = queue(&c, "stakeholders").await;
     let (security, security_arn) = queue(&c, "security").await;
     for (arn, filter) in [
-        (&stakeholders_arn, json!({"kind": ["change", "attempt", "request"]})),
+        (&stakeholders_arn, json!({"kind": ["change", "attempt", "request", "expiry"]})),
         (&security_arn, json!({"severity": ["warning", "critical"]})),
     ] {
         c.sns
@@ -512,6 +548,7 @@ pub async fn provision(endpoint: &str) -> Stack {
     }
     Stack {
         clients: c,
+        audit_bucket: audit.bucket,
         endpoint: endpoint.to_owned(),
         topic_arn,
         bus: "breakglass".into(),
@@ -529,6 +566,7 @@ impl Stack {
         env.push(("BREAKGLASS_CONFIG".into(), config_text()));
         env.push(("BREAKGLASS_EVENT_BUS".into(), self.bus.clone()));
         env.push(("BREAKGLASS_TOPIC_ARN".into(), self.topic_arn.clone()));
+        env.push(("BREAKGLASS_AUDIT_BUCKET".into(), self.audit_bucket.clone()));
         env
     }
 
@@ -611,6 +649,29 @@ impl Stack {
                 (m["MessageAttributes"].clone(), doc)
             })
             .collect()
+    }
+
+    /// Every audit record of `bucket` (key, JSON), in key order.
+    pub async fn audit_records(&self, bucket: &str) -> Vec<(String, Value)> {
+        let prefix = format!("breakglass/{bucket}/");
+        let list = self
+            .clients
+            .s3
+            .list_objects_v2()
+            .bucket(&self.audit_bucket)
+            .prefix(&prefix)
+            .send()
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        for o in list.contents.unwrap_or_default() {
+            let key = o.key.unwrap();
+            let body =
+                self.clients.s3.get_object().bucket(&self.audit_bucket).key(&key).send().await.unwrap().body;
+            let bytes = body.collect().await.unwrap().into_bytes();
+            out.push((key, serde_json::from_slice(&bytes).unwrap()));
+        }
+        out
     }
 
     pub async fn live_policy(&self, bucket: &str) -> Option<String> {

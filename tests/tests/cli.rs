@@ -64,65 +64,45 @@ async fn status_shows_drift_and_enforce_repairs_it() {
 }
 
 #[tokio::test(flavor = "current_thread")]
-async fn open_and_close_round_trip_with_the_request_emails() {
+async fn open_and_close_round_trip_with_emails_audit_records_and_history() {
     let Some(moto) = Moto::start() else { return };
     let stack = provision(&moto.endpoint).await;
     let notifier = e2e::Function::spawn("notifier", &stack.function_env());
     let config = root().join("examples/breakglass.toml").display().to_string();
     let reader = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
+    let auditor = "arn:aws:iam::111122223333:role/investigations/ExternalAuditor";
     let base = ["--config", config.as_str(), "--bucket", "acme-cloudtrail-logs"];
+    let open = |extra: &[&str]| breakglass(&moto.endpoint, &[&["open"][..], &base, extra].concat());
 
-    // Refused: no ticket (usage), too long, a reader the config does not allow.
-    let (code, _, err) =
-        breakglass(&moto.endpoint, &[&["open"][..], &base, &["--reason", "x", "--duration", "1h"]].concat());
+    // Refused: no ticket (usage, nothing asked), too long, a reader the config does not allow.
+    let (code, _, err) = open(&["--reason", "x", "--duration", "1h"]);
     assert_eq!(code, 2, "{err}");
-    let (code, _, err) = breakglass(
-        &moto.endpoint,
-        &[&["open"][..], &base, &["--reason", "x", "--ticket", "T", "--duration", "2d"]].concat(),
-    );
+    let (code, _, err) = open(&["--reason", "x", "--ticket", "T", "--duration", "2d"]);
     assert_eq!((code, err.contains("more than 12h")), (2, true), "{err}");
-    let (code, _, err) = breakglass(
-        &moto.endpoint,
-        &[
-            &["open"][..],
-            &base,
-            &[
-                "--reason",
-                "x",
-                "--ticket",
-                "T",
-                "--duration",
-                "1h",
-                "--reader",
-                "arn:aws:iam::111122223333:role/mallory",
-            ],
-        ]
-        .concat(),
-    );
+    let mallory = "arn:aws:iam::111122223333:role/mallory";
+    let (code, _, err) = open(&["--reason", "x", "--ticket", "T", "--duration", "1h", "--reader", mallory]);
     assert_eq!((code, err.lines().count()), (2, 1), "{err}");
-    assert!(stack.drain(&stack.own_events).await.is_empty(), "refusals publish nothing");
+    assert_eq!(stack.live_policy("acme-cloudtrail-logs").await, Some(closed_text()), "nothing written");
 
-    let (code, out, err) = breakglass(
-        &moto.endpoint,
-        &[
-            &["open"][..],
-            &base,
-            &["--reason", "incident 42", "--ticket", "INC-42", "--duration", "4h", "--reader", reader],
-        ]
-        .concat(),
-    );
+    let (code, out, err) =
+        open(&["--reason", "incident 42", "--ticket", "INC-42", "--duration", "4h", "--reader", reader]);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("opened acme-cloudtrail-logs until "), "{out}");
     let (code, out, _) = breakglass(&moto.endpoint, &["status", "--config", &config]);
     assert_eq!(code, 0);
     assert!(out.contains("open until"), "{out}");
+    // Overlapping: a shorter grant for another reader widens, never cuts short.
+    let (code, out, err) =
+        open(&["--reason", "external audit", "--ticket", "AUD-7", "--duration", "1h", "--reader", auditor]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("no grant was cut short"), "{out}");
 
     let (code, out, err) =
         breakglass(&moto.endpoint, &[&["close"][..], &base, &["--reason", "done", "--json"]].concat());
     assert_eq!(code, 0, "{err}");
     let closed: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(closed["action"], "close");
-    assert_eq!(closed["previous"]["readers"], serde_json::json!([reader]));
+    assert_eq!(closed["previous"]["readers"], serde_json::json!([auditor, reader]));
 
     // The request events reach the notifier by the template's rule; stakeholders read why.
     for event in stack.drain(&stack.own_events).await {
@@ -130,8 +110,53 @@ async fn open_and_close_round_trip_with_the_request_emails() {
     }
     let mails = stack.deliveries(&stack.stakeholders).await;
     let subjects: Vec<&str> = mails.iter().filter_map(|(_, d)| d["subject"].as_str()).collect();
-    assert_eq!(subjects.len(), 2, "{subjects:?}");
-    assert!(subjects[0].contains("access OPENED until") && subjects[0].contains("(INC-42)"), "{subjects:?}");
-    assert!(mails[0].1["text"].as_str().unwrap().contains("Why\n  incident 42"));
-    assert!(subjects[1].ends_with("access CLOSED"), "{subjects:?}");
+    assert_eq!(subjects.len(), 5, "{subjects:?}");
+    assert!(subjects[0].contains("REFUSED request to open"), "{subjects:?}");
+    assert!(mails[1].1["text"].as_str().unwrap().contains("is not an investigator role"));
+    assert!(subjects[2].contains("access OPENED until") && subjects[2].contains("(INC-42)"), "{subjects:?}");
+    assert!(mails[2].1["text"].as_str().unwrap().contains("Why\n  incident 42"));
+    assert!(subjects[3].contains("(AUD-7)"), "{subjects:?}");
+    assert!(subjects[4].ends_with("access CLOSED"), "{subjects:?}");
+
+    // One audit record per message, in the Object Lock bucket, locked in compliance mode.
+    let records = stack.audit_records("acme-cloudtrail-logs").await;
+    assert_eq!(records.len(), 5, "{records:#?}");
+    let (key, first) = &records[0];
+    let head = stack.clients.s3.head_object().bucket(&stack.audit_bucket).key(key).send().await.unwrap();
+    assert_eq!(head.object_lock_mode.map(|m| m.as_str().to_owned()).as_deref(), Some("COMPLIANCE"));
+    assert!(first["time"].is_string() && first["who"].is_string() && first["event_ids"][0].is_string());
+    let open_record = records.iter().map(|(_, r)| r).find(|r| r["ticket"] == "INC-42").unwrap();
+    assert_eq!(open_record["why"], "incident 42");
+    assert!(open_record["policy"]["before"].is_string() && open_record["policy"]["after"].is_string());
+
+    // history: one window (opened, extended, closed), two refused requests; newest first.
+    let hist = ["history", "--config", config.as_str(), "--bucket", "acme-cloudtrail-logs"];
+    let (code, out, err) = breakglass(&moto.endpoint, &hist);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.matches("OPEN WINDOW, closed after").count(), 1, "{out}");
+    assert_eq!(out.matches("REFUSED request to open").count(), 2, "{out}");
+    assert!(out.find("OPEN WINDOW").unwrap() < out.find("REFUSED").unwrap(), "newest first:\n{out}");
+    for line in [
+        "reason    incident 42",
+        "ticket    INC-42",
+        "readers   ExternalAuditor, LogInvestigator",
+        "extended  ",
+    ] {
+        assert!(out.contains(line), "{line}:\n{out}");
+    }
+    assert!(out.contains("closed    ") && out.contains(": done"), "{out}");
+    let (code, out, _) = breakglass(&moto.endpoint, &[&hist[..], &["--json"]].concat());
+    assert_eq!(code, 0);
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let entries = j["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 3, "{j:#}");
+    let w = &entries[0];
+    assert_eq!((w["type"].as_str(), w["status"].as_str()), (Some("window"), Some("closed")));
+    assert!(w["start"].is_string() && w["expiry"].is_string() && w["closed_at"].is_string(), "{w:#}");
+    let (code, out, _) = breakglass(&moto.endpoint, &[&hist[..], &["--since", "2999-01-01"]].concat());
+    assert_eq!((code, out.contains("no records")), (0, true), "{out}");
+}
+
+fn closed_text() -> String {
+    e2e::config().bucket("acme-cloudtrail-logs").unwrap().closed_policy().to_pretty_json()
 }

@@ -1,0 +1,165 @@
+//! The audit trail: one immutable JSON record per notification (request, state change, remediation,
+//! refused attempt), written by the notifier to an S3 bucket under Object Lock in compliance mode.
+//!
+//! A record's key is `<prefix><bucket>/<time>-<id>.json`: listing a bucket's prefix gives its history
+//! in time order, and `id` is the SHA-256 of the record's content, so a retried invocation writes the
+//! same key and the conditional put (`If-None-Match: *`) refuses the second copy instead of adding one.
+//! Schema: `docs/audit-trail.md`.
+
+use std::future::Future;
+
+use canonical_policies::AuditConfig;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::ports::{Notification, PortError};
+
+pub const SCHEMA: &str = "breakglass.audit/1";
+
+/// One record, ready to be written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Relative to the trail's prefix: `<bucket>/<time>-<id>.json`.
+    pub key: String,
+    pub body: Value,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    Written,
+    /// The same record is already there (a retried invocation): nothing was written.
+    AlreadyThere,
+}
+
+/// Appends records to the audit trail (S3 with Object Lock). Implementations must never overwrite.
+pub trait AuditLog: Sync {
+    /// Writes `body` under `key` (already including the prefix), locked until `retain_until`.
+    fn append(
+        &self,
+        key: &str,
+        body: &str,
+        retain_until: OffsetDateTime,
+    ) -> impl Future<Output = Result<Appended, PortError>> + Send;
+}
+
+/// The trail: where records go and how long they are locked.
+#[derive(Debug, Clone)]
+pub struct Trail<L> {
+    pub log: L,
+    pub config: AuditConfig,
+}
+
+impl<L: AuditLog> Trail<L> {
+    /// Writes `record` under the trail's prefix.
+    pub async fn write(&self, record: &Record, now: OffsetDateTime) -> Result<Appended, PortError> {
+        let key = format!("{}{}", self.config.prefix, record.key);
+        self.log.append(&key, &record.body.to_string(), now + self.config.retain).await
+    }
+}
+
+/// The prefix under which `bucket`'s records lie.
+pub fn bucket_prefix(config: &AuditConfig, bucket: &str) -> String {
+    format!("{}{bucket}/", config.prefix)
+}
+
+/// The audit record of a notification. `recorded_at` is only used when the event carries no time.
+pub fn record(n: &Notification, recorded_at: OffsetDateTime) -> Option<Record> {
+    let d = &n.default;
+    let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    let bucket = s(d, "bucket")?;
+    let kind = s(d, "kind").unwrap_or_else(|| "unknown".into());
+    let event = d.get("event").cloned().unwrap_or(Value::Null);
+    let actor = d.get("actor").cloned().unwrap_or(Value::Null);
+    let policy = d.get("policy").cloned().unwrap_or(Value::Null);
+
+    let (action, who, why, ticket, grant, previous, before, after) = match kind.as_str() {
+        "request" => (
+            match (s(d, "action"), s(d, "outcome")) {
+                (Some(a), Some(o)) if o == "refused" => format!("{a}-refused"),
+                (Some(a), _) => a,
+                (None, _) => "unknown".into(),
+            },
+            s(d, "requester"),
+            s(d, "reason").or_else(|| s(d, "error")),
+            s(d, "ticket"),
+            d.get("grant").cloned().unwrap_or(Value::Null),
+            d.get("previous").cloned().unwrap_or(Value::Null),
+            s(d, "before_hash"),
+            s(d, "policy_hash"),
+        ),
+        "remediation" | "expiry" => (
+            match s(d, "outcome") {
+                Some(o) => o,
+                None => "exposure".into(),
+            },
+            Some("breakglass enforcer".to_owned()),
+            s(d, "reason").or_else(|| s(d, "what")),
+            None,
+            Value::Null,
+            Value::Null,
+            d.get("before").and_then(|b| s(b, "hash")),
+            d.get("after").and_then(|a| s(a, "hash")),
+        ),
+        _ => {
+            let call = s(d, "call").unwrap_or_else(|| "unknown".into());
+            let grant = match (policy.get("expiry"), policy.get("readers")) {
+                (Some(Value::String(e)), Some(r)) => json!({ "expiry": e, "readers": r }),
+                _ => Value::Null,
+            };
+            let why = d.get("error").and_then(|e| s(e, "code")).or_else(|| s(d, "exposure"));
+            // CloudTrail does not carry the policy before the call; the enforcer's records do.
+            (call, s(&actor, "arn"), why, None, grant, Value::Null, None, s(&policy, "hash"))
+        }
+    };
+    let time = s(d, "time")
+        .or_else(|| s(&event, "time"))
+        .and_then(|t| OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or(recorded_at);
+    let mut event_ids: Vec<String> = Vec::new();
+    event_ids.extend(s(d, "event_id"));
+    event_ids.extend(s(&event, "id"));
+    event_ids.extend(d.get("trigger").and_then(|t| s(t, "event_id")));
+
+    let mut body = json!({
+        "schema": SCHEMA,
+        "time": crate::format_time(time),
+        "bucket": bucket,
+        "kind": kind,
+        "action": action,
+        "state": s(d, "state").or_else(|| n.attributes.iter().find(|(k, _)| k == "state").map(|(_, v)| v.clone())),
+        "severity": n.attributes.iter().find(|(k, _)| k == "severity").map(|(_, v)| v.clone()),
+        "who": who,
+        "actor": actor,
+        "why": why,
+        "ticket": ticket,
+        "grant": grant,
+        "previous": previous,
+        "policy": { "before": before, "after": after },
+        "event_ids": event_ids,
+        "summary": n.subject,
+    });
+    // The full notification document, minus the email text that repeats it.
+    let mut detail = d.clone();
+    if let Value::Object(m) = &mut detail {
+        m.remove("text");
+    }
+    if let Value::Object(m) = &mut body {
+        m.insert("detail".into(), detail);
+    }
+    let id = hex(&Sha256::digest(body.to_string().as_bytes()));
+    let short = id.get(..16).unwrap_or(&id).to_owned();
+    if let Value::Object(m) = &mut body {
+        m.insert("id".into(), json!(id));
+    }
+    Some(Record { key: format!("{bucket}/{}-{short}.json", crate::format_time(time)), body })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}

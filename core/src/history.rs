@@ -1,0 +1,242 @@
+//! A bucket's history from its audit records: open windows (start, every extension, expiry, actual
+//! close) as one entry each, everything else (refused attempts, remediations, setting changes) as
+//! single events; newest first.
+//!
+//! One break-glass leaves two records: the operator's request and CloudTrail's PutBucketPolicy. The
+//! change record whose policy hash is the one a request or remediation wrote (within [`FOLD_WINDOW`]) is folded into
+//! that request, so the window shows once, with both event ids.
+
+use canonical_policies::format_expiry;
+use serde_json::{json, Value};
+use time::{Duration, OffsetDateTime};
+
+/// How far apart a request and the CloudTrail record of its write may lie and still be one step.
+pub const FOLD_WINDOW: Duration = Duration::minutes(15);
+
+/// One step of a window or one event, from one record (or a request and its folded change).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub time: OffsetDateTime,
+    pub kind: String,
+    pub action: String,
+    pub who: Option<String>,
+    pub why: Option<String>,
+    pub ticket: Option<String>,
+    pub readers: Vec<String>,
+    pub expiry: Option<OffsetDateTime>,
+    pub summary: String,
+    pub event_ids: Vec<String>,
+    pub policy_after: Option<String>,
+}
+
+/// One line of the history.
+// A history has tens of entries; boxing the window would only add noise.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    /// Access was open: from `opened` (with later extensions) until `closed`, if it was closed.
+    Window {
+        opened: Step,
+        extensions: Vec<Step>,
+        closed: Option<Step>,
+    },
+    Event(Step),
+}
+
+impl Entry {
+    /// When it began.
+    pub fn start(&self) -> OffsetDateTime {
+        match self {
+            Entry::Window { opened, .. } => opened.time,
+            Entry::Event(s) => s.time,
+        }
+    }
+
+    /// When it last changed.
+    pub fn last(&self) -> OffsetDateTime {
+        match self {
+            Entry::Window { opened, extensions, closed } => {
+                closed.as_ref().or(extensions.last()).map_or(opened.time, |s| s.time)
+            }
+            Entry::Event(s) => s.time,
+        }
+    }
+}
+
+/// What a step does to the open/closed state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Effect {
+    Opens,
+    Closes,
+    Neither,
+}
+
+fn effect(s: &Step, state: Option<&str>) -> Effect {
+    match (s.kind.as_str(), s.action.as_str(), state) {
+        ("request", "open", _) => Effect::Opens,
+        ("request", "close", _) => Effect::Closes,
+        ("change", "PutBucketPolicy", Some("open")) => Effect::Opens,
+        ("change", "PutBucketPolicy", Some("closed")) => Effect::Closes,
+        ("remediation" | "expiry", "closed", _) => Effect::Closes,
+        _ => Effect::Neither,
+    }
+}
+
+fn step(r: &Value) -> Option<(Step, Option<String>)> {
+    let s = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_owned);
+    let parse = |t: &str| OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok();
+    let time = s("time").as_deref().and_then(parse)?;
+    let grant = r.get("grant").filter(|g| g.is_object());
+    let readers = grant
+        .and_then(|g| g.get("readers"))
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default();
+    let expiry = grant.and_then(|g| g.get("expiry")).and_then(Value::as_str).and_then(parse);
+    let step = Step {
+        time,
+        kind: s("kind")?,
+        action: s("action")?,
+        who: s("who"),
+        why: s("why"),
+        ticket: s("ticket"),
+        readers,
+        expiry,
+        summary: s("summary").unwrap_or_default(),
+        event_ids: r
+            .get("event_ids")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default(),
+        policy_after: r.get("policy").and_then(|p| p.get("after")).and_then(Value::as_str).map(str::to_owned),
+    };
+    Some((step, s("state")))
+}
+
+/// Builds the history from audit records (any order). Returns the entries newest first and the
+/// number of records that could not be read (reported, never silently dropped).
+pub fn build(records: &[Value]) -> (Vec<Entry>, usize) {
+    let mut steps: Vec<(Step, Option<String>)> = Vec::with_capacity(records.len());
+    let mut unreadable = 0;
+    for r in records {
+        match step(r) {
+            Some(s) => steps.push(s),
+            None => unreadable += 1,
+        }
+    }
+    steps.sort_by_key(|s| s.0.time);
+
+    // Fold CloudTrail's record of breakglass's own write (a request's or a remediation's) into it.
+    let own = |s: &Step| matches!(s.kind.as_str(), "request" | "remediation" | "expiry");
+    let requests: Vec<(OffsetDateTime, String)> = steps
+        .iter()
+        .filter(|(s, _)| own(s))
+        .filter_map(|(s, _)| s.policy_after.clone().map(|h| (s.time, h)))
+        .collect();
+    let mut folded_ids: Vec<(String, Vec<String>)> = Vec::new();
+    steps.retain(|(s, _)| {
+        let own_write = s.kind == "change"
+            && s.action == "PutBucketPolicy"
+            && requests
+                .iter()
+                .any(|(t, h)| Some(h) == s.policy_after.as_ref() && (*t - s.time).abs() <= FOLD_WINDOW);
+        if own_write {
+            if let Some(h) = &s.policy_after {
+                folded_ids.push((h.clone(), s.event_ids.clone()));
+            }
+        }
+        !own_write
+    });
+    for (s, _) in steps.iter_mut().filter(|(s, _)| own(s)) {
+        for (h, ids) in &folded_ids {
+            if s.policy_after.as_ref() == Some(h) {
+                s.event_ids.extend(ids.iter().cloned());
+            }
+        }
+    }
+
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut current: Option<(Step, Vec<Step>)> = None;
+    for (s, state) in steps {
+        match (effect(&s, state.as_deref()), current.take()) {
+            (Effect::Opens, None) => current = Some((s, Vec::new())),
+            (Effect::Opens, Some((opened, mut ext))) => {
+                ext.push(s);
+                current = Some((opened, ext));
+            }
+            (Effect::Closes, Some((opened, extensions))) => {
+                entries.push(Entry::Window { opened, extensions, closed: Some(s) });
+            }
+            (_, open) => {
+                current = open;
+                entries.push(Entry::Event(s));
+            }
+        }
+    }
+    if let Some((opened, extensions)) = current {
+        entries.push(Entry::Window { opened, extensions, closed: None });
+    }
+    entries.sort_by_key(|e| std::cmp::Reverse(e.start()));
+    (entries, unreadable)
+}
+
+/// The expiry a window ended up with (the latest of its steps).
+pub fn window_expiry(opened: &Step, extensions: &[Step]) -> Option<OffsetDateTime> {
+    std::iter::once(opened).chain(extensions).filter_map(|s| s.expiry).max()
+}
+
+/// The readers a window ended up with (the union of its steps).
+pub fn window_readers(opened: &Step, extensions: &[Step]) -> Vec<String> {
+    let mut all: Vec<String> =
+        std::iter::once(opened).chain(extensions).flat_map(|s| s.readers.clone()).collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
+fn step_json(s: &Step) -> Value {
+    json!({
+        "time": crate::format_time(s.time),
+        "kind": s.kind,
+        "action": s.action,
+        "who": s.who,
+        "why": s.why,
+        "ticket": s.ticket,
+        "readers": s.readers,
+        "expiry": s.expiry.map(format_expiry),
+        "summary": s.summary,
+        "event_ids": s.event_ids,
+    })
+}
+
+/// The `--json` form of an entry.
+pub fn entry_json(e: &Entry, now: OffsetDateTime) -> Value {
+    match e {
+        Entry::Window { opened, extensions, closed } => {
+            let expiry = window_expiry(opened, extensions);
+            let status = match (closed, expiry) {
+                (Some(_), _) => "closed",
+                (None, Some(x)) if x <= now => "expired",
+                _ => "open",
+            };
+            json!({
+                "type": "window",
+                "status": status,
+                "start": crate::format_time(opened.time),
+                "expiry": expiry.map(format_expiry),
+                "closed_at": closed.as_ref().map(|c| crate::format_time(c.time)),
+                "readers": window_readers(opened, extensions),
+                "opened": step_json(opened),
+                "extensions": extensions.iter().map(step_json).collect::<Vec<_>>(),
+                "closed": closed.as_ref().map(step_json),
+            })
+        }
+        Entry::Event(s) => {
+            let mut v = step_json(s);
+            if let Value::Object(m) = &mut v {
+                m.insert("type".into(), json!("event"));
+            }
+            v
+        }
+    }
+}
