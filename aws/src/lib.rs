@@ -231,24 +231,64 @@ impl S3AuditLog {
         S3AuditLog { client, bucket: bucket.into() }
     }
 
-    /// Every record under `prefix`, as (key, text), in key order (= time order). A record that
-    /// cannot be read as UTF-8 is returned as an error, not skipped.
-    pub async fn read_all(&self, prefix: &str) -> Result<Vec<(String, String)>, PortError> {
-        let mut keys = Vec::new();
-        let mut pages =
-            self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| classify_error("ListObjectsV2", e))?;
-            keys.extend(page.contents.unwrap_or_default().into_iter().filter_map(|o| o.key));
+    /// Every record under `prefix`, in key order (= time order), read version by version: a record
+    /// hidden behind a delete marker is still read, and a key with more than one version (someone
+    /// wrote over a record; Object Lock keeps the original) yields its *oldest* version. Both are
+    /// reported as warnings, because neither happens without someone tampering.
+    pub async fn read_all(&self, prefix: &str) -> Result<AuditRead, PortError> {
+        let mut versions: Vec<(String, String)> = Vec::new();
+        let mut hidden: Vec<String> = Vec::new();
+        let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|e| classify_error("ListObjectVersions", e))?;
+            for v in page.versions.unwrap_or_default() {
+                if let (Some(key), Some(id)) = (v.key, v.version_id) {
+                    versions.push((key, id));
+                }
+            }
+            hidden.extend(page.delete_markers.unwrap_or_default().into_iter().filter_map(|m| m.key));
+            if page.is_truncated != Some(true) {
+                break;
+            }
+            key_marker = page.next_key_marker;
+            version_marker = page.next_version_id_marker;
+            if key_marker.is_none() {
+                break;
+            }
         }
-        keys.sort();
-        let mut out = Vec::with_capacity(keys.len());
-        for key in keys {
+        // S3 lists a key's versions newest first: reversing puts every key's original first (the sort
+        // is stable, and timestamps are too coarse to order two writes within one second).
+        versions.reverse();
+        versions.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out = AuditRead::default();
+        hidden.sort();
+        hidden.dedup();
+        for key in hidden {
+            out.warnings.push(format!("record `{key}` is hidden behind a delete marker; shown anyway"));
+        }
+        let mut last_key: Option<String> = None;
+        for (key, version) in versions {
+            if last_key.as_deref() == Some(key.as_str()) {
+                out.warnings.push(format!(
+                    "record `{key}` has another version `{version}` written over it; the original is shown"
+                ));
+                continue;
+            }
             let object = self
                 .client
                 .get_object()
                 .bucket(&self.bucket)
                 .key(&key)
+                .version_id(&version)
                 .send()
                 .await
                 .map_err(|e| classify_error("GetObject", e))?;
@@ -258,12 +298,23 @@ impl S3AuditLog {
                 .await
                 .map_err(|e| PortError::Retryable(format!("GetObject `{key}`: {e}")))?
                 .into_bytes();
-            let text = String::from_utf8(bytes.to_vec())
-                .map_err(|_| PortError::Refused(format!("record `{key}` is not utf-8")))?;
-            out.push((key, text));
+            match String::from_utf8(bytes.to_vec()) {
+                Ok(text) => out.records.push((key.clone(), text)),
+                Err(_) => out.warnings.push(format!("record `{key}` is not utf-8; not shown")),
+            }
+            last_key = Some(key);
         }
         Ok(out)
     }
+}
+
+/// What [`S3AuditLog::read_all`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditRead {
+    /// (key, text) in key order.
+    pub records: Vec<(String, String)>,
+    /// Signs of tampering or damage, one sentence each.
+    pub warnings: Vec<String>,
 }
 
 impl AuditLog for S3AuditLog {

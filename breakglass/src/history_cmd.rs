@@ -33,13 +33,17 @@ pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
     let since = a.since.as_deref().map(parse_since).transpose()?;
     let now = OffsetDateTime::now_utc();
     let prefix = bucket_prefix(&audit, &a.bucket);
-    let texts = crate::aws_cmd::runtime()?.block_on(async {
+    let read = crate::aws_cmd::runtime()?.block_on(async {
         let clients = Clients::load(a.aws.endpoint_url.as_deref()).await;
         S3AuditLog::new(clients.s3, &audit.bucket)
             .read_all(&prefix)
             .await
             .map_err(|e| CliError::Aws(format!("audit trail `s3://{}/{prefix}`: {e}", audit.bucket)))
     })?;
+    for w in &read.warnings {
+        eprintln!("breakglass: warning: {w}");
+    }
+    let texts = &read.records;
     let mut unparsed = 0;
     let records: Vec<Value> = texts
         .iter()
@@ -57,6 +61,7 @@ pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
         entries.retain(|e| e.last() >= since);
     }
     let skipped = unparsed + unreadable;
+    let problems = skipped + read.warnings.len();
     if a.json {
         let list: Vec<Value> = entries.iter().map(|e| history::entry_json(e, now)).collect();
         println!(
@@ -66,18 +71,19 @@ pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
                 "audit": format!("s3://{}/{prefix}", audit.bucket),
                 "records": texts.len(),
                 "unreadable": skipped,
+                "warnings": read.warnings,
                 "entries": list,
             }))
             .unwrap_or_default()
         );
     } else {
         print!("{}", human(&a.bucket, &audit.bucket, &prefix, &entries, now));
-        if skipped > 0 {
-            println!("{skipped} record(s) could not be read; see the warnings above or use --json");
+        if problems > 0 {
+            println!("\n{problems} problem(s) with the audit trail; see the warnings on stderr");
         }
     }
-    // Unreadable records in a tamper-proof trail deserve attention: exit 3 like a non-lawful state.
-    Ok(if skipped > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
+    // A damaged or tampered trail deserves attention: exit 3, as for a bucket that is not lawful.
+    Ok(if problems > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
 }
 
 fn parse_since(s: &str) -> Result<OffsetDateTime, CliError> {

@@ -1,0 +1,156 @@
+//! The audit trail against moto's S3 Object Lock: records cannot be deleted or overwritten, a
+//! tampering attempt shows in `breakglass history`, and the scheduled pass's close after expiry ends
+//! the window, through the real enforcer and notifier binaries.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use aws_sdk_s3::primitives::ByteStream;
+use canonical_policies::OpenGrant;
+use e2e::{aws_env, binary, cloudtrail_event, config, provision, root, Function, Moto};
+use serde_json::{json, Value};
+
+const BUCKET: &str = "acme-cloudtrail-logs";
+const OPERATOR: &str = "arn:aws:iam::111122223333:role/breakglass-operator";
+const READER: &str = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
+
+fn history(endpoint: &str, extra: &[&str]) -> (i32, String, String) {
+    let config = root().join("examples/breakglass.toml").display().to_string();
+    let out = Command::new(binary("breakglass"))
+        .args(["history", "--config", &config, "--bucket", BUCKET, "--endpoint-url", endpoint])
+        .args(extra)
+        .envs(aws_env(endpoint))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn request_event(action: &str, id: &str) -> Value {
+    json!({
+        "version": "0", "id": id, "source": "breakglass", "detail-type": "breakglass request",
+        "detail": {
+            "schema": "breakglass.request/1", "action": action, "bucket": BUCKET,
+            "requester": "arn:aws:sts::111122223333:assumed-role/breakglass-operator/alice",
+            "reason": "incident 42", "ticket": "INC-42",
+            "grant": if action == "open" { json!({"readers": [READER], "expiry": "2099-01-01T00:00:00Z"}) } else { Value::Null },
+            "previous": null,
+            "time": if action == "open" { "2026-11-24T10:00:00Z" } else { "2026-11-24T11:00:00Z" },
+        }
+    })
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn records_cannot_be_deleted_or_overwritten_and_tampering_shows_in_history() {
+    let Some(moto) = Moto::start() else { return };
+    let stack = provision(&moto.endpoint).await;
+    let notifier = Function::spawn("notifier", &stack.function_env());
+    let s3 = &stack.clients.s3;
+    let audit = &stack.audit_bucket;
+
+    notifier.invoke(&request_event("open", "ev-open")).unwrap();
+    notifier.invoke(&request_event("close", "ev-close")).unwrap();
+    // A retried invocation writes nothing new.
+    let again = notifier.invoke(&request_event("open", "ev-open")).unwrap();
+    assert_eq!(again["recorded"][0]["new"], json!(false), "{again}");
+    let records = stack.audit_records(BUCKET).await;
+    assert_eq!(records.len(), 2);
+    let (key, original) = records[0].clone();
+    let head = s3.head_object().bucket(audit).key(&key).send().await.unwrap();
+    let version = head.version_id.clone().unwrap();
+    assert_eq!(head.object_lock_mode.unwrap().as_str(), "COMPLIANCE");
+    let until = head.object_lock_retain_until_date.unwrap();
+    assert!(until.secs() > time::OffsetDateTime::now_utc().unix_timestamp() + 2500 * 86_400, "{until:?}");
+
+    // Delete the version: refused, also when asking to bypass governance retention.
+    let denied = s3.delete_object().bucket(audit).key(&key).version_id(&version).send().await.unwrap_err();
+    assert_eq!(denied.raw_response().unwrap().status().as_u16(), 403, "{denied:?}");
+    let denied = s3
+        .delete_object()
+        .bucket(audit)
+        .key(&key)
+        .version_id(&version)
+        .bypass_governance_retention(true)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(denied.raw_response().unwrap().status().as_u16(), 403, "{denied:?}");
+    // Overwrite the way the notifier writes (conditional): refused.
+    let refused = s3
+        .put_object()
+        .bucket(audit)
+        .key(&key)
+        .if_none_match("*")
+        .body(ByteStream::from_static(b"{}"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.raw_response().unwrap().status().as_u16(), 412, "{refused:?}");
+    // Overwrite without the condition: S3 stores a new version and keeps the locked original.
+    let forged = br#"{"schema":"breakglass.audit/1","time":"2026-11-24T10:00:00Z","kind":"request","action":"close","summary":"forged"}"#;
+    s3.put_object().bucket(audit).key(&key).body(ByteStream::from_static(forged)).send().await.unwrap();
+    let original_back = s3.get_object().bucket(audit).key(&key).version_id(&version).send().await.unwrap();
+    let bytes = original_back.body.collect().await.unwrap().into_bytes();
+    assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap(), original);
+    // Hide the other record behind a delete marker (allowed by S3; the version stays).
+    s3.delete_object().bucket(audit).key(&records[1].0).send().await.unwrap();
+
+    // history shows the originals, both records, and says what was tampered with (exit 3).
+    let (code, out, err) = history(&moto.endpoint, &[]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(out.contains("OPEN WINDOW, closed after 1h"), "{out}");
+    assert!(!out.contains("forged"), "{out}");
+    assert!(err.contains("written over it; the original is shown"), "{err}");
+    assert!(err.contains("hidden behind a delete marker"), "{err}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_scheduled_pass_closes_an_expired_window_and_stakeholders_are_told() {
+    let Some(moto) = Moto::start() else { return };
+    let stack = provision(&moto.endpoint).await;
+    let enforcer = Function::spawn("enforcer", &stack.function_env());
+    let notifier = Function::spawn("notifier", &stack.function_env());
+    let c = config();
+    let b = c.bucket(BUCKET).unwrap();
+
+    // The operator opens for a few seconds; CloudTrail's event reaches both functions.
+    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let grant =
+        OpenGrant { readers: BTreeSet::from([READER.to_owned()]), expiry: now + time::Duration::seconds(3) };
+    let policy = b.render_open(&grant, now).unwrap().to_pretty_json();
+    stack.clients.s3.put_bucket_policy().bucket(BUCKET).policy(&policy).send().await.unwrap();
+    stack
+        .cloudtrail(&cloudtrail_event("PutBucketPolicy", BUCKET, OPERATOR, "alice", Some(&policy), None))
+        .await;
+    stack.route(&enforcer, &notifier).await;
+    assert_eq!(stack.live_policy(BUCKET).await.as_deref(), Some(policy.as_str()), "lawful: left alone");
+
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let schedule = json!({"version": "0", "id": "sweep-1", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "111122223333", "region": "eu-central-1", "resources": [], "detail": {}});
+    let answer = enforcer.invoke(&schedule).unwrap();
+    assert!(answer.to_string().contains("expired"), "{answer}");
+    for own in stack.drain(&stack.own_events).await {
+        notifier.invoke(&own).unwrap();
+    }
+    assert_eq!(stack.live_policy(BUCKET).await, Some(b.closed_policy().to_pretty_json()));
+    let mails = stack.deliveries(&stack.stakeholders).await;
+    let subjects: Vec<&str> = mails.iter().filter_map(|(_, d)| d["subject"].as_str()).collect();
+    assert!(subjects.iter().any(|s| s.contains("access OPENED until")), "{subjects:?}");
+    assert!(
+        subjects.iter().any(|s| s.ends_with(&format!("{BUCKET}: access CLOSED after expiry"))),
+        "{subjects:?}"
+    );
+
+    let (code, out, err) = history(&moto.endpoint, &["--json"]);
+    assert_eq!(code, 0, "{err}");
+    let j: Value = serde_json::from_str(&out).unwrap();
+    let w = &j["entries"][0];
+    assert_eq!((w["type"].as_str(), w["status"].as_str()), (Some("window"), Some("closed")), "{j:#}");
+    assert_eq!(w["closed"]["kind"], "expiry");
+    assert_eq!(j["entries"].as_array().unwrap().len(), 1, "the enforcer's own write is folded in: {j:#}");
+}
