@@ -95,10 +95,18 @@ fn parse_since(s: &str) -> Result<OffsetDateTime, CliError> {
         .map_err(|_| CliError::Input(format!("invalid --since `{s}`: expected `2026-11-24` or rfc 3339")))
 }
 
-/// `2026-11-24 16:00 UTC`.
+/// `2026-11-24 16:00:05 UTC`: seconds, because an audit trail orders steps that are seconds apart.
 fn when(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
-    format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 fn who(s: &Step) -> &str {

@@ -161,7 +161,7 @@ fn tampered_copy_diff_is_short_and_specific() {
     let d = diff_nearest(&bucket, Some(&Policy::parse(tampered.as_bytes()).unwrap()), now());
     let text = d.to_string();
     assert!(text.contains("statement `ClosedAccess` was changed: actions removed: s3:GetObject"), "{text}");
-    assert!(text.contains("condition is ArnNotEquals aws:PrincipalArn arn:aws:iam::111122223333:role/breakglass-enforcer, arn:aws:iam::111122223333:user/mallory"), "{text}");
+    assert!(text.contains("condition is ArnNotEquals aws:PrincipalArn arn:aws:iam::111122223333:role/breakglass-catalog, arn:aws:iam::111122223333:role/breakglass-enforcer, arn:aws:iam::111122223333:user/mallory"), "{text}");
     assert_eq!(d.changes, 2);
 }
 

@@ -180,7 +180,7 @@ async fn main() {
     ])
     .await;
 
-    step("Audit: what happened, and where the buckets stand now");
+    step("Where the buckets stand now");
     for line in &demo.timeline {
         println!("  {line}");
     }
@@ -199,5 +199,17 @@ async fn main() {
             "the demo must end with every bucket closed"
         );
     }
-    println!("\nEvery bucket is closed; every change was mailed; the intruder's policies were reverted.");
+
+    step("6. The audit trail (S3 Object Lock, compliance mode): breakglass history");
+    let config_path = root().join("examples/breakglass.toml").display().to_string();
+    println!("  $ breakglass history --config {} --bucket {BUCKET}", "examples/breakglass.toml");
+    let out = std::process::Command::new(e2e::binary("breakglass"))
+        .args(["history", "--config", &config_path, "--bucket", BUCKET])
+        .envs(e2e::aws_env(&demo.stack.endpoint))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        println!("  {line}");
+    }
 }
