@@ -16,7 +16,7 @@ CORPUS ?= ../shared/corpus
 all: test
 
 demo: venv
-	$(CARGO) build --quiet -p breakglass -p enforcer -p notifier
+	$(CARGO) build --quiet -p breakglass -p enforcer -p notifier -p catalog
 	$(CARGO) build --quiet -p e2e --bin demo
 	./scripts/demo.sh
 	@echo
@@ -36,14 +36,14 @@ venv:
 	@./scripts/venv.sh
 
 unit: venv
-	$(CARGO) build --quiet -p enforcer -p notifier -p breakglass
+	$(CARGO) build --quiet -p enforcer -p notifier -p catalog -p breakglass
 	@if [ -d "$(CORPUS)" ]; then echo "corpus: $(CORPUS)"; else echo "corpus: not found at $(CORPUS) (corpus tests will skip, or fail under CI=true)"; fi
 	BREAKGLASS_CORPUS=$(abspath $(CORPUS)) $(CARGO) test --workspace 2>&1 | tee target/test.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "make test: %d passed, %d failed\n", p, f }' target/test.log
 
 bench: package
 	$(CARGO) bench -p canonical-policies --bench pipeline
-	$(CARGO) build --release --quiet -p enforcer -p notifier
+	$(CARGO) build --release --quiet -p enforcer -p notifier -p catalog
 	$(CARGO) build --release --quiet -p e2e --bin lambda_bench
 	./target/release/lambda_bench
 
@@ -52,7 +52,7 @@ bench: package
 # use --arm64 to match template.yaml.
 package:
 	@./scripts/venv.sh lambda
-	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --x86-64 --output-format zip -p enforcer -p notifier
+	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --x86-64 --output-format zip -p enforcer -p notifier -p catalog
 
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked

@@ -7,6 +7,7 @@
 //! `breakglass-aws` implements with the SDK and tests implement against moto.
 
 pub mod audit;
+pub mod catalog;
 pub mod enforce;
 pub mod event;
 pub mod handler;

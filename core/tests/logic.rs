@@ -615,3 +615,72 @@ mod audit_trail {
         assert!(m.attributes.contains(&("kind".into(), "expiry".into())));
     }
 }
+
+mod catalog {
+    use super::*;
+    use breakglass_core::catalog::{handle, Responder};
+
+    #[derive(Default)]
+    struct Cfn(Mutex<Vec<Value>>);
+
+    impl Responder for Cfn {
+        async fn respond(&self, _url: &str, body: &str) -> Result<(), PortError> {
+            self.0.lock().unwrap().push(serde_json::from_str(body).unwrap());
+            Ok(())
+        }
+    }
+
+    /// S3 that never answers.
+    struct Hanging;
+
+    impl PolicyStore for Hanging {
+        async fn get_policy(&self, _: &str) -> Result<Option<String>, PortError> {
+            std::future::pending().await
+        }
+        async fn put_policy(&self, _: &str, _: &str) -> Result<(), PortError> {
+            std::future::pending().await
+        }
+        async fn block_public_access(&self, _: &str) -> Result<(), PortError> {
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn running_out_of_time_is_answered_failed_before_lambda_stops() {
+        let cfn = Cfn::default();
+        let event = json!({
+            "RequestType": "Create", "ResponseURL": "https://example.invalid/r", "StackId": "s",
+            "RequestId": "r", "LogicalResourceId": "L",
+            "ResourceProperties": {"Action": "close", "Bucket": BUCKET, "Reason": "done"}
+        });
+        let budget = std::time::Duration::from_millis(50);
+        let body = handle(&config(), &Hanging, &Bus::default(), &cfn, &event, now(), budget).await.unwrap();
+        assert_eq!(body["Status"], "FAILED");
+        assert!(body["Reason"].as_str().unwrap().contains("timed out"), "{body}");
+        assert_eq!(cfn.0.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_long_reason_is_cut_to_fit_the_response_limit() {
+        let cfn = Cfn::default();
+        let event = json!({
+            "RequestType": "Create", "ResponseURL": "https://example.invalid/r", "StackId": "s",
+            "RequestId": "r", "LogicalResourceId": "L",
+            "ResourceProperties": {"Action": "open", "Bucket": BUCKET, "Reason": "x".repeat(5000),
+                "Ticket": "T", "Duration": "1h"}
+        });
+        let body = handle(
+            &config(),
+            &Store::default(),
+            &Bus::default(),
+            &cfn,
+            &event,
+            now(),
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        assert_eq!(body["Status"], "FAILED");
+        assert!(body.to_string().len() < 4096, "{}", body.to_string().len());
+    }
+}

@@ -146,6 +146,61 @@ fn proxy_connection(client: TcpStream, upstream: &str, fail: fn(&str) -> bool, s
     }
 }
 
+/// A local HTTP server in place of CloudFormation's pre-signed ResponseURL: records every request
+/// (method, headers, body) and answers with `status`.
+pub struct ResponseCatcher {
+    pub url: String,
+    received: Arc<Mutex<Vec<(String, String, Value)>>>,
+}
+
+impl ResponseCatcher {
+    pub fn start(status: u16) -> ResponseCatcher {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url =
+            format!("http://{}/cloudformation-response?X-Amz-Signature=abc", listener.local_addr().unwrap());
+        let received: Arc<Mutex<Vec<(String, String, Value)>>> = Arc::default();
+        let sink = received.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut out = conn;
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                    continue;
+                }
+                let (mut headers, mut length, mut line) = (String::new(), 0usize, String::new());
+                while reader.read_line(&mut line).unwrap_or(0) > 0 && !line.trim().is_empty() {
+                    if let Some((k, v)) = line.split_once(':') {
+                        if k.eq_ignore_ascii_case("content-length") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    headers.push_str(&line.to_ascii_lowercase());
+                    line.clear();
+                }
+                let mut body = vec![0u8; length];
+                let _ = reader.read_exact(&mut body);
+                let method = request_line.split(' ').next().unwrap_or_default().to_owned();
+                sink.lock().unwrap().push((
+                    method,
+                    headers,
+                    serde_json::from_slice(&body).unwrap_or(Value::Null),
+                ));
+                let _ = out.write_all(
+                    format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .as_bytes(),
+                );
+            }
+        });
+        ResponseCatcher { url, received }
+    }
+
+    /// Everything received so far: (method, lowercased headers, JSON body).
+    pub fn take(&self) -> Vec<(String, String, Value)> {
+        std::mem::take(&mut *self.received.lock().unwrap())
+    }
+}
+
 /// The variables every process talking to moto needs.
 pub fn aws_env(endpoint: &str) -> Vec<(String, String)> {
     [

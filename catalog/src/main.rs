@@ -1,0 +1,35 @@
+//! The Service Catalog custom-resource Lambda: builds the config and clients once, then hands every
+//! CloudFormation request to `breakglass_core::catalog::handle`, which always answers the request's
+//! pre-signed URL. Environment (set by template.yaml): `BREAKGLASS_CONFIG` or
+//! `BREAKGLASS_CONFIG_FILE`, `BREAKGLASS_EVENT_BUS`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use breakglass_aws::{Clients, EventBridgeBus, HttpsResponder, S3Store};
+use breakglass_core::catalog::handle;
+use breakglass_core::handler::{config_from_env, env};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+/// Time kept back from the Lambda's deadline to send the answer even when the work timed out.
+const ANSWER_MARGIN: Duration = Duration::from_secs(5);
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt().with_ansi(false).without_time().with_target(false).init();
+    let config = config_from_env()?;
+    let clients = Clients::load(None).await;
+    let store = S3Store::new(clients.s3);
+    let bus = EventBridgeBus::new(clients.eventbridge, env("BREAKGLASS_EVENT_BUS")?);
+    let responder = HttpsResponder::new()?;
+    let (config, store, bus, responder) = (&config, &store, &bus, &responder);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let now = time::OffsetDateTime::now_utc();
+        // `deadline` is in milliseconds since the epoch.
+        let deadline = UNIX_EPOCH + Duration::from_millis(event.context.deadline);
+        let left = deadline.duration_since(SystemTime::now()).unwrap_or_default();
+        let budget = left.saturating_sub(ANSWER_MARGIN).max(Duration::from_secs(1));
+        handle(config, store, bus, responder, &event.payload, now, budget).await.map_err(Error::from)
+    }))
+    .await
+}

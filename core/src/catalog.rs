@@ -1,0 +1,191 @@
+//! The Service Catalog UI: a CloudFormation custom resource behind two products, "Open log access"
+//! (`Action: open`) and "Close log access" (`Action: close`). Provisioning opens (or closes),
+//! updating an open product opens again with the new parameters (widen or extend, never cut short),
+//! terminating an open product closes the bucket.
+//!
+//! CloudFormation waits up to an hour for an answer at the pre-signed `ResponseURL`, so every path
+//! answers: success, refusal, AWS failure, malformed properties, and running out of time. Only an
+//! event without a usable `ResponseURL` cannot be answered; it is logged and dropped.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+
+use canonical_policies::config::parse_duration;
+use canonical_policies::{format_expiry, Config};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::operate::{self, OpenRequest};
+use crate::ports::{EventBus, PolicyStore, PortError};
+
+/// Sends the answer to CloudFormation: an HTTP PUT of `body` to the pre-signed `url`.
+pub trait Responder: Sync {
+    fn respond(&self, url: &str, body: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// A CloudFormation response body is limited to 4096 bytes; the reason is the only free text in it.
+const MAX_REASON: usize = 1000;
+/// Prefix of the physical id returned when a create fails: deleting it (stack rollback) must do
+/// nothing, and above all must not close a bucket someone else opened.
+const FAILED_ID: &str = "breakglass-failed-";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("the event has no usable `ResponseURL`; cloudformation cannot be answered")]
+    NoResponseUrl,
+    #[error("cannot answer cloudformation: {0}")]
+    Respond(PortError),
+}
+
+/// What was asked, from the request's `ResourceProperties`.
+#[derive(Debug)]
+enum Asked {
+    Open { bucket: String, request: OpenRequest },
+    Close { bucket: String, reason: String },
+    Nothing(&'static str),
+}
+
+/// Handles one custom-resource event; `deadline` is when the Lambda will be stopped (the answer must
+/// be sent before it). Returns what was sent to CloudFormation.
+pub async fn handle<S: PolicyStore, B: EventBus, R: Responder>(
+    config: &Config,
+    store: &S,
+    bus: &B,
+    responder: &R,
+    raw: &Value,
+    now: OffsetDateTime,
+    budget: std::time::Duration,
+) -> Result<Value, CatalogError> {
+    let s = |k: &str| raw.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let url = s("ResponseURL");
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        tracing::error!("custom resource event without ResponseURL; nothing can be answered");
+        return Err(CatalogError::NoResponseUrl);
+    }
+    let request_type = s("RequestType");
+    let stack = s("StackId");
+    let physical_in = raw.get("PhysicalResourceId").and_then(Value::as_str).map(str::to_owned);
+    let requester = format!("Service Catalog (stack {})", if stack.is_empty() { "unknown" } else { &stack });
+
+    let work = async {
+        let props = raw.get("ResourceProperties").cloned().unwrap_or(Value::Null);
+        let asked = asked(&request_type, &props, physical_in.as_deref())?;
+        match asked {
+            Asked::Nothing(why) => Ok((why.to_owned(), json!({}))),
+            Asked::Open { bucket, request } => {
+                let b =
+                    config.bucket(&bucket).ok_or_else(|| format!("bucket `{bucket}` is not protected"))?;
+                let done = operate::open(b, store, bus, &request, &requester, now)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let expiry = done.grant.as_ref().map(|g| format_expiry(g.expiry)).unwrap_or_default();
+                Ok((
+                    format!("opened `{bucket}` until {expiry}"),
+                    json!({ "Bucket": bucket, "Expiry": expiry, "PolicySha256": done.policy_hash }),
+                ))
+            }
+            Asked::Close { bucket, reason } => {
+                let b =
+                    config.bucket(&bucket).ok_or_else(|| format!("bucket `{bucket}` is not protected"))?;
+                let done = operate::close(b, store, bus, &reason, &requester, now)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok((
+                    format!("closed `{bucket}`"),
+                    json!({ "Bucket": bucket, "PolicySha256": done.policy_hash }),
+                ))
+            }
+        }
+    };
+    let outcome = match tokio::time::timeout(budget, work).await {
+        Ok(r) => r,
+        Err(_) => {
+            Err("timed out before the bucket policy could be written and checked; run `breakglass status`"
+                .to_owned())
+        }
+    };
+
+    // The physical id names action and bucket: an update to another bucket gets a new id, so
+    // CloudFormation deletes the old resource, which closes the old bucket. A failed create gets an
+    // id that delete recognises and ignores; a failed update or delete keeps the id it had.
+    let bucket_prop = raw
+        .get("ResourceProperties")
+        .and_then(|p| p.get("Bucket"))
+        .and_then(Value::as_str)
+        .unwrap_or("unknown");
+    let failed_id = format!("{FAILED_ID}{}", s("RequestId"));
+    let physical = match (outcome.is_ok(), request_type.as_str()) {
+        (false, "Create") => failed_id,
+        (false, _) | (true, "Delete") => physical_in.unwrap_or(failed_id),
+        (true, _) => format!("breakglass-{}-{bucket_prop}", action_of(raw)),
+    };
+    let (status, reason, data) = match outcome {
+        Ok((reason, data)) => ("SUCCESS", reason, data),
+        Err(reason) => {
+            tracing::error!(
+                reason = reason.as_str(),
+                request_type = request_type.as_str(),
+                "custom resource failed"
+            );
+            ("FAILED", reason, json!({}))
+        }
+    };
+    let body = json!({
+        "Status": status,
+        "Reason": reason.chars().take(MAX_REASON).collect::<String>(),
+        "PhysicalResourceId": physical,
+        "StackId": stack,
+        "RequestId": s("RequestId"),
+        "LogicalResourceId": s("LogicalResourceId"),
+        "NoEcho": false,
+        "Data": data,
+    });
+    responder.respond(&url, &body.to_string()).await.map_err(CatalogError::Respond)?;
+    Ok(body)
+}
+
+fn action_of(raw: &Value) -> String {
+    raw.get("ResourceProperties")
+        .and_then(|p| p.get("Action"))
+        .and_then(Value::as_str)
+        .unwrap_or("unknown")
+        .to_ascii_lowercase()
+}
+
+fn asked(request_type: &str, props: &Value, physical: Option<&str>) -> Result<Asked, String> {
+    let text = |k: &str| props.get(k).and_then(Value::as_str).map(str::trim).unwrap_or_default().to_owned();
+    let action = text("Action").to_ascii_lowercase();
+    let bucket = text("Bucket");
+    if request_type == "Delete" && physical.is_some_and(|p| p.starts_with(FAILED_ID)) {
+        return Ok(Asked::Nothing("nothing to undo: the request had failed"));
+    }
+    if bucket.is_empty() {
+        return Err("property `Bucket` is required".into());
+    }
+    match (action.as_str(), request_type) {
+        ("open", "Create" | "Update") => {
+            let duration_text = text("Duration");
+            let duration = parse_duration(&duration_text)
+                .ok_or_else(|| format!("invalid `Duration` `{duration_text}`: expected e.g. `4h`, `90m`"))?;
+            let readers: BTreeSet<String> = match props.get("Readers") {
+                Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+                Some(Value::String(s)) => s.split(',').map(str::trim).map(str::to_owned).collect(),
+                _ => BTreeSet::new(),
+            };
+            let readers = readers.into_iter().filter(|r| !r.is_empty()).collect();
+            let request = OpenRequest { reason: text("Reason"), ticket: text("Ticket"), duration, readers };
+            Ok(Asked::Open { bucket, request })
+        }
+        // Terminating "Open log access" ends the access it granted.
+        ("open", "Delete") => Ok(Asked::Close {
+            bucket,
+            reason: format!(
+                "Service Catalog product \"Open log access\" terminated (ticket {})",
+                text("Ticket")
+            ),
+        }),
+        ("close", "Create" | "Update") => Ok(Asked::Close { bucket, reason: text("Reason") }),
+        ("close", "Delete") => Ok(Asked::Nothing("terminating \"Close log access\" changes nothing")),
+        (other, _) => Err(format!("unknown `Action` `{other}` or `RequestType` `{request_type}`")),
+    }
+}

@@ -1,0 +1,164 @@
+//! The Service Catalog custom resource, as the real `catalog` binary through the Lambda Runtime API,
+//! against moto, answering a local HTTP server in place of CloudFormation's pre-signed ResponseURL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use e2e::{config, provision, Function, Moto, ResponseCatcher};
+use serde_json::{json, Value};
+
+const BUCKET: &str = "acme-cloudtrail-logs";
+const READER: &str = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
+const AUDITOR: &str = "arn:aws:iam::111122223333:role/investigations/ExternalAuditor";
+const STACK: &str = "arn:aws:cloudformation:eu-central-1:111122223333:stack/SC-111122223333-pp-abc/1";
+
+fn request(kind: &str, url: &str, props: Value, physical: Option<&str>) -> Value {
+    let mut e = json!({
+        "RequestType": kind,
+        "ServiceToken": "arn:aws:lambda:eu-central-1:111122223333:function:breakglass-catalog",
+        "ResponseURL": url,
+        "StackId": STACK,
+        "RequestId": format!("req-{kind}-{}", props["Action"].as_str().unwrap_or("")),
+        "LogicalResourceId": "LogAccess",
+        "ResourceType": "Custom::LogAccess",
+        "ResourceProperties": props,
+    });
+    if let Some(p) = physical {
+        e["PhysicalResourceId"] = json!(p);
+    }
+    e
+}
+
+fn open_props(duration: &str, readers: &str) -> Value {
+    json!({"ServiceToken": "x", "Action": "open", "Bucket": BUCKET, "Reason": "incident 42",
+        "Ticket": "INC-42", "Duration": duration, "Readers": readers})
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn create_update_delete_and_failures_are_always_answered() {
+    let Some(moto) = Moto::start() else { return };
+    let stack = provision(&moto.endpoint).await;
+    let function = Function::spawn("catalog", &stack.function_env());
+    let notifier = Function::spawn("notifier", &stack.function_env());
+    let cfn = ResponseCatcher::start(200);
+    let c = config();
+    let b = c.bucket(BUCKET).unwrap();
+    let state = |p: Option<String>| {
+        canonical_policies::classify(b, p.as_deref().map(str::as_bytes), time::OffsetDateTime::now_utc())
+    };
+    let answer = || {
+        let mut got = cfn.take();
+        assert_eq!(got.len(), 1, "exactly one answer: {got:?}");
+        let (method, headers, body) = got.remove(0);
+        assert_eq!(method, "PUT");
+        assert!(!headers.contains("content-type"), "the pre-signed URL was signed without one: {headers}");
+        assert_eq!(
+            (body["StackId"].as_str(), body["LogicalResourceId"].as_str()),
+            (Some(STACK), Some("LogAccess"))
+        );
+        assert!(body["RequestId"].as_str().unwrap().starts_with("req-"));
+        body
+    };
+
+    // Create "Open log access": opened, lawful, the expiry in the answer.
+    function.invoke(&request("Create", &cfn.url, open_props("4h", READER), None)).unwrap();
+    let a = answer();
+    assert_eq!(a["Status"], "SUCCESS", "{a}");
+    assert_eq!(a["PhysicalResourceId"], format!("breakglass-open-{BUCKET}"));
+    assert!(a["Data"]["Expiry"].is_string());
+    let canonical_policies::State::Open(g) = state(stack.live_policy(BUCKET).await).state else {
+        panic!("not open")
+    };
+    assert_eq!(g.readers.len(), 1);
+
+    // Update with another reader: widened, never cut short.
+    let physical = a["PhysicalResourceId"].as_str().unwrap().to_owned();
+    function.invoke(&request("Update", &cfn.url, open_props("1h", AUDITOR), Some(&physical))).unwrap();
+    let a = answer();
+    assert_eq!(
+        (a["Status"].as_str(), a["PhysicalResourceId"].as_str()),
+        (Some("SUCCESS"), Some(physical.as_str()))
+    );
+    let canonical_policies::State::Open(g2) = state(stack.live_policy(BUCKET).await).state else { panic!() };
+    assert_eq!((g2.readers.len(), g2.expiry), (2, g.expiry));
+
+    // Delete (terminate the product): closed.
+    function.invoke(&request("Delete", &cfn.url, open_props("1h", AUDITOR), Some(&physical))).unwrap();
+    assert_eq!(answer()["Status"], "SUCCESS");
+    assert_eq!(state(stack.live_policy(BUCKET).await).state, canonical_policies::State::Closed);
+
+    // Failures are answered FAILED with the reason; the rollback's Delete of a failed create changes
+    // nothing (it must not close a bucket someone else opened).
+    for (props, why) in [
+        (open_props("2d", READER), "more than 12h"),
+        (open_props("forever", READER), "invalid `Duration`"),
+        (open_props("1h", "arn:aws:iam::111122223333:role/mallory"), "not an investigator role"),
+        (
+            json!({"Action": "open", "Bucket": "not-protected", "Reason": "r", "Ticket": "t", "Duration": "1h"}),
+            "not protected",
+        ),
+        (json!({"Action": "explode", "Bucket": BUCKET}), "unknown `Action`"),
+    ] {
+        function.invoke(&request("Create", &cfn.url, props.clone(), None)).unwrap();
+        let a = answer();
+        assert_eq!(a["Status"], "FAILED", "{a}");
+        assert!(a["Reason"].as_str().unwrap().contains(why), "{a}");
+        let failed_id = a["PhysicalResourceId"].as_str().unwrap().to_owned();
+        assert!(failed_id.starts_with("breakglass-failed-"), "{a}");
+        // Meanwhile someone opened through the CLI; the rollback must leave that alone.
+        function.invoke(&request("Create", &cfn.url, open_props("2h", READER), None)).unwrap();
+        answer();
+        function.invoke(&request("Delete", &cfn.url, props, Some(&failed_id))).unwrap();
+        assert_eq!(answer()["Status"], "SUCCESS");
+        assert!(matches!(state(stack.live_policy(BUCKET).await).state, canonical_policies::State::Open(_)));
+    }
+
+    // "Close log access": create closes; terminating it changes nothing.
+    let close = json!({"Action": "close", "Bucket": BUCKET, "Reason": "investigation finished"});
+    function.invoke(&request("Create", &cfn.url, close.clone(), None)).unwrap();
+    assert_eq!(answer()["PhysicalResourceId"], format!("breakglass-close-{BUCKET}"));
+    assert_eq!(state(stack.live_policy(BUCKET).await).state, canonical_policies::State::Closed);
+    function
+        .invoke(&request("Delete", &cfn.url, close, Some(&format!("breakglass-close-{BUCKET}"))))
+        .unwrap();
+    assert_eq!(answer()["Status"], "SUCCESS");
+
+    // The requests reach stakeholders like the CLI's, naming the stack.
+    for e in stack.drain(&stack.own_events).await {
+        notifier.invoke(&e).unwrap();
+    }
+    let mails = stack.deliveries(&stack.stakeholders).await;
+    let first = mails[0].1["text"].as_str().unwrap();
+    assert!(first.contains("Service Catalog (stack arn:aws:cloudformation:"), "{first}");
+    assert!(mails.iter().any(|(_, d)| d["subject"].as_str().unwrap().contains("REFUSED request to open")));
+
+    // S3 unreachable: answered FAILED (the stack does not hang), not left to time out.
+    let broken = Function::spawn(
+        "catalog",
+        &stack
+            .function_env()
+            .into_iter()
+            .map(|(k, v)| if k == "AWS_ENDPOINT_URL" { (k, "http://127.0.0.1:9".into()) } else { (k, v) })
+            .collect::<Vec<_>>(),
+    );
+    broken.invoke(&request("Create", &cfn.url, open_props("1h", READER), None)).unwrap();
+    let a = answer();
+    assert_eq!(a["Status"], "FAILED", "{a}");
+
+    // No ResponseURL: nothing can be answered; the invocation fails loudly.
+    let mut no_url = request("Create", &cfn.url, open_props("1h", READER), None);
+    no_url.as_object_mut().unwrap().remove("ResponseURL");
+    assert!(function.invoke(&no_url).is_err());
+    assert!(cfn.take().is_empty());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_unreachable_or_refusing_response_url_is_an_invocation_error_for_lambda_to_retry() {
+    let Some(moto) = Moto::start() else { return };
+    let stack = provision(&moto.endpoint).await;
+    let function = Function::spawn("catalog", &stack.function_env());
+    let cfn = ResponseCatcher::start(500);
+    let close = json!({"Action": "close", "Bucket": BUCKET, "Reason": "r"});
+    let err = function.invoke(&request("Create", &cfn.url, close.clone(), None)).unwrap_err();
+    assert!(err.contains("500"), "{err}");
+    let err = function.invoke(&request("Create", "http://127.0.0.1:9/x", close, None)).unwrap_err();
+    assert!(err.contains("response url"), "{err}");
+}
