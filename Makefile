@@ -11,7 +11,7 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 600
 CORPUS ?= ../shared/corpus
 
-.PHONY: all demo test fmt-check lint unit venv bench package fuzz clean
+.PHONY: all demo test fmt-check lint validate unit venv bench package publish-products fuzz clean
 
 all: test
 
@@ -23,13 +23,18 @@ demo: venv
 	@echo "== Part two: the Lambdas on a local AWS (moto), as stakeholders and the security team see it"
 	$(CARGO) run --quiet -p e2e --bin demo
 
-test: fmt-check lint unit
+test: fmt-check lint validate unit
 
 fmt-check:
 	@$(CARGO) fmt --all -- --check || { echo "make test: formatting differs; run 'cargo fmt --all' and commit"; exit 1; }
 
 lint:
 	@$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings || { echo "make test: clippy found problems (see above); fix them, no #[allow] without a reason"; exit 1; }
+
+# sam validate --lint, cfn-lint, checkov on template.yaml and the product templates; the SCP's shape.
+validate:
+	@./scripts/venv.sh lint
+	@./scripts/validate.sh
 
 # moto (the local AWS of the end-to-end tests) lives in .venv; the tests run the real Lambda binaries.
 venv:

@@ -2,6 +2,7 @@
 # Creates .venv with the Python tools the project uses, once; re-running only installs what is missing.
 #   scripts/venv.sh          moto (the local AWS of the tests and the demo)
 #   scripts/venv.sh lambda   also cargo-lambda and zig (make package, make bench)
+#   scripts/venv.sh lint     the template validators, in their own .venv-lint (their pins clash with moto's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
@@ -16,4 +17,18 @@ fi
 if [ "${1:-}" = lambda ] && [ ! -x .venv/bin/cargo-lambda ]; then
   echo "installing cargo-lambda 1.9.2 and zig into .venv" >&2
   install "cargo-lambda==1.9.2" "ziglang==0.17.1"
+fi
+if [ "${1:-}" = lint ]; then
+  [ -x .venv-lint/bin/python ] || "$python" -m venv .venv-lint
+  if ! .venv-lint/bin/python -m pip show --quiet aws-sam-cli cfn-lint checkov >/dev/null 2>&1 \
+    || ! .venv-lint/bin/python - <<'PY'
+import importlib.metadata as m, sys
+want = {"aws-sam-cli": "1.170.0", "cfn-lint": "1.58.0", "checkov": "3.2.459"}
+sys.exit(any(m.version(k) != v for k, v in want.items()))
+PY
+  then
+    echo "installing aws-sam-cli, cfn-lint and checkov into .venv-lint" >&2
+    .venv-lint/bin/python -m pip install --quiet --disable-pip-version-check \
+      "aws-sam-cli==1.170.0" "cfn-lint==1.58.0" "checkov==3.2.459"
+  fi
 fi

@@ -202,7 +202,7 @@ async fn main() {
 
     step("6. The audit trail (S3 Object Lock, compliance mode): breakglass history");
     let config_path = root().join("examples/breakglass.toml").display().to_string();
-    println!("  $ breakglass history --config {} --bucket {BUCKET}", "examples/breakglass.toml");
+    println!("  $ breakglass history --config examples/breakglass.toml --bucket {BUCKET}");
     let out = std::process::Command::new(e2e::binary("breakglass"))
         .args(["history", "--config", &config_path, "--bucket", BUCKET])
         .envs(e2e::aws_env(&demo.stack.endpoint))
