@@ -318,3 +318,77 @@ fn protect(v: &mut Value) {
         _ => {}
     }
 }
+
+/// template.yaml's rule, loaded into moto's EventBridge, routes every guarded corpus call on a
+/// protected bucket and nothing else: each CloudTrail record of the corpus is put on the bus as
+/// CloudTrail would (source `aws.<service>`), once as it is and once renamed to a protected bucket.
+#[tokio::test(flavor = "current_thread")]
+async fn the_template_rule_routes_exactly_the_guarded_corpus_calls() {
+    let dir = std::env::var_os("BREAKGLASS_CORPUS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| e2e::root().join("../shared/corpus"));
+    if !dir.join("events").is_dir() {
+        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "corpus missing under CI=true");
+        eprintln!("notice: corpus not found; skipping");
+        return;
+    }
+    let Some(env) = setup().await else { return };
+    let mut records: Vec<Value> = Vec::new();
+    for sub in ["eventbridge", "cloudtrail_record_single", "cloudtrail_records"] {
+        for entry in std::fs::read_dir(dir.join("events").join(sub)).unwrap() {
+            let Ok(v) =
+                serde_json::from_str::<Value>(&std::fs::read_to_string(entry.unwrap().path()).unwrap())
+            else {
+                continue;
+            };
+            match (v.get("detail"), v.get("Records").and_then(Value::as_array)) {
+                (Some(d), _) => records.push(d.clone()),
+                (None, Some(rs)) => records.extend(rs.iter().cloned()),
+                (None, None) => records.push(v),
+            }
+        }
+    }
+    const GUARDED: [&str; 6] = [
+        "PutBucketPolicy",
+        "DeleteBucketPolicy",
+        "PutBucketAcl",
+        "PutBucketPublicAccessBlock",
+        "DeleteBucketPublicAccessBlock",
+        "PutBucketOwnershipControls",
+    ];
+    let protected: Vec<String> = config().buckets.iter().map(|b| b.name.clone()).collect();
+    let mut expected = BTreeSet::new();
+    let mut n = 0;
+    for record in &records {
+        let mut renamed = record.clone();
+        protect(&mut renamed);
+        for mut r in [record.clone(), renamed] {
+            n += 1;
+            let id = format!("corpus-{n:04}");
+            r["eventID"] = json!(id);
+            let source = r["eventSource"].as_str().unwrap_or("unknown.amazonaws.com");
+            let bucket = r["requestParameters"]["bucketName"].as_str().unwrap_or_default();
+            if source == "s3.amazonaws.com"
+                && GUARDED.contains(&r["eventName"].as_str().unwrap_or_default())
+                && protected.iter().any(|p| p == bucket)
+            {
+                expected.insert(id);
+            }
+            let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                .source(format!("aws.{}", source.split('.').next().unwrap_or("unknown")))
+                .detail_type("AWS API Call via CloudTrail")
+                .detail(r.to_string())
+                .build();
+            env.stack.clients.events.put_events().entries(entry).send().await.unwrap();
+        }
+    }
+    let routed: BTreeSet<String> = env
+        .stack
+        .drain(&env.stack.s3_calls)
+        .await
+        .iter()
+        .map(|e| e["detail"]["eventID"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(expected.len() >= 10, "the corpus has guarded calls: {expected:?}");
+    assert_eq!(routed, expected, "{} records put", n);
+}
