@@ -3,7 +3,13 @@
 //! and asked what it may do. The enforcer can read and write the protected buckets' policies and
 //! cannot read objects; no role can read a log object; no role has a `*` resource but the one
 //! action that supports no other. The SCP is checked the same way.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
 
 use std::collections::BTreeMap;
 
