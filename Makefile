@@ -1,8 +1,8 @@
 # breakglass — one entry point for humans and CI.
-#   make demo    the policy tools on the example configuration
-#   make test    formatting, lints, all tests (what CI runs)
+#   make demo    the policy tools on the example configuration, then the Lambdas on moto
+#   make test    formatting, lints, template validators, all tests (what CI runs)
 #   make bench   criterion benchmarks of the hot path, then the Lambdas (cold start, latency, RSS, zip)
-#   make package Lambda zips with cargo-lambda (release builds: several minutes on 2 cores)
+#   make package sam build with cargo-lambda (release builds: several minutes on 2 cores)
 #   make fuzz    cargo-fuzz round trip (FUZZ_SECONDS, default 600; needs the nightly toolchain)
 
 SHELL := bash
@@ -11,7 +11,7 @@ CARGO ?= cargo
 FUZZ_SECONDS ?= 600
 CORPUS ?= ../shared/corpus
 
-.PHONY: all demo test fmt-check lint validate unit venv bench package publish-products fuzz clean
+.PHONY: all demo test fmt-check lint validate unit venv bench zips package publish-products fuzz clean
 
 all: test
 
@@ -46,18 +46,27 @@ unit: venv
 	BREAKGLASS_CORPUS=$(abspath $(CORPUS)) $(CARGO) test --workspace 2>&1 | tee target/test.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "make test: %d passed, %d failed\n", p, f }' target/test.log
 
-bench: package
+bench: zips
 	$(CARGO) bench -p canonical-policies --bench pipeline
 	$(CARGO) build --release --quiet -p enforcer -p notifier -p catalog
 	$(CARGO) build --release --quiet -p e2e --bin lambda_bench
 	./target/release/lambda_bench
 
-# No aarch64 standard library can be installed on this machine (no network beyond package
-# registries), so the zips are x86_64; on a machine with `rustup target add aarch64-unknown-linux-gnu`
-# use --arm64 to match template.yaml.
-package:
+# The Lambda zips whose sizes `make bench` reports (x86_64 here; see scripts/package.sh).
+zips:
 	@./scripts/venv.sh lambda
 	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --x86-64 --output-format zip -p enforcer -p notifier -p catalog
+
+# sam build with cargo-lambda (scripts/package.sh): arm64 as in template.yaml where the aarch64 target
+# is installed, else an x86_64 variant of the template (it says so).
+package:
+	@./scripts/package.sh
+
+# Uploads the Service Catalog product templates; then pass the URL as ProductTemplateBaseUrl.
+# Needs AWS credentials: make publish-products BUCKET=my-artifacts-bucket
+publish-products:
+	aws s3 cp catalog/products/ s3://$(BUCKET)/breakglass/products/ --recursive --exclude '*' --include '*.yaml'
+	@echo "ProductTemplateBaseUrl=https://$(BUCKET).s3.amazonaws.com/breakglass/products/"
 
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked

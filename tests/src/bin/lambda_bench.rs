@@ -107,7 +107,7 @@ async fn main() {
     }
     println!("handler overhead (in-memory ports)     {}", stats(overhead));
 
-    for name in ["enforcer", "notifier"] {
+    for name in ["enforcer", "notifier", "catalog"] {
         let zip = root().join("target/lambda").join(name).join("bootstrap.zip");
         match std::fs::metadata(&zip) {
             Ok(m) => println!(
@@ -115,7 +115,7 @@ async fn main() {
                 m.len() as f64 / 1e6,
                 m.len()
             ),
-            Err(_) => println!("zip {name:<9} not built (make package)"),
+            Err(_) => println!("zip {name:<9} not built (make zips)"),
         }
     }
 }
