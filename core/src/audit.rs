@@ -64,6 +64,19 @@ pub fn bucket_prefix(config: &AuditConfig, bucket: &str) -> String {
     format!("{}{bucket}/", config.prefix)
 }
 
+/// What a record says beyond the common fields, by kind of notification.
+#[derive(Debug, Default)]
+struct Facts {
+    action: String,
+    who: Option<String>,
+    why: Option<String>,
+    ticket: Option<String>,
+    grant: Value,
+    previous: Value,
+    before: Option<String>,
+    after: Option<String>,
+}
+
 /// The audit record of a notification. `recorded_at` is only used when the event carries no time.
 pub fn record(n: &Notification, recorded_at: OffsetDateTime) -> Option<Record> {
     let d = &n.default;
@@ -74,44 +87,41 @@ pub fn record(n: &Notification, recorded_at: OffsetDateTime) -> Option<Record> {
     let actor = d.get("actor").cloned().unwrap_or(Value::Null);
     let policy = d.get("policy").cloned().unwrap_or(Value::Null);
 
-    let (action, who, why, ticket, grant, previous, before, after) = match kind.as_str() {
-        "request" => (
-            match (s(d, "action"), s(d, "outcome")) {
+    let f = match kind.as_str() {
+        "request" => Facts {
+            action: match (s(d, "action"), s(d, "outcome")) {
                 (Some(a), Some(o)) if o == "refused" => format!("{a}-refused"),
                 (Some(a), _) => a,
                 (None, _) => "unknown".into(),
             },
-            s(d, "requester"),
-            s(d, "reason").or_else(|| s(d, "error")),
-            s(d, "ticket"),
-            d.get("grant").cloned().unwrap_or(Value::Null),
-            d.get("previous").cloned().unwrap_or(Value::Null),
-            s(d, "before_hash"),
-            s(d, "policy_hash"),
-        ),
-        "remediation" | "expiry" => (
-            match s(d, "outcome") {
-                Some(o) => o,
-                None => "exposure".into(),
-            },
-            Some("breakglass enforcer".to_owned()),
-            s(d, "reason").or_else(|| s(d, "what")),
-            None,
-            Value::Null,
-            Value::Null,
-            d.get("before").and_then(|b| s(b, "hash")),
-            d.get("after").and_then(|a| s(a, "hash")),
-        ),
-        _ => {
-            let call = s(d, "call").unwrap_or_else(|| "unknown".into());
-            let grant = match (policy.get("expiry"), policy.get("readers")) {
+            who: s(d, "requester"),
+            why: s(d, "reason").filter(|r| !r.is_empty()).or_else(|| s(d, "error")),
+            ticket: s(d, "ticket"),
+            grant: d.get("grant").cloned().unwrap_or(Value::Null),
+            previous: d.get("previous").cloned().unwrap_or(Value::Null),
+            before: s(d, "before_hash"),
+            after: s(d, "policy_hash"),
+        },
+        "remediation" | "expiry" => Facts {
+            action: s(d, "outcome").unwrap_or_else(|| "exposure".into()),
+            who: Some("breakglass enforcer".to_owned()),
+            why: s(d, "reason").or_else(|| s(d, "what")),
+            before: d.get("before").and_then(|b| s(b, "hash")),
+            after: d.get("after").and_then(|a| s(a, "hash")),
+            ..Facts::default()
+        },
+        _ => Facts {
+            action: s(d, "call").unwrap_or_else(|| "unknown".into()),
+            who: s(&actor, "arn"),
+            why: d.get("error").and_then(|e| s(e, "code")).or_else(|| s(d, "exposure")),
+            grant: match (policy.get("expiry"), policy.get("readers")) {
                 (Some(Value::String(e)), Some(r)) => json!({ "expiry": e, "readers": r }),
                 _ => Value::Null,
-            };
-            let why = d.get("error").and_then(|e| s(e, "code")).or_else(|| s(d, "exposure"));
+            },
             // CloudTrail does not carry the policy before the call; the enforcer's records do.
-            (call, s(&actor, "arn"), why, None, grant, Value::Null, None, s(&policy, "hash"))
-        }
+            after: s(&policy, "hash"),
+            ..Facts::default()
+        },
     };
     let time = s(d, "time")
         .or_else(|| s(&event, "time"))
@@ -127,16 +137,16 @@ pub fn record(n: &Notification, recorded_at: OffsetDateTime) -> Option<Record> {
         "time": crate::format_time(time),
         "bucket": bucket,
         "kind": kind,
-        "action": action,
+        "action": f.action,
         "state": s(d, "state").or_else(|| n.attributes.iter().find(|(k, _)| k == "state").map(|(_, v)| v.clone())),
         "severity": n.attributes.iter().find(|(k, _)| k == "severity").map(|(_, v)| v.clone()),
-        "who": who,
+        "who": f.who,
         "actor": actor,
-        "why": why,
-        "ticket": ticket,
-        "grant": grant,
-        "previous": previous,
-        "policy": { "before": before, "after": after },
+        "why": f.why,
+        "ticket": f.ticket,
+        "grant": f.grant,
+        "previous": f.previous,
+        "policy": { "before": f.before, "after": f.after },
         "event_ids": event_ids,
         "summary": n.subject,
     });
