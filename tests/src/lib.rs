@@ -502,21 +502,55 @@ async fn queue(c: &Clients, name: &str) -> (String, String) {
     (url, arn)
 }
 
+/// A bucket in the test region with Object Lock enabled (as the log buckets and the audit bucket are).
+async fn locked_bucket(c: &Clients, name: &str) {
+    c.s3.create_bucket()
+        .bucket(name)
+        .object_lock_enabled_for_bucket(true)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The shared corpus (`BREAKGLASS_CORPUS`, else `../shared/corpus`), or `None` with a notice when it
+/// is absent; absent under `CI=true` is a failure.
+pub fn corpus_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("BREAKGLASS_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/corpus"));
+    if dir.join("events").is_dir() {
+        return Some(dir);
+    }
+    assert!(!ci(), "corpus missing at {} under CI=true", dir.display());
+    eprintln!("notice: corpus not found at {}; skipping", dir.display());
+    None
+}
+
+/// Runs the `breakglass` CLI against `endpoint`: (exit code, stdout, stderr).
+pub fn breakglass(endpoint: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(binary("breakglass"))
+        .args(args)
+        .args(["--endpoint-url", endpoint])
+        .envs(aws_env(endpoint))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
 pub async fn provision(endpoint: &str) -> Stack {
     let c = clients(endpoint).await;
     let config = config();
     for b in &config.buckets {
-        c.s3.create_bucket()
-            .bucket(&b.name)
-            .object_lock_enabled_for_bucket(true)
-            .create_bucket_configuration(
-                aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        locked_bucket(&c, &b.name).await;
         c.s3.put_bucket_policy()
             .bucket(&b.name)
             .policy(b.closed_policy().to_pretty_json())
@@ -527,17 +561,7 @@ pub async fn provision(endpoint: &str) -> Stack {
     // The audit trail: Object Lock (which turns on versioning) with a compliance-mode default, as
     // template.yaml creates it. The notifier also sets each record's own retention.
     let audit = config.audit.clone().unwrap();
-    c.s3.create_bucket()
-        .bucket(&audit.bucket)
-        .object_lock_enabled_for_bucket(true)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    locked_bucket(&c, &audit.bucket).await;
     c.s3.put_object_lock_configuration()
         .bucket(&audit.bucket)
         .object_lock_configuration(

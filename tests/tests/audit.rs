@@ -4,11 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
 use aws_sdk_s3::primitives::ByteStream;
 use canonical_policies::OpenGrant;
-use e2e::{aws_env, binary, cloudtrail_event, config, provision, root, Function, Moto};
+use e2e::{cloudtrail_event, config, provision, root, Function, Moto};
 use serde_json::{json, Value};
 
 const BUCKET: &str = "acme-cloudtrail-logs";
@@ -17,17 +16,7 @@ const READER: &str = "arn:aws:iam::111122223333:role/investigations/LogInvestiga
 
 fn history(endpoint: &str, extra: &[&str]) -> (i32, String, String) {
     let config = root().join("examples/breakglass.toml").display().to_string();
-    let out = Command::new(binary("breakglass"))
-        .args(["history", "--config", &config, "--bucket", BUCKET, "--endpoint-url", endpoint])
-        .args(extra)
-        .envs(aws_env(endpoint))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    e2e::breakglass(endpoint, &[&["history", "--config", &config, "--bucket", BUCKET][..], extra].concat())
 }
 
 fn request_event(action: &str, id: &str) -> Value {

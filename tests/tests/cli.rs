@@ -1,23 +1,7 @@
 //! `breakglass status` and `breakglass enforce` against moto over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use std::process::Command;
-
-use e2e::{aws_env, binary, provision, root, Moto};
-
-fn breakglass(endpoint: &str, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(binary("breakglass"))
-        .args(args)
-        .args(["--endpoint-url", endpoint])
-        .envs(aws_env(endpoint))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
+use e2e::{breakglass, provision, root, Moto};
 
 #[tokio::test(flavor = "current_thread")]
 async fn status_shows_drift_and_enforce_repairs_it() {

@@ -272,14 +272,7 @@ async fn s3_write_throttled_is_retryable_and_a_refused_write_is_a_loud_alert() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn every_corpus_event_is_handled_through_the_runtime_api() {
-    let dir = std::env::var_os("BREAKGLASS_CORPUS")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| e2e::root().join("../shared/corpus"));
-    if !dir.join("events").is_dir() {
-        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "corpus missing under CI=true");
-        eprintln!("notice: corpus not found; skipping");
-        return;
-    }
+    let Some(dir) = e2e::corpus_dir() else { return };
     let Some(mut env) = setup().await else { return };
     let mut handled = 0;
     for sub in ["eventbridge", "cloudtrail_record_single", "cloudtrail_records", "fragments"] {
@@ -324,14 +317,7 @@ fn protect(v: &mut Value) {
 /// CloudTrail would (source `aws.<service>`), once as it is and once renamed to a protected bucket.
 #[tokio::test(flavor = "current_thread")]
 async fn the_template_rule_routes_exactly_the_guarded_corpus_calls() {
-    let dir = std::env::var_os("BREAKGLASS_CORPUS")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| e2e::root().join("../shared/corpus"));
-    if !dir.join("events").is_dir() {
-        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "corpus missing under CI=true");
-        eprintln!("notice: corpus not found; skipping");
-        return;
-    }
+    let Some(dir) = e2e::corpus_dir() else { return };
     let Some(env) = setup().await else { return };
     let mut records: Vec<Value> = Vec::new();
     for sub in ["eventbridge", "cloudtrail_record_single", "cloudtrail_records"] {
