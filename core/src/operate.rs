@@ -72,6 +72,12 @@ fn text(what: &'static str, value: &str) -> Result<String, OperateError> {
     Ok(v.to_owned())
 }
 
+/// What a refused request said, for the record: one line, at most MAX_TEXT characters (it was not
+/// validated, which may be why it was refused).
+fn clip(value: &str) -> String {
+    value.trim().chars().map(|c| if c.is_control() { ' ' } else { c }).take(MAX_TEXT).collect()
+}
+
 fn grant_json(g: Option<&OpenGrant>) -> Value {
     g.map_or(Value::Null, |g| json!({ "readers": g.readers, "expiry": format_expiry(g.expiry) }))
 }
@@ -97,9 +103,9 @@ pub async fn open<S: PolicyStore, B: EventBus>(
                 "error": e.to_string(),
                 "bucket": bucket.name,
                 "requester": requester,
-                "reason": request.reason.trim(),
-                "ticket": request.ticket.trim(),
-                "readers": request.readers,
+                "reason": clip(&request.reason),
+                "ticket": clip(&request.ticket),
+                "readers": request.readers.iter().take(20).map(|r| clip(r)).collect::<Vec<_>>(),
                 "duration": canonical_policies::HumanDuration(request.duration).to_string(),
                 "time": crate::format_time(now),
             });

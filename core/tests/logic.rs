@@ -684,3 +684,24 @@ mod catalog {
         assert!(body.to_string().len() < 4096, "{}", body.to_string().len());
     }
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_refused_request_echoes_at_most_one_short_line_of_what_was_asked() {
+    use breakglass_core::operate::{open, OpenRequest};
+    let c = config();
+    let b = c.bucket(BUCKET).unwrap();
+    let (store, bus) = (Store::default(), Bus::default());
+    let request = OpenRequest {
+        reason: format!("line one\nline two {}", "x".repeat(100_000)),
+        ticket: "T".into(),
+        duration: time::Duration::hours(1),
+        readers: (0..1000).map(|i| format!("arn:aws:iam::111122223333:role/r{i}")).collect(),
+    };
+    open(b, &store, &bus, &request, "someone", now()).await.unwrap_err();
+    let events = bus.0.lock().unwrap();
+    let d = &events[0].detail;
+    assert_eq!(d["outcome"], "refused");
+    let reason = d["reason"].as_str().unwrap();
+    assert!(reason.chars().count() <= 500 && !reason.contains('\n'), "{}", reason.len());
+    assert_eq!(d["readers"].as_array().unwrap().len(), 20);
+}
