@@ -23,7 +23,8 @@ pub trait Responder: Sync {
     fn respond(&self, url: &str, body: &str) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
-/// A CloudFormation response body is limited to 4096 bytes; the reason is the only free text in it.
+/// A CloudFormation response body is limited to 4096 bytes; the reason is the only free text in it
+/// (in bytes: one character may take four).
 const MAX_REASON: usize = 1000;
 /// Prefix of the physical id returned when a create fails: deleting it (stack rollback) must do
 /// nothing, and above all must not close a bucket someone else opened.
@@ -112,7 +113,8 @@ pub async fn handle<S: PolicyStore, B: EventBus, R: Responder>(
         .get("ResourceProperties")
         .and_then(|p| p.get("Bucket"))
         .and_then(Value::as_str)
-        .unwrap_or("unknown");
+        .filter(|b| b.len() <= 63 && b.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-'))
+        .unwrap_or("invalid");
     let failed_id = format!("{FAILED_ID}{}", s("RequestId"));
     let physical = match (outcome.is_ok(), request_type.as_str()) {
         (false, "Create") => failed_id,
@@ -132,7 +134,7 @@ pub async fn handle<S: PolicyStore, B: EventBus, R: Responder>(
     };
     let body = json!({
         "Status": status,
-        "Reason": reason.chars().take(MAX_REASON).collect::<String>(),
+        "Reason": clip_bytes(&reason, MAX_REASON),
         "PhysicalResourceId": physical,
         "StackId": stack,
         "RequestId": s("RequestId"),
@@ -144,11 +146,26 @@ pub async fn handle<S: PolicyStore, B: EventBus, R: Responder>(
     Ok(body)
 }
 
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+fn clip_bytes(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if out.len() + c.len_utf8() > max {
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn action_of(raw: &Value) -> String {
     raw.get("ResourceProperties")
         .and_then(|p| p.get("Action"))
         .and_then(Value::as_str)
         .unwrap_or("unknown")
+        .chars()
+        .take(16)
+        .collect::<String>()
         .to_ascii_lowercase()
 }
 

@@ -666,8 +666,8 @@ mod catalog {
         let event = json!({
             "RequestType": "Create", "ResponseURL": "https://example.invalid/r", "StackId": "s",
             "RequestId": "r", "LogicalResourceId": "L",
-            "ResourceProperties": {"Action": "open", "Bucket": BUCKET, "Reason": "x".repeat(5000),
-                "Ticket": "T", "Duration": "1h"}
+            "ResourceProperties": {"Action": "open".repeat(1000), "Bucket": "🪣".repeat(5000),
+                "Reason": "x", "Ticket": "T", "Duration": "1h"}
         });
         let body = handle(
             &config(),
