@@ -6,11 +6,37 @@
 
 use canonical_policies::diff::diff_nearest;
 use canonical_policies::{classify, BucketConfig, Classification, Config, Policy, PolicyHash, State};
+use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::event::{ApiCall, GuardedCall, Incoming};
 use crate::ports::{BusEvent, EventBus, PolicyStore, PortError};
+
+/// How many buckets the sweep reads at once: S3 answers GetBucketPolicy in tens of milliseconds, so
+/// eight at a time sweeps about 8,000 buckets within the 30-second timeout, far below S3's rate limits.
+const SWEEP_CONCURRENCY: usize = 8;
+
+/// All reports, or the first error after logging every one: nothing is skipped because of another.
+fn every_one(
+    results: impl IntoIterator<Item = Result<Report, EnforceError>>,
+) -> Result<Vec<Report>, EnforceError> {
+    let mut reports = Vec::new();
+    let mut first = None;
+    for r in results {
+        match r {
+            Ok(report) => reports.push(report),
+            Err(e) => {
+                tracing::error!(error = %e, "bucket not reconciled; the others were still tried");
+                first.get_or_insert(e);
+            }
+        }
+    }
+    match first {
+        Some(e) => Err(e),
+        None => Ok(reports),
+    }
+}
 
 /// Detail-type of the events the enforcer puts on the bus.
 pub const REMEDIATION: &str = "breakglass remediation";
@@ -86,32 +112,39 @@ impl<S: PolicyStore, B: EventBus> Enforcer<S, B> {
         incoming: &Incoming,
         now: OffsetDateTime,
     ) -> Result<Vec<Report>, EnforceError> {
-        let mut reports = Vec::new();
         match incoming {
-            Incoming::Schedule { .. } => {
-                for bucket in &self.config.buckets {
-                    reports.push(self.reconcile(bucket, None, now).await?);
-                }
-            }
+            Incoming::Schedule { .. } => self.sweep(self.config.buckets.iter(), now).await,
             Incoming::Custom { detail_type, detail, .. } if detail_type == "breakglass reconcile" => {
                 let only = detail.get("bucket").and_then(Value::as_str);
-                for bucket in self.config.buckets.iter().filter(|b| only.is_none_or(|o| o == b.name)) {
-                    reports.push(self.reconcile(bucket, None, now).await?);
-                }
+                self.sweep(self.config.buckets.iter().filter(|b| only.is_none_or(|o| o == b.name)), now).await
             }
             Incoming::Custom { detail_type, .. } => {
                 // Our own remediation and request events: acting on them could loop.
                 tracing::info!(detail_type = detail_type.as_str(), "ignoring breakglass event");
+                Ok(Vec::new())
             }
             Incoming::ApiCalls(calls) => {
-                for call in calls {
-                    if let Some(report) = self.on_call(call, now).await? {
-                        reports.push(report);
-                    }
-                }
+                let results =
+                    stream::iter(calls).then(|call| self.on_call(call, now)).collect::<Vec<_>>().await;
+                every_one(results.into_iter().filter_map(Result::transpose))
             }
         }
-        Ok(reports)
+    }
+
+    /// Reconciles every bucket, a few at a time. One bucket's failure (deleted, unreadable, a write S3
+    /// keeps throttling) must not leave the others unswept: all are tried, then the first error is
+    /// returned so that Lambda retries and the error alarm fires.
+    async fn sweep<'a>(
+        &self,
+        buckets: impl Iterator<Item = &'a BucketConfig>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Report>, EnforceError> {
+        let results = stream::iter(buckets)
+            .map(|bucket| self.reconcile(bucket, None, now))
+            .buffered(SWEEP_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await;
+        every_one(results)
     }
 
     async fn on_call(&self, call: &ApiCall, now: OffsetDateTime) -> Result<Option<Report>, EnforceError> {

@@ -22,6 +22,8 @@ struct Store {
     policies: Mutex<HashMap<String, String>>,
     writes: Mutex<usize>,
     fail_get: Mutex<Option<PortError>>,
+    /// Reading this one bucket fails (deleted, or unreadable).
+    fail_bucket: Mutex<Option<String>>,
     fail_put: Mutex<Option<PortError>>,
     blocked: Mutex<Vec<String>>,
     /// Eventual consistency: the first read after a write still returns the previous policy.
@@ -33,6 +35,9 @@ impl PolicyStore for Store {
     async fn get_policy(&self, bucket: &str) -> Result<Option<String>, PortError> {
         if let Some(e) = self.fail_get.lock().unwrap().clone() {
             return Err(e);
+        }
+        if self.fail_bucket.lock().unwrap().as_deref() == Some(bucket) {
+            return Err(PortError::Refused("GetBucketPolicy: NoSuchBucket: gone".into()));
         }
         if let Some(old) = self.stale.lock().unwrap().take() {
             return Ok(Some(old));
@@ -704,4 +709,17 @@ async fn a_refused_request_echoes_at_most_one_short_line_of_what_was_asked() {
     let reason = d["reason"].as_str().unwrap();
     assert!(reason.chars().count() <= 500 && !reason.contains('\n'), "{}", reason.len());
     assert_eq!(d["readers"].as_array().unwrap().len(), 20);
+}
+
+/// Regression: a sweep stopped at the first bucket it could not read, leaving the others unswept.
+#[tokio::test(flavor = "current_thread")]
+async fn one_unreadable_bucket_does_not_stop_the_sweep_of_the_others() {
+    let e = enforcer();
+    *e.store.fail_bucket.lock().unwrap() = Some(BUCKET.into());
+    // The other bucket has no policy at all: it must still be closed.
+    let err = e.handle(&schedule(), now()).await.unwrap_err();
+    assert!(err.to_string().contains("NoSuchBucket"), "{err}");
+    let closed = config().bucket("acme-vpc-flow-logs").unwrap().closed_policy().to_pretty_json();
+    assert_eq!(e.store.policies.lock().unwrap().get("acme-vpc-flow-logs"), Some(&closed));
+    assert_eq!(e.bus.0.lock().unwrap().len(), 1, "its remediation was published");
 }
