@@ -46,8 +46,8 @@ enum Asked {
     Nothing(&'static str),
 }
 
-/// Handles one custom-resource event; `deadline` is when the Lambda will be stopped (the answer must
-/// be sent before it). Returns what was sent to CloudFormation.
+/// Handles one custom-resource event; `budget` is how long the work may take so that the answer is
+/// still sent before Lambda stops the function. Returns what was sent to CloudFormation.
 pub async fn handle<S: PolicyStore, B: EventBus, R: Responder>(
     config: &Config,
     store: &S,
@@ -68,17 +68,20 @@ pub async fn handle<S: PolicyStore, B: EventBus, R: Responder>(
     let physical_in = raw.get("PhysicalResourceId").and_then(Value::as_str).map(str::to_owned);
     let requester = format!("Service Catalog (stack {})", if stack.is_empty() { "unknown" } else { &stack });
 
+    // Err((reason, refused)): `refused` when nothing was written because of what was asked.
+    let refusal = |reason: String| (reason, true);
+    let operate_error = |e: operate::OperateError| (e.to_string(), e.is_refusal());
     let work = async {
         let props = raw.get("ResourceProperties").cloned().unwrap_or(Value::Null);
-        let asked = asked(&request_type, &props, physical_in.as_deref())?;
+        let asked = asked(&request_type, &props, physical_in.as_deref()).map_err(refusal)?;
         match asked {
             Asked::Nothing(why) => Ok((why.to_owned(), json!({}))),
             Asked::Open { bucket, request } => {
-                let b =
-                    config.bucket(&bucket).ok_or_else(|| format!("bucket `{bucket}` is not protected"))?;
-                let done = operate::open(b, store, bus, &request, &requester, now)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let b = config
+                    .bucket(&bucket)
+                    .ok_or_else(|| refusal(format!("bucket `{bucket}` is not protected")))?;
+                let done =
+                    operate::open(b, store, bus, &request, &requester, now).await.map_err(operate_error)?;
                 let expiry = done.grant.as_ref().map(|g| format_expiry(g.expiry)).unwrap_or_default();
                 Ok((
                     format!("opened `{bucket}` until {expiry}"),
@@ -86,11 +89,11 @@ pub async fn handle<S: PolicyStore, B: EventBus, R: Responder>(
                 ))
             }
             Asked::Close { bucket, reason } => {
-                let b =
-                    config.bucket(&bucket).ok_or_else(|| format!("bucket `{bucket}` is not protected"))?;
-                let done = operate::close(b, store, bus, &reason, &requester, now)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let b = config
+                    .bucket(&bucket)
+                    .ok_or_else(|| refusal(format!("bucket `{bucket}` is not protected")))?;
+                let done =
+                    operate::close(b, store, bus, &reason, &requester, now).await.map_err(operate_error)?;
                 Ok((
                     format!("closed `{bucket}`"),
                     json!({ "Bucket": bucket, "PolicySha256": done.policy_hash }),
@@ -100,15 +103,19 @@ pub async fn handle<S: PolicyStore, B: EventBus, R: Responder>(
     };
     let outcome = match tokio::time::timeout(budget, work).await {
         Ok(r) => r,
-        Err(_) => {
-            Err("timed out before the bucket policy could be written and checked; run `breakglass status`"
-                .to_owned())
-        }
+        Err(_) => Err((
+            "timed out before the bucket policy could be written and checked; run `breakglass status`"
+                .to_owned(),
+            false,
+        )),
     };
 
     // The physical id names action and bucket: an update to another bucket gets a new id, so
-    // CloudFormation deletes the old resource, which closes the old bucket. A failed create gets an
-    // id that delete recognises and ignores; a failed update or delete keeps the id it had.
+    // CloudFormation deletes the old resource, which closes the old bucket. A refused create gets an
+    // id that delete recognises and ignores (nothing was written, and someone else's grant must not
+    // be closed). A create that failed for any other reason may have opened the bucket: it keeps the
+    // real id, so the rollback's delete closes it (fail closed). A failed update or delete keeps the
+    // id it had.
     let bucket_prop = raw
         .get("ResourceProperties")
         .and_then(|p| p.get("Bucket"))
@@ -116,14 +123,16 @@ pub async fn handle<S: PolicyStore, B: EventBus, R: Responder>(
         .filter(|b| b.len() <= 63 && b.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-'))
         .unwrap_or("invalid");
     let failed_id = format!("{FAILED_ID}{}", s("RequestId"));
-    let physical = match (outcome.is_ok(), request_type.as_str()) {
-        (false, "Create") => failed_id,
-        (false, _) | (true, "Delete") => physical_in.unwrap_or(failed_id),
-        (true, _) => format!("breakglass-{}-{bucket_prop}", action_of(raw)),
+    let own_id = format!("breakglass-{}-{bucket_prop}", action_of(raw));
+    let physical = match (&outcome, request_type.as_str()) {
+        (Err((_, true)), "Create") => failed_id,
+        (Err(_), "Create") => own_id,
+        (Err(_), _) | (Ok(_), "Delete") => physical_in.unwrap_or(failed_id),
+        (Ok(_), _) => own_id,
     };
     let (status, reason, data) = match outcome {
         Ok((reason, data)) => ("SUCCESS", reason, data),
-        Err(reason) => {
+        Err((reason, _)) => {
             tracing::error!(
                 reason = reason.as_str(),
                 request_type = request_type.as_str(),

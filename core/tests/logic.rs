@@ -723,3 +723,57 @@ async fn one_unreadable_bucket_does_not_stop_the_sweep_of_the_others() {
     assert_eq!(e.store.policies.lock().unwrap().get("acme-vpc-flow-logs"), Some(&closed));
     assert_eq!(e.bus.0.lock().unwrap().len(), 1, "its remediation was published");
 }
+
+/// Fail closed: a create that may have opened the bucket (here the policy was written but the request
+/// event could not be published) keeps its real physical id, so the stack's rollback closes it.
+#[tokio::test(flavor = "current_thread")]
+async fn a_failed_open_that_may_have_written_is_closed_by_the_rollback() {
+    use breakglass_core::catalog::{handle, Responder};
+
+    struct Cfn;
+    impl Responder for Cfn {
+        async fn respond(&self, _: &str, _: &str) -> Result<(), PortError> {
+            Ok(())
+        }
+    }
+    struct DeadBus;
+    impl EventBus for DeadBus {
+        async fn put(&self, _: &BusEvent) -> Result<(), PortError> {
+            Err(PortError::Retryable("PutEvents: 503".into()))
+        }
+    }
+    let c = config();
+    let store = Store::default();
+    store
+        .policies
+        .lock()
+        .unwrap()
+        .insert(BUCKET.into(), c.bucket(BUCKET).unwrap().closed_policy().to_pretty_json());
+    let props = json!({"Action": "open", "Bucket": BUCKET, "Reason": "r", "Ticket": "T", "Duration": "1h"});
+    let event = |kind: &str, physical: Option<&str>| {
+        json!({"RequestType": kind, "ResponseURL": "https://example.invalid/r", "StackId": "s", "RequestId": "q",
+            "LogicalResourceId": "L", "ResourceProperties": props, "PhysicalResourceId": physical})
+    };
+    let budget = std::time::Duration::from_secs(5);
+    let created = handle(&c, &store, &DeadBus, &Cfn, &event("Create", None), now(), budget).await.unwrap();
+    assert_eq!(created["Status"], "FAILED");
+    let id = created["PhysicalResourceId"].as_str().unwrap().to_owned();
+    assert_eq!(id, format!("breakglass-open-{BUCKET}"));
+    assert!(matches!(
+        canonical_policies::classify(
+            c.bucket(BUCKET).unwrap(),
+            Some(store.policies.lock().unwrap()[BUCKET].as_bytes()),
+            now()
+        )
+        .state,
+        canonical_policies::State::Open(_)
+    ));
+    // The rollback: Delete with that id closes (the bus is back).
+    let deleted =
+        handle(&c, &store, &Bus::default(), &Cfn, &event("Delete", Some(&id)), now(), budget).await.unwrap();
+    assert_eq!(deleted["Status"], "SUCCESS");
+    assert_eq!(
+        store.policies.lock().unwrap()[BUCKET],
+        c.bucket(BUCKET).unwrap().closed_policy().to_pretty_json()
+    );
+}
