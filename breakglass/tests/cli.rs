@@ -295,3 +295,41 @@ fn corpus_dir() -> Option<PathBuf> {
     eprintln!("notice: corpus not found at {}; skipping corpus inputs", dir.display());
     None
 }
+
+#[test]
+fn history_refuses_bad_input_before_calling_aws() {
+    let cfg = config();
+    let o = run(
+        &["history", "--config", &cfg, "--bucket", "acme-cloudtrail-logs", "--since", "last tuesday"],
+        b"",
+    );
+    assert_one_line_error(&o, "invalid --since `last tuesday`");
+    assert!(o.stderr.contains("invalid --since `last tuesday`"), "{}", o.stderr);
+    let o = run(&["history", "--config", &cfg, "--bucket", "a/b"], b"");
+    assert_one_line_error(&o, "invalid --bucket `a/b`");
+    assert!(o.stderr.contains("invalid --bucket `a/b`"), "{}", o.stderr);
+    // A config without [audit] needs --audit-bucket.
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let without = text.split("\n[audit]").next().unwrap().to_owned();
+    let dir = std::env::temp_dir().join(format!("breakglass-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("no-audit.toml");
+    std::fs::write(&path, without).unwrap();
+    let o = run(&["history", "--config", path.to_str().unwrap(), "--bucket", "acme-cloudtrail-logs"], b"");
+    assert_one_line_error(&o, "the config has no `[audit]` table; pass --audit-bucket");
+    assert!(o.stderr.contains("pass --audit-bucket"), "{}", o.stderr);
+    let o = run(
+        &[
+            "history",
+            "--config",
+            path.to_str().unwrap(),
+            "--bucket",
+            "acme-cloudtrail-logs",
+            "--audit-bucket",
+            "Bad",
+        ],
+        b"",
+    );
+    assert_one_line_error(&o, "invalid `bucket` `Bad`");
+    assert!(o.stderr.contains("invalid `bucket` `Bad`"), "{}", o.stderr);
+}
