@@ -1,7 +1,8 @@
 //! # breakglass-aws
 //!
 //! The ports of `breakglass-core`, implemented with the AWS SDK for Rust: bucket policies and
-//! public-access blocks (S3), the audit trail (S3 with Object Lock), notifications (SNS) and breakglass's own events (EventBridge).
+//! public-access blocks (S3), the audit trail (S3 with Object Lock), notifications (SNS),
+//! breakglass's own events (EventBridge), and the answer to CloudFormation custom resources (HTTPS).
 //! Clients are built once per process ([`Clients::load`]); `AWS_ENDPOINT_URL` or an explicit endpoint
 //! points them at moto in tests.
 
