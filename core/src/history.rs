@@ -3,8 +3,8 @@
 //! single events; newest first.
 //!
 //! One break-glass leaves two records: the operator's request and CloudTrail's PutBucketPolicy. The
-//! change record whose policy hash is the one a request or remediation wrote (within [`FOLD_WINDOW`]) is folded into
-//! that request, so the window shows once, with both event ids.
+//! change record whose policy hash is the one a request or remediation wrote (within
+//! [`FOLD_WINDOW`]) is folded into that step, so the window shows once, with both event ids.
 
 use canonical_policies::format_expiry;
 use serde_json::{json, Value};
