@@ -113,10 +113,14 @@ impl<S: PolicyStore, B: EventBus> Enforcer<S, B> {
         now: OffsetDateTime,
     ) -> Result<Vec<Report>, EnforceError> {
         match incoming {
-            Incoming::Schedule { .. } => self.sweep(self.config.buckets.iter(), now).await,
+            Incoming::Schedule { .. } => self.sweep(self.config.buckets.iter().collect(), now).await,
             Incoming::Custom { detail_type, detail, .. } if detail_type == "breakglass reconcile" => {
                 let only = detail.get("bucket").and_then(Value::as_str);
-                self.sweep(self.config.buckets.iter().filter(|b| only.is_none_or(|o| o == b.name)), now).await
+                self.sweep(
+                    self.config.buckets.iter().filter(|b| only.is_none_or(|o| o == b.name)).collect(),
+                    now,
+                )
+                .await
             }
             Incoming::Custom { detail_type, .. } => {
                 // Our own remediation and request events: acting on them could loop.
@@ -124,8 +128,11 @@ impl<S: PolicyStore, B: EventBus> Enforcer<S, B> {
                 Ok(Vec::new())
             }
             Incoming::ApiCalls(calls) => {
-                let results =
-                    stream::iter(calls).then(|call| self.on_call(call, now)).collect::<Vec<_>>().await;
+                // In order, one after the other: a batch of records may name the same bucket twice.
+                let mut results = Vec::with_capacity(calls.len());
+                for call in calls {
+                    results.push(self.on_call(call, now).await);
+                }
                 every_one(results.into_iter().filter_map(Result::transpose))
             }
         }
@@ -134,16 +141,14 @@ impl<S: PolicyStore, B: EventBus> Enforcer<S, B> {
     /// Reconciles every bucket, a few at a time. One bucket's failure (deleted, unreadable, a write S3
     /// keeps throttling) must not leave the others unswept: all are tried, then the first error is
     /// returned so that Lambda retries and the error alarm fires.
-    async fn sweep<'a>(
+    async fn sweep(
         &self,
-        buckets: impl Iterator<Item = &'a BucketConfig>,
+        buckets: Vec<&BucketConfig>,
         now: OffsetDateTime,
     ) -> Result<Vec<Report>, EnforceError> {
-        let results = stream::iter(buckets)
-            .map(|bucket| self.reconcile(bucket, None, now))
-            .buffered(SWEEP_CONCURRENCY)
-            .collect::<Vec<_>>()
-            .await;
+        // Futures are lazy: building them all first starts nothing; `buffered` runs eight at once.
+        let pending: Vec<_> = buckets.into_iter().map(|bucket| self.reconcile(bucket, None, now)).collect();
+        let results = stream::iter(pending).buffered(SWEEP_CONCURRENCY).collect::<Vec<_>>().await;
         every_one(results)
     }
 

@@ -2,10 +2,6 @@
 //! `breakglass_core::handler::enforce_event`. Environment (set by template.yaml):
 //! `BREAKGLASS_CONFIG` or `BREAKGLASS_CONFIG_FILE`, `BREAKGLASS_EVENT_BUS`, `BREAKGLASS_DRY_RUN`.
 
-// The sweep's concurrent stream nests the SDK's futures deeper than the default limit of 128 allows
-// the compiler to lay out.
-#![recursion_limit = "256"]
-
 use breakglass_aws::{Clients, EventBridgeBus, S3Store};
 use breakglass_core::enforce::Enforcer;
 use breakglass_core::handler::{config_from_env, enforce_event, env};
