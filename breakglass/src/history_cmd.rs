@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use breakglass_aws::{Clients, S3AuditLog};
 use breakglass_core::audit::bucket_prefix;
 use breakglass_core::history::{self, Entry, Step};
-use canonical_policies::{AuditConfig, HumanDuration};
+use breakglass_core::{parse_time, role_name};
+use canonical_policies::config::is_bucket_name;
+use canonical_policies::{format_expiry, AuditConfig, HumanDuration};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -17,18 +19,16 @@ use crate::HistoryArgs;
 pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
     let config = load_config(&a.aws.config)?;
     let audit = match (&a.audit_bucket, &config.audit) {
-        (Some(bucket), from_config) => {
-            let prefix = from_config.as_ref().map_or("breakglass/", |c| c.prefix.as_str());
-            AuditConfig::new(bucket, prefix, AuditConfig::DEFAULT_RETAIN_DAYS)
-                .map_err(|e| CliError::Input(e.to_string()))?
+        (Some(bucket), base) => {
+            AuditConfig::for_bucket(bucket, base.as_ref()).map_err(|e| CliError::Input(e.to_string()))?
         }
         (None, Some(c)) => c.clone(),
         (None, None) => {
             return Err(CliError::Input("the config has no `[audit]` table; pass --audit-bucket".into()))
         }
     };
-    if a.bucket.is_empty() || a.bucket.contains('/') {
-        return Err(CliError::Input(format!("invalid --bucket `{}`", a.bucket)));
+    if !is_bucket_name(&a.bucket) {
+        return Err(CliError::Input(format!("invalid --bucket `{}`: not an s3 bucket name", a.bucket)));
     }
     let since = a.since.as_deref().map(parse_since).transpose()?;
     let now = OffsetDateTime::now_utc();
@@ -87,35 +87,18 @@ pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
 }
 
 fn parse_since(s: &str) -> Result<OffsetDateTime, CliError> {
-    let rfc = time::format_description::well_known::Rfc3339;
-    if let Ok(t) = OffsetDateTime::parse(s, &rfc) {
-        return Ok(t);
-    }
-    OffsetDateTime::parse(&format!("{s}T00:00:00Z"), &rfc)
-        .map_err(|_| CliError::Input(format!("invalid --since `{s}`: expected `2026-11-24` or rfc 3339")))
+    parse_time(s)
+        .or_else(|| parse_time(&format!("{s}T00:00:00Z")))
+        .ok_or_else(|| CliError::Input(format!("invalid --since `{s}`: expected `2026-11-24` or rfc 3339")))
 }
 
 /// `2026-11-24 16:00:05 UTC`: seconds, because an audit trail orders steps that are seconds apart.
 fn when(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    format_expiry(t).replacen('T', " ", 1).replace('Z', " UTC")
 }
 
 fn who(s: &Step) -> &str {
     s.who.as_deref().unwrap_or("an unknown principal")
-}
-
-/// `…/role/investigations/LogInvestigator` → `LogInvestigator`.
-fn role_name(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
 }
 
 fn human(bucket: &str, audit_bucket: &str, prefix: &str, entries: &[Entry], now: OffsetDateTime) -> String {

@@ -78,6 +78,17 @@ impl AuditConfig {
     /// Default retention: seven years, a common period for security audit evidence.
     pub const DEFAULT_RETAIN_DAYS: u32 = 2557;
 
+    /// The trail in `bucket` (a deployment's own, e.g. from the stack), with the prefix and retention
+    /// of `base` (the config's `[audit]`) or the defaults.
+    pub fn for_bucket(bucket: &str, base: Option<&AuditConfig>) -> Result<AuditConfig, ConfigError> {
+        let mut a = AuditConfig::new(bucket, "breakglass/", AuditConfig::DEFAULT_RETAIN_DAYS)?;
+        if let Some(base) = base {
+            a.prefix.clone_from(&base.prefix);
+            a.retain = base.retain;
+        }
+        Ok(a)
+    }
+
     /// Checks bucket name and prefix; `prefix` gets a trailing `/` when it has none.
     pub fn new(bucket: &str, prefix: &str, retain_days: u32) -> Result<AuditConfig, ConfigError> {
         let invalid = |field, value: &str, reason| ConfigError::Invalid {
@@ -203,7 +214,7 @@ fn toml_message(text: &str, e: &toml::de::Error) -> String {
 }
 
 /// S3 bucket naming rules (the subset that matters for ARNs and hosts).
-fn is_bucket_name(s: &str) -> bool {
+pub fn is_bucket_name(s: &str) -> bool {
     (3..=63).contains(&s.len())
         && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
         && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())

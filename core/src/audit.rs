@@ -123,10 +123,8 @@ pub fn record(n: &Notification, recorded_at: OffsetDateTime) -> Option<Record> {
             ..Facts::default()
         },
     };
-    let time = s(d, "time")
-        .or_else(|| s(&event, "time"))
-        .and_then(|t| OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or(recorded_at);
+    let time =
+        s(d, "time").or_else(|| s(&event, "time")).and_then(|t| crate::parse_time(&t)).unwrap_or(recorded_at);
     let mut event_ids: Vec<String> = Vec::new();
     event_ids.extend(s(d, "event_id"));
     event_ids.extend(s(&event, "id"));

@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 
-use canonical_policies::config::parse_duration;
+use canonical_policies::config::{is_bucket_name, parse_duration};
 use canonical_policies::{format_expiry, Config};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -120,7 +120,7 @@ pub async fn handle<S: PolicyStore, B: EventBus, R: Responder>(
         .get("ResourceProperties")
         .and_then(|p| p.get("Bucket"))
         .and_then(Value::as_str)
-        .filter(|b| b.len() <= 63 && b.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-'))
+        .filter(|b| is_bucket_name(b))
         .unwrap_or("invalid");
     let failed_id = format!("{FAILED_ID}{}", s("RequestId"));
     let own_id = format!("breakglass-{}-{bucket_prop}", action_of(raw));

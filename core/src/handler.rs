@@ -36,19 +36,9 @@ pub const AUDIT_BUCKET_ENV: &str = "BREAKGLASS_AUDIT_BUCKET";
 /// The audit trail's location: `BREAKGLASS_AUDIT_BUCKET` wins over the config's `[audit] bucket`;
 /// prefix and retention come from the config or their defaults.
 pub fn audit_from_env(config: &Config) -> Result<AuditConfig, SetupError> {
-    let from_config = config.audit.clone();
     match std::env::var(AUDIT_BUCKET_ENV).ok().filter(|b| !b.is_empty()) {
-        Some(bucket) => {
-            let (prefix, days) = match &from_config {
-                Some(a) => (
-                    a.prefix.clone(),
-                    u32::try_from(a.retain.whole_days()).unwrap_or(AuditConfig::DEFAULT_RETAIN_DAYS),
-                ),
-                None => ("breakglass/".to_owned(), AuditConfig::DEFAULT_RETAIN_DAYS),
-            };
-            Ok(AuditConfig::new(&bucket, &prefix, days)?)
-        }
-        None => from_config.ok_or(SetupError::NoAudit),
+        Some(bucket) => Ok(AuditConfig::for_bucket(&bucket, config.audit.as_ref())?),
+        None => config.audit.clone().ok_or(SetupError::NoAudit),
     }
 }
 

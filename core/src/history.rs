@@ -84,15 +84,14 @@ fn effect(s: &Step, state: Option<&str>) -> Effect {
 
 fn step(r: &Value) -> Option<(Step, Option<String>)> {
     let s = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_owned);
-    let parse = |t: &str| OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok();
-    let time = s("time").as_deref().and_then(parse)?;
+    let time = s("time").as_deref().and_then(crate::parse_time)?;
     let grant = r.get("grant").filter(|g| g.is_object());
     let readers = grant
         .and_then(|g| g.get("readers"))
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
         .unwrap_or_default();
-    let expiry = grant.and_then(|g| g.get("expiry")).and_then(Value::as_str).and_then(parse);
+    let expiry = grant.and_then(|g| g.get("expiry")).and_then(Value::as_str).and_then(crate::parse_time);
     let step = Step {
         time,
         kind: s("kind")?,

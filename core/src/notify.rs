@@ -15,6 +15,7 @@ use crate::enforce::{exposure, EXPOSURE, REMEDIATION};
 use crate::event::{ApiCall, GuardedCall, Incoming};
 use crate::operate::REQUEST;
 use crate::ports::Notification;
+use crate::{parse_time, role_name};
 
 pub const SCHEMA: &str = "breakglass.notification/1";
 /// SNS allows 100; keep a margin for mail clients that prefix.
@@ -586,15 +587,6 @@ fn setting_name(g: GuardedCall) -> &'static str {
         GuardedCall::PutBucketOwnershipControls => "object ownership",
         _ => "public-access block",
     }
-}
-
-/// `…/role/investigations/LogInvestigator` → `LogInvestigator`.
-fn role_name(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
-}
-
-fn parse_time(s: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
 }
 
 /// `2026-11-24 16:00 UTC` (seconds only when not zero).
