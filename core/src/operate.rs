@@ -78,6 +78,11 @@ fn clip(value: &str) -> String {
     value.trim().chars().map(|c| if c.is_control() { ' ' } else { c }).take(MAX_TEXT).collect()
 }
 
+/// Puts a `breakglass request` event on the bus.
+async fn request_event<B: EventBus>(bus: &B, detail: &Value) -> Result<(), PortError> {
+    bus.put(&BusEvent { detail_type: REQUEST.to_owned(), detail: detail.clone() }).await
+}
+
 fn grant_json(g: Option<&OpenGrant>) -> Value {
     g.map_or(Value::Null, |g| json!({ "readers": g.readers, "expiry": format_expiry(g.expiry) }))
 }
@@ -110,9 +115,7 @@ pub async fn open<S: PolicyStore, B: EventBus>(
                 "time": crate::format_time(now),
             });
             // Best effort: the refusal itself is what the operator must see.
-            if let Err(bus_error) =
-                bus.put(&BusEvent { detail_type: REQUEST.to_owned(), detail: event }).await
-            {
+            if let Err(bus_error) = request_event(bus, &event).await {
                 tracing::error!(error = %bus_error, "refused request could not be published");
             }
         }
@@ -190,9 +193,7 @@ async fn open_checked<S: PolicyStore, B: EventBus>(
         "policy_hash": policy_hash,
         "time": crate::format_time(now),
     });
-    bus.put(&BusEvent { detail_type: REQUEST.to_owned(), detail: event.clone() })
-        .await
-        .map_err(OperateError::Bus)?;
+    request_event(bus, &event).await.map_err(OperateError::Bus)?;
     Ok(Done { bucket: bucket.name.clone(), grant: Some(grant), previous, policy_hash, event })
 }
 
@@ -227,9 +228,7 @@ pub async fn close<S: PolicyStore, B: EventBus>(
         "policy_hash": policy_hash,
         "time": crate::format_time(now),
     });
-    bus.put(&BusEvent { detail_type: REQUEST.to_owned(), detail: event.clone() })
-        .await
-        .map_err(OperateError::Bus)?;
+    request_event(bus, &event).await.map_err(OperateError::Bus)?;
     Ok(Done { bucket: bucket.name.clone(), grant: None, previous, policy_hash, event })
 }
 
