@@ -106,22 +106,27 @@ impl fmt::Display for Classification {
 
 /// Classifies the policy text S3 returned for `bucket` (`None`: GetBucketPolicy said there is none).
 pub fn classify(bucket: &BucketConfig, text: Option<&[u8]>, now: OffsetDateTime) -> Classification {
+    classify_text(bucket, text, now).0
+}
+
+/// [`classify`], also returning the parsed policy (for a diff), so that it is parsed only once.
+pub fn classify_text(
+    bucket: &BucketConfig,
+    text: Option<&[u8]>,
+    now: OffsetDateTime,
+) -> (Classification, Option<Policy>) {
+    let drift = |reason| Classification {
+        state: State::Drift(vec![reason]),
+        hash: None,
+        claimed: None,
+        template: None,
+    };
     let Some(text) = text else {
-        return Classification {
-            state: State::Drift(vec![DriftReason::NoPolicy]),
-            hash: None,
-            claimed: None,
-            template: None,
-        };
+        return (drift(DriftReason::NoPolicy), None);
     };
     match Policy::parse_in(text, &bucket.partition) {
-        Ok(policy) => classify_policy(bucket, &policy, now),
-        Err(e) => Classification {
-            state: State::Drift(vec![DriftReason::Unparseable(e)]),
-            hash: None,
-            claimed: None,
-            template: None,
-        },
+        Ok(policy) => (classify_policy(bucket, &policy, now), Some(policy)),
+        Err(e) => (drift(DriftReason::Unparseable(e)), None),
     }
 }
 

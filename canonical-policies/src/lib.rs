@@ -41,7 +41,7 @@ pub mod set;
 pub mod template;
 
 pub use canonical::{InvalidHash, PolicyHash};
-pub use classify::{classify, classify_policy, Classification, DriftReason, State};
+pub use classify::{classify, classify_policy, classify_text, Classification, DriftReason, State};
 pub use config::{AuditConfig, BucketConfig, Config, ConfigError, GrantError, HumanDuration};
 pub use error::{PolicyError, Quoted, SyntaxReason};
 pub use policy::{

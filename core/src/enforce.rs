@@ -5,7 +5,9 @@
 //! it verifies every write by reading back and comparing canonical hashes.
 
 use canonical_policies::diff::diff_nearest;
-use canonical_policies::{classify, BucketConfig, Classification, Config, Policy, PolicyHash, State};
+use canonical_policies::{
+    classify, classify_text, BucketConfig, Classification, Config, Policy, PolicyHash, State,
+};
 use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -182,7 +184,7 @@ impl<S: PolicyStore, B: EventBus> Enforcer<S, B> {
     ) -> Result<Report, EnforceError> {
         let aws = |source| EnforceError::Aws { bucket: bucket.name.clone(), source };
         let live = self.store.get_policy(&bucket.name).await.map_err(aws)?;
-        let c = classify(bucket, live.as_deref().map(str::as_bytes), now);
+        let (c, parsed) = classify_text(bucket, live.as_deref().map(str::as_bytes), now);
         let mut report = Report {
             bucket: bucket.name.clone(),
             before: c.to_string(),
@@ -195,7 +197,6 @@ impl<S: PolicyStore, B: EventBus> Enforcer<S, B> {
             return Ok(report);
         };
         report.reason = Some(reason.clone());
-        let parsed = live.as_deref().and_then(|t| Policy::parse_in(t.as_bytes(), &bucket.partition).ok());
         let diff = diff_nearest(bucket, parsed.as_ref(), now);
 
         if self.dry_run {

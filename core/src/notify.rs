@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use canonical_policies::diff::diff_nearest;
 use canonical_policies::{
-    classify, format_expiry, BucketConfig, Classification, Config, Policy, Quoted, State,
+    classify, classify_text, format_expiry, BucketConfig, Classification, Config, Policy, Quoted, State,
 };
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -85,8 +85,7 @@ fn resulting(
     match (guarded, call.policy_text()) {
         (GuardedCall::PutBucketPolicy, Some(text)) => {
             let at = call.event_time.as_deref().and_then(parse_time).unwrap_or(now);
-            let c = classify(bucket, Some(text.as_bytes()), at);
-            (c, Policy::parse_in(text.as_bytes(), &bucket.partition).ok())
+            classify_text(bucket, Some(text.as_bytes()), at)
         }
         _ => (classify(bucket, None, now), None),
     }
