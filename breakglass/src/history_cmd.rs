@@ -79,7 +79,10 @@ pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
     } else {
         print!("{}", human(&a.bucket, &audit.bucket, &prefix, &entries, now));
         if problems > 0 {
-            println!("\n{problems} problem(s) with the audit trail; see the warnings on stderr");
+            println!(
+                "\n{problems} problem(s) with the audit trail (warnings on stderr): records were hidden, \
+                 overwritten or damaged; report this to the security team"
+            );
         }
     }
     // A damaged or tampered trail deserves attention: exit 3, as for a bucket that is not lawful.
