@@ -3,12 +3,14 @@
 #   make test    formatting, lints, template validators, all tests (what CI runs)
 #   make bench   criterion benchmarks of the hot path, then the Lambdas (cold start, latency, RSS, zip)
 #   make package sam build with cargo-lambda (release builds: several minutes on 2 cores)
-#   make fuzz    cargo-fuzz round trip (FUZZ_SECONDS, default 600; needs the nightly toolchain)
+#   make fuzz    cargo-fuzz: FUZZ_TARGET=round_trip|evaluate, FUZZ_SECONDS (default 600); needs nightly
 
 SHELL := bash
 .SHELLFLAGS := -eo pipefail -c
 CARGO ?= cargo
 FUZZ_SECONDS ?= 600
+# round_trip (parser and canonical form) or evaluate (policy + request → decision)
+FUZZ_TARGET ?= round_trip
 CORPUS ?= ../shared/corpus
 
 .PHONY: all demo test fmt-check lint validate unit venv bench zips package publish-products fuzz clean
@@ -70,10 +72,10 @@ publish-products:
 
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
-	mkdir -p fuzz/corpus/round_trip
+	mkdir -p fuzz/corpus/$(FUZZ_TARGET)
 	@# Seeds from the shared corpus are copied into fuzz/corpus (git-ignored), never into the repo.
-	@if [ -d "$(CORPUS)/policies" ]; then cp "$(CORPUS)"/policies/*.json fuzz/corpus/round_trip/; fi
-	cd fuzz && $(CARGO) +nightly fuzz run round_trip corpus/round_trip -- -max_total_time=$(FUZZ_SECONDS) -max_len=24576
+	@if [ -d "$(CORPUS)/policies" ]; then cp "$(CORPUS)"/policies/*.json fuzz/corpus/$(FUZZ_TARGET)/; fi
+	cd fuzz && $(CARGO) +nightly fuzz run $(FUZZ_TARGET) corpus/$(FUZZ_TARGET) -- -max_total_time=$(FUZZ_SECONDS) -max_len=24576
 
 clean:
 	$(CARGO) clean

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use canonical_policies::diff::{describe, diff_nearest};
-use canonical_policies::eval::{explain, Caller, Request};
+use canonical_policies::eval::{explain, Caller, Decision, Request};
 use canonical_policies::{
     classify, format_expiry, HumanDuration, OpenGrant, Partition, Policy, Quoted, State,
 };
@@ -146,8 +146,14 @@ fn explain_cmd(a: &ExplainArgs) -> Result<String, CliError> {
             let _ = writeln!(out, "  $.Statement[{i}]{sid}: {}", describe(s));
         }
     }
-    if e.decision == canonical_policies::eval::Decision::ImplicitDeny {
-        out.push_str("  no statement allows it; an identity policy in the bucket's account still may\n");
+    match &e.decision {
+        Decision::ImplicitDeny => {
+            out.push_str("  no statement allows it; an identity policy in the bucket's account still may\n")
+        }
+        Decision::AllowIfIdentityAllows { account } => {
+            let _ = writeln!(out, "  the statement names account {account}, which delegates: the caller also needs an identity policy that allows it");
+        }
+        _ => {}
     }
     Ok(out)
 }

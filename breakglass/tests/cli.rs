@@ -222,6 +222,30 @@ fn explain_names_the_deciding_statement() {
     );
 }
 
+/// Regression: an account principal in an Allow was answered `allow`; it delegates to the account.
+#[test]
+fn explain_says_when_an_allow_depends_on_an_identity_policy() {
+    let policy = br#"{"Version":"2012-10-17","Statement":[{"Sid":"Account","Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#;
+    let args = |who: &'static str| {
+        [
+            "policy",
+            "explain",
+            "--principal",
+            who,
+            "--action",
+            "s3:GetObject",
+            "--resource",
+            "arn:aws:s3:::b/k",
+        ]
+    };
+    let o = run(&args("arn:aws:iam::111122223333:user/alice"), policy);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout.lines().next(), Some("allow if an identity policy in account 111122223333 allows"));
+    assert!(o.stdout.contains("which delegates"), "{}", o.stdout);
+    let o = run(&args("arn:aws:iam::111122223333:root"), policy);
+    assert_eq!(o.stdout.lines().next(), Some("allow"));
+}
+
 /// Hostile inputs through every command that reads a policy: exit 2 (or 3 for classify), one line, no panic.
 #[test]
 fn no_input_panics() {

@@ -9,7 +9,8 @@
 //!   render the two templates.
 //! - [`classify()`]: `closed` | `open` | `expired` | `drift`, by hash, never by Sid.
 //! - [`diff::diff_nearest`]: a plain-English diff against the nearest template.
-//! - [`eval::explain`]: allow / explicit deny / implicit deny / unknown, with the deciding statements.
+//! - [`eval::explain`]: allow / allow if an identity policy allows / explicit deny / implicit deny /
+//!   unknown, with the deciding statements, as the IAM user guide documents evaluation.
 //!
 //! No AWS SDK and no async runtime here: this crate decides, the binaries act.
 //!

@@ -172,21 +172,34 @@ fn base_statements_still_do_their_job() {
 }
 
 #[test]
-fn unsupported_operators_give_unknown_not_a_guess() {
-    let p = Policy::parse(br#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#).unwrap();
+fn ip_conditions_and_variables_are_decided_not_guessed() {
     let caller = Caller::parse(INVESTIGATOR).unwrap();
     let req = Request::new(caller.clone(), "s3:GetObject", OBJECTS[0], at("2026-11-24T12:00:00Z"));
-    let e = explain(&p, &req);
-    assert_eq!(e.decision, Decision::Unknown);
+    // IpAddress on a request without aws:SourceIp: the key is absent, so the condition is false.
+    let p = Policy::parse(br#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#).unwrap();
+    assert_eq!(explain(&p, &req).decision, Decision::ImplicitDeny);
+    let inside = req.clone().with("aws:SourceIp", "10.1.2.3");
+    let e = explain(&p, &inside);
+    assert_eq!(e.decision, Decision::Allow);
     assert_eq!(e.deciding, vec![0]);
 
-    // ... unless an explicit deny settles it anyway.
+    // An explicit deny still settles it.
     let p = Policy::parse(br#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}},{"Sid":"D","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*"}]}"#).unwrap();
-    assert_eq!(explain(&p, &req).decision, Decision::ExplicitDeny);
+    assert_eq!(explain(&p, &inside).decision, Decision::ExplicitDeny);
 
-    // Policy variables are not modelled.
+    // ${aws:username} has no value for a role session: the resource matches nothing.
     let p = Policy::parse(br#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/${aws:username}/*"}]}"#).unwrap();
-    assert_eq!(explain(&p, &req).decision, Decision::Unknown);
+    assert_eq!(
+        explain(&p, &Request::new(caller, "s3:GetObject", "arn:aws:s3:::b/x/y", at("2026-11-24T12:00:00Z")))
+            .decision,
+        Decision::ImplicitDeny
+    );
+    let bob = Caller::parse("arn:aws:iam::111122223333:user/Bob").unwrap();
+    assert_eq!(
+        explain(&p, &Request::new(bob, "s3:GetObject", "arn:aws:s3:::b/Bob/y", at("2026-11-24T12:00:00Z")))
+            .decision,
+        Decision::Allow
+    );
 }
 
 #[test]
@@ -231,9 +244,14 @@ fn condition_semantics() {
         d(r#"{"NumericLessThan":{"s3:max-keys":"10"}}"#, base().with("s3:max-keys", "9")),
         Decision::Allow
     );
+    // A value that is not a number matches neither the operator nor its negation.
     assert_eq!(
         d(r#"{"NumericLessThan":{"s3:max-keys":"10"}}"#, base().with("s3:max-keys", "x")),
-        Decision::Unknown
+        Decision::ImplicitDeny
+    );
+    assert_eq!(
+        d(r#"{"NumericNotEquals":{"s3:max-keys":"10"}}"#, base().with("s3:max-keys", "x")),
+        Decision::ImplicitDeny
     );
     assert_eq!(d(r#"{"DateLessThan":{"aws:CurrentTime":"2026-11-25"}}"#, base()), Decision::Allow);
     assert_eq!(
@@ -266,7 +284,11 @@ fn not_principal_not_action_not_resource() {
     assert!(p.is_err(), "an empty condition block is rejected");
     let p = Policy::parse(br#"{"Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:role/investigations/LogInvestigator"},"NotAction":"s3:List*","NotResource":"arn:aws:s3:::other/*"}]}"#).unwrap();
     let req = |c: &Caller, a: &str, r: &str| explain(&p, &Request::new(c.clone(), a, r, t)).decision;
-    assert_eq!(req(&caller, "s3:GetObject", OBJECTS[0]), Decision::ImplicitDeny);
+    // NotPrincipal names the role, not this session of it: the deny applies to the session
+    // (IAM user guide, "NotPrincipal": the assumed-role user is identified by its session name).
+    assert_eq!(req(&caller, "s3:GetObject", OBJECTS[0]), Decision::ExplicitDeny);
+    let role = Caller::parse(INVESTIGATOR).unwrap();
+    assert_eq!(req(&role, "s3:GetObject", OBJECTS[0]), Decision::ImplicitDeny);
     let other = Caller::parse("arn:aws:iam::111122223333:user/admin").unwrap();
     assert_eq!(req(&other, "s3:GetObject", OBJECTS[0]), Decision::ExplicitDeny);
     assert_eq!(req(&other, "s3:ListBucket", OBJECTS[0]), Decision::ImplicitDeny);
