@@ -14,7 +14,10 @@ use aws_sdk_s3::types::{ObjectLockMode, PublicAccessBlockConfiguration};
 use aws_sdk_sns::types::MessageAttributeValue;
 use breakglass_core::audit::{Appended, AuditLog};
 use breakglass_core::catalog::Responder;
-use breakglass_core::ports::{BusEvent, EventBus, Notification, PolicyStore, PortError, Publisher};
+use breakglass_core::ports::{
+    BucketSettings, BusEvent, ControlPlane, EventBus, LifecycleRule, Notification, PolicyStore, PortError,
+    Provenance, Provisioning, Publisher, Subscription,
+};
 
 /// The SDK clients breakglass uses, built from one shared configuration.
 #[derive(Debug, Clone)]
@@ -24,6 +27,9 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub sns: aws_sdk_sns::Client,
     pub eventbridge: aws_sdk_eventbridge::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub cloudformation: aws_sdk_cloudformation::Client,
 }
 
 impl Clients {
@@ -45,6 +51,9 @@ impl Clients {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             sns: aws_sdk_sns::Client::new(&shared),
             eventbridge: aws_sdk_eventbridge::Client::new(&shared),
+            iam: aws_sdk_iam::Client::new(&shared),
+            kms: aws_sdk_kms::Client::new(&shared),
+            cloudformation: aws_sdk_cloudformation::Client::new(&shared),
             config: shared,
         }
     }
@@ -139,6 +148,308 @@ impl PolicyStore for S3Store {
             .await
             .map(|_| ())
             .map_err(|e| classify_error("PutPublicAccessBlock", e))
+    }
+}
+
+/// The body of a response the SDK could not deserialize. moto (the local AWS of the tests) names the
+/// root element of some S3 answers after the operation (`GetBucketVersioningResponse`) where S3 says
+/// `VersioningConfiguration`; the SDK rejects the root, the elements inside are the same. For the
+/// three settings the sentinel reads, the adapter then reads those elements itself.
+fn unparsed_body<E>(e: &SdkError<E, HttpResponse>) -> Option<String> {
+    let raw = e.raw_response().filter(|r| r.status().is_success())?;
+    raw.body().bytes().map(|b| String::from_utf8_lossy(b).into_owned())
+}
+
+/// The text of every `<tag>…</tag>` in `xml`, in order (no nesting of the same tag in the answers
+/// read this way).
+fn xml_all<'x>(xml: &'x str, tag: &str) -> Vec<&'x str> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some((_, after)) = rest.split_once(open.as_str()) {
+        let Some((inner, tail)) = after.split_once(close.as_str()) else { break };
+        out.push(inner);
+        rest = tail;
+    }
+    out
+}
+
+fn xml_first<'x>(xml: &'x str, tag: &str) -> Option<&'x str> {
+    xml_all(xml, tag).into_iter().next()
+}
+
+fn lifecycle_from_xml(xml: &str) -> Vec<LifecycleRule> {
+    xml_all(xml, "Rule")
+        .into_iter()
+        .map(|r| LifecycleRule {
+            id: xml_first(r, "ID").map(str::to_owned),
+            enabled: xml_first(r, "Status") == Some("Enabled"),
+            expiration_days: xml_first(r, "Expiration")
+                .and_then(|x| xml_first(x, "Days"))
+                .and_then(|d| d.parse().ok()),
+            expiration_date: xml_first(r, "Expiration").and_then(|x| xml_first(x, "Date")).map(str::to_owned),
+            noncurrent_days: xml_first(r, "NoncurrentVersionExpiration")
+                .and_then(|x| xml_first(x, "NoncurrentDays"))
+                .and_then(|d| d.parse().ok()),
+        })
+        .collect()
+}
+
+/// The service error code of an SDK error, if it is one.
+fn code_of<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> Option<&str> {
+    e.as_service_error().and_then(|s| s.code())
+}
+
+impl BucketSettings for S3Store {
+    async fn get_versioning(&self, bucket: &str) -> Result<Option<String>, PortError> {
+        match self.client.get_bucket_versioning().bucket(bucket).send().await {
+            Ok(out) => Ok(out.status.map(|s| s.as_str().to_owned())),
+            Err(e) => match unparsed_body(&e) {
+                Some(xml) => Ok(xml_first(&xml, "Status").map(str::to_owned)),
+                None => Err(classify_error("GetBucketVersioning", e)),
+            },
+        }
+    }
+
+    async fn enable_versioning(&self, bucket: &str) -> Result<(), PortError> {
+        use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+        let on = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+        self.client
+            .put_bucket_versioning()
+            .bucket(bucket)
+            .versioning_configuration(on)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify_error("PutBucketVersioning", e))
+    }
+
+    async fn get_lifecycle(&self, bucket: &str) -> Result<Vec<LifecycleRule>, PortError> {
+        let out = match self.client.get_bucket_lifecycle_configuration().bucket(bucket).send().await {
+            Ok(out) => out,
+            Err(e) if code_of(&e) == Some("NoSuchLifecycleConfiguration") => return Ok(Vec::new()),
+            Err(e) => match unparsed_body(&e) {
+                Some(xml) => return Ok(lifecycle_from_xml(&xml)),
+                None => return Err(classify_error("GetBucketLifecycleConfiguration", e)),
+            },
+        };
+        Ok(out
+            .rules
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| LifecycleRule {
+                id: r.id,
+                enabled: r.status.as_str() == "Enabled",
+                expiration_days: r.expiration.as_ref().and_then(|x| x.days),
+                expiration_date: r.expiration.as_ref().and_then(|x| x.date).map(|d| d.to_string()),
+                noncurrent_days: r.noncurrent_version_expiration.and_then(|n| n.noncurrent_days),
+            })
+            .collect())
+    }
+
+    async fn delete_lifecycle(&self, bucket: &str) -> Result<(), PortError> {
+        self.client
+            .delete_bucket_lifecycle()
+            .bucket(bucket)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify_error("DeleteBucketLifecycle", e))
+    }
+
+    async fn get_replication(&self, bucket: &str) -> Result<Vec<String>, PortError> {
+        match self.client.get_bucket_replication().bucket(bucket).send().await {
+            Ok(out) => Ok(out
+                .replication_configuration
+                .map(|c| c.rules.into_iter().filter_map(|r| r.destination.map(|d| d.bucket)).collect())
+                .unwrap_or_default()),
+            Err(e) if code_of(&e) == Some("ReplicationConfigurationNotFoundError") => Ok(Vec::new()),
+            Err(e) => match unparsed_body(&e) {
+                Some(xml) => Ok(xml_all(&xml, "Destination")
+                    .into_iter()
+                    .filter_map(|d| xml_first(d, "Bucket"))
+                    .map(str::to_owned)
+                    .collect()),
+                None => Err(classify_error("GetBucketReplication", e)),
+            },
+        }
+    }
+
+    async fn delete_replication(&self, bucket: &str) -> Result<(), PortError> {
+        self.client
+            .delete_bucket_replication()
+            .bucket(bucket)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify_error("DeleteBucketReplication", e))
+    }
+
+    async fn enforce_ownership(&self, bucket: &str) -> Result<(), PortError> {
+        use aws_sdk_s3::types::{ObjectOwnership, OwnershipControls, OwnershipControlsRule};
+        let invalid =
+            |e: aws_sdk_s3::error::BuildError| PortError::Refused(format!("PutBucketOwnershipControls: {e}"));
+        let rule = OwnershipControlsRule::builder()
+            .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+            .build()
+            .map_err(invalid)?;
+        let controls = OwnershipControls::builder().rules(rule).build().map_err(invalid)?;
+        self.client
+            .put_bucket_ownership_controls()
+            .bucket(bucket)
+            .ownership_controls(controls)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify_error("PutBucketOwnershipControls", e))
+    }
+}
+
+/// IAM returns trust policies URL-encoded (RFC 3986); moto returns them as they were put. Decoding
+/// plain JSON leaves it as it is unless it contains `%XX`, which a policy never does unencoded.
+pub fn url_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = |j: usize| bytes.get(j).and_then(|c| (*c as char).to_digit(16));
+        match (b, hex(i + 1), hex(i + 2)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Investigator roles (IAM), the notification topic's subscriptions (SNS), and the alarm topic.
+#[derive(Debug, Clone)]
+pub struct AwsControlPlane {
+    iam: aws_sdk_iam::Client,
+    sns: aws_sdk_sns::Client,
+    alarm: Option<SnsPublisher>,
+}
+
+impl AwsControlPlane {
+    /// `alarm_topic_arn`: the second channel; without it an alarm is an error (nobody would hear it).
+    pub fn new(clients: &Clients, alarm_topic_arn: Option<String>) -> Self {
+        AwsControlPlane {
+            iam: clients.iam.clone(),
+            sns: clients.sns.clone(),
+            alarm: alarm_topic_arn.map(|t| SnsPublisher::new(clients.sns.clone(), t)),
+        }
+    }
+}
+
+impl ControlPlane for AwsControlPlane {
+    async fn get_trust(&self, role_name: &str) -> Result<Option<String>, PortError> {
+        match self.iam.get_role().role_name(role_name).send().await {
+            Ok(out) => Ok(out.role.and_then(|r| r.assume_role_policy_document).map(|d| url_decode(&d))),
+            Err(e) if code_of(&e) == Some("NoSuchEntity") => Ok(None),
+            Err(e) => Err(classify_error("GetRole", e)),
+        }
+    }
+
+    async fn put_trust(&self, role_name: &str, policy: &str) -> Result<(), PortError> {
+        self.iam
+            .update_assume_role_policy()
+            .role_name(role_name)
+            .policy_document(policy)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify_error("UpdateAssumeRolePolicy", e))
+    }
+
+    async fn subscriptions(&self, topic_arn: &str) -> Result<Vec<Subscription>, PortError> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .sns
+                .list_subscriptions_by_topic()
+                .topic_arn(topic_arn)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| classify_error("ListSubscriptionsByTopic", e))?;
+            for s in page.subscriptions.unwrap_or_default() {
+                let arn = s.subscription_arn.unwrap_or_default();
+                let filter_policy = if arn.starts_with("arn:") {
+                    let attrs = self
+                        .sns
+                        .get_subscription_attributes()
+                        .subscription_arn(&arn)
+                        .send()
+                        .await
+                        .map_err(|e| classify_error("GetSubscriptionAttributes", e))?;
+                    attrs.attributes.and_then(|mut a| a.remove("FilterPolicy")).filter(|f| !f.is_empty())
+                } else {
+                    None
+                };
+                out.push(Subscription {
+                    arn,
+                    protocol: s.protocol.unwrap_or_default(),
+                    endpoint: s.endpoint.unwrap_or_default(),
+                    filter_policy,
+                });
+            }
+            match page.next_token {
+                Some(t) if !t.is_empty() => token = Some(t),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn alarm(&self, notification: &Notification) -> Result<String, PortError> {
+        match &self.alarm {
+            Some(p) => p.publish(notification).await,
+            None => Err(PortError::Refused("no alarm topic configured (BREAKGLASS_ALARM_TOPIC_ARN)".into())),
+        }
+    }
+}
+
+/// Where a custom-resource request's stack came from: CloudFormation `DescribeStacks` and the
+/// `aws:servicecatalog:*` tags Service Catalog puts on the stacks it provisions.
+#[derive(Debug, Clone)]
+pub struct CloudFormationProvenance {
+    client: aws_sdk_cloudformation::Client,
+}
+
+impl CloudFormationProvenance {
+    pub fn new(client: aws_sdk_cloudformation::Client) -> Self {
+        CloudFormationProvenance { client }
+    }
+}
+
+impl Provenance for CloudFormationProvenance {
+    async fn provisioning(&self, stack_id: &str) -> Result<Option<Provisioning>, PortError> {
+        if stack_id.is_empty() {
+            return Ok(None);
+        }
+        let out = match self.client.describe_stacks().stack_name(stack_id).send().await {
+            Ok(out) => out,
+            // "Stack with id … does not exist".
+            Err(e) if code_of(&e) == Some("ValidationError") => return Ok(None),
+            Err(e) => return Err(classify_error("DescribeStacks", e)),
+        };
+        let Some(stack) = out.stacks.unwrap_or_default().into_iter().next() else { return Ok(None) };
+        let mut p = Provisioning::default();
+        for tag in stack.tags.unwrap_or_default() {
+            let (Some(k), Some(v)) = (tag.key, tag.value) else { continue };
+            match k.as_str() {
+                "aws:servicecatalog:productArn" => p.product_arn = Some(v),
+                "aws:servicecatalog:provisionedProductArn" => p.provisioned_product_arn = Some(v),
+                "aws:servicecatalog:provisioningPrincipalArn" => p.principal_arn = Some(v),
+                _ => {}
+            }
+        }
+        Ok(Some(p))
     }
 }
 

@@ -3,11 +3,11 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use breakglass_aws::{Clients, EventBridgeBus, S3AuditLog, S3Store, SnsPublisher};
+use breakglass_aws::{AwsControlPlane, Clients, EventBridgeBus, S3AuditLog, S3Store, SnsPublisher};
 use breakglass_core::audit::Trail;
 use breakglass_core::enforce::Enforcer;
-use breakglass_core::handler::{enforce_event, notify_event};
-use breakglass_core::notify::{render, Rendered};
+use breakglass_core::handler::{enforce_and_guard_event, expected_from_env, notify_event_in, scope_from_env};
+use breakglass_core::notify::{render_in, Rendered};
 use breakglass_core::ports::PolicyStore;
 use canonical_policies::{classify, format_expiry, State};
 use serde_json::{json, Value};
@@ -43,13 +43,25 @@ pub fn enforce(a: &EnforceArgs) -> Result<ExitCode, CliError> {
     };
     runtime()?.block_on(async {
         let clients = Clients::load(a.aws.endpoint_url.as_deref()).await;
+        let control = AwsControlPlane::new(&clients, std::env::var("BREAKGLASS_ALARM_TOPIC_ARN").ok());
         let enforcer = Enforcer {
             config,
             store: S3Store::new(clients.s3),
             bus: EventBridgeBus::new(clients.eventbridge, &a.event_bus),
             dry_run: a.dry_run,
         };
-        let summary = enforce_event(&enforcer, &event, OffsetDateTime::now_utc())
+        // The paths around the policy too: bucket settings and investigator trust (and the
+        // notification topic's subscriptions when BREAKGLASS_TOPIC_ARN and _SUBSCRIPTIONS are set).
+        let expected = expected_from_env().map_err(|e| CliError::Input(e.to_string()))?;
+        let sentinel = breakglass_core::sentinel::Sentinel {
+            config: &enforcer.config,
+            store: &enforcer.store,
+            bus: &enforcer.bus,
+            control: &control,
+            expected: &expected,
+            dry_run: a.dry_run,
+        };
+        let summary = enforce_and_guard_event(&enforcer, &sentinel, &event, OffsetDateTime::now_utc())
             .await
             .map_err(|e| CliError::Aws(e.to_string()))?;
         print_json(&summary);
@@ -63,7 +75,7 @@ pub fn notify(a: &NotifyArgs) -> Result<ExitCode, CliError> {
     let now = OffsetDateTime::now_utc();
     if a.print {
         let incoming = breakglass_core::event::parse(&event).map_err(|e| CliError::Input(e.to_string()))?;
-        for r in render(&config, &incoming, now) {
+        for r in render_in(&config, &scope_from_env(), &incoming, now) {
             match r {
                 Rendered::Ignored(reason) => print_json(&json!({ "ignored": reason })),
                 Rendered::Send(n) => print_json(&json!({
@@ -87,8 +99,9 @@ pub fn notify(a: &NotifyArgs) -> Result<ExitCode, CliError> {
             .audit
             .clone()
             .map(|a| Trail { log: S3AuditLog::new(clients.s3.clone(), &a.bucket), config: a });
+        let publisher = SnsPublisher::new(clients.sns, topic);
         let summary =
-            notify_event(&config, &SnsPublisher::new(clients.sns, topic), trail.as_ref(), &event, now)
+            notify_event_in(&config, &scope_from_env(), &publisher, None, trail.as_ref(), &event, now)
                 .await
                 .map_err(|e| CliError::Aws(e.to_string()))?;
         print_json(&summary);

@@ -54,6 +54,84 @@ struct RawConfig {
     #[serde(default)]
     bucket: Vec<RawBucket>,
     audit: Option<RawAudit>,
+    #[serde(default)]
+    investigator: Vec<RawInvestigator>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInvestigator {
+    role: String,
+    assumable_by: Vec<String>,
+}
+
+/// The lawful trust policy of one investigator role: who may become the reader an OpenAccess names.
+/// The enforcer puts it back when someone changes the role's trust (or deletes and recreates the role).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Investigator {
+    /// The role ARN, path included, as in `investigator_roles`.
+    pub role: String,
+    /// IAM principals (role or user ARNs, or account root ARNs) allowed to assume it.
+    pub assumable_by: BTreeSet<String>,
+}
+
+impl Investigator {
+    /// The role's name: the last part of its ARN (what IAM's role calls take).
+    pub fn role_name(&self) -> &str {
+        self.role.rsplit('/').next().unwrap_or(&self.role)
+    }
+
+    /// The trust policy as IAM should hold it.
+    pub fn trust_policy_json(&self) -> String {
+        let principals: Vec<Json<'_>> =
+            self.assumable_by.iter().map(|p| Json::String(std::borrow::Cow::Borrowed(p.as_str()))).collect();
+        let doc = Json::Object(vec![
+            ("Version".into(), Json::String("2012-10-17".into())),
+            (
+                "Statement".into(),
+                Json::Array(vec![Json::Object(vec![
+                    ("Sid".into(), Json::String("BreakglassInvestigatorTrust".into())),
+                    ("Effect".into(), Json::String("Allow".into())),
+                    ("Principal".into(), Json::Object(vec![("AWS".into(), Json::Array(principals))])),
+                    ("Action".into(), Json::String("sts:AssumeRole".into())),
+                ])]),
+            ),
+        ]);
+        doc.to_text()
+    }
+
+    /// Whether `live` (IAM's trust policy, URL-decoded) is this investigator's trust policy, by
+    /// canonical hash; a trust policy that does not parse is never lawful.
+    pub fn is_lawful_trust(&self, live: &str, partition: &Partition) -> bool {
+        match (trust_hash(live, partition), trust_hash(&self.trust_policy_json(), partition)) {
+            (Some(a), Some(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// The canonical hash of a role trust policy. A trust policy has no `Resource` (the role is the
+/// resource); it is read as if every statement said `"Resource": "*"`, so that the bucket-policy
+/// parser and its canonical form apply unchanged.
+pub fn trust_hash(text: &str, partition: &Partition) -> Option<PolicyHash> {
+    let mut doc = json::parse(text.as_bytes()).ok()?;
+    let Json::Object(members) = &mut doc else { return None };
+    let add_resource = |statement: &mut Json<'_>| {
+        if let Json::Object(m) = statement {
+            if !m.iter().any(|(k, _)| k == "Resource" || k == "NotResource") {
+                m.push(("Resource".into(), Json::String("*".into())));
+            }
+        }
+    };
+    for (k, v) in members.iter_mut() {
+        if k == "Statement" {
+            match v {
+                Json::Array(items) => items.iter_mut().for_each(add_resource),
+                one => add_resource(one),
+            }
+        }
+    }
+    Policy::parse_in(doc.to_text().as_bytes(), partition).ok().map(|p| p.hash())
 }
 
 #[derive(Debug, Deserialize)]
@@ -130,6 +208,7 @@ struct RawBucket {
     max_open_duration: Option<String>,
     base_statements: Option<String>,
     repair_public_access_block: Option<bool>,
+    retention_days: Option<u32>,
 }
 
 /// All protected buckets.
@@ -138,6 +217,8 @@ pub struct Config {
     pub buckets: Vec<BucketConfig>,
     /// The audit trail's location (`[audit]`); the notifier can also be given it by its environment.
     pub audit: Option<AuditConfig>,
+    /// Investigator roles whose trust policy breakglass keeps (`[[investigator]]`).
+    pub investigators: Vec<Investigator>,
 }
 
 /// One protected bucket, validated, with its ClosedAccess policy rendered once.
@@ -154,6 +235,9 @@ pub struct BucketConfig {
     /// Whether the enforcer turns the public-access block back on when someone weakens it (it always
     /// reports it).
     pub repair_public_access_block: bool,
+    /// How long the logs must be kept: a lifecycle rule that expires objects or their versions
+    /// sooner is unlawful and removed. `None`: no lifecycle rule may expire anything.
+    pub retention_days: Option<u32>,
     base_statements: Vec<Json<'static>>,
     closed: Policy,
     closed_hash: PolicyHash,
@@ -191,11 +275,73 @@ impl Config {
                 });
             }
         }
-        Ok(Config { buckets, audit })
+        let investigators = raw
+            .investigator
+            .iter()
+            .map(|i| Investigator::from_raw(i, &buckets))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some((_, dup)) = investigators
+            .iter()
+            .enumerate()
+            .find(|(i, x)| investigators.iter().take(*i).any(|y| y.role == x.role))
+        {
+            return Err(ConfigError::Invalid {
+                bucket: "[[investigator]]".into(),
+                field: "role",
+                value: dup.role.clone(),
+                reason: "configured twice",
+            });
+        }
+        Ok(Config { buckets, audit, investigators })
+    }
+
+    /// The `[[investigator]]` entry of a role, by ARN or by name.
+    pub fn investigator(&self, role: &str) -> Option<&Investigator> {
+        self.investigators.iter().find(|i| i.role == role || i.role_name() == role)
+    }
+
+    /// Whether `role` (an ARN or a role name) is an investigator role of any bucket.
+    pub fn is_investigator_role(&self, role: &str) -> bool {
+        self.buckets
+            .iter()
+            .flat_map(|b| &b.investigator_roles)
+            .any(|r| r == role || r.rsplit('/').next() == Some(role))
     }
 
     pub fn bucket(&self, name: &str) -> Option<&BucketConfig> {
         self.buckets.iter().find(|b| b.name == name)
+    }
+}
+
+impl Investigator {
+    fn from_raw(raw: &RawInvestigator, buckets: &[BucketConfig]) -> Result<Investigator, ConfigError> {
+        let invalid = |field, value: &str, reason| ConfigError::Invalid {
+            bucket: "[[investigator]]".into(),
+            field,
+            value: value.to_owned(),
+            reason,
+        };
+        if !buckets.iter().any(|b| b.investigator_roles.contains(&raw.role)) {
+            return Err(invalid("role", &raw.role, "not an investigator role of any bucket"));
+        }
+        if raw.assumable_by.is_empty() {
+            return Err(invalid("assumable_by", "[]", "needs at least one principal arn"));
+        }
+        let mut assumable_by = BTreeSet::new();
+        for p in &raw.assumable_by {
+            let ok = p.strip_prefix("arn:").and_then(|r| r.split_once(":iam::")).is_some_and(|(_, rest)| {
+                rest.split_once(':').is_some_and(|(acct, res)| {
+                    is_account_id(acct)
+                        && (res == "root" || res.starts_with("role/") || res.starts_with("user/"))
+                        && !res.contains('*')
+                })
+            });
+            if !ok {
+                return Err(invalid("assumable_by", p, "expected an iam role, user or account root arn"));
+            }
+            assumable_by.insert(p.clone());
+        }
+        Ok(Investigator { role: raw.role.clone(), assumable_by })
     }
 }
 
@@ -328,6 +474,12 @@ impl BucketConfig {
                 .repair_public_access_block
                 .or(d.repair_public_access_block)
                 .unwrap_or(false),
+            retention_days: match b.retention_days.or(d.retention_days) {
+                Some(days) if !(1..=36_500).contains(&days) => {
+                    return Err(invalid("retention_days", &days.to_string(), "expected 1 to 36500"))
+                }
+                other => other,
+            },
             base_statements,
             closed: Policy { version: None, id: None, statements: Vec::new() },
             closed_hash: PolicyHash::of_bytes(b""),

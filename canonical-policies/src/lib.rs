@@ -43,7 +43,9 @@ pub mod template;
 
 pub use canonical::{InvalidHash, PolicyHash};
 pub use classify::{classify, classify_policy, classify_text, Classification, DriftReason, State};
-pub use config::{AuditConfig, BucketConfig, Config, ConfigError, GrantError, HumanDuration};
+pub use config::{
+    trust_hash, AuditConfig, BucketConfig, Config, ConfigError, GrantError, HumanDuration, Investigator,
+};
 pub use error::{PolicyError, Quoted, SyntaxReason};
 pub use policy::{
     CiString, Clause, Conditions, Effect, Partition, Policy, Principal, PrincipalKind, Statement, Version,

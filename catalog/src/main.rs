@@ -1,12 +1,15 @@
 //! The Service Catalog custom-resource Lambda: builds the config and clients once, then hands every
-//! CloudFormation request to `breakglass_core::catalog::handle`, which always answers the request's
-//! pre-signed URL. Environment (set by template.yaml): `BREAKGLASS_CONFIG` or
-//! `BREAKGLASS_CONFIG_FILE`, `BREAKGLASS_EVENT_BUS`.
+//! CloudFormation request to `breakglass_core::catalog::handle`, which acts only for stacks that
+//! Service Catalog provisioned from a breakglass product for an allowed principal, and always answers
+//! the request's pre-signed URL. Environment (set by template.yaml): `BREAKGLASS_CONFIG` or
+//! `BREAKGLASS_CONFIG_FILE`, `BREAKGLASS_EVENT_BUS`, `BREAKGLASS_CATALOG_PRODUCTS` (product IDs) and
+//! `BREAKGLASS_CATALOG_PRINCIPALS` (who may provision them); with either empty, every request is
+//! refused.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use breakglass_aws::{Clients, EventBridgeBus, HttpsResponder, S3Store};
-use breakglass_core::catalog::handle;
+use breakglass_aws::{Clients, CloudFormationProvenance, EventBridgeBus, HttpsResponder, S3Store};
+use breakglass_core::catalog::{handle, Catalog, Origin};
 use breakglass_core::handler::{config_from_env, env};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -22,14 +25,26 @@ async fn main() -> Result<(), Error> {
     let store = S3Store::new(clients.s3);
     let bus = EventBridgeBus::new(clients.eventbridge, env("BREAKGLASS_EVENT_BUS")?);
     let responder = HttpsResponder::new()?;
-    let (config, store, bus, responder) = (&config, &store, &bus, &responder);
+    let provenance = CloudFormationProvenance::new(clients.cloudformation);
+    let var = |k: &str| std::env::var(k).unwrap_or_default();
+    let origin =
+        Origin::from_lists(&var("BREAKGLASS_CATALOG_PRODUCTS"), &var("BREAKGLASS_CATALOG_PRINCIPALS"));
+    let catalog = Catalog {
+        config: &config,
+        store: &store,
+        bus: &bus,
+        responder: &responder,
+        provenance: &provenance,
+        origin: &origin,
+    };
+    let catalog = &catalog;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now = time::OffsetDateTime::now_utc();
         // `deadline` is in milliseconds since the epoch.
         let deadline = UNIX_EPOCH + Duration::from_millis(event.context.deadline);
         let left = deadline.duration_since(SystemTime::now()).unwrap_or_default();
         let budget = left.saturating_sub(ANSWER_MARGIN).max(Duration::from_secs(1));
-        handle(config, store, bus, responder, &event.payload, now, budget).await.map_err(Error::from)
+        handle(catalog, &event.payload, now, budget).await.map_err(Error::from)
     }))
     .await
 }

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::operate::{self, OpenRequest};
-use crate::ports::{EventBus, PolicyStore, PortError};
+use crate::ports::{EventBus, PolicyStore, PortError, Provenance, Provisioning};
 
 /// Sends the answer to CloudFormation: an HTTP PUT of `body` to the pre-signed `url`.
 pub trait Responder: Sync {
@@ -46,17 +46,94 @@ enum Asked {
     Nothing(&'static str),
 }
 
+/// Who may act through the catalog function: the breakglass products (by product ID) and the
+/// principals allowed to provision them (role ARNs, whose sessions count, and user ARNs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub products: Vec<String>,
+    pub principals: Vec<String>,
+}
+
+impl Origin {
+    /// From comma-separated lists (template.yaml's `BREAKGLASS_CATALOG_PRODUCTS` and
+    /// `BREAKGLASS_CATALOG_PRINCIPALS`); empty entries are dropped.
+    pub fn from_lists(products: &str, principals: &str) -> Origin {
+        let list =
+            |s: &str| s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect();
+        Origin { products: list(products), principals: list(principals) }
+    }
+
+    /// The provisioning principal, when the stack is a breakglass product provisioned by an
+    /// allowed principal; else why not.
+    pub fn verify(&self, stack: &str, p: Option<&Provisioning>) -> Result<String, String> {
+        let p = p.ok_or_else(|| format!("stack `{stack}` does not exist"))?;
+        let product = p
+            .product_arn
+            .as_deref()
+            .ok_or_else(|| format!("stack `{stack}` was not provisioned by Service Catalog"))?;
+        let id = product.rsplit('/').next().unwrap_or(product);
+        if !self.products.iter().any(|x| x == id) {
+            return Err(format!("product `{id}` is not a breakglass product"));
+        }
+        let who = p
+            .principal_arn
+            .as_deref()
+            .ok_or_else(|| format!("stack `{stack}` names no provisioning principal"))?;
+        if !self.principals.iter().any(|allowed| principal_is(allowed, who)) {
+            return Err(format!("`{who}` may not provision breakglass products"));
+        }
+        Ok(who.to_owned())
+    }
+}
+
+/// `who` is `allowed`, or a session of the role `allowed` (session ARNs carry no role path).
+fn principal_is(allowed: &str, who: &str) -> bool {
+    if allowed == who {
+        return true;
+    }
+    let parts = |arn: &str| -> Option<(String, String, String)> {
+        let mut p = arn.splitn(6, ':');
+        let (_, _, service, _, account, resource) =
+            (p.next()?, p.next()?, p.next()?, p.next()?, p.next()?, p.next()?);
+        Some((service.to_owned(), account.to_owned(), resource.to_owned()))
+    };
+    match (parts(allowed), parts(who)) {
+        (Some((s1, a1, r1)), Some((s2, a2, r2))) if s1 == "iam" && s2 == "sts" && a1 == a2 => {
+            let role = r1.strip_prefix("role/").map(|r| r.rsplit('/').next().unwrap_or(r).to_owned());
+            let session_role =
+                r2.strip_prefix("assumed-role/").and_then(|r| r.split('/').next()).map(str::to_owned);
+            role.is_some() && role == session_role
+        }
+        _ => false,
+    }
+}
+
+/// The catalog function's collaborators: the buckets, the bus, CloudFormation (to answer and to
+/// learn where a request came from), and who may use it.
+#[derive(Debug)]
+pub struct Catalog<'a, S, B, R, P> {
+    pub config: &'a Config,
+    pub store: &'a S,
+    pub bus: &'a B,
+    pub responder: &'a R,
+    pub provenance: &'a P,
+    pub origin: &'a Origin,
+}
+
 /// Handles one custom-resource event; `budget` is how long the work may take so that the answer is
 /// still sent before Lambda stops the function. Returns what was sent to CloudFormation.
-pub async fn handle<S: PolicyStore, B: EventBus, R: Responder>(
-    config: &Config,
-    store: &S,
-    bus: &B,
-    responder: &R,
+///
+/// Only a request from a stack that Service Catalog provisioned from a breakglass product, for an
+/// allowed principal, is acted on; the requester recorded and mailed is that principal, as
+/// CloudFormation's own tags name it, never something the request says. Anything else is refused,
+/// answered FAILED and reported as a refused request.
+pub async fn handle<S: PolicyStore, B: EventBus, R: Responder, P: Provenance>(
+    c: &Catalog<'_, S, B, R, P>,
     raw: &Value,
     now: OffsetDateTime,
     budget: std::time::Duration,
 ) -> Result<Value, CatalogError> {
+    let (config, store, bus, responder) = (c.config, c.store, c.bus, c.responder);
     let s = |k: &str| raw.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
     let url = s("ResponseURL");
     if !(url.starts_with("https://") || url.starts_with("http://")) {
@@ -66,12 +143,19 @@ pub async fn handle<S: PolicyStore, B: EventBus, R: Responder>(
     let request_type = s("RequestType");
     let stack = s("StackId");
     let physical_in = raw.get("PhysicalResourceId").and_then(Value::as_str).map(str::to_owned);
-    let requester = format!("Service Catalog (stack {})", if stack.is_empty() { "unknown" } else { &stack });
 
     // Err((reason, refused)): `refused` when nothing was written because of what was asked.
     let refusal = |reason: String| (reason, true);
     let operate_error = |e: operate::OperateError| (e.to_string(), e.is_refusal());
     let work = async {
+        let provisioning = c.provenance.provisioning(&stack).await.map_err(|e| (e.to_string(), false))?;
+        let requester = match c.origin.verify(&stack, provisioning.as_ref()) {
+            Ok(who) => format!("{who} via Service Catalog (stack {stack})"),
+            Err(why) => {
+                refuse_unverified(bus, raw, &why, now).await;
+                return Err(refusal(format!("not a verified Service Catalog request: {why}")));
+            }
+        };
         let props = raw.get("ResourceProperties").cloned().unwrap_or(Value::Null);
         let asked = asked(&request_type, &props, physical_in.as_deref()).map_err(refusal)?;
         match asked {
@@ -153,6 +237,35 @@ pub async fn handle<S: PolicyStore, B: EventBus, R: Responder>(
     });
     responder.respond(&url, &body.to_string()).await.map_err(CatalogError::Respond)?;
     Ok(body)
+}
+
+/// Puts a refused request on the bus, so that the attempt is mailed and recorded. Best effort: the
+/// refusal itself is the protection, and CloudFormation is answered either way.
+async fn refuse_unverified<B: EventBus>(bus: &B, raw: &Value, why: &str, now: OffsetDateTime) {
+    let prop = |k: &str| {
+        raw.get("ResourceProperties")
+            .and_then(|p| p.get(k))
+            .and_then(Value::as_str)
+            .map(|v| clip_bytes(v, 200))
+    };
+    let stack = raw.get("StackId").and_then(Value::as_str).map(|v| clip_bytes(v, 300)).unwrap_or_default();
+    let Some(bucket) = prop("Bucket").filter(|b| is_bucket_name(b)) else { return };
+    let detail = json!({
+        "schema": "breakglass.request/1",
+        "bucket": bucket,
+        "action": prop("Action").unwrap_or_default().to_ascii_lowercase(),
+        "outcome": "refused",
+        "requester": format!("an unverified caller of the catalog function (stack `{stack}`)"),
+        "reason": prop("Reason"),
+        "ticket": prop("Ticket"),
+        "error": clip_bytes(why, 500),
+        "time": crate::format_time(now),
+    });
+    if let Err(e) =
+        bus.put(&crate::ports::BusEvent { detail_type: operate::REQUEST.to_owned(), detail }).await
+    {
+        tracing::error!(error = %e, "refused request not reported");
+    }
 }
 
 /// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.

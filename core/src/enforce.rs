@@ -12,7 +12,7 @@ use futures_util::stream::{self, StreamExt};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use crate::event::{ApiCall, GuardedCall, Incoming};
+use crate::event::{ApiCall, GuardedCall, Incoming, Target};
 use crate::ports::{BusEvent, EventBus, PolicyStore, PortError};
 
 /// How many buckets the sweep reads at once: S3 answers GetBucketPolicy in tens of milliseconds, so
@@ -159,8 +159,21 @@ impl<S: PolicyStore, B: EventBus> Enforcer<S, B> {
             tracing::info!(event = call.event_name.as_str(), "not a guarded call; ignored");
             return Ok(None);
         };
-        let Some(bucket) = call.bucket.as_deref().and_then(|b| self.config.bucket(b)) else {
-            tracing::info!(bucket = call.bucket.as_deref().unwrap_or("?"), "bucket not protected; ignored");
+        if guarded.target() != Target::Bucket {
+            // Roles, keys, topics: the sentinel and the notifier's.
+            return Ok(None);
+        }
+        let Some(name) = call.bucket.as_deref() else {
+            // A guarded bucket call that names no bucket may have touched any of them: check all.
+            tracing::warn!(
+                event = call.event_name.as_str(),
+                "guarded call names no bucket; sweeping every bucket"
+            );
+            let reports = self.sweep(self.config.buckets.iter().collect(), now).await?;
+            return Ok(reports.into_iter().find(|r| r.outcome != Outcome::Lawful));
+        };
+        let Some(bucket) = self.config.bucket(name) else {
+            tracing::info!(bucket = name, "bucket not protected; ignored");
             return Ok(None);
         };
         if let Some(code) = &call.error_code {
@@ -338,7 +351,10 @@ pub fn exposure(guarded: GuardedCall, call: &ApiCall) -> Option<String> {
             .as_deref()
             .filter(|o| *o != "BucketOwnerEnforced")
             .map(|o| format!("object ownership set to `{o}`, which turns ACLs back on")),
-        GuardedCall::PutBucketPolicy | GuardedCall::DeleteBucketPolicy => None,
+        GuardedCall::DeleteBucketOwnershipControls => {
+            Some("object ownership controls were removed, which turns ACLs back on".to_owned())
+        }
+        _ => None,
     }
 }
 

@@ -6,47 +6,7 @@
 
 use serde_json::Value;
 
-/// The S3 calls breakglass guards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum GuardedCall {
-    PutBucketPolicy,
-    DeleteBucketPolicy,
-    PutBucketAcl,
-    PutBucketPublicAccessBlock,
-    DeleteBucketPublicAccessBlock,
-    PutBucketOwnershipControls,
-}
-
-impl GuardedCall {
-    pub const ALL: [GuardedCall; 6] = [
-        GuardedCall::PutBucketPolicy,
-        GuardedCall::DeleteBucketPolicy,
-        GuardedCall::PutBucketAcl,
-        GuardedCall::PutBucketPublicAccessBlock,
-        GuardedCall::DeleteBucketPublicAccessBlock,
-        GuardedCall::PutBucketOwnershipControls,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            GuardedCall::PutBucketPolicy => "PutBucketPolicy",
-            GuardedCall::DeleteBucketPolicy => "DeleteBucketPolicy",
-            GuardedCall::PutBucketAcl => "PutBucketAcl",
-            GuardedCall::PutBucketPublicAccessBlock => "PutBucketPublicAccessBlock",
-            GuardedCall::DeleteBucketPublicAccessBlock => "DeleteBucketPublicAccessBlock",
-            GuardedCall::PutBucketOwnershipControls => "PutBucketOwnershipControls",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<GuardedCall> {
-        GuardedCall::ALL.into_iter().find(|c| c.name() == name)
-    }
-
-    /// Whether the call changes the bucket policy (as opposed to ACL, public-access block, ownership).
-    pub fn touches_policy(self) -> bool {
-        matches!(self, GuardedCall::PutBucketPolicy | GuardedCall::DeleteBucketPolicy)
-    }
-}
+pub use crate::guarded::{GuardedCall, Response, Target};
 
 /// Who made a call, from CloudTrail's `userIdentity`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -114,11 +74,16 @@ pub struct ApiCall {
     /// `PublicAccessBlockConfiguration` as (setting, value) pairs, in AWS's names.
     pub public_access_block: Vec<(String, bool)>,
     pub object_ownership: Option<String>,
+    /// What a non-bucket call acts on: the role name, key ID or alias, topic or subscription ARN,
+    /// or the execution or service role passed to Lambda or CloudFormation (see [`Target`]).
+    pub target: Option<String>,
+    /// `VersioningConfiguration.Status` of PutBucketVersioning.
+    pub versioning: Option<String>,
 }
 
 impl ApiCall {
     pub fn guarded(&self) -> Option<GuardedCall> {
-        GuardedCall::from_name(&self.event_name)
+        GuardedCall::from_event(self.event_source.as_deref(), &self.event_name)
     }
 
     pub fn is_attempt(&self) -> bool {
@@ -221,6 +186,9 @@ fn record(r: &Value) -> Result<ApiCall, EventError> {
         object_ownership: param("OwnershipControls").and_then(|o| {
             text(at(o, &["Rule", "ObjectOwnership"])).or_else(|| text(o.get("ObjectOwnership")))
         }),
+        target: GuardedCall::from_event(text(r.get("eventSource")).as_deref(), &event_name)
+            .and_then(|c| target(c.target(), params)),
+        versioning: param("VersioningConfiguration").and_then(|v| text(v.get("Status"))),
         event_name,
     })
 }
@@ -272,6 +240,19 @@ fn bucket(r: &Value, params: Option<&Value>) -> Option<String> {
         let name = arn.strip_prefix("arn:")?.split_once(":s3:::")?.1;
         (!name.is_empty() && !name.contains('/')).then(|| name.to_owned())
     })
+}
+
+/// The name a non-bucket call acts on, from the request parameters CloudTrail records for it.
+fn target(kind: Target, params: Option<&Value>) -> Option<String> {
+    let first = |keys: &[&str]| keys.iter().find_map(|k| text(params.and_then(|p| p.get(*k))));
+    match kind {
+        Target::Bucket => None,
+        Target::Role => first(&["roleName"]),
+        Target::Key => first(&["keyId", "aliasName", "targetKeyId"]),
+        Target::Topic => first(&["subscriptionArn", "topicArn", "resourceArn"]),
+        Target::FunctionRole => first(&["role"]),
+        Target::StackRole => first(&["roleARN"]),
+    }
 }
 
 /// Grantees of an explicit ACL: `Grant` is an object for one grant and a list for several.

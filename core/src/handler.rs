@@ -8,8 +8,9 @@ use time::OffsetDateTime;
 use crate::audit::{self, Appended, AuditLog, Trail};
 use crate::enforce::{EnforceError, Enforcer};
 use crate::event;
-use crate::notify::{render, Rendered};
-use crate::ports::{EventBus, PolicyStore, PortError, Publisher};
+use crate::notify::{render_in, Rendered, Scope};
+use crate::ports::{BucketSettings, ControlPlane, EventBus, PolicyStore, PortError, Publisher};
+use crate::sentinel::Sentinel;
 
 /// Where the Lambdas read their configuration (set by template.yaml): the TOML text itself, or a
 /// file bundled with the function.
@@ -28,6 +29,8 @@ pub enum SetupError {
     Missing(&'static str),
     #[error("no audit trail: set {AUDIT_BUCKET_ENV} or `[audit] bucket` in the config")]
     NoAudit,
+    #[error(transparent)]
+    Subscriptions(#[from] crate::watch::ExpectedError),
 }
 
 /// The audit bucket's name, when the deployment sets it (template.yaml does).
@@ -68,7 +71,27 @@ fn parse_or_ignore(raw: &Value) -> Result<event::Incoming, Value> {
     })
 }
 
-/// The enforcer's answer to one invocation.
+/// breakglass's KMS key, for the notifier's scope (set by template.yaml).
+pub const KEY_ENV: &str = "BREAKGLASS_KEY_ARN";
+
+/// The subscriptions the notification topic must keep (`BREAKGLASS_TOPIC_ARN` and
+/// `BREAKGLASS_SUBSCRIPTIONS`, both set by template.yaml); none checked when either is unset.
+pub fn expected_from_env() -> Result<crate::watch::Expected, SetupError> {
+    let topic = std::env::var("BREAKGLASS_TOPIC_ARN").ok().filter(|v| !v.is_empty());
+    let subs = std::env::var("BREAKGLASS_SUBSCRIPTIONS").ok().filter(|v| !v.is_empty());
+    match (topic, subs) {
+        (Some(topic), Some(subs)) => Ok(crate::watch::Expected::parse(&topic, &subs)?),
+        _ => Ok(crate::watch::Expected::default()),
+    }
+}
+
+/// What the notifier watches besides the config, from the environment.
+pub fn scope_from_env() -> Scope {
+    Scope { key_arn: std::env::var(KEY_ENV).ok().filter(|v| !v.is_empty()) }
+}
+
+/// The enforcer's answer to one invocation: the bucket policies only (the CLI's dry runs and the
+/// benchmarks; the Lambda also runs the sentinel, see [`enforce_and_guard_event`]).
 pub async fn enforce_event<S: PolicyStore, B: EventBus>(
     enforcer: &Enforcer<S, B>,
     raw: &Value,
@@ -79,6 +102,34 @@ pub async fn enforce_event<S: PolicyStore, B: EventBus>(
         Err(answer) => return Ok(answer),
     };
     let reports = enforcer.handle(&incoming, now).await?;
+    Ok(summary(enforcer.dry_run, &reports, &[]))
+}
+
+/// The enforcer Lambda's answer: the bucket policies first, then the paths around them (bucket
+/// settings, investigator trust, subscriptions). Both always run; the first error fails the
+/// invocation afterwards, so that Lambda retries and the error alarm fires.
+pub async fn enforce_and_guard_event<S, B, C>(
+    enforcer: &Enforcer<S, B>,
+    sentinel: &Sentinel<'_, S, B, C>,
+    raw: &Value,
+    now: OffsetDateTime,
+) -> Result<Value, EnforceError>
+where
+    S: PolicyStore + BucketSettings,
+    B: EventBus,
+    C: ControlPlane,
+{
+    let incoming = match parse_or_ignore(raw) {
+        Ok(i) => i,
+        Err(answer) => return Ok(answer),
+    };
+    let policies = enforcer.handle(&incoming, now).await;
+    let repairs = sentinel.handle(&incoming, now).await;
+    let (reports, repairs) = (policies?, repairs?);
+    Ok(summary(enforcer.dry_run, &reports, &repairs))
+}
+
+fn summary(dry_run: bool, reports: &[crate::enforce::Report], repairs: &[crate::sentinel::Repair]) -> Value {
     let buckets: Vec<Value> = reports
         .iter()
         .map(|r| {
@@ -92,7 +143,11 @@ pub async fn enforce_event<S: PolicyStore, B: EventBus>(
             })
         })
         .collect();
-    Ok(json!({ "dry_run": enforcer.dry_run, "buckets": buckets }))
+    let repairs: Vec<Value> = repairs
+        .iter()
+        .map(|r| json!({ "kind": r.kind, "subject": r.subject, "what": r.what, "repaired": r.repaired, "error": r.error }))
+        .collect();
+    json!({ "dry_run": dry_run, "buckets": buckets, "repairs": repairs })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +168,20 @@ pub async fn notify_event<P: Publisher, L: AuditLog>(
     raw: &Value,
     now: OffsetDateTime,
 ) -> Result<Value, NotifyError> {
+    notify_event_in(config, &Scope::default(), publisher, None, trail, raw, now).await
+}
+
+/// [`notify_event`], also watching what `scope` names; a message about an attack on the mail
+/// channel itself goes to `alarm` (the second channel) as well.
+pub async fn notify_event_in<P: Publisher, L: AuditLog>(
+    config: &Config,
+    scope: &Scope,
+    publisher: &P,
+    alarm: Option<&P>,
+    trail: Option<&Trail<L>>,
+    raw: &Value,
+    now: OffsetDateTime,
+) -> Result<Value, NotifyError> {
     let incoming = match parse_or_ignore(raw) {
         Ok(i) => i,
         Err(answer) => return Ok(answer),
@@ -121,7 +190,7 @@ pub async fn notify_event<P: Publisher, L: AuditLog>(
     let mut ignored = Vec::new();
     let mut recorded = Vec::new();
     let mut errors = Vec::new();
-    let rendered = render(config, &incoming, now);
+    let rendered = render_in(config, scope, &incoming, now);
     let (mut total, mut failed_messages) = (0, 0);
     for r in rendered {
         let n = match r {
@@ -148,12 +217,16 @@ pub async fn notify_event<P: Publisher, L: AuditLog>(
                 }
             }
         }
-        match publisher.publish(&n).await {
-            Ok(id) => sent.push(json!({ "message_id": id, "subject": n.subject })),
-            Err(e) => {
-                tracing::error!(error = %e, subject = n.subject.as_str(), "publish failed");
-                errors.push(e);
-                failed = true;
+        // The call attacked the mail channel itself: the alarm topic carries it too.
+        let channels = std::iter::once(publisher).chain(alarm.filter(|_| n.second_channel));
+        for channel in channels {
+            match channel.publish(&n).await {
+                Ok(id) => sent.push(json!({ "message_id": id, "subject": n.subject })),
+                Err(e) => {
+                    tracing::error!(error = %e, subject = n.subject.as_str(), "publish failed");
+                    errors.push(e);
+                    failed = true;
+                }
             }
         }
         failed_messages += usize::from(failed);

@@ -10,11 +10,14 @@ pub mod audit;
 pub mod catalog;
 pub mod enforce;
 pub mod event;
+pub mod guarded;
 pub mod handler;
 pub mod history;
 pub mod notify;
 pub mod operate;
 pub mod ports;
+pub mod sentinel;
+pub mod watch;
 
 /// An RFC 3339 time (CloudTrail's `eventTime`, our own records' `time`), or `None`.
 pub fn parse_time(s: &str) -> Option<time::OffsetDateTime> {

@@ -12,9 +12,10 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::enforce::{exposure, EXPOSURE, REMEDIATION};
-use crate::event::{ApiCall, GuardedCall, Incoming};
+use crate::event::{ApiCall, GuardedCall, Incoming, Response, Target};
 use crate::operate::REQUEST;
 use crate::ports::Notification;
+use crate::sentinel::REPAIR;
 use crate::{parse_time, role_name};
 
 pub const SCHEMA: &str = "breakglass.notification/1";
@@ -28,14 +29,26 @@ pub enum Rendered {
     Ignored(String),
 }
 
-/// Renders every message an incoming event calls for.
+/// What the notifier watches besides the config's buckets and investigator roles.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// breakglass's own KMS key (template.yaml passes it as `BREAKGLASS_KEY_ARN`).
+    pub key_arn: Option<String>,
+}
+
+/// Renders every message an incoming event calls for, watching the config's buckets and roles.
 pub fn render(config: &Config, incoming: &Incoming, now: OffsetDateTime) -> Vec<Rendered> {
+    render_in(config, &Scope::default(), incoming, now)
+}
+
+/// [`render`], also watching what `scope` names (breakglass's key).
+pub fn render_in(config: &Config, scope: &Scope, incoming: &Incoming, now: OffsetDateTime) -> Vec<Rendered> {
     match incoming {
         Incoming::Schedule { .. } => vec![Rendered::Ignored("scheduled sweeps are the enforcer's".into())],
         Incoming::Custom { detail_type, detail, id } => {
             vec![custom(config, detail_type, detail, id.as_deref())]
         }
-        Incoming::ApiCalls(calls) => calls.iter().map(|c| api_call(config, c, now)).collect(),
+        Incoming::ApiCalls(calls) => calls.iter().map(|c| api_call(config, scope, c, now)).collect(),
     }
 }
 
@@ -56,12 +69,16 @@ impl Severity {
     }
 }
 
-fn api_call(config: &Config, call: &ApiCall, now: OffsetDateTime) -> Rendered {
+fn api_call(config: &Config, scope: &Scope, call: &ApiCall, now: OffsetDateTime) -> Rendered {
     let Some(guarded) = call.guarded() else {
         return Rendered::Ignored(format!("{} is not a guarded call", Quoted(&call.event_name)));
     };
+    if guarded.target() != Target::Bucket {
+        return control_call(config, scope, guarded, call);
+    }
     let Some(name) = call.bucket.as_deref() else {
-        return Rendered::Ignored("the event names no bucket".into());
+        // Never silent: a guarded call on an unknown bucket may be on a protected one.
+        return Rendered::Send(Box::new(no_bucket(guarded, call)));
     };
     let Some(bucket) = config.bucket(name) else {
         return Rendered::Ignored(format!("bucket {} is not protected", Quoted(name)));
@@ -174,14 +191,37 @@ fn attempt(bucket: &BucketConfig, guarded: GuardedCall, call: &ApiCall) -> Notif
     finish(subject, email, default, "attempt", "unchanged", Severity::Warning, b)
 }
 
+/// A bucket setting change that destroys, copies out or exposes the logs, in words.
+fn weakening(guarded: GuardedCall, call: &ApiCall) -> Option<String> {
+    if let Some(e) = exposure(guarded, call) {
+        return Some(e);
+    }
+    match guarded {
+        GuardedCall::PutBucketVersioning => call
+            .versioning
+            .as_deref()
+            .filter(|v| *v != "Enabled")
+            .map(|v| format!("versioning set to `{v}`; breakglass turns it back on")),
+        GuardedCall::PutBucketLifecycle => Some(
+            "the lifecycle rules were changed; breakglass removes them if any expires logs sooner than the retention"
+                .into(),
+        ),
+        GuardedCall::PutBucketReplication => {
+            Some("replication was configured, which copies every log object elsewhere; breakglass removes it".into())
+        }
+        GuardedCall::DeleteBucketLifecycle => None,
+        g => matches!(g.response(), Response::Alert).then(|| format!("someone could {}", g.threat())),
+    }
+}
+
 fn setting_change(bucket: &BucketConfig, guarded: GuardedCall, call: &ApiCall) -> Notification {
     let b = &bucket.name;
-    let weakening = exposure(guarded, call);
+    let weakening = weakening(guarded, call);
     let severity = if weakening.is_some() { Severity::Critical } else { Severity::Info };
     let mut email = String::new();
     let headline = match &weakening {
         Some(w) => format!(
-            "A setting that keeps log bucket {b} private was weakened: {w}. The security team is alerted."
+            "A setting that keeps the logs of bucket {b} private and intact was changed: {w}. The security team is alerted."
         ),
         None => format!(
             "The {} of log bucket {b} was changed; the change does not open the bucket.",
@@ -202,6 +242,9 @@ fn setting_change(bucket: &BucketConfig, guarded: GuardedCall, call: &ApiCall) -
 
 /// The enforcer's own events: remediation and exposure alerts for the security team.
 fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Rendered {
+    if detail_type == REPAIR {
+        return repair(d, id);
+    }
     let s = |k: &str| d.get(k).and_then(Value::as_str);
     let Some(bucket) = s("bucket").filter(|b| config.bucket(b).is_some()) else {
         return Rendered::Ignored("breakglass event for an unknown bucket".into());
@@ -384,6 +427,53 @@ fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Re
         default,
         email,
         attributes: attributes(kind, &state, severity, bucket),
+        second_channel: false,
+    }))
+}
+
+/// The sentinel's finding around a bucket (settings), an investigator role (trust) or a topic
+/// (subscriptions): always an alert for the security team.
+fn repair(d: &Value, id: Option<&str>) -> Rendered {
+    let s = |k: &str| d.get(k).and_then(Value::as_str);
+    let (Some(kind), Some(subject)) = (s("kind"), s("subject")) else {
+        return Rendered::Ignored("repair event without kind or subject".into());
+    };
+    let repaired = d.get("repaired").and_then(Value::as_bool).unwrap_or(false);
+    let what = s("what").unwrap_or("something was wrong");
+    let mut email = String::new();
+    let thing = match kind {
+        "bucket" => format!("log bucket {subject}"),
+        "role" => format!("investigator role {subject}"),
+        _ => format!("notification topic {subject}"),
+    };
+    section(&mut email, "What happened", &format!("On {thing}: {what}."));
+    let outcome = match (repaired, s("error")) {
+        (true, _) => "breakglass put the lawful state back and checked it.".to_owned(),
+        (false, Some(e)) => format!("breakglass could NOT put it back: AWS refused ({e}). Act now."),
+        (false, None) => "breakglass cannot put this back by itself: act now.".to_owned(),
+    };
+    section(&mut email, "Repair", &outcome);
+    if let Some(id) = id {
+        let _ = writeln!(email, "Event id: {id}");
+    }
+    footer(&mut email);
+    let short = what.split(';').next().unwrap_or(what);
+    let subject_line = format!("ALERT {}: {short}", role_name(subject));
+    let mut default = d.clone();
+    if let Value::Object(m) = &mut default {
+        m.insert("schema".into(), json!(SCHEMA));
+        m.insert("kind".into(), json!("remediation"));
+        m.insert("detail_type".into(), json!(REPAIR));
+        m.insert("event_id".into(), json!(id));
+    }
+    with_text(&mut default, &subject_line, &email);
+    let state = if repaired { "repaired" } else { "exposed" };
+    Rendered::Send(Box::new(Notification {
+        subject: clean_subject(&subject_line),
+        default,
+        email,
+        attributes: attributes("remediation", state, Severity::Critical, subject),
+        second_channel: kind == "topic",
     }))
 }
 
@@ -403,6 +493,7 @@ fn finish(
         default,
         email,
         attributes: attributes(kind, state, severity, bucket),
+        second_channel: false,
     }
 }
 
@@ -577,15 +668,144 @@ fn call_in_words(g: GuardedCall) -> &'static str {
         GuardedCall::PutBucketPublicAccessBlock => "change the public-access block",
         GuardedCall::DeleteBucketPublicAccessBlock => "remove the public-access block",
         GuardedCall::PutBucketOwnershipControls => "change object ownership",
+        GuardedCall::DeleteBucketOwnershipControls => "remove object ownership controls",
+        GuardedCall::PutBucketLifecycle => "change the lifecycle rules",
+        GuardedCall::DeleteBucketLifecycle => "remove the lifecycle rules",
+        GuardedCall::PutBucketVersioning => "change versioning",
+        GuardedCall::PutBucketEncryption => "change default encryption",
+        GuardedCall::DeleteBucketEncryption => "remove default encryption",
+        GuardedCall::PutBucketReplication => "configure replication",
+        GuardedCall::PutBucketNotification => "change event notifications",
+        GuardedCall::PutBucketInventoryConfiguration => "configure an inventory",
+        GuardedCall::DeleteBucket => "delete the bucket",
+        GuardedCall::UpdateAssumeRolePolicy => "change a role's trust policy",
+        GuardedCall::CreateRole => "create a role",
+        GuardedCall::DeleteRole => "delete a role",
+        GuardedCall::PutRolePolicy | GuardedCall::AttachRolePolicy => "give a role more permissions",
+        GuardedCall::PutRolePermissionsBoundary | GuardedCall::DeleteRolePermissionsBoundary => {
+            "change a role's permissions boundary"
+        }
+        GuardedCall::DisableKey => "disable the KMS key",
+        GuardedCall::ScheduleKeyDeletion => "schedule the KMS key's deletion",
+        GuardedCall::PutKeyPolicy => "replace the KMS key's policy",
+        GuardedCall::DeleteAlias => "delete the KMS alias",
+        GuardedCall::UpdateAlias => "re-point the KMS alias",
+        GuardedCall::Unsubscribe => "remove a subscription",
+        GuardedCall::SetSubscriptionAttributes => "change a subscription",
+        GuardedCall::Subscribe => "add a subscription",
+        GuardedCall::PutDataProtectionPolicy => "set a data-protection policy on a topic",
+        GuardedCall::CreateFunction => "create a function with a breakglass role",
+        GuardedCall::UpdateFunctionConfiguration => "give a function a breakglass role",
+        GuardedCall::CreateStack => "create a stack with the deployment role",
     }
 }
 
 fn setting_name(g: GuardedCall) -> &'static str {
     match g {
         GuardedCall::PutBucketAcl => "bucket ACL",
-        GuardedCall::PutBucketOwnershipControls => "object ownership",
-        _ => "public-access block",
+        GuardedCall::PutBucketOwnershipControls | GuardedCall::DeleteBucketOwnershipControls => {
+            "object ownership"
+        }
+        GuardedCall::PutBucketPublicAccessBlock | GuardedCall::DeleteBucketPublicAccessBlock => {
+            "public-access block"
+        }
+        GuardedCall::PutBucketLifecycle | GuardedCall::DeleteBucketLifecycle => "lifecycle configuration",
+        GuardedCall::PutBucketVersioning => "versioning",
+        GuardedCall::PutBucketEncryption | GuardedCall::DeleteBucketEncryption => "default encryption",
+        GuardedCall::PutBucketReplication => "replication",
+        GuardedCall::PutBucketNotification => "event notification",
+        GuardedCall::PutBucketInventoryConfiguration => "inventory",
+        GuardedCall::DeleteBucket => "bucket itself",
+        _ => "configuration",
     }
+}
+
+/// A guarded call outside the buckets: the investigator and breakglass roles, breakglass's key and
+/// topics, and functions or stacks given a breakglass role. Not watched: ignored.
+fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &ApiCall) -> Rendered {
+    let Some(target) = call.target.as_deref() else {
+        return Rendered::Send(Box::new(no_bucket(guarded, call)));
+    };
+    let role_name = |t: &str| t.rsplit('/').next().unwrap_or(t).to_owned();
+    let watched = match guarded.target() {
+        Target::Role => config.is_investigator_role(target) || role_name(target).starts_with("breakglass-"),
+        Target::Key => {
+            target.starts_with("alias/breakglass")
+                || scope.key_arn.as_deref().is_some_and(|k| k == target || k.ends_with(&format!("/{target}")))
+        }
+        Target::Topic => target.contains(":breakglass-"),
+        Target::FunctionRole | Target::StackRole => role_name(target).starts_with("breakglass-"),
+        Target::Bucket => true,
+    };
+    if !watched {
+        return Rendered::Ignored(format!(
+            "{} on {} is not breakglass's",
+            Quoted(&call.event_name),
+            Quoted(target)
+        ));
+    }
+    let who = call.actor.describe();
+    let mut email = String::new();
+    let (subject, severity, kind) = if let Some(code) = &call.error_code {
+        section(
+            &mut email,
+            "What happened",
+            &format!("{who} tried to {} ({target}), and AWS refused it with {code}. Nothing changed. Had it worked, it could {}.", call_in_words(guarded), guarded.threat()),
+        );
+        (format!("refused attempt to {} ({code})", call_in_words(guarded)), Severity::Warning, "attempt")
+    } else {
+        let response = match guarded.response() {
+            Response::RevertTrust if config.investigator(target).is_some() => {
+                "breakglass puts the configured trust policy back and checks it on every sweep."
+            }
+            Response::RevertTrust => {
+                "No trust policy is configured for this role ([[investigator]]): review it now."
+            }
+            Response::Revert => "breakglass puts the lawful state back.",
+            Response::Alert => "breakglass cannot undo this: review it now.",
+        };
+        section(
+            &mut email,
+            "What happened",
+            &format!(
+                "Someone managed to {} ({target}). This could {}. {response}",
+                call_in_words(guarded),
+                guarded.threat()
+            ),
+        );
+        (format!("ALERT: {} ({})", call_in_words(guarded), role_name(target)), Severity::Critical, "change")
+    };
+    who_when_where(&mut email, call);
+    let state = if call.is_attempt() { "unchanged" } else { "changed" };
+    let default = call_document(kind, severity, target, guarded, state, call, json!({ "target": target }));
+    let mut n = finish(subject, email, default, kind, state, severity, target);
+    n.second_channel = matches!(guarded.target(), Target::Key | Target::Topic);
+    Rendered::Send(Box::new(n))
+}
+
+/// A guarded call whose record names no bucket (or role, key, topic): breakglass cannot tell what
+/// it touched, so it says so loudly and the enforcer sweeps every bucket.
+fn no_bucket(guarded: GuardedCall, call: &ApiCall) -> Notification {
+    let mut email = String::new();
+    section(
+        &mut email,
+        "What happened",
+        &format!(
+            "CloudTrail recorded a call to {} that names nothing breakglass can check (its request parameters are empty). It may have touched a protected log bucket: breakglass checks every protected bucket now, and the security team must look at the event.",
+            call_in_words(guarded)
+        ),
+    );
+    who_when_where(&mut email, call);
+    let default = call_document("change", Severity::Critical, "unknown", guarded, "unknown", call, json!({}));
+    finish(
+        format!("ALERT: {} naming no bucket", guarded.name()),
+        email,
+        default,
+        "change",
+        "unknown",
+        Severity::Critical,
+        "unknown",
+    )
 }
 
 /// `2026-11-24 16:00 UTC` (seconds only when not zero).

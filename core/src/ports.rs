@@ -40,6 +40,9 @@ pub struct Notification {
     pub email: String,
     /// SNS message attributes (all strings), for subscription filter policies.
     pub attributes: Vec<(String, String)>,
+    /// Also to the alarm topic: the call attacked the mail channel itself (its key, its
+    /// subscriptions), so the notification topic may no longer deliver.
+    pub second_channel: bool,
 }
 
 impl Notification {
@@ -65,4 +68,84 @@ pub struct BusEvent {
 /// Puts breakglass's own events on EventBridge.
 pub trait EventBus: Sync {
     fn put(&self, event: &BusEvent) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// One lifecycle rule, as far as the enforcer judges it: does it destroy logs sooner than the
+/// retention the config asks for?
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LifecycleRule {
+    pub id: Option<String>,
+    pub enabled: bool,
+    /// `Expiration.Days`: current objects expire (become delete markers) after this many days.
+    pub expiration_days: Option<i32>,
+    /// `Expiration.Date`: every current object expires from that day on.
+    pub expiration_date: Option<String>,
+    /// `NoncurrentVersionExpiration.NoncurrentDays`: old versions are deleted for good.
+    pub noncurrent_days: Option<i32>,
+}
+
+/// The bucket settings besides the policy that keep the logs from being destroyed or copied out.
+pub trait BucketSettings: Sync {
+    /// `Enabled`, `Suspended`, or `None` when versioning was never turned on.
+    fn get_versioning(&self, bucket: &str) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
+    fn enable_versioning(&self, bucket: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// The lifecycle rules; empty when there is no lifecycle configuration.
+    fn get_lifecycle(
+        &self,
+        bucket: &str,
+    ) -> impl Future<Output = Result<Vec<LifecycleRule>, PortError>> + Send;
+    /// Removes the whole lifecycle configuration: nothing expires until a lawful one is put back.
+    fn delete_lifecycle(&self, bucket: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// The replication destinations (bucket ARNs); empty when the bucket does not replicate.
+    fn get_replication(&self, bucket: &str) -> impl Future<Output = Result<Vec<String>, PortError>> + Send;
+    fn delete_replication(&self, bucket: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Object ownership `BucketOwnerEnforced`: ACLs off.
+    fn enforce_ownership(&self, bucket: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// One subscription of a topic, as SNS lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// `PendingConfirmation` until the endpoint confirms.
+    pub arn: String,
+    pub protocol: String,
+    pub endpoint: String,
+    /// The filter policy (JSON text), if any.
+    pub filter_policy: Option<String>,
+}
+
+/// What breakglass watches outside the buckets: the investigator roles' trust, the subscriptions of
+/// its topics, and the second channel (the alarm topic) for when the first one is what was attacked.
+pub trait ControlPlane: Sync {
+    /// The role's trust policy as JSON (URL-decoded), or `None` when the role does not exist.
+    fn get_trust(&self, role_name: &str) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
+    fn put_trust(&self, role_name: &str, policy: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+    fn subscriptions(
+        &self,
+        topic_arn: &str,
+    ) -> impl Future<Output = Result<Vec<Subscription>, PortError>> + Send;
+    /// Publishes to the alarm topic; returns the message id.
+    fn alarm(&self, notification: &Notification) -> impl Future<Output = Result<String, PortError>> + Send;
+}
+
+/// Where a CloudFormation stack came from, from the tags Service Catalog puts on every stack it
+/// provisions. Tag keys starting with `aws:` are reserved: only AWS sets them, so a stack made by
+/// hand cannot claim to come from the catalog.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Provisioning {
+    /// `aws:servicecatalog:productArn` (`arn:aws:catalog:<region>:<account>:product/prod-…`).
+    pub product_arn: Option<String>,
+    /// `aws:servicecatalog:provisionedProductArn`.
+    pub provisioned_product_arn: Option<String>,
+    /// `aws:servicecatalog:provisioningPrincipalArn`: who asked (a user or an assumed-role session).
+    pub principal_arn: Option<String>,
+}
+
+/// Reads a stack's provenance (CloudFormation `DescribeStacks`).
+pub trait Provenance: Sync {
+    /// `None` when there is no such stack.
+    fn provisioning(
+        &self,
+        stack_id: &str,
+    ) -> impl Future<Output = Result<Option<Provisioning>, PortError>> + Send;
 }

@@ -621,9 +621,30 @@ mod audit_trail {
     }
 }
 
+/// A stack Service Catalog provisioned from the breakglass product for an allowed operator.
+struct FromCatalog;
+
+impl breakglass_core::ports::Provenance for FromCatalog {
+    async fn provisioning(&self, _: &str) -> Result<Option<breakglass_core::ports::Provisioning>, PortError> {
+        Ok(Some(breakglass_core::ports::Provisioning {
+            product_arn: Some("arn:aws:catalog:eu-central-1:111122223333:product/prod-open".into()),
+            provisioned_product_arn: None,
+            principal_arn: Some("arn:aws:sts::111122223333:assumed-role/LogTeam/alice".into()),
+        }))
+    }
+}
+
+fn origin() -> breakglass_core::catalog::Origin {
+    breakglass_core::catalog::Origin::from_lists(
+        "prod-open,prod-close",
+        "arn:aws:iam::111122223333:role/LogTeam",
+    )
+}
+
 mod catalog {
     use super::*;
-    use breakglass_core::catalog::{handle, Responder};
+    use super::{origin, FromCatalog};
+    use breakglass_core::catalog::{handle, Catalog, Responder};
 
     #[derive(Default)]
     struct Cfn(Mutex<Vec<Value>>);
@@ -659,7 +680,16 @@ mod catalog {
             "ResourceProperties": {"Action": "close", "Bucket": BUCKET, "Reason": "done"}
         });
         let budget = std::time::Duration::from_millis(50);
-        let body = handle(&config(), &Hanging, &Bus::default(), &cfn, &event, now(), budget).await.unwrap();
+        let (c, o) = (config(), origin());
+        let catalog = Catalog {
+            config: &c,
+            store: &Hanging,
+            bus: &Bus::default(),
+            responder: &cfn,
+            provenance: &FromCatalog,
+            origin: &o,
+        };
+        let body = handle(&catalog, &event, now(), budget).await.unwrap();
         assert_eq!(body["Status"], "FAILED");
         assert!(body["Reason"].as_str().unwrap().contains("timed out"), "{body}");
         assert_eq!(cfn.0.lock().unwrap().len(), 1);
@@ -674,17 +704,16 @@ mod catalog {
             "ResourceProperties": {"Action": "open".repeat(1000), "Bucket": "🪣".repeat(5000),
                 "Reason": "x", "Ticket": "T", "Duration": "1h"}
         });
-        let body = handle(
-            &config(),
-            &Store::default(),
-            &Bus::default(),
-            &cfn,
-            &event,
-            now(),
-            std::time::Duration::from_secs(5),
-        )
-        .await
-        .unwrap();
+        let (c, o) = (config(), origin());
+        let catalog = Catalog {
+            config: &c,
+            store: &Store::default(),
+            bus: &Bus::default(),
+            responder: &cfn,
+            provenance: &FromCatalog,
+            origin: &o,
+        };
+        let body = handle(&catalog, &event, now(), std::time::Duration::from_secs(5)).await.unwrap();
         assert_eq!(body["Status"], "FAILED");
         assert!(body.to_string().len() < 4096, "{}", body.to_string().len());
     }
@@ -728,7 +757,7 @@ async fn one_unreadable_bucket_does_not_stop_the_sweep_of_the_others() {
 /// event could not be published) keeps its real physical id, so the stack's rollback closes it.
 #[tokio::test(flavor = "current_thread")]
 async fn a_failed_open_that_may_have_written_is_closed_by_the_rollback() {
-    use breakglass_core::catalog::{handle, Responder};
+    use breakglass_core::catalog::{handle, Catalog, Responder};
 
     struct Cfn;
     impl Responder for Cfn {
@@ -755,7 +784,16 @@ async fn a_failed_open_that_may_have_written_is_closed_by_the_rollback() {
             "LogicalResourceId": "L", "ResourceProperties": props, "PhysicalResourceId": physical})
     };
     let budget = std::time::Duration::from_secs(5);
-    let created = handle(&c, &store, &DeadBus, &Cfn, &event("Create", None), now(), budget).await.unwrap();
+    let o = origin();
+    let dead = Catalog {
+        config: &c,
+        store: &store,
+        bus: &DeadBus,
+        responder: &Cfn,
+        provenance: &FromCatalog,
+        origin: &o,
+    };
+    let created = handle(&dead, &event("Create", None), now(), budget).await.unwrap();
     assert_eq!(created["Status"], "FAILED");
     let id = created["PhysicalResourceId"].as_str().unwrap().to_owned();
     assert_eq!(id, format!("breakglass-open-{BUCKET}"));
@@ -769,8 +807,16 @@ async fn a_failed_open_that_may_have_written_is_closed_by_the_rollback() {
         canonical_policies::State::Open(_)
     ));
     // The rollback: Delete with that id closes (the bus is back).
-    let deleted =
-        handle(&c, &store, &Bus::default(), &Cfn, &event("Delete", Some(&id)), now(), budget).await.unwrap();
+    let bus = Bus::default();
+    let alive = Catalog {
+        config: &c,
+        store: &store,
+        bus: &bus,
+        responder: &Cfn,
+        provenance: &FromCatalog,
+        origin: &o,
+    };
+    let deleted = handle(&alive, &event("Delete", Some(&id)), now(), budget).await.unwrap();
     assert_eq!(deleted["Status"], "SUCCESS");
     assert_eq!(
         store.policies.lock().unwrap()[BUCKET],

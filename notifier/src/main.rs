@@ -1,12 +1,14 @@
-//! The notifier Lambda: builds the config, the SNS client and the audit trail once, then hands
+//! The notifier Lambda: builds the config, the SNS clients and the audit trail once, then hands
 //! every event to `breakglass_core::handler::notify_event`. Environment (set by template.yaml):
-//! `BREAKGLASS_CONFIG` or `BREAKGLASS_CONFIG_FILE`, `BREAKGLASS_TOPIC_ARN`, and optionally
-//! `BREAKGLASS_AUDIT_BUCKET` (wins over the config's `[audit] bucket`). Without an audit bucket the
-//! notifier does not start: an unrecorded break-glass is what the trail exists to prevent.
+//! `BREAKGLASS_CONFIG` or `BREAKGLASS_CONFIG_FILE`, `BREAKGLASS_TOPIC_ARN`, optionally
+//! `BREAKGLASS_ALARM_TOPIC_ARN` (the second channel for attacks on the first), `BREAKGLASS_KEY_ARN`
+//! (breakglass's key, watched) and `BREAKGLASS_AUDIT_BUCKET` (wins over the config's `[audit]
+//! bucket`). Without an audit bucket the notifier does not start: an unrecorded break-glass is what
+//! the trail exists to prevent.
 
 use breakglass_aws::{Clients, S3AuditLog, SnsPublisher};
 use breakglass_core::audit::Trail;
-use breakglass_core::handler::{audit_from_env, config_from_env, env, notify_event};
+use breakglass_core::handler::{audit_from_env, config_from_env, env, notify_event_in, scope_from_env};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -15,13 +17,20 @@ async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt().with_ansi(false).without_time().with_target(false).init();
     let config = config_from_env()?;
     let audit = audit_from_env(&config)?;
+    let scope = scope_from_env();
     let clients = Clients::load(None).await;
-    let publisher = SnsPublisher::new(clients.sns, env("BREAKGLASS_TOPIC_ARN")?);
+    let publisher = SnsPublisher::new(clients.sns.clone(), env("BREAKGLASS_TOPIC_ARN")?);
+    let alarm = std::env::var("BREAKGLASS_ALARM_TOPIC_ARN")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .map(|t| SnsPublisher::new(clients.sns.clone(), t));
     let trail = Trail { log: S3AuditLog::new(clients.s3, &audit.bucket), config: audit };
-    let (config, publisher, trail) = (&config, &publisher, &trail);
+    let (config, scope, publisher, alarm, trail) = (&config, &scope, &publisher, alarm.as_ref(), &trail);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now = time::OffsetDateTime::now_utc();
-        notify_event(config, publisher, Some(trail), &event.payload, now).await.map_err(Error::from)
+        notify_event_in(config, scope, publisher, alarm, Some(trail), &event.payload, now)
+            .await
+            .map_err(Error::from)
     }))
     .await
 }

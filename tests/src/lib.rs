@@ -23,6 +23,12 @@ use aws_sdk_s3::config::{Credentials, Region};
 use serde_json::{json, Value};
 
 pub const REGION: &str = "eu-central-1";
+/// The Service Catalog products of the example deployment, and who may provision them.
+pub const OPEN_PRODUCT: &str = "prod-openlogaccess1";
+pub const CLOSE_PRODUCT: &str = "prod-closelogaccess";
+pub const CATALOG_PRINCIPAL: &str = "arn:aws:iam::111122223333:role/LogTeam";
+/// A session of [`CATALOG_PRINCIPAL`], as Service Catalog records the provisioning principal.
+pub const OPERATOR_SESSION: &str = "arn:aws:sts::111122223333:assumed-role/LogTeam/alice@example.com";
 pub const ACCOUNT: &str = "111122223333";
 
 pub fn root() -> PathBuf {
@@ -223,6 +229,8 @@ pub struct Clients {
     pub sns: aws_sdk_sns::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub events: aws_sdk_eventbridge::Client,
+    pub cloudformation: aws_sdk_cloudformation::Client,
+    pub iam: aws_sdk_iam::Client,
 }
 
 pub async fn clients(endpoint: &str) -> Clients {
@@ -238,6 +246,8 @@ pub async fn clients(endpoint: &str) -> Clients {
         sns: aws_sdk_sns::Client::new(&shared),
         sqs: aws_sdk_sqs::Client::new(&shared),
         events: aws_sdk_eventbridge::Client::new(&shared),
+        cloudformation: aws_sdk_cloudformation::Client::new(&shared),
+        iam: aws_sdk_iam::Client::new(&shared),
     }
 }
 
@@ -471,6 +481,7 @@ pub struct Stack {
     /// EventBridge rule targets in place of the Lambdas: CloudTrail S3 calls, breakglass's own events.
     pub s3_calls: String,
     pub own_events: String,
+    stack_counter: std::sync::atomic::AtomicUsize,
 }
 
 /// The EventBridge pattern of a rule in template.yaml, with `!Ref ProtectedBuckets` filled in.
@@ -635,6 +646,7 @@ pub async fn provision(endpoint: &str) -> Stack {
         security,
         s3_calls,
         own_events,
+        stack_counter: std::sync::atomic::AtomicUsize::new(1),
     }
 }
 
@@ -646,7 +658,38 @@ impl Stack {
         env.push(("BREAKGLASS_EVENT_BUS".into(), self.bus.clone()));
         env.push(("BREAKGLASS_TOPIC_ARN".into(), self.topic_arn.clone()));
         env.push(("BREAKGLASS_AUDIT_BUCKET".into(), self.audit_bucket.clone()));
+        env.push(("BREAKGLASS_CATALOG_PRODUCTS".into(), format!("{OPEN_PRODUCT},{CLOSE_PRODUCT}")));
+        env.push(("BREAKGLASS_CATALOG_PRINCIPALS".into(), CATALOG_PRINCIPAL.into()));
         env
+    }
+
+    /// A stack as Service Catalog leaves it when `principal` provisions `product`: the `aws:` tags
+    /// (which only AWS can set on a real stack; moto lets the test set them). Returns its StackId.
+    pub async fn catalog_stack(&self, product: &str, principal: &str) -> String {
+        let tag = |k: &str, v: &str| aws_sdk_cloudformation::types::Tag::builder().key(k).value(v).build();
+        let name = format!(
+            "SC-{ACCOUNT}-pp-{}",
+            self.stack_counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
+        self.clients
+            .cloudformation
+            .create_stack()
+            .stack_name(name)
+            .template_body(r#"{"Resources":{"Handle":{"Type":"AWS::CloudFormation::WaitConditionHandle"}}}"#)
+            .tags(tag(
+                "aws:servicecatalog:productArn",
+                &format!("arn:aws:catalog:{REGION}:{ACCOUNT}:product/{product}"),
+            ))
+            .tags(tag(
+                "aws:servicecatalog:provisionedProductArn",
+                &format!("arn:aws:servicecatalog:{REGION}:{ACCOUNT}:stack/log-access/pp-1"),
+            ))
+            .tags(tag("aws:servicecatalog:provisioningPrincipalArn", principal))
+            .send()
+            .await
+            .unwrap()
+            .stack_id
+            .unwrap()
     }
 
     /// Every message waiting in a queue (bodies parsed as JSON).

@@ -2,20 +2,18 @@
 //! against moto, answering a local HTTP server in place of CloudFormation's pre-signed ResponseURL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use e2e::{config, provision, Function, Moto, ResponseCatcher};
+use e2e::{config, provision, Function, Moto, ResponseCatcher, OPEN_PRODUCT, OPERATOR_SESSION};
 use serde_json::{json, Value};
 
 const BUCKET: &str = "acme-cloudtrail-logs";
 const READER: &str = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
 const AUDITOR: &str = "arn:aws:iam::111122223333:role/investigations/ExternalAuditor";
-const STACK: &str = "arn:aws:cloudformation:eu-central-1:111122223333:stack/SC-111122223333-pp-abc/1";
-
-fn request(kind: &str, url: &str, props: Value, physical: Option<&str>) -> Value {
+fn request(stack: &str, kind: &str, url: &str, props: Value, physical: Option<&str>) -> Value {
     let mut e = json!({
         "RequestType": kind,
         "ServiceToken": "arn:aws:lambda:eu-central-1:111122223333:function:breakglass-catalog",
         "ResponseURL": url,
-        "StackId": STACK,
+        "StackId": stack,
         "RequestId": format!("req-{kind}-{}", props["Action"].as_str().unwrap_or("")),
         "LogicalResourceId": "LogAccess",
         "ResourceType": "Custom::LogAccess",
@@ -36,6 +34,7 @@ fn open_props(duration: &str, readers: &str) -> Value {
 async fn create_update_delete_and_failures_are_always_answered() {
     let Some(moto) = Moto::start() else { return };
     let stack = provision(&moto.endpoint).await;
+    let sc = stack.catalog_stack(OPEN_PRODUCT, OPERATOR_SESSION).await;
     let function = Function::spawn("catalog", &stack.function_env());
     let notifier = Function::spawn("notifier", &stack.function_env());
     let cfn = ResponseCatcher::start(200);
@@ -52,14 +51,14 @@ async fn create_update_delete_and_failures_are_always_answered() {
         assert!(!headers.contains("content-type"), "the pre-signed URL was signed without one: {headers}");
         assert_eq!(
             (body["StackId"].as_str(), body["LogicalResourceId"].as_str()),
-            (Some(STACK), Some("LogAccess"))
+            (Some(sc.as_str()), Some("LogAccess"))
         );
         assert!(body["RequestId"].as_str().unwrap().starts_with("req-"));
         body
     };
 
     // Create "Open log access": opened, lawful, the expiry in the answer.
-    function.invoke(&request("Create", &cfn.url, open_props("4h", READER), None)).unwrap();
+    function.invoke(&request(&sc, "Create", &cfn.url, open_props("4h", READER), None)).unwrap();
     let a = answer();
     assert_eq!(a["Status"], "SUCCESS", "{a}");
     assert_eq!(a["PhysicalResourceId"], format!("breakglass-open-{BUCKET}"));
@@ -71,7 +70,7 @@ async fn create_update_delete_and_failures_are_always_answered() {
 
     // Update with another reader: widened, never cut short.
     let physical = a["PhysicalResourceId"].as_str().unwrap().to_owned();
-    function.invoke(&request("Update", &cfn.url, open_props("1h", AUDITOR), Some(&physical))).unwrap();
+    function.invoke(&request(&sc, "Update", &cfn.url, open_props("1h", AUDITOR), Some(&physical))).unwrap();
     let a = answer();
     assert_eq!(
         (a["Status"].as_str(), a["PhysicalResourceId"].as_str()),
@@ -81,7 +80,7 @@ async fn create_update_delete_and_failures_are_always_answered() {
     assert_eq!((g2.readers.len(), g2.expiry), (2, g.expiry));
 
     // Delete (terminate the product): closed.
-    function.invoke(&request("Delete", &cfn.url, open_props("1h", AUDITOR), Some(&physical))).unwrap();
+    function.invoke(&request(&sc, "Delete", &cfn.url, open_props("1h", AUDITOR), Some(&physical))).unwrap();
     assert_eq!(answer()["Status"], "SUCCESS");
     assert_eq!(state(stack.live_policy(BUCKET).await).state, canonical_policies::State::Closed);
 
@@ -97,27 +96,27 @@ async fn create_update_delete_and_failures_are_always_answered() {
         ),
         (json!({"Action": "explode", "Bucket": BUCKET}), "unknown `Action`"),
     ] {
-        function.invoke(&request("Create", &cfn.url, props.clone(), None)).unwrap();
+        function.invoke(&request(&sc, "Create", &cfn.url, props.clone(), None)).unwrap();
         let a = answer();
         assert_eq!(a["Status"], "FAILED", "{a}");
         assert!(a["Reason"].as_str().unwrap().contains(why), "{a}");
         let failed_id = a["PhysicalResourceId"].as_str().unwrap().to_owned();
         assert!(failed_id.starts_with("breakglass-failed-"), "{a}");
         // Meanwhile someone opened through the CLI; the rollback must leave that alone.
-        function.invoke(&request("Create", &cfn.url, open_props("2h", READER), None)).unwrap();
+        function.invoke(&request(&sc, "Create", &cfn.url, open_props("2h", READER), None)).unwrap();
         answer();
-        function.invoke(&request("Delete", &cfn.url, props, Some(&failed_id))).unwrap();
+        function.invoke(&request(&sc, "Delete", &cfn.url, props, Some(&failed_id))).unwrap();
         assert_eq!(answer()["Status"], "SUCCESS");
         assert!(matches!(state(stack.live_policy(BUCKET).await).state, canonical_policies::State::Open(_)));
     }
 
     // "Close log access": create closes; terminating it changes nothing.
     let close = json!({"Action": "close", "Bucket": BUCKET, "Reason": "investigation finished"});
-    function.invoke(&request("Create", &cfn.url, close.clone(), None)).unwrap();
+    function.invoke(&request(&sc, "Create", &cfn.url, close.clone(), None)).unwrap();
     assert_eq!(answer()["PhysicalResourceId"], format!("breakglass-close-{BUCKET}"));
     assert_eq!(state(stack.live_policy(BUCKET).await).state, canonical_policies::State::Closed);
     function
-        .invoke(&request("Delete", &cfn.url, close, Some(&format!("breakglass-close-{BUCKET}"))))
+        .invoke(&request(&sc, "Delete", &cfn.url, close, Some(&format!("breakglass-close-{BUCKET}"))))
         .unwrap();
     assert_eq!(answer()["Status"], "SUCCESS");
 
@@ -139,12 +138,12 @@ async fn create_update_delete_and_failures_are_always_answered() {
             .map(|(k, v)| if k == "AWS_ENDPOINT_URL" { (k, "http://127.0.0.1:9".into()) } else { (k, v) })
             .collect::<Vec<_>>(),
     );
-    broken.invoke(&request("Create", &cfn.url, open_props("1h", READER), None)).unwrap();
+    broken.invoke(&request(&sc, "Create", &cfn.url, open_props("1h", READER), None)).unwrap();
     let a = answer();
     assert_eq!(a["Status"], "FAILED", "{a}");
 
     // No ResponseURL: nothing can be answered; the invocation fails loudly.
-    let mut no_url = request("Create", &cfn.url, open_props("1h", READER), None);
+    let mut no_url = request(&sc, "Create", &cfn.url, open_props("1h", READER), None);
     no_url.as_object_mut().unwrap().remove("ResponseURL");
     assert!(function.invoke(&no_url).is_err());
     assert!(cfn.take().is_empty());
@@ -154,11 +153,58 @@ async fn create_update_delete_and_failures_are_always_answered() {
 async fn an_unreachable_or_refusing_response_url_is_an_invocation_error_for_lambda_to_retry() {
     let Some(moto) = Moto::start() else { return };
     let stack = provision(&moto.endpoint).await;
+    let sc = stack.catalog_stack(OPEN_PRODUCT, OPERATOR_SESSION).await;
     let function = Function::spawn("catalog", &stack.function_env());
     let cfn = ResponseCatcher::start(500);
     let close = json!({"Action": "close", "Bucket": BUCKET, "Reason": "r"});
-    let err = function.invoke(&request("Create", &cfn.url, close.clone(), None)).unwrap_err();
+    let err = function.invoke(&request(&sc, "Create", &cfn.url, close.clone(), None)).unwrap_err();
     assert!(err.contains("500"), "{err}");
-    let err = function.invoke(&request("Create", "http://127.0.0.1:9/x", close, None)).unwrap_err();
+    let err = function.invoke(&request(&sc, "Create", "http://127.0.0.1:9/x", close, None)).unwrap_err();
     assert!(err.contains("response url"), "{err}");
+}
+
+/// Attack 2 of docs/threat-model.md: whoever may invoke the catalog function must not open a bucket
+/// by calling it directly. Only a stack Service Catalog provisioned from a breakglass product, for an
+/// allowed principal, is acted on; the requester is the principal CloudFormation's tags name.
+#[tokio::test(flavor = "current_thread")]
+async fn calling_the_catalog_function_directly_opens_nothing_and_is_reported() {
+    let Some(moto) = Moto::start() else { return };
+    let stack = provision(&moto.endpoint).await;
+    let function = Function::spawn("catalog", &stack.function_env());
+    let notifier = Function::spawn("notifier", &stack.function_env());
+    let cfn = ResponseCatcher::start(200);
+    let closed = stack.live_policy(BUCKET).await;
+
+    let forged = "arn:aws:cloudformation:eu-central-1:111122223333:stack/SC-111122223333-pp-forged/1";
+    let not_a_product = stack.catalog_stack("prod-somethingelse1", OPERATOR_SESSION).await;
+    let mallory =
+        stack.catalog_stack(OPEN_PRODUCT, "arn:aws:sts::111122223333:assumed-role/Admin/mallory").await;
+    for (sc, why) in [
+        (forged, "does not exist"),
+        (not_a_product.as_str(), "is not a breakglass product"),
+        (mallory.as_str(), "may not provision breakglass products"),
+    ] {
+        function.invoke(&request(sc, "Create", &cfn.url, open_props("4h", READER), None)).unwrap();
+        let got = cfn.take();
+        assert_eq!(got.len(), 1, "answered once: {got:?}");
+        let body = &got[0].2;
+        assert_eq!(body["Status"], "FAILED", "{body}");
+        assert!(body["Reason"].as_str().unwrap().contains(why), "{body}");
+        assert!(body["PhysicalResourceId"].as_str().unwrap().starts_with("breakglass-failed-"), "{body}");
+        assert_eq!(stack.live_policy(BUCKET).await, closed, "nothing written for {sc}");
+    }
+    // Each refusal reaches stakeholders and the security team as a refused request.
+    for e in stack.drain(&stack.own_events).await {
+        notifier.invoke(&e).unwrap();
+    }
+    let mails = stack.deliveries(&stack.security).await;
+    let refused: Vec<&str> = mails
+        .iter()
+        .filter_map(|(_, d)| d["subject"].as_str())
+        .filter(|s| s.contains("REFUSED request to open"))
+        .collect();
+    assert_eq!(refused.len(), 3, "{mails:?}");
+    assert!(mails
+        .iter()
+        .any(|(_, d)| d["text"].as_str().unwrap().contains("an unverified caller of the catalog function")));
 }

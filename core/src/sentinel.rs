@@ -1,0 +1,276 @@
+//! The sentinel: the enforcer's second half, for the paths *around* the bucket policy. On a guarded
+//! call and on every sweep it puts back what can be put back (versioning, lifecycle rules that
+//! destroy logs, replication, object ownership, an investigator role's trust policy) and reports what
+//! cannot (a lost or silenced subscription goes out through the alarm topic, the second channel,
+//! because the first one is what was attacked). Like the enforcer it is level-triggered: it reads the
+//! live state, never trusts the event, and writes nothing when all is well.
+
+use canonical_policies::{BucketConfig, Config, Investigator, Quoted};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::enforce::EnforceError;
+use crate::event::{ApiCall, GuardedCall, Incoming, Target};
+use crate::ports::{BucketSettings, BusEvent, ControlPlane, EventBus, Notification, PortError};
+use crate::watch::{unlawful_rule, Expected};
+
+/// Detail-type of the sentinel's events on the bus.
+pub const REPAIR: &str = "breakglass repair";
+
+/// One thing the sentinel found wrong, and what it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repair {
+    /// `bucket`, `role` or `topic`.
+    pub kind: &'static str,
+    /// The bucket name, role name or topic ARN.
+    pub subject: String,
+    /// What was wrong, in words.
+    pub what: String,
+    /// Put back (`true`), or only reported.
+    pub repaired: bool,
+    /// Why it could not be put back, when AWS refused.
+    pub error: Option<String>,
+}
+
+/// The sentinel over bucket settings, the control plane and the bus.
+#[derive(Debug)]
+pub struct Sentinel<'a, S, B, C> {
+    pub config: &'a Config,
+    pub store: &'a S,
+    pub bus: &'a B,
+    pub control: &'a C,
+    pub expected: &'a Expected,
+    pub dry_run: bool,
+}
+
+impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
+    /// What one incoming event calls for: every bucket, role and topic on a schedule; the one a
+    /// guarded call names otherwise. Every repair is put on the bus (mail and audit trail).
+    pub async fn handle(
+        &self,
+        incoming: &Incoming,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Repair>, EnforceError> {
+        let mut repairs = Vec::new();
+        let mut first_error = None;
+        let mut keep = |r: Result<Vec<Repair>, EnforceError>| match r {
+            Ok(found) => repairs.extend(found),
+            Err(e) => {
+                tracing::error!(error = %e, "not checked; the others were still tried");
+                first_error.get_or_insert(e);
+            }
+        };
+        match incoming {
+            Incoming::Schedule { .. } => {
+                for bucket in &self.config.buckets {
+                    keep(self.bucket(bucket, None).await);
+                }
+                for investigator in &self.config.investigators {
+                    keep(self.trust(investigator, None).await);
+                }
+                keep(self.subscriptions(None).await);
+            }
+            Incoming::Custom { .. } => {}
+            Incoming::ApiCalls(calls) => {
+                for call in calls.iter().filter(|c| !c.is_attempt()) {
+                    let Some(guarded) = call.guarded() else { continue };
+                    match guarded.target() {
+                        Target::Bucket => {
+                            if let Some(bucket) = call.bucket.as_deref().and_then(|b| self.config.bucket(b)) {
+                                keep(self.bucket(bucket, Some((guarded, call))).await);
+                            }
+                        }
+                        Target::Role => {
+                            if let Some(i) = call.target.as_deref().and_then(|r| self.config.investigator(r))
+                            {
+                                keep(self.trust(i, Some(call)).await);
+                            }
+                        }
+                        Target::Topic => keep(self.subscriptions(Some(call)).await),
+                        Target::Key | Target::FunctionRole | Target::StackRole => {}
+                    }
+                }
+            }
+        }
+        for r in &repairs {
+            self.report(r, now).await?;
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(repairs),
+        }
+    }
+
+    /// Versioning, lifecycle and replication of one bucket (and object ownership after a call that
+    /// changed it).
+    async fn bucket(
+        &self,
+        bucket: &BucketConfig,
+        call: Option<(GuardedCall, &ApiCall)>,
+    ) -> Result<Vec<Repair>, EnforceError> {
+        let b = bucket.name.as_str();
+        let aws = |source| EnforceError::Aws { bucket: b.to_owned(), source };
+        let mut out = Vec::new();
+        let found = |what: String| Repair {
+            kind: "bucket",
+            subject: b.to_owned(),
+            what,
+            repaired: false,
+            error: None,
+        };
+
+        // Never-enabled versioning is left alone (turning it on changes what the bucket costs);
+        // *suspended* versioning is someone preparing to overwrite or delete logs for good.
+        if self.store.get_versioning(b).await.map_err(aws)?.as_deref() == Some("Suspended") {
+            let r = found("versioning was suspended, so overwrites and deletes would destroy logs".into());
+            out.push(self.fix(r, self.store.enable_versioning(b)).await.map_err(aws)?);
+        }
+        let rules = self.store.get_lifecycle(b).await.map_err(aws)?;
+        let unlawful: Vec<String> = rules.iter().filter_map(|r| unlawful_rule(bucket, r)).collect();
+        if !unlawful.is_empty() {
+            let r = found(format!(
+                "{}; the whole lifecycle configuration was removed, so nothing expires until a lawful one is put back",
+                unlawful.join("; ")
+            ));
+            out.push(self.fix(r, self.store.delete_lifecycle(b)).await.map_err(aws)?);
+        }
+        let destinations = self.store.get_replication(b).await.map_err(aws)?;
+        if !destinations.is_empty() {
+            let r = found(format!(
+                "the bucket replicated its logs to {}; replication was removed",
+                destinations.join(", ")
+            ));
+            out.push(self.fix(r, self.store.delete_replication(b)).await.map_err(aws)?);
+        }
+        if let Some((guarded, c)) = call {
+            let ownership_off = match guarded {
+                GuardedCall::DeleteBucketOwnershipControls => true,
+                GuardedCall::PutBucketOwnershipControls => {
+                    c.object_ownership.as_deref().is_some_and(|o| o != "BucketOwnerEnforced")
+                }
+                _ => false,
+            };
+            if ownership_off {
+                let r = found("object ownership no longer enforced, so ACLs could grant reading; BucketOwnerEnforced was put back".into());
+                out.push(self.fix(r, self.store.enforce_ownership(b)).await.map_err(aws)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// An investigator role's trust policy against its `[[investigator]]` entry.
+    async fn trust(
+        &self,
+        investigator: &Investigator,
+        call: Option<&ApiCall>,
+    ) -> Result<Vec<Repair>, EnforceError> {
+        let name = investigator.role_name();
+        let aws = |source| EnforceError::Aws { bucket: format!("role {name}"), source };
+        let found = |what: String| Repair {
+            kind: "role",
+            subject: name.to_owned(),
+            what,
+            repaired: false,
+            error: None,
+        };
+        let partition = self
+            .config
+            .buckets
+            .iter()
+            .find(|b| b.investigator_roles.contains(&investigator.role))
+            .map(|b| b.partition.clone())
+            .unwrap_or_default();
+        let why = call.map(|c| format!(" ({} by {})", c.event_name, c.actor.describe())).unwrap_or_default();
+        match self.control.get_trust(name).await.map_err(aws)? {
+            None => Ok(vec![found(format!(
+                "investigator role {} does not exist{why}; an OpenAccess naming it lets whoever recreates it read",
+                Quoted(&investigator.role)
+            ))]),
+            Some(live) if investigator.is_lawful_trust(&live, &partition) => Ok(Vec::new()),
+            Some(_) => {
+                let r = found(format!(
+                    "the trust policy of investigator role {} was changed{why}; the configured one was put back",
+                    Quoted(&investigator.role)
+                ));
+                let doc = investigator.trust_policy_json();
+                Ok(vec![self.fix(r, self.control.put_trust(name, &doc)).await.map_err(aws)?])
+            }
+        }
+    }
+
+    /// The notification topic's subscriptions against the deployed ones. Not repairable (an email
+    /// subscription needs its owner's confirmation): alarmed through the second channel.
+    async fn subscriptions(&self, call: Option<&ApiCall>) -> Result<Vec<Repair>, EnforceError> {
+        let Some(topic) = self.expected.topic_arn.as_deref() else { return Ok(Vec::new()) };
+        let live = self
+            .control
+            .subscriptions(topic)
+            .await
+            .map_err(|source| EnforceError::Aws { bucket: format!("topic {topic}"), source })?;
+        let problems = self.expected.problems(&live);
+        if problems.is_empty() {
+            return Ok(Vec::new());
+        }
+        let why = call
+            .map(|c| format!("\nTriggered by {} by {}.", c.event_name, c.actor.describe()))
+            .unwrap_or_default();
+        let text = format!("{}{why}", problems.join("\n"));
+        let alarm = Notification {
+            subject: "[breakglass] ALERT: the notification topic lost or changed a subscription".into(),
+            default: json!({ "schema": "breakglass.alarm/1", "topic": topic, "problems": problems }),
+            email: format!("Stakeholders may no longer hear of break-glass changes.\n\n{text}\n\nRestore the subscriptions (docs/runbook.md, \"Subscriptions\").\n"),
+            attributes: vec![("kind".into(), "alarm".into()), ("severity".into(), "critical".into())],
+            second_channel: true,
+        };
+        if let Err(e) = self.control.alarm(&alarm).await {
+            tracing::error!(error = %e, "alarm topic unreachable");
+            return Err(EnforceError::Aws { bucket: format!("topic {topic}"), source: e });
+        }
+        Ok(vec![Repair {
+            kind: "topic",
+            subject: topic.to_owned(),
+            what: text,
+            repaired: false,
+            error: None,
+        }])
+    }
+
+    /// Runs `repair` unless this is a dry run; a refusal is reported, not retried.
+    async fn fix(
+        &self,
+        mut r: Repair,
+        repair: impl std::future::Future<Output = Result<(), PortError>>,
+    ) -> Result<Repair, PortError> {
+        if self.dry_run {
+            r.what.push_str(" (dry run: nothing changed)");
+            return Ok(r);
+        }
+        match repair.await {
+            Ok(()) => r.repaired = true,
+            Err(PortError::Refused(msg)) => r.error = Some(msg),
+            Err(e) => return Err(e),
+        }
+        tracing::warn!(kind = r.kind, subject = r.subject.as_str(), repaired = r.repaired, "repair");
+        Ok(r)
+    }
+
+    async fn report(&self, r: &Repair, now: OffsetDateTime) -> Result<(), EnforceError> {
+        self.bus
+            .put(&BusEvent { detail_type: REPAIR.to_owned(), detail: repair_detail(r, now) })
+            .await
+            .map_err(EnforceError::Bus)
+    }
+}
+
+pub fn repair_detail(r: &Repair, now: OffsetDateTime) -> Value {
+    json!({
+        "schema": "breakglass.repair/1",
+        "kind": r.kind,
+        "subject": r.subject,
+        "bucket": (r.kind == "bucket").then_some(r.subject.as_str()),
+        "what": r.what,
+        "repaired": r.repaired,
+        "error": r.error,
+        "time": canonical_policies::format_expiry(now),
+    })
+}

@@ -1,0 +1,140 @@
+//! The paths around the policy: bucket settings that destroy or copy out the logs, the investigator
+//! roles' trust, and the subscriptions that carry the mails. Pure judgements here; the enforcer reads,
+//! repairs and reports.
+
+use canonical_policies::{BucketConfig, Quoted};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::ports::{LifecycleRule, Subscription};
+
+/// Why a lifecycle rule destroys logs unlawfully, or `None` when it keeps them long enough.
+pub fn unlawful_rule(bucket: &BucketConfig, rule: &LifecycleRule) -> Option<String> {
+    if !rule.enabled {
+        return None;
+    }
+    let name = rule
+        .id
+        .as_deref()
+        .map(|i| format!("lifecycle rule {}", Quoted(i)))
+        .unwrap_or("a lifecycle rule".into());
+    let keep = bucket.retention_days.map(i64::from);
+    let too_soon = |days: i32| keep.is_none_or(|k| i64::from(days) < k);
+    let wanted = keep
+        .map(|k| format!("the logs are kept {k} days"))
+        .unwrap_or("no retention_days is configured, so nothing may expire".into());
+    if let Some(date) = &rule.expiration_date {
+        return Some(format!("{name} expires every log object from {date} on ({wanted})"));
+    }
+    if let Some(days) = rule.expiration_days.filter(|d| too_soon(*d)) {
+        return Some(format!("{name} expires log objects after {days} days ({wanted})"));
+    }
+    if let Some(days) = rule.noncurrent_days.filter(|d| too_soon(*d)) {
+        return Some(format!("{name} deletes old versions after {days} days ({wanted})"));
+    }
+    None
+}
+
+/// A subscription the deployment made, as template.yaml passes it in `BREAKGLASS_SUBSCRIPTIONS`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedSubscription {
+    pub protocol: String,
+    pub endpoint: String,
+    #[serde(default)]
+    pub filter_policy: Option<Value>,
+}
+
+/// The notification topic and the subscriptions it must have, no more and no fewer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Expected {
+    pub topic_arn: Option<String>,
+    pub subscriptions: Vec<ExpectedSubscription>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid `BREAKGLASS_SUBSCRIPTIONS`: {0}")]
+pub struct ExpectedError(String);
+
+impl Expected {
+    /// `json`: `[{"protocol": "email", "endpoint": "…", "filter_policy": {…}}, …]`.
+    pub fn parse(topic_arn: &str, json: &str) -> Result<Expected, ExpectedError> {
+        let subscriptions: Vec<ExpectedSubscription> =
+            serde_json::from_str(json).map_err(|e| ExpectedError(e.to_string()))?;
+        Ok(Expected { topic_arn: Some(topic_arn.to_owned()), subscriptions })
+    }
+
+    /// Everything wrong with the live subscriptions, in words; empty when they are as deployed.
+    pub fn problems(&self, live: &[Subscription]) -> Vec<String> {
+        let mut out = Vec::new();
+        let same =
+            |e: &ExpectedSubscription, s: &Subscription| e.protocol == s.protocol && e.endpoint == s.endpoint;
+        for e in &self.subscriptions {
+            match live.iter().find(|s| same(e, s)) {
+                None => out.push(format!("{} subscription {} is gone", e.protocol, Quoted(&e.endpoint))),
+                Some(s) if s.arn == "PendingConfirmation" => out.push(format!(
+                    "{} subscription {} is not confirmed: it receives nothing",
+                    e.protocol,
+                    Quoted(&e.endpoint)
+                )),
+                Some(s) => {
+                    let live_filter: Option<Value> =
+                        s.filter_policy.as_deref().and_then(|f| serde_json::from_str(f).ok());
+                    if live_filter != e.filter_policy {
+                        out.push(format!(
+                            "{} subscription {} has filter policy {} instead of {}",
+                            e.protocol,
+                            Quoted(&e.endpoint),
+                            s.filter_policy.as_deref().unwrap_or("none"),
+                            e.filter_policy.as_ref().map(Value::to_string).unwrap_or("none".into())
+                        ));
+                    }
+                }
+            }
+        }
+        for s in live.iter().filter(|s| !self.subscriptions.iter().any(|e| same(e, s))) {
+            out.push(format!(
+                "unexpected {} subscription {} reads every notification",
+                s.protocol,
+                Quoted(&s.endpoint)
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscriptions_lost_silenced_or_added_are_problems() {
+        let expected = Expected::parse(
+            "arn:aws:sns:eu-central-1:111122223333:breakglass-notifications",
+            r#"[{"protocol":"email","endpoint":"council@example.com","filter_policy":{"kind":["change"]}},
+                {"protocol":"email","endpoint":"security@example.com"}]"#,
+        )
+        .unwrap();
+        let sub = |endpoint: &str, filter: Option<&str>| Subscription {
+            arn: format!("arn:aws:sns:eu-central-1:111122223333:breakglass-notifications:{endpoint}"),
+            protocol: "email".into(),
+            endpoint: endpoint.into(),
+            filter_policy: filter.map(str::to_owned),
+        };
+        let good = [
+            sub("council@example.com", Some(r#"{ "kind": ["change"] }"#)),
+            sub("security@example.com", None),
+        ];
+        assert!(expected.problems(&good).is_empty());
+        let silenced =
+            [sub("council@example.com", Some(r#"{"kind":["never"]}"#)), sub("security@example.com", None)];
+        assert_eq!(expected.problems(&silenced).len(), 1);
+        let lost = [sub("security@example.com", None), sub("mallory@example.net", None)];
+        let p = expected.problems(&lost);
+        assert!(
+            p.iter().any(|l| l.contains("is gone")) && p.iter().any(|l| l.contains("unexpected")),
+            "{p:?}"
+        );
+        assert!(Expected::parse("t", "{").is_err());
+    }
+}
