@@ -501,6 +501,7 @@ pub fn rule_pattern(rule: &str, buckets: &[String]) -> Value {
             ),
             serde_norway::Value::Sequence(s) => Value::Array(s.iter().map(|v| convert(v, buckets)).collect()),
             serde_norway::Value::String(s) => json!(s),
+            serde_norway::Value::Bool(b) => json!(b),
             other => panic!("unexpected yaml in pattern: {other:?}"),
         }
     }

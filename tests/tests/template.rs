@@ -93,6 +93,8 @@ fn resolve(v: &Yaml, resources: &Yaml, reference: Option<&str>) -> Value {
             "AWS::Partition" => json!("aws"),
             "ProtectedBuckets" => json!(config().buckets.iter().map(|b| b.name.clone()).collect::<Vec<_>>()),
             "OperatorPrincipalArns" => json!([format!("arn:aws:iam::{ACCOUNT}:role/LogTeam")]),
+            "InvestigatorRolePath" => json!("/investigations/"),
+            "CatalogPrincipalArn" => json!(format!("arn:aws:iam::{ACCOUNT}:role/LogTeam")),
             logical => json!(arn_of(logical, resources).0),
         };
     }
@@ -184,9 +186,34 @@ fn roles() -> Vec<(String, String, Policy, Vec<Value>)> {
     out
 }
 
+/// The function whose execution role `role_arn` is, if it is one of breakglass's.
+fn own_function(role_arn: &str) -> Option<String> {
+    let name = role_arn.rsplit('/').next()?;
+    ["breakglass-enforcer", "breakglass-notifier", "breakglass-catalog"]
+        .contains(&name)
+        .then(|| format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"))
+}
+
+/// As the caller would ask it: a breakglass role from inside its own function (Lambda puts
+/// `lambda:SourceFunctionArn` into the request context of the function's own calls).
 fn decide(policy: &Policy, caller: &str, action: &str, resource: &str) -> Decision {
-    let req = Request::new(Caller::parse(caller).unwrap(), action, resource, time::OffsetDateTime::now_utc())
-        .with("aws:SecureTransport", "true");
+    decide_from(policy, caller, action, resource, own_function(caller).as_deref())
+}
+
+/// As `caller` from inside `function` (`None`: not from a Lambda function at all).
+fn decide_from(
+    policy: &Policy,
+    caller: &str,
+    action: &str,
+    resource: &str,
+    function: Option<&str>,
+) -> Decision {
+    let mut req =
+        Request::new(Caller::parse(caller).unwrap(), action, resource, time::OffsetDateTime::now_utc())
+            .with("aws:SecureTransport", "true");
+    if let Some(f) = function {
+        req = req.with("lambda:SourceFunctionArn", f);
+    }
     explain(policy, &req).decision
 }
 
@@ -196,7 +223,18 @@ fn the_enforcer_manages_bucket_policies_and_reads_no_object() {
     let (_, arn, policy, _) = roles.iter().find(|(l, ..)| l == "EnforcerRole").unwrap();
     for b in &config().buckets {
         let bucket = b.bucket_arn();
-        for action in ["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:PutBucketPublicAccessBlock"] {
+        for action in [
+            "s3:GetBucketPolicy",
+            "s3:PutBucketPolicy",
+            "s3:PutBucketPublicAccessBlock",
+            "s3:GetBucketVersioning",
+            "s3:PutBucketVersioning",
+            "s3:GetLifecycleConfiguration",
+            "s3:PutLifecycleConfiguration",
+            "s3:GetReplicationConfiguration",
+            "s3:PutReplicationConfiguration",
+            "s3:PutBucketOwnershipControls",
+        ] {
             assert_eq!(decide(policy, arn, action, &bucket), Decision::Allow, "{action} {bucket}");
         }
         for action in ["s3:DeleteBucketPolicy", "s3:PutBucketAcl", "s3:DeleteBucket", "s3:ListBucket"] {
@@ -310,4 +348,318 @@ fn the_scp_denies_tampering_to_everyone_but_the_automation() {
     for b in &config().buckets {
         assert!(text.contains(&b.bucket_arn()), "the SCP must list {}", b.name);
     }
+}
+
+// ------------------------------------------------------------------------------------------------
+// The attacks around the glass (docs/threat-model.md, attacks 1-8): what the rendered SCPs, role
+// policies and resource policies deny, proven with the evaluator (moto enforces no IAM).
+
+fn scp(file: &str) -> Policy {
+    let text = std::fs::read_to_string(root().join("canonical-policies/scp").join(file)).unwrap();
+    let mut doc: Value = serde_json::from_str(&text).unwrap();
+    for s in doc["Statement"].as_array_mut().unwrap() {
+        s["Principal"] = json!("*");
+    }
+    Policy::parse(doc.to_string().as_bytes()).unwrap()
+}
+
+/// A resource policy of the template, resolved: `path` leads from the resource's Properties to it.
+fn resource_policy(logical: &str, path: &[&str]) -> Policy {
+    let t = template();
+    let resources = &t["Resources"];
+    let mut v = &resources[logical]["Properties"];
+    for p in path {
+        v = &v[*p];
+    }
+    let mut doc = resolve(v, resources, None);
+    if doc.get("Statement").is_none() {
+        // EventBusPolicy: a single statement, no document around it.
+        doc = json!({ "Version": "2012-10-17", "Statement": [doc] });
+    }
+    Policy::parse(doc.to_string().as_bytes()).unwrap_or_else(|e| panic!("{logical}: {e}\n{doc}"))
+}
+
+const ADMIN: &str = "arn:aws:iam::111122223333:role/Admin";
+const DEPLOYER: &str = "arn:aws:iam::111122223333:role/breakglass-deployment";
+
+/// Attack 1: borrowing an automation role. Passing a breakglass role to a function or stack is
+/// denied; the role's own grants hold only inside its own function; used from anywhere else, the
+/// SCP denies what it could do.
+#[test]
+fn attack_1_a_borrowed_automation_role_can_do_nothing() {
+    let bypass = scp("deny-breakglass-bypass.json");
+    for role in ["breakglass-enforcer", "breakglass-catalog", "breakglass-deployment"] {
+        let arn = format!("arn:aws:iam::{ACCOUNT}:role/{role}");
+        assert_eq!(decide(&bypass, ADMIN, "iam:PassRole", &arn), Decision::ExplicitDeny, "{role}");
+        assert_ne!(decide(&bypass, DEPLOYER, "iam:PassRole", &arn), Decision::ExplicitDeny, "{role}");
+    }
+    let roles = roles();
+    let (_, enforcer, policy, _) = roles.iter().find(|(l, ..)| l == "EnforcerRole").unwrap();
+    let bucket = config().buckets[0].bucket_arn();
+    let other = format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:insiders-own-function");
+    for action in ["s3:PutBucketPolicy", "s3:PutLifecycleConfiguration", "s3:PutBucketVersioning"] {
+        assert_eq!(decide(policy, enforcer, action, &bucket), Decision::Allow, "{action}");
+        assert_eq!(decide_from(policy, enforcer, action, &bucket, Some(&other)), Decision::ImplicitDeny);
+        assert_eq!(decide_from(policy, enforcer, action, &bucket, None), Decision::ImplicitDeny);
+        assert_eq!(decide_from(&bypass, enforcer, action, &bucket, Some(&other)), Decision::ExplicitDeny);
+        assert_ne!(decide(&bypass, enforcer, action, &bucket), Decision::ExplicitDeny);
+    }
+    let bus = format!("arn:aws:events:{REGION}:{ACCOUNT}:event-bus/breakglass");
+    let catalog = format!("arn:aws:iam::{ACCOUNT}:role/breakglass-catalog");
+    assert_eq!(decide_from(&bypass, &catalog, "events:PutEvents", &bus, None), Decision::ExplicitDeny);
+}
+
+/// Attack 2: calling the catalog function directly. Only the launch role (CloudFormation, for
+/// Service Catalog) may invoke it; the function itself refuses unverified stacks (tests/tests/catalog.rs).
+#[test]
+fn attack_2_nobody_but_the_launch_role_invokes_the_catalog_function() {
+    let bypass = scp("deny-breakglass-bypass.json");
+    let function = format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:breakglass-catalog");
+    assert_eq!(decide(&bypass, ADMIN, "lambda:InvokeFunction", &function), Decision::ExplicitDeny);
+    let launch = format!("arn:aws:iam::{ACCOUNT}:role/breakglass-catalog-launch");
+    assert_ne!(decide(&bypass, &launch, "lambda:InvokeFunction", &function), Decision::ExplicitDeny);
+    let notifier = format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:breakglass-notifier");
+    assert_eq!(decide(&bypass, &launch, "lambda:InvokeFunction", &notifier), Decision::ExplicitDeny);
+}
+
+/// Attack 3: taking over an investigator role. Its trust, policies and very existence are the
+/// deployment's; the enforcer alone may put the configured trust back.
+#[test]
+fn attack_3_an_investigator_role_cannot_be_taken_over() {
+    let bypass = scp("deny-breakglass-bypass.json");
+    let investigator = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
+    for action in [
+        "iam:UpdateAssumeRolePolicy",
+        "iam:DeleteRole",
+        "iam:CreateRole",
+        "iam:AttachRolePolicy",
+        "iam:PutRolePolicy",
+    ] {
+        assert_eq!(decide(&bypass, ADMIN, action, investigator), Decision::ExplicitDeny, "{action}");
+        assert_ne!(decide(&bypass, DEPLOYER, action, investigator), Decision::ExplicitDeny, "{action}");
+    }
+    let enforcer = format!("arn:aws:iam::{ACCOUNT}:role/breakglass-enforcer");
+    assert_ne!(
+        decide(&bypass, &enforcer, "iam:UpdateAssumeRolePolicy", investigator),
+        Decision::ExplicitDeny
+    );
+    assert_eq!(decide(&bypass, &enforcer, "iam:DeleteRole", investigator), Decision::ExplicitDeny);
+    let roles = roles();
+    let (_, arn, policy, _) = roles.iter().find(|(l, ..)| l == "EnforcerRole").unwrap();
+    assert_eq!(decide(policy, arn, "iam:UpdateAssumeRolePolicy", investigator), Decision::Allow);
+    let elsewhere = "arn:aws:iam::111122223333:role/Admin";
+    assert_eq!(decide(policy, arn, "iam:UpdateAssumeRolePolicy", elsewhere), Decision::ImplicitDeny);
+}
+
+/// Attack 4: destroying the evidence. Every setting that expires, overwrites or copies out the logs
+/// is denied to everyone but the automation, and deleting log objects or versions to everyone.
+#[test]
+fn attack_4_the_logs_cannot_be_destroyed_or_copied_out() {
+    let tampering = scp("deny-breakglass-tampering.json");
+    let bypass = scp("deny-breakglass-bypass.json");
+    for b in &config().buckets {
+        let bucket = b.bucket_arn();
+        for action in [
+            "s3:PutLifecycleConfiguration",
+            "s3:PutBucketVersioning",
+            "s3:PutEncryptionConfiguration",
+            "s3:PutReplicationConfiguration",
+            "s3:PutBucketNotification",
+            "s3:PutInventoryConfiguration",
+            "s3:PutBucketOwnershipControls",
+        ] {
+            assert_eq!(decide(&tampering, ADMIN, action, &bucket), Decision::ExplicitDeny, "{action}");
+        }
+        let object = format!("{bucket}/AWSLogs/{ACCOUNT}/CloudTrail/x.json.gz");
+        for who in [ADMIN, DEPLOYER, "arn:aws:iam::111122223333:role/breakglass-enforcer"] {
+            for action in ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"] {
+                assert_eq!(decide(&bypass, who, action, &object), Decision::ExplicitDeny, "{who} {action}");
+            }
+        }
+    }
+}
+
+/// Attack 5: disabling the key. The key policy itself (not an alias) denies disabling and deleting
+/// it; the SCP protects it by tag and its alias by name.
+#[test]
+fn attack_5_the_key_cannot_be_disabled_or_its_alias_moved() {
+    let key_policy = resource_policy("Key", &["KeyPolicy"]);
+    let key = format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/key-id");
+    for action in ["kms:DisableKey", "kms:ScheduleKeyDeletion", "kms:UntagResource"] {
+        assert_eq!(decide(&key_policy, ADMIN, action, &key), Decision::ExplicitDeny, "{action}");
+        assert_ne!(decide(&key_policy, DEPLOYER, action, &key), Decision::ExplicitDeny, "{action}");
+    }
+    let tampering = scp("deny-breakglass-tampering.json");
+    let tagged = |who: &str, action: &str| {
+        let req = Request::new(Caller::parse(who).unwrap(), action, &key, time::OffsetDateTime::now_utc())
+            .with("aws:ResourceTag/breakglass", "true");
+        explain(&tampering, &req).decision
+    };
+    for action in ["kms:DisableKey", "kms:PutKeyPolicy", "kms:UntagResource"] {
+        assert_eq!(tagged(ADMIN, action), Decision::ExplicitDeny, "{action}");
+        assert_ne!(tagged(DEPLOYER, action), Decision::ExplicitDeny, "{action}");
+    }
+    let bypass = scp("deny-breakglass-bypass.json");
+    let alias = format!("arn:aws:kms:{REGION}:{ACCOUNT}:alias/breakglass");
+    for action in ["kms:DeleteAlias", "kms:UpdateAlias"] {
+        assert_eq!(decide(&bypass, ADMIN, action, &alias), Decision::ExplicitDeny, "{action}");
+    }
+    // The second channel does not depend on the key.
+    let t = template();
+    assert!(t["Resources"]["AlarmTopic"]["Properties"]["KmsMasterKeyId"].is_null());
+}
+
+/// Attack 6: silencing the mail. Subscriptions of breakglass's topics are the deployment's alone.
+#[test]
+fn attack_6_subscriptions_cannot_be_changed() {
+    let bypass = scp("deny-breakglass-bypass.json");
+    for topic in ["breakglass-notifications", "breakglass-alarms"] {
+        let arn = format!("arn:aws:sns:{REGION}:{ACCOUNT}:{topic}");
+        for action in [
+            "sns:Unsubscribe",
+            "sns:SetSubscriptionAttributes",
+            "sns:Subscribe",
+            "sns:PutDataProtectionPolicy",
+        ] {
+            assert_eq!(decide(&bypass, ADMIN, action, &arn), Decision::ExplicitDeny, "{topic} {action}");
+            assert_ne!(decide(&bypass, DEPLOYER, action, &arn), Decision::ExplicitDeny, "{topic} {action}");
+        }
+    }
+}
+
+/// Attack 7: forging the record. Only the notifier writes audit records (bucket policy and SCP);
+/// only breakglass's roles put events on its bus (bus policy and SCP).
+#[test]
+fn attack_7_records_and_bus_events_cannot_be_forged() {
+    let audit = resource_policy("AuditBucketPolicy", &["PolicyDocument"]);
+    let record = format!("arn:aws:s3:::breakglass-audit-{ACCOUNT}-{REGION}/breakglass/b/r.json");
+    let notifier = format!("arn:aws:iam::{ACCOUNT}:role/breakglass-notifier");
+    let operator = format!("arn:aws:iam::{ACCOUNT}:role/breakglass-operator");
+    for who in [ADMIN, DEPLOYER, operator.as_str()] {
+        assert_eq!(decide(&audit, who, "s3:PutObject", &record), Decision::ExplicitDeny, "{who}");
+    }
+    assert_ne!(decide(&audit, &notifier, "s3:PutObject", &record), Decision::ExplicitDeny);
+    let bypass = scp("deny-breakglass-bypass.json");
+    assert_eq!(decide(&bypass, ADMIN, "s3:PutObject", &record), Decision::ExplicitDeny);
+    assert_ne!(decide(&bypass, &notifier, "s3:PutObject", &record), Decision::ExplicitDeny);
+
+    let bus_policy = resource_policy("EventBusPolicy", &["Statement"]);
+    let bus = format!("arn:aws:events:{REGION}:{ACCOUNT}:event-bus/breakglass");
+    assert_eq!(decide(&bus_policy, ADMIN, "events:PutEvents", &bus), Decision::ExplicitDeny);
+    assert_eq!(decide(&bypass, ADMIN, "events:PutEvents", &bus), Decision::ExplicitDeny);
+    for role in ["breakglass-enforcer", "breakglass-catalog", "breakglass-operator"] {
+        let arn = format!("arn:aws:iam::{ACCOUNT}:role/{role}");
+        assert_ne!(decide(&bus_policy, &arn, "events:PutEvents", &bus), Decision::ExplicitDeny, "{role}");
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// One source of truth: the template's rules and the SCPs against GuardedCall::ALL.
+
+#[test]
+fn the_rules_route_every_guarded_call_and_nothing_else() {
+    use breakglass_core::guarded::GuardedCall;
+    let t = template();
+    let names = |rule: &str| -> Vec<String> {
+        t["Resources"][rule]["Properties"]["EventPattern"]["detail"]["eventName"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let s3: Vec<String> = GuardedCall::names_of("s3.amazonaws.com").iter().map(|n| n.to_string()).collect();
+    assert_eq!(
+        names("S3ChangesRule"),
+        s3,
+        "S3ChangesRule's eventName must be GuardedCall's S3 calls, in order"
+    );
+    let others: Vec<String> = GuardedCall::ALL
+        .iter()
+        .filter(|c| c.source() != "s3.amazonaws.com")
+        .map(|c| c.name().to_owned())
+        .collect();
+    assert_eq!(
+        names("ControlPlaneRule"),
+        others,
+        "ControlPlaneRule's eventName must be the other guarded calls"
+    );
+    let sources: Vec<String> = t["Resources"]["ControlPlaneRule"]["Properties"]["EventPattern"]["detail"]
+        ["eventSource"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    let expected: Vec<&str> =
+        GuardedCall::sources().into_iter().filter(|s| *s != "s3.amazonaws.com").collect();
+    assert_eq!(sources, expected);
+}
+
+#[test]
+fn the_scps_deny_every_guarded_action_to_an_administrator() {
+    use breakglass_core::guarded::{GuardedCall, Target};
+    let tampering = scp("deny-breakglass-tampering.json");
+    let bypass = scp("deny-breakglass-bypass.json");
+    let denied = |action: &str, resource: &str| {
+        [&tampering, &bypass].iter().any(|p| {
+            let req = Request::new(
+                Caller::parse(ADMIN).unwrap(),
+                action,
+                resource,
+                time::OffsetDateTime::now_utc(),
+            )
+            .with("aws:ResourceTag/breakglass", "true");
+            explain(p, &req).decision == Decision::ExplicitDeny
+        })
+    };
+    for call in GuardedCall::ALL {
+        let resource = match call.target() {
+            Target::Bucket => config().buckets[0].bucket_arn(),
+            Target::Role => "arn:aws:iam::111122223333:role/investigations/LogInvestigator".into(),
+            Target::Key if call.name().contains("Alias") => {
+                format!("arn:aws:kms:{REGION}:{ACCOUNT}:alias/breakglass")
+            }
+            Target::Key => format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/key-id"),
+            Target::Topic => format!("arn:aws:sns:{REGION}:{ACCOUNT}:breakglass-notifications"),
+            Target::FunctionRole | Target::StackRole => {
+                format!("arn:aws:iam::{ACCOUNT}:role/breakglass-enforcer")
+            }
+        };
+        // At least one of the call's actions is denied (CreateFunction: its iam:PassRole).
+        assert!(
+            call.actions().iter().any(|a| denied(a, &resource)),
+            "{call:?}: none of {:?} is denied on {resource}",
+            call.actions()
+        );
+    }
+}
+
+#[test]
+fn the_enforcer_expects_the_subscriptions_the_template_makes() {
+    let t = template();
+    let r = &t["Resources"];
+    let env = &r["EnforcerFunction"]["Properties"]["Environment"]["Variables"]["BREAKGLASS_SUBSCRIPTIONS"];
+    let serde_norway::Value::Tagged(sub) = env else { panic!("{env:?}") };
+    let text = sub
+        .value
+        .as_str()
+        .unwrap()
+        .replace("${StakeholderEmail}", "council@example.com")
+        .replace("${SecurityEmail}", "security@example.com");
+    let expected: Vec<Value> = serde_json::from_str(&text).unwrap();
+    for (logical, endpoint) in
+        [("StakeholderSubscription", "council@example.com"), ("SecuritySubscription", "security@example.com")]
+    {
+        let p = &r[logical]["Properties"];
+        let filter = resolve(&p["FilterPolicy"], r, None);
+        let filter: Value = serde_json::from_str(&filter.to_string()).unwrap();
+        assert!(
+            expected.iter().any(|e| e["endpoint"] == endpoint
+                && e["protocol"] == p["Protocol"].as_str().unwrap()
+                && e["filter_policy"] == filter),
+            "{logical}: {filter} not in {expected:?}"
+        );
+    }
+    assert_eq!(expected.len(), 2);
 }
