@@ -77,11 +77,19 @@ struct Facts {
     after: Option<String>,
 }
 
+/// Where records about what is not a bucket go (`<prefix>_control/`): investigator roles, the key,
+/// the topics, borrowed roles, and guarded calls that name no bucket. Not a valid bucket name, so it
+/// cannot collide with one.
+pub const CONTROL: &str = "_control";
+
 /// The audit record of a notification. `recorded_at` is only used when the event carries no time.
+/// Everything that is mailed is recorded: what names no protected bucket under [`CONTROL`].
 pub fn record(n: &Notification, recorded_at: OffsetDateTime) -> Option<Record> {
     let d = &n.default;
     let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-    let bucket = s(d, "bucket")?;
+    let bucket = s(d, "bucket")
+        .filter(|b| canonical_policies::config::is_bucket_name(b))
+        .unwrap_or_else(|| CONTROL.to_owned());
     let kind = s(d, "kind").unwrap_or_else(|| "unknown".into());
     let event = d.get("event").cloned().unwrap_or(Value::Null);
     let actor = d.get("actor").cloned().unwrap_or(Value::Null);

@@ -777,8 +777,16 @@ fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &Api
     };
     who_when_where(&mut email, call);
     let state = if call.is_attempt() { "unchanged" } else { "changed" };
-    let default = call_document(kind, severity, target, guarded, state, call, json!({ "target": target }));
-    let mut n = finish(subject, email, default, kind, state, severity, target);
+    let default = call_document(
+        kind,
+        severity,
+        crate::audit::CONTROL,
+        guarded,
+        state,
+        call,
+        json!({ "target": target }),
+    );
+    let mut n = finish(subject, email, default, kind, state, severity, crate::audit::CONTROL);
     n.second_channel = matches!(guarded.target(), Target::Key | Target::Topic);
     Rendered::Send(Box::new(n))
 }
@@ -796,7 +804,15 @@ fn no_bucket(guarded: GuardedCall, call: &ApiCall) -> Notification {
         ),
     );
     who_when_where(&mut email, call);
-    let default = call_document("change", Severity::Critical, "unknown", guarded, "unknown", call, json!({}));
+    let default = call_document(
+        "change",
+        Severity::Critical,
+        crate::audit::CONTROL,
+        guarded,
+        "unknown",
+        call,
+        json!({}),
+    );
     finish(
         format!("ALERT: {} naming no bucket", guarded.name()),
         email,
@@ -804,7 +820,7 @@ fn no_bucket(guarded: GuardedCall, call: &ApiCall) -> Notification {
         "change",
         "unknown",
         Severity::Critical,
-        "unknown",
+        crate::audit::CONTROL,
     )
 }
 

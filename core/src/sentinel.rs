@@ -269,6 +269,11 @@ pub fn repair_detail(r: &Repair, now: OffsetDateTime) -> Value {
         "subject": r.subject,
         "bucket": (r.kind == "bucket").then_some(r.subject.as_str()),
         "what": r.what,
+        "outcome": match (r.repaired, &r.error) {
+            (true, _) => "repaired",
+            (false, Some(_)) => "refused",
+            (false, None) => "reported",
+        },
         "repaired": r.repaired,
         "error": r.error,
         "time": canonical_policies::format_expiry(now),

@@ -26,11 +26,12 @@ pub fn unlawful_rule(bucket: &BucketConfig, rule: &LifecycleRule) -> Option<Stri
     if let Some(date) = &rule.expiration_date {
         return Some(format!("{name} expires every log object from {date} on ({wanted})"));
     }
-    if let Some(days) = rule.expiration_days.filter(|d| too_soon(*d)) {
-        return Some(format!("{name} expires log objects after {days} days ({wanted})"));
+    let days = |n: i32| if n == 1 { "1 day".to_owned() } else { format!("{n} days") };
+    if let Some(n) = rule.expiration_days.filter(|d| too_soon(*d)) {
+        return Some(format!("{name} expires log objects after {} ({wanted})", days(n)));
     }
-    if let Some(days) = rule.noncurrent_days.filter(|d| too_soon(*d)) {
-        return Some(format!("{name} deletes old versions after {days} days ({wanted})"));
+    if let Some(n) = rule.noncurrent_days.filter(|d| too_soon(*d)) {
+        return Some(format!("{name} deletes old versions after {} ({wanted})", days(n)));
     }
     None
 }

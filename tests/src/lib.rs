@@ -481,8 +481,18 @@ pub struct Stack {
     /// EventBridge rule targets in place of the Lambdas: CloudTrail S3 calls, breakglass's own events.
     pub s3_calls: String,
     pub own_events: String,
+    /// The control-plane rule's target: guarded IAM, KMS, SNS, Lambda and CloudFormation calls.
+    pub control_calls: String,
+    /// The second channel: the alarm topic, and an SQS queue subscribed to it in place of email.
+    pub alarm_topic_arn: String,
+    pub alarms: String,
+    /// The subscriptions of the notification topic, as the enforcer must find them.
+    pub expected_subscriptions: Value,
     stack_counter: std::sync::atomic::AtomicUsize,
 }
+
+/// breakglass's KMS key, as the notifier is told it (`BREAKGLASS_KEY_ARN`).
+pub const KEY_ARN: &str = "arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
 /// The EventBridge pattern of a rule in template.yaml, with `!Ref ProtectedBuckets` filled in.
 pub fn rule_pattern(rule: &str, buckets: &[String]) -> Value {
@@ -598,10 +608,12 @@ pub async fn provision(endpoint: &str) -> Stack {
         c.sns.create_topic().name("breakglass-notifications").send().await.unwrap().topic_arn.unwrap();
     let (stakeholders, stakeholders_arn) = queue(&c, "stakeholders").await;
     let (security, security_arn) = queue(&c, "security").await;
+    let mut expected_subscriptions = Vec::new();
     for (arn, filter) in [
         (&stakeholders_arn, json!({"kind": ["change", "attempt", "request", "expiry"]})),
         (&security_arn, json!({"severity": ["warning", "critical"]})),
     ] {
+        expected_subscriptions.push(json!({"protocol": "sqs", "endpoint": arn, "filter_policy": filter}));
         c.sns
             .subscribe()
             .topic_arn(&topic_arn)
@@ -612,14 +624,34 @@ pub async fn provision(endpoint: &str) -> Stack {
             .await
             .unwrap();
     }
+    // The second channel: its own topic, no filter.
+    let alarm_topic_arn =
+        c.sns.create_topic().name("breakglass-alarms").send().await.unwrap().topic_arn.unwrap();
+    let (alarms, alarms_arn) = queue(&c, "alarms").await;
+    c.sns.subscribe().topic_arn(&alarm_topic_arn).protocol("sqs").endpoint(&alarms_arn).send().await.unwrap();
+    // The investigator roles exist with the trust their [[investigator]] tables give them.
+    for i in &config.investigators {
+        let path = i.role.split_once(":role").map(|(_, r)| r.trim_end_matches(i.role_name())).unwrap_or("/");
+        c.iam
+            .create_role()
+            .role_name(i.role_name())
+            .path(path)
+            .assume_role_policy_document(i.trust_policy_json())
+            .send()
+            .await
+            .unwrap();
+    }
     let bus = c.events.create_event_bus().name("breakglass").send().await.unwrap();
     let _ = bus;
     let (s3_calls, s3_calls_arn) = queue(&c, "s3-calls").await;
     let (own_events, own_events_arn) = queue(&c, "own-events").await;
+    let (control_calls, control_calls_arn) = queue(&c, "control-calls").await;
     let buckets: Vec<String> = config.buckets.iter().map(|b| b.name.clone()).collect();
-    for (rule, bus, arn) in
-        [("S3ChangesRule", "default", &s3_calls_arn), ("OwnEventsRule", "breakglass", &own_events_arn)]
-    {
+    for (rule, bus, arn) in [
+        ("S3ChangesRule", "default", &s3_calls_arn),
+        ("ControlPlaneRule", "default", &control_calls_arn),
+        ("OwnEventsRule", "breakglass", &own_events_arn),
+    ] {
         c.events
             .put_rule()
             .name(rule)
@@ -647,6 +679,10 @@ pub async fn provision(endpoint: &str) -> Stack {
         security,
         s3_calls,
         own_events,
+        control_calls,
+        alarm_topic_arn,
+        alarms,
+        expected_subscriptions: Value::Array(expected_subscriptions),
         stack_counter: std::sync::atomic::AtomicUsize::new(1),
     }
 }
@@ -661,6 +697,9 @@ impl Stack {
         env.push(("BREAKGLASS_AUDIT_BUCKET".into(), self.audit_bucket.clone()));
         env.push(("BREAKGLASS_CATALOG_PRODUCTS".into(), format!("{OPEN_PRODUCT},{CLOSE_PRODUCT}")));
         env.push(("BREAKGLASS_CATALOG_PRINCIPALS".into(), CATALOG_PRINCIPAL.into()));
+        env.push(("BREAKGLASS_ALARM_TOPIC_ARN".into(), self.alarm_topic_arn.clone()));
+        env.push(("BREAKGLASS_SUBSCRIPTIONS".into(), self.expected_subscriptions.to_string()));
+        env.push(("BREAKGLASS_KEY_ARN".into(), KEY_ARN.into()));
         env
     }
 
@@ -735,7 +774,15 @@ impl Stack {
             .put_events()
             .entries(
                 aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-                    .source("aws.s3")
+                    .source(format!(
+                        "aws.{}",
+                        event["detail"]["eventSource"]
+                            .as_str()
+                            .unwrap_or("s3")
+                            .split('.')
+                            .next()
+                            .unwrap_or("s3")
+                    ))
                     .detail_type("AWS API Call via CloudTrail")
                     .detail(event["detail"].to_string())
                     .build(),
@@ -751,7 +798,9 @@ impl Stack {
     /// answers.
     pub async fn route(&self, enforcer: &Function, notifier: &Function) -> Vec<Result<Value, String>> {
         let mut answers = Vec::new();
-        for delivered in self.drain(&self.s3_calls).await {
+        let mut delivered = self.drain(&self.s3_calls).await;
+        delivered.extend(self.drain(&self.control_calls).await);
+        for delivered in delivered {
             answers.push(enforcer.invoke(&delivered));
             let _ = notifier.invoke(&delivered);
         }
@@ -804,6 +853,22 @@ impl Stack {
 
 /// An EventBridge "AWS API Call via CloudTrail" event for an S3 call, shaped like the real ones in the
 /// corpus (eventVersion 1.09: `Host` string, `policy: ""`, `bucketPolicy` as an object).
+/// A CloudTrail-shaped record of a guarded call outside S3 (IAM, KMS, SNS, Lambda), made by `role`'s
+/// session `session`, modelled on the examples in each service's CloudTrail documentation.
+pub fn control_event(name: &str, source: &str, params: Value, role: &str, session: &str) -> Value {
+    let mut e = cloudtrail_event(name, "unused", role, session, None, None);
+    let d = &mut e["detail"];
+    d["eventSource"] = json!(source);
+    d["requestParameters"] = params;
+    d["resources"] = json!([]);
+    if source == "iam.amazonaws.com" {
+        // IAM is global: CloudTrail records its calls in us-east-1.
+        d["awsRegion"] = json!("us-east-1");
+    }
+    e["source"] = json!(format!("aws.{}", source.split('.').next().unwrap_or("unknown")));
+    e
+}
+
 pub fn cloudtrail_event(
     name: &str,
     bucket: &str,

@@ -1,0 +1,338 @@
+//! The attacks around the glass (docs/threat-model.md), detected and reverted end to end: moto as
+//! the logging account, the real `enforcer` and `notifier` binaries through the Lambda Runtime API,
+//! the template's rules in moto's EventBridge, CloudTrail-shaped records of the insider's calls
+//! (moto emits none). What the SCPs and policies *deny* is proven in tests/tests/template.rs.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use breakglass_core::ports::BucketSettings;
+use e2e::{
+    cloudtrail_event, config, control_event, provision, Function, Moto, Stack, ACCOUNT, KEY_ARN, REGION,
+};
+use serde_json::{json, Value};
+
+const BUCKET: &str = "acme-cloudtrail-logs";
+const ADMIN: &str = "arn:aws:iam::111122223333:role/Admin";
+
+struct Env {
+    _moto: Moto,
+    stack: Stack,
+    enforcer: Function,
+    notifier: Function,
+}
+
+async fn setup() -> Option<Env> {
+    let moto = Moto::start()?;
+    let stack = provision(&moto.endpoint).await;
+    let enforcer = Function::spawn("enforcer", &stack.function_env());
+    let notifier = Function::spawn("notifier", &stack.function_env());
+    Some(Env { _moto: moto, stack, enforcer, notifier })
+}
+
+fn sweep() -> Value {
+    json!({"version": "0", "id": "sweep", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": ACCOUNT, "region": REGION, "resources": [], "detail": {}})
+}
+
+/// The subjects of the security team's mails.
+async fn security_subjects(stack: &Stack) -> Vec<String> {
+    stack
+        .deliveries(&stack.security)
+        .await
+        .iter()
+        .filter_map(|(_, d)| d["subject"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Attack 1: code of the insider's own running as a breakglass role. Passing the role is denied by
+/// the SCP; if it happens anyway, the CreateFunction is an alert, and the role's grants do not hold
+/// outside its own function (template.rs).
+#[tokio::test(flavor = "current_thread")]
+async fn attack_1_a_function_given_a_breakglass_role_is_an_alert() {
+    let Some(env) = setup().await else { return };
+    let role = format!("arn:aws:iam::{ACCOUNT}:role/breakglass-enforcer");
+    let params = json!({"functionName": "totally-harmless", "runtime": "python3.12", "role": role, "handler": "x.handler"});
+    env.stack
+        .cloudtrail(&control_event(
+            "CreateFunction20150331",
+            "lambda.amazonaws.com",
+            params,
+            ADMIN,
+            "mallory",
+        ))
+        .await;
+    // A function with a role of its own is none of breakglass's business.
+    let own = json!({"functionName": "app", "role": format!("arn:aws:iam::{ACCOUNT}:role/app")});
+    env.stack
+        .cloudtrail(&control_event("CreateFunction20150331", "lambda.amazonaws.com", own, ADMIN, "mallory"))
+        .await;
+    env.stack.route(&env.enforcer, &env.notifier).await;
+    let subjects = security_subjects(&env.stack).await;
+    assert_eq!(subjects.len(), 1, "{subjects:?}");
+    assert!(
+        subjects[0].contains("ALERT: create a function with a breakglass role (breakglass-enforcer)"),
+        "{subjects:?}"
+    );
+}
+
+/// Attack 3: an investigator role's trust changed to admit the insider. The enforcer puts the
+/// configured trust back at once; the security team and the stakeholders hear of it.
+#[tokio::test(flavor = "current_thread")]
+async fn attack_3_a_changed_investigator_trust_is_put_back() {
+    let Some(env) = setup().await else { return };
+    let iam = &env.stack.clients.iam;
+    let evil = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:user/mallory")}, "Action": "sts:AssumeRole"}]})
+    .to_string();
+    iam.update_assume_role_policy().role_name("LogInvestigator").policy_document(&evil).send().await.unwrap();
+    let params = json!({"roleName": "LogInvestigator", "policyDocument": evil});
+    env.stack
+        .cloudtrail(&control_event("UpdateAssumeRolePolicy", "iam.amazonaws.com", params, ADMIN, "mallory"))
+        .await;
+    let answers = env.stack.route(&env.enforcer, &env.notifier).await;
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+
+    let c = config();
+    let investigator = c.investigator("LogInvestigator").unwrap();
+    let live = iam.get_role().role_name("LogInvestigator").send().await.unwrap().role.unwrap();
+    let live = breakglass_aws::url_decode(&live.assume_role_policy_document.unwrap());
+    assert!(investigator.is_lawful_trust(&live, &canonical_policies::Partition::aws()), "{live}");
+    let subjects = security_subjects(&env.stack).await;
+    assert!(
+        subjects.iter().any(|s| s.contains("ALERT: change a role's trust policy (LogInvestigator)")),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects.iter().any(|s| s.contains("ALERT LogInvestigator: the trust policy of investigator role")),
+        "{subjects:?}"
+    );
+    let stakeholders = env.stack.deliveries(&env.stack.stakeholders).await;
+    assert!(stakeholders
+        .iter()
+        .any(|(_, d)| d["text"].as_str().unwrap().contains("puts the configured trust policy back")));
+
+    // CloudTrail lost the event: the sweep finds and repairs it all the same.
+    iam.update_assume_role_policy().role_name("ExternalAuditor").policy_document(&evil).send().await.unwrap();
+    let answer = env.enforcer.invoke(&sweep()).unwrap();
+    let repairs = answer["repairs"].as_array().unwrap();
+    assert_eq!(repairs.len(), 1, "{answer}");
+    assert_eq!(
+        (repairs[0]["subject"].as_str(), repairs[0]["repaired"].as_bool()),
+        (Some("ExternalAuditor"), Some(true))
+    );
+}
+
+/// Attack 4: destroying the logs instead of reading them. Suspended versioning is turned back on,
+/// a lifecycle configuration that expires logs sooner than the retention is removed, replication is
+/// removed; each is alerted, on the event and on the sweep.
+#[tokio::test(flavor = "current_thread")]
+async fn attack_4_settings_that_destroy_or_copy_out_the_logs_are_reverted() {
+    use aws_sdk_s3::types::{
+        BucketLifecycleConfiguration, BucketVersioningStatus, Destination, ExpirationStatus,
+        LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration,
+        ReplicationConfiguration, ReplicationRule, ReplicationRuleStatus, VersioningConfiguration,
+    };
+    let Some(env) = setup().await else { return };
+    let s3 = &env.stack.clients.s3;
+    let wipe = LifecycleRule::builder()
+        .id("tidy-up")
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("").build())
+        .expiration(LifecycleExpiration::builder().days(1).build())
+        .noncurrent_version_expiration(NoncurrentVersionExpiration::builder().noncurrent_days(1).build())
+        .build()
+        .unwrap();
+    s3.put_bucket_lifecycle_configuration()
+        .bucket(BUCKET)
+        .lifecycle_configuration(BucketLifecycleConfiguration::builder().rules(wipe).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    // Replication needs versioning on (moto checks, as S3 does): copy out first, then suspend it.
+    s3.put_bucket_versioning()
+        .bucket(BUCKET)
+        .versioning_configuration(
+            VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let copy = ReplicationRule::builder()
+        .id("copy-out")
+        .status(ReplicationRuleStatus::Enabled)
+        .prefix("")
+        .destination(Destination::builder().bucket("arn:aws:s3:::mallorys-bucket").build().unwrap())
+        .build()
+        .unwrap();
+    s3.put_bucket_replication()
+        .bucket(BUCKET)
+        .replication_configuration(
+            ReplicationConfiguration::builder()
+                .role("arn:aws:iam::111122223333:role/r")
+                .rules(copy)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    s3.put_bucket_versioning()
+        .bucket(BUCKET)
+        .versioning_configuration(
+            VersioningConfiguration::builder().status(BucketVersioningStatus::Suspended).build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for name in ["PutBucketVersioning", "PutBucketLifecycle", "PutBucketReplication"] {
+        let mut e = cloudtrail_event(name, BUCKET, ADMIN, "mallory", None, None);
+        if name == "PutBucketVersioning" {
+            e["detail"]["requestParameters"]["VersioningConfiguration"] = json!({"Status": "Suspended"});
+        }
+        env.stack.cloudtrail(&e).await;
+    }
+    let answers = env.stack.route(&env.enforcer, &env.notifier).await;
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+
+    // Read back through the adapter (it copes with moto's misnamed root elements).
+    let store = breakglass_aws::S3Store::new(s3.clone());
+    assert_eq!(store.get_versioning(BUCKET).await.unwrap().as_deref(), Some("Enabled"), "versioning back on");
+    assert!(store.get_lifecycle(BUCKET).await.unwrap().is_empty(), "the lifecycle configuration is gone");
+    assert!(store.get_replication(BUCKET).await.unwrap().is_empty(), "replication is gone");
+    let subjects = security_subjects(&env.stack).await;
+    for expected in [
+        "versioning was suspended",
+        "lifecycle rule `tidy-up` expires log objects after 1 day",
+        "replicated its logs to",
+    ] {
+        assert!(subjects.iter().any(|s| s.contains(expected)), "{expected}: {subjects:?}");
+    }
+    // Each repair is in the audit trail too.
+    let records = env.stack.audit_records(BUCKET).await;
+    assert!(
+        records.iter().filter(|(_, r)| r["detail"]["detail_type"] == "breakglass repair").count() >= 3,
+        "{records:?}"
+    );
+
+    // A lawful rule (longer than retention_days = 400) is left alone, also by the sweep.
+    let keep = LifecycleRule::builder()
+        .id("after-two-years")
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("").build())
+        .expiration(LifecycleExpiration::builder().days(731).build())
+        .build()
+        .unwrap();
+    s3.put_bucket_lifecycle_configuration()
+        .bucket(BUCKET)
+        .lifecycle_configuration(BucketLifecycleConfiguration::builder().rules(keep).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let answer = env.enforcer.invoke(&sweep()).unwrap();
+    assert_eq!(answer["repairs"], json!([]), "{answer}");
+    assert_eq!(store.get_lifecycle(BUCKET).await.unwrap().len(), 1, "the lawful rule stays");
+}
+
+/// Attack 5: disabling the key everything depends on. Denied by the key policy and the SCP; when a
+/// DisableKey happens anyway, the alert goes out on the second channel too (the notification topic
+/// is encrypted with that very key).
+#[tokio::test(flavor = "current_thread")]
+async fn attack_5_disabling_the_key_is_alarmed_on_the_second_channel() {
+    let Some(env) = setup().await else { return };
+    let key_id = KEY_ARN.rsplit('/').next().unwrap();
+    env.stack
+        .cloudtrail(&control_event(
+            "DisableKey",
+            "kms.amazonaws.com",
+            json!({"keyId": key_id}),
+            ADMIN,
+            "mallory",
+        ))
+        .await;
+    env.stack
+        .cloudtrail(&control_event(
+            "DeleteAlias",
+            "kms.amazonaws.com",
+            json!({"aliasName": "alias/breakglass"}),
+            ADMIN,
+            "mallory",
+        ))
+        .await;
+    // Someone else's key: not breakglass's concern.
+    env.stack
+        .cloudtrail(&control_event(
+            "DisableKey",
+            "kms.amazonaws.com",
+            json!({"keyId": "0000-other"}),
+            ADMIN,
+            "mallory",
+        ))
+        .await;
+    env.stack.route(&env.enforcer, &env.notifier).await;
+    let alarms = env.stack.drain(&env.stack.alarms).await;
+    let subjects: Vec<&str> = alarms.iter().filter_map(|m| m["Subject"].as_str()).collect();
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    assert!(subjects.iter().any(|s| s.contains("disable the KMS key")), "{subjects:?}");
+    assert!(subjects.iter().any(|s| s.contains("delete the KMS alias")), "{subjects:?}");
+    assert_eq!(security_subjects(&env.stack).await.len(), 2);
+}
+
+/// Attack 6: silencing the mail. A lost subscription and a filter policy that never matches are
+/// found by the sweep and by the Unsubscribe event, and alarmed on the second channel.
+#[tokio::test(flavor = "current_thread")]
+async fn attack_6_a_lost_or_silenced_subscription_is_alarmed_on_the_second_channel() {
+    let Some(env) = setup().await else { return };
+    let sns = &env.stack.clients.sns;
+    let subs = sns.list_subscriptions_by_topic().topic_arn(&env.stack.topic_arn).send().await.unwrap();
+    let subs = subs.subscriptions.unwrap();
+    let council = subs.iter().find(|s| s.endpoint.as_deref().unwrap().ends_with(":stakeholders")).unwrap();
+    let security = subs.iter().find(|s| s.endpoint.as_deref().unwrap().ends_with(":security")).unwrap();
+    sns.unsubscribe().subscription_arn(council.subscription_arn.as_deref().unwrap()).send().await.unwrap();
+    sns.set_subscription_attributes()
+        .subscription_arn(security.subscription_arn.as_deref().unwrap())
+        .attribute_name("FilterPolicy")
+        .attribute_value(r#"{"severity":["never"]}"#)
+        .send()
+        .await
+        .unwrap();
+
+    // The sweep (no event needed).
+    let answer = env.enforcer.invoke(&sweep()).unwrap();
+    assert_eq!(answer["repairs"].as_array().unwrap().len(), 1, "{answer}");
+    let alarms = env.stack.drain(&env.stack.alarms).await;
+    assert_eq!(alarms.len(), 1, "{alarms:?}");
+    let text = alarms[0]["Message"].as_str().unwrap();
+    assert!(text.contains("stakeholders` is gone") && text.contains("has filter policy"), "{text}");
+
+    // The Unsubscribe event: checked at once, and mailed (to whoever still listens) as well.
+    let params = json!({"subscriptionArn": council.subscription_arn});
+    env.stack.cloudtrail(&control_event("Unsubscribe", "sns.amazonaws.com", params, ADMIN, "mallory")).await;
+    env.stack.route(&env.enforcer, &env.notifier).await;
+    let alarms = env.stack.drain(&env.stack.alarms).await;
+    let subjects: Vec<&str> = alarms.iter().filter_map(|m| m["Subject"].as_str()).collect();
+    assert!(subjects.iter().any(|s| s.contains("lost or changed a subscription")), "{subjects:?}");
+    assert!(subjects.iter().any(|s| s.contains("remove a subscription")), "{subjects:?}");
+}
+
+/// Attack 8: a guarded call whose record names no bucket. The rule routes it, the notifier alerts
+/// instead of ignoring it, and the enforcer checks every bucket: a tampered policy is reverted.
+#[tokio::test(flavor = "current_thread")]
+async fn attack_8_a_guarded_call_naming_no_bucket_is_alerted_and_every_bucket_checked() {
+    let Some(env) = setup().await else { return };
+    let tampered =
+        std::fs::read_to_string(e2e::root().join("examples/policies/tampered-closed.json")).unwrap();
+    env.stack.clients.s3.put_bucket_policy().bucket(BUCKET).policy(&tampered).send().await.unwrap();
+    let mut e = cloudtrail_event("PutBucketPolicy", BUCKET, ADMIN, "mallory", None, None);
+    e["detail"]["requestParameters"] = Value::Null;
+    e["detail"]["resources"] = json!([]);
+    env.stack.cloudtrail(&e).await;
+    let answers = env.stack.route(&env.enforcer, &env.notifier).await;
+    assert_eq!(answers.len(), 1, "the rule routed the record that names no bucket");
+    assert_eq!(answers[0].as_ref().unwrap()["buckets"][0]["outcome"], "closed", "{answers:?}");
+    assert_eq!(
+        env.stack.live_policy(BUCKET).await,
+        Some(config().bucket(BUCKET).unwrap().closed_policy().to_pretty_json())
+    );
+    let subjects = security_subjects(&env.stack).await;
+    assert!(subjects.iter().any(|s| s.contains("ALERT: PutBucketPolicy naming no bucket")), "{subjects:?}");
+    assert!(subjects.iter().any(|s| s.contains("unlawful policy reverted")), "{subjects:?}");
+}
