@@ -159,7 +159,13 @@ async fn attack_4_settings_that_destroy_or_copy_out_the_logs_are_reverted() {
     let copy = ReplicationRule::builder()
         .id("copy-out")
         .status(ReplicationRuleStatus::Enabled)
-        .prefix("")
+        .priority(1)
+        .filter(aws_sdk_s3::types::ReplicationRuleFilter::builder().prefix("").build())
+        .delete_marker_replication(
+            aws_sdk_s3::types::DeleteMarkerReplication::builder()
+                .status(aws_sdk_s3::types::DeleteMarkerReplicationStatus::Disabled)
+                .build(),
+        )
         .destination(Destination::builder().bucket("arn:aws:s3:::mallorys-bucket").build().unwrap())
         .build()
         .unwrap();
