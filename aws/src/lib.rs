@@ -195,6 +195,18 @@ fn lifecycle_from_xml(xml: &str) -> Vec<LifecycleRule> {
         .collect()
 }
 
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim();
+    if s.len() % 2 != 0 || s.is_empty() {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
+}
+
 /// The service error code of an SDK error, if it is one.
 fn code_of<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> Option<&str> {
     e.as_service_error().and_then(|s| s.code())
@@ -533,15 +545,68 @@ impl EventBus for EventBridgeBus {
 
 /// The audit trail in an S3 bucket with Object Lock: every record is written once, in compliance
 /// mode, with a conditional put so that an existing key is never replaced.
+///
+/// With a MAC key ([`S3AuditLog::with_mac`]) every record carries a KMS HMAC of its bytes in its
+/// metadata (`x-amz-meta-breakglass-mac`), and reading verifies it: only the notifier may make a
+/// MAC (the key policy), so a record anyone else wrote, or changed, shows as forged.
 #[derive(Debug, Clone)]
 pub struct S3AuditLog {
     client: aws_sdk_s3::Client,
     bucket: String,
+    mac: Option<(aws_sdk_kms::Client, String)>,
 }
+
+/// The object metadata that carries a record's MAC (hex).
+const MAC_METADATA: &str = "breakglass-mac";
 
 impl S3AuditLog {
     pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
-        S3AuditLog { client, bucket: bucket.into() }
+        S3AuditLog { client, bucket: bucket.into(), mac: None }
+    }
+
+    /// Signs on write and verifies on read with the KMS HMAC key `key_id` (ID, ARN or alias).
+    pub fn with_mac(mut self, kms: aws_sdk_kms::Client, key_id: impl Into<String>) -> Self {
+        self.mac = Some((kms, key_id.into()));
+        self
+    }
+
+    async fn sign(&self, body: &[u8]) -> Result<Option<String>, PortError> {
+        let Some((kms, key)) = &self.mac else { return Ok(None) };
+        let out = kms
+            .generate_mac()
+            .key_id(key)
+            .mac_algorithm(aws_sdk_kms::types::MacAlgorithmSpec::HmacSha256)
+            .message(aws_sdk_kms::primitives::Blob::new(body))
+            .send()
+            .await
+            .map_err(|e| classify_error("GenerateMac", e))?;
+        Ok(out.mac.map(|m| to_hex(m.as_ref())))
+    }
+
+    /// `Some(warning)` when the record's MAC is missing or wrong; `None` when it is the notifier's.
+    async fn check(&self, key: &str, body: &[u8], mac: Option<&str>) -> Result<Option<String>, PortError> {
+        let Some((kms, key_id)) = &self.mac else { return Ok(None) };
+        let Some(mac) = mac.and_then(from_hex) else {
+            return Ok(Some(format!(
+                "record `{key}` is FORGED: it carries no signature of the notifier; not shown"
+            )));
+        };
+        let verified = kms
+            .verify_mac()
+            .key_id(key_id)
+            .mac_algorithm(aws_sdk_kms::types::MacAlgorithmSpec::HmacSha256)
+            .message(aws_sdk_kms::primitives::Blob::new(body))
+            .mac(aws_sdk_kms::primitives::Blob::new(mac))
+            .send()
+            .await;
+        match verified {
+            Ok(out) if out.mac_valid => Ok(None),
+            Ok(_) => Ok(Some(format!("record `{key}` is FORGED: its signature does not match; not shown"))),
+            Err(e) if code_of(&e) == Some("KMSInvalidMacException") => {
+                Ok(Some(format!("record `{key}` is FORGED: its signature does not match; not shown")))
+            }
+            Err(e) => Err(classify_error("VerifyMac", e)),
+        }
     }
 
     /// Every record under `prefix`, in key order (= time order), read version by version: a record
@@ -605,12 +670,18 @@ impl S3AuditLog {
                 .send()
                 .await
                 .map_err(|e| classify_error("GetObject", e))?;
+            let mac = object.metadata.as_ref().and_then(|m| m.get(MAC_METADATA)).cloned();
             let bytes = object
                 .body
                 .collect()
                 .await
                 .map_err(|e| PortError::Retryable(format!("GetObject `{key}`: {e}")))?
                 .into_bytes();
+            if let Some(forged) = self.check(&key, &bytes, mac.as_deref()).await? {
+                out.warnings.push(forged);
+                last_key = Some(key);
+                continue;
+            }
             match String::from_utf8(bytes.to_vec()) {
                 Ok(text) => out.records.push((key.clone(), text)),
                 Err(_) => out.warnings.push(format!("record `{key}` is not utf-8; not shown")),
@@ -638,11 +709,13 @@ impl AuditLog for S3AuditLog {
         retain_until: time::OffsetDateTime,
     ) -> Result<Appended, PortError> {
         let until = DateTime::from_secs(retain_until.unix_timestamp());
+        let mac = self.sign(body.as_bytes()).await?;
         let result = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
+            .set_metadata(mac.map(|m| std::collections::HashMap::from([(MAC_METADATA.to_owned(), m)])))
             .content_type("application/json")
             .body(ByteStream::from(body.as_bytes().to_vec()))
             .if_none_match("*")

@@ -140,6 +140,7 @@ struct RawAudit {
     bucket: String,
     prefix: Option<String>,
     retain_days: Option<u32>,
+    mac_key: Option<String>,
 }
 
 /// Where the notifier writes the audit trail: an S3 bucket with Object Lock, under a prefix.
@@ -150,6 +151,9 @@ pub struct AuditConfig {
     pub prefix: String,
     /// How long each record is locked (compliance mode: nobody, root included, can delete it sooner).
     pub retain: Duration,
+    /// The KMS HMAC key (ID, ARN or alias) the notifier signs every record with and `history`
+    /// verifies them with: a record that anyone else wrote shows as forged.
+    pub mac_key: Option<String>,
 }
 
 impl AuditConfig {
@@ -163,6 +167,7 @@ impl AuditConfig {
         if let Some(base) = base {
             a.prefix.clone_from(&base.prefix);
             a.retain = base.retain;
+            a.mac_key.clone_from(&base.mac_key);
         }
         Ok(a)
     }
@@ -193,7 +198,27 @@ impl AuditConfig {
         if !prefix.is_empty() && !prefix.ends_with('/') {
             prefix.push('/');
         }
-        Ok(AuditConfig { bucket: bucket.to_owned(), prefix, retain: Duration::days(i64::from(retain_days)) })
+        Ok(AuditConfig {
+            bucket: bucket.to_owned(),
+            prefix,
+            retain: Duration::days(i64::from(retain_days)),
+            mac_key: None,
+        })
+    }
+
+    /// With `key` as the records' KMS HMAC key: a key ID, key ARN, alias name or alias ARN.
+    pub fn with_mac_key(mut self, key: &str) -> Result<AuditConfig, ConfigError> {
+        let ok = !key.is_empty() && key.len() <= 2048 && !key.contains(char::is_whitespace);
+        if !ok {
+            return Err(ConfigError::Invalid {
+                bucket: "[audit]".into(),
+                field: "mac_key",
+                value: key.to_owned(),
+                reason: "expected a kms key id, key arn or alias",
+            });
+        }
+        self.mac_key = Some(key.to_owned());
+        Ok(self)
     }
 }
 
@@ -258,11 +283,17 @@ impl Config {
             buckets.push(bucket);
         }
         let audit = match &raw.audit {
-            Some(a) => Some(AuditConfig::new(
-                &a.bucket,
-                a.prefix.as_deref().unwrap_or("breakglass/"),
-                a.retain_days.unwrap_or(AuditConfig::DEFAULT_RETAIN_DAYS),
-            )?),
+            Some(a) => {
+                let audit = AuditConfig::new(
+                    &a.bucket,
+                    a.prefix.as_deref().unwrap_or("breakglass/"),
+                    a.retain_days.unwrap_or(AuditConfig::DEFAULT_RETAIN_DAYS),
+                )?;
+                Some(match &a.mac_key {
+                    Some(k) => audit.with_mac_key(k)?,
+                    None => audit,
+                })
+            }
             None => None,
         };
         if let Some(a) = &audit {

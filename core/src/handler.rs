@@ -39,11 +39,18 @@ pub const AUDIT_BUCKET_ENV: &str = "BREAKGLASS_AUDIT_BUCKET";
 /// The audit trail's location: `BREAKGLASS_AUDIT_BUCKET` wins over the config's `[audit] bucket`;
 /// prefix and retention come from the config or their defaults.
 pub fn audit_from_env(config: &Config) -> Result<AuditConfig, SetupError> {
-    match std::env::var(AUDIT_BUCKET_ENV).ok().filter(|b| !b.is_empty()) {
-        Some(bucket) => Ok(AuditConfig::for_bucket(&bucket, config.audit.as_ref())?),
-        None => config.audit.clone().ok_or(SetupError::NoAudit),
+    let audit = match std::env::var(AUDIT_BUCKET_ENV).ok().filter(|b| !b.is_empty()) {
+        Some(bucket) => AuditConfig::for_bucket(&bucket, config.audit.as_ref())?,
+        None => config.audit.clone().ok_or(SetupError::NoAudit)?,
+    };
+    match std::env::var(RECORD_KEY_ENV).ok().filter(|k| !k.is_empty()) {
+        Some(key) => Ok(audit.with_mac_key(&key)?),
+        None => Ok(audit),
     }
 }
+
+/// The KMS HMAC key that signs audit records (set by template.yaml); wins over `[audit] mac_key`.
+pub const RECORD_KEY_ENV: &str = "BREAKGLASS_RECORD_KEY";
 
 /// The configuration from the environment.
 pub fn config_from_env() -> Result<Config, SetupError> {

@@ -1,6 +1,7 @@
 //! The notifier Lambda: builds the config, the SNS clients and the audit trail once, then hands
 //! every event to `breakglass_core::handler::notify_event`. Environment (set by template.yaml):
-//! `BREAKGLASS_CONFIG` or `BREAKGLASS_CONFIG_FILE`, `BREAKGLASS_TOPIC_ARN`, optionally
+//! `BREAKGLASS_CONFIG` or `BREAKGLASS_CONFIG_FILE`, `BREAKGLASS_TOPIC_ARN`, `BREAKGLASS_RECORD_KEY`
+//! (the KMS HMAC key that signs every record; or `[audit] mac_key`), optionally
 //! `BREAKGLASS_ALARM_TOPIC_ARN` (the second channel for attacks on the first), `BREAKGLASS_KEY_ARN`
 //! (breakglass's key, watched) and `BREAKGLASS_AUDIT_BUCKET` (wins over the config's `[audit]
 //! bucket`). Without an audit bucket the notifier does not start: an unrecorded break-glass is what
@@ -24,7 +25,12 @@ async fn main() -> Result<(), Error> {
         .ok()
         .filter(|t| !t.is_empty())
         .map(|t| SnsPublisher::new(clients.sns.clone(), t));
-    let trail = Trail { log: S3AuditLog::new(clients.s3, &audit.bucket), config: audit };
+    // Every record signed with the records' HMAC key, so that `history` can tell it from a forgery.
+    let log = match &audit.mac_key {
+        Some(key) => S3AuditLog::new(clients.s3, &audit.bucket).with_mac(clients.kms.clone(), key),
+        None => S3AuditLog::new(clients.s3, &audit.bucket),
+    };
+    let trail = Trail { log, config: audit };
     let (config, scope, publisher, alarm, trail) = (&config, &scope, &publisher, alarm.as_ref(), &trail);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now = time::OffsetDateTime::now_utc();

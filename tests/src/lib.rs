@@ -231,6 +231,7 @@ pub struct Clients {
     pub events: aws_sdk_eventbridge::Client,
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub iam: aws_sdk_iam::Client,
+    pub kms: aws_sdk_kms::Client,
 }
 
 pub async fn clients(endpoint: &str) -> Clients {
@@ -248,6 +249,7 @@ pub async fn clients(endpoint: &str) -> Clients {
         events: aws_sdk_eventbridge::Client::new(&shared),
         cloudformation: aws_sdk_cloudformation::Client::new(&shared),
         iam: aws_sdk_iam::Client::new(&shared),
+        kms: aws_sdk_kms::Client::new(&shared),
     }
 }
 
@@ -623,6 +625,21 @@ pub async fn provision(endpoint: &str) -> Stack {
             .send()
             .await
             .unwrap();
+    }
+    // The records' HMAC key under the alias the config names (template.yaml's RecordKey).
+    if let Some(alias) = audit.mac_key.as_deref() {
+        let key = c
+            .kms
+            .create_key()
+            .key_spec(aws_sdk_kms::types::KeySpec::Hmac256)
+            .key_usage(aws_sdk_kms::types::KeyUsageType::GenerateVerifyMac)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap()
+            .key_id;
+        c.kms.create_alias().alias_name(alias).target_key_id(key).send().await.unwrap();
     }
     // The second channel: its own topic, no filter.
     let alarm_topic_arn =

@@ -143,3 +143,46 @@ async fn the_scheduled_pass_closes_an_expired_window_and_stakeholders_are_told()
     assert_eq!(w["closed"]["kind"], "expiry");
     assert_eq!(j["entries"].as_array().unwrap().len(), 1, "the enforcer's own write is folded in: {j:#}");
 }
+
+/// Attack 7 of docs/threat-model.md: forging the record. The bucket policy and the SCP let only the
+/// notifier write records (tests/tests/template.rs; moto enforces neither), and the notifier signs
+/// each one with the records' HMAC key, which only it may use. A record written by anyone else, or a
+/// genuine signature on changed content, shows in `history` as FORGED, is not shown, and exits 3.
+#[tokio::test(flavor = "current_thread")]
+async fn attack_7_a_forged_record_shows_as_forged_in_history() {
+    let Some(moto) = Moto::start() else { return };
+    let stack = provision(&moto.endpoint).await;
+    let notifier = Function::spawn("notifier", &stack.function_env());
+    let s3 = &stack.clients.s3;
+    let audit = &stack.audit_bucket;
+    notifier.invoke(&request_event("open", "ev-open")).unwrap();
+    let (code, out, err) = history(&moto.endpoint, &[]);
+    assert_eq!(code, 0, "a genuine trail verifies: {out}{err}");
+    assert!(out.contains("OPEN WINDOW"), "{out}");
+
+    // The insider's "close", written straight into the trail: no signature.
+    let forged = br#"{"schema":"breakglass.audit/1","time":"2026-11-24T10:30:00Z","bucket":"acme-cloudtrail-logs","kind":"request","action":"close","who":"alice","summary":"closed (forged)"}"#;
+    let key = format!("breakglass/{BUCKET}/2026-11-24T10:30:00Z-0000000000000000.json");
+    s3.put_object().bucket(audit).key(&key).body(ByteStream::from_static(forged)).send().await.unwrap();
+    // And one with a genuine signature copied from the real record, over other content.
+    let records = stack.audit_records(BUCKET).await;
+    let (real_key, _) = records.iter().find(|(k, _)| k != &key).unwrap();
+    let head = s3.head_object().bucket(audit).key(real_key).send().await.unwrap();
+    let mac = head.metadata.unwrap()["breakglass-mac"].clone();
+    let copied = format!("breakglass/{BUCKET}/2026-11-24T10:31:00Z-1111111111111111.json");
+    s3.put_object()
+        .bucket(audit)
+        .key(&copied)
+        .metadata("breakglass-mac", mac)
+        .body(ByteStream::from_static(forged))
+        .send()
+        .await
+        .unwrap();
+
+    let (code, out, err) = history(&moto.endpoint, &[]);
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(!out.contains("(forged)"), "a forged record is not shown: {out}");
+    assert!(out.contains("OPEN WINDOW"), "the forged close does not close the window: {out}");
+    assert!(err.contains(&format!("record `{key}` is FORGED: it carries no signature")), "{err}");
+    assert!(err.contains(&format!("record `{copied}` is FORGED: its signature does not match")), "{err}");
+}

@@ -663,3 +663,26 @@ fn the_enforcer_expects_the_subscriptions_the_template_makes() {
     }
     assert_eq!(expected.len(), 2);
 }
+
+/// Attack 7, the signature: only the notifier makes a record's MAC; operators verify.
+#[test]
+fn attack_7_only_the_notifier_signs_records() {
+    let key_policy = resource_policy("RecordKey", &["KeyPolicy"]);
+    let key = format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/key-id");
+    let notifier = format!("arn:aws:iam::{ACCOUNT}:role/breakglass-notifier");
+    for who in [
+        ADMIN,
+        DEPLOYER,
+        "arn:aws:iam::111122223333:role/breakglass-operator",
+        "arn:aws:iam::111122223333:root",
+    ] {
+        assert_eq!(decide(&key_policy, who, "kms:GenerateMac", &key), Decision::ExplicitDeny, "{who}");
+    }
+    assert_ne!(decide(&key_policy, &notifier, "kms:GenerateMac", &key), Decision::ExplicitDeny);
+    let roles = roles();
+    let (_, arn, policy, _) = roles.iter().find(|(l, ..)| l == "NotifierRole").unwrap();
+    assert_eq!(decide(policy, arn, "kms:GenerateMac", &key), Decision::Allow);
+    let (_, arn, policy, _) = roles.iter().find(|(l, ..)| l == "OperatorRole").unwrap();
+    assert_eq!(decide(policy, arn, "kms:VerifyMac", &key), Decision::Allow);
+    assert_eq!(decide(policy, arn, "kms:GenerateMac", &key), Decision::ImplicitDeny);
+}
