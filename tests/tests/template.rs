@@ -686,3 +686,54 @@ fn attack_7_only_the_notifier_signs_records() {
     assert_eq!(decide(policy, arn, "kms:VerifyMac", &key), Decision::Allow);
     assert_eq!(decide(policy, arn, "kms:GenerateMac", &key), Decision::ImplicitDeny);
 }
+
+/// docs/threat-model.md lists every guarded call as the code does: a call added to
+/// `GuardedCall::ALL` without its line in the docs fails here (and prints the line to add).
+#[test]
+fn the_threat_model_lists_every_guarded_call() {
+    use breakglass_core::guarded::{GuardedCall, Response};
+    let doc = std::fs::read_to_string(root().join("docs/threat-model.md")).unwrap();
+    let mut missing = Vec::new();
+    for c in GuardedCall::ALL {
+        let response = match c.response() {
+            Response::Revert => "reverted",
+            Response::RevertTrust => "trust put back",
+            Response::Alert => "alert",
+        };
+        let row = format!("| `{}` | {} | {} | {} |", c.name(), c.source(), response, c.threat());
+        if !doc.contains(&row) {
+            missing.push(row);
+        }
+    }
+    assert!(missing.is_empty(), "add to docs/threat-model.md, \"Guarded calls\":\n{}", missing.join("\n"));
+}
+
+/// Every test the threat model names as proof exists.
+#[test]
+fn the_threat_model_names_tests_that_exist() {
+    let doc = std::fs::read_to_string(root().join("docs/threat-model.md")).unwrap();
+    let mut sources = String::new();
+    for dir in ["tests/tests", "canonical-policies/tests", "core/tests"] {
+        for e in std::fs::read_dir(root().join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "rs") {
+                sources.push_str(&std::fs::read_to_string(p).unwrap());
+            }
+        }
+    }
+    let names: Vec<&str> = doc
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|t| {
+            t.len() > 12
+                && t.contains('_')
+                && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        })
+        .filter(|t| t.starts_with("attack_") || t.starts_with("the_") || t.starts_with("calling_"))
+        .collect();
+    assert!(names.len() >= 15, "{names:?}");
+    for n in names {
+        assert!(sources.contains(&format!("fn {n}(")), "docs/threat-model.md names `{n}`, which is no test");
+    }
+}
