@@ -493,6 +493,24 @@ pub struct Stack {
     stack_counter: std::sync::atomic::AtomicUsize,
 }
 
+/// moto, the provisioned stack, and the enforcer and notifier running against it: what most
+/// end-to-end tests start from.
+pub struct Env {
+    pub _moto: Moto,
+    pub stack: Stack,
+    pub enforcer: Function,
+    pub notifier: Function,
+}
+
+/// [`Env`], or `None` when moto is not installed (outside CI).
+pub async fn setup() -> Option<Env> {
+    let moto = Moto::start()?;
+    let stack = provision(&moto.endpoint).await;
+    let enforcer = Function::spawn("enforcer", &stack.function_env());
+    let notifier = Function::spawn("notifier", &stack.function_env());
+    Some(Env { _moto: moto, stack, enforcer, notifier })
+}
+
 /// breakglass's KMS key, as the notifier is told it (`BREAKGLASS_KEY_ARN`).
 pub const KEY_ARN: &str = "arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 

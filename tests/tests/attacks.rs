@@ -5,32 +5,25 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use breakglass_core::ports::BucketSettings;
-use e2e::{
-    cloudtrail_event, config, control_event, provision, Function, Moto, Stack, ACCOUNT, KEY_ARN, REGION,
-};
+use e2e::{cloudtrail_event, config, control_event, setup, Stack, ACCOUNT, KEY_ARN, REGION};
 use serde_json::{json, Value};
 
 const BUCKET: &str = "acme-cloudtrail-logs";
 const ADMIN: &str = "arn:aws:iam::111122223333:role/Admin";
 
-struct Env {
-    _moto: Moto,
-    stack: Stack,
-    enforcer: Function,
-    notifier: Function,
-}
-
-async fn setup() -> Option<Env> {
-    let moto = Moto::start()?;
-    let stack = provision(&moto.endpoint).await;
-    let enforcer = Function::spawn("enforcer", &stack.function_env());
-    let notifier = Function::spawn("notifier", &stack.function_env());
-    Some(Env { _moto: moto, stack, enforcer, notifier })
-}
-
 fn sweep() -> Value {
     json!({"version": "0", "id": "sweep", "detail-type": "Scheduled Event", "source": "aws.events",
         "account": ACCOUNT, "region": REGION, "resources": [], "detail": {}})
+}
+
+async fn set_versioning(s3: &aws_sdk_s3::Client, status: aws_sdk_s3::types::BucketVersioningStatus) {
+    let v = aws_sdk_s3::types::VersioningConfiguration::builder().status(status).build();
+    s3.put_bucket_versioning().bucket(BUCKET).versioning_configuration(v).send().await.unwrap();
+}
+
+async fn set_lifecycle(s3: &aws_sdk_s3::Client, rule: aws_sdk_s3::types::LifecycleRule) {
+    let c = aws_sdk_s3::types::BucketLifecycleConfiguration::builder().rules(rule).build().unwrap();
+    s3.put_bucket_lifecycle_configuration().bucket(BUCKET).lifecycle_configuration(c).send().await.unwrap();
 }
 
 /// The subjects of the security team's mails.
@@ -127,9 +120,9 @@ async fn attack_3_a_changed_investigator_trust_is_put_back() {
 #[tokio::test(flavor = "current_thread")]
 async fn attack_4_settings_that_destroy_or_copy_out_the_logs_are_reverted() {
     use aws_sdk_s3::types::{
-        BucketLifecycleConfiguration, BucketVersioningStatus, Destination, ExpirationStatus,
-        LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration,
-        ReplicationConfiguration, ReplicationRule, ReplicationRuleStatus, VersioningConfiguration,
+        BucketVersioningStatus, Destination, ExpirationStatus, LifecycleExpiration, LifecycleRule,
+        LifecycleRuleFilter, NoncurrentVersionExpiration, ReplicationConfiguration, ReplicationRule,
+        ReplicationRuleStatus,
     };
     let Some(env) = setup().await else { return };
     let s3 = &env.stack.clients.s3;
@@ -141,21 +134,9 @@ async fn attack_4_settings_that_destroy_or_copy_out_the_logs_are_reverted() {
         .noncurrent_version_expiration(NoncurrentVersionExpiration::builder().noncurrent_days(1).build())
         .build()
         .unwrap();
-    s3.put_bucket_lifecycle_configuration()
-        .bucket(BUCKET)
-        .lifecycle_configuration(BucketLifecycleConfiguration::builder().rules(wipe).build().unwrap())
-        .send()
-        .await
-        .unwrap();
+    set_lifecycle(s3, wipe).await;
     // Replication needs versioning on (moto checks, as S3 does): copy out first, then suspend it.
-    s3.put_bucket_versioning()
-        .bucket(BUCKET)
-        .versioning_configuration(
-            VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    set_versioning(s3, BucketVersioningStatus::Enabled).await;
     let copy = ReplicationRule::builder()
         .id("copy-out")
         .status(ReplicationRuleStatus::Enabled)
@@ -181,14 +162,7 @@ async fn attack_4_settings_that_destroy_or_copy_out_the_logs_are_reverted() {
         .send()
         .await
         .unwrap();
-    s3.put_bucket_versioning()
-        .bucket(BUCKET)
-        .versioning_configuration(
-            VersioningConfiguration::builder().status(BucketVersioningStatus::Suspended).build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    set_versioning(s3, BucketVersioningStatus::Suspended).await;
     for name in ["PutBucketVersioning", "PutBucketLifecycle", "PutBucketReplication"] {
         let mut e = cloudtrail_event(name, BUCKET, ADMIN, "mallory", None, None);
         if name == "PutBucketVersioning" {
@@ -227,12 +201,7 @@ async fn attack_4_settings_that_destroy_or_copy_out_the_logs_are_reverted() {
         .expiration(LifecycleExpiration::builder().days(731).build())
         .build()
         .unwrap();
-    s3.put_bucket_lifecycle_configuration()
-        .bucket(BUCKET)
-        .lifecycle_configuration(BucketLifecycleConfiguration::builder().rules(keep).build().unwrap())
-        .send()
-        .await
-        .unwrap();
+    set_lifecycle(s3, keep).await;
     let answer = env.enforcer.invoke(&sweep()).unwrap();
     assert_eq!(answer["repairs"], json!([]), "{answer}");
     assert_eq!(store.get_lifecycle(BUCKET).await.unwrap().len(), 1, "the lawful rule stays");

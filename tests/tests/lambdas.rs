@@ -6,28 +6,13 @@
 use std::collections::BTreeSet;
 
 use canonical_policies::{classify, OpenGrant, Policy, State};
-use e2e::{cloudtrail_event, config, provision, Function, Moto, Stack};
+use e2e::{cloudtrail_event, config, setup, Function};
 use serde_json::{json, Value};
 
 const BUCKET: &str = "acme-cloudtrail-logs";
 const OPERATOR: &str = "arn:aws:iam::111122223333:role/breakglass-operator";
 const MALLORY: &str = "arn:aws:iam::111122223333:role/mallory";
 const READER: &str = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
-
-struct Env {
-    _moto: Moto,
-    stack: Stack,
-    enforcer: Function,
-    notifier: Function,
-}
-
-async fn setup() -> Option<Env> {
-    let moto = Moto::start()?;
-    let stack = provision(&moto.endpoint).await;
-    let enforcer = Function::spawn("enforcer", &stack.function_env());
-    let notifier = Function::spawn("notifier", &stack.function_env());
-    Some(Env { _moto: moto, stack, enforcer, notifier })
-}
 
 fn open_policy(hours: i64) -> String {
     let c = config();
@@ -44,7 +29,16 @@ fn closed_hash() -> String {
     config().bucket(BUCKET).unwrap().closed_hash().to_string()
 }
 
-impl Env {
+/// What these tests do with the shared environment.
+trait Steps {
+    async fn put_policy_as(&self, role: &str, policy: &str) -> (Value, Vec<Result<Value, String>>);
+    async fn deliver(&self, event: &Value) -> Vec<Result<Value, String>>;
+    async fn run_delivered(&self) -> Vec<Result<Value, String>>;
+    async fn live(&self) -> Option<String>;
+    async fn mail(&self, queue: &str) -> Vec<(Value, Value)>;
+}
+
+impl Steps for e2e::Env {
     /// Someone puts a policy on moto; CloudTrail's event goes through the rule; both functions get
     /// what the rule delivered; the enforcer's own events go to the notifier. Returns the enforcer's
     /// answers.
