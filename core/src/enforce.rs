@@ -133,9 +133,12 @@ impl<S: PolicyStore, B: EventBus> Enforcer<S, B> {
                 // In order, one after the other: a batch of records may name the same bucket twice.
                 let mut results = Vec::with_capacity(calls.len());
                 for call in calls {
-                    results.push(self.on_call(call, now).await);
+                    match self.on_call(call, now).await {
+                        Ok(reports) => results.extend(reports.into_iter().map(Ok)),
+                        Err(e) => results.push(Err(e)),
+                    }
                 }
-                every_one(results.into_iter().filter_map(Result::transpose))
+                every_one(results)
             }
         }
     }
@@ -154,14 +157,15 @@ impl<S: PolicyStore, B: EventBus> Enforcer<S, B> {
         every_one(results)
     }
 
-    async fn on_call(&self, call: &ApiCall, now: OffsetDateTime) -> Result<Option<Report>, EnforceError> {
+    /// What one call calls for: its bucket reconciled, or every bucket when it names none.
+    async fn on_call(&self, call: &ApiCall, now: OffsetDateTime) -> Result<Vec<Report>, EnforceError> {
         let Some(guarded) = call.guarded() else {
             tracing::info!(event = call.event_name.as_str(), "not a guarded call; ignored");
-            return Ok(None);
+            return Ok(Vec::new());
         };
         if guarded.target() != Target::Bucket {
             // Roles, keys, topics: the sentinel and the notifier's.
-            return Ok(None);
+            return Ok(Vec::new());
         }
         let Some(name) = call.bucket.as_deref() else {
             // A guarded bucket call that names no bucket may have touched any of them: check all.
@@ -170,22 +174,22 @@ impl<S: PolicyStore, B: EventBus> Enforcer<S, B> {
                 "guarded call names no bucket; sweeping every bucket"
             );
             let reports = self.sweep(self.config.buckets.iter().collect(), now).await?;
-            return Ok(reports.into_iter().find(|r| r.outcome != Outcome::Lawful));
+            return Ok(reports);
         };
         let Some(bucket) = self.config.bucket(name) else {
             tracing::info!(bucket = name, "bucket not protected; ignored");
-            return Ok(None);
+            return Ok(Vec::new());
         };
         if let Some(code) = &call.error_code {
             // AWS refused the call: nothing changed. The notifier reports the attempt.
             tracing::info!(bucket = bucket.name.as_str(), error = code.as_str(), "attempt; not remediated");
-            return Ok(None);
+            return Ok(Vec::new());
         }
         if !guarded.touches_policy() {
             self.report_exposure(bucket, guarded, call).await?;
         }
         // Level-triggered: every guarded call on a protected bucket is a reason to look at the policy.
-        self.reconcile(bucket, Some(call), now).await.map(Some)
+        self.reconcile(bucket, Some(call), now).await.map(|r| vec![r])
     }
 
     /// Reconciles one bucket against its templates.

@@ -75,11 +75,19 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
                 for call in calls.iter().filter(|c| !c.is_attempt()) {
                     let Some(guarded) = call.guarded() else { continue };
                     match guarded.target() {
-                        Target::Bucket => {
-                            if let Some(bucket) = call.bucket.as_deref().and_then(|b| self.config.bucket(b)) {
-                                keep(self.bucket(bucket, Some((guarded, call))).await);
+                        Target::Bucket => match call.bucket.as_deref() {
+                            Some(name) => {
+                                if let Some(bucket) = self.config.bucket(name) {
+                                    keep(self.bucket(bucket, Some((guarded, call))).await);
+                                }
                             }
-                        }
+                            // Names no bucket: it may have touched any of them.
+                            None => {
+                                for bucket in &self.config.buckets {
+                                    keep(self.bucket(bucket, None).await);
+                                }
+                            }
+                        },
                         Target::Role => {
                             if let Some(i) = call.target.as_deref().and_then(|r| self.config.investigator(r))
                             {
