@@ -476,6 +476,23 @@ fn attack_4_the_logs_cannot_be_destroyed_or_copied_out() {
                 assert_eq!(decide(&bypass, who, action, &object), Decision::ExplicitDeny, "{who} {action}");
             }
         }
+        // The bucket policy itself (the example's base statements) denies the same, even without the
+        // SCPs: settings only by the automation principals, deleting logs by nobody.
+        let closed = b.closed_policy();
+        for action in
+            ["s3:PutLifecycleConfiguration", "s3:PutBucketVersioning", "s3:PutReplicationConfiguration"]
+        {
+            assert_eq!(decide(closed, ADMIN, action, &bucket), Decision::ExplicitDeny, "{action}");
+            let enforcer = format!("arn:aws:iam::{ACCOUNT}:role/breakglass-enforcer");
+            assert_ne!(decide(closed, &enforcer, action, &bucket), Decision::ExplicitDeny, "{action}");
+        }
+        for who in
+            [ADMIN, "arn:aws:iam::111122223333:role/breakglass-enforcer", "arn:aws:iam::111122223333:root"]
+        {
+            for action in ["s3:DeleteObject", "s3:DeleteObjectVersion"] {
+                assert_eq!(decide(closed, who, action, &object), Decision::ExplicitDeny, "{who} {action}");
+            }
+        }
     }
 }
 
