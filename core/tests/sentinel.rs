@@ -1,0 +1,328 @@
+//! The sentinel (the paths around the policy) over in-memory ports: what it repairs, what it only
+//! reports, dry runs, refusals, and that one failing bucket does not stop the others. The same runs
+//! against moto through the real binaries in `tests/tests/attacks.rs`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use breakglass_core::event::{self, Incoming};
+use breakglass_core::ports::{
+    BucketSettings, BusEvent, ControlPlane, EventBus, LifecycleRule, Notification, PortError, Subscription,
+};
+use breakglass_core::sentinel::{Sentinel, REPAIR};
+use breakglass_core::watch::{unlawful_rule, Expected};
+use canonical_policies::Config;
+use serde_json::json;
+use time::OffsetDateTime;
+
+const BUCKET: &str = "acme-cloudtrail-logs";
+const TOPIC: &str = "arn:aws:sns:eu-central-1:111122223333:breakglass-notifications";
+
+fn config() -> Config {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/breakglass.toml")).unwrap();
+    Config::from_toml(&text).unwrap()
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::parse("2026-11-24T12:00:00Z", &time::format_description::well_known::Rfc3339).unwrap()
+}
+
+#[derive(Default)]
+struct Settings {
+    versioning: Mutex<HashMap<String, String>>,
+    lifecycle: Mutex<HashMap<String, Vec<LifecycleRule>>>,
+    replication: Mutex<HashMap<String, Vec<String>>>,
+    ownership_enforced: Mutex<Vec<String>>,
+    /// Every write fails with this.
+    fail_write: Mutex<Option<PortError>>,
+    /// Reading this bucket fails.
+    unreadable: Mutex<Option<String>>,
+}
+
+impl Settings {
+    fn write(&self) -> Result<(), PortError> {
+        match self.fail_write.lock().unwrap().clone() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+    fn read(&self, bucket: &str) -> Result<(), PortError> {
+        match self.unreadable.lock().unwrap().as_deref() {
+            Some(b) if b == bucket => Err(PortError::Retryable("GetBucketVersioning: 503".into())),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl BucketSettings for Settings {
+    async fn get_versioning(&self, bucket: &str) -> Result<Option<String>, PortError> {
+        self.read(bucket)?;
+        Ok(self.versioning.lock().unwrap().get(bucket).cloned())
+    }
+    async fn enable_versioning(&self, bucket: &str) -> Result<(), PortError> {
+        self.write()?;
+        self.versioning.lock().unwrap().insert(bucket.into(), "Enabled".into());
+        Ok(())
+    }
+    async fn get_lifecycle(&self, bucket: &str) -> Result<Vec<LifecycleRule>, PortError> {
+        Ok(self.lifecycle.lock().unwrap().get(bucket).cloned().unwrap_or_default())
+    }
+    async fn delete_lifecycle(&self, bucket: &str) -> Result<(), PortError> {
+        self.write()?;
+        self.lifecycle.lock().unwrap().remove(bucket);
+        Ok(())
+    }
+    async fn get_replication(&self, bucket: &str) -> Result<Vec<String>, PortError> {
+        Ok(self.replication.lock().unwrap().get(bucket).cloned().unwrap_or_default())
+    }
+    async fn delete_replication(&self, bucket: &str) -> Result<(), PortError> {
+        self.write()?;
+        self.replication.lock().unwrap().remove(bucket);
+        Ok(())
+    }
+    async fn enforce_ownership(&self, bucket: &str) -> Result<(), PortError> {
+        self.write()?;
+        self.ownership_enforced.lock().unwrap().push(bucket.into());
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Control {
+    trust: Mutex<HashMap<String, String>>,
+    subscriptions: Mutex<Vec<Subscription>>,
+    alarms: Mutex<Vec<Notification>>,
+    alarm_down: Mutex<bool>,
+}
+
+impl ControlPlane for Control {
+    async fn get_trust(&self, role: &str) -> Result<Option<String>, PortError> {
+        Ok(self.trust.lock().unwrap().get(role).cloned())
+    }
+    async fn put_trust(&self, role: &str, policy: &str) -> Result<(), PortError> {
+        self.trust.lock().unwrap().insert(role.into(), policy.into());
+        Ok(())
+    }
+    async fn subscriptions(&self, _: &str) -> Result<Vec<Subscription>, PortError> {
+        Ok(self.subscriptions.lock().unwrap().clone())
+    }
+    async fn alarm(&self, n: &Notification) -> Result<String, PortError> {
+        if *self.alarm_down.lock().unwrap() {
+            return Err(PortError::Retryable("Publish: 503".into()));
+        }
+        self.alarms.lock().unwrap().push(n.clone());
+        Ok("m-1".into())
+    }
+}
+
+#[derive(Default)]
+struct Bus(Mutex<Vec<BusEvent>>);
+
+impl EventBus for Bus {
+    async fn put(&self, e: &BusEvent) -> Result<(), PortError> {
+        self.0.lock().unwrap().push(e.clone());
+        Ok(())
+    }
+}
+
+fn sweep() -> Incoming {
+    event::parse(&json!({"detail-type": "Scheduled Event", "source": "aws.events"})).unwrap()
+}
+
+/// Every investigator role with its configured trust, every subscription as expected.
+fn healthy(c: &Config) -> (Control, Expected) {
+    let control = Control::default();
+    for i in &c.investigators {
+        control.trust.lock().unwrap().insert(i.role_name().into(), i.trust_policy_json());
+    }
+    let expected =
+        Expected::parse(TOPIC, r#"[{"protocol":"email","endpoint":"council@example.com"}]"#).unwrap();
+    control.subscriptions.lock().unwrap().push(Subscription {
+        arn: format!("{TOPIC}:1"),
+        protocol: "email".into(),
+        endpoint: "council@example.com".into(),
+        filter_policy: None,
+    });
+    (control, expected)
+}
+
+fn rule(days: Option<i32>, noncurrent: Option<i32>) -> LifecycleRule {
+    LifecycleRule {
+        id: Some("r".into()),
+        enabled: true,
+        expiration_days: days,
+        expiration_date: None,
+        noncurrent_days: noncurrent,
+    }
+}
+
+#[test]
+fn lifecycle_rules_are_judged_against_the_retention() {
+    let c = config();
+    let b = c.bucket(BUCKET).unwrap();
+    assert_eq!(b.retention_days, Some(400));
+    assert!(unlawful_rule(b, &rule(Some(400), None)).is_none());
+    assert!(unlawful_rule(b, &rule(Some(399), None)).is_some());
+    assert!(unlawful_rule(b, &rule(None, Some(30))).is_some(), "old versions are logs too");
+    assert!(unlawful_rule(b, &LifecycleRule { enabled: false, ..rule(Some(1), None) }).is_none());
+    let dated = LifecycleRule { expiration_date: Some("2027-01-01T00:00:00Z".into()), ..rule(None, None) };
+    assert!(unlawful_rule(b, &dated).unwrap().contains("from 2027-01-01"));
+    // Without retention_days nothing may expire.
+    let mut strict = b.clone();
+    strict.retention_days = None;
+    assert!(unlawful_rule(&strict, &rule(Some(36_500), None)).is_some());
+    assert!(unlawful_rule(&strict, &rule(None, None)).is_none());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_healthy_account_is_left_alone() {
+    let c = config();
+    let (control, expected) = healthy(&c);
+    let (store, bus) = (Settings::default(), Bus::default());
+    let s = Sentinel {
+        config: &c,
+        store: &store,
+        bus: &bus,
+        control: &control,
+        expected: &expected,
+        dry_run: false,
+    };
+    assert_eq!(s.handle(&sweep(), now()).await.unwrap(), vec![]);
+    assert!(bus.0.lock().unwrap().is_empty());
+    assert!(control.alarms.lock().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_sweep_repairs_settings_and_trust_and_reports_each_on_the_bus() {
+    let c = config();
+    let (control, expected) = healthy(&c);
+    control.trust.lock().unwrap().insert("LogInvestigator".into(), r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/mallory"},"Action":"sts:AssumeRole"}]}"#.into());
+    let (store, bus) = (Settings::default(), Bus::default());
+    store.versioning.lock().unwrap().insert(BUCKET.into(), "Suspended".into());
+    store.lifecycle.lock().unwrap().insert(BUCKET.into(), vec![rule(Some(1), None)]);
+    store.replication.lock().unwrap().insert(BUCKET.into(), vec!["arn:aws:s3:::elsewhere".into()]);
+    let s = Sentinel {
+        config: &c,
+        store: &store,
+        bus: &bus,
+        control: &control,
+        expected: &expected,
+        dry_run: false,
+    };
+    let repairs = s.handle(&sweep(), now()).await.unwrap();
+    assert_eq!(repairs.len(), 4, "{repairs:?}");
+    assert!(repairs.iter().all(|r| r.repaired));
+    assert_eq!(store.versioning.lock().unwrap()[BUCKET], "Enabled");
+    assert!(store.lifecycle.lock().unwrap().is_empty() && store.replication.lock().unwrap().is_empty());
+    let investigator = c.investigator("LogInvestigator").unwrap();
+    assert_eq!(control.trust.lock().unwrap()["LogInvestigator"], investigator.trust_policy_json());
+    let events = bus.0.lock().unwrap();
+    assert_eq!(events.len(), 4);
+    assert!(events.iter().all(|e| e.detail_type == REPAIR && e.detail["outcome"] == "repaired"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_dry_run_reports_and_changes_nothing() {
+    let c = config();
+    let (control, expected) = healthy(&c);
+    let (store, bus) = (Settings::default(), Bus::default());
+    store.versioning.lock().unwrap().insert(BUCKET.into(), "Suspended".into());
+    let s = Sentinel {
+        config: &c,
+        store: &store,
+        bus: &bus,
+        control: &control,
+        expected: &expected,
+        dry_run: true,
+    };
+    let repairs = s.handle(&sweep(), now()).await.unwrap();
+    assert_eq!(repairs.len(), 1);
+    assert!(!repairs[0].repaired && repairs[0].what.contains("dry run"));
+    assert_eq!(store.versioning.lock().unwrap()[BUCKET], "Suspended");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_refused_repair_is_reported_not_retried_and_an_unreadable_bucket_does_not_stop_the_others() {
+    let c = config();
+    let (control, expected) = healthy(&c);
+    let (store, bus) = (Settings::default(), Bus::default());
+    store.versioning.lock().unwrap().insert(BUCKET.into(), "Suspended".into());
+    *store.fail_write.lock().unwrap() = Some(PortError::Refused("PutBucketVersioning: AccessDenied".into()));
+    let s = Sentinel {
+        config: &c,
+        store: &store,
+        bus: &bus,
+        control: &control,
+        expected: &expected,
+        dry_run: false,
+    };
+    let repairs = s.handle(&sweep(), now()).await.unwrap();
+    assert_eq!(
+        (repairs[0].repaired, repairs[0].error.as_deref()),
+        (false, Some("PutBucketVersioning: AccessDenied"))
+    );
+    assert_eq!(bus.0.lock().unwrap()[0].detail["outcome"], "refused");
+
+    // The first bucket cannot be read: the second is still checked, and the invocation fails after.
+    *store.fail_write.lock().unwrap() = None;
+    *store.unreadable.lock().unwrap() = Some(BUCKET.into());
+    store.versioning.lock().unwrap().insert("acme-vpc-flow-logs".into(), "Suspended".into());
+    let err = s.handle(&sweep(), now()).await.unwrap_err();
+    assert!(err.to_string().contains("503"), "{err}");
+    assert_eq!(store.versioning.lock().unwrap()["acme-vpc-flow-logs"], "Enabled");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn lost_subscriptions_go_to_the_alarm_topic_and_an_unreachable_alarm_topic_is_an_error() {
+    let c = config();
+    let (control, expected) = healthy(&c);
+    control.subscriptions.lock().unwrap().clear();
+    let (store, bus) = (Settings::default(), Bus::default());
+    let s = Sentinel {
+        config: &c,
+        store: &store,
+        bus: &bus,
+        control: &control,
+        expected: &expected,
+        dry_run: false,
+    };
+    let repairs = s.handle(&sweep(), now()).await.unwrap();
+    assert_eq!(repairs.len(), 1);
+    assert_eq!(repairs[0].kind, "topic");
+    let alarms = control.alarms.lock().unwrap().clone();
+    assert_eq!(alarms.len(), 1);
+    assert!(alarms[0].email.contains("`council@example.com` is gone"), "{}", alarms[0].email);
+    *control.alarm_down.lock().unwrap() = true;
+    assert!(s.handle(&sweep(), now()).await.is_err(), "nobody would hear it: fail, so the error alarm fires");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_deleted_investigator_role_is_reported_and_a_call_on_another_role_is_ignored() {
+    let c = config();
+    let (control, expected) = healthy(&c);
+    control.trust.lock().unwrap().remove("ExternalAuditor");
+    let (store, bus) = (Settings::default(), Bus::default());
+    let s = Sentinel {
+        config: &c,
+        store: &store,
+        bus: &bus,
+        control: &control,
+        expected: &expected,
+        dry_run: false,
+    };
+    let call = |role: &str| {
+        event::parse(&json!({"eventName": "DeleteRole", "eventSource": "iam.amazonaws.com",
+            "requestParameters": {"roleName": role}}))
+        .unwrap()
+    };
+    assert_eq!(s.handle(&call("SomeAppRole"), now()).await.unwrap(), vec![]);
+    let update =
+        event::parse(&json!({"eventName": "UpdateAssumeRolePolicy", "eventSource": "iam.amazonaws.com",
+        "requestParameters": {"roleName": "ExternalAuditor"}}))
+        .unwrap();
+    let repairs = s.handle(&update, now()).await.unwrap();
+    assert_eq!(repairs.len(), 1);
+    assert!(!repairs[0].repaired && repairs[0].what.contains("does not exist"), "{repairs:?}");
+}
