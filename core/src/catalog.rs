@@ -250,20 +250,19 @@ async fn refuse_unverified<B: EventBus>(bus: &B, raw: &Value, why: &str, now: Of
     };
     let stack = raw.get("StackId").and_then(Value::as_str).map(|v| clip_bytes(v, 300)).unwrap_or_default();
     let Some(bucket) = prop("Bucket").filter(|b| is_bucket_name(b)) else { return };
-    let detail = json!({
-        "schema": "breakglass.request/1",
-        "bucket": bucket,
-        "action": prop("Action").unwrap_or_default().to_ascii_lowercase(),
-        "outcome": "refused",
-        "requester": format!("an unverified caller of the catalog function (stack `{stack}`)"),
-        "reason": prop("Reason"),
-        "ticket": prop("Ticket"),
-        "error": clip_bytes(why, 500),
-        "time": crate::format_time(now),
-    });
-    if let Err(e) =
-        bus.put(&crate::ports::BusEvent { detail_type: operate::REQUEST.to_owned(), detail }).await
-    {
+    let event = crate::events::Request {
+        action: prop("Action").unwrap_or_default().to_ascii_lowercase(),
+        outcome: Some("refused".into()),
+        error: Some(clip_bytes(why, 500)),
+        reason: prop("Reason"),
+        ticket: prop("Ticket"),
+        ..crate::events::Request::new(
+            &bucket,
+            &format!("an unverified caller of the catalog function (stack `{stack}`)"),
+            now,
+        )
+    };
+    if let Err(e) = bus.put(&crate::events::OwnEvent::Request(event).to_bus()).await {
         tracing::error!(error = %e, "refused request not reported");
     }
 }

@@ -9,11 +9,12 @@ use canonical_policies::{
     classify, classify_text, BucketConfig, Classification, Config, Policy, PolicyHash, State,
 };
 use futures_util::stream::{self, StreamExt};
-use serde_json::{json, Value};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::event::{ApiCall, GuardedCall, Incoming, Target};
-use crate::ports::{BusEvent, EventBus, PolicyStore, PortError};
+use crate::events::{Exposure, OwnEvent, PolicyAfter, PolicyState, Remediation, Trigger};
+use crate::ports::{EventBus, PolicyStore, PortError};
 
 /// How many buckets the sweep reads at once: S3 answers GetBucketPolicy in tens of milliseconds, so
 /// eight at a time sweeps about 8,000 buckets within the 30-second timeout, far below S3's rate limits.
@@ -40,9 +41,8 @@ fn every_one(
     }
 }
 
-/// Detail-type of the events the enforcer puts on the bus.
-pub const REMEDIATION: &str = "breakglass remediation";
-pub const EXPOSURE: &str = "breakglass exposure";
+/// Detail-types of the events the enforcer puts on the bus.
+pub use crate::events::{EXPOSURE, REMEDIATION};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnforceError {
@@ -249,11 +249,8 @@ impl<S: PolicyStore, B: EventBus> Enforcer<S, B> {
             reason = reason.as_str(),
             "remediation"
         );
-        let detail = remediation_detail(&report, &c, call, &diff.lines, now);
-        self.bus
-            .put(&BusEvent { detail_type: REMEDIATION.to_owned(), detail })
-            .await
-            .map_err(EnforceError::Bus)?;
+        let event = remediation_event(&report, &c, call, &diff.lines, now);
+        self.bus.put(&OwnEvent::Remediation(event).to_bus()).await.map_err(EnforceError::Bus)?;
         if let Outcome::Unverified(found) = &report.outcome {
             return Err(EnforceError::NotVerified { bucket: bucket.name.clone(), found: found.clone() });
         }
@@ -268,6 +265,13 @@ impl<S: PolicyStore, B: EventBus> Enforcer<S, B> {
         guarded: GuardedCall,
         call: &ApiCall,
     ) -> Result<(), EnforceError> {
+        if matches!(
+            guarded,
+            GuardedCall::PutBucketOwnershipControls | GuardedCall::DeleteBucketOwnershipControls
+        ) {
+            // The sentinel puts BucketOwnerEnforced back and reports that, repaired.
+            return Ok(());
+        }
         let Some(what) = exposure(guarded, call) else { return Ok(()) };
         let mut repaired = false;
         let is_pab = matches!(
@@ -281,17 +285,17 @@ impl<S: PolicyStore, B: EventBus> Enforcer<S, B> {
                 .map_err(|source| EnforceError::Aws { bucket: bucket.name.clone(), source })?;
             repaired = true;
         }
-        let detail = json!({
-            "schema": "breakglass.exposure/1",
-            "bucket": bucket.name,
-            "call": guarded.name(),
-            "what": what,
-            "repaired": repaired,
-            "event_id": call.event_id,
-            "actor": call.actor.arn,
-            "actor_role": call.actor.role_arn,
-        });
-        self.bus.put(&BusEvent { detail_type: EXPOSURE.to_owned(), detail }).await.map_err(EnforceError::Bus)
+        let event = Exposure {
+            schema: "breakglass.exposure/1".into(),
+            bucket: bucket.name.clone(),
+            call: guarded.name().to_owned(),
+            what,
+            repaired,
+            event_id: call.event_id.clone(),
+            actor: call.actor.arn.clone(),
+            actor_role: call.actor.role_arn.clone(),
+        };
+        self.bus.put(&OwnEvent::Exposure(event).to_bus()).await.map_err(EnforceError::Bus)
     }
 }
 
@@ -362,37 +366,41 @@ pub fn exposure(guarded: GuardedCall, call: &ApiCall) -> Option<String> {
     }
 }
 
-fn remediation_detail(
+fn remediation_event(
     r: &Report,
     c: &Classification,
     call: Option<&ApiCall>,
     diff: &[String],
     now: OffsetDateTime,
-) -> Value {
+) -> Remediation {
     let reasons: Vec<String> = match &c.state {
         State::Drift(rs) => rs.iter().map(ToString::to_string).collect(),
         _ => r.reason.iter().cloned().collect(),
     };
-    json!({
-        "schema": "breakglass.remediation/1",
-        "bucket": r.bucket,
-        "outcome": r.outcome.word(),
-        "error": match &r.outcome {
-            Outcome::Refused(m) | Outcome::Unverified(m) => Some(m.as_str()),
+    Remediation {
+        schema: "breakglass.remediation/1".into(),
+        bucket: r.bucket.clone(),
+        outcome: r.outcome.word().to_owned(),
+        error: match &r.outcome {
+            Outcome::Refused(m) | Outcome::Unverified(m) => Some(m.clone()),
             _ => None,
         },
-        "reason": r.reason,
-        "reasons": reasons,
-        "before": { "state": c.state.word(), "hash": c.hash.map(|h| h.to_string()), "claimed": c.claimed },
-        "after": { "hash": r.after_hash.map(|h| h.to_string()) },
-        "diff": diff,
-        "trigger": call.map(|k| json!({
-            "event_id": k.event_id,
-            "event_name": k.event_name,
-            "event_time": k.event_time,
-            "actor": k.actor.arn,
-            "actor_role": k.actor.role_arn,
-        })),
-        "time": canonical_policies::format_expiry(now),
-    })
+        reason: r.reason.clone(),
+        reasons,
+        before: PolicyState {
+            state: c.state.word().to_owned(),
+            hash: c.hash.map(|h| h.to_string()),
+            claimed: c.claimed.clone(),
+        },
+        after: PolicyAfter { hash: r.after_hash.map(|h| h.to_string()) },
+        diff: diff.to_vec(),
+        trigger: call.map(|k| Trigger {
+            event_id: k.event_id.clone(),
+            event_name: k.event_name.clone(),
+            event_time: k.event_time.clone(),
+            actor: k.actor.arn.clone(),
+            actor_role: k.actor.role_arn.clone(),
+        }),
+        time: canonical_policies::format_expiry(now),
+    }
 }

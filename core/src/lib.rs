@@ -10,6 +10,7 @@ pub mod audit;
 pub mod catalog;
 pub mod enforce;
 pub mod event;
+pub mod events;
 pub mod guarded;
 pub mod handler;
 pub mod history;

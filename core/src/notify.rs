@@ -11,11 +11,11 @@ use canonical_policies::{
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use crate::enforce::{exposure, EXPOSURE, REMEDIATION};
+use crate::enforce::exposure;
 use crate::event::{ApiCall, GuardedCall, Incoming, Response, Target};
-use crate::operate::REQUEST;
+use crate::events::REPAIR;
+use crate::events::{self, OwnEvent, OwnEventError};
 use crate::ports::Notification;
-use crate::sentinel::REPAIR;
 use crate::{parse_time, role_name};
 
 pub const SCHEMA: &str = "breakglass.notification/1";
@@ -240,68 +240,71 @@ fn setting_change(bucket: &BucketConfig, guarded: GuardedCall, call: &ApiCall) -
     finish(subject, email, default, "change", state, severity, b)
 }
 
-/// The enforcer's own events: remediation and exposure alerts for the security team.
+/// breakglass's own events: requests for everybody, remediations, exposures and repairs for the
+/// security team, the planned close after expiry for stakeholders. Read through their types
+/// (`crate::events`), not by string keys.
 fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Rendered {
-    if detail_type == REPAIR {
-        return repair(d, id);
+    let event = match OwnEvent::from_bus(detail_type, d) {
+        Ok(e) => e,
+        Err(OwnEventError::Unknown(other)) => {
+            return Rendered::Ignored(format!("breakglass event {} is not mailed", Quoted(&other)))
+        }
+        Err(e) => return Rendered::Ignored(e.to_string()),
+    };
+    if let OwnEvent::Repair(r) = &event {
+        return repair(r, &event, id);
     }
-    let s = |k: &str| d.get(k).and_then(Value::as_str);
-    let Some(bucket) = s("bucket").filter(|b| config.bucket(b).is_some()) else {
+    let Some(bucket) = event.bucket().filter(|b| config.bucket(b).is_some()).map(str::to_owned) else {
         return Rendered::Ignored("breakglass event for an unknown bucket".into());
     };
     let mut email = String::new();
-    let (subject, kind, state, severity) = match detail_type {
+    let (subject, kind, state, severity) = match &event {
         // The planned end of a window: stakeholders are told, it is not an alert.
-        REMEDIATION
-            if s("outcome") == Some("closed")
-                && d.get("before").and_then(|b| b.get("state")).and_then(Value::as_str)
-                    == Some("expired") =>
-        {
-            let reason = s("reason").unwrap_or("the OpenAccess expired");
+        OwnEvent::Remediation(r) if r.outcome == "closed" && r.before.state == "expired" => {
+            let reason = r.reason.as_deref().unwrap_or("the OpenAccess expired");
             section(
                 &mut email,
                 "What happened",
                 &format!("The access window of log bucket {bucket} has ended ({reason}). breakglass restored ClosedAccess as planned: nobody can read the logs."),
             );
-            if let Some(after) = d.get("after").and_then(|a| a.get("hash")).and_then(Value::as_str) {
+            if let Some(after) = &r.after.hash {
                 section(&mut email, "Policy SHA-256", after);
             }
             (format!("{bucket}: access CLOSED after expiry"), "expiry", "closed".to_owned(), Severity::Info)
         }
-        REMEDIATION => {
-            let outcome = s("outcome").unwrap_or("unknown");
+        OwnEvent::Remediation(r) => {
+            let outcome = r.outcome.as_str();
             let headline = match outcome {
                 "closed" => format!("breakglass found an unlawful policy on log bucket {bucket} and restored ClosedAccess. It checked the result: nobody can read the logs."),
                 "dry-run" => format!("breakglass found an unlawful policy on log bucket {bucket}. It runs in dry-run mode and changed nothing: act now."),
-                "refused" => format!("breakglass found an unlawful policy on log bucket {bucket}, but S3 REFUSED ClosedAccess ({}). The bucket may be readable: act now.", s("error").unwrap_or("no detail")),
-                "unverified" => format!("breakglass found an unlawful policy on log bucket {bucket} and wrote ClosedAccess, but reading it back still showed {}. It checks again automatically; if this repeats, act now.", s("error").unwrap_or("another policy")),
+                "refused" => format!("breakglass found an unlawful policy on log bucket {bucket}, but S3 REFUSED ClosedAccess ({}). The bucket may be readable: act now.", r.error.as_deref().unwrap_or("no detail")),
+                "unverified" => format!("breakglass found an unlawful policy on log bucket {bucket} and wrote ClosedAccess, but reading it back still showed {}. It checks again automatically; if this repeats, act now.", r.error.as_deref().unwrap_or("another policy")),
                 other => format!("breakglass remediation of log bucket {bucket}: {other}."),
             };
             section(&mut email, "What happened", &headline);
-            section(&mut email, "Why", s("reason").unwrap_or("not given"));
-            let before = d.get("before");
-            let before_hash = before.and_then(|b| b.get("hash")).and_then(Value::as_str).unwrap_or("none");
-            let claimed = before.and_then(|b| b.get("claimed")).and_then(Value::as_str);
+            section(&mut email, "Why", r.reason.as_deref().unwrap_or("not given"));
             let mut state = format!(
-                "Before: {} (SHA-256 {before_hash})",
-                before.and_then(|b| b.get("state")).and_then(Value::as_str).unwrap_or("?")
+                "Before: {} (SHA-256 {})",
+                r.before.state,
+                r.before.hash.as_deref().unwrap_or("none")
             );
-            if let Some(sid) = claimed {
+            if let Some(sid) = &r.before.claimed {
                 let _ = write!(state, "\nIts first statement called itself {}.", Quoted(sid));
             }
-            if let Some(after) = d.get("after").and_then(|a| a.get("hash")).and_then(Value::as_str) {
+            if let Some(after) = &r.after.hash {
                 let _ = write!(state, "\nAfter: SHA-256 {after}");
             }
             section(&mut email, "Policy", &state);
-            if let Some(lines) = d.get("diff").and_then(Value::as_array).filter(|l| !l.is_empty()) {
-                let text: Vec<String> =
-                    lines.iter().filter_map(Value::as_str).map(|l| format!("- {l}")).collect();
+            if !r.diff.is_empty() {
+                let text: Vec<String> = r.diff.iter().map(|l| format!("- {l}")).collect();
                 section(&mut email, "What was wrong", &text.join("\n"));
             }
-            if let Some(t) = d.get("trigger").filter(|t| t.is_object()) {
-                let who = t.get("actor").and_then(Value::as_str).unwrap_or("unknown");
-                let what = t.get("event_name").and_then(Value::as_str).unwrap_or("?");
-                section(&mut email, "Triggered by", &format!("{what} by {who}"));
+            if let Some(t) = &r.trigger {
+                section(
+                    &mut email,
+                    "Triggered by",
+                    &format!("{} by {}", t.event_name, t.actor.as_deref().unwrap_or("unknown")),
+                );
             }
             let subject = match outcome {
                 "closed" => format!("ALERT {bucket}: unlawful policy reverted to ClosedAccess"),
@@ -310,105 +313,24 @@ fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Re
             };
             (subject, "remediation", outcome.to_owned(), Severity::Critical)
         }
-        EXPOSURE => {
-            let what = s("what").unwrap_or("a setting was weakened");
-            let repaired = d.get("repaired").and_then(Value::as_bool).unwrap_or(false);
-            section(&mut email, "What happened", &format!("On log bucket {bucket}: {what}."));
+        OwnEvent::Exposure(x) => {
+            section(&mut email, "What happened", &format!("On log bucket {bucket}: {}.", x.what));
             section(
                 &mut email,
                 "Repair",
-                if repaired {
+                if x.repaired {
                     "The public-access block was turned back on."
                 } else {
                     "Not repaired automatically: please review."
                 },
             );
-            (format!("ALERT {bucket}: {what}"), "remediation", "exposed".to_owned(), Severity::Critical)
+            (format!("ALERT {bucket}: {}", x.what), "remediation", "exposed".to_owned(), Severity::Critical)
         }
-        REQUEST => {
-            let requester = s("requester").unwrap_or("an unknown principal");
-            let grant = d.get("grant").filter(|g| g.is_object());
-            let previous = d.get("previous").filter(|g| g.is_object());
-            let until = |g: &Value| {
-                g.get("expiry")
-                    .and_then(Value::as_str)
-                    .and_then(parse_time)
-                    .map(human_time)
-                    .unwrap_or_else(|| "?".into())
-            };
-            let readers = |g: &Value| -> String {
-                g.get("readers")
-                    .and_then(Value::as_array)
-                    .map(|r| r.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
-                    .unwrap_or_default()
-            };
-            let result = match (s("action"), grant) {
-                (Some(action), _) if s("outcome") == Some("refused") => {
-                    section(
-                        &mut email,
-                        "What happened",
-                        &format!("{requester} asked to {action} log bucket {bucket}, and breakglass REFUSED it. Nothing changed."),
-                    );
-                    section(&mut email, "Why it was refused", s("error").unwrap_or("not given"));
-                    section(
-                        &mut email,
-                        "Reason given",
-                        s("reason").filter(|r| !r.is_empty()).unwrap_or("none"),
-                    );
-                    section(
-                        &mut email,
-                        "Ticket given",
-                        s("ticket").filter(|r| !r.is_empty()).unwrap_or("none"),
-                    );
-                    (format!("{bucket}: REFUSED request to {action} access"), "refused", Severity::Warning)
-                }
-                (Some("open"), Some(g)) => {
-                    let mut what =
-                        format!("{requester} opened log bucket {bucket} for reading until {}.", until(g));
-                    if let Some(p) = previous {
-                        let _ = write!(
-                            what,
-                            " It was already open until {} for {}; no grant was cut short.",
-                            until(p),
-                            readers(p)
-                        );
-                    }
-                    section(&mut email, "What happened", &what);
-                    section(&mut email, "Why", s("reason").unwrap_or("not given"));
-                    section(&mut email, "Ticket", s("ticket").unwrap_or("not given"));
-                    section(&mut email, "Who may read", &readers(g));
-                    section(
-                        &mut email,
-                        "Until",
-                        &format!("{} (the policy itself denies reading after that)", until(g)),
-                    );
-                    (
-                        format!(
-                            "{bucket}: access OPENED until {} ({})",
-                            until(g),
-                            s("ticket").unwrap_or("no ticket")
-                        ),
-                        "open",
-                        Severity::Warning,
-                    )
-                }
-                _ => {
-                    let mut what =
-                        format!("{requester} closed log bucket {bucket}: nobody can read the logs.");
-                    if let Some(p) = previous {
-                        let _ = write!(what, " Access had been open until {} for {}.", until(p), readers(p));
-                    }
-                    section(&mut email, "What happened", &what);
-                    section(&mut email, "Why", s("reason").unwrap_or("not given"));
-                    (format!("{bucket}: access CLOSED"), "closed", Severity::Info)
-                }
-            };
-            if let Some(h) = s("policy_hash") {
-                section(&mut email, "Policy SHA-256", h);
-            }
-            (result.0, "request", result.1.to_owned(), result.2)
+        OwnEvent::Request(q) => {
+            let (subject, state, severity) = request_mail(&mut email, &bucket, q);
+            (subject, "request", state.to_owned(), severity)
         }
-        other => return Rendered::Ignored(format!("breakglass event {} is not mailed", Quoted(other))),
+        OwnEvent::Repair(_) => return Rendered::Ignored("handled above".into()),
     };
     if let Some(id) = id {
         let _ = writeln!(email, "Event id: {id}");
@@ -426,28 +348,81 @@ fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Re
         subject: clean_subject(&subject),
         default,
         email,
-        attributes: attributes(kind, &state, severity, bucket),
+        attributes: attributes(kind, &state, severity, &bucket),
         second_channel: false,
     }))
 }
 
+/// The mail of an operator's request: (subject, state, severity).
+fn request_mail(email: &mut String, bucket: &str, q: &events::Request) -> (String, &'static str, Severity) {
+    let requester = q.requester.as_str();
+    let until = |g: &events::Grant| parse_time(&g.expiry).map(human_time).unwrap_or_else(|| "?".into());
+    let readers = |g: &events::Grant| g.readers.join(", ");
+    let result = match (q.action.as_str(), &q.grant) {
+        (action, _) if q.refused() => {
+            section(
+                email,
+                "What happened",
+                &format!("{requester} asked to {action} log bucket {bucket}, and breakglass REFUSED it. Nothing changed."),
+            );
+            section(email, "Why it was refused", q.error.as_deref().unwrap_or("not given"));
+            section(email, "Reason given", q.reason.as_deref().filter(|r| !r.is_empty()).unwrap_or("none"));
+            section(email, "Ticket given", q.ticket.as_deref().filter(|r| !r.is_empty()).unwrap_or("none"));
+            (format!("{bucket}: REFUSED request to {action} access"), "refused", Severity::Warning)
+        }
+        ("open", Some(g)) => {
+            let mut what = format!("{requester} opened log bucket {bucket} for reading until {}.", until(g));
+            if let Some(p) = &q.previous {
+                let _ = write!(
+                    what,
+                    " It was already open until {} for {}; no grant was cut short.",
+                    until(p),
+                    readers(p)
+                );
+            }
+            section(email, "What happened", &what);
+            section(email, "Why", q.reason.as_deref().unwrap_or("not given"));
+            section(email, "Ticket", q.ticket.as_deref().unwrap_or("not given"));
+            section(email, "Who may read", &readers(g));
+            section(email, "Until", &format!("{} (the policy itself denies reading after that)", until(g)));
+            (
+                format!(
+                    "{bucket}: access OPENED until {} ({})",
+                    until(g),
+                    q.ticket.as_deref().unwrap_or("no ticket")
+                ),
+                "open",
+                Severity::Warning,
+            )
+        }
+        _ => {
+            let mut what = format!("{requester} closed log bucket {bucket}: nobody can read the logs.");
+            if let Some(p) = &q.previous {
+                let _ = write!(what, " Access had been open until {} for {}.", until(p), readers(p));
+            }
+            section(email, "What happened", &what);
+            section(email, "Why", q.reason.as_deref().unwrap_or("not given"));
+            (format!("{bucket}: access CLOSED"), "closed", Severity::Info)
+        }
+    };
+    if let Some(h) = &q.policy_hash {
+        section(email, "Policy SHA-256", h);
+    }
+    result
+}
+
 /// The sentinel's finding around a bucket (settings), an investigator role (trust) or a topic
 /// (subscriptions): always an alert for the security team.
-fn repair(d: &Value, id: Option<&str>) -> Rendered {
-    let s = |k: &str| d.get(k).and_then(Value::as_str);
-    let (Some(kind), Some(subject)) = (s("kind"), s("subject")) else {
-        return Rendered::Ignored("repair event without kind or subject".into());
-    };
-    let repaired = d.get("repaired").and_then(Value::as_bool).unwrap_or(false);
-    let what = s("what").unwrap_or("something was wrong");
+fn repair(r: &events::Repair, event: &OwnEvent, id: Option<&str>) -> Rendered {
+    let subject = r.subject.as_str();
     let mut email = String::new();
-    let thing = match kind {
+    let thing = match r.kind.as_str() {
         "bucket" => format!("log bucket {subject}"),
         "role" => format!("investigator role {subject}"),
         _ => format!("notification topic {subject}"),
     };
-    section(&mut email, "What happened", &format!("On {thing}: {what}."));
-    let outcome = match (repaired, s("error")) {
+    section(&mut email, "What happened", &format!("On {thing}: {}.", r.what));
+    let outcome = match (r.repaired, &r.error) {
         (true, _) => "breakglass put the lawful state back and checked it.".to_owned(),
         (false, Some(e)) => format!("breakglass could NOT put it back: AWS refused ({e}). Act now."),
         (false, None) => "breakglass cannot put this back by itself: act now.".to_owned(),
@@ -457,9 +432,9 @@ fn repair(d: &Value, id: Option<&str>) -> Rendered {
         let _ = writeln!(email, "Event id: {id}");
     }
     footer(&mut email);
-    let short = what.split(';').next().unwrap_or(what);
+    let short = r.what.split(';').next().unwrap_or(&r.what);
     let subject_line = format!("ALERT {}: {short}", role_name(subject));
-    let mut default = d.clone();
+    let mut default = event.detail();
     if let Value::Object(m) = &mut default {
         m.insert("schema".into(), json!(SCHEMA));
         m.insert("kind".into(), json!("remediation"));
@@ -467,13 +442,18 @@ fn repair(d: &Value, id: Option<&str>) -> Rendered {
         m.insert("event_id".into(), json!(id));
     }
     with_text(&mut default, &subject_line, &email);
-    let state = if repaired { "repaired" } else { "exposed" };
+    let state = if r.repaired { "repaired" } else { "exposed" };
     Rendered::Send(Box::new(Notification {
         subject: clean_subject(&subject_line),
         default,
         email,
-        attributes: attributes("remediation", state, Severity::Critical, subject),
-        second_channel: kind == "topic",
+        attributes: attributes(
+            "remediation",
+            state,
+            Severity::Critical,
+            r.bucket.as_deref().unwrap_or(subject),
+        ),
+        second_channel: r.kind == "topic",
     }))
 }
 
@@ -723,9 +703,12 @@ fn setting_name(g: GuardedCall) -> &'static str {
 /// A guarded call outside the buckets: the investigator and breakglass roles, breakglass's key and
 /// topics, and functions or stacks given a breakglass role. Not watched: ignored.
 fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &ApiCall) -> Rendered {
-    let Some(target) = call.target.as_deref() else {
+    let Some(raw) = call.target.as_deref() else {
         return Rendered::Send(Box::new(no_bucket(guarded, call)));
     };
+    // The name comes from the request: one printable line, of bounded length, in mail and document.
+    let target: String = raw.chars().filter(|c| !c.is_control()).take(256).collect();
+    let target = target.as_str();
     let role_name = |t: &str| t.rsplit('/').next().unwrap_or(t).to_owned();
     let watched = match guarded.target() {
         Target::Role => config.is_investigator_role(target) || role_name(target).starts_with("breakglass-"),

@@ -9,13 +9,14 @@
 use std::collections::BTreeSet;
 
 use canonical_policies::{classify, format_expiry, BucketConfig, GrantError, OpenGrant, Policy, State};
-use serde_json::{json, Value};
+use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
-use crate::ports::{BusEvent, EventBus, PolicyStore, PortError};
+use crate::events::{self, OwnEvent};
+use crate::ports::{EventBus, PolicyStore, PortError};
 
 /// Detail-type of the events a request puts on the bus.
-pub const REQUEST: &str = "breakglass request";
+pub use crate::events::REQUEST;
 /// Longest reason or ticket accepted: they go into emails and audit records.
 const MAX_TEXT: usize = 500;
 
@@ -79,12 +80,12 @@ fn clip(value: &str) -> String {
 }
 
 /// Puts a `breakglass request` event on the bus.
-async fn request_event<B: EventBus>(bus: &B, detail: &Value) -> Result<(), PortError> {
-    bus.put(&BusEvent { detail_type: REQUEST.to_owned(), detail: detail.clone() }).await
+async fn request_event<B: EventBus>(bus: &B, request: &events::Request) -> Result<(), PortError> {
+    bus.put(&OwnEvent::Request(request.clone()).to_bus()).await
 }
 
-fn grant_json(g: Option<&OpenGrant>) -> Value {
-    g.map_or(Value::Null, |g| json!({ "readers": g.readers, "expiry": format_expiry(g.expiry) }))
+fn grant_doc(g: Option<&OpenGrant>) -> Option<events::Grant> {
+    g.map(|g| events::Grant { readers: g.readers.iter().cloned().collect(), expiry: format_expiry(g.expiry) })
 }
 
 /// Opens `bucket` (or widens and extends its current OpenAccess). A request refused for what it
@@ -101,19 +102,16 @@ pub async fn open<S: PolicyStore, B: EventBus>(
     let result = open_checked(bucket, store, bus, request, requester, now).await;
     if let Err(e) = &result {
         if e.is_refusal() {
-            let event = json!({
-                "schema": "breakglass.request/1",
-                "action": "open",
-                "outcome": "refused",
-                "error": e.to_string(),
-                "bucket": bucket.name,
-                "requester": requester,
-                "reason": clip(&request.reason),
-                "ticket": clip(&request.ticket),
-                "readers": request.readers.iter().take(20).map(|r| clip(r)).collect::<Vec<_>>(),
-                "duration": canonical_policies::HumanDuration(request.duration).to_string(),
-                "time": crate::format_time(now),
-            });
+            let event = events::Request {
+                action: "open".into(),
+                outcome: Some("refused".into()),
+                error: Some(e.to_string()),
+                reason: Some(clip(&request.reason)),
+                ticket: Some(clip(&request.ticket)),
+                readers: Some(request.readers.iter().take(20).map(|r| clip(r)).collect()),
+                duration: Some(canonical_policies::HumanDuration(request.duration).to_string()),
+                ..events::Request::new(&bucket.name, requester, now)
+            };
             // Best effort: the refusal itself is what the operator must see.
             if let Err(bus_error) = request_event(bus, &event).await {
                 tracing::error!(error = %bus_error, "refused request could not be published");
@@ -180,20 +178,18 @@ async fn open_checked<S: PolicyStore, B: EventBus>(
     // lie a few minutes past the maximum because of the opener's clock skew.
     let policy = bucket.render_open_unchecked(&grant).map_err(GrantError::Render)?;
     let policy_hash = write_verified(bucket, store, &policy, now).await?;
-    let event = json!({
-        "schema": "breakglass.request/1",
-        "action": "open",
-        "bucket": bucket.name,
-        "requester": requester,
-        "reason": reason,
-        "ticket": ticket,
-        "grant": grant_json(Some(&grant)),
-        "previous": grant_json(previous.as_ref()),
-        "before_hash": before.hash.map(|h| h.to_string()),
-        "policy_hash": policy_hash,
-        "time": crate::format_time(now),
-    });
+    let event = events::Request {
+        action: "open".into(),
+        reason: Some(reason),
+        ticket: Some(ticket),
+        grant: grant_doc(Some(&grant)),
+        previous: grant_doc(previous.as_ref()),
+        before_hash: before.hash.map(|h| h.to_string()),
+        policy_hash: Some(policy_hash.clone()),
+        ..events::Request::new(&bucket.name, requester, now)
+    };
     request_event(bus, &event).await.map_err(OperateError::Bus)?;
+    let event = OwnEvent::Request(event).detail();
     Ok(Done { bucket: bucket.name.clone(), grant: Some(grant), previous, policy_hash, event })
 }
 
@@ -215,20 +211,17 @@ pub async fn close<S: PolicyStore, B: EventBus>(
         State::Closed | State::Drift(_) => None,
     };
     let policy_hash = write_verified(bucket, store, bucket.closed_policy(), now).await?;
-    let event = json!({
-        "schema": "breakglass.request/1",
-        "action": "close",
-        "bucket": bucket.name,
-        "requester": requester,
-        "reason": reason,
-        "grant": Value::Null,
-        "previous": grant_json(previous.as_ref()),
-        "previous_state": before.state.word(),
-        "before_hash": before.hash.map(|h| h.to_string()),
-        "policy_hash": policy_hash,
-        "time": crate::format_time(now),
-    });
+    let event = events::Request {
+        action: "close".into(),
+        reason: Some(reason),
+        previous: grant_doc(previous.as_ref()),
+        previous_state: Some(before.state.word().to_owned()),
+        before_hash: before.hash.map(|h| h.to_string()),
+        policy_hash: Some(policy_hash.clone()),
+        ..events::Request::new(&bucket.name, requester, now)
+    };
     request_event(bus, &event).await.map_err(OperateError::Bus)?;
+    let event = OwnEvent::Request(event).detail();
     Ok(Done { bucket: bucket.name.clone(), grant: None, previous, policy_hash, event })
 }
 

@@ -6,16 +6,17 @@
 //! live state, never trusts the event, and writes nothing when all is well.
 
 use canonical_policies::{BucketConfig, Config, Investigator, Quoted};
-use serde_json::{json, Value};
+use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::enforce::EnforceError;
 use crate::event::{ApiCall, GuardedCall, Incoming, Target};
-use crate::ports::{BucketSettings, BusEvent, ControlPlane, EventBus, Notification, PortError};
+use crate::events::{self, OwnEvent};
+use crate::ports::{BucketSettings, ControlPlane, EventBus, Notification, PortError};
 use crate::watch::{unlawful_rule, Expected};
 
 /// Detail-type of the sentinel's events on the bus.
-pub const REPAIR: &str = "breakglass repair";
+pub use crate::events::REPAIR;
 
 /// One thing the sentinel found wrong, and what it did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,27 +264,26 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
     }
 
     async fn report(&self, r: &Repair, now: OffsetDateTime) -> Result<(), EnforceError> {
-        self.bus
-            .put(&BusEvent { detail_type: REPAIR.to_owned(), detail: repair_detail(r, now) })
-            .await
-            .map_err(EnforceError::Bus)
+        self.bus.put(&OwnEvent::Repair(repair_event(r, now)).to_bus()).await.map_err(EnforceError::Bus)
     }
 }
 
-pub fn repair_detail(r: &Repair, now: OffsetDateTime) -> Value {
-    json!({
-        "schema": "breakglass.repair/1",
-        "kind": r.kind,
-        "subject": r.subject,
-        "bucket": (r.kind == "bucket").then_some(r.subject.as_str()),
-        "what": r.what,
-        "outcome": match (r.repaired, &r.error) {
+/// The event of one finding.
+pub fn repair_event(r: &Repair, now: OffsetDateTime) -> events::Repair {
+    events::Repair {
+        schema: "breakglass.repair/1".into(),
+        kind: r.kind.to_owned(),
+        subject: r.subject.clone(),
+        bucket: (r.kind == "bucket").then(|| r.subject.clone()),
+        what: r.what.clone(),
+        outcome: match (r.repaired, &r.error) {
             (true, _) => "repaired",
             (false, Some(_)) => "refused",
             (false, None) => "reported",
-        },
-        "repaired": r.repaired,
-        "error": r.error,
-        "time": canonical_policies::format_expiry(now),
-    })
+        }
+        .to_owned(),
+        repaired: r.repaired,
+        error: r.error.clone(),
+        time: canonical_policies::format_expiry(now),
+    }
 }

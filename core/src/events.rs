@@ -1,0 +1,308 @@
+//! breakglass's own events on its bus, one type each. The producers (operator workflow, catalog,
+//! enforcer, sentinel) build them and [`OwnEvent::to_bus`] serialises them; the notifier gets them
+//! back with [`OwnEvent::from_bus`], through the same serde definitions: a field renamed on one side
+//! cannot compile on the other. Fields are only added within a schema version, so readers ignore
+//! fields they do not know.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::ports::BusEvent;
+
+/// Detail-types on the bus.
+pub const REQUEST: &str = "breakglass request";
+pub const REMEDIATION: &str = "breakglass remediation";
+pub const EXPOSURE: &str = "breakglass exposure";
+pub const REPAIR: &str = "breakglass repair";
+
+/// Readers and expiry of an OpenAccess.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub readers: Vec<String>,
+    /// RFC 3339, UTC.
+    pub expiry: String,
+}
+
+/// An operator's (or the catalog's) open or close, done or refused (`breakglass.request/1`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    #[serde(default = "schemas::request")]
+    pub schema: String,
+    /// `open` or `close`.
+    pub action: String,
+    /// `refused` when nothing was written because of what was asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// Why it was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub bucket: String,
+    pub requester: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    /// A refused open: the readers asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readers: Option<Vec<String>>,
+    /// A refused open: the duration asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+    /// The grant in force afterwards (open), none (close).
+    #[serde(default)]
+    pub grant: Option<Grant>,
+    /// The grant in force before.
+    #[serde(default)]
+    pub previous: Option<Grant>,
+    /// A close: the state it closed (`open`, `expired`, `closed`, `drift`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_hash: Option<String>,
+    pub time: String,
+}
+
+impl Request {
+    /// A request about `bucket` by `requester` at `now`; the caller sets action and the rest.
+    pub fn new(bucket: &str, requester: &str, now: time::OffsetDateTime) -> Request {
+        Request {
+            schema: schemas::request(),
+            action: String::new(),
+            outcome: None,
+            error: None,
+            bucket: bucket.to_owned(),
+            requester: requester.to_owned(),
+            reason: None,
+            ticket: None,
+            readers: None,
+            duration: None,
+            grant: None,
+            previous: None,
+            previous_state: None,
+            before_hash: None,
+            policy_hash: None,
+            time: crate::format_time(now),
+        }
+    }
+
+    pub fn refused(&self) -> bool {
+        self.outcome.as_deref() == Some("refused")
+    }
+}
+
+/// A bucket policy's state by hash (`before` of a remediation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyState {
+    pub state: String,
+    pub hash: Option<String>,
+    /// The Sid of the first statement as written.
+    #[serde(default)]
+    pub claimed: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyAfter {
+    pub hash: Option<String>,
+}
+
+/// The call that made the enforcer look.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trigger {
+    pub event_id: Option<String>,
+    pub event_name: String,
+    pub event_time: Option<String>,
+    pub actor: Option<String>,
+    pub actor_role: Option<String>,
+}
+
+/// The enforcer restored (or could not restore) ClosedAccess (`breakglass.remediation/1`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Remediation {
+    #[serde(default = "schemas::remediation")]
+    pub schema: String,
+    pub bucket: String,
+    /// `closed`, `dry-run`, `refused`, `unverified`.
+    pub outcome: String,
+    pub error: Option<String>,
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    pub before: PolicyState,
+    pub after: PolicyAfter,
+    #[serde(default)]
+    pub diff: Vec<String>,
+    pub trigger: Option<Trigger>,
+    pub time: String,
+}
+
+/// A bucket ACL or public-access block was weakened (`breakglass.exposure/1`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exposure {
+    #[serde(default = "schemas::exposure")]
+    pub schema: String,
+    pub bucket: String,
+    pub call: String,
+    pub what: String,
+    pub repaired: bool,
+    pub event_id: Option<String>,
+    pub actor: Option<String>,
+    pub actor_role: Option<String>,
+}
+
+/// The sentinel's finding around a bucket, an investigator role or a topic (`breakglass.repair/1`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repair {
+    #[serde(default = "schemas::repair")]
+    pub schema: String,
+    /// `bucket`, `role` or `topic`.
+    pub kind: String,
+    /// The bucket name, role name or topic ARN.
+    pub subject: String,
+    /// The bucket, for bucket findings (mail attributes and the audit trail's key).
+    pub bucket: Option<String>,
+    pub what: String,
+    /// `repaired`, `refused`, `reported`.
+    pub outcome: String,
+    pub repaired: bool,
+    pub error: Option<String>,
+    pub time: String,
+}
+
+/// One of breakglass's own events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnEvent {
+    Request(Request),
+    Remediation(Remediation),
+    Exposure(Exposure),
+    Repair(Repair),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OwnEventError {
+    #[error("unknown breakglass event `{0}`")]
+    Unknown(String),
+    #[error("malformed `{detail_type}` event: {source}")]
+    Malformed { detail_type: String, source: serde_json::Error },
+}
+
+impl OwnEvent {
+    pub fn detail_type(&self) -> &'static str {
+        match self {
+            OwnEvent::Request(_) => REQUEST,
+            OwnEvent::Remediation(_) => REMEDIATION,
+            OwnEvent::Exposure(_) => EXPOSURE,
+            OwnEvent::Repair(_) => REPAIR,
+        }
+    }
+
+    /// The detail as JSON.
+    pub fn detail(&self) -> Value {
+        let detail = match self {
+            OwnEvent::Request(e) => serde_json::to_value(e),
+            OwnEvent::Remediation(e) => serde_json::to_value(e),
+            OwnEvent::Exposure(e) => serde_json::to_value(e),
+            OwnEvent::Repair(e) => serde_json::to_value(e),
+        };
+        // Plain structs of strings, numbers and options: serialisation cannot fail.
+        detail.unwrap_or(Value::Null)
+    }
+
+    pub fn to_bus(&self) -> BusEvent {
+        BusEvent { detail_type: self.detail_type().to_owned(), detail: self.detail() }
+    }
+
+    /// The event a bus delivered, by its detail-type.
+    pub fn from_bus(detail_type: &str, detail: &Value) -> Result<OwnEvent, OwnEventError> {
+        let malformed = |source| OwnEventError::Malformed { detail_type: detail_type.to_owned(), source };
+        match detail_type {
+            REQUEST => Request::deserialize(detail).map(OwnEvent::Request).map_err(malformed),
+            REMEDIATION => Remediation::deserialize(detail).map(OwnEvent::Remediation).map_err(malformed),
+            EXPOSURE => Exposure::deserialize(detail).map(OwnEvent::Exposure).map_err(malformed),
+            REPAIR => Repair::deserialize(detail).map(OwnEvent::Repair).map_err(malformed),
+            other => Err(OwnEventError::Unknown(other.to_owned())),
+        }
+    }
+
+    /// The bucket the event is about, if any.
+    pub fn bucket(&self) -> Option<&str> {
+        match self {
+            OwnEvent::Request(e) => Some(&e.bucket),
+            OwnEvent::Remediation(e) => Some(&e.bucket),
+            OwnEvent::Exposure(e) => Some(&e.bucket),
+            OwnEvent::Repair(e) => e.bucket.as_deref(),
+        }
+    }
+}
+
+mod schemas {
+    pub fn request() -> String {
+        "breakglass.request/1".into()
+    }
+    pub fn remediation() -> String {
+        "breakglass.remediation/1".into()
+    }
+    pub fn exposure() -> String {
+        "breakglass.exposure/1".into()
+    }
+    pub fn repair() -> String {
+        "breakglass.repair/1".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_reads_back_as_itself() {
+        let events = [
+            OwnEvent::Request(Request {
+                schema: schemas::request(),
+                action: "open".into(),
+                outcome: None,
+                error: None,
+                bucket: "b".into(),
+                requester: "alice".into(),
+                reason: Some("r".into()),
+                ticket: Some("T".into()),
+                readers: None,
+                duration: None,
+                grant: Some(Grant {
+                    readers: vec!["arn:aws:iam::1:role/R".into()],
+                    expiry: "2026-11-24T12:00:00Z".into(),
+                }),
+                previous: None,
+                previous_state: None,
+                before_hash: None,
+                policy_hash: Some("h".into()),
+                time: "2026-11-24T10:00:00Z".into(),
+            }),
+            OwnEvent::Repair(Repair {
+                schema: schemas::repair(),
+                kind: "role".into(),
+                subject: "LogInvestigator".into(),
+                bucket: None,
+                what: "w".into(),
+                outcome: "repaired".into(),
+                repaired: true,
+                error: None,
+                time: "2026-11-24T10:00:00Z".into(),
+            }),
+        ];
+        for e in events {
+            let bus = e.to_bus();
+            assert_eq!(OwnEvent::from_bus(&bus.detail_type, &bus.detail).unwrap(), e);
+        }
+        assert!(matches!(
+            OwnEvent::from_bus("breakglass nonsense", &Value::Null),
+            Err(OwnEventError::Unknown(_))
+        ));
+        let bad = serde_json::json!({"action": 5});
+        assert!(OwnEvent::from_bus(REQUEST, &bad)
+            .unwrap_err()
+            .to_string()
+            .starts_with("malformed `breakglass request` event"));
+    }
+}
