@@ -24,12 +24,18 @@ impl Demo {
         let outcome = answers
             .iter()
             .map(|a| match a {
-                Ok(v) => v["buckets"]
-                    .as_array()
-                    .and_then(|b| b.first())
-                    .map_or("not remediated (attempt)".to_owned(), |b| {
-                        format!("enforcer: {}", b["outcome"].as_str().unwrap_or("?"))
-                    }),
+                Ok(v) => {
+                    let policy = v["buckets"]
+                        .as_array()
+                        .and_then(|b| b.first())
+                        .map_or("not remediated (attempt)".to_owned(), |b| {
+                            format!("enforcer: {}", b["outcome"].as_str().unwrap_or("?"))
+                        });
+                    match v["repairs"].as_array().map(Vec::len).unwrap_or(0) {
+                        0 => policy,
+                        n => format!("{policy}, {n} setting(s) put back"),
+                    }
+                }
                 Err(e) => format!("enforcer error: {e}"),
             })
             .collect::<Vec<_>>()
@@ -170,7 +176,24 @@ async fn main() {
     )
     .await;
 
-    step("5. The operator closes access");
+    step("5. Around the glass: an insider adds a lifecycle rule that expires the logs after one day");
+    let s3 = demo.stack.clients.s3.clone();
+    let lifecycle = aws_sdk_s3::types::BucketLifecycleConfiguration::builder()
+        .rules(
+            aws_sdk_s3::types::LifecycleRule::builder()
+                .id("tidy-up")
+                .status(aws_sdk_s3::types::ExpirationStatus::Enabled)
+                .filter(aws_sdk_s3::types::LifecycleRuleFilter::builder().prefix("").build())
+                .expiration(aws_sdk_s3::types::LifecycleExpiration::builder().days(1).build())
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    s3.put_bucket_lifecycle_configuration().bucket(BUCKET).lifecycle_configuration(lifecycle).send().await.unwrap();
+    demo.call("lifecycle", cloudtrail_event("PutBucketLifecycle", BUCKET, MALLORY, "mallory", None, None)).await;
+
+    step("6. The operator closes access");
     demo.operator(&[
         "close",
         "--bucket",
@@ -200,7 +223,7 @@ async fn main() {
         );
     }
 
-    step("6. The audit trail (S3 Object Lock, compliance mode): breakglass history");
+    step("7. The audit trail (S3 Object Lock, compliance mode, every record signed): breakglass history");
     let config_path = root().join("examples/breakglass.toml").display().to_string();
     println!("  $ breakglass history --config examples/breakglass.toml --bucket {BUCKET}");
     let out = std::process::Command::new(e2e::binary("breakglass"))
