@@ -423,7 +423,7 @@ fn repair(r: &events::Repair, event: &OwnEvent, id: Option<&str>) -> Rendered {
     };
     section(&mut email, "What happened", &format!("On {thing}: {}.", r.what));
     let outcome = match (r.repaired, &r.error) {
-        (true, _) => "breakglass put the lawful state back and checked it.".to_owned(),
+        (true, _) => "breakglass put the lawful state back; the next sweep checks it again.".to_owned(),
         (false, Some(e)) => format!("breakglass could NOT put it back: AWS refused ({e}). Act now."),
         (false, None) => "breakglass cannot put this back by itself: act now.".to_owned(),
     };
