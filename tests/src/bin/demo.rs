@@ -190,8 +190,14 @@ async fn main() {
         )
         .build()
         .unwrap();
-    s3.put_bucket_lifecycle_configuration().bucket(BUCKET).lifecycle_configuration(lifecycle).send().await.unwrap();
-    demo.call("lifecycle", cloudtrail_event("PutBucketLifecycle", BUCKET, MALLORY, "mallory", None, None)).await;
+    s3.put_bucket_lifecycle_configuration()
+        .bucket(BUCKET)
+        .lifecycle_configuration(lifecycle)
+        .send()
+        .await
+        .unwrap();
+    demo.call("lifecycle", cloudtrail_event("PutBucketLifecycle", BUCKET, MALLORY, "mallory", None, None))
+        .await;
 
     step("6. The operator closes access");
     demo.operator(&[
