@@ -195,10 +195,6 @@ fn lifecycle_from_xml(xml: &str) -> Vec<LifecycleRule> {
         .collect()
 }
 
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn from_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
     if s.len() % 2 != 0 || s.is_empty() {
@@ -564,6 +560,15 @@ impl S3AuditLog {
         S3AuditLog { client, bucket: bucket.into(), mac: None }
     }
 
+    /// The trail `audit` names, signed and verified with its `mac_key` when it has one.
+    pub fn for_config(clients: &Clients, audit: &canonical_policies::AuditConfig) -> Self {
+        let log = S3AuditLog::new(clients.s3.clone(), &audit.bucket);
+        match &audit.mac_key {
+            Some(key) => log.with_mac(clients.kms.clone(), key),
+            None => log,
+        }
+    }
+
     /// Signs on write and verifies on read with the KMS HMAC key `key_id` (ID, ARN or alias).
     pub fn with_mac(mut self, kms: aws_sdk_kms::Client, key_id: impl Into<String>) -> Self {
         self.mac = Some((kms, key_id.into()));
@@ -580,7 +585,7 @@ impl S3AuditLog {
             .send()
             .await
             .map_err(|e| classify_error("GenerateMac", e))?;
-        Ok(out.mac.map(|m| to_hex(m.as_ref())))
+        Ok(out.mac.map(|m| breakglass_core::audit::hex(m.as_ref())))
     }
 
     /// `Some(warning)` when the record's MAC is missing or wrong; `None` when it is the notifier's.

@@ -95,14 +95,8 @@ pub fn notify(a: &NotifyArgs) -> Result<ExitCode, CliError> {
     runtime()?.block_on(async {
         let clients = Clients::load(a.endpoint_url.as_deref()).await;
         // Records go to the config's audit trail when it has one, as the notifier's would.
-        let trail = config.audit.clone().map(|a| {
-            let log = S3AuditLog::new(clients.s3.clone(), &a.bucket);
-            let log = match &a.mac_key {
-                Some(key) => log.with_mac(clients.kms.clone(), key),
-                None => log,
-            };
-            Trail { log, config: a }
-        });
+        let trail =
+            config.audit.clone().map(|a| Trail { log: S3AuditLog::for_config(&clients, &a), config: a });
         let publisher = SnsPublisher::new(clients.sns, topic);
         let summary =
             notify_event_in(&config, &scope_from_env(), &publisher, None, trail.as_ref(), &event, now)

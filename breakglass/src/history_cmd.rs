@@ -35,13 +35,9 @@ pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
     let prefix = bucket_prefix(&audit, &a.bucket);
     let read = crate::aws_cmd::runtime()?.block_on(async {
         let clients = Clients::load(a.aws.endpoint_url.as_deref()).await;
-        let log = S3AuditLog::new(clients.s3, &audit.bucket);
         // Each record's signature is checked: a record the notifier did not write shows as forged.
-        let log = match &audit.mac_key {
-            Some(key) => log.with_mac(clients.kms, key),
-            None => log,
-        };
-        log.read_all(&prefix)
+        S3AuditLog::for_config(&clients, &audit)
+            .read_all(&prefix)
             .await
             .map_err(|e| CliError::Aws(format!("audit trail `s3://{}/{prefix}`: {e}", audit.bucket)))
     })?;

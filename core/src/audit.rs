@@ -172,7 +172,8 @@ pub fn record(n: &Notification, recorded_at: OffsetDateTime) -> Option<Record> {
     Some(Record { key: format!("{bucket}/{}-{short}.json", crate::format_time(time)), body })
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex: record ids, and the records' signatures in their metadata.
+pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
         let _ = write!(s, "{b:02x}");

@@ -154,10 +154,6 @@ impl GuardedCall {
         GuardedCall::ALL.iter().copied().find(|c| c.name() == name && source.is_none_or(|s| s == c.source()))
     }
 
-    pub fn from_name(name: &str) -> Option<GuardedCall> {
-        GuardedCall::from_event(None, name)
-    }
-
     /// Whether the call changes the bucket policy (as opposed to other bucket settings).
     pub fn touches_policy(self) -> bool {
         matches!(self, GuardedCall::PutBucketPolicy | GuardedCall::DeleteBucketPolicy)

@@ -252,7 +252,7 @@ fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Re
         Err(e) => return Rendered::Ignored(e.to_string()),
     };
     if let OwnEvent::Repair(r) = &event {
-        return repair(r, &event, id);
+        return repair(r, d, id);
     }
     let Some(bucket) = event.bucket().filter(|b| config.bucket(b).is_some()).map(str::to_owned) else {
         return Rendered::Ignored("breakglass event for an unknown bucket".into());
@@ -413,7 +413,7 @@ fn request_mail(email: &mut String, bucket: &str, q: &events::Request) -> (Strin
 
 /// The sentinel's finding around a bucket (settings), an investigator role (trust) or a topic
 /// (subscriptions): always an alert for the security team.
-fn repair(r: &events::Repair, event: &OwnEvent, id: Option<&str>) -> Rendered {
+fn repair(r: &events::Repair, d: &Value, id: Option<&str>) -> Rendered {
     let subject = r.subject.as_str();
     let mut email = String::new();
     let thing = match r.kind.as_str() {
@@ -434,7 +434,7 @@ fn repair(r: &events::Repair, event: &OwnEvent, id: Option<&str>) -> Rendered {
     footer(&mut email);
     let short = r.what.split(';').next().unwrap_or(&r.what);
     let subject_line = format!("ALERT {}: {short}", role_name(subject));
-    let mut default = event.detail();
+    let mut default = d.clone();
     if let Value::Object(m) = &mut default {
         m.insert("schema".into(), json!(SCHEMA));
         m.insert("kind".into(), json!("remediation"));

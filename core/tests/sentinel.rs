@@ -131,7 +131,35 @@ fn sweep() -> Incoming {
     event::parse(&json!({"detail-type": "Scheduled Event", "source": "aws.events"})).unwrap()
 }
 
-/// Every investigator role with its configured trust, every subscription as expected.
+/// The config, the in-memory AWS around it, and what the sentinel expects.
+struct World {
+    c: Config,
+    store: Settings,
+    bus: Bus,
+    control: Control,
+    expected: Expected,
+}
+
+impl World {
+    /// Every investigator role with its configured trust, every subscription as expected.
+    fn healthy() -> World {
+        let c = config();
+        let (control, expected) = healthy(&c);
+        World { c, store: Settings::default(), bus: Bus::default(), control, expected }
+    }
+
+    fn sentinel(&self, dry_run: bool) -> Sentinel<'_, Settings, Bus, Control> {
+        Sentinel {
+            config: &self.c,
+            store: &self.store,
+            bus: &self.bus,
+            control: &self.control,
+            expected: &self.expected,
+            dry_run,
+        }
+    }
+}
+
 fn healthy(c: &Config) -> (Control, Expected) {
     let control = Control::default();
     for i in &c.investigators {
@@ -178,17 +206,9 @@ fn lifecycle_rules_are_judged_against_the_retention() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_healthy_account_is_left_alone() {
-    let c = config();
-    let (control, expected) = healthy(&c);
-    let (store, bus) = (Settings::default(), Bus::default());
-    let s = Sentinel {
-        config: &c,
-        store: &store,
-        bus: &bus,
-        control: &control,
-        expected: &expected,
-        dry_run: false,
-    };
+    let w = World::healthy();
+    let (bus, control) = (&w.bus, &w.control);
+    let s = w.sentinel(false);
     assert_eq!(s.handle(&sweep(), now()).await.unwrap(), vec![]);
     assert!(bus.0.lock().unwrap().is_empty());
     assert!(control.alarms.lock().unwrap().is_empty());
@@ -196,21 +216,13 @@ async fn a_healthy_account_is_left_alone() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn the_sweep_repairs_settings_and_trust_and_reports_each_on_the_bus() {
-    let c = config();
-    let (control, expected) = healthy(&c);
+    let w = World::healthy();
+    let (c, store, bus, control) = (&w.c, &w.store, &w.bus, &w.control);
     control.trust.lock().unwrap().insert("LogInvestigator".into(), r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/mallory"},"Action":"sts:AssumeRole"}]}"#.into());
-    let (store, bus) = (Settings::default(), Bus::default());
     store.versioning.lock().unwrap().insert(BUCKET.into(), "Suspended".into());
     store.lifecycle.lock().unwrap().insert(BUCKET.into(), vec![rule(Some(1), None)]);
     store.replication.lock().unwrap().insert(BUCKET.into(), vec!["arn:aws:s3:::elsewhere".into()]);
-    let s = Sentinel {
-        config: &c,
-        store: &store,
-        bus: &bus,
-        control: &control,
-        expected: &expected,
-        dry_run: false,
-    };
+    let s = w.sentinel(false);
     let repairs = s.handle(&sweep(), now()).await.unwrap();
     assert_eq!(repairs.len(), 4, "{repairs:?}");
     assert!(repairs.iter().all(|r| r.repaired));
@@ -225,18 +237,10 @@ async fn the_sweep_repairs_settings_and_trust_and_reports_each_on_the_bus() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_dry_run_reports_and_changes_nothing() {
-    let c = config();
-    let (control, expected) = healthy(&c);
-    let (store, bus) = (Settings::default(), Bus::default());
+    let w = World::healthy();
+    let store = &w.store;
     store.versioning.lock().unwrap().insert(BUCKET.into(), "Suspended".into());
-    let s = Sentinel {
-        config: &c,
-        store: &store,
-        bus: &bus,
-        control: &control,
-        expected: &expected,
-        dry_run: true,
-    };
+    let s = w.sentinel(true);
     let repairs = s.handle(&sweep(), now()).await.unwrap();
     assert_eq!(repairs.len(), 1);
     assert!(!repairs[0].repaired && repairs[0].what.contains("dry run"));
@@ -245,19 +249,11 @@ async fn a_dry_run_reports_and_changes_nothing() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_refused_repair_is_reported_not_retried_and_an_unreadable_bucket_does_not_stop_the_others() {
-    let c = config();
-    let (control, expected) = healthy(&c);
-    let (store, bus) = (Settings::default(), Bus::default());
+    let w = World::healthy();
+    let (store, bus) = (&w.store, &w.bus);
     store.versioning.lock().unwrap().insert(BUCKET.into(), "Suspended".into());
     *store.fail_write.lock().unwrap() = Some(PortError::Refused("PutBucketVersioning: AccessDenied".into()));
-    let s = Sentinel {
-        config: &c,
-        store: &store,
-        bus: &bus,
-        control: &control,
-        expected: &expected,
-        dry_run: false,
-    };
+    let s = w.sentinel(false);
     let repairs = s.handle(&sweep(), now()).await.unwrap();
     assert_eq!(
         (repairs[0].repaired, repairs[0].error.as_deref()),
@@ -276,18 +272,10 @@ async fn a_refused_repair_is_reported_not_retried_and_an_unreadable_bucket_does_
 
 #[tokio::test(flavor = "current_thread")]
 async fn lost_subscriptions_go_to_the_alarm_topic_and_an_unreachable_alarm_topic_is_an_error() {
-    let c = config();
-    let (control, expected) = healthy(&c);
+    let w = World::healthy();
+    let control = &w.control;
     control.subscriptions.lock().unwrap().clear();
-    let (store, bus) = (Settings::default(), Bus::default());
-    let s = Sentinel {
-        config: &c,
-        store: &store,
-        bus: &bus,
-        control: &control,
-        expected: &expected,
-        dry_run: false,
-    };
+    let s = w.sentinel(false);
     let repairs = s.handle(&sweep(), now()).await.unwrap();
     assert_eq!(repairs.len(), 1);
     assert_eq!(repairs[0].kind, "topic");
@@ -300,18 +288,10 @@ async fn lost_subscriptions_go_to_the_alarm_topic_and_an_unreachable_alarm_topic
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_deleted_investigator_role_is_reported_and_a_call_on_another_role_is_ignored() {
-    let c = config();
-    let (control, expected) = healthy(&c);
+    let w = World::healthy();
+    let control = &w.control;
     control.trust.lock().unwrap().remove("ExternalAuditor");
-    let (store, bus) = (Settings::default(), Bus::default());
-    let s = Sentinel {
-        config: &c,
-        store: &store,
-        bus: &bus,
-        control: &control,
-        expected: &expected,
-        dry_run: false,
-    };
+    let s = w.sentinel(false);
     let call = |role: &str| {
         event::parse(&json!({"eventName": "DeleteRole", "eventSource": "iam.amazonaws.com",
             "requestParameters": {"roleName": role}}))

@@ -26,11 +26,7 @@ async fn main() -> Result<(), Error> {
         .filter(|t| !t.is_empty())
         .map(|t| SnsPublisher::new(clients.sns.clone(), t));
     // Every record signed with the records' HMAC key, so that `history` can tell it from a forgery.
-    let log = match &audit.mac_key {
-        Some(key) => S3AuditLog::new(clients.s3, &audit.bucket).with_mac(clients.kms.clone(), key),
-        None => S3AuditLog::new(clients.s3, &audit.bucket),
-    };
-    let trail = Trail { log, config: audit };
+    let trail = Trail { log: S3AuditLog::for_config(&clients, &audit), config: audit };
     let (config, scope, publisher, alarm, trail) = (&config, &scope, &publisher, alarm.as_ref(), &trail);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now = time::OffsetDateTime::now_utc();

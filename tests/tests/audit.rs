@@ -150,13 +150,12 @@ async fn the_scheduled_pass_closes_an_expired_window_and_stakeholders_are_told()
 /// genuine signature on changed content, shows in `history` as FORGED, is not shown, and exits 3.
 #[tokio::test(flavor = "current_thread")]
 async fn attack_7_a_forged_record_shows_as_forged_in_history() {
-    let Some(moto) = Moto::start() else { return };
-    let stack = provision(&moto.endpoint).await;
-    let notifier = Function::spawn("notifier", &stack.function_env());
+    // `_moto` is bound so that moto lives as long as the test.
+    let Some(e2e::Env { _moto, stack, notifier, .. }) = e2e::setup().await else { return };
     let s3 = &stack.clients.s3;
     let audit = &stack.audit_bucket;
     notifier.invoke(&request_event("open", "ev-open")).unwrap();
-    let (code, out, err) = history(&moto.endpoint, &[]);
+    let (code, out, err) = history(&stack.endpoint, &[]);
     assert_eq!(code, 0, "a genuine trail verifies: {out}{err}");
     assert!(out.contains("OPEN WINDOW"), "{out}");
 
@@ -179,7 +178,7 @@ async fn attack_7_a_forged_record_shows_as_forged_in_history() {
         .await
         .unwrap();
 
-    let (code, out, err) = history(&moto.endpoint, &[]);
+    let (code, out, err) = history(&stack.endpoint, &[]);
     assert_eq!(code, 3, "{out}{err}");
     assert!(!out.contains("(forged)"), "a forged record is not shown: {out}");
     assert!(out.contains("OPEN WINDOW"), "the forged close does not close the window: {out}");

@@ -310,12 +310,7 @@ fn every_role_names_exact_actions_and_resources() {
 fn the_scp_denies_tampering_to_everyone_but_the_automation() {
     let text = std::fs::read_to_string(root().join("canonical-policies/scp/deny-breakglass-tampering.json"))
         .unwrap();
-    let mut doc: Value = serde_json::from_str(&text).unwrap();
-    // An SCP applies to every principal of the account: as a policy, its principal is `*`.
-    for s in doc["Statement"].as_array_mut().unwrap() {
-        s["Principal"] = json!("*");
-    }
-    let scp = Policy::parse(doc.to_string().as_bytes()).unwrap();
+    let scp = scp("deny-breakglass-tampering.json");
     let bucket = "arn:aws:s3:::acme-cloudtrail-logs";
     for who in [format!("arn:aws:iam::{ACCOUNT}:role/Admin"), format!("arn:aws:iam::{ACCOUNT}:user/mallory")]
     {
@@ -354,6 +349,8 @@ fn the_scp_denies_tampering_to_everyone_but_the_automation() {
 // The attacks around the glass (docs/threat-model.md, attacks 1-8): what the rendered SCPs, role
 // policies and resource policies deny, proven with the evaluator (moto enforces no IAM).
 
+/// A file of canonical-policies/scp/ as a policy. An SCP applies to every principal of the account:
+/// as a policy, its principal is `*`.
 fn scp(file: &str) -> Policy {
     let text = std::fs::read_to_string(root().join("canonical-policies/scp").join(file)).unwrap();
     let mut doc: Value = serde_json::from_str(&text).unwrap();
@@ -752,5 +749,47 @@ fn the_threat_model_names_tests_that_exist() {
     assert!(names.len() >= 15, "{names:?}");
     for n in names {
         assert!(sources.contains(&format!("fn {n}(")), "docs/threat-model.md names `{n}`, which is no test");
+    }
+}
+
+/// breakglass itself keeps what it needs: no grant of its roles is denied by either SCP, by the
+/// protected buckets' own policy or by the key policies; what Lambda does on a function's behalf
+/// outside its code (logs, dead letters, environment decryption) also without
+/// `lambda:SourceFunctionArn`.
+#[test]
+fn neither_scp_nor_resource_policy_denies_breakglass_its_own_grants() {
+    let scps = [scp("deny-breakglass-tampering.json"), scp("deny-breakglass-bypass.json")];
+    let closed: Vec<Policy> = config().buckets.iter().map(|b| b.closed_policy().clone()).collect();
+    let keys = [resource_policy("Key", &["KeyPolicy"]), resource_policy("RecordKey", &["KeyPolicy"])];
+    for (logical, arn, _, statements) in roles() {
+        for s in &statements {
+            let list = |v: &Value| -> Vec<String> {
+                match v {
+                    Value::String(x) => vec![x.clone()],
+                    Value::Array(xs) => xs.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+                    _ => Vec::new(),
+                }
+            };
+            for action in list(&s["Action"]) {
+                let action = action.replace('*', "");
+                for resource in list(&s["Resource"]).iter().map(|r| r.replace('*', "x")) {
+                    let outside = ["kms:", "sqs:", "logs:"].iter().any(|p| action.starts_with(p));
+                    for p in scps.iter().chain(&closed).chain(&keys) {
+                        assert_ne!(
+                            decide(p, &arn, &action, &resource),
+                            Decision::ExplicitDeny,
+                            "{logical} {action} {resource}"
+                        );
+                        if outside {
+                            assert_ne!(
+                                decide_from(p, &arn, &action, &resource, None),
+                                Decision::ExplicitDeny,
+                                "{logical} {action} {resource} outside its code"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 }
