@@ -54,7 +54,7 @@ pub struct Expected {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid `BREAKGLASS_SUBSCRIPTIONS`: {0}")]
+#[error("invalid `BREAKGLASS_SUBSCRIPTIONS`: {0} (expected a json list of {{\"protocol\", \"endpoint\", \"filter_policy\"}}, as template.yaml sets it)")]
 pub struct ExpectedError(String);
 
 impl Expected {
