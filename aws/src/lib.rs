@@ -19,9 +19,13 @@ use breakglass_core::ports::{
     Provenance, Provisioning, Publisher, Subscription,
 };
 
-/// The SDK clients breakglass uses, built from one shared configuration.
+/// The SDK clients breakglass uses, built from one shared configuration: the function's (or the
+/// operator's) own account and Region. Other accounts and Regions are reached through [`Accounts`].
 #[derive(Debug, Clone)]
 pub struct Clients {
+    /// Path-style S3 addressing: set when an endpoint is given (moto), where bucket host names do
+    /// not resolve.
+    pub path_style: bool,
     /// The shared configuration, for clients only some binaries need (STS in the CLI).
     pub config: aws_config::SdkConfig,
     pub s3: aws_sdk_s3::Client,
@@ -48,6 +52,7 @@ impl Clients {
         let s3_config =
             aws_sdk_s3::config::Builder::from(&shared).force_path_style(endpoint.is_some()).build();
         Clients {
+            path_style: endpoint.is_some(),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             sns: aws_sdk_sns::Client::new(&shared),
             eventbridge: aws_sdk_eventbridge::Client::new(&shared),
@@ -57,6 +62,149 @@ impl Clients {
             config: shared,
         }
     }
+}
+
+/// How breakglass reaches the accounts that hold the buckets: the one place that knows about
+/// accounts, Regions and credentials.
+///
+/// Single-account mode ([`Accounts::own`]): every bucket is in the function's own account, reached
+/// with its own credentials. Organisation mode ([`Accounts::organisation`]): each logging account is
+/// reached through its member role, with a session name that names the caller. Clients per (account,
+/// Region) are built on first use and kept; all Regions of an account share one assume-role
+/// credentials provider behind the SDK's identity cache, so AssumeRole is called once per account
+/// and credential lifetime, not once per event or Region.
+#[derive(Debug)]
+pub struct Accounts {
+    own: aws_config::SdkConfig,
+    path_style: bool,
+    member: Option<MemberRole>,
+    credentials: std::sync::Mutex<std::collections::HashMap<String, aws_config::SdkConfig>>,
+    s3: std::sync::Mutex<std::collections::HashMap<(String, String), aws_sdk_s3::Client>>,
+    iam: std::sync::Mutex<std::collections::HashMap<String, aws_sdk_iam::Client>>,
+}
+
+/// The role breakglass assumes in every logging account (organisation mode).
+#[derive(Debug, Clone)]
+struct MemberRole {
+    name: String,
+    partition: String,
+    session: String,
+}
+
+/// An IAM role session name: 2-64 of `\w+=,.@-`; anything else becomes `-`.
+pub fn session_name(raw: &str) -> String {
+    let mut out: String = raw
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) { c } else { '-' })
+        .take(64)
+        .collect();
+    while out.len() < 2 {
+        out.push('-');
+    }
+    out
+}
+
+impl Accounts {
+    /// Single-account mode: the own credentials everywhere.
+    pub fn own(clients: &Clients) -> std::sync::Arc<Accounts> {
+        std::sync::Arc::new(Accounts::with(clients, None))
+    }
+
+    /// Organisation mode: `org`'s member role in every account, as session `session` (the caller:
+    /// `breakglass-enforcer`, `breakglass-catalog`, `breakglass-operator-alice`).
+    pub fn organisation(
+        clients: &Clients,
+        org: &canonical_policies::Organisation,
+        partition: &str,
+        session: &str,
+    ) -> std::sync::Arc<Accounts> {
+        let member = MemberRole {
+            name: org.member_role.clone(),
+            partition: partition.to_owned(),
+            session: session_name(session),
+        };
+        std::sync::Arc::new(Accounts::with(clients, Some(member)))
+    }
+
+    /// As the config says: organisation mode when it has `[organisation]`.
+    pub fn for_config(
+        clients: &Clients,
+        config: &canonical_policies::Config,
+        session: &str,
+    ) -> std::sync::Arc<Accounts> {
+        match &config.organisation {
+            Some(org) => {
+                let partition = config.buckets.first().map_or("aws", |b| b.partition.as_str());
+                Accounts::organisation(clients, org, partition, session)
+            }
+            None => Accounts::own(clients),
+        }
+    }
+
+    fn with(clients: &Clients, member: Option<MemberRole>) -> Accounts {
+        Accounts {
+            own: clients.config.clone(),
+            path_style: clients.path_style,
+            member,
+            credentials: Default::default(),
+            s3: Default::default(),
+            iam: Default::default(),
+        }
+    }
+
+    /// The SDK configuration that acts in `account`: the own one, or the member role's there.
+    async fn config_for(&self, account: &str) -> Result<aws_config::SdkConfig, PortError> {
+        let Some(member) = &self.member else { return Ok(self.own.clone()) };
+        if let Some(c) = lock(&self.credentials)?.get(account) {
+            return Ok(c.clone());
+        }
+        // Building the provider makes no call; the first request assumes the role, and the identity
+        // cache keeps the credentials until shortly before they expire.
+        let role = format!("arn:{}:iam::{account}:role/{}", member.partition, member.name);
+        let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+            .session_name(&member.session)
+            .configure(&self.own)
+            .build()
+            .await;
+        let built = self
+            .own
+            .to_builder()
+            .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(provider))
+            .build();
+        // Another task may have built one meanwhile: keep the first, so that there is one provider
+        // (one cache partition, one AssumeRole) per account.
+        Ok(lock(&self.credentials)?.entry(account.to_owned()).or_insert(built).clone())
+    }
+
+    /// The S3 client for `account` in `region` (`None`: the own Region).
+    pub async fn s3(&self, account: &str, region: Option<&str>) -> Result<aws_sdk_s3::Client, PortError> {
+        let region = region.map(str::to_owned).or_else(|| self.own.region().map(ToString::to_string));
+        let key = (account.to_owned(), region.clone().unwrap_or_default());
+        if let Some(c) = lock(&self.s3)?.get(&key) {
+            return Ok(c.clone());
+        }
+        let config = self.config_for(account).await?;
+        let mut builder = aws_sdk_s3::config::Builder::from(&config).force_path_style(self.path_style);
+        if let Some(r) = region {
+            builder = builder.region(aws_config::Region::new(r));
+        }
+        let client = aws_sdk_s3::Client::from_conf(builder.build());
+        Ok(lock(&self.s3)?.entry(key).or_insert(client).clone())
+    }
+
+    /// The IAM client for `account` (IAM is global: no Region).
+    pub async fn iam(&self, account: &str) -> Result<aws_sdk_iam::Client, PortError> {
+        if let Some(c) = lock(&self.iam)?.get(account) {
+            return Ok(c.clone());
+        }
+        let client = aws_sdk_iam::Client::new(&self.config_for(account).await?);
+        Ok(lock(&self.iam)?.entry(account.to_owned()).or_insert(client).clone())
+    }
+}
+
+/// A poisoned lock means a thread panicked while holding it; report it rather than panic again.
+fn lock<T>(m: &std::sync::Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>, PortError> {
+    m.lock().map_err(|_| PortError::Retryable("client cache lock poisoned".into()))
 }
 
 /// Error codes AWS uses for throttling; anything else in 4xx is a refusal.
@@ -101,21 +249,68 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     out
 }
 
-/// Bucket policies through S3.
+/// Bucket policies and settings through S3, each call in the bucket's own account and Region with
+/// `ExpectedBucketOwner` set ([`S3Store::routed`]), so that a bucket deleted and re-created under
+/// the same name by another account is never read or written.
 #[derive(Debug, Clone)]
 pub struct S3Store {
     client: aws_sdk_s3::Client,
+    routing: Option<Routing>,
+}
+
+#[derive(Debug, Clone)]
+struct Routing {
+    accounts: std::sync::Arc<Accounts>,
+    /// bucket → (owning account, Region).
+    buckets: std::sync::Arc<std::collections::HashMap<String, (String, Option<String>)>>,
+    /// Organisation mode: a bucket that is not in the config has no account to act in.
+    strict: bool,
 }
 
 impl S3Store {
+    /// One client for every bucket, no owner check (tests and tools).
     pub fn new(client: aws_sdk_s3::Client) -> Self {
-        S3Store { client }
+        S3Store { client, routing: None }
+    }
+
+    /// Every configured bucket in its own account and Region, through `accounts`.
+    pub fn routed(
+        clients: &Clients,
+        accounts: std::sync::Arc<Accounts>,
+        config: &canonical_policies::Config,
+    ) -> Self {
+        let buckets =
+            config.buckets.iter().map(|b| (b.name.clone(), (b.account.clone(), b.region.clone()))).collect();
+        S3Store {
+            client: clients.s3.clone(),
+            routing: Some(Routing {
+                accounts,
+                buckets: std::sync::Arc::new(buckets),
+                strict: config.organisation.is_some(),
+            }),
+        }
+    }
+
+    /// The client that acts on `bucket`, and the owner to expect.
+    async fn at(&self, bucket: &str) -> Result<(aws_sdk_s3::Client, Option<String>), PortError> {
+        let Some(routing) = &self.routing else { return Ok((self.client.clone(), None)) };
+        match routing.buckets.get(bucket) {
+            Some((account, region)) => {
+                let client = routing.accounts.s3(account, region.as_deref()).await?;
+                Ok((client, Some(account.clone())))
+            }
+            None if routing.strict => Err(PortError::Refused(format!(
+                "bucket `{bucket}` is not in the config: no account to act in"
+            ))),
+            None => Ok((self.client.clone(), None)),
+        }
     }
 }
 
 impl PolicyStore for S3Store {
     async fn get_policy(&self, bucket: &str) -> Result<Option<String>, PortError> {
-        match self.client.get_bucket_policy().bucket(bucket).send().await {
+        let (client, owner) = self.at(bucket).await?;
+        match client.get_bucket_policy().bucket(bucket).set_expected_bucket_owner(owner).send().await {
             Ok(out) => Ok(out.policy),
             Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("NoSuchBucketPolicy") => Ok(None),
             Err(e) => Err(classify_error("GetBucketPolicy", e)),
@@ -123,9 +318,11 @@ impl PolicyStore for S3Store {
     }
 
     async fn put_policy(&self, bucket: &str, policy: &str) -> Result<(), PortError> {
-        self.client
+        let (client, owner) = self.at(bucket).await?;
+        client
             .put_bucket_policy()
             .bucket(bucket)
+            .set_expected_bucket_owner(owner)
             .policy(policy)
             .send()
             .await
@@ -134,15 +331,17 @@ impl PolicyStore for S3Store {
     }
 
     async fn block_public_access(&self, bucket: &str) -> Result<(), PortError> {
+        let (client, owner) = self.at(bucket).await?;
         let all_on = PublicAccessBlockConfiguration::builder()
             .block_public_acls(true)
             .ignore_public_acls(true)
             .block_public_policy(true)
             .restrict_public_buckets(true)
             .build();
-        self.client
+        client
             .put_public_access_block()
             .bucket(bucket)
+            .set_expected_bucket_owner(owner)
             .public_access_block_configuration(all_on)
             .send()
             .await
@@ -210,7 +409,8 @@ fn code_of<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> Option<&st
 
 impl BucketSettings for S3Store {
     async fn get_versioning(&self, bucket: &str) -> Result<Option<String>, PortError> {
-        match self.client.get_bucket_versioning().bucket(bucket).send().await {
+        let (client, owner) = self.at(bucket).await?;
+        match client.get_bucket_versioning().bucket(bucket).set_expected_bucket_owner(owner).send().await {
             Ok(out) => Ok(out.status.map(|s| s.as_str().to_owned())),
             Err(e) => match unparsed_body(&e) {
                 Some(xml) => Ok(xml_first(&xml, "Status").map(str::to_owned)),
@@ -220,11 +420,13 @@ impl BucketSettings for S3Store {
     }
 
     async fn enable_versioning(&self, bucket: &str) -> Result<(), PortError> {
+        let (client, owner) = self.at(bucket).await?;
         use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
         let on = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
-        self.client
+        client
             .put_bucket_versioning()
             .bucket(bucket)
+            .set_expected_bucket_owner(owner)
             .versioning_configuration(on)
             .send()
             .await
@@ -233,7 +435,14 @@ impl BucketSettings for S3Store {
     }
 
     async fn get_lifecycle(&self, bucket: &str) -> Result<Vec<LifecycleRule>, PortError> {
-        let out = match self.client.get_bucket_lifecycle_configuration().bucket(bucket).send().await {
+        let (client, owner) = self.at(bucket).await?;
+        let out = match client
+            .get_bucket_lifecycle_configuration()
+            .bucket(bucket)
+            .set_expected_bucket_owner(owner)
+            .send()
+            .await
+        {
             Ok(out) => out,
             Err(e) if code_of(&e) == Some("NoSuchLifecycleConfiguration") => return Ok(Vec::new()),
             Err(e) => match unparsed_body(&e) {
@@ -256,9 +465,11 @@ impl BucketSettings for S3Store {
     }
 
     async fn delete_lifecycle(&self, bucket: &str) -> Result<(), PortError> {
-        self.client
+        let (client, owner) = self.at(bucket).await?;
+        client
             .delete_bucket_lifecycle()
             .bucket(bucket)
+            .set_expected_bucket_owner(owner)
             .send()
             .await
             .map(|_| ())
@@ -266,7 +477,8 @@ impl BucketSettings for S3Store {
     }
 
     async fn get_replication(&self, bucket: &str) -> Result<Vec<String>, PortError> {
-        match self.client.get_bucket_replication().bucket(bucket).send().await {
+        let (client, owner) = self.at(bucket).await?;
+        match client.get_bucket_replication().bucket(bucket).set_expected_bucket_owner(owner).send().await {
             Ok(out) => Ok(out
                 .replication_configuration
                 .map(|c| c.rules.into_iter().filter_map(|r| r.destination.map(|d| d.bucket)).collect())
@@ -284,9 +496,11 @@ impl BucketSettings for S3Store {
     }
 
     async fn delete_replication(&self, bucket: &str) -> Result<(), PortError> {
-        self.client
+        let (client, owner) = self.at(bucket).await?;
+        client
             .delete_bucket_replication()
             .bucket(bucket)
+            .set_expected_bucket_owner(owner)
             .send()
             .await
             .map(|_| ())
@@ -294,6 +508,7 @@ impl BucketSettings for S3Store {
     }
 
     async fn enforce_ownership(&self, bucket: &str) -> Result<(), PortError> {
+        let (client, owner) = self.at(bucket).await?;
         use aws_sdk_s3::types::{ObjectOwnership, OwnershipControls, OwnershipControlsRule};
         let invalid =
             |e: aws_sdk_s3::error::BuildError| PortError::Refused(format!("PutBucketOwnershipControls: {e}"));
@@ -302,9 +517,10 @@ impl BucketSettings for S3Store {
             .build()
             .map_err(invalid)?;
         let controls = OwnershipControls::builder().rules(rule).build().map_err(invalid)?;
-        self.client
+        client
             .put_bucket_ownership_controls()
             .bucket(bucket)
+            .set_expected_bucket_owner(owner)
             .ownership_controls(controls)
             .send()
             .await
@@ -335,12 +551,14 @@ pub fn url_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Investigator roles (IAM), the notification topic's subscriptions (SNS), and the alarm topic.
+/// Investigator roles (IAM, in each role's own account), the notification topic's subscriptions
+/// (SNS), and the alarm topic.
 #[derive(Debug, Clone)]
 pub struct AwsControlPlane {
     iam: aws_sdk_iam::Client,
     sns: aws_sdk_sns::Client,
     alarm: Option<SnsPublisher>,
+    accounts: Option<std::sync::Arc<Accounts>>,
 }
 
 impl AwsControlPlane {
@@ -350,23 +568,41 @@ impl AwsControlPlane {
             iam: clients.iam.clone(),
             sns: clients.sns.clone(),
             alarm: alarm_topic_arn.map(|t| SnsPublisher::new(clients.sns.clone(), t)),
+            accounts: None,
+        }
+    }
+
+    /// Reaches each investigator role in the account its ARN names, through `accounts`.
+    pub fn with_accounts(mut self, accounts: std::sync::Arc<Accounts>) -> Self {
+        self.accounts = Some(accounts);
+        self
+    }
+
+    /// The IAM client for the role `role_arn`, and the role's name.
+    async fn iam_for<'a>(&self, role_arn: &'a str) -> Result<(aws_sdk_iam::Client, &'a str), PortError> {
+        let name = role_arn.rsplit('/').next().unwrap_or(role_arn);
+        let account = role_arn.split(':').nth(4).filter(|a| canonical_policies::policy::is_account_id(a));
+        match (&self.accounts, account) {
+            (Some(accounts), Some(account)) => Ok((accounts.iam(account).await?, name)),
+            _ => Ok((self.iam.clone(), name)),
         }
     }
 }
 
 impl ControlPlane for AwsControlPlane {
-    async fn get_trust(&self, role_name: &str) -> Result<Option<String>, PortError> {
-        match self.iam.get_role().role_name(role_name).send().await {
+    async fn get_trust(&self, role_arn: &str) -> Result<Option<String>, PortError> {
+        let (iam, name) = self.iam_for(role_arn).await?;
+        match iam.get_role().role_name(name).send().await {
             Ok(out) => Ok(out.role.and_then(|r| r.assume_role_policy_document).map(|d| url_decode(&d))),
             Err(e) if code_of(&e) == Some("NoSuchEntity") => Ok(None),
             Err(e) => Err(classify_error("GetRole", e)),
         }
     }
 
-    async fn put_trust(&self, role_name: &str, policy: &str) -> Result<(), PortError> {
-        self.iam
-            .update_assume_role_policy()
-            .role_name(role_name)
+    async fn put_trust(&self, role_arn: &str, policy: &str) -> Result<(), PortError> {
+        let (iam, name) = self.iam_for(role_arn).await?;
+        iam.update_assume_role_policy()
+            .role_name(name)
             .policy_document(policy)
             .send()
             .await

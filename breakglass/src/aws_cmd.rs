@@ -3,13 +3,13 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use breakglass_aws::{AwsControlPlane, Clients, EventBridgeBus, S3AuditLog, S3Store, SnsPublisher};
+use breakglass_aws::{Accounts, AwsControlPlane, Clients, EventBridgeBus, S3AuditLog, S3Store, SnsPublisher};
 use breakglass_core::audit::Trail;
 use breakglass_core::enforce::Enforcer;
 use breakglass_core::handler::{enforce_and_guard_event, expected_from_env, notify_event_in, scope_from_env};
 use breakglass_core::notify::{render_in, Rendered};
 use breakglass_core::ports::PolicyStore;
-use canonical_policies::{classify, format_expiry, State};
+use canonical_policies::{classify, format_expiry, Config, State};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -43,10 +43,12 @@ pub fn enforce(a: &EnforceArgs) -> Result<ExitCode, CliError> {
     };
     runtime()?.block_on(async {
         let clients = Clients::load(a.aws.endpoint_url.as_deref()).await;
-        let control = AwsControlPlane::new(&clients, std::env::var("BREAKGLASS_ALARM_TOPIC_ARN").ok());
+        let accounts = accounts(&clients, &config).await?;
+        let control = AwsControlPlane::new(&clients, std::env::var("BREAKGLASS_ALARM_TOPIC_ARN").ok())
+            .with_accounts(accounts.clone());
         let enforcer = Enforcer {
+            store: S3Store::routed(&clients, accounts, &config),
             config,
-            store: S3Store::new(clients.s3),
             bus: EventBridgeBus::new(clients.eventbridge, &a.event_bus),
             dry_run: a.dry_run,
         };
@@ -113,10 +115,25 @@ pub fn status(a: &StatusArgs) -> Result<ExitCode, CliError> {
     let now = OffsetDateTime::now_utc();
     runtime()?.block_on(async {
         let clients = Clients::load(endpoint_url.as_deref()).await;
-        let store = S3Store::new(clients.s3);
+        let store = S3Store::routed(&clients, accounts(&clients, &config).await?, &config);
         let mut rows = Vec::new();
         let mut all_lawful = true;
-        for b in &config.buckets {
+        let wanted = |b: &&canonical_policies::BucketConfig| match &a.account {
+            None => true,
+            Some(want) => {
+                b.account == *want
+                    || config.account(&b.account).and_then(|x| x.alias.as_deref()) == Some(want.as_str())
+            }
+        };
+        if let Some(want) = &a.account {
+            if !config.buckets.iter().any(|b| wanted(&b)) {
+                return Err(CliError::Input(format!(
+                    "--account `{want}`: no bucket of the config is in that account"
+                )));
+            }
+        }
+        let org = config.organisation.is_some();
+        for b in config.buckets.iter().filter(wanted) {
             let live = store
                 .get_policy(&b.name)
                 .await
@@ -131,6 +148,9 @@ pub fn status(a: &StatusArgs) -> Result<ExitCode, CliError> {
             };
             rows.push(json!({
                 "bucket": b.name,
+                "account": b.account,
+                "account_alias": config.account(&b.account).and_then(|x| x.alias.clone()),
+                "region": b.region,
                 "state": c.state.word(),
                 "detail": c.to_string(),
                 "sha256": c.hash.map(|h| h.to_string()),
@@ -145,6 +165,11 @@ pub fn status(a: &StatusArgs) -> Result<ExitCode, CliError> {
         } else {
             let mut out = String::new();
             for r in &rows {
+                if org {
+                    // Organisation mode: where each bucket is, so that one view covers every account.
+                    let account = r["account_alias"].as_str().or(r["account"].as_str()).unwrap_or("?");
+                    let _ = write!(out, "{account:<18} {:<14} ", r["region"].as_str().unwrap_or("?"));
+                }
                 let _ = writeln!(
                     out,
                     "{:<32} {}",
@@ -175,16 +200,54 @@ struct Operator {
 }
 
 impl Operator {
-    async fn connect(aws: &AwsArgs, event_bus: &str) -> Result<Operator, CliError> {
+    async fn connect(aws: &AwsArgs, event_bus: &str, config: &Config) -> Result<Operator, CliError> {
         let clients = Clients::load(aws.endpoint_url.as_deref()).await;
         let who = requester(&clients).await?;
         let now = OffsetDateTime::now_utc();
+        let accounts = Accounts::for_config(&clients, config, &operator_session(&who));
         Ok(Operator {
             who,
-            store: S3Store::new(clients.s3.clone()),
+            store: S3Store::routed(&clients, accounts, config),
             bus: EventBridgeBus::new(clients.eventbridge.clone(), event_bus),
             now,
         })
+    }
+}
+
+/// The member-role session name of an operator: `breakglass-operator-<their session or user name>`,
+/// so that the logging account's CloudTrail names the person, not only the role.
+fn operator_session(who: &str) -> String {
+    format!("breakglass-operator-{}", who.rsplit('/').next().unwrap_or("unknown"))
+}
+
+/// How the CLI reaches the buckets: its own credentials, or (organisation mode) each logging
+/// account's member role as the operator's own session.
+async fn accounts(clients: &Clients, config: &Config) -> Result<std::sync::Arc<Accounts>, CliError> {
+    if config.organisation.is_none() {
+        return Ok(Accounts::own(clients));
+    }
+    let who = requester(clients).await?;
+    Ok(Accounts::for_config(clients, config, &operator_session(&who)))
+}
+
+/// `--account`, when given, must be the account the config gives the bucket.
+fn check_account(
+    config: &Config,
+    bucket: &canonical_policies::BucketConfig,
+    account: Option<&str>,
+) -> Result<(), CliError> {
+    match account {
+        Some(a)
+            if a != bucket.account
+                && config.account(&bucket.account).and_then(|x| x.alias.as_deref()) != Some(a) =>
+        {
+            Err(CliError::Input(format!(
+                "bucket `{}` is in account {} in the config, not `{a}`",
+                bucket.name,
+                config.account_label(&bucket.account)
+            )))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -228,6 +291,7 @@ fn report(done: &breakglass_core::operate::Done, json_out: bool) {
 pub fn open(a: &OpenArgs) -> Result<ExitCode, CliError> {
     let config = load_config(&a.aws.config)?;
     let bucket = crate::input::choose_bucket(&config, Some(&a.bucket))?;
+    check_account(&config, bucket, a.account.as_deref())?;
     let duration = canonical_policies::config::parse_duration(&a.duration).ok_or_else(|| {
         CliError::Input(format!("invalid --duration `{}`: expected e.g. `4h`, `90m`, `1h30m`", a.duration))
     })?;
@@ -238,7 +302,7 @@ pub fn open(a: &OpenArgs) -> Result<ExitCode, CliError> {
         readers: a.readers.iter().cloned().collect(),
     };
     runtime()?.block_on(async {
-        let op = Operator::connect(&a.aws, &a.event_bus).await?;
+        let op = Operator::connect(&a.aws, &a.event_bus, &config).await?;
         let done = breakglass_core::operate::open(bucket, &op.store, &op.bus, &request, &op.who, op.now)
             .await
             .map_err(operate_error)?;
@@ -250,8 +314,9 @@ pub fn open(a: &OpenArgs) -> Result<ExitCode, CliError> {
 pub fn close(a: &CloseArgs) -> Result<ExitCode, CliError> {
     let config = load_config(&a.aws.config)?;
     let bucket = crate::input::choose_bucket(&config, Some(&a.bucket))?;
+    check_account(&config, bucket, a.account.as_deref())?;
     runtime()?.block_on(async {
-        let op = Operator::connect(&a.aws, &a.event_bus).await?;
+        let op = Operator::connect(&a.aws, &a.event_bus, &config).await?;
         let done = breakglass_core::operate::close(bucket, &op.store, &op.bus, &a.reason, &op.who, op.now)
             .await
             .map_err(operate_error)?;

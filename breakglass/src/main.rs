@@ -63,6 +63,9 @@ struct OpenArgs {
     /// The bucket to open.
     #[arg(long)]
     bucket: String,
+    /// The account that owns the bucket (organisation mode; checked against the config).
+    #[arg(long, value_name = "ID")]
+    account: Option<String>,
     /// Why access is needed (goes into the email and the audit trail).
     #[arg(long)]
     reason: String,
@@ -90,6 +93,9 @@ struct CloseArgs {
     /// The bucket to close.
     #[arg(long)]
     bucket: String,
+    /// The account that owns the bucket (organisation mode; checked against the config).
+    #[arg(long, value_name = "ID")]
+    account: Option<String>,
     /// Why it is closed.
     #[arg(long)]
     reason: String,
@@ -149,6 +155,12 @@ struct NotifyArgs {
 struct StatusArgs {
     #[command(flatten)]
     aws: AwsArgs,
+    /// Only the buckets of this logging account (ID or alias).
+    #[arg(long, value_name = "ID", conflicts_with = "all")]
+    account: Option<String>,
+    /// Every guarded bucket of every account and Region (the default).
+    #[arg(long)]
+    all: bool,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,

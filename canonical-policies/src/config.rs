@@ -29,6 +29,14 @@ pub enum ConfigError {
     Invalid { bucket: String, field: &'static str, value: String, reason: &'static str },
     #[error("bucket {}: {source}", Quoted(.bucket))]
     Render { bucket: String, source: RenderError },
+    #[error("bucket {} is configured in account {} and in account {}", Quoted(.bucket), Quoted(.first), Quoted(.second))]
+    BucketInTwoAccounts { bucket: String, first: String, second: String },
+    #[error("account {} is listed twice in `[[account]]`", Quoted(.0))]
+    DuplicateAccount(String),
+    #[error("bucket {}: `{field}` {}: unknown placeholder {} (known: `{{{{account}}}}`, `{{{{partition}}}}`)", Quoted(.bucket), Quoted(.value), Quoted(.placeholder))]
+    UnknownPlaceholder { bucket: String, field: &'static str, value: String, placeholder: String },
+    #[error("{table}: invalid `{field}` {}: {reason}", Quoted(.value))]
+    Organisation { table: &'static str, field: &'static str, value: String, reason: String },
 }
 
 /// Why an OpenAccess request is not lawful for a bucket.
@@ -56,6 +64,152 @@ struct RawConfig {
     audit: Option<RawAudit>,
     #[serde(default)]
     investigator: Vec<RawInvestigator>,
+    organisation: Option<RawOrganisation>,
+    #[serde(default)]
+    account: Vec<RawAccount>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOrganisation {
+    id: String,
+    admin_account: String,
+    home_region: String,
+    member_role: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccount {
+    id: String,
+    alias: Option<String>,
+    regions: Vec<String>,
+}
+
+/// Organisation mode (`[organisation]`): the functions run in an administrative account and act in
+/// the logging accounts through the role `member_role` there, which trusts only them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organisation {
+    /// `o-…`: the `aws:PrincipalOrgID` every trust and bus policy checks.
+    pub id: String,
+    /// The account where the functions, topics, audit trail and Service Catalog live.
+    pub admin_account: String,
+    /// The Region of the administrative stack; member Regions forward their events to it.
+    pub home_region: String,
+    /// The role name in each logging account (`breakglass-member`).
+    pub member_role: String,
+}
+
+impl Organisation {
+    pub const DEFAULT_MEMBER_ROLE: &'static str = "breakglass-member";
+
+    /// `arn:<partition>:iam::<account>:role/<member_role>`.
+    pub fn member_role_arn(&self, partition: &Partition, account: &str) -> String {
+        format!("arn:{partition}:iam::{account}:role/{}", self.member_role)
+    }
+}
+
+/// A logging account (`[[account]]`) and the Regions its buckets are in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: String,
+    /// A name people know it by, in mails and `status` (`logging-prod`).
+    pub alias: Option<String>,
+    pub regions: Vec<String>,
+}
+
+impl Account {
+    /// `logging-prod (111122223333)`, or the ID alone.
+    pub fn label(&self) -> String {
+        match &self.alias {
+            Some(a) => format!("{a} ({})", self.id),
+            None => self.id.clone(),
+        }
+    }
+}
+
+/// `eu-central-1`, `us-gov-west-1`, `cn-north-1`: lowercase words and a number, joined by `-`.
+pub fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    (3..=5).contains(&parts.len())
+        && s.len() <= 32
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// An IAM role name: 1-64 of `\w+=,.@-`.
+fn is_role_name(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+}
+
+impl Organisation {
+    fn from_raw(raw: &RawOrganisation) -> Result<Organisation, ConfigError> {
+        let invalid = |field, value: &str, reason: &str| ConfigError::Organisation {
+            table: "[organisation]",
+            field,
+            value: value.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let id_ok = raw.id.strip_prefix("o-").is_some_and(|r| {
+            (10..=32).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
+        if !id_ok {
+            return Err(invalid(
+                "id",
+                &raw.id,
+                "expected an organization id (`o-` and 10 to 32 letters or digits)",
+            ));
+        }
+        if !is_account_id(&raw.admin_account) {
+            return Err(invalid("admin_account", &raw.admin_account, "expected 12 digits"));
+        }
+        if !is_region(&raw.home_region) {
+            return Err(invalid("home_region", &raw.home_region, "expected a region such as `eu-central-1`"));
+        }
+        let member_role =
+            raw.member_role.clone().unwrap_or_else(|| Organisation::DEFAULT_MEMBER_ROLE.to_owned());
+        if !is_role_name(&member_role) {
+            return Err(invalid("member_role", &member_role, "expected an iam role name"));
+        }
+        Ok(Organisation {
+            id: raw.id.clone(),
+            admin_account: raw.admin_account.clone(),
+            home_region: raw.home_region.clone(),
+            member_role,
+        })
+    }
+}
+
+impl Account {
+    fn from_raw(raw: &RawAccount) -> Result<Account, ConfigError> {
+        let invalid = |field, value: &str, reason: &str| ConfigError::Organisation {
+            table: "[[account]]",
+            field,
+            value: value.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if !is_account_id(&raw.id) {
+            return Err(invalid("id", &raw.id, "expected 12 digits"));
+        }
+        if raw.regions.is_empty() {
+            return Err(invalid("regions", "[]", &format!("account `{}` needs at least one region", raw.id)));
+        }
+        for r in &raw.regions {
+            if !is_region(r) {
+                return Err(invalid("regions", r, "expected a region such as `eu-central-1`"));
+            }
+        }
+        if let Some(a) = &raw.alias {
+            let ok = (1..=63).contains(&a.len())
+                && a.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_. ".contains(&b));
+            if !ok {
+                return Err(invalid("alias", a, "expected up to 63 letters, digits, `-_. `"));
+            }
+        }
+        Ok(Account { id: raw.id.clone(), alias: raw.alias.clone(), regions: raw.regions.clone() })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -234,6 +388,7 @@ struct RawBucket {
     base_statements: Option<String>,
     repair_public_access_block: Option<bool>,
     retention_days: Option<u32>,
+    region: Option<String>,
 }
 
 /// All protected buckets.
@@ -244,6 +399,10 @@ pub struct Config {
     pub audit: Option<AuditConfig>,
     /// Investigator roles whose trust policy breakglass keeps (`[[investigator]]`).
     pub investigators: Vec<Investigator>,
+    /// Organisation mode: `None` for a single-account deployment.
+    pub organisation: Option<Organisation>,
+    /// The logging accounts (`[[account]]`, organisation mode only).
+    pub accounts: Vec<Account>,
 }
 
 /// One protected bucket, validated, with its ClosedAccess policy rendered once.
@@ -251,7 +410,10 @@ pub struct Config {
 pub struct BucketConfig {
     pub name: String,
     pub partition: Partition,
+    /// The account that owns the bucket: every call on it expects this owner.
     pub account: String,
+    /// The bucket's Region (required in organisation mode); `None`: the deployment's own Region.
+    pub region: Option<String>,
     /// Roles that an OpenAccess may name as readers (`aws:PrincipalArn` values, path included).
     pub investigator_roles: BTreeSet<String>,
     /// Principals allowed to change the bucket policy: the enforcer and the break-glass operators.
@@ -274,11 +436,38 @@ impl Config {
         if raw.bucket.is_empty() {
             return Err(ConfigError::NoBuckets);
         }
+        let organisation = raw.organisation.as_ref().map(Organisation::from_raw).transpose()?;
+        let mut accounts: Vec<Account> = Vec::with_capacity(raw.account.len());
+        for a in &raw.account {
+            let account = Account::from_raw(a)?;
+            if organisation.is_none() {
+                return Err(ConfigError::Organisation {
+                    table: "[[account]]",
+                    field: "id",
+                    value: account.id,
+                    reason: "accounts are listed only in organisation mode (add `[organisation]`)".into(),
+                });
+            }
+            if accounts.iter().any(|x| x.id == account.id) {
+                return Err(ConfigError::DuplicateAccount(account.id));
+            }
+            accounts.push(account);
+        }
         let mut buckets: Vec<BucketConfig> = Vec::with_capacity(raw.bucket.len());
         for b in &raw.bucket {
             let bucket = BucketConfig::from_raw(b, &raw.defaults)?;
-            if buckets.iter().any(|x| x.name == bucket.name) {
+            if let Some(other) = buckets.iter().find(|x| x.name == bucket.name) {
+                if other.account != bucket.account {
+                    return Err(ConfigError::BucketInTwoAccounts {
+                        bucket: bucket.name,
+                        first: other.account.clone(),
+                        second: bucket.account,
+                    });
+                }
                 return Err(ConfigError::DuplicateBucket(bucket.name));
+            }
+            if organisation.is_some() {
+                check_route(&bucket, &accounts)?;
             }
             buckets.push(bucket);
         }
@@ -323,7 +512,17 @@ impl Config {
                 reason: "configured twice",
             });
         }
-        Ok(Config { buckets, audit, investigators })
+        Ok(Config { buckets, audit, investigators, organisation, accounts })
+    }
+
+    /// The `[[account]]` entry of an account ID.
+    pub fn account(&self, id: &str) -> Option<&Account> {
+        self.accounts.iter().find(|a| a.id == id)
+    }
+
+    /// How people know the account: its alias and ID, or the ID.
+    pub fn account_label(&self, id: &str) -> String {
+        self.account(id).map_or_else(|| id.to_owned(), Account::label)
     }
 
     /// The `[[investigator]]` entry of a role, by ARN or by name.
@@ -376,6 +575,59 @@ impl Investigator {
     }
 }
 
+/// In organisation mode every bucket names a listed account and one of that account's Regions: the
+/// functions must know where a bucket is, never guess it.
+fn check_route(bucket: &BucketConfig, accounts: &[Account]) -> Result<(), ConfigError> {
+    let invalid = |field, value: &str, reason| ConfigError::Invalid {
+        bucket: bucket.name.clone(),
+        field,
+        value: value.to_owned(),
+        reason,
+    };
+    let Some(account) = accounts.iter().find(|a| a.id == bucket.account) else {
+        return Err(invalid("account", &bucket.account, "not an `[[account]]` of the organisation"));
+    };
+    let Some(region) = &bucket.region else {
+        return Err(ConfigError::Missing { bucket: bucket.name.clone(), field: "region" });
+    };
+    if !account.regions.contains(region) {
+        return Err(invalid("region", region, "not a region of the bucket's `[[account]]`"));
+    }
+    Ok(())
+}
+
+/// Fills `{{account}}` and `{{partition}}` in an ARN of `investigator_roles` or
+/// `automation_principals`; any other `{{…}}` is an error, never left in as text.
+fn expand(
+    bucket: &str,
+    field: &'static str,
+    arn: &str,
+    account: &str,
+    partition: &Partition,
+) -> Result<String, ConfigError> {
+    let mut out = String::with_capacity(arn.len());
+    let mut rest = arn;
+    while let Some((before, after)) = rest.split_once("{{") {
+        out.push_str(before);
+        let (name, tail) = after.split_once("}}").unwrap_or((after, ""));
+        match name.trim() {
+            "account" => out.push_str(account),
+            "partition" => out.push_str(partition.as_str()),
+            _ => {
+                return Err(ConfigError::UnknownPlaceholder {
+                    bucket: bucket.to_owned(),
+                    field,
+                    value: arn.to_owned(),
+                    placeholder: format!("{{{{{name}}}}}"),
+                })
+            }
+        }
+        rest = tail;
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 /// toml's own text spans several lines with a source excerpt; keep its message and say where.
 fn toml_message(text: &str, e: &toml::de::Error) -> String {
     let message = e.message().lines().next().unwrap_or("parse error").trim_end_matches('.');
@@ -426,6 +678,7 @@ impl BucketConfig {
             }
             let mut set = BTreeSet::new();
             for arn in list {
+                let arn = &expand(&name, field, arn, &account, &partition)?;
                 let prefix = format!("arn:{partition}:iam::");
                 let rest =
                     arn.strip_prefix(&prefix).ok_or_else(|| invalid(field, arn, "expected an iam arn"))?;
@@ -494,10 +747,17 @@ impl BucketConfig {
             }
         }
 
+        let region = match b.region.as_ref().or(d.region.as_ref()) {
+            Some(r) if !is_region(r) => {
+                return Err(invalid("region", r, "expected a region such as `eu-central-1`"))
+            }
+            other => other.cloned(),
+        };
         let mut bucket = BucketConfig {
             name: name.clone(),
             partition,
             account,
+            region,
             investigator_roles,
             automation_principals,
             max_open_duration,

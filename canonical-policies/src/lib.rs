@@ -44,7 +44,8 @@ pub mod template;
 pub use canonical::{InvalidHash, PolicyHash};
 pub use classify::{classify, classify_policy, classify_text, Classification, DriftReason, State};
 pub use config::{
-    trust_hash, AuditConfig, BucketConfig, Config, ConfigError, GrantError, HumanDuration, Investigator,
+    is_region, trust_hash, Account, AuditConfig, BucketConfig, Config, ConfigError, GrantError,
+    HumanDuration, Investigator, Organisation,
 };
 pub use error::{PolicyError, Quoted, SyntaxReason};
 pub use policy::{

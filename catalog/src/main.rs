@@ -8,7 +8,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use breakglass_aws::{Clients, CloudFormationProvenance, EventBridgeBus, HttpsResponder, S3Store};
+use breakglass_aws::{Accounts, Clients, CloudFormationProvenance, EventBridgeBus, HttpsResponder, S3Store};
 use breakglass_core::catalog::{handle, Catalog, Origin};
 use breakglass_core::handler::{config_from_env, env};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -22,7 +22,10 @@ async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt().with_ansi(false).without_time().with_target(false).init();
     let config = config_from_env()?;
     let clients = Clients::load(None).await;
-    let store = S3Store::new(clients.s3);
+    // Organisation mode: the bucket's logging account through its member role, as session
+    // `breakglass-catalog`; single-account mode: the function's own credentials.
+    let accounts = Accounts::for_config(&clients, &config, "breakglass-catalog");
+    let store = S3Store::routed(&clients, accounts, &config);
     let bus = EventBridgeBus::new(clients.eventbridge, env("BREAKGLASS_EVENT_BUS")?);
     let responder = HttpsResponder::new()?;
     let provenance = CloudFormationProvenance::new(clients.cloudformation);

@@ -6,8 +6,6 @@
 //! same key and the conditional put (`If-None-Match: *`) refuses the second copy instead of adding one.
 //! Schema: `docs/audit-trail.md`.
 
-use std::future::Future;
-
 use canonical_policies::AuditConfig;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -25,24 +23,7 @@ pub struct Record {
     pub body: Value,
 }
 
-/// What a write did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Appended {
-    Written,
-    /// The same record is already there (a retried invocation): nothing was written.
-    AlreadyThere,
-}
-
-/// Appends records to the audit trail (S3 with Object Lock). Implementations must never overwrite.
-pub trait AuditLog: Sync {
-    /// Writes `body` under `key` (already including the prefix), locked until `retain_until`.
-    fn append(
-        &self,
-        key: &str,
-        body: &str,
-        retain_until: OffsetDateTime,
-    ) -> impl Future<Output = Result<Appended, PortError>> + Send;
-}
+pub use crate::ports::{Appended, AuditLog};
 
 /// The trail: where records go and how long they are locked.
 #[derive(Debug, Clone)]

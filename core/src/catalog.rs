@@ -8,7 +8,6 @@
 //! event without a usable `ResponseURL` cannot be answered; it is logged and dropped.
 
 use std::collections::BTreeSet;
-use std::future::Future;
 
 use canonical_policies::config::{is_bucket_name, parse_duration};
 use canonical_policies::{format_expiry, Config};
@@ -18,10 +17,7 @@ use time::OffsetDateTime;
 use crate::operate::{self, OpenRequest};
 use crate::ports::{EventBus, PolicyStore, PortError, Provenance, Provisioning};
 
-/// Sends the answer to CloudFormation: an HTTP PUT of `body` to the pre-signed `url`.
-pub trait Responder: Sync {
-    fn respond(&self, url: &str, body: &str) -> impl Future<Output = Result<(), PortError>> + Send;
-}
+pub use crate::ports::Responder;
 
 /// A CloudFormation response body is limited to 4096 bytes; the reason is the only free text in it
 /// (in bytes: one character may take four).

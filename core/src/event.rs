@@ -79,6 +79,9 @@ pub struct ApiCall {
     pub target: Option<String>,
     /// `VersioningConfiguration.Status` of PutBucketVersioning.
     pub versioning: Option<String>,
+    /// The accounts the event says it came from: the EventBridge envelope's `account` and the
+    /// record's `recipientAccountId`, where present. A call may act only on buckets of that account.
+    pub accounts: Vec<String>,
 }
 
 impl ApiCall {
@@ -135,7 +138,15 @@ pub fn parse(event: &Value) -> Result<Incoming, EventError> {
         let id = text(top.get("id"));
         let detail = top.get("detail").cloned().unwrap_or(Value::Null);
         return match (source, detail_type) {
-            (_, "AWS API Call via CloudTrail") => Ok(Incoming::ApiCalls(vec![record(&detail)?])),
+            (_, "AWS API Call via CloudTrail") => {
+                let mut call = record(&detail)?;
+                if let Some(account) = text(top.get("account")) {
+                    if !call.accounts.contains(&account) {
+                        call.accounts.insert(0, account);
+                    }
+                }
+                Ok(Incoming::ApiCalls(vec![call]))
+            }
             ("aws.events", "Scheduled Event") => Ok(Incoming::Schedule { id, time: text(top.get("time")) }),
             (CUSTOM_SOURCE, _) => Ok(Incoming::Custom { id, detail_type: detail_type.to_owned(), detail }),
             _ => Err(EventError::Unrecognised),
@@ -189,6 +200,7 @@ fn record(r: &Value) -> Result<ApiCall, EventError> {
         target: GuardedCall::from_event(text(r.get("eventSource")).as_deref(), &event_name)
             .and_then(|c| target(c.target(), params)),
         versioning: param("VersioningConfiguration").and_then(|v| text(v.get("Status"))),
+        accounts: text(r.get("recipientAccountId")).into_iter().collect(),
         event_name,
     })
 }

@@ -14,6 +14,7 @@ pub const REQUEST: &str = "breakglass request";
 pub const REMEDIATION: &str = "breakglass remediation";
 pub const EXPOSURE: &str = "breakglass exposure";
 pub const REPAIR: &str = "breakglass repair";
+pub const MISROUTED: &str = "breakglass misrouted";
 
 /// Readers and expiry of an OpenAccess.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,6 +171,24 @@ pub struct Repair {
     pub time: String,
 }
 
+/// An event named a protected bucket but came from another account than the one that owns it
+/// (`breakglass.misrouted/1`): forged, or mis-routed. Nothing was read or written for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Misrouted {
+    #[serde(default = "schemas::misrouted")]
+    pub schema: String,
+    pub bucket: String,
+    /// The account that owns the bucket in the config.
+    pub bucket_account: String,
+    /// The accounts the event claims (envelope `account`, `recipientAccountId`); empty when it
+    /// claims none in organisation mode.
+    pub event_accounts: Vec<String>,
+    pub event_id: Option<String>,
+    pub event_name: String,
+    pub actor: Option<String>,
+    pub time: String,
+}
+
 /// One of breakglass's own events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OwnEvent {
@@ -177,6 +196,7 @@ pub enum OwnEvent {
     Remediation(Remediation),
     Exposure(Exposure),
     Repair(Repair),
+    Misrouted(Misrouted),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -194,6 +214,7 @@ impl OwnEvent {
             OwnEvent::Remediation(_) => REMEDIATION,
             OwnEvent::Exposure(_) => EXPOSURE,
             OwnEvent::Repair(_) => REPAIR,
+            OwnEvent::Misrouted(_) => MISROUTED,
         }
     }
 
@@ -204,6 +225,7 @@ impl OwnEvent {
             OwnEvent::Remediation(e) => serde_json::to_value(e),
             OwnEvent::Exposure(e) => serde_json::to_value(e),
             OwnEvent::Repair(e) => serde_json::to_value(e),
+            OwnEvent::Misrouted(e) => serde_json::to_value(e),
         };
         // Plain structs of strings, numbers and options: serialisation cannot fail.
         detail.unwrap_or(Value::Null)
@@ -221,6 +243,7 @@ impl OwnEvent {
             REMEDIATION => Remediation::deserialize(detail).map(OwnEvent::Remediation).map_err(malformed),
             EXPOSURE => Exposure::deserialize(detail).map(OwnEvent::Exposure).map_err(malformed),
             REPAIR => Repair::deserialize(detail).map(OwnEvent::Repair).map_err(malformed),
+            MISROUTED => Misrouted::deserialize(detail).map(OwnEvent::Misrouted).map_err(malformed),
             other => Err(OwnEventError::Unknown(other.to_owned())),
         }
     }
@@ -232,6 +255,7 @@ impl OwnEvent {
             OwnEvent::Remediation(e) => Some(&e.bucket),
             OwnEvent::Exposure(e) => Some(&e.bucket),
             OwnEvent::Repair(e) => e.bucket.as_deref(),
+            OwnEvent::Misrouted(e) => Some(&e.bucket),
         }
     }
 }
@@ -248,6 +272,9 @@ mod schemas {
     }
     pub fn repair() -> String {
         "breakglass.repair/1".into()
+    }
+    pub fn misrouted() -> String {
+        "breakglass.misrouted/1".into()
     }
 }
 
@@ -288,6 +315,16 @@ mod tests {
                 outcome: "repaired".into(),
                 repaired: true,
                 error: None,
+                time: "2026-11-24T10:00:00Z".into(),
+            }),
+            OwnEvent::Misrouted(Misrouted {
+                schema: schemas::misrouted(),
+                bucket: "b".into(),
+                bucket_account: "222200000000".into(),
+                event_accounts: vec!["111100000000".into()],
+                event_id: Some("e".into()),
+                event_name: "PutBucketPolicy".into(),
+                actor: None,
                 time: "2026-11-24T10:00:00Z".into(),
             }),
         ];

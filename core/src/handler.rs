@@ -8,8 +8,10 @@ use time::OffsetDateTime;
 use crate::audit::{self, Appended, AuditLog, Trail};
 use crate::enforce::{EnforceError, Enforcer};
 use crate::event;
+use crate::events::{Misrouted, OwnEvent};
 use crate::notify::{render_in, Rendered, Scope};
 use crate::ports::{BucketSettings, ControlPlane, EventBus, PolicyStore, PortError, Publisher};
+use crate::route;
 use crate::sentinel::Sentinel;
 
 /// Where the Lambdas read their configuration (set by template.yaml): the TOML text itself, or a
@@ -108,8 +110,21 @@ pub async fn enforce_event<S: PolicyStore, B: EventBus>(
         Ok(i) => i,
         Err(answer) => return Ok(answer),
     };
+    let (incoming, misrouted) = route::screen(&enforcer.config, incoming, now);
+    report_misrouted(enforcer, &misrouted).await?;
     let reports = enforcer.handle(&incoming, now).await?;
-    Ok(summary(enforcer.dry_run, &reports, &[]))
+    Ok(summary(enforcer.dry_run, &reports, &[], &misrouted))
+}
+
+/// Puts every misrouted-event report on the bus (the notifier mails it as an alert).
+async fn report_misrouted<S: PolicyStore, B: EventBus>(
+    enforcer: &Enforcer<S, B>,
+    misrouted: &[Misrouted],
+) -> Result<(), EnforceError> {
+    for m in misrouted {
+        enforcer.bus.put(&OwnEvent::Misrouted(m.clone()).to_bus()).await.map_err(EnforceError::Bus)?;
+    }
+    Ok(())
 }
 
 /// The enforcer Lambda's answer: the bucket policies first, then the paths around them (bucket
@@ -130,13 +145,22 @@ where
         Ok(i) => i,
         Err(answer) => return Ok(answer),
     };
+    // Neither the enforcer nor the sentinel sees a call from another account than the bucket's.
+    let (incoming, misrouted) = route::screen(&enforcer.config, incoming, now);
+    let alerted = report_misrouted(enforcer, &misrouted).await;
     let policies = enforcer.handle(&incoming, now).await;
     let repairs = sentinel.handle(&incoming, now).await;
     let (reports, repairs) = (policies?, repairs?);
-    Ok(summary(enforcer.dry_run, &reports, &repairs))
+    alerted?;
+    Ok(summary(enforcer.dry_run, &reports, &repairs, &misrouted))
 }
 
-fn summary(dry_run: bool, reports: &[crate::enforce::Report], repairs: &[crate::sentinel::Repair]) -> Value {
+fn summary(
+    dry_run: bool,
+    reports: &[crate::enforce::Report],
+    repairs: &[crate::sentinel::Repair],
+    misrouted: &[Misrouted],
+) -> Value {
     let buckets: Vec<Value> = reports
         .iter()
         .map(|r| {
@@ -154,7 +178,11 @@ fn summary(dry_run: bool, reports: &[crate::enforce::Report], repairs: &[crate::
         .iter()
         .map(|r| json!({ "kind": r.kind, "subject": r.subject, "what": r.what, "repaired": r.repaired, "error": r.error }))
         .collect();
-    json!({ "dry_run": dry_run, "buckets": buckets, "repairs": repairs })
+    let misrouted: Vec<Value> = misrouted
+        .iter()
+        .map(|m| json!({ "bucket": m.bucket, "bucket_account": m.bucket_account, "event_accounts": m.event_accounts }))
+        .collect();
+    json!({ "dry_run": dry_run, "buckets": buckets, "repairs": repairs, "misrouted": misrouted })
 }
 
 #[derive(Debug, thiserror::Error)]

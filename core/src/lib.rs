@@ -17,6 +17,7 @@ pub mod history;
 pub mod notify;
 pub mod operate;
 pub mod ports;
+pub mod route;
 pub mod sentinel;
 pub mod watch;
 

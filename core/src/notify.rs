@@ -330,6 +330,36 @@ fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Re
             let (subject, state, severity) = request_mail(&mut email, &bucket, q);
             (subject, "request", state.to_owned(), severity)
         }
+        OwnEvent::Misrouted(m) => {
+            let from = match m.event_accounts.as_slice() {
+                [] => "an event that names no account".to_owned(),
+                accounts => format!(
+                    "an event from account {}",
+                    accounts.iter().map(|a| config.account_label(a)).collect::<Vec<_>>().join(" and ")
+                ),
+            };
+            section(
+                &mut email,
+                "What happened",
+                &format!(
+                    "breakglass received {from} ({} by {}) that names log bucket {bucket}, which belongs to account {}. It read and wrote NOTHING for it: an event may only act in the account it came from. Someone forged this event, or an event rule forwards from the wrong account: please investigate.",
+                    m.event_name,
+                    m.actor.as_deref().unwrap_or("an unknown principal"),
+                    config.account_label(&m.bucket_account),
+                ),
+            );
+            section(
+                &mut email,
+                "The bucket",
+                "Still checked: the scheduled sweep reads its policy from its own account as always.",
+            );
+            (
+                format!("ALERT {bucket}: event from another account refused"),
+                "remediation",
+                "misrouted".to_owned(),
+                Severity::Critical,
+            )
+        }
         OwnEvent::Repair(_) => return Rendered::Ignored("handled above".into()),
     };
     if let Some(id) = id {

@@ -4,6 +4,7 @@
 use std::future::Future;
 
 use serde_json::Value;
+use time::OffsetDateTime;
 
 /// How a call to AWS failed. The distinction drives retries: Lambda retries an invocation that
 /// returns an error, which is right for throttling and 5xx and wrong for a request S3 will never take.
@@ -24,6 +25,12 @@ impl PortError {
 }
 
 /// Bucket policies and public-access blocks of S3 buckets.
+///
+/// Routing: a bucket is named, and the implementation acts in the account and Region the config
+/// gives it (`BucketConfig::account`, `region`), with the owner expected there. Single-account mode
+/// is the case of one account reached with the function's own credentials; organisation mode
+/// reaches each logging account through its member role. Core never branches on the mode: an event
+/// from the wrong account is stopped before any port is called (`crate::route`).
 pub trait PolicyStore: Sync {
     /// The policy text, or `None` when the bucket has no policy.
     fn get_policy(&self, bucket: &str) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
@@ -117,9 +124,10 @@ pub struct Subscription {
 /// What breakglass watches outside the buckets: the investigator roles' trust, the subscriptions of
 /// its topics, and the second channel (the alarm topic) for when the first one is what was attacked.
 pub trait ControlPlane: Sync {
-    /// The role's trust policy as JSON (URL-decoded), or `None` when the role does not exist.
-    fn get_trust(&self, role_name: &str) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
-    fn put_trust(&self, role_name: &str, policy: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// The trust policy (JSON, URL-decoded) of the role `role_arn`, in the role's own account; `None`
+    /// when the role does not exist.
+    fn get_trust(&self, role_arn: &str) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
+    fn put_trust(&self, role_arn: &str, policy: &str) -> impl Future<Output = Result<(), PortError>> + Send;
     fn subscriptions(
         &self,
         topic_arn: &str,
@@ -148,4 +156,28 @@ pub trait Provenance: Sync {
         &self,
         stack_id: &str,
     ) -> impl Future<Output = Result<Option<Provisioning>, PortError>> + Send;
+}
+
+/// What a write to the audit trail did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    Written,
+    /// The same record is already there (a retried invocation): nothing was written.
+    AlreadyThere,
+}
+
+/// Appends records to the audit trail (S3 with Object Lock). Implementations must never overwrite.
+pub trait AuditLog: Sync {
+    /// Writes `body` under `key` (already including the prefix), locked until `retain_until`.
+    fn append(
+        &self,
+        key: &str,
+        body: &str,
+        retain_until: OffsetDateTime,
+    ) -> impl Future<Output = Result<Appended, PortError>> + Send;
+}
+
+/// Sends the answer to CloudFormation: an HTTP PUT of `body` to the pre-signed `url`.
+pub trait Responder: Sync {
+    fn respond(&self, url: &str, body: &str) -> impl Future<Output = Result<(), PortError>> + Send;
 }

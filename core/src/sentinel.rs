@@ -190,7 +190,7 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
             .map(|b| b.partition.clone())
             .unwrap_or_default();
         let why = call.map(|c| format!(" ({} by {})", c.event_name, c.actor.describe())).unwrap_or_default();
-        match self.control.get_trust(name).await.map_err(aws)? {
+        match self.control.get_trust(&investigator.role).await.map_err(aws)? {
             None => Ok(vec![found(format!(
                 "investigator role {} does not exist{why}; an OpenAccess naming it lets whoever recreates it read",
                 Quoted(&investigator.role)
@@ -202,7 +202,7 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
                     Quoted(&investigator.role)
                 ));
                 let doc = investigator.trust_policy_json();
-                Ok(vec![self.fix(r, self.control.put_trust(name, &doc)).await.map_err(aws)?])
+                Ok(vec![self.fix(r, self.control.put_trust(&investigator.role, &doc)).await.map_err(aws)?])
             }
         }
     }

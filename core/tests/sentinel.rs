@@ -163,7 +163,7 @@ impl World {
 fn healthy(c: &Config) -> (Control, Expected) {
     let control = Control::default();
     for i in &c.investigators {
-        control.trust.lock().unwrap().insert(i.role_name().into(), i.trust_policy_json());
+        control.trust.lock().unwrap().insert(i.role.clone(), i.trust_policy_json());
     }
     let expected =
         Expected::parse(TOPIC, r#"[{"protocol":"email","endpoint":"council@example.com"}]"#).unwrap();
@@ -218,7 +218,7 @@ async fn a_healthy_account_is_left_alone() {
 async fn the_sweep_repairs_settings_and_trust_and_reports_each_on_the_bus() {
     let w = World::healthy();
     let (c, store, bus, control) = (&w.c, &w.store, &w.bus, &w.control);
-    control.trust.lock().unwrap().insert("LogInvestigator".into(), r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/mallory"},"Action":"sts:AssumeRole"}]}"#.into());
+    control.trust.lock().unwrap().insert("arn:aws:iam::111122223333:role/investigations/LogInvestigator".into(), r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/mallory"},"Action":"sts:AssumeRole"}]}"#.into());
     store.versioning.lock().unwrap().insert(BUCKET.into(), "Suspended".into());
     store.lifecycle.lock().unwrap().insert(BUCKET.into(), vec![rule(Some(1), None)]);
     store.replication.lock().unwrap().insert(BUCKET.into(), vec!["arn:aws:s3:::elsewhere".into()]);
@@ -229,7 +229,10 @@ async fn the_sweep_repairs_settings_and_trust_and_reports_each_on_the_bus() {
     assert_eq!(store.versioning.lock().unwrap()[BUCKET], "Enabled");
     assert!(store.lifecycle.lock().unwrap().is_empty() && store.replication.lock().unwrap().is_empty());
     let investigator = c.investigator("LogInvestigator").unwrap();
-    assert_eq!(control.trust.lock().unwrap()["LogInvestigator"], investigator.trust_policy_json());
+    assert_eq!(
+        control.trust.lock().unwrap()["arn:aws:iam::111122223333:role/investigations/LogInvestigator"],
+        investigator.trust_policy_json()
+    );
     let events = bus.0.lock().unwrap();
     assert_eq!(events.len(), 4);
     assert!(events.iter().all(|e| e.detail_type == REPAIR && e.detail["outcome"] == "repaired"));
@@ -290,7 +293,7 @@ async fn lost_subscriptions_go_to_the_alarm_topic_and_an_unreachable_alarm_topic
 async fn a_deleted_investigator_role_is_reported_and_a_call_on_another_role_is_ignored() {
     let w = World::healthy();
     let control = &w.control;
-    control.trust.lock().unwrap().remove("ExternalAuditor");
+    control.trust.lock().unwrap().remove("arn:aws:iam::111122223333:role/investigations/ExternalAuditor");
     let s = w.sentinel(false);
     let call = |role: &str| {
         event::parse(&json!({"eventName": "DeleteRole", "eventSource": "iam.amazonaws.com",

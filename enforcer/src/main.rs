@@ -5,7 +5,7 @@
 //! `BREAKGLASS_ALARM_TOPIC_ARN`, and `BREAKGLASS_TOPIC_ARN` with `BREAKGLASS_SUBSCRIPTIONS` (the
 //! subscriptions the notification topic must keep).
 
-use breakglass_aws::{AwsControlPlane, Clients, EventBridgeBus, S3Store};
+use breakglass_aws::{Accounts, AwsControlPlane, Clients, EventBridgeBus, S3Store};
 use breakglass_core::enforce::Enforcer;
 use breakglass_core::handler::{config_from_env, enforce_and_guard_event, env, expected_from_env};
 use breakglass_core::sentinel::Sentinel;
@@ -19,10 +19,14 @@ async fn main() -> Result<(), Error> {
     let expected = expected_from_env()?;
     let clients = Clients::load(None).await;
     let dry_run = std::env::var("BREAKGLASS_DRY_RUN").is_ok_and(|v| v == "true");
-    let control = AwsControlPlane::new(&clients, std::env::var("BREAKGLASS_ALARM_TOPIC_ARN").ok());
+    // Organisation mode: each logging account through its member role, as session
+    // `breakglass-enforcer`; single-account mode: the function's own credentials.
+    let accounts = Accounts::for_config(&clients, &config, "breakglass-enforcer");
+    let control = AwsControlPlane::new(&clients, std::env::var("BREAKGLASS_ALARM_TOPIC_ARN").ok())
+        .with_accounts(accounts.clone());
     let enforcer = Enforcer {
+        store: S3Store::routed(&clients, accounts, &config),
         config,
-        store: S3Store::new(clients.s3),
         bus: EventBridgeBus::new(clients.eventbridge, env("BREAKGLASS_EVENT_BUS")?),
         dry_run,
     };
