@@ -10,6 +10,7 @@
     missing_debug_implementations
 )]
 
+pub mod cfn;
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -11,10 +11,9 @@
     clippy::string_slice
 )]
 
-use std::collections::BTreeMap;
-
 use canonical_policies::eval::{explain, Caller, Decision, Request};
 use canonical_policies::{Policy, OBJECT_READ_ACTIONS};
+use e2e::cfn::{Role, Template};
 use e2e::{config, root};
 use serde_json::{json, Value};
 use serde_norway::Value as Yaml;
@@ -22,166 +21,29 @@ use serde_norway::Value as Yaml;
 const ACCOUNT: &str = "111122223333";
 const REGION: &str = "eu-central-1";
 
+/// template.yaml with the example values its parameters get in tests.
+fn stack() -> Template {
+    let buckets: Vec<String> = config().buckets.iter().map(|b| b.name.clone()).collect();
+    Template::load(
+        &root().join("template.yaml"),
+        ACCOUNT,
+        REGION,
+        &[
+            ("ProtectedBuckets", json!(buckets)),
+            ("OperatorPrincipalArns", json!([format!("arn:aws:iam::{ACCOUNT}:role/LogTeam")])),
+            ("InvestigatorRolePath", json!("/investigations/")),
+            ("CatalogPrincipalArn", json!(format!("arn:aws:iam::{ACCOUNT}:role/LogTeam"))),
+        ],
+    )
+}
+
 fn template() -> Yaml {
-    serde_norway::from_str(&std::fs::read_to_string(root().join("template.yaml")).unwrap()).unwrap()
-}
-
-/// What a resource's `Ref` and `Fn::GetAtt .Arn` give, for the types the roles refer to.
-fn arn_of(logical: &str, resources: &Yaml) -> (String, String) {
-    let r = &resources[logical];
-    let p = &r["Properties"];
-    let s = |k: &str| p[k].as_str().unwrap_or(logical).to_owned();
-    match r["Type"].as_str().unwrap() {
-        "AWS::Events::EventBus" => {
-            (s("Name"), format!("arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{}", s("Name")))
-        }
-        "AWS::SNS::Topic" => {
-            let arn = format!("arn:aws:sns:{REGION}:{ACCOUNT}:{}", s("TopicName"));
-            (arn.clone(), arn)
-        }
-        "AWS::SQS::Queue" => (
-            format!("https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{}", s("QueueName")),
-            format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{}", s("QueueName")),
-        ),
-        "AWS::S3::Bucket" => {
-            let name = format!(
-                "breakglass-{}-{ACCOUNT}-{REGION}",
-                logical.trim_end_matches("Bucket").to_lowercase()
-            );
-            (name.clone(), format!("arn:aws:s3:::{name}"))
-        }
-        "AWS::Logs::LogGroup" => {
-            (s("LogGroupName"), format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{}:*", s("LogGroupName")))
-        }
-        "AWS::KMS::Key" => ("key-id".into(), format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/key-id")),
-        "AWS::Serverless::Function" => {
-            (s("FunctionName"), format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{}", s("FunctionName")))
-        }
-        "AWS::IAM::Role" => (s("RoleName"), format!("arn:aws:iam::{ACCOUNT}:role/{}", s("RoleName"))),
-        other => panic!("no example value for {logical} ({other})"),
-    }
-}
-
-fn substitute(text: &str, vars: &BTreeMap<String, String>, resources: &Yaml) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let end = rest[start..].find('}').unwrap() + start;
-        let name = &rest[start + 2..end];
-        let value = match (vars.get(name), name.split_once('.')) {
-            (Some(v), _) => v.clone(),
-            (None, Some((logical, "Arn"))) => arn_of(logical, resources).1,
-            (None, _) => match resolve(&Yaml::String(String::new()), resources, Some(name)) {
-                Value::String(s) => s,
-                other => panic!("${{{name}}} is {other}"),
-            },
-        };
-        out.push_str(&value);
-        rest = &rest[end + 1..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Evaluates the intrinsic functions the roles use, with example values.
-fn resolve(v: &Yaml, resources: &Yaml, reference: Option<&str>) -> Value {
-    if let Some(name) = reference {
-        return match name {
-            "AWS::AccountId" => json!(ACCOUNT),
-            "AWS::Region" => json!(REGION),
-            "AWS::Partition" => json!("aws"),
-            "ProtectedBuckets" => json!(config().buckets.iter().map(|b| b.name.clone()).collect::<Vec<_>>()),
-            "OperatorPrincipalArns" => json!([format!("arn:aws:iam::{ACCOUNT}:role/LogTeam")]),
-            "InvestigatorRolePath" => json!("/investigations/"),
-            "CatalogPrincipalArn" => json!(format!("arn:aws:iam::{ACCOUNT}:role/LogTeam")),
-            logical => json!(arn_of(logical, resources).0),
-        };
-    }
-    match v {
-        Yaml::Tagged(t) => match t.tag.to_string().trim_start_matches('!') {
-            "Ref" => resolve(&Yaml::Null, resources, t.value.as_str()),
-            "GetAtt" => {
-                let target = t.value.as_str().unwrap();
-                let (logical, attr) = target.split_once('.').unwrap();
-                assert_eq!(attr, "Arn", "{target}");
-                json!(arn_of(logical, resources).1)
-            }
-            "Sub" => match &t.value {
-                Yaml::String(s) => json!(substitute(s, &BTreeMap::new(), resources)),
-                Yaml::Sequence(args) => {
-                    let vars = args[1]
-                        .as_mapping()
-                        .unwrap()
-                        .iter()
-                        .map(|(k, v)| {
-                            let value = match resolve(v, resources, None) {
-                                Value::String(s) => s,
-                                other => panic!("{other}"),
-                            };
-                            (k.as_str().unwrap().to_owned(), value)
-                        })
-                        .collect();
-                    json!(substitute(args[0].as_str().unwrap(), &vars, resources))
-                }
-                other => panic!("{other:?}"),
-            },
-            "Join" => {
-                let args = t.value.as_sequence().unwrap();
-                let items = resolve(&args[1], resources, None);
-                let parts: Vec<String> =
-                    items.as_array().unwrap().iter().map(|i| i.as_str().unwrap().to_owned()).collect();
-                json!(parts.join(args[0].as_str().unwrap()))
-            }
-            "Split" => {
-                let args = t.value.as_sequence().unwrap();
-                let text = resolve(&args[1], resources, None);
-                json!(text.as_str().unwrap().split(args[0].as_str().unwrap()).collect::<Vec<_>>())
-            }
-            other => panic!("intrinsic {other} is not modelled"),
-        },
-        Yaml::Mapping(m) => Value::Object(
-            m.iter().map(|(k, v)| (k.as_str().unwrap().to_owned(), resolve(v, resources, None))).collect(),
-        ),
-        Yaml::Sequence(s) => Value::Array(s.iter().map(|v| resolve(v, resources, None)).collect()),
-        Yaml::String(s) => json!(s),
-        Yaml::Bool(b) => json!(b.to_string()),
-        Yaml::Number(n) => json!(n.to_string()),
-        Yaml::Null => Value::Null,
-    }
+    stack().doc
 }
 
 /// Every role of the template: (logical id, role ARN, its inline statements as a principal policy).
-fn roles() -> Vec<(String, String, Policy, Vec<Value>)> {
-    let t = template();
-    let resources = &t["Resources"];
-    let mut out = Vec::new();
-    for (k, r) in resources.as_mapping().unwrap() {
-        if r["Type"].as_str() != Some("AWS::IAM::Role") {
-            continue;
-        }
-        let logical = k.as_str().unwrap().to_owned();
-        let arn = arn_of(&logical, resources).1;
-        let mut statements = Vec::new();
-        for p in r["Properties"]["Policies"].as_sequence().unwrap() {
-            let doc = resolve(&p["PolicyDocument"], resources, None);
-            for s in doc["Statement"].as_array().unwrap() {
-                statements.push(s.clone());
-            }
-        }
-        // An identity policy applies to its role: the same statements with the role as principal.
-        let with_principal: Vec<Value> = statements
-            .iter()
-            .map(|s| {
-                let mut s = s.clone();
-                s["Principal"] = json!({ "AWS": arn });
-                s
-            })
-            .collect();
-        let text = json!({ "Version": "2012-10-17", "Statement": with_principal }).to_string();
-        let policy = Policy::parse(text.as_bytes()).unwrap_or_else(|e| panic!("{logical}: {e}\n{text}"));
-        out.push((logical, arn, policy, statements));
-    }
+fn roles() -> Vec<Role> {
+    let out = stack().roles();
     assert!(out.len() >= 5, "{}", out.len());
     out
 }
@@ -362,13 +224,12 @@ fn scp(file: &str) -> Policy {
 
 /// A resource policy of the template, resolved: `path` leads from the resource's Properties to it.
 fn resource_policy(logical: &str, path: &[&str]) -> Policy {
-    let t = template();
-    let resources = &t["Resources"];
-    let mut v = &resources[logical]["Properties"];
+    let t = stack();
+    let mut v = &t.resources()[logical]["Properties"];
     for p in path {
         v = &v[*p];
     }
-    let mut doc = resolve(v, resources, None);
+    let mut doc = t.resolve(v);
     if doc.get("Statement").is_none() {
         // EventBusPolicy: a single statement, no document around it.
         doc = json!({ "Version": "2012-10-17", "Statement": [doc] });
@@ -666,7 +527,7 @@ fn the_enforcer_expects_the_subscriptions_the_template_makes() {
         [("StakeholderSubscription", "council@example.com"), ("SecuritySubscription", "security@example.com")]
     {
         let p = &r[logical]["Properties"];
-        let filter = resolve(&p["FilterPolicy"], r, None);
+        let filter = stack().resolve(&p["FilterPolicy"]);
         let filter: Value = serde_json::from_str(&filter.to_string()).unwrap();
         assert!(
             expected.iter().any(|e| e["endpoint"] == endpoint
