@@ -3,6 +3,8 @@
 //! turned into policies the project's evaluator can answer (identity statements with the role as
 //! principal; the trust policy as it stands).
 
+#![allow(clippy::string_slice)] // template text is ASCII; a panic fails the test, which is the point
+
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -87,6 +87,8 @@ impl Drop for Moto {
 /// everything else: how the tests make exactly S3's *write* fail.
 pub struct FaultProxy {
     pub endpoint: String,
+    /// Every request that passed: request line, headers and body (how tests count AssumeRole calls).
+    requests: Arc<Mutex<Vec<String>>>,
 }
 
 impl FaultProxy {
@@ -95,17 +97,42 @@ impl FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let upstream = upstream.trim_start_matches("http://").to_owned();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&requests);
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let upstream = upstream.clone();
-                std::thread::spawn(move || proxy_connection(client, &upstream, fail, status, code));
+                let log = Arc::clone(&log);
+                std::thread::spawn(move || proxy_connection(client, &upstream, fail, status, code, &log));
             }
         });
-        FaultProxy { endpoint }
+        FaultProxy { endpoint, requests }
+    }
+
+    /// A proxy that fails nothing and only records.
+    pub fn recording(upstream: &str) -> FaultProxy {
+        FaultProxy::start(upstream, |_| false, 500, "Unused")
+    }
+
+    /// How many requests so far contain `needle` (in the request line, a header or the body).
+    pub fn count(&self, needle: &str) -> usize {
+        self.with(needle).len()
+    }
+
+    /// The requests so far that contain `needle`, each as request line, headers and body.
+    pub fn with(&self, needle: &str) -> Vec<String> {
+        self.requests.lock().unwrap().iter().filter(|r| r.contains(needle)).cloned().collect()
     }
 }
 
-fn proxy_connection(client: TcpStream, upstream: &str, fail: fn(&str) -> bool, status: u16, code: &str) {
+fn proxy_connection(
+    client: TcpStream,
+    upstream: &str,
+    fail: fn(&str) -> bool,
+    status: u16,
+    code: &str,
+    log: &Mutex<Vec<String>>,
+) {
     let mut reader = BufReader::new(client.try_clone().unwrap());
     let mut out = client;
     loop {
@@ -135,6 +162,7 @@ fn proxy_connection(client: TcpStream, upstream: &str, fail: fn(&str) -> bool, s
         if reader.read_exact(&mut body).is_err() {
             return;
         }
+        log.lock().unwrap().push(format!("{head}\r\n{}", String::from_utf8_lossy(&body)));
         let response = if fail(&request_line) {
             let xml = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>injected by the test</Message></Error>");
             format!("HTTP/1.1 {status} Injected\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n{xml}", xml.len()).into_bytes()
@@ -236,21 +264,65 @@ pub struct Clients {
 }
 
 pub async fn clients(endpoint: &str) -> Clients {
-    let shared = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(REGION))
+    Clients::from_shared(&base_config(endpoint, REGION).await)
+}
+
+async fn base_config(endpoint: &str, region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "e2e"))
         .endpoint_url(endpoint)
         .load()
-        .await;
-    let s3 = aws_sdk_s3::config::Builder::from(&shared).force_path_style(true).build();
-    Clients {
-        s3: aws_sdk_s3::Client::from_conf(s3),
-        sns: aws_sdk_sns::Client::new(&shared),
-        sqs: aws_sdk_sqs::Client::new(&shared),
-        events: aws_sdk_eventbridge::Client::new(&shared),
-        cloudformation: aws_sdk_cloudformation::Client::new(&shared),
-        iam: aws_sdk_iam::Client::new(&shared),
-        kms: aws_sdk_kms::Client::new(&shared),
+        .await
+}
+
+/// Clients that act in `account` (organisation mode: a logging account) in `region`, through the
+/// SDK's assume-role provider as the adapters do: moto answers AssumeRole into another account's
+/// role with credentials of that account.
+pub async fn account_clients(endpoint: &str, account: &str, region: &str) -> Clients {
+    let base = base_config(endpoint, region).await;
+    let provider = assume(&base, &format!("arn:aws:iam::{account}:role/e2e-setup")).await;
+    let shared = base
+        .into_builder()
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(provider))
+        .build();
+    Clients::from_shared(&shared)
+}
+
+async fn assume(base: &aws_config::SdkConfig, role: &str) -> aws_config::sts::AssumeRoleProvider {
+    aws_config::sts::AssumeRoleProvider::builder(role).session_name("e2e-setup").configure(base).build().await
+}
+
+/// The environment of a Lambda function whose execution role is `role` (of any account): as Lambda
+/// does, the role's session credentials in `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
+/// `AWS_SESSION_TOKEN`, so the function acts in the role's account.
+pub async fn role_env(endpoint: &str, role: &str) -> Vec<(String, String)> {
+    use aws_sdk_s3::config::ProvideCredentials;
+    let creds = assume(&base_config(endpoint, REGION).await, role).await.provide_credentials().await.unwrap();
+    let mut env = aws_env(endpoint);
+    for (k, v) in env.iter_mut() {
+        match k.as_str() {
+            "AWS_ACCESS_KEY_ID" => *v = creds.access_key_id().to_owned(),
+            "AWS_SECRET_ACCESS_KEY" => *v = creds.secret_access_key().to_owned(),
+            "AWS_SESSION_TOKEN" => *v = creds.session_token().unwrap_or_default().to_owned(),
+            _ => {}
+        }
+    }
+    env
+}
+
+impl Clients {
+    fn from_shared(shared: &aws_config::SdkConfig) -> Clients {
+        let s3 = aws_sdk_s3::config::Builder::from(shared).force_path_style(true).build();
+        Clients {
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            sns: aws_sdk_sns::Client::new(shared),
+            sqs: aws_sdk_sqs::Client::new(shared),
+            events: aws_sdk_eventbridge::Client::new(shared),
+            cloudformation: aws_sdk_cloudformation::Client::new(shared),
+            iam: aws_sdk_iam::Client::new(shared),
+            kms: aws_sdk_kms::Client::new(shared),
+        }
     }
 }
 
@@ -473,6 +545,8 @@ pub fn config() -> canonical_policies::Config {
 
 pub struct Stack {
     pub clients: Clients,
+    /// The config the functions get (`BREAKGLASS_CONFIG`).
+    pub config_text: String,
     /// The audit trail's bucket (Object Lock, compliance mode).
     pub audit_bucket: String,
     pub endpoint: String,
@@ -546,13 +620,13 @@ async fn queue(c: &Clients, name: &str) -> (String, String) {
 }
 
 /// A bucket in the test region with Object Lock enabled (as the log buckets and the audit bucket are).
-async fn locked_bucket(c: &Clients, name: &str) {
-    c.s3.create_bucket()
+async fn locked_bucket(s3: &aws_sdk_s3::Client, name: &str, region: &str) {
+    s3.create_bucket()
         .bucket(name)
         .object_lock_enabled_for_bucket(true)
         .create_bucket_configuration(
             aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(REGION))
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
                 .build(),
         )
         .send()
@@ -590,11 +664,24 @@ pub fn breakglass(endpoint: &str, args: &[&str]) -> (i32, String, String) {
 }
 
 pub async fn provision(endpoint: &str) -> Stack {
-    let c = clients(endpoint).await;
-    let config = config();
+    provision_config(endpoint, config_text()).await
+}
+
+/// What template.yaml provisions for the config `text`. In organisation mode the protected buckets
+/// and investigator roles are created in their own (logging) accounts and Regions, everything else
+/// in the administrative account.
+pub async fn provision_config(endpoint: &str, text: String) -> Stack {
+    let config = canonical_policies::Config::from_toml(&text).unwrap();
+    let c = match &config.organisation {
+        Some(o) => account_clients(endpoint, &o.admin_account, &o.home_region).await,
+        None => clients(endpoint).await,
+    };
+    let org = config.organisation.is_some();
     for b in &config.buckets {
-        locked_bucket(&c, &b.name).await;
-        c.s3.put_bucket_policy()
+        let region = b.region.as_deref().unwrap_or(REGION);
+        let s3 = if org { account_clients(endpoint, &b.account, region).await.s3 } else { c.s3.clone() };
+        locked_bucket(&s3, &b.name, region).await;
+        s3.put_bucket_policy()
             .bucket(&b.name)
             .policy(b.closed_policy().to_pretty_json())
             .send()
@@ -604,7 +691,7 @@ pub async fn provision(endpoint: &str) -> Stack {
     // The audit trail: Object Lock (which turns on versioning) with a compliance-mode default, as
     // template.yaml creates it. The notifier also sets each record's own retention.
     let audit = config.audit.clone().unwrap();
-    locked_bucket(&c, &audit.bucket).await;
+    locked_bucket(&c.s3, &audit.bucket, REGION).await;
     c.s3.put_object_lock_configuration()
         .bucket(&audit.bucket)
         .object_lock_configuration(
@@ -668,8 +755,9 @@ pub async fn provision(endpoint: &str) -> Stack {
     // The investigator roles exist with the trust their [[investigator]] tables give them.
     for i in &config.investigators {
         let path = i.role.split_once(":role").map(|(_, r)| r.trim_end_matches(i.role_name())).unwrap_or("/");
-        c.iam
-            .create_role()
+        let account = i.role.split(':').nth(4).unwrap_or_default();
+        let iam = if org { account_clients(endpoint, account, REGION).await.iam } else { c.iam.clone() };
+        iam.create_role()
             .role_name(i.role_name())
             .path(path)
             .assume_role_policy_document(i.trust_policy_json())
@@ -707,6 +795,7 @@ pub async fn provision(endpoint: &str) -> Stack {
     }
     Stack {
         clients: c,
+        config_text: text,
         audit_bucket: audit.bucket,
         endpoint: endpoint.to_owned(),
         topic_arn,
@@ -727,7 +816,7 @@ impl Stack {
     /// The environment of the two Lambdas, as template.yaml sets it.
     pub fn function_env(&self) -> Vec<(String, String)> {
         let mut env = aws_env(&self.endpoint);
-        env.push(("BREAKGLASS_CONFIG".into(), config_text()));
+        env.push(("BREAKGLASS_CONFIG".into(), self.config_text.clone()));
         env.push(("BREAKGLASS_EVENT_BUS".into(), self.bus.clone()));
         env.push(("BREAKGLASS_TOPIC_ARN".into(), self.topic_arn.clone()));
         env.push(("BREAKGLASS_AUDIT_BUCKET".into(), self.audit_bucket.clone()));

@@ -1,0 +1,200 @@
+//! Organisation mode end to end on moto: moto's default account plays the administrative account
+//! (functions, bus, topics, audit trail, Service Catalog stacks), three logging accounts in two
+//! Regions hold the buckets. The real `enforcer` and `catalog` binaries act in the logging accounts
+//! only through AssumeRole into `breakglass-member` (moto answers with credentials of that account);
+//! everything is read back with the logging account's own credentials. A recording proxy between
+//! the functions and moto counts what went over the wire.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use canonical_policies::{classify, Config, State};
+use e2e::{
+    account_clients, cloudtrail_event, provision_config, role_env, root, Clients, FaultProxy, Function, Moto,
+    ResponseCatcher, OPEN_PRODUCT,
+};
+use serde_json::{json, Value};
+
+const ADMIN: &str = "999900000000";
+const PROD: &str = "111100000000";
+const DEV: &str = "222200000000";
+const IRELAND: &str = "333300000000";
+const DEV_BUCKET: &str = "acme-dev-cloudtrail-logs";
+const IRELAND_BUCKET: &str = "acme-ireland-alb-logs";
+const OPERATOR: &str = "arn:aws:sts::999900000000:assumed-role/LogTeam/alice@example.com";
+
+fn org_text() -> String {
+    std::fs::read_to_string(root().join("examples/organisation.toml")).unwrap()
+}
+
+fn sweep() -> Value {
+    json!({"version": "0", "id": "sweep", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": ADMIN, "region": "eu-central-1", "resources": [], "detail": {}})
+}
+
+/// A CloudTrail-shaped S3 call made in `account` (as the member rule forwards it to the central bus:
+/// the envelope and the record both name the account the call was made in).
+fn s3_call_in(account: &str, region: &str, bucket: &str, policy: &str) -> Value {
+    let role = format!("arn:aws:iam::{account}:role/Admin");
+    let mut e = cloudtrail_event("PutBucketPolicy", bucket, &role, "mallory", Some(policy), None);
+    let d = &mut e["detail"];
+    d["recipientAccountId"] = json!(account);
+    d["awsRegion"] = json!(region);
+    d["userIdentity"]["accountId"] = json!(account);
+    d["userIdentity"]["arn"] = json!(format!("arn:aws:sts::{account}:assumed-role/Admin/mallory"));
+    d["userIdentity"]["sessionContext"]["sessionIssuer"]["accountId"] = json!(account);
+    d["resources"][0]["accountId"] = json!(account);
+    e["account"] = json!(account);
+    e["region"] = json!(region);
+    e
+}
+
+async fn live(c: &Clients, bucket: &str) -> Option<String> {
+    c.s3.get_bucket_policy().bucket(bucket).send().await.ok().and_then(|o| o.policy)
+}
+
+fn state_of(config: &Config, bucket: &str, policy: Option<&str>) -> State {
+    let b = config.bucket(bucket).unwrap();
+    classify(b, policy.map(str::as_bytes), time::OffsetDateTime::now_utc()).state
+}
+
+const TAMPERED: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"ClosedAccess","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::acme-dev-cloudtrail-logs/*"}]}"#;
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_administrative_account_guards_three_logging_accounts_in_two_regions() {
+    let Some(moto) = Moto::start() else { return };
+    let stack = provision_config(&moto.endpoint, org_text()).await;
+    let config = Config::from_toml(&stack.config_text).unwrap();
+    let proxy = FaultProxy::recording(&moto.endpoint);
+    // Each function runs as its execution role of the administrative account, talking through the proxy.
+    let lambda_env = |role_env: Vec<(String, String)>| {
+        let mut env = stack.function_env();
+        for (k, v) in env.iter_mut() {
+            if let Some((_, value)) = role_env.iter().find(|(rk, _)| rk == k) {
+                *v = value.clone();
+            }
+            match k.as_str() {
+                "AWS_ENDPOINT_URL" => *v = proxy.endpoint.clone(),
+                "BREAKGLASS_CATALOG_PRINCIPALS" => *v = format!("arn:aws:iam::{ADMIN}:role/LogTeam"),
+                _ => {}
+            }
+        }
+        env
+    };
+    let enforcer_role = format!("arn:aws:iam::{ADMIN}:role/breakglass-enforcer");
+    let catalog_role = format!("arn:aws:iam::{ADMIN}:role/breakglass-catalog");
+    let enforcer = Function::spawn("enforcer", &lambda_env(role_env(&moto.endpoint, &enforcer_role).await));
+    let catalog = Function::spawn("catalog", &lambda_env(role_env(&moto.endpoint, &catalog_role).await));
+    let dev = account_clients(&moto.endpoint, DEV, "eu-central-1").await;
+    let ireland = account_clients(&moto.endpoint, IRELAND, "eu-west-1").await;
+
+    // Each bucket exists only in its own account: the administrative account has none of them.
+    let admin_buckets = stack.clients.s3.list_buckets().send().await.unwrap();
+    assert!(admin_buckets.buckets().iter().all(
+        |b| !b.name().unwrap_or("").starts_with("acme-") || b.name() == Some("acme-breakglass-org-audit")
+    ));
+
+    // A sweep reads every bucket in its account and Region, writes nothing.
+    let summary = enforcer.invoke(&sweep()).unwrap();
+    let outcomes: Vec<(&str, &str)> = summary["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["bucket"].as_str().unwrap(), b["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(outcomes.len(), config.buckets.len(), "{summary}");
+    assert!(outcomes.iter().all(|(_, o)| *o == "lawful"), "{summary}");
+    assert_eq!(proxy.count("PUT /acme-"), 0, "a clean sweep writes nothing");
+
+    // A tampered policy in the dev account is reverted there by the central enforcer.
+    dev.s3.put_bucket_policy().bucket(DEV_BUCKET).policy(TAMPERED).send().await.unwrap();
+    let r = enforcer.invoke(&s3_call_in(DEV, "eu-central-1", DEV_BUCKET, TAMPERED)).unwrap();
+    assert_eq!(r["buckets"][0]["outcome"], "closed", "{r}");
+    assert_eq!(state_of(&config, DEV_BUCKET, live(&dev, DEV_BUCKET).await.as_deref()), State::Closed);
+    // (The proxy sees the enforcer's calls: its read of the policy and its one write.)
+    assert_eq!(proxy.count(&format!("PUT /{DEV_BUCKET}/?policy")), 1);
+    assert!(proxy.count(&format!("GET /{DEV_BUCKET}/?policy")) >= 2);
+
+    // A forged event: account PROD names the dev account's bucket. Nothing is read or written in any
+    // account; the security team is alerted; the tampering stays until the sweep (level-triggered).
+    dev.s3.put_bucket_policy().bucket(DEV_BUCKET).policy(TAMPERED).send().await.unwrap();
+    let (gets, puts) = (proxy.count("GET /acme-"), proxy.count("PUT /acme-"));
+    let r = enforcer.invoke(&s3_call_in(PROD, "eu-central-1", DEV_BUCKET, TAMPERED)).unwrap();
+    assert_eq!(r["buckets"], json!([]), "{r}");
+    assert_eq!(r["misrouted"][0]["bucket"], DEV_BUCKET, "{r}");
+    assert_eq!(r["misrouted"][0]["bucket_account"], DEV, "{r}");
+    assert_eq!(
+        (proxy.count("GET /acme-"), proxy.count("PUT /acme-")),
+        (gets, puts),
+        "the forged event touched a bucket"
+    );
+    assert_eq!(live(&dev, DEV_BUCKET).await.as_deref(), Some(TAMPERED));
+    let own: Vec<String> = stack
+        .drain(&stack.own_events)
+        .await
+        .iter()
+        .map(|e| e["detail-type"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(own.iter().any(|t| t == "breakglass misrouted"), "{own:?}");
+    let r = enforcer.invoke(&sweep()).unwrap();
+    assert!(r["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|b| b["bucket"] == DEV_BUCKET && b["outcome"] == "closed"));
+    assert_eq!(state_of(&config, DEV_BUCKET, live(&dev, DEV_BUCKET).await.as_deref()), State::Closed);
+
+    // Open and close through the Service Catalog custom resource in the administrative account: the
+    // Ireland account's bucket in eu-west-1 changes, read back with that account's credentials.
+    let cfn = ResponseCatcher::start(200);
+    let sc = stack.catalog_stack(OPEN_PRODUCT, OPERATOR).await;
+    let reader = format!("arn:aws:iam::{IRELAND}:role/investigations/LogInvestigator");
+    let props = json!({"ServiceToken": "x", "Action": "open", "Bucket": IRELAND_BUCKET, "Reason": "incident 7",
+        "Ticket": "INC-7", "Duration": "2h", "Readers": reader});
+    let request = |kind: &str, physical: Option<&str>| {
+        let mut e = json!({"RequestType": kind, "ServiceToken": "arn:aws:lambda:eu-central-1:999900000000:function:breakglass-catalog",
+            "ResponseURL": cfn.url, "StackId": sc, "RequestId": format!("req-{kind}"), "LogicalResourceId": "LogAccess",
+            "ResourceType": "Custom::LogAccess", "ResourceProperties": props});
+        if let Some(p) = physical {
+            e["PhysicalResourceId"] = json!(p);
+        }
+        e
+    };
+    catalog.invoke(&request("Create", None)).unwrap();
+    let answer = cfn.take().remove(0).2;
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    let State::Open(grant) =
+        state_of(&config, IRELAND_BUCKET, live(&ireland, IRELAND_BUCKET).await.as_deref())
+    else {
+        panic!("the Ireland bucket is not open")
+    };
+    assert_eq!(grant.readers.iter().collect::<Vec<_>>(), vec![&reader]);
+    let physical = answer["PhysicalResourceId"].as_str().unwrap().to_owned();
+    catalog.invoke(&request("Delete", Some(&physical))).unwrap();
+    assert_eq!(cfn.take().remove(0).2["Status"], "SUCCESS");
+    assert_eq!(
+        state_of(&config, IRELAND_BUCKET, live(&ireland, IRELAND_BUCKET).await.as_deref()),
+        State::Closed
+    );
+
+    // Every S3 call names the owner it expects (the bucket's account in the config) and is signed
+    // for the bucket's Region (from the config, not guessed or redirected).
+    for b in &config.buckets {
+        let calls = proxy.with(&format!(" /{}/?", b.name));
+        assert!(!calls.is_empty(), "{}", b.name);
+        let owner = format!("x-amz-expected-bucket-owner: {}", b.account);
+        let scope = format!("/{}/s3/aws4_request", b.region.as_deref().unwrap());
+        for call in calls {
+            let call = call.to_ascii_lowercase();
+            assert!(call.contains(&owner) && call.contains(&scope), "{owner} or {scope} missing:\n{call}");
+        }
+    }
+
+    // AssumeRole once per (function, account) for the whole run, not once per event or Region: the
+    // enforcer handled 5 invocations over 3 accounts (prod in two Regions), the catalog 2 in one.
+    assert_eq!(proxy.count("RoleSessionName=breakglass-enforcer"), 3);
+    assert_eq!(proxy.count("RoleSessionName=breakglass-catalog"), 1);
+    assert_eq!(proxy.count("Action=AssumeRole"), 4);
+    for account in [PROD, DEV, IRELAND] {
+        let role = format!("arn%3Aaws%3Aiam%3A%3A{account}%3Arole%2Fbreakglass-member");
+        assert_eq!(proxy.count(&role), 1 + usize::from(account == IRELAND), "{account}");
+    }
+}
