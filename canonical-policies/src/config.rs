@@ -76,6 +76,7 @@ struct RawOrganisation {
     admin_account: String,
     home_region: String,
     member_role: Option<String>,
+    bucket_prefix: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,6 +99,9 @@ pub struct Organisation {
     pub home_region: String,
     /// The role name in each logging account (`breakglass-member`).
     pub member_role: String,
+    /// Every protected bucket's name starts with this: the member role, the SCP and the RCP name
+    /// the prefix, never a list of buckets, so their size does not grow with the buckets.
+    pub bucket_prefix: String,
 }
 
 impl Organisation {
@@ -173,11 +177,26 @@ impl Organisation {
         if !is_role_name(&member_role) {
             return Err(invalid("member_role", &member_role, "expected an iam role name"));
         }
+        // At least three characters: a shorter prefix would cover most buckets of an account.
+        let prefix_ok = (3..=40).contains(&raw.bucket_prefix.len())
+            && raw
+                .bucket_prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+            && raw.bucket_prefix.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
+        if !prefix_ok {
+            return Err(invalid(
+                "bucket_prefix",
+                &raw.bucket_prefix,
+                "expected the start of a bucket name, 3 to 40 of `a-z 0-9 . -`",
+            ));
+        }
         Ok(Organisation {
             id: raw.id.clone(),
             admin_account: raw.admin_account.clone(),
             home_region: raw.home_region.clone(),
             member_role,
+            bucket_prefix: raw.bucket_prefix.clone(),
         })
     }
 }
@@ -466,8 +485,16 @@ impl Config {
                 }
                 return Err(ConfigError::DuplicateBucket(bucket.name));
             }
-            if organisation.is_some() {
+            if let Some(org) = &organisation {
                 check_route(&bucket, &accounts)?;
+                if !bucket.name.starts_with(&org.bucket_prefix) {
+                    return Err(ConfigError::Invalid {
+                        bucket: bucket.name.clone(),
+                        field: "name",
+                        value: bucket.name.clone(),
+                        reason: "does not start with `[organisation] bucket_prefix`: the member role, SCP and RCP would not cover it",
+                    });
+                }
             }
             buckets.push(bucket);
         }

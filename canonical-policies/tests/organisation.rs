@@ -87,6 +87,18 @@ fn organisation_fields_are_checked() {
     assert!(error_of(&text).starts_with("[organisation]: invalid `home_region` `Frankfurt`"));
     let text = example().replace("regions = [\"eu-central-1\"]", "regions = []");
     assert!(error_of(&text).starts_with("[[account]]: invalid `regions`"));
+    let text = example().replace("bucket_prefix = \"acme-\"", "bucket_prefix = \"a\"");
+    assert!(error_of(&text).starts_with("[organisation]: invalid `bucket_prefix` `a`"));
+}
+
+/// The member role, the SCP and the RCP cover buckets by prefix: a bucket outside it is refused.
+#[test]
+fn a_bucket_outside_the_prefix_is_refused() {
+    let text = example().replace("name = \"acme-dev-cloudtrail-logs\"", "name = \"dev-cloudtrail-logs\"");
+    assert_eq!(
+        error_of(&text),
+        "bucket `dev-cloudtrail-logs`: invalid `name` `dev-cloudtrail-logs`: does not start with `[organisation] bucket_prefix`: the member role, SCP and RCP would not cover it"
+    );
 }
 
 #[test]

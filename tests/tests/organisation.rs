@@ -102,7 +102,14 @@ async fn the_administrative_account_guards_three_logging_accounts_in_two_regions
         .collect();
     assert_eq!(outcomes.len(), config.buckets.len(), "{summary}");
     assert!(outcomes.iter().all(|(_, o)| *o == "lawful"), "{summary}");
+    assert_eq!(
+        summary["repairs"],
+        json!([]),
+        "investigator trust and bucket settings as configured: {summary}"
+    );
     assert_eq!(proxy.count("PUT /acme-"), 0, "a clean sweep writes nothing");
+    // The sentinel read each account's investigator role (its trust) through that account's role.
+    assert_eq!(proxy.count("Action=GetRole&Version=2010-05-08&RoleName=LogInvestigator"), 3);
 
     // A tampered policy in the dev account is reverted there by the central enforcer.
     dev.s3.put_bucket_policy().bucket(DEV_BUCKET).policy(TAMPERED).send().await.unwrap();

@@ -192,6 +192,7 @@ fn the_example_organisation_fits_the_member_stack() {
     assert_eq!(org.member_role, "breakglass-member");
     assert_eq!(org.admin_account, ADMIN);
     assert_eq!(org.id, ORG);
+    assert_eq!(org.bucket_prefix, PREFIX);
     for b in &config.buckets {
         assert!(b.name.starts_with(PREFIX), "{} does not start with the member stack's prefix", b.name);
     }
