@@ -4,6 +4,7 @@
 mod aws_cmd;
 mod history_cmd;
 mod input;
+mod org_cmd;
 mod policy_cmd;
 
 use std::path::PathBuf;
@@ -36,6 +37,26 @@ enum Command {
     Close(CloseArgs),
     /// A bucket's history from the audit trail, newest first; an open window is one entry.
     History(HistoryArgs),
+    /// Organisation mode: the organisation's own guards, rendered from the config.
+    #[command(subcommand)]
+    Org(OrgCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// Write the SCP and the RCP for the config's organisation (minified, as uploaded; refused
+    /// when over AWS's size limit).
+    RenderPolicies(RenderPoliciesArgs),
+}
+
+#[derive(Debug, Args)]
+struct RenderPoliciesArgs {
+    /// The organisation config (see examples/organisation.toml).
+    #[arg(long)]
+    config: PathBuf,
+    /// The directory to write `scp.json` and `rcp.json` into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -271,6 +292,7 @@ fn main() -> ExitCode {
         Command::Open(a) => aws_cmd::open(&a),
         Command::Close(a) => aws_cmd::close(&a),
         Command::History(a) => history_cmd::run(&a),
+        Command::Org(OrgCommand::RenderPolicies(a)) => org_cmd::render_policies(&a),
     };
     match result {
         Ok(code) => code,

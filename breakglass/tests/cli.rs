@@ -357,3 +357,63 @@ fn history_refuses_bad_input_before_calling_aws() {
     assert_one_line_error(&o, "invalid `bucket` `Bad`");
     assert!(o.stderr.contains("invalid `bucket` `Bad`"), "{}", o.stderr);
 }
+
+#[test]
+fn org_render_policies_writes_both_or_nothing() {
+    let dir = std::env::temp_dir().join(format!("breakglass-org-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = dir.join("policies");
+    let org = root().join("examples/organisation.toml").display().to_string();
+    let o = run(&["org", "render-policies", "--config", &org, "--out", &out.display().to_string()], b"");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout.contains("scp.json (") && o.stdout.contains("of 5120 characters as uploaded"),
+        "{}",
+        o.stdout
+    );
+    for f in ["scp.json", "rcp.json"] {
+        let text = std::fs::read_to_string(out.join(f)).unwrap();
+        assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok(), "{f}");
+    }
+
+    // Single-account mode has no organisation to guard.
+    let elsewhere = dir.join("single");
+    let o = run(
+        &["org", "render-policies", "--config", &config(), "--out", &elsewhere.display().to_string()],
+        b"",
+    );
+    assert_one_line_error(&o, "single-account config");
+    assert!(o.stderr.contains("has no `[organisation]` table"), "{}", o.stderr);
+    assert!(!elsewhere.exists());
+
+    // Over the RCP's limit: refused with the limit named, and nothing written.
+    let teams: Vec<String> =
+        (0..120).map(|i| format!("\"arn:aws:iam::999900000000:role/team-{i}\"")).collect();
+    let big = std::fs::read_to_string(&org).unwrap().replacen(
+        "assumable_by = [\"arn:aws:iam::999900000000:role/LogTeamInvestigators\"]",
+        &format!("assumable_by = [{}]", teams.join(", ")),
+        1,
+    );
+    let big_path = dir.join("big.toml");
+    std::fs::write(&big_path, big).unwrap();
+    let refused = dir.join("refused");
+    let o = run(
+        &[
+            "org",
+            "render-policies",
+            "--config",
+            &big_path.display().to_string(),
+            "--out",
+            &refused.display().to_string(),
+        ],
+        b"",
+    );
+    assert_one_line_error(&o, "too large");
+    assert!(
+        o.stderr.contains("the rendered RCP is") && o.stderr.contains("over AWS's limit of 5120"),
+        "{}",
+        o.stderr
+    );
+    assert!(!refused.exists(), "nothing is written");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -16,6 +16,7 @@ pub mod handler;
 pub mod history;
 pub mod notify;
 pub mod operate;
+pub mod organisation;
 pub mod ports;
 pub mod route;
 pub mod sentinel;

@@ -197,3 +197,123 @@ fn the_example_organisation_fits_the_member_stack() {
         assert!(b.name.starts_with(PREFIX), "{} does not start with the member stack's prefix", b.name);
     }
 }
+
+// ------------------------------------------------------------------------------------------------
+// The SCP and RCP that `breakglass org render-policies` writes for the example organisation.
+
+/// A rendered SCP or RCP as the evaluator reads it (an SCP has no Principal: it applies to all).
+fn rendered(text: &str) -> Policy {
+    let mut doc: serde_json::Value = serde_json::from_str(text).unwrap();
+    for s in doc["Statement"].as_array_mut().unwrap() {
+        s["Principal"] = json!("*");
+    }
+    Policy::parse(doc.to_string().as_bytes()).unwrap()
+}
+
+fn org_policies() -> (Policy, Policy) {
+    let p = breakglass_core::organisation::render(&org_config()).unwrap();
+    (rendered(&p.scp), rendered(&p.rcp))
+}
+
+fn ask(policy: &Policy, caller: &str, action: &str, resource: &str) -> Decision {
+    let service = !caller.starts_with("arn:");
+    let req = Request::new(Caller::parse(caller).unwrap(), action, resource, time::OffsetDateTime::now_utc())
+        .with("aws:PrincipalIsAWSService", if service { "true" } else { "false" });
+    explain(policy, &req).decision
+}
+
+const INSIDER: &str = "arn:aws:iam::111100000000:role/Admin";
+const INVESTIGATOR: &str = "arn:aws:iam::111100000000:role/investigations/LogInvestigator";
+
+#[test]
+fn the_scp_leaves_bucket_settings_and_investigator_roles_to_breakglass() {
+    let (scp, _) = org_policies();
+    let bucket = "arn:aws:s3:::acme-prod-cloudtrail-logs";
+    let guarded: std::collections::BTreeSet<&str> = GuardedCall::ALL
+        .iter()
+        .filter(|c| c.target() == breakglass_core::guarded::Target::Bucket)
+        .flat_map(|c| c.actions().iter().copied())
+        .chain(["s3:PutBucketTagging"])
+        .collect();
+    for action in &guarded {
+        assert_eq!(ask(&scp, INSIDER, action, bucket), Decision::ExplicitDeny, "{action}");
+        assert_ne!(ask(&scp, &member_role_arn(), action, bucket), Decision::ExplicitDeny, "{action}");
+        // Not the organisation's other buckets.
+        assert_ne!(ask(&scp, INSIDER, action, "arn:aws:s3:::payroll-exports"), Decision::ExplicitDeny);
+    }
+    // The investigator roles: only the member role (the sentinel restores trust) and the deployment.
+    for action in ["iam:UpdateAssumeRolePolicy", "iam:AttachRolePolicy", "iam:DeleteRole", "iam:CreateRole"] {
+        assert_eq!(ask(&scp, INSIDER, action, INVESTIGATOR), Decision::ExplicitDeny, "{action}");
+        assert_ne!(ask(&scp, &member_role_arn(), action, INVESTIGATOR), Decision::ExplicitDeny, "{action}");
+    }
+    // The member stack itself: only the deployment role and StackSets.
+    let deployment = format!("arn:aws:iam::{MEMBER}:role/breakglass-deployment");
+    let stacksets = format!("arn:aws:iam::{MEMBER}:role/stacksets-exec-0123456789abcdef");
+    for (action, resource) in [
+        ("iam:UpdateAssumeRolePolicy", member_role_arn()),
+        ("iam:PutRolePolicy", format!("arn:aws:iam::{MEMBER}:role/breakglass-forwarder")),
+        ("events:DisableRule", format!("arn:aws:events:eu-west-1:{MEMBER}:rule/breakglass-forward-s3")),
+        ("events:RemoveTargets", format!("arn:aws:events:eu-central-1:{MEMBER}:rule/breakglass-forward-iam")),
+        (
+            "cloudformation:DeleteStack",
+            format!("arn:aws:cloudformation:eu-central-1:{MEMBER}:stack/StackSet-breakglass-member-1/x"),
+        ),
+    ] {
+        assert_eq!(ask(&scp, INSIDER, action, &resource), Decision::ExplicitDeny, "{action} {resource}");
+        assert_eq!(ask(&scp, &member_role_arn(), action, &resource), Decision::ExplicitDeny, "{action}");
+        assert_ne!(ask(&scp, &deployment, action, &resource), Decision::ExplicitDeny, "{action}");
+        assert_ne!(ask(&scp, &stacksets, action, &resource), Decision::ExplicitDeny, "{action}");
+    }
+}
+
+#[test]
+fn the_rcp_lets_only_investigators_read_whatever_the_bucket_policy_says() {
+    let (_, rcp) = org_policies();
+    for bucket in org_config().buckets {
+        let object = format!("{}/AWSLogs/{}/CloudTrail/x.json.gz", bucket.bucket_arn(), bucket.account);
+        let investigator = format!("arn:aws:iam::{}:role/investigations/LogInvestigator", bucket.account);
+        for action in OBJECT_READ_ACTIONS {
+            for who in [
+                INSIDER,
+                &member_role_arn(),
+                "arn:aws:iam::444400000000:user/outsider",
+                "arn:aws:iam::999900000000:role/breakglass-enforcer",
+            ] {
+                assert_eq!(ask(&rcp, who, action, &object), Decision::ExplicitDeny, "{who} {action}");
+            }
+            assert_ne!(ask(&rcp, &investigator, action, &object), Decision::ExplicitDeny, "{action}");
+            // AWS services acting with their own principal are not the RCP's concern.
+            assert_ne!(ask(&rcp, "logging.s3.amazonaws.com", action, &object), Decision::ExplicitDeny);
+        }
+    }
+    // Who may become an investigator: the configured identities only.
+    let identity = "arn:aws:iam::999900000000:role/LogTeamInvestigators";
+    assert_ne!(ask(&rcp, identity, "sts:AssumeRole", INVESTIGATOR), Decision::ExplicitDeny);
+    for who in [INSIDER, "arn:aws:iam::999900000000:role/Admin", &member_role_arn()] {
+        assert_eq!(ask(&rcp, who, "sts:AssumeRole", INVESTIGATOR), Decision::ExplicitDeny, "{who}");
+    }
+}
+
+/// `make test` fails here when the example organisation's policies outgrow AWS's limits as uploaded.
+#[test]
+fn the_rendered_policies_fit_aws_limits_as_uploaded() {
+    use breakglass_core::organisation::{render, OrgPolicyError, RCP_LIMIT, SCP_LIMIT};
+    let p = render(&org_config()).unwrap();
+    assert!(p.scp.chars().count() <= SCP_LIMIT && p.rcp.chars().count() <= RCP_LIMIT);
+    assert!(!p.scp.contains(char::is_whitespace), "uploaded minified");
+    // No list that grows with buckets or accounts: neither names a bucket or a logging account.
+    for b in org_config().buckets {
+        assert!(!p.scp.contains(&b.name) && !p.rcp.contains(&b.name), "{}", b.name);
+        assert!(!p.scp.contains(&b.account) && !p.rcp.contains(&b.account), "{}", b.account);
+    }
+    // What grows is the set of identities: 120 distinct ones no longer fit.
+    let teams: Vec<String> =
+        (0..120).map(|i| format!("\"arn:aws:iam::999900000000:role/team-{i}\"")).collect();
+    let text = std::fs::read_to_string(root().join("examples/organisation.toml")).unwrap().replacen(
+        "assumable_by = [\"arn:aws:iam::999900000000:role/LogTeamInvestigators\"]",
+        &format!("assumable_by = [{}]", teams.join(", ")),
+        1,
+    );
+    let err = render(&Config::from_toml(&text).unwrap()).unwrap_err();
+    assert!(matches!(err, OrgPolicyError::TooLarge { kind: "RCP", limit: 5120, .. }), "{err}");
+}

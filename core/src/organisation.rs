@@ -1,0 +1,201 @@
+//! The organisation's own guards, rendered from the config: a service control policy (what nobody
+//! in a logging account may do, whatever IAM allows) and a resource control policy (what nobody may
+//! do to the protected buckets and investigator roles, whatever their own policies say).
+//!
+//! Both name the bucket prefix and role patterns with `*` for the account, never a bucket or an
+//! account list, so their size grows with the distinct investigator roles and identities, not with
+//! the buckets. Each is rendered minified, exactly as it is to be uploaded, and refused when it is
+//! over AWS's limit for its kind (5,120 characters for SCPs and RCPs, counted as uploaded).
+
+use std::collections::BTreeSet;
+
+use canonical_policies::{Config, OBJECT_READ_ACTIONS};
+use serde_json::{json, Value};
+
+use crate::guarded::{GuardedCall, Target};
+
+/// AWS Organizations: the maximum size of a service control policy, in characters as uploaded.
+pub const SCP_LIMIT: usize = 5120;
+/// AWS Organizations: the maximum size of a resource control policy, in characters as uploaded.
+pub const RCP_LIMIT: usize = 5120;
+
+/// The role that deploys breakglass (stacks and StackSets); the only one that may change its parts.
+pub const DEPLOYMENT_ROLE: &str = "breakglass-deployment";
+/// The member stack's forwarding role and rule names (organisation/member.yaml).
+pub const FORWARDER_ROLE: &str = "breakglass-forwarder";
+pub const FORWARD_RULES: &str = "breakglass-forward-";
+
+/// IAM calls that change a role: denied on breakglass's and the investigators' roles.
+const ROLE_CHANGES: [&str; 12] = [
+    "iam:AttachRolePolicy",
+    "iam:DeleteRole",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:PutRolePolicy",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
+];
+
+/// The two policies, each minified as it is to be uploaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgPolicies {
+    pub scp: String,
+    pub rcp: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OrgPolicyError {
+    #[error("the config has no `[organisation]` table: SCP and RCP are rendered in organisation mode only")]
+    NotOrganisation,
+    #[error("no `[[investigator]]` says who may assume the investigator roles: the RCP would deny everyone")]
+    NoInvestigatorIdentities,
+    #[error("the rendered {kind} is {size} characters as uploaded, over AWS's limit of {limit}: use fewer distinct investigator roles or identities (for example one role name in every account)")]
+    TooLarge { kind: &'static str, size: usize, limit: usize },
+}
+
+/// `arn:aws:iam::111100000000:role/investigations/LogInvestigator` → the same with `*` as the
+/// account: one pattern for the role of that name in every logging account.
+fn any_account(arn: &str) -> String {
+    let mut parts: Vec<&str> = arn.splitn(6, ':').collect();
+    if let Some(account) = parts.get_mut(4) {
+        *account = "*";
+    }
+    parts.join(":")
+}
+
+/// The principals a trust entry admits, as an `aws:PrincipalArn` pattern: an account's root stands
+/// for every principal of that account.
+fn principal_pattern(arn: &str) -> String {
+    match arn.strip_suffix(":root") {
+        Some(account) => format!("{account}:*"),
+        None => arn.to_owned(),
+    }
+}
+
+fn one_or_many(items: Vec<String>) -> Value {
+    match items.as_slice() {
+        [one] => json!(one),
+        _ => json!(items),
+    }
+}
+
+/// Renders the SCP and the RCP for `config`, refusing one over its size limit.
+pub fn render(config: &Config) -> Result<OrgPolicies, OrgPolicyError> {
+    let org = config.organisation.as_ref().ok_or(OrgPolicyError::NotOrganisation)?;
+    let partition = config.buckets.first().map_or_else(|| "aws".to_owned(), |b| b.partition.to_string());
+    let p = partition.as_str();
+    let buckets = format!("arn:{p}:s3:::{}*", org.bucket_prefix);
+    let objects = format!("{buckets}/*");
+    let member = format!("arn:{p}:iam::*:role/{}", org.member_role);
+    let deployment = format!("arn:{p}:iam::*:role/{DEPLOYMENT_ROLE}");
+    // Service-managed StackSets act in member accounts through this role.
+    let stacksets = format!("arn:{p}:iam::*:role/stacksets-exec-*");
+
+    let bucket_actions: BTreeSet<&str> = GuardedCall::ALL
+        .iter()
+        .filter(|c| c.target() == Target::Bucket)
+        .flat_map(|c| c.actions().iter().copied())
+        .chain(["s3:PutBucketTagging"])
+        .collect();
+    let investigators: BTreeSet<String> =
+        config.buckets.iter().flat_map(|b| b.investigator_roles.iter().map(|r| any_account(r))).collect();
+    let identities: BTreeSet<String> = config
+        .investigators
+        .iter()
+        .flat_map(|i| i.assumable_by.iter().map(|a| principal_pattern(a)))
+        .collect();
+    if identities.is_empty() {
+        return Err(OrgPolicyError::NoInvestigatorIdentities);
+    }
+    let investigator_list: Vec<String> = investigators.into_iter().collect();
+
+    let scp = json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "BreakglassBucketSettingsOnlyByMemberRole",
+                "Effect": "Deny",
+                "Action": bucket_actions.iter().collect::<Vec<_>>(),
+                "Resource": buckets,
+                "Condition": { "ArnNotLike": { "aws:PrincipalArn": member } }
+            },
+            {
+                "Sid": "BreakglassMemberStackOnlyByDeployment",
+                "Effect": "Deny",
+                "Action": ROLE_CHANGES.iter().copied().chain([
+                    "events:DeleteRule", "events:DisableRule", "events:PutRule", "events:PutTargets", "events:RemoveTargets",
+                    "cloudformation:DeleteStack", "cloudformation:UpdateStack",
+                ]).collect::<Vec<_>>(),
+                "Resource": [
+                    member,
+                    format!("arn:{p}:iam::*:role/{FORWARDER_ROLE}"),
+                    format!("arn:{p}:events:*:*:rule/{FORWARD_RULES}*"),
+                    format!("arn:{p}:cloudformation:*:*:stack/StackSet-breakglass-*"),
+                ],
+                "Condition": { "ArnNotLike": { "aws:PrincipalArn": [deployment, stacksets] } }
+            },
+            {
+                "Sid": "BreakglassInvestigatorRolesOnlyByBreakglass",
+                "Effect": "Deny",
+                "Action": ROLE_CHANGES.iter().copied().chain(["iam:CreateRole"]).collect::<Vec<_>>(),
+                "Resource": one_or_many(investigator_list.clone()),
+                "Condition": { "ArnNotLike": { "aws:PrincipalArn": [member, deployment] } }
+            }
+        ]
+    });
+    let rcp = json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "BreakglassObjectReadsOnlyByInvestigators",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": OBJECT_READ_ACTIONS,
+                "Resource": objects,
+                "Condition": {
+                    "ArnNotLike": { "aws:PrincipalArn": one_or_many(investigator_list.clone()) },
+                    "BoolIfExists": { "aws:PrincipalIsAWSService": "false" }
+                }
+            },
+            {
+                "Sid": "BreakglassInvestigatorsOnlyByConfiguredIdentities",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"],
+                "Resource": one_or_many(investigator_list),
+                "Condition": {
+                    "ArnNotLike": { "aws:PrincipalArn": one_or_many(identities.into_iter().collect()) },
+                    "BoolIfExists": { "aws:PrincipalIsAWSService": "false" }
+                }
+            }
+        ]
+    });
+    let (scp, rcp) = (scp.to_string(), rcp.to_string());
+    for (kind, text, limit) in [("SCP", &scp, SCP_LIMIT), ("RCP", &rcp, RCP_LIMIT)] {
+        let size = text.chars().count();
+        if size > limit {
+            return Err(OrgPolicyError::TooLarge { kind, size, limit });
+        }
+    }
+    Ok(OrgPolicies { scp, rcp })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_patterns() {
+        assert_eq!(
+            any_account("arn:aws:iam::111100000000:role/investigations/LogInvestigator"),
+            "arn:aws:iam::*:role/investigations/LogInvestigator"
+        );
+        assert_eq!(principal_pattern("arn:aws:iam::444455556666:root"), "arn:aws:iam::444455556666:*");
+        assert_eq!(principal_pattern("arn:aws:iam::444455556666:role/A"), "arn:aws:iam::444455556666:role/A");
+    }
+}
