@@ -43,13 +43,57 @@ pub fn render(config: &Config, incoming: &Incoming, now: OffsetDateTime) -> Vec<
 
 /// [`render`], also watching what `scope` names (breakglass's key).
 pub fn render_in(config: &Config, scope: &Scope, incoming: &Incoming, now: OffsetDateTime) -> Vec<Rendered> {
-    match incoming {
+    let rendered = match incoming {
         Incoming::Schedule { .. } => vec![Rendered::Ignored("scheduled sweeps are the enforcer's".into())],
         Incoming::Custom { detail_type, detail, id } => {
             vec![custom(config, detail_type, detail, id.as_deref())]
         }
         Incoming::ApiCalls(calls) => calls.iter().map(|c| api_call(config, scope, c, now)).collect(),
+    };
+    if config.organisation.is_none() {
+        return rendered;
     }
+    rendered
+        .into_iter()
+        .map(|r| match r {
+            Rendered::Send(mut n) => {
+                place(config, &mut n);
+                Rendered::Send(n)
+            }
+            ignored => ignored,
+        })
+        .collect()
+}
+
+/// Organisation mode: a message about a bucket names its account (and alias) and Region, in the
+/// subject, the first line of the mail, the JSON document and an attribute for filter policies.
+fn place(config: &Config, n: &mut Notification) {
+    let Some(bucket) = n.attributes.iter().find(|(k, _)| k == "bucket").and_then(|(_, b)| config.bucket(b))
+    else {
+        return;
+    };
+    let account = config.account(&bucket.account);
+    let alias = account.and_then(|a| a.alias.clone());
+    let region = bucket.region.clone().unwrap_or_default();
+    let short = alias.clone().unwrap_or_else(|| bucket.account.clone());
+    // The place goes last and is never the part clipped to SNS's subject limit.
+    let suffix =
+        format!(" [{}]", format!("{short} {region}").chars().filter(|c| !c.is_control()).collect::<String>());
+    let room = MAX_SUBJECT.saturating_sub(suffix.chars().count());
+    let mut subject: String = n.subject.chars().take(room).collect();
+    if n.subject.chars().count() > room {
+        subject.pop();
+        subject.push('…');
+    }
+    subject.push_str(&suffix);
+    n.email = format!("Account: {}, Region: {region}\n\n{}", config.account_label(&bucket.account), n.email);
+    if let Value::Object(m) = &mut n.default {
+        m.insert("account".into(), json!({ "id": bucket.account, "alias": alias, "region": region }));
+        m.insert("subject".into(), json!(subject));
+        m.insert("text".into(), json!(n.email));
+    }
+    n.subject = subject;
+    n.attributes.push(("account".into(), bucket.account.clone()));
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

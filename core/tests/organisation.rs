@@ -1,0 +1,45 @@
+//! Organisation mode in the notifier: every message about a bucket names its account, alias and
+//! Region (subject, first line of the mail, JSON document, filter attribute); single-account
+//! messages are unchanged.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use breakglass_core::event;
+use breakglass_core::notify::{render, Rendered};
+use canonical_policies::Config;
+use serde_json::json;
+
+fn org() -> Config {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/organisation.toml"))
+        .unwrap();
+    Config::from_toml(&text).unwrap()
+}
+
+fn put_policy_in(account: &str, region: &str, bucket: &str) -> serde_json::Value {
+    json!({"version": "0", "id": "1", "detail-type": "AWS API Call via CloudTrail", "source": "aws.s3",
+        "account": account, "time": "2026-12-02T10:00:00Z", "region": region, "resources": [],
+        "detail": {"eventVersion": "1.09", "eventSource": "s3.amazonaws.com", "eventName": "PutBucketPolicy",
+            "eventTime": "2026-12-02T10:00:00Z", "awsRegion": region, "recipientAccountId": account,
+            "eventID": "e-1", "sourceIPAddress": "203.0.113.7",
+            "userIdentity": {"type": "AssumedRole", "arn": format!("arn:aws:sts::{account}:assumed-role/Admin/mallory"),
+                "accountId": account, "sessionContext": {"sessionIssuer": {"type": "Role", "arn": format!("arn:aws:iam::{account}:role/Admin")}}},
+            "requestParameters": {"bucketName": bucket, "bucketPolicy": {"Version": "2012-10-17", "Statement": []}}}})
+}
+
+#[test]
+fn mails_name_the_account_alias_and_region() {
+    let config = org();
+    let incoming =
+        event::parse(&put_policy_in("111100000000", "eu-west-1", "acme-prod-flow-logs-ireland")).unwrap();
+    let out = render(&config, &incoming, time::OffsetDateTime::now_utc());
+    let Rendered::Send(n) = &out[0] else { panic!("{out:?}") };
+    assert!(n.subject.ends_with(" [logging-prod eu-west-1]"), "{}", n.subject);
+    assert!(n.subject.chars().count() <= 99, "{}", n.subject);
+    assert!(n.email.starts_with("Account: logging-prod (111100000000), Region: eu-west-1\n"), "{}", n.email);
+    assert_eq!(
+        n.default["account"],
+        json!({"id": "111100000000", "alias": "logging-prod", "region": "eu-west-1"})
+    );
+    assert_eq!(n.default["subject"], json!(n.subject));
+    assert_eq!(n.default["text"], json!(n.email));
+    assert!(n.attributes.contains(&("account".to_owned(), "111100000000".to_owned())));
+}
