@@ -127,7 +127,9 @@ pub fn render(config: &Config) -> Result<OrgPolicies, OrgPolicyError> {
             {
                 "Sid": "BreakglassMemberStackOnlyByDeployment",
                 "Effect": "Deny",
+                // PassRole: an insider's own rule or function must not borrow the forwarder.
                 "Action": ROLE_CHANGES.iter().copied().chain([
+                    "iam:PassRole",
                     "events:DeleteRule", "events:DisableRule", "events:PutRule", "events:PutTargets", "events:RemoveTargets",
                     "cloudformation:DeleteStack", "cloudformation:UpdateStack",
                 ]).collect::<Vec<_>>(),

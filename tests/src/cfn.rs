@@ -12,6 +12,9 @@ use canonical_policies::Policy;
 use serde_json::{json, Value};
 use serde_norway::Value as Yaml;
 
+/// What `!Ref AWS::NoValue` resolves to until the mapping or sequence around it drops it.
+const NO_VALUE: &str = "\u{0}AWS::NoValue";
+
 /// One template with the account, Region and parameter values it is deployed with.
 pub struct Template {
     pub doc: Yaml,
@@ -77,14 +80,50 @@ impl Template {
         }
     }
 
+    /// The value of condition `name` of the template's `Conditions`.
+    pub fn condition(&self, name: &str) -> bool {
+        let c = &self.doc["Conditions"][name];
+        assert!(!c.is_null(), "no condition {name}");
+        self.truth(c)
+    }
+
+    fn truth(&self, v: &Yaml) -> bool {
+        let Yaml::Tagged(t) = v else { panic!("condition {v:?}") };
+        let args = || t.value.as_sequence().unwrap();
+        match t.tag.to_string().trim_start_matches('!') {
+            "Equals" => self.resolve(&args()[0]) == self.resolve(&args()[1]),
+            "Not" => !self.truth(&args()[0]),
+            "And" => args().iter().all(|a| self.truth(a)),
+            "Or" => args().iter().any(|a| self.truth(a)),
+            "Condition" => self.condition(t.value.as_str().unwrap()),
+            other => panic!("condition function {other} is not modelled"),
+        }
+    }
+
+    /// Whether resource `logical` exists for these parameters (its `Condition`, if any, holds).
+    pub fn exists(&self, logical: &str) -> bool {
+        let r = &self.resources()[logical];
+        !r.is_null() && r["Condition"].as_str().is_none_or(|c| self.condition(c))
+    }
+
     fn reference(&self, name: &str) -> Value {
         match name {
+            "AWS::NoValue" => json!(NO_VALUE),
             "AWS::AccountId" => json!(self.account),
             "AWS::Region" => json!(self.region),
             "AWS::Partition" => json!("aws"),
-            other => match self.params.get(other) {
-                Some(v) => v.clone(),
-                None => json!(self.arn_of(other).0),
+            other => match (self.params.get(other), &self.doc["Parameters"][other]) {
+                (Some(v), _) => v.clone(),
+                // A parameter left out takes its default, as CloudFormation does.
+                (None, p) if !p.is_null() => {
+                    let default =
+                        p["Default"].as_str().unwrap_or_else(|| panic!("parameter {other} needs a value"));
+                    match p["Type"].as_str() {
+                        Some("CommaDelimitedList") => json!(default.split(',').collect::<Vec<_>>()),
+                        _ => json!(default),
+                    }
+                }
+                (None, _) => json!(self.arn_of(other).0),
             },
         }
     }
@@ -116,6 +155,10 @@ impl Template {
         match v {
             Yaml::Tagged(t) => match t.tag.to_string().trim_start_matches('!') {
                 "Ref" => self.reference(t.value.as_str().unwrap()),
+                "If" => {
+                    let args = t.value.as_sequence().unwrap();
+                    self.resolve(&args[if self.condition(args[0].as_str().unwrap()) { 1 } else { 2 }])
+                }
                 "GetAtt" => {
                     let target = t.value.as_str().unwrap();
                     let (logical, attr) = target.split_once('.').unwrap();
@@ -155,10 +198,16 @@ impl Template {
                 }
                 other => panic!("intrinsic {other} is not modelled"),
             },
+            // `!Ref AWS::NoValue` removes the key or item it stands for.
             Yaml::Mapping(m) => Value::Object(
-                m.iter().map(|(k, v)| (k.as_str().unwrap().to_owned(), self.resolve(v))).collect(),
+                m.iter()
+                    .map(|(k, v)| (k.as_str().unwrap().to_owned(), self.resolve(v)))
+                    .filter(|(_, v)| v != NO_VALUE)
+                    .collect(),
             ),
-            Yaml::Sequence(s) => Value::Array(s.iter().map(|v| self.resolve(v)).collect()),
+            Yaml::Sequence(s) => {
+                Value::Array(s.iter().map(|v| self.resolve(v)).filter(|v| v != NO_VALUE).collect())
+            }
             Yaml::String(s) => json!(s),
             Yaml::Bool(b) => json!(b.to_string()),
             Yaml::Number(n) => json!(n.to_string()),
@@ -170,10 +219,10 @@ impl Template {
     pub fn roles(&self) -> Vec<Role> {
         let mut out = Vec::new();
         for (k, r) in self.resources().as_mapping().unwrap() {
-            if r["Type"].as_str() != Some("AWS::IAM::Role") {
+            let logical = k.as_str().unwrap().to_owned();
+            if r["Type"].as_str() != Some("AWS::IAM::Role") || !self.exists(&logical) {
                 continue;
             }
-            let logical = k.as_str().unwrap().to_owned();
             let arn = self.arn_of(&logical).1;
             let mut statements = Vec::new();
             for p in r["Properties"]["Policies"].as_sequence().unwrap() {

@@ -252,6 +252,7 @@ fn the_scp_leaves_bucket_settings_and_investigator_roles_to_breakglass() {
     for (action, resource) in [
         ("iam:UpdateAssumeRolePolicy", member_role_arn()),
         ("iam:PutRolePolicy", format!("arn:aws:iam::{MEMBER}:role/breakglass-forwarder")),
+        ("iam:PassRole", format!("arn:aws:iam::{MEMBER}:role/breakglass-forwarder")),
         ("events:DisableRule", format!("arn:aws:events:eu-west-1:{MEMBER}:rule/breakglass-forward-s3")),
         ("events:RemoveTargets", format!("arn:aws:events:eu-central-1:{MEMBER}:rule/breakglass-forward-iam")),
         (
@@ -316,4 +317,110 @@ fn the_rendered_policies_fit_aws_limits_as_uploaded() {
     );
     let err = render(&Config::from_toml(&text).unwrap()).unwrap_err();
     assert!(matches!(err, OrgPolicyError::TooLarge { kind: "RCP", limit: 5120, .. }), "{err}");
+}
+
+// ------------------------------------------------------------------------------------------------
+// template.yaml as the administrative stack (OrganizationId set, no protected buckets of its own).
+
+fn admin() -> Template {
+    Template::load(
+        &root().join("template.yaml"),
+        ADMIN,
+        "eu-central-1",
+        &[
+            ("OrganizationId", json!(ORG)),
+            ("OperatorPrincipalArns", json!([format!("arn:aws:iam::{ADMIN}:role/LogTeam")])),
+            ("CatalogPrincipalArn", json!(format!("arn:aws:iam::{ADMIN}:role/LogTeam"))),
+            ("ProductTemplateBaseUrl", json!("https://example.com/products/")),
+        ],
+    )
+}
+
+fn as_admin_role(policy: &Policy, role: &str, action: &str, resource: &str, org: &str) -> Decision {
+    let arn = format!("arn:aws:iam::{ADMIN}:role/{role}");
+    let function = format!("arn:aws:lambda:eu-central-1:{ADMIN}:function:{role}");
+    let req = Request::new(Caller::parse(&arn).unwrap(), action, resource, time::OffsetDateTime::now_utc())
+        .with("aws:ResourceOrgID", org)
+        .with("aws:SecureTransport", "true")
+        .with("lambda:SourceFunctionArn", &function);
+    explain(policy, &req).decision
+}
+
+#[test]
+fn the_administrative_stack_reaches_buckets_only_through_member_roles() {
+    let t = admin();
+    assert!(t.exists("ForwardedS3ChangesRule") && t.exists("OrganisationForwarding"));
+    assert!(!t.exists("S3ChangesRule"), "no bucket-list rule in the administrative account");
+    let roles = t.roles();
+    for role in ["breakglass-enforcer", "breakglass-catalog", "breakglass-operator"] {
+        let (_, _, policy, _) = roles.iter().find(|(_, arn, ..)| arn.ends_with(&format!("/{role}"))).unwrap();
+        for account in [MEMBER, "222200000000", "333300000000"] {
+            let member = format!("arn:aws:iam::{account}:role/breakglass-member");
+            assert_eq!(
+                as_admin_role(policy, role, "sts:AssumeRole", &member, ORG),
+                Decision::Allow,
+                "{role}"
+            );
+            // A role of that name outside the organisation: no.
+            assert_eq!(
+                as_admin_role(policy, role, "sts:AssumeRole", &member, "o-otherorg12"),
+                Decision::ImplicitDeny,
+                "{role}"
+            );
+        }
+        for b in org_config().buckets {
+            for action in ["s3:PutBucketPolicy", "s3:GetBucketPolicy"] {
+                assert_eq!(as_admin_role(policy, role, action, &b.bucket_arn(), ORG), Decision::ImplicitDeny);
+            }
+            let object = format!("{}/AWSLogs/x.json.gz", b.bucket_arn());
+            for action in OBJECT_READ_ACTIONS {
+                assert!(!as_admin_role(policy, role, action, &object, ORG).may_allow(), "{role} {action}");
+            }
+        }
+    }
+}
+
+/// The central bus: the organisation's forwarders may put the events of AWS services and nothing
+/// else; nobody else in the organisation may put anything.
+#[test]
+fn the_central_bus_admits_only_forwarded_aws_events_from_the_organisation() {
+    let t = admin();
+    let mut statements = Vec::new();
+    for logical in ["EventBusPolicy", "OrganisationForwarding", "ForwardedSourcesOnly"] {
+        let mut s = t.resolve(&t.resources()[logical]["Properties"]["Statement"]);
+        s["Sid"] = json!(logical);
+        statements.push(s);
+    }
+    let policy =
+        Policy::parse(json!({"Version": "2012-10-17", "Statement": statements}).to_string().as_bytes())
+            .unwrap();
+    let bus = format!("arn:aws:events:eu-central-1:{ADMIN}:event-bus/breakglass");
+    let put = |who: &str, org: &str, source: &str| {
+        let req = Request::new(
+            Caller::parse(who).unwrap(),
+            "events:PutEvents",
+            &bus,
+            time::OffsetDateTime::now_utc(),
+        )
+        .with("aws:PrincipalOrgID", org)
+        .with("events:source", source);
+        explain(&policy, &req).decision
+    };
+    let forwarder = format!("arn:aws:iam::{MEMBER}:role/breakglass-forwarder");
+    assert_eq!(put(&forwarder, ORG, "aws.s3"), Decision::Allow);
+    assert_eq!(put(&forwarder, ORG, "aws.iam"), Decision::Allow);
+    // Posing as breakglass (a forged remediation or request): refused.
+    assert_eq!(put(&forwarder, ORG, "breakglass"), Decision::ExplicitDeny);
+    // A forwarder of another organisation: no grant.
+    assert_eq!(put(&forwarder, "o-otherorg12", "aws.s3"), Decision::ImplicitDeny);
+    // Anyone else in a logging account, or in the administrative account: refused.
+    for who in [INSIDER.to_owned(), format!("arn:aws:iam::{ADMIN}:role/Admin")] {
+        assert_eq!(put(&who, ORG, "aws.s3"), Decision::ExplicitDeny, "{who}");
+        assert_eq!(put(&who, ORG, "breakglass"), Decision::ExplicitDeny, "{who}");
+    }
+    // breakglass's own functions still put their events.
+    assert_ne!(
+        put(&format!("arn:aws:iam::{ADMIN}:role/breakglass-enforcer"), ORG, "breakglass"),
+        Decision::ExplicitDeny
+    );
 }

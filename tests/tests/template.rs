@@ -30,6 +30,10 @@ fn stack() -> Template {
         REGION,
         &[
             ("ProtectedBuckets", json!(buckets)),
+            ("OrganizationId", json!("")),
+            // Every optional part on, so that every role is proven.
+            ("ProductTemplateBaseUrl", json!("https://example.com/products/")),
+            ("CreateTrail", json!("true")),
             ("OperatorPrincipalArns", json!([format!("arn:aws:iam::{ACCOUNT}:role/LogTeam")])),
             ("InvestigatorRolePath", json!("/investigations/")),
             ("CatalogPrincipalArn", json!(format!("arn:aws:iam::{ACCOUNT}:role/LogTeam"))),
@@ -449,6 +453,10 @@ fn the_rules_route_every_guarded_call_and_nothing_else() {
         s3,
         "S3ChangesRule's eventName must be GuardedCall's S3 calls, in order"
     );
+    // Organisation mode: the same calls, forwarded from the logging accounts to the central bus.
+    assert_eq!(names("ForwardedS3ChangesRule"), s3, "ForwardedS3ChangesRule: GuardedCall's S3 calls");
+    let iam: Vec<String> = GuardedCall::names_of("iam.amazonaws.com").iter().map(|n| n.to_string()).collect();
+    assert_eq!(names("ForwardedRoleChangesRule"), iam, "ForwardedRoleChangesRule: GuardedCall's IAM calls");
     let others: Vec<String> = GuardedCall::ALL
         .iter()
         .filter(|c| c.source() != "s3.amazonaws.com")
