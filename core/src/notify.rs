@@ -48,7 +48,19 @@ pub fn render_in(config: &Config, scope: &Scope, incoming: &Incoming, now: Offse
         Incoming::Custom { detail_type, detail, id } => {
             vec![custom(config, detail_type, detail, id.as_deref())]
         }
-        Incoming::ApiCalls(calls) => calls.iter().map(|c| api_call(config, scope, c, now)).collect(),
+        Incoming::ApiCalls(calls) => calls
+            .iter()
+            .map(|c| match crate::route::check(config, c, now) {
+                // Not a change of that bucket: the enforcer's misrouted alert says what it is.
+                Some(m) => Rendered::Ignored(format!(
+                    "event from account(s) {} names bucket {} of account {}: not mailed as a change",
+                    m.event_accounts.join(","),
+                    m.bucket,
+                    m.bucket_account
+                )),
+                None => api_call(config, scope, c, now),
+            })
+            .collect(),
     };
     if config.organisation.is_none() {
         return rendered;

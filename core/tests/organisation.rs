@@ -43,3 +43,17 @@ fn mails_name_the_account_alias_and_region() {
     assert_eq!(n.default["text"], json!(n.email));
     assert!(n.attributes.contains(&("account".to_owned(), "111100000000".to_owned())));
 }
+
+/// A record from one account naming another account's bucket is not a change of that bucket: the
+/// notifier sends no change mail (the enforcer's `breakglass misrouted` alert reports it).
+#[test]
+fn a_misrouted_event_is_not_mailed_as_a_change() {
+    let config = org();
+    let incoming =
+        event::parse(&put_policy_in("111100000000", "eu-central-1", "acme-dev-cloudtrail-logs")).unwrap();
+    let out = render(&config, &incoming, time::OffsetDateTime::now_utc());
+    assert!(
+        matches!(&out[..], [Rendered::Ignored(why)] if why.contains("names bucket acme-dev-cloudtrail-logs of account 222200000000")),
+        "{out:?}"
+    );
+}

@@ -281,7 +281,7 @@ async fn base_config(endpoint: &str, region: &str) -> aws_config::SdkConfig {
 /// role with credentials of that account.
 pub async fn account_clients(endpoint: &str, account: &str, region: &str) -> Clients {
     let base = base_config(endpoint, region).await;
-    let provider = assume(&base, &format!("arn:aws:iam::{account}:role/e2e-setup")).await;
+    let provider = assume(&base, &format!("arn:aws:iam::{account}:role/e2e-setup"), "e2e-setup").await;
     let shared = base
         .into_builder()
         .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(provider))
@@ -289,16 +289,25 @@ pub async fn account_clients(endpoint: &str, account: &str, region: &str) -> Cli
     Clients::from_shared(&shared)
 }
 
-async fn assume(base: &aws_config::SdkConfig, role: &str) -> aws_config::sts::AssumeRoleProvider {
-    aws_config::sts::AssumeRoleProvider::builder(role).session_name("e2e-setup").configure(base).build().await
+async fn assume(
+    base: &aws_config::SdkConfig,
+    role: &str,
+    session: &str,
+) -> aws_config::sts::AssumeRoleProvider {
+    aws_config::sts::AssumeRoleProvider::builder(role).session_name(session).configure(base).build().await
 }
 
 /// The environment of a Lambda function whose execution role is `role` (of any account): as Lambda
 /// does, the role's session credentials in `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
-/// `AWS_SESSION_TOKEN`, so the function acts in the role's account.
-pub async fn role_env(endpoint: &str, role: &str) -> Vec<(String, String)> {
+/// `AWS_SESSION_TOKEN`, so the function (or a person's CLI, as session `session`) acts in the role's
+/// account.
+pub async fn role_env(endpoint: &str, role: &str, session: &str) -> Vec<(String, String)> {
     use aws_sdk_s3::config::ProvideCredentials;
-    let creds = assume(&base_config(endpoint, REGION).await, role).await.provide_credentials().await.unwrap();
+    let creds = assume(&base_config(endpoint, REGION).await, role, session)
+        .await
+        .provide_credentials()
+        .await
+        .unwrap();
     let mut env = aws_env(endpoint);
     for (k, v) in env.iter_mut() {
         match k.as_str() {

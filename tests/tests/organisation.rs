@@ -81,8 +81,14 @@ async fn the_administrative_account_guards_three_logging_accounts_in_two_regions
     };
     let enforcer_role = format!("arn:aws:iam::{ADMIN}:role/breakglass-enforcer");
     let catalog_role = format!("arn:aws:iam::{ADMIN}:role/breakglass-catalog");
-    let enforcer = Function::spawn("enforcer", &lambda_env(role_env(&moto.endpoint, &enforcer_role).await));
-    let catalog = Function::spawn("catalog", &lambda_env(role_env(&moto.endpoint, &catalog_role).await));
+    let enforcer = Function::spawn(
+        "enforcer",
+        &lambda_env(role_env(&moto.endpoint, &enforcer_role, "breakglass-enforcer").await),
+    );
+    let catalog = Function::spawn(
+        "catalog",
+        &lambda_env(role_env(&moto.endpoint, &catalog_role, "breakglass-catalog").await),
+    );
     let dev = account_clients(&moto.endpoint, DEV, "eu-central-1").await;
     let ireland = account_clients(&moto.endpoint, IRELAND, "eu-west-1").await;
 

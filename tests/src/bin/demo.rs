@@ -2,7 +2,10 @@
 //! email is printed as the stakeholder or the security team would read it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use e2e::{cloudtrail_event, config, provision, root, Function, Moto, Stack};
+use e2e::{
+    account_clients, cloudtrail_event, config, provision, provision_config, role_env, root, Function, Moto,
+    Stack,
+};
 use serde_json::Value;
 
 const BUCKET: &str = "acme-cloudtrail-logs";
@@ -81,6 +84,62 @@ impl Demo {
             }
             println!("  └─");
         }
+    }
+
+    /// Organisation mode: hands one event to the central functions as the member rule forwards it to
+    /// the central bus, then breakglass's own events to the notifier, and prints the mails.
+    async fn forwarded(&mut self, event: Value) {
+        let r = self.enforcer.invoke(&event);
+        let _ = self.notifier.invoke(&event);
+        self.own_events().await;
+        match r {
+            Ok(v) => {
+                for b in v["buckets"].as_array().into_iter().flatten() {
+                    println!(
+                        "  enforcer: {} {}",
+                        b["bucket"].as_str().unwrap_or("?"),
+                        b["outcome"].as_str().unwrap_or("?")
+                    );
+                }
+                for m in v["misrouted"].as_array().into_iter().flatten() {
+                    println!(
+                        "  enforcer: REFUSED an event from {} naming {} (account {}): nothing read or written",
+                        m["event_accounts"], m["bucket"].as_str().unwrap_or("?"), m["bucket_account"].as_str().unwrap_or("?")
+                    );
+                }
+            }
+            Err(e) => println!("  enforcer error: {e}"),
+        }
+        println!();
+        self.print_mail().await;
+    }
+
+    /// breakglass's own events (requests, remediations, refusals) to the notifier, as the template's
+    /// rule on the central bus does.
+    async fn own_events(&self) {
+        for own in self.stack.drain(&self.stack.own_events).await {
+            let _ = self.notifier.invoke(&own);
+        }
+    }
+
+    /// Runs `breakglass <args>` with the organisation config, as the administrative account's
+    /// operator role (its session credentials, as after `aws sso login`).
+    fn org_cli(&self, env: &[(String, String)], args: &[&str]) {
+        let config = root().join("examples/organisation.toml").display().to_string();
+        let shown: Vec<String> =
+            args.iter().map(|a| if a.contains(' ') { format!("'{a}'") } else { (*a).to_owned() }).collect();
+        println!("  $ breakglass {} --config examples/organisation.toml", shown.join(" "));
+        let out = std::process::Command::new(e2e::binary("breakglass"))
+            .args(args)
+            .args(["--config", &config])
+            .envs(env.iter().cloned())
+            .output()
+            .unwrap();
+        assert!(out.status.success() || args[0] == "status", "{}", String::from_utf8_lossy(&out.stderr));
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            println!("  {line}");
+        }
+        println!();
     }
 
     /// Runs `breakglass <args>` as the operator against the local AWS, then lets CloudTrail report the
@@ -241,4 +300,105 @@ async fn main() {
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         println!("  {line}");
     }
+
+    drop(demo);
+    drop(moto);
+    organisation_part().await;
+}
+
+/// An S3 call made in `account`, as the member stack's rule forwards it: envelope and record name
+/// the account the call was made in.
+fn in_account(mut e: Value, account: &str, region: &str) -> Value {
+    let d = &mut e["detail"];
+    d["recipientAccountId"] = account.into();
+    d["awsRegion"] = region.into();
+    d["userIdentity"]["accountId"] = account.into();
+    d["userIdentity"]["arn"] = format!("arn:aws:sts::{account}:assumed-role/Admin/mallory").into();
+    d["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] =
+        format!("arn:aws:iam::{account}:role/Admin").into();
+    d["resources"][0]["accountId"] = account.into();
+    e["account"] = account.into();
+    e["region"] = region.into();
+    e
+}
+
+/// Part three: one administrative account guards the logging accounts of an organisation.
+async fn organisation_part() {
+    const ADMIN: &str = "999900000000";
+    const DEV: &str = "222200000000";
+    const PROD: &str = "111100000000";
+    const DEV_BUCKET: &str = "acme-dev-cloudtrail-logs";
+    println!("\n\n== Part three: organisation mode (examples/organisation.toml)");
+    println!(
+        "\nThe functions run in the administrative account {ADMIN}; the buckets are in the logging accounts\n\
+         logging-prod ({PROD}, two Regions), logging-dev ({DEV}) and logging-ireland. breakglass reaches a\n\
+         bucket only through that account's role breakglass-member (organisation/member.yaml), which trusts\n\
+         only breakglass's roles of the administrative account."
+    );
+    let moto = Moto::start().unwrap();
+    let text = std::fs::read_to_string(root().join("examples/organisation.toml")).unwrap();
+    let stack = provision_config(&moto.endpoint, text).await;
+    let as_role = |name: &str| format!("arn:aws:iam::{ADMIN}:role/{name}");
+    let mut env = stack.function_env();
+    let enforcer_env = role_env(&moto.endpoint, &as_role("breakglass-enforcer"), "breakglass-enforcer").await;
+    let notifier_env = role_env(&moto.endpoint, &as_role("breakglass-notifier"), "breakglass-notifier").await;
+    let with = |base: &[(String, String)], creds: &[(String, String)]| -> Vec<(String, String)> {
+        base.iter()
+            .map(|(k, v)| {
+                (k.clone(), creds.iter().find(|(c, _)| c == k).map_or_else(|| v.clone(), |(_, c)| c.clone()))
+            })
+            .collect()
+    };
+    let enforcer = Function::spawn("enforcer", &with(&env, &enforcer_env));
+    let notifier = Function::spawn("notifier", &with(&env, &notifier_env));
+    env = role_env(&moto.endpoint, &as_role("breakglass-operator"), "alice@acme.example").await;
+    let mut demo = Demo { stack, enforcer, notifier, timeline: Vec::new() };
+
+    step("8. One view of every account and Region (the operator in the administrative account)");
+    demo.org_cli(&env, &["status", "--all"]);
+
+    step("9. An administrator of logging-dev opens the dev bucket to everyone; the central enforcer reverts it there");
+    let dev = account_clients(&moto.endpoint, DEV, "eu-central-1").await;
+    let tampered = std::fs::read_to_string(root().join("examples/policies/tampered-closed.json"))
+        .unwrap()
+        .replace("acme-cloudtrail-logs", DEV_BUCKET);
+    dev.s3.put_bucket_policy().bucket(DEV_BUCKET).policy(&tampered).send().await.unwrap();
+    let event = cloudtrail_event("PutBucketPolicy", DEV_BUCKET, MALLORY, "mallory", Some(&tampered), None);
+    demo.forwarded(in_account(event, DEV, "eu-central-1")).await;
+
+    step(
+        "10. A forged event: logging-prod's record names logging-dev's bucket. breakglass acts in no account",
+    );
+    let event = cloudtrail_event("PutBucketPolicy", DEV_BUCKET, MALLORY, "mallory", Some(&tampered), None);
+    demo.forwarded(in_account(event, PROD, "eu-central-1")).await;
+
+    step("11. The operator opens and closes a bucket in logging-prod, through its member role");
+    demo.org_cli(
+        &env,
+        &[
+            "open",
+            "--account",
+            PROD,
+            "--bucket",
+            "acme-prod-cloudtrail-logs",
+            "--reason",
+            "Audit AUD-7: access review",
+            "--ticket",
+            "AUD-7",
+            "--duration",
+            "1h",
+        ],
+    );
+    demo.own_events().await;
+    demo.print_mail().await;
+    println!();
+    demo.org_cli(
+        &env,
+        &["close", "--account", PROD, "--bucket", "acme-prod-cloudtrail-logs", "--reason", "AUD-7 done"],
+    );
+    demo.own_events().await;
+    demo.print_mail().await;
+    println!();
+    demo.org_cli(&env, &["status", "--all"]);
+    drop(moto);
 }
