@@ -193,6 +193,19 @@ fn the_example_organisation_fits_the_member_stack() {
     assert_eq!(org.admin_account, ADMIN);
     assert_eq!(org.id, ORG);
     assert_eq!(org.bucket_prefix, PREFIX);
+    // IAM's limits as uploaded (minified): trust policy 2,048 characters, inline policies of a
+    // role 10,240 together. Neither grows with buckets or accounts.
+    let t = member();
+    let r = &t.resources()["MemberRole"]["Properties"];
+    let trust = t.resolve(&r["AssumeRolePolicyDocument"]).to_string();
+    let inline: usize = r["Policies"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|p| t.resolve(&p["PolicyDocument"]).to_string().chars().count())
+        .sum();
+    eprintln!("member role: trust {} characters, inline policies {inline}", trust.chars().count());
+    assert!(trust.chars().count() <= 2048 && inline <= 10240);
     for b in &config.buckets {
         assert!(b.name.starts_with(PREFIX), "{} does not start with the member stack's prefix", b.name);
     }
