@@ -6,6 +6,10 @@
 //! Clients are built once per process ([`Clients::load`]); `AWS_ENDPOINT_URL` or an explicit endpoint
 //! points them at moto in tests.
 
+mod config_source;
+
+pub use config_source::ConfigSource;
+
 use aws_config::BehaviorVersion;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};

@@ -97,8 +97,11 @@ pub fn notify(a: &NotifyArgs) -> Result<ExitCode, CliError> {
     runtime()?.block_on(async {
         let clients = Clients::load(a.endpoint_url.as_deref()).await;
         // Records go to the config's audit trail when it has one, as the notifier's would.
-        let trail =
-            config.audit.clone().map(|a| Trail { log: S3AuditLog::for_config(&clients, &a), config: a });
+        let trail = config.audit.clone().map(|a| Trail {
+            log: S3AuditLog::for_config(&clients, &a),
+            config: a,
+            config_sha256: None,
+        });
         let publisher = SnsPublisher::new(clients.sns, topic);
         let summary =
             notify_event_in(&config, &scope_from_env(), &publisher, None, trail.as_ref(), &event, now)

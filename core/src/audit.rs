@@ -30,6 +30,9 @@ pub use crate::ports::{Appended, AuditLog};
 pub struct Trail<L> {
     pub log: L,
     pub config: AuditConfig,
+    /// SHA-256 of the breakglass config in force, named in every record: an auditor can tell
+    /// which config (which buckets, readers, limits) a decision was made under.
+    pub config_sha256: Option<String>,
 }
 
 impl<L: AuditLog> Trail<L> {
@@ -65,7 +68,7 @@ pub const CONTROL: &str = "_control";
 
 /// The audit record of a notification. `recorded_at` is only used when the event carries no time.
 /// Everything that is mailed is recorded: what names no protected bucket under [`CONTROL`].
-pub fn record(n: &Notification, recorded_at: OffsetDateTime) -> Option<Record> {
+pub fn record(n: &Notification, recorded_at: OffsetDateTime, config_sha256: Option<&str>) -> Option<Record> {
     let d = &n.default;
     let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
     let bucket = s(d, "bucket")
@@ -136,6 +139,7 @@ pub fn record(n: &Notification, recorded_at: OffsetDateTime) -> Option<Record> {
         "policy": { "before": f.before, "after": f.after },
         "event_ids": event_ids,
         "summary": n.subject,
+        "config_sha256": config_sha256,
     });
     // The full notification document, minus the email text that repeats it.
     let mut detail = d.clone();

@@ -18,6 +18,9 @@ use crate::sentinel::Sentinel;
 /// file bundled with the function.
 pub const CONFIG_ENV: &str = "BREAKGLASS_CONFIG";
 pub const CONFIG_FILE_ENV: &str = "BREAKGLASS_CONFIG_FILE";
+/// Organisation mode: `s3://bucket/key` of the config object in the administrative account (wins
+/// over the other two; re-checked by ETag at most once a minute).
+pub const CONFIG_S3_ENV: &str = "BREAKGLASS_CONFIG_S3";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
@@ -27,6 +30,12 @@ pub enum SetupError {
     Read { path: String, source: std::io::Error },
     #[error(transparent)]
     Config(#[from] canonical_policies::ConfigError),
+    #[error("config {}: {source}", Quoted(.origin))]
+    ConfigAt { origin: String, source: Box<canonical_policies::ConfigError> },
+    #[error("invalid {CONFIG_S3_ENV} {}: expected `s3://bucket/key`", Quoted(.0))]
+    ConfigLocation(String),
+    #[error("cannot read the config {}: {reason}", Quoted(.origin))]
+    ConfigFetch { origin: String, reason: String },
     #[error("missing environment variable `{0}`")]
     Missing(&'static str),
     #[error("no audit trail: set {AUDIT_BUCKET_ENV} or `[audit] bucket` in the config")]
@@ -54,16 +63,78 @@ pub fn audit_from_env(config: &Config) -> Result<AuditConfig, SetupError> {
 /// The KMS HMAC key that signs audit records (set by template.yaml); wins over `[audit] mac_key`.
 pub const RECORD_KEY_ENV: &str = "BREAKGLASS_RECORD_KEY";
 
-/// The configuration from the environment.
-pub fn config_from_env() -> Result<Config, SetupError> {
-    let text = match (std::env::var(CONFIG_ENV), std::env::var(CONFIG_FILE_ENV)) {
-        (Ok(text), _) if !text.trim().is_empty() => text,
+/// A config with the SHA-256 of its text as stored (which every audit record names) and where it
+/// came from.
+#[derive(Debug)]
+pub struct LoadedConfig {
+    pub config: Config,
+    pub sha256: String,
+    pub origin: String,
+}
+
+impl LoadedConfig {
+    pub fn parse(text: &str, origin: &str) -> Result<LoadedConfig, SetupError> {
+        use sha2::Digest as _;
+        let config = Config::from_toml(text)
+            .map_err(|source| SetupError::ConfigAt { origin: origin.to_owned(), source: Box::new(source) })?;
+        let sha256 = audit::hex(&sha2::Sha256::digest(text.as_bytes()));
+        Ok(LoadedConfig { config, sha256, origin: origin.to_owned() })
+    }
+}
+
+/// The config from `BREAKGLASS_CONFIG` or `BREAKGLASS_CONFIG_FILE`, with its hash.
+pub fn loaded_from_env() -> Result<LoadedConfig, SetupError> {
+    let (text, origin) = match (std::env::var(CONFIG_ENV), std::env::var(CONFIG_FILE_ENV)) {
+        (Ok(text), _) if !text.trim().is_empty() => (text, CONFIG_ENV.to_owned()),
         (_, Ok(path)) => {
-            std::fs::read_to_string(&path).map_err(|source| SetupError::Read { path, source })?
+            let text = std::fs::read_to_string(&path)
+                .map_err(|source| SetupError::Read { path: path.clone(), source })?;
+            (text, path)
         }
         _ => return Err(SetupError::NoConfig),
     };
-    Ok(Config::from_toml(&text)?)
+    LoadedConfig::parse(&text, &origin)
+}
+
+/// What a main builds from a config (clients per account, the enforcer), built again only when the
+/// config in force changes (by hash), so that a changed config takes effect at the next event.
+#[derive(Debug)]
+pub struct PerConfig<T> {
+    cell: std::sync::Mutex<Option<(String, std::sync::Arc<T>)>>,
+}
+
+impl<T> Default for PerConfig<T> {
+    fn default() -> Self {
+        PerConfig { cell: std::sync::Mutex::new(None) }
+    }
+}
+
+impl<T> PerConfig<T> {
+    /// The value built for `loaded`, building it with `build` if the config changed.
+    pub fn get(&self, loaded: &LoadedConfig, build: impl FnOnce(&LoadedConfig) -> T) -> std::sync::Arc<T> {
+        let mut cell = self.cell.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &*cell {
+            Some((sha, value)) if *sha == loaded.sha256 => std::sync::Arc::clone(value),
+            _ => {
+                let value = std::sync::Arc::new(build(loaded));
+                *cell = Some((loaded.sha256.clone(), std::sync::Arc::clone(&value)));
+                value
+            }
+        }
+    }
+}
+
+/// `BREAKGLASS_CONFIG_S3` as (bucket, key), if set.
+pub fn config_location_from_env() -> Result<Option<(String, String)>, SetupError> {
+    let Some(url) = std::env::var(CONFIG_S3_ENV).ok().filter(|v| !v.is_empty()) else { return Ok(None) };
+    parse_s3_url(&url).map(Some).ok_or(SetupError::ConfigLocation(url))
+}
+
+/// `s3://bucket/key` → (bucket, key); `None` unless the bucket is a bucket name and the key is not empty.
+pub fn parse_s3_url(url: &str) -> Option<(String, String)> {
+    let (bucket, key) = url.strip_prefix("s3://")?.split_once('/')?;
+    (canonical_policies::config::is_bucket_name(bucket) && !key.is_empty() && key.len() <= 1024)
+        .then(|| (bucket.to_owned(), key.to_owned()))
 }
 
 /// A required environment variable.
@@ -239,7 +310,9 @@ pub async fn notify_event_in<P: Publisher, L: AuditLog>(
         total += 1;
         let mut failed = false;
         // The record first: it must exist even when the mail cannot be sent.
-        if let (Some(trail), Some(record)) = (trail, audit::record(&n, now)) {
+        if let (Some(trail), Some(record)) =
+            (trail, audit::record(&n, now, trail.and_then(|t| t.config_sha256.as_deref())))
+        {
             match trail.write(&record, now).await {
                 Ok(done) => recorded.push(json!({
                     "key": format!("{}{}", trail.config.prefix, record.key),

@@ -512,7 +512,7 @@ mod audit_trail {
         let b = c.bucket(BUCKET).unwrap();
         let (store, bus, mail) = (Store::default(), Bus::default(), Mail::default());
         store.policies.lock().unwrap().insert(BUCKET.into(), b.closed_policy().to_pretty_json());
-        let trail = Trail { log: Log::default(), config: c.audit.clone().unwrap() };
+        let trail = Trail { log: Log::default(), config: c.audit.clone().unwrap(), config_sha256: None };
         let req = |h| OpenRequest {
             reason: "incident 42".into(),
             ticket: "INC-42".into(),
@@ -580,7 +580,7 @@ mod audit_trail {
         let b = c.bucket(BUCKET).unwrap();
         let (store, bus, mail) = (Store::default(), Bus::default(), Mail::default());
         store.policies.lock().unwrap().insert(BUCKET.into(), b.closed_policy().to_pretty_json());
-        let trail = Trail { log: Log::default(), config: c.audit.clone().unwrap() };
+        let trail = Trail { log: Log::default(), config: c.audit.clone().unwrap(), config_sha256: None };
         let req = OpenRequest {
             reason: "audit".into(),
             ticket: "AUD-1".into(),

@@ -1,36 +1,48 @@
 //! The notifier Lambda: builds the config, the SNS clients and the audit trail once, then hands
-//! every event to `breakglass_core::handler::notify_event`. Environment (set by template.yaml):
-//! `BREAKGLASS_CONFIG` or `BREAKGLASS_CONFIG_FILE`, `BREAKGLASS_TOPIC_ARN`, `BREAKGLASS_RECORD_KEY`
+//! every event to `breakglass_core::handler::notify_event`, with the config in force (its SHA-256 in
+//! every audit record). Environment (set by template.yaml): `BREAKGLASS_CONFIG_S3` (organisation
+//! mode) or `BREAKGLASS_CONFIG` or `BREAKGLASS_CONFIG_FILE`, `BREAKGLASS_TOPIC_ARN`, `BREAKGLASS_RECORD_KEY`
 //! (the KMS HMAC key that signs every record; or `[audit] mac_key`), optionally
 //! `BREAKGLASS_ALARM_TOPIC_ARN` (the second channel for attacks on the first), `BREAKGLASS_KEY_ARN`
 //! (breakglass's key, watched) and `BREAKGLASS_AUDIT_BUCKET` (wins over the config's `[audit]
 //! bucket`). Without an audit bucket the notifier does not start: an unrecorded break-glass is what
 //! the trail exists to prevent.
 
-use breakglass_aws::{Clients, S3AuditLog, SnsPublisher};
+use breakglass_aws::{Clients, ConfigSource, S3AuditLog, SnsPublisher};
 use breakglass_core::audit::Trail;
-use breakglass_core::handler::{audit_from_env, config_from_env, env, notify_event_in, scope_from_env};
+use breakglass_core::handler::{audit_from_env, env, notify_event_in, scope_from_env};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     tracing_subscriber::fmt().with_ansi(false).without_time().with_target(false).init();
-    let config = config_from_env()?;
-    let audit = audit_from_env(&config)?;
-    let scope = scope_from_env();
     let clients = Clients::load(None).await;
+    // One readable line (the error itself), not only the Debug form Rust prints when main fails.
+    let source = ConfigSource::from_env(&clients)
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "cannot start: no config"))?;
+    // Checked at cold start: without an audit trail the notifier does not start.
+    audit_from_env(&source.current().await.config)?;
+    let scope = scope_from_env();
     let publisher = SnsPublisher::new(clients.sns.clone(), env("BREAKGLASS_TOPIC_ARN")?);
     let alarm = std::env::var("BREAKGLASS_ALARM_TOPIC_ARN")
         .ok()
         .filter(|t| !t.is_empty())
         .map(|t| SnsPublisher::new(clients.sns.clone(), t));
-    // Every record signed with the records' HMAC key, so that `history` can tell it from a forgery.
-    let trail = Trail { log: S3AuditLog::for_config(&clients, &audit), config: audit };
-    let (config, scope, publisher, alarm, trail) = (&config, &scope, &publisher, alarm.as_ref(), &trail);
+    let (source, clients, scope, publisher, alarm) = (&source, &clients, &scope, &publisher, alarm.as_ref());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now = time::OffsetDateTime::now_utc();
-        notify_event_in(config, scope, publisher, alarm, Some(trail), &event.payload, now)
+        let loaded = source.current().await;
+        let audit = audit_from_env(&loaded.config)?;
+        // Every record signed with the records' HMAC key, so that `history` can tell it from a
+        // forgery, and naming the config it was decided under.
+        let trail = Trail {
+            log: S3AuditLog::for_config(clients, &audit),
+            config: audit,
+            config_sha256: Some(loaded.sha256.clone()),
+        };
+        notify_event_in(&loaded.config, scope, publisher, alarm, Some(&trail), &event.payload, now)
             .await
             .map_err(Error::from)
     }))

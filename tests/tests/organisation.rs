@@ -211,3 +211,100 @@ async fn the_administrative_account_guards_three_logging_accounts_in_two_regions
         assert_eq!(proxy.count(&role), 1 + usize::from(account == IRELAND), "{account}");
     }
 }
+
+/// Organisation mode's config lives in a versioned S3 object of the administrative account: read at
+/// cold start (missing → the function does not start), re-checked by ETag, a broken new version
+/// leaves the last good config in force, a good one takes effect at the next event, and every audit
+/// record names the SHA-256 of the config it was decided under.
+#[tokio::test(flavor = "current_thread")]
+async fn the_config_object_is_reread_and_a_broken_one_changes_nothing() {
+    use sha2::Digest as _;
+    let Some(moto) = Moto::start() else { return };
+    let text = org_text();
+    let stack = provision_config(&moto.endpoint, text.clone()).await;
+    let s3 = &stack.clients.s3;
+    let config_bucket = format!("breakglass-config-{ADMIN}");
+    s3.create_bucket()
+        .bucket(&config_bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuCentral1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let put = |body: String| {
+        s3.put_object().bucket(&config_bucket).key("breakglass.toml").body(body.into_bytes().into()).send()
+    };
+    put(text.clone()).await.unwrap();
+    let url = format!("s3://{config_bucket}/breakglass.toml");
+    let lambda_env = |role_env: Vec<(String, String)>, url: &str| -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> =
+            stack.function_env().into_iter().filter(|(k, _)| k != "BREAKGLASS_CONFIG").collect();
+        for (k, v) in env.iter_mut() {
+            if let Some((_, value)) = role_env.iter().find(|(rk, _)| rk == k) {
+                *v = value.clone();
+            }
+        }
+        env.push(("BREAKGLASS_CONFIG_S3".into(), url.to_owned()));
+        env.push(("BREAKGLASS_CONFIG_REFRESH_SECONDS".into(), "1".into()));
+        env
+    };
+    let role = |name: &str| format!("arn:aws:iam::{ADMIN}:role/{name}");
+    let enforcer_env = role_env(&moto.endpoint, &role("breakglass-enforcer"), "breakglass-enforcer").await;
+    let notifier_env = role_env(&moto.endpoint, &role("breakglass-notifier"), "breakglass-notifier").await;
+
+    // No object: the function does not start (fail closed: Lambda reports the failed init, the
+    // alarms fire), and says which object it could not read.
+    let out = std::process::Command::new(e2e::binary("enforcer"))
+        .env_clear()
+        .envs(lambda_env(enforcer_env.clone(), &format!("s3://{config_bucket}/missing.toml")))
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .output()
+        .unwrap();
+    let stderr = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("cannot read the config `s3://") && stderr.contains("missing.toml"), "{stderr}");
+
+    let enforcer = Function::spawn("enforcer", &lambda_env(enforcer_env, &url));
+    let notifier = Function::spawn("notifier", &lambda_env(notifier_env, &url));
+    let swept = |r: Value| -> Vec<String> {
+        r["buckets"].as_array().unwrap().iter().map(|b| b["bucket"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(swept(enforcer.invoke(&sweep()).unwrap()).len(), 4);
+
+    // A broken new version: the last good config stays in force.
+    put("[organisation]\nid = ".into()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(swept(enforcer.invoke(&sweep()).unwrap()).len(), 4);
+
+    // A good new version (the Ireland account's bucket no longer protected): in force at once.
+    let smaller = text
+        .replace(
+            "[[bucket]]\nname = \"acme-ireland-alb-logs\"\naccount = \"333300000000\"\nregion = \"eu-west-1\"\n",
+            "",
+        )
+        .replace(
+            "[[investigator]]\nrole = \"arn:aws:iam::333300000000:role/investigations/LogInvestigator\"\nassumable_by = [\"arn:aws:iam::999900000000:role/LogTeamInvestigators\"]\n",
+            "",
+        );
+    Config::from_toml(&smaller).unwrap();
+    assert_ne!(smaller, text);
+    put(smaller.clone()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let buckets = swept(enforcer.invoke(&sweep()).unwrap());
+    assert_eq!(buckets.len(), 3, "{buckets:?}");
+    assert!(!buckets.contains(&IRELAND_BUCKET.to_owned()));
+
+    // The record of a change names the hash of the config in force.
+    let dev = account_clients(&moto.endpoint, DEV, "eu-central-1").await;
+    dev.s3.put_bucket_policy().bucket(DEV_BUCKET).policy(TAMPERED).send().await.unwrap();
+    notifier.invoke(&s3_call_in(DEV, "eu-central-1", DEV_BUCKET, TAMPERED)).unwrap();
+    let records = stack.audit_records(DEV_BUCKET).await;
+    let expected = breakglass_core::audit::hex(&sha2::Sha256::digest(smaller.as_bytes()));
+    assert!(!records.is_empty());
+    for (key, r) in &records {
+        assert_eq!(r["config_sha256"], json!(expected), "{key}");
+    }
+}

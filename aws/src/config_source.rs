@@ -1,0 +1,149 @@
+//! Where the functions get their config: the environment (single-account mode, or a bundled file),
+//! or, in organisation mode, a versioned S3 object in the administrative account that is read at
+//! cold start and re-checked by ETag at most once a minute. A config that cannot be read or does not
+//! parse at cold start stops the function (fail closed: it errors, and the alarms fire); later, the
+//! last good config stays in force and every check logs the failure as an error.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use breakglass_core::handler::{config_location_from_env, loaded_from_env, LoadedConfig, SetupError};
+
+use crate::Clients;
+
+/// How often the S3 object is re-checked at most (`BREAKGLASS_CONFIG_REFRESH_SECONDS` lowers it in
+/// tests; AWS deployments keep the default).
+pub const REFRESH: Duration = Duration::from_secs(60);
+
+/// The config in force, and how it is kept current.
+#[derive(Debug)]
+pub enum ConfigSource {
+    /// From the environment or given directly: never changes.
+    Fixed(Arc<LoadedConfig>),
+    /// From an S3 object, re-checked by ETag.
+    S3(Box<S3Config>),
+}
+
+#[derive(Debug)]
+pub struct S3Config {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    key: String,
+    refresh: Duration,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    loaded: Arc<LoadedConfig>,
+    etag: Option<String>,
+    checked: Instant,
+}
+
+impl ConfigSource {
+    /// `BREAKGLASS_CONFIG_S3` if set (read now: an error stops the function), else the environment.
+    pub async fn from_env(clients: &Clients) -> Result<ConfigSource, SetupError> {
+        let Some((bucket, key)) = config_location_from_env()? else {
+            return Ok(ConfigSource::Fixed(Arc::new(loaded_from_env()?)));
+        };
+        let refresh = std::env::var("BREAKGLASS_CONFIG_REFRESH_SECONDS")
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .map_or(REFRESH, |s| Duration::from_secs(s.clamp(1, 60)));
+        let client = clients.s3.clone();
+        let origin = format!("s3://{bucket}/{key}");
+        let (loaded, etag) = match fetch(&client, &bucket, &key, None).await {
+            Ok(Fetched::New { text, etag }) => (LoadedConfig::parse(&text, &origin)?, etag),
+            Ok(Fetched::Unchanged) => {
+                return Err(SetupError::ConfigFetch { origin, reason: "no object".into() });
+            }
+            Err(reason) => return Err(SetupError::ConfigFetch { origin, reason }),
+        };
+        tracing::info!(config = origin.as_str(), sha256 = loaded.sha256.as_str(), "config loaded");
+        let state = Mutex::new(State { loaded: Arc::new(loaded), etag, checked: Instant::now() });
+        Ok(ConfigSource::S3(Box::new(S3Config { client, bucket, key, refresh, state })))
+    }
+
+    /// A config given directly (the CLI, tests).
+    pub fn fixed(loaded: LoadedConfig) -> ConfigSource {
+        ConfigSource::Fixed(Arc::new(loaded))
+    }
+
+    /// The config in force now: re-checked when the last check is older than the refresh interval.
+    /// Never fails: a config that cannot be read or parsed leaves the last good one in force.
+    pub async fn current(&self) -> Arc<LoadedConfig> {
+        let s3 = match self {
+            ConfigSource::Fixed(loaded) => return Arc::clone(loaded),
+            ConfigSource::S3(s3) => s3,
+        };
+        let (current, etag) = {
+            let mut state = s3.state.lock().unwrap_or_else(PoisonError::into_inner);
+            if state.checked.elapsed() < s3.refresh {
+                return Arc::clone(&state.loaded);
+            }
+            // One check per interval, also when it fails: a broken object is not hammered.
+            state.checked = Instant::now();
+            (Arc::clone(&state.loaded), state.etag.clone())
+        };
+        let origin = format!("s3://{}/{}", s3.bucket, s3.key);
+        match fetch(&s3.client, &s3.bucket, &s3.key, etag.as_deref()).await {
+            Ok(Fetched::Unchanged) => current,
+            Ok(Fetched::New { text, etag }) => match LoadedConfig::parse(&text, &origin) {
+                Ok(loaded) => {
+                    tracing::warn!(
+                        config = origin.as_str(),
+                        before = current.sha256.as_str(),
+                        after = loaded.sha256.as_str(),
+                        "config changed"
+                    );
+                    let loaded = Arc::new(loaded);
+                    let mut state = s3.state.lock().unwrap_or_else(PoisonError::into_inner);
+                    state.loaded = Arc::clone(&loaded);
+                    state.etag = etag;
+                    loaded
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, sha256 = current.sha256.as_str(), "new config refused; the last good config stays in force");
+                    current
+                }
+            },
+            Err(reason) => {
+                tracing::error!(
+                    config = origin.as_str(),
+                    reason = reason.as_str(),
+                    sha256 = current.sha256.as_str(),
+                    "config not re-checked; the last good config stays in force"
+                );
+                current
+            }
+        }
+    }
+}
+
+enum Fetched {
+    New { text: String, etag: Option<String> },
+    Unchanged,
+}
+
+async fn fetch(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    etag: Option<&str>,
+) -> Result<Fetched, String> {
+    let mut request = client.get_object().bucket(bucket).key(key);
+    if let Some(etag) = etag {
+        request = request.if_none_match(etag);
+    }
+    match request.send().await {
+        Ok(out) => {
+            let etag = out.e_tag.clone();
+            let bytes =
+                out.body.collect().await.map_err(|e| format!("reading the object: {e}"))?.into_bytes();
+            let text = String::from_utf8(bytes.to_vec()).map_err(|_| "the object is not utf-8".to_owned())?;
+            Ok(Fetched::New { text, etag })
+        }
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 304) => Ok(Fetched::Unchanged),
+        Err(e) => Err(crate::classify_error("GetObject", e).to_string()),
+    }
+}
