@@ -147,3 +147,79 @@ async fn fetch(
         Err(e) => Err(crate::classify_error("GetObject", e).to_string()),
     }
 }
+
+/// The config object itself, for `breakglass config push`.
+#[derive(Debug, Clone)]
+pub struct ConfigObject {
+    client: aws_sdk_s3::Client,
+    pub bucket: String,
+    pub key: String,
+}
+
+impl ConfigObject {
+    pub fn new(clients: &Clients, bucket: &str, key: &str) -> ConfigObject {
+        ConfigObject { client: clients.s3.clone(), bucket: bucket.to_owned(), key: key.to_owned() }
+    }
+
+    /// The text and ETag in force, or `None` when there is no object yet.
+    pub async fn get(&self) -> Result<Option<(String, Option<String>)>, String> {
+        match self.client.get_object().bucket(&self.bucket).key(&self.key).send().await {
+            Ok(out) => {
+                let etag = out.e_tag.clone();
+                let bytes =
+                    out.body.collect().await.map_err(|e| format!("reading the object: {e}"))?.into_bytes();
+                let text =
+                    String::from_utf8(bytes.to_vec()).map_err(|_| "the object is not utf-8".to_owned())?;
+                Ok(Some((text, etag)))
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            Err(e) => Err(crate::classify_error("GetObject", e).to_string()),
+        }
+    }
+
+    /// Writes `text`; refused if the object is not (any more) the one read: `expected` is the ETag
+    /// read before (`None`: there must be no object yet).
+    pub async fn put(&self, text: &str, expected: Option<&str>) -> Result<(), String> {
+        let current = self.get().await?.and_then(|(_, etag)| etag);
+        if current.as_deref() != expected {
+            return Err("the config object changed since it was read; run the push again".into());
+        }
+        let mut request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .content_type("application/toml")
+            .body(aws_sdk_s3::primitives::ByteStream::from(text.as_bytes().to_vec()));
+        if expected.is_none() {
+            request = request.if_none_match("*");
+        }
+        request.send().await.map(|_| ()).map_err(|e| crate::classify_error("PutObject", e).to_string())
+    }
+}
+
+/// The organisation as AWS Organizations lists it (management account or delegated administrator).
+pub async fn organisation_members(clients: &Clients) -> Result<(String, Vec<String>), String> {
+    let client = aws_sdk_organizations::Client::new(&clients.config);
+    let org = client
+        .describe_organization()
+        .send()
+        .await
+        .map_err(|e| crate::classify_error("DescribeOrganization", e).to_string())?;
+    let id = org.organization.and_then(|o| o.id).ok_or("DescribeOrganization: no organization id")?;
+    let mut active = Vec::new();
+    let mut pages = client.list_accounts().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| crate::classify_error("ListAccounts", e).to_string())?;
+        for a in page.accounts.unwrap_or_default() {
+            let is_active = a.state.as_ref().map_or_else(
+                || a.status.as_ref().is_some_and(|s| s.as_str() == "ACTIVE"),
+                |s| s.as_str() == "ACTIVE",
+            );
+            if let (Some(account), true) = (a.id, is_active) {
+                active.push(account);
+            }
+        }
+    }
+    Ok((id, active))
+}

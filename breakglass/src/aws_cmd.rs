@@ -255,7 +255,7 @@ fn check_account(
 }
 
 /// Who is asking, as AWS sees it.
-async fn requester(clients: &Clients) -> Result<String, CliError> {
+pub(crate) async fn requester(clients: &Clients) -> Result<String, CliError> {
     let sts = aws_sdk_sts::Client::new(&clients.config);
     let me = sts
         .get_caller_identity()

@@ -2,6 +2,7 @@
 //! prints. Exit codes: 0 success, 2 invalid input or usage (one lowercase line on stderr), 3 drift.
 
 mod aws_cmd;
+mod config_cmd;
 mod history_cmd;
 mod input;
 mod org_cmd;
@@ -40,6 +41,28 @@ enum Command {
     /// Organisation mode: the organisation's own guards, rendered from the config.
     #[command(subcommand)]
     Org(OrgCommand),
+    /// The config the functions read from S3 (organisation mode).
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Check a config (parse, render every template, organisation membership), show how it differs
+    /// from the live one, upload it and tell the security team. Nothing is uploaded on any error.
+    Push(PushArgs),
+}
+
+#[derive(Debug, Args)]
+struct PushArgs {
+    #[command(flatten)]
+    aws: AwsArgs,
+    /// Where the functions read it: `s3://bucket/key` (the stack's `BREAKGLASS_CONFIG_S3`).
+    #[arg(long, value_name = "S3_URL")]
+    to: String,
+    /// EventBridge bus for the config-change event (mailed to the security team).
+    #[arg(long, default_value = "breakglass")]
+    event_bus: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -293,6 +316,7 @@ fn main() -> ExitCode {
         Command::Close(a) => aws_cmd::close(&a),
         Command::History(a) => history_cmd::run(&a),
         Command::Org(OrgCommand::RenderPolicies(a)) => org_cmd::render_policies(&a),
+        Command::Config(ConfigCommand::Push(a)) => config_cmd::push(&a),
     };
     match result {
         Ok(code) => code,

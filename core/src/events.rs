@@ -15,6 +15,7 @@ pub const REMEDIATION: &str = "breakglass remediation";
 pub const EXPOSURE: &str = "breakglass exposure";
 pub const REPAIR: &str = "breakglass repair";
 pub const MISROUTED: &str = "breakglass misrouted";
+pub const CONFIG: &str = "breakglass config";
 
 /// Readers and expiry of an OpenAccess.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,6 +190,24 @@ pub struct Misrouted {
     pub time: String,
 }
 
+/// A new config pushed by `breakglass config push`: mailed to the security team and recorded like
+/// any other change of what protects the logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigChange {
+    #[serde(default = "schemas::config")]
+    pub schema: String,
+    /// Where the functions read it (`s3://bucket/key`).
+    pub location: String,
+    /// Who pushed it (the caller's ARN).
+    pub by: String,
+    /// SHA-256 of the text before (none: the first push) and after.
+    pub before_sha256: Option<String>,
+    pub after_sha256: String,
+    /// The line diff, clipped.
+    pub diff: String,
+    pub time: String,
+}
+
 /// One of breakglass's own events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OwnEvent {
@@ -197,6 +216,7 @@ pub enum OwnEvent {
     Exposure(Exposure),
     Repair(Repair),
     Misrouted(Misrouted),
+    Config(ConfigChange),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -215,6 +235,7 @@ impl OwnEvent {
             OwnEvent::Exposure(_) => EXPOSURE,
             OwnEvent::Repair(_) => REPAIR,
             OwnEvent::Misrouted(_) => MISROUTED,
+            OwnEvent::Config(_) => CONFIG,
         }
     }
 
@@ -226,6 +247,7 @@ impl OwnEvent {
             OwnEvent::Exposure(e) => serde_json::to_value(e),
             OwnEvent::Repair(e) => serde_json::to_value(e),
             OwnEvent::Misrouted(e) => serde_json::to_value(e),
+            OwnEvent::Config(e) => serde_json::to_value(e),
         };
         // Plain structs of strings, numbers and options: serialisation cannot fail.
         detail.unwrap_or(Value::Null)
@@ -244,6 +266,7 @@ impl OwnEvent {
             EXPOSURE => Exposure::deserialize(detail).map(OwnEvent::Exposure).map_err(malformed),
             REPAIR => Repair::deserialize(detail).map(OwnEvent::Repair).map_err(malformed),
             MISROUTED => Misrouted::deserialize(detail).map(OwnEvent::Misrouted).map_err(malformed),
+            CONFIG => ConfigChange::deserialize(detail).map(OwnEvent::Config).map_err(malformed),
             other => Err(OwnEventError::Unknown(other.to_owned())),
         }
     }
@@ -256,6 +279,7 @@ impl OwnEvent {
             OwnEvent::Exposure(e) => Some(&e.bucket),
             OwnEvent::Repair(e) => e.bucket.as_deref(),
             OwnEvent::Misrouted(e) => Some(&e.bucket),
+            OwnEvent::Config(_) => None,
         }
     }
 }
@@ -275,6 +299,9 @@ mod schemas {
     }
     pub fn misrouted() -> String {
         "breakglass.misrouted/1".into()
+    }
+    pub fn config() -> String {
+        "breakglass.config/1".into()
     }
 }
 
@@ -325,6 +352,15 @@ mod tests {
                 event_id: Some("e".into()),
                 event_name: "PutBucketPolicy".into(),
                 actor: None,
+                time: "2026-11-24T10:00:00Z".into(),
+            }),
+            OwnEvent::Config(ConfigChange {
+                schema: schemas::config(),
+                location: "s3://b/breakglass.toml".into(),
+                by: "arn:aws:sts::999900000000:assumed-role/breakglass-operator/alice".into(),
+                before_sha256: None,
+                after_sha256: "h".into(),
+                diff: "+ [[bucket]]".into(),
                 time: "2026-11-24T10:00:00Z".into(),
             }),
         ];

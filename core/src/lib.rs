@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod config_push;
 pub mod enforce;
 pub mod event;
 pub mod events;

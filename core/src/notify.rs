@@ -310,6 +310,9 @@ fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Re
     if let OwnEvent::Repair(r) = &event {
         return repair(r, d, id);
     }
+    if let OwnEvent::Config(c) = &event {
+        return config_change(c, d, id);
+    }
     let Some(bucket) = event.bucket().filter(|b| config.bucket(b).is_some()).map(str::to_owned) else {
         return Rendered::Ignored("breakglass event for an unknown bucket".into());
     };
@@ -416,7 +419,7 @@ fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Re
                 Severity::Critical,
             )
         }
-        OwnEvent::Repair(_) => return Rendered::Ignored("handled above".into()),
+        OwnEvent::Repair(_) | OwnEvent::Config(_) => return Rendered::Ignored("handled above".into()),
     };
     if let Some(id) = id {
         let _ = writeln!(email, "Event id: {id}");
@@ -499,6 +502,51 @@ fn request_mail(email: &mut String, bucket: &str, q: &events::Request) -> (Strin
 
 /// The sentinel's finding around a bucket (settings), an investigator role (trust) or a topic
 /// (subscriptions): always an alert for the security team.
+/// A new config: which buckets are protected, who may read, who may act. The security team reads
+/// every change of it, as of any policy.
+fn config_change(c: &events::ConfigChange, d: &Value, id: Option<&str>) -> Rendered {
+    let mut email = String::new();
+    section(
+        &mut email,
+        "What happened",
+        &format!(
+            "{} pushed a new breakglass config to {}. The functions use it within a minute.",
+            c.by, c.location
+        ),
+    );
+    section(
+        &mut email,
+        "Config SHA-256",
+        &format!(
+            "Before: {}\nAfter: {}",
+            c.before_sha256.as_deref().unwrap_or("(none: the first push)"),
+            c.after_sha256
+        ),
+    );
+    section(&mut email, "What changed", if c.diff.is_empty() { "(nothing)" } else { &c.diff });
+    if let Some(id) = id {
+        let _ = writeln!(email, "Event id: {id}");
+    }
+    footer(&mut email);
+    let subject_line =
+        format!("breakglass config changed ({})", c.after_sha256.get(..12).unwrap_or(&c.after_sha256));
+    let mut default = d.clone();
+    if let Value::Object(m) = &mut default {
+        m.insert("schema".into(), json!(SCHEMA));
+        m.insert("kind".into(), json!("config"));
+        m.insert("detail_type".into(), json!(events::CONFIG));
+        m.insert("event_id".into(), json!(id));
+    }
+    with_text(&mut default, &subject_line, &email);
+    Rendered::Send(Box::new(Notification {
+        subject: clean_subject(&subject_line),
+        default,
+        email,
+        attributes: attributes("config", "changed", Severity::Warning, crate::audit::CONTROL),
+        second_channel: false,
+    }))
+}
+
 fn repair(r: &events::Repair, d: &Value, id: Option<&str>) -> Rendered {
     let subject = r.subject.as_str();
     let mut email = String::new();

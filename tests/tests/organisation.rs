@@ -47,6 +47,19 @@ fn s3_call_in(account: &str, region: &str, bucket: &str, policy: &str) -> Value 
     e
 }
 
+/// The environment of a function running as its execution role `role` of the administrative account.
+async fn as_admin_role(stack: &e2e::Stack, endpoint: &str, role: &str) -> Vec<(String, String)> {
+    let creds = role_env(endpoint, &format!("arn:aws:iam::{ADMIN}:role/{role}"), role).await;
+    stack
+        .function_env()
+        .into_iter()
+        .map(|(k, v)| {
+            let v = creds.iter().find(|(c, _)| *c == k).map_or(v, |(_, c)| c.clone());
+            (k, v)
+        })
+        .collect()
+}
+
 async fn live(c: &Clients, bucket: &str) -> Option<String> {
     c.s3.get_bucket_policy().bucket(bucket).send().await.ok().and_then(|o| o.policy)
 }
@@ -65,12 +78,8 @@ async fn the_administrative_account_guards_three_logging_accounts_in_two_regions
     let config = Config::from_toml(&stack.config_text).unwrap();
     let proxy = FaultProxy::recording(&moto.endpoint);
     // Each function runs as its execution role of the administrative account, talking through the proxy.
-    let lambda_env = |role_env: Vec<(String, String)>| {
-        let mut env = stack.function_env();
+    let through_proxy = |mut env: Vec<(String, String)>| {
         for (k, v) in env.iter_mut() {
-            if let Some((_, value)) = role_env.iter().find(|(rk, _)| rk == k) {
-                *v = value.clone();
-            }
             match k.as_str() {
                 "AWS_ENDPOINT_URL" => *v = proxy.endpoint.clone(),
                 "BREAKGLASS_CATALOG_PRINCIPALS" => *v = format!("arn:aws:iam::{ADMIN}:role/LogTeam"),
@@ -79,15 +88,13 @@ async fn the_administrative_account_guards_three_logging_accounts_in_two_regions
         }
         env
     };
-    let enforcer_role = format!("arn:aws:iam::{ADMIN}:role/breakglass-enforcer");
-    let catalog_role = format!("arn:aws:iam::{ADMIN}:role/breakglass-catalog");
     let enforcer = Function::spawn(
         "enforcer",
-        &lambda_env(role_env(&moto.endpoint, &enforcer_role, "breakglass-enforcer").await),
+        &through_proxy(as_admin_role(&stack, &moto.endpoint, "breakglass-enforcer").await),
     );
     let catalog = Function::spawn(
         "catalog",
-        &lambda_env(role_env(&moto.endpoint, &catalog_role, "breakglass-catalog").await),
+        &through_proxy(as_admin_role(&stack, &moto.endpoint, "breakglass-catalog").await),
     );
     let dev = account_clients(&moto.endpoint, DEV, "eu-central-1").await;
     let ireland = account_clients(&moto.endpoint, IRELAND, "eu-west-1").await;
@@ -239,27 +246,21 @@ async fn the_config_object_is_reread_and_a_broken_one_changes_nothing() {
     };
     put(text.clone()).await.unwrap();
     let url = format!("s3://{config_bucket}/breakglass.toml");
-    let lambda_env = |role_env: Vec<(String, String)>, url: &str| -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> =
-            stack.function_env().into_iter().filter(|(k, _)| k != "BREAKGLASS_CONFIG").collect();
-        for (k, v) in env.iter_mut() {
-            if let Some((_, value)) = role_env.iter().find(|(rk, _)| rk == k) {
-                *v = value.clone();
-            }
-        }
+    // The functions read the object, not the environment.
+    let from_object = |mut env: Vec<(String, String)>, url: &str| {
+        env.retain(|(k, _)| k != "BREAKGLASS_CONFIG");
         env.push(("BREAKGLASS_CONFIG_S3".into(), url.to_owned()));
         env.push(("BREAKGLASS_CONFIG_REFRESH_SECONDS".into(), "1".into()));
         env
     };
-    let role = |name: &str| format!("arn:aws:iam::{ADMIN}:role/{name}");
-    let enforcer_env = role_env(&moto.endpoint, &role("breakglass-enforcer"), "breakglass-enforcer").await;
-    let notifier_env = role_env(&moto.endpoint, &role("breakglass-notifier"), "breakglass-notifier").await;
+    let enforcer_env = as_admin_role(&stack, &moto.endpoint, "breakglass-enforcer").await;
+    let notifier_env = as_admin_role(&stack, &moto.endpoint, "breakglass-notifier").await;
 
     // No object: the function does not start (fail closed: Lambda reports the failed init, the
     // alarms fire), and says which object it could not read.
     let out = std::process::Command::new(e2e::binary("enforcer"))
         .env_clear()
-        .envs(lambda_env(enforcer_env.clone(), &format!("s3://{config_bucket}/missing.toml")))
+        .envs(from_object(enforcer_env.clone(), &format!("s3://{config_bucket}/missing.toml")))
         .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
         .output()
         .unwrap();
@@ -267,8 +268,8 @@ async fn the_config_object_is_reread_and_a_broken_one_changes_nothing() {
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("cannot read the config `s3://") && stderr.contains("missing.toml"), "{stderr}");
 
-    let enforcer = Function::spawn("enforcer", &lambda_env(enforcer_env, &url));
-    let notifier = Function::spawn("notifier", &lambda_env(notifier_env, &url));
+    let enforcer = Function::spawn("enforcer", &from_object(enforcer_env, &url));
+    let notifier = Function::spawn("notifier", &from_object(notifier_env, &url));
     let swept = |r: Value| -> Vec<String> {
         r["buckets"].as_array().unwrap().iter().map(|b| b["bucket"].as_str().unwrap().to_owned()).collect()
     };
@@ -307,4 +308,160 @@ async fn the_config_object_is_reread_and_a_broken_one_changes_nothing() {
     for (key, r) in &records {
         assert_eq!(r["config_sha256"], json!(expected), "{key}");
     }
+}
+
+/// `breakglass config push`: the organisation's accounts checked with AWS Organizations, the
+/// difference shown, the object written, the security team told; a config naming an account outside
+/// the organisation, or another organisation, is refused with one line and nothing is uploaded.
+#[tokio::test(flavor = "current_thread")]
+async fn config_push_checks_the_organisation_and_tells_the_security_team() {
+    let Some(moto) = Moto::start() else { return };
+    // moto gives created accounts random IDs: the config takes the IDs the organisation has.
+    let admin = account_clients(&moto.endpoint, ADMIN, "eu-central-1").await;
+    let env = role_env(
+        &moto.endpoint,
+        &format!("arn:aws:iam::{ADMIN}:role/breakglass-operator"),
+        "alice@example.com",
+    )
+    .await;
+    let creds: Vec<(String, String)> = env.clone();
+    let org_client = {
+        let get = |k: &str| creds.iter().find(|(n, _)| n == k).unwrap().1.clone();
+        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(&moto.endpoint)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                get("AWS_ACCESS_KEY_ID"),
+                get("AWS_SECRET_ACCESS_KEY"),
+                Some(get("AWS_SESSION_TOKEN")),
+                None,
+                "e2e",
+            ))
+            .load()
+            .await;
+        aws_sdk_organizations::Client::new(&conf)
+    };
+    let org = org_client
+        .create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .unwrap()
+        .organization
+        .unwrap();
+    let org_id = org.id.unwrap();
+    let mut ids = Vec::new();
+    for name in ["logging-prod", "logging-dev", "logging-ireland"] {
+        let status = org_client
+            .create_account()
+            .account_name(name)
+            .email(format!("{name}@example.com"))
+            .send()
+            .await
+            .unwrap()
+            .create_account_status
+            .unwrap();
+        ids.push(status.account_id.unwrap());
+    }
+    let text = org_text()
+        .replace("o-exampleorg1", &org_id)
+        .replace(PROD, &ids[0])
+        .replace(DEV, &ids[1])
+        .replace(IRELAND, &ids[2]);
+    let stack = provision_config(&moto.endpoint, text.clone()).await;
+    let config_bucket = format!("breakglass-config-{ADMIN}");
+    admin
+        .s3
+        .create_bucket()
+        .bucket(&config_bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuCentral1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("breakglass-push-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let to = format!("s3://{config_bucket}/breakglass.toml");
+    let push = |name: &str, body: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, body).unwrap();
+        let out = std::process::Command::new(e2e::binary("breakglass"))
+            .args(["config", "push", "--config", &path.display().to_string(), "--to", &to])
+            .env_clear()
+            .envs(env.iter().cloned())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let live = || async {
+        match admin.s3.get_object().bucket(&config_bucket).key("breakglass.toml").send().await {
+            Ok(o) => Some(String::from_utf8(o.body.collect().await.unwrap().into_bytes().to_vec()).unwrap()),
+            Err(_) => None,
+        }
+    };
+
+    // The first push: every line is new; uploaded; one event for the security team's mail.
+    let (code, stdout, stderr) = push("first.toml", &text);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("+ [organisation]") && stdout.contains("pushed s3://"), "{stdout}");
+    assert_eq!(live().await.as_deref(), Some(text.as_str()));
+    let own = stack.drain(&stack.own_events).await;
+    assert_eq!(own.len(), 1, "{own:?}");
+    assert_eq!(own[0]["detail-type"], "breakglass config");
+    assert_eq!(
+        own[0]["detail"]["by"],
+        json!(format!("arn:aws:sts::{ADMIN}:assumed-role/breakglass-operator/alice@example.com"))
+    );
+    let notifier =
+        Function::spawn("notifier", &as_admin_role(&stack, &moto.endpoint, "breakglass-notifier").await);
+    notifier.invoke(&own[0]).unwrap();
+    let mails = stack.deliveries(&stack.security).await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(mails[0].1["subject"].as_str().unwrap().contains("breakglass config changed"), "{mails:?}");
+    assert!(mails[0].1["text"].as_str().unwrap().contains("alice@example.com"), "{mails:?}");
+    assert!(stack.deliveries(&stack.stakeholders).await.is_empty(), "a config change is the security team's");
+    let records = stack.audit_records("_control").await;
+    assert!(records.iter().any(|(_, r)| r["kind"] == "config"), "{records:?}");
+
+    // The same again: nothing to do.
+    let (code, stdout, _) = push("same.toml", &text);
+    assert_eq!((code, stdout.contains("unchanged")), (0, true), "{stdout}");
+
+    // A change shows only its lines.
+    let longer = text.replace("max_open_duration = \"4h\"", "max_open_duration = \"2h\"");
+    let (code, stdout, stderr) = push("shorter.toml", &longer);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("- max_open_duration = \"4h\"\n+ max_open_duration = \"2h\"\n"), "{stdout}");
+
+    // An account outside the organisation, another organisation, a policy over its limit: refused
+    // with one line naming the culprit, nothing uploaded, nothing announced.
+    let outsider = longer.replace(&ids[2], "444400000000");
+    let other_org = longer.replace(&org_id, "o-otherorg123");
+    let teams: Vec<String> = (0..120).map(|i| format!("\"arn:aws:iam::{ADMIN}:role/team-{i}\"")).collect();
+    let too_large = longer.replacen(
+        "assumable_by = [\"arn:aws:iam::999900000000:role/LogTeamInvestigators\"]",
+        &format!("assumable_by = [{}]", teams.join(", ")),
+        1,
+    );
+    for (name, body, culprit) in [
+        ("outsider.toml", &outsider, "account `444400000000` is not an active member of organization"),
+        ("other-org.toml", &other_org, "names organization `o-otherorg123`"),
+        ("too-large.toml", &too_large, "over AWS's limit of 5120"),
+        ("broken.toml", &"[organisation]\nid = 5\n".to_owned(), "broken.toml"),
+    ] {
+        let (code, _, stderr) = push(name, body);
+        assert_eq!(code, 2, "{name}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+        assert!(stderr.contains(culprit), "{name}: {stderr}");
+        assert_eq!(live().await.as_deref(), Some(longer.as_str()), "{name}: nothing uploaded");
+    }
+    assert_eq!(stack.drain(&stack.own_events).await.len(), 1, "only the good change was announced");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,88 @@
+//! `breakglass config push`: the only way a config reaches the functions in organisation mode.
+//! Every check runs before anything is written; the push itself is announced on the bus, so the
+//! security team gets the difference by mail and the audit trail keeps it.
+
+use std::process::ExitCode;
+
+use breakglass_aws::{organisation_members, Clients, ConfigObject, EventBridgeBus};
+use breakglass_core::config_push::{check_members, line_diff};
+use breakglass_core::events::{ConfigChange, OwnEvent};
+use breakglass_core::handler::{parse_s3_url, LoadedConfig};
+use breakglass_core::organisation::render;
+use breakglass_core::ports::EventBus;
+use canonical_policies::Quoted;
+
+use crate::aws_cmd::{requester, runtime};
+use crate::input::{read_input, CliError};
+use crate::PushArgs;
+
+pub fn push(a: &PushArgs) -> Result<ExitCode, CliError> {
+    let path = a.aws.config.display().to_string();
+    let text = String::from_utf8(read_input(&a.aws.config)?)
+        .map_err(|_| CliError::Input(format!("{}: not utf-8", Quoted(&path))))?;
+    let loaded = LoadedConfig::parse(&text, &path).map_err(|e| CliError::Input(e.to_string()))?;
+    let (bucket, key) = parse_s3_url(&a.to).ok_or_else(|| {
+        CliError::Input(format!("invalid --to {}: expected `s3://bucket/key`", Quoted(&a.to)))
+    })?;
+    // Every template renders (the bucket policies when the config was parsed; the SCP and RCP here).
+    if loaded.config.organisation.is_some() {
+        render(&loaded.config).map_err(|e| CliError::Input(format!("{}: {e}", Quoted(&path))))?;
+    }
+    runtime()?.block_on(async {
+        let clients = Clients::load(a.aws.endpoint_url.as_deref()).await;
+        if loaded.config.organisation.is_some() {
+            let (organisation, active) = organisation_members(&clients).await.map_err(|e| {
+                CliError::Aws(format!(
+                    "cannot check the organisation's accounts ({e}); push with credentials that may call organizations:ListAccounts"
+                ))
+            })?;
+            check_members(&loaded.config, &organisation, &active).map_err(|e| CliError::Input(e.to_string()))?;
+        }
+        let object = ConfigObject::new(&clients, &bucket, &key);
+        let live = object.get().await.map_err(|e| CliError::Aws(format!("{}: {e}", a.to)))?;
+        let before = live.as_ref().map(|(t, _)| LoadedConfig::parse(t, &a.to).map(|l| l.sha256));
+        let before_sha256 = match before {
+            Some(Ok(sha)) => Some(sha),
+            // The live object does not parse (the functions keep their last good config): replace it.
+            Some(Err(_)) => live.as_ref().map(|(t, _)| sha256(t)),
+            None => None,
+        };
+        if before_sha256.as_deref() == Some(loaded.sha256.as_str()) {
+            println!("unchanged: {} already holds this config (sha256 {})", a.to, loaded.sha256);
+            return Ok(ExitCode::SUCCESS);
+        }
+        let diff = line_diff(live.as_ref().map_or("", |(t, _)| t.as_str()), &text);
+        println!("{}", if diff.is_empty() { "(no line changed)" } else { diff.as_str() });
+        let by = requester(&clients).await?;
+        object
+            .put(&text, live.as_ref().and_then(|(_, etag)| etag.as_deref()))
+            .await
+            .map_err(|e| CliError::Aws(format!("{}: {e}", a.to)))?;
+        let event = OwnEvent::Config(ConfigChange {
+            schema: "breakglass.config/1".into(),
+            location: a.to.clone(),
+            by,
+            before_sha256: before_sha256.clone(),
+            after_sha256: loaded.sha256.clone(),
+            diff,
+            time: breakglass_core::format_time(time::OffsetDateTime::now_utc()),
+        });
+        let bus = EventBridgeBus::new(clients.eventbridge.clone(), a.event_bus.clone());
+        // Uploaded but not announced is still an error: the security team must hear of it.
+        bus.put(&event.to_bus()).await.map_err(|e| {
+            CliError::Aws(format!("uploaded, but the config-change event was not published ({e}); tell the security team"))
+        })?;
+        println!(
+            "pushed {} (sha256 {}, before {}); the functions use it within a minute",
+            a.to,
+            loaded.sha256,
+            before_sha256.as_deref().unwrap_or("none")
+        );
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn sha256(text: &str) -> String {
+    use sha2::Digest as _;
+    breakglass_core::audit::hex(&sha2::Sha256::digest(text.as_bytes()))
+}
