@@ -437,3 +437,72 @@ fn the_central_bus_admits_only_forwarded_aws_events_from_the_organisation() {
         Decision::ExplicitDeny
     );
 }
+
+/// The config object: the functions read it, only the operators' `config push` (and the deployment)
+/// change it, whatever else IAM in the administrative account allows.
+#[test]
+fn only_operators_change_the_config_object() {
+    let t = admin();
+    assert!(t.exists("ConfigBucket") && t.exists("ConfigBucketPolicy"));
+    let object = format!("arn:aws:s3:::breakglass-config-{ADMIN}-eu-central-1/breakglass.toml");
+    let roles = t.roles();
+    let role = |name: &str| roles.iter().find(|(_, arn, ..)| arn.ends_with(&format!("/{name}"))).unwrap();
+    for name in ["breakglass-enforcer", "breakglass-notifier", "breakglass-catalog"] {
+        let (_, _, policy, _) = role(name);
+        assert_eq!(as_admin_role(policy, name, "s3:GetObject", &object, ORG), Decision::Allow, "{name}");
+        assert_eq!(
+            as_admin_role(policy, name, "s3:PutObject", &object, ORG),
+            Decision::ImplicitDeny,
+            "{name}"
+        );
+    }
+    let (_, _, operator, _) = role("breakglass-operator");
+    assert_eq!(as_admin_role(operator, "breakglass-operator", "s3:PutObject", &object, ORG), Decision::Allow);
+    let mut doc = t.resolve(&t.resources()["ConfigBucketPolicy"]["Properties"]["PolicyDocument"]);
+    doc["Version"] = json!("2012-10-17");
+    let bucket_policy = Policy::parse(doc.to_string().as_bytes()).unwrap();
+    let write = |who: &str| {
+        let req = Request::new(
+            Caller::parse(who).unwrap(),
+            "s3:PutObject",
+            &object,
+            time::OffsetDateTime::now_utc(),
+        )
+        .with("aws:SecureTransport", "true");
+        explain(&bucket_policy, &req).decision
+    };
+    assert_eq!(write(&format!("arn:aws:iam::{ADMIN}:role/Admin")), Decision::ExplicitDeny);
+    assert_eq!(write(&format!("arn:aws:iam::{ADMIN}:role/breakglass-enforcer")), Decision::ExplicitDeny);
+    assert_ne!(write(&format!("arn:aws:iam::{ADMIN}:role/breakglass-operator")), Decision::ExplicitDeny);
+}
+
+/// As in single-account mode: exact actions, and `*` only where AWS offers no resource to name
+/// (Organizations' two read calls, CloudFormation's template check).
+#[test]
+fn administrative_roles_name_exact_actions_and_resources() {
+    let free = [
+        "organizations:DescribeOrganization",
+        "organizations:ListAccounts",
+        "cloudformation:ValidateTemplate",
+    ];
+    for (logical, _, _, statements) in admin().roles().into_iter().chain(member().roles()) {
+        for s in &statements {
+            let list = |v: &serde_json::Value| -> Vec<String> {
+                match v {
+                    serde_json::Value::String(a) => vec![a.clone()],
+                    serde_json::Value::Array(a) => {
+                        a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()
+                    }
+                    other => panic!("{other}"),
+                }
+            };
+            let actions = list(&s["Action"]);
+            assert!(
+                actions.iter().all(|a| !a.contains('*') || a.ends_with("GenerateDataKey*")),
+                "{logical}: {s}"
+            );
+            let resource_free = actions.iter().all(|a| free.contains(&a.as_str()));
+            assert!(resource_free || list(&s["Resource"]).iter().all(|r| r != "*"), "{logical}: {s}");
+        }
+    }
+}
