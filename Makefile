@@ -66,8 +66,10 @@ package:
 
 # Uploads the Service Catalog product templates; then pass the URL as ProductTemplateBaseUrl.
 # Needs AWS credentials: make publish-products BUCKET=my-artifacts-bucket
+# Organisation mode: PRODUCTS=dir written by `breakglass org render-products` (a list of buckets).
+PRODUCTS ?= catalog/products
 publish-products:
-	aws s3 cp catalog/products/ s3://$(BUCKET)/breakglass/products/ --recursive --exclude '*' --include '*.yaml'
+	aws s3 cp $(PRODUCTS)/ s3://$(BUCKET)/breakglass/products/ --recursive --exclude '*' --include '*.yaml'
 	@echo "ProductTemplateBaseUrl=https://$(BUCKET).s3.amazonaws.com/breakglass/products/"
 
 fuzz:

@@ -70,6 +70,9 @@ enum OrgCommand {
     /// Write the SCP and the RCP for the config's organisation (minified, as uploaded; refused
     /// when over AWS's size limit).
     RenderPolicies(RenderPoliciesArgs),
+    /// Write the Service Catalog product templates with the config's buckets as a list to pick
+    /// from (publish them with `make publish-products PRODUCTS=DIR`).
+    RenderProducts(RenderPoliciesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -77,7 +80,7 @@ struct RenderPoliciesArgs {
     /// The organisation config (see examples/organisation.toml).
     #[arg(long)]
     config: PathBuf,
-    /// The directory to write `scp.json` and `rcp.json` into (created if missing).
+    /// The directory to write into (created if missing).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
 }
@@ -316,6 +319,7 @@ fn main() -> ExitCode {
         Command::Close(a) => aws_cmd::close(&a),
         Command::History(a) => history_cmd::run(&a),
         Command::Org(OrgCommand::RenderPolicies(a)) => org_cmd::render_policies(&a),
+        Command::Org(OrgCommand::RenderProducts(a)) => org_cmd::render_products(&a),
         Command::Config(ConfigCommand::Push(a)) => config_cmd::push(&a),
     };
     match result {

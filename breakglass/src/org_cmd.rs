@@ -26,9 +26,54 @@ pub fn render_policies(a: &RenderPoliciesArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The product templates as shipped; the bucket parameter's free-text pattern is replaced by the list.
+const PRODUCTS: [(&str, &str); 2] = [
+    ("open-log-access.yaml", include_str!("../../catalog/products/open-log-access.yaml")),
+    ("close-log-access.yaml", include_str!("../../catalog/products/close-log-access.yaml")),
+];
+const BUCKET_PATTERN: &str = "    AllowedPattern: \"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$\"\n";
+
+/// A non-technical operator picks the bucket from a list (named with account and Region in the
+/// parameter's description) instead of typing its name; the catalog function checks it anyway.
+pub fn render_products(a: &RenderPoliciesArgs) -> Result<ExitCode, CliError> {
+    let config = load_config(&a.config)?;
+    let mut values = String::from("    AllowedValues:\n");
+    let mut places = Vec::new();
+    for b in &config.buckets {
+        // Bucket names are [a-z0-9.-]: safe in YAML without quotes, quoted anyway.
+        values.push_str(&format!("      - \"{}\"\n", b.name));
+        let region = b.region.as_deref().map(|r| format!(", {r}")).unwrap_or_default();
+        places.push(format!("{} ({}{region})", b.name, config.account_label(&b.account)));
+    }
+    let mut rendered = Vec::new();
+    for (name, template) in PRODUCTS {
+        if !template.contains(BUCKET_PATTERN) {
+            return Err(CliError::Input(format!(
+                "catalog/products/{name}: the Bucket parameter is not where render-products expects it"
+            )));
+        }
+        let text = template.replacen(BUCKET_PATTERN, &values, 1).replacen(
+            "    Description: The protected log bucket to ",
+            &format!(
+                "    Description: {}. The protected log bucket to ",
+                places.join("; ").replace(':', " ")
+            ),
+            1,
+        );
+        rendered.push((name, text));
+    }
+    std::fs::create_dir_all(&a.out).map_err(|source| CliError::Read { path: a.out.clone(), source })?;
+    for (name, text) in rendered {
+        let path = a.out.join(name);
+        write_whole(&path, &text)?;
+        println!("wrote {} ({} buckets to pick from)", path.display(), config.buckets.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Writes through a temporary file and a rename, so a reader never sees half a policy.
 fn write_whole(path: &Path, text: &str) -> Result<(), CliError> {
-    let tmp = path.with_extension("json.tmp");
+    let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, text)
         .and_then(|()| std::fs::rename(&tmp, path))
         .map_err(|source| CliError::Read { path: path.to_owned(), source })

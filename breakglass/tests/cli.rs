@@ -417,3 +417,21 @@ fn org_render_policies_writes_both_or_nothing() {
     assert!(!refused.exists(), "nothing is written");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn org_render_products_offers_the_configured_buckets() {
+    let dir = std::env::temp_dir().join(format!("breakglass-products-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let org = root().join("examples/organisation.toml").display().to_string();
+    let o = run(&["org", "render-products", "--config", &org, "--out", &dir.display().to_string()], b"");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    for f in ["open-log-access.yaml", "close-log-access.yaml"] {
+        let text = std::fs::read_to_string(dir.join(f)).unwrap();
+        assert!(!text.contains("AllowedPattern: \"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$\""), "{f}");
+        for b in ["acme-prod-cloudtrail-logs", "acme-dev-cloudtrail-logs", "acme-ireland-alb-logs"] {
+            assert!(text.contains(&format!("      - \"{b}\"\n")), "{f}: {b}");
+        }
+        assert!(text.contains("acme-dev-cloudtrail-logs (logging-dev (222200000000), eu-central-1)"), "{f}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
