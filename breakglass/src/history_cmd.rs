@@ -32,7 +32,36 @@ pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
     }
     let since = a.since.as_deref().map(parse_since).transpose()?;
     let now = OffsetDateTime::now_utc();
-    let prefix = bucket_prefix(&audit, &a.bucket);
+    // Organisation mode keys records by account too: the config's account of the bucket, which
+    // `--account` must agree with (or name, for a bucket no longer configured).
+    let account = match (&config.organisation, config.bucket(&a.bucket), &a.account) {
+        (None, _, None) => None,
+        (None, _, Some(_)) => {
+            return Err(CliError::Input(
+                "--account is for organisation mode; the config has no `[organisation]`".into(),
+            ))
+        }
+        (Some(_), Some(b), Some(given)) if *given != b.account => {
+            return Err(CliError::Input(format!(
+                "--account `{given}`: bucket `{}` is in account `{}` in the config",
+                a.bucket, b.account
+            )))
+        }
+        (Some(_), Some(b), _) => Some(b.account.clone()),
+        (Some(_), None, Some(given)) if canonical_policies::policy::is_account_id(given) => {
+            Some(given.clone())
+        }
+        (Some(_), None, Some(given)) => {
+            return Err(CliError::Input(format!("invalid --account `{given}`: expected 12 digits")))
+        }
+        (Some(_), None, None) => {
+            return Err(CliError::Input(format!(
+                "bucket `{}` is not in the config: name its account with --account",
+                a.bucket
+            )))
+        }
+    };
+    let prefix = bucket_prefix(&audit, account.as_deref(), &a.bucket);
     let read = crate::aws_cmd::runtime()?.block_on(async {
         let clients = Clients::load(a.aws.endpoint_url.as_deref()).await;
         // Each record's signature is checked: a record the notifier did not write shows as forged.

@@ -92,6 +92,10 @@ struct HistoryArgs {
     /// The protected bucket.
     #[arg(long)]
     bucket: String,
+    /// Organisation mode: the bucket's account (default: the config's; needed for a bucket no
+    /// longer in the config).
+    #[arg(long, value_name = "ID")]
+    account: Option<String>,
     /// Only entries that began or changed at or after this date (`2026-11-24` or RFC 3339).
     #[arg(long, value_name = "DATE")]
     since: Option<String>,

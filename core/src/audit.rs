@@ -1,9 +1,10 @@
 //! The audit trail: one immutable JSON record per notification (request, state change, remediation,
 //! refused attempt), written by the notifier to an S3 bucket under Object Lock in compliance mode.
 //!
-//! A record's key is `<prefix><bucket>/<time>-<id>.json`: listing a bucket's prefix gives its history
-//! in time order, and `id` is the SHA-256 of the record's content, so a retried invocation writes the
-//! same key and the conditional put (`If-None-Match: *`) refuses the second copy instead of adding one.
+//! A record's key is `<prefix>[<account>/]<bucket>/<time>-<id>.json` (the account in organisation
+//! mode): listing a bucket's prefix gives its history in time order, and `id` is the SHA-256 of the
+//! record's content, so a retried invocation writes the same key and the conditional put
+//! (`If-None-Match: *`) refuses the second copy instead of adding one.
 //! Schema: `docs/audit-trail.md`.
 
 use canonical_policies::AuditConfig;
@@ -18,7 +19,7 @@ pub const SCHEMA: &str = "breakglass.audit/1";
 /// One record, ready to be written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
-    /// Relative to the trail's prefix: `<bucket>/<time>-<id>.json`.
+    /// Relative to the trail's prefix: `[<account>/]<bucket>/<time>-<id>.json`.
     pub key: String,
     pub body: Value,
 }
@@ -43,9 +44,13 @@ impl<L: AuditLog> Trail<L> {
     }
 }
 
-/// The prefix under which `bucket`'s records lie.
-pub fn bucket_prefix(config: &AuditConfig, bucket: &str) -> String {
-    format!("{}{bucket}/", config.prefix)
+/// The prefix under which `bucket`'s records lie: `<prefix><bucket>/`, and in organisation mode
+/// `<prefix><account>/<bucket>/` (a bucket name can be deleted and taken by another account).
+pub fn bucket_prefix(config: &AuditConfig, account: Option<&str>, bucket: &str) -> String {
+    match account {
+        Some(account) => format!("{}{account}/{bucket}/", config.prefix),
+        None => format!("{}{bucket}/", config.prefix),
+    }
 }
 
 /// What a record says beyond the common fields, by kind of notification.
@@ -75,6 +80,11 @@ pub fn record(n: &Notification, recorded_at: OffsetDateTime, config_sha256: Opti
         .filter(|b| canonical_policies::config::is_bucket_name(b))
         .unwrap_or_else(|| CONTROL.to_owned());
     let kind = s(d, "kind").unwrap_or_else(|| "unknown".into());
+    // Organisation mode: the bucket's account (the notifier names it in every message about a bucket).
+    let account = d
+        .get("account")
+        .and_then(|a| s(a, "id"))
+        .filter(|a| canonical_policies::policy::is_account_id(a) && bucket != CONTROL);
     let event = d.get("event").cloned().unwrap_or(Value::Null);
     let actor = d.get("actor").cloned().unwrap_or(Value::Null);
     let policy = d.get("policy").cloned().unwrap_or(Value::Null);
@@ -139,6 +149,7 @@ pub fn record(n: &Notification, recorded_at: OffsetDateTime, config_sha256: Opti
         "policy": { "before": f.before, "after": f.after },
         "event_ids": event_ids,
         "summary": n.subject,
+        "account": account,
         "config_sha256": config_sha256,
     });
     // The full notification document, minus the email text that repeats it.
@@ -154,7 +165,11 @@ pub fn record(n: &Notification, recorded_at: OffsetDateTime, config_sha256: Opti
     if let Value::Object(m) = &mut body {
         m.insert("id".into(), json!(id));
     }
-    Some(Record { key: format!("{bucket}/{}-{short}.json", crate::format_time(time)), body })
+    let place = match &account {
+        Some(account) => format!("{account}/{bucket}"),
+        None => bucket,
+    };
+    Some(Record { key: format!("{place}/{}-{short}.json", crate::format_time(time)), body })
 }
 
 /// Lowercase hex: record ids, and the records' signatures in their metadata.

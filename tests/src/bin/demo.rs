@@ -400,5 +400,8 @@ async fn organisation_part() {
     demo.print_mail().await;
     println!();
     demo.org_cli(&env, &["status", "--all"]);
+
+    step("12. The audit trail in the administrative account, keyed by account and bucket");
+    demo.org_cli(&env, &["history", "--bucket", "acme-prod-cloudtrail-logs"]);
     drop(moto);
 }
