@@ -199,7 +199,17 @@ impl ConfigObject {
 }
 
 /// The organisation as AWS Organizations lists it (management account or delegated administrator).
-pub async fn organisation_members(clients: &Clients) -> Result<(String, Vec<String>), String> {
+#[derive(Debug, Default)]
+pub struct Members {
+    pub organisation_id: String,
+    /// Every active account.
+    pub active: Vec<String>,
+    /// The accounts in each organizational unit asked for, sub-OUs included.
+    pub by_ou: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// [`Members`] of the organisation of `clients`' credentials, with the accounts of `ous`.
+pub async fn organisation_members(clients: &Clients, ous: &[String]) -> Result<Members, String> {
     let client = aws_sdk_organizations::Client::new(&clients.config);
     let org = client
         .describe_organization()
@@ -221,5 +231,28 @@ pub async fn organisation_members(clients: &Clients) -> Result<(String, Vec<Stri
             }
         }
     }
-    Ok((id, active))
+    let mut by_ou = std::collections::BTreeMap::new();
+    for ou in ous {
+        // Through every OU below (an organisation is at most five levels deep).
+        let (mut pending, mut accounts) = (vec![ou.clone()], Vec::new());
+        while let Some(parent) = pending.pop() {
+            let mut pages = client.list_accounts_for_parent().parent_id(&parent).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| crate::classify_error("ListAccountsForParent", e).to_string())?;
+                accounts.extend(page.accounts.unwrap_or_default().into_iter().filter_map(|a| a.id));
+            }
+            let mut pages = client
+                .list_children()
+                .parent_id(&parent)
+                .child_type(aws_sdk_organizations::types::ChildType::OrganizationalUnit)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| crate::classify_error("ListChildren", e).to_string())?;
+                pending.extend(page.children.unwrap_or_default().into_iter().filter_map(|c| c.id));
+            }
+        }
+        by_ou.insert(ou.clone(), accounts);
+    }
+    Ok(Members { organisation_id: id, active, by_ou })
 }

@@ -8,7 +8,7 @@
 
 mod config_source;
 
-pub use config_source::{organisation_members, ConfigObject, ConfigSource};
+pub use config_source::{organisation_members, ConfigObject, ConfigSource, Members};
 
 use aws_config::BehaviorVersion;
 use aws_sdk_s3::config::http::HttpResponse;

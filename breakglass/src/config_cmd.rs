@@ -31,12 +31,14 @@ pub fn push(a: &PushArgs) -> Result<ExitCode, CliError> {
     runtime()?.block_on(async {
         let clients = Clients::load(a.aws.endpoint_url.as_deref()).await;
         if loaded.config.organisation.is_some() {
-            let (organisation, active) = organisation_members(&clients).await.map_err(|e| {
+            let ous: Vec<String> = loaded.config.ous.iter().map(|o| o.id.clone()).collect();
+            let members = organisation_members(&clients, &ous).await.map_err(|e| {
                 CliError::Aws(format!(
                     "cannot check the organisation's accounts ({e}); push with credentials that may call organizations:ListAccounts"
                 ))
             })?;
-            check_members(&loaded.config, &organisation, &active).map_err(|e| CliError::Input(e.to_string()))?;
+            check_members(&loaded.config, &members.organisation_id, &members.active, &members.by_ou)
+                .map_err(|e| CliError::Input(e.to_string()))?;
         }
         let object = ConfigObject::new(&clients, &bucket, &key);
         let live = object.get().await.map_err(|e| CliError::Aws(format!("{}: {e}", a.to)))?;

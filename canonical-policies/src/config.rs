@@ -67,6 +67,15 @@ struct RawConfig {
     organisation: Option<RawOrganisation>,
     #[serde(default)]
     account: Vec<RawAccount>,
+    #[serde(default)]
+    ou: Vec<RawOu>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOu {
+    id: String,
+    regions: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,6 +138,48 @@ impl Account {
             Some(a) => format!("{a} ({})", self.id),
             None => self.id.clone(),
         }
+    }
+}
+
+/// Logging accounts selected by organizational unit (`[[ou]]`): every account in the OU (and the OUs
+/// below it), in these Regions. The config cannot know an OU's members; `breakglass config push`
+/// checks with AWS Organizations that each bucket's account is in an OU with the bucket's Region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgUnit {
+    pub id: String,
+    pub regions: Vec<String>,
+}
+
+impl OrgUnit {
+    fn from_raw(raw: &RawOu) -> Result<OrgUnit, ConfigError> {
+        let invalid = |field, value: &str, reason: &str| ConfigError::Organisation {
+            table: "[[ou]]",
+            field,
+            value: value.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let part = |p: &str, range: std::ops::RangeInclusive<usize>| {
+            range.contains(&p.len()) && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        };
+        let ok = raw
+            .id
+            .strip_prefix("ou-")
+            .and_then(|rest| rest.split_once('-'))
+            .is_some_and(|(root, ou)| part(root, 4..=32) && part(ou, 8..=32));
+        if !ok {
+            return Err(invalid(
+                "id",
+                &raw.id,
+                "expected an organizational unit id such as `ou-ab12-cd34ef56`",
+            ));
+        }
+        if raw.regions.is_empty() {
+            return Err(invalid("regions", "[]", &format!("ou `{}` needs at least one region", raw.id)));
+        }
+        if let Some(r) = raw.regions.iter().find(|r| !is_region(r)) {
+            return Err(invalid("regions", r, "expected a region such as `eu-central-1`"));
+        }
+        Ok(OrgUnit { id: raw.id.clone(), regions: raw.regions.clone() })
     }
 }
 
@@ -422,6 +473,8 @@ pub struct Config {
     pub organisation: Option<Organisation>,
     /// The logging accounts (`[[account]]`, organisation mode only).
     pub accounts: Vec<Account>,
+    /// Logging accounts selected by organizational unit (`[[ou]]`, organisation mode only).
+    pub ous: Vec<OrgUnit>,
 }
 
 /// One protected bucket, validated, with its ClosedAccess policy rendered once.
@@ -472,6 +525,29 @@ impl Config {
             }
             accounts.push(account);
         }
+        let mut ous: Vec<OrgUnit> = Vec::with_capacity(raw.ou.len());
+        for o in &raw.ou {
+            let ou = OrgUnit::from_raw(o)?;
+            if organisation.is_none() {
+                return Err(ConfigError::Organisation {
+                    table: "[[ou]]",
+                    field: "id",
+                    value: ou.id,
+                    reason:
+                        "organizational units are listed only in organisation mode (add `[organisation]`)"
+                            .into(),
+                });
+            }
+            if ous.iter().any(|x| x.id == ou.id) {
+                return Err(ConfigError::Organisation {
+                    table: "[[ou]]",
+                    field: "id",
+                    value: ou.id,
+                    reason: "listed twice".into(),
+                });
+            }
+            ous.push(ou);
+        }
         let mut buckets: Vec<BucketConfig> = Vec::with_capacity(raw.bucket.len());
         for b in &raw.bucket {
             let bucket = BucketConfig::from_raw(b, &raw.defaults)?;
@@ -486,7 +562,7 @@ impl Config {
                 return Err(ConfigError::DuplicateBucket(bucket.name));
             }
             if let Some(org) = &organisation {
-                check_route(&bucket, &accounts)?;
+                check_route(&bucket, &accounts, &ous)?;
                 if !bucket.name.starts_with(&org.bucket_prefix) {
                     return Err(ConfigError::Invalid {
                         bucket: bucket.name.clone(),
@@ -539,7 +615,7 @@ impl Config {
                 reason: "configured twice",
             });
         }
-        Ok(Config { buckets, audit, investigators, organisation, accounts })
+        Ok(Config { buckets, audit, investigators, organisation, accounts, ous })
     }
 
     /// The `[[account]]` entry of an account ID.
@@ -604,23 +680,28 @@ impl Investigator {
 
 /// In organisation mode every bucket names a listed account and one of that account's Regions: the
 /// functions must know where a bucket is, never guess it.
-fn check_route(bucket: &BucketConfig, accounts: &[Account]) -> Result<(), ConfigError> {
+fn check_route(bucket: &BucketConfig, accounts: &[Account], ous: &[OrgUnit]) -> Result<(), ConfigError> {
     let invalid = |field, value: &str, reason| ConfigError::Invalid {
         bucket: bucket.name.clone(),
         field,
         value: value.to_owned(),
         reason,
     };
-    let Some(account) = accounts.iter().find(|a| a.id == bucket.account) else {
-        return Err(invalid("account", &bucket.account, "not an `[[account]]` of the organisation"));
-    };
     let Some(region) = &bucket.region else {
         return Err(ConfigError::Missing { bucket: bucket.name.clone(), field: "region" });
     };
-    if !account.regions.contains(region) {
-        return Err(invalid("region", region, "not a region of the bucket's `[[account]]`"));
+    match accounts.iter().find(|a| a.id == bucket.account) {
+        Some(account) if account.regions.contains(region) => Ok(()),
+        Some(_) => Err(invalid("region", region, "not a region of the bucket's `[[account]]`")),
+        // Not listed by ID: an `[[ou]]` with this Region may hold it (config push checks that it does).
+        None if ous.iter().any(|o| o.regions.contains(region)) => Ok(()),
+        None if !ous.is_empty() => Err(invalid(
+            "account",
+            &bucket.account,
+            "not an `[[account]]`, and no `[[ou]]` has the bucket's region",
+        )),
+        None => Err(invalid("account", &bucket.account, "not an `[[account]]` of the organisation")),
     }
-    Ok(())
 }
 
 /// Fills `{{account}}` and `{{partition}}` in an ARN of `investigator_roles` or

@@ -111,3 +111,31 @@ fn accounts_without_organisation_are_refused() {
     let config = Config::from_toml(&single).unwrap();
     assert!(config.organisation.is_none() && config.accounts.is_empty());
 }
+
+/// Accounts selected by OU: a bucket of an account not listed by ID is accepted when an `[[ou]]`
+/// has its Region (config push checks the membership with AWS Organizations).
+#[test]
+fn accounts_may_be_selected_by_ou() {
+    let with_ou = |ou: &str| {
+        example().replace(
+            "[[account]]\nid = \"333300000000\"\nalias = \"logging-ireland\"\nregions = [\"eu-west-1\"]\n",
+            ou,
+        )
+    };
+    let text = with_ou("[[ou]]\nid = \"ou-ab12-cd34ef56\"\nregions = [\"eu-west-1\"]\n");
+    let config = Config::from_toml(&text).unwrap();
+    assert_eq!(config.ous.len(), 1);
+    assert!(config.account("333300000000").is_none());
+    // An OU without the bucket's Region does not cover it.
+    let text = with_ou("[[ou]]\nid = \"ou-ab12-cd34ef56\"\nregions = [\"us-east-1\"]\n");
+    assert_eq!(
+        error_of(&text),
+        "bucket `acme-ireland-alb-logs`: invalid `account` `333300000000`: not an `[[account]]`, and no `[[ou]]` has the bucket's region"
+    );
+    let text = with_ou("[[ou]]\nid = \"r-ab12\"\nregions = [\"eu-west-1\"]\n");
+    assert!(error_of(&text).starts_with("[[ou]]: invalid `id` `r-ab12`"), "{}", error_of(&text));
+    let single =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/breakglass.toml")).unwrap();
+    let text = format!("{single}\n[[ou]]\nid = \"ou-ab12-cd34ef56\"\nregions = [\"eu-central-1\"]\n");
+    assert!(error_of(&text).contains("organizational units are listed only in organisation mode"));
+}

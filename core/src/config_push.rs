@@ -1,6 +1,8 @@
 //! `breakglass config push`: what is checked before a config replaces the one the functions read,
 //! and the difference people are shown (and mailed).
 
+use std::collections::BTreeMap;
+
 use canonical_policies::{Config, Quoted};
 
 /// Lines of difference shown and mailed at most; the rest is counted.
@@ -12,11 +14,19 @@ pub enum PushError {
     OtherOrganisation { config: String, actual: String },
     #[error("account {} is not an active member of organization {}: breakglass would assume a role outside it", Quoted(.account), Quoted(.organisation))]
     NotMember { account: String, organisation: String },
+    #[error("bucket {}: account {} is in no `[[ou]]` with region {}, as AWS Organizations lists them", Quoted(.bucket), Quoted(.account), Quoted(.region))]
+    NotInOu { bucket: String, account: String, region: String },
 }
 
 /// Every `[[account]]` (and the administrative account) must be an active member of the config's
-/// organisation, as AWS Organizations lists it.
-pub fn check_members(config: &Config, organisation_id: &str, active: &[String]) -> Result<(), PushError> {
+/// organisation, as AWS Organizations lists it; a bucket of an account not listed by ID must be in
+/// an `[[ou]]` (`ou_members`: the active accounts in each, sub-OUs included) that has its Region.
+pub fn check_members(
+    config: &Config,
+    organisation_id: &str,
+    active: &[String],
+    ou_members: &BTreeMap<String, Vec<String>>,
+) -> Result<(), PushError> {
     let Some(org) = &config.organisation else { return Ok(()) };
     if org.id != organisation_id {
         return Err(PushError::OtherOrganisation {
@@ -28,6 +38,15 @@ pub fn check_members(config: &Config, organisation_id: &str, active: &[String]) 
     for account in listed {
         if !active.contains(account) {
             return Err(PushError::NotMember { account: account.clone(), organisation: org.id.clone() });
+        }
+    }
+    for b in config.buckets.iter().filter(|b| config.account(&b.account).is_none()) {
+        let region = b.region.clone().unwrap_or_default();
+        let covered = config.ous.iter().any(|ou| {
+            ou.regions.contains(&region) && ou_members.get(&ou.id).is_some_and(|m| m.contains(&b.account))
+        });
+        if !covered || !active.contains(&b.account) {
+            return Err(PushError::NotInOu { bucket: b.name.clone(), account: b.account.clone(), region });
         }
     }
     Ok(())

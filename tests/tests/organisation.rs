@@ -465,5 +465,47 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
         assert_eq!(live().await.as_deref(), Some(longer.as_str()), "{name}: nothing uploaded");
     }
     assert_eq!(stack.drain(&stack.own_events).await.len(), 1, "only the good change was announced");
+
+    // Accounts selected by OU: the Ireland account is no longer listed by ID, only its OU is; the
+    // push checks that the account is in it, and refuses once it has been moved out.
+    let root = org_client.list_roots().send().await.unwrap().roots.unwrap().remove(0).id.unwrap();
+    let ou = org_client
+        .create_organizational_unit()
+        .parent_id(&root)
+        .name("logging")
+        .send()
+        .await
+        .unwrap()
+        .organizational_unit
+        .unwrap()
+        .id
+        .unwrap();
+    let move_to = |from: String, to: String| {
+        org_client.move_account().account_id(&ids[2]).source_parent_id(from).destination_parent_id(to).send()
+    };
+    move_to(root.clone(), ou.clone()).await.unwrap();
+    let by_ou = longer.replace(
+        &format!(
+            "[[account]]\nid = \"{}\"\nalias = \"logging-ireland\"\nregions = [\"eu-west-1\"]\n",
+            ids[2]
+        ),
+        &format!("[[ou]]\nid = \"{ou}\"\nregions = [\"eu-west-1\"]\n"),
+    );
+    assert_ne!(by_ou, longer);
+    let (code, stdout, stderr) = push("by-ou.toml", &by_ou);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(&format!("+ id = \"{ou}\"")), "{stdout}");
+    move_to(ou.clone(), root.clone()).await.unwrap();
+    let later = by_ou.replace("max_open_duration = \"2h\"", "max_open_duration = \"3h\"");
+    let (code, _, stderr) = push("moved-out.toml", &later);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "bucket `acme-ireland-alb-logs`: account `{}` is in no `[[ou]]` with region `eu-west-1`",
+            ids[2]
+        )),
+        "{stderr}"
+    );
+    assert_eq!(live().await.as_deref(), Some(by_ou.as_str()), "nothing uploaded");
     let _ = std::fs::remove_dir_all(&dir);
 }
