@@ -90,9 +90,21 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
                             }
                         },
                         Target::Role => {
-                            if let Some(i) = call.target.as_deref().and_then(|r| self.config.investigator(r))
+                            let Some(name) = call.target.as_deref() else { continue };
+                            for i in self
+                                .config
+                                .investigators
+                                .iter()
+                                .filter(|i| i.role == name || i.role_name() == name)
                             {
-                                keep(self.trust(i, Some(call)).await);
+                                // Organisation mode: a role of that name may exist in every logging
+                                // account; an event acts only in the account it came from.
+                                let account = i.role.split(':').nth(4).unwrap_or_default();
+                                if self.config.organisation.is_none()
+                                    || call.accounts.iter().any(|a| a == account)
+                                {
+                                    keep(self.trust(i, Some(call)).await);
+                                }
                             }
                         }
                         Target::Topic => keep(self.subscriptions(Some(call)).await),

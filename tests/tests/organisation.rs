@@ -162,6 +162,41 @@ async fn the_administrative_account_guards_three_logging_accounts_in_two_regions
         .any(|b| b["bucket"] == DEV_BUCKET && b["outcome"] == "closed"));
     assert_eq!(state_of(&config, DEV_BUCKET, live(&dev, DEV_BUCKET).await.as_deref()), State::Closed);
 
+    // An investigator role's trust changed in the dev account: restored there, and only there; the
+    // role of the same name in the prod account is not the dev account's event's to touch.
+    let prod = account_clients(&moto.endpoint, PROD, "eu-central-1").await;
+    let evil = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444400000000:root"},"Action":"sts:AssumeRole"}]}"#;
+    for c in [&dev, &prod] {
+        c.iam
+            .update_assume_role_policy()
+            .role_name("LogInvestigator")
+            .policy_document(evil)
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut e = e2e::control_event(
+        "UpdateAssumeRolePolicy",
+        "iam.amazonaws.com",
+        json!({"roleName": "LogInvestigator", "policyDocument": evil}),
+        &format!("arn:aws:iam::{DEV}:role/Admin"),
+        "mallory",
+    );
+    e["account"] = json!(DEV);
+    e["detail"]["recipientAccountId"] = json!(DEV);
+    e["detail"]["userIdentity"]["accountId"] = json!(DEV);
+    let r = enforcer.invoke(&e).unwrap();
+    assert_eq!(r["repairs"].as_array().map(Vec::len), Some(1), "{r}");
+    let trust = |c: &Clients| {
+        let iam = c.iam.clone();
+        async move {
+            let role = iam.get_role().role_name("LogInvestigator").send().await.unwrap().role.unwrap();
+            role.assume_role_policy_document.unwrap_or_default()
+        }
+    };
+    assert!(!trust(&dev).await.contains("444400000000"), "restored in the dev account");
+    assert!(trust(&prod).await.contains("444400000000"), "the prod account's role was not touched");
+
     // Open and close through the Service Catalog custom resource in the administrative account: the
     // Ireland account's bucket in eu-west-1 changes, read back with that account's credentials.
     let cfn = ResponseCatcher::start(200);
