@@ -168,12 +168,13 @@ impl<S: PolicyStore, B: EventBus> Enforcer<S, B> {
             return Ok(Vec::new());
         }
         let Some(name) = call.bucket.as_deref() else {
-            // A guarded bucket call that names no bucket may have touched any of them: check all.
+            // A guarded bucket call that names no bucket may have touched any of them: check all (in
+            // organisation mode, all of the account it came from).
             tracing::warn!(
                 event = call.event_name.as_str(),
-                "guarded call names no bucket; sweeping every bucket"
+                "guarded call names no bucket; sweeping every bucket it may have touched"
             );
-            let reports = self.sweep(self.config.buckets.iter().collect(), now).await?;
+            let reports = self.sweep(crate::route::buckets_of(&self.config, call), now).await?;
             return Ok(reports);
         };
         let Some(bucket) = self.config.bucket(name) else {

@@ -33,6 +33,16 @@ pub fn check(config: &Config, call: &ApiCall, now: OffsetDateTime) -> Option<Mis
     })
 }
 
+/// The buckets a call that names no bucket may have touched: all of them in single-account mode; in
+/// organisation mode only those of the account(s) the call came from (none, if it says none).
+pub fn buckets_of<'a>(config: &'a Config, call: &ApiCall) -> Vec<&'a canonical_policies::BucketConfig> {
+    config
+        .buckets
+        .iter()
+        .filter(|b| config.organisation.is_none() || call.accounts.contains(&b.account))
+        .collect()
+}
+
 /// `incoming` without the calls that may not act, and the reports about those.
 pub fn screen(config: &Config, incoming: Incoming, now: OffsetDateTime) -> (Incoming, Vec<Misrouted>) {
     let Incoming::ApiCalls(calls) = incoming else { return (incoming, Vec::new()) };

@@ -82,9 +82,9 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
                                     keep(self.bucket(bucket, Some((guarded, call))).await);
                                 }
                             }
-                            // Names no bucket: it may have touched any of them.
+                            // Names no bucket: it may have touched any of them (of its account).
                             None => {
-                                for bucket in &self.config.buckets {
+                                for bucket in crate::route::buckets_of(self.config, call) {
                                     keep(self.bucket(bucket, None).await);
                                 }
                             }

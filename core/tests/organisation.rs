@@ -57,3 +57,16 @@ fn a_misrouted_event_is_not_mailed_as_a_change() {
         "{out:?}"
     );
 }
+
+/// A guarded call that names no bucket is checked against every bucket it may have touched: in
+/// organisation mode only those of the account it came from.
+#[test]
+fn a_call_naming_no_bucket_touches_only_its_own_accounts_buckets() {
+    let config = org();
+    let mut e = put_policy_in("222200000000", "eu-central-1", "x");
+    e["detail"]["requestParameters"] = serde_json::Value::Null;
+    let event::Incoming::ApiCalls(calls) = event::parse(&e).unwrap() else { panic!() };
+    let names: Vec<&str> =
+        breakglass_core::route::buckets_of(&config, &calls[0]).iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, ["acme-dev-cloudtrail-logs"]);
+}
