@@ -1,5 +1,5 @@
 # breakglass — one entry point for humans and CI.
-#   make demo    the policy tools on the example configuration, then the Lambdas on moto
+#   make demo    the policy tools on the example configuration, the Lambdas on moto, organisation mode
 #   make test    formatting, lints, template validators, all tests (what CI runs)
 #   make bench   criterion benchmarks of the hot path, then the Lambdas (cold start, latency, RSS, zip)
 #   make package sam build with cargo-lambda (release builds: several minutes on 2 cores)
