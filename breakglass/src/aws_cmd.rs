@@ -116,25 +116,26 @@ pub fn status(a: &StatusArgs) -> Result<ExitCode, CliError> {
     let AwsArgs { config, endpoint_url } = &a.aws;
     let config = load_config(config)?;
     let now = OffsetDateTime::now_utc();
+    let wanted = |b: &&canonical_policies::BucketConfig| match &a.account {
+        None => true,
+        Some(want) => {
+            b.account == *want
+                || config.account(&b.account).and_then(|x| x.alias.as_deref()) == Some(want.as_str())
+        }
+    };
+    // Checked before any AWS call: a wrong --account is a usage error, not a network error.
+    if let Some(want) = &a.account {
+        if !config.buckets.iter().any(|b| wanted(&b)) {
+            return Err(CliError::Input(format!(
+                "--account `{want}`: no bucket of the config is in that account"
+            )));
+        }
+    }
     runtime()?.block_on(async {
         let clients = Clients::load(endpoint_url.as_deref()).await;
         let store = S3Store::routed(&clients, accounts(&clients, &config).await?, &config);
         let mut rows = Vec::new();
         let mut all_lawful = true;
-        let wanted = |b: &&canonical_policies::BucketConfig| match &a.account {
-            None => true,
-            Some(want) => {
-                b.account == *want
-                    || config.account(&b.account).and_then(|x| x.alias.as_deref()) == Some(want.as_str())
-            }
-        };
-        if let Some(want) = &a.account {
-            if !config.buckets.iter().any(|b| wanted(&b)) {
-                return Err(CliError::Input(format!(
-                    "--account `{want}`: no bucket of the config is in that account"
-                )));
-            }
-        }
         let org = config.organisation.is_some();
         for b in config.buckets.iter().filter(wanted) {
             let live = store

@@ -435,3 +435,32 @@ fn org_render_products_offers_the_configured_buckets() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Organisation mode's `--account` is checked against the config before any AWS call.
+#[test]
+fn a_wrong_account_is_refused_before_aws_is_called() {
+    let org = root().join("examples/organisation.toml").display().to_string();
+    // No endpoint and no credentials: reaching AWS would fail differently (exit 1).
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["open", "--account", "222200000000", "--bucket", "acme-prod-cloudtrail-logs", "--reason", "r", "--ticket", "t", "--duration", "1h"],
+            "bucket `acme-prod-cloudtrail-logs` is in account logging-prod (111100000000) in the config, not `222200000000`",
+        ),
+        (
+            &["close", "--account", "logging-dev", "--bucket", "acme-prod-cloudtrail-logs", "--reason", "r"],
+            "not `logging-dev`",
+        ),
+        (&["status", "--account", "444400000000"], "--account `444400000000`: no bucket of the config is in that account"),
+        (
+            &["history", "--account", "222200000000", "--bucket", "acme-prod-cloudtrail-logs"],
+            "--account `222200000000`: bucket `acme-prod-cloudtrail-logs` is in account `111100000000` in the config",
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--config", &org]);
+        let o = run(&all, b"");
+        assert_one_line_error(&o, args[0]);
+        assert!(o.stderr.contains(expected), "{args:?}: {}", o.stderr);
+    }
+}
