@@ -64,11 +64,6 @@ impl ConfigSource {
         Ok(ConfigSource::S3(Box::new(S3Config { client, bucket, key, refresh, state })))
     }
 
-    /// A config given directly (the CLI, tests).
-    pub fn fixed(loaded: LoadedConfig) -> ConfigSource {
-        ConfigSource::Fixed(Arc::new(loaded))
-    }
-
     /// The config in force now: re-checked when the last check is older than the refresh interval.
     /// Never fails: a config that cannot be read or parsed leaves the last good one in force.
     pub async fn current(&self) -> Arc<LoadedConfig> {
