@@ -106,10 +106,11 @@ async fn the_scheduled_pass_closes_an_expired_window_and_stakeholders_are_told()
     let c = config();
     let b = c.bucket(BUCKET).unwrap();
 
-    // The operator opens for a few seconds; CloudTrail's event reaches both functions.
+    // The operator opens for a few seconds; CloudTrail's event reaches both functions. The window
+    // must outlast the first round trip even on a loaded CI machine (3 s did not, once).
     let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
-    let grant =
-        OpenGrant { readers: BTreeSet::from([READER.to_owned()]), expiry: now + time::Duration::seconds(3) };
+    let expiry = now + time::Duration::seconds(15);
+    let grant = OpenGrant { readers: BTreeSet::from([READER.to_owned()]), expiry };
     let policy = b.render_open(&grant, now).unwrap().to_pretty_json();
     stack.clients.s3.put_bucket_policy().bucket(BUCKET).policy(&policy).send().await.unwrap();
     stack
@@ -118,7 +119,9 @@ async fn the_scheduled_pass_closes_an_expired_window_and_stakeholders_are_told()
     stack.route(&enforcer, &notifier).await;
     assert_eq!(stack.live_policy(BUCKET).await.as_deref(), Some(policy.as_str()), "lawful: left alone");
 
-    std::thread::sleep(std::time::Duration::from_secs(4));
+    // Until just after the expiry, however long the first part took.
+    let left = expiry - time::OffsetDateTime::now_utc() + time::Duration::seconds(1);
+    std::thread::sleep(std::time::Duration::try_from(left).unwrap_or_default());
     let schedule = json!({"version": "0", "id": "sweep-1", "detail-type": "Scheduled Event",
         "source": "aws.events", "account": "111122223333", "region": "eu-central-1", "resources": [], "detail": {}});
     let answer = enforcer.invoke(&schedule).unwrap();
