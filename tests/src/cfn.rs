@@ -76,6 +76,11 @@ impl Template {
                 format!("arn:aws:lambda:{region}:{account}:function:{}", s("FunctionName")),
             ),
             "AWS::IAM::Role" => (s("RoleName"), format!("arn:aws:iam::{account}:role/{}", s("RoleName"))),
+            "AWS::ServiceCatalog::CloudFormationProduct" => {
+                // Product IDs are `prod-` and 13 characters.
+                let id = format!("prod-{:0<13}", logical.to_lowercase().chars().take(13).collect::<String>());
+                (id.clone(), format!("arn:aws:catalog:{region}:{account}:product/{id}"))
+            }
             other => panic!("no example value for {logical} ({other})"),
         }
     }

@@ -345,6 +345,8 @@ fn admin() -> Template {
             ("OperatorPrincipalArns", json!([format!("arn:aws:iam::{ADMIN}:role/LogTeam")])),
             ("CatalogPrincipalArn", json!(format!("arn:aws:iam::{ADMIN}:role/LogTeam"))),
             ("ProductTemplateBaseUrl", json!("https://example.com/products/")),
+            ("StakeholderEmail", json!("works-council@example.com")),
+            ("SecurityEmail", json!("security-team@example.com")),
         ],
     )
 }
@@ -504,5 +506,31 @@ fn administrative_roles_name_exact_actions_and_resources() {
             let resource_free = actions.iter().all(|a| free.contains(&a.as_str()));
             assert!(resource_free || list(&s["Resource"]).iter().all(|r| r != "*"), "{logical}: {s}");
         }
+    }
+}
+
+/// AWS's size limits that organisation mode's stacks must stay under for the example organisation,
+/// each failing with the limit and what to do: event patterns (2,048 characters by default) and the
+/// functions' environment (4 KB in total; the config is not in it in organisation mode).
+#[test]
+fn the_organisation_stacks_fit_aws_limits() {
+    for (t, rules) in [
+        (member(), ["ForwardS3Changes", "ForwardInvestigatorChanges"]),
+        (admin(), ["ForwardedS3ChangesRule", "ForwardedRoleChangesRule"]),
+    ] {
+        for rule in rules {
+            let size =
+                t.resolve(&t.resources()[rule]["Properties"]["EventPattern"]).to_string().chars().count();
+            eprintln!("{rule}: event pattern {size} characters");
+            assert!(size <= 2048, "{rule}: event pattern of {size} characters is over EventBridge's 2,048: shorten the eventName list or ask for the 4,096 quota");
+        }
+    }
+    let t = admin();
+    for function in ["EnforcerFunction", "NotifierFunction", "CatalogFunction"] {
+        let vars = t.resolve(&t.resources()[function]["Properties"]["Environment"]["Variables"]);
+        let size: usize =
+            vars.as_object().unwrap().iter().map(|(k, v)| k.len() + v.as_str().map_or(0, str::len)).sum();
+        eprintln!("{function}: environment {size} bytes");
+        assert!(size <= 4096, "{function}: environment of {size} bytes is over Lambda's 4 KB: move values into the config object");
     }
 }
