@@ -55,7 +55,10 @@ impl ConfigSource {
         let (loaded, etag) = match fetch(&client, &bucket, &key, None).await {
             Ok(Fetched::New { text, etag }) => (LoadedConfig::parse(&text, &origin)?, etag),
             Ok(Fetched::Unchanged) => {
-                return Err(SetupError::ConfigFetch { origin, reason: "no object".into() });
+                return Err(SetupError::ConfigFetch { origin, reason: "unexpected 304".into() });
+            }
+            Ok(Fetched::Missing) => {
+                return Err(SetupError::ConfigFetch { origin, reason: "no such object".into() });
             }
             Err(reason) => return Err(SetupError::ConfigFetch { origin, reason }),
         };
@@ -83,6 +86,14 @@ impl ConfigSource {
         let origin = format!("s3://{}/{}", s3.bucket, s3.key);
         match fetch(&s3.client, &s3.bucket, &s3.key, etag.as_deref()).await {
             Ok(Fetched::Unchanged) => current,
+            Ok(Fetched::Missing) => {
+                tracing::error!(
+                    config = origin.as_str(),
+                    sha256 = current.sha256.as_str(),
+                    "config object gone; the last good config stays in force"
+                );
+                current
+            }
             Ok(Fetched::New { text, etag }) => match LoadedConfig::parse(&text, &origin) {
                 Ok(loaded) => {
                     tracing::warn!(
@@ -118,6 +129,7 @@ impl ConfigSource {
 enum Fetched {
     New { text: String, etag: Option<String> },
     Unchanged,
+    Missing,
 }
 
 async fn fetch(
@@ -139,6 +151,7 @@ async fn fetch(
             Ok(Fetched::New { text, etag })
         }
         Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 304) => Ok(Fetched::Unchanged),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(Fetched::Missing),
         Err(e) => Err(crate::classify_error("GetObject", e).to_string()),
     }
 }
@@ -158,17 +171,10 @@ impl ConfigObject {
 
     /// The text and ETag in force, or `None` when there is no object yet.
     pub async fn get(&self) -> Result<Option<(String, Option<String>)>, String> {
-        match self.client.get_object().bucket(&self.bucket).key(&self.key).send().await {
-            Ok(out) => {
-                let etag = out.e_tag.clone();
-                let bytes =
-                    out.body.collect().await.map_err(|e| format!("reading the object: {e}"))?.into_bytes();
-                let text =
-                    String::from_utf8(bytes.to_vec()).map_err(|_| "the object is not utf-8".to_owned())?;
-                Ok(Some((text, etag)))
-            }
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
-            Err(e) => Err(crate::classify_error("GetObject", e).to_string()),
+        // The same read as the functions' (no ETag: a 304 cannot come back).
+        match fetch(&self.client, &self.bucket, &self.key, None).await? {
+            Fetched::New { text, etag } => Ok(Some((text, etag))),
+            Fetched::Missing | Fetched::Unchanged => Ok(None),
         }
     }
 
