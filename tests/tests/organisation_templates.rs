@@ -460,6 +460,19 @@ fn only_operators_change_the_config_object() {
     }
     let (_, _, operator, _) = role("breakglass-operator");
     assert_eq!(as_admin_role(operator, "breakglass-operator", "s3:PutObject", &object, ORG), Decision::Allow);
+    // Every Organizations call that `config push` makes (aws/src/config_source.rs).
+    for action in [
+        "organizations:DescribeOrganization",
+        "organizations:ListAccounts",
+        "organizations:ListAccountsForParent",
+        "organizations:ListChildren",
+    ] {
+        assert_eq!(
+            as_admin_role(operator, "breakglass-operator", action, "*", ORG),
+            Decision::Allow,
+            "{action}"
+        );
+    }
     let mut doc = t.resolve(&t.resources()["ConfigBucketPolicy"]["Properties"]["PolicyDocument"]);
     doc["Version"] = json!("2012-10-17");
     let bucket_policy = Policy::parse(doc.to_string().as_bytes()).unwrap();
@@ -485,6 +498,8 @@ fn administrative_roles_name_exact_actions_and_resources() {
     let free = [
         "organizations:DescribeOrganization",
         "organizations:ListAccounts",
+        "organizations:ListAccountsForParent",
+        "organizations:ListChildren",
         "cloudformation:ValidateTemplate",
     ];
     for (logical, _, _, statements) in admin().roles().into_iter().chain(member().roles()) {
