@@ -10,7 +10,9 @@
 
 use breakglass_aws::{Clients, ConfigSource, S3AuditLog, SnsPublisher};
 use breakglass_core::audit::Trail;
-use breakglass_core::handler::{audit_from_env, env, notify_event_in, scope_from_env};
+use breakglass_core::handler::{
+    audit_from_env, env, notify_event_in, scope_from_env, LoadedConfig, PerConfig,
+};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -30,19 +32,24 @@ async fn main() -> Result<(), Error> {
         .ok()
         .filter(|t| !t.is_empty())
         .map(|t| SnsPublisher::new(clients.sns.clone(), t));
-    let (source, clients, scope, publisher, alarm) = (&source, &clients, &scope, &publisher, alarm.as_ref());
+    // Every record signed with the records' HMAC key, so that `history` can tell it from a forgery,
+    // and naming the config it was decided under; built once per config, not per event.
+    let wire = |loaded: &LoadedConfig| {
+        audit_from_env(&loaded.config).map(|audit| Trail {
+            log: S3AuditLog::for_config(&clients, &audit),
+            config: audit,
+            config_sha256: Some(loaded.sha256.clone()),
+        })
+    };
+    let trails = PerConfig::default();
+    let (source, trails, wire, scope, publisher, alarm) =
+        (&source, &trails, &wire, &scope, &publisher, alarm.as_ref());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now = time::OffsetDateTime::now_utc();
         let loaded = source.current().await;
-        let audit = audit_from_env(&loaded.config)?;
-        // Every record signed with the records' HMAC key, so that `history` can tell it from a
-        // forgery, and naming the config it was decided under.
-        let trail = Trail {
-            log: S3AuditLog::for_config(clients, &audit),
-            config: audit,
-            config_sha256: Some(loaded.sha256.clone()),
-        };
-        notify_event_in(&loaded.config, scope, publisher, alarm, Some(&trail), &event.payload, now)
+        let trail = trails.get(&loaded, wire);
+        let trail = trail.as_ref().as_ref().map_err(|e| Error::from(e.to_string()))?;
+        notify_event_in(&loaded.config, scope, publisher, alarm, Some(trail), &event.payload, now)
             .await
             .map_err(Error::from)
     }))
