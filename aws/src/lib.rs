@@ -19,8 +19,8 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use breakglass_core::audit::{Appended, AuditLog};
 use breakglass_core::catalog::Responder;
 use breakglass_core::ports::{
-    BucketSettings, BusEvent, ControlPlane, EventBus, LifecycleRule, Notification, PolicyStore, PortError,
-    Provenance, Provisioning, Publisher, Subscription,
+    AuditReader, BucketSettings, BusEvent, ControlPlane, EventBus, LifecycleRule, Notification, PolicyStore,
+    PortError, Provenance, Provisioning, Publisher, Subscription,
 };
 
 /// The SDK clients breakglass uses, built from one shared configuration: the function's (or the
@@ -976,6 +976,50 @@ impl AuditLog for S3AuditLog {
             }
             Err(e) => Err(classify_error("PutObject", e)),
         }
+    }
+}
+
+impl AuditReader for S3AuditLog {
+    async fn keys(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<String>, PortError> {
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_start_after(start_after.map(str::to_owned))
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| classify_error("ListObjectsV2", e))?;
+            keys.extend(page.contents.unwrap_or_default().into_iter().filter_map(|o| o.key));
+            match page.next_continuation_token {
+                Some(t) if page.is_truncated == Some(true) => token = Some(t),
+                _ => return Ok(keys),
+            }
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<String>, PortError> {
+        let object = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(o) => o,
+            Err(e) if code_of(&e) == Some("NoSuchKey") => return Ok(None),
+            Err(e) => return Err(classify_error("GetObject", e)),
+        };
+        let mac = object.metadata.as_ref().and_then(|m| m.get(MAC_METADATA)).cloned();
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| PortError::Retryable(format!("GetObject `{key}`: {e}")))?
+            .into_bytes();
+        if let Some(forged) = self.check(key, &bytes, mac.as_deref()).await? {
+            tracing::error!(key, "{forged}");
+            return Ok(None);
+        }
+        Ok(String::from_utf8(bytes.to_vec()).ok())
     }
 }
 

@@ -113,7 +113,8 @@ pub fn record(n: &Notification, recorded_at: OffsetDateTime, config_sha256: Opti
             ..Facts::default()
         },
         _ => Facts {
-            action: s(d, "call").unwrap_or_else(|| "unknown".into()),
+            // A guarded call names itself; the recorder's alerts and digests go by their kind.
+            action: s(d, "call").unwrap_or_else(|| kind.clone()),
             who: s(&actor, "arn"),
             why: d.get("error").and_then(|e| s(e, "code")).or_else(|| s(d, "exposure")),
             grant: match (policy.get("expiry"), policy.get("readers")) {

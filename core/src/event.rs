@@ -264,6 +264,7 @@ fn target(kind: Target, params: Option<&Value>) -> Option<String> {
         Target::Topic => first(&["subscriptionArn", "topicArn", "resourceArn"]),
         Target::FunctionRole => first(&["role"]),
         Target::StackRole => first(&["roleARN"]),
+        Target::Trail => first(&["name", "trailName"]),
     }
 }
 

@@ -16,6 +16,9 @@ pub const EXPOSURE: &str = "breakglass exposure";
 pub const REPAIR: &str = "breakglass repair";
 pub const MISROUTED: &str = "breakglass misrouted";
 pub const CONFIG: &str = "breakglass config";
+pub const READ_ALERT: &str = "breakglass read alert";
+pub const DENIED: &str = "breakglass denied";
+pub const UNREADABLE: &str = "breakglass unreadable";
 
 /// Readers and expiry of an OpenAccess.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,6 +211,66 @@ pub struct ConfigChange {
     pub time: String,
 }
 
+/// Objects of a protected bucket were read by a principal that is not one of its investigator
+/// roles (`breakglass.read-alert/1`): ClosedAccess and every OpenAccess deny that, so something
+/// around the policy let it through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadAlert {
+    #[serde(default = "schemas::read_alert")]
+    pub schema: String,
+    pub bucket: String,
+    /// How many such reads the batch held; `reads` lists the first of them.
+    pub count: usize,
+    pub reads: Vec<crate::reads::ObjectRead>,
+    pub time: String,
+}
+
+/// Reads refused by the bucket policy, digested per bucket (`breakglass.denied/1`): at most one
+/// per bucket per digest run (every 5 minutes), with the counts; each read has its own record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeniedDigest {
+    #[serde(default = "schemas::denied")]
+    pub schema: String,
+    pub bucket: String,
+    pub count: usize,
+    /// Per principal, most attempts first.
+    pub by: Vec<DeniedBy>,
+    /// The records' recording slots it covers (RFC 3339, start inclusive, end exclusive).
+    pub from: String,
+    pub to: String,
+    pub time: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeniedBy {
+    pub principal: String,
+    pub count: usize,
+    pub first: String,
+    pub last: String,
+    /// The first few object keys asked for.
+    pub keys: Vec<String>,
+    #[serde(default)]
+    pub source_ips: Vec<String>,
+}
+
+/// Data events the recorder could not read (`breakglass.unreadable/1`): malformed, truncated, or
+/// not a read of a protected bucket. Each has a record; one of these per batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreadableEvents {
+    #[serde(default = "schemas::unreadable")]
+    pub schema: String,
+    pub count: usize,
+    pub items: Vec<UnreadableItem>,
+    pub time: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreadableItem {
+    pub message_id: String,
+    pub event_id: Option<String>,
+    pub reason: String,
+}
+
 /// One of breakglass's own events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OwnEvent {
@@ -217,6 +280,9 @@ pub enum OwnEvent {
     Repair(Repair),
     Misrouted(Misrouted),
     Config(ConfigChange),
+    ReadAlert(ReadAlert),
+    Denied(DeniedDigest),
+    Unreadable(UnreadableEvents),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -236,6 +302,9 @@ impl OwnEvent {
             OwnEvent::Repair(_) => REPAIR,
             OwnEvent::Misrouted(_) => MISROUTED,
             OwnEvent::Config(_) => CONFIG,
+            OwnEvent::ReadAlert(_) => READ_ALERT,
+            OwnEvent::Denied(_) => DENIED,
+            OwnEvent::Unreadable(_) => UNREADABLE,
         }
     }
 
@@ -248,6 +317,9 @@ impl OwnEvent {
             OwnEvent::Repair(e) => serde_json::to_value(e),
             OwnEvent::Misrouted(e) => serde_json::to_value(e),
             OwnEvent::Config(e) => serde_json::to_value(e),
+            OwnEvent::ReadAlert(e) => serde_json::to_value(e),
+            OwnEvent::Denied(e) => serde_json::to_value(e),
+            OwnEvent::Unreadable(e) => serde_json::to_value(e),
         };
         // Plain structs of strings, numbers and options: serialisation cannot fail.
         detail.unwrap_or(Value::Null)
@@ -267,6 +339,9 @@ impl OwnEvent {
             REPAIR => Repair::deserialize(detail).map(OwnEvent::Repair).map_err(malformed),
             MISROUTED => Misrouted::deserialize(detail).map(OwnEvent::Misrouted).map_err(malformed),
             CONFIG => ConfigChange::deserialize(detail).map(OwnEvent::Config).map_err(malformed),
+            READ_ALERT => ReadAlert::deserialize(detail).map(OwnEvent::ReadAlert).map_err(malformed),
+            DENIED => DeniedDigest::deserialize(detail).map(OwnEvent::Denied).map_err(malformed),
+            UNREADABLE => UnreadableEvents::deserialize(detail).map(OwnEvent::Unreadable).map_err(malformed),
             other => Err(OwnEventError::Unknown(other.to_owned())),
         }
     }
@@ -279,7 +354,9 @@ impl OwnEvent {
             OwnEvent::Exposure(e) => Some(&e.bucket),
             OwnEvent::Repair(e) => e.bucket.as_deref(),
             OwnEvent::Misrouted(e) => Some(&e.bucket),
-            OwnEvent::Config(_) => None,
+            OwnEvent::ReadAlert(e) => Some(&e.bucket),
+            OwnEvent::Denied(e) => Some(&e.bucket),
+            OwnEvent::Config(_) | OwnEvent::Unreadable(_) => None,
         }
     }
 }
@@ -302,6 +379,15 @@ mod schemas {
     }
     pub fn config() -> String {
         "breakglass.config/1".into()
+    }
+    pub fn read_alert() -> String {
+        "breakglass.read-alert/1".into()
+    }
+    pub fn denied() -> String {
+        "breakglass.denied/1".into()
+    }
+    pub fn unreadable() -> String {
+        "breakglass.unreadable/1".into()
     }
 }
 

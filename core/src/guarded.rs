@@ -17,6 +17,8 @@ pub enum Target {
     FunctionRole,
     /// A CloudFormation stack given a service role (`roleARN`): the deployment role must not be borrowed.
     StackRole,
+    /// A CloudTrail trail (`name`, `trailName`): the trail that records who read the logs.
+    Trail,
 }
 
 /// What breakglass does when the call succeeded on something it guards.
@@ -146,6 +148,15 @@ guarded_calls! {
         "give the insider's own function a breakglass role";
     CreateStack = "CreateStack", "cloudformation.amazonaws.com", StackRole, Alert, ["cloudformation:CreateStack", "iam:PassRole"],
         "let CloudFormation act as the deployment role on the insider's template";
+
+    StopLogging = "StopLogging", "cloudtrail.amazonaws.com", Trail, Alert, ["cloudtrail:StopLogging"],
+        "stop the trail of object reads, then read during a lawful window unrecorded";
+    DeleteTrail = "DeleteTrail", "cloudtrail.amazonaws.com", Trail, Alert, ["cloudtrail:DeleteTrail"],
+        "delete the trail of object reads, then read during a lawful window unrecorded";
+    UpdateTrail = "UpdateTrail", "cloudtrail.amazonaws.com", Trail, Alert, ["cloudtrail:UpdateTrail"],
+        "redirect the trail of object reads";
+    PutEventSelectors = "PutEventSelectors", "cloudtrail.amazonaws.com", Trail, Alert, ["cloudtrail:PutEventSelectors"],
+        "narrow the trail's selectors so that reads of the log buckets are no longer recorded";
 }
 
 impl GuardedCall {

@@ -19,6 +19,8 @@ pub mod notify;
 pub mod operate;
 pub mod organisation;
 pub mod ports;
+pub mod reads;
+pub mod recorder;
 pub mod route;
 pub mod sentinel;
 pub mod watch;

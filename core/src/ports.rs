@@ -181,3 +181,16 @@ pub trait AuditLog: Sync {
 pub trait Responder: Sync {
     fn respond(&self, url: &str, body: &str) -> impl Future<Output = Result<(), PortError>> + Send;
 }
+
+/// Reads the audit trail back: the recorder's digests and reports. Records whose signature does not
+/// verify are never returned (the implementation logs them).
+pub trait AuditReader: Sync {
+    /// The keys under `prefix` (already including the trail's prefix) after `start_after`, in key order.
+    fn keys(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<String>, PortError>> + Send;
+    /// The record under `key`, `None` when there is none or it is not the notifier's or recorder's.
+    fn get(&self, key: &str) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
+}

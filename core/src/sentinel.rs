@@ -108,7 +108,7 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
                             }
                         }
                         Target::Topic => keep(self.subscriptions(Some(call)).await),
-                        Target::Key | Target::FunctionRole | Target::StackRole => {}
+                        Target::Key | Target::FunctionRole | Target::StackRole | Target::Trail => {}
                     }
                 }
             }

@@ -569,6 +569,8 @@ pub struct Stack {
     pub own_events: String,
     /// The control-plane rule's target: guarded IAM, KMS, SNS, Lambda and CloudFormation calls.
     pub control_calls: String,
+    /// The recorder's queue (template.yaml's ReadQueue): object reads from the read rule.
+    pub reads: String,
     /// The second channel: the alarm topic, and an SQS queue subscribed to it in place of email.
     pub alarm_topic_arn: String,
     pub alarms: String,
@@ -727,7 +729,7 @@ pub async fn provision_config(endpoint: &str, text: String) -> Stack {
     let (security, security_arn) = queue(&c, "security").await;
     let mut expected_subscriptions = Vec::new();
     for (arn, filter) in [
-        (&stakeholders_arn, json!({"kind": ["change", "attempt", "request", "expiry"]})),
+        (&stakeholders_arn, json!({"kind": ["change", "attempt", "request", "expiry", "access"]})),
         (&security_arn, json!({"severity": ["warning", "critical"]})),
     ] {
         expected_subscriptions.push(json!({"protocol": "sqs", "endpoint": arn, "filter_policy": filter}));
@@ -779,11 +781,14 @@ pub async fn provision_config(endpoint: &str, text: String) -> Stack {
     let (s3_calls, s3_calls_arn) = queue(&c, "s3-calls").await;
     let (own_events, own_events_arn) = queue(&c, "own-events").await;
     let (control_calls, control_calls_arn) = queue(&c, "control-calls").await;
+    let (reads, reads_arn) = queue(&c, "breakglass-reads").await;
     let buckets: Vec<String> = config.buckets.iter().map(|b| b.name.clone()).collect();
+    let read_rule = if org { ("ForwardedReadsRule", "breakglass") } else { ("ObjectReadsRule", "default") };
     for (rule, bus, arn) in [
         ("S3ChangesRule", "default", &s3_calls_arn),
         ("ControlPlaneRule", "default", &control_calls_arn),
         ("OwnEventsRule", "breakglass", &own_events_arn),
+        (read_rule.0, read_rule.1, &reads_arn),
     ] {
         c.events
             .put_rule()
@@ -814,6 +819,7 @@ pub async fn provision_config(endpoint: &str, text: String) -> Stack {
         s3_calls,
         own_events,
         control_calls,
+        reads,
         alarm_topic_arn,
         alarms,
         expected_subscriptions: Value::Array(expected_subscriptions),
@@ -942,6 +948,100 @@ impl Stack {
             let _ = notifier.invoke(&own);
         }
         answers
+    }
+
+    /// What the recorder's event source mapping does: the read queue's messages, in batches, to the
+    /// recorder; the messages of each batch deleted but those it hands back
+    /// (`batchItemFailures`). Returns the recorder's answers.
+    pub async fn record_reads(&self, recorder: &Function) -> Vec<Value> {
+        let mut answers = Vec::new();
+        loop {
+            let mut batch = Vec::new();
+            // SQS hands out 10 at a time; the mapping gathers a batch from several receives.
+            while batch.len() < 100 {
+                let r = self
+                    .clients
+                    .sqs
+                    .receive_message()
+                    .queue_url(&self.reads)
+                    .max_number_of_messages(10)
+                    .wait_time_seconds(if batch.is_empty() { 1 } else { 0 })
+                    .send()
+                    .await
+                    .unwrap();
+                let messages = r.messages.unwrap_or_default();
+                if messages.is_empty() {
+                    break;
+                }
+                batch.extend(messages);
+            }
+            if batch.is_empty() {
+                return answers;
+            }
+            let records: Vec<Value> = batch
+                .iter()
+                .map(|m| {
+                    json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
+                        "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs",
+                        "eventSourceARN": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:breakglass-reads"), "awsRegion": REGION})
+                })
+                .collect();
+            let answer = recorder.invoke(&json!({ "Records": records })).unwrap();
+            let failed: Vec<&str> = answer["batchItemFailures"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|f| f["itemIdentifier"].as_str()).collect())
+                .unwrap_or_default();
+            for m in &batch {
+                if failed.contains(&m.message_id.as_deref().unwrap_or_default()) {
+                    continue;
+                }
+                self.clients
+                    .sqs
+                    .delete_message()
+                    .queue_url(&self.reads)
+                    .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            answers.push(answer);
+        }
+    }
+
+    /// The audit records under `prefix` (relative to the trail's `breakglass/`), in key order.
+    pub async fn audit_under(&self, prefix: &str) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let list = self
+                .clients
+                .s3
+                .list_objects_v2()
+                .bucket(&self.audit_bucket)
+                .prefix(format!("breakglass/{prefix}"))
+                .set_continuation_token(token)
+                .send()
+                .await
+                .unwrap();
+            for o in list.contents.unwrap_or_default() {
+                let key = o.key.unwrap();
+                let body = self
+                    .clients
+                    .s3
+                    .get_object()
+                    .bucket(&self.audit_bucket)
+                    .key(&key)
+                    .send()
+                    .await
+                    .unwrap()
+                    .body;
+                out.push((key, serde_json::from_slice(&body.collect().await.unwrap().into_bytes()).unwrap()));
+            }
+            token = list.next_continuation_token;
+            if token.is_none() {
+                return out;
+            }
+        }
     }
 
     /// SNS deliveries waiting in a subscriber queue: (message attributes, the JSON document).

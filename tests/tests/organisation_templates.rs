@@ -347,8 +347,44 @@ fn admin() -> Template {
             ("ProductTemplateBaseUrl", json!("https://example.com/products/")),
             ("StakeholderEmail", json!("works-council@example.com")),
             ("SecurityEmail", json!("security-team@example.com")),
+            ("ProtectedBucketPrefix", json!(PREFIX)),
         ],
     )
+}
+
+/// Object reads in organisation mode: one organisation trail over the bucket prefix records them,
+/// each member stack forwards them by the prefix, and the central rule hands them to the recorder.
+/// `ReadCall::ALL` everywhere, and no bucket list anywhere.
+#[test]
+fn the_organisation_trail_and_member_rules_record_reads_by_prefix_not_by_bucket() {
+    use breakglass_core::reads::ReadCall;
+    let calls: Vec<serde_json::Value> = ReadCall::ALL.iter().map(|c| json!(c.name())).collect();
+    let m = member();
+    let pattern = m.resolve(&m.resources()["ForwardObjectReads"]["Properties"]["EventPattern"]);
+    assert_eq!(pattern["detail"]["eventName"], json!(calls));
+    assert_eq!(pattern["detail"]["requestParameters"]["bucketName"], json!([{ "prefix": PREFIX }]));
+    let target = m.resolve(&m.resources()["ForwardObjectReads"]["Properties"]["Targets"][0]);
+    assert_eq!(target["Arn"], json!(format!("arn:aws:events:eu-central-1:{ADMIN}:event-bus/breakglass")));
+
+    let a = admin();
+    assert!(a.exists("OrganisationReadsTrail") && !a.exists("ReadsTrail") && !a.exists("ObjectReadsRule"));
+    let trail = a.resolve(&a.resources()["OrganisationReadsTrail"]["Properties"]);
+    // The resolver gives scalars as CloudFormation reads them: strings.
+    assert!(["true", "\"true\""].contains(&trail["IsOrganizationTrail"].to_string().as_str()), "{trail}");
+    let fields = trail["AdvancedEventSelectors"][0]["FieldSelectors"].as_array().unwrap().clone();
+    let field = |name: &str| fields.iter().find(|f| f["Field"] == name).unwrap().clone();
+    assert_eq!(field("eventName")["Equals"], json!(calls));
+    assert_eq!(field("resources.ARN")["StartsWith"], json!([format!("arn:aws:s3:::{PREFIX}")]));
+    let rule = a.resolve(&a.resources()["ForwardedReadsRule"]["Properties"]["EventPattern"]);
+    assert_eq!(rule["detail"]["eventName"], json!(calls));
+    assert!(!rule.to_string().contains("bucketName"), "{rule}");
+    for b in &org_config().buckets {
+        assert!(
+            b.name.starts_with(PREFIX),
+            "{}: outside the trail's prefix, its reads would not be recorded",
+            b.name
+        );
+    }
 }
 
 fn as_admin_role(policy: &Policy, role: &str, action: &str, resource: &str, org: &str) -> Decision {
@@ -530,8 +566,8 @@ fn administrative_roles_name_exact_actions_and_resources() {
 #[test]
 fn the_organisation_stacks_fit_aws_limits() {
     for (t, rules) in [
-        (member(), ["ForwardS3Changes", "ForwardInvestigatorChanges"]),
-        (admin(), ["ForwardedS3ChangesRule", "ForwardedRoleChangesRule"]),
+        (member(), vec!["ForwardS3Changes", "ForwardInvestigatorChanges", "ForwardObjectReads"]),
+        (admin(), vec!["ForwardedS3ChangesRule", "ForwardedRoleChangesRule", "ForwardedReadsRule"]),
     ] {
         for rule in rules {
             let size =
@@ -541,7 +577,7 @@ fn the_organisation_stacks_fit_aws_limits() {
         }
     }
     let t = admin();
-    for function in ["EnforcerFunction", "NotifierFunction", "CatalogFunction"] {
+    for function in ["EnforcerFunction", "NotifierFunction", "CatalogFunction", "RecorderFunction"] {
         let vars = t.resolve(&t.resources()[function]["Properties"]["Environment"]["Variables"]);
         let size: usize =
             vars.as_object().unwrap().iter().map(|(k, v)| k.len() + v.as_str().map_or(0, str::len)).sum();

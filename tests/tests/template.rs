@@ -55,7 +55,7 @@ fn roles() -> Vec<Role> {
 /// The function whose execution role `role_arn` is, if it is one of breakglass's.
 fn own_function(role_arn: &str) -> Option<String> {
     let name = role_arn.rsplit('/').next()?;
-    ["breakglass-enforcer", "breakglass-notifier", "breakglass-catalog"]
+    ["breakglass-enforcer", "breakglass-notifier", "breakglass-catalog", "breakglass-recorder"]
         .contains(&name)
         .then(|| format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"))
 }
@@ -144,6 +144,59 @@ fn the_notifier_appends_records_and_the_operator_reads_them() {
     let (_, o_arn, operator, _) = roles.iter().find(|(l, ..)| l == "OperatorRole").unwrap();
     assert_eq!(decide(operator, o_arn, "s3:GetObject", &record), Decision::Allow);
     assert_eq!(decide(operator, o_arn, "s3:PutObject", &record), Decision::ImplicitDeny);
+}
+
+/// The recorder appends read records under its own prefixes only (not the notifier's records of
+/// requests and changes), reads back only what its digest needs, and reads no log object.
+#[test]
+fn the_recorder_appends_read_records_and_nothing_else() {
+    let roles = roles();
+    let (_, arn, recorder, _) = roles.iter().find(|(l, ..)| l == "RecorderRole").unwrap();
+    let audit = format!("arn:aws:s3:::breakglass-audit-{ACCOUNT}-{REGION}");
+    for own in [
+        "_reads/acme-cloudtrail-logs/r.json",
+        "_denied/2026-12-01T22:40:00Z/acme-cloudtrail-logs/r.json",
+        "_unreadable/r.json",
+        "_digests/s.json",
+    ] {
+        assert_eq!(
+            decide(recorder, arn, "s3:PutObject", &format!("{audit}/breakglass/{own}")),
+            Decision::Allow,
+            "{own}"
+        );
+    }
+    let request_record = format!("{audit}/breakglass/acme-cloudtrail-logs/r.json");
+    assert_eq!(decide(recorder, arn, "s3:PutObject", &request_record), Decision::ImplicitDeny);
+    assert_eq!(decide(recorder, arn, "s3:GetObject", &request_record), Decision::ImplicitDeny);
+    assert_eq!(
+        decide(recorder, arn, "s3:GetObject", &format!("{audit}/breakglass/_denied/s/b/r.json")),
+        Decision::Allow
+    );
+    let key = format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/key-id");
+    assert_eq!(decide(recorder, arn, "kms:GenerateMac", &key), Decision::Allow);
+    assert_eq!(
+        decide(
+            recorder,
+            arn,
+            "events:PutEvents",
+            &format!("arn:aws:events:{REGION}:{ACCOUNT}:event-bus/breakglass")
+        ),
+        Decision::Allow
+    );
+    assert_eq!(
+        decide(
+            recorder,
+            arn,
+            "sns:Publish",
+            &format!("arn:aws:sns:{REGION}:{ACCOUNT}:breakglass-notifications")
+        ),
+        Decision::ImplicitDeny
+    );
+    // Outside its own function the role can do nothing of this.
+    assert_eq!(
+        decide_from(recorder, arn, "s3:PutObject", &format!("{audit}/breakglass/_reads/b/r.json"), None),
+        Decision::ImplicitDeny
+    );
 }
 
 #[test]
@@ -418,17 +471,21 @@ fn attack_7_records_and_bus_events_cannot_be_forged() {
         assert_eq!(decide(&audit, who, "s3:PutObject", &record), Decision::ExplicitDeny, "{who}");
     }
     assert_ne!(decide(&audit, &notifier, "s3:PutObject", &record), Decision::ExplicitDeny);
+    let recorder = format!("arn:aws:iam::{ACCOUNT}:role/breakglass-recorder");
+    assert_ne!(decide(&audit, &recorder, "s3:PutObject", &record), Decision::ExplicitDeny);
     let bypass = scp("deny-breakglass-bypass.json");
     assert_eq!(decide(&bypass, ADMIN, "s3:PutObject", &record), Decision::ExplicitDeny);
     assert_ne!(decide(&bypass, &notifier, "s3:PutObject", &record), Decision::ExplicitDeny);
+    assert_ne!(decide(&bypass, &recorder, "s3:PutObject", &record), Decision::ExplicitDeny);
 
     let bus_policy = resource_policy("EventBusPolicy", &["Statement"]);
     let bus = format!("arn:aws:events:{REGION}:{ACCOUNT}:event-bus/breakglass");
     assert_eq!(decide(&bus_policy, ADMIN, "events:PutEvents", &bus), Decision::ExplicitDeny);
     assert_eq!(decide(&bypass, ADMIN, "events:PutEvents", &bus), Decision::ExplicitDeny);
-    for role in ["breakglass-enforcer", "breakglass-catalog", "breakglass-operator"] {
+    for role in ["breakglass-enforcer", "breakglass-catalog", "breakglass-operator", "breakglass-recorder"] {
         let arn = format!("arn:aws:iam::{ACCOUNT}:role/{role}");
         assert_ne!(decide(&bus_policy, &arn, "events:PutEvents", &bus), Decision::ExplicitDeny, "{role}");
+        assert_ne!(decide(&bypass, &arn, "events:PutEvents", &bus), Decision::ExplicitDeny, "{role}");
     }
 }
 
@@ -508,6 +565,7 @@ fn the_scps_deny_every_guarded_action_to_an_administrator() {
             Target::FunctionRole | Target::StackRole => {
                 format!("arn:aws:iam::{ACCOUNT}:role/breakglass-enforcer")
             }
+            Target::Trail => format!("arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/breakglass-reads"),
         };
         // At least one of the call's actions is denied (CreateFunction: its iam:PassRole).
         assert!(
@@ -547,7 +605,7 @@ fn the_enforcer_expects_the_subscriptions_the_template_makes() {
     assert_eq!(expected.len(), 2);
 }
 
-/// Attack 7, the signature: only the notifier makes a record's MAC; operators verify.
+/// Attack 7, the signature: only the notifier and the recorder make a record's MAC; operators verify.
 #[test]
 fn attack_7_only_the_notifier_signs_records() {
     let key_policy = resource_policy("RecordKey", &["KeyPolicy"]);
@@ -562,12 +620,47 @@ fn attack_7_only_the_notifier_signs_records() {
         assert_eq!(decide(&key_policy, who, "kms:GenerateMac", &key), Decision::ExplicitDeny, "{who}");
     }
     assert_ne!(decide(&key_policy, &notifier, "kms:GenerateMac", &key), Decision::ExplicitDeny);
+    let recorder = format!("arn:aws:iam::{ACCOUNT}:role/breakglass-recorder");
+    assert_ne!(decide(&key_policy, &recorder, "kms:GenerateMac", &key), Decision::ExplicitDeny);
     let roles = roles();
     let (_, arn, policy, _) = roles.iter().find(|(l, ..)| l == "NotifierRole").unwrap();
     assert_eq!(decide(policy, arn, "kms:GenerateMac", &key), Decision::Allow);
     let (_, arn, policy, _) = roles.iter().find(|(l, ..)| l == "OperatorRole").unwrap();
     assert_eq!(decide(policy, arn, "kms:VerifyMac", &key), Decision::Allow);
     assert_eq!(decide(policy, arn, "kms:GenerateMac", &key), Decision::ImplicitDeny);
+}
+
+/// The trail of object reads and the rules that route them to the recorder name exactly
+/// `ReadCall::ALL`, and the single-account trail records the protected buckets' objects only.
+#[test]
+fn the_read_trail_and_rules_record_every_read_call_of_the_protected_buckets_only() {
+    use breakglass_core::reads::ReadCall;
+    let t = stack();
+    let calls: Vec<Value> = ReadCall::ALL.iter().map(|c| json!(c.name())).collect();
+    for rule in ["ObjectReadsRule", "ForwardedReadsRule"] {
+        let pattern = t.resolve(&t.resources()[rule]["Properties"]["EventPattern"]);
+        assert_eq!(pattern["detail"]["eventName"], json!(calls), "{rule}: ReadCall::ALL, in order");
+    }
+    let pattern = t.resolve(&t.resources()["ObjectReadsRule"]["Properties"]["EventPattern"]);
+    let buckets: Vec<String> = config().buckets.iter().map(|b| b.name.clone()).collect();
+    assert_eq!(pattern["detail"]["requestParameters"]["bucketName"], json!(buckets));
+    let selectors = t.resolve(&t.resources()["ReadsTrail"]["Properties"]["AdvancedEventSelectors"]);
+    let fields = selectors[0]["FieldSelectors"].as_array().unwrap();
+    let field = |name: &str| fields.iter().find(|f| f["Field"] == name).unwrap_or_else(|| panic!("{name}"));
+    assert_eq!(field("eventName")["Equals"], json!(calls));
+    assert_eq!(field("eventCategory")["Equals"], json!(["Data"]));
+    assert_eq!(field("resources.type")["Equals"], json!(["AWS::S3::Object"]));
+    let prefixes: Vec<String> = config().buckets.iter().map(|b| format!("{}/", b.bucket_arn())).collect();
+    assert_eq!(field("resources.ARN")["StartsWith"], json!(prefixes));
+    // AWS allows 500 values over all of a trail's selectors.
+    let values: usize = fields
+        .iter()
+        .map(|f| f.as_object().unwrap().values().filter_map(Value::as_array).map(Vec::len).sum::<usize>())
+        .sum();
+    assert!(
+        values <= 500,
+        "the trail's selectors hold {values} values, AWS allows 500: split the buckets over two stacks"
+    );
 }
 
 /// docs/threat-model.md lists every guarded call as the code does: a call added to

@@ -18,6 +18,8 @@ use crate::events::{self, OwnEvent, OwnEventError};
 use crate::ports::Notification;
 use crate::{parse_time, role_name};
 
+mod reads;
+
 pub const SCHEMA: &str = "breakglass.notification/1";
 /// SNS allows 100; keep a margin for mail clients that prefix.
 const MAX_SUBJECT: usize = 99;
@@ -313,9 +315,17 @@ fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Re
     if let OwnEvent::Config(c) = &event {
         return config_change(c, d, id);
     }
+    if let OwnEvent::Unreadable(u) = &event {
+        return reads::unreadable(u, d, id);
+    }
     let Some(bucket) = event.bucket().filter(|b| config.bucket(b).is_some()).map(str::to_owned) else {
         return Rendered::Ignored("breakglass event for an unknown bucket".into());
     };
+    match &event {
+        OwnEvent::ReadAlert(a) => return reads::read_alert(a, d, id),
+        OwnEvent::Denied(g) => return reads::denied(g, d, id),
+        _ => {}
+    }
     let mut email = String::new();
     let (subject, kind, state, severity) = match &event {
         // The planned end of a window: stakeholders are told, it is not an alert.
@@ -419,7 +429,11 @@ fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Re
                 Severity::Critical,
             )
         }
-        OwnEvent::Repair(_) | OwnEvent::Config(_) => return Rendered::Ignored("handled above".into()),
+        OwnEvent::Repair(_)
+        | OwnEvent::Config(_)
+        | OwnEvent::Unreadable(_)
+        | OwnEvent::ReadAlert(_)
+        | OwnEvent::Denied(_) => return Rendered::Ignored("handled above".into()),
     };
     if let Some(id) = id {
         let _ = writeln!(email, "Event id: {id}");
@@ -811,6 +825,10 @@ fn call_in_words(g: GuardedCall) -> &'static str {
         GuardedCall::CreateFunction => "create a function with a breakglass role",
         GuardedCall::UpdateFunctionConfiguration => "give a function a breakglass role",
         GuardedCall::CreateStack => "create a stack with the deployment role",
+        GuardedCall::StopLogging => "stop the trail of object reads",
+        GuardedCall::DeleteTrail => "delete the trail of object reads",
+        GuardedCall::UpdateTrail => "change the trail of object reads",
+        GuardedCall::PutEventSelectors => "change what the trail of object reads records",
     }
 }
 
@@ -852,6 +870,8 @@ fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &Api
         }
         Target::Topic => target.contains(":breakglass-"),
         Target::FunctionRole | Target::StackRole => role_name(target).starts_with("breakglass-"),
+        // A trail is named by its name or ARN (`…:trail/breakglass-reads`).
+        Target::Trail => role_name(target).starts_with("breakglass"),
         Target::Bucket => true,
     };
     if !watched {

@@ -1,0 +1,149 @@
+//! Mails about what was read: reads by a principal outside the investigator roles (an alert for
+//! stakeholders and the security team), the digest of refused reads (the security team), and data
+//! events the recorder could not read (the security team).
+
+use std::fmt::Write as _;
+
+use serde_json::{json, Value};
+
+use super::{attributes, clean_subject, footer, section, with_text, Rendered, Severity, SCHEMA};
+use crate::events::{self, DeniedDigest, ReadAlert, UnreadableEvents};
+use crate::ports::Notification;
+use crate::reads::ObjectRead;
+
+fn document(d: &Value, kind: &str, detail_type: &str, id: Option<&str>) -> Value {
+    let mut default = d.clone();
+    if let Value::Object(m) = &mut default {
+        m.insert("schema".into(), json!(SCHEMA));
+        m.insert("kind".into(), json!(kind));
+        m.insert("detail_type".into(), json!(detail_type));
+        m.insert("event_id".into(), json!(id));
+    }
+    default
+}
+
+fn send(
+    subject: String,
+    mut email: String,
+    mut default: Value,
+    attrs: Vec<(String, String)>,
+    id: Option<&str>,
+) -> Rendered {
+    if let Some(id) = id {
+        let _ = writeln!(email, "Event id: {id}");
+    }
+    footer(&mut email);
+    with_text(&mut default, &subject, &email);
+    Rendered::Send(Box::new(Notification {
+        subject: clean_subject(&subject),
+        default,
+        email,
+        attributes: attrs,
+        second_channel: false,
+    }))
+}
+
+/// One line per read: when, who, what, how much, from where.
+pub(super) fn read_line(r: &ObjectRead) -> String {
+    let mut line = format!("{}  {}  {}", r.time, r.reader(), r.call);
+    if let Some(k) = &r.key {
+        let _ = write!(line, " {k}");
+    }
+    if let Some(v) = &r.version_id {
+        let _ = write!(line, " (version {v})");
+    }
+    let _ = write!(line, ", {} bytes", r.bytes);
+    if let Some(ip) = &r.source_ip {
+        let _ = write!(line, ", from {ip}");
+    }
+    if let Some(who) = &r.source_identity {
+        let _ = write!(line, ", source identity {who}");
+    }
+    if let Some(e) = &r.error {
+        let _ = write!(line, " [{e}]");
+    }
+    line
+}
+
+pub(super) fn read_alert(a: &ReadAlert, d: &Value, id: Option<&str>) -> Rendered {
+    let bucket = a.bucket.as_str();
+    let mut email = String::new();
+    section(
+        &mut email,
+        "What happened",
+        &format!(
+            "{} object read(s) of log bucket {bucket} SUCCEEDED for a principal that is not one of its investigator roles. The bucket policy denies that whether the bucket is open or closed, so something around the policy let it through (an ACL, an access point, a policy written between two checks). Act now.",
+            a.count
+        ),
+    );
+    let lines: Vec<String> = a.reads.iter().map(read_line).collect();
+    let mut listed = lines.join("\n");
+    if a.count > a.reads.len() {
+        let _ = write!(listed, "\n… and {} more in the audit trail", a.count - a.reads.len());
+    }
+    section(&mut email, "Reads", &listed);
+    let subject = format!("ALERT {bucket}: {} object read(s) by a principal outside the grant", a.count);
+    let default = document(d, "access", events::READ_ALERT, id);
+    send(subject, email, default, attributes("access", "read", Severity::Critical, bucket), id)
+}
+
+pub(super) fn denied(g: &DeniedDigest, d: &Value, id: Option<&str>) -> Rendered {
+    let bucket = g.bucket.as_str();
+    let mut email = String::new();
+    section(
+        &mut email,
+        "What happened",
+        &format!(
+            "The bucket policy REFUSED {} read(s) of log bucket {bucket} (recorded between {} and {}). Nothing was read. Each refused read has its own record in the audit trail.",
+            g.count, g.from, g.to
+        ),
+    );
+    let mut by = String::new();
+    for b in &g.by {
+        let _ = writeln!(by, "{}: {} refused, {} to {}", b.principal, b.count, b.first, b.last);
+        if !b.keys.is_empty() {
+            let _ = writeln!(by, "  objects: {}", b.keys.join(", "));
+        }
+        if !b.source_ips.is_empty() {
+            let _ = writeln!(by, "  from: {}", b.source_ips.join(", "));
+        }
+    }
+    section(&mut email, "Who tried", by.trim_end());
+    let subject = format!("{bucket}: {} refused read(s) of the logs", g.count);
+    let default = document(d, "denied", events::DENIED, id);
+    send(subject, email, default, attributes("denied", "closed", Severity::Warning, bucket), id)
+}
+
+pub(super) fn unreadable(u: &UnreadableEvents, d: &Value, id: Option<&str>) -> Rendered {
+    let mut email = String::new();
+    section(
+        &mut email,
+        "What happened",
+        &format!(
+            "The recorder received {} data event(s) it cannot record as reads of a protected bucket (malformed, truncated, or about something else). Each is kept in the audit trail under _unreadable/ with its event id; the rest of the batch was recorded.",
+            u.count
+        ),
+    );
+    let lines: Vec<String> = u
+        .items
+        .iter()
+        .map(|i| {
+            format!(
+                "{} (message {}): {}",
+                i.event_id.as_deref().unwrap_or("no event id"),
+                i.message_id,
+                i.reason
+            )
+        })
+        .collect();
+    section(&mut email, "Events", &lines.join("\n"));
+    let subject = format!("ALERT: {} data event(s) could not be recorded", u.count);
+    let default = document(d, "unreadable", events::UNREADABLE, id);
+    send(
+        subject,
+        email,
+        default,
+        attributes("unreadable", "unreadable", Severity::Warning, crate::audit::CONTROL),
+        id,
+    )
+}

@@ -1,0 +1,229 @@
+//! Object reads on the protected buckets, from CloudTrail data events: who read which object (key and
+//! version), how many bytes, from where, and whether S3 refused it. The recorder ([`crate::recorder`])
+//! turns batches of these into audit records, the window report counts them.
+//!
+//! [`ReadCall::ALL`] is the one list of calls that read objects. The trail's advanced event
+//! selectors in the templates are tested against it, and every object-read action the templates
+//! deny (`canonical_policies::OBJECT_READ_ACTIONS`) is covered by one of its calls.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::event::{self, Incoming};
+
+/// A CloudTrail data event that reads an object (or its data, or brings it back from an archive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ReadCall {
+    /// Also versioned reads: CloudTrail names `GetObjectVersion` reads `GetObject` with a `versionId`.
+    GetObject,
+    HeadObject,
+    GetObjectAttributes,
+    GetObjectTorrent,
+    SelectObjectContent,
+    RestoreObject,
+}
+
+impl ReadCall {
+    pub const ALL: &'static [ReadCall] = &[
+        ReadCall::GetObject,
+        ReadCall::HeadObject,
+        ReadCall::GetObjectAttributes,
+        ReadCall::GetObjectTorrent,
+        ReadCall::SelectObjectContent,
+        ReadCall::RestoreObject,
+    ];
+
+    /// CloudTrail's `eventName` (and the trail selector's `eventName`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadCall::GetObject => "GetObject",
+            ReadCall::HeadObject => "HeadObject",
+            ReadCall::GetObjectAttributes => "GetObjectAttributes",
+            ReadCall::GetObjectTorrent => "GetObjectTorrent",
+            ReadCall::SelectObjectContent => "SelectObjectContent",
+            ReadCall::RestoreObject => "RestoreObject",
+        }
+    }
+
+    /// The IAM actions that authorise the call (the service authorization reference).
+    pub fn actions(self) -> &'static [&'static str] {
+        match self {
+            ReadCall::GetObject => &["s3:GetObject", "s3:GetObjectVersion"],
+            ReadCall::HeadObject | ReadCall::SelectObjectContent => &["s3:GetObject"],
+            ReadCall::GetObjectAttributes => &["s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"],
+            ReadCall::GetObjectTorrent => &["s3:GetObjectTorrent", "s3:GetObjectVersionTorrent"],
+            ReadCall::RestoreObject => &["s3:RestoreObject"],
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ReadCall> {
+        ReadCall::ALL.iter().copied().find(|c| c.name() == name)
+    }
+}
+
+/// One object read, as recorded (`reads` in an audit record of kind `reads` or `denied`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRead {
+    pub event_id: String,
+    /// CloudTrail's `eventTime` (RFC 3339).
+    pub time: String,
+    pub call: String,
+    pub bucket: String,
+    /// The account the event says it came from (`recipientAccountId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// `additionalEventData.bytesTransferredOut` (0 when CloudTrail gives none).
+    #[serde(default)]
+    pub bytes: u64,
+    /// The caller's ARN (`anonymous` for an unsigned request, the service for an AWS service).
+    pub principal: String,
+    /// For a role session: the role (`sessionContext.sessionIssuer.arn`) and the session name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// `sessionContext.sourceIdentity`: the person behind a role session, when the organisation sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_identity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ip: Option<String>,
+    /// CloudTrail's `errorCode`: none for a read that returned data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ObjectRead {
+    /// Refused by a policy (ClosedAccess while closed, or a reader outside the grant while open).
+    pub fn denied(&self) -> bool {
+        self.error.as_deref() == Some("AccessDenied")
+    }
+
+    /// Who read, for grouping and for a person: the role (a reader in a grant is a role) or the caller.
+    pub fn reader(&self) -> &str {
+        self.role.as_deref().unwrap_or(&self.principal)
+    }
+
+    /// Whether `reader` (a role ARN of a grant, or a principal ARN) names this caller.
+    pub fn is_by(&self, reader: &str) -> bool {
+        self.principal == reader || self.role.as_deref() == Some(reader)
+    }
+}
+
+/// Why an event could not be recorded as a read: it is kept as `unreadable` with its event id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unreadable {
+    #[error("not json: {0}")]
+    NotJson(String),
+    #[error(transparent)]
+    Event(#[from] event::EventError),
+    #[error("not a cloudtrail record of an api call")]
+    NotApiCall,
+    #[error("`{event_source}` `{name}` is not an object read on s3")]
+    Foreign { event_source: String, name: String },
+    #[error("read of `{0}`, which is not a protected bucket")]
+    Unprotected(String),
+    #[error("no bucket named")]
+    NoBucket,
+    #[error("no `eventID`")]
+    NoEventId,
+    #[error("no valid `eventTime`")]
+    NoTime,
+    #[error("read of `{bucket}` came from account `{came_from}`, which does not own it")]
+    Misrouted { bucket: String, came_from: String },
+}
+
+/// The event id of a message that could not be read, when one can be found in it at all.
+pub fn event_id_of(body: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    let d = v.get("detail").unwrap_or(&v);
+    d.get("eventID").or_else(|| v.get("id")).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// Reads one message of the data-event queue (an EventBridge event, as the rule delivers it).
+/// `config` decides which buckets are protected and, in organisation mode, which account owns each.
+pub fn parse(body: &str, config: &canonical_policies::Config) -> Result<ObjectRead, Unreadable> {
+    let v: Value = serde_json::from_str(body).map_err(|e| Unreadable::NotJson(e.to_string()))?;
+    let Incoming::ApiCalls(calls) = event::parse(&v)? else { return Err(Unreadable::NotApiCall) };
+    let [call] = calls.as_slice() else { return Err(Unreadable::NotApiCall) };
+    let source = call.event_source.clone().unwrap_or_default();
+    let read = ReadCall::from_name(&call.event_name).filter(|_| source == "s3.amazonaws.com");
+    let Some(read) = read else {
+        return Err(Unreadable::Foreign { event_source: source, name: call.event_name.clone() });
+    };
+    let event_id = call.event_id.clone().ok_or(Unreadable::NoEventId)?;
+    let time =
+        call.event_time.clone().filter(|t| crate::parse_time(t).is_some()).ok_or(Unreadable::NoTime)?;
+    let name = call.bucket.clone().ok_or(Unreadable::NoBucket)?;
+    let bucket = config.bucket(&name).ok_or_else(|| Unreadable::Unprotected(name.clone()))?;
+    // Organisation mode: a read is recorded under the account that owns the bucket only when it came
+    // from there (a forged event must not put reads into another account's record).
+    let foreign = call.accounts.is_empty() || call.accounts.iter().any(|a| *a != bucket.account);
+    if config.organisation.is_some() && foreign {
+        return Err(Unreadable::Misrouted { bucket: name, came_from: call.accounts.join(",") });
+    }
+    let detail = v.get("detail").unwrap_or(&v);
+    let param = |k: &str| detail.get("requestParameters").and_then(|p| p.get(k)).and_then(Value::as_str);
+    let bytes = detail
+        .get("additionalEventData")
+        .and_then(|a| a.get("bytesTransferredOut"))
+        .and_then(|b| b.as_u64().or_else(|| b.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)))
+        .unwrap_or(0);
+    let actor = &call.actor;
+    let principal = actor
+        .arn
+        .clone()
+        .or_else(|| actor.invoked_by.clone())
+        .or_else(|| actor.account.clone().filter(|a| a == "anonymous"))
+        .unwrap_or_else(|| "unknown".to_owned());
+    Ok(ObjectRead {
+        event_id,
+        time,
+        call: read.name().to_owned(),
+        bucket: name,
+        account: call.accounts.first().cloned(),
+        region: call.region.clone(),
+        key: param("key").map(str::to_owned),
+        version_id: param("versionId").map(str::to_owned),
+        bytes,
+        principal,
+        role: actor.role_arn.clone(),
+        session: actor.session.clone(),
+        source_identity: detail
+            .get("userIdentity")
+            .and_then(|u| u.get("sessionContext"))
+            .and_then(|s| s.get("sourceIdentity"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        source_ip: call.source_ip.clone(),
+        error: call.error_code.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_object_read_action_the_templates_deny_is_a_recorded_call() {
+        let recorded: Vec<&str> = ReadCall::ALL.iter().flat_map(|c| c.actions()).copied().collect();
+        for action in canonical_policies::OBJECT_READ_ACTIONS {
+            // Replication reads are made by S3 itself, with the replication role; not a person's read.
+            if action == "s3:GetObjectVersionForReplication" {
+                continue;
+            }
+            assert!(
+                recorded.contains(&action),
+                "{action} is denied by ClosedAccess but no read call records it"
+            );
+        }
+        for c in ReadCall::ALL {
+            assert_eq!(ReadCall::from_name(c.name()), Some(*c));
+        }
+    }
+}

@@ -1,0 +1,478 @@
+//! The recorder: CloudTrail data events of object reads on the protected buckets, batched through
+//! SQS, into the audit trail. Per batch it writes
+//!
+//! - one `reads` record per bucket with every read of that bucket in the batch (who, which object and
+//!   version, bytes, from where, when, outcome), under `_reads/[<account>/]<bucket>/`;
+//! - one `denied` record per read that the bucket policy refused, under
+//!   `_denied/<slot>/[<account>/]<bucket>/`, where `<slot>` is the 5-minute slot in which it was
+//!   recorded: the digest run ([`digest`]) mails each slot once, so no refused read goes unmailed,
+//!   however late CloudTrail delivers it;
+//! - one `unreadable` record per message it cannot read (malformed, truncated, foreign), under
+//!   `_unreadable/`, and one alert for all of them;
+//! - an alert when a read succeeded for a principal that is not one of the bucket's investigator
+//!   roles.
+//!
+//! It answers with the ids of the messages whose records could not be written (SQS partial batch
+//! response), so those alone come back; memory is O(batch). Every record is the same typed struct
+//! when read back ([`ReadRecord`]).
+
+use std::collections::BTreeMap;
+
+use canonical_policies::Config;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
+
+use crate::audit::{hex, Trail};
+use crate::events::{DeniedBy, DeniedDigest, OwnEvent, ReadAlert, UnreadableEvents, UnreadableItem};
+use crate::ports::{AuditLog, AuditReader, EventBus, PortError};
+use crate::reads::{self, ObjectRead};
+
+pub const READS: &str = "_reads";
+pub const DENIED: &str = "_denied";
+pub const UNREADABLE: &str = "_unreadable";
+pub const DIGESTS: &str = "_digests";
+/// The digest's period: at most one mail per bucket per slot (the schedule's rate).
+pub const SLOT: Duration = Duration::minutes(5);
+/// A shorter slot for tests (seconds, 1 to 300); production uses [`SLOT`].
+pub const SLOT_ENV: &str = "BREAKGLASS_DIGEST_SLOT_SECONDS";
+
+/// The slot length from [`SLOT_ENV`], else [`SLOT`].
+pub fn slot_from_env() -> Duration {
+    std::env::var(SLOT_ENV)
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+        .map_or(SLOT, |s| Duration::seconds(s.clamp(1, SLOT.whole_seconds())))
+}
+/// How far back a digest run looks for slots not yet mailed (a run that failed is made up for).
+pub const LOOKBACK: Duration = Duration::hours(2);
+/// How many reads an alert lists (the record has them all).
+const LISTED: usize = 20;
+/// How much of a message that cannot be read is kept in its record.
+const KEPT: usize = 4096;
+
+pub const READS_SCHEMA: &str = "breakglass.reads/1";
+
+/// One SQS message: its id (for the partial batch response) and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub id: String,
+    pub body: String,
+}
+
+/// A `reads` or `denied` record, as written and as read back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadRecord {
+    pub schema: String,
+    /// `reads` or `denied`.
+    pub kind: String,
+    pub bucket: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The earliest read's time.
+    pub time: String,
+    pub recorded_at: String,
+    pub count: usize,
+    pub bytes: u64,
+    pub reads: Vec<ObjectRead>,
+    #[serde(default)]
+    pub config_sha256: Option<String>,
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// What one batch came to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// Message ids to hand back to SQS (their records could not be written).
+    pub failed: Vec<String>,
+    pub reads: usize,
+    pub denied: usize,
+    pub unreadable: usize,
+    pub records: usize,
+    pub alerts: usize,
+}
+
+impl Recorded {
+    /// The Lambda answer for an SQS event source with `ReportBatchItemFailures`.
+    pub fn response(&self) -> Value {
+        json!({
+            "batchItemFailures": self.failed.iter().map(|id| json!({"itemIdentifier": id})).collect::<Vec<_>>(),
+            "reads": self.reads,
+            "denied": self.denied,
+            "unreadable": self.unreadable,
+            "records": self.records,
+            "alerts": self.alerts,
+        })
+    }
+}
+
+/// The start of the slot of length `slot` that `t` falls in.
+pub fn slot_of(t: OffsetDateTime, slot: Duration) -> OffsetDateTime {
+    let secs = t.unix_timestamp();
+    let start = secs - secs.rem_euclid(slot.whole_seconds().max(1));
+    OffsetDateTime::from_unix_timestamp(start).unwrap_or(t)
+}
+
+/// `[<account>/]<bucket>` in organisation mode, where bucket names are not unique over time.
+fn place(config: &Config, bucket: &str) -> String {
+    match (config.organisation.is_some(), config.bucket(bucket)) {
+        (true, Some(b)) => format!("{}/{bucket}", b.account),
+        _ => bucket.to_owned(),
+    }
+}
+
+/// The record's body with its id (SHA-256 of the rest) and its key's short id.
+fn sealed(mut body: Value) -> (Value, String) {
+    let id = hex(&Sha256::digest(body.to_string().as_bytes()));
+    let short = id.get(..16).unwrap_or(&id).to_owned();
+    if let Value::Object(m) = &mut body {
+        m.insert("id".into(), json!(id));
+    }
+    (body, short)
+}
+
+/// Records one batch. Never fails as a whole: what could not be written is in `failed`.
+pub async fn record<L: AuditLog, B: EventBus>(
+    config: &Config,
+    trail: &Trail<L>,
+    bus: &B,
+    messages: &[Message],
+    now: OffsetDateTime,
+    slot: Duration,
+) -> Recorded {
+    let mut out = Recorded::default();
+    // bucket → (reads, message ids); BTreeMap: the same batch gives the same records in the same order.
+    let mut by_bucket: BTreeMap<String, (Vec<ObjectRead>, Vec<&str>)> = BTreeMap::new();
+    let mut denied: Vec<(ObjectRead, &str)> = Vec::new();
+    let mut unreadable: Vec<UnreadableItem> = Vec::new();
+    for m in messages {
+        match reads::parse(&m.body, config) {
+            Ok(read) if read.denied() => denied.push((read, &m.id)),
+            Ok(read) => {
+                let entry = by_bucket.entry(read.bucket.clone()).or_default();
+                entry.0.push(read);
+                entry.1.push(&m.id);
+            }
+            Err(e) => {
+                tracing::error!(message = m.id.as_str(), error = %e, "data event cannot be recorded as a read");
+                let item = UnreadableItem {
+                    message_id: m.id.clone(),
+                    event_id: reads::event_id_of(&m.body),
+                    reason: e.to_string(),
+                };
+                if write_unreadable(trail, &item, &m.body, now).await.is_err() {
+                    out.failed.push(m.id.clone());
+                } else {
+                    out.records += 1;
+                }
+                unreadable.push(item);
+            }
+        }
+    }
+    let recorded_at = crate::format_time(now);
+    let mut outside: BTreeMap<String, Vec<ObjectRead>> = BTreeMap::new();
+    for (bucket, (mut list, ids)) in by_bucket {
+        list.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.event_id.cmp(&b.event_id)));
+        let allowed = config.bucket(&bucket).map(|b| &b.investigator_roles);
+        let strangers: Vec<ObjectRead> = list
+            .iter()
+            .filter(|r| r.error.is_none())
+            .filter(|r| !allowed.is_some_and(|roles| roles.iter().any(|role| r.is_by(role))))
+            .cloned()
+            .collect();
+        if !strangers.is_empty() {
+            outside.insert(bucket.clone(), strangers);
+        }
+        out.reads += list.len();
+        let record = ReadRecord {
+            schema: READS_SCHEMA.into(),
+            kind: "reads".into(),
+            account: config
+                .bucket(&bucket)
+                .filter(|_| config.organisation.is_some())
+                .map(|b| b.account.clone()),
+            time: list.first().map(|r| r.time.clone()).unwrap_or_else(|| recorded_at.clone()),
+            recorded_at: recorded_at.clone(),
+            count: list.len(),
+            bytes: list.iter().map(|r| r.bytes).sum(),
+            reads: list,
+            config_sha256: trail.config_sha256.clone(),
+            id: None,
+            bucket,
+        };
+        let key_dir = format!("{READS}/{}", place(config, &record.bucket));
+        match write(trail, &key_dir, &record, now).await {
+            Ok(()) => out.records += 1,
+            Err(e) => {
+                tracing::error!(bucket = record.bucket.as_str(), error = %e, "reads not recorded; handed back");
+                out.failed.extend(ids.iter().map(|s| (*s).to_owned()));
+            }
+        }
+    }
+    let slot = crate::format_time(slot_of(now, slot));
+    for (read, id) in denied {
+        out.denied += 1;
+        let record = ReadRecord {
+            schema: READS_SCHEMA.into(),
+            kind: "denied".into(),
+            account: config
+                .bucket(&read.bucket)
+                .filter(|_| config.organisation.is_some())
+                .map(|b| b.account.clone()),
+            bucket: read.bucket.clone(),
+            time: read.time.clone(),
+            recorded_at: recorded_at.clone(),
+            count: 1,
+            bytes: read.bytes,
+            reads: vec![read],
+            config_sha256: trail.config_sha256.clone(),
+            id: None,
+        };
+        let key_dir = format!("{DENIED}/{slot}/{}", place(config, &record.bucket));
+        match write(trail, &key_dir, &record, now).await {
+            Ok(()) => out.records += 1,
+            Err(e) => {
+                tracing::error!(bucket = record.bucket.as_str(), error = %e, "refused read not recorded; handed back");
+                out.failed.push(id.to_owned());
+            }
+        }
+    }
+    // Alerts after the records: a mail always points at something an auditor can find.
+    for (bucket, strangers) in outside {
+        let alert = OwnEvent::ReadAlert(ReadAlert {
+            schema: "breakglass.read-alert/1".into(),
+            bucket,
+            count: strangers.len(),
+            reads: strangers.into_iter().take(LISTED).collect(),
+            time: recorded_at.clone(),
+        });
+        out.alerts += usize::from(put(bus, &alert).await);
+    }
+    out.unreadable = unreadable.len();
+    if !unreadable.is_empty() {
+        let alert = OwnEvent::Unreadable(UnreadableEvents {
+            schema: "breakglass.unreadable/1".into(),
+            count: unreadable.len(),
+            items: unreadable.into_iter().take(LISTED).collect(),
+            time: recorded_at.clone(),
+        });
+        out.alerts += usize::from(put(bus, &alert).await);
+    }
+    out
+}
+
+async fn put<B: EventBus>(bus: &B, event: &OwnEvent) -> bool {
+    match bus.put(&event.to_bus()).await {
+        Ok(()) => true,
+        Err(e) => {
+            // The records are written; the digest and `breakglass report` still show them.
+            tracing::error!(event = event.detail_type(), error = %e, "alert not put on the bus");
+            false
+        }
+    }
+}
+
+async fn write<L: AuditLog>(
+    trail: &Trail<L>,
+    dir: &str,
+    record: &ReadRecord,
+    now: OffsetDateTime,
+) -> Result<(), PortError> {
+    let body = serde_json::to_value(record).map_err(|e| PortError::Refused(e.to_string()))?;
+    let (body, short) = sealed(body);
+    let key = format!("{}{dir}/{}-{short}.json", trail.config.prefix, record.time);
+    trail.log.append(&key, &body.to_string(), now + trail.config.retain).await.map(|_| ())
+}
+
+async fn write_unreadable<L: AuditLog>(
+    trail: &Trail<L>,
+    item: &UnreadableItem,
+    body: &str,
+    now: OffsetDateTime,
+) -> Result<(), PortError> {
+    let kept: String = body.chars().take(KEPT).collect();
+    let record = json!({
+        "schema": READS_SCHEMA,
+        "kind": "unreadable",
+        "time": crate::format_time(now),
+        "message_id": item.message_id,
+        "event_id": item.event_id,
+        "reason": item.reason,
+        "body": kept,
+        "truncated": body.chars().count() > KEPT,
+        "config_sha256": trail.config_sha256,
+    });
+    let (record, short) = sealed(record);
+    let key = format!("{}{UNREADABLE}/{}-{short}.json", trail.config.prefix, crate::format_time(now));
+    trail.log.append(&key, &record.to_string(), now + trail.config.retain).await.map(|_| ())
+}
+
+/// What a digest run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Digested {
+    pub slots: usize,
+    pub denied: usize,
+    pub mails: usize,
+}
+
+/// The digest of refused reads: every complete slot of the last [`LOOKBACK`] that has `denied`
+/// records and no digest marker gets, per bucket, one `breakglass denied` event for all of them,
+/// then its marker. Runs on the schedule (every `slot`); a failed run is made up for by the next.
+/// The slot a record is filed under is when it was *recorded*, so a read CloudTrail delivers late
+/// still lands in a slot that is mailed later, never in one already mailed.
+pub async fn digest<L: AuditLog, R: AuditReader, B: EventBus>(
+    trail: &Trail<L>,
+    reader: &R,
+    bus: &B,
+    now: OffsetDateTime,
+    slot: Duration,
+) -> Result<Digested, PortError> {
+    let prefix = &trail.config.prefix;
+    let current = crate::format_time(slot_of(now, slot));
+    let oldest = crate::format_time(slot_of(now - LOOKBACK, slot));
+    let marker_dir = format!("{prefix}{DIGESTS}/");
+    let done: Vec<String> = reader
+        .keys(&marker_dir, Some(&format!("{marker_dir}{oldest}")))
+        .await?
+        .iter()
+        .filter_map(|k| k.strip_prefix(&marker_dir)?.strip_suffix(".json").map(str::to_owned))
+        .collect();
+    // One listing for all slots: `_denied/<slot>/…` sorts by slot (RFC 3339 of whole seconds).
+    let denied_dir = format!("{prefix}{DENIED}/");
+    let keys = reader.keys(&denied_dir, Some(&format!("{denied_dir}{oldest}"))).await?;
+    let mut out = Digested::default();
+    // bucket → its denied reads over all pending slots: one mail per bucket per run.
+    let mut by_bucket: BTreeMap<String, Vec<ObjectRead>> = BTreeMap::new();
+    let mut covered: Vec<String> = Vec::new();
+    for key in keys {
+        let Some(slot_name) = key.strip_prefix(&denied_dir).and_then(|k| k.split('/').next()) else {
+            continue;
+        };
+        // The current slot is still being written; slots already mailed are done.
+        if slot_name >= current.as_str() || done.iter().any(|d| d == slot_name) {
+            continue;
+        }
+        if covered.last().map(String::as_str) != Some(slot_name) {
+            covered.push(slot_name.to_owned());
+        }
+        let Some(text) = reader.get(&key).await? else { continue };
+        match serde_json::from_str::<ReadRecord>(&text) {
+            Ok(r) => by_bucket.entry(r.bucket.clone()).or_default().extend(r.reads),
+            Err(e) => tracing::error!(key = key.as_str(), error = %e, "denied record unreadable; skipped"),
+        }
+    }
+    let (Some(first), Some(last)) = (covered.first().cloned(), covered.last().cloned()) else {
+        return Ok(out);
+    };
+    let to = crate::parse_time(&last).map_or(last.clone(), |t| crate::format_time(t + slot));
+    for (bucket, mut list) in by_bucket {
+        // A retried batch may have written a read twice: count each event once.
+        list.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+        list.dedup_by(|a, b| a.event_id == b.event_id);
+        list.sort_by(|a, b| a.time.cmp(&b.time));
+        out.denied += list.len();
+        let mut by: BTreeMap<&str, DeniedBy> = BTreeMap::new();
+        for r in &list {
+            let e = by.entry(r.reader()).or_insert_with(|| DeniedBy {
+                principal: r.reader().to_owned(),
+                count: 0,
+                first: r.time.clone(),
+                last: r.time.clone(),
+                keys: Vec::new(),
+                source_ips: Vec::new(),
+            });
+            e.count += 1;
+            e.last = r.time.clone();
+            if let Some(k) = &r.key {
+                if e.keys.len() < 5 && !e.keys.contains(k) {
+                    e.keys.push(k.clone());
+                }
+            }
+            if let Some(ip) = &r.source_ip {
+                if e.source_ips.len() < 5 && !e.source_ips.contains(ip) {
+                    e.source_ips.push(ip.clone());
+                }
+            }
+        }
+        let mut by: Vec<DeniedBy> = by.into_values().collect();
+        by.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.principal.cmp(&b.principal)));
+        let event = OwnEvent::Denied(DeniedDigest {
+            schema: "breakglass.denied/1".into(),
+            bucket,
+            count: list.len(),
+            by,
+            from: first.clone(),
+            to: to.clone(),
+            time: crate::format_time(now),
+        });
+        // Not put: the markers stay unwritten, and the next run tries again (a mail twice rather
+        // than never).
+        bus.put(&event.to_bus()).await?;
+        out.mails += 1;
+    }
+    for name in covered {
+        let marker =
+            json!({"schema": READS_SCHEMA, "kind": "digest", "slot": name, "time": crate::format_time(now)});
+        let key = format!("{marker_dir}{name}.json");
+        trail.log.append(&key, &marker.to_string(), now + trail.config.retain).await?;
+        out.slots += 1;
+    }
+    Ok(out)
+}
+
+/// The messages of an SQS event (`Records` of `eventSource` `aws:sqs`), or `None` when it is not one.
+pub fn sqs_messages(payload: &Value) -> Option<Vec<Message>> {
+    let records = payload.get("Records")?.as_array()?;
+    let sqs = |r: &Value| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs");
+    if records.is_empty() || !records.iter().all(sqs) {
+        return None;
+    }
+    Some(
+        records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Message {
+                // Without an id a failure could not be reported for it; its position stands in.
+                id: r.get("messageId").and_then(Value::as_str).map_or_else(|| format!("#{i}"), str::to_owned),
+                body: r.get("body").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            })
+            .collect(),
+    )
+}
+
+/// The recorder Lambda's handler: an SQS batch of data events is recorded, the schedule runs the
+/// digest; anything else is logged and answered, never retried.
+pub async fn handle<L: AuditLog, R: AuditReader, B: EventBus>(
+    config: &Config,
+    trail: &Trail<L>,
+    reader: &R,
+    bus: &B,
+    payload: &Value,
+    now: OffsetDateTime,
+    slot: Duration,
+) -> Result<Value, PortError> {
+    if let Some(messages) = sqs_messages(payload) {
+        let r = record(config, trail, bus, &messages, now, slot).await;
+        tracing::info!(
+            reads = r.reads,
+            denied = r.denied,
+            unreadable = r.unreadable,
+            failed = r.failed.len(),
+            "batch recorded"
+        );
+        return Ok(r.response());
+    }
+    match crate::event::parse(payload) {
+        Ok(crate::event::Incoming::Schedule { .. }) => {
+            let d = digest(trail, reader, bus, now, slot).await?;
+            tracing::info!(slots = d.slots, denied = d.denied, mails = d.mails, "digest run");
+            Ok(json!({"digest": {"slots": d.slots, "denied": d.denied, "mails": d.mails}}))
+        }
+        _ => {
+            tracing::error!("recorder: event is neither an sqs batch nor the schedule; ignored");
+            Ok(json!({"ignored": "neither an sqs batch nor the schedule"}))
+        }
+    }
+}

@@ -1,0 +1,440 @@
+//! The recorder over in-memory ports, with CloudTrail data events shaped from published real ones
+//! (`fixtures/data-events/SOURCES.md`). The same paths run against moto with the real binary in
+//! `tests/tests/reads.rs` at the workspace root.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use breakglass_core::audit::Trail;
+use breakglass_core::events::OwnEvent;
+use breakglass_core::ports::{Appended, AuditLog, AuditReader, BusEvent, EventBus, PortError};
+use breakglass_core::reads::{self, Unreadable};
+use breakglass_core::recorder::{self, Message, ReadRecord, SLOT};
+use canonical_policies::Config;
+use serde_json::{json, Value};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/tests/fixtures/data-events/{name}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap()
+}
+
+fn config() -> Config {
+    let text = std::fs::read_to_string(format!("{}/../examples/breakglass.toml", env!("CARGO_MANIFEST_DIR")))
+        .unwrap();
+    Config::from_toml(&text).unwrap()
+}
+
+#[derive(Default)]
+struct Log {
+    records: Mutex<BTreeMap<String, String>>,
+    /// Writes under keys containing this fail.
+    fail: Mutex<Option<String>>,
+}
+
+impl AuditLog for Log {
+    async fn append(&self, key: &str, body: &str, _: OffsetDateTime) -> Result<Appended, PortError> {
+        if self.fail.lock().unwrap().as_deref().is_some_and(|f| key.contains(f)) {
+            return Err(PortError::Retryable("PutObject: 503 SlowDown".into()));
+        }
+        let mut m = self.records.lock().unwrap();
+        if m.contains_key(key) {
+            return Ok(Appended::AlreadyThere);
+        }
+        m.insert(key.to_owned(), body.to_owned());
+        Ok(Appended::Written)
+    }
+}
+
+impl AuditReader for Log {
+    async fn keys(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<String>, PortError> {
+        let m = self.records.lock().unwrap();
+        Ok(m.keys()
+            .filter(|k| k.starts_with(prefix) && start_after.is_none_or(|s| k.as_str() > s))
+            .cloned()
+            .collect())
+    }
+    async fn get(&self, key: &str) -> Result<Option<String>, PortError> {
+        Ok(self.records.lock().unwrap().get(key).cloned())
+    }
+}
+
+impl Log {
+    fn under(&self, prefix: &str) -> Vec<(String, Value)> {
+        let m = self.records.lock().unwrap();
+        m.iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), serde_json::from_str(v).unwrap()))
+            .collect()
+    }
+}
+
+#[derive(Default)]
+struct Bus(Mutex<Vec<BusEvent>>);
+
+impl EventBus for Bus {
+    async fn put(&self, event: &BusEvent) -> Result<(), PortError> {
+        self.0.lock().unwrap().push(event.clone());
+        Ok(())
+    }
+}
+
+impl Bus {
+    fn events(&self) -> Vec<OwnEvent> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| OwnEvent::from_bus(&e.detail_type, &e.detail).unwrap())
+            .collect()
+    }
+}
+
+fn trail(config: &Config) -> Trail<Log> {
+    Trail { log: Log::default(), config: config.audit.clone().unwrap(), config_sha256: Some("c0nf".into()) }
+}
+
+fn msg(id: &str, body: String) -> Message {
+    Message { id: id.into(), body }
+}
+
+const NOW: OffsetDateTime = datetime!(2026-12-01 22:43:10 UTC);
+
+#[test]
+fn data_events_read_as_published() {
+    let config = config();
+    let r = reads::parse(&fixture("getobject.json"), &config).unwrap();
+    assert_eq!(r.event_id, "8d96391c-83f4-3491-bb84-4b389122ffb9");
+    assert_eq!(r.call, "GetObject");
+    assert_eq!(r.bucket, "acme-cloudtrail-logs");
+    assert_eq!(r.bytes, 339_117);
+    assert_eq!(r.role.as_deref(), Some("arn:aws:iam::111122223333:role/investigations/LogInvestigator"));
+    assert_eq!(r.session.as_deref(), Some("alice"));
+    assert_eq!(r.source_identity.as_deref(), Some("alice@example.com"));
+    assert_eq!(r.source_ip.as_deref(), Some("198.51.100.23"));
+    assert!(r.key.as_deref().unwrap().starts_with("AWSLogs/111122223333/CloudTrail/"));
+    assert!(!r.denied() && r.error.is_none());
+    assert!(r.is_by("arn:aws:iam::111122223333:role/investigations/LogInvestigator"));
+
+    let v = reads::parse(&fixture("getobject-version.json"), &config).unwrap();
+    assert!(v.version_id.as_deref().unwrap().starts_with("3HL4kqtJ"));
+    assert_eq!(reads::parse(&fixture("headobject.json"), &config).unwrap().call, "HeadObject");
+
+    let d = reads::parse(&fixture("getobject-denied.json"), &config).unwrap();
+    assert!(d.denied());
+    assert_eq!(d.bytes, 0);
+    assert!(d.reader().contains("AWSReservedSSO_AdministratorAccess"));
+
+    assert!(matches!(
+        reads::parse(&fixture("s3tables-getobject.json"), &config),
+        Err(Unreadable::Foreign { .. })
+    ));
+    assert!(matches!(reads::parse(&fixture("truncated.json"), &config), Err(Unreadable::NotJson(_))));
+    assert_eq!(
+        reads::event_id_of(&fixture("s3tables-getobject.json")).as_deref(),
+        Some("f2b287f3-0df1-1234-a2f4-c4bdfed47657")
+    );
+}
+
+#[test]
+fn an_s3_on_outposts_data_event_from_the_corpus_is_foreign() {
+    let dir = std::env::var_os("BREAKGLASS_CORPUS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| format!("{}/../../shared/corpus", env!("CARGO_MANIFEST_DIR")).into());
+    let path = dir
+        .join("events/cloudtrail_record_single/awsdocs_s3_userguide__s3_outposts_PutObject_data_event.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "corpus missing at {} under CI=true",
+            path.display()
+        );
+        eprintln!("notice: corpus not found at {}; skipping", path.display());
+        return;
+    };
+    assert!(matches!(reads::parse(&text, &config()), Err(Unreadable::Foreign { .. })));
+}
+
+#[test]
+fn malformed_unprotected_and_wrong_bucket_events_are_unreadable_never_reads() {
+    let config = config();
+    let mut other = serde_json::from_str::<Value>(&fixture("getobject.json")).unwrap();
+    other["detail"]["requestParameters"]["bucketName"] = json!("someone-elses-bucket");
+    assert!(matches!(reads::parse(&other.to_string(), &config), Err(Unreadable::Unprotected(_))));
+    let mut no_id = serde_json::from_str::<Value>(&fixture("getobject.json")).unwrap();
+    no_id["detail"].as_object_mut().unwrap().remove("eventID");
+    assert!(matches!(reads::parse(&no_id.to_string(), &config), Err(Unreadable::NoEventId)));
+    let mut bad_time = serde_json::from_str::<Value>(&fixture("getobject.json")).unwrap();
+    bad_time["detail"]["eventTime"] = json!("yesterday");
+    assert!(matches!(reads::parse(&bad_time.to_string(), &config), Err(Unreadable::NoTime)));
+    for junk in ["", "null", "[]", "{}", "{\"detail-type\": 5}", "\u{0}"] {
+        assert!(reads::parse(junk, &config).is_err(), "{junk:?}");
+    }
+}
+
+#[tokio::test]
+async fn one_batch_one_reads_record_per_bucket_one_record_per_refused_read_and_per_unreadable_message() {
+    let config = config();
+    let trail = trail(&config);
+    let bus = Bus::default();
+    let batch = vec![
+        msg("m1", fixture("getobject.json")),
+        msg("m2", fixture("getobject-version.json")),
+        msg("m3", fixture("headobject.json")),
+        msg("m4", fixture("getobject-denied.json")),
+        msg("m5", fixture("truncated.json")),
+        msg("m6", fixture("s3tables-getobject.json")),
+    ];
+    let r = recorder::record(&config, &trail, &bus, &batch, NOW, SLOT).await;
+    assert!(r.failed.is_empty(), "{r:?}");
+    assert_eq!((r.reads, r.denied, r.unreadable, r.records), (3, 1, 2, 4));
+
+    let reads = trail.log.under("breakglass/_reads/acme-cloudtrail-logs/");
+    assert_eq!(reads.len(), 1);
+    let (key, body) = &reads[0];
+    // Keyed by the earliest read (the HeadObject at 09:13:59), so a window's reads list by time.
+    assert!(key.starts_with("breakglass/_reads/acme-cloudtrail-logs/2026-11-30T09:13:59Z-"), "{key}");
+    let record: ReadRecord = serde_json::from_value(body.clone()).unwrap();
+    assert_eq!(record.count, 3);
+    assert_eq!(record.bytes, 339_117 + 1_048_576);
+    assert_eq!(record.config_sha256.as_deref(), Some("c0nf"));
+    assert_eq!(
+        record.reads.iter().map(|r| r.call.as_str()).collect::<Vec<_>>(),
+        ["HeadObject", "GetObject", "GetObject"]
+    );
+
+    let denied = trail.log.under("breakglass/_denied/2026-12-01T22:40:00Z/acme-cloudtrail-logs/");
+    assert_eq!(denied.len(), 1, "{:?}", trail.log.records.lock().unwrap().keys().collect::<Vec<_>>());
+    let unreadable = trail.log.under("breakglass/_unreadable/");
+    assert_eq!(unreadable.len(), 2);
+    assert!(unreadable.iter().any(|(_, u)| u["event_id"] == "f2b287f3-0df1-1234-a2f4-c4bdfed47657"));
+    assert!(unreadable
+        .iter()
+        .any(|(_, u)| u["message_id"] == "m5" && u["reason"].as_str().unwrap().starts_with("not json")));
+
+    // One alert for the two unreadable messages; the investigator's reads are not an alert.
+    let events = bus.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let OwnEvent::Unreadable(u) = &events[0] else { panic!("{events:?}") };
+    assert_eq!(u.count, 2);
+
+    // The response SQS reads.
+    assert_eq!(r.response()["batchItemFailures"], json!([]));
+}
+
+#[tokio::test]
+async fn a_read_by_a_principal_outside_the_investigator_roles_is_an_alert() {
+    let config = config();
+    let trail = trail(&config);
+    let bus = Bus::default();
+    let mut stolen = serde_json::from_str::<Value>(&fixture("getobject-denied.json")).unwrap();
+    let d = stolen["detail"].as_object_mut().unwrap();
+    d.remove("errorCode");
+    d.remove("errorMessage");
+    d["additionalEventData"]["bytesTransferredOut"] = json!(5120);
+    let r = recorder::record(
+        &config,
+        &trail,
+        &bus,
+        &[msg("m1", stolen.to_string()), msg("m2", fixture("getobject.json"))],
+        NOW,
+        SLOT,
+    )
+    .await;
+    assert_eq!((r.reads, r.alerts), (2, 1));
+    let events = bus.events();
+    let OwnEvent::ReadAlert(a) = &events[0] else { panic!("{events:?}") };
+    assert_eq!(a.count, 1);
+    assert!(a.reads[0].reader().contains("AWSReservedSSO_AdministratorAccess"));
+    // acme-vpc-flow-logs allows only LogInvestigator: ExternalAuditor reading it is an alert there.
+    let mut auditor = serde_json::from_str::<Value>(&fixture("getobject.json")).unwrap();
+    auditor["detail"]["requestParameters"]["bucketName"] = json!("acme-vpc-flow-logs");
+    auditor["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] =
+        json!("arn:aws:iam::111122223333:role/investigations/ExternalAuditor");
+    auditor["detail"]["userIdentity"]["arn"] =
+        json!("arn:aws:sts::111122223333:assumed-role/ExternalAuditor/bob");
+    let bus = Bus::default();
+    let r = recorder::record(&config, &trail, &bus, &[msg("m3", auditor.to_string())], NOW, SLOT).await;
+    assert_eq!(r.alerts, 1);
+}
+
+#[tokio::test]
+async fn records_that_cannot_be_written_hand_back_only_their_messages() {
+    let config = config();
+    let trail = trail(&config);
+    *trail.log.fail.lock().unwrap() = Some("_reads/".into());
+    let bus = Bus::default();
+    let batch = vec![
+        msg("m1", fixture("getobject.json")),
+        msg("m2", fixture("getobject-denied.json")),
+        msg("m3", fixture("headobject.json")),
+    ];
+    let r = recorder::record(&config, &trail, &bus, &batch, NOW, SLOT).await;
+    assert_eq!(r.failed, ["m1", "m3"]);
+    assert_eq!(
+        r.response()["batchItemFailures"],
+        json!([{"itemIdentifier": "m1"}, {"itemIdentifier": "m3"}])
+    );
+    assert_eq!(trail.log.under("breakglass/_denied/").len(), 1);
+}
+
+fn denied_read(n: usize, at: OffsetDateTime) -> String {
+    let mut e = serde_json::from_str::<Value>(&fixture("getobject-denied.json")).unwrap();
+    e["detail"]["eventID"] = json!(format!("denied-{n:04}"));
+    e["detail"]["eventTime"] = json!(breakglass_core::format_time(at));
+    e["detail"]["requestParameters"]["key"] =
+        json!(format!("AWSLogs/111122223333/CloudTrail/object-{}.json.gz", n % 7));
+    e.to_string()
+}
+
+#[tokio::test]
+async fn a_hundred_refused_reads_in_a_minute_are_a_hundred_records_and_one_mail() {
+    let config = config();
+    let trail = trail(&config);
+    let bus = Bus::default();
+    let start = datetime!(2026-12-01 22:41:00 UTC);
+    // Four batches over the minute, as SQS hands them over.
+    for (b, chunk) in (0..100).collect::<Vec<_>>().chunks(25).enumerate() {
+        let batch: Vec<Message> = chunk
+            .iter()
+            .map(|n| msg(&format!("m{n}"), denied_read(*n, start + Duration::milliseconds(*n as i64 * 600))))
+            .collect();
+        let r = recorder::record(
+            &config,
+            &trail,
+            &bus,
+            &batch,
+            start + Duration::seconds(15 * b as i64 + 5),
+            SLOT,
+        )
+        .await;
+        assert_eq!((r.denied, r.records), (25, 25));
+    }
+    // A retried message is recorded again; the digest counts its event once.
+    recorder::record(
+        &config,
+        &trail,
+        &bus,
+        &[msg("m7", denied_read(7, start))],
+        start + Duration::seconds(59),
+        SLOT,
+    )
+    .await;
+    assert_eq!(trail.log.under("breakglass/_denied/").len(), 101);
+    assert!(bus.events().is_empty(), "refused reads are mailed by the digest, not one by one");
+
+    // The slot 22:40–22:45 is complete at 22:45; the digest run after it mails it once.
+    let d =
+        recorder::digest(&trail, &trail.log, &bus, datetime!(2026-12-01 22:45:30 UTC), SLOT).await.unwrap();
+    assert_eq!((d.slots, d.denied, d.mails), (1, 100, 1));
+    let events = bus.events();
+    let [OwnEvent::Denied(g)] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(g.bucket, "acme-cloudtrail-logs");
+    assert_eq!(g.count, 100);
+    assert_eq!(g.by.len(), 1);
+    assert_eq!(g.by[0].count, 100);
+    assert_eq!(g.by[0].keys.len(), 5);
+    assert_eq!((g.from.as_str(), g.to.as_str()), ("2026-12-01T22:40:00Z", "2026-12-01T22:45:00Z"));
+
+    // The next runs find the marker: no second mail.
+    let d =
+        recorder::digest(&trail, &trail.log, &bus, datetime!(2026-12-01 22:50:30 UTC), SLOT).await.unwrap();
+    assert_eq!(d.mails, 0);
+    assert_eq!(bus.events().len(), 1);
+}
+
+#[tokio::test]
+async fn a_missed_digest_run_is_made_up_for_in_one_mail_per_bucket() {
+    let config = config();
+    let trail = trail(&config);
+    let bus = Bus::default();
+    let t = datetime!(2026-12-01 20:01:00 UTC);
+    recorder::record(&config, &trail, &bus, &[msg("a", denied_read(1, t))], t, SLOT).await;
+    recorder::record(
+        &config,
+        &trail,
+        &bus,
+        &[msg("b", denied_read(2, t + Duration::minutes(6)))],
+        t + Duration::minutes(6),
+        SLOT,
+    )
+    .await;
+    // No run at 20:05 or 20:10 (the function failed); 20:16 digests both slots in one mail.
+    let d =
+        recorder::digest(&trail, &trail.log, &bus, datetime!(2026-12-01 20:16:00 UTC), SLOT).await.unwrap();
+    assert_eq!((d.slots, d.denied, d.mails), (2, 2, 1));
+    // Slots still open are left for the next run.
+    recorder::record(
+        &config,
+        &trail,
+        &bus,
+        &[msg("c", denied_read(3, t))],
+        datetime!(2026-12-01 20:16:30 UTC),
+        SLOT,
+    )
+    .await;
+    let d =
+        recorder::digest(&trail, &trail.log, &bus, datetime!(2026-12-01 20:17:00 UTC), SLOT).await.unwrap();
+    assert_eq!(d.mails, 0);
+    let d =
+        recorder::digest(&trail, &trail.log, &bus, datetime!(2026-12-01 20:20:01 UTC), SLOT).await.unwrap();
+    assert_eq!(d.mails, 1);
+}
+
+#[tokio::test]
+async fn organisation_mode_records_a_read_only_under_the_account_that_owns_the_bucket() {
+    let text =
+        std::fs::read_to_string(format!("{}/../examples/organisation.toml", env!("CARGO_MANIFEST_DIR")))
+            .unwrap();
+    let config = Config::from_toml(&text).unwrap();
+    let b = &config.buckets[0];
+    let trail = trail(&config);
+    let bus = Bus::default();
+    let mut e = serde_json::from_str::<Value>(&fixture("getobject.json")).unwrap();
+    e["detail"]["requestParameters"]["bucketName"] = json!(b.name);
+    e["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] =
+        json!(b.investigator_roles.iter().next().unwrap());
+    e["detail"]["recipientAccountId"] = json!(b.account);
+    e["account"] = json!(b.account);
+    let forged = {
+        let mut f = e.clone();
+        f["detail"]["recipientAccountId"] = json!("999988887777");
+        f["account"] = json!("999988887777");
+        f["detail"]["eventID"] = json!("forged");
+        f
+    };
+    let r = recorder::record(
+        &config,
+        &trail,
+        &bus,
+        &[msg("ok", e.to_string()), msg("forged", forged.to_string())],
+        NOW,
+        SLOT,
+    )
+    .await;
+    assert_eq!((r.reads, r.unreadable), (1, 1));
+    assert_eq!(trail.log.under(&format!("breakglass/_reads/{}/{}/", b.account, b.name)).len(), 1);
+    let unreadable = trail.log.under(&format!("{}_unreadable/", config.audit.as_ref().unwrap().prefix));
+    assert!(unreadable[0].1["reason"].as_str().unwrap().contains("does not own it"));
+}
+
+#[tokio::test]
+async fn the_handler_takes_sqs_batches_and_the_schedule_and_ignores_the_rest() {
+    let config = config();
+    let trail = trail(&config);
+    let bus = Bus::default();
+    let sqs = json!({"Records": [
+        {"messageId": "a1", "eventSource": "aws:sqs", "body": fixture("getobject.json")},
+        {"messageId": "a2", "eventSource": "aws:sqs", "body": fixture("truncated.json")}
+    ]});
+    let out = recorder::handle(&config, &trail, &trail.log, &bus, &sqs, NOW, SLOT).await.unwrap();
+    assert_eq!((out["reads"].clone(), out["unreadable"].clone()), (json!(1), json!(1)));
+    let schedule = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+    let out = recorder::handle(&config, &trail, &trail.log, &bus, &schedule, NOW, SLOT).await.unwrap();
+    assert_eq!(out["digest"]["mails"], 0);
+    let out =
+        recorder::handle(&config, &trail, &trail.log, &bus, &json!({"hello": 1}), NOW, SLOT).await.unwrap();
+    assert!(out["ignored"].is_string());
+}

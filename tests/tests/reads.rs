@@ -1,0 +1,156 @@
+//! Who read what, end to end on moto with the real recorder and notifier binaries: CloudTrail data
+//! events (shaped from published real ones, `core/tests/fixtures/data-events/SOURCES.md`) go through
+//! template.yaml's read rule into the recorder's queue, the recorder writes the audit trail and puts
+//! its alerts on the bus, the notifier mails them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use e2e::{root, setup, Function};
+use serde_json::{json, Value};
+
+fn fixture(name: &str) -> Value {
+    let path = root().join("core/tests/fixtures/data-events").join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A read of `key` by the fixture's investigator session, now.
+fn read(n: usize, key: &str, bytes: u64) -> Value {
+    let mut e = fixture("getobject.json");
+    let now = breakglass_core::format_time(time::OffsetDateTime::now_utc());
+    e["detail"]["eventID"] = json!(format!("read-{n:04}"));
+    e["detail"]["eventTime"] = json!(now);
+    e["time"] = json!(now);
+    e["detail"]["requestParameters"]["key"] = json!(key);
+    e["detail"]["additionalEventData"]["bytesTransferredOut"] = json!(bytes);
+    e
+}
+
+#[tokio::test]
+async fn reads_are_recorded_with_who_what_and_bytes_and_a_stranger_s_read_is_an_alert() {
+    let Some(env) = setup().await else { return };
+    let stack = &env.stack;
+    let recorder = Function::spawn("recorder", &stack.function_env());
+    for (n, (key, bytes)) in
+        [("AWSLogs/a.json.gz", 1000), ("AWSLogs/b.json.gz", 2000), ("AWSLogs/c.json.gz", 3000)]
+            .into_iter()
+            .enumerate()
+    {
+        stack.cloudtrail(&read(n, key, bytes)).await;
+    }
+    // The administrator of the logging account reads an object, and S3 let it through.
+    let mut stolen = fixture("getobject-denied.json");
+    let d = stolen["detail"].as_object_mut().unwrap();
+    d.remove("errorCode");
+    d.remove("errorMessage");
+    d["additionalEventData"]["bytesTransferredOut"] = json!(4096);
+    stack.cloudtrail(&stolen).await;
+    // Another service's GetObject (S3 Tables) is not matched by the rule at all.
+    stack.cloudtrail(&fixture("s3tables-getobject.json")).await;
+
+    let answers = stack.record_reads(&recorder).await;
+    let total = |k: &str| answers.iter().map(|a| a[k].as_u64().unwrap()).sum::<u64>();
+    assert_eq!((total("reads"), total("denied"), total("unreadable")), (4, 0, 0), "{answers:?}");
+    assert!(answers.iter().all(|a| a["batchItemFailures"] == json!([])));
+
+    let records = stack.audit_under("_reads/acme-cloudtrail-logs/").await;
+    let reads: Vec<&Value> = records.iter().flat_map(|(_, r)| r["reads"].as_array().unwrap()).collect();
+    assert_eq!(reads.len(), 4);
+    let by_investigator: Vec<&&Value> = reads
+        .iter()
+        .filter(|r| r["role"] == "arn:aws:iam::111122223333:role/investigations/LogInvestigator")
+        .collect();
+    assert_eq!(by_investigator.len(), 3);
+    assert_eq!(by_investigator.iter().map(|r| r["bytes"].as_u64().unwrap()).sum::<u64>(), 6000);
+    assert!(by_investigator.iter().all(|r| r["source_identity"] == "alice@example.com"));
+    assert!(records.iter().all(|(_, r)| r["config_sha256"].is_string() && r["id"].is_string()));
+
+    // The alert went on the bus; the notifier mails it to stakeholders and the security team.
+    let own = stack.drain(&stack.own_events).await;
+    assert_eq!(own.len(), 1, "{own:?}");
+    assert_eq!(own[0]["detail-type"], "breakglass read alert");
+    env.notifier.invoke(&own[0]).unwrap();
+    for queue in [&stack.stakeholders, &stack.security] {
+        let mails = stack.deliveries(queue).await;
+        assert_eq!(mails.len(), 1, "{mails:?}");
+        let (attrs, doc) = &mails[0];
+        assert_eq!(attrs["kind"]["Value"], "access");
+        assert!(
+            doc["subject"].as_str().unwrap().contains("ALERT acme-cloudtrail-logs: 1 object read"),
+            "{doc}"
+        );
+        assert!(doc["text"].as_str().unwrap().contains("AWSReservedSSO_AdministratorAccess"), "{doc}");
+    }
+    // …and records that mail like every other.
+    let alert_records = stack.audit_records("acme-cloudtrail-logs").await;
+    assert!(alert_records.iter().any(|(_, r)| r["kind"] == "access"), "{alert_records:?}");
+}
+
+#[tokio::test]
+async fn a_hundred_refused_reads_in_a_minute_are_a_hundred_records_and_one_mail() {
+    let Some(env) = setup().await else { return };
+    let stack = &env.stack;
+    let mut function_env = stack.function_env();
+    // Two-second slots instead of five minutes, so that the test need not wait for a slot to end.
+    function_env.push(("BREAKGLASS_DIGEST_SLOT_SECONDS".into(), "2".into()));
+    let recorder = Function::spawn("recorder", &function_env);
+    let mut denied = fixture("getobject-denied.json");
+    for n in 0..100 {
+        denied["detail"]["eventID"] = json!(format!("denied-{n:04}"));
+        denied["detail"]["requestParameters"]["key"] = json!(format!("AWSLogs/object-{}.json.gz", n % 9));
+        stack.cloudtrail(&denied).await;
+    }
+    let answers = stack.record_reads(&recorder).await;
+    let refused: u64 = answers.iter().map(|a| a["denied"].as_u64().unwrap()).sum();
+    assert_eq!(refused, 100, "{answers:?}");
+    assert_eq!(stack.audit_under("_denied/").await.len(), 100);
+    assert!(stack.drain(&stack.own_events).await.is_empty(), "refused reads are mailed by the digest only");
+
+    // The slot ends; the scheduled digest mails it once, then never again.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let schedule = json!({"version": "0", "id": "digest-1", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "111122223333", "time": breakglass_core::format_time(time::OffsetDateTime::now_utc()),
+        "region": "eu-central-1", "resources": [], "detail": {}});
+    let first = recorder.invoke(&schedule).unwrap();
+    assert_eq!(first["digest"]["denied"], 100, "{first}");
+    assert_eq!(first["digest"]["mails"], 1, "{first}");
+    assert_eq!(recorder.invoke(&schedule).unwrap()["digest"]["mails"], 0);
+    let own = stack.drain(&stack.own_events).await;
+    assert_eq!(own.len(), 1);
+    env.notifier.invoke(&own[0]).unwrap();
+    let mails = stack.deliveries(&stack.security).await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let (attrs, doc) = &mails[0];
+    assert_eq!(attrs["kind"]["Value"], "denied");
+    assert_eq!(doc["count"], 100);
+    assert!(doc["subject"].as_str().unwrap().contains("100 refused read(s)"), "{doc}");
+    assert!(doc["text"].as_str().unwrap().contains("100 refused"), "{doc}");
+    // Stakeholders are not mailed refused reads; the security team is.
+    assert!(stack.deliveries(&stack.stakeholders).await.is_empty());
+}
+
+#[tokio::test]
+async fn malformed_and_foreign_data_events_are_recorded_as_unreadable_and_alerted_once() {
+    let Some(env) = setup().await else { return };
+    let stack = &env.stack;
+    let recorder = Function::spawn("recorder", &stack.function_env());
+    // Straight into the queue: what a broken forwarder or a forger could put there.
+    let truncated =
+        std::fs::read_to_string(root().join("core/tests/fixtures/data-events/truncated.json")).unwrap();
+    let foreign = fixture("s3tables-getobject.json").to_string();
+    for body in [truncated.as_str(), foreign.as_str(), "{}", &read(1, "AWSLogs/ok.json.gz", 10).to_string()] {
+        stack.clients.sqs.send_message().queue_url(&stack.reads).message_body(body).send().await.unwrap();
+    }
+    let answers = stack.record_reads(&recorder).await;
+    let total = |k: &str| answers.iter().map(|a| a[k].as_u64().unwrap()).sum::<u64>();
+    assert_eq!((total("reads"), total("unreadable")), (1, 3), "{answers:?}");
+    assert!(answers.iter().all(|a| a["batchItemFailures"] == json!([])), "nothing handed back: {answers:?}");
+    let unreadable = stack.audit_under("_unreadable/").await;
+    assert_eq!(unreadable.len(), 3);
+    assert!(unreadable.iter().any(|(_, r)| r["event_id"] == "f2b287f3-0df1-1234-a2f4-c4bdfed47657"));
+    assert_eq!(recorder.invoke(&json!({"Records": []})).unwrap()["ignored"].is_string(), true);
+    let own = stack.drain(&stack.own_events).await;
+    assert_eq!(own.len(), 1, "one alert for the batch: {own:?}");
+    env.notifier.invoke(&own[0]).unwrap();
+    let mails = stack.deliveries(&stack.security).await;
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].1["subject"].as_str().unwrap().contains("3 data event(s) could not be recorded"));
+}
