@@ -146,7 +146,7 @@ async fn malformed_and_foreign_data_events_are_recorded_as_unreadable_and_alerte
     let unreadable = stack.audit_under("_unreadable/").await;
     assert_eq!(unreadable.len(), 3);
     assert!(unreadable.iter().any(|(_, r)| r["event_id"] == "f2b287f3-0df1-1234-a2f4-c4bdfed47657"));
-    assert_eq!(recorder.invoke(&json!({"Records": []})).unwrap()["ignored"].is_string(), true);
+    assert!(recorder.invoke(&json!({"Records": []})).unwrap()["ignored"].is_string());
     let own = stack.drain(&stack.own_events).await;
     assert_eq!(own.len(), 1, "one alert for the batch: {own:?}");
     env.notifier.invoke(&own[0]).unwrap();
