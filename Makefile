@@ -18,7 +18,7 @@ CORPUS ?= ../shared/corpus
 all: test
 
 demo: venv
-	$(CARGO) build --quiet -p breakglass -p enforcer -p notifier -p catalog
+	$(CARGO) build --quiet -p breakglass -p enforcer -p notifier -p catalog -p recorder
 	$(CARGO) build --quiet -p e2e --bin demo
 	./scripts/demo.sh
 	@echo
@@ -43,21 +43,21 @@ venv:
 	@./scripts/venv.sh
 
 unit: venv
-	$(CARGO) build --quiet -p enforcer -p notifier -p catalog -p breakglass
+	$(CARGO) build --quiet -p enforcer -p notifier -p catalog -p recorder -p breakglass
 	@if [ -d "$(CORPUS)" ]; then echo "corpus: $(CORPUS)"; else echo "corpus: not found at $(CORPUS) (corpus tests will skip, or fail under CI=true)"; fi
 	BREAKGLASS_CORPUS=$(abspath $(CORPUS)) $(CARGO) test --workspace 2>&1 | tee target/test.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "make test: %d passed, %d failed\n", p, f }' target/test.log
 
 bench: zips
 	$(CARGO) bench -p canonical-policies --bench pipeline
-	$(CARGO) build --release --quiet -p enforcer -p notifier -p catalog
+	$(CARGO) build --release --quiet -p enforcer -p notifier -p catalog -p recorder
 	$(CARGO) build --release --quiet -p e2e --bin lambda_bench
 	./target/release/lambda_bench
 
 # The Lambda zips whose sizes `make bench` reports (x86_64 here; see scripts/package.sh).
 zips:
 	@./scripts/venv.sh lambda
-	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --x86-64 --output-format zip -p enforcer -p notifier -p catalog
+	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --x86-64 --output-format zip -p enforcer -p notifier -p catalog -p recorder
 
 # sam build with cargo-lambda (scripts/package.sh): arm64 as in template.yaml where the aarch64 target
 # is installed, else an x86_64 variant of the template (it says so).
