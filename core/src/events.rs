@@ -19,6 +19,7 @@ pub const CONFIG: &str = "breakglass config";
 pub const READ_ALERT: &str = "breakglass read alert";
 pub const DENIED: &str = "breakglass denied";
 pub const UNREADABLE: &str = "breakglass unreadable";
+pub const WINDOW_REPORT: &str = "breakglass window report";
 
 /// Readers and expiry of an OpenAccess.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -283,6 +284,7 @@ pub enum OwnEvent {
     ReadAlert(ReadAlert),
     Denied(DeniedDigest),
     Unreadable(UnreadableEvents),
+    WindowReport(crate::report::WindowReport),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -305,6 +307,7 @@ impl OwnEvent {
             OwnEvent::ReadAlert(_) => READ_ALERT,
             OwnEvent::Denied(_) => DENIED,
             OwnEvent::Unreadable(_) => UNREADABLE,
+            OwnEvent::WindowReport(_) => WINDOW_REPORT,
         }
     }
 
@@ -320,6 +323,7 @@ impl OwnEvent {
             OwnEvent::ReadAlert(e) => serde_json::to_value(e),
             OwnEvent::Denied(e) => serde_json::to_value(e),
             OwnEvent::Unreadable(e) => serde_json::to_value(e),
+            OwnEvent::WindowReport(e) => serde_json::to_value(e),
         };
         // Plain structs of strings, numbers and options: serialisation cannot fail.
         detail.unwrap_or(Value::Null)
@@ -342,6 +346,9 @@ impl OwnEvent {
             READ_ALERT => ReadAlert::deserialize(detail).map(OwnEvent::ReadAlert).map_err(malformed),
             DENIED => DeniedDigest::deserialize(detail).map(OwnEvent::Denied).map_err(malformed),
             UNREADABLE => UnreadableEvents::deserialize(detail).map(OwnEvent::Unreadable).map_err(malformed),
+            WINDOW_REPORT => crate::report::WindowReport::deserialize(detail)
+                .map(OwnEvent::WindowReport)
+                .map_err(malformed),
             other => Err(OwnEventError::Unknown(other.to_owned())),
         }
     }
@@ -356,6 +363,7 @@ impl OwnEvent {
             OwnEvent::Misrouted(e) => Some(&e.bucket),
             OwnEvent::ReadAlert(e) => Some(&e.bucket),
             OwnEvent::Denied(e) => Some(&e.bucket),
+            OwnEvent::WindowReport(e) => Some(&e.bucket),
             OwnEvent::Config(_) | OwnEvent::Unreadable(_) => None,
         }
     }

@@ -21,6 +21,7 @@ pub mod organisation;
 pub mod ports;
 pub mod reads;
 pub mod recorder;
+pub mod report;
 pub mod route;
 pub mod sentinel;
 pub mod watch;

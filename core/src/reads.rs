@@ -109,6 +109,29 @@ impl ObjectRead {
         self.role.as_deref().unwrap_or(&self.principal)
     }
 
+    /// One line for a person: when, who, what, how much, from where, and the outcome.
+    pub fn line(&self) -> String {
+        use std::fmt::Write as _;
+        let mut line = format!("{}  {}  {}", self.time, self.reader(), self.call);
+        if let Some(k) = &self.key {
+            let _ = write!(line, " {k}");
+        }
+        if let Some(v) = &self.version_id {
+            let _ = write!(line, " (version {v})");
+        }
+        let _ = write!(line, ", {} bytes", self.bytes);
+        if let Some(ip) = &self.source_ip {
+            let _ = write!(line, ", from {ip}");
+        }
+        if let Some(who) = &self.source_identity {
+            let _ = write!(line, ", source identity {who}");
+        }
+        if let Some(e) = &self.error {
+            let _ = write!(line, " [{e}]");
+        }
+        line
+    }
+
     /// Whether `reader` (a role ARN of a grant, or a principal ARN) names this caller.
     pub fn is_by(&self, reader: &str) -> bool {
         self.principal == reader || self.role.as_deref() == Some(reader)

@@ -37,13 +37,39 @@ pub const DIGESTS: &str = "_digests";
 pub const SLOT: Duration = Duration::minutes(5);
 /// A shorter slot for tests (seconds, 1 to 300); production uses [`SLOT`].
 pub const SLOT_ENV: &str = "BREAKGLASS_DIGEST_SLOT_SECONDS";
+/// How long after a window closed its access report is made: CloudTrail delivers data events
+/// within minutes, and a report made at once would miss the last reads.
+pub const REPORT_DELAY: Duration = Duration::minutes(10);
+/// A shorter delay for tests (seconds, 0 to 600).
+pub const REPORT_DELAY_ENV: &str = "BREAKGLASS_REPORT_DELAY_SECONDS";
+pub const CLOSING: &str = "_closing";
+pub const REPORTS: &str = "_reports";
+/// How far back the schedule looks for closed windows without a report.
+pub const REPORT_LOOKBACK: Duration = Duration::days(2);
 
-/// The slot length from [`SLOT_ENV`], else [`SLOT`].
-pub fn slot_from_env() -> Duration {
-    std::env::var(SLOT_ENV)
-        .ok()
-        .and_then(|v| v.parse::<i64>().ok())
-        .map_or(SLOT, |s| Duration::seconds(s.clamp(1, SLOT.whole_seconds())))
+/// The recorder's clock: the digest slot and the report delay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    pub slot: Duration,
+    pub report_delay: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing { slot: SLOT, report_delay: REPORT_DELAY }
+    }
+}
+
+impl Timing {
+    /// [`SLOT_ENV`] and [`REPORT_DELAY_ENV`] (tests), else the defaults.
+    pub fn from_env() -> Timing {
+        let secs = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<i64>().ok());
+        Timing {
+            slot: secs(SLOT_ENV).map_or(SLOT, |s| Duration::seconds(s.clamp(1, SLOT.whole_seconds()))),
+            report_delay: secs(REPORT_DELAY_ENV)
+                .map_or(REPORT_DELAY, |s| Duration::seconds(s.clamp(0, REPORT_DELAY.whole_seconds()))),
+        }
+    }
 }
 /// How far back a digest run looks for slots not yet mailed (a run that failed is made up for).
 pub const LOOKBACK: Duration = Duration::hours(2);
@@ -451,10 +477,10 @@ pub async fn handle<L: AuditLog, R: AuditReader, B: EventBus>(
     bus: &B,
     payload: &Value,
     now: OffsetDateTime,
-    slot: Duration,
+    timing: Timing,
 ) -> Result<Value, PortError> {
     if let Some(messages) = sqs_messages(payload) {
-        let r = record(config, trail, bus, &messages, now, slot).await;
+        let r = record(config, trail, bus, &messages, now, timing.slot).await;
         tracing::info!(
             reads = r.reads,
             denied = r.denied,
@@ -466,13 +492,127 @@ pub async fn handle<L: AuditLog, R: AuditReader, B: EventBus>(
     }
     match crate::event::parse(payload) {
         Ok(crate::event::Incoming::Schedule { .. }) => {
-            let d = digest(trail, reader, bus, now, slot).await?;
+            let d = digest(trail, reader, bus, now, timing.slot).await?;
             tracing::info!(slots = d.slots, denied = d.denied, mails = d.mails, "digest run");
-            Ok(json!({"digest": {"slots": d.slots, "denied": d.denied, "mails": d.mails}}))
+            let reports = reports(config, trail, reader, bus, now, timing.report_delay).await?;
+            tracing::info!(reports, "access reports made");
+            Ok(
+                json!({"digest": {"slots": d.slots, "denied": d.denied, "mails": d.mails}, "reports": reports}),
+            )
+        }
+        Ok(crate::event::Incoming::Custom { detail_type, detail, .. }) => {
+            let closed = match OwnEvent::from_bus(&detail_type, &detail) {
+                Ok(OwnEvent::Request(q)) if q.action == "close" && !q.refused() => Some((q.bucket, q.time)),
+                Ok(OwnEvent::Remediation(r)) if r.outcome == "closed" => Some((r.bucket, r.time)),
+                _ => None,
+            };
+            match closed {
+                Some((bucket, time)) => {
+                    closing(config, trail, &bucket, &time, now).await?;
+                    Ok(json!({"closing": bucket}))
+                }
+                None => Ok(json!({"ignored": "not a close"})),
+            }
         }
         _ => {
             tracing::error!("recorder: event is neither an sqs batch nor the schedule; ignored");
             Ok(json!({"ignored": "neither an sqs batch nor the schedule"}))
         }
     }
+}
+
+/// A window of `bucket` closed at `time`: the schedule makes its access report once the delay
+/// has passed (the marker is the to-do; the report's record is the done).
+async fn closing<L: AuditLog>(
+    config: &Config,
+    trail: &Trail<L>,
+    bucket: &str,
+    time: &str,
+    now: OffsetDateTime,
+) -> Result<(), PortError> {
+    let Some(b) = config.bucket(bucket) else {
+        tracing::error!(bucket, "close of a bucket that is not protected; no report");
+        return Ok(());
+    };
+    let closed_at = crate::parse_time(time).unwrap_or(now);
+    let name = format!("{}-{}", crate::format_time(closed_at), place(config, &b.name).replace('/', "-"));
+    let marker = json!({"schema": READS_SCHEMA, "kind": "closing", "bucket": b.name, "closed_at": crate::format_time(closed_at)});
+    let key = format!("{}{CLOSING}/{name}.json", trail.config.prefix);
+    trail.log.append(&key, &marker.to_string(), now + trail.config.retain).await.map(|_| ())
+}
+
+/// The access reports that are due: every window closed at least `delay` ago (and within
+/// [`REPORT_LOOKBACK`]) whose report was not made yet. Returns how many were made.
+pub async fn reports<L: AuditLog, R: AuditReader, B: EventBus>(
+    config: &Config,
+    trail: &Trail<L>,
+    reader: &R,
+    bus: &B,
+    now: OffsetDateTime,
+    delay: Duration,
+) -> Result<usize, PortError> {
+    let prefix = &trail.config.prefix;
+    let from = crate::format_time(now - REPORT_LOOKBACK);
+    let names = |dir: String, keys: Vec<String>| -> Vec<String> {
+        keys.iter().filter_map(|k| k.strip_prefix(&dir)?.strip_suffix(".json").map(str::to_owned)).collect()
+    };
+    let closing_dir = format!("{prefix}{CLOSING}/");
+    let reports_dir = format!("{prefix}{REPORTS}/");
+    let due =
+        names(closing_dir.clone(), reader.keys(&closing_dir, Some(&format!("{closing_dir}{from}"))).await?);
+    let done =
+        names(reports_dir.clone(), reader.keys(&reports_dir, Some(&format!("{reports_dir}{from}"))).await?);
+    let mut made = 0;
+    for name in due.iter().filter(|n| !done.contains(n)) {
+        let Some(text) = reader.get(&format!("{closing_dir}{name}.json")).await? else { continue };
+        let marker: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let (Some(bucket), Some(closed_at)) = (
+            marker.get("bucket").and_then(Value::as_str).and_then(|b| config.bucket(b)),
+            marker.get("closed_at").and_then(Value::as_str).and_then(crate::parse_time),
+        ) else {
+            tracing::error!(
+                marker = name.as_str(),
+                "closing marker names no protected bucket or time; skipped"
+            );
+            continue;
+        };
+        if closed_at > now - delay {
+            continue;
+        }
+        let place = place(config, &bucket.name);
+        let records = crate::report::history_records(reader, prefix, &place).await?;
+        let (entries, _) = crate::history::build(&records);
+        // The window that this close ended: the latest one opened before it.
+        let window =
+            crate::report::windows(&entries).into_iter().rev().find(|e| e.start() <= closed_at).filter(|e| {
+                match e {
+                    crate::history::Entry::Window { closed: Some(c), .. } => {
+                        (c.time - closed_at).abs() <= crate::history::FOLD_WINDOW
+                    }
+                    _ => true,
+                }
+            });
+        let report = match window {
+            Some(w) => {
+                let (reads, denied) = crate::report::reads_since(reader, prefix, &place, w.start()).await?;
+                let account = config.organisation.as_ref().map(|_| bucket.account.as_str());
+                crate::report::for_window(&bucket.name, account, w, &reads, &denied, now)
+            }
+            None => None,
+        };
+        match report {
+            Some(r) => {
+                bus.put(&OwnEvent::WindowReport(r).to_bus()).await?;
+                made += 1;
+            }
+            // A close of a bucket that was not open (a remediation of a closed one): nothing to report.
+            None => tracing::info!(bucket = bucket.name.as_str(), "close without an open window; no report"),
+        }
+        let done = json!({"schema": READS_SCHEMA, "kind": "report", "closing": name, "time": crate::format_time(now)});
+        trail
+            .log
+            .append(&format!("{reports_dir}{name}.json"), &done.to_string(), now + trail.config.retain)
+            .await?;
+    }
+    Ok(made)
 }

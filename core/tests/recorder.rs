@@ -10,7 +10,7 @@ use breakglass_core::audit::Trail;
 use breakglass_core::events::OwnEvent;
 use breakglass_core::ports::{Appended, AuditLog, AuditReader, BusEvent, EventBus, PortError};
 use breakglass_core::reads::{self, Unreadable};
-use breakglass_core::recorder::{self, Message, ReadRecord, SLOT};
+use breakglass_core::recorder::{self, Message, ReadRecord, Timing, SLOT};
 use canonical_policies::Config;
 use serde_json::{json, Value};
 use time::macros::datetime;
@@ -429,12 +429,171 @@ async fn the_handler_takes_sqs_batches_and_the_schedule_and_ignores_the_rest() {
         {"messageId": "a1", "eventSource": "aws:sqs", "body": fixture("getobject.json")},
         {"messageId": "a2", "eventSource": "aws:sqs", "body": fixture("truncated.json")}
     ]});
-    let out = recorder::handle(&config, &trail, &trail.log, &bus, &sqs, NOW, SLOT).await.unwrap();
+    let out =
+        recorder::handle(&config, &trail, &trail.log, &bus, &sqs, NOW, Timing::default()).await.unwrap();
     assert_eq!((out["reads"].clone(), out["unreadable"].clone()), (json!(1), json!(1)));
     let schedule = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
-    let out = recorder::handle(&config, &trail, &trail.log, &bus, &schedule, NOW, SLOT).await.unwrap();
+    let out =
+        recorder::handle(&config, &trail, &trail.log, &bus, &schedule, NOW, Timing::default()).await.unwrap();
     assert_eq!(out["digest"]["mails"], 0);
     let out =
-        recorder::handle(&config, &trail, &trail.log, &bus, &json!({"hello": 1}), NOW, SLOT).await.unwrap();
+        recorder::handle(&config, &trail, &trail.log, &bus, &json!({"hello": 1}), NOW, Timing::default())
+            .await
+            .unwrap();
     assert!(out["ignored"].is_string());
+}
+
+/// A bucket's history as the notifier records it: an open at 09:00 until 12:00 for the
+/// investigator, and the operator's close at 10:00.
+fn window_history(log: &Log) {
+    let open = json!({"schema": "breakglass.audit/1", "time": "2026-11-30T09:00:00Z", "bucket": "acme-cloudtrail-logs",
+        "kind": "request", "action": "open", "state": "open", "who": "arn:aws:sts::111122223333:assumed-role/breakglass-operator/alice",
+        "why": "incident 4711", "ticket": "SEC-4711",
+        "grant": {"readers": ["arn:aws:iam::111122223333:role/investigations/LogInvestigator"], "expiry": "2026-11-30T12:00:00Z"},
+        "policy": {"before": null, "after": "h-open"}, "event_ids": ["req-1"]});
+    let close = json!({"schema": "breakglass.audit/1", "time": "2026-11-30T10:00:00Z", "bucket": "acme-cloudtrail-logs",
+        "kind": "request", "action": "close", "state": "closed", "who": "arn:aws:sts::111122223333:assumed-role/breakglass-operator/bob",
+        "why": "done", "policy": {"before": "h-open", "after": "h-closed"}, "event_ids": ["req-2"]});
+    let mut m = log.records.lock().unwrap();
+    m.insert("breakglass/acme-cloudtrail-logs/2026-11-30T09:00:00Z-a.json".into(), open.to_string());
+    m.insert("breakglass/acme-cloudtrail-logs/2026-11-30T10:00:00Z-b.json".into(), close.to_string());
+}
+
+#[tokio::test]
+async fn the_access_report_after_a_close_counts_every_reader_and_flags_reads_outside_the_grant() {
+    let config = config();
+    let trail = trail(&config);
+    window_history(&trail.log);
+    let bus = Bus::default();
+    let mut stranger = serde_json::from_str::<Value>(&fixture("getobject-denied.json")).unwrap();
+    let d = stranger["detail"].as_object_mut().unwrap();
+    d.remove("errorCode");
+    d.remove("errorMessage");
+    d["eventTime"] = json!("2026-11-30T09:30:00Z");
+    d["eventID"] = json!("stranger-1");
+    d["additionalEventData"]["bytesTransferredOut"] = json!(777);
+    let mut refused = serde_json::from_str::<Value>(&fixture("getobject-denied.json")).unwrap();
+    refused["detail"]["eventTime"] = json!("2026-11-30T09:40:00Z");
+    // Before the window: not in its report.
+    let mut before = serde_json::from_str::<Value>(&fixture("getobject.json")).unwrap();
+    before["detail"]["eventTime"] = json!("2026-11-30T08:59:00Z");
+    before["detail"]["eventID"] = json!("before-1");
+    let batch = vec![
+        msg("m1", fixture("getobject.json")),
+        msg("m2", fixture("getobject-version.json")),
+        msg("m3", fixture("headobject.json")),
+        msg("m4", stranger.to_string()),
+        msg("m5", refused.to_string()),
+        msg("m6", before.to_string()),
+    ];
+    let at = datetime!(2026-11-30 09:50:00 UTC);
+    recorder::record(&config, &trail, &bus, &batch, at, SLOT).await;
+    bus.0.lock().unwrap().clear();
+
+    // The operator's close reaches the recorder; the report waits for CloudTrail's late reads.
+    let close = OwnEvent::Request(breakglass_core::events::Request {
+        action: "close".into(),
+        ..breakglass_core::events::Request::new(
+            "acme-cloudtrail-logs",
+            "bob",
+            datetime!(2026-11-30 10:00:00 UTC),
+        )
+    })
+    .to_bus();
+    let event = json!({"detail-type": close.detail_type, "source": "breakglass", "detail": close.detail});
+    let timing = Timing::default();
+    let out = recorder::handle(
+        &config,
+        &trail,
+        &trail.log,
+        &bus,
+        &event,
+        datetime!(2026-11-30 10:00:01 UTC),
+        timing,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["closing"], "acme-cloudtrail-logs");
+    let early = recorder::reports(
+        &config,
+        &trail,
+        &trail.log,
+        &bus,
+        datetime!(2026-11-30 10:05:00 UTC),
+        timing.report_delay,
+    );
+    assert_eq!(early.await.unwrap(), 0);
+    let due = recorder::reports(
+        &config,
+        &trail,
+        &trail.log,
+        &bus,
+        datetime!(2026-11-30 10:10:30 UTC),
+        timing.report_delay,
+    );
+    assert_eq!(due.await.unwrap(), 1);
+    let events = bus.events();
+    let [OwnEvent::WindowReport(r)] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(r.window, "2026-11-30T09:00:00Z");
+    assert_eq!(
+        r.opened_by.as_deref(),
+        Some("arn:aws:sts::111122223333:assumed-role/breakglass-operator/alice")
+    );
+    assert_eq!((r.reason.as_deref(), r.ticket.as_deref()), (Some("incident 4711"), Some("SEC-4711")));
+    assert_eq!(r.open_seconds, 3600);
+    assert_eq!((r.reads, r.bytes), (4, 339_117 + 1_048_576 + 777));
+    let investigator = r.by_reader.iter().find(|s| s.reader.ends_with("LogInvestigator")).unwrap();
+    assert_eq!((investigator.objects, investigator.bytes), (3, 339_117 + 1_048_576));
+    assert_eq!(investigator.source_identities, ["alice@example.com"]);
+    assert_eq!(r.first_objects[0].call, "HeadObject");
+    assert_eq!(r.outside_count, 1);
+    assert!(r.is_alert());
+    assert_eq!(r.denied, 1);
+    let text = breakglass_core::report::text(r);
+    assert!(text.contains("ALERT: 1 read(s) by principals the grant does NOT name"), "{text}");
+    assert!(text.contains("open 1 h"), "{text}");
+
+    // Made once: the next runs find its record.
+    let again = recorder::reports(
+        &config,
+        &trail,
+        &trail.log,
+        &bus,
+        datetime!(2026-11-30 10:20:00 UTC),
+        timing.report_delay,
+    );
+    assert_eq!(again.await.unwrap(), 0);
+    // The CSV has every read, quoted where needed.
+    let rows: Vec<(String, breakglass_core::reads::ObjectRead)> =
+        r.first_objects.iter().map(|o| (r.window.clone(), o.clone())).collect();
+    let csv = breakglass_core::report::csv(&rows);
+    assert_eq!(csv.lines().count(), 5);
+    assert!(csv.starts_with("window,time,reader,principal,"));
+}
+
+#[tokio::test]
+async fn a_remediation_of_a_closed_bucket_makes_no_report() {
+    let config = config();
+    let trail = trail(&config);
+    window_history(&trail.log);
+    let bus = Bus::default();
+    let remediation = json!({"schema": "breakglass.remediation/1", "bucket": "acme-cloudtrail-logs", "outcome": "closed",
+        "error": null, "reason": "drift", "before": {"state": "drift", "hash": "x"}, "after": {"hash": "h-closed"},
+        "trigger": null, "time": "2026-11-30T15:00:00Z"});
+    let event =
+        json!({"detail-type": "breakglass remediation", "source": "breakglass", "detail": remediation});
+    let timing = Timing::default();
+    recorder::handle(&config, &trail, &trail.log, &bus, &event, datetime!(2026-11-30 15:00:01 UTC), timing)
+        .await
+        .unwrap();
+    let made = recorder::reports(
+        &config,
+        &trail,
+        &trail.log,
+        &bus,
+        datetime!(2026-11-30 15:30:00 UTC),
+        timing.report_delay,
+    );
+    assert_eq!(made.await.unwrap(), 0);
+    assert!(bus.events().is_empty());
 }

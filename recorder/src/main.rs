@@ -30,14 +30,14 @@ async fn main() -> Result<(), Error> {
         })
     };
     let trails = PerConfig::default();
-    let slot = breakglass_core::recorder::slot_from_env();
+    let timing = breakglass_core::recorder::Timing::from_env();
     let (source, trails, wire, bus) = (&source, &trails, &wire, &bus);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now = time::OffsetDateTime::now_utc();
         let loaded = source.current().await;
         let trail = trails.get(&loaded, wire);
         let trail = trail.as_ref().as_ref().map_err(|e| Error::from(e.to_string()))?;
-        breakglass_core::recorder::handle(&loaded.config, trail, &trail.log, bus, &event.payload, now, slot)
+        breakglass_core::recorder::handle(&loaded.config, trail, &trail.log, bus, &event.payload, now, timing)
             .await
             .map_err(Error::from)
     }))

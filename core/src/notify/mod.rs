@@ -324,6 +324,7 @@ fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Re
     match &event {
         OwnEvent::ReadAlert(a) => return reads::read_alert(a, d, id),
         OwnEvent::Denied(g) => return reads::denied(g, d, id),
+        OwnEvent::WindowReport(r) => return reads::window_report(r, d, id),
         _ => {}
     }
     let mut email = String::new();
@@ -433,7 +434,8 @@ fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Re
         | OwnEvent::Config(_)
         | OwnEvent::Unreadable(_)
         | OwnEvent::ReadAlert(_)
-        | OwnEvent::Denied(_) => return Rendered::Ignored("handled above".into()),
+        | OwnEvent::Denied(_)
+        | OwnEvent::WindowReport(_) => return Rendered::Ignored("handled above".into()),
     };
     if let Some(id) = id {
         let _ = writeln!(email, "Event id: {id}");

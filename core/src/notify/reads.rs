@@ -10,6 +10,7 @@ use super::{attributes, clean_subject, footer, section, with_text, Rendered, Sev
 use crate::events::{self, DeniedDigest, ReadAlert, UnreadableEvents};
 use crate::ports::Notification;
 use crate::reads::ObjectRead;
+use crate::report::{self, WindowReport};
 
 fn document(d: &Value, kind: &str, detail_type: &str, id: Option<&str>) -> Value {
     let mut default = d.clone();
@@ -43,28 +44,6 @@ fn send(
     }))
 }
 
-/// One line per read: when, who, what, how much, from where.
-pub(super) fn read_line(r: &ObjectRead) -> String {
-    let mut line = format!("{}  {}  {}", r.time, r.reader(), r.call);
-    if let Some(k) = &r.key {
-        let _ = write!(line, " {k}");
-    }
-    if let Some(v) = &r.version_id {
-        let _ = write!(line, " (version {v})");
-    }
-    let _ = write!(line, ", {} bytes", r.bytes);
-    if let Some(ip) = &r.source_ip {
-        let _ = write!(line, ", from {ip}");
-    }
-    if let Some(who) = &r.source_identity {
-        let _ = write!(line, ", source identity {who}");
-    }
-    if let Some(e) = &r.error {
-        let _ = write!(line, " [{e}]");
-    }
-    line
-}
-
 pub(super) fn read_alert(a: &ReadAlert, d: &Value, id: Option<&str>) -> Rendered {
     let bucket = a.bucket.as_str();
     let mut email = String::new();
@@ -76,7 +55,7 @@ pub(super) fn read_alert(a: &ReadAlert, d: &Value, id: Option<&str>) -> Rendered
             a.count
         ),
     );
-    let lines: Vec<String> = a.reads.iter().map(read_line).collect();
+    let lines: Vec<String> = a.reads.iter().map(ObjectRead::line).collect();
     let mut listed = lines.join("\n");
     if a.count > a.reads.len() {
         let _ = write!(listed, "\n… and {} more in the audit trail", a.count - a.reads.len());
@@ -146,4 +125,28 @@ pub(super) fn unreadable(u: &UnreadableEvents, d: &Value, id: Option<&str>) -> R
         attributes("unreadable", "unreadable", Severity::Warning, crate::audit::CONTROL),
         id,
     )
+}
+
+/// After a window closed: who opened it, for how long, and what was read. For stakeholders (it is
+/// what they are there for); an alert when anyone outside the grant read.
+pub(super) fn window_report(r: &WindowReport, d: &Value, id: Option<&str>) -> Rendered {
+    let bucket = r.bucket.as_str();
+    let mut email = String::new();
+    section(&mut email, "Access report", report::text(r).trim_end());
+    let (subject, severity) = if r.is_alert() {
+        (
+            format!(
+                "ALERT {bucket}: {} read(s) outside the grant in the window of {}",
+                r.outside_count, r.window
+            ),
+            Severity::Critical,
+        )
+    } else {
+        (
+            format!("{bucket}: access report: {} object(s) read by {} reader(s)", r.reads, r.by_reader.len()),
+            Severity::Info,
+        )
+    };
+    let default = document(d, "access", events::WINDOW_REPORT, id);
+    send(subject, email, default, attributes("access", "report", severity, bucket), id)
 }

@@ -1,0 +1,355 @@
+//! What was read while the glass was broken: per window of a bucket (from its history), who opened
+//! it and why, how long it was open, what each reader read (objects, bytes, the first objects by
+//! time), reads by anyone outside the grant (an alert), and refused reads. The recorder mails it
+//! after a window closes; `breakglass report` prints the same from the audit trail. One struct,
+//! one text rendering, one CSV: what the stakeholders get and what an auditor prints agree.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::events::DeniedBy;
+use crate::history::{self, Entry, Step};
+use crate::ports::{AuditReader, PortError};
+use crate::reads::ObjectRead;
+use crate::recorder::{ReadRecord, DENIED, READS};
+
+pub const SCHEMA: &str = "breakglass.window-report/1";
+/// How many objects a report lists by name (all are in the records and in `--csv`).
+pub const LISTED: usize = 20;
+
+/// One reader's reads in a window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReaderSummary {
+    pub reader: String,
+    pub objects: usize,
+    pub bytes: u64,
+    pub first: String,
+    pub last: String,
+    /// Session names and source identities seen: who was behind the role.
+    #[serde(default)]
+    pub sessions: Vec<String>,
+    #[serde(default)]
+    pub source_identities: Vec<String>,
+}
+
+/// One window's report (`breakglass.window-report/1`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowReport {
+    #[serde(default = "schema")]
+    pub schema: String,
+    pub bucket: String,
+    #[serde(default)]
+    pub account: Option<String>,
+    /// The window's id: when it opened (RFC 3339), as `breakglass history` shows it.
+    pub window: String,
+    pub opened_by: Option<String>,
+    pub reason: Option<String>,
+    pub ticket: Option<String>,
+    /// The readers the grant named (over all its extensions).
+    pub readers: Vec<String>,
+    pub expiry: Option<String>,
+    /// None: still open when the report was made.
+    pub closed_at: Option<String>,
+    /// Who or what closed it: the operator, the expiry sweep, a remediation.
+    pub closed_by: Option<String>,
+    pub open_seconds: i64,
+    pub reads: usize,
+    pub bytes: u64,
+    pub by_reader: Vec<ReaderSummary>,
+    /// The first objects read, by time.
+    pub first_objects: Vec<ObjectRead>,
+    /// Reads that succeeded for a principal the grant does not name: should be none.
+    pub outside_count: usize,
+    pub outside: Vec<ObjectRead>,
+    /// Reads refused during the window.
+    pub denied: usize,
+    pub denied_by: Vec<DeniedBy>,
+    pub time: String,
+}
+
+fn schema() -> String {
+    SCHEMA.into()
+}
+
+impl WindowReport {
+    /// Reads outside the grant make the report an alert.
+    pub fn is_alert(&self) -> bool {
+        self.outside_count > 0
+    }
+}
+
+/// The windows of a bucket's history, oldest first.
+pub fn windows(entries: &[Entry]) -> Vec<&Entry> {
+    let mut out: Vec<&Entry> = entries.iter().filter(|e| matches!(e, Entry::Window { .. })).collect();
+    out.sort_by_key(|e| e.start());
+    out
+}
+
+fn closer(s: &Step) -> String {
+    let who = s.who.as_deref().unwrap_or("unknown");
+    match s.kind.as_str() {
+        "expiry" => "the expiry sweep (breakglass enforcer)".to_owned(),
+        "remediation" => format!("remediation by {who}"),
+        _ => who.to_owned(),
+    }
+}
+
+/// The report of `window` (a [`Entry::Window`]) from the reads and refused reads around it; `None`
+/// for an event. Reads are counted once per CloudTrail event id (a retried batch writes twice).
+pub fn for_window(
+    bucket: &str,
+    account: Option<&str>,
+    window: &Entry,
+    reads: &[ObjectRead],
+    denied: &[ObjectRead],
+    now: OffsetDateTime,
+) -> Option<WindowReport> {
+    let Entry::Window { opened, extensions, closed } = window else { return None };
+    let end = closed.as_ref().map_or(now, |c| c.time);
+    let within = |r: &&ObjectRead| crate::parse_time(&r.time).is_some_and(|t| t >= opened.time && t <= end);
+    let once = |list: &[ObjectRead]| {
+        let mut v: Vec<ObjectRead> = list.iter().filter(within).cloned().collect();
+        v.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+        v.dedup_by(|a, b| a.event_id == b.event_id);
+        v.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.event_id.cmp(&b.event_id)));
+        v
+    };
+    let reads = once(reads);
+    let denied = once(denied);
+    let readers = history::window_readers(opened, extensions);
+    let ok: Vec<&ObjectRead> = reads.iter().filter(|r| r.error.is_none()).collect();
+    let outside: Vec<ObjectRead> =
+        ok.iter().filter(|r| !readers.iter().any(|g| r.is_by(g))).map(|r| (*r).clone()).collect();
+    let mut by: BTreeMap<&str, ReaderSummary> = BTreeMap::new();
+    for r in &ok {
+        let e = by.entry(r.reader()).or_insert_with(|| ReaderSummary {
+            reader: r.reader().to_owned(),
+            objects: 0,
+            bytes: 0,
+            first: r.time.clone(),
+            last: r.time.clone(),
+            sessions: Vec::new(),
+            source_identities: Vec::new(),
+        });
+        e.objects += 1;
+        e.bytes += r.bytes;
+        e.last = r.time.clone();
+        for (list, v) in [(&mut e.sessions, &r.session), (&mut e.source_identities, &r.source_identity)] {
+            if let Some(v) = v {
+                if !list.contains(v) {
+                    list.push(v.clone());
+                }
+            }
+        }
+    }
+    let mut denied_by: BTreeMap<&str, DeniedBy> = BTreeMap::new();
+    for r in &denied {
+        let e = denied_by.entry(r.reader()).or_insert_with(|| DeniedBy {
+            principal: r.reader().to_owned(),
+            count: 0,
+            first: r.time.clone(),
+            last: r.time.clone(),
+            keys: Vec::new(),
+            source_ips: Vec::new(),
+        });
+        e.count += 1;
+        e.last = r.time.clone();
+        if let Some(k) = r.key.as_ref().filter(|k| e.keys.len() < 5 && !e.keys.contains(k)) {
+            e.keys.push(k.clone());
+        }
+        if let Some(ip) =
+            r.source_ip.as_ref().filter(|ip| e.source_ips.len() < 5 && !e.source_ips.contains(ip))
+        {
+            e.source_ips.push(ip.clone());
+        }
+    }
+    Some(WindowReport {
+        schema: SCHEMA.into(),
+        bucket: bucket.to_owned(),
+        account: account.map(str::to_owned),
+        window: crate::format_time(opened.time),
+        opened_by: opened.who.clone(),
+        reason: opened.why.clone(),
+        ticket: opened.ticket.clone(),
+        expiry: history::window_expiry(opened, extensions).map(canonical_policies::format_expiry),
+        readers,
+        closed_at: closed.as_ref().map(|c| crate::format_time(c.time)),
+        closed_by: closed.as_ref().map(closer),
+        open_seconds: (end - opened.time).whole_seconds(),
+        reads: ok.len(),
+        bytes: ok.iter().map(|r| r.bytes).sum(),
+        by_reader: by.into_values().collect(),
+        first_objects: ok.iter().take(LISTED).map(|r| (*r).clone()).collect(),
+        outside_count: outside.len(),
+        outside: outside.into_iter().take(LISTED).collect(),
+        denied: denied.len(),
+        denied_by: denied_by.into_values().collect(),
+        time: crate::format_time(now),
+    })
+}
+
+fn duration(seconds: i64) -> String {
+    let (h, m) = (seconds / 3600, (seconds % 3600) / 60);
+    match (h, m) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
+/// The report in words: the mail's body and `breakglass report`'s output.
+pub fn text(r: &WindowReport) -> String {
+    let mut out = String::new();
+    let closed = match (&r.closed_at, &r.closed_by) {
+        (Some(at), Some(by)) => format!("closed {at} by {by}"),
+        (Some(at), None) => format!("closed {at}"),
+        _ => "still open".to_owned(),
+    };
+    let _ = writeln!(
+        out,
+        "Window {} of log bucket {}: {closed}, open {}.",
+        r.window,
+        r.bucket,
+        duration(r.open_seconds)
+    );
+    let _ = writeln!(
+        out,
+        "Opened by {} ({}; ticket {}) for {} until {}.",
+        r.opened_by.as_deref().unwrap_or("unknown"),
+        r.reason.as_deref().unwrap_or("no reason given"),
+        r.ticket.as_deref().unwrap_or("none"),
+        if r.readers.is_empty() { "nobody".to_owned() } else { r.readers.join(", ") },
+        r.expiry.as_deref().unwrap_or("?"),
+    );
+    let _ = writeln!(out, "\nWhat was read: {} object(s), {} bytes.", r.reads, r.bytes);
+    for s in &r.by_reader {
+        let _ = write!(
+            out,
+            "  {}: {} object(s), {} bytes, {} to {}",
+            s.reader, s.objects, s.bytes, s.first, s.last
+        );
+        if !s.source_identities.is_empty() {
+            let _ = write!(out, "; source identity {}", s.source_identities.join(", "));
+        } else if !s.sessions.is_empty() {
+            let _ = write!(out, "; session {}", s.sessions.join(", "));
+        }
+        out.push('\n');
+    }
+    if !r.first_objects.is_empty() {
+        let _ = writeln!(out, "\nFirst objects read:");
+        for o in &r.first_objects {
+            let _ = writeln!(out, "  {}", o.line());
+        }
+        if r.reads > r.first_objects.len() {
+            let _ = writeln!(
+                out,
+                "  … {} more: breakglass report --bucket {} --window {} --csv",
+                r.reads - r.first_objects.len(),
+                r.bucket,
+                r.window
+            );
+        }
+    }
+    if r.outside_count > 0 {
+        let _ = writeln!(out, "\nALERT: {} read(s) by principals the grant does NOT name:", r.outside_count);
+        for o in &r.outside {
+            let _ = writeln!(out, "  {}", o.line());
+        }
+    } else {
+        let _ = writeln!(out, "\nReads outside the readers named in the grant: none.");
+    }
+    if r.denied > 0 {
+        let _ = writeln!(out, "\nRefused reads during the window: {}", r.denied);
+        for d in &r.denied_by {
+            let _ = writeln!(out, "  {}: {} refused, {} to {}", d.principal, d.count, d.first, d.last);
+        }
+    } else {
+        let _ = writeln!(out, "Refused reads during the window: none.");
+    }
+    out
+}
+
+/// Every read of `reports` windows, one CSV line each (RFC 4180 quoting): for a spreadsheet.
+pub fn csv(rows: &[(String, ObjectRead)]) -> String {
+    fn field(s: &str) -> String {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_owned()
+        }
+    }
+    let mut out = String::from(
+        "window,time,reader,principal,session,source_identity,call,key,version_id,bytes,source_ip,outcome,event_id\n",
+    );
+    for (window, r) in rows {
+        let cells = [
+            window.as_str(),
+            &r.time,
+            r.reader(),
+            &r.principal,
+            r.session.as_deref().unwrap_or(""),
+            r.source_identity.as_deref().unwrap_or(""),
+            &r.call,
+            r.key.as_deref().unwrap_or(""),
+            r.version_id.as_deref().unwrap_or(""),
+            &r.bytes.to_string(),
+            r.source_ip.as_deref().unwrap_or(""),
+            r.error.as_deref().unwrap_or("ok"),
+            &r.event_id,
+        ];
+        out.push_str(&cells.iter().map(|c| field(c)).collect::<Vec<_>>().join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// A bucket's records (its history), read back from the audit trail. `place` is
+/// `[<account>/]<bucket>`; `prefix` the trail's prefix.
+pub async fn history_records<R: AuditReader>(
+    reader: &R,
+    prefix: &str,
+    place: &str,
+) -> Result<Vec<Value>, PortError> {
+    let mut out = Vec::new();
+    for key in reader.keys(&format!("{prefix}{place}/"), None).await? {
+        if let Some(text) = reader.get(&key).await? {
+            match serde_json::from_str::<Value>(&text) {
+                Ok(v) => out.push(v),
+                Err(e) => tracing::error!(key = key.as_str(), error = %e, "record unreadable; skipped"),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The reads and the refused reads of a bucket recorded from about `since` on: (reads, refused).
+pub async fn reads_since<R: AuditReader>(
+    reader: &R,
+    prefix: &str,
+    place: &str,
+    since: OffsetDateTime,
+) -> Result<(Vec<ObjectRead>, Vec<ObjectRead>), PortError> {
+    // A batch's record is keyed by its earliest read, and batches span seconds to minutes.
+    let from = crate::format_time(since - time::Duration::hours(1));
+    let bucket = place.rsplit('/').next().unwrap_or(place);
+    let reads_dir = format!("{prefix}{READS}/{place}/");
+    let denied_dir = format!("{prefix}{DENIED}/");
+    let keys = reader.keys(&reads_dir, Some(&format!("{reads_dir}{from}"))).await?;
+    let denied_keys = reader.keys(&denied_dir, Some(&format!("{denied_dir}{from}"))).await?;
+    let wanted = format!("/{place}/");
+    let (mut reads, mut denied) = (Vec::new(), Vec::new());
+    for key in keys.iter().chain(denied_keys.iter().filter(|k| k.contains(&wanted))) {
+        let Some(text) = reader.get(key).await? else { continue };
+        match serde_json::from_str::<ReadRecord>(&text) {
+            Ok(r) if r.bucket == bucket && r.kind == "denied" => denied.extend(r.reads),
+            Ok(r) if r.bucket == bucket => reads.extend(r.reads),
+            Ok(_) => {}
+            Err(e) => tracing::error!(key = key.as_str(), error = %e, "read record unreadable; skipped"),
+        }
+    }
+    Ok((reads, denied))
+}
