@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use breakglass_aws::{Clients, S3AuditLog};
 use breakglass_core::audit::bucket_prefix;
 use breakglass_core::history::{self, Entry, Step};
+use breakglass_core::reads::ObjectRead;
+use breakglass_core::recorder::ReadRecord;
 use breakglass_core::{parse_time, role_name};
 use canonical_policies::config::is_bucket_name;
 use canonical_policies::{format_expiry, AuditConfig, HumanDuration};
@@ -18,58 +20,24 @@ use crate::HistoryArgs;
 
 pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
     let config = load_config(&a.aws.config)?;
-    let audit = match (&a.audit_bucket, &config.audit) {
-        (Some(bucket), base) => {
-            AuditConfig::for_bucket(bucket, base.as_ref()).map_err(|e| CliError::Input(e.to_string()))?
-        }
-        (None, Some(c)) => c.clone(),
-        (None, None) => {
-            return Err(CliError::Input("the config has no `[audit]` table; pass --audit-bucket".into()))
-        }
-    };
-    if !is_bucket_name(&a.bucket) {
-        return Err(CliError::Input(format!("invalid --bucket `{}`: not an s3 bucket name", a.bucket)));
-    }
+    let (audit, account) = locate(&config, &a.bucket, a.account.as_deref(), a.audit_bucket.as_deref())?;
     let since = a.since.as_deref().map(parse_since).transpose()?;
     let now = OffsetDateTime::now_utc();
-    // Organisation mode keys records by account too: the config's account of the bucket, which
-    // `--account` must agree with (or name, for a bucket no longer configured).
-    let account = match (&config.organisation, config.bucket(&a.bucket), &a.account) {
-        (None, _, None) => None,
-        (None, _, Some(_)) => {
-            return Err(CliError::Input(
-                "--account is for organisation mode; the config has no `[organisation]`".into(),
-            ))
-        }
-        (Some(_), Some(b), Some(given)) if *given != b.account => {
-            return Err(CliError::Input(format!(
-                "--account `{given}`: bucket `{}` is in account `{}` in the config",
-                a.bucket, b.account
-            )))
-        }
-        (Some(_), Some(b), _) => Some(b.account.clone()),
-        (Some(_), None, Some(given)) if canonical_policies::policy::is_account_id(given) => {
-            Some(given.clone())
-        }
-        (Some(_), None, Some(given)) => {
-            return Err(CliError::Input(format!("invalid --account `{given}`: expected 12 digits")))
-        }
-        (Some(_), None, None) => {
-            return Err(CliError::Input(format!(
-                "bucket `{}` is not in the config: name its account with --account",
-                a.bucket
-            )))
-        }
-    };
     let prefix = bucket_prefix(&audit, account.as_deref(), &a.bucket);
-    let read = crate::aws_cmd::runtime()?.block_on(async {
+    let place = prefix.strip_prefix(&audit.prefix).unwrap_or(&prefix).trim_end_matches('/').to_owned();
+    let (mut read, reads) = crate::aws_cmd::runtime()?.block_on(async {
         let clients = Clients::load(a.aws.endpoint_url.as_deref()).await;
+        let log = S3AuditLog::for_config(&clients, &audit);
         // Each record's signature is checked: a record the notifier did not write shows as forged.
-        S3AuditLog::for_config(&clients, &audit)
+        let read = log
             .read_all(&prefix)
             .await
-            .map_err(|e| CliError::Aws(format!("audit trail `s3://{}/{prefix}`: {e}", audit.bucket)))
+            .map_err(|e| CliError::Aws(format!("audit trail `s3://{}/{prefix}`: {e}", audit.bucket)))?;
+        let reads = recorded_reads(&log, &audit, &place).await?;
+        Ok::<_, CliError>((read, reads))
     })?;
+    let (reads, read_warnings) = reads;
+    read.warnings.extend(read_warnings);
     for w in &read.warnings {
         eprintln!("breakglass: warning: {w}");
     }
@@ -96,7 +64,17 @@ pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
     let skipped = unparsed + unreadable;
     let problems = skipped + read.warnings.len();
     if a.json {
-        let list: Vec<Value> = entries.iter().map(|e| history::entry_json(e, now)).collect();
+        let list: Vec<Value> = entries
+            .iter()
+            .map(|e| {
+                let mut v = history::entry_json(e, now);
+                if let (Value::Object(m), Entry::Window { .. }) = (&mut v, e) {
+                    let (objects, bytes) = read_count(e, &reads, now);
+                    m.insert("reads".into(), json!({ "objects": objects, "bytes": bytes }));
+                }
+                v
+            })
+            .collect();
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
@@ -110,7 +88,7 @@ pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
             .unwrap_or_default()
         );
     } else {
-        print!("{}", human(&a.bucket, &audit.bucket, &prefix, &entries, now));
+        print!("{}", human(&a.bucket, &audit.bucket, &prefix, &entries, &reads, now));
         if problems > 0 {
             println!(
                 "\n{problems} problem(s) with the audit trail (warnings on stderr): records were hidden, \
@@ -122,7 +100,79 @@ pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
     Ok(if problems > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
 }
 
-fn parse_since(s: &str) -> Result<OffsetDateTime, CliError> {
+/// Where a bucket's records are: the audit trail (`--audit-bucket` or the config's `[audit]`) and,
+/// in organisation mode, the bucket's account (the config's, which `--account` must agree with, or
+/// `--account` for a bucket no longer configured). Shared by `history` and `report`.
+pub(crate) fn locate(
+    config: &canonical_policies::Config,
+    bucket: &str,
+    account: Option<&str>,
+    audit_bucket: Option<&str>,
+) -> Result<(AuditConfig, Option<String>), CliError> {
+    let audit = match (audit_bucket, &config.audit) {
+        (Some(b), base) => {
+            AuditConfig::for_bucket(b, base.as_ref()).map_err(|e| CliError::Input(e.to_string()))?
+        }
+        (None, Some(c)) => c.clone(),
+        (None, None) => {
+            return Err(CliError::Input("the config has no `[audit]` table; pass --audit-bucket".into()))
+        }
+    };
+    if !is_bucket_name(bucket) {
+        return Err(CliError::Input(format!("invalid --bucket `{bucket}`: not an s3 bucket name")));
+    }
+    let account = match (&config.organisation, config.bucket(bucket), account) {
+        (None, _, None) => None,
+        (None, _, Some(_)) => {
+            return Err(CliError::Input(
+                "--account is for organisation mode; the config has no `[organisation]`".into(),
+            ))
+        }
+        (Some(_), Some(b), Some(given)) if given != b.account => {
+            return Err(CliError::Input(format!(
+                "--account `{given}`: bucket `{bucket}` is in account `{}` in the config",
+                b.account
+            )))
+        }
+        (Some(_), Some(b), _) => Some(b.account.clone()),
+        (Some(_), None, Some(given)) if canonical_policies::policy::is_account_id(given) => {
+            Some(given.to_owned())
+        }
+        (Some(_), None, Some(given)) => {
+            return Err(CliError::Input(format!("invalid --account `{given}`: expected 12 digits")))
+        }
+        (Some(_), None, None) => {
+            return Err(CliError::Input(format!(
+                "bucket `{bucket}` is not in the config: name its account with --account"
+            )))
+        }
+    };
+    Ok((audit, account))
+}
+
+/// The reads and refused reads recorded for a bucket (`place`: `[<account>/]<bucket>`), each
+/// record's signature checked; warnings as `read_all` gives them.
+pub(crate) async fn recorded_reads(
+    log: &S3AuditLog,
+    audit: &AuditConfig,
+    place: &str,
+) -> Result<(Vec<ObjectRead>, Vec<String>), CliError> {
+    let prefix = format!("{}{}/{place}/", audit.prefix, breakglass_core::recorder::READS);
+    let read = log
+        .read_all(&prefix)
+        .await
+        .map_err(|e| CliError::Aws(format!("audit trail `s3://{}/{prefix}`: {e}", audit.bucket)))?;
+    let mut reads = Vec::new();
+    for (key, text) in &read.records {
+        match serde_json::from_str::<ReadRecord>(text) {
+            Ok(r) => reads.extend(r.reads),
+            Err(_) => eprintln!("breakglass: warning: read record `{key}` is not one; not counted"),
+        }
+    }
+    Ok((reads, read.warnings))
+}
+
+pub(crate) fn parse_since(s: &str) -> Result<OffsetDateTime, CliError> {
     parse_time(s)
         .or_else(|| parse_time(&format!("{s}T00:00:00Z")))
         .ok_or_else(|| CliError::Input(format!("invalid --since `{s}`: expected `2026-11-24` or rfc 3339")))
@@ -137,7 +187,23 @@ fn who(s: &Step) -> &str {
     s.who.as_deref().unwrap_or("an unknown principal")
 }
 
-fn human(bucket: &str, audit_bucket: &str, prefix: &str, entries: &[Entry], now: OffsetDateTime) -> String {
+/// Objects read successfully in a window, and their bytes.
+fn read_count(window: &Entry, reads: &[ObjectRead], now: OffsetDateTime) -> (usize, u64) {
+    let ok: Vec<ObjectRead> = breakglass_core::report::within(window, reads, now)
+        .into_iter()
+        .filter(|r| r.error.is_none())
+        .collect();
+    (ok.len(), ok.iter().map(|r| r.bytes).sum())
+}
+
+fn human(
+    bucket: &str,
+    audit_bucket: &str,
+    prefix: &str,
+    entries: &[Entry],
+    reads: &[ObjectRead],
+    now: OffsetDateTime,
+) -> String {
     let mut out = format!("History of {bucket}, newest first (audit trail s3://{audit_bucket}/{prefix})\n");
     if entries.is_empty() {
         out.push_str("  no records\n");
@@ -178,6 +244,12 @@ fn human(bucket: &str, audit_bucket: &str, prefix: &str, entries: &[Entry], now:
                 if let Some(x) = expiry {
                     let _ = writeln!(out, "  expiry    {}", when(x));
                 }
+                let (objects, bytes) = read_count(e, reads, now);
+                let _ = writeln!(
+                    out,
+                    "  read      {objects} object(s), {bytes} bytes (breakglass report --bucket {bucket} --window {})",
+                    breakglass_core::format_time(opened.time)
+                );
                 match closed {
                     Some(c) => {
                         let how = match c.kind.as_str() {

@@ -7,6 +7,7 @@ mod history_cmd;
 mod input;
 mod org_cmd;
 mod policy_cmd;
+mod report_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +39,9 @@ enum Command {
     Close(CloseArgs),
     /// A bucket's history from the audit trail, newest first; an open window is one entry.
     History(HistoryArgs),
+    /// What was read while a bucket was open: per window, who read which objects, how many bytes,
+    /// reads outside the grant and refused reads (exit 3 if anyone outside the grant read).
+    Report(ReportArgs),
     /// Organisation mode: the organisation's own guards, rendered from the config.
     #[command(subcommand)]
     Org(OrgCommand),
@@ -105,6 +109,33 @@ struct HistoryArgs {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, Args)]
+struct ReportArgs {
+    #[command(flatten)]
+    aws: AwsArgs,
+    /// The protected bucket.
+    #[arg(long)]
+    bucket: String,
+    /// Organisation mode: the bucket's account (default: the config's).
+    #[arg(long, value_name = "ID")]
+    account: Option<String>,
+    /// The window, by when it opened (RFC 3339, as `history` shows it); default: the latest.
+    #[arg(long, value_name = "ID", conflicts_with = "since")]
+    window: Option<String>,
+    /// Every window that was open at or after this date (`2026-11-24` or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    since: Option<String>,
+    /// The audit bucket, if not the config's `[audit] bucket`.
+    #[arg(long, value_name = "NAME")]
+    audit_bucket: Option<String>,
+    /// Machine-readable output (the reports the stakeholders' mails carry).
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    /// Every read and refused read of the windows, one line each.
+    #[arg(long)]
+    csv: bool,
 }
 
 #[derive(Debug, Args)]
@@ -322,6 +353,7 @@ fn main() -> ExitCode {
         Command::Open(a) => aws_cmd::open(&a),
         Command::Close(a) => aws_cmd::close(&a),
         Command::History(a) => history_cmd::run(&a),
+        Command::Report(a) => report_cmd::run(&a),
         Command::Org(OrgCommand::RenderPolicies(a)) => org_cmd::render_policies(&a),
         Command::Org(OrgCommand::RenderProducts(a)) => org_cmd::render_products(&a),
         Command::Config(ConfigCommand::Push(a)) => config_cmd::push(&a),

@@ -110,16 +110,8 @@ pub fn for_window(
 ) -> Option<WindowReport> {
     let Entry::Window { opened, extensions, closed } = window else { return None };
     let end = closed.as_ref().map_or(now, |c| c.time);
-    let within = |r: &&ObjectRead| crate::parse_time(&r.time).is_some_and(|t| t >= opened.time && t <= end);
-    let once = |list: &[ObjectRead]| {
-        let mut v: Vec<ObjectRead> = list.iter().filter(within).cloned().collect();
-        v.sort_by(|a, b| a.event_id.cmp(&b.event_id));
-        v.dedup_by(|a, b| a.event_id == b.event_id);
-        v.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.event_id.cmp(&b.event_id)));
-        v
-    };
-    let reads = once(reads);
-    let denied = once(denied);
+    let reads = within(window, reads, now);
+    let denied = within(window, denied, now);
     let readers = history::window_readers(opened, extensions);
     let ok: Vec<&ObjectRead> = reads.iter().filter(|r| r.error.is_none()).collect();
     let outside: Vec<ObjectRead> =
@@ -190,6 +182,22 @@ pub fn for_window(
         denied_by: denied_by.into_values().collect(),
         time: crate::format_time(now),
     })
+}
+
+/// The reads of `list` made while `window` was open (until now, if it still is), each CloudTrail
+/// event once, by time.
+pub fn within(window: &Entry, list: &[ObjectRead], now: OffsetDateTime) -> Vec<ObjectRead> {
+    let Entry::Window { opened, closed, .. } = window else { return Vec::new() };
+    let end = closed.as_ref().map_or(now, |c| c.time);
+    let mut v: Vec<ObjectRead> = list
+        .iter()
+        .filter(|r| crate::parse_time(&r.time).is_some_and(|t| t >= opened.time && t <= end))
+        .cloned()
+        .collect();
+    v.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+    v.dedup_by(|a, b| a.event_id == b.event_id);
+    v.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.event_id.cmp(&b.event_id)));
+    v
 }
 
 fn duration(seconds: i64) -> String {

@@ -154,3 +154,91 @@ async fn malformed_and_foreign_data_events_are_recorded_as_unreadable_and_alerte
     assert_eq!(mails.len(), 1);
     assert!(mails[0].1["subject"].as_str().unwrap().contains("3 data event(s) could not be recorded"));
 }
+
+/// A window from open to close: the reads in it, the access report the stakeholders get once the
+/// delay for late reads has passed, and the same report, CSV and read count from the CLI.
+#[tokio::test]
+async fn after_a_window_closes_the_stakeholders_get_what_was_read_and_the_cli_prints_the_same() {
+    let Some(env) = setup().await else { return };
+    let stack = &env.stack;
+    let mut function_env = stack.function_env();
+    function_env.push(("BREAKGLASS_REPORT_DELAY_SECONDS".into(), "0".into()));
+    let recorder = Function::spawn("recorder", &function_env);
+    let config = root().join("examples/breakglass.toml").display().to_string();
+    let reader = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
+    let base = ["--config", config.as_str(), "--bucket", "acme-cloudtrail-logs"];
+    let (code, _, err) = e2e::breakglass(
+        &stack.endpoint,
+        &[
+            &["open"][..],
+            &base,
+            &["--reason", "incident 42", "--ticket", "INC-42", "--duration", "1h", "--reader", reader],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{err}");
+    for event in stack.drain(&stack.own_events).await {
+        env.notifier.invoke(&event).unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    for (n, key) in ["AWSLogs/a.json.gz", "AWSLogs/b.json.gz", "AWSLogs/c,d.json.gz"].iter().enumerate() {
+        stack.cloudtrail(&read(n, key, 100 * (n as u64 + 1))).await;
+    }
+    stack.record_reads(&recorder).await;
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let (code, _, err) =
+        e2e::breakglass(&stack.endpoint, &[&["close"][..], &base, &["--reason", "done"]].concat());
+    assert_eq!(code, 0, "{err}");
+    // The close reaches the notifier (its record) and the recorder (the report's to-do).
+    for event in stack.drain(&stack.own_events).await {
+        env.notifier.invoke(&event).unwrap();
+        let answer = recorder.invoke(&event).unwrap();
+        assert_eq!(answer["closing"], "acme-cloudtrail-logs", "{answer}");
+    }
+    stack.deliveries(&stack.stakeholders).await;
+    let schedule = json!({"version": "0", "id": "digest-2", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "111122223333", "time": breakglass_core::format_time(time::OffsetDateTime::now_utc()),
+        "region": "eu-central-1", "resources": [], "detail": {}});
+    let answer = recorder.invoke(&schedule).unwrap();
+    assert_eq!(answer["reports"], 1, "{answer}");
+    assert_eq!(recorder.invoke(&schedule).unwrap()["reports"], 0, "made once");
+    let own = stack.drain(&stack.own_events).await;
+    assert_eq!(own.len(), 1);
+    assert_eq!(own[0]["detail-type"], "breakglass window report");
+    env.notifier.invoke(&own[0]).unwrap();
+    let mails = stack.deliveries(&stack.stakeholders).await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let (attrs, doc) = &mails[0];
+    assert_eq!(attrs["kind"]["Value"], "access");
+    assert_eq!(
+        (doc["reads"].as_u64(), doc["bytes"].as_u64(), doc["outside_count"].as_u64()),
+        (Some(3), Some(600), Some(0))
+    );
+    let text = doc["text"].as_str().unwrap();
+    assert!(text.contains("3 object(s), 600 bytes"), "{text}");
+    assert!(text.contains("INC-42") && text.contains("incident 42"), "{text}");
+    assert!(text.contains("Reads outside the readers named in the grant: none."), "{text}");
+
+    // The CLI prints the same report, every read as CSV, and the count in the history.
+    let (code, out, err) = e2e::breakglass(&stack.endpoint, &[&["report"][..], &base].concat());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("What was read: 3 object(s), 600 bytes."), "{out}");
+    let (code, out, _) = e2e::breakglass(&stack.endpoint, &[&["report"][..], &base, &["--json"]].concat());
+    assert_eq!(code, 0);
+    let reports: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(reports[0]["by_reader"][0]["objects"], 3);
+    let window = reports[0]["window"].as_str().unwrap().to_owned();
+    let (code, out, _) =
+        e2e::breakglass(&stack.endpoint, &[&["report"][..], &base, &["--window", &window, "--csv"]].concat());
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 4, "{out}");
+    assert!(out.contains("\"AWSLogs/c,d.json.gz\""), "quoted: {out}");
+    let (code, _, err) = e2e::breakglass(
+        &stack.endpoint,
+        &[&["report"][..], &base, &["--window", "2020-01-01T00:00:00Z"]].concat(),
+    );
+    assert_eq!((code, err.lines().count()), (2, 1), "{err}");
+    let (code, out, _) = e2e::breakglass(&stack.endpoint, &[&["history"][..], &base].concat());
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("read      3 object(s), 600 bytes"), "{out}");
+}

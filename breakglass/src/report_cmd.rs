@@ -1,0 +1,93 @@
+//! `breakglass report`: what was read while a bucket was open, window by window, from the audit
+//! trail: the same report the stakeholders got after the window closed (`breakglass_core::report`).
+
+use std::process::ExitCode;
+
+use breakglass_aws::{Clients, S3AuditLog};
+use breakglass_core::audit::bucket_prefix;
+use breakglass_core::history::{self, Entry};
+use breakglass_core::report;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::history_cmd::{locate, parse_since, recorded_reads};
+use crate::input::{load_config, CliError};
+use crate::ReportArgs;
+
+pub fn run(a: &ReportArgs) -> Result<ExitCode, CliError> {
+    let config = load_config(&a.aws.config)?;
+    let (audit, account) = locate(&config, &a.bucket, a.account.as_deref(), a.audit_bucket.as_deref())?;
+    let since = a.since.as_deref().map(parse_since).transpose()?;
+    let now = OffsetDateTime::now_utc();
+    let prefix = bucket_prefix(&audit, account.as_deref(), &a.bucket);
+    let place = prefix.strip_prefix(&audit.prefix).unwrap_or(&prefix).trim_end_matches('/').to_owned();
+    let runtime = crate::aws_cmd::runtime()?;
+    let clients = runtime.block_on(Clients::load(a.aws.endpoint_url.as_deref()));
+    let log = S3AuditLog::for_config(&clients, &audit);
+    let (history_read, (reads, read_warnings)) = runtime.block_on(async {
+        let history_read = log
+            .read_all(&prefix)
+            .await
+            .map_err(|e| CliError::Aws(format!("audit trail `s3://{}/{prefix}`: {e}", audit.bucket)))?;
+        let reads = recorded_reads(&log, &audit, &place).await?;
+        Ok::<_, CliError>((history_read, reads))
+    })?;
+    for w in history_read.warnings.iter().chain(&read_warnings) {
+        eprintln!("breakglass: warning: {w}");
+    }
+    let records: Vec<Value> =
+        history_read.records.iter().filter_map(|(_, t)| serde_json::from_str::<Value>(t).ok()).collect();
+    let (entries, _) = history::build(&records);
+    let all = report::windows(&entries);
+    let chosen: Vec<&Entry> = match (&a.window, since) {
+        (Some(id), _) => {
+            let w = all.iter().find(|e| breakglass_core::format_time(e.start()) == *id).copied();
+            vec![w.ok_or_else(|| {
+                CliError::Input(format!(
+                    "no window `{id}` in the history of `{}`: `breakglass history --bucket {}` lists them",
+                    a.bucket, a.bucket
+                ))
+            })?]
+        }
+        (None, Some(t)) => all.into_iter().filter(|e| e.last() >= t).collect(),
+        (None, None) => all.last().copied().into_iter().collect(),
+    };
+    // Refused reads are filed by the slot they were recorded in, for all buckets: only those from
+    // the first window shown on are read.
+    let denied = match chosen.iter().map(|w| w.start()).min() {
+        Some(first) => {
+            runtime
+                .block_on(report::reads_since(&log, &audit.prefix, &place, first))
+                .map_err(|e| CliError::Aws(format!("audit trail `s3://{}`: {e}", audit.bucket)))?
+                .1
+        }
+        None => Vec::new(),
+    };
+    let reports: Vec<report::WindowReport> = chosen
+        .iter()
+        .filter_map(|w| report::for_window(&a.bucket, account.as_deref(), w, &reads, &denied, now))
+        .collect();
+    if a.csv {
+        let mut rows = Vec::new();
+        for w in &chosen {
+            let id = breakglass_core::format_time(w.start());
+            let mut all = report::within(w, &reads, now);
+            all.extend(report::within(w, &denied, now));
+            all.sort_by(|x, y| x.time.cmp(&y.time));
+            rows.extend(all.into_iter().map(|r| (id.clone(), r)));
+        }
+        print!("{}", report::csv(&rows));
+    } else if a.json {
+        println!("{}", serde_json::to_string_pretty(&reports).unwrap_or_default());
+    } else if reports.is_empty() {
+        println!("No access window of {} in the audit trail (s3://{}/{prefix}).", a.bucket, audit.bucket);
+    } else {
+        let texts: Vec<String> = reports.iter().map(report::text).collect();
+        print!("{}", texts.join("\n"));
+    }
+    // Reads outside a grant, like a bucket that is not lawful, deserve attention: exit 3.
+    let problems = reports.iter().any(report::WindowReport::is_alert)
+        || !history_read.warnings.is_empty()
+        || !read_warnings.is_empty();
+    Ok(if problems { ExitCode::from(3) } else { ExitCode::SUCCESS })
+}
