@@ -31,7 +31,7 @@ fn read_event(path: &std::path::Path) -> Result<Value, CliError> {
     serde_json::from_slice(&bytes).map_err(|e| CliError::Input(format!("event is not valid json: {e}")))
 }
 
-fn print_json(v: &Value) {
+pub(crate) fn print_json(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string()));
 }
 
@@ -46,8 +46,15 @@ pub fn enforce(a: &EnforceArgs) -> Result<ExitCode, CliError> {
         let accounts = accounts(&clients, &config).await?;
         let control = AwsControlPlane::new(&clients, std::env::var("BREAKGLASS_ALARM_TOPIC_ARN").ok())
             .with_accounts(accounts.clone());
+        // The two-person rule's approvals, from the config's audit trail (signatures checked).
+        let records = config.audit.clone().map(|audit| breakglass_core::approval::TrailRecords {
+            reader: breakglass_aws::S3AuditLog::for_config(&clients, &audit),
+            prefix: audit.prefix,
+            organisation: config.organisation.is_some(),
+        });
         let enforcer = Enforcer {
             store: S3Store::routed(&clients, accounts, &config),
+            records,
             config,
             bus: EventBridgeBus::new(clients.eventbridge, &a.event_bus),
             dry_run: a.dry_run,
@@ -196,15 +203,20 @@ pub fn status(a: &StatusArgs) -> Result<ExitCode, CliError> {
 }
 
 /// What an operator request needs: who asks, the policy store, the bus, and the time.
-struct Operator {
-    who: String,
-    store: S3Store,
-    bus: EventBridgeBus,
-    now: OffsetDateTime,
+pub(crate) struct Operator {
+    pub(crate) who: String,
+    pub(crate) store: S3Store,
+    pub(crate) bus: EventBridgeBus,
+    pub(crate) clients: Clients,
+    pub(crate) now: OffsetDateTime,
 }
 
 impl Operator {
-    async fn connect(aws: &AwsArgs, event_bus: &str, config: &Config) -> Result<Operator, CliError> {
+    pub(crate) async fn connect(
+        aws: &AwsArgs,
+        event_bus: &str,
+        config: &Config,
+    ) -> Result<Operator, CliError> {
         let clients = Clients::load(aws.endpoint_url.as_deref()).await;
         let who = requester(&clients).await?;
         let now = OffsetDateTime::now_utc();
@@ -213,6 +225,7 @@ impl Operator {
             who,
             store: S3Store::routed(&clients, accounts, config),
             bus: EventBridgeBus::new(clients.eventbridge.clone(), event_bus),
+            clients,
             now,
         })
     }
@@ -235,7 +248,7 @@ async fn accounts(clients: &Clients, config: &Config) -> Result<std::sync::Arc<A
 }
 
 /// `--account`, when given, must be the account the config gives the bucket.
-fn check_account(
+pub(crate) fn check_account(
     config: &Config,
     bucket: &canonical_policies::BucketConfig,
     account: Option<&str>,
@@ -266,7 +279,7 @@ pub(crate) async fn requester(clients: &Clients) -> Result<String, CliError> {
     Ok(me.arn.unwrap_or_else(|| "an unknown principal".into()))
 }
 
-fn operate_error(e: breakglass_core::operate::OperateError) -> CliError {
+pub(crate) fn operate_error(e: breakglass_core::operate::OperateError) -> CliError {
     use breakglass_core::operate::OperateError as E;
     match e {
         E::Aws { .. } | E::Bus(_) | E::NotVerified { .. } => CliError::Aws(e.to_string()),
@@ -274,7 +287,7 @@ fn operate_error(e: breakglass_core::operate::OperateError) -> CliError {
     }
 }
 
-fn report(done: &breakglass_core::operate::Done, json_out: bool) {
+pub(crate) fn report(done: &breakglass_core::operate::Done, json_out: bool) {
     if json_out {
         print_json(&done.event);
         return;

@@ -1,6 +1,7 @@
 //! `breakglass`: the operator CLI. Thin: parses arguments, reads inputs, calls canonical-policies,
 //! prints. Exit codes: 0 success, 2 invalid input or usage (one lowercase line on stderr), 3 drift.
 
+mod approval_cmd;
 mod aws_cmd;
 mod config_cmd;
 mod history_cmd;
@@ -37,6 +38,12 @@ enum Command {
     Open(OpenArgs),
     /// Close a bucket again (ClosedAccess).
     Close(CloseArgs),
+    /// Two-person rule: ask for access to a bucket; nothing opens until another person approves.
+    Request(RequestArgs),
+    /// Two-person rule: approve a request as another person; the bucket opens as requested.
+    Approve(DecideArgs),
+    /// Two-person rule: deny a request; nothing opens.
+    Deny(DecideArgs),
     /// A bucket's history from the audit trail, newest first; an open window is one entry.
     History(HistoryArgs),
     /// What was read while a bucket was open: per window, who read which objects, how many bytes,
@@ -161,6 +168,59 @@ struct OpenArgs {
     #[arg(long = "reader", value_name = "ROLE_ARN")]
     readers: Vec<String>,
     /// EventBridge bus for the request event.
+    #[arg(long, default_value = "breakglass")]
+    event_bus: String,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct RequestArgs {
+    #[command(flatten)]
+    aws: AwsArgs,
+    /// The bucket to read.
+    #[arg(long)]
+    bucket: String,
+    /// The account that owns the bucket (organisation mode; checked against the config).
+    #[arg(long, value_name = "ID")]
+    account: Option<String>,
+    /// Why access is needed (goes into the emails and the audit trail).
+    #[arg(long)]
+    reason: String,
+    /// The ticket or case that authorises it.
+    #[arg(long)]
+    ticket: String,
+    /// How long, once approved, e.g. `4h` (at most the bucket's max_open_duration).
+    #[arg(long)]
+    duration: String,
+    /// Reader role (repeatable); default: every investigator role of the bucket.
+    #[arg(long = "reader", value_name = "ROLE_ARN")]
+    readers: Vec<String>,
+    /// EventBridge bus for the request event.
+    #[arg(long, default_value = "breakglass")]
+    event_bus: String,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct DecideArgs {
+    #[command(flatten)]
+    aws: AwsArgs,
+    /// The request's id, as `breakglass request` printed it and the mail names it.
+    id: String,
+    /// The request's bucket (default: search every bucket under the two-person rule).
+    #[arg(long)]
+    bucket: Option<String>,
+    /// The account that owns the bucket (organisation mode; checked against the config).
+    #[arg(long, value_name = "ID")]
+    account: Option<String>,
+    /// How long to wait for the approval to be in the audit trail before opening (seconds).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=600))]
+    wait: u64,
+    /// EventBridge bus for the decision event.
     #[arg(long, default_value = "breakglass")]
     event_bus: String,
     /// Machine-readable output.
@@ -354,6 +414,9 @@ fn main() -> ExitCode {
         Command::Close(a) => aws_cmd::close(&a),
         Command::History(a) => history_cmd::run(&a),
         Command::Report(a) => report_cmd::run(&a),
+        Command::Request(a) => approval_cmd::request(&a),
+        Command::Approve(a) => approval_cmd::decide(&a, true),
+        Command::Deny(a) => approval_cmd::decide(&a, false),
         Command::Org(OrgCommand::RenderPolicies(a)) => org_cmd::render_policies(&a),
         Command::Org(OrgCommand::RenderProducts(a)) => org_cmd::render_products(&a),
         Command::Config(ConfigCommand::Push(a)) => config_cmd::push(&a),

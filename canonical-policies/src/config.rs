@@ -459,6 +459,67 @@ struct RawBucket {
     repair_public_access_block: Option<bool>,
     retention_days: Option<u32>,
     region: Option<String>,
+    two_person: Option<bool>,
+    approvers: Option<Vec<String>>,
+    request_expiry: Option<String>,
+}
+
+/// The two-person rule of a bucket: who may approve a request, and how long a request waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TwoPerson {
+    /// Principal ARN patterns (`*` matches any characters): an STS session ARN
+    /// (`arn:aws:sts::111122223333:assumed-role/breakglass-approver/*`), or an IAM role ARN (any
+    /// session of that role) or user ARN.
+    pub approvers: Vec<String>,
+    /// A request not decided within this is expired (default 24h).
+    pub request_expiry: Duration,
+}
+
+impl TwoPerson {
+    /// Whether `caller` (a resolved principal ARN, e.g. from STS GetCallerIdentity) may approve.
+    pub fn may_approve(&self, caller: &str) -> bool {
+        // `arn:aws:sts::A:assumed-role/R/S` is also a session of the role `arn:aws:iam::A:role/…/R`.
+        let role = caller.split_once(":assumed-role/").and_then(|(head, rest)| {
+            let (role, _) = rest.split_once('/')?;
+            Some((head.replacen(":sts:", ":iam:", 1), role.to_owned()))
+        });
+        self.approvers.iter().any(|p| {
+            glob(p, caller)
+                || role.as_ref().is_some_and(|(head, name)| {
+                    p.strip_prefix(&format!("{head}:role/"))
+                        .is_some_and(|path| path.rsplit('/').next().is_some_and(|n| glob(n, name)))
+                })
+        })
+    }
+}
+
+/// `*` matches any run of characters (also `/` and `:`); nothing else is special.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    // Iterative matching with backtracking to the last `*`: linear in practice, no recursion.
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some(pi);
+                mark = ti;
+                pi += 1;
+            }
+            Some(c) if Some(c) == t.get(ti) => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some(s) => {
+                    pi = s + 1;
+                    mark += 1;
+                    ti = mark;
+                }
+                None => return false,
+            },
+        }
+    }
+    p.get(pi..).is_some_and(|rest| rest.iter().all(|c| *c == '*'))
 }
 
 /// All protected buckets.
@@ -497,6 +558,9 @@ pub struct BucketConfig {
     /// How long the logs must be kept: a lifecycle rule that expires objects or their versions
     /// sooner is unlawful and removed. `None`: no lifecycle rule may expire anything.
     pub retention_days: Option<u32>,
+    /// The two-person rule (`two_person = true`): an OpenAccess needs a request approved by another
+    /// person, and the enforcer reverts one without it. `None`: one operator may open.
+    pub two_person: Option<TwoPerson>,
     base_statements: Vec<Json<'static>>,
     closed: Policy,
     closed_hash: PolicyHash,
@@ -861,6 +925,46 @@ impl BucketConfig {
             }
             other => other.cloned(),
         };
+        let two_person = match b.two_person.or(d.two_person) {
+            Some(true) => {
+                let list =
+                    b.approvers.as_ref().or(d.approvers.as_ref()).ok_or_else(|| missing("approvers"))?;
+                if list.is_empty() {
+                    return Err(invalid(
+                        "approvers",
+                        "[]",
+                        "the two-person rule needs at least one approver",
+                    ));
+                }
+                let mut approvers = Vec::with_capacity(list.len());
+                for a in list {
+                    let a = expand(&name, "approvers", a, &account, &partition)?;
+                    let ok = a.starts_with(&format!("arn:{partition}:sts::"))
+                        || a.starts_with(&format!("arn:{partition}:iam::"));
+                    if !ok || a.len() > 2048 || a.contains(char::is_whitespace) {
+                        return Err(invalid(
+                            "approvers",
+                            &a,
+                            "expected an sts session or iam role or user arn (`*` allowed)",
+                        ));
+                    }
+                    approvers.push(a);
+                }
+                let text =
+                    b.request_expiry.as_ref().or(d.request_expiry.as_ref()).map_or("24h", String::as_str);
+                let request_expiry =
+                    parse_duration(text).filter(|d| *d <= Duration::days(7)).ok_or_else(|| {
+                        invalid("request_expiry", text, "expected e.g. `24h`, `30m` (at most 7d)")
+                    })?;
+                Some(TwoPerson { approvers, request_expiry })
+            }
+            _ => {
+                if b.approvers.is_some() && b.two_person == Some(false) {
+                    return Err(invalid("approvers", "[..]", "approvers are only for `two_person = true`"));
+                }
+                None
+            }
+        };
         let mut bucket = BucketConfig {
             name: name.clone(),
             partition,
@@ -879,6 +983,7 @@ impl BucketConfig {
                 }
                 other => other,
             },
+            two_person,
             base_statements,
             closed: Policy { version: None, id: None, statements: Vec::new() },
             closed_hash: PolicyHash::of_bytes(b""),
@@ -1001,6 +1106,26 @@ impl fmt::Display for HumanDuration {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn approvers_match_sessions_of_roles_and_globs() {
+        let t = TwoPerson {
+            approvers: vec![
+                "arn:aws:sts::111122223333:assumed-role/breakglass-operator/bob".into(),
+                "arn:aws:iam::111122223333:role/approvers/breakglass-approver".into(),
+                "arn:aws:sts::111122223333:assumed-role/Security*/*".into(),
+            ],
+            request_expiry: Duration::hours(24),
+        };
+        assert!(t.may_approve("arn:aws:sts::111122223333:assumed-role/breakglass-operator/bob"));
+        assert!(!t.may_approve("arn:aws:sts::111122223333:assumed-role/breakglass-operator/alice"));
+        assert!(t.may_approve("arn:aws:sts::111122223333:assumed-role/breakglass-approver/carol"));
+        assert!(!t.may_approve("arn:aws:sts::444455556666:assumed-role/breakglass-approver/carol"));
+        assert!(t.may_approve("arn:aws:sts::111122223333:assumed-role/SecurityTeam/dave"));
+        assert!(!t.may_approve("arn:aws:iam::111122223333:user/bob"));
+        assert!(glob("a*b*c", "a-x-b-y-c") && !glob("a*b", "a-x-c") && glob("*", "") && !glob("", "x"));
+    }
+
     use super::*;
 
     #[test]

@@ -104,6 +104,18 @@ pub fn record(n: &Notification, recorded_at: OffsetDateTime, config_sha256: Opti
             before: s(d, "before_hash"),
             after: s(d, "policy_hash"),
         },
+        // The two-person rule: a request (`requested`), or a decision on one.
+        "approval" => Facts {
+            action: s(d, "decision").unwrap_or_else(|| "requested".into()),
+            who: s(d, "by").or_else(|| s(d, "requester")),
+            why: s(d, "error").or_else(|| s(d, "reason")),
+            ticket: s(d, "ticket"),
+            grant: match (d.get("readers"), d.get("expiry")) {
+                (Some(r), Some(Value::String(e))) => json!({ "readers": r, "expiry": e }),
+                _ => Value::Null,
+            },
+            ..Facts::default()
+        },
         "remediation" | "expiry" => Facts {
             action: s(d, "outcome").unwrap_or_else(|| "exposure".into()),
             who: Some("breakglass enforcer".to_owned()),

@@ -12,9 +12,10 @@ use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::approval::NoRecords;
 use crate::event::{ApiCall, GuardedCall, Incoming, Target};
 use crate::events::{Exposure, OwnEvent, PolicyAfter, PolicyState, Remediation, Trigger};
-use crate::ports::{EventBus, PolicyStore, PortError};
+use crate::ports::{BucketRecords, EventBus, PolicyStore, PortError};
 
 /// How many buckets the sweep reads at once: S3 answers GetBucketPolicy in tens of milliseconds, so
 /// eight at a time sweeps about 8,000 buckets within the 30-second timeout, far below S3's rate limits.
@@ -96,17 +97,20 @@ pub struct Report {
     pub after_hash: Option<PolicyHash>,
 }
 
-/// The enforcer over a policy store and an event bus.
+/// The enforcer over a policy store, an event bus, and the audit trail's records (the two-person
+/// rule's approvals; [`NoRecords`] where there is no trail, which leaves no OpenAccess of such a
+/// bucket standing).
 #[derive(Debug)]
-pub struct Enforcer<S, B> {
+pub struct Enforcer<S, B, T = NoRecords> {
     pub config: Config,
     pub store: S,
     pub bus: B,
+    pub records: T,
     /// Report without writing.
     pub dry_run: bool,
 }
 
-impl<S: PolicyStore, B: EventBus> Enforcer<S, B> {
+impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
     /// Handles one incoming event. Buckets not in the config and calls that AWS refused (attempts) are
     /// skipped with a log line; a schedule reconciles every bucket.
     pub async fn handle(
@@ -211,8 +215,12 @@ impl<S: PolicyStore, B: EventBus> Enforcer<S, B> {
             reason: None,
             after_hash: c.hash,
         };
-        let Some(reason) = unlawful(bucket, &c, call) else {
-            return Ok(report);
+        let reason = match unlawful(bucket, &c, call) {
+            Some(reason) => reason,
+            None => match self.unapproved(bucket, &c).await {
+                Some(reason) => reason,
+                None => return Ok(report),
+            },
         };
         report.reason = Some(reason.clone());
         let diff = diff_nearest(bucket, parsed.as_ref(), now);
@@ -256,6 +264,18 @@ impl<S: PolicyStore, B: EventBus> Enforcer<S, B> {
             return Err(EnforceError::NotVerified { bucket: bucket.name.clone(), found: found.clone() });
         }
         Ok(report)
+    }
+
+    /// The two-person rule: an OpenAccess that no approval in the audit trail covers. A trail that
+    /// cannot be read proves nothing: the bucket is closed (fail closed), and the reason says why.
+    async fn unapproved(&self, bucket: &BucketConfig, c: &Classification) -> Option<String> {
+        let (State::Open(grant), Some(_)) = (&c.state, &bucket.two_person) else { return None };
+        match self.records.records(bucket).await {
+            Ok(records) => crate::approval::check(bucket, grant, &records).err(),
+            Err(e) => Some(format!(
+                "the approvals of the two-person rule could not be read ({e}): closed until they can"
+            )),
+        }
     }
 
     /// ACL, public-access-block and ownership changes that weaken the bucket: reported on the bus, and

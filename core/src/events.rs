@@ -20,6 +20,8 @@ pub const READ_ALERT: &str = "breakglass read alert";
 pub const DENIED: &str = "breakglass denied";
 pub const UNREADABLE: &str = "breakglass unreadable";
 pub const WINDOW_REPORT: &str = "breakglass window report";
+pub const ACCESS_REQUEST: &str = "breakglass access request";
+pub const DECISION: &str = "breakglass decision";
 
 /// Readers and expiry of an OpenAccess.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -272,6 +274,57 @@ pub struct UnreadableItem {
     pub reason: String,
 }
 
+/// A request for access under the two-person rule (`breakglass.access-request/1`): pending until
+/// another person approves or denies it, or it expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessRequest {
+    #[serde(default = "schemas::access_request")]
+    pub schema: String,
+    /// Short and unique: what `breakglass approve` is given.
+    pub id: String,
+    pub bucket: String,
+    /// The requester's principal ARN as STS resolved it (not a name they typed).
+    pub requester: String,
+    pub reason: String,
+    pub ticket: String,
+    /// How long the access is to last once approved (`4h`).
+    pub duration: String,
+    pub readers: Vec<String>,
+    /// Undecided after this, it is expired (RFC 3339).
+    pub expires_at: String,
+    pub time: String,
+}
+
+/// A decision on an access request (`breakglass.decision/1`): approved (the bucket is opened with
+/// exactly `readers` until `expiry`), denied, or refused (self-approval, not an approver, expired,
+/// already decided: an attempt, mailed as such).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    #[serde(default = "schemas::decision")]
+    pub schema: String,
+    /// The request's id.
+    pub id: String,
+    pub bucket: String,
+    /// `approved`, `denied` or `refused`.
+    pub decision: String,
+    /// Who decided (or tried to): the principal ARN as STS resolved it.
+    pub by: String,
+    pub requester: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub ticket: Option<String>,
+    /// Why it was refused.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Approved: the grant the bucket is opened with (readers, and until when).
+    #[serde(default)]
+    pub readers: Vec<String>,
+    #[serde(default)]
+    pub expiry: Option<String>,
+    pub time: String,
+}
+
 /// One of breakglass's own events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OwnEvent {
@@ -285,6 +338,8 @@ pub enum OwnEvent {
     Denied(DeniedDigest),
     Unreadable(UnreadableEvents),
     WindowReport(crate::report::WindowReport),
+    AccessRequest(AccessRequest),
+    Decision(Decision),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -308,6 +363,8 @@ impl OwnEvent {
             OwnEvent::Denied(_) => DENIED,
             OwnEvent::Unreadable(_) => UNREADABLE,
             OwnEvent::WindowReport(_) => WINDOW_REPORT,
+            OwnEvent::AccessRequest(_) => ACCESS_REQUEST,
+            OwnEvent::Decision(_) => DECISION,
         }
     }
 
@@ -324,6 +381,8 @@ impl OwnEvent {
             OwnEvent::Denied(e) => serde_json::to_value(e),
             OwnEvent::Unreadable(e) => serde_json::to_value(e),
             OwnEvent::WindowReport(e) => serde_json::to_value(e),
+            OwnEvent::AccessRequest(e) => serde_json::to_value(e),
+            OwnEvent::Decision(e) => serde_json::to_value(e),
         };
         // Plain structs of strings, numbers and options: serialisation cannot fail.
         detail.unwrap_or(Value::Null)
@@ -346,6 +405,10 @@ impl OwnEvent {
             READ_ALERT => ReadAlert::deserialize(detail).map(OwnEvent::ReadAlert).map_err(malformed),
             DENIED => DeniedDigest::deserialize(detail).map(OwnEvent::Denied).map_err(malformed),
             UNREADABLE => UnreadableEvents::deserialize(detail).map(OwnEvent::Unreadable).map_err(malformed),
+            ACCESS_REQUEST => {
+                AccessRequest::deserialize(detail).map(OwnEvent::AccessRequest).map_err(malformed)
+            }
+            DECISION => Decision::deserialize(detail).map(OwnEvent::Decision).map_err(malformed),
             WINDOW_REPORT => crate::report::WindowReport::deserialize(detail)
                 .map(OwnEvent::WindowReport)
                 .map_err(malformed),
@@ -364,6 +427,8 @@ impl OwnEvent {
             OwnEvent::ReadAlert(e) => Some(&e.bucket),
             OwnEvent::Denied(e) => Some(&e.bucket),
             OwnEvent::WindowReport(e) => Some(&e.bucket),
+            OwnEvent::AccessRequest(e) => Some(&e.bucket),
+            OwnEvent::Decision(e) => Some(&e.bucket),
             OwnEvent::Config(_) | OwnEvent::Unreadable(_) => None,
         }
     }
@@ -396,6 +461,12 @@ mod schemas {
     }
     pub fn unreadable() -> String {
         "breakglass.unreadable/1".into()
+    }
+    pub fn access_request() -> String {
+        "breakglass.access-request/1".into()
+    }
+    pub fn decision() -> String {
+        "breakglass.decision/1".into()
     }
 }
 

@@ -10,7 +10,9 @@ use crate::enforce::{EnforceError, Enforcer};
 use crate::event;
 use crate::events::{Misrouted, OwnEvent};
 use crate::notify::{render_in, Rendered, Scope};
-use crate::ports::{BucketSettings, ControlPlane, EventBus, PolicyStore, PortError, Publisher};
+use crate::ports::{
+    BucketRecords, BucketSettings, ControlPlane, EventBus, PolicyStore, PortError, Publisher,
+};
 use crate::route;
 use crate::sentinel::Sentinel;
 
@@ -172,8 +174,8 @@ pub fn scope_from_env() -> Scope {
 
 /// The enforcer's answer to one invocation: the bucket policies only (the CLI's dry runs and the
 /// benchmarks; the Lambda also runs the sentinel, see [`enforce_and_guard_event`]).
-pub async fn enforce_event<S: PolicyStore, B: EventBus>(
-    enforcer: &Enforcer<S, B>,
+pub async fn enforce_event<S: PolicyStore, B: EventBus, T: BucketRecords>(
+    enforcer: &Enforcer<S, B, T>,
     raw: &Value,
     now: OffsetDateTime,
 ) -> Result<Value, EnforceError> {
@@ -188,8 +190,8 @@ pub async fn enforce_event<S: PolicyStore, B: EventBus>(
 }
 
 /// Puts every misrouted-event report on the bus (the notifier mails it as an alert).
-async fn report_misrouted<S: PolicyStore, B: EventBus>(
-    enforcer: &Enforcer<S, B>,
+async fn report_misrouted<S: PolicyStore, B: EventBus, T: BucketRecords>(
+    enforcer: &Enforcer<S, B, T>,
     misrouted: &[Misrouted],
 ) -> Result<(), EnforceError> {
     for m in misrouted {
@@ -201,8 +203,8 @@ async fn report_misrouted<S: PolicyStore, B: EventBus>(
 /// The enforcer Lambda's answer: the bucket policies first, then the paths around them (bucket
 /// settings, investigator trust, subscriptions). Both always run; the first error fails the
 /// invocation afterwards, so that Lambda retries and the error alarm fires.
-pub async fn enforce_and_guard_event<S, B, C>(
-    enforcer: &Enforcer<S, B>,
+pub async fn enforce_and_guard_event<S, B, C, T>(
+    enforcer: &Enforcer<S, B, T>,
     sentinel: &Sentinel<'_, S, B, C>,
     raw: &Value,
     now: OffsetDateTime,
@@ -211,6 +213,7 @@ where
     S: PolicyStore + BucketSettings,
     B: EventBus,
     C: ControlPlane,
+    T: BucketRecords,
 {
     let incoming = match parse_or_ignore(raw) {
         Ok(i) => i,

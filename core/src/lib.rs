@@ -6,6 +6,7 @@
 //! close on request ([`operate`]). AWS is reached only through the small traits in [`ports`], which
 //! `breakglass-aws` implements with the SDK and tests implement against moto.
 
+pub mod approval;
 pub mod audit;
 pub mod catalog;
 pub mod config_push;

@@ -38,6 +38,8 @@ pub enum OperateError {
     NotVerified { bucket: String, found: String },
     #[error("the policy was written but the request event could not be published: {0}")]
     Bus(PortError),
+    #[error("bucket `{0}` is under the two-person rule: `breakglass request` it, and another approver runs `breakglass approve`")]
+    NeedsApproval(String),
 }
 
 /// An operator's request to open a bucket.
@@ -131,6 +133,7 @@ impl OperateError {
                 | OperateError::BadDuration
                 | OperateError::Grant(_)
                 | OperateError::Drift { .. }
+                | OperateError::NeedsApproval(_)
         )
     }
 }
@@ -143,6 +146,9 @@ async fn open_checked<S: PolicyStore, B: EventBus>(
     requester: &str,
     now: OffsetDateTime,
 ) -> Result<Done, OperateError> {
+    if bucket.two_person.is_some() {
+        return Err(OperateError::NeedsApproval(bucket.name.clone()));
+    }
     let reason = text("reason", &request.reason)?;
     let ticket = text("ticket", &request.ticket)?;
     if !request.duration.is_positive() {
@@ -174,23 +180,84 @@ async fn open_checked<S: PolicyStore, B: EventBus>(
         },
         None => asked,
     };
+    let opening =
+        Opening { reason, ticket, grant, previous, before_hash: before.hash.map(|h| h.to_string()) };
+    write_open(bucket, store, bus, opening, requester, now).await
+}
+
+/// What an open writes and tells: the grant, and why.
+struct Opening {
+    reason: String,
+    ticket: String,
+    grant: OpenGrant,
+    previous: Option<OpenGrant>,
+    before_hash: Option<String>,
+}
+
+async fn write_open<S: PolicyStore, B: EventBus>(
+    bucket: &BucketConfig,
+    store: &S,
+    bus: &B,
+    o: Opening,
+    requester: &str,
+    now: OffsetDateTime,
+) -> Result<Done, OperateError> {
     // Lawful by construction (both parts are), so render without re-checking: an existing grant may
     // lie a few minutes past the maximum because of the opener's clock skew.
-    let policy = bucket.render_open_unchecked(&grant).map_err(GrantError::Render)?;
+    let policy = bucket.render_open_unchecked(&o.grant).map_err(GrantError::Render)?;
     let policy_hash = write_verified(bucket, store, &policy, now).await?;
     let event = events::Request {
         action: "open".into(),
-        reason: Some(reason),
-        ticket: Some(ticket),
-        grant: grant_doc(Some(&grant)),
-        previous: grant_doc(previous.as_ref()),
-        before_hash: before.hash.map(|h| h.to_string()),
+        reason: Some(o.reason),
+        ticket: Some(o.ticket),
+        grant: grant_doc(Some(&o.grant)),
+        previous: grant_doc(o.previous.as_ref()),
+        before_hash: o.before_hash,
         policy_hash: Some(policy_hash.clone()),
         ..events::Request::new(&bucket.name, requester, now)
     };
     request_event(bus, &event).await.map_err(OperateError::Bus)?;
     let event = OwnEvent::Request(event).detail();
-    Ok(Done { bucket: bucket.name.clone(), grant: Some(grant), previous, policy_hash, event })
+    Ok(Done { bucket: bucket.name.clone(), grant: Some(o.grant), previous: o.previous, policy_hash, event })
+}
+
+/// Opens `bucket` as an approved decision of the two-person rule says: exactly its readers until
+/// its expiry (which already includes a grant that was in force when it was approved). `approver`
+/// writes it; the request's reason and ticket go with it, naming the request and both people.
+pub async fn open_approved<S: PolicyStore, B: EventBus>(
+    bucket: &BucketConfig,
+    store: &S,
+    bus: &B,
+    decision: &events::Decision,
+    approver: &str,
+    now: OffsetDateTime,
+) -> Result<Done, OperateError> {
+    let grant = crate::approval::grant_of(decision).ok_or(OperateError::Missing("approved grant"))?;
+    let aws = |source| OperateError::Aws { bucket: bucket.name.clone(), source };
+    let live = store.get_policy(&bucket.name).await.map_err(aws)?;
+    let before = classify(bucket, live.as_deref().map(str::as_bytes), now);
+    let previous = match &before.state {
+        State::Open(g) => Some(g.clone()),
+        State::Closed | State::Expired(_) => None,
+        State::Drift(_) => {
+            return Err(OperateError::Drift { bucket: bucket.name.clone(), state: before.to_string() });
+        }
+    };
+    bucket.check_grant(&grant, now)?;
+    let reason = format!(
+        "{} (request {} of {}, approved by {approver})",
+        decision.reason.as_deref().unwrap_or("no reason"),
+        decision.id,
+        decision.requester
+    );
+    let opening = Opening {
+        reason: clip(&reason),
+        ticket: clip(decision.ticket.as_deref().unwrap_or("none")),
+        grant,
+        previous,
+        before_hash: before.hash.map(|h| h.to_string()),
+    };
+    write_open(bucket, store, bus, opening, approver, now).await
 }
 
 /// Closes `bucket`: ClosedAccess, whatever the state was.

@@ -194,3 +194,12 @@ pub trait AuditReader: Sync {
     /// The record under `key`, `None` when there is none or it is not the notifier's or recorder's.
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
 }
+
+/// A bucket's audit records (its history), for the rules that depend on what was recorded: the
+/// two-person rule's approvals.
+pub trait BucketRecords: Sync {
+    fn records(
+        &self,
+        bucket: &canonical_policies::BucketConfig,
+    ) -> impl Future<Output = Result<Vec<Value>, PortError>> + Send;
+}

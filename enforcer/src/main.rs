@@ -4,17 +4,21 @@
 //! subscriptions). Environment (set by template.yaml): `BREAKGLASS_CONFIG_S3` (organisation mode)
 //! or `BREAKGLASS_CONFIG` or `BREAKGLASS_CONFIG_FILE`, `BREAKGLASS_EVENT_BUS`, `BREAKGLASS_DRY_RUN`,
 //! `BREAKGLASS_ALARM_TOPIC_ARN`, and `BREAKGLASS_TOPIC_ARN` with `BREAKGLASS_SUBSCRIPTIONS` (the
-//! subscriptions the notification topic must keep).
+//! subscriptions the notification topic must keep); `BREAKGLASS_AUDIT_BUCKET` and
+//! `BREAKGLASS_RECORD_KEY` for the two-person rule's approvals in the audit trail.
 
-use breakglass_aws::{Accounts, AwsControlPlane, Clients, ConfigSource, EventBridgeBus, S3Store};
+use breakglass_aws::{Accounts, AwsControlPlane, Clients, ConfigSource, EventBridgeBus, S3AuditLog, S3Store};
+use breakglass_core::approval::TrailRecords;
 use breakglass_core::enforce::Enforcer;
-use breakglass_core::handler::{enforce_and_guard_event, env, expected_from_env, LoadedConfig, PerConfig};
+use breakglass_core::handler::{
+    audit_from_env, enforce_and_guard_event, env, expected_from_env, LoadedConfig, PerConfig,
+};
 use breakglass_core::sentinel::Sentinel;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
 struct Wired {
-    enforcer: Enforcer<S3Store, EventBridgeBus>,
+    enforcer: Enforcer<S3Store, EventBridgeBus, Option<TrailRecords<S3AuditLog>>>,
     control: AwsControlPlane,
 }
 
@@ -36,7 +40,15 @@ async fn main() -> Result<(), Error> {
         // `breakglass-enforcer`; single-account mode: the function's own credentials.
         let accounts = Accounts::for_config(&clients, &config, "breakglass-enforcer");
         let control = AwsControlPlane::new(&clients, alarm.clone()).with_accounts(accounts.clone());
+        // The two-person rule's approvals, read from the audit trail (records signed by the
+        // notifier are checked); without a trail no OpenAccess of such a bucket stands.
+        let records = audit_from_env(&config).ok().map(|audit| TrailRecords {
+            reader: S3AuditLog::for_config(&clients, &audit),
+            prefix: audit.prefix.clone(),
+            organisation: config.organisation.is_some(),
+        });
         let enforcer = Enforcer {
+            records,
             store: S3Store::routed(&clients, accounts, &config),
             config,
             bus: EventBridgeBus::new(clients.eventbridge.clone(), bus.clone()),

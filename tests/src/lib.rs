@@ -674,8 +674,58 @@ pub fn breakglass(endpoint: &str, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Runs the `breakglass` CLI against `endpoint` with the environment `env` (e.g. a person's role
+/// session from [`role_env`]): (exit code, stdout, stderr).
+pub fn breakglass_as(env: &[(String, String)], endpoint: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(binary("breakglass"))
+        .args(args)
+        .args(["--endpoint-url", endpoint])
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// [`breakglass_as`], started and not waited for (a command that waits for something the test
+/// must do meanwhile, such as routing events to the notifier).
+pub fn spawn_breakglass_as(env: &[(String, String)], endpoint: &str, args: &[&str]) -> std::process::Child {
+    Command::new(binary("breakglass"))
+        .args(args)
+        .args(["--endpoint-url", endpoint])
+        .envs(env.iter().cloned())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The stack most tests start from: the example config with the two-person rule off, so that one
+/// operator opens and closes (the flows those tests are about). The two-person rule's own tests
+/// provision the example as it is (`provision_config(endpoint, config_text())`).
 pub async fn provision(endpoint: &str) -> Stack {
-    provision_config(endpoint, config_text()).await
+    provision_config(endpoint, single_operator_text()).await
+}
+
+/// The example config with `two_person = false`: one operator may open.
+pub fn single_operator_text() -> String {
+    let text = config_text();
+    assert!(text.contains("two_person = true"), "the example config turns the two-person rule on");
+    text.replace("two_person = true", "two_person = false")
+}
+
+/// A file with [`single_operator_text`], for the CLI's `--config` (one per call: tests run at once).
+pub fn single_operator_path() -> String {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = root().join("target/e2e-configs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("single-operator-{}-{n}.toml", std::process::id()));
+    std::fs::write(&path, single_operator_text()).unwrap();
+    path.display().to_string()
 }
 
 /// What template.yaml provisions for the config `text`. In organisation mode the protected buckets
@@ -729,7 +779,10 @@ pub async fn provision_config(endpoint: &str, text: String) -> Stack {
     let (security, security_arn) = queue(&c, "security").await;
     let mut expected_subscriptions = Vec::new();
     for (arn, filter) in [
-        (&stakeholders_arn, json!({"kind": ["change", "attempt", "request", "expiry", "access"]})),
+        (
+            &stakeholders_arn,
+            json!({"kind": ["change", "attempt", "request", "expiry", "access", "approval"]}),
+        ),
         (&security_arn, json!({"severity": ["warning", "critical"]})),
     ] {
         expected_subscriptions.push(json!({"protocol": "sqs", "endpoint": arn, "filter_policy": filter}));

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use aws_sdk_s3::primitives::ByteStream;
 use canonical_policies::OpenGrant;
-use e2e::{cloudtrail_event, config, provision, root, Function, Moto};
+use e2e::{cloudtrail_event, config, provision, Function, Moto};
 use serde_json::{json, Value};
 
 const BUCKET: &str = "acme-cloudtrail-logs";
@@ -15,7 +15,7 @@ const OPERATOR: &str = "arn:aws:iam::111122223333:role/breakglass-operator";
 const READER: &str = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
 
 fn history(endpoint: &str, extra: &[&str]) -> (i32, String, String) {
-    let config = root().join("examples/breakglass.toml").display().to_string();
+    let config = e2e::single_operator_path();
     e2e::breakglass(endpoint, &[&["history", "--config", &config, "--bucket", BUCKET][..], extra].concat())
 }
 

@@ -7,7 +7,7 @@ use e2e::{breakglass, provision, root, Moto};
 async fn status_shows_drift_and_enforce_repairs_it() {
     let Some(moto) = Moto::start() else { return };
     let stack = provision(&moto.endpoint).await;
-    let config = root().join("examples/breakglass.toml").display().to_string();
+    let config = e2e::single_operator_path();
 
     let (code, out, err) = breakglass(&moto.endpoint, &["status", "--config", &config]);
     assert_eq!(code, 0, "{out}{err}");
@@ -52,7 +52,7 @@ async fn open_and_close_round_trip_with_emails_audit_records_and_history() {
     let Some(moto) = Moto::start() else { return };
     let stack = provision(&moto.endpoint).await;
     let notifier = e2e::Function::spawn("notifier", &stack.function_env());
-    let config = root().join("examples/breakglass.toml").display().to_string();
+    let config = e2e::single_operator_path();
     let reader = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
     let auditor = "arn:aws:iam::111122223333:role/investigations/ExternalAuditor";
     let base = ["--config", config.as_str(), "--bucket", "acme-cloudtrail-logs"];

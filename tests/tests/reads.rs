@@ -164,7 +164,7 @@ async fn after_a_window_closes_the_stakeholders_get_what_was_read_and_the_cli_pr
     let mut function_env = stack.function_env();
     function_env.push(("BREAKGLASS_REPORT_DELAY_SECONDS".into(), "0".into()));
     let recorder = Function::spawn("recorder", &function_env);
-    let config = root().join("examples/breakglass.toml").display().to_string();
+    let config = e2e::single_operator_path();
     let reader = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
     let base = ["--config", config.as_str(), "--bucket", "acme-cloudtrail-logs"];
     let (code, _, err) = e2e::breakglass(

@@ -111,6 +111,15 @@ fn the_enforcer_manages_bucket_policies_and_reads_no_object() {
         decide(policy, arn, "s3:PutBucketPolicy", "arn:aws:s3:::someone-elses-bucket"),
         Decision::ImplicitDeny
     );
+    // The two-person rule: it reads the approvals in the audit trail and verifies their signatures,
+    // and writes no record.
+    let record =
+        format!("arn:aws:s3:::breakglass-audit-{ACCOUNT}-{REGION}/breakglass/acme-cloudtrail-logs/r.json");
+    assert_eq!(decide(policy, arn, "s3:GetObject", &record), Decision::Allow);
+    assert_eq!(decide(policy, arn, "s3:PutObject", &record), Decision::ImplicitDeny);
+    let key = format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/key-id");
+    assert_eq!(decide(policy, arn, "kms:VerifyMac", &key), Decision::Allow);
+    assert_eq!(decide(policy, arn, "kms:GenerateMac", &key), Decision::ImplicitDeny);
 }
 
 #[test]

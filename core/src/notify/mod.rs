@@ -18,6 +18,7 @@ use crate::events::{self, OwnEvent, OwnEventError};
 use crate::ports::Notification;
 use crate::{parse_time, role_name};
 
+mod approval;
 mod reads;
 
 pub const SCHEMA: &str = "breakglass.notification/1";
@@ -325,6 +326,8 @@ fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Re
         OwnEvent::ReadAlert(a) => return reads::read_alert(a, d, id),
         OwnEvent::Denied(g) => return reads::denied(g, d, id),
         OwnEvent::WindowReport(r) => return reads::window_report(r, d, id),
+        OwnEvent::AccessRequest(q) => return approval::request(q, d, id),
+        OwnEvent::Decision(x) => return approval::decision(x, d, id),
         _ => {}
     }
     let mut email = String::new();
@@ -435,7 +438,9 @@ fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Re
         | OwnEvent::Unreadable(_)
         | OwnEvent::ReadAlert(_)
         | OwnEvent::Denied(_)
-        | OwnEvent::WindowReport(_) => return Rendered::Ignored("handled above".into()),
+        | OwnEvent::WindowReport(_)
+        | OwnEvent::AccessRequest(_)
+        | OwnEvent::Decision(_) => return Rendered::Ignored("handled above".into()),
     };
     if let Some(id) = id {
         let _ = writeln!(email, "Event id: {id}");

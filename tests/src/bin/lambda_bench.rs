@@ -94,7 +94,13 @@ async fn main() {
         println!("peak RSS enforcer after 210 invokes    {:.1} MiB", kib as f64 / 1024.0);
     }
 
-    let memory = Enforcer { config: config(), store: Memory(closed.clone()), bus: NoBus, dry_run: false };
+    let memory = Enforcer {
+        config: config(),
+        store: Memory(closed.clone()),
+        bus: NoBus,
+        records: breakglass_core::approval::NoRecords,
+        dry_run: false,
+    };
     let now = time::OffsetDateTime::now_utc();
     let mut overhead = Vec::new();
     for i in 0..2200 {

@@ -1,0 +1,291 @@
+//! The two-person rule (`two_person = true` on a bucket): one person requests access, another
+//! approves it, and only then is the bucket opened, with exactly the approved readers until the
+//! approved expiry. People are told apart by the principal ARN STS resolves for them and its
+//! session name, never by a name they type. The enforcer holds every OpenAccess of such a bucket
+//! against the approvals in the audit trail ([`check`]): writing the policy directly with the
+//! operator role, or re-using an approval after its window was closed, is drift and is reverted.
+
+use std::collections::BTreeSet;
+
+use canonical_policies::{format_expiry, BucketConfig, GrantError, HumanDuration, OpenGrant};
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
+
+use crate::events::{AccessRequest, Decision};
+
+/// How far an OpenAccess's expiry may lie past the approved one: policies carry whole seconds,
+/// and the approver's and the opener's clocks are the same process's, a minute is generous.
+pub const EXPIRY_SLACK: Duration = Duration::minutes(1);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("bucket `{0}` has no two-person rule: open it with `breakglass open`")]
+    NotTwoPerson(String),
+    #[error("a {0} is required")]
+    Missing(&'static str),
+    #[error(transparent)]
+    Grant(#[from] GrantError),
+}
+
+/// Why a decision was refused: recorded and mailed as an attempt.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("`{by}` requested it: an approver must be another person ({why})")]
+    SelfApproval { by: String, why: &'static str },
+    #[error("`{0}` is not an approver of this bucket (its `approvers` in the config)")]
+    NotApprover(String),
+    #[error("the request expired at {0}")]
+    Expired(String),
+    #[error("the request was already {decision} by `{by}` at {time}")]
+    Decided { decision: String, by: String, time: String },
+    #[error("bucket `{0}` has no two-person rule")]
+    NotTwoPerson(String),
+    #[error("the request's duration `{0}` is not one")]
+    BadDuration(String),
+    #[error(transparent)]
+    Grant(#[from] GrantError),
+}
+
+/// The session name of an assumed-role ARN (`…:assumed-role/Role/alice` → `alice`).
+pub fn session_of(arn: &str) -> Option<&str> {
+    arn.split_once(":assumed-role/")?.1.split_once('/').map(|(_, s)| s)
+}
+
+/// Whether `a` and `b` are the same person as far as AWS can tell: the same principal, or the
+/// same session name (a person assumes a role under their own name; the template's operator trust
+/// can enforce that, see docs/deploy.md). `Some(why)` when they are.
+pub fn same_person(a: &str, b: &str) -> Option<&'static str> {
+    if a == b {
+        return Some("the same principal");
+    }
+    match (session_of(a), session_of(b)) {
+        (Some(x), Some(y)) if x.eq_ignore_ascii_case(y) => Some("the same session name"),
+        _ => None,
+    }
+}
+
+fn one_line(what: &'static str, v: &str) -> Result<String, RequestError> {
+    let v = v.trim();
+    if v.is_empty() || v.chars().count() > 500 || v.chars().any(char::is_control) {
+        return Err(RequestError::Missing(what));
+    }
+    Ok(v.to_owned())
+}
+
+/// A new request: lawful on its own (readers allowed, duration within the maximum) for a bucket
+/// under the two-person rule.
+pub fn request(
+    bucket: &BucketConfig,
+    requester: &str,
+    reason: &str,
+    ticket: &str,
+    duration: Duration,
+    readers: &BTreeSet<String>,
+    now: OffsetDateTime,
+) -> Result<AccessRequest, RequestError> {
+    let rule = bucket.two_person.as_ref().ok_or_else(|| RequestError::NotTwoPerson(bucket.name.clone()))?;
+    let (reason, ticket) = (one_line("reason", reason)?, one_line("ticket", ticket)?);
+    let readers = if readers.is_empty() { bucket.investigator_roles.clone() } else { readers.clone() };
+    bucket.check_grant(&OpenGrant { readers: readers.clone(), expiry: now + duration }, now)?;
+    let time = crate::format_time(now);
+    let seed = format!("{}\n{requester}\n{time}\n{reason}\n{ticket}\n{duration}\n{readers:?}", bucket.name);
+    let id = crate::audit::hex(&Sha256::digest(seed.as_bytes()));
+    Ok(AccessRequest {
+        schema: "breakglass.access-request/1".into(),
+        id: id.get(..12).unwrap_or(&id).to_owned(),
+        bucket: bucket.name.clone(),
+        requester: requester.to_owned(),
+        reason,
+        ticket,
+        duration: HumanDuration(duration).to_string(),
+        readers: readers.into_iter().collect(),
+        expires_at: crate::format_time(now + rule.request_expiry),
+        time,
+    })
+}
+
+/// `approver`'s decision on `request` (`approve`: approve, else deny), given the decisions already
+/// recorded for it and the grant in force now (`live`, which an approval widens, never cuts short).
+/// `Err` carries the refused decision, to be recorded and mailed as an attempt.
+pub fn decide(
+    bucket: &BucketConfig,
+    request: &AccessRequest,
+    earlier: &[Decision],
+    approver: &str,
+    approve: bool,
+    live: Option<&OpenGrant>,
+    now: OffsetDateTime,
+) -> Result<Decision, (Decision, Refusal)> {
+    let base = Decision {
+        schema: "breakglass.decision/1".into(),
+        id: request.id.clone(),
+        bucket: request.bucket.clone(),
+        decision: String::new(),
+        by: approver.to_owned(),
+        requester: request.requester.clone(),
+        reason: Some(request.reason.clone()),
+        ticket: Some(request.ticket.clone()),
+        error: None,
+        readers: Vec::new(),
+        expiry: None,
+        time: crate::format_time(now),
+    };
+    let refuse =
+        |r: Refusal| (Decision { decision: "refused".into(), error: Some(r.to_string()), ..base.clone() }, r);
+    let Some(rule) = bucket.two_person.as_ref() else {
+        return Err(refuse(Refusal::NotTwoPerson(bucket.name.clone())));
+    };
+    if let Some(d) = earlier.iter().find(|d| d.id == request.id && d.decision != "refused") {
+        return Err(refuse(Refusal::Decided {
+            decision: d.decision.clone(),
+            by: d.by.clone(),
+            time: d.time.clone(),
+        }));
+    }
+    if crate::parse_time(&request.expires_at).is_none_or(|t| t <= now) {
+        return Err(refuse(Refusal::Expired(request.expires_at.clone())));
+    }
+    if let Some(why) = same_person(approver, &request.requester) {
+        return Err(refuse(Refusal::SelfApproval { by: request.requester.clone(), why }));
+    }
+    if !rule.may_approve(approver) {
+        return Err(refuse(Refusal::NotApprover(approver.to_owned())));
+    }
+    if !approve {
+        return Ok(Decision { decision: "denied".into(), ..base });
+    }
+    let duration = canonical_policies::config::parse_duration(&request.duration)
+        .ok_or_else(|| refuse(Refusal::BadDuration(request.duration.clone())))?;
+    let asked = OpenGrant {
+        readers: request.readers.iter().cloned().collect(),
+        expiry: (now + duration).replace_nanosecond(0).unwrap_or(now + duration),
+    };
+    // The readers and duration are checked again against the config in force now.
+    bucket.check_grant(&asked, now).map_err(|e| refuse(Refusal::Grant(e)))?;
+    // What the bucket will be opened with: a grant in force is widened, never cut short, so the
+    // approval names the result (the approver approves what will be, not only what was asked).
+    let grant = match live {
+        Some(l) => OpenGrant {
+            readers: l.readers.union(&asked.readers).cloned().collect(),
+            expiry: l.expiry.max(asked.expiry),
+        },
+        None => asked,
+    };
+    Ok(Decision {
+        decision: "approved".into(),
+        readers: grant.readers.into_iter().collect(),
+        expiry: Some(format_expiry(grant.expiry)),
+        ..base
+    })
+}
+
+/// The approved grant of a decision.
+pub fn grant_of(d: &Decision) -> Option<OpenGrant> {
+    (d.decision == "approved").then_some(())?;
+    Some(OpenGrant {
+        readers: d.readers.iter().cloned().collect(),
+        expiry: d.expiry.as_deref().and_then(crate::parse_time)?,
+    })
+}
+
+/// One of a bucket's audit records, as far as the rule needs it.
+#[derive(Debug, Clone, Deserialize)]
+struct RecordHead {
+    time: String,
+    kind: String,
+    action: String,
+    #[serde(default)]
+    detail: Value,
+}
+
+/// The access requests and decisions among a bucket's audit records (their `detail`).
+pub fn from_records(records: &[Value]) -> (Vec<AccessRequest>, Vec<Decision>) {
+    let (mut requests, mut decisions) = (Vec::new(), Vec::new());
+    for r in records {
+        let Ok(head) = RecordHead::deserialize(r) else { continue };
+        if head.kind != "approval" {
+            continue;
+        }
+        if head.action == "requested" {
+            requests.extend(AccessRequest::deserialize(&head.detail).ok());
+        } else {
+            decisions.extend(Decision::deserialize(&head.detail).ok());
+        }
+    }
+    (requests, decisions)
+}
+
+/// Whether the OpenAccess `live` of `bucket` is covered by an approval in its audit records:
+/// an approved decision that names every reader and an expiry at least as late, and whose window
+/// was not closed since (an approval opens one window, not every later one). `Err(why)` when not.
+pub fn check(bucket: &BucketConfig, live: &OpenGrant, records: &[Value]) -> Result<(), String> {
+    if bucket.two_person.is_none() {
+        return Ok(());
+    }
+    let (_, decisions) = from_records(records);
+    let closes: Vec<OffsetDateTime> = records
+        .iter()
+        .filter_map(|r| RecordHead::deserialize(r).ok())
+        .filter(|h| {
+            (h.kind == "request" && h.action == "close")
+                || (matches!(h.kind.as_str(), "remediation" | "expiry") && h.action == "closed")
+        })
+        .filter_map(|h| crate::parse_time(&h.time))
+        .collect();
+    let covering = decisions.iter().filter(|d| d.bucket == bucket.name).find(|d| {
+        let (Some(g), Some(at)) = (grant_of(d), crate::parse_time(&d.time)) else { return false };
+        live.readers.is_subset(&g.readers)
+            && live.expiry <= g.expiry + EXPIRY_SLACK
+            && !closes.iter().any(|c| *c > at)
+    });
+    match covering {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "OpenAccess for {} until {} has no approved request in the audit trail (two-person rule)",
+            live.readers.iter().cloned().collect::<Vec<_>>().join(", "),
+            format_expiry(live.expiry)
+        )),
+    }
+}
+
+/// No audit trail to read: every OpenAccess of a bucket under the two-person rule is unapproved
+/// (fail closed). For tools that run without the trail.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoRecords;
+
+impl crate::ports::BucketRecords for NoRecords {
+    async fn records(&self, _: &BucketConfig) -> Result<Vec<Value>, crate::ports::PortError> {
+        Ok(Vec::new())
+    }
+}
+
+/// A bucket's records from the audit trail (`[<account>/]<bucket>/` under the trail's prefix).
+#[derive(Debug, Clone)]
+pub struct TrailRecords<R> {
+    pub reader: R,
+    pub prefix: String,
+    pub organisation: bool,
+}
+
+impl<R: crate::ports::AuditReader> crate::ports::BucketRecords for TrailRecords<R> {
+    async fn records(&self, bucket: &BucketConfig) -> Result<Vec<Value>, crate::ports::PortError> {
+        let place = if self.organisation {
+            format!("{}/{}", bucket.account, bucket.name)
+        } else {
+            bucket.name.clone()
+        };
+        crate::report::history_records(&self.reader, &self.prefix, &place).await
+    }
+}
+
+/// `None`: no trail configured, as [`NoRecords`].
+impl<T: crate::ports::BucketRecords> crate::ports::BucketRecords for Option<T> {
+    async fn records(&self, bucket: &BucketConfig) -> Result<Vec<Value>, crate::ports::PortError> {
+        match self {
+            Some(t) => t.records(bucket).await,
+            None => Ok(Vec::new()),
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! The two-person rule end to end on moto, as the example config has it: the CLI as two people
+//! (role sessions `alice` and `bob` of the operator role, as STS resolves them), the real notifier
+//! recording every request and decision, and the real enforcer holding every OpenAccess against
+//! the approvals in the audit trail.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use e2e::{
+    breakglass_as, cloudtrail_event, config_text, provision_config, role_env, spawn_breakglass_as, Function,
+    Moto,
+};
+use serde_json::{json, Value};
+
+const BUCKET: &str = "acme-cloudtrail-logs";
+const READER: &str = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
+/// moto's default account, where the single-account stack lives (credentials `testing`).
+const MOTO_ACCOUNT: &str = "123456789012";
+
+#[tokio::test(flavor = "current_thread")]
+async fn request_approve_deny_and_every_refusal_and_the_enforcer_holds_opens_to_approvals() {
+    let Some(moto) = Moto::start() else { return };
+    let endpoint = moto.endpoint.clone();
+    // The example's approvers are sessions of the operator role in the bucket's account; on moto the
+    // people's sessions are in moto's default account, so the pattern names that one.
+    let text = config_text().replace(
+        "arn:{{partition}}:sts::{{account}}:assumed-role/breakglass-operator/*",
+        &format!("arn:{{{{partition}}}}:sts::{MOTO_ACCOUNT}:assumed-role/breakglass-operator/*"),
+    );
+    assert!(text.contains(MOTO_ACCOUNT));
+    let stack = provision_config(&endpoint, text.clone()).await;
+    let dir = e2e::root().join("target/e2e-configs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config_path = dir.join(format!("two-person-{}.toml", std::process::id()));
+    std::fs::write(&config_path, &text).unwrap();
+    let config = config_path.display().to_string();
+    let notifier = Function::spawn("notifier", &stack.function_env());
+    let enforcer = Function::spawn("enforcer", &stack.function_env());
+    let operator = format!("arn:aws:iam::{MOTO_ACCOUNT}:role/breakglass-operator");
+    let alice = role_env(&endpoint, &operator, "alice").await;
+    let bob = role_env(&endpoint, &operator, "bob").await;
+    let eve = role_env(&endpoint, &format!("arn:aws:iam::{MOTO_ACCOUNT}:role/Admin"), "eve").await;
+    let pump = || async {
+        let mut n = 0;
+        for e in stack.drain(&stack.own_events).await {
+            notifier.invoke(&e).unwrap();
+            n += 1;
+        }
+        n
+    };
+    let base = ["--config", config.as_str(), "--bucket", BUCKET];
+
+    // Alone, nobody opens.
+    let (code, _, err) = breakglass_as(
+        &alice,
+        &endpoint,
+        &[
+            &["open"][..],
+            &base,
+            &["--reason", "x", "--ticket", "T-1", "--duration", "1h", "--reader", READER],
+        ]
+        .concat(),
+    );
+    assert_eq!((code, err.contains("two-person rule")), (2, true), "{err}");
+
+    // Alice asks.
+    let (code, out, err) = breakglass_as(
+        &alice,
+        &endpoint,
+        &[
+            &["request"][..],
+            &base,
+            &[
+                "--reason",
+                "incident 7",
+                "--ticket",
+                "SEC-7",
+                "--duration",
+                "2h",
+                "--reader",
+                READER,
+                "--json",
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let q: Value = serde_json::from_str(&out).unwrap();
+    let id = q["id"].as_str().unwrap().to_owned();
+    assert_eq!(q["requester"], format!("arn:aws:sts::{MOTO_ACCOUNT}:assumed-role/breakglass-operator/alice"));
+    assert_eq!(stack.live_policy(BUCKET).await.as_deref().map(|p| p.contains("ClosedAccess")), Some(true));
+    assert_eq!(pump().await, 2, "the refused open and the request");
+    let mails = stack.deliveries(&stack.security).await;
+    assert!(
+        mails.iter().any(|(_, d)| d["subject"].as_str().unwrap().contains("access REQUESTED (SEC-7)")),
+        "{mails:?}"
+    );
+    stack.deliveries(&stack.stakeholders).await;
+
+    // Alice approving her own request, and Eve who is no approver: refused, recorded, mailed.
+    let (code, _, err) = breakglass_as(&alice, &endpoint, &[&["approve", id.as_str()][..], &base].concat());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("an approver must be another person (the same principal)"), "{err}");
+    let (code, _, err) = breakglass_as(&eve, &endpoint, &[&["approve", id.as_str()][..], &base].concat());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is not an approver"), "{err}");
+    assert_eq!(pump().await, 2);
+    let attempts = stack.deliveries(&stack.stakeholders).await;
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert!(attempts.iter().all(|(a, d)| a["kind"]["Value"] == "attempt" && d["decision"] == "refused"));
+
+    // Bob approves: the decision is recorded first, then the bucket opens exactly as asked.
+    let mut approve = spawn_breakglass_as(&bob, &endpoint, &[&["approve", id.as_str()][..], &base].concat());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while approve.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+        pump().await;
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let out = approve.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("opened {BUCKET} until ")));
+    pump().await;
+    let live = stack.live_policy(BUCKET).await.unwrap();
+    assert!(live.contains(READER) && live.contains("OpenAccess"), "{live}");
+    let records = stack.audit_records(BUCKET).await;
+    let kinds: Vec<(String, String)> = records
+        .iter()
+        .map(|(_, r)| (r["kind"].as_str().unwrap().into(), r["action"].as_str().unwrap().into()))
+        .collect();
+    for want in [("approval", "requested"), ("approval", "approved"), ("request", "open")] {
+        assert!(kinds.contains(&(want.0.into(), want.1.into())), "{want:?} not in {kinds:?}");
+    }
+    // The open names the request and both people.
+    let opened = records.iter().find(|(_, r)| r["kind"] == "request" && r["action"] == "open").unwrap();
+    let why = opened.1["why"].as_str().unwrap();
+    assert!(why.contains(&id) && why.contains("alice") && why.contains("bob"), "{why}");
+
+    // The enforcer finds the approval in the audit trail: the approved OpenAccess stays. (CloudTrail
+    // names the operator role of the config, an automation principal.)
+    let automation = "arn:aws:iam::111122223333:role/breakglass-operator";
+    let put = cloudtrail_event("PutBucketPolicy", BUCKET, automation, "bob", Some(&live), None);
+    let answer = enforcer.invoke(&put).unwrap();
+    assert_eq!(answer["buckets"][0]["outcome"], "lawful", "{answer}");
+    // Deciding again is refused: it was approved.
+    let (code, _, err) = breakglass_as(&bob, &endpoint, &[&["deny", id.as_str()][..], &base].concat());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("already approved"), "{err}");
+
+    // Written directly with the operator role, without a request: drift, reverted, alerted.
+    let other = "acme-vpc-flow-logs";
+    let b = e2e::config().bucket(other).unwrap().clone();
+    let grant = canonical_policies::OpenGrant {
+        readers: [READER.to_owned()].into(),
+        expiry: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+    };
+    let direct = b.render_open(&grant, time::OffsetDateTime::now_utc()).unwrap().to_pretty_json();
+    stack.clients.s3.put_bucket_policy().bucket(other).policy(&direct).send().await.unwrap();
+    let put = cloudtrail_event("PutBucketPolicy", other, automation, "alice", Some(&direct), None);
+    let answer = enforcer.invoke(&put).unwrap();
+    assert_eq!(answer["buckets"][0]["outcome"], "closed", "{answer}");
+    assert!(answer["buckets"][0]["reason"].as_str().unwrap().contains("no approved request"), "{answer}");
+    assert!(stack.live_policy(other).await.unwrap().contains("ClosedAccess"));
+    let remediation = stack.drain(&stack.own_events).await;
+    assert!(remediation.iter().any(|e| e["detail-type"] == "breakglass remediation"), "{remediation:?}");
+
+    // A second request, denied by Bob: nothing opens.
+    let (code, out, err) = breakglass_as(
+        &alice,
+        &endpoint,
+        &[
+            &["request"][..],
+            &["--config", config.as_str(), "--bucket", other],
+            &["--reason", "audit", "--ticket", "AUD-1", "--duration", "1h", "--json"],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let id2 = serde_json::from_str::<Value>(&out).unwrap()["id"].as_str().unwrap().to_owned();
+    pump().await;
+    let (code, out, err) =
+        breakglass_as(&bob, &endpoint, &["deny", id2.as_str(), "--config", config.as_str()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("nothing was opened"), "{out}");
+    pump().await;
+    assert!(stack.live_policy(other).await.unwrap().contains("ClosedAccess"));
+
+    // An expired request (asked 25 hours ago): refused.
+    let old = time::OffsetDateTime::now_utc() - time::Duration::hours(25);
+    let expired = json!({"id": "0123456789ab", "bucket": BUCKET,
+        "requester": format!("arn:aws:sts::{MOTO_ACCOUNT}:assumed-role/breakglass-operator/alice"),
+        "reason": "old", "ticket": "OLD-1", "duration": "1h", "readers": [READER],
+        "expires_at": breakglass_core::format_time(old + time::Duration::hours(24)), "time": breakglass_core::format_time(old)});
+    notifier
+        .invoke(&json!({"version": "0", "id": "x", "detail-type": "breakglass access request", "source": "breakglass",
+            "account": MOTO_ACCOUNT, "time": expired["time"], "region": "eu-central-1", "resources": [], "detail": expired}))
+        .unwrap();
+    let (code, _, err) = breakglass_as(&bob, &endpoint, &[&["approve", "0123456789ab"][..], &base].concat());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("the request expired at"), "{err}");
+    // Unknown and malformed ids: one line each.
+    let (code, _, err) =
+        breakglass_as(&bob, &endpoint, &["approve", "ffffffffffff", "--config", config.as_str()]);
+    assert_eq!((code, err.lines().count()), (2, 1), "{err}");
+    let (code, _, err) = breakglass_as(&bob, &endpoint, &["approve", "../etc", "--config", config.as_str()]);
+    assert_eq!((code, err.lines().count()), (2, 1), "{err}");
+}
