@@ -160,7 +160,8 @@ async fn decide_now(
             put(d.clone()).await?;
             Ok(d)
         }
-        Err((refused, why)) => {
+        Err(refused) => {
+            let (refused, why) = *refused;
             // Recorded and mailed as an attempt; the person asking is told why.
             if let Err(e) = put(refused).await {
                 eprintln!("breakglass: warning: {e}");

@@ -108,7 +108,7 @@ pub fn request(
 
 /// `approver`'s decision on `request` (`approve`: approve, else deny), given the decisions already
 /// recorded for it and the grant in force now (`live`, which an approval widens, never cuts short).
-/// `Err` carries the refused decision, to be recorded and mailed as an attempt.
+/// `Err` carries the refused decision, to be recorded and mailed as an attempt, and why.
 pub fn decide(
     bucket: &BucketConfig,
     request: &AccessRequest,
@@ -117,7 +117,7 @@ pub fn decide(
     approve: bool,
     live: Option<&OpenGrant>,
     now: OffsetDateTime,
-) -> Result<Decision, (Decision, Refusal)> {
+) -> Result<Decision, Box<(Decision, Refusal)>> {
     let base = Decision {
         schema: "breakglass.decision/1".into(),
         id: request.id.clone(),
@@ -132,8 +132,9 @@ pub fn decide(
         expiry: None,
         time: crate::format_time(now),
     };
-    let refuse =
-        |r: Refusal| (Decision { decision: "refused".into(), error: Some(r.to_string()), ..base.clone() }, r);
+    let refuse = |r: Refusal| {
+        Box::new((Decision { decision: "refused".into(), error: Some(r.to_string()), ..base.clone() }, r))
+    };
     let Some(rule) = bucket.two_person.as_ref() else {
         return Err(refuse(Refusal::NotTwoPerson(bucket.name.clone())));
     };

@@ -886,22 +886,22 @@ mod two_person {
         assert_eq!(q.expires_at, "2026-11-25T12:00:00Z");
         // Alice again, under another role but the same session name: the same person.
         for (who, why) in [(ALICE, "the same principal"), (MALLORY, "the same session name")] {
-            let (refused, r) = approval::decide(b, &q, &[], who, true, None, now()).unwrap_err();
+            let (refused, r) = *approval::decide(b, &q, &[], who, true, None, now()).unwrap_err();
             assert_eq!(refused.decision, "refused");
             assert!(matches!(r, Refusal::SelfApproval { why: w, .. } if w == why), "{r}");
         }
         // Not an approver (the example: sessions of breakglass-operator).
-        let (_, r) = approval::decide(b, &q, &[], EVE, true, None, now()).unwrap_err();
+        let (_, r) = *approval::decide(b, &q, &[], EVE, true, None, now()).unwrap_err();
         assert!(matches!(r, Refusal::NotApprover(_)), "{r}");
         // Expired after 24 h.
-        let (_, r) = approval::decide(b, &q, &[], BOB, true, None, now() + Duration::hours(25)).unwrap_err();
+        let (_, r) = *approval::decide(b, &q, &[], BOB, true, None, now() + Duration::hours(25)).unwrap_err();
         assert!(matches!(r, Refusal::Expired(_)), "{r}");
         // Bob approves: exactly the readers, for the duration from now.
         let d = approval::decide(b, &q, &[], BOB, true, None, now() + Duration::minutes(5)).unwrap();
         assert_eq!((d.decision.as_str(), d.readers.clone()), ("approved", vec![READER.to_owned()]));
         assert_eq!(d.expiry.as_deref(), Some("2026-11-24T14:05:00Z"));
         // Decided once: a second decision is refused.
-        let (_, r) = approval::decide(b, &q, &[d.clone()], BOB, false, None, now()).unwrap_err();
+        let (_, r) = *approval::decide(b, &q, std::slice::from_ref(&d), BOB, false, None, now()).unwrap_err();
         assert!(matches!(r, Refusal::Decided { .. }), "{r}");
         // A bucket without the rule takes no requests; a reader the config does not allow is refused.
         let single = super::config();
