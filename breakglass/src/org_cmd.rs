@@ -27,9 +27,10 @@ pub fn render_policies(a: &RenderPoliciesArgs) -> Result<ExitCode, CliError> {
 }
 
 /// The product templates as shipped; the bucket parameter's free-text pattern is replaced by the list.
-const PRODUCTS: [(&str, &str); 2] = [
+const PRODUCTS: [(&str, &str); 3] = [
     ("open-log-access.yaml", include_str!("../../catalog/products/open-log-access.yaml")),
     ("close-log-access.yaml", include_str!("../../catalog/products/close-log-access.yaml")),
+    ("request-log-access.yaml", include_str!("../../catalog/products/request-log-access.yaml")),
 ];
 const BUCKET_PATTERN: &str = "    AllowedPattern: \"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$\"\n";
 

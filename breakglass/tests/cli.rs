@@ -425,7 +425,7 @@ fn org_render_products_offers_the_configured_buckets() {
     let org = root().join("examples/organisation.toml").display().to_string();
     let o = run(&["org", "render-products", "--config", &org, "--out", &dir.display().to_string()], b"");
     assert_eq!(o.code, 0, "{}", o.stderr);
-    for f in ["open-log-access.yaml", "close-log-access.yaml"] {
+    for f in ["open-log-access.yaml", "close-log-access.yaml", "request-log-access.yaml"] {
         let text = std::fs::read_to_string(dir.join(f)).unwrap();
         assert!(!text.contains("AllowedPattern: \"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$\""), "{f}");
         for b in ["acme-prod-cloudtrail-logs", "acme-dev-cloudtrail-logs", "acme-ireland-alb-logs"] {

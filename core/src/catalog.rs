@@ -1,5 +1,6 @@
-//! The Service Catalog UI: a CloudFormation custom resource behind two products, "Open log access"
-//! (`Action: open`) and "Close log access" (`Action: close`). Provisioning opens (or closes),
+//! The Service Catalog UI: a CloudFormation custom resource behind three products, "Open log access"
+//! (`Action: open`), "Close log access" (`Action: close`) and, for buckets under the two-person
+//! rule, "Request log access" (`Action: request`: another person approves with `breakglass approve`). Provisioning opens (or closes),
 //! updating an open product opens again with the new parameters (widen or extend, never cut short),
 //! terminating an open product closes the bucket.
 //!
@@ -37,8 +38,19 @@ pub enum CatalogError {
 /// What was asked, from the request's `ResourceProperties`.
 #[derive(Debug)]
 enum Asked {
-    Open { bucket: String, request: OpenRequest },
-    Close { bucket: String, reason: String },
+    Open {
+        bucket: String,
+        request: OpenRequest,
+    },
+    /// The two-person rule: a request for another person to approve; nothing opens.
+    Request {
+        bucket: String,
+        request: OpenRequest,
+    },
+    Close {
+        bucket: String,
+        reason: String,
+    },
     Nothing(&'static str),
 }
 
@@ -145,8 +157,8 @@ pub async fn handle<S: PolicyStore, B: EventBus, R: Responder, P: Provenance>(
     let operate_error = |e: operate::OperateError| (e.to_string(), e.is_refusal());
     let work = async {
         let provisioning = c.provenance.provisioning(&stack).await.map_err(|e| (e.to_string(), false))?;
-        let requester = match c.origin.verify(&stack, provisioning.as_ref()) {
-            Ok(who) => format!("{who} via Service Catalog (stack {stack})"),
+        let (who, requester) = match c.origin.verify(&stack, provisioning.as_ref()) {
+            Ok(who) => (who.clone(), format!("{who} via Service Catalog (stack {stack})")),
             Err(why) => {
                 refuse_unverified(bus, raw, &why, now).await;
                 return Err(refusal(format!("not a verified Service Catalog request: {why}")));
@@ -166,6 +178,30 @@ pub async fn handle<S: PolicyStore, B: EventBus, R: Responder, P: Provenance>(
                 Ok((
                     format!("opened `{bucket}` until {expiry}"),
                     json!({ "Bucket": bucket, "Expiry": expiry, "PolicySha256": done.policy_hash }),
+                ))
+            }
+            Asked::Request { bucket, request } => {
+                let b = config
+                    .bucket(&bucket)
+                    .ok_or_else(|| refusal(format!("bucket `{bucket}` is not protected")))?;
+                // The requester is the provisioning principal as CloudFormation's tags name it: the
+                // approver is compared with that, never with a name the request carries.
+                let q = crate::approval::request(
+                    b,
+                    &who,
+                    &request.reason,
+                    &request.ticket,
+                    request.duration,
+                    &request.readers,
+                    now,
+                )
+                .map_err(|e| refusal(e.to_string()))?;
+                bus.put(&crate::events::OwnEvent::AccessRequest(q.clone()).to_bus())
+                    .await
+                    .map_err(|e| (format!("the request could not be put on the bus: {e}"), false))?;
+                Ok((
+                    format!("requested access to `{bucket}`: request {}, waiting for another approver", q.id),
+                    json!({ "Bucket": bucket, "RequestId": q.id, "ExpiresAt": q.expires_at }),
                 ))
             }
             Asked::Close { bucket, reason } => {
@@ -310,6 +346,22 @@ fn asked(request_type: &str, props: &Value, physical: Option<&str>) -> Result<As
             let request = OpenRequest { reason: text("Reason"), ticket: text("Ticket"), duration, readers };
             Ok(Asked::Open { bucket, request })
         }
+        ("request", "Create" | "Update") => {
+            let duration_text = text("Duration");
+            let duration = parse_duration(&duration_text)
+                .ok_or_else(|| format!("invalid `Duration` `{duration_text}`: expected e.g. `4h`, `90m`"))?;
+            let readers = match props.get("Readers") {
+                Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+                Some(Value::String(s)) => s.split(',').map(str::trim).map(str::to_owned).collect(),
+                _ => BTreeSet::new(),
+            };
+            let readers = readers.into_iter().filter(|r: &String| !r.is_empty()).collect();
+            let request = OpenRequest { reason: text("Reason"), ticket: text("Ticket"), duration, readers };
+            Ok(Asked::Request { bucket, request })
+        }
+        ("request", "Delete") => Ok(Asked::Nothing(
+            "terminating \"Request log access\" changes nothing: the request stays until decided or expired",
+        )),
         // Terminating "Open log access" ends the access it granted.
         ("open", "Delete") => Ok(Asked::Close {
             bucket,

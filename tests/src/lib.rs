@@ -27,6 +27,7 @@ pub const REGION: &str = "eu-central-1";
 /// The Service Catalog products of the example deployment, and who may provision them.
 pub const OPEN_PRODUCT: &str = "prod-openlogaccess1";
 pub const CLOSE_PRODUCT: &str = "prod-closelogaccess";
+pub const REQUEST_PRODUCT: &str = "prod-requestlogacce";
 pub const CATALOG_PRINCIPAL: &str = "arn:aws:iam::111122223333:role/LogTeam";
 /// A session of [`CATALOG_PRINCIPAL`], as Service Catalog records the provisioning principal.
 pub const OPERATOR_SESSION: &str = "arn:aws:sts::111122223333:assumed-role/LogTeam/alice@example.com";
@@ -888,7 +889,10 @@ impl Stack {
         env.push(("BREAKGLASS_EVENT_BUS".into(), self.bus.clone()));
         env.push(("BREAKGLASS_TOPIC_ARN".into(), self.topic_arn.clone()));
         env.push(("BREAKGLASS_AUDIT_BUCKET".into(), self.audit_bucket.clone()));
-        env.push(("BREAKGLASS_CATALOG_PRODUCTS".into(), format!("{OPEN_PRODUCT},{CLOSE_PRODUCT}")));
+        env.push((
+            "BREAKGLASS_CATALOG_PRODUCTS".into(),
+            format!("{OPEN_PRODUCT},{CLOSE_PRODUCT},{REQUEST_PRODUCT}"),
+        ));
         env.push(("BREAKGLASS_CATALOG_PRINCIPALS".into(), CATALOG_PRINCIPAL.into()));
         env.push(("BREAKGLASS_ALARM_TOPIC_ARN".into(), self.alarm_topic_arn.clone()));
         env.push(("BREAKGLASS_SUBSCRIPTIONS".into(), self.expected_subscriptions.to_string()));

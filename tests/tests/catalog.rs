@@ -208,3 +208,52 @@ async fn calling_the_catalog_function_directly_opens_nothing_and_is_reported() {
         .iter()
         .any(|(_, d)| d["text"].as_str().unwrap().contains("an unverified caller of the catalog function")));
 }
+
+/// The two-person rule through Service Catalog (the example config as it is): "Open log access" is
+/// refused, "Request log access" records a request in the provisioning principal's name and opens
+/// nothing; the approval is the CLI's (tests/tests/approval.rs).
+#[tokio::test(flavor = "current_thread")]
+async fn under_the_two_person_rule_the_catalog_requests_and_does_not_open() {
+    let Some(moto) = Moto::start() else { return };
+    let stack = e2e::provision_config(&moto.endpoint, e2e::config_text()).await;
+    let function = Function::spawn("catalog", &stack.function_env());
+    let notifier = Function::spawn("notifier", &stack.function_env());
+    let cfn = ResponseCatcher::start(200);
+    let closed = stack.live_policy(BUCKET).await;
+
+    let sc = stack.catalog_stack(OPEN_PRODUCT, OPERATOR_SESSION).await;
+    function.invoke(&request(&sc, "Create", &cfn.url, open_props("1h", READER), None)).unwrap();
+    let a = cfn.take().remove(0).2;
+    assert_eq!(a["Status"], "FAILED", "{a}");
+    assert!(a["Reason"].as_str().unwrap().contains("two-person rule"), "{a}");
+    assert_eq!(stack.live_policy(BUCKET).await, closed);
+
+    let sc = stack.catalog_stack(e2e::REQUEST_PRODUCT, OPERATOR_SESSION).await;
+    let mut props = open_props("2h", READER);
+    props["Action"] = json!("request");
+    function.invoke(&request(&sc, "Create", &cfn.url, props.clone(), None)).unwrap();
+    let a = cfn.take().remove(0).2;
+    assert_eq!(a["Status"], "SUCCESS", "{a}");
+    let id = a["Data"]["RequestId"].as_str().unwrap().to_owned();
+    assert_eq!(id.len(), 12);
+    assert_eq!(stack.live_policy(BUCKET).await, closed, "a request opens nothing");
+    let events = stack.drain(&stack.own_events).await;
+    let asked: Vec<&Value> =
+        events.iter().filter(|e| e["detail-type"] == "breakglass access request").collect();
+    assert_eq!(asked.len(), 1, "{events:?}");
+    assert_eq!(asked[0]["detail"]["requester"], OPERATOR_SESSION);
+    for e in &events {
+        notifier.invoke(e).unwrap();
+    }
+    let records = stack.audit_records(BUCKET).await;
+    assert!(
+        records.iter().any(|(_, r)| r["kind"] == "approval" && r["action"] == "requested"),
+        "{records:?}"
+    );
+    // Terminating the product leaves the request as it is.
+    function
+        .invoke(&request(&sc, "Delete", &cfn.url, props, Some(a["PhysicalResourceId"].as_str().unwrap())))
+        .unwrap();
+    assert_eq!(cfn.take().remove(0).2["Status"], "SUCCESS");
+    assert_eq!(stack.live_policy(BUCKET).await, closed);
+}
