@@ -104,8 +104,24 @@ pub fn record(n: &Notification, recorded_at: OffsetDateTime, config_sha256: Opti
             before: s(d, "before_hash"),
             after: s(d, "policy_hash"),
         },
-        // The two-person rule: a request (`requested`), or a decision on one.
-        "approval" => Facts {
+        // The recorder's: what was read (a window's report, reads outside the investigator roles),
+        // digests of refused reads, data events it could not read.
+        "access" | "denied" | "unreadable" => Facts {
+            action: match (kind.as_str(), d.get("window").is_some()) {
+                ("access", true) => "report".into(),
+                ("access", false) => "read-alert".into(),
+                ("denied", _) => "digest".into(),
+                _ => "unreadable".into(),
+            },
+            who: Some("breakglass recorder".to_owned()),
+            why: d.get("count").and_then(Value::as_u64).map(|n| format!("{n} event(s)")).or_else(|| {
+                d.get("reads").and_then(Value::as_u64).map(|n| format!("{n} object(s) read in the window"))
+            }),
+            ..Facts::default()
+        },
+        // The two-person rule: a request (`requested`), or a decision on one (a refused one is an
+        // attempt).
+        "approval" | "attempt" if kind == "approval" || d.get("decision").is_some() => Facts {
             action: s(d, "decision").unwrap_or_else(|| "requested".into()),
             who: s(d, "by").or_else(|| s(d, "requester")),
             why: s(d, "error").or_else(|| s(d, "reason")),

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use e2e::{
-    account_clients, cloudtrail_event, config, provision, provision_config, role_env, root, Function, Moto,
+    account_clients, cloudtrail_event, config, config_text, provision_config, role_env, root, Function, Moto,
     Stack,
 };
 use serde_json::Value;
@@ -17,13 +17,24 @@ struct Demo {
     stack: Stack,
     enforcer: Function,
     notifier: Function,
+    /// Single-account part: the recorder (reads, refused reads, access reports).
+    recorder: Option<Function>,
     timeline: Vec<String>,
 }
 
 impl Demo {
-    async fn call(&mut self, what: &str, event: Value) {
+    /// CloudTrail reports `event`; the rules hand it to the enforcer and the notifier, and
+    /// breakglass's own events to the notifier and the recorder; the mails are printed.
+    async fn call(&mut self, event: Value) {
         self.stack.cloudtrail(&event).await;
-        let answers = self.stack.route(&self.enforcer, &self.notifier).await;
+        let mut delivered = self.stack.drain(&self.stack.s3_calls).await;
+        delivered.extend(self.stack.drain(&self.stack.control_calls).await);
+        let mut answers = Vec::new();
+        for d in &delivered {
+            answers.push(self.enforcer.invoke(d));
+            let _ = self.notifier.invoke(d);
+        }
+        self.own_events().await;
         let outcome = answers
             .iter()
             .map(|a| match a {
@@ -55,7 +66,6 @@ impl Demo {
                 outcome
             }
         ));
-        let _ = what;
         self.print_mail().await;
     }
 
@@ -114,75 +124,95 @@ impl Demo {
         self.print_mail().await;
     }
 
-    /// breakglass's own events (requests, remediations, refusals) to the notifier, as the template's
-    /// rule on the central bus does.
+    /// breakglass's own events (requests, decisions, remediations, reports) to the notifier, and
+    /// to the recorder (closes start the wait for an access report), as the template's rules do.
     async fn own_events(&self) {
         for own in self.stack.drain(&self.stack.own_events).await {
             let _ = self.notifier.invoke(&own);
+            if let Some(r) = &self.recorder {
+                let _ = r.invoke(&own);
+            }
         }
     }
 
     /// Runs `breakglass <args>` with the organisation config, as the administrative account's
     /// operator role (its session credentials, as after `aws sso login`).
     fn org_cli(&self, env: &[(String, String)], args: &[&str]) {
-        cli("organisation.toml", env.to_vec(), args, " --config examples/organisation.toml");
-    }
-
-    /// Runs `breakglass <args>` as the operator against the local AWS, then lets CloudTrail report the
-    /// policy it wrote (moto's S3 emits no CloudTrail events).
-    async fn operator(&mut self, args: &[&str]) {
         cli(
-            "breakglass.toml",
-            e2e::aws_env(&self.stack.endpoint),
+            &root().join("examples/organisation.toml").display().to_string(),
+            "examples/organisation.toml",
+            env,
             args,
-            "   (moto answers every caller as user/moto)",
         );
-        let live = self.stack.live_policy(BUCKET).await.unwrap();
-        self.call(
-            args[0],
-            cloudtrail_event("PutBucketPolicy", BUCKET, OPERATOR, "alice@acme.example", Some(&live), None),
-        )
-        .await;
     }
 
-    async fn put(&mut self, what: &str, role: &str, policy: &str) {
-        self.stack.clients.s3.put_bucket_policy().bucket(BUCKET).policy(policy).send().await.unwrap();
-        self.call(what, cloudtrail_event("PutBucketPolicy", BUCKET, role, session(role), Some(policy), None))
-            .await;
+    /// Lets CloudTrail report the policy `who` (a session of the operator role) just wrote (moto's
+    /// S3 emits no CloudTrail events).
+    async fn reported(&mut self, bucket: &str, who: &str) {
+        let live = self.stack.live_policy(bucket).await.unwrap();
+        self.call(cloudtrail_event("PutBucketPolicy", bucket, OPERATOR, who, Some(&live), None)).await;
+    }
+
+    async fn put(&mut self, bucket: &str, role: &str, session: &str, policy: &str) {
+        self.stack.clients.s3.put_bucket_policy().bucket(bucket).policy(policy).send().await.unwrap();
+        self.call(cloudtrail_event("PutBucketPolicy", bucket, role, session, Some(policy), None)).await;
     }
 }
 
-/// Prints and runs `breakglass <args> --config examples/<config>` with `env`, and prints its output.
-fn cli(config: &str, env: Vec<(String, String)>, args: &[&str], note: &str) {
-    let path = root().join("examples").join(config).display().to_string();
+/// Prints `breakglass <args> --config <shown>`, runs it with `config` and `env`, prints its output;
+/// returns (exit code, stdout). A refusal (exit 2) is part of the story, not a failure of the demo.
+fn cli(config: &str, shown_config: &str, env: &[(String, String)], args: &[&str]) -> (i32, String) {
     let shown: Vec<String> =
         args.iter().map(|a| if a.contains(' ') { format!("'{a}'") } else { (*a).to_owned() }).collect();
-    println!("  $ breakglass {}{note}", shown.join(" "));
+    println!("  $ breakglass {} --config {shown_config}", shown.join(" "));
     let out = std::process::Command::new(e2e::binary("breakglass"))
         .args(args)
-        .args(["--config", &path])
-        .envs(env)
+        .args(["--config", config])
+        .envs(env.iter().cloned())
         .output()
         .unwrap();
-    // `status` exits 3 when a bucket is not lawful: that is what it shows, not a failure of the demo.
-    assert!(out.status.success() || args[0] == "status", "{}", String::from_utf8_lossy(&out.stderr));
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
+    let code = out.status.code().unwrap_or(-1);
+    // `status` and `report` exit 3 to draw attention; refusals exit 2: both are what the demo shows.
+    assert!(matches!(code, 0 | 2 | 3), "{}", String::from_utf8_lossy(&out.stderr));
+    for line in
+        String::from_utf8_lossy(&out.stdout).lines().chain(String::from_utf8_lossy(&out.stderr).lines())
+    {
         println!("  {line}");
     }
     println!();
-}
-
-fn session(role: &str) -> &'static str {
-    if role == OPERATOR {
-        "alice@acme.example"
-    } else {
-        "mallory"
-    }
+    (code, String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn step(title: &str) {
     println!("\n== {title}\n");
 }
+
+/// A read of `key` by the investigator's session (alice), now, as CloudTrail's data event.
+fn read_event(n: usize, key: &str, bytes: u64, denied_as: Option<&str>) -> Value {
+    let text =
+        std::fs::read_to_string(root().join("core/tests/fixtures/data-events/getobject.json")).unwrap();
+    let mut e: Value = serde_json::from_str(&text).unwrap();
+    let now = breakglass_core::format_time(time::OffsetDateTime::now_utc());
+    let d = &mut e["detail"];
+    d["eventID"] = format!("demo-read-{n}").into();
+    d["eventTime"] = now.clone().into();
+    d["requestParameters"]["key"] = key.into();
+    d["additionalEventData"]["bytesTransferredOut"] = bytes.into();
+    if let Some(who) = denied_as {
+        d["userIdentity"]["arn"] = format!("arn:aws:sts::111122223333:assumed-role/Admin/{who}").into();
+        d["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] =
+            "arn:aws:iam::111122223333:role/Admin".into();
+        d["userIdentity"]["sessionContext"].as_object_mut().map(|m| m.remove("sourceIdentity"));
+        d["sourceIPAddress"] = "203.0.113.99".into();
+        d["errorCode"] = "AccessDenied".into();
+        d["errorMessage"] = "Access Denied".into();
+    }
+    e["time"] = now.into();
+    e
+}
+
+/// moto's default account, where the single-account part's stack and the people's role sessions are.
+const MOTO_ACCOUNT: &str = "123456789012";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
@@ -190,49 +220,167 @@ async fn main() {
         eprintln!("moto is not installed: run scripts/venv.sh (make demo does)");
         std::process::exit(1);
     };
-    let stack = provision(&moto.endpoint).await;
+    // The example config as it is, two-person rule on; on moto the people's sessions live in moto's
+    // default account, so the demo's copy names that account in `approvers`.
+    let text = config_text().replace(
+        "arn:{{partition}}:sts::{{account}}:assumed-role/breakglass-operator/*",
+        &format!("arn:{{{{partition}}}}:sts::{MOTO_ACCOUNT}:assumed-role/breakglass-operator/*"),
+    );
+    let dir = root().join("target/e2e-configs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config_path = dir.join("demo.toml").display().to_string();
+    std::fs::write(&config_path, &text).unwrap();
+    let stack = provision_config(&moto.endpoint, text).await;
     println!(
         "Local AWS (moto) at {}: log buckets with object lock and ClosedAccess, an SNS topic with",
         moto.endpoint
     );
     println!("two subscriber queues in place of email, and the EventBridge rules of template.yaml.");
+    println!("The config is examples/breakglass.toml: the two-person rule is on. Alice and Bob are two");
+    println!("people of the log team, each in their own session of the breakglass-operator role.");
+    let mut env = stack.function_env();
+    env.push(("BREAKGLASS_REPORT_DELAY_SECONDS".into(), "0".into()));
+    env.push(("BREAKGLASS_DIGEST_SLOT_SECONDS".into(), "1".into()));
     let enforcer = Function::spawn("enforcer", &stack.function_env());
     let notifier = Function::spawn("notifier", &stack.function_env());
-    let mut demo = Demo { stack, enforcer, notifier, timeline: Vec::new() };
+    let recorder = Function::spawn("recorder", &env);
+    let operator = format!("arn:aws:iam::{MOTO_ACCOUNT}:role/breakglass-operator");
+    let alice = role_env(&moto.endpoint, &operator, "alice").await;
+    let bob = role_env(&moto.endpoint, &operator, "bob").await;
+    let mut demo = Demo { stack, enforcer, notifier, recorder: Some(recorder), timeline: Vec::new() };
+    let run = |who: &[(String, String)], args: &[&str]| cli(&config_path, "breakglass.toml", who, args);
 
-    step("1. The operator breaks the glass: opens access for an investigator, for two hours");
-    demo.operator(&[
-        "open",
-        "--bucket",
-        BUCKET,
-        "--reason",
-        "Incident INC-42: suspicious console sign-ins",
-        "--ticket",
-        "INC-42",
-        "--duration",
-        "2h",
-        "--reader",
-        READER,
-    ])
-    .await;
-    let open = demo.stack.live_policy(BUCKET).await.unwrap();
+    step("1. Alice asks for access for an investigator, for two hours: nothing opens yet (two-person rule)");
+    let (_, out) = run(
+        &alice,
+        &[
+            "request",
+            "--bucket",
+            BUCKET,
+            "--reason",
+            "Incident INC-42: suspicious console sign-ins",
+            "--ticket",
+            "INC-42",
+            "--duration",
+            "2h",
+            "--reader",
+            READER,
+        ],
+    );
+    let id = out
+        .split_whitespace()
+        .find(|w| w.len() == 12 && w.chars().all(|c| c.is_ascii_hexdigit()))
+        .unwrap()
+        .to_owned();
+    demo.own_events().await;
+    demo.print_mail().await;
 
-    step("2. An intruder writes a permissive policy that calls itself ClosedAccess");
+    step("2. Alice approves her own request: refused, recorded, mailed as an attempt");
+    run(&alice, &["approve", &id, "--bucket", BUCKET]);
+    demo.own_events().await;
+    demo.print_mail().await;
+
+    step("3. Bob approves: the approval is in the audit trail first, then the bucket opens as asked");
+    println!("  $ breakglass approve {id} --bucket {BUCKET} --config breakglass.toml   (as bob)");
+    let mut approve = e2e::spawn_breakglass_as(
+        &bob,
+        &demo.stack.endpoint,
+        &["approve", &id, "--bucket", BUCKET, "--config", &config_path],
+    );
+    while approve.try_wait().unwrap().is_none() {
+        demo.own_events().await;
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let out = approve.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        println!("  {line}");
+    }
+    println!();
+    demo.own_events().await;
+    demo.print_mail().await;
+    demo.reported(BUCKET, "bob").await;
+
+    step("4. The investigator reads three log files; an administrator of the logging account tries to read one");
+    for (n, (key, bytes)) in [
+        ("AWSLogs/111122223333/CloudTrail/eu-central-1/2026/11/23/signin-0001.json.gz", 48_211),
+        ("AWSLogs/111122223333/CloudTrail/eu-central-1/2026/11/23/signin-0002.json.gz", 51_874),
+        ("AWSLogs/111122223333/CloudTrail/eu-central-1/2026/11/24/signin-0001.json.gz", 39_006),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        demo.stack.cloudtrail(&read_event(n, key, bytes, None)).await;
+    }
+    demo.stack
+        .cloudtrail(&read_event(
+            9,
+            "AWSLogs/111122223333/CloudTrail/eu-central-1/2026/11/24/signin-0001.json.gz",
+            0,
+            Some("mallory"),
+        ))
+        .await;
+    let recorder = demo.recorder.as_ref().unwrap();
+    let answers = demo.stack.record_reads(recorder).await;
+    let sum = |k: &str| answers.iter().map(|a| a[k].as_u64().unwrap_or(0)).sum::<u64>();
+    println!(
+        "  recorder: {} read(s) recorded in {} record(s), {} refused read(s) recorded one by one (CloudTrail data events of the trail breakglass-reads)",
+        sum("reads"),
+        sum("records") - sum("denied"),
+        sum("denied")
+    );
+
+    step("5. An operator writes an OpenAccess on another bucket directly, without a request");
+    let flow = config().bucket("acme-vpc-flow-logs").unwrap().clone();
+    let grant = canonical_policies::OpenGrant {
+        readers: [READER.to_owned()].into(),
+        expiry: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+    };
+    let direct = flow.render_open(&grant, time::OffsetDateTime::now_utc()).unwrap().to_pretty_json();
+    demo.put("acme-vpc-flow-logs", OPERATOR, "alice", &direct).await;
+
+    step("6. Alice closes access");
+    run(
+        &alice,
+        &["close", "--bucket", BUCKET, "--reason", "INC-42 investigated: logs exported to the case file"],
+    );
+    demo.reported(BUCKET, "alice").await;
+
+    step("7. Once CloudTrail has delivered the last reads (10 minutes; here at once): the access report, and the digest of refused reads");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let schedule = serde_json::json!({"version": "0", "id": "demo", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": MOTO_ACCOUNT, "time": breakglass_core::format_time(time::OffsetDateTime::now_utc()),
+        "region": "eu-central-1", "resources": [], "detail": {}});
+    let _ = demo.recorder.as_ref().unwrap().invoke(&schedule);
+    demo.own_events().await;
+    demo.print_mail().await;
+
+    step("8. An intruder writes a permissive policy that calls itself ClosedAccess");
     let tampered = std::fs::read_to_string(root().join("examples/policies/tampered-closed.json")).unwrap();
-    demo.put("tamper", MALLORY, &tampered).await;
+    demo.put(BUCKET, MALLORY, "mallory", &tampered).await;
 
-    step("3. Someone deletes the bucket policy");
+    step("9. Someone deletes the bucket policy");
     demo.stack.clients.s3.delete_bucket_policy().bucket(BUCKET).send().await.unwrap();
-    demo.call("delete", cloudtrail_event("DeleteBucketPolicy", BUCKET, MALLORY, "mallory", None, None)).await;
+    demo.call(cloudtrail_event("DeleteBucketPolicy", BUCKET, MALLORY, "mallory", None, None)).await;
 
-    step("4. A denied attempt to open the bucket");
-    demo.call(
-        "attempt",
-        cloudtrail_event("PutBucketPolicy", BUCKET, MALLORY, "mallory", Some(&open), Some("AccessDenied")),
-    )
+    step("10. A denied attempt to open the bucket");
+    let open_policy = config()
+        .bucket(BUCKET)
+        .unwrap()
+        .render_open(&grant, time::OffsetDateTime::now_utc())
+        .unwrap()
+        .to_pretty_json();
+    demo.call(cloudtrail_event(
+        "PutBucketPolicy",
+        BUCKET,
+        MALLORY,
+        "mallory",
+        Some(&open_policy),
+        Some("AccessDenied"),
+    ))
     .await;
 
-    step("5. Around the glass: an insider adds a lifecycle rule that expires the logs after one day");
+    step("11. Around the glass: an insider adds a lifecycle rule that expires the logs after one day");
     let s3 = demo.stack.clients.s3.clone();
     let lifecycle = aws_sdk_s3::types::BucketLifecycleConfiguration::builder()
         .rules(
@@ -252,18 +400,7 @@ async fn main() {
         .send()
         .await
         .unwrap();
-    demo.call("lifecycle", cloudtrail_event("PutBucketLifecycle", BUCKET, MALLORY, "mallory", None, None))
-        .await;
-
-    step("6. The operator closes access");
-    demo.operator(&[
-        "close",
-        "--bucket",
-        BUCKET,
-        "--reason",
-        "INC-42 investigated: logs exported to the case file",
-    ])
-    .await;
+    demo.call(cloudtrail_event("PutBucketLifecycle", BUCKET, MALLORY, "mallory", None, None)).await;
 
     step("Where the buckets stand now");
     for line in &demo.timeline {
@@ -285,18 +422,10 @@ async fn main() {
         );
     }
 
-    step("7. The audit trail (S3 Object Lock, compliance mode, every record signed): breakglass history");
-    let config_path = root().join("examples/breakglass.toml").display().to_string();
-    println!("  $ breakglass history --config examples/breakglass.toml --bucket {BUCKET}");
-    let out = std::process::Command::new(e2e::binary("breakglass"))
-        .args(["history", "--config", &config_path, "--bucket", BUCKET])
-        .envs(e2e::aws_env(&demo.stack.endpoint))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        println!("  {line}");
-    }
+    step("12. The audit trail (S3 Object Lock, compliance mode, every record signed): history and report");
+    let anyone = e2e::aws_env(&demo.stack.endpoint);
+    run(&anyone, &["history", "--bucket", BUCKET]);
+    run(&anyone, &["report", "--bucket", BUCKET]);
 
     drop(demo);
     drop(moto);
@@ -349,12 +478,12 @@ async fn organisation_part() {
     let enforcer = Function::spawn("enforcer", &with(&env, &enforcer_env));
     let notifier = Function::spawn("notifier", &with(&env, &notifier_env));
     env = role_env(&moto.endpoint, &as_role("breakglass-operator"), "alice@acme.example").await;
-    let mut demo = Demo { stack, enforcer, notifier, timeline: Vec::new() };
+    let mut demo = Demo { stack, enforcer, notifier, recorder: None, timeline: Vec::new() };
 
-    step("8. One view of every account and Region (the operator in the administrative account)");
+    step("13. One view of every account and Region (the operator in the administrative account)");
     demo.org_cli(&env, &["status", "--all"]);
 
-    step("9. An administrator of logging-dev opens the dev bucket to everyone; the central enforcer reverts it there");
+    step("14. An administrator of logging-dev opens the dev bucket to everyone; the central enforcer reverts it there");
     let dev = account_clients(&moto.endpoint, DEV, "eu-central-1").await;
     let tampered = std::fs::read_to_string(root().join("examples/policies/tampered-closed.json"))
         .unwrap()
@@ -364,12 +493,12 @@ async fn organisation_part() {
     demo.forwarded(in_account(event, DEV, "eu-central-1")).await;
 
     step(
-        "10. A forged event: logging-prod's record names logging-dev's bucket. breakglass acts in no account",
+        "15. A forged event: logging-prod's record names logging-dev's bucket. breakglass acts in no account",
     );
     let event = cloudtrail_event("PutBucketPolicy", DEV_BUCKET, MALLORY, "mallory", Some(&tampered), None);
     demo.forwarded(in_account(event, PROD, "eu-central-1")).await;
 
-    step("11. The operator opens and closes a bucket in logging-prod, through its member role");
+    step("16. The operator opens and closes a bucket in logging-prod, through its member role");
     demo.org_cli(
         &env,
         &[
@@ -398,7 +527,7 @@ async fn organisation_part() {
     println!();
     demo.org_cli(&env, &["status", "--all"]);
 
-    step("12. The audit trail in the administrative account, keyed by account and bucket");
+    step("17. The audit trail in the administrative account, keyed by account and bucket");
     demo.org_cli(&env, &["history", "--bucket", "acme-prod-cloudtrail-logs"]);
     drop(moto);
 }

@@ -2,7 +2,9 @@
 //! - cold start: process exec until the function polls the Runtime API for its first event;
 //! - warm invocation against moto: a guarded call on a closed bucket (one GetBucketPolicy, classify);
 //! - handler overhead beyond the AWS calls: the same event through the handler with in-memory ports;
-//! - peak RSS of the enforcer after the warm runs; the zip sizes `cargo lambda build` produced.
+//! - peak RSS of the enforcer after the warm runs; the zip sizes `cargo lambda build` produced;
+//! - the recorder: read events per second on one core (10,000 data events per batch, in-memory
+//!   trail), and the real binary's wall time and peak RSS for one batch of 10,000 against moto.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::time::{Duration, Instant};
@@ -68,7 +70,7 @@ async fn main() {
     );
     println!("Lambda benchmarks (release binaries, this machine, moto at {})", moto.endpoint);
 
-    for name in ["enforcer", "notifier"] {
+    for name in ["enforcer", "notifier", "recorder"] {
         let mut cold = Vec::new();
         for _ in 0..20 {
             let f = Function::spawn(name, &stack.function_env());
@@ -113,7 +115,9 @@ async fn main() {
     }
     println!("handler overhead (in-memory ports)     {}", stats(overhead));
 
-    for name in ["enforcer", "notifier", "catalog"] {
+    recorder_bench(&stack).await;
+
+    for name in ["enforcer", "notifier", "catalog", "recorder"] {
         let zip = root().join("target/lambda").join(name).join("bootstrap.zip");
         match std::fs::metadata(&zip) {
             Ok(m) => println!(
@@ -123,5 +127,97 @@ async fn main() {
             ),
             Err(_) => println!("zip {name:<9} not built (make zips)"),
         }
+    }
+}
+
+/// A trail that keeps nothing: what the recorder costs beyond S3.
+struct Discard;
+impl breakglass_core::ports::AuditLog for Discard {
+    async fn append(
+        &self,
+        _: &str,
+        body: &str,
+        _: time::OffsetDateTime,
+    ) -> Result<breakglass_core::ports::Appended, PortError> {
+        std::hint::black_box(body.len());
+        Ok(breakglass_core::ports::Appended::Written)
+    }
+}
+
+/// `n` data events as the read queue holds them: reads of the two example buckets by the
+/// investigator, one in a hundred refused.
+fn data_events(n: usize) -> Vec<breakglass_core::recorder::Message> {
+    let text =
+        std::fs::read_to_string(root().join("core/tests/fixtures/data-events/getobject.json")).unwrap();
+    let template: serde_json::Value = serde_json::from_str(&text).unwrap();
+    (0..n)
+        .map(|i| {
+            let mut e = template.clone();
+            let d = &mut e["detail"];
+            d["eventID"] = serde_json::json!(format!("bench-{i:08}"));
+            d["requestParameters"]["key"] = serde_json::json!(format!(
+                "AWSLogs/111122223333/CloudTrail/eu-central-1/2026/11/29/part-{i:08}.json.gz"
+            ));
+            if i % 2 == 1 {
+                d["requestParameters"]["bucketName"] = serde_json::json!("acme-vpc-flow-logs");
+            }
+            if i % 100 == 0 {
+                d["errorCode"] = serde_json::json!("AccessDenied");
+            }
+            breakglass_core::recorder::Message { id: format!("m{i}"), body: e.to_string() }
+        })
+        .collect()
+}
+
+async fn recorder_bench(stack: &e2e::Stack) {
+    use breakglass_core::recorder::{record, SLOT};
+    let config = config();
+    let trail = breakglass_core::audit::Trail {
+        log: Discard,
+        config: config.audit.clone().unwrap(),
+        config_sha256: Some("bench".into()),
+    };
+    let batch = data_events(10_000);
+    let now = time::OffsetDateTime::now_utc();
+    let mut runs = Vec::new();
+    for _ in 0..6 {
+        let t = Instant::now();
+        let r = record(&config, &trail, &NoBus, &batch, now, SLOT).await;
+        runs.push(t.elapsed());
+        assert_eq!((r.reads + r.denied, r.failed.len()), (10_000, 0));
+    }
+    runs.remove(0);
+    let median = {
+        let mut r = runs.clone();
+        r.sort();
+        r[r.len() / 2]
+    };
+    println!(
+        "recorder, 10,000 data events per batch, in-memory trail, one core: {:.0} events/s  ({})",
+        10_000.0 / median.as_secs_f64(),
+        stats(runs)
+    );
+
+    // The real binary against moto: one SQS batch of 10,000 (Lambda's largest SQS batch; the
+    // template asks for 1,000, which keeps the payload under Lambda's 6 MB).
+    let recorder = Function::spawn("recorder", &stack.function_env());
+    recorder.api.wait_ready();
+    let records: Vec<serde_json::Value> = batch
+        .iter()
+        .map(|m| serde_json::json!({"messageId": m.id, "body": m.body, "eventSource": "aws:sqs"}))
+        .collect();
+    let payload = serde_json::json!({ "Records": records });
+    let t = Instant::now();
+    let answer = recorder.invoke(&payload).unwrap();
+    let wall = t.elapsed();
+    assert_eq!(answer["batchItemFailures"], serde_json::json!([]), "{answer}");
+    println!(
+        "recorder binary, one batch of 10,000 ({:.1} MB) to moto: {:.2?} wall, {} records written",
+        payload.to_string().len() as f64 / 1e6,
+        wall,
+        answer["records"]
+    );
+    if let Some(kib) = peak_rss_kib(recorder.pid()) {
+        println!("peak RSS recorder after that batch     {:.1} MiB", kib as f64 / 1024.0);
     }
 }
