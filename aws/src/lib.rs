@@ -854,6 +854,40 @@ impl S3AuditLog {
         }
     }
 
+    /// A record's bytes (`version`, else the current one), its signature checked: `None` when there
+    /// is no such record, `Some(Err(warning))` when its signature is missing or wrong.
+    async fn fetch(
+        &self,
+        key: &str,
+        version: Option<&str>,
+    ) -> Result<Option<Result<Vec<u8>, String>>, PortError> {
+        let got = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_version_id(version.map(str::to_owned))
+            .send()
+            .await;
+        let object = match got {
+            Ok(o) => o,
+            Err(e) if matches!(code_of(&e), Some("NoSuchKey" | "NoSuchVersion")) => return Ok(None),
+            Err(e) => return Err(classify_error("GetObject", e)),
+        };
+        let mac = object.metadata.as_ref().and_then(|m| m.get(MAC_METADATA)).cloned();
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| PortError::Retryable(format!("GetObject `{key}`: {e}")))?
+            .into_bytes()
+            .to_vec();
+        match self.check(key, &bytes, mac.as_deref()).await? {
+            Some(forged) => Ok(Some(Err(forged))),
+            None => Ok(Some(Ok(bytes))),
+        }
+    }
+
     /// Every record under `prefix`, in key order (= time order), read version by version: a record
     /// hidden behind a delete marker is still read, and a key with more than one version (someone
     /// wrote over a record; Object Lock keeps the original) yields its *oldest* version. Both are
@@ -906,28 +940,20 @@ impl S3AuditLog {
                 ));
                 continue;
             }
-            let object = self
-                .client
-                .get_object()
-                .bucket(&self.bucket)
-                .key(&key)
-                .version_id(&version)
-                .send()
-                .await
-                .map_err(|e| classify_error("GetObject", e))?;
-            let mac = object.metadata.as_ref().and_then(|m| m.get(MAC_METADATA)).cloned();
-            let bytes = object
-                .body
-                .collect()
-                .await
-                .map_err(|e| PortError::Retryable(format!("GetObject `{key}`: {e}")))?
-                .into_bytes();
-            if let Some(forged) = self.check(&key, &bytes, mac.as_deref()).await? {
-                out.warnings.push(forged);
-                last_key = Some(key);
-                continue;
-            }
-            match String::from_utf8(bytes.to_vec()) {
+            let bytes = match self.fetch(&key, Some(&version)).await? {
+                Some(Ok(bytes)) => bytes,
+                Some(Err(forged)) => {
+                    out.warnings.push(forged);
+                    last_key = Some(key);
+                    continue;
+                }
+                None => {
+                    out.warnings.push(format!("record `{key}` version `{version}` vanished while read"));
+                    last_key = Some(key);
+                    continue;
+                }
+            };
+            match String::from_utf8(bytes) {
                 Ok(text) => out.records.push((key.clone(), text)),
                 Err(_) => out.warnings.push(format!("record `{key}` is not utf-8; not shown")),
             }
@@ -1003,23 +1029,14 @@ impl AuditReader for S3AuditLog {
     }
 
     async fn get(&self, key: &str) -> Result<Option<String>, PortError> {
-        let object = match self.client.get_object().bucket(&self.bucket).key(key).send().await {
-            Ok(o) => o,
-            Err(e) if code_of(&e) == Some("NoSuchKey") => return Ok(None),
-            Err(e) => return Err(classify_error("GetObject", e)),
-        };
-        let mac = object.metadata.as_ref().and_then(|m| m.get(MAC_METADATA)).cloned();
-        let bytes = object
-            .body
-            .collect()
-            .await
-            .map_err(|e| PortError::Retryable(format!("GetObject `{key}`: {e}")))?
-            .into_bytes();
-        if let Some(forged) = self.check(key, &bytes, mac.as_deref()).await? {
-            tracing::error!(key, "{forged}");
-            return Ok(None);
+        match self.fetch(key, None).await? {
+            Some(Ok(bytes)) => Ok(String::from_utf8(bytes).ok()),
+            Some(Err(forged)) => {
+                tracing::error!(key, "{forged}");
+                Ok(None)
+            }
+            None => Ok(None),
         }
-        Ok(String::from_utf8(bytes.to_vec()).ok())
     }
 }
 

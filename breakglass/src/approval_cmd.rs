@@ -16,9 +16,9 @@ use serde_json::Value;
 
 use crate::aws_cmd::{check_account, operate_error, print_json, report, runtime, Operator};
 use crate::input::{choose_bucket, load_config, CliError};
-use crate::{DecideArgs, RequestArgs};
+use crate::{DecideArgs, OpenArgs};
 
-pub fn request(a: &RequestArgs) -> Result<ExitCode, CliError> {
+pub fn request(a: &OpenArgs) -> Result<ExitCode, CliError> {
     let config = load_config(&a.aws.config)?;
     let bucket = choose_bucket(&config, Some(&a.bucket))?;
     check_account(&config, bucket, a.account.as_deref())?;

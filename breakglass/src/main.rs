@@ -38,8 +38,9 @@ enum Command {
     Open(OpenArgs),
     /// Close a bucket again (ClosedAccess).
     Close(CloseArgs),
-    /// Two-person rule: ask for access to a bucket; nothing opens until another person approves.
-    Request(RequestArgs),
+    /// Two-person rule: ask for access to a bucket; nothing opens until another person approves
+    /// (the same arguments as `open`).
+    Request(OpenArgs),
     /// Two-person rule: approve a request as another person; the bucket opens as requested.
     Approve(DecideArgs),
     /// Two-person rule: deny a request; nothing opens.
@@ -162,36 +163,6 @@ struct OpenArgs {
     #[arg(long)]
     ticket: String,
     /// How long, e.g. `4h` or `1h30m` (at most the bucket's max_open_duration).
-    #[arg(long)]
-    duration: String,
-    /// Reader role (repeatable); default: every investigator role of the bucket.
-    #[arg(long = "reader", value_name = "ROLE_ARN")]
-    readers: Vec<String>,
-    /// EventBridge bus for the request event.
-    #[arg(long, default_value = "breakglass")]
-    event_bus: String,
-    /// Machine-readable output.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Debug, Args)]
-struct RequestArgs {
-    #[command(flatten)]
-    aws: AwsArgs,
-    /// The bucket to read.
-    #[arg(long)]
-    bucket: String,
-    /// The account that owns the bucket (organisation mode; checked against the config).
-    #[arg(long, value_name = "ID")]
-    account: Option<String>,
-    /// Why access is needed (goes into the emails and the audit trail).
-    #[arg(long)]
-    reason: String,
-    /// The ticket or case that authorises it.
-    #[arg(long)]
-    ticket: String,
-    /// How long, once approved, e.g. `4h` (at most the bucket's max_open_duration).
     #[arg(long)]
     duration: String,
     /// Reader role (repeatable); default: every investigator role of the bucket.

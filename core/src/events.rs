@@ -256,6 +256,38 @@ pub struct DeniedBy {
     pub source_ips: Vec<String>,
 }
 
+impl DeniedBy {
+    /// Refused reads per principal (the role of a session), most attempts first, each with its
+    /// first and last time and up to five object keys and source addresses.
+    pub fn tally(reads: &[crate::reads::ObjectRead]) -> Vec<DeniedBy> {
+        let mut by: std::collections::BTreeMap<&str, DeniedBy> = std::collections::BTreeMap::new();
+        for r in reads {
+            let e = by.entry(r.reader()).or_insert_with(|| DeniedBy {
+                principal: r.reader().to_owned(),
+                count: 0,
+                first: r.time.clone(),
+                last: r.time.clone(),
+                keys: Vec::new(),
+                source_ips: Vec::new(),
+            });
+            e.count += 1;
+            e.first = e.first.clone().min(r.time.clone());
+            e.last = e.last.clone().max(r.time.clone());
+            if let Some(k) = r.key.as_ref().filter(|k| e.keys.len() < 5 && !e.keys.contains(k)) {
+                e.keys.push(k.clone());
+            }
+            if let Some(ip) =
+                r.source_ip.as_ref().filter(|ip| e.source_ips.len() < 5 && !e.source_ips.contains(ip))
+            {
+                e.source_ips.push(ip.clone());
+            }
+        }
+        let mut by: Vec<DeniedBy> = by.into_values().collect();
+        by.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.principal.cmp(&b.principal)));
+        by
+    }
+}
+
 /// Data events the recorder could not read (`breakglass.unreadable/1`): malformed, truncated, or
 /// not a read of a protected bucket. Each has a record; one of these per batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

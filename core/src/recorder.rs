@@ -399,31 +399,7 @@ pub async fn digest<L: AuditLog, R: AuditReader, B: EventBus>(
         list.dedup_by(|a, b| a.event_id == b.event_id);
         list.sort_by(|a, b| a.time.cmp(&b.time));
         out.denied += list.len();
-        let mut by: BTreeMap<&str, DeniedBy> = BTreeMap::new();
-        for r in &list {
-            let e = by.entry(r.reader()).or_insert_with(|| DeniedBy {
-                principal: r.reader().to_owned(),
-                count: 0,
-                first: r.time.clone(),
-                last: r.time.clone(),
-                keys: Vec::new(),
-                source_ips: Vec::new(),
-            });
-            e.count += 1;
-            e.last = r.time.clone();
-            if let Some(k) = &r.key {
-                if e.keys.len() < 5 && !e.keys.contains(k) {
-                    e.keys.push(k.clone());
-                }
-            }
-            if let Some(ip) = &r.source_ip {
-                if e.source_ips.len() < 5 && !e.source_ips.contains(ip) {
-                    e.source_ips.push(ip.clone());
-                }
-            }
-        }
-        let mut by: Vec<DeniedBy> = by.into_values().collect();
-        by.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.principal.cmp(&b.principal)));
+        let by = DeniedBy::tally(&list);
         let event = OwnEvent::Denied(DeniedDigest {
             schema: "breakglass.denied/1".into(),
             bucket,

@@ -138,27 +138,6 @@ pub fn for_window(
             }
         }
     }
-    let mut denied_by: BTreeMap<&str, DeniedBy> = BTreeMap::new();
-    for r in &denied {
-        let e = denied_by.entry(r.reader()).or_insert_with(|| DeniedBy {
-            principal: r.reader().to_owned(),
-            count: 0,
-            first: r.time.clone(),
-            last: r.time.clone(),
-            keys: Vec::new(),
-            source_ips: Vec::new(),
-        });
-        e.count += 1;
-        e.last = r.time.clone();
-        if let Some(k) = r.key.as_ref().filter(|k| e.keys.len() < 5 && !e.keys.contains(k)) {
-            e.keys.push(k.clone());
-        }
-        if let Some(ip) =
-            r.source_ip.as_ref().filter(|ip| e.source_ips.len() < 5 && !e.source_ips.contains(ip))
-        {
-            e.source_ips.push(ip.clone());
-        }
-    }
     Some(WindowReport {
         schema: SCHEMA.into(),
         bucket: bucket.to_owned(),
@@ -179,7 +158,7 @@ pub fn for_window(
         outside_count: outside.len(),
         outside: outside.into_iter().take(LISTED).collect(),
         denied: denied.len(),
-        denied_by: denied_by.into_values().collect(),
+        denied_by: DeniedBy::tally(&denied),
         time: crate::format_time(now),
     })
 }

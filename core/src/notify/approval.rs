@@ -2,42 +2,10 @@
 //! team, who approve, and the stakeholders), its approval or denial, and refused decisions
 //! (self-approval, not an approver, expired), which are attempts.
 
-use std::fmt::Write as _;
+use serde_json::Value;
 
-use serde_json::{json, Value};
-
-use super::{attributes, clean_subject, footer, section, with_text, Rendered, Severity, SCHEMA};
+use super::{own_message, section, Rendered, Route, Severity};
 use crate::events::{self, AccessRequest, Decision};
-use crate::ports::Notification;
-
-fn send(
-    subject: String,
-    mut email: String,
-    d: &Value,
-    (kind, state, severity, bucket): (&str, &str, Severity, &str),
-    detail_type: &str,
-    id: Option<&str>,
-) -> Rendered {
-    if let Some(id) = id {
-        let _ = writeln!(email, "Event id: {id}");
-    }
-    footer(&mut email);
-    let mut default = d.clone();
-    if let Value::Object(m) = &mut default {
-        m.insert("schema".into(), json!(SCHEMA));
-        m.insert("kind".into(), json!(kind));
-        m.insert("detail_type".into(), json!(detail_type));
-        m.insert("event_id".into(), json!(id));
-    }
-    with_text(&mut default, &subject, &email);
-    Rendered::Send(Box::new(Notification {
-        subject: clean_subject(&subject),
-        default,
-        email,
-        attributes: attributes(kind, state, severity, bucket),
-        second_channel: false,
-    }))
-}
 
 pub(super) fn request(q: &AccessRequest, d: &Value, id: Option<&str>) -> Rendered {
     let bucket = q.bucket.as_str();
@@ -62,7 +30,14 @@ pub(super) fn request(q: &AccessRequest, d: &Value, id: Option<&str>) -> Rendere
         ),
     );
     let subject = format!("{bucket}: access REQUESTED ({}), waiting for approval [{}]", q.ticket, q.id);
-    send(subject, email, d, ("approval", "requested", Severity::Warning, bucket), events::ACCESS_REQUEST, id)
+    let route = Route {
+        kind: "approval",
+        state: "requested",
+        severity: Severity::Warning,
+        bucket,
+        detail_type: events::ACCESS_REQUEST,
+    };
+    own_message(subject, email, d, route, id)
 }
 
 pub(super) fn decision(x: &Decision, d: &Value, id: Option<&str>) -> Rendered {
@@ -114,5 +89,6 @@ pub(super) fn decision(x: &Decision, d: &Value, id: Option<&str>) -> Rendered {
     if let Some(t) = &x.ticket {
         section(&mut email, "Ticket", t);
     }
-    send(subject, email, d, (kind, x.decision.as_str(), severity, bucket), events::DECISION, id)
+    let route = Route { kind, state: &x.decision, severity, bucket, detail_type: events::DECISION };
+    own_message(subject, email, d, route, id)
 }

@@ -4,45 +4,12 @@
 
 use std::fmt::Write as _;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::{attributes, clean_subject, footer, section, with_text, Rendered, Severity, SCHEMA};
+use super::{own_message, section, Rendered, Route, Severity};
 use crate::events::{self, DeniedDigest, ReadAlert, UnreadableEvents};
-use crate::ports::Notification;
 use crate::reads::ObjectRead;
 use crate::report::{self, WindowReport};
-
-fn document(d: &Value, kind: &str, detail_type: &str, id: Option<&str>) -> Value {
-    let mut default = d.clone();
-    if let Value::Object(m) = &mut default {
-        m.insert("schema".into(), json!(SCHEMA));
-        m.insert("kind".into(), json!(kind));
-        m.insert("detail_type".into(), json!(detail_type));
-        m.insert("event_id".into(), json!(id));
-    }
-    default
-}
-
-fn send(
-    subject: String,
-    mut email: String,
-    mut default: Value,
-    attrs: Vec<(String, String)>,
-    id: Option<&str>,
-) -> Rendered {
-    if let Some(id) = id {
-        let _ = writeln!(email, "Event id: {id}");
-    }
-    footer(&mut email);
-    with_text(&mut default, &subject, &email);
-    Rendered::Send(Box::new(Notification {
-        subject: clean_subject(&subject),
-        default,
-        email,
-        attributes: attrs,
-        second_channel: false,
-    }))
-}
 
 pub(super) fn read_alert(a: &ReadAlert, d: &Value, id: Option<&str>) -> Rendered {
     let bucket = a.bucket.as_str();
@@ -62,8 +29,19 @@ pub(super) fn read_alert(a: &ReadAlert, d: &Value, id: Option<&str>) -> Rendered
     }
     section(&mut email, "Reads", &listed);
     let subject = format!("ALERT {bucket}: {} object read(s) by a principal outside the grant", a.count);
-    let default = document(d, "access", events::READ_ALERT, id);
-    send(subject, email, default, attributes("access", "read", Severity::Critical, bucket), id)
+    own_message(
+        subject,
+        email,
+        d,
+        Route {
+            kind: "access",
+            state: "read",
+            severity: Severity::Critical,
+            bucket,
+            detail_type: events::READ_ALERT,
+        },
+        id,
+    )
 }
 
 pub(super) fn denied(g: &DeniedDigest, d: &Value, id: Option<&str>) -> Rendered {
@@ -89,8 +67,19 @@ pub(super) fn denied(g: &DeniedDigest, d: &Value, id: Option<&str>) -> Rendered 
     }
     section(&mut email, "Who tried", by.trim_end());
     let subject = format!("{bucket}: {} refused read(s) of the logs", g.count);
-    let default = document(d, "denied", events::DENIED, id);
-    send(subject, email, default, attributes("denied", "closed", Severity::Warning, bucket), id)
+    own_message(
+        subject,
+        email,
+        d,
+        Route {
+            kind: "denied",
+            state: "closed",
+            severity: Severity::Warning,
+            bucket,
+            detail_type: events::DENIED,
+        },
+        id,
+    )
 }
 
 pub(super) fn unreadable(u: &UnreadableEvents, d: &Value, id: Option<&str>) -> Rendered {
@@ -117,14 +106,14 @@ pub(super) fn unreadable(u: &UnreadableEvents, d: &Value, id: Option<&str>) -> R
         .collect();
     section(&mut email, "Events", &lines.join("\n"));
     let subject = format!("ALERT: {} data event(s) could not be recorded", u.count);
-    let default = document(d, "unreadable", events::UNREADABLE, id);
-    send(
-        subject,
-        email,
-        default,
-        attributes("unreadable", "unreadable", Severity::Warning, crate::audit::CONTROL),
-        id,
-    )
+    let route = Route {
+        kind: "unreadable",
+        state: "unreadable",
+        severity: Severity::Warning,
+        bucket: crate::audit::CONTROL,
+        detail_type: events::UNREADABLE,
+    };
+    own_message(subject, email, d, route, id)
 }
 
 /// After a window closed: who opened it, for how long, and what was read. For stakeholders (it is
@@ -147,6 +136,11 @@ pub(super) fn window_report(r: &WindowReport, d: &Value, id: Option<&str>) -> Re
             Severity::Info,
         )
     };
-    let default = document(d, "access", events::WINDOW_REPORT, id);
-    send(subject, email, default, attributes("access", "report", severity, bucket), id)
+    own_message(
+        subject,
+        email,
+        d,
+        Route { kind: "access", state: "report", severity, bucket, detail_type: events::WINDOW_REPORT },
+        id,
+    )
 }

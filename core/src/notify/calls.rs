@@ -1,0 +1,495 @@
+//! Mails about CloudTrail's records of guarded calls: policy changes, refused attempts, setting
+//! changes that weaken a bucket, and calls on what breakglass depends on (roles, key, topics).
+
+use std::fmt::Write as _;
+
+use canonical_policies::diff::diff_nearest;
+use canonical_policies::{
+    classify, classify_text, format_expiry, BucketConfig, Classification, Config, Policy, Quoted, State,
+};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::enforce::exposure;
+use crate::event::{ApiCall, GuardedCall, Response, Target};
+use crate::ports::Notification;
+use crate::{parse_time, role_name};
+
+use super::{finish, human_time, section, Rendered, Scope, Severity, SCHEMA};
+
+pub(super) fn api_call(config: &Config, scope: &Scope, call: &ApiCall, now: OffsetDateTime) -> Rendered {
+    let Some(guarded) = call.guarded() else {
+        return Rendered::Ignored(format!("{} is not a guarded call", Quoted(&call.event_name)));
+    };
+    if guarded.target() != Target::Bucket {
+        return control_call(config, scope, guarded, call);
+    }
+    let Some(name) = call.bucket.as_deref() else {
+        // Never silent: a guarded call on an unknown bucket may be on a protected one.
+        return Rendered::Send(Box::new(no_bucket(guarded, call)));
+    };
+    let Some(bucket) = config.bucket(name) else {
+        return Rendered::Ignored(format!("bucket {} is not protected", Quoted(name)));
+    };
+    if call.is_attempt() {
+        return Rendered::Send(Box::new(attempt(bucket, guarded, call)));
+    }
+    if !guarded.touches_policy() {
+        return Rendered::Send(Box::new(setting_change(bucket, guarded, call)));
+    }
+    Rendered::Send(Box::new(policy_change(bucket, guarded, call, now)))
+}
+
+/// The state a policy call leaves the bucket in, judged from the policy in the event.
+fn resulting(
+    bucket: &BucketConfig,
+    guarded: GuardedCall,
+    call: &ApiCall,
+    now: OffsetDateTime,
+) -> (Classification, Option<Policy>) {
+    match (guarded, call.policy_text()) {
+        (GuardedCall::PutBucketPolicy, Some(text)) => {
+            let at = call.event_time.as_deref().and_then(parse_time).unwrap_or(now);
+            classify_text(bucket, Some(text.as_bytes()), at)
+        }
+        _ => (classify(bucket, None, now), None),
+    }
+}
+
+fn policy_change(
+    bucket: &BucketConfig,
+    guarded: GuardedCall,
+    call: &ApiCall,
+    now: OffsetDateTime,
+) -> Notification {
+    let (c, policy) = resulting(bucket, guarded, call, now);
+    let b = &bucket.name;
+    let (headline, subject, severity) = match (&c.state, guarded) {
+        (_, GuardedCall::DeleteBucketPolicy) => (
+            format!("The bucket policy of log bucket {b} was deleted. Without it nothing stops reading the logs; breakglass restores ClosedAccess automatically."),
+            format!("ALERT {b}: bucket policy DELETED"),
+            Severity::Critical,
+        ),
+        (State::Closed, _) => (
+            format!("Access to log bucket {b} was closed: nobody can read the logs (ClosedAccess)."),
+            format!("{b}: access CLOSED"),
+            Severity::Info,
+        ),
+        (State::Open(_), _) if !call.actor.principal_arns().any(|a| bucket.automation_principals.contains(a)) => (
+            format!("Access to log bucket {b} was opened by someone who is not a break-glass operator. breakglass closes it again automatically and the security team is alerted."),
+            format!("ALERT {b}: access opened by an unauthorised principal"),
+            Severity::Critical,
+        ),
+        (State::Open(g), _) => (
+            format!(
+                "Access to log bucket {b} was opened for {} until {} (OpenAccess). Reading ends at that time even if nobody closes it.",
+                g.readers.iter().map(|r| role_name(r)).collect::<Vec<_>>().join(", "),
+                human_time(g.expiry)
+            ),
+            format!("{b}: access OPENED until {}", human_time(g.expiry)),
+            Severity::Warning,
+        ),
+        (State::Expired(g), _) => (
+            format!("An OpenAccess for log bucket {b} was written that had already expired at {}.", human_time(g.expiry)),
+            format!("{b}: expired OpenAccess written"),
+            Severity::Warning,
+        ),
+        (State::Drift(_), _) => (
+            format!("The bucket policy of log bucket {b} was changed to a policy that is neither ClosedAccess nor a lawful OpenAccess. breakglass restores ClosedAccess automatically and the security team is alerted."),
+            format!("ALERT {b}: unlawful bucket policy written"),
+            Severity::Critical,
+        ),
+    };
+    let mut email = String::new();
+    section(&mut email, "What happened", &headline);
+    section(&mut email, "Resulting state", &state_text(&c));
+    if matches!(c.state, State::Drift(_)) || guarded == GuardedCall::DeleteBucketPolicy {
+        let diff = diff_nearest(bucket, policy.as_ref(), now);
+        section(&mut email, "How it differs from the lawful policy", diff.to_string().trim_end());
+    }
+    who_when_where(&mut email, call);
+    let state = match guarded {
+        GuardedCall::DeleteBucketPolicy => "none",
+        _ => c.state.word(),
+    };
+    let default =
+        call_document("change", severity, b, guarded, state, call, json!({ "policy": state_json(&c) }));
+    finish(subject, email, default, "change", state, severity, b)
+}
+
+fn attempt(bucket: &BucketConfig, guarded: GuardedCall, call: &ApiCall) -> Notification {
+    let b = &bucket.name;
+    let code = call.error_code.as_deref().unwrap_or("an error");
+    let mut email = String::new();
+    section(
+        &mut email,
+        "What happened",
+        &format!(
+            "Someone tried to change log bucket {b} ({}), and AWS refused it with {code}. Nothing changed.",
+            call_in_words(guarded)
+        ),
+    );
+    if let Some(msg) = &call.error_message {
+        section(&mut email, "AWS said", msg);
+    }
+    who_when_where(&mut email, call);
+    let error = json!({ "error": { "code": call.error_code, "message": call.error_message } });
+    let default = call_document("attempt", Severity::Warning, b, guarded, "unchanged", call, error);
+    let subject = format!("{b}: refused attempt to {} ({code})", call_in_words(guarded));
+    finish(subject, email, default, "attempt", "unchanged", Severity::Warning, b)
+}
+
+/// A bucket setting change that destroys, copies out or exposes the logs, in words.
+fn weakening(guarded: GuardedCall, call: &ApiCall) -> Option<String> {
+    if let Some(e) = exposure(guarded, call) {
+        return Some(e);
+    }
+    match guarded {
+        GuardedCall::PutBucketVersioning => call
+            .versioning
+            .as_deref()
+            .filter(|v| *v != "Enabled")
+            .map(|v| format!("versioning set to `{v}`; breakglass turns it back on")),
+        GuardedCall::PutBucketLifecycle => Some(
+            "the lifecycle rules were changed; breakglass removes them if any expires logs sooner than the retention"
+                .into(),
+        ),
+        GuardedCall::PutBucketReplication => {
+            Some("replication was configured, which copies every log object elsewhere; breakglass removes it".into())
+        }
+        GuardedCall::DeleteBucketLifecycle => None,
+        g => matches!(g.response(), Response::Alert).then(|| format!("someone could {}", g.threat())),
+    }
+}
+
+fn setting_change(bucket: &BucketConfig, guarded: GuardedCall, call: &ApiCall) -> Notification {
+    let b = &bucket.name;
+    let weakening = weakening(guarded, call);
+    let severity = if weakening.is_some() { Severity::Critical } else { Severity::Info };
+    let mut email = String::new();
+    let headline = match &weakening {
+        Some(w) => format!(
+            "A setting that keeps the logs of bucket {b} private and intact was changed: {w}. The security team is alerted."
+        ),
+        None => format!(
+            "The {} of log bucket {b} was changed; the change does not open the bucket.",
+            setting_name(guarded)
+        ),
+    };
+    section(&mut email, "What happened", &headline);
+    who_when_where(&mut email, call);
+    let state = if weakening.is_some() { "exposed" } else { "unchanged" };
+    let default =
+        call_document("change", severity, b, guarded, state, call, json!({ "exposure": weakening }));
+    let subject = match weakening {
+        Some(_) => format!("ALERT {b}: {} weakened", setting_name(guarded)),
+        None => format!("{b}: {} changed", setting_name(guarded)),
+    };
+    finish(subject, email, default, "change", state, severity, b)
+}
+
+pub(super) fn state_text(c: &Classification) -> String {
+    let mut out = match &c.state {
+        State::Closed => "Closed: nobody can read the logs.".to_owned(),
+        State::Open(g) => format!(
+            "Open until {} for: {}.",
+            human_time(g.expiry),
+            g.readers.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+        ),
+        State::Expired(g) => format!("Expired at {}: nobody can read the logs.", human_time(g.expiry)),
+        State::Drift(reasons)
+            if reasons.iter().any(|r| matches!(r, canonical_policies::DriftReason::NoPolicy)) =>
+        {
+            "No bucket policy: nothing stops reading the logs.".to_owned()
+        }
+        State::Drift(_) => format!("Not a lawful policy ({c})."),
+    };
+    if let Some(h) = c.hash {
+        let _ = write!(out, "\nPolicy SHA-256: {h}");
+    }
+    if let Some(sid) = &c.claimed {
+        let _ = write!(out, "\nFirst statement: {}", Quoted(sid));
+        if c.claim_mismatch() {
+            out.push_str(
+                "\nWARNING: the policy calls itself by that name, but its content is not that policy.",
+            );
+        }
+    }
+    out
+}
+
+pub(super) fn state_json(c: &Classification) -> Value {
+    let (expiry, readers) = match &c.state {
+        State::Open(g) | State::Expired(g) => {
+            (Some(format_expiry(g.expiry)), g.readers.iter().cloned().collect())
+        }
+        _ => (None, Vec::new()),
+    };
+    let reasons: Vec<String> = match &c.state {
+        State::Drift(rs) => rs.iter().map(ToString::to_string).collect(),
+        _ => Vec::new(),
+    };
+    json!({
+        "hash": c.hash.map(|h| h.to_string()),
+        "first_sid": c.claimed,
+        "claim_mismatch": c.claim_mismatch(),
+        "expiry": expiry,
+        "readers": readers,
+        "reasons": reasons,
+    })
+}
+
+pub(super) fn who_when_where(email: &mut String, call: &ApiCall) {
+    section(email, "Who", &call.actor.describe());
+    let when = call.event_time.as_deref().and_then(parse_time).map(human_time);
+    section(email, "When", when.as_deref().or(call.event_time.as_deref()).unwrap_or("unknown"));
+    let ip = call.source_ip.as_deref().unwrap_or("an unknown address");
+    section(email, "From where", &format!("{ip}, using {}", client(call.user_agent.as_deref())));
+    if let Some(id) = &call.event_id {
+        let _ = writeln!(email, "Event id: {id}");
+    }
+}
+
+/// The JSON document of a CloudTrail call: the common fields plus `extra`'s.
+pub(super) fn call_document(
+    kind: &str,
+    severity: Severity,
+    bucket: &str,
+    guarded: GuardedCall,
+    state: &str,
+    call: &ApiCall,
+    extra: Value,
+) -> Value {
+    let mut doc = json!({
+        "schema": SCHEMA,
+        "kind": kind,
+        "severity": severity.word(),
+        "bucket": bucket,
+        "call": guarded.name(),
+        "state": state,
+        "event": event_json(call),
+        "actor": actor_json(call),
+    });
+    if let (Value::Object(d), Value::Object(e)) = (&mut doc, extra) {
+        d.extend(e);
+    }
+    doc
+}
+
+pub(super) fn event_json(call: &ApiCall) -> Value {
+    json!({
+        "id": call.event_id,
+        "name": call.event_name,
+        "time": call.event_time,
+        "region": call.region,
+        "source_ip": call.source_ip,
+        "user_agent": call.user_agent,
+    })
+}
+
+pub(super) fn actor_json(call: &ApiCall) -> Value {
+    let a = &call.actor;
+    json!({
+        "type": a.kind,
+        "arn": a.arn,
+        "account": a.account,
+        "role": a.role_arn,
+        "session": a.session,
+        "mfa": a.mfa,
+        "invoked_by": a.invoked_by,
+    })
+}
+
+/// Which kind of client made the call, from the user agent, in words.
+fn client(user_agent: Option<&str>) -> String {
+    let Some(ua) = user_agent else { return "an unknown client".into() };
+    let lower = ua.to_ascii_lowercase();
+    let kind = if lower.contains("signin.amazonaws.com") || lower.contains("console") {
+        "the AWS console"
+    } else if lower.starts_with("aws-cli") {
+        "the AWS CLI"
+    } else if lower.contains("cloudformation") {
+        "CloudFormation"
+    } else if lower.contains("terraform") {
+        "Terraform"
+    } else if lower.contains("sdk") || lower.contains("boto") {
+        "an AWS SDK"
+    } else {
+        "another client"
+    };
+    let shown: String = ua.chars().filter(|c| !c.is_control()).take(80).collect();
+    format!("{kind} ({shown})")
+}
+
+pub(super) fn call_in_words(g: GuardedCall) -> &'static str {
+    match g {
+        GuardedCall::PutBucketPolicy => "change the bucket policy",
+        GuardedCall::DeleteBucketPolicy => "delete the bucket policy",
+        GuardedCall::PutBucketAcl => "change the bucket ACL",
+        GuardedCall::PutBucketPublicAccessBlock => "change the public-access block",
+        GuardedCall::DeleteBucketPublicAccessBlock => "remove the public-access block",
+        GuardedCall::PutBucketOwnershipControls => "change object ownership",
+        GuardedCall::DeleteBucketOwnershipControls => "remove object ownership controls",
+        GuardedCall::PutBucketLifecycle => "change the lifecycle rules",
+        GuardedCall::DeleteBucketLifecycle => "remove the lifecycle rules",
+        GuardedCall::PutBucketVersioning => "change versioning",
+        GuardedCall::PutBucketEncryption => "change default encryption",
+        GuardedCall::DeleteBucketEncryption => "remove default encryption",
+        GuardedCall::PutBucketReplication => "configure replication",
+        GuardedCall::PutBucketNotification => "change event notifications",
+        GuardedCall::PutBucketInventoryConfiguration => "configure an inventory",
+        GuardedCall::DeleteBucket => "delete the bucket",
+        GuardedCall::UpdateAssumeRolePolicy => "change a role's trust policy",
+        GuardedCall::CreateRole => "create a role",
+        GuardedCall::DeleteRole => "delete a role",
+        GuardedCall::PutRolePolicy | GuardedCall::AttachRolePolicy => "give a role more permissions",
+        GuardedCall::PutRolePermissionsBoundary | GuardedCall::DeleteRolePermissionsBoundary => {
+            "change a role's permissions boundary"
+        }
+        GuardedCall::DisableKey => "disable the KMS key",
+        GuardedCall::ScheduleKeyDeletion => "schedule the KMS key's deletion",
+        GuardedCall::PutKeyPolicy => "replace the KMS key's policy",
+        GuardedCall::DeleteAlias => "delete the KMS alias",
+        GuardedCall::UpdateAlias => "re-point the KMS alias",
+        GuardedCall::Unsubscribe => "remove a subscription",
+        GuardedCall::SetSubscriptionAttributes => "change a subscription",
+        GuardedCall::Subscribe => "add a subscription",
+        GuardedCall::PutDataProtectionPolicy => "set a data-protection policy on a topic",
+        GuardedCall::CreateFunction => "create a function with a breakglass role",
+        GuardedCall::UpdateFunctionConfiguration => "give a function a breakglass role",
+        GuardedCall::CreateStack => "create a stack with the deployment role",
+        GuardedCall::StopLogging => "stop the trail of object reads",
+        GuardedCall::DeleteTrail => "delete the trail of object reads",
+        GuardedCall::UpdateTrail => "change the trail of object reads",
+        GuardedCall::PutEventSelectors => "change what the trail of object reads records",
+    }
+}
+
+fn setting_name(g: GuardedCall) -> &'static str {
+    match g {
+        GuardedCall::PutBucketAcl => "bucket ACL",
+        GuardedCall::PutBucketOwnershipControls | GuardedCall::DeleteBucketOwnershipControls => {
+            "object ownership"
+        }
+        GuardedCall::PutBucketPublicAccessBlock | GuardedCall::DeleteBucketPublicAccessBlock => {
+            "public-access block"
+        }
+        GuardedCall::PutBucketLifecycle | GuardedCall::DeleteBucketLifecycle => "lifecycle configuration",
+        GuardedCall::PutBucketVersioning => "versioning",
+        GuardedCall::PutBucketEncryption | GuardedCall::DeleteBucketEncryption => "default encryption",
+        GuardedCall::PutBucketReplication => "replication",
+        GuardedCall::PutBucketNotification => "event notification",
+        GuardedCall::PutBucketInventoryConfiguration => "inventory",
+        GuardedCall::DeleteBucket => "bucket itself",
+        _ => "configuration",
+    }
+}
+
+/// A guarded call outside the buckets: the investigator and breakglass roles, breakglass's key and
+/// topics, and functions or stacks given a breakglass role. Not watched: ignored.
+fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &ApiCall) -> Rendered {
+    let Some(raw) = call.target.as_deref() else {
+        return Rendered::Send(Box::new(no_bucket(guarded, call)));
+    };
+    // The name comes from the request: one printable line, of bounded length, in mail and document.
+    let target: String = raw.chars().filter(|c| !c.is_control()).take(256).collect();
+    let target = target.as_str();
+    let role_name = |t: &str| t.rsplit('/').next().unwrap_or(t).to_owned();
+    let watched = match guarded.target() {
+        Target::Role => config.is_investigator_role(target) || role_name(target).starts_with("breakglass-"),
+        Target::Key => {
+            target.starts_with("alias/breakglass")
+                || scope.key_arn.as_deref().is_some_and(|k| k == target || k.ends_with(&format!("/{target}")))
+        }
+        Target::Topic => target.contains(":breakglass-"),
+        Target::FunctionRole | Target::StackRole => role_name(target).starts_with("breakglass-"),
+        // A trail is named by its name or ARN (`…:trail/breakglass-reads`).
+        Target::Trail => role_name(target).starts_with("breakglass"),
+        Target::Bucket => true,
+    };
+    if !watched {
+        return Rendered::Ignored(format!(
+            "{} on {} is not breakglass's",
+            Quoted(&call.event_name),
+            Quoted(target)
+        ));
+    }
+    let who = call.actor.describe();
+    let mut email = String::new();
+    let (subject, severity, kind) = if let Some(code) = &call.error_code {
+        section(
+            &mut email,
+            "What happened",
+            &format!("{who} tried to {} ({target}), and AWS refused it with {code}. Nothing changed. Had it worked, it could {}.", call_in_words(guarded), guarded.threat()),
+        );
+        (format!("refused attempt to {} ({code})", call_in_words(guarded)), Severity::Warning, "attempt")
+    } else {
+        let response = match guarded.response() {
+            Response::RevertTrust if config.investigator(target).is_some() => {
+                "breakglass puts the configured trust policy back and checks it on every sweep."
+            }
+            Response::RevertTrust => {
+                "No trust policy is configured for this role ([[investigator]]): review it now."
+            }
+            Response::Revert => "breakglass puts the lawful state back.",
+            Response::Alert => "breakglass cannot undo this: review it now.",
+        };
+        section(
+            &mut email,
+            "What happened",
+            &format!(
+                "Someone managed to {} ({target}). This could {}. {response}",
+                call_in_words(guarded),
+                guarded.threat()
+            ),
+        );
+        (format!("ALERT: {} ({})", call_in_words(guarded), role_name(target)), Severity::Critical, "change")
+    };
+    who_when_where(&mut email, call);
+    let state = if call.is_attempt() { "unchanged" } else { "changed" };
+    let default = call_document(
+        kind,
+        severity,
+        crate::audit::CONTROL,
+        guarded,
+        state,
+        call,
+        json!({ "target": target }),
+    );
+    let mut n = finish(subject, email, default, kind, state, severity, crate::audit::CONTROL);
+    n.second_channel = matches!(guarded.target(), Target::Key | Target::Topic);
+    Rendered::Send(Box::new(n))
+}
+
+/// A guarded call whose record names no bucket (or role, key, topic): breakglass cannot tell what
+/// it touched, so it says so loudly and the enforcer sweeps every bucket.
+fn no_bucket(guarded: GuardedCall, call: &ApiCall) -> Notification {
+    let mut email = String::new();
+    section(
+        &mut email,
+        "What happened",
+        &format!(
+            "CloudTrail recorded a call to {} that names nothing breakglass can check (its request parameters are empty). It may have touched a protected log bucket: breakglass checks every protected bucket now, and the security team must look at the event.",
+            call_in_words(guarded)
+        ),
+    );
+    who_when_where(&mut email, call);
+    let default = call_document(
+        "change",
+        Severity::Critical,
+        crate::audit::CONTROL,
+        guarded,
+        "unknown",
+        call,
+        json!({}),
+    );
+    finish(
+        format!("ALERT: {} naming no bucket", guarded.name()),
+        email,
+        default,
+        "change",
+        "unknown",
+        Severity::Critical,
+        crate::audit::CONTROL,
+    )
+}

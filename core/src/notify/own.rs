@@ -1,0 +1,313 @@
+//! Mails about breakglass's own events, read through their types (`crate::events`): requests,
+//! remediations, exposures, misrouted events, config changes and the sentinel's repairs.
+
+use std::fmt::Write as _;
+
+use canonical_policies::{Config, Quoted};
+use serde_json::{json, Value};
+
+use crate::events::REPAIR;
+use crate::events::{self, OwnEvent, OwnEventError};
+use crate::ports::Notification;
+use crate::{parse_time, role_name};
+
+use super::{
+    attributes, clean_subject, footer, human_time, own_message, section, with_text, Rendered, Route,
+    Severity, SCHEMA,
+};
+
+/// breakglass's own events: requests for everybody, remediations, exposures and repairs for the
+/// security team, the planned close after expiry for stakeholders. Read through their types
+/// (`crate::events`), not by string keys.
+pub(super) fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&str>) -> Rendered {
+    let event = match OwnEvent::from_bus(detail_type, d) {
+        Ok(e) => e,
+        Err(OwnEventError::Unknown(other)) => {
+            return Rendered::Ignored(format!("breakglass event {} is not mailed", Quoted(&other)))
+        }
+        Err(e) => return Rendered::Ignored(e.to_string()),
+    };
+    if let OwnEvent::Repair(r) = &event {
+        return repair(r, d, id);
+    }
+    if let OwnEvent::Config(c) = &event {
+        return config_change(c, d, id);
+    }
+    if let OwnEvent::Unreadable(u) = &event {
+        return super::reads::unreadable(u, d, id);
+    }
+    let Some(bucket) = event.bucket().filter(|b| config.bucket(b).is_some()).map(str::to_owned) else {
+        return Rendered::Ignored("breakglass event for an unknown bucket".into());
+    };
+    match &event {
+        OwnEvent::ReadAlert(a) => return super::reads::read_alert(a, d, id),
+        OwnEvent::Denied(g) => return super::reads::denied(g, d, id),
+        OwnEvent::WindowReport(r) => return super::reads::window_report(r, d, id),
+        OwnEvent::AccessRequest(q) => return super::approval::request(q, d, id),
+        OwnEvent::Decision(x) => return super::approval::decision(x, d, id),
+        _ => {}
+    }
+    let mut email = String::new();
+    let (subject, kind, state, severity) = match &event {
+        // The planned end of a window: stakeholders are told, it is not an alert.
+        OwnEvent::Remediation(r) if r.outcome == "closed" && r.before.state == "expired" => {
+            let reason = r.reason.as_deref().unwrap_or("the OpenAccess expired");
+            section(
+                &mut email,
+                "What happened",
+                &format!("The access window of log bucket {bucket} has ended ({reason}). breakglass restored ClosedAccess as planned: nobody can read the logs."),
+            );
+            if let Some(after) = &r.after.hash {
+                section(&mut email, "Policy SHA-256", after);
+            }
+            (format!("{bucket}: access CLOSED after expiry"), "expiry", "closed".to_owned(), Severity::Info)
+        }
+        OwnEvent::Remediation(r) => {
+            let outcome = r.outcome.as_str();
+            let headline = match outcome {
+                "closed" => format!("breakglass found an unlawful policy on log bucket {bucket} and restored ClosedAccess. It checked the result: nobody can read the logs."),
+                "dry-run" => format!("breakglass found an unlawful policy on log bucket {bucket}. It runs in dry-run mode and changed nothing: act now."),
+                "refused" => format!("breakglass found an unlawful policy on log bucket {bucket}, but S3 REFUSED ClosedAccess ({}). The bucket may be readable: act now.", r.error.as_deref().unwrap_or("no detail")),
+                "unverified" => format!("breakglass found an unlawful policy on log bucket {bucket} and wrote ClosedAccess, but reading it back still showed {}. It checks again automatically; if this repeats, act now.", r.error.as_deref().unwrap_or("another policy")),
+                other => format!("breakglass remediation of log bucket {bucket}: {other}."),
+            };
+            section(&mut email, "What happened", &headline);
+            section(&mut email, "Why", r.reason.as_deref().unwrap_or("not given"));
+            let mut state = format!(
+                "Before: {} (SHA-256 {})",
+                r.before.state,
+                r.before.hash.as_deref().unwrap_or("none")
+            );
+            if let Some(sid) = &r.before.claimed {
+                let _ = write!(state, "\nIts first statement called itself {}.", Quoted(sid));
+            }
+            if let Some(after) = &r.after.hash {
+                let _ = write!(state, "\nAfter: SHA-256 {after}");
+            }
+            section(&mut email, "Policy", &state);
+            if !r.diff.is_empty() {
+                let text: Vec<String> = r.diff.iter().map(|l| format!("- {l}")).collect();
+                section(&mut email, "What was wrong", &text.join("\n"));
+            }
+            if let Some(t) = &r.trigger {
+                section(
+                    &mut email,
+                    "Triggered by",
+                    &format!("{} by {}", t.event_name, t.actor.as_deref().unwrap_or("unknown")),
+                );
+            }
+            let subject = match outcome {
+                "closed" => format!("ALERT {bucket}: unlawful policy reverted to ClosedAccess"),
+                "refused" => format!("ALERT {bucket}: S3 REFUSED ClosedAccess, act now"),
+                _ => format!("ALERT {bucket}: unlawful policy found ({outcome})"),
+            };
+            (subject, "remediation", outcome.to_owned(), Severity::Critical)
+        }
+        OwnEvent::Exposure(x) => {
+            section(&mut email, "What happened", &format!("On log bucket {bucket}: {}.", x.what));
+            section(
+                &mut email,
+                "Repair",
+                if x.repaired {
+                    "The public-access block was turned back on."
+                } else {
+                    "Not repaired automatically: please review."
+                },
+            );
+            (format!("ALERT {bucket}: {}", x.what), "remediation", "exposed".to_owned(), Severity::Critical)
+        }
+        OwnEvent::Request(q) => {
+            let (subject, state, severity) = request_mail(&mut email, &bucket, q);
+            (subject, "request", state.to_owned(), severity)
+        }
+        OwnEvent::Misrouted(m) => {
+            let from = match m.event_accounts.as_slice() {
+                [] => "an event that names no account".to_owned(),
+                accounts => format!(
+                    "an event from account {}",
+                    accounts.iter().map(|a| config.account_label(a)).collect::<Vec<_>>().join(" and ")
+                ),
+            };
+            section(
+                &mut email,
+                "What happened",
+                &format!(
+                    "breakglass received {from} ({} by {}) that names log bucket {bucket}, which belongs to account {}. It read and wrote NOTHING for it: an event may only act in the account it came from. Someone forged this event, or an event rule forwards from the wrong account: please investigate.",
+                    m.event_name,
+                    m.actor.as_deref().unwrap_or("an unknown principal"),
+                    config.account_label(&m.bucket_account),
+                ),
+            );
+            section(
+                &mut email,
+                "The bucket",
+                "Still checked: the scheduled sweep reads its policy from its own account as always.",
+            );
+            (
+                format!("ALERT {bucket}: event from another account refused"),
+                "remediation",
+                "misrouted".to_owned(),
+                Severity::Critical,
+            )
+        }
+        OwnEvent::Repair(_)
+        | OwnEvent::Config(_)
+        | OwnEvent::Unreadable(_)
+        | OwnEvent::ReadAlert(_)
+        | OwnEvent::Denied(_)
+        | OwnEvent::WindowReport(_)
+        | OwnEvent::AccessRequest(_)
+        | OwnEvent::Decision(_) => return Rendered::Ignored("handled above".into()),
+    };
+    let route = Route { kind, state: &state, severity, bucket: &bucket, detail_type };
+    own_message(subject, email, d, route, id)
+}
+
+/// The mail of an operator's request: (subject, state, severity).
+fn request_mail(email: &mut String, bucket: &str, q: &events::Request) -> (String, &'static str, Severity) {
+    let requester = q.requester.as_str();
+    let until = |g: &events::Grant| parse_time(&g.expiry).map(human_time).unwrap_or_else(|| "?".into());
+    let readers = |g: &events::Grant| g.readers.join(", ");
+    let result = match (q.action.as_str(), &q.grant) {
+        (action, _) if q.refused() => {
+            section(
+                email,
+                "What happened",
+                &format!("{requester} asked to {action} log bucket {bucket}, and breakglass REFUSED it. Nothing changed."),
+            );
+            section(email, "Why it was refused", q.error.as_deref().unwrap_or("not given"));
+            section(email, "Reason given", q.reason.as_deref().filter(|r| !r.is_empty()).unwrap_or("none"));
+            section(email, "Ticket given", q.ticket.as_deref().filter(|r| !r.is_empty()).unwrap_or("none"));
+            (format!("{bucket}: REFUSED request to {action} access"), "refused", Severity::Warning)
+        }
+        ("open", Some(g)) => {
+            let mut what = format!("{requester} opened log bucket {bucket} for reading until {}.", until(g));
+            if let Some(p) = &q.previous {
+                let _ = write!(
+                    what,
+                    " It was already open until {} for {}; no grant was cut short.",
+                    until(p),
+                    readers(p)
+                );
+            }
+            section(email, "What happened", &what);
+            section(email, "Why", q.reason.as_deref().unwrap_or("not given"));
+            section(email, "Ticket", q.ticket.as_deref().unwrap_or("not given"));
+            section(email, "Who may read", &readers(g));
+            section(email, "Until", &format!("{} (the policy itself denies reading after that)", until(g)));
+            (
+                format!(
+                    "{bucket}: access OPENED until {} ({})",
+                    until(g),
+                    q.ticket.as_deref().unwrap_or("no ticket")
+                ),
+                "open",
+                Severity::Warning,
+            )
+        }
+        _ => {
+            let mut what = format!("{requester} closed log bucket {bucket}: nobody can read the logs.");
+            if let Some(p) = &q.previous {
+                let _ = write!(what, " Access had been open until {} for {}.", until(p), readers(p));
+            }
+            section(email, "What happened", &what);
+            section(email, "Why", q.reason.as_deref().unwrap_or("not given"));
+            (format!("{bucket}: access CLOSED"), "closed", Severity::Info)
+        }
+    };
+    if let Some(h) = &q.policy_hash {
+        section(email, "Policy SHA-256", h);
+    }
+    result
+}
+
+/// The sentinel's finding around a bucket (settings), an investigator role (trust) or a topic
+/// (subscriptions): always an alert for the security team.
+/// A new config: which buckets are protected, who may read, who may act. The security team reads
+/// every change of it, as of any policy.
+fn config_change(c: &events::ConfigChange, d: &Value, id: Option<&str>) -> Rendered {
+    let mut email = String::new();
+    section(
+        &mut email,
+        "What happened",
+        &format!(
+            "{} pushed a new breakglass config to {}. The functions use it within a minute.",
+            c.by, c.location
+        ),
+    );
+    section(
+        &mut email,
+        "Config SHA-256",
+        &format!(
+            "Before: {}\nAfter: {}",
+            c.before_sha256.as_deref().unwrap_or("(none: the first push)"),
+            c.after_sha256
+        ),
+    );
+    section(&mut email, "What changed", if c.diff.is_empty() { "(nothing)" } else { &c.diff });
+    if let Some(id) = id {
+        let _ = writeln!(email, "Event id: {id}");
+    }
+    footer(&mut email);
+    let subject_line =
+        format!("breakglass config changed ({})", c.after_sha256.get(..12).unwrap_or(&c.after_sha256));
+    let mut default = d.clone();
+    if let Value::Object(m) = &mut default {
+        m.insert("schema".into(), json!(SCHEMA));
+        m.insert("kind".into(), json!("config"));
+        m.insert("detail_type".into(), json!(events::CONFIG));
+        m.insert("event_id".into(), json!(id));
+    }
+    with_text(&mut default, &subject_line, &email);
+    Rendered::Send(Box::new(Notification {
+        subject: clean_subject(&subject_line),
+        default,
+        email,
+        attributes: attributes("config", "changed", Severity::Warning, crate::audit::CONTROL),
+        second_channel: false,
+    }))
+}
+
+fn repair(r: &events::Repair, d: &Value, id: Option<&str>) -> Rendered {
+    let subject = r.subject.as_str();
+    let mut email = String::new();
+    let thing = match r.kind.as_str() {
+        "bucket" => format!("log bucket {subject}"),
+        "role" => format!("investigator role {subject}"),
+        _ => format!("notification topic {subject}"),
+    };
+    section(&mut email, "What happened", &format!("On {thing}: {}.", r.what));
+    let outcome = match (r.repaired, &r.error) {
+        (true, _) => "breakglass put the lawful state back; the next sweep checks it again.".to_owned(),
+        (false, Some(e)) => format!("breakglass could NOT put it back: AWS refused ({e}). Act now."),
+        (false, None) => "breakglass cannot put this back by itself: act now.".to_owned(),
+    };
+    section(&mut email, "Repair", &outcome);
+    if let Some(id) = id {
+        let _ = writeln!(email, "Event id: {id}");
+    }
+    footer(&mut email);
+    let short = r.what.split(';').next().unwrap_or(&r.what);
+    let subject_line = format!("ALERT {}: {short}", role_name(subject));
+    let mut default = d.clone();
+    if let Value::Object(m) = &mut default {
+        m.insert("schema".into(), json!(SCHEMA));
+        m.insert("kind".into(), json!("remediation"));
+        m.insert("detail_type".into(), json!(REPAIR));
+        m.insert("event_id".into(), json!(id));
+    }
+    with_text(&mut default, &subject_line, &email);
+    let state = if r.repaired { "repaired" } else { "exposed" };
+    Rendered::Send(Box::new(Notification {
+        subject: clean_subject(&subject_line),
+        default,
+        email,
+        attributes: attributes(
+            "remediation",
+            state,
+            Severity::Critical,
+            r.bucket.as_deref().unwrap_or(subject),
+        ),
+        second_channel: r.kind == "topic",
+    }))
+}
