@@ -13,6 +13,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
+use crate::audit::Body;
 use crate::events::{AccessRequest, Decision};
 
 /// How far an OpenAccess's expiry may lie past the approved one: policies carry whole seconds,
@@ -191,21 +192,11 @@ pub fn grant_of(d: &Decision) -> Option<OpenGrant> {
     })
 }
 
-/// One of a bucket's audit records, as far as the rule needs it.
-#[derive(Debug, Clone, Deserialize)]
-struct RecordHead {
-    time: String,
-    kind: String,
-    action: String,
-    #[serde(default)]
-    detail: Value,
-}
-
 /// The access requests and decisions among a bucket's audit records (their `detail`).
 pub fn from_records(records: &[Value]) -> (Vec<AccessRequest>, Vec<Decision>) {
     let (mut requests, mut decisions) = (Vec::new(), Vec::new());
     for r in records {
-        let Ok(head) = RecordHead::deserialize(r) else { continue };
+        let Ok(head) = Body::deserialize(r) else { continue };
         if head.kind != "approval" {
             continue;
         }
@@ -228,7 +219,7 @@ pub fn check(bucket: &BucketConfig, live: &OpenGrant, records: &[Value]) -> Resu
     let (_, decisions) = from_records(records);
     let closes: Vec<OffsetDateTime> = records
         .iter()
-        .filter_map(|r| RecordHead::deserialize(r).ok())
+        .filter_map(|r| Body::deserialize(r).ok())
         .filter(|h| {
             (h.kind == "request" && h.action == "close")
                 || (matches!(h.kind.as_str(), "remediation" | "expiry") && h.action == "closed")

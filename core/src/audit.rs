@@ -8,10 +8,12 @@
 //! Schema: `docs/audit-trail.md`.
 
 use canonical_policies::AuditConfig;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use crate::events::{Grant, OwnEvent};
 use crate::ports::{Notification, PortError};
 
 pub const SCHEMA: &str = "breakglass.audit/1";
@@ -53,17 +55,190 @@ pub fn bucket_prefix(config: &AuditConfig, account: Option<&str>, bucket: &str) 
     }
 }
 
-/// What a record says beyond the common fields, by kind of notification.
+/// One audit record as it is written and read back (`breakglass.audit/1`, docs/audit-trail.md):
+/// [`record`] serialises it, `history` and the two-person rule parse it, through this one struct.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Body {
+    #[serde(default)]
+    pub schema: String,
+    /// When it happened (RFC 3339, UTC).
+    pub time: String,
+    /// The protected bucket, or [`CONTROL`].
+    #[serde(default)]
+    pub bucket: String,
+    /// The notification's kind (`request`, `change`, `attempt`, `remediation`, `expiry`,
+    /// `approval`, `access`, `denied`, `unreadable`, `config`).
+    pub kind: String,
+    pub action: String,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub severity: Option<String>,
+    #[serde(default)]
+    pub who: Option<String>,
+    /// Calls: the full CloudTrail identity.
+    #[serde(default)]
+    pub actor: Value,
+    #[serde(default)]
+    pub why: Option<String>,
+    #[serde(default)]
+    pub ticket: Option<String>,
+    /// The grant in force afterwards and before.
+    #[serde(default)]
+    pub grant: Option<Grant>,
+    #[serde(default)]
+    pub previous: Option<Grant>,
+    #[serde(default)]
+    pub policy: Hashes,
+    #[serde(default)]
+    pub event_ids: Vec<String>,
+    #[serde(default)]
+    pub summary: String,
+    /// Organisation mode: the bucket's account.
+    #[serde(default)]
+    pub account: Option<String>,
+    #[serde(default)]
+    pub config_sha256: Option<String>,
+    /// The notification's JSON document without the mail text.
+    #[serde(default)]
+    pub detail: Value,
+    /// SHA-256 of the record without `id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// Canonical SHA-256 of the bucket policy before and after.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hashes {
+    #[serde(default)]
+    pub before: Option<String>,
+    #[serde(default)]
+    pub after: Option<String>,
+}
+
+/// What a record says beyond the common fields.
 #[derive(Debug, Default)]
 struct Facts {
     action: String,
     who: Option<String>,
     why: Option<String>,
     ticket: Option<String>,
-    grant: Value,
-    previous: Value,
+    grant: Option<Grant>,
+    previous: Option<Grant>,
     before: Option<String>,
     after: Option<String>,
+}
+
+const ENFORCER: &str = "breakglass enforcer";
+const RECORDER: &str = "breakglass recorder";
+
+/// The facts of one of breakglass's own events, matched on its type.
+fn own_facts(event: &OwnEvent) -> Facts {
+    let by = |who: &str| Some(who.to_owned());
+    match event {
+        OwnEvent::Request(q) => Facts {
+            action: if q.refused() { format!("{}-refused", q.action) } else { q.action.clone() },
+            who: by(&q.requester),
+            why: q.reason.clone().filter(|r| !r.is_empty()).or_else(|| q.error.clone()),
+            ticket: q.ticket.clone(),
+            grant: q.grant.clone(),
+            previous: q.previous.clone(),
+            before: q.before_hash.clone(),
+            after: q.policy_hash.clone(),
+        },
+        OwnEvent::Remediation(r) => Facts {
+            action: r.outcome.clone(),
+            who: by(ENFORCER),
+            why: r.reason.clone(),
+            before: r.before.hash.clone(),
+            after: r.after.hash.clone(),
+            ..Facts::default()
+        },
+        OwnEvent::Exposure(x) => {
+            Facts { action: "exposure".into(), who: by(ENFORCER), why: by(&x.what), ..Facts::default() }
+        }
+        OwnEvent::Repair(r) => {
+            Facts { action: r.outcome.clone(), who: by(ENFORCER), why: by(&r.what), ..Facts::default() }
+        }
+        OwnEvent::Misrouted(m) => Facts {
+            action: "misrouted".into(),
+            who: by(ENFORCER),
+            why: Some(format!(
+                "{} from account(s) {} names a bucket of account {}",
+                m.event_name,
+                m.event_accounts.join(","),
+                m.bucket_account
+            )),
+            ..Facts::default()
+        },
+        OwnEvent::Config(c) => Facts {
+            action: "pushed".into(),
+            who: by(&c.by),
+            why: Some(c.after_sha256.clone()),
+            ..Facts::default()
+        },
+        OwnEvent::AccessRequest(q) => Facts {
+            action: "requested".into(),
+            who: by(&q.requester),
+            why: by(&q.reason),
+            ticket: by(&q.ticket),
+            ..Facts::default()
+        },
+        OwnEvent::Decision(x) => Facts {
+            action: x.decision.clone(),
+            who: by(&x.by),
+            why: x.error.clone().or_else(|| x.reason.clone()),
+            ticket: x.ticket.clone(),
+            grant: x.expiry.clone().map(|expiry| Grant { readers: x.readers.clone(), expiry }),
+            ..Facts::default()
+        },
+        OwnEvent::WindowReport(r) => Facts {
+            action: "report".into(),
+            who: by(RECORDER),
+            why: Some(format!("{} object(s) read in the window of {}", r.reads, r.window)),
+            ..Facts::default()
+        },
+        OwnEvent::ReadAlert(a) => Facts {
+            action: "read-alert".into(),
+            who: by(RECORDER),
+            why: Some(format!("{} event(s)", a.count)),
+            ..Facts::default()
+        },
+        OwnEvent::Denied(g) => Facts {
+            action: "digest".into(),
+            who: by(RECORDER),
+            why: Some(format!("{} event(s)", g.count)),
+            ..Facts::default()
+        },
+        OwnEvent::Unreadable(u) => Facts {
+            action: "unreadable".into(),
+            who: by(RECORDER),
+            why: Some(format!("{} event(s)", u.count)),
+            ..Facts::default()
+        },
+    }
+}
+
+/// The facts of a CloudTrail call, from the notification's document of it.
+fn call_facts(d: &Value, kind: &str) -> Facts {
+    let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    let policy = d.get("policy").cloned().unwrap_or(Value::Null);
+    Facts {
+        // A guarded call names itself.
+        action: s(d, "call").unwrap_or_else(|| kind.to_owned()),
+        who: d.get("actor").and_then(|a| s(a, "arn")),
+        why: d.get("error").and_then(|e| s(e, "code")).or_else(|| s(d, "exposure")),
+        grant: match (s(&policy, "expiry"), policy.get("readers").and_then(Value::as_array)) {
+            (Some(expiry), Some(r)) => Some(Grant {
+                readers: r.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+                expiry,
+            }),
+            _ => None,
+        },
+        // CloudTrail does not carry the policy before the call; the enforcer's records do.
+        after: s(&policy, "hash"),
+        ..Facts::default()
+    }
 }
 
 /// Where records about what is not a bucket go (`<prefix>_control/`): investigator roles, the key,
@@ -71,9 +246,16 @@ struct Facts {
 /// cannot collide with one.
 pub const CONTROL: &str = "_control";
 
-/// The audit record of a notification. `recorded_at` is only used when the event carries no time.
-/// Everything that is mailed is recorded: what names no protected bucket under [`CONTROL`].
-pub fn record(n: &Notification, recorded_at: OffsetDateTime, config_sha256: Option<&str>) -> Option<Record> {
+/// The audit record of a notification: of one of breakglass's own events when `event` is given (its
+/// facts taken from the typed event), else of a CloudTrail call. `recorded_at` is only used when the
+/// event carries no time. Everything that is mailed is recorded: what names no protected bucket
+/// under [`CONTROL`].
+pub fn record(
+    n: &Notification,
+    event: Option<&OwnEvent>,
+    recorded_at: OffsetDateTime,
+    config_sha256: Option<&str>,
+) -> Option<Record> {
     let d = &n.default;
     let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
     let bucket = s(d, "bucket")
@@ -85,120 +267,57 @@ pub fn record(n: &Notification, recorded_at: OffsetDateTime, config_sha256: Opti
         .get("account")
         .and_then(|a| s(a, "id"))
         .filter(|a| canonical_policies::policy::is_account_id(a) && bucket != CONTROL);
-    let event = d.get("event").cloned().unwrap_or(Value::Null);
-    let actor = d.get("actor").cloned().unwrap_or(Value::Null);
-    let policy = d.get("policy").cloned().unwrap_or(Value::Null);
-
-    let f = match kind.as_str() {
-        "request" => Facts {
-            action: match (s(d, "action"), s(d, "outcome")) {
-                (Some(a), Some(o)) if o == "refused" => format!("{a}-refused"),
-                (Some(a), _) => a,
-                (None, _) => "unknown".into(),
-            },
-            who: s(d, "requester"),
-            why: s(d, "reason").filter(|r| !r.is_empty()).or_else(|| s(d, "error")),
-            ticket: s(d, "ticket"),
-            grant: d.get("grant").cloned().unwrap_or(Value::Null),
-            previous: d.get("previous").cloned().unwrap_or(Value::Null),
-            before: s(d, "before_hash"),
-            after: s(d, "policy_hash"),
-        },
-        // The recorder's: what was read (a window's report, reads outside the investigator roles),
-        // digests of refused reads, data events it could not read.
-        "access" | "denied" | "unreadable" => Facts {
-            action: match (kind.as_str(), d.get("window").is_some()) {
-                ("access", true) => "report".into(),
-                ("access", false) => "read-alert".into(),
-                ("denied", _) => "digest".into(),
-                _ => "unreadable".into(),
-            },
-            who: Some("breakglass recorder".to_owned()),
-            why: d.get("count").and_then(Value::as_u64).map(|n| format!("{n} event(s)")).or_else(|| {
-                d.get("reads").and_then(Value::as_u64).map(|n| format!("{n} object(s) read in the window"))
-            }),
-            ..Facts::default()
-        },
-        // The two-person rule: a request (`requested`), or a decision on one (a refused one is an
-        // attempt).
-        "approval" | "attempt" if kind == "approval" || d.get("decision").is_some() => Facts {
-            action: s(d, "decision").unwrap_or_else(|| "requested".into()),
-            who: s(d, "by").or_else(|| s(d, "requester")),
-            why: s(d, "error").or_else(|| s(d, "reason")),
-            ticket: s(d, "ticket"),
-            grant: match (d.get("readers"), d.get("expiry")) {
-                (Some(r), Some(Value::String(e))) => json!({ "readers": r, "expiry": e }),
-                _ => Value::Null,
-            },
-            ..Facts::default()
-        },
-        "remediation" | "expiry" => Facts {
-            action: s(d, "outcome").unwrap_or_else(|| "exposure".into()),
-            who: Some("breakglass enforcer".to_owned()),
-            why: s(d, "reason").or_else(|| s(d, "what")),
-            before: d.get("before").and_then(|b| s(b, "hash")),
-            after: d.get("after").and_then(|a| s(a, "hash")),
-            ..Facts::default()
-        },
-        _ => Facts {
-            // A guarded call names itself; the recorder's alerts and digests go by their kind.
-            action: s(d, "call").unwrap_or_else(|| kind.clone()),
-            who: s(&actor, "arn"),
-            why: d.get("error").and_then(|e| s(e, "code")).or_else(|| s(d, "exposure")),
-            grant: match (policy.get("expiry"), policy.get("readers")) {
-                (Some(Value::String(e)), Some(r)) => json!({ "expiry": e, "readers": r }),
-                _ => Value::Null,
-            },
-            // CloudTrail does not carry the policy before the call; the enforcer's records do.
-            after: s(&policy, "hash"),
-            ..Facts::default()
-        },
+    let call = d.get("event").cloned().unwrap_or(Value::Null);
+    let f = match event {
+        Some(e) => own_facts(e),
+        None => call_facts(d, &kind),
     };
     let time =
-        s(d, "time").or_else(|| s(&event, "time")).and_then(|t| crate::parse_time(&t)).unwrap_or(recorded_at);
+        s(d, "time").or_else(|| s(&call, "time")).and_then(|t| crate::parse_time(&t)).unwrap_or(recorded_at);
     let mut event_ids: Vec<String> = Vec::new();
     event_ids.extend(s(d, "event_id"));
-    event_ids.extend(s(&event, "id"));
+    event_ids.extend(s(&call, "id"));
     event_ids.extend(d.get("trigger").and_then(|t| s(t, "event_id")));
-
-    let mut body = json!({
-        "schema": SCHEMA,
-        "time": crate::format_time(time),
-        "bucket": bucket,
-        "kind": kind,
-        "action": f.action,
-        "state": s(d, "state").or_else(|| n.attributes.iter().find(|(k, _)| k == "state").map(|(_, v)| v.clone())),
-        "severity": n.attributes.iter().find(|(k, _)| k == "severity").map(|(_, v)| v.clone()),
-        "who": f.who,
-        "actor": actor,
-        "why": f.why,
-        "ticket": f.ticket,
-        "grant": f.grant,
-        "previous": f.previous,
-        "policy": { "before": f.before, "after": f.after },
-        "event_ids": event_ids,
-        "summary": n.subject,
-        "account": account,
-        "config_sha256": config_sha256,
-    });
     // The full notification document, minus the email text that repeats it.
     let mut detail = d.clone();
     if let Value::Object(m) = &mut detail {
         m.remove("text");
     }
-    if let Value::Object(m) = &mut body {
-        m.insert("detail".into(), detail);
-    }
-    let id = hex(&Sha256::digest(body.to_string().as_bytes()));
+    let attribute = |name: &str| n.attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let mut body = Body {
+        schema: SCHEMA.into(),
+        time: crate::format_time(time),
+        bucket: bucket.clone(),
+        kind,
+        action: f.action,
+        state: s(d, "state").or_else(|| attribute("state")),
+        severity: attribute("severity"),
+        who: f.who,
+        actor: d.get("actor").cloned().unwrap_or(Value::Null),
+        why: f.why,
+        ticket: f.ticket,
+        grant: f.grant,
+        previous: f.previous,
+        policy: Hashes { before: f.before, after: f.after },
+        event_ids,
+        summary: n.subject.clone(),
+        account: account.clone(),
+        config_sha256: config_sha256.map(str::to_owned),
+        detail,
+        id: None,
+    };
+    // The id is the SHA-256 of the record without it, keys sorted (serde_json's map).
+    let id = hex(&Sha256::digest(serde_json::to_value(&body).ok()?.to_string().as_bytes()));
     let short = id.get(..16).unwrap_or(&id).to_owned();
-    if let Value::Object(m) = &mut body {
-        m.insert("id".into(), json!(id));
-    }
+    body.id = Some(id);
     let place = match &account {
         Some(account) => format!("{account}/{bucket}"),
         None => bucket,
     };
-    Some(Record { key: format!("{place}/{}-{short}.json", crate::format_time(time)), body })
+    Some(Record {
+        key: format!("{place}/{}-{short}.json", body.time),
+        body: serde_json::to_value(&body).ok()?,
+    })
 }
 
 /// Lowercase hex: record ids, and the records' signatures in their metadata.

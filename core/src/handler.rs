@@ -300,6 +300,13 @@ pub async fn notify_event_in<P: Publisher, L: AuditLog>(
     let mut recorded = Vec::new();
     let mut errors = Vec::new();
     let rendered = render_in(config, scope, &incoming, now);
+    // One of breakglass's own events is recorded from its type, a CloudTrail call from its document.
+    let own = match &incoming {
+        crate::event::Incoming::Custom { detail_type, detail, .. } => {
+            OwnEvent::from_bus(detail_type, detail).ok()
+        }
+        _ => None,
+    };
     let (mut total, mut failed_messages) = (0, 0);
     for r in rendered {
         let n = match r {
@@ -314,7 +321,7 @@ pub async fn notify_event_in<P: Publisher, L: AuditLog>(
         let mut failed = false;
         // The record first: it must exist even when the mail cannot be sent.
         if let (Some(trail), Some(record)) =
-            (trail, audit::record(&n, now, trail.and_then(|t| t.config_sha256.as_deref())))
+            (trail, audit::record(&n, own.as_ref(), now, trail.and_then(|t| t.config_sha256.as_deref())))
         {
             match trail.write(&record, now).await {
                 Ok(done) => recorded.push(json!({

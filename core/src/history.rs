@@ -7,6 +7,7 @@
 //! [`FOLD_WINDOW`]) is folded into that step, so the window shows once, with both event ids.
 
 use canonical_policies::format_expiry;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
@@ -83,33 +84,27 @@ fn effect(s: &Step, state: Option<&str>) -> Effect {
 }
 
 fn step(r: &Value) -> Option<(Step, Option<String>)> {
-    let s = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_owned);
-    let time = s("time").as_deref().and_then(crate::parse_time)?;
-    let grant = r.get("grant").filter(|g| g.is_object());
-    let readers = grant
-        .and_then(|g| g.get("readers"))
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-        .unwrap_or_default();
-    let expiry = grant.and_then(|g| g.get("expiry")).and_then(Value::as_str).and_then(crate::parse_time);
+    // The record as `audit::record` wrote it, through the same struct.
+    let b = crate::audit::Body::deserialize(r).ok()?;
+    let time = crate::parse_time(&b.time)?;
+    let (readers, expiry) = match &b.grant {
+        Some(g) => (g.readers.clone(), crate::parse_time(&g.expiry)),
+        None => (Vec::new(), None),
+    };
     let step = Step {
         time,
-        kind: s("kind")?,
-        action: s("action")?,
-        who: s("who"),
-        why: s("why"),
-        ticket: s("ticket"),
+        kind: b.kind,
+        action: b.action,
+        who: b.who,
+        why: b.why,
+        ticket: b.ticket,
         readers,
         expiry,
-        summary: s("summary").unwrap_or_default(),
-        event_ids: r
-            .get("event_ids")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-            .unwrap_or_default(),
-        policy_after: r.get("policy").and_then(|p| p.get("after")).and_then(Value::as_str).map(str::to_owned),
+        summary: b.summary,
+        event_ids: b.event_ids,
+        policy_after: b.policy.after,
     };
-    Some((step, s("state")))
+    Some((step, b.state))
 }
 
 /// Builds the history from audit records (any order). Returns the entries newest first and the
