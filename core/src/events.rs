@@ -605,7 +605,11 @@ mod tests {
             OwnEvent::Unreadable(UnreadableEvents {
                 schema: schemas::unreadable(),
                 count: 1,
-                items: vec![UnreadableItem { message_id: "m".into(), event_id: None, reason: "not json".into() }],
+                items: vec![UnreadableItem {
+                    message_id: "m".into(),
+                    event_id: None,
+                    reason: "not json".into(),
+                }],
                 time: "2026-11-24T10:00:00Z".into(),
             }),
         ];

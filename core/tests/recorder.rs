@@ -597,3 +597,63 @@ async fn a_remediation_of_a_closed_bucket_makes_no_report() {
     assert_eq!(made.await.unwrap(), 0);
     assert!(bus.events().is_empty());
 }
+
+#[tokio::test]
+async fn a_window_closed_by_the_expiry_sweep_gets_its_report_too() {
+    let config = config();
+    let trail = trail(&config);
+    let open = json!({"schema": "breakglass.audit/1", "time": "2026-11-30T09:00:00Z", "bucket": "acme-cloudtrail-logs",
+        "kind": "request", "action": "open", "state": "open", "who": "arn:aws:sts::111122223333:assumed-role/breakglass-operator/bob",
+        "why": "incident 8", "ticket": "SEC-8",
+        "grant": {"readers": ["arn:aws:iam::111122223333:role/investigations/LogInvestigator"], "expiry": "2026-11-30T10:00:00Z"},
+        "policy": {"before": null, "after": "h-open"}, "event_ids": ["req-1"]});
+    let expired = json!({"schema": "breakglass.audit/1", "time": "2026-11-30T10:05:00Z", "bucket": "acme-cloudtrail-logs",
+        "kind": "expiry", "action": "closed", "state": "closed", "who": "breakglass enforcer",
+        "policy": {"before": "h-open", "after": "h-closed"}, "event_ids": ["sweep-1"]});
+    {
+        let mut m = trail.log.records.lock().unwrap();
+        m.insert("breakglass/acme-cloudtrail-logs/2026-11-30T09:00:00Z-a.json".into(), open.to_string());
+        m.insert("breakglass/acme-cloudtrail-logs/2026-11-30T10:05:00Z-b.json".into(), expired.to_string());
+    }
+    let bus = Bus::default();
+    recorder::record(
+        &config,
+        &trail,
+        &bus,
+        &[msg("m1", fixture("getobject.json"))],
+        datetime!(2026-11-30 09:20:00 UTC),
+        SLOT,
+    )
+    .await;
+    let sweep = json!({"schema": "breakglass.remediation/1", "bucket": "acme-cloudtrail-logs", "outcome": "closed",
+        "error": null, "reason": "the OpenAccess expired", "before": {"state": "expired", "hash": "h-open"},
+        "after": {"hash": "h-closed"}, "trigger": null, "time": "2026-11-30T10:05:00Z"});
+    let event = json!({"detail-type": "breakglass remediation", "source": "breakglass", "detail": sweep});
+    let timing = Timing::default();
+    let out = recorder::handle(
+        &config,
+        &trail,
+        &trail.log,
+        &bus,
+        &event,
+        datetime!(2026-11-30 10:05:01 UTC),
+        timing,
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["closing"], "acme-cloudtrail-logs");
+    let made = recorder::reports(
+        &config,
+        &trail,
+        &trail.log,
+        &bus,
+        datetime!(2026-11-30 10:16:00 UTC),
+        timing.report_delay,
+    );
+    assert_eq!(made.await.unwrap(), 1);
+    let events = bus.events();
+    let [OwnEvent::WindowReport(r)] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(r.closed_by.as_deref(), Some("the expiry sweep (breakglass enforcer)"));
+    assert_eq!((r.reads, r.open_seconds), (1, 3900));
+    assert!(!r.is_alert());
+}
