@@ -210,6 +210,12 @@ fn own_facts(event: &OwnEvent) -> Facts {
             why: Some(format!("{} event(s)", g.count)),
             ..Facts::default()
         },
+        OwnEvent::RemediationDigest(g) => Facts {
+            action: "digest".into(),
+            who: by(ENFORCER),
+            why: Some(g.common_cause.clone().unwrap_or_else(|| format!("{} buckets", g.count))),
+            ..Facts::default()
+        },
         OwnEvent::Unreadable(u) => Facts {
             action: "unreadable".into(),
             who: by(RECORDER),

@@ -14,7 +14,10 @@ use time::OffsetDateTime;
 
 use crate::approval::NoRecords;
 use crate::event::{ApiCall, GuardedCall, Incoming, Target};
-use crate::events::{Exposure, OwnEvent, PolicyAfter, PolicyState, Remediation, Trigger};
+use crate::events::{
+    DigestCause, DigestEntry, Exposure, OwnEvent, PolicyAfter, PolicyState, Remediation, RemediationDigest,
+    Trigger,
+};
 use crate::ports::{BucketRecords, EventBus, PolicyStore, PortError};
 
 /// How many buckets the sweep reads at once: S3 answers GetBucketPolicy in tens of milliseconds, so
@@ -156,9 +159,41 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
         now: OffsetDateTime,
     ) -> Result<Vec<Report>, EnforceError> {
         // Futures are lazy: building them all first starts nothing; `buffered` runs eight at once.
-        let pending: Vec<_> = buckets.into_iter().map(|bucket| self.reconcile(bucket, None, now)).collect();
-        let results = stream::iter(pending).buffered(SWEEP_CONCURRENCY).collect::<Vec<_>>().await;
-        every_one(results)
+        let pending: Vec<_> =
+            buckets.into_iter().map(|bucket| self.reconcile_quietly(bucket, None, now)).collect();
+        let done = stream::iter(pending).buffered(SWEEP_CONCURRENCY).collect::<Vec<_>>().await;
+        let (results, events): (Vec<_>, Vec<_>) = done.into_iter().unzip();
+        let mut events: Vec<Remediation> = events.into_iter().flatten().collect();
+        // Many unlawful policies at once (a base statement changed, a script gone wrong): one digest
+        // mail instead of a storm; every remediation still gets its own event, record and message
+        // for machines, marked as part of the digest so that email subscriptions skip it. Planned
+        // closes after expiry are not part of it: stakeholders expect those one by one.
+        let digested: Vec<usize> =
+            events.iter().enumerate().filter(|(_, e)| e.before.state != "expired").map(|(i, _)| i).collect();
+        let digest = (digested.len() > DIGEST_THRESHOLD).then(|| digest_of(&events, &digested, now));
+        if let Some(d) = &digest {
+            for i in &digested {
+                if let Some(e) = events.get_mut(*i) {
+                    e.digest = Some(d.id.clone());
+                }
+            }
+        }
+        let mut first_bus_error = None;
+        for e in events {
+            if let Err(err) = self.bus.put(&OwnEvent::Remediation(e).to_bus()).await {
+                first_bus_error.get_or_insert(err);
+            }
+        }
+        if let Some(d) = digest {
+            if let Err(err) = self.bus.put(&OwnEvent::RemediationDigest(d).to_bus()).await {
+                first_bus_error.get_or_insert(err);
+            }
+        }
+        let reports = every_one(results)?;
+        match first_bus_error {
+            Some(e) => Err(EnforceError::Bus(e)),
+            None => Ok(reports),
+        }
     }
 
     /// What one call calls for: its bucket reconciled, or every bucket when it names none.
@@ -197,13 +232,48 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
         self.reconcile(bucket, Some(call), now).await.map(|r| vec![r])
     }
 
-    /// Reconciles one bucket against its templates.
+    /// Reconciles one bucket against its templates, and tells the bus what it remediated.
     pub async fn reconcile(
         &self,
         bucket: &BucketConfig,
         call: Option<&ApiCall>,
         now: OffsetDateTime,
     ) -> Result<Report, EnforceError> {
+        let (result, event) = self.reconcile_quietly(bucket, call, now).await;
+        if let Some(event) = event {
+            self.bus.put(&OwnEvent::Remediation(event).to_bus()).await.map_err(EnforceError::Bus)?;
+        }
+        result
+    }
+
+    /// [`Enforcer::reconcile`] without putting its remediation event on the bus: the sweep puts
+    /// them after the whole run, so that many remediations at once can be mailed as one digest.
+    async fn reconcile_quietly(
+        &self,
+        bucket: &BucketConfig,
+        call: Option<&ApiCall>,
+        now: OffsetDateTime,
+    ) -> (Result<Report, EnforceError>, Option<Remediation>) {
+        match self.reconcile_inner(bucket, call, now).await {
+            Ok((report, event)) => {
+                let result = match &report.outcome {
+                    Outcome::Unverified(found) => {
+                        Err(EnforceError::NotVerified { bucket: bucket.name.clone(), found: found.clone() })
+                    }
+                    _ => Ok(report),
+                };
+                (result, event)
+            }
+            Err(e) => (Err(e), None),
+        }
+    }
+
+    async fn reconcile_inner(
+        &self,
+        bucket: &BucketConfig,
+        call: Option<&ApiCall>,
+        now: OffsetDateTime,
+    ) -> Result<(Report, Option<Remediation>), EnforceError> {
         let aws = |source| EnforceError::Aws { bucket: bucket.name.clone(), source };
         let live = self.store.get_policy(&bucket.name).await.map_err(aws)?;
         let (c, parsed) = classify_text(bucket, live.as_deref().map(str::as_bytes), now);
@@ -219,7 +289,7 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
             Some(reason) => reason,
             None => match self.unapproved(bucket, &c).await {
                 Some(reason) => reason,
-                None => return Ok(report),
+                None => return Ok((report, None)),
             },
         };
         report.reason = Some(reason.clone());
@@ -259,11 +329,7 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
             "remediation"
         );
         let event = remediation_event(&report, &c, call, &diff.lines, now);
-        self.bus.put(&OwnEvent::Remediation(event).to_bus()).await.map_err(EnforceError::Bus)?;
-        if let Outcome::Unverified(found) = &report.outcome {
-            return Err(EnforceError::NotVerified { bucket: bucket.name.clone(), found: found.clone() });
-        }
-        Ok(report)
+        Ok((report, Some(event)))
     }
 
     /// The two-person rule: an OpenAccess that no approval in the audit trail covers. A trail that
@@ -387,6 +453,42 @@ pub fn exposure(guarded: GuardedCall, call: &ApiCall) -> Option<String> {
     }
 }
 
+/// More remediations than this in one sweep are mailed as one digest.
+pub const DIGEST_THRESHOLD: usize = 5;
+
+/// The digest of the remediations at `digested` (indices into `events`).
+fn digest_of(events: &[Remediation], digested: &[usize], now: OffsetDateTime) -> RemediationDigest {
+    use sha2::Digest as _;
+    let members: Vec<&Remediation> = digested.iter().filter_map(|i| events.get(*i)).collect();
+    let mut causes: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for e in &members {
+        *causes.entry(e.reason.clone().unwrap_or_else(|| "not given".into())).or_default() += 1;
+    }
+    let mut causes: Vec<(String, usize)> = causes.into_iter().collect();
+    causes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let seed: String = members.iter().map(|e| format!("{}\n", e.bucket)).collect();
+    let id = crate::audit::hex(&sha2::Sha256::digest(format!("{seed}{now}").as_bytes()));
+    RemediationDigest {
+        schema: "breakglass.remediation-digest/1".into(),
+        id: id.get(..16).unwrap_or(&id).to_owned(),
+        count: members.len(),
+        common_cause: match causes.as_slice() {
+            [(cause, n)] if *n == members.len() => Some(cause.clone()),
+            _ => None,
+        },
+        causes: causes.into_iter().map(|(cause, count)| DigestCause { cause, count }).collect(),
+        buckets: members
+            .iter()
+            .map(|e| DigestEntry {
+                bucket: e.bucket.clone(),
+                outcome: e.outcome.clone(),
+                before: e.before.state.clone(),
+            })
+            .collect(),
+        time: canonical_policies::format_expiry(now),
+    }
+}
+
 fn remediation_event(
     r: &Report,
     c: &Classification,
@@ -423,5 +525,6 @@ fn remediation_event(
             actor_role: k.actor.role_arn.clone(),
         }),
         time: canonical_policies::format_expiry(now),
+        digest: None,
     }
 }

@@ -22,6 +22,7 @@ pub const UNREADABLE: &str = "breakglass unreadable";
 pub const WINDOW_REPORT: &str = "breakglass window report";
 pub const ACCESS_REQUEST: &str = "breakglass access request";
 pub const DECISION: &str = "breakglass decision";
+pub const REMEDIATION_DIGEST: &str = "breakglass remediation digest";
 
 /// Readers and expiry of an OpenAccess.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,6 +144,40 @@ pub struct Remediation {
     pub diff: Vec<String>,
     pub trigger: Option<Trigger>,
     pub time: String,
+    /// Part of a digest (its id): one of many remediations of one sweep, mailed as one digest;
+    /// the message still goes to machine subscribers and the record is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+}
+
+/// Many remediations of one sweep, as one mail (`breakglass.remediation-digest/1`): counts, the
+/// buckets, and the cause when it is common to all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemediationDigest {
+    #[serde(default = "schemas::remediation_digest")]
+    pub schema: String,
+    pub id: String,
+    pub count: usize,
+    pub common_cause: Option<String>,
+    /// Every cause, with how many buckets it applies to, most first.
+    pub causes: Vec<DigestCause>,
+    pub buckets: Vec<DigestEntry>,
+    pub time: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestCause {
+    pub cause: String,
+    pub count: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestEntry {
+    pub bucket: String,
+    /// `closed`, `dry-run`, `refused`, `unverified`.
+    pub outcome: String,
+    /// The state it was in.
+    pub before: String,
 }
 
 /// A bucket ACL or public-access block was weakened (`breakglass.exposure/1`).
@@ -372,6 +407,7 @@ pub enum OwnEvent {
     WindowReport(crate::report::WindowReport),
     AccessRequest(AccessRequest),
     Decision(Decision),
+    RemediationDigest(RemediationDigest),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -397,6 +433,7 @@ impl OwnEvent {
             OwnEvent::WindowReport(_) => WINDOW_REPORT,
             OwnEvent::AccessRequest(_) => ACCESS_REQUEST,
             OwnEvent::Decision(_) => DECISION,
+            OwnEvent::RemediationDigest(_) => REMEDIATION_DIGEST,
         }
     }
 
@@ -415,6 +452,7 @@ impl OwnEvent {
             OwnEvent::WindowReport(e) => serde_json::to_value(e),
             OwnEvent::AccessRequest(e) => serde_json::to_value(e),
             OwnEvent::Decision(e) => serde_json::to_value(e),
+            OwnEvent::RemediationDigest(e) => serde_json::to_value(e),
         };
         // Plain structs of strings, numbers and options: serialisation cannot fail.
         detail.unwrap_or(Value::Null)
@@ -441,6 +479,9 @@ impl OwnEvent {
                 AccessRequest::deserialize(detail).map(OwnEvent::AccessRequest).map_err(malformed)
             }
             DECISION => Decision::deserialize(detail).map(OwnEvent::Decision).map_err(malformed),
+            REMEDIATION_DIGEST => {
+                RemediationDigest::deserialize(detail).map(OwnEvent::RemediationDigest).map_err(malformed)
+            }
             WINDOW_REPORT => crate::report::WindowReport::deserialize(detail)
                 .map(OwnEvent::WindowReport)
                 .map_err(malformed),
@@ -461,7 +502,7 @@ impl OwnEvent {
             OwnEvent::WindowReport(e) => Some(&e.bucket),
             OwnEvent::AccessRequest(e) => Some(&e.bucket),
             OwnEvent::Decision(e) => Some(&e.bucket),
-            OwnEvent::Config(_) | OwnEvent::Unreadable(_) => None,
+            OwnEvent::Config(_) | OwnEvent::Unreadable(_) | OwnEvent::RemediationDigest(_) => None,
         }
     }
 }
@@ -499,6 +540,9 @@ mod schemas {
     }
     pub fn decision() -> String {
         "breakglass.decision/1".into()
+    }
+    pub fn remediation_digest() -> String {
+        "breakglass.remediation-digest/1".into()
     }
 }
 

@@ -1002,3 +1002,88 @@ mod two_person {
         assert!(r[0].reason.as_deref().unwrap().contains("could not be read"), "{:?}", r[0].reason);
     }
 }
+
+/// Many unlawful policies in one sweep (here eight buckets sharing a base statement an intruder
+/// changed): one event and record per bucket, marked as part of one digest, and the digest, whose
+/// mail names the common cause; a remediation in the digest is kept from email subscriptions.
+#[tokio::test]
+async fn many_remediations_in_one_sweep_are_one_digest_mail_and_one_record_each() {
+    let mut text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/breakglass.toml"))
+            .unwrap()
+            .replace("two_person = true", "two_person = false");
+    for n in 0..6 {
+        text.push_str(&format!("\n[[bucket]]\nname = \"acme-extra-logs-{n}\"\n"));
+    }
+    let config = Config::from_toml(&text).unwrap();
+    assert_eq!(config.buckets.len(), 8);
+    let e = Enforcer {
+        config: config.clone(),
+        store: Store::default(),
+        bus: Bus::default(),
+        records: NoRecords,
+        dry_run: false,
+    };
+    for b in &config.buckets {
+        e.store
+            .policies
+            .lock()
+            .unwrap()
+            .insert(b.name.clone(), r#"{"Version":"2012-10-17","Statement":[]}"#.into());
+    }
+    let reports = e.handle(&schedule(), now()).await.unwrap();
+    assert!(reports.iter().all(|r| r.outcome == Outcome::Closed));
+    let events = e.bus.0.lock().unwrap().clone();
+    let (digests, remediations): (Vec<_>, Vec<_>) =
+        events.iter().partition(|x| x.detail_type == "breakglass remediation digest");
+    assert_eq!((remediations.len(), digests.len()), (8, 1));
+    let id = digests[0].detail["id"].as_str().unwrap();
+    assert!(remediations.iter().all(|r| r.detail["digest"] == id));
+    assert_eq!(digests[0].detail["count"], 8);
+    assert!(digests[0].detail["common_cause"].is_string(), "{}", digests[0].detail);
+
+    // The notifier: the digest is one mail to the security team; each remediation is a message
+    // marked `digested`, which the email subscriptions' filter policies exclude.
+    let mail = |x: &BusEvent| {
+        let incoming =
+            event::parse(&json!({"detail-type": x.detail_type, "source": "breakglass", "detail": x.detail}))
+                .unwrap();
+        match render(&config, &incoming, now()).remove(0) {
+            Rendered::Send(n) => n,
+            Rendered::Ignored(why) => panic!("{why}"),
+        }
+    };
+    let digest = mail(digests[0]);
+    assert!(
+        digest.subject.contains("ALERT: 8 buckets reverted to ClosedAccess, one cause"),
+        "{}",
+        digest.subject
+    );
+    assert!(digest.email.contains("acme-extra-logs-5"), "{}", digest.email);
+    assert!(!digest.attributes.iter().any(|(k, _)| k == "digested"));
+    for r in remediations {
+        let n = mail(r);
+        assert!(n.attributes.contains(&("digested".to_owned(), id.to_owned())), "{:?}", n.attributes);
+    }
+
+    // Five or fewer are mailed one by one, as before.
+    let few = Enforcer {
+        config: crate::config(),
+        store: Store::default(),
+        bus: Bus::default(),
+        records: NoRecords,
+        dry_run: false,
+    };
+    for b in &few.config.buckets {
+        few.store
+            .policies
+            .lock()
+            .unwrap()
+            .insert(b.name.clone(), r#"{"Version":"2012-10-17","Statement":[]}"#.into());
+    }
+    few.handle(&schedule(), now()).await.unwrap();
+    let events = few.bus.0.lock().unwrap().clone();
+    assert!(events
+        .iter()
+        .all(|x| x.detail_type == "breakglass remediation" && x.detail.get("digest").is_none()));
+}

@@ -782,9 +782,9 @@ pub async fn provision_config(endpoint: &str, text: String) -> Stack {
     for (arn, filter) in [
         (
             &stakeholders_arn,
-            json!({"kind": ["change", "attempt", "request", "expiry", "access", "approval"]}),
+            json!({"kind": ["change", "attempt", "request", "expiry", "access", "approval"], "digested": [{"exists": false}]}),
         ),
-        (&security_arn, json!({"severity": ["warning", "critical"]})),
+        (&security_arn, json!({"severity": ["warning", "critical"], "digested": [{"exists": false}]})),
     ] {
         expected_subscriptions.push(json!({"protocol": "sqs", "endpoint": arn, "filter_policy": filter}));
         c.sns

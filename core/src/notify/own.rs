@@ -36,6 +36,9 @@ pub(super) fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&
     if let OwnEvent::Unreadable(u) = &event {
         return super::reads::unreadable(u, d, id);
     }
+    if let OwnEvent::RemediationDigest(g) = &event {
+        return remediation_digest(g, d, id);
+    }
     let Some(bucket) = event.bucket().filter(|b| config.bucket(b).is_some()).map(str::to_owned) else {
         return Rendered::Ignored("breakglass event for an unknown bucket".into());
     };
@@ -157,9 +160,61 @@ pub(super) fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&
         | OwnEvent::Denied(_)
         | OwnEvent::WindowReport(_)
         | OwnEvent::AccessRequest(_)
-        | OwnEvent::Decision(_) => return Rendered::Ignored("handled above".into()),
+        | OwnEvent::Decision(_)
+        | OwnEvent::RemediationDigest(_) => return Rendered::Ignored("handled above".into()),
     };
+    if let OwnEvent::Remediation(r) = &event {
+        if let Some(digest) = &r.digest {
+            let _ = writeln!(
+                email,
+                "One of many remediations of this sweep, mailed to people as one digest ({digest})."
+            );
+        }
+    }
     let route = Route { kind, state: &state, severity, bucket: &bucket, detail_type };
+    let mut rendered = own_message(subject, email, d, route, id);
+    // Part of a digest: email subscriptions skip it (their filter policies exclude `digested`);
+    // machine subscribers still get it, and it is recorded.
+    if let (Rendered::Send(n), OwnEvent::Remediation(r)) = (&mut rendered, &event) {
+        if let Some(digest) = &r.digest {
+            n.attributes.push(("digested".into(), digest.clone()));
+        }
+    }
+    rendered
+}
+
+/// Many remediations of one sweep, in one mail for people: how many, the common cause when there
+/// is one, every cause with its count, and the buckets.
+fn remediation_digest(g: &events::RemediationDigest, d: &Value, id: Option<&str>) -> Rendered {
+    let mut email = String::new();
+    section(
+        &mut email,
+        "What happened",
+        &format!(
+            "breakglass found {} log buckets with an unlawful policy in one sweep and restored ClosedAccess on them. Each has its own record in the audit trail; this mail replaces one mail per bucket.",
+            g.count
+        ),
+    );
+    if let Some(cause) = &g.common_cause {
+        section(&mut email, "Common cause", cause);
+    }
+    let causes: Vec<String> =
+        g.causes.iter().map(|c| format!("{} bucket(s): {}", c.count, c.cause)).collect();
+    section(&mut email, "Causes", &causes.join("\n"));
+    let buckets: Vec<String> =
+        g.buckets.iter().map(|b| format!("{} ({} -> {})", b.bucket, b.before, b.outcome)).collect();
+    section(&mut email, "Buckets", &buckets.join("\n"));
+    let subject = match &g.common_cause {
+        Some(_) => format!("ALERT: {} buckets reverted to ClosedAccess, one cause", g.count),
+        None => format!("ALERT: {} buckets reverted to ClosedAccess", g.count),
+    };
+    let route = Route {
+        kind: "remediation",
+        state: "closed",
+        severity: Severity::Critical,
+        bucket: crate::audit::CONTROL,
+        detail_type: events::REMEDIATION_DIGEST,
+    };
     own_message(subject, email, d, route, id)
 }
 
