@@ -20,11 +20,10 @@ use crate::HistoryArgs;
 
 pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
     let config = load_config(&a.aws.config)?;
-    let (audit, account) = locate(&config, &a.bucket, a.account.as_deref(), a.audit_bucket.as_deref())?;
+    let Located { audit, prefix, place, .. } =
+        locate(&config, &a.bucket, a.account.as_deref(), a.audit_bucket.as_deref())?;
     let since = a.since.as_deref().map(parse_since).transpose()?;
     let now = OffsetDateTime::now_utc();
-    let prefix = bucket_prefix(&audit, account.as_deref(), &a.bucket);
-    let place = prefix.strip_prefix(&audit.prefix).unwrap_or(&prefix).trim_end_matches('/').to_owned();
     let (mut read, reads) = crate::aws_cmd::runtime()?.block_on(async {
         let clients = Clients::load(a.aws.endpoint_url.as_deref()).await;
         let log = S3AuditLog::for_config(&clients, &audit);
@@ -100,6 +99,17 @@ pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
     Ok(if problems > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
 }
 
+/// Where a bucket's records are.
+pub(crate) struct Located {
+    pub(crate) audit: AuditConfig,
+    /// Organisation mode: the bucket's account.
+    pub(crate) account: Option<String>,
+    /// `<trail prefix>[<account>/]<bucket>/`.
+    pub(crate) prefix: String,
+    /// `[<account>/]<bucket>`.
+    pub(crate) place: String,
+}
+
 /// Where a bucket's records are: the audit trail (`--audit-bucket` or the config's `[audit]`) and,
 /// in organisation mode, the bucket's account (the config's, which `--account` must agree with, or
 /// `--account` for a bucket no longer configured). Shared by `history` and `report`.
@@ -108,7 +118,7 @@ pub(crate) fn locate(
     bucket: &str,
     account: Option<&str>,
     audit_bucket: Option<&str>,
-) -> Result<(AuditConfig, Option<String>), CliError> {
+) -> Result<Located, CliError> {
     let audit = match (audit_bucket, &config.audit) {
         (Some(b), base) => {
             AuditConfig::for_bucket(b, base.as_ref()).map_err(|e| CliError::Input(e.to_string()))?
@@ -147,7 +157,9 @@ pub(crate) fn locate(
             )))
         }
     };
-    Ok((audit, account))
+    let prefix = bucket_prefix(&audit, account.as_deref(), bucket);
+    let place = prefix.strip_prefix(&audit.prefix).unwrap_or(&prefix).trim_end_matches('/').to_owned();
+    Ok(Located { audit, account, prefix, place })
 }
 
 /// The reads and refused reads recorded for a bucket (`place`: `[<account>/]<bucket>`), each

@@ -4,23 +4,21 @@
 use std::process::ExitCode;
 
 use breakglass_aws::{Clients, S3AuditLog};
-use breakglass_core::audit::bucket_prefix;
 use breakglass_core::history::{self, Entry};
 use breakglass_core::report;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::history_cmd::{locate, parse_since, recorded_reads};
+use crate::history_cmd::{locate, parse_since, recorded_reads, Located};
 use crate::input::{load_config, CliError};
 use crate::ReportArgs;
 
 pub fn run(a: &ReportArgs) -> Result<ExitCode, CliError> {
     let config = load_config(&a.aws.config)?;
-    let (audit, account) = locate(&config, &a.bucket, a.account.as_deref(), a.audit_bucket.as_deref())?;
+    let Located { audit, account, prefix, place } =
+        locate(&config, &a.bucket, a.account.as_deref(), a.audit_bucket.as_deref())?;
     let since = a.since.as_deref().map(parse_since).transpose()?;
     let now = OffsetDateTime::now_utc();
-    let prefix = bucket_prefix(&audit, account.as_deref(), &a.bucket);
-    let place = prefix.strip_prefix(&audit.prefix).unwrap_or(&prefix).trim_end_matches('/').to_owned();
     let runtime = crate::aws_cmd::runtime()?;
     let clients = runtime.block_on(Clients::load(a.aws.endpoint_url.as_deref()));
     let log = S3AuditLog::for_config(&clients, &audit);
@@ -55,12 +53,9 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode, CliError> {
     // Refused reads are filed by the slot they were recorded in, for all buckets: only those from
     // the first window shown on are read.
     let denied = match chosen.iter().map(|w| w.start()).min() {
-        Some(first) => {
-            runtime
-                .block_on(report::reads_since(&log, &audit.prefix, &place, first))
-                .map_err(|e| CliError::Aws(format!("audit trail `s3://{}`: {e}", audit.bucket)))?
-                .1
-        }
+        Some(first) => runtime
+            .block_on(report::denied_since(&log, &audit.prefix, &place, first))
+            .map_err(|e| CliError::Aws(format!("audit trail `s3://{}`: {e}", audit.bucket)))?,
         None => Vec::new(),
     };
     let reports: Vec<report::WindowReport> = chosen

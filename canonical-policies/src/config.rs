@@ -467,7 +467,7 @@ struct RawBucket {
 /// The two-person rule of a bucket: who may approve a request, and how long a request waits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TwoPerson {
-    /// Principal ARN patterns (`*` matches any characters): an STS session ARN
+    /// Principal ARN patterns (as IAM's `StringLike`: `*` any characters, `?` one): an STS session ARN
     /// (`arn:aws:sts::111122223333:assumed-role/breakglass-approver/*`), or an IAM role ARN (any
     /// session of that role) or user ARN.
     pub approvers: Vec<String>,
@@ -484,42 +484,14 @@ impl TwoPerson {
             Some((head.replacen(":sts:", ":iam:", 1), role.to_owned()))
         });
         self.approvers.iter().any(|p| {
-            glob(p, caller)
+            crate::eval::glob(p, caller)
                 || role.as_ref().is_some_and(|(head, name)| {
-                    p.strip_prefix(&format!("{head}:role/"))
-                        .is_some_and(|path| path.rsplit('/').next().is_some_and(|n| glob(n, name)))
+                    p.strip_prefix(&format!("{head}:role/")).is_some_and(|path| {
+                        path.rsplit('/').next().is_some_and(|n| crate::eval::glob(n, name))
+                    })
                 })
         })
     }
-}
-
-/// `*` matches any run of characters (also `/` and `:`); nothing else is special.
-fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    // Iterative matching with backtracking to the last `*`: linear in practice, no recursion.
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        match p.get(pi) {
-            Some('*') => {
-                star = Some(pi);
-                mark = ti;
-                pi += 1;
-            }
-            Some(c) if Some(c) == t.get(ti) => {
-                pi += 1;
-                ti += 1;
-            }
-            _ => match star {
-                Some(s) => {
-                    pi = s + 1;
-                    mark += 1;
-                    ti = mark;
-                }
-                None => return false,
-            },
-        }
-    }
-    p.get(pi..).is_some_and(|rest| rest.iter().all(|c| *c == '*'))
 }
 
 /// All protected buckets.
@@ -1123,6 +1095,7 @@ mod tests {
         assert!(!t.may_approve("arn:aws:sts::444455556666:assumed-role/breakglass-approver/carol"));
         assert!(t.may_approve("arn:aws:sts::111122223333:assumed-role/SecurityTeam/dave"));
         assert!(!t.may_approve("arn:aws:iam::111122223333:user/bob"));
+        let glob = crate::eval::glob;
         assert!(glob("a*b*c", "a-x-b-y-c") && !glob("a*b", "a-x-c") && glob("*", "") && !glob("", "x"));
     }
 

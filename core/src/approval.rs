@@ -168,13 +168,7 @@ pub fn decide(
     bucket.check_grant(&asked, now).map_err(|e| refuse(Refusal::Grant(e)))?;
     // What the bucket will be opened with: a grant in force is widened, never cut short, so the
     // approval names the result (the approver approves what will be, not only what was asked).
-    let grant = match live {
-        Some(l) => OpenGrant {
-            readers: l.readers.union(&asked.readers).cloned().collect(),
-            expiry: l.expiry.max(asked.expiry),
-        },
-        None => asked,
-    };
+    let grant = crate::operate::widened(live, asked);
     Ok(Decision {
         decision: "approved".into(),
         readers: grant.readers.into_iter().collect(),
@@ -194,9 +188,13 @@ pub fn grant_of(d: &Decision) -> Option<OpenGrant> {
 
 /// The access requests and decisions among a bucket's audit records (their `detail`).
 pub fn from_records(records: &[Value]) -> (Vec<AccessRequest>, Vec<Decision>) {
+    let bodies: Vec<Body> = records.iter().filter_map(|r| Body::deserialize(r).ok()).collect();
+    of_bodies(&bodies)
+}
+
+fn of_bodies(bodies: &[Body]) -> (Vec<AccessRequest>, Vec<Decision>) {
     let (mut requests, mut decisions) = (Vec::new(), Vec::new());
-    for r in records {
-        let Ok(head) = Body::deserialize(r) else { continue };
+    for head in bodies {
         if head.kind != "approval" {
             continue;
         }
@@ -209,6 +207,13 @@ pub fn from_records(records: &[Value]) -> (Vec<AccessRequest>, Vec<Decision>) {
     (requests, decisions)
 }
 
+/// From when a bucket's records can hold an approval covering the OpenAccess `live`: an approval
+/// opens for at most `max_open_duration` from when it was given; a day more covers a maximum that
+/// was shortened since.
+pub fn records_since(bucket: &BucketConfig, live: &OpenGrant) -> OffsetDateTime {
+    live.expiry - bucket.max_open_duration - Duration::days(1)
+}
+
 /// Whether the OpenAccess `live` of `bucket` is covered by an approval in its audit records:
 /// an approved decision that names every reader and an expiry at least as late, and whose window
 /// was not closed since (an approval opens one window, not every later one). `Err(why)` when not.
@@ -216,10 +221,11 @@ pub fn check(bucket: &BucketConfig, live: &OpenGrant, records: &[Value]) -> Resu
     if bucket.two_person.is_none() {
         return Ok(());
     }
-    let (_, decisions) = from_records(records);
-    let closes: Vec<OffsetDateTime> = records
+    // Each record parsed once, for the decisions and the closes.
+    let bodies: Vec<Body> = records.iter().filter_map(|r| Body::deserialize(r).ok()).collect();
+    let (_, decisions) = of_bodies(&bodies);
+    let closes: Vec<OffsetDateTime> = bodies
         .iter()
-        .filter_map(|r| Body::deserialize(r).ok())
         .filter(|h| {
             (h.kind == "request" && h.action == "close")
                 || (matches!(h.kind.as_str(), "remediation" | "expiry") && h.action == "closed")
@@ -248,7 +254,11 @@ pub fn check(bucket: &BucketConfig, live: &OpenGrant, records: &[Value]) -> Resu
 pub struct NoRecords;
 
 impl crate::ports::BucketRecords for NoRecords {
-    async fn records(&self, _: &BucketConfig) -> Result<Vec<Value>, crate::ports::PortError> {
+    async fn records(
+        &self,
+        _: &BucketConfig,
+        _: OffsetDateTime,
+    ) -> Result<Vec<Value>, crate::ports::PortError> {
         Ok(Vec::new())
     }
 }
@@ -262,21 +272,29 @@ pub struct TrailRecords<R> {
 }
 
 impl<R: crate::ports::AuditReader> crate::ports::BucketRecords for TrailRecords<R> {
-    async fn records(&self, bucket: &BucketConfig) -> Result<Vec<Value>, crate::ports::PortError> {
+    async fn records(
+        &self,
+        bucket: &BucketConfig,
+        since: OffsetDateTime,
+    ) -> Result<Vec<Value>, crate::ports::PortError> {
         let place = if self.organisation {
             format!("{}/{}", bucket.account, bucket.name)
         } else {
             bucket.name.clone()
         };
-        crate::report::history_records(&self.reader, &self.prefix, &place).await
+        crate::report::history_records(&self.reader, &self.prefix, &place, Some(since)).await
     }
 }
 
 /// `None`: no trail configured, as [`NoRecords`].
 impl<T: crate::ports::BucketRecords> crate::ports::BucketRecords for Option<T> {
-    async fn records(&self, bucket: &BucketConfig) -> Result<Vec<Value>, crate::ports::PortError> {
+    async fn records(
+        &self,
+        bucket: &BucketConfig,
+        since: OffsetDateTime,
+    ) -> Result<Vec<Value>, crate::ports::PortError> {
         match self {
-            Some(t) => t.records(bucket).await,
+            Some(t) => t.records(bucket, since).await,
             None => Ok(Vec::new()),
         }
     }

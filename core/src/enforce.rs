@@ -336,7 +336,7 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
     /// cannot be read proves nothing: the bucket is closed (fail closed), and the reason says why.
     async fn unapproved(&self, bucket: &BucketConfig, c: &Classification) -> Option<String> {
         let (State::Open(grant), Some(_)) = (&c.state, &bucket.two_person) else { return None };
-        match self.records.records(bucket).await {
+        match self.records.records(bucket, crate::approval::records_since(bucket, grant)).await {
             Ok(records) => crate::approval::check(bucket, grant, &records).err(),
             Err(e) => Some(format!(
                 "the approvals of the two-person rule could not be read ({e}): closed until they can"

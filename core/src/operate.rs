@@ -162,27 +162,43 @@ async fn open_checked<S: PolicyStore, B: EventBus>(
     // The request on its own must be lawful: allowed readers, expiry within the maximum.
     bucket.check_grant(&asked, now)?;
 
-    let aws = |source| OperateError::Aws { bucket: bucket.name.clone(), source };
-    let live = store.get_policy(&bucket.name).await.map_err(aws)?;
+    let (previous, before_hash) = live_grant(bucket, store, now).await?;
+    let grant = widened(previous.as_ref(), asked);
+    let opening = Opening { reason, ticket, grant, previous, before_hash };
+    write_open(bucket, store, bus, opening, requester, now).await
+}
+
+/// The grant in force (`None` when closed or expired) and the live policy's hash; a bucket in drift
+/// is not opened (someone must look first).
+async fn live_grant<S: PolicyStore>(
+    bucket: &BucketConfig,
+    store: &S,
+    now: OffsetDateTime,
+) -> Result<(Option<OpenGrant>, Option<String>), OperateError> {
+    let live = store
+        .get_policy(&bucket.name)
+        .await
+        .map_err(|source| OperateError::Aws { bucket: bucket.name.clone(), source })?;
     let before = classify(bucket, live.as_deref().map(str::as_bytes), now);
-    let previous = match &before.state {
-        State::Open(g) => Some(g.clone()),
-        State::Closed | State::Expired(_) => None,
+    match &before.state {
+        State::Open(g) => Ok((Some(g.clone()), before.hash.map(|h| h.to_string()))),
+        State::Closed | State::Expired(_) => Ok((None, before.hash.map(|h| h.to_string()))),
         State::Drift(_) => {
-            return Err(OperateError::Drift { bucket: bucket.name.clone(), state: before.to_string() });
+            Err(OperateError::Drift { bucket: bucket.name.clone(), state: before.to_string() })
         }
-    };
-    // Never cut an existing grant short: union of readers, the later expiry.
-    let grant = match &previous {
+    }
+}
+
+/// `asked` on top of the grant in force: never cut short, so the union of the readers and the
+/// later expiry.
+pub fn widened(live: Option<&OpenGrant>, asked: OpenGrant) -> OpenGrant {
+    match live {
         Some(p) => OpenGrant {
             readers: p.readers.union(&asked.readers).cloned().collect(),
             expiry: p.expiry.max(asked.expiry),
         },
         None => asked,
-    };
-    let opening =
-        Opening { reason, ticket, grant, previous, before_hash: before.hash.map(|h| h.to_string()) };
-    write_open(bucket, store, bus, opening, requester, now).await
+    }
 }
 
 /// What an open writes and tells: the grant, and why.
@@ -233,16 +249,7 @@ pub async fn open_approved<S: PolicyStore, B: EventBus>(
     now: OffsetDateTime,
 ) -> Result<Done, OperateError> {
     let grant = crate::approval::grant_of(decision).ok_or(OperateError::Missing("approved grant"))?;
-    let aws = |source| OperateError::Aws { bucket: bucket.name.clone(), source };
-    let live = store.get_policy(&bucket.name).await.map_err(aws)?;
-    let before = classify(bucket, live.as_deref().map(str::as_bytes), now);
-    let previous = match &before.state {
-        State::Open(g) => Some(g.clone()),
-        State::Closed | State::Expired(_) => None,
-        State::Drift(_) => {
-            return Err(OperateError::Drift { bucket: bucket.name.clone(), state: before.to_string() });
-        }
-    };
+    let (previous, before_hash) = live_grant(bucket, store, now).await?;
     bucket.check_grant(&grant, now)?;
     let reason = format!(
         "{} (request {} of {}, approved by {approver})",
@@ -255,7 +262,7 @@ pub async fn open_approved<S: PolicyStore, B: EventBus>(
         ticket: clip(decision.ticket.as_deref().unwrap_or("none")),
         grant,
         previous,
-        before_hash: before.hash.map(|h| h.to_string()),
+        before_hash,
     };
     write_open(bucket, store, bus, opening, approver, now).await
 }

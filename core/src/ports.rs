@@ -195,11 +195,13 @@ pub trait AuditReader: Sync {
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
 }
 
-/// A bucket's audit records (its history), for the rules that depend on what was recorded: the
-/// two-person rule's approvals.
+/// A bucket's audit records (its history) from `since` on, for the rules that depend on what was
+/// recorded: the two-person rule's approvals. Bounded by time because the enforcer asks on every
+/// event and sweep, and a bucket's history only grows.
 pub trait BucketRecords: Sync {
     fn records(
         &self,
         bucket: &canonical_policies::BucketConfig,
+        since: OffsetDateTime,
     ) -> impl Future<Output = Result<Vec<Value>, PortError>> + Send;
 }

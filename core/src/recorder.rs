@@ -556,7 +556,7 @@ pub async fn reports<L: AuditLog, R: AuditReader, B: EventBus>(
             continue;
         }
         let place = place(config, &bucket.name);
-        let records = crate::report::history_records(reader, prefix, &place).await?;
+        let records = crate::report::history_records(reader, prefix, &place, None).await?;
         let (entries, _) = crate::history::build(&records);
         // The window that this close ended: the latest one opened before it.
         let window =

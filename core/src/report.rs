@@ -294,15 +294,18 @@ pub fn csv(rows: &[(String, ObjectRead)]) -> String {
     out
 }
 
-/// A bucket's records (its history), read back from the audit trail. `place` is
-/// `[<account>/]<bucket>`; `prefix` the trail's prefix.
+/// A bucket's records (its history), read back from the audit trail, all of them or those from
+/// `since` on (keys are in time order). `place` is `[<account>/]<bucket>`; `prefix` the trail's.
 pub async fn history_records<R: AuditReader>(
     reader: &R,
     prefix: &str,
     place: &str,
+    since: Option<OffsetDateTime>,
 ) -> Result<Vec<Value>, PortError> {
     let mut out = Vec::new();
-    for key in reader.keys(&format!("{prefix}{place}/"), None).await? {
+    let dir = format!("{prefix}{place}/");
+    let after = since.map(|t| format!("{dir}{}", crate::format_time(t)));
+    for key in reader.keys(&dir, after.as_deref()).await? {
         if let Some(text) = reader.get(&key).await? {
             match serde_json::from_str::<Value>(&text) {
                 Ok(v) => out.push(v),
@@ -320,23 +323,44 @@ pub async fn reads_since<R: AuditReader>(
     place: &str,
     since: OffsetDateTime,
 ) -> Result<(Vec<ObjectRead>, Vec<ObjectRead>), PortError> {
+    let dir = format!("{prefix}{READS}/{place}/");
+    let reads = read_records(reader, &dir, place, since).await?;
+    Ok((reads, denied_since(reader, prefix, place, since).await?))
+}
+
+/// The refused reads of a bucket recorded from about `since` on (`_denied/` is filed by slot for
+/// all buckets; this bucket's are picked out).
+pub async fn denied_since<R: AuditReader>(
+    reader: &R,
+    prefix: &str,
+    place: &str,
+    since: OffsetDateTime,
+) -> Result<Vec<ObjectRead>, PortError> {
+    read_records(reader, &format!("{prefix}{DENIED}/"), place, since).await
+}
+
+/// The reads in the `ReadRecord`s under `dir` of the bucket at `place`, from about `since` on.
+async fn read_records<R: AuditReader>(
+    reader: &R,
+    dir: &str,
+    place: &str,
+    since: OffsetDateTime,
+) -> Result<Vec<ObjectRead>, PortError> {
     // A batch's record is keyed by its earliest read, and batches span seconds to minutes.
     let from = crate::format_time(since - time::Duration::hours(1));
     let bucket = place.rsplit('/').next().unwrap_or(place);
-    let reads_dir = format!("{prefix}{READS}/{place}/");
-    let denied_dir = format!("{prefix}{DENIED}/");
-    let keys = reader.keys(&reads_dir, Some(&format!("{reads_dir}{from}"))).await?;
-    let denied_keys = reader.keys(&denied_dir, Some(&format!("{denied_dir}{from}"))).await?;
     let wanted = format!("/{place}/");
-    let (mut reads, mut denied) = (Vec::new(), Vec::new());
-    for key in keys.iter().chain(denied_keys.iter().filter(|k| k.contains(&wanted))) {
-        let Some(text) = reader.get(key).await? else { continue };
+    let mut out = Vec::new();
+    for key in reader.keys(dir, Some(&format!("{dir}{from}"))).await? {
+        if !key.contains(&wanted) {
+            continue;
+        }
+        let Some(text) = reader.get(&key).await? else { continue };
         match serde_json::from_str::<ReadRecord>(&text) {
-            Ok(r) if r.bucket == bucket && r.kind == "denied" => denied.extend(r.reads),
-            Ok(r) if r.bucket == bucket => reads.extend(r.reads),
+            Ok(r) if r.bucket == bucket => out.extend(r.reads),
             Ok(_) => {}
             Err(e) => tracing::error!(key = key.as_str(), error = %e, "read record unreadable; skipped"),
         }
     }
-    Ok((reads, denied))
+    Ok(out)
 }

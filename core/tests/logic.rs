@@ -865,13 +865,21 @@ mod two_person {
 
     struct Records(Vec<Value>);
     impl BucketRecords for Records {
-        async fn records(&self, _: &canonical_policies::BucketConfig) -> Result<Vec<Value>, PortError> {
+        async fn records(
+            &self,
+            _: &canonical_policies::BucketConfig,
+            _: OffsetDateTime,
+        ) -> Result<Vec<Value>, PortError> {
             Ok(self.0.clone())
         }
     }
     struct Broken;
     impl BucketRecords for Broken {
-        async fn records(&self, _: &canonical_policies::BucketConfig) -> Result<Vec<Value>, PortError> {
+        async fn records(
+            &self,
+            _: &canonical_policies::BucketConfig,
+            _: OffsetDateTime,
+        ) -> Result<Vec<Value>, PortError> {
             Err(PortError::Retryable("ListObjectVersions: 503".into()))
         }
     }

@@ -8,8 +8,7 @@
 //! bucket`). Without an audit bucket the notifier does not start: an unrecorded break-glass is what
 //! the trail exists to prevent.
 
-use breakglass_aws::{Clients, ConfigSource, S3AuditLog, SnsPublisher};
-use breakglass_core::audit::Trail;
+use breakglass_aws::{audit_trail, Clients, ConfigSource, SnsPublisher};
 use breakglass_core::handler::{
     audit_from_env, env, notify_event_in, scope_from_env, LoadedConfig, PerConfig,
 };
@@ -34,13 +33,7 @@ async fn main() -> Result<(), Error> {
         .map(|t| SnsPublisher::new(clients.sns.clone(), t));
     // Every record signed with the records' HMAC key, so that `history` can tell it from a forgery,
     // and naming the config it was decided under; built once per config, not per event.
-    let wire = |loaded: &LoadedConfig| {
-        audit_from_env(&loaded.config).map(|audit| Trail {
-            log: S3AuditLog::for_config(&clients, &audit),
-            config: audit,
-            config_sha256: Some(loaded.sha256.clone()),
-        })
-    };
+    let wire = |loaded: &LoadedConfig| audit_trail(&clients, loaded);
     let trails = PerConfig::default();
     let (source, trails, wire, scope, publisher, alarm) =
         (&source, &trails, &wire, &scope, &publisher, alarm.as_ref());

@@ -6,8 +6,7 @@
 //! `BREAKGLASS_EVENT_BUS`, `BREAKGLASS_AUDIT_BUCKET`, `BREAKGLASS_RECORD_KEY`. Without an audit trail
 //! it does not start.
 
-use breakglass_aws::{Clients, ConfigSource, EventBridgeBus, S3AuditLog};
-use breakglass_core::audit::Trail;
+use breakglass_aws::{audit_trail, Clients, ConfigSource, EventBridgeBus};
 use breakglass_core::handler::{audit_from_env, env, LoadedConfig, PerConfig};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
@@ -22,13 +21,7 @@ async fn main() -> Result<(), Error> {
         .inspect_err(|e| tracing::error!(error = %e, "cannot start: no config"))?;
     audit_from_env(&source.current().await.config)?;
     let bus = EventBridgeBus::new(clients.eventbridge.clone(), env("BREAKGLASS_EVENT_BUS")?);
-    let wire = |loaded: &LoadedConfig| {
-        audit_from_env(&loaded.config).map(|audit| Trail {
-            log: S3AuditLog::for_config(&clients, &audit),
-            config: audit,
-            config_sha256: Some(loaded.sha256.clone()),
-        })
-    };
+    let wire = |loaded: &LoadedConfig| audit_trail(&clients, loaded);
     let trails = PerConfig::default();
     let timing = breakglass_core::recorder::Timing::from_env();
     let (source, trails, wire, bus) = (&source, &trails, &wire, &bus);

@@ -347,6 +347,9 @@ fn attack_2_nobody_but_the_launch_role_invokes_the_catalog_function() {
     assert_ne!(decide(&bypass, &launch, "lambda:InvokeFunction", &function), Decision::ExplicitDeny);
     let notifier = format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:breakglass-notifier");
     assert_eq!(decide(&bypass, &launch, "lambda:InvokeFunction", &notifier), Decision::ExplicitDeny);
+    // Nor the recorder: a hand-made batch of "reads" or a forged schedule is refused.
+    let recorder = format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:breakglass-recorder");
+    assert_eq!(decide(&bypass, ADMIN, "lambda:InvokeFunction", &recorder), Decision::ExplicitDeny);
 }
 
 /// Attack 3: taking over an investigator role. Its trust, policies and very existence are the

@@ -4,17 +4,13 @@
 use std::fmt::Write as _;
 
 use canonical_policies::{Config, Quoted};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::events::REPAIR;
 use crate::events::{self, OwnEvent, OwnEventError};
-use crate::ports::Notification;
 use crate::{parse_time, role_name};
 
-use super::{
-    attributes, clean_subject, footer, human_time, own_message, section, with_text, Rendered, Route,
-    Severity, SCHEMA,
-};
+use super::{human_time, own_message, section, Rendered, Route, Severity};
 
 /// breakglass's own events: requests for everybody, remediations, exposures and repairs for the
 /// security team, the planned close after expiry for stakeholders. Read through their types
@@ -300,27 +296,16 @@ fn config_change(c: &events::ConfigChange, d: &Value, id: Option<&str>) -> Rende
         ),
     );
     section(&mut email, "What changed", if c.diff.is_empty() { "(nothing)" } else { &c.diff });
-    if let Some(id) = id {
-        let _ = writeln!(email, "Event id: {id}");
-    }
-    footer(&mut email);
-    let subject_line =
+    let subject =
         format!("breakglass config changed ({})", c.after_sha256.get(..12).unwrap_or(&c.after_sha256));
-    let mut default = d.clone();
-    if let Value::Object(m) = &mut default {
-        m.insert("schema".into(), json!(SCHEMA));
-        m.insert("kind".into(), json!("config"));
-        m.insert("detail_type".into(), json!(events::CONFIG));
-        m.insert("event_id".into(), json!(id));
-    }
-    with_text(&mut default, &subject_line, &email);
-    Rendered::Send(Box::new(Notification {
-        subject: clean_subject(&subject_line),
-        default,
-        email,
-        attributes: attributes("config", "changed", Severity::Warning, crate::audit::CONTROL),
-        second_channel: false,
-    }))
+    let route = Route {
+        kind: "config",
+        state: "changed",
+        severity: Severity::Warning,
+        bucket: crate::audit::CONTROL,
+        detail_type: events::CONFIG,
+    };
+    own_message(subject, email, d, route, id)
 }
 
 fn repair(r: &events::Repair, d: &Value, id: Option<&str>) -> Rendered {
@@ -338,31 +323,18 @@ fn repair(r: &events::Repair, d: &Value, id: Option<&str>) -> Rendered {
         (false, None) => "breakglass cannot put this back by itself: act now.".to_owned(),
     };
     section(&mut email, "Repair", &outcome);
-    if let Some(id) = id {
-        let _ = writeln!(email, "Event id: {id}");
-    }
-    footer(&mut email);
     let short = r.what.split(';').next().unwrap_or(&r.what);
-    let subject_line = format!("ALERT {}: {short}", role_name(subject));
-    let mut default = d.clone();
-    if let Value::Object(m) = &mut default {
-        m.insert("schema".into(), json!(SCHEMA));
-        m.insert("kind".into(), json!("remediation"));
-        m.insert("detail_type".into(), json!(REPAIR));
-        m.insert("event_id".into(), json!(id));
+    let route = Route {
+        kind: "remediation",
+        state: if r.repaired { "repaired" } else { "exposed" },
+        severity: Severity::Critical,
+        bucket: r.bucket.as_deref().unwrap_or(subject),
+        detail_type: REPAIR,
+    };
+    let mut rendered = own_message(format!("ALERT {}: {short}", role_name(subject)), email, d, route, id);
+    // A topic lost a subscription: the alarm topic carries it too.
+    if let Rendered::Send(n) = &mut rendered {
+        n.second_channel = r.kind == "topic";
     }
-    with_text(&mut default, &subject_line, &email);
-    let state = if r.repaired { "repaired" } else { "exposed" };
-    Rendered::Send(Box::new(Notification {
-        subject: clean_subject(&subject_line),
-        default,
-        email,
-        attributes: attributes(
-            "remediation",
-            state,
-            Severity::Critical,
-            r.bucket.as_deref().unwrap_or(subject),
-        ),
-        second_channel: r.kind == "topic",
-    }))
+    rendered
 }
