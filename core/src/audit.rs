@@ -216,6 +216,17 @@ fn own_facts(event: &OwnEvent) -> Facts {
             why: Some(g.common_cause.clone().unwrap_or_else(|| format!("{} buckets", g.count))),
             ..Facts::default()
         },
+        OwnEvent::SweepIncomplete(x) => Facts {
+            action: "sweep-incomplete".into(),
+            who: by(ENFORCER),
+            why: Some(format!(
+                "{} bucket(s) of account {} not checked after {} tries",
+                x.unchecked.len(),
+                x.account,
+                x.attempts
+            )),
+            ..Facts::default()
+        },
         OwnEvent::Unreadable(u) => Facts {
             action: "unreadable".into(),
             who: by(RECORDER),

@@ -59,6 +59,9 @@ pub enum EnforceError {
     /// The remediation happened but its event could not be published.
     #[error("could not publish the remediation event: {0}")]
     Bus(PortError),
+    /// The sweep's shards could not be sent to its queue.
+    #[error("could not send the sweep's shards: {0}")]
+    Queue(PortError),
 }
 
 /// What the enforcer did about one bucket.
@@ -163,11 +166,21 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
             buckets.into_iter().map(|bucket| self.reconcile_quietly(bucket, None, now)).collect();
         let done = stream::iter(pending).buffered(SWEEP_CONCURRENCY).collect::<Vec<_>>().await;
         let (results, events): (Vec<_>, Vec<_>) = done.into_iter().unzip();
-        let mut events: Vec<Remediation> = events.into_iter().flatten().collect();
-        // Many unlawful policies at once (a base statement changed, a script gone wrong): one digest
-        // mail instead of a storm; every remediation still gets its own event, record and message
-        // for machines, marked as part of the digest so that email subscriptions skip it. Planned
-        // closes after expiry are not part of it: stakeholders expect those one by one.
+        let published = self.publish(events.into_iter().flatten().collect(), now).await;
+        let reports = every_one(results)?;
+        published.map(|()| reports).map_err(EnforceError::Bus)
+    }
+
+    /// Puts the remediations of one sweep on the bus. Many unlawful policies at once (a base
+    /// statement changed, a script gone wrong): one digest mail instead of a storm; every remediation
+    /// still gets its own event, record and message for machines, marked as part of the digest so
+    /// that email subscriptions skip it. Planned closes after expiry are not part of it: stakeholders
+    /// expect those one by one. Every event is tried; the first failure is returned.
+    pub(crate) async fn publish(
+        &self,
+        mut events: Vec<Remediation>,
+        now: OffsetDateTime,
+    ) -> Result<(), PortError> {
         let digested: Vec<usize> =
             events.iter().enumerate().filter(|(_, e)| e.before.state != "expired").map(|(i, _)| i).collect();
         let digest = (digested.len() > DIGEST_THRESHOLD).then(|| digest_of(&events, &digested, now));
@@ -189,11 +202,7 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
                 first_bus_error.get_or_insert(err);
             }
         }
-        let reports = every_one(results)?;
-        match first_bus_error {
-            Some(e) => Err(EnforceError::Bus(e)),
-            None => Ok(reports),
-        }
+        first_bus_error.map_or(Ok(()), Err)
     }
 
     /// What one call calls for: its bucket reconciled, or every bucket when it names none.
@@ -248,7 +257,7 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
 
     /// [`Enforcer::reconcile`] without putting its remediation event on the bus: the sweep puts
     /// them after the whole run, so that many remediations at once can be mailed as one digest.
-    async fn reconcile_quietly(
+    pub(crate) async fn reconcile_quietly(
         &self,
         bucket: &BucketConfig,
         call: Option<&ApiCall>,

@@ -124,6 +124,40 @@ pub enum EventError {
     NoEventName,
 }
 
+/// One SQS message of an event source mapping: its id (for the partial batch response), body, and
+/// how many times SQS has handed it out (`ApproximateReceiveCount`, 1 on the first try).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMessage {
+    pub id: String,
+    pub body: String,
+    pub receive_count: u32,
+}
+
+/// The messages of an SQS event (`Records` of `eventSource` `aws:sqs`), or `None` when it is not one.
+pub fn sqs_messages(payload: &Value) -> Option<Vec<QueueMessage>> {
+    let records = payload.get("Records")?.as_array()?;
+    let sqs = |r: &Value| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs");
+    if records.is_empty() || !records.iter().all(sqs) {
+        return None;
+    }
+    Some(
+        records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| QueueMessage {
+                // Without an id a failure could not be reported for it; its position stands in.
+                id: r.get("messageId").and_then(Value::as_str).map_or_else(|| format!("#{i}"), str::to_owned),
+                body: r.get("body").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                // Missing or unreadable: counted as a first try, so that a retry is never skipped.
+                receive_count: at(r, &["attributes", "ApproximateReceiveCount"])
+                    .and_then(Value::as_str)
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(1),
+            })
+            .collect(),
+    )
+}
+
 /// Our own events on the bus carry this source.
 pub const CUSTOM_SOURCE: &str = "breakglass";
 

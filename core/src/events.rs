@@ -23,6 +23,7 @@ pub const WINDOW_REPORT: &str = "breakglass window report";
 pub const ACCESS_REQUEST: &str = "breakglass access request";
 pub const DECISION: &str = "breakglass decision";
 pub const REMEDIATION_DIGEST: &str = "breakglass remediation digest";
+pub const SWEEP_INCOMPLETE: &str = "breakglass sweep incomplete";
 
 /// Readers and expiry of an OpenAccess.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,6 +179,27 @@ pub struct DigestEntry {
     pub outcome: String,
     /// The state it was in.
     pub before: String,
+}
+
+/// A shard of the sweep (one account and Region) failed on every try (`breakglass.sweep-incomplete/1`):
+/// the buckets it names were not checked by this sweep.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepIncomplete {
+    #[serde(default = "schemas::sweep_incomplete")]
+    pub schema: String,
+    pub sweep: String,
+    pub account: String,
+    /// `None`: the function's own Region (single-account mode).
+    pub region: Option<String>,
+    pub attempts: u32,
+    pub unchecked: Vec<Unchecked>,
+    pub time: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unchecked {
+    pub bucket: String,
+    pub error: String,
 }
 
 /// A bucket ACL or public-access block was weakened (`breakglass.exposure/1`).
@@ -408,6 +430,7 @@ pub enum OwnEvent {
     AccessRequest(AccessRequest),
     Decision(Decision),
     RemediationDigest(RemediationDigest),
+    SweepIncomplete(SweepIncomplete),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -434,6 +457,7 @@ impl OwnEvent {
             OwnEvent::AccessRequest(_) => ACCESS_REQUEST,
             OwnEvent::Decision(_) => DECISION,
             OwnEvent::RemediationDigest(_) => REMEDIATION_DIGEST,
+            OwnEvent::SweepIncomplete(_) => SWEEP_INCOMPLETE,
         }
     }
 
@@ -453,6 +477,7 @@ impl OwnEvent {
             OwnEvent::AccessRequest(e) => serde_json::to_value(e),
             OwnEvent::Decision(e) => serde_json::to_value(e),
             OwnEvent::RemediationDigest(e) => serde_json::to_value(e),
+            OwnEvent::SweepIncomplete(e) => serde_json::to_value(e),
         };
         // Plain structs of strings, numbers and options: serialisation cannot fail.
         detail.unwrap_or(Value::Null)
@@ -482,6 +507,9 @@ impl OwnEvent {
             REMEDIATION_DIGEST => {
                 RemediationDigest::deserialize(detail).map(OwnEvent::RemediationDigest).map_err(malformed)
             }
+            SWEEP_INCOMPLETE => {
+                SweepIncomplete::deserialize(detail).map(OwnEvent::SweepIncomplete).map_err(malformed)
+            }
             WINDOW_REPORT => crate::report::WindowReport::deserialize(detail)
                 .map(OwnEvent::WindowReport)
                 .map_err(malformed),
@@ -502,7 +530,10 @@ impl OwnEvent {
             OwnEvent::WindowReport(e) => Some(&e.bucket),
             OwnEvent::AccessRequest(e) => Some(&e.bucket),
             OwnEvent::Decision(e) => Some(&e.bucket),
-            OwnEvent::Config(_) | OwnEvent::Unreadable(_) | OwnEvent::RemediationDigest(_) => None,
+            OwnEvent::Config(_)
+            | OwnEvent::Unreadable(_)
+            | OwnEvent::RemediationDigest(_)
+            | OwnEvent::SweepIncomplete(_) => None,
         }
     }
 }
@@ -543,6 +574,9 @@ mod schemas {
     }
     pub fn remediation_digest() -> String {
         "breakglass.remediation-digest/1".into()
+    }
+    pub fn sweep_incomplete() -> String {
+        "breakglass.sweep-incomplete/1".into()
     }
 }
 
@@ -645,6 +679,15 @@ mod tests {
                 from: "2026-11-24T10:00:00Z".into(),
                 to: "2026-11-24T10:05:00Z".into(),
                 time: "2026-11-24T10:05:10Z".into(),
+            }),
+            OwnEvent::SweepIncomplete(SweepIncomplete {
+                schema: schemas::sweep_incomplete(),
+                sweep: "s".into(),
+                account: "222200000000".into(),
+                region: Some("eu-west-1".into()),
+                attempts: 3,
+                unchecked: vec![Unchecked { bucket: "b".into(), error: "e".into() }],
+                time: "2026-11-24T10:00:00Z".into(),
             }),
             OwnEvent::Unreadable(UnreadableEvents {
                 schema: schemas::unreadable(),

@@ -229,6 +229,67 @@ where
     Ok(summary(enforcer.dry_run, &reports, &repairs, &misrouted))
 }
 
+/// The sweep at scale (`BREAKGLASS_SWEEP_QUEUE`, see [`crate::sweep`]): the queue the schedule's plan
+/// goes to, and the audit trail the shards record their remediations in.
+#[derive(Debug)]
+pub struct Fanout<'a, Q, L> {
+    pub queue: &'a Q,
+    pub trail: &'a Trail<L>,
+    /// Seconds between the shards and the close ([`crate::sweep::CLOSE_DELAY_SECONDS`]; tests lower it).
+    pub close_delay: u32,
+}
+
+/// The enforcer Lambda's answer with the sweep fanned out (`fanout`): the schedule plans shards
+/// (and checks roles and subscriptions itself), the sweep queue's messages are shards and closes,
+/// everything else is [`enforce_and_guard_event`]. Without `fanout` the schedule sweeps inline.
+pub async fn enforcer_event<S, B, C, T, Q, L>(
+    enforcer: &Enforcer<S, B, T>,
+    sentinel: &Sentinel<'_, S, B, C>,
+    fanout: Option<&Fanout<'_, Q, L>>,
+    raw: &Value,
+    now: OffsetDateTime,
+) -> Result<Value, EnforceError>
+where
+    S: PolicyStore + BucketSettings,
+    B: EventBus,
+    C: ControlPlane,
+    T: BucketRecords,
+    Q: crate::ports::SweepQueue,
+    L: AuditLog + crate::ports::AuditReader,
+{
+    if let Some(messages) = event::sqs_messages(raw) {
+        let Some(f) = fanout else {
+            // Misconfigured: hand them back, so that they reach the dead-letter queue and its alarm.
+            tracing::error!("sweep messages arrived, but no sweep queue is configured; handed back");
+            let failed: Vec<Value> = messages.iter().map(|m| json!({ "itemIdentifier": m.id })).collect();
+            return Ok(json!({ "batchItemFailures": failed }));
+        };
+        return Ok(crate::sweep::handle_messages(enforcer, sentinel, f.trail, &messages, now).await);
+    }
+    if let (Some(f), Ok(event::Incoming::Schedule { id, time })) = (fanout, event::parse(raw)) {
+        let at = time.as_deref().and_then(crate::parse_time).unwrap_or(now);
+        let sweep = crate::sweep::sweep_id(id.as_deref(), at);
+        let sent = crate::sweep::send_plan(
+            &enforcer.config,
+            f.queue,
+            &sweep,
+            crate::sweep::settings_due(at),
+            f.close_delay,
+        )
+        .await;
+        let control = sentinel.control_checks(now).await;
+        let shards = sent.map_err(EnforceError::Queue)?;
+        let repairs = control?;
+        tracing::info!(sweep = sweep.as_str(), shards, "sweep planned");
+        let mut answer = summary(enforcer.dry_run, &[], &repairs, &[]);
+        if let Some(a) = answer.as_object_mut() {
+            a.insert("sweep".into(), json!({ "id": sweep, "shards": shards }));
+        }
+        return Ok(answer);
+    }
+    enforce_and_guard_event(enforcer, sentinel, raw, now).await
+}
+
 fn summary(
     dry_run: bool,
     reports: &[crate::enforce::Report],

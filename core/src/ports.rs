@@ -205,3 +205,14 @@ pub trait BucketRecords: Sync {
         since: OffsetDateTime,
     ) -> impl Future<Output = Result<Vec<Value>, PortError>> + Send;
 }
+
+/// The sweep's queue (SQS): the planning invocation sends one message per shard, the enforcer's
+/// event source mapping hands them back, a few at a time.
+pub trait SweepQueue: Sync {
+    /// Sends `bodies` (in batches as the queue allows), each delivered after `delay_seconds`.
+    fn send(
+        &self,
+        bodies: &[String],
+        delay_seconds: u32,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}

@@ -80,12 +80,7 @@ const KEPT: usize = 4096;
 
 pub const READS_SCHEMA: &str = "breakglass.reads/1";
 
-/// One SQS message: its id (for the partial batch response) and body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
-    pub id: String,
-    pub body: String,
-}
+pub use crate::event::{sqs_messages, QueueMessage as Message};
 
 /// A `reads` or `denied` record, as written and as read back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -422,26 +417,6 @@ pub async fn digest<L: AuditLog, R: AuditReader, B: EventBus>(
         out.slots += 1;
     }
     Ok(out)
-}
-
-/// The messages of an SQS event (`Records` of `eventSource` `aws:sqs`), or `None` when it is not one.
-pub fn sqs_messages(payload: &Value) -> Option<Vec<Message>> {
-    let records = payload.get("Records")?.as_array()?;
-    let sqs = |r: &Value| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs");
-    if records.is_empty() || !records.iter().all(sqs) {
-        return None;
-    }
-    Some(
-        records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| Message {
-                // Without an id a failure could not be reported for it; its position stands in.
-                id: r.get("messageId").and_then(Value::as_str).map_or_else(|| format!("#{i}"), str::to_owned),
-                body: r.get("body").and_then(Value::as_str).unwrap_or_default().to_owned(),
-            })
-            .collect(),
-    )
 }
 
 /// The recorder Lambda's handler: an SQS batch of data events is recorded, the schedule runs the

@@ -122,6 +122,45 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
         }
     }
 
+    /// What the sweep checks besides the buckets: the investigator roles' trust and the topic's
+    /// subscriptions (the fanned-out sweep runs these once, in the planning invocation). Every repair
+    /// is reported on the bus, also when another check failed; then the first error is returned.
+    pub async fn control_checks(&self, now: OffsetDateTime) -> Result<Vec<Repair>, EnforceError> {
+        let mut found = Vec::new();
+        for investigator in &self.config.investigators {
+            found.push(self.trust(investigator, None).await);
+        }
+        found.push(self.subscriptions(None).await);
+        let mut repairs = Vec::new();
+        let mut first_error = None;
+        for r in found {
+            match r {
+                Ok(r) => repairs.extend(r),
+                Err(e) => {
+                    tracing::error!(error = %e, "not checked; the others were still tried");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        for r in &repairs {
+            self.report(r, now).await?;
+        }
+        first_error.map_or(Ok(repairs), Err)
+    }
+
+    /// The settings of one bucket on a sweep, and the repairs reported on the bus.
+    pub async fn sweep_bucket(
+        &self,
+        bucket: &BucketConfig,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Repair>, EnforceError> {
+        let repairs = self.bucket(bucket, None).await?;
+        for r in &repairs {
+            self.report(r, now).await?;
+        }
+        Ok(repairs)
+    }
+
     /// Versioning, lifecycle and replication of one bucket (and object ownership after a call that
     /// changed it).
     async fn bucket(

@@ -97,7 +97,7 @@ fn trail(config: &Config) -> Trail<Log> {
 }
 
 fn msg(id: &str, body: String) -> Message {
-    Message { id: id.into(), body }
+    Message { id: id.into(), body, receive_count: 1 }
 }
 
 const NOW: OffsetDateTime = datetime!(2026-12-01 22:43:10 UTC);

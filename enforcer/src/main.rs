@@ -5,13 +5,17 @@
 //! or `BREAKGLASS_CONFIG` or `BREAKGLASS_CONFIG_FILE`, `BREAKGLASS_EVENT_BUS`, `BREAKGLASS_DRY_RUN`,
 //! `BREAKGLASS_ALARM_TOPIC_ARN`, and `BREAKGLASS_TOPIC_ARN` with `BREAKGLASS_SUBSCRIPTIONS` (the
 //! subscriptions the notification topic must keep); `BREAKGLASS_AUDIT_BUCKET` and
-//! `BREAKGLASS_RECORD_KEY` for the two-person rule's approvals in the audit trail.
+//! `BREAKGLASS_RECORD_KEY` for the two-person rule's approvals in the audit trail (and the sweep's
+//! shard records); `BREAKGLASS_SWEEP_QUEUE` (a queue URL) fans the scheduled sweep out by shard.
 
-use breakglass_aws::{Accounts, AwsControlPlane, Clients, ConfigSource, EventBridgeBus, S3AuditLog, S3Store};
+use breakglass_aws::{
+    Accounts, AwsControlPlane, Clients, ConfigSource, EventBridgeBus, S3AuditLog, S3Store, SqsSweepQueue,
+};
 use breakglass_core::approval::TrailRecords;
+use breakglass_core::audit::Trail;
 use breakglass_core::enforce::Enforcer;
 use breakglass_core::handler::{
-    audit_from_env, enforce_and_guard_event, env, expected_from_env, LoadedConfig, PerConfig,
+    audit_from_env, enforcer_event, env, expected_from_env, Fanout, LoadedConfig, PerConfig,
 };
 use breakglass_core::sentinel::Sentinel;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
@@ -20,6 +24,8 @@ use serde_json::Value;
 struct Wired {
     enforcer: Enforcer<S3Store, EventBridgeBus, Option<TrailRecords<S3AuditLog>>>,
     control: AwsControlPlane,
+    /// The sweep's shard records; `None` when there is no queue (or no trail): the sweep runs inline.
+    shards: Option<Trail<S3AuditLog>>,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -34,6 +40,15 @@ async fn main() -> Result<(), Error> {
     let bus = env("BREAKGLASS_EVENT_BUS")?;
     let alarm = std::env::var("BREAKGLASS_ALARM_TOPIC_ARN").ok();
     let dry_run = std::env::var("BREAKGLASS_DRY_RUN").is_ok_and(|v| v == "true");
+    let queue = std::env::var("BREAKGLASS_SWEEP_QUEUE")
+        .ok()
+        .filter(|q| !q.is_empty())
+        .map(|url| SqsSweepQueue::new(clients.sqs.clone(), url));
+    // AWS deployments keep the default; the end-to-end tests do not wait five minutes.
+    let close_delay = std::env::var("BREAKGLASS_SWEEP_CLOSE_DELAY_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(breakglass_core::sweep::CLOSE_DELAY_SECONDS);
     let wire = |loaded: &LoadedConfig| {
         let config = loaded.config.clone();
         // Organisation mode: each logging account through its member role, as session
@@ -54,10 +69,25 @@ async fn main() -> Result<(), Error> {
             bus: EventBridgeBus::new(clients.eventbridge.clone(), bus.clone()),
             dry_run,
         };
-        Wired { enforcer, control }
+        // Unsigned: the enforcer does not hold the records' signing key (only the notifier and the
+        // recorder sign); the audit bucket's policy lets the enforcer alone write under `_sweeps/`.
+        let shards = match (&queue, audit_from_env(&loaded.config)) {
+            (Some(_), Ok(audit)) => Some(Trail {
+                log: S3AuditLog::new(clients.s3.clone(), &audit.bucket),
+                config: audit,
+                config_sha256: Some(loaded.sha256.clone()),
+            }),
+            (Some(_), Err(e)) => {
+                // Still safe: every bucket is swept, in this invocation.
+                tracing::error!(error = %e, "sweep queue set but no audit trail for shard records; sweeping inline");
+                None
+            }
+            (None, _) => None,
+        };
+        Wired { enforcer, control, shards }
     };
     let wired = PerConfig::default();
-    let (source, wired, wire, expected) = (&source, &wired, &wire, &expected);
+    let (source, wired, wire, expected, queue) = (&source, &wired, &wire, &expected, &queue);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now = time::OffsetDateTime::now_utc();
         let loaded = source.current().await;
@@ -70,7 +100,13 @@ async fn main() -> Result<(), Error> {
             expected,
             dry_run,
         };
-        enforce_and_guard_event(&w.enforcer, &sentinel, &event.payload, now).await.map_err(Error::from)
+        let fanout = match (queue, &w.shards) {
+            (Some(queue), Some(trail)) => Some(Fanout { queue, trail, close_delay }),
+            _ => None,
+        };
+        enforcer_event(&w.enforcer, &sentinel, fanout.as_ref(), &event.payload, now)
+            .await
+            .map_err(Error::from)
     }))
     .await
 }

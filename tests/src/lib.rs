@@ -1137,6 +1137,108 @@ impl Stack {
         out
     }
 
+    /// template.yaml's sweep queue and its dead-letter queue (after `attempts` receives); returns the
+    /// queue's URL and the dead-letter queue's.
+    pub async fn sweep_queue(&self, attempts: u32) -> (String, String) {
+        let (dlq, _) = queue(&self.clients, "breakglass-sweep-dead-letters").await;
+        let dlq_arn = self
+            .clients
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&dlq)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+            .clone();
+        let url = self
+            .clients
+            .sqs
+            .create_queue()
+            .queue_name("breakglass-sweep")
+            .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, "60")
+            .attributes(
+                aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+                json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": attempts}).to_string(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        (url, dlq)
+    }
+
+    /// What the enforcer's event source mapping on the sweep queue does: up to `batch` messages per
+    /// invocation with their `ApproximateReceiveCount`, those not handed back deleted; a message
+    /// handed back is visible again at once (in place of the visibility timeout) until the redrive
+    /// policy moves it to the dead-letter queue. Returns the enforcer's answers.
+    pub async fn run_sweep_queue(&self, url: &str, enforcer: &Function, batch: i32) -> Vec<Value> {
+        let mut answers = Vec::new();
+        loop {
+            let r = self
+                .clients
+                .sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(batch)
+                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            let messages = r.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return answers;
+            }
+            let records: Vec<Value> = messages
+                .iter()
+                .map(|m| {
+                    let count = m
+                        .attributes
+                        .as_ref()
+                        .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount))
+                        .cloned()
+                        .unwrap_or_else(|| "1".into());
+                    json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
+                        "attributes": {"ApproximateReceiveCount": count}, "messageAttributes": {}, "eventSource": "aws:sqs",
+                        "eventSourceARN": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:breakglass-sweep"), "awsRegion": REGION})
+                })
+                .collect();
+            let answer = enforcer.invoke(&json!({ "Records": records })).unwrap();
+            let failed: Vec<String> = answer["batchItemFailures"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|f| f["itemIdentifier"].as_str().map(str::to_owned)).collect())
+                .unwrap_or_default();
+            for m in &messages {
+                let handle = m.receipt_handle.clone().unwrap_or_default();
+                if failed.iter().any(|f| Some(f.as_str()) == m.message_id.as_deref()) {
+                    self.clients
+                        .sqs
+                        .change_message_visibility()
+                        .queue_url(url)
+                        .receipt_handle(handle)
+                        .visibility_timeout(0)
+                        .send()
+                        .await
+                        .unwrap();
+                } else {
+                    self.clients
+                        .sqs
+                        .delete_message()
+                        .queue_url(url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            }
+            answers.push(answer);
+        }
+    }
+
     pub async fn live_policy(&self, bucket: &str) -> Option<String> {
         self.clients.s3.get_bucket_policy().bucket(bucket).send().await.ok().and_then(|o| o.policy)
     }

@@ -772,3 +772,53 @@ fn neither_scp_nor_resource_policy_denies_breakglass_its_own_grants() {
         }
     }
 }
+
+/// The fanned-out sweep: the enforcer writes its shard records under `_sweeps/` and nowhere else in
+/// the audit trail, nobody else writes there, and it signs nothing (it does not hold the key).
+#[test]
+fn the_enforcer_writes_shard_records_and_no_other_record() {
+    let audit = resource_policy("AuditBucketPolicy", &["PolicyDocument"]);
+    let trail = format!("arn:aws:s3:::breakglass-audit-{ACCOUNT}-{REGION}/breakglass");
+    let shard = format!("{trail}/_sweeps/20261202T170000Z-x/00000-1.json");
+    let record = format!("{trail}/acme-cloudtrail-logs/r.json");
+    let enforcer = format!("arn:aws:iam::{ACCOUNT}:role/breakglass-enforcer");
+    let notifier = format!("arn:aws:iam::{ACCOUNT}:role/breakglass-notifier");
+    assert_ne!(decide(&audit, &enforcer, "s3:PutObject", &shard), Decision::ExplicitDeny);
+    assert_eq!(decide(&audit, &enforcer, "s3:PutObject", &record), Decision::ExplicitDeny);
+    for who in [ADMIN, DEPLOYER, notifier.as_str()] {
+        assert_eq!(decide(&audit, who, "s3:PutObject", &shard), Decision::ExplicitDeny, "{who}");
+    }
+    assert_ne!(decide(&audit, &notifier, "s3:PutObject", &record), Decision::ExplicitDeny);
+    let roles = roles();
+    let (_, arn, policy, _) = roles.iter().find(|(l, ..)| l == "EnforcerRole").unwrap();
+    assert_eq!(decide(policy, arn, "s3:PutObject", &shard), Decision::Allow);
+    assert_eq!(decide(policy, arn, "s3:PutObject", &record), Decision::ImplicitDeny);
+    let key = format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/key-id");
+    assert_eq!(decide(policy, arn, "kms:GenerateMac", &key), Decision::ImplicitDeny);
+    let key_policy = resource_policy("RecordKey", &["KeyPolicy"]);
+    assert_eq!(decide(&key_policy, arn, "kms:GenerateMac", &key), Decision::ExplicitDeny);
+}
+
+/// The sweep queue's numbers agree with `breakglass_core::sweep`: as many tries as the shard counts
+/// before alerting, all of them inside the close's delay, and a visibility timeout Lambda accepts.
+#[test]
+fn the_sweep_queue_retries_as_often_as_the_shards_count_and_within_the_close() {
+    use breakglass_core::sweep::{ATTEMPTS, CLOSE_DELAY_SECONDS};
+    let t = template();
+    let q = &t["Resources"]["SweepQueue"]["Properties"];
+    assert_eq!(q["RedrivePolicy"]["maxReceiveCount"].as_u64(), Some(u64::from(ATTEMPTS)));
+    let visibility = q["VisibilityTimeout"].as_u64().unwrap();
+    let timeout = t["Globals"]["Function"]["Timeout"].as_u64().unwrap();
+    assert!(visibility >= timeout, "Lambda refuses a queue whose visibility timeout is below the function's");
+    assert!(
+        visibility * u64::from(ATTEMPTS) < u64::from(CLOSE_DELAY_SECONDS),
+        "every try ends before the close"
+    );
+    let f = &t["Resources"]["EnforcerFunction"]["Properties"];
+    let shards = &f["Events"]["Shards"]["Properties"];
+    assert_eq!(shards["FunctionResponseTypes"][0].as_str(), Some("ReportBatchItemFailures"));
+    let reserved = t["Globals"]["Function"]["ReservedConcurrentExecutions"].as_u64().unwrap();
+    let most = shards["ScalingConfig"]["MaximumConcurrency"].as_u64().unwrap();
+    assert!((2..reserved).contains(&most), "bounded, and below the reserved concurrency events need too");
+    assert!(!f["Environment"]["Variables"]["BREAKGLASS_SWEEP_QUEUE"].is_null());
+}

@@ -35,6 +35,9 @@ pub(super) fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&
     if let OwnEvent::RemediationDigest(g) = &event {
         return remediation_digest(g, d, id);
     }
+    if let OwnEvent::SweepIncomplete(x) = &event {
+        return sweep_incomplete(config, x, d, id);
+    }
     let Some(bucket) = event.bucket().filter(|b| config.bucket(b).is_some()).map(str::to_owned) else {
         return Rendered::Ignored("breakglass event for an unknown bucket".into());
     };
@@ -157,7 +160,8 @@ pub(super) fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&
         | OwnEvent::WindowReport(_)
         | OwnEvent::AccessRequest(_)
         | OwnEvent::Decision(_)
-        | OwnEvent::RemediationDigest(_) => return Rendered::Ignored("handled above".into()),
+        | OwnEvent::RemediationDigest(_)
+        | OwnEvent::SweepIncomplete(_) => return Rendered::Ignored("handled above".into()),
     };
     if let OwnEvent::Remediation(r) = &event {
         if let Some(digest) = &r.digest {
@@ -210,6 +214,37 @@ fn remediation_digest(g: &events::RemediationDigest, d: &Value, id: Option<&str>
         severity: Severity::Critical,
         bucket: crate::audit::CONTROL,
         detail_type: events::REMEDIATION_DIGEST,
+    };
+    own_message(subject, email, d, route, id)
+}
+
+/// A shard of the sweep failed on every try: the security team must know which buckets went
+/// unchecked, and where.
+fn sweep_incomplete(config: &Config, x: &events::SweepIncomplete, d: &Value, id: Option<&str>) -> Rendered {
+    let mut email = String::new();
+    let place = match &x.region {
+        Some(r) => format!("account {} in {r}", config.account_label(&x.account)),
+        None => format!("account {}", config.account_label(&x.account)),
+    };
+    section(
+        &mut email,
+        "What happened",
+        &format!(
+            "The scheduled sweep {} could not check {} log bucket(s) of {place}, after {} tries. Their policies and settings were NOT verified by this sweep: an unlawful policy there may still stand. The next sweep tries again in 15 minutes; if this repeats, check the member role and the buckets now.",
+            x.sweep,
+            x.unchecked.len(),
+            x.attempts
+        ),
+    );
+    let lines: Vec<String> = x.unchecked.iter().map(|u| format!("{}: {}", u.bucket, u.error)).collect();
+    section(&mut email, "Unchecked buckets", &lines.join("\n"));
+    let subject = format!("ALERT sweep incomplete: {} bucket(s) unchecked in {place}", x.unchecked.len());
+    let route = Route {
+        kind: "remediation",
+        state: "unchecked",
+        severity: Severity::Critical,
+        bucket: crate::audit::CONTROL,
+        detail_type: events::SWEEP_INCOMPLETE,
     };
     own_message(subject, email, d, route, id)
 }

@@ -164,7 +164,7 @@ fn data_events(n: usize) -> Vec<breakglass_core::recorder::Message> {
             if i % 100 == 0 {
                 d["errorCode"] = serde_json::json!("AccessDenied");
             }
-            breakglass_core::recorder::Message { id: format!("m{i}"), body: e.to_string() }
+            breakglass_core::recorder::Message { id: format!("m{i}"), body: e.to_string(), receive_count: 1 }
         })
         .collect()
 }

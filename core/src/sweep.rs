@@ -1,0 +1,495 @@
+//! The sweep at scale: one scheduled invocation *plans* (one message per account and Region, the
+//! shards, on the sweep queue), the queue's event source mapping hands the shards back to the
+//! enforcer a few at a time, and a delayed *close* message gathers what the shards remediated into
+//! one set of mails. No invocation walks every bucket, so the sweep's length no longer grows with
+//! the estate, and a shard that fails is retried by SQS on its own.
+//!
+//! What survives between invocations lives in the audit trail, under `_sweeps/<sweep>/`: one
+//! signed record per shard try that remediated something (clean shards write nothing), and the
+//! close marker. The records are the proof of what each shard did; the closer reads them back to
+//! decide between one mail per remediation and one digest for the whole sweep.
+//!
+//! Failure, in order: a bucket that cannot be checked fails its shard, after the others of the
+//! shard were checked; SQS hands the shard out again; on its last try ([`ATTEMPTS`]) the shard
+//! puts a `breakglass sweep incomplete` alert naming every unchecked bucket on the bus before it
+//! fails into the dead-letter queue (alarmed). A shard that finishes after the close publishes its
+//! own remediations; a shard record that cannot be written is published at once, unbatched: mail
+//! may be many, never none.
+
+use std::collections::BTreeMap;
+
+use canonical_policies::{BucketConfig, Config};
+use futures_util::stream::{self, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::audit::Trail;
+use crate::enforce::{EnforceError, Enforcer};
+use crate::events::{OwnEvent, Remediation, SweepIncomplete, Unchecked};
+use crate::ports::{
+    AuditLog, AuditReader, BucketRecords, BucketSettings, ControlPlane, EventBus, PolicyStore, PortError,
+    SweepQueue,
+};
+use crate::sentinel::Sentinel;
+
+/// At most this many buckets per shard message: a shard reads them eight at a time, so even a
+/// full shard takes a few seconds, far inside the enforcer's 30-second timeout.
+pub const SHARD_BUCKETS: usize = 100;
+/// How many times SQS hands out a shard before it goes to the dead-letter queue: template.yaml's
+/// `maxReceiveCount` of the sweep queue (tests/tests/template.rs ties the two).
+pub const ATTEMPTS: u32 = 3;
+/// The close message waits this long (seconds) after the shards: three tries of a shard, each
+/// visible again after the queue's 60-second visibility timeout, fit well inside it.
+pub const CLOSE_DELAY_SECONDS: u32 = 300;
+/// Where the shard records live, under the audit trail's prefix.
+pub const SWEEPS: &str = "_sweeps";
+const SHARD_SCHEMA: &str = "breakglass.sweep-shard/1";
+/// How many buckets of one shard are read at once.
+const SHARD_CONCURRENCY: usize = 8;
+
+/// A message on the sweep queue. Written by the planning invocation and read back by the shard
+/// invocations with the same serde code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum SweepMessage {
+    Shard(Shard),
+    Close(Close),
+}
+
+/// The buckets of one account in one Region (at most [`SHARD_BUCKETS`] of them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub sweep: String,
+    pub index: usize,
+    pub of: usize,
+    pub account: String,
+    pub region: Option<String>,
+    pub buckets: Vec<String>,
+    /// Also versioning, lifecycle and replication (hourly); otherwise the policy alone: one read.
+    pub settings: bool,
+}
+
+/// Sent with a delay after the shards: gather their remediations and mail them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Close {
+    pub sweep: String,
+    pub shards: usize,
+}
+
+/// What a shard try that remediated something leaves in the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardRecord {
+    pub schema: String,
+    pub sweep: String,
+    pub index: usize,
+    pub attempt: u32,
+    pub account: String,
+    pub region: Option<String>,
+    pub remediations: Vec<Remediation>,
+    pub time: String,
+}
+
+/// The sweep's name: the schedule time (so that keys sort by time) and the event's id (so that a
+/// retried planning invocation names the same sweep). Only characters safe in an S3 key.
+pub fn sweep_id(event_id: Option<&str>, time: OffsetDateTime) -> String {
+    let t = time.to_offset(time::UtcOffset::UTC);
+    let stamp = format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    let id: String = event_id
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(36)
+        .collect();
+    if id.is_empty() {
+        stamp
+    } else {
+        format!("{stamp}-{id}")
+    }
+}
+
+/// The bucket settings are checked by the sweep of the first quarter of each hour; the policy by
+/// every sweep. A change of settings triggers its own check at once; the sweep is the net under it.
+pub fn settings_due(time: OffsetDateTime) -> bool {
+    time.to_offset(time::UtcOffset::UTC).minute() < 15
+}
+
+/// The shards of a sweep: the configured buckets grouped by account and Region (in that order),
+/// each group cut into pieces of at most [`SHARD_BUCKETS`].
+pub fn plan(config: &Config, sweep: &str, settings: bool) -> Vec<Shard> {
+    type Place<'c> = (&'c str, Option<&'c str>);
+    let mut groups: BTreeMap<Place<'_>, Vec<String>> = BTreeMap::new();
+    for b in &config.buckets {
+        groups.entry((b.account.as_str(), b.region.as_deref())).or_default().push(b.name.clone());
+    }
+    let pieces: Vec<(Place<'_>, Vec<String>)> = groups
+        .into_iter()
+        .flat_map(|(place, names)| {
+            names.chunks(SHARD_BUCKETS).map(|c| (place, c.to_vec())).collect::<Vec<_>>()
+        })
+        .collect();
+    let of = pieces.len();
+    pieces
+        .into_iter()
+        .enumerate()
+        .map(|(index, ((account, region), buckets))| Shard {
+            sweep: sweep.to_owned(),
+            index,
+            of,
+            account: account.to_owned(),
+            region: region.map(str::to_owned),
+            buckets,
+            settings,
+        })
+        .collect()
+}
+
+/// Sends the shards of `sweep`, then the delayed close. Returns how many shards were sent.
+pub async fn send_plan<Q: SweepQueue>(
+    config: &Config,
+    queue: &Q,
+    sweep: &str,
+    settings: bool,
+    close_delay: u32,
+) -> Result<usize, PortError> {
+    let shards = plan(config, sweep, settings);
+    let bodies: Vec<String> = shards.iter().map(|s| SweepMessage::Shard(s.clone()).body()).collect();
+    queue.send(&bodies, 0).await?;
+    let close = SweepMessage::Close(Close { sweep: sweep.to_owned(), shards: shards.len() });
+    queue.send(&[close.body()], close_delay).await?;
+    Ok(shards.len())
+}
+
+impl SweepMessage {
+    pub fn body(&self) -> String {
+        // Strings, numbers and lists only: serialisation cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn parse(body: &str) -> Result<SweepMessage, serde_json::Error> {
+        serde_json::from_str(body)
+    }
+}
+
+fn shard_dir<L>(trail: &Trail<L>, sweep: &str) -> String {
+    format!("{}{SWEEPS}/{sweep}/", trail.config.prefix)
+}
+
+fn closed_key<L>(trail: &Trail<L>, sweep: &str) -> String {
+    format!("{}closed.json", shard_dir(trail, sweep))
+}
+
+/// What one shard try found.
+#[derive(Debug, Default)]
+pub struct ShardDone {
+    pub checked: usize,
+    pub remediated: usize,
+    pub repairs: usize,
+    /// Buckets not checked, with why; non-empty fails the try.
+    pub unchecked: Vec<Unchecked>,
+}
+
+/// Runs one try (`attempt`, from 1) of a shard: every bucket's policy (and settings when the shard
+/// says so), then its remediations recorded or published, then, when something was not checked on
+/// the last try, the alert.
+pub async fn run_shard<S, B, T, C, L>(
+    enforcer: &Enforcer<S, B, T>,
+    sentinel: &Sentinel<'_, S, B, C>,
+    trail: &Trail<L>,
+    shard: &Shard,
+    attempt: u32,
+    now: OffsetDateTime,
+) -> Result<ShardDone, PortError>
+where
+    S: PolicyStore + BucketSettings,
+    B: EventBus,
+    T: BucketRecords,
+    C: ControlPlane,
+    L: AuditLog + AuditReader,
+{
+    let mut done = ShardDone::default();
+    // A bucket the config no longer has (changed since the plan) is not this sweep's; one in another
+    // account than the shard's would be a forged message: neither is touched.
+    let buckets: Vec<&BucketConfig> = shard
+        .buckets
+        .iter()
+        .filter_map(|name| match enforcer.config.bucket(name) {
+            Some(b) if b.account == shard.account => Some(b),
+            Some(_) => {
+                tracing::error!(
+                    bucket = name.as_str(),
+                    account = shard.account.as_str(),
+                    "shard names a bucket of another account; skipped"
+                );
+                None
+            }
+            None => {
+                tracing::info!(bucket = name.as_str(), "no longer in the config; skipped");
+                None
+            }
+        })
+        .collect();
+    let pending: Vec<_> = buckets
+        .iter()
+        .map(|b| async move {
+            let (policy, event) = enforcer.reconcile_quietly(b, None, now).await;
+            let settings = match shard.settings {
+                true => Some(sentinel.sweep_bucket(b, now).await),
+                false => None,
+            };
+            (b.name.clone(), policy, event, settings)
+        })
+        .collect();
+    let results = stream::iter(pending).buffered(SHARD_CONCURRENCY).collect::<Vec<_>>().await;
+    let mut remediations = Vec::new();
+    for (bucket, policy, event, settings) in results {
+        remediations.extend(event);
+        let mut errors: Vec<EnforceError> = Vec::new();
+        if let Err(e) = policy {
+            errors.push(e);
+        }
+        match settings {
+            Some(Ok(repairs)) => done.repairs += repairs.len(),
+            Some(Err(e)) => errors.push(e),
+            None => {}
+        }
+        match errors.first() {
+            None => done.checked += 1,
+            Some(e) => {
+                tracing::error!(bucket = bucket.as_str(), error = %e, "bucket not checked; the others were");
+                done.unchecked.push(Unchecked { bucket, error: e.to_string() });
+            }
+        }
+    }
+    done.remediated = remediations.len();
+    if !remediations.is_empty() {
+        settle(enforcer, trail, shard, attempt, remediations, now).await?;
+    }
+    if !done.unchecked.is_empty() && attempt >= ATTEMPTS {
+        let alert = SweepIncomplete {
+            schema: "breakglass.sweep-incomplete/1".into(),
+            sweep: shard.sweep.clone(),
+            account: shard.account.clone(),
+            region: shard.region.clone(),
+            attempts: attempt,
+            unchecked: done.unchecked.clone(),
+            time: crate::format_time(now),
+        };
+        enforcer.bus.put(&OwnEvent::SweepIncomplete(alert).to_bus()).await?;
+    }
+    Ok(done)
+}
+
+/// A shard's remediations: recorded for the close to mail together, or published now when the
+/// sweep has already closed or the record cannot be written (never lost, at worst mailed singly).
+async fn settle<S, B, T, L>(
+    enforcer: &Enforcer<S, B, T>,
+    trail: &Trail<L>,
+    shard: &Shard,
+    attempt: u32,
+    remediations: Vec<Remediation>,
+    now: OffsetDateTime,
+) -> Result<(), PortError>
+where
+    S: PolicyStore,
+    B: EventBus,
+    T: BucketRecords,
+    L: AuditLog + AuditReader,
+{
+    let record = ShardRecord {
+        schema: SHARD_SCHEMA.into(),
+        sweep: shard.sweep.clone(),
+        index: shard.index,
+        attempt,
+        account: shard.account.clone(),
+        region: shard.region.clone(),
+        remediations,
+        time: crate::format_time(now),
+    };
+    let key = format!("{}{:05}-{attempt}.json", shard_dir(trail, &shard.sweep), shard.index);
+    let body = serde_json::to_string(&record).unwrap_or_default();
+    let written = trail.log.append(&key, &body, now + trail.config.retain).await;
+    // The close marker is written before the close reads the records: a record written after the
+    // close read them finds the marker here.
+    let closed = match &written {
+        Ok(_) => trail.log.get(&closed_key(trail, &shard.sweep)).await.map(|m| m.is_some()),
+        Err(_) => Ok(true),
+    };
+    match (written, closed) {
+        (Ok(_), Ok(false)) => Ok(()),
+        (written, _) => {
+            if let Err(e) = written {
+                tracing::error!(error = %e, key = key.as_str(), "shard record not written; its remediations are published now");
+            }
+            enforcer.publish(record.remediations, now).await
+        }
+    }
+}
+
+/// The close of a sweep: marks it closed, gathers every shard record and publishes their
+/// remediations as one set (a digest when there are many). Returns how many were published.
+pub async fn close<S, B, T, L>(
+    enforcer: &Enforcer<S, B, T>,
+    trail: &Trail<L>,
+    close: &Close,
+    now: OffsetDateTime,
+) -> Result<usize, PortError>
+where
+    S: PolicyStore,
+    B: EventBus,
+    T: BucketRecords,
+    L: AuditLog + AuditReader,
+{
+    let marker = json!({"schema": SHARD_SCHEMA, "kind": "closed", "sweep": close.sweep, "shards": close.shards, "time": crate::format_time(now)});
+    let closed = closed_key(trail, &close.sweep);
+    trail.log.append(&closed, &marker.to_string(), now + trail.config.retain).await?;
+    let mut events: Vec<Remediation> = Vec::new();
+    for key in trail.log.keys(&shard_dir(trail, &close.sweep), None).await? {
+        if key == closed {
+            continue;
+        }
+        let Some(text) = trail.log.get(&key).await? else { continue };
+        match serde_json::from_str::<ShardRecord>(&text) {
+            Ok(r) => {
+                for e in r.remediations {
+                    // A retried close may meet a bucket twice (two tries of one shard): once is enough.
+                    if !events.iter().any(|x| x.bucket == e.bucket) {
+                        events.push(e);
+                    }
+                }
+            }
+            Err(e) => tracing::error!(key = key.as_str(), error = %e, "shard record unreadable; skipped"),
+        }
+    }
+    let n = events.len();
+    enforcer.publish(events, now).await?;
+    Ok(n)
+}
+
+/// The answer to an SQS batch of sweep messages: each processed, those that failed handed back
+/// (`batchItemFailures`) for SQS to retry.
+pub async fn handle_messages<S, B, T, C, L>(
+    enforcer: &Enforcer<S, B, T>,
+    sentinel: &Sentinel<'_, S, B, C>,
+    trail: &Trail<L>,
+    messages: &[crate::event::QueueMessage],
+    now: OffsetDateTime,
+) -> Value
+where
+    S: PolicyStore + BucketSettings,
+    B: EventBus,
+    T: BucketRecords,
+    C: ControlPlane,
+    L: AuditLog + AuditReader,
+{
+    let mut failures = Vec::new();
+    let mut shards = Vec::new();
+    for m in messages {
+        let message = match SweepMessage::parse(&m.body) {
+            Ok(message) => message,
+            Err(e) => {
+                // Only the enforcer sends to this queue: anything else is logged, never retried.
+                tracing::error!(message = m.id.as_str(), error = %e, "not a sweep message; dropped");
+                continue;
+            }
+        };
+        match message {
+            SweepMessage::Shard(shard) => {
+                let started = std::time::Instant::now();
+                match run_shard(enforcer, sentinel, trail, &shard, m.receive_count, now).await {
+                    Ok(done) => {
+                        let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                        tracing::info!(
+                            sweep = shard.sweep.as_str(),
+                            shard = shard.index,
+                            account = shard.account.as_str(),
+                            checked = done.checked,
+                            remediated = done.remediated,
+                            unchecked = done.unchecked.len(),
+                            ms,
+                            "shard swept"
+                        );
+                        if !done.unchecked.is_empty() {
+                            failures.push(json!({"itemIdentifier": m.id}));
+                        }
+                        shards.push(json!({
+                            "index": shard.index, "account": shard.account, "region": shard.region,
+                            "attempt": m.receive_count, "checked": done.checked, "remediated": done.remediated,
+                            "repairs": done.repairs, "ms": ms,
+                            "unchecked": done.unchecked.iter().map(|u| &u.bucket).collect::<Vec<_>>(),
+                        }));
+                    }
+                    Err(e) => {
+                        tracing::error!(sweep = shard.sweep.as_str(), shard = shard.index, error = %e, "shard failed");
+                        failures.push(json!({"itemIdentifier": m.id}));
+                    }
+                }
+            }
+            SweepMessage::Close(c) => match close(enforcer, trail, &c, now).await {
+                Ok(n) => {
+                    tracing::info!(sweep = c.sweep.as_str(), remediations = n, "sweep closed");
+                    shards.push(json!({"closed": c.sweep, "remediations": n}));
+                }
+                Err(e) => {
+                    tracing::error!(sweep = c.sweep.as_str(), error = %e, "sweep not closed; retried");
+                    failures.push(json!({"itemIdentifier": m.id}));
+                }
+            },
+        }
+    }
+    json!({ "batchItemFailures": failures, "sweep": shards })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_reads_back_as_itself() {
+        let m = SweepMessage::Shard(Shard {
+            sweep: "20261202T170000Z-abc".into(),
+            index: 3,
+            of: 9,
+            account: "111100000000".into(),
+            region: Some("eu-west-1".into()),
+            buckets: vec!["b".into()],
+            settings: true,
+        });
+        assert_eq!(SweepMessage::parse(&m.body()).unwrap(), m);
+        let c = SweepMessage::Close(Close { sweep: "s".into(), shards: 9 });
+        assert_eq!(SweepMessage::parse(&c.body()).unwrap(), c);
+        assert!(SweepMessage::parse(r#"{"kind":"nonsense"}"#).is_err());
+    }
+
+    #[test]
+    fn shards_are_one_account_and_region_each_and_never_over_the_limit() {
+        let mut text = include_str!("../../examples/breakglass.toml").to_owned();
+        for n in 0..250 {
+            text.push_str(&format!("\n[[bucket]]\nname = \"acme-many-logs-{n:03}\"\n"));
+        }
+        let config = Config::from_toml(&text).unwrap();
+        let shards = plan(&config, "s", false);
+        let sizes: Vec<usize> = shards.iter().map(|s| s.buckets.len()).collect();
+        assert_eq!(sizes.iter().sum::<usize>(), config.buckets.len());
+        assert!(sizes.iter().all(|n| *n <= SHARD_BUCKETS), "{sizes:?}");
+        assert_eq!(shards.len(), config.buckets.len().div_ceil(SHARD_BUCKETS));
+        assert!(shards.iter().enumerate().all(|(i, s)| s.index == i && s.of == shards.len()));
+    }
+
+    #[test]
+    fn sweep_ids_are_safe_keys_that_sort_by_time() {
+        let t = time::macros::datetime!(2026-12-02 17:00:05 UTC);
+        assert_eq!(sweep_id(Some("a1b2/../c3"), t), "20261202T170005Z-a1b2c3");
+        assert_eq!(sweep_id(None, t), "20261202T170005Z");
+        assert!(settings_due(t));
+        assert!(!settings_due(time::macros::datetime!(2026-12-02 17:15:00 UTC)));
+    }
+}
