@@ -14,7 +14,27 @@ use canonical_policies::Quoted;
 
 use crate::aws_cmd::{requester, runtime};
 use crate::input::{read_input, CliError};
-use crate::PushArgs;
+use crate::{CompactArgs, PushArgs};
+
+/// CloudFormation's limit for one parameter value: the compact config must fit it.
+const PARAMETER_LIMIT: usize = 4096;
+
+pub fn compact(a: &CompactArgs) -> Result<ExitCode, CliError> {
+    let path = a.config.display().to_string();
+    let text = String::from_utf8(read_input(&a.config)?)
+        .map_err(|_| CliError::Input(format!("{}: not utf-8", Quoted(&path))))?;
+    let small = canonical_policies::compact(&text)
+        .map_err(|e| CliError::Config { path: a.config.clone(), source: Box::new(e) })?;
+    print!("{small}");
+    if small.len() > PARAMETER_LIMIT {
+        eprintln!(
+            "breakglass: the compact config is {} bytes, over CloudFormation's {PARAMETER_LIMIT}-byte parameter limit: deploy in organisation mode (the config is an S3 object) or bundle it as BREAKGLASS_CONFIG_FILE",
+            small.len()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
 pub fn push(a: &PushArgs) -> Result<ExitCode, CliError> {
     let path = a.aws.config.display().to_string();

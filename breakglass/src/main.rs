@@ -63,6 +63,15 @@ enum ConfigCommand {
     /// Check a config (parse, render every template, organisation membership), show how it differs
     /// from the live one, upload it and tell the security team. Nothing is uploaded on any error.
     Push(PushArgs),
+    /// Print the config without comments, blank lines and indentation: the same config, small
+    /// enough for the stack's `BreakglassConfig` parameter (single-account mode; 4,096 bytes).
+    Compact(CompactArgs),
+}
+
+#[derive(Debug, Args)]
+struct CompactArgs {
+    #[arg(long)]
+    config: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -391,6 +400,7 @@ fn main() -> ExitCode {
         Command::Org(OrgCommand::RenderPolicies(a)) => org_cmd::render_policies(&a),
         Command::Org(OrgCommand::RenderProducts(a)) => org_cmd::render_products(&a),
         Command::Config(ConfigCommand::Push(a)) => config_cmd::push(&a),
+        Command::Config(ConfigCommand::Compact(a)) => config_cmd::compact(&a),
     };
     match result {
         Ok(code) => code,

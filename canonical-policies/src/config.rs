@@ -37,6 +37,8 @@ pub enum ConfigError {
     UnknownPlaceholder { bucket: String, field: &'static str, value: String, placeholder: String },
     #[error("{table}: invalid `{field}` {}: {reason}", Quoted(.value))]
     Organisation { table: &'static str, field: &'static str, value: String, reason: String },
+    #[error("the config cannot be made compact without changing it (near line {line}): deploy it as it is, or as a file or an S3 object")]
+    NotCompactable { line: usize },
 }
 
 /// Why an OpenAccess request is not lawful for a bucket.
@@ -65,10 +67,19 @@ struct RawConfig {
     #[serde(default)]
     investigator: Vec<RawInvestigator>,
     organisation: Option<RawOrganisation>,
+    discovery: Option<RawDiscovery>,
     #[serde(default)]
     account: Vec<RawAccount>,
     #[serde(default)]
     ou: Vec<RawOu>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDiscovery {
+    tag: Option<String>,
+    #[serde(default)]
+    exclude: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -508,6 +519,79 @@ pub struct Config {
     pub accounts: Vec<Account>,
     /// Logging accounts selected by organizational unit (`[[ou]]`, organisation mode only).
     pub ous: Vec<OrgUnit>,
+    /// Buckets found by prefix and tag (`[discovery]`, organisation mode only).
+    pub discovery: Option<Discovery>,
+    /// `[defaults]`, kept to configure a discovered bucket as a `[[bucket]]` with only its name,
+    /// account and Region would be.
+    defaults: RawBucket,
+}
+
+/// Discovery (`[discovery]`): every bucket of the `[[account]]`s, in their Regions, whose name starts
+/// with `[organisation] bucket_prefix` and (when `tag` is set) that carries the tag, is protected
+/// with `[defaults]`; a `[[bucket]]` of the same name overrides it. What was found is kept in a
+/// registry that only grows: only `exclude` here takes a bucket out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discovery {
+    /// `key` and, if given, the value it must have.
+    pub tag: Option<(String, Option<String>)>,
+    pub exclude: BTreeSet<String>,
+}
+
+/// A bucket discovery found: where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discovered {
+    pub name: String,
+    pub account: String,
+    pub region: String,
+}
+
+impl Discovery {
+    fn from_raw(raw: &RawDiscovery) -> Result<Discovery, ConfigError> {
+        let invalid = |field, value: &str, reason: &str| ConfigError::Organisation {
+            table: "[discovery]",
+            field,
+            value: value.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let tag = match &raw.tag {
+            None => None,
+            Some(t) => {
+                let (key, value) = match t.split_once('=') {
+                    Some((k, v)) => (k.to_owned(), Some(v.to_owned())),
+                    None => (t.clone(), None),
+                };
+                if key.is_empty() || key.chars().count() > 128 || key.starts_with("aws:") {
+                    return Err(invalid(
+                        "tag",
+                        t,
+                        "expected `key` or `key=value`, the key 1-128 characters and not `aws:`",
+                    ));
+                }
+                if value.as_ref().is_some_and(|v| v.chars().count() > 256) {
+                    return Err(invalid("tag", t, "the value is over 256 characters"));
+                }
+                Some((key, value))
+            }
+        };
+        let mut exclude = BTreeSet::new();
+        for name in &raw.exclude {
+            if !is_bucket_name(name) {
+                return Err(invalid("exclude", name, "not a bucket name"));
+            }
+            exclude.insert(name.clone());
+        }
+        Ok(Discovery { tag, exclude })
+    }
+
+    /// Whether `tags` (a bucket's tag set) carry the discovery tag; `true` when none is asked for.
+    pub fn tagged(&self, tags: &[(String, String)]) -> bool {
+        match &self.tag {
+            None => true,
+            Some((key, value)) => {
+                tags.iter().any(|(k, v)| k == key && value.as_ref().is_none_or(|want| want == v))
+            }
+        }
+    }
 }
 
 /// One protected bucket, validated, with its ClosedAccess policy rendered once.
@@ -651,7 +735,29 @@ impl Config {
                 reason: "configured twice",
             });
         }
-        Ok(Config { buckets, audit, investigators, organisation, accounts, ous })
+        let discovery = match &raw.discovery {
+            Some(d) if organisation.is_none() => {
+                let _ = d;
+                return Err(ConfigError::Organisation {
+                    table: "[discovery]",
+                    field: "tag",
+                    value: String::new(),
+                    reason: "buckets are discovered only in organisation mode (add `[organisation]`)".into(),
+                });
+            }
+            Some(d) => Some(Discovery::from_raw(d)?),
+            None => None,
+        };
+        Ok(Config {
+            buckets,
+            audit,
+            investigators,
+            organisation,
+            accounts,
+            ous,
+            discovery,
+            defaults: raw.defaults,
+        })
     }
 
     /// The `[[account]]` entry of an account ID.
@@ -679,6 +785,48 @@ impl Config {
 
     pub fn bucket(&self, name: &str) -> Option<&BucketConfig> {
         self.buckets.iter().find(|b| b.name == name)
+    }
+
+    /// Whether `[discovery] exclude` names the bucket: the only way out of the registry.
+    pub fn excluded(&self, name: &str) -> bool {
+        self.discovery.as_ref().is_some_and(|d| d.exclude.contains(name))
+    }
+
+    /// This config with the discovered buckets protected as `[defaults]` say, except those a
+    /// `[[bucket]]` configures itself and those excluded. A discovered bucket that this config
+    /// cannot protect (an account or Region no longer listed, outside the prefix) is left out and
+    /// returned with why, never guessed.
+    pub fn with_discovered(&self, found: &[Discovered]) -> (Config, Vec<ConfigError>) {
+        let mut config = self.clone();
+        let mut refused = Vec::new();
+        for d in found {
+            if config.bucket(&d.name).is_some() || self.excluded(&d.name) {
+                continue;
+            }
+            let raw = RawBucket {
+                name: Some(d.name.clone()),
+                account: Some(d.account.clone()),
+                region: Some(d.region.clone()),
+                ..RawBucket::default()
+            };
+            let checked = BucketConfig::from_raw(&raw, &self.defaults).and_then(|b| {
+                check_route(&b, &self.accounts, &self.ous)?;
+                match &self.organisation {
+                    Some(org) if b.name.starts_with(&org.bucket_prefix) => Ok(b),
+                    _ => Err(ConfigError::Invalid {
+                        bucket: b.name.clone(),
+                        field: "name",
+                        value: b.name.clone(),
+                        reason: "a discovered bucket outside `[organisation] bucket_prefix`",
+                    }),
+                }
+            });
+            match checked {
+                Ok(b) => config.buckets.push(b),
+                Err(e) => refused.push(e),
+            }
+        }
+        (config, refused)
     }
 }
 
@@ -784,6 +932,51 @@ fn toml_message(text: &str, e: &toml::de::Error) -> String {
         }
         None => message.to_owned(),
     }
+}
+
+/// The config without what only people read: comment lines, blank lines and indentation, and the
+/// indentation inside `base_statements` (JSON, where it means nothing). What CloudFormation's
+/// 4,096-byte parameter and Lambda's 4 KB environment hold in single-account mode. Refused when the
+/// compact text would parse to anything but the same config.
+pub fn compact(text: &str) -> Result<String, ConfigError> {
+    const QUOTES: [&str; 2] = ["'''", "\"\"\""];
+    let before = Config::from_toml(text)?;
+    let mut out = String::with_capacity(text.len());
+    // Inside a multi-line string: kept as it is, but `base_statements`' JSON loses its indentation.
+    let mut open: Option<(&str, bool)> = None;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        let kept = match open {
+            Some((_, true)) => trimmed,
+            Some((_, false)) => line,
+            None if trimmed.is_empty() || trimmed.starts_with('#') => continue,
+            None => trimmed,
+        };
+        for quote in QUOTES {
+            if kept.matches(quote).count() % 2 == 1 {
+                open = match open {
+                    Some((q, _)) if q == quote => None,
+                    None => Some((quote, trimmed.starts_with("base_statements"))),
+                    other => other,
+                };
+            }
+        }
+        out.push_str(kept);
+        out.push('\n');
+    }
+    let after = Config::from_toml(&out)?;
+    // `[defaults]` raw text differs by the indentation removed; what it configures must not.
+    let effect = |c: &Config| {
+        format!(
+            "{:?}{:?}{:?}{:?}{:?}{:?}{:?}",
+            c.buckets, c.audit, c.investigators, c.organisation, c.accounts, c.ous, c.discovery
+        )
+    };
+    if effect(&before) != effect(&after) {
+        let line = text.lines().zip(out.lines()).position(|(a, b)| a.trim() != b.trim()).unwrap_or(0) + 1;
+        return Err(ConfigError::NotCompactable { line });
+    }
+    Ok(out)
 }
 
 /// S3 bucket naming rules (the subset that matters for ARNs and hosts).
@@ -1126,5 +1319,84 @@ mod tests {
         assert!(is_bucket_name("acme-audit-logs"));
         assert!(!is_bucket_name("Acme"));
         assert!(!is_bucket_name("-ab"));
+    }
+}
+
+#[cfg(test)]
+mod compact_tests {
+    use super::*;
+
+    #[test]
+    fn the_examples_compact_to_the_same_config() {
+        for text in
+            [include_str!("../../examples/breakglass.toml"), include_str!("../../examples/organisation.toml")]
+        {
+            let small = compact(text).unwrap();
+            assert!(small.len() * 3 < text.len() * 2, "{} → {}", text.len(), small.len());
+            assert!(!small.lines().any(|l| l.starts_with('#') || l.trim().is_empty()));
+            assert_eq!(compact(&small).unwrap(), small, "compact is idempotent");
+        }
+    }
+}
+
+#[cfg(test)]
+mod discovery_tests {
+    use super::*;
+
+    fn org(discovery: &str) -> Config {
+        let text = format!("{}\n{discovery}\n", include_str!("../../examples/organisation.toml"));
+        Config::from_toml(&text).unwrap()
+    }
+
+    fn found(name: &str, account: &str, region: &str) -> Discovered {
+        Discovered { name: name.into(), account: account.into(), region: region.into() }
+    }
+
+    #[test]
+    fn discovered_buckets_are_protected_with_the_defaults_unless_configured_or_excluded() {
+        let config = org("[discovery]\ntag = \"breakglass=protect\"\nexclude = [\"acme-scratch-logs\"]");
+        let d = config.discovery.clone().unwrap();
+        assert_eq!(d.tag, Some(("breakglass".into(), Some("protect".into()))));
+        assert!(d.tagged(&[("breakglass".into(), "protect".into())]));
+        assert!(!d.tagged(&[("breakglass".into(), "no".into())]));
+        assert!(!d.tagged(&[]));
+        let before = config.buckets.len();
+        let (merged, refused) = config.with_discovered(&[
+            found("acme-new-logs", "111100000000", "eu-west-1"),
+            found("acme-scratch-logs", "111100000000", "eu-west-1"),
+            // Configured by hand: the [[bucket]] wins, it is not added twice.
+            found("acme-prod-cloudtrail-logs", "111100000000", "eu-central-1"),
+            found("acme-elsewhere-logs", "444400000000", "eu-west-1"),
+            found("other-logs", "111100000000", "eu-west-1"),
+        ]);
+        assert_eq!(merged.buckets.len(), before + 1);
+        let new = merged.bucket("acme-new-logs").unwrap();
+        assert_eq!((new.account.as_str(), new.region.as_deref()), ("111100000000", Some("eu-west-1")));
+        assert_eq!(
+            new.investigator_roles,
+            merged
+                .bucket("acme-dev-cloudtrail-logs")
+                .unwrap()
+                .investigator_roles
+                .iter()
+                .map(|r| r.replace("222200000000", "111100000000"))
+                .collect()
+        );
+        assert!(merged.bucket("acme-scratch-logs").is_none(), "excluded");
+        assert_eq!(refused.len(), 2, "{refused:?}");
+        assert!(refused[0].to_string().contains("444400000000"), "{}", refused[0]);
+    }
+
+    #[test]
+    fn discovery_is_organisation_mode_only_and_checked() {
+        let single = format!("{}\n[discovery]\n", include_str!("../../examples/breakglass.toml"));
+        assert!(Config::from_toml(&single).unwrap_err().to_string().contains("only in organisation mode"));
+        for bad in ["tag = \"aws:createdBy\"", "tag = \"\"", "exclude = [\"Not_A_Bucket\"]"] {
+            let text = format!("{}\n[discovery]\n{bad}\n", include_str!("../../examples/organisation.toml"));
+            assert!(
+                Config::from_toml(&text).unwrap_err().to_string().starts_with("[discovery]: invalid"),
+                "{bad}"
+            );
+        }
     }
 }

@@ -44,8 +44,8 @@ pub mod template;
 pub use canonical::{InvalidHash, PolicyHash};
 pub use classify::{classify, classify_policy, classify_text, Classification, DriftReason, State};
 pub use config::{
-    is_region, trust_hash, Account, AuditConfig, BucketConfig, Config, ConfigError, GrantError,
-    HumanDuration, Investigator, OrgUnit, Organisation, TwoPerson,
+    compact, is_region, trust_hash, Account, AuditConfig, BucketConfig, Config, ConfigError, Discovered,
+    Discovery, GrantError, HumanDuration, Investigator, OrgUnit, Organisation, TwoPerson,
 };
 pub use error::{PolicyError, Quoted, SyntaxReason};
 pub use policy::{

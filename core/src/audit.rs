@@ -227,6 +227,19 @@ fn own_facts(event: &OwnEvent) -> Facts {
             )),
             ..Facts::default()
         },
+        OwnEvent::Discovery(x) => Facts {
+            action: "discovery".into(),
+            who: by(ENFORCER),
+            why: Some(match &x.error {
+                Some(e) => e.clone(),
+                None => format!(
+                    "{} bucket(s) now protected, {} place(s) not listed",
+                    x.added.len(),
+                    x.failed.len()
+                ),
+            }),
+            ..Facts::default()
+        },
         OwnEvent::Unreadable(u) => Facts {
             action: "unreadable".into(),
             who: by(RECORDER),

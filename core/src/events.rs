@@ -24,6 +24,7 @@ pub const ACCESS_REQUEST: &str = "breakglass access request";
 pub const DECISION: &str = "breakglass decision";
 pub const REMEDIATION_DIGEST: &str = "breakglass remediation digest";
 pub const SWEEP_INCOMPLETE: &str = "breakglass sweep incomplete";
+pub const DISCOVERY: &str = "breakglass discovery";
 
 /// Readers and expiry of an OpenAccess.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,6 +200,26 @@ pub struct SweepIncomplete {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unchecked {
     pub bucket: String,
+    pub error: String,
+}
+
+/// What a discovery run added to the registry, what it could not list, or why the registry could
+/// not be read (`breakglass.discovery/1`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscoveryEvent {
+    #[serde(default = "schemas::discovery")]
+    pub schema: String,
+    pub added: Vec<crate::discovery::Entry>,
+    pub failed: Vec<Unlisted>,
+    /// The registry could not be read: nothing was added, the last good registry stays in force.
+    pub error: Option<String>,
+    pub time: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unlisted {
+    pub account: String,
+    pub region: String,
     pub error: String,
 }
 
@@ -431,6 +452,7 @@ pub enum OwnEvent {
     Decision(Decision),
     RemediationDigest(RemediationDigest),
     SweepIncomplete(SweepIncomplete),
+    Discovery(DiscoveryEvent),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -458,6 +480,7 @@ impl OwnEvent {
             OwnEvent::Decision(_) => DECISION,
             OwnEvent::RemediationDigest(_) => REMEDIATION_DIGEST,
             OwnEvent::SweepIncomplete(_) => SWEEP_INCOMPLETE,
+            OwnEvent::Discovery(_) => DISCOVERY,
         }
     }
 
@@ -478,6 +501,7 @@ impl OwnEvent {
             OwnEvent::Decision(e) => serde_json::to_value(e),
             OwnEvent::RemediationDigest(e) => serde_json::to_value(e),
             OwnEvent::SweepIncomplete(e) => serde_json::to_value(e),
+            OwnEvent::Discovery(e) => serde_json::to_value(e),
         };
         // Plain structs of strings, numbers and options: serialisation cannot fail.
         detail.unwrap_or(Value::Null)
@@ -507,6 +531,7 @@ impl OwnEvent {
             REMEDIATION_DIGEST => {
                 RemediationDigest::deserialize(detail).map(OwnEvent::RemediationDigest).map_err(malformed)
             }
+            DISCOVERY => DiscoveryEvent::deserialize(detail).map(OwnEvent::Discovery).map_err(malformed),
             SWEEP_INCOMPLETE => {
                 SweepIncomplete::deserialize(detail).map(OwnEvent::SweepIncomplete).map_err(malformed)
             }
@@ -533,7 +558,8 @@ impl OwnEvent {
             OwnEvent::Config(_)
             | OwnEvent::Unreadable(_)
             | OwnEvent::RemediationDigest(_)
-            | OwnEvent::SweepIncomplete(_) => None,
+            | OwnEvent::SweepIncomplete(_)
+            | OwnEvent::Discovery(_) => None,
         }
     }
 }
@@ -577,6 +603,9 @@ mod schemas {
     }
     pub fn sweep_incomplete() -> String {
         "breakglass.sweep-incomplete/1".into()
+    }
+    pub fn discovery() -> String {
+        "breakglass.discovery/1".into()
     }
 }
 
@@ -688,6 +717,18 @@ mod tests {
                 attempts: 3,
                 unchecked: vec![Unchecked { bucket: "b".into(), error: "e".into() }],
                 time: "2026-11-24T10:00:00Z".into(),
+            }),
+            OwnEvent::Discovery(DiscoveryEvent {
+                schema: schemas::discovery(),
+                added: vec![crate::discovery::Entry {
+                    name: "acme-new-logs".into(),
+                    account: "111100000000".into(),
+                    region: "eu-west-1".into(),
+                    since: "2026-12-02T17:00:00Z".into(),
+                }],
+                failed: vec![Unlisted { account: "2".into(), region: "r".into(), error: "e".into() }],
+                error: None,
+                time: "2026-12-02T17:00:00Z".into(),
             }),
             OwnEvent::Unreadable(UnreadableEvents {
                 schema: schemas::unreadable(),

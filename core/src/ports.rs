@@ -216,3 +216,35 @@ pub trait SweepQueue: Sync {
         delay_seconds: u32,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
+
+/// The buckets of the logging accounts, for discovery (S3 `ListBuckets` and `GetBucketTagging` in
+/// each account, through its member role).
+pub trait Directory: Sync {
+    /// Every bucket of `account` in `region` whose name starts with `prefix`, all pages.
+    fn buckets(
+        &self,
+        account: &str,
+        region: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<String>, PortError>> + Send;
+    /// The bucket's tags; empty when it has none.
+    fn tags(
+        &self,
+        account: &str,
+        region: &str,
+        bucket: &str,
+    ) -> impl Future<Output = Result<Vec<(String, String)>, PortError>> + Send;
+}
+
+/// Where the registry of discovered buckets is kept (an S3 object beside the config).
+pub trait RegistryStore: Sync {
+    /// The registry's text and version tag, or `None` before the first discovery.
+    fn load(&self) -> impl Future<Output = Result<Option<(String, String)>, PortError>> + Send;
+    /// Writes `text` if the object is still the version `expected` (`None`: there is none yet);
+    /// `Ok(false)` when another writer came first.
+    fn save(
+        &self,
+        text: &str,
+        expected: Option<&str>,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
+}

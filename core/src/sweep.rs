@@ -36,6 +36,8 @@ use crate::sentinel::Sentinel;
 /// At most this many buckets per shard message: a shard reads them eight at a time, so even a
 /// full shard takes a few seconds, far inside the enforcer's 30-second timeout.
 pub const SHARD_BUCKETS: usize = 100;
+/// At most this many buckets per message: an account with more is spread over several messages.
+pub const MESSAGE_BUCKETS: usize = 200;
 /// How many times SQS hands out a shard before it goes to the dead-letter queue: template.yaml's
 /// `maxReceiveCount` of the sweep queue (tests/tests/template.rs ties the two).
 pub const ATTEMPTS: u32 = 3;
@@ -53,7 +55,11 @@ const SHARD_CONCURRENCY: usize = 8;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum SweepMessage {
-    Shard(Shard),
+    /// The shards of one account (all its Regions while they hold at most [`MESSAGE_BUCKETS`]):
+    /// one instance sweeps them, so the member role is assumed once per account and sweep.
+    Shards {
+        shards: Vec<Shard>,
+    },
     Close(Close),
 }
 
@@ -161,7 +167,21 @@ pub async fn send_plan<Q: SweepQueue>(
     close_delay: u32,
 ) -> Result<usize, PortError> {
     let shards = plan(config, sweep, settings);
-    let bodies: Vec<String> = shards.iter().map(|s| SweepMessage::Shard(s.clone()).body()).collect();
+    let mut messages: Vec<Vec<Shard>> = Vec::new();
+    for shard in &shards {
+        match messages.last_mut() {
+            Some(m)
+                if m.first().is_some_and(|f| f.account == shard.account)
+                    && m.iter().map(|s| s.buckets.len()).sum::<usize>() + shard.buckets.len()
+                        <= MESSAGE_BUCKETS =>
+            {
+                m.push(shard.clone());
+            }
+            _ => messages.push(vec![shard.clone()]),
+        }
+    }
+    let bodies: Vec<String> =
+        messages.into_iter().map(|m| SweepMessage::Shards { shards: m }.body()).collect();
     queue.send(&bodies, 0).await?;
     let close = SweepMessage::Close(Close { sweep: sweep.to_owned(), shards: shards.len() });
     queue.send(&[close.body()], close_delay).await?;
@@ -402,35 +422,40 @@ where
             }
         };
         match message {
-            SweepMessage::Shard(shard) => {
-                let started = std::time::Instant::now();
-                match run_shard(enforcer, sentinel, trail, &shard, m.receive_count, now).await {
-                    Ok(done) => {
-                        let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-                        tracing::info!(
-                            sweep = shard.sweep.as_str(),
-                            shard = shard.index,
-                            account = shard.account.as_str(),
-                            checked = done.checked,
-                            remediated = done.remediated,
-                            unchecked = done.unchecked.len(),
-                            ms,
-                            "shard swept"
-                        );
-                        if !done.unchecked.is_empty() {
-                            failures.push(json!({"itemIdentifier": m.id}));
+            SweepMessage::Shards { shards: list } => {
+                let mut failed = false;
+                for shard in &list {
+                    let started = std::time::Instant::now();
+                    match run_shard(enforcer, sentinel, trail, shard, m.receive_count, now).await {
+                        Ok(done) => {
+                            let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                            tracing::info!(
+                                sweep = shard.sweep.as_str(),
+                                shard = shard.index,
+                                account = shard.account.as_str(),
+                                checked = done.checked,
+                                remediated = done.remediated,
+                                unchecked = done.unchecked.len(),
+                                ms,
+                                "shard swept"
+                            );
+                            failed |= !done.unchecked.is_empty();
+                            shards.push(json!({
+                                "index": shard.index, "account": shard.account, "region": shard.region,
+                                "attempt": m.receive_count, "checked": done.checked, "remediated": done.remediated,
+                                "repairs": done.repairs, "ms": ms,
+                                "unchecked": done.unchecked.iter().map(|u| &u.bucket).collect::<Vec<_>>(),
+                            }));
                         }
-                        shards.push(json!({
-                            "index": shard.index, "account": shard.account, "region": shard.region,
-                            "attempt": m.receive_count, "checked": done.checked, "remediated": done.remediated,
-                            "repairs": done.repairs, "ms": ms,
-                            "unchecked": done.unchecked.iter().map(|u| &u.bucket).collect::<Vec<_>>(),
-                        }));
+                        Err(e) => {
+                            tracing::error!(sweep = shard.sweep.as_str(), shard = shard.index, error = %e, "shard failed");
+                            failed = true;
+                        }
                     }
-                    Err(e) => {
-                        tracing::error!(sweep = shard.sweep.as_str(), shard = shard.index, error = %e, "shard failed");
-                        failures.push(json!({"itemIdentifier": m.id}));
-                    }
+                }
+                // The whole message comes back: its clean shards cost one read per bucket again.
+                if failed {
+                    failures.push(json!({"itemIdentifier": m.id}));
                 }
             }
             SweepMessage::Close(c) => match close(enforcer, trail, &c, now).await {
@@ -454,15 +479,17 @@ mod tests {
 
     #[test]
     fn a_message_reads_back_as_itself() {
-        let m = SweepMessage::Shard(Shard {
-            sweep: "20261202T170000Z-abc".into(),
-            index: 3,
-            of: 9,
-            account: "111100000000".into(),
-            region: Some("eu-west-1".into()),
-            buckets: vec!["b".into()],
-            settings: true,
-        });
+        let m = SweepMessage::Shards {
+            shards: vec![Shard {
+                sweep: "20261202T170000Z-abc".into(),
+                index: 3,
+                of: 9,
+                account: "111100000000".into(),
+                region: Some("eu-west-1".into()),
+                buckets: vec!["b".into()],
+                settings: true,
+            }],
+        };
         assert_eq!(SweepMessage::parse(&m.body()).unwrap(), m);
         let c = SweepMessage::Close(Close { sweep: "s".into(), shards: 9 });
         assert_eq!(SweepMessage::parse(&c.body()).unwrap(), c);
@@ -482,6 +509,31 @@ mod tests {
         assert!(sizes.iter().all(|n| *n <= SHARD_BUCKETS), "{sizes:?}");
         assert_eq!(shards.len(), config.buckets.len().div_ceil(SHARD_BUCKETS));
         assert!(shards.iter().enumerate().all(|(i, s)| s.index == i && s.of == shards.len()));
+    }
+
+    struct Sent(std::sync::Mutex<Vec<(String, u32)>>);
+    impl SweepQueue for Sent {
+        async fn send(&self, bodies: &[String], delay: u32) -> Result<(), PortError> {
+            let mut s = self.0.lock().map_err(|_| PortError::Retryable("lock".into()))?;
+            s.extend(bodies.iter().map(|b| (b.clone(), delay)));
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_accounts_regions_travel_in_one_message_so_its_role_is_assumed_once() {
+        let config = Config::from_toml(include_str!("../../examples/organisation.toml")).unwrap();
+        let queue = Sent(std::sync::Mutex::new(Vec::new()));
+        let shards = send_plan(&config, &queue, "s", false, 300).await.unwrap();
+        assert_eq!(shards, 4, "one per account and Region");
+        let sent = queue.0.into_inner().unwrap();
+        let messages: Vec<SweepMessage> = sent.iter().map(|(b, _)| SweepMessage::parse(b).unwrap()).collect();
+        assert_eq!(messages.len(), 4, "three accounts, then the close: {messages:?}");
+        let SweepMessage::Shards { shards: first } = &messages[0] else { panic!("{messages:?}") };
+        assert_eq!(first.len(), 2, "logging-prod's two Regions together");
+        assert!(first.iter().all(|s| s.account == "111100000000"));
+        assert_eq!(sent.last().map(|(_, d)| *d), Some(300), "the close waits");
+        assert!(matches!(messages.last(), Some(SweepMessage::Close(Close { shards: 4, .. }))));
     }
 
     #[test]

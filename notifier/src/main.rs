@@ -12,6 +12,7 @@ use breakglass_aws::{audit_trail, Clients, ConfigSource, SnsPublisher};
 use breakglass_core::handler::{
     audit_from_env, env, notify_event_in, scope_from_env, LoadedConfig, PerConfig,
 };
+use breakglass_core::pace::Paced;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -26,11 +27,12 @@ async fn main() -> Result<(), Error> {
     // Checked at cold start: without an audit trail the notifier does not start.
     audit_from_env(&source.current().await.config)?;
     let scope = scope_from_env();
-    let publisher = SnsPublisher::new(clients.sns.clone(), env("BREAKGLASS_TOPIC_ARN")?);
+    // Mail below SNS's email limit (one notifier runs at a time: template.yaml's reserved concurrency).
+    let publisher = Paced::new(SnsPublisher::new(clients.sns.clone(), env("BREAKGLASS_TOPIC_ARN")?));
     let alarm = std::env::var("BREAKGLASS_ALARM_TOPIC_ARN")
         .ok()
         .filter(|t| !t.is_empty())
-        .map(|t| SnsPublisher::new(clients.sns.clone(), t));
+        .map(|t| Paced::new(SnsPublisher::new(clients.sns.clone(), t)));
     // Every record signed with the records' HMAC key, so that `history` can tell it from a forgery,
     // and naming the config it was decided under; built once per config, not per event.
     let wire = |loaded: &LoadedConfig| audit_trail(&clients, loaded);

@@ -63,7 +63,7 @@ async fn a_failing_shard_is_retried_then_alerted_with_its_buckets_and_the_others
     assert_eq!(shard_tries[2]["remediated"], 0, "closed on the first try, lawful since");
     let dead = stack.drain(&dead_letters).await;
     assert_eq!(dead.len(), 1, "the shard waits in the dead-letter queue (alarmed): {dead:?}");
-    assert_eq!(dead[0]["kind"], "shard");
+    assert_eq!(dead[0]["kind"], "shards");
     for b in &tampered {
         assert!(stack.live_policy(b).await.unwrap().contains("ClosedAccess"));
     }

@@ -33,10 +33,13 @@ pub(super) fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&
         return super::reads::unreadable(u, d, id);
     }
     if let OwnEvent::RemediationDigest(g) = &event {
-        return remediation_digest(g, d, id);
+        return remediation_digest(config, g, d, id);
     }
     if let OwnEvent::SweepIncomplete(x) = &event {
         return sweep_incomplete(config, x, d, id);
+    }
+    if let OwnEvent::Discovery(x) = &event {
+        return discovery(config, x, d, id);
     }
     let Some(bucket) = event.bucket().filter(|b| config.bucket(b).is_some()).map(str::to_owned) else {
         return Rendered::Ignored("breakglass event for an unknown bucket".into());
@@ -161,7 +164,8 @@ pub(super) fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&
         | OwnEvent::AccessRequest(_)
         | OwnEvent::Decision(_)
         | OwnEvent::RemediationDigest(_)
-        | OwnEvent::SweepIncomplete(_) => return Rendered::Ignored("handled above".into()),
+        | OwnEvent::SweepIncomplete(_)
+        | OwnEvent::Discovery(_) => return Rendered::Ignored("handled above".into()),
     };
     if let OwnEvent::Remediation(r) = &event {
         if let Some(digest) = &r.digest {
@@ -185,7 +189,12 @@ pub(super) fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&
 
 /// Many remediations of one sweep, in one mail for people: how many, the common cause when there
 /// is one, every cause with its count, and the buckets.
-fn remediation_digest(g: &events::RemediationDigest, d: &Value, id: Option<&str>) -> Rendered {
+fn remediation_digest(
+    config: &Config,
+    g: &events::RemediationDigest,
+    d: &Value,
+    id: Option<&str>,
+) -> Rendered {
     let mut email = String::new();
     section(
         &mut email,
@@ -201,8 +210,18 @@ fn remediation_digest(g: &events::RemediationDigest, d: &Value, id: Option<&str>
     let causes: Vec<String> =
         g.causes.iter().map(|c| format!("{} bucket(s): {}", c.count, c.cause)).collect();
     section(&mut email, "Causes", &causes.join("\n"));
-    let buckets: Vec<String> =
-        g.buckets.iter().map(|b| format!("{} ({} -> {})", b.bucket, b.before, b.outcome)).collect();
+    // Organisation mode: each bucket with its account (alias) and Region, as single mails name them.
+    let place = |name: &str| match config.bucket(name) {
+        Some(b) if config.organisation.is_some() => {
+            format!(" in {} {}", config.account_label(&b.account), b.region.as_deref().unwrap_or_default())
+        }
+        _ => String::new(),
+    };
+    let buckets: Vec<String> = g
+        .buckets
+        .iter()
+        .map(|b| format!("{}{} ({} -> {})", b.bucket, place(&b.bucket), b.before, b.outcome))
+        .collect();
     section(&mut email, "Buckets", &buckets.join("\n"));
     let subject = match &g.common_cause {
         Some(_) => format!("ALERT: {} buckets reverted to ClosedAccess, one cause", g.count),
@@ -245,6 +264,53 @@ fn sweep_incomplete(config: &Config, x: &events::SweepIncomplete, d: &Value, id:
         severity: Severity::Critical,
         bucket: crate::audit::CONTROL,
         detail_type: events::SWEEP_INCOMPLETE,
+    };
+    own_message(subject, email, d, route, id)
+}
+
+/// Discovery: buckets now protected (stakeholders and security are told, as of a config change),
+/// places that could not be listed, or a registry that could not be read (an alert).
+fn discovery(config: &Config, x: &events::DiscoveryEvent, d: &Value, id: Option<&str>) -> Rendered {
+    let mut email = String::new();
+    let (subject, state, severity) = if let Some(e) = &x.error {
+        section(&mut email, "What happened", &format!("breakglass could not read its registry of discovered buckets: {e}. Nothing was added or removed; the functions keep protecting the buckets of the last good registry."));
+        (
+            "ALERT discovery: registry unreadable, last good one in force".to_owned(),
+            "unreadable",
+            Severity::Critical,
+        )
+    } else {
+        if !x.added.is_empty() {
+            let lines: Vec<String> = x
+                .added
+                .iter()
+                .map(|e| format!("{} in {} {}", e.name, config.account_label(&e.account), e.region))
+                .collect();
+            section(&mut email, "Now protected", &format!("breakglass found {} new log bucket(s) by the organisation's prefix and tag. They are protected from now on (ClosedAccess at the next sweep, every call mailed) and stay protected when the tag is removed; only `[discovery] exclude` in the config takes one out.\n\n{}", x.added.len(), lines.join("\n")));
+        }
+        if !x.failed.is_empty() {
+            let lines: Vec<String> = x
+                .failed
+                .iter()
+                .map(|f| format!("{} {}: {}", config.account_label(&f.account), f.region, f.error))
+                .collect();
+            section(&mut email, "Not listed", &format!("These accounts and Regions could not be listed; buckets created there are not discovered until they can be:\n\n{}", lines.join("\n")));
+        }
+        match (x.added.len(), x.failed.is_empty()) {
+            (n, true) => (format!("{n} new log bucket(s) now protected"), "discovered", Severity::Info),
+            (n, false) => (
+                format!("ALERT discovery: {} place(s) not listed, {n} bucket(s) added", x.failed.len()),
+                "unlisted",
+                Severity::Warning,
+            ),
+        }
+    };
+    let route = Route {
+        kind: "change",
+        state,
+        severity,
+        bucket: crate::audit::CONTROL,
+        detail_type: events::DISCOVERY,
     };
     own_message(subject, email, d, route, id)
 }
