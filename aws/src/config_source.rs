@@ -7,6 +7,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use breakglass_core::discovery::Registry;
 use breakglass_core::handler::{config_location_from_env, loaded_from_env, LoadedConfig, SetupError};
 
 use crate::Clients;
@@ -29,14 +30,21 @@ pub struct S3Config {
     client: aws_sdk_s3::Client,
     bucket: String,
     key: String,
+    /// The registry of discovered buckets, beside the config (read when the config has `[discovery]`).
+    registry_key: String,
     refresh: Duration,
     state: Mutex<State>,
 }
 
 #[derive(Debug)]
 struct State {
+    /// The config in force, with the registry's buckets.
     loaded: Arc<LoadedConfig>,
+    /// The config alone, as its object says.
+    base: Arc<LoadedConfig>,
     etag: Option<String>,
+    /// The last good registry and its ETag.
+    registry: Option<(Registry, String)>,
     checked: Instant,
 }
 
@@ -52,7 +60,7 @@ impl ConfigSource {
             .map_or(REFRESH, |s| Duration::from_secs(s.clamp(1, 60)));
         let client = clients.s3.clone();
         let origin = format!("s3://{bucket}/{key}");
-        let (loaded, etag) = match fetch(&client, &bucket, &key, None).await {
+        let (base, etag) = match fetch(&client, &bucket, &key, None).await {
             Ok(Fetched::New { text, etag }) => (LoadedConfig::parse(&text, &origin)?, etag),
             Ok(Fetched::Unchanged) => {
                 return Err(SetupError::ConfigFetch { origin, reason: "unexpected 304".into() });
@@ -62,39 +70,59 @@ impl ConfigSource {
             }
             Err(reason) => return Err(SetupError::ConfigFetch { origin, reason }),
         };
-        tracing::info!(config = origin.as_str(), sha256 = loaded.sha256.as_str(), "config loaded");
-        let state = Mutex::new(State { loaded: Arc::new(loaded), etag, checked: Instant::now() });
-        Ok(ConfigSource::S3(Box::new(S3Config { client, bucket, key, refresh, state })))
+        let registry_key = crate::S3Registry::key_beside(&key);
+        let registry = match base.config.discovery {
+            Some(_) => first_good_registry(&client, &bucket, &registry_key).await.map_err(|reason| {
+                SetupError::ConfigFetch { origin: format!("s3://{bucket}/{registry_key}"), reason }
+            })?,
+            None => None,
+        };
+        let loaded = merged(&base, registry.as_ref());
+        tracing::info!(
+            config = origin.as_str(),
+            sha256 = loaded.sha256.as_str(),
+            buckets = loaded.config.buckets.len(),
+            "config loaded"
+        );
+        let state = Mutex::new(State {
+            loaded: Arc::new(loaded),
+            base: Arc::new(base),
+            etag,
+            registry,
+            checked: Instant::now(),
+        });
+        Ok(ConfigSource::S3(Box::new(S3Config { client, bucket, key, registry_key, refresh, state })))
     }
 
     /// The config in force now: re-checked when the last check is older than the refresh interval.
-    /// Never fails: a config that cannot be read or parsed leaves the last good one in force.
+    /// Never fails: a config (or registry) that cannot be read or parsed leaves the last good one in
+    /// force.
     pub async fn current(&self) -> Arc<LoadedConfig> {
         let s3 = match self {
             ConfigSource::Fixed(loaded) => return Arc::clone(loaded),
             ConfigSource::S3(s3) => s3,
         };
-        let (current, etag) = {
+        let (current, base, etag, registry) = {
             let mut state = s3.state.lock().unwrap_or_else(PoisonError::into_inner);
             if state.checked.elapsed() < s3.refresh {
                 return Arc::clone(&state.loaded);
             }
             // One check per interval, also when it fails: a broken object is not hammered.
             state.checked = Instant::now();
-            (Arc::clone(&state.loaded), state.etag.clone())
+            (Arc::clone(&state.loaded), Arc::clone(&state.base), state.etag.clone(), state.registry.clone())
         };
         let origin = format!("s3://{}/{}", s3.bucket, s3.key);
-        match fetch(&s3.client, &s3.bucket, &s3.key, etag.as_deref()).await {
-            Ok(Fetched::Unchanged) => current,
+        let (new_base, new_etag) = match fetch(&s3.client, &s3.bucket, &s3.key, etag.as_deref()).await {
+            Ok(Fetched::Unchanged) => (None, etag),
             Ok(Fetched::Missing) => {
                 tracing::error!(
                     config = origin.as_str(),
                     sha256 = current.sha256.as_str(),
                     "config object gone; the last good config stays in force"
                 );
-                current
+                (None, etag)
             }
-            Ok(Fetched::New { text, etag }) => match LoadedConfig::parse(&text, &origin) {
+            Ok(Fetched::New { text, etag: new }) => match LoadedConfig::parse(&text, &origin) {
                 Ok(loaded) => {
                     tracing::warn!(
                         config = origin.as_str(),
@@ -102,15 +130,11 @@ impl ConfigSource {
                         after = loaded.sha256.as_str(),
                         "config changed"
                     );
-                    let loaded = Arc::new(loaded);
-                    let mut state = s3.state.lock().unwrap_or_else(PoisonError::into_inner);
-                    state.loaded = Arc::clone(&loaded);
-                    state.etag = etag;
-                    loaded
+                    (Some(Arc::new(loaded)), new)
                 }
                 Err(e) => {
                     tracing::error!(error = %e, sha256 = current.sha256.as_str(), "new config refused; the last good config stays in force");
-                    current
+                    (None, etag)
                 }
             },
             Err(reason) => {
@@ -120,8 +144,109 @@ impl ConfigSource {
                     sha256 = current.sha256.as_str(),
                     "config not re-checked; the last good config stays in force"
                 );
-                current
+                (None, etag)
             }
+        };
+        let base_changed = new_base.is_some();
+        let base = new_base.unwrap_or(base);
+        let new_registry = match base.config.discovery {
+            Some(_) => newer_registry(&s3.client, &s3.bucket, &s3.registry_key, registry.as_ref()).await,
+            None => None,
+        };
+        if !base_changed && new_registry.is_none() {
+            return current;
+        }
+        let registry = new_registry.or(registry);
+        let loaded = Arc::new(merged(&base, registry.as_ref()));
+        let mut state = s3.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.loaded = Arc::clone(&loaded);
+        state.base = base;
+        state.etag = new_etag;
+        state.registry = registry;
+        loaded
+    }
+}
+
+/// The config with the registry's buckets, or alone.
+fn merged(base: &LoadedConfig, registry: Option<&(Registry, String)>) -> LoadedConfig {
+    match registry {
+        Some((r, version)) => base.with_registry(r, version),
+        None => base.with_registry(&Registry::default(), "none"),
+    }
+}
+
+/// The registry at cold start: the newest version that parses (an unreadable newest version is
+/// logged as an error, and the one before it stays in force: fail closed, never "protect
+/// nothing"); `None` before the first discovery.
+async fn first_good_registry(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<(Registry, String)>, String> {
+    let (text, etag) = match fetch(client, bucket, key, None).await? {
+        Fetched::New { text, etag } => (text, etag.unwrap_or_default()),
+        Fetched::Missing | Fetched::Unchanged => return Ok(None),
+    };
+    match Registry::parse(&text) {
+        Ok(r) => return Ok(Some((r, etag))),
+        Err(e) => {
+            tracing::error!(error = %e, "newest registry unreadable; looking for the last good version")
+        }
+    }
+    let versions = client
+        .list_object_versions()
+        .bucket(bucket)
+        .prefix(key)
+        .send()
+        .await
+        .map_err(|e| crate::classify_error("ListObjectVersions", e).to_string())?;
+    // Newest first, as S3 lists them; the newest is the one that did not parse.
+    for v in
+        versions.versions.unwrap_or_default().into_iter().filter(|v| v.key.as_deref() == Some(key)).skip(1)
+    {
+        let Some(id) = v.version_id else { continue };
+        let got = client.get_object().bucket(bucket).key(key).version_id(&id).send().await;
+        let Ok(out) = got else { continue };
+        let Ok(bytes) = out.body.collect().await else { continue };
+        if let Ok(r) = Registry::parse(&String::from_utf8_lossy(&bytes.into_bytes())) {
+            tracing::error!(version = id.as_str(), "registry: an older version is in force");
+            return Ok(Some((r, format!("version {id}"))));
+        }
+    }
+    Err("no version of the registry parses: restore a good version (the functions do not start without it)"
+        .into())
+}
+
+/// A newer registry than `current`, if there is one that parses; otherwise `None` (the last good
+/// one stays, and an unreadable or vanished one is logged as an error).
+async fn newer_registry(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    current: Option<&(Registry, String)>,
+) -> Option<(Registry, String)> {
+    let etag = current.map(|(_, e)| e.as_str()).filter(|e| !e.starts_with("version "));
+    match fetch(client, bucket, key, etag).await {
+        Ok(Fetched::New { text, etag }) => match Registry::parse(&text) {
+            Ok(r) => Some((r, etag.unwrap_or_default())),
+            Err(e) => {
+                tracing::error!(error = %e, "new registry refused; the last good one stays in force");
+                None
+            }
+        },
+        Ok(Fetched::Unchanged) => None,
+        Ok(Fetched::Missing) => {
+            if current.is_some() {
+                tracing::error!("registry object gone; the last good one stays in force");
+            }
+            None
+        }
+        Err(reason) => {
+            tracing::error!(
+                reason = reason.as_str(),
+                "registry not re-checked; the last good one stays in force"
+            );
+            None
         }
     }
 }

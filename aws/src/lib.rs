@@ -22,6 +22,7 @@ use breakglass_core::ports::{
     AuditReader, BucketSettings, BusEvent, ControlPlane, EventBus, LifecycleRule, Notification, PolicyStore,
     PortError, Provenance, Provisioning, Publisher, Subscription, SweepQueue,
 };
+use breakglass_core::ports::{Directory, RegistryStore};
 
 /// The SDK clients breakglass uses, built from one shared configuration: the function's (or the
 /// operator's) own account and Region. Other accounts and Regions are reached through [`Accounts`].
@@ -1052,6 +1053,119 @@ impl AuditReader for S3AuditLog {
                 Ok(None)
             }
             None => Ok(None),
+        }
+    }
+}
+
+/// The logging accounts' buckets, for discovery: each account through its member role, each Region
+/// with its own client (`ListBuckets` filtered by prefix and `BucketRegion`, every page).
+#[derive(Debug, Clone)]
+pub struct S3Directory {
+    accounts: std::sync::Arc<Accounts>,
+}
+
+impl S3Directory {
+    pub fn new(accounts: std::sync::Arc<Accounts>) -> Self {
+        S3Directory { accounts }
+    }
+}
+
+impl Directory for S3Directory {
+    async fn buckets(&self, account: &str, region: &str, prefix: &str) -> Result<Vec<String>, PortError> {
+        let client = self.accounts.s3(account, Some(region)).await?;
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = client
+                .list_buckets()
+                .prefix(prefix)
+                .bucket_region(region)
+                .max_buckets(1000)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| classify_error("ListBuckets", e))?;
+            names.extend(page.buckets.unwrap_or_default().into_iter().filter_map(|b| b.name));
+            match page.continuation_token {
+                Some(t) if !t.is_empty() => token = Some(t),
+                _ => return Ok(names),
+            }
+        }
+    }
+
+    async fn tags(
+        &self,
+        account: &str,
+        region: &str,
+        bucket: &str,
+    ) -> Result<Vec<(String, String)>, PortError> {
+        let client = self.accounts.s3(account, Some(region)).await?;
+        match client.get_bucket_tagging().bucket(bucket).expected_bucket_owner(account).send().await {
+            Ok(out) => Ok(out.tag_set.into_iter().map(|t| (t.key, t.value)).collect()),
+            Err(e) if code_of(&e) == Some("NoSuchTagSet") => Ok(Vec::new()),
+            Err(e) => Err(classify_error("GetBucketTagging", e)),
+        }
+    }
+}
+
+/// The registry of discovered buckets: `registry.json` beside the config object (organisation
+/// mode), written only when it is still the version read (`If-Match`).
+#[derive(Debug, Clone)]
+pub struct S3Registry {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    key: String,
+}
+
+impl S3Registry {
+    pub fn new(client: aws_sdk_s3::Client, bucket: &str, key: &str) -> Self {
+        S3Registry { client, bucket: bucket.to_owned(), key: key.to_owned() }
+    }
+
+    /// Beside the config object `config_key` (`breakglass.toml` → `registry.json`).
+    pub fn key_beside(config_key: &str) -> String {
+        match config_key.rsplit_once('/') {
+            Some((dir, _)) => format!("{dir}/{}", breakglass_core::discovery::REGISTRY_FILE),
+            None => breakglass_core::discovery::REGISTRY_FILE.to_owned(),
+        }
+    }
+}
+
+impl RegistryStore for S3Registry {
+    async fn load(&self) -> Result<Option<(String, String)>, PortError> {
+        match self.client.get_object().bucket(&self.bucket).key(&self.key).send().await {
+            Ok(out) => {
+                let etag = out.e_tag.clone().unwrap_or_default();
+                let bytes = out
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| PortError::Retryable(format!("GetObject `{}`: {e}", self.key)))?
+                    .into_bytes();
+                // Not utf-8: unreadable, which the caller reports (never replaced).
+                Ok(Some((String::from_utf8_lossy(&bytes).into_owned(), etag)))
+            }
+            Err(e) if code_of(&e) == Some("NoSuchKey") => Ok(None),
+            Err(e) => Err(classify_error("GetObject", e)),
+        }
+    }
+
+    async fn save(&self, text: &str, expected: Option<&str>) -> Result<bool, PortError> {
+        let mut request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .content_type("application/json")
+            .body(ByteStream::from(text.as_bytes().to_vec()));
+        request = match expected {
+            Some(etag) => request.if_match(etag),
+            None => request.if_none_match("*"),
+        };
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => Ok(false),
+            Err(e) => Err(classify_error("PutObject", e)),
         }
     }
 }

@@ -16,6 +16,8 @@ use crate::events::{DiscoveryEvent, OwnEvent};
 use crate::ports::{Directory, EventBus, PortError, RegistryStore};
 
 pub const SCHEMA: &str = "breakglass.registry/1";
+/// The registry's object name, beside the config object.
+pub const REGISTRY_FILE: &str = "registry.json";
 
 /// The registry: every bucket ever discovered, by name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -72,6 +72,8 @@ pub struct LoadedConfig {
     pub config: Config,
     pub sha256: String,
     pub origin: String,
+    /// The version of the registry of discovered buckets merged into `config`, if any.
+    pub registry: Option<String>,
 }
 
 impl LoadedConfig {
@@ -80,7 +82,27 @@ impl LoadedConfig {
         let config = Config::from_toml(text)
             .map_err(|source| SetupError::ConfigAt { origin: origin.to_owned(), source: Box::new(source) })?;
         let sha256 = audit::hex(&sha2::Sha256::digest(text.as_bytes()));
-        Ok(LoadedConfig { config, sha256, origin: origin.to_owned() })
+        Ok(LoadedConfig { config, sha256, origin: origin.to_owned(), registry: None })
+    }
+
+    /// This config with the registry's buckets protected (`Config::with_discovered`); a registry
+    /// entry the config cannot protect is logged as an error and left out.
+    pub fn with_registry(&self, registry: &crate::discovery::Registry, version: &str) -> LoadedConfig {
+        let (config, refused) = self.config.with_discovered(&registry.discovered());
+        for e in refused {
+            tracing::error!(error = %e, "discovered bucket not protected by this config");
+        }
+        LoadedConfig {
+            config,
+            sha256: self.sha256.clone(),
+            origin: self.origin.clone(),
+            registry: Some(version.to_owned()),
+        }
+    }
+
+    /// What tells two configs in force apart: the text's hash and the registry's version.
+    fn fingerprint(&self) -> (&str, Option<&str>) {
+        (&self.sha256, self.registry.as_deref())
     }
 }
 
@@ -98,11 +120,14 @@ pub fn loaded_from_env() -> Result<LoadedConfig, SetupError> {
     LoadedConfig::parse(&text, &origin)
 }
 
+/// The config text's hash and the registry's version: what [`PerConfig`] rebuilds on.
+type Fingerprint = (String, Option<String>);
+
 /// What a main builds from a config (clients per account, the enforcer), built again only when the
 /// config in force changes (by hash), so that a changed config takes effect at the next event.
 #[derive(Debug)]
 pub struct PerConfig<T> {
-    cell: std::sync::Mutex<Option<(String, std::sync::Arc<T>)>>,
+    cell: std::sync::Mutex<Option<(Fingerprint, std::sync::Arc<T>)>>,
 }
 
 impl<T> Default for PerConfig<T> {
@@ -116,10 +141,13 @@ impl<T> PerConfig<T> {
     pub fn get(&self, loaded: &LoadedConfig, build: impl FnOnce(&LoadedConfig) -> T) -> std::sync::Arc<T> {
         let mut cell = self.cell.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         match &*cell {
-            Some((sha, value)) if *sha == loaded.sha256 => std::sync::Arc::clone(value),
+            Some((key, value)) if (key.0.as_str(), key.1.as_deref()) == loaded.fingerprint() => {
+                std::sync::Arc::clone(value)
+            }
             _ => {
                 let value = std::sync::Arc::new(build(loaded));
-                *cell = Some((loaded.sha256.clone(), std::sync::Arc::clone(&value)));
+                let key = (loaded.sha256.clone(), loaded.registry.clone());
+                *cell = Some((key, std::sync::Arc::clone(&value)));
                 value
             }
         }
@@ -232,20 +260,23 @@ where
 /// The sweep at scale (`BREAKGLASS_SWEEP_QUEUE`, see [`crate::sweep`]): the queue the schedule's plan
 /// goes to, and the audit trail the shards record their remediations in.
 #[derive(Debug)]
-pub struct Fanout<'a, Q, L> {
+pub struct Fanout<'a, Q, L, D, R> {
     pub queue: &'a Q,
     pub trail: &'a Trail<L>,
     /// Seconds between the shards and the close ([`crate::sweep::CLOSE_DELAY_SECONDS`]; tests lower it).
     pub close_delay: u32,
+    /// Discovery (`[discovery]`, organisation mode): the accounts' buckets and the registry, run
+    /// by the schedule before it plans.
+    pub discovery: Option<(&'a D, &'a R)>,
 }
 
 /// The enforcer Lambda's answer with the sweep fanned out (`fanout`): the schedule plans shards
 /// (and checks roles and subscriptions itself), the sweep queue's messages are shards and closes,
 /// everything else is [`enforce_and_guard_event`]. Without `fanout` the schedule sweeps inline.
-pub async fn enforcer_event<S, B, C, T, Q, L>(
+pub async fn enforcer_event<S, B, C, T, Q, L, D, R>(
     enforcer: &Enforcer<S, B, T>,
     sentinel: &Sentinel<'_, S, B, C>,
-    fanout: Option<&Fanout<'_, Q, L>>,
+    fanout: Option<&Fanout<'_, Q, L, D, R>>,
     raw: &Value,
     now: OffsetDateTime,
 ) -> Result<Value, EnforceError>
@@ -256,6 +287,8 @@ where
     T: BucketRecords,
     Q: crate::ports::SweepQueue,
     L: AuditLog + crate::ports::AuditReader,
+    D: crate::ports::Directory,
+    R: crate::ports::RegistryStore,
 {
     if let Some(messages) = event::sqs_messages(raw) {
         let Some(f) = fanout else {
@@ -269,6 +302,17 @@ where
     if let (Some(f), Ok(event::Incoming::Schedule { id, time })) = (fanout, event::parse(raw)) {
         let at = time.as_deref().and_then(crate::parse_time).unwrap_or(now);
         let sweep = crate::sweep::sweep_id(id.as_deref(), at);
+        // Discovery: what it finds is written to the registry, which every function reads with the
+        // config (within a minute); the next sweep covers it. This sweep plans from the config and
+        // registry in force, the same that the shards, the notifier and the recorder act on. Its
+        // failures are alerted on the bus by `discovery::run`.
+        if let (Some((directory, store)), Some(_)) = (f.discovery, &enforcer.config.discovery) {
+            if let Err(e) =
+                crate::discovery::run(&enforcer.config, directory, store, &enforcer.bus, now).await
+            {
+                tracing::error!(error = %e, "discovery failed; the registry in force stays");
+            }
+        }
         let sent = crate::sweep::send_plan(
             &enforcer.config,
             f.queue,
@@ -278,12 +322,12 @@ where
         )
         .await;
         let control = sentinel.control_checks(now).await;
-        let shards = sent.map_err(EnforceError::Queue)?;
+        let (shards, buckets) = sent.map_err(EnforceError::Queue)?;
         let repairs = control?;
-        tracing::info!(sweep = sweep.as_str(), shards, "sweep planned");
+        tracing::info!(sweep = sweep.as_str(), shards, buckets, "sweep planned");
         let mut answer = summary(enforcer.dry_run, &[], &repairs, &[]);
         if let Some(a) = answer.as_object_mut() {
-            a.insert("sweep".into(), json!({ "id": sweep, "shards": shards }));
+            a.insert("sweep".into(), json!({ "id": sweep, "shards": shards, "buckets": buckets }));
         }
         return Ok(answer);
     }

@@ -158,15 +158,17 @@ pub fn plan(config: &Config, sweep: &str, settings: bool) -> Vec<Shard> {
         .collect()
 }
 
-/// Sends the shards of `sweep`, then the delayed close. Returns how many shards were sent.
+/// Sends the shards of `sweep`, then the delayed close. Returns how many shards were sent, and how
+/// many buckets they hold.
 pub async fn send_plan<Q: SweepQueue>(
     config: &Config,
     queue: &Q,
     sweep: &str,
     settings: bool,
     close_delay: u32,
-) -> Result<usize, PortError> {
+) -> Result<(usize, usize), PortError> {
     let shards = plan(config, sweep, settings);
+    let buckets = shards.iter().map(|s| s.buckets.len()).sum();
     let mut messages: Vec<Vec<Shard>> = Vec::new();
     for shard in &shards {
         match messages.last_mut() {
@@ -185,7 +187,7 @@ pub async fn send_plan<Q: SweepQueue>(
     queue.send(&bodies, 0).await?;
     let close = SweepMessage::Close(Close { sweep: sweep.to_owned(), shards: shards.len() });
     queue.send(&[close.body()], close_delay).await?;
-    Ok(shards.len())
+    Ok((shards.len(), buckets))
 }
 
 impl SweepMessage {
@@ -524,7 +526,8 @@ mod tests {
     async fn an_accounts_regions_travel_in_one_message_so_its_role_is_assumed_once() {
         let config = Config::from_toml(include_str!("../../examples/organisation.toml")).unwrap();
         let queue = Sent(std::sync::Mutex::new(Vec::new()));
-        let shards = send_plan(&config, &queue, "s", false, 300).await.unwrap();
+        let (shards, buckets) = send_plan(&config, &queue, "s", false, 300).await.unwrap();
+        assert_eq!(buckets, config.buckets.len());
         assert_eq!(shards, 4, "one per account and Region");
         let sent = queue.0.into_inner().unwrap();
         let messages: Vec<SweepMessage> = sent.iter().map(|(b, _)| SweepMessage::parse(b).unwrap()).collect();

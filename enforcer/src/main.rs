@@ -9,7 +9,8 @@
 //! shard records); `BREAKGLASS_SWEEP_QUEUE` (a queue URL) fans the scheduled sweep out by shard.
 
 use breakglass_aws::{
-    Accounts, AwsControlPlane, Clients, ConfigSource, EventBridgeBus, S3AuditLog, S3Store, SqsSweepQueue,
+    Accounts, AwsControlPlane, Clients, ConfigSource, EventBridgeBus, S3AuditLog, S3Directory, S3Registry,
+    S3Store, SqsSweepQueue,
 };
 use breakglass_core::approval::TrailRecords;
 use breakglass_core::audit::Trail;
@@ -26,6 +27,8 @@ struct Wired {
     control: AwsControlPlane,
     /// The sweep's shard records; `None` when there is no queue (or no trail): the sweep runs inline.
     shards: Option<Trail<S3AuditLog>>,
+    /// Discovery's view of the accounts (organisation mode with `[discovery]`).
+    directory: Option<S3Directory>,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -54,6 +57,7 @@ async fn main() -> Result<(), Error> {
         // Organisation mode: each logging account through its member role, as session
         // `breakglass-enforcer`; single-account mode: the function's own credentials.
         let accounts = Accounts::for_config(&clients, &config, "breakglass-enforcer");
+        let directory = config.discovery.as_ref().map(|_| S3Directory::new(accounts.clone()));
         let control = AwsControlPlane::new(&clients, alarm.clone()).with_accounts(accounts.clone());
         // The two-person rule's approvals, read from the audit trail (records signed by the
         // notifier are checked); without a trail no OpenAccess of such a bucket stands.
@@ -84,10 +88,14 @@ async fn main() -> Result<(), Error> {
             }
             (None, _) => None,
         };
-        Wired { enforcer, control, shards }
+        Wired { enforcer, control, shards, directory }
     };
     let wired = PerConfig::default();
-    let (source, wired, wire, expected, queue) = (&source, &wired, &wire, &expected, &queue);
+    // The registry of discovered buckets, beside the config object (organisation mode).
+    let registry = breakglass_core::handler::config_location_from_env()?
+        .map(|(bucket, key)| S3Registry::new(clients.s3.clone(), &bucket, &S3Registry::key_beside(&key)));
+    let (source, wired, wire, expected, queue, registry) =
+        (&source, &wired, &wire, &expected, &queue, &registry);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now = time::OffsetDateTime::now_utc();
         let loaded = source.current().await;
@@ -101,7 +109,12 @@ async fn main() -> Result<(), Error> {
             dry_run,
         };
         let fanout = match (queue, &w.shards) {
-            (Some(queue), Some(trail)) => Some(Fanout { queue, trail, close_delay }),
+            (Some(queue), Some(trail)) => Some(Fanout {
+                queue,
+                trail,
+                close_delay,
+                discovery: w.directory.as_ref().zip(registry.as_ref()),
+            }),
             _ => None,
         };
         enforcer_event(&w.enforcer, &sentinel, fanout.as_ref(), &event.payload, now)

@@ -525,6 +525,37 @@ fn only_operators_change_the_config_object() {
     assert_eq!(write(&format!("arn:aws:iam::{ADMIN}:role/Admin")), Decision::ExplicitDeny);
     assert_eq!(write(&format!("arn:aws:iam::{ADMIN}:role/breakglass-enforcer")), Decision::ExplicitDeny);
     assert_ne!(write(&format!("arn:aws:iam::{ADMIN}:role/breakglass-operator")), Decision::ExplicitDeny);
+
+    // The registry of discovered buckets beside it: written by the enforcer's discovery alone.
+    let registry = object.replace("breakglass.toml", "registry.json");
+    assert_ne!(object, registry);
+    let write_registry = |who: &str| {
+        let req = Request::new(
+            Caller::parse(who).unwrap(),
+            "s3:PutObject",
+            &registry,
+            time::OffsetDateTime::now_utc(),
+        )
+        .with("aws:SecureTransport", "true");
+        explain(&bucket_policy, &req).decision
+    };
+    for who in ["Admin", "breakglass-operator", "breakglass-notifier"] {
+        assert_eq!(
+            write_registry(&format!("arn:aws:iam::{ADMIN}:role/{who}")),
+            Decision::ExplicitDeny,
+            "{who}"
+        );
+    }
+    assert_ne!(
+        write_registry(&format!("arn:aws:iam::{ADMIN}:role/breakglass-enforcer")),
+        Decision::ExplicitDeny
+    );
+    let (_, _, enforcer, _) = role("breakglass-enforcer");
+    assert_eq!(
+        as_admin_role(enforcer, "breakglass-enforcer", "s3:PutObject", &registry, ORG),
+        Decision::Allow
+    );
+    assert_ne!(as_admin_role(enforcer, "breakglass-enforcer", "s3:PutObject", &object, ORG), Decision::Allow);
 }
 
 /// As in single-account mode: exact actions, and `*` only where AWS offers no resource to name
@@ -537,6 +568,8 @@ fn administrative_roles_name_exact_actions_and_resources() {
         "organizations:ListAccountsForParent",
         "organizations:ListChildren",
         "cloudformation:ValidateTemplate",
+        // ListBuckets (discovery, in the member role): names only, and AWS offers no resource.
+        "s3:ListAllMyBuckets",
     ];
     for (logical, _, _, statements) in admin().roles().into_iter().chain(member().roles()) {
         for s in &statements {

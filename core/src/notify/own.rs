@@ -286,7 +286,7 @@ fn discovery(config: &Config, x: &events::DiscoveryEvent, d: &Value, id: Option<
                 .iter()
                 .map(|e| format!("{} in {} {}", e.name, config.account_label(&e.account), e.region))
                 .collect();
-            section(&mut email, "Now protected", &format!("breakglass found {} new log bucket(s) by the organisation's prefix and tag. They are protected from now on (ClosedAccess at the next sweep, every call mailed) and stay protected when the tag is removed; only `[discovery] exclude` in the config takes one out.\n\n{}", x.added.len(), lines.join("\n")));
+            section(&mut email, "Now protected", &format!("breakglass found {} new log bucket(s) by the organisation's prefix and tag. Every function protects them within a minute, and the next sweep (within 15 minutes) puts ClosedAccess on any that lacks it; they stay protected when the tag is removed; only `[discovery] exclude` in the config takes one out.\n\n{}", x.added.len(), lines.join("\n")));
         }
         if !x.failed.is_empty() {
             let lines: Vec<String> = x

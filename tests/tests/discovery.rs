@@ -1,0 +1,204 @@
+//! Discovery on moto, organisation mode, with the real enforcer and notifier: the schedule lists
+//! every logging account's buckets in each of its Regions by the organisation's prefix and tag,
+//! writes the registry beside the config, and sweeps what it found at once; a bucket whose tag is
+//! removed stays protected; only the config's `exclude` takes one out; a registry that cannot be
+//! read is alerted and the last good one stays in force.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use e2e::{account_clients, provision_config, role_env, root, Function, Moto};
+use serde_json::{json, Value};
+
+const ADMIN: &str = "999900000000";
+const PROD: &str = "111100000000";
+const DEV: &str = "222200000000";
+
+fn schedule(id: &str) -> Value {
+    json!({"version": "0", "id": id, "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": ADMIN, "time": "2026-12-02T17:20:00Z", "region": "eu-central-1", "resources": [], "detail": {}})
+}
+
+async fn bucket(account: &str, region: &str, name: &str, tags: &[(&str, &str)], policy: Option<&str>) {
+    let s3 = account_clients(&e2e_endpoint(), account, region).await.s3;
+    s3.create_bucket()
+        .bucket(name)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    if !tags.is_empty() {
+        let mut set = aws_sdk_s3::types::Tagging::builder();
+        for (k, v) in tags {
+            set = set.tag_set(aws_sdk_s3::types::Tag::builder().key(*k).value(*v).build().unwrap());
+        }
+        s3.put_bucket_tagging().bucket(name).tagging(set.build().unwrap()).send().await.unwrap();
+    }
+    if let Some(p) = policy {
+        s3.put_bucket_policy().bucket(name).policy(p).send().await.unwrap();
+    }
+}
+
+fn e2e_endpoint() -> String {
+    std::env::var("DISCOVERY_TEST_ENDPOINT").unwrap()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn buckets_are_discovered_by_prefix_and_tag_kept_when_untagged_and_removed_only_by_the_config() {
+    let Some(moto) = Moto::start() else { return };
+    std::env::set_var("DISCOVERY_TEST_ENDPOINT", &moto.endpoint);
+    let base = std::fs::read_to_string(root().join("examples/organisation.toml")).unwrap();
+    let text = format!("{base}\n[discovery]\ntag = \"breakglass=protect\"\n");
+    let stack = provision_config(&moto.endpoint, text.clone()).await;
+    let s3 = &stack.clients.s3;
+    let config_bucket = format!("breakglass-config-{ADMIN}");
+    s3.create_bucket()
+        .bucket(&config_bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuCentral1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    s3.put_bucket_versioning()
+        .bucket(&config_bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let put_config = |body: String| {
+        s3.put_object().bucket(&config_bucket).key("breakglass.toml").body(body.into_bytes().into()).send()
+    };
+    put_config(text.clone()).await.unwrap();
+
+    // Two accounts, two Regions: tagged and prefixed (found), untagged, tagged but outside the prefix,
+    // and a tagged one with an unlawful policy, which the same sweep reverts.
+    let open = |b: &str| {
+        json!({"Version": "2012-10-17", "Statement": [{"Sid": "ClosedAccess", "Effect": "Allow",
+        "Principal": "*", "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{b}/*")}]})
+        .to_string()
+    };
+    bucket(PROD, "eu-west-1", "acme-prod-new-flow-logs", &[("breakglass", "protect"), ("team", "net")], None)
+        .await;
+    bucket(PROD, "eu-west-1", "acme-prod-untagged-logs", &[], None).await;
+    bucket(PROD, "eu-west-1", "other-tagged-logs", &[("breakglass", "protect")], None).await;
+    bucket(
+        DEV,
+        "eu-central-1",
+        "acme-dev-new-logs",
+        &[("breakglass", "protect")],
+        Some(&open("acme-dev-new-logs")),
+    )
+    .await;
+
+    let (queue, _) = stack.sweep_queue(breakglass_core::sweep::ATTEMPTS).await;
+    let url = format!("s3://{config_bucket}/breakglass.toml");
+    let env_as = |creds: Vec<(String, String)>| -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = stack
+            .function_env()
+            .into_iter()
+            .filter(|(k, _)| k != "BREAKGLASS_CONFIG")
+            .map(|(k, v)| {
+                let v = creds.iter().find(|(c, _)| *c == k).map_or(v, |(_, c)| c.clone());
+                (k, v)
+            })
+            .collect();
+        env.push(("BREAKGLASS_CONFIG_S3".into(), url.clone()));
+        env.push(("BREAKGLASS_CONFIG_REFRESH_SECONDS".into(), "1".into()));
+        env.push(("BREAKGLASS_SWEEP_QUEUE".into(), queue.clone()));
+        env.push(("BREAKGLASS_SWEEP_CLOSE_DELAY_SECONDS".into(), "0".into()));
+        env
+    };
+    let enforcer_creds =
+        role_env(&moto.endpoint, &format!("arn:aws:iam::{ADMIN}:role/breakglass-enforcer"), "e").await;
+    let notifier_creds =
+        role_env(&moto.endpoint, &format!("arn:aws:iam::{ADMIN}:role/breakglass-notifier"), "n").await;
+    let enforcer = Function::spawn("enforcer", &env_as(enforcer_creds.clone()));
+    let notifier = Function::spawn("notifier", &env_as(notifier_creds));
+
+    let planned = enforcer.invoke(&schedule("first")).unwrap();
+    assert_eq!(
+        planned["sweep"]["buckets"], 4,
+        "the registry is read with the config, at the next check: {planned}"
+    );
+    stack.run_sweep_queue(&queue, &enforcer, 10).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let planned = enforcer.invoke(&schedule("second")).unwrap();
+    assert_eq!(planned["sweep"]["buckets"], 6, "the 4 configured buckets and the 2 discovered: {planned}");
+    let registry = s3.get_object().bucket(&config_bucket).key("registry.json").send().await.unwrap();
+    let registry: Value =
+        serde_json::from_slice(&registry.body.collect().await.unwrap().into_bytes()).unwrap();
+    let names: Vec<&str> =
+        registry["buckets"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["acme-dev-new-logs", "acme-prod-new-flow-logs"], "{registry}");
+    stack.run_sweep_queue(&queue, &enforcer, 10).await;
+    let dev = account_clients(&moto.endpoint, DEV, "eu-central-1").await.s3;
+    let live = dev.get_bucket_policy().bucket("acme-dev-new-logs").send().await.unwrap().policy.unwrap();
+    assert!(
+        live.contains("ClosedAccess") && !live.contains("\"Principal\":\"*\",\"Action\":\"s3:GetObject\""),
+        "{live}"
+    );
+
+    // People are told what is protected now; the revert is mailed too.
+    for e in stack.drain(&stack.own_events).await {
+        notifier.invoke(&e).unwrap();
+    }
+    let stakeholders = stack.deliveries(&stack.stakeholders).await;
+    let found =
+        stakeholders.iter().find(|(_, d)| d["subject"].as_str().unwrap().contains("now protected")).unwrap();
+    assert!(
+        found.1["text"]
+            .as_str()
+            .unwrap()
+            .contains("acme-prod-new-flow-logs in logging-prod (111100000000) eu-west-1"),
+        "{}",
+        found.1
+    );
+    let security = stack.deliveries(&stack.security).await;
+    assert!(
+        security.iter().any(|(_, d)| d["subject"].as_str().unwrap().contains("acme-dev-new-logs")),
+        "{security:?}"
+    );
+
+    // The tag is removed: still protected (the registry only grows).
+    let prod = account_clients(&moto.endpoint, PROD, "eu-west-1").await.s3;
+    prod.delete_bucket_tagging().bucket("acme-prod-new-flow-logs").send().await.unwrap();
+    let again = enforcer.invoke(&schedule("second-b")).unwrap();
+    assert_eq!(again["sweep"]["buckets"], 6, "{again}");
+    stack.run_sweep_queue(&queue, &enforcer, 10).await;
+
+    // The registry object is broken: the enforcer keeps the last good one and alerts.
+    s3.put_object()
+        .bucket(&config_bucket)
+        .key("registry.json")
+        .body(b"{ broken".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let broken = enforcer.invoke(&schedule("third")).unwrap();
+    assert_eq!(broken["sweep"]["buckets"], 6, "the last good registry stays in force: {broken}");
+    stack.run_sweep_queue(&queue, &enforcer, 10).await;
+    let own = stack.drain(&stack.own_events).await;
+    let alert = own.iter().find(|e| e["detail-type"] == "breakglass discovery").unwrap();
+    assert!(alert["detail"]["error"].as_str().unwrap().contains("unreadable"), "{alert}");
+    // A new cold start reads the last version that parses.
+    let cold = Function::spawn("enforcer", &env_as(enforcer_creds));
+    let planned = cold.invoke(&schedule("fourth")).unwrap();
+    assert_eq!(planned["sweep"]["buckets"], 6, "{planned}");
+    stack.run_sweep_queue(&queue, &cold, 10).await;
+
+    // Only the config takes a bucket out.
+    put_config(format!("{text}exclude = [\"acme-prod-new-flow-logs\"]\n")).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let excluded = cold.invoke(&schedule("fifth")).unwrap();
+    assert_eq!(excluded["sweep"]["buckets"], 5, "{excluded}");
+}
