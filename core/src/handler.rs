@@ -243,10 +243,25 @@ where
     C: ControlPlane,
     T: BucketRecords,
 {
-    let incoming = match parse_or_ignore(raw) {
-        Ok(i) => i,
-        Err(answer) => return Ok(answer),
-    };
+    match parse_or_ignore(raw) {
+        Ok(incoming) => guard(enforcer, sentinel, incoming, now).await,
+        Err(answer) => Ok(answer),
+    }
+}
+
+/// [`enforce_and_guard_event`] of an event already parsed.
+async fn guard<S, B, C, T>(
+    enforcer: &Enforcer<S, B, T>,
+    sentinel: &Sentinel<'_, S, B, C>,
+    incoming: event::Incoming,
+    now: OffsetDateTime,
+) -> Result<Value, EnforceError>
+where
+    S: PolicyStore + BucketSettings,
+    B: EventBus,
+    C: ControlPlane,
+    T: BucketRecords,
+{
     // Neither the enforcer nor the sentinel sees a call from another account than the bucket's.
     let (incoming, misrouted) = route::screen(&enforcer.config, incoming, now);
     let alerted = report_misrouted(enforcer, &misrouted).await;
@@ -299,7 +314,12 @@ where
         };
         return Ok(crate::sweep::handle_messages(enforcer, sentinel, f.trail, &messages, now).await);
     }
-    if let (Some(f), Ok(event::Incoming::Schedule { id, time })) = (fanout, event::parse(raw)) {
+    // Parsed once: every guarded call of the estate passes here.
+    let incoming = match parse_or_ignore(raw) {
+        Ok(i) => i,
+        Err(answer) => return Ok(answer),
+    };
+    if let (Some(f), event::Incoming::Schedule { id, time }) = (fanout, &incoming) {
         let at = time.as_deref().and_then(crate::parse_time).unwrap_or(now);
         let sweep = crate::sweep::sweep_id(id.as_deref(), at);
         // Discovery: what it finds is written to the registry, which every function reads with the
@@ -331,7 +351,7 @@ where
         }
         return Ok(answer);
     }
-    enforce_and_guard_event(enforcer, sentinel, raw, now).await
+    guard(enforcer, sentinel, incoming, now).await
 }
 
 fn summary(

@@ -1137,22 +1137,26 @@ impl Stack {
         out
     }
 
-    /// template.yaml's sweep queue and its dead-letter queue (after `attempts` receives); returns the
-    /// queue's URL and the dead-letter queue's.
-    pub async fn sweep_queue(&self, attempts: u32) -> (String, String) {
-        let (dlq, _) = queue(&self.clients, "breakglass-sweep-dead-letters").await;
-        let dlq_arn = self
-            .clients
+    /// The ARN of the queue at `url`, as SQS reports it (in the account that owns it).
+    pub async fn queue_arn(&self, url: &str) -> String {
+        self.clients
             .sqs
             .get_queue_attributes()
-            .queue_url(&dlq)
+            .queue_url(url)
             .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
             .send()
             .await
             .unwrap()
             .attributes
             .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-            .clone();
+            .clone()
+    }
+
+    /// template.yaml's sweep queue and its dead-letter queue (after `attempts` receives); returns the
+    /// queue's URL and the dead-letter queue's.
+    pub async fn sweep_queue(&self, attempts: u32) -> (String, String) {
+        let (dlq, _) = queue(&self.clients, "breakglass-sweep-dead-letters").await;
+        let dlq_arn = self.queue_arn(&dlq).await;
         let url = self
             .clients
             .sqs

@@ -99,8 +99,7 @@ async fn run(accounts: usize, per_region: usize) -> Figures {
     let stack = provision_config(&moto.endpoint, text.clone()).await;
     // Every tenth bucket: an unlawful policy that lets everybody read.
     let mut tampered = HashSet::new();
-    for (i, (name, account, region)) in buckets.iter().enumerate().filter(|(i, _)| i % 10 == 0) {
-        let _ = i;
+    for (name, account, region) in buckets.iter().step_by(10) {
         let s3 = account_clients(&moto.endpoint, account, region).await.s3;
         let open = json!({"Version": "2012-10-17", "Statement": [{"Sid": "ClosedAccess", "Effect": "Allow",
             "Principal": "*", "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{name}/*")}]});
@@ -245,18 +244,7 @@ async fn run(accounts: usize, per_region: usize) -> Figures {
     );
     let machines =
         stack.clients.sqs.create_queue().queue_name("machines").send().await.unwrap().queue_url.unwrap();
-    let machines_arn = stack
-        .clients
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&machines)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
+    let machines_arn = stack.queue_arn(&machines).await;
     stack
         .clients
         .sns
