@@ -291,7 +291,8 @@ async fn run(accounts: usize, per_region: usize) -> Figures {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    println!("Sweep at scale (organisation mode, 2 Regions, 10% tampered; release binaries, moto, {WORKERS} enforcers x 10 messages)");
+    let build = if cfg!(debug_assertions) { "debug" } else { "release" };
+    println!("Sweep at scale (organisation mode, 2 Regions, 10% tampered; {build} binaries, moto, {WORKERS} enforcers x 10 messages)");
     let mut rows = Vec::new();
     // `SWEEP_BENCH_ACCOUNTS=20` runs one scale only (a quick check).
     let scales: Vec<usize> = match std::env::var("SWEEP_BENCH_ACCOUNTS").ok().and_then(|n| n.parse().ok()) {
