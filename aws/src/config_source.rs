@@ -94,6 +94,14 @@ impl ConfigSource {
         Ok(ConfigSource::S3(Box::new(S3Config { client, bucket, key, registry_key, refresh, state })))
     }
 
+    /// How long a changed config or registry may take to come into force here (zero when fixed).
+    pub fn refresh(&self) -> Duration {
+        match self {
+            ConfigSource::Fixed(_) => Duration::ZERO,
+            ConfigSource::S3(s3) => s3.refresh,
+        }
+    }
+
     /// The config in force now: re-checked when the last check is older than the refresh interval.
     /// Never fails: a config (or registry) that cannot be read or parsed leaves the last good one in
     /// force.
@@ -359,26 +367,44 @@ pub async fn organisation_members(clients: &Clients, ous: &[String]) -> Result<M
     }
     let mut by_ou = std::collections::BTreeMap::new();
     for ou in ous {
-        // Through every OU below (an organisation is at most five levels deep).
-        let (mut pending, mut accounts) = (vec![ou.clone()], Vec::new());
-        while let Some(parent) = pending.pop() {
-            let mut pages = client.list_accounts_for_parent().parent_id(&parent).into_paginator().send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| crate::classify_error("ListAccountsForParent", e).to_string())?;
-                accounts.extend(page.accounts.unwrap_or_default().into_iter().filter_map(|a| a.id));
-            }
-            let mut pages = client
-                .list_children()
-                .parent_id(&parent)
-                .child_type(aws_sdk_organizations::types::ChildType::OrganizationalUnit)
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| crate::classify_error("ListChildren", e).to_string())?;
-                pending.extend(page.children.unwrap_or_default().into_iter().filter_map(|c| c.id));
-            }
-        }
-        by_ou.insert(ou.clone(), accounts);
+        let accounts = accounts_below(&client, ou).await.map_err(|e| e.to_string())?;
+        by_ou.insert(ou.clone(), accounts.into_iter().map(|(id, _)| id).collect());
     }
     Ok(Members { organisation_id: id, active, by_ou })
+}
+
+/// The accounts of the organizational unit `ou` and of every OU below it (an organisation is at most
+/// five levels deep), each with whether it is active.
+pub(crate) async fn accounts_below(
+    client: &aws_sdk_organizations::Client,
+    ou: &str,
+) -> Result<Vec<(String, bool)>, breakglass_core::ports::PortError> {
+    let (mut pending, mut accounts) = (vec![ou.to_owned()], Vec::new());
+    while let Some(parent) = pending.pop() {
+        let mut pages = client.list_accounts_for_parent().parent_id(&parent).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| crate::classify_error("ListAccountsForParent", e))?;
+            for a in page.accounts.unwrap_or_default() {
+                // `State` replaces the deprecated `Status`; either may be what the service sends.
+                let active = a.state.as_ref().map_or_else(
+                    || a.status.as_ref().is_some_and(|s| s.as_str() == "ACTIVE"),
+                    |s| s.as_str() == "ACTIVE",
+                );
+                if let Some(id) = a.id {
+                    accounts.push((id, active));
+                }
+            }
+        }
+        let mut pages = client
+            .list_children()
+            .parent_id(&parent)
+            .child_type(aws_sdk_organizations::types::ChildType::OrganizationalUnit)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| crate::classify_error("ListChildren", e))?;
+            pending.extend(page.children.unwrap_or_default().into_iter().filter_map(|c| c.id));
+        }
+    }
+    Ok(accounts)
 }

@@ -534,6 +534,35 @@ impl BucketSettings for S3Store {
             .map(|_| ())
             .map_err(|e| classify_error("PutBucketOwnershipControls", e))
     }
+
+    async fn get_tags(&self, bucket: &str) -> Result<Vec<(String, String)>, PortError> {
+        let (client, owner) = self.at(bucket).await?;
+        match client.get_bucket_tagging().bucket(bucket).set_expected_bucket_owner(owner).send().await {
+            Ok(out) => Ok(out.tag_set.into_iter().map(|t| (t.key, t.value)).collect()),
+            Err(e) if code_of(&e) == Some("NoSuchTagSet") => Ok(Vec::new()),
+            Err(e) => Err(classify_error("GetBucketTagging", e)),
+        }
+    }
+
+    async fn put_tags(&self, bucket: &str, tags: &[(String, String)]) -> Result<(), PortError> {
+        let (client, owner) = self.at(bucket).await?;
+        use aws_sdk_s3::types::{Tag, Tagging};
+        let invalid = |e: aws_sdk_s3::error::BuildError| PortError::Refused(format!("PutBucketTagging: {e}"));
+        let set = tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(invalid))
+            .collect::<Result<Vec<_>, _>>()?;
+        let tagging = Tagging::builder().set_tag_set(Some(set)).build().map_err(invalid)?;
+        client
+            .put_bucket_tagging()
+            .bucket(bucket)
+            .set_expected_bucket_owner(owner)
+            .tagging(tagging)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify_error("PutBucketTagging", e))
+    }
 }
 
 /// IAM returns trust policies URL-encoded (RFC 3986); moto returns them as they were put. Decoding
@@ -1062,11 +1091,13 @@ impl AuditReader for S3AuditLog {
 #[derive(Debug, Clone)]
 pub struct S3Directory {
     accounts: std::sync::Arc<Accounts>,
+    /// With the function's own credentials, in the administrative account.
+    organizations: aws_sdk_organizations::Client,
 }
 
 impl S3Directory {
-    pub fn new(accounts: std::sync::Arc<Accounts>) -> Self {
-        S3Directory { accounts }
+    pub fn new(clients: &Clients, accounts: std::sync::Arc<Accounts>) -> Self {
+        S3Directory { accounts, organizations: aws_sdk_organizations::Client::new(&clients.config) }
     }
 }
 
@@ -1105,6 +1136,11 @@ impl Directory for S3Directory {
             Err(e) if code_of(&e) == Some("NoSuchTagSet") => Ok(Vec::new()),
             Err(e) => Err(classify_error("GetBucketTagging", e)),
         }
+    }
+
+    async fn ou_accounts(&self, ou: &str) -> Result<Vec<String>, PortError> {
+        let all = config_source::accounts_below(&self.organizations, ou).await?;
+        Ok(all.into_iter().filter(|(_, active)| *active).map(|(id, _)| id).collect())
     }
 }
 

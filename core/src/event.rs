@@ -79,6 +79,9 @@ pub struct ApiCall {
     pub target: Option<String>,
     /// `VersioningConfiguration.Status` of PutBucketVersioning.
     pub versioning: Option<String>,
+    /// The tag set PutBucketTagging put (`Tagging.TagSet.Tag`, one object or a list), when the
+    /// record carries it.
+    pub tags: Option<Vec<(String, String)>>,
     /// The accounts the event says it came from: the EventBridge envelope's `account` and the
     /// record's `recipientAccountId`, where present. A call may act only on buckets of that account.
     pub accounts: Vec<String>,
@@ -234,9 +237,24 @@ fn record(r: &Value) -> Result<ApiCall, EventError> {
         target: GuardedCall::from_event(text(r.get("eventSource")).as_deref(), &event_name)
             .and_then(|c| target(c.target(), params)),
         versioning: param("VersioningConfiguration").and_then(|v| text(v.get("Status"))),
+        tags: param("Tagging").map(tag_set),
         accounts: text(r.get("recipientAccountId")).into_iter().collect(),
         event_name,
     })
+}
+
+/// `Tagging.TagSet.Tag`: one `{Key, Value}` object or a list of them (CloudTrail writes a single tag
+/// as an object); an empty value may be missing or `""`.
+fn tag_set(tagging: &Value) -> Vec<(String, String)> {
+    let one = |t: &Value| {
+        let key = text(t.get("Key"))?;
+        Some((key, text(t.get("Value")).unwrap_or_default()))
+    };
+    match at(tagging, &["TagSet", "Tag"]) {
+        Some(Value::Array(items)) => items.iter().filter_map(one).collect(),
+        Some(t @ Value::Object(_)) => one(t).into_iter().collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn actor(ui: Option<&Value>) -> Actor {

@@ -25,7 +25,7 @@ pub enum Target {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Response {
     /// Puts the bucket's lawful state back (policy, versioning, lifecycle, replication, ownership,
-    /// public-access block) and alerts.
+    /// public-access block, the discovery tag) and alerts.
     Revert,
     /// Puts an investigator role's configured trust policy back and alerts.
     RevertTrust,
@@ -106,6 +106,10 @@ guarded_calls! {
         "export the list of log objects to another bucket";
     DeleteBucket = "DeleteBucket", "s3.amazonaws.com", Bucket, Alert, ["s3:DeleteBucket"],
         "delete the bucket once it is empty";
+    PutBucketTagging = "PutBucketTagging", "s3.amazonaws.com", Bucket, Revert, ["s3:PutBucketTagging"],
+        "remove the tag that marks a log bucket for discovery, or change tags that decide access under ABAC";
+    DeleteBucketTagging = "DeleteBucketTagging", "s3.amazonaws.com", Bucket, Revert, ["s3:PutBucketTagging"],
+        "remove the tag that marks a log bucket for discovery, or tags that decide access under ABAC";
 
     UpdateAssumeRolePolicy = "UpdateAssumeRolePolicy", "iam.amazonaws.com", Role, RevertTrust, ["iam:UpdateAssumeRolePolicy"],
         "take over an investigator role, then read during a lawful window";

@@ -281,8 +281,11 @@ pub struct Fanout<'a, Q, L, D, R> {
     /// Seconds between the shards and the close ([`crate::sweep::CLOSE_DELAY_SECONDS`]; tests lower it).
     pub close_delay: u32,
     /// Discovery (`[discovery]`, organisation mode): the accounts' buckets and the registry, run
-    /// by the schedule before it plans.
+    /// by the schedule before it plans, and on the calls that may bring a new bucket.
     pub discovery: Option<(&'a D, &'a R)>,
+    /// Seconds until a bucket discovery added from a call is checked: longer than the functions
+    /// take to read the grown registry (their config refresh).
+    pub adopt_delay: u32,
 }
 
 /// The enforcer Lambda's answer with the sweep fanned out (`fanout`): the schedule plans shards
@@ -351,7 +354,52 @@ where
         }
         return Ok(answer);
     }
-    guard(enforcer, sentinel, incoming, now).await
+    let adopted = match (fanout, &incoming) {
+        (Some(f), event::Incoming::ApiCalls(calls)) => adopt_new_buckets(enforcer, f, calls, now).await,
+        _ => 0,
+    };
+    let mut answer = guard(enforcer, sentinel, incoming, now).await?;
+    if let (Some(a), true) = (answer.as_object_mut(), adopted > 0) {
+        a.insert("discovered".into(), json!(adopted));
+    }
+    Ok(answer)
+}
+
+/// Discovery on the calls that may bring a new log bucket ([`crate::discovery::CALLS`]): each
+/// bucket found is added to the registry and checked by a one-bucket sweep once the functions have
+/// read it. A failure here is logged, not fatal: the scheduled discovery is the net under it.
+async fn adopt_new_buckets<S, B, T, Q, L, D, R>(
+    enforcer: &Enforcer<S, B, T>,
+    f: &Fanout<'_, Q, L, D, R>,
+    calls: &[event::ApiCall],
+    now: OffsetDateTime,
+) -> usize
+where
+    S: PolicyStore,
+    B: EventBus,
+    T: BucketRecords,
+    Q: crate::ports::SweepQueue,
+    D: crate::ports::Directory,
+    R: crate::ports::RegistryStore,
+{
+    let Some((directory, store)) = f.discovery else { return 0 };
+    let mut adopted = 0;
+    for call in calls.iter().filter(|c| crate::discovery::candidate(&enforcer.config, c).is_some()) {
+        match crate::discovery::adopt(&enforcer.config, directory, store, &enforcer.bus, call, now).await {
+            Ok(Some(entry)) => {
+                adopted += 1;
+                let sweep = crate::sweep::sweep_id(call.event_id.as_deref(), now);
+                if let Err(e) =
+                    crate::sweep::send_adopted(f.queue, &sweep, &entry, f.adopt_delay, f.close_delay).await
+                {
+                    tracing::error!(bucket = entry.name.as_str(), error = %e, "discovered, but its check could not be queued; the next sweep checks it");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "discovery on a call failed; the scheduled one will retry"),
+        }
+    }
+    adopted
 }
 
 fn summary(

@@ -100,7 +100,8 @@ pub fn render(config: &Config) -> Result<OrgPolicies, OrgPolicyError> {
         .iter()
         .filter(|c| c.target() == Target::Bucket)
         .flat_map(|c| c.actions().iter().copied())
-        .chain(["s3:PutBucketTagging"])
+        // S3 Control's tagging of buckets (ABAC): the same tags by another door.
+        .chain(["s3:TagResource", "s3:UntagResource"])
         .collect();
     let investigators: BTreeSet<String> =
         config.buckets.iter().flat_map(|b| b.investigator_roles.iter().map(|r| any_account(r))).collect();

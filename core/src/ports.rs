@@ -108,6 +108,15 @@ pub trait BucketSettings: Sync {
     fn delete_replication(&self, bucket: &str) -> impl Future<Output = Result<(), PortError>> + Send;
     /// Object ownership `BucketOwnerEnforced`: ACLs off.
     fn enforce_ownership(&self, bucket: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// The bucket's tags; empty when it has none.
+    fn get_tags(&self, bucket: &str)
+        -> impl Future<Output = Result<Vec<(String, String)>, PortError>> + Send;
+    /// Replaces the bucket's whole tag set with `tags` (S3 has no call that adds one tag).
+    fn put_tags(
+        &self,
+        bucket: &str,
+        tags: &[(String, String)],
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 /// One subscription of a topic, as SNS lists it.
@@ -234,6 +243,9 @@ pub trait Directory: Sync {
         region: &str,
         bucket: &str,
     ) -> impl Future<Output = Result<Vec<(String, String)>, PortError>> + Send;
+    /// The active accounts of the organizational unit `ou` and of every OU below it (AWS
+    /// Organizations, as the management account or its delegated administrator).
+    fn ou_accounts(&self, ou: &str) -> impl Future<Output = Result<Vec<String>, PortError>> + Send;
 }
 
 /// Where the registry of discovered buckets is kept (an S3 object beside the config).

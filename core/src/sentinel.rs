@@ -214,8 +214,40 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
                 let r = found("object ownership no longer enforced, so ACLs could grant reading; BucketOwnerEnforced was put back".into());
                 out.push(self.fix(r, self.store.enforce_ownership(b)).await.map_err(aws)?);
             }
+            if matches!(guarded, GuardedCall::PutBucketTagging | GuardedCall::DeleteBucketTagging) {
+                out.extend(self.discovery_tag(b, c).await.map_err(aws)?);
+            }
         }
         Ok(out)
+    }
+
+    /// After a tagging call: the discovery tag (`[discovery] tag`) put back on a protected bucket
+    /// that no longer carries it. The bucket stays protected without it (the registry only grows);
+    /// the tag is put back so that the estate keeps telling the truth about what is protected, and
+    /// the other tags are kept as they are. Without a discovery tag there is nothing to put back.
+    async fn discovery_tag(&self, b: &str, call: &ApiCall) -> Result<Option<Repair>, PortError> {
+        let Some(discovery) = &self.config.discovery else { return Ok(None) };
+        let Some((key, value)) = &discovery.tag else { return Ok(None) };
+        let mut tags = self.store.get_tags(b).await?;
+        if discovery.tagged(&tags) {
+            return Ok(None);
+        }
+        let value = value.clone().unwrap_or_default();
+        let shown = if value.is_empty() { key.clone() } else { format!("{key}={value}") };
+        tags.retain(|(k, _)| k != key);
+        tags.push((key.clone(), value));
+        let r = Repair {
+            kind: "bucket",
+            subject: b.to_owned(),
+            what: format!(
+                "the tag `{shown}` that marks protected log buckets was removed ({} by {}); it was put back, the other tags kept. The bucket stayed protected",
+                call.event_name,
+                call.actor.describe()
+            ),
+            repaired: false,
+            error: None,
+        };
+        self.fix(r, self.store.put_tags(b, &tags)).await.map(Some)
     }
 
     /// An investigator role's trust policy against its `[[investigator]]` entry.

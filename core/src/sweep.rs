@@ -190,6 +190,31 @@ pub async fn send_plan<Q: SweepQueue>(
     Ok((shards.len(), buckets))
 }
 
+/// A sweep of the one bucket that discovery just added from a call ([`crate::discovery::adopt`]),
+/// sent `delay` seconds ahead: by then every function has read the grown registry, so the shard
+/// finds the bucket in its config. Policy and settings are checked; its close follows.
+pub async fn send_adopted<Q: SweepQueue>(
+    queue: &Q,
+    sweep: &str,
+    entry: &crate::discovery::Entry,
+    delay: u32,
+    close_delay: u32,
+) -> Result<(), PortError> {
+    let shard = Shard {
+        sweep: sweep.to_owned(),
+        index: 0,
+        of: 1,
+        account: entry.account.clone(),
+        region: Some(entry.region.clone()),
+        buckets: vec![entry.name.clone()],
+        settings: true,
+    };
+    queue.send(&[SweepMessage::Shards { shards: vec![shard] }.body()], delay).await?;
+    let close = SweepMessage::Close(Close { sweep: sweep.to_owned(), shards: 1 });
+    // SQS delays at most 15 minutes.
+    queue.send(&[close.body()], delay.saturating_add(close_delay).min(900)).await
+}
+
 impl SweepMessage {
     pub fn body(&self) -> String {
         // Strings, numbers and lists only: serialisation cannot fail.

@@ -16,6 +16,8 @@ struct Estate {
     /// (account, region) → buckets with their tags.
     buckets: HashMap<(String, String), Vec<(String, Tags)>>,
     unreachable: Option<String>,
+    /// OU → its active accounts (sub-OUs included).
+    ous: HashMap<String, Vec<String>>,
 }
 
 impl Estate {
@@ -50,6 +52,9 @@ impl Directory for Estate {
             .unwrap()
             .1
             .clone())
+    }
+    async fn ou_accounts(&self, ou: &str) -> Result<Vec<String>, PortError> {
+        self.ous.get(ou).cloned().ok_or_else(|| PortError::Refused(format!("ChildNotFoundException: `{ou}`")))
     }
 }
 
@@ -155,4 +160,112 @@ async fn an_account_that_cannot_be_listed_is_reported_and_the_others_are_still_l
     assert_eq!(found.failed.len(), 2, "both Regions of the unreachable account: {:?}", found.failed);
     let events = bus.0.lock().unwrap();
     assert_eq!(events[0].detail["failed"].as_array().unwrap().len(), 2);
+}
+
+/// A CloudTrail record of `name` on `bucket`, as EventBridge delivers it from `account` in `region`.
+fn call(name: &str, bucket: &str, account: &str, region: &str) -> breakglass_core::event::ApiCall {
+    let raw = serde_json::json!({
+        "detail-type": "AWS API Call via CloudTrail", "source": "aws.s3", "account": account,
+        "detail": {"eventName": name, "eventSource": "s3.amazonaws.com", "awsRegion": region,
+            "recipientAccountId": account, "eventID": "e-1",
+            "requestParameters": {"bucketName": bucket}}});
+    match breakglass_core::event::parse(&raw).unwrap() {
+        breakglass_core::event::Incoming::ApiCalls(mut calls) => calls.remove(0),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_created_or_tagged_bucket_is_adopted_at_once_after_it_is_looked_up_where_the_event_says() {
+    use breakglass_core::discovery::{adopt, candidate};
+    let mut estate = Estate::default();
+    estate.add("111100000000", "eu-west-1", "acme-fresh-logs", &[("breakglass", "protect")]);
+    estate.add("111100000000", "eu-west-1", "acme-plain-logs", &[]);
+    let (cfg, store, bus) = (config("exclude = [\"acme-scratch-logs\"]"), Store::default(), Bus::default());
+
+    let created = call("CreateBucket", "acme-fresh-logs", "111100000000", "eu-west-1");
+    let entry = adopt(&cfg, &estate, &store, &bus, &created, now()).await.unwrap().unwrap();
+    assert_eq!((entry.account.as_str(), entry.region.as_str()), ("111100000000", "eu-west-1"));
+    let text = store.0.lock().unwrap().clone().unwrap().0;
+    assert_eq!(Registry::parse(&text).unwrap().buckets, vec![entry]);
+    assert_eq!(bus.0.lock().unwrap()[0].detail_type, "breakglass discovery");
+    // Twice: already there, nothing added or mailed.
+    assert!(adopt(&cfg, &estate, &store, &bus, &created, now()).await.unwrap().is_none());
+    assert_eq!(bus.0.lock().unwrap().len(), 1);
+
+    // Untagged (the tag is asked for), or not where the event says: nothing.
+    let plain = call("CreateBucket", "acme-plain-logs", "111100000000", "eu-west-1");
+    assert!(adopt(&cfg, &estate, &store, &bus, &plain, now()).await.unwrap().is_none());
+    let forged = call("PutBucketTagging", "acme-ghost-logs", "111100000000", "eu-west-1");
+    assert!(adopt(&cfg, &estate, &store, &bus, &forged, now()).await.unwrap().is_none());
+
+    // Not even looked up: another account or Region than the config's, a refused call, another
+    // prefix, an excluded or already protected bucket, a call that brings no bucket.
+    assert!(candidate(&cfg, &call("CreateBucket", "acme-x-logs", "444400000000", "eu-west-1")).is_none());
+    assert!(candidate(&cfg, &call("CreateBucket", "acme-x-logs", "222200000000", "eu-west-1")).is_none());
+    let mut refused = call("CreateBucket", "acme-x-logs", "111100000000", "eu-west-1");
+    refused.error_code = Some("AccessDenied".into());
+    assert!(candidate(&cfg, &refused).is_none());
+    assert!(candidate(&cfg, &call("CreateBucket", "other-logs", "111100000000", "eu-west-1")).is_none());
+    assert!(
+        candidate(&cfg, &call("CreateBucket", "acme-scratch-logs", "111100000000", "eu-west-1")).is_none()
+    );
+    assert!(candidate(
+        &cfg,
+        &call("PutBucketTagging", "acme-prod-cloudtrail-logs", "111100000000", "eu-central-1")
+    )
+    .is_none());
+    assert!(candidate(&cfg, &call("PutBucketPolicy", "acme-x-logs", "111100000000", "eu-west-1")).is_none());
+    let mut two = call("CreateBucket", "acme-x-logs", "111100000000", "eu-west-1");
+    two.accounts.push("222200000000".into());
+    assert!(candidate(&cfg, &two).is_none(), "an event that names two accounts is not routed");
+    assert!(candidate(&cfg, &call("CreateBucket", "acme-x-logs", "111100000000", "eu-west-1")).is_some());
+
+    // An unreadable registry: alerted, not replaced, nothing adopted.
+    *store.0.lock().unwrap() = Some(("{ broken".into(), 9));
+    let tagged = call("PutBucketTagging", "acme-fresh-logs", "111100000000", "eu-west-1");
+    let other = Config::from_toml(&format!(
+        "{}\n[discovery]\ntag = \"breakglass=protect\"\n",
+        include_str!("../../examples/organisation.toml")
+    ))
+    .unwrap();
+    assert!(matches!(
+        adopt(&other, &estate, &store, &bus, &tagged, now()).await,
+        Err(RegistryError::Unreadable(_))
+    ));
+    assert_eq!(store.0.lock().unwrap().as_ref().unwrap().0, "{ broken");
+}
+
+/// `[[ou]]`: the OU's accounts (not listed as `[[account]]`) are listed in the OU's Regions, and a
+/// bucket found there is protected; an OU that cannot be listed is reported, the rest still listed.
+#[tokio::test(flavor = "current_thread")]
+async fn the_accounts_of_an_ou_are_listed_in_its_regions() {
+    use breakglass_core::discovery::adopt;
+    let ou = "ou-ab12-34cd56ef";
+    let extra = format!("\n[[ou]]\nid = \"{ou}\"\nregions = [\"eu-west-1\"]\n\n[[ou]]\nid = \"ou-ab12-gone0000\"\nregions = [\"eu-west-1\"]\n");
+    let cfg = config(&extra);
+    let mut estate = Estate::default();
+    estate.ous.insert(ou.into(), vec!["555500000000".into(), "111100000000".into()]);
+    estate.add("555500000000", "eu-west-1", "acme-team-logs", &[("breakglass", "protect")]);
+    estate.add("555500000000", "eu-central-1", "acme-elsewhere-logs", &[("breakglass", "protect")]);
+    let (store, bus) = (Store::default(), Bus::default());
+    let found = run(&cfg, &estate, &store, &bus, now()).await.unwrap();
+    let names: Vec<&str> = found.added.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["acme-team-logs"], "only in the OU's Regions");
+    assert_eq!(found.failed.len(), 1, "{:?}", found.failed);
+    assert_eq!(found.failed[0].0, "ou-ab12-gone0000");
+    let (merged, refused) = cfg.with_discovered(&found.registry.discovered());
+    assert!(refused.is_empty(), "{refused:?}");
+    assert_eq!(merged.bucket("acme-team-logs").unwrap().account, "555500000000");
+
+    // From an event: an account of the OU is asked about, one outside it is not adopted.
+    estate.add("555500000000", "eu-west-1", "acme-team-new-logs", &[("breakglass", "protect")]);
+    estate.add("666600000000", "eu-west-1", "acme-stray-logs", &[("breakglass", "protect")]);
+    let made = call("CreateBucket", "acme-team-new-logs", "555500000000", "eu-west-1");
+    assert!(adopt(&cfg, &estate, &store, &bus, &made, now()).await.unwrap().is_some());
+    let stray = call("CreateBucket", "acme-stray-logs", "666600000000", "eu-west-1");
+    // One OU could not be listed: not a "no" but an error (the schedule's discovery retries).
+    assert!(matches!(adopt(&cfg, &estate, &store, &bus, &stray, now()).await, Err(RegistryError::Port(_))));
+    let listed = config(&format!("\n[[ou]]\nid = \"{ou}\"\nregions = [\"eu-west-1\"]\n"));
+    assert!(adopt(&listed, &estate, &store, &bus, &stray, now()).await.unwrap().is_none());
 }

@@ -36,6 +36,7 @@ struct Settings {
     lifecycle: Mutex<HashMap<String, Vec<LifecycleRule>>>,
     replication: Mutex<HashMap<String, Vec<String>>>,
     ownership_enforced: Mutex<Vec<String>>,
+    tags: Mutex<HashMap<String, Vec<(String, String)>>>,
     /// Every write fails with this.
     fail_write: Mutex<Option<PortError>>,
     /// Reading this bucket fails.
@@ -86,6 +87,15 @@ impl BucketSettings for Settings {
     async fn enforce_ownership(&self, bucket: &str) -> Result<(), PortError> {
         self.write()?;
         self.ownership_enforced.lock().unwrap().push(bucket.into());
+        Ok(())
+    }
+    async fn get_tags(&self, bucket: &str) -> Result<Vec<(String, String)>, PortError> {
+        self.read(bucket)?;
+        Ok(self.tags.lock().unwrap().get(bucket).cloned().unwrap_or_default())
+    }
+    async fn put_tags(&self, bucket: &str, tags: &[(String, String)]) -> Result<(), PortError> {
+        self.write()?;
+        self.tags.lock().unwrap().insert(bucket.into(), tags.to_vec());
         Ok(())
     }
 }
@@ -309,4 +319,45 @@ async fn a_deleted_investigator_role_is_reported_and_a_call_on_another_role_is_i
     let repairs = s.handle(&update, now()).await.unwrap();
     assert_eq!(repairs.len(), 1);
     assert!(!repairs[0].repaired && repairs[0].what.contains("does not exist"), "{repairs:?}");
+}
+
+/// A tagging call on a protected bucket: the discovery tag is put back (the other tags kept) when a
+/// discovery tag is configured and the bucket no longer carries it; nothing otherwise.
+#[tokio::test(flavor = "current_thread")]
+async fn a_removed_discovery_tag_is_put_back_and_the_other_tags_are_kept() {
+    let text = format!(
+        "{}\n[discovery]\ntag = \"breakglass=protect\"\n",
+        include_str!("../../examples/organisation.toml")
+    );
+    let c = Config::from_toml(&text).unwrap();
+    let (control, expected) = healthy(&c);
+    let w = World { c, store: Settings::default(), bus: Bus::default(), control, expected };
+    let bucket = "acme-prod-cloudtrail-logs";
+    w.store.tags.lock().unwrap().insert(bucket.into(), vec![("team".into(), "net".into())]);
+    let untag = event::parse(&json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.s3",
+        "account": "111100000000",
+        "detail": {"eventName": "PutBucketTagging", "eventSource": "s3.amazonaws.com",
+            "recipientAccountId": "111100000000",
+            "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::111100000000:assumed-role/Admin/mallory"},
+            "requestParameters": {"bucketName": bucket, "tagging": "",
+                "Tagging": {"TagSet": {"Tag": {"Key": "team", "Value": "net"}}}}}}))
+    .unwrap();
+    let repairs = w.sentinel(false).handle(&untag, now()).await.unwrap();
+    assert_eq!(repairs.len(), 1, "{repairs:?}");
+    assert!(repairs[0].repaired && repairs[0].what.contains("`breakglass=protect`"), "{repairs:?}");
+    assert!(repairs[0].what.contains("mallory"), "{repairs:?}");
+    let tags = w.store.tags.lock().unwrap()[bucket].clone();
+    assert_eq!(tags, [("team".into(), "net".into()), ("breakglass".into(), "protect".into())]);
+    assert_eq!(w.bus.0.lock().unwrap()[0].detail_type, REPAIR);
+    // Again: the tag is there, nothing to do.
+    assert!(w.sentinel(false).handle(&untag, now()).await.unwrap().is_empty());
+
+    // Single-account mode (no discovery tag): nothing to put back.
+    let single = World::healthy();
+    let untag_single =
+        event::parse(&json!({"eventName": "DeleteBucketTagging", "eventSource": "s3.amazonaws.com",
+        "requestParameters": {"bucketName": BUCKET}}))
+        .unwrap();
+    assert!(single.sentinel(false).handle(&untag_single, now()).await.unwrap().is_empty());
+    assert!(single.store.tags.lock().unwrap().is_empty());
 }

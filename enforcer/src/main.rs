@@ -52,12 +52,16 @@ async fn main() -> Result<(), Error> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(breakglass_core::sweep::CLOSE_DELAY_SECONDS);
+    // A bucket discovered from a call is checked once every function has read the grown registry:
+    // one and a half refresh intervals, plus a second.
+    let refresh = u32::try_from(source.refresh().as_secs()).unwrap_or(60);
+    let adopt_delay = refresh.saturating_mul(3) / 2 + 1;
     let wire = |loaded: &LoadedConfig| {
         let config = loaded.config.clone();
         // Organisation mode: each logging account through its member role, as session
         // `breakglass-enforcer`; single-account mode: the function's own credentials.
         let accounts = Accounts::for_config(&clients, &config, "breakglass-enforcer");
-        let directory = config.discovery.as_ref().map(|_| S3Directory::new(accounts.clone()));
+        let directory = config.discovery.as_ref().map(|_| S3Directory::new(&clients, accounts.clone()));
         let control = AwsControlPlane::new(&clients, alarm.clone()).with_accounts(accounts.clone());
         // The two-person rule's approvals, read from the audit trail (records signed by the
         // notifier are checked); without a trail no OpenAccess of such a bucket stands.
@@ -114,6 +118,7 @@ async fn main() -> Result<(), Error> {
                 trail,
                 close_delay,
                 discovery: w.directory.as_ref().zip(registry.as_ref()),
+                adopt_delay,
             }),
             _ => None,
         };

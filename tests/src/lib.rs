@@ -281,13 +281,17 @@ async fn base_config(endpoint: &str, region: &str) -> aws_config::SdkConfig {
 /// SDK's assume-role provider as the adapters do: moto answers AssumeRole into another account's
 /// role with credentials of that account.
 pub async fn account_clients(endpoint: &str, account: &str, region: &str) -> Clients {
+    Clients::from_shared(&account_config(endpoint, account, region).await)
+}
+
+/// The SDK configuration that acts in `account` (through an assumed role, as on AWS), for the
+/// clients [`Clients`] does not hold.
+pub async fn account_config(endpoint: &str, account: &str, region: &str) -> aws_config::SdkConfig {
     let base = base_config(endpoint, region).await;
     let provider = assume(&base, &format!("arn:aws:iam::{account}:role/e2e-setup"), "e2e-setup").await;
-    let shared = base
-        .into_builder()
+    base.into_builder()
         .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(provider))
-        .build();
-    Clients::from_shared(&shared)
+        .build()
 }
 
 async fn assume(

@@ -1,8 +1,10 @@
 //! Discovery on moto, organisation mode, with the real enforcer and notifier: the schedule lists
 //! every logging account's buckets in each of its Regions by the organisation's prefix and tag,
 //! writes the registry beside the config, and sweeps what it found at once; a bucket whose tag is
-//! removed stays protected; only the config's `exclude` takes one out; a registry that cannot be
-//! read is alerted and the last good one stays in force.
+//! removed stays protected, the untagging is alerted and the tag put back; a bucket created between
+//! sweeps is discovered from its CreateBucket event; only the config's `exclude` takes one out; a
+//! registry that cannot be read is alerted and the last good one stays in force; the accounts of an
+//! `[[ou]]` are listed through AWS Organizations.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use e2e::{account_clients, provision_config, role_env, root, Function, Moto};
@@ -39,6 +41,29 @@ async fn bucket(account: &str, region: &str, name: &str, tags: &[(&str, &str)], 
     if let Some(p) = policy {
         s3.put_bucket_policy().bucket(name).policy(p).send().await.unwrap();
     }
+}
+
+/// A CloudTrail record of an S3 call by an administrator of `account`, as EventBridge delivers it
+/// (after the real ones in ../shared/corpus: `recipientAccountId`, `awsRegion`, the bucket in
+/// `requestParameters`).
+fn cloudtrail(name: &str, bucket: &str, account: &str, region: &str, extra: Value) -> Value {
+    let mut params = json!({"bucketName": bucket, "Host": format!("{bucket}.s3.{region}.amazonaws.com")});
+    if let (Some(p), Value::Object(e)) = (params.as_object_mut(), extra) {
+        p.extend(e);
+    }
+    json!({"version": "0", "id": format!("ev-{name}-{bucket}"), "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.s3", "account": account, "time": "2026-12-02T17:25:00Z", "region": region,
+        "resources": [], "detail": {
+            "eventVersion": "1.09", "eventSource": "s3.amazonaws.com", "eventName": name,
+            "eventTime": "2026-12-02T17:25:00Z", "awsRegion": region, "sourceIPAddress": "198.51.100.7",
+            "userAgent": "[aws-cli/2.22.0 Python/3.12.6]", "requestParameters": params,
+            "responseElements": null, "eventID": format!("0000-{name}-{bucket}"), "readOnly": false,
+            "eventType": "AwsApiCall", "managementEvent": true, "recipientAccountId": account,
+            "userIdentity": {"type": "AssumedRole", "principalId": "AROAEXAMPLE:mallory",
+                "arn": format!("arn:aws:sts::{account}:assumed-role/Admin/mallory"), "accountId": account,
+                "sessionContext": {"sessionIssuer": {"type": "Role", "arn": format!("arn:aws:iam::{account}:role/Admin"),
+                    "accountId": account, "userName": "Admin"},
+                    "attributes": {"creationDate": "2026-12-02T17:00:00Z", "mfaAuthenticated": "false"}}}}})
 }
 
 fn e2e_endpoint() -> String {
@@ -175,6 +200,67 @@ async fn buckets_are_discovered_by_prefix_and_tag_kept_when_untagged_and_removed
     assert_eq!(again["sweep"]["buckets"], 6, "{again}");
     stack.run_sweep_queue(&queue, &enforcer, 10).await;
 
+    // The untagging is itself a guarded call: its CloudTrail event puts the tag back (the other tags
+    // went with DeleteBucketTagging) and the security team gets an alert.
+    stack.drain(&stack.own_events).await;
+    stack.drain(&stack.security).await;
+    let untag = cloudtrail("DeleteBucketTagging", "acme-prod-new-flow-logs", PROD, "eu-west-1", json!({}));
+    let answer = enforcer.invoke(&untag).unwrap();
+    assert_eq!(answer["repairs"][0]["repaired"], true, "{answer}");
+    let tags = prod.get_bucket_tagging().bucket("acme-prod-new-flow-logs").send().await.unwrap().tag_set;
+    assert_eq!(tags.len(), 1);
+    assert_eq!((tags[0].key.as_str(), tags[0].value.as_str()), ("breakglass", "protect"));
+    notifier.invoke(&untag).unwrap();
+    for e in stack.drain(&stack.own_events).await {
+        notifier.invoke(&e).unwrap();
+    }
+    let security = stack.deliveries(&stack.security).await;
+    let subjects: Vec<&str> = security.iter().map(|(_, d)| d["subject"].as_str().unwrap()).collect();
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s.contains("ALERT") && s.contains("acme-prod-new-flow-logs") && s.contains("tags")),
+        "{subjects:?}"
+    );
+    let texts: Vec<&str> = security.iter().map(|(_, d)| d["text"].as_str().unwrap()).collect();
+    assert!(texts.iter().any(|t| t.contains("`breakglass=protect`") && t.contains("put back")), "{texts:?}");
+
+    // A bucket created (and tagged) between sweeps is discovered from its CreateBucket event at once,
+    // and checked by a one-bucket sweep as soon as every function has read the grown registry.
+    bucket(
+        PROD,
+        "eu-west-1",
+        "acme-prod-fresh-logs",
+        &[("breakglass", "protect")],
+        Some(&open("acme-prod-fresh-logs")),
+    )
+    .await;
+    let created = cloudtrail(
+        "CreateBucket",
+        "acme-prod-fresh-logs",
+        PROD,
+        "eu-west-1",
+        json!({
+        "CreateBucketConfiguration": {"LocationConstraint": "eu-west-1"}}),
+    );
+    let answer = enforcer.invoke(&created).unwrap();
+    assert_eq!(answer["discovered"], 1, "{answer}");
+    // A forged event for a bucket that is not there adds nothing.
+    let forged = cloudtrail("CreateBucket", "acme-prod-ghost-logs", PROD, "eu-west-1", json!({}));
+    assert!(enforcer.invoke(&forged).unwrap().get("discovered").is_none());
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    stack.run_sweep_queue(&queue, &enforcer, 10).await;
+    let live = prod.get_bucket_policy().bucket("acme-prod-fresh-logs").send().await.unwrap().policy.unwrap();
+    assert!(live.contains("ClosedAccess") && live.contains("DenyInsecureTransport"), "reverted: {live}");
+    let own = stack.drain(&stack.own_events).await;
+    let told = own.iter().find(|e| e["detail-type"] == "breakglass discovery").unwrap();
+    assert_eq!(told["detail"]["added"][0]["name"], "acme-prod-fresh-logs", "{told}");
+    assert!(
+        own.iter().any(|e| e["detail-type"] == "breakglass remediation"
+            && e["detail"]["bucket"] == "acme-prod-fresh-logs"),
+        "{own:?}"
+    );
+
     // The registry object is broken: the enforcer keeps the last good one and alerts.
     s3.put_object()
         .bucket(&config_bucket)
@@ -185,7 +271,7 @@ async fn buckets_are_discovered_by_prefix_and_tag_kept_when_untagged_and_removed
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let broken = enforcer.invoke(&schedule("third")).unwrap();
-    assert_eq!(broken["sweep"]["buckets"], 6, "the last good registry stays in force: {broken}");
+    assert_eq!(broken["sweep"]["buckets"], 7, "the last good registry stays in force: {broken}");
     stack.run_sweep_queue(&queue, &enforcer, 10).await;
     let own = stack.drain(&stack.own_events).await;
     let alert = own.iter().find(|e| e["detail-type"] == "breakglass discovery").unwrap();
@@ -193,12 +279,90 @@ async fn buckets_are_discovered_by_prefix_and_tag_kept_when_untagged_and_removed
     // A new cold start reads the last version that parses.
     let cold = Function::spawn("enforcer", &env_as(enforcer_creds));
     let planned = cold.invoke(&schedule("fourth")).unwrap();
-    assert_eq!(planned["sweep"]["buckets"], 6, "{planned}");
+    assert_eq!(planned["sweep"]["buckets"], 7, "{planned}");
     stack.run_sweep_queue(&queue, &cold, 10).await;
 
     // Only the config takes a bucket out.
     put_config(format!("{text}exclude = [\"acme-prod-new-flow-logs\"]\n")).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let excluded = cold.invoke(&schedule("fifth")).unwrap();
-    assert_eq!(excluded["sweep"]["buckets"], 5, "{excluded}");
+    assert_eq!(excluded["sweep"]["buckets"], 6, "{excluded}");
+
+    // Accounts selected by OU: an account that is not listed as [[account]] but sits in an OU below
+    // the config's [[ou]] is listed in the OU's Regions (AWS Organizations, as the administrative
+    // account); a suspended-out account outside the OU is not.
+    let org =
+        aws_sdk_organizations::Client::new(&e2e::account_config(&moto.endpoint, ADMIN, "eu-central-1").await);
+    org.create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .unwrap();
+    let root = org.list_roots().send().await.unwrap().roots.unwrap().remove(0).id.unwrap();
+    let ou = |parent: String, name: &'static str| {
+        let org = org.clone();
+        async move {
+            org.create_organizational_unit()
+                .parent_id(parent)
+                .name(name)
+                .send()
+                .await
+                .unwrap()
+                .organizational_unit
+                .unwrap()
+                .id
+                .unwrap()
+        }
+    };
+    let logging = ou(root.clone(), "logging").await;
+    let teams = ou(logging.clone(), "teams").await;
+    let mut made = Vec::new();
+    for name in ["logging-team", "sandbox"] {
+        let status = org
+            .create_account()
+            .account_name(name)
+            .email(format!("{name}@example.com"))
+            .send()
+            .await
+            .unwrap()
+            .create_account_status
+            .unwrap();
+        made.push(status.account_id.unwrap());
+    }
+    org.move_account()
+        .account_id(&made[0])
+        .source_parent_id(&root)
+        .destination_parent_id(&teams)
+        .send()
+        .await
+        .unwrap();
+    bucket(&made[0], "eu-west-1", "acme-team-logs", &[("breakglass", "protect")], None).await;
+    bucket(&made[1], "eu-west-1", "acme-sandbox-logs", &[("breakglass", "protect")], None).await;
+    // The operator restores the registry's previous version (the runbook's way): the broken one goes.
+    let versions =
+        s3.list_object_versions().bucket(&config_bucket).prefix("registry.json").send().await.unwrap();
+    let latest = versions.versions.unwrap().into_iter().find(|v| v.is_latest == Some(true)).unwrap();
+    s3.delete_object()
+        .bucket(&config_bucket)
+        .key("registry.json")
+        .version_id(latest.version_id.unwrap())
+        .send()
+        .await
+        .unwrap();
+    put_config(format!(
+        "{text}exclude = [\"acme-prod-new-flow-logs\"]\n\n[[ou]]\nid = \"{logging}\"\nregions = [\"eu-west-1\"]\n"
+    ))
+    .await
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    cold.invoke(&schedule("sixth")).unwrap();
+    let registry = s3.get_object().bucket(&config_bucket).key("registry.json").send().await.unwrap();
+    let registry: Value =
+        serde_json::from_slice(&registry.body.collect().await.unwrap().into_bytes()).unwrap();
+    let team = registry["buckets"].as_array().unwrap().iter().find(|b| b["name"] == "acme-team-logs");
+    assert_eq!(team.unwrap()["account"], made[0].as_str(), "{registry}");
+    assert!(!registry.to_string().contains("acme-sandbox-logs"), "{registry}");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let planned = cold.invoke(&schedule("seventh")).unwrap();
+    assert_eq!(planned["sweep"]["buckets"], 7, "the OU account's bucket is swept: {planned}");
 }

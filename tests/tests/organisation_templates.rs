@@ -163,8 +163,8 @@ fn the_forwarder_puts_events_on_the_central_bus_only() {
     );
 }
 
-/// One source of truth: the member rules forward exactly GuardedCall::ALL's S3 and IAM calls and
-/// name no bucket (adding a bucket never touches a member stack).
+/// One source of truth: the member rules forward exactly GuardedCall::ALL's S3 and IAM calls (and
+/// discovery's calls) and name no bucket (adding a bucket never touches a member stack).
 #[test]
 fn the_member_rules_forward_every_guarded_call_and_name_no_bucket() {
     let t = member();
@@ -175,7 +175,13 @@ fn the_member_rules_forward_every_guarded_call_and_name_no_bucket() {
         let pattern = t.resolve(&r[rule]["Properties"]["EventPattern"]);
         let names: Vec<&str> =
             pattern["detail"]["eventName"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-        assert_eq!(names, GuardedCall::names_of(source), "{rule}");
+        let mut expected = GuardedCall::names_of(source);
+        if source == "s3.amazonaws.com" {
+            // And the calls that may bring a new bucket, for discovery at once.
+            let guarded = GuardedCall::names_of(source);
+            expected.extend(breakglass_core::discovery::CALLS.iter().filter(|c| !guarded.contains(c)));
+        }
+        assert_eq!(names, expected, "{rule}");
         assert_eq!(pattern["detail"]["eventSource"], json!([source]), "{rule}");
         assert!(!pattern.to_string().contains("bucketName"), "{rule} must not list buckets: {pattern}");
         let target = t.resolve(&r[rule]["Properties"]["Targets"][0]);
@@ -246,8 +252,9 @@ fn the_scp_leaves_bucket_settings_and_investigator_roles_to_breakglass() {
         .iter()
         .filter(|c| c.target() == breakglass_core::guarded::Target::Bucket)
         .flat_map(|c| c.actions().iter().copied())
-        .chain(["s3:PutBucketTagging"])
+        .chain(["s3:TagResource", "s3:UntagResource"])
         .collect();
+    assert!(guarded.contains("s3:PutBucketTagging"));
     for action in &guarded {
         assert_eq!(ask(&scp, INSIDER, action, bucket), Decision::ExplicitDeny, "{action}");
         assert_ne!(ask(&scp, &member_role_arn(), action, bucket), Decision::ExplicitDeny, "{action}");
@@ -556,6 +563,24 @@ fn only_operators_change_the_config_object() {
         Decision::Allow
     );
     assert_ne!(as_admin_role(enforcer, "breakglass-enforcer", "s3:PutObject", &object, ORG), Decision::Allow);
+    // Discovery lists the accounts of the config's [[ou]]s (aws/src/config_source.rs, accounts_below),
+    // and nothing else of the organisation.
+    for action in ["organizations:ListAccountsForParent", "organizations:ListChildren"] {
+        assert_eq!(
+            as_admin_role(enforcer, "breakglass-enforcer", action, "*", ORG),
+            Decision::Allow,
+            "{action}"
+        );
+    }
+    for action in
+        ["organizations:ListAccounts", "organizations:MoveAccount", "organizations:DescribeOrganization"]
+    {
+        assert_eq!(
+            as_admin_role(enforcer, "breakglass-enforcer", action, "*", ORG),
+            Decision::ImplicitDeny,
+            "{action}"
+        );
+    }
 }
 
 /// As in single-account mode: exact actions, and `*` only where AWS offers no resource to name

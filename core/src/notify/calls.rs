@@ -35,7 +35,7 @@ pub(super) fn api_call(config: &Config, scope: &Scope, call: &ApiCall, now: Offs
         return Rendered::Send(Box::new(attempt(bucket, guarded, call)));
     }
     if !guarded.touches_policy() {
-        return Rendered::Send(Box::new(setting_change(bucket, guarded, call)));
+        return Rendered::Send(Box::new(setting_change(config, bucket, guarded, call)));
     }
     Rendered::Send(Box::new(policy_change(bucket, guarded, call, now)))
 }
@@ -140,11 +140,12 @@ fn attempt(bucket: &BucketConfig, guarded: GuardedCall, call: &ApiCall) -> Notif
 }
 
 /// A bucket setting change that destroys, copies out or exposes the logs, in words.
-fn weakening(guarded: GuardedCall, call: &ApiCall) -> Option<String> {
+fn weakening(config: &Config, guarded: GuardedCall, call: &ApiCall) -> Option<String> {
     if let Some(e) = exposure(guarded, call) {
         return Some(e);
     }
     match guarded {
+        GuardedCall::PutBucketTagging | GuardedCall::DeleteBucketTagging => untagged(config, guarded, call),
         GuardedCall::PutBucketVersioning => call
             .versioning
             .as_deref()
@@ -162,9 +163,32 @@ fn weakening(guarded: GuardedCall, call: &ApiCall) -> Option<String> {
     }
 }
 
-fn setting_change(bucket: &BucketConfig, guarded: GuardedCall, call: &ApiCall) -> Notification {
+/// A tagging call that took the discovery tag (`[discovery] tag`) off, in words; `None` when no
+/// discovery tag is configured or the new tag set still carries it.
+fn untagged(config: &Config, guarded: GuardedCall, call: &ApiCall) -> Option<String> {
+    let discovery = config.discovery.as_ref()?;
+    let (key, value) = discovery.tag.as_ref()?;
+    let kept = match guarded {
+        // A record without the tag set cannot show the tag kept: assume the worst.
+        GuardedCall::PutBucketTagging => call.tags.as_deref().is_some_and(|t| discovery.tagged(t)),
+        _ => false,
+    };
+    let shown = value.as_ref().map_or_else(|| key.clone(), |v| format!("{key}={v}"));
+    (!kept).then(|| {
+        format!(
+            "the tag `{shown}` that marks protected log buckets was removed; the bucket stays protected, and breakglass puts the tag back"
+        )
+    })
+}
+
+fn setting_change(
+    config: &Config,
+    bucket: &BucketConfig,
+    guarded: GuardedCall,
+    call: &ApiCall,
+) -> Notification {
     let b = &bucket.name;
-    let weakening = weakening(guarded, call);
+    let weakening = weakening(config, guarded, call);
     let severity = if weakening.is_some() { Severity::Critical } else { Severity::Info };
     let mut email = String::new();
     let headline = match &weakening {
@@ -172,8 +196,9 @@ fn setting_change(bucket: &BucketConfig, guarded: GuardedCall, call: &ApiCall) -
             "A setting that keeps the logs of bucket {b} private and intact was changed: {w}. The security team is alerted."
         ),
         None => format!(
-            "The {} of log bucket {b} was changed; the change does not open the bucket.",
-            setting_name(guarded)
+            "The {} of log bucket {b} {} changed; the change does not open the bucket.",
+            setting_name(guarded),
+            if setting_name(guarded) == "tags" { "were" } else { "was" }
         ),
     };
     section(&mut email, "What happened", &headline);
@@ -339,6 +364,8 @@ pub(super) fn call_in_words(g: GuardedCall) -> &'static str {
         GuardedCall::PutBucketNotification => "change event notifications",
         GuardedCall::PutBucketInventoryConfiguration => "configure an inventory",
         GuardedCall::DeleteBucket => "delete the bucket",
+        GuardedCall::PutBucketTagging => "change the bucket's tags",
+        GuardedCall::DeleteBucketTagging => "remove the bucket's tags",
         GuardedCall::UpdateAssumeRolePolicy => "change a role's trust policy",
         GuardedCall::CreateRole => "create a role",
         GuardedCall::DeleteRole => "delete a role",
@@ -381,6 +408,7 @@ fn setting_name(g: GuardedCall) -> &'static str {
         GuardedCall::PutBucketNotification => "event notification",
         GuardedCall::PutBucketInventoryConfiguration => "inventory",
         GuardedCall::DeleteBucket => "bucket itself",
+        GuardedCall::PutBucketTagging | GuardedCall::DeleteBucketTagging => "tags",
         _ => "configuration",
     }
 }
