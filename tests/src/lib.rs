@@ -92,9 +92,29 @@ pub struct FaultProxy {
     requests: Arc<Mutex<Vec<String>>>,
 }
 
+/// Rewrites an upstream response (request line, raw HTTP response) before the client sees it.
+type Rewrite = fn(&str, Vec<u8>) -> Vec<u8>;
+
 impl FaultProxy {
     /// Requests whose request line satisfies `fail` get `status` with an S3-style error `code`.
     pub fn start(upstream: &str, fail: fn(&str) -> bool, status: u16, code: &'static str) -> FaultProxy {
+        FaultProxy::with_rewrite(upstream, fail, status, code, |_, r| r)
+    }
+
+    /// S3 `ListBuckets` answered in pages of [`BUCKET_PAGE`] with a continuation token, as AWS pages
+    /// it: moto returns every bucket at once and no token, which would leave a client's page loop
+    /// unexercised. Everything else is forwarded as it is.
+    pub fn paging_list_buckets(upstream: &str) -> FaultProxy {
+        FaultProxy::with_rewrite(upstream, |_| false, 500, "Unused", page_list_buckets)
+    }
+
+    fn with_rewrite(
+        upstream: &str,
+        fail: fn(&str) -> bool,
+        status: u16,
+        code: &'static str,
+        rewrite: Rewrite,
+    ) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let upstream = upstream.trim_start_matches("http://").to_owned();
@@ -104,7 +124,9 @@ impl FaultProxy {
             for client in listener.incoming().flatten() {
                 let upstream = upstream.clone();
                 let log = Arc::clone(&log);
-                std::thread::spawn(move || proxy_connection(client, &upstream, fail, status, code, &log));
+                std::thread::spawn(move || {
+                    proxy_connection(client, &upstream, fail, status, code, rewrite, &log)
+                });
             }
         });
         FaultProxy { endpoint, requests }
@@ -126,12 +148,55 @@ impl FaultProxy {
     }
 }
 
+/// Buckets per page of [`FaultProxy::paging_list_buckets`].
+pub const BUCKET_PAGE: usize = 2;
+
+/// One page of a `ListBuckets` answer: the buckets from the offset in `continuation-token` on, and
+/// the next token when more are left.
+fn page_list_buckets(request_line: &str, response: Vec<u8>) -> Vec<u8> {
+    if !(request_line.starts_with("GET /?") && request_line.contains("x-id=ListBuckets")) {
+        return response;
+    }
+    let text = String::from_utf8(response).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(!head.to_ascii_lowercase().contains("chunked"), "the paging proxy reads whole bodies only");
+    let offset: usize = request_line
+        .split(['?', '&', ' '])
+        .find_map(|p| p.strip_prefix("continuation-token="))
+        .map_or(0, |t| t.parse().unwrap());
+    let (before, rest) = body.split_once("<Buckets>").unwrap_or((body, "</Buckets>"));
+    let (list, after) = rest.split_once("</Buckets>").unwrap();
+    let all: Vec<String> =
+        list.split("</Bucket>").filter(|b| b.contains("<Bucket>")).map(|b| format!("{b}</Bucket>")).collect();
+    let page: String = all.iter().skip(offset).take(BUCKET_PAGE).cloned().collect();
+    let next = offset + BUCKET_PAGE;
+    let token = if next < all.len() {
+        format!("<ContinuationToken>{next}</ContinuationToken>")
+    } else {
+        String::new()
+    };
+    let body = format!("{before}<Buckets>{page}</Buckets>{token}{after}");
+    let head: String = head
+        .lines()
+        .map(|l| {
+            if l.to_ascii_lowercase().starts_with("content-length:") {
+                format!("Content-Length: {}", body.len())
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    format!("{head}\r\n\r\n{body}").into_bytes()
+}
+
 fn proxy_connection(
     client: TcpStream,
     upstream: &str,
     fail: fn(&str) -> bool,
     status: u16,
     code: &str,
+    rewrite: Rewrite,
     log: &Mutex<Vec<String>>,
 ) {
     let mut reader = BufReader::new(client.try_clone().unwrap());
@@ -174,7 +239,7 @@ fn proxy_connection(
             up.write_all(&body).unwrap();
             let mut response = Vec::new();
             up.read_to_end(&mut response).unwrap();
-            response
+            rewrite(&request_line, response)
         };
         if out.write_all(&response).is_err() {
             return;

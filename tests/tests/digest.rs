@@ -6,8 +6,19 @@
 use e2e::{provision_config, single_operator_text, Function, Moto};
 use serde_json::json;
 
+/// As deployed: the schedule plans, the shard reverts, the close mails.
+#[tokio::test(flavor = "current_thread")]
+async fn fifty_remediations_in_one_fanned_out_sweep_are_one_digest_mail_per_audience_and_fifty_records() {
+    fifty(true).await;
+}
+
+/// The sweep without a queue (the CLI's `enforce`, older stacks).
 #[tokio::test(flavor = "current_thread")]
 async fn fifty_remediations_in_one_sweep_are_one_digest_mail_per_audience_and_fifty_records() {
+    fifty(false).await;
+}
+
+async fn fifty(fanned_out: bool) {
     let Some(moto) = Moto::start() else { return };
     let mut text = single_operator_text();
     for n in 0..48 {
@@ -29,13 +40,36 @@ async fn fifty_remediations_in_one_sweep_are_one_digest_mail_per_audience_and_fi
             .await
             .unwrap();
     }
-    let enforcer = Function::spawn("enforcer", &stack.function_env());
+    let mut env = stack.function_env();
+    let queue = match fanned_out {
+        true => {
+            let (queue, _) = stack.sweep_queue(breakglass_core::sweep::ATTEMPTS).await;
+            env.push(("BREAKGLASS_SWEEP_QUEUE".into(), queue.clone()));
+            env.push(("BREAKGLASS_SWEEP_CLOSE_DELAY_SECONDS".into(), "0".into()));
+            Some(queue)
+        }
+        false => None,
+    };
+    let enforcer = Function::spawn("enforcer", &env);
     let notifier = Function::spawn("notifier", &stack.function_env());
     let sweep = json!({"version": "0", "id": "sweep-1", "detail-type": "Scheduled Event", "source": "aws.events",
         "account": "123456789012", "time": "2026-12-02T17:00:00Z", "region": "eu-central-1", "resources": [], "detail": {}});
     let answer = enforcer.invoke(&sweep).unwrap();
-    let closed = answer["buckets"].as_array().unwrap().iter().filter(|b| b["outcome"] == "closed").count();
-    assert_eq!(closed, 50, "{answer}");
+    let reverted: u64 = match &queue {
+        // The plan, then the shard (all 50 buckets of the account and Region) and the close.
+        Some(queue) => {
+            assert_eq!(answer["sweep"]["buckets"], 50, "{answer}");
+            let answers = stack.run_sweep_queue(queue, &enforcer, 10).await;
+            let shards: Vec<&serde_json::Value> =
+                answers.iter().flat_map(|a| a["sweep"].as_array().unwrap().iter()).collect();
+            assert!(shards.iter().any(|s| s["remediations"] == 50), "the close gathered them: {shards:?}");
+            shards.iter().filter_map(|s| s["remediated"].as_u64()).sum()
+        }
+        None => {
+            answer["buckets"].as_array().unwrap().iter().filter(|b| b["outcome"] == "closed").count() as u64
+        }
+    };
+    assert_eq!(reverted, 50);
 
     // A machine subscriber (SQS, no filter policy), added after the sweep so that the enforcer's
     // check of the subscriptions does not count it.
