@@ -119,28 +119,35 @@ pub fn render(config: &Config) -> Result<OrgPolicies, OrgPolicyError> {
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "BreakglassBucketSettingsOnlyByMemberRole",
+                "Sid": "BreakglassBucketSettingsOnlyByBreakglass",
                 "Effect": "Deny",
                 "Action": bucket_actions.iter().collect::<Vec<_>>(),
                 "Resource": buckets,
-                "Condition": { "ArnNotLike": { "aws:PrincipalArn": member } }
+                // The member role restores; the deployers create new log buckets (Object Lock at
+                // CreateBucket needs s3:PutBucketVersioning, tags at CreateBucket s3:TagResource).
+                // Whatever they set is a guarded call: seen, and reverted where unlawful.
+                "Condition": { "ArnNotLike": { "aws:PrincipalArn": [member.clone(), deployment.clone(), stacksets.clone()] } }
             },
             {
                 "Sid": "BreakglassMemberStackOnlyByDeployment",
                 "Effect": "Deny",
                 // PassRole: an insider's own rule or function must not borrow the forwarder.
+                // CreateRole: the deployers' names are reserved, or an insider would mint a role
+                // the conditions here exempt (`stacksets-exec-mine`) or take over AWS's one.
                 "Action": ROLE_CHANGES.iter().copied().chain([
-                    "iam:PassRole",
+                    "iam:CreateRole", "iam:PassRole",
                     "events:DeleteRule", "events:DisableRule", "events:PutRule", "events:PutTargets", "events:RemoveTargets",
                     "cloudformation:DeleteStack", "cloudformation:UpdateStack",
                 ]).collect::<Vec<_>>(),
                 "Resource": [
-                    member,
+                    member.clone(),
                     format!("arn:{p}:iam::*:role/{FORWARDER_ROLE}"),
+                    deployment.clone(),
+                    stacksets.clone(),
                     format!("arn:{p}:events:*:*:rule/{FORWARD_RULES}*"),
                     format!("arn:{p}:cloudformation:*:*:stack/StackSet-breakglass-*"),
                 ],
-                "Condition": { "ArnNotLike": { "aws:PrincipalArn": [deployment, stacksets] } }
+                "Condition": { "ArnNotLike": { "aws:PrincipalArn": [deployment.clone(), stacksets] } }
             },
             {
                 "Sid": "BreakglassInvestigatorRolesOnlyByBreakglass",

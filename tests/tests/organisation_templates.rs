@@ -255,9 +255,14 @@ fn the_scp_leaves_bucket_settings_and_investigator_roles_to_breakglass() {
         .chain(["s3:TagResource", "s3:UntagResource"])
         .collect();
     assert!(guarded.contains("s3:PutBucketTagging"));
+    let deployment = format!("arn:aws:iam::{MEMBER}:role/breakglass-deployment");
+    let stacksets = format!("arn:aws:iam::{MEMBER}:role/stacksets-exec-0123456789abcdef");
     for action in &guarded {
         assert_eq!(ask(&scp, INSIDER, action, bucket), Decision::ExplicitDeny, "{action}");
-        assert_ne!(ask(&scp, &member_role_arn(), action, bucket), Decision::ExplicitDeny, "{action}");
+        // The member role restores; the deployers set up new log buckets (seen like anyone).
+        for who in [&member_role_arn(), &deployment, &stacksets] {
+            assert_ne!(ask(&scp, who, action, bucket), Decision::ExplicitDeny, "{who} {action}");
+        }
         // Not the organisation's other buckets.
         assert_ne!(ask(&scp, INSIDER, action, "arn:aws:s3:::payroll-exports"), Decision::ExplicitDeny);
     }
@@ -267,8 +272,6 @@ fn the_scp_leaves_bucket_settings_and_investigator_roles_to_breakglass() {
         assert_ne!(ask(&scp, &member_role_arn(), action, INVESTIGATOR), Decision::ExplicitDeny, "{action}");
     }
     // The member stack itself: only the deployment role and StackSets.
-    let deployment = format!("arn:aws:iam::{MEMBER}:role/breakglass-deployment");
-    let stacksets = format!("arn:aws:iam::{MEMBER}:role/stacksets-exec-0123456789abcdef");
     for (action, resource) in [
         ("iam:UpdateAssumeRolePolicy", member_role_arn()),
         ("iam:PutRolePolicy", format!("arn:aws:iam::{MEMBER}:role/breakglass-forwarder")),
@@ -285,6 +288,69 @@ fn the_scp_leaves_bucket_settings_and_investigator_roles_to_breakglass() {
         assert_ne!(ask(&scp, &deployment, action, &resource), Decision::ExplicitDeny, "{action}");
         assert_ne!(ask(&scp, &stacksets, action, &resource), Decision::ExplicitDeny, "{action}");
     }
+}
+
+/// A new log bucket is created with Object Lock (CreateBucket then needs `s3:PutBucketVersioning`
+/// and `s3:PutBucketObjectLockConfiguration`) and the discovery tag (`s3:TagResource` at
+/// CreateBucket, or `s3:PutBucketTagging` after) through the deployment role or a StackSet; an
+/// insider can create neither a locked nor a tagged one under the prefix.
+#[test]
+fn a_new_log_bucket_is_set_up_by_the_deployers_and_not_by_an_insider() {
+    let (scp, _) = org_policies();
+    let bucket = "arn:aws:s3:::acme-prod-new-logs";
+    let deployment = format!("arn:aws:iam::{MEMBER}:role/breakglass-deployment");
+    let stacksets = format!("arn:aws:iam::{MEMBER}:role/stacksets-exec-0123456789abcdef");
+    for action in [
+        "s3:CreateBucket",
+        "s3:PutBucketVersioning",
+        "s3:PutBucketObjectLockConfiguration",
+        "s3:TagResource",
+        "s3:PutBucketTagging",
+    ] {
+        for who in [&deployment, &stacksets] {
+            assert_ne!(ask(&scp, who, action, bucket), Decision::ExplicitDeny, "{who} {action}");
+        }
+    }
+    for action in ["s3:PutBucketVersioning", "s3:TagResource", "s3:PutBucketTagging"] {
+        assert_eq!(ask(&scp, INSIDER, action, bucket), Decision::ExplicitDeny, "{action}");
+    }
+}
+
+/// Regression: the SCP exempts `breakglass-deployment` and `stacksets-exec-*` by name, so an
+/// insider who could create a role of such a name (or change the trust of AWS's StackSets role)
+/// would be exempt too. Those names are reserved to the deployers.
+#[test]
+fn an_insider_cannot_mint_or_take_over_a_role_the_scp_exempts() {
+    let (scp, _) = org_policies();
+    let deployers = [
+        format!("arn:aws:iam::{MEMBER}:role/breakglass-deployment"),
+        format!("arn:aws:iam::{MEMBER}:role/stacksets-exec-0123456789abcdef"),
+    ];
+    for role in [
+        format!("arn:aws:iam::{MEMBER}:role/breakglass-deployment"),
+        format!("arn:aws:iam::{MEMBER}:role/stacksets-exec-mine"),
+        format!("arn:aws:iam::{MEMBER}:role/stacksets-exec-0123456789abcdef"),
+        member_role_arn(),
+    ] {
+        for action in [
+            "iam:CreateRole",
+            "iam:UpdateAssumeRolePolicy",
+            "iam:PutRolePolicy",
+            "iam:AttachRolePolicy",
+            "iam:PassRole",
+        ] {
+            assert_eq!(ask(&scp, INSIDER, action, &role), Decision::ExplicitDeny, "{action} {role}");
+            for who in &deployers {
+                assert_ne!(ask(&scp, who, action, &role), Decision::ExplicitDeny, "{who} {action} {role}");
+            }
+        }
+    }
+    // A role of such a name under another path is not exempt: the patterns have no path.
+    let disguised = format!("arn:aws:iam::{MEMBER}:role/team/stacksets-exec-mine");
+    assert_eq!(
+        ask(&scp, &disguised, "s3:PutBucketPolicy", "arn:aws:s3:::acme-prod-cloudtrail-logs"),
+        Decision::ExplicitDeny
+    );
 }
 
 #[test]
