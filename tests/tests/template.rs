@@ -601,6 +601,10 @@ fn the_scps_deny_every_guarded_action_to_an_administrator() {
             call.actions()
         );
     }
+    // S3 Control's tagging of a bucket (the only way once ABAC is on): the same tags, another door.
+    for action in ["s3:TagResource", "s3:UntagResource"] {
+        assert!(denied(action, &config().buckets[0].bucket_arn()), "{action}");
+    }
 }
 
 #[test]
