@@ -349,6 +349,36 @@ pub async fn account_clients(endpoint: &str, account: &str, region: &str) -> Cli
     Clients::from_shared(&account_config(endpoint, account, region).await)
 }
 
+/// A bucket of `account` in `region` (its location constraint set, as outside us-east-1), tagged
+/// with `tags` when there are any; the S3 client that made it.
+pub async fn account_bucket(
+    endpoint: &str,
+    account: &str,
+    region: &str,
+    name: &str,
+    tags: &[(&str, &str)],
+) -> aws_sdk_s3::Client {
+    let s3 = account_clients(endpoint, account, region).await.s3;
+    s3.create_bucket()
+        .bucket(name)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    if !tags.is_empty() {
+        let mut set = aws_sdk_s3::types::Tagging::builder();
+        for (k, v) in tags {
+            set = set.tag_set(aws_sdk_s3::types::Tag::builder().key(*k).value(*v).build().unwrap());
+        }
+        s3.put_bucket_tagging().bucket(name).tagging(set.build().unwrap()).send().await.unwrap();
+    }
+    s3
+}
+
 /// The SDK configuration that acts in `account` (through an assumed role, as on AWS), for the
 /// clients [`Clients`] does not hold.
 pub async fn account_config(endpoint: &str, account: &str, region: &str) -> aws_config::SdkConfig {

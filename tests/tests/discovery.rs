@@ -20,24 +20,7 @@ fn schedule(id: &str) -> Value {
 }
 
 async fn bucket(account: &str, region: &str, name: &str, tags: &[(&str, &str)], policy: Option<&str>) {
-    let s3 = account_clients(&e2e_endpoint(), account, region).await.s3;
-    s3.create_bucket()
-        .bucket(name)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    if !tags.is_empty() {
-        let mut set = aws_sdk_s3::types::Tagging::builder();
-        for (k, v) in tags {
-            set = set.tag_set(aws_sdk_s3::types::Tag::builder().key(*k).value(*v).build().unwrap());
-        }
-        s3.put_bucket_tagging().bucket(name).tagging(set.build().unwrap()).send().await.unwrap();
-    }
+    let s3 = e2e::account_bucket(&e2e_endpoint(), account, region, name, tags).await;
     if let Some(p) = policy {
         s3.put_bucket_policy().bucket(name).policy(p).send().await.unwrap();
     }

@@ -3,28 +3,15 @@
 //! the adapter's SDK configuration), which the other tests must not share.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use e2e::{account_clients, root, Moto};
+use e2e::{root, Moto};
 
 const PROD: &str = "111100000000";
 
 async fn bucket(endpoint: &str, region: &str, name: &str, tagged: bool) {
-    let s3 = account_clients(endpoint, PROD, region).await.s3;
-    s3.create_bucket()
-        .bucket(name)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    if tagged {
-        let tag = aws_sdk_s3::types::Tag::builder().key("breakglass").value("protect").build().unwrap();
-        let set = aws_sdk_s3::types::Tagging::builder().tag_set(tag).build().unwrap();
-        s3.put_bucket_tagging().bucket(name).tagging(set).send().await.unwrap();
-    }
+    let tags: &[(&str, &str)] = if tagged { &[("breakglass", "protect")] } else { &[] };
+    e2e::account_bucket(endpoint, PROD, region, name, tags).await;
 }
+
 /// Discovery by prefix and tag through the real adapter (`S3Directory`: member role, `ListBuckets`
 /// with prefix and `BucketRegion`, `GetBucketTagging`), over HTTP, with the answers paged as AWS
 /// pages them: moto returns every bucket in one answer and no continuation token, so a proxy cuts
