@@ -126,7 +126,7 @@ pub fn render(config: &Config) -> Result<OrgPolicies, OrgPolicyError> {
                 // The member role restores; the deployers create new log buckets (Object Lock at
                 // CreateBucket needs s3:PutBucketVersioning, tags at CreateBucket s3:TagResource).
                 // Whatever they set is a guarded call: seen, and reverted where unlawful.
-                "Condition": { "ArnNotLike": { "aws:PrincipalArn": [member.clone(), deployment.clone(), stacksets.clone()] } }
+                "Condition": { "ArnNotLike": { "aws:PrincipalArn": [&member, &deployment, &stacksets] } }
             },
             {
                 "Sid": "BreakglassMemberStackOnlyByDeployment",
@@ -140,14 +140,14 @@ pub fn render(config: &Config) -> Result<OrgPolicies, OrgPolicyError> {
                     "cloudformation:DeleteStack", "cloudformation:UpdateStack",
                 ]).collect::<Vec<_>>(),
                 "Resource": [
-                    member.clone(),
+                    &member,
                     format!("arn:{p}:iam::*:role/{FORWARDER_ROLE}"),
-                    deployment.clone(),
-                    stacksets.clone(),
+                    &deployment,
+                    &stacksets,
                     format!("arn:{p}:events:*:*:rule/{FORWARD_RULES}*"),
                     format!("arn:{p}:cloudformation:*:*:stack/StackSet-breakglass-*"),
                 ],
-                "Condition": { "ArnNotLike": { "aws:PrincipalArn": [deployment.clone(), stacksets] } }
+                "Condition": { "ArnNotLike": { "aws:PrincipalArn": [&deployment, &stacksets] } }
             },
             {
                 "Sid": "BreakglassInvestigatorRolesOnlyByBreakglass",

@@ -359,16 +359,7 @@ pub async fn account_bucket(
     tags: &[(&str, &str)],
 ) -> aws_sdk_s3::Client {
     let s3 = account_clients(endpoint, account, region).await.s3;
-    s3.create_bucket()
-        .bucket(name)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    bucket_in(&s3, name, region, false).await;
     if !tags.is_empty() {
         let mut set = aws_sdk_s3::types::Tagging::builder();
         for (k, v) in tags {
@@ -730,11 +721,12 @@ async fn queue(c: &Clients, name: &str) -> (String, String) {
     (url, arn)
 }
 
-/// A bucket in the test region with Object Lock enabled (as the log buckets and the audit bucket are).
-async fn locked_bucket(s3: &aws_sdk_s3::Client, name: &str, region: &str) {
+/// A bucket in `region` (its location constraint set, as outside us-east-1), with Object Lock
+/// enabled when `locked` (as the log buckets and the audit bucket are).
+async fn bucket_in(s3: &aws_sdk_s3::Client, name: &str, region: &str, locked: bool) {
     s3.create_bucket()
         .bucket(name)
-        .object_lock_enabled_for_bucket(true)
+        .set_object_lock_enabled_for_bucket(locked.then_some(true))
         .create_bucket_configuration(
             aws_sdk_s3::types::CreateBucketConfiguration::builder()
                 .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
@@ -841,7 +833,7 @@ pub async fn provision_config(endpoint: &str, text: String) -> Stack {
     for b in &config.buckets {
         let region = b.region.as_deref().unwrap_or(REGION);
         let s3 = if org { account_clients(endpoint, &b.account, region).await.s3 } else { c.s3.clone() };
-        locked_bucket(&s3, &b.name, region).await;
+        bucket_in(&s3, &b.name, region, true).await;
         s3.put_bucket_policy()
             .bucket(&b.name)
             .policy(b.closed_policy().to_pretty_json())
@@ -852,7 +844,7 @@ pub async fn provision_config(endpoint: &str, text: String) -> Stack {
     // The audit trail: Object Lock (which turns on versioning) with a compliance-mode default, as
     // template.yaml creates it. The notifier also sets each record's own retention.
     let audit = config.audit.clone().unwrap();
-    locked_bucket(&c.s3, &audit.bucket, REGION).await;
+    bucket_in(&c.s3, &audit.bucket, REGION, true).await;
     c.s3.put_object_lock_configuration()
         .bucket(&audit.bucket)
         .object_lock_configuration(

@@ -242,6 +242,14 @@ fn ask(policy: &Policy, caller: &str, action: &str, resource: &str) -> Decision 
 }
 
 const INSIDER: &str = "arn:aws:iam::111100000000:role/Admin";
+
+/// The roles the organisation's SCP exempts by name: the deployment role and StackSets' one.
+fn deployers() -> [String; 2] {
+    [
+        format!("arn:aws:iam::{MEMBER}:role/breakglass-deployment"),
+        format!("arn:aws:iam::{MEMBER}:role/stacksets-exec-0123456789abcdef"),
+    ]
+}
 const INVESTIGATOR: &str = "arn:aws:iam::111100000000:role/investigations/LogInvestigator";
 
 #[test]
@@ -255,8 +263,7 @@ fn the_scp_leaves_bucket_settings_and_investigator_roles_to_breakglass() {
         .chain(["s3:TagResource", "s3:UntagResource"])
         .collect();
     assert!(guarded.contains("s3:PutBucketTagging"));
-    let deployment = format!("arn:aws:iam::{MEMBER}:role/breakglass-deployment");
-    let stacksets = format!("arn:aws:iam::{MEMBER}:role/stacksets-exec-0123456789abcdef");
+    let [deployment, stacksets] = deployers();
     for action in &guarded {
         assert_eq!(ask(&scp, INSIDER, action, bucket), Decision::ExplicitDeny, "{action}");
         // The member role restores; the deployers set up new log buckets (seen like anyone).
@@ -298,8 +305,6 @@ fn the_scp_leaves_bucket_settings_and_investigator_roles_to_breakglass() {
 fn a_new_log_bucket_is_set_up_by_the_deployers_and_not_by_an_insider() {
     let (scp, _) = org_policies();
     let bucket = "arn:aws:s3:::acme-prod-new-logs";
-    let deployment = format!("arn:aws:iam::{MEMBER}:role/breakglass-deployment");
-    let stacksets = format!("arn:aws:iam::{MEMBER}:role/stacksets-exec-0123456789abcdef");
     for action in [
         "s3:CreateBucket",
         "s3:PutBucketVersioning",
@@ -307,7 +312,7 @@ fn a_new_log_bucket_is_set_up_by_the_deployers_and_not_by_an_insider() {
         "s3:TagResource",
         "s3:PutBucketTagging",
     ] {
-        for who in [&deployment, &stacksets] {
+        for who in &deployers() {
             assert_ne!(ask(&scp, who, action, bucket), Decision::ExplicitDeny, "{who} {action}");
         }
     }
@@ -322,10 +327,6 @@ fn a_new_log_bucket_is_set_up_by_the_deployers_and_not_by_an_insider() {
 #[test]
 fn an_insider_cannot_mint_or_take_over_a_role_the_scp_exempts() {
     let (scp, _) = org_policies();
-    let deployers = [
-        format!("arn:aws:iam::{MEMBER}:role/breakglass-deployment"),
-        format!("arn:aws:iam::{MEMBER}:role/stacksets-exec-0123456789abcdef"),
-    ];
     for role in [
         format!("arn:aws:iam::{MEMBER}:role/breakglass-deployment"),
         format!("arn:aws:iam::{MEMBER}:role/stacksets-exec-mine"),
@@ -340,7 +341,7 @@ fn an_insider_cannot_mint_or_take_over_a_role_the_scp_exempts() {
             "iam:PassRole",
         ] {
             assert_eq!(ask(&scp, INSIDER, action, &role), Decision::ExplicitDeny, "{action} {role}");
-            for who in &deployers {
+            for who in &deployers() {
                 assert_ne!(ask(&scp, who, action, &role), Decision::ExplicitDeny, "{who} {action} {role}");
             }
         }
