@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use breakglass_core::discovery::Registry;
+use breakglass_core::guard::discovery::Registry;
 use breakglass_core::handler::{config_location_from_env, loaded_from_env, LoadedConfig, SetupError};
 
 use crate::Clients;

@@ -16,13 +16,14 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{ObjectLockMode, PublicAccessBlockConfiguration};
 use aws_sdk_sns::types::MessageAttributeValue;
-use breakglass_core::audit::{Appended, AuditLog};
-use breakglass_core::catalog::Responder;
+use breakglass_core::access::catalog::Responder;
+use breakglass_core::events::BusEvent;
 use breakglass_core::ports::{
-    AuditReader, BucketSettings, BusEvent, ControlPlane, EventBus, LifecycleRule, Notification, PolicyStore,
-    PortError, Provenance, Provisioning, Publisher, Subscription, SweepQueue,
+    AuditReader, BucketSettings, ControlPlane, EventBus, LifecycleRule, Notification, PolicyStore, PortError,
+    Provenance, Provisioning, Publisher, Subscription, SweepQueue,
 };
 use breakglass_core::ports::{Directory, RegistryStore};
+use breakglass_core::trail::audit::{Appended, AuditLog};
 
 /// The SDK clients breakglass uses, built from one shared configuration: the function's (or the
 /// operator's) own account and Region. Other accounts and Regions are reached through [`Accounts`].
@@ -784,7 +785,7 @@ impl EventBridgeBus {
 impl EventBus for EventBridgeBus {
     async fn put(&self, event: &BusEvent) -> Result<(), PortError> {
         let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-            .source(breakglass_core::event::CUSTOM_SOURCE)
+            .source(breakglass_core::inbound::event::CUSTOM_SOURCE)
             .detail_type(&event.detail_type)
             .detail(event.detail.to_string())
             .event_bus_name(&self.bus_name)
@@ -857,7 +858,7 @@ impl S3AuditLog {
             .send()
             .await
             .map_err(|e| classify_error("GenerateMac", e))?;
-        Ok(out.mac.map(|m| breakglass_core::audit::hex(m.as_ref())))
+        Ok(out.mac.map(|m| breakglass_core::trail::audit::hex(m.as_ref())))
     }
 
     /// `Some(warning)` when the record's MAC is missing or wrong; `None` when it is the notifier's.
@@ -1043,11 +1044,13 @@ impl AuditLog for S3AuditLog {
 pub fn audit_trail(
     clients: &Clients,
     loaded: &breakglass_core::handler::LoadedConfig,
-) -> Result<breakglass_core::audit::Trail<S3AuditLog>, breakglass_core::handler::SetupError> {
-    breakglass_core::handler::audit_from_env(&loaded.config).map(|audit| breakglass_core::audit::Trail {
-        log: S3AuditLog::for_config(clients, &audit),
-        config: audit,
-        config_sha256: Some(loaded.sha256.clone()),
+) -> Result<breakglass_core::trail::audit::Trail<S3AuditLog>, breakglass_core::handler::SetupError> {
+    breakglass_core::handler::audit_from_env(&loaded.config).map(|audit| {
+        breakglass_core::trail::audit::Trail {
+            log: S3AuditLog::for_config(clients, &audit),
+            config: audit,
+            config_sha256: Some(loaded.sha256.clone()),
+        }
     })
 }
 
@@ -1161,8 +1164,8 @@ impl S3Registry {
     /// Beside the config object `config_key` (`breakglass.toml` → `registry.json`).
     pub fn key_beside(config_key: &str) -> String {
         match config_key.rsplit_once('/') {
-            Some((dir, _)) => format!("{dir}/{}", breakglass_core::discovery::REGISTRY_FILE),
-            None => breakglass_core::discovery::REGISTRY_FILE.to_owned(),
+            Some((dir, _)) => format!("{dir}/{}", breakglass_core::guard::discovery::REGISTRY_FILE),
+            None => breakglass_core::guard::discovery::REGISTRY_FILE.to_owned(),
         }
     }
 }

@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use std::time::Duration as StdDuration;
 
 use breakglass_aws::S3AuditLog;
-use breakglass_core::approval::{self, from_records};
-use breakglass_core::audit::bucket_prefix;
+use breakglass_core::access::approval::{self, from_records};
 use breakglass_core::events::{AccessRequest, Decision, OwnEvent};
 use breakglass_core::ports::{EventBus, PolicyStore};
+use breakglass_core::trail::audit::bucket_prefix;
 use canonical_policies::{classify, AuditConfig, BucketConfig, Config, State};
 use serde_json::Value;
 
@@ -124,7 +124,7 @@ pub fn decide(a: &DecideArgs, approve: bool) -> Result<ExitCode, CliError> {
         // The approval is in the audit trail before the bucket opens: the enforcer, which holds every
         // OpenAccess of this bucket against the trail, must find it there.
         wait_recorded(&log, &audit, &config, bucket, &decision, a.wait).await?;
-        let done = breakglass_core::operate::open_approved(bucket, &op.store, &op.bus, &decision, &op.who, op.now)
+        let done = breakglass_core::access::operate::open_approved(bucket, &op.store, &op.bus, &decision, &op.who, op.now)
             .await
             .map_err(operate_error)?;
         report(&done, a.json);

@@ -4,11 +4,11 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use breakglass_aws::{Accounts, AwsControlPlane, Clients, EventBridgeBus, S3AuditLog, S3Store, SnsPublisher};
-use breakglass_core::audit::Trail;
-use breakglass_core::enforce::Enforcer;
+use breakglass_core::guard::enforce::Enforcer;
 use breakglass_core::handler::{enforce_and_guard_event, expected_from_env, notify_event_in, scope_from_env};
 use breakglass_core::notify::{render_in, Rendered};
 use breakglass_core::ports::PolicyStore;
+use breakglass_core::trail::audit::Trail;
 use canonical_policies::{classify, format_expiry, Config, State};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -47,7 +47,7 @@ pub fn enforce(a: &EnforceArgs) -> Result<ExitCode, CliError> {
         let control = AwsControlPlane::new(&clients, std::env::var("BREAKGLASS_ALARM_TOPIC_ARN").ok())
             .with_accounts(accounts.clone());
         // The two-person rule's approvals, from the config's audit trail (signatures checked).
-        let records = config.audit.clone().map(|audit| breakglass_core::approval::TrailRecords {
+        let records = config.audit.clone().map(|audit| breakglass_core::access::approval::TrailRecords {
             reader: breakglass_aws::S3AuditLog::for_config(&clients, &audit),
             prefix: audit.prefix,
             organisation: config.organisation.is_some(),
@@ -62,7 +62,7 @@ pub fn enforce(a: &EnforceArgs) -> Result<ExitCode, CliError> {
         // The paths around the policy too: bucket settings and investigator trust (and the
         // notification topic's subscriptions when BREAKGLASS_TOPIC_ARN and _SUBSCRIPTIONS are set).
         let expected = expected_from_env().map_err(|e| CliError::Input(e.to_string()))?;
-        let sentinel = breakglass_core::sentinel::Sentinel {
+        let sentinel = breakglass_core::guard::sentinel::Sentinel {
             config: &enforcer.config,
             store: &enforcer.store,
             bus: &enforcer.bus,
@@ -83,7 +83,8 @@ pub fn notify(a: &NotifyArgs) -> Result<ExitCode, CliError> {
     let event = read_event(&a.event)?;
     let now = OffsetDateTime::now_utc();
     if a.print {
-        let incoming = breakglass_core::event::parse(&event).map_err(|e| CliError::Input(e.to_string()))?;
+        let incoming =
+            breakglass_core::inbound::event::parse(&event).map_err(|e| CliError::Input(e.to_string()))?;
         for r in render_in(&config, &scope_from_env(), &incoming, now) {
             match r {
                 Rendered::Ignored(reason) => print_json(&json!({ "ignored": reason })),
@@ -279,15 +280,15 @@ pub(crate) async fn requester(clients: &Clients) -> Result<String, CliError> {
     Ok(me.arn.unwrap_or_else(|| "an unknown principal".into()))
 }
 
-pub(crate) fn operate_error(e: breakglass_core::operate::OperateError) -> CliError {
-    use breakglass_core::operate::OperateError as E;
+pub(crate) fn operate_error(e: breakglass_core::access::operate::OperateError) -> CliError {
+    use breakglass_core::access::operate::OperateError as E;
     match e {
         E::Aws { .. } | E::Bus(_) | E::NotVerified { .. } => CliError::Aws(e.to_string()),
         refused => CliError::Input(refused.to_string()),
     }
 }
 
-pub(crate) fn report(done: &breakglass_core::operate::Done, json_out: bool) {
+pub(crate) fn report(done: &breakglass_core::access::operate::Done, json_out: bool) {
     if json_out {
         print_json(&done.event);
         return;
@@ -312,7 +313,7 @@ pub fn open(a: &OpenArgs) -> Result<ExitCode, CliError> {
     let duration = canonical_policies::config::parse_duration(&a.duration).ok_or_else(|| {
         CliError::Input(format!("invalid --duration `{}`: expected e.g. `4h`, `90m`, `1h30m`", a.duration))
     })?;
-    let request = breakglass_core::operate::OpenRequest {
+    let request = breakglass_core::access::operate::OpenRequest {
         reason: a.reason.clone(),
         ticket: a.ticket.clone(),
         duration,
@@ -320,9 +321,10 @@ pub fn open(a: &OpenArgs) -> Result<ExitCode, CliError> {
     };
     runtime()?.block_on(async {
         let op = Operator::connect(&a.aws, &a.event_bus, &config).await?;
-        let done = breakglass_core::operate::open(bucket, &op.store, &op.bus, &request, &op.who, op.now)
-            .await
-            .map_err(operate_error)?;
+        let done =
+            breakglass_core::access::operate::open(bucket, &op.store, &op.bus, &request, &op.who, op.now)
+                .await
+                .map_err(operate_error)?;
         report(&done, a.json);
         Ok(ExitCode::SUCCESS)
     })
@@ -334,9 +336,10 @@ pub fn close(a: &CloseArgs) -> Result<ExitCode, CliError> {
     check_account(&config, bucket, a.account.as_deref())?;
     runtime()?.block_on(async {
         let op = Operator::connect(&a.aws, &a.event_bus, &config).await?;
-        let done = breakglass_core::operate::close(bucket, &op.store, &op.bus, &a.reason, &op.who, op.now)
-            .await
-            .map_err(operate_error)?;
+        let done =
+            breakglass_core::access::operate::close(bucket, &op.store, &op.bus, &a.reason, &op.who, op.now)
+                .await
+                .map_err(operate_error)?;
         report(&done, a.json);
         Ok(ExitCode::SUCCESS)
     })

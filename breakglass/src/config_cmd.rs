@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use breakglass_aws::{organisation_members, Clients, ConfigObject, EventBridgeBus};
-use breakglass_core::config_push::{check_members, line_diff};
+use breakglass_core::access::config_push::{check_members, line_diff};
 use breakglass_core::events::{ConfigChange, OwnEvent};
 use breakglass_core::handler::{parse_s3_url, LoadedConfig};
 use breakglass_core::organisation::render;
@@ -87,7 +87,7 @@ pub fn push(a: &PushArgs) -> Result<ExitCode, CliError> {
             before_sha256: before_sha256.clone(),
             after_sha256: loaded.sha256.clone(),
             diff,
-            time: breakglass_core::format_time(time::OffsetDateTime::now_utc()),
+            time: breakglass_core::time::format_time(time::OffsetDateTime::now_utc()),
         });
         let bus = EventBridgeBus::new(clients.eventbridge.clone(), a.event_bus.clone());
         // Uploaded but not announced is still an error: the security team must hear of it.
@@ -106,5 +106,5 @@ pub fn push(a: &PushArgs) -> Result<ExitCode, CliError> {
 
 fn sha256(text: &str) -> String {
     use sha2::Digest as _;
-    breakglass_core::audit::hex(&sha2::Sha256::digest(text.as_bytes()))
+    breakglass_core::trail::audit::hex(&sha2::Sha256::digest(text.as_bytes()))
 }

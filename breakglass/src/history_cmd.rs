@@ -5,11 +5,11 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use breakglass_aws::{Clients, S3AuditLog};
-use breakglass_core::audit::bucket_prefix;
-use breakglass_core::history::{self, Entry, Step};
-use breakglass_core::reads::ObjectRead;
-use breakglass_core::recorder::ReadRecord;
-use breakglass_core::{parse_time, role_name};
+use breakglass_core::events::ObjectRead;
+use breakglass_core::time::{parse_time, role_name};
+use breakglass_core::trail::audit::bucket_prefix;
+use breakglass_core::trail::history::{self, Entry, Step};
+use breakglass_core::trail::records::ReadRecord;
 use canonical_policies::config::is_bucket_name;
 use canonical_policies::{format_expiry, AuditConfig, HumanDuration};
 use serde_json::{json, Value};
@@ -169,7 +169,7 @@ pub(crate) async fn recorded_reads(
     audit: &AuditConfig,
     place: &str,
 ) -> Result<(Vec<ObjectRead>, Vec<String>), CliError> {
-    let prefix = format!("{}{}/{place}/", audit.prefix, breakglass_core::recorder::READS);
+    let prefix = format!("{}{}/{place}/", audit.prefix, breakglass_core::trail::records::READS);
     let read = log
         .read_all(&prefix)
         .await
@@ -201,7 +201,7 @@ fn who(s: &Step) -> &str {
 
 /// Objects read successfully in a window, and their bytes.
 fn read_count(window: &Entry, reads: &[ObjectRead], now: OffsetDateTime) -> (usize, u64) {
-    let ok: Vec<ObjectRead> = breakglass_core::report::within(window, reads, now)
+    let ok: Vec<ObjectRead> = breakglass_core::trail::report::within(window, reads, now)
         .into_iter()
         .filter(|r| r.error.is_none())
         .collect();
@@ -260,7 +260,7 @@ fn human(
                 let _ = writeln!(
                     out,
                     "  read      {objects} object(s), {bytes} bytes (breakglass report --bucket {bucket} --window {})",
-                    breakglass_core::format_time(opened.time)
+                    breakglass_core::time::format_time(opened.time)
                 );
                 match closed {
                     Some(c) => {

@@ -1,11 +1,11 @@
 //! `breakglass report`: what was read while a bucket was open, window by window, from the audit
-//! trail: the same report the stakeholders got after the window closed (`breakglass_core::report`).
+//! trail: the same report the stakeholders got after the window closed (`breakglass_core::trail::report`).
 
 use std::process::ExitCode;
 
 use breakglass_aws::{Clients, S3AuditLog};
-use breakglass_core::history::{self, Entry};
-use breakglass_core::report;
+use breakglass_core::trail::history::{self, Entry};
+use breakglass_core::trail::report;
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -39,7 +39,7 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode, CliError> {
     let all = report::windows(&entries);
     let chosen: Vec<&Entry> = match (&a.window, since) {
         (Some(id), _) => {
-            let w = all.iter().find(|e| breakglass_core::format_time(e.start()) == *id).copied();
+            let w = all.iter().find(|e| breakglass_core::time::format_time(e.start()) == *id).copied();
             vec![w.ok_or_else(|| {
                 CliError::Input(format!(
                     "no window `{id}` in the history of `{}`: `breakglass history --bucket {}` lists them",
@@ -58,14 +58,14 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode, CliError> {
             .map_err(|e| CliError::Aws(format!("audit trail `s3://{}`: {e}", audit.bucket)))?,
         None => Vec::new(),
     };
-    let reports: Vec<report::WindowReport> = chosen
+    let reports: Vec<breakglass_core::events::WindowReport> = chosen
         .iter()
         .filter_map(|w| report::for_window(&a.bucket, account.as_deref(), w, &reads, &denied, now))
         .collect();
     if a.csv {
         let mut rows = Vec::new();
         for w in &chosen {
-            let id = breakglass_core::format_time(w.start());
+            let id = breakglass_core::time::format_time(w.start());
             let mut all = report::within(w, &reads, now);
             all.extend(report::within(w, &denied, now));
             all.sort_by(|x, y| x.time.cmp(&y.time));
@@ -81,7 +81,7 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode, CliError> {
         print!("{}", texts.join("\n"));
     }
     // Reads outside a grant, like a bucket that is not lawful, deserve attention: exit 3.
-    let problems = reports.iter().any(report::WindowReport::is_alert)
+    let problems = reports.iter().any(breakglass_core::events::WindowReport::is_alert)
         || !history_read.warnings.is_empty()
         || !read_warnings.is_empty();
     Ok(if problems { ExitCode::from(3) } else { ExitCode::SUCCESS })

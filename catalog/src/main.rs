@@ -1,6 +1,6 @@
 //! The Service Catalog custom-resource Lambda: builds the clients once (the routing once per config
 //! in force), then hands every
-//! CloudFormation request to `breakglass_core::catalog::handle`, which acts only for stacks that
+//! CloudFormation request to `breakglass_core::access::catalog::handle`, which acts only for stacks that
 //! Service Catalog provisioned from a breakglass product for an allowed principal, and always answers
 //! the request's pre-signed URL. Environment (set by template.yaml): `BREAKGLASS_CONFIG_S3`
 //! (organisation mode) or `BREAKGLASS_CONFIG` or
@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use breakglass_aws::{
     Accounts, Clients, CloudFormationProvenance, ConfigSource, EventBridgeBus, HttpsResponder, S3Store,
 };
-use breakglass_core::catalog::{handle, Catalog, Origin};
+use breakglass_core::access::catalog::{handle, Catalog, Origin};
 use breakglass_core::handler::{env, LoadedConfig, PerConfig};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;

@@ -5,16 +5,16 @@ use canonical_policies::{AuditConfig, Config, Quoted};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use crate::audit::{self, Appended, AuditLog, Trail};
-use crate::enforce::{EnforceError, Enforcer};
-use crate::event;
 use crate::events::{Misrouted, OwnEvent};
+use crate::guard::enforce::{EnforceError, Enforcer};
+use crate::guard::sentinel::Sentinel;
+use crate::inbound::event;
+use crate::inbound::route;
 use crate::notify::{render_in, Rendered, Scope};
 use crate::ports::{
     BucketRecords, BucketSettings, ControlPlane, EventBus, PolicyStore, PortError, Publisher,
 };
-use crate::route;
-use crate::sentinel::Sentinel;
+use crate::trail::audit::{self, Appended, AuditLog, Trail};
 
 /// Where the Lambdas read their configuration (set by template.yaml): the TOML text itself, or a
 /// file bundled with the function.
@@ -43,7 +43,7 @@ pub enum SetupError {
     #[error("no audit trail: set {AUDIT_BUCKET_ENV} or `[audit] bucket` in the config")]
     NoAudit,
     #[error(transparent)]
-    Subscriptions(#[from] crate::watch::ExpectedError),
+    Subscriptions(#[from] crate::guard::watch::ExpectedError),
 }
 
 /// The audit bucket's name, when the deployment sets it (template.yaml does).
@@ -87,7 +87,7 @@ impl LoadedConfig {
 
     /// This config with the registry's buckets protected (`Config::with_discovered`); a registry
     /// entry the config cannot protect is logged as an error and left out.
-    pub fn with_registry(&self, registry: &crate::discovery::Registry, version: &str) -> LoadedConfig {
+    pub fn with_registry(&self, registry: &crate::guard::discovery::Registry, version: &str) -> LoadedConfig {
         let (config, refused) = self.config.with_discovered(&registry.discovered());
         for e in refused {
             tracing::error!(error = %e, "discovered bucket not protected by this config");
@@ -186,12 +186,12 @@ pub const KEY_ENV: &str = "BREAKGLASS_KEY_ARN";
 
 /// The subscriptions the notification topic must keep (`BREAKGLASS_TOPIC_ARN` and
 /// `BREAKGLASS_SUBSCRIPTIONS`, both set by template.yaml); none checked when either is unset.
-pub fn expected_from_env() -> Result<crate::watch::Expected, SetupError> {
+pub fn expected_from_env() -> Result<crate::guard::watch::Expected, SetupError> {
     let topic = std::env::var("BREAKGLASS_TOPIC_ARN").ok().filter(|v| !v.is_empty());
     let subs = std::env::var("BREAKGLASS_SUBSCRIPTIONS").ok().filter(|v| !v.is_empty());
     match (topic, subs) {
-        (Some(topic), Some(subs)) => Ok(crate::watch::Expected::parse(&topic, &subs)?),
-        _ => Ok(crate::watch::Expected::default()),
+        (Some(topic), Some(subs)) => Ok(crate::guard::watch::Expected::parse(&topic, &subs)?),
+        _ => Ok(crate::guard::watch::Expected::default()),
     }
 }
 
@@ -272,13 +272,13 @@ where
     Ok(summary(enforcer.dry_run, &reports, &repairs, &misrouted))
 }
 
-/// The sweep at scale (`BREAKGLASS_SWEEP_QUEUE`, see [`crate::sweep`]): the queue the schedule's plan
+/// The sweep at scale (`BREAKGLASS_SWEEP_QUEUE`, see [`crate::guard::sweep`]): the queue the schedule's plan
 /// goes to, and the audit trail the shards record their remediations in.
 #[derive(Debug)]
 pub struct Fanout<'a, Q, L, D, R> {
     pub queue: &'a Q,
     pub trail: &'a Trail<L>,
-    /// Seconds between the shards and the close ([`crate::sweep::CLOSE_DELAY_SECONDS`]; tests lower it).
+    /// Seconds between the shards and the close ([`crate::guard::sweep::CLOSE_DELAY_SECONDS`]; tests lower it).
     pub close_delay: u32,
     /// Discovery (`[discovery]`, organisation mode): the accounts' buckets and the registry, run
     /// by the schedule before it plans, and on the calls that may bring a new bucket.
@@ -315,7 +315,7 @@ where
             let failed: Vec<Value> = messages.iter().map(|m| json!({ "itemIdentifier": m.id })).collect();
             return Ok(json!({ "batchItemFailures": failed }));
         };
-        return Ok(crate::sweep::handle_messages(enforcer, sentinel, f.trail, &messages, now).await);
+        return Ok(crate::guard::sweep::handle_messages(enforcer, sentinel, f.trail, &messages, now).await);
     }
     // Parsed once: every guarded call of the estate passes here.
     let incoming = match parse_or_ignore(raw) {
@@ -323,24 +323,24 @@ where
         Err(answer) => return Ok(answer),
     };
     if let (Some(f), event::Incoming::Schedule { id, time }) = (fanout, &incoming) {
-        let at = time.as_deref().and_then(crate::parse_time).unwrap_or(now);
-        let sweep = crate::sweep::sweep_id(id.as_deref(), at);
+        let at = time.as_deref().and_then(crate::time::parse_time).unwrap_or(now);
+        let sweep = crate::guard::sweep::sweep_id(id.as_deref(), at);
         // Discovery: what it finds is written to the registry, which every function reads with the
         // config (within a minute); the next sweep covers it. This sweep plans from the config and
         // registry in force, the same that the shards, the notifier and the recorder act on. Its
         // failures are alerted on the bus by `discovery::run`.
         if let (Some((directory, store)), Some(_)) = (f.discovery, &enforcer.config.discovery) {
             if let Err(e) =
-                crate::discovery::run(&enforcer.config, directory, store, &enforcer.bus, now).await
+                crate::guard::discovery::run(&enforcer.config, directory, store, &enforcer.bus, now).await
             {
                 tracing::error!(error = %e, "discovery failed; the registry in force stays");
             }
         }
-        let sent = crate::sweep::send_plan(
+        let sent = crate::guard::sweep::send_plan(
             &enforcer.config,
             f.queue,
             &sweep,
-            crate::sweep::settings_due(at),
+            crate::guard::sweep::settings_due(at),
             f.close_delay,
         )
         .await;
@@ -365,7 +365,7 @@ where
     Ok(answer)
 }
 
-/// Discovery on the calls that may bring a new log bucket ([`crate::discovery::CALLS`]): each
+/// Discovery on the calls that may bring a new log bucket ([`crate::guard::discovery::CALLS`]): each
 /// bucket found is added to the registry and checked by a one-bucket sweep once the functions have
 /// read it. A failure here is logged, not fatal: the scheduled discovery is the net under it.
 async fn adopt_new_buckets<S, B, T, Q, L, D, R>(
@@ -384,13 +384,16 @@ where
 {
     let Some((directory, store)) = f.discovery else { return 0 };
     let mut adopted = 0;
-    for call in calls.iter().filter(|c| crate::discovery::candidate(&enforcer.config, c).is_some()) {
-        match crate::discovery::adopt(&enforcer.config, directory, store, &enforcer.bus, call, now).await {
+    for call in calls.iter().filter(|c| crate::guard::discovery::candidate(&enforcer.config, c).is_some()) {
+        match crate::guard::discovery::adopt(&enforcer.config, directory, store, &enforcer.bus, call, now)
+            .await
+        {
             Ok(Some(entry)) => {
                 adopted += 1;
-                let sweep = crate::sweep::sweep_id(call.event_id.as_deref(), now);
+                let sweep = crate::guard::sweep::sweep_id(call.event_id.as_deref(), now);
                 if let Err(e) =
-                    crate::sweep::send_adopted(f.queue, &sweep, &entry, f.adopt_delay, f.close_delay).await
+                    crate::guard::sweep::send_adopted(f.queue, &sweep, &entry, f.adopt_delay, f.close_delay)
+                        .await
                 {
                     tracing::error!(bucket = entry.name.as_str(), error = %e, "discovered, but its check could not be queued; the next sweep checks it");
                 }
@@ -404,8 +407,8 @@ where
 
 fn summary(
     dry_run: bool,
-    reports: &[crate::enforce::Report],
-    repairs: &[crate::sentinel::Repair],
+    reports: &[crate::guard::enforce::Report],
+    repairs: &[crate::guard::sentinel::Repair],
     misrouted: &[Misrouted],
 ) -> Value {
     let buckets: Vec<Value> = reports
@@ -475,7 +478,7 @@ pub async fn notify_event_in<P: Publisher, L: AuditLog>(
     let rendered = render_in(config, scope, &incoming, now);
     // One of breakglass's own events is recorded from its type, a CloudTrail call from its document.
     let own = match &incoming {
-        crate::event::Incoming::Custom { detail_type, detail, .. } => {
+        crate::inbound::event::Incoming::Custom { detail_type, detail, .. } => {
             OwnEvent::from_bus(detail_type, detail).ok()
         }
         _ => None,

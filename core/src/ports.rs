@@ -6,6 +6,8 @@ use std::future::Future;
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::events::BusEvent;
+
 /// How a call to AWS failed. The distinction drives retries: Lambda retries an invocation that
 /// returns an error, which is right for throttling and 5xx and wrong for a request S3 will never take.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,7 +32,7 @@ impl PortError {
 /// gives it (`BucketConfig::account`, `region`), with the owner expected there. Single-account mode
 /// is the case of one account reached with the function's own credentials; organisation mode
 /// reaches each logging account through its member role. Core never branches on the mode: an event
-/// from the wrong account is stopped before any port is called (`crate::route`).
+/// from the wrong account is stopped before any port is called (`inbound::route`).
 pub trait PolicyStore: Sync {
     /// The policy text, or `None` when the bucket has no policy.
     fn get_policy(&self, bucket: &str) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
@@ -63,13 +65,6 @@ impl Notification {
 pub trait Publisher: Sync {
     /// Returns the message id.
     fn publish(&self, notification: &Notification) -> impl Future<Output = Result<String, PortError>> + Send;
-}
-
-/// One of breakglass's own events for the bus.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BusEvent {
-    pub detail_type: String,
-    pub detail: Value,
 }
 
 /// Puts breakglass's own events on EventBridge.

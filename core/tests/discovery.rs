@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use breakglass_core::discovery::{run, Registry, RegistryError};
-use breakglass_core::ports::{BusEvent, Directory, EventBus, PortError, RegistryStore};
+use breakglass_core::events::BusEvent;
+use breakglass_core::guard::discovery::{run, Registry, RegistryError};
+use breakglass_core::ports::{Directory, EventBus, PortError, RegistryStore};
 use canonical_policies::Config;
 
 type Tags = Vec<(String, String)>;
@@ -163,21 +164,21 @@ async fn an_account_that_cannot_be_listed_is_reported_and_the_others_are_still_l
 }
 
 /// A CloudTrail record of `name` on `bucket`, as EventBridge delivers it from `account` in `region`.
-fn call(name: &str, bucket: &str, account: &str, region: &str) -> breakglass_core::event::ApiCall {
+fn call(name: &str, bucket: &str, account: &str, region: &str) -> breakglass_core::inbound::event::ApiCall {
     let raw = serde_json::json!({
         "detail-type": "AWS API Call via CloudTrail", "source": "aws.s3", "account": account,
         "detail": {"eventName": name, "eventSource": "s3.amazonaws.com", "awsRegion": region,
             "recipientAccountId": account, "eventID": "e-1",
             "requestParameters": {"bucketName": bucket}}});
-    match breakglass_core::event::parse(&raw).unwrap() {
-        breakglass_core::event::Incoming::ApiCalls(mut calls) => calls.remove(0),
+    match breakglass_core::inbound::event::parse(&raw).unwrap() {
+        breakglass_core::inbound::event::Incoming::ApiCalls(mut calls) => calls.remove(0),
         other => panic!("{other:?}"),
     }
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_created_or_tagged_bucket_is_adopted_at_once_after_it_is_looked_up_where_the_event_says() {
-    use breakglass_core::discovery::{adopt, candidate};
+    use breakglass_core::guard::discovery::{adopt, candidate};
     let mut estate = Estate::default();
     estate.add("111100000000", "eu-west-1", "acme-fresh-logs", &[("breakglass", "protect")]);
     estate.add("111100000000", "eu-west-1", "acme-plain-logs", &[]);
@@ -240,7 +241,7 @@ async fn a_created_or_tagged_bucket_is_adopted_at_once_after_it_is_looked_up_whe
 /// bucket found there is protected; an OU that cannot be listed is reported, the rest still listed.
 #[tokio::test(flavor = "current_thread")]
 async fn the_accounts_of_an_ou_are_listed_in_its_regions() {
-    use breakglass_core::discovery::adopt;
+    use breakglass_core::guard::discovery::adopt;
     let ou = "ou-ab12-34cd56ef";
     let extra = format!("\n[[ou]]\nid = \"{ou}\"\nregions = [\"eu-west-1\"]\n\n[[ou]]\nid = \"ou-ab12-gone0000\"\nregions = [\"eu-west-1\"]\n");
     let cfg = config(&extra);

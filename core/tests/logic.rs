@@ -5,11 +5,12 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
-use breakglass_core::approval::NoRecords;
-use breakglass_core::enforce::{Enforcer, Outcome};
-use breakglass_core::event::{self, Incoming};
+use breakglass_core::access::approval::NoRecords;
+use breakglass_core::events::BusEvent;
+use breakglass_core::guard::enforce::{Enforcer, Outcome};
+use breakglass_core::inbound::event::{self, Incoming};
 use breakglass_core::notify::{render, Rendered};
-use breakglass_core::ports::{BusEvent, EventBus, PolicyStore, PortError};
+use breakglass_core::ports::{EventBus, PolicyStore, PortError};
 use canonical_policies::{Config, OpenGrant};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -341,7 +342,7 @@ async fn every_corpus_event_is_handled_without_panic() {
 
 mod operate {
     use super::*;
-    use breakglass_core::operate::{close, open, OpenRequest, OperateError};
+    use breakglass_core::access::operate::{close, open, OpenRequest, OperateError};
     use time::Duration;
 
     const ALICE: &str = "arn:aws:sts::111122223333:assumed-role/breakglass-operator/alice";
@@ -463,11 +464,11 @@ mod operate {
 
 mod audit_trail {
     use super::*;
-    use breakglass_core::audit::{Appended, AuditLog, Trail};
+    use breakglass_core::access::operate::{close, open, OpenRequest};
     use breakglass_core::handler::notify_event;
-    use breakglass_core::history::{self, Entry};
-    use breakglass_core::operate::{close, open, OpenRequest};
     use breakglass_core::ports::{Notification, Publisher};
+    use breakglass_core::trail::audit::{Appended, AuditLog, Trail};
+    use breakglass_core::trail::history::{self, Entry};
     use time::Duration;
 
     const ALICE: &str = "arn:aws:sts::111122223333:assumed-role/breakglass-operator/alice";
@@ -642,8 +643,8 @@ impl breakglass_core::ports::Provenance for FromCatalog {
     }
 }
 
-fn origin() -> breakglass_core::catalog::Origin {
-    breakglass_core::catalog::Origin::from_lists(
+fn origin() -> breakglass_core::access::catalog::Origin {
+    breakglass_core::access::catalog::Origin::from_lists(
         "prod-open,prod-close",
         "arn:aws:iam::111122223333:role/LogTeam",
     )
@@ -652,7 +653,7 @@ fn origin() -> breakglass_core::catalog::Origin {
 mod catalog {
     use super::*;
     use super::{origin, FromCatalog};
-    use breakglass_core::catalog::{handle, Catalog, Responder};
+    use breakglass_core::access::catalog::{handle, Catalog, Responder};
 
     #[derive(Default)]
     struct Cfn(Mutex<Vec<Value>>);
@@ -729,7 +730,7 @@ mod catalog {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_refused_request_echoes_at_most_one_short_line_of_what_was_asked() {
-    use breakglass_core::operate::{open, OpenRequest};
+    use breakglass_core::access::operate::{open, OpenRequest};
     let c = config();
     let b = c.bucket(BUCKET).unwrap();
     let (store, bus) = (Store::default(), Bus::default());
@@ -765,7 +766,7 @@ async fn one_unreadable_bucket_does_not_stop_the_sweep_of_the_others() {
 /// event could not be published) keeps its real physical id, so the stack's rollback closes it.
 #[tokio::test(flavor = "current_thread")]
 async fn a_failed_open_that_may_have_written_is_closed_by_the_rollback() {
-    use breakglass_core::catalog::{handle, Catalog, Responder};
+    use breakglass_core::access::catalog::{handle, Catalog, Responder};
 
     struct Cfn;
     impl Responder for Cfn {
@@ -836,8 +837,8 @@ async fn a_failed_open_that_may_have_written_is_closed_by_the_rollback() {
 /// an enforcer that holds every OpenAccess against the approvals in the audit trail.
 mod two_person {
     use super::*;
-    use breakglass_core::approval::{self, Refusal};
-    use breakglass_core::operate::{open, OpenRequest};
+    use breakglass_core::access::approval::{self, Refusal};
+    use breakglass_core::access::operate::{open, OpenRequest};
     use breakglass_core::ports::BucketRecords;
     use time::Duration;
 
@@ -951,7 +952,7 @@ mod two_person {
         let q = approval::request(b, ALICE, "incident 7", "SEC-7", Duration::hours(2), &readers(), now())
             .unwrap();
         let d = approval::decide(b, &q, &[], BOB, true, None, now()).unwrap();
-        let grant = approval::grant_of(&d).unwrap();
+        let grant = breakglass_core::access::operate::grant_of(&d).unwrap();
         let policy = b.render_open(&grant, now()).unwrap().to_pretty_json();
         let approved =
             Records(vec![record("approval", "approved", &d.time, serde_json::to_value(&d).unwrap())]);

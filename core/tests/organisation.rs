@@ -3,7 +3,7 @@
 //! messages are unchanged.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use breakglass_core::event;
+use breakglass_core::inbound::event;
 use breakglass_core::notify::{render, Rendered};
 use canonical_policies::Config;
 use serde_json::json;
@@ -66,7 +66,9 @@ fn a_call_naming_no_bucket_touches_only_its_own_accounts_buckets() {
     let mut e = put_policy_in("222200000000", "eu-central-1", "x");
     e["detail"]["requestParameters"] = serde_json::Value::Null;
     let event::Incoming::ApiCalls(calls) = event::parse(&e).unwrap() else { panic!() };
-    let names: Vec<&str> =
-        breakglass_core::route::buckets_of(&config, &calls[0]).iter().map(|b| b.name.as_str()).collect();
+    let names: Vec<&str> = breakglass_core::inbound::route::buckets_of(&config, &calls[0])
+        .iter()
+        .map(|b| b.name.as_str())
+        .collect();
     assert_eq!(names, ["acme-dev-cloudtrail-logs"]);
 }

@@ -6,11 +6,13 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use breakglass_core::audit::Trail;
+use breakglass_core::events::BusEvent;
 use breakglass_core::events::OwnEvent;
-use breakglass_core::ports::{Appended, AuditLog, AuditReader, BusEvent, EventBus, PortError};
-use breakglass_core::reads::{self, Unreadable};
-use breakglass_core::recorder::{self, Message, ReadRecord, Timing, SLOT};
+use breakglass_core::inbound::reads::{self, Unreadable};
+use breakglass_core::ports::{Appended, AuditLog, AuditReader, EventBus, PortError};
+use breakglass_core::trail::audit::Trail;
+use breakglass_core::trail::recorder::{self, Message, Timing, SLOT};
+use breakglass_core::trail::records::ReadRecord;
 use canonical_policies::Config;
 use serde_json::{json, Value};
 use time::macros::datetime;
@@ -283,7 +285,7 @@ async fn records_that_cannot_be_written_hand_back_only_their_messages() {
 fn denied_read(n: usize, at: OffsetDateTime) -> String {
     let mut e = serde_json::from_str::<Value>(&fixture("getobject-denied.json")).unwrap();
     e["detail"]["eventID"] = json!(format!("denied-{n:04}"));
-    e["detail"]["eventTime"] = json!(breakglass_core::format_time(at));
+    e["detail"]["eventTime"] = json!(breakglass_core::time::format_time(at));
     e["detail"]["requestParameters"]["key"] =
         json!(format!("AWSLogs/111122223333/CloudTrail/object-{}.json.gz", n % 7));
     e.to_string()
@@ -496,7 +498,7 @@ async fn the_access_report_after_a_close_counts_every_reader_and_flags_reads_out
         ..breakglass_core::events::Request::new(
             "acme-cloudtrail-logs",
             "bob",
-            datetime!(2026-11-30 10:00:00 UTC),
+            breakglass_core::time::format_time(datetime!(2026-11-30 10:00:00 UTC)),
         )
     })
     .to_bus();
@@ -549,7 +551,7 @@ async fn the_access_report_after_a_close_counts_every_reader_and_flags_reads_out
     assert_eq!(r.outside_count, 1);
     assert!(r.is_alert());
     assert_eq!(r.denied, 1);
-    let text = breakglass_core::report::text(r);
+    let text = breakglass_core::trail::report::text(r);
     assert!(text.contains("ALERT: 1 read(s) by principals the grant does NOT name"), "{text}");
     assert!(text.contains("open 1 h"), "{text}");
 
@@ -564,9 +566,9 @@ async fn the_access_report_after_a_close_counts_every_reader_and_flags_reads_out
     );
     assert_eq!(again.await.unwrap(), 0);
     // The CSV has every read, quoted where needed.
-    let rows: Vec<(String, breakglass_core::reads::ObjectRead)> =
+    let rows: Vec<(String, breakglass_core::events::ObjectRead)> =
         r.first_objects.iter().map(|o| (r.window.clone(), o.clone())).collect();
-    let csv = breakglass_core::report::csv(&rows);
+    let csv = breakglass_core::trail::report::csv(&rows);
     assert_eq!(csv.lines().count(), 5);
     assert!(csv.starts_with("window,time,reader,principal,"));
 }

@@ -12,13 +12,13 @@ use breakglass_aws::{
     Accounts, AwsControlPlane, Clients, ConfigSource, EventBridgeBus, S3AuditLog, S3Directory, S3Registry,
     S3Store, SqsSweepQueue,
 };
-use breakglass_core::approval::TrailRecords;
-use breakglass_core::audit::Trail;
-use breakglass_core::enforce::Enforcer;
+use breakglass_core::access::approval::TrailRecords;
+use breakglass_core::guard::enforce::Enforcer;
+use breakglass_core::guard::sentinel::Sentinel;
 use breakglass_core::handler::{
     audit_from_env, enforcer_event, env, expected_from_env, Fanout, LoadedConfig, PerConfig,
 };
-use breakglass_core::sentinel::Sentinel;
+use breakglass_core::trail::audit::Trail;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -51,7 +51,7 @@ async fn main() -> Result<(), Error> {
     let close_delay = std::env::var("BREAKGLASS_SWEEP_CLOSE_DELAY_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(breakglass_core::sweep::CLOSE_DELAY_SECONDS);
+        .unwrap_or(breakglass_core::guard::sweep::CLOSE_DELAY_SECONDS);
     // A bucket discovered from a call is checked once every function has read the grown registry:
     // one and a half refresh intervals, plus a second.
     let refresh = u32::try_from(source.refresh().as_secs()).unwrap_or(60);

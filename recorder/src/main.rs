@@ -1,5 +1,5 @@
 //! The recorder Lambda: builds the config, the audit trail (signed with the records' HMAC key) and
-//! the bus once, then hands every event to `breakglass_core::recorder::handle`: SQS batches of
+//! the bus once, then hands every event to `breakglass_core::trail::recorder::handle`: SQS batches of
 //! CloudTrail data events (object reads on the protected buckets) become audit records, the
 //! 5-minute schedule mails the digest of refused reads. Environment (set by template.yaml):
 //! `BREAKGLASS_CONFIG_S3` (organisation mode) or `BREAKGLASS_CONFIG` or `BREAKGLASS_CONFIG_FILE`,
@@ -23,16 +23,24 @@ async fn main() -> Result<(), Error> {
     let bus = EventBridgeBus::new(clients.eventbridge.clone(), env("BREAKGLASS_EVENT_BUS")?);
     let wire = |loaded: &LoadedConfig| audit_trail(&clients, loaded);
     let trails = PerConfig::default();
-    let timing = breakglass_core::recorder::Timing::from_env();
+    let timing = breakglass_core::trail::recorder::Timing::from_env();
     let (source, trails, wire, bus) = (&source, &trails, &wire, &bus);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now = time::OffsetDateTime::now_utc();
         let loaded = source.current().await;
         let trail = trails.get(&loaded, wire);
         let trail = trail.as_ref().as_ref().map_err(|e| Error::from(e.to_string()))?;
-        breakglass_core::recorder::handle(&loaded.config, trail, &trail.log, bus, &event.payload, now, timing)
-            .await
-            .map_err(Error::from)
+        breakglass_core::trail::recorder::handle(
+            &loaded.config,
+            trail,
+            &trail.log,
+            bus,
+            &event.payload,
+            now,
+            timing,
+        )
+        .await
+        .map_err(Error::from)
     }))
     .await
 }

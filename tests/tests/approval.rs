@@ -187,7 +187,7 @@ async fn request_approve_deny_and_every_refusal_and_the_enforcer_holds_opens_to_
     let expired = json!({"id": "0123456789ab", "bucket": BUCKET,
         "requester": format!("arn:aws:sts::{MOTO_ACCOUNT}:assumed-role/breakglass-operator/alice"),
         "reason": "old", "ticket": "OLD-1", "duration": "1h", "readers": [READER],
-        "expires_at": breakglass_core::format_time(old + time::Duration::hours(24)), "time": breakglass_core::format_time(old)});
+        "expires_at": breakglass_core::time::format_time(old + time::Duration::hours(24)), "time": breakglass_core::time::format_time(old)});
     notifier
         .invoke(&json!({"version": "0", "id": "x", "detail-type": "breakglass access request", "source": "breakglass",
             "account": MOTO_ACCOUNT, "time": expired["time"], "region": "eu-central-1", "resources": [], "detail": expired}))

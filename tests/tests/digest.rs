@@ -43,7 +43,7 @@ async fn fifty(fanned_out: bool) {
     let mut env = stack.function_env();
     let queue = match fanned_out {
         true => {
-            let (queue, _) = stack.sweep_queue(breakglass_core::sweep::ATTEMPTS).await;
+            let (queue, _) = stack.sweep_queue(breakglass_core::guard::sweep::ATTEMPTS).await;
             env.push(("BREAKGLASS_SWEEP_QUEUE".into(), queue.clone()));
             env.push(("BREAKGLASS_SWEEP_CLOSE_DELAY_SECONDS".into(), "0".into()));
             Some(queue)

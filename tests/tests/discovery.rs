@@ -107,7 +107,7 @@ async fn buckets_are_discovered_by_prefix_and_tag_kept_when_untagged_and_removed
     )
     .await;
 
-    let (queue, _) = stack.sweep_queue(breakglass_core::sweep::ATTEMPTS).await;
+    let (queue, _) = stack.sweep_queue(breakglass_core::guard::sweep::ATTEMPTS).await;
     let url = format!("s3://{config_bucket}/breakglass.toml");
     let env_as = |creds: Vec<(String, String)>| -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = stack

@@ -37,10 +37,14 @@ async fn discovery_follows_list_buckets_pages() {
     let clients = breakglass_aws::Clients::load(Some(&proxy.endpoint)).await;
     let accounts = breakglass_aws::Accounts::for_config(&clients, &config, "breakglass-enforcer");
     let directory = breakglass_aws::S3Directory::new(&clients, accounts);
-    let known = breakglass_core::discovery::Registry::default();
-    let found =
-        breakglass_core::discovery::discover(&config, &directory, &known, time::OffsetDateTime::now_utc())
-            .await;
+    let known = breakglass_core::guard::discovery::Registry::default();
+    let found = breakglass_core::guard::discovery::discover(
+        &config,
+        &directory,
+        &known,
+        time::OffsetDateTime::now_utc(),
+    )
+    .await;
     assert!(found.failed.is_empty(), "{:?}", found.failed);
     let names: Vec<(&str, &str)> = found.added.iter().map(|e| (e.name.as_str(), e.region.as_str())).collect();
     assert_eq!(

@@ -345,7 +345,7 @@ async fn the_config_object_is_reread_and_a_broken_one_changes_nothing() {
     notifier.invoke(&s3_call_in(DEV, "eu-central-1", DEV_BUCKET, TAMPERED)).unwrap();
     // Keyed by account and bucket: a bucket name can change owners over time.
     let records = stack.audit_records(&format!("{DEV}/{DEV_BUCKET}")).await;
-    let expected = breakglass_core::audit::hex(&sha2::Sha256::digest(smaller.as_bytes()));
+    let expected = breakglass_core::trail::audit::hex(&sha2::Sha256::digest(smaller.as_bytes()));
     assert!(!records.is_empty());
     for (key, r) in &records {
         assert_eq!(r["config_sha256"], json!(expected), "{key}");

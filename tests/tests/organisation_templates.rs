@@ -179,7 +179,7 @@ fn the_member_rules_forward_every_guarded_call_and_name_no_bucket() {
         if source == "s3.amazonaws.com" {
             // And the calls that may bring a new bucket, for discovery at once.
             let guarded = GuardedCall::names_of(source);
-            expected.extend(breakglass_core::discovery::CALLS.iter().filter(|c| !guarded.contains(c)));
+            expected.extend(breakglass_core::guard::discovery::CALLS.iter().filter(|c| !guarded.contains(c)));
         }
         assert_eq!(names, expected, "{rule}");
         assert_eq!(pattern["detail"]["eventSource"], json!([source]), "{rule}");
@@ -431,7 +431,7 @@ fn admin() -> Template {
 /// `ReadCall::ALL` everywhere, and no bucket list anywhere.
 #[test]
 fn the_organisation_trail_and_member_rules_record_reads_by_prefix_not_by_bucket() {
-    use breakglass_core::reads::ReadCall;
+    use breakglass_core::inbound::reads::ReadCall;
     let calls: Vec<serde_json::Value> = ReadCall::ALL.iter().map(|c| json!(c.name())).collect();
     let m = member();
     let pattern = m.resolve(&m.resources()["ForwardObjectReads"]["Properties"]["EventPattern"]);

@@ -15,7 +15,7 @@ fn fixture(name: &str) -> Value {
 /// A read of `key` by the fixture's investigator session, now.
 fn read(n: usize, key: &str, bytes: u64) -> Value {
     let mut e = fixture("getobject.json");
-    let now = breakglass_core::format_time(time::OffsetDateTime::now_utc());
+    let now = breakglass_core::time::format_time(time::OffsetDateTime::now_utc());
     e["detail"]["eventID"] = json!(format!("read-{n:04}"));
     e["detail"]["eventTime"] = json!(now);
     e["time"] = json!(now);
@@ -107,7 +107,7 @@ async fn a_hundred_refused_reads_in_a_minute_are_a_hundred_records_and_one_mail(
     // The slot ends; the scheduled digest mails it once, then never again.
     std::thread::sleep(std::time::Duration::from_millis(2100));
     let schedule = json!({"version": "0", "id": "digest-1", "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": "111122223333", "time": breakglass_core::format_time(time::OffsetDateTime::now_utc()),
+        "account": "111122223333", "time": breakglass_core::time::format_time(time::OffsetDateTime::now_utc()),
         "region": "eu-central-1", "resources": [], "detail": {}});
     let first = recorder.invoke(&schedule).unwrap();
     assert_eq!(first["digest"]["denied"], 100, "{first}");
@@ -197,7 +197,7 @@ async fn after_a_window_closes_the_stakeholders_get_what_was_read_and_the_cli_pr
     }
     stack.deliveries(&stack.stakeholders).await;
     let schedule = json!({"version": "0", "id": "digest-2", "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": "111122223333", "time": breakglass_core::format_time(time::OffsetDateTime::now_utc()),
+        "account": "111122223333", "time": breakglass_core::time::format_time(time::OffsetDateTime::now_utc()),
         "region": "eu-central-1", "resources": [], "detail": {}});
     let answer = recorder.invoke(&schedule).unwrap();
     assert_eq!(answer["reports"], 1, "{answer}");

@@ -31,7 +31,7 @@ async fn a_failing_shard_is_retried_then_alerted_with_its_buckets_and_the_others
     let gone = "acme-swept-logs-09";
     stack.clients.s3.delete_bucket().bucket(gone).send().await.unwrap();
 
-    let (queue, dead_letters) = stack.sweep_queue(breakglass_core::sweep::ATTEMPTS).await;
+    let (queue, dead_letters) = stack.sweep_queue(breakglass_core::guard::sweep::ATTEMPTS).await;
     let mut env = stack.function_env();
     env.push(("BREAKGLASS_SWEEP_QUEUE".into(), queue.clone()));
     env.push(("BREAKGLASS_SWEEP_CLOSE_DELAY_SECONDS".into(), "0".into()));
@@ -54,7 +54,7 @@ async fn a_failing_shard_is_retried_then_alerted_with_its_buckets_and_the_others
         .collect();
     assert_eq!(
         shard_tries.len(),
-        breakglass_core::sweep::ATTEMPTS as usize,
+        breakglass_core::guard::sweep::ATTEMPTS as usize,
         "tried until the dead-letter queue: {answers:?}"
     );
     assert_eq!(shard_tries[0]["remediated"], 8, "{answers:?}");
@@ -107,7 +107,7 @@ async fn a_clean_sweep_reads_each_policy_once_and_writes_nothing() {
     let Some(moto) = Moto::start() else { return };
     let stack = provision_config(&moto.endpoint, single_operator_text()).await;
     let proxy = e2e::FaultProxy::recording(&moto.endpoint);
-    let (queue, _) = stack.sweep_queue(breakglass_core::sweep::ATTEMPTS).await;
+    let (queue, _) = stack.sweep_queue(breakglass_core::guard::sweep::ATTEMPTS).await;
     let mut env = e2e::aws_env(&proxy.endpoint);
     env.extend(stack.function_env().into_iter().filter(|(k, _)| !k.starts_with("AWS_")));
     env.push(("BREAKGLASS_SWEEP_QUEUE".into(), queue.clone()));

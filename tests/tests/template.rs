@@ -529,7 +529,7 @@ fn the_rules_route_every_guarded_call_and_nothing_else() {
     // the calls that may bring a new bucket (discovery at once).
     let mut forwarded = s3.clone();
     forwarded.extend(
-        breakglass_core::discovery::CALLS
+        breakglass_core::guard::discovery::CALLS
             .iter()
             .filter(|c| !s3.iter().any(|s| s == *c))
             .map(|c| c.to_string()),
@@ -667,7 +667,7 @@ fn attack_7_only_the_notifier_signs_records() {
 /// `ReadCall::ALL`, and the single-account trail records the protected buckets' objects only.
 #[test]
 fn the_read_trail_and_rules_record_every_read_call_of_the_protected_buckets_only() {
-    use breakglass_core::reads::ReadCall;
+    use breakglass_core::inbound::reads::ReadCall;
     let t = stack();
     let calls: Vec<Value> = ReadCall::ALL.iter().map(|c| json!(c.name())).collect();
     for rule in ["ObjectReadsRule", "ForwardedReadsRule"] {
@@ -815,11 +815,11 @@ fn the_enforcer_writes_shard_records_and_no_other_record() {
     assert_eq!(decide(&key_policy, arn, "kms:GenerateMac", &key), Decision::ExplicitDeny);
 }
 
-/// The sweep queue's numbers agree with `breakglass_core::sweep`: as many tries as the shard counts
+/// The sweep queue's numbers agree with `breakglass_core::guard::sweep`: as many tries as the shard counts
 /// before alerting, all of them inside the close's delay, and a visibility timeout Lambda accepts.
 #[test]
 fn the_sweep_queue_retries_as_often_as_the_shards_count_and_within_the_close() {
-    use breakglass_core::sweep::{ATTEMPTS, CLOSE_DELAY_SECONDS};
+    use breakglass_core::guard::sweep::{ATTEMPTS, CLOSE_DELAY_SECONDS};
     let t = template();
     let q = &t["Resources"]["SweepQueue"]["Properties"];
     assert_eq!(q["RedrivePolicy"]["maxReceiveCount"].as_u64(), Some(u64::from(ATTEMPTS)));

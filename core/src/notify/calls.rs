@@ -10,10 +10,10 @@ use canonical_policies::{
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use crate::enforce::exposure;
-use crate::event::{ApiCall, GuardedCall, Response, Target};
+use crate::guard::enforce::exposure;
+use crate::inbound::event::{ApiCall, GuardedCall, Response, Target};
 use crate::ports::Notification;
-use crate::{parse_time, role_name};
+use crate::time::{parse_time, role_name};
 
 use super::{finish, human_time, section, Rendered, Scope, Severity, SCHEMA};
 
@@ -478,13 +478,13 @@ fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &Api
     let default = call_document(
         kind,
         severity,
-        crate::audit::CONTROL,
+        crate::trail::audit::CONTROL,
         guarded,
         state,
         call,
         json!({ "target": target }),
     );
-    let mut n = finish(subject, email, default, kind, state, severity, crate::audit::CONTROL);
+    let mut n = finish(subject, email, default, kind, state, severity, crate::trail::audit::CONTROL);
     n.second_channel = matches!(guarded.target(), Target::Key | Target::Topic);
     Rendered::Send(Box::new(n))
 }
@@ -505,7 +505,7 @@ fn no_bucket(guarded: GuardedCall, call: &ApiCall) -> Notification {
     let default = call_document(
         "change",
         Severity::Critical,
-        crate::audit::CONTROL,
+        crate::trail::audit::CONTROL,
         guarded,
         "unknown",
         call,
@@ -518,6 +518,6 @@ fn no_bucket(guarded: GuardedCall, call: &ApiCall) -> Notification {
         "change",
         "unknown",
         Severity::Critical,
-        crate::audit::CONTROL,
+        crate::trail::audit::CONTROL,
     )
 }

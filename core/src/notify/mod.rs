@@ -13,7 +13,7 @@ use canonical_policies::Config;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use crate::event::Incoming;
+use crate::inbound::event::Incoming;
 use crate::ports::Notification;
 
 mod approval;
@@ -56,7 +56,7 @@ pub fn render_in(config: &Config, scope: &Scope, incoming: &Incoming, now: Offse
         }
         Incoming::ApiCalls(calls) => calls
             .iter()
-            .map(|c| match crate::route::check(config, c, now) {
+            .map(|c| match crate::inbound::route::check(config, c, now) {
                 // Not a change of that bucket: the enforcer's misrouted alert says what it is.
                 Some(m) => Rendered::Ignored(format!(
                     "event from account(s) {} names bucket {} of account {}: not mailed as a change",

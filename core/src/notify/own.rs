@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::events::REPAIR;
 use crate::events::{self, OwnEvent, OwnEventError};
-use crate::{parse_time, role_name};
+use crate::time::{parse_time, role_name};
 
 use super::{human_time, own_message, section, Rendered, Route, Severity};
 
@@ -231,7 +231,7 @@ fn remediation_digest(
         kind: "remediation",
         state: "closed",
         severity: Severity::Critical,
-        bucket: crate::audit::CONTROL,
+        bucket: crate::trail::audit::CONTROL,
         detail_type: events::REMEDIATION_DIGEST,
     };
     own_message(subject, email, d, route, id)
@@ -262,7 +262,7 @@ fn sweep_incomplete(config: &Config, x: &events::SweepIncomplete, d: &Value, id:
         kind: "remediation",
         state: "unchecked",
         severity: Severity::Critical,
-        bucket: crate::audit::CONTROL,
+        bucket: crate::trail::audit::CONTROL,
         detail_type: events::SWEEP_INCOMPLETE,
     };
     own_message(subject, email, d, route, id)
@@ -309,7 +309,7 @@ fn discovery(config: &Config, x: &events::DiscoveryEvent, d: &Value, id: Option<
         kind: "change",
         state,
         severity,
-        bucket: crate::audit::CONTROL,
+        bucket: crate::trail::audit::CONTROL,
         detail_type: events::DISCOVERY,
     };
     own_message(subject, email, d, route, id)
@@ -403,7 +403,7 @@ fn config_change(c: &events::ConfigChange, d: &Value, id: Option<&str>) -> Rende
         kind: "config",
         state: "changed",
         severity: Severity::Warning,
-        bucket: crate::audit::CONTROL,
+        bucket: crate::trail::audit::CONTROL,
         detail_type: events::CONFIG,
     };
     own_message(subject, email, d, route, id)

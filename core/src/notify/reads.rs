@@ -7,9 +7,8 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::{own_message, section, Rendered, Route, Severity};
-use crate::events::{self, DeniedDigest, ReadAlert, UnreadableEvents};
-use crate::reads::ObjectRead;
-use crate::report::{self, WindowReport};
+use crate::events::{self, DeniedDigest, ObjectRead, ReadAlert, UnreadableEvents, WindowReport};
+use crate::trail::report;
 
 pub(super) fn read_alert(a: &ReadAlert, d: &Value, id: Option<&str>) -> Rendered {
     let bucket = a.bucket.as_str();
@@ -110,7 +109,7 @@ pub(super) fn unreadable(u: &UnreadableEvents, d: &Value, id: Option<&str>) -> R
         kind: "unreadable",
         state: "unreadable",
         severity: Severity::Warning,
-        bucket: crate::audit::CONTROL,
+        bucket: crate::trail::audit::CONTROL,
         detail_type: events::UNREADABLE,
     };
     own_message(subject, email, d, route, id)

@@ -192,7 +192,7 @@ fn read_event(n: usize, key: &str, bytes: u64, denied_as: Option<&str>) -> Value
     let text =
         std::fs::read_to_string(root().join("core/tests/fixtures/data-events/getobject.json")).unwrap();
     let mut e: Value = serde_json::from_str(&text).unwrap();
-    let now = breakglass_core::format_time(time::OffsetDateTime::now_utc());
+    let now = breakglass_core::time::format_time(time::OffsetDateTime::now_utc());
     let d = &mut e["detail"];
     d["eventID"] = format!("demo-read-{n}").into();
     d["eventTime"] = now.clone().into();
@@ -349,7 +349,7 @@ async fn main() {
     step("7. Once CloudTrail has delivered the last reads (10 minutes; here at once): the access report, and the digest of refused reads");
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let schedule = serde_json::json!({"version": "0", "id": "demo", "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": MOTO_ACCOUNT, "time": breakglass_core::format_time(time::OffsetDateTime::now_utc()),
+        "account": MOTO_ACCOUNT, "time": breakglass_core::time::format_time(time::OffsetDateTime::now_utc()),
         "region": "eu-central-1", "resources": [], "detail": {}});
     let _ = demo.recorder.as_ref().unwrap().invoke(&schedule);
     demo.own_events().await;

@@ -9,9 +9,10 @@
 
 use std::time::{Duration, Instant};
 
-use breakglass_core::enforce::Enforcer;
+use breakglass_core::events::BusEvent;
+use breakglass_core::guard::enforce::Enforcer;
 use breakglass_core::handler::enforce_event;
-use breakglass_core::ports::{BusEvent, EventBus, PolicyStore, PortError};
+use breakglass_core::ports::{EventBus, PolicyStore, PortError};
 use e2e::{cloudtrail_event, config, provision, root, Function, Moto};
 
 const BUCKET: &str = "acme-cloudtrail-logs";
@@ -100,7 +101,7 @@ async fn main() {
         config: config(),
         store: Memory(closed.clone()),
         bus: NoBus,
-        records: breakglass_core::approval::NoRecords,
+        records: breakglass_core::access::approval::NoRecords,
         dry_run: false,
     };
     let now = time::OffsetDateTime::now_utc();
@@ -146,7 +147,7 @@ impl breakglass_core::ports::AuditLog for Discard {
 
 /// `n` data events as the read queue holds them: reads of the two example buckets by the
 /// investigator, one in a hundred refused.
-fn data_events(n: usize) -> Vec<breakglass_core::recorder::Message> {
+fn data_events(n: usize) -> Vec<breakglass_core::trail::recorder::Message> {
     let text =
         std::fs::read_to_string(root().join("core/tests/fixtures/data-events/getobject.json")).unwrap();
     let template: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -164,15 +165,19 @@ fn data_events(n: usize) -> Vec<breakglass_core::recorder::Message> {
             if i % 100 == 0 {
                 d["errorCode"] = serde_json::json!("AccessDenied");
             }
-            breakglass_core::recorder::Message { id: format!("m{i}"), body: e.to_string(), receive_count: 1 }
+            breakglass_core::trail::recorder::Message {
+                id: format!("m{i}"),
+                body: e.to_string(),
+                receive_count: 1,
+            }
         })
         .collect()
 }
 
 async fn recorder_bench(stack: &e2e::Stack) {
-    use breakglass_core::recorder::{record, SLOT};
+    use breakglass_core::trail::recorder::{record, SLOT};
     let config = config();
-    let trail = breakglass_core::audit::Trail {
+    let trail = breakglass_core::trail::audit::Trail {
         log: Discard,
         config: config.audit.clone().unwrap(),
         config_sha256: Some("bench".into()),

@@ -65,7 +65,7 @@ fn most_per_second(deliveries: &[Value]) -> usize {
     let mut ms: Vec<i128> = deliveries
         .iter()
         .filter_map(|d| d["Timestamp"].as_str())
-        .filter_map(breakglass_core::parse_time)
+        .filter_map(breakglass_core::time::parse_time)
         .map(|t| t.unix_timestamp_nanos() / 1_000_000)
         .collect();
     ms.sort_unstable();
@@ -110,7 +110,7 @@ async fn run(accounts: usize, per_region: usize) -> Figures {
     let path = root().join(format!("target/e2e-configs/sweep-bench-{accounts}.toml"));
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, &text).unwrap();
-    let (queue, _) = stack.sweep_queue(breakglass_core::sweep::ATTEMPTS).await;
+    let (queue, _) = stack.sweep_queue(breakglass_core::guard::sweep::ATTEMPTS).await;
     let proxy = FaultProxy::recording(&moto.endpoint);
     let env_as = |creds: Vec<(String, String)>| -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = stack

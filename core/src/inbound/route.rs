@@ -6,8 +6,8 @@
 use canonical_policies::Config;
 use time::OffsetDateTime;
 
-use crate::event::{ApiCall, Incoming, Target};
 use crate::events::Misrouted;
+use crate::inbound::event::{ApiCall, Incoming, Target};
 
 /// Whether `call` may act on its bucket; `Some` (the report) when it may not. Calls on buckets that
 /// are not protected, and calls that are not about a bucket, are left to the handlers.
@@ -29,7 +29,7 @@ pub fn check(config: &Config, call: &ApiCall, now: OffsetDateTime) -> Option<Mis
         event_id: call.event_id.clone(),
         event_name: call.event_name.clone(),
         actor: call.actor.arn.clone(),
-        time: crate::format_time(now),
+        time: crate::time::format_time(now),
     })
 }
 

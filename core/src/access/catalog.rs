@@ -15,7 +15,7 @@ use canonical_policies::{format_expiry, Config};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use crate::operate::{self, OpenRequest};
+use crate::access::operate::{self, OpenRequest};
 use crate::ports::{EventBus, PolicyStore, PortError, Provenance, Provisioning};
 
 pub use crate::ports::Responder;
@@ -186,7 +186,7 @@ pub async fn handle<S: PolicyStore, B: EventBus, R: Responder, P: Provenance>(
                     .ok_or_else(|| refusal(format!("bucket `{bucket}` is not protected")))?;
                 // The requester is the provisioning principal as CloudFormation's tags name it: the
                 // approver is compared with that, never with a name the request carries.
-                let q = crate::approval::request(
+                let q = crate::access::approval::request(
                     b,
                     &who,
                     &request.reason,
@@ -291,7 +291,7 @@ async fn refuse_unverified<B: EventBus>(bus: &B, raw: &Value, why: &str, now: Of
         ..crate::events::Request::new(
             &bucket,
             &format!("an unverified caller of the catalog function (stack `{stack}`)"),
-            now,
+            crate::time::format_time(now),
         )
     };
     if let Err(e) = bus.put(&crate::events::OwnEvent::Request(event).to_bus()).await {

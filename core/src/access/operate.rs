@@ -12,7 +12,7 @@ use canonical_policies::{classify, format_expiry, BucketConfig, GrantError, Open
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
-use crate::events::{self, OwnEvent};
+use crate::events::{self, Decision, OwnEvent};
 use crate::ports::{EventBus, PolicyStore, PortError};
 
 /// Detail-type of the events a request puts on the bus.
@@ -112,7 +112,7 @@ pub async fn open<S: PolicyStore, B: EventBus>(
                 ticket: Some(clip(&request.ticket)),
                 readers: Some(request.readers.iter().take(20).map(|r| clip(r)).collect()),
                 duration: Some(canonical_policies::HumanDuration(request.duration).to_string()),
-                ..events::Request::new(&bucket.name, requester, now)
+                ..events::Request::new(&bucket.name, requester, crate::time::format_time(now))
             };
             // Best effort: the refusal itself is what the operator must see.
             if let Err(bus_error) = request_event(bus, &event).await {
@@ -189,6 +189,15 @@ async fn live_grant<S: PolicyStore>(
     }
 }
 
+/// The approved grant of a decision.
+pub fn grant_of(d: &Decision) -> Option<OpenGrant> {
+    (d.decision == "approved").then_some(())?;
+    Some(OpenGrant {
+        readers: d.readers.iter().cloned().collect(),
+        expiry: d.expiry.as_deref().and_then(crate::time::parse_time)?,
+    })
+}
+
 /// `asked` on top of the grant in force: never cut short, so the union of the readers and the
 /// later expiry.
 pub fn widened(live: Option<&OpenGrant>, asked: OpenGrant) -> OpenGrant {
@@ -230,7 +239,7 @@ async fn write_open<S: PolicyStore, B: EventBus>(
         previous: grant_doc(o.previous.as_ref()),
         before_hash: o.before_hash,
         policy_hash: Some(policy_hash.clone()),
-        ..events::Request::new(&bucket.name, requester, now)
+        ..events::Request::new(&bucket.name, requester, crate::time::format_time(now))
     };
     request_event(bus, &event).await.map_err(OperateError::Bus)?;
     let event = OwnEvent::Request(event).detail();
@@ -248,7 +257,7 @@ pub async fn open_approved<S: PolicyStore, B: EventBus>(
     approver: &str,
     now: OffsetDateTime,
 ) -> Result<Done, OperateError> {
-    let grant = crate::approval::grant_of(decision).ok_or(OperateError::Missing("approved grant"))?;
+    let grant = crate::access::operate::grant_of(decision).ok_or(OperateError::Missing("approved grant"))?;
     let (previous, before_hash) = live_grant(bucket, store, now).await?;
     bucket.check_grant(&grant, now)?;
     let reason = format!(
@@ -292,7 +301,7 @@ pub async fn close<S: PolicyStore, B: EventBus>(
         previous_state: Some(before.state.word().to_owned()),
         before_hash: before.hash.map(|h| h.to_string()),
         policy_hash: Some(policy_hash.clone()),
-        ..events::Request::new(&bucket.name, requester, now)
+        ..events::Request::new(&bucket.name, requester, crate::time::format_time(now))
     };
     request_event(bus, &event).await.map_err(OperateError::Bus)?;
     let event = OwnEvent::Request(event).detail();

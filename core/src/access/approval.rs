@@ -13,8 +13,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
-use crate::audit::Body;
+use crate::access::operate::grant_of;
 use crate::events::{AccessRequest, Decision};
+use crate::trail::audit::Body;
 
 /// How far an OpenAccess's expiry may lie past the approved one: policies carry whole seconds,
 /// and the approver's and the opener's clocks are the same process's, a minute is generous.
@@ -90,9 +91,9 @@ pub fn request(
     let (reason, ticket) = (one_line("reason", reason)?, one_line("ticket", ticket)?);
     let readers = if readers.is_empty() { bucket.investigator_roles.clone() } else { readers.clone() };
     bucket.check_grant(&OpenGrant { readers: readers.clone(), expiry: now + duration }, now)?;
-    let time = crate::format_time(now);
+    let time = crate::time::format_time(now);
     let seed = format!("{}\n{requester}\n{time}\n{reason}\n{ticket}\n{duration}\n{readers:?}", bucket.name);
-    let id = crate::audit::hex(&Sha256::digest(seed.as_bytes()));
+    let id = crate::trail::audit::hex(&Sha256::digest(seed.as_bytes()));
     Ok(AccessRequest {
         schema: "breakglass.access-request/1".into(),
         id: id.get(..12).unwrap_or(&id).to_owned(),
@@ -102,7 +103,7 @@ pub fn request(
         ticket,
         duration: HumanDuration(duration).to_string(),
         readers: readers.into_iter().collect(),
-        expires_at: crate::format_time(now + rule.request_expiry),
+        expires_at: crate::time::format_time(now + rule.request_expiry),
         time,
     })
 }
@@ -131,7 +132,7 @@ pub fn decide(
         error: None,
         readers: Vec::new(),
         expiry: None,
-        time: crate::format_time(now),
+        time: crate::time::format_time(now),
     };
     let refuse = |r: Refusal| {
         Box::new((Decision { decision: "refused".into(), error: Some(r.to_string()), ..base.clone() }, r))
@@ -146,7 +147,7 @@ pub fn decide(
             time: d.time.clone(),
         }));
     }
-    if crate::parse_time(&request.expires_at).is_none_or(|t| t <= now) {
+    if crate::time::parse_time(&request.expires_at).is_none_or(|t| t <= now) {
         return Err(refuse(Refusal::Expired(request.expires_at.clone())));
     }
     if let Some(why) = same_person(approver, &request.requester) {
@@ -168,21 +169,12 @@ pub fn decide(
     bucket.check_grant(&asked, now).map_err(|e| refuse(Refusal::Grant(e)))?;
     // What the bucket will be opened with: a grant in force is widened, never cut short, so the
     // approval names the result (the approver approves what will be, not only what was asked).
-    let grant = crate::operate::widened(live, asked);
+    let grant = crate::access::operate::widened(live, asked);
     Ok(Decision {
         decision: "approved".into(),
         readers: grant.readers.into_iter().collect(),
         expiry: Some(format_expiry(grant.expiry)),
         ..base
-    })
-}
-
-/// The approved grant of a decision.
-pub fn grant_of(d: &Decision) -> Option<OpenGrant> {
-    (d.decision == "approved").then_some(())?;
-    Some(OpenGrant {
-        readers: d.readers.iter().cloned().collect(),
-        expiry: d.expiry.as_deref().and_then(crate::parse_time)?,
     })
 }
 
@@ -230,10 +222,10 @@ pub fn check(bucket: &BucketConfig, live: &OpenGrant, records: &[Value]) -> Resu
             (h.kind == "request" && h.action == "close")
                 || (matches!(h.kind.as_str(), "remediation" | "expiry") && h.action == "closed")
         })
-        .filter_map(|h| crate::parse_time(&h.time))
+        .filter_map(|h| crate::time::parse_time(&h.time))
         .collect();
     let covering = decisions.iter().filter(|d| d.bucket == bucket.name).find(|d| {
-        let (Some(g), Some(at)) = (grant_of(d), crate::parse_time(&d.time)) else { return false };
+        let (Some(g), Some(at)) = (grant_of(d), crate::time::parse_time(&d.time)) else { return false };
         live.readers.is_subset(&g.readers)
             && live.expiry <= g.expiry + EXPIRY_SLACK
             && !closes.iter().any(|c| *c > at)
@@ -282,7 +274,7 @@ impl<R: crate::ports::AuditReader> crate::ports::BucketRecords for TrailRecords<
         } else {
             bucket.name.clone()
         };
-        crate::report::history_records(&self.reader, &self.prefix, &place, Some(since)).await
+        crate::trail::report::history_records(&self.reader, &self.prefix, &place, Some(since)).await
     }
 }
 

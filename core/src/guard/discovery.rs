@@ -12,8 +12,8 @@
 use canonical_policies::{Config, Discovered};
 use serde::{Deserialize, Serialize};
 
-use crate::event::ApiCall;
-use crate::events::{DiscoveryEvent, OwnEvent};
+use crate::events::{DiscoveryEvent, Entry, OwnEvent};
+use crate::inbound::event::ApiCall;
 use crate::ports::{Directory, EventBus, PortError, RegistryStore};
 
 pub const SCHEMA: &str = "breakglass.registry/1";
@@ -25,15 +25,6 @@ pub const REGISTRY_FILE: &str = "registry.json";
 pub struct Registry {
     pub schema: String,
     pub buckets: Vec<Entry>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
-    pub name: String,
-    pub account: String,
-    pub region: String,
-    /// When it was first found.
-    pub since: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +114,7 @@ pub async fn discover<D: Directory>(
                     name,
                     account: account.clone(),
                     region: region.clone(),
-                    since: crate::format_time(now),
+                    since: crate::time::format_time(now),
                 };
                 found.registry.buckets.push(entry.clone());
                 found.added.push(entry);
@@ -189,7 +180,7 @@ async fn load<R: RegistryStore, B: EventBus>(
                     added: Vec::new(),
                     failed: Vec::new(),
                     error: Some(e.to_string()),
-                    time: crate::format_time(now),
+                    time: crate::time::format_time(now),
                 };
                 bus.put(&OwnEvent::Discovery(alert).to_bus()).await?;
                 Err(e)
@@ -220,7 +211,7 @@ async fn tell<B: EventBus>(
             })
             .collect(),
         error: None,
-        time: crate::format_time(now),
+        time: crate::time::format_time(now),
     };
     bus.put(&OwnEvent::Discovery(event).to_bus()).await
 }
@@ -339,7 +330,7 @@ pub async fn adopt<D: Directory, R: RegistryStore, B: EventBus>(
     if discovery.tag.is_some() && !discovery.tagged(&directory.tags(&account, &region, &name).await?) {
         return Ok(None);
     }
-    let entry = Entry { name, account, region, since: crate::format_time(now) };
+    let entry = Entry { name, account, region, since: crate::time::format_time(now) };
     for _ in 0..3 {
         let (mut registry, version) = load(store, bus, now).await?;
         if registry.contains(&entry.name) {

@@ -7,73 +7,17 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::events::DeniedBy;
-use crate::history::{self, Entry, Step};
+use crate::events::ObjectRead;
+use crate::events::{DeniedBy, ReaderSummary, WindowReport};
 use crate::ports::{AuditReader, PortError};
-use crate::reads::ObjectRead;
-use crate::recorder::{ReadRecord, DENIED, READS};
+use crate::trail::history::{self, Entry, Step};
+use crate::trail::records::{ReadRecord, DENIED, READS};
 
-pub const SCHEMA: &str = "breakglass.window-report/1";
 /// How many objects a report lists by name (all are in the records and in `--csv`).
 pub const LISTED: usize = 20;
-
-/// One reader's reads in a window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReaderSummary {
-    pub reader: String,
-    pub objects: usize,
-    pub bytes: u64,
-    pub first: String,
-    pub last: String,
-    /// Session names and source identities seen: who was behind the role.
-    #[serde(default)]
-    pub sessions: Vec<String>,
-    #[serde(default)]
-    pub source_identities: Vec<String>,
-}
-
-/// One window's report (`breakglass.window-report/1`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WindowReport {
-    #[serde(default = "schema")]
-    pub schema: String,
-    pub bucket: String,
-    #[serde(default)]
-    pub account: Option<String>,
-    /// The window's id: when it opened (RFC 3339), as `breakglass history` shows it.
-    pub window: String,
-    pub opened_by: Option<String>,
-    pub reason: Option<String>,
-    pub ticket: Option<String>,
-    /// The readers the grant named (over all its extensions).
-    pub readers: Vec<String>,
-    pub expiry: Option<String>,
-    /// None: still open when the report was made.
-    pub closed_at: Option<String>,
-    /// Who or what closed it: the operator, the expiry sweep, a remediation.
-    pub closed_by: Option<String>,
-    pub open_seconds: i64,
-    pub reads: usize,
-    pub bytes: u64,
-    pub by_reader: Vec<ReaderSummary>,
-    /// The first objects read, by time.
-    pub first_objects: Vec<ObjectRead>,
-    /// Reads that succeeded for a principal the grant does not name: should be none.
-    pub outside_count: usize,
-    pub outside: Vec<ObjectRead>,
-    /// Reads refused during the window.
-    pub denied: usize,
-    pub denied_by: Vec<DeniedBy>,
-    pub time: String,
-}
-
-fn schema() -> String {
-    SCHEMA.into()
-}
 
 impl WindowReport {
     /// Reads outside the grant make the report an alert.
@@ -139,16 +83,16 @@ pub fn for_window(
         }
     }
     Some(WindowReport {
-        schema: SCHEMA.into(),
+        schema: crate::events::WINDOW_REPORT_SCHEMA.into(),
         bucket: bucket.to_owned(),
         account: account.map(str::to_owned),
-        window: crate::format_time(opened.time),
+        window: crate::time::format_time(opened.time),
         opened_by: opened.who.clone(),
         reason: opened.why.clone(),
         ticket: opened.ticket.clone(),
         expiry: history::window_expiry(opened, extensions).map(canonical_policies::format_expiry),
         readers,
-        closed_at: closed.as_ref().map(|c| crate::format_time(c.time)),
+        closed_at: closed.as_ref().map(|c| crate::time::format_time(c.time)),
         closed_by: closed.as_ref().map(closer),
         open_seconds: (end - opened.time).whole_seconds(),
         reads: ok.len(),
@@ -159,7 +103,7 @@ pub fn for_window(
         outside: outside.into_iter().take(LISTED).collect(),
         denied: denied.len(),
         denied_by: DeniedBy::tally(&denied),
-        time: crate::format_time(now),
+        time: crate::time::format_time(now),
     })
 }
 
@@ -170,7 +114,7 @@ pub fn within(window: &Entry, list: &[ObjectRead], now: OffsetDateTime) -> Vec<O
     let end = closed.as_ref().map_or(now, |c| c.time);
     let mut v: Vec<ObjectRead> = list
         .iter()
-        .filter(|r| crate::parse_time(&r.time).is_some_and(|t| t >= opened.time && t <= end))
+        .filter(|r| crate::time::parse_time(&r.time).is_some_and(|t| t >= opened.time && t <= end))
         .cloned()
         .collect();
     v.sort_by(|a, b| a.event_id.cmp(&b.event_id));
@@ -304,7 +248,7 @@ pub async fn history_records<R: AuditReader>(
 ) -> Result<Vec<Value>, PortError> {
     let mut out = Vec::new();
     let dir = format!("{prefix}{place}/");
-    let after = since.map(|t| format!("{dir}{}", crate::format_time(t)));
+    let after = since.map(|t| format!("{dir}{}", crate::time::format_time(t)));
     for key in reader.keys(&dir, after.as_deref()).await? {
         if let Some(text) = reader.get(&key).await? {
             match serde_json::from_str::<Value>(&text) {
@@ -347,7 +291,7 @@ async fn read_records<R: AuditReader>(
     since: OffsetDateTime,
 ) -> Result<Vec<ObjectRead>, PortError> {
     // A batch's record is keyed by its earliest read, and batches span seconds to minutes.
-    let from = crate::format_time(since - time::Duration::hours(1));
+    let from = crate::time::format_time(since - time::Duration::hours(1));
     let bucket = place.rsplit('/').next().unwrap_or(place);
     let wanted = format!("/{place}/");
     let mut out = Vec::new();

@@ -1,15 +1,15 @@
 //! Object reads on the protected buckets, from CloudTrail data events: who read which object (key and
-//! version), how many bytes, from where, and whether S3 refused it. The recorder ([`crate::recorder`])
+//! version), how many bytes, from where, and whether S3 refused it. The recorder ([`crate::trail::recorder`])
 //! turns batches of these into audit records, the window report counts them.
 //!
 //! [`ReadCall::ALL`] is the one list of calls that read objects. The trail's advanced event
 //! selectors in the templates are tested against it, and every object-read action the templates
 //! deny (`canonical_policies::OBJECT_READ_ACTIONS`) is covered by one of its calls.
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::event::{self, Incoming};
+use crate::events::ObjectRead;
+use crate::inbound::event::{self, Incoming};
 
 /// A CloudTrail data event that reads an object (or its data, or brings it back from an archive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -61,83 +61,6 @@ impl ReadCall {
     }
 }
 
-/// One object read, as recorded (`reads` in an audit record of kind `reads` or `denied`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ObjectRead {
-    pub event_id: String,
-    /// CloudTrail's `eventTime` (RFC 3339).
-    pub time: String,
-    pub call: String,
-    pub bucket: String,
-    /// The account the event says it came from (`recipientAccountId`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version_id: Option<String>,
-    /// `additionalEventData.bytesTransferredOut` (0 when CloudTrail gives none).
-    #[serde(default)]
-    pub bytes: u64,
-    /// The caller's ARN (`anonymous` for an unsigned request, the service for an AWS service).
-    pub principal: String,
-    /// For a role session: the role (`sessionContext.sessionIssuer.arn`) and the session name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session: Option<String>,
-    /// `sessionContext.sourceIdentity`: the person behind a role session, when the organisation sets it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_identity: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_ip: Option<String>,
-    /// CloudTrail's `errorCode`: none for a read that returned data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl ObjectRead {
-    /// Refused by a policy (ClosedAccess while closed, or a reader outside the grant while open).
-    pub fn denied(&self) -> bool {
-        self.error.as_deref() == Some("AccessDenied")
-    }
-
-    /// Who read, for grouping and for a person: the role (a reader in a grant is a role) or the caller.
-    pub fn reader(&self) -> &str {
-        self.role.as_deref().unwrap_or(&self.principal)
-    }
-
-    /// One line for a person: when, who, what, how much, from where, and the outcome.
-    pub fn line(&self) -> String {
-        use std::fmt::Write as _;
-        let mut line = format!("{}  {}  {}", self.time, self.reader(), self.call);
-        if let Some(k) = &self.key {
-            let _ = write!(line, " {k}");
-        }
-        if let Some(v) = &self.version_id {
-            let _ = write!(line, " (version {v})");
-        }
-        let _ = write!(line, ", {} bytes", self.bytes);
-        if let Some(ip) = &self.source_ip {
-            let _ = write!(line, ", from {ip}");
-        }
-        if let Some(who) = &self.source_identity {
-            let _ = write!(line, ", source identity {who}");
-        }
-        if let Some(e) = &self.error {
-            let _ = write!(line, " [{e}]");
-        }
-        line
-    }
-
-    /// Whether `reader` (a role ARN of a grant, or a principal ARN) names this caller.
-    pub fn is_by(&self, reader: &str) -> bool {
-        self.principal == reader || self.role.as_deref() == Some(reader)
-    }
-}
-
 /// Why an event could not be recorded as a read: it is kept as `unreadable` with its event id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Unreadable {
@@ -181,7 +104,7 @@ pub fn parse(body: &str, config: &canonical_policies::Config) -> Result<ObjectRe
     };
     let event_id = call.event_id.clone().ok_or(Unreadable::NoEventId)?;
     let time =
-        call.event_time.clone().filter(|t| crate::parse_time(t).is_some()).ok_or(Unreadable::NoTime)?;
+        call.event_time.clone().filter(|t| crate::time::parse_time(t).is_some()).ok_or(Unreadable::NoTime)?;
     let name = call.bucket.clone().ok_or(Unreadable::NoBucket)?;
     let bucket = config.bucket(&name).ok_or_else(|| Unreadable::Unprotected(name.clone()))?;
     // Organisation mode: a read is recorded under the account that owns the bucket only when it came

@@ -9,11 +9,11 @@ use canonical_policies::{BucketConfig, Config, Investigator, Quoted};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::enforce::EnforceError;
-use crate::event::{ApiCall, GuardedCall, Incoming, Target};
 use crate::events::{self, OwnEvent};
+use crate::guard::enforce::EnforceError;
+use crate::guard::watch::{unlawful_rule, Expected};
+use crate::inbound::event::{ApiCall, GuardedCall, Incoming, Target};
 use crate::ports::{BucketSettings, ControlPlane, EventBus, Notification, PortError};
-use crate::watch::{unlawful_rule, Expected};
 
 /// Detail-type of the sentinel's events on the bus.
 pub use crate::events::REPAIR;
@@ -84,7 +84,7 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
                             }
                             // Names no bucket: it may have touched any of them (of its account).
                             None => {
-                                for bucket in crate::route::buckets_of(self.config, call) {
+                                for bucket in crate::inbound::route::buckets_of(self.config, call) {
                                     keep(self.bucket(bucket, None).await);
                                 }
                             }

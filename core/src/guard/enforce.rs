@@ -12,12 +12,12 @@ use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::approval::NoRecords;
-use crate::event::{ApiCall, GuardedCall, Incoming, Target};
+use crate::access::approval::NoRecords;
 use crate::events::{
     DigestCause, DigestEntry, Exposure, OwnEvent, PolicyAfter, PolicyState, Remediation, RemediationDigest,
     Trigger,
 };
+use crate::inbound::event::{ApiCall, GuardedCall, Incoming, Target};
 use crate::ports::{BucketRecords, EventBus, PolicyStore, PortError};
 
 /// How many buckets the sweep reads at once: S3 answers GetBucketPolicy in tens of milliseconds, so
@@ -222,7 +222,7 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
                 event = call.event_name.as_str(),
                 "guarded call names no bucket; sweeping every bucket it may have touched"
             );
-            let reports = self.sweep(crate::route::buckets_of(&self.config, call), now).await?;
+            let reports = self.sweep(crate::inbound::route::buckets_of(&self.config, call), now).await?;
             return Ok(reports);
         };
         let Some(bucket) = self.config.bucket(name) else {
@@ -345,8 +345,8 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
     /// cannot be read proves nothing: the bucket is closed (fail closed), and the reason says why.
     async fn unapproved(&self, bucket: &BucketConfig, c: &Classification) -> Option<String> {
         let (State::Open(grant), Some(_)) = (&c.state, &bucket.two_person) else { return None };
-        match self.records.records(bucket, crate::approval::records_since(bucket, grant)).await {
-            Ok(records) => crate::approval::check(bucket, grant, &records).err(),
+        match self.records.records(bucket, crate::access::approval::records_since(bucket, grant)).await {
+            Ok(records) => crate::access::approval::check(bucket, grant, &records).err(),
             Err(e) => Some(format!(
                 "the approvals of the two-person rule could not be read ({e}): closed until they can"
             )),
@@ -476,7 +476,7 @@ fn digest_of(events: &[Remediation], digested: &[usize], now: OffsetDateTime) ->
     let mut causes: Vec<(String, usize)> = causes.into_iter().collect();
     causes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let seed: String = members.iter().map(|e| format!("{}\n", e.bucket)).collect();
-    let id = crate::audit::hex(&sha2::Sha256::digest(format!("{seed}{now}").as_bytes()));
+    let id = crate::trail::audit::hex(&sha2::Sha256::digest(format!("{seed}{now}").as_bytes()));
     RemediationDigest {
         schema: "breakglass.remediation-digest/1".into(),
         id: id.get(..16).unwrap_or(&id).to_owned(),

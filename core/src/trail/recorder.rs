@@ -19,18 +19,17 @@
 use std::collections::BTreeMap;
 
 use canonical_policies::Config;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
-use crate::audit::{hex, Trail};
+use crate::events::ObjectRead;
 use crate::events::{DeniedBy, DeniedDigest, OwnEvent, ReadAlert, UnreadableEvents, UnreadableItem};
+use crate::inbound::reads;
 use crate::ports::{AuditLog, AuditReader, EventBus, PortError};
-use crate::reads::{self, ObjectRead};
+use crate::trail::audit::{hex, Trail};
+use crate::trail::records::{ReadRecord, DENIED, READS, READS_SCHEMA};
 
-pub const READS: &str = "_reads";
-pub const DENIED: &str = "_denied";
 pub const UNREADABLE: &str = "_unreadable";
 pub const DIGESTS: &str = "_digests";
 /// The digest's period: at most one mail per bucket per slot (the schedule's rate).
@@ -78,30 +77,7 @@ const LISTED: usize = 20;
 /// How much of a message that cannot be read is kept in its record.
 const KEPT: usize = 4096;
 
-pub const READS_SCHEMA: &str = "breakglass.reads/1";
-
-pub use crate::event::{sqs_messages, QueueMessage as Message};
-
-/// A `reads` or `denied` record, as written and as read back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReadRecord {
-    pub schema: String,
-    /// `reads` or `denied`.
-    pub kind: String,
-    pub bucket: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
-    /// The earliest read's time.
-    pub time: String,
-    pub recorded_at: String,
-    pub count: usize,
-    pub bytes: u64,
-    pub reads: Vec<ObjectRead>,
-    #[serde(default)]
-    pub config_sha256: Option<String>,
-    #[serde(default)]
-    pub id: Option<String>,
-}
+pub use crate::inbound::event::{sqs_messages, QueueMessage as Message};
 
 /// What one batch came to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -192,7 +168,7 @@ pub async fn record<L: AuditLog, B: EventBus>(
             }
         }
     }
-    let recorded_at = crate::format_time(now);
+    let recorded_at = crate::time::format_time(now);
     let mut outside: BTreeMap<String, Vec<ObjectRead>> = BTreeMap::new();
     for (bucket, (mut list, ids)) in by_bucket {
         list.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.event_id.cmp(&b.event_id)));
@@ -232,7 +208,7 @@ pub async fn record<L: AuditLog, B: EventBus>(
             }
         }
     }
-    let slot = crate::format_time(slot_of(now, slot));
+    let slot = crate::time::format_time(slot_of(now, slot));
     for (read, id) in denied {
         out.denied += 1;
         let record = ReadRecord {
@@ -317,7 +293,7 @@ async fn write_unreadable<L: AuditLog>(
     let record = json!({
         "schema": READS_SCHEMA,
         "kind": "unreadable",
-        "time": crate::format_time(now),
+        "time": crate::time::format_time(now),
         "message_id": item.message_id,
         "event_id": item.event_id,
         "reason": item.reason,
@@ -326,7 +302,7 @@ async fn write_unreadable<L: AuditLog>(
         "config_sha256": trail.config_sha256,
     });
     let (record, short) = sealed(record);
-    let key = format!("{}{UNREADABLE}/{}-{short}.json", trail.config.prefix, crate::format_time(now));
+    let key = format!("{}{UNREADABLE}/{}-{short}.json", trail.config.prefix, crate::time::format_time(now));
     trail.log.append(&key, &record.to_string(), now + trail.config.retain).await.map(|_| ())
 }
 
@@ -351,8 +327,8 @@ pub async fn digest<L: AuditLog, R: AuditReader, B: EventBus>(
     slot: Duration,
 ) -> Result<Digested, PortError> {
     let prefix = &trail.config.prefix;
-    let current = crate::format_time(slot_of(now, slot));
-    let oldest = crate::format_time(slot_of(now - LOOKBACK, slot));
+    let current = crate::time::format_time(slot_of(now, slot));
+    let oldest = crate::time::format_time(slot_of(now - LOOKBACK, slot));
     let marker_dir = format!("{prefix}{DIGESTS}/");
     let done: Vec<String> = reader
         .keys(&marker_dir, Some(&format!("{marker_dir}{oldest}")))
@@ -387,7 +363,7 @@ pub async fn digest<L: AuditLog, R: AuditReader, B: EventBus>(
     let (Some(first), Some(last)) = (covered.first().cloned(), covered.last().cloned()) else {
         return Ok(out);
     };
-    let to = crate::parse_time(&last).map_or(last.clone(), |t| crate::format_time(t + slot));
+    let to = crate::time::parse_time(&last).map_or(last.clone(), |t| crate::time::format_time(t + slot));
     for (bucket, mut list) in by_bucket {
         // A retried batch may have written a read twice: count each event once.
         list.sort_by(|a, b| a.event_id.cmp(&b.event_id));
@@ -402,7 +378,7 @@ pub async fn digest<L: AuditLog, R: AuditReader, B: EventBus>(
             by,
             from: first.clone(),
             to: to.clone(),
-            time: crate::format_time(now),
+            time: crate::time::format_time(now),
         });
         // Not put: the markers stay unwritten, and the next run tries again (a mail twice rather
         // than never).
@@ -410,8 +386,7 @@ pub async fn digest<L: AuditLog, R: AuditReader, B: EventBus>(
         out.mails += 1;
     }
     for name in covered {
-        let marker =
-            json!({"schema": READS_SCHEMA, "kind": "digest", "slot": name, "time": crate::format_time(now)});
+        let marker = json!({"schema": READS_SCHEMA, "kind": "digest", "slot": name, "time": crate::time::format_time(now)});
         let key = format!("{marker_dir}{name}.json");
         trail.log.append(&key, &marker.to_string(), now + trail.config.retain).await?;
         out.slots += 1;
@@ -441,8 +416,8 @@ pub async fn handle<L: AuditLog, R: AuditReader, B: EventBus>(
         );
         return Ok(r.response());
     }
-    match crate::event::parse(payload) {
-        Ok(crate::event::Incoming::Schedule { .. }) => {
+    match crate::inbound::event::parse(payload) {
+        Ok(crate::inbound::event::Incoming::Schedule { .. }) => {
             let d = digest(trail, reader, bus, now, timing.slot).await?;
             tracing::info!(slots = d.slots, denied = d.denied, mails = d.mails, "digest run");
             let reports = reports(config, trail, reader, bus, now, timing.report_delay).await?;
@@ -451,7 +426,7 @@ pub async fn handle<L: AuditLog, R: AuditReader, B: EventBus>(
                 json!({"digest": {"slots": d.slots, "denied": d.denied, "mails": d.mails}, "reports": reports}),
             )
         }
-        Ok(crate::event::Incoming::Custom { detail_type, detail, .. }) => {
+        Ok(crate::inbound::event::Incoming::Custom { detail_type, detail, .. }) => {
             let closed = match OwnEvent::from_bus(&detail_type, &detail) {
                 Ok(OwnEvent::Request(q)) if q.action == "close" && !q.refused() => Some((q.bucket, q.time)),
                 Ok(OwnEvent::Remediation(r)) if r.outcome == "closed" => Some((r.bucket, r.time)),
@@ -485,9 +460,10 @@ async fn closing<L: AuditLog>(
         tracing::error!(bucket, "close of a bucket that is not protected; no report");
         return Ok(());
     };
-    let closed_at = crate::parse_time(time).unwrap_or(now);
-    let name = format!("{}-{}", crate::format_time(closed_at), place(config, &b.name).replace('/', "-"));
-    let marker = json!({"schema": READS_SCHEMA, "kind": "closing", "bucket": b.name, "closed_at": crate::format_time(closed_at)});
+    let closed_at = crate::time::parse_time(time).unwrap_or(now);
+    let name =
+        format!("{}-{}", crate::time::format_time(closed_at), place(config, &b.name).replace('/', "-"));
+    let marker = json!({"schema": READS_SCHEMA, "kind": "closing", "bucket": b.name, "closed_at": crate::time::format_time(closed_at)});
     let key = format!("{}{CLOSING}/{name}.json", trail.config.prefix);
     trail.log.append(&key, &marker.to_string(), now + trail.config.retain).await.map(|_| ())
 }
@@ -503,7 +479,7 @@ pub async fn reports<L: AuditLog, R: AuditReader, B: EventBus>(
     delay: Duration,
 ) -> Result<usize, PortError> {
     let prefix = &trail.config.prefix;
-    let from = crate::format_time(now - REPORT_LOOKBACK);
+    let from = crate::time::format_time(now - REPORT_LOOKBACK);
     let names = |dir: String, keys: Vec<String>| -> Vec<String> {
         keys.iter().filter_map(|k| k.strip_prefix(&dir)?.strip_suffix(".json").map(str::to_owned)).collect()
     };
@@ -519,7 +495,7 @@ pub async fn reports<L: AuditLog, R: AuditReader, B: EventBus>(
         let marker: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         let (Some(bucket), Some(closed_at)) = (
             marker.get("bucket").and_then(Value::as_str).and_then(|b| config.bucket(b)),
-            marker.get("closed_at").and_then(Value::as_str).and_then(crate::parse_time),
+            marker.get("closed_at").and_then(Value::as_str).and_then(crate::time::parse_time),
         ) else {
             tracing::error!(
                 marker = name.as_str(),
@@ -531,23 +507,25 @@ pub async fn reports<L: AuditLog, R: AuditReader, B: EventBus>(
             continue;
         }
         let place = place(config, &bucket.name);
-        let records = crate::report::history_records(reader, prefix, &place, None).await?;
-        let (entries, _) = crate::history::build(&records);
+        let records = crate::trail::report::history_records(reader, prefix, &place, None).await?;
+        let (entries, _) = crate::trail::history::build(&records);
         // The window that this close ended: the latest one opened before it.
-        let window =
-            crate::report::windows(&entries).into_iter().rev().find(|e| e.start() <= closed_at).filter(|e| {
-                match e {
-                    crate::history::Entry::Window { closed: Some(c), .. } => {
-                        (c.time - closed_at).abs() <= crate::history::FOLD_WINDOW
-                    }
-                    _ => true,
+        let window = crate::trail::report::windows(&entries)
+            .into_iter()
+            .rev()
+            .find(|e| e.start() <= closed_at)
+            .filter(|e| match e {
+                crate::trail::history::Entry::Window { closed: Some(c), .. } => {
+                    (c.time - closed_at).abs() <= crate::trail::history::FOLD_WINDOW
                 }
+                _ => true,
             });
         let report = match window {
             Some(w) => {
-                let (reads, denied) = crate::report::reads_since(reader, prefix, &place, w.start()).await?;
+                let (reads, denied) =
+                    crate::trail::report::reads_since(reader, prefix, &place, w.start()).await?;
                 let account = config.organisation.as_ref().map(|_| bucket.account.as_str());
-                crate::report::for_window(&bucket.name, account, w, &reads, &denied, now)
+                crate::trail::report::for_window(&bucket.name, account, w, &reads, &denied, now)
             }
             None => None,
         };
@@ -559,7 +537,7 @@ pub async fn reports<L: AuditLog, R: AuditReader, B: EventBus>(
             // A close of a bucket that was not open (a remediation of a closed one): nothing to report.
             None => tracing::info!(bucket = bucket.name.as_str(), "close without an open window; no report"),
         }
-        let done = json!({"schema": READS_SCHEMA, "kind": "report", "closing": name, "time": crate::format_time(now)});
+        let done = json!({"schema": READS_SCHEMA, "kind": "report", "closing": name, "time": crate::time::format_time(now)});
         trail
             .log
             .append(&format!("{reports_dir}{name}.json"), &done.to_string(), now + trail.config.retain)

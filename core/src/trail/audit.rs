@@ -302,8 +302,10 @@ pub fn record(
         Some(e) => own_facts(e),
         None => call_facts(d, &kind),
     };
-    let time =
-        s(d, "time").or_else(|| s(&call, "time")).and_then(|t| crate::parse_time(&t)).unwrap_or(recorded_at);
+    let time = s(d, "time")
+        .or_else(|| s(&call, "time"))
+        .and_then(|t| crate::time::parse_time(&t))
+        .unwrap_or(recorded_at);
     let mut event_ids: Vec<String> = Vec::new();
     event_ids.extend(s(d, "event_id"));
     event_ids.extend(s(&call, "id"));
@@ -316,7 +318,7 @@ pub fn record(
     let attribute = |name: &str| n.attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let mut body = Body {
         schema: SCHEMA.into(),
-        time: crate::format_time(time),
+        time: crate::time::format_time(time),
         bucket: bucket.clone(),
         kind,
         action: f.action,

@@ -24,14 +24,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use crate::audit::Trail;
-use crate::enforce::{EnforceError, Enforcer};
 use crate::events::{OwnEvent, Remediation, SweepIncomplete, Unchecked};
+use crate::guard::enforce::{EnforceError, Enforcer};
+use crate::guard::sentinel::Sentinel;
 use crate::ports::{
     AuditLog, AuditReader, BucketRecords, BucketSettings, ControlPlane, EventBus, PolicyStore, PortError,
     SweepQueue,
 };
-use crate::sentinel::Sentinel;
+use crate::trail::audit::Trail;
 
 /// At most this many buckets per shard message: a shard reads them eight at a time, so even a
 /// full shard takes a few seconds, far inside the enforcer's 30-second timeout.
@@ -190,13 +190,13 @@ pub async fn send_plan<Q: SweepQueue>(
     Ok((shards.len(), buckets))
 }
 
-/// A sweep of the one bucket that discovery just added from a call ([`crate::discovery::adopt`]),
+/// A sweep of the one bucket that discovery just added from a call ([`crate::guard::discovery::adopt`]),
 /// sent `delay` seconds ahead: by then every function has read the grown registry, so the shard
 /// finds the bucket in its config. Policy and settings are checked; its close follows.
 pub async fn send_adopted<Q: SweepQueue>(
     queue: &Q,
     sweep: &str,
-    entry: &crate::discovery::Entry,
+    entry: &crate::events::Entry,
     delay: u32,
     close_delay: u32,
 ) -> Result<(), PortError> {
@@ -328,7 +328,7 @@ where
             region: shard.region.clone(),
             attempts: attempt,
             unchecked: done.unchecked.clone(),
-            time: crate::format_time(now),
+            time: crate::time::format_time(now),
         };
         enforcer.bus.put(&OwnEvent::SweepIncomplete(alert).to_bus()).await?;
     }
@@ -359,7 +359,7 @@ where
         account: shard.account.clone(),
         region: shard.region.clone(),
         remediations,
-        time: crate::format_time(now),
+        time: crate::time::format_time(now),
     };
     let key = format!("{}{:05}-{attempt}.json", shard_dir(trail, &shard.sweep), shard.index);
     let body = serde_json::to_string(&record).unwrap_or_default();
@@ -395,7 +395,7 @@ where
     T: BucketRecords,
     L: AuditLog + AuditReader,
 {
-    let marker = json!({"schema": SHARD_SCHEMA, "kind": "closed", "sweep": close.sweep, "shards": close.shards, "time": crate::format_time(now)});
+    let marker = json!({"schema": SHARD_SCHEMA, "kind": "closed", "sweep": close.sweep, "shards": close.shards, "time": crate::time::format_time(now)});
     let closed = closed_key(trail, &close.sweep);
     trail.log.append(&closed, &marker.to_string(), now + trail.config.retain).await?;
     let mut events: Vec<Remediation> = Vec::new();
@@ -427,7 +427,7 @@ pub async fn handle_messages<S, B, T, C, L>(
     enforcer: &Enforcer<S, B, T>,
     sentinel: &Sentinel<'_, S, B, C>,
     trail: &Trail<L>,
-    messages: &[crate::event::QueueMessage],
+    messages: &[crate::inbound::event::QueueMessage],
     now: OffsetDateTime,
 ) -> Value
 where
@@ -525,7 +525,7 @@ mod tests {
 
     #[test]
     fn shards_are_one_account_and_region_each_and_never_over_the_limit() {
-        let mut text = include_str!("../../examples/breakglass.toml").to_owned();
+        let mut text = include_str!("../../../examples/breakglass.toml").to_owned();
         for n in 0..250 {
             text.push_str(&format!("\n[[bucket]]\nname = \"acme-many-logs-{n:03}\"\n"));
         }
@@ -549,7 +549,7 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn an_accounts_regions_travel_in_one_message_so_its_role_is_assumed_once() {
-        let config = Config::from_toml(include_str!("../../examples/organisation.toml")).unwrap();
+        let config = Config::from_toml(include_str!("../../../examples/organisation.toml")).unwrap();
         let queue = Sent(std::sync::Mutex::new(Vec::new()));
         let (shards, buckets) = send_plan(&config, &queue, "s", false, 300).await.unwrap();
         assert_eq!(buckets, config.buckets.len());

@@ -85,10 +85,10 @@ fn effect(s: &Step, state: Option<&str>) -> Effect {
 
 fn step(r: &Value) -> Option<(Step, Option<String>)> {
     // The record as `audit::record` wrote it, through the same struct.
-    let b = crate::audit::Body::deserialize(r).ok()?;
-    let time = crate::parse_time(&b.time)?;
+    let b = crate::trail::audit::Body::deserialize(r).ok()?;
+    let time = crate::time::parse_time(&b.time)?;
     let (readers, expiry) = match &b.grant {
-        Some(g) => (g.readers.clone(), crate::parse_time(&g.expiry)),
+        Some(g) => (g.readers.clone(), crate::time::parse_time(&g.expiry)),
         None => (Vec::new(), None),
     };
     let step = Step {
@@ -190,7 +190,7 @@ pub fn window_readers(opened: &Step, extensions: &[Step]) -> Vec<String> {
 
 fn step_json(s: &Step) -> Value {
     json!({
-        "time": crate::format_time(s.time),
+        "time": crate::time::format_time(s.time),
         "kind": s.kind,
         "action": s.action,
         "who": s.who,
@@ -216,9 +216,9 @@ pub fn entry_json(e: &Entry, now: OffsetDateTime) -> Value {
             json!({
                 "type": "window",
                 "status": status,
-                "start": crate::format_time(opened.time),
+                "start": crate::time::format_time(opened.time),
                 "expiry": expiry.map(format_expiry),
-                "closed_at": closed.as_ref().map(|c| crate::format_time(c.time)),
+                "closed_at": closed.as_ref().map(|c| crate::time::format_time(c.time)),
                 "readers": window_readers(opened, extensions),
                 "opened": step_json(opened),
                 "extensions": extensions.iter().map(step_json).collect::<Vec<_>>(),

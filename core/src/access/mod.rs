@@ -1,0 +1,8 @@
+//! Opening and closing on request: the checked open and close ([`operate`]), the two-person rule
+//! ([`approval`]), the Service Catalog product ([`catalog`]) and configuration pushes
+//! ([`config_push`]).
+
+pub mod approval;
+pub mod catalog;
+pub mod config_push;
+pub mod operate;
