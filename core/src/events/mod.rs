@@ -10,10 +10,12 @@ use serde_json::Value;
 mod access;
 mod guard;
 mod reads;
+mod schemas;
 
 pub use access::*;
 pub use guard::*;
 pub use reads::*;
+pub use schemas::WINDOW_REPORT_SCHEMA;
 
 /// Detail-types on the bus.
 pub const REQUEST: &str = "breakglass request";
@@ -31,8 +33,6 @@ pub const DECISION: &str = "breakglass decision";
 pub const REMEDIATION_DIGEST: &str = "breakglass remediation digest";
 pub const SWEEP_INCOMPLETE: &str = "breakglass sweep incomplete";
 pub const DISCOVERY: &str = "breakglass discovery";
-/// The schema of a window report (its detail-type is [`WINDOW_REPORT`]).
-pub const WINDOW_REPORT_SCHEMA: &str = "breakglass.window-report/1";
 
 /// One of breakglass's own events for the bus.
 #[derive(Debug, Clone, PartialEq)]
@@ -165,54 +165,6 @@ impl OwnEvent {
             | OwnEvent::SweepIncomplete(_)
             | OwnEvent::Discovery(_) => None,
         }
-    }
-}
-
-mod schemas {
-    pub fn request() -> String {
-        "breakglass.request/1".into()
-    }
-    pub fn remediation() -> String {
-        "breakglass.remediation/1".into()
-    }
-    pub fn exposure() -> String {
-        "breakglass.exposure/1".into()
-    }
-    pub fn repair() -> String {
-        "breakglass.repair/1".into()
-    }
-    pub fn misrouted() -> String {
-        "breakglass.misrouted/1".into()
-    }
-    pub fn config() -> String {
-        "breakglass.config/1".into()
-    }
-    pub fn read_alert() -> String {
-        "breakglass.read-alert/1".into()
-    }
-    pub fn denied() -> String {
-        "breakglass.denied/1".into()
-    }
-    pub fn unreadable() -> String {
-        "breakglass.unreadable/1".into()
-    }
-    pub fn access_request() -> String {
-        "breakglass.access-request/1".into()
-    }
-    pub fn decision() -> String {
-        "breakglass.decision/1".into()
-    }
-    pub fn remediation_digest() -> String {
-        "breakglass.remediation-digest/1".into()
-    }
-    pub fn sweep_incomplete() -> String {
-        "breakglass.sweep-incomplete/1".into()
-    }
-    pub fn discovery() -> String {
-        "breakglass.discovery/1".into()
-    }
-    pub fn window_report() -> String {
-        super::WINDOW_REPORT_SCHEMA.into()
     }
 }
 
