@@ -16,14 +16,14 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{ObjectLockMode, PublicAccessBlockConfiguration};
 use aws_sdk_sns::types::MessageAttributeValue;
-use breakglass_core::access::catalog::Responder;
 use breakglass_core::events::BusEvent;
+use breakglass_core::ports::Responder;
+use breakglass_core::ports::{Appended, AuditLog};
 use breakglass_core::ports::{
     AuditReader, BucketSettings, ControlPlane, EventBus, LifecycleRule, Notification, PolicyStore, PortError,
     Provenance, Provisioning, Publisher, Subscription, SweepQueue,
 };
 use breakglass_core::ports::{Directory, RegistryStore};
-use breakglass_core::trail::audit::{Appended, AuditLog};
 
 /// The SDK clients breakglass uses, built from one shared configuration: the function's (or the
 /// operator's) own account and Region. Other accounts and Regions are reached through [`Accounts`].

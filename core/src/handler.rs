@@ -11,10 +11,11 @@ use crate::guard::sentinel::Sentinel;
 use crate::inbound::event;
 use crate::inbound::route;
 use crate::notify::{render_in, Rendered, Scope};
+use crate::ports::{Appended, AuditLog};
 use crate::ports::{
     BucketRecords, BucketSettings, ControlPlane, EventBus, PolicyStore, PortError, Publisher,
 };
-use crate::trail::audit::{self, Appended, AuditLog, Trail};
+use crate::trail::audit::{self, Trail};
 
 /// Where the Lambdas read their configuration (set by template.yaml): the TOML text itself, or a
 /// file bundled with the function.

@@ -466,8 +466,9 @@ mod audit_trail {
     use super::*;
     use breakglass_core::access::operate::{close, open, OpenRequest};
     use breakglass_core::handler::notify_event;
+    use breakglass_core::ports::{Appended, AuditLog};
     use breakglass_core::ports::{Notification, Publisher};
-    use breakglass_core::trail::audit::{Appended, AuditLog, Trail};
+    use breakglass_core::trail::audit::Trail;
     use breakglass_core::trail::history::{self, Entry};
     use time::Duration;
 
@@ -653,7 +654,8 @@ fn origin() -> breakglass_core::access::catalog::Origin {
 mod catalog {
     use super::*;
     use super::{origin, FromCatalog};
-    use breakglass_core::access::catalog::{handle, Catalog, Responder};
+    use breakglass_core::access::catalog::{handle, Catalog};
+    use breakglass_core::ports::Responder;
 
     #[derive(Default)]
     struct Cfn(Mutex<Vec<Value>>);
@@ -766,7 +768,8 @@ async fn one_unreadable_bucket_does_not_stop_the_sweep_of_the_others() {
 /// event could not be published) keeps its real physical id, so the stack's rollback closes it.
 #[tokio::test(flavor = "current_thread")]
 async fn a_failed_open_that_may_have_written_is_closed_by_the_rollback() {
-    use breakglass_core::access::catalog::{handle, Catalog, Responder};
+    use breakglass_core::access::catalog::{handle, Catalog};
+    use breakglass_core::ports::Responder;
 
     struct Cfn;
     impl Responder for Cfn {

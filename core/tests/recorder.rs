@@ -8,10 +8,11 @@ use std::sync::Mutex;
 
 use breakglass_core::events::BusEvent;
 use breakglass_core::events::OwnEvent;
+use breakglass_core::inbound::event::QueueMessage as Message;
 use breakglass_core::inbound::reads::{self, Unreadable};
 use breakglass_core::ports::{Appended, AuditLog, AuditReader, EventBus, PortError};
 use breakglass_core::trail::audit::Trail;
-use breakglass_core::trail::recorder::{self, Message, Timing, SLOT};
+use breakglass_core::trail::recorder::{self, Timing, SLOT};
 use breakglass_core::trail::records::ReadRecord;
 use canonical_policies::Config;
 use serde_json::{json, Value};

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use breakglass_core::events::BusEvent;
-use breakglass_core::guard::sentinel::{Sentinel, REPAIR};
+use breakglass_core::events::REPAIR;
+use breakglass_core::guard::sentinel::Sentinel;
 use breakglass_core::guard::watch::{unlawful_rule, Expected};
 use breakglass_core::inbound::event::{self, Incoming};
 use breakglass_core::ports::{

@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use crate::access::operate::{self, OpenRequest};
 use crate::ports::{EventBus, PolicyStore, PortError, Provenance, Provisioning};
 
-pub use crate::ports::Responder;
+use crate::ports::Responder;
 
 /// A CloudFormation response body is limited to 4096 bytes; the reason is the only free text in it
 /// (in bytes: one character may take four).

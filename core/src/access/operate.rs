@@ -15,8 +15,6 @@ use time::{Duration, OffsetDateTime};
 use crate::events::{self, Decision, OwnEvent};
 use crate::ports::{EventBus, PolicyStore, PortError};
 
-/// Detail-type of the events a request puts on the bus.
-pub use crate::events::REQUEST;
 /// Longest reason or ticket accepted: they go into emails and audit records.
 const MAX_TEXT: usize = 500;
 

@@ -17,7 +17,8 @@ use crate::events::{
     DigestCause, DigestEntry, Exposure, OwnEvent, PolicyAfter, PolicyState, Remediation, RemediationDigest,
     Trigger,
 };
-use crate::inbound::event::{ApiCall, GuardedCall, Incoming, Target};
+use crate::guarded::{GuardedCall, Target};
+use crate::inbound::event::{ApiCall, Incoming};
 use crate::ports::{BucketRecords, EventBus, PolicyStore, PortError};
 
 /// How many buckets the sweep reads at once: S3 answers GetBucketPolicy in tens of milliseconds, so
@@ -44,9 +45,6 @@ fn every_one(
         None => Ok(reports),
     }
 }
-
-/// Detail-types of the events the enforcer puts on the bus.
-pub use crate::events::{EXPOSURE, REMEDIATION};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnforceError {

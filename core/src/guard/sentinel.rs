@@ -12,11 +12,9 @@ use time::OffsetDateTime;
 use crate::events::{self, OwnEvent};
 use crate::guard::enforce::EnforceError;
 use crate::guard::watch::{unlawful_rule, Expected};
-use crate::inbound::event::{ApiCall, GuardedCall, Incoming, Target};
+use crate::guarded::{GuardedCall, Target};
+use crate::inbound::event::{ApiCall, Incoming};
 use crate::ports::{BucketSettings, ControlPlane, EventBus, Notification, PortError};
-
-/// Detail-type of the sentinel's events on the bus.
-pub use crate::events::REPAIR;
 
 /// One thing the sentinel found wrong, and what it did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 
 use serde_json::Value;
 
-pub use crate::guarded::{GuardedCall, Response, Target};
+use crate::guarded::{GuardedCall, Target};
 
 /// Who made a call, from CloudTrail's `userIdentity`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

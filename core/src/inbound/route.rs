@@ -7,7 +7,8 @@ use canonical_policies::Config;
 use time::OffsetDateTime;
 
 use crate::events::Misrouted;
-use crate::inbound::event::{ApiCall, Incoming, Target};
+use crate::guarded::Target;
+use crate::inbound::event::{ApiCall, Incoming};
 
 /// Whether `call` may act on its bucket; `Some` (the report) when it may not. Calls on buckets that
 /// are not protected, and calls that are not about a bucket, are left to the handlers.

@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::guard::enforce::exposure;
-use crate::inbound::event::{ApiCall, GuardedCall, Response, Target};
+use crate::guarded::{GuardedCall, Response, Target};
+use crate::inbound::event::ApiCall;
 use crate::ports::Notification;
 use crate::time::{parse_time, role_name};
 

@@ -26,7 +26,7 @@ pub struct Record {
     pub body: Value,
 }
 
-pub use crate::ports::{Appended, AuditLog};
+use crate::ports::{Appended, AuditLog};
 
 /// The trail: where records go and how long they are locked.
 #[derive(Debug, Clone)]

@@ -77,7 +77,7 @@ const LISTED: usize = 20;
 /// How much of a message that cannot be read is kept in its record.
 const KEPT: usize = 4096;
 
-pub use crate::inbound::event::{sqs_messages, QueueMessage as Message};
+use crate::inbound::event::{sqs_messages, QueueMessage as Message};
 
 /// What one batch came to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -147,7 +147,7 @@ impl breakglass_core::ports::AuditLog for Discard {
 
 /// `n` data events as the read queue holds them: reads of the two example buckets by the
 /// investigator, one in a hundred refused.
-fn data_events(n: usize) -> Vec<breakglass_core::trail::recorder::Message> {
+fn data_events(n: usize) -> Vec<breakglass_core::inbound::event::QueueMessage> {
     let text =
         std::fs::read_to_string(root().join("core/tests/fixtures/data-events/getobject.json")).unwrap();
     let template: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -165,7 +165,7 @@ fn data_events(n: usize) -> Vec<breakglass_core::trail::recorder::Message> {
             if i % 100 == 0 {
                 d["errorCode"] = serde_json::json!("AccessDenied");
             }
-            breakglass_core::trail::recorder::Message {
+            breakglass_core::inbound::event::QueueMessage {
                 id: format!("m{i}"),
                 body: e.to_string(),
                 receive_count: 1,
