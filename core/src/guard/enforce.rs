@@ -29,21 +29,28 @@ const SWEEP_CONCURRENCY: usize = 8;
 fn every_one(
     results: impl IntoIterator<Item = Result<Report, EnforceError>>,
 ) -> Result<Vec<Report>, EnforceError> {
-    let mut reports = Vec::new();
+    let (reports, first) = tried_all(results, "bucket not reconciled");
+    first.map_or(Ok(reports), Err)
+}
+
+/// Every success, and the first error after logging every one (`not_done` says what each error
+/// left undone): one bucket, role or topic that fails must not hide the others.
+pub(crate) fn tried_all<T, E: std::fmt::Display>(
+    results: impl IntoIterator<Item = Result<T, E>>,
+    not_done: &str,
+) -> (Vec<T>, Option<E>) {
+    let mut done = Vec::new();
     let mut first = None;
     for r in results {
         match r {
-            Ok(report) => reports.push(report),
+            Ok(t) => done.push(t),
             Err(e) => {
-                tracing::error!(error = %e, "bucket not reconciled; the others were still tried");
+                tracing::error!(error = %e, "{not_done}; the others were still tried");
                 first.get_or_insert(e);
             }
         }
     }
-    match first {
-        Some(e) => Err(e),
-        None => Ok(reports),
-    }
+    (done, first)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -10,7 +10,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::events::{self, OwnEvent};
-use crate::guard::enforce::EnforceError;
+use crate::guard::enforce::{tried_all, EnforceError};
 use crate::guard::watch::{unlawful_rule, Expected};
 use crate::guarded::{GuardedCall, Target};
 use crate::inbound::event::{ApiCall, Incoming};
@@ -50,15 +50,8 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
         incoming: &Incoming,
         now: OffsetDateTime,
     ) -> Result<Vec<Repair>, EnforceError> {
-        let mut repairs = Vec::new();
-        let mut first_error = None;
-        let mut keep = |r: Result<Vec<Repair>, EnforceError>| match r {
-            Ok(found) => repairs.extend(found),
-            Err(e) => {
-                tracing::error!(error = %e, "not checked; the others were still tried");
-                first_error.get_or_insert(e);
-            }
-        };
+        let mut found = Vec::new();
+        let mut keep = |r: Result<Vec<Repair>, EnforceError>| found.push(r);
         match incoming {
             Incoming::Schedule { .. } => {
                 for bucket in &self.config.buckets {
@@ -111,13 +104,22 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
                 }
             }
         }
+        self.report_all(found, now).await
+    }
+
+    /// Every repair found is reported on the bus, also when another check failed; then the first
+    /// error is returned.
+    async fn report_all(
+        &self,
+        found: Vec<Result<Vec<Repair>, EnforceError>>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Repair>, EnforceError> {
+        let (found, first_error) = tried_all(found, "not checked");
+        let repairs: Vec<Repair> = found.into_iter().flatten().collect();
         for r in &repairs {
             self.report(r, now).await?;
         }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(repairs),
-        }
+        first_error.map_or(Ok(repairs), Err)
     }
 
     /// What the sweep checks besides the buckets: the investigator roles' trust and the topic's
@@ -129,21 +131,7 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
             found.push(self.trust(investigator, None).await);
         }
         found.push(self.subscriptions(None).await);
-        let mut repairs = Vec::new();
-        let mut first_error = None;
-        for r in found {
-            match r {
-                Ok(r) => repairs.extend(r),
-                Err(e) => {
-                    tracing::error!(error = %e, "not checked; the others were still tried");
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        for r in &repairs {
-            self.report(r, now).await?;
-        }
-        first_error.map_or(Ok(repairs), Err)
+        self.report_all(found, now).await
     }
 
     /// The settings of one bucket on a sweep, and the repairs reported on the bus.
