@@ -154,6 +154,9 @@ pub async fn handle<S: PolicyStore, B: EventBus, R: Responder, P: Provenance>(
 
     // Err((reason, refused)): `refused` when nothing was written because of what was asked.
     let refusal = |reason: String| (reason, true);
+    let protected = |bucket: &str| {
+        config.bucket(bucket).ok_or_else(|| refusal(format!("bucket `{bucket}` is not protected")))
+    };
     let operate_error = |e: operate::OperateError| (e.to_string(), e.is_refusal());
     let work = async {
         let provisioning = c.provenance.provisioning(&stack).await.map_err(|e| (e.to_string(), false))?;
@@ -169,9 +172,7 @@ pub async fn handle<S: PolicyStore, B: EventBus, R: Responder, P: Provenance>(
         match asked {
             Asked::Nothing(why) => Ok((why.to_owned(), json!({}))),
             Asked::Open { bucket, request } => {
-                let b = config
-                    .bucket(&bucket)
-                    .ok_or_else(|| refusal(format!("bucket `{bucket}` is not protected")))?;
+                let b = protected(&bucket)?;
                 let done =
                     operate::open(b, store, bus, &request, &requester, now).await.map_err(operate_error)?;
                 let expiry = done.grant.as_ref().map(|g| format_expiry(g.expiry)).unwrap_or_default();
@@ -181,9 +182,7 @@ pub async fn handle<S: PolicyStore, B: EventBus, R: Responder, P: Provenance>(
                 ))
             }
             Asked::Request { bucket, request } => {
-                let b = config
-                    .bucket(&bucket)
-                    .ok_or_else(|| refusal(format!("bucket `{bucket}` is not protected")))?;
+                let b = protected(&bucket)?;
                 // The requester is the provisioning principal as CloudFormation's tags name it: the
                 // approver is compared with that, never with a name the request carries.
                 let q = crate::access::approval::request(
@@ -205,9 +204,7 @@ pub async fn handle<S: PolicyStore, B: EventBus, R: Responder, P: Provenance>(
                 ))
             }
             Asked::Close { bucket, reason } => {
-                let b = config
-                    .bucket(&bucket)
-                    .ok_or_else(|| refusal(format!("bucket `{bucket}` is not protected")))?;
+                let b = protected(&bucket)?;
                 let done =
                     operate::close(b, store, bus, &reason, &requester, now).await.map_err(operate_error)?;
                 Ok((

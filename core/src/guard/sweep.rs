@@ -99,16 +99,8 @@ pub struct ShardRecord {
 /// The sweep's name: the schedule time (so that keys sort by time) and the event's id (so that a
 /// retried planning invocation names the same sweep). Only characters safe in an S3 key.
 pub fn sweep_id(event_id: Option<&str>, time: OffsetDateTime) -> String {
-    let t = time.to_offset(time::UtcOffset::UTC);
-    let stamp = format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
+    // The expiry's one spelling without `-` and `:`: `20261124T180000Z`.
+    let stamp = canonical_policies::format_expiry(time).replace(['-', ':'], "");
     let id: String = event_id
         .unwrap_or_default()
         .chars()
