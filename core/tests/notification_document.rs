@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use breakglass_core::events::OwnEvent;
-use breakglass_core::notify::{render, Rendered};
+use breakglass_core::notify::{render, Document, Rendered};
 use breakglass_core::{audit, event};
 use canonical_policies::Config;
 use serde_json::{json, Value};
@@ -259,5 +259,24 @@ fn documents_are_those_of_before() {
     assert_eq!(golden.as_array().unwrap().len(), now.as_array().unwrap().len());
     for o in now.as_array().unwrap() {
         assert!(o["out"][0]["default"].is_object(), "{o}");
+    }
+}
+
+#[test]
+fn todays_documents_parse_into_the_type_and_back() {
+    let golden: Value = serde_json::from_str(&std::fs::read_to_string(GOLDEN).unwrap()).unwrap();
+    for case in golden.as_array().unwrap() {
+        for out in case["out"].as_array().unwrap() {
+            // The SNS document and the audit record's detail (the document without the text).
+            for json in [&out["default"], &out["record"]["body"]["detail"]] {
+                let doc: Document = serde_json::from_value(json.clone()).unwrap();
+                assert_eq!(&serde_json::to_value(&doc).unwrap(), json, "{}", case["name"]);
+                let again: Document = serde_json::from_value(doc.to_value()).unwrap();
+                assert_eq!(again, doc, "{}", case["name"]);
+            }
+            let doc: Document = serde_json::from_value(out["default"].clone()).unwrap();
+            assert_eq!(doc.subject, out["subject"].as_str().unwrap());
+            assert_eq!(doc.text.as_deref(), out["email"].as_str());
+        }
     }
 }

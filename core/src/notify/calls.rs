@@ -7,7 +7,6 @@ use canonical_policies::diff::diff_nearest;
 use canonical_policies::{
     classify, classify_text, format_expiry, BucketConfig, Classification, Config, Policy, Quoted, State,
 };
-use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::enforce::exposure;
@@ -15,7 +14,8 @@ use crate::event::{ApiCall, GuardedCall, Response, Target};
 use crate::ports::Notification;
 use crate::{parse_time, role_name};
 
-use super::{finish, human_time, section, Rendered, Scope, Severity, SCHEMA};
+use super::document::{Actor, Call, CallError, CallEvent, PolicyDocument};
+use super::{finish, human_time, section, Rendered, Scope, Severity};
 
 pub(super) fn api_call(config: &Config, scope: &Scope, call: &ApiCall, now: OffsetDateTime) -> Rendered {
     let Some(guarded) = call.guarded() else {
@@ -112,9 +112,8 @@ fn policy_change(
         GuardedCall::DeleteBucketPolicy => "none",
         _ => c.state.word(),
     };
-    let default =
-        call_document("change", severity, b, guarded, state, call, json!({ "policy": state_json(&c) }));
-    finish(subject, email, default, "change", state, severity, b)
+    let document = Call { policy: Some(state_json(&c)), ..call_document(severity, b, guarded, state, call) };
+    finish(subject, email, "change", severity, document)
 }
 
 fn attempt(bucket: &BucketConfig, guarded: GuardedCall, call: &ApiCall) -> Notification {
@@ -133,10 +132,11 @@ fn attempt(bucket: &BucketConfig, guarded: GuardedCall, call: &ApiCall) -> Notif
         section(&mut email, "AWS said", msg);
     }
     who_when_where(&mut email, call);
-    let error = json!({ "error": { "code": call.error_code, "message": call.error_message } });
-    let default = call_document("attempt", Severity::Warning, b, guarded, "unchanged", call, error);
+    let error = CallError { code: call.error_code.clone(), message: call.error_message.clone() };
+    let document =
+        Call { error: Some(error), ..call_document(Severity::Warning, b, guarded, "unchanged", call) };
     let subject = format!("{b}: refused attempt to {} ({code})", call_in_words(guarded));
-    finish(subject, email, default, "attempt", "unchanged", Severity::Warning, b)
+    finish(subject, email, "attempt", Severity::Warning, document)
 }
 
 /// A bucket setting change that destroys, copies out or exposes the logs, in words.
@@ -204,13 +204,12 @@ fn setting_change(
     section(&mut email, "What happened", &headline);
     who_when_where(&mut email, call);
     let state = if weakening.is_some() { "exposed" } else { "unchanged" };
-    let default =
-        call_document("change", severity, b, guarded, state, call, json!({ "exposure": weakening }));
     let subject = match weakening {
         Some(_) => format!("ALERT {b}: {} weakened", setting_name(guarded)),
         None => format!("{b}: {} changed", setting_name(guarded)),
     };
-    finish(subject, email, default, "change", state, severity, b)
+    let document = Call { exposure: Some(weakening), ..call_document(severity, b, guarded, state, call) };
+    finish(subject, email, "change", severity, document)
 }
 
 pub(super) fn state_text(c: &Classification) -> String {
@@ -243,7 +242,7 @@ pub(super) fn state_text(c: &Classification) -> String {
     out
 }
 
-pub(super) fn state_json(c: &Classification) -> Value {
+pub(super) fn state_json(c: &Classification) -> PolicyDocument {
     let (expiry, readers) = match &c.state {
         State::Open(g) | State::Expired(g) => {
             (Some(format_expiry(g.expiry)), g.readers.iter().cloned().collect())
@@ -254,14 +253,14 @@ pub(super) fn state_json(c: &Classification) -> Value {
         State::Drift(rs) => rs.iter().map(ToString::to_string).collect(),
         _ => Vec::new(),
     };
-    json!({
-        "hash": c.hash.map(|h| h.to_string()),
-        "first_sid": c.claimed,
-        "claim_mismatch": c.claim_mismatch(),
-        "expiry": expiry,
-        "readers": readers,
-        "reasons": reasons,
-    })
+    PolicyDocument {
+        hash: c.hash.map(|h| h.to_string()),
+        first_sid: c.claimed.clone(),
+        claim_mismatch: c.claim_mismatch(),
+        expiry,
+        readers,
+        reasons,
+    }
 }
 
 pub(super) fn who_when_where(email: &mut String, call: &ApiCall) {
@@ -275,54 +274,42 @@ pub(super) fn who_when_where(email: &mut String, call: &ApiCall) {
     }
 }
 
-/// The JSON document of a CloudTrail call: the common fields plus `extra`'s.
+/// The JSON document of a CloudTrail call: the fields every call has; the caller adds its own.
 pub(super) fn call_document(
-    kind: &str,
     severity: Severity,
     bucket: &str,
     guarded: GuardedCall,
     state: &str,
     call: &ApiCall,
-    extra: Value,
-) -> Value {
-    let mut doc = json!({
-        "schema": SCHEMA,
-        "kind": kind,
-        "severity": severity.word(),
-        "bucket": bucket,
-        "call": guarded.name(),
-        "state": state,
-        "event": event_json(call),
-        "actor": actor_json(call),
-    });
-    if let (Value::Object(d), Value::Object(e)) = (&mut doc, extra) {
-        d.extend(e);
-    }
-    doc
-}
-
-pub(super) fn event_json(call: &ApiCall) -> Value {
-    json!({
-        "id": call.event_id,
-        "name": call.event_name,
-        "time": call.event_time,
-        "region": call.region,
-        "source_ip": call.source_ip,
-        "user_agent": call.user_agent,
-    })
-}
-
-pub(super) fn actor_json(call: &ApiCall) -> Value {
+) -> Call {
     let a = &call.actor;
-    json!({
-        "type": a.kind,
-        "arn": a.arn,
-        "account": a.account,
-        "role": a.role_arn,
-        "session": a.session,
-        "mfa": a.mfa,
-        "invoked_by": a.invoked_by,
-    })
+    Call {
+        severity: severity.word().into(),
+        bucket: bucket.into(),
+        call: guarded.name().into(),
+        state: state.into(),
+        event: CallEvent {
+            id: call.event_id.clone(),
+            name: call.event_name.clone(),
+            time: call.event_time.clone(),
+            region: call.region.clone(),
+            source_ip: call.source_ip.clone(),
+            user_agent: call.user_agent.clone(),
+        },
+        actor: Actor {
+            kind: a.kind.clone(),
+            arn: a.arn.clone(),
+            account: a.account.clone(),
+            role: a.role_arn.clone(),
+            session: a.session.clone(),
+            mfa: a.mfa,
+            invoked_by: a.invoked_by.clone(),
+        },
+        target: None,
+        policy: None,
+        exposure: None,
+        error: None,
+    }
 }
 
 /// Which kind of client made the call, from the user agent, in words.
@@ -475,16 +462,11 @@ fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &Api
     };
     who_when_where(&mut email, call);
     let state = if call.is_attempt() { "unchanged" } else { "changed" };
-    let default = call_document(
-        kind,
-        severity,
-        crate::audit::CONTROL,
-        guarded,
-        state,
-        call,
-        json!({ "target": target }),
-    );
-    let mut n = finish(subject, email, default, kind, state, severity, crate::audit::CONTROL);
+    let document = Call {
+        target: Some(target.to_owned()),
+        ..call_document(severity, crate::audit::CONTROL, guarded, state, call)
+    };
+    let mut n = finish(subject, email, kind, severity, document);
     n.second_channel = matches!(guarded.target(), Target::Key | Target::Topic);
     Rendered::Send(Box::new(n))
 }
@@ -502,22 +484,12 @@ fn no_bucket(guarded: GuardedCall, call: &ApiCall) -> Notification {
         ),
     );
     who_when_where(&mut email, call);
-    let default = call_document(
-        "change",
-        Severity::Critical,
-        crate::audit::CONTROL,
-        guarded,
-        "unknown",
-        call,
-        json!({}),
-    );
+    let document = call_document(Severity::Critical, crate::audit::CONTROL, guarded, "unknown", call);
     finish(
         format!("ALERT: {} naming no bucket", guarded.name()),
         email,
-        default,
         "change",
-        "unknown",
         Severity::Critical,
-        crate::audit::CONTROL,
+        document,
     )
 }

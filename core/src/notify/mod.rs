@@ -10,7 +10,8 @@
 use std::fmt::Write as _;
 
 use canonical_policies::Config;
-use serde_json::{json, Value};
+use serde::Deserialize;
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::event::Incoming;
@@ -18,13 +19,14 @@ use crate::ports::Notification;
 
 mod approval;
 mod calls;
+pub mod document;
 mod own;
 mod reads;
 
 use calls::api_call;
+use document::{About, Account, Call, Own, Place};
+pub use document::{Document, SCHEMA};
 use own::custom;
-
-pub const SCHEMA: &str = "breakglass.notification/1";
 /// SNS allows 100; keep a margin for mail clients that prefix.
 const MAX_SUBJECT: usize = 99;
 
@@ -104,12 +106,15 @@ fn place(config: &Config, n: &mut Notification) {
         subject.push('…');
     }
     subject.push_str(&suffix);
-    n.email = format!("Account: {}, Region: {region}\n\n{}", config.account_label(&bucket.account), n.email);
-    if let Value::Object(m) = &mut n.default {
-        m.insert("account".into(), json!({ "id": bucket.account, "alias": alias, "region": region }));
-        m.insert("subject".into(), json!(subject));
-        m.insert("text".into(), json!(n.email));
+    let email =
+        format!("Account: {}, Region: {region}\n\n{}", config.account_label(&bucket.account), n.email);
+    if let Ok(mut doc) = Document::deserialize(&n.default) {
+        doc.account = Some(Account::Place(Place { id: bucket.account.clone(), alias, region }));
+        doc.subject = subject.clone();
+        doc.text = Some(email.clone());
+        n.default = doc.to_value();
     }
+    n.email = email;
     n.subject = subject;
     n.attributes.push(("account".into(), bucket.account.clone()));
 }
@@ -131,24 +136,11 @@ impl Severity {
     }
 }
 
-fn finish(
-    subject: String,
-    mut email: String,
-    mut default: Value,
-    kind: &str,
-    state: &str,
-    severity: Severity,
-    bucket: &str,
-) -> Notification {
+/// A message about a CloudTrail call, from its document.
+fn finish(subject: String, mut email: String, kind: &str, severity: Severity, call: Call) -> Notification {
     footer(&mut email);
-    with_text(&mut default, &subject, &email);
-    Notification {
-        subject: clean_subject(&subject),
-        default,
-        email,
-        attributes: attributes(kind, state, severity, bucket),
-        second_channel: false,
-    }
+    let attributes = attributes(kind, &call.state, severity, &call.bucket);
+    message(document(kind, &subject, email, About::Call(Box::new(call))), attributes)
 }
 
 /// How a message about one of breakglass's own events is routed and named.
@@ -167,29 +159,43 @@ fn own_message(subject: String, mut email: String, d: &Value, r: Route<'_>, id: 
         let _ = writeln!(email, "Event id: {id}");
     }
     footer(&mut email);
-    let mut default = d.clone();
-    if let Value::Object(m) = &mut default {
-        m.insert("schema".into(), json!(SCHEMA));
-        m.insert("kind".into(), json!(r.kind));
-        m.insert("detail_type".into(), json!(r.detail_type));
-        m.insert("event_id".into(), json!(id));
+    let mut detail = match d {
+        Value::Object(m) => m.clone(),
+        _ => serde_json::Map::new(),
+    };
+    // The document's own fields take the place of the detail's.
+    for field in ["schema", "kind", "subject", "text", "detail_type", "event_id"] {
+        detail.remove(field);
     }
-    with_text(&mut default, &subject, &email);
-    Rendered::Send(Box::new(Notification {
-        subject: clean_subject(&subject),
-        default,
-        email,
-        attributes: attributes(r.kind, r.state, r.severity, r.bucket),
-        second_channel: false,
-    }))
+    let account =
+        detail.remove("account").map(|a| Account::deserialize(a.clone()).unwrap_or(Account::Other(a)));
+    let own = Own { detail_type: r.detail_type.to_owned(), event_id: id.map(str::to_owned), detail };
+    let mut doc = document(r.kind, &subject, email, About::Own(own));
+    doc.account = account;
+    Rendered::Send(Box::new(message(doc, attributes(r.kind, r.state, r.severity, r.bucket))))
 }
 
-/// The JSON document carries the human text too, for ticket systems and for subscribers (SQS,
+/// The document: the JSON carries the human text too, for ticket systems and for subscribers (SQS,
 /// HTTPS) that receive the `default` body rather than the email.
-fn with_text(default: &mut Value, subject: &str, email: &str) {
-    if let Value::Object(m) = default {
-        m.insert("subject".into(), json!(clean_subject(subject)));
-        m.insert("text".into(), json!(email));
+fn document(kind: &str, subject: &str, email: String, about: About) -> Document {
+    Document {
+        schema: SCHEMA.into(),
+        kind: kind.into(),
+        subject: clean_subject(subject),
+        text: Some(email),
+        account: None,
+        about,
+    }
+}
+
+/// The message of a document: the mail's subject and text are the document's.
+fn message(doc: Document, attributes: Vec<(String, String)>) -> Notification {
+    Notification {
+        subject: doc.subject.clone(),
+        email: doc.text.clone().unwrap_or_default(),
+        default: doc.to_value(),
+        attributes,
+        second_channel: false,
     }
 }
 
