@@ -71,7 +71,7 @@ pub struct Own {
 }
 
 /// The fields of an own event's detail the audit record needs, read through this struct.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct OwnHead {
     #[serde(default)]
     pub bucket: Option<String>,
@@ -81,6 +81,9 @@ pub struct OwnHead {
     pub state: Option<String>,
     #[serde(default)]
     pub trigger: Option<TriggerId>,
+    /// Who, as the event names them (a misrouted event's actor), or `null`.
+    #[serde(default)]
+    pub actor: Value,
 }
 
 /// The id of the call that made the enforcer act.
@@ -91,7 +94,7 @@ pub struct TriggerId {
 }
 
 impl Own {
-    /// The bucket, time, state and trigger of the detail (none when it does not carry them as strings).
+    /// The bucket, time, state, trigger and actor of the detail (none when it does not carry them as strings).
     pub fn head(&self) -> OwnHead {
         OwnHead::deserialize(Value::Object(self.detail.clone())).unwrap_or_default()
     }
