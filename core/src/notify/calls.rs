@@ -15,7 +15,7 @@ use crate::ports::Notification;
 use crate::{parse_time, role_name};
 
 use super::document::{Actor, Call, CallError, CallEvent, PolicyDocument};
-use super::{finish, human_time, section, Rendered, Scope, Severity};
+use super::{finish, happened, human_time, section, Rendered, Scope, Severity};
 
 pub(super) fn api_call(config: &Config, scope: &Scope, call: &ApiCall, now: OffsetDateTime) -> Rendered {
     let Some(guarded) = call.guarded() else {
@@ -100,8 +100,7 @@ fn policy_change(
             Severity::Critical,
         ),
     };
-    let mut email = String::new();
-    section(&mut email, "What happened", &headline);
+    let mut email = happened(&headline);
     section(&mut email, "Resulting state", &state_text(&c));
     if matches!(c.state, State::Drift(_)) || guarded == GuardedCall::DeleteBucketPolicy {
         let diff = diff_nearest(bucket, policy.as_ref(), now);
@@ -119,15 +118,10 @@ fn policy_change(
 fn attempt(bucket: &BucketConfig, guarded: GuardedCall, call: &ApiCall) -> Notification {
     let b = &bucket.name;
     let code = call.error_code.as_deref().unwrap_or("an error");
-    let mut email = String::new();
-    section(
-        &mut email,
-        "What happened",
-        &format!(
-            "Someone tried to change log bucket {b} ({}), and AWS refused it with {code}. Nothing changed.",
-            call_in_words(guarded)
-        ),
-    );
+    let mut email = happened(&format!(
+        "Someone tried to change log bucket {b} ({}), and AWS refused it with {code}. Nothing changed.",
+        call_in_words(guarded)
+    ));
     if let Some(msg) = &call.error_message {
         section(&mut email, "AWS said", msg);
     }
@@ -474,15 +468,10 @@ fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &Api
 /// A guarded call whose record names no bucket (or role, key, topic): breakglass cannot tell what
 /// it touched, so it says so loudly and the enforcer sweeps every bucket.
 fn no_bucket(guarded: GuardedCall, call: &ApiCall) -> Notification {
-    let mut email = String::new();
-    section(
-        &mut email,
-        "What happened",
-        &format!(
+    let mut email = happened(&format!(
             "CloudTrail recorded a call to {} that names nothing breakglass can check (its request parameters are empty). It may have touched a protected log bucket: breakglass checks every protected bucket now, and the security team must look at the event.",
             call_in_words(guarded)
-        ),
-    );
+        ));
     who_when_where(&mut email, call);
     let document = call_document(Severity::Critical, crate::audit::CONTROL, guarded, "unknown", call);
     finish(

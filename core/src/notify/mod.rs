@@ -152,6 +152,13 @@ struct Route<'a> {
     detail_type: &'a str,
 }
 
+impl<'a> Route<'a> {
+    /// A message about no one bucket: recorded under `_control`.
+    fn control(kind: &'a str, state: &'a str, severity: Severity, detail_type: &'a str) -> Self {
+        Route { kind, state, severity, bucket: crate::audit::CONTROL, detail_type }
+    }
+}
+
 /// One of breakglass's own events as a message: its detail as the JSON document (with the schema,
 /// kind, detail-type and event id added), the mail ending with the event id and the footer.
 fn own_message(subject: String, mut email: String, d: &Value, r: Route<'_>, id: Option<&str>) -> Rendered {
@@ -210,6 +217,13 @@ fn attributes(kind: &str, state: &str, severity: Severity, bucket: &str) -> Vec<
 
 fn footer(email: &mut String) {
     email.push_str("\n--\nSent by breakglass, which guards the log buckets. Unlawful policies are reverted automatically;\nyou do not need to act on information messages. Questions: your security team.\n");
+}
+
+/// A mail that begins with what happened.
+fn happened(what: &str) -> String {
+    let mut email = String::new();
+    section(&mut email, "What happened", what);
+    email
 }
 
 fn section(email: &mut String, title: &str, body: &str) {
