@@ -5,7 +5,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use breakglass_core::events::OwnEvent;
-use breakglass_core::notify::{render, Document, Rendered};
+use std::collections::BTreeSet;
+
+use breakglass_core::event::Actor;
+use breakglass_core::notify::document::{
+    About, Account, Call, CallError, CallEvent, Own, Place, PolicyDocument,
+};
+use breakglass_core::notify::{render, Document, Rendered, SCHEMA};
 use breakglass_core::{audit, event};
 use canonical_policies::Config;
 use serde_json::{json, Value};
@@ -278,5 +284,104 @@ fn todays_documents_parse_into_the_type_and_back() {
             assert_eq!(doc.subject, out["subject"].as_str().unwrap());
             assert_eq!(doc.text.as_deref(), out["email"].as_str());
         }
+    }
+}
+
+/// The names of a table's rows (its first column, split at commas) after the line starting with
+/// `heading` in docs/notification-schema.md, with the names each row's meaning column quotes.
+fn schema_table(heading: &str) -> Vec<(Vec<String>, Vec<String>)> {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/notification-schema.md"))
+        .unwrap();
+    let quoted =
+        |cell: &str| -> Vec<String> { cell.split('`').skip(1).step_by(2).map(str::to_owned).collect() };
+    doc.lines()
+        .skip_while(|l| !l.starts_with(heading))
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|row| {
+            let cells: Vec<&str> = row.split('|').collect();
+            (quoted(cells[1]), quoted(cells[3]))
+        })
+        .collect()
+}
+
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+/// docs/notification-schema.md is the contract: its tables name exactly the fields of the type.
+#[test]
+fn the_schema_document_names_the_fields_of_the_type() {
+    let some = || Some("x".to_owned());
+    let call = Call {
+        severity: "info".into(),
+        bucket: "b".into(),
+        call: "PutBucketPolicy".into(),
+        state: "closed".into(),
+        event: CallEvent {
+            id: some(),
+            name: "PutBucketPolicy".into(),
+            time: some(),
+            region: some(),
+            source_ip: some(),
+            user_agent: some(),
+        },
+        actor: Actor::default(),
+        target: some(),
+        policy: Some(PolicyDocument {
+            hash: some(),
+            first_sid: some(),
+            claim_mismatch: false,
+            expiry: some(),
+            readers: vec![],
+            reasons: vec![],
+        }),
+        exposure: Some(some()),
+        error: Some(CallError { code: some(), message: some() }),
+    };
+    let place = Place { id: "111100000000".into(), alias: some(), region: "eu-west-1".into() };
+    let full = Document {
+        schema: SCHEMA.into(),
+        kind: "change".into(),
+        subject: "s".into(),
+        text: some(),
+        account: Some(Account::Place(place)),
+        about: About::Call(Box::new(call)),
+    }
+    .to_value();
+
+    let common = schema_table("Every document has");
+    let calls = schema_table("For `kind` = `change` or `attempt`");
+    let named: BTreeSet<String> = common.iter().chain(&calls).flat_map(|(n, _)| n.clone()).collect();
+    assert_eq!(named, keys(&full));
+    // The objects' fields, as the rows' meanings list them.
+    let mut objects = Vec::new();
+    for (names, meaning) in common.iter().chain(&calls) {
+        if let [name] = names.as_slice() {
+            if full[name].is_object() {
+                assert_eq!(meaning.iter().cloned().collect::<BTreeSet<_>>(), keys(&full[name]), "{name}");
+                objects.push(name.as_str());
+            }
+        }
+    }
+    assert_eq!(objects, ["account", "policy", "error", "event", "actor"]);
+    // The schema's name is written once, in the type; the document quotes it.
+    assert!(common.iter().any(|(n, m)| n == &["schema"] && m.contains(&SCHEMA.to_owned())));
+
+    // One of breakglass's own events: its detail plus what the type adds.
+    let own = Document {
+        schema: SCHEMA.into(),
+        kind: "remediation".into(),
+        subject: "s".into(),
+        text: None,
+        account: None,
+        about: About::Own(Own { detail_type: "d".into(), event_id: None, detail: Default::default() }),
+    }
+    .to_value();
+    let remediation: BTreeSet<String> =
+        schema_table("For `kind` = `remediation`").into_iter().flat_map(|(n, _)| n).collect();
+    for added in keys(&own) {
+        assert!(named.contains(&added) || remediation.contains(&added), "{added} is not documented");
     }
 }

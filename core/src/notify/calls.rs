@@ -14,7 +14,7 @@ use crate::event::{ApiCall, GuardedCall, Response, Target};
 use crate::ports::Notification;
 use crate::{parse_time, role_name};
 
-use super::document::{Actor, Call, CallError, CallEvent, PolicyDocument};
+use super::document::{Call, CallError, CallEvent, PolicyDocument};
 use super::{finish, happened, human_time, section, Rendered, Scope, Severity};
 
 pub(super) fn api_call(config: &Config, scope: &Scope, call: &ApiCall, now: OffsetDateTime) -> Rendered {
@@ -276,7 +276,6 @@ pub(super) fn call_document(
     state: &str,
     call: &ApiCall,
 ) -> Call {
-    let a = &call.actor;
     Call {
         severity: severity.word().into(),
         bucket: bucket.into(),
@@ -290,15 +289,7 @@ pub(super) fn call_document(
             source_ip: call.source_ip.clone(),
             user_agent: call.user_agent.clone(),
         },
-        actor: Actor {
-            kind: a.kind.clone(),
-            arn: a.arn.clone(),
-            account: a.account.clone(),
-            role: a.role_arn.clone(),
-            session: a.session.clone(),
-            mfa: a.mfa,
-            invoked_by: a.invoked_by.clone(),
-        },
+        actor: call.actor.clone(),
         target: None,
         policy: None,
         exposure: None,

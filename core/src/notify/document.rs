@@ -9,6 +9,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
+pub use crate::event::Actor;
+
 /// The document's schema; a new major version gets a new name, fields are only added within one.
 pub const SCHEMA: &str = "breakglass.notification/1";
 
@@ -72,24 +74,19 @@ pub struct Own {
 
 /// The fields of an own event's detail the audit record needs, read through this struct.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
 pub struct OwnHead {
-    #[serde(default)]
     pub bucket: Option<String>,
-    #[serde(default)]
     pub time: Option<String>,
-    #[serde(default)]
     pub state: Option<String>,
-    #[serde(default)]
+    /// The id of the call that made the enforcer act.
     pub trigger: Option<TriggerId>,
     /// Who, as the event names them (a misrouted event's actor), or `null`.
-    #[serde(default)]
     pub actor: Value,
 }
 
-/// The id of the call that made the enforcer act.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct TriggerId {
-    #[serde(default)]
     pub event_id: Option<String>,
 }
 
@@ -110,6 +107,8 @@ pub struct Call {
     pub call: String,
     pub state: String,
     pub event: CallEvent,
+    /// The caller, as the event names them (`type`, `arn`, `account`, `role`, `session`, `mfa`,
+    /// `invoked_by`).
     pub actor: Actor,
     /// Calls outside S3: the role, key, topic or role passed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,19 +132,6 @@ pub struct CallEvent {
     pub region: Option<String>,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Actor {
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-    pub arn: Option<String>,
-    pub account: Option<String>,
-    /// The session's issuer.
-    pub role: Option<String>,
-    pub session: Option<String>,
-    pub mfa: Option<bool>,
-    pub invoked_by: Option<String>,
 }
 
 /// The state a policy call left the bucket in.

@@ -2,6 +2,9 @@
 //! works-council member; the `default` body is a versioned JSON document for machines
 //! (`docs/notification-schema.md`); message attributes route it (`kind`, `state`, `severity`, `bucket`).
 //!
+//! The document is one type, [`Document`] (`document`), from which the mail's subject and text and
+//! the audit record are taken.
+//!
 //! One module per kind of event: `calls` (CloudTrail's records of guarded calls), `own`
 //! (breakglass's requests, remediations, repairs, config changes), `reads` (what was read: alerts,
 //! digests of refused reads, access reports), `approval` (the two-person rule). This one routes and
