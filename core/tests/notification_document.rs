@@ -60,14 +60,6 @@ fn call(name: &str, bucket: Option<&str>, extra: Value) -> Value {
         "detail": detail})
 }
 
-fn own(detail_type: &str, id: Option<&str>, detail: Value) -> Value {
-    let mut e = json!({"version": "0", "detail-type": detail_type, "source": "breakglass", "detail": detail});
-    if let Some(id) = id {
-        e["id"] = json!(id);
-    }
-    e
-}
-
 /// (name, organisation mode, event): one of every kind the notifier mails.
 fn cases() -> Vec<(&'static str, bool, Value)> {
     let t = "2026-11-24T10:00:00Z";
@@ -115,116 +107,76 @@ fn cases() -> Vec<(&'static str, bool, Value)> {
         (
             "request",
             false,
-            own(
-                "breakglass request",
-                Some("ev-1"),
-                json!({"schema": "breakglass.request/1",
+            json!({"version": "0", "detail-type": "breakglass request", "source": "breakglass", "id": "ev-1", "detail": {"schema": "breakglass.request/1",
             "action": "open", "bucket": BUCKET, "requester": "alice", "reason": "r", "ticket": "T",
             "grant": {"readers": ["arn:aws:iam::111122223333:role/investigations/LogInvestigator"], "expiry": "2026-11-24T14:00:00Z"},
-            "previous": null, "before_hash": null, "policy_hash": "h", "time": t}),
-            ),
+            "previous": null, "before_hash": null, "policy_hash": "h", "time": t}}),
         ),
         (
             "org request",
             true,
-            own(
-                "breakglass request",
-                None,
-                json!({"schema": "breakglass.request/1",
+            json!({"version": "0", "detail-type": "breakglass request", "source": "breakglass", "detail": {"schema": "breakglass.request/1",
             "action": "close", "bucket": ORG_BUCKET, "requester": "alice", "reason": "done", "grant": null,
-            "previous": null, "before_hash": "a", "policy_hash": "h", "time": t}),
-            ),
+            "previous": null, "before_hash": "a", "policy_hash": "h", "time": t}}),
         ),
         (
             "remediation",
             false,
-            own(
-                "breakglass remediation",
-                Some("ev-2"),
-                json!({"schema": "breakglass.remediation/1",
+            json!({"version": "0", "detail-type": "breakglass remediation", "source": "breakglass", "id": "ev-2", "detail": {"schema": "breakglass.remediation/1",
             "bucket": BUCKET, "outcome": "closed", "error": null, "reason": "drift", "reasons": ["x"],
             "before": {"state": "drift", "hash": "b", "claimed": "ClosedAccess"}, "after": {"hash": "c"},
             "diff": ["one"], "trigger": {"event_id": "ct-9", "event_name": "PutBucketPolicy", "event_time": t,
-                "actor": "mallory", "actor_role": null}, "time": t}),
-            ),
+                "actor": "mallory", "actor_role": null}, "time": t}}),
         ),
         (
             "repair",
             false,
-            own(
-                "breakglass repair",
-                Some("ev-3"),
-                json!({"schema": "breakglass.repair/1",
+            json!({"version": "0", "detail-type": "breakglass repair", "source": "breakglass", "id": "ev-3", "detail": {"schema": "breakglass.repair/1",
             "kind": "role", "subject": "LogInvestigator", "bucket": null, "what": "w; more", "outcome": "repaired",
-            "repaired": true, "error": null, "time": t}),
-            ),
+            "repaired": true, "error": null, "time": t}}),
         ),
         (
             "config",
             false,
-            own(
-                "breakglass config",
-                Some("ev-4"),
-                json!({"schema": "breakglass.config/1",
+            json!({"version": "0", "detail-type": "breakglass config", "source": "breakglass", "id": "ev-4", "detail": {"schema": "breakglass.config/1",
             "location": "s3://b/breakglass.toml", "by": "alice", "before_sha256": null,
-            "after_sha256": "0123456789abcdef", "diff": "+ [[bucket]]", "time": t}),
-            ),
+            "after_sha256": "0123456789abcdef", "diff": "+ [[bucket]]", "time": t}}),
         ),
         (
             "access request",
             false,
-            own(
-                "breakglass access request",
-                Some("ev-5"),
-                json!({
+            json!({"version": "0", "detail-type": "breakglass access request", "source": "breakglass", "id": "ev-5", "detail": {
             "schema": "breakglass.access-request/1", "id": "0123456789ab", "bucket": BUCKET, "requester": "alice",
             "reason": "r", "ticket": "T", "duration": "2h", "readers": ["arn:aws:iam::1:role/R"],
-            "expires_at": "2026-11-25T10:00:00Z", "time": t}),
-            ),
+            "expires_at": "2026-11-25T10:00:00Z", "time": t}}),
         ),
         (
             "decision",
             false,
-            own(
-                "breakglass decision",
-                Some("ev-6"),
-                json!({"schema": "breakglass.decision/1",
+            json!({"version": "0", "detail-type": "breakglass decision", "source": "breakglass", "id": "ev-6", "detail": {"schema": "breakglass.decision/1",
             "id": "0123456789ab", "bucket": BUCKET, "decision": "approved", "by": "bob", "requester": "alice",
             "reason": "r", "ticket": "T", "error": null, "readers": ["arn:aws:iam::1:role/R"],
-            "expiry": "2026-11-24T12:00:00Z", "time": t}),
-            ),
+            "expiry": "2026-11-24T12:00:00Z", "time": t}}),
         ),
         (
             "denied",
             false,
-            own(
-                "breakglass denied",
-                Some("ev-7"),
-                json!({"schema": "breakglass.denied/1",
+            json!({"version": "0", "detail-type": "breakglass denied", "source": "breakglass", "id": "ev-7", "detail": {"schema": "breakglass.denied/1",
             "bucket": BUCKET, "count": 2, "by": [{"principal": "arn:aws:iam::1:role/Admin", "count": 2,
-                "first": t, "last": t, "keys": ["k"], "source_ips": []}], "from": t, "to": t, "time": t}),
-            ),
+                "first": t, "last": t, "keys": ["k"], "source_ips": []}], "from": t, "to": t, "time": t}}),
         ),
         (
             "sweep incomplete",
             true,
-            own(
-                "breakglass sweep incomplete",
-                Some("ev-8"),
-                json!({
+            json!({"version": "0", "detail-type": "breakglass sweep incomplete", "source": "breakglass", "id": "ev-8", "detail": {
             "schema": "breakglass.sweep-incomplete/1", "sweep": "s", "account": "111100000000",
-            "region": "eu-west-1", "attempts": 3, "unchecked": [{"bucket": ORG_BUCKET, "error": "e"}], "time": t}),
-            ),
+            "region": "eu-west-1", "attempts": 3, "unchecked": [{"bucket": ORG_BUCKET, "error": "e"}], "time": t}}),
         ),
         (
             "unreadable",
             false,
-            own(
-                "breakglass unreadable",
-                Some("ev-9"),
-                json!({"schema": "breakglass.unreadable/1",
-            "count": 1, "items": [{"message_id": "m", "event_id": null, "reason": "not json"}], "time": t}),
-            ),
+            json!({"version": "0", "detail-type": "breakglass unreadable", "source": "breakglass", "id": "ev-9", "detail": {"schema": "breakglass.unreadable/1",
+            "count": 1, "items": [{"message_id": "m", "event_id": null, "reason": "not json"}], "time": t}}),
         ),
     ]
 }

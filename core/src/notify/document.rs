@@ -3,7 +3,7 @@
 //! reads it back and keeps it, without the text, as its `detail`.
 //!
 //! The JSON is the one the notifier wrote with `json!` before: a field that was absent stays
-//! absent, one that was `null` stays `null` ([`present`]).
+//! absent, one that was `null` stays `null` (`present`).
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
