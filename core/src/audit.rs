@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::events::{Grant, OwnEvent};
-use crate::notify::document::{About, Account, Call, Document};
+use crate::notice::{About, Account, Call, Document};
 use crate::ports::{Notification, PortError};
 
 pub const SCHEMA: &str = "breakglass.audit/1";

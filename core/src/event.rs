@@ -4,22 +4,18 @@
 //! `aws_lambda_events`' typed envelope rejects some of these, so we read a `serde_json::Value` and
 //! take what we need, field by field, never panicking and never trusting a field's type.
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use crate::guarded::{GuardedCall, Response, Target};
 
-/// Who made a call, from CloudTrail's `userIdentity`; serialised as the notification document's
-/// `actor` (`docs/notification-schema.md`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Who made a call, from CloudTrail's `userIdentity`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Actor {
     /// `IAMUser`, `AssumedRole`, `Root`, `AWSService`, …
-    #[serde(rename = "type")]
     pub kind: Option<String>,
     pub arn: Option<String>,
     pub account: Option<String>,
     /// For assumed roles: the role (`sessionContext.sessionIssuer.arn`) and the session name.
-    #[serde(rename = "role")]
     pub role_arn: Option<String>,
     pub session: Option<String>,
     /// `sessionContext.attributes.mfaAuthenticated`, a string `"true"`/`"false"` in CloudTrail.

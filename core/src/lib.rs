@@ -17,6 +17,7 @@ pub mod events;
 pub mod guarded;
 pub mod handler;
 pub mod history;
+pub mod notice;
 pub mod notify;
 pub mod operate;
 pub mod organisation;

@@ -4,14 +4,13 @@
 //! [`Document`] and serialises back to itself.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use breakglass_core::events::OwnEvent;
 use std::collections::BTreeSet;
 
-use breakglass_core::event::Actor;
-use breakglass_core::notify::document::{
-    About, Account, Call, CallError, CallEvent, Own, Place, PolicyDocument,
+use breakglass_core::events::OwnEvent;
+use breakglass_core::notice::{
+    About, Account, Actor, Call, CallError, CallEvent, Document, Own, Place, PolicyDocument, SCHEMA,
 };
-use breakglass_core::notify::{render, Document, Rendered, SCHEMA};
+use breakglass_core::notify::{render, Rendered};
 use breakglass_core::{audit, event};
 use canonical_policies::Config;
 use serde_json::{json, Value};

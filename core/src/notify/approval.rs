@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{happened, own_message, section, Rendered, Route, Severity};
+use super::mail::{happened, own_message, section, Rendered, Route, Severity};
 use crate::events::{self, AccessRequest, Decision};
 
 pub(super) fn request(q: &AccessRequest, d: &Value, id: Option<&str>) -> Rendered {

@@ -10,7 +10,7 @@ use crate::events::REPAIR;
 use crate::events::{self, OwnEvent, OwnEventError};
 use crate::{parse_time, role_name};
 
-use super::{happened, human_time, own_message, section, Rendered, Route, Severity};
+use super::mail::{happened, human_time, own_message, section, Rendered, Route, Severity};
 
 /// breakglass's own events: requests for everybody, remediations, exposures and repairs for the
 /// security team, the planned close after expiry for stakeholders. Read through their types

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::{happened, own_message, section, Rendered, Route, Severity};
+use super::mail::{happened, own_message, section, Rendered, Route, Severity};
 use crate::events::{self, DeniedDigest, ReadAlert, UnreadableEvents};
 use crate::reads::ObjectRead;
 use crate::report::{self, WindowReport};

@@ -1,6 +1,8 @@
-//! The notification's JSON document (the SNS `default` body, `docs/notification-schema.md`) as one
-//! type: the notifier writes it (and takes the mail's subject and text from it), the audit record
-//! reads it back and keeps it, without the text, as its `detail`.
+//! The notification's JSON document (the SNS `default` body of [`crate::ports::Notification`],
+//! `docs/notification-schema.md`) as one type: the notifier writes it (and takes the mail's subject
+//! and text from it), the audit record reads it back and keeps it, without the text, as its
+//! `detail`. Vocabulary, like the bus events: it imports nothing of the crate, so that both the
+//! notifier and the audit trail below it can use it.
 //!
 //! The JSON is the one the notifier wrote with `json!` before: a field that was absent stays
 //! absent, one that was `null` stays `null` (`present`).
@@ -8,8 +10,6 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
-
-pub use crate::event::Actor;
 
 /// The document's schema; a new major version gets a new name, fields are only added within one.
 pub const SCHEMA: &str = "breakglass.notification/1";
@@ -132,6 +132,20 @@ pub struct CallEvent {
     pub region: Option<String>,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
+}
+
+/// Who made the call, from CloudTrail's `userIdentity`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub arn: Option<String>,
+    pub account: Option<String>,
+    /// The session's issuer.
+    pub role: Option<String>,
+    pub session: Option<String>,
+    pub mfa: Option<bool>,
+    pub invoked_by: Option<String>,
 }
 
 /// The state a policy call left the bucket in.
