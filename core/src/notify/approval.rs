@@ -4,20 +4,15 @@
 
 use serde_json::Value;
 
-use super::{own_message, section, Rendered, Route, Severity};
+use super::mail::{happened, own_message, section, Rendered, Route, Severity};
 use crate::events::{self, AccessRequest, Decision};
 
 pub(super) fn request(q: &AccessRequest, d: &Value, id: Option<&str>) -> Rendered {
     let bucket = q.bucket.as_str();
-    let mut email = String::new();
-    section(
-        &mut email,
-        "What happened",
-        &format!(
+    let mut email = happened(&format!(
             "{} asks for read access to log bucket {bucket} for {}. Nothing is open yet: the two-person rule needs another person to approve.",
             q.requester, q.duration
-        ),
-    );
+        ));
     section(&mut email, "Why", &q.reason);
     section(&mut email, "Ticket", &q.ticket);
     section(&mut email, "Who would read", &q.readers.join("\n"));

@@ -7,7 +7,6 @@ use canonical_policies::diff::diff_nearest;
 use canonical_policies::{
     classify, classify_text, format_expiry, BucketConfig, Classification, Config, Policy, Quoted, State,
 };
-use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::guard::enforce::exposure;
@@ -16,7 +15,8 @@ use crate::inbound::event::ApiCall;
 use crate::ports::Notification;
 use crate::time::{parse_time, role_name};
 
-use super::{finish, human_time, section, Rendered, Scope, Severity, SCHEMA};
+use super::mail::{finish, happened, human_time, section, Rendered, Scope, Severity};
+use crate::notice::{Actor, Call, CallError, CallEvent, PolicyDocument};
 
 pub(super) fn api_call(config: &Config, scope: &Scope, call: &ApiCall, now: OffsetDateTime) -> Rendered {
     let Some(guarded) = call.guarded() else {
@@ -101,8 +101,7 @@ fn policy_change(
             Severity::Critical,
         ),
     };
-    let mut email = String::new();
-    section(&mut email, "What happened", &headline);
+    let mut email = happened(&headline);
     section(&mut email, "Resulting state", &state_text(&c));
     if matches!(c.state, State::Drift(_)) || guarded == GuardedCall::DeleteBucketPolicy {
         let diff = diff_nearest(bucket, policy.as_ref(), now);
@@ -113,31 +112,26 @@ fn policy_change(
         GuardedCall::DeleteBucketPolicy => "none",
         _ => c.state.word(),
     };
-    let default =
-        call_document("change", severity, b, guarded, state, call, json!({ "policy": state_json(&c) }));
-    finish(subject, email, default, "change", state, severity, b)
+    let document = Call { policy: Some(state_json(&c)), ..call_document(severity, b, guarded, state, call) };
+    finish(subject, email, "change", severity, document)
 }
 
 fn attempt(bucket: &BucketConfig, guarded: GuardedCall, call: &ApiCall) -> Notification {
     let b = &bucket.name;
     let code = call.error_code.as_deref().unwrap_or("an error");
-    let mut email = String::new();
-    section(
-        &mut email,
-        "What happened",
-        &format!(
-            "Someone tried to change log bucket {b} ({}), and AWS refused it with {code}. Nothing changed.",
-            call_in_words(guarded)
-        ),
-    );
+    let mut email = happened(&format!(
+        "Someone tried to change log bucket {b} ({}), and AWS refused it with {code}. Nothing changed.",
+        call_in_words(guarded)
+    ));
     if let Some(msg) = &call.error_message {
         section(&mut email, "AWS said", msg);
     }
     who_when_where(&mut email, call);
-    let error = json!({ "error": { "code": call.error_code, "message": call.error_message } });
-    let default = call_document("attempt", Severity::Warning, b, guarded, "unchanged", call, error);
+    let error = CallError { code: call.error_code.clone(), message: call.error_message.clone() };
+    let document =
+        Call { error: Some(error), ..call_document(Severity::Warning, b, guarded, "unchanged", call) };
     let subject = format!("{b}: refused attempt to {} ({code})", call_in_words(guarded));
-    finish(subject, email, default, "attempt", "unchanged", Severity::Warning, b)
+    finish(subject, email, "attempt", Severity::Warning, document)
 }
 
 /// A bucket setting change that destroys, copies out or exposes the logs, in words.
@@ -205,13 +199,12 @@ fn setting_change(
     section(&mut email, "What happened", &headline);
     who_when_where(&mut email, call);
     let state = if weakening.is_some() { "exposed" } else { "unchanged" };
-    let default =
-        call_document("change", severity, b, guarded, state, call, json!({ "exposure": weakening }));
     let subject = match weakening {
         Some(_) => format!("ALERT {b}: {} weakened", setting_name(guarded)),
         None => format!("{b}: {} changed", setting_name(guarded)),
     };
-    finish(subject, email, default, "change", state, severity, b)
+    let document = Call { exposure: Some(weakening), ..call_document(severity, b, guarded, state, call) };
+    finish(subject, email, "change", severity, document)
 }
 
 pub(super) fn state_text(c: &Classification) -> String {
@@ -244,7 +237,7 @@ pub(super) fn state_text(c: &Classification) -> String {
     out
 }
 
-pub(super) fn state_json(c: &Classification) -> Value {
+pub(super) fn state_json(c: &Classification) -> PolicyDocument {
     let (expiry, readers) = match &c.state {
         State::Open(g) | State::Expired(g) => {
             (Some(format_expiry(g.expiry)), g.readers.iter().cloned().collect())
@@ -255,14 +248,14 @@ pub(super) fn state_json(c: &Classification) -> Value {
         State::Drift(rs) => rs.iter().map(ToString::to_string).collect(),
         _ => Vec::new(),
     };
-    json!({
-        "hash": c.hash.map(|h| h.to_string()),
-        "first_sid": c.claimed,
-        "claim_mismatch": c.claim_mismatch(),
-        "expiry": expiry,
-        "readers": readers,
-        "reasons": reasons,
-    })
+    PolicyDocument {
+        hash: c.hash.map(|h| h.to_string()),
+        first_sid: c.claimed.clone(),
+        claim_mismatch: c.claim_mismatch(),
+        expiry,
+        readers,
+        reasons,
+    }
 }
 
 pub(super) fn who_when_where(email: &mut String, call: &ApiCall) {
@@ -276,54 +269,41 @@ pub(super) fn who_when_where(email: &mut String, call: &ApiCall) {
     }
 }
 
-/// The JSON document of a CloudTrail call: the common fields plus `extra`'s.
+/// The JSON document of a CloudTrail call: the fields every call has; the caller adds its own.
 pub(super) fn call_document(
-    kind: &str,
     severity: Severity,
     bucket: &str,
     guarded: GuardedCall,
     state: &str,
     call: &ApiCall,
-    extra: Value,
-) -> Value {
-    let mut doc = json!({
-        "schema": SCHEMA,
-        "kind": kind,
-        "severity": severity.word(),
-        "bucket": bucket,
-        "call": guarded.name(),
-        "state": state,
-        "event": event_json(call),
-        "actor": actor_json(call),
-    });
-    if let (Value::Object(d), Value::Object(e)) = (&mut doc, extra) {
-        d.extend(e);
+) -> Call {
+    Call {
+        severity: severity.word().into(),
+        bucket: bucket.into(),
+        call: guarded.name().into(),
+        state: state.into(),
+        event: CallEvent {
+            id: call.event_id.clone(),
+            name: call.event_name.clone(),
+            time: call.event_time.clone(),
+            region: call.region.clone(),
+            source_ip: call.source_ip.clone(),
+            user_agent: call.user_agent.clone(),
+        },
+        actor: Actor {
+            kind: call.actor.kind.clone(),
+            arn: call.actor.arn.clone(),
+            account: call.actor.account.clone(),
+            role: call.actor.role_arn.clone(),
+            session: call.actor.session.clone(),
+            mfa: call.actor.mfa,
+            invoked_by: call.actor.invoked_by.clone(),
+        },
+        target: None,
+        policy: None,
+        exposure: None,
+        error: None,
     }
-    doc
-}
-
-pub(super) fn event_json(call: &ApiCall) -> Value {
-    json!({
-        "id": call.event_id,
-        "name": call.event_name,
-        "time": call.event_time,
-        "region": call.region,
-        "source_ip": call.source_ip,
-        "user_agent": call.user_agent,
-    })
-}
-
-pub(super) fn actor_json(call: &ApiCall) -> Value {
-    let a = &call.actor;
-    json!({
-        "type": a.kind,
-        "arn": a.arn,
-        "account": a.account,
-        "role": a.role_arn,
-        "session": a.session,
-        "mfa": a.mfa,
-        "invoked_by": a.invoked_by,
-    })
 }
 
 /// Which kind of client made the call, from the user agent, in words.
@@ -476,16 +456,11 @@ fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &Api
     };
     who_when_where(&mut email, call);
     let state = if call.is_attempt() { "unchanged" } else { "changed" };
-    let default = call_document(
-        kind,
-        severity,
-        crate::trail::audit::CONTROL,
-        guarded,
-        state,
-        call,
-        json!({ "target": target }),
-    );
-    let mut n = finish(subject, email, default, kind, state, severity, crate::trail::audit::CONTROL);
+    let document = Call {
+        target: Some(target.to_owned()),
+        ..call_document(severity, crate::trail::audit::CONTROL, guarded, state, call)
+    };
+    let mut n = finish(subject, email, kind, severity, document);
     n.second_channel = matches!(guarded.target(), Target::Key | Target::Topic);
     Rendered::Send(Box::new(n))
 }
@@ -493,32 +468,17 @@ fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &Api
 /// A guarded call whose record names no bucket (or role, key, topic): breakglass cannot tell what
 /// it touched, so it says so loudly and the enforcer sweeps every bucket.
 fn no_bucket(guarded: GuardedCall, call: &ApiCall) -> Notification {
-    let mut email = String::new();
-    section(
-        &mut email,
-        "What happened",
-        &format!(
+    let mut email = happened(&format!(
             "CloudTrail recorded a call to {} that names nothing breakglass can check (its request parameters are empty). It may have touched a protected log bucket: breakglass checks every protected bucket now, and the security team must look at the event.",
             call_in_words(guarded)
-        ),
-    );
+        ));
     who_when_where(&mut email, call);
-    let default = call_document(
-        "change",
-        Severity::Critical,
-        crate::trail::audit::CONTROL,
-        guarded,
-        "unknown",
-        call,
-        json!({}),
-    );
+    let document = call_document(Severity::Critical, crate::trail::audit::CONTROL, guarded, "unknown", call);
     finish(
         format!("ALERT: {} naming no bucket", guarded.name()),
         email,
-        default,
         "change",
-        "unknown",
         Severity::Critical,
-        crate::trail::audit::CONTROL,
+        document,
     )
 }

@@ -10,7 +10,7 @@ use crate::events::REPAIR;
 use crate::events::{self, OwnEvent, OwnEventError};
 use crate::time::{parse_time, role_name};
 
-use super::{human_time, own_message, section, Rendered, Route, Severity};
+use super::mail::{happened, human_time, own_message, section, Rendered, Route, Severity};
 
 /// breakglass's own events: requests for everybody, remediations, exposures and repairs for the
 /// security team, the planned close after expiry for stakeholders. Read through their types
@@ -195,15 +195,10 @@ fn remediation_digest(
     d: &Value,
     id: Option<&str>,
 ) -> Rendered {
-    let mut email = String::new();
-    section(
-        &mut email,
-        "What happened",
-        &format!(
+    let mut email = happened(&format!(
             "breakglass found {} log buckets with an unlawful policy in one sweep and restored ClosedAccess on them. Each has its own record in the audit trail; this mail replaces one mail per bucket.",
             g.count
-        ),
-    );
+        ));
     if let Some(cause) = &g.common_cause {
         section(&mut email, "Common cause", cause);
     }
@@ -227,13 +222,7 @@ fn remediation_digest(
         Some(_) => format!("ALERT: {} buckets reverted to ClosedAccess, one cause", g.count),
         None => format!("ALERT: {} buckets reverted to ClosedAccess", g.count),
     };
-    let route = Route {
-        kind: "remediation",
-        state: "closed",
-        severity: Severity::Critical,
-        bucket: crate::trail::audit::CONTROL,
-        detail_type: events::REMEDIATION_DIGEST,
-    };
+    let route = Route::control("remediation", "closed", Severity::Critical, events::REMEDIATION_DIGEST);
     own_message(subject, email, d, route, id)
 }
 
@@ -258,13 +247,7 @@ fn sweep_incomplete(config: &Config, x: &events::SweepIncomplete, d: &Value, id:
     let lines: Vec<String> = x.unchecked.iter().map(|u| format!("{}: {}", u.bucket, u.error)).collect();
     section(&mut email, "Unchecked buckets", &lines.join("\n"));
     let subject = format!("ALERT sweep incomplete: {} bucket(s) unchecked in {place}", x.unchecked.len());
-    let route = Route {
-        kind: "remediation",
-        state: "unchecked",
-        severity: Severity::Critical,
-        bucket: crate::trail::audit::CONTROL,
-        detail_type: events::SWEEP_INCOMPLETE,
-    };
+    let route = Route::control("remediation", "unchecked", Severity::Critical, events::SWEEP_INCOMPLETE);
     own_message(subject, email, d, route, id)
 }
 
@@ -378,15 +361,10 @@ fn request_mail(email: &mut String, bucket: &str, q: &events::Request) -> (Strin
 /// A new config: which buckets are protected, who may read, who may act. The security team reads
 /// every change of it, as of any policy.
 fn config_change(c: &events::ConfigChange, d: &Value, id: Option<&str>) -> Rendered {
-    let mut email = String::new();
-    section(
-        &mut email,
-        "What happened",
-        &format!(
-            "{} pushed a new breakglass config to {}. The functions use it within a minute.",
-            c.by, c.location
-        ),
-    );
+    let mut email = happened(&format!(
+        "{} pushed a new breakglass config to {}. The functions use it within a minute.",
+        c.by, c.location
+    ));
     section(
         &mut email,
         "Config SHA-256",
@@ -399,13 +377,7 @@ fn config_change(c: &events::ConfigChange, d: &Value, id: Option<&str>) -> Rende
     section(&mut email, "What changed", if c.diff.is_empty() { "(nothing)" } else { &c.diff });
     let subject =
         format!("breakglass config changed ({})", c.after_sha256.get(..12).unwrap_or(&c.after_sha256));
-    let route = Route {
-        kind: "config",
-        state: "changed",
-        severity: Severity::Warning,
-        bucket: crate::trail::audit::CONTROL,
-        detail_type: events::CONFIG,
-    };
+    let route = Route::control("config", "changed", Severity::Warning, events::CONFIG);
     own_message(subject, email, d, route, id)
 }
 

@@ -6,21 +6,16 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::{own_message, section, Rendered, Route, Severity};
+use super::mail::{happened, own_message, section, Rendered, Route, Severity};
 use crate::events::{self, DeniedDigest, ObjectRead, ReadAlert, UnreadableEvents, WindowReport};
 use crate::trail::report;
 
 pub(super) fn read_alert(a: &ReadAlert, d: &Value, id: Option<&str>) -> Rendered {
     let bucket = a.bucket.as_str();
-    let mut email = String::new();
-    section(
-        &mut email,
-        "What happened",
-        &format!(
+    let mut email = happened(&format!(
             "{} object read(s) of log bucket {bucket} SUCCEEDED for a principal that is not one of its investigator roles. The bucket policy denies that whether the bucket is open or closed, so something around the policy let it through (an ACL, an access point, a policy written between two checks). Act now.",
             a.count
-        ),
-    );
+        ));
     let lines: Vec<String> = a.reads.iter().map(ObjectRead::line).collect();
     let mut listed = lines.join("\n");
     if a.count > a.reads.len() {
@@ -45,15 +40,10 @@ pub(super) fn read_alert(a: &ReadAlert, d: &Value, id: Option<&str>) -> Rendered
 
 pub(super) fn denied(g: &DeniedDigest, d: &Value, id: Option<&str>) -> Rendered {
     let bucket = g.bucket.as_str();
-    let mut email = String::new();
-    section(
-        &mut email,
-        "What happened",
-        &format!(
+    let mut email = happened(&format!(
             "The bucket policy REFUSED {} read(s) of log bucket {bucket} (recorded between {} and {}). Nothing was read. Each refused read has its own record in the audit trail.",
             g.count, g.from, g.to
-        ),
-    );
+        ));
     let mut by = String::new();
     for b in &g.by {
         let _ = writeln!(by, "{}: {} refused, {} to {}", b.principal, b.count, b.first, b.last);
@@ -82,15 +72,10 @@ pub(super) fn denied(g: &DeniedDigest, d: &Value, id: Option<&str>) -> Rendered 
 }
 
 pub(super) fn unreadable(u: &UnreadableEvents, d: &Value, id: Option<&str>) -> Rendered {
-    let mut email = String::new();
-    section(
-        &mut email,
-        "What happened",
-        &format!(
+    let mut email = happened(&format!(
             "The recorder received {} data event(s) it cannot record as reads of a protected bucket (malformed, truncated, or about something else). Each is kept in the audit trail under _unreadable/ with its event id; the rest of the batch was recorded.",
             u.count
-        ),
-    );
+        ));
     let lines: Vec<String> = u
         .items
         .iter()
@@ -105,13 +90,7 @@ pub(super) fn unreadable(u: &UnreadableEvents, d: &Value, id: Option<&str>) -> R
         .collect();
     section(&mut email, "Events", &lines.join("\n"));
     let subject = format!("ALERT: {} data event(s) could not be recorded", u.count);
-    let route = Route {
-        kind: "unreadable",
-        state: "unreadable",
-        severity: Severity::Warning,
-        bucket: crate::trail::audit::CONTROL,
-        detail_type: events::UNREADABLE,
-    };
+    let route = Route::control("unreadable", "unreadable", Severity::Warning, events::UNREADABLE);
     own_message(subject, email, d, route, id)
 }
 

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::events::{Grant, OwnEvent};
+use crate::notice::{About, Account, Call, Document};
 use crate::ports::{Notification, PortError};
 
 pub const SCHEMA: &str = "breakglass.audit/1";
@@ -99,7 +100,9 @@ pub struct Body {
     pub account: Option<String>,
     #[serde(default)]
     pub config_sha256: Option<String>,
-    /// The notification's JSON document without the mail text.
+    /// The notification's JSON document ([`Document`]) without the mail text. A `Value`: the
+    /// two-person rule reads its events back from it as their own types, also from records that
+    /// were not written from a notification.
     #[serde(default)]
     pub detail: Value,
     /// SHA-256 of the record without `id`.
@@ -250,23 +253,16 @@ fn own_facts(event: &OwnEvent) -> Facts {
 }
 
 /// The facts of a CloudTrail call, from the notification's document of it.
-fn call_facts(d: &Value, kind: &str) -> Facts {
-    let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-    let policy = d.get("policy").cloned().unwrap_or(Value::Null);
+fn call_facts(c: &Call) -> Facts {
+    let policy = c.policy.as_ref();
     Facts {
         // A guarded call names itself.
-        action: s(d, "call").unwrap_or_else(|| kind.to_owned()),
-        who: d.get("actor").and_then(|a| s(a, "arn")),
-        why: d.get("error").and_then(|e| s(e, "code")).or_else(|| s(d, "exposure")),
-        grant: match (s(&policy, "expiry"), policy.get("readers").and_then(Value::as_array)) {
-            (Some(expiry), Some(r)) => Some(Grant {
-                readers: r.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
-                expiry,
-            }),
-            _ => None,
-        },
+        action: c.call.clone(),
+        who: c.actor.arn.clone(),
+        why: c.error.as_ref().and_then(|e| e.code.clone()).or_else(|| c.exposure.clone().flatten()),
+        grant: policy.and_then(|p| Some(Grant { readers: p.readers.clone(), expiry: p.expiry.clone()? })),
         // CloudTrail does not carry the policy before the call; the enforcer's records do.
-        after: s(&policy, "hash"),
+        after: policy.and_then(|p| p.hash.clone()),
         ..Facts::default()
     }
 }
@@ -286,35 +282,40 @@ pub fn record(
     recorded_at: OffsetDateTime,
     config_sha256: Option<&str>,
 ) -> Option<Record> {
-    let d = &n.default;
-    let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-    let bucket = s(d, "bucket")
+    // The document as the notifier wrote it, through the same type.
+    let mut detail = Document::deserialize(&n.default).ok()?;
+    let bucket = detail
+        .bucket()
         .filter(|b| canonical_policies::config::is_bucket_name(b))
         .unwrap_or_else(|| CONTROL.to_owned());
-    let kind = s(d, "kind").unwrap_or_else(|| "unknown".into());
+    let kind = detail.kind.clone();
     // Organisation mode: the bucket's account (the notifier names it in every message about a bucket).
-    let account = d
-        .get("account")
-        .and_then(|a| s(a, "id"))
-        .filter(|a| canonical_policies::policy::is_account_id(a) && bucket != CONTROL);
-    let call = d.get("event").cloned().unwrap_or(Value::Null);
-    let f = match event {
-        Some(e) => own_facts(e),
-        None => call_facts(d, &kind),
-    };
-    let time = s(d, "time")
-        .or_else(|| s(&call, "time"))
-        .and_then(|t| crate::time::parse_time(&t))
-        .unwrap_or(recorded_at);
-    let mut event_ids: Vec<String> = Vec::new();
-    event_ids.extend(s(d, "event_id"));
-    event_ids.extend(s(&call, "id"));
-    event_ids.extend(d.get("trigger").and_then(|t| s(t, "event_id")));
-    // The full notification document, minus the email text that repeats it.
-    let mut detail = d.clone();
-    if let Value::Object(m) = &mut detail {
-        m.remove("text");
+    let account = match &detail.account {
+        Some(Account::Place(p)) => Some(p.id.clone()),
+        _ => None,
     }
+    .filter(|a| canonical_policies::policy::is_account_id(a) && bucket != CONTROL);
+    let f = match (event, &detail.about) {
+        (Some(e), _) => own_facts(e),
+        (None, About::Call(c)) => call_facts(c),
+        (None, About::Own(_)) => Facts { action: kind.clone(), ..Facts::default() },
+    };
+    let mut event_ids: Vec<String> = Vec::new();
+    let (time, state, actor) = match &detail.about {
+        About::Call(c) => {
+            event_ids.extend(c.event.id.clone());
+            (c.event.time.clone(), Some(c.state.clone()), serde_json::to_value(&c.actor).ok()?)
+        }
+        About::Own(o) => {
+            let head = o.head();
+            event_ids.extend(o.event_id.clone());
+            event_ids.extend(head.trigger.and_then(|t| t.event_id));
+            (head.time, head.state, head.actor)
+        }
+    };
+    let time = time.and_then(|t| crate::time::parse_time(&t)).unwrap_or(recorded_at);
+    // The full notification document, minus the email text that repeats it.
+    detail.text = None;
     let attribute = |name: &str| n.attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let mut body = Body {
         schema: SCHEMA.into(),
@@ -322,10 +323,10 @@ pub fn record(
         bucket: bucket.clone(),
         kind,
         action: f.action,
-        state: s(d, "state").or_else(|| attribute("state")),
+        state: state.or_else(|| attribute("state")),
         severity: attribute("severity"),
         who: f.who,
-        actor: d.get("actor").cloned().unwrap_or(Value::Null),
+        actor,
         why: f.why,
         ticket: f.ticket,
         grant: f.grant,
@@ -335,7 +336,7 @@ pub fn record(
         summary: n.subject.clone(),
         account: account.clone(),
         config_sha256: config_sha256.map(str::to_owned),
-        detail,
+        detail: detail.to_value(),
         id: None,
     };
     // The id is the SHA-256 of the record without it, keys sorted (serde_json's map).

@@ -1,0 +1,221 @@
+//! The notification's JSON document (the SNS `default` body of [`crate::ports::Notification`],
+//! `docs/notification-schema.md`) as one type: the notifier writes it (and takes the mail's subject
+//! and text from it), the audit record reads it back and keeps it, without the text, as its
+//! `detail`. Vocabulary, like the bus events: it imports nothing of the crate, so that both the
+//! notifier and the audit trail below it can use it.
+//!
+//! The JSON is the one the notifier wrote with `json!` before: a field that was absent stays
+//! absent, one that was `null` stays `null` (`present`).
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+/// The document's schema; a new major version gets a new name, fields are only added within one.
+pub const SCHEMA: &str = "breakglass.notification/1";
+
+/// One notification's document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    /// [`SCHEMA`].
+    pub schema: String,
+    /// As the `kind` attribute.
+    pub kind: String,
+    /// The email subject.
+    pub subject: String,
+    /// The email text; `None` in the audit record, which does not repeat it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Organisation mode, messages about a bucket: its place; otherwise what an event's detail says.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub account: Option<Account>,
+    #[serde(flatten)]
+    pub about: About,
+}
+
+/// What the document is about: one of breakglass's own events, or a CloudTrail record of a call.
+/// Own events come first: only they have a `detail_type`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum About {
+    Own(Own),
+    Call(Box<Call>),
+}
+
+/// `account`: the place the notifier adds in organisation mode, or an event's own `account` field
+/// (an account id, or `null`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Account {
+    Place(Place),
+    Other(Value),
+}
+
+/// Organisation mode: where the bucket lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Place {
+    pub id: String,
+    pub alias: Option<String>,
+    pub region: String,
+}
+
+/// One of breakglass's own events: its detail as it came on the bus, plus where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Own {
+    /// The event's detail-type on breakglass's bus.
+    pub detail_type: String,
+    /// The EventBridge id of the event.
+    pub event_id: Option<String>,
+    /// The event's detail, but for the fields above and the document's own.
+    #[serde(flatten)]
+    pub detail: Map<String, Value>,
+}
+
+/// The fields of an own event's detail the audit record needs, read through this struct.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct OwnHead {
+    pub bucket: Option<String>,
+    pub time: Option<String>,
+    pub state: Option<String>,
+    /// The id of the call that made the enforcer act.
+    pub trigger: Option<TriggerId>,
+    /// Who, as the event names them (a misrouted event's actor), or `null`.
+    pub actor: Value,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct TriggerId {
+    pub event_id: Option<String>,
+}
+
+impl Own {
+    /// The bucket, time, state, trigger and actor of the detail (none when it does not carry them as strings).
+    pub fn head(&self) -> OwnHead {
+        OwnHead::deserialize(Value::Object(self.detail.clone())).unwrap_or_default()
+    }
+}
+
+/// A CloudTrail record of a guarded call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Call {
+    pub severity: String,
+    /// The bucket, or `_control` for calls outside S3 and calls that name nothing.
+    pub bucket: String,
+    /// The guarded call's CloudTrail name.
+    pub call: String,
+    pub state: String,
+    pub event: CallEvent,
+    /// The caller, as the event names them (`type`, `arn`, `account`, `role`, `session`, `mfa`,
+    /// `invoked_by`).
+    pub actor: Actor,
+    /// Calls outside S3: the role, key, topic or role passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Policy calls: the resulting state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyDocument>,
+    /// Setting calls: the weakening in words (`null` when the change weakens nothing).
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub exposure: Option<Option<String>>,
+    /// Attempts: what AWS answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<CallError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallEvent {
+    pub id: Option<String>,
+    pub name: String,
+    pub time: Option<String>,
+    pub region: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Who made the call, from CloudTrail's `userIdentity`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub arn: Option<String>,
+    pub account: Option<String>,
+    /// The session's issuer.
+    pub role: Option<String>,
+    pub session: Option<String>,
+    pub mfa: Option<bool>,
+    pub invoked_by: Option<String>,
+}
+
+/// The state a policy call left the bucket in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyDocument {
+    pub hash: Option<String>,
+    pub first_sid: Option<String>,
+    pub claim_mismatch: bool,
+    pub expiry: Option<String>,
+    pub readers: Vec<String>,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallError {
+    pub code: Option<String>,
+    pub message: Option<String>,
+}
+
+impl Document {
+    /// The document as JSON (the SNS `default` body; the audit record's `detail`).
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// The bucket the document names, if any.
+    pub fn bucket(&self) -> Option<String> {
+        match &self.about {
+            About::Call(c) => Some(c.bucket.clone()),
+            About::Own(o) => o.head().bucket,
+        }
+    }
+
+    /// The document read as one of breakglass's own events (`T` of `crate::events`), as the
+    /// two-person rule reads its requests and decisions back from the audit trail.
+    pub fn event<T: DeserializeOwned>(&self) -> Option<T> {
+        T::deserialize(self.to_value()).ok()
+    }
+}
+
+/// A field that may be `null`: `Some(null)` when present, `None` (skipped) when absent.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    /// `null` and absent stay apart: a window report's `account` outside organisation mode, a
+    /// setting change that weakens nothing, a call that is no setting change.
+    #[test]
+    fn null_and_absent_round_trip() {
+        let own = json!({"schema": SCHEMA, "kind": "access", "subject": "s", "text": "t", "account": null,
+            "detail_type": "breakglass window report", "event_id": null, "bucket": "b", "reads": 2});
+        let call = json!({"schema": SCHEMA, "kind": "change", "subject": "s", "severity": "info",
+            "bucket": "b", "call": "PutBucketEncryption", "state": "unchanged", "exposure": null,
+            "event": {"id": null, "name": "PutBucketEncryption", "time": null, "region": null,
+                "source_ip": null, "user_agent": null},
+            "actor": {"type": null, "arn": null, "account": null, "role": null, "session": null,
+                "mfa": null, "invoked_by": null}});
+        let mut placed = call.clone();
+        placed["account"] = json!({"id": "111100000000", "alias": null, "region": "eu-west-1"});
+        let mut bare = call.clone();
+        bare.as_object_mut().unwrap().remove("exposure");
+        for json in [own, call, placed, bare] {
+            let doc: Document = serde_json::from_value(json.clone()).unwrap();
+            assert_eq!(doc.to_value(), json);
+        }
+    }
+}
