@@ -4,11 +4,11 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use canonical_policies::diff::{describe, diff_nearest};
-use canonical_policies::eval::{explain, Caller, Decision, Request};
 use canonical_policies::{
     classify, format_expiry, HumanDuration, OpenGrant, Partition, Policy, Quoted, State,
 };
+use canonical_policies::{describe, diff_nearest};
+use canonical_policies::{explain, Caller, Decision, Request};
 
 use crate::input::{choose_bucket, load_config, read_input, time_or_now, CliError};
 use crate::{ClassifyArgs, ExplainArgs, InputArgs, PolicyCommand, RenderArgs, TemplateArg};

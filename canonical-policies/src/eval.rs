@@ -912,7 +912,8 @@ fn glob_tokens(p: &[Tok], t: &[char]) -> bool {
 
 /// ARN matching as IAM does it: the six colon-separated parts are matched one by one (the last part
 /// keeps any further colons), each with `*` and `?` wildcards. `*` alone matches any resource.
-pub fn arn_like(pattern: &str, arn: &str) -> bool {
+#[cfg(test)]
+fn arn_like(pattern: &str, arn: &str) -> bool {
     if pattern == "*" {
         return true;
     }

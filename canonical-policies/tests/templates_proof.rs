@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use canonical_policies::eval::{explain, Caller, Decision, Request};
+use canonical_policies::{explain, Caller, Decision, Request};
 use canonical_policies::{OpenGrant, Policy, OBJECT_READ_ACTIONS};
 use common::{at, example_bucket};
 

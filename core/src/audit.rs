@@ -7,7 +7,7 @@
 //! (`If-None-Match: *`) refuses the second copy instead of adding one.
 //! Schema: `docs/audit-trail.md`.
 
-use canonical_policies::AuditConfig;
+use breakglass_config::AuditConfig;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -288,15 +288,14 @@ pub fn record(
 ) -> Option<Record> {
     let d = &n.default;
     let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-    let bucket = s(d, "bucket")
-        .filter(|b| canonical_policies::config::is_bucket_name(b))
-        .unwrap_or_else(|| CONTROL.to_owned());
+    let bucket =
+        s(d, "bucket").filter(|b| breakglass_config::is_bucket_name(b)).unwrap_or_else(|| CONTROL.to_owned());
     let kind = s(d, "kind").unwrap_or_else(|| "unknown".into());
     // Organisation mode: the bucket's account (the notifier names it in every message about a bucket).
     let account = d
         .get("account")
         .and_then(|a| s(a, "id"))
-        .filter(|a| canonical_policies::policy::is_account_id(a) && bucket != CONTROL);
+        .filter(|a| canonical_policies::is_account_id(a) && bucket != CONTROL);
     let call = d.get("event").cloned().unwrap_or(Value::Null);
     let f = match event {
         Some(e) => own_facts(e),

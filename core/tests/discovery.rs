@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use breakglass_config::Config;
 use breakglass_core::discovery::{run, Registry, RegistryError};
 use breakglass_core::ports::{BusEvent, Directory, EventBus, PortError, RegistryStore};
-use canonical_policies::Config;
 
 type Tags = Vec<(String, String)>;
 

@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use breakglass_config::Config;
 use breakglass_core::audit::Trail;
 use breakglass_core::events::OwnEvent;
 use breakglass_core::ports::{Appended, AuditLog, AuditReader, BusEvent, EventBus, PortError};
 use breakglass_core::reads::{self, Unreadable};
 use breakglass_core::recorder::{self, Message, ReadRecord, Timing, SLOT};
-use canonical_policies::Config;
 use serde_json::{json, Value};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};

@@ -6,13 +6,13 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use breakglass_config::Config;
 use breakglass_core::event::{self, Incoming};
 use breakglass_core::ports::{
     BucketSettings, BusEvent, ControlPlane, EventBus, LifecycleRule, Notification, PortError, Subscription,
 };
 use breakglass_core::sentinel::{Sentinel, REPAIR};
 use breakglass_core::watch::{unlawful_rule, Expected};
-use canonical_policies::Config;
 use serde_json::json;
 use time::OffsetDateTime;
 

@@ -3,10 +3,9 @@
 
 use std::fmt::Write as _;
 
-use canonical_policies::diff::diff_nearest;
-use canonical_policies::{
-    classify, classify_text, format_expiry, BucketConfig, Classification, Config, Policy, Quoted, State,
-};
+use breakglass_config::{BucketConfig, Config};
+use canonical_policies::diff_nearest;
+use canonical_policies::{classify, classify_text, format_expiry, Classification, Policy, Quoted, State};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 

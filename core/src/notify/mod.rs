@@ -9,7 +9,7 @@
 
 use std::fmt::Write as _;
 
-use canonical_policies::Config;
+use breakglass_config::Config;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
