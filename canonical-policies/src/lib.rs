@@ -54,6 +54,4 @@ pub use policy::{
     Statement, Version,
 };
 pub use set::SortedSet;
-pub use template::{
-    format_expiry, parse_expiry, OpenGrant, RenderError, TemplateKind, OBJECT_READ_ACTIONS, RESERVED_SIDS,
-};
+pub use template::{format_expiry, OpenGrant, RenderError, TemplateKind, OBJECT_READ_ACTIONS, RESERVED_SIDS};
