@@ -11,10 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use canonical_policies::json::Json;
 use canonical_policies::{
-    classify_policy, CiString, Effect, OpenGrant, Policy, Principal, PrincipalKind, SortedSet, State,
-    Statement, Version,
+    classify_policy, CiString, Effect, Policy, Principal, PrincipalKind, SortedSet, State, Statement, Version,
 };
-use common::{at, example_bucket};
+use common::{at, example_bucket, open_for};
 use proptest::prelude::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -617,11 +616,7 @@ proptest! {
 fn every_mutation_of_a_template_is_drift() {
     let bucket = example_bucket();
     let now = at("2026-11-24T12:00:00Z");
-    let grant = OpenGrant {
-        readers: BTreeSet::from(["arn:aws:iam::111122223333:role/investigations/LogInvestigator".to_owned()]),
-        expiry: at("2026-11-24T16:00:00Z"),
-    };
-    let open = bucket.render_open(&grant, now).unwrap();
+    let open = open_for(&bucket, "arn:aws:iam::111122223333:role/investigations/LogInvestigator");
     let mut applied = 0;
     for template in [bucket.closed_policy().clone(), open] {
         let original = classify_policy(&bucket, &template, now);

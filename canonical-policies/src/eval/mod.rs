@@ -156,21 +156,19 @@ pub fn explain(policy: &Policy, request: &Request) -> Explanation {
             .map(|(i, _, _)| *i)
             .collect()
     };
-    let deny = pick(Effect::Deny, Tri::Match, None);
-    if !deny.is_empty() {
-        return Explanation { decision: Decision::ExplicitDeny, deciding: deny };
-    }
-    let unknown_deny = pick(Effect::Deny, Tri::Unknown, None);
-    if !unknown_deny.is_empty() {
-        return Explanation { decision: Decision::Unknown, deciding: unknown_deny };
-    }
-    let allow = pick(Effect::Allow, Tri::Match, Some(false));
-    if !allow.is_empty() {
-        return Explanation { decision: Decision::Allow, deciding: allow };
-    }
-    let unknown_allow = pick(Effect::Allow, Tri::Unknown, None);
-    if !unknown_allow.is_empty() {
-        return Explanation { decision: Decision::Unknown, deciding: unknown_allow };
+    // Precedence, first that has statements wins: explicit deny, a deny that may apply, a direct allow,
+    // an allow that may apply; then an allow through an account principal, else implicit deny.
+    let rules = [
+        (Effect::Deny, Tri::Match, None, Decision::ExplicitDeny),
+        (Effect::Deny, Tri::Unknown, None, Decision::Unknown),
+        (Effect::Allow, Tri::Match, Some(false), Decision::Allow),
+        (Effect::Allow, Tri::Unknown, None, Decision::Unknown),
+    ];
+    for (effect, tri, via_account, decision) in rules {
+        let deciding = pick(effect, tri, via_account);
+        if !deciding.is_empty() {
+            return Explanation { decision, deciding };
+        }
     }
     let delegated = pick(Effect::Allow, Tri::Match, Some(true));
     if let Some(account) = request.caller.account().filter(|_| !delegated.is_empty()) {

@@ -157,24 +157,18 @@ impl<'a> Reader<'a, '_> {
                     })
                 }
                 "Principal" | "NotPrincipal" => {
-                    if let Some(prev) = &principal {
-                        return Err(pair_error(path, &key, prev.negated, PAIRS[0]));
-                    }
+                    vacant(&principal, path, &key, PAIRS[0])?;
                     principal = Some(Clause { negated, values: self.principal(&p, depth + 1)? });
                 }
                 "Action" | "NotAction" => {
-                    if let Some(prev) = &action {
-                        return Err(pair_error(path, &key, prev.negated, PAIRS[1]));
-                    }
+                    vacant(&action, path, &key, PAIRS[1])?;
                     action = Some(Clause {
                         negated,
                         values: self.set(&p, depth + 1, |_, s, p| action_name(s, p))?,
                     });
                 }
                 "Resource" | "NotResource" => {
-                    if let Some(prev) = &resource {
-                        return Err(pair_error(path, &key, prev.negated, PAIRS[2]));
-                    }
+                    vacant(&resource, path, &key, PAIRS[2])?;
                     resource = Some(Clause {
                         negated,
                         values: self.set(&p, depth + 1, |_, s, p| resource_name(s, p))?,
@@ -320,17 +314,16 @@ impl<'a> Reader<'a, '_> {
 
 /// A clause key met when its pair is already set: `Action` twice is a duplicate key, `Action` with
 /// `NotAction` is "both".
-fn pair_error(
+fn vacant<T>(
+    slot: &Option<Clause<T>>,
     path: &Path<'_>,
     key: &str,
-    prev_negated: bool,
     (first, second): (&'static str, &'static str),
-) -> PolicyError {
-    let negated = key.starts_with("Not");
-    if negated == prev_negated {
-        duplicate(path, key)
-    } else {
-        PolicyError::Both { path: path.render(), first, second }
+) -> Result<(), PolicyError> {
+    match slot {
+        Some(prev) if key.starts_with("Not") == prev.negated => Err(duplicate(path, key)),
+        Some(_) => Err(PolicyError::Both { path: path.render(), first, second }),
+        None => Ok(()),
     }
 }
 

@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 use canonical_policies::json::{self, Json};
-use canonical_policies::{BucketTemplates, Partition, TemplateInputs};
+use std::collections::BTreeSet;
+
+use canonical_policies::{BucketTemplates, OpenGrant, Partition, Policy, TemplateInputs};
 use time::{Duration, OffsetDateTime};
 
 pub fn workspace_root() -> PathBuf {
@@ -34,6 +36,13 @@ pub fn example_bucket() -> BucketTemplates {
         base_statements: base.into_iter().map(Json::into_owned).collect(),
     })
     .unwrap()
+}
+
+/// `bucket`'s OpenAccess for `reader`, opened at 12:00 on 2026-11-24 until 16:00.
+pub fn open_for(bucket: &BucketTemplates, reader: &str) -> Policy {
+    let grant =
+        OpenGrant { readers: BTreeSet::from([reader.to_owned()]), expiry: at("2026-11-24T16:00:00Z") };
+    bucket.render_open(&grant, at("2026-11-24T12:00:00Z")).unwrap()
 }
 
 pub fn at(s: &str) -> OffsetDateTime {
