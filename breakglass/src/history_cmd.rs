@@ -5,8 +5,7 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use breakglass_aws::{Clients, S3AuditLog};
-use breakglass_config::is_bucket_name;
-use breakglass_config::AuditConfig;
+use breakglass_config::{is_bucket_name, AuditConfig};
 use breakglass_core::audit::bucket_prefix;
 use breakglass_core::history::{self, Entry, Step};
 use breakglass_core::reads::ObjectRead;

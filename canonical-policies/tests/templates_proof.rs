@@ -5,8 +5,7 @@
 
 mod common;
 
-use canonical_policies::{explain, Caller, Decision, Request};
-use canonical_policies::{Policy, OBJECT_READ_ACTIONS};
+use canonical_policies::{explain, Caller, Decision, Policy, Request, OBJECT_READ_ACTIONS};
 use common::{at, example_bucket, open_for};
 
 const INVESTIGATOR: &str = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";

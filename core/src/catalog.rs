@@ -10,8 +10,7 @@
 
 use std::collections::BTreeSet;
 
-use breakglass_config::Config;
-use breakglass_config::{is_bucket_name, parse_duration};
+use breakglass_config::{is_bucket_name, parse_duration, Config};
 use canonical_policies::format_expiry;
 use serde_json::{json, Value};
 use time::OffsetDateTime;

@@ -5,8 +5,7 @@
 //! it verifies every write by reading back and comparing canonical hashes.
 
 use breakglass_config::{BucketConfig, Config};
-use canonical_policies::diff_nearest;
-use canonical_policies::{classify, classify_text, Classification, Policy, PolicyHash, State};
+use canonical_policies::{classify, classify_text, diff_nearest, Classification, Policy, PolicyHash, State};
 use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 use time::OffsetDateTime;

@@ -4,8 +4,9 @@
 use std::fmt::Write as _;
 
 use breakglass_config::{BucketConfig, Config};
-use canonical_policies::diff_nearest;
-use canonical_policies::{classify, classify_text, format_expiry, Classification, Policy, Quoted, State};
+use canonical_policies::{
+    classify, classify_text, diff_nearest, format_expiry, Classification, Policy, Quoted, State,
+};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
