@@ -122,7 +122,7 @@ impl Accounts {
     /// `breakglass-enforcer`, `breakglass-catalog`, `breakglass-operator-alice`).
     pub fn organisation(
         clients: &Clients,
-        org: &canonical_policies::Organisation,
+        org: &breakglass_config::Organisation,
         partition: &str,
         session: &str,
     ) -> std::sync::Arc<Accounts> {
@@ -137,7 +137,7 @@ impl Accounts {
     /// As the config says: organisation mode when it has `[organisation]`.
     pub fn for_config(
         clients: &Clients,
-        config: &canonical_policies::Config,
+        config: &breakglass_config::Config,
         session: &str,
     ) -> std::sync::Arc<Accounts> {
         match &config.organisation {
@@ -285,7 +285,7 @@ impl S3Store {
     pub fn routed(
         clients: &Clients,
         accounts: std::sync::Arc<Accounts>,
-        config: &canonical_policies::Config,
+        config: &breakglass_config::Config,
     ) -> Self {
         let buckets =
             config.buckets.iter().map(|b| (b.name.clone(), (b.account.clone(), b.region.clone()))).collect();
@@ -618,7 +618,7 @@ impl AwsControlPlane {
     /// The IAM client for the role `role_arn`, and the role's name.
     async fn iam_for<'a>(&self, role_arn: &'a str) -> Result<(aws_sdk_iam::Client, &'a str), PortError> {
         let name = role_arn.rsplit('/').next().unwrap_or(role_arn);
-        let account = role_arn.split(':').nth(4).filter(|a| canonical_policies::policy::is_account_id(a));
+        let account = role_arn.split(':').nth(4).filter(|a| canonical_policies::is_account_id(a));
         match (&self.accounts, account) {
             (Some(accounts), Some(account)) => Ok((accounts.iam(account).await?, name)),
             _ => Ok((self.iam.clone(), name)),
@@ -834,7 +834,7 @@ impl S3AuditLog {
     }
 
     /// The trail `audit` names, signed and verified with its `mac_key` when it has one.
-    pub fn for_config(clients: &Clients, audit: &canonical_policies::AuditConfig) -> Self {
+    pub fn for_config(clients: &Clients, audit: &breakglass_config::AuditConfig) -> Self {
         let log = S3AuditLog::new(clients.s3.clone(), &audit.bucket);
         match &audit.mac_key {
             Some(key) => log.with_mac(clients.kms.clone(), key),

@@ -7,11 +7,12 @@ use std::process::ExitCode;
 use std::time::Duration as StdDuration;
 
 use breakglass_aws::S3AuditLog;
+use breakglass_config::{AuditConfig, BucketConfig, Config};
 use breakglass_core::access::approval::{self, from_records};
 use breakglass_core::events::{AccessRequest, Decision, OwnEvent};
 use breakglass_core::ports::{EventBus, PolicyStore};
 use breakglass_core::trail::audit::bucket_prefix;
-use canonical_policies::{classify, AuditConfig, BucketConfig, Config, State};
+use canonical_policies::{classify, State};
 use serde_json::Value;
 
 use crate::aws_cmd::{check_account, operate_error, print_json, report, runtime, Operator};
@@ -22,7 +23,7 @@ pub fn request(a: &OpenArgs) -> Result<ExitCode, CliError> {
     let config = load_config(&a.aws.config)?;
     let bucket = choose_bucket(&config, Some(&a.bucket))?;
     check_account(&config, bucket, a.account.as_deref())?;
-    let duration = canonical_policies::config::parse_duration(&a.duration).ok_or_else(|| {
+    let duration = breakglass_config::parse_duration(&a.duration).ok_or_else(|| {
         CliError::Input(format!("invalid --duration `{}`: expected e.g. `4h`, `90m`, `1h30m`", a.duration))
     })?;
     let readers = a.readers.iter().cloned().collect();

@@ -4,12 +4,13 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use breakglass_aws::{Accounts, AwsControlPlane, Clients, EventBridgeBus, S3AuditLog, S3Store, SnsPublisher};
+use breakglass_config::Config;
 use breakglass_core::guard::enforce::Enforcer;
 use breakglass_core::handler::{enforce_and_guard_event, expected_from_env, notify_event_in, scope_from_env};
 use breakglass_core::notify::{render_in, Rendered};
 use breakglass_core::ports::PolicyStore;
 use breakglass_core::trail::audit::Trail;
-use canonical_policies::{classify, format_expiry, Config, State};
+use canonical_policies::{classify, format_expiry, State};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -124,7 +125,7 @@ pub fn status(a: &StatusArgs) -> Result<ExitCode, CliError> {
     let AwsArgs { config, endpoint_url } = &a.aws;
     let config = load_config(config)?;
     let now = OffsetDateTime::now_utc();
-    let wanted = |b: &&canonical_policies::BucketConfig| match &a.account {
+    let wanted = |b: &&breakglass_config::BucketConfig| match &a.account {
         None => true,
         Some(want) => {
             b.account == *want
@@ -251,7 +252,7 @@ async fn accounts(clients: &Clients, config: &Config) -> Result<std::sync::Arc<A
 /// `--account`, when given, must be the account the config gives the bucket.
 pub(crate) fn check_account(
     config: &Config,
-    bucket: &canonical_policies::BucketConfig,
+    bucket: &breakglass_config::BucketConfig,
     account: Option<&str>,
 ) -> Result<(), CliError> {
     match account {
@@ -310,7 +311,7 @@ pub fn open(a: &OpenArgs) -> Result<ExitCode, CliError> {
     let config = load_config(&a.aws.config)?;
     let bucket = crate::input::choose_bucket(&config, Some(&a.bucket))?;
     check_account(&config, bucket, a.account.as_deref())?;
-    let duration = canonical_policies::config::parse_duration(&a.duration).ok_or_else(|| {
+    let duration = breakglass_config::parse_duration(&a.duration).ok_or_else(|| {
         CliError::Input(format!("invalid --duration `{}`: expected e.g. `4h`, `90m`, `1h30m`", a.duration))
     })?;
     let request = breakglass_core::access::operate::OpenRequest {

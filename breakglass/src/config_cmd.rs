@@ -23,7 +23,7 @@ pub fn compact(a: &CompactArgs) -> Result<ExitCode, CliError> {
     let path = a.config.display().to_string();
     let text = String::from_utf8(read_input(&a.config)?)
         .map_err(|_| CliError::Input(format!("{}: not utf-8", Quoted(&path))))?;
-    let small = canonical_policies::compact(&text)
+    let small = breakglass_config::compact(&text)
         .map_err(|e| CliError::Config { path: a.config.clone(), source: Box::new(e) })?;
     print!("{small}");
     if small.len() > PARAMETER_LIMIT {

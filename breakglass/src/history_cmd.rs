@@ -5,13 +5,13 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use breakglass_aws::{Clients, S3AuditLog};
+use breakglass_config::{is_bucket_name, AuditConfig};
 use breakglass_core::events::ObjectRead;
 use breakglass_core::time::{parse_time, role_name};
 use breakglass_core::trail::audit::bucket_prefix;
 use breakglass_core::trail::history::{self, Entry, Step};
 use breakglass_core::trail::records::ReadRecord;
-use canonical_policies::config::is_bucket_name;
-use canonical_policies::{format_expiry, AuditConfig, HumanDuration};
+use canonical_policies::{format_expiry, HumanDuration};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -114,7 +114,7 @@ pub(crate) struct Located {
 /// in organisation mode, the bucket's account (the config's, which `--account` must agree with, or
 /// `--account` for a bucket no longer configured). Shared by `history` and `report`.
 pub(crate) fn locate(
-    config: &canonical_policies::Config,
+    config: &breakglass_config::Config,
     bucket: &str,
     account: Option<&str>,
     audit_bucket: Option<&str>,
@@ -145,9 +145,7 @@ pub(crate) fn locate(
             )))
         }
         (Some(_), Some(b), _) => Some(b.account.clone()),
-        (Some(_), None, Some(given)) if canonical_policies::policy::is_account_id(given) => {
-            Some(given.to_owned())
-        }
+        (Some(_), None, Some(given)) if canonical_policies::is_account_id(given) => Some(given.to_owned()),
         (Some(_), None, Some(given)) => {
             return Err(CliError::Input(format!("invalid --account `{given}`: expected 12 digits")))
         }

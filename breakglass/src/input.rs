@@ -3,8 +3,9 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use breakglass_config::{BucketConfig, Config, ConfigError};
 use canonical_policies::json::MAX_INPUT_BYTES;
-use canonical_policies::{BucketConfig, Config, ConfigError, Quoted};
+use canonical_policies::Quoted;
 use time::OffsetDateTime;
 
 #[derive(Debug, thiserror::Error)]

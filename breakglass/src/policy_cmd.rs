@@ -4,10 +4,9 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use canonical_policies::diff::{describe, diff_nearest};
-use canonical_policies::eval::{explain, Caller, Decision, Request};
 use canonical_policies::{
-    classify, format_expiry, HumanDuration, OpenGrant, Partition, Policy, Quoted, State,
+    classify, describe, diff_nearest, explain, format_expiry, Caller, Decision, HumanDuration, OpenGrant,
+    Partition, Policy, Quoted, Request, State,
 };
 
 use crate::input::{choose_bucket, load_config, read_input, time_or_now, CliError};

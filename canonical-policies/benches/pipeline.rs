@@ -4,9 +4,12 @@
 use std::collections::BTreeSet;
 use std::hint::black_box;
 
-use canonical_policies::{classify, Config, OpenGrant, Policy};
+use canonical_policies::{classify, OpenGrant, Policy};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use time::OffsetDateTime;
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 /// A pretty-printed policy of realistic statements, grown until its non-whitespace size reaches `target`.
 fn policy_of_size(target: usize) -> String {
@@ -62,8 +65,7 @@ fn pipeline(c: &mut Criterion) {
 }
 
 fn classification(c: &mut Criterion) {
-    let config = Config::from_toml(include_str!("../../examples/breakglass.toml")).unwrap();
-    let bucket = config.bucket("acme-cloudtrail-logs").unwrap();
+    let bucket = &common::example_bucket();
     let now = OffsetDateTime::from_unix_timestamp(1_795_000_000).unwrap();
     let closed = bucket.closed_policy().to_pretty_json();
     let grant = OpenGrant {

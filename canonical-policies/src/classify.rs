@@ -6,7 +6,7 @@ use std::fmt;
 
 use time::OffsetDateTime;
 
-use crate::config::{BucketConfig, GrantError, HumanDuration};
+use crate::grant::{BucketTemplates, GrantError, HumanDuration};
 use crate::policy::{Policy, Principal, PrincipalKind};
 use crate::template::{
     self, OpenGrant, TemplateKind, CLOSED_SID, OPEN_EXPIRY_SID, OPEN_READERS_SID, OPEN_SID,
@@ -105,13 +105,17 @@ impl fmt::Display for Classification {
 }
 
 /// Classifies the policy text S3 returned for `bucket` (`None`: GetBucketPolicy said there is none).
-pub fn classify(bucket: &BucketConfig, text: Option<&[u8]>, now: OffsetDateTime) -> Classification {
+pub fn classify(
+    bucket: &(impl AsRef<BucketTemplates> + ?Sized),
+    text: Option<&[u8]>,
+    now: OffsetDateTime,
+) -> Classification {
     classify_text(bucket, text, now).0
 }
 
 /// [`classify`], also returning the parsed policy (for a diff), so that it is parsed only once.
 pub fn classify_text(
-    bucket: &BucketConfig,
+    bucket: &(impl AsRef<BucketTemplates> + ?Sized),
     text: Option<&[u8]>,
     now: OffsetDateTime,
 ) -> (Classification, Option<Policy>) {
@@ -124,14 +128,19 @@ pub fn classify_text(
     let Some(text) = text else {
         return (drift(DriftReason::NoPolicy), None);
     };
-    match Policy::parse_in(text, &bucket.partition) {
+    match Policy::parse_in(text, &bucket.as_ref().inputs().partition) {
         Ok(policy) => (classify_policy(bucket, &policy, now), Some(policy)),
         Err(e) => (drift(DriftReason::Unparseable(e)), None),
     }
 }
 
 /// Classifies an already parsed policy.
-pub fn classify_policy(bucket: &BucketConfig, policy: &Policy, now: OffsetDateTime) -> Classification {
+pub fn classify_policy(
+    bucket: &(impl AsRef<BucketTemplates> + ?Sized),
+    policy: &Policy,
+    now: OffsetDateTime,
+) -> Classification {
+    let bucket = bucket.as_ref();
     let hash = policy.hash();
     let claimed = policy.claimed_state().map(str::to_owned);
     let done =
@@ -152,7 +161,7 @@ pub fn classify_policy(bucket: &BucketConfig, policy: &Policy, now: OffsetDateTi
                 }
                 // A grant written at the maximum by a host whose clock runs slightly ahead is still lawful.
                 Err(GrantError::BeyondMaximum { .. })
-                    if grant.expiry - now <= bucket.max_open_duration + CLOCK_SKEW_ALLOWANCE =>
+                    if grant.expiry - now <= bucket.inputs().max_open_duration + CLOCK_SKEW_ALLOWANCE =>
                 {
                     State::Open(grant)
                 }

@@ -9,7 +9,7 @@ use std::fmt;
 use time::OffsetDateTime;
 
 use crate::classify::open_grant_candidate;
-use crate::config::BucketConfig;
+use crate::grant::BucketTemplates;
 use crate::policy::{Clause, Effect, Policy, Principal, Statement};
 use crate::template::{OpenGrant, TemplateKind};
 
@@ -55,11 +55,16 @@ impl fmt::Display for Diff {
 /// Diffs `policy` against whichever template it is nearer to (ClosedAccess wins a tie: it is what the
 /// enforcer restores). The OpenAccess compared with uses the policy's own readers and expiry when it
 /// has them, else all investigator roles and `now` as a stand-in expiry.
-pub fn diff_nearest(bucket: &BucketConfig, policy: Option<&Policy>, now: OffsetDateTime) -> Diff {
+pub fn diff_nearest(
+    bucket: &(impl AsRef<BucketTemplates> + ?Sized),
+    policy: Option<&Policy>,
+    now: OffsetDateTime,
+) -> Diff {
+    let bucket = bucket.as_ref();
     let closed = diff(bucket.closed_policy(), policy, TemplateKind::Closed);
     let grant = policy
         .and_then(open_grant_candidate)
-        .unwrap_or_else(|| OpenGrant { readers: bucket.investigator_roles.clone(), expiry: now });
+        .unwrap_or_else(|| OpenGrant { readers: bucket.inputs().investigator_roles.clone(), expiry: now });
     match bucket.render_open_unchecked(&grant) {
         Ok(open_policy) => {
             let open = diff(&open_policy, policy, TemplateKind::Open);

@@ -5,11 +5,11 @@
 //!
 //! - [`Policy::parse`]: strict reader of bucket-policy JSON (typed errors with JSON paths).
 //! - [`Policy::canonical_json`] / [`Policy::hash`]: one byte string per equivalence class, and its SHA-256.
-//! - [`Config`]: the protected buckets; [`BucketConfig::closed_policy`] and [`BucketConfig::render_open`]
-//!   render the two templates.
+//! - [`BucketTemplates`]: a bucket's two templates, rendered from plain [`TemplateInputs`] (the
+//!   product configuration, crate `breakglass-config`, builds them); [`BucketTemplates::render_open`].
 //! - [`classify()`]: `closed` | `open` | `expired` | `drift`, by hash, never by Sid.
-//! - [`diff::diff_nearest`]: a plain-English diff against the nearest template.
-//! - [`eval::explain`]: allow / allow if an identity policy allows / explicit deny / implicit deny /
+//! - [`diff_nearest()`]: a plain-English diff against the nearest template.
+//! - [`explain()`]: allow / allow if an identity policy allows / explicit deny / implicit deny /
 //!   unknown, with the deciding statements, as the IAM user guide documents evaluation.
 //!
 //! No AWS SDK and no async runtime here: this crate decides, the binaries act.
@@ -30,26 +30,28 @@
 //! # Ok::<(), canonical_policies::PolicyError>(())
 //! ```
 
-pub mod canonical;
-pub mod classify;
-pub mod config;
-pub mod diff;
-pub mod error;
-pub mod eval;
+// Private modules behind one export list: one path per name, and the modules can move without
+// moving their callers. `json` is a namespace of its own (`json::parse`, `json::Json`).
+mod canonical;
+mod classify;
+mod diff;
+mod error;
+mod eval;
+mod grant;
 pub mod json;
-pub mod policy;
-pub mod set;
-pub mod template;
+mod policy;
+mod set;
+mod template;
 
 pub use canonical::{InvalidHash, PolicyHash};
 pub use classify::{classify, classify_policy, classify_text, Classification, DriftReason, State};
-pub use config::{
-    compact, is_region, trust_hash, Account, AuditConfig, BucketConfig, Config, ConfigError, Discovered,
-    Discovery, GrantError, HumanDuration, Investigator, OrgUnit, Organisation, TwoPerson,
-};
+pub use diff::{describe, diff_nearest, Diff, MAX_LINES as MAX_DIFF_LINES};
 pub use error::{PolicyError, Quoted, SyntaxReason};
+pub use eval::{explain, glob, Caller, Decision, Explanation, InvalidCaller, Request};
+pub use grant::{BucketTemplates, GrantError, HumanDuration, TemplateInputs};
 pub use policy::{
-    CiString, Clause, Conditions, Effect, Partition, Policy, Principal, PrincipalKind, Statement, Version,
+    is_account_id, CiString, Clause, Conditions, Effect, Partition, Policy, Principal, PrincipalKind,
+    Statement, Version,
 };
 pub use set::SortedSet;
-pub use template::{format_expiry, parse_expiry, OpenGrant, RenderError, TemplateKind, OBJECT_READ_ACTIONS};
+pub use template::{format_expiry, OpenGrant, RenderError, TemplateKind, OBJECT_READ_ACTIONS, RESERVED_SIDS};

@@ -9,12 +9,11 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use canonical_policies::json::{write_json_string, Json};
+use canonical_policies::json::Json;
 use canonical_policies::{
-    classify_policy, CiString, Effect, OpenGrant, Policy, Principal, PrincipalKind, SortedSet, State,
-    Statement, Version,
+    classify_policy, CiString, Effect, Policy, Principal, PrincipalKind, SortedSet, State, Statement, Version,
 };
-use common::{at, example_bucket};
+use common::{at, example_bucket, open_for};
 use proptest::prelude::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -395,50 +394,11 @@ fn aws_rewrite(doc: &Json<'static>, rng: &mut Rng) -> Json<'static> {
 
 /// Serialises with random insignificant whitespace.
 fn to_text(doc: &Json<'_>, rng: &mut Rng) -> String {
-    fn ws(out: &mut String, rng: &mut Rng) {
+    doc.to_text_spaced(&mut |out| {
         for _ in 0..rng.below(3) {
             out.push([' ', '\n', '\t', '\r'][rng.below(4)]);
         }
-    }
-    fn go(v: &Json<'_>, out: &mut String, rng: &mut Rng) {
-        ws(out, rng);
-        match v {
-            Json::Null => out.push_str("null"),
-            Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Json::Number(n) => out.push_str(n),
-            Json::String(s) => write_json_string(out, s),
-            Json::Array(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    go(item, out, rng);
-                }
-                ws(out, rng);
-                out.push(']');
-            }
-            Json::Object(members) => {
-                out.push('{');
-                for (i, (k, item)) in members.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    ws(out, rng);
-                    write_json_string(out, k);
-                    ws(out, rng);
-                    out.push(':');
-                    go(item, out, rng);
-                }
-                ws(out, rng);
-                out.push('}');
-            }
-        }
-        ws(out, rng);
-    }
-    let mut out = String::new();
-    go(doc, &mut out, rng);
-    out
+    })
 }
 
 fn parse(text: &str) -> Policy {
@@ -656,11 +616,7 @@ proptest! {
 fn every_mutation_of_a_template_is_drift() {
     let bucket = example_bucket();
     let now = at("2026-11-24T12:00:00Z");
-    let grant = OpenGrant {
-        readers: BTreeSet::from(["arn:aws:iam::111122223333:role/investigations/LogInvestigator".to_owned()]),
-        expiry: at("2026-11-24T16:00:00Z"),
-    };
-    let open = bucket.render_open(&grant, now).unwrap();
+    let open = open_for(&bucket, "arn:aws:iam::111122223333:role/investigations/LogInvestigator");
     let mut applied = 0;
     for template in [bucket.closed_policy().clone(), open] {
         let original = classify_policy(&bucket, &template, now);

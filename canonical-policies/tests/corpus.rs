@@ -231,8 +231,7 @@ fn every_placebo_get_response_is_a_fixed_point_up_to_ordering() {
 /// `{"AWS": "*"}` for an anonymous caller or a service, a unique ID in `aws:userid`).
 #[test]
 fn the_evaluator_decides_every_corpus_policy_or_says_which_fact_is_missing() {
-    use canonical_policies::eval::{explain, Caller, Decision, Request};
-    use canonical_policies::{Principal, PrincipalKind};
+    use canonical_policies::{explain, Caller, Decision, Principal, PrincipalKind, Request};
 
     let Some(corpus) = common::corpus_dir() else {
         return;

@@ -5,8 +5,7 @@
 
 mod common;
 
-use canonical_policies::eval::{explain, Caller, Decision, Request};
-use canonical_policies::Policy;
+use canonical_policies::{explain, Caller, Decision, Policy, Request};
 use common::at;
 
 const NOW: &str = "2026-11-24T12:00:00Z";

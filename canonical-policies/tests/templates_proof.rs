@@ -5,11 +5,8 @@
 
 mod common;
 
-use std::collections::BTreeSet;
-
-use canonical_policies::eval::{explain, Caller, Decision, Request};
-use canonical_policies::{OpenGrant, Policy, OBJECT_READ_ACTIONS};
-use common::{at, example_bucket};
+use canonical_policies::{explain, Caller, Decision, Policy, Request, OBJECT_READ_ACTIONS};
+use common::{at, example_bucket, open_for};
 
 const INVESTIGATOR: &str = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
 const INVESTIGATOR_SESSION: &str = "arn:aws:sts::111122223333:assumed-role/LogInvestigator/alice@example.com";
@@ -77,10 +74,7 @@ fn closed_access_denies_every_object_read_to_everyone() {
 #[test]
 fn open_access_lets_only_readers_read_and_only_before_expiry() {
     let bucket = example_bucket();
-    let now = at("2026-11-24T12:00:00Z");
-    let grant =
-        OpenGrant { readers: BTreeSet::from([INVESTIGATOR.to_owned()]), expiry: at("2026-11-24T16:00:00Z") };
-    let open = bucket.render_open(&grant, now).unwrap();
+    let open = open_for(&bucket, INVESTIGATOR);
     let readers = [Caller::parse(INVESTIGATOR).unwrap(), Caller::parse(INVESTIGATOR_SESSION).unwrap()];
 
     for caller in callers() {
@@ -106,9 +100,7 @@ fn open_access_lets_only_readers_read_and_only_before_expiry() {
 #[test]
 fn open_access_of_another_reader_does_not_admit_the_first() {
     let bucket = example_bucket();
-    let grant =
-        OpenGrant { readers: BTreeSet::from([AUDITOR.to_owned()]), expiry: at("2026-11-24T16:00:00Z") };
-    let open = bucket.render_open(&grant, at("2026-11-24T12:00:00Z")).unwrap();
+    let open = open_for(&bucket, AUDITOR);
     let investigator = Caller::parse(INVESTIGATOR_SESSION).unwrap();
     assert_eq!(
         decide(&open, &investigator, "s3:GetObject", OBJECTS[0], "2026-11-24T13:00:00Z"),
@@ -205,9 +197,7 @@ fn ip_conditions_and_variables_are_decided_not_guessed() {
 #[test]
 fn a_session_without_its_role_path_is_unknown_where_the_path_matters() {
     let bucket = example_bucket();
-    let grant =
-        OpenGrant { readers: BTreeSet::from([INVESTIGATOR.to_owned()]), expiry: at("2026-11-24T16:00:00Z") };
-    let open = bucket.render_open(&grant, at("2026-11-24T12:00:00Z")).unwrap();
+    let open = open_for(&bucket, INVESTIGATOR);
     let session = Caller::parse(INVESTIGATOR_SESSION).unwrap();
     let req = Request::new(session, "s3:GetObject", OBJECTS[0], at("2026-11-24T13:00:00Z"))
         .with("aws:SecureTransport", "true");

@@ -1,7 +1,8 @@
 //! The Lambda handlers' logic, shared with the CLI: parse, act, answer with a JSON summary. A
 //! malformed event is logged and answered (not an error), because retrying cannot fix it.
 
-use canonical_policies::{AuditConfig, Config, Quoted};
+use breakglass_config::{AuditConfig, Config};
+use canonical_policies::Quoted;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -32,9 +33,9 @@ pub enum SetupError {
     #[error("cannot read {}: {source}", Quoted(.path))]
     Read { path: String, source: std::io::Error },
     #[error(transparent)]
-    Config(#[from] canonical_policies::ConfigError),
+    Config(#[from] breakglass_config::ConfigError),
     #[error("config {}: {source}", Quoted(.origin))]
-    ConfigAt { origin: String, source: Box<canonical_policies::ConfigError> },
+    ConfigAt { origin: String, source: Box<breakglass_config::ConfigError> },
     #[error("invalid {CONFIG_S3_ENV} {}: expected `s3://bucket/key`", Quoted(.0))]
     ConfigLocation(String),
     #[error("cannot read the config {}: {reason}", Quoted(.origin))]
@@ -164,7 +165,7 @@ pub fn config_location_from_env() -> Result<Option<(String, String)>, SetupError
 /// `s3://bucket/key` → (bucket, key); `None` unless the bucket is a bucket name and the key is not empty.
 pub fn parse_s3_url(url: &str) -> Option<(String, String)> {
     let (bucket, key) = url.strip_prefix("s3://")?.split_once('/')?;
-    (canonical_policies::config::is_bucket_name(bucket) && !key.is_empty() && key.len() <= 1024)
+    (breakglass_config::is_bucket_name(bucket) && !key.is_empty() && key.len() <= 1024)
         .then(|| (bucket.to_owned(), key.to_owned()))
 }
 

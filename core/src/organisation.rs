@@ -9,7 +9,8 @@
 
 use std::collections::BTreeSet;
 
-use canonical_policies::{Config, OBJECT_READ_ACTIONS};
+use breakglass_config::Config;
+use canonical_policies::OBJECT_READ_ACTIONS;
 use serde_json::{json, Value};
 
 use crate::guarded::{GuardedCall, Target};

@@ -205,7 +205,7 @@ pub trait AuditReader: Sync {
 pub trait BucketRecords: Sync {
     fn records(
         &self,
-        bucket: &canonical_policies::BucketConfig,
+        bucket: &breakglass_config::BucketConfig,
         since: OffsetDateTime,
     ) -> impl Future<Output = Result<Vec<Value>, PortError>> + Send;
 }

@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use breakglass_config::Config;
 use breakglass_core::events::BusEvent;
 use breakglass_core::guard::discovery::{run, Registry, RegistryError};
 use breakglass_core::ports::{Directory, EventBus, PortError, RegistryStore};
-use canonical_policies::Config;
 
 type Tags = Vec<(String, String)>;
 

@@ -5,13 +5,14 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
+use breakglass_config::Config;
 use breakglass_core::access::approval::NoRecords;
 use breakglass_core::events::BusEvent;
 use breakglass_core::guard::enforce::{Enforcer, Outcome};
 use breakglass_core::inbound::event::{self, Incoming};
 use breakglass_core::notify::{render, Rendered};
 use breakglass_core::ports::{EventBus, PolicyStore, PortError};
-use canonical_policies::{Config, OpenGrant};
+use canonical_policies::OpenGrant;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -871,7 +872,7 @@ mod two_person {
     impl BucketRecords for Records {
         async fn records(
             &self,
-            _: &canonical_policies::BucketConfig,
+            _: &breakglass_config::BucketConfig,
             _: OffsetDateTime,
         ) -> Result<Vec<Value>, PortError> {
             Ok(self.0.clone())
@@ -881,7 +882,7 @@ mod two_person {
     impl BucketRecords for Broken {
         async fn records(
             &self,
-            _: &canonical_policies::BucketConfig,
+            _: &breakglass_config::BucketConfig,
             _: OffsetDateTime,
         ) -> Result<Vec<Value>, PortError> {
             Err(PortError::Retryable("ListObjectVersions: 503".into()))

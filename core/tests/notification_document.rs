@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 
+use breakglass_config::Config;
 use breakglass_core::events::OwnEvent;
 use breakglass_core::inbound::event;
 use breakglass_core::notice::{
@@ -13,7 +14,6 @@ use breakglass_core::notice::{
 };
 use breakglass_core::notify::{render, Rendered};
 use breakglass_core::trail::audit;
-use canonical_policies::Config;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 

@@ -3,9 +3,9 @@
 //! messages are unchanged.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+use breakglass_config::Config;
 use breakglass_core::inbound::event;
 use breakglass_core::notify::{render, Rendered};
-use canonical_policies::Config;
 use serde_json::json;
 
 fn org() -> Config {

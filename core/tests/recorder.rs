@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use breakglass_config::Config;
 use breakglass_core::events::BusEvent;
 use breakglass_core::events::OwnEvent;
 use breakglass_core::inbound::event::QueueMessage as Message;
@@ -14,7 +15,6 @@ use breakglass_core::ports::{Appended, AuditLog, AuditReader, EventBus, PortErro
 use breakglass_core::trail::audit::Trail;
 use breakglass_core::trail::recorder::{self, Timing, SLOT};
 use breakglass_core::trail::records::ReadRecord;
-use canonical_policies::Config;
 use serde_json::{json, Value};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use breakglass_config::Config;
 use breakglass_core::events::BusEvent;
 use breakglass_core::events::REPAIR;
 use breakglass_core::guard::sentinel::Sentinel;
@@ -14,7 +15,6 @@ use breakglass_core::inbound::event::{self, Incoming};
 use breakglass_core::ports::{
     BucketSettings, ControlPlane, EventBus, LifecycleRule, Notification, PortError, Subscription,
 };
-use canonical_policies::Config;
 use serde_json::json;
 use time::OffsetDateTime;
 

@@ -2,8 +2,7 @@
 //! order (AWS evaluates statements as a set: deny wins, then allow, whatever their order).
 #![no_main]
 
-use canonical_policies::eval::{explain, Caller, Request};
-use canonical_policies::Policy;
+use canonical_policies::{explain, Caller, Request, Policy};
 use libfuzzer_sys::fuzz_target;
 
 /// Callers the fuzzer can pick by a byte when its own text is no principal.

@@ -639,8 +639,8 @@ pub fn config_text() -> String {
     std::fs::read_to_string(root().join("examples/breakglass.toml")).unwrap()
 }
 
-pub fn config() -> canonical_policies::Config {
-    canonical_policies::Config::from_toml(&config_text()).unwrap()
+pub fn config() -> breakglass_config::Config {
+    breakglass_config::Config::from_toml(&config_text()).unwrap()
 }
 
 pub struct Stack {
@@ -824,7 +824,7 @@ pub fn single_operator_path() -> String {
 /// and investigator roles are created in their own (logging) accounts and Regions, everything else
 /// in the administrative account.
 pub async fn provision_config(endpoint: &str, text: String) -> Stack {
-    let config = canonical_policies::Config::from_toml(&text).unwrap();
+    let config = breakglass_config::Config::from_toml(&text).unwrap();
     let c = match &config.organisation {
         Some(o) => account_clients(endpoint, &o.admin_account, &o.home_region).await,
         None => clients(endpoint).await,

@@ -25,7 +25,7 @@ async fn fifty(fanned_out: bool) {
         text.push_str(&format!("\n[[bucket]]\nname = \"acme-bulk-logs-{n:02}\"\n"));
     }
     let stack = provision_config(&moto.endpoint, text.clone()).await;
-    let config = canonical_policies::Config::from_toml(&text).unwrap();
+    let config = breakglass_config::Config::from_toml(&text).unwrap();
     assert_eq!(config.buckets.len(), 50);
     for b in &config.buckets {
         let open_to_all = json!({"Version": "2012-10-17", "Statement": [{"Sid": "ClosedAccess", "Effect": "Allow",

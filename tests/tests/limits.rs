@@ -29,8 +29,8 @@ fn example(name: &str) -> String {
 /// template.yaml as deployed with the single-account example: its compact config as the parameter.
 fn single_account() -> (Template, String) {
     let text = example("breakglass.toml");
-    let compact = canonical_policies::compact(&text).unwrap();
-    let config = canonical_policies::Config::from_toml(&text).unwrap();
+    let compact = breakglass_config::compact(&text).unwrap();
+    let config = breakglass_config::Config::from_toml(&text).unwrap();
     let buckets: Vec<String> = config.buckets.iter().map(|b| b.name.clone()).collect();
     let t = Template::load(
         &root().join("template.yaml"),
@@ -121,11 +121,11 @@ fn the_single_account_example_fits_every_aws_limit_as_deployed() {
 #[test]
 fn the_organisation_example_fits_every_aws_limit_as_rendered() {
     let text = example("organisation.toml");
-    let config = canonical_policies::Config::from_toml(&text).unwrap();
+    let config = breakglass_config::Config::from_toml(&text).unwrap();
     // Refused with the limit named when over it (organisation::render).
     let rendered = breakglass_core::organisation::render(&config).unwrap();
     eprintln!("SCP {} characters, RCP {} characters", rendered.scp.len(), rendered.rcp.len());
-    let compact = canonical_policies::compact(&text).unwrap();
+    let compact = breakglass_config::compact(&text).unwrap();
     eprintln!(
         "organisation config object: {} bytes compact, {} as written (no size limit: an S3 object)",
         compact.len(),

@@ -6,7 +6,8 @@
 //! the functions and moto counts what went over the wire.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use canonical_policies::{classify, Config, State};
+use breakglass_config::Config;
+use canonical_policies::{classify, State};
 use e2e::{
     account_clients, cloudtrail_event, provision_config, role_env, root, Clients, FaultProxy, Function, Moto,
     ResponseCatcher, OPEN_PRODUCT,

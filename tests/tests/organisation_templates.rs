@@ -4,9 +4,9 @@
 //! protected buckets and reads no object; the rules forward every guarded call and name no bucket.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+use breakglass_config::Config;
 use breakglass_core::guarded::GuardedCall;
-use canonical_policies::eval::{explain, Caller, Decision, Request};
-use canonical_policies::{Config, Policy, OBJECT_READ_ACTIONS};
+use canonical_policies::{explain, Caller, Decision, Policy, Request, OBJECT_READ_ACTIONS};
 use e2e::cfn::Template;
 use e2e::root;
 use serde_json::json;

@@ -20,7 +20,7 @@ async fn a_failing_shard_is_retried_then_alerted_with_its_buckets_and_the_others
         text.push_str(&format!("\n[[bucket]]\nname = \"acme-swept-logs-{n:02}\"\n"));
     }
     let stack = provision_config(&moto.endpoint, text.clone()).await;
-    let config = canonical_policies::Config::from_toml(&text).unwrap();
+    let config = breakglass_config::Config::from_toml(&text).unwrap();
     // Eight tampered buckets, and one that is configured but gone: it fails its shard on every try.
     let tampered: Vec<String> = (0..8).map(|n| format!("acme-swept-logs-{n:02}")).collect();
     for b in &tampered {
@@ -117,7 +117,7 @@ async fn a_clean_sweep_reads_each_policy_once_and_writes_nothing() {
     enforcer.invoke(&schedule("clean", "2026-12-02T17:20:00Z")).unwrap();
     let before = proxy.with("").len();
     stack.run_sweep_queue(&queue, &enforcer, 10).await;
-    let buckets = canonical_policies::Config::from_toml(&stack.config_text).unwrap().buckets.len();
+    let buckets = breakglass_config::Config::from_toml(&stack.config_text).unwrap().buckets.len();
     let s3_gets = proxy.with("GET /").iter().filter(|l| l.contains("?policy")).count();
     assert_eq!(s3_gets, buckets, "{:?}", proxy.with(""));
     // The only write of a clean sweep is the close's marker in the audit trail, once per sweep.

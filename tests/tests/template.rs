@@ -11,8 +11,7 @@
     clippy::string_slice
 )]
 
-use canonical_policies::eval::{explain, Caller, Decision, Request};
-use canonical_policies::{Policy, OBJECT_READ_ACTIONS};
+use canonical_policies::{explain, Caller, Decision, Policy, Request, OBJECT_READ_ACTIONS};
 use e2e::cfn::{Role, Template};
 use e2e::{config, root};
 use serde_json::{json, Value};

@@ -3,21 +3,46 @@
 
 use std::path::PathBuf;
 
-use canonical_policies::{BucketConfig, Config};
-use time::OffsetDateTime;
+use canonical_policies::json::{self, Json};
+use std::collections::BTreeSet;
+
+use canonical_policies::{BucketTemplates, OpenGrant, Partition, Policy, TemplateInputs};
+use time::{Duration, OffsetDateTime};
 
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// `examples/breakglass.toml`, the config the README and demo use.
-pub fn example_config() -> Config {
+/// The templates of `acme-cloudtrail-logs` in `examples/breakglass.toml`, the config the README and
+/// demo use (the bucket takes all of `[defaults]`). Read here from the TOML itself: the product
+/// configuration's crate builds on this one, not the other way round.
+pub fn example_bucket() -> BucketTemplates {
     let text = std::fs::read_to_string(workspace_root().join("examples/breakglass.toml")).unwrap();
-    Config::from_toml(&text).unwrap()
+    let doc: toml::Table = toml::from_str(&text).unwrap();
+    let d = doc["defaults"].as_table().unwrap();
+    let text_of = |key: &str| d[key].as_str().unwrap().to_owned();
+    let list =
+        |key: &str| d[key].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+    let hours = text_of("max_open_duration").strip_suffix('h').unwrap().parse().unwrap();
+    let base_text = text_of("base_statements");
+    let Json::Array(base) = json::parse(base_text.as_bytes()).unwrap() else { panic!() };
+    BucketTemplates::new(TemplateInputs {
+        bucket: "acme-cloudtrail-logs".to_owned(),
+        partition: Partition::new(&text_of("partition")).unwrap(),
+        account: text_of("account"),
+        investigator_roles: list("investigator_roles"),
+        automation_principals: list("automation_principals"),
+        max_open_duration: Duration::hours(hours),
+        base_statements: base.into_iter().map(Json::into_owned).collect(),
+    })
+    .unwrap()
 }
 
-pub fn example_bucket() -> BucketConfig {
-    example_config().bucket("acme-cloudtrail-logs").unwrap().clone()
+/// `bucket`'s OpenAccess for `reader`, opened at 12:00 on 2026-11-24 until 16:00.
+pub fn open_for(bucket: &BucketTemplates, reader: &str) -> Policy {
+    let grant =
+        OpenGrant { readers: BTreeSet::from([reader.to_owned()]), expiry: at("2026-11-24T16:00:00Z") };
+    bucket.render_open(&grant, at("2026-11-24T12:00:00Z")).unwrap()
 }
 
 pub fn at(s: &str) -> OffsetDateTime {

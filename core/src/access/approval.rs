@@ -7,7 +7,8 @@
 
 use std::collections::BTreeSet;
 
-use canonical_policies::{format_expiry, BucketConfig, GrantError, HumanDuration, OpenGrant};
+use breakglass_config::BucketConfig;
+use canonical_policies::{format_expiry, GrantError, HumanDuration, OpenGrant};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -159,7 +160,7 @@ pub fn decide(
     if !approve {
         return Ok(Decision { decision: "denied".into(), ..base });
     }
-    let duration = canonical_policies::config::parse_duration(&request.duration)
+    let duration = breakglass_config::parse_duration(&request.duration)
         .ok_or_else(|| refuse(Refusal::BadDuration(request.duration.clone())))?;
     let asked = OpenGrant {
         readers: request.readers.iter().cloned().collect(),

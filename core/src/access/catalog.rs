@@ -10,8 +10,8 @@
 
 use std::collections::BTreeSet;
 
-use canonical_policies::config::{is_bucket_name, parse_duration};
-use canonical_policies::{format_expiry, Config};
+use breakglass_config::{is_bucket_name, parse_duration, Config};
+use canonical_policies::format_expiry;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use canonical_policies::{Config, Quoted};
+use breakglass_config::Config;
+use canonical_policies::Quoted;
 
 /// Lines of difference shown and mailed at most; the rest is counted.
 const MAX_DIFF_LINES: usize = 200;

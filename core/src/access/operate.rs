@@ -8,7 +8,8 @@
 
 use std::collections::BTreeSet;
 
-use canonical_policies::{classify, format_expiry, BucketConfig, GrantError, OpenGrant, Policy, State};
+use breakglass_config::BucketConfig;
+use canonical_policies::{classify, format_expiry, GrantError, OpenGrant, Policy, State};
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 

@@ -9,7 +9,7 @@
 //! hold what this run found: protect less); the run stops with an alert, and the functions keep the
 //! last good registry in force.
 
-use canonical_policies::{Config, Discovered};
+use breakglass_config::{Config, Discovered};
 use serde::{Deserialize, Serialize};
 
 use crate::events::{DiscoveryEvent, Entry, OwnEvent};

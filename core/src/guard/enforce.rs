@@ -4,10 +4,8 @@
 //! reopen a bucket; it writes nothing when the state is already right (no loop on its own write); and
 //! it verifies every write by reading back and comparing canonical hashes.
 
-use canonical_policies::diff::diff_nearest;
-use canonical_policies::{
-    classify, classify_text, BucketConfig, Classification, Config, Policy, PolicyHash, State,
-};
+use breakglass_config::{BucketConfig, Config};
+use canonical_policies::{classify, classify_text, diff_nearest, Classification, Policy, PolicyHash, State};
 use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 use time::OffsetDateTime;

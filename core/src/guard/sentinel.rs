@@ -5,7 +5,8 @@
 //! because the first one is what was attacked). Like the enforcer it is level-triggered: it reads the
 //! live state, never trusts the event, and writes nothing when all is well.
 
-use canonical_policies::{BucketConfig, Config, Investigator, Quoted};
+use breakglass_config::{BucketConfig, Config, Investigator};
+use canonical_policies::Quoted;
 use serde_json::json;
 use time::OffsetDateTime;
 

@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use canonical_policies::{BucketConfig, Config};
+use breakglass_config::{BucketConfig, Config};
 use futures_util::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};

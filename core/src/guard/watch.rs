@@ -2,7 +2,8 @@
 //! roles' trust, and the subscriptions that carry the mails. Pure judgements here; the enforcer reads,
 //! repairs and reports.
 
-use canonical_policies::{BucketConfig, Quoted};
+use breakglass_config::BucketConfig;
+use canonical_policies::Quoted;
 use serde::Deserialize;
 use serde_json::Value;
 

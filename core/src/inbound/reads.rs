@@ -93,7 +93,7 @@ pub fn event_id_of(body: &str) -> Option<String> {
 
 /// Reads one message of the data-event queue (an EventBridge event, as the rule delivers it).
 /// `config` decides which buckets are protected and, in organisation mode, which account owns each.
-pub fn parse(body: &str, config: &canonical_policies::Config) -> Result<ObjectRead, Unreadable> {
+pub fn parse(body: &str, config: &breakglass_config::Config) -> Result<ObjectRead, Unreadable> {
     let v: Value = serde_json::from_str(body).map_err(|e| Unreadable::NotJson(e.to_string()))?;
     let Incoming::ApiCalls(calls) = event::parse(&v)? else { return Err(Unreadable::NotApiCall) };
     let [call] = calls.as_slice() else { return Err(Unreadable::NotApiCall) };

@@ -3,7 +3,7 @@
 //! the config: a forged or mis-routed event never causes a read or write in another account. It is
 //! reported instead (`breakglass misrouted`), because it means someone forged it or a rule is wrong.
 
-use canonical_policies::Config;
+use breakglass_config::Config;
 use time::OffsetDateTime;
 
 use crate::events::Misrouted;
@@ -36,7 +36,7 @@ pub fn check(config: &Config, call: &ApiCall, now: OffsetDateTime) -> Option<Mis
 
 /// The buckets a call that names no bucket may have touched: all of them in single-account mode; in
 /// organisation mode only those of the account(s) the call came from (none, if it says none).
-pub fn buckets_of<'a>(config: &'a Config, call: &ApiCall) -> Vec<&'a canonical_policies::BucketConfig> {
+pub fn buckets_of<'a>(config: &'a Config, call: &ApiCall) -> Vec<&'a breakglass_config::BucketConfig> {
     config
         .buckets
         .iter()

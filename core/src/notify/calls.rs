@@ -3,9 +3,9 @@
 
 use std::fmt::Write as _;
 
-use canonical_policies::diff::diff_nearest;
+use breakglass_config::{BucketConfig, Config};
 use canonical_policies::{
-    classify, classify_text, format_expiry, BucketConfig, Classification, Config, Policy, Quoted, State,
+    classify, classify_text, diff_nearest, format_expiry, Classification, Policy, Quoted, State,
 };
 use time::OffsetDateTime;
 

@@ -11,7 +11,7 @@
 //! they share (subjects, sections, attributes, the document of a message); this one routes and adds
 //! the account and Region of a bucket. The children import `mail`, never this one: no circle.
 
-use canonical_policies::Config;
+use breakglass_config::Config;
 use serde::Deserialize;
 use time::OffsetDateTime;
 

@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-use canonical_policies::{Config, Quoted};
+use breakglass_config::Config;
+use canonical_policies::Quoted;
 use serde_json::Value;
 
 use crate::events::REPAIR;

@@ -7,7 +7,7 @@
 //! (`If-None-Match: *`) refuses the second copy instead of adding one.
 //! Schema: `docs/audit-trail.md`.
 
-use canonical_policies::AuditConfig;
+use breakglass_config::AuditConfig;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -286,7 +286,7 @@ pub fn record(
     let mut detail = Document::deserialize(&n.default).ok()?;
     let bucket = detail
         .bucket()
-        .filter(|b| canonical_policies::config::is_bucket_name(b))
+        .filter(|b| breakglass_config::is_bucket_name(b))
         .unwrap_or_else(|| CONTROL.to_owned());
     let kind = detail.kind.clone();
     // Organisation mode: the bucket's account (the notifier names it in every message about a bucket).
@@ -294,7 +294,7 @@ pub fn record(
         Some(Account::Place(p)) => Some(p.id.clone()),
         _ => None,
     }
-    .filter(|a| canonical_policies::policy::is_account_id(a) && bucket != CONTROL);
+    .filter(|a| canonical_policies::is_account_id(a) && bucket != CONTROL);
     let f = match (event, &detail.about) {
         (Some(e), _) => own_facts(e),
         (None, About::Call(c)) => call_facts(c),

@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use canonical_policies::Config;
+use breakglass_config::Config;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};

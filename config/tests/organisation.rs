@@ -2,7 +2,7 @@
 //! refused with one line naming the culprit.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use canonical_policies::{Config, ConfigError};
+use breakglass_config::{Config, ConfigError};
 
 fn example() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/organisation.toml")).unwrap()

@@ -1,0 +1,118 @@
+//! `Principal` and `NotPrincipal` against the caller.
+
+use super::request::{last_segment, Caller};
+use super::Tri;
+use crate::policy::{Clause, Effect, Principal, PrincipalKind};
+
+/// How one principal value matches the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PrincipalMatch {
+    /// Names the caller (or, for a role, the role whose session the caller is).
+    Exact,
+    /// Names the caller's account (`arn:aws:iam::A:root`), and the caller is not that root user.
+    Account,
+    Unknown,
+    No,
+}
+
+/// `Principal` matches when any value names the caller or its account; `NotPrincipal` applies to
+/// everyone it does not name *exactly*: listing an account or a role does not exempt the account's
+/// users or the role's sessions (IAM user guide, "NotPrincipal": "you must also specify the account
+/// ARN of the not-denied principal").
+pub(super) fn principal_clause(clause: &Clause<Principal>, caller: &Caller, effect: Effect) -> (Tri, bool) {
+    let map = match &clause.values {
+        Principal::Anyone => return (Tri::from_bool(!clause.negated), false),
+        Principal::Typed(map) => map,
+    };
+    let values = || map.iter().flat_map(|(kind, values)| values.iter().map(move |v| (*kind, v.as_str())));
+    if clause.negated {
+        return (Tri::any(values().map(|(kind, v)| names_exactly(kind, v, caller))).not(), false);
+    }
+    let matches: Vec<PrincipalMatch> = values().map(|(kind, v)| principal_value(kind, v, caller)).collect();
+    let has = |m: PrincipalMatch| matches.contains(&m);
+    match effect {
+        // A deny on an account applies to everyone in it.
+        Effect::Deny if has(PrincipalMatch::Exact) || has(PrincipalMatch::Account) => (Tri::Match, false),
+        Effect::Allow if has(PrincipalMatch::Exact) => (Tri::Match, false),
+        _ if has(PrincipalMatch::Unknown) => (Tri::Unknown, false),
+        Effect::Allow if has(PrincipalMatch::Account) => (Tri::Match, true),
+        _ => (Tri::NoMatch, false),
+    }
+}
+
+pub(super) fn principal_value(kind: PrincipalKind, v: &str, caller: &Caller) -> PrincipalMatch {
+    let exact = |b: bool| if b { PrincipalMatch::Exact } else { PrincipalMatch::No };
+    match kind {
+        PrincipalKind::Service => match caller {
+            Caller::Service(name) => exact(v.eq_ignore_ascii_case(name)),
+            _ => PrincipalMatch::No,
+        },
+        PrincipalKind::Federated => PrincipalMatch::No,
+        // Canonical user IDs map to accounts or OAIs we cannot resolve here.
+        PrincipalKind::CanonicalUser => PrincipalMatch::Unknown,
+        PrincipalKind::Aws => {
+            if v == "*" {
+                // Whether {"AWS":"*"} covers anonymous callers and services is disputed (NORMALIZATION §11).
+                return if caller.is_iam() { PrincipalMatch::Exact } else { PrincipalMatch::Unknown };
+            }
+            if !caller.is_iam() {
+                return PrincipalMatch::No;
+            }
+            let Some((service, account, resource)) = iam_arn_parts(v) else {
+                // A unique ID (AROA…) left by a deleted principal, or something we cannot resolve.
+                return PrincipalMatch::Unknown;
+            };
+            match (service, resource) {
+                ("iam", "root") => match caller {
+                    _ if caller.account() != Some(account) => PrincipalMatch::No,
+                    Caller::Root { .. } => PrincipalMatch::Exact,
+                    _ => PrincipalMatch::Account,
+                },
+                // A role ARN names the role's sessions; session ARNs carry no path, so the name decides.
+                ("iam", res) if res.starts_with("role/") => exact(match caller {
+                    Caller::Role { arn, .. } => arn == v,
+                    Caller::Session { account: a, role, .. } => a == account && last_segment(res) == role,
+                    _ => false,
+                }),
+                ("iam", res) if res.starts_with("user/") => {
+                    exact(matches!(caller, Caller::User { arn, .. } if arn == v))
+                }
+                ("sts", res) if res.starts_with("assumed-role/") => {
+                    exact(matches!(caller, Caller::Session { arn, .. } if arn == v))
+                }
+                _ => PrincipalMatch::Unknown,
+            }
+        }
+    }
+}
+
+/// Whether a `NotPrincipal` value names this very caller.
+pub(super) fn names_exactly(kind: PrincipalKind, v: &str, caller: &Caller) -> Tri {
+    match kind {
+        PrincipalKind::Service => {
+            Tri::from_bool(matches!(caller, Caller::Service(n) if v.eq_ignore_ascii_case(n)))
+        }
+        PrincipalKind::Federated => Tri::NoMatch,
+        PrincipalKind::CanonicalUser => Tri::Unknown,
+        PrincipalKind::Aws if v == "*" => {
+            if caller.is_iam() {
+                Tri::Match
+            } else {
+                Tri::Unknown
+            }
+        }
+        PrincipalKind::Aws if iam_arn_parts(v).is_none() => Tri::Unknown,
+        PrincipalKind::Aws => Tri::from_bool(caller.own_arn().as_deref() == Some(v)),
+    }
+}
+
+/// `arn:<partition>:<service>::<account>:<resource>` of IAM and STS principals.
+pub(super) fn iam_arn_parts(v: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = v.splitn(6, ':');
+    match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("arn"), Some(_), Some(service), Some(_), Some(account), Some(resource)) => {
+            Some((service, account, resource))
+        }
+        _ => None,
+    }
+}

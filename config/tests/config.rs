@@ -1,0 +1,200 @@
+//! The configuration: defaults over buckets, durations, the audit table, names, compaction,
+//! discovery, the two-person rule, and the one-line errors a bad config gets.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::collections::BTreeSet;
+
+use breakglass_config::{
+    compact, is_bucket_name, parse_duration, AuditConfig, Config, Discovered, TwoPerson,
+};
+use canonical_policies::{HumanDuration, OpenGrant};
+use time::Duration;
+
+const INVESTIGATOR: &str = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
+
+fn at(s: &str) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap()
+}
+
+fn now() -> time::OffsetDateTime {
+    at("2026-11-24T12:00:00Z")
+}
+
+fn grant(expiry: &str) -> OpenGrant {
+    OpenGrant { readers: BTreeSet::from([INVESTIGATOR.to_owned()]), expiry: at(expiry) }
+}
+
+/// `examples/breakglass.toml`, the config the README and demo use.
+fn example_config() -> Config {
+    Config::from_toml(include_str!("../../examples/breakglass.toml")).unwrap()
+}
+
+#[test]
+fn rendered_templates_have_no_placeholders_left() {
+    for bucket in &example_config().buckets {
+        assert!(!bucket.closed_policy().to_pretty_json().contains("{{"));
+        let open = bucket.render_open(&grant("2026-11-24T14:00:00Z"), now()).unwrap();
+        assert!(!open.to_pretty_json().contains("{{"));
+        assert_eq!(bucket.closed_policy().claimed_state(), Some("ClosedAccess"));
+        assert_eq!(open.claimed_state(), Some("OpenAccess"));
+    }
+}
+
+#[test]
+fn config_errors_are_one_line_and_name_the_field() {
+    let bad = |toml: &str| Config::from_toml(toml).unwrap_err().to_string();
+    let base = r#"
+[defaults]
+account = "111122223333"
+investigator_roles = ["arn:aws:iam::111122223333:role/r"]
+automation_principals = ["arn:aws:iam::111122223333:role/a"]
+max_open_duration = "4h"
+"#;
+    assert_eq!(bad(base), "config has no `[[bucket]]`");
+    assert_eq!(
+        bad(&format!("{base}[[bucket]]\nname = \"Bad_Name\"\n")),
+        "bucket `Bad_Name`: invalid `name` `Bad_Name`: not a valid s3 bucket name"
+    );
+    assert_eq!(
+        bad(&format!("{base}[[bucket]]\nname = \"b-1\"\n[[bucket]]\nname = \"b-1\"\n")),
+        "bucket `b-1` is configured twice"
+    );
+    assert!(bad(&format!("{base}[[bucket]]\nname = \"b-1\"\nmax_open_duration = \"40d\"\n"))
+        .contains("at most 31d"));
+    assert!(bad(&format!(
+        "{base}[[bucket]]\nname = \"b-1\"\ninvestigator_roles = [\"arn:aws:iam::111122223333:user/u\"]\n"
+    ))
+    .contains("expected an iam role arn"));
+    assert!(bad(&format!(
+        "{base}[[bucket]]\nname = \"b-1\"\nbase_statements = '[{{\"Sid\":\"ClosedAccess\"}}]'\n"
+    ))
+    .contains("this sid belongs to a template"));
+    assert!(bad(&format!("{base}[[bucket]]\nname = \"b-1\"\nbase_statements = '[{{\"Sid\":\"x\"}}]'\n"))
+        .contains("rendered closed template is not a valid bucket policy: missing `Effect`"));
+    assert!(bad(&format!(
+        "{base}[[bucket]]\nname = \"b-1\"\nbase_statements = '[{{\"Sid\":\"{{{{readers}}}}\"}}]'\n"
+    ))
+    .contains("placeholder `readers` has no value in base_statements"));
+    assert!(bad(&format!("{base}[[bucket]]\nname = \"b-1\"\nunknown = 1\n"))
+        .starts_with("invalid config: unknown field `unknown`"));
+    assert!(bad(&format!("{base}[[bucket]]\nname = \"b-1\"\nunknown = 1\n")).ends_with("(line 9, column 1)"));
+    for msg in [bad(base), bad("not toml [")] {
+        assert_eq!(msg.lines().count(), 1, "{msg}");
+    }
+}
+
+fn org(discovery: &str) -> Config {
+    let text = format!("{}\n{discovery}\n", include_str!("../../examples/organisation.toml"));
+    Config::from_toml(&text).unwrap()
+}
+
+fn found(name: &str, account: &str, region: &str) -> Discovered {
+    Discovered { name: name.into(), account: account.into(), region: region.into() }
+}
+
+#[test]
+fn approvers_match_sessions_of_roles_and_globs() {
+    let t = TwoPerson {
+        approvers: vec![
+            "arn:aws:sts::111122223333:assumed-role/breakglass-operator/bob".into(),
+            "arn:aws:iam::111122223333:role/approvers/breakglass-approver".into(),
+            "arn:aws:sts::111122223333:assumed-role/Security*/*".into(),
+        ],
+        request_expiry: Duration::hours(24),
+    };
+    assert!(t.may_approve("arn:aws:sts::111122223333:assumed-role/breakglass-operator/bob"));
+    assert!(!t.may_approve("arn:aws:sts::111122223333:assumed-role/breakglass-operator/alice"));
+    assert!(t.may_approve("arn:aws:sts::111122223333:assumed-role/breakglass-approver/carol"));
+    assert!(!t.may_approve("arn:aws:sts::444455556666:assumed-role/breakglass-approver/carol"));
+    assert!(t.may_approve("arn:aws:sts::111122223333:assumed-role/SecurityTeam/dave"));
+    assert!(!t.may_approve("arn:aws:iam::111122223333:user/bob"));
+    let glob = canonical_policies::glob;
+    assert!(glob("a*b*c", "a-x-b-y-c") && !glob("a*b", "a-x-c") && glob("*", "") && !glob("", "x"));
+}
+
+#[test]
+fn durations() {
+    assert_eq!(parse_duration("12h"), Some(Duration::hours(12)));
+    assert_eq!(parse_duration("1h30m"), Some(Duration::minutes(90)));
+    assert_eq!(parse_duration("0h"), None);
+    assert_eq!(parse_duration("h"), None);
+    assert_eq!(parse_duration("12"), None);
+    assert_eq!(parse_duration("99999999999999999999h"), None);
+    assert_eq!(HumanDuration(Duration::minutes(90)).to_string(), "1h30m");
+}
+
+#[test]
+fn audit_table() {
+    let a = AuditConfig::new("acme-audit", "trail", 30).unwrap();
+    assert_eq!((a.prefix.as_str(), a.retain), ("trail/", Duration::days(30)));
+    assert!(AuditConfig::new("acme-audit", "../x//", 30).is_err());
+    assert!(AuditConfig::new("acme-audit", "", 0).is_err());
+    assert!(AuditConfig::new("Acme", "", 1).is_err());
+}
+
+#[test]
+fn bucket_names() {
+    assert!(is_bucket_name("acme-audit-logs"));
+    assert!(!is_bucket_name("Acme"));
+    assert!(!is_bucket_name("-ab"));
+}
+
+#[test]
+fn the_examples_compact_to_the_same_config() {
+    for text in
+        [include_str!("../../examples/breakglass.toml"), include_str!("../../examples/organisation.toml")]
+    {
+        let small = compact(text).unwrap();
+        assert!(small.len() * 3 < text.len() * 2, "{} → {}", text.len(), small.len());
+        assert!(!small.lines().any(|l| l.starts_with('#') || l.trim().is_empty()));
+        assert_eq!(compact(&small).unwrap(), small, "compact is idempotent");
+    }
+}
+
+#[test]
+fn discovered_buckets_are_protected_with_the_defaults_unless_configured_or_excluded() {
+    let config = org("[discovery]\ntag = \"breakglass=protect\"\nexclude = [\"acme-scratch-logs\"]");
+    let d = config.discovery.clone().unwrap();
+    assert_eq!(d.tag, Some(("breakglass".into(), Some("protect".into()))));
+    assert!(d.tagged(&[("breakglass".into(), "protect".into())]));
+    assert!(!d.tagged(&[("breakglass".into(), "no".into())]));
+    assert!(!d.tagged(&[]));
+    let before = config.buckets.len();
+    let (merged, refused) = config.with_discovered(&[
+        found("acme-new-logs", "111100000000", "eu-west-1"),
+        found("acme-scratch-logs", "111100000000", "eu-west-1"),
+        // Configured by hand: the [[bucket]] wins, it is not added twice.
+        found("acme-prod-cloudtrail-logs", "111100000000", "eu-central-1"),
+        found("acme-elsewhere-logs", "444400000000", "eu-west-1"),
+        found("other-logs", "111100000000", "eu-west-1"),
+    ]);
+    assert_eq!(merged.buckets.len(), before + 1);
+    let new = merged.bucket("acme-new-logs").unwrap();
+    assert_eq!((new.account.as_str(), new.region.as_deref()), ("111100000000", Some("eu-west-1")));
+    assert_eq!(
+        new.investigator_roles,
+        merged
+            .bucket("acme-dev-cloudtrail-logs")
+            .unwrap()
+            .investigator_roles
+            .iter()
+            .map(|r| r.replace("222200000000", "111100000000"))
+            .collect()
+    );
+    assert!(merged.bucket("acme-scratch-logs").is_none(), "excluded");
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(refused[0].to_string().contains("444400000000"), "{}", refused[0]);
+}
+
+#[test]
+fn discovery_is_organisation_mode_only_and_checked() {
+    let single = format!("{}\n[discovery]\n", include_str!("../../examples/breakglass.toml"));
+    assert!(Config::from_toml(&single).unwrap_err().to_string().contains("only in organisation mode"));
+    for bad in ["tag = \"aws:createdBy\"", "tag = \"\"", "exclude = [\"Not_A_Bucket\"]"] {
+        let text = format!("{}\n[discovery]\n{bad}\n", include_str!("../../examples/organisation.toml"));
+        assert!(
+            Config::from_toml(&text).unwrap_err().to_string().starts_with("[discovery]: invalid"),
+            "{bad}"
+        );
+    }
+}
