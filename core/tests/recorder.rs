@@ -1,6 +1,6 @@
 //! The recorder over in-memory ports, with CloudTrail data events shaped from published real ones
 //! (`fixtures/data-events/SOURCES.md`). The same paths run against moto with the real binary in
-//! `tests/tests/reads.rs` at the workspace root.
+//! `tests/tests/e2e/reads.rs` at the workspace root.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::collections::BTreeMap;

@@ -1,6 +1,6 @@
 //! The sentinel (the paths around the policy) over in-memory ports: what it repairs, what it only
 //! reports, dry runs, refusals, and that one failing bucket does not stop the others. The same runs
-//! against moto through the real binaries in `tests/tests/attacks.rs`.
+//! against moto through the real binaries in `tests/tests/e2e/attacks.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::collections::HashMap;

@@ -10,7 +10,7 @@
     missing_debug_implementations
 )]
 
-pub mod cfn;
+pub use proofs::{config, config_text, root};
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -32,10 +32,6 @@ pub const CATALOG_PRINCIPAL: &str = "arn:aws:iam::111122223333:role/LogTeam";
 /// A session of [`CATALOG_PRINCIPAL`], as Service Catalog records the provisioning principal.
 pub const OPERATOR_SESSION: &str = "arn:aws:sts::111122223333:assumed-role/LogTeam/alice@example.com";
 pub const ACCOUNT: &str = "111122223333";
-
-pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
@@ -633,15 +629,6 @@ impl Drop for Function {
 
 // ------------------------------------------------------------------------------------------------
 // What template.yaml provisions, on moto.
-
-/// The example config and the protected bucket the tests use.
-pub fn config_text() -> String {
-    std::fs::read_to_string(root().join("examples/breakglass.toml")).unwrap()
-}
-
-pub fn config() -> canonical_policies::Config {
-    canonical_policies::Config::from_toml(&config_text()).unwrap()
-}
 
 pub struct Stack {
     pub clients: Clients,

@@ -3,10 +3,9 @@
 //! `BreakglassConfig` parameter, and the organisation's rendered SCP and RCP. Each failure says
 //! which limit and what to do. (The organisation stacks' environments and event patterns:
 //! `organisation_templates.rs`; the read trail's selectors: `template.rs`.)
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use e2e::cfn::Template;
-use e2e::root;
+use proofs::cfn::Template;
+use proofs::root;
 use serde_json::{json, Value};
 
 const ACCOUNT: &str = "111122223333";

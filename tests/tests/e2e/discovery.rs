@@ -5,7 +5,6 @@
 //! sweeps is discovered from its CreateBucket event; only the config's `exclude` takes one out; a
 //! registry that cannot be read is alerted and the last good one stays in force; the accounts of an
 //! `[[ou]]` are listed through AWS Organizations.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use e2e::{account_clients, provision_config, role_env, root, Function, Moto};
 use serde_json::{json, Value};

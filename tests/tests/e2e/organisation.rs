@@ -4,7 +4,6 @@
 //! only through AssumeRole into `breakglass-member` (moto answers with credentials of that account);
 //! everything is read back with the logging account's own credentials. A recording proxy between
 //! the functions and moto counts what went over the wire.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use canonical_policies::{classify, Config, State};
 use e2e::{
