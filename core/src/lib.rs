@@ -28,6 +28,8 @@ pub mod report;
 pub mod route;
 pub mod sentinel;
 pub mod sweep;
+#[cfg(feature = "test-util")]
+pub mod testing;
 pub mod watch;
 
 /// An RFC 3339 time (CloudTrail's `eventTime`, our own records' `time`), or `None`.

@@ -1,16 +1,12 @@
 //! The recorder over in-memory ports, with CloudTrail data events shaped from published real ones
 //! (`fixtures/data-events/SOURCES.md`). The same paths run against moto with the real binary in
 //! `tests/tests/e2e/reads.rs` at the workspace root.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
-
-use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 use breakglass_core::audit::Trail;
 use breakglass_core::events::OwnEvent;
-use breakglass_core::ports::{Appended, AuditLog, AuditReader, BusEvent, EventBus, PortError};
 use breakglass_core::reads::{self, Unreadable};
 use breakglass_core::recorder::{self, Message, ReadRecord, Timing, SLOT};
+use breakglass_core::testing::{example_config as config, Bus, Log};
 use canonical_policies::Config;
 use serde_json::{json, Value};
 use time::macros::datetime;
@@ -19,77 +15,6 @@ use time::{Duration, OffsetDateTime};
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!("{}/tests/fixtures/data-events/{name}", env!("CARGO_MANIFEST_DIR")))
         .unwrap()
-}
-
-fn config() -> Config {
-    let text = std::fs::read_to_string(format!("{}/../examples/breakglass.toml", env!("CARGO_MANIFEST_DIR")))
-        .unwrap();
-    Config::from_toml(&text).unwrap()
-}
-
-#[derive(Default)]
-struct Log {
-    records: Mutex<BTreeMap<String, String>>,
-    /// Writes under keys containing this fail.
-    fail: Mutex<Option<String>>,
-}
-
-impl AuditLog for Log {
-    async fn append(&self, key: &str, body: &str, _: OffsetDateTime) -> Result<Appended, PortError> {
-        if self.fail.lock().unwrap().as_deref().is_some_and(|f| key.contains(f)) {
-            return Err(PortError::Retryable("PutObject: 503 SlowDown".into()));
-        }
-        let mut m = self.records.lock().unwrap();
-        if m.contains_key(key) {
-            return Ok(Appended::AlreadyThere);
-        }
-        m.insert(key.to_owned(), body.to_owned());
-        Ok(Appended::Written)
-    }
-}
-
-impl AuditReader for Log {
-    async fn keys(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<String>, PortError> {
-        let m = self.records.lock().unwrap();
-        Ok(m.keys()
-            .filter(|k| k.starts_with(prefix) && start_after.is_none_or(|s| k.as_str() > s))
-            .cloned()
-            .collect())
-    }
-    async fn get(&self, key: &str) -> Result<Option<String>, PortError> {
-        Ok(self.records.lock().unwrap().get(key).cloned())
-    }
-}
-
-impl Log {
-    fn under(&self, prefix: &str) -> Vec<(String, Value)> {
-        let m = self.records.lock().unwrap();
-        m.iter()
-            .filter(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| (k.clone(), serde_json::from_str(v).unwrap()))
-            .collect()
-    }
-}
-
-#[derive(Default)]
-struct Bus(Mutex<Vec<BusEvent>>);
-
-impl EventBus for Bus {
-    async fn put(&self, event: &BusEvent) -> Result<(), PortError> {
-        self.0.lock().unwrap().push(event.clone());
-        Ok(())
-    }
-}
-
-impl Bus {
-    fn events(&self) -> Vec<OwnEvent> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|e| OwnEvent::from_bus(&e.detail_type, &e.detail).unwrap())
-            .collect()
-    }
 }
 
 fn trail(config: &Config) -> Trail<Log> {
