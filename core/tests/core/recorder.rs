@@ -21,6 +21,22 @@ fn trail(config: &Config) -> Trail<Log> {
     Trail { log: Log::default(), config: config.audit.clone().unwrap(), config_sha256: Some("c0nf".into()) }
 }
 
+/// The recorder's handler, as the Lambda runs it at `at`.
+async fn handle_at(
+    config: &Config,
+    trail: &Trail<Log>,
+    bus: &Bus,
+    event: &Value,
+    at: OffsetDateTime,
+) -> Value {
+    recorder::handle(config, trail, &trail.log, bus, event, at, Timing::default()).await.unwrap()
+}
+
+/// The recorder's report run at `at`: how many window reports it made.
+async fn reports_at(config: &Config, trail: &Trail<Log>, bus: &Bus, at: OffsetDateTime) -> usize {
+    recorder::reports(config, trail, &trail.log, bus, at, Timing::default().report_delay).await.unwrap()
+}
+
 fn msg(id: &str, body: String) -> Message {
     Message { id: id.into(), body, receive_count: 1 }
 }
@@ -426,37 +442,10 @@ async fn the_access_report_after_a_close_counts_every_reader_and_flags_reads_out
     })
     .to_bus();
     let event = json!({"detail-type": close.detail_type, "source": "breakglass", "detail": close.detail});
-    let timing = Timing::default();
-    let out = recorder::handle(
-        &config,
-        &trail,
-        &trail.log,
-        &bus,
-        &event,
-        datetime!(2026-11-30 10:00:01 UTC),
-        timing,
-    )
-    .await
-    .unwrap();
+    let out = handle_at(&config, &trail, &bus, &event, datetime!(2026-11-30 10:00:01 UTC)).await;
     assert_eq!(out["closing"], "acme-cloudtrail-logs");
-    let early = recorder::reports(
-        &config,
-        &trail,
-        &trail.log,
-        &bus,
-        datetime!(2026-11-30 10:05:00 UTC),
-        timing.report_delay,
-    );
-    assert_eq!(early.await.unwrap(), 0);
-    let due = recorder::reports(
-        &config,
-        &trail,
-        &trail.log,
-        &bus,
-        datetime!(2026-11-30 10:10:30 UTC),
-        timing.report_delay,
-    );
-    assert_eq!(due.await.unwrap(), 1);
+    assert_eq!(reports_at(&config, &trail, &bus, datetime!(2026-11-30 10:05:00 UTC)).await, 0);
+    assert_eq!(reports_at(&config, &trail, &bus, datetime!(2026-11-30 10:10:30 UTC)).await, 1);
     let events = bus.events();
     let [OwnEvent::WindowReport(r)] = events.as_slice() else { panic!("{events:?}") };
     assert_eq!(r.window, "2026-11-30T09:00:00Z");
@@ -479,15 +468,7 @@ async fn the_access_report_after_a_close_counts_every_reader_and_flags_reads_out
     assert!(text.contains("open 1 h"), "{text}");
 
     // Made once: the next runs find its record.
-    let again = recorder::reports(
-        &config,
-        &trail,
-        &trail.log,
-        &bus,
-        datetime!(2026-11-30 10:20:00 UTC),
-        timing.report_delay,
-    );
-    assert_eq!(again.await.unwrap(), 0);
+    assert_eq!(reports_at(&config, &trail, &bus, datetime!(2026-11-30 10:20:00 UTC)).await, 0);
     // The CSV has every read, quoted where needed.
     let rows: Vec<(String, breakglass_core::reads::ObjectRead)> =
         r.first_objects.iter().map(|o| (r.window.clone(), o.clone())).collect();
@@ -507,19 +488,8 @@ async fn a_remediation_of_a_closed_bucket_makes_no_report() {
         "trigger": null, "time": "2026-11-30T15:00:00Z"});
     let event =
         json!({"detail-type": "breakglass remediation", "source": "breakglass", "detail": remediation});
-    let timing = Timing::default();
-    recorder::handle(&config, &trail, &trail.log, &bus, &event, datetime!(2026-11-30 15:00:01 UTC), timing)
-        .await
-        .unwrap();
-    let made = recorder::reports(
-        &config,
-        &trail,
-        &trail.log,
-        &bus,
-        datetime!(2026-11-30 15:30:00 UTC),
-        timing.report_delay,
-    );
-    assert_eq!(made.await.unwrap(), 0);
+    handle_at(&config, &trail, &bus, &event, datetime!(2026-11-30 15:00:01 UTC)).await;
+    assert_eq!(reports_at(&config, &trail, &bus, datetime!(2026-11-30 15:30:00 UTC)).await, 0);
     assert!(bus.events().is_empty());
 }
 
@@ -554,28 +524,9 @@ async fn a_window_closed_by_the_expiry_sweep_gets_its_report_too() {
         "error": null, "reason": "the OpenAccess expired", "before": {"state": "expired", "hash": "h-open"},
         "after": {"hash": "h-closed"}, "trigger": null, "time": "2026-11-30T10:05:00Z"});
     let event = json!({"detail-type": "breakglass remediation", "source": "breakglass", "detail": sweep});
-    let timing = Timing::default();
-    let out = recorder::handle(
-        &config,
-        &trail,
-        &trail.log,
-        &bus,
-        &event,
-        datetime!(2026-11-30 10:05:01 UTC),
-        timing,
-    )
-    .await
-    .unwrap();
+    let out = handle_at(&config, &trail, &bus, &event, datetime!(2026-11-30 10:05:01 UTC)).await;
     assert_eq!(out["closing"], "acme-cloudtrail-logs");
-    let made = recorder::reports(
-        &config,
-        &trail,
-        &trail.log,
-        &bus,
-        datetime!(2026-11-30 10:16:00 UTC),
-        timing.report_delay,
-    );
-    assert_eq!(made.await.unwrap(), 1);
+    assert_eq!(reports_at(&config, &trail, &bus, datetime!(2026-11-30 10:16:00 UTC)).await, 1);
     let events = bus.events();
     let [OwnEvent::WindowReport(r)] = events.as_slice() else { panic!("{events:?}") };
     assert_eq!(r.closed_by.as_deref(), Some("the expiry sweep (breakglass enforcer)"));
