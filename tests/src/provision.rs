@@ -86,6 +86,13 @@ pub(crate) async fn queue(c: &Clients, name: &str) -> (String, String) {
     (url, arn)
 }
 
+/// The administrative stack's config bucket, `breakglass-config-<account>` in eu-central-1.
+pub async fn config_bucket(s3: &aws_sdk_s3::Client, account: &str) -> String {
+    let name = format!("breakglass-config-{account}");
+    bucket_in(s3, &name, "eu-central-1", false).await;
+    name
+}
+
 /// A bucket in `region` (its location constraint set, as outside us-east-1), with Object Lock
 /// enabled when `locked` (as the log buckets and the audit bucket are).
 pub(crate) async fn bucket_in(s3: &aws_sdk_s3::Client, name: &str, region: &str, locked: bool) {

@@ -239,25 +239,7 @@ impl Stack {
 
     /// Every audit record of `bucket` (key, JSON), in key order.
     pub async fn audit_records(&self, bucket: &str) -> Vec<(String, Value)> {
-        let prefix = format!("breakglass/{bucket}/");
-        let list = self
-            .clients
-            .s3
-            .list_objects_v2()
-            .bucket(&self.audit_bucket)
-            .prefix(&prefix)
-            .send()
-            .await
-            .unwrap();
-        let mut out = Vec::new();
-        for o in list.contents.unwrap_or_default() {
-            let key = o.key.unwrap();
-            let body =
-                self.clients.s3.get_object().bucket(&self.audit_bucket).key(&key).send().await.unwrap().body;
-            let bytes = body.collect().await.unwrap().into_bytes();
-            out.push((key, serde_json::from_slice(&bytes).unwrap()));
-        }
-        out
+        self.audit_under(&format!("{bucket}/")).await
     }
 
     /// The ARN of the queue at `url`, as SQS reports it (in the account that owns it).

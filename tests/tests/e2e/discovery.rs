@@ -60,17 +60,7 @@ async fn buckets_are_discovered_by_prefix_and_tag_kept_when_untagged_and_removed
     let text = format!("{base}\n[discovery]\ntag = \"breakglass=protect\"\n");
     let stack = provision_config(&moto.endpoint, text.clone()).await;
     let s3 = &stack.clients.s3;
-    let config_bucket = format!("breakglass-config-{ADMIN}");
-    s3.create_bucket()
-        .bucket(&config_bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuCentral1)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let config_bucket = e2e::config_bucket(s3, ADMIN).await;
     s3.put_bucket_versioning()
         .bucket(&config_bucket)
         .versioning_configuration(
