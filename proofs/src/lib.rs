@@ -13,6 +13,8 @@ pub mod cfn;
 
 use std::path::PathBuf;
 
+use serde_json::{json, Value};
+
 /// The workspace root (template.yaml, organisation/, examples/).
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -26,4 +28,21 @@ pub fn config_text() -> String {
 /// The example config, parsed.
 pub fn config() -> canonical_policies::Config {
     canonical_policies::Config::from_toml(&config_text()).unwrap()
+}
+
+/// template.yaml as the single-account stack in `account` and `region`, protecting the example's
+/// buckets, with every optional part on (so that every role is proven), plus the `extra` parameters.
+pub fn single_account_stack(account: &str, region: &str, extra: &[(&str, Value)]) -> cfn::Template {
+    let buckets: Vec<String> = config().buckets.iter().map(|b| b.name.clone()).collect();
+    let mut params = vec![
+        ("ProtectedBuckets", json!(buckets)),
+        ("OrganizationId", json!("")),
+        ("ProductTemplateBaseUrl", json!("https://example.com/products/")),
+        ("CreateTrail", json!("true")),
+        ("OperatorPrincipalArns", json!([format!("arn:aws:iam::{account}:role/LogTeam")])),
+        ("InvestigatorRolePath", json!("/investigations/")),
+        ("CatalogPrincipalArn", json!(format!("arn:aws:iam::{account}:role/LogTeam"))),
+    ];
+    params.extend(extra.iter().cloned());
+    cfn::Template::load(&root().join("template.yaml"), account, region, &params)
 }

@@ -29,21 +29,11 @@ fn example(name: &str) -> String {
 fn single_account() -> (Template, String) {
     let text = example("breakglass.toml");
     let compact = canonical_policies::compact(&text).unwrap();
-    let config = canonical_policies::Config::from_toml(&text).unwrap();
-    let buckets: Vec<String> = config.buckets.iter().map(|b| b.name.clone()).collect();
-    let t = Template::load(
-        &root().join("template.yaml"),
+    let t = proofs::single_account_stack(
         ACCOUNT,
         REGION,
         &[
-            ("ProtectedBuckets", json!(buckets)),
             ("BreakglassConfig", json!(compact)),
-            ("OrganizationId", json!("")),
-            ("ProductTemplateBaseUrl", json!("https://example.com/products/")),
-            ("CreateTrail", json!("true")),
-            ("OperatorPrincipalArns", json!([format!("arn:aws:iam::{ACCOUNT}:role/LogTeam")])),
-            ("InvestigatorRolePath", json!("/investigations/")),
-            ("CatalogPrincipalArn", json!(format!("arn:aws:iam::{ACCOUNT}:role/LogTeam"))),
             ("StakeholderEmail", json!("works-council-logging@example.com")),
             ("SecurityEmail", json!("security-operations-center@example.com")),
         ],

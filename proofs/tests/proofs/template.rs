@@ -17,22 +17,7 @@ const REGION: &str = "eu-central-1";
 
 /// template.yaml with the example values its parameters get in tests.
 fn stack() -> Template {
-    let buckets: Vec<String> = config().buckets.iter().map(|b| b.name.clone()).collect();
-    Template::load(
-        &root().join("template.yaml"),
-        ACCOUNT,
-        REGION,
-        &[
-            ("ProtectedBuckets", json!(buckets)),
-            ("OrganizationId", json!("")),
-            // Every optional part on, so that every role is proven.
-            ("ProductTemplateBaseUrl", json!("https://example.com/products/")),
-            ("CreateTrail", json!("true")),
-            ("OperatorPrincipalArns", json!([format!("arn:aws:iam::{ACCOUNT}:role/LogTeam")])),
-            ("InvestigatorRolePath", json!("/investigations/")),
-            ("CatalogPrincipalArn", json!(format!("arn:aws:iam::{ACCOUNT}:role/LogTeam"))),
-        ],
-    )
+    proofs::single_account_stack(ACCOUNT, REGION, &[])
 }
 
 fn template() -> Yaml {
