@@ -129,3 +129,22 @@ impl Clients {
         }
     }
 }
+
+/// Accounts created in the organisation, one per name (`<name>@example.com`): their IDs, as moto
+/// makes them up.
+pub async fn create_accounts(org: &aws_sdk_organizations::Client, names: &[&str]) -> Vec<String> {
+    let mut ids = Vec::new();
+    for name in names {
+        let status = org
+            .create_account()
+            .account_name(*name)
+            .email(format!("{name}@example.com"))
+            .send()
+            .await
+            .unwrap()
+            .create_account_status
+            .unwrap();
+        ids.push(status.account_id.unwrap());
+    }
+    ids
+}

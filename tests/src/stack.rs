@@ -5,6 +5,18 @@ use serde_json::{json, Value};
 use crate::*;
 
 impl Stack {
+    /// [`Stack::function_env`] as the execution role whose session `creds` are (from [`role_env`]):
+    /// the role's credentials in place of the default ones.
+    pub fn function_env_as(&self, creds: &[(String, String)]) -> Vec<(String, String)> {
+        self.function_env()
+            .into_iter()
+            .map(|(k, v)| {
+                let v = creds.iter().find(|(c, _)| *c == k).map_or(v, |(_, c)| c.clone());
+                (k, v)
+            })
+            .collect()
+    }
+
     /// The environment of the two Lambdas, as template.yaml sets it.
     pub fn function_env(&self) -> Vec<(String, String)> {
         let mut env = aws_env(&self.endpoint);

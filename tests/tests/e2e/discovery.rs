@@ -99,15 +99,8 @@ async fn buckets_are_discovered_by_prefix_and_tag_kept_when_untagged_and_removed
     let (queue, _) = stack.sweep_queue(breakglass_core::sweep::ATTEMPTS).await;
     let url = format!("s3://{config_bucket}/breakglass.toml");
     let env_as = |creds: Vec<(String, String)>| -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> = stack
-            .function_env()
-            .into_iter()
-            .filter(|(k, _)| k != "BREAKGLASS_CONFIG")
-            .map(|(k, v)| {
-                let v = creds.iter().find(|(c, _)| *c == k).map_or(v, |(_, c)| c.clone());
-                (k, v)
-            })
-            .collect();
+        let mut env: Vec<(String, String)> =
+            stack.function_env_as(&creds).into_iter().filter(|(k, _)| k != "BREAKGLASS_CONFIG").collect();
         env.push(("BREAKGLASS_CONFIG_S3".into(), url.clone()));
         env.push(("BREAKGLASS_CONFIG_REFRESH_SECONDS".into(), "1".into()));
         env.push(("BREAKGLASS_SWEEP_QUEUE".into(), queue.clone()));
@@ -288,19 +281,7 @@ async fn buckets_are_discovered_by_prefix_and_tag_kept_when_untagged_and_removed
     };
     let logging = ou(root.clone(), "logging").await;
     let teams = ou(logging.clone(), "teams").await;
-    let mut made = Vec::new();
-    for name in ["logging-team", "sandbox"] {
-        let status = org
-            .create_account()
-            .account_name(name)
-            .email(format!("{name}@example.com"))
-            .send()
-            .await
-            .unwrap()
-            .create_account_status
-            .unwrap();
-        made.push(status.account_id.unwrap());
-    }
+    let made = e2e::create_accounts(&org, &["logging-team", "sandbox"]).await;
     org.move_account()
         .account_id(&made[0])
         .source_parent_id(&root)

@@ -49,14 +49,7 @@ fn s3_call_in(account: &str, region: &str, bucket: &str, policy: &str) -> Value 
 /// The environment of a function running as its execution role `role` of the administrative account.
 async fn as_admin_role(stack: &e2e::Stack, endpoint: &str, role: &str) -> Vec<(String, String)> {
     let creds = role_env(endpoint, &format!("arn:aws:iam::{ADMIN}:role/{role}"), role).await;
-    stack
-        .function_env()
-        .into_iter()
-        .map(|(k, v)| {
-            let v = creds.iter().find(|(c, _)| *c == k).map_or(v, |(_, c)| c.clone());
-            (k, v)
-        })
-        .collect()
+    stack.function_env_as(&creds)
 }
 
 async fn live(c: &Clients, bucket: &str) -> Option<String> {
@@ -376,19 +369,7 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
         .organization
         .unwrap();
     let org_id = org.id.unwrap();
-    let mut ids = Vec::new();
-    for name in ["logging-prod", "logging-dev", "logging-ireland"] {
-        let status = org_client
-            .create_account()
-            .account_name(name)
-            .email(format!("{name}@example.com"))
-            .send()
-            .await
-            .unwrap()
-            .create_account_status
-            .unwrap();
-        ids.push(status.account_id.unwrap());
-    }
+    let ids = e2e::create_accounts(&org_client, &["logging-prod", "logging-dev", "logging-ireland"]).await;
     let text = org_text()
         .replace("o-exampleorg1", &org_id)
         .replace(PROD, &ids[0])
