@@ -36,3 +36,7 @@ pub mod notify;
 
 pub mod handler;
 pub mod pace;
+
+// The ports faked for the tests of this crate and of its callers (`features = ["test-util"]`).
+#[cfg(feature = "test-util")]
+pub mod testing;

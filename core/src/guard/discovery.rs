@@ -239,7 +239,7 @@ pub async fn run<D: Directory, R: RegistryStore, B: EventBus>(
 
 /// The calls that may bring a new log bucket into discovery's reach (a bucket created, a tag put
 /// on): discovery looks at that one bucket at once instead of waiting for the schedule. The
-/// organisation's rules forward them with the guarded calls (tests/tests/template.rs ties them).
+/// organisation's rules forward them with the guarded calls (proofs/tests/proofs/template.rs ties them).
 pub const CALLS: &[&str] = &["CreateBucket", "PutBucketTagging"];
 
 /// The place and name of the bucket `call` may have brought into reach: a successful [`CALLS`]

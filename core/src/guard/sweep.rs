@@ -39,7 +39,7 @@ pub const SHARD_BUCKETS: usize = 100;
 /// At most this many buckets per message: an account with more is spread over several messages.
 pub const MESSAGE_BUCKETS: usize = 200;
 /// How many times SQS hands out a shard before it goes to the dead-letter queue: template.yaml's
-/// `maxReceiveCount` of the sweep queue (tests/tests/template.rs ties the two).
+/// `maxReceiveCount` of the sweep queue (proofs/tests/proofs/template.rs ties the two).
 pub const ATTEMPTS: u32 = 3;
 /// The close message waits this long (seconds) after the shards: three tries of a shard, each
 /// visible again after the queue's 60-second visibility timeout, fit well inside it.

@@ -114,17 +114,10 @@ async fn run(accounts: usize, per_region: usize) -> Figures {
     let proxy = FaultProxy::recording(&moto.endpoint);
     let env_as = |creds: Vec<(String, String)>| -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = stack
-            .function_env()
+            .function_env_as(&creds)
             .into_iter()
             .filter(|(k, _)| k != "BREAKGLASS_CONFIG")
-            .map(|(k, v)| {
-                let v = creds.iter().find(|(c, _)| *c == k).map_or(v, |(_, c)| c.clone());
-                if k == "AWS_ENDPOINT_URL" {
-                    (k, proxy.endpoint.clone())
-                } else {
-                    (k, v)
-                }
-            })
+            .map(|(k, v)| if k == "AWS_ENDPOINT_URL" { (k, proxy.endpoint.clone()) } else { (k, v) })
             .collect();
         env.push(("BREAKGLASS_CONFIG_FILE".into(), path.display().to_string()));
         env.push(("BREAKGLASS_SWEEP_QUEUE".into(), queue.clone()));

@@ -3,10 +3,9 @@
 //! `BreakglassConfig` parameter, and the organisation's rendered SCP and RCP. Each failure says
 //! which limit and what to do. (The organisation stacks' environments and event patterns:
 //! `organisation_templates.rs`; the read trail's selectors: `template.rs`.)
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use e2e::cfn::Template;
-use e2e::root;
+use proofs::cfn::Template;
+use proofs::root;
 use serde_json::{json, Value};
 
 const ACCOUNT: &str = "111122223333";
@@ -30,21 +29,11 @@ fn example(name: &str) -> String {
 fn single_account() -> (Template, String) {
     let text = example("breakglass.toml");
     let compact = breakglass_config::compact(&text).unwrap();
-    let config = breakglass_config::Config::from_toml(&text).unwrap();
-    let buckets: Vec<String> = config.buckets.iter().map(|b| b.name.clone()).collect();
-    let t = Template::load(
-        &root().join("template.yaml"),
+    let t = proofs::single_account_stack(
         ACCOUNT,
         REGION,
         &[
-            ("ProtectedBuckets", json!(buckets)),
             ("BreakglassConfig", json!(compact)),
-            ("OrganizationId", json!("")),
-            ("ProductTemplateBaseUrl", json!("https://example.com/products/")),
-            ("CreateTrail", json!("true")),
-            ("OperatorPrincipalArns", json!([format!("arn:aws:iam::{ACCOUNT}:role/LogTeam")])),
-            ("InvestigatorRolePath", json!("/investigations/")),
-            ("CatalogPrincipalArn", json!(format!("arn:aws:iam::{ACCOUNT}:role/LogTeam"))),
             ("StakeholderEmail", json!("works-council-logging@example.com")),
             ("SecurityEmail", json!("security-operations-center@example.com")),
         ],

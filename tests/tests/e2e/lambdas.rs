@@ -1,7 +1,6 @@
 //! The enforcer and notifier, as real binaries through the Lambda Runtime API, against moto over
 //! HTTP: S3 calls are made on moto, CloudTrail-shaped events for them go through moto's EventBridge
 //! with template.yaml's own rule pattern, and what the rules deliver is what the functions get.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::collections::BTreeSet;
 

@@ -1,17 +1,12 @@
 //! The recorder over in-memory ports, with CloudTrail data events shaped from published real ones
 //! (`fixtures/data-events/SOURCES.md`). The same paths run against moto with the real binary in
-//! `tests/tests/reads.rs` at the workspace root.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
-
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+//! `tests/tests/e2e/reads.rs` at the workspace root.
 
 use breakglass_config::Config;
-use breakglass_core::events::BusEvent;
 use breakglass_core::events::OwnEvent;
 use breakglass_core::inbound::event::QueueMessage as Message;
 use breakglass_core::inbound::reads::{self, Unreadable};
-use breakglass_core::ports::{Appended, AuditLog, AuditReader, EventBus, PortError};
+use breakglass_core::testing::{example_config as config, Bus, Log};
 use breakglass_core::trail::audit::Trail;
 use breakglass_core::trail::recorder::{self, Timing, SLOT};
 use breakglass_core::trail::records::ReadRecord;
@@ -24,79 +19,24 @@ fn fixture(name: &str) -> String {
         .unwrap()
 }
 
-fn config() -> Config {
-    let text = std::fs::read_to_string(format!("{}/../examples/breakglass.toml", env!("CARGO_MANIFEST_DIR")))
-        .unwrap();
-    Config::from_toml(&text).unwrap()
-}
-
-#[derive(Default)]
-struct Log {
-    records: Mutex<BTreeMap<String, String>>,
-    /// Writes under keys containing this fail.
-    fail: Mutex<Option<String>>,
-}
-
-impl AuditLog for Log {
-    async fn append(&self, key: &str, body: &str, _: OffsetDateTime) -> Result<Appended, PortError> {
-        if self.fail.lock().unwrap().as_deref().is_some_and(|f| key.contains(f)) {
-            return Err(PortError::Retryable("PutObject: 503 SlowDown".into()));
-        }
-        let mut m = self.records.lock().unwrap();
-        if m.contains_key(key) {
-            return Ok(Appended::AlreadyThere);
-        }
-        m.insert(key.to_owned(), body.to_owned());
-        Ok(Appended::Written)
-    }
-}
-
-impl AuditReader for Log {
-    async fn keys(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<String>, PortError> {
-        let m = self.records.lock().unwrap();
-        Ok(m.keys()
-            .filter(|k| k.starts_with(prefix) && start_after.is_none_or(|s| k.as_str() > s))
-            .cloned()
-            .collect())
-    }
-    async fn get(&self, key: &str) -> Result<Option<String>, PortError> {
-        Ok(self.records.lock().unwrap().get(key).cloned())
-    }
-}
-
-impl Log {
-    fn under(&self, prefix: &str) -> Vec<(String, Value)> {
-        let m = self.records.lock().unwrap();
-        m.iter()
-            .filter(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| (k.clone(), serde_json::from_str(v).unwrap()))
-            .collect()
-    }
-}
-
-#[derive(Default)]
-struct Bus(Mutex<Vec<BusEvent>>);
-
-impl EventBus for Bus {
-    async fn put(&self, event: &BusEvent) -> Result<(), PortError> {
-        self.0.lock().unwrap().push(event.clone());
-        Ok(())
-    }
-}
-
-impl Bus {
-    fn events(&self) -> Vec<OwnEvent> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|e| OwnEvent::from_bus(&e.detail_type, &e.detail).unwrap())
-            .collect()
-    }
-}
-
 fn trail(config: &Config) -> Trail<Log> {
     Trail { log: Log::default(), config: config.audit.clone().unwrap(), config_sha256: Some("c0nf".into()) }
+}
+
+/// The recorder's handler, as the Lambda runs it at `at`.
+async fn handle_at(
+    config: &Config,
+    trail: &Trail<Log>,
+    bus: &Bus,
+    event: &Value,
+    at: OffsetDateTime,
+) -> Value {
+    recorder::handle(config, trail, &trail.log, bus, event, at, Timing::default()).await.unwrap()
+}
+
+/// The recorder's report run at `at`: how many window reports it made.
+async fn reports_at(config: &Config, trail: &Trail<Log>, bus: &Bus, at: OffsetDateTime) -> usize {
+    recorder::reports(config, trail, &trail.log, bus, at, Timing::default().report_delay).await.unwrap()
 }
 
 fn msg(id: &str, body: String) -> Message {
@@ -504,37 +444,10 @@ async fn the_access_report_after_a_close_counts_every_reader_and_flags_reads_out
     })
     .to_bus();
     let event = json!({"detail-type": close.detail_type, "source": "breakglass", "detail": close.detail});
-    let timing = Timing::default();
-    let out = recorder::handle(
-        &config,
-        &trail,
-        &trail.log,
-        &bus,
-        &event,
-        datetime!(2026-11-30 10:00:01 UTC),
-        timing,
-    )
-    .await
-    .unwrap();
+    let out = handle_at(&config, &trail, &bus, &event, datetime!(2026-11-30 10:00:01 UTC)).await;
     assert_eq!(out["closing"], "acme-cloudtrail-logs");
-    let early = recorder::reports(
-        &config,
-        &trail,
-        &trail.log,
-        &bus,
-        datetime!(2026-11-30 10:05:00 UTC),
-        timing.report_delay,
-    );
-    assert_eq!(early.await.unwrap(), 0);
-    let due = recorder::reports(
-        &config,
-        &trail,
-        &trail.log,
-        &bus,
-        datetime!(2026-11-30 10:10:30 UTC),
-        timing.report_delay,
-    );
-    assert_eq!(due.await.unwrap(), 1);
+    assert_eq!(reports_at(&config, &trail, &bus, datetime!(2026-11-30 10:05:00 UTC)).await, 0);
+    assert_eq!(reports_at(&config, &trail, &bus, datetime!(2026-11-30 10:10:30 UTC)).await, 1);
     let events = bus.events();
     let [OwnEvent::WindowReport(r)] = events.as_slice() else { panic!("{events:?}") };
     assert_eq!(r.window, "2026-11-30T09:00:00Z");
@@ -557,15 +470,7 @@ async fn the_access_report_after_a_close_counts_every_reader_and_flags_reads_out
     assert!(text.contains("open 1 h"), "{text}");
 
     // Made once: the next runs find its record.
-    let again = recorder::reports(
-        &config,
-        &trail,
-        &trail.log,
-        &bus,
-        datetime!(2026-11-30 10:20:00 UTC),
-        timing.report_delay,
-    );
-    assert_eq!(again.await.unwrap(), 0);
+    assert_eq!(reports_at(&config, &trail, &bus, datetime!(2026-11-30 10:20:00 UTC)).await, 0);
     // The CSV has every read, quoted where needed.
     let rows: Vec<(String, breakglass_core::events::ObjectRead)> =
         r.first_objects.iter().map(|o| (r.window.clone(), o.clone())).collect();
@@ -585,19 +490,8 @@ async fn a_remediation_of_a_closed_bucket_makes_no_report() {
         "trigger": null, "time": "2026-11-30T15:00:00Z"});
     let event =
         json!({"detail-type": "breakglass remediation", "source": "breakglass", "detail": remediation});
-    let timing = Timing::default();
-    recorder::handle(&config, &trail, &trail.log, &bus, &event, datetime!(2026-11-30 15:00:01 UTC), timing)
-        .await
-        .unwrap();
-    let made = recorder::reports(
-        &config,
-        &trail,
-        &trail.log,
-        &bus,
-        datetime!(2026-11-30 15:30:00 UTC),
-        timing.report_delay,
-    );
-    assert_eq!(made.await.unwrap(), 0);
+    handle_at(&config, &trail, &bus, &event, datetime!(2026-11-30 15:00:01 UTC)).await;
+    assert_eq!(reports_at(&config, &trail, &bus, datetime!(2026-11-30 15:30:00 UTC)).await, 0);
     assert!(bus.events().is_empty());
 }
 
@@ -632,28 +526,9 @@ async fn a_window_closed_by_the_expiry_sweep_gets_its_report_too() {
         "error": null, "reason": "the OpenAccess expired", "before": {"state": "expired", "hash": "h-open"},
         "after": {"hash": "h-closed"}, "trigger": null, "time": "2026-11-30T10:05:00Z"});
     let event = json!({"detail-type": "breakglass remediation", "source": "breakglass", "detail": sweep});
-    let timing = Timing::default();
-    let out = recorder::handle(
-        &config,
-        &trail,
-        &trail.log,
-        &bus,
-        &event,
-        datetime!(2026-11-30 10:05:01 UTC),
-        timing,
-    )
-    .await
-    .unwrap();
+    let out = handle_at(&config, &trail, &bus, &event, datetime!(2026-11-30 10:05:01 UTC)).await;
     assert_eq!(out["closing"], "acme-cloudtrail-logs");
-    let made = recorder::reports(
-        &config,
-        &trail,
-        &trail.log,
-        &bus,
-        datetime!(2026-11-30 10:16:00 UTC),
-        timing.report_delay,
-    );
-    assert_eq!(made.await.unwrap(), 1);
+    assert_eq!(reports_at(&config, &trail, &bus, datetime!(2026-11-30 10:16:00 UTC)).await, 1);
     let events = bus.events();
     let [OwnEvent::WindowReport(r)] = events.as_slice() else { panic!("{events:?}") };
     assert_eq!(r.closed_by.as_deref(), Some("the expiry sweep (breakglass enforcer)"));

@@ -5,7 +5,6 @@
 //! sweeps is discovered from its CreateBucket event; only the config's `exclude` takes one out; a
 //! registry that cannot be read is alerted and the last good one stays in force; the accounts of an
 //! `[[ou]]` are listed through AWS Organizations.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use e2e::{account_clients, provision_config, role_env, root, Function, Moto};
 use serde_json::{json, Value};
@@ -61,17 +60,7 @@ async fn buckets_are_discovered_by_prefix_and_tag_kept_when_untagged_and_removed
     let text = format!("{base}\n[discovery]\ntag = \"breakglass=protect\"\n");
     let stack = provision_config(&moto.endpoint, text.clone()).await;
     let s3 = &stack.clients.s3;
-    let config_bucket = format!("breakglass-config-{ADMIN}");
-    s3.create_bucket()
-        .bucket(&config_bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuCentral1)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let config_bucket = e2e::config_bucket(s3, ADMIN).await;
     s3.put_bucket_versioning()
         .bucket(&config_bucket)
         .versioning_configuration(
@@ -110,15 +99,8 @@ async fn buckets_are_discovered_by_prefix_and_tag_kept_when_untagged_and_removed
     let (queue, _) = stack.sweep_queue(breakglass_core::guard::sweep::ATTEMPTS).await;
     let url = format!("s3://{config_bucket}/breakglass.toml");
     let env_as = |creds: Vec<(String, String)>| -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> = stack
-            .function_env()
-            .into_iter()
-            .filter(|(k, _)| k != "BREAKGLASS_CONFIG")
-            .map(|(k, v)| {
-                let v = creds.iter().find(|(c, _)| *c == k).map_or(v, |(_, c)| c.clone());
-                (k, v)
-            })
-            .collect();
+        let mut env: Vec<(String, String)> =
+            stack.function_env_as(&creds).into_iter().filter(|(k, _)| k != "BREAKGLASS_CONFIG").collect();
         env.push(("BREAKGLASS_CONFIG_S3".into(), url.clone()));
         env.push(("BREAKGLASS_CONFIG_REFRESH_SECONDS".into(), "1".into()));
         env.push(("BREAKGLASS_SWEEP_QUEUE".into(), queue.clone()));
@@ -299,19 +281,7 @@ async fn buckets_are_discovered_by_prefix_and_tag_kept_when_untagged_and_removed
     };
     let logging = ou(root.clone(), "logging").await;
     let teams = ou(logging.clone(), "teams").await;
-    let mut made = Vec::new();
-    for name in ["logging-team", "sandbox"] {
-        let status = org
-            .create_account()
-            .account_name(name)
-            .email(format!("{name}@example.com"))
-            .send()
-            .await
-            .unwrap()
-            .create_account_status
-            .unwrap();
-        made.push(status.account_id.unwrap());
-    }
+    let made = e2e::create_accounts(&org, &["logging-team", "sandbox"]).await;
     org.move_account()
         .account_id(&made[0])
         .source_parent_id(&root)

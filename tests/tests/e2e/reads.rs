@@ -2,7 +2,6 @@
 //! events (shaped from published real ones, `core/tests/fixtures/data-events/SOURCES.md`) go through
 //! template.yaml's read rule into the recorder's queue, the recorder writes the audit trail and puts
 //! its alerts on the bus, the notifier mails them.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use e2e::{root, setup, Function};
 use serde_json::{json, Value};

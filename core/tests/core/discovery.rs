@@ -1,94 +1,16 @@
 //! Discovery and its registry, with in-memory ports: by prefix and tag, in every account and Region
 //! of the config; a registry that only grows; an unreadable registry never replaced.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use std::collections::HashMap;
+use breakglass_core::guard::discovery::{run, Registry, RegistryError};
 use std::sync::Mutex;
 
 use breakglass_config::Config;
-use breakglass_core::events::BusEvent;
-use breakglass_core::guard::discovery::{run, Registry, RegistryError};
-use breakglass_core::ports::{Directory, EventBus, PortError, RegistryStore};
-
-type Tags = Vec<(String, String)>;
-
-#[derive(Default)]
-struct Estate {
-    /// (account, region) → buckets with their tags.
-    buckets: HashMap<(String, String), Vec<(String, Tags)>>,
-    unreachable: Option<String>,
-    /// OU → its active accounts (sub-OUs included).
-    ous: HashMap<String, Vec<String>>,
-}
-
-impl Estate {
-    fn add(&mut self, account: &str, region: &str, name: &str, tags: &[(&str, &str)]) {
-        self.buckets
-            .entry((account.into(), region.into()))
-            .or_default()
-            .push((name.into(), tags.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()));
-    }
-}
-
-impl Directory for Estate {
-    async fn buckets(&self, account: &str, region: &str, prefix: &str) -> Result<Vec<String>, PortError> {
-        if self.unreachable.as_deref() == Some(account) {
-            return Err(PortError::Refused("AccessDenied: member role".into()));
-        }
-        Ok(self
-            .buckets
-            .get(&(account.into(), region.into()))
-            .map(|b| b.iter().map(|(n, _)| n.clone()).filter(|n| n.starts_with(prefix)).collect())
-            .unwrap_or_default())
-    }
-    async fn tags(
-        &self,
-        account: &str,
-        region: &str,
-        bucket: &str,
-    ) -> Result<Vec<(String, String)>, PortError> {
-        Ok(self.buckets[&(account.into(), region.into())]
-            .iter()
-            .find(|(n, _)| n == bucket)
-            .unwrap()
-            .1
-            .clone())
-    }
-    async fn ou_accounts(&self, ou: &str) -> Result<Vec<String>, PortError> {
-        self.ous.get(ou).cloned().ok_or_else(|| PortError::Refused(format!("ChildNotFoundException: `{ou}`")))
-    }
-}
-
-#[derive(Default)]
-struct Store(Mutex<Option<(String, u32)>>);
-impl RegistryStore for Store {
-    async fn load(&self) -> Result<Option<(String, String)>, PortError> {
-        Ok(self.0.lock().unwrap().clone().map(|(t, v)| (t, v.to_string())))
-    }
-    async fn save(&self, text: &str, expected: Option<&str>) -> Result<bool, PortError> {
-        let mut s = self.0.lock().unwrap();
-        if s.as_ref().map(|(_, v)| v.to_string()).as_deref() != expected {
-            return Ok(false);
-        }
-        let next = s.as_ref().map_or(1, |(_, v)| v + 1);
-        *s = Some((text.to_owned(), next));
-        Ok(true)
-    }
-}
-
-#[derive(Default)]
-struct Bus(Mutex<Vec<BusEvent>>);
-impl EventBus for Bus {
-    async fn put(&self, e: &BusEvent) -> Result<(), PortError> {
-        self.0.lock().unwrap().push(e.clone());
-        Ok(())
-    }
-}
+use breakglass_core::testing::{Bus, Estate, RegistryObject as Store};
 
 fn config(extra: &str) -> Config {
     let text = format!(
         "{}\n[discovery]\ntag = \"breakglass=protect\"\n{extra}\n",
-        include_str!("../../examples/organisation.toml")
+        include_str!("../../../examples/organisation.toml")
     );
     Config::from_toml(&text).unwrap()
 }
@@ -227,7 +149,7 @@ async fn a_created_or_tagged_bucket_is_adopted_at_once_after_it_is_looked_up_whe
     let tagged = call("PutBucketTagging", "acme-fresh-logs", "111100000000", "eu-west-1");
     let other = Config::from_toml(&format!(
         "{}\n[discovery]\ntag = \"breakglass=protect\"\n",
-        include_str!("../../examples/organisation.toml")
+        include_str!("../../../examples/organisation.toml")
     ))
     .unwrap();
     assert!(matches!(

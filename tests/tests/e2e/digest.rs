@@ -1,7 +1,6 @@
 //! Mail that scales: one sweep that reverts fifty buckets at once (a script gone wrong, a changed
 //! base statement) mails people one digest, not fifty alerts, while every remediation keeps its own
 //! audit record and its own message for machine subscribers. The real enforcer and notifier on moto.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use e2e::{provision_config, single_operator_text, Function, Moto};
 use serde_json::json;

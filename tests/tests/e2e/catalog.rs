@@ -1,6 +1,5 @@
 //! The Service Catalog custom resource, as the real `catalog` binary through the Lambda Runtime API,
 //! against moto, answering a local HTTP server in place of CloudFormation's pre-signed ResponseURL.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use e2e::{config, provision, Function, Moto, ResponseCatcher, OPEN_PRODUCT, OPERATOR_SESSION};
 use serde_json::{json, Value};
@@ -211,7 +210,7 @@ async fn calling_the_catalog_function_directly_opens_nothing_and_is_reported() {
 
 /// The two-person rule through Service Catalog (the example config as it is): "Open log access" is
 /// refused, "Request log access" records a request in the provisioning principal's name and opens
-/// nothing; the approval is the CLI's (tests/tests/approval.rs).
+/// nothing; the approval is the CLI's (tests/tests/e2e/approval.rs).
 #[tokio::test(flavor = "current_thread")]
 async fn under_the_two_person_rule_the_catalog_requests_and_does_not_open() {
     let Some(moto) = Moto::start() else { return };

@@ -2,7 +2,6 @@
 //! (role sessions `alice` and `bob` of the operator role, as STS resolves them), the real notifier
 //! recording every request and decision, and the real enforcer holding every OpenAccess against
 //! the approvals in the audit trail.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use e2e::{
     breakglass_as, cloudtrail_event, config_text, provision_config, role_env, spawn_breakglass_as, Function,

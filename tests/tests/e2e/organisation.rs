@@ -4,7 +4,6 @@
 //! only through AssumeRole into `breakglass-member` (moto answers with credentials of that account);
 //! everything is read back with the logging account's own credentials. A recording proxy between
 //! the functions and moto counts what went over the wire.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use breakglass_config::Config;
 use canonical_policies::{classify, State};
@@ -48,33 +47,10 @@ fn s3_call_in(account: &str, region: &str, bucket: &str, policy: &str) -> Value 
     e
 }
 
-/// The administrative stack's config bucket.
-async fn config_bucket(s3: &aws_sdk_s3::Client) -> String {
-    let name = format!("breakglass-config-{ADMIN}");
-    s3.create_bucket()
-        .bucket(&name)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuCentral1)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    name
-}
-
 /// The environment of a function running as its execution role `role` of the administrative account.
 async fn as_admin_role(stack: &e2e::Stack, endpoint: &str, role: &str) -> Vec<(String, String)> {
     let creds = role_env(endpoint, &format!("arn:aws:iam::{ADMIN}:role/{role}"), role).await;
-    stack
-        .function_env()
-        .into_iter()
-        .map(|(k, v)| {
-            let v = creds.iter().find(|(c, _)| *c == k).map_or(v, |(_, c)| c.clone());
-            (k, v)
-        })
-        .collect()
+    stack.function_env_as(&creds)
 }
 
 async fn live(c: &Clients, bucket: &str) -> Option<String> {
@@ -282,7 +258,7 @@ async fn the_config_object_is_reread_and_a_broken_one_changes_nothing() {
     let text = org_text();
     let stack = provision_config(&moto.endpoint, text.clone()).await;
     let s3 = &stack.clients.s3;
-    let config_bucket = config_bucket(s3).await;
+    let config_bucket = e2e::config_bucket(s3, ADMIN).await;
     let put = |body: String| {
         s3.put_object().bucket(&config_bucket).key("breakglass.toml").body(body.into_bytes().into()).send()
     };
@@ -394,26 +370,14 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
         .organization
         .unwrap();
     let org_id = org.id.unwrap();
-    let mut ids = Vec::new();
-    for name in ["logging-prod", "logging-dev", "logging-ireland"] {
-        let status = org_client
-            .create_account()
-            .account_name(name)
-            .email(format!("{name}@example.com"))
-            .send()
-            .await
-            .unwrap()
-            .create_account_status
-            .unwrap();
-        ids.push(status.account_id.unwrap());
-    }
+    let ids = e2e::create_accounts(&org_client, &["logging-prod", "logging-dev", "logging-ireland"]).await;
     let text = org_text()
         .replace("o-exampleorg1", &org_id)
         .replace(PROD, &ids[0])
         .replace(DEV, &ids[1])
         .replace(IRELAND, &ids[2]);
     let stack = provision_config(&moto.endpoint, text.clone()).await;
-    let config_bucket = config_bucket(&admin.s3).await;
+    let config_bucket = e2e::config_bucket(&admin.s3, ADMIN).await;
     let dir = std::env::temp_dir().join(format!("breakglass-push-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let to = format!("s3://{config_bucket}/breakglass.toml");

@@ -1,7 +1,6 @@
 //! Discovery's page loop on moto: `ListBuckets` answers cut into pages with a continuation token,
 //! as AWS pages them. Its own test binary because it sets the process environment (credentials for
 //! the adapter's SDK configuration), which the other tests must not share.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use e2e::{root, Moto};
 

@@ -1,5 +1,4 @@
 //! `breakglass status` and `breakglass enforce` against moto over HTTP.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use e2e::{breakglass, provision, root, Moto};
 

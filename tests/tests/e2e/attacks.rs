@@ -1,8 +1,7 @@
 //! The attacks around the glass (docs/threat-model.md), detected and reverted end to end: moto as
 //! the logging account, the real `enforcer` and `notifier` binaries through the Lambda Runtime API,
 //! the template's rules in moto's EventBridge, CloudTrail-shaped records of the insider's calls
-//! (moto emits none). What the SCPs and policies *deny* is proven in tests/tests/template.rs.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+//! (moto emits none). What the SCPs and policies *deny* is proven in proofs/tests/proofs/template.rs.
 
 use breakglass_core::ports::BucketSettings;
 use e2e::{cloudtrail_event, config, control_event, setup, Stack, ACCOUNT, KEY_ARN, REGION};

@@ -2,13 +2,13 @@
 //! role is assumable only by breakglass's three roles of the administrative account, each under its
 //! own session name and only inside the organisation; it manages bucket settings of this account's
 //! protected buckets and reads no object; the rules forward every guarded call and name no bucket.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use breakglass_config::Config;
 use breakglass_core::guarded::GuardedCall;
-use canonical_policies::{explain, Caller, Decision, Policy, Request, OBJECT_READ_ACTIONS};
-use e2e::cfn::Template;
-use e2e::root;
+use canonical_policies::{explain, Caller, Decision, Request};
+use canonical_policies::{Policy, OBJECT_READ_ACTIONS};
+use proofs::cfn::Template;
+use proofs::root;
 use serde_json::json;
 
 const ADMIN: &str = "999900000000";

@@ -1,144 +1,18 @@
 //! The sentinel (the paths around the policy) over in-memory ports: what it repairs, what it only
 //! reports, dry runs, refusals, and that one failing bucket does not stop the others. The same runs
-//! against moto through the real binaries in `tests/tests/attacks.rs`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
-
-use std::collections::HashMap;
-use std::sync::Mutex;
+//! against moto through the real binaries in `tests/tests/e2e/attacks.rs`.
 
 use breakglass_config::Config;
-use breakglass_core::events::BusEvent;
 use breakglass_core::events::REPAIR;
 use breakglass_core::guard::sentinel::Sentinel;
 use breakglass_core::guard::watch::{unlawful_rule, Expected};
 use breakglass_core::inbound::event::{self, Incoming};
-use breakglass_core::ports::{
-    BucketSettings, ControlPlane, EventBus, LifecycleRule, Notification, PortError, Subscription,
-};
+use breakglass_core::ports::{LifecycleRule, PortError, Subscription};
+use breakglass_core::testing::{now, single_operator_config as config, Bus, Control, Settings};
 use serde_json::json;
-use time::OffsetDateTime;
 
 const BUCKET: &str = "acme-cloudtrail-logs";
 const TOPIC: &str = "arn:aws:sns:eu-central-1:111122223333:breakglass-notifications";
-
-fn config() -> Config {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/breakglass.toml"))
-        .unwrap()
-        .replace("two_person = true", "two_person = false");
-    Config::from_toml(&text).unwrap()
-}
-
-fn now() -> OffsetDateTime {
-    OffsetDateTime::parse("2026-11-24T12:00:00Z", &time::format_description::well_known::Rfc3339).unwrap()
-}
-
-#[derive(Default)]
-struct Settings {
-    versioning: Mutex<HashMap<String, String>>,
-    lifecycle: Mutex<HashMap<String, Vec<LifecycleRule>>>,
-    replication: Mutex<HashMap<String, Vec<String>>>,
-    ownership_enforced: Mutex<Vec<String>>,
-    tags: Mutex<HashMap<String, Vec<(String, String)>>>,
-    /// Every write fails with this.
-    fail_write: Mutex<Option<PortError>>,
-    /// Reading this bucket fails.
-    unreadable: Mutex<Option<String>>,
-}
-
-impl Settings {
-    fn write(&self) -> Result<(), PortError> {
-        match self.fail_write.lock().unwrap().clone() {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
-    }
-    fn read(&self, bucket: &str) -> Result<(), PortError> {
-        match self.unreadable.lock().unwrap().as_deref() {
-            Some(b) if b == bucket => Err(PortError::Retryable("GetBucketVersioning: 503".into())),
-            _ => Ok(()),
-        }
-    }
-}
-
-impl BucketSettings for Settings {
-    async fn get_versioning(&self, bucket: &str) -> Result<Option<String>, PortError> {
-        self.read(bucket)?;
-        Ok(self.versioning.lock().unwrap().get(bucket).cloned())
-    }
-    async fn enable_versioning(&self, bucket: &str) -> Result<(), PortError> {
-        self.write()?;
-        self.versioning.lock().unwrap().insert(bucket.into(), "Enabled".into());
-        Ok(())
-    }
-    async fn get_lifecycle(&self, bucket: &str) -> Result<Vec<LifecycleRule>, PortError> {
-        Ok(self.lifecycle.lock().unwrap().get(bucket).cloned().unwrap_or_default())
-    }
-    async fn delete_lifecycle(&self, bucket: &str) -> Result<(), PortError> {
-        self.write()?;
-        self.lifecycle.lock().unwrap().remove(bucket);
-        Ok(())
-    }
-    async fn get_replication(&self, bucket: &str) -> Result<Vec<String>, PortError> {
-        Ok(self.replication.lock().unwrap().get(bucket).cloned().unwrap_or_default())
-    }
-    async fn delete_replication(&self, bucket: &str) -> Result<(), PortError> {
-        self.write()?;
-        self.replication.lock().unwrap().remove(bucket);
-        Ok(())
-    }
-    async fn enforce_ownership(&self, bucket: &str) -> Result<(), PortError> {
-        self.write()?;
-        self.ownership_enforced.lock().unwrap().push(bucket.into());
-        Ok(())
-    }
-    async fn get_tags(&self, bucket: &str) -> Result<Vec<(String, String)>, PortError> {
-        self.read(bucket)?;
-        Ok(self.tags.lock().unwrap().get(bucket).cloned().unwrap_or_default())
-    }
-    async fn put_tags(&self, bucket: &str, tags: &[(String, String)]) -> Result<(), PortError> {
-        self.write()?;
-        self.tags.lock().unwrap().insert(bucket.into(), tags.to_vec());
-        Ok(())
-    }
-}
-
-#[derive(Default)]
-struct Control {
-    trust: Mutex<HashMap<String, String>>,
-    subscriptions: Mutex<Vec<Subscription>>,
-    alarms: Mutex<Vec<Notification>>,
-    alarm_down: Mutex<bool>,
-}
-
-impl ControlPlane for Control {
-    async fn get_trust(&self, role: &str) -> Result<Option<String>, PortError> {
-        Ok(self.trust.lock().unwrap().get(role).cloned())
-    }
-    async fn put_trust(&self, role: &str, policy: &str) -> Result<(), PortError> {
-        self.trust.lock().unwrap().insert(role.into(), policy.into());
-        Ok(())
-    }
-    async fn subscriptions(&self, _: &str) -> Result<Vec<Subscription>, PortError> {
-        Ok(self.subscriptions.lock().unwrap().clone())
-    }
-    async fn alarm(&self, n: &Notification) -> Result<String, PortError> {
-        if *self.alarm_down.lock().unwrap() {
-            return Err(PortError::Retryable("Publish: 503".into()));
-        }
-        self.alarms.lock().unwrap().push(n.clone());
-        Ok("m-1".into())
-    }
-}
-
-#[derive(Default)]
-struct Bus(Mutex<Vec<BusEvent>>);
-
-impl EventBus for Bus {
-    async fn put(&self, e: &BusEvent) -> Result<(), PortError> {
-        self.0.lock().unwrap().push(e.clone());
-        Ok(())
-    }
-}
 
 fn sweep() -> Incoming {
     event::parse(&json!({"detail-type": "Scheduled Event", "source": "aws.events"})).unwrap()
@@ -329,7 +203,7 @@ async fn a_deleted_investigator_role_is_reported_and_a_call_on_another_role_is_i
 async fn a_removed_discovery_tag_is_put_back_and_the_other_tags_are_kept() {
     let text = format!(
         "{}\n[discovery]\ntag = \"breakglass=protect\"\n",
-        include_str!("../../examples/organisation.toml")
+        include_str!("../../../examples/organisation.toml")
     );
     let c = Config::from_toml(&text).unwrap();
     let (control, expected) = healthy(&c);

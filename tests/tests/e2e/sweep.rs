@@ -2,7 +2,6 @@
 //! schedule plans, the queue's messages are swept, a shard that keeps failing is retried and then
 //! alerted with the buckets it could not check, and the close mails what the shards reverted as one
 //! digest per audience while each bucket keeps its own record.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use e2e::{provision_config, single_operator_text, Function, Moto};
 use serde_json::{json, Value};

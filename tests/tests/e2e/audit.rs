@@ -1,7 +1,6 @@
 //! The audit trail against moto's S3 Object Lock: records cannot be deleted or overwritten, a
 //! tampering attempt shows in `breakglass history`, and the scheduled pass's close after expiry ends
 //! the window, through the real enforcer and notifier binaries.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::collections::BTreeSet;
 
@@ -148,7 +147,7 @@ async fn the_scheduled_pass_closes_an_expired_window_and_stakeholders_are_told()
 }
 
 /// Attack 7 of docs/threat-model.md: forging the record. The bucket policy and the SCP let only the
-/// notifier write records (tests/tests/template.rs; moto enforces neither), and the notifier signs
+/// notifier write records (proofs/tests/proofs/template.rs; moto enforces neither), and the notifier signs
 /// each one with the records' HMAC key, which only it may use. A record written by anyone else, or a
 /// genuine signature on changed content, shows in `history` as FORGED, is not shown, and exits 3.
 #[tokio::test(flavor = "current_thread")]

@@ -1,7 +1,6 @@
 //! Organisation mode in the notifier: every message about a bucket names its account, alias and
 //! Region (subject, first line of the mail, JSON document, filter attribute); single-account
 //! messages are unchanged.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use breakglass_config::Config;
 use breakglass_core::inbound::event;

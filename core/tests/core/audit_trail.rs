@@ -1,0 +1,152 @@
+//! The audit trail: every step recorded once, history showing one window.
+
+use super::*;
+use breakglass_core::access::operate::{close, open, OpenRequest};
+use breakglass_core::handler::notify_event;
+use breakglass_core::ports::{Notification, Publisher};
+use breakglass_core::testing::Log;
+use breakglass_core::trail::audit::Trail;
+use breakglass_core::trail::history::{self, Entry};
+use time::Duration;
+
+const ALICE: &str = "arn:aws:sts::111122223333:assumed-role/breakglass-operator/alice";
+
+#[derive(Default)]
+struct Mail(Mutex<Vec<Notification>>);
+
+impl Publisher for Mail {
+    async fn publish(&self, n: &Notification) -> Result<String, PortError> {
+        self.0.lock().unwrap().push(n.clone());
+        Ok("m".into())
+    }
+}
+
+fn envelope(e: &BusEvent, id: &str) -> Value {
+    json!({ "source": "breakglass", "detail-type": e.detail_type, "id": id, "detail": e.detail })
+}
+
+fn ct_put(policy: &str, at: OffsetDateTime, id: &str) -> Value {
+    json!({
+        "detail-type": "AWS API Call via CloudTrail", "source": "aws.s3", "id": format!("eb-{id}"),
+        "detail": {
+            "eventID": id, "eventName": "PutBucketPolicy",
+            "eventTime": canonical_policies::format_expiry(at),
+            "userIdentity": {"type": "AssumedRole", "arn": ALICE,
+                "sessionContext": {"sessionIssuer": {"arn": OPERATOR}}},
+            "requestParameters": {"bucketName": BUCKET, "bucketPolicy": serde_json::from_str::<Value>(policy).unwrap()}
+        }
+    })
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn every_step_is_recorded_once_and_history_shows_one_window() {
+    let c = config();
+    let b = c.bucket(BUCKET).unwrap();
+    let (store, bus, mail) = (Store::default(), Bus::default(), Mail::default());
+    store.policies.lock().unwrap().insert(BUCKET.into(), b.closed_policy().to_pretty_json());
+    let trail = Trail { log: Log::default(), config: c.audit.clone().unwrap(), config_sha256: None };
+    let req = |h| OpenRequest {
+        reason: "incident 42".into(),
+        ticket: "INC-42".into(),
+        duration: Duration::hours(h),
+        readers: BTreeSet::new(),
+    };
+    open(b, &store, &bus, &req(2), ALICE, now()).await.unwrap();
+    let opened_policy = store.policies.lock().unwrap()[BUCKET].clone();
+    let t1 = now() + Duration::minutes(30);
+    open(b, &store, &bus, &req(4), ALICE, t1).await.unwrap();
+    let t2 = now() + Duration::hours(1);
+    close(b, &store, &bus, "done", ALICE, t2).await.unwrap();
+    // A refused request after that (reader not allowed).
+    let mut bad = req(1);
+    bad.readers.insert("arn:aws:iam::111122223333:role/mallory".into());
+    open(b, &store, &bus, &bad, ALICE, t2).await.unwrap_err();
+
+    let mut events: Vec<Value> =
+        bus.0.lock().unwrap().iter().enumerate().map(|(i, e)| envelope(e, &format!("ev-{i}"))).collect();
+    // CloudTrail's record of the first write, a second after the request.
+    events.push(ct_put(&opened_policy, now() - Duration::seconds(1), "ct-open"));
+    for e in &events {
+        notify_event(&c, &mail, Some(&trail), e, now()).await.unwrap();
+    }
+    let count = trail.log.records.lock().unwrap().len();
+    assert_eq!(count, events.len(), "one record per notification");
+    // A retried invocation records nothing new.
+    let again = notify_event(&c, &mail, Some(&trail), &events[0], now()).await.unwrap();
+    assert_eq!(again["recorded"][0]["new"], json!(false));
+    assert_eq!(trail.log.records.lock().unwrap().len(), count);
+
+    let records: Vec<Value> =
+        trail.log.records.lock().unwrap().values().map(|t| serde_json::from_str(t).unwrap()).collect();
+    for (key, r) in trail.log.records.lock().unwrap().iter() {
+        assert!(key.starts_with("breakglass/acme-cloudtrail-logs/"), "{key}");
+        let r: Value = serde_json::from_str(r).unwrap();
+        assert_eq!(r["schema"], "breakglass.audit/1");
+    }
+    let (entries, unreadable) = history::build(&records);
+    assert_eq!(unreadable, 0);
+    assert_eq!(entries.len(), 2, "{entries:#?}");
+    // Newest first: the refused request, then the one window.
+    let Entry::Event(refused) = &entries[0] else { panic!("{entries:#?}") };
+    assert_eq!(refused.action, "open-refused");
+    let Entry::Window { opened, extensions, closed } = &entries[1] else { panic!("{entries:#?}") };
+    assert_eq!(opened.time, now());
+    assert_eq!(opened.why.as_deref(), Some("incident 42"));
+    assert!(opened.event_ids.contains(&"ct-open".to_owned()), "CloudTrail's record folded in");
+    assert_eq!(extensions.len(), 1);
+    assert_eq!(history::window_expiry(opened, extensions), Some(t1 + Duration::hours(4)));
+    let closed = closed.as_ref().unwrap();
+    assert_eq!((closed.time, closed.why.as_deref()), (t2, Some("done")));
+    let j = history::entry_json(&entries[1], t2);
+    assert_eq!(j["status"], "closed");
+    assert_eq!(j["closed_at"], canonical_policies::format_expiry(t2));
+    assert_eq!(records.iter().filter(|r| r["kind"] == "request").count(), 4);
+    let rec = records.iter().find(|r| r["action"] == "close").unwrap();
+    assert_eq!(rec["policy"]["after"], json!(b.closed_hash().to_string()));
+    assert!(rec["policy"]["before"].is_string(), "{rec}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn automatic_close_after_expiry_ends_the_window() {
+    let c = config();
+    let b = c.bucket(BUCKET).unwrap();
+    let (store, bus, mail) = (Store::default(), Bus::default(), Mail::default());
+    store.policies.lock().unwrap().insert(BUCKET.into(), b.closed_policy().to_pretty_json());
+    let trail = Trail { log: Log::default(), config: c.audit.clone().unwrap(), config_sha256: None };
+    let req = OpenRequest {
+        reason: "audit".into(),
+        ticket: "AUD-1".into(),
+        duration: Duration::hours(1),
+        readers: BTreeSet::new(),
+    };
+    open(b, &store, &bus, &req, ALICE, now()).await.unwrap();
+    // The scheduled sweep after expiry.
+    let e = Enforcer { config: config(), store, bus, records: NoRecords, dry_run: false };
+    let later = now() + Duration::hours(2);
+    e.handle(&schedule(), later).await.unwrap();
+    let events: Vec<Value> =
+        e.bus.0.lock().unwrap().iter().enumerate().map(|(i, x)| envelope(x, &format!("e{i}"))).collect();
+    // The request, and one remediation per bucket (the other bucket has no policy at all).
+    assert_eq!(events.len(), 3);
+    for ev in &events {
+        notify_event(&c, &mail, Some(&trail), ev, later).await.unwrap();
+    }
+    let records: Vec<Value> = trail
+        .log
+        .records
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.starts_with(&format!("breakglass/{BUCKET}/")))
+        .map(|(_, t)| serde_json::from_str(t).unwrap())
+        .collect();
+    let (entries, _) = history::build(&records);
+    assert_eq!(entries.len(), 1, "{entries:#?}");
+    let Entry::Window { closed: Some(closed), .. } = &entries[0] else { panic!("{entries:#?}") };
+    assert_eq!(closed.kind, "expiry");
+    assert!(closed.why.as_deref().unwrap().contains("expired"), "{closed:?}");
+    let mails = mail.0.lock().unwrap();
+    let m = mails.iter().find(|m| m.subject.contains(BUCKET) && m.subject.contains("after expiry")).unwrap();
+    assert!(m.email.contains("restored ClosedAccess as planned"), "{}", m.email);
+    assert!(m.attributes.contains(&("kind".into(), "expiry".into())));
+}

@@ -1,0 +1,314 @@
+//! The enforcer and the notifier over in-memory ports: what is lawful, what is reverted and
+//! alerted, retries, dry runs, the corpus, and a sweep's digest.
+
+use super::*;
+
+#[tokio::test(flavor = "current_thread")]
+async fn aws_normalised_closed_access_causes_no_write() {
+    let e = enforcer();
+    let normalised = example("closed-as-returned-by-aws.json");
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), normalised.clone());
+    let reports = e.handle(&schedule(), now()).await.unwrap();
+    assert!(reports.iter().any(|r| r.bucket == BUCKET && r.outcome == Outcome::Lawful));
+    assert_eq!(e.store.policies.lock().unwrap()[BUCKET], normalised, "stored bytes untouched");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn intruder_calling_itself_closed_is_reverted_and_alerted() {
+    let e = enforcer();
+    let tampered = example("tampered-closed.json");
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), tampered.clone());
+    let reports =
+        e.handle(&put_event(&tampered, "arn:aws:iam::111122223333:role/mallory"), now()).await.unwrap();
+    assert_eq!(reports[0].outcome, Outcome::Closed);
+    let bus = e.bus.0.lock().unwrap();
+    assert_eq!(bus.len(), 1);
+    let d = &bus[0].detail;
+    assert_eq!(d["outcome"], "closed");
+    assert_eq!(d["before"]["claimed"], "ClosedAccess");
+    assert_eq!(d["after"]["hash"], json!(config().bucket(BUCKET).unwrap().closed_hash().to_string()));
+    assert!(d["diff"].as_array().unwrap().len() == 2);
+    // The remediation mail for the security team.
+    let incoming =
+        Incoming::Custom { id: Some("x".into()), detail_type: bus[0].detail_type.clone(), detail: d.clone() };
+    let Rendered::Send(n) = &render(&config(), &incoming, now())[0] else { panic!() };
+    assert!(n.subject.contains("reverted to ClosedAccess"), "{}", n.subject);
+    assert!(n.email.contains("calls itself") || n.email.contains("called itself"), "{}", n.email);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn lawful_open_stays_and_stale_events_do_not_blame_it() {
+    let e = enforcer();
+    let open = open_policy();
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), open.clone());
+    // Opened by the operator: lawful.
+    let r = e.handle(&put_event(&open, OPERATOR), now()).await.unwrap();
+    assert_eq!(r[0].outcome, Outcome::Lawful);
+    // An older intruder event whose policy is not the live one: not held against the live open.
+    let stale = example("tampered-closed.json");
+    let r = e.handle(&put_event(&stale, "arn:aws:iam::111122223333:role/mallory"), now()).await.unwrap();
+    assert_eq!(r[0].outcome, Outcome::Lawful);
+    assert_eq!(*e.store.writes.lock().unwrap(), 0);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn open_access_set_by_an_intruder_is_closed() {
+    let e = enforcer();
+    let open = open_policy();
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), open.clone());
+    let r = e.handle(&put_event(&open, "arn:aws:iam::111122223333:role/mallory"), now()).await.unwrap();
+    assert_eq!(r[0].outcome, Outcome::Closed);
+    assert!(r[0].reason.as_deref().unwrap().contains("not a break-glass principal"));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn duplicate_delivery_and_own_write_are_harmless() {
+    let e = enforcer();
+    let tampered = example("tampered-closed.json");
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), tampered.clone());
+    let ev = put_event(&tampered, "arn:aws:iam::111122223333:role/mallory");
+    e.handle(&ev, now()).await.unwrap();
+    e.handle(&ev, now()).await.unwrap();
+    // The enforcer's own write arrives as an event too.
+    let closed = config().bucket(BUCKET).unwrap().closed_policy().to_pretty_json();
+    e.handle(&put_event(&closed, "arn:aws:iam::111122223333:role/breakglass-enforcer"), now()).await.unwrap();
+    assert_eq!(*e.store.writes.lock().unwrap(), 1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn expired_no_policy_and_failures() {
+    let e = enforcer();
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), open_policy());
+    let later = now() + time::Duration::hours(5);
+    let r = e.handle(&schedule(), later).await.unwrap();
+    // Expired on one bucket, no policy on the other: both closed.
+    assert!(r.iter().all(|r| r.outcome == Outcome::Closed), "{r:?}");
+    // Refused: reported, not retried.
+    let e = enforcer();
+    *e.store.fail_put.lock().unwrap() =
+        Some(PortError::Refused("MalformedPolicy: Invalid principal in policy".into()));
+    let r = e.handle(&schedule(), now()).await.unwrap();
+    assert!(matches!(r[0].outcome, Outcome::Refused(_)));
+    assert_eq!(e.bus.0.lock().unwrap()[0].detail["outcome"], "refused");
+    // Throttled: an error, so that Lambda retries.
+    let e = enforcer();
+    *e.store.fail_get.lock().unwrap() = Some(PortError::Retryable("SlowDown".into()));
+    assert!(e.handle(&schedule(), now()).await.is_err());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_write_not_yet_visible_is_reported_then_retried() {
+    let e = enforcer();
+    let tampered = example("tampered-closed.json");
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), tampered.clone());
+    *e.store.lagging.lock().unwrap() = true;
+    let ev = put_event(&tampered, "arn:aws:iam::111122223333:role/mallory");
+    let err = e.handle(&ev, now()).await.unwrap_err();
+    assert!(err.to_string().contains("wrote ClosedAccess but read back"), "{err}");
+    assert_eq!(e.bus.0.lock().unwrap()[0].detail["outcome"], "unverified", "reported before failing");
+    // Lambda's retry: now the write is visible, nothing more to do.
+    *e.store.lagging.lock().unwrap() = false;
+    assert_eq!(e.handle(&ev, now()).await.unwrap()[0].outcome, Outcome::Lawful);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn dry_run_writes_nothing_but_reports() {
+    let mut e = enforcer();
+    e.dry_run = true;
+    let r = e.handle(&schedule(), now()).await.unwrap();
+    assert!(r.iter().all(|r| r.outcome == Outcome::WouldClose));
+    assert_eq!(*e.store.writes.lock().unwrap(), 0);
+    assert_eq!(e.bus.0.lock().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn weakened_public_access_block_is_reported_and_repaired() {
+    let e = enforcer();
+    let closed = config().bucket(BUCKET).unwrap().closed_policy().to_pretty_json();
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), closed);
+    let ev = event::parse(&json!({"eventName": "DeleteBucketPublicAccessBlock", "eventID": "p1",
+        "requestParameters": {"bucketName": BUCKET, "publicAccessBlock": ""},
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/admin"}}))
+    .unwrap();
+    let r = e.handle(&ev, now()).await.unwrap();
+    assert_eq!(r[0].outcome, Outcome::Lawful, "the policy itself is fine");
+    assert_eq!(*e.store.blocked.lock().unwrap(), [BUCKET]);
+    {
+        let bus = e.bus.0.lock().unwrap();
+        assert_eq!(bus[0].detail_type, "breakglass exposure");
+        assert_eq!(bus[0].detail["repaired"], true);
+        assert_eq!(bus[0].detail["what"], "the public-access block was removed");
+    }
+    // A public ACL is reported, not repaired (ACLs are off under BucketOwnerEnforced anyway).
+    let acl = event::parse(&json!({"eventName": "PutBucketAcl", "requestParameters": {"bucketName": BUCKET, "x-amz-acl": ["public-read"]}})).unwrap();
+    e.handle(&acl, now()).await.unwrap();
+    assert_eq!(e.bus.0.lock().unwrap()[1].detail["what"], "the bucket ACL was set to `public-read`");
+    assert_eq!(e.store.blocked.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn notifier_emails_read_like_sentences() {
+    let open = open_policy();
+    let Rendered::Send(n) = &render(&config(), &put_event(&open, OPERATOR), now())[0] else { panic!() };
+    assert_eq!(n.subject, "[breakglass] acme-cloudtrail-logs: access OPENED until 2026-11-24 16:00 UTC");
+    assert!(n.email.starts_with("What happened\n  Access to log bucket acme-cloudtrail-logs was opened for LogInvestigator until 2026-11-24 16:00 UTC"), "{}", n.email);
+    assert!(n.email.contains("signed in with MFA"));
+    assert!(n.email.contains("using the AWS CLI"));
+    assert_eq!(n.default["schema"], "breakglass.notification/1");
+    assert_eq!(n.default["state"], "open");
+    assert!(n.attributes.contains(&("severity".into(), "warning".into())));
+
+    let tampered = example("tampered-closed.json");
+    let Rendered::Send(n) =
+        &render(&config(), &put_event(&tampered, "arn:aws:iam::111122223333:role/mallory"), now())[0]
+    else {
+        panic!()
+    };
+    assert!(n.subject.starts_with("[breakglass] ALERT"));
+    assert!(n.email.contains("WARNING: the policy calls itself by that name"), "{}", n.email);
+    assert!(n.email.contains("statement `LogRetentionCheck` was added"), "{}", n.email);
+    assert!(n.subject.chars().count() < 100 && !n.subject.chars().any(char::is_control));
+}
+
+/// Every event file of the corpus: parsed or rejected, handled by both, never a panic.
+#[tokio::test(flavor = "current_thread")]
+async fn every_corpus_event_is_handled_without_panic() {
+    let dir = std::env::var_os("BREAKGLASS_CORPUS").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus"))
+    });
+    if !dir.join("events").is_dir() {
+        assert!(std::env::var("CI").map_or(true, |v| v != "true"), "corpus missing under CI=true");
+        eprintln!("notice: corpus not found at {}; skipping", dir.display());
+        return;
+    }
+    let mut seen = 0;
+    for sub in ["eventbridge", "cloudtrail_record_single", "cloudtrail_records", "fragments", "invalid"] {
+        for entry in std::fs::read_dir(dir.join("events").join(sub)).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            seen += 1;
+            let Ok(value) = serde_json::from_slice::<Value>(&bytes) else { continue };
+            let Ok(incoming) = event::parse(&value) else { continue };
+            let e = enforcer();
+            let _ = e.handle(&incoming, now()).await;
+            let _ = render(&config(), &incoming, now());
+            // Again with the event's bucket renamed to a protected one: the full paths, on real shapes.
+            let Incoming::ApiCalls(calls) = &incoming else { continue };
+            let Some(name) = calls.iter().find_map(|c| c.bucket.clone()) else { continue };
+            let text = String::from_utf8_lossy(&bytes).replace(&name, BUCKET);
+            let incoming = event::parse(&serde_json::from_str(&text).unwrap()).unwrap();
+            let e = enforcer();
+            let _ = e.handle(&incoming, now()).await.unwrap();
+            for r in render(&config(), &incoming, now()) {
+                if let Rendered::Send(n) = r {
+                    assert!(
+                        n.subject.chars().count() < 100 && !n.subject.chars().any(char::is_control),
+                        "{}",
+                        n.subject
+                    );
+                    if std::env::var_os("SHOW_EMAILS").is_some() {
+                        println!("==== {}\n{}", n.subject, n.email);
+                    }
+                }
+            }
+        }
+    }
+    assert!(seen >= 30);
+}
+
+/// Regression: a sweep stopped at the first bucket it could not read, leaving the others unswept.
+#[tokio::test(flavor = "current_thread")]
+async fn one_unreadable_bucket_does_not_stop_the_sweep_of_the_others() {
+    let e = enforcer();
+    *e.store.fail_bucket.lock().unwrap() = Some(BUCKET.into());
+    // The other bucket has no policy at all: it must still be closed.
+    let err = e.handle(&schedule(), now()).await.unwrap_err();
+    assert!(err.to_string().contains("NoSuchBucket"), "{err}");
+    let closed = config().bucket("acme-vpc-flow-logs").unwrap().closed_policy().to_pretty_json();
+    assert_eq!(e.store.policies.lock().unwrap().get("acme-vpc-flow-logs"), Some(&closed));
+    assert_eq!(e.bus.0.lock().unwrap().len(), 1, "its remediation was published");
+}
+
+/// Many unlawful policies in one sweep (here eight buckets sharing a base statement an intruder
+/// changed): one event and record per bucket, marked as part of one digest, and the digest, whose
+/// mail names the common cause; a remediation in the digest is kept from email subscriptions.
+#[tokio::test]
+async fn many_remediations_in_one_sweep_are_one_digest_mail_and_one_record_each() {
+    let mut text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/breakglass.toml"))
+            .unwrap()
+            .replace("two_person = true", "two_person = false");
+    for n in 0..6 {
+        text.push_str(&format!("\n[[bucket]]\nname = \"acme-extra-logs-{n}\"\n"));
+    }
+    let config = Config::from_toml(&text).unwrap();
+    assert_eq!(config.buckets.len(), 8);
+    let e = Enforcer {
+        config: config.clone(),
+        store: Store::default(),
+        bus: Bus::default(),
+        records: NoRecords,
+        dry_run: false,
+    };
+    for b in &config.buckets {
+        e.store
+            .policies
+            .lock()
+            .unwrap()
+            .insert(b.name.clone(), r#"{"Version":"2012-10-17","Statement":[]}"#.into());
+    }
+    let reports = e.handle(&schedule(), now()).await.unwrap();
+    assert!(reports.iter().all(|r| r.outcome == Outcome::Closed));
+    let events = e.bus.0.lock().unwrap().clone();
+    let (digests, remediations): (Vec<_>, Vec<_>) =
+        events.iter().partition(|x| x.detail_type == "breakglass remediation digest");
+    assert_eq!((remediations.len(), digests.len()), (8, 1));
+    let id = digests[0].detail["id"].as_str().unwrap();
+    assert!(remediations.iter().all(|r| r.detail["digest"] == id));
+    assert_eq!(digests[0].detail["count"], 8);
+    assert!(digests[0].detail["common_cause"].is_string(), "{}", digests[0].detail);
+
+    // The notifier: the digest is one mail to the security team; each remediation is a message
+    // marked `digested`, which the email subscriptions' filter policies exclude.
+    let mail = |x: &BusEvent| {
+        let incoming =
+            event::parse(&json!({"detail-type": x.detail_type, "source": "breakglass", "detail": x.detail}))
+                .unwrap();
+        match render(&config, &incoming, now()).remove(0) {
+            Rendered::Send(n) => n,
+            Rendered::Ignored(why) => panic!("{why}"),
+        }
+    };
+    let digest = mail(digests[0]);
+    assert!(
+        digest.subject.contains("ALERT: 8 buckets reverted to ClosedAccess, one cause"),
+        "{}",
+        digest.subject
+    );
+    assert!(digest.email.contains("acme-extra-logs-5"), "{}", digest.email);
+    assert!(!digest.attributes.iter().any(|(k, _)| k == "digested"));
+    for r in remediations {
+        let n = mail(r);
+        assert!(n.attributes.contains(&("digested".to_owned(), id.to_owned())), "{:?}", n.attributes);
+    }
+
+    // Five or fewer are mailed one by one, as before.
+    let few = Enforcer {
+        config: crate::config(),
+        store: Store::default(),
+        bus: Bus::default(),
+        records: NoRecords,
+        dry_run: false,
+    };
+    for b in &few.config.buckets {
+        few.store
+            .policies
+            .lock()
+            .unwrap()
+            .insert(b.name.clone(), r#"{"Version":"2012-10-17","Statement":[]}"#.into());
+    }
+    few.handle(&schedule(), now()).await.unwrap();
+    let events = few.bus.0.lock().unwrap().clone();
+    assert!(events
+        .iter()
+        .all(|x| x.detail_type == "breakglass remediation" && x.detail.get("digest").is_none()));
+}

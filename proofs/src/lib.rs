@@ -1,0 +1,48 @@
+//! The CloudFormation/YAML reader the template proofs run the evaluator over, and the example
+//! configuration they are deployed with. Shared with the e2e harness, which needs neither moto
+//! nor the SDK for these.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_debug_implementations
+)]
+
+pub mod cfn;
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+
+/// The workspace root (template.yaml, organisation/, examples/).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The example config (`examples/breakglass.toml`) as text.
+pub fn config_text() -> String {
+    std::fs::read_to_string(root().join("examples/breakglass.toml")).unwrap()
+}
+
+/// The example config, parsed.
+pub fn config() -> breakglass_config::Config {
+    breakglass_config::Config::from_toml(&config_text()).unwrap()
+}
+
+/// template.yaml as the single-account stack in `account` and `region`, protecting the example's
+/// buckets, with every optional part on (so that every role is proven), plus the `extra` parameters.
+pub fn single_account_stack(account: &str, region: &str, extra: &[(&str, Value)]) -> cfn::Template {
+    let buckets: Vec<String> = config().buckets.iter().map(|b| b.name.clone()).collect();
+    let mut params = vec![
+        ("ProtectedBuckets", json!(buckets)),
+        ("OrganizationId", json!("")),
+        ("ProductTemplateBaseUrl", json!("https://example.com/products/")),
+        ("CreateTrail", json!("true")),
+        ("OperatorPrincipalArns", json!([format!("arn:aws:iam::{account}:role/LogTeam")])),
+        ("InvestigatorRolePath", json!("/investigations/")),
+        ("CatalogPrincipalArn", json!(format!("arn:aws:iam::{account}:role/LogTeam"))),
+    ];
+    params.extend(extra.iter().cloned());
+    cfn::Template::load(&root().join("template.yaml"), account, region, &params)
+}

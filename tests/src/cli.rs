@@ -1,0 +1,64 @@
+//! The `breakglass` CLI run against moto, and the shared corpus.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::*;
+
+/// The shared corpus (`BREAKGLASS_CORPUS`, else `../shared/corpus`), or `None` with a notice when it
+/// is absent; absent under `CI=true` is a failure.
+pub fn corpus_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("BREAKGLASS_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/corpus"));
+    if dir.join("events").is_dir() {
+        return Some(dir);
+    }
+    assert!(!ci(), "corpus missing at {} under CI=true", dir.display());
+    eprintln!("notice: corpus not found at {}; skipping", dir.display());
+    None
+}
+
+/// Runs the `breakglass` CLI against `endpoint`: (exit code, stdout, stderr).
+pub fn breakglass(endpoint: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(binary("breakglass"))
+        .args(args)
+        .args(["--endpoint-url", endpoint])
+        .envs(aws_env(endpoint))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// Runs the `breakglass` CLI against `endpoint` with the environment `env` (e.g. a person's role
+/// session from [`role_env`]): (exit code, stdout, stderr).
+pub fn breakglass_as(env: &[(String, String)], endpoint: &str, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(binary("breakglass"))
+        .args(args)
+        .args(["--endpoint-url", endpoint])
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// [`breakglass_as`], started and not waited for (a command that waits for something the test
+/// must do meanwhile, such as routing events to the notifier).
+pub fn spawn_breakglass_as(env: &[(String, String)], endpoint: &str, args: &[&str]) -> std::process::Child {
+    Command::new(binary("breakglass"))
+        .args(args)
+        .args(["--endpoint-url", endpoint])
+        .envs(env.iter().cloned())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}

@@ -1,0 +1,287 @@
+//! What template.yaml provisions, on moto: the stack of the example config (single account or
+//! organisation), and the set-ups most tests start from.
+
+use serde_json::{json, Value};
+
+use crate::*;
+
+// ------------------------------------------------------------------------------------------------
+// What template.yaml provisions, on moto.
+
+pub struct Stack {
+    pub clients: Clients,
+    /// The config the functions get (`BREAKGLASS_CONFIG`).
+    pub config_text: String,
+    /// The audit trail's bucket (Object Lock, compliance mode).
+    pub audit_bucket: String,
+    pub endpoint: String,
+    pub topic_arn: String,
+    pub bus: String,
+    /// SNS → SQS in place of email: stakeholders (every change and attempt) and security (warnings up).
+    pub stakeholders: String,
+    pub security: String,
+    /// EventBridge rule targets in place of the Lambdas: CloudTrail S3 calls, breakglass's own events.
+    pub s3_calls: String,
+    pub own_events: String,
+    /// The control-plane rule's target: guarded IAM, KMS, SNS, Lambda and CloudFormation calls.
+    pub control_calls: String,
+    /// The recorder's queue (template.yaml's ReadQueue): object reads from the read rule.
+    pub reads: String,
+    /// The second channel: the alarm topic, and an SQS queue subscribed to it in place of email.
+    pub alarm_topic_arn: String,
+    pub alarms: String,
+    /// The subscriptions of the notification topic, as the enforcer must find them.
+    pub expected_subscriptions: Value,
+    pub(crate) stack_counter: std::sync::atomic::AtomicUsize,
+}
+
+/// moto, the provisioned stack, and the enforcer and notifier running against it: what most
+/// end-to-end tests start from.
+pub struct Env {
+    pub _moto: Moto,
+    pub stack: Stack,
+    pub enforcer: Function,
+    pub notifier: Function,
+}
+
+/// [`Env`], or `None` when moto is not installed (outside CI).
+pub async fn setup() -> Option<Env> {
+    let moto = Moto::start()?;
+    let stack = provision(&moto.endpoint).await;
+    let enforcer = Function::spawn("enforcer", &stack.function_env());
+    let notifier = Function::spawn("notifier", &stack.function_env());
+    Some(Env { _moto: moto, stack, enforcer, notifier })
+}
+
+/// breakglass's KMS key, as the notifier is told it (`BREAKGLASS_KEY_ARN`).
+pub const KEY_ARN: &str = "arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+/// The EventBridge pattern of a rule in template.yaml, with `!Ref ProtectedBuckets` filled in.
+pub fn rule_pattern(rule: &str, buckets: &[String]) -> Value {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let pattern = &doc["Resources"][rule]["Properties"]["EventPattern"];
+    fn convert(v: &serde_norway::Value, buckets: &[String]) -> Value {
+        match v {
+            serde_norway::Value::Tagged(t)
+                if t.tag == "Ref" && t.value.as_str() == Some("ProtectedBuckets") =>
+            {
+                json!(buckets)
+            }
+            serde_norway::Value::Mapping(m) => Value::Object(
+                m.iter().map(|(k, v)| (k.as_str().unwrap().to_owned(), convert(v, buckets))).collect(),
+            ),
+            serde_norway::Value::Sequence(s) => Value::Array(s.iter().map(|v| convert(v, buckets)).collect()),
+            serde_norway::Value::String(s) => json!(s),
+            serde_norway::Value::Bool(b) => json!(b),
+            other => panic!("unexpected yaml in pattern: {other:?}"),
+        }
+    }
+    convert(pattern, buckets)
+}
+
+pub(crate) async fn queue(c: &Clients, name: &str) -> (String, String) {
+    let url = c.sqs.create_queue().queue_name(name).send().await.unwrap().queue_url.unwrap();
+    let arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}");
+    (url, arn)
+}
+
+/// The administrative stack's config bucket, `breakglass-config-<account>` in eu-central-1.
+pub async fn config_bucket(s3: &aws_sdk_s3::Client, account: &str) -> String {
+    let name = format!("breakglass-config-{account}");
+    bucket_in(s3, &name, "eu-central-1", false).await;
+    name
+}
+
+/// A bucket in `region` (its location constraint set, as outside us-east-1), with Object Lock
+/// enabled when `locked` (as the log buckets and the audit bucket are).
+pub(crate) async fn bucket_in(s3: &aws_sdk_s3::Client, name: &str, region: &str, locked: bool) {
+    s3.create_bucket()
+        .bucket(name)
+        .set_object_lock_enabled_for_bucket(locked.then_some(true))
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The stack most tests start from: the example config with the two-person rule off, so that one
+/// operator opens and closes (the flows those tests are about). The two-person rule's own tests
+/// provision the example as it is (`provision_config(endpoint, config_text())`).
+pub async fn provision(endpoint: &str) -> Stack {
+    provision_config(endpoint, single_operator_text()).await
+}
+
+/// The example config with `two_person = false`: one operator may open.
+pub fn single_operator_text() -> String {
+    let text = config_text();
+    assert!(text.contains("two_person = true"), "the example config turns the two-person rule on");
+    text.replace("two_person = true", "two_person = false")
+}
+
+/// A file with [`single_operator_text`], for the CLI's `--config` (one per call: tests run at once).
+pub fn single_operator_path() -> String {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = root().join("target/e2e-configs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("single-operator-{}-{n}.toml", std::process::id()));
+    std::fs::write(&path, single_operator_text()).unwrap();
+    path.display().to_string()
+}
+
+/// What template.yaml provisions for the config `text`. In organisation mode the protected buckets
+/// and investigator roles are created in their own (logging) accounts and Regions, everything else
+/// in the administrative account.
+pub async fn provision_config(endpoint: &str, text: String) -> Stack {
+    let config = breakglass_config::Config::from_toml(&text).unwrap();
+    let c = match &config.organisation {
+        Some(o) => account_clients(endpoint, &o.admin_account, &o.home_region).await,
+        None => clients(endpoint).await,
+    };
+    let org = config.organisation.is_some();
+    for b in &config.buckets {
+        let region = b.region.as_deref().unwrap_or(REGION);
+        let s3 = if org { account_clients(endpoint, &b.account, region).await.s3 } else { c.s3.clone() };
+        bucket_in(&s3, &b.name, region, true).await;
+        s3.put_bucket_policy()
+            .bucket(&b.name)
+            .policy(b.closed_policy().to_pretty_json())
+            .send()
+            .await
+            .unwrap();
+    }
+    // The audit trail: Object Lock (which turns on versioning) with a compliance-mode default, as
+    // template.yaml creates it. The notifier also sets each record's own retention.
+    let audit = config.audit.clone().unwrap();
+    bucket_in(&c.s3, &audit.bucket, REGION, true).await;
+    c.s3.put_object_lock_configuration()
+        .bucket(&audit.bucket)
+        .object_lock_configuration(
+            aws_sdk_s3::types::ObjectLockConfiguration::builder()
+                .object_lock_enabled(aws_sdk_s3::types::ObjectLockEnabled::Enabled)
+                .rule(
+                    aws_sdk_s3::types::ObjectLockRule::builder()
+                        .default_retention(
+                            aws_sdk_s3::types::DefaultRetention::builder()
+                                .mode(aws_sdk_s3::types::ObjectLockRetentionMode::Compliance)
+                                .days(1)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let topic_arn =
+        c.sns.create_topic().name("breakglass-notifications").send().await.unwrap().topic_arn.unwrap();
+    let (stakeholders, stakeholders_arn) = queue(&c, "stakeholders").await;
+    let (security, security_arn) = queue(&c, "security").await;
+    let mut expected_subscriptions = Vec::new();
+    for (arn, filter) in [
+        (
+            &stakeholders_arn,
+            json!({"kind": ["change", "attempt", "request", "expiry", "access", "approval"], "digested": [{"exists": false}]}),
+        ),
+        (&security_arn, json!({"severity": ["warning", "critical"], "digested": [{"exists": false}]})),
+    ] {
+        expected_subscriptions.push(json!({"protocol": "sqs", "endpoint": arn, "filter_policy": filter}));
+        c.sns
+            .subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(arn)
+            .attributes("FilterPolicy", filter.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+    // The records' HMAC key under the alias the config names (template.yaml's RecordKey).
+    if let Some(alias) = audit.mac_key.as_deref() {
+        let key = c
+            .kms
+            .create_key()
+            .key_spec(aws_sdk_kms::types::KeySpec::Hmac256)
+            .key_usage(aws_sdk_kms::types::KeyUsageType::GenerateVerifyMac)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap()
+            .key_id;
+        c.kms.create_alias().alias_name(alias).target_key_id(key).send().await.unwrap();
+    }
+    // The second channel: its own topic, no filter.
+    let alarm_topic_arn =
+        c.sns.create_topic().name("breakglass-alarms").send().await.unwrap().topic_arn.unwrap();
+    let (alarms, alarms_arn) = queue(&c, "alarms").await;
+    c.sns.subscribe().topic_arn(&alarm_topic_arn).protocol("sqs").endpoint(&alarms_arn).send().await.unwrap();
+    // The investigator roles exist with the trust their [[investigator]] tables give them.
+    for i in &config.investigators {
+        let path = i.role.split_once(":role").map(|(_, r)| r.trim_end_matches(i.role_name())).unwrap_or("/");
+        let account = i.role.split(':').nth(4).unwrap_or_default();
+        let iam = if org { account_clients(endpoint, account, REGION).await.iam } else { c.iam.clone() };
+        iam.create_role()
+            .role_name(i.role_name())
+            .path(path)
+            .assume_role_policy_document(i.trust_policy_json())
+            .send()
+            .await
+            .unwrap();
+    }
+    let bus = c.events.create_event_bus().name("breakglass").send().await.unwrap();
+    let _ = bus;
+    let (s3_calls, s3_calls_arn) = queue(&c, "s3-calls").await;
+    let (own_events, own_events_arn) = queue(&c, "own-events").await;
+    let (control_calls, control_calls_arn) = queue(&c, "control-calls").await;
+    let (reads, reads_arn) = queue(&c, "breakglass-reads").await;
+    let buckets: Vec<String> = config.buckets.iter().map(|b| b.name.clone()).collect();
+    let read_rule = if org { ("ForwardedReadsRule", "breakglass") } else { ("ObjectReadsRule", "default") };
+    for (rule, bus, arn) in [
+        ("S3ChangesRule", "default", &s3_calls_arn),
+        ("ControlPlaneRule", "default", &control_calls_arn),
+        ("OwnEventsRule", "breakglass", &own_events_arn),
+        (read_rule.0, read_rule.1, &reads_arn),
+    ] {
+        c.events
+            .put_rule()
+            .name(rule)
+            .event_bus_name(bus)
+            .event_pattern(rule_pattern(rule, &buckets).to_string())
+            .send()
+            .await
+            .unwrap();
+        c.events
+            .put_targets()
+            .rule(rule)
+            .event_bus_name(bus)
+            .targets(aws_sdk_eventbridge::types::Target::builder().id("q").arn(arn).build().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    Stack {
+        clients: c,
+        config_text: text,
+        audit_bucket: audit.bucket,
+        endpoint: endpoint.to_owned(),
+        topic_arn,
+        bus: "breakglass".into(),
+        stakeholders,
+        security,
+        s3_calls,
+        own_events,
+        control_calls,
+        reads,
+        alarm_topic_arn,
+        alarms,
+        expected_subscriptions: Value::Array(expected_subscriptions),
+        stack_counter: std::sync::atomic::AtomicUsize::new(1),
+    }
+}

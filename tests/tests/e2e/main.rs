@@ -1,0 +1,16 @@
+//! The end-to-end tests against moto, one test binary (linking the SDK once): one module per
+//! flow. The template and policy proofs that need no moto are in proofs/.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod approval;
+mod attacks;
+mod audit;
+mod catalog;
+mod cli;
+mod digest;
+mod discovery;
+mod discovery_pages;
+mod lambdas;
+mod organisation;
+mod reads;
+mod sweep;
