@@ -28,6 +28,7 @@ pub mod report;
 pub mod route;
 pub mod sentinel;
 pub mod sweep;
+pub mod tamper;
 pub mod watch;
 
 /// An RFC 3339 time (CloudTrail's `eventTime`, our own records' `time`), or `None`.
