@@ -224,17 +224,3 @@ impl AuditReader for S3AuditLog {
         }
     }
 }
-
-/// The audit trail of the config in force, as the notifier and the recorder write it: the bucket
-/// and records key from the environment (`BREAKGLASS_AUDIT_BUCKET`, `BREAKGLASS_RECORD_KEY`) or the
-/// config, every record signed and naming the config's SHA-256.
-pub fn audit_trail(
-    clients: &Clients,
-    loaded: &breakglass_core::handler::LoadedConfig,
-) -> Result<breakglass_core::audit::Trail<S3AuditLog>, breakglass_core::handler::SetupError> {
-    breakglass_core::handler::audit_from_env(&loaded.config).map(|audit| breakglass_core::audit::Trail {
-        log: S3AuditLog::for_config(clients, &audit),
-        config: audit,
-        config_sha256: Some(loaded.sha256.clone()),
-    })
-}

@@ -24,7 +24,10 @@ impl Clients {
     /// Credentials and region from the usual SDK environment; `endpoint` (or `AWS_ENDPOINT_URL`)
     /// overrides where requests go.
     pub async fn load(endpoint: Option<&str>) -> Clients {
-        let from_env = std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty());
+        let from_env = match endpoint {
+            Some(_) => None,
+            None => breakglass_core::runtime::Settings::from_env().endpoint_url,
+        };
         let endpoint = endpoint.or(from_env.as_deref());
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(url) = endpoint {

@@ -8,13 +8,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use breakglass_core::discovery::Registry;
-use breakglass_core::handler::{config_location_from_env, loaded_from_env, LoadedConfig, SetupError};
+use breakglass_core::runtime::{loaded_from, LoadedConfig, Settings, SetupError};
 
 use crate::Clients;
-
-/// How often the S3 object is re-checked at most (`BREAKGLASS_CONFIG_REFRESH_SECONDS` lowers it in
-/// tests; AWS deployments keep the default).
-pub const REFRESH: Duration = Duration::from_secs(60);
 
 /// The config in force, and how it is kept current.
 #[derive(Debug)]
@@ -49,15 +45,14 @@ struct State {
 }
 
 impl ConfigSource {
-    /// `BREAKGLASS_CONFIG_S3` if set (read now: an error stops the function), else the environment.
-    pub async fn from_env(clients: &Clients) -> Result<ConfigSource, SetupError> {
-        let Some((bucket, key)) = config_location_from_env()? else {
-            return Ok(ConfigSource::Fixed(Arc::new(loaded_from_env()?)));
+    /// `BREAKGLASS_CONFIG_S3` if set (read now: an error stops the function), else the config the
+    /// settings give (`BREAKGLASS_CONFIG` or `BREAKGLASS_CONFIG_FILE`). The object is re-checked at
+    /// most every `settings.config_refresh` (tests lower it; AWS deployments keep the default).
+    pub async fn load(clients: &Clients, settings: &Settings) -> Result<ConfigSource, SetupError> {
+        let Some((bucket, key)) = settings.config_location()? else {
+            return Ok(ConfigSource::Fixed(Arc::new(loaded_from(settings)?)));
         };
-        let refresh = std::env::var("BREAKGLASS_CONFIG_REFRESH_SECONDS")
-            .ok()
-            .and_then(|s| s.parse::<u64>().ok())
-            .map_or(REFRESH, |s| Duration::from_secs(s.clamp(1, 60)));
+        let refresh = settings.config_refresh;
         let client = clients.s3.clone();
         let origin = format!("s3://{bucket}/{key}");
         let (base, etag) = match fetch(&client, &bucket, &key, None).await {

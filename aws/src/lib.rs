@@ -7,6 +7,7 @@
 //! sweep's queue ([`SqsSweepQueue`]), and the answer to CloudFormation custom resources
 //! ([`HttpsResponder`], [`CloudFormationProvenance`]). Clients are built once per process
 //! ([`Clients::load`]); `AWS_ENDPOINT_URL` or an explicit endpoint points them at moto in tests.
+//! [`wiring`] composes them into each Lambda's function and the CLI's commands.
 
 mod accounts;
 mod audit_log;
@@ -23,9 +24,10 @@ mod responder;
 mod s3_store;
 mod sns;
 mod sweep_queue;
+pub mod wiring;
 
 pub use accounts::{session_name, Accounts};
-pub use audit_log::{audit_trail, S3AuditLog};
+pub use audit_log::S3AuditLog;
 pub use breakglass_core::tamper::AuditRead;
 pub use clients::Clients;
 pub use config_source::{ConfigObject, ConfigSource};
@@ -39,3 +41,4 @@ pub use responder::{HttpsResponder, TlsSetupError};
 pub use s3_store::S3Store;
 pub use sns::SnsPublisher;
 pub use sweep_queue::SqsSweepQueue;
+pub use wiring::audit_trail;

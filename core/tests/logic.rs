@@ -464,10 +464,10 @@ mod operate {
 mod audit_trail {
     use super::*;
     use breakglass_core::audit::{Appended, AuditLog, Trail};
-    use breakglass_core::handler::notify_event;
     use breakglass_core::history::{self, Entry};
     use breakglass_core::operate::{close, open, OpenRequest};
     use breakglass_core::ports::{Notification, Publisher};
+    use breakglass_core::runtime::notify_event;
     use time::Duration;
 
     const ALICE: &str = "arn:aws:sts::111122223333:assumed-role/breakglass-operator/alice";

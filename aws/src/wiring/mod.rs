@@ -1,0 +1,68 @@
+//! The composition of clients and ports, written once: each Lambda's main starts its function here
+//! and hands it every event, and the CLI builds the same ports. Every setting comes from
+//! [`Settings`] (the environment, read once); the config in force from [`ConfigSource`], and what
+//! depends on it is built again only when it changes ([`breakglass_core::runtime::PerConfig`]).
+
+mod catalog;
+mod enforcer;
+mod notifier;
+mod recorder;
+
+pub use catalog::CatalogFunction;
+pub use enforcer::{guard_ports, Aws, EnforcerFunction, GuardPorts};
+pub use notifier::NotifierFunction;
+pub use recorder::RecorderFunction;
+
+use breakglass_core::audit::Trail;
+use breakglass_core::runtime::{LoadedConfig, Settings, SetupError};
+
+use crate::{Clients, ConfigSource, S3AuditLog};
+
+/// What a function answers with when it fails (the Lambda runtime's error type).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The functions' log format: one line per event, no colours or times (CloudWatch adds its own).
+pub fn init_logging() {
+    tracing_subscriber::fmt().with_ansi(false).without_time().with_target(false).init();
+}
+
+/// What every function starts from: its settings, the clients, and the config in force.
+#[derive(Debug)]
+struct Base {
+    settings: Settings,
+    clients: Clients,
+    source: ConfigSource,
+}
+
+impl Base {
+    /// A config that cannot be read at cold start stops the function (fail closed).
+    async fn start() -> Result<Base, SetupError> {
+        let settings = Settings::from_env();
+        let clients = Clients::load(settings.endpoint_url.as_deref()).await;
+        // One readable line (the error itself), not only the Debug form Rust prints when main fails.
+        let source = ConfigSource::load(&clients, &settings)
+            .await
+            .inspect_err(|e| tracing::error!(error = %e, "cannot start: no config"))?;
+        Ok(Base { settings, clients, source })
+    }
+}
+
+/// The audit trail of the config in force, as the notifier and the recorder write it: the bucket
+/// and records key from the settings (`BREAKGLASS_AUDIT_BUCKET`, `BREAKGLASS_RECORD_KEY`) or the
+/// config, every record signed and naming the config's SHA-256.
+pub fn audit_trail(
+    clients: &Clients,
+    settings: &Settings,
+    loaded: &LoadedConfig,
+) -> Result<Trail<S3AuditLog>, SetupError> {
+    settings.audit(&loaded.config).map(|audit| Trail {
+        log: S3AuditLog::for_config(clients, &audit),
+        config: audit,
+        config_sha256: Some(loaded.sha256.clone()),
+    })
+}
+
+/// The trail a per-config cell holds, or the error that stops this event.
+fn trail_or_error(trail: &Result<Trail<S3AuditLog>, SetupError>) -> Result<&Trail<S3AuditLog>, BoxError> {
+    trail.as_ref().map_err(|e| BoxError::from(e.to_string()))
+}
