@@ -2,7 +2,7 @@
 
 use breakglass_core::ports::{ControlPlane, Notification, PortError, Publisher, Subscription};
 
-use crate::errors::{classify_error, code_of};
+use crate::errors::{classify_error, code_of, Sent};
 use crate::{Accounts, Clients, SnsPublisher};
 
 /// IAM returns trust policies URL-encoded (RFC 3986); moto returns them as they were put. Decoding
@@ -82,8 +82,7 @@ impl ControlPlane for AwsControlPlane {
             .policy_document(policy)
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| classify_error("UpdateAssumeRolePolicy", e))
+            .done("UpdateAssumeRolePolicy")
     }
 
     async fn subscriptions(&self, topic_arn: &str) -> Result<Vec<Subscription>, PortError> {

@@ -50,3 +50,17 @@ pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
 pub(crate) fn code_of<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> Option<&str> {
     e.as_service_error().and_then(|s| s.code())
 }
+
+/// A call whose answer the port does not need: done, or its error sorted by [`classify_error`].
+pub(crate) trait Sent {
+    fn done(self, operation: &str) -> Result<(), PortError>;
+}
+
+impl<T, E> Sent for Result<T, SdkError<E, HttpResponse>>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    fn done(self, operation: &str) -> Result<(), PortError> {
+        self.map(|_| ()).map_err(|e| classify_error(operation, e))
+    }
+}

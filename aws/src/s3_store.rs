@@ -5,7 +5,7 @@ use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::types::PublicAccessBlockConfiguration;
 use breakglass_core::ports::{BucketSettings, LifecycleRule, PolicyStore, PortError};
 
-use crate::errors::{classify_error, code_of};
+use crate::errors::{classify_error, code_of, Sent};
 use crate::{Accounts, Clients};
 
 /// Bucket policies and settings through S3, each call in the bucket's own account and Region with
@@ -85,8 +85,7 @@ impl PolicyStore for S3Store {
             .policy(policy)
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| classify_error("PutBucketPolicy", e))
+            .done("PutBucketPolicy")
     }
 
     async fn block_public_access(&self, bucket: &str) -> Result<(), PortError> {
@@ -104,8 +103,7 @@ impl PolicyStore for S3Store {
             .public_access_block_configuration(all_on)
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| classify_error("PutPublicAccessBlock", e))
+            .done("PutPublicAccessBlock")
     }
 }
 
@@ -176,8 +174,7 @@ impl BucketSettings for S3Store {
             .versioning_configuration(on)
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| classify_error("PutBucketVersioning", e))
+            .done("PutBucketVersioning")
     }
 
     async fn get_lifecycle(&self, bucket: &str) -> Result<Vec<LifecycleRule>, PortError> {
@@ -218,8 +215,7 @@ impl BucketSettings for S3Store {
             .set_expected_bucket_owner(owner)
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| classify_error("DeleteBucketLifecycle", e))
+            .done("DeleteBucketLifecycle")
     }
 
     async fn get_replication(&self, bucket: &str) -> Result<Vec<String>, PortError> {
@@ -249,8 +245,7 @@ impl BucketSettings for S3Store {
             .set_expected_bucket_owner(owner)
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| classify_error("DeleteBucketReplication", e))
+            .done("DeleteBucketReplication")
     }
 
     async fn enforce_ownership(&self, bucket: &str) -> Result<(), PortError> {
@@ -270,8 +265,7 @@ impl BucketSettings for S3Store {
             .ownership_controls(controls)
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| classify_error("PutBucketOwnershipControls", e))
+            .done("PutBucketOwnershipControls")
     }
 
     async fn get_tags(&self, bucket: &str) -> Result<Vec<(String, String)>, PortError> {
@@ -299,7 +293,6 @@ impl BucketSettings for S3Store {
             .tagging(tagging)
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| classify_error("PutBucketTagging", e))
+            .done("PutBucketTagging")
     }
 }

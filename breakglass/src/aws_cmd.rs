@@ -3,12 +3,12 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use breakglass_aws::wiring::{guard_ports, GuardPorts};
+use breakglass_aws::wiring::{guard_ports, Aws, GuardPorts};
 use breakglass_aws::{Accounts, Clients, EventBridgeBus, S3AuditLog, S3Store, SnsPublisher};
 use breakglass_core::audit::Trail;
 use breakglass_core::notify::{render_in, Rendered};
 use breakglass_core::ports::PolicyStore;
-use breakglass_core::runtime::{enforce_and_guard_event, notify_event_in, Settings};
+use breakglass_core::runtime::{enforce_and_guard_event, notify_event_in, Guard, Settings};
 use canonical_policies::{classify, format_expiry, Config, State};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -60,7 +60,8 @@ pub fn enforce(a: &EnforceArgs, settings: &Settings) -> Result<ExitCode, CliErro
             expected: &expected,
             dry_run: a.dry_run,
         };
-        let summary = enforce_and_guard_event(&enforcer, &sentinel, &event, OffsetDateTime::now_utc())
+        let guard = Guard::<Aws> { enforcer: &enforcer, sentinel: &sentinel, fanout: None };
+        let summary = enforce_and_guard_event(&guard, &event, OffsetDateTime::now_utc())
             .await
             .map_err(|e| CliError::Aws(e.to_string()))?;
         print_json(&summary);

@@ -1,17 +1,9 @@
-//! The enforcer Lambda: starts [`breakglass_aws::wiring::EnforcerFunction`] (which says what it does and
-//! which settings it reads) and hands it every event. A failure to start is logged and ends the
-//! process with the error.
+//! The enforcer Lambda: the bucket policies and the paths around them, on every guarded call and on
+//! the schedule. What it does and which settings it reads: [`breakglass_aws::wiring::EnforcerFunction`].
 
-use breakglass_aws::wiring::{init_logging, EnforcerFunction};
-use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::Value;
+use breakglass_aws::wiring::{serve, BoxError, EnforcerFunction};
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    init_logging();
-    let function = &EnforcerFunction::start().await?;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        function.handle(&event.payload, time::OffsetDateTime::now_utc()).await
-    }))
-    .await
+async fn main() -> Result<(), BoxError> {
+    serve::<EnforcerFunction>().await
 }

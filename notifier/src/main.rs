@@ -1,17 +1,9 @@
-//! The notifier Lambda: starts [`breakglass_aws::wiring::NotifierFunction`] (which says what it does and
-//! which settings it reads) and hands it every event. A failure to start is logged and ends the
-//! process with the error.
+//! The notifier Lambda: every notice mailed and recorded in the audit trail. What it does and which
+//! settings it reads: [`breakglass_aws::wiring::NotifierFunction`].
 
-use breakglass_aws::wiring::{init_logging, NotifierFunction};
-use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::Value;
+use breakglass_aws::wiring::{serve, BoxError, NotifierFunction};
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    init_logging();
-    let function = &NotifierFunction::start().await?;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        function.handle(&event.payload, time::OffsetDateTime::now_utc()).await
-    }))
-    .await
+async fn main() -> Result<(), BoxError> {
+    serve::<NotifierFunction>().await
 }

@@ -1,17 +1,9 @@
-//! The recorder Lambda: starts [`breakglass_aws::wiring::RecorderFunction`] (which says what it does and
-//! which settings it reads) and hands it every event. A failure to start is logged and ends the
-//! process with the error.
+//! The recorder Lambda: object reads on the protected buckets into the audit trail, and the digest of
+//! refused reads. What it does and which settings it reads: [`breakglass_aws::wiring::RecorderFunction`].
 
-use breakglass_aws::wiring::{init_logging, RecorderFunction};
-use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::Value;
+use breakglass_aws::wiring::{serve, BoxError, RecorderFunction};
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    init_logging();
-    let function = &RecorderFunction::start().await?;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        function.handle(&event.payload, time::OffsetDateTime::now_utc()).await
-    }))
-    .await
+async fn main() -> Result<(), BoxError> {
+    serve::<RecorderFunction>().await
 }

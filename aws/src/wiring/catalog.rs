@@ -10,10 +10,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use breakglass_core::catalog::{handle, Catalog, Origin};
 use breakglass_core::runtime::PerConfig;
+use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::{Base, BoxError};
+use super::{Base, BoxError, Function};
 use crate::{Accounts, CloudFormationProvenance, EventBridgeBus, HttpsResponder, S3Store};
 
 /// Time kept back from the Lambda's deadline to send the answer even when the work timed out.
@@ -29,8 +30,8 @@ pub struct CatalogFunction {
     origin: Origin,
 }
 
-impl CatalogFunction {
-    pub async fn start() -> Result<CatalogFunction, BoxError> {
+impl Function for CatalogFunction {
+    async fn start() -> Result<CatalogFunction, BoxError> {
         let base = Base::start().await?;
         let bus = EventBridgeBus::new(base.clients.eventbridge.clone(), base.settings.event_bus()?);
         let responder = HttpsResponder::new()?;
@@ -38,7 +39,13 @@ impl CatalogFunction {
         let origin = Origin::from_lists(&base.settings.catalog_products, &base.settings.catalog_principals);
         Ok(CatalogFunction { base, stores: PerConfig::default(), bus, responder, provenance, origin })
     }
+    async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Value, BoxError> {
+        let now = OffsetDateTime::now_utc();
+        self.handle(&event.payload, now, event.context.deadline).await
+    }
+}
 
+impl CatalogFunction {
     /// `deadline`: the invocation's, in milliseconds since the epoch.
     pub async fn handle(&self, raw: &Value, now: OffsetDateTime, deadline: u64) -> Result<Value, BoxError> {
         let loaded = self.base.source.current().await;

@@ -17,10 +17,11 @@ use breakglass_core::runtime::{enforcer_event, EnforcerPorts, Fanout, Guard, Loa
 use breakglass_core::sentinel::Sentinel;
 use breakglass_core::watch::Expected;
 use canonical_policies::{AuditConfig, Config};
+use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::{Base, BoxError};
+use super::{Base, BoxError, Function};
 use crate::{
     Accounts, AwsControlPlane, Clients, EventBridgeBus, S3AuditLog, S3Directory, S3Registry, S3Store,
     SqsSweepQueue,
@@ -98,8 +99,8 @@ pub struct EnforcerFunction {
     wired: PerConfig<Wired>,
 }
 
-impl EnforcerFunction {
-    pub async fn start() -> Result<EnforcerFunction, BoxError> {
+impl Function for EnforcerFunction {
+    async fn start() -> Result<EnforcerFunction, BoxError> {
         let base = Base::start().await?;
         let expected = base.settings.expected()?;
         let bus = base.settings.event_bus()?.to_owned();
@@ -122,7 +123,12 @@ impl EnforcerFunction {
             wired: PerConfig::default(),
         })
     }
+    async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Value, BoxError> {
+        self.handle(&event.payload, OffsetDateTime::now_utc()).await
+    }
+}
 
+impl EnforcerFunction {
     fn wire(&self, loaded: &LoadedConfig) -> Wired {
         let (clients, settings) = (&self.base.clients, &self.base.settings);
         let config = loaded.config.clone();

@@ -13,16 +13,37 @@ pub use enforcer::{guard_ports, Aws, EnforcerFunction, GuardPorts};
 pub use notifier::NotifierFunction;
 pub use recorder::RecorderFunction;
 
+use std::future::Future;
+use std::sync::Arc;
+
 use breakglass_core::audit::Trail;
-use breakglass_core::runtime::{LoadedConfig, Settings, SetupError};
+use breakglass_core::runtime::{LoadedConfig, PerConfig, Settings, SetupError};
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
 
 use crate::{Clients, ConfigSource, S3AuditLog};
 
 /// What a function answers with when it fails (the Lambda runtime's error type).
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type BoxError = lambda_runtime::Error;
+
+/// One Lambda function: started once per process, then handed every invocation.
+pub trait Function: Sized {
+    /// Cold start: settings, clients, the config in force; an error stops the process.
+    fn start() -> impl Future<Output = Result<Self, BoxError>>;
+    /// One invocation's answer; an error fails it (Lambda retries, the error alarm fires).
+    fn invoke(&self, event: LambdaEvent<Value>) -> impl Future<Output = Result<Value, BoxError>>;
+}
+
+/// A Lambda main: logging, [`Function::start`], then every event to [`Function::invoke`]. A
+/// failure to start ends the process with the error (Rust prints its Debug form).
+pub async fn serve<F: Function>() -> Result<(), BoxError> {
+    init_logging();
+    let function = &F::start().await?;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| function.invoke(event))).await
+}
 
 /// The functions' log format: one line per event, no colours or times (CloudWatch adds its own).
-pub fn init_logging() {
+fn init_logging() {
     tracing_subscriber::fmt().with_ansi(false).without_time().with_target(false).init();
 }
 
@@ -44,6 +65,31 @@ impl Base {
             .await
             .inspect_err(|e| tracing::error!(error = %e, "cannot start: no config"))?;
         Ok(Base { settings, clients, source })
+    }
+}
+
+/// A function that writes the audit trail (the notifier, the recorder): it does not start without
+/// one, and builds it once per config in force.
+#[derive(Debug)]
+struct Trailed {
+    base: Base,
+    trails: PerConfig<Result<Trail<S3AuditLog>, SetupError>>,
+}
+
+impl Trailed {
+    async fn start() -> Result<Trailed, SetupError> {
+        let base = Base::start().await?;
+        // Checked at cold start: without an audit trail the function does not start.
+        base.settings.audit(&base.source.current().await.config)?;
+        Ok(Trailed { base, trails: PerConfig::default() })
+    }
+
+    /// The config in force and its trail: every record signed with the records' HMAC key, so that
+    /// `history` can tell it from a forgery, and naming the config it was decided under.
+    async fn in_force(&self) -> (Arc<LoadedConfig>, Arc<Result<Trail<S3AuditLog>, SetupError>>) {
+        let loaded = self.base.source.current().await;
+        let trail = self.trails.get(&loaded, |l| audit_trail(&self.base.clients, &self.base.settings, l));
+        (loaded, trail)
     }
 }
 

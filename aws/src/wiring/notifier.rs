@@ -7,42 +7,42 @@
 //! over the config's `[audit] bucket`). Without an audit bucket the notifier does not start: an
 //! unrecorded break-glass is what the trail exists to prevent.
 
-use breakglass_core::audit::Trail;
 use breakglass_core::notify::Scope;
-use breakglass_core::runtime::{notify_event_in, Paced, PerConfig, SetupError};
+use breakglass_core::runtime::{notify_event_in, Paced};
+use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::{audit_trail, trail_or_error, Base, BoxError};
-use crate::{S3AuditLog, SnsPublisher};
+use super::{trail_or_error, BoxError, Function, Trailed};
+use crate::SnsPublisher;
 
 #[derive(Debug)]
 pub struct NotifierFunction {
-    base: Base,
+    trailed: Trailed,
     scope: Scope,
     publisher: Paced<SnsPublisher>,
     alarm: Option<Paced<SnsPublisher>>,
-    trails: PerConfig<Result<Trail<S3AuditLog>, SetupError>>,
 }
 
-impl NotifierFunction {
-    pub async fn start() -> Result<NotifierFunction, BoxError> {
-        let base = Base::start().await?;
-        // Checked at cold start: without an audit trail the notifier does not start.
-        base.settings.audit(&base.source.current().await.config)?;
+impl Function for NotifierFunction {
+    async fn start() -> Result<NotifierFunction, BoxError> {
+        let trailed = Trailed::start().await?;
+        let base = &trailed.base;
         let scope = base.settings.scope();
         // Mail below SNS's email limit (one notifier runs at a time: template.yaml's reserved concurrency).
         let sns = &base.clients.sns;
         let publisher = Paced::new(SnsPublisher::new(sns.clone(), base.settings.topic_arn()?));
         let alarm = base.settings.alarm_topic().map(|t| Paced::new(SnsPublisher::new(sns.clone(), t)));
-        Ok(NotifierFunction { base, scope, publisher, alarm, trails: PerConfig::default() })
+        Ok(NotifierFunction { trailed, scope, publisher, alarm })
     }
+    async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Value, BoxError> {
+        self.handle(&event.payload, OffsetDateTime::now_utc()).await
+    }
+}
 
+impl NotifierFunction {
     pub async fn handle(&self, raw: &Value, now: OffsetDateTime) -> Result<Value, BoxError> {
-        let loaded = self.base.source.current().await;
-        // Every record signed with the records' HMAC key, so that `history` can tell it from a
-        // forgery, and naming the config it was decided under; built once per config, not per event.
-        let trail = self.trails.get(&loaded, |l| audit_trail(&self.base.clients, &self.base.settings, l));
+        let (loaded, trail) = self.trailed.in_force().await;
         let trail = trail_or_error(&trail)?;
         let (publisher, alarm) = (&self.publisher, self.alarm.as_ref());
         Ok(notify_event_in(&loaded.config, &self.scope, publisher, alarm, Some(trail), raw, now).await?)

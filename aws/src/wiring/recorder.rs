@@ -5,34 +5,36 @@
 //! `BREAKGLASS_CONFIG` or `BREAKGLASS_CONFIG_FILE`, `BREAKGLASS_EVENT_BUS`,
 //! `BREAKGLASS_AUDIT_BUCKET`, `BREAKGLASS_RECORD_KEY`. Without an audit trail it does not start.
 
-use breakglass_core::audit::Trail;
-use breakglass_core::runtime::{PerConfig, SetupError};
+use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::{audit_trail, trail_or_error, Base, BoxError};
-use crate::{EventBridgeBus, S3AuditLog};
+use super::{trail_or_error, BoxError, Function, Trailed};
+use crate::EventBridgeBus;
 
 #[derive(Debug)]
 pub struct RecorderFunction {
-    base: Base,
+    trailed: Trailed,
     bus: EventBridgeBus,
-    trails: PerConfig<Result<Trail<S3AuditLog>, SetupError>>,
+}
+
+impl Function for RecorderFunction {
+    async fn start() -> Result<RecorderFunction, BoxError> {
+        let trailed = Trailed::start().await?;
+        let (clients, settings) = (&trailed.base.clients, &trailed.base.settings);
+        let bus = EventBridgeBus::new(clients.eventbridge.clone(), settings.event_bus()?);
+        Ok(RecorderFunction { trailed, bus })
+    }
+    async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Value, BoxError> {
+        self.handle(&event.payload, OffsetDateTime::now_utc()).await
+    }
 }
 
 impl RecorderFunction {
-    pub async fn start() -> Result<RecorderFunction, BoxError> {
-        let base = Base::start().await?;
-        base.settings.audit(&base.source.current().await.config)?;
-        let bus = EventBridgeBus::new(base.clients.eventbridge.clone(), base.settings.event_bus()?);
-        Ok(RecorderFunction { base, bus, trails: PerConfig::default() })
-    }
-
     pub async fn handle(&self, raw: &Value, now: OffsetDateTime) -> Result<Value, BoxError> {
-        let loaded = self.base.source.current().await;
-        let trail = self.trails.get(&loaded, |l| audit_trail(&self.base.clients, &self.base.settings, l));
+        let (loaded, trail) = self.trailed.in_force().await;
         let trail = trail_or_error(&trail)?;
-        let timing = self.base.settings.timing;
+        let timing = self.trailed.base.settings.timing;
         Ok(breakglass_core::recorder::handle(&loaded.config, trail, &trail.log, &self.bus, raw, now, timing)
             .await?)
     }

@@ -69,37 +69,24 @@ async fn report_misrouted<S: PolicyStore, B: EventBus, T: BucketRecords>(
 /// The enforcer Lambda's answer: the bucket policies first, then the paths around them (bucket
 /// settings, investigator trust, subscriptions). Both always run; the first error fails the
 /// invocation afterwards, so that Lambda retries and the error alarm fires.
-pub async fn enforce_and_guard_event<S, B, C, T>(
-    enforcer: &Enforcer<S, B, T>,
-    sentinel: &Sentinel<'_, S, B, C>,
+pub async fn enforce_and_guard_event<P: EnforcerPorts>(
+    ports: &Guard<'_, P>,
     raw: &Value,
     now: OffsetDateTime,
-) -> Result<Value, EnforceError>
-where
-    S: PolicyStore + BucketSettings,
-    B: EventBus,
-    C: ControlPlane,
-    T: BucketRecords,
-{
+) -> Result<Value, EnforceError> {
     match parse_or_ignore(raw) {
-        Ok(incoming) => guard(enforcer, sentinel, incoming, now).await,
+        Ok(incoming) => guard(ports, incoming, now).await,
         Err(answer) => Ok(answer),
     }
 }
 
 /// [`enforce_and_guard_event`] of an event already parsed.
-async fn guard<S, B, C, T>(
-    enforcer: &Enforcer<S, B, T>,
-    sentinel: &Sentinel<'_, S, B, C>,
+async fn guard<P: EnforcerPorts>(
+    ports: &Guard<'_, P>,
     incoming: event::Incoming,
     now: OffsetDateTime,
-) -> Result<Value, EnforceError>
-where
-    S: PolicyStore + BucketSettings,
-    B: EventBus,
-    C: ControlPlane,
-    T: BucketRecords,
-{
+) -> Result<Value, EnforceError> {
+    let (enforcer, sentinel) = (ports.enforcer, ports.sentinel);
     // Neither the enforcer nor the sentinel sees a call from another account than the bucket's.
     let (incoming, misrouted) = route::screen(&enforcer.config, incoming, now);
     let alerted = report_misrouted(enforcer, &misrouted).await;
@@ -186,7 +173,7 @@ pub async fn enforcer_event<P: EnforcerPorts>(
         (Some(f), event::Incoming::ApiCalls(calls)) => adopt_new_buckets(enforcer, f, calls, now).await,
         _ => 0,
     };
-    let mut answer = guard(enforcer, sentinel, incoming, now).await?;
+    let mut answer = guard(ports, incoming, now).await?;
     if let (Some(a), true) = (answer.as_object_mut(), adopted > 0) {
         a.insert("discovered".into(), json!(adopted));
     }
