@@ -3,9 +3,8 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use breakglass_aws::wiring::{guard_ports, Aws, GuardPorts};
-use breakglass_aws::{Accounts, Clients, EventBridgeBus, S3AuditLog, S3Store, SnsPublisher};
-use breakglass_core::audit::Trail;
+use breakglass_aws::wiring::{self, guard_ports, Aws, GuardPorts};
+use breakglass_aws::{Accounts, Clients, EventBridgeBus, S3Store, SnsPublisher};
 use breakglass_core::notify::{render_in, Rendered};
 use breakglass_core::ports::PolicyStore;
 use breakglass_core::runtime::{enforce_and_guard_event, notify_event_in, Guard, Settings};
@@ -95,11 +94,7 @@ pub fn notify(a: &NotifyArgs, settings: &Settings) -> Result<ExitCode, CliError>
     runtime()?.block_on(async {
         let clients = Clients::load(a.endpoint_url.as_deref()).await;
         // Records go to the config's audit trail when it has one, as the notifier's would.
-        let trail = config.audit.clone().map(|a| Trail {
-            log: S3AuditLog::for_config(&clients, &a),
-            config: a,
-            config_sha256: None,
-        });
+        let trail = config.audit.clone().map(|a| wiring::trail(&clients, a, None));
         let publisher = SnsPublisher::new(clients.sns, topic);
         let summary =
             notify_event_in(&config, &settings.scope(), &publisher, None, trail.as_ref(), &event, now)

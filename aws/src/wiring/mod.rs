@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use breakglass_core::audit::Trail;
 use breakglass_core::runtime::{LoadedConfig, PerConfig, Settings, SetupError};
+use canonical_policies::AuditConfig;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
@@ -101,11 +102,13 @@ pub fn audit_trail(
     settings: &Settings,
     loaded: &LoadedConfig,
 ) -> Result<Trail<S3AuditLog>, SetupError> {
-    settings.audit(&loaded.config).map(|audit| Trail {
-        log: S3AuditLog::for_config(clients, &audit),
-        config: audit,
-        config_sha256: Some(loaded.sha256.clone()),
-    })
+    settings.audit(&loaded.config).map(|audit| trail(clients, audit, Some(loaded.sha256.clone())))
+}
+
+/// The trail `audit` names, signed with its records' key; its records name the config
+/// `config_sha256` (the functions', and `breakglass notify` with a config of its own: none).
+pub fn trail(clients: &Clients, audit: AuditConfig, config_sha256: Option<String>) -> Trail<S3AuditLog> {
+    Trail { log: S3AuditLog::for_config(clients, &audit), config: audit, config_sha256 }
 }
 
 /// The trail a per-config cell holds, or the error that stops this event.
