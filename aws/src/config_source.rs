@@ -8,13 +8,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use breakglass_core::guard::discovery::Registry;
-use breakglass_core::handler::{config_location_from_env, loaded_from_env, LoadedConfig, SetupError};
+use breakglass_core::runtime::{loaded_from, LoadedConfig, Settings, SetupError};
 
 use crate::Clients;
-
-/// How often the S3 object is re-checked at most (`BREAKGLASS_CONFIG_REFRESH_SECONDS` lowers it in
-/// tests; AWS deployments keep the default).
-pub const REFRESH: Duration = Duration::from_secs(60);
 
 /// The config in force, and how it is kept current.
 #[derive(Debug)]
@@ -49,15 +45,14 @@ struct State {
 }
 
 impl ConfigSource {
-    /// `BREAKGLASS_CONFIG_S3` if set (read now: an error stops the function), else the environment.
-    pub async fn from_env(clients: &Clients) -> Result<ConfigSource, SetupError> {
-        let Some((bucket, key)) = config_location_from_env()? else {
-            return Ok(ConfigSource::Fixed(Arc::new(loaded_from_env()?)));
+    /// `BREAKGLASS_CONFIG_S3` if set (read now: an error stops the function), else the config the
+    /// settings give (`BREAKGLASS_CONFIG` or `BREAKGLASS_CONFIG_FILE`). The object is re-checked at
+    /// most every `settings.config_refresh` (tests lower it; AWS deployments keep the default).
+    pub async fn load(clients: &Clients, settings: &Settings) -> Result<ConfigSource, SetupError> {
+        let Some((bucket, key)) = settings.config_location()? else {
+            return Ok(ConfigSource::Fixed(Arc::new(loaded_from(settings)?)));
         };
-        let refresh = std::env::var("BREAKGLASS_CONFIG_REFRESH_SECONDS")
-            .ok()
-            .and_then(|s| s.parse::<u64>().ok())
-            .map_or(REFRESH, |s| Duration::from_secs(s.clamp(1, 60)));
+        let refresh = settings.config_refresh;
         let client = clients.s3.clone();
         let origin = format!("s3://{bucket}/{key}");
         let (base, etag) = match fetch(&client, &bucket, &key, None).await {
@@ -207,7 +202,7 @@ async fn first_good_registry(
         .prefix(key)
         .send()
         .await
-        .map_err(|e| crate::classify_error("ListObjectVersions", e).to_string())?;
+        .map_err(|e| crate::errors::classify_error("ListObjectVersions", e).to_string())?;
     // Newest first, as S3 lists them; the newest is the one that did not parse.
     for v in
         versions.versions.unwrap_or_default().into_iter().filter(|v| v.key.as_deref() == Some(key)).skip(1)
@@ -285,7 +280,7 @@ async fn fetch(
         }
         Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 304) => Ok(Fetched::Unchanged),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(Fetched::Missing),
-        Err(e) => Err(crate::classify_error("GetObject", e).to_string()),
+        Err(e) => Err(crate::errors::classify_error("GetObject", e).to_string()),
     }
 }
 
@@ -328,83 +323,10 @@ impl ConfigObject {
         if expected.is_none() {
             request = request.if_none_match("*");
         }
-        request.send().await.map(|_| ()).map_err(|e| crate::classify_error("PutObject", e).to_string())
+        request
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| crate::errors::classify_error("PutObject", e).to_string())
     }
-}
-
-/// The organisation as AWS Organizations lists it (management account or delegated administrator).
-#[derive(Debug, Default)]
-pub struct Members {
-    pub organisation_id: String,
-    /// Every active account.
-    pub active: Vec<String>,
-    /// The accounts in each organizational unit asked for, sub-OUs included.
-    pub by_ou: std::collections::BTreeMap<String, Vec<String>>,
-}
-
-/// [`Members`] of the organisation of `clients`' credentials, with the accounts of `ous`.
-pub async fn organisation_members(clients: &Clients, ous: &[String]) -> Result<Members, String> {
-    let client = aws_sdk_organizations::Client::new(&clients.config);
-    let org = client
-        .describe_organization()
-        .send()
-        .await
-        .map_err(|e| crate::classify_error("DescribeOrganization", e).to_string())?;
-    let id = org.organization.and_then(|o| o.id).ok_or("DescribeOrganization: no organization id")?;
-    let mut active = Vec::new();
-    let mut pages = client.list_accounts().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| crate::classify_error("ListAccounts", e).to_string())?;
-        for a in page.accounts.unwrap_or_default() {
-            let is_active = a.state.as_ref().map_or_else(
-                || a.status.as_ref().is_some_and(|s| s.as_str() == "ACTIVE"),
-                |s| s.as_str() == "ACTIVE",
-            );
-            if let (Some(account), true) = (a.id, is_active) {
-                active.push(account);
-            }
-        }
-    }
-    let mut by_ou = std::collections::BTreeMap::new();
-    for ou in ous {
-        let accounts = accounts_below(&client, ou).await.map_err(|e| e.to_string())?;
-        by_ou.insert(ou.clone(), accounts.into_iter().map(|(id, _)| id).collect());
-    }
-    Ok(Members { organisation_id: id, active, by_ou })
-}
-
-/// The accounts of the organizational unit `ou` and of every OU below it (an organisation is at most
-/// five levels deep), each with whether it is active.
-pub(crate) async fn accounts_below(
-    client: &aws_sdk_organizations::Client,
-    ou: &str,
-) -> Result<Vec<(String, bool)>, breakglass_core::ports::PortError> {
-    let (mut pending, mut accounts) = (vec![ou.to_owned()], Vec::new());
-    while let Some(parent) = pending.pop() {
-        let mut pages = client.list_accounts_for_parent().parent_id(&parent).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| crate::classify_error("ListAccountsForParent", e))?;
-            for a in page.accounts.unwrap_or_default() {
-                // `State` replaces the deprecated `Status`; either may be what the service sends.
-                let active = a.state.as_ref().map_or_else(
-                    || a.status.as_ref().is_some_and(|s| s.as_str() == "ACTIVE"),
-                    |s| s.as_str() == "ACTIVE",
-                );
-                if let Some(id) = a.id {
-                    accounts.push((id, active));
-                }
-            }
-        }
-        let mut pages = client
-            .list_children()
-            .parent_id(&parent)
-            .child_type(aws_sdk_organizations::types::ChildType::OrganizationalUnit)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| crate::classify_error("ListChildren", e))?;
-            pending.extend(page.children.unwrap_or_default().into_iter().filter_map(|c| c.id));
-        }
-    }
-    Ok(accounts)
 }

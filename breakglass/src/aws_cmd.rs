@@ -3,13 +3,12 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use breakglass_aws::{Accounts, AwsControlPlane, Clients, EventBridgeBus, S3AuditLog, S3Store, SnsPublisher};
+use breakglass_aws::wiring::{self, guard_ports, Aws, GuardPorts};
+use breakglass_aws::{Accounts, Clients, EventBridgeBus, S3Store, SnsPublisher};
 use breakglass_config::Config;
-use breakglass_core::guard::enforce::Enforcer;
-use breakglass_core::handler::{enforce_and_guard_event, expected_from_env, notify_event_in, scope_from_env};
 use breakglass_core::notify::{render_in, Rendered};
 use breakglass_core::ports::PolicyStore;
-use breakglass_core::trail::audit::Trail;
+use breakglass_core::runtime::{enforce_and_guard_event, notify_event_in, Guard, Settings};
 use canonical_policies::{classify, format_expiry, State};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -36,7 +35,7 @@ pub(crate) fn print_json(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string()));
 }
 
-pub fn enforce(a: &EnforceArgs) -> Result<ExitCode, CliError> {
+pub fn enforce(a: &EnforceArgs, settings: &Settings) -> Result<ExitCode, CliError> {
     let config = load_config(&a.aws.config)?;
     let event = match &a.event {
         Some(p) => read_event(p)?,
@@ -45,24 +44,14 @@ pub fn enforce(a: &EnforceArgs) -> Result<ExitCode, CliError> {
     runtime()?.block_on(async {
         let clients = Clients::load(a.aws.endpoint_url.as_deref()).await;
         let accounts = accounts(&clients, &config).await?;
-        let control = AwsControlPlane::new(&clients, std::env::var("BREAKGLASS_ALARM_TOPIC_ARN").ok())
-            .with_accounts(accounts.clone());
         // The two-person rule's approvals, from the config's audit trail (signatures checked).
-        let records = config.audit.clone().map(|audit| breakglass_core::access::approval::TrailRecords {
-            reader: breakglass_aws::S3AuditLog::for_config(&clients, &audit),
-            prefix: audit.prefix,
-            organisation: config.organisation.is_some(),
-        });
-        let enforcer = Enforcer {
-            store: S3Store::routed(&clients, accounts, &config),
-            records,
-            config,
-            bus: EventBridgeBus::new(clients.eventbridge, &a.event_bus),
-            dry_run: a.dry_run,
-        };
+        let audit = config.audit.clone();
+        let alarm = settings.alarm_topic_arn.clone();
+        let GuardPorts { enforcer, control } =
+            guard_ports(&clients, accounts, config, audit, &a.event_bus, alarm, a.dry_run);
         // The paths around the policy too: bucket settings and investigator trust (and the
         // notification topic's subscriptions when BREAKGLASS_TOPIC_ARN and _SUBSCRIPTIONS are set).
-        let expected = expected_from_env().map_err(|e| CliError::Input(e.to_string()))?;
+        let expected = settings.expected().map_err(|e| CliError::Input(e.to_string()))?;
         let sentinel = breakglass_core::guard::sentinel::Sentinel {
             config: &enforcer.config,
             store: &enforcer.store,
@@ -71,7 +60,8 @@ pub fn enforce(a: &EnforceArgs) -> Result<ExitCode, CliError> {
             expected: &expected,
             dry_run: a.dry_run,
         };
-        let summary = enforce_and_guard_event(&enforcer, &sentinel, &event, OffsetDateTime::now_utc())
+        let guard = Guard::<Aws> { enforcer: &enforcer, sentinel: &sentinel, fanout: None };
+        let summary = enforce_and_guard_event(&guard, &event, OffsetDateTime::now_utc())
             .await
             .map_err(|e| CliError::Aws(e.to_string()))?;
         print_json(&summary);
@@ -79,14 +69,14 @@ pub fn enforce(a: &EnforceArgs) -> Result<ExitCode, CliError> {
     })
 }
 
-pub fn notify(a: &NotifyArgs) -> Result<ExitCode, CliError> {
+pub fn notify(a: &NotifyArgs, settings: &Settings) -> Result<ExitCode, CliError> {
     let config = load_config(&a.config)?;
     let event = read_event(&a.event)?;
     let now = OffsetDateTime::now_utc();
     if a.print {
         let incoming =
             breakglass_core::inbound::event::parse(&event).map_err(|e| CliError::Input(e.to_string()))?;
-        for r in render_in(&config, &scope_from_env(), &incoming, now) {
+        for r in render_in(&config, &settings.scope(), &incoming, now) {
             match r {
                 Rendered::Ignored(reason) => print_json(&json!({ "ignored": reason })),
                 Rendered::Send(n) => print_json(&json!({
@@ -106,14 +96,10 @@ pub fn notify(a: &NotifyArgs) -> Result<ExitCode, CliError> {
     runtime()?.block_on(async {
         let clients = Clients::load(a.endpoint_url.as_deref()).await;
         // Records go to the config's audit trail when it has one, as the notifier's would.
-        let trail = config.audit.clone().map(|a| Trail {
-            log: S3AuditLog::for_config(&clients, &a),
-            config: a,
-            config_sha256: None,
-        });
+        let trail = config.audit.clone().map(|a| wiring::trail(&clients, a, None));
         let publisher = SnsPublisher::new(clients.sns, topic);
         let summary =
-            notify_event_in(&config, &scope_from_env(), &publisher, None, trail.as_ref(), &event, now)
+            notify_event_in(&config, &settings.scope(), &publisher, None, trail.as_ref(), &event, now)
                 .await
                 .map_err(|e| CliError::Aws(e.to_string()))?;
         print_json(&summary);

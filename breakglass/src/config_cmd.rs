@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use breakglass_aws::{organisation_members, Clients, ConfigObject, EventBridgeBus};
 use breakglass_core::access::config_push::{check_members, line_diff};
 use breakglass_core::events::{ConfigChange, OwnEvent};
-use breakglass_core::handler::{parse_s3_url, LoadedConfig};
 use breakglass_core::organisation::render;
 use breakglass_core::ports::EventBus;
+use breakglass_core::runtime::{parse_s3_url, LoadedConfig};
 use canonical_policies::Quoted;
 
 use crate::aws_cmd::{requester, runtime};

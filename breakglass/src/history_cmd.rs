@@ -26,14 +26,7 @@ pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
     let now = OffsetDateTime::now_utc();
     let (mut read, reads) = crate::aws_cmd::runtime()?.block_on(async {
         let clients = Clients::load(a.aws.endpoint_url.as_deref()).await;
-        let log = S3AuditLog::for_config(&clients, &audit);
-        // Each record's signature is checked: a record the notifier did not write shows as forged.
-        let read = log
-            .read_all(&prefix)
-            .await
-            .map_err(|e| CliError::Aws(format!("audit trail `s3://{}/{prefix}`: {e}", audit.bucket)))?;
-        let reads = recorded_reads(&log, &audit, &place).await?;
-        Ok::<_, CliError>((read, reads))
+        read_trail(&S3AuditLog::for_config(&clients, &audit), &audit, &prefix, &place).await
     })?;
     let (reads, read_warnings) = reads;
     read.warnings.extend(read_warnings);
@@ -158,6 +151,22 @@ pub(crate) fn locate(
     let prefix = bucket_prefix(&audit, account.as_deref(), bucket);
     let place = prefix.strip_prefix(&audit.prefix).unwrap_or(&prefix).trim_end_matches('/').to_owned();
     Ok(Located { audit, account, prefix, place })
+}
+
+/// The trail's records under `prefix` and the bucket's recorded reads, as `history` and `report`
+/// show them. Each record's signature is checked: a record the notifier did not write shows as
+/// forged.
+pub(crate) async fn read_trail(
+    log: &S3AuditLog,
+    audit: &AuditConfig,
+    prefix: &str,
+    place: &str,
+) -> Result<(breakglass_aws::AuditRead, (Vec<ObjectRead>, Vec<String>)), CliError> {
+    let read = log
+        .read_all(prefix)
+        .await
+        .map_err(|e| CliError::Aws(format!("audit trail `s3://{}/{prefix}`: {e}", audit.bucket)))?;
+    Ok((read, recorded_reads(log, audit, place).await?))
 }
 
 /// The reads and refused reads recorded for a bucket (`place`: `[<account>/]<bucket>`), each

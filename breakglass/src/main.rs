@@ -13,6 +13,7 @@ mod report_cmd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use breakglass_core::runtime::Settings;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Guard for sensitive log data in S3: policy tools for the ClosedAccess / OpenAccess templates.
@@ -387,8 +388,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Policy(cmd) => policy_cmd::run(cmd),
-        Command::Enforce(a) => aws_cmd::enforce(&a),
-        Command::Notify(a) => aws_cmd::notify(&a),
+        Command::Enforce(a) => aws_cmd::enforce(&a, &Settings::from_env()),
+        Command::Notify(a) => aws_cmd::notify(&a, &Settings::from_env()),
         Command::Status(a) => aws_cmd::status(&a),
         Command::Open(a) => aws_cmd::open(&a),
         Command::Close(a) => aws_cmd::close(&a),

@@ -9,7 +9,7 @@ use breakglass_core::trail::report;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::history_cmd::{locate, parse_since, recorded_reads, Located};
+use crate::history_cmd::{locate, parse_since, read_trail, Located};
 use crate::input::{load_config, CliError};
 use crate::ReportArgs;
 
@@ -22,14 +22,8 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode, CliError> {
     let runtime = crate::aws_cmd::runtime()?;
     let clients = runtime.block_on(Clients::load(a.aws.endpoint_url.as_deref()));
     let log = S3AuditLog::for_config(&clients, &audit);
-    let (history_read, (reads, read_warnings)) = runtime.block_on(async {
-        let history_read = log
-            .read_all(&prefix)
-            .await
-            .map_err(|e| CliError::Aws(format!("audit trail `s3://{}/{prefix}`: {e}", audit.bucket)))?;
-        let reads = recorded_reads(&log, &audit, &place).await?;
-        Ok::<_, CliError>((history_read, reads))
-    })?;
+    let (history_read, (reads, read_warnings)) =
+        runtime.block_on(read_trail(&log, &audit, &prefix, &place))?;
     for w in history_read.warnings.iter().chain(&read_warnings) {
         eprintln!("breakglass: warning: {w}");
     }

@@ -46,7 +46,8 @@ pub const REPORTS: &str = "_reports";
 /// How far back the schedule looks for closed windows without a report.
 pub const REPORT_LOOKBACK: Duration = Duration::days(2);
 
-/// The recorder's clock: the digest slot and the report delay.
+/// The recorder's clock: the digest slot and the report delay (the settings read [`SLOT_ENV`] and
+/// [`REPORT_DELAY_ENV`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
     pub slot: Duration,
@@ -59,17 +60,6 @@ impl Default for Timing {
     }
 }
 
-impl Timing {
-    /// [`SLOT_ENV`] and [`REPORT_DELAY_ENV`] (tests), else the defaults.
-    pub fn from_env() -> Timing {
-        let secs = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<i64>().ok());
-        Timing {
-            slot: secs(SLOT_ENV).map_or(SLOT, |s| Duration::seconds(s.clamp(1, SLOT.whole_seconds()))),
-            report_delay: secs(REPORT_DELAY_ENV)
-                .map_or(REPORT_DELAY, |s| Duration::seconds(s.clamp(0, REPORT_DELAY.whole_seconds()))),
-        }
-    }
-}
 /// How far back a digest run looks for slots not yet mailed (a run that failed is made up for).
 pub const LOOKBACK: Duration = Duration::hours(2);
 /// How many reads an alert lists (the record has them all).

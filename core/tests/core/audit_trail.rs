@@ -2,8 +2,8 @@
 
 use super::*;
 use breakglass_core::access::operate::{close, open, OpenRequest};
-use breakglass_core::handler::notify_event;
 use breakglass_core::ports::{Notification, Publisher};
+use breakglass_core::runtime::notify_event;
 use breakglass_core::testing::Log;
 use breakglass_core::trail::audit::Trail;
 use breakglass_core::trail::history::{self, Entry};

@@ -5,8 +5,7 @@
 
 use breakglass_config::Config;
 use breakglass_core::guarded::GuardedCall;
-use canonical_policies::{explain, Caller, Decision, Request};
-use canonical_policies::{Policy, OBJECT_READ_ACTIONS};
+use canonical_policies::{explain, Caller, Decision, Policy, Request, OBJECT_READ_ACTIONS};
 use proofs::cfn::Template;
 use proofs::root;
 use serde_json::json;

@@ -826,7 +826,7 @@ fn the_sweep_queue_retries_as_often_as_the_shards_count_and_within_the_close() {
 /// Mail pacing holds for the whole deployment only when one notifier publishes at a time.
 #[test]
 fn one_notifier_at_a_time_paces_mail_below_the_sns_email_limit() {
-    use breakglass_core::pace::{EMAIL_PER_SECOND, SNS_EMAIL_LIMIT_PER_SECOND};
+    use breakglass_core::runtime::{EMAIL_PER_SECOND, SNS_EMAIL_LIMIT_PER_SECOND};
     let t = template();
     let notifier = &t["Resources"]["NotifierFunction"]["Properties"];
     assert_eq!(notifier["ReservedConcurrentExecutions"].as_u64(), Some(1));

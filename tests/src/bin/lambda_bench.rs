@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use breakglass_core::events::BusEvent;
 use breakglass_core::guard::enforce::Enforcer;
-use breakglass_core::handler::enforce_event;
 use breakglass_core::ports::{EventBus, PolicyStore, PortError};
+use breakglass_core::runtime::enforce_event;
 use e2e::{cloudtrail_event, config, provision, root, Function, Moto};
 
 const BUCKET: &str = "acme-cloudtrail-logs";

@@ -1,0 +1,117 @@
+//! The composition of clients and ports, written once: each Lambda's main starts its function here
+//! and hands it every event, and the CLI builds the same ports. Every setting comes from
+//! [`Settings`] (the environment, read once); the config in force from [`ConfigSource`], and what
+//! depends on it is built again only when it changes ([`breakglass_core::runtime::PerConfig`]).
+
+mod catalog;
+mod enforcer;
+mod notifier;
+mod recorder;
+
+pub use catalog::CatalogFunction;
+pub use enforcer::{guard_ports, Aws, EnforcerFunction, GuardPorts};
+pub use notifier::NotifierFunction;
+pub use recorder::RecorderFunction;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use breakglass_config::AuditConfig;
+use breakglass_core::runtime::{LoadedConfig, PerConfig, Settings, SetupError};
+use breakglass_core::trail::audit::Trail;
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+
+use crate::{Clients, ConfigSource, S3AuditLog};
+
+/// What a function answers with when it fails (the Lambda runtime's error type).
+pub type BoxError = lambda_runtime::Error;
+
+/// One Lambda function: started once per process, then handed every invocation.
+pub trait Function: Sized {
+    /// Cold start: settings, clients, the config in force; an error stops the process.
+    fn start() -> impl Future<Output = Result<Self, BoxError>>;
+    /// One invocation's answer; an error fails it (Lambda retries, the error alarm fires).
+    fn invoke(&self, event: LambdaEvent<Value>) -> impl Future<Output = Result<Value, BoxError>>;
+}
+
+/// A Lambda main: logging, [`Function::start`], then every event to [`Function::invoke`]. A
+/// failure to start ends the process with the error (Rust prints its Debug form).
+pub async fn serve<F: Function>() -> Result<(), BoxError> {
+    init_logging();
+    let function = &F::start().await?;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| function.invoke(event))).await
+}
+
+/// The functions' log format: one line per event, no colours or times (CloudWatch adds its own).
+fn init_logging() {
+    tracing_subscriber::fmt().with_ansi(false).without_time().with_target(false).init();
+}
+
+/// What every function starts from: its settings, the clients, and the config in force.
+#[derive(Debug)]
+struct Base {
+    settings: Settings,
+    clients: Clients,
+    source: ConfigSource,
+}
+
+impl Base {
+    /// A config that cannot be read at cold start stops the function (fail closed).
+    async fn start() -> Result<Base, SetupError> {
+        let settings = Settings::from_env();
+        let clients = Clients::load(settings.endpoint_url.as_deref()).await;
+        // One readable line (the error itself), not only the Debug form Rust prints when main fails.
+        let source = ConfigSource::load(&clients, &settings)
+            .await
+            .inspect_err(|e| tracing::error!(error = %e, "cannot start: no config"))?;
+        Ok(Base { settings, clients, source })
+    }
+}
+
+/// A function that writes the audit trail (the notifier, the recorder): it does not start without
+/// one, and builds it once per config in force.
+#[derive(Debug)]
+struct Trailed {
+    base: Base,
+    trails: PerConfig<Result<Trail<S3AuditLog>, SetupError>>,
+}
+
+impl Trailed {
+    async fn start() -> Result<Trailed, SetupError> {
+        let base = Base::start().await?;
+        // Checked at cold start: without an audit trail the function does not start.
+        base.settings.audit(&base.source.current().await.config)?;
+        Ok(Trailed { base, trails: PerConfig::default() })
+    }
+
+    /// The config in force and its trail: every record signed with the records' HMAC key, so that
+    /// `history` can tell it from a forgery, and naming the config it was decided under.
+    async fn in_force(&self) -> (Arc<LoadedConfig>, Arc<Result<Trail<S3AuditLog>, SetupError>>) {
+        let loaded = self.base.source.current().await;
+        let trail = self.trails.get(&loaded, |l| audit_trail(&self.base.clients, &self.base.settings, l));
+        (loaded, trail)
+    }
+}
+
+/// The audit trail of the config in force, as the notifier and the recorder write it: the bucket
+/// and records key from the settings (`BREAKGLASS_AUDIT_BUCKET`, `BREAKGLASS_RECORD_KEY`) or the
+/// config, every record signed and naming the config's SHA-256.
+pub fn audit_trail(
+    clients: &Clients,
+    settings: &Settings,
+    loaded: &LoadedConfig,
+) -> Result<Trail<S3AuditLog>, SetupError> {
+    settings.audit(&loaded.config).map(|audit| trail(clients, audit, Some(loaded.sha256.clone())))
+}
+
+/// The trail `audit` names, signed with its records' key; its records name the config
+/// `config_sha256` (the functions', and `breakglass notify` with a config of its own: none).
+pub fn trail(clients: &Clients, audit: AuditConfig, config_sha256: Option<String>) -> Trail<S3AuditLog> {
+    Trail { log: S3AuditLog::for_config(clients, &audit), config: audit, config_sha256 }
+}
+
+/// The trail a per-config cell holds, or the error that stops this event.
+fn trail_or_error(trail: &Result<Trail<S3AuditLog>, SetupError>) -> Result<&Trail<S3AuditLog>, BoxError> {
+    trail.as_ref().map_err(|e| BoxError::from(e.to_string()))
+}

@@ -1,0 +1,49 @@
+//! The recorder: the config, the audit trail (signed with the records' HMAC key) and the bus built
+//! once, then every event to [`breakglass_core::trail::recorder::handle`]: SQS batches of CloudTrail data
+//! events (object reads on the protected buckets) become audit records, the 5-minute schedule mails
+//! the digest of refused reads. Settings: `BREAKGLASS_CONFIG_S3` (organisation mode) or
+//! `BREAKGLASS_CONFIG` or `BREAKGLASS_CONFIG_FILE`, `BREAKGLASS_EVENT_BUS`,
+//! `BREAKGLASS_AUDIT_BUCKET`, `BREAKGLASS_RECORD_KEY`. Without an audit trail it does not start.
+
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::{trail_or_error, BoxError, Function, Trailed};
+use crate::EventBridgeBus;
+
+#[derive(Debug)]
+pub struct RecorderFunction {
+    trailed: Trailed,
+    bus: EventBridgeBus,
+}
+
+impl Function for RecorderFunction {
+    async fn start() -> Result<RecorderFunction, BoxError> {
+        let trailed = Trailed::start().await?;
+        let (clients, settings) = (&trailed.base.clients, &trailed.base.settings);
+        let bus = EventBridgeBus::new(clients.eventbridge.clone(), settings.event_bus()?);
+        Ok(RecorderFunction { trailed, bus })
+    }
+    async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Value, BoxError> {
+        self.handle(&event.payload, OffsetDateTime::now_utc()).await
+    }
+}
+
+impl RecorderFunction {
+    pub async fn handle(&self, raw: &Value, now: OffsetDateTime) -> Result<Value, BoxError> {
+        let (loaded, trail) = self.trailed.in_force().await;
+        let trail = trail_or_error(&trail)?;
+        let timing = self.trailed.base.settings.timing;
+        Ok(breakglass_core::trail::recorder::handle(
+            &loaded.config,
+            trail,
+            &trail.log,
+            &self.bus,
+            raw,
+            now,
+            timing,
+        )
+        .await?)
+    }
+}

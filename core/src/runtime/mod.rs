@@ -1,0 +1,28 @@
+//! The functions' runtime: the settings read from the environment ([`Settings`]), the config in
+//! force and what is built per config ([`LoadedConfig`], [`PerConfig`]), one pipeline per function
+//! (the enforcer's and the notifier's; the recorder's and the catalog's are their rooms' `handle`),
+//! and the notifier's mail pacing ([`Paced`]). Parse, act, answer with a JSON summary: a malformed
+//! event is logged and answered (not an error), because retrying cannot fix it.
+
+mod config;
+mod enforcer;
+mod malformed;
+mod notifier;
+mod pace;
+mod settings;
+
+pub use config::{loaded_from, LoadedConfig, PerConfig};
+pub use enforcer::{enforce_and_guard_event, enforce_event, enforcer_event, EnforcerPorts, Fanout, Guard};
+pub use notifier::{notify_event, notify_event_in, NotifyError};
+pub use pace::{Paced, EMAIL_PER_SECOND, SNS_EMAIL_LIMIT_PER_SECOND};
+pub use settings::{parse_s3_url, Settings, SetupError};
+
+/// The names of the environment variables [`Settings`] reads.
+pub mod env {
+    pub use super::settings::{
+        ALARM_TOPIC_ENV, AUDIT_BUCKET_ENV, CATALOG_PRINCIPALS_ENV, CATALOG_PRODUCTS_ENV, CONFIG_ENV,
+        CONFIG_FILE_ENV, CONFIG_REFRESH_ENV, CONFIG_S3_ENV, DRY_RUN_ENV, ENDPOINT_ENV, EVENT_BUS_ENV,
+        KEY_ENV, RECORD_KEY_ENV, REFRESH, SUBSCRIPTIONS_ENV, SWEEP_CLOSE_DELAY_ENV, SWEEP_QUEUE_ENV,
+        TOPIC_ENV,
+    };
+}

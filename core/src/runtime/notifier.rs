@@ -1,0 +1,109 @@
+//! The notifier's pipeline: every message rendered from an event is recorded in the audit trail and
+//! published, to the alarm topic too when it is about an attack on the mail channel.
+
+use breakglass_config::Config;
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use super::malformed::parse_or_ignore;
+use crate::events::OwnEvent;
+use crate::notify::{render_in, Rendered, Scope};
+use crate::ports::{Appended, AuditLog};
+use crate::ports::{PortError, Publisher};
+use crate::trail::audit::{self, Trail};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{failed} of {total} notifications could not be published or recorded: {first}")]
+pub struct NotifyError {
+    pub failed: usize,
+    pub total: usize,
+    pub first: PortError,
+}
+
+/// The notifier's answer to one invocation: every message is recorded in the audit trail (when there
+/// is one) and published; any failure is an error afterwards, so Lambda retries (the record's key is
+/// its content's hash, so a retry does not record twice) and the failure shows in metrics and alarms.
+pub async fn notify_event<P: Publisher, L: AuditLog>(
+    config: &Config,
+    publisher: &P,
+    trail: Option<&Trail<L>>,
+    raw: &Value,
+    now: OffsetDateTime,
+) -> Result<Value, NotifyError> {
+    notify_event_in(config, &Scope::default(), publisher, None, trail, raw, now).await
+}
+
+/// [`notify_event`], also watching what `scope` names; a message about an attack on the mail
+/// channel itself goes to `alarm` (the second channel) as well.
+pub async fn notify_event_in<P: Publisher, L: AuditLog>(
+    config: &Config,
+    scope: &Scope,
+    publisher: &P,
+    alarm: Option<&P>,
+    trail: Option<&Trail<L>>,
+    raw: &Value,
+    now: OffsetDateTime,
+) -> Result<Value, NotifyError> {
+    let incoming = match parse_or_ignore(raw) {
+        Ok(i) => i,
+        Err(answer) => return Ok(answer),
+    };
+    let mut sent = Vec::new();
+    let mut ignored = Vec::new();
+    let mut recorded = Vec::new();
+    let mut errors = Vec::new();
+    let rendered = render_in(config, scope, &incoming, now);
+    // One of breakglass's own events is recorded from its type, a CloudTrail call from its document.
+    let own = match &incoming {
+        crate::inbound::event::Incoming::Custom { detail_type, detail, .. } => {
+            OwnEvent::from_bus(detail_type, detail).ok()
+        }
+        _ => None,
+    };
+    let (mut total, mut failed_messages) = (0, 0);
+    for r in rendered {
+        let n = match r {
+            Rendered::Ignored(reason) => {
+                tracing::info!(reason = reason.as_str(), "nothing to notify");
+                ignored.push(reason);
+                continue;
+            }
+            Rendered::Send(n) => n,
+        };
+        total += 1;
+        let mut failed = false;
+        // The record first: it must exist even when the mail cannot be sent.
+        if let (Some(trail), Some(record)) =
+            (trail, audit::record(&n, own.as_ref(), now, trail.and_then(|t| t.config_sha256.as_deref())))
+        {
+            match trail.write(&record, now).await {
+                Ok(done) => recorded.push(json!({
+                    "key": format!("{}{}", trail.config.prefix, record.key),
+                    "new": done == Appended::Written,
+                })),
+                Err(e) => {
+                    tracing::error!(error = %e, key = record.key.as_str(), "audit record not written");
+                    errors.push(e);
+                    failed = true;
+                }
+            }
+        }
+        // The call attacked the mail channel itself: the alarm topic carries it too.
+        let channels = std::iter::once(publisher).chain(alarm.filter(|_| n.second_channel));
+        for channel in channels {
+            match channel.publish(&n).await {
+                Ok(id) => sent.push(json!({ "message_id": id, "subject": n.subject })),
+                Err(e) => {
+                    tracing::error!(error = %e, subject = n.subject.as_str(), "publish failed");
+                    errors.push(e);
+                    failed = true;
+                }
+            }
+        }
+        failed_messages += usize::from(failed);
+    }
+    match errors.into_iter().next() {
+        Some(first) => Err(NotifyError { failed: failed_messages, total, first }),
+        None => Ok(json!({ "sent": sent, "recorded": recorded, "ignored": ignored })),
+    }
+}

@@ -1,0 +1,259 @@
+//! The deployment's settings, read from the environment in this one place (template.yaml sets
+//! them; the end-to-end tests lower some delays). [`Settings::from_env`] reads the process
+//! environment; [`Settings::from_lookup`] reads any lookup, so that tests need not touch it.
+
+use std::time::Duration;
+
+use breakglass_config::{AuditConfig, Config};
+use canonical_policies::Quoted;
+
+use crate::guard::watch::Expected;
+use crate::notify::Scope;
+use crate::trail::recorder::{Timing, REPORT_DELAY, REPORT_DELAY_ENV, SLOT, SLOT_ENV};
+
+/// Where the Lambdas read their configuration (set by template.yaml): the TOML text itself, or a
+/// file bundled with the function.
+pub const CONFIG_ENV: &str = "BREAKGLASS_CONFIG";
+pub const CONFIG_FILE_ENV: &str = "BREAKGLASS_CONFIG_FILE";
+/// Organisation mode: `s3://bucket/key` of the config object in the administrative account (wins
+/// over the other two; re-checked by ETag at most once a minute).
+pub const CONFIG_S3_ENV: &str = "BREAKGLASS_CONFIG_S3";
+/// How often the config object is re-checked at most, in seconds (tests lower it; 1 to 60).
+pub const CONFIG_REFRESH_ENV: &str = "BREAKGLASS_CONFIG_REFRESH_SECONDS";
+/// The audit bucket's name, when the deployment sets it (template.yaml does).
+pub const AUDIT_BUCKET_ENV: &str = "BREAKGLASS_AUDIT_BUCKET";
+/// The KMS HMAC key that signs audit records (set by template.yaml); wins over `[audit] mac_key`.
+pub const RECORD_KEY_ENV: &str = "BREAKGLASS_RECORD_KEY";
+/// breakglass's KMS key, for the notifier's scope (set by template.yaml).
+pub const KEY_ENV: &str = "BREAKGLASS_KEY_ARN";
+/// The notification topic, and the subscriptions it must keep.
+pub const TOPIC_ENV: &str = "BREAKGLASS_TOPIC_ARN";
+pub const SUBSCRIPTIONS_ENV: &str = "BREAKGLASS_SUBSCRIPTIONS";
+/// The second channel, for attacks on the first.
+pub const ALARM_TOPIC_ENV: &str = "BREAKGLASS_ALARM_TOPIC_ARN";
+/// breakglass's own event bus.
+pub const EVENT_BUS_ENV: &str = "BREAKGLASS_EVENT_BUS";
+/// `true`: report without writing.
+pub const DRY_RUN_ENV: &str = "BREAKGLASS_DRY_RUN";
+/// The sweep's queue URL: the scheduled sweep fans out by shard.
+pub const SWEEP_QUEUE_ENV: &str = "BREAKGLASS_SWEEP_QUEUE";
+/// Seconds between the sweep's shards and its close (tests lower it).
+pub const SWEEP_CLOSE_DELAY_ENV: &str = "BREAKGLASS_SWEEP_CLOSE_DELAY_SECONDS";
+/// The Service Catalog products, and who may provision them.
+pub const CATALOG_PRODUCTS_ENV: &str = "BREAKGLASS_CATALOG_PRODUCTS";
+pub const CATALOG_PRINCIPALS_ENV: &str = "BREAKGLASS_CATALOG_PRINCIPALS";
+/// Where the AWS clients send their requests (moto in tests).
+pub const ENDPOINT_ENV: &str = "AWS_ENDPOINT_URL";
+
+/// How often the config object is re-checked at most, unless [`CONFIG_REFRESH_ENV`] lowers it.
+pub const REFRESH: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("set {CONFIG_ENV} (the config's TOML) or {CONFIG_FILE_ENV} (its path)")]
+    NoConfig,
+    #[error("cannot read {}: {source}", Quoted(.path))]
+    Read { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Config(#[from] breakglass_config::ConfigError),
+    #[error("config {}: {source}", Quoted(.origin))]
+    ConfigAt { origin: String, source: Box<breakglass_config::ConfigError> },
+    #[error("invalid {CONFIG_S3_ENV} {}: expected `s3://bucket/key`", Quoted(.0))]
+    ConfigLocation(String),
+    #[error("cannot read the config {}: {reason}", Quoted(.origin))]
+    ConfigFetch { origin: String, reason: String },
+    #[error("missing environment variable `{0}`")]
+    Missing(&'static str),
+    #[error("no audit trail: set {AUDIT_BUCKET_ENV} or `[audit] bucket` in the config")]
+    NoAudit,
+    #[error(transparent)]
+    Subscriptions(#[from] crate::guard::watch::ExpectedError),
+}
+
+/// Every setting the functions and the CLI take from the environment. Empty values count as unset,
+/// except where noted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// [`CONFIG_ENV`] (blank counts as unset).
+    pub config_text: Option<String>,
+    /// [`CONFIG_FILE_ENV`], as set (an empty path is a read error, not "unset").
+    pub config_file: Option<String>,
+    /// [`CONFIG_S3_ENV`], unparsed.
+    pub config_s3: Option<String>,
+    /// [`CONFIG_REFRESH_ENV`] clamped to 1 to 60 seconds, else [`REFRESH`].
+    pub config_refresh: Duration,
+    pub audit_bucket: Option<String>,
+    pub record_key: Option<String>,
+    pub key_arn: Option<String>,
+    pub topic_arn: Option<String>,
+    pub subscriptions: Option<String>,
+    /// [`ALARM_TOPIC_ENV`], as set (the enforcer and the CLI take an empty one as given).
+    pub alarm_topic_arn: Option<String>,
+    pub event_bus: Option<String>,
+    pub dry_run: bool,
+    pub sweep_queue: Option<String>,
+    /// [`SWEEP_CLOSE_DELAY_ENV`], else [`crate::guard::sweep::CLOSE_DELAY_SECONDS`].
+    pub sweep_close_delay: u32,
+    /// The lists as set; empty when unset.
+    pub catalog_products: String,
+    pub catalog_principals: String,
+    /// The recorder's digest slot and report delay ([`SLOT_ENV`], [`REPORT_DELAY_ENV`]).
+    pub timing: Timing,
+    pub endpoint_url: Option<String>,
+}
+
+impl Settings {
+    /// The process environment.
+    pub fn from_env() -> Settings {
+        Settings::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Any environment: `lookup` gives a variable's value, `None` when unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Settings {
+        let set = |k: &str| lookup(k).filter(|v| !v.is_empty());
+        let number = |k: &str| lookup(k).and_then(|v| v.parse::<i64>().ok());
+        Settings {
+            config_text: lookup(CONFIG_ENV).filter(|t| !t.trim().is_empty()),
+            config_file: lookup(CONFIG_FILE_ENV),
+            config_s3: set(CONFIG_S3_ENV),
+            config_refresh: lookup(CONFIG_REFRESH_ENV)
+                .and_then(|s| s.parse::<u64>().ok())
+                .map_or(REFRESH, |s| Duration::from_secs(s.clamp(1, 60))),
+            audit_bucket: set(AUDIT_BUCKET_ENV),
+            record_key: set(RECORD_KEY_ENV),
+            key_arn: set(KEY_ENV),
+            topic_arn: set(TOPIC_ENV),
+            subscriptions: set(SUBSCRIPTIONS_ENV),
+            alarm_topic_arn: lookup(ALARM_TOPIC_ENV),
+            event_bus: set(EVENT_BUS_ENV),
+            dry_run: lookup(DRY_RUN_ENV).is_some_and(|v| v == "true"),
+            sweep_queue: set(SWEEP_QUEUE_ENV),
+            sweep_close_delay: lookup(SWEEP_CLOSE_DELAY_ENV)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(crate::guard::sweep::CLOSE_DELAY_SECONDS),
+            catalog_products: lookup(CATALOG_PRODUCTS_ENV).unwrap_or_default(),
+            catalog_principals: lookup(CATALOG_PRINCIPALS_ENV).unwrap_or_default(),
+            timing: Timing {
+                slot: number(SLOT_ENV)
+                    .map_or(SLOT, |s| time::Duration::seconds(s.clamp(1, SLOT.whole_seconds()))),
+                report_delay: number(REPORT_DELAY_ENV).map_or(REPORT_DELAY, |s| {
+                    time::Duration::seconds(s.clamp(0, REPORT_DELAY.whole_seconds()))
+                }),
+            },
+            endpoint_url: set(ENDPOINT_ENV),
+        }
+    }
+
+    /// The event bus, required by the functions that put events on it.
+    pub fn event_bus(&self) -> Result<&str, SetupError> {
+        self.event_bus.as_deref().ok_or(SetupError::Missing(EVENT_BUS_ENV))
+    }
+
+    /// The notification topic, required by the notifier.
+    pub fn topic_arn(&self) -> Result<&str, SetupError> {
+        self.topic_arn.as_deref().ok_or(SetupError::Missing(TOPIC_ENV))
+    }
+
+    /// The alarm topic, when set and not empty (the notifier's second channel).
+    pub fn alarm_topic(&self) -> Option<&str> {
+        self.alarm_topic_arn.as_deref().filter(|t| !t.is_empty())
+    }
+
+    /// [`CONFIG_S3_ENV`] as (bucket, key), if set.
+    pub fn config_location(&self) -> Result<Option<(String, String)>, SetupError> {
+        let Some(url) = &self.config_s3 else { return Ok(None) };
+        parse_s3_url(url).map(Some).ok_or_else(|| SetupError::ConfigLocation(url.clone()))
+    }
+
+    /// The audit trail's location: [`AUDIT_BUCKET_ENV`] wins over the config's `[audit] bucket`;
+    /// prefix and retention come from the config or their defaults; [`RECORD_KEY_ENV`] wins over
+    /// `[audit] mac_key`.
+    pub fn audit(&self, config: &Config) -> Result<AuditConfig, SetupError> {
+        let audit = match &self.audit_bucket {
+            Some(bucket) => AuditConfig::for_bucket(bucket, config.audit.as_ref())?,
+            None => config.audit.clone().ok_or(SetupError::NoAudit)?,
+        };
+        match &self.record_key {
+            Some(key) => Ok(audit.with_mac_key(key)?),
+            None => Ok(audit),
+        }
+    }
+
+    /// The subscriptions the notification topic must keep ([`TOPIC_ENV`] and
+    /// [`SUBSCRIPTIONS_ENV`]); none checked when either is unset.
+    pub fn expected(&self) -> Result<Expected, SetupError> {
+        match (&self.topic_arn, &self.subscriptions) {
+            (Some(topic), Some(subs)) => Ok(Expected::parse(topic, subs)?),
+            _ => Ok(Expected::default()),
+        }
+    }
+
+    /// What the notifier watches besides the config.
+    pub fn scope(&self) -> Scope {
+        Scope { key_arn: self.key_arn.clone() }
+    }
+}
+
+/// `s3://bucket/key` → (bucket, key); `None` unless the bucket is a bucket name and the key is not empty.
+pub fn parse_s3_url(url: &str) -> Option<(String, String)> {
+    let (bucket, key) = url.strip_prefix("s3://")?.split_once('/')?;
+    (breakglass_config::is_bucket_name(bucket) && !key.is_empty() && key.len() <= 1024)
+        .then(|| (bucket.to_owned(), key.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Settings {
+        let vars: Vec<(String, String)> =
+            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Settings::from_lookup(|k| vars.iter().find(|(name, _)| name == k).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn nothing_set_gives_the_defaults() {
+        let s = settings(&[]);
+        assert_eq!(s.config_refresh, REFRESH);
+        assert_eq!(s.sweep_close_delay, crate::guard::sweep::CLOSE_DELAY_SECONDS);
+        assert_eq!(s.timing, Timing::default());
+        assert!(!s.dry_run);
+        assert_eq!(
+            s.event_bus().unwrap_err().to_string(),
+            "missing environment variable `BREAKGLASS_EVENT_BUS`"
+        );
+        assert!(s.config_location().unwrap().is_none());
+    }
+
+    #[test]
+    fn empty_values_count_as_unset_and_numbers_are_clamped() {
+        let s = settings(&[
+            (CONFIG_ENV, "  "),
+            (EVENT_BUS_ENV, ""),
+            (CONFIG_REFRESH_ENV, "600"),
+            (SLOT_ENV, "0"),
+            (REPORT_DELAY_ENV, "5"),
+            (DRY_RUN_ENV, "true"),
+            (ALARM_TOPIC_ENV, ""),
+        ]);
+        assert_eq!(s.config_text, None);
+        assert_eq!(s.event_bus, None);
+        assert_eq!(s.config_refresh, Duration::from_secs(60));
+        assert_eq!(s.timing.slot, time::Duration::seconds(1));
+        assert_eq!(s.timing.report_delay, time::Duration::seconds(5));
+        assert!(s.dry_run);
+        assert_eq!(s.alarm_topic_arn.as_deref(), Some(""));
+        assert_eq!(s.alarm_topic(), None);
+    }
+
+    #[test]
+    fn a_config_location_must_be_an_s3_url() {
+        let s = settings(&[(CONFIG_S3_ENV, "s3://cfg-bucket/breakglass.toml")]);
+        assert_eq!(s.config_location().unwrap(), Some(("cfg-bucket".into(), "breakglass.toml".into())));
+        let bad = settings(&[(CONFIG_S3_ENV, "cfg-bucket")]);
+        assert_eq!(
+            bad.config_location().unwrap_err().to_string(),
+            "invalid BREAKGLASS_CONFIG_S3 `cfg-bucket`: expected `s3://bucket/key`"
+        );
+    }
+}
