@@ -9,6 +9,7 @@ mod catalog;
 mod discovery;
 mod enforce;
 mod layers;
+mod notification_document;
 mod operate;
 mod organisation;
 mod recorder;

@@ -2,7 +2,6 @@
 //! event of every kind are those of `fixtures/notification/golden.json`, written once from the code
 //! before the document became a type (`BREAKGLASS_BLESS=1` rewrites it), and each parses into
 //! [`Document`] and serialises back to itself.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::collections::BTreeSet;
 
