@@ -5,4 +5,5 @@
 
 mod limits;
 mod organisation_templates;
+mod paths;
 mod template;
