@@ -7,49 +7,8 @@
 use serde_json::Value;
 
 use crate::guarded::{GuardedCall, Target};
-
-/// Who made a call, from CloudTrail's `userIdentity`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Actor {
-    /// `IAMUser`, `AssumedRole`, `Root`, `AWSService`, …
-    pub kind: Option<String>,
-    pub arn: Option<String>,
-    pub account: Option<String>,
-    /// For assumed roles: the role (`sessionContext.sessionIssuer.arn`) and the session name.
-    pub role_arn: Option<String>,
-    pub session: Option<String>,
-    /// `sessionContext.attributes.mfaAuthenticated`, a string `"true"`/`"false"` in CloudTrail.
-    pub mfa: Option<bool>,
-    /// `invokedBy`, e.g. `cloudformation.amazonaws.com`.
-    pub invoked_by: Option<String>,
-}
-
-impl Actor {
-    /// The ARNs by which this actor may be listed as a break-glass principal: the caller and, for a
-    /// session, the role it was issued by.
-    pub fn principal_arns(&self) -> impl Iterator<Item = &str> {
-        self.arn.as_deref().into_iter().chain(self.role_arn.as_deref())
-    }
-
-    /// One line for a person: the ARN, plus role, session and MFA where known.
-    pub fn describe(&self) -> String {
-        let mut out = self.arn.clone().unwrap_or_else(|| "an unknown principal".to_owned());
-        if let Some(role) = &self.role_arn {
-            out.push_str(&format!(" (role {role}"));
-            if let Some(s) = &self.session {
-                out.push_str(&format!(", session {s}"));
-            }
-            out.push(')');
-        }
-        if let Some(mfa) = self.mfa {
-            out.push_str(if mfa { ", signed in with MFA" } else { ", without MFA" });
-        }
-        if let Some(by) = &self.invoked_by {
-            out.push_str(&format!(", via {by}"));
-        }
-        out
-    }
-}
+// Who made a call: one type with the notification document, which names them as CloudTrail did.
+pub use crate::notice::Actor;
 
 /// One CloudTrail record of an API call.
 #[derive(Debug, Clone, Default, PartialEq)]

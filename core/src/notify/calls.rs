@@ -16,7 +16,7 @@ use crate::ports::Notification;
 use crate::time::{parse_time, role_name};
 
 use super::mail::{finish, happened, human_time, section, Rendered, Scope, Severity};
-use crate::notice::{Actor, Call, CallError, CallEvent, PolicyDocument};
+use crate::notice::{Call, CallError, CallEvent, PolicyDocument};
 
 pub(super) fn api_call(config: &Config, scope: &Scope, call: &ApiCall, now: OffsetDateTime) -> Rendered {
     let Some(guarded) = call.guarded() else {
@@ -290,15 +290,7 @@ pub(super) fn call_document(
             source_ip: call.source_ip.clone(),
             user_agent: call.user_agent.clone(),
         },
-        actor: Actor {
-            kind: call.actor.kind.clone(),
-            arn: call.actor.arn.clone(),
-            account: call.actor.account.clone(),
-            role: call.actor.role_arn.clone(),
-            session: call.actor.session.clone(),
-            mfa: call.actor.mfa,
-            invoked_by: call.actor.invoked_by.clone(),
-        },
+        actor: call.actor.clone(),
         target: None,
         policy: None,
         exposure: None,
