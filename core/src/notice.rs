@@ -122,7 +122,8 @@ pub struct Call {
     pub error: Option<CallError>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A CloudTrail record's event: read from it, written in the document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallEvent {
     pub id: Option<String>,
     pub name: String,

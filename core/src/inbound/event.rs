@@ -9,17 +9,14 @@ use serde_json::Value;
 use crate::guarded::{GuardedCall, Target};
 // Who made a call: one type with the notification document, which names them as CloudTrail did.
 pub use crate::notice::Actor;
+use crate::notice::CallEvent;
 
 /// One CloudTrail record of an API call.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ApiCall {
-    pub event_id: Option<String>,
-    pub event_name: String,
+    /// Its id, name, time, Region, address and client, as the notification document names them.
+    pub event: CallEvent,
     pub event_source: Option<String>,
-    pub event_time: Option<String>,
-    pub region: Option<String>,
-    pub source_ip: Option<String>,
-    pub user_agent: Option<String>,
     /// Set when AWS refused the call: then it was an *attempt*, and nothing changed.
     pub error_code: Option<String>,
     pub error_message: Option<String>,
@@ -48,7 +45,7 @@ pub struct ApiCall {
 
 impl ApiCall {
     pub fn guarded(&self) -> Option<GuardedCall> {
-        GuardedCall::from_event(self.event_source.as_deref(), &self.event_name)
+        GuardedCall::from_event(self.event_source.as_deref(), &self.event.name)
     }
 
     pub fn is_attempt(&self) -> bool {
@@ -176,12 +173,7 @@ fn record(r: &Value) -> Result<ApiCall, EventError> {
     let params = r.get("requestParameters").filter(|p| p.is_object());
     let param = |k: &str| params.and_then(|p| p.get(k));
     Ok(ApiCall {
-        event_id: text(r.get("eventID")),
         event_source: text(r.get("eventSource")),
-        event_time: text(r.get("eventTime")),
-        region: text(r.get("awsRegion")),
-        source_ip: text(r.get("sourceIPAddress")),
-        user_agent: text(r.get("userAgent")),
         error_code: text(r.get("errorCode")),
         error_message: text(r.get("errorMessage")),
         actor: actor(r.get("userIdentity")),
@@ -198,7 +190,14 @@ fn record(r: &Value) -> Result<ApiCall, EventError> {
         versioning: param("VersioningConfiguration").and_then(|v| text(v.get("Status"))),
         tags: param("Tagging").map(tag_set),
         accounts: text(r.get("recipientAccountId")).into_iter().collect(),
-        event_name,
+        event: CallEvent {
+            id: text(r.get("eventID")),
+            name: event_name,
+            time: text(r.get("eventTime")),
+            region: text(r.get("awsRegion")),
+            source_ip: text(r.get("sourceIPAddress")),
+            user_agent: text(r.get("userAgent")),
+        },
     })
 }
 
@@ -362,7 +361,10 @@ mod tests {
         assert_eq!(parse(&json!({"hello": 1})), Err(EventError::Unrecognised));
         assert_eq!(
             parse(&json!({"eventName": 5, "Records": "x"})),
-            Ok(Incoming::ApiCalls(vec![ApiCall { event_name: "5".into(), ..ApiCall::default() }]))
+            Ok(Incoming::ApiCalls(vec![ApiCall {
+                event: CallEvent { name: "5".into(), ..CallEvent::default() },
+                ..ApiCall::default()
+            }]))
         );
     }
 }

@@ -16,11 +16,11 @@ use crate::ports::Notification;
 use crate::time::{parse_time, role_name};
 
 use super::mail::{finish, happened, human_time, section, Rendered, Scope, Severity};
-use crate::notice::{Call, CallError, CallEvent, PolicyDocument};
+use crate::notice::{Call, CallError, PolicyDocument};
 
 pub(super) fn api_call(config: &Config, scope: &Scope, call: &ApiCall, now: OffsetDateTime) -> Rendered {
     let Some(guarded) = call.guarded() else {
-        return Rendered::Ignored(format!("{} is not a guarded call", Quoted(&call.event_name)));
+        return Rendered::Ignored(format!("{} is not a guarded call", Quoted(&call.event.name)));
     };
     if guarded.target() != Target::Bucket {
         return control_call(config, scope, guarded, call);
@@ -50,7 +50,7 @@ fn resulting(
 ) -> (Classification, Option<Policy>) {
     match (guarded, call.policy_text()) {
         (GuardedCall::PutBucketPolicy, Some(text)) => {
-            let at = call.event_time.as_deref().and_then(parse_time).unwrap_or(now);
+            let at = call.event.time.as_deref().and_then(parse_time).unwrap_or(now);
             classify_text(bucket, Some(text.as_bytes()), at)
         }
         _ => (classify(bucket, None, now), None),
@@ -260,11 +260,11 @@ pub(super) fn state_json(c: &Classification) -> PolicyDocument {
 
 pub(super) fn who_when_where(email: &mut String, call: &ApiCall) {
     section(email, "Who", &call.actor.describe());
-    let when = call.event_time.as_deref().and_then(parse_time).map(human_time);
-    section(email, "When", when.as_deref().or(call.event_time.as_deref()).unwrap_or("unknown"));
-    let ip = call.source_ip.as_deref().unwrap_or("an unknown address");
-    section(email, "From where", &format!("{ip}, using {}", client(call.user_agent.as_deref())));
-    if let Some(id) = &call.event_id {
+    let when = call.event.time.as_deref().and_then(parse_time).map(human_time);
+    section(email, "When", when.as_deref().or(call.event.time.as_deref()).unwrap_or("unknown"));
+    let ip = call.event.source_ip.as_deref().unwrap_or("an unknown address");
+    section(email, "From where", &format!("{ip}, using {}", client(call.event.user_agent.as_deref())));
+    if let Some(id) = &call.event.id {
         let _ = writeln!(email, "Event id: {id}");
     }
 }
@@ -282,14 +282,7 @@ pub(super) fn call_document(
         bucket: bucket.into(),
         call: guarded.name().into(),
         state: state.into(),
-        event: CallEvent {
-            id: call.event_id.clone(),
-            name: call.event_name.clone(),
-            time: call.event_time.clone(),
-            region: call.region.clone(),
-            source_ip: call.source_ip.clone(),
-            user_agent: call.user_agent.clone(),
-        },
+        event: call.event.clone(),
         actor: call.actor.clone(),
         target: None,
         policy: None,
@@ -411,7 +404,7 @@ fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &Api
     if !watched {
         return Rendered::Ignored(format!(
             "{} on {} is not breakglass's",
-            Quoted(&call.event_name),
+            Quoted(&call.event.name),
             Quoted(target)
         ));
     }
