@@ -289,12 +289,7 @@ impl Directory for Estate {
             .map(|b| b.iter().map(|(n, _)| n.clone()).filter(|n| n.starts_with(prefix)).collect())
             .unwrap_or_default())
     }
-    async fn tags(
-        &self,
-        account: &str,
-        region: &str,
-        bucket: &str,
-    ) -> Result<Vec<(String, String)>, PortError> {
+    async fn tags(&self, account: &str, region: &str, bucket: &str) -> Result<Tags, PortError> {
         Ok(self.buckets[&(account.into(), region.into())]
             .iter()
             .find(|(n, _)| n == bucket)
