@@ -189,7 +189,8 @@ pub struct PolicyDocument {
     pub reasons: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What AWS answered a call: read from the record, written in an attempt's document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallError {
     pub code: Option<String>,
     pub message: Option<String>,

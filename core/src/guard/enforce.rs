@@ -232,7 +232,7 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
             tracing::info!(bucket = name, "bucket not protected; ignored");
             return Ok(Vec::new());
         };
-        if let Some(code) = &call.error_code {
+        if let Some(code) = &call.error.code {
             // AWS refused the call: nothing changed. The notifier reports the attempt.
             tracing::info!(bucket = bucket.name.as_str(), error = code.as_str(), "attempt; not remediated");
             return Ok(Vec::new());

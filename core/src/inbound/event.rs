@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::guarded::{GuardedCall, Target};
 // Who made a call: one type with the notification document, which names them as CloudTrail did.
 pub use crate::notice::Actor;
-use crate::notice::CallEvent;
+use crate::notice::{CallError, CallEvent};
 
 /// One CloudTrail record of an API call.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17,9 +17,9 @@ pub struct ApiCall {
     /// Its id, name, time, Region, address and client, as the notification document names them.
     pub event: CallEvent,
     pub event_source: Option<String>,
-    /// Set when AWS refused the call: then it was an *attempt*, and nothing changed.
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
+    /// What AWS answered: a code when it refused the call (then it was an *attempt*, and nothing
+    /// changed), as the notification document names it.
+    pub error: CallError,
     pub actor: Actor,
     pub bucket: Option<String>,
     /// `requestParameters.bucketPolicy`: the policy as the caller sent it (a JSON object in CloudTrail).
@@ -49,7 +49,7 @@ impl ApiCall {
     }
 
     pub fn is_attempt(&self) -> bool {
-        self.error_code.is_some()
+        self.error.code.is_some()
     }
 
     /// The policy text as the caller sent it, when the record carries it.
@@ -174,8 +174,7 @@ fn record(r: &Value) -> Result<ApiCall, EventError> {
     let param = |k: &str| params.and_then(|p| p.get(k));
     Ok(ApiCall {
         event_source: text(r.get("eventSource")),
-        error_code: text(r.get("errorCode")),
-        error_message: text(r.get("errorMessage")),
+        error: CallError { code: text(r.get("errorCode")), message: text(r.get("errorMessage")) },
         actor: actor(r.get("userIdentity")),
         bucket: bucket(r, params),
         policy: param("bucketPolicy").filter(|p| p.is_object() || p.is_string()).cloned(),

@@ -147,7 +147,7 @@ pub fn parse(body: &str, config: &breakglass_config::Config) -> Result<ObjectRea
             .and_then(Value::as_str)
             .map(str::to_owned),
         source_ip: call.event.source_ip.clone(),
-        error: call.error_code.clone(),
+        error: call.error.code.clone(),
     })
 }
 

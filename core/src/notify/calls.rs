@@ -16,7 +16,7 @@ use crate::ports::Notification;
 use crate::time::{parse_time, role_name};
 
 use super::mail::{finish, happened, human_time, section, Rendered, Scope, Severity};
-use crate::notice::{Call, CallError, PolicyDocument};
+use crate::notice::{Call, PolicyDocument};
 
 pub(super) fn api_call(config: &Config, scope: &Scope, call: &ApiCall, now: OffsetDateTime) -> Rendered {
     let Some(guarded) = call.guarded() else {
@@ -118,18 +118,19 @@ fn policy_change(
 
 fn attempt(bucket: &BucketConfig, guarded: GuardedCall, call: &ApiCall) -> Notification {
     let b = &bucket.name;
-    let code = call.error_code.as_deref().unwrap_or("an error");
+    let code = call.error.code.as_deref().unwrap_or("an error");
     let mut email = happened(&format!(
         "Someone tried to change log bucket {b} ({}), and AWS refused it with {code}. Nothing changed.",
         call_in_words(guarded)
     ));
-    if let Some(msg) = &call.error_message {
+    if let Some(msg) = &call.error.message {
         section(&mut email, "AWS said", msg);
     }
     who_when_where(&mut email, call);
-    let error = CallError { code: call.error_code.clone(), message: call.error_message.clone() };
-    let document =
-        Call { error: Some(error), ..call_document(Severity::Warning, b, guarded, "unchanged", call) };
+    let document = Call {
+        error: Some(call.error.clone()),
+        ..call_document(Severity::Warning, b, guarded, "unchanged", call)
+    };
     let subject = format!("{b}: refused attempt to {} ({code})", call_in_words(guarded));
     finish(subject, email, "attempt", Severity::Warning, document)
 }
@@ -410,7 +411,7 @@ fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &Api
     }
     let who = call.actor.describe();
     let mut email = String::new();
-    let (subject, severity, kind) = if let Some(code) = &call.error_code {
+    let (subject, severity, kind) = if let Some(code) = &call.error.code {
         section(
             &mut email,
             "What happened",
