@@ -98,6 +98,7 @@ impl Own {
 }
 
 /// A CloudTrail record of a guarded call.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Call {
     pub severity: String,
@@ -111,20 +112,18 @@ pub struct Call {
     /// `invoked_by`).
     pub actor: Actor,
     /// Calls outside S3: the role, key, topic or role passed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
     /// Policy calls: the resulting state.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<PolicyDocument>,
     /// Setting calls: the weakening in words (`null` when the change weakens nothing).
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present")]
     pub exposure: Option<Option<String>>,
     /// Attempts: what AWS answered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<CallError>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A CloudTrail record's event: read from it, written in the document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallEvent {
     pub id: Option<String>,
     pub name: String,
@@ -134,18 +133,49 @@ pub struct CallEvent {
     pub user_agent: Option<String>,
 }
 
-/// Who made the call, from CloudTrail's `userIdentity`.
+/// Who made a call, from CloudTrail's `userIdentity`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
+    /// `IAMUser`, `AssumedRole`, `Root`, `AWSService`, …
     #[serde(rename = "type")]
     pub kind: Option<String>,
     pub arn: Option<String>,
     pub account: Option<String>,
-    /// The session's issuer.
-    pub role: Option<String>,
+    /// For assumed roles: the role (`sessionContext.sessionIssuer.arn`) and the session name.
+    #[serde(rename = "role")]
+    pub role_arn: Option<String>,
     pub session: Option<String>,
+    /// `sessionContext.attributes.mfaAuthenticated`, a string `"true"`/`"false"` in CloudTrail.
     pub mfa: Option<bool>,
+    /// `invokedBy`, e.g. `cloudformation.amazonaws.com`.
     pub invoked_by: Option<String>,
+}
+
+impl Actor {
+    /// The ARNs by which this actor may be listed as a break-glass principal: the caller and, for a
+    /// session, the role it was issued by.
+    pub fn principal_arns(&self) -> impl Iterator<Item = &str> {
+        self.arn.as_deref().into_iter().chain(self.role_arn.as_deref())
+    }
+
+    /// One line for a person: the ARN, plus role, session and MFA where known.
+    pub fn describe(&self) -> String {
+        let mut out = self.arn.clone().unwrap_or_else(|| "an unknown principal".to_owned());
+        if let Some(role) = &self.role_arn {
+            out.push_str(&format!(" (role {role}"));
+            if let Some(s) = &self.session {
+                out.push_str(&format!(", session {s}"));
+            }
+            out.push(')');
+        }
+        if let Some(mfa) = self.mfa {
+            out.push_str(if mfa { ", signed in with MFA" } else { ", without MFA" });
+        }
+        if let Some(by) = &self.invoked_by {
+            out.push_str(&format!(", via {by}"));
+        }
+        out
+    }
 }
 
 /// The state a policy call left the bucket in.
@@ -159,7 +189,8 @@ pub struct PolicyDocument {
     pub reasons: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What AWS answered a call: read from the record, written in an attempt's document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallError {
     pub code: Option<String>,
     pub message: Option<String>,

@@ -149,6 +149,11 @@ impl Log {
     }
 }
 
+/// A bucket's lifecycle rules or replication rules: none when it has none.
+fn listed<T: Clone>(rules: &Mutex<HashMap<String, Vec<T>>>, bucket: &str) -> Vec<T> {
+    rules.lock().unwrap().get(bucket).cloned().unwrap_or_default()
+}
+
 /// Bucket settings (versioning, lifecycle, replication, ownership, tags), with failing writes or reads.
 #[derive(Debug, Default)]
 pub struct Settings {
@@ -170,6 +175,12 @@ impl Settings {
             None => Ok(()),
         }
     }
+    /// Deletes a bucket's lifecycle rules or replication rules (a write).
+    fn forget<T>(&self, rules: &Mutex<HashMap<String, Vec<T>>>, bucket: &str) -> Result<(), PortError> {
+        self.write()?;
+        rules.lock().unwrap().remove(bucket);
+        Ok(())
+    }
     fn read(&self, bucket: &str) -> Result<(), PortError> {
         match self.unreadable.lock().unwrap().as_deref() {
             Some(b) if b == bucket => Err(PortError::Retryable("GetBucketVersioning: 503".into())),
@@ -189,20 +200,16 @@ impl BucketSettings for Settings {
         Ok(())
     }
     async fn get_lifecycle(&self, bucket: &str) -> Result<Vec<LifecycleRule>, PortError> {
-        Ok(self.lifecycle.lock().unwrap().get(bucket).cloned().unwrap_or_default())
+        Ok(listed(&self.lifecycle, bucket))
     }
     async fn delete_lifecycle(&self, bucket: &str) -> Result<(), PortError> {
-        self.write()?;
-        self.lifecycle.lock().unwrap().remove(bucket);
-        Ok(())
+        self.forget(&self.lifecycle, bucket)
     }
     async fn get_replication(&self, bucket: &str) -> Result<Vec<String>, PortError> {
-        Ok(self.replication.lock().unwrap().get(bucket).cloned().unwrap_or_default())
+        Ok(listed(&self.replication, bucket))
     }
     async fn delete_replication(&self, bucket: &str) -> Result<(), PortError> {
-        self.write()?;
-        self.replication.lock().unwrap().remove(bucket);
-        Ok(())
+        self.forget(&self.replication, bucket)
     }
     async fn enforce_ownership(&self, bucket: &str) -> Result<(), PortError> {
         self.write()?;
@@ -282,12 +289,7 @@ impl Directory for Estate {
             .map(|b| b.iter().map(|(n, _)| n.clone()).filter(|n| n.starts_with(prefix)).collect())
             .unwrap_or_default())
     }
-    async fn tags(
-        &self,
-        account: &str,
-        region: &str,
-        bucket: &str,
-    ) -> Result<Vec<(String, String)>, PortError> {
+    async fn tags(&self, account: &str, region: &str, bucket: &str) -> Result<Tags, PortError> {
         Ok(self.buckets[&(account.into(), region.into())]
             .iter()
             .find(|(n, _)| n == bucket)

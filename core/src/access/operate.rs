@@ -100,7 +100,33 @@ pub async fn open<S: PolicyStore, B: EventBus>(
     requester: &str,
     now: OffsetDateTime,
 ) -> Result<Done, OperateError> {
-    let result = open_checked(bucket, store, bus, request, requester, now).await;
+    // The checks and the write; a refusal among their errors is published below.
+    let result: Result<Done, OperateError> = async {
+        if bucket.two_person.is_some() {
+            return Err(OperateError::NeedsApproval(bucket.name.clone()));
+        }
+        let reason = text("reason", &request.reason)?;
+        let ticket = text("ticket", &request.ticket)?;
+        if !request.duration.is_positive() {
+            return Err(OperateError::BadDuration);
+        }
+        let readers = if request.readers.is_empty() {
+            bucket.investigator_roles.clone()
+        } else {
+            request.readers.clone()
+        };
+        // Policies carry whole seconds.
+        let expiry = now + request.duration;
+        let asked = OpenGrant { readers, expiry: expiry.replace_nanosecond(0).unwrap_or(expiry) };
+        // The request on its own must be lawful: allowed readers, expiry within the maximum.
+        bucket.check_grant(&asked, now)?;
+
+        let (previous, before_hash) = live_grant(bucket, store, now).await?;
+        let grant = widened(previous.as_ref(), asked);
+        let opening = Opening { reason, ticket, grant, previous, before_hash };
+        write_open(bucket, store, bus, opening, requester, now).await
+    }
+    .await;
     if let Err(e) = &result {
         if e.is_refusal() {
             let event = events::Request {
@@ -135,36 +161,6 @@ impl OperateError {
                 | OperateError::NeedsApproval(_)
         )
     }
-}
-
-async fn open_checked<S: PolicyStore, B: EventBus>(
-    bucket: &BucketConfig,
-    store: &S,
-    bus: &B,
-    request: &OpenRequest,
-    requester: &str,
-    now: OffsetDateTime,
-) -> Result<Done, OperateError> {
-    if bucket.two_person.is_some() {
-        return Err(OperateError::NeedsApproval(bucket.name.clone()));
-    }
-    let reason = text("reason", &request.reason)?;
-    let ticket = text("ticket", &request.ticket)?;
-    if !request.duration.is_positive() {
-        return Err(OperateError::BadDuration);
-    }
-    let readers =
-        if request.readers.is_empty() { bucket.investigator_roles.clone() } else { request.readers.clone() };
-    // Policies carry whole seconds.
-    let expiry = now + request.duration;
-    let asked = OpenGrant { readers, expiry: expiry.replace_nanosecond(0).unwrap_or(expiry) };
-    // The request on its own must be lawful: allowed readers, expiry within the maximum.
-    bucket.check_grant(&asked, now)?;
-
-    let (previous, before_hash) = live_grant(bucket, store, now).await?;
-    let grant = widened(previous.as_ref(), asked);
-    let opening = Opening { reason, ticket, grant, previous, before_hash };
-    write_open(bucket, store, bus, opening, requester, now).await
 }
 
 /// The grant in force (`None` when closed or expired) and the live policy's hash; a bucket in drift

@@ -14,6 +14,7 @@ pub struct Grant {
 }
 
 /// An operator's (or the catalog's) open or close, done or refused (`breakglass.request/1`).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
     #[serde(default = "schemas::request")]
@@ -21,35 +22,27 @@ pub struct Request {
     /// `open` or `close`.
     pub action: String,
     /// `refused` when nothing was written because of what was asked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
     /// Why it was refused.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub bucket: String,
     pub requester: String,
-    #[serde(default)]
+    #[serialize_always]
     pub reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket: Option<String>,
     /// A refused open: the readers asked for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readers: Option<Vec<String>>,
     /// A refused open: the duration asked for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<String>,
     /// The grant in force afterwards (open), none (close).
-    #[serde(default)]
+    #[serialize_always]
     pub grant: Option<Grant>,
     /// The grant in force before.
-    #[serde(default)]
+    #[serialize_always]
     pub previous: Option<Grant>,
     /// A close: the state it closed (`open`, `expired`, `closed`, `drift`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before_hash: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_hash: Option<String>,
     pub time: String,
 }

@@ -97,6 +97,7 @@ pub struct UnreadableItem {
     pub reason: String,
 }
 /// One object read, as recorded (`reads` in an audit record of kind `reads` or `denied`).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectRead {
     pub event_id: String,
@@ -105,13 +106,9 @@ pub struct ObjectRead {
     pub call: String,
     pub bucket: String,
     /// The account the event says it came from (`recipientAccountId`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// `additionalEventData.bytesTransferredOut` (0 when CloudTrail gives none).
     #[serde(default)]
@@ -119,17 +116,12 @@ pub struct ObjectRead {
     /// The caller's ARN (`anonymous` for an unsigned request, the service for an AWS service).
     pub principal: String,
     /// For a role session: the role (`sessionContext.sessionIssuer.arn`) and the session name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<String>,
     /// `sessionContext.sourceIdentity`: the person behind a role session, when the organisation sets it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_identity: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_ip: Option<String>,
     /// CloudTrail's `errorCode`: none for a read that returned data.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 

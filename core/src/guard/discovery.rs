@@ -249,7 +249,7 @@ pub const CALLS: &[&str] = &["CreateBucket", "PutBucketTagging"];
 pub fn candidate(config: &Config, call: &ApiCall) -> Option<(String, String, String)> {
     let (org, _) = (config.organisation.as_ref()?, config.discovery.as_ref()?);
     let s3 = call.event_source.as_deref().is_none_or(|s| s == "s3.amazonaws.com");
-    if !s3 || !CALLS.contains(&call.event_name.as_str()) || call.is_attempt() {
+    if !s3 || !CALLS.contains(&call.event.name.as_str()) || call.is_attempt() {
         return None;
     }
     let name = call.bucket.as_deref()?;
@@ -260,7 +260,7 @@ pub fn candidate(config: &Config, call: &ApiCall) -> Option<(String, String, Str
         [first, rest @ ..] if rest.iter().all(|a| a == first) => first,
         _ => return None,
     };
-    let region = call.region.as_deref()?;
+    let region = call.event.region.as_deref()?;
     // A listed account in one of its Regions; or any account where an `[[ou]]` has the Region, whose
     // membership `adopt` asks AWS Organizations about.
     let in_reach = match config.accounts.iter().find(|a| &a.id == account) {

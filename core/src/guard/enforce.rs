@@ -211,7 +211,7 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
     /// What one call calls for: its bucket reconciled, or every bucket when it names none.
     async fn on_call(&self, call: &ApiCall, now: OffsetDateTime) -> Result<Vec<Report>, EnforceError> {
         let Some(guarded) = call.guarded() else {
-            tracing::info!(event = call.event_name.as_str(), "not a guarded call; ignored");
+            tracing::info!(event = call.event.name.as_str(), "not a guarded call; ignored");
             return Ok(Vec::new());
         };
         if guarded.target() != Target::Bucket {
@@ -222,7 +222,7 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
             // A guarded bucket call that names no bucket may have touched any of them: check all (in
             // organisation mode, all of the account it came from).
             tracing::warn!(
-                event = call.event_name.as_str(),
+                event = call.event.name.as_str(),
                 "guarded call names no bucket; sweeping every bucket it may have touched"
             );
             let reports = self.sweep(crate::inbound::route::buckets_of(&self.config, call), now).await?;
@@ -232,7 +232,7 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
             tracing::info!(bucket = name, "bucket not protected; ignored");
             return Ok(Vec::new());
         };
-        if let Some(code) = &call.error_code {
+        if let Some(code) = &call.error.code {
             // AWS refused the call: nothing changed. The notifier reports the attempt.
             tracing::info!(bucket = bucket.name.as_str(), error = code.as_str(), "attempt; not remediated");
             return Ok(Vec::new());
@@ -390,7 +390,7 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
             call: guarded.name().to_owned(),
             what,
             repaired,
-            event_id: call.event_id.clone(),
+            event_id: call.event.id.clone(),
             actor: call.actor.arn.clone(),
             actor_role: call.actor.role_arn.clone(),
         };
@@ -530,9 +530,9 @@ fn remediation_event(
         after: PolicyAfter { hash: r.after_hash.map(|h| h.to_string()) },
         diff: diff.to_vec(),
         trigger: call.map(|k| Trigger {
-            event_id: k.event_id.clone(),
-            event_name: k.event_name.clone(),
-            event_time: k.event_time.clone(),
+            event_id: k.event.id.clone(),
+            event_name: k.event.name.clone(),
+            event_time: k.event.time.clone(),
             actor: k.actor.arn.clone(),
             actor_role: k.actor.role_arn.clone(),
         }),

@@ -228,7 +228,7 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
             subject: b.to_owned(),
             what: format!(
                 "the tag `{shown}` that marks protected log buckets was removed ({} by {}); it was put back, the other tags kept. The bucket stayed protected",
-                call.event_name,
+                call.event.name,
                 call.actor.describe()
             ),
             repaired: false,
@@ -259,7 +259,7 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
             .find(|b| b.investigator_roles.contains(&investigator.role))
             .map(|b| b.partition.clone())
             .unwrap_or_default();
-        let why = call.map(|c| format!(" ({} by {})", c.event_name, c.actor.describe())).unwrap_or_default();
+        let why = call.map(|c| format!(" ({} by {})", c.event.name, c.actor.describe())).unwrap_or_default();
         match self.control.get_trust(&investigator.role).await.map_err(aws)? {
             None => Ok(vec![found(format!(
                 "investigator role {} does not exist{why}; an OpenAccess naming it lets whoever recreates it read",
@@ -291,7 +291,7 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
             return Ok(Vec::new());
         }
         let why = call
-            .map(|c| format!("\nTriggered by {} by {}.", c.event_name, c.actor.describe()))
+            .map(|c| format!("\nTriggered by {} by {}.", c.event.name, c.actor.describe()))
             .unwrap_or_default();
         let text = format!("{}{why}", problems.join("\n"));
         let alarm = Notification {

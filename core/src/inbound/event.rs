@@ -7,63 +7,19 @@
 use serde_json::Value;
 
 use crate::guarded::{GuardedCall, Target};
-
-/// Who made a call, from CloudTrail's `userIdentity`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Actor {
-    /// `IAMUser`, `AssumedRole`, `Root`, `AWSService`, …
-    pub kind: Option<String>,
-    pub arn: Option<String>,
-    pub account: Option<String>,
-    /// For assumed roles: the role (`sessionContext.sessionIssuer.arn`) and the session name.
-    pub role_arn: Option<String>,
-    pub session: Option<String>,
-    /// `sessionContext.attributes.mfaAuthenticated`, a string `"true"`/`"false"` in CloudTrail.
-    pub mfa: Option<bool>,
-    /// `invokedBy`, e.g. `cloudformation.amazonaws.com`.
-    pub invoked_by: Option<String>,
-}
-
-impl Actor {
-    /// The ARNs by which this actor may be listed as a break-glass principal: the caller and, for a
-    /// session, the role it was issued by.
-    pub fn principal_arns(&self) -> impl Iterator<Item = &str> {
-        self.arn.as_deref().into_iter().chain(self.role_arn.as_deref())
-    }
-
-    /// One line for a person: the ARN, plus role, session and MFA where known.
-    pub fn describe(&self) -> String {
-        let mut out = self.arn.clone().unwrap_or_else(|| "an unknown principal".to_owned());
-        if let Some(role) = &self.role_arn {
-            out.push_str(&format!(" (role {role}"));
-            if let Some(s) = &self.session {
-                out.push_str(&format!(", session {s}"));
-            }
-            out.push(')');
-        }
-        if let Some(mfa) = self.mfa {
-            out.push_str(if mfa { ", signed in with MFA" } else { ", without MFA" });
-        }
-        if let Some(by) = &self.invoked_by {
-            out.push_str(&format!(", via {by}"));
-        }
-        out
-    }
-}
+// Who made a call: one type with the notification document, which names them as CloudTrail did.
+pub use crate::notice::Actor;
+use crate::notice::{CallError, CallEvent};
 
 /// One CloudTrail record of an API call.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ApiCall {
-    pub event_id: Option<String>,
-    pub event_name: String,
+    /// Its id, name, time, Region, address and client, as the notification document names them.
+    pub event: CallEvent,
     pub event_source: Option<String>,
-    pub event_time: Option<String>,
-    pub region: Option<String>,
-    pub source_ip: Option<String>,
-    pub user_agent: Option<String>,
-    /// Set when AWS refused the call: then it was an *attempt*, and nothing changed.
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
+    /// What AWS answered: a code when it refused the call (then it was an *attempt*, and nothing
+    /// changed), as the notification document names it.
+    pub error: CallError,
     pub actor: Actor,
     pub bucket: Option<String>,
     /// `requestParameters.bucketPolicy`: the policy as the caller sent it (a JSON object in CloudTrail).
@@ -89,11 +45,11 @@ pub struct ApiCall {
 
 impl ApiCall {
     pub fn guarded(&self) -> Option<GuardedCall> {
-        GuardedCall::from_event(self.event_source.as_deref(), &self.event_name)
+        GuardedCall::from_event(self.event_source.as_deref(), &self.event.name)
     }
 
     pub fn is_attempt(&self) -> bool {
-        self.error_code.is_some()
+        self.error.code.is_some()
     }
 
     /// The policy text as the caller sent it, when the record carries it.
@@ -217,14 +173,8 @@ fn record(r: &Value) -> Result<ApiCall, EventError> {
     let params = r.get("requestParameters").filter(|p| p.is_object());
     let param = |k: &str| params.and_then(|p| p.get(k));
     Ok(ApiCall {
-        event_id: text(r.get("eventID")),
         event_source: text(r.get("eventSource")),
-        event_time: text(r.get("eventTime")),
-        region: text(r.get("awsRegion")),
-        source_ip: text(r.get("sourceIPAddress")),
-        user_agent: text(r.get("userAgent")),
-        error_code: text(r.get("errorCode")),
-        error_message: text(r.get("errorMessage")),
+        error: CallError { code: text(r.get("errorCode")), message: text(r.get("errorMessage")) },
         actor: actor(r.get("userIdentity")),
         bucket: bucket(r, params),
         policy: param("bucketPolicy").filter(|p| p.is_object() || p.is_string()).cloned(),
@@ -239,7 +189,14 @@ fn record(r: &Value) -> Result<ApiCall, EventError> {
         versioning: param("VersioningConfiguration").and_then(|v| text(v.get("Status"))),
         tags: param("Tagging").map(tag_set),
         accounts: text(r.get("recipientAccountId")).into_iter().collect(),
-        event_name,
+        event: CallEvent {
+            id: text(r.get("eventID")),
+            name: event_name,
+            time: text(r.get("eventTime")),
+            region: text(r.get("awsRegion")),
+            source_ip: text(r.get("sourceIPAddress")),
+            user_agent: text(r.get("userAgent")),
+        },
     })
 }
 
@@ -403,7 +360,10 @@ mod tests {
         assert_eq!(parse(&json!({"hello": 1})), Err(EventError::Unrecognised));
         assert_eq!(
             parse(&json!({"eventName": 5, "Records": "x"})),
-            Ok(Incoming::ApiCalls(vec![ApiCall { event_name: "5".into(), ..ApiCall::default() }]))
+            Ok(Incoming::ApiCalls(vec![ApiCall {
+                event: CallEvent { name: "5".into(), ..CallEvent::default() },
+                ..ApiCall::default()
+            }]))
         );
     }
 }

@@ -98,13 +98,13 @@ pub fn parse(body: &str, config: &breakglass_config::Config) -> Result<ObjectRea
     let Incoming::ApiCalls(calls) = event::parse(&v)? else { return Err(Unreadable::NotApiCall) };
     let [call] = calls.as_slice() else { return Err(Unreadable::NotApiCall) };
     let source = call.event_source.clone().unwrap_or_default();
-    let read = ReadCall::from_name(&call.event_name).filter(|_| source == "s3.amazonaws.com");
+    let read = ReadCall::from_name(&call.event.name).filter(|_| source == "s3.amazonaws.com");
     let Some(read) = read else {
-        return Err(Unreadable::Foreign { event_source: source, name: call.event_name.clone() });
+        return Err(Unreadable::Foreign { event_source: source, name: call.event.name.clone() });
     };
-    let event_id = call.event_id.clone().ok_or(Unreadable::NoEventId)?;
+    let event_id = call.event.id.clone().ok_or(Unreadable::NoEventId)?;
     let time =
-        call.event_time.clone().filter(|t| crate::time::parse_time(t).is_some()).ok_or(Unreadable::NoTime)?;
+        call.event.time.clone().filter(|t| crate::time::parse_time(t).is_some()).ok_or(Unreadable::NoTime)?;
     let name = call.bucket.clone().ok_or(Unreadable::NoBucket)?;
     let bucket = config.bucket(&name).ok_or_else(|| Unreadable::Unprotected(name.clone()))?;
     // Organisation mode: a read is recorded under the account that owns the bucket only when it came
@@ -133,7 +133,7 @@ pub fn parse(body: &str, config: &breakglass_config::Config) -> Result<ObjectRea
         call: read.name().to_owned(),
         bucket: name,
         account: call.accounts.first().cloned(),
-        region: call.region.clone(),
+        region: call.event.region.clone(),
         key: param("key").map(str::to_owned),
         version_id: param("versionId").map(str::to_owned),
         bytes,
@@ -146,8 +146,8 @@ pub fn parse(body: &str, config: &breakglass_config::Config) -> Result<ObjectRea
             .and_then(|s| s.get("sourceIdentity"))
             .and_then(Value::as_str)
             .map(str::to_owned),
-        source_ip: call.source_ip.clone(),
-        error: call.error_code.clone(),
+        source_ip: call.event.source_ip.clone(),
+        error: call.error.code.clone(),
     })
 }
 

@@ -27,8 +27,8 @@ pub fn check(config: &Config, call: &ApiCall, now: OffsetDateTime) -> Option<Mis
         bucket: bucket.name.clone(),
         bucket_account: bucket.account.clone(),
         event_accounts: call.accounts.clone(),
-        event_id: call.event_id.clone(),
-        event_name: call.event_name.clone(),
+        event_id: call.event.id.clone(),
+        event_name: call.event.name.clone(),
         actor: call.actor.arn.clone(),
         time: crate::time::format_time(now),
     })

@@ -16,11 +16,11 @@ use crate::ports::Notification;
 use crate::time::{parse_time, role_name};
 
 use super::mail::{finish, happened, human_time, section, Rendered, Scope, Severity};
-use crate::notice::{Actor, Call, CallError, CallEvent, PolicyDocument};
+use crate::notice::{Call, PolicyDocument};
 
 pub(super) fn api_call(config: &Config, scope: &Scope, call: &ApiCall, now: OffsetDateTime) -> Rendered {
     let Some(guarded) = call.guarded() else {
-        return Rendered::Ignored(format!("{} is not a guarded call", Quoted(&call.event_name)));
+        return Rendered::Ignored(format!("{} is not a guarded call", Quoted(&call.event.name)));
     };
     if guarded.target() != Target::Bucket {
         return control_call(config, scope, guarded, call);
@@ -50,7 +50,7 @@ fn resulting(
 ) -> (Classification, Option<Policy>) {
     match (guarded, call.policy_text()) {
         (GuardedCall::PutBucketPolicy, Some(text)) => {
-            let at = call.event_time.as_deref().and_then(parse_time).unwrap_or(now);
+            let at = call.event.time.as_deref().and_then(parse_time).unwrap_or(now);
             classify_text(bucket, Some(text.as_bytes()), at)
         }
         _ => (classify(bucket, None, now), None),
@@ -118,18 +118,19 @@ fn policy_change(
 
 fn attempt(bucket: &BucketConfig, guarded: GuardedCall, call: &ApiCall) -> Notification {
     let b = &bucket.name;
-    let code = call.error_code.as_deref().unwrap_or("an error");
+    let code = call.error.code.as_deref().unwrap_or("an error");
     let mut email = happened(&format!(
         "Someone tried to change log bucket {b} ({}), and AWS refused it with {code}. Nothing changed.",
         call_in_words(guarded)
     ));
-    if let Some(msg) = &call.error_message {
+    if let Some(msg) = &call.error.message {
         section(&mut email, "AWS said", msg);
     }
     who_when_where(&mut email, call);
-    let error = CallError { code: call.error_code.clone(), message: call.error_message.clone() };
-    let document =
-        Call { error: Some(error), ..call_document(Severity::Warning, b, guarded, "unchanged", call) };
+    let document = Call {
+        error: Some(call.error.clone()),
+        ..call_document(Severity::Warning, b, guarded, "unchanged", call)
+    };
     let subject = format!("{b}: refused attempt to {} ({code})", call_in_words(guarded));
     finish(subject, email, "attempt", Severity::Warning, document)
 }
@@ -260,11 +261,11 @@ pub(super) fn state_json(c: &Classification) -> PolicyDocument {
 
 pub(super) fn who_when_where(email: &mut String, call: &ApiCall) {
     section(email, "Who", &call.actor.describe());
-    let when = call.event_time.as_deref().and_then(parse_time).map(human_time);
-    section(email, "When", when.as_deref().or(call.event_time.as_deref()).unwrap_or("unknown"));
-    let ip = call.source_ip.as_deref().unwrap_or("an unknown address");
-    section(email, "From where", &format!("{ip}, using {}", client(call.user_agent.as_deref())));
-    if let Some(id) = &call.event_id {
+    let when = call.event.time.as_deref().and_then(parse_time).map(human_time);
+    section(email, "When", when.as_deref().or(call.event.time.as_deref()).unwrap_or("unknown"));
+    let ip = call.event.source_ip.as_deref().unwrap_or("an unknown address");
+    section(email, "From where", &format!("{ip}, using {}", client(call.event.user_agent.as_deref())));
+    if let Some(id) = &call.event.id {
         let _ = writeln!(email, "Event id: {id}");
     }
 }
@@ -282,23 +283,8 @@ pub(super) fn call_document(
         bucket: bucket.into(),
         call: guarded.name().into(),
         state: state.into(),
-        event: CallEvent {
-            id: call.event_id.clone(),
-            name: call.event_name.clone(),
-            time: call.event_time.clone(),
-            region: call.region.clone(),
-            source_ip: call.source_ip.clone(),
-            user_agent: call.user_agent.clone(),
-        },
-        actor: Actor {
-            kind: call.actor.kind.clone(),
-            arn: call.actor.arn.clone(),
-            account: call.actor.account.clone(),
-            role: call.actor.role_arn.clone(),
-            session: call.actor.session.clone(),
-            mfa: call.actor.mfa,
-            invoked_by: call.actor.invoked_by.clone(),
-        },
+        event: call.event.clone(),
+        actor: call.actor.clone(),
         target: None,
         policy: None,
         exposure: None,
@@ -419,13 +405,13 @@ fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &Api
     if !watched {
         return Rendered::Ignored(format!(
             "{} on {} is not breakglass's",
-            Quoted(&call.event_name),
+            Quoted(&call.event.name),
             Quoted(target)
         ));
     }
     let who = call.actor.describe();
     let mut email = String::new();
-    let (subject, severity, kind) = if let Some(code) = &call.error_code {
+    let (subject, severity, kind) = if let Some(code) = &call.error.code {
         section(
             &mut email,
             "What happened",

@@ -198,7 +198,7 @@ async fn adopt_new_buckets<P: EnforcerPorts>(
         {
             Ok(Some(entry)) => {
                 adopted += 1;
-                let sweep = crate::guard::sweep::sweep_id(call.event_id.as_deref(), now);
+                let sweep = crate::guard::sweep::sweep_id(call.event.id.as_deref(), now);
                 if let Err(e) =
                     crate::guard::sweep::send_adopted(f.queue, &sweep, &entry, f.adopt_delay, f.close_delay)
                         .await

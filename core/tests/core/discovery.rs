@@ -127,7 +127,7 @@ async fn a_created_or_tagged_bucket_is_adopted_at_once_after_it_is_looked_up_whe
     assert!(candidate(&cfg, &call("CreateBucket", "acme-x-logs", "444400000000", "eu-west-1")).is_none());
     assert!(candidate(&cfg, &call("CreateBucket", "acme-x-logs", "222200000000", "eu-west-1")).is_none());
     let mut refused = call("CreateBucket", "acme-x-logs", "111100000000", "eu-west-1");
-    refused.error_code = Some("AccessDenied".into());
+    refused.error.code = Some("AccessDenied".into());
     assert!(candidate(&cfg, &refused).is_none());
     assert!(candidate(&cfg, &call("CreateBucket", "other-logs", "111100000000", "eu-west-1")).is_none());
     assert!(
