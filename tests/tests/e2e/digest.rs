@@ -75,16 +75,7 @@ async fn fifty(fanned_out: bool) {
     let machines =
         stack.clients.sqs.create_queue().queue_name("machines").send().await.unwrap().queue_url.unwrap();
     let machines_arn = "arn:aws:sqs:eu-central-1:123456789012:machines";
-    stack
-        .clients
-        .sns
-        .subscribe()
-        .topic_arn(&stack.topic_arn)
-        .protocol("sqs")
-        .endpoint(machines_arn)
-        .send()
-        .await
-        .unwrap();
+    stack.subscribe_queue(machines_arn).await;
 
     let own = stack.drain(&stack.own_events).await;
     let digests = own.iter().filter(|e| e["detail-type"] == "breakglass remediation digest").count();
