@@ -43,6 +43,16 @@ fn msg(id: &str, body: String) -> Message {
     Message { id: id.into(), body, receive_count: 1 }
 }
 
+/// The fixtures `names`, read.
+fn fixtures(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| fixture(n)).collect()
+}
+
+/// One queue message a body, with the ids m1, m2, ... in order.
+fn batch(bodies: Vec<String>) -> Vec<Message> {
+    bodies.into_iter().enumerate().map(|(i, body)| msg(&format!("m{}", i + 1), body)).collect()
+}
+
 const NOW: OffsetDateTime = datetime!(2026-12-01 22:43:10 UTC);
 
 #[test]
@@ -122,14 +132,14 @@ async fn one_batch_one_reads_record_per_bucket_one_record_per_refused_read_and_p
     let config = config();
     let trail = trail(&config);
     let bus = Bus::default();
-    let batch = vec![
-        msg("m1", fixture("getobject.json")),
-        msg("m2", fixture("getobject-version.json")),
-        msg("m3", fixture("headobject.json")),
-        msg("m4", fixture("getobject-denied.json")),
-        msg("m5", fixture("truncated.json")),
-        msg("m6", fixture("s3tables-getobject.json")),
-    ];
+    let batch = batch(fixtures(&[
+        "getobject.json",
+        "getobject-version.json",
+        "headobject.json",
+        "getobject-denied.json",
+        "truncated.json",
+        "s3tables-getobject.json",
+    ]));
     let r = recorder::record(&config, &trail, &bus, &batch, NOW, SLOT).await;
     assert!(r.failed.is_empty(), "{r:?}");
     assert_eq!((r.reads, r.denied, r.unreadable, r.records), (3, 1, 2, 4));
@@ -209,11 +219,7 @@ async fn records_that_cannot_be_written_hand_back_only_their_messages() {
     let trail = trail(&config);
     *trail.log.fail.lock().unwrap() = Some("_reads/".into());
     let bus = Bus::default();
-    let batch = vec![
-        msg("m1", fixture("getobject.json")),
-        msg("m2", fixture("getobject-denied.json")),
-        msg("m3", fixture("headobject.json")),
-    ];
+    let batch = batch(fixtures(&["getobject.json", "getobject-denied.json", "headobject.json"]));
     let r = recorder::record(&config, &trail, &bus, &batch, NOW, SLOT).await;
     assert_eq!(r.failed, ["m1", "m3"]);
     assert_eq!(
@@ -386,14 +392,21 @@ async fn the_handler_takes_sqs_batches_and_the_schedule_and_ignores_the_rest() {
     assert!(out["ignored"].is_string());
 }
 
+/// The notifier's audit record of an open at 09:00 by the operator `who` until `expiry`, for the
+/// investigator.
+fn open_record(who: &str, why: &str, ticket: &str, expiry: &str) -> Value {
+    json!({"schema": "breakglass.audit/1", "time": "2026-11-30T09:00:00Z", "bucket": "acme-cloudtrail-logs",
+        "kind": "request", "action": "open", "state": "open",
+        "who": format!("arn:aws:sts::111122223333:assumed-role/breakglass-operator/{who}"),
+        "why": why, "ticket": ticket,
+        "grant": {"readers": ["arn:aws:iam::111122223333:role/investigations/LogInvestigator"], "expiry": expiry},
+        "policy": {"before": null, "after": "h-open"}, "event_ids": ["req-1"]})
+}
+
 /// A bucket's history as the notifier records it: an open at 09:00 until 12:00 for the
 /// investigator, and the operator's close at 10:00.
 fn window_history(log: &Log) {
-    let open = json!({"schema": "breakglass.audit/1", "time": "2026-11-30T09:00:00Z", "bucket": "acme-cloudtrail-logs",
-        "kind": "request", "action": "open", "state": "open", "who": "arn:aws:sts::111122223333:assumed-role/breakglass-operator/alice",
-        "why": "incident 4711", "ticket": "SEC-4711",
-        "grant": {"readers": ["arn:aws:iam::111122223333:role/investigations/LogInvestigator"], "expiry": "2026-11-30T12:00:00Z"},
-        "policy": {"before": null, "after": "h-open"}, "event_ids": ["req-1"]});
+    let open = open_record("alice", "incident 4711", "SEC-4711", "2026-11-30T12:00:00Z");
     let close = json!({"schema": "breakglass.audit/1", "time": "2026-11-30T10:00:00Z", "bucket": "acme-cloudtrail-logs",
         "kind": "request", "action": "close", "state": "closed", "who": "arn:aws:sts::111122223333:assumed-role/breakglass-operator/bob",
         "why": "done", "policy": {"before": "h-open", "after": "h-closed"}, "event_ids": ["req-2"]});
@@ -421,14 +434,9 @@ async fn the_access_report_after_a_close_counts_every_reader_and_flags_reads_out
     let mut before = serde_json::from_str::<Value>(&fixture("getobject.json")).unwrap();
     before["detail"]["eventTime"] = json!("2026-11-30T08:59:00Z");
     before["detail"]["eventID"] = json!("before-1");
-    let batch = vec![
-        msg("m1", fixture("getobject.json")),
-        msg("m2", fixture("getobject-version.json")),
-        msg("m3", fixture("headobject.json")),
-        msg("m4", stranger.to_string()),
-        msg("m5", refused.to_string()),
-        msg("m6", before.to_string()),
-    ];
+    let mut bodies = fixtures(&["getobject.json", "getobject-version.json", "headobject.json"]);
+    bodies.extend([stranger.to_string(), refused.to_string(), before.to_string()]);
+    let batch = batch(bodies);
     let at = datetime!(2026-11-30 09:50:00 UTC);
     recorder::record(&config, &trail, &bus, &batch, at, SLOT).await;
     bus.0.lock().unwrap().clear();
@@ -499,11 +507,7 @@ async fn a_remediation_of_a_closed_bucket_makes_no_report() {
 async fn a_window_closed_by_the_expiry_sweep_gets_its_report_too() {
     let config = config();
     let trail = trail(&config);
-    let open = json!({"schema": "breakglass.audit/1", "time": "2026-11-30T09:00:00Z", "bucket": "acme-cloudtrail-logs",
-        "kind": "request", "action": "open", "state": "open", "who": "arn:aws:sts::111122223333:assumed-role/breakglass-operator/bob",
-        "why": "incident 8", "ticket": "SEC-8",
-        "grant": {"readers": ["arn:aws:iam::111122223333:role/investigations/LogInvestigator"], "expiry": "2026-11-30T10:00:00Z"},
-        "policy": {"before": null, "after": "h-open"}, "event_ids": ["req-1"]});
+    let open = open_record("bob", "incident 8", "SEC-8", "2026-11-30T10:00:00Z");
     let expired = json!({"schema": "breakglass.audit/1", "time": "2026-11-30T10:05:00Z", "bucket": "acme-cloudtrail-logs",
         "kind": "expiry", "action": "closed", "state": "closed", "who": "breakglass enforcer",
         "policy": {"before": "h-open", "after": "h-closed"}, "event_ids": ["sweep-1"]});
