@@ -130,6 +130,20 @@ impl Clients {
     }
 }
 
+/// An organisational unit created under `parent`: its ID.
+pub async fn create_ou(org: &aws_sdk_organizations::Client, parent: &str, name: &str) -> String {
+    org.create_organizational_unit()
+        .parent_id(parent)
+        .name(name)
+        .send()
+        .await
+        .unwrap()
+        .organizational_unit
+        .unwrap()
+        .id
+        .unwrap()
+}
+
 /// Accounts created in the organisation, one per name (`<name>@example.com`): their IDs, as moto
 /// makes them up.
 pub async fn create_accounts(org: &aws_sdk_organizations::Client, names: &[&str]) -> Vec<String> {

@@ -123,6 +123,15 @@ pub fn single_operator_text() -> String {
     text.replace("two_person = true", "two_person = false")
 }
 
+/// [`single_operator_text`] with `n` more buckets, `{prefix}-00`, `{prefix}-01`, ...
+pub fn single_operator_text_with(prefix: &str, n: usize) -> String {
+    let mut text = single_operator_text();
+    for n in 0..n {
+        text.push_str(&format!("\n[[bucket]]\nname = \"{prefix}-{n:02}\"\n"));
+    }
+    text
+}
+
 /// A file with [`single_operator_text`], for the CLI's `--config` (one per call: tests run at once).
 pub fn single_operator_path() -> String {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

@@ -323,6 +323,15 @@ impl Stack {
             .unwrap();
     }
 
+    /// Writes examples/policies/tampered-closed.json over `bucket`'s policy, as an intruder would;
+    /// returns the policy written.
+    pub async fn tamper(&self, bucket: &str) -> String {
+        let tampered =
+            std::fs::read_to_string(root().join("examples/policies/tampered-closed.json")).unwrap();
+        self.clients.s3.put_bucket_policy().bucket(bucket).policy(&tampered).send().await.unwrap();
+        tampered
+    }
+
     pub async fn live_policy(&self, bucket: &str) -> Option<String> {
         self.clients.s3.get_bucket_policy().bucket(bucket).send().await.ok().and_then(|o| o.policy)
     }
