@@ -56,6 +56,15 @@ fn closed() -> String {
     o.stdout
 }
 
+/// The arguments of `breakglass policy explain` for `principal` reading (s3:GetObject) `resource`,
+/// then `more`.
+fn explain<'a>(principal: &'a str, resource: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["policy", "explain", "--principal", principal, "--action", "s3:GetObject"];
+    args.extend(["--resource", resource]);
+    args.extend(more);
+    args
+}
+
 #[test]
 fn hash_is_64_lowercase_hex() {
     let o = run(&["policy", "hash"], closed().as_bytes());
@@ -170,13 +179,7 @@ fn usage_errors_are_one_line_with_exit_2() {
     );
     assert_one_line_error(&run(&["policy", "hash", "/nonexistent.json"], b""), "missing file");
     assert_one_line_error(&run(&["policy", "hash", "--partition", "azure"], b"{}"), "partition");
-    assert_one_line_error(
-        &run(
-            &["policy", "explain", "--principal", "bob", "--action", "s3:GetObject", "--resource", "*"],
-            b"",
-        ),
-        "principal",
-    );
+    assert_one_line_error(&run(&explain("bob", "*", &[]), b""), "principal");
     let o = run(&["--help"], b"");
     assert_eq!(o.code, 0);
     assert!(o.stdout.contains("policy"));
@@ -185,39 +188,18 @@ fn usage_errors_are_one_line_with_exit_2() {
 #[test]
 fn explain_names_the_deciding_statement() {
     let o = run(
-        &[
-            "policy",
-            "explain",
-            "--principal",
+        &explain(
             "arn:aws:iam::111122223333:root",
-            "--action",
-            "s3:GetObject",
-            "--resource",
             "arn:aws:s3:::acme-cloudtrail-logs/AWSLogs/x",
-            "--context",
-            "aws:SecureTransport=true",
-        ],
+            &["--context", "aws:SecureTransport=true"],
+        ),
         closed().as_bytes(),
     );
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.stdout.lines().next(), Some("explicit-deny"));
     assert!(o.stdout.contains("$.Statement[0] `ClosedAccess`: deny everyone"), "{}", o.stdout);
     assert_one_line_error(
-        &run(
-            &[
-                "policy",
-                "explain",
-                "--principal",
-                "anonymous",
-                "--action",
-                "s3:GetObject",
-                "--resource",
-                "*",
-                "--context",
-                "novalue",
-            ],
-            closed().as_bytes(),
-        ),
+        &run(&explain("anonymous", "*", &["--context", "novalue"]), closed().as_bytes()),
         "context",
     );
 }
@@ -226,18 +208,7 @@ fn explain_names_the_deciding_statement() {
 #[test]
 fn explain_says_when_an_allow_depends_on_an_identity_policy() {
     let policy = br#"{"Version":"2012-10-17","Statement":[{"Sid":"Account","Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#;
-    let args = |who: &'static str| {
-        [
-            "policy",
-            "explain",
-            "--principal",
-            who,
-            "--action",
-            "s3:GetObject",
-            "--resource",
-            "arn:aws:s3:::b/k",
-        ]
-    };
+    let args = |who: &'static str| explain(who, "arn:aws:s3:::b/k", &[]);
     let o = run(&args("arn:aws:iam::111122223333:user/alice"), policy);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(o.stdout.lines().next(), Some("allow if an identity policy in account 111122223333 allows"));
@@ -283,16 +254,7 @@ fn no_input_panics() {
             vec!["policy", "canonicalize"],
             vec!["policy", "classify", "--config", &c, BUCKET[0], BUCKET[1]],
             vec!["policy", "diff", "--config", &c, BUCKET[0], BUCKET[1]],
-            vec![
-                "policy",
-                "explain",
-                "--principal",
-                "anonymous",
-                "--action",
-                "s3:GetObject",
-                "--resource",
-                "arn:aws:s3:::b/k",
-            ],
+            explain("anonymous", "arn:aws:s3:::b/k", &[]),
         ] {
             let o = run(&args, input);
             let what = format!("{args:?} on {:?}", String::from_utf8_lossy(&input[..input.len().min(60)]));

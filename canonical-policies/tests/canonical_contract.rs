@@ -146,43 +146,22 @@ fn gen_condition() -> impl Strategy<Value = BTreeMap<&'static str, BTreeMap<&'st
     )
 }
 
-fn gen_statement() -> impl Strategy<Value = GenStatement> {
-    (
-        prop::option::of(pick(SIDS)),
-        any::<bool>(),
-        gen_principal(),
-        prop::bool::weighted(0.15),
-        some_of(ACTIONS, 4),
-        prop::bool::weighted(0.15),
-        some_of(RESOURCES, 3),
-        prop::bool::weighted(0.15),
-        gen_condition(),
-    )
-        .prop_map(
-            |(
-                sid,
-                allow,
-                principal,
-                not_principal,
-                actions,
-                not_action,
-                resources,
-                not_resource,
-                condition,
-            )| {
-                GenStatement {
-                    sid,
-                    allow,
-                    principal,
-                    not_principal,
-                    actions,
-                    not_action,
-                    resources,
-                    not_resource,
-                    condition,
-                }
-            },
-        )
+prop_compose! {
+    fn gen_statement()(
+        sid in prop::option::of(pick(SIDS)),
+        allow in any::<bool>(),
+        principal in gen_principal(),
+        not_principal in prop::bool::weighted(0.15),
+        actions in some_of(ACTIONS, 4),
+        not_action in prop::bool::weighted(0.15),
+        resources in some_of(RESOURCES, 3),
+        not_resource in prop::bool::weighted(0.15),
+        condition in gen_condition(),
+    ) -> GenStatement {
+        GenStatement {
+            sid, allow, principal, not_principal, actions, not_action, resources, not_resource, condition,
+        }
+    }
 }
 
 fn gen_policy() -> impl Strategy<Value = GenPolicy> {

@@ -29,6 +29,14 @@ fn aws_normalised(pretty: &str) -> String {
     s
 }
 
+/// The drift of a policy that matches no template and calls a statement `ClosedAccess`.
+fn claims_closed_access() -> State {
+    State::Drift(vec![
+        DriftReason::MatchesNoTemplate,
+        DriftReason::ClaimsTemplate { sid: "ClosedAccess".into() },
+    ])
+}
+
 #[test]
 fn closed_and_its_aws_normalised_copy_are_closed() {
     let bucket = example_bucket();
@@ -102,13 +110,7 @@ fn intruder_calling_itself_closed_access_is_drift() {
     let bucket = example_bucket();
     let intruder = r#"{"Version":"2012-10-17","Statement":[{"Sid":"ClosedAccess","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::acme-cloudtrail-logs/*"}]}"#;
     let c = classify(&bucket, Some(intruder.as_bytes()), now());
-    assert_eq!(
-        c.state,
-        State::Drift(vec![
-            DriftReason::MatchesNoTemplate,
-            DriftReason::ClaimsTemplate { sid: "ClosedAccess".into() }
-        ])
-    );
+    assert_eq!(c.state, claims_closed_access());
     assert!(c.claim_mismatch());
     assert_eq!(c.claimed.as_deref(), Some("ClosedAccess"));
     let d = diff_nearest(&bucket, Some(&Policy::parse(intruder.as_bytes()).unwrap()), now());
@@ -141,13 +143,7 @@ fn tampered_copy_diff_is_short_and_specific() {
         "arn:aws:iam::111122223333:user/mallory",
     );
     let c = classify(&bucket, Some(tampered.as_bytes()), now());
-    assert_eq!(
-        c.state,
-        State::Drift(vec![
-            DriftReason::MatchesNoTemplate,
-            DriftReason::ClaimsTemplate { sid: "ClosedAccess".into() }
-        ])
-    );
+    assert_eq!(c.state, claims_closed_access());
     let d = diff_nearest(&bucket, Some(&Policy::parse(tampered.as_bytes()).unwrap()), now());
     let text = d.to_string();
     assert!(text.contains("statement `ClosedAccess` was changed: actions removed: s3:GetObject"), "{text}");

@@ -398,14 +398,9 @@ fn aws_username_in_resources_and_conditions() {
         {"Action":["s3:GetObject","s3:PutObject"],"Effect":"Allow","Principal":"*","Resource":["arn:aws:s3:::mybucket/${aws:username}/*"]}]}"#,
     );
     let david = "arn:aws:iam::123456789012:user/division/David";
-    assert_eq!(
-        decide(&p, &req(david, "s3:GetObject", "arn:aws:s3:::mybucket/David/notes.txt")),
-        Decision::Allow
-    );
-    assert_eq!(
-        decide(&p, &req(david, "s3:GetObject", "arn:aws:s3:::mybucket/Mary/notes.txt")),
-        Decision::ImplicitDeny
-    );
+    let get = |key: &str| decide(&p, &req(david, "s3:GetObject", &format!("arn:aws:s3:::mybucket/{key}")));
+    assert_eq!(get("David/notes.txt"), Decision::Allow);
+    assert_eq!(get("Mary/notes.txt"), Decision::ImplicitDeny);
     let list = |prefix: &str| req(david, "s3:ListBucket", "arn:aws:s3:::mybucket").with("s3:prefix", prefix);
     assert_eq!(decide(&p, &list("David/2026")), Decision::Allow);
     assert_eq!(decide(&p, &list("Mary/2026")), Decision::ImplicitDeny);
@@ -490,14 +485,9 @@ fn variables_are_literal_before_version_2012_10_17() {
         r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::mybucket/${aws:username}/*"}}"#,
     );
     let david = "arn:aws:iam::123456789012:user/David";
-    assert_eq!(
-        decide(&p, &req(david, "s3:GetObject", "arn:aws:s3:::mybucket/David/x")),
-        Decision::ImplicitDeny
-    );
-    assert_eq!(
-        decide(&p, &req(david, "s3:GetObject", "arn:aws:s3:::mybucket/${aws:username}/x")),
-        Decision::Allow
-    );
+    let get = |key: &str| decide(&p, &req(david, "s3:GetObject", &format!("arn:aws:s3:::mybucket/{key}")));
+    assert_eq!(get("David/x"), Decision::ImplicitDeny);
+    assert_eq!(get("${aws:username}/x"), Decision::Allow);
 }
 
 /// "aws:PrincipalType This value indicates whether the principal is an account, user, federated, or

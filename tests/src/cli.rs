@@ -27,11 +27,7 @@ pub fn breakglass(endpoint: &str, args: &[&str]) -> (i32, String, String) {
         .envs(aws_env(endpoint))
         .output()
         .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    outcome(&out)
 }
 
 /// Runs the `breakglass` CLI against `endpoint` with the environment `env` (e.g. a person's role
@@ -43,6 +39,11 @@ pub fn breakglass_as(env: &[(String, String)], endpoint: &str, args: &[&str]) ->
         .envs(env.iter().cloned())
         .output()
         .unwrap();
+    outcome(&out)
+}
+
+/// A finished command's exit code (-1 when killed by a signal), stdout and stderr.
+pub fn outcome(out: &std::process::Output) -> (i32, String, String) {
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into(),

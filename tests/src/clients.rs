@@ -130,6 +130,20 @@ impl Clients {
     }
 }
 
+/// An organisational unit created under `parent`: its ID.
+pub async fn create_ou(org: &aws_sdk_organizations::Client, parent: &str, name: &str) -> String {
+    org.create_organizational_unit()
+        .parent_id(parent)
+        .name(name)
+        .send()
+        .await
+        .unwrap()
+        .organizational_unit
+        .unwrap()
+        .id
+        .unwrap()
+}
+
 /// Accounts created in the organisation, one per name (`<name>@example.com`): their IDs, as moto
 /// makes them up.
 pub async fn create_accounts(org: &aws_sdk_organizations::Client, names: &[&str]) -> Vec<String> {
@@ -147,4 +161,29 @@ pub async fn create_accounts(org: &aws_sdk_organizations::Client, names: &[&str]
         ids.push(status.account_id.unwrap());
     }
     ids
+}
+
+/// One receive from the queue at `url`: up to `max` messages, waiting up to `wait` seconds, with
+/// their system attributes (`ApproximateReceiveCount`, as an event source mapping hands them on).
+pub async fn receive(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    max: i32,
+    wait: i32,
+) -> Vec<aws_sdk_sqs::types::Message> {
+    sqs.receive_message()
+        .queue_url(url)
+        .max_number_of_messages(max)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .wait_time_seconds(wait)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default()
+}
+
+/// Deletes the message with the receipt `handle` from the queue at `url`.
+pub async fn delete(sqs: &aws_sdk_sqs::Client, url: &str, handle: impl Into<String>) {
+    sqs.delete_message().queue_url(url).receipt_handle(handle).send().await.unwrap();
 }

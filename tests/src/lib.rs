@@ -27,13 +27,3 @@ pub use proofs::{config, config_text, root};
 pub use provision::*;
 pub use proxy::*;
 pub use runtime_api::*;
-
-pub const REGION: &str = "eu-central-1";
-/// The Service Catalog products of the example deployment, and who may provision them.
-pub const OPEN_PRODUCT: &str = "prod-openlogaccess1";
-pub const CLOSE_PRODUCT: &str = "prod-closelogaccess";
-pub const REQUEST_PRODUCT: &str = "prod-requestlogacce";
-pub const CATALOG_PRINCIPAL: &str = "arn:aws:iam::111122223333:role/LogTeam";
-/// A session of [`CATALOG_PRINCIPAL`], as Service Catalog records the provisioning principal.
-pub const OPERATOR_SESSION: &str = "arn:aws:sts::111122223333:assumed-role/LogTeam/alice@example.com";
-pub const ACCOUNT: &str = "111122223333";

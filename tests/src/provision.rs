@@ -53,6 +53,16 @@ pub async fn setup() -> Option<Env> {
     Some(Env { _moto: moto, stack, enforcer, notifier })
 }
 
+/// The example deployment's Region and account, as provisioned on moto.
+pub const REGION: &str = "eu-central-1";
+pub const ACCOUNT: &str = "111122223333";
+/// The Service Catalog products of the example deployment, and who may provision them.
+pub const OPEN_PRODUCT: &str = "prod-openlogaccess1";
+pub const CLOSE_PRODUCT: &str = "prod-closelogaccess";
+pub const REQUEST_PRODUCT: &str = "prod-requestlogacce";
+pub const CATALOG_PRINCIPAL: &str = "arn:aws:iam::111122223333:role/LogTeam";
+/// A session of [`CATALOG_PRINCIPAL`], as Service Catalog records the provisioning principal.
+pub const OPERATOR_SESSION: &str = "arn:aws:sts::111122223333:assumed-role/LogTeam/alice@example.com";
 /// breakglass's KMS key, as the notifier is told it (`BREAKGLASS_KEY_ARN`).
 pub const KEY_ARN: &str = "arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
@@ -121,6 +131,15 @@ pub fn single_operator_text() -> String {
     let text = config_text();
     assert!(text.contains("two_person = true"), "the example config turns the two-person rule on");
     text.replace("two_person = true", "two_person = false")
+}
+
+/// [`single_operator_text`] with `n` more buckets, `{prefix}-00`, `{prefix}-01`, ...
+pub fn single_operator_text_with(prefix: &str, n: usize) -> String {
+    let mut text = single_operator_text();
+    for n in 0..n {
+        text.push_str(&format!("\n[[bucket]]\nname = \"{prefix}-{n:02}\"\n"));
+    }
+    text
 }
 
 /// A file with [`single_operator_text`], for the CLI's `--config` (one per call: tests run at once).

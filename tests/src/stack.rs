@@ -68,31 +68,14 @@ impl Stack {
     pub async fn drain(&self, queue_url: &str) -> Vec<Value> {
         let mut out = Vec::new();
         loop {
-            let r = self
-                .clients
-                .sqs
-                .receive_message()
-                .queue_url(queue_url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(1)
-                .send()
-                .await
-                .unwrap();
-            let messages = r.messages.unwrap_or_default();
+            let messages = receive(&self.clients.sqs, queue_url, 10, 1).await;
             if messages.is_empty() {
                 return out;
             }
             for m in messages {
                 out.push(serde_json::from_str(m.body.as_deref().unwrap_or("null")).unwrap_or(Value::Null));
                 if let Some(h) = m.receipt_handle {
-                    self.clients
-                        .sqs
-                        .delete_message()
-                        .queue_url(queue_url)
-                        .receipt_handle(h)
-                        .send()
-                        .await
-                        .unwrap();
+                    delete(&self.clients.sqs, queue_url, h).await;
                 }
             }
         }
@@ -151,17 +134,8 @@ impl Stack {
             let mut batch = Vec::new();
             // SQS hands out 10 at a time; the mapping gathers a batch from several receives.
             while batch.len() < 100 {
-                let r = self
-                    .clients
-                    .sqs
-                    .receive_message()
-                    .queue_url(&self.reads)
-                    .max_number_of_messages(10)
-                    .wait_time_seconds(if batch.is_empty() { 1 } else { 0 })
-                    .send()
-                    .await
-                    .unwrap();
-                let messages = r.messages.unwrap_or_default();
+                let messages =
+                    receive(&self.clients.sqs, &self.reads, 10, if batch.is_empty() { 1 } else { 0 }).await;
                 if messages.is_empty() {
                     break;
                 }
@@ -187,14 +161,7 @@ impl Stack {
                 if failed.contains(&m.message_id.as_deref().unwrap_or_default()) {
                     continue;
                 }
-                self.clients
-                    .sqs
-                    .delete_message()
-                    .queue_url(&self.reads)
-                    .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
-                    .send()
-                    .await
-                    .unwrap();
+                delete(&self.clients.sqs, &self.reads, m.receipt_handle.clone().unwrap_or_default()).await;
             }
             answers.push(answer);
         }
@@ -299,18 +266,7 @@ impl Stack {
     pub async fn run_sweep_queue(&self, url: &str, enforcer: &Function, batch: i32) -> Vec<Value> {
         let mut answers = Vec::new();
         loop {
-            let r = self
-                .clients
-                .sqs
-                .receive_message()
-                .queue_url(url)
-                .max_number_of_messages(batch)
-                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
-                .wait_time_seconds(1)
-                .send()
-                .await
-                .unwrap();
-            let messages = r.messages.unwrap_or_default();
+            let messages = receive(&self.clients.sqs, url, batch, 1).await;
             if messages.is_empty() {
                 return answers;
             }
@@ -346,18 +302,34 @@ impl Stack {
                         .await
                         .unwrap();
                 } else {
-                    self.clients
-                        .sqs
-                        .delete_message()
-                        .queue_url(url)
-                        .receipt_handle(handle)
-                        .send()
-                        .await
-                        .unwrap();
+                    delete(&self.clients.sqs, url, handle).await;
                 }
             }
             answers.push(answer);
         }
+    }
+
+    /// Subscribes the queue `queue_arn` to the notification topic (raw SNS envelopes, no filter
+    /// policy), as a machine subscriber would.
+    pub async fn subscribe_queue(&self, queue_arn: &str) {
+        self.clients
+            .sns
+            .subscribe()
+            .topic_arn(&self.topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Writes examples/policies/tampered-closed.json over `bucket`'s policy, as an intruder would;
+    /// returns the policy written.
+    pub async fn tamper(&self, bucket: &str) -> String {
+        let tampered =
+            std::fs::read_to_string(root().join("examples/policies/tampered-closed.json")).unwrap();
+        self.clients.s3.put_bucket_policy().bucket(bucket).policy(&tampered).send().await.unwrap();
+        tampered
     }
 
     pub async fn live_policy(&self, bucket: &str) -> Option<String> {

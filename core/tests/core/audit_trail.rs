@@ -21,6 +21,15 @@ impl Publisher for Mail {
     }
 }
 
+/// The ports of the example bucket, closed: its store, the bus, the mail and an empty audit trail.
+fn closed_ports(c: &Config) -> (Store, Bus, Mail, Trail<Log>) {
+    let store = Store::default();
+    let closed = c.bucket(BUCKET).unwrap().closed_policy().to_pretty_json();
+    store.policies.lock().unwrap().insert(BUCKET.into(), closed);
+    let trail = Trail { log: Log::default(), config: c.audit.clone().unwrap(), config_sha256: None };
+    (store, Bus::default(), Mail::default(), trail)
+}
+
 fn envelope(e: &BusEvent, id: &str) -> Value {
     json!({ "source": "breakglass", "detail-type": e.detail_type, "id": id, "detail": e.detail })
 }
@@ -42,9 +51,7 @@ fn ct_put(policy: &str, at: OffsetDateTime, id: &str) -> Value {
 async fn every_step_is_recorded_once_and_history_shows_one_window() {
     let c = config();
     let b = c.bucket(BUCKET).unwrap();
-    let (store, bus, mail) = (Store::default(), Bus::default(), Mail::default());
-    store.policies.lock().unwrap().insert(BUCKET.into(), b.closed_policy().to_pretty_json());
-    let trail = Trail { log: Log::default(), config: c.audit.clone().unwrap(), config_sha256: None };
+    let (store, bus, mail, trail) = closed_ports(&c);
     let req = |h| OpenRequest {
         reason: "incident 42".into(),
         ticket: "INC-42".into(),
@@ -110,9 +117,7 @@ async fn every_step_is_recorded_once_and_history_shows_one_window() {
 async fn automatic_close_after_expiry_ends_the_window() {
     let c = config();
     let b = c.bucket(BUCKET).unwrap();
-    let (store, bus, mail) = (Store::default(), Bus::default(), Mail::default());
-    store.policies.lock().unwrap().insert(BUCKET.into(), b.closed_policy().to_pretty_json());
-    let trail = Trail { log: Log::default(), config: c.audit.clone().unwrap(), config_sha256: None };
+    let (store, bus, mail, trail) = closed_ports(&c);
     let req = OpenRequest {
         reason: "audit".into(),
         ticket: "AUD-1".into(),

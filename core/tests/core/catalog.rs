@@ -50,14 +50,18 @@ impl PolicyStore for Hanging {
     }
 }
 
+/// The custom resource's Create request with the product's `properties`.
+fn create_event(properties: Value) -> Value {
+    json!({
+        "RequestType": "Create", "ResponseURL": "https://example.invalid/r", "StackId": "s",
+        "RequestId": "r", "LogicalResourceId": "L", "ResourceProperties": properties
+    })
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn running_out_of_time_is_answered_failed_before_lambda_stops() {
     let cfn = Cfn::default();
-    let event = json!({
-        "RequestType": "Create", "ResponseURL": "https://example.invalid/r", "StackId": "s",
-        "RequestId": "r", "LogicalResourceId": "L",
-        "ResourceProperties": {"Action": "close", "Bucket": BUCKET, "Reason": "done"}
-    });
+    let event = create_event(json!({"Action": "close", "Bucket": BUCKET, "Reason": "done"}));
     let budget = std::time::Duration::from_millis(50);
     let (c, o) = (config(), origin());
     let catalog = Catalog {
@@ -77,12 +81,8 @@ async fn running_out_of_time_is_answered_failed_before_lambda_stops() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_long_reason_is_cut_to_fit_the_response_limit() {
     let cfn = Cfn::default();
-    let event = json!({
-        "RequestType": "Create", "ResponseURL": "https://example.invalid/r", "StackId": "s",
-        "RequestId": "r", "LogicalResourceId": "L",
-        "ResourceProperties": {"Action": "open".repeat(1000), "Bucket": "🪣".repeat(5000),
-            "Reason": "x", "Ticket": "T", "Duration": "1h"}
-    });
+    let event = create_event(json!({"Action": "open".repeat(1000), "Bucket": "🪣".repeat(5000),
+        "Reason": "x", "Ticket": "T", "Duration": "1h"}));
     let (c, o) = (config(), origin());
     let catalog = Catalog {
         config: &c,

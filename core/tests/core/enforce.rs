@@ -3,6 +3,15 @@
 
 use super::*;
 
+/// The example enforcer with a tampered ClosedAccess live on the bucket, and the event of mallory's
+/// writing it.
+fn tampered_by_mallory() -> (Enforcer<Store, Bus>, Incoming) {
+    let e = enforcer();
+    let tampered = example("tampered-closed.json");
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), tampered.clone());
+    (e, put_event(&tampered, "arn:aws:iam::111122223333:role/mallory"))
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn aws_normalised_closed_access_causes_no_write() {
     let e = enforcer();
@@ -15,11 +24,8 @@ async fn aws_normalised_closed_access_causes_no_write() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn intruder_calling_itself_closed_is_reverted_and_alerted() {
-    let e = enforcer();
-    let tampered = example("tampered-closed.json");
-    e.store.policies.lock().unwrap().insert(BUCKET.into(), tampered.clone());
-    let reports =
-        e.handle(&put_event(&tampered, "arn:aws:iam::111122223333:role/mallory"), now()).await.unwrap();
+    let (e, ev) = tampered_by_mallory();
+    let reports = e.handle(&ev, now()).await.unwrap();
     assert_eq!(reports[0].outcome, Outcome::Closed);
     let bus = e.bus.0.lock().unwrap();
     assert_eq!(bus.len(), 1);
@@ -63,10 +69,7 @@ async fn open_access_set_by_an_intruder_is_closed() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn duplicate_delivery_and_own_write_are_harmless() {
-    let e = enforcer();
-    let tampered = example("tampered-closed.json");
-    e.store.policies.lock().unwrap().insert(BUCKET.into(), tampered.clone());
-    let ev = put_event(&tampered, "arn:aws:iam::111122223333:role/mallory");
+    let (e, ev) = tampered_by_mallory();
     e.handle(&ev, now()).await.unwrap();
     e.handle(&ev, now()).await.unwrap();
     // The enforcer's own write arrives as an event too.
@@ -98,11 +101,8 @@ async fn expired_no_policy_and_failures() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_write_not_yet_visible_is_reported_then_retried() {
-    let e = enforcer();
-    let tampered = example("tampered-closed.json");
-    e.store.policies.lock().unwrap().insert(BUCKET.into(), tampered.clone());
+    let (e, ev) = tampered_by_mallory();
     *e.store.lagging.lock().unwrap() = true;
-    let ev = put_event(&tampered, "arn:aws:iam::111122223333:role/mallory");
     let err = e.handle(&ev, now()).await.unwrap_err();
     assert!(err.to_string().contains("wrote ClosedAccess but read back"), "{err}");
     assert_eq!(e.bus.0.lock().unwrap()[0].detail["outcome"], "unverified", "reported before failing");

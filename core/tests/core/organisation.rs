@@ -24,12 +24,16 @@ fn put_policy_in(account: &str, region: &str, bucket: &str) -> serde_json::Value
             "requestParameters": {"bucketName": bucket, "bucketPolicy": {"Version": "2012-10-17", "Statement": []}}}})
 }
 
+/// The notifier's mails, in the organisation's config, for a policy written in `account` and
+/// `region` on `bucket`.
+fn render_in(account: &str, region: &str, bucket: &str) -> Vec<Rendered> {
+    let incoming = event::parse(&put_policy_in(account, region, bucket)).unwrap();
+    render(&org(), &incoming, time::OffsetDateTime::now_utc())
+}
+
 #[test]
 fn mails_name_the_account_alias_and_region() {
-    let config = org();
-    let incoming =
-        event::parse(&put_policy_in("111100000000", "eu-west-1", "acme-prod-flow-logs-ireland")).unwrap();
-    let out = render(&config, &incoming, time::OffsetDateTime::now_utc());
+    let out = render_in("111100000000", "eu-west-1", "acme-prod-flow-logs-ireland");
     let Rendered::Send(n) = &out[0] else { panic!("{out:?}") };
     assert!(n.subject.ends_with(" [logging-prod eu-west-1]"), "{}", n.subject);
     assert!(n.subject.chars().count() <= 99, "{}", n.subject);
@@ -47,10 +51,7 @@ fn mails_name_the_account_alias_and_region() {
 /// notifier sends no change mail (the enforcer's `breakglass misrouted` alert reports it).
 #[test]
 fn a_misrouted_event_is_not_mailed_as_a_change() {
-    let config = org();
-    let incoming =
-        event::parse(&put_policy_in("111100000000", "eu-central-1", "acme-dev-cloudtrail-logs")).unwrap();
-    let out = render(&config, &incoming, time::OffsetDateTime::now_utc());
+    let out = render_in("111100000000", "eu-central-1", "acme-dev-cloudtrail-logs");
     assert!(
         matches!(&out[..], [Rendered::Ignored(why)] if why.contains("names bucket acme-dev-cloudtrail-logs of account 222200000000")),
         "{out:?}"

@@ -43,6 +43,23 @@ fn msg(id: &str, body: String) -> Message {
     Message { id: id.into(), body, receive_count: 1 }
 }
 
+/// The example config, its empty audit trail and the bus: what a recorder test starts from.
+fn ports() -> (Config, Trail<Log>, Bus) {
+    let config = config();
+    let trail = trail(&config);
+    (config, trail, Bus::default())
+}
+
+/// The fixtures `names`, read.
+fn fixtures(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| fixture(n)).collect()
+}
+
+/// One queue message a body, with the ids m1, m2, ... in order.
+fn batch(bodies: Vec<String>) -> Vec<Message> {
+    bodies.into_iter().enumerate().map(|(i, body)| msg(&format!("m{}", i + 1), body)).collect()
+}
+
 const NOW: OffsetDateTime = datetime!(2026-12-01 22:43:10 UTC);
 
 #[test]
@@ -119,17 +136,15 @@ fn malformed_unprotected_and_wrong_bucket_events_are_unreadable_never_reads() {
 
 #[tokio::test]
 async fn one_batch_one_reads_record_per_bucket_one_record_per_refused_read_and_per_unreadable_message() {
-    let config = config();
-    let trail = trail(&config);
-    let bus = Bus::default();
-    let batch = vec![
-        msg("m1", fixture("getobject.json")),
-        msg("m2", fixture("getobject-version.json")),
-        msg("m3", fixture("headobject.json")),
-        msg("m4", fixture("getobject-denied.json")),
-        msg("m5", fixture("truncated.json")),
-        msg("m6", fixture("s3tables-getobject.json")),
-    ];
+    let (config, trail, bus) = ports();
+    let batch = batch(fixtures(&[
+        "getobject.json",
+        "getobject-version.json",
+        "headobject.json",
+        "getobject-denied.json",
+        "truncated.json",
+        "s3tables-getobject.json",
+    ]));
     let r = recorder::record(&config, &trail, &bus, &batch, NOW, SLOT).await;
     assert!(r.failed.is_empty(), "{r:?}");
     assert_eq!((r.reads, r.denied, r.unreadable, r.records), (3, 1, 2, 4));
@@ -169,23 +184,14 @@ async fn one_batch_one_reads_record_per_bucket_one_record_per_refused_read_and_p
 
 #[tokio::test]
 async fn a_read_by_a_principal_outside_the_investigator_roles_is_an_alert() {
-    let config = config();
-    let trail = trail(&config);
-    let bus = Bus::default();
+    let (config, trail, bus) = ports();
     let mut stolen = serde_json::from_str::<Value>(&fixture("getobject-denied.json")).unwrap();
     let d = stolen["detail"].as_object_mut().unwrap();
     d.remove("errorCode");
     d.remove("errorMessage");
     d["additionalEventData"]["bytesTransferredOut"] = json!(5120);
-    let r = recorder::record(
-        &config,
-        &trail,
-        &bus,
-        &[msg("m1", stolen.to_string()), msg("m2", fixture("getobject.json"))],
-        NOW,
-        SLOT,
-    )
-    .await;
+    let batch = [msg("m1", stolen.to_string()), msg("m2", fixture("getobject.json"))];
+    let r = recorder::record(&config, &trail, &bus, &batch, NOW, SLOT).await;
     assert_eq!((r.reads, r.alerts), (2, 1));
     let events = bus.events();
     let OwnEvent::ReadAlert(a) = &events[0] else { panic!("{events:?}") };
@@ -209,11 +215,7 @@ async fn records_that_cannot_be_written_hand_back_only_their_messages() {
     let trail = trail(&config);
     *trail.log.fail.lock().unwrap() = Some("_reads/".into());
     let bus = Bus::default();
-    let batch = vec![
-        msg("m1", fixture("getobject.json")),
-        msg("m2", fixture("getobject-denied.json")),
-        msg("m3", fixture("headobject.json")),
-    ];
+    let batch = batch(fixtures(&["getobject.json", "getobject-denied.json", "headobject.json"]));
     let r = recorder::record(&config, &trail, &bus, &batch, NOW, SLOT).await;
     assert_eq!(r.failed, ["m1", "m3"]);
     assert_eq!(
@@ -234,9 +236,7 @@ fn denied_read(n: usize, at: OffsetDateTime) -> String {
 
 #[tokio::test]
 async fn a_hundred_refused_reads_in_a_minute_are_a_hundred_records_and_one_mail() {
-    let config = config();
-    let trail = trail(&config);
-    let bus = Bus::default();
+    let (config, trail, bus) = ports();
     let start = datetime!(2026-12-01 22:41:00 UTC);
     // Four batches over the minute, as SQS hands them over.
     for (b, chunk) in (0..100).collect::<Vec<_>>().chunks(25).enumerate() {
@@ -244,27 +244,13 @@ async fn a_hundred_refused_reads_in_a_minute_are_a_hundred_records_and_one_mail(
             .iter()
             .map(|n| msg(&format!("m{n}"), denied_read(*n, start + Duration::milliseconds(*n as i64 * 600))))
             .collect();
-        let r = recorder::record(
-            &config,
-            &trail,
-            &bus,
-            &batch,
-            start + Duration::seconds(15 * b as i64 + 5),
-            SLOT,
-        )
-        .await;
+        let at = start + Duration::seconds(15 * b as i64 + 5);
+        let r = recorder::record(&config, &trail, &bus, &batch, at, SLOT).await;
         assert_eq!((r.denied, r.records), (25, 25));
     }
     // A retried message is recorded again; the digest counts its event once.
-    recorder::record(
-        &config,
-        &trail,
-        &bus,
-        &[msg("m7", denied_read(7, start))],
-        start + Duration::seconds(59),
-        SLOT,
-    )
-    .await;
+    let batch = [msg("m7", denied_read(7, start))];
+    recorder::record(&config, &trail, &bus, &batch, start + Duration::seconds(59), SLOT).await;
     assert_eq!(trail.log.under("breakglass/_denied/").len(), 101);
     assert!(bus.events().is_empty(), "refused reads are mailed by the digest, not one by one");
 
@@ -290,34 +276,18 @@ async fn a_hundred_refused_reads_in_a_minute_are_a_hundred_records_and_one_mail(
 
 #[tokio::test]
 async fn a_missed_digest_run_is_made_up_for_in_one_mail_per_bucket() {
-    let config = config();
-    let trail = trail(&config);
-    let bus = Bus::default();
+    let (config, trail, bus) = ports();
     let t = datetime!(2026-12-01 20:01:00 UTC);
     recorder::record(&config, &trail, &bus, &[msg("a", denied_read(1, t))], t, SLOT).await;
-    recorder::record(
-        &config,
-        &trail,
-        &bus,
-        &[msg("b", denied_read(2, t + Duration::minutes(6)))],
-        t + Duration::minutes(6),
-        SLOT,
-    )
-    .await;
+    let later = t + Duration::minutes(6);
+    recorder::record(&config, &trail, &bus, &[msg("b", denied_read(2, later))], later, SLOT).await;
     // No run at 20:05 or 20:10 (the function failed); 20:16 digests both slots in one mail.
     let d =
         recorder::digest(&trail, &trail.log, &bus, datetime!(2026-12-01 20:16:00 UTC), SLOT).await.unwrap();
     assert_eq!((d.slots, d.denied, d.mails), (2, 2, 1));
     // Slots still open are left for the next run.
-    recorder::record(
-        &config,
-        &trail,
-        &bus,
-        &[msg("c", denied_read(3, t))],
-        datetime!(2026-12-01 20:16:30 UTC),
-        SLOT,
-    )
-    .await;
+    let batch = [msg("c", denied_read(3, t))];
+    recorder::record(&config, &trail, &bus, &batch, datetime!(2026-12-01 20:16:30 UTC), SLOT).await;
     let d =
         recorder::digest(&trail, &trail.log, &bus, datetime!(2026-12-01 20:17:00 UTC), SLOT).await.unwrap();
     assert_eq!(d.mails, 0);
@@ -348,15 +318,8 @@ async fn organisation_mode_records_a_read_only_under_the_account_that_owns_the_b
         f["detail"]["eventID"] = json!("forged");
         f
     };
-    let r = recorder::record(
-        &config,
-        &trail,
-        &bus,
-        &[msg("ok", e.to_string()), msg("forged", forged.to_string())],
-        NOW,
-        SLOT,
-    )
-    .await;
+    let batch = [msg("ok", e.to_string()), msg("forged", forged.to_string())];
+    let r = recorder::record(&config, &trail, &bus, &batch, NOW, SLOT).await;
     assert_eq!((r.reads, r.unreadable), (1, 1));
     assert_eq!(trail.log.under(&format!("breakglass/_reads/{}/{}/", b.account, b.name)).len(), 1);
     let unreadable = trail.log.under(&format!("{}_unreadable/", config.audit.as_ref().unwrap().prefix));
@@ -365,9 +328,7 @@ async fn organisation_mode_records_a_read_only_under_the_account_that_owns_the_b
 
 #[tokio::test]
 async fn the_handler_takes_sqs_batches_and_the_schedule_and_ignores_the_rest() {
-    let config = config();
-    let trail = trail(&config);
-    let bus = Bus::default();
+    let (config, trail, bus) = ports();
     let sqs = json!({"Records": [
         {"messageId": "a1", "eventSource": "aws:sqs", "body": fixture("getobject.json")},
         {"messageId": "a2", "eventSource": "aws:sqs", "body": fixture("truncated.json")}
@@ -386,14 +347,21 @@ async fn the_handler_takes_sqs_batches_and_the_schedule_and_ignores_the_rest() {
     assert!(out["ignored"].is_string());
 }
 
+/// The notifier's audit record of an open at 09:00 by the operator `who` until `expiry`, for the
+/// investigator.
+fn open_record(who: &str, why: &str, ticket: &str, expiry: &str) -> Value {
+    json!({"schema": "breakglass.audit/1", "time": "2026-11-30T09:00:00Z", "bucket": "acme-cloudtrail-logs",
+        "kind": "request", "action": "open", "state": "open",
+        "who": format!("arn:aws:sts::111122223333:assumed-role/breakglass-operator/{who}"),
+        "why": why, "ticket": ticket,
+        "grant": {"readers": ["arn:aws:iam::111122223333:role/investigations/LogInvestigator"], "expiry": expiry},
+        "policy": {"before": null, "after": "h-open"}, "event_ids": ["req-1"]})
+}
+
 /// A bucket's history as the notifier records it: an open at 09:00 until 12:00 for the
 /// investigator, and the operator's close at 10:00.
 fn window_history(log: &Log) {
-    let open = json!({"schema": "breakglass.audit/1", "time": "2026-11-30T09:00:00Z", "bucket": "acme-cloudtrail-logs",
-        "kind": "request", "action": "open", "state": "open", "who": "arn:aws:sts::111122223333:assumed-role/breakglass-operator/alice",
-        "why": "incident 4711", "ticket": "SEC-4711",
-        "grant": {"readers": ["arn:aws:iam::111122223333:role/investigations/LogInvestigator"], "expiry": "2026-11-30T12:00:00Z"},
-        "policy": {"before": null, "after": "h-open"}, "event_ids": ["req-1"]});
+    let open = open_record("alice", "incident 4711", "SEC-4711", "2026-11-30T12:00:00Z");
     let close = json!({"schema": "breakglass.audit/1", "time": "2026-11-30T10:00:00Z", "bucket": "acme-cloudtrail-logs",
         "kind": "request", "action": "close", "state": "closed", "who": "arn:aws:sts::111122223333:assumed-role/breakglass-operator/bob",
         "why": "done", "policy": {"before": "h-open", "after": "h-closed"}, "event_ids": ["req-2"]});
@@ -404,10 +372,8 @@ fn window_history(log: &Log) {
 
 #[tokio::test]
 async fn the_access_report_after_a_close_counts_every_reader_and_flags_reads_outside_the_grant() {
-    let config = config();
-    let trail = trail(&config);
+    let (config, trail, bus) = ports();
     window_history(&trail.log);
-    let bus = Bus::default();
     let mut stranger = serde_json::from_str::<Value>(&fixture("getobject-denied.json")).unwrap();
     let d = stranger["detail"].as_object_mut().unwrap();
     d.remove("errorCode");
@@ -421,14 +387,9 @@ async fn the_access_report_after_a_close_counts_every_reader_and_flags_reads_out
     let mut before = serde_json::from_str::<Value>(&fixture("getobject.json")).unwrap();
     before["detail"]["eventTime"] = json!("2026-11-30T08:59:00Z");
     before["detail"]["eventID"] = json!("before-1");
-    let batch = vec![
-        msg("m1", fixture("getobject.json")),
-        msg("m2", fixture("getobject-version.json")),
-        msg("m3", fixture("headobject.json")),
-        msg("m4", stranger.to_string()),
-        msg("m5", refused.to_string()),
-        msg("m6", before.to_string()),
-    ];
+    let mut bodies = fixtures(&["getobject.json", "getobject-version.json", "headobject.json"]);
+    bodies.extend([stranger.to_string(), refused.to_string(), before.to_string()]);
+    let batch = batch(bodies);
     let at = datetime!(2026-11-30 09:50:00 UTC);
     recorder::record(&config, &trail, &bus, &batch, at, SLOT).await;
     bus.0.lock().unwrap().clear();
@@ -481,10 +442,8 @@ async fn the_access_report_after_a_close_counts_every_reader_and_flags_reads_out
 
 #[tokio::test]
 async fn a_remediation_of_a_closed_bucket_makes_no_report() {
-    let config = config();
-    let trail = trail(&config);
+    let (config, trail, bus) = ports();
     window_history(&trail.log);
-    let bus = Bus::default();
     let remediation = json!({"schema": "breakglass.remediation/1", "bucket": "acme-cloudtrail-logs", "outcome": "closed",
         "error": null, "reason": "drift", "before": {"state": "drift", "hash": "x"}, "after": {"hash": "h-closed"},
         "trigger": null, "time": "2026-11-30T15:00:00Z"});
@@ -499,11 +458,7 @@ async fn a_remediation_of_a_closed_bucket_makes_no_report() {
 async fn a_window_closed_by_the_expiry_sweep_gets_its_report_too() {
     let config = config();
     let trail = trail(&config);
-    let open = json!({"schema": "breakglass.audit/1", "time": "2026-11-30T09:00:00Z", "bucket": "acme-cloudtrail-logs",
-        "kind": "request", "action": "open", "state": "open", "who": "arn:aws:sts::111122223333:assumed-role/breakglass-operator/bob",
-        "why": "incident 8", "ticket": "SEC-8",
-        "grant": {"readers": ["arn:aws:iam::111122223333:role/investigations/LogInvestigator"], "expiry": "2026-11-30T10:00:00Z"},
-        "policy": {"before": null, "after": "h-open"}, "event_ids": ["req-1"]});
+    let open = open_record("bob", "incident 8", "SEC-8", "2026-11-30T10:00:00Z");
     let expired = json!({"schema": "breakglass.audit/1", "time": "2026-11-30T10:05:00Z", "bucket": "acme-cloudtrail-logs",
         "kind": "expiry", "action": "closed", "state": "closed", "who": "breakglass enforcer",
         "policy": {"before": "h-open", "after": "h-closed"}, "event_ids": ["sweep-1"]});

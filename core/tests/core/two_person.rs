@@ -4,6 +4,7 @@
 use super::*;
 use breakglass_core::access::approval::{self, Refusal};
 use breakglass_core::access::operate::{open, OpenRequest};
+use breakglass_core::guard::enforce::Report;
 use breakglass_core::ports::BucketRecords;
 use time::Duration;
 
@@ -29,24 +30,24 @@ fn record(kind: &str, action: &str, time: &str, detail: Value) -> Value {
     json!({"kind": kind, "action": action, "time": time, "detail": detail})
 }
 
-struct Records(Vec<Value>);
+/// The example's enforcer, with the audit trail `records`, on `policy` written by the operator to
+/// the bucket that holds it.
+async fn enforce_with(records: impl BucketRecords, policy: &str) -> Vec<Report> {
+    let e =
+        Enforcer { config: example(), store: Store::default(), bus: Bus::default(), records, dry_run: false };
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), policy.to_owned());
+    e.handle(&put_event(policy, OPERATOR), now()).await.unwrap()
+}
+
+/// The audit trail the enforcer reads: its records, or the error reading it fails with.
+struct Records(Result<Vec<Value>, PortError>);
 impl BucketRecords for Records {
     async fn records(
         &self,
         _: &breakglass_config::BucketConfig,
         _: OffsetDateTime,
     ) -> Result<Vec<Value>, PortError> {
-        Ok(self.0.clone())
-    }
-}
-struct Broken;
-impl BucketRecords for Broken {
-    async fn records(
-        &self,
-        _: &breakglass_config::BucketConfig,
-        _: OffsetDateTime,
-    ) -> Result<Vec<Value>, PortError> {
-        Err(PortError::Retryable("ListObjectVersions: 503".into()))
+        self.0.clone()
     }
 }
 
@@ -119,31 +120,16 @@ async fn the_enforcer_reverts_an_open_access_without_an_approval_and_keeps_an_ap
     let d = approval::decide(b, &q, &[], BOB, true, None, now()).unwrap();
     let grant = breakglass_core::access::operate::grant_of(&d).unwrap();
     let policy = b.render_open(&grant, now()).unwrap().to_pretty_json();
-    let approved = Records(vec![record("approval", "approved", &d.time, serde_json::to_value(&d).unwrap())]);
+    let approved =
+        Records(Ok(vec![record("approval", "approved", &d.time, serde_json::to_value(&d).unwrap())]));
 
     // Written directly with the operator role, no approval in the trail: reverted.
-    let e = Enforcer {
-        config: example(),
-        store: Store::default(),
-        bus: Bus::default(),
-        records: Records(vec![]),
-        dry_run: false,
-    };
-    e.store.policies.lock().unwrap().insert(BUCKET.into(), policy.clone());
-    let r = e.handle(&put_event(&policy, OPERATOR), now()).await.unwrap();
+    let r = enforce_with(Records(Ok(vec![])), &policy).await;
     assert_eq!(r[0].outcome, Outcome::Closed);
     assert!(r[0].reason.as_deref().unwrap().contains("no approved request"), "{:?}", r[0].reason);
 
     // With the approval recorded: lawful, nothing written.
-    let e = Enforcer {
-        config: example(),
-        store: Store::default(),
-        bus: Bus::default(),
-        records: approved,
-        dry_run: false,
-    };
-    e.store.policies.lock().unwrap().insert(BUCKET.into(), policy.clone());
-    let r = e.handle(&put_event(&policy, OPERATOR), now()).await.unwrap();
+    let r = enforce_with(approved, &policy).await;
     assert_eq!(r[0].outcome, Outcome::Lawful);
 
     // A wider or longer grant than approved is not covered.
@@ -162,15 +148,7 @@ async fn the_enforcer_reverts_an_open_access_without_an_approval_and_keeps_an_ap
     assert!(approval::check(b, &grant, &records).is_err());
 
     // A trail that cannot be read proves nothing: closed (fail closed).
-    let e = Enforcer {
-        config: example(),
-        store: Store::default(),
-        bus: Bus::default(),
-        records: Broken,
-        dry_run: false,
-    };
-    e.store.policies.lock().unwrap().insert(BUCKET.into(), policy.clone());
-    let r = e.handle(&put_event(&policy, OPERATOR), now()).await.unwrap();
+    let r = enforce_with(Records(Err(PortError::Retryable("ListObjectVersions: 503".into()))), &policy).await;
     assert_eq!(r[0].outcome, Outcome::Closed);
     assert!(r[0].reason.as_deref().unwrap().contains("could not be read"), "{:?}", r[0].reason);
 }

@@ -585,16 +585,14 @@ fn only_operators_change_the_config_object() {
     let mut doc = t.resolve(&t.resources()["ConfigBucketPolicy"]["Properties"]["PolicyDocument"]);
     doc["Version"] = json!("2012-10-17");
     let bucket_policy = Policy::parse(doc.to_string().as_bytes()).unwrap();
-    let write = |who: &str| {
-        let req = Request::new(
-            Caller::parse(who).unwrap(),
-            "s3:PutObject",
-            &object,
-            time::OffsetDateTime::now_utc(),
-        )
-        .with("aws:SecureTransport", "true");
+    // `who` writing `key` over TLS, by the config bucket's policy.
+    let put = |who: &str, key: &str| {
+        let req =
+            Request::new(Caller::parse(who).unwrap(), "s3:PutObject", key, time::OffsetDateTime::now_utc())
+                .with("aws:SecureTransport", "true");
         explain(&bucket_policy, &req).decision
     };
+    let write = |who: &str| put(who, &object);
     assert_eq!(write(&format!("arn:aws:iam::{ADMIN}:role/Admin")), Decision::ExplicitDeny);
     assert_eq!(write(&format!("arn:aws:iam::{ADMIN}:role/breakglass-enforcer")), Decision::ExplicitDeny);
     assert_ne!(write(&format!("arn:aws:iam::{ADMIN}:role/breakglass-operator")), Decision::ExplicitDeny);
@@ -602,16 +600,7 @@ fn only_operators_change_the_config_object() {
     // The registry of discovered buckets beside it: written by the enforcer's discovery alone.
     let registry = object.replace("breakglass.toml", "registry.json");
     assert_ne!(object, registry);
-    let write_registry = |who: &str| {
-        let req = Request::new(
-            Caller::parse(who).unwrap(),
-            "s3:PutObject",
-            &registry,
-            time::OffsetDateTime::now_utc(),
-        )
-        .with("aws:SecureTransport", "true");
-        explain(&bucket_policy, &req).decision
-    };
+    let write_registry = |who: &str| put(who, &registry);
     for who in ["Admin", "breakglass-operator", "breakglass-notifier"] {
         assert_eq!(
             write_registry(&format!("arn:aws:iam::{ADMIN}:role/{who}")),

@@ -44,6 +44,12 @@ fn decide(policy: &Policy, caller: &str, action: &str, resource: &str) -> Decisi
     decide_from(policy, caller, action, resource, own_function(caller).as_deref())
 }
 
+/// What template.yaml's execution role `logical` may do: `action` on `resource`, as that role.
+fn role_may(roles: &[Role], logical: &str, action: &str, resource: &str) -> Decision {
+    let (_, arn, policy, _) = roles.iter().find(|(l, ..)| l == logical).unwrap();
+    decide(policy, arn, action, resource)
+}
+
 /// As `caller` from inside `function` (`None`: not from a Lambda function at all).
 fn decide_from(
     policy: &Policy,
@@ -125,12 +131,10 @@ fn the_notifier_appends_records_and_the_operator_reads_them() {
     let roles = roles();
     let record =
         format!("arn:aws:s3:::breakglass-audit-{ACCOUNT}-{REGION}/breakglass/acme-cloudtrail-logs/r.json");
-    let (_, n_arn, notifier, _) = roles.iter().find(|(l, ..)| l == "NotifierRole").unwrap();
-    assert_eq!(decide(notifier, n_arn, "s3:PutObject", &record), Decision::Allow);
-    assert_eq!(decide(notifier, n_arn, "s3:GetObject", &record), Decision::ImplicitDeny);
-    let (_, o_arn, operator, _) = roles.iter().find(|(l, ..)| l == "OperatorRole").unwrap();
-    assert_eq!(decide(operator, o_arn, "s3:GetObject", &record), Decision::Allow);
-    assert_eq!(decide(operator, o_arn, "s3:PutObject", &record), Decision::ImplicitDeny);
+    assert_eq!(role_may(&roles, "NotifierRole", "s3:PutObject", &record), Decision::Allow);
+    assert_eq!(role_may(&roles, "NotifierRole", "s3:GetObject", &record), Decision::ImplicitDeny);
+    assert_eq!(role_may(&roles, "OperatorRole", "s3:GetObject", &record), Decision::Allow);
+    assert_eq!(role_may(&roles, "OperatorRole", "s3:PutObject", &record), Decision::ImplicitDeny);
 }
 
 /// The recorder appends read records under its own prefixes only (not the notifier's records of
@@ -634,11 +638,9 @@ fn attack_7_only_the_notifier_signs_records() {
     let recorder = format!("arn:aws:iam::{ACCOUNT}:role/breakglass-recorder");
     assert_ne!(decide(&key_policy, &recorder, "kms:GenerateMac", &key), Decision::ExplicitDeny);
     let roles = roles();
-    let (_, arn, policy, _) = roles.iter().find(|(l, ..)| l == "NotifierRole").unwrap();
-    assert_eq!(decide(policy, arn, "kms:GenerateMac", &key), Decision::Allow);
-    let (_, arn, policy, _) = roles.iter().find(|(l, ..)| l == "OperatorRole").unwrap();
-    assert_eq!(decide(policy, arn, "kms:VerifyMac", &key), Decision::Allow);
-    assert_eq!(decide(policy, arn, "kms:GenerateMac", &key), Decision::ImplicitDeny);
+    assert_eq!(role_may(&roles, "NotifierRole", "kms:GenerateMac", &key), Decision::Allow);
+    assert_eq!(role_may(&roles, "OperatorRole", "kms:VerifyMac", &key), Decision::Allow);
+    assert_eq!(role_may(&roles, "OperatorRole", "kms:GenerateMac", &key), Decision::ImplicitDeny);
 }
 
 /// The trail of object reads and the rules that route them to the recorder name exactly

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use e2e::{account_clients, provision_config, role_env, root, FaultProxy, Function, Moto};
+use e2e::{account_clients, delete, provision_config, receive, role_env, root, FaultProxy, Function, Moto};
 use serde_json::{json, Value};
 
 const ADMIN: &str = "999900000000";
@@ -152,16 +152,7 @@ async fn run(accounts: usize, per_region: usize) -> Figures {
                 rt.block_on(async {
                     let sqs = account_clients(endpoint, ADMIN, "eu-central-1").await.sqs;
                     while !closed.load(Ordering::SeqCst) {
-                        let r = sqs
-                            .receive_message()
-                            .queue_url(queue)
-                            .max_number_of_messages(10)
-                            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
-                            .wait_time_seconds(1)
-                            .send()
-                            .await
-                            .unwrap();
-                        let messages = r.messages.unwrap_or_default();
+                        let messages = receive(&sqs, queue, 10, 1).await;
                         if messages.is_empty() {
                             continue;
                         }
@@ -172,12 +163,7 @@ async fn run(accounts: usize, per_region: usize) -> Figures {
                             .collect();
                         let answer = w.invoke(&json!({ "Records": records })).unwrap();
                         for m in &messages {
-                            sqs.delete_message()
-                                .queue_url(queue)
-                                .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
-                                .send()
-                                .await
-                                .unwrap();
+                            delete(&sqs, queue, m.receipt_handle.clone().unwrap_or_default()).await;
                         }
                         if answer["sweep"].as_array().unwrap().iter().any(|s| s.get("closed").is_some()) {
                             closed.store(true, Ordering::SeqCst);
@@ -238,16 +224,7 @@ async fn run(accounts: usize, per_region: usize) -> Figures {
     let machines =
         stack.clients.sqs.create_queue().queue_name("machines").send().await.unwrap().queue_url.unwrap();
     let machines_arn = stack.queue_arn(&machines).await;
-    stack
-        .clients
-        .sns
-        .subscribe()
-        .topic_arn(&stack.topic_arn)
-        .protocol("sqs")
-        .endpoint(machines_arn)
-        .send()
-        .await
-        .unwrap();
+    stack.subscribe_queue(&machines_arn).await;
     let notifier = Function::spawn("notifier", &notifier_env);
     for e in stack.drain(&stack.own_events).await {
         notifier.invoke(&e).unwrap();

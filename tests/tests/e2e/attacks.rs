@@ -213,34 +213,14 @@ async fn attack_4_settings_that_destroy_or_copy_out_the_logs_are_reverted() {
 async fn attack_5_disabling_the_key_is_alarmed_on_the_second_channel() {
     let Some(env) = setup().await else { return };
     let key_id = KEY_ARN.rsplit('/').next().unwrap();
-    env.stack
-        .cloudtrail(&control_event(
-            "DisableKey",
-            "kms.amazonaws.com",
-            json!({"keyId": key_id}),
-            ADMIN,
-            "mallory",
-        ))
-        .await;
-    env.stack
-        .cloudtrail(&control_event(
-            "DeleteAlias",
-            "kms.amazonaws.com",
-            json!({"aliasName": "alias/breakglass"}),
-            ADMIN,
-            "mallory",
-        ))
-        .await;
-    // Someone else's key: not breakglass's concern.
-    env.stack
-        .cloudtrail(&control_event(
-            "DisableKey",
-            "kms.amazonaws.com",
-            json!({"keyId": "0000-other"}),
-            ADMIN,
-            "mallory",
-        ))
-        .await;
+    // The last key is someone else's: not breakglass's concern.
+    for (call, params) in [
+        ("DisableKey", json!({"keyId": key_id})),
+        ("DeleteAlias", json!({"aliasName": "alias/breakglass"})),
+        ("DisableKey", json!({"keyId": "0000-other"})),
+    ] {
+        env.stack.cloudtrail(&control_event(call, "kms.amazonaws.com", params, ADMIN, "mallory")).await;
+    }
     env.stack.route(&env.enforcer, &env.notifier).await;
     let alarms = env.stack.drain(&env.stack.alarms).await;
     let subjects: Vec<&str> = alarms.iter().filter_map(|m| m["Subject"].as_str()).collect();
@@ -292,9 +272,7 @@ async fn attack_6_a_lost_or_silenced_subscription_is_alarmed_on_the_second_chann
 #[tokio::test(flavor = "current_thread")]
 async fn attack_8_a_guarded_call_naming_no_bucket_is_alerted_and_every_bucket_checked() {
     let Some(env) = setup().await else { return };
-    let tampered =
-        std::fs::read_to_string(e2e::root().join("examples/policies/tampered-closed.json")).unwrap();
-    env.stack.clients.s3.put_bucket_policy().bucket(BUCKET).policy(&tampered).send().await.unwrap();
+    env.stack.tamper(BUCKET).await;
     let mut e = cloudtrail_event("PutBucketPolicy", BUCKET, ADMIN, "mallory", None, None);
     e["detail"]["requestParameters"] = Value::Null;
     e["detail"]["resources"] = json!([]);

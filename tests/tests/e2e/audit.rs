@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use aws_sdk_s3::primitives::ByteStream;
 use canonical_policies::OpenGrant;
-use e2e::{cloudtrail_event, config, provision, Function, Moto};
+use e2e::{cloudtrail_event, config, provision, setup, Env, Function, Moto};
 use serde_json::{json, Value};
 
 const BUCKET: &str = "acme-cloudtrail-logs";
@@ -98,10 +98,7 @@ async fn records_cannot_be_deleted_or_overwritten_and_tampering_shows_in_history
 
 #[tokio::test(flavor = "current_thread")]
 async fn the_scheduled_pass_closes_an_expired_window_and_stakeholders_are_told() {
-    let Some(moto) = Moto::start() else { return };
-    let stack = provision(&moto.endpoint).await;
-    let enforcer = Function::spawn("enforcer", &stack.function_env());
-    let notifier = Function::spawn("notifier", &stack.function_env());
+    let Some(Env { _moto: moto, stack, enforcer, notifier }) = setup().await else { return };
     let c = config();
     let b = c.bucket(BUCKET).unwrap();
 

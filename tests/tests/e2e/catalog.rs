@@ -1,7 +1,9 @@
 //! The Service Catalog custom resource, as the real `catalog` binary through the Lambda Runtime API,
 //! against moto, answering a local HTTP server in place of CloudFormation's pre-signed ResponseURL.
 
-use e2e::{config, provision, Function, Moto, ResponseCatcher, OPEN_PRODUCT, OPERATOR_SESSION};
+use e2e::{
+    config, single_operator_text, Function, Moto, ResponseCatcher, Stack, OPEN_PRODUCT, OPERATOR_SESSION,
+};
 use serde_json::{json, Value};
 
 const BUCKET: &str = "acme-cloudtrail-logs";
@@ -24,6 +26,14 @@ fn request(stack: &str, kind: &str, url: &str, props: Value, physical: Option<&s
     e
 }
 
+/// moto with the config `text` provisioned, and the catalog function running against it.
+async fn start_catalog(text: String) -> Option<(Moto, Stack, Function)> {
+    let moto = Moto::start()?;
+    let stack = e2e::provision_config(&moto.endpoint, text).await;
+    let function = Function::spawn("catalog", &stack.function_env());
+    Some((moto, stack, function))
+}
+
 fn open_props(duration: &str, readers: &str) -> Value {
     json!({"ServiceToken": "x", "Action": "open", "Bucket": BUCKET, "Reason": "incident 42",
         "Ticket": "INC-42", "Duration": duration, "Readers": readers})
@@ -31,10 +41,8 @@ fn open_props(duration: &str, readers: &str) -> Value {
 
 #[tokio::test(flavor = "current_thread")]
 async fn create_update_delete_and_failures_are_always_answered() {
-    let Some(moto) = Moto::start() else { return };
-    let stack = provision(&moto.endpoint).await;
+    let Some((_moto, stack, function)) = start_catalog(single_operator_text()).await else { return };
     let sc = stack.catalog_stack(OPEN_PRODUCT, OPERATOR_SESSION).await;
-    let function = Function::spawn("catalog", &stack.function_env());
     let notifier = Function::spawn("notifier", &stack.function_env());
     let cfn = ResponseCatcher::start(200);
     let c = config();
@@ -150,10 +158,8 @@ async fn create_update_delete_and_failures_are_always_answered() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn an_unreachable_or_refusing_response_url_is_an_invocation_error_for_lambda_to_retry() {
-    let Some(moto) = Moto::start() else { return };
-    let stack = provision(&moto.endpoint).await;
+    let Some((_moto, stack, function)) = start_catalog(single_operator_text()).await else { return };
     let sc = stack.catalog_stack(OPEN_PRODUCT, OPERATOR_SESSION).await;
-    let function = Function::spawn("catalog", &stack.function_env());
     let cfn = ResponseCatcher::start(500);
     let close = json!({"Action": "close", "Bucket": BUCKET, "Reason": "r"});
     let err = function.invoke(&request(&sc, "Create", &cfn.url, close.clone(), None)).unwrap_err();
@@ -167,9 +173,7 @@ async fn an_unreachable_or_refusing_response_url_is_an_invocation_error_for_lamb
 /// allowed principal, is acted on; the requester is the principal CloudFormation's tags name.
 #[tokio::test(flavor = "current_thread")]
 async fn calling_the_catalog_function_directly_opens_nothing_and_is_reported() {
-    let Some(moto) = Moto::start() else { return };
-    let stack = provision(&moto.endpoint).await;
-    let function = Function::spawn("catalog", &stack.function_env());
+    let Some((_moto, stack, function)) = start_catalog(single_operator_text()).await else { return };
     let notifier = Function::spawn("notifier", &stack.function_env());
     let cfn = ResponseCatcher::start(200);
     let closed = stack.live_policy(BUCKET).await;
@@ -213,9 +217,7 @@ async fn calling_the_catalog_function_directly_opens_nothing_and_is_reported() {
 /// nothing; the approval is the CLI's (tests/tests/e2e/approval.rs).
 #[tokio::test(flavor = "current_thread")]
 async fn under_the_two_person_rule_the_catalog_requests_and_does_not_open() {
-    let Some(moto) = Moto::start() else { return };
-    let stack = e2e::provision_config(&moto.endpoint, e2e::config_text()).await;
-    let function = Function::spawn("catalog", &stack.function_env());
+    let Some((_moto, stack, function)) = start_catalog(e2e::config_text()).await else { return };
     let notifier = Function::spawn("notifier", &stack.function_env());
     let cfn = ResponseCatcher::start(200);
     let closed = stack.live_policy(BUCKET).await;

@@ -1,6 +1,6 @@
 //! `breakglass status` and `breakglass enforce` against moto over HTTP.
 
-use e2e::{breakglass, provision, root, Moto};
+use e2e::{breakglass, provision, Moto};
 
 #[tokio::test(flavor = "current_thread")]
 async fn status_shows_drift_and_enforce_repairs_it() {
@@ -12,16 +12,7 @@ async fn status_shows_drift_and_enforce_repairs_it() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.lines().all(|l| l.contains("closed")), "{out}");
 
-    let tampered = std::fs::read_to_string(root().join("examples/policies/tampered-closed.json")).unwrap();
-    stack
-        .clients
-        .s3
-        .put_bucket_policy()
-        .bucket("acme-cloudtrail-logs")
-        .policy(tampered)
-        .send()
-        .await
-        .unwrap();
+    stack.tamper("acme-cloudtrail-logs").await;
     stack.clients.s3.delete_bucket_policy().bucket("acme-vpc-flow-logs").send().await.unwrap();
     let (code, out, _) = breakglass(&moto.endpoint, &["status", "--config", &config]);
     assert_eq!(code, 3, "{out}");

@@ -2,7 +2,7 @@
 //! base statement) mails people one digest, not fifty alerts, while every remediation keeps its own
 //! audit record and its own message for machine subscribers. The real enforcer and notifier on moto.
 
-use e2e::{provision_config, single_operator_text, Function, Moto};
+use e2e::{provision_config, single_operator_text_with, Function, Moto};
 use serde_json::json;
 
 /// As deployed: the schedule plans, the shard reverts, the close mails.
@@ -19,10 +19,7 @@ async fn fifty_remediations_in_one_sweep_are_one_digest_mail_per_audience_and_fi
 
 async fn fifty(fanned_out: bool) {
     let Some(moto) = Moto::start() else { return };
-    let mut text = single_operator_text();
-    for n in 0..48 {
-        text.push_str(&format!("\n[[bucket]]\nname = \"acme-bulk-logs-{n:02}\"\n"));
-    }
+    let text = single_operator_text_with("acme-bulk-logs", 48);
     let stack = provision_config(&moto.endpoint, text.clone()).await;
     let config = breakglass_config::Config::from_toml(&text).unwrap();
     assert_eq!(config.buckets.len(), 50);
@@ -75,16 +72,7 @@ async fn fifty(fanned_out: bool) {
     let machines =
         stack.clients.sqs.create_queue().queue_name("machines").send().await.unwrap().queue_url.unwrap();
     let machines_arn = "arn:aws:sqs:eu-central-1:123456789012:machines";
-    stack
-        .clients
-        .sns
-        .subscribe()
-        .topic_arn(&stack.topic_arn)
-        .protocol("sqs")
-        .endpoint(machines_arn)
-        .send()
-        .await
-        .unwrap();
+    stack.subscribe_queue(machines_arn).await;
 
     let own = stack.drain(&stack.own_events).await;
     let digests = own.iter().filter(|e| e["detail-type"] == "breakglass remediation digest").count();

@@ -25,6 +25,15 @@ async fn bucket(account: &str, region: &str, name: &str, tags: &[(&str, &str)], 
     }
 }
 
+/// A bucket tagged `breakglass=protect` with an unlawful policy: a `ClosedAccess` that lets anyone
+/// read.
+async fn tagged_open_bucket(account: &str, region: &str, name: &str) {
+    let open = json!({"Version": "2012-10-17", "Statement": [{"Sid": "ClosedAccess", "Effect": "Allow",
+        "Principal": "*", "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{name}/*")}]})
+    .to_string();
+    bucket(account, region, name, &[("breakglass", "protect")], Some(&open)).await;
+}
+
 /// A CloudTrail record of an S3 call by an administrator of `account`, as EventBridge delivers it
 /// (after the real ones in ../shared/corpus: `recipientAccountId`, `awsRegion`, the bucket in
 /// `requestParameters`).
@@ -78,23 +87,11 @@ async fn buckets_are_discovered_by_prefix_and_tag_kept_when_untagged_and_removed
 
     // Two accounts, two Regions: tagged and prefixed (found), untagged, tagged but outside the prefix,
     // and a tagged one with an unlawful policy, which the same sweep reverts.
-    let open = |b: &str| {
-        json!({"Version": "2012-10-17", "Statement": [{"Sid": "ClosedAccess", "Effect": "Allow",
-        "Principal": "*", "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{b}/*")}]})
-        .to_string()
-    };
     bucket(PROD, "eu-west-1", "acme-prod-new-flow-logs", &[("breakglass", "protect"), ("team", "net")], None)
         .await;
     bucket(PROD, "eu-west-1", "acme-prod-untagged-logs", &[], None).await;
     bucket(PROD, "eu-west-1", "other-tagged-logs", &[("breakglass", "protect")], None).await;
-    bucket(
-        DEV,
-        "eu-central-1",
-        "acme-dev-new-logs",
-        &[("breakglass", "protect")],
-        Some(&open("acme-dev-new-logs")),
-    )
-    .await;
+    tagged_open_bucket(DEV, "eu-central-1", "acme-dev-new-logs").await;
 
     let (queue, _) = stack.sweep_queue(breakglass_core::guard::sweep::ATTEMPTS).await;
     let url = format!("s3://{config_bucket}/breakglass.toml");
@@ -192,14 +189,7 @@ async fn buckets_are_discovered_by_prefix_and_tag_kept_when_untagged_and_removed
 
     // A bucket created (and tagged) between sweeps is discovered from its CreateBucket event at once,
     // and checked by a one-bucket sweep as soon as every function has read the grown registry.
-    bucket(
-        PROD,
-        "eu-west-1",
-        "acme-prod-fresh-logs",
-        &[("breakglass", "protect")],
-        Some(&open("acme-prod-fresh-logs")),
-    )
-    .await;
+    tagged_open_bucket(PROD, "eu-west-1", "acme-prod-fresh-logs").await;
     let created = cloudtrail(
         "CreateBucket",
         "acme-prod-fresh-logs",
@@ -264,23 +254,8 @@ async fn buckets_are_discovered_by_prefix_and_tag_kept_when_untagged_and_removed
         .await
         .unwrap();
     let root = org.list_roots().send().await.unwrap().roots.unwrap().remove(0).id.unwrap();
-    let ou = |parent: String, name: &'static str| {
-        let org = org.clone();
-        async move {
-            org.create_organizational_unit()
-                .parent_id(parent)
-                .name(name)
-                .send()
-                .await
-                .unwrap()
-                .organizational_unit
-                .unwrap()
-                .id
-                .unwrap()
-        }
-    };
-    let logging = ou(root.clone(), "logging").await;
-    let teams = ou(logging.clone(), "teams").await;
+    let logging = e2e::create_ou(&org, &root, "logging").await;
+    let teams = e2e::create_ou(&org, &logging, "teams").await;
     let made = e2e::create_accounts(&org, &["logging-team", "sandbox"]).await;
     org.move_account()
         .account_id(&made[0])

@@ -223,9 +223,7 @@ async fn s3_failure_is_a_retryable_error_and_the_function_survives() {
 #[tokio::test(flavor = "current_thread")]
 async fn s3_write_throttled_is_retryable_and_a_refused_write_is_a_loud_alert() {
     let Some(env) = setup().await else { return };
-    let tampered =
-        std::fs::read_to_string(e2e::root().join("examples/policies/tampered-closed.json")).unwrap();
-    env.stack.clients.s3.put_bucket_policy().bucket(BUCKET).policy(&tampered).send().await.unwrap();
+    let tampered = env.stack.tamper(BUCKET).await;
     let event = cloudtrail_event("PutBucketPolicy", BUCKET, MALLORY, "s", Some(&tampered), None);
     let with_proxy = |proxy: &e2e::FaultProxy| {
         let mut vars = env.stack.function_env();

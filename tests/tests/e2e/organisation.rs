@@ -390,11 +390,7 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
             .envs(env.iter().cloned())
             .output()
             .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        e2e::outcome(&out)
     };
     let live = || async {
         match admin.s3.get_object().bucket(&config_bucket).key("breakglass.toml").send().await {
@@ -463,17 +459,7 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
     // Accounts selected by OU: the Ireland account is no longer listed by ID, only its OU is; the
     // push checks that the account is in it, and refuses once it has been moved out.
     let root = org_client.list_roots().send().await.unwrap().roots.unwrap().remove(0).id.unwrap();
-    let ou = org_client
-        .create_organizational_unit()
-        .parent_id(&root)
-        .name("logging")
-        .send()
-        .await
-        .unwrap()
-        .organizational_unit
-        .unwrap()
-        .id
-        .unwrap();
+    let ou = e2e::create_ou(&org_client, &root, "logging").await;
     let move_to = |from: String, to: String| {
         org_client.move_account().account_id(&ids[2]).source_parent_id(from).destination_parent_id(to).send()
     };

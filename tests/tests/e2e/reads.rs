@@ -23,6 +23,13 @@ fn read(n: usize, key: &str, bytes: u64) -> Value {
     e
 }
 
+/// The recorder, with one more setting `key` = `value` than the stack's functions have.
+fn recorder_with(stack: &e2e::Stack, key: &str, value: &str) -> Function {
+    let mut function_env = stack.function_env();
+    function_env.push((key.into(), value.into()));
+    Function::spawn("recorder", &function_env)
+}
+
 #[tokio::test]
 async fn reads_are_recorded_with_who_what_and_bytes_and_a_stranger_s_read_is_an_alert() {
     let Some(env) = setup().await else { return };
@@ -87,10 +94,8 @@ async fn reads_are_recorded_with_who_what_and_bytes_and_a_stranger_s_read_is_an_
 async fn a_hundred_refused_reads_in_a_minute_are_a_hundred_records_and_one_mail() {
     let Some(env) = setup().await else { return };
     let stack = &env.stack;
-    let mut function_env = stack.function_env();
     // Two-second slots instead of five minutes, so that the test need not wait for a slot to end.
-    function_env.push(("BREAKGLASS_DIGEST_SLOT_SECONDS".into(), "2".into()));
-    let recorder = Function::spawn("recorder", &function_env);
+    let recorder = recorder_with(stack, "BREAKGLASS_DIGEST_SLOT_SECONDS", "2");
     let mut denied = fixture("getobject-denied.json");
     for n in 0..100 {
         denied["detail"]["eventID"] = json!(format!("denied-{n:04}"));
@@ -160,9 +165,7 @@ async fn malformed_and_foreign_data_events_are_recorded_as_unreadable_and_alerte
 async fn after_a_window_closes_the_stakeholders_get_what_was_read_and_the_cli_prints_the_same() {
     let Some(env) = setup().await else { return };
     let stack = &env.stack;
-    let mut function_env = stack.function_env();
-    function_env.push(("BREAKGLASS_REPORT_DELAY_SECONDS".into(), "0".into()));
-    let recorder = Function::spawn("recorder", &function_env);
+    let recorder = recorder_with(stack, "BREAKGLASS_REPORT_DELAY_SECONDS", "0");
     let config = e2e::single_operator_path();
     let reader = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
     let base = ["--config", config.as_str(), "--bucket", "acme-cloudtrail-logs"];

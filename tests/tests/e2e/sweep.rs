@@ -3,7 +3,7 @@
 //! alerted with the buckets it could not check, and the close mails what the shards reverted as one
 //! digest per audience while each bucket keeps its own record.
 
-use e2e::{provision_config, single_operator_text, Function, Moto};
+use e2e::{provision_config, single_operator_text, single_operator_text_with, Function, Moto};
 use serde_json::{json, Value};
 
 fn schedule(id: &str, time: &str) -> Value {
@@ -14,10 +14,7 @@ fn schedule(id: &str, time: &str) -> Value {
 #[tokio::test(flavor = "current_thread")]
 async fn a_failing_shard_is_retried_then_alerted_with_its_buckets_and_the_others_are_mailed_as_one_digest() {
     let Some(moto) = Moto::start() else { return };
-    let mut text = single_operator_text();
-    for n in 0..10 {
-        text.push_str(&format!("\n[[bucket]]\nname = \"acme-swept-logs-{n:02}\"\n"));
-    }
+    let text = single_operator_text_with("acme-swept-logs", 10);
     let stack = provision_config(&moto.endpoint, text.clone()).await;
     let config = breakglass_config::Config::from_toml(&text).unwrap();
     // Eight tampered buckets, and one that is configured but gone: it fails its shard on every try.
