@@ -51,3 +51,16 @@ impl Clients {
         }
     }
 }
+
+/// A text object's write, ready for its conditions: the config (`breakglass config push`) and the
+/// discovery registry are both small text objects written whole.
+pub(crate) fn put_text(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    content_type: &str,
+    text: &str,
+) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
+    let body = aws_sdk_s3::primitives::ByteStream::from(text.as_bytes().to_vec());
+    client.put_object().bucket(bucket).key(key).content_type(content_type).body(body)
+}

@@ -313,13 +313,8 @@ impl ConfigObject {
         if current.as_deref() != expected {
             return Err("the config object changed since it was read; run the push again".into());
         }
-        let mut request = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .content_type("application/toml")
-            .body(aws_sdk_s3::primitives::ByteStream::from(text.as_bytes().to_vec()));
+        let mut request =
+            crate::clients::put_text(&self.client, &self.bucket, &self.key, "application/toml", text);
         if expected.is_none() {
             request = request.if_none_match("*");
         }

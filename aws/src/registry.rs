@@ -1,6 +1,5 @@
 //! The registry of discovered buckets, an S3 object beside the config.
 
-use aws_sdk_s3::primitives::ByteStream;
 use breakglass_core::ports::{PortError, RegistryStore};
 
 use crate::errors::{classify_error, code_of};
@@ -48,14 +47,9 @@ impl RegistryStore for S3Registry {
     }
 
     async fn save(&self, text: &str, expected: Option<&str>) -> Result<bool, PortError> {
-        let mut request = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(&self.key)
-            .content_type("application/json")
-            .body(ByteStream::from(text.as_bytes().to_vec()));
-        request = match expected {
+        let request =
+            crate::clients::put_text(&self.client, &self.bucket, &self.key, "application/json", text);
+        let request = match expected {
             Some(etag) => request.if_match(etag),
             None => request.if_none_match("*"),
         };

@@ -20,22 +20,22 @@ use crate::input::{choose_bucket, load_config, CliError};
 use crate::{DecideArgs, OpenArgs};
 
 pub fn request(a: &OpenArgs) -> Result<ExitCode, CliError> {
-    let config = load_config(&a.aws.config)?;
-    let bucket = choose_bucket(&config, Some(&a.bucket))?;
-    check_account(&config, bucket, a.account.as_deref())?;
+    let config = load_config(&a.change.aws.config)?;
+    let bucket = choose_bucket(&config, Some(&a.change.bucket))?;
+    check_account(&config, bucket, a.change.account.as_deref())?;
     let duration = breakglass_config::parse_duration(&a.duration).ok_or_else(|| {
         CliError::Input(format!("invalid --duration `{}`: expected e.g. `4h`, `90m`, `1h30m`", a.duration))
     })?;
     let readers = a.readers.iter().cloned().collect();
     runtime()?.block_on(async {
-        let op = Operator::connect(&a.aws, &a.event_bus, &config).await?;
-        let q = approval::request(bucket, &op.who, &a.reason, &a.ticket, duration, &readers, op.now)
+        let op = Operator::connect(&a.change.aws, &a.outcome.event_bus, &config).await?;
+        let q = approval::request(bucket, &op.who, &a.change.reason, &a.ticket, duration, &readers, op.now)
             .map_err(|e| CliError::Input(e.to_string()))?;
         op.bus
             .put(&OwnEvent::AccessRequest(q.clone()).to_bus())
             .await
             .map_err(|e| CliError::Aws(format!("the request could not be put on the bus: {e}")))?;
-        if a.json {
+        if a.outcome.json {
             print_json(&OwnEvent::AccessRequest(q).detail());
         } else {
             println!("requested access to {} for {} ({}): request {}", q.bucket, q.duration, q.ticket, q.id);
@@ -91,7 +91,7 @@ pub fn decide(a: &DecideArgs, approve: bool) -> Result<ExitCode, CliError> {
         None => config.buckets.iter().filter(|b| b.two_person.is_some()).collect(),
     };
     runtime()?.block_on(async {
-        let op = Operator::connect(&a.aws, &a.event_bus, &config).await?;
+        let op = Operator::connect(&a.aws, &a.outcome.event_bus, &config).await?;
         let log = S3AuditLog::for_config(&op.clients, &audit);
         let mut found = None;
         for b in candidates {
@@ -115,7 +115,7 @@ pub fn decide(a: &DecideArgs, approve: bool) -> Result<ExitCode, CliError> {
             _ => decide_now(&op, bucket, &q, &decisions, approve).await?,
         };
         if !approve {
-            if a.json {
+            if a.outcome.json {
                 print_json(&OwnEvent::Decision(decision).detail());
             } else {
                 println!("denied request {} for {}: nothing was opened", q.id, q.bucket);
@@ -128,7 +128,7 @@ pub fn decide(a: &DecideArgs, approve: bool) -> Result<ExitCode, CliError> {
         let done = breakglass_core::access::operate::open_approved(bucket, &op.store, &op.bus, &decision, &op.who, op.now)
             .await
             .map_err(operate_error)?;
-        report(&done, a.json);
+        report(&done, a.outcome.json);
         Ok(ExitCode::SUCCESS)
     })
 }

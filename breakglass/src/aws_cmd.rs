@@ -294,40 +294,46 @@ pub(crate) fn report(done: &breakglass_core::access::operate::Done, json_out: bo
 }
 
 pub fn open(a: &OpenArgs) -> Result<ExitCode, CliError> {
-    let config = load_config(&a.aws.config)?;
-    let bucket = crate::input::choose_bucket(&config, Some(&a.bucket))?;
-    check_account(&config, bucket, a.account.as_deref())?;
+    let config = load_config(&a.change.aws.config)?;
+    let bucket = crate::input::choose_bucket(&config, Some(&a.change.bucket))?;
+    check_account(&config, bucket, a.change.account.as_deref())?;
     let duration = breakglass_config::parse_duration(&a.duration).ok_or_else(|| {
         CliError::Input(format!("invalid --duration `{}`: expected e.g. `4h`, `90m`, `1h30m`", a.duration))
     })?;
     let request = breakglass_core::access::operate::OpenRequest {
-        reason: a.reason.clone(),
+        reason: a.change.reason.clone(),
         ticket: a.ticket.clone(),
         duration,
         readers: a.readers.iter().cloned().collect(),
     };
     runtime()?.block_on(async {
-        let op = Operator::connect(&a.aws, &a.event_bus, &config).await?;
+        let op = Operator::connect(&a.change.aws, &a.outcome.event_bus, &config).await?;
         let done =
             breakglass_core::access::operate::open(bucket, &op.store, &op.bus, &request, &op.who, op.now)
                 .await
                 .map_err(operate_error)?;
-        report(&done, a.json);
+        report(&done, a.outcome.json);
         Ok(ExitCode::SUCCESS)
     })
 }
 
 pub fn close(a: &CloseArgs) -> Result<ExitCode, CliError> {
-    let config = load_config(&a.aws.config)?;
-    let bucket = crate::input::choose_bucket(&config, Some(&a.bucket))?;
-    check_account(&config, bucket, a.account.as_deref())?;
+    let config = load_config(&a.change.aws.config)?;
+    let bucket = crate::input::choose_bucket(&config, Some(&a.change.bucket))?;
+    check_account(&config, bucket, a.change.account.as_deref())?;
     runtime()?.block_on(async {
-        let op = Operator::connect(&a.aws, &a.event_bus, &config).await?;
-        let done =
-            breakglass_core::access::operate::close(bucket, &op.store, &op.bus, &a.reason, &op.who, op.now)
-                .await
-                .map_err(operate_error)?;
-        report(&done, a.json);
+        let op = Operator::connect(&a.change.aws, &a.outcome.event_bus, &config).await?;
+        let done = breakglass_core::access::operate::close(
+            bucket,
+            &op.store,
+            &op.bus,
+            &a.change.reason,
+            &op.who,
+            op.now,
+        )
+        .await
+        .map_err(operate_error)?;
+        report(&done, a.outcome.json);
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -19,13 +19,13 @@ use crate::input::{load_config, CliError};
 use crate::HistoryArgs;
 
 pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
-    let config = load_config(&a.aws.config)?;
+    let config = load_config(&a.trail.aws.config)?;
     let Located { audit, prefix, place, .. } =
-        locate(&config, &a.bucket, a.account.as_deref(), a.audit_bucket.as_deref())?;
-    let since = a.since.as_deref().map(parse_since).transpose()?;
+        locate(&config, &a.trail.bucket, a.trail.account.as_deref(), a.from.audit_bucket.as_deref())?;
+    let since = a.from.since.as_deref().map(parse_since).transpose()?;
     let now = OffsetDateTime::now_utc();
     let (mut read, reads) = crate::aws_cmd::runtime()?.block_on(async {
-        let clients = Clients::load(a.aws.endpoint_url.as_deref()).await;
+        let clients = Clients::load(a.trail.aws.endpoint_url.as_deref()).await;
         read_trail(&S3AuditLog::for_config(&clients, &audit), &audit, &prefix, &place).await
     })?;
     let (reads, read_warnings) = reads;
@@ -70,7 +70,7 @@ pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
-                "bucket": a.bucket,
+                "bucket": a.trail.bucket,
                 "audit": format!("s3://{}/{prefix}", audit.bucket),
                 "records": texts.len(),
                 "unreadable": skipped,
@@ -80,7 +80,7 @@ pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
             .unwrap_or_default()
         );
     } else {
-        print!("{}", human(&a.bucket, &audit.bucket, &prefix, &entries, &reads, now));
+        print!("{}", human(&a.trail.bucket, &audit.bucket, &prefix, &entries, &reads, now));
         if problems > 0 {
             println!(
                 "\n{problems} problem(s) with the audit trail (warnings on stderr): records were hidden, \

@@ -107,8 +107,10 @@ struct RenderPoliciesArgs {
     out: PathBuf,
 }
 
+/// Whose audit trail `history` and `report` read: the config and endpoint, the bucket and its
+/// account (`history` words the help; `report` rewords the account's).
 #[derive(Debug, Args)]
-struct HistoryArgs {
+struct TrailArgs {
     #[command(flatten)]
     aws: AwsArgs,
     /// The protected bucket.
@@ -118,36 +120,43 @@ struct HistoryArgs {
     /// longer in the config).
     #[arg(long, value_name = "ID")]
     account: Option<String>,
+}
+
+/// From when and from which audit bucket the trail is read (`report` rewords `--since`).
+#[derive(Debug, Args)]
+struct TrailFromArgs {
     /// Only entries that began or changed at or after this date (`2026-11-24` or RFC 3339).
     #[arg(long, value_name = "DATE")]
     since: Option<String>,
     /// The audit bucket, if not the config's `[audit] bucket`.
     #[arg(long, value_name = "NAME")]
     audit_bucket: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct HistoryArgs {
+    #[command(flatten)]
+    trail: TrailArgs,
+    #[command(flatten)]
+    from: TrailFromArgs,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
 }
 
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("account", |a| a.help("Organisation mode: the bucket's account (default: the config's)")),
+    mut_arg("since", |a| a.help("Every window that was open at or after this date (`2026-11-24` or RFC 3339)"))
+)]
 struct ReportArgs {
     #[command(flatten)]
-    aws: AwsArgs,
-    /// The protected bucket.
-    #[arg(long)]
-    bucket: String,
-    /// Organisation mode: the bucket's account (default: the config's).
-    #[arg(long, value_name = "ID")]
-    account: Option<String>,
+    trail: TrailArgs,
     /// The window, by when it opened (RFC 3339, as `history` shows it); default: the latest.
     #[arg(long, value_name = "ID", conflicts_with = "since")]
     window: Option<String>,
-    /// Every window that was open at or after this date (`2026-11-24` or RFC 3339).
-    #[arg(long, value_name = "DATE")]
-    since: Option<String>,
-    /// The audit bucket, if not the config's `[audit] bucket`.
-    #[arg(long, value_name = "NAME")]
-    audit_bucket: Option<String>,
+    #[command(flatten)]
+    from: TrailFromArgs,
     /// Machine-readable output (the reports the stakeholders' mails carry).
     #[arg(long, conflicts_with = "csv")]
     json: bool,
@@ -156,8 +165,10 @@ struct ReportArgs {
     csv: bool,
 }
 
+/// What every change to a bucket names: the config and endpoint, the bucket and its account, and
+/// why (`open` and `request` word the help; `close` rewords it).
 #[derive(Debug, Args)]
-struct OpenArgs {
+struct ChangeArgs {
     #[command(flatten)]
     aws: AwsArgs,
     /// The bucket to open.
@@ -169,15 +180,12 @@ struct OpenArgs {
     /// Why access is needed (goes into the email and the audit trail).
     #[arg(long)]
     reason: String,
-    /// The ticket or case that authorises it.
-    #[arg(long)]
-    ticket: String,
-    /// How long, e.g. `4h` or `1h30m` (at most the bucket's max_open_duration).
-    #[arg(long)]
-    duration: String,
-    /// Reader role (repeatable); default: every investigator role of the bucket.
-    #[arg(long = "reader", value_name = "ROLE_ARN")]
-    readers: Vec<String>,
+}
+
+/// Where an operator's action sends its event and how its outcome is printed (`approve` and `deny`
+/// reword the bus's help).
+#[derive(Debug, Args)]
+struct OutcomeArgs {
     /// EventBridge bus for the request event.
     #[arg(long, default_value = "breakglass")]
     event_bus: String,
@@ -187,6 +195,24 @@ struct OpenArgs {
 }
 
 #[derive(Debug, Args)]
+struct OpenArgs {
+    #[command(flatten)]
+    change: ChangeArgs,
+    /// The ticket or case that authorises it.
+    #[arg(long)]
+    ticket: String,
+    /// How long, e.g. `4h` or `1h30m` (at most the bucket's max_open_duration).
+    #[arg(long)]
+    duration: String,
+    /// Reader role (repeatable); default: every investigator role of the bucket.
+    #[arg(long = "reader", value_name = "ROLE_ARN")]
+    readers: Vec<String>,
+    #[command(flatten)]
+    outcome: OutcomeArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(mut_arg("event_bus", |a| a.help("EventBridge bus for the decision event")))]
 struct DecideArgs {
     #[command(flatten)]
     aws: AwsArgs,
@@ -201,33 +227,20 @@ struct DecideArgs {
     /// How long to wait for the approval to be in the audit trail before opening (seconds).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=600))]
     wait: u64,
-    /// EventBridge bus for the decision event.
-    #[arg(long, default_value = "breakglass")]
-    event_bus: String,
-    /// Machine-readable output.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    outcome: OutcomeArgs,
 }
 
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("bucket", |a| a.help("The bucket to close")),
+    mut_arg("reason", |a| a.help("Why it is closed"))
+)]
 struct CloseArgs {
     #[command(flatten)]
-    aws: AwsArgs,
-    /// The bucket to close.
-    #[arg(long)]
-    bucket: String,
-    /// The account that owns the bucket (organisation mode; checked against the config).
-    #[arg(long, value_name = "ID")]
-    account: Option<String>,
-    /// Why it is closed.
-    #[arg(long)]
-    reason: String,
-    /// EventBridge bus for the request event.
-    #[arg(long, default_value = "breakglass")]
-    event_bus: String,
-    /// Machine-readable output.
-    #[arg(long)]
-    json: bool,
+    change: ChangeArgs,
+    #[command(flatten)]
+    outcome: OutcomeArgs,
 }
 
 #[derive(Debug, Args)]

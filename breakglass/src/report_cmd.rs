@@ -14,13 +14,13 @@ use crate::input::{load_config, CliError};
 use crate::ReportArgs;
 
 pub fn run(a: &ReportArgs) -> Result<ExitCode, CliError> {
-    let config = load_config(&a.aws.config)?;
+    let config = load_config(&a.trail.aws.config)?;
     let Located { audit, account, prefix, place } =
-        locate(&config, &a.bucket, a.account.as_deref(), a.audit_bucket.as_deref())?;
-    let since = a.since.as_deref().map(parse_since).transpose()?;
+        locate(&config, &a.trail.bucket, a.trail.account.as_deref(), a.from.audit_bucket.as_deref())?;
+    let since = a.from.since.as_deref().map(parse_since).transpose()?;
     let now = OffsetDateTime::now_utc();
     let runtime = crate::aws_cmd::runtime()?;
-    let clients = runtime.block_on(Clients::load(a.aws.endpoint_url.as_deref()));
+    let clients = runtime.block_on(Clients::load(a.trail.aws.endpoint_url.as_deref()));
     let log = S3AuditLog::for_config(&clients, &audit);
     let (history_read, (reads, read_warnings)) =
         runtime.block_on(read_trail(&log, &audit, &prefix, &place))?;
@@ -37,7 +37,7 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode, CliError> {
             vec![w.ok_or_else(|| {
                 CliError::Input(format!(
                     "no window `{id}` in the history of `{}`: `breakglass history --bucket {}` lists them",
-                    a.bucket, a.bucket
+                    a.trail.bucket, a.trail.bucket
                 ))
             })?]
         }
@@ -54,7 +54,7 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode, CliError> {
     };
     let reports: Vec<breakglass_core::events::WindowReport> = chosen
         .iter()
-        .filter_map(|w| report::for_window(&a.bucket, account.as_deref(), w, &reads, &denied, now))
+        .filter_map(|w| report::for_window(&a.trail.bucket, account.as_deref(), w, &reads, &denied, now))
         .collect();
     if a.csv {
         let mut rows = Vec::new();
@@ -69,7 +69,10 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode, CliError> {
     } else if a.json {
         println!("{}", serde_json::to_string_pretty(&reports).unwrap_or_default());
     } else if reports.is_empty() {
-        println!("No access window of {} in the audit trail (s3://{}/{prefix}).", a.bucket, audit.bucket);
+        println!(
+            "No access window of {} in the audit trail (s3://{}/{prefix}).",
+            a.trail.bucket, audit.bucket
+        );
     } else {
         let texts: Vec<String> = reports.iter().map(report::text).collect();
         print!("{}", texts.join("\n"));

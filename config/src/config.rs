@@ -39,6 +39,30 @@ fn organisation_only(table: &'static str, field: &'static str, value: String, wh
     }
 }
 
+/// The entries of a table that only organisation mode has (`[[account]]`, `[[ou]]`): each parsed,
+/// refused outside organisation mode, and listed once.
+fn organisation_entries<R, T>(
+    raws: &[R],
+    in_organisation: bool,
+    parse: impl Fn(&R) -> Result<T, ConfigError>,
+    id: impl Fn(&T) -> &str,
+    outside: impl Fn(T) -> ConfigError,
+    twice: impl Fn(T) -> ConfigError,
+) -> Result<Vec<T>, ConfigError> {
+    let mut entries: Vec<T> = Vec::with_capacity(raws.len());
+    for raw in raws {
+        let entry = parse(raw)?;
+        if !in_organisation {
+            return Err(outside(entry));
+        }
+        if entries.iter().any(|x| id(x) == id(&entry)) {
+            return Err(twice(entry));
+        }
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
 impl Config {
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Toml(toml_message(text, &e)))?;
@@ -46,28 +70,23 @@ impl Config {
             return Err(ConfigError::NoBuckets);
         }
         let organisation = raw.organisation.as_ref().map(Organisation::from_raw).transpose()?;
-        let mut accounts: Vec<Account> = Vec::with_capacity(raw.account.len());
-        for a in &raw.account {
-            let account = Account::from_raw(a)?;
-            if organisation.is_none() {
-                return Err(organisation_only("[[account]]", "id", account.id, "accounts are listed"));
-            }
-            if accounts.iter().any(|x| x.id == account.id) {
-                return Err(ConfigError::DuplicateAccount(account.id));
-            }
-            accounts.push(account);
-        }
-        let mut ous: Vec<OrgUnit> = Vec::with_capacity(raw.ou.len());
-        for o in &raw.ou {
-            let ou = OrgUnit::from_raw(o)?;
-            if organisation.is_none() {
-                return Err(organisation_only("[[ou]]", "id", ou.id, "organizational units are listed"));
-            }
-            if ous.iter().any(|x| x.id == ou.id) {
-                return Err(ConfigError::table("[[ou]]", "id", &ou.id, "listed twice"));
-            }
-            ous.push(ou);
-        }
+        let in_organisation = organisation.is_some();
+        let accounts = organisation_entries(
+            &raw.account,
+            in_organisation,
+            Account::from_raw,
+            |a| &a.id,
+            |a| organisation_only("[[account]]", "id", a.id, "accounts are listed"),
+            |a| ConfigError::DuplicateAccount(a.id),
+        )?;
+        let ous = organisation_entries(
+            &raw.ou,
+            in_organisation,
+            OrgUnit::from_raw,
+            |o| &o.id,
+            |o| organisation_only("[[ou]]", "id", o.id, "organizational units are listed"),
+            |o| ConfigError::table("[[ou]]", "id", &o.id, "listed twice"),
+        )?;
         let mut buckets: Vec<BucketConfig> = Vec::with_capacity(raw.bucket.len());
         for b in &raw.bucket {
             let bucket = BucketConfig::from_raw(b, &raw.defaults)?;
