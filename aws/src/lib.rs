@@ -28,7 +28,6 @@ pub mod wiring;
 
 pub use accounts::{session_name, Accounts};
 pub use audit_log::S3AuditLog;
-pub use breakglass_core::trail::tamper::AuditRead;
 pub use clients::Clients;
 pub use config_source::{ConfigObject, ConfigSource};
 pub use control_plane::{url_decode, AwsControlPlane};
@@ -41,4 +40,3 @@ pub use responder::{HttpsResponder, TlsSetupError};
 pub use s3_store::S3Store;
 pub use sns::SnsPublisher;
 pub use sweep_queue::SqsSweepQueue;
-pub use wiring::audit_trail;

@@ -161,7 +161,7 @@ pub(crate) async fn read_trail(
     audit: &AuditConfig,
     prefix: &str,
     place: &str,
-) -> Result<(breakglass_aws::AuditRead, (Vec<ObjectRead>, Vec<String>)), CliError> {
+) -> Result<(breakglass_core::trail::tamper::AuditRead, (Vec<ObjectRead>, Vec<String>)), CliError> {
     let read = log
         .read_all(prefix)
         .await

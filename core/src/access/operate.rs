@@ -252,7 +252,7 @@ pub async fn open_approved<S: PolicyStore, B: EventBus>(
     approver: &str,
     now: OffsetDateTime,
 ) -> Result<Done, OperateError> {
-    let grant = crate::access::operate::grant_of(decision).ok_or(OperateError::Missing("approved grant"))?;
+    let grant = grant_of(decision).ok_or(OperateError::Missing("approved grant"))?;
     let (previous, before_hash) = live_grant(bucket, store, now).await?;
     bucket.check_grant(&grant, now)?;
     let reason = format!(

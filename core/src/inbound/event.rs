@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::guarded::{GuardedCall, Target};
 // Who made a call: one type with the notification document, which names them as CloudTrail did.
-pub use crate::notice::Actor;
+use crate::notice::Actor;
 use crate::notice::{CallError, CallEvent};
 
 /// One CloudTrail record of an API call.

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use crate::inbound::event::Incoming;
-use crate::notice::{Account, Place};
+use crate::notice::{Account, Document, Place};
 use crate::ports::Notification;
 
 mod approval;
@@ -25,7 +25,6 @@ mod mail;
 mod own;
 mod reads;
 
-pub use crate::notice::{Document, SCHEMA};
 use calls::api_call;
 use mail::MAX_SUBJECT;
 pub use mail::{Rendered, Scope};

@@ -73,9 +73,21 @@ pub async fn notify_event_in<P: Publisher, L: AuditLog>(
         total += 1;
         let mut failed = false;
         // The record first: it must exist even when the mail cannot be sent.
-        if let (Some(trail), Some(record)) =
-            (trail, audit::record(&n, own.as_ref(), now, trail.and_then(|t| t.config_sha256.as_deref())))
-        {
+        let record = trail.map(|t| (t, audit::record(&n, own.as_ref(), now, t.config_sha256.as_deref())));
+        if let Some((_, None)) = record {
+            // Every message the notifier renders is a `Document`; one that is not would go unrecorded,
+            // so the invocation fails (retried, then the dead-letter queue and its alarm).
+            tracing::error!(
+                subject = n.subject.as_str(),
+                "notification document unreadable: no audit record"
+            );
+            errors.push(PortError::Refused(format!(
+                "no audit record for `{}`: its document does not parse",
+                n.subject
+            )));
+            failed = true;
+        }
+        if let Some((trail, Some(record))) = record {
             match trail.write(&record, now).await {
                 Ok(done) => recorded.push(json!({
                     "key": format!("{}{}", trail.config.prefix, record.key),

@@ -9,7 +9,7 @@ use canonical_policies::Quoted;
 
 use crate::guard::watch::Expected;
 use crate::notify::Scope;
-use crate::trail::recorder::{Timing, REPORT_DELAY, REPORT_DELAY_ENV, SLOT, SLOT_ENV};
+use crate::trail::recorder::{Timing, REPORT_DELAY, SLOT};
 
 /// Where the Lambdas read their configuration (set by template.yaml): the TOML text itself, or a
 /// file bundled with the function.
@@ -42,6 +42,12 @@ pub const SWEEP_CLOSE_DELAY_ENV: &str = "BREAKGLASS_SWEEP_CLOSE_DELAY_SECONDS";
 /// The Service Catalog products, and who may provision them.
 pub const CATALOG_PRODUCTS_ENV: &str = "BREAKGLASS_CATALOG_PRODUCTS";
 pub const CATALOG_PRINCIPALS_ENV: &str = "BREAKGLASS_CATALOG_PRINCIPALS";
+/// The recorder's digest slot, shorter for tests (seconds, 1 to 300); production uses
+/// [`SLOT`].
+pub const SLOT_ENV: &str = "BREAKGLASS_DIGEST_SLOT_SECONDS";
+/// The recorder's report delay, shorter for tests (seconds, 0 to 600); production uses
+/// [`REPORT_DELAY`].
+pub const REPORT_DELAY_ENV: &str = "BREAKGLASS_REPORT_DELAY_SECONDS";
 /// Where the AWS clients send their requests (moto in tests).
 pub const ENDPOINT_ENV: &str = "AWS_ENDPOINT_URL";
 

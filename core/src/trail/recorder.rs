@@ -34,20 +34,16 @@ pub const UNREADABLE: &str = "_unreadable";
 pub const DIGESTS: &str = "_digests";
 /// The digest's period: at most one mail per bucket per slot (the schedule's rate).
 pub const SLOT: Duration = Duration::minutes(5);
-/// A shorter slot for tests (seconds, 1 to 300); production uses [`SLOT`].
-pub const SLOT_ENV: &str = "BREAKGLASS_DIGEST_SLOT_SECONDS";
 /// How long after a window closed its access report is made: CloudTrail delivers data events
 /// within minutes, and a report made at once would miss the last reads.
 pub const REPORT_DELAY: Duration = Duration::minutes(10);
-/// A shorter delay for tests (seconds, 0 to 600).
-pub const REPORT_DELAY_ENV: &str = "BREAKGLASS_REPORT_DELAY_SECONDS";
 pub const CLOSING: &str = "_closing";
 pub const REPORTS: &str = "_reports";
 /// How far back the schedule looks for closed windows without a report.
 pub const REPORT_LOOKBACK: Duration = Duration::days(2);
 
-/// The recorder's clock: the digest slot and the report delay (the settings read [`SLOT_ENV`] and
-/// [`REPORT_DELAY_ENV`]).
+/// The recorder's clock: the digest slot and the report delay (tests shorten both through the
+/// settings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
     pub slot: Duration,

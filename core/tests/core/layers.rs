@@ -21,7 +21,7 @@ const CORE_ROOMS: &[(&str, &[&str])] = &[
     ("access", &["access"]),
     ("guard", &["guard"]),
     ("notify", &["notify"]),
-    ("runtime", &["runtime", "handler", "pace"]),
+    ("runtime", &["runtime"]),
     // The fakes of the ports (feature `test-util`), for tests only.
     ("testing", &["testing"]),
 ];
