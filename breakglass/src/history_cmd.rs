@@ -55,7 +55,9 @@ pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
     }
     let skipped = unparsed + unreadable;
     let problems = skipped + read.warnings.len();
-    if a.json {
+    if a.csv {
+        print!("{}", history::csv(&entries));
+    } else if a.json {
         let list: Vec<Value> = entries
             .iter()
             .map(|e| {

@@ -140,8 +140,11 @@ struct HistoryArgs {
     #[command(flatten)]
     from: TrailFromArgs,
     /// Machine-readable output.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "csv")]
     json: bool,
+    /// Every step of every entry, one line each (windows: opened, extended, closed).
+    #[arg(long)]
+    csv: bool,
 }
 
 #[derive(Debug, Args)]

@@ -234,3 +234,52 @@ pub fn entry_json(e: &Entry, now: OffsetDateTime) -> Value {
         }
     }
 }
+
+/// Every step of `entries`, one CSV line each (through [`crate::trail::csv`]), newest entry first:
+/// a window's steps share its `entry` (its start) and read in order, opened, extended, closed.
+pub fn csv(entries: &[Entry]) -> String {
+    let mut out = crate::trail::csv::row(&[
+        "entry",
+        "type",
+        "step",
+        "time",
+        "kind",
+        "action",
+        "who",
+        "why",
+        "ticket",
+        "readers",
+        "expiry",
+        "summary",
+        "event_ids",
+    ]);
+    for e in entries {
+        let entry = crate::time::format_time(e.start());
+        let steps: Vec<(&str, &str, &Step)> = match e {
+            Entry::Window { opened, extensions, closed } => std::iter::once(("opened", opened))
+                .chain(extensions.iter().map(|x| ("extended", x)))
+                .chain(closed.iter().map(|c| ("closed", c)))
+                .map(|(step, s)| ("window", step, s))
+                .collect(),
+            Entry::Event(s) => vec![("event", "event", s)],
+        };
+        for (kind_of_entry, step, s) in steps {
+            out.push_str(&crate::trail::csv::row(&[
+                entry.as_str(),
+                kind_of_entry,
+                step,
+                &crate::time::format_time(s.time),
+                &s.kind,
+                &s.action,
+                s.who.as_deref().unwrap_or(""),
+                s.why.as_deref().unwrap_or(""),
+                s.ticket.as_deref().unwrap_or(""),
+                &s.readers.join(" "),
+                &s.expiry.map(format_expiry).unwrap_or_default(),
+                &s.summary,
+                &s.event_ids.join(" "),
+            ]));
+        }
+    }
+    out
+}

@@ -1,8 +1,10 @@
 //! The audit trail: what is written ([`audit`]), read back as a bucket's history ([`history`]),
-//! the recorder's records of object reads ([`recorder`], their shape in [`records`]) and the
-//! access report of a window ([`report`]), and the tamper evidence of a listing of record versions ([`tamper`]).
+//! the recorder's records of object reads ([`recorder`], their shape in [`records`]), the access
+//! report of a window ([`report`]), the tamper evidence of a listing of record versions
+//! ([`tamper`]), and the CSV auditors open ([`csv`]).
 
 pub mod audit;
+pub mod csv;
 pub mod history;
 pub mod recorder;
 pub mod records;

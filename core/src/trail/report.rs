@@ -204,20 +204,25 @@ pub fn text(r: &WindowReport) -> String {
     out
 }
 
-/// Every read of `reports` windows, one CSV line each (RFC 4180 quoting): for a spreadsheet.
+/// Every read of `reports` windows, one CSV line each (through [`crate::trail::csv`]): for a spreadsheet.
 pub fn csv(rows: &[(String, ObjectRead)]) -> String {
-    fn field(s: &str) -> String {
-        if s.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_owned()
-        }
-    }
-    let mut out = String::from(
-        "window,time,reader,principal,session,source_identity,call,key,version_id,bytes,source_ip,outcome,event_id\n",
-    );
+    let mut out = crate::trail::csv::row(&[
+        "window",
+        "time",
+        "reader",
+        "principal",
+        "session",
+        "source_identity",
+        "call",
+        "key",
+        "version_id",
+        "bytes",
+        "source_ip",
+        "outcome",
+        "event_id",
+    ]);
     for (window, r) in rows {
-        let cells = [
+        out.push_str(&crate::trail::csv::row(&[
             window.as_str(),
             &r.time,
             r.reader(),
@@ -231,9 +236,7 @@ pub fn csv(rows: &[(String, ObjectRead)]) -> String {
             r.source_ip.as_deref().unwrap_or(""),
             r.error.as_deref().unwrap_or("ok"),
             &r.event_id,
-        ];
-        out.push_str(&cells.iter().map(|c| field(c)).collect::<Vec<_>>().join(","));
-        out.push('\n');
+        ]));
     }
     out
 }

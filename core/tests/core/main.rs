@@ -6,6 +6,7 @@
 
 mod audit_trail;
 mod catalog;
+mod csv;
 mod discovery;
 mod enforce;
 mod layers;

@@ -243,4 +243,9 @@ async fn after_a_window_closes_the_stakeholders_get_what_was_read_and_the_cli_pr
     let (code, out, _) = e2e::breakglass(&stack.endpoint, &[&["history"][..], &base].concat());
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("read      3 object(s), 600 bytes"), "{out}");
+    let (code, out, err) = e2e::breakglass(&stack.endpoint, &[&["history"][..], &base, &["--csv"]].concat());
+    assert_eq!(code, 0, "{err}");
+    let steps: Vec<&str> = out.lines().skip(1).filter(|l| l.starts_with(window.as_str())).collect();
+    assert_eq!(steps.len(), 2, "opened and closed: {out}");
+    assert!(out.starts_with("entry,type,step,time,"), "{out}");
 }
