@@ -128,7 +128,8 @@ fn diff_cmd(a: &ClassifyArgs) -> Result<String, CliError> {
 fn explain_cmd(a: &ExplainArgs) -> Result<String, CliError> {
     let caller = Caller::parse(&a.principal).map_err(|e| CliError::Input(e.to_string()))?;
     let time = time_or_now(a.at.as_deref())?;
-    let mut request = Request::new(caller, &a.action, &a.resource, time);
+    let mut request =
+        Request::checked(caller, &a.action, &a.resource, time).map_err(|e| CliError::Input(e.to_string()))?;
     for kv in &a.context {
         let (k, v) =
             kv.split_once('=').filter(|(k, _)| !k.is_empty()).ok_or_else(|| CliError::Context(kv.clone()))?;

@@ -199,9 +199,33 @@ fn explain_names_the_deciding_statement() {
     assert_eq!(o.stdout.lines().next(), Some("explicit-deny"));
     assert!(o.stdout.contains("$.Statement[0] `ClosedAccess`: deny everyone"), "{}", o.stdout);
     assert_one_line_error(
-        &run(&explain("anonymous", "*", &["--context", "novalue"]), closed().as_bytes()),
+        &run(&explain("anonymous", "arn:aws:s3:::b/k", &["--context", "novalue"]), closed().as_bytes()),
         "context",
     );
+}
+
+/// A request that names no real action or resource is refused, not answered (it would be
+/// `implicit-deny` for a typo as for a real denial).
+#[test]
+fn explain_refuses_a_malformed_action_or_resource() {
+    let policy = closed();
+    let asking = |action: &'static str, resource: &'static str| {
+        let args =
+            ["policy", "explain", "--principal", "anonymous", "--action", action, "--resource", resource];
+        run(&args, policy.as_bytes())
+    };
+    for action in ["s3GetObject", "s3:", ":GetObject", "", "*", "s3:Get*", "s3:Get Object"] {
+        let o = asking(action, "arn:aws:s3:::b/k");
+        assert_one_line_error(&o, action);
+        assert!(o.stderr.contains("invalid action"), "{action}: {}", o.stderr);
+        assert!(o.stdout.is_empty(), "{action}: {}", o.stdout);
+    }
+    for resource in ["", "*", "b/k", "arn:aws:s3", "s3://b/k"] {
+        let o = asking("s3:GetObject", resource);
+        assert_one_line_error(&o, resource);
+        assert!(o.stderr.contains("invalid resource"), "{resource}: {}", o.stderr);
+    }
+    assert_eq!(asking("s3:GetObject", "arn:aws:s3:::b/k").code, 0);
 }
 
 /// Regression: an account principal in an Allow was answered `allow`; it delegates to the account.

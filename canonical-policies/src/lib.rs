@@ -47,11 +47,11 @@ pub use canonical::{InvalidHash, PolicyHash};
 pub use classify::{classify, classify_policy, classify_text, Classification, DriftReason, State};
 pub use diff::{describe, diff_nearest, Diff, MAX_LINES as MAX_DIFF_LINES};
 pub use error::{PolicyError, Quoted, SyntaxReason};
-pub use eval::{explain, glob, Caller, Decision, Explanation, InvalidCaller, Request};
+pub use eval::{explain, glob, Caller, Decision, Explanation, InvalidCaller, InvalidRequest, Request};
 pub use grant::{BucketTemplates, GrantError, HumanDuration, TemplateInputs};
 pub use policy::{
-    is_account_id, CiString, Clause, Conditions, Effect, Partition, Policy, Principal, PrincipalKind,
-    Statement, Version,
+    is_account_id, is_action_pattern, is_arn, CiString, Clause, Conditions, Effect, Partition, Policy,
+    Principal, PrincipalKind, Statement, Version,
 };
 pub use set::SortedSet;
 pub use template::{format_expiry, OpenGrant, RenderError, TemplateKind, OBJECT_READ_ACTIONS, RESERVED_SIDS};

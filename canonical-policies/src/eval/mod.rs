@@ -30,7 +30,7 @@ use conditions::{condition, resource_matches};
 use principal::principal_clause;
 
 pub use pattern::glob;
-pub use request::{Caller, InvalidCaller, Request};
+pub use request::{Caller, InvalidCaller, InvalidRequest, Request};
 
 /// Three-valued truth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -38,6 +38,15 @@ pub enum Caller {
     },
 }
 
+/// A request that names no real action or resource: it would be answered as if it were one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidRequest {
+    #[error("invalid action {}: expected `service:Name`, e.g. `s3:GetObject`", Quoted(.0))]
+    Action(String),
+    #[error("invalid resource {}: expected an arn, e.g. `arn:aws:s3:::bucket/key`", Quoted(.0))]
+    Resource(String),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cannot read principal {}: expected an iam user, role, root or assumed-role arn, a service such as `cloudtrail.amazonaws.com`, or `anonymous`", Quoted(.0))]
 pub struct InvalidCaller(pub String);
@@ -154,6 +163,23 @@ impl Request {
             time,
             context: BTreeMap::new(),
         }
+    }
+
+    /// [`Request::new`] for what a person typed: the action one concrete `service:Name` (no
+    /// wildcard) and the resource an ARN.
+    pub fn checked(
+        caller: Caller,
+        action: &str,
+        resource: &str,
+        time: OffsetDateTime,
+    ) -> Result<Request, InvalidRequest> {
+        if action == "*" || !crate::policy::is_action_pattern(action) || action.contains(['*', '?']) {
+            return Err(InvalidRequest::Action(action.to_owned()));
+        }
+        if !crate::policy::is_arn(resource) {
+            return Err(InvalidRequest::Resource(resource.to_owned()));
+        }
+        Ok(Request::new(caller, action, resource, time))
     }
 
     /// Adds a context key (`aws:SecureTransport=true`); overrides a derived key of the same name.

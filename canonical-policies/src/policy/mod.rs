@@ -227,6 +227,22 @@ pub fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// An action as a policy may name it: `*` or `service:Name`, the name with `*` and `?` wildcards.
+pub fn is_action_pattern(s: &str) -> bool {
+    s == "*"
+        || s.split_once(':').is_some_and(|(service, name)| {
+            !service.is_empty()
+                && service.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !name.is_empty()
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'*' | b'?' | b'-' | b'_'))
+        })
+}
+
+/// An ARN: `arn:` and at least six `:`-separated parts (`arn:aws:s3:::bucket/key`).
+pub fn is_arn(s: &str) -> bool {
+    s.starts_with("arn:") && s.bytes().filter(|&b| b == b':').count() >= 5
+}
+
 /// Condition operators AWS accepts in a bucket policy, without `...IfExists` and set prefixes.
 pub const CONDITION_OPERATORS: &[&str] = &[
     "StringEquals",

@@ -328,14 +328,7 @@ fn vacant<T>(
 }
 
 fn action_name(s: &str, path: &Path<'_>) -> Result<CiString, PolicyError> {
-    let valid = s == "*"
-        || s.split_once(':').is_some_and(|(service, name)| {
-            !service.is_empty()
-                && service.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !name.is_empty()
-                && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'*' | b'?' | b'-' | b'_'))
-        });
-    if valid {
+    if super::is_action_pattern(s) {
         Ok(CiString::new(s))
     } else {
         Err(invalid(path, s, "an action is `*` or `service:Name`"))
@@ -343,7 +336,7 @@ fn action_name(s: &str, path: &Path<'_>) -> Result<CiString, PolicyError> {
 }
 
 fn resource_name(s: &str, path: &Path<'_>) -> Result<String, PolicyError> {
-    if s == "*" || (s.starts_with("arn:") && s.bytes().filter(|&b| b == b':').count() >= 5) {
+    if s == "*" || super::is_arn(s) {
         Ok(s.to_owned())
     } else {
         Err(invalid(path, s, "a resource is `*` or an arn"))
