@@ -17,7 +17,7 @@ use crate::input::{read_input, CliError};
 use crate::{CompactArgs, PushArgs};
 
 /// CloudFormation's limit for one parameter value: the compact config must fit it.
-const PARAMETER_LIMIT: usize = 4096;
+pub(crate) const PARAMETER_LIMIT: usize = 4096;
 
 pub fn compact(a: &CompactArgs) -> Result<ExitCode, CliError> {
     let path = a.config.display().to_string();

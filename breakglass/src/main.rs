@@ -9,6 +9,7 @@ mod input;
 mod org_cmd;
 mod policy_cmd;
 mod report_cmd;
+mod validate_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,6 +68,19 @@ enum ConfigCommand {
     /// Print the config without comments, blank lines and indentation: the same config, small
     /// enough for the stack's `BreakglassConfig` parameter (single-account mode; 4,096 bytes).
     Compact(CompactArgs),
+    /// Check a config offline: it parses, every template renders, every AWS size limit holds
+    /// (bucket policies, SCP and RCP, the compact parameter); an error names the file and line.
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+struct ValidateArgs {
+    /// The config to check (see examples/breakglass.toml).
+    #[arg(long)]
+    config: PathBuf,
+    /// Machine-readable output: every size against its limit, every problem.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -418,6 +432,7 @@ fn main() -> ExitCode {
         Command::Org(OrgCommand::RenderProducts(a)) => org_cmd::render_products(&a),
         Command::Config(ConfigCommand::Push(a)) => config_cmd::push(&a),
         Command::Config(ConfigCommand::Compact(a)) => config_cmd::compact(&a),
+        Command::Config(ConfigCommand::Validate(a)) => validate_cmd::validate(&a),
     };
     match result {
         Ok(code) => code,

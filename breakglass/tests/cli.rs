@@ -450,3 +450,107 @@ fn a_wrong_account_is_refused_before_aws_is_called() {
         assert!(o.stderr.contains(expected), "{args:?}: {}", o.stderr);
     }
 }
+
+/// `config validate` on a copy of an example with `edit` applied: its output, and the copy's path.
+fn validate_edited(example: &str, name: &str, edit: impl Fn(String) -> String) -> (Out, String) {
+    let dir = std::env::temp_dir().join(format!("breakglass-validate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let text = std::fs::read_to_string(root().join("examples").join(example)).unwrap();
+    std::fs::write(&path, edit(text)).unwrap();
+    let path = path.display().to_string();
+    (run(&["config", "validate", "--config", &path], b""), path)
+}
+
+#[test]
+fn config_validate_passes_the_examples_and_measures_every_limit() {
+    for (example, limits) in [
+        (
+            "breakglass.toml",
+            &["of 20480 bytes", "BreakglassConfig parameter (compact):", "of 4096 bytes"][..],
+        ),
+        ("organisation.toml", &["of 20480 bytes", "SCP:", "RCP:", "of 5120 characters"][..]),
+    ] {
+        let path = root().join("examples").join(example).display().to_string();
+        let o = run(&["config", "validate", "--config", &path], b"");
+        assert_eq!(o.code, 0, "{example}: {}", o.stderr);
+        assert!(o.stdout.starts_with(&format!("{path}: valid (")), "{}", o.stdout);
+        for l in limits {
+            assert!(o.stdout.contains(l), "{example}: {l}: {}", o.stdout);
+        }
+        let o = run(&["config", "validate", "--config", &path, "--json"], b"");
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+        assert_eq!(v["valid"], true);
+        assert!(v["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["open"]["size"].as_u64() > b["closed"]["size"].as_u64()));
+    }
+    // The parameter's size is the compact config's, as `config compact` prints it.
+    let compact = run(&["config", "compact", "--config", &config()], b"");
+    let o = run(&["config", "validate", "--config", &config(), "--json"], b"");
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["parameter"]["size"].as_u64(), Some(compact.stdout.len() as u64));
+}
+
+#[test]
+fn config_validate_names_the_file_and_line_of_what_is_wrong() {
+    let at = |o: &Out, path: &str, line: usize, what: &str| {
+        assert_one_line_error(o, what);
+        assert!(o.stderr.starts_with(&format!("breakglass: {path}:{line}")), "{what}: {}", o.stderr);
+    };
+    // The edits land on the line after the bucket's `name = …`.
+    let example = std::fs::read_to_string(config()).unwrap();
+    let name = 1 + example.lines().position(|l| l == "name = \"acme-cloudtrail-logs\"").unwrap();
+    let after_name = |extra: &'static str| {
+        move |t: String| {
+            t.replacen(
+                "name = \"acme-cloudtrail-logs\"\n",
+                &format!("name = \"acme-cloudtrail-logs\"\n{extra}\n"),
+                1,
+            )
+        }
+    };
+    let (o, path) = validate_edited("breakglass.toml", "syntax.toml", after_name("region = \"eu-central-1"));
+    at(&o, &path, name + 1, "syntax error");
+    assert!(o.stderr.starts_with(&format!("breakglass: {path}:{}:", name + 1)), "{}", o.stderr);
+    let (o, path) = validate_edited("breakglass.toml", "unknown.toml", after_name("colour = \"red\""));
+    at(&o, &path, name + 1, "unknown key");
+    assert!(o.stderr.contains("unknown field `colour`"), "{}", o.stderr);
+    // A value the parser reads but the config refuses: the line that names its bucket.
+    let (o, path) =
+        validate_edited("breakglass.toml", "invalid.toml", after_name("max_open_duration = \"forever\""));
+    at(&o, &path, name, "invalid value");
+    assert!(o.stderr.contains("max_open_duration"), "{}", o.stderr);
+
+    // Over the parameter's 4,096 bytes: forty more buckets.
+    let (o, path) = validate_edited("breakglass.toml", "many.toml", |t| {
+        t + &(0..40).map(|i| format!("\n[[bucket]]\nname = \"acme-more-logs-{i}\"\n")).collect::<String>()
+    });
+    assert_one_line_error(&o, "oversized parameter");
+    assert!(o.stderr.starts_with(&format!("breakglass: {path}: the compact config")), "{}", o.stderr);
+    assert!(o.stderr.contains("over AWS's limit of 4096"), "{}", o.stderr);
+    assert!(o.stdout.contains("(OVER THE LIMIT)"), "{}", o.stdout);
+
+    // Over the RCP's 5,120 characters.
+    let teams: Vec<String> =
+        (0..120).map(|i| format!("\"arn:aws:iam::999900000000:role/team-{i}\"")).collect();
+    let (o, _) = validate_edited("organisation.toml", "big.toml", |t| {
+        t.replacen(
+            "assumable_by = [\"arn:aws:iam::999900000000:role/LogTeamInvestigators\"]",
+            &format!("assumable_by = [{}]", teams.join(", ")),
+            1,
+        )
+    });
+    assert_one_line_error(&o, "oversized rcp");
+    assert!(
+        o.stderr.contains("the rendered RCP is") && o.stderr.contains("over AWS's limit of 5120"),
+        "{}",
+        o.stderr
+    );
+
+    let o = run(&["config", "validate", "--config", "/nonexistent.toml"], b"");
+    assert_one_line_error(&o, "missing file");
+}

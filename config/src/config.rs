@@ -65,7 +65,7 @@ fn organisation_entries<R, T>(
 
 impl Config {
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Toml(toml_message(text, &e)))?;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
         if raw.bucket.is_empty() {
             return Err(ConfigError::NoBuckets);
         }
@@ -247,15 +247,32 @@ fn check_route(bucket: &BucketConfig, accounts: &[Account], ous: &[OrgUnit]) -> 
 }
 
 /// toml's own text spans several lines with a source excerpt; keep its message and say where.
-fn toml_message(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().lines().next().unwrap_or("parse error").trim_end_matches('.');
+fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
+    let message = e.message().lines().next().unwrap_or("parse error").trim_end_matches('.').to_owned();
     match e.span() {
         Some(span) => {
             let before = text.get(..span.start).unwrap_or_default();
             let line = 1 + before.matches('\n').count();
             let column = 1 + before.rsplit('\n').next().unwrap_or_default().chars().count();
-            format!("{message} (line {line}, column {column})")
+            ConfigError::TomlAt { message, line, column }
         }
-        None => message.to_owned(),
+        None => ConfigError::Toml(message),
     }
+}
+
+/// The line (1-based) of the `name = "…"` that names `bucket` in `text`, for an error about it.
+pub fn bucket_line(text: &str, bucket: &str) -> Option<usize> {
+    let quoted = [format!("\"{bucket}\""), format!("'{bucket}'")];
+    text.lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix("name")
+                .map(str::trim_start)
+                .and_then(|r| r.strip_prefix('='))
+                .is_some_and(|v| {
+                    let v = v.split('#').next().unwrap_or_default().trim();
+                    quoted.iter().any(|q| q == v)
+                })
+        })
+        .map(|i| i + 1)
 }

@@ -6,6 +6,9 @@ use canonical_policies::{Quoted, RenderError};
 pub enum ConfigError {
     #[error("invalid config: {0}")]
     Toml(String),
+    /// A TOML error at a place in the text (1-based line and column, in characters).
+    #[error("invalid config: {message} (line {line}, column {column})")]
+    TomlAt { message: String, line: usize, column: usize },
     #[error("config has no `[[bucket]]`")]
     NoBuckets,
     #[error("bucket {} is configured twice", Quoted(.0))]
@@ -29,6 +32,28 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
+    /// Where in the text the error is, when the parser knows: (line, column), 1-based.
+    pub fn position(&self) -> Option<(usize, usize)> {
+        match self {
+            ConfigError::TomlAt { line, column, .. } => Some((*line, *column)),
+            ConfigError::NotCompactable { line } => Some((*line, 1)),
+            _ => None,
+        }
+    }
+
+    /// The bucket the error is about, if it is about one.
+    pub fn bucket(&self) -> Option<&str> {
+        match self {
+            ConfigError::DuplicateBucket(bucket)
+            | ConfigError::Missing { bucket, .. }
+            | ConfigError::Invalid { bucket, .. }
+            | ConfigError::Render { bucket, .. }
+            | ConfigError::BucketInTwoAccounts { bucket, .. }
+            | ConfigError::UnknownPlaceholder { bucket, .. } => Some(bucket),
+            _ => None,
+        }
+    }
+
     /// [`ConfigError::Invalid`] of `bucket` (or of a table such as `[audit]`).
     pub(crate) fn invalid(
         bucket: &str,

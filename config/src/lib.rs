@@ -32,7 +32,7 @@ mod raw;
 pub use audit::AuditConfig;
 pub use bucket::{BucketConfig, TwoPerson};
 pub use compact::compact;
-pub use config::Config;
+pub use config::{bucket_line, Config};
 pub use discovery::{Discovered, Discovery};
 pub use duration::parse_duration;
 pub use error::ConfigError;
