@@ -2,10 +2,11 @@
 //! Every check runs before anything is written; the push itself is announced on the bus, so the
 //! security team gets the difference by mail and the audit trail keeps it.
 
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use breakglass_aws::{organisation_members, Clients, ConfigObject, EventBridgeBus};
-use breakglass_core::access::config_push::{check_members, line_diff};
+use breakglass_core::access::config_push::{check_members, line_diff, summary};
 use breakglass_core::events::{ConfigChange, OwnEvent};
 use breakglass_core::organisation::render;
 use breakglass_core::ports::EventBus;
@@ -38,6 +39,12 @@ pub fn compact(a: &CompactArgs) -> Result<ExitCode, CliError> {
 
 pub fn push(a: &PushArgs) -> Result<ExitCode, CliError> {
     let path = a.aws.config.display().to_string();
+    // Nobody can answer the question: a script must say `--yes` (or only look, `--dry-run`).
+    if !a.yes && !a.dry_run && !std::io::stdin().is_terminal() {
+        return Err(CliError::Input(
+            "standard input is not a terminal: pass --yes to push without asking, or --dry-run to only see the difference".into(),
+        ));
+    }
     let text = String::from_utf8(read_input(&a.aws.config)?)
         .map_err(|_| CliError::Input(format!("{}: not utf-8", Quoted(&path))))?;
     let loaded = LoadedConfig::parse(&text, &path).map_err(|e| CliError::Input(e.to_string()))?;
@@ -62,8 +69,12 @@ pub fn push(a: &PushArgs) -> Result<ExitCode, CliError> {
         }
         let object = ConfigObject::new(&clients, &bucket, &key);
         let live = object.get().await.map_err(|e| CliError::Aws(format!("{}: {e}", a.to)))?;
-        let before = live.as_ref().map(|(t, _)| LoadedConfig::parse(t, &a.to).map(|l| l.sha256));
-        let before_sha256 = match before {
+        let before = live.as_ref().map(|(t, _)| LoadedConfig::parse(t, &a.to));
+        let words = match &before {
+            Some(Err(_)) => vec!["the live config does not parse: replaced whole".to_owned()],
+            live => summary(live.as_ref().and_then(|l| l.as_ref().ok()).map(|l| &l.config), &loaded.config),
+        };
+        let before_sha256 = match before.map(|b| b.map(|l| l.sha256)) {
             Some(Ok(sha)) => Some(sha),
             // The live object does not parse (the functions keep their last good config): replace it.
             Some(Err(_)) => live.as_ref().map(|(t, _)| sha256(t)),
@@ -75,6 +86,18 @@ pub fn push(a: &PushArgs) -> Result<ExitCode, CliError> {
         }
         let diff = line_diff(live.as_ref().map_or("", |(t, _)| t.as_str()), &text);
         println!("{}", if diff.is_empty() { "(no line changed)" } else { diff.as_str() });
+        println!("\nIn words:");
+        for line in if words.is_empty() { vec!["only comments or layout changed".to_owned()] } else { words } {
+            println!("  {line}");
+        }
+        if a.dry_run {
+            println!("dry run: nothing uploaded to {}", a.to);
+            return Ok(ExitCode::SUCCESS);
+        }
+        if !a.yes && !confirm(&a.to)? {
+            println!("not pushed: {} is unchanged", a.to);
+            return Ok(ExitCode::FAILURE);
+        }
         let by = requester(&clients).await?;
         object
             .put(&text, live.as_ref().and_then(|(_, etag)| etag.as_deref()))
@@ -102,6 +125,14 @@ pub fn push(a: &PushArgs) -> Result<ExitCode, CliError> {
         );
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Asks on the terminal; only `y` or `yes` pushes.
+fn confirm(to: &str) -> Result<bool, CliError> {
+    eprint!("push this config to {to}? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).map_err(|source| CliError::Read { path: "-".into(), source })?;
+    Ok(matches!(answer.trim().to_lowercase().as_str(), "y" | "yes"))
 }
 
 fn sha256(text: &str) -> String {

@@ -63,7 +63,8 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Check a config (parse, render every template, organisation membership), show how it differs
-    /// from the live one, upload it and tell the security team. Nothing is uploaded on any error.
+    /// from the live one (lines and words), ask, upload it and tell the security team. Nothing is
+    /// uploaded on any error.
     Push(PushArgs),
     /// Print the config without comments, blank lines and indentation: the same config, small
     /// enough for the stack's `BreakglassConfig` parameter (single-account mode; 4,096 bytes).
@@ -99,6 +100,12 @@ struct PushArgs {
     /// EventBridge bus for the config-change event (mailed to the security team).
     #[arg(long, default_value = "breakglass")]
     event_bus: String,
+    /// Push without asking (needed when standard input is not a terminal).
+    #[arg(long)]
+    yes: bool,
+    /// Check and show the difference from the live config; upload nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -110,6 +110,74 @@ pub fn line_diff(before: &str, after: &str) -> String {
     out.join("\n")
 }
 
+/// The change in words, one line each: buckets added and removed, and which settings of a bucket
+/// or which table changed (`before`: the live config, `None` if there is none or it does not parse).
+pub fn summary(before: Option<&Config>, after: &Config) -> Vec<String> {
+    let Some(before) = before else {
+        return after
+            .buckets
+            .iter()
+            .map(|b| format!("bucket {} added (account {})", Quoted(&b.name), b.account))
+            .collect();
+    };
+    let mut out = Vec::new();
+    for b in &after.buckets {
+        match before.buckets.iter().find(|o| o.name == b.name) {
+            None => out.push(format!("bucket {} added (account {})", Quoted(&b.name), b.account)),
+            Some(o) => {
+                let changed = bucket_changes(o, b);
+                if !changed.is_empty() {
+                    out.push(format!("bucket {}: {} changed", Quoted(&b.name), changed.join(", ")));
+                }
+            }
+        }
+    }
+    for o in before.buckets.iter().filter(|o| after.bucket(&o.name).is_none()) {
+        out.push(format!("bucket {} removed: no longer guarded", Quoted(&o.name)));
+    }
+    let tables = [
+        ("[organisation]", before.organisation != after.organisation),
+        ("[[account]]", before.accounts != after.accounts),
+        ("[[ou]]", before.ous != after.ous),
+        ("[discovery]", before.discovery != after.discovery),
+        ("[audit]", before.audit != after.audit),
+        ("[[investigator]]", before.investigators != after.investigators),
+    ];
+    out.extend(tables.iter().filter(|(_, changed)| *changed).map(|(t, _)| format!("{t} changed")));
+    out
+}
+
+/// The settings of one bucket that differ, by their names in the TOML.
+fn bucket_changes(o: &breakglass_config::BucketConfig, b: &breakglass_config::BucketConfig) -> Vec<String> {
+    let mut changed: Vec<String> = Vec::new();
+    if o.account != b.account {
+        changed.push(format!("account ({} to {})", o.account, b.account));
+    }
+    if o.region != b.region {
+        changed.push("region".into());
+    }
+    if o.max_open_duration != b.max_open_duration {
+        changed.push(format!(
+            "max_open_duration ({} to {})",
+            canonical_policies::HumanDuration(o.max_open_duration),
+            canonical_policies::HumanDuration(b.max_open_duration)
+        ));
+    }
+    let sets = [
+        ("investigator_roles", &o.investigator_roles, &b.investigator_roles),
+        ("automation_principals", &o.automation_principals, &b.automation_principals),
+    ];
+    changed.extend(sets.iter().filter(|(_, x, y)| x != y).map(|(n, _, _)| (*n).to_owned()));
+    let others = [
+        ("repair_public_access_block", o.repair_public_access_block != b.repair_public_access_block),
+        ("retention_days", o.retention_days != b.retention_days),
+        ("two_person", o.two_person != b.two_person),
+        ("the ClosedAccess policy", o.closed_hash() != b.closed_hash()),
+    ];
+    changed.extend(others.iter().filter(|(_, c)| *c).map(|(n, _)| (*n).to_owned()));
+    changed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +187,27 @@ mod tests {
         assert_eq!(line_diff("a\nb\nc\n", "a\nB\nc\nd\n"), "- b\n+ B\n+ d");
         assert_eq!(line_diff("", "x"), "+ x");
         assert_eq!(line_diff("same", "same"), "");
+    }
+
+    #[test]
+    fn summary_names_buckets_added_removed_and_settings_changed() {
+        let text = include_str!("../../../examples/breakglass.toml");
+        let before = Config::from_toml(text).unwrap();
+        let after = text.replacen("max_open_duration = \"4h\"", "max_open_duration = \"2h\"", 1).replacen(
+            "[[bucket]]\nname = \"acme-cloudtrail-logs\"",
+            "[[bucket]]\nname = \"acme-new-logs\"",
+            1,
+        );
+        let after = Config::from_toml(&after).unwrap();
+        assert_eq!(
+            summary(Some(&before), &after),
+            [
+                "bucket `acme-new-logs` added (account 111122223333)",
+                "bucket `acme-vpc-flow-logs`: max_open_duration (4h to 2h) changed",
+                "bucket `acme-cloudtrail-logs` removed: no longer guarded",
+            ]
+        );
+        assert!(summary(Some(&before), &before).is_empty());
+        assert_eq!(summary(None, &before).len(), 2);
     }
 }

@@ -381,17 +381,19 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
     let dir = std::env::temp_dir().join(format!("breakglass-push-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let to = format!("s3://{config_bucket}/breakglass.toml");
-    let push = |name: &str, body: &str| {
+    let push_with = |name: &str, body: &str, flags: &[&str]| {
         let path = dir.join(name);
         std::fs::write(&path, body).unwrap();
         let out = std::process::Command::new(e2e::binary("breakglass"))
             .args(["config", "push", "--config", &path.display().to_string(), "--to", &to])
+            .args(flags)
             .env_clear()
             .envs(env.iter().cloned())
             .output()
             .unwrap();
         e2e::outcome(&out)
     };
+    let push = |name: &str, body: &str| push_with(name, body, &["--yes"]);
     let live = || async {
         match admin.s3.get_object().bucket(&config_bucket).key("breakglass.toml").send().await {
             Ok(o) => Some(String::from_utf8(o.body.collect().await.unwrap().into_bytes().to_vec()).unwrap()),
@@ -428,6 +430,20 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
 
     // A change shows only its lines.
     let longer = text.replace("max_open_duration = \"4h\"", "max_open_duration = \"2h\"");
+    // Not on a terminal and not `--yes`: refused before anything is read; `--dry-run`: shown, not
+    // uploaded, not announced.
+    let (code, _, stderr) = push_with("unasked.toml", &longer, &[]);
+    assert_eq!((code, stderr.lines().count()), (2, 1), "{stderr}");
+    assert!(stderr.contains("pass --yes"), "{stderr}");
+    let (code, stdout, stderr) = push_with("dry.toml", &longer, &["--dry-run"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("max_open_duration (4h to 2h) changed")
+            && stdout.contains("dry run: nothing uploaded"),
+        "{stdout}"
+    );
+    assert_eq!(live().await.as_deref(), Some(text.as_str()), "a dry run uploads nothing");
+    assert!(stack.drain(&stack.own_events).await.is_empty(), "a dry run announces nothing");
     let (code, stdout, stderr) = push("shorter.toml", &longer);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.starts_with("- max_open_duration = \"4h\"\n+ max_open_duration = \"2h\"\n"), "{stdout}");
