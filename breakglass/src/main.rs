@@ -331,7 +331,7 @@ enum PolicyCommand {
     /// Print the canonical JSON of a policy.
     Canonicalize(InputArgs),
     /// Print the SHA-256 of a policy's canonical form (64 lowercase hex characters).
-    Hash(InputArgs),
+    Hash(HashArgs),
     /// Render the ClosedAccess or OpenAccess policy of a bucket from the config.
     Render(RenderArgs),
     /// Say whether a policy is closed, open, expired or drift (exit 3 for drift).
@@ -350,6 +350,15 @@ struct InputArgs {
     /// Partition for bare account-ID principals (`123456789012` → `arn:<partition>:iam::…:root`).
     #[arg(long, default_value = "aws")]
     partition: String,
+}
+
+#[derive(Debug, Args)]
+struct HashArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -391,6 +400,9 @@ struct ClassifyArgs {
     /// Policy file, or `-` for standard input.
     #[arg(default_value = "-")]
     file: PathBuf,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -416,6 +428,9 @@ struct ExplainArgs {
     /// Policy file, or `-` for standard input.
     #[arg(default_value = "-")]
     file: PathBuf,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
 }
 
 fn main() -> ExitCode {

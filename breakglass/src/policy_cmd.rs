@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use canonical_policies::{
     classify, describe, diff_nearest, explain, format_expiry, Caller, Decision, HumanDuration, OpenGrant,
-    Partition, Policy, Quoted, Request, State,
+    Partition, Policy, Quoted, Request, State, TemplateKind,
 };
+use serde::Serialize;
 
 use crate::input::{choose_bucket, load_config, read_input, time_or_now, CliError};
 use crate::{ClassifyArgs, ExplainArgs, InputArgs, PolicyCommand, RenderArgs, TemplateArg};
@@ -15,10 +16,70 @@ use crate::{ClassifyArgs, ExplainArgs, InputArgs, PolicyCommand, RenderArgs, Tem
 /// Exit code of `classify` for drift, so scripts can branch without parsing output.
 const EXIT_DRIFT: u8 = 3;
 
+/// `policy hash --json`.
+#[derive(Debug, Serialize)]
+struct HashOutput {
+    sha256: String,
+}
+
+/// `policy classify --json`: the state and what the human form shows under it.
+#[derive(Debug, Serialize)]
+struct ClassifyOutput {
+    /// `closed`, `open`, `expired` or `drift`.
+    state: &'static str,
+    bucket: String,
+    sha256: Option<String>,
+    /// The first statement's Sid as written: the state the policy claims.
+    first_statement: Option<String>,
+    /// The first statement claims a state the content does not have.
+    claim_mismatch: bool,
+    /// Open or expired: the expiry (RFC 3339) and the readers.
+    expiry: Option<String>,
+    readers: Vec<String>,
+    /// Drift: why.
+    reasons: Vec<String>,
+}
+
+/// `policy diff --json`.
+#[derive(Debug, Serialize)]
+struct DiffOutput {
+    /// The nearest template: `ClosedAccess` or `OpenAccess`.
+    template: &'static str,
+    /// Differences before truncation; 0: the policy is the template.
+    changes: usize,
+    unchanged_statements: usize,
+    lines: Vec<String>,
+}
+
+/// `policy explain --json`.
+#[derive(Debug, Serialize)]
+struct ExplainOutput {
+    /// `allow`, `explicit-deny`, `implicit-deny`, `unknown`, or `allow if an identity policy …`.
+    decision: String,
+    /// Allowed only if the named account's identity policy allows it too.
+    needs_identity_policy_of: Option<String>,
+    deciding: Vec<Deciding>,
+    note: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Deciding {
+    index: usize,
+    sid: Option<String>,
+    statement: String,
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    format!("{}\n", serde_json::to_string_pretty(value).unwrap_or_default())
+}
+
 pub fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
     let out = match cmd {
         PolicyCommand::Canonicalize(a) => format!("{}\n", parse_input(&a)?.canonical_json()),
-        PolicyCommand::Hash(a) => format!("{}\n", parse_input(&a)?.hash()),
+        PolicyCommand::Hash(a) if a.json => {
+            to_json(&HashOutput { sha256: parse_input(&a.input)?.hash().to_string() })
+        }
+        PolicyCommand::Hash(a) => format!("{}\n", parse_input(&a.input)?.hash()),
         PolicyCommand::Render(a) => render(&a)?,
         PolicyCommand::Classify(a) => {
             let (out, drift) = classify_cmd(&a)?;
@@ -72,6 +133,27 @@ fn classify_cmd(a: &ClassifyArgs) -> Result<(String, bool), CliError> {
     let now = time_or_now(a.bucket.at.as_deref())?;
     let bytes = read_input(&a.file)?;
     let c = classify(bucket, Some(&bytes), now);
+    let drift = matches!(c.state, State::Drift(_));
+    if a.json {
+        let (expiry, readers, reasons) = match &c.state {
+            State::Closed => (None, Vec::new(), Vec::new()),
+            State::Open(g) | State::Expired(g) => {
+                (Some(format_expiry(g.expiry)), g.readers.iter().cloned().collect(), Vec::new())
+            }
+            State::Drift(rs) => (None, Vec::new(), rs.iter().map(ToString::to_string).collect()),
+        };
+        let out = ClassifyOutput {
+            state: c.state.word(),
+            bucket: bucket.name.clone(),
+            sha256: c.hash.map(|h| h.to_string()),
+            first_statement: c.claimed.clone(),
+            claim_mismatch: c.claim_mismatch(),
+            expiry,
+            readers,
+            reasons,
+        };
+        return Ok((to_json(&out), drift));
+    }
     let mut out = String::new();
     let _ = writeln!(out, "{}", c.state.word());
     let _ = writeln!(out, "  bucket:          {}", bucket.name);
@@ -111,7 +193,7 @@ fn classify_cmd(a: &ClassifyArgs) -> Result<(String, bool), CliError> {
             }
         }
     }
-    Ok((out, matches!(c.state, State::Drift(_))))
+    Ok((out, drift))
 }
 
 fn diff_cmd(a: &ClassifyArgs) -> Result<String, CliError> {
@@ -120,7 +202,22 @@ fn diff_cmd(a: &ClassifyArgs) -> Result<String, CliError> {
     let now = time_or_now(a.bucket.at.as_deref())?;
     let bytes = read_input(&a.file)?;
     match Policy::parse_in(&bytes, &bucket.partition) {
-        Ok(policy) => Ok(diff_nearest(bucket, Some(&policy), now).to_string()),
+        Ok(policy) => {
+            let d = diff_nearest(bucket, Some(&policy), now);
+            if !a.json {
+                return Ok(d.to_string());
+            }
+            let template = match d.template {
+                TemplateKind::Closed => "ClosedAccess",
+                TemplateKind::Open => "OpenAccess",
+            };
+            Ok(to_json(&DiffOutput {
+                template,
+                changes: d.changes,
+                unchanged_statements: d.unchanged,
+                lines: d.lines,
+            }))
+        }
         Err(e) => Err(CliError::Input(e.to_string())),
     }
 }
@@ -139,21 +236,37 @@ fn explain_cmd(a: &ExplainArgs) -> Result<String, CliError> {
     let policy =
         Policy::parse_in(&bytes, &partition(&a.partition)?).map_err(|e| CliError::Input(e.to_string()))?;
     let e = explain(&policy, &request);
-    let mut out = format!("{}\n", e.decision);
-    for i in &e.deciding {
-        if let Some(s) = policy.statements.get(*i) {
-            let sid = s.sid.as_deref().map(|s| format!(" {}", Quoted(s))).unwrap_or_default();
-            let _ = writeln!(out, "  $.Statement[{i}]{sid}: {}", describe(s));
-        }
-    }
-    match &e.decision {
+    let deciding: Vec<Deciding> = e
+        .deciding
+        .iter()
+        .filter_map(|i| policy.statements.get(*i).map(|s| (i, s)))
+        .map(|(i, s)| Deciding { index: *i, sid: s.sid.clone(), statement: describe(s) })
+        .collect();
+    let (note, account) = match &e.decision {
         Decision::ImplicitDeny => {
-            out.push_str("  no statement allows it; an identity policy in the bucket's account still may\n")
+            (Some("no statement allows it; an identity policy in the bucket's account still may".to_owned()), None)
         }
-        Decision::AllowIfIdentityAllows { account } => {
-            let _ = writeln!(out, "  the statement names account {account}, which delegates: the caller also needs an identity policy that allows it");
-        }
-        _ => {}
+        Decision::AllowIfIdentityAllows { account } => (
+            Some(format!("the statement names account {account}, which delegates: the caller also needs an identity policy that allows it")),
+            Some(account.to_string()),
+        ),
+        _ => (None, None),
+    };
+    if a.json {
+        return Ok(to_json(&ExplainOutput {
+            decision: e.decision.to_string(),
+            needs_identity_policy_of: account,
+            deciding,
+            note,
+        }));
+    }
+    let mut out = format!("{}\n", e.decision);
+    for d in &deciding {
+        let sid = d.sid.as_deref().map(|s| format!(" {}", Quoted(s))).unwrap_or_default();
+        let _ = writeln!(out, "  $.Statement[{}]{sid}: {}", d.index, d.statement);
+    }
+    if let Some(note) = &note {
+        let _ = writeln!(out, "  {note}");
     }
     Ok(out)
 }

@@ -554,3 +554,44 @@ fn config_validate_names_the_file_and_line_of_what_is_wrong() {
     let o = run(&["config", "validate", "--config", "/nonexistent.toml"], b"");
     assert_one_line_error(&o, "missing file");
 }
+
+/// `--json` on the policy tools: the same answers as the human forms, as one JSON document.
+#[test]
+fn policy_tools_answer_in_json_too() {
+    let c = config();
+    let policy = closed();
+    let json = |args: &[&str], stdin: &[u8]| -> (i32, serde_json::Value) {
+        let o = run(args, stdin);
+        (o.code, serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", o.stdout)))
+    };
+    let hash = run(&["policy", "hash"], policy.as_bytes()).stdout;
+    let (code, v) = json(&["policy", "hash", "--json"], policy.as_bytes());
+    assert_eq!((code, v["sha256"].as_str()), (0, Some(hash.trim())));
+
+    let (code, v) =
+        json(&["policy", "classify", "--config", &c, BUCKET[0], BUCKET[1], "--json"], policy.as_bytes());
+    assert_eq!(code, 0);
+    assert_eq!((v["state"].as_str(), v["bucket"].as_str()), (Some("closed"), Some(BUCKET[1])));
+    assert_eq!(v["sha256"].as_str(), Some(hash.trim()));
+    assert_eq!(v["first_statement"], "ClosedAccess");
+    let drifted = policy.replacen("\"Deny\"", "\"Allow\"", 1);
+    let (code, v) =
+        json(&["policy", "classify", "--config", &c, BUCKET[0], BUCKET[1], "--json"], drifted.as_bytes());
+    assert_eq!((code, v["state"].as_str()), (3, Some("drift")), "{v}");
+    assert!(!v["reasons"].as_array().unwrap().is_empty(), "{v}");
+
+    let (code, v) =
+        json(&["policy", "diff", "--config", &c, BUCKET[0], BUCKET[1], "--json"], policy.as_bytes());
+    assert_eq!((code, v["template"].as_str(), v["changes"].as_u64()), (0, Some("ClosedAccess"), Some(0)));
+    let (_, v) =
+        json(&["policy", "diff", "--config", &c, BUCKET[0], BUCKET[1], "--json"], drifted.as_bytes());
+    assert!(v["changes"].as_u64() > Some(0) && !v["lines"].as_array().unwrap().is_empty(), "{v}");
+
+    let mut args =
+        explain("arn:aws:iam::111122223333:root", "arn:aws:s3:::acme-cloudtrail-logs/AWSLogs/x", &[]);
+    args.push("--json");
+    let (code, v) = json(&args, policy.as_bytes());
+    assert_eq!((code, v["decision"].as_str()), (0, Some("explicit-deny")), "{v}");
+    assert_eq!(v["deciding"][0]["sid"], "ClosedAccess");
+    assert!(v["deciding"][0]["statement"].as_str().unwrap().starts_with("deny everyone"), "{v}");
+}
