@@ -12,6 +12,7 @@ use breakglass_core::organisation::render;
 use breakglass_core::ports::EventBus;
 use breakglass_core::runtime::{parse_s3_url, LoadedConfig};
 use canonical_policies::Quoted;
+use serde::Serialize;
 
 use crate::aws_cmd::{requester, runtime};
 use crate::input::{read_input, CliError};
@@ -80,22 +81,39 @@ pub fn push(a: &PushArgs) -> Result<ExitCode, CliError> {
             Some(Err(_)) => live.as_ref().map(|(t, _)| sha256(t)),
             None => None,
         };
+        let mut out = PushOutput {
+            outcome: "unchanged",
+            location: a.to.clone(),
+            sha256: loaded.sha256.clone(),
+            before_sha256: before_sha256.clone(),
+            changes: Vec::new(),
+            diff: String::new(),
+        };
         if before_sha256.as_deref() == Some(loaded.sha256.as_str()) {
-            println!("unchanged: {} already holds this config (sha256 {})", a.to, loaded.sha256);
+            out.print(a.json, &format!("unchanged: {} already holds this config (sha256 {})", a.to, loaded.sha256));
             return Ok(ExitCode::SUCCESS);
         }
         let diff = line_diff(live.as_ref().map_or("", |(t, _)| t.as_str()), &text);
-        println!("{}", if diff.is_empty() { "(no line changed)" } else { diff.as_str() });
-        println!("\nIn words:");
-        for line in if words.is_empty() { vec!["only comments or layout changed".to_owned()] } else { words } {
-            println!("  {line}");
+        out.changes = if words.is_empty() { vec!["only comments or layout changed".to_owned()] } else { words };
+        let mut shown = format!("{}\n\nIn words:", if diff.is_empty() { "(no line changed)" } else { diff.as_str() });
+        for line in &out.changes {
+            shown.push_str(&format!("\n  {line}"));
         }
+        out.diff = diff.clone();
         if a.dry_run {
-            println!("dry run: nothing uploaded to {}", a.to);
+            out.outcome = "dry-run";
+            out.print(a.json, &format!("{shown}\ndry run: nothing uploaded to {}", a.to));
             return Ok(ExitCode::SUCCESS);
         }
+        // With --json the answer is one document at the end: the difference is shown on stderr.
+        if a.json && !a.yes {
+            eprintln!("{shown}");
+        } else if !a.json {
+            println!("{shown}");
+        }
         if !a.yes && !confirm(&a.to)? {
-            println!("not pushed: {} is unchanged", a.to);
+            out.outcome = "declined";
+            out.print(a.json, &format!("not pushed: {} is unchanged", a.to));
             return Ok(ExitCode::FAILURE);
         }
         let by = requester(&clients).await?;
@@ -117,14 +135,42 @@ pub fn push(a: &PushArgs) -> Result<ExitCode, CliError> {
         bus.put(&event.to_bus()).await.map_err(|e| {
             CliError::Aws(format!("uploaded, but the config-change event was not published ({e}); tell the security team"))
         })?;
-        println!(
-            "pushed {} (sha256 {}, before {}); the functions use it within a minute",
-            a.to,
-            loaded.sha256,
-            before_sha256.as_deref().unwrap_or("none")
+        out.outcome = "pushed";
+        out.print(
+            a.json,
+            &format!(
+                "pushed {} (sha256 {}, before {}); the functions use it within a minute",
+                a.to,
+                loaded.sha256,
+                before_sha256.as_deref().unwrap_or("none")
+            ),
         );
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `config push --json`: what happened, and the difference from the live config.
+#[derive(Debug, Serialize)]
+struct PushOutput {
+    /// `pushed`, `unchanged`, `dry-run` or `declined`.
+    outcome: &'static str,
+    location: String,
+    sha256: String,
+    before_sha256: Option<String>,
+    /// The change in words, one line each.
+    changes: Vec<String>,
+    /// The line diff (`- old`, `+ new`).
+    diff: String,
+}
+
+impl PushOutput {
+    fn print(&self, json: bool, human: &str) {
+        if json {
+            println!("{}", serde_json::to_string_pretty(self).unwrap_or_default());
+        } else {
+            println!("{human}");
+        }
+    }
 }
 
 /// Asks on the terminal; only `y` or `yes` pushes.

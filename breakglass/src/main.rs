@@ -106,6 +106,9 @@ struct PushArgs {
     /// Check and show the difference from the live config; upload nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Machine-readable output: the outcome, the hashes and the difference.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,6 +129,9 @@ struct RenderPoliciesArgs {
     /// The directory to write into (created if missing).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// Machine-readable output: the files written.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Whose audit trail `history` and `report` read: the config and endpoint, the bucket and its

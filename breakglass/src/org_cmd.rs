@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use breakglass_core::organisation::{render, RCP_LIMIT, SCP_LIMIT};
 use canonical_policies::Quoted;
+use serde::Serialize;
 
 use crate::input::{load_config, CliError};
 use crate::RenderPoliciesArgs;
@@ -16,13 +17,24 @@ pub fn render_policies(a: &RenderPoliciesArgs) -> Result<ExitCode, CliError> {
     let policies = render(&config)
         .map_err(|e| CliError::Input(format!("{}: {e}", Quoted(&a.config.display().to_string()))))?;
     std::fs::create_dir_all(&a.out).map_err(|source| CliError::Read { path: a.out.clone(), source })?;
+    let mut written = Vec::new();
     for (name, text, limit) in
         [("scp.json", &policies.scp, SCP_LIMIT), ("rcp.json", &policies.rcp, RCP_LIMIT)]
     {
         let path = a.out.join(name);
         write_whole(&path, text)?;
-        println!("wrote {} ({} of {limit} characters as uploaded)", path.display(), text.chars().count());
+        let size = text.chars().count();
+        if !a.json {
+            println!("wrote {} ({size} of {limit} characters as uploaded)", path.display());
+        }
+        written.push(Written {
+            path: path.display().to_string(),
+            characters: Some(size),
+            limit: Some(limit),
+            buckets: None,
+        });
     }
+    print_written(a.json, &written);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -64,12 +76,38 @@ pub fn render_products(a: &RenderPoliciesArgs) -> Result<ExitCode, CliError> {
         rendered.push((name, text));
     }
     std::fs::create_dir_all(&a.out).map_err(|source| CliError::Read { path: a.out.clone(), source })?;
+    let mut written = Vec::new();
     for (name, text) in rendered {
         let path = a.out.join(name);
         write_whole(&path, &text)?;
-        println!("wrote {} ({} buckets to pick from)", path.display(), config.buckets.len());
+        if !a.json {
+            println!("wrote {} ({} buckets to pick from)", path.display(), config.buckets.len());
+        }
+        let buckets = Some(config.buckets.len());
+        written.push(Written { path: path.display().to_string(), characters: None, limit: None, buckets });
     }
+    print_written(a.json, &written);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `org render-* --json`: one entry per file written.
+#[derive(Debug, Serialize)]
+struct Written {
+    path: String,
+    /// A policy: its size as uploaded and AWS's limit.
+    characters: Option<usize>,
+    limit: Option<usize>,
+    /// A product template: how many buckets it offers.
+    buckets: Option<usize>,
+}
+
+fn print_written(json: bool, written: &[Written]) {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "written": written })).unwrap_or_default()
+        );
+    }
 }
 
 /// Writes through a temporary file and a rename, so a reader never sees half a policy.

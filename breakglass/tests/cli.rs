@@ -361,6 +361,15 @@ fn org_render_policies_writes_both_or_nothing() {
         let text = std::fs::read_to_string(out.join(f)).unwrap();
         assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok(), "{f}");
     }
+    let o = run(
+        &["org", "render-policies", "--config", &org, "--out", &out.display().to_string(), "--json"],
+        b"",
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let scp = std::fs::read_to_string(out.join("scp.json")).unwrap();
+    assert_eq!(v["written"][0]["characters"].as_u64(), Some(scp.chars().count() as u64), "{v}");
+    assert_eq!(v["written"][1]["limit"], 5120, "{v}");
 
     // Single-account mode has no organisation to guard.
     let elsewhere = dir.join("single");

@@ -442,6 +442,11 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
             && stdout.contains("dry run: nothing uploaded"),
         "{stdout}"
     );
+    let (code, stdout, stderr) = push_with("dry.toml", &longer, &["--dry-run", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let dry: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(dry["outcome"], "dry-run", "{dry}");
+    assert!(dry["diff"].as_str().unwrap().starts_with("- max_open_duration"), "{dry}");
     assert_eq!(live().await.as_deref(), Some(text.as_str()), "a dry run uploads nothing");
     assert!(stack.drain(&stack.own_events).await.is_empty(), "a dry run announces nothing");
     let (code, stdout, stderr) = push("shorter.toml", &longer);
