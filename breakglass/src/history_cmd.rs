@@ -12,7 +12,7 @@ use breakglass_core::trail::audit::bucket_prefix;
 use breakglass_core::trail::history::{self, Entry, Step};
 use breakglass_core::trail::records::ReadRecord;
 use canonical_policies::{format_expiry, HumanDuration};
-use serde_json::{json, Value};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::input::{load_config, CliError};
@@ -58,29 +58,26 @@ pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
     if a.csv {
         print!("{}", history::csv(&entries));
     } else if a.json {
-        let list: Vec<Value> = entries
+        let entries = entries
             .iter()
             .map(|e| {
-                let mut v = history::entry_json(e, now);
-                if let (Value::Object(m), Entry::Window { .. }) = (&mut v, e) {
+                let mut v = history::entry_view(e, now);
+                if let history::EntryView::Window { reads: counted, .. } = &mut v {
                     let (objects, bytes) = read_count(e, &reads, now);
-                    m.insert("reads".into(), json!({ "objects": objects, "bytes": bytes }));
+                    *counted = Some(history::ReadCount { objects, bytes });
                 }
                 v
             })
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({
-                "bucket": a.trail.bucket,
-                "audit": format!("s3://{}/{prefix}", audit.bucket),
-                "records": texts.len(),
-                "unreadable": skipped,
-                "warnings": read.warnings,
-                "entries": list,
-            }))
-            .unwrap_or_default()
-        );
+        let out = HistoryOutput {
+            bucket: a.trail.bucket.clone(),
+            audit: format!("s3://{}/{prefix}", audit.bucket),
+            records: texts.len(),
+            unreadable: skipped,
+            warnings: read.warnings.clone(),
+            entries,
+        };
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
         print!("{}", human(&a.trail.bucket, &audit.bucket, &prefix, &entries, &reads, now));
         if problems > 0 {
@@ -92,6 +89,20 @@ pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
     }
     // A damaged or tampered trail deserves attention: exit 3, as for a bucket that is not lawful.
     Ok(if problems > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
+}
+
+/// `history --json`.
+#[derive(Debug, serde::Serialize)]
+struct HistoryOutput {
+    bucket: String,
+    /// `s3://<audit bucket>/<prefix>`.
+    audit: String,
+    /// Records read.
+    records: usize,
+    /// Records that could not be read (not json, or not a record).
+    unreadable: usize,
+    warnings: Vec<String>,
+    entries: Vec<history::EntryView>,
 }
 
 /// Where a bucket's records are.

@@ -101,12 +101,14 @@ struct Written {
     buckets: Option<usize>,
 }
 
+#[derive(Debug, Serialize)]
+struct RenderOutput<'a> {
+    written: &'a [Written],
+}
+
 fn print_written(json: bool, written: &[Written]) {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "written": written })).unwrap_or_default()
-        );
+        println!("{}", serde_json::to_string_pretty(&RenderOutput { written }).unwrap_or_default());
     }
 }
 

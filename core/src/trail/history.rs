@@ -7,8 +7,8 @@
 //! [`FOLD_WINDOW`]) is folded into that step, so the window shows once, with both event ids.
 
 use canonical_policies::format_expiry;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
 /// How far apart a request and the CloudTrail record of its write may lie and still be one step.
@@ -188,23 +188,68 @@ pub fn window_readers(opened: &Step, extensions: &[Step]) -> Vec<String> {
     all
 }
 
-fn step_json(s: &Step) -> Value {
-    json!({
-        "time": crate::time::format_time(s.time),
-        "kind": s.kind,
-        "action": s.action,
-        "who": s.who,
-        "why": s.why,
-        "ticket": s.ticket,
-        "readers": s.readers,
-        "expiry": s.expiry.map(format_expiry),
-        "summary": s.summary,
-        "event_ids": s.event_ids,
-    })
+/// A step as `history --json` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepView {
+    pub time: String,
+    pub kind: String,
+    pub action: String,
+    pub who: Option<String>,
+    pub why: Option<String>,
+    pub ticket: Option<String>,
+    pub readers: Vec<String>,
+    pub expiry: Option<String>,
+    pub summary: String,
+    pub event_ids: Vec<String>,
+}
+
+impl From<&Step> for StepView {
+    fn from(s: &Step) -> StepView {
+        StepView {
+            time: crate::time::format_time(s.time),
+            kind: s.kind.clone(),
+            action: s.action.clone(),
+            who: s.who.clone(),
+            why: s.why.clone(),
+            ticket: s.ticket.clone(),
+            readers: s.readers.clone(),
+            expiry: s.expiry.map(format_expiry),
+            summary: s.summary.clone(),
+            event_ids: s.event_ids.clone(),
+        }
+    }
+}
+
+/// Objects read successfully in a window, and their bytes (from the recorder's records).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ReadCount {
+    pub objects: usize,
+    pub bytes: u64,
+}
+
+/// An entry as `history --json` shows it (`"type": "window"` or `"event"`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum EntryView {
+    Window {
+        /// `open`, `expired` (not yet closed by breakglass) or `closed`.
+        status: &'static str,
+        start: String,
+        expiry: Option<String>,
+        closed_at: Option<String>,
+        readers: Vec<String>,
+        opened: StepView,
+        extensions: Vec<StepView>,
+        closed: Option<StepView>,
+        /// Filled in by a caller that has the recorded reads.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reads: Option<ReadCount>,
+    },
+    Event(StepView),
 }
 
 /// The `--json` form of an entry.
-pub fn entry_json(e: &Entry, now: OffsetDateTime) -> Value {
+pub fn entry_view(e: &Entry, now: OffsetDateTime) -> EntryView {
     match e {
         Entry::Window { opened, extensions, closed } => {
             let expiry = window_expiry(opened, extensions);
@@ -213,26 +258,25 @@ pub fn entry_json(e: &Entry, now: OffsetDateTime) -> Value {
                 (None, Some(x)) if x <= now => "expired",
                 _ => "open",
             };
-            json!({
-                "type": "window",
-                "status": status,
-                "start": crate::time::format_time(opened.time),
-                "expiry": expiry.map(format_expiry),
-                "closed_at": closed.as_ref().map(|c| crate::time::format_time(c.time)),
-                "readers": window_readers(opened, extensions),
-                "opened": step_json(opened),
-                "extensions": extensions.iter().map(step_json).collect::<Vec<_>>(),
-                "closed": closed.as_ref().map(step_json),
-            })
-        }
-        Entry::Event(s) => {
-            let mut v = step_json(s);
-            if let Value::Object(m) = &mut v {
-                m.insert("type".into(), json!("event"));
+            EntryView::Window {
+                status,
+                start: crate::time::format_time(opened.time),
+                expiry: expiry.map(format_expiry),
+                closed_at: closed.as_ref().map(|c| crate::time::format_time(c.time)),
+                readers: window_readers(opened, extensions),
+                opened: opened.into(),
+                extensions: extensions.iter().map(StepView::from).collect(),
+                closed: closed.as_ref().map(StepView::from),
+                reads: None,
             }
-            v
         }
+        Entry::Event(s) => EntryView::Event(s.into()),
     }
+}
+
+/// [`entry_view`] as a JSON value.
+pub fn entry_json(e: &Entry, now: OffsetDateTime) -> Value {
+    serde_json::to_value(entry_view(e, now)).unwrap_or(Value::Null)
 }
 
 /// Every step of `entries`, one CSV line each (through [`crate::trail::csv`]), newest entry first:
