@@ -228,6 +228,8 @@ pub struct ReadCount {
 }
 
 /// An entry as `history --json` shows it (`"type": "window"` or `"event"`).
+// Built once per line of output and serialised at once: boxing the window would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum EntryView {
