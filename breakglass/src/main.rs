@@ -4,6 +4,8 @@
 mod approval_cmd;
 mod aws_cmd;
 mod config_cmd;
+#[cfg(test)]
+mod docs_commands;
 mod history_cmd;
 mod input;
 mod org_cmd;
