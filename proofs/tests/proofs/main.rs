@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod deployment;
+mod docs;
 mod limits;
 mod organisation_templates;
 mod paths;
