@@ -18,4 +18,4 @@ fi
 # rust-cargolambda is a SAM beta feature.
 sam build --beta-features --template-file "$template"
 ls -l .aws-sam/build/*/bootstrap
-echo "package: done; deploy with: sam deploy --guided --template-file .aws-sam/build/template.yaml --capabilities CAPABILITY_NAMED_IAM"
+echo "package: done; deploy with sam deploy as the breakglass-deployment role: docs/deploy.md, step 4"

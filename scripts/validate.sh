@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv-lint/bin:$PATH" SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-eu-central-1}
-templates=(template.yaml organisation/member.yaml catalog/products/open-log-access.yaml catalog/products/close-log-access.yaml catalog/products/request-log-access.yaml)
+templates=(template.yaml deployment-role.yaml organisation/member.yaml catalog/products/open-log-access.yaml catalog/products/close-log-access.yaml catalog/products/request-log-access.yaml)
 failed=0
 step() { # name, fix hint, command...
   local name=$1 hint=$2

@@ -4,6 +4,8 @@
 mod approval_cmd;
 mod aws_cmd;
 mod config_cmd;
+#[cfg(test)]
+mod docs_commands;
 mod history_cmd;
 mod input;
 mod org_cmd;
@@ -17,9 +19,9 @@ use std::process::ExitCode;
 use breakglass_core::runtime::Settings;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Guard for sensitive log data in S3: policy tools for the ClosedAccess / OpenAccess templates.
+/// Operator CLI of breakglass: open, close, status, the two-person rule, history and access reports of the protected log buckets; policy tools; organisation mode's policies and config.
 #[derive(Debug, Parser)]
-#[command(name = "breakglass", version, about, propagate_version = true)]
+#[command(name = "breakglass", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -254,7 +256,7 @@ struct DecideArgs {
     /// The account that owns the bucket (organisation mode; checked against the config).
     #[arg(long, value_name = "ID")]
     account: Option<String>,
-    /// How long to wait for the approval to be in the audit trail before opening (seconds).
+    /// `approve`: seconds to wait for the approval to be in the audit trail before opening (`deny` opens nothing and waits for nothing).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=600))]
     wait: u64,
     #[command(flatten)]

@@ -3,6 +3,8 @@
 //! templates *deny* is proven here, what is detected on moto is in tests/tests/e2e/.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod deployment;
+mod docs;
 mod limits;
 mod organisation_templates;
 mod paths;

@@ -52,8 +52,12 @@ fn source_paths(text: &str) -> BTreeSet<String> {
 #[test]
 fn every_source_path_the_docs_and_templates_name_exists() {
     let root = root();
-    let mut files =
-        vec![root.join("README.md"), root.join("template.yaml"), root.join("organisation/member.yaml")];
+    let mut files = vec![
+        root.join("README.md"),
+        root.join("template.yaml"),
+        root.join("deployment-role.yaml"),
+        root.join("organisation/member.yaml"),
+    ];
     for dir in ["docs", "catalog/products"] {
         for entry in std::fs::read_dir(root.join(dir)).unwrap() {
             let path = entry.unwrap().path();
