@@ -18,7 +18,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Guard for sensitive log data in S3: policy tools for the ClosedAccess / OpenAccess templates.
 #[derive(Debug, Parser)]
-#[command(name = "breakglass", version, about, propagate_version = true)]
+#[command(name = "breakglass", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("BREAKGLASS_COMMIT"), ")"), about, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
