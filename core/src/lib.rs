@@ -16,6 +16,10 @@
 //! | [`notify`] | the mails and the JSON message | notifier |
 //! | [`runtime`] | the Lambdas' settings (the one reader of the environment), the config in force, the pipelines, mail pacing | the four Lambdas, CLI |
 
+/// The release every crate of the workspace shares (`[workspace.package] version`): named in every
+/// audit record, every log line of the functions and the stacks' `Version` output.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 pub mod events;
 pub mod guarded;
 pub mod notice;

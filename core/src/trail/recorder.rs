@@ -182,6 +182,7 @@ pub async fn record<L: AuditLog, B: EventBus>(
             bytes: list.iter().map(|r| r.bytes).sum(),
             reads: list,
             config_sha256: trail.config_sha256.clone(),
+            version: Some(crate::VERSION.to_owned()),
             id: None,
             bucket,
         };
@@ -211,6 +212,7 @@ pub async fn record<L: AuditLog, B: EventBus>(
             bytes: read.bytes,
             reads: vec![read],
             config_sha256: trail.config_sha256.clone(),
+            version: Some(crate::VERSION.to_owned()),
             id: None,
         };
         let key_dir = format!("{DENIED}/{slot}/{}", place(config, &record.bucket));
@@ -286,6 +288,7 @@ async fn write_unreadable<L: AuditLog>(
         "body": kept,
         "truncated": body.chars().count() > KEPT,
         "config_sha256": trail.config_sha256,
+        "version": crate::VERSION,
     });
     let (record, short) = sealed(record);
     let key = format!("{}{UNREADABLE}/{}-{short}.json", trail.config.prefix, crate::time::format_time(now));
