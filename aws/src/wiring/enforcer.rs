@@ -15,7 +15,9 @@ use breakglass_core::access::approval::TrailRecords;
 use breakglass_core::guard::enforce::Enforcer;
 use breakglass_core::guard::sentinel::Sentinel;
 use breakglass_core::guard::watch::Expected;
-use breakglass_core::runtime::{enforcer_event, EnforcerPorts, Fanout, Guard, LoadedConfig, PerConfig};
+use breakglass_core::runtime::{
+    enforcer_event, EnforcerPorts, Fanout, Guard, LoadedConfig, PerConfig, Settings,
+};
 use breakglass_core::trail::audit::Trail;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
@@ -100,8 +102,9 @@ pub struct EnforcerFunction {
 }
 
 impl Function for EnforcerFunction {
-    async fn start() -> Result<EnforcerFunction, BoxError> {
-        let base = Base::start().await?;
+    const NAME: &'static str = "enforcer";
+    async fn start(settings: Settings) -> Result<EnforcerFunction, BoxError> {
+        let base = Base::start(settings).await?;
         let expected = base.settings.expected()?;
         let bus = base.settings.event_bus()?.to_owned();
         let queue =
