@@ -17,6 +17,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use breakglass_config::AuditConfig;
+use breakglass_core::metrics::Metrics;
 use breakglass_core::runtime::{LoadedConfig, LogFormat, PerConfig, Settings, SetupError};
 use breakglass_core::trail::audit::Trail;
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -64,6 +65,15 @@ fn init_logging(settings: &Settings) {
             lines.json().flatten_event(true).with_current_span(true).with_span_list(false).init()
         }
         LogFormat::Text => lines.without_time().init(),
+    }
+}
+
+/// Prints each metrics line (EMF) on stdout, where CloudWatch Logs extracts it: a line of its own,
+/// not a log event, which would wrap it.
+fn emit(metrics: &[Metrics]) {
+    let now = time::OffsetDateTime::now_utc();
+    for line in metrics.iter().filter_map(|m| m.to_line(now)) {
+        println!("{line}");
     }
 }
 

@@ -10,7 +10,7 @@ use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::{trail_or_error, BoxError, Function, Trailed};
+use super::{emit, trail_or_error, BoxError, Function, Trailed};
 use crate::EventBridgeBus;
 
 #[derive(Debug)]
@@ -28,7 +28,9 @@ impl Function for RecorderFunction {
         Ok(RecorderFunction { trailed, bus })
     }
     async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Value, BoxError> {
-        self.handle(&event.payload, OffsetDateTime::now_utc()).await
+        let answer = self.handle(&event.payload, OffsetDateTime::now_utc()).await?;
+        emit(&breakglass_core::runtime::measure::recorder(Self::NAME, &answer));
+        Ok(answer)
     }
 }
 

@@ -7,6 +7,7 @@
 mod config;
 mod enforcer;
 mod malformed;
+pub mod measure;
 mod notifier;
 mod pace;
 mod settings;

@@ -71,6 +71,8 @@ pub struct Recorded {
     /// Message ids to hand back to SQS (their records could not be written).
     pub failed: Vec<String>,
     pub reads: usize,
+    /// Reads by a principal that is not an investigator role of the bucket (each alerted).
+    pub outside: usize,
     pub denied: usize,
     pub unreadable: usize,
     pub records: usize,
@@ -83,6 +85,7 @@ impl Recorded {
         json!({
             "batchItemFailures": self.failed.iter().map(|id| json!({"itemIdentifier": id})).collect::<Vec<_>>(),
             "reads": self.reads,
+            "outside": self.outside,
             "denied": self.denied,
             "unreadable": self.unreadable,
             "records": self.records,
@@ -166,6 +169,7 @@ pub async fn record<L: AuditLog, B: EventBus>(
             .cloned()
             .collect();
         if !strangers.is_empty() {
+            out.outside += strangers.len();
             outside.insert(bucket.clone(), strangers);
         }
         out.reads += list.len();
