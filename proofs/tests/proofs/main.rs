@@ -6,4 +6,5 @@
 mod limits;
 mod organisation_templates;
 mod paths;
+mod release;
 mod template;
