@@ -63,13 +63,13 @@ bench: zips
 	./target/release/lambda_bench
 	./target/release/sweep_bench
 
-# The Lambda zips whose sizes `make bench` reports (x86_64 here; see scripts/package.sh).
+# The Lambda zips whose sizes `make bench` reports (x86_64, as template.yaml deploys them).
 zips:
 	@./scripts/venv.sh lambda
 	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --x86-64 --output-format zip -p enforcer -p notifier -p catalog -p recorder
 
-# sam build with cargo-lambda (scripts/package.sh): arm64 as in template.yaml where the aarch64 target
-# is installed, else an x86_64 variant of the template (it says so).
+# sam build with cargo-lambda (scripts/package.sh): x86_64, as template.yaml deploys and as built and
+# tested here; ARCH=arm64 builds a Graviton variant of the template where the aarch64 target is installed.
 package:
 	@./scripts/package.sh
 

@@ -21,7 +21,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Operator CLI of breakglass: open, close, status, the two-person rule, history and access reports of the protected log buckets; policy tools; organisation mode's policies and config.
 #[derive(Debug, Parser)]
-#[command(name = "breakglass", version, propagate_version = true)]
+#[command(name = "breakglass", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("BREAKGLASS_COMMIT"), ")"), propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -604,3 +604,16 @@ fn policy_tools_answer_in_json_too() {
     assert_eq!(v["deciding"][0]["sid"], "ClosedAccess");
     assert!(v["deciding"][0]["statement"].as_str().unwrap().starts_with("deny everyone"), "{v}");
 }
+
+#[test]
+fn version_names_the_release_and_the_commit() {
+    let o = run(&["--version"], b"");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    // The commit as git names it now (the build script reran when HEAD moved), else `unknown`.
+    let head = Command::new("git").args(["rev-parse", "--short", "HEAD"]).current_dir(root()).output();
+    let commit = head
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or_else(|| "unknown".to_owned(), |o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    assert_eq!(o.stdout.trim(), format!("breakglass {} ({commit})", env!("CARGO_PKG_VERSION")));
+}

@@ -7,7 +7,7 @@
 //!
 //! | room | what | used by |
 //! |---|---|---|
-//! | ground: [`time`], [`guarded`], [`events`], [`notice`], [`ports`] | the vocabulary: times, the guarded calls, the bus events and the notification document (leaves), the ports | all |
+//! | ground: [`time`], [`guarded`], [`events`], [`notice`], [`metrics`], [`ports`] | the vocabulary: times, the guarded calls, the bus events, the notification document and the metrics' format (leaves), the ports | all |
 //! | [`inbound`] | reading what arrives: CloudTrail events, object reads, the account/region routing check | enforcer, notifier, recorder |
 //! | [`organisation`] | the organisation's SCP and its templates | CLI |
 //! | [`trail`] | the audit trail: written, read back as history (tamper evidence included), the recorder's reads and the window reports | all four Lambdas, CLI |
@@ -16,8 +16,13 @@
 //! | [`notify`] | the mails and the JSON message | notifier |
 //! | [`runtime`] | the Lambdas' settings (the one reader of the environment), the config in force, the pipelines, mail pacing | the four Lambdas, CLI |
 
+/// The release every crate of the workspace shares (`[workspace.package] version`): named in every
+/// audit record, every log line of the functions and the stacks' `Version` output.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 pub mod events;
 pub mod guarded;
+pub mod metrics;
 pub mod notice;
 pub mod ports;
 pub mod time;

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use breakglass_core::access::catalog::{handle, Catalog, Origin};
 use breakglass_core::runtime::PerConfig;
+use breakglass_core::runtime::Settings;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -31,8 +32,9 @@ pub struct CatalogFunction {
 }
 
 impl Function for CatalogFunction {
-    async fn start() -> Result<CatalogFunction, BoxError> {
-        let base = Base::start().await?;
+    const NAME: &'static str = "catalog";
+    async fn start(settings: Settings) -> Result<CatalogFunction, BoxError> {
+        let base = Base::start(settings).await?;
         let bus = EventBridgeBus::new(base.clients.eventbridge.clone(), base.settings.event_bus()?);
         let responder = HttpsResponder::new()?;
         let provenance = CloudFormationProvenance::new(base.clients.cloudformation.clone());

@@ -15,13 +15,15 @@ use breakglass_core::access::approval::TrailRecords;
 use breakglass_core::guard::enforce::Enforcer;
 use breakglass_core::guard::sentinel::Sentinel;
 use breakglass_core::guard::watch::Expected;
-use breakglass_core::runtime::{enforcer_event, EnforcerPorts, Fanout, Guard, LoadedConfig, PerConfig};
+use breakglass_core::runtime::{
+    enforcer_event, measure, EnforcerPorts, Fanout, Guard, LoadedConfig, PerConfig, Settings,
+};
 use breakglass_core::trail::audit::Trail;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::{Base, BoxError, Function};
+use super::{emit, Base, BoxError, Function};
 use crate::{
     Accounts, AwsControlPlane, Clients, EventBridgeBus, S3AuditLog, S3Directory, S3Registry, S3Store,
     SqsSweepQueue,
@@ -100,8 +102,9 @@ pub struct EnforcerFunction {
 }
 
 impl Function for EnforcerFunction {
-    async fn start() -> Result<EnforcerFunction, BoxError> {
-        let base = Base::start().await?;
+    const NAME: &'static str = "enforcer";
+    async fn start(settings: Settings) -> Result<EnforcerFunction, BoxError> {
+        let base = Base::start(settings).await?;
         let expected = base.settings.expected()?;
         let bus = base.settings.event_bus()?.to_owned();
         let queue =
@@ -124,7 +127,10 @@ impl Function for EnforcerFunction {
         })
     }
     async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Value, BoxError> {
-        self.handle(&event.payload, OffsetDateTime::now_utc()).await
+        let started = std::time::Instant::now();
+        let answer = self.handle(&event.payload, OffsetDateTime::now_utc()).await;
+        emit(&measure::enforcer(Self::NAME, &event.payload, answer.as_ref().ok(), started.elapsed()));
+        answer
     }
 }
 

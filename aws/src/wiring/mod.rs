@@ -17,10 +17,12 @@ use std::future::Future;
 use std::sync::Arc;
 
 use breakglass_config::AuditConfig;
-use breakglass_core::runtime::{LoadedConfig, PerConfig, Settings, SetupError};
+use breakglass_core::metrics::Metrics;
+use breakglass_core::runtime::{LoadedConfig, LogFormat, PerConfig, Settings, SetupError};
 use breakglass_core::trail::audit::Trail;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
+use tracing::Instrument as _;
 
 use crate::{Clients, ConfigSource, S3AuditLog};
 
@@ -29,8 +31,10 @@ pub type BoxError = lambda_runtime::Error;
 
 /// One Lambda function: started once per process, then handed every invocation.
 pub trait Function: Sized {
-    /// Cold start: settings, clients, the config in force; an error stops the process.
-    fn start() -> impl Future<Output = Result<Self, BoxError>>;
+    /// The function's short name (`enforcer`, …): in every log line and as the metrics' `Function`.
+    const NAME: &'static str;
+    /// Cold start: clients and the config in force from `settings`; an error stops the process.
+    fn start(settings: Settings) -> impl Future<Output = Result<Self, BoxError>>;
     /// One invocation's answer; an error fails it (Lambda retries, the error alarm fires).
     fn invoke(&self, event: LambdaEvent<Value>) -> impl Future<Output = Result<Value, BoxError>>;
 }
@@ -38,14 +42,39 @@ pub trait Function: Sized {
 /// A Lambda main: logging, [`Function::start`], then every event to [`Function::invoke`]. A
 /// failure to start ends the process with the error (Rust prints its Debug form).
 pub async fn serve<F: Function>() -> Result<(), BoxError> {
-    init_logging();
-    let function = &F::start().await?;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| function.invoke(event))).await
+    let settings = Settings::from_env();
+    init_logging(&settings);
+    // Every line names the release and the function. At error level, so that no level setting
+    // drops the span from the lines it lets through.
+    let span = tracing::error_span!("breakglass", version = breakglass_core::VERSION, function = F::NAME);
+    let function = &F::start(settings).instrument(span.clone()).await?;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        function.invoke(event).instrument(span.clone())
+    }))
+    .await
 }
 
-/// The functions' log format: one line per event, no colours or times (CloudWatch adds its own).
-fn init_logging() {
-    tracing_subscriber::fmt().with_ansi(false).without_time().with_target(false).init();
+/// The functions' log lines at the level of [`Settings::log_level`]: one JSON object per line when
+/// Lambda's log format is JSON (`message` and `level` at the top, the span's version and function
+/// under `span`), else plain text without colours or times (CloudWatch adds its own).
+fn init_logging(settings: &Settings) {
+    let lines =
+        tracing_subscriber::fmt().with_ansi(false).with_target(false).with_max_level(settings.log_level);
+    match settings.log_format {
+        LogFormat::Json => {
+            lines.json().flatten_event(true).with_current_span(true).with_span_list(false).init()
+        }
+        LogFormat::Text => lines.without_time().init(),
+    }
+}
+
+/// Prints each metrics line (EMF) on stdout, where CloudWatch Logs extracts it: a line of its own,
+/// not a log event, which would wrap it.
+fn emit(metrics: &[Metrics]) {
+    let now = time::OffsetDateTime::now_utc();
+    for line in metrics.iter().filter_map(|m| m.to_line(now)) {
+        println!("{line}");
+    }
 }
 
 /// What every function starts from: its settings, the clients, and the config in force.
@@ -58,8 +87,7 @@ struct Base {
 
 impl Base {
     /// A config that cannot be read at cold start stops the function (fail closed).
-    async fn start() -> Result<Base, SetupError> {
-        let settings = Settings::from_env();
+    async fn start(settings: Settings) -> Result<Base, SetupError> {
         let clients = Clients::load(settings.endpoint_url.as_deref()).await;
         // One readable line (the error itself), not only the Debug form Rust prints when main fails.
         let source = ConfigSource::load(&clients, &settings)
@@ -78,8 +106,8 @@ struct Trailed {
 }
 
 impl Trailed {
-    async fn start() -> Result<Trailed, SetupError> {
-        let base = Base::start().await?;
+    async fn start(settings: Settings) -> Result<Trailed, SetupError> {
+        let base = Base::start(settings).await?;
         // Checked at cold start: without an audit trail the function does not start.
         base.settings.audit(&base.source.current().await.config)?;
         Ok(Trailed { base, trails: PerConfig::default() })

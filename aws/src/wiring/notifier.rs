@@ -8,6 +8,7 @@
 //! unrecorded break-glass is what the trail exists to prevent.
 
 use breakglass_core::notify::Scope;
+use breakglass_core::runtime::Settings;
 use breakglass_core::runtime::{notify_event_in, Paced};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
@@ -25,8 +26,9 @@ pub struct NotifierFunction {
 }
 
 impl Function for NotifierFunction {
-    async fn start() -> Result<NotifierFunction, BoxError> {
-        let trailed = Trailed::start().await?;
+    const NAME: &'static str = "notifier";
+    async fn start(settings: Settings) -> Result<NotifierFunction, BoxError> {
+        let trailed = Trailed::start(settings).await?;
         let base = &trailed.base;
         let scope = base.settings.scope();
         // Mail below SNS's email limit (one notifier runs at a time: template.yaml's reserved concurrency).

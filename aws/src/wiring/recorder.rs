@@ -5,11 +5,12 @@
 //! `BREAKGLASS_CONFIG` or `BREAKGLASS_CONFIG_FILE`, `BREAKGLASS_EVENT_BUS`,
 //! `BREAKGLASS_AUDIT_BUCKET`, `BREAKGLASS_RECORD_KEY`. Without an audit trail it does not start.
 
+use breakglass_core::runtime::Settings;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::{trail_or_error, BoxError, Function, Trailed};
+use super::{emit, trail_or_error, BoxError, Function, Trailed};
 use crate::EventBridgeBus;
 
 #[derive(Debug)]
@@ -19,14 +20,17 @@ pub struct RecorderFunction {
 }
 
 impl Function for RecorderFunction {
-    async fn start() -> Result<RecorderFunction, BoxError> {
-        let trailed = Trailed::start().await?;
+    const NAME: &'static str = "recorder";
+    async fn start(settings: Settings) -> Result<RecorderFunction, BoxError> {
+        let trailed = Trailed::start(settings).await?;
         let (clients, settings) = (&trailed.base.clients, &trailed.base.settings);
         let bus = EventBridgeBus::new(clients.eventbridge.clone(), settings.event_bus()?);
         Ok(RecorderFunction { trailed, bus })
     }
     async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Value, BoxError> {
-        self.handle(&event.payload, OffsetDateTime::now_utc()).await
+        let answer = self.handle(&event.payload, OffsetDateTime::now_utc()).await?;
+        emit(&breakglass_core::runtime::measure::recorder(Self::NAME, &answer));
+        Ok(answer)
     }
 }
 

@@ -95,6 +95,31 @@ impl Outcome {
     }
 }
 
+/// Why a policy was unlawful, in one word: the [`crate::metrics::CAUSE`] of a drift (few values,
+/// unlike the reason, which names the caller or the expiry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Cause {
+    /// Neither ClosedAccess nor a lawful OpenAccess.
+    Drift,
+    /// An OpenAccess past its expiry.
+    Expired,
+    /// A lawful-looking OpenAccess written by someone who is not a break-glass principal.
+    Unauthorised,
+    /// An OpenAccess of a bucket under the two-person rule that no approval covers.
+    Unapproved,
+}
+
+impl Cause {
+    pub fn word(self) -> &'static str {
+        match self {
+            Cause::Drift => "drift",
+            Cause::Expired => "expired",
+            Cause::Unauthorised => "unauthorised",
+            Cause::Unapproved => "unapproved",
+        }
+    }
+}
+
 /// One bucket's reconciliation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
@@ -103,6 +128,8 @@ pub struct Report {
     pub before_hash: Option<PolicyHash>,
     pub outcome: Outcome,
     pub reason: Option<String>,
+    /// Why it was unlawful (`None` when lawful).
+    pub cause: Option<Cause>,
     pub after_hash: Option<PolicyHash>,
 }
 
@@ -295,16 +322,25 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
             before_hash: c.hash,
             outcome: Outcome::Lawful,
             reason: None,
+            cause: None,
             after_hash: c.hash,
         };
-        let reason = match unlawful(bucket, &c, call) {
-            Some(reason) => reason,
+        let (reason, cause) = match unlawful(bucket, &c, call) {
+            Some(reason) => {
+                let cause = match &c.state {
+                    State::Expired(_) => Cause::Expired,
+                    State::Open(_) => Cause::Unauthorised,
+                    _ => Cause::Drift,
+                };
+                (reason, cause)
+            }
             None => match self.unapproved(bucket, &c).await {
-                Some(reason) => reason,
+                Some(reason) => (reason, Cause::Unapproved),
                 None => return Ok((report, None)),
             },
         };
         report.reason = Some(reason.clone());
+        report.cause = Some(cause);
         let diff = diff_nearest(bucket, parsed.as_ref(), now);
 
         if self.dry_run {

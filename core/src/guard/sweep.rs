@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::events::{OwnEvent, Remediation, SweepIncomplete, Unchecked};
-use crate::guard::enforce::{EnforceError, Enforcer};
+use crate::guard::enforce::{EnforceError, Enforcer, Outcome};
 use crate::guard::sentinel::Sentinel;
 use crate::ports::{
     AuditLog, AuditReader, BucketRecords, BucketSettings, ControlPlane, EventBus, PolicyStore, PortError,
@@ -232,6 +232,9 @@ pub struct ShardDone {
     pub checked: usize,
     pub remediated: usize,
     pub repairs: usize,
+    /// The unlawful policies found, by [`crate::guard::enforce::Cause`] word, and those closed.
+    pub drift: BTreeMap<&'static str, usize>,
+    pub closed: usize,
     /// Buckets not checked, with why; non-empty fails the try.
     pub unchecked: Vec<Unchecked>,
 }
@@ -291,6 +294,12 @@ where
     let mut remediations = Vec::new();
     for (bucket, policy, event, settings) in results {
         remediations.extend(event);
+        if let Ok(report) = &policy {
+            if let Some(cause) = report.cause {
+                *done.drift.entry(cause.word()).or_default() += 1;
+            }
+            done.closed += usize::from(report.outcome == Outcome::Closed);
+        }
         let mut errors: Vec<EnforceError> = Vec::new();
         if let Err(e) = policy {
             errors.push(e);
@@ -462,7 +471,7 @@ where
                             shards.push(json!({
                                 "index": shard.index, "account": shard.account, "region": shard.region,
                                 "attempt": m.receive_count, "checked": done.checked, "remediated": done.remediated,
-                                "repairs": done.repairs, "ms": ms,
+                                "repairs": done.repairs, "ms": ms, "drift": done.drift, "closed": done.closed,
                                 "unchecked": done.unchecked.iter().map(|u| &u.bucket).collect::<Vec<_>>(),
                             }));
                         }

@@ -228,6 +228,7 @@ fn summary(
                 "before_hash": r.before_hash.map(|h| h.to_string()),
                 "outcome": r.outcome.word(),
                 "reason": r.reason,
+                "cause": r.cause.map(|c| c.word()),
                 "after_hash": r.after_hash.map(|h| h.to_string()),
             })
         })

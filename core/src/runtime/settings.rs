@@ -50,6 +50,14 @@ pub const SLOT_ENV: &str = "BREAKGLASS_DIGEST_SLOT_SECONDS";
 pub const REPORT_DELAY_ENV: &str = "BREAKGLASS_REPORT_DELAY_SECONDS";
 /// Where the AWS clients send their requests (moto in tests).
 pub const ENDPOINT_ENV: &str = "AWS_ENDPOINT_URL";
+/// Lambda's log format (`LoggingConfig.LogFormat`): `JSON` or `Text`, set by Lambda itself.
+pub const LOG_FORMAT_ENV: &str = "AWS_LAMBDA_LOG_FORMAT";
+/// Lambda's application log level (`LoggingConfig.ApplicationLogLevel`, JSON format only), set by
+/// Lambda; wins over [`RUST_LOG_ENV`].
+pub const LOG_LEVEL_ENV: &str = "AWS_LAMBDA_LOG_LEVEL";
+/// The log level elsewhere (a plain level such as `debug`: no per-module filters, which would pull
+/// a regex engine into every zip).
+pub const RUST_LOG_ENV: &str = "RUST_LOG";
 
 /// How often the config object is re-checked at most, unless [`CONFIG_REFRESH_ENV`] lowers it.
 pub const REFRESH: Duration = Duration::from_secs(60);
@@ -78,7 +86,7 @@ pub enum SetupError {
 
 /// Every setting the functions and the CLI take from the environment. Empty values count as unset,
 /// except where noted.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// [`CONFIG_ENV`] (blank counts as unset).
     pub config_text: Option<String>,
@@ -106,6 +114,24 @@ pub struct Settings {
     /// The recorder's digest slot and report delay ([`SLOT_ENV`], [`REPORT_DELAY_ENV`]).
     pub timing: Timing,
     pub endpoint_url: Option<String>,
+    /// JSON log lines when [`LOG_FORMAT_ENV`] is `JSON`, else plain text.
+    pub log_format: LogFormat,
+    /// [`LOG_LEVEL_ENV`], else [`RUST_LOG_ENV`], as a level (`FATAL` is `ERROR`); else `INFO`.
+    pub log_level: tracing::Level,
+}
+
+/// How the functions write their log lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings::from_lookup(|_| None)
+    }
 }
 
 impl Settings {
@@ -147,6 +173,14 @@ impl Settings {
                 }),
             },
             endpoint_url: set(ENDPOINT_ENV),
+            log_format: match set(LOG_FORMAT_ENV) {
+                Some(f) if f.eq_ignore_ascii_case("json") => LogFormat::Json,
+                _ => LogFormat::Text,
+            },
+            log_level: set(LOG_LEVEL_ENV)
+                .or_else(|| set(RUST_LOG_ENV))
+                .and_then(|l| level(&l))
+                .unwrap_or(tracing::Level::INFO),
         }
     }
 
@@ -200,6 +234,19 @@ impl Settings {
     }
 }
 
+/// A log level as Lambda or `RUST_LOG` spells it, any case; `None` for anything else (a
+/// per-module filter, a typo), which leaves the default.
+fn level(name: &str) -> Option<tracing::Level> {
+    match name.trim().to_ascii_uppercase().as_str() {
+        "TRACE" => Some(tracing::Level::TRACE),
+        "DEBUG" => Some(tracing::Level::DEBUG),
+        "INFO" => Some(tracing::Level::INFO),
+        "WARN" => Some(tracing::Level::WARN),
+        "ERROR" | "FATAL" => Some(tracing::Level::ERROR),
+        _ => None,
+    }
+}
+
 /// `s3://bucket/key` → (bucket, key); `None` unless the bucket is a bucket name and the key is not empty.
 pub fn parse_s3_url(url: &str) -> Option<(String, String)> {
     let (bucket, key) = url.strip_prefix("s3://")?.split_once('/')?;
@@ -229,6 +276,20 @@ mod tests {
             "missing environment variable `BREAKGLASS_EVENT_BUS`"
         );
         assert!(s.config_location().unwrap().is_none());
+        assert_eq!(s.log_format, LogFormat::Text);
+        assert_eq!(s.log_level, tracing::Level::INFO);
+        assert_eq!(Settings::default(), s);
+    }
+
+    #[test]
+    fn lambdas_log_settings_win_over_rust_log() {
+        let s = settings(&[(LOG_FORMAT_ENV, "JSON"), (LOG_LEVEL_ENV, "FATAL"), (RUST_LOG_ENV, "debug")]);
+        assert_eq!((s.log_format, s.log_level), (LogFormat::Json, tracing::Level::ERROR));
+        let s = settings(&[(LOG_FORMAT_ENV, "Text"), (RUST_LOG_ENV, "debug")]);
+        assert_eq!((s.log_format, s.log_level), (LogFormat::Text, tracing::Level::DEBUG));
+        // A per-module filter is not a level: the default stays.
+        let s = settings(&[(LOG_LEVEL_ENV, ""), (RUST_LOG_ENV, "breakglass=trace")]);
+        assert_eq!(s.log_level, tracing::Level::INFO);
     }
 
     #[test]

@@ -100,6 +100,10 @@ pub struct Body {
     pub account: Option<String>,
     #[serde(default)]
     pub config_sha256: Option<String>,
+    /// The release that wrote it ([`crate::VERSION`]); absent from records written before 0.2.0,
+    /// which still read (and verify: the signature is over the stored bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     /// The notification's JSON document ([`Document`]) without the mail text. A `Value`: the
     /// two-person rule reads its events back from it as their own types, also from records that
     /// were not written from a notification.
@@ -336,6 +340,7 @@ pub fn record(
         summary: n.subject.clone(),
         account: account.clone(),
         config_sha256: config_sha256.map(str::to_owned),
+        version: Some(crate::VERSION.to_owned()),
         detail: detail.to_value(),
         id: None,
     };

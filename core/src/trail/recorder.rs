@@ -71,6 +71,8 @@ pub struct Recorded {
     /// Message ids to hand back to SQS (their records could not be written).
     pub failed: Vec<String>,
     pub reads: usize,
+    /// Reads by a principal that is not an investigator role of the bucket (each alerted).
+    pub outside: usize,
     pub denied: usize,
     pub unreadable: usize,
     pub records: usize,
@@ -83,6 +85,7 @@ impl Recorded {
         json!({
             "batchItemFailures": self.failed.iter().map(|id| json!({"itemIdentifier": id})).collect::<Vec<_>>(),
             "reads": self.reads,
+            "outside": self.outside,
             "denied": self.denied,
             "unreadable": self.unreadable,
             "records": self.records,
@@ -166,6 +169,7 @@ pub async fn record<L: AuditLog, B: EventBus>(
             .cloned()
             .collect();
         if !strangers.is_empty() {
+            out.outside += strangers.len();
             outside.insert(bucket.clone(), strangers);
         }
         out.reads += list.len();
@@ -182,6 +186,7 @@ pub async fn record<L: AuditLog, B: EventBus>(
             bytes: list.iter().map(|r| r.bytes).sum(),
             reads: list,
             config_sha256: trail.config_sha256.clone(),
+            version: Some(crate::VERSION.to_owned()),
             id: None,
             bucket,
         };
@@ -211,6 +216,7 @@ pub async fn record<L: AuditLog, B: EventBus>(
             bytes: read.bytes,
             reads: vec![read],
             config_sha256: trail.config_sha256.clone(),
+            version: Some(crate::VERSION.to_owned()),
             id: None,
         };
         let key_dir = format!("{DENIED}/{slot}/{}", place(config, &record.bucket));
@@ -286,6 +292,7 @@ async fn write_unreadable<L: AuditLog>(
         "body": kept,
         "truncated": body.chars().count() > KEPT,
         "config_sha256": trail.config_sha256,
+        "version": crate::VERSION,
     });
     let (record, short) = sealed(record);
     let key = format!("{}{UNREADABLE}/{}-{short}.json", trail.config.prefix, crate::time::format_time(now));

@@ -28,6 +28,9 @@ pub struct ReadRecord {
     pub reads: Vec<ObjectRead>,
     #[serde(default)]
     pub config_sha256: Option<String>,
+    /// The release that wrote it ([`crate::VERSION`]); absent from records written before 0.2.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     #[serde(default)]
     pub id: Option<String>,
 }

@@ -155,3 +155,28 @@ async fn automatic_close_after_expiry_ends_the_window() {
     assert!(m.email.contains("restored ClosedAccess as planned"), "{}", m.email);
     assert!(m.attributes.contains(&("kind".into(), "expiry".into())));
 }
+
+/// Records name the release that wrote them; one written before (no `version`) still reads, and
+/// serialises back to the same bytes, so that its id and its signature (over those bytes) hold.
+#[test]
+fn records_name_their_release_and_older_records_read_unchanged() {
+    let golden = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/notification/golden.json");
+    let golden: Value = serde_json::from_str(&std::fs::read_to_string(golden).unwrap()).unwrap();
+    let bodies: Vec<&Value> = golden
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|case| case["out"].as_array().unwrap())
+        .filter_map(|out| out.get("record"))
+        .map(|r| &r["body"])
+        .collect();
+    assert!(bodies.len() > 10, "{}", bodies.len());
+    for body in bodies {
+        assert_eq!(body["version"], breakglass_core::VERSION, "{body}");
+        let mut older = body.clone();
+        older.as_object_mut().unwrap().remove("version");
+        let read: breakglass_core::trail::audit::Body = serde_json::from_value(older.clone()).unwrap();
+        assert_eq!(read.version, None);
+        assert_eq!(serde_json::to_value(&read).unwrap().to_string(), older.to_string());
+    }
+}

@@ -8,4 +8,5 @@ mod docs;
 mod limits;
 mod organisation_templates;
 mod paths;
+mod release;
 mod template;
