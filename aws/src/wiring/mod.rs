@@ -60,7 +60,7 @@ impl Base {
     /// A config that cannot be read at cold start stops the function (fail closed).
     async fn start() -> Result<Base, SetupError> {
         let settings = Settings::from_env();
-        let clients = Clients::load(settings.endpoint_url.as_deref()).await;
+        let clients = Clients::load(settings.endpoint_url.as_deref()).await?;
         // One readable line (the error itself), not only the Debug form Rust prints when main fails.
         let source = ConfigSource::load(&clients, &settings)
             .await
