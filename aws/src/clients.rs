@@ -1,6 +1,13 @@
 //! The SDK clients, built once per process from one shared configuration.
 
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
+use breakglass_core::runtime::{Settings, SetupError, Timeouts};
+
+/// Attempts per operation, the first included: the SDK's standard retries (backoff with jitter,
+/// throttling and transient errors), bounded by the operation timeout whatever the count.
+pub const MAX_ATTEMPTS: u32 = 3;
 
 /// The SDK clients breakglass uses, built from one shared configuration: the function's (or the
 /// operator's) own account and Region. Other accounts and Regions are reached through [`Accounts`].
@@ -11,6 +18,9 @@ pub struct Clients {
     pub path_style: bool,
     /// The shared configuration, for clients only some binaries need (STS in the CLI).
     pub config: aws_config::SdkConfig,
+    /// The bounds every client here has, for the HTTP clients built beside them (the catalog's
+    /// custom-resource answer).
+    pub timeouts: Timeouts,
     pub s3: aws_sdk_s3::Client,
     pub sns: aws_sdk_sns::Client,
     pub eventbridge: aws_sdk_eventbridge::Client,
@@ -22,23 +32,26 @@ pub struct Clients {
 
 impl Clients {
     /// Credentials and region from the usual SDK environment; `endpoint` (or `AWS_ENDPOINT_URL`)
-    /// overrides where requests go.
-    pub async fn load(endpoint: Option<&str>) -> Clients {
-        let from_env = match endpoint {
-            Some(_) => None,
-            None => breakglass_core::runtime::Settings::from_env().endpoint_url,
-        };
-        let endpoint = endpoint.or(from_env.as_deref());
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    /// overrides where requests go. Every client, and every one [`crate::Accounts`] derives from
+    /// this configuration, has the timeouts of the settings and the SDK's standard retries; an
+    /// invalid timeout variable is the error.
+    pub async fn load(endpoint: Option<&str>) -> Result<Clients, SetupError> {
+        let settings = Settings::from_env();
+        let timeouts = settings.timeouts?;
+        let endpoint = endpoint.or(settings.endpoint_url.as_deref());
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(timeout_config(&timeouts))
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
         if let Some(url) = endpoint {
             loader = loader.endpoint_url(url);
         }
         let shared = loader.load().await;
+        crate::errors::reached(endpoint, shared.region().map(|r| r.as_ref()));
         // Path-style addressing: virtual-host names (`bucket.localhost`) do not resolve for a local
         // endpoint, and it works the same against AWS.
         let s3_config =
             aws_sdk_s3::config::Builder::from(&shared).force_path_style(endpoint.is_some()).build();
-        Clients {
+        Ok(Clients {
             path_style: endpoint.is_some(),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             sns: aws_sdk_sns::Client::new(&shared),
@@ -48,8 +61,20 @@ impl Clients {
             cloudformation: aws_sdk_cloudformation::Client::new(&shared),
             sqs: aws_sdk_sqs::Client::new(&shared),
             config: shared,
-        }
+            timeouts,
+        })
     }
+}
+
+/// The SDK's form of [`Timeouts`]: reading the answer is bounded like the attempt, so that a
+/// connection that stays silent ends as a read timeout naming itself.
+fn timeout_config(t: &Timeouts) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(t.connect)
+        .read_timeout(t.attempt)
+        .operation_attempt_timeout(t.attempt)
+        .operation_timeout(t.operation)
+        .build()
 }
 
 /// A text object's write, ready for its conditions: the config (`breakglass config push`) and the

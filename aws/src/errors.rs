@@ -3,6 +3,7 @@
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use breakglass_core::ports::PortError;
+use canonical_policies::Quoted;
 
 /// Error codes AWS uses for throttling; anything else in 4xx is a refusal.
 const THROTTLING: [&str; 6] = [
@@ -30,9 +31,45 @@ where
                 PortError::Refused(text)
             }
         }
-        // Timeouts, connection failures, unreadable responses: worth another try.
+        // Timeouts, connection failures, unreadable responses: worth another try. A timeout says
+        // where nothing answered, since its cause is there (a proxy, a firewall, an endpoint).
+        SdkError::TimeoutError(_) => PortError::Retryable(timed_out::<E>(operation, &err)),
+        SdkError::DispatchFailure(d) if d.is_timeout() => {
+            PortError::Retryable(timed_out::<E>(operation, &err))
+        }
         _ => PortError::Retryable(format!("{operation}: {}", error_chain(&err))),
     }
+}
+
+/// Where the clients send their requests, set once by [`crate::Clients::load`]: the endpoint, or
+/// the Region where the SDK resolves each service's own.
+static REACHED: std::sync::OnceLock<Reached> = std::sync::OnceLock::new();
+
+#[derive(Debug)]
+struct Reached {
+    endpoint: Option<String>,
+    region: Option<String>,
+}
+
+pub(crate) fn reached(endpoint: Option<&str>, region: Option<&str>) {
+    // The first configuration of the process is the one its clients use; later loads (tests) keep it.
+    let _ = REACHED.set(Reached { endpoint: endpoint.map(str::to_owned), region: region.map(str::to_owned) });
+}
+
+/// One line for a timed-out call: the operation, where it went, and which timeout ended it (the
+/// SDK's own words, e.g. `HTTP read timeout occurred after 10s`).
+fn timed_out<E: 'static>(operation: &str, err: &dyn std::error::Error) -> String {
+    // The SDK crate of the error names the service: `aws_sdk_s3::operation::…` is `s3`.
+    let crate_name = std::any::type_name::<E>().split("::").next().unwrap_or_default();
+    let service = crate_name.strip_prefix("aws_sdk_").unwrap_or(crate_name);
+    let place = match REACHED.get() {
+        Some(Reached { endpoint: Some(url), .. }) => Quoted(url).to_string(),
+        Some(Reached { region: Some(region), .. }) => {
+            format!("the {} endpoint of Region {}", Quoted(service), Quoted(region))
+        }
+        _ => format!("the {} endpoint", Quoted(service)),
+    };
+    format!("{operation}: timed out: no answer from {place}: {}", error_chain(err))
 }
 
 pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {

@@ -2,6 +2,8 @@
 
 use breakglass_core::ports::PortError;
 use breakglass_core::ports::Responder;
+use breakglass_core::runtime::Timeouts;
+use canonical_policies::Quoted;
 
 use crate::errors::error_chain;
 
@@ -14,6 +16,7 @@ pub struct HttpsResponder {
         hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
         http_body_util::Full<bytes::Bytes>,
     >,
+    timeouts: Timeouts,
 }
 
 /// Why the HTTPS client could not be built.
@@ -22,17 +25,22 @@ pub struct HttpsResponder {
 pub struct TlsSetupError(std::io::Error);
 
 impl HttpsResponder {
-    pub fn new() -> Result<Self, TlsSetupError> {
+    /// Bounded like the SDK clients: `timeouts.connect` to connect, `timeouts.operation` in all.
+    pub fn new(timeouts: Timeouts) -> Result<Self, TlsSetupError> {
+        let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+        http.set_connect_timeout(Some(timeouts.connect));
+        // The connector only takes http(s) URLs when told so; the TLS layer above checks the scheme.
+        http.enforce_http(false);
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_native_roots()
             .map_err(TlsSetupError)?
             // Plain http only for tests with a local server; CloudFormation's URLs are https.
             .https_or_http()
             .enable_http1()
-            .build();
+            .wrap_connector(http);
         let client =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(https);
-        Ok(HttpsResponder { client })
+        Ok(HttpsResponder { client, timeouts })
     }
 }
 
@@ -42,10 +50,17 @@ impl Responder for HttpsResponder {
             .header("content-length", body.len())
             .body(http_body_util::Full::new(bytes::Bytes::from(body.to_owned())))
             .map_err(|e| PortError::Refused(format!("invalid response url: {e}")))?;
-        let response = self
-            .client
-            .request(request)
+        let host = request.uri().authority().map_or_else(String::new, ToString::to_string);
+        let limit = self.timeouts.operation;
+        let response = tokio::time::timeout(limit, self.client.request(request))
             .await
+            .map_err(|_| {
+                PortError::Retryable(format!(
+                    "PUT response url: timed out: no answer from {} within {} s",
+                    Quoted(&host),
+                    limit.as_secs()
+                ))
+            })?
             .map_err(|e| PortError::Retryable(format!("PUT response url: {}", error_chain(&e))))?;
         let status = response.status();
         if status.is_success() {

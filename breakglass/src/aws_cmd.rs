@@ -42,7 +42,8 @@ pub fn enforce(a: &EnforceArgs, settings: &Settings) -> Result<ExitCode, CliErro
         None => json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "breakglass-cli"}),
     };
     runtime()?.block_on(async {
-        let clients = Clients::load(a.aws.endpoint_url.as_deref()).await;
+        let clients =
+            Clients::load(a.aws.endpoint_url.as_deref()).await.map_err(|e| CliError::Input(e.to_string()))?;
         let accounts = accounts(&clients, &config).await?;
         // The two-person rule's approvals, from the config's audit trail (signatures checked).
         let audit = config.audit.clone();
@@ -94,7 +95,8 @@ pub fn notify(a: &NotifyArgs, settings: &Settings) -> Result<ExitCode, CliError>
         .clone()
         .ok_or_else(|| CliError::Input("--topic-arn is required unless --print".into()))?;
     runtime()?.block_on(async {
-        let clients = Clients::load(a.endpoint_url.as_deref()).await;
+        let clients =
+            Clients::load(a.endpoint_url.as_deref()).await.map_err(|e| CliError::Input(e.to_string()))?;
         // Records go to the config's audit trail when it has one, as the notifier's would.
         let trail = config.audit.clone().map(|a| wiring::trail(&clients, a, None));
         let publisher = SnsPublisher::new(clients.sns, topic);
@@ -127,7 +129,8 @@ pub fn status(a: &StatusArgs) -> Result<ExitCode, CliError> {
         }
     }
     runtime()?.block_on(async {
-        let clients = Clients::load(endpoint_url.as_deref()).await;
+        let clients =
+            Clients::load(endpoint_url.as_deref()).await.map_err(|e| CliError::Input(e.to_string()))?;
         let store = S3Store::routed(&clients, accounts(&clients, &config).await?, &config);
         let mut rows = Vec::new();
         let mut all_lawful = true;
@@ -205,7 +208,8 @@ impl Operator {
         event_bus: &str,
         config: &Config,
     ) -> Result<Operator, CliError> {
-        let clients = Clients::load(aws.endpoint_url.as_deref()).await;
+        let clients =
+            Clients::load(aws.endpoint_url.as_deref()).await.map_err(|e| CliError::Input(e.to_string()))?;
         let who = requester(&clients).await?;
         let now = OffsetDateTime::now_utc();
         let accounts = Accounts::for_config(&clients, config, &operator_session(&who));

@@ -57,7 +57,7 @@ pub fn push(a: &PushArgs) -> Result<ExitCode, CliError> {
         render(&loaded.config).map_err(|e| CliError::Input(format!("{}: {e}", Quoted(&path))))?;
     }
     runtime()?.block_on(async {
-        let clients = Clients::load(a.aws.endpoint_url.as_deref()).await;
+        let clients = Clients::load(a.aws.endpoint_url.as_deref()).await.map_err(|e| CliError::Input(e.to_string()))?;
         if loaded.config.organisation.is_some() {
             let ous: Vec<String> = loaded.config.ous.iter().map(|o| o.id.clone()).collect();
             let members = organisation_members(&clients, &ous).await.map_err(|e| {

@@ -25,7 +25,9 @@ pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
     let since = a.from.since.as_deref().map(parse_since).transpose()?;
     let now = OffsetDateTime::now_utc();
     let (mut read, reads) = crate::aws_cmd::runtime()?.block_on(async {
-        let clients = Clients::load(a.trail.aws.endpoint_url.as_deref()).await;
+        let clients = Clients::load(a.trail.aws.endpoint_url.as_deref())
+            .await
+            .map_err(|e| CliError::Input(e.to_string()))?;
         read_trail(&S3AuditLog::for_config(&clients, &audit), &audit, &prefix, &place).await
     })?;
     let (reads, read_warnings) = reads;

@@ -20,7 +20,9 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode, CliError> {
     let since = a.from.since.as_deref().map(parse_since).transpose()?;
     let now = OffsetDateTime::now_utc();
     let runtime = crate::aws_cmd::runtime()?;
-    let clients = runtime.block_on(Clients::load(a.trail.aws.endpoint_url.as_deref()));
+    let clients = runtime
+        .block_on(Clients::load(a.trail.aws.endpoint_url.as_deref()))
+        .map_err(|e| CliError::Input(e.to_string()))?;
     let log = S3AuditLog::for_config(&clients, &audit);
     let (history_read, (reads, read_warnings)) =
         runtime.block_on(read_trail(&log, &audit, &prefix, &place))?;

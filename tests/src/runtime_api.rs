@@ -178,6 +178,17 @@ pub fn binary(name: &str) -> PathBuf {
 
 impl Function {
     pub fn spawn(name: &str, env: &[(String, String)]) -> Function {
+        let logs = || if std::env::var_os("E2E_LOGS").is_some() { Stdio::inherit() } else { Stdio::null() };
+        Function::spawn_to(name, env, logs(), logs())
+    }
+
+    /// [`Function::spawn`] with its log lines (standard output) written to the file `log`.
+    pub fn spawn_logged(name: &str, env: &[(String, String)], log: &std::path::Path) -> Function {
+        let file = std::fs::File::create(log).unwrap();
+        Function::spawn_to(name, env, Stdio::from(file), Stdio::null())
+    }
+
+    fn spawn_to(name: &str, env: &[(String, String)], stdout: Stdio, stderr: Stdio) -> Function {
         let api = RuntimeApi::start();
         let started = Instant::now();
         let child = Command::new(binary(name))
@@ -191,8 +202,8 @@ impl Function {
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "e2e")
             .env("RUST_LOG", "info")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdout(if std::env::var_os("E2E_LOGS").is_some() { Stdio::inherit() } else { Stdio::null() })
-            .stderr(if std::env::var_os("E2E_LOGS").is_some() { Stdio::inherit() } else { Stdio::null() })
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .unwrap();
         Function { child, api, started }

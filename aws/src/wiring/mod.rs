@@ -88,7 +88,7 @@ struct Base {
 impl Base {
     /// A config that cannot be read at cold start stops the function (fail closed).
     async fn start(settings: Settings) -> Result<Base, SetupError> {
-        let clients = Clients::load(settings.endpoint_url.as_deref()).await;
+        let clients = Clients::load(settings.endpoint_url.as_deref()).await?;
         // One readable line (the error itself), not only the Debug form Rust prints when main fails.
         let source = ConfigSource::load(&clients, &settings)
             .await

@@ -58,6 +58,11 @@ pub const LOG_LEVEL_ENV: &str = "AWS_LAMBDA_LOG_LEVEL";
 /// The log level elsewhere (a plain level such as `debug`: no per-module filters, which would pull
 /// a regex engine into every zip).
 pub const RUST_LOG_ENV: &str = "RUST_LOG";
+/// The AWS clients' bounds, in whole seconds ([`Timeouts`]): opening a connection, one attempt
+/// (request to full answer), and the whole operation with its retries.
+pub const CONNECT_TIMEOUT_ENV: &str = "BREAKGLASS_CONNECT_TIMEOUT_SECONDS";
+pub const ATTEMPT_TIMEOUT_ENV: &str = "BREAKGLASS_ATTEMPT_TIMEOUT_SECONDS";
+pub const OPERATION_TIMEOUT_ENV: &str = "BREAKGLASS_OPERATION_TIMEOUT_SECONDS";
 
 /// How often the config object is re-checked at most, unless [`CONFIG_REFRESH_ENV`] lowers it.
 pub const REFRESH: Duration = Duration::from_secs(60);
@@ -82,6 +87,60 @@ pub enum SetupError {
     NoAudit,
     #[error(transparent)]
     Subscriptions(#[from] crate::guard::watch::ExpectedError),
+    #[error(transparent)]
+    Timeout(#[from] TimeoutSettingError),
+}
+
+/// How long an AWS call may take. The defaults end every call within 30 s, inside the functions'
+/// time limit and before an operator gives up on the CLI; a hung endpoint then ends in an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Opening a connection (TCP and TLS).
+    pub connect: Duration,
+    /// One attempt: the request sent and its answer read.
+    pub attempt: Duration,
+    /// The whole operation, every retry included.
+    pub operation: Duration,
+}
+
+/// The longest a timeout may be set to: the CLI and the functions must still end.
+pub const MAX_TIMEOUT_SECONDS: u64 = 900;
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            connect: Duration::from_secs(3),
+            attempt: Duration::from_secs(10),
+            operation: Duration::from_secs(25),
+        }
+    }
+}
+
+/// A timeout variable that is not a number of seconds the clients can use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {name} {}: expected whole seconds from 1 to {MAX_TIMEOUT_SECONDS}", Quoted(.value))]
+pub struct TimeoutSettingError {
+    pub name: &'static str,
+    pub value: String,
+}
+
+impl Timeouts {
+    /// The three variables over the defaults; an unset or empty one keeps its default.
+    fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Timeouts, TimeoutSettingError> {
+        let seconds = |name: &'static str, default: Duration| match lookup(name).filter(|v| !v.is_empty()) {
+            None => Ok(default),
+            Some(value) => match value.trim().parse::<u64>() {
+                Ok(s) if (1..=MAX_TIMEOUT_SECONDS).contains(&s) => Ok(Duration::from_secs(s)),
+                _ => Err(TimeoutSettingError { name, value }),
+            },
+        };
+        let d = Timeouts::default();
+        Ok(Timeouts {
+            connect: seconds(CONNECT_TIMEOUT_ENV, d.connect)?,
+            attempt: seconds(ATTEMPT_TIMEOUT_ENV, d.attempt)?,
+            operation: seconds(OPERATION_TIMEOUT_ENV, d.operation)?,
+        })
+    }
 }
 
 /// Every setting the functions and the CLI take from the environment. Empty values count as unset,
@@ -118,6 +177,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// [`LOG_LEVEL_ENV`], else [`RUST_LOG_ENV`], as a level (`FATAL` is `ERROR`); else `INFO`.
     pub log_level: tracing::Level,
+    /// The AWS clients' timeouts ([`CONNECT_TIMEOUT_ENV`] and the two others), or the first
+    /// invalid one: reported when the clients are built, which every AWS path does first.
+    pub timeouts: Result<Timeouts, TimeoutSettingError>,
 }
 
 /// How the functions write their log lines.
@@ -181,6 +243,7 @@ impl Settings {
                 .or_else(|| set(RUST_LOG_ENV))
                 .and_then(|l| level(&l))
                 .unwrap_or(tracing::Level::INFO),
+            timeouts: Timeouts::from_lookup(&lookup),
         }
     }
 
@@ -278,6 +341,7 @@ mod tests {
         assert!(s.config_location().unwrap().is_none());
         assert_eq!(s.log_format, LogFormat::Text);
         assert_eq!(s.log_level, tracing::Level::INFO);
+        assert_eq!(s.timeouts, Ok(Timeouts::default()));
         assert_eq!(Settings::default(), s);
     }
 
@@ -290,6 +354,30 @@ mod tests {
         // A per-module filter is not a level: the default stays.
         let s = settings(&[(LOG_LEVEL_ENV, ""), (RUST_LOG_ENV, "breakglass=trace")]);
         assert_eq!(s.log_level, tracing::Level::INFO);
+    }
+
+    #[test]
+    fn timeouts_are_whole_seconds_and_a_bad_one_is_named() {
+        let s =
+            settings(&[(CONNECT_TIMEOUT_ENV, "1"), (OPERATION_TIMEOUT_ENV, "4"), (ATTEMPT_TIMEOUT_ENV, "")]);
+        let t = s.timeouts.unwrap();
+        assert_eq!(t.connect, Duration::from_secs(1));
+        assert_eq!(t.attempt, Timeouts::default().attempt);
+        assert_eq!(t.operation, Duration::from_secs(4));
+        for bad in ["0", "-1", "2.5", "ten", "901"] {
+            let err = settings(&[(ATTEMPT_TIMEOUT_ENV, bad)]).timeouts.unwrap_err();
+            assert_eq!(
+                SetupError::from(err).to_string(),
+                format!("invalid BREAKGLASS_ATTEMPT_TIMEOUT_SECONDS `{bad}`: expected whole seconds from 1 to 900")
+            );
+        }
+    }
+
+    #[test]
+    fn the_default_timeouts_end_a_call_within_30_seconds() {
+        let t = Timeouts::default();
+        assert!(t.connect <= t.attempt && t.attempt <= t.operation);
+        assert!(t.operation < Duration::from_secs(30));
     }
 
     #[test]

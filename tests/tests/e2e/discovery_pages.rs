@@ -33,7 +33,7 @@ async fn discovery_follows_list_buckets_pages() {
         std::fs::read_to_string(root().join("examples/organisation.toml")).unwrap()
     );
     let config = breakglass_config::Config::from_toml(&text).unwrap();
-    let clients = breakglass_aws::Clients::load(Some(&proxy.endpoint)).await;
+    let clients = breakglass_aws::Clients::load(Some(&proxy.endpoint)).await.unwrap();
     let accounts = breakglass_aws::Accounts::for_config(&clients, &config, "breakglass-enforcer");
     let directory = breakglass_aws::S3Directory::new(&clients, accounts);
     let known = breakglass_core::guard::discovery::Registry::default();

@@ -14,3 +14,4 @@ mod lambdas;
 mod organisation;
 mod reads;
 mod sweep;
+mod timeouts;
