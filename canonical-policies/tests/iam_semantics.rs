@@ -501,3 +501,74 @@ fn principal_type() {
     let p = allow_if(r#"{"StringEquals":{"aws:PrincipalType":"Account"}}"#);
     assert_eq!(decide(&p, &req(ROOT, "s3:GetObject", OBJECT)), Decision::Allow);
 }
+
+// ---- Names without case ------------------------------------------------------------------------
+
+/// "IAM user, group, role, and policy names must be unique within the account. Names are not
+/// distinguished by case. For example, you cannot create resources named both "MyResource" and
+/// "myresource"." (IAM API reference, CreateRole `RoleName` and CreateUser `UserName`)
+/// A principal naming a role or user names it whatever the case of the name, and a role's sessions
+/// with it; the partition, account, path, kind and a session's name stay exact.
+#[test]
+fn role_and_user_names_match_without_case() {
+    const A: &str = "arn:aws:iam::444455556666";
+    const S: &str = "arn:aws:sts::444455556666";
+    let table = [
+        // (principal, caller, whether the principal names the caller)
+        (format!("{A}:role/ADMINS"), format!("{A}:role/admins"), true),
+        (format!("{A}:role/admins"), format!("{A}:role/AdMiNs"), true),
+        (format!("{A}:role/ops/Admins"), format!("{A}:role/ops/admins"), true),
+        (format!("{A}:role/ops/ADMINS"), format!("{S}:assumed-role/admins/mary"), true),
+        (format!("{A}:user/BOB"), BOB.to_owned(), true),
+        (format!("{S}:assumed-role/ADMINS/mary"), format!("{S}:assumed-role/admins/mary"), true),
+        // The session name, the path, the account, the kind and the partition are not names.
+        (format!("{S}:assumed-role/admins/MARY"), format!("{S}:assumed-role/admins/mary"), false),
+        (format!("{A}:role/OPS/admins"), format!("{A}:role/ops/admins"), false),
+        (format!("{A}:role/admins"), "arn:aws:iam::444455556667:role/admins".to_owned(), false),
+        (format!("{A}:role/admins"), format!("{S}:assumed-role/admins2/mary"), false),
+        (format!("{A}:user/admins"), format!("{A}:role/admins"), false),
+        (format!("{A}:role/bob"), BOB.to_owned(), false),
+        ("arn:aws-cn:iam::444455556666:role/admins".to_owned(), format!("{A}:role/admins"), false),
+    ];
+    for (principal, caller, names) in &table {
+        let r = req(caller, "s3:GetObject", OBJECT);
+        let allow = with_principal("Allow", &format!(r#""Principal":{{"AWS":"{principal}"}}"#));
+        let allowed = if *names { Decision::Allow } else { Decision::ImplicitDeny };
+        assert_eq!(decide(&allow, &r), allowed, "Principal {principal}, caller {caller}");
+        let deny = with_principal("Deny", &format!(r#""Principal":{{"AWS":"{principal}"}}"#));
+        let denied = if *names { Decision::ExplicitDeny } else { Decision::ImplicitDeny };
+        assert_eq!(decide(&deny, &r), denied, "Deny Principal {principal}, caller {caller}");
+    }
+    // NotPrincipal exempts what it names exactly: the same principal in another case, and no
+    // role's session through its role (see `not_principal_exempts_only_what_it_names_exactly`).
+    for (principal, caller, exempt) in [
+        (format!("{A}:role/ADMINS"), format!("{A}:role/admins"), true),
+        (format!("{S}:assumed-role/ADMINS/mary"), format!("{S}:assumed-role/admins/mary"), true),
+        (format!("{A}:user/bob"), BOB.to_owned(), true),
+        (format!("{S}:assumed-role/admins/MARY"), format!("{S}:assumed-role/admins/mary"), false),
+        (format!("{A}:role/admins"), format!("{S}:assumed-role/admins/mary"), false),
+    ] {
+        let p = with_principal("Deny", &format!(r#""NotPrincipal":{{"AWS":"{principal}"}}"#));
+        let d = decide(&p, &req(&caller, "s3:GetObject", OBJECT));
+        let expected = if exempt { Decision::ImplicitDeny } else { Decision::ExplicitDeny };
+        assert_eq!(d, expected, "NotPrincipal {principal}, caller {caller}");
+    }
+}
+
+/// Only the principal element matches names without case: a condition on `aws:PrincipalArn` is a
+/// string comparison, and IAM's string operators compare with case ("StringEquals: Exact matching,
+/// case sensitive", Condition operators). The evaluator leaves its operators as they are.
+#[test]
+fn principal_arn_conditions_keep_their_case() {
+    let caller = "arn:aws:iam::444455556666:role/admins";
+    let r = req(caller, "s3:GetObject", OBJECT);
+    let same = allow_if(&format!(r#"{{"StringEquals":{{"aws:PrincipalArn":"{caller}"}}}}"#));
+    assert_eq!(decide(&same, &r), Decision::Allow);
+    let other_case =
+        allow_if(r#"{"StringEquals":{"aws:PrincipalArn":"arn:aws:iam::444455556666:role/ADMINS"}}"#);
+    assert_eq!(decide(&other_case, &r), Decision::ImplicitDeny);
+    let ignoring_case = allow_if(
+        r#"{"StringEqualsIgnoreCase":{"aws:PrincipalArn":"arn:aws:iam::444455556666:role/ADMINS"}}"#,
+    );
+    assert_eq!(decide(&ignoring_case, &r), Decision::Allow);
+}

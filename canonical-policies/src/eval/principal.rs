@@ -70,15 +70,17 @@ pub(super) fn principal_value(kind: PrincipalKind, v: &str, caller: &Caller) -> 
                 },
                 // A role ARN names the role's sessions; session ARNs carry no path, so the name decides.
                 ("iam", res) if res.starts_with("role/") => exact(match caller {
-                    Caller::Role { arn, .. } => arn == v,
-                    Caller::Session { account: a, role, .. } => a == account && last_segment(res) == role,
+                    Caller::Role { arn, .. } => same_principal(arn, v),
+                    Caller::Session { account: a, role, .. } => {
+                        a == account && last_segment(res).eq_ignore_ascii_case(role)
+                    }
                     _ => false,
                 }),
                 ("iam", res) if res.starts_with("user/") => {
-                    exact(matches!(caller, Caller::User { arn, .. } if arn == v))
+                    exact(matches!(caller, Caller::User { arn, .. } if same_principal(arn, v)))
                 }
                 ("sts", res) if res.starts_with("assumed-role/") => {
-                    exact(matches!(caller, Caller::Session { arn, .. } if arn == v))
+                    exact(matches!(caller, Caller::Session { arn, .. } if same_principal(arn, v)))
                 }
                 _ => PrincipalMatch::Unknown,
             }
@@ -102,7 +104,7 @@ pub(super) fn names_exactly(kind: PrincipalKind, v: &str, caller: &Caller) -> Tr
             }
         }
         PrincipalKind::Aws if iam_arn_parts(v).is_none() => Tri::Unknown,
-        PrincipalKind::Aws => Tri::from_bool(caller.own_arn().as_deref() == Some(v)),
+        PrincipalKind::Aws => Tri::from_bool(caller.own_arn().is_some_and(|own| same_principal(&own, v))),
     }
 }
 
@@ -112,6 +114,41 @@ pub(super) fn iam_arn_parts(v: &str) -> Option<(&str, &str, &str)> {
     match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some("arn"), Some(_), Some(service), Some(_), Some(account), Some(resource)) => {
             Some((service, account, resource))
+        }
+        _ => None,
+    }
+}
+
+/// Whether two principal ARNs name the same IAM user, role or role session. IAM does not
+/// distinguish user and role names by case (IAM API reference, CreateRole/CreateUser: "Names are not
+/// distinguished by case"), so the name, and an assumed-role ARN's role name, match without case;
+/// the partition, account, path and session name stay exact. Only the principal element is matched
+/// this way: condition operators (`StringEquals` on `aws:PrincipalArn` among them) compare as IAM
+/// documents them, with case.
+pub(super) fn same_principal(a: &str, b: &str) -> bool {
+    match (principal_name(a), principal_name(b)) {
+        (Some((head_a, name_a, tail_a)), Some((head_b, name_b, tail_b))) => {
+            head_a == head_b && name_a.eq_ignore_ascii_case(name_b) && tail_a == tail_b
+        }
+        _ => a == b,
+    }
+}
+
+/// An IAM user or role ARN, or an assumed-role ARN, as (everything before the name, the name,
+/// the session name or ""); `None` for anything else.
+fn principal_name(arn: &str) -> Option<(&str, &str, &str)> {
+    let (service, _, resource) = iam_arn_parts(arn)?;
+    let resource_at = arn.len().checked_sub(resource.len())?;
+    match service {
+        "iam" if resource.starts_with("role/") || resource.starts_with("user/") => {
+            let (head, name) = arn.rsplit_once('/')?;
+            Some((head, name, ""))
+        }
+        "sts" => {
+            let rest = resource.strip_prefix("assumed-role/")?;
+            let (role, session) = rest.split_once('/')?;
+            let head = arn.get(..resource_at + "assumed-role".len())?;
+            Some((head, role, session))
         }
         _ => None,
     }

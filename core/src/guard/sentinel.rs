@@ -15,7 +15,7 @@ use crate::guard::enforce::{tried_all, EnforceError};
 use crate::guard::watch::{unlawful_rule, Expected};
 use crate::guarded::{GuardedCall, Target};
 use crate::inbound::event::{ApiCall, Incoming};
-use crate::ports::{BucketSettings, ControlPlane, EventBus, Notification, PortError};
+use crate::ports::{BucketSettings, ControlPlane, EventBus, LifecycleRule, Notification, PortError};
 
 /// One thing the sentinel found wrong, and what it did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,26 @@ pub struct Repair {
     pub repaired: bool,
     /// Why it could not be put back, when AWS refused.
     pub error: Option<String>,
+}
+
+/// One bucket's settings as read, each read's error kept for the check that needs it.
+#[derive(Debug)]
+struct Settings {
+    versioning: Result<Option<String>, PortError>,
+    lifecycle: Result<Vec<LifecycleRule>, PortError>,
+    replication: Result<Vec<String>, PortError>,
+}
+
+/// The settings of the buckets an event names, read ahead by [`Sentinel::observe`].
+#[derive(Debug, Default)]
+pub struct Observations(Vec<(String, Settings)>);
+
+impl Observations {
+    /// The reading of `bucket`, once.
+    fn take(&mut self, bucket: &str) -> Option<Settings> {
+        let at = self.0.iter().position(|(name, _)| name == bucket)?;
+        Some(self.0.swap_remove(at).1)
+    }
 }
 
 /// The sentinel over bucket settings, the control plane and the bus.
@@ -49,6 +69,34 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
     pub async fn handle(
         &self,
         incoming: &Incoming,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Repair>, EnforceError> {
+        self.handle_observed(incoming, Observations::default(), now).await
+    }
+
+    /// The settings of every protected bucket that the calls of `incoming` name, read at once, for
+    /// [`Sentinel::handle_observed`]: the enforcer's Lambda reads them while it reconciles the
+    /// policies, which they do not depend on.
+    pub async fn observe(&self, incoming: &Incoming) -> Observations {
+        let Incoming::ApiCalls(calls) = incoming else { return Observations::default() };
+        let mut names: Vec<&str> = Vec::new();
+        for call in calls.iter().filter(|c| !c.is_attempt()) {
+            let named = call.guarded().filter(|g| g.target() == Target::Bucket).and(call.bucket.as_deref());
+            if let Some(name) = named.filter(|n| self.config.bucket(n).is_some() && !names.contains(n)) {
+                names.push(name);
+            }
+        }
+        let read = futures_util::future::join_all(names.iter().map(|b| self.settings(b))).await;
+        Observations(names.into_iter().map(str::to_owned).zip(read).collect())
+    }
+
+    /// [`Sentinel::handle`] with the settings already read by [`Sentinel::observe`]. Each reading
+    /// serves the first check of its bucket only: a later call on the same bucket in the batch
+    /// reads again, after what the first check put back.
+    pub async fn handle_observed(
+        &self,
+        incoming: &Incoming,
+        mut observed: Observations,
         now: OffsetDateTime,
     ) -> Result<Vec<Repair>, EnforceError> {
         let mut found = Vec::new();
@@ -71,7 +119,8 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
                         Target::Bucket => match call.bucket.as_deref() {
                             Some(name) => {
                                 if let Some(bucket) = self.config.bucket(name) {
-                                    keep(self.bucket(bucket, Some((guarded, call))).await);
+                                    let read = observed.take(name);
+                                    keep(self.bucket_read(bucket, Some((guarded, call)), read).await);
                                 }
                             }
                             // Names no bucket: it may have touched any of them (of its account).
@@ -155,7 +204,34 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
         bucket: &BucketConfig,
         call: Option<(GuardedCall, &ApiCall)>,
     ) -> Result<Vec<Repair>, EnforceError> {
+        self.bucket_read(bucket, call, None).await
+    }
+
+    /// Versioning, lifecycle and replication, read at once: independent reads. Their errors are
+    /// kept, and looked at in the order the checks run.
+    async fn settings(&self, b: &str) -> Settings {
+        let (versioning, lifecycle, replication) = futures_util::future::join3(
+            self.store.get_versioning(b),
+            self.store.get_lifecycle(b),
+            self.store.get_replication(b),
+        )
+        .await;
+        Settings { versioning, lifecycle, replication }
+    }
+
+    /// [`Sentinel::bucket`] with its settings already read (`None`: read them now). The repairs
+    /// are written in the same order as the checks, after all reads.
+    async fn bucket_read(
+        &self,
+        bucket: &BucketConfig,
+        call: Option<(GuardedCall, &ApiCall)>,
+        read: Option<Settings>,
+    ) -> Result<Vec<Repair>, EnforceError> {
         let b = bucket.name.as_str();
+        let read = match read {
+            Some(read) => read,
+            None => self.settings(b).await,
+        };
         let aws = |source| EnforceError::Aws { bucket: b.to_owned(), source };
         let mut out = Vec::new();
         let found = |what: String| Repair {
@@ -168,11 +244,11 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
 
         // Never-enabled versioning is left alone (turning it on changes what the bucket costs);
         // *suspended* versioning is someone preparing to overwrite or delete logs for good.
-        if self.store.get_versioning(b).await.map_err(aws)?.as_deref() == Some("Suspended") {
+        if read.versioning.map_err(aws)?.as_deref() == Some("Suspended") {
             let r = found("versioning was suspended, so overwrites and deletes would destroy logs".into());
             out.push(self.fix(r, self.store.enable_versioning(b)).await.map_err(aws)?);
         }
-        let rules = self.store.get_lifecycle(b).await.map_err(aws)?;
+        let rules = read.lifecycle.map_err(aws)?;
         let unlawful: Vec<String> = rules.iter().filter_map(|r| unlawful_rule(bucket, r)).collect();
         if !unlawful.is_empty() {
             let r = found(format!(
@@ -181,7 +257,7 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
             ));
             out.push(self.fix(r, self.store.delete_lifecycle(b)).await.map_err(aws)?);
         }
-        let destinations = self.store.get_replication(b).await.map_err(aws)?;
+        let destinations = read.replication.map_err(aws)?;
         if !destinations.is_empty() {
             let r = found(format!(
                 "the bucket replicated its logs to {}; replication was removed",

@@ -91,8 +91,11 @@ async fn guard<P: EnforcerPorts>(
     // Neither the enforcer nor the sentinel sees a call from another account than the bucket's.
     let (incoming, misrouted) = route::screen(&enforcer.config, incoming, now);
     let alerted = report_misrouted(enforcer, &misrouted).await;
-    let policies = enforcer.handle(&incoming, now).await;
-    let repairs = sentinel.handle(&incoming, now).await;
+    // The sentinel's reads of the named buckets' settings do not depend on the policies: made while
+    // the enforcer reconciles them. Its writes and reports still come after the enforcer's.
+    let (policies, observed) =
+        futures_util::future::join(enforcer.handle(&incoming, now), sentinel.observe(&incoming)).await;
+    let repairs = sentinel.handle_observed(&incoming, observed, now).await;
     let (reports, repairs) = (policies?, repairs?);
     alerted?;
     Ok(summary(enforcer.dry_run, &reports, &repairs, &misrouted))

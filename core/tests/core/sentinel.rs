@@ -237,3 +237,29 @@ async fn a_removed_discovery_tag_is_put_back_and_the_other_tags_are_kept() {
     assert!(single.sentinel(false).handle(&untag_single, now()).await.unwrap().is_empty());
     assert!(single.store.tags.lock().unwrap().is_empty());
 }
+
+/// The enforcer's Lambda reads the settings of the buckets an event names ahead (`observe`, while it
+/// reconciles the policies): the repairs and their reports are those of `handle`, and a second call
+/// on the same bucket in one batch reads again after the first repair instead of repeating it.
+#[tokio::test(flavor = "current_thread")]
+async fn settings_read_ahead_give_the_same_repairs_and_serve_one_check_each() {
+    let call = json!({"eventName": "PutBucketVersioning", "eventSource": "s3.amazonaws.com",
+        "requestParameters": {"bucketName": BUCKET}});
+    let twice = event::parse(&json!({"Records": [call, call]})).unwrap();
+    let tampered = || {
+        let w = World::healthy();
+        w.store.versioning.lock().unwrap().insert(BUCKET.into(), "Suspended".into());
+        w.store.replication.lock().unwrap().insert(BUCKET.into(), vec!["arn:aws:s3:::elsewhere".into()]);
+        w
+    };
+    let (plain, ahead) = (tampered(), tampered());
+    let by_handle = plain.sentinel(false).handle(&twice, now()).await.unwrap();
+    let s = ahead.sentinel(false);
+    let observed = s.observe(&twice).await;
+    let by_observed = s.handle_observed(&twice, observed, now()).await.unwrap();
+    assert_eq!(by_observed, by_handle);
+    assert_eq!(by_observed.len(), 2, "versioning and replication, once each: {by_observed:?}");
+    let details = |w: &World| w.bus.0.lock().unwrap().iter().map(|e| e.detail.clone()).collect::<Vec<_>>();
+    assert_eq!(details(&ahead), details(&plain));
+    assert_eq!(ahead.store.versioning.lock().unwrap()[BUCKET], "Enabled");
+}
