@@ -192,25 +192,18 @@ impl AuditLog for S3AuditLog {
 
 impl AuditReader for S3AuditLog {
     async fn keys(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<String>, PortError> {
-        let mut keys = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(prefix)
-                .set_start_after(start_after.map(str::to_owned))
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(|e| classify_error("ListObjectsV2", e))?;
-            keys.extend(page.contents.unwrap_or_default().into_iter().filter_map(|o| o.key));
-            match page.next_continuation_token {
-                Some(t) if page.is_truncated == Some(true) => token = Some(t),
-                _ => return Ok(keys),
-            }
-        }
+        let pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .set_start_after(start_after.map(str::to_owned))
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| classify_error("ListObjectsV2", e))?;
+        Ok(pages.into_iter().flat_map(|p| p.contents.unwrap_or_default()).filter_map(|o| o.key).collect())
     }
 
     async fn get(&self, key: &str) -> Result<Option<String>, PortError> {

@@ -23,24 +23,18 @@ impl S3Directory {
 impl Directory for S3Directory {
     async fn buckets(&self, account: &str, region: &str, prefix: &str) -> Result<Vec<String>, PortError> {
         let client = self.accounts.s3(account, Some(region)).await?;
-        let mut names = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = client
-                .list_buckets()
-                .prefix(prefix)
-                .bucket_region(region)
-                .max_buckets(1000)
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(|e| classify_error("ListBuckets", e))?;
-            names.extend(page.buckets.unwrap_or_default().into_iter().filter_map(|b| b.name));
-            match page.continuation_token {
-                Some(t) if !t.is_empty() => token = Some(t),
-                _ => return Ok(names),
-            }
-        }
+        let buckets = client
+            .list_buckets()
+            .prefix(prefix)
+            .bucket_region(region)
+            .max_buckets(1000)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| classify_error("ListBuckets", e))?;
+        Ok(buckets.into_iter().filter_map(|b| b.name).collect())
     }
 
     async fn tags(

@@ -66,10 +66,18 @@ impl S3Store {
     }
 }
 
+/// The request `call` on `bucket`, sent by the client [`S3Store::at`] chooses and naming the owner
+/// it expects: every call of this adapter goes through here, so none can leave the owner out.
+macro_rules! on_bucket {
+    ($store:expr, $bucket:expr, $call:ident) => {{
+        let (client, owner) = $store.at($bucket).await?;
+        client.$call().bucket($bucket).set_expected_bucket_owner(owner)
+    }};
+}
+
 impl PolicyStore for S3Store {
     async fn get_policy(&self, bucket: &str) -> Result<Option<String>, PortError> {
-        let (client, owner) = self.at(bucket).await?;
-        match client.get_bucket_policy().bucket(bucket).set_expected_bucket_owner(owner).send().await {
+        match on_bucket!(self, bucket, get_bucket_policy).send().await {
             Ok(out) => Ok(out.policy),
             Err(e) if code_of(&e) == Some("NoSuchBucketPolicy") => Ok(None),
             Err(e) => Err(classify_error("GetBucketPolicy", e)),
@@ -77,29 +85,17 @@ impl PolicyStore for S3Store {
     }
 
     async fn put_policy(&self, bucket: &str, policy: &str) -> Result<(), PortError> {
-        let (client, owner) = self.at(bucket).await?;
-        client
-            .put_bucket_policy()
-            .bucket(bucket)
-            .set_expected_bucket_owner(owner)
-            .policy(policy)
-            .send()
-            .await
-            .done("PutBucketPolicy")
+        on_bucket!(self, bucket, put_bucket_policy).policy(policy).send().await.done("PutBucketPolicy")
     }
 
     async fn block_public_access(&self, bucket: &str) -> Result<(), PortError> {
-        let (client, owner) = self.at(bucket).await?;
         let all_on = PublicAccessBlockConfiguration::builder()
             .block_public_acls(true)
             .ignore_public_acls(true)
             .block_public_policy(true)
             .restrict_public_buckets(true)
             .build();
-        client
-            .put_public_access_block()
-            .bucket(bucket)
-            .set_expected_bucket_owner(owner)
+        on_bucket!(self, bucket, put_public_access_block)
             .public_access_block_configuration(all_on)
             .send()
             .await
@@ -153,8 +149,7 @@ fn lifecycle_from_xml(xml: &str) -> Vec<LifecycleRule> {
 
 impl BucketSettings for S3Store {
     async fn get_versioning(&self, bucket: &str) -> Result<Option<String>, PortError> {
-        let (client, owner) = self.at(bucket).await?;
-        match client.get_bucket_versioning().bucket(bucket).set_expected_bucket_owner(owner).send().await {
+        match on_bucket!(self, bucket, get_bucket_versioning).send().await {
             Ok(out) => Ok(out.status.map(|s| s.as_str().to_owned())),
             Err(e) => match unparsed_body(&e) {
                 Some(xml) => Ok(xml_first(&xml, "Status").map(str::to_owned)),
@@ -164,13 +159,9 @@ impl BucketSettings for S3Store {
     }
 
     async fn enable_versioning(&self, bucket: &str) -> Result<(), PortError> {
-        let (client, owner) = self.at(bucket).await?;
         use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
         let on = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
-        client
-            .put_bucket_versioning()
-            .bucket(bucket)
-            .set_expected_bucket_owner(owner)
+        on_bucket!(self, bucket, put_bucket_versioning)
             .versioning_configuration(on)
             .send()
             .await
@@ -178,14 +169,7 @@ impl BucketSettings for S3Store {
     }
 
     async fn get_lifecycle(&self, bucket: &str) -> Result<Vec<LifecycleRule>, PortError> {
-        let (client, owner) = self.at(bucket).await?;
-        let out = match client
-            .get_bucket_lifecycle_configuration()
-            .bucket(bucket)
-            .set_expected_bucket_owner(owner)
-            .send()
-            .await
-        {
+        let out = match on_bucket!(self, bucket, get_bucket_lifecycle_configuration).send().await {
             Ok(out) => out,
             Err(e) if code_of(&e) == Some("NoSuchLifecycleConfiguration") => return Ok(Vec::new()),
             Err(e) => match unparsed_body(&e) {
@@ -208,19 +192,11 @@ impl BucketSettings for S3Store {
     }
 
     async fn delete_lifecycle(&self, bucket: &str) -> Result<(), PortError> {
-        let (client, owner) = self.at(bucket).await?;
-        client
-            .delete_bucket_lifecycle()
-            .bucket(bucket)
-            .set_expected_bucket_owner(owner)
-            .send()
-            .await
-            .done("DeleteBucketLifecycle")
+        on_bucket!(self, bucket, delete_bucket_lifecycle).send().await.done("DeleteBucketLifecycle")
     }
 
     async fn get_replication(&self, bucket: &str) -> Result<Vec<String>, PortError> {
-        let (client, owner) = self.at(bucket).await?;
-        match client.get_bucket_replication().bucket(bucket).set_expected_bucket_owner(owner).send().await {
+        match on_bucket!(self, bucket, get_bucket_replication).send().await {
             Ok(out) => Ok(out
                 .replication_configuration
                 .map(|c| c.rules.into_iter().filter_map(|r| r.destination.map(|d| d.bucket)).collect())
@@ -238,18 +214,10 @@ impl BucketSettings for S3Store {
     }
 
     async fn delete_replication(&self, bucket: &str) -> Result<(), PortError> {
-        let (client, owner) = self.at(bucket).await?;
-        client
-            .delete_bucket_replication()
-            .bucket(bucket)
-            .set_expected_bucket_owner(owner)
-            .send()
-            .await
-            .done("DeleteBucketReplication")
+        on_bucket!(self, bucket, delete_bucket_replication).send().await.done("DeleteBucketReplication")
     }
 
     async fn enforce_ownership(&self, bucket: &str) -> Result<(), PortError> {
-        let (client, owner) = self.at(bucket).await?;
         use aws_sdk_s3::types::{ObjectOwnership, OwnershipControls, OwnershipControlsRule};
         let invalid =
             |e: aws_sdk_s3::error::BuildError| PortError::Refused(format!("PutBucketOwnershipControls: {e}"));
@@ -258,10 +226,7 @@ impl BucketSettings for S3Store {
             .build()
             .map_err(invalid)?;
         let controls = OwnershipControls::builder().rules(rule).build().map_err(invalid)?;
-        client
-            .put_bucket_ownership_controls()
-            .bucket(bucket)
-            .set_expected_bucket_owner(owner)
+        on_bucket!(self, bucket, put_bucket_ownership_controls)
             .ownership_controls(controls)
             .send()
             .await
@@ -269,8 +234,7 @@ impl BucketSettings for S3Store {
     }
 
     async fn get_tags(&self, bucket: &str) -> Result<Vec<(String, String)>, PortError> {
-        let (client, owner) = self.at(bucket).await?;
-        match client.get_bucket_tagging().bucket(bucket).set_expected_bucket_owner(owner).send().await {
+        match on_bucket!(self, bucket, get_bucket_tagging).send().await {
             Ok(out) => Ok(out.tag_set.into_iter().map(|t| (t.key, t.value)).collect()),
             Err(e) if code_of(&e) == Some("NoSuchTagSet") => Ok(Vec::new()),
             Err(e) => Err(classify_error("GetBucketTagging", e)),
@@ -278,7 +242,6 @@ impl BucketSettings for S3Store {
     }
 
     async fn put_tags(&self, bucket: &str, tags: &[(String, String)]) -> Result<(), PortError> {
-        let (client, owner) = self.at(bucket).await?;
         use aws_sdk_s3::types::{Tag, Tagging};
         let invalid = |e: aws_sdk_s3::error::BuildError| PortError::Refused(format!("PutBucketTagging: {e}"));
         let set = tags
@@ -286,13 +249,6 @@ impl BucketSettings for S3Store {
             .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(invalid))
             .collect::<Result<Vec<_>, _>>()?;
         let tagging = Tagging::builder().set_tag_set(Some(set)).build().map_err(invalid)?;
-        client
-            .put_bucket_tagging()
-            .bucket(bucket)
-            .set_expected_bucket_owner(owner)
-            .tagging(tagging)
-            .send()
-            .await
-            .done("PutBucketTagging")
+        on_bucket!(self, bucket, put_bucket_tagging).tagging(tagging).send().await.done("PutBucketTagging")
     }
 }
