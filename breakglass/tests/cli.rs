@@ -3,12 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use proofs::{corpus_dir, root};
 
 fn config() -> String {
     root().join("examples/breakglass.toml").display().to_string()
@@ -290,20 +287,6 @@ fn no_input_panics() {
             }
         }
     }
-}
-
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("BREAKGLASS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/corpus"));
-    if dir.join("policies").is_dir() {
-        return Some(dir);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("corpus not found at {} and CI=true", dir.display());
-    }
-    eprintln!("notice: corpus not found at {}; skipping corpus inputs", dir.display());
-    None
 }
 
 #[test]

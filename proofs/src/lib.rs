@@ -20,6 +20,22 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The shared corpus (`$BREAKGLASS_CORPUS`, else `../shared/corpus` beside the repo), never copied
+/// into the repo. Absent: `None` with a notice, except under `CI=true`, where absence fails.
+pub fn corpus_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("BREAKGLASS_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/corpus"));
+    if dir.join("policies").is_dir() && dir.join("events").is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("corpus not found at {} and CI=true", dir.display());
+    }
+    eprintln!("notice: corpus not found at {}; skipping corpus inputs", dir.display());
+    None
+}
+
 /// The example config (`examples/breakglass.toml`) as text.
 pub fn config_text() -> String {
     std::fs::read_to_string(root().join("examples/breakglass.toml")).unwrap()

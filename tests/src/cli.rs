@@ -1,23 +1,8 @@
-//! The `breakglass` CLI run against moto, and the shared corpus.
+//! The `breakglass` CLI run against moto.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use crate::*;
-
-/// The shared corpus (`BREAKGLASS_CORPUS`, else `../shared/corpus`), or `None` with a notice when it
-/// is absent; absent under `CI=true` is a failure.
-pub fn corpus_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("BREAKGLASS_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/corpus"));
-    if dir.join("events").is_dir() {
-        return Some(dir);
-    }
-    assert!(!ci(), "corpus missing at {} under CI=true", dir.display());
-    eprintln!("notice: corpus not found at {}; skipping", dir.display());
-    None
-}
 
 /// Runs the `breakglass` CLI against `endpoint`: (exit code, stdout, stderr).
 pub fn breakglass(endpoint: &str, args: &[&str]) -> (i32, String, String) {

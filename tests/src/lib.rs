@@ -23,7 +23,7 @@ pub use cli::*;
 pub use clients::*;
 pub use events::*;
 pub use moto::*;
-pub use proofs::{config, config_text, root};
+pub use proofs::{config, config_text, corpus_dir, root};
 pub use provision::*;
 pub use proxy::*;
 pub use runtime_api::*;

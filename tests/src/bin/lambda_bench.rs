@@ -1,6 +1,7 @@
 //! `make bench`, second part: the Lambdas. Run on release binaries (`cargo build --release`).
 //! - cold start: process exec until the function polls the Runtime API for its first event;
 //! - warm invocation against moto: a guarded call on a closed bucket (one GetBucketPolicy, classify);
+//! - a tampered bucket's event path against moto: the enforcer closes it again and checks its settings;
 //! - handler overhead beyond the AWS calls: the same event through the handler with in-memory ports;
 //! - peak RSS of the enforcer after the warm runs; the zip sizes `cargo lambda build` produced;
 //! - the recorder: read events per second on one core (10,000 data events per batch, in-memory
@@ -93,8 +94,32 @@ async fn main() {
         assert_eq!(answer["buckets"][0]["outcome"], "lawful");
     }
     println!("warm invoke enforcer, moto round trip  {}", stats(warm));
+
+    // The tampered bucket's event path: the live policy read, ClosedAccess written and read back,
+    // the remediation put on the bus, and the sentinel's reads of the bucket's settings. The
+    // tampering itself (a direct PutBucketPolicy on moto) is not timed.
+    let tampered = std::fs::read_to_string(root().join("examples/policies/tampered-closed.json")).unwrap();
+    let tamper_event = cloudtrail_event(
+        "PutBucketPolicy",
+        BUCKET,
+        "arn:aws:iam::111122223333:role/admin",
+        "mallory",
+        Some(&tampered),
+        None,
+    );
+    let mut path = Vec::new();
+    for i in 0..110 {
+        stack.tamper(BUCKET).await;
+        let t = Instant::now();
+        let answer = enforcer.invoke(&tamper_event).unwrap();
+        if i >= 10 {
+            path.push(t.elapsed());
+        }
+        assert_eq!(answer["buckets"][0]["outcome"], "closed", "{answer}");
+    }
+    println!("tampered bucket, enforcer event path   {}", stats(path));
     if let Some(kib) = peak_rss_kib(enforcer.pid()) {
-        println!("peak RSS enforcer after 210 invokes    {:.1} MiB", kib as f64 / 1024.0);
+        println!("peak RSS enforcer after 320 invokes    {:.1} MiB", kib as f64 / 1024.0);
     }
 
     let memory = Enforcer {

@@ -107,10 +107,13 @@ fn run_against_hung(name: &str, event: impl FnOnce(&str) -> Value) -> (String, S
     (endpoint, answer, log, took)
 }
 
+/// A function's event, built from the hung endpoint's URL (the catalog's response goes there).
+type EventFor = Box<dyn FnOnce(&str) -> Value + Send>;
+
 #[test]
 fn every_function_gives_up_on_a_hung_endpoint_with_a_named_timeout() {
     let policy = r#"{"Version":"2012-10-17","Statement":[]}"#;
-    let cases: Vec<(&str, Box<dyn FnOnce(&str) -> Value + Send>)> = vec![
+    let cases: Vec<(&str, EventFor)> = vec![
         (
             "enforcer",
             Box::new(move |_| cloudtrail_event("PutBucketPolicy", BUCKET, MALLORY, "s", Some(policy), None)),
