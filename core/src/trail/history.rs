@@ -14,9 +14,11 @@ use time::{Duration, OffsetDateTime};
 /// How far apart a request and the CloudTrail record of its write may lie and still be one step.
 pub const FOLD_WINDOW: Duration = Duration::minutes(15);
 
-/// One step of a window or one event, from one record (or a request and its folded change).
-#[derive(Debug, Clone, PartialEq)]
+/// One step of a window or one event, from one record (or a request and its folded change); as
+/// `history --json` shows it, times as RFC 3339 and without the policy text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Step {
+    #[serde(serialize_with = "time_text")]
     pub time: OffsetDateTime,
     pub kind: String,
     pub action: String,
@@ -24,10 +26,23 @@ pub struct Step {
     pub why: Option<String>,
     pub ticket: Option<String>,
     pub readers: Vec<String>,
+    #[serde(serialize_with = "expiry_text")]
     pub expiry: Option<OffsetDateTime>,
     pub summary: String,
     pub event_ids: Vec<String>,
+    #[serde(skip)]
     pub policy_after: Option<String>,
+}
+
+fn time_text<S: serde::Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::time::format_time(*t))
+}
+
+fn expiry_text<S: serde::Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_some(&format_expiry(*t)),
+        None => s.serialize_none(),
+    }
 }
 
 /// One line of the history.
@@ -188,38 +203,6 @@ pub fn window_readers(opened: &Step, extensions: &[Step]) -> Vec<String> {
     all
 }
 
-/// A step as `history --json` shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct StepView {
-    pub time: String,
-    pub kind: String,
-    pub action: String,
-    pub who: Option<String>,
-    pub why: Option<String>,
-    pub ticket: Option<String>,
-    pub readers: Vec<String>,
-    pub expiry: Option<String>,
-    pub summary: String,
-    pub event_ids: Vec<String>,
-}
-
-impl From<&Step> for StepView {
-    fn from(s: &Step) -> StepView {
-        StepView {
-            time: crate::time::format_time(s.time),
-            kind: s.kind.clone(),
-            action: s.action.clone(),
-            who: s.who.clone(),
-            why: s.why.clone(),
-            ticket: s.ticket.clone(),
-            readers: s.readers.clone(),
-            expiry: s.expiry.map(format_expiry),
-            summary: s.summary.clone(),
-            event_ids: s.event_ids.clone(),
-        }
-    }
-}
-
 /// Objects read successfully in a window, and their bytes (from the recorder's records).
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct ReadCount {
@@ -240,14 +223,14 @@ pub enum EntryView {
         expiry: Option<String>,
         closed_at: Option<String>,
         readers: Vec<String>,
-        opened: StepView,
-        extensions: Vec<StepView>,
-        closed: Option<StepView>,
+        opened: Step,
+        extensions: Vec<Step>,
+        closed: Option<Step>,
         /// Filled in by a caller that has the recorded reads.
         #[serde(skip_serializing_if = "Option::is_none")]
         reads: Option<ReadCount>,
     },
-    Event(StepView),
+    Event(Step),
 }
 
 /// The `--json` form of an entry.
@@ -266,13 +249,13 @@ pub fn entry_view(e: &Entry, now: OffsetDateTime) -> EntryView {
                 expiry: expiry.map(format_expiry),
                 closed_at: closed.as_ref().map(|c| crate::time::format_time(c.time)),
                 readers: window_readers(opened, extensions),
-                opened: opened.into(),
-                extensions: extensions.iter().map(StepView::from).collect(),
-                closed: closed.as_ref().map(StepView::from),
+                opened: opened.clone(),
+                extensions: extensions.clone(),
+                closed: closed.clone(),
                 reads: None,
             }
         }
-        Entry::Event(s) => EntryView::Event(s.into()),
+        Entry::Event(s) => EntryView::Event(s.clone()),
     }
 }
 

@@ -282,6 +282,11 @@ fn it_creates_every_resource_of_the_stack() {
                 format!("arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{}", name(logical, "AlarmName")),
                 vec![],
             ),
+            "AWS::CloudWatch::Dashboard" => ask(
+                "cloudwatch:PutDashboard",
+                format!("arn:aws:cloudwatch::{ACCOUNT}:dashboard/{}", name(logical, "DashboardName")),
+                vec![],
+            ),
             "AWS::Events::EventBus" => ask("events:CreateEventBus", stack.arn_of(logical).1, vec![]),
             "AWS::Events::EventBusPolicy" => {
                 ask("events:PutPermission", format!("arn:aws:events:{REGION}:{ACCOUNT}:event-bus/breakglass"), vec![])

@@ -545,6 +545,31 @@ fn the_rules_route_every_guarded_call_and_nothing_else() {
     assert_eq!(sources, expected);
 }
 
+/// Every rule on CloudTrail's API calls names the services' own `aws.` sources, one per
+/// `eventSource`, so that an event someone put under another source matches no rule (issue 22).
+#[test]
+fn every_api_call_rule_matches_only_aws_sources() {
+    use breakglass_core::inbound::event::aws_source;
+    for file in ["template.yaml", "organisation/member.yaml"] {
+        let t = Template::load(&root().join(file), ACCOUNT, REGION, &[]).doc;
+        let mut rules = 0;
+        for (name, r) in t["Resources"].as_mapping().unwrap() {
+            let pattern = &r["Properties"]["EventPattern"];
+            if pattern["detail-type"][0].as_str() != Some("AWS API Call via CloudTrail") {
+                continue;
+            }
+            rules += 1;
+            let strings = |v: &Yaml| -> Vec<String> {
+                v.as_sequence().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect()
+            };
+            let expected: Vec<String> =
+                strings(&pattern["detail"]["eventSource"]).iter().map(|s| aws_source(s).unwrap()).collect();
+            assert_eq!(strings(&pattern["source"]), expected, "{file} {name:?}");
+        }
+        assert!(rules >= 3, "{file}: {rules} rules");
+    }
+}
+
 #[test]
 fn the_scps_deny_every_guarded_action_to_an_administrator() {
     use breakglass_core::guarded::{GuardedCall, Target};
