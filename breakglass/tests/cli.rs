@@ -44,6 +44,22 @@ fn assert_one_line_error(o: &Out, what: &str) {
     assert!(!o.stderr.contains("panicked"), "{what}: {}", o.stderr);
 }
 
+/// A clap usage error: the one-line first line, then only clap's `tip:` and `Usage:` lines.
+fn assert_usage_error(o: &Out, what: &str) {
+    assert_eq!(o.code, 2, "{what}: {}", o.stderr);
+    let first = o.stderr.lines().next().unwrap_or_default();
+    assert!(first.starts_with("breakglass: "), "{what}: {}", o.stderr);
+    let msg = first.trim_start_matches("breakglass: ");
+    assert!(msg.chars().next().is_some_and(|c| !c.is_uppercase()), "{what}: {}", o.stderr);
+    assert!(
+        o.stderr.lines().skip(1).all(|l| l.starts_with("tip: ") || l.starts_with("Usage: ")),
+        "{what}: {}",
+        o.stderr
+    );
+    assert!(o.stderr.lines().any(|l| l.starts_with("Usage: breakglass")), "{what}: {}", o.stderr);
+    assert!(!o.stderr.contains("panicked"), "{what}: {}", o.stderr);
+}
+
 const BUCKET: [&str; 2] = ["--bucket", "acme-cloudtrail-logs"];
 
 fn closed() -> String {
@@ -163,8 +179,8 @@ fn render_refuses_unlawful_grants() {
 #[test]
 fn usage_errors_are_one_line_with_exit_2() {
     let c = config();
-    assert_one_line_error(&run(&["policy", "nonsense"], b""), "unknown subcommand");
-    assert_one_line_error(&run(&["policy", "hash", "--bogus"], b""), "unknown flag");
+    assert_usage_error(&run(&["policy", "nonsense"], b""), "unknown subcommand");
+    assert_usage_error(&run(&["policy", "hash", "--bogus"], b""), "unknown flag");
     assert_one_line_error(&run(&["policy", "render", "closed", "--config", &c], b""), "two buckets");
     assert_one_line_error(
         &run(&["policy", "render", "closed", "--config", &c, "--bucket", "nope"], b""),
@@ -180,6 +196,25 @@ fn usage_errors_are_one_line_with_exit_2() {
     let o = run(&["--help"], b"");
     assert_eq!(o.code, 0);
     assert!(o.stdout.contains("policy"));
+}
+
+#[test]
+fn usage_errors_name_the_missing_argument_and_keep_tips_and_usage() {
+    let c = config();
+    let o = run(&["policy", "render", "closed"], b"");
+    assert_usage_error(&o, "missing config");
+    let first = o.stderr.lines().next().unwrap_or_default();
+    assert!(first.contains("`--config <CONFIG>`"), "{}", o.stderr);
+    assert!(o.stderr.contains("Usage: breakglass policy render"), "{}", o.stderr);
+    let o = run(&["open", "--config", &c], b"");
+    assert_usage_error(&o, "missing bucket");
+    assert!(o.stderr.lines().next().unwrap_or_default().contains("--bucket <BUCKET>"), "{}", o.stderr);
+    let o = run(&["polcy"], b"");
+    assert_usage_error(&o, "misspelt subcommand");
+    assert!(o.stderr.contains("tip: a similar subcommand exists: `policy`"), "{}", o.stderr);
+    assert!(o.stderr.contains("Usage: breakglass <COMMAND>"), "{}", o.stderr);
+    let o = run(&["--version"], b"");
+    assert_eq!(o.code, 0, "{}", o.stderr);
 }
 
 #[test]
