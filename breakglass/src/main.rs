@@ -79,7 +79,7 @@ enum ConfigCommand {
 #[derive(Debug, Args)]
 struct ValidateArgs {
     /// The config to check (see examples/breakglass.toml).
-    #[arg(long)]
+    #[arg(long, env = "BREAKGLASS_CONFIG")]
     config: PathBuf,
     /// Machine-readable output: every size against its limit, every problem.
     #[arg(long)]
@@ -88,7 +88,7 @@ struct ValidateArgs {
 
 #[derive(Debug, Args)]
 struct CompactArgs {
-    #[arg(long)]
+    #[arg(long, env = "BREAKGLASS_CONFIG")]
     config: PathBuf,
 }
 
@@ -126,7 +126,7 @@ enum OrgCommand {
 #[derive(Debug, Args)]
 struct RenderPoliciesArgs {
     /// The organisation config (see examples/organisation.toml).
-    #[arg(long)]
+    #[arg(long, env = "BREAKGLASS_CONFIG")]
     config: PathBuf,
     /// The directory to write into (created if missing).
     #[arg(long, value_name = "DIR")]
@@ -278,7 +278,7 @@ struct CloseArgs {
 #[derive(Debug, Args)]
 struct AwsArgs {
     /// The breakglass config (see examples/breakglass.toml).
-    #[arg(long)]
+    #[arg(long, env = "BREAKGLASS_CONFIG")]
     config: PathBuf,
     /// Send AWS requests here (moto in tests); default: `AWS_ENDPOINT_URL`, else AWS.
     #[arg(long, value_name = "URL")]
@@ -303,7 +303,7 @@ struct EnforceArgs {
 #[derive(Debug, Args)]
 struct NotifyArgs {
     /// The breakglass config (see examples/breakglass.toml).
-    #[arg(long)]
+    #[arg(long, env = "BREAKGLASS_CONFIG")]
     config: PathBuf,
     /// The event (file, or `-`).
     #[arg(long, value_name = "FILE")]
@@ -372,7 +372,7 @@ struct HashArgs {
 #[derive(Debug, Args)]
 struct BucketArgs {
     /// The breakglass config (see examples/breakglass.toml).
-    #[arg(long)]
+    #[arg(long, env = "BREAKGLASS_CONFIG")]
     config: PathBuf,
     /// The protected bucket; may be omitted when the config has one bucket.
     #[arg(long)]

@@ -18,13 +18,18 @@ struct Out {
 }
 
 fn run(args: &[&str], stdin: &[u8]) -> Out {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_breakglass"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    run_env(args, stdin, None)
+}
+
+/// `run` with `BREAKGLASS_CONFIG` set to `config`, or removed (so the caller's shell cannot leak in).
+fn run_env(args: &[&str], stdin: &[u8], config: Option<&str>) -> Out {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_breakglass"));
+    match config {
+        Some(c) => cmd.env("BREAKGLASS_CONFIG", c),
+        None => cmd.env_remove("BREAKGLASS_CONFIG"),
+    };
+    let mut child =
+        cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     // The child may exit before reading everything (e.g. usage errors): ignore a broken pipe.
     let _ = child.stdin.take().unwrap().write_all(stdin);
     let out = child.wait_with_output().unwrap();
@@ -215,6 +220,19 @@ fn usage_errors_name_the_missing_argument_and_keep_tips_and_usage() {
     assert!(o.stderr.contains("Usage: breakglass <COMMAND>"), "{}", o.stderr);
     let o = run(&["--version"], b"");
     assert_eq!(o.code, 0, "{}", o.stderr);
+}
+
+#[test]
+fn breakglass_config_is_the_default_of_config() {
+    let c = config();
+    let args = ["policy", "render", "closed", BUCKET[0], BUCKET[1]];
+    let o = run_env(&args, b"", Some(&c));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, closed());
+    let o = run_env(&["config", "validate"], b"", Some(&c));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = run(&["policy", "render", "--help"], b"");
+    assert!(o.stdout.contains("[env: BREAKGLASS_CONFIG"), "{}", o.stdout);
 }
 
 #[test]
