@@ -10,16 +10,27 @@ use crate::errors::classify_error;
 pub struct EventBridgeBus {
     client: aws_sdk_eventbridge::Client,
     bus_name: String,
+    withheld: bool,
 }
 
 impl EventBridgeBus {
     pub fn new(client: aws_sdk_eventbridge::Client, bus_name: impl Into<String>) -> Self {
-        EventBridgeBus { client, bus_name: bus_name.into() }
+        EventBridgeBus { client, bus_name: bus_name.into(), withheld: false }
+    }
+
+    /// The same bus, but nothing is put on it: the CLI's `enforce --dry-run` writes nothing
+    /// anywhere, and every mail, audit record and digest starts from an event on this bus.
+    pub fn withheld(self) -> Self {
+        EventBridgeBus { withheld: true, ..self }
     }
 }
 
 impl EventBus for EventBridgeBus {
     async fn put(&self, event: &BusEvent) -> Result<(), PortError> {
+        if self.withheld {
+            tracing::info!(detail_type = event.detail_type.as_str(), "dry run: not put on the bus");
+            return Ok(());
+        }
         let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
             .source(breakglass_core::inbound::event::CUSTOM_SOURCE)
             .detail_type(&event.detail_type)
@@ -45,5 +56,26 @@ impl EventBus for EventBridgeBus {
             return Err(PortError::Retryable(format!("PutEvents: entry failed: {why}")));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A withheld bus makes no call: its client points at a closed port, and the put still succeeds.
+    #[tokio::test]
+    async fn a_withheld_bus_puts_nothing() {
+        let conf = aws_sdk_eventbridge::Config::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_sdk_eventbridge::config::Region::new("eu-west-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .credentials_provider(aws_sdk_eventbridge::config::Credentials::new("a", "b", None, None, "test"))
+            .build();
+        let client = aws_sdk_eventbridge::Client::from_conf(conf);
+        let event = BusEvent { detail_type: "breakglass remediation".into(), detail: serde_json::json!({}) };
+        let live = EventBridgeBus::new(client.clone(), "b");
+        assert!(live.put(&event).await.is_err(), "the closed port must refuse a real put");
+        assert!(EventBridgeBus::new(client, "b").withheld().put(&event).await.is_ok());
     }
 }

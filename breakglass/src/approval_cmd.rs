@@ -39,7 +39,10 @@ pub fn request(a: &OpenArgs) -> Result<ExitCode, CliError> {
             print_json(&OwnEvent::AccessRequest(q).detail());
         } else {
             println!("requested access to {} for {} ({}): request {}", q.bucket, q.duration, q.ticket, q.id);
-            println!("  another approver decides: breakglass approve {} --bucket {}", q.id, q.bucket);
+            let account = config.organisation.as_ref().map(|_| bucket.account.as_str());
+            let path = a.change.aws.config.to_string_lossy();
+            let cmd = approval::decide_command("approve", &q.id, &q.bucket, account, Some(&path));
+            println!("  another approver decides: {cmd}");
             println!("  it expires at {}", q.expires_at);
         }
         Ok(ExitCode::SUCCESS)
@@ -124,7 +127,8 @@ pub fn decide(a: &DecideArgs, approve: bool) -> Result<ExitCode, CliError> {
         }
         // The approval is in the audit trail before the bucket opens: the enforcer, which holds every
         // OpenAccess of this bucket against the trail, must find it there.
-        wait_recorded(&log, &audit, &config, bucket, &decision, a.wait).await?;
+        let path = a.aws.config.to_string_lossy();
+        wait_recorded(&log, &audit, &config, bucket, &decision, a.wait, &path).await?;
         let done = breakglass_core::access::operate::open_approved(bucket, &op.store, &op.bus, &decision, &op.who, op.now)
             .await
             .map_err(operate_error)?;
@@ -179,7 +183,9 @@ async fn wait_recorded(
     bucket: &BucketConfig,
     decision: &Decision,
     seconds: u64,
+    path: &str,
 ) -> Result<(), CliError> {
+    let account = config.organisation.as_ref().map(|_| bucket.account.as_str());
     let deadline = std::time::Instant::now() + StdDuration::from_secs(seconds);
     loop {
         let recs = records(log, audit, config, bucket).await?;
@@ -189,10 +195,40 @@ async fn wait_recorded(
         }
         if std::time::Instant::now() >= deadline {
             return Err(CliError::Aws(format!(
-                "the approval of request {} is not in the audit trail after {seconds} s (is the notifier running?): nothing was opened; run `breakglass approve {}` again",
-                decision.id, decision.id
+                "the approval of request {} is not in the audit trail after {seconds} s (is the notifier running?): nothing was opened; run `{}` again",
+                decision.id,
+                approval::decide_command("approve", &decision.id, &bucket.name, account, Some(path))
             )));
         }
         tokio::time::sleep(StdDuration::from_millis(500)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::approval::decide_command;
+    use crate::{Cli, Command};
+
+    /// What `request` and a timed-out `approve` print must parse as printed, flags included.
+    #[test]
+    fn the_printed_decide_commands_parse() {
+        for verb in ["approve", "deny"] {
+            for account in [None, Some("111122223333")] {
+                let cmd =
+                    decide_command(verb, "r-1a2b", "acme-logs", account, Some("examples/breakglass.toml"));
+                let argv: Vec<&str> = cmd.split(' ').collect();
+                let parsed = Cli::try_parse_from(&argv).map_err(|e| e.to_string());
+                let a = match parsed {
+                    Ok(Cli { command: Command::Approve(a) | Command::Deny(a) }) => a,
+                    other => panic!("`{cmd}`: {other:?}"),
+                };
+                assert_eq!(a.id, "r-1a2b");
+                assert_eq!(a.bucket.as_deref(), Some("acme-logs"));
+                assert_eq!(a.account.as_deref(), account);
+                assert_eq!(a.aws.config.to_str(), Some("examples/breakglass.toml"));
+            }
+        }
     }
 }

@@ -48,8 +48,13 @@ pub fn enforce(a: &EnforceArgs, settings: &Settings) -> Result<ExitCode, CliErro
         // The two-person rule's approvals, from the config's audit trail (signatures checked).
         let audit = config.audit.clone();
         let alarm = settings.alarm_topic_arn.clone();
-        let GuardPorts { enforcer, control } =
+        let GuardPorts { mut enforcer, control } =
             guard_ports(&clients, accounts, config, audit, &a.event_bus, alarm, a.dry_run);
+        // The CLI's dry run writes nothing anywhere, events and thus mails, records and digests
+        // included (the Lambda's DryRun setting does report them); what it would do is printed.
+        if a.dry_run {
+            enforcer.bus = enforcer.bus.withheld();
+        }
         // The paths around the policy too: bucket settings and investigator trust (and the
         // notification topic's subscriptions when BREAKGLASS_TOPIC_ARN and _SUBSCRIPTIONS are set).
         let expected = settings.expected().map_err(|e| CliError::Input(e.to_string()))?;

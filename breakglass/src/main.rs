@@ -79,7 +79,7 @@ enum ConfigCommand {
 #[derive(Debug, Args)]
 struct ValidateArgs {
     /// The config to check (see examples/breakglass.toml).
-    #[arg(long)]
+    #[arg(long, env = "BREAKGLASS_CONFIG")]
     config: PathBuf,
     /// Machine-readable output: every size against its limit, every problem.
     #[arg(long)]
@@ -88,7 +88,7 @@ struct ValidateArgs {
 
 #[derive(Debug, Args)]
 struct CompactArgs {
-    #[arg(long)]
+    #[arg(long, env = "BREAKGLASS_CONFIG")]
     config: PathBuf,
 }
 
@@ -126,7 +126,7 @@ enum OrgCommand {
 #[derive(Debug, Args)]
 struct RenderPoliciesArgs {
     /// The organisation config (see examples/organisation.toml).
-    #[arg(long)]
+    #[arg(long, env = "BREAKGLASS_CONFIG")]
     config: PathBuf,
     /// The directory to write into (created if missing).
     #[arg(long, value_name = "DIR")]
@@ -278,7 +278,7 @@ struct CloseArgs {
 #[derive(Debug, Args)]
 struct AwsArgs {
     /// The breakglass config (see examples/breakglass.toml).
-    #[arg(long)]
+    #[arg(long, env = "BREAKGLASS_CONFIG")]
     config: PathBuf,
     /// Send AWS requests here (moto in tests); default: `AWS_ENDPOINT_URL`, else AWS.
     #[arg(long, value_name = "URL")]
@@ -303,7 +303,7 @@ struct EnforceArgs {
 #[derive(Debug, Args)]
 struct NotifyArgs {
     /// The breakglass config (see examples/breakglass.toml).
-    #[arg(long)]
+    #[arg(long, env = "BREAKGLASS_CONFIG")]
     config: PathBuf,
     /// The event (file, or `-`).
     #[arg(long, value_name = "FILE")]
@@ -372,7 +372,7 @@ struct HashArgs {
 #[derive(Debug, Args)]
 struct BucketArgs {
     /// The breakglass config (see examples/breakglass.toml).
-    #[arg(long)]
+    #[arg(long, env = "BREAKGLASS_CONFIG")]
     config: PathBuf,
     /// The protected bucket; may be omitted when the config has one bucket.
     #[arg(long)]
@@ -478,7 +478,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// clap prints several lines with usage; the contract is one lowercase line (help and version excepted).
+/// clap's message in the house style: the first line is `breakglass: <message> (...)`, lowercase,
+/// naming what is missing; clap's tips and the subcommand's usage follow, since they say how to fix it.
 fn usage_error(e: &clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     if matches!(
@@ -494,9 +495,27 @@ fn usage_error(e: &clap::Error) -> ExitCode {
             ExitCode::SUCCESS
         };
     }
-    let text = e.render().to_string();
-    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid usage");
-    let msg = first.trim_start_matches("error: ").replace('\'', "`");
-    eprintln!("breakglass: {msg} (see `breakglass --help`)");
+    eprint!("{}", render_usage_error(&e.render().to_string()));
     ExitCode::from(2)
+}
+
+/// Turns clap's rendered error into the first line plus the tip and usage lines.
+fn render_usage_error(text: &str) -> String {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty()).peekable();
+    let first = lines.next().unwrap_or("invalid usage");
+    let mut msg = first.trim_start_matches("error: ").replace('\'', "`");
+    // clap lists missing arguments on the lines after "...not provided:"; the first line names them.
+    if msg.ends_with(':') {
+        let mut named = Vec::new();
+        while let Some(l) = lines.next_if(|l| !l.starts_with("tip:") && !l.starts_with("Usage:")) {
+            named.push(format!("`{l}`"));
+        }
+        msg = format!("{msg} {}", named.join(", "));
+    }
+    let mut out = format!("breakglass: {msg} (see `breakglass --help`)\n");
+    for l in lines.filter(|l| l.starts_with("tip:") || l.starts_with("Usage:")) {
+        out.push_str(&l.replace('\'', "`"));
+        out.push('\n');
+    }
+    out
 }

@@ -18,13 +18,18 @@ struct Out {
 }
 
 fn run(args: &[&str], stdin: &[u8]) -> Out {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_breakglass"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    run_env(args, stdin, None)
+}
+
+/// `run` with `BREAKGLASS_CONFIG` set to `config`, or removed (so the caller's shell cannot leak in).
+fn run_env(args: &[&str], stdin: &[u8], config: Option<&str>) -> Out {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_breakglass"));
+    match config {
+        Some(c) => cmd.env("BREAKGLASS_CONFIG", c),
+        None => cmd.env_remove("BREAKGLASS_CONFIG"),
+    };
+    let mut child =
+        cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     // The child may exit before reading everything (e.g. usage errors): ignore a broken pipe.
     let _ = child.stdin.take().unwrap().write_all(stdin);
     let out = child.wait_with_output().unwrap();
@@ -41,6 +46,22 @@ fn assert_one_line_error(o: &Out, what: &str) {
     assert!(o.stderr.starts_with("breakglass: "), "{what}: {}", o.stderr);
     let msg = o.stderr.trim_start_matches("breakglass: ");
     assert!(msg.chars().next().is_some_and(|c| !c.is_uppercase()), "{what}: {}", o.stderr);
+    assert!(!o.stderr.contains("panicked"), "{what}: {}", o.stderr);
+}
+
+/// A clap usage error: the one-line first line, then only clap's `tip:` and `Usage:` lines.
+fn assert_usage_error(o: &Out, what: &str) {
+    assert_eq!(o.code, 2, "{what}: {}", o.stderr);
+    let first = o.stderr.lines().next().unwrap_or_default();
+    assert!(first.starts_with("breakglass: "), "{what}: {}", o.stderr);
+    let msg = first.trim_start_matches("breakglass: ");
+    assert!(msg.chars().next().is_some_and(|c| !c.is_uppercase()), "{what}: {}", o.stderr);
+    assert!(
+        o.stderr.lines().skip(1).all(|l| l.starts_with("tip: ") || l.starts_with("Usage: ")),
+        "{what}: {}",
+        o.stderr
+    );
+    assert!(o.stderr.lines().any(|l| l.starts_with("Usage: breakglass")), "{what}: {}", o.stderr);
     assert!(!o.stderr.contains("panicked"), "{what}: {}", o.stderr);
 }
 
@@ -163,8 +184,8 @@ fn render_refuses_unlawful_grants() {
 #[test]
 fn usage_errors_are_one_line_with_exit_2() {
     let c = config();
-    assert_one_line_error(&run(&["policy", "nonsense"], b""), "unknown subcommand");
-    assert_one_line_error(&run(&["policy", "hash", "--bogus"], b""), "unknown flag");
+    assert_usage_error(&run(&["policy", "nonsense"], b""), "unknown subcommand");
+    assert_usage_error(&run(&["policy", "hash", "--bogus"], b""), "unknown flag");
     assert_one_line_error(&run(&["policy", "render", "closed", "--config", &c], b""), "two buckets");
     assert_one_line_error(
         &run(&["policy", "render", "closed", "--config", &c, "--bucket", "nope"], b""),
@@ -180,6 +201,38 @@ fn usage_errors_are_one_line_with_exit_2() {
     let o = run(&["--help"], b"");
     assert_eq!(o.code, 0);
     assert!(o.stdout.contains("policy"));
+}
+
+#[test]
+fn usage_errors_name_the_missing_argument_and_keep_tips_and_usage() {
+    let c = config();
+    let o = run(&["policy", "render", "closed"], b"");
+    assert_usage_error(&o, "missing config");
+    let first = o.stderr.lines().next().unwrap_or_default();
+    assert!(first.contains("`--config <CONFIG>`"), "{}", o.stderr);
+    assert!(o.stderr.contains("Usage: breakglass policy render"), "{}", o.stderr);
+    let o = run(&["open", "--config", &c], b"");
+    assert_usage_error(&o, "missing bucket");
+    assert!(o.stderr.lines().next().unwrap_or_default().contains("--bucket <BUCKET>"), "{}", o.stderr);
+    let o = run(&["polcy"], b"");
+    assert_usage_error(&o, "misspelt subcommand");
+    assert!(o.stderr.contains("tip: a similar subcommand exists: `policy`"), "{}", o.stderr);
+    assert!(o.stderr.contains("Usage: breakglass <COMMAND>"), "{}", o.stderr);
+    let o = run(&["--version"], b"");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+}
+
+#[test]
+fn breakglass_config_is_the_default_of_config() {
+    let c = config();
+    let args = ["policy", "render", "closed", BUCKET[0], BUCKET[1]];
+    let o = run_env(&args, b"", Some(&c));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout, closed());
+    let o = run_env(&["config", "validate"], b"", Some(&c));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = run(&["policy", "render", "--help"], b"");
+    assert!(o.stdout.contains("[env: BREAKGLASS_CONFIG"), "{}", o.stdout);
 }
 
 #[test]

@@ -180,6 +180,37 @@ pub fn decide(
 }
 
 /// The access requests and decisions among a bucket's audit records (their `detail`).
+/// The `breakglass approve|deny` command for request `id`, pasteable as printed: the bucket, the
+/// account in organisation mode, and `--config` when the caller knows the path (the mail does not:
+/// it tells the reader to set `BREAKGLASS_CONFIG` instead).
+pub fn decide_command(
+    verb: &str,
+    id: &str,
+    bucket: &str,
+    account: Option<&str>,
+    config: Option<&str>,
+) -> String {
+    let mut cmd = format!("breakglass {verb} {}", shell_word(id));
+    if let Some(c) = config {
+        cmd.push_str(&format!(" --config {}", shell_word(c)));
+    }
+    cmd.push_str(&format!(" --bucket {}", shell_word(bucket)));
+    if let Some(a) = account {
+        cmd.push_str(&format!(" --account {}", shell_word(a)));
+    }
+    cmd
+}
+
+/// `w` as one POSIX shell word: bare when it is plain, else single-quoted.
+fn shell_word(w: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-:=@+,".contains(c);
+    if !w.is_empty() && w.chars().all(plain) {
+        w.to_owned()
+    } else {
+        format!("'{}'", w.replace('\'', "'\\''"))
+    }
+}
+
 pub fn from_records(records: &[Value]) -> (Vec<AccessRequest>, Vec<Decision>) {
     let bodies: Vec<Body> = records.iter().filter_map(|r| Body::deserialize(r).ok()).collect();
     of_bodies(&bodies)

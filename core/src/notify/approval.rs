@@ -5,9 +5,11 @@
 use serde_json::Value;
 
 use super::mail::{happened, own_message, section, Rendered, Route, Severity};
+use crate::access::approval::decide_command;
 use crate::events::{self, AccessRequest, Decision};
 
-pub(super) fn request(q: &AccessRequest, d: &Value, id: Option<&str>) -> Rendered {
+/// `account`: the bucket's account in organisation mode, which the commands must name.
+pub(super) fn request(q: &AccessRequest, account: Option<&str>, d: &Value, id: Option<&str>) -> Rendered {
     let bucket = q.bucket.as_str();
     let mut email = happened(&format!(
             "{} asks for read access to log bucket {bucket} for {}. Nothing is open yet: the two-person rule needs another person to approve.",
@@ -20,8 +22,10 @@ pub(super) fn request(q: &AccessRequest, d: &Value, id: Option<&str>) -> Rendere
         &mut email,
         "To decide",
         &format!(
-            "As an approver other than the requester:\n  breakglass approve {} --bucket {bucket}\n  breakglass deny {} --bucket {bucket}\nThe request expires at {}.",
-            q.id, q.id, q.expires_at
+            "As an approver other than the requester, with BREAKGLASS_CONFIG pointing at the breakglass config (or add --config FILE):\n  {}\n  {}\nThe request expires at {}.",
+            decide_command("approve", &q.id, bucket, account, None),
+            decide_command("deny", &q.id, bucket, account, None),
+            q.expires_at
         ),
     );
     let subject = format!("{bucket}: access REQUESTED ({}), waiting for approval [{}]", q.ticket, q.id);
@@ -86,4 +90,43 @@ pub(super) fn decision(x: &Decision, d: &Value, id: Option<&str>) -> Rendered {
     }
     let route = Route { kind, state: &x.decision, severity, bucket, detail_type: events::DECISION };
     own_message(subject, email, d, route, id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mail(account: Option<&str>) -> String {
+        let q = AccessRequest {
+            schema: "breakglass.access-request/1".into(),
+            id: "0123456789ab".into(),
+            bucket: "acme-logs".into(),
+            requester: "alice".into(),
+            reason: "r".into(),
+            ticket: "T".into(),
+            duration: "2h".into(),
+            readers: vec!["arn:aws:iam::1:role/R".into()],
+            expires_at: "2026-11-25T10:00:00Z".into(),
+            time: "2026-11-24T10:00:00Z".into(),
+        };
+        match request(&q, account, &serde_json::json!({}), Some("ev-1")) {
+            Rendered::Send(n) => n.email,
+            Rendered::Ignored(why) => panic!("ignored: {why}"),
+        }
+    }
+
+    /// The mail knows no config path: its commands name bucket and account, and it says once how
+    /// the config is found.
+    #[test]
+    fn the_mailed_decide_commands_name_bucket_and_account() {
+        let org = mail(Some("111122223333"));
+        for verb in ["approve", "deny"] {
+            let want = format!("breakglass {verb} 0123456789ab --bucket acme-logs --account 111122223333");
+            assert!(org.lines().any(|l| l.trim() == want), "{org}");
+        }
+        assert_eq!(org.matches("BREAKGLASS_CONFIG").count(), 1, "{org}");
+        let single = mail(None);
+        assert!(single.contains("breakglass approve 0123456789ab --bucket acme-logs\n"), "{single}");
+        assert!(!single.contains("--account"), "{single}");
+    }
 }

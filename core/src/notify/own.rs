@@ -49,7 +49,11 @@ pub(super) fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&
         OwnEvent::ReadAlert(a) => return super::reads::read_alert(a, d, id),
         OwnEvent::Denied(g) => return super::reads::denied(g, d, id),
         OwnEvent::WindowReport(r) => return super::reads::window_report(r, d, id),
-        OwnEvent::AccessRequest(q) => return super::approval::request(q, d, id),
+        OwnEvent::AccessRequest(q) => {
+            let account =
+                config.organisation.as_ref().and(config.bucket(&bucket)).map(|b| b.account.as_str());
+            return super::approval::request(q, account, d, id);
+        }
         OwnEvent::Decision(x) => return super::approval::decision(x, d, id),
         _ => {}
     }

@@ -19,15 +19,22 @@ async fn status_shows_drift_and_enforce_repairs_it() {
     assert!(out.contains("WARNING: first statement calls itself `ClosedAccess`"), "{out}");
     assert!(out.contains("the bucket has no policy"), "{out}");
 
+    stack.drain(&stack.own_events).await;
     let (code, out, err) = breakglass(&moto.endpoint, &["enforce", "--config", &config, "--dry-run"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("\"dry-run\""), "{out}");
     let (code, _, _) = breakglass(&moto.endpoint, &["status", "--config", &config]);
     assert_eq!(code, 3, "a dry run writes nothing");
+    // Nor puts anything on the bus: no remediation event, no digest, so no mail and no record.
+    let own = stack.drain(&stack.own_events).await;
+    assert!(own.is_empty(), "a dry run puts nothing on the bus: {own:?}");
 
     let (code, out, err) = breakglass(&moto.endpoint, &["enforce", "--config", &config]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.matches("\"closed\"").count(), 2, "{out}");
+    // The queue does see the CLI's events: the empty drain above is not a deaf queue.
+    let own = stack.drain(&stack.own_events).await;
+    assert!(own.iter().any(|e| e["detail-type"] == "breakglass remediation"), "{own:?}");
     let (code, out, _) = breakglass(&moto.endpoint, &["status", "--config", &config, "--json"]);
     assert_eq!(code, 0, "{out}");
 
