@@ -139,7 +139,7 @@ pub fn status(a: &StatusArgs) -> Result<ExitCode, CliError> {
             let live = store
                 .get_policy(&b.name)
                 .await
-                .map_err(|e| CliError::Aws(format!("bucket `{}`: {e}", b.name)))?;
+                .map_err(|e| CliError::port(format_args!("bucket `{}`", b.name), &e))?;
             let c = classify(b, live.as_deref().map(str::as_bytes), now);
             all_lawful &= matches!(c.state, State::Closed | State::Open(_));
             let (expiry, readers) = match &c.state {
@@ -263,19 +263,23 @@ pub(crate) fn check_account(
 /// Who is asking, as AWS sees it.
 pub(crate) async fn requester(clients: &Clients) -> Result<String, CliError> {
     let sts = aws_sdk_sts::Client::new(&clients.config);
-    let me = sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| CliError::Aws(format!("cannot tell who you are (sts): {}", e)))?;
+    let me = sts.get_caller_identity().send().await.map_err(|e| {
+        CliError::port(
+            "cannot tell who you are (sts)",
+            &breakglass_aws::classify_error("GetCallerIdentity", e),
+        )
+    })?;
     Ok(me.arn.unwrap_or_else(|| "an unknown principal".into()))
 }
 
 pub(crate) fn operate_error(e: breakglass_core::access::operate::OperateError) -> CliError {
     use breakglass_core::access::operate::OperateError as E;
-    match e {
+    match &e {
+        E::Aws { source, .. } | E::Bus(source) if !source.is_retryable() => {
+            CliError::AwsRefused(e.to_string())
+        }
         E::Aws { .. } | E::Bus(_) | E::NotVerified { .. } => CliError::Aws(e.to_string()),
-        refused => CliError::Input(refused.to_string()),
+        _ => CliError::Input(e.to_string()),
     }
 }
 

@@ -180,7 +180,7 @@ pub(crate) async fn read_trail(
     let read = log
         .read_all(prefix)
         .await
-        .map_err(|e| CliError::Aws(format!("audit trail `s3://{}/{prefix}`: {e}", audit.bucket)))?;
+        .map_err(|e| CliError::port(format_args!("audit trail `s3://{}/{prefix}`", audit.bucket), &e))?;
     Ok((read, recorded_reads(log, audit, place).await?))
 }
 
@@ -195,7 +195,7 @@ pub(crate) async fn recorded_reads(
     let read = log
         .read_all(&prefix)
         .await
-        .map_err(|e| CliError::Aws(format!("audit trail `s3://{}/{prefix}`: {e}", audit.bucket)))?;
+        .map_err(|e| CliError::port(format_args!("audit trail `s3://{}/{prefix}`", audit.bucket), &e))?;
     let mut reads = Vec::new();
     for (key, text) in &read.records {
         match serde_json::from_str::<ReadRecord>(text) {

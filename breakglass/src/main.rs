@@ -1,11 +1,12 @@
 //! `breakglass`: the operator CLI. Thin: parses arguments, reads inputs, calls canonical-policies,
-//! prints. Exit codes: 0 success, 2 invalid input or usage (one lowercase line on stderr), 3 drift.
+//! prints. Exit codes by kind: `exit::Exit` (the table `--help` ends with).
 
 mod approval_cmd;
 mod aws_cmd;
 mod config_cmd;
 #[cfg(test)]
 mod docs_commands;
+mod exit;
 mod history_cmd;
 mod input;
 mod org_cmd;
@@ -21,7 +22,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Operator CLI of breakglass: open, close, status, the two-person rule, history and access reports of the protected log buckets; policy tools; organisation mode's policies and config.
 #[derive(Debug, Parser)]
-#[command(name = "breakglass", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("BREAKGLASS_COMMIT"), ")"), propagate_version = true)]
+#[command(name = "breakglass", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("BREAKGLASS_COMMIT"), ")"), propagate_version = true, after_help = exit::Exit::help())]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -466,14 +467,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        // AWS failures are not usage errors: exit 1, so scripts can retry them.
-        Err(e @ input::CliError::Aws(_)) => {
-            eprintln!("breakglass: {e}");
-            ExitCode::FAILURE
-        }
+        // By kind (`exit::Exit`): AWS trouble worth retrying is 1, so scripts can retry it.
         Err(e) => {
             eprintln!("breakglass: {e}");
-            ExitCode::from(2)
+            e.exit().into()
         }
     }
 }

@@ -51,7 +51,7 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode, CliError> {
     let denied = match chosen.iter().map(|w| w.start()).min() {
         Some(first) => runtime
             .block_on(report::denied_since(&log, &audit.prefix, &place, first))
-            .map_err(|e| CliError::Aws(format!("audit trail `s3://{}`: {e}", audit.bucket)))?,
+            .map_err(|e| CliError::port(format_args!("audit trail `s3://{}`", audit.bucket), &e))?,
         None => Vec::new(),
     };
     let reports: Vec<breakglass_core::events::WindowReport> = chosen
