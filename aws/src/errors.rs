@@ -92,7 +92,8 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
         source = s.source();
     }
     // Errors are one line (the credential chain lists its providers on lines of their own).
-    out.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
+    let lines: Vec<&str> = out.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    lines.join("; ").replace(":; ", ": ")
 }
 
 /// The service error code of an SDK error, if it is one.

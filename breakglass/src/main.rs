@@ -12,6 +12,7 @@ mod input;
 mod org_cmd;
 mod policy_cmd;
 mod report_cmd;
+mod status_cmd;
 mod validate_cmd;
 
 use std::path::PathBuf;
@@ -37,7 +38,8 @@ enum Command {
     Enforce(EnforceArgs),
     /// What the notifier sends for an event (with --print: show the SNS Publish request instead).
     Notify(NotifyArgs),
-    /// The state of every protected bucket (exit 3 if any is not lawful).
+    /// The state of every protected bucket, a few read at once, each on its line (an error in
+    /// place), then a summary line (exit 3 if any is not lawful; 1 or 2 if any could not be read).
     Status(StatusArgs),
     /// Break the glass: open a bucket for investigators, with a reason, a ticket and an expiry.
     Open(OpenArgs),
@@ -451,7 +453,7 @@ fn main() -> ExitCode {
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::Enforce(a) => aws_cmd::enforce(&a, &Settings::from_env()),
         Command::Notify(a) => aws_cmd::notify(&a, &Settings::from_env()),
-        Command::Status(a) => aws_cmd::status(&a),
+        Command::Status(a) => status_cmd::status(&a),
         Command::Open(a) => aws_cmd::open(&a),
         Command::Close(a) => aws_cmd::close(&a),
         Command::History(a) => history_cmd::run(&a),

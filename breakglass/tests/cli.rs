@@ -623,7 +623,7 @@ fn status_with(env: &[(&str, &str)]) -> Out {
 }
 
 /// Exit codes by kind: what retrying cannot fix (Region, credentials, endpoint) is 2, an endpoint
-/// that does not answer is 1; each with its cause, on one line.
+/// that does not answer is 1; each bucket with its cause on its line, one line on stderr.
 #[test]
 fn aws_errors_exit_by_kind_with_their_cause() {
     let keys = [("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"), ("AWS_SECRET_ACCESS_KEY", "secret")];
@@ -641,7 +641,9 @@ fn aws_errors_exit_by_kind_with_their_cause() {
     for (env, code, cause) in cases {
         let o = status_with(&env);
         assert_eq!(o.code, code, "{env:?}: {}{}", o.stdout, o.stderr);
-        assert!(o.stderr.to_lowercase().contains(cause), "{env:?}: {}{}", o.stdout, o.stderr);
+        // `status` reports each bucket's error on its line; stderr says how many failed.
+        assert!(o.stdout.to_lowercase().contains(cause), "{env:?}: {}{}", o.stdout, o.stderr);
+        assert!(o.stderr.contains("2 of 2 buckets could not be checked"), "{env:?}: {}", o.stderr);
         assert_eq!(o.stderr.lines().count(), 1, "{env:?}: {}", o.stderr);
     }
 }
