@@ -39,7 +39,7 @@ async fn status_shows_drift_and_enforce_repairs_it() {
 
 /// One bucket of the config missing on AWS: `status` still reports the others, in config order,
 /// names the missing one with its cause, sums up, and exits 2 (a missing bucket is not worth
-/// retrying), which outweighs drift found in another bucket.
+/// retrying), which outweighs drift found in another bucket; `enforce` still sweeps the others.
 #[tokio::test(flavor = "current_thread")]
 async fn status_reports_every_bucket_when_one_is_missing() {
     let Some(moto) = Moto::start() else { return };
@@ -81,6 +81,13 @@ async fn status_reports_every_bucket_when_one_is_missing() {
     let (code, out, _) = breakglass(&moto.endpoint, &["status", "--config", &config]);
     assert_eq!(code, 2, "{out}");
     assert!(out.ends_with("3 buckets: 1 closed/lawful, 1 drift, 1 error\n"), "{out}");
+
+    // `enforce` sweeps the others all the same and names the missing one: exit 2, not worth a retry.
+    let (code, out, err) = breakglass(&moto.endpoint, &["enforce", "--config", &config]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("acme-missing-logs") && err.contains("NoSuchBucket"), "{err}");
+    let (_, out, _) = breakglass(&moto.endpoint, &["status", "--config", &config]);
+    assert!(out.ends_with("3 buckets: 2 closed/lawful, 0 drift, 1 error\n"), "{out}");
     let _ = std::fs::remove_file(&path);
 }
 
