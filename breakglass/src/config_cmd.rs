@@ -115,7 +115,8 @@ pub fn push(a: &PushArgs) -> Result<ExitCode, CliError> {
         if !a.yes && !confirm(&a.to)? {
             out.outcome = "declined";
             out.print(a.json, &format!("not pushed: {} is unchanged", a.to));
-            return Ok(ExitCode::FAILURE);
+            // Declined by the operator: nothing for a script to retry.
+            return Ok(Exit::Refused.into());
         }
         let by = requester(&clients).await?;
         object

@@ -15,6 +15,7 @@ use canonical_policies::{format_expiry, HumanDuration};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::exit::Exit;
 use crate::input::{load_config, CliError};
 use crate::HistoryArgs;
 
@@ -90,7 +91,7 @@ pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
         }
     }
     // A damaged or tampered trail deserves attention: exit 3, as for a bucket that is not lawful.
-    Ok(if problems > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
+    Ok(if problems > 0 { Exit::Found.into() } else { ExitCode::SUCCESS })
 }
 
 /// `history --json`.
