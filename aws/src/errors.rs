@@ -16,7 +16,7 @@ const THROTTLING: [&str; 6] = [
 ];
 
 /// Sorts an SDK error into retryable (throttling, 5xx, transport) and refused (everything else).
-pub(crate) fn classify_error<E>(operation: &str, err: SdkError<E, HttpResponse>) -> PortError
+pub fn classify_error<E>(operation: &str, err: SdkError<E, HttpResponse>) -> PortError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -37,6 +37,13 @@ where
         SdkError::DispatchFailure(d) if d.is_timeout() => {
             PortError::Retryable(timed_out::<E>(operation, &err))
         }
+        // The request never left: credentials, the Region, the endpoint or the profile are wrong
+        // (the SDK files them as `other` or `user` connector errors, or as a construction
+        // failure). Trying again unchanged cannot help.
+        SdkError::DispatchFailure(d) if !d.is_io() => {
+            PortError::Refused(format!("{operation}: {}", error_chain(&err)))
+        }
+        SdkError::ConstructionFailure(_) => PortError::Refused(format!("{operation}: {}", error_chain(&err))),
         _ => PortError::Retryable(format!("{operation}: {}", error_chain(&err))),
     }
 }
@@ -72,15 +79,21 @@ fn timed_out<E: 'static>(operation: &str, err: &dyn std::error::Error) -> String
     format!("{operation}: timed out: no answer from {place}: {}", error_chain(err))
 }
 
-pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
+        // Some errors repeat their source's text in their own: say each cause once.
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
         source = s.source();
     }
-    out
+    // Errors are one line (the credential chain lists its providers on lines of their own).
+    let lines: Vec<&str> = out.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    lines.join("; ").replace(":; ", ": ")
 }
 
 /// The service error code of an SDK error, if it is one.

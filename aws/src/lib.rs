@@ -32,6 +32,7 @@ pub use clients::Clients;
 pub use config_source::{ConfigObject, ConfigSource};
 pub use control_plane::{url_decode, AwsControlPlane};
 pub use directory::S3Directory;
+pub use errors::{classify_error, error_chain};
 pub use eventbridge::EventBridgeBus;
 pub use organizations::{organisation_members, Members};
 pub use provenance::CloudFormationProvenance;

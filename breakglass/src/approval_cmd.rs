@@ -34,7 +34,7 @@ pub fn request(a: &OpenArgs) -> Result<ExitCode, CliError> {
         op.bus
             .put(&OwnEvent::AccessRequest(q.clone()).to_bus())
             .await
-            .map_err(|e| CliError::Aws(format!("the request could not be put on the bus: {e}")))?;
+            .map_err(|e| CliError::port("the request could not be put on the bus", &e))?;
         if a.outcome.json {
             print_json(&OwnEvent::AccessRequest(q).detail());
         } else {
@@ -69,7 +69,7 @@ async fn records(
     let read = log
         .read_all(&prefix)
         .await
-        .map_err(|e| CliError::Aws(format!("audit trail `s3://{}/{prefix}`: {e}", audit.bucket)))?;
+        .map_err(|e| CliError::port(format_args!("audit trail `s3://{}/{prefix}`", audit.bucket), &e))?;
     for w in &read.warnings {
         eprintln!("breakglass: warning: {w}");
     }
@@ -148,7 +148,7 @@ async fn decide_now(
         .store
         .get_policy(&bucket.name)
         .await
-        .map_err(|e| CliError::Aws(format!("bucket `{}`: {e}", bucket.name)))?;
+        .map_err(|e| CliError::port(format_args!("bucket `{}`", bucket.name), &e))?;
     let c = classify(bucket, live.as_deref().map(str::as_bytes), op.now);
     let live = match &c.state {
         State::Open(g) => Some(g.clone()),
@@ -158,7 +158,7 @@ async fn decide_now(
         op.bus
             .put(&OwnEvent::Decision(d).to_bus())
             .await
-            .map_err(|e| CliError::Aws(format!("the decision could not be put on the bus: {e}")))
+            .map_err(|e| CliError::port("the decision could not be put on the bus", &e))
     };
     match approval::decide(bucket, q, decisions, &op.who, approve, live.as_ref(), op.now) {
         Ok(d) => {

@@ -1,23 +1,18 @@
-//! `breakglass enforce | notify | status`: the Lambdas' logic, run from a terminal.
+//! `breakglass enforce | notify | open | close`: the Lambdas' logic, run from a terminal.
 
-use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use breakglass_aws::wiring::{self, guard_ports, Aws, GuardPorts};
 use breakglass_aws::{Accounts, Clients, EventBridgeBus, S3Store, SnsPublisher};
 use breakglass_config::Config;
 use breakglass_core::notify::{render_in, Rendered};
-use breakglass_core::ports::PolicyStore;
 use breakglass_core::runtime::{enforce_and_guard_event, notify_event_in, Guard, Settings};
-use canonical_policies::{classify, format_expiry, State};
+use canonical_policies::format_expiry;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::input::{load_config, read_input, CliError};
-use crate::{AwsArgs, CloseArgs, EnforceArgs, NotifyArgs, OpenArgs, StatusArgs};
-
-/// Exit code when a bucket is not lawful (as `policy classify` uses for drift).
-const EXIT_NOT_LAWFUL: u8 = 3;
+use crate::{AwsArgs, CloseArgs, EnforceArgs, NotifyArgs, OpenArgs};
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()
@@ -69,10 +64,21 @@ pub fn enforce(a: &EnforceArgs, settings: &Settings) -> Result<ExitCode, CliErro
         let guard = Guard::<Aws> { enforcer: &enforcer, sentinel: &sentinel, fanout: None };
         let summary = enforce_and_guard_event(&guard, &event, OffsetDateTime::now_utc())
             .await
-            .map_err(|e| CliError::Aws(e.to_string()))?;
+            .map_err(enforce_error)?;
         print_json(&summary);
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// An enforce error in its kind: what AWS refused is not worth retrying unchanged.
+fn enforce_error(e: breakglass_core::guard::enforce::EnforceError) -> CliError {
+    use breakglass_core::guard::enforce::EnforceError as E;
+    match &e {
+        E::Aws { source, .. } | E::Bus(source) | E::Queue(source) if !source.is_retryable() => {
+            CliError::AwsRefused(e.to_string())
+        }
+        _ => CliError::Aws(e.to_string()),
+    }
 }
 
 pub fn notify(a: &NotifyArgs, settings: &Settings) -> Result<ExitCode, CliError> {
@@ -114,90 +120,6 @@ pub fn notify(a: &NotifyArgs, settings: &Settings) -> Result<ExitCode, CliError>
     })
 }
 
-pub fn status(a: &StatusArgs) -> Result<ExitCode, CliError> {
-    let AwsArgs { config, endpoint_url } = &a.aws;
-    let config = load_config(config)?;
-    let now = OffsetDateTime::now_utc();
-    let wanted = |b: &&breakglass_config::BucketConfig| match &a.account {
-        None => true,
-        Some(want) => {
-            b.account == *want
-                || config.account(&b.account).and_then(|x| x.alias.as_deref()) == Some(want.as_str())
-        }
-    };
-    // Checked before any AWS call: a wrong --account is a usage error, not a network error.
-    if let Some(want) = &a.account {
-        if !config.buckets.iter().any(|b| wanted(&b)) {
-            return Err(CliError::Input(format!(
-                "--account `{want}`: no bucket of the config is in that account"
-            )));
-        }
-    }
-    runtime()?.block_on(async {
-        let clients =
-            Clients::load(endpoint_url.as_deref()).await.map_err(|e| CliError::Input(e.to_string()))?;
-        let store = S3Store::routed(&clients, accounts(&clients, &config).await?, &config);
-        let mut rows = Vec::new();
-        let mut all_lawful = true;
-        let org = config.organisation.is_some();
-        for b in config.buckets.iter().filter(wanted) {
-            let live = store
-                .get_policy(&b.name)
-                .await
-                .map_err(|e| CliError::Aws(format!("bucket `{}`: {e}", b.name)))?;
-            let c = classify(b, live.as_deref().map(str::as_bytes), now);
-            all_lawful &= matches!(c.state, State::Closed | State::Open(_));
-            let (expiry, readers) = match &c.state {
-                State::Open(g) | State::Expired(g) => {
-                    (Some(format_expiry(g.expiry)), g.readers.iter().cloned().collect())
-                }
-                _ => (None, Vec::new()),
-            };
-            rows.push(json!({
-                "bucket": b.name,
-                "account": b.account,
-                "account_alias": config.account(&b.account).and_then(|x| x.alias.clone()),
-                "region": b.region,
-                "state": c.state.word(),
-                "detail": c.to_string(),
-                "sha256": c.hash.map(|h| h.to_string()),
-                "first_sid": c.claimed,
-                "claim_mismatch": c.claim_mismatch(),
-                "expiry": expiry,
-                "readers": readers,
-            }));
-        }
-        if a.json {
-            print_json(&json!({ "buckets": rows }));
-        } else {
-            let mut out = String::new();
-            for r in &rows {
-                if org {
-                    // Organisation mode: where each bucket is, so that one view covers every account.
-                    let account = r["account_alias"].as_str().or(r["account"].as_str()).unwrap_or("?");
-                    let _ = write!(out, "{account:<18} {:<14} ", r["region"].as_str().unwrap_or("?"));
-                }
-                let _ = writeln!(
-                    out,
-                    "{:<32} {}",
-                    r["bucket"].as_str().unwrap_or("?"),
-                    r["detail"].as_str().unwrap_or("?")
-                );
-                if r["claim_mismatch"] == json!(true) {
-                    let _ = writeln!(
-                        out,
-                        "{:<32} WARNING: first statement calls itself `{}`",
-                        "",
-                        r["first_sid"].as_str().unwrap_or("")
-                    );
-                }
-            }
-            print!("{out}");
-        }
-        Ok(if all_lawful { ExitCode::SUCCESS } else { ExitCode::from(EXIT_NOT_LAWFUL) })
-    })
-}
-
 /// What an operator request needs: who asks, the policy store, the bus, and the time.
 pub(crate) struct Operator {
     pub(crate) who: String,
@@ -236,7 +158,10 @@ fn operator_session(who: &str) -> String {
 
 /// How the CLI reaches the buckets: its own credentials, or (organisation mode) each logging
 /// account's member role as the operator's own session.
-async fn accounts(clients: &Clients, config: &Config) -> Result<std::sync::Arc<Accounts>, CliError> {
+pub(crate) async fn accounts(
+    clients: &Clients,
+    config: &Config,
+) -> Result<std::sync::Arc<Accounts>, CliError> {
     if config.organisation.is_none() {
         return Ok(Accounts::own(clients));
     }
@@ -268,19 +193,23 @@ pub(crate) fn check_account(
 /// Who is asking, as AWS sees it.
 pub(crate) async fn requester(clients: &Clients) -> Result<String, CliError> {
     let sts = aws_sdk_sts::Client::new(&clients.config);
-    let me = sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| CliError::Aws(format!("cannot tell who you are (sts): {}", e)))?;
+    let me = sts.get_caller_identity().send().await.map_err(|e| {
+        CliError::port(
+            "cannot tell who you are (sts)",
+            &breakglass_aws::classify_error("GetCallerIdentity", e),
+        )
+    })?;
     Ok(me.arn.unwrap_or_else(|| "an unknown principal".into()))
 }
 
 pub(crate) fn operate_error(e: breakglass_core::access::operate::OperateError) -> CliError {
     use breakglass_core::access::operate::OperateError as E;
-    match e {
+    match &e {
+        E::Aws { source, .. } | E::Bus(source) if !source.is_retryable() => {
+            CliError::AwsRefused(e.to_string())
+        }
         E::Aws { .. } | E::Bus(_) | E::NotVerified { .. } => CliError::Aws(e.to_string()),
-        refused => CliError::Input(refused.to_string()),
+        _ => CliError::Input(e.to_string()),
     }
 }
 

@@ -15,6 +15,7 @@ use canonical_policies::Quoted;
 use serde::Serialize;
 
 use crate::aws_cmd::{requester, runtime};
+use crate::exit::Exit;
 use crate::input::{read_input, CliError};
 use crate::{CompactArgs, PushArgs};
 
@@ -33,7 +34,7 @@ pub fn compact(a: &CompactArgs) -> Result<ExitCode, CliError> {
             "breakglass: the compact config is {} bytes, over CloudFormation's {PARAMETER_LIMIT}-byte parameter limit: deploy in organisation mode (the config is an S3 object) or bundle it as BREAKGLASS_CONFIG_FILE",
             small.len()
         );
-        return Ok(ExitCode::FAILURE);
+        return Ok(Exit::Refused.into());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -114,7 +115,8 @@ pub fn push(a: &PushArgs) -> Result<ExitCode, CliError> {
         if !a.yes && !confirm(&a.to)? {
             out.outcome = "declined";
             out.print(a.json, &format!("not pushed: {} is unchanged", a.to));
-            return Ok(ExitCode::FAILURE);
+            // Declined by the operator: nothing for a script to retry.
+            return Ok(Exit::Refused.into());
         }
         let by = requester(&clients).await?;
         object

@@ -15,6 +15,7 @@ use canonical_policies::{format_expiry, HumanDuration};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::exit::Exit;
 use crate::input::{load_config, CliError};
 use crate::HistoryArgs;
 
@@ -90,7 +91,7 @@ pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
         }
     }
     // A damaged or tampered trail deserves attention: exit 3, as for a bucket that is not lawful.
-    Ok(if problems > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
+    Ok(if problems > 0 { Exit::Found.into() } else { ExitCode::SUCCESS })
 }
 
 /// `history --json`.
@@ -180,7 +181,7 @@ pub(crate) async fn read_trail(
     let read = log
         .read_all(prefix)
         .await
-        .map_err(|e| CliError::Aws(format!("audit trail `s3://{}/{prefix}`: {e}", audit.bucket)))?;
+        .map_err(|e| CliError::port(format_args!("audit trail `s3://{}/{prefix}`", audit.bucket), &e))?;
     Ok((read, recorded_reads(log, audit, place).await?))
 }
 
@@ -195,7 +196,7 @@ pub(crate) async fn recorded_reads(
     let read = log
         .read_all(&prefix)
         .await
-        .map_err(|e| CliError::Aws(format!("audit trail `s3://{}/{prefix}`: {e}", audit.bucket)))?;
+        .map_err(|e| CliError::port(format_args!("audit trail `s3://{}/{prefix}`", audit.bucket), &e))?;
     let mut reads = Vec::new();
     for (key, text) in &read.records {
         match serde_json::from_str::<ReadRecord>(text) {

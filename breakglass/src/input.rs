@@ -4,9 +4,12 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use breakglass_config::{BucketConfig, Config, ConfigError};
+use breakglass_core::ports::PortError;
 use canonical_policies::json::MAX_INPUT_BYTES;
 use canonical_policies::Quoted;
 use time::OffsetDateTime;
+
+use crate::exit::Exit;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -28,8 +31,33 @@ pub enum CliError {
     Partition(String),
     #[error("{0}")]
     Input(String),
+    /// AWS trouble worth retrying (throttling, 5xx, timeouts, the network).
     #[error("{0}")]
     Aws(String),
+    /// AWS refused, or the request could not be made (credentials, Region, endpoint, a missing
+    /// bucket): retrying unchanged will not help.
+    #[error("{0}")]
+    AwsRefused(String),
+}
+
+impl CliError {
+    /// A port's error under `context`, kept in its kind.
+    pub fn port(context: impl std::fmt::Display, e: &PortError) -> CliError {
+        let text = format!("{context}: {e}");
+        if e.is_retryable() {
+            CliError::Aws(text)
+        } else {
+            CliError::AwsRefused(text)
+        }
+    }
+
+    /// The exit code of the kind (`crate::exit`).
+    pub fn exit(&self) -> Exit {
+        match self {
+            CliError::Aws(_) => Exit::Retry,
+            _ => Exit::Refused,
+        }
+    }
 }
 
 /// io errors read "No such file or directory"; messages here start lowercase.

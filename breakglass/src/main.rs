@@ -1,16 +1,18 @@
 //! `breakglass`: the operator CLI. Thin: parses arguments, reads inputs, calls canonical-policies,
-//! prints. Exit codes: 0 success, 2 invalid input or usage (one lowercase line on stderr), 3 drift.
+//! prints. Exit codes by kind: `exit::Exit` (the table `--help` ends with).
 
 mod approval_cmd;
 mod aws_cmd;
 mod config_cmd;
 #[cfg(test)]
 mod docs_commands;
+mod exit;
 mod history_cmd;
 mod input;
 mod org_cmd;
 mod policy_cmd;
 mod report_cmd;
+mod status_cmd;
 mod validate_cmd;
 
 use std::path::PathBuf;
@@ -21,7 +23,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Operator CLI of breakglass: open, close, status, the two-person rule, history and access reports of the protected log buckets; policy tools; organisation mode's policies and config.
 #[derive(Debug, Parser)]
-#[command(name = "breakglass", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("BREAKGLASS_COMMIT"), ")"), propagate_version = true)]
+#[command(name = "breakglass", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("BREAKGLASS_COMMIT"), ")"), propagate_version = true, after_help = exit::Exit::help())]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -36,7 +38,8 @@ enum Command {
     Enforce(EnforceArgs),
     /// What the notifier sends for an event (with --print: show the SNS Publish request instead).
     Notify(NotifyArgs),
-    /// The state of every protected bucket (exit 3 if any is not lawful).
+    /// The state of every protected bucket, a few read at once, each on its line (an error in
+    /// place), then a summary line (exit 3 if any is not lawful; 1 or 2 if any could not be read).
     Status(StatusArgs),
     /// Break the glass: open a bucket for investigators, with a reason, a ticket and an expiry.
     Open(OpenArgs),
@@ -450,7 +453,7 @@ fn main() -> ExitCode {
         Command::Policy(cmd) => policy_cmd::run(cmd),
         Command::Enforce(a) => aws_cmd::enforce(&a, &Settings::from_env()),
         Command::Notify(a) => aws_cmd::notify(&a, &Settings::from_env()),
-        Command::Status(a) => aws_cmd::status(&a),
+        Command::Status(a) => status_cmd::status(&a),
         Command::Open(a) => aws_cmd::open(&a),
         Command::Close(a) => aws_cmd::close(&a),
         Command::History(a) => history_cmd::run(&a),
@@ -466,14 +469,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        // AWS failures are not usage errors: exit 1, so scripts can retry them.
-        Err(e @ input::CliError::Aws(_)) => {
-            eprintln!("breakglass: {e}");
-            ExitCode::FAILURE
-        }
+        // By kind (`exit::Exit`): AWS trouble worth retrying is 1, so scripts can retry it.
         Err(e) => {
             eprintln!("breakglass: {e}");
-            ExitCode::from(2)
+            e.exit().into()
         }
     }
 }

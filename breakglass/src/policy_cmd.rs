@@ -10,11 +10,9 @@ use canonical_policies::{
 };
 use serde::Serialize;
 
+use crate::exit::Exit;
 use crate::input::{choose_bucket, load_config, read_input, time_or_now, CliError};
 use crate::{ClassifyArgs, ExplainArgs, InputArgs, PolicyCommand, RenderArgs, TemplateArg};
-
-/// Exit code of `classify` for drift, so scripts can branch without parsing output.
-const EXIT_DRIFT: u8 = 3;
 
 /// `policy hash --json`.
 #[derive(Debug, Serialize)]
@@ -84,7 +82,7 @@ pub fn run(cmd: PolicyCommand) -> Result<ExitCode, CliError> {
         PolicyCommand::Classify(a) => {
             let (out, drift) = classify_cmd(&a)?;
             print!("{out}");
-            return Ok(if drift { ExitCode::from(EXIT_DRIFT) } else { ExitCode::SUCCESS });
+            return Ok(if drift { Exit::Found.into() } else { ExitCode::SUCCESS });
         }
         PolicyCommand::Diff(a) => diff_cmd(&a)?,
         PolicyCommand::Explain(a) => explain_cmd(&a)?,

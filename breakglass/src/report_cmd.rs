@@ -9,6 +9,7 @@ use breakglass_core::trail::report;
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::exit::Exit;
 use crate::history_cmd::{locate, parse_since, read_trail, Located};
 use crate::input::{load_config, CliError};
 use crate::ReportArgs;
@@ -51,7 +52,7 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode, CliError> {
     let denied = match chosen.iter().map(|w| w.start()).min() {
         Some(first) => runtime
             .block_on(report::denied_since(&log, &audit.prefix, &place, first))
-            .map_err(|e| CliError::Aws(format!("audit trail `s3://{}`: {e}", audit.bucket)))?,
+            .map_err(|e| CliError::port(format_args!("audit trail `s3://{}`", audit.bucket), &e))?,
         None => Vec::new(),
     };
     let reports: Vec<breakglass_core::events::WindowReport> = chosen
@@ -83,5 +84,5 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode, CliError> {
     let problems = reports.iter().any(breakglass_core::events::WindowReport::is_alert)
         || !history_read.warnings.is_empty()
         || !read_warnings.is_empty();
-    Ok(if problems { ExitCode::from(3) } else { ExitCode::SUCCESS })
+    Ok(if problems { Exit::Found.into() } else { ExitCode::SUCCESS })
 }

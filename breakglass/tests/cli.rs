@@ -1,4 +1,4 @@
-//! The CLI contract: outputs, exit codes (0 ok, 2 invalid input or usage, 3 drift), one-line lowercase
+//! The CLI contract: outputs, exit codes by kind (`breakglass --help`), one-line lowercase
 //! errors, and no panic on any input.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
@@ -652,4 +652,67 @@ fn version_names_the_release_and_the_commit() {
         .filter(|o| o.status.success())
         .map_or_else(|| "unknown".to_owned(), |o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
     assert_eq!(o.stdout.trim(), format!("breakglass {} ({commit})", env!("CARGO_PKG_VERSION")));
+}
+
+/// Environment variables of a child.
+type Env<'a> = Vec<(&'a str, &'a str)>;
+
+/// `status` with `env` only (no credentials file, no instance metadata): its outcome.
+fn status_with(env: &[(&str, &str)]) -> Out {
+    let out = Command::new(env!("CARGO_BIN_EXE_breakglass"))
+        .args(["status", "--config", &config()])
+        .env_clear()
+        .env("HOME", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Exit codes by kind: what retrying cannot fix (Region, credentials, endpoint) is 2, an endpoint
+/// that does not answer is 1; each bucket with its cause on its line, one line on stderr.
+#[test]
+fn aws_errors_exit_by_kind_with_their_cause() {
+    let keys = [("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"), ("AWS_SECRET_ACCESS_KEY", "secret")];
+    let region = ("AWS_REGION", "eu-west-1");
+    let cases: [(Env, i32, &str); 4] = [
+        (keys.to_vec(), 2, "a region must be set"),
+        (vec![region], 2, "no credentials found"),
+        ([&keys[..], &[region, ("AWS_ENDPOINT_URL", "not a url")]].concat(), 2, "not a valid uri"),
+        (
+            [&keys[..], &[region, ("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]].concat(),
+            1,
+            "connection refused",
+        ),
+    ];
+    for (env, code, cause) in cases {
+        let o = status_with(&env);
+        assert_eq!(o.code, code, "{env:?}: {}{}", o.stdout, o.stderr);
+        // `status` reports each bucket's error on its line; stderr says how many failed.
+        assert!(o.stdout.to_lowercase().contains(cause), "{env:?}: {}{}", o.stdout, o.stderr);
+        assert!(o.stderr.contains("2 of 2 buckets could not be checked"), "{env:?}: {}", o.stderr);
+        assert_eq!(o.stderr.lines().count(), 1, "{env:?}: {}", o.stderr);
+    }
+}
+
+/// `--help` ends with the exit-code table.
+#[test]
+fn help_lists_the_exit_codes() {
+    let o = run(&["--help"], b"");
+    assert_eq!(o.code, 0);
+    for line in [
+        "Exit codes:",
+        "  0  all well",
+        "  1  AWS trouble worth retrying",
+        "  2  not worth retrying",
+        "  3  something found",
+    ] {
+        assert!(o.stdout.contains(line), "{line}: {}", o.stdout);
+    }
 }

@@ -44,6 +44,60 @@ async fn status_shows_drift_and_enforce_repairs_it() {
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
+/// One bucket of the config missing on AWS: `status` still reports the others, in config order,
+/// names the missing one with its cause, sums up, and exits 2 (a missing bucket is not worth
+/// retrying), which outweighs drift found in another bucket; `enforce` still sweeps the others.
+#[tokio::test(flavor = "current_thread")]
+async fn status_reports_every_bucket_when_one_is_missing() {
+    let Some(moto) = Moto::start() else { return };
+    let stack = provision(&moto.endpoint).await;
+    let text = e2e::single_operator_text().replace(
+        "[[bucket]]\nname = \"acme-vpc-flow-logs\"",
+        "[[bucket]]\nname = \"acme-missing-logs\"\n\n[[bucket]]\nname = \"acme-vpc-flow-logs\"",
+    );
+    assert!(text.contains("acme-missing-logs"), "the example config lists its buckets as expected");
+    let path = e2e::root().join(format!("target/e2e-configs/missing-bucket-{}.toml", std::process::id()));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    let config = path.display().to_string();
+
+    let (code, out, err) = breakglass(&moto.endpoint, &["status", "--config", &config]);
+    assert_eq!(code, 2, "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert!(lines[0].starts_with("acme-cloudtrail-logs") && lines[0].contains("closed"), "{out}");
+    assert!(lines[1].starts_with("acme-missing-logs") && lines[1].contains("NoSuchBucket"), "{out}");
+    assert!(lines[2].starts_with("acme-vpc-flow-logs") && lines[2].contains("closed"), "{out}");
+    assert_eq!(lines[3], "3 buckets: 2 closed/lawful, 0 drift, 1 error", "{out}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    let (code, out, _) = breakglass(&moto.endpoint, &["status", "--config", &config, "--json"]);
+    assert_eq!(code, 2, "{out}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let states: Vec<&str> =
+        j["buckets"].as_array().unwrap().iter().map(|b| b["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["closed", "error", "closed"], "{out}");
+    assert!(j["buckets"][1]["error"].as_str().unwrap().contains("NoSuchBucket"), "{out}");
+    assert_eq!(
+        j["summary"],
+        serde_json::json!({"buckets": 3, "lawful": 2, "drift": 0, "errors": 1, "exit_code": 2})
+    );
+
+    // Drift in another bucket is still reported; the bucket that could not be read wins the exit code.
+    stack.tamper("acme-cloudtrail-logs").await;
+    let (code, out, _) = breakglass(&moto.endpoint, &["status", "--config", &config]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.ends_with("3 buckets: 1 closed/lawful, 1 drift, 1 error\n"), "{out}");
+
+    // `enforce` sweeps the others all the same and names the missing one: exit 2, not worth a retry.
+    let (code, out, err) = breakglass(&moto.endpoint, &["enforce", "--config", &config]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("acme-missing-logs") && err.contains("NoSuchBucket"), "{err}");
+    let (_, out, _) = breakglass(&moto.endpoint, &["status", "--config", &config]);
+    assert!(out.ends_with("3 buckets: 2 closed/lawful, 0 drift, 1 error\n"), "{out}");
+    let _ = std::fs::remove_file(&path);
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn open_and_close_round_trip_with_emails_audit_records_and_history() {
     let Some(moto) = Moto::start() else { return };
