@@ -57,7 +57,10 @@ impl AwsControlPlane {
     /// The IAM client for the role `role_arn`, and the role's name.
     async fn iam_for<'a>(&self, role_arn: &'a str) -> Result<(aws_sdk_iam::Client, &'a str), PortError> {
         let name = role_arn.rsplit('/').next().unwrap_or(role_arn);
-        let account = role_arn.split(':').nth(4).filter(|a| canonical_policies::is_account_id(a));
+        let account = canonical_policies::Arn::parse(role_arn)
+            .ok()
+            .map(|a| a.account)
+            .filter(|a| canonical_policies::is_account_id(a));
         match (&self.accounts, account) {
             (Some(accounts), Some(account)) => Ok((accounts.iam(account).await?, name)),
             _ => Ok((self.iam.clone(), name)),

@@ -32,6 +32,7 @@
 
 // Private modules behind one export list: one path per name, and the modules can move without
 // moving their callers. `json` is a namespace of its own (`json::parse`, `json::Json`).
+mod arn;
 mod canonical;
 mod classify;
 mod diff;
@@ -43,6 +44,7 @@ mod policy;
 mod set;
 mod template;
 
+pub use arn::{Arn, InvalidArn};
 pub use canonical::{InvalidHash, PolicyHash};
 pub use classify::{classify, classify_policy, classify_text, Classification, DriftReason, State};
 pub use diff::{describe, diff_nearest, Diff, MAX_LINES as MAX_DIFF_LINES};

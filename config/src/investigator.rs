@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use canonical_policies::json::{self, Json};
-use canonical_policies::{is_account_id, Partition, Policy, PolicyHash};
+use canonical_policies::{is_account_id, Arn, Partition, Policy, PolicyHash};
 
 use crate::bucket::BucketConfig;
 use crate::error::ConfigError;
@@ -68,12 +68,13 @@ impl Investigator {
         }
         let mut assumable_by = BTreeSet::new();
         for p in &raw.assumable_by {
-            let ok = p.strip_prefix("arn:").and_then(|r| r.split_once(":iam::")).is_some_and(|(_, rest)| {
-                rest.split_once(':').is_some_and(|(acct, res)| {
-                    is_account_id(acct)
-                        && (res == "root" || res.starts_with("role/") || res.starts_with("user/"))
-                        && !res.contains('*')
-                })
+            let ok = Arn::parse(p).is_ok_and(|a| {
+                let res = a.resource;
+                a.service == "iam"
+                    && a.region.is_empty()
+                    && is_account_id(a.account)
+                    && (res == "root" || res.starts_with("role/") || res.starts_with("user/"))
+                    && !res.contains('*')
             });
             if !ok {
                 return Err(invalid("assumable_by", p, "expected an iam role, user or account root arn"));

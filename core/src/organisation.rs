@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 
 use breakglass_config::Config;
-use canonical_policies::OBJECT_READ_ACTIONS;
+use canonical_policies::{Arn, OBJECT_READ_ACTIONS};
 use serde_json::{json, Value};
 
 use crate::guarded::{GuardedCall, Target};
@@ -62,11 +62,10 @@ pub enum OrgPolicyError {
 /// `arn:aws:iam::111100000000:role/investigations/LogInvestigator` → the same with `*` as the
 /// account: one pattern for the role of that name in every logging account.
 fn any_account(arn: &str) -> String {
-    let mut parts: Vec<&str> = arn.splitn(6, ':').collect();
-    if let Some(account) = parts.get_mut(4) {
-        *account = "*";
+    match Arn::parse(arn) {
+        Ok(a) => Arn { account: "*", ..a }.to_string(),
+        Err(_) => arn.to_owned(),
     }
-    parts.join(":")
 }
 
 /// The principals a trust entry admits, as an `aws:PrincipalArn` pattern: an account's root stands

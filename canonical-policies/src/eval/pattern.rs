@@ -3,6 +3,7 @@
 
 use super::conditions::is_multivalued;
 use super::Context;
+use crate::Arn;
 
 /// A policy string after variable substitution: literal characters and the policy's own wildcards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,10 +159,7 @@ pub(super) fn arn_tokens_match(pattern: &[Tok], arn: &str) -> Option<bool> {
         rest = tail.get(1..)?;
     }
     p.push(rest);
-    let a: Vec<Vec<char>> = arn.splitn(6, ':').map(|s| s.chars().collect()).collect();
-    if a.len() != 6 || a.first().map(|s| s.as_slice()) != Some(&['a', 'r', 'n'][..]) {
-        return None;
-    }
+    let a: Vec<Vec<char>> = Arn::parse(arn).ok()?.parts().iter().map(|s| s.chars().collect()).collect();
     if p.first().map(|s| literal(s)).as_deref() != Some("arn") {
         return None;
     }

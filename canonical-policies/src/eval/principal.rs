@@ -3,6 +3,7 @@
 use super::request::{last_segment, Caller};
 use super::Tri;
 use crate::policy::{Clause, Effect, Principal, PrincipalKind};
+use crate::Arn;
 
 /// How one principal value matches the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,13 +111,8 @@ pub(super) fn names_exactly(kind: PrincipalKind, v: &str, caller: &Caller) -> Tr
 
 /// `arn:<partition>:<service>::<account>:<resource>` of IAM and STS principals.
 pub(super) fn iam_arn_parts(v: &str) -> Option<(&str, &str, &str)> {
-    let mut parts = v.splitn(6, ':');
-    match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some("arn"), Some(_), Some(service), Some(_), Some(account), Some(resource)) => {
-            Some((service, account, resource))
-        }
-        _ => None,
-    }
+    let arn = Arn::parse(v).ok()?;
+    Some((arn.service, arn.account, arn.resource))
 }
 
 /// Whether two principal ARNs name the same IAM user, role or role session. IAM does not

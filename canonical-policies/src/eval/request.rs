@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use super::Context;
 use crate::policy::is_account_id;
 use crate::template::format_expiry;
+use crate::Arn;
 use crate::Quoted;
 
 /// Who makes the request.
@@ -64,12 +65,7 @@ impl Caller {
                 Err(bad())
             };
         }
-        let mut parts = s.splitn(6, ':');
-        let (Some(_), Some(partition), Some(service), Some(_), Some(account), Some(resource)) =
-            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(bad());
-        };
+        let Arn { partition, service, account, resource, .. } = Arn::parse(s).map_err(|_| bad())?;
         if !is_account_id(account) {
             return Err(bad());
         }

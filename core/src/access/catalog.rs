@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 
 use breakglass_config::{is_bucket_name, parse_duration, Config};
-use canonical_policies::format_expiry;
+use canonical_policies::{format_expiry, Arn};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -99,17 +99,13 @@ fn principal_is(allowed: &str, who: &str) -> bool {
     if allowed == who {
         return true;
     }
-    let parts = |arn: &str| -> Option<(String, String, String)> {
-        let mut p = arn.splitn(6, ':');
-        let (_, _, service, _, account, resource) =
-            (p.next()?, p.next()?, p.next()?, p.next()?, p.next()?, p.next()?);
-        Some((service.to_owned(), account.to_owned(), resource.to_owned()))
-    };
-    match (parts(allowed), parts(who)) {
-        (Some((s1, a1, r1)), Some((s2, a2, r2))) if s1 == "iam" && s2 == "sts" && a1 == a2 => {
-            let role = r1.strip_prefix("role/").map(|r| r.rsplit('/').next().unwrap_or(r).to_owned());
+    match (Arn::parse(allowed), Arn::parse(who)) {
+        (Ok(role), Ok(session))
+            if role.service == "iam" && session.service == "sts" && role.account == session.account =>
+        {
+            let role = role.resource.strip_prefix("role/").map(|r| r.rsplit('/').next().unwrap_or(r));
             let session_role =
-                r2.strip_prefix("assumed-role/").and_then(|r| r.split('/').next()).map(str::to_owned);
+                session.resource.strip_prefix("assumed-role/").and_then(|r| r.split('/').next());
             role.is_some() && role == session_role
         }
         _ => false,

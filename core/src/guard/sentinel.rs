@@ -6,7 +6,7 @@
 //! live state, never trusts the event, and writes nothing when all is well.
 
 use breakglass_config::{BucketConfig, Config, Investigator};
-use canonical_policies::Quoted;
+use canonical_policies::{Arn, Quoted};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -140,7 +140,7 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
                             {
                                 // Organisation mode: a role of that name may exist in every logging
                                 // account; an event acts only in the account it came from.
-                                let account = i.role.split(':').nth(4).unwrap_or_default();
+                                let account = Arn::parse(&i.role).map(|a| a.account).unwrap_or_default();
                                 if self.config.organisation.is_none()
                                     || call.accounts.iter().any(|a| a == account)
                                 {

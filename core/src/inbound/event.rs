@@ -275,7 +275,10 @@ fn bucket(r: &Value, params: Option<&Value>) -> Option<String> {
     }
     r.get("resources")?.as_array()?.iter().find_map(|res| {
         let arn = text(res.get("ARN"))?;
-        let name = arn.strip_prefix("arn:")?.split_once(":s3:::")?.1;
+        let name = canonical_policies::Arn::parse(&arn)
+            .ok()
+            .filter(|a| a.service == "s3" && a.region.is_empty() && a.account.is_empty())?
+            .resource;
         (!name.is_empty() && !name.contains('/')).then(|| name.to_owned())
     })
 }
