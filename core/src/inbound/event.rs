@@ -83,8 +83,8 @@ pub enum EventError {
     NoEventName,
     /// Only AWS puts events with an `aws.` source on a bus (PutEvents refuses them), so an API call
     /// under any other source was written by someone who may put events: it did not happen.
-    #[error("api call event from source `{source}`, not `{expected}`: not sent by aws, refused")]
-    NotFromAws { source: String, expected: String },
+    #[error("api call event from source `{sent_by}`, not `{expected}`: not sent by aws, refused")]
+    NotFromAws { sent_by: String, expected: String },
 }
 
 /// The EventBridge source AWS gives a service's CloudTrail events: `s3.amazonaws.com` → `aws.s3`.
@@ -146,7 +146,7 @@ pub fn parse(event: &Value) -> Result<Incoming, EventError> {
                 let expected = call.event_source.as_deref().and_then(aws_source);
                 if expected.as_deref() != Some(source) {
                     return Err(EventError::NotFromAws {
-                        source: source.to_owned(),
+                        sent_by: source.to_owned(),
                         expected: expected.unwrap_or_else(|| "aws.<service>".to_owned()),
                     });
                 }
@@ -383,7 +383,7 @@ mod tests {
         ] {
             assert_eq!(
                 forged(source, event_source),
-                Err(EventError::NotFromAws { source: source.to_owned(), expected: expected.to_owned() }),
+                Err(EventError::NotFromAws { sent_by: source.to_owned(), expected: expected.to_owned() }),
                 "{source} {event_source}"
             );
         }
