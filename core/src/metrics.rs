@@ -31,16 +31,24 @@ pub enum Metric {
     SweepDuration,
     /// Sweep invocations or shard messages that failed (retried, then dead-lettered).
     SweepFailures,
+    /// Shards a scheduled sweep sent to the sweep queue (organisation mode's fan-out).
+    ShardsPlanned,
+    /// Shards swept with every bucket checked. Fewer than planned, hour after hour, means shards
+    /// are lost on the way (a drained queue, a removed event source mapping): an alarm that an idle
+    /// enforcer cannot satisfy by merely being invoked.
+    ShardsSwept,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 6] = [
+    pub const ALL: [Metric; 8] = [
         Metric::Remediations,
         Metric::Drift,
         Metric::ReadsOutsideGrant,
         Metric::RefusedReads,
         Metric::SweepDuration,
         Metric::SweepFailures,
+        Metric::ShardsPlanned,
+        Metric::ShardsSwept,
     ];
 
     /// The metric's name in CloudWatch.
@@ -52,6 +60,8 @@ impl Metric {
             Metric::RefusedReads => "RefusedReads",
             Metric::SweepDuration => "SweepDuration",
             Metric::SweepFailures => "SweepFailures",
+            Metric::ShardsPlanned => "ShardsPlanned",
+            Metric::ShardsSwept => "ShardsSwept",
         }
     }
 

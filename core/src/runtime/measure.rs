@@ -46,8 +46,14 @@ pub fn enforcer(function: &str, raw: &Value, answer: Option<&Value>, took: Durat
         };
         counts.put(Metric::SweepDuration, took.as_secs_f64() * 1000.0);
         counts.put(Metric::SweepFailures, failed as f64);
+        // A shard counts as swept once every bucket in it was checked (a close is no shard).
+        let swept = shards.iter().flatten().filter(|s| s.get("index").is_some() && unchecked_none(s)).count();
+        counts.put(Metric::ShardsSwept, swept as f64);
     } else if scheduled {
-        if !planned_only {
+        if planned_only {
+            let planned = answer.and_then(|a| a["sweep"]["shards"].as_f64()).unwrap_or(0.0);
+            counts.put(Metric::ShardsPlanned, planned);
+        } else {
             counts.put(Metric::SweepDuration, took.as_secs_f64() * 1000.0);
         }
         counts.put(Metric::SweepFailures, f64::from(u8::from(answer.is_none())));
@@ -60,6 +66,10 @@ pub fn enforcer(function: &str, raw: &Value, answer: Option<&Value>, took: Durat
     }
     lines.retain(|m| !m.is_empty());
     lines
+}
+
+fn unchecked_none(shard: &Value) -> bool {
+    shard.get("unchecked").and_then(Value::as_array).is_none_or(Vec::is_empty)
 }
 
 /// The recorder's metrics for one answer: reads outside the investigator roles, refused reads.
@@ -114,6 +124,7 @@ mod tests {
         assert_eq!(got[0]["SweepDuration"], 1500.0);
         assert_eq!(got[0]["SweepFailures"], 1.0);
         assert_eq!(got[0]["Remediations"], 2.0);
+        assert_eq!(got[0]["ShardsSwept"], 1.0);
         assert_eq!(got.len(), 3);
         // A failed batch: every message comes back.
         let got = lines(&enforcer("enforcer", &raw, None, Duration::from_millis(10)));
@@ -129,8 +140,21 @@ mod tests {
         let planned = json!({"sweep": {"id": "s", "shards": 1, "buckets": 3}});
         let got = lines(&enforcer("enforcer", &schedule, Some(&planned), Duration::from_millis(7)));
         assert!(got[0].get("SweepDuration").is_none(), "planning is not the sweep");
+        assert_eq!(got[0]["ShardsPlanned"], 1.0);
         let got = lines(&enforcer("enforcer", &schedule, None, Duration::from_millis(7)));
         assert_eq!(got[0]["SweepFailures"], 1.0);
+    }
+
+    #[test]
+    fn a_shard_with_unchecked_buckets_or_a_close_is_not_swept() {
+        let raw = json!({"Records": [{"messageId": "1"}, {"messageId": "2"}]});
+        let answer = json!({"batchItemFailures": [{"itemIdentifier": "1"}], "sweep": [
+            {"index": 0, "closed": 0, "unchecked": ["b"]},
+            {"index": 1, "closed": 0, "unchecked": []},
+            {"closed": "sweep-1", "remediations": 0},
+        ]});
+        let got = lines(&enforcer("enforcer", &raw, Some(&answer), Duration::from_millis(9)));
+        assert_eq!(got[0]["ShardsSwept"], 1.0);
     }
 
     #[test]

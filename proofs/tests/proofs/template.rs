@@ -860,3 +860,48 @@ fn one_notifier_at_a_time_paces_mail_below_the_sns_email_limit() {
     const { assert!(EMAIL_PER_SECOND < SNS_EMAIL_LIMIT_PER_SECOND) };
     assert!(!t["Resources"]["NotifierBacklog"].is_null(), "a waiting notifier is alarmed");
 }
+
+/// A queue nobody takes messages from must alarm, however often the functions are invoked:
+/// every working queue has an age-of-oldest-message alarm, every dead-letter queue the count alarm
+/// (issue 22: alarms that cannot be idle-satisfied).
+#[test]
+fn every_queue_is_alarmed_by_age_or_by_count() {
+    let t = template();
+    let resources = t["Resources"].as_mapping().unwrap();
+    let alarmed = |metric: &str| -> Vec<String> {
+        // Each queue appears in an alarm's dimensions as `!GetAtt <Queue>.QueueName`.
+        let mut out = Vec::new();
+        for (name, r) in resources {
+            if r["Type"].as_str() != Some("AWS::CloudWatch::Alarm") {
+                continue;
+            }
+            let body = serde_norway::to_string(r).unwrap();
+            if body.contains(metric) {
+                for (queue, q) in resources {
+                    let q_name = queue.as_str().unwrap();
+                    if q["Type"].as_str() == Some("AWS::SQS::Queue")
+                        && body.contains(&format!("{q_name}.QueueName"))
+                    {
+                        out.push(format!("{q_name} in {}", name.as_str().unwrap()));
+                    }
+                }
+            }
+        }
+        out
+    };
+    let by_age = alarmed("ApproximateAgeOfOldestMessage");
+    let by_count = alarmed("ApproximateNumberOfMessagesVisible");
+    for (queue, q) in resources {
+        if q["Type"].as_str() != Some("AWS::SQS::Queue") {
+            continue;
+        }
+        let name = queue.as_str().unwrap();
+        let dead_letters = q["Properties"]["QueueName"].as_str().is_some_and(|n| n.ends_with("dead-letters"));
+        let list = if dead_letters { &by_count } else { &by_age };
+        assert!(
+            list.iter().any(|a| a.starts_with(&format!("{name} in "))),
+            "queue {name} has no {} alarm",
+            if dead_letters { "count" } else { "age" }
+        );
+    }
+}
