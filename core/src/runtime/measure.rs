@@ -51,7 +51,7 @@ pub fn enforcer(function: &str, raw: &Value, answer: Option<&Value>, took: Durat
         counts.put(Metric::ShardsSwept, swept as f64);
     } else if scheduled {
         if planned_only {
-            let planned = answer.and_then(|a| a["sweep"]["shards"].as_f64()).unwrap_or(0.0);
+            let planned = answer.and_then(|a| a.get("sweep")?.get("shards")?.as_f64()).unwrap_or(0.0);
             counts.put(Metric::ShardsPlanned, planned);
         } else {
             counts.put(Metric::SweepDuration, took.as_secs_f64() * 1000.0);
