@@ -55,6 +55,15 @@ impl Template {
                 let arn = format!("arn:aws:sns:{region}:{account}:{}", s("TopicName"));
                 (arn.clone(), arn)
             }
+            "AWS::Events::Rule" => {
+                // A rule on a named bus has the bus in its ARN; on the default bus, not.
+                let bus = match &p["EventBusName"] {
+                    Yaml::Null => String::new(),
+                    named => self.resolve(named).as_str().map(|b| format!("{b}/")).unwrap_or_default(),
+                };
+                let arn = format!("arn:aws:events:{region}:{account}:rule/{bus}{}", s("Name"));
+                (s("Name"), arn)
+            }
             "AWS::SQS::Queue" => (
                 format!("https://sqs.{region}.amazonaws.com/{account}/{}", s("QueueName")),
                 format!("arn:aws:sqs:{region}:{account}:{}", s("QueueName")),

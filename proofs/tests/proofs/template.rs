@@ -759,14 +759,19 @@ fn the_threat_model_names_tests_that_exist() {
 }
 
 /// breakglass itself keeps what it needs: no grant of its roles is denied by either SCP, by the
-/// protected buckets' own policy or by the key policies; what Lambda does on a function's behalf
+/// protected buckets' own policy, by the key policies or by the working queues' policies; what Lambda does on a function's behalf
 /// outside its code (logs, dead letters, environment decryption) also without
 /// `lambda:SourceFunctionArn`.
 #[test]
 fn neither_scp_nor_resource_policy_denies_breakglass_its_own_grants() {
     let scps = [scp("deny-breakglass-tampering.json"), scp("deny-breakglass-bypass.json")];
     let closed: Vec<Policy> = config().buckets.iter().map(|b| b.closed_policy().clone()).collect();
-    let keys = [resource_policy("Key", &["KeyPolicy"]), resource_policy("RecordKey", &["KeyPolicy"])];
+    let keys = [
+        resource_policy("Key", &["KeyPolicy"]),
+        resource_policy("RecordKey", &["KeyPolicy"]),
+        resource_policy("ReadQueuePolicy", &["PolicyDocument"]),
+        resource_policy("SweepQueuePolicy", &["PolicyDocument"]),
+    ];
     for (logical, arn, _, statements) in roles() {
         for s in &statements {
             let list = |v: &Value| -> Vec<String> {
@@ -904,4 +909,62 @@ fn every_queue_is_alarmed_by_age_or_by_count() {
             if dead_letters { "count" } else { "age" }
         );
     }
+}
+
+/// Issue 22, blinding the recorder and the sweep: an administrator of the account cannot take,
+/// delete, purge, send or re-policy the messages of the working queues (the queue policies deny it
+/// whatever their identity policy grants); the functions and the read rule keep what they need.
+#[test]
+fn an_administrator_cannot_drain_feed_or_repolicy_the_working_queues() {
+    let queue = |name: &str| format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}");
+    let role = |name: &str| format!("arn:aws:iam::{ACCOUNT}:role/{name}");
+    let taking = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:PurgeQueue"];
+    let changing = ["sqs:SetQueueAttributes", "sqs:AddPermission", "sqs:RemovePermission", "sqs:DeleteQueue"];
+    for (logical, name, consumer) in [
+        ("ReadQueuePolicy", "breakglass-reads", "breakglass-recorder"),
+        ("SweepQueuePolicy", "breakglass-sweep", "breakglass-enforcer"),
+    ] {
+        let policy = resource_policy(logical, &["PolicyDocument"]);
+        let arn = queue(name);
+        for action in taking.iter().chain(&changing).chain(&["sqs:SendMessage"]) {
+            for who in [ADMIN, role("breakglass-operator").as_str(), role("breakglass-notifier").as_str()] {
+                assert_eq!(
+                    decide(&policy, who, action, &arn),
+                    Decision::ExplicitDeny,
+                    "{name}: {who} {action}"
+                );
+            }
+        }
+        for action in taking.iter().take(3) {
+            // Lambda's event source mapping polls with the function's role, outside its code.
+            assert_ne!(
+                decide_from(&policy, &role(consumer), action, &arn, None),
+                Decision::ExplicitDeny,
+                "{name}: {consumer} {action}"
+            );
+        }
+        for action in changing {
+            assert_ne!(decide(&policy, DEPLOYER, action, &arn), Decision::ExplicitDeny, "{name}: {action}");
+        }
+    }
+    // The enforcer sends the shards; EventBridge's read rule (and only it) sends the reads.
+    let sweep = resource_policy("SweepQueuePolicy", &["PolicyDocument"]);
+    let enforcer = role("breakglass-enforcer");
+    assert_ne!(
+        decide(&sweep, &enforcer, "sqs:SendMessage", &queue("breakglass-sweep")),
+        Decision::ExplicitDeny
+    );
+    let reads = resource_policy("ReadQueuePolicy", &["PolicyDocument"]);
+    let from_rule = |rule: &str| {
+        let req = Request::new(
+            Caller::parse("events.amazonaws.com").unwrap(),
+            "sqs:SendMessage",
+            &queue("breakglass-reads"),
+            time::OffsetDateTime::now_utc(),
+        )
+        .with("aws:SourceArn", &format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}"));
+        explain(&reads, &req).decision
+    };
+    assert_eq!(from_rule("breakglass-object-reads"), Decision::Allow);
+    assert_eq!(from_rule("someone-elses-rule"), Decision::ExplicitDeny);
 }
