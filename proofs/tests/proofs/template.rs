@@ -968,3 +968,46 @@ fn an_administrator_cannot_drain_feed_or_repolicy_the_working_queues() {
     assert_eq!(from_rule("breakglass-object-reads"), Decision::Allow);
     assert_eq!(from_rule("someone-elses-rule"), Decision::ExplicitDeny);
 }
+
+/// Issue 22, blinding the functions from the other end: nobody but the deployment creates, changes
+/// or deletes an event source mapping of a breakglass function (the SCP, by `lambda:FunctionArn`),
+/// and nobody deletes the trail's log files (its bucket policy), which the read records rest on.
+#[test]
+fn an_administrator_cannot_unhook_the_functions_or_delete_the_trails_files() {
+    let tampering = scp("deny-breakglass-tampering.json");
+    let mapping = format!(
+        "arn:aws:lambda:{REGION}:{ACCOUNT}:event-source-mapping:1b2c3d4e-0000-4000-8000-000000000000"
+    );
+    let on = |who: &str, action: &str, function: &str| {
+        let req =
+            Request::new(Caller::parse(who).unwrap(), action, &mapping, time::OffsetDateTime::now_utc())
+                .with(
+                    "lambda:FunctionArn",
+                    &format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}"),
+                );
+        explain(&tampering, &req).decision
+    };
+    for action in [
+        "lambda:CreateEventSourceMapping",
+        "lambda:UpdateEventSourceMapping",
+        "lambda:DeleteEventSourceMapping",
+    ] {
+        for function in ["breakglass-recorder", "breakglass-enforcer"] {
+            assert_eq!(on(ADMIN, action, function), Decision::ExplicitDeny, "{action} {function}");
+            assert_ne!(on(DEPLOYER, action, function), Decision::ExplicitDeny, "{action} {function}");
+        }
+        assert_ne!(
+            on(ADMIN, action, "team-etl"),
+            Decision::ExplicitDeny,
+            "other functions are not ours to guard"
+        );
+    }
+    let trail = resource_policy("TrailBucketPolicy", &["PolicyDocument"]);
+    let file =
+        format!("arn:aws:s3:::breakglass-trail-{ACCOUNT}-{REGION}/AWSLogs/{ACCOUNT}/CloudTrail/x.json.gz");
+    for who in [ADMIN, DEPLOYER] {
+        for action in ["s3:DeleteObject", "s3:DeleteObjectVersion"] {
+            assert_eq!(decide(&trail, who, action, &file), Decision::ExplicitDeny, "{who} {action}");
+        }
+    }
+}
