@@ -139,6 +139,8 @@ fn least_privilege_no_wildcard_actions_and_star_resources_only_where_iam_has_non
         "kms:TagResource",
         "organizations:DescribeOrganization",
         "organizations:ListAWSServiceAccessForOrganization",
+        // StackSets checks that the caller's account is a delegated administrator (step 12).
+        "organizations:ListDelegatedAdministrators",
     ];
     for s in statements.iter().filter(|s| s["Effect"] == "Allow") {
         let actions: Vec<&str> = match &s["Action"] {

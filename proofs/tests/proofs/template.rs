@@ -1011,3 +1011,29 @@ fn an_administrator_cannot_unhook_the_functions_or_delete_the_trails_files() {
         }
     }
 }
+
+/// Issue 22, the exempt principals reachable from the administrative account: only the deployment
+/// changes breakglass's stack sets (whose execution roles the organisation's SCP exempts) or the
+/// central bus's permissions (who may forward events to it).
+#[test]
+fn only_the_deployment_changes_the_member_stack_set_or_the_buses_permissions() {
+    let tampering = scp("deny-breakglass-tampering.json");
+    // Service-managed stack sets live in the management account, whoever administers them.
+    let stack_set =
+        "arn:aws:cloudformation:eu-central-1:999988887777:stackset/breakglass-member:0a1b2c3d-uuid";
+    for action in [
+        "cloudformation:UpdateStackSet",
+        "cloudformation:DeleteStackSet",
+        "cloudformation:CreateStackInstances",
+        "cloudformation:UpdateStackInstances",
+        "cloudformation:DeleteStackInstances",
+    ] {
+        assert_eq!(decide(&tampering, ADMIN, action, stack_set), Decision::ExplicitDeny, "{action}");
+        assert_ne!(decide(&tampering, DEPLOYER, action, stack_set), Decision::ExplicitDeny, "{action}");
+    }
+    let bus = format!("arn:aws:events:{REGION}:{ACCOUNT}:event-bus/breakglass");
+    for action in ["events:PutPermission", "events:RemovePermission"] {
+        assert_eq!(decide(&tampering, ADMIN, action, &bus), Decision::ExplicitDeny, "{action}");
+        assert_ne!(decide(&tampering, DEPLOYER, action, &bus), Decision::ExplicitDeny, "{action}");
+    }
+}
