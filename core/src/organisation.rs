@@ -150,6 +150,16 @@ pub fn render(config: &Config) -> Result<OrgPolicies, OrgPolicyError> {
                 "Condition": { "ArnNotLike": { "aws:PrincipalArn": [&deployment, &stacksets] } }
             },
             {
+                // Nobody destroys a log object, not even the roles exempted above: the member
+                // role, the deployers and StackSets' execution roles, which an insider of the
+                // administrative account may reach. Retention is the buckets' lifecycle rules
+                // (S3 itself, which no SCP binds).
+                "Sid": "BreakglassLogsAreNeverDestroyed",
+                "Effect": "Deny",
+                "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"],
+                "Resource": &objects
+            },
+            {
                 "Sid": "BreakglassInvestigatorRolesOnlyByBreakglass",
                 "Effect": "Deny",
                 "Action": ROLE_CHANGES.iter().copied().chain(["iam:CreateRole"]).collect::<Vec<_>>(),

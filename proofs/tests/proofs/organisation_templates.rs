@@ -698,3 +698,22 @@ fn the_organisation_stacks_fit_aws_limits() {
         assert!(size <= 4096, "{function}: environment of {size} bytes is over Lambda's 4 KB: move values into the config object");
     }
 }
+
+/// Issue 22: the roles the SCP exempts (the member role, the deployers, StackSets' execution roles,
+/// reachable from the administrative account) destroy no log object either: the deletion deny has
+/// no exemption.
+#[test]
+fn nobody_deletes_a_log_object_not_even_an_exempt_role() {
+    let (scp, _) = org_policies();
+    let object = "arn:aws:s3:::acme-prod-cloudtrail-logs/AWSLogs/111122223333/CloudTrail/x.json.gz";
+    let [deployment, stacksets] = deployers();
+    for who in [INSIDER, member_role_arn().as_str(), deployment.as_str(), stacksets.as_str()] {
+        for action in ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"] {
+            assert_eq!(ask(&scp, who, action, object), Decision::ExplicitDeny, "{who} {action}");
+        }
+    }
+    assert_ne!(
+        ask(&scp, INSIDER, "s3:DeleteObject", "arn:aws:s3:::payroll-exports/x"),
+        Decision::ExplicitDeny
+    );
+}
