@@ -331,6 +331,8 @@ fn an_insider_cannot_mint_or_take_over_a_role_the_scp_exempts() {
         format!("arn:aws:iam::{MEMBER}:role/stacksets-exec-mine"),
         format!("arn:aws:iam::{MEMBER}:role/stacksets-exec-0123456789abcdef"),
         member_role_arn(),
+        // The central bus admits this name from inside the organisation (threat model, row 14).
+        format!("arn:aws:iam::{MEMBER}:role/breakglass-forwarder"),
     ] {
         for action in [
             "iam:CreateRole",
