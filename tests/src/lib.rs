@@ -10,6 +10,7 @@
     missing_debug_implementations
 )]
 
+mod chaos;
 mod cli;
 mod clients;
 mod events;
@@ -19,6 +20,7 @@ mod proxy;
 mod runtime_api;
 mod stack;
 
+pub use chaos::*;
 pub use cli::*;
 pub use clients::*;
 pub use events::*;

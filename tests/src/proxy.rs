@@ -17,7 +17,22 @@ pub struct FaultProxy {
 }
 
 /// Rewrites an upstream response (request line, raw HTTP response) before the client sees it.
-type Rewrite = fn(&str, Vec<u8>) -> Vec<u8>;
+pub(crate) type Rewrite = fn(&str, Vec<u8>) -> Vec<u8>;
+
+/// What a proxy does with one request, given its request line, headers and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Forward,
+    /// Forwarded after a delay (added latency).
+    ForwardAfter(std::time::Duration),
+    /// Answered by the proxy with this raw HTTP response; moto never sees the request.
+    Respond(Vec<u8>),
+    /// The connection is closed without an answer (a reset, as a load balancer may do).
+    Close,
+}
+
+/// Decides the [`Action`] for (request line, headers, body).
+pub(crate) type Decide = dyn Fn(&str, &str, &[u8]) -> Action + Send + Sync;
 
 impl FaultProxy {
     /// Requests whose request line satisfies `fail` get `status` with an S3-style error `code`.
@@ -39,20 +54,18 @@ impl FaultProxy {
         code: &'static str,
         rewrite: Rewrite,
     ) -> FaultProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        let upstream = upstream.trim_start_matches("http://").to_owned();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::clone(&requests);
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                let upstream = upstream.clone();
-                let log = Arc::clone(&log);
-                std::thread::spawn(move || {
-                    proxy_connection(client, &upstream, fail, status, code, rewrite, &log)
-                });
+        let decide = move |request_line: &str, _: &str, _: &[u8]| {
+            if fail(request_line) {
+                let xml = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>injected by the test</Message></Error>");
+                Action::Respond(
+                    format!("HTTP/1.1 {status} Injected\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n{xml}", xml.len())
+                        .into_bytes(),
+                )
+            } else {
+                Action::Forward
             }
-        });
+        };
+        let (endpoint, requests) = serve(upstream, Arc::new(decide), rewrite);
         FaultProxy { endpoint, requests }
     }
 
@@ -114,12 +127,33 @@ pub(crate) fn page_list_buckets(request_line: &str, response: Vec<u8>) -> Vec<u8
     format!("{head}\r\n\r\n{body}").into_bytes()
 }
 
-pub(crate) fn proxy_connection(
+/// A proxy on a free loopback port in front of `upstream`: each request is handled as `decide`
+/// says and recorded. Returns its endpoint and the record.
+pub(crate) fn serve(
+    upstream: &str,
+    decide: Arc<Decide>,
+    rewrite: Rewrite,
+) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let upstream = upstream.trim_start_matches("http://").to_owned();
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&requests);
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let upstream = upstream.clone();
+            let log = Arc::clone(&log);
+            let decide = Arc::clone(&decide);
+            std::thread::spawn(move || proxy_connection(client, &upstream, &*decide, rewrite, &log));
+        }
+    });
+    (endpoint, requests)
+}
+
+fn proxy_connection(
     client: TcpStream,
     upstream: &str,
-    fail: fn(&str) -> bool,
-    status: u16,
-    code: &str,
+    decide: &Decide,
     rewrite: Rewrite,
     log: &Mutex<Vec<String>>,
 ) {
@@ -153,10 +187,7 @@ pub(crate) fn proxy_connection(
             return;
         }
         log.lock().unwrap().push(format!("{head}\r\n{}", String::from_utf8_lossy(&body)));
-        let response = if fail(&request_line) {
-            let xml = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>injected by the test</Message></Error>");
-            format!("HTTP/1.1 {status} Injected\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n{xml}", xml.len()).into_bytes()
-        } else {
+        let forward = || {
             let mut up = TcpStream::connect(upstream).unwrap();
             up.write_all(head.as_bytes()).unwrap();
             up.write_all(b"Connection: close\r\n\r\n").unwrap();
@@ -164,6 +195,15 @@ pub(crate) fn proxy_connection(
             let mut response = Vec::new();
             up.read_to_end(&mut response).unwrap();
             rewrite(&request_line, response)
+        };
+        let response = match decide(&request_line, &head, &body) {
+            Action::Forward => forward(),
+            Action::ForwardAfter(delay) => {
+                std::thread::sleep(delay);
+                forward()
+            }
+            Action::Respond(response) => response,
+            Action::Close => return,
         };
         if out.write_all(&response).is_err() {
             return;

@@ -7,6 +7,7 @@ mod attacks;
 mod audit;
 mod catalog;
 mod cli;
+mod convergence;
 mod digest;
 mod discovery;
 mod discovery_pages;

@@ -1,0 +1,225 @@
+//! Faults on demand (issue 23): a proxy in front of moto that answers a share of the requests as AWS
+//! does when it is busy or broken, in each service's own error shape, so that the SDK's standard
+//! retries, the functions' error paths and Lambda's retries meet what a deployment meets.
+//!
+//! - **throttling**: S3 `503 SlowDown`; the JSON services (EventBridge, KMS, SQS, Organizations)
+//!   `400` with `ThrottlingException`; the query services (SNS, STS, IAM, CloudFormation) `400`
+//!   with `Throttling`: the codes the SDK's standard retry strategy treats as throttling;
+//! - **server errors**: `500 InternalError` / `InternalFailure`;
+//! - **resets**: the connection closed without an answer;
+//! - **latency**: the request forwarded after a delay.
+//!
+//! Which request is faulted is decided from a seed and the request's number, so a failing run can
+//! be repeated; moto never sees a faulted request, so a fault never half-applies a write.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::proxy::{serve, Action};
+
+/// How often, and how, requests fail. Rates are per mille of all requests (of the services in
+/// `services`, or of all when it is empty).
+#[derive(Debug, Clone)]
+pub struct Faults {
+    pub seed: u64,
+    pub throttle_per_mille: u64,
+    pub server_error_per_mille: u64,
+    pub reset_per_mille: u64,
+    pub latency_per_mille: u64,
+    pub latency: Duration,
+    /// Signing names (`s3`, `sns`, `events`, `kms`, `sts`, …); empty: every service.
+    pub services: Vec<&'static str>,
+}
+
+impl Faults {
+    /// `per_mille` of every service's requests faulted, spread over the four kinds.
+    pub fn everywhere(per_mille: u64, seed: u64) -> Faults {
+        let share = per_mille / 4;
+        Faults {
+            seed,
+            throttle_per_mille: share,
+            server_error_per_mille: share,
+            reset_per_mille: share,
+            latency_per_mille: per_mille - 3 * share,
+            latency: Duration::from_millis(200),
+            services: Vec::new(),
+        }
+    }
+}
+
+/// What the proxy did, per fault kind and service.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FaultCount {
+    pub requests: u64,
+    /// (kind, service) → how many.
+    pub faulted: BTreeMap<(&'static str, String), u64>,
+}
+
+impl FaultCount {
+    /// Requests answered with a fault (latency not counted: those were served).
+    pub fn failed(&self) -> u64 {
+        self.faulted.iter().filter(|((kind, _), _)| *kind != "latency").map(|(_, n)| n).sum()
+    }
+}
+
+pub struct ChaosProxy {
+    pub endpoint: String,
+    count: Arc<Mutex<FaultCount>>,
+}
+
+impl ChaosProxy {
+    pub fn start(upstream: &str, faults: Faults) -> ChaosProxy {
+        let count = Arc::new(Mutex::new(FaultCount::default()));
+        let counted = Arc::clone(&count);
+        let n = AtomicU64::new(0);
+        let decide = move |_: &str, head: &str, _: &[u8]| {
+            let service = signing_name(head);
+            let mut c = counted.lock().unwrap();
+            c.requests += 1;
+            if !faults.services.is_empty() && !faults.services.contains(&service.as_str()) {
+                return Action::Forward;
+            }
+            let roll = mix(faults.seed, n.fetch_add(1, Ordering::Relaxed)) % 1000;
+            let mut bound = 0;
+            let mut pick = |per_mille: u64| {
+                bound += per_mille;
+                roll < bound
+            };
+            let (kind, action) = if pick(faults.throttle_per_mille) {
+                ("throttle", Action::Respond(throttled(&service, head)))
+            } else if pick(faults.server_error_per_mille) {
+                ("server-error", Action::Respond(server_error(&service, head)))
+            } else if pick(faults.reset_per_mille) {
+                ("reset", Action::Close)
+            } else if pick(faults.latency_per_mille) {
+                ("latency", Action::ForwardAfter(faults.latency))
+            } else {
+                return Action::Forward;
+            };
+            *c.faulted.entry((kind, service)).or_default() += 1;
+            action
+        };
+        let (endpoint, _) = serve(upstream, Arc::new(decide), |_, r| r);
+        ChaosProxy { endpoint, count }
+    }
+
+    /// What was faulted so far.
+    pub fn count(&self) -> FaultCount {
+        self.count.lock().unwrap().clone()
+    }
+}
+
+/// A 64-bit mix of the seed and the request number (SplitMix64): the same run faults the same
+/// requests.
+fn mix(seed: u64, n: u64) -> u64 {
+    let mut z = seed.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The service a request is signed for: the fourth part of SigV4's credential scope
+/// (`Credential=AKID/20261205/eu-central-1/s3/aws4_request`).
+fn signing_name(head: &str) -> String {
+    head.lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+        .and_then(|l| l.split("Credential=").nth(1))
+        .and_then(|c| c.split('/').nth(3))
+        .unwrap_or("unknown")
+        .to_owned()
+}
+
+/// The protocol a request speaks, from its content type: JSON (`X-Amz-Target`), query (form
+/// encoded) or S3's REST-XML.
+enum Protocol {
+    Json,
+    Query,
+    RestXml,
+}
+
+fn protocol(service: &str, head: &str) -> Protocol {
+    let lower = head.to_ascii_lowercase();
+    if service == "s3" {
+        Protocol::RestXml
+    } else if lower.contains("x-amz-target:") || lower.contains("application/x-amz-json") {
+        Protocol::Json
+    } else {
+        Protocol::Query
+    }
+}
+
+fn response(status: &str, content_type: &str, extra: &str, body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n{extra}Content-Length: {}\r\nx-amzn-RequestId: chaos\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn throttled(service: &str, head: &str) -> Vec<u8> {
+    match protocol(service, head) {
+        Protocol::RestXml => response(
+            "503 Slow Down",
+            "application/xml",
+            "",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>chaos</RequestId></Error>",
+        ),
+        Protocol::Json => response(
+            "400 Bad Request",
+            "application/x-amz-json-1.1",
+            "x-amzn-ErrorType: ThrottlingException\r\n",
+            "{\"__type\":\"ThrottlingException\",\"message\":\"Rate exceeded\"}",
+        ),
+        Protocol::Query => response(
+            "400 Bad Request",
+            "text/xml",
+            "",
+            "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>chaos</RequestId></ErrorResponse>",
+        ),
+    }
+}
+
+fn server_error(service: &str, head: &str) -> Vec<u8> {
+    match protocol(service, head) {
+        Protocol::RestXml => response(
+            "500 Internal Server Error",
+            "application/xml",
+            "",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message><RequestId>chaos</RequestId></Error>",
+        ),
+        Protocol::Json => response(
+            "500 Internal Server Error",
+            "application/x-amz-json-1.1",
+            "x-amzn-ErrorType: InternalFailure\r\n",
+            "{\"__type\":\"InternalFailure\",\"message\":\"internal failure\"}",
+        ),
+        Protocol::Query => response(
+            "500 Internal Server Error",
+            "text/xml",
+            "",
+            "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>internal failure</Message></Error><RequestId>chaos</RequestId></ErrorResponse>",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signing_name_comes_from_the_credential_scope() {
+        let head = "POST / HTTP/1.1\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20261205/eu-central-1/events/aws4_request, SignedHeaders=host, Signature=x\r\n";
+        assert_eq!(signing_name(head), "events");
+        assert_eq!(signing_name("GET / HTTP/1.1\r\n"), "unknown");
+    }
+
+    #[test]
+    fn a_seed_faults_the_same_requests_at_about_the_rate() {
+        let picks = |seed| (0..10_000u64).filter(|n| mix(seed, *n) % 1000 < 100).collect::<Vec<_>>();
+        assert_eq!(picks(7), picks(7));
+        let n = picks(7).len();
+        assert!((900..1100).contains(&n), "{n}");
+    }
+}

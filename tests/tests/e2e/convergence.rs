@@ -1,0 +1,164 @@
+//! Convergence under faults (issue 23): with a tenth of every service's requests throttled, failed,
+//! reset or slowed by the chaos proxy, breakglass still ends where it must, with nothing lost and
+//! nothing twice. Lambda is played as AWS plays it: several enforcers at once, one notifier,
+//! a failed asynchronous invocation retried twice, and some events delivered twice (EventBridge
+//! delivers at least once). Each scenario prints its record: faults injected, retries, time to
+//! converge, records lost, duplicates.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use e2e::{
+    cloudtrail_event, provision_config, single_operator_text_with, ChaosProxy, Faults, Function, Moto,
+};
+use serde_json::{json, Value};
+
+const STORM: usize = 200;
+const MALLORY: &str = "arn:aws:iam::111122223333:role/mallory";
+/// Lambda runs a failed asynchronous invocation twice more.
+const ASYNC_ATTEMPTS: usize = 3;
+
+/// Invokes as Lambda's asynchronous invocation does: retried on failure; counts the retries.
+fn invoke_async(f: &Function, event: &Value, retries: &mut u64) -> Result<Value, String> {
+    let mut last = Err("never invoked".to_owned());
+    for attempt in 0..ASYNC_ATTEMPTS {
+        if attempt > 0 {
+            *retries += 1;
+        }
+        last = f.invoke(event);
+        if last.is_ok() {
+            break;
+        }
+    }
+    last
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tampering_storm_under_ten_percent_faults_ends_closed_with_one_record_and_a_mail_each() {
+    let Some(moto) = Moto::start() else { return };
+    let stack = provision_config(&moto.endpoint, single_operator_text_with("acme-storm", STORM)).await;
+    let chaos = ChaosProxy::start(&moto.endpoint, Faults::everywhere(100, 23));
+    let env: Vec<(String, String)> = stack
+        .function_env()
+        .into_iter()
+        .map(|(k, v)| if k == "AWS_ENDPOINT_URL" { (k, chaos.endpoint.clone()) } else { (k, v) })
+        .collect();
+    // Lambda scales the enforcer out (its reserved concurrency); the notifier runs one at a time.
+    let mut enforcers: Vec<Function> = (0..4).map(|_| Function::spawn("enforcer", &env)).collect();
+    let mut notifier = Function::spawn("notifier", &env);
+    let buckets: Vec<String> = (0..STORM).map(|n| format!("acme-storm-{n:02}")).collect();
+
+    // The storm: every bucket's policy replaced, and CloudTrail's event for each through the rule.
+    let started = Instant::now();
+    let mut events = Vec::new();
+    for b in &buckets {
+        let tampered = stack.tamper(b).await;
+        let event = cloudtrail_event("PutBucketPolicy", b, MALLORY, "mallory", Some(&tampered), None);
+        stack.cloudtrail(&event).await;
+        events.push(event);
+    }
+    let mut delivered = stack.drain(&stack.s3_calls).await;
+    assert_eq!(delivered.len(), STORM, "the rule delivers each call once");
+    // At least once: every tenth event comes twice.
+    let again: Vec<Value> = delivered.iter().step_by(10).cloned().collect();
+    delivered.extend(again);
+
+    // The enforcers take the deliveries four at a time; the notifier gets each as well.
+    let mut retries = 0u64;
+    let mut lost = Vec::new();
+    std::thread::scope(|scope| {
+        let chunks: Vec<Vec<Value>> = (0..enforcers.len())
+            .map(|i| delivered.iter().skip(i).step_by(enforcers.len()).cloned().collect())
+            .collect();
+        let handles: Vec<_> = enforcers
+            .iter()
+            .zip(chunks)
+            .map(|(f, chunk)| {
+                scope.spawn(move || {
+                    let (mut retries, mut failed) = (0u64, Vec::new());
+                    for e in &chunk {
+                        if let Err(err) = invoke_async(f, e, &mut retries) {
+                            failed.push(format!("{}: {err}", e["detail"]["requestParameters"]["bucketName"]));
+                        }
+                    }
+                    (retries, failed)
+                })
+            })
+            .collect();
+        for e in &delivered {
+            if let Err(err) = invoke_async(&notifier, e, &mut retries) {
+                lost.push(format!("notifier: {err}"));
+            }
+        }
+        for h in handles {
+            let (r, failed) = h.join().unwrap();
+            retries += r;
+            lost.extend(failed);
+        }
+    });
+    // The remediations, from the bus to the notifier (also at least once).
+    let mut own = stack.drain(&stack.own_events).await;
+    let again: Vec<Value> = own.iter().step_by(10).cloned().collect();
+    own.extend(again);
+    for e in &own {
+        if let Err(err) = invoke_async(&notifier, e, &mut retries) {
+            lost.push(format!("notifier: {err}"));
+        }
+    }
+    let took = started.elapsed();
+
+    // Every bucket closed, read from moto itself (not through the faults).
+    let config = breakglass_config::Config::from_toml(&stack.config_text).unwrap();
+    let mut open = Vec::new();
+    for b in &buckets {
+        let live = stack.live_policy(b).await;
+        let bucket = config.bucket(b).unwrap();
+        let state = canonical_policies::classify(
+            bucket,
+            live.as_deref().map(str::as_bytes),
+            time::OffsetDateTime::now_utc(),
+        )
+        .state;
+        if state != canonical_policies::State::Closed {
+            open.push(format!("{b}: {state:?}"));
+        }
+    }
+    // Exactly one remediation record per bucket; at least one mail for each.
+    let mut remediations: BTreeMap<String, usize> = BTreeMap::new();
+    for b in &buckets {
+        let n = stack.audit_records(b).await.iter().filter(|(_, r)| r["kind"] == "remediation").count();
+        remediations.insert(b.clone(), n);
+    }
+    let mails = stack.deliveries(&stack.security).await;
+    let mut mailed: BTreeMap<String, usize> = BTreeMap::new();
+    for (attrs, doc) in &mails {
+        if attrs["kind"]["Value"] == "remediation" {
+            *mailed.entry(doc["bucket"].as_str().unwrap_or_default().to_owned()).or_default() += 1;
+        }
+    }
+    let count = chaos.count();
+    let unrecorded: Vec<&String> = remediations.iter().filter(|(_, n)| **n == 0).map(|(b, _)| b).collect();
+    let twice: Vec<&String> = remediations.iter().filter(|(_, n)| **n > 1).map(|(b, _)| b).collect();
+    let unmailed: Vec<&String> = buckets.iter().filter(|b| !mailed.contains_key(*b)).collect();
+    println!(
+        "{}",
+        json!({
+            "scenario": "tampering storm", "buckets": STORM, "fault_per_mille": 100,
+            "requests": count.requests, "faulted": count.failed(),
+            "by_kind": count.faulted.iter().map(|((k, s), n)| format!("{k} {s}: {n}")).collect::<Vec<_>>(),
+            "retries": retries, "seconds": took.as_secs_f64(),
+            "records_lost": unrecorded.len(), "records_twice": twice.len(), "unmailed": unmailed.len(),
+        })
+    );
+    assert!(count.failed() >= 100, "the storm met faults: {count:?}");
+    assert!(open.is_empty(), "not closed: {open:?}");
+    assert!(!lost.iter().any(|l| l.contains("panic")), "a function panicked: {lost:?}");
+    assert!(lost.is_empty(), "invocations that failed every retry: {lost:?}");
+    assert!(unrecorded.is_empty() && twice.is_empty(), "lost {unrecorded:?}, twice {twice:?}");
+    assert!(unmailed.is_empty(), "no remediation mail for {unmailed:?}");
+    let mailed_twice = mailed.values().filter(|n| **n > 1).count();
+    println!("remediation mails: {}, buckets mailed more than once: {mailed_twice}", mails.len());
+    for f in enforcers.iter_mut().chain([&mut notifier]) {
+        assert!(f.is_running(), "a function died");
+    }
+}
