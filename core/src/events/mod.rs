@@ -271,8 +271,7 @@ mod tests {
             OwnEvent::SweepIncomplete(SweepIncomplete {
                 schema: schemas::sweep_incomplete(),
                 sweep: "s".into(),
-                account: "222200000000".into(),
-                region: Some("eu-west-1".into()),
+                place: Place { account: "222200000000".into(), region: Some("eu-west-1".into()) },
                 attempts: 3,
                 unchecked: vec![Unchecked { bucket: "b".into(), error: "e".into() }],
                 time: "2026-11-24T10:00:00Z".into(),

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use crate::events::{OwnEvent, Remediation, SweepIncomplete, Unchecked};
+use crate::events::{OwnEvent, Place, Remediation, SweepIncomplete, Unchecked};
 use crate::guard::enforce::{EnforceError, Enforcer, Outcome};
 use crate::guard::sentinel::Sentinel;
 use crate::ports::{
@@ -69,8 +69,8 @@ pub struct Shard {
     pub sweep: String,
     pub index: usize,
     pub of: usize,
-    pub account: String,
-    pub region: Option<String>,
+    #[serde(flatten)]
+    pub place: Place,
     pub buckets: Vec<String>,
     /// Also versioning, lifecycle and replication (hourly); otherwise the policy alone: one read.
     pub settings: bool,
@@ -90,8 +90,8 @@ pub struct ShardRecord {
     pub sweep: String,
     pub index: usize,
     pub attempt: u32,
-    pub account: String,
-    pub region: Option<String>,
+    #[serde(flatten)]
+    pub place: Place,
     pub remediations: Vec<Remediation>,
     pub time: String,
 }
@@ -123,27 +123,26 @@ pub fn settings_due(time: OffsetDateTime) -> bool {
 /// The shards of a sweep: the configured buckets grouped by account and Region (in that order),
 /// each group cut into pieces of at most [`SHARD_BUCKETS`].
 pub fn plan(config: &Config, sweep: &str, settings: bool) -> Vec<Shard> {
-    type Place<'c> = (&'c str, Option<&'c str>);
-    let mut groups: BTreeMap<Place<'_>, Vec<String>> = BTreeMap::new();
+    let mut groups: BTreeMap<Place, Vec<String>> = BTreeMap::new();
     for b in &config.buckets {
-        groups.entry((b.account.as_str(), b.region.as_deref())).or_default().push(b.name.clone());
+        let place = Place { account: b.account.clone(), region: b.region.clone() };
+        groups.entry(place).or_default().push(b.name.clone());
     }
-    let pieces: Vec<(Place<'_>, Vec<String>)> = groups
+    let pieces: Vec<(Place, Vec<String>)> = groups
         .into_iter()
         .flat_map(|(place, names)| {
-            names.chunks(SHARD_BUCKETS).map(|c| (place, c.to_vec())).collect::<Vec<_>>()
+            names.chunks(SHARD_BUCKETS).map(|c| (place.clone(), c.to_vec())).collect::<Vec<_>>()
         })
         .collect();
     let of = pieces.len();
     pieces
         .into_iter()
         .enumerate()
-        .map(|(index, ((account, region), buckets))| Shard {
+        .map(|(index, (place, buckets))| Shard {
             sweep: sweep.to_owned(),
             index,
             of,
-            account: account.to_owned(),
-            region: region.map(str::to_owned),
+            place,
             buckets,
             settings,
         })
@@ -165,7 +164,7 @@ pub async fn send_plan<Q: SweepQueue>(
     for shard in &shards {
         match messages.last_mut() {
             Some(m)
-                if m.first().is_some_and(|f| f.account == shard.account)
+                if m.first().is_some_and(|f| f.place.account == shard.place.account)
                     && m.iter().map(|s| s.buckets.len()).sum::<usize>() + shard.buckets.len()
                         <= MESSAGE_BUCKETS =>
             {
@@ -196,8 +195,7 @@ pub async fn send_adopted<Q: SweepQueue>(
         sweep: sweep.to_owned(),
         index: 0,
         of: 1,
-        account: entry.account.clone(),
-        region: Some(entry.region.clone()),
+        place: Place { account: entry.account.clone(), region: Some(entry.region.clone()) },
         buckets: vec![entry.name.clone()],
         settings: true,
     };
@@ -264,11 +262,11 @@ where
         .buckets
         .iter()
         .filter_map(|name| match enforcer.config.bucket(name) {
-            Some(b) if b.account == shard.account => Some(b),
+            Some(b) if b.account == shard.place.account => Some(b),
             Some(_) => {
                 tracing::error!(
                     bucket = name.as_str(),
-                    account = shard.account.as_str(),
+                    account = shard.place.account.as_str(),
                     "shard names a bucket of another account; skipped"
                 );
                 None
@@ -325,8 +323,7 @@ where
         let alert = SweepIncomplete {
             schema: "breakglass.sweep-incomplete/1".into(),
             sweep: shard.sweep.clone(),
-            account: shard.account.clone(),
-            region: shard.region.clone(),
+            place: shard.place.clone(),
             attempts: attempt,
             unchecked: done.unchecked.clone(),
             time: crate::time::format_time(now),
@@ -357,8 +354,7 @@ where
         sweep: shard.sweep.clone(),
         index: shard.index,
         attempt,
-        account: shard.account.clone(),
-        region: shard.region.clone(),
+        place: shard.place.clone(),
         remediations,
         time: crate::time::format_time(now),
     };
@@ -460,7 +456,7 @@ where
                             tracing::info!(
                                 sweep = shard.sweep.as_str(),
                                 shard = shard.index,
-                                account = shard.account.as_str(),
+                                account = shard.place.account.as_str(),
                                 checked = done.checked,
                                 remediated = done.remediated,
                                 unchecked = done.unchecked.len(),
@@ -469,7 +465,7 @@ where
                             );
                             failed |= !done.unchecked.is_empty();
                             shards.push(json!({
-                                "index": shard.index, "account": shard.account, "region": shard.region,
+                                "index": shard.index, "account": shard.place.account, "region": shard.place.region,
                                 "attempt": m.receive_count, "checked": done.checked, "remediated": done.remediated,
                                 "repairs": done.repairs, "ms": ms, "drift": done.drift, "closed": done.closed,
                                 "unchecked": done.unchecked.iter().map(|u| &u.bucket).collect::<Vec<_>>(),
@@ -512,8 +508,7 @@ mod tests {
                 sweep: "20261202T170000Z-abc".into(),
                 index: 3,
                 of: 9,
-                account: "111100000000".into(),
-                region: Some("eu-west-1".into()),
+                place: Place { account: "111100000000".into(), region: Some("eu-west-1".into()) },
                 buckets: vec!["b".into()],
                 settings: true,
             }],
@@ -560,7 +555,7 @@ mod tests {
         assert_eq!(messages.len(), 4, "three accounts, then the close: {messages:?}");
         let SweepMessage::Shards { shards: first } = &messages[0] else { panic!("{messages:?}") };
         assert_eq!(first.len(), 2, "logging-prod's two Regions together");
-        assert!(first.iter().all(|s| s.account == "111100000000"));
+        assert!(first.iter().all(|s| s.place.account == "111100000000"));
         assert_eq!(sent.last().map(|(_, d)| *d), Some(300), "the close waits");
         assert!(matches!(messages.last(), Some(SweepMessage::Close(Close { shards: 4, .. }))));
     }

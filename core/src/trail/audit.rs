@@ -229,7 +229,7 @@ fn own_facts(event: &OwnEvent) -> Facts {
             why: Some(format!(
                 "{} bucket(s) of account {} not checked after {} tries",
                 x.unchecked.len(),
-                x.account,
+                x.place.account,
                 x.attempts
             )),
             ..Facts::default()
