@@ -202,7 +202,7 @@ fn own_facts(event: &OwnEvent) -> Facts {
         OwnEvent::WindowReport(r) => Facts {
             action: "report".into(),
             who: by(RECORDER),
-            why: Some(format!("{} object(s) read in the window of {}", r.reads, r.window)),
+            why: Some(format!("{} object(s) read in the window of {}", r.read.reads, r.window)),
             ..Facts::default()
         },
         OwnEvent::ReadAlert(a) => Facts {
