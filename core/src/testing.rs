@@ -37,22 +37,6 @@ pub fn now() -> OffsetDateTime {
     OffsetDateTime::parse("2026-11-24T12:00:00Z", &time::format_description::well_known::Rfc3339).unwrap()
 }
 
-/// A pending access request for `acme-logs` by `alice`, two hours for one reader.
-pub fn access_request() -> crate::events::AccessRequest {
-    crate::events::AccessRequest {
-        schema: "breakglass.access-request/1".into(),
-        id: "0123456789ab".into(),
-        bucket: "acme-logs".into(),
-        requester: "alice".into(),
-        reason: "r".into(),
-        ticket: "T".into(),
-        duration: "2h".into(),
-        readers: vec!["arn:aws:iam::1:role/R".into()],
-        expires_at: "2026-11-25T10:00:00Z".into(),
-        time: "2026-11-24T10:00:00Z".into(),
-    }
-}
-
 /// S3 bucket policies: the policies, the writes, failures, and eventual consistency.
 #[derive(Debug, Default)]
 pub struct Store {

@@ -226,7 +226,7 @@ mod tests {
                 diff: "+ [[bucket]]".into(),
                 time: "2026-11-24T10:00:00Z".into(),
             }),
-            OwnEvent::AccessRequest(crate::testing::access_request()),
+            OwnEvent::AccessRequest(AccessRequest::example()),
             OwnEvent::Decision(Decision {
                 schema: schemas::decision(),
                 id: "0123456789ab".into(),

@@ -97,7 +97,7 @@ mod tests {
     use super::*;
 
     fn mail(account: Option<&str>) -> String {
-        let q = crate::testing::access_request();
+        let q = AccessRequest::example();
         match request(&q, account, &serde_json::json!({}), Some("ev-1")) {
             Rendered::Send(n) => n.email,
             Rendered::Ignored(why) => panic!("ignored: {why}"),
