@@ -27,7 +27,7 @@ use crate::events::ObjectRead;
 use crate::events::{DeniedBy, DeniedDigest, OwnEvent, ReadAlert, UnreadableEvents, UnreadableItem};
 use crate::inbound::reads;
 use crate::ports::{AuditLog, AuditReader, EventBus, PortError};
-use crate::trail::audit::{hex, Trail};
+use crate::trail::audit::{hex, Trail, Written};
 use crate::trail::records::{ReadRecord, DENIED, READS, READS_SCHEMA};
 
 pub const UNREADABLE: &str = "_unreadable";
@@ -185,8 +185,7 @@ pub async fn record<L: AuditLog, B: EventBus>(
             count: list.len(),
             bytes: list.iter().map(|r| r.bytes).sum(),
             reads: list,
-            config_sha256: trail.config_sha256.clone(),
-            version: Some(crate::VERSION.to_owned()),
+            written: Written::now(trail.config_sha256.clone()),
             id: None,
             bucket,
         };
@@ -215,8 +214,7 @@ pub async fn record<L: AuditLog, B: EventBus>(
             count: 1,
             bytes: read.bytes,
             reads: vec![read],
-            config_sha256: trail.config_sha256.clone(),
-            version: Some(crate::VERSION.to_owned()),
+            written: Written::now(trail.config_sha256.clone()),
             id: None,
         };
         let key_dir = format!("{DENIED}/{slot}/{}", place(config, &record.bucket));

@@ -157,7 +157,7 @@ async fn one_batch_one_reads_record_per_bucket_one_record_per_refused_read_and_p
     let record: ReadRecord = serde_json::from_value(body.clone()).unwrap();
     assert_eq!(record.count, 3);
     assert_eq!(record.bytes, 339_117 + 1_048_576);
-    assert_eq!(record.config_sha256.as_deref(), Some("c0nf"));
+    assert_eq!(record.written.config_sha256.as_deref(), Some("c0nf"));
     assert_eq!(
         record.reads.iter().map(|r| r.call.as_str()).collect::<Vec<_>>(),
         ["HeadObject", "GetObject", "GetObject"]
