@@ -237,17 +237,16 @@ pub struct ShardDone {
     pub unchecked: Vec<Unchecked>,
 }
 
-/// Runs one try (`attempt`, from 1) of a shard: every bucket's policy (and settings when the shard
-/// says so), then its remediations recorded or published, then, when something was not checked on
-/// the last try, the alert.
-pub async fn run_shard<S, B, T, C, L>(
-    enforcer: &Enforcer<S, B, T>,
-    sentinel: &Sentinel<'_, S, B, C>,
-    trail: &Trail<L>,
-    shard: &Shard,
-    attempt: u32,
-    now: OffsetDateTime,
-) -> Result<ShardDone, PortError>
+/// What the sweep queue's messages are handled with: the enforcer, the sentinel (for the hourly
+/// settings) and the trail the shard records go to.
+#[derive(Debug)]
+pub struct Sweeper<'a, 's, S, B, T, C, L> {
+    pub enforcer: &'a Enforcer<S, B, T>,
+    pub sentinel: &'a Sentinel<'s, S, B, C>,
+    pub trail: &'a Trail<L>,
+}
+
+impl<S, B, T, C, L> Sweeper<'_, '_, S, B, T, C, L>
 where
     S: PolicyStore + BucketSettings,
     B: EventBus,
@@ -255,82 +254,164 @@ where
     C: ControlPlane,
     L: AuditLog + AuditReader,
 {
-    let mut done = ShardDone::default();
-    // A bucket the config no longer has (changed since the plan) is not this sweep's; one in another
-    // account than the shard's would be a forged message: neither is touched.
-    let buckets: Vec<&BucketConfig> = shard
-        .buckets
-        .iter()
-        .filter_map(|name| match enforcer.config.bucket(name) {
-            Some(b) if b.account == shard.place.account => Some(b),
-            Some(_) => {
-                tracing::error!(
-                    bucket = name.as_str(),
-                    account = shard.place.account.as_str(),
-                    "shard names a bucket of another account; skipped"
-                );
-                None
+    /// Runs one try (`attempt`, from 1) of a shard: every bucket's policy (and settings when the shard
+    /// says so), then its remediations recorded or published, then, when something was not checked on
+    /// the last try, the alert.
+    pub async fn run_shard(
+        &self,
+        shard: &Shard,
+        attempt: u32,
+        now: OffsetDateTime,
+    ) -> Result<ShardDone, PortError> {
+        let (enforcer, sentinel, trail) = (self.enforcer, self.sentinel, self.trail);
+        let mut done = ShardDone::default();
+        // A bucket the config no longer has (changed since the plan) is not this sweep's; one in another
+        // account than the shard's would be a forged message: neither is touched.
+        let buckets: Vec<&BucketConfig> = shard
+            .buckets
+            .iter()
+            .filter_map(|name| match enforcer.config.bucket(name) {
+                Some(b) if b.account == shard.place.account => Some(b),
+                Some(_) => {
+                    tracing::error!(
+                        bucket = name.as_str(),
+                        account = shard.place.account.as_str(),
+                        "shard names a bucket of another account; skipped"
+                    );
+                    None
+                }
+                None => {
+                    tracing::info!(bucket = name.as_str(), "no longer in the config; skipped");
+                    None
+                }
+            })
+            .collect();
+        let pending: Vec<_> = buckets
+            .iter()
+            .map(|b| async move {
+                let (policy, event) = enforcer.reconcile_quietly(b, None, now).await;
+                let settings = match shard.settings {
+                    true => Some(sentinel.sweep_bucket(b, now).await),
+                    false => None,
+                };
+                (b.name.clone(), policy, event, settings)
+            })
+            .collect();
+        let results = stream::iter(pending).buffered(SHARD_CONCURRENCY).collect::<Vec<_>>().await;
+        let mut remediations = Vec::new();
+        for (bucket, policy, event, settings) in results {
+            remediations.extend(event);
+            if let Ok(report) = &policy {
+                if let Some(cause) = report.cause {
+                    *done.drift.entry(cause.word()).or_default() += 1;
+                }
+                done.closed += usize::from(report.outcome == Outcome::Closed);
             }
-            None => {
-                tracing::info!(bucket = name.as_str(), "no longer in the config; skipped");
-                None
+            let mut errors: Vec<EnforceError> = Vec::new();
+            if let Err(e) = policy {
+                errors.push(e);
             }
-        })
-        .collect();
-    let pending: Vec<_> = buckets
-        .iter()
-        .map(|b| async move {
-            let (policy, event) = enforcer.reconcile_quietly(b, None, now).await;
-            let settings = match shard.settings {
-                true => Some(sentinel.sweep_bucket(b, now).await),
-                false => None,
+            match settings {
+                Some(Ok(repairs)) => done.repairs += repairs.len(),
+                Some(Err(e)) => errors.push(e),
+                None => {}
+            }
+            match errors.first() {
+                None => done.checked += 1,
+                Some(e) => {
+                    tracing::error!(bucket = bucket.as_str(), error = %e, "bucket not checked; the others were");
+                    done.unchecked.push(Unchecked { bucket, error: e.to_string() });
+                }
+            }
+        }
+        done.remediated = remediations.len();
+        if !remediations.is_empty() {
+            settle(enforcer, trail, shard, attempt, remediations, now).await?;
+        }
+        if !done.unchecked.is_empty() && attempt >= ATTEMPTS {
+            let alert = SweepIncomplete {
+                schema: "breakglass.sweep-incomplete/1".into(),
+                sweep: shard.sweep.clone(),
+                place: shard.place.clone(),
+                attempts: attempt,
+                unchecked: done.unchecked.clone(),
+                time: crate::time::format_time(now),
             };
-            (b.name.clone(), policy, event, settings)
-        })
-        .collect();
-    let results = stream::iter(pending).buffered(SHARD_CONCURRENCY).collect::<Vec<_>>().await;
-    let mut remediations = Vec::new();
-    for (bucket, policy, event, settings) in results {
-        remediations.extend(event);
-        if let Ok(report) = &policy {
-            if let Some(cause) = report.cause {
-                *done.drift.entry(cause.word()).or_default() += 1;
+            enforcer.bus.put(&OwnEvent::SweepIncomplete(alert).to_bus()).await?;
+        }
+        Ok(done)
+    }
+
+    /// The answer to an SQS batch of sweep messages: each processed, those that failed handed back
+    /// (`batchItemFailures`) for SQS to retry.
+    pub async fn handle_messages(
+        &self,
+        messages: &[crate::inbound::event::QueueMessage],
+        now: OffsetDateTime,
+    ) -> Value {
+        let (enforcer, trail) = (self.enforcer, self.trail);
+        let mut failures = Vec::new();
+        let mut shards = Vec::new();
+        for m in messages {
+            let message = match SweepMessage::parse(&m.body) {
+                Ok(message) => message,
+                Err(e) => {
+                    // Only the enforcer sends to this queue: anything else is logged, never retried.
+                    tracing::error!(message = m.id.as_str(), error = %e, "not a sweep message; dropped");
+                    continue;
+                }
+            };
+            match message {
+                SweepMessage::Shards { shards: list } => {
+                    let mut failed = false;
+                    for shard in &list {
+                        let started = std::time::Instant::now();
+                        match self.run_shard(shard, m.receive_count, now).await {
+                            Ok(done) => {
+                                let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                                tracing::info!(
+                                    sweep = shard.sweep.as_str(),
+                                    shard = shard.index,
+                                    account = shard.place.account.as_str(),
+                                    checked = done.checked,
+                                    remediated = done.remediated,
+                                    unchecked = done.unchecked.len(),
+                                    ms,
+                                    "shard swept"
+                                );
+                                failed |= !done.unchecked.is_empty();
+                                shards.push(json!({
+                                "index": shard.index, "account": shard.place.account, "region": shard.place.region,
+                                "attempt": m.receive_count, "checked": done.checked, "remediated": done.remediated,
+                                "repairs": done.repairs, "ms": ms, "drift": done.drift, "closed": done.closed,
+                                "unchecked": done.unchecked.iter().map(|u| &u.bucket).collect::<Vec<_>>(),
+                            }));
+                            }
+                            Err(e) => {
+                                tracing::error!(sweep = shard.sweep.as_str(), shard = shard.index, error = %e, "shard failed");
+                                failed = true;
+                            }
+                        }
+                    }
+                    // The whole message comes back: its clean shards cost one read per bucket again.
+                    if failed {
+                        failures.push(json!({"itemIdentifier": m.id}));
+                    }
+                }
+                SweepMessage::Close(c) => match close(enforcer, trail, &c, now).await {
+                    Ok(n) => {
+                        tracing::info!(sweep = c.sweep.as_str(), remediations = n, "sweep closed");
+                        shards.push(json!({"closed": c.sweep, "remediations": n}));
+                    }
+                    Err(e) => {
+                        tracing::error!(sweep = c.sweep.as_str(), error = %e, "sweep not closed; retried");
+                        failures.push(json!({"itemIdentifier": m.id}));
+                    }
+                },
             }
-            done.closed += usize::from(report.outcome == Outcome::Closed);
         }
-        let mut errors: Vec<EnforceError> = Vec::new();
-        if let Err(e) = policy {
-            errors.push(e);
-        }
-        match settings {
-            Some(Ok(repairs)) => done.repairs += repairs.len(),
-            Some(Err(e)) => errors.push(e),
-            None => {}
-        }
-        match errors.first() {
-            None => done.checked += 1,
-            Some(e) => {
-                tracing::error!(bucket = bucket.as_str(), error = %e, "bucket not checked; the others were");
-                done.unchecked.push(Unchecked { bucket, error: e.to_string() });
-            }
-        }
+        json!({ "batchItemFailures": failures, "sweep": shards })
     }
-    done.remediated = remediations.len();
-    if !remediations.is_empty() {
-        settle(enforcer, trail, shard, attempt, remediations, now).await?;
-    }
-    if !done.unchecked.is_empty() && attempt >= ATTEMPTS {
-        let alert = SweepIncomplete {
-            schema: "breakglass.sweep-incomplete/1".into(),
-            sweep: shard.sweep.clone(),
-            place: shard.place.clone(),
-            attempts: attempt,
-            unchecked: done.unchecked.clone(),
-            time: crate::time::format_time(now),
-        };
-        enforcer.bus.put(&OwnEvent::SweepIncomplete(alert).to_bus()).await?;
-    }
-    Ok(done)
 }
 
 /// A shard's remediations: recorded for the close to mail together, or published now when the
@@ -416,85 +497,6 @@ where
     let n = events.len();
     enforcer.publish(events, now).await?;
     Ok(n)
-}
-
-/// The answer to an SQS batch of sweep messages: each processed, those that failed handed back
-/// (`batchItemFailures`) for SQS to retry.
-pub async fn handle_messages<S, B, T, C, L>(
-    enforcer: &Enforcer<S, B, T>,
-    sentinel: &Sentinel<'_, S, B, C>,
-    trail: &Trail<L>,
-    messages: &[crate::inbound::event::QueueMessage],
-    now: OffsetDateTime,
-) -> Value
-where
-    S: PolicyStore + BucketSettings,
-    B: EventBus,
-    T: BucketRecords,
-    C: ControlPlane,
-    L: AuditLog + AuditReader,
-{
-    let mut failures = Vec::new();
-    let mut shards = Vec::new();
-    for m in messages {
-        let message = match SweepMessage::parse(&m.body) {
-            Ok(message) => message,
-            Err(e) => {
-                // Only the enforcer sends to this queue: anything else is logged, never retried.
-                tracing::error!(message = m.id.as_str(), error = %e, "not a sweep message; dropped");
-                continue;
-            }
-        };
-        match message {
-            SweepMessage::Shards { shards: list } => {
-                let mut failed = false;
-                for shard in &list {
-                    let started = std::time::Instant::now();
-                    match run_shard(enforcer, sentinel, trail, shard, m.receive_count, now).await {
-                        Ok(done) => {
-                            let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-                            tracing::info!(
-                                sweep = shard.sweep.as_str(),
-                                shard = shard.index,
-                                account = shard.place.account.as_str(),
-                                checked = done.checked,
-                                remediated = done.remediated,
-                                unchecked = done.unchecked.len(),
-                                ms,
-                                "shard swept"
-                            );
-                            failed |= !done.unchecked.is_empty();
-                            shards.push(json!({
-                                "index": shard.index, "account": shard.place.account, "region": shard.place.region,
-                                "attempt": m.receive_count, "checked": done.checked, "remediated": done.remediated,
-                                "repairs": done.repairs, "ms": ms, "drift": done.drift, "closed": done.closed,
-                                "unchecked": done.unchecked.iter().map(|u| &u.bucket).collect::<Vec<_>>(),
-                            }));
-                        }
-                        Err(e) => {
-                            tracing::error!(sweep = shard.sweep.as_str(), shard = shard.index, error = %e, "shard failed");
-                            failed = true;
-                        }
-                    }
-                }
-                // The whole message comes back: its clean shards cost one read per bucket again.
-                if failed {
-                    failures.push(json!({"itemIdentifier": m.id}));
-                }
-            }
-            SweepMessage::Close(c) => match close(enforcer, trail, &c, now).await {
-                Ok(n) => {
-                    tracing::info!(sweep = c.sweep.as_str(), remediations = n, "sweep closed");
-                    shards.push(json!({"closed": c.sweep, "remediations": n}));
-                }
-                Err(e) => {
-                    tracing::error!(sweep = c.sweep.as_str(), error = %e, "sweep not closed; retried");
-                    failures.push(json!({"itemIdentifier": m.id}));
-                }
-            },
-        }
-    }
-    json!({ "batchItemFailures": failures, "sweep": shards })
 }
 
 #[cfg(test)]
