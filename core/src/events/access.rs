@@ -96,6 +96,26 @@ pub struct AccessRequest {
     pub time: String,
 }
 
+impl AccessRequest {
+    /// A pending request for `acme-logs` by `alice`, two hours for one reader: the tests' example
+    /// (here, not in `testing`, because `events` imports nothing of the crate).
+    #[cfg(any(test, feature = "test-util"))]
+    pub fn example() -> AccessRequest {
+        AccessRequest {
+            schema: schemas::access_request(),
+            id: "0123456789ab".into(),
+            bucket: "acme-logs".into(),
+            requester: "alice".into(),
+            reason: "r".into(),
+            ticket: "T".into(),
+            duration: "2h".into(),
+            readers: vec!["arn:aws:iam::1:role/R".into()],
+            expires_at: "2026-11-25T10:00:00Z".into(),
+            time: "2026-11-24T10:00:00Z".into(),
+        }
+    }
+}
+
 /// A decision on an access request (`breakglass.decision/1`): approved (the bucket is opened with
 /// exactly `readers` until `expiry`), denied, or refused (self-approval, not an approver, expired,
 /// already decided: an attempt, mailed as such).

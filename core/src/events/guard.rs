@@ -91,12 +91,20 @@ pub struct SweepIncomplete {
     #[serde(default = "schemas::sweep_incomplete")]
     pub schema: String,
     pub sweep: String,
-    pub account: String,
-    /// `None`: the function's own Region (single-account mode).
-    pub region: Option<String>,
+    #[serde(flatten)]
+    pub place: Place,
     pub attempts: u32,
     pub unchecked: Vec<Unchecked>,
     pub time: String,
+}
+
+/// Where a sweep shard looks: one account and one Region. Flattened into the shard message, its
+/// record and the incomplete-sweep event, so each keeps its `account` and `region` keys.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Place {
+    pub account: String,
+    /// `None`: the function's own Region (single-account mode).
+    pub region: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -180,6 +180,29 @@ pub struct ReaderSummary {
     pub source_identities: Vec<String>,
 }
 
+/// Who opened a window, why, for whom and until when (a report's first sentence). Flattened into
+/// [`WindowReport`]: the keys stay the report's own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowOpening {
+    pub opened_by: Option<String>,
+    pub reason: Option<String>,
+    pub ticket: Option<String>,
+    /// The readers the grant named (over all its extensions).
+    pub readers: Vec<String>,
+    pub expiry: Option<String>,
+}
+
+/// What was read in a window: how much, by whom, and the first objects. Flattened into
+/// [`WindowReport`] like [`WindowOpening`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowReads {
+    pub reads: usize,
+    pub bytes: u64,
+    pub by_reader: Vec<ReaderSummary>,
+    /// The first objects read, by time.
+    pub first_objects: Vec<ObjectRead>,
+}
+
 /// One window's report (`breakglass.window-report/1`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WindowReport {
@@ -190,22 +213,15 @@ pub struct WindowReport {
     pub account: Option<String>,
     /// The window's id: when it opened (RFC 3339), as `breakglass history` shows it.
     pub window: String,
-    pub opened_by: Option<String>,
-    pub reason: Option<String>,
-    pub ticket: Option<String>,
-    /// The readers the grant named (over all its extensions).
-    pub readers: Vec<String>,
-    pub expiry: Option<String>,
+    #[serde(flatten)]
+    pub opening: WindowOpening,
     /// None: still open when the report was made.
     pub closed_at: Option<String>,
     /// Who or what closed it: the operator, the expiry sweep, a remediation.
     pub closed_by: Option<String>,
     pub open_seconds: i64,
-    pub reads: usize,
-    pub bytes: u64,
-    pub by_reader: Vec<ReaderSummary>,
-    /// The first objects read, by time.
-    pub first_objects: Vec<ObjectRead>,
+    #[serde(flatten)]
+    pub read: WindowReads,
     /// Reads that succeeded for a principal the grant does not name: should be none.
     pub outside_count: usize,
     pub outside: Vec<ObjectRead>,

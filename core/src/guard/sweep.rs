@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use crate::events::{OwnEvent, Remediation, SweepIncomplete, Unchecked};
+use crate::events::{OwnEvent, Place, Remediation, SweepIncomplete, Unchecked};
 use crate::guard::enforce::{EnforceError, Enforcer, Outcome};
 use crate::guard::sentinel::Sentinel;
 use crate::ports::{
@@ -69,8 +69,8 @@ pub struct Shard {
     pub sweep: String,
     pub index: usize,
     pub of: usize,
-    pub account: String,
-    pub region: Option<String>,
+    #[serde(flatten)]
+    pub place: Place,
     pub buckets: Vec<String>,
     /// Also versioning, lifecycle and replication (hourly); otherwise the policy alone: one read.
     pub settings: bool,
@@ -90,8 +90,8 @@ pub struct ShardRecord {
     pub sweep: String,
     pub index: usize,
     pub attempt: u32,
-    pub account: String,
-    pub region: Option<String>,
+    #[serde(flatten)]
+    pub place: Place,
     pub remediations: Vec<Remediation>,
     pub time: String,
 }
@@ -123,27 +123,26 @@ pub fn settings_due(time: OffsetDateTime) -> bool {
 /// The shards of a sweep: the configured buckets grouped by account and Region (in that order),
 /// each group cut into pieces of at most [`SHARD_BUCKETS`].
 pub fn plan(config: &Config, sweep: &str, settings: bool) -> Vec<Shard> {
-    type Place<'c> = (&'c str, Option<&'c str>);
-    let mut groups: BTreeMap<Place<'_>, Vec<String>> = BTreeMap::new();
+    let mut groups: BTreeMap<Place, Vec<String>> = BTreeMap::new();
     for b in &config.buckets {
-        groups.entry((b.account.as_str(), b.region.as_deref())).or_default().push(b.name.clone());
+        let place = Place { account: b.account.clone(), region: b.region.clone() };
+        groups.entry(place).or_default().push(b.name.clone());
     }
-    let pieces: Vec<(Place<'_>, Vec<String>)> = groups
+    let pieces: Vec<(Place, Vec<String>)> = groups
         .into_iter()
         .flat_map(|(place, names)| {
-            names.chunks(SHARD_BUCKETS).map(|c| (place, c.to_vec())).collect::<Vec<_>>()
+            names.chunks(SHARD_BUCKETS).map(|c| (place.clone(), c.to_vec())).collect::<Vec<_>>()
         })
         .collect();
     let of = pieces.len();
     pieces
         .into_iter()
         .enumerate()
-        .map(|(index, ((account, region), buckets))| Shard {
+        .map(|(index, (place, buckets))| Shard {
             sweep: sweep.to_owned(),
             index,
             of,
-            account: account.to_owned(),
-            region: region.map(str::to_owned),
+            place,
             buckets,
             settings,
         })
@@ -165,7 +164,7 @@ pub async fn send_plan<Q: SweepQueue>(
     for shard in &shards {
         match messages.last_mut() {
             Some(m)
-                if m.first().is_some_and(|f| f.account == shard.account)
+                if m.first().is_some_and(|f| f.place.account == shard.place.account)
                     && m.iter().map(|s| s.buckets.len()).sum::<usize>() + shard.buckets.len()
                         <= MESSAGE_BUCKETS =>
             {
@@ -196,8 +195,7 @@ pub async fn send_adopted<Q: SweepQueue>(
         sweep: sweep.to_owned(),
         index: 0,
         of: 1,
-        account: entry.account.clone(),
-        region: Some(entry.region.clone()),
+        place: Place { account: entry.account.clone(), region: Some(entry.region.clone()) },
         buckets: vec![entry.name.clone()],
         settings: true,
     };
@@ -239,17 +237,16 @@ pub struct ShardDone {
     pub unchecked: Vec<Unchecked>,
 }
 
-/// Runs one try (`attempt`, from 1) of a shard: every bucket's policy (and settings when the shard
-/// says so), then its remediations recorded or published, then, when something was not checked on
-/// the last try, the alert.
-pub async fn run_shard<S, B, T, C, L>(
-    enforcer: &Enforcer<S, B, T>,
-    sentinel: &Sentinel<'_, S, B, C>,
-    trail: &Trail<L>,
-    shard: &Shard,
-    attempt: u32,
-    now: OffsetDateTime,
-) -> Result<ShardDone, PortError>
+/// What the sweep queue's messages are handled with: the enforcer, the sentinel (for the hourly
+/// settings) and the trail the shard records go to.
+#[derive(Debug)]
+pub struct Sweeper<'a, 's, S, B, T, C, L> {
+    pub enforcer: &'a Enforcer<S, B, T>,
+    pub sentinel: &'a Sentinel<'s, S, B, C>,
+    pub trail: &'a Trail<L>,
+}
+
+impl<S, B, T, C, L> Sweeper<'_, '_, S, B, T, C, L>
 where
     S: PolicyStore + BucketSettings,
     B: EventBus,
@@ -257,83 +254,164 @@ where
     C: ControlPlane,
     L: AuditLog + AuditReader,
 {
-    let mut done = ShardDone::default();
-    // A bucket the config no longer has (changed since the plan) is not this sweep's; one in another
-    // account than the shard's would be a forged message: neither is touched.
-    let buckets: Vec<&BucketConfig> = shard
-        .buckets
-        .iter()
-        .filter_map(|name| match enforcer.config.bucket(name) {
-            Some(b) if b.account == shard.account => Some(b),
-            Some(_) => {
-                tracing::error!(
-                    bucket = name.as_str(),
-                    account = shard.account.as_str(),
-                    "shard names a bucket of another account; skipped"
-                );
-                None
+    /// Runs one try (`attempt`, from 1) of a shard: every bucket's policy (and settings when the shard
+    /// says so), then its remediations recorded or published, then, when something was not checked on
+    /// the last try, the alert.
+    pub async fn run_shard(
+        &self,
+        shard: &Shard,
+        attempt: u32,
+        now: OffsetDateTime,
+    ) -> Result<ShardDone, PortError> {
+        let (enforcer, sentinel, trail) = (self.enforcer, self.sentinel, self.trail);
+        let mut done = ShardDone::default();
+        // A bucket the config no longer has (changed since the plan) is not this sweep's; one in another
+        // account than the shard's would be a forged message: neither is touched.
+        let buckets: Vec<&BucketConfig> = shard
+            .buckets
+            .iter()
+            .filter_map(|name| match enforcer.config.bucket(name) {
+                Some(b) if b.account == shard.place.account => Some(b),
+                Some(_) => {
+                    tracing::error!(
+                        bucket = name.as_str(),
+                        account = shard.place.account.as_str(),
+                        "shard names a bucket of another account; skipped"
+                    );
+                    None
+                }
+                None => {
+                    tracing::info!(bucket = name.as_str(), "no longer in the config; skipped");
+                    None
+                }
+            })
+            .collect();
+        let pending: Vec<_> = buckets
+            .iter()
+            .map(|b| async move {
+                let (policy, event) = enforcer.reconcile_quietly(b, None, now).await;
+                let settings = match shard.settings {
+                    true => Some(sentinel.sweep_bucket(b, now).await),
+                    false => None,
+                };
+                (b.name.clone(), policy, event, settings)
+            })
+            .collect();
+        let results = stream::iter(pending).buffered(SHARD_CONCURRENCY).collect::<Vec<_>>().await;
+        let mut remediations = Vec::new();
+        for (bucket, policy, event, settings) in results {
+            remediations.extend(event);
+            if let Ok(report) = &policy {
+                if let Some(cause) = report.cause {
+                    *done.drift.entry(cause.word()).or_default() += 1;
+                }
+                done.closed += usize::from(report.outcome == Outcome::Closed);
             }
-            None => {
-                tracing::info!(bucket = name.as_str(), "no longer in the config; skipped");
-                None
+            let mut errors: Vec<EnforceError> = Vec::new();
+            if let Err(e) = policy {
+                errors.push(e);
             }
-        })
-        .collect();
-    let pending: Vec<_> = buckets
-        .iter()
-        .map(|b| async move {
-            let (policy, event) = enforcer.reconcile_quietly(b, None, now).await;
-            let settings = match shard.settings {
-                true => Some(sentinel.sweep_bucket(b, now).await),
-                false => None,
+            match settings {
+                Some(Ok(repairs)) => done.repairs += repairs.len(),
+                Some(Err(e)) => errors.push(e),
+                None => {}
+            }
+            match errors.first() {
+                None => done.checked += 1,
+                Some(e) => {
+                    tracing::error!(bucket = bucket.as_str(), error = %e, "bucket not checked; the others were");
+                    done.unchecked.push(Unchecked { bucket, error: e.to_string() });
+                }
+            }
+        }
+        done.remediated = remediations.len();
+        if !remediations.is_empty() {
+            settle(enforcer, trail, shard, attempt, remediations, now).await?;
+        }
+        if !done.unchecked.is_empty() && attempt >= ATTEMPTS {
+            let alert = SweepIncomplete {
+                schema: "breakglass.sweep-incomplete/1".into(),
+                sweep: shard.sweep.clone(),
+                place: shard.place.clone(),
+                attempts: attempt,
+                unchecked: done.unchecked.clone(),
+                time: crate::time::format_time(now),
             };
-            (b.name.clone(), policy, event, settings)
-        })
-        .collect();
-    let results = stream::iter(pending).buffered(SHARD_CONCURRENCY).collect::<Vec<_>>().await;
-    let mut remediations = Vec::new();
-    for (bucket, policy, event, settings) in results {
-        remediations.extend(event);
-        if let Ok(report) = &policy {
-            if let Some(cause) = report.cause {
-                *done.drift.entry(cause.word()).or_default() += 1;
+            enforcer.bus.put(&OwnEvent::SweepIncomplete(alert).to_bus()).await?;
+        }
+        Ok(done)
+    }
+
+    /// The answer to an SQS batch of sweep messages: each processed, those that failed handed back
+    /// (`batchItemFailures`) for SQS to retry.
+    pub async fn handle_messages(
+        &self,
+        messages: &[crate::inbound::event::QueueMessage],
+        now: OffsetDateTime,
+    ) -> Value {
+        let (enforcer, trail) = (self.enforcer, self.trail);
+        let mut failures = Vec::new();
+        let mut shards = Vec::new();
+        for m in messages {
+            let message = match SweepMessage::parse(&m.body) {
+                Ok(message) => message,
+                Err(e) => {
+                    // Only the enforcer sends to this queue: anything else is logged, never retried.
+                    tracing::error!(message = m.id.as_str(), error = %e, "not a sweep message; dropped");
+                    continue;
+                }
+            };
+            match message {
+                SweepMessage::Shards { shards: list } => {
+                    let mut failed = false;
+                    for shard in &list {
+                        let started = std::time::Instant::now();
+                        match self.run_shard(shard, m.receive_count, now).await {
+                            Ok(done) => {
+                                let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                                tracing::info!(
+                                    sweep = shard.sweep.as_str(),
+                                    shard = shard.index,
+                                    account = shard.place.account.as_str(),
+                                    checked = done.checked,
+                                    remediated = done.remediated,
+                                    unchecked = done.unchecked.len(),
+                                    ms,
+                                    "shard swept"
+                                );
+                                failed |= !done.unchecked.is_empty();
+                                shards.push(json!({
+                                "index": shard.index, "account": shard.place.account, "region": shard.place.region,
+                                "attempt": m.receive_count, "checked": done.checked, "remediated": done.remediated,
+                                "repairs": done.repairs, "ms": ms, "drift": done.drift, "closed": done.closed,
+                                "unchecked": done.unchecked.iter().map(|u| &u.bucket).collect::<Vec<_>>(),
+                            }));
+                            }
+                            Err(e) => {
+                                tracing::error!(sweep = shard.sweep.as_str(), shard = shard.index, error = %e, "shard failed");
+                                failed = true;
+                            }
+                        }
+                    }
+                    // The whole message comes back: its clean shards cost one read per bucket again.
+                    if failed {
+                        failures.push(json!({"itemIdentifier": m.id}));
+                    }
+                }
+                SweepMessage::Close(c) => match close(enforcer, trail, &c, now).await {
+                    Ok(n) => {
+                        tracing::info!(sweep = c.sweep.as_str(), remediations = n, "sweep closed");
+                        shards.push(json!({"closed": c.sweep, "remediations": n}));
+                    }
+                    Err(e) => {
+                        tracing::error!(sweep = c.sweep.as_str(), error = %e, "sweep not closed; retried");
+                        failures.push(json!({"itemIdentifier": m.id}));
+                    }
+                },
             }
-            done.closed += usize::from(report.outcome == Outcome::Closed);
         }
-        let mut errors: Vec<EnforceError> = Vec::new();
-        if let Err(e) = policy {
-            errors.push(e);
-        }
-        match settings {
-            Some(Ok(repairs)) => done.repairs += repairs.len(),
-            Some(Err(e)) => errors.push(e),
-            None => {}
-        }
-        match errors.first() {
-            None => done.checked += 1,
-            Some(e) => {
-                tracing::error!(bucket = bucket.as_str(), error = %e, "bucket not checked; the others were");
-                done.unchecked.push(Unchecked { bucket, error: e.to_string() });
-            }
-        }
+        json!({ "batchItemFailures": failures, "sweep": shards })
     }
-    done.remediated = remediations.len();
-    if !remediations.is_empty() {
-        settle(enforcer, trail, shard, attempt, remediations, now).await?;
-    }
-    if !done.unchecked.is_empty() && attempt >= ATTEMPTS {
-        let alert = SweepIncomplete {
-            schema: "breakglass.sweep-incomplete/1".into(),
-            sweep: shard.sweep.clone(),
-            account: shard.account.clone(),
-            region: shard.region.clone(),
-            attempts: attempt,
-            unchecked: done.unchecked.clone(),
-            time: crate::time::format_time(now),
-        };
-        enforcer.bus.put(&OwnEvent::SweepIncomplete(alert).to_bus()).await?;
-    }
-    Ok(done)
 }
 
 /// A shard's remediations: recorded for the close to mail together, or published now when the
@@ -357,8 +435,7 @@ where
         sweep: shard.sweep.clone(),
         index: shard.index,
         attempt,
-        account: shard.account.clone(),
-        region: shard.region.clone(),
+        place: shard.place.clone(),
         remediations,
         time: crate::time::format_time(now),
     };
@@ -422,85 +499,6 @@ where
     Ok(n)
 }
 
-/// The answer to an SQS batch of sweep messages: each processed, those that failed handed back
-/// (`batchItemFailures`) for SQS to retry.
-pub async fn handle_messages<S, B, T, C, L>(
-    enforcer: &Enforcer<S, B, T>,
-    sentinel: &Sentinel<'_, S, B, C>,
-    trail: &Trail<L>,
-    messages: &[crate::inbound::event::QueueMessage],
-    now: OffsetDateTime,
-) -> Value
-where
-    S: PolicyStore + BucketSettings,
-    B: EventBus,
-    T: BucketRecords,
-    C: ControlPlane,
-    L: AuditLog + AuditReader,
-{
-    let mut failures = Vec::new();
-    let mut shards = Vec::new();
-    for m in messages {
-        let message = match SweepMessage::parse(&m.body) {
-            Ok(message) => message,
-            Err(e) => {
-                // Only the enforcer sends to this queue: anything else is logged, never retried.
-                tracing::error!(message = m.id.as_str(), error = %e, "not a sweep message; dropped");
-                continue;
-            }
-        };
-        match message {
-            SweepMessage::Shards { shards: list } => {
-                let mut failed = false;
-                for shard in &list {
-                    let started = std::time::Instant::now();
-                    match run_shard(enforcer, sentinel, trail, shard, m.receive_count, now).await {
-                        Ok(done) => {
-                            let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-                            tracing::info!(
-                                sweep = shard.sweep.as_str(),
-                                shard = shard.index,
-                                account = shard.account.as_str(),
-                                checked = done.checked,
-                                remediated = done.remediated,
-                                unchecked = done.unchecked.len(),
-                                ms,
-                                "shard swept"
-                            );
-                            failed |= !done.unchecked.is_empty();
-                            shards.push(json!({
-                                "index": shard.index, "account": shard.account, "region": shard.region,
-                                "attempt": m.receive_count, "checked": done.checked, "remediated": done.remediated,
-                                "repairs": done.repairs, "ms": ms, "drift": done.drift, "closed": done.closed,
-                                "unchecked": done.unchecked.iter().map(|u| &u.bucket).collect::<Vec<_>>(),
-                            }));
-                        }
-                        Err(e) => {
-                            tracing::error!(sweep = shard.sweep.as_str(), shard = shard.index, error = %e, "shard failed");
-                            failed = true;
-                        }
-                    }
-                }
-                // The whole message comes back: its clean shards cost one read per bucket again.
-                if failed {
-                    failures.push(json!({"itemIdentifier": m.id}));
-                }
-            }
-            SweepMessage::Close(c) => match close(enforcer, trail, &c, now).await {
-                Ok(n) => {
-                    tracing::info!(sweep = c.sweep.as_str(), remediations = n, "sweep closed");
-                    shards.push(json!({"closed": c.sweep, "remediations": n}));
-                }
-                Err(e) => {
-                    tracing::error!(sweep = c.sweep.as_str(), error = %e, "sweep not closed; retried");
-                    failures.push(json!({"itemIdentifier": m.id}));
-                }
-            },
-        }
-    }
-    json!({ "batchItemFailures": failures, "sweep": shards })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,8 +510,7 @@ mod tests {
                 sweep: "20261202T170000Z-abc".into(),
                 index: 3,
                 of: 9,
-                account: "111100000000".into(),
-                region: Some("eu-west-1".into()),
+                place: Place { account: "111100000000".into(), region: Some("eu-west-1".into()) },
                 buckets: vec!["b".into()],
                 settings: true,
             }],
@@ -560,7 +557,7 @@ mod tests {
         assert_eq!(messages.len(), 4, "three accounts, then the close: {messages:?}");
         let SweepMessage::Shards { shards: first } = &messages[0] else { panic!("{messages:?}") };
         assert_eq!(first.len(), 2, "logging-prod's two Regions together");
-        assert!(first.iter().all(|s| s.account == "111100000000"));
+        assert!(first.iter().all(|s| s.place.account == "111100000000"));
         assert_eq!(sent.last().map(|(_, d)| *d), Some(300), "the close waits");
         assert!(matches!(messages.last(), Some(SweepMessage::Close(Close { shards: 4, .. }))));
     }

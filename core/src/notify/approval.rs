@@ -97,18 +97,7 @@ mod tests {
     use super::*;
 
     fn mail(account: Option<&str>) -> String {
-        let q = AccessRequest {
-            schema: "breakglass.access-request/1".into(),
-            id: "0123456789ab".into(),
-            bucket: "acme-logs".into(),
-            requester: "alice".into(),
-            reason: "r".into(),
-            ticket: "T".into(),
-            duration: "2h".into(),
-            readers: vec!["arn:aws:iam::1:role/R".into()],
-            expires_at: "2026-11-25T10:00:00Z".into(),
-            time: "2026-11-24T10:00:00Z".into(),
-        };
+        let q = AccessRequest::example();
         match request(&q, account, &serde_json::json!({}), Some("ev-1")) {
             Rendered::Send(n) => n.email,
             Rendered::Ignored(why) => panic!("ignored: {why}"),

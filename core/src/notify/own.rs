@@ -235,9 +235,9 @@ fn remediation_digest(
 /// unchecked, and where.
 fn sweep_incomplete(config: &Config, x: &events::SweepIncomplete, d: &Value, id: Option<&str>) -> Rendered {
     let mut email = String::new();
-    let place = match &x.region {
-        Some(r) => format!("account {} in {r}", config.account_label(&x.account)),
-        None => format!("account {}", config.account_label(&x.account)),
+    let place = match &x.place.region {
+        Some(r) => format!("account {} in {r}", config.account_label(&x.place.account)),
+        None => format!("account {}", config.account_label(&x.place.account)),
     };
     section(
         &mut email,

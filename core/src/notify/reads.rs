@@ -110,7 +110,11 @@ pub(super) fn window_report(r: &WindowReport, d: &Value, id: Option<&str>) -> Re
         )
     } else {
         (
-            format!("{bucket}: access report: {} object(s) read by {} reader(s)", r.reads, r.by_reader.len()),
+            format!(
+                "{bucket}: access report: {} object(s) read by {} reader(s)",
+                r.read.reads,
+                r.read.by_reader.len()
+            ),
             Severity::Info,
         )
     };

@@ -134,7 +134,9 @@ pub async fn enforcer_event<P: EnforcerPorts>(
             let failed: Vec<Value> = messages.iter().map(|m| json!({ "itemIdentifier": m.id })).collect();
             return Ok(json!({ "batchItemFailures": failed }));
         };
-        return Ok(crate::guard::sweep::handle_messages(enforcer, sentinel, f.trail, &messages, now).await);
+        return Ok(crate::guard::sweep::Sweeper { enforcer, sentinel, trail: f.trail }
+            .handle_messages(&messages, now)
+            .await);
     }
     // Parsed once: every guarded call of the estate passes here.
     let incoming = match parse_or_ignore(raw) {

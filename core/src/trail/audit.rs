@@ -98,12 +98,8 @@ pub struct Body {
     /// Organisation mode: the bucket's account.
     #[serde(default)]
     pub account: Option<String>,
-    #[serde(default)]
-    pub config_sha256: Option<String>,
-    /// The release that wrote it ([`crate::VERSION`]); absent from records written before 0.2.0,
-    /// which still read (and verify: the signature is over the stored bytes).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
+    #[serde(flatten)]
+    pub written: Written,
     /// The notification's JSON document ([`Document`]) without the mail text. A `Value`: the
     /// two-person rule reads its events back from it as their own types, also from records that
     /// were not written from a notification.
@@ -112,6 +108,26 @@ pub struct Body {
     /// SHA-256 of the record without `id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+}
+
+/// What wrote a record: the release, under which config. Flattened into the audit record and the
+/// recorder's read records, so both keep their `config_sha256` and `version` keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Written {
+    /// The config in force (SHA-256 of its text); none for `breakglass notify` without one.
+    #[serde(default)]
+    pub config_sha256: Option<String>,
+    /// The release that wrote it ([`crate::VERSION`]); absent from records written before 0.2.0,
+    /// which still read (and verify: the signature is over the stored bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+impl Written {
+    /// Written now, by this release, under the config whose hash is `config_sha256`.
+    pub fn now(config_sha256: Option<String>) -> Written {
+        Written { config_sha256, version: Some(crate::VERSION.to_owned()) }
+    }
 }
 
 /// Canonical SHA-256 of the bucket policy before and after.
@@ -202,7 +218,7 @@ fn own_facts(event: &OwnEvent) -> Facts {
         OwnEvent::WindowReport(r) => Facts {
             action: "report".into(),
             who: by(RECORDER),
-            why: Some(format!("{} object(s) read in the window of {}", r.reads, r.window)),
+            why: Some(format!("{} object(s) read in the window of {}", r.read.reads, r.window)),
             ..Facts::default()
         },
         OwnEvent::ReadAlert(a) => Facts {
@@ -229,7 +245,7 @@ fn own_facts(event: &OwnEvent) -> Facts {
             why: Some(format!(
                 "{} bucket(s) of account {} not checked after {} tries",
                 x.unchecked.len(),
-                x.account,
+                x.place.account,
                 x.attempts
             )),
             ..Facts::default()
@@ -339,8 +355,7 @@ pub fn record(
         event_ids,
         summary: n.subject.clone(),
         account: account.clone(),
-        config_sha256: config_sha256.map(str::to_owned),
-        version: Some(crate::VERSION.to_owned()),
+        written: Written::now(config_sha256.map(str::to_owned)),
         detail: detail.to_value(),
         id: None,
     };

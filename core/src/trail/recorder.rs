@@ -27,7 +27,7 @@ use crate::events::ObjectRead;
 use crate::events::{DeniedBy, DeniedDigest, OwnEvent, ReadAlert, UnreadableEvents, UnreadableItem};
 use crate::inbound::reads;
 use crate::ports::{AuditLog, AuditReader, EventBus, PortError};
-use crate::trail::audit::{hex, Trail};
+use crate::trail::audit::{hex, Trail, Written};
 use crate::trail::records::{ReadRecord, DENIED, READS, READS_SCHEMA};
 
 pub const UNREADABLE: &str = "_unreadable";
@@ -185,8 +185,7 @@ pub async fn record<L: AuditLog, B: EventBus>(
             count: list.len(),
             bytes: list.iter().map(|r| r.bytes).sum(),
             reads: list,
-            config_sha256: trail.config_sha256.clone(),
-            version: Some(crate::VERSION.to_owned()),
+            written: Written::now(trail.config_sha256.clone()),
             id: None,
             bucket,
         };
@@ -215,8 +214,7 @@ pub async fn record<L: AuditLog, B: EventBus>(
             count: 1,
             bytes: read.bytes,
             reads: vec![read],
-            config_sha256: trail.config_sha256.clone(),
-            version: Some(crate::VERSION.to_owned()),
+            written: Written::now(trail.config_sha256.clone()),
             id: None,
         };
         let key_dir = format!("{DENIED}/{slot}/{}", place(config, &record.bucket));
@@ -299,6 +297,13 @@ async fn write_unreadable<L: AuditLog>(
     trail.log.append(&key, &record.to_string(), now + trail.config.retain).await.map(|_| ())
 }
 
+/// The names of the `.json` markers under `dir` from `from` on (their names start with a time, so
+/// the listing starts there).
+async fn markers<R: AuditReader>(reader: &R, dir: &str, from: &str) -> Result<Vec<String>, PortError> {
+    let keys = reader.keys(dir, Some(&format!("{dir}{from}"))).await?;
+    Ok(keys.iter().filter_map(|k| k.strip_prefix(dir)?.strip_suffix(".json").map(str::to_owned)).collect())
+}
+
 /// What a digest run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Digested {
@@ -323,12 +328,7 @@ pub async fn digest<L: AuditLog, R: AuditReader, B: EventBus>(
     let current = crate::time::format_time(slot_of(now, slot));
     let oldest = crate::time::format_time(slot_of(now - LOOKBACK, slot));
     let marker_dir = format!("{prefix}{DIGESTS}/");
-    let done: Vec<String> = reader
-        .keys(&marker_dir, Some(&format!("{marker_dir}{oldest}")))
-        .await?
-        .iter()
-        .filter_map(|k| k.strip_prefix(&marker_dir)?.strip_suffix(".json").map(str::to_owned))
-        .collect();
+    let done = markers(reader, &marker_dir, &oldest).await?;
     // One listing for all slots: `_denied/<slot>/…` sorts by slot (RFC 3339 of whole seconds).
     let denied_dir = format!("{prefix}{DENIED}/");
     let keys = reader.keys(&denied_dir, Some(&format!("{denied_dir}{oldest}"))).await?;
@@ -473,15 +473,10 @@ pub async fn reports<L: AuditLog, R: AuditReader, B: EventBus>(
 ) -> Result<usize, PortError> {
     let prefix = &trail.config.prefix;
     let from = crate::time::format_time(now - REPORT_LOOKBACK);
-    let names = |dir: String, keys: Vec<String>| -> Vec<String> {
-        keys.iter().filter_map(|k| k.strip_prefix(&dir)?.strip_suffix(".json").map(str::to_owned)).collect()
-    };
     let closing_dir = format!("{prefix}{CLOSING}/");
     let reports_dir = format!("{prefix}{REPORTS}/");
-    let due =
-        names(closing_dir.clone(), reader.keys(&closing_dir, Some(&format!("{closing_dir}{from}"))).await?);
-    let done =
-        names(reports_dir.clone(), reader.keys(&reports_dir, Some(&format!("{reports_dir}{from}"))).await?);
+    let due = markers(reader, &closing_dir, &from).await?;
+    let done = markers(reader, &reports_dir, &from).await?;
     let mut made = 0;
     for name in due.iter().filter(|n| !done.contains(n)) {
         let Some(text) = reader.get(&format!("{closing_dir}{name}.json")).await? else { continue };

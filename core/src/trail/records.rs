@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::events::ObjectRead;
+use crate::trail::audit::Written;
 
 /// Under this prefix: one `reads` record per bucket and batch.
 pub const READS: &str = "_reads";
@@ -26,11 +27,8 @@ pub struct ReadRecord {
     pub count: usize,
     pub bytes: u64,
     pub reads: Vec<ObjectRead>,
-    #[serde(default)]
-    pub config_sha256: Option<String>,
-    /// The release that wrote it ([`crate::VERSION`]); absent from records written before 0.2.0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
+    #[serde(flatten)]
+    pub written: Written,
     #[serde(default)]
     pub id: Option<String>,
 }

@@ -11,7 +11,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::events::ObjectRead;
-use crate::events::{DeniedBy, ReaderSummary, WindowReport};
+use crate::events::{DeniedBy, ReaderSummary, WindowOpening, WindowReads, WindowReport};
 use crate::ports::{AuditReader, PortError};
 use crate::trail::history::{self, Entry, Step};
 use crate::trail::records::{ReadRecord, DENIED, READS};
@@ -87,18 +87,22 @@ pub fn for_window(
         bucket: bucket.to_owned(),
         account: account.map(str::to_owned),
         window: crate::time::format_time(opened.time),
-        opened_by: opened.who.clone(),
-        reason: opened.why.clone(),
-        ticket: opened.ticket.clone(),
-        expiry: history::window_expiry(opened, extensions).map(canonical_policies::format_expiry),
-        readers,
+        opening: WindowOpening {
+            opened_by: opened.who.clone(),
+            reason: opened.why.clone(),
+            ticket: opened.ticket.clone(),
+            expiry: history::window_expiry(opened, extensions).map(canonical_policies::format_expiry),
+            readers,
+        },
         closed_at: closed.as_ref().map(|c| crate::time::format_time(c.time)),
         closed_by: closed.as_ref().map(closer),
         open_seconds: (end - opened.time).whole_seconds(),
-        reads: ok.len(),
-        bytes: ok.iter().map(|r| r.bytes).sum(),
-        by_reader: by.into_values().collect(),
-        first_objects: ok.iter().take(LISTED).map(|r| (*r).clone()).collect(),
+        read: WindowReads {
+            reads: ok.len(),
+            bytes: ok.iter().map(|r| r.bytes).sum(),
+            by_reader: by.into_values().collect(),
+            first_objects: ok.iter().take(LISTED).map(|r| (*r).clone()).collect(),
+        },
         outside_count: outside.len(),
         outside: outside.into_iter().take(LISTED).collect(),
         denied: denied.len(),
@@ -150,14 +154,14 @@ pub fn text(r: &WindowReport) -> String {
     let _ = writeln!(
         out,
         "Opened by {} ({}; ticket {}) for {} until {}.",
-        r.opened_by.as_deref().unwrap_or("unknown"),
-        r.reason.as_deref().unwrap_or("no reason given"),
-        r.ticket.as_deref().unwrap_or("none"),
-        if r.readers.is_empty() { "nobody".to_owned() } else { r.readers.join(", ") },
-        r.expiry.as_deref().unwrap_or("?"),
+        r.opening.opened_by.as_deref().unwrap_or("unknown"),
+        r.opening.reason.as_deref().unwrap_or("no reason given"),
+        r.opening.ticket.as_deref().unwrap_or("none"),
+        if r.opening.readers.is_empty() { "nobody".to_owned() } else { r.opening.readers.join(", ") },
+        r.opening.expiry.as_deref().unwrap_or("?"),
     );
-    let _ = writeln!(out, "\nWhat was read: {} object(s), {} bytes.", r.reads, r.bytes);
-    for s in &r.by_reader {
+    let _ = writeln!(out, "\nWhat was read: {} object(s), {} bytes.", r.read.reads, r.read.bytes);
+    for s in &r.read.by_reader {
         let _ = write!(
             out,
             "  {}: {} object(s), {} bytes, {} to {}",
@@ -170,16 +174,16 @@ pub fn text(r: &WindowReport) -> String {
         }
         out.push('\n');
     }
-    if !r.first_objects.is_empty() {
+    if !r.read.first_objects.is_empty() {
         let _ = writeln!(out, "\nFirst objects read:");
-        for o in &r.first_objects {
+        for o in &r.read.first_objects {
             let _ = writeln!(out, "  {}", o.line());
         }
-        if r.reads > r.first_objects.len() {
+        if r.read.reads > r.read.first_objects.len() {
             let _ = writeln!(
                 out,
                 "  … {} more: breakglass report --bucket {} --window {} --csv",
-                r.reads - r.first_objects.len(),
+                r.read.reads - r.read.first_objects.len(),
                 r.bucket,
                 r.window
             );

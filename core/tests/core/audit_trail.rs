@@ -176,7 +176,7 @@ fn records_name_their_release_and_older_records_read_unchanged() {
         let mut older = body.clone();
         older.as_object_mut().unwrap().remove("version");
         let read: breakglass_core::trail::audit::Body = serde_json::from_value(older.clone()).unwrap();
-        assert_eq!(read.version, None);
+        assert_eq!(read.written.version, None);
         assert_eq!(serde_json::to_value(&read).unwrap().to_string(), older.to_string());
     }
 }

@@ -157,7 +157,7 @@ async fn one_batch_one_reads_record_per_bucket_one_record_per_refused_read_and_p
     let record: ReadRecord = serde_json::from_value(body.clone()).unwrap();
     assert_eq!(record.count, 3);
     assert_eq!(record.bytes, 339_117 + 1_048_576);
-    assert_eq!(record.config_sha256.as_deref(), Some("c0nf"));
+    assert_eq!(record.written.config_sha256.as_deref(), Some("c0nf"));
     assert_eq!(
         record.reads.iter().map(|r| r.call.as_str()).collect::<Vec<_>>(),
         ["HeadObject", "GetObject", "GetObject"]
@@ -413,16 +413,19 @@ async fn the_access_report_after_a_close_counts_every_reader_and_flags_reads_out
     let [OwnEvent::WindowReport(r)] = events.as_slice() else { panic!("{events:?}") };
     assert_eq!(r.window, "2026-11-30T09:00:00Z");
     assert_eq!(
-        r.opened_by.as_deref(),
+        r.opening.opened_by.as_deref(),
         Some("arn:aws:sts::111122223333:assumed-role/breakglass-operator/alice")
     );
-    assert_eq!((r.reason.as_deref(), r.ticket.as_deref()), (Some("incident 4711"), Some("SEC-4711")));
+    assert_eq!(
+        (r.opening.reason.as_deref(), r.opening.ticket.as_deref()),
+        (Some("incident 4711"), Some("SEC-4711"))
+    );
     assert_eq!(r.open_seconds, 3600);
-    assert_eq!((r.reads, r.bytes), (4, 339_117 + 1_048_576 + 777));
-    let investigator = r.by_reader.iter().find(|s| s.reader.ends_with("LogInvestigator")).unwrap();
+    assert_eq!((r.read.reads, r.read.bytes), (4, 339_117 + 1_048_576 + 777));
+    let investigator = r.read.by_reader.iter().find(|s| s.reader.ends_with("LogInvestigator")).unwrap();
     assert_eq!((investigator.objects, investigator.bytes), (3, 339_117 + 1_048_576));
     assert_eq!(investigator.source_identities, ["alice@example.com"]);
-    assert_eq!(r.first_objects[0].call, "HeadObject");
+    assert_eq!(r.read.first_objects[0].call, "HeadObject");
     assert_eq!(r.outside_count, 1);
     assert!(r.is_alert());
     assert_eq!(r.denied, 1);
@@ -434,7 +437,7 @@ async fn the_access_report_after_a_close_counts_every_reader_and_flags_reads_out
     assert_eq!(reports_at(&config, &trail, &bus, datetime!(2026-11-30 10:20:00 UTC)).await, 0);
     // The CSV has every read, quoted where needed.
     let rows: Vec<(String, breakglass_core::events::ObjectRead)> =
-        r.first_objects.iter().map(|o| (r.window.clone(), o.clone())).collect();
+        r.read.first_objects.iter().map(|o| (r.window.clone(), o.clone())).collect();
     let csv = breakglass_core::trail::report::csv(&rows);
     assert_eq!(csv.lines().count(), 5);
     assert!(csv.starts_with("window,time,reader,principal,"));
@@ -487,6 +490,6 @@ async fn a_window_closed_by_the_expiry_sweep_gets_its_report_too() {
     let events = bus.events();
     let [OwnEvent::WindowReport(r)] = events.as_slice() else { panic!("{events:?}") };
     assert_eq!(r.closed_by.as_deref(), Some("the expiry sweep (breakglass enforcer)"));
-    assert_eq!((r.reads, r.open_seconds), (1, 3900));
+    assert_eq!((r.read.reads, r.open_seconds), (1, 3900));
     assert!(!r.is_alert());
 }
