@@ -10,6 +10,7 @@ mod cli;
 mod digest;
 mod discovery;
 mod discovery_pages;
+mod forged;
 mod lambdas;
 mod organisation;
 mod reads;
