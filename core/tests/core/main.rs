@@ -6,6 +6,7 @@
 
 mod audit_trail;
 mod catalog;
+mod copy_reads;
 mod csv;
 mod discovery;
 mod enforce;

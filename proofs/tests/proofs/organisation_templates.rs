@@ -435,7 +435,11 @@ fn the_organisation_trail_and_member_rules_record_reads_by_prefix_not_by_bucket(
     let m = member();
     let pattern = m.resolve(&m.resources()["ForwardObjectReads"]["Properties"]["EventPattern"]);
     assert_eq!(pattern["detail"]["eventName"], json!(calls));
-    assert_eq!(pattern["detail"]["requestParameters"]["bucketName"], json!([{ "prefix": PREFIX }]));
+    assert_eq!(
+        pattern["detail"]["$or"],
+        json!([{"requestParameters": {"bucketName": [{ "prefix": PREFIX }]}},
+            {"resources": {"ARN": [{ "prefix": format!("arn:aws:s3:::{PREFIX}") }]}}])
+    );
     let target = m.resolve(&m.resources()["ForwardObjectReads"]["Properties"]["Targets"][0]);
     assert_eq!(target["Arn"], json!(format!("arn:aws:events:eu-central-1:{ADMIN}:event-bus/breakglass")));
 
