@@ -263,6 +263,10 @@ fn bucket(r: &Value, params: Option<&Value>) -> Option<String> {
     if let Some(name) = text(param("bucketName")) {
         return Some(name);
     }
+    // S3 Control (CreateAccessPoint): the bucket is in the request body; the host is the account's.
+    if let Some(name) = param("CreateAccessPointRequest").and_then(|r| text(r.get("Bucket"))) {
+        return Some(name);
+    }
     for key in ["Host", "host"] {
         if let Some(host) = text(param(key)) {
             // `bucket.s3.region.amazonaws.com` or `bucket.s3.amazonaws.com`; path-style hosts start with `s3`.
@@ -389,6 +393,16 @@ mod tests {
         }
         assert_eq!(aws_source("cloudtrail.amazonaws.com").as_deref(), Some("aws.cloudtrail"));
         assert_eq!(aws_source("amazonaws.com"), None);
+    }
+
+    #[test]
+    fn an_access_point_is_created_on_the_bucket_in_its_request_body() {
+        let e = json!({"eventSource": "s3.amazonaws.com", "eventName": "CreateAccessPoint",
+            "requestParameters": {"name": "ap", "Host": "111122223333.s3-control.eu-central-1.amazonaws.com",
+                "CreateAccessPointRequest": {"Bucket": "logs-d"}}});
+        let Incoming::ApiCalls(calls) = parse(&e).unwrap() else { panic!() };
+        assert_eq!(calls[0].bucket.as_deref(), Some("logs-d"), "not the account in the host");
+        assert_eq!(calls[0].guarded(), Some(GuardedCall::CreateAccessPoint));
     }
 
     #[test]

@@ -589,6 +589,10 @@ fn the_scps_deny_every_guarded_action_to_an_administrator() {
     };
     for call in GuardedCall::ALL {
         let resource = match call.target() {
+            // IAM names the access point being created, not its bucket.
+            Target::Bucket if call.on_access_point() => {
+                format!("arn:aws:s3:{REGION}:{ACCOUNT}:accesspoint/logs-readers")
+            }
             Target::Bucket => config().buckets[0].bucket_arn(),
             Target::Role => "arn:aws:iam::111122223333:role/investigations/LogInvestigator".into(),
             Target::Key if call.name().contains("Alias") => {

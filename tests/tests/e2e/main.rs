@@ -5,6 +5,7 @@
 mod approval;
 mod attacks;
 mod audit;
+mod bucket_settings;
 mod catalog;
 mod cli;
 mod digest;
