@@ -48,15 +48,7 @@ async fn regression_a_forged_default_bus_event_is_neither_routed_nor_recorded() 
     assert!(stack.drain(&stack.own_events).await.is_empty());
 
     // The recorder keeps a forged read as unreadable, with the refusal, never as a read.
-    stack
-        .clients
-        .sqs
-        .send_message()
-        .queue_url(&stack.reads)
-        .message_body(read.to_string())
-        .send()
-        .await
-        .unwrap();
+    stack.queue_read(&read).await;
     let recorder = e2e::Function::spawn("recorder", &stack.function_env());
     let answers = stack.record_reads(&recorder).await;
     assert_eq!(answers.len(), 1, "{answers:?}");

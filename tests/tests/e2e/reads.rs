@@ -263,15 +263,7 @@ async fn a_copy_out_of_a_protected_bucket_is_recorded_as_a_read_of_its_source() 
     let now = breakglass_core::time::format_time(time::OffsetDateTime::now_utc());
     copy["detail"]["eventTime"] = json!(now);
     copy["time"] = json!(now);
-    stack
-        .clients
-        .sqs
-        .send_message()
-        .queue_url(&stack.reads)
-        .message_body(copy.to_string())
-        .send()
-        .await
-        .unwrap();
+    stack.queue_read(&copy).await;
 
     let answers = stack.record_reads(&recorder).await;
     let total = |k: &str| answers.iter().map(|a| a[k].as_u64().unwrap()).sum::<u64>();
