@@ -7,25 +7,7 @@ use crate::{Accounts, Clients, SnsPublisher};
 
 /// IAM returns trust policies URL-encoded (RFC 3986); moto returns them as they were put. Decoding
 /// plain JSON leaves it as it is unless it contains `%XX`, which a policy never does unencoded.
-pub fn url_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let hex = |j: usize| bytes.get(j).and_then(|c| (*c as char).to_digit(16));
-        match (b, hex(i + 1), hex(i + 2)) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+pub use breakglass_core::inbound::url::url_decode;
 
 /// Investigator roles (IAM, in each role's own account), the notification topic's subscriptions
 /// (SNS), and the alarm topic.

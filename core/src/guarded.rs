@@ -110,6 +110,17 @@ guarded_calls! {
         "remove the tag that marks a log bucket for discovery, or change tags that decide access under ABAC";
     DeleteBucketTagging = "DeleteBucketTagging", "s3.amazonaws.com", Bucket, Revert, ["s3:PutBucketTagging"],
         "remove the tag that marks a log bucket for discovery, or tags that decide access under ABAC";
+    PutObjectLockConfiguration = "PutObjectLockConfiguration", "s3.amazonaws.com", Bucket, Alert, ["s3:PutBucketObjectLockConfiguration"],
+        "shorten or remove the default retention that keeps new logs from being deleted";
+    PutBucketLogging = "PutBucketLogging", "s3.amazonaws.com", Bucket, Alert, ["s3:PutBucketLogging"],
+        "switch off or redirect the bucket's server access log, a second record of who read the logs";
+    PutBucketIntelligentTieringConfiguration = "PutBucketIntelligentTieringConfiguration", "s3.amazonaws.com", Bucket, Alert, ["s3:PutIntelligentTieringConfiguration"],
+        "move the logs into archive tiers that must be restored before anyone can read them";
+    DeleteBucketIntelligentTieringConfiguration = "DeleteBucketIntelligentTieringConfiguration", "s3.amazonaws.com", Bucket, Alert, ["s3:PutIntelligentTieringConfiguration"],
+        "change which logs are archived, with a view to archiving them elsewhere";
+    // S3 Control: the bucket is in `CreateAccessPointRequest.Bucket`; the IAM resource is the access point.
+    CreateAccessPoint = "CreateAccessPoint", "s3.amazonaws.com", Bucket, Alert, ["s3:CreateAccessPoint"],
+        "open a second door into the bucket, under an alias and with a policy of its own";
 
     UpdateAssumeRolePolicy = "UpdateAssumeRolePolicy", "iam.amazonaws.com", Role, RevertTrust, ["iam:UpdateAssumeRolePolicy"],
         "take over an investigator role, then read during a lawful window";
@@ -167,6 +178,12 @@ impl GuardedCall {
     /// The call named `name` by CloudTrail, when `source` (if the record has one) is its source.
     pub fn from_event(source: Option<&str>, name: &str) -> Option<GuardedCall> {
         GuardedCall::ALL.iter().copied().find(|c| c.name() == name && source.is_none_or(|s| s == c.source()))
+    }
+
+    /// Whether the IAM resource of its actions is an access point (`arn:…:accesspoint/…`), not the
+    /// bucket the call names: an SCP cannot deny it per bucket, only per account.
+    pub fn on_access_point(self) -> bool {
+        matches!(self, GuardedCall::CreateAccessPoint)
     }
 
     /// Whether the call changes the bucket policy (as opposed to other bucket settings).

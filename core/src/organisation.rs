@@ -98,10 +98,15 @@ pub fn render(config: &Config) -> Result<OrgPolicies, OrgPolicyError> {
 
     let bucket_actions: BTreeSet<&str> = GuardedCall::ALL
         .iter()
-        .filter(|c| c.target() == Target::Bucket)
+        .filter(|c| c.target() == Target::Bucket && !c.on_access_point())
         .flat_map(|c| c.actions().iter().copied())
         // S3 Control's tagging of buckets (ABAC): the same tags by another door.
         .chain(["s3:TagResource", "s3:UntagResource"])
+        .collect();
+    let access_point_actions: Vec<&str> = GuardedCall::ALL
+        .iter()
+        .filter(|c| c.on_access_point())
+        .flat_map(|c| c.actions().iter().copied())
         .collect();
     let investigators: BTreeSet<String> =
         config.buckets.iter().flat_map(|b| b.investigator_roles.iter().map(|r| any_account(r))).collect();
@@ -127,6 +132,14 @@ pub fn render(config: &Config) -> Result<OrgPolicies, OrgPolicyError> {
                 // CreateBucket needs s3:PutBucketVersioning, tags at CreateBucket s3:TagResource).
                 // Whatever they set is a guarded call: seen, and reverted where unlawful.
                 "Condition": { "ArnNotLike": { "aws:PrincipalArn": [&member, &deployment, &stacksets] } }
+            },
+            {
+                // IAM names the access point, not its bucket: no access points in a logging account.
+                "Sid": "BreakglassNoAccessPoints",
+                "Effect": "Deny",
+                "Action": access_point_actions,
+                "Resource": format!("arn:{p}:s3:*:*:accesspoint/*"),
+                "Condition": { "ArnNotLike": { "aws:PrincipalArn": [&deployment, &stacksets] } }
             },
             {
                 "Sid": "BreakglassMemberStackOnlyByDeployment",

@@ -66,28 +66,31 @@ pub const OPERATOR_SESSION: &str = "arn:aws:sts::111122223333:assumed-role/LogTe
 /// breakglass's KMS key, as the notifier is told it (`BREAKGLASS_KEY_ARN`).
 pub const KEY_ARN: &str = "arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
-/// The EventBridge pattern of a rule in template.yaml, with `!Ref ProtectedBuckets` filled in.
+/// The EventBridge pattern of a rule in template.yaml, with `ProtectedBuckets` filled in.
 pub fn rule_pattern(rule: &str, buckets: &[String]) -> Value {
-    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
-    let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
-    let pattern = &doc["Resources"][rule]["Properties"]["EventPattern"];
-    fn convert(v: &serde_norway::Value, buckets: &[String]) -> Value {
+    let template = proofs::cfn::Template::load(
+        &root().join("template.yaml"),
+        ACCOUNT,
+        REGION,
+        &[("ProtectedBuckets", json!(buckets))],
+    );
+    let pattern = &template.resources()[rule]["Properties"]["EventPattern"];
+    // The intrinsic functions by the template reader; the rest here, where a `false` stays a boolean.
+    fn convert(v: &serde_norway::Value, template: &proofs::cfn::Template) -> Value {
         match v {
-            serde_norway::Value::Tagged(t)
-                if t.tag == "Ref" && t.value.as_str() == Some("ProtectedBuckets") =>
-            {
-                json!(buckets)
-            }
+            serde_norway::Value::Tagged(_) => template.resolve(v),
             serde_norway::Value::Mapping(m) => Value::Object(
-                m.iter().map(|(k, v)| (k.as_str().unwrap().to_owned(), convert(v, buckets))).collect(),
+                m.iter().map(|(k, v)| (k.as_str().unwrap().to_owned(), convert(v, template))).collect(),
             ),
-            serde_norway::Value::Sequence(s) => Value::Array(s.iter().map(|v| convert(v, buckets)).collect()),
+            serde_norway::Value::Sequence(s) => {
+                Value::Array(s.iter().map(|v| convert(v, template)).collect())
+            }
             serde_norway::Value::String(s) => json!(s),
             serde_norway::Value::Bool(b) => json!(b),
             other => panic!("unexpected yaml in pattern: {other:?}"),
         }
     }
-    convert(pattern, buckets)
+    convert(pattern, &template)
 }
 
 pub(crate) async fn queue(c: &Clients, name: &str) -> (String, String) {

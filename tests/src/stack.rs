@@ -125,6 +125,19 @@ impl Stack {
         answers
     }
 
+    /// Puts `event` on the recorder's queue as the read rule would deliver it, for an event the rule
+    /// matches in a way moto's EventBridge does not model, or one it would not deliver at all.
+    pub async fn queue_read(&self, event: &Value) {
+        self.clients
+            .sqs
+            .send_message()
+            .queue_url(&self.reads)
+            .message_body(event.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// What the recorder's event source mapping does: the read queue's messages, in batches, to the
     /// recorder; the messages of each batch deleted but those it hands back
     /// (`batchItemFailures`). Returns the recorder's answers.

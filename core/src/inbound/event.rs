@@ -81,6 +81,10 @@ pub enum EventError {
     Unrecognised,
     #[error("cloudtrail record without `eventName`")]
     NoEventName,
+    /// Only AWS puts events with an `aws.` source on a bus (PutEvents refuses them), so an API call
+    /// under any other source was written by someone who may put events: it did not happen.
+    #[error("api call event from source `{sent_by}`, not `{expected}`: not sent by aws, refused")]
+    NotFromAws { sent_by: String, expected: String },
 }
 
 /// The EventBridge source AWS gives a service's CloudTrail events: `s3.amazonaws.com` → `aws.s3`.
@@ -139,6 +143,13 @@ pub fn parse(event: &Value) -> Result<Incoming, EventError> {
         return match (source, detail_type) {
             (_, "AWS API Call via CloudTrail") => {
                 let mut call = record(&detail)?;
+                let expected = call.event_source.as_deref().and_then(aws_source);
+                if expected.as_deref() != Some(source) {
+                    return Err(EventError::NotFromAws {
+                        sent_by: source.to_owned(),
+                        expected: expected.unwrap_or_else(|| "aws.<service>".to_owned()),
+                    });
+                }
                 if let Some(account) = text(top.get("account")) {
                     if !call.accounts.contains(&account) {
                         call.accounts.insert(0, account);
@@ -252,6 +263,10 @@ fn bucket(r: &Value, params: Option<&Value>) -> Option<String> {
     if let Some(name) = text(param("bucketName")) {
         return Some(name);
     }
+    // S3 Control (CreateAccessPoint): the bucket is in the request body; the host is the account's.
+    if let Some(name) = param("CreateAccessPointRequest").and_then(|r| text(r.get("Bucket"))) {
+        return Some(name);
+    }
     for key in ["Host", "host"] {
         if let Some(host) = text(param(key)) {
             // `bucket.s3.region.amazonaws.com` or `bucket.s3.amazonaws.com`; path-style hosts start with `s3`.
@@ -350,6 +365,44 @@ mod tests {
         assert_eq!(c.actor.session.as_deref(), Some("bob"));
         assert_eq!(c.actor.mfa, Some(false));
         assert_eq!(c.guarded(), Some(GuardedCall::DeleteBucketPolicy));
+    }
+
+    /// Issue 22: anyone allowed `events:PutEvents` on the default bus could put a CloudTrail-shaped
+    /// event under their own source and have it recorded and mailed as a call that never happened.
+    #[test]
+    fn regression_a_cloudtrail_shaped_event_not_from_aws_is_refused() {
+        let forged = |source: &str, event_source: &str| {
+            parse(&json!({"detail-type": "AWS API Call via CloudTrail", "source": source, "id": "1",
+                "detail": {"eventSource": event_source, "eventName": "PutBucketPolicy",
+                    "requestParameters": {"bucketName": "logs-a"}}}))
+        };
+        assert!(forged("aws.s3", "s3.amazonaws.com").is_ok());
+        assert!(forged("aws.iam", "iam.amazonaws.com").is_ok());
+        for (source, event_source, expected) in [
+            ("mallory", "s3.amazonaws.com", "aws.s3"),
+            ("breakglass", "s3.amazonaws.com", "aws.s3"),
+            ("", "s3.amazonaws.com", "aws.s3"),
+            ("aws.iam", "s3.amazonaws.com", "aws.s3"),
+            ("aws.s3", "s3.evil.example", "aws.<service>"),
+        ] {
+            assert_eq!(
+                forged(source, event_source),
+                Err(EventError::NotFromAws { sent_by: source.to_owned(), expected: expected.to_owned() }),
+                "{source} {event_source}"
+            );
+        }
+        assert_eq!(aws_source("cloudtrail.amazonaws.com").as_deref(), Some("aws.cloudtrail"));
+        assert_eq!(aws_source("amazonaws.com"), None);
+    }
+
+    #[test]
+    fn an_access_point_is_created_on_the_bucket_in_its_request_body() {
+        let e = json!({"eventSource": "s3.amazonaws.com", "eventName": "CreateAccessPoint",
+            "requestParameters": {"name": "ap", "Host": "111122223333.s3-control.eu-central-1.amazonaws.com",
+                "CreateAccessPointRequest": {"Bucket": "logs-d"}}});
+        let Incoming::ApiCalls(calls) = parse(&e).unwrap() else { panic!() };
+        assert_eq!(calls[0].bucket.as_deref(), Some("logs-d"), "not the account in the host");
+        assert_eq!(calls[0].guarded(), Some(GuardedCall::CreateAccessPoint));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Reading what arrives: CloudTrail events and queue messages leniently ([`event`]), object reads
 //! out of data events ([`reads`]), and the check that a record's account and region match the
-//! bucket it names ([`route`]).
+//! bucket it names ([`route`]); percent-decoding ([`url`]).
 
 pub mod event;
 pub mod reads;
 pub mod route;
+pub mod url;

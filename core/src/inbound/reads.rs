@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::events::ObjectRead;
 use crate::inbound::event::{self, Incoming};
+use crate::inbound::url::url_decode;
 
 /// A CloudTrail data event that reads an object (or its data, or brings it back from an archive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -21,6 +22,10 @@ pub enum ReadCall {
     GetObjectTorrent,
     SelectObjectContent,
     RestoreObject,
+    /// A copy reads its source (`x-amz-copy-source`), which may be in another bucket than the one
+    /// it writes: recorded as a read of the source.
+    CopyObject,
+    UploadPartCopy,
 }
 
 impl ReadCall {
@@ -31,6 +36,8 @@ impl ReadCall {
         ReadCall::GetObjectTorrent,
         ReadCall::SelectObjectContent,
         ReadCall::RestoreObject,
+        ReadCall::CopyObject,
+        ReadCall::UploadPartCopy,
     ];
 
     /// CloudTrail's `eventName` (and the trail selector's `eventName`).
@@ -42,13 +49,18 @@ impl ReadCall {
             ReadCall::GetObjectTorrent => "GetObjectTorrent",
             ReadCall::SelectObjectContent => "SelectObjectContent",
             ReadCall::RestoreObject => "RestoreObject",
+            ReadCall::CopyObject => "CopyObject",
+            ReadCall::UploadPartCopy => "UploadPartCopy",
         }
     }
 
     /// The IAM actions that authorise the call (the service authorization reference).
     pub fn actions(self) -> &'static [&'static str] {
         match self {
-            ReadCall::GetObject => &["s3:GetObject", "s3:GetObjectVersion"],
+            // A copy is authorised on its source by the read actions (and s3:PutObject on the target).
+            ReadCall::GetObject | ReadCall::CopyObject | ReadCall::UploadPartCopy => {
+                &["s3:GetObject", "s3:GetObjectVersion"]
+            }
             ReadCall::HeadObject | ReadCall::SelectObjectContent => &["s3:GetObject"],
             ReadCall::GetObjectAttributes => &["s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"],
             ReadCall::GetObjectTorrent => &["s3:GetObjectTorrent", "s3:GetObjectVersionTorrent"],
@@ -58,6 +70,10 @@ impl ReadCall {
 
     pub fn from_name(name: &str) -> Option<ReadCall> {
         ReadCall::ALL.iter().copied().find(|c| c.name() == name)
+    }
+
+    fn is_copy(self) -> bool {
+        matches!(self, ReadCall::CopyObject | ReadCall::UploadPartCopy)
     }
 }
 
@@ -105,7 +121,17 @@ pub fn parse(body: &str, config: &breakglass_config::Config) -> Result<ObjectRea
     let event_id = call.event.id.clone().ok_or(Unreadable::NoEventId)?;
     let time =
         call.event.time.clone().filter(|t| crate::time::parse_time(t).is_some()).ok_or(Unreadable::NoTime)?;
-    let name = call.bucket.clone().ok_or(Unreadable::NoBucket)?;
+    let detail = v.get("detail").unwrap_or(&v);
+    let param = |k: &str| detail.get("requestParameters").and_then(|p| p.get(k)).and_then(Value::as_str);
+    let read_of = if read.is_copy() {
+        copy_source(detail, config)
+    } else {
+        // By the ARNs of what was read: through an access point, `bucketName` is its alias.
+        let by_arn = touched(detail).into_iter().find(|(b, _)| config.bucket(b).is_some());
+        let named = by_arn.map(|(b, _)| b).or_else(|| call.bucket.clone());
+        named.map(|b| (b, param("key").map(str::to_owned), param("versionId").map(str::to_owned)))
+    };
+    let (name, key, version_id) = read_of.ok_or(Unreadable::NoBucket)?;
     let bucket = config.bucket(&name).ok_or_else(|| Unreadable::Unprotected(name.clone()))?;
     // Organisation mode: a read is recorded under the account that owns the bucket only when it came
     // from there (a forged event must not put reads into another account's record).
@@ -113,8 +139,6 @@ pub fn parse(body: &str, config: &breakglass_config::Config) -> Result<ObjectRea
     if config.organisation.is_some() && foreign {
         return Err(Unreadable::Misrouted { bucket: name, came_from: call.accounts.join(",") });
     }
-    let detail = v.get("detail").unwrap_or(&v);
-    let param = |k: &str| detail.get("requestParameters").and_then(|p| p.get(k)).and_then(Value::as_str);
     let bytes = detail
         .get("additionalEventData")
         .and_then(|a| a.get("bytesTransferredOut"))
@@ -134,8 +158,8 @@ pub fn parse(body: &str, config: &breakglass_config::Config) -> Result<ObjectRea
         bucket: name,
         account: call.accounts.first().cloned(),
         region: call.event.region.clone(),
-        key: param("key").map(str::to_owned),
-        version_id: param("versionId").map(str::to_owned),
+        key,
+        version_id,
         bytes,
         principal,
         role: actor.role_arn.clone(),
@@ -149,6 +173,58 @@ pub fn parse(body: &str, config: &breakglass_config::Config) -> Result<ObjectRea
         source_ip: call.event.source_ip.clone(),
         error: call.error.code.clone(),
     })
+}
+
+/// The buckets (and object keys) a data event's `resources` name by ARN (`arn:aws:s3:::bucket` and
+/// `arn:aws:s3:::bucket/key`); access point ARNs, which carry a Region and account, are left out.
+fn touched(detail: &Value) -> Vec<(String, Option<String>)> {
+    let Some(resources) = detail.get("resources").and_then(Value::as_array) else { return Vec::new() };
+    resources
+        .iter()
+        .filter_map(|r| {
+            let arn = canonical_policies::Arn::parse(r.get("ARN")?.as_str()?).ok()?;
+            if arn.service != "s3" || !arn.region.is_empty() || !arn.account.is_empty() {
+                return None;
+            }
+            match arn.resource.split_once('/') {
+                Some((bucket, key)) => Some((bucket.to_owned(), Some(key.to_owned()))),
+                None => Some((arn.resource.to_owned(), None)),
+            }
+        })
+        .filter(|(bucket, _)| !bucket.is_empty())
+        .collect()
+}
+
+/// What a copy read: bucket, key and version of its source. From `x-amz-copy-source`
+/// (`[/]bucket/key[?versionId=…]`, URL-encoded); when that names an access point or is missing, the
+/// protected object among the event's `resources` that is not the copy's target.
+fn copy_source(
+    detail: &Value,
+    config: &breakglass_config::Config,
+) -> Option<(String, Option<String>, Option<String>)> {
+    let params = detail.get("requestParameters");
+    let param = |k: &str| params.and_then(|p| p.get(k)).and_then(Value::as_str);
+    if let Some(raw) = param("x-amz-copy-source") {
+        // The query is split off first: an encoded `?` (`%3F`) in a key stays part of the key.
+        let (path, query) = raw.split_once('?').unwrap_or((raw, ""));
+        let version = query.split('&').find_map(|kv| kv.strip_prefix("versionId=")).map(url_decode);
+        let path = url_decode(path);
+        let path = path.trim_start_matches('/');
+        if !path.starts_with("arn:") {
+            if let Some((bucket, key)) = path.split_once('/').filter(|(b, k)| !b.is_empty() && !k.is_empty())
+            {
+                return Some((bucket.to_owned(), Some(key.to_owned()), version));
+            }
+        }
+    }
+    let target = (param("bucketName"), param("key"));
+    touched(detail)
+        .into_iter()
+        .filter(|(_, key)| key.is_some())
+        .find(|(bucket, key)| {
+            (Some(bucket.as_str()), key.as_deref()) != target && config.bucket(bucket).is_some()
+        })
+        .map(|(bucket, key)| (bucket, key, None))
 }
 
 #[cfg(test)]

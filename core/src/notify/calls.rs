@@ -333,6 +333,13 @@ pub(super) fn call_in_words(g: GuardedCall) -> &'static str {
         GuardedCall::DeleteBucket => "delete the bucket",
         GuardedCall::PutBucketTagging => "change the bucket's tags",
         GuardedCall::DeleteBucketTagging => "remove the bucket's tags",
+        GuardedCall::PutObjectLockConfiguration => "change the Object Lock configuration",
+        GuardedCall::PutBucketLogging => "change server access logging",
+        GuardedCall::PutBucketIntelligentTieringConfiguration => "configure Intelligent-Tiering archiving",
+        GuardedCall::DeleteBucketIntelligentTieringConfiguration => {
+            "remove an Intelligent-Tiering configuration"
+        }
+        GuardedCall::CreateAccessPoint => "create an access point on the bucket",
         GuardedCall::UpdateAssumeRolePolicy => "change a role's trust policy",
         GuardedCall::CreateRole => "create a role",
         GuardedCall::DeleteRole => "delete a role",
@@ -376,6 +383,11 @@ fn setting_name(g: GuardedCall) -> &'static str {
         GuardedCall::PutBucketInventoryConfiguration => "inventory",
         GuardedCall::DeleteBucket => "bucket itself",
         GuardedCall::PutBucketTagging | GuardedCall::DeleteBucketTagging => "tags",
+        GuardedCall::PutObjectLockConfiguration => "Object Lock configuration",
+        GuardedCall::PutBucketLogging => "server access logging",
+        GuardedCall::PutBucketIntelligentTieringConfiguration
+        | GuardedCall::DeleteBucketIntelligentTieringConfiguration => "Intelligent-Tiering configuration",
+        GuardedCall::CreateAccessPoint => "access points",
         _ => "configuration",
     }
 }

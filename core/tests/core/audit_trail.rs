@@ -38,7 +38,7 @@ fn ct_put(policy: &str, at: OffsetDateTime, id: &str) -> Value {
     json!({
         "detail-type": "AWS API Call via CloudTrail", "source": "aws.s3", "id": format!("eb-{id}"),
         "detail": {
-            "eventID": id, "eventName": "PutBucketPolicy",
+            "eventID": id, "eventSource": "s3.amazonaws.com", "eventName": "PutBucketPolicy",
             "eventTime": canonical_policies::format_expiry(at),
             "userIdentity": {"type": "AssumedRole", "arn": ALICE,
                 "sessionContext": {"sessionIssuer": {"arn": OPERATOR}}},

@@ -6,6 +6,7 @@
 
 mod audit_trail;
 mod catalog;
+mod copy_reads;
 mod csv;
 mod discovery;
 mod enforce;
@@ -55,7 +56,7 @@ fn put_event(policy: &str, actor_role: &str) -> Incoming {
     event::parse(&json!({
         "detail-type": "AWS API Call via CloudTrail", "source": "aws.s3", "id": "ev-1",
         "detail": {
-            "eventID": "ct-1", "eventName": "PutBucketPolicy", "eventTime": "2026-11-24T11:59:58Z",
+            "eventID": "ct-1", "eventSource": "s3.amazonaws.com", "eventName": "PutBucketPolicy", "eventTime": "2026-11-24T11:59:58Z",
             "sourceIPAddress": "203.0.113.7", "userAgent": "aws-cli/2.15.0",
             "userIdentity": {"type": "AssumedRole", "arn": format!("arn:aws:sts::111122223333:assumed-role/{}/alice", actor_role.rsplit('/').next().unwrap()),
                 "sessionContext": {"sessionIssuer": {"arn": actor_role}, "attributes": {"mfaAuthenticated": "true"}}},

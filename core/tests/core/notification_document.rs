@@ -54,7 +54,9 @@ fn call(name: &str, bucket: Option<&str>, extra: Value) -> Value {
         }
     }
     let account = detail["recipientAccountId"].clone();
-    json!({"version": "0", "id": "1", "detail-type": "AWS API Call via CloudTrail", "source": "aws.s3",
+    // EventBridge names the service the call went to: `aws.iam` for an IAM call.
+    let source = detail["eventSource"].as_str().and_then(breakglass_core::inbound::event::aws_source);
+    json!({"version": "0", "id": "1", "detail-type": "AWS API Call via CloudTrail", "source": source,
         "account": account, "time": "2026-11-24T11:59:00Z", "region": "eu-central-1", "resources": [],
         "detail": detail})
 }

@@ -60,6 +60,15 @@ fn batch(bodies: Vec<String>) -> Vec<Message> {
     bodies.into_iter().enumerate().map(|(i, body)| msg(&format!("m{}", i + 1), body)).collect()
 }
 
+/// The fixture's read, of the same key in `bucket`: its name and the `resources` ARNs, by which a
+/// read is attributed first.
+fn in_bucket(event: &mut Value, bucket: &str) {
+    event["detail"]["requestParameters"]["bucketName"] = json!(bucket);
+    for r in event["detail"]["resources"].as_array_mut().unwrap() {
+        r["ARN"] = json!(r["ARN"].as_str().unwrap().replace("acme-cloudtrail-logs", bucket));
+    }
+}
+
 const NOW: OffsetDateTime = datetime!(2026-12-01 22:43:10 UTC);
 
 #[test]
@@ -121,7 +130,7 @@ fn an_s3_on_outposts_data_event_from_the_corpus_is_foreign() {
 fn malformed_unprotected_and_wrong_bucket_events_are_unreadable_never_reads() {
     let config = config();
     let mut other = serde_json::from_str::<Value>(&fixture("getobject.json")).unwrap();
-    other["detail"]["requestParameters"]["bucketName"] = json!("someone-elses-bucket");
+    in_bucket(&mut other, "someone-elses-bucket");
     assert!(matches!(reads::parse(&other.to_string(), &config), Err(Unreadable::Unprotected(_))));
     let mut no_id = serde_json::from_str::<Value>(&fixture("getobject.json")).unwrap();
     no_id["detail"].as_object_mut().unwrap().remove("eventID");
@@ -199,7 +208,7 @@ async fn a_read_by_a_principal_outside_the_investigator_roles_is_an_alert() {
     assert!(a.reads[0].reader().contains("AWSReservedSSO_AdministratorAccess"));
     // acme-vpc-flow-logs allows only LogInvestigator: ExternalAuditor reading it is an alert there.
     let mut auditor = serde_json::from_str::<Value>(&fixture("getobject.json")).unwrap();
-    auditor["detail"]["requestParameters"]["bucketName"] = json!("acme-vpc-flow-logs");
+    in_bucket(&mut auditor, "acme-vpc-flow-logs");
     auditor["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] =
         json!("arn:aws:iam::111122223333:role/investigations/ExternalAuditor");
     auditor["detail"]["userIdentity"]["arn"] =
@@ -306,7 +315,7 @@ async fn organisation_mode_records_a_read_only_under_the_account_that_owns_the_b
     let trail = trail(&config);
     let bus = Bus::default();
     let mut e = serde_json::from_str::<Value>(&fixture("getobject.json")).unwrap();
-    e["detail"]["requestParameters"]["bucketName"] = json!(b.name);
+    in_bucket(&mut e, &b.name);
     e["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] =
         json!(b.investigator_roles.iter().next().unwrap());
     e["detail"]["recipientAccountId"] = json!(b.account);

@@ -257,12 +257,20 @@ fn the_scp_leaves_bucket_settings_and_investigator_roles_to_breakglass() {
     let bucket = "arn:aws:s3:::acme-prod-cloudtrail-logs";
     let guarded: std::collections::BTreeSet<&str> = GuardedCall::ALL
         .iter()
-        .filter(|c| c.target() == breakglass_core::guarded::Target::Bucket)
+        .filter(|c| c.target() == breakglass_core::guarded::Target::Bucket && !c.on_access_point())
         .flat_map(|c| c.actions().iter().copied())
         .chain(["s3:TagResource", "s3:UntagResource"])
         .collect();
     assert!(guarded.contains("s3:PutBucketTagging"));
     let [deployment, stacksets] = deployers();
+    // IAM names an access point, not its bucket: no access point in a logging account but by the deployers.
+    let access_point = format!("arn:aws:s3:eu-west-1:{MEMBER}:accesspoint/logs-readers");
+    for call in GuardedCall::ALL.iter().filter(|c| c.on_access_point()) {
+        for action in call.actions() {
+            assert_eq!(ask(&scp, INSIDER, action, &access_point), Decision::ExplicitDeny, "{action}");
+            assert_ne!(ask(&scp, &deployment, action, &access_point), Decision::ExplicitDeny, "{action}");
+        }
+    }
     for action in &guarded {
         assert_eq!(ask(&scp, INSIDER, action, bucket), Decision::ExplicitDeny, "{action}");
         // The member role restores; the deployers set up new log buckets (seen like anyone).
@@ -437,7 +445,11 @@ fn the_organisation_trail_and_member_rules_record_reads_by_prefix_not_by_bucket(
     let m = member();
     let pattern = m.resolve(&m.resources()["ForwardObjectReads"]["Properties"]["EventPattern"]);
     assert_eq!(pattern["detail"]["eventName"], json!(calls));
-    assert_eq!(pattern["detail"]["requestParameters"]["bucketName"], json!([{ "prefix": PREFIX }]));
+    assert_eq!(
+        pattern["detail"]["$or"],
+        json!([{"requestParameters": {"bucketName": [{ "prefix": PREFIX }]}},
+            {"resources": {"ARN": [{ "prefix": format!("arn:aws:s3:::{PREFIX}") }]}}])
+    );
     let target = m.resolve(&m.resources()["ForwardObjectReads"]["Properties"]["Targets"][0]);
     assert_eq!(target["Arn"], json!(format!("arn:aws:events:eu-central-1:{ADMIN}:event-bus/breakglass")));
 

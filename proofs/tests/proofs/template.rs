@@ -589,6 +589,10 @@ fn the_scps_deny_every_guarded_action_to_an_administrator() {
     };
     for call in GuardedCall::ALL {
         let resource = match call.target() {
+            // IAM names the access point being created, not its bucket.
+            Target::Bucket if call.on_access_point() => {
+                format!("arn:aws:s3:{REGION}:{ACCOUNT}:accesspoint/logs-readers")
+            }
             Target::Bucket => config().buckets[0].bucket_arn(),
             Target::Role => "arn:aws:iam::111122223333:role/investigations/LogInvestigator".into(),
             Target::Key if call.name().contains("Alias") => {
@@ -681,7 +685,12 @@ fn the_read_trail_and_rules_record_every_read_call_of_the_protected_buckets_only
     }
     let pattern = t.resolve(&t.resources()["ObjectReadsRule"]["Properties"]["EventPattern"]);
     let buckets: Vec<String> = config().buckets.iter().map(|b| b.name.clone()).collect();
-    assert_eq!(pattern["detail"]["requestParameters"]["bucketName"], json!(buckets));
+    let arns: Vec<String> = config().buckets.iter().map(|b| b.bucket_arn()).collect();
+    // By name, or by a bucket's ARN in `resources`: a copy's source, the bucket behind an access point.
+    assert_eq!(
+        pattern["detail"]["$or"],
+        json!([{"requestParameters": {"bucketName": buckets}}, {"resources": {"ARN": arns}}])
+    );
     let selectors = t.resolve(&t.resources()["ReadsTrail"]["Properties"]["AdvancedEventSelectors"]);
     let fields = selectors[0]["FieldSelectors"].as_array().unwrap();
     let field = |name: &str| fields.iter().find(|f| f["Field"] == name).unwrap_or_else(|| panic!("{name}"));

@@ -5,12 +5,14 @@
 mod approval;
 mod attacks;
 mod audit;
+mod bucket_settings;
 mod catalog;
 mod cli;
 mod convergence;
 mod digest;
 mod discovery;
 mod discovery_pages;
+mod forged;
 mod lambdas;
 mod organisation;
 mod reads;

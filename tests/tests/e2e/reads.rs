@@ -249,3 +249,37 @@ async fn after_a_window_closes_the_stakeholders_get_what_was_read_and_the_cli_pr
     assert_eq!(steps.len(), 2, "opened and closed: {out}");
     assert!(out.starts_with("entry,type,step,time,"), "{out}");
 }
+
+/// Issue 22: an investigator copies a protected object into a bucket of their own during a window.
+/// The copy is handed to the recorder as the read rule delivers it (the rule matches it by the
+/// source bucket's ARN in `resources`, which moto's EventBridge does not look into; proofs/ checks
+/// the pattern), and the real recorder writes it as a read of the source object, not of the target.
+#[tokio::test]
+async fn a_copy_out_of_a_protected_bucket_is_recorded_as_a_read_of_its_source() {
+    let Some(env) = setup().await else { return };
+    let stack = &env.stack;
+    let recorder = Function::spawn("recorder", &stack.function_env());
+    let mut copy = fixture("copyobject.json");
+    let now = breakglass_core::time::format_time(time::OffsetDateTime::now_utc());
+    copy["detail"]["eventTime"] = json!(now);
+    copy["time"] = json!(now);
+    stack.queue_read(&copy).await;
+
+    let answers = stack.record_reads(&recorder).await;
+    let total = |k: &str| answers.iter().map(|a| a[k].as_u64().unwrap()).sum::<u64>();
+    assert_eq!((total("reads"), total("denied"), total("unreadable")), (1, 0, 0), "{answers:?}");
+    let records = stack.audit_under("_reads/acme-cloudtrail-logs/").await;
+    assert_eq!(records.len(), 1, "{records:?}");
+    let read = &records[0].1["reads"][0];
+    let source = copy["detail"]["requestParameters"]["x-amz-copy-source"].as_str().unwrap();
+    assert_eq!(read["call"], "CopyObject");
+    assert_eq!(read["bucket"], "acme-cloudtrail-logs");
+    assert!(
+        source.starts_with(&format!("acme-cloudtrail-logs/{}?", read["key"].as_str().unwrap())),
+        "{read}"
+    );
+    assert_eq!(read["role"], "arn:aws:iam::111122223333:role/investigations/LogInvestigator");
+    let target = copy["detail"]["requestParameters"]["bucketName"].as_str().unwrap();
+    assert!(stack.audit_under(&format!("_reads/{target}/")).await.is_empty());
+    assert!(stack.drain(&stack.own_events).await.is_empty(), "an investigator's read is no alert");
+}
