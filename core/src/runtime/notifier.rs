@@ -8,9 +8,25 @@ use time::OffsetDateTime;
 use super::malformed::parse_or_ignore;
 use crate::events::OwnEvent;
 use crate::notify::{render_in, Rendered, Scope};
-use crate::ports::{Appended, AuditLog};
+use crate::ports::{Appended, AuditLog, AuditReader};
 use crate::ports::{PortError, Publisher};
 use crate::trail::audit::{self, Trail};
+
+/// The marks of mails sent, one per record: `<prefix>_mailed/<record key>`.
+pub const MAILED: &str = "_mailed";
+const MAILED_SCHEMA: &str = "breakglass.mailed/1";
+
+/// Whether the mail of the record is marked as sent. A trail that cannot be listed counts as not
+/// marked: a mail twice rather than never.
+async fn already_mailed<L: AuditReader>(trail: &Trail<L>, key: &str) -> bool {
+    match trail.log.keys(key, None).await {
+        Ok(keys) => keys.iter().any(|k| k == key),
+        Err(e) => {
+            tracing::warn!(error = %e, key, "mail marks not readable; mailing again");
+            false
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("{failed} of {total} notifications could not be published or recorded: {first}")]
@@ -23,7 +39,7 @@ pub struct NotifyError {
 /// The notifier's answer to one invocation: every message is recorded in the audit trail (when there
 /// is one) and published; any failure is an error afterwards, so Lambda retries (the record's key is
 /// its content's hash, so a retry does not record twice) and the failure shows in metrics and alarms.
-pub async fn notify_event<P: Publisher, L: AuditLog>(
+pub async fn notify_event<P: Publisher, L: AuditLog + AuditReader>(
     config: &Config,
     publisher: &P,
     trail: Option<&Trail<L>>,
@@ -35,7 +51,7 @@ pub async fn notify_event<P: Publisher, L: AuditLog>(
 
 /// [`notify_event`], also watching what `scope` names; a message about an attack on the mail
 /// channel itself goes to `alarm` (the second channel) as well.
-pub async fn notify_event_in<P: Publisher, L: AuditLog>(
+pub async fn notify_event_in<P: Publisher, L: AuditLog + AuditReader>(
     config: &Config,
     scope: &Scope,
     publisher: &P,
@@ -87,18 +103,35 @@ pub async fn notify_event_in<P: Publisher, L: AuditLog>(
             )));
             failed = true;
         }
-        if let Some((trail, Some(record))) = record {
-            match trail.write(&record, now).await {
-                Ok(done) => recorded.push(json!({
-                    "key": format!("{}{}", trail.config.prefix, record.key),
-                    "new": done == Appended::Written,
-                })),
+        // Where the mail of this record is marked as sent, and whether it already was: a
+        // duplicated delivery (EventBridge delivers at least once) finds its record and its mark
+        // and is not mailed again; a retry after a failed publish finds the record without a mark.
+        let mut mark = None;
+        let mut mailed = false;
+        if let Some((trail, Some(record))) = &record {
+            match trail.write(record, now).await {
+                Ok(done) => {
+                    let key = format!("{}{MAILED}/{}", trail.config.prefix, record.key);
+                    if done == Appended::AlreadyThere {
+                        mailed = already_mailed(trail, &key).await;
+                    }
+                    mark = Some((*trail, key));
+                    recorded.push(json!({
+                        "key": format!("{}{}", trail.config.prefix, record.key),
+                        "new": done == Appended::Written,
+                    }))
+                }
                 Err(e) => {
                     tracing::error!(error = %e, key = record.key.as_str(), "audit record not written");
                     errors.push(e);
                     failed = true;
                 }
             }
+        }
+        if mailed {
+            tracing::info!(subject = n.subject.as_str(), "already recorded and mailed: a duplicate delivery");
+            ignored.push(format!("already mailed: {}", n.subject));
+            continue;
         }
         // The call attacked the mail channel itself: the alarm topic carries it too.
         let channels = std::iter::once(publisher).chain(alarm.filter(|_| n.second_channel));
@@ -110,6 +143,13 @@ pub async fn notify_event_in<P: Publisher, L: AuditLog>(
                     errors.push(e);
                     failed = true;
                 }
+            }
+        }
+        if let (false, Some((trail, key))) = (failed, mark) {
+            let body = json!({"schema": MAILED_SCHEMA, "time": crate::time::format_time(now)}).to_string();
+            if let Err(e) = trail.log.append(&key, &body, now + trail.config.retain).await {
+                // Sent but not marked: a duplicate delivery would mail once more, nothing is lost.
+                tracing::warn!(error = %e, key = key.as_str(), "mail not marked as sent");
             }
         }
         failed_messages += usize::from(failed);

@@ -21,6 +21,26 @@ impl Publisher for Mail {
     }
 }
 
+/// A mail channel that refuses the first `failures` messages, as SNS does when throttled past
+/// the SDK's retries.
+#[derive(Default)]
+struct FlakyMail {
+    failures: Mutex<usize>,
+    sent: Mutex<Vec<Notification>>,
+}
+
+impl Publisher for FlakyMail {
+    async fn publish(&self, n: &Notification) -> Result<String, PortError> {
+        let mut left = self.failures.lock().unwrap();
+        if *left > 0 {
+            *left -= 1;
+            return Err(PortError::Retryable("Publish: Throttling".into()));
+        }
+        self.sent.lock().unwrap().push(n.clone());
+        Ok("m".into())
+    }
+}
+
 /// The ports of the example bucket, closed: its store, the bus, the mail and an empty audit trail.
 fn closed_ports(c: &Config) -> (Store, Bus, Mail, Trail<Log>) {
     let store = Store::default();
@@ -76,16 +96,23 @@ async fn every_step_is_recorded_once_and_history_shows_one_window() {
     for e in &events {
         notify_event(&c, &mail, Some(&trail), e, now()).await.unwrap();
     }
-    let count = trail.log.records.lock().unwrap().len();
+    // The records, without the marks of mails sent (`_mailed/`, issue 23).
+    let records_only = || -> Vec<(String, String)> {
+        let all = trail.log.records.lock().unwrap();
+        all.iter().filter(|(k, _)| !k.contains("/_mailed/")).map(|(k, v)| (k.clone(), v.clone())).collect()
+    };
+    let count = records_only().len();
     assert_eq!(count, events.len(), "one record per notification");
+    let sent = mail.0.lock().unwrap().len();
     // A retried invocation records nothing new.
     let again = notify_event(&c, &mail, Some(&trail), &events[0], now()).await.unwrap();
     assert_eq!(again["recorded"][0]["new"], json!(false));
-    assert_eq!(trail.log.records.lock().unwrap().len(), count);
+    assert_eq!(records_only().len(), count);
+    // ...and a duplicate of a delivery already mailed is not mailed again.
+    assert_eq!(mail.0.lock().unwrap().len(), sent, "{again}");
 
-    let records: Vec<Value> =
-        trail.log.records.lock().unwrap().values().map(|t| serde_json::from_str(t).unwrap()).collect();
-    for (key, r) in trail.log.records.lock().unwrap().iter() {
+    let records: Vec<Value> = records_only().iter().map(|(_, t)| serde_json::from_str(t).unwrap()).collect();
+    for (key, r) in records_only().iter() {
         assert!(key.starts_with("breakglass/acme-cloudtrail-logs/"), "{key}");
         let r: Value = serde_json::from_str(r).unwrap();
         assert_eq!(r["schema"], "breakglass.audit/1");
@@ -179,4 +206,29 @@ fn records_name_their_release_and_older_records_read_unchanged() {
         assert_eq!(read.written.version, None);
         assert_eq!(serde_json::to_value(&read).unwrap().to_string(), older.to_string());
     }
+}
+
+/// Issue 23: a delivery whose mail failed is mailed when Lambda retries it (the record is already
+/// there, the mark of the mail is not); once mailed, a duplicate delivery is not mailed again.
+#[tokio::test]
+async fn regression_a_retried_delivery_is_mailed_once_after_a_failed_publish() {
+    let c = config();
+    let (store, bus, _, trail) = closed_ports(&c);
+    let b = c.bucket(BUCKET).unwrap();
+    let req = OpenRequest {
+        reason: "incident 7".into(),
+        ticket: "INC-7".into(),
+        duration: Duration::hours(2),
+        readers: BTreeSet::new(),
+    };
+    open(b, &store, &bus, &req, ALICE, now()).await.unwrap();
+    let event = envelope(&bus.0.lock().unwrap()[0], "ev-0");
+    let mail = FlakyMail { failures: Mutex::new(1), ..FlakyMail::default() };
+    notify_event(&c, &mail, Some(&trail), &event, now()).await.unwrap_err();
+    assert!(mail.sent.lock().unwrap().is_empty());
+    let retried = notify_event(&c, &mail, Some(&trail), &event, now()).await.unwrap();
+    assert_eq!(retried["recorded"][0]["new"], json!(false), "{retried}");
+    assert_eq!(mail.sent.lock().unwrap().len(), 1, "the retry mails: {retried}");
+    notify_event(&c, &mail, Some(&trail), &event, now()).await.unwrap();
+    assert_eq!(mail.sent.lock().unwrap().len(), 1, "a duplicate does not");
 }

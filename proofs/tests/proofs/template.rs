@@ -1046,3 +1046,26 @@ fn only_the_deployment_changes_the_member_stack_set_or_the_buses_permissions() {
         assert_ne!(decide(&tampering, DEPLOYER, action, &bus), Decision::ExplicitDeny, "{action}");
     }
 }
+
+/// Issue 23: the notifier lists the marks of mails sent (so a duplicated delivery is not mailed
+/// twice), and nothing else of the audit trail.
+#[test]
+fn the_notifier_lists_the_marks_of_mails_sent_and_no_records() {
+    let roles = roles();
+    let (_, arn, policy, _) = roles.iter().find(|(l, ..)| l == "NotifierRole").unwrap();
+    let bucket = format!("arn:aws:s3:::breakglass-audit-{ACCOUNT}-{REGION}");
+    let list = |prefix: &str| {
+        let req = Request::new(
+            Caller::parse(arn).unwrap(),
+            "s3:ListBucket",
+            &bucket,
+            time::OffsetDateTime::now_utc(),
+        )
+        .with("s3:prefix", prefix)
+        .with("lambda:SourceFunctionArn", &own_function(arn).unwrap());
+        explain(policy, &req).decision
+    };
+    assert_eq!(list("breakglass/_mailed/acme-cloudtrail-logs/x.json"), Decision::Allow);
+    assert_eq!(list("breakglass/acme-cloudtrail-logs/"), Decision::ImplicitDeny);
+    assert_eq!(list("breakglass/"), Decision::ImplicitDeny);
+}

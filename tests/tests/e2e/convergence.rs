@@ -3,7 +3,8 @@
 //! nothing twice. Lambda is played as AWS plays it: several enforcers at once, one notifier,
 //! a failed asynchronous invocation retried twice, and some events delivered twice (EventBridge
 //! delivers at least once). Each scenario prints its record: faults injected, retries, time to
-//! converge, records lost, duplicates.
+//! converge, records lost, duplicates. (About three minutes on two cores: the one notifier at a
+//! time and the SDK's backoff set the pace, as they would in a deployment.)
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -156,8 +157,15 @@ async fn a_tampering_storm_under_ten_percent_faults_ends_closed_with_one_record_
     assert!(lost.is_empty(), "invocations that failed every retry: {lost:?}");
     assert!(unrecorded.is_empty() && twice.is_empty(), "lost {unrecorded:?}, twice {twice:?}");
     assert!(unmailed.is_empty(), "no remediation mail for {unmailed:?}");
-    let mailed_twice = mailed.values().filter(|n| **n > 1).count();
-    println!("remediation mails: {}, buckets mailed more than once: {mailed_twice}", mails.len());
+    let mut spread: BTreeMap<usize, usize> = BTreeMap::new();
+    for n in mailed.values() {
+        *spread.entry(*n).or_default() += 1;
+    }
+    println!("remediation mails: {}, buckets by mails: {spread:?}", mails.len());
+    // Duplicated deliveries of a remediation are recorded once and mailed once (the mark of the
+    // mail beside its record).
+    let mailed_twice: Vec<&String> = mailed.iter().filter(|(_, n)| **n > 1).map(|(b, _)| b).collect();
+    assert!(mailed_twice.is_empty(), "mailed twice: {mailed_twice:?}");
     for f in enforcers.iter_mut().chain([&mut notifier]) {
         assert!(f.is_running(), "a function died");
     }
