@@ -47,9 +47,11 @@ pub struct Store {
     pub fail_bucket: Mutex<Option<String>>,
     pub fail_put: Mutex<Option<PortError>>,
     pub blocked: Mutex<Vec<String>>,
-    /// Eventual consistency: the first read after a write still returns the previous policy.
+    /// Eventual consistency: the first `lag` reads after a write (one unless set) still return the
+    /// previous policy.
     pub lagging: Mutex<bool>,
-    pub stale: Mutex<Option<String>>,
+    pub lag: Mutex<Option<usize>>,
+    pub stale: Mutex<Option<(String, usize)>>,
 }
 
 impl PolicyStore for Store {
@@ -60,9 +62,14 @@ impl PolicyStore for Store {
         if self.fail_bucket.lock().unwrap().as_deref() == Some(bucket) {
             return Err(PortError::Refused("GetBucketPolicy: NoSuchBucket: gone".into()));
         }
-        if let Some(old) = self.stale.lock().unwrap().take() {
+        let mut stale = self.stale.lock().unwrap();
+        if let Some((old, left)) = stale.take() {
+            if left > 1 {
+                *stale = Some((old.clone(), left - 1));
+            }
             return Ok(Some(old));
         }
+        drop(stale);
         Ok(self.policies.lock().unwrap().get(bucket).cloned())
     }
     async fn put_policy(&self, bucket: &str, policy: &str) -> Result<(), PortError> {
@@ -72,7 +79,8 @@ impl PolicyStore for Store {
         *self.writes.lock().unwrap() += 1;
         let old = self.policies.lock().unwrap().insert(bucket.to_owned(), policy.to_owned());
         if *self.lagging.lock().unwrap() {
-            *self.stale.lock().unwrap() = old;
+            let reads = self.lag.lock().unwrap().unwrap_or(1);
+            *self.stale.lock().unwrap() = old.map(|o| (o, reads));
         }
         Ok(())
     }

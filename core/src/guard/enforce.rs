@@ -51,6 +51,15 @@ pub(crate) fn tried_all<T, E: std::fmt::Display>(
     (done, first)
 }
 
+/// The waits between reading back a policy just written and reading it again while S3 still shows
+/// the old one (eventual consistency): about 3.3 s in all, well inside the functions' timeouts.
+pub const READ_BACK_DELAYS: [std::time::Duration; 4] = [
+    std::time::Duration::from_millis(100),
+    std::time::Duration::from_millis(300),
+    std::time::Duration::from_millis(900),
+    std::time::Duration::from_millis(2000),
+];
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EnforceError {
     /// Reading or writing failed in a way worth retrying (Lambda retries the invocation).
@@ -348,11 +357,22 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
         } else {
             match self.store.put_policy(&bucket.name, &bucket.closed_policy().to_pretty_json()).await {
                 Ok(()) => {
-                    let back = self.store.get_policy(&bucket.name).await.map_err(aws)?;
-                    let after = classify(bucket, back.as_deref().map(str::as_bytes), now);
+                    // Bucket configuration is eventually consistent in S3: a read soon after the
+                    // write may still show the old policy. Re-read with backoff before calling it
+                    // unverified, so a stale read is neither reported as a refused write nor
+                    // rewritten in a loop; still different after that: reported, then the
+                    // invocation fails so that Lambda retries and verifies again.
+                    let mut back = self.store.get_policy(&bucket.name).await.map_err(aws)?;
+                    let mut after = classify(bucket, back.as_deref().map(str::as_bytes), now);
+                    for delay in READ_BACK_DELAYS {
+                        if after.state == State::Closed {
+                            break;
+                        }
+                        tokio::time::sleep(delay).await;
+                        back = self.store.get_policy(&bucket.name).await.map_err(aws)?;
+                        after = classify(bucket, back.as_deref().map(str::as_bytes), now);
+                    }
                     report.after_hash = after.hash;
-                    // Bucket configuration is eventually consistent in S3: the read may still show
-                    // the old policy. Report it, then fail so that Lambda retries and verifies again.
                     report.outcome = if after.state == State::Closed {
                         Outcome::Closed
                     } else {

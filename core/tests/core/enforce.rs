@@ -99,10 +99,25 @@ async fn expired_no_policy_and_failures() {
     assert!(e.handle(&schedule(), now()).await.is_err());
 }
 
+/// Issue 23: one stale read-back after the enforcer's own write (S3's eventual consistency) is
+/// read again after a pause: closed, one write, no "unverified" report, no rewrite.
+#[tokio::test(flavor = "current_thread")]
+async fn regression_a_stale_read_back_is_read_again_not_reported_or_rewritten() {
+    let (e, ev) = tampered_by_mallory();
+    *e.store.lagging.lock().unwrap() = true;
+    let r = e.handle(&ev, now()).await.unwrap();
+    assert_eq!(r[0].outcome, Outcome::Closed);
+    assert_eq!(*e.store.writes.lock().unwrap(), 1, "written once");
+    assert!(e.bus.0.lock().unwrap().iter().all(|b| b.detail["outcome"] != "unverified"));
+}
+
+/// Still showing the old policy after every re-read (about 3 s): reported, and the invocation
+/// fails so that Lambda retries.
 #[tokio::test(flavor = "current_thread")]
 async fn a_write_not_yet_visible_is_reported_then_retried() {
     let (e, ev) = tampered_by_mallory();
     *e.store.lagging.lock().unwrap() = true;
+    *e.store.lag.lock().unwrap() = Some(1 + breakglass_core::guard::enforce::READ_BACK_DELAYS.len());
     let err = e.handle(&ev, now()).await.unwrap_err();
     assert!(err.to_string().contains("wrote ClosedAccess but read back"), "{err}");
     assert_eq!(e.bus.0.lock().unwrap()[0].detail["outcome"], "unverified", "reported before failing");
