@@ -7,7 +7,9 @@
 //!   with `Throttling`: the codes the SDK's standard retry strategy treats as throttling;
 //! - **server errors**: `500 InternalError` / `InternalFailure`;
 //! - **resets**: the connection closed without an answer;
-//! - **latency**: the request forwarded after a delay.
+//! - **latency**: the request forwarded after a delay;
+//! - **stale reads**: after a bucket policy is written, the next reads of it still return the
+//!   policy read before the write, as S3's eventually consistent bucket configuration may.
 //!
 //! Which request is faulted is decided from a seed and the request's number, so a failing run can
 //! be repeated; moto never sees a faulted request, so a fault never half-applies a write.
@@ -31,6 +33,9 @@ pub struct Faults {
     pub latency: Duration,
     /// Signing names (`s3`, `sns`, `events`, `kms`, `sts`, …); empty: every service.
     pub services: Vec<&'static str>,
+    /// How many `GetBucketPolicy` after a `PutBucketPolicy` of the same bucket still answer with
+    /// the policy last read before the write (0: always consistent, as moto is).
+    pub stale_policy_reads: u64,
 }
 
 impl Faults {
@@ -45,6 +50,7 @@ impl Faults {
             latency_per_mille: per_mille - 3 * share,
             latency: Duration::from_millis(200),
             services: Vec::new(),
+            stale_policy_reads: 0,
         }
     }
 }
@@ -74,10 +80,26 @@ impl ChaosProxy {
         let count = Arc::new(Mutex::new(FaultCount::default()));
         let counted = Arc::clone(&count);
         let n = AtomicU64::new(0);
-        let decide = move |_: &str, head: &str, _: &[u8]| {
+        // Per bucket: the last policy response read, and how many reads are still to be stale.
+        let policies: Arc<Mutex<BTreeMap<String, (Vec<u8>, u64)>>> = Arc::default();
+        let seen = Arc::clone(&policies);
+        let stale_reads = faults.stale_policy_reads;
+        let decide = move |request_line: &str, head: &str, _: &[u8]| {
             let service = signing_name(head);
             let mut c = counted.lock().unwrap();
             c.requests += 1;
+            if let Some((method, bucket)) = policy_call(request_line) {
+                let mut p = policies.lock().unwrap();
+                match (method, p.get_mut(&bucket)) {
+                    ("PUT", Some(entry)) if stale_reads > 0 => entry.1 = stale_reads,
+                    ("GET", Some((old, left))) if *left > 0 => {
+                        *left -= 1;
+                        *c.faulted.entry(("stale-read", service)).or_default() += 1;
+                        return Action::Respond(old.clone());
+                    }
+                    _ => {}
+                }
+            }
             if !faults.services.is_empty() && !faults.services.contains(&service.as_str()) {
                 return Action::Forward;
             }
@@ -101,7 +123,18 @@ impl ChaosProxy {
             *c.faulted.entry((kind, service)).or_default() += 1;
             action
         };
-        let (endpoint, _) = serve(upstream, Arc::new(decide), |_, r| r);
+        let remember = move |request_line: &str, response: Vec<u8>| {
+            if let Some(("GET", bucket)) = policy_call(request_line) {
+                let status = response.split(|b| *b == b'\r').next().unwrap_or_default();
+                if status.windows(5).any(|w| w == b" 200 ") {
+                    let mut p = seen.lock().unwrap();
+                    let left = p.get(&bucket).map_or(0, |(_, left)| *left);
+                    p.insert(bucket, (response.clone(), left));
+                }
+            }
+            response
+        };
+        let (endpoint, _) = serve(upstream, Arc::new(decide), Arc::new(remember));
         ChaosProxy { endpoint, count }
     }
 
@@ -109,6 +142,20 @@ impl ChaosProxy {
     pub fn count(&self) -> FaultCount {
         self.count.lock().unwrap().clone()
     }
+}
+
+/// `(method, bucket)` of a path-style `GetBucketPolicy` or `PutBucketPolicy` request line.
+fn policy_call(request_line: &str) -> Option<(&'static str, String)> {
+    let mut parts = request_line.split(' ');
+    let method = match parts.next()? {
+        "GET" => "GET",
+        "PUT" => "PUT",
+        _ => return None,
+    };
+    let (path, query) = parts.next()?.split_once('?')?;
+    let bucket = path.trim_matches('/');
+    let is_policy = query.split('&').any(|q| q == "policy" || q == "policy=");
+    (is_policy && !bucket.is_empty() && !bucket.contains('/')).then(|| (method, bucket.to_owned()))
 }
 
 /// A 64-bit mix of the seed and the request number (SplitMix64): the same run faults the same
@@ -213,6 +260,18 @@ mod tests {
         let head = "POST / HTTP/1.1\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20261205/eu-central-1/events/aws4_request, SignedHeaders=host, Signature=x\r\n";
         assert_eq!(signing_name(head), "events");
         assert_eq!(signing_name("GET / HTTP/1.1\r\n"), "unknown");
+    }
+
+    #[test]
+    fn bucket_policy_calls_are_told_apart() {
+        assert_eq!(policy_call("GET /acme-logs?policy HTTP/1.1"), Some(("GET", "acme-logs".into())));
+        assert_eq!(
+            policy_call("PUT /acme-logs?policy&x-id=PutBucketPolicy HTTP/1.1"),
+            Some(("PUT", "acme-logs".into()))
+        );
+        assert_eq!(policy_call("GET /acme-logs/?policy HTTP/1.1"), Some(("GET", "acme-logs".into())));
+        assert_eq!(policy_call("GET /acme-logs/key?policy HTTP/1.1"), None);
+        assert_eq!(policy_call("GET /acme-logs?versioning HTTP/1.1"), None);
     }
 
     #[test]

@@ -108,7 +108,7 @@ pub async fn config_bucket(s3: &aws_sdk_s3::Client, account: &str) -> String {
 
 /// A bucket in `region` (its location constraint set, as outside us-east-1), with Object Lock
 /// enabled when `locked` (as the log buckets and the audit bucket are).
-pub(crate) async fn bucket_in(s3: &aws_sdk_s3::Client, name: &str, region: &str, locked: bool) {
+pub async fn bucket_in(s3: &aws_sdk_s3::Client, name: &str, region: &str, locked: bool) {
     s3.create_bucket()
         .bucket(name)
         .set_object_lock_enabled_for_bucket(locked.then_some(true))

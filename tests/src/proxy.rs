@@ -17,7 +17,7 @@ pub struct FaultProxy {
 }
 
 /// Rewrites an upstream response (request line, raw HTTP response) before the client sees it.
-pub(crate) type Rewrite = fn(&str, Vec<u8>) -> Vec<u8>;
+pub(crate) type Rewrite = dyn Fn(&str, Vec<u8>) -> Vec<u8> + Send + Sync;
 
 /// What a proxy does with one request, given its request line, headers and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +52,7 @@ impl FaultProxy {
         fail: fn(&str) -> bool,
         status: u16,
         code: &'static str,
-        rewrite: Rewrite,
+        rewrite: fn(&str, Vec<u8>) -> Vec<u8>,
     ) -> FaultProxy {
         let decide = move |request_line: &str, _: &str, _: &[u8]| {
             if fail(request_line) {
@@ -65,7 +65,7 @@ impl FaultProxy {
                 Action::Forward
             }
         };
-        let (endpoint, requests) = serve(upstream, Arc::new(decide), rewrite);
+        let (endpoint, requests) = serve(upstream, Arc::new(decide), Arc::new(rewrite));
         FaultProxy { endpoint, requests }
     }
 
@@ -132,7 +132,7 @@ pub(crate) fn page_list_buckets(request_line: &str, response: Vec<u8>) -> Vec<u8
 pub(crate) fn serve(
     upstream: &str,
     decide: Arc<Decide>,
-    rewrite: Rewrite,
+    rewrite: Arc<Rewrite>,
 ) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
@@ -144,7 +144,8 @@ pub(crate) fn serve(
             let upstream = upstream.clone();
             let log = Arc::clone(&log);
             let decide = Arc::clone(&decide);
-            std::thread::spawn(move || proxy_connection(client, &upstream, &*decide, rewrite, &log));
+            let rewrite = Arc::clone(&rewrite);
+            std::thread::spawn(move || proxy_connection(client, &upstream, &*decide, &*rewrite, &log));
         }
     });
     (endpoint, requests)
@@ -154,7 +155,7 @@ fn proxy_connection(
     client: TcpStream,
     upstream: &str,
     decide: &Decide,
-    rewrite: Rewrite,
+    rewrite: &Rewrite,
     log: &Mutex<Vec<String>>,
 ) {
     let mut reader = BufReader::new(client.try_clone().unwrap());

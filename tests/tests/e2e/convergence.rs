@@ -2,7 +2,7 @@
 //! reset or slowed by the chaos proxy, breakglass still ends where it must, with nothing lost and
 //! nothing twice. Lambda is played as AWS plays it: several enforcers at once, one notifier,
 //! a failed asynchronous invocation retried twice, and some events delivered twice (EventBridge
-//! delivers at least once). Each scenario prints its record: faults injected, retries, time to
+//! delivers at least once), and a policy just written read back stale. Each scenario prints its record: faults injected, retries, time to
 //! converge, records lost, duplicates. (About three minutes on two cores: the one notifier at a
 //! time and the SDK's backoff set the pace, as they would in a deployment.)
 
@@ -38,7 +38,10 @@ fn invoke_async(f: &Function, event: &Value, retries: &mut u64) -> Result<Value,
 async fn a_tampering_storm_under_ten_percent_faults_ends_closed_with_one_record_and_a_mail_each() {
     let Some(moto) = Moto::start() else { return };
     let stack = provision_config(&moto.endpoint, single_operator_text_with("acme-storm", STORM)).await;
-    let chaos = ChaosProxy::start(&moto.endpoint, Faults::everywhere(100, 23));
+    // And every policy written is read back stale once (S3's bucket configuration is eventually
+    // consistent): the enforcer reads again rather than report or rewrite.
+    let chaos =
+        ChaosProxy::start(&moto.endpoint, Faults { stale_policy_reads: 1, ..Faults::everywhere(100, 23) });
     let env: Vec<(String, String)> = stack
         .function_env()
         .into_iter()
@@ -152,6 +155,8 @@ async fn a_tampering_storm_under_ten_percent_faults_ends_closed_with_one_record_
         })
     );
     assert!(count.failed() >= 100, "the storm met faults: {count:?}");
+    let stale: u64 = count.faulted.iter().filter(|((k, _), _)| *k == "stale-read").map(|(_, n)| n).sum();
+    assert!(stale >= STORM as u64 / 2, "the write-backs met stale reads: {count:?}");
     assert!(open.is_empty(), "not closed: {open:?}");
     assert!(!lost.iter().any(|l| l.contains("panic")), "a function panicked: {lost:?}");
     assert!(lost.is_empty(), "invocations that failed every retry: {lost:?}");
@@ -169,4 +174,28 @@ async fn a_tampering_storm_under_ten_percent_faults_ends_closed_with_one_record_
     for f in enforcers.iter_mut().chain([&mut notifier]) {
         assert!(f.is_running(), "a function died");
     }
+}
+
+/// The stale-read fault itself: after a policy is written, the next read still answers with the
+/// policy read before the write, then the new one.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_chaos_proxy_answers_a_read_after_a_write_with_the_previous_policy() {
+    let Some(moto) = Moto::start() else { return };
+    let chaos =
+        ChaosProxy::start(&moto.endpoint, Faults { stale_policy_reads: 1, ..Faults::everywhere(0, 1) });
+    let s3 = e2e::clients(&chaos.endpoint).await.s3;
+    let bucket = "acme-stale-logs";
+    e2e::bucket_in(&s3, bucket, e2e::REGION, false).await;
+    let policy = |sid: &str| {
+        json!({"Version": "2012-10-17", "Statement": [{"Sid": sid, "Effect": "Deny", "Principal": "*",
+            "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{bucket}/*")}]})
+        .to_string()
+    };
+    let read = || async { s3.get_bucket_policy().bucket(bucket).send().await.unwrap().policy.unwrap() };
+    s3.put_bucket_policy().bucket(bucket).policy(policy("First")).send().await.unwrap();
+    assert!(read().await.contains("First"));
+    s3.put_bucket_policy().bucket(bucket).policy(policy("Second")).send().await.unwrap();
+    assert!(read().await.contains("First"), "stale once");
+    assert!(read().await.contains("Second"), "then consistent");
+    assert_eq!(chaos.count().faulted.get(&("stale-read", "s3".to_owned())), Some(&1));
 }
