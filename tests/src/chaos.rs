@@ -70,6 +70,9 @@ impl FaultCount {
     }
 }
 
+/// Per bucket: the last `GetBucketPolicy` response, and how many reads are still to get it again.
+type LastPolicies = BTreeMap<String, (Vec<u8>, u64)>;
+
 pub struct ChaosProxy {
     pub endpoint: String,
     count: Arc<Mutex<FaultCount>>,
@@ -81,7 +84,7 @@ impl ChaosProxy {
         let counted = Arc::clone(&count);
         let n = AtomicU64::new(0);
         // Per bucket: the last policy response read, and how many reads are still to be stale.
-        let policies: Arc<Mutex<BTreeMap<String, (Vec<u8>, u64)>>> = Arc::default();
+        let policies: Arc<Mutex<LastPolicies>> = Arc::default();
         let seen = Arc::clone(&policies);
         let stale_reads = faults.stale_policy_reads;
         let decide = move |request_line: &str, head: &str, _: &[u8]| {
