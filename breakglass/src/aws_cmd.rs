@@ -2,17 +2,17 @@
 
 use std::process::ExitCode;
 
-use breakglass_aws::wiring::{self, guard_ports, Aws, GuardPorts};
+use breakglass_aws::wiring;
 use breakglass_aws::{Accounts, Clients, EventBridgeBus, S3Store, SnsPublisher};
 use breakglass_config::Config;
 use breakglass_core::notify::{render_in, Rendered};
-use breakglass_core::runtime::{enforce_and_guard_event, notify_event_in, Guard, Settings};
+use breakglass_core::runtime::{notify_event_in, Settings};
 use canonical_policies::format_expiry;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::input::{load_config, read_input, CliError};
-use crate::{AwsArgs, CloseArgs, EnforceArgs, NotifyArgs, OpenArgs};
+use crate::{AwsArgs, CloseArgs, NotifyArgs, OpenArgs};
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()
@@ -21,64 +21,31 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(|e| CliError::Input(format!("cannot start the async runtime: {e}")))
 }
 
-fn read_event(path: &std::path::Path) -> Result<Value, CliError> {
+pub(crate) fn read_event(path: &std::path::Path) -> Result<Value, CliError> {
     let bytes = read_input(path)?;
     serde_json::from_slice(&bytes).map_err(|e| CliError::Input(format!("event is not valid json: {e}")))
 }
 
+/// A progress bar over `len` steps, only for a person watching: piped or captured output stays clean.
+pub(crate) fn progress(len: usize) -> indicatif::ProgressBar {
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::new(u64::try_from(len).unwrap_or(u64::MAX))
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
+}
+
+/// `n word` or `n words`.
+pub(crate) fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 pub(crate) fn print_json(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string()));
-}
-
-pub fn enforce(a: &EnforceArgs, settings: &Settings) -> Result<ExitCode, CliError> {
-    let config = load_config(&a.aws.config)?;
-    let event = match &a.event {
-        Some(p) => read_event(p)?,
-        None => json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "breakglass-cli"}),
-    };
-    runtime()?.block_on(async {
-        let clients =
-            Clients::load(a.aws.endpoint_url.as_deref()).await.map_err(|e| CliError::Input(e.to_string()))?;
-        let accounts = accounts(&clients, &config).await?;
-        // The two-person rule's approvals, from the config's audit trail (signatures checked).
-        let audit = config.audit.clone();
-        let alarm = settings.alarm_topic_arn.clone();
-        let GuardPorts { mut enforcer, control } =
-            guard_ports(&clients, accounts, config, audit, &a.event_bus, alarm, a.dry_run);
-        // The CLI's dry run writes nothing anywhere, events and thus mails, records and digests
-        // included (the Lambda's DryRun setting does report them); what it would do is printed.
-        if a.dry_run {
-            enforcer.bus = enforcer.bus.withheld();
-        }
-        // The paths around the policy too: bucket settings and investigator trust (and the
-        // notification topic's subscriptions when BREAKGLASS_TOPIC_ARN and _SUBSCRIPTIONS are set).
-        let expected = settings.expected().map_err(|e| CliError::Input(e.to_string()))?;
-        let sentinel = breakglass_core::guard::sentinel::Sentinel {
-            config: &enforcer.config,
-            store: &enforcer.store,
-            bus: &enforcer.bus,
-            control: &control,
-            expected: &expected,
-            dry_run: a.dry_run,
-        };
-        let guard = Guard::<Aws> { enforcer: &enforcer, sentinel: &sentinel, fanout: None };
-        let summary = enforce_and_guard_event(&guard, &event, OffsetDateTime::now_utc())
-            .await
-            .map_err(enforce_error)?;
-        print_json(&summary);
-        Ok(ExitCode::SUCCESS)
-    })
-}
-
-/// An enforce error in its kind: what AWS refused is not worth retrying unchanged.
-fn enforce_error(e: breakglass_core::guard::enforce::EnforceError) -> CliError {
-    use breakglass_core::guard::enforce::EnforceError as E;
-    match &e {
-        E::Aws { source, .. } | E::Bus(source) | E::Queue(source) if !source.is_retryable() => {
-            CliError::AwsRefused(e.to_string())
-        }
-        _ => CliError::Aws(e.to_string()),
-    }
 }
 
 pub fn notify(a: &NotifyArgs, settings: &Settings) -> Result<ExitCode, CliError> {

@@ -108,6 +108,8 @@ impl Cause {
 pub struct Report {
     pub bucket: String,
     pub before: String,
+    /// The live state's word before: `closed`, `open`, `expired` or `drift`.
+    pub before_state: &'static str,
     pub before_hash: Option<PolicyHash>,
     pub outcome: Outcome,
     pub reason: Option<String>,
@@ -178,6 +180,7 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
         let mut report = Report {
             bucket: bucket.name.clone(),
             before: c.to_string(),
+            before_state: c.state.word(),
             before_hash: c.hash,
             outcome: Outcome::Lawful,
             reason: None,

@@ -25,6 +25,29 @@ fn every_one(
     first.map_or(Ok(reports), Err)
 }
 
+/// One bucket of a sweep: what the enforcer did, or why it could not reconcile it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    pub bucket: String,
+    pub result: Result<Report, EnforceError>,
+}
+
+/// What a sweep did: every bucket, in the order asked, and whether its remediations reached the bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Swept {
+    pub buckets: Vec<Checked>,
+    pub published: Result<(), PortError>,
+}
+
+impl Swept {
+    /// The Lambda's answer: every report, or, once every bucket was handled, the first error (each
+    /// one logged), so that Lambda retries and the error alarm fires.
+    pub fn into_result(self) -> Result<Vec<Report>, EnforceError> {
+        let reports = every_one(self.buckets.into_iter().map(|c| c.result))?;
+        self.published.map(|()| reports).map_err(EnforceError::Bus)
+    }
+}
+
 impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
     /// Handles one incoming event. Buckets not in the config and calls that AWS refused (attempts) are
     /// skipped with a log line; a schedule reconciles every bucket.
@@ -34,10 +57,10 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
         now: OffsetDateTime,
     ) -> Result<Vec<Report>, EnforceError> {
         match incoming {
-            Incoming::Schedule { .. } => self.sweep(self.config.buckets.iter().collect(), now).await,
+            Incoming::Schedule { .. } => self.sweep_all(self.config.buckets.iter().collect(), now).await,
             Incoming::Custom { detail_type, detail, .. } if detail_type == "breakglass reconcile" => {
                 let only = detail.get("bucket").and_then(Value::as_str);
-                self.sweep(
+                self.sweep_all(
                     self.config.buckets.iter().filter(|b| only.is_none_or(|o| o == b.name)).collect(),
                     now,
                 )
@@ -62,22 +85,39 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
         }
     }
 
-    /// Reconciles every bucket, a few at a time. One bucket's failure (deleted, unreadable, a write S3
-    /// keeps throttling) must not leave the others unswept: all are tried, then the first error is
-    /// returned so that Lambda retries and the error alarm fires.
-    async fn sweep(
+    /// Reconciles `buckets`, a few at a time, and answers for each in the order given. One bucket's
+    /// failure (deleted, unreadable, a write S3 keeps throttling) must not leave the others unswept:
+    /// each is tried, and the remediations are put on the bus after the whole run. `done` is called
+    /// as each bucket is finished (the CLI's progress bar).
+    pub async fn sweep(
+        &self,
+        buckets: Vec<&BucketConfig>,
+        now: OffsetDateTime,
+        done: &(dyn Fn() + Sync),
+    ) -> Swept {
+        // Futures are lazy: building them all first starts nothing; `buffered` runs eight at once
+        // and keeps the order.
+        let pending: Vec<_> = buckets
+            .into_iter()
+            .map(|bucket| async move {
+                let (result, event) = self.reconcile_quietly(bucket, None, now).await;
+                done();
+                (Checked { bucket: bucket.name.clone(), result }, event)
+            })
+            .collect();
+        let finished = stream::iter(pending).buffered(SWEEP_CONCURRENCY).collect::<Vec<_>>().await;
+        let (buckets, events): (Vec<_>, Vec<_>) = finished.into_iter().unzip();
+        let published = self.publish(events.into_iter().flatten().collect(), now).await;
+        Swept { buckets, published }
+    }
+
+    /// [`Enforcer::sweep`] as the Lambda answers it ([`Swept::into_result`]).
+    async fn sweep_all(
         &self,
         buckets: Vec<&BucketConfig>,
         now: OffsetDateTime,
     ) -> Result<Vec<Report>, EnforceError> {
-        // Futures are lazy: building them all first starts nothing; `buffered` runs eight at once.
-        let pending: Vec<_> =
-            buckets.into_iter().map(|bucket| self.reconcile_quietly(bucket, None, now)).collect();
-        let done = stream::iter(pending).buffered(SWEEP_CONCURRENCY).collect::<Vec<_>>().await;
-        let (results, events): (Vec<_>, Vec<_>) = done.into_iter().unzip();
-        let published = self.publish(events.into_iter().flatten().collect(), now).await;
-        let reports = every_one(results)?;
-        published.map(|()| reports).map_err(EnforceError::Bus)
+        self.sweep(buckets, now, &|| {}).await.into_result()
     }
 
     /// Puts the remediations of one sweep on the bus. Many unlawful policies at once (a base
@@ -131,7 +171,7 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
                 event = call.event.name.as_str(),
                 "guarded call names no bucket; sweeping every bucket it may have touched"
             );
-            let reports = self.sweep(crate::inbound::route::buckets_of(&self.config, call), now).await?;
+            let reports = self.sweep_all(crate::inbound::route::buckets_of(&self.config, call), now).await?;
             return Ok(reports);
         };
         let Some(bucket) = self.config.bucket(name) else {

@@ -20,18 +20,20 @@ async fn status_shows_drift_and_enforce_repairs_it() {
     assert!(out.contains("the bucket has no policy"), "{out}");
 
     stack.drain(&stack.own_events).await;
+    // Drift found: exit 3, with or without --dry-run.
     let (code, out, err) = breakglass(&moto.endpoint, &["enforce", "--config", &config, "--dry-run"]);
-    assert_eq!(code, 0, "{err}");
-    assert!(out.contains("\"dry-run\""), "{out}");
+    assert_eq!(code, 3, "{err}");
+    assert!(out.ends_with("2 buckets: 0 closed/lawful, 2 would remediate, 0 errors\n"), "{out}");
     let (code, _, _) = breakglass(&moto.endpoint, &["status", "--config", &config]);
     assert_eq!(code, 3, "a dry run writes nothing");
     // Nor puts anything on the bus: no remediation event, no digest, so no mail and no record.
     let own = stack.drain(&stack.own_events).await;
     assert!(own.is_empty(), "a dry run puts nothing on the bus: {own:?}");
 
-    let (code, out, err) = breakglass(&moto.endpoint, &["enforce", "--config", &config]);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(out.matches("\"closed\"").count(), 2, "{out}");
+    let (code, out, err) = breakglass(&moto.endpoint, &["enforce", "--config", &config, "--json"]);
+    assert_eq!(code, 3, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["summary"]["remediated"], 2, "{out}");
     // The queue does see the CLI's events: the empty drain above is not a deaf queue.
     let own = stack.drain(&stack.own_events).await;
     assert!(own.iter().any(|e| e["detail-type"] == "breakglass remediation"), "{own:?}");
@@ -89,10 +91,29 @@ async fn status_reports_every_bucket_when_one_is_missing() {
     assert_eq!(code, 2, "{out}");
     assert!(out.ends_with("3 buckets: 1 closed/lawful, 1 drift, 1 error\n"), "{out}");
 
-    // `enforce` sweeps the others all the same and names the missing one: exit 2, not worth a retry.
+    // `enforce` reports every bucket the same way: the others swept all the same, the missing one
+    // named with its cause in place, exit 2 (not worth a retry) over the drift it found.
+    let (code, out, _) = breakglass(&moto.endpoint, &["enforce", "--config", &config, "--dry-run", "--json"]);
+    assert_eq!(code, 2, "{out}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let outcomes: Vec<&str> =
+        j["buckets"].as_array().unwrap().iter().map(|b| b["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["would-remediate", "error", "closed"], "{out}");
+    assert!(j["buckets"][1]["error"].as_str().unwrap().contains("NoSuchBucket"), "{out}");
+    assert_eq!(j["dry_run"], true);
+    assert_eq!(
+        j["summary"],
+        serde_json::json!({"buckets": 3, "lawful": 1, "remediated": 1, "errors": 1, "repairs": 0, "exit_code": 2})
+    );
     let (code, out, err) = breakglass(&moto.endpoint, &["enforce", "--config", &config]);
     assert_eq!(code, 2, "{out}{err}");
-    assert!(err.contains("acme-missing-logs") && err.contains("NoSuchBucket"), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert!(lines[0].starts_with("acme-cloudtrail-logs") && lines[0].contains("remediated"), "{out}");
+    assert!(lines[1].starts_with("acme-missing-logs") && lines[1].contains("NoSuchBucket"), "{out}");
+    assert!(lines[2].starts_with("acme-vpc-flow-logs") && lines[2].contains("closed"), "{out}");
+    assert_eq!(lines[3], "3 buckets: 1 closed/lawful, 1 remediated, 1 error", "{out}");
+    assert_eq!(err.lines().count(), 1, "{err}");
     let (_, out, _) = breakglass(&moto.endpoint, &["status", "--config", &config]);
     assert!(out.ends_with("3 buckets: 2 closed/lawful, 0 drift, 1 error\n"), "{out}");
     let _ = std::fs::remove_file(&path);
