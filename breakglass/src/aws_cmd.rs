@@ -8,7 +8,7 @@ use breakglass_config::Config;
 use breakglass_core::notify::{render_in, Rendered};
 use breakglass_core::runtime::{notify_event_in, Settings};
 use canonical_policies::format_expiry;
-use serde_json::{json, Value};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::input::{load_config, read_input, CliError};
@@ -48,6 +48,23 @@ pub(crate) fn print_json(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string()));
 }
 
+/// What `notify --print` prints for each notification: the SNS Publish request it would send (its
+/// fields in the order they were always printed), or why nothing would be sent.
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+enum Printed {
+    Ignored {
+        ignored: String,
+    },
+    Publish {
+        /// SNS message attributes, by name.
+        attributes: std::collections::BTreeMap<String, String>,
+        message: breakglass_core::ports::Message,
+        message_structure: &'static str,
+        subject: String,
+    },
+}
+
 pub fn notify(a: &NotifyArgs, settings: &Settings) -> Result<ExitCode, CliError> {
     let config = load_config(&a.config)?;
     let event = read_event(&a.event)?;
@@ -56,15 +73,16 @@ pub fn notify(a: &NotifyArgs, settings: &Settings) -> Result<ExitCode, CliError>
         let incoming =
             breakglass_core::inbound::event::parse(&event).map_err(|e| CliError::Input(e.to_string()))?;
         for r in render_in(&config, &settings.scope(), &incoming, now) {
-            match r {
-                Rendered::Ignored(reason) => print_json(&json!({ "ignored": reason })),
-                Rendered::Send(n) => print_json(&json!({
-                    "subject": n.subject,
-                    "message": { "default": n.default.to_string(), "email": n.email },
-                    "message_structure": "json",
-                    "attributes": n.attributes.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<String, Value>>(),
-                })),
-            }
+            let printed = match r {
+                Rendered::Ignored(ignored) => Printed::Ignored { ignored },
+                Rendered::Send(n) => Printed::Publish {
+                    attributes: n.attributes.iter().cloned().collect(),
+                    message: n.message(),
+                    message_structure: "json",
+                    subject: n.subject,
+                },
+            };
+            print_json(&serde_json::to_value(&printed).map_err(|e| CliError::Input(e.to_string()))?);
         }
         return Ok(ExitCode::SUCCESS);
     }
