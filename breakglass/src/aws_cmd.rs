@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use breakglass_aws::wiring;
 use breakglass_aws::{Accounts, Clients, EventBridgeBus, S3Store, SnsPublisher};
 use breakglass_config::Config;
+use breakglass_core::access::operate::OperateError;
+use breakglass_core::command::command_line;
 use breakglass_core::notify::{render_in, Rendered};
 use breakglass_core::runtime::{notify_event_in, Settings};
 use canonical_policies::format_expiry;
@@ -187,15 +189,36 @@ pub(crate) async fn requester(clients: &Clients) -> Result<String, CliError> {
     Ok(me.arn.unwrap_or_else(|| "an unknown principal".into()))
 }
 
-pub(crate) fn operate_error(e: breakglass_core::access::operate::OperateError) -> CliError {
-    use breakglass_core::access::operate::OperateError as E;
+/// An operate error in its kind; a bucket not lawful names the command that shows it.
+pub(crate) fn operate_error(e: OperateError, config: &std::path::Path) -> CliError {
     match &e {
-        E::Aws { source, .. } | E::Bus(source) if !source.is_retryable() => {
+        OperateError::Aws { source, .. } | OperateError::Bus(source) if !source.is_retryable() => {
             CliError::AwsRefused(e.to_string())
         }
-        E::Aws { .. } | E::Bus(_) | E::NotVerified { .. } => CliError::Aws(e.to_string()),
+        OperateError::Aws { .. } | OperateError::Bus(_) | OperateError::NotVerified { .. } => {
+            CliError::Aws(e.to_string())
+        }
+        OperateError::Drift { .. } => CliError::Input(format!(
+            "{e}; see `{}`",
+            command_line(&["status"], Some(&config.to_string_lossy()), &[])
+        )),
         _ => CliError::Input(e.to_string()),
     }
+}
+
+/// `open` and `request` take the same arguments: `verb` with those `a` gave, pasteable (the
+/// command a refusal of the one names).
+pub(crate) fn change_command(verb: &str, a: &OpenArgs) -> String {
+    let c = &a.change;
+    let mut flags = vec![("--bucket", c.bucket.as_str())];
+    flags.extend(c.account.as_deref().map(|x| ("--account", x)));
+    flags.extend([
+        ("--reason", c.reason.as_str()),
+        ("--ticket", a.ticket.as_str()),
+        ("--duration", a.duration.as_str()),
+    ]);
+    flags.extend(a.readers.iter().map(|r| ("--reader", r.as_str())));
+    command_line(&[verb], Some(&c.aws.config.to_string_lossy()), &flags)
 }
 
 pub(crate) fn report(done: &breakglass_core::access::operate::Done, json_out: bool) {
@@ -234,7 +257,13 @@ pub fn open(a: &OpenArgs) -> Result<ExitCode, CliError> {
         let done =
             breakglass_core::access::operate::open(bucket, &op.store, &op.bus, &request, &op.who, op.now)
                 .await
-                .map_err(operate_error)?;
+                .map_err(|e| match e {
+                    OperateError::NeedsApproval(_) => CliError::Input(format!(
+                        "{e}; request it with `{}`, then another approver runs the command it prints",
+                        change_command("request", a)
+                    )),
+                    e => operate_error(e, &a.change.aws.config),
+                })?;
         report(&done, a.outcome.json);
         Ok(ExitCode::SUCCESS)
     })
@@ -255,8 +284,41 @@ pub fn close(a: &CloseArgs) -> Result<ExitCode, CliError> {
             op.now,
         )
         .await
-        .map_err(operate_error)?;
+        .map_err(|e| operate_error(e, &a.change.aws.config))?;
         report(&done, a.outcome.json);
         Ok(ExitCode::SUCCESS)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use breakglass_core::command::command_line;
+    use clap::Parser;
+
+    use super::change_command;
+    use crate::{Cli, Command};
+
+    fn parse(cmd: &str) -> Command {
+        match Cli::try_parse_from(crate::docs_commands::words(cmd)) {
+            Ok(cli) => cli.command,
+            Err(e) => panic!("`{cmd}`: {e}"),
+        }
+    }
+
+    /// The commands a refused `open` or `request` names parse as printed, with every argument the
+    /// refused one was given; so does the `status` a bucket not lawful names.
+    #[test]
+    fn the_printed_change_and_status_commands_parse() {
+        let given = "breakglass open --config 'my configs/b.toml' --bucket acme-logs --account 111122223333 \
+                     --reason 'incident 42: urgent' --ticket INC-42 --duration 1h30m --reader arn:aws:iam::111122223333:role/a --reader arn:aws:iam::111122223333:role/b";
+        let Command::Open(open) = parse(given) else { panic!("{given}") };
+        let Command::Request(request) = parse(&change_command("request", &open)) else { panic!() };
+        let Command::Open(again) = parse(&change_command("open", &request)) else { panic!() };
+        for a in [&request, &again] {
+            assert_eq!(format!("{:?}", a), format!("{open:?}"));
+        }
+        let status = command_line(&["status"], Some("my configs/b.toml"), &[]);
+        let Command::Status(s) = parse(&status) else { panic!("{status}") };
+        assert_eq!(s.aws.config.to_str(), Some("my configs/b.toml"));
+    }
 }

@@ -136,7 +136,7 @@ fn one_form(command: &str) -> String {
 }
 
 /// Shell words, with quotes; a word starting with `#` or a `|`, `;`, `&&` word ends the command.
-fn words(command: &str) -> Vec<String> {
+pub(crate) fn words(command: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut word = String::new();
     let mut quote: Option<char> = None;
