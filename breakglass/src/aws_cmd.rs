@@ -292,18 +292,10 @@ pub fn close(a: &CloseArgs) -> Result<ExitCode, CliError> {
 
 #[cfg(test)]
 mod tests {
-    use breakglass_core::command::command_line;
-    use clap::Parser;
-
     use super::change_command;
-    use crate::{Cli, Command};
-
-    fn parse(cmd: &str) -> Command {
-        match Cli::try_parse_from(crate::docs_commands::words(cmd)) {
-            Ok(cli) => cli.command,
-            Err(e) => panic!("`{cmd}`: {e}"),
-        }
-    }
+    use crate::docs_commands::parse_printed as parse;
+    use crate::Command;
+    use breakglass_core::command::command_line;
 
     /// The commands a refused `open` or `request` names parse as printed, with every argument the
     /// refused one was given; so does the `status` a bucket not lawful names.

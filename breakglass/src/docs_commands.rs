@@ -136,7 +136,7 @@ fn one_form(command: &str) -> String {
 }
 
 /// Shell words, with quotes; a word starting with `#` or a `|`, `;`, `&&` word ends the command.
-pub(crate) fn words(command: &str) -> Vec<String> {
+fn words(command: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut word = String::new();
     let mut quote: Option<char> = None;
@@ -186,6 +186,14 @@ pub(crate) fn words(command: &str) -> Vec<String> {
 fn placeholder(value: &str) -> bool {
     let upper = value.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
     upper && value.chars().any(|c| c.is_ascii_uppercase()) || value.starts_with('<') || value.contains('…')
+}
+
+/// A command line as breakglass prints it, through the CLI's parser (the tests of printed commands).
+pub(crate) fn parse_printed(cmd: &str) -> super::Command {
+    match Cli::try_parse_from(words(cmd)) {
+        Ok(cli) => cli.command,
+        Err(e) => panic!("`{cmd}`: {e}"),
+    }
 }
 
 fn check(command: &str) -> Result<(), String> {

@@ -349,19 +349,11 @@ fn human(
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use breakglass_core::trail::report::csv_command;
 
     use super::{trail_command, TrailAt};
-    use crate::{Cli, Command};
-
-    fn parse(cmd: &str) -> Command {
-        match Cli::try_parse_from(crate::docs_commands::words(cmd)) {
-            Ok(cli) => cli.command,
-            Err(e) => panic!("`{cmd}`: {e}"),
-        }
-    }
+    use crate::docs_commands::parse_printed as parse;
+    use crate::Command;
 
     /// The `report` that `history` prints under a window, the `history` that `report` names for a
     /// window it does not know, and the `report --csv` under a window's first objects parse as

@@ -65,21 +65,16 @@ async fn status_reports_every_bucket_when_one_is_missing() {
 
     let (code, out, err) = breakglass(&moto.endpoint, &["status", "--config", &config]);
     assert_eq!(code, 2, "{out}{err}");
-    let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 4, "{out}");
-    assert!(lines[0].starts_with("acme-cloudtrail-logs") && lines[0].contains("closed"), "{out}");
-    assert!(lines[1].starts_with("acme-missing-logs") && lines[1].contains("NoSuchBucket"), "{out}");
-    assert!(lines[2].starts_with("acme-vpc-flow-logs") && lines[2].contains("closed"), "{out}");
-    assert_eq!(lines[3], "3 buckets: 2 closed/lawful, 0 drift, 1 error", "{out}");
+    every_bucket_on_its_line(
+        &out,
+        ["closed", "NoSuchBucket", "closed"],
+        "3 buckets: 2 closed/lawful, 0 drift, 1 error",
+    );
     assert_eq!(err.lines().count(), 1, "{err}");
 
     let (code, out, _) = breakglass(&moto.endpoint, &["status", "--config", &config, "--json"]);
     assert_eq!(code, 2, "{out}");
-    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let states: Vec<&str> =
-        j["buckets"].as_array().unwrap().iter().map(|b| b["state"].as_str().unwrap()).collect();
-    assert_eq!(states, ["closed", "error", "closed"], "{out}");
-    assert!(j["buckets"][1]["error"].as_str().unwrap().contains("NoSuchBucket"), "{out}");
+    let j = every_bucket_in_json(&out, "state", ["closed", "error", "closed"]);
     assert_eq!(
         j["summary"],
         serde_json::json!({"buckets": 3, "lawful": 2, "drift": 0, "errors": 1, "exit_code": 2})
@@ -95,11 +90,7 @@ async fn status_reports_every_bucket_when_one_is_missing() {
     // named with its cause in place, exit 2 (not worth a retry) over the drift it found.
     let (code, out, _) = breakglass(&moto.endpoint, &["enforce", "--config", &config, "--dry-run", "--json"]);
     assert_eq!(code, 2, "{out}");
-    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let outcomes: Vec<&str> =
-        j["buckets"].as_array().unwrap().iter().map(|b| b["outcome"].as_str().unwrap()).collect();
-    assert_eq!(outcomes, ["would-remediate", "error", "closed"], "{out}");
-    assert!(j["buckets"][1]["error"].as_str().unwrap().contains("NoSuchBucket"), "{out}");
+    let j = every_bucket_in_json(&out, "outcome", ["would-remediate", "error", "closed"]);
     assert_eq!(j["dry_run"], true);
     assert_eq!(
         j["summary"],
@@ -107,16 +98,34 @@ async fn status_reports_every_bucket_when_one_is_missing() {
     );
     let (code, out, err) = breakglass(&moto.endpoint, &["enforce", "--config", &config]);
     assert_eq!(code, 2, "{out}{err}");
-    let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 4, "{out}");
-    assert!(lines[0].starts_with("acme-cloudtrail-logs") && lines[0].contains("remediated"), "{out}");
-    assert!(lines[1].starts_with("acme-missing-logs") && lines[1].contains("NoSuchBucket"), "{out}");
-    assert!(lines[2].starts_with("acme-vpc-flow-logs") && lines[2].contains("closed"), "{out}");
-    assert_eq!(lines[3], "3 buckets: 1 closed/lawful, 1 remediated, 1 error", "{out}");
+    let summary = "3 buckets: 1 closed/lawful, 1 remediated, 1 error";
+    every_bucket_on_its_line(&out, ["remediated", "NoSuchBucket", "closed"], summary);
     assert_eq!(err.lines().count(), 1, "{err}");
     let (_, out, _) = breakglass(&moto.endpoint, &["status", "--config", &config]);
     assert!(out.ends_with("3 buckets: 2 closed/lawful, 0 drift, 1 error\n"), "{out}");
     let _ = std::fs::remove_file(&path);
+}
+
+/// The three buckets of the missing-bucket config, in its order, each line with its word, then the
+/// summary line.
+fn every_bucket_on_its_line(out: &str, words: [&str; 3], summary: &str) {
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    let buckets = ["acme-cloudtrail-logs", "acme-missing-logs", "acme-vpc-flow-logs"];
+    for ((line, bucket), word) in lines.iter().zip(buckets).zip(words) {
+        assert!(line.starts_with(bucket) && line.contains(word), "{bucket} {word}: {out}");
+    }
+    assert_eq!(lines[3], summary, "{out}");
+}
+
+/// `--json` of the same: each bucket's `field`, in order, the missing one's error; the whole answer.
+fn every_bucket_in_json(out: &str, field: &str, want: [&str; 3]) -> serde_json::Value {
+    let j: serde_json::Value = serde_json::from_str(out).unwrap();
+    let got: Vec<&str> =
+        j["buckets"].as_array().unwrap().iter().map(|b| b[field].as_str().unwrap()).collect();
+    assert_eq!(got, want, "{out}");
+    assert!(j["buckets"][1]["error"].as_str().unwrap().contains("NoSuchBucket"), "{out}");
+    j
 }
 
 #[tokio::test(flavor = "current_thread")]
