@@ -15,7 +15,7 @@ use breakglass_core::trail::audit::bucket_prefix;
 use canonical_policies::{classify, State};
 use serde_json::Value;
 
-use crate::aws_cmd::{check_account, operate_error, print_json, report, runtime, Operator};
+use crate::aws_cmd::{change_command, check_account, operate_error, print_json, report, runtime, Operator};
 use crate::input::{choose_bucket, load_config, CliError};
 use crate::{DecideArgs, OpenArgs};
 
@@ -30,7 +30,12 @@ pub fn request(a: &OpenArgs) -> Result<ExitCode, CliError> {
     runtime()?.block_on(async {
         let op = Operator::connect(&a.change.aws, &a.outcome.event_bus, &config).await?;
         let q = approval::request(bucket, &op.who, &a.change.reason, &a.ticket, duration, &readers, op.now)
-            .map_err(|e| CliError::Input(e.to_string()))?;
+            .map_err(|e| match e {
+            approval::RequestError::NotTwoPerson(_) => {
+                CliError::Input(format!("{e}; open it with `{}`", change_command("open", a)))
+            }
+            e => CliError::Input(e.to_string()),
+        })?;
         op.bus
             .put(&OwnEvent::AccessRequest(q.clone()).to_bus())
             .await
@@ -131,7 +136,7 @@ pub fn decide(a: &DecideArgs, approve: bool) -> Result<ExitCode, CliError> {
         wait_recorded(&log, &audit, &config, bucket, &decision, a.wait, &path).await?;
         let done = breakglass_core::access::operate::open_approved(bucket, &op.store, &op.bus, &decision, &op.who, op.now)
             .await
-            .map_err(operate_error)?;
+            .map_err(|e| operate_error(e, &a.aws.config))?;
         report(&done, a.outcome.json);
         Ok(ExitCode::SUCCESS)
     })

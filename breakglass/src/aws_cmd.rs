@@ -2,17 +2,19 @@
 
 use std::process::ExitCode;
 
-use breakglass_aws::wiring::{self, guard_ports, Aws, GuardPorts};
+use breakglass_aws::wiring;
 use breakglass_aws::{Accounts, Clients, EventBridgeBus, S3Store, SnsPublisher};
 use breakglass_config::Config;
+use breakglass_core::access::operate::OperateError;
+use breakglass_core::command::command_line;
 use breakglass_core::notify::{render_in, Rendered};
-use breakglass_core::runtime::{enforce_and_guard_event, notify_event_in, Guard, Settings};
+use breakglass_core::runtime::{notify_event_in, Settings};
 use canonical_policies::format_expiry;
-use serde_json::{json, Value};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::input::{load_config, read_input, CliError};
-use crate::{AwsArgs, CloseArgs, EnforceArgs, NotifyArgs, OpenArgs};
+use crate::{AwsArgs, CloseArgs, NotifyArgs, OpenArgs};
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()
@@ -21,64 +23,48 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(|e| CliError::Input(format!("cannot start the async runtime: {e}")))
 }
 
-fn read_event(path: &std::path::Path) -> Result<Value, CliError> {
+pub(crate) fn read_event(path: &std::path::Path) -> Result<Value, CliError> {
     let bytes = read_input(path)?;
     serde_json::from_slice(&bytes).map_err(|e| CliError::Input(format!("event is not valid json: {e}")))
+}
+
+/// A progress bar over `len` steps, only for a person watching: piped or captured output stays clean.
+pub(crate) fn progress(len: usize) -> indicatif::ProgressBar {
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::new(u64::try_from(len).unwrap_or(u64::MAX))
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
+}
+
+/// `n word` or `n words`.
+pub(crate) fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 pub(crate) fn print_json(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string()));
 }
 
-pub fn enforce(a: &EnforceArgs, settings: &Settings) -> Result<ExitCode, CliError> {
-    let config = load_config(&a.aws.config)?;
-    let event = match &a.event {
-        Some(p) => read_event(p)?,
-        None => json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "breakglass-cli"}),
-    };
-    runtime()?.block_on(async {
-        let clients =
-            Clients::load(a.aws.endpoint_url.as_deref()).await.map_err(|e| CliError::Input(e.to_string()))?;
-        let accounts = accounts(&clients, &config).await?;
-        // The two-person rule's approvals, from the config's audit trail (signatures checked).
-        let audit = config.audit.clone();
-        let alarm = settings.alarm_topic_arn.clone();
-        let GuardPorts { mut enforcer, control } =
-            guard_ports(&clients, accounts, config, audit, &a.event_bus, alarm, a.dry_run);
-        // The CLI's dry run writes nothing anywhere, events and thus mails, records and digests
-        // included (the Lambda's DryRun setting does report them); what it would do is printed.
-        if a.dry_run {
-            enforcer.bus = enforcer.bus.withheld();
-        }
-        // The paths around the policy too: bucket settings and investigator trust (and the
-        // notification topic's subscriptions when BREAKGLASS_TOPIC_ARN and _SUBSCRIPTIONS are set).
-        let expected = settings.expected().map_err(|e| CliError::Input(e.to_string()))?;
-        let sentinel = breakglass_core::guard::sentinel::Sentinel {
-            config: &enforcer.config,
-            store: &enforcer.store,
-            bus: &enforcer.bus,
-            control: &control,
-            expected: &expected,
-            dry_run: a.dry_run,
-        };
-        let guard = Guard::<Aws> { enforcer: &enforcer, sentinel: &sentinel, fanout: None };
-        let summary = enforce_and_guard_event(&guard, &event, OffsetDateTime::now_utc())
-            .await
-            .map_err(enforce_error)?;
-        print_json(&summary);
-        Ok(ExitCode::SUCCESS)
-    })
-}
-
-/// An enforce error in its kind: what AWS refused is not worth retrying unchanged.
-fn enforce_error(e: breakglass_core::guard::enforce::EnforceError) -> CliError {
-    use breakglass_core::guard::enforce::EnforceError as E;
-    match &e {
-        E::Aws { source, .. } | E::Bus(source) | E::Queue(source) if !source.is_retryable() => {
-            CliError::AwsRefused(e.to_string())
-        }
-        _ => CliError::Aws(e.to_string()),
-    }
+/// What `notify --print` prints for each notification: the SNS Publish request it would send (its
+/// fields in the order they were always printed), or why nothing would be sent.
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+enum Printed {
+    Ignored {
+        ignored: String,
+    },
+    Publish {
+        /// SNS message attributes, by name.
+        attributes: std::collections::BTreeMap<String, String>,
+        message: breakglass_core::ports::Message,
+        message_structure: &'static str,
+        subject: String,
+    },
 }
 
 pub fn notify(a: &NotifyArgs, settings: &Settings) -> Result<ExitCode, CliError> {
@@ -89,15 +75,16 @@ pub fn notify(a: &NotifyArgs, settings: &Settings) -> Result<ExitCode, CliError>
         let incoming =
             breakglass_core::inbound::event::parse(&event).map_err(|e| CliError::Input(e.to_string()))?;
         for r in render_in(&config, &settings.scope(), &incoming, now) {
-            match r {
-                Rendered::Ignored(reason) => print_json(&json!({ "ignored": reason })),
-                Rendered::Send(n) => print_json(&json!({
-                    "subject": n.subject,
-                    "message": { "default": n.default.to_string(), "email": n.email },
-                    "message_structure": "json",
-                    "attributes": n.attributes.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<String, Value>>(),
-                })),
-            }
+            let printed = match r {
+                Rendered::Ignored(ignored) => Printed::Ignored { ignored },
+                Rendered::Send(n) => Printed::Publish {
+                    attributes: n.attributes.iter().cloned().collect(),
+                    message: n.message(),
+                    message_structure: "json",
+                    subject: n.subject,
+                },
+            };
+            print_json(&serde_json::to_value(&printed).map_err(|e| CliError::Input(e.to_string()))?);
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -202,15 +189,36 @@ pub(crate) async fn requester(clients: &Clients) -> Result<String, CliError> {
     Ok(me.arn.unwrap_or_else(|| "an unknown principal".into()))
 }
 
-pub(crate) fn operate_error(e: breakglass_core::access::operate::OperateError) -> CliError {
-    use breakglass_core::access::operate::OperateError as E;
+/// An operate error in its kind; a bucket not lawful names the command that shows it.
+pub(crate) fn operate_error(e: OperateError, config: &std::path::Path) -> CliError {
     match &e {
-        E::Aws { source, .. } | E::Bus(source) if !source.is_retryable() => {
+        OperateError::Aws { source, .. } | OperateError::Bus(source) if !source.is_retryable() => {
             CliError::AwsRefused(e.to_string())
         }
-        E::Aws { .. } | E::Bus(_) | E::NotVerified { .. } => CliError::Aws(e.to_string()),
+        OperateError::Aws { .. } | OperateError::Bus(_) | OperateError::NotVerified { .. } => {
+            CliError::Aws(e.to_string())
+        }
+        OperateError::Drift { .. } => CliError::Input(format!(
+            "{e}; see `{}`",
+            command_line(&["status"], Some(&config.to_string_lossy()), &[])
+        )),
         _ => CliError::Input(e.to_string()),
     }
+}
+
+/// `open` and `request` take the same arguments: `verb` with those `a` gave, pasteable (the
+/// command a refusal of the one names).
+pub(crate) fn change_command(verb: &str, a: &OpenArgs) -> String {
+    let c = &a.change;
+    let mut flags = vec![("--bucket", c.bucket.as_str())];
+    flags.extend(c.account.as_deref().map(|x| ("--account", x)));
+    flags.extend([
+        ("--reason", c.reason.as_str()),
+        ("--ticket", a.ticket.as_str()),
+        ("--duration", a.duration.as_str()),
+    ]);
+    flags.extend(a.readers.iter().map(|r| ("--reader", r.as_str())));
+    command_line(&[verb], Some(&c.aws.config.to_string_lossy()), &flags)
 }
 
 pub(crate) fn report(done: &breakglass_core::access::operate::Done, json_out: bool) {
@@ -249,7 +257,13 @@ pub fn open(a: &OpenArgs) -> Result<ExitCode, CliError> {
         let done =
             breakglass_core::access::operate::open(bucket, &op.store, &op.bus, &request, &op.who, op.now)
                 .await
-                .map_err(operate_error)?;
+                .map_err(|e| match e {
+                    OperateError::NeedsApproval(_) => CliError::Input(format!(
+                        "{e}; request it with `{}`, then another approver runs the command it prints",
+                        change_command("request", a)
+                    )),
+                    e => operate_error(e, &a.change.aws.config),
+                })?;
         report(&done, a.outcome.json);
         Ok(ExitCode::SUCCESS)
     })
@@ -270,8 +284,33 @@ pub fn close(a: &CloseArgs) -> Result<ExitCode, CliError> {
             op.now,
         )
         .await
-        .map_err(operate_error)?;
+        .map_err(|e| operate_error(e, &a.change.aws.config))?;
         report(&done, a.outcome.json);
         Ok(ExitCode::SUCCESS)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::change_command;
+    use crate::docs_commands::parse_printed as parse;
+    use crate::Command;
+    use breakglass_core::command::command_line;
+
+    /// The commands a refused `open` or `request` names parse as printed, with every argument the
+    /// refused one was given; so does the `status` a bucket not lawful names.
+    #[test]
+    fn the_printed_change_and_status_commands_parse() {
+        let given = "breakglass open --config 'my configs/b.toml' --bucket acme-logs --account 111122223333 \
+                     --reason 'incident 42: urgent' --ticket INC-42 --duration 1h30m --reader arn:aws:iam::111122223333:role/a --reader arn:aws:iam::111122223333:role/b";
+        let Command::Open(open) = parse(given) else { panic!("{given}") };
+        let Command::Request(request) = parse(&change_command("request", &open)) else { panic!() };
+        let Command::Open(again) = parse(&change_command("open", &request)) else { panic!() };
+        for a in [&request, &again] {
+            assert_eq!(format!("{:?}", a), format!("{open:?}"));
+        }
+        let status = command_line(&["status"], Some("my configs/b.toml"), &[]);
+        let Command::Status(s) = parse(&status) else { panic!("{status}") };
+        assert_eq!(s.aws.config.to_str(), Some("my configs/b.toml"));
+    }
 }

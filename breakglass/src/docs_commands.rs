@@ -188,6 +188,14 @@ fn placeholder(value: &str) -> bool {
     upper && value.chars().any(|c| c.is_ascii_uppercase()) || value.starts_with('<') || value.contains('…')
 }
 
+/// A command line as breakglass prints it, through the CLI's parser (the tests of printed commands).
+pub(crate) fn parse_printed(cmd: &str) -> super::Command {
+    match Cli::try_parse_from(words(cmd)) {
+        Ok(cli) => cli.command,
+        Err(e) => panic!("`{cmd}`: {e}"),
+    }
+}
+
 fn check(command: &str) -> Result<(), String> {
     let argv = words(&one_form(command));
     match Cli::try_parse_from(&argv) {

@@ -55,7 +55,7 @@ impl Exit {
             out.push_str(&format!("  {}  {}\n", e.code(), e.meaning()));
         }
         out.push_str(
-            "`status` checks every bucket: the worst outcome wins, 2 over 1 over 3 (a bucket not checked outweighs drift found in another).",
+            "`status` and `enforce` check every bucket: the worst outcome wins, 2 over 1 over 3 (a bucket not checked outweighs drift found in another); `enforce` exits 3 when it remediated a bucket (or would, with --dry-run).",
         );
         out
     }

@@ -18,10 +18,11 @@ use time::OffsetDateTime;
 use crate::exit::Exit;
 use crate::input::{load_config, CliError};
 use crate::HistoryArgs;
+use breakglass_core::command::command_line;
 
 pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
     let config = load_config(&a.trail.aws.config)?;
-    let Located { audit, prefix, place, .. } =
+    let Located { audit, prefix, place, account } =
         locate(&config, &a.trail.bucket, a.trail.account.as_deref(), a.from.audit_bucket.as_deref())?;
     let since = a.from.since.as_deref().map(parse_since).transpose()?;
     let now = OffsetDateTime::now_utc();
@@ -82,7 +83,11 @@ pub fn run(a: &HistoryArgs) -> Result<ExitCode, CliError> {
         };
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     } else {
-        print!("{}", human(&a.trail.bucket, &audit.bucket, &prefix, &entries, &reads, now));
+        let report = |window: &str| {
+            let at = TrailAt { account: account.as_deref(), audit_bucket: a.from.audit_bucket.as_deref() };
+            trail_command("report", &a.trail.aws.config, &a.trail.bucket, at, &[("--window", window)])
+        };
+        print!("{}", human(&a.trail.bucket, &audit.bucket, &prefix, &entries, &reads, now, &report));
         if problems > 0 {
             println!(
                 "\n{problems} problem(s) with the audit trail (warnings on stderr): records were hidden, \
@@ -231,6 +236,31 @@ fn read_count(window: &Entry, reads: &[ObjectRead], now: OffsetDateTime) -> (usi
     (ok.len(), ok.iter().map(|r| r.bytes).sum())
 }
 
+/// Where a bucket's trail was read beyond its name: its account (organisation mode) and the audit
+/// bucket when `--audit-bucket` named another than the config's.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TrailAt<'a> {
+    pub(crate) account: Option<&'a str>,
+    pub(crate) audit_bucket: Option<&'a str>,
+}
+
+/// `breakglass history` or `report` (`verb`) of the trail just read, pasteable: the config, the
+/// bucket and what found its trail, then `extra`.
+pub(crate) fn trail_command(
+    verb: &str,
+    config: &std::path::Path,
+    bucket: &str,
+    at: TrailAt<'_>,
+    extra: &[(&str, &str)],
+) -> String {
+    let mut flags = vec![("--bucket", bucket)];
+    flags.extend(at.account.map(|x| ("--account", x)));
+    flags.extend(at.audit_bucket.map(|x| ("--audit-bucket", x)));
+    flags.extend_from_slice(extra);
+    command_line(&[verb], Some(&config.to_string_lossy()), &flags)
+}
+
+/// `report` gives the `breakglass report` command of a window by its id.
 fn human(
     bucket: &str,
     audit_bucket: &str,
@@ -238,6 +268,7 @@ fn human(
     entries: &[Entry],
     reads: &[ObjectRead],
     now: OffsetDateTime,
+    report: &dyn Fn(&str) -> String,
 ) -> String {
     let mut out = format!("History of {bucket}, newest first (audit trail s3://{audit_bucket}/{prefix})\n");
     if entries.is_empty() {
@@ -280,11 +311,8 @@ fn human(
                     let _ = writeln!(out, "  expiry    {}", when(x));
                 }
                 let (objects, bytes) = read_count(e, reads, now);
-                let _ = writeln!(
-                    out,
-                    "  read      {objects} object(s), {bytes} bytes (breakglass report --bucket {bucket} --window {})",
-                    breakglass_core::time::format_time(opened.time)
-                );
+                let window = breakglass_core::time::format_time(opened.time);
+                let _ = writeln!(out, "  read      {objects} object(s), {bytes} bytes ({})", report(&window));
                 match closed {
                     Some(c) => {
                         let how = match c.kind.as_str() {
@@ -317,4 +345,38 @@ fn human(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use breakglass_core::trail::report::csv_command;
+
+    use super::{trail_command, TrailAt};
+    use crate::docs_commands::parse_printed as parse;
+    use crate::Command;
+
+    /// The `report` that `history` prints under a window, the `history` that `report` names for a
+    /// window it does not know, and the `report --csv` under a window's first objects parse as
+    /// printed, with what found the trail.
+    #[test]
+    fn the_printed_trail_commands_parse() {
+        let config = std::path::Path::new("my configs/breakglass.toml");
+        let window = "2026-11-24T10:00:00Z";
+        for (account, audit_bucket) in [(None, None), (Some("111122223333"), Some("acme-audit"))] {
+            let at = TrailAt { account, audit_bucket };
+            let cmd = trail_command("report", config, "acme-logs", at, &[("--window", window)]);
+            let Command::Report(r) = parse(&cmd) else { panic!("{cmd}") };
+            assert_eq!(r.trail.aws.config, config);
+            assert_eq!((r.trail.bucket.as_str(), r.trail.account.as_deref()), ("acme-logs", account));
+            assert_eq!(r.from.audit_bucket.as_deref(), audit_bucket);
+            assert_eq!(r.window.as_deref(), Some(window));
+            let cmd = trail_command("history", config, "acme-logs", at, &[]);
+            let Command::History(h) = parse(&cmd) else { panic!("{cmd}") };
+            assert_eq!((h.trail.aws.config.as_path(), h.trail.account.as_deref()), (config, account));
+            assert_eq!(h.from.audit_bucket.as_deref(), audit_bucket);
+            let cmd = csv_command("acme-logs", account, window, config.to_str());
+            let Command::Report(r) = parse(&cmd) else { panic!("{cmd}") };
+            assert!(r.csv && r.window.as_deref() == Some(window) && r.trail.account.as_deref() == account);
+        }
+    }
 }

@@ -6,6 +6,7 @@ mod aws_cmd;
 mod config_cmd;
 #[cfg(test)]
 mod docs_commands;
+mod enforce_cmd;
 mod exit;
 mod history_cmd;
 mod input;
@@ -34,7 +35,9 @@ enum Command {
     /// Canonicalise, hash, render, classify, diff and evaluate bucket policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
-    /// One reconcile pass of the enforcer: every bucket, or the bucket of one event.
+    /// One reconcile pass of the enforcer: every bucket, a few at once, each on its line (an error
+    /// in place), then a summary line (exit 3 if any was remediated, or would be with --dry-run; 1
+    /// or 2 if any could not be reconciled); or, with --event, the Lambda's answer to that event.
     Enforce(EnforceArgs),
     /// What the notifier sends for an event (with --print: show the SNS Publish request instead).
     Notify(NotifyArgs),
@@ -301,6 +304,9 @@ struct EnforceArgs {
     /// Report what would be done, write nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Machine-readable output (with --event the answer is always JSON).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -451,7 +457,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Policy(cmd) => policy_cmd::run(cmd),
-        Command::Enforce(a) => aws_cmd::enforce(&a, &Settings::from_env()),
+        Command::Enforce(a) => enforce_cmd::enforce(&a, &Settings::from_env()),
         Command::Notify(a) => aws_cmd::notify(&a, &Settings::from_env()),
         Command::Status(a) => status_cmd::status(&a),
         Command::Open(a) => aws_cmd::open(&a),

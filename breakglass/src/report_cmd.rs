@@ -10,7 +10,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::exit::Exit;
-use crate::history_cmd::{locate, parse_since, read_trail, Located};
+use crate::history_cmd::{locate, parse_since, read_trail, trail_command, Located, TrailAt};
 use crate::input::{load_config, CliError};
 use crate::ReportArgs;
 
@@ -38,9 +38,12 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode, CliError> {
         (Some(id), _) => {
             let w = all.iter().find(|e| breakglass_core::time::format_time(e.start()) == *id).copied();
             vec![w.ok_or_else(|| {
+                let at =
+                    TrailAt { account: account.as_deref(), audit_bucket: a.from.audit_bucket.as_deref() };
+                let history = trail_command("history", &a.trail.aws.config, &a.trail.bucket, at, &[]);
                 CliError::Input(format!(
-                    "no window `{id}` in the history of `{}`: `breakglass history --bucket {}` lists them",
-                    a.trail.bucket, a.trail.bucket
+                    "no window `{id}` in the history of `{}`: `{history}` lists them",
+                    a.trail.bucket
                 ))
             })?]
         }
@@ -77,7 +80,8 @@ pub fn run(a: &ReportArgs) -> Result<ExitCode, CliError> {
             a.trail.bucket, audit.bucket
         );
     } else {
-        let texts: Vec<String> = reports.iter().map(report::text).collect();
+        let path = a.trail.aws.config.to_string_lossy();
+        let texts: Vec<String> = reports.iter().map(|r| report::text(r, Some(&path))).collect();
         print!("{}", texts.join("\n"));
     }
     // Reads outside a grant, like a bucket that is not lawful, deserve attention: exit 3.

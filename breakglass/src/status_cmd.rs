@@ -2,7 +2,6 @@
 //! a failing bucket with its error in place; a summary line; the exit code by the worst outcome.
 
 use std::fmt::Write as _;
-use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use breakglass_aws::{Clients, S3Store};
@@ -13,7 +12,7 @@ use futures_util::stream::{self, StreamExt as _};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::aws_cmd::{accounts, print_json, runtime};
+use crate::aws_cmd::{accounts, plural, print_json, progress, runtime};
 use crate::exit::Exit;
 use crate::input::{load_config, CliError};
 use crate::{AwsArgs, StatusArgs};
@@ -71,8 +70,6 @@ impl Summary {
     }
 
     fn line(&self) -> String {
-        let plural =
-            |n: usize, word: &str| if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") };
         format!(
             "{}: {} closed/lawful, {} drift, {}",
             plural(self.buckets, "bucket"),
@@ -113,12 +110,7 @@ pub fn status(a: &StatusArgs) -> Result<ExitCode, CliError> {
         let clients =
             Clients::load(endpoint_url.as_deref()).await.map_err(|e| CliError::Input(e.to_string()))?;
         let store = S3Store::routed(&clients, accounts(&clients, &config).await?, &config);
-        // A bar only for a person watching: piped or captured output stays clean.
-        let bar = if std::io::stderr().is_terminal() {
-            indicatif::ProgressBar::new(u64::try_from(chosen.len()).unwrap_or(u64::MAX))
-        } else {
-            indicatif::ProgressBar::hidden()
-        };
+        let bar = progress(chosen.len());
         let pending = chosen.iter().map(|b| {
             let (store, bar, config) = (&store, &bar, &config);
             async move {
@@ -138,7 +130,7 @@ pub fn status(a: &StatusArgs) -> Result<ExitCode, CliError> {
         eprintln!(
             "breakglass: {} of {} could not be checked (each error is on its bucket's line)",
             summary.errors,
-            if summary.buckets == 1 { "1 bucket".to_owned() } else { format!("{} buckets", summary.buckets) }
+            plural(summary.buckets, "bucket")
         );
     }
     if a.json {

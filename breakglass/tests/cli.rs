@@ -716,3 +716,33 @@ fn help_lists_the_exit_codes() {
         assert!(o.stdout.contains(line), "{line}: {}", o.stdout);
     }
 }
+
+/// `notify --print`: the SNS Publish request the notifier would send, or why it sends none.
+#[test]
+fn notify_print_shows_the_publish_request() {
+    let event = |bucket: &str| {
+        serde_json::json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.s3", "id": "ev-1",
+            "account": "111122223333", "region": "eu-central-1",
+            "detail": {"eventID": "ct-1", "eventSource": "s3.amazonaws.com", "eventName": "PutBucketPolicy", "eventTime": "2026-11-24T11:59:58Z",
+                "awsRegion": "eu-central-1", "recipientAccountId": "111122223333",
+                "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/mallory"},
+                "requestParameters": {"bucketName": bucket, "policy": "{}"}}})
+        .to_string()
+    };
+    let args = ["notify", "--config", &config(), "--event", "-", "--print"];
+    let out = run(&args, event("acme-cloudtrail-logs").as_bytes());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let j: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let keys: Vec<&str> = j.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["attributes", "message", "message_structure", "subject"], "{}", out.stdout);
+    assert_eq!(j["message_structure"], "json");
+    assert_eq!(j["attributes"]["bucket"], "acme-cloudtrail-logs");
+    let default: serde_json::Value = serde_json::from_str(j["message"]["default"].as_str().unwrap()).unwrap();
+    assert_eq!(default["subject"], j["subject"], "the document for machines is a JSON string");
+    assert!(j["message"]["email"].as_str().unwrap().contains("acme-cloudtrail-logs"));
+
+    let out = run(&args, event("not-protected").as_bytes());
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let j: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(j, serde_json::json!({"ignored": "bucket `not-protected` is not protected"}));
+}

@@ -7,7 +7,7 @@
 //!
 //! | room | what | used by |
 //! |---|---|---|
-//! | ground: [`time`], [`guarded`], [`events`], [`notice`], [`metrics`], [`ports`] | the vocabulary: times, the guarded calls, the bus events, the notification document and the metrics' format (leaves), the ports | all |
+//! | ground: [`time`], [`guarded`], [`events`], [`notice`], [`metrics`], [`command`], [`ports`] | the vocabulary: times, the guarded calls, the bus events, the notification document, the metrics' format and the printed command lines (leaves), the ports | all |
 //! | [`inbound`] | reading what arrives: CloudTrail events, object reads, the account/region routing check | enforcer, notifier, recorder |
 //! | [`organisation`] | the organisation's SCP and its templates | CLI |
 //! | [`trail`] | the audit trail: written, read back as history (tamper evidence included), the recorder's reads and the window reports | all four Lambdas, CLI |
@@ -20,6 +20,7 @@
 /// audit record, every log line of the functions and the stacks' `Version` output.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+pub mod command;
 pub mod events;
 pub mod guarded;
 pub mod metrics;

@@ -54,10 +54,23 @@ pub struct Notification {
     pub second_channel: bool,
 }
 
+/// The SNS `Message` for `MessageStructure=json`: the document for machines (a string, as SNS wants
+/// it) and the mail's text for email subscriptions.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Message {
+    pub default: String,
+    pub email: String,
+}
+
 impl Notification {
-    /// The SNS `Message` for `MessageStructure=json`.
+    pub fn message(&self) -> Message {
+        Message { default: self.default.to_string(), email: self.email.clone() }
+    }
+
+    /// [`Notification::message`] as the text SNS is sent.
     pub fn message_json(&self) -> String {
-        serde_json::json!({ "default": self.default.to_string(), "email": self.email }).to_string()
+        // Two strings always serialise.
+        serde_json::to_string(&self.message()).unwrap_or_default()
     }
 }
 

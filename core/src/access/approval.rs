@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
 use crate::access::operate::grant_of;
+use crate::command::command_line;
 use crate::events::{AccessRequest, Decision};
 use crate::trail::audit::Body;
 
@@ -24,7 +25,7 @@ pub const EXPIRY_SLACK: Duration = Duration::minutes(1);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
-    #[error("bucket `{0}` has no two-person rule: open it with `breakglass open`")]
+    #[error("bucket `{0}` has no two-person rule: it is opened directly")]
     NotTwoPerson(String),
     #[error("a {0} is required")]
     Missing(&'static str),
@@ -179,7 +180,6 @@ pub fn decide(
     })
 }
 
-/// The access requests and decisions among a bucket's audit records (their `detail`).
 /// The `breakglass approve|deny` command for request `id`, pasteable as printed: the bucket, the
 /// account in organisation mode, and `--config` when the caller knows the path (the mail does not:
 /// it tells the reader to set `BREAKGLASS_CONFIG` instead).
@@ -190,27 +190,12 @@ pub fn decide_command(
     account: Option<&str>,
     config: Option<&str>,
 ) -> String {
-    let mut cmd = format!("breakglass {verb} {}", shell_word(id));
-    if let Some(c) = config {
-        cmd.push_str(&format!(" --config {}", shell_word(c)));
-    }
-    cmd.push_str(&format!(" --bucket {}", shell_word(bucket)));
-    if let Some(a) = account {
-        cmd.push_str(&format!(" --account {}", shell_word(a)));
-    }
-    cmd
+    let mut flags = vec![("--bucket", bucket)];
+    flags.extend(account.map(|a| ("--account", a)));
+    command_line(&[verb, id], config, &flags)
 }
 
-/// `w` as one POSIX shell word: bare when it is plain, else single-quoted.
-fn shell_word(w: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-:=@+,".contains(c);
-    if !w.is_empty() && w.chars().all(plain) {
-        w.to_owned()
-    } else {
-        format!("'{}'", w.replace('\'', "'\\''"))
-    }
-}
-
+/// The access requests and decisions among a bucket's audit records (their `detail`).
 pub fn from_records(records: &[Value]) -> (Vec<AccessRequest>, Vec<Decision>) {
     let bodies: Vec<Body> = records.iter().filter_map(|r| Body::deserialize(r).ok()).collect();
     of_bodies(&bodies)

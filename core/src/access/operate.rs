@@ -29,7 +29,9 @@ pub enum OperateError {
     BadDuration,
     #[error(transparent)]
     Grant(#[from] GrantError),
-    #[error("bucket `{bucket}` is not in a lawful state ({state}); run `breakglass status` and have it closed or investigated before opening")]
+    #[error(
+        "bucket `{bucket}` is not in a lawful state ({state}): have it closed or investigated before opening"
+    )]
     Drift { bucket: String, state: String },
     #[error("bucket `{bucket}`: {source}")]
     Aws { bucket: String, source: PortError },
@@ -37,7 +39,9 @@ pub enum OperateError {
     NotVerified { bucket: String, found: String },
     #[error("the policy was written but the request event could not be published: {0}")]
     Bus(PortError),
-    #[error("bucket `{0}` is under the two-person rule: `breakglass request` it, and another approver runs `breakglass approve`")]
+    #[error(
+        "bucket `{0}` is under the two-person rule: it opens on a request that another approver approves"
+    )]
     NeedsApproval(String),
 }
 

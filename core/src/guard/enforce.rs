@@ -6,30 +6,13 @@
 
 use breakglass_config::{BucketConfig, Config};
 use canonical_policies::{classify, classify_text, diff_nearest, Classification, Policy, PolicyHash, State};
-use futures_util::stream::{self, StreamExt};
-use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::access::approval::NoRecords;
-use crate::events::{
-    DigestCause, DigestEntry, Exposure, OwnEvent, PolicyAfter, PolicyState, Remediation, RemediationDigest,
-    Trigger,
-};
-use crate::guarded::{GuardedCall, Target};
-use crate::inbound::event::{ApiCall, Incoming};
+use crate::events::{Exposure, OwnEvent, PolicyAfter, PolicyState, Remediation, Trigger};
+use crate::guarded::GuardedCall;
+use crate::inbound::event::ApiCall;
 use crate::ports::{BucketRecords, EventBus, PolicyStore, PortError};
-
-/// How many buckets the sweep reads at once: S3 answers GetBucketPolicy in tens of milliseconds, so
-/// eight at a time sweeps about 8,000 buckets within the 30-second timeout, far below S3's rate limits.
-const SWEEP_CONCURRENCY: usize = 8;
-
-/// All reports, or the first error after logging every one: nothing is skipped because of another.
-fn every_one(
-    results: impl IntoIterator<Item = Result<Report, EnforceError>>,
-) -> Result<Vec<Report>, EnforceError> {
-    let (reports, first) = tried_all(results, "bucket not reconciled");
-    first.map_or(Ok(reports), Err)
-}
 
 /// Every success, and the first error after logging every one (`not_done` says what each error
 /// left undone): one bucket, role or topic that fails must not hide the others.
@@ -134,6 +117,8 @@ impl Cause {
 pub struct Report {
     pub bucket: String,
     pub before: String,
+    /// The live state's word before: `closed`, `open`, `expired` or `drift`.
+    pub before_state: &'static str,
     pub before_hash: Option<PolicyHash>,
     pub outcome: Outcome,
     pub reason: Option<String>,
@@ -156,130 +141,6 @@ pub struct Enforcer<S, B, T = NoRecords> {
 }
 
 impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
-    /// Handles one incoming event. Buckets not in the config and calls that AWS refused (attempts) are
-    /// skipped with a log line; a schedule reconciles every bucket.
-    pub async fn handle(
-        &self,
-        incoming: &Incoming,
-        now: OffsetDateTime,
-    ) -> Result<Vec<Report>, EnforceError> {
-        match incoming {
-            Incoming::Schedule { .. } => self.sweep(self.config.buckets.iter().collect(), now).await,
-            Incoming::Custom { detail_type, detail, .. } if detail_type == "breakglass reconcile" => {
-                let only = detail.get("bucket").and_then(Value::as_str);
-                self.sweep(
-                    self.config.buckets.iter().filter(|b| only.is_none_or(|o| o == b.name)).collect(),
-                    now,
-                )
-                .await
-            }
-            Incoming::Custom { detail_type, .. } => {
-                // Our own remediation and request events: acting on them could loop.
-                tracing::info!(detail_type = detail_type.as_str(), "ignoring breakglass event");
-                Ok(Vec::new())
-            }
-            Incoming::ApiCalls(calls) => {
-                // In order, one after the other: a batch of records may name the same bucket twice.
-                let mut results = Vec::with_capacity(calls.len());
-                for call in calls {
-                    match self.on_call(call, now).await {
-                        Ok(reports) => results.extend(reports.into_iter().map(Ok)),
-                        Err(e) => results.push(Err(e)),
-                    }
-                }
-                every_one(results)
-            }
-        }
-    }
-
-    /// Reconciles every bucket, a few at a time. One bucket's failure (deleted, unreadable, a write S3
-    /// keeps throttling) must not leave the others unswept: all are tried, then the first error is
-    /// returned so that Lambda retries and the error alarm fires.
-    async fn sweep(
-        &self,
-        buckets: Vec<&BucketConfig>,
-        now: OffsetDateTime,
-    ) -> Result<Vec<Report>, EnforceError> {
-        // Futures are lazy: building them all first starts nothing; `buffered` runs eight at once.
-        let pending: Vec<_> =
-            buckets.into_iter().map(|bucket| self.reconcile_quietly(bucket, None, now)).collect();
-        let done = stream::iter(pending).buffered(SWEEP_CONCURRENCY).collect::<Vec<_>>().await;
-        let (results, events): (Vec<_>, Vec<_>) = done.into_iter().unzip();
-        let published = self.publish(events.into_iter().flatten().collect(), now).await;
-        let reports = every_one(results)?;
-        published.map(|()| reports).map_err(EnforceError::Bus)
-    }
-
-    /// Puts the remediations of one sweep on the bus. Many unlawful policies at once (a base
-    /// statement changed, a script gone wrong): one digest mail instead of a storm; every remediation
-    /// still gets its own event, record and message for machines, marked as part of the digest so
-    /// that email subscriptions skip it. Planned closes after expiry are not part of it: stakeholders
-    /// expect those one by one. Every event is tried; the first failure is returned.
-    pub(crate) async fn publish(
-        &self,
-        mut events: Vec<Remediation>,
-        now: OffsetDateTime,
-    ) -> Result<(), PortError> {
-        let digested: Vec<usize> =
-            events.iter().enumerate().filter(|(_, e)| e.before.state != "expired").map(|(i, _)| i).collect();
-        let digest = (digested.len() > DIGEST_THRESHOLD).then(|| digest_of(&events, &digested, now));
-        if let Some(d) = &digest {
-            for i in &digested {
-                if let Some(e) = events.get_mut(*i) {
-                    e.digest = Some(d.id.clone());
-                }
-            }
-        }
-        let mut first_bus_error = None;
-        for e in events {
-            if let Err(err) = self.bus.put(&OwnEvent::Remediation(e).to_bus()).await {
-                first_bus_error.get_or_insert(err);
-            }
-        }
-        if let Some(d) = digest {
-            if let Err(err) = self.bus.put(&OwnEvent::RemediationDigest(d).to_bus()).await {
-                first_bus_error.get_or_insert(err);
-            }
-        }
-        first_bus_error.map_or(Ok(()), Err)
-    }
-
-    /// What one call calls for: its bucket reconciled, or every bucket when it names none.
-    async fn on_call(&self, call: &ApiCall, now: OffsetDateTime) -> Result<Vec<Report>, EnforceError> {
-        let Some(guarded) = call.guarded() else {
-            tracing::info!(event = call.event.name.as_str(), "not a guarded call; ignored");
-            return Ok(Vec::new());
-        };
-        if guarded.target() != Target::Bucket {
-            // Roles, keys, topics: the sentinel and the notifier's.
-            return Ok(Vec::new());
-        }
-        let Some(name) = call.bucket.as_deref() else {
-            // A guarded bucket call that names no bucket may have touched any of them: check all (in
-            // organisation mode, all of the account it came from).
-            tracing::warn!(
-                event = call.event.name.as_str(),
-                "guarded call names no bucket; sweeping every bucket it may have touched"
-            );
-            let reports = self.sweep(crate::inbound::route::buckets_of(&self.config, call), now).await?;
-            return Ok(reports);
-        };
-        let Some(bucket) = self.config.bucket(name) else {
-            tracing::info!(bucket = name, "bucket not protected; ignored");
-            return Ok(Vec::new());
-        };
-        if let Some(code) = &call.error.code {
-            // AWS refused the call: nothing changed. The notifier reports the attempt.
-            tracing::info!(bucket = bucket.name.as_str(), error = code.as_str(), "attempt; not remediated");
-            return Ok(Vec::new());
-        }
-        if !guarded.touches_policy() {
-            self.report_exposure(bucket, guarded, call).await?;
-        }
-        // Level-triggered: every guarded call on a protected bucket is a reason to look at the policy.
-        self.reconcile(bucket, Some(call), now).await.map(|r| vec![r])
-    }
-
     /// Reconciles one bucket against its templates, and tells the bus what it remediated.
     pub async fn reconcile(
         &self,
@@ -328,6 +189,7 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
         let mut report = Report {
             bucket: bucket.name.clone(),
             before: c.to_string(),
+            before_state: c.state.word(),
             before_hash: c.hash,
             outcome: Outcome::Lawful,
             reason: None,
@@ -414,7 +276,7 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
 
     /// ACL, public-access-block and ownership changes that weaken the bucket: reported on the bus, and
     /// public access blocked again where the config says so.
-    async fn report_exposure(
+    pub(crate) async fn report_exposure(
         &self,
         bucket: &BucketConfig,
         guarded: GuardedCall,
@@ -518,42 +380,6 @@ pub fn exposure(guarded: GuardedCall, call: &ApiCall) -> Option<String> {
             Some("object ownership controls were removed, which turns ACLs back on".to_owned())
         }
         _ => None,
-    }
-}
-
-/// More remediations than this in one sweep are mailed as one digest.
-pub const DIGEST_THRESHOLD: usize = 5;
-
-/// The digest of the remediations at `digested` (indices into `events`).
-fn digest_of(events: &[Remediation], digested: &[usize], now: OffsetDateTime) -> RemediationDigest {
-    use sha2::Digest as _;
-    let members: Vec<&Remediation> = digested.iter().filter_map(|i| events.get(*i)).collect();
-    let mut causes: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-    for e in &members {
-        *causes.entry(e.reason.clone().unwrap_or_else(|| "not given".into())).or_default() += 1;
-    }
-    let mut causes: Vec<(String, usize)> = causes.into_iter().collect();
-    causes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let seed: String = members.iter().map(|e| format!("{}\n", e.bucket)).collect();
-    let id = crate::trail::audit::hex(&sha2::Sha256::digest(format!("{seed}{now}").as_bytes()));
-    RemediationDigest {
-        schema: "breakglass.remediation-digest/1".into(),
-        id: id.get(..16).unwrap_or(&id).to_owned(),
-        count: members.len(),
-        common_cause: match causes.as_slice() {
-            [(cause, n)] if *n == members.len() => Some(cause.clone()),
-            _ => None,
-        },
-        causes: causes.into_iter().map(|(cause, count)| DigestCause { cause, count }).collect(),
-        buckets: members
-            .iter()
-            .map(|e| DigestEntry {
-                bucket: e.bucket.clone(),
-                outcome: e.outcome.clone(),
-                before: e.before.state.clone(),
-            })
-            .collect(),
-        time: canonical_policies::format_expiry(now),
     }
 }
 

@@ -1,9 +1,11 @@
-//! Keeping the buckets closed: the enforcer ([`enforce`]: level-triggered, never opens), the
-//! sentinel over what breakglass depends on ([`sentinel`], [`watch`]), the fanned-out sweep
-//! ([`sweep`]) and the discovery of new buckets ([`discovery`]).
+//! Keeping the buckets closed: the enforcer ([`enforce`]: level-triggered, never opens; [`pass`]:
+//! what an event asks of it, the inline sweep), the sentinel over what breakglass depends on
+//! ([`sentinel`], [`watch`]), the fanned-out sweep ([`sweep`]) and the discovery of new buckets
+//! ([`discovery`]).
 
 pub mod discovery;
 pub mod enforce;
+pub mod pass;
 pub mod sentinel;
 pub mod sweep;
 pub mod watch;

@@ -99,7 +99,7 @@ pub(super) fn unreadable(u: &UnreadableEvents, d: &Value, id: Option<&str>) -> R
 pub(super) fn window_report(r: &WindowReport, d: &Value, id: Option<&str>) -> Rendered {
     let bucket = r.bucket.as_str();
     let mut email = String::new();
-    section(&mut email, "Access report", report::text(r).trim_end());
+    section(&mut email, "Access report", report::text(r, None).trim_end());
     let (subject, severity) = if r.is_alert() {
         (
             format!(

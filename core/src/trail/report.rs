@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::command::command_line;
 use crate::events::ObjectRead;
 use crate::events::{DeniedBy, ReaderSummary, WindowOpening, WindowReads, WindowReport};
 use crate::ports::{AuditReader, PortError};
@@ -136,8 +137,9 @@ fn duration(seconds: i64) -> String {
     }
 }
 
-/// The report in words: the mail's body and `breakglass report`'s output.
-pub fn text(r: &WindowReport) -> String {
+/// The report in words: the mail's body and `breakglass report`'s output (`config`: the config's
+/// path for the command it names, `None` in the mail, whose reader sets `BREAKGLASS_CONFIG`).
+pub fn text(r: &WindowReport, config: Option<&str>) -> String {
     let mut out = String::new();
     let closed = match (&r.closed_at, &r.closed_by) {
         (Some(at), Some(by)) => format!("closed {at} by {by}"),
@@ -180,13 +182,9 @@ pub fn text(r: &WindowReport) -> String {
             let _ = writeln!(out, "  {}", o.line());
         }
         if r.read.reads > r.read.first_objects.len() {
-            let _ = writeln!(
-                out,
-                "  … {} more: breakglass report --bucket {} --window {} --csv",
-                r.read.reads - r.read.first_objects.len(),
-                r.bucket,
-                r.window
-            );
+            let more = r.read.reads - r.read.first_objects.len();
+            let cmd = csv_command(&r.bucket, r.account.as_deref(), &r.window, config);
+            let _ = writeln!(out, "  … {more} more: {cmd}");
         }
     }
     if r.outside_count > 0 {
@@ -209,6 +207,15 @@ pub fn text(r: &WindowReport) -> String {
 }
 
 /// Every read of `reports` windows, one CSV line each (through [`crate::trail::csv`]): for a spreadsheet.
+/// The `breakglass report --csv` of one window, which lists every read: `config` as in
+/// [`crate::command::command_line`].
+pub fn csv_command(bucket: &str, account: Option<&str>, window: &str, config: Option<&str>) -> String {
+    let mut flags = vec![("--bucket", bucket)];
+    flags.extend(account.map(|a| ("--account", a)));
+    flags.push(("--window", window));
+    command_line(&["report", "--csv"], config, &flags)
+}
+
 pub fn csv(rows: &[(String, ObjectRead)]) -> String {
     let mut out = crate::trail::csv::row(&[
         "window",

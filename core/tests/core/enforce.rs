@@ -327,3 +327,39 @@ async fn many_remediations_in_one_sweep_are_one_digest_mail_and_one_record_each(
         .iter()
         .all(|x| x.detail_type == "breakglass remediation" && x.detail.get("digest").is_none()));
 }
+
+/// The sweep answers for every bucket, in the config's order, a failing one with its error in
+/// place and the others still reconciled; the Lambda's answer is the error, after all that.
+#[tokio::test(flavor = "current_thread")]
+async fn the_sweep_answers_for_every_bucket_in_order() {
+    let e = enforcer();
+    *e.store.fail_bucket.lock().unwrap() = Some(BUCKET.into());
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let swept = e
+        .sweep(e.config.buckets.iter().collect(), now(), &|| {
+            done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })
+        .await;
+    let names: Vec<&str> = swept.buckets.iter().map(|c| c.bucket.as_str()).collect();
+    let config_order: Vec<&str> = e.config.buckets.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, config_order);
+    assert_eq!(done.into_inner(), config_order.len());
+    let failed = swept.buckets[0].result.as_ref().unwrap_err();
+    assert!(failed.to_string().contains(BUCKET) && failed.to_string().contains("NoSuchBucket"), "{failed}");
+    for other in &swept.buckets[1..] {
+        let report = other.result.as_ref().unwrap();
+        assert_eq!((report.outcome.clone(), report.before_state), (Outcome::Closed, "drift"), "{report:?}");
+    }
+    assert_eq!(swept.published, Ok(()));
+    assert_eq!(e.bus.0.lock().unwrap().len(), config_order.len() - 1, "the others' remediations published");
+    assert!(swept.into_result().unwrap_err().to_string().contains("NoSuchBucket"));
+
+    // A dry run answers the same way and writes nothing.
+    let mut dry = enforcer();
+    dry.dry_run = true;
+    *dry.store.fail_bucket.lock().unwrap() = Some("acme-vpc-flow-logs".into());
+    let swept = dry.sweep(dry.config.buckets.iter().collect(), now(), &|| {}).await;
+    assert_eq!(swept.buckets[0].result.as_ref().unwrap().outcome, Outcome::WouldClose);
+    assert!(swept.buckets[1].result.is_err());
+    assert_eq!(*dry.store.writes.lock().unwrap(), 0);
+}

@@ -438,7 +438,7 @@ async fn the_access_report_after_a_close_counts_every_reader_and_flags_reads_out
     assert_eq!(r.outside_count, 1);
     assert!(r.is_alert());
     assert_eq!(r.denied, 1);
-    let text = breakglass_core::trail::report::text(r);
+    let text = breakglass_core::trail::report::text(r, None);
     assert!(text.contains("ALERT: 1 read(s) by principals the grant does NOT name"), "{text}");
     assert!(text.contains("open 1 h"), "{text}");
 

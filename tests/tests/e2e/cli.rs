@@ -20,18 +20,20 @@ async fn status_shows_drift_and_enforce_repairs_it() {
     assert!(out.contains("the bucket has no policy"), "{out}");
 
     stack.drain(&stack.own_events).await;
+    // Drift found: exit 3, with or without --dry-run.
     let (code, out, err) = breakglass(&moto.endpoint, &["enforce", "--config", &config, "--dry-run"]);
-    assert_eq!(code, 0, "{err}");
-    assert!(out.contains("\"dry-run\""), "{out}");
+    assert_eq!(code, 3, "{err}");
+    assert!(out.ends_with("2 buckets: 0 closed/lawful, 2 would remediate, 0 errors\n"), "{out}");
     let (code, _, _) = breakglass(&moto.endpoint, &["status", "--config", &config]);
     assert_eq!(code, 3, "a dry run writes nothing");
     // Nor puts anything on the bus: no remediation event, no digest, so no mail and no record.
     let own = stack.drain(&stack.own_events).await;
     assert!(own.is_empty(), "a dry run puts nothing on the bus: {own:?}");
 
-    let (code, out, err) = breakglass(&moto.endpoint, &["enforce", "--config", &config]);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(out.matches("\"closed\"").count(), 2, "{out}");
+    let (code, out, err) = breakglass(&moto.endpoint, &["enforce", "--config", &config, "--json"]);
+    assert_eq!(code, 3, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["summary"]["remediated"], 2, "{out}");
     // The queue does see the CLI's events: the empty drain above is not a deaf queue.
     let own = stack.drain(&stack.own_events).await;
     assert!(own.iter().any(|e| e["detail-type"] == "breakglass remediation"), "{own:?}");
@@ -63,21 +65,16 @@ async fn status_reports_every_bucket_when_one_is_missing() {
 
     let (code, out, err) = breakglass(&moto.endpoint, &["status", "--config", &config]);
     assert_eq!(code, 2, "{out}{err}");
-    let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 4, "{out}");
-    assert!(lines[0].starts_with("acme-cloudtrail-logs") && lines[0].contains("closed"), "{out}");
-    assert!(lines[1].starts_with("acme-missing-logs") && lines[1].contains("NoSuchBucket"), "{out}");
-    assert!(lines[2].starts_with("acme-vpc-flow-logs") && lines[2].contains("closed"), "{out}");
-    assert_eq!(lines[3], "3 buckets: 2 closed/lawful, 0 drift, 1 error", "{out}");
+    every_bucket_on_its_line(
+        &out,
+        ["closed", "NoSuchBucket", "closed"],
+        "3 buckets: 2 closed/lawful, 0 drift, 1 error",
+    );
     assert_eq!(err.lines().count(), 1, "{err}");
 
     let (code, out, _) = breakglass(&moto.endpoint, &["status", "--config", &config, "--json"]);
     assert_eq!(code, 2, "{out}");
-    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let states: Vec<&str> =
-        j["buckets"].as_array().unwrap().iter().map(|b| b["state"].as_str().unwrap()).collect();
-    assert_eq!(states, ["closed", "error", "closed"], "{out}");
-    assert!(j["buckets"][1]["error"].as_str().unwrap().contains("NoSuchBucket"), "{out}");
+    let j = every_bucket_in_json(&out, "state", ["closed", "error", "closed"]);
     assert_eq!(
         j["summary"],
         serde_json::json!({"buckets": 3, "lawful": 2, "drift": 0, "errors": 1, "exit_code": 2})
@@ -89,13 +86,46 @@ async fn status_reports_every_bucket_when_one_is_missing() {
     assert_eq!(code, 2, "{out}");
     assert!(out.ends_with("3 buckets: 1 closed/lawful, 1 drift, 1 error\n"), "{out}");
 
-    // `enforce` sweeps the others all the same and names the missing one: exit 2, not worth a retry.
+    // `enforce` reports every bucket the same way: the others swept all the same, the missing one
+    // named with its cause in place, exit 2 (not worth a retry) over the drift it found.
+    let (code, out, _) = breakglass(&moto.endpoint, &["enforce", "--config", &config, "--dry-run", "--json"]);
+    assert_eq!(code, 2, "{out}");
+    let j = every_bucket_in_json(&out, "outcome", ["would-remediate", "error", "closed"]);
+    assert_eq!(j["dry_run"], true);
+    assert_eq!(
+        j["summary"],
+        serde_json::json!({"buckets": 3, "lawful": 1, "remediated": 1, "errors": 1, "repairs": 0, "exit_code": 2})
+    );
     let (code, out, err) = breakglass(&moto.endpoint, &["enforce", "--config", &config]);
     assert_eq!(code, 2, "{out}{err}");
-    assert!(err.contains("acme-missing-logs") && err.contains("NoSuchBucket"), "{err}");
+    let summary = "3 buckets: 1 closed/lawful, 1 remediated, 1 error";
+    every_bucket_on_its_line(&out, ["remediated", "NoSuchBucket", "closed"], summary);
+    assert_eq!(err.lines().count(), 1, "{err}");
     let (_, out, _) = breakglass(&moto.endpoint, &["status", "--config", &config]);
     assert!(out.ends_with("3 buckets: 2 closed/lawful, 0 drift, 1 error\n"), "{out}");
     let _ = std::fs::remove_file(&path);
+}
+
+/// The three buckets of the missing-bucket config, in its order, each line with its word, then the
+/// summary line.
+fn every_bucket_on_its_line(out: &str, words: [&str; 3], summary: &str) {
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    let buckets = ["acme-cloudtrail-logs", "acme-missing-logs", "acme-vpc-flow-logs"];
+    for ((line, bucket), word) in lines.iter().zip(buckets).zip(words) {
+        assert!(line.starts_with(bucket) && line.contains(word), "{bucket} {word}: {out}");
+    }
+    assert_eq!(lines[3], summary, "{out}");
+}
+
+/// `--json` of the same: each bucket's `field`, in order, the missing one's error; the whole answer.
+fn every_bucket_in_json(out: &str, field: &str, want: [&str; 3]) -> serde_json::Value {
+    let j: serde_json::Value = serde_json::from_str(out).unwrap();
+    let got: Vec<&str> =
+        j["buckets"].as_array().unwrap().iter().map(|b| b[field].as_str().unwrap()).collect();
+    assert_eq!(got, want, "{out}");
+    assert!(j["buckets"][1]["error"].as_str().unwrap().contains("NoSuchBucket"), "{out}");
+    j
 }
 
 #[tokio::test(flavor = "current_thread")]
