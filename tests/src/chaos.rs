@@ -113,9 +113,9 @@ impl ChaosProxy {
                 roll < bound
             };
             let (kind, action) = if pick(faults.throttle_per_mille) {
-                ("throttle", Action::Respond(throttled(&service, head)))
+                ("throttle", Action::Respond(fault_response(&service, head, true)))
             } else if pick(faults.server_error_per_mille) {
-                ("server-error", Action::Respond(server_error(&service, head)))
+                ("server-error", Action::Respond(fault_response(&service, head, false)))
             } else if pick(faults.reset_per_mille) {
                 ("reset", Action::Close)
             } else if pick(faults.latency_per_mille) {
@@ -208,50 +208,48 @@ fn response(status: &str, content_type: &str, extra: &str, body: &str) -> Vec<u8
     .into_bytes()
 }
 
-fn throttled(service: &str, head: &str) -> Vec<u8> {
-    match protocol(service, head) {
-        Protocol::RestXml => response(
+/// What AWS answers a throttled request (`throttle`) or one it failed, in the request's protocol:
+/// the codes the SDK's standard retry strategy knows.
+fn fault_response(service: &str, head: &str, throttle: bool) -> Vec<u8> {
+    let (status, content_type, extra, body) = match (protocol(service, head), throttle) {
+        (Protocol::RestXml, true) => (
             "503 Slow Down",
             "application/xml",
             "",
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>chaos</RequestId></Error>",
         ),
-        Protocol::Json => response(
-            "400 Bad Request",
-            "application/x-amz-json-1.1",
-            "x-amzn-ErrorType: ThrottlingException\r\n",
-            "{\"__type\":\"ThrottlingException\",\"message\":\"Rate exceeded\"}",
-        ),
-        Protocol::Query => response(
-            "400 Bad Request",
-            "text/xml",
-            "",
-            "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>chaos</RequestId></ErrorResponse>",
-        ),
-    }
-}
-
-fn server_error(service: &str, head: &str) -> Vec<u8> {
-    match protocol(service, head) {
-        Protocol::RestXml => response(
+        (Protocol::RestXml, false) => (
             "500 Internal Server Error",
             "application/xml",
             "",
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message><RequestId>chaos</RequestId></Error>",
         ),
-        Protocol::Json => response(
+        (Protocol::Json, true) => (
+            "400 Bad Request",
+            "application/x-amz-json-1.1",
+            "x-amzn-ErrorType: ThrottlingException\r\n",
+            "{\"__type\":\"ThrottlingException\",\"message\":\"Rate exceeded\"}",
+        ),
+        (Protocol::Json, false) => (
             "500 Internal Server Error",
             "application/x-amz-json-1.1",
             "x-amzn-ErrorType: InternalFailure\r\n",
             "{\"__type\":\"InternalFailure\",\"message\":\"internal failure\"}",
         ),
-        Protocol::Query => response(
+        (Protocol::Query, true) => (
+            "400 Bad Request",
+            "text/xml",
+            "",
+            "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>chaos</RequestId></ErrorResponse>",
+        ),
+        (Protocol::Query, false) => (
             "500 Internal Server Error",
             "text/xml",
             "",
             "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>internal failure</Message></Error><RequestId>chaos</RequestId></ErrorResponse>",
         ),
-    }
+    };
+    response(status, content_type, extra, body)
 }
 
 #[cfg(test)]
