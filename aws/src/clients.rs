@@ -26,7 +26,6 @@ pub struct Clients {
     pub eventbridge: aws_sdk_eventbridge::Client,
     pub iam: aws_sdk_iam::Client,
     pub kms: aws_sdk_kms::Client,
-    pub cloudformation: aws_sdk_cloudformation::Client,
     pub sqs: aws_sdk_sqs::Client,
 }
 
@@ -58,11 +57,18 @@ impl Clients {
             eventbridge: aws_sdk_eventbridge::Client::new(&shared),
             iam: aws_sdk_iam::Client::new(&shared),
             kms: aws_sdk_kms::Client::new(&shared),
-            cloudformation: aws_sdk_cloudformation::Client::new(&shared),
             sqs: aws_sdk_sqs::Client::new(&shared),
             config: shared,
             timeouts,
         })
+    }
+}
+
+impl Clients {
+    /// CloudFormation, for the catalog's provenance check only: built on demand, so that the other
+    /// functions do not carry its client (each client is its own code in the zip).
+    pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
+        aws_sdk_cloudformation::Client::new(&self.config)
     }
 }
 

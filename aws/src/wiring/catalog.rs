@@ -37,7 +37,7 @@ impl Function for CatalogFunction {
         let base = Base::start(settings).await?;
         let bus = EventBridgeBus::new(base.clients.eventbridge.clone(), base.settings.event_bus()?);
         let responder = HttpsResponder::new(base.clients.timeouts)?;
-        let provenance = CloudFormationProvenance::new(base.clients.cloudformation.clone());
+        let provenance = CloudFormationProvenance::new(base.clients.cloudformation());
         let origin = Origin::from_lists(&base.settings.catalog_products, &base.settings.catalog_principals);
         Ok(CatalogFunction { base, stores: PerConfig::default(), bus, responder, provenance, origin })
     }
