@@ -172,7 +172,7 @@ fn mix(seed: u64, n: u64) -> u64 {
 
 /// The service a request is signed for: the fourth part of SigV4's credential scope
 /// (`Credential=AKID/20261205/eu-central-1/s3/aws4_request`).
-fn signing_name(head: &str) -> String {
+pub(crate) fn signing_name(head: &str) -> String {
     head.lines()
         .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
         .and_then(|l| l.split("Credential=").nth(1))
@@ -183,13 +183,13 @@ fn signing_name(head: &str) -> String {
 
 /// The protocol a request speaks, from its content type: JSON (`X-Amz-Target`), query (form
 /// encoded) or S3's REST-XML.
-enum Protocol {
+pub(crate) enum Protocol {
     Json,
     Query,
     RestXml,
 }
 
-fn protocol(service: &str, head: &str) -> Protocol {
+pub(crate) fn protocol(service: &str, head: &str) -> Protocol {
     let lower = head.to_ascii_lowercase();
     if service == "s3" {
         Protocol::RestXml
@@ -200,7 +200,7 @@ fn protocol(service: &str, head: &str) -> Protocol {
     }
 }
 
-fn response(status: &str, content_type: &str, extra: &str, body: &str) -> Vec<u8> {
+pub(crate) fn response(status: &str, content_type: &str, extra: &str, body: &str) -> Vec<u8> {
     format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n{extra}Content-Length: {}\r\nx-amzn-RequestId: chaos\r\n\r\n{body}",
         body.len()
