@@ -353,9 +353,19 @@ pub struct IamProxy {
     sessions: Arc<Mutex<HashMap<String, (String, String)>>>,
     used: Arc<Mutex<BTreeSet<(String, String, String)>>>,
     refused: Arc<Mutex<Vec<String>>>,
+    expected: std::sync::atomic::AtomicBool,
 }
 
 impl IamProxy {
+    /// Says the test means some of its calls to be refused (it asserts on [`IamProxy::refused`]).
+    pub fn expect_refusals(&self) {
+        self.expected.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn refusals_expected(&self) -> bool {
+        self.expected.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The proxy for `deployment`, with the harness's audit bucket `audit_bucket` standing in for the
     /// stack's.
     pub fn start(upstream: &str, deployment: Deployment, audit_bucket: &str) -> IamProxy {
@@ -371,6 +381,7 @@ impl IamProxy {
         let used: Arc<Mutex<BTreeSet<(String, String, String)>>> = Arc::default();
         let refused: Arc<Mutex<Vec<String>>> = Arc::default();
         let (s, u, r, up) = (sessions.clone(), used.clone(), refused.clone(), upstream.to_owned());
+        let stack_account = account.clone();
         let decide = move |request_line: &str, head: &str, body: &[u8]| {
             let Some((role, function)) = access_key(head).and_then(|k| s.lock().unwrap().get(&k).cloned())
             else {
@@ -379,6 +390,14 @@ impl IamProxy {
             let verdict = call_of(request_line, head, body, &deployment.account, &deployment.region)
                 .and_then(|mut call| {
                     let policy = bucket_of(&call.resource).and_then(|b| live_bucket_policy(&up, b));
+                    // IAM names a role by name; AWS authorises against its ARN, path included.
+                    if let Some(name) =
+                        call.resource.strip_prefix(&format!("arn:aws:iam::{stack_account}:role/"))
+                    {
+                        if let Some(arn) = role_arn(&up, &stack_account, name) {
+                            call.resource = arn;
+                        }
+                    }
                     for (harness, template) in &stand_ins {
                         call.resource = call.resource.replace(harness.as_str(), template);
                     }
@@ -396,7 +415,15 @@ impl IamProxy {
             }
         };
         let (endpoint, _) = serve(upstream, Arc::new(decide), Arc::new(|_: &str, r| r));
-        IamProxy { endpoint, upstream: upstream.to_owned(), account, sessions, used, refused }
+        IamProxy {
+            endpoint,
+            upstream: upstream.to_owned(),
+            account,
+            sessions,
+            used,
+            refused,
+            expected: false.into(),
+        }
     }
 
     /// The environment `env` (a function's, as [`crate::Stack::function_env`] gives it) as the
@@ -436,6 +463,20 @@ impl IamProxy {
     }
 }
 
+impl Drop for IamProxy {
+    /// A test that passed while AWS would have refused one of its calls has not shown what it claims.
+    fn drop(&mut self) {
+        let refused = self.refused();
+        if !refused.is_empty() && !std::thread::panicking() && !self.refusals_expected() {
+            panic!(
+                "AWS would have refused {} call(s) this test made:\n{}",
+                refused.len(),
+                refused.join("\n")
+            );
+        }
+    }
+}
+
 /// The access key a request is signed with (SigV4's credential scope).
 fn access_key(head: &str) -> Option<String> {
     head.lines()
@@ -450,20 +491,40 @@ fn bucket_of(resource: &str) -> Option<&str> {
     Some(rest.split('/').next().unwrap_or(rest))
 }
 
-/// The bucket's policy as moto holds it now (moto checks no signature).
-fn live_bucket_policy(upstream: &str, bucket: &str) -> Option<Policy> {
+/// One request to moto outside the proxy (moto checks no signature; the `testing` key selects its
+/// default account): the body of a 200 answer.
+fn ask_moto(upstream: &str, request_line: &str, headers: &str, body: &str) -> Option<String> {
     let host = upstream.trim_start_matches("http://");
     let mut conn = TcpStream::connect(host).ok()?;
-    let request = format!("GET /{bucket}?policy HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "{request_line}\r\nHost: {host}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
     conn.write_all(request.as_bytes()).ok()?;
     let mut response = Vec::new();
     conn.read_to_end(&mut response).ok()?;
     let text = String::from_utf8_lossy(&response);
     let (head, body) = text.split_once("\r\n\r\n")?;
-    if !head.starts_with("HTTP/1.1 200") {
-        return None;
-    }
+    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
+}
+
+/// The bucket's policy as moto holds it now.
+fn live_bucket_policy(upstream: &str, bucket: &str) -> Option<Policy> {
+    let body = ask_moto(upstream, &format!("GET /{bucket}?policy HTTP/1.1"), "", "")?;
     Policy::parse(body.as_bytes()).ok()
+}
+
+/// The ARN of the role named `name` as IAM in moto has it (its path included), in the stack's account.
+fn role_arn(upstream: &str, account: &str, name: &str) -> Option<String> {
+    let body = ask_moto(
+        upstream,
+        "POST / HTTP/1.1",
+        "Content-Type: application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20261205/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0\r\n",
+        &format!("Action=GetRole&Version=2010-05-08&RoleName={name}"),
+    )?;
+    let arn = body.split("<Arn>").nth(1)?.split("</Arn>").next()?;
+    let (_, path_and_name) = arn.split_once(":role/")?;
+    Some(format!("arn:aws:iam::{account}:role/{path_and_name}"))
 }
 
 /// AWS's refusal in the request's protocol.

@@ -42,15 +42,30 @@ pub struct Env {
     pub stack: Stack,
     pub enforcer: Function,
     pub notifier: Function,
+    /// The two functions run as their roles through it: what AWS would refuse them, it refuses.
+    pub iam: IamProxy,
 }
 
-/// [`Env`], or `None` when moto is not installed (outside CI).
+/// [`Env`], or `None` when moto is not installed (outside CI). The enforcer and the notifier run
+/// as sessions of their execution roles, under IAM as template.yaml grants it ([`IamProxy`]).
 pub async fn setup() -> Option<Env> {
     let moto = Moto::start()?;
     let stack = provision(&moto.endpoint).await;
-    let enforcer = Function::spawn("enforcer", &stack.function_env());
-    let notifier = Function::spawn("notifier", &stack.function_env());
-    Some(Env { _moto: moto, stack, enforcer, notifier })
+    let buckets: Vec<String> = config().buckets.iter().map(|b| b.name.clone()).collect();
+    let iam = IamProxy::start(
+        &moto.endpoint,
+        Deployment::single_account(ACCOUNT, REGION, &buckets),
+        &stack.audit_bucket,
+    );
+    let enforcer = Function::spawn(
+        "enforcer",
+        &iam.env_as(stack.function_env(), "breakglass-enforcer", "breakglass-enforcer").await,
+    );
+    let notifier = Function::spawn(
+        "notifier",
+        &iam.env_as(stack.function_env(), "breakglass-notifier", "breakglass-notifier").await,
+    );
+    Some(Env { _moto: moto, stack, enforcer, notifier, iam })
 }
 
 /// The example deployment's Region and account, as provisioned on moto.

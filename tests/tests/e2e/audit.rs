@@ -98,7 +98,7 @@ async fn records_cannot_be_deleted_or_overwritten_and_tampering_shows_in_history
 
 #[tokio::test(flavor = "current_thread")]
 async fn the_scheduled_pass_closes_an_expired_window_and_stakeholders_are_told() {
-    let Some(Env { _moto: moto, stack, enforcer, notifier }) = setup().await else { return };
+    let Some(Env { _moto: moto, stack, enforcer, notifier, iam: _iam }) = setup().await else { return };
     let c = config();
     let b = c.bucket(BUCKET).unwrap();
 
@@ -150,7 +150,7 @@ async fn the_scheduled_pass_closes_an_expired_window_and_stakeholders_are_told()
 #[tokio::test(flavor = "current_thread")]
 async fn attack_7_a_forged_record_shows_as_forged_in_history() {
     // `_moto` is bound so that moto lives as long as the test.
-    let Some(e2e::Env { _moto, stack, notifier, .. }) = e2e::setup().await else { return };
+    let Some(e2e::Env { _moto, stack, notifier, iam: _iam, .. }) = e2e::setup().await else { return };
     let s3 = &stack.clients.s3;
     let audit = &stack.audit_bucket;
     notifier.invoke(&request_event("open", "ev-open")).unwrap();

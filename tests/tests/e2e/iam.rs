@@ -67,6 +67,7 @@ async fn the_enforcer_run_as_the_notifier_is_refused_its_write_as_aws_would_and_
         .cloudtrail(&cloudtrail_event("PutBucketPolicy", BUCKET, MALLORY, "mallory", Some(&tampered), None))
         .await;
     let answers = stack.route(&enforcer, &notifier).await;
+    iam.expect_refusals();
     let refused = iam.refused();
     assert!(
         refused.iter().any(|r| r.contains("breakglass-notifier") && r.contains("s3:GetBucketPolicy")),
