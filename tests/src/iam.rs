@@ -252,6 +252,66 @@ pub struct Deployment {
     scps: Vec<Policy>,
     /// KMS alias ARN → the ARN of the key it names: IAM authorises a call by alias against the key.
     aliases: HashMap<String, String>,
+    /// The template's resource policies (queues, bus, its own buckets), by the ARN they guard; a
+    /// bucket's also guards its objects.
+    resource_policies: Vec<(String, Policy)>,
+}
+
+/// The resource policies template `t` declares, resolved, by the ARN of what they guard.
+fn resource_policies(t: &proofs::cfn::Template, account: &str, region: &str) -> Vec<(String, Policy)> {
+    let mut by_arn: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for (logical, r) in t.resources().as_mapping().unwrap() {
+        let logical = logical.as_str().unwrap();
+        if !t.exists(logical) {
+            continue;
+        }
+        let p = &r["Properties"];
+        let (arns, doc): (Vec<String>, Value) = match r["Type"].as_str().unwrap_or_default() {
+            "AWS::SQS::QueuePolicy" => {
+                let urls = t.resolve(&p["Queues"]);
+                let arns = urls
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .filter_map(|u| {
+                        let mut parts = u.rsplit('/');
+                        let (name, owner) = (parts.next()?, parts.next()?);
+                        let region = u.split('.').nth(1)?;
+                        Some(format!("arn:aws:sqs:{region}:{owner}:{name}"))
+                    })
+                    .collect();
+                (arns, t.resolve(&p["PolicyDocument"]))
+            }
+            "AWS::Events::EventBusPolicy" => {
+                let bus = t.resolve(&p["EventBusName"]);
+                let bus = bus.as_str().unwrap();
+                let arn = if bus.starts_with("arn:") {
+                    bus.to_owned()
+                } else {
+                    format!("arn:aws:events:{region}:{account}:event-bus/{bus}")
+                };
+                (vec![arn], json!({ "Statement": [t.resolve(&p["Statement"])] }))
+            }
+            "AWS::S3::BucketPolicy" => {
+                let bucket = t.resolve(&p["Bucket"]);
+                (vec![format!("arn:aws:s3:::{}", bucket.as_str().unwrap())], t.resolve(&p["PolicyDocument"]))
+            }
+            _ => continue,
+        };
+        for arn in arns {
+            by_arn.entry(arn).or_default().extend(doc["Statement"].as_array().cloned().unwrap_or_default());
+        }
+    }
+    by_arn
+        .into_iter()
+        .map(|(arn, statements)| {
+            let doc = json!({ "Version": "2012-10-17", "Statement": statements });
+            let policy =
+                Policy::parse(doc.to_string().as_bytes()).unwrap_or_else(|e| panic!("{arn}: {e}\n{doc}"));
+            (arn, policy)
+        })
+        .collect()
 }
 
 impl Deployment {
@@ -283,7 +343,15 @@ impl Deployment {
                 );
             }
         }
-        Deployment { account: account.to_owned(), region: region.to_owned(), roles, scps, aliases }
+        let resource_policies = resource_policies(&t, account, region);
+        Deployment {
+            account: account.to_owned(),
+            region: region.to_owned(),
+            roles,
+            scps,
+            aliases,
+            resource_policies,
+        }
     }
 
     /// AWS's answer for `role` making `call`, given the bucket policy in force (if the call is on a
@@ -296,8 +364,8 @@ impl Deployment {
         bucket_policy: Option<&Policy>,
     ) -> Result<(), String> {
         let caller = Caller::parse(role).map_err(|e| e.to_string())?;
-        let resource = self.aliases.get(&call.resource).unwrap_or(&call.resource);
-        let mut req = Request::new(caller, &call.action, resource, time::OffsetDateTime::now_utc())
+        let target = self.aliases.get(&call.resource).unwrap_or(&call.resource);
+        let mut req = Request::new(caller, &call.action, target, time::OffsetDateTime::now_utc())
             // Lambda sets it on every call made with a function's execution-role credentials.
             .with(
                 "lambda:SourceFunctionArn",
@@ -327,8 +395,23 @@ impl Deployment {
         if let Some(d @ (Decision::ExplicitDeny | Decision::Unknown)) = &resource {
             return refused("the bucket policy", d);
         }
+        let mut resource_allows = resource == Some(Decision::Allow);
+        for (arn, policy) in &self.resource_policies {
+            let guards =
+                target == arn || target.strip_prefix(arn.as_str()).is_some_and(|rest| rest.starts_with('/'));
+            if !guards {
+                continue;
+            }
+            match explain(policy, &req).decision {
+                d @ (Decision::ExplicitDeny | Decision::Unknown) => {
+                    return refused(&format!("the template's policy on {arn}"), &d)
+                }
+                Decision::Allow => resource_allows = true,
+                _ => {}
+            }
+        }
         // Same account: either policy's allow is enough (the resource's only if it names the role).
-        if identity == Decision::Allow || resource == Some(Decision::Allow) {
+        if identity == Decision::Allow || resource_allows {
             Ok(())
         } else {
             refused("the role's identity policy (no allow)", &identity)
@@ -452,6 +535,18 @@ impl IamProxy {
             .collect()
     }
 
+    /// The function `name` (`enforcer`, `notifier`, `recorder`, `catalog`) of `stack`, as Lambda
+    /// runs it: with its execution role `breakglass-<name>`, through this proxy.
+    pub async fn spawn(&self, stack: &crate::Stack, name: &str) -> crate::Function {
+        crate::Function::spawn(name, &self.function_env(stack.function_env(), name).await)
+    }
+
+    /// `env` for the function `name` running as its execution role through this proxy.
+    pub async fn function_env(&self, env: Vec<(String, String)>, name: &str) -> Vec<(String, String)> {
+        let role = format!("breakglass-{name}");
+        self.env_as(env, &role, &role).await
+    }
+
     /// What AWS would have refused so far, one line each (role, action, resource, why).
     pub fn refused(&self) -> Vec<String> {
         self.refused.lock().unwrap().clone()
@@ -558,6 +653,34 @@ mod tests {
 
     fn signed(service: &str) -> String {
         format!("Authorization: AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20261205/eu-central-1/{service}/aws4_request, SignedHeaders=host, Signature=x\r\n")
+    }
+
+    #[test]
+    fn the_template_s_resource_policies_are_found_by_what_they_guard() {
+        let d = Deployment::single_account("111122223333", "eu-central-1", &["acme-logs".to_owned()]);
+        let arns: Vec<&str> = d.resource_policies.iter().map(|(a, _)| a.as_str()).collect();
+        for arn in [
+            "arn:aws:events:eu-central-1:111122223333:event-bus/breakglass",
+            "arn:aws:sqs:eu-central-1:111122223333:breakglass-reads",
+            "arn:aws:sqs:eu-central-1:111122223333:breakglass-sweep",
+            "arn:aws:s3:::breakglass-audit-111122223333-eu-central-1",
+        ] {
+            assert!(arns.contains(&arn), "{arn} not in {arns:#?}");
+        }
+        // The audit bucket's policy refuses what the template says it refuses, through the proxy's path.
+        let call = Call {
+            operation: "PutObject".into(),
+            action: "s3:PutObject".into(),
+            resource: "arn:aws:s3:::breakglass-audit-111122223333-eu-central-1/breakglass/_sweeps/x.json"
+                .into(),
+            context: vec![],
+        };
+        let notifier = "arn:aws:iam::111122223333:role/breakglass-notifier";
+        let refused = d.authorise(notifier, "breakglass-notifier", &call, None).unwrap_err();
+        assert!(
+            refused.contains("explicit-deny by the template's policy on arn:aws:s3:::breakglass-audit"),
+            "{refused}"
+        );
     }
 
     #[test]

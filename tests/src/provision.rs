@@ -51,21 +51,21 @@ pub struct Env {
 pub async fn setup() -> Option<Env> {
     let moto = Moto::start()?;
     let stack = provision(&moto.endpoint).await;
-    let buckets: Vec<String> = config().buckets.iter().map(|b| b.name.clone()).collect();
-    let iam = IamProxy::start(
-        &moto.endpoint,
-        Deployment::single_account(ACCOUNT, REGION, &buckets),
-        &stack.audit_bucket,
-    );
-    let enforcer = Function::spawn(
-        "enforcer",
-        &iam.env_as(stack.function_env(), "breakglass-enforcer", "breakglass-enforcer").await,
-    );
-    let notifier = Function::spawn(
-        "notifier",
-        &iam.env_as(stack.function_env(), "breakglass-notifier", "breakglass-notifier").await,
-    );
+    let iam = stack.iam(&moto.endpoint);
+    let enforcer = iam.spawn(&stack, "enforcer").await;
+    let notifier = iam.spawn(&stack, "notifier").await;
     Some(Env { _moto: moto, stack, enforcer, notifier, iam })
+}
+
+impl Stack {
+    /// The IAM proxy in front of moto (`endpoint`) for this stack: template.yaml in single-account
+    /// mode protecting the stack's buckets.
+    pub fn iam(&self, endpoint: &str) -> IamProxy {
+        let config = breakglass_config::Config::from_toml(&self.config_text).unwrap();
+        let buckets: Vec<String> = config.buckets.iter().map(|b| b.name.clone()).collect();
+        let account = config.buckets.first().map_or(ACCOUNT, |b| b.account.as_str());
+        IamProxy::start(endpoint, Deployment::single_account(account, REGION, &buckets), &self.audit_bucket)
+    }
 }
 
 /// The example deployment's Region and account, as provisioned on moto.

@@ -168,9 +168,13 @@ fn proxy_connection(
         }
         let request_line = line.clone();
         let mut length = 0usize;
+        let mut close = false;
         loop {
             // Forwarded upstream one request per connection, so keep-alive is answered here.
-            if !line.to_ascii_lowercase().starts_with("connection:") {
+            if line.to_ascii_lowercase().starts_with("connection:") {
+                // A client that closes (another proxy in front of this one) reads to the end.
+                close = line.to_ascii_lowercase().contains("close");
+            } else {
                 head.push_str(&line);
             }
             if let Some((k, v)) = line.split_once(':') {
@@ -206,7 +210,7 @@ fn proxy_connection(
             Action::Respond(response) => response,
             Action::Close => return,
         };
-        if out.write_all(&response).is_err() {
+        if out.write_all(&response).is_err() || close {
             return;
         }
     }

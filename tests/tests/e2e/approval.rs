@@ -4,8 +4,7 @@
 //! the approvals in the audit trail.
 
 use e2e::{
-    breakglass_as, cloudtrail_event, config_text, provision_config, role_env, spawn_breakglass_as, Function,
-    Moto,
+    breakglass_as, cloudtrail_event, config_text, provision_config, role_env, spawn_breakglass_as, Moto,
 };
 use serde_json::{json, Value};
 
@@ -31,8 +30,9 @@ async fn request_approve_deny_and_every_refusal_and_the_enforcer_holds_opens_to_
     let config_path = dir.join(format!("two-person-{}.toml", std::process::id()));
     std::fs::write(&config_path, &text).unwrap();
     let config = config_path.display().to_string();
-    let notifier = Function::spawn("notifier", &stack.function_env());
-    let enforcer = Function::spawn("enforcer", &stack.function_env());
+    let iam = stack.iam(&endpoint);
+    let notifier = iam.spawn(&stack, "notifier").await;
+    let enforcer = iam.spawn(&stack, "enforcer").await;
     let operator = format!("arn:aws:iam::{MOTO_ACCOUNT}:role/breakglass-operator");
     let alice = role_env(&endpoint, &operator, "alice").await;
     let bob = role_env(&endpoint, &operator, "bob").await;

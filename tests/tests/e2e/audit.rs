@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use aws_sdk_s3::primitives::ByteStream;
 use canonical_policies::OpenGrant;
-use e2e::{cloudtrail_event, config, provision, setup, Env, Function, Moto};
+use e2e::{cloudtrail_event, config, provision, setup, Env, Moto};
 use serde_json::{json, Value};
 
 const BUCKET: &str = "acme-cloudtrail-logs";
@@ -36,7 +36,8 @@ fn request_event(action: &str, id: &str) -> Value {
 async fn records_cannot_be_deleted_or_overwritten_and_tampering_shows_in_history() {
     let Some(moto) = Moto::start() else { return };
     let stack = provision(&moto.endpoint).await;
-    let notifier = Function::spawn("notifier", &stack.function_env());
+    let iam = stack.iam(&moto.endpoint);
+    let notifier = iam.spawn(&stack, "notifier").await;
     let s3 = &stack.clients.s3;
     let audit = &stack.audit_bucket;
 

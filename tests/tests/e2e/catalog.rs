@@ -2,7 +2,8 @@
 //! against moto, answering a local HTTP server in place of CloudFormation's pre-signed ResponseURL.
 
 use e2e::{
-    config, single_operator_text, Function, Moto, ResponseCatcher, Stack, OPEN_PRODUCT, OPERATOR_SESSION,
+    config, single_operator_text, Function, IamProxy, Moto, ResponseCatcher, Stack, OPEN_PRODUCT,
+    OPERATOR_SESSION,
 };
 use serde_json::{json, Value};
 
@@ -27,11 +28,12 @@ fn request(stack: &str, kind: &str, url: &str, props: Value, physical: Option<&s
 }
 
 /// moto with the config `text` provisioned, and the catalog function running against it.
-async fn start_catalog(text: String) -> Option<(Moto, Stack, Function)> {
+async fn start_catalog(text: String) -> Option<(Moto, Stack, Function, IamProxy)> {
     let moto = Moto::start()?;
     let stack = e2e::provision_config(&moto.endpoint, text).await;
-    let function = Function::spawn("catalog", &stack.function_env());
-    Some((moto, stack, function))
+    let iam = stack.iam(&moto.endpoint);
+    let function = iam.spawn(&stack, "catalog").await;
+    Some((moto, stack, function, iam))
 }
 
 fn open_props(duration: &str, readers: &str) -> Value {
@@ -41,9 +43,9 @@ fn open_props(duration: &str, readers: &str) -> Value {
 
 #[tokio::test(flavor = "current_thread")]
 async fn create_update_delete_and_failures_are_always_answered() {
-    let Some((_moto, stack, function)) = start_catalog(single_operator_text()).await else { return };
+    let Some((_moto, stack, function, iam)) = start_catalog(single_operator_text()).await else { return };
     let sc = stack.catalog_stack(OPEN_PRODUCT, OPERATOR_SESSION).await;
-    let notifier = Function::spawn("notifier", &stack.function_env());
+    let notifier = iam.spawn(&stack, "notifier").await;
     let cfn = ResponseCatcher::start(200);
     let c = config();
     let b = c.bucket(BUCKET).unwrap();
@@ -158,7 +160,7 @@ async fn create_update_delete_and_failures_are_always_answered() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn an_unreachable_or_refusing_response_url_is_an_invocation_error_for_lambda_to_retry() {
-    let Some((_moto, stack, function)) = start_catalog(single_operator_text()).await else { return };
+    let Some((_moto, stack, function, _iam)) = start_catalog(single_operator_text()).await else { return };
     let sc = stack.catalog_stack(OPEN_PRODUCT, OPERATOR_SESSION).await;
     let cfn = ResponseCatcher::start(500);
     let close = json!({"Action": "close", "Bucket": BUCKET, "Reason": "r"});
@@ -173,8 +175,8 @@ async fn an_unreachable_or_refusing_response_url_is_an_invocation_error_for_lamb
 /// allowed principal, is acted on; the requester is the principal CloudFormation's tags name.
 #[tokio::test(flavor = "current_thread")]
 async fn calling_the_catalog_function_directly_opens_nothing_and_is_reported() {
-    let Some((_moto, stack, function)) = start_catalog(single_operator_text()).await else { return };
-    let notifier = Function::spawn("notifier", &stack.function_env());
+    let Some((_moto, stack, function, iam)) = start_catalog(single_operator_text()).await else { return };
+    let notifier = iam.spawn(&stack, "notifier").await;
     let cfn = ResponseCatcher::start(200);
     let closed = stack.live_policy(BUCKET).await;
 
@@ -217,8 +219,8 @@ async fn calling_the_catalog_function_directly_opens_nothing_and_is_reported() {
 /// nothing; the approval is the CLI's (tests/tests/e2e/approval.rs).
 #[tokio::test(flavor = "current_thread")]
 async fn under_the_two_person_rule_the_catalog_requests_and_does_not_open() {
-    let Some((_moto, stack, function)) = start_catalog(e2e::config_text()).await else { return };
-    let notifier = Function::spawn("notifier", &stack.function_env());
+    let Some((_moto, stack, function, iam)) = start_catalog(e2e::config_text()).await else { return };
+    let notifier = iam.spawn(&stack, "notifier").await;
     let cfn = ResponseCatcher::start(200);
     let closed = stack.live_policy(BUCKET).await;
 

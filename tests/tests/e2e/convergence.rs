@@ -40,16 +40,20 @@ async fn a_tampering_storm_under_ten_percent_faults_ends_closed_with_one_record_
     let stack = provision_config(&moto.endpoint, single_operator_text_with("acme-storm", STORM)).await;
     // And every policy written is read back stale once (S3's bucket configuration is eventually
     // consistent): the enforcer reads again rather than report or rewrite.
+    // Under IAM as the template grants it, behind the faults.
+    let iam = stack.iam(&moto.endpoint);
     let chaos =
-        ChaosProxy::start(&moto.endpoint, Faults { stale_policy_reads: 1, ..Faults::everywhere(100, 23) });
-    let env: Vec<(String, String)> = stack
-        .function_env()
-        .into_iter()
-        .map(|(k, v)| if k == "AWS_ENDPOINT_URL" { (k, chaos.endpoint.clone()) } else { (k, v) })
-        .collect();
+        ChaosProxy::start(&iam.endpoint, Faults { stale_policy_reads: 1, ..Faults::everywhere(100, 23) });
+    let behind_chaos = |env: Vec<(String, String)>| -> Vec<(String, String)> {
+        env.into_iter()
+            .map(|(k, v)| if k == "AWS_ENDPOINT_URL" { (k, chaos.endpoint.clone()) } else { (k, v) })
+            .collect()
+    };
+    let enforcer_env = behind_chaos(iam.function_env(stack.function_env(), "enforcer").await);
+    let notifier_env = behind_chaos(iam.function_env(stack.function_env(), "notifier").await);
     // Lambda scales the enforcer out (its reserved concurrency); the notifier runs one at a time.
-    let mut enforcers: Vec<Function> = (0..4).map(|_| Function::spawn("enforcer", &env)).collect();
-    let mut notifier = Function::spawn("notifier", &env);
+    let mut enforcers: Vec<Function> = (0..4).map(|_| Function::spawn("enforcer", &enforcer_env)).collect();
+    let mut notifier = Function::spawn("notifier", &notifier_env);
     let buckets: Vec<String> = (0..STORM).map(|n| format!("acme-storm-{n:02}")).collect();
 
     // The storm: every bucket's policy replaced, and CloudTrail's event for each through the rule.

@@ -46,8 +46,9 @@ async fn fifty(fanned_out: bool) {
         }
         false => None,
     };
-    let enforcer = Function::spawn("enforcer", &env);
-    let notifier = Function::spawn("notifier", &stack.function_env());
+    let iam = stack.iam(&moto.endpoint);
+    let enforcer = Function::spawn("enforcer", &iam.function_env(env, "enforcer").await);
+    let notifier = iam.spawn(&stack, "notifier").await;
     let sweep = json!({"version": "0", "id": "sweep-1", "detail-type": "Scheduled Event", "source": "aws.events",
         "account": "123456789012", "time": "2026-12-02T17:00:00Z", "region": "eu-central-1", "resources": [], "detail": {}});
     let answer = enforcer.invoke(&sweep).unwrap();

@@ -49,7 +49,7 @@ async fn regression_a_forged_default_bus_event_is_neither_routed_nor_recorded() 
 
     // The recorder keeps a forged read as unreadable, with the refusal, never as a read.
     stack.queue_read(&read).await;
-    let recorder = e2e::Function::spawn("recorder", &stack.function_env());
+    let recorder = env.iam.spawn(stack, "recorder").await;
     let answers = stack.record_reads(&recorder).await;
     assert_eq!(answers.len(), 1, "{answers:?}");
     assert_eq!((&answers[0]["reads"], &answers[0]["unreadable"]), (&json!(0), &json!(1)), "{answers:?}");

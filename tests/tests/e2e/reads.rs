@@ -24,17 +24,17 @@ fn read(n: usize, key: &str, bytes: u64) -> Value {
 }
 
 /// The recorder, with one more setting `key` = `value` than the stack's functions have.
-fn recorder_with(stack: &e2e::Stack, key: &str, value: &str) -> Function {
-    let mut function_env = stack.function_env();
+async fn recorder_with(env: &e2e::Env, key: &str, value: &str) -> Function {
+    let mut function_env = env.stack.function_env();
     function_env.push((key.into(), value.into()));
-    Function::spawn("recorder", &function_env)
+    Function::spawn("recorder", &env.iam.function_env(function_env, "recorder").await)
 }
 
 #[tokio::test]
 async fn reads_are_recorded_with_who_what_and_bytes_and_a_stranger_s_read_is_an_alert() {
     let Some(env) = setup().await else { return };
     let stack = &env.stack;
-    let recorder = Function::spawn("recorder", &stack.function_env());
+    let recorder = env.iam.spawn(stack, "recorder").await;
     for (n, (key, bytes)) in
         [("AWSLogs/a.json.gz", 1000), ("AWSLogs/b.json.gz", 2000), ("AWSLogs/c.json.gz", 3000)]
             .into_iter()
@@ -95,7 +95,7 @@ async fn a_hundred_refused_reads_in_a_minute_are_a_hundred_records_and_one_mail(
     let Some(env) = setup().await else { return };
     let stack = &env.stack;
     // Two-second slots instead of five minutes, so that the test need not wait for a slot to end.
-    let recorder = recorder_with(stack, "BREAKGLASS_DIGEST_SLOT_SECONDS", "2");
+    let recorder = recorder_with(&env, "BREAKGLASS_DIGEST_SLOT_SECONDS", "2").await;
     let mut denied = fixture("getobject-denied.json");
     for n in 0..100 {
         denied["detail"]["eventID"] = json!(format!("denied-{n:04}"));
@@ -135,7 +135,7 @@ async fn a_hundred_refused_reads_in_a_minute_are_a_hundred_records_and_one_mail(
 async fn malformed_and_foreign_data_events_are_recorded_as_unreadable_and_alerted_once() {
     let Some(env) = setup().await else { return };
     let stack = &env.stack;
-    let recorder = Function::spawn("recorder", &stack.function_env());
+    let recorder = env.iam.spawn(stack, "recorder").await;
     // Straight into the queue: what a broken forwarder or a forger could put there.
     let truncated =
         std::fs::read_to_string(root().join("core/tests/fixtures/data-events/truncated.json")).unwrap();
@@ -165,7 +165,7 @@ async fn malformed_and_foreign_data_events_are_recorded_as_unreadable_and_alerte
 async fn after_a_window_closes_the_stakeholders_get_what_was_read_and_the_cli_prints_the_same() {
     let Some(env) = setup().await else { return };
     let stack = &env.stack;
-    let recorder = recorder_with(stack, "BREAKGLASS_REPORT_DELAY_SECONDS", "0");
+    let recorder = recorder_with(&env, "BREAKGLASS_REPORT_DELAY_SECONDS", "0").await;
     let config = e2e::single_operator_path();
     let reader = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
     let base = ["--config", config.as_str(), "--bucket", "acme-cloudtrail-logs"];
@@ -258,7 +258,7 @@ async fn after_a_window_closes_the_stakeholders_get_what_was_read_and_the_cli_pr
 async fn a_copy_out_of_a_protected_bucket_is_recorded_as_a_read_of_its_source() {
     let Some(env) = setup().await else { return };
     let stack = &env.stack;
-    let recorder = Function::spawn("recorder", &stack.function_env());
+    let recorder = env.iam.spawn(stack, "recorder").await;
     let mut copy = fixture("copyobject.json");
     let now = breakglass_core::time::format_time(time::OffsetDateTime::now_utc());
     copy["detail"]["eventTime"] = json!(now);

@@ -31,8 +31,9 @@ async fn a_failing_shard_is_retried_then_alerted_with_its_buckets_and_the_others
     let mut env = stack.function_env();
     env.push(("BREAKGLASS_SWEEP_QUEUE".into(), queue.clone()));
     env.push(("BREAKGLASS_SWEEP_CLOSE_DELAY_SECONDS".into(), "0".into()));
-    let enforcer = Function::spawn("enforcer", &env);
-    let notifier = Function::spawn("notifier", &stack.function_env());
+    let iam = stack.iam(&moto.endpoint);
+    let enforcer = Function::spawn("enforcer", &iam.function_env(env, "enforcer").await);
+    let notifier = iam.spawn(&stack, "notifier").await;
 
     // The schedule plans: one shard (one account, one Region) and the close; no bucket is read yet.
     let planned = enforcer.invoke(&schedule("7e2a9c1d-sweep", "2026-12-02T17:00:00Z")).unwrap();
@@ -102,10 +103,15 @@ async fn a_failing_shard_is_retried_then_alerted_with_its_buckets_and_the_others
 async fn a_clean_sweep_reads_each_policy_once_and_writes_nothing() {
     let Some(moto) = Moto::start() else { return };
     let stack = provision_config(&moto.endpoint, single_operator_text()).await;
-    let proxy = e2e::FaultProxy::recording(&moto.endpoint);
+    let iam = stack.iam(&moto.endpoint);
+    let proxy = e2e::FaultProxy::recording(&iam.endpoint);
     let (queue, _) = stack.sweep_queue(breakglass_core::guard::sweep::ATTEMPTS).await;
-    let mut env = e2e::aws_env(&proxy.endpoint);
-    env.extend(stack.function_env().into_iter().filter(|(k, _)| !k.starts_with("AWS_")));
+    let mut env = iam.function_env(stack.function_env(), "enforcer").await;
+    for (k, v) in env.iter_mut() {
+        if k == "AWS_ENDPOINT_URL" {
+            *v = proxy.endpoint.clone();
+        }
+    }
     env.push(("BREAKGLASS_SWEEP_QUEUE".into(), queue.clone()));
     env.push(("BREAKGLASS_SWEEP_CLOSE_DELAY_SECONDS".into(), "0".into()));
     let enforcer = Function::spawn("enforcer", &env);
