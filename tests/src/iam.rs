@@ -141,6 +141,33 @@ fn sdk_service(signing: &str) -> &str {
     }
 }
 
+/// Everything IAM is asked for the request: [`call_of`], and for an S3 `PutObject` that sets Object
+/// Lock retention or a legal hold in its headers, `s3:PutObjectRetention` / `s3:PutObjectLegalHold`
+/// on the object as well (S3 authorises both).
+pub fn calls_of(
+    request_line: &str,
+    head: &str,
+    body: &[u8],
+    account: &str,
+    region: &str,
+) -> Result<Vec<Call>, String> {
+    let call = call_of(request_line, head, body, account, region)?;
+    let lower = head.to_ascii_lowercase();
+    let mut calls = vec![];
+    if call.operation == "PutObject" {
+        for (header, action) in [
+            ("x-amz-object-lock-retain-until-date:", "s3:PutObjectRetention"),
+            ("x-amz-object-lock-legal-hold:", "s3:PutObjectLegalHold"),
+        ] {
+            if lower.contains(header) {
+                calls.push(Call { action: action.to_owned(), ..call.clone() });
+            }
+        }
+    }
+    calls.insert(0, call);
+    Ok(calls)
+}
+
 /// What IAM is asked for the request (request line, headers, body) signed for `signing` in `region`
 /// of `account`.
 pub fn call_of(
@@ -240,7 +267,11 @@ pub fn call_of(
             (op, resource)
         }
     };
-    let action = action_of(service, &operation)?.to_owned();
+    let mut action = action_of(service, &operation)?.to_owned();
+    // A version named in the query is authorised as the version's action.
+    if action == "s3:GetObject" && query.contains_key("versionId") {
+        action = "s3:GetObjectVersion".to_owned();
+    }
     Ok(Call { operation, action, resource, context })
 }
 
@@ -252,6 +283,8 @@ pub struct Deployment {
     scps: Vec<Policy>,
     /// KMS alias ARN → the ARN of the key it names: IAM authorises a call by alias against the key.
     aliases: HashMap<String, String>,
+    /// Each role's inline statements as the template renders them (role ARN → statements).
+    statements: BTreeMap<String, Vec<Value>>,
     /// The template's resource policies (queues, bus, its own buckets), by the ARN they guard; a
     /// bucket's also guards its objects.
     resource_policies: Vec<(String, Policy)>,
@@ -318,7 +351,12 @@ impl Deployment {
     /// template.yaml in single-account mode for `buckets`, with the two single-account SCPs.
     pub fn single_account(account: &str, region: &str, buckets: &[String]) -> Deployment {
         let t = proofs::single_account_stack(account, region, &[("ProtectedBuckets", json!(buckets))]);
-        let roles = t.roles().into_iter().map(|(_, arn, policy, _)| (arn, policy)).collect();
+        let mut roles = HashMap::new();
+        let mut statements = BTreeMap::new();
+        for (_, arn, policy, raw) in t.roles() {
+            roles.insert(arn.clone(), policy);
+            statements.insert(arn, raw);
+        }
         let scps = ["deny-breakglass-tampering.json", "deny-breakglass-bypass.json"]
             .iter()
             .map(|f| {
@@ -350,8 +388,34 @@ impl Deployment {
             roles,
             scps,
             aliases,
+            statements,
             resource_policies,
         }
+    }
+
+    /// Each role's allowed (statement id, action pattern) pairs as the template renders them, by role ARN.
+    pub fn grants(&self) -> BTreeMap<String, Vec<(String, String)>> {
+        let list = |v: &Value| -> Vec<String> {
+            match v {
+                Value::String(x) => vec![x.clone()],
+                Value::Array(xs) => xs.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+                _ => Vec::new(),
+            }
+        };
+        self.statements
+            .iter()
+            .map(|(role, statements)| {
+                let grants = statements
+                    .iter()
+                    .filter(|s| s["Effect"] == "Allow")
+                    .flat_map(|s| {
+                        let sid = s["Sid"].as_str().unwrap_or_default().to_owned();
+                        list(&s["Action"]).into_iter().map(move |a| (sid.clone(), a))
+                    })
+                    .collect();
+                (role.clone(), grants)
+            })
+            .collect()
     }
 
     /// AWS's answer for `role` making `call`, given the bucket policy in force (if the call is on a
@@ -359,18 +423,23 @@ impl Deployment {
     pub fn authorise(
         &self,
         role: &str,
-        function: &str,
+        function: Option<&str>,
         call: &Call,
         bucket_policy: Option<&Policy>,
     ) -> Result<(), String> {
+        // STS answers who the caller is to everyone, whatever the policies say.
+        if call.action == "sts:GetCallerIdentity" {
+            return Ok(());
+        }
         let caller = Caller::parse(role).map_err(|e| e.to_string())?;
         let target = self.aliases.get(&call.resource).unwrap_or(&call.resource);
-        let mut req = Request::new(caller, &call.action, target, time::OffsetDateTime::now_utc())
+        let mut req = Request::new(caller, &call.action, target, time::OffsetDateTime::now_utc());
+        if let Some(function) = function {
             // Lambda sets it on every call made with a function's execution-role credentials.
-            .with(
-                "lambda:SourceFunctionArn",
-                &format!("arn:aws:lambda:{}:{}:function:{function}", self.region, self.account),
-            )
+            let arn = format!("arn:aws:lambda:{}:{}:function:{function}", self.region, self.account);
+            req = req.with("lambda:SourceFunctionArn", &arn);
+        }
+        let mut req = req
             .with("aws:RequestedRegion", &self.region)
             .with("aws:PrincipalAccount", &self.account)
             .with("aws:PrincipalIsAWSService", "false")
@@ -419,6 +488,9 @@ impl Deployment {
     }
 }
 
+/// Access key → (role ARN, the function whose execution role the session plays, if any).
+type Sessions = HashMap<String, (String, Option<String>)>;
+
 /// moto's default account, where the harness creates the topics, queues, bus and keys with its
 /// `testing` key: it stands in for the stack's account.
 const MOTO_ACCOUNT: &str = "123456789012";
@@ -432,8 +504,8 @@ pub struct IamProxy {
     pub endpoint: String,
     upstream: String,
     account: String,
-    /// Access key → (role ARN, the function whose execution role the session plays).
-    sessions: Arc<Mutex<HashMap<String, (String, String)>>>,
+    /// Access key → (role ARN, the function whose execution role the session plays, if any).
+    sessions: Arc<Mutex<Sessions>>,
     used: Arc<Mutex<BTreeSet<(String, String, String)>>>,
     refused: Arc<Mutex<Vec<String>>>,
     expected: std::sync::atomic::AtomicBool,
@@ -460,7 +532,7 @@ impl IamProxy {
                 format!("arn:aws:s3:::breakglass-audit-{account}-{}", deployment.region),
             ),
         ];
-        let sessions: Arc<Mutex<HashMap<String, (String, String)>>> = Arc::default();
+        let sessions: Arc<Mutex<Sessions>> = Arc::default();
         let used: Arc<Mutex<BTreeSet<(String, String, String)>>> = Arc::default();
         let refused: Arc<Mutex<Vec<String>>> = Arc::default();
         let (s, u, r, up) = (sessions.clone(), used.clone(), refused.clone(), upstream.to_owned());
@@ -470,25 +542,33 @@ impl IamProxy {
             else {
                 return Action::Forward;
             };
-            let verdict = call_of(request_line, head, body, &deployment.account, &deployment.region)
-                .and_then(|mut call| {
-                    let policy = bucket_of(&call.resource).and_then(|b| live_bucket_policy(&up, b));
-                    // IAM names a role by name; AWS authorises against its ARN, path included.
-                    if let Some(name) =
-                        call.resource.strip_prefix(&format!("arn:aws:iam::{stack_account}:role/"))
-                    {
-                        if let Some(arn) = role_arn(&up, &stack_account, name) {
-                            call.resource = arn;
+            let verdict = calls_of(request_line, head, body, &deployment.account, &deployment.region)
+                .and_then(|calls| {
+                    let mut authorised = Vec::new();
+                    for mut call in calls {
+                        let policy = bucket_of(&call.resource).and_then(|b| live_bucket_policy(&up, b));
+                        // IAM names a role by name; AWS authorises against its ARN, path included.
+                        if let Some(name) =
+                            call.resource.strip_prefix(&format!("arn:aws:iam::{stack_account}:role/"))
+                        {
+                            if let Some(arn) = role_arn(&up, &stack_account, name) {
+                                call.resource = arn;
+                            }
                         }
+                        for (harness, template) in &stand_ins {
+                            call.resource = call.resource.replace(harness.as_str(), template);
+                        }
+                        deployment.authorise(&role, function.as_deref(), &call, policy.as_ref())?;
+                        authorised.push(call);
                     }
-                    for (harness, template) in &stand_ins {
-                        call.resource = call.resource.replace(harness.as_str(), template);
-                    }
-                    deployment.authorise(&role, &function, &call, policy.as_ref()).map(|()| call)
+                    Ok(authorised)
                 });
             match verdict {
-                Ok(call) => {
-                    u.lock().unwrap().insert((role, call.action, call.resource));
+                Ok(calls) => {
+                    let mut used = u.lock().unwrap();
+                    for call in calls {
+                        used.insert((role.clone(), call.action, call.resource));
+                    }
                     Action::Forward
                 }
                 Err(why) => {
@@ -518,11 +598,27 @@ impl IamProxy {
         role: &str,
         function: &str,
     ) -> Vec<(String, String)> {
+        self.session_env(env, role, function, Some(function)).await
+    }
+
+    /// The environment of a person (the CLI) in a session `session` of role `role` (its name),
+    /// through this proxy.
+    pub async fn person_env(&self, role: &str, session: &str) -> Vec<(String, String)> {
+        self.session_env(crate::aws_env(&self.upstream), role, session, None).await
+    }
+
+    async fn session_env(
+        &self,
+        env: Vec<(String, String)>,
+        role: &str,
+        session: &str,
+        function: Option<&str>,
+    ) -> Vec<(String, String)> {
         let moto_role = format!("arn:aws:iam::{MOTO_ACCOUNT}:role/{role}");
-        let creds = crate::role_env(&self.upstream, &moto_role, function).await;
+        let creds = crate::role_env(&self.upstream, &moto_role, session).await;
         let key = creds.iter().find(|(k, _)| k == "AWS_ACCESS_KEY_ID").map(|(_, v)| v.clone()).unwrap();
         let arn = format!("arn:aws:iam::{}:role/{role}", self.account);
-        self.sessions.lock().unwrap().insert(key, (arn, function.to_owned()));
+        self.sessions.lock().unwrap().insert(key, (arn, function.map(str::to_owned)));
         env.into_iter()
             .map(|(k, v)| {
                 if k == "AWS_ENDPOINT_URL" {
@@ -558,9 +654,23 @@ impl IamProxy {
     }
 }
 
+/// Where each proxy leaves the (role, action, resource) triples its test used, one file per proxy,
+/// for `target/debug/grants` to hold against what the template grants.
+pub fn used_dir() -> std::path::PathBuf {
+    crate::root().join("target/iam-used")
+}
+
 impl Drop for IamProxy {
     /// A test that passed while AWS would have refused one of its calls has not shown what it claims.
     fn drop(&mut self) {
+        let used = self.used();
+        if !used.is_empty() {
+            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let text: String = used.iter().map(|(r, a, res)| format!("{r}\t{a}\t{res}\n")).collect();
+            let _ = std::fs::create_dir_all(used_dir());
+            let _ = std::fs::write(used_dir().join(format!("{}-{n}.tsv", std::process::id())), text);
+        }
         let refused = self.refused();
         if !refused.is_empty() && !std::thread::panicking() && !self.refusals_expected() {
             panic!(
@@ -676,7 +786,7 @@ mod tests {
             context: vec![],
         };
         let notifier = "arn:aws:iam::111122223333:role/breakglass-notifier";
-        let refused = d.authorise(notifier, "breakglass-notifier", &call, None).unwrap_err();
+        let refused = d.authorise(notifier, Some("breakglass-notifier"), &call, None).unwrap_err();
         assert!(
             refused.contains("explicit-deny by the template's policy on arn:aws:s3:::breakglass-audit"),
             "{refused}"
@@ -696,6 +806,8 @@ mod tests {
             (c.action.as_str(), c.resource.as_str()),
             ("s3:GetObject", "arn:aws:s3:::acme-logs/a b/c.gz")
         );
+        let c = call("GET /audit/r.json?versionId=v1&x-id=GetObject HTTP/1.1");
+        assert_eq!(c.action, "s3:GetObjectVersion");
         let c = call("GET /audit?list-type=2&prefix=breakglass%2F_mailed%2F HTTP/1.1");
         assert_eq!(c.action, "s3:ListBucket");
         assert_eq!(c.context, vec![("s3:prefix".to_owned(), "breakglass/_mailed/".to_owned())]);

@@ -25,7 +25,7 @@ pub use chaos::*;
 pub use cli::*;
 pub use clients::*;
 pub use events::*;
-pub use iam::{call_of, Call, Deployment, IamProxy, CALLS};
+pub use iam::{call_of, used_dir, Call, Deployment, IamProxy, CALLS};
 pub use moto::*;
 pub use proofs::{config, config_text, corpus_dir, root};
 pub use provision::*;

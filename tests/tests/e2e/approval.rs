@@ -33,9 +33,9 @@ async fn request_approve_deny_and_every_refusal_and_the_enforcer_holds_opens_to_
     let iam = stack.iam(&endpoint);
     let notifier = iam.spawn(&stack, "notifier").await;
     let enforcer = iam.spawn(&stack, "enforcer").await;
-    let operator = format!("arn:aws:iam::{MOTO_ACCOUNT}:role/breakglass-operator");
-    let alice = role_env(&endpoint, &operator, "alice").await;
-    let bob = role_env(&endpoint, &operator, "bob").await;
+    // The operators' CLI runs under IAM as the template grants the operator role.
+    let alice = iam.person_env("breakglass-operator", "alice").await;
+    let bob = iam.person_env("breakglass-operator", "bob").await;
     let eve = role_env(&endpoint, &format!("arn:aws:iam::{MOTO_ACCOUNT}:role/Admin"), "eve").await;
     let pump = || async {
         let mut n = 0;
@@ -50,7 +50,7 @@ async fn request_approve_deny_and_every_refusal_and_the_enforcer_holds_opens_to_
     // Alone, nobody opens.
     let (code, _, err) = breakglass_as(
         &alice,
-        &endpoint,
+        &iam.endpoint,
         &[
             &["open"][..],
             &base,
@@ -63,7 +63,7 @@ async fn request_approve_deny_and_every_refusal_and_the_enforcer_holds_opens_to_
     // Alice asks.
     let (code, out, err) = breakglass_as(
         &alice,
-        &endpoint,
+        &iam.endpoint,
         &[
             &["request"][..],
             &base,
@@ -95,7 +95,8 @@ async fn request_approve_deny_and_every_refusal_and_the_enforcer_holds_opens_to_
     stack.deliveries(&stack.stakeholders).await;
 
     // Alice approving her own request, and Eve who is no approver: refused, recorded, mailed.
-    let (code, _, err) = breakglass_as(&alice, &endpoint, &[&["approve", id.as_str()][..], &base].concat());
+    let (code, _, err) =
+        breakglass_as(&alice, &iam.endpoint, &[&["approve", id.as_str()][..], &base].concat());
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("an approver must be another person (the same principal)"), "{err}");
     let (code, _, err) = breakglass_as(&eve, &endpoint, &[&["approve", id.as_str()][..], &base].concat());
@@ -107,7 +108,8 @@ async fn request_approve_deny_and_every_refusal_and_the_enforcer_holds_opens_to_
     assert!(attempts.iter().all(|(a, d)| a["kind"]["Value"] == "attempt" && d["decision"] == "refused"));
 
     // Bob approves: the decision is recorded first, then the bucket opens exactly as asked.
-    let mut approve = spawn_breakglass_as(&bob, &endpoint, &[&["approve", id.as_str()][..], &base].concat());
+    let mut approve =
+        spawn_breakglass_as(&bob, &iam.endpoint, &[&["approve", id.as_str()][..], &base].concat());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while approve.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
         pump().await;
@@ -139,7 +141,7 @@ async fn request_approve_deny_and_every_refusal_and_the_enforcer_holds_opens_to_
     let answer = enforcer.invoke(&put).unwrap();
     assert_eq!(answer["buckets"][0]["outcome"], "lawful", "{answer}");
     // Deciding again is refused: it was approved.
-    let (code, _, err) = breakglass_as(&bob, &endpoint, &[&["deny", id.as_str()][..], &base].concat());
+    let (code, _, err) = breakglass_as(&bob, &iam.endpoint, &[&["deny", id.as_str()][..], &base].concat());
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("already approved"), "{err}");
 
@@ -163,7 +165,7 @@ async fn request_approve_deny_and_every_refusal_and_the_enforcer_holds_opens_to_
     // A second request, denied by Bob: nothing opens.
     let (code, out, err) = breakglass_as(
         &alice,
-        &endpoint,
+        &iam.endpoint,
         &[
             &["request"][..],
             &["--config", config.as_str(), "--bucket", other],
@@ -175,7 +177,7 @@ async fn request_approve_deny_and_every_refusal_and_the_enforcer_holds_opens_to_
     let id2 = serde_json::from_str::<Value>(&out).unwrap()["id"].as_str().unwrap().to_owned();
     pump().await;
     let (code, out, err) =
-        breakglass_as(&bob, &endpoint, &["deny", id2.as_str(), "--config", config.as_str()]);
+        breakglass_as(&bob, &iam.endpoint, &["deny", id2.as_str(), "--config", config.as_str()]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("nothing was opened"), "{out}");
     pump().await;
@@ -191,13 +193,15 @@ async fn request_approve_deny_and_every_refusal_and_the_enforcer_holds_opens_to_
         .invoke(&json!({"version": "0", "id": "x", "detail-type": "breakglass access request", "source": "breakglass",
             "account": MOTO_ACCOUNT, "time": expired["time"], "region": "eu-central-1", "resources": [], "detail": expired}))
         .unwrap();
-    let (code, _, err) = breakglass_as(&bob, &endpoint, &[&["approve", "0123456789ab"][..], &base].concat());
+    let (code, _, err) =
+        breakglass_as(&bob, &iam.endpoint, &[&["approve", "0123456789ab"][..], &base].concat());
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("the request expired at"), "{err}");
     // Unknown and malformed ids: one line each.
     let (code, _, err) =
-        breakglass_as(&bob, &endpoint, &["approve", "ffffffffffff", "--config", config.as_str()]);
+        breakglass_as(&bob, &iam.endpoint, &["approve", "ffffffffffff", "--config", config.as_str()]);
     assert_eq!((code, err.lines().count()), (2, 1), "{err}");
-    let (code, _, err) = breakglass_as(&bob, &endpoint, &["approve", "../etc", "--config", config.as_str()]);
+    let (code, _, err) =
+        breakglass_as(&bob, &iam.endpoint, &["approve", "../etc", "--config", config.as_str()]);
     assert_eq!((code, err.lines().count()), (2, 1), "{err}");
 }

@@ -13,9 +13,12 @@ const BUCKET: &str = "acme-cloudtrail-logs";
 const OPERATOR: &str = "arn:aws:iam::111122223333:role/breakglass-operator";
 const READER: &str = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
 
-fn history(endpoint: &str, extra: &[&str]) -> (i32, String, String) {
+/// `breakglass history` as an operator, under IAM as the template grants the operator role.
+async fn history(iam: &e2e::IamProxy, extra: &[&str]) -> (i32, String, String) {
     let config = e2e::single_operator_path();
-    e2e::breakglass(endpoint, &[&["history", "--config", &config, "--bucket", BUCKET][..], extra].concat())
+    let operator = iam.person_env("breakglass-operator", "auditor").await;
+    let args = [&["history", "--config", &config, "--bucket", BUCKET][..], extra].concat();
+    e2e::breakglass_as(&operator, &iam.endpoint, &args)
 }
 
 fn request_event(action: &str, id: &str) -> Value {
@@ -89,7 +92,7 @@ async fn records_cannot_be_deleted_or_overwritten_and_tampering_shows_in_history
     s3.delete_object().bucket(audit).key(&records[1].0).send().await.unwrap();
 
     // history shows the originals, both records, and says what was tampered with (exit 3).
-    let (code, out, err) = history(&moto.endpoint, &[]);
+    let (code, out, err) = history(&iam, &[]).await;
     assert_eq!(code, 3, "{out}{err}");
     assert!(out.contains("OPEN WINDOW, closed after 1h"), "{out}");
     assert!(!out.contains("forged"), "{out}");
@@ -99,7 +102,7 @@ async fn records_cannot_be_deleted_or_overwritten_and_tampering_shows_in_history
 
 #[tokio::test(flavor = "current_thread")]
 async fn the_scheduled_pass_closes_an_expired_window_and_stakeholders_are_told() {
-    let Some(Env { _moto: moto, stack, enforcer, notifier, iam: _iam }) = setup().await else { return };
+    let Some(Env { _moto, stack, enforcer, notifier, iam }) = setup().await else { return };
     let c = config();
     let b = c.bucket(BUCKET).unwrap();
 
@@ -135,7 +138,7 @@ async fn the_scheduled_pass_closes_an_expired_window_and_stakeholders_are_told()
         "{subjects:?}"
     );
 
-    let (code, out, err) = history(&moto.endpoint, &["--json"]);
+    let (code, out, err) = history(&iam, &["--json"]).await;
     assert_eq!(code, 0, "{err}");
     let j: Value = serde_json::from_str(&out).unwrap();
     let w = &j["entries"][0];
@@ -151,11 +154,11 @@ async fn the_scheduled_pass_closes_an_expired_window_and_stakeholders_are_told()
 #[tokio::test(flavor = "current_thread")]
 async fn attack_7_a_forged_record_shows_as_forged_in_history() {
     // `_moto` is bound so that moto lives as long as the test.
-    let Some(e2e::Env { _moto, stack, notifier, iam: _iam, .. }) = e2e::setup().await else { return };
+    let Some(e2e::Env { _moto, stack, notifier, iam, .. }) = e2e::setup().await else { return };
     let s3 = &stack.clients.s3;
     let audit = &stack.audit_bucket;
     notifier.invoke(&request_event("open", "ev-open")).unwrap();
-    let (code, out, err) = history(&stack.endpoint, &[]);
+    let (code, out, err) = history(&iam, &[]).await;
     assert_eq!(code, 0, "a genuine trail verifies: {out}{err}");
     assert!(out.contains("OPEN WINDOW"), "{out}");
 
@@ -178,7 +181,7 @@ async fn attack_7_a_forged_record_shows_as_forged_in_history() {
         .await
         .unwrap();
 
-    let (code, out, err) = history(&stack.endpoint, &[]);
+    let (code, out, err) = history(&iam, &[]).await;
     assert_eq!(code, 3, "{out}{err}");
     assert!(!out.contains("(forged)"), "a forged record is not shown: {out}");
     assert!(out.contains("OPEN WINDOW"), "the forged close does not close the window: {out}");
