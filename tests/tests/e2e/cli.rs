@@ -1,43 +1,48 @@
 //! `breakglass status` and `breakglass enforce` against moto over HTTP.
 
-use e2e::{breakglass, provision, Moto};
+use e2e::{breakglass, breakglass_as, provision, Moto};
 
 #[tokio::test(flavor = "current_thread")]
 async fn status_shows_drift_and_enforce_repairs_it() {
     let Some(moto) = Moto::start() else { return };
     let stack = provision(&moto.endpoint).await;
+    // The operators' CLI, under IAM as the template grants the operator role.
+    let iam = stack.iam(&moto.endpoint);
+    let operator = iam.person_env("breakglass-operator", "alice").await;
     let config = e2e::single_operator_path();
 
-    let (code, out, err) = breakglass(&moto.endpoint, &["status", "--config", &config]);
+    let (code, out, err) = breakglass_as(&operator, &iam.endpoint, &["status", "--config", &config]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.lines().all(|l| l.contains("closed")), "{out}");
 
     stack.tamper("acme-cloudtrail-logs").await;
     stack.clients.s3.delete_bucket_policy().bucket("acme-vpc-flow-logs").send().await.unwrap();
-    let (code, out, _) = breakglass(&moto.endpoint, &["status", "--config", &config]);
+    let (code, out, _) = breakglass_as(&operator, &iam.endpoint, &["status", "--config", &config]);
     assert_eq!(code, 3, "{out}");
     assert!(out.contains("WARNING: first statement calls itself `ClosedAccess`"), "{out}");
     assert!(out.contains("the bucket has no policy"), "{out}");
 
     stack.drain(&stack.own_events).await;
     // Drift found: exit 3, with or without --dry-run.
-    let (code, out, err) = breakglass(&moto.endpoint, &["enforce", "--config", &config, "--dry-run"]);
-    assert_eq!(code, 3, "{err}");
+    let (code, out, err) =
+        breakglass_as(&operator, &iam.endpoint, &["enforce", "--config", &config, "--dry-run"]);
+    assert_eq!(code, 3, "{out}{err}");
     assert!(out.ends_with("2 buckets: 0 closed/lawful, 2 would remediate, 0 errors\n"), "{out}");
-    let (code, _, _) = breakglass(&moto.endpoint, &["status", "--config", &config]);
+    let (code, _, _) = breakglass_as(&operator, &iam.endpoint, &["status", "--config", &config]);
     assert_eq!(code, 3, "a dry run writes nothing");
     // Nor puts anything on the bus: no remediation event, no digest, so no mail and no record.
     let own = stack.drain(&stack.own_events).await;
     assert!(own.is_empty(), "a dry run puts nothing on the bus: {own:?}");
 
-    let (code, out, err) = breakglass(&moto.endpoint, &["enforce", "--config", &config, "--json"]);
+    let (code, out, err) =
+        breakglass_as(&operator, &iam.endpoint, &["enforce", "--config", &config, "--json"]);
     assert_eq!(code, 3, "{err}");
     let j: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(j["summary"]["remediated"], 2, "{out}");
     // The queue does see the CLI's events: the empty drain above is not a deaf queue.
     let own = stack.drain(&stack.own_events).await;
     assert!(own.iter().any(|e| e["detail-type"] == "breakglass remediation"), "{own:?}");
-    let (code, out, _) = breakglass(&moto.endpoint, &["status", "--config", &config, "--json"]);
+    let (code, out, _) = breakglass_as(&operator, &iam.endpoint, &["status", "--config", &config, "--json"]);
     assert_eq!(code, 0, "{out}");
 
     // AWS unreachable: exit 1 (retry later), one line.
@@ -63,7 +68,17 @@ async fn status_reports_every_bucket_when_one_is_missing() {
     std::fs::write(&path, text).unwrap();
     let config = path.display().to_string();
 
-    let (code, out, err) = breakglass(&moto.endpoint, &["status", "--config", &config]);
+    // The operators' CLI, under IAM as the template grants the operator role (the stack deployed
+    // for this config: its missing bucket is among the protected ones).
+    let buckets: Vec<String> =
+        ["acme-cloudtrail-logs", "acme-missing-logs", "acme-vpc-flow-logs"].map(str::to_owned).to_vec();
+    let iam = e2e::IamProxy::start(
+        &moto.endpoint,
+        e2e::Deployment::single_account(e2e::ACCOUNT, e2e::REGION, &buckets),
+        &stack.audit_bucket,
+    );
+    let operator = iam.person_env("breakglass-operator", "alice").await;
+    let (code, out, err) = breakglass_as(&operator, &iam.endpoint, &["status", "--config", &config]);
     assert_eq!(code, 2, "{out}{err}");
     every_bucket_on_its_line(
         &out,
@@ -72,7 +87,7 @@ async fn status_reports_every_bucket_when_one_is_missing() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 
-    let (code, out, _) = breakglass(&moto.endpoint, &["status", "--config", &config, "--json"]);
+    let (code, out, _) = breakglass_as(&operator, &iam.endpoint, &["status", "--config", &config, "--json"]);
     assert_eq!(code, 2, "{out}");
     let j = every_bucket_in_json(&out, "state", ["closed", "error", "closed"]);
     assert_eq!(
@@ -82,13 +97,14 @@ async fn status_reports_every_bucket_when_one_is_missing() {
 
     // Drift in another bucket is still reported; the bucket that could not be read wins the exit code.
     stack.tamper("acme-cloudtrail-logs").await;
-    let (code, out, _) = breakglass(&moto.endpoint, &["status", "--config", &config]);
+    let (code, out, _) = breakglass_as(&operator, &iam.endpoint, &["status", "--config", &config]);
     assert_eq!(code, 2, "{out}");
     assert!(out.ends_with("3 buckets: 1 closed/lawful, 1 drift, 1 error\n"), "{out}");
 
     // `enforce` reports every bucket the same way: the others swept all the same, the missing one
     // named with its cause in place, exit 2 (not worth a retry) over the drift it found.
-    let (code, out, _) = breakglass(&moto.endpoint, &["enforce", "--config", &config, "--dry-run", "--json"]);
+    let (code, out, _) =
+        breakglass_as(&operator, &iam.endpoint, &["enforce", "--config", &config, "--dry-run", "--json"]);
     assert_eq!(code, 2, "{out}");
     let j = every_bucket_in_json(&out, "outcome", ["would-remediate", "error", "closed"]);
     assert_eq!(j["dry_run"], true);
@@ -96,12 +112,12 @@ async fn status_reports_every_bucket_when_one_is_missing() {
         j["summary"],
         serde_json::json!({"buckets": 3, "lawful": 1, "remediated": 1, "errors": 1, "repairs": 0, "exit_code": 2})
     );
-    let (code, out, err) = breakglass(&moto.endpoint, &["enforce", "--config", &config]);
+    let (code, out, err) = breakglass_as(&operator, &iam.endpoint, &["enforce", "--config", &config]);
     assert_eq!(code, 2, "{out}{err}");
     let summary = "3 buckets: 1 closed/lawful, 1 remediated, 1 error";
     every_bucket_on_its_line(&out, ["remediated", "NoSuchBucket", "closed"], summary);
     assert_eq!(err.lines().count(), 1, "{err}");
-    let (_, out, _) = breakglass(&moto.endpoint, &["status", "--config", &config]);
+    let (_, out, _) = breakglass_as(&operator, &iam.endpoint, &["status", "--config", &config]);
     assert!(out.ends_with("3 buckets: 2 closed/lawful, 0 drift, 1 error\n"), "{out}");
     let _ = std::fs::remove_file(&path);
 }
@@ -132,12 +148,16 @@ fn every_bucket_in_json(out: &str, field: &str, want: [&str; 3]) -> serde_json::
 async fn open_and_close_round_trip_with_emails_audit_records_and_history() {
     let Some(moto) = Moto::start() else { return };
     let stack = provision(&moto.endpoint).await;
-    let notifier = e2e::Function::spawn("notifier", &stack.function_env());
+    // The operators' CLI, under IAM as the template grants the operator role.
+    let iam = stack.iam(&moto.endpoint);
+    let operator = iam.person_env("breakglass-operator", "alice").await;
+    let notifier = iam.spawn(&stack, "notifier").await;
     let config = e2e::single_operator_path();
     let reader = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
     let auditor = "arn:aws:iam::111122223333:role/investigations/ExternalAuditor";
     let base = ["--config", config.as_str(), "--bucket", "acme-cloudtrail-logs"];
-    let open = |extra: &[&str]| breakglass(&moto.endpoint, &[&["open"][..], &base, extra].concat());
+    let open =
+        |extra: &[&str]| breakglass_as(&operator, &iam.endpoint, &[&["open"][..], &base, extra].concat());
 
     // Refused: no ticket (usage, nothing asked), too long, a reader the config does not allow.
     let (code, _, err) = open(&["--reason", "x", "--duration", "1h"]);
@@ -153,7 +173,7 @@ async fn open_and_close_round_trip_with_emails_audit_records_and_history() {
         open(&["--reason", "incident 42", "--ticket", "INC-42", "--duration", "4h", "--reader", reader]);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("opened acme-cloudtrail-logs until "), "{out}");
-    let (code, out, _) = breakglass(&moto.endpoint, &["status", "--config", &config]);
+    let (code, out, _) = breakglass_as(&operator, &iam.endpoint, &["status", "--config", &config]);
     assert_eq!(code, 0);
     assert!(out.contains("open until"), "{out}");
     // Overlapping: a shorter grant for another reader widens, never cuts short.
@@ -162,8 +182,11 @@ async fn open_and_close_round_trip_with_emails_audit_records_and_history() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("no grant was cut short"), "{out}");
 
-    let (code, out, err) =
-        breakglass(&moto.endpoint, &[&["close"][..], &base, &["--reason", "done", "--json"]].concat());
+    let (code, out, err) = breakglass_as(
+        &operator,
+        &iam.endpoint,
+        &[&["close"][..], &base, &["--reason", "done", "--json"]].concat(),
+    );
     assert_eq!(code, 0, "{err}");
     let closed: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(closed["action"], "close");
@@ -196,7 +219,7 @@ async fn open_and_close_round_trip_with_emails_audit_records_and_history() {
 
     // history: one window (opened, extended, closed), two refused requests; newest first.
     let hist = ["history", "--config", config.as_str(), "--bucket", "acme-cloudtrail-logs"];
-    let (code, out, err) = breakglass(&moto.endpoint, &hist);
+    let (code, out, err) = breakglass_as(&operator, &iam.endpoint, &hist);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.matches("OPEN WINDOW, closed after").count(), 1, "{out}");
     assert_eq!(out.matches("REFUSED request to open").count(), 2, "{out}");
@@ -210,7 +233,7 @@ async fn open_and_close_round_trip_with_emails_audit_records_and_history() {
         assert!(out.contains(line), "{line}:\n{out}");
     }
     assert!(out.contains("closed    ") && out.contains(": done"), "{out}");
-    let (code, out, _) = breakglass(&moto.endpoint, &[&hist[..], &["--json"]].concat());
+    let (code, out, _) = breakglass_as(&operator, &iam.endpoint, &[&hist[..], &["--json"]].concat());
     assert_eq!(code, 0);
     let j: serde_json::Value = serde_json::from_str(&out).unwrap();
     let entries = j["entries"].as_array().unwrap();
@@ -218,7 +241,8 @@ async fn open_and_close_round_trip_with_emails_audit_records_and_history() {
     let w = &entries[0];
     assert_eq!((w["type"].as_str(), w["status"].as_str()), (Some("window"), Some("closed")));
     assert!(w["start"].is_string() && w["expiry"].is_string() && w["closed_at"].is_string(), "{w:#}");
-    let (code, out, _) = breakglass(&moto.endpoint, &[&hist[..], &["--since", "2999-01-01"]].concat());
+    let (code, out, _) =
+        breakglass_as(&operator, &iam.endpoint, &[&hist[..], &["--since", "2999-01-01"]].concat());
     assert_eq!((code, out.contains("no records")), (0, true), "{out}");
 }
 

@@ -169,8 +169,11 @@ async fn after_a_window_closes_the_stakeholders_get_what_was_read_and_the_cli_pr
     let config = e2e::single_operator_path();
     let reader = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
     let base = ["--config", config.as_str(), "--bucket", "acme-cloudtrail-logs"];
-    let (code, _, err) = e2e::breakglass(
-        &stack.endpoint,
+    // The operators' CLI, under IAM as the template grants the operator role.
+    let operator = env.iam.person_env("breakglass-operator", "alice").await;
+    let (code, _, err) = e2e::breakglass_as(
+        &operator,
+        &env.iam.endpoint,
         &[
             &["open"][..],
             &base,
@@ -188,8 +191,11 @@ async fn after_a_window_closes_the_stakeholders_get_what_was_read_and_the_cli_pr
     }
     stack.record_reads(&recorder).await;
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    let (code, _, err) =
-        e2e::breakglass(&stack.endpoint, &[&["close"][..], &base, &["--reason", "done"]].concat());
+    let (code, _, err) = e2e::breakglass_as(
+        &operator,
+        &env.iam.endpoint,
+        &[&["close"][..], &base, &["--reason", "done"]].concat(),
+    );
     assert_eq!(code, 0, "{err}");
     // The close reaches the notifier (its record) and the recorder (the report's to-do).
     for event in stack.drain(&stack.own_events).await {
@@ -222,28 +228,36 @@ async fn after_a_window_closes_the_stakeholders_get_what_was_read_and_the_cli_pr
     assert!(text.contains("Reads outside the readers named in the grant: none."), "{text}");
 
     // The CLI prints the same report, every read as CSV, and the count in the history.
-    let (code, out, err) = e2e::breakglass(&stack.endpoint, &[&["report"][..], &base].concat());
+    let (code, out, err) =
+        e2e::breakglass_as(&operator, &env.iam.endpoint, &[&["report"][..], &base].concat());
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("What was read: 3 object(s), 600 bytes."), "{out}");
-    let (code, out, _) = e2e::breakglass(&stack.endpoint, &[&["report"][..], &base, &["--json"]].concat());
+    let (code, out, _) =
+        e2e::breakglass_as(&operator, &env.iam.endpoint, &[&["report"][..], &base, &["--json"]].concat());
     assert_eq!(code, 0);
     let reports: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(reports[0]["by_reader"][0]["objects"], 3);
     let window = reports[0]["window"].as_str().unwrap().to_owned();
-    let (code, out, _) =
-        e2e::breakglass(&stack.endpoint, &[&["report"][..], &base, &["--window", &window, "--csv"]].concat());
+    let (code, out, _) = e2e::breakglass_as(
+        &operator,
+        &env.iam.endpoint,
+        &[&["report"][..], &base, &["--window", &window, "--csv"]].concat(),
+    );
     assert_eq!(code, 0);
     assert_eq!(out.lines().count(), 4, "{out}");
     assert!(out.contains("\"AWSLogs/c,d.json.gz\""), "quoted: {out}");
-    let (code, _, err) = e2e::breakglass(
-        &stack.endpoint,
+    let (code, _, err) = e2e::breakglass_as(
+        &operator,
+        &env.iam.endpoint,
         &[&["report"][..], &base, &["--window", "2020-01-01T00:00:00Z"]].concat(),
     );
     assert_eq!((code, err.lines().count()), (2, 1), "{err}");
-    let (code, out, _) = e2e::breakglass(&stack.endpoint, &[&["history"][..], &base].concat());
+    let (code, out, _) =
+        e2e::breakglass_as(&operator, &env.iam.endpoint, &[&["history"][..], &base].concat());
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("read      3 object(s), 600 bytes"), "{out}");
-    let (code, out, err) = e2e::breakglass(&stack.endpoint, &[&["history"][..], &base, &["--csv"]].concat());
+    let (code, out, err) =
+        e2e::breakglass_as(&operator, &env.iam.endpoint, &[&["history"][..], &base, &["--csv"]].concat());
     assert_eq!(code, 0, "{err}");
     let steps: Vec<&str> = out.lines().skip(1).filter(|l| l.starts_with(window.as_str())).collect();
     assert_eq!(steps.len(), 2, "opened and closed: {out}");
