@@ -2,13 +2,11 @@
 //! API, invoked with the function-URL event AWS sends for an IAM-authenticated call (the caller in
 //! `requestContext.authorizer.iam`), the real notifier and enforcer beside it.
 
-use e2e::{config_text, provision_config, Function, Moto};
+use e2e::{provision_config, two_person_text, Function, Moto, MOTO_ACCOUNT};
 use serde_json::{json, Value};
 
 const BUCKET: &str = "acme-cloudtrail-logs";
 const READER: &str = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
-/// moto's default account, where the single-account stack lives.
-const MOTO_ACCOUNT: &str = "123456789012";
 
 fn person(role: &str, session: &str) -> String {
     format!("arn:aws:sts::{MOTO_ACCOUNT}:assumed-role/{role}/{session}")
@@ -52,13 +50,7 @@ fn refused(status: u64, body: &Value) -> bool {
 async fn alice_requests_bob_approves_through_the_gate_and_every_bad_call_writes_nothing() {
     let Some(moto) = Moto::start() else { return };
     let endpoint = moto.endpoint.clone();
-    // The example's approvers are sessions of the operator role in the bucket's account; on moto
-    // the people's sessions are in moto's default account.
-    let text = config_text().replace(
-        "arn:{{partition}}:sts::{{account}}:assumed-role/breakglass-operator/*",
-        &format!("arn:{{{{partition}}}}:sts::{MOTO_ACCOUNT}:assumed-role/breakglass-operator/*"),
-    );
-    let stack = provision_config(&endpoint, text).await;
+    let stack = provision_config(&endpoint, two_person_text()).await;
     let mut env = stack.function_env();
     env.push(("BREAKGLASS_GATE_ROLES".into(), "breakglass-operator".into()));
     let gate = Function::spawn("gate", &env);
