@@ -19,7 +19,7 @@ CORPUS ?= ../shared/corpus
 all: test
 
 demo: venv
-	$(CARGO) build --quiet -p breakglass -p enforcer -p notifier -p catalog -p recorder
+	$(CARGO) build --quiet -p breakglass -p enforcer -p notifier -p catalog -p recorder -p gate
 	$(CARGO) build --quiet -p e2e --bin demo
 	./scripts/demo.sh
 	@echo
@@ -51,7 +51,7 @@ venv:
 	@./scripts/venv.sh
 
 unit: venv
-	$(CARGO) build --quiet -p enforcer -p notifier -p catalog -p recorder -p breakglass
+	$(CARGO) build --quiet -p enforcer -p notifier -p catalog -p recorder -p gate -p breakglass
 	@if [ -d "$(CORPUS)" ]; then echo "corpus: $(CORPUS)"; else echo "corpus: not found at $(CORPUS) (corpus tests will skip, or fail under CI=true)"; fi
 	@rm -rf target/iam-used
 	BREAKGLASS_CORPUS=$(abspath $(CORPUS)) $(CARGO) test --workspace 2>&1 | tee target/test.log
@@ -61,7 +61,7 @@ unit: venv
 
 bench: zips
 	$(CARGO) bench -p canonical-policies --bench pipeline
-	$(CARGO) build --release --quiet -p enforcer -p notifier -p catalog -p recorder
+	$(CARGO) build --release --quiet -p enforcer -p notifier -p catalog -p recorder -p gate
 	$(CARGO) build --release --quiet -p e2e --bin lambda_bench --bin sweep_bench
 	./target/release/lambda_bench
 	./target/release/sweep_bench
@@ -69,7 +69,7 @@ bench: zips
 # The Lambda zips whose sizes `make bench` reports (x86_64, as template.yaml deploys them).
 zips:
 	@./scripts/venv.sh lambda
-	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --x86-64 --output-format zip -p enforcer -p notifier -p catalog -p recorder
+	PATH="$(CURDIR)/.venv/bin:$$PATH" cargo lambda build --release --x86-64 --output-format zip -p enforcer -p notifier -p catalog -p recorder -p gate
 
 # sam build with cargo-lambda (scripts/package.sh): x86_64, as template.yaml deploys and as built and
 # tested here; ARCH=arm64 builds a Graviton variant of the template where the aarch64 target is installed.

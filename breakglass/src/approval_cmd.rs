@@ -10,9 +10,8 @@ use breakglass_aws::S3AuditLog;
 use breakglass_config::{AuditConfig, BucketConfig, Config};
 use breakglass_core::access::approval::{self, from_records};
 use breakglass_core::events::{AccessRequest, Decision, OwnEvent};
-use breakglass_core::ports::{EventBus, PolicyStore};
+use breakglass_core::ports::EventBus;
 use breakglass_core::trail::audit::bucket_prefix;
-use canonical_policies::{classify, State};
 use serde_json::Value;
 
 use crate::aws_cmd::{change_command, check_account, operate_error, print_json, report, runtime, Operator};
@@ -149,23 +148,16 @@ async fn decide_now(
     decisions: &[Decision],
     approve: bool,
 ) -> Result<Decision, CliError> {
-    let live = op
-        .store
-        .get_policy(&bucket.name)
-        .await
-        .map_err(|e| CliError::port(format_args!("bucket `{}`", bucket.name), &e))?;
-    let c = classify(bucket, live.as_deref().map(str::as_bytes), op.now);
-    let live = match &c.state {
-        State::Open(g) => Some(g.clone()),
-        _ => None,
-    };
     let put = |d: Decision| async move {
         op.bus
             .put(&OwnEvent::Decision(d).to_bus())
             .await
             .map_err(|e| CliError::port("the decision could not be put on the bus", &e))
     };
-    match approval::decide(bucket, q, decisions, &op.who, approve, live.as_ref(), op.now) {
+    let decided = approval::decide_live(bucket, &op.store, q, decisions, &op.who, approve, op.now)
+        .await
+        .map_err(|e| CliError::port(format_args!("bucket `{}`", bucket.name), &e))?;
+    match decided {
         Ok(d) => {
             put(d.clone()).await?;
             Ok(d)

@@ -139,7 +139,7 @@ fn no_policy_and_garbage_are_drift() {
 fn tampered_copy_diff_is_short_and_specific() {
     let bucket = example_bucket();
     let tampered = bucket.closed_policy().to_pretty_json().replace("\"s3:GetObject\",\n", "").replace(
-        "arn:aws:iam::111122223333:role/breakglass-operator",
+        "arn:aws:iam::111122223333:role/breakglass-catalog",
         "arn:aws:iam::111122223333:user/mallory",
     );
     let c = classify(&bucket, Some(tampered.as_bytes()), now());
@@ -147,7 +147,7 @@ fn tampered_copy_diff_is_short_and_specific() {
     let d = diff_nearest(&bucket, Some(&Policy::parse(tampered.as_bytes()).unwrap()), now());
     let text = d.to_string();
     assert!(text.contains("statement `ClosedAccess` was changed: actions removed: s3:GetObject"), "{text}");
-    assert!(text.contains("condition is ArnNotEquals aws:PrincipalArn arn:aws:iam::111122223333:role/breakglass-catalog, arn:aws:iam::111122223333:role/breakglass-enforcer, arn:aws:iam::111122223333:user/mallory"), "{text}");
+    assert!(text.contains("condition is ArnNotEquals aws:PrincipalArn arn:aws:iam::111122223333:role/breakglass-enforcer, arn:aws:iam::111122223333:role/breakglass-gate, arn:aws:iam::111122223333:role/breakglass-operator and 1 more"), "{text}");
     assert_eq!(d.changes, 2);
 }
 

@@ -212,6 +212,20 @@ pub trait AuditReader: Sync {
     fn get(&self, key: &str) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
 }
 
+/// A borrowed reader reads the same trail: one trail written and read back in the same function.
+impl<T: AuditReader> AuditReader for &T {
+    fn keys(
+        &self,
+        prefix: &str,
+        start_after: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<String>, PortError>> + Send {
+        (**self).keys(prefix, start_after)
+    }
+    fn get(&self, key: &str) -> impl Future<Output = Result<Option<String>, PortError>> + Send {
+        (**self).get(key)
+    }
+}
+
 /// A bucket's audit records (its history) from `since` on, for the rules that depend on what was
 /// recorded: the two-person rule's approvals. Bounded by time because the enforcer asks on every
 /// event and sweep, and a bucket's history only grows.

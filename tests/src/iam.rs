@@ -502,6 +502,7 @@ const MOTO_ACCOUNT: &str = "123456789012";
 /// proxy asks IAM about the template's names, which a deployment has.
 pub struct IamProxy {
     pub endpoint: String,
+    deployment: Arc<Deployment>,
     upstream: String,
     account: String,
     /// Access key → (role ARN, the function whose execution role the session plays, if any).
@@ -537,6 +538,8 @@ impl IamProxy {
         let refused: Arc<Mutex<Vec<String>>> = Arc::default();
         let (s, u, r, up) = (sessions.clone(), used.clone(), refused.clone(), upstream.to_owned());
         let stack_account = account.clone();
+        let deployment = Arc::new(deployment);
+        let shared = Arc::clone(&deployment);
         let decide = move |request_line: &str, head: &str, body: &[u8]| {
             let Some((role, function)) = access_key(head).and_then(|k| s.lock().unwrap().get(&k).cloned())
             else {
@@ -580,6 +583,7 @@ impl IamProxy {
         let (endpoint, _) = serve(upstream, Arc::new(decide), Arc::new(|_: &str, r| r));
         IamProxy {
             endpoint,
+            deployment: shared,
             upstream: upstream.to_owned(),
             account,
             sessions,
@@ -641,6 +645,31 @@ impl IamProxy {
     pub async fn function_env(&self, env: Vec<(String, String)>, name: &str) -> Vec<(String, String)> {
         let role = format!("breakglass-{name}");
         self.env_as(env, &role, &role).await
+    }
+
+    /// What Lambda asks IAM before it runs function `function` for a call to its function URL
+    /// (`AuthType: AWS_IAM`) signed by a session of role `role` (its name): both
+    /// `lambda:InvokeFunctionUrl` and `lambda:InvokeFunction` through the URL. The tests hand the
+    /// function the URL's event through the Runtime API, so this is where the caller's grants are
+    /// checked and counted.
+    pub fn invoke_url(&self, role: &str, function: &str) -> Result<(), String> {
+        let d = &self.deployment;
+        let role = format!("arn:aws:iam::{}:role/{role}", d.account);
+        let arn = format!("arn:aws:lambda:{}:{}:function:{function}", d.region, d.account);
+        for (action, key, value) in [
+            ("lambda:InvokeFunctionUrl", "lambda:FunctionUrlAuthType", "AWS_IAM"),
+            ("lambda:InvokeFunction", "lambda:InvokedViaFunctionUrl", "true"),
+        ] {
+            let call = Call {
+                operation: "InvokeFunctionUrl".into(),
+                action: action.into(),
+                resource: arn.clone(),
+                context: vec![(key.into(), value.into())],
+            };
+            d.authorise(&role, None, &call, None)?;
+            self.used.lock().unwrap().insert((role.clone(), call.action, call.resource));
+        }
+        Ok(())
     }
 
     /// What AWS would have refused so far, one line each (role, action, resource, why).

@@ -171,6 +171,21 @@ pub fn single_operator_path() -> String {
     path.display().to_string()
 }
 
+/// moto's default account, where the single-account stack lives (credentials `testing`).
+pub const MOTO_ACCOUNT: &str = "123456789012";
+
+/// The example config (two-person rule on) with its approvers in [`MOTO_ACCOUNT`]: the example's
+/// are sessions of the operator role in the bucket's account, on moto people's sessions are in
+/// moto's default account.
+pub fn two_person_text() -> String {
+    let text = proofs::config_text().replace(
+        "arn:{{partition}}:sts::{{account}}:assumed-role/breakglass-operator/*",
+        &format!("arn:{{{{partition}}}}:sts::{MOTO_ACCOUNT}:assumed-role/breakglass-operator/*"),
+    );
+    assert!(text.contains(MOTO_ACCOUNT));
+    text
+}
+
 /// What template.yaml provisions for the config `text`. In organisation mode the protected buckets
 /// and investigator roles are created in their own (logging) accounts and Regions, everything else
 /// in the administrative account.

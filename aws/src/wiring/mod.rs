@@ -5,11 +5,13 @@
 
 mod catalog;
 mod enforcer;
+mod gate;
 mod notifier;
 mod recorder;
 
 pub use catalog::CatalogFunction;
 pub use enforcer::{guard_ports, Aws, EnforcerFunction, GuardPorts};
+pub use gate::GateFunction;
 pub use notifier::NotifierFunction;
 pub use recorder::RecorderFunction;
 
@@ -97,7 +99,7 @@ impl Base {
     }
 }
 
-/// A function that writes the audit trail (the notifier, the recorder): it does not start without
+/// A function that writes the audit trail (the notifier, the recorder, the gate): it does not start without
 /// one, and builds it once per config in force.
 #[derive(Debug)]
 struct Trailed {

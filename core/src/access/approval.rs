@@ -180,6 +180,25 @@ pub fn decide(
     })
 }
 
+/// [`decide`] against the bucket's policy in force, read from `store`: the gate's and the CLI's
+/// decision. `Err` when the policy cannot be read.
+pub async fn decide_live<S: crate::ports::PolicyStore>(
+    bucket: &BucketConfig,
+    store: &S,
+    request: &AccessRequest,
+    earlier: &[Decision],
+    approver: &str,
+    approve: bool,
+    now: OffsetDateTime,
+) -> Result<Result<Decision, Box<(Decision, Refusal)>>, crate::ports::PortError> {
+    let live = store.get_policy(&bucket.name).await?;
+    let live = match canonical_policies::classify(bucket, live.as_deref().map(str::as_bytes), now).state {
+        canonical_policies::State::Open(g) => Some(g),
+        _ => None,
+    };
+    Ok(decide(bucket, request, earlier, approver, approve, live.as_ref(), now))
+}
+
 /// The `breakglass approve|deny` command for request `id`, pasteable as printed: the bucket, the
 /// account in organisation mode, and `--config` when the caller knows the path (the mail does not:
 /// it tells the reader to set `BREAKGLASS_CONFIG` instead).
@@ -198,6 +217,17 @@ pub fn decide_command(
 /// The access requests and decisions among a bucket's audit records (their `detail`).
 pub fn from_records(records: &[Value]) -> (Vec<AccessRequest>, Vec<Decision>) {
     let bodies: Vec<Body> = records.iter().filter_map(|r| Body::deserialize(r).ok()).collect();
+    of_bodies(&bodies)
+}
+
+/// The access requests and decisions among a bucket's audit records that the gate wrote
+/// ([`crate::trail::audit::GATE`]): the only ones the gate acts on.
+pub fn from_gate_records(records: &[Value]) -> (Vec<AccessRequest>, Vec<Decision>) {
+    let bodies: Vec<Body> = records
+        .iter()
+        .filter_map(|r| Body::deserialize(r).ok())
+        .filter(|b| b.writer.as_deref() == Some(crate::trail::audit::GATE))
+        .collect();
     of_bodies(&bodies)
 }
 

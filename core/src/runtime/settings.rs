@@ -42,6 +42,8 @@ pub const SWEEP_CLOSE_DELAY_ENV: &str = "BREAKGLASS_SWEEP_CLOSE_DELAY_SECONDS";
 /// The Service Catalog products, and who may provision them.
 pub const CATALOG_PRODUCTS_ENV: &str = "BREAKGLASS_CATALOG_PRODUCTS";
 pub const CATALOG_PRINCIPALS_ENV: &str = "BREAKGLASS_CATALOG_PRINCIPALS";
+/// The gate: the operator roles (names, comma-separated) whose sessions may call it.
+pub const GATE_ROLES_ENV: &str = "BREAKGLASS_GATE_ROLES";
 /// The recorder's digest slot, shorter for tests (seconds, 1 to 300); production uses
 /// [`SLOT`].
 pub const SLOT_ENV: &str = "BREAKGLASS_DIGEST_SLOT_SECONDS";
@@ -170,6 +172,8 @@ pub struct Settings {
     /// The lists as set; empty when unset.
     pub catalog_products: String,
     pub catalog_principals: String,
+    /// [`GATE_ROLES_ENV`], split at commas, blanks dropped.
+    pub gate_roles: Vec<String>,
     /// The recorder's digest slot and report delay ([`SLOT_ENV`], [`REPORT_DELAY_ENV`]).
     pub timing: Timing,
     pub endpoint_url: Option<String>,
@@ -227,6 +231,13 @@ impl Settings {
                 .unwrap_or(crate::guard::sweep::CLOSE_DELAY_SECONDS),
             catalog_products: lookup(CATALOG_PRODUCTS_ENV).unwrap_or_default(),
             catalog_principals: lookup(CATALOG_PRINCIPALS_ENV).unwrap_or_default(),
+            gate_roles: lookup(GATE_ROLES_ENV)
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)
+                .collect(),
             timing: Timing {
                 slot: number(SLOT_ENV)
                     .map_or(SLOT, |s| time::Duration::seconds(s.clamp(1, SLOT.whole_seconds()))),
@@ -250,6 +261,14 @@ impl Settings {
     /// The event bus, required by the functions that put events on it.
     pub fn event_bus(&self) -> Result<&str, SetupError> {
         self.event_bus.as_deref().ok_or(SetupError::Missing(EVENT_BUS_ENV))
+    }
+
+    /// The gate's operator roles, required by the gate (without them nobody may call it).
+    pub fn gate_roles(&self) -> Result<&[String], SetupError> {
+        match self.gate_roles.as_slice() {
+            [] => Err(SetupError::Missing(GATE_ROLES_ENV)),
+            roles => Ok(roles),
+        }
     }
 
     /// The notification topic, required by the notifier.
@@ -399,6 +418,12 @@ mod tests {
         assert!(s.dry_run);
         assert_eq!(s.alarm_topic_arn.as_deref(), Some(""));
         assert_eq!(s.alarm_topic(), None);
+        assert_eq!(
+            s.gate_roles().unwrap_err().to_string(),
+            "missing environment variable `BREAKGLASS_GATE_ROLES`"
+        );
+        let s = settings(&[(GATE_ROLES_ENV, " breakglass-operator, ,Other")]);
+        assert_eq!(s.gate_roles().unwrap(), ["breakglass-operator", "Other"]);
     }
 
     #[test]

@@ -100,6 +100,10 @@ pub struct Body {
     pub account: Option<String>,
     #[serde(flatten)]
     pub written: Written,
+    /// Who wrote it when not the notifier: [`GATE`] for the gate's own records of requests and
+    /// decisions, which are the only ones it trusts (a bus event anyone put is not one of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer: Option<String>,
     /// The notification's JSON document ([`Document`]) without the mail text. A `Value`: the
     /// two-person rule reads its events back from it as their own types, also from records that
     /// were not written from a notification.
@@ -337,7 +341,7 @@ pub fn record(
     // The full notification document, minus the email text that repeats it.
     detail.text = None;
     let attribute = |name: &str| n.attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let mut body = Body {
+    let body = Body {
         schema: SCHEMA.into(),
         time: crate::time::format_time(time),
         bucket: bucket.clone(),
@@ -354,18 +358,57 @@ pub fn record(
         policy: Hashes { before: f.before, after: f.after },
         event_ids,
         summary: n.subject.clone(),
-        account: account.clone(),
+        account,
         written: Written::now(config_sha256.map(str::to_owned)),
+        writer: None,
         detail: detail.to_value(),
         id: None,
     };
-    // The id is the SHA-256 of the record without it, keys sorted (serde_json's map).
+    seal(body)
+}
+
+/// The value of [`Body::writer`] in the gate's records.
+pub const GATE: &str = "gate";
+
+/// The gate's own record of a request or decision it made (`event`, an access request or a
+/// decision), written before it acts: the same facts as the notifier's record of the event, with
+/// [`GATE`] as the writer. `account`: the bucket's, in organisation mode.
+pub fn gate_record(event: &OwnEvent, account: Option<&str>, config_sha256: Option<&str>) -> Option<Record> {
+    let bucket = event.bucket().filter(|b| breakglass_config::is_bucket_name(b))?.to_owned();
+    let f = own_facts(event);
+    let time = match event {
+        OwnEvent::AccessRequest(q) => q.time.clone(),
+        OwnEvent::Decision(d) => d.time.clone(),
+        _ => return None,
+    };
+    let body = Body {
+        schema: SCHEMA.into(),
+        time,
+        bucket,
+        kind: "approval".into(),
+        action: f.action,
+        who: f.who,
+        why: f.why,
+        ticket: f.ticket,
+        grant: f.grant,
+        account: account.map(str::to_owned),
+        written: Written::now(config_sha256.map(str::to_owned)),
+        writer: Some(GATE.to_owned()),
+        detail: event.detail(),
+        ..Body::default()
+    };
+    seal(body)
+}
+
+/// `body` with its id, under its key: the id is the SHA-256 of the record without it, keys sorted
+/// (serde_json's map).
+fn seal(mut body: Body) -> Option<Record> {
     let id = hex(&Sha256::digest(serde_json::to_value(&body).ok()?.to_string().as_bytes()));
     let short = id.get(..16).unwrap_or(&id).to_owned();
     body.id = Some(id);
-    let place = match &account {
-        Some(account) => format!("{account}/{bucket}"),
-        None => bucket,
+    let place = match &body.account {
+        Some(account) => format!("{account}/{}", body.bucket),
+        None => body.bucket.clone(),
     };
     Some(Record {
         key: format!("{place}/{}-{short}.json", body.time),

@@ -5,6 +5,7 @@
 
 mod deployment;
 mod docs;
+mod gate;
 mod limits;
 mod organisation_templates;
 mod paths;

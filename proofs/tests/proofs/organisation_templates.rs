@@ -71,6 +71,8 @@ fn only_breakglass_of_the_administrative_account_assumes_the_member_role() {
     // Each of breakglass's roles under the session name breakglass gives it.
     assert_eq!(assume(&role("breakglass-enforcer"), "breakglass-enforcer", ORG), delegated);
     assert_eq!(assume(&role("breakglass-catalog"), "breakglass-catalog", ORG), delegated);
+    assert_eq!(assume(&role("breakglass-gate"), "breakglass-gate", ORG), delegated);
+    assert_eq!(assume(&role("breakglass-gate"), "breakglass-operator-alice", ORG), Decision::ImplicitDeny);
     assert_eq!(assume(&role("breakglass-operator"), "breakglass-operator-alice", ORG), delegated);
     // A session name that hides the caller, another role's name, or another organisation: refused.
     assert_eq!(assume(&role("breakglass-enforcer"), "anything", ORG), Decision::ImplicitDeny);

@@ -39,7 +39,7 @@ fn every_stack_outputs_the_workspace_version() {
 fn every_function_logs_json() {
     let doc = yaml("template.yaml");
     let functions = of_type(&doc, "AWS::Serverless::Function");
-    assert_eq!(functions.len(), 4);
+    assert_eq!(functions.len(), 5);
     for (name, f) in functions {
         assert_eq!(f["Properties"]["LoggingConfig"]["LogFormat"].as_str(), Some("JSON"), "{name}");
     }

@@ -11,8 +11,8 @@ use proofs::{config, root};
 use serde_json::{json, Value};
 use serde_norway::Value as Yaml;
 
-const ACCOUNT: &str = "111122223333";
-const REGION: &str = "eu-central-1";
+pub(super) const ACCOUNT: &str = "111122223333";
+pub(super) const REGION: &str = "eu-central-1";
 
 /// template.yaml with the example values its parameters get in tests.
 fn stack() -> Template {
@@ -24,7 +24,7 @@ fn template() -> Yaml {
 }
 
 /// Every role of the template: (logical id, role ARN, its inline statements as a principal policy).
-fn roles() -> Vec<Role> {
+pub(super) fn roles() -> Vec<Role> {
     let out = stack().roles();
     assert!(out.len() >= 5, "{}", out.len());
     out
@@ -33,9 +33,15 @@ fn roles() -> Vec<Role> {
 /// The function whose execution role `role_arn` is, if it is one of breakglass's.
 fn own_function(role_arn: &str) -> Option<String> {
     let name = role_arn.rsplit('/').next()?;
-    ["breakglass-enforcer", "breakglass-notifier", "breakglass-catalog", "breakglass-recorder"]
-        .contains(&name)
-        .then(|| format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"))
+    [
+        "breakglass-enforcer",
+        "breakglass-notifier",
+        "breakglass-catalog",
+        "breakglass-recorder",
+        "breakglass-gate",
+    ]
+    .contains(&name)
+    .then(|| format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"))
 }
 
 /// As the caller would ask it: a breakglass role from inside its own function (Lambda puts
@@ -45,13 +51,13 @@ fn decide(policy: &Policy, caller: &str, action: &str, resource: &str) -> Decisi
 }
 
 /// What template.yaml's execution role `logical` may do: `action` on `resource`, as that role.
-fn role_may(roles: &[Role], logical: &str, action: &str, resource: &str) -> Decision {
+pub(super) fn role_may(roles: &[Role], logical: &str, action: &str, resource: &str) -> Decision {
     let (_, arn, policy, _) = roles.iter().find(|(l, ..)| l == logical).unwrap();
     decide(policy, arn, action, resource)
 }
 
 /// As `caller` from inside `function` (`None`: not from a Lambda function at all).
-fn decide_from(
+pub(super) fn decide_from(
     policy: &Policy,
     caller: &str,
     action: &str,
@@ -264,7 +270,7 @@ fn the_scp_denies_tampering_to_everyone_but_the_automation() {
 
 /// A file of canonical-policies/scp/ as a policy. An SCP applies to every principal of the account:
 /// as a policy, its principal is `*`.
-fn scp(file: &str) -> Policy {
+pub(super) fn scp(file: &str) -> Policy {
     let text = std::fs::read_to_string(root().join("canonical-policies/scp").join(file)).unwrap();
     let mut doc: Value = serde_json::from_str(&text).unwrap();
     for s in doc["Statement"].as_array_mut().unwrap() {
@@ -274,7 +280,7 @@ fn scp(file: &str) -> Policy {
 }
 
 /// A resource policy of the template, resolved: `path` leads from the resource's Properties to it.
-fn resource_policy(logical: &str, path: &[&str]) -> Policy {
+pub(super) fn resource_policy(logical: &str, path: &[&str]) -> Policy {
     let t = stack();
     let mut v = &t.resources()[logical]["Properties"];
     for p in path {
@@ -288,7 +294,7 @@ fn resource_policy(logical: &str, path: &[&str]) -> Policy {
     Policy::parse(doc.to_string().as_bytes()).unwrap_or_else(|e| panic!("{logical}: {e}\n{doc}"))
 }
 
-const ADMIN: &str = "arn:aws:iam::111122223333:role/Admin";
+pub(super) const ADMIN: &str = "arn:aws:iam::111122223333:role/Admin";
 const DEPLOYER: &str = "arn:aws:iam::111122223333:role/breakglass-deployment";
 
 /// Attack 1: borrowing an automation role. Passing a breakglass role to a function or stack is
@@ -795,8 +801,20 @@ fn neither_scp_nor_resource_policy_denies_breakglass_its_own_grants() {
                 for resource in list(&s["Resource"]).iter().map(|r| r.replace('*', "x")) {
                     let outside = ["kms:", "sqs:", "logs:"].iter().any(|p| action.starts_with(p));
                     for p in scps.iter().chain(&closed).chain(&keys) {
+                        // The gate is invoked through its function URL, which Lambda says in the request.
+                        let mut req = Request::new(
+                            Caller::parse(&arn).unwrap(),
+                            &action,
+                            &resource,
+                            time::OffsetDateTime::now_utc(),
+                        )
+                        .with("aws:SecureTransport", "true")
+                        .with("lambda:InvokedViaFunctionUrl", "true");
+                        if let Some(f) = own_function(&arn) {
+                            req = req.with("lambda:SourceFunctionArn", &f);
+                        }
                         assert_ne!(
-                            decide(p, &arn, &action, &resource),
+                            explain(p, &req).decision,
                             Decision::ExplicitDeny,
                             "{logical} {action} {resource}"
                         );

@@ -4,26 +4,19 @@
 //! the approvals in the audit trail.
 
 use e2e::{
-    breakglass_as, cloudtrail_event, config_text, provision_config, role_env, spawn_breakglass_as, Moto,
+    breakglass_as, cloudtrail_event, provision_config, role_env, spawn_breakglass_as, two_person_text, Moto,
+    MOTO_ACCOUNT,
 };
 use serde_json::{json, Value};
 
 const BUCKET: &str = "acme-cloudtrail-logs";
 const READER: &str = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
-/// moto's default account, where the single-account stack lives (credentials `testing`).
-const MOTO_ACCOUNT: &str = "123456789012";
 
 #[tokio::test(flavor = "current_thread")]
 async fn request_approve_deny_and_every_refusal_and_the_enforcer_holds_opens_to_approvals() {
     let Some(moto) = Moto::start() else { return };
     let endpoint = moto.endpoint.clone();
-    // The example's approvers are sessions of the operator role in the bucket's account; on moto the
-    // people's sessions are in moto's default account, so the pattern names that one.
-    let text = config_text().replace(
-        "arn:{{partition}}:sts::{{account}}:assumed-role/breakglass-operator/*",
-        &format!("arn:{{{{partition}}}}:sts::{MOTO_ACCOUNT}:assumed-role/breakglass-operator/*"),
-    );
-    assert!(text.contains(MOTO_ACCOUNT));
+    let text = two_person_text();
     let stack = provision_config(&endpoint, text.clone()).await;
     let dir = e2e::root().join("target/e2e-configs");
     std::fs::create_dir_all(&dir).unwrap();

@@ -1,0 +1,134 @@
+//! What a call to the gate asks, and who asks it. The caller comes from IAM only (the function
+//! URL's `userArn`); the body is typed, refuses unknown fields, and carries no time: the gate
+//! stamps every time with its own clock.
+
+use serde::Deserialize;
+
+/// Longest request id accepted (ids are 12 hex digits).
+const MAX_ID: usize = 64;
+/// Longest access a body may ask for, before the bucket's own maximum is checked.
+const MAX_HOURS: u32 = 24 * 366;
+
+/// One operation.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Op {
+    /// Ask for access to a bucket under the two-person rule: nothing opens yet.
+    Request(Asked),
+    /// Approve a request by its id: it opens exactly what was asked, nothing wider.
+    Approve {
+        request: String,
+    },
+    Deny {
+        request: String,
+        reason: String,
+    },
+    /// Open a bucket that is not under the two-person rule.
+    Open(Asked),
+    Close {
+        bucket: String,
+        reason: String,
+    },
+}
+
+/// Access asked for: readers left out (or empty) mean every investigator role of the bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Asked {
+    pub bucket: String,
+    #[serde(default)]
+    pub readers: Vec<String>,
+    pub hours: u32,
+    pub reason: String,
+    pub ticket: String,
+}
+
+/// Why a call is answered 4xx (nothing was written) or 502 (AWS failed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GateError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("only POST is answered")]
+    Method,
+    #[error("{0}")]
+    Aws(String),
+}
+
+impl GateError {
+    /// The HTTP status: 4xx for what was asked, 502 only when AWS failed.
+    pub fn status(&self) -> u16 {
+        match self {
+            GateError::BadRequest(_) => 400,
+            GateError::Forbidden(_) => 403,
+            GateError::NotFound(_) => 404,
+            GateError::Method => 405,
+            GateError::Conflict(_) => 409,
+            GateError::Aws(_) => 502,
+        }
+    }
+}
+
+/// The body as an operation; anything else is a 400 naming what is wrong.
+pub fn parse_op(body: &str) -> Result<Op, GateError> {
+    let op: Op =
+        serde_json::from_str(body).map_err(|e| GateError::BadRequest(format!("invalid request: {e}")))?;
+    match &op {
+        Op::Request(a) | Op::Open(a) if a.hours == 0 || a.hours > MAX_HOURS => {
+            Err(GateError::BadRequest(format!("`hours` must be from 1 to {MAX_HOURS}")))
+        }
+        Op::Approve { request } | Op::Deny { request, .. }
+            if request.is_empty()
+                || request.len() > MAX_ID
+                || !request.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            Err(GateError::BadRequest(format!(
+                "invalid request id `{}`: expected what the request answered",
+                request.chars().take(MAX_ID).collect::<String>()
+            )))
+        }
+        _ => Ok(op),
+    }
+}
+
+/// A person calling through one of the operator roles: `arn:aws:sts::A:assumed-role/ROLE/SESSION`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The session's ARN, as the records name requesters and approvers.
+    pub arn: String,
+    pub role: String,
+    /// The session name: who the person is.
+    pub person: String,
+}
+
+/// The caller of `user_arn` if it is a session of one of `roles` (role names); anything else (an
+/// IAM user, root, another role) is refused.
+pub fn caller(user_arn: &str, roles: &[String]) -> Result<Caller, GateError> {
+    let refused = || {
+        GateError::Forbidden(format!(
+            "`{user_arn}` may not call the gate: only sessions of the operator roles may"
+        ))
+    };
+    let mut parts = user_arn.splitn(6, ':');
+    let (Some("arn"), Some(_partition), Some("sts"), Some(""), Some(account), Some(resource)) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(refused());
+    };
+    let Some((role, person)) = resource.strip_prefix("assumed-role/").and_then(|r| r.split_once('/')) else {
+        return Err(refused());
+    };
+    let valid = |s: &str| !s.is_empty() && !s.contains('/') && !s.chars().any(char::is_control);
+    if !canonical_policies::is_account_id(account) || !valid(role) || !valid(person) {
+        return Err(refused());
+    }
+    if !roles.iter().any(|r| r == role) {
+        return Err(refused());
+    }
+    Ok(Caller { arn: user_arn.to_owned(), role: role.to_owned(), person: person.to_owned() })
+}

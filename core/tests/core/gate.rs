@@ -1,0 +1,293 @@
+//! The gate: the caller from the function URL's IAM identity only, a typed body, every check
+//! before anything is written, and its own signed record before it acts.
+
+use super::*;
+use breakglass_core::access::approval::{self, TrailRecords};
+use breakglass_core::access::gate::{self, caller, parse_op, Answer, Gate, GateError, Op};
+use breakglass_core::testing::{example_config, Log};
+use breakglass_core::trail::audit::Trail;
+use canonical_policies::{classify, State};
+
+const ALICE: &str = "arn:aws:sts::111122223333:assumed-role/breakglass-operator/alice";
+const BOB: &str = "arn:aws:sts::111122223333:assumed-role/breakglass-operator/bob";
+/// Alice again, under another session name of another configured role: not an approver.
+const OTHER_ROLE: &str = "arn:aws:sts::111122223333:assumed-role/Admin/carol";
+
+fn roles() -> Vec<String> {
+    vec!["breakglass-operator".to_owned(), "Admin".to_owned()]
+}
+
+/// The function URL event AWS sends for an IAM-authorised POST by `arn`.
+fn url_event(arn: &str, body: &str) -> Value {
+    json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": "/", "rawQueryString": "",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {
+            "accountId": "anonymous", "apiId": "abc", "domainName": "abc.lambda-url.eu-west-1.on.aws",
+            "http": {"method": "POST", "path": "/", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7", "userAgent": "breakglass"},
+            "authorizer": {"iam": {
+                "accessKey": "ASIAEXAMPLE", "accountId": "111122223333", "callerId": "AROAEXAMPLE:x",
+                "cognitoIdentity": null, "principalOrgId": "o-example", "userArn": arn, "userId": "AROAEXAMPLE:x"
+            }},
+            "requestId": "r-1", "routeKey": "$default", "stage": "$default",
+            "time": "24/Nov/2026:12:00:00 +0000", "timeEpoch": 1795521600000_u64
+        },
+        "body": body, "isBase64Encoded": false
+    })
+}
+
+struct World {
+    config: Config,
+    store: Store,
+    bus: Bus,
+    trail: Trail<Log>,
+    roles: Vec<String>,
+}
+
+impl World {
+    fn new() -> World {
+        World::with(example_config())
+    }
+
+    /// `config`, with the bucket closed.
+    fn with(config: Config) -> World {
+        let closed = config.bucket(BUCKET).unwrap().closed_policy().to_pretty_json();
+        let store = Store::default();
+        store.policies.lock().unwrap().insert(BUCKET.to_owned(), closed);
+        let trail = Trail {
+            log: Log::default(),
+            config: config.audit.clone().unwrap(),
+            config_sha256: Some("c0nf".into()),
+        };
+        World { config, store, bus: Bus::default(), trail, roles: roles() }
+    }
+
+    async fn call(&self, arn: &str, body: &str, at: OffsetDateTime) -> Answer {
+        let records = TrailRecords {
+            reader: &self.trail.log,
+            prefix: self.trail.config.prefix.clone(),
+            organisation: false,
+        };
+        let g = Gate {
+            config: &self.config,
+            store: &self.store,
+            bus: &self.bus,
+            trail: &self.trail,
+            records: &records,
+            roles: &self.roles,
+        };
+        gate::handle(&g, &url_event(arn, body), at).await
+    }
+
+    fn written(&self) -> usize {
+        self.trail.log.records.lock().unwrap().len()
+    }
+
+    fn state(&self) -> State {
+        let b = self.config.bucket(BUCKET).unwrap();
+        let live = self.store.policies.lock().unwrap().get(BUCKET).cloned();
+        classify(b, live.as_deref().map(str::as_bytes), now()).state
+    }
+}
+
+fn request_body() -> String {
+    json!({"op": "request", "bucket": BUCKET, "readers": [READER], "hours": 2, "reason": "incident 7", "ticket": "SEC-7"})
+        .to_string()
+}
+
+fn error_line(a: &Answer) -> String {
+    a.body["error"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn alice_requests_and_bob_approves_exactly_what_was_asked() {
+    let w = World::new();
+    let a = w.call(ALICE, &request_body(), now()).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    let id = a.body["id"].as_str().unwrap().to_owned();
+    // The gate's own record of the request, stamped with its clock, before the mail.
+    let records: Vec<Value> = w.trail.log.under("breakglass/").into_iter().map(|(_, v)| v).collect();
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        (records[0]["writer"].as_str(), records[0]["action"].as_str()),
+        (Some("gate"), Some("requested"))
+    );
+    assert_eq!(records[0]["time"], "2026-11-24T12:00:00Z");
+    assert!(matches!(w.bus.events().as_slice(), [breakglass_core::events::OwnEvent::AccessRequest(_)]));
+    assert_eq!(w.state(), State::Closed);
+
+    let later = now() + time::Duration::minutes(5);
+    let a = w.call(BOB, &json!({"op": "approve", "request": id}).to_string(), later).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    let State::Open(g) = w.state() else { panic!("{:?}", w.state()) };
+    assert_eq!(g.readers, BTreeSet::from([READER.to_owned()]));
+    assert_eq!(canonical_policies::format_expiry(g.expiry), "2026-11-24T14:05:00Z");
+    let records: Vec<Value> = w.trail.log.under("breakglass/").into_iter().map(|(_, v)| v).collect();
+    let (requests, decisions) = approval::from_gate_records(&records);
+    assert_eq!((requests.len(), decisions.len()), (1, 1));
+    assert_eq!((decisions[0].decision.as_str(), decisions[0].by.as_str()), ("approved", BOB));
+    // The enforcer's check finds the approval covering what is open.
+    approval::check(w.config.bucket(BUCKET).unwrap(), &g, &records).unwrap();
+    // Approved once: the same approver again opens what the recorded approval says (a retry after
+    // a failure), and records nothing new.
+    let a = w.call(BOB, &json!({"op": "approve", "request": id}).to_string(), later).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(w.written(), 2);
+}
+
+#[tokio::test]
+async fn self_approval_and_a_non_approver_are_refused_and_nothing_is_written() {
+    let w = World::new();
+    let id = w.call(ALICE, &request_body(), now()).await.body["id"].as_str().unwrap().to_owned();
+    let approve = json!({"op": "approve", "request": id}).to_string();
+    for who in [ALICE, "arn:aws:sts::111122223333:assumed-role/Admin/alice", OTHER_ROLE] {
+        let a = w.call(who, &approve, now()).await;
+        assert_eq!(a.status, 403, "{who}: {a:?}");
+        assert!(error_line(&a).starts_with("refused: "), "{a:?}");
+        assert_eq!(w.written(), 1, "only the request is recorded");
+        assert_eq!(w.state(), State::Closed);
+    }
+}
+
+#[tokio::test]
+async fn only_sessions_of_the_operator_roles_may_call() {
+    let w = World::new();
+    for who in [
+        "arn:aws:iam::111122223333:user/alice",
+        "arn:aws:iam::111122223333:root",
+        "arn:aws:sts::111122223333:assumed-role/SomeOtherRole/alice",
+        "arn:aws:sts::111122223333:federated-user/alice",
+        "arn:aws:sts::111122223333:assumed-role/breakglass-operator/",
+    ] {
+        let a = w.call(who, &request_body(), now()).await;
+        assert_eq!(a.status, 403, "{who}: {a:?}");
+    }
+    assert_eq!(w.written(), 0);
+    let c = caller(BOB, &roles()).unwrap();
+    assert_eq!((c.role.as_str(), c.person.as_str()), ("breakglass-operator", "bob"));
+}
+
+#[tokio::test]
+async fn bad_input_is_a_4xx_with_one_line_and_writes_nothing() {
+    let w = World::new();
+    let big = format!("{{\"op\":\"close\",\"bucket\":\"{}\",\"reason\":\"x\"}}", "a".repeat(17 * 1024));
+    let cases = [
+        ("{not json", 400),
+        (r#"{"op":"explode","bucket":"acme-cloudtrail-logs"}"#, 400),
+        (r#"{"op":"approve"}"#, 400),
+        (r#"{"op":"approve","request":"0123456789ab","bucket":"acme-cloudtrail-logs"}"#, 400),
+        (r#"{"op":"approve","request":"0123456789ab","readers":["x"],"hours":99}"#, 400),
+        (r#"{"op":"approve","request":"../etc"}"#, 400),
+        (
+            r#"{"op":"request","bucket":"acme-cloudtrail-logs","hours":2,"reason":"r","ticket":"T","time":"2020-01-01T00:00:00Z"}"#,
+            400,
+        ),
+        (r#"{"op":"request","bucket":"not-ours","hours":2,"reason":"r","ticket":"T"}"#, 404),
+        (r#"{"op":"request","bucket":"acme-cloudtrail-logs","hours":13,"reason":"r","ticket":"T"}"#, 400),
+        (
+            r#"{"op":"request","bucket":"acme-cloudtrail-logs","readers":["arn:aws:iam::111122223333:role/Admin"],"hours":2,"reason":"r","ticket":"T"}"#,
+            400,
+        ),
+        (r#"{"op":"request","bucket":"acme-cloudtrail-logs","hours":0,"reason":"r","ticket":"T"}"#, 400),
+        (r#"{"op":"approve","request":"0123456789ab"}"#, 404),
+        (r#"{"op":"open","bucket":"acme-cloudtrail-logs","hours":2,"reason":"r","ticket":"T"}"#, 409),
+        (&big, 400),
+    ];
+    for (body, status) in cases {
+        let a = w.call(ALICE, body, now()).await;
+        assert_eq!(a.status, status, "{}: {a:?}", body.chars().take(120).collect::<String>());
+        let line = error_line(&a);
+        assert!(!line.is_empty() && !line.contains('\n'), "{a:?}");
+        assert_eq!(a.body.as_object().unwrap().len(), 1);
+    }
+    assert_eq!(w.written(), 0);
+    assert_eq!(*w.store.writes.lock().unwrap(), 0);
+    // Not a function URL call, or not a POST.
+    let records = TrailRecords { reader: &w.trail.log, prefix: "breakglass/".into(), organisation: false };
+    let g = Gate {
+        config: &w.config,
+        store: &w.store,
+        bus: &w.bus,
+        trail: &w.trail,
+        records: &records,
+        roles: &w.roles,
+    };
+    assert_eq!(gate::handle(&g, &json!({"detail": {}}), now()).await.status, 403);
+    let mut get = url_event(ALICE, &request_body());
+    get["requestContext"]["http"]["method"] = json!("GET");
+    assert_eq!(gate::handle(&g, &get, now()).await.status, 405);
+    let mut encoded = url_event(ALICE, "e30=");
+    encoded["isBase64Encoded"] = json!(true);
+    assert_eq!(gate::handle(&g, &encoded, now()).await.status, 400);
+    assert_eq!(w.written(), 0);
+}
+
+#[tokio::test]
+async fn a_denied_request_cannot_be_approved_and_an_expired_one_not_decided() {
+    let w = World::new();
+    let id = w.call(ALICE, &request_body(), now()).await.body["id"].as_str().unwrap().to_owned();
+    let a = w.call(BOB, &json!({"op": "deny", "request": id, "reason": "not now"}).to_string(), now()).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    let a = w.call(BOB, &json!({"op": "approve", "request": id}).to_string(), now()).await;
+    assert_eq!(a.status, 409, "{a:?}");
+    assert_eq!(w.state(), State::Closed);
+
+    let w = World::new();
+    let id = w.call(ALICE, &request_body(), now()).await.body["id"].as_str().unwrap().to_owned();
+    let late = now() + time::Duration::hours(25);
+    let a = w.call(BOB, &json!({"op": "approve", "request": id}).to_string(), late).await;
+    assert_eq!(a.status, 409, "{a:?}");
+}
+
+#[tokio::test]
+async fn requests_and_decisions_not_written_by_the_gate_are_not_acted_on() {
+    let w = World::new();
+    // A request that reached the trail another way (the notifier's record of a bus event).
+    let q = approval::request(
+        w.config.bucket(BUCKET).unwrap(),
+        ALICE,
+        "r",
+        "T",
+        time::Duration::hours(2),
+        &BTreeSet::new(),
+        now(),
+    )
+    .unwrap();
+    let detail = serde_json::to_value(&q).unwrap();
+    let body = json!({"kind": "approval", "action": "requested", "time": q.time, "bucket": BUCKET, "detail": detail});
+    w.trail
+        .log
+        .records
+        .lock()
+        .unwrap()
+        .insert(format!("breakglass/{BUCKET}/{}-x.json", q.time), body.to_string());
+    let a = w.call(BOB, &json!({"op": "approve", "request": q.id}).to_string(), now()).await;
+    assert_eq!(a.status, 404, "{a:?}");
+    assert_eq!(w.state(), State::Closed);
+}
+
+#[tokio::test]
+async fn open_and_close_go_through_the_gate_for_buckets_without_the_two_person_rule() {
+    let w = World::with(config());
+    let open = json!({"op": "open", "bucket": BUCKET, "hours": 2, "reason": "r", "ticket": "T"}).to_string();
+    let a = w.call(ALICE, &open, now()).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert!(matches!(w.state(), State::Open(_)));
+    let a =
+        w.call(ALICE, &json!({"op": "close", "bucket": BUCKET, "reason": "done"}).to_string(), now()).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(w.state(), State::Closed);
+}
+
+#[test]
+fn the_body_type_takes_no_time_and_nothing_unknown() {
+    assert!(matches!(parse_op(r#"{"op":"approve","request":"0123456789ab"}"#), Ok(Op::Approve { .. })));
+    for body in [
+        r#"{"op":"approve","request":"0123456789ab","time":"2026-01-01T00:00:00Z"}"#,
+        r#"{"op":"close","bucket":"b","reason":"r","requester":"bob"}"#,
+        r#"{"op":"Approve","request":"0123456789ab"}"#,
+        r#"["approve"]"#,
+    ] {
+        assert!(matches!(parse_op(body), Err(GateError::BadRequest(_))), "{body}");
+    }
+}

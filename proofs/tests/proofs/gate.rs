@@ -1,0 +1,99 @@
+//! The gate (issue 21): the operator role calls it through its IAM-authenticated function URL and
+//! in no other way; the gate's role holds what the gate does (the protected buckets' policies, its
+//! records in the audit trail signed with the records' key, the bus) and nothing else.
+
+use canonical_policies::{explain, Caller, Decision, Request};
+
+use super::template::{decide_from, resource_policy, role_may, roles, scp, ACCOUNT, ADMIN, REGION};
+use proofs::config;
+
+fn gate() -> String {
+    format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:breakglass-gate")
+}
+
+/// `who` (with `policy`) invokes the gate: through its URL with `auth`, or directly (`None`).
+fn invoke(policy: &canonical_policies::Policy, who: &str, action: &str, url: Option<&str>) -> Decision {
+    let mut req = Request::new(Caller::parse(who).unwrap(), action, &gate(), time::OffsetDateTime::now_utc());
+    if let Some(auth) = url {
+        req = req.with("lambda:FunctionUrlAuthType", auth).with("lambda:InvokedViaFunctionUrl", "true");
+    }
+    explain(policy, &req).decision
+}
+
+#[test]
+fn the_operator_calls_the_gate_through_its_url_only() {
+    let roles = roles();
+    let (_, operator, policy, _) = roles.iter().find(|(l, ..)| l == "OperatorRole").unwrap();
+    assert_eq!(invoke(policy, operator, "lambda:InvokeFunctionUrl", Some("AWS_IAM")), Decision::Allow);
+    assert_eq!(invoke(policy, operator, "lambda:InvokeFunction", Some("AWS_IAM")), Decision::Allow);
+    // Not an unauthenticated URL, and not a direct invocation, which could hand the gate any caller.
+    assert_eq!(invoke(policy, operator, "lambda:InvokeFunctionUrl", Some("NONE")), Decision::ImplicitDeny);
+    assert_eq!(invoke(policy, operator, "lambda:InvokeFunction", None), Decision::ImplicitDeny);
+    // The SCP denies a direct invocation to everyone, administrators included; the URL stays open.
+    let bypass = scp("deny-breakglass-bypass.json");
+    assert_eq!(invoke(&bypass, ADMIN, "lambda:InvokeFunction", None), Decision::ExplicitDeny);
+    assert_ne!(invoke(&bypass, operator, "lambda:InvokeFunction", Some("AWS_IAM")), Decision::ExplicitDeny);
+}
+
+#[test]
+fn the_gate_role_holds_what_the_gate_needs_and_nothing_else() {
+    let roles = roles();
+    let audit = format!("arn:aws:s3:::breakglass-audit-{ACCOUNT}-{REGION}");
+    let record = format!("{audit}/breakglass/acme-cloudtrail-logs/r.json");
+    let record_key = format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/key-id");
+    let bus = format!("arn:aws:events:{REGION}:{ACCOUNT}:event-bus/breakglass");
+    let may = |action: &str, resource: &str| role_may(&roles, "GateRole", action, resource);
+    for b in &config().buckets {
+        assert_eq!(may("s3:GetBucketPolicy", &b.bucket_arn()), Decision::Allow, "{}", b.name);
+        assert_eq!(may("s3:PutBucketPolicy", &b.bucket_arn()), Decision::Allow, "{}", b.name);
+        for action in ["s3:DeleteBucketPolicy", "s3:PutLifecycleConfiguration", "s3:PutBucketVersioning"] {
+            assert_eq!(may(action, &b.bucket_arn()), Decision::ImplicitDeny, "{action}");
+        }
+        let object = format!("{}/AWSLogs/{ACCOUNT}/CloudTrail/x.json.gz", b.bucket_arn());
+        assert_eq!(may("s3:GetObject", &object), Decision::ImplicitDeny);
+    }
+    assert_eq!(may("s3:PutBucketPolicy", "arn:aws:s3:::someone-elses-bucket"), Decision::ImplicitDeny);
+    // Its own records, written and read back, signed and verified.
+    for action in ["s3:PutObject", "s3:GetObject"] {
+        assert_eq!(may(action, &record), Decision::Allow, "{action}");
+    }
+    assert_eq!(may("s3:DeleteObject", &record), Decision::ImplicitDeny);
+    for action in ["kms:GenerateMac", "kms:VerifyMac"] {
+        assert_eq!(may(action, &record_key), Decision::Allow, "{action}");
+    }
+    assert_eq!(may("events:PutEvents", &bus), Decision::Allow);
+    // Nothing of the other functions' work: no mail of its own, no trust policies, no queue.
+    assert_eq!(
+        may("sns:Publish", &format!("arn:aws:sns:{REGION}:{ACCOUNT}:breakglass-notifications")),
+        Decision::ImplicitDeny
+    );
+    let investigator = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
+    assert_eq!(may("iam:UpdateAssumeRolePolicy", investigator), Decision::ImplicitDeny);
+    // Outside its own function the role can do nothing of this.
+    let (_, arn, policy, _) = roles.iter().find(|(l, ..)| l == "GateRole").unwrap();
+    let bucket = config().buckets[0].bucket_arn();
+    assert_eq!(decide_from(policy, arn, "s3:PutBucketPolicy", &bucket, None), Decision::ImplicitDeny);
+    assert_eq!(decide_from(policy, arn, "kms:GenerateMac", &record_key, None), Decision::ImplicitDeny);
+}
+
+/// The resource policies admit the gate where it writes: the audit bucket, the record key, the bus.
+#[test]
+fn the_resource_policies_admit_the_gate_where_it_writes() {
+    let gate_role = format!("arn:aws:iam::{ACCOUNT}:role/breakglass-gate");
+    let record =
+        format!("arn:aws:s3:::breakglass-audit-{ACCOUNT}-{REGION}/breakglass/acme-cloudtrail-logs/r.json");
+    let audit = resource_policy("AuditBucketPolicy", &["PolicyDocument"]);
+    let key = resource_policy("RecordKey", &["KeyPolicy"]);
+    let bus = resource_policy("EventBusPolicy", &["Statement"]);
+    let own = Some(gate());
+    let decide = |p: &canonical_policies::Policy, action: &str, resource: &str| {
+        decide_from(p, &gate_role, action, resource, own.as_deref())
+    };
+    assert_ne!(decide(&audit, "s3:PutObject", &record), Decision::ExplicitDeny);
+    assert_ne!(
+        decide(&key, "kms:GenerateMac", &format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/key-id")),
+        Decision::ExplicitDeny
+    );
+    let bus_arn = format!("arn:aws:events:{REGION}:{ACCOUNT}:event-bus/breakglass");
+    assert_ne!(decide(&bus, "events:PutEvents", &bus_arn), Decision::ExplicitDeny);
+}
