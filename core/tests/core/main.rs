@@ -10,6 +10,7 @@ mod copy_reads;
 mod csv;
 mod discovery;
 mod enforce;
+mod heartbeat;
 mod layers;
 mod notification_document;
 mod operate;
