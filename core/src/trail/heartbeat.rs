@@ -246,3 +246,23 @@ pub async fn mark_first_send<L: AuditLog + AuditReader>(
     let body = json!({ "schema": SCHEMA, "kind": "first-sent", "account": place.account, "region": region_label(place) });
     trail.log.append(&key, &body.to_string(), now + trail.config.retain).await.map(|_| ())
 }
+
+/// The heartbeats among `incoming`'s calls, taken out: what is left is mailed and recorded as
+/// usual (`None` when nothing is), the heartbeats are only marked as arrived.
+pub fn screen(
+    config: &Config,
+    incoming: crate::inbound::event::Incoming,
+) -> (Option<crate::inbound::event::Incoming>, Vec<Beat>) {
+    use crate::inbound::event::Incoming;
+    let Incoming::ApiCalls(calls) = incoming else { return (Some(incoming), Vec::new()) };
+    let mut beats = Vec::new();
+    let mut rest = Vec::new();
+    for call in calls {
+        match management(&call, config) {
+            Some(beat) => beats.push(beat),
+            None => rest.push(call),
+        }
+    }
+    let rest = (!rest.is_empty() || beats.is_empty()).then_some(Incoming::ApiCalls(rest));
+    (rest, beats)
+}

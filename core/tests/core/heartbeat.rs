@@ -201,3 +201,59 @@ async fn an_open_bucket_is_never_re_put() {
     run(&p, now()).await;
     assert_eq!(*p.1.beats.lock().unwrap(), ["acme-vpc-flow-logs"]);
 }
+
+#[derive(Default)]
+struct Mail(std::sync::Mutex<Vec<breakglass_core::ports::Notification>>);
+
+impl breakglass_core::ports::Publisher for Mail {
+    async fn publish(
+        &self,
+        n: &breakglass_core::ports::Notification,
+    ) -> Result<String, breakglass_core::ports::PortError> {
+        self.0.lock().unwrap().push(n.clone());
+        Ok("m".into())
+    }
+}
+
+#[tokio::test]
+async fn the_notifier_marks_the_management_half_without_mailing_and_mails_a_forgery() {
+    let (config, _, trail, ..) = ports().await;
+    let mail = Mail::default();
+    let at = now();
+    let own = record(ENFORCER, "PutBucketPolicy", "acme-cloudtrail-logs", at, arrivals::AGENT, None);
+    let answer =
+        breakglass_core::runtime::notify_event(&config, &mail, Some(&trail), &own, at).await.unwrap();
+    assert_eq!(answer["heartbeats"], 1, "{answer}");
+    assert!(mail.0.lock().unwrap().is_empty());
+    let marks = trail.log.under("breakglass/_heartbeat/111122223333/home/management/2026-11-24/");
+    assert_eq!(marks.len(), 1, "{marks:?}");
+    assert_eq!(marks[0].1["event_id"], own["detail"]["eventID"]);
+    // The same call by anybody else is an ordinary call: mailed, and no arrival.
+    let forged = record(INTRUDER, "PutBucketPolicy", "acme-cloudtrail-logs", at, arrivals::AGENT, None);
+    breakglass_core::runtime::notify_event(&config, &mail, Some(&trail), &forged, at).await.unwrap();
+    assert_eq!(mail.0.lock().unwrap().len(), 1);
+    assert_eq!(trail.log.under("breakglass/_heartbeat/").len(), 1);
+}
+
+#[tokio::test]
+async fn the_recorder_marks_the_data_half_and_records_no_refused_read_for_it() {
+    let (config, _, trail, bus, _) = ports().await;
+    let at = now();
+    let body = |role: &str| {
+        record(role, "GetObject", "acme-vpc-flow-logs", at, "x", Some("AccessDenied")).to_string()
+    };
+    let queue = json!({ "Records": [
+        { "eventSource": "aws:sqs", "messageId": "m1", "body": body(ENFORCER) },
+        { "eventSource": "aws:sqs", "messageId": "m2", "body": body(INTRUDER) },
+    ]});
+    let timing = breakglass_core::trail::recorder::Timing::default();
+    let answer =
+        breakglass_core::trail::recorder::handle(&config, &trail, &trail.log, &bus, &queue, at, timing)
+            .await
+            .unwrap();
+    assert_eq!((answer["heartbeats"].as_u64(), answer["denied"].as_u64()), (Some(1), Some(1)), "{answer}");
+    assert_eq!(trail.log.under("breakglass/_heartbeat/111122223333/home/data/").len(), 1);
+    let denied = trail.log.under("breakglass/_denied/");
+    assert_eq!(denied.len(), 1);
+    assert!(denied[0].1.to_string().contains("role/Admin"), "the forgery is the refused read recorded");
+}
