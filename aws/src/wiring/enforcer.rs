@@ -6,7 +6,7 @@
 //! `BREAKGLASS_SUBSCRIPTIONS` (the subscriptions the notification topic must keep);
 //! `BREAKGLASS_AUDIT_BUCKET` and `BREAKGLASS_RECORD_KEY` for the two-person rule's approvals in the
 //! audit trail (and the sweep's shard records); `BREAKGLASS_SWEEP_QUEUE` (a queue URL) fans the
-//! scheduled sweep out by shard.
+//! scheduled sweep out by shard; `BREAKGLASS_HEARTBEAT_PERIOD_SECONDS` turns the heartbeat on.
 
 use std::sync::Arc;
 
@@ -16,7 +16,7 @@ use breakglass_core::guard::enforce::Enforcer;
 use breakglass_core::guard::sentinel::Sentinel;
 use breakglass_core::guard::watch::Expected;
 use breakglass_core::runtime::{
-    enforcer_event, measure, EnforcerPorts, Fanout, Guard, LoadedConfig, PerConfig, Settings,
+    enforcer_event, measure, EnforcerPorts, Fanout, Guard, LoadedConfig, PerConfig, Pulse, Settings,
 };
 use breakglass_core::trail::audit::Trail;
 use lambda_runtime::LambdaEvent;
@@ -87,6 +87,8 @@ struct Wired {
     shards: Option<Trail<S3AuditLog>>,
     /// Discovery's view of the accounts (organisation mode with `[discovery]`).
     directory: Option<S3Directory>,
+    /// The heartbeat's marks (unsigned working state, like the shard records); `None`: no heartbeat.
+    heartbeat: Option<Trail<S3AuditLog>>,
 }
 
 #[derive(Debug)]
@@ -160,7 +162,20 @@ impl EnforcerFunction {
             }
             (None, _) => None,
         };
-        Wired { guard, shards, directory }
+        let heartbeat = match (settings.heartbeat, settings.audit(&loaded.config)) {
+            (Some(_), Ok(audit)) => Some(Trail {
+                log: S3AuditLog::new(clients.s3.clone(), &audit.bucket),
+                config: audit,
+                config_sha256: Some(loaded.sha256.clone()),
+            }),
+            (Some(_), Err(e)) => {
+                // Nothing arrives to be judged either: the HeartbeatAge alarm (missing data) fires.
+                tracing::error!(error = %e, "heartbeat set but no audit trail for its marks; no heartbeat");
+                None
+            }
+            (None, _) => None,
+        };
+        Wired { guard, shards, directory, heartbeat }
     }
 
     pub async fn handle(&self, raw: &Value, now: OffsetDateTime) -> Result<Value, BoxError> {
@@ -185,7 +200,16 @@ impl EnforcerFunction {
             }),
             _ => None,
         };
-        let guard = Guard::<Aws> { enforcer, sentinel: &sentinel, fanout: fanout.as_ref() };
+        let pulse = match (&w.heartbeat, self.base.settings.heartbeat) {
+            (Some(trail), Some(timing)) => Some(Pulse::<Aws> { trail, timing }),
+            _ => None,
+        };
+        let guard = Guard::<Aws> {
+            enforcer,
+            sentinel: &sentinel,
+            fanout: fanout.as_ref(),
+            heartbeat: pulse.as_ref(),
+        };
         Ok(enforcer_event(&guard, raw, now).await?)
     }
 }

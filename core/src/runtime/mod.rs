@@ -13,7 +13,9 @@ mod pace;
 mod settings;
 
 pub use config::{loaded_from, LoadedConfig, PerConfig};
-pub use enforcer::{enforce_and_guard_event, enforce_event, enforcer_event, EnforcerPorts, Fanout, Guard};
+pub use enforcer::{
+    enforce_and_guard_event, enforce_event, enforcer_event, EnforcerPorts, Fanout, Guard, Pulse,
+};
 pub use notifier::{notify_event, notify_event_in, NotifyError};
 pub use pace::{Paced, EMAIL_PER_SECOND, SNS_EMAIL_LIMIT_PER_SECOND};
 pub use settings::{

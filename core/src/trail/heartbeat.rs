@@ -154,12 +154,16 @@ fn day(t: OffsetDateTime) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
-/// Writes the arrival mark of `beat`, received at `now`.
+/// Writes the arrival mark of `beat`, received at `now`. The mark is named by the time the
+/// heartbeat was sent (its CloudTrail `eventTime`; only breakglass's own caller makes one): the age
+/// judged from it is how long ago the last heartbeat that made it all the way was sent.
 pub async fn arrive<L: AuditLog>(
     trail: &Trail<L>,
     beat: &Beat,
     now: OffsetDateTime,
 ) -> Result<(), PortError> {
+    let sent = beat.event_time.as_deref().and_then(crate::time::parse_time).unwrap_or(now);
+    let stamp = crate::time::format_time(sent);
     let arrived = crate::time::format_time(now);
     // The event id keeps two arrivals within one millisecond apart; only key-safe characters of it.
     let id: String = beat
@@ -171,7 +175,7 @@ pub async fn arrive<L: AuditLog>(
         .take(36)
         .collect();
     let key =
-        format!("{}{}/{arrived}-{id}", arrivals_dir(&trail.config.prefix, &beat.place, beat.half), day(now));
+        format!("{}{}/{stamp}-{id}", arrivals_dir(&trail.config.prefix, &beat.place, beat.half), day(sent));
     let body = json!({
         "schema": SCHEMA,
         "kind": "heartbeat",
