@@ -33,7 +33,7 @@ pub const PERIOD: Duration = Duration::minutes(15);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
     pub period: Duration,
-    /// Older than this: the half went quiet (two periods unless set).
+    /// This old or older: the half went quiet (two periods unless set).
     pub deadline: Duration,
 }
 
@@ -77,7 +77,7 @@ pub fn judge(
 ) -> (Duration, bool) {
     let since = last.or(first_sent).unwrap_or(now);
     let age = (now - since).max(Duration::ZERO);
-    (age, age > timing.deadline)
+    (age, age >= timing.deadline)
 }
 
 /// Every account and Region in use, with its protected buckets in config order.

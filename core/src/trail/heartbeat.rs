@@ -97,7 +97,10 @@ fn is_own(
     accounts: &[String],
 ) -> bool {
     let (own_role, own_session) = own_caller(config, bucket);
-    let from_owner = !accounts.is_empty() && accounts.iter().all(|a| *a == bucket.account);
+    // The role's ARN names the bucket's account; organisation mode also checks where the event
+    // came from, as every event there is checked (`inbound::route`).
+    let from_owner = config.organisation.is_none()
+        || (!accounts.is_empty() && accounts.iter().all(|a| *a == bucket.account));
     role == Some(own_role.as_str()) && own_session.is_none_or(|s| session == Some(s)) && from_owner
 }
 

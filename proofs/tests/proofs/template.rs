@@ -935,7 +935,7 @@ fn the_heartbeat_is_on_and_its_alarm_cannot_be_idle_satisfied() {
     assert_eq!(alarm["MetricName"].as_str(), Some("HeartbeatAge"));
     assert_eq!(alarm["TreatMissingData"].as_str(), Some("breaching"));
     assert_eq!(alarm["Threshold"].as_i64(), Some(timing.deadline.whole_seconds()));
-    assert_eq!(alarm["ComparisonOperator"].as_str(), Some("GreaterThanThreshold"));
+    assert_eq!(alarm["ComparisonOperator"].as_str(), Some("GreaterThanOrEqualToThreshold"));
 }
 
 /// Issue 22, blinding the recorder and the sweep: an administrator of the account cannot take,

@@ -13,6 +13,7 @@ mod digest;
 mod discovery;
 mod discovery_pages;
 mod forged;
+mod heartbeat;
 mod lambdas;
 mod organisation;
 mod reads;
