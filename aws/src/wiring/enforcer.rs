@@ -148,33 +148,24 @@ impl EnforcerFunction {
         let alarm = settings.alarm_topic_arn.clone();
         let guard = guard_ports(clients, accounts, config, audit, &self.bus, alarm, settings.dry_run);
         // Unsigned: the enforcer does not hold the records' signing key (only the notifier and the
-        // recorder sign); the audit bucket's policy lets the enforcer alone write under `_sweeps/`.
-        let shards = match (&self.queue, settings.audit(&loaded.config)) {
-            (Some(_), Ok(audit)) => Some(Trail {
+        // recorder sign); the audit bucket's policy lets the enforcer alone write under `_sweeps/`
+        // and `_heartbeat/sent/`.
+        let working = |on: bool, without: &str| match (on, settings.audit(&loaded.config)) {
+            (true, Ok(audit)) => Some(Trail {
                 log: S3AuditLog::new(clients.s3.clone(), &audit.bucket),
                 config: audit,
                 config_sha256: Some(loaded.sha256.clone()),
             }),
-            (Some(_), Err(e)) => {
-                // Still safe: every bucket is swept, in this invocation.
-                tracing::error!(error = %e, "sweep queue set but no audit trail for shard records; sweeping inline");
+            (true, Err(e)) => {
+                tracing::error!(error = %e, "no audit trail for the enforcer's working records; {without}");
                 None
             }
-            (None, _) => None,
+            (false, _) => None,
         };
-        let heartbeat = match (settings.heartbeat, settings.audit(&loaded.config)) {
-            (Some(_), Ok(audit)) => Some(Trail {
-                log: S3AuditLog::new(clients.s3.clone(), &audit.bucket),
-                config: audit,
-                config_sha256: Some(loaded.sha256.clone()),
-            }),
-            (Some(_), Err(e)) => {
-                // Nothing arrives to be judged either: the HeartbeatAge alarm (missing data) fires.
-                tracing::error!(error = %e, "heartbeat set but no audit trail for its marks; no heartbeat");
-                None
-            }
-            (None, _) => None,
-        };
+        // Still safe without: every bucket is swept, in this invocation.
+        let shards = working(self.queue.is_some(), "sweeping inline");
+        // Without, nothing is judged: the HeartbeatAge alarm (missing data) fires.
+        let heartbeat = working(settings.heartbeat.is_some(), "no heartbeat");
         Wired { guard, shards, directory, heartbeat }
     }
 
