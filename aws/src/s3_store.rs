@@ -3,7 +3,7 @@
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::types::PublicAccessBlockConfiguration;
-use breakglass_core::ports::{BucketSettings, LifecycleRule, PolicyStore, PortError};
+use breakglass_core::ports::{BucketSettings, Canary, LifecycleRule, PolicyStore, PortError};
 
 use crate::errors::{classify_error, code_of, Sent};
 use crate::{Accounts, Clients};
@@ -100,6 +100,45 @@ impl PolicyStore for S3Store {
             .send()
             .await
             .done("PutPublicAccessBlock")
+    }
+}
+
+/// The heartbeat's client settings: its application name in the user agent, which CloudTrail
+/// records, so that the heartbeat's calls are told from the enforcer's own.
+fn heartbeat_agent() -> Result<aws_sdk_s3::config::Builder, PortError> {
+    let name = aws_sdk_s3::config::AppName::new(breakglass_core::trail::heartbeat::AGENT)
+        .map_err(|e| PortError::Refused(format!("heartbeat app name: {e}")))?;
+    Ok(aws_sdk_s3::config::Builder::default().app_name(name))
+}
+
+impl Canary for S3Store {
+    async fn beat_policy(&self, bucket: &str, policy: &str) -> Result<(), PortError> {
+        on_bucket!(self, bucket, put_bucket_policy)
+            .policy(policy)
+            .customize()
+            .config_override(heartbeat_agent()?)
+            .send()
+            .await
+            .done("PutBucketPolicy")
+    }
+
+    async fn refused_read(&self, bucket: &str, key: &str) -> Result<bool, PortError> {
+        let answer = on_bucket!(self, bucket, get_object)
+            .key(key)
+            .customize()
+            .config_override(heartbeat_agent()?)
+            .send()
+            .await;
+        match answer {
+            Err(e) if code_of(&e) == Some("AccessDenied") => Ok(true),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => Ok(true),
+            Ok(_) => Ok(false),
+            Err(e) => match classify_error("GetObject", e) {
+                // Answered, but not refused (no such key: the policy let the read through).
+                PortError::Refused(_) => Ok(false),
+                retry => Err(retry),
+            },
+        }
     }
 }
 

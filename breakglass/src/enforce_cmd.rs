@@ -112,7 +112,8 @@ pub fn enforce(a: &EnforceArgs, settings: &Settings) -> Result<ExitCode, CliErro
         };
         let now = OffsetDateTime::now_utc();
         if let Some(event) = &event {
-            let guard = Guard::<Aws> { enforcer: &enforcer, sentinel: &sentinel, fanout: None };
+            let guard =
+                Guard::<Aws> { enforcer: &enforcer, sentinel: &sentinel, fanout: None, heartbeat: None };
             let answer = enforce_and_guard_event(&guard, event, now).await.map_err(enforce_error)?;
             print_json(&answer);
             return Ok(ExitCode::SUCCESS);

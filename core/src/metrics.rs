@@ -15,6 +15,11 @@ pub const FUNCTION: &str = "Function";
 /// The dimension of [`Metric::Drift`]: why the policy was unlawful, one of a few fixed words
 /// (`drift`, `expired`, `unauthorised`, `unapproved`).
 pub const CAUSE: &str = "Cause";
+/// The dimensions of a [`Metric::HeartbeatAge`] per place: the logging account, its Region and
+/// the half (`management`, `data`). Few values: the accounts and Regions of the config.
+pub const ACCOUNT: &str = "Account";
+pub const REGION: &str = "Region";
+pub const HALF: &str = "Half";
 
 /// What breakglass measures, named once for the functions, the dashboard and its test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -37,10 +42,13 @@ pub enum Metric {
     /// are lost on the way (a drained queue, a removed event source mapping): an alarm that an idle
     /// enforcer cannot satisfy by merely being invoked.
     ShardsSwept,
+    /// Seconds since the last heartbeat that came back (per account, Region and half; with the
+    /// function's dimension alone, the oldest of them, which the alarm watches).
+    HeartbeatAge,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 8] = [
+    pub const ALL: [Metric; 9] = [
         Metric::Remediations,
         Metric::Drift,
         Metric::ReadsOutsideGrant,
@@ -49,6 +57,7 @@ impl Metric {
         Metric::SweepFailures,
         Metric::ShardsPlanned,
         Metric::ShardsSwept,
+        Metric::HeartbeatAge,
     ];
 
     /// The metric's name in CloudWatch.
@@ -62,6 +71,7 @@ impl Metric {
             Metric::SweepFailures => "SweepFailures",
             Metric::ShardsPlanned => "ShardsPlanned",
             Metric::ShardsSwept => "ShardsSwept",
+            Metric::HeartbeatAge => "HeartbeatAge",
         }
     }
 
@@ -69,6 +79,7 @@ impl Metric {
     pub fn unit(self) -> &'static str {
         match self {
             Metric::SweepDuration => "Milliseconds",
+            Metric::HeartbeatAge => "Seconds",
             _ => "Count",
         }
     }
@@ -193,7 +204,7 @@ mod tests {
         let names: std::collections::BTreeSet<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
         assert_eq!(names.len(), Metric::ALL.len());
         for m in Metric::ALL {
-            assert!(["Count", "Milliseconds"].contains(&m.unit()), "{m:?}");
+            assert!(["Count", "Milliseconds", "Seconds"].contains(&m.unit()), "{m:?}");
         }
     }
 }

@@ -41,6 +41,16 @@ pub trait PolicyStore: Sync {
     fn block_public_access(&self, bucket: &str) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
+/// The heartbeat's calls on a protected bucket (its client names itself in the user agent, so
+/// that CloudTrail's record tells the heartbeat from the enforcer's own repairs).
+pub trait Canary: Sync {
+    /// Puts `policy` (the bucket's live ClosedAccess, byte for byte) back on `bucket`.
+    fn beat_policy(&self, bucket: &str, policy: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Asks for object `key` of `bucket`: `Ok(true)` when S3 refused it with `AccessDenied`, as the
+    /// heartbeat needs, `Ok(false)` when it answered anything else.
+    fn refused_read(&self, bucket: &str, key: &str) -> impl Future<Output = Result<bool, PortError>> + Send;
+}
+
 /// One SNS message: `message` is the `MessageStructure=json` body (`default`, `email`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notification {

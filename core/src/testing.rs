@@ -14,8 +14,8 @@ use time::OffsetDateTime;
 use crate::events::BusEvent;
 use crate::events::OwnEvent;
 use crate::ports::{
-    Appended, AuditLog, AuditReader, BucketSettings, ControlPlane, Directory, EventBus, LifecycleRule,
-    Notification, PolicyStore, PortError, RegistryStore, Subscription,
+    Appended, AuditLog, AuditReader, BucketSettings, Canary, ControlPlane, Directory, EventBus,
+    LifecycleRule, Notification, PolicyStore, PortError, RegistryStore, Subscription,
 };
 
 /// The example config (`examples/breakglass.toml`, two-person rule on).
@@ -52,6 +52,11 @@ pub struct Store {
     pub lagging: Mutex<bool>,
     pub lag: Mutex<Option<usize>>,
     pub stale: Mutex<Option<(String, usize)>>,
+    /// The heartbeat's policy re-puts (bucket) and canary reads (bucket, key).
+    pub beats: Mutex<Vec<String>>,
+    pub canary_reads: Mutex<Vec<(String, String)>>,
+    /// The canary read is answered (the bucket does not refuse it).
+    pub canary_readable: Mutex<bool>,
 }
 
 impl PolicyStore for Store {
@@ -87,6 +92,18 @@ impl PolicyStore for Store {
     async fn block_public_access(&self, bucket: &str) -> Result<(), PortError> {
         self.blocked.lock().unwrap().push(bucket.to_owned());
         Ok(())
+    }
+}
+
+impl Canary for Store {
+    async fn beat_policy(&self, bucket: &str, policy: &str) -> Result<(), PortError> {
+        self.put_policy(bucket, policy).await?;
+        self.beats.lock().unwrap().push(bucket.to_owned());
+        Ok(())
+    }
+    async fn refused_read(&self, bucket: &str, key: &str) -> Result<bool, PortError> {
+        self.canary_reads.lock().unwrap().push((bucket.to_owned(), key.to_owned()));
+        Ok(!*self.canary_readable.lock().unwrap())
     }
 }
 

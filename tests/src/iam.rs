@@ -700,7 +700,12 @@ impl Drop for IamProxy {
             let _ = std::fs::create_dir_all(used_dir());
             let _ = std::fs::write(used_dir().join(format!("{}-{n}.tsv", std::process::id())), text);
         }
-        let refused = self.refused();
+        // The heartbeat's read of its canary key is refused by design: AWS's refusal is the signal.
+        let refused: Vec<String> = self
+            .refused()
+            .into_iter()
+            .filter(|r| !r.contains("s3:GetObject on arn:aws:s3:::") || !r.contains("/breakglass-heartbeat:"))
+            .collect();
         if !refused.is_empty() && !std::thread::panicking() && !self.refusals_expected() {
             panic!(
                 "AWS would have refused {} call(s) this test made:\n{}",

@@ -6,7 +6,7 @@
 //! `BREAKGLASS_SUBSCRIPTIONS` (the subscriptions the notification topic must keep);
 //! `BREAKGLASS_AUDIT_BUCKET` and `BREAKGLASS_RECORD_KEY` for the two-person rule's approvals in the
 //! audit trail (and the sweep's shard records); `BREAKGLASS_SWEEP_QUEUE` (a queue URL) fans the
-//! scheduled sweep out by shard.
+//! scheduled sweep out by shard; `BREAKGLASS_HEARTBEAT_PERIOD_SECONDS` turns the heartbeat on.
 
 use std::sync::Arc;
 
@@ -16,7 +16,7 @@ use breakglass_core::guard::enforce::Enforcer;
 use breakglass_core::guard::sentinel::Sentinel;
 use breakglass_core::guard::watch::Expected;
 use breakglass_core::runtime::{
-    enforcer_event, measure, EnforcerPorts, Fanout, Guard, LoadedConfig, PerConfig, Settings,
+    enforcer_event, measure, EnforcerPorts, Fanout, Guard, LoadedConfig, PerConfig, Pulse, Settings,
 };
 use breakglass_core::trail::audit::Trail;
 use lambda_runtime::LambdaEvent;
@@ -87,6 +87,8 @@ struct Wired {
     shards: Option<Trail<S3AuditLog>>,
     /// Discovery's view of the accounts (organisation mode with `[discovery]`).
     directory: Option<S3Directory>,
+    /// The heartbeat's marks (unsigned working state, like the shard records); `None`: no heartbeat.
+    heartbeat: Option<Trail<S3AuditLog>>,
 }
 
 #[derive(Debug)]
@@ -146,21 +148,25 @@ impl EnforcerFunction {
         let alarm = settings.alarm_topic_arn.clone();
         let guard = guard_ports(clients, accounts, config, audit, &self.bus, alarm, settings.dry_run);
         // Unsigned: the enforcer does not hold the records' signing key (only the notifier and the
-        // recorder sign); the audit bucket's policy lets the enforcer alone write under `_sweeps/`.
-        let shards = match (&self.queue, settings.audit(&loaded.config)) {
-            (Some(_), Ok(audit)) => Some(Trail {
+        // recorder sign); the audit bucket's policy lets the enforcer alone write under `_sweeps/`
+        // and `_heartbeat/sent/`.
+        let working = |on: bool, without: &str| match (on, settings.audit(&loaded.config)) {
+            (true, Ok(audit)) => Some(Trail {
                 log: S3AuditLog::new(clients.s3.clone(), &audit.bucket),
                 config: audit,
                 config_sha256: Some(loaded.sha256.clone()),
             }),
-            (Some(_), Err(e)) => {
-                // Still safe: every bucket is swept, in this invocation.
-                tracing::error!(error = %e, "sweep queue set but no audit trail for shard records; sweeping inline");
+            (true, Err(e)) => {
+                tracing::error!(error = %e, "no audit trail for the enforcer's working records; {without}");
                 None
             }
-            (None, _) => None,
+            (false, _) => None,
         };
-        Wired { guard, shards, directory }
+        // Still safe without: every bucket is swept, in this invocation.
+        let shards = working(self.queue.is_some(), "sweeping inline");
+        // Without, nothing is judged: the HeartbeatAge alarm (missing data) fires.
+        let heartbeat = working(settings.heartbeat.is_some(), "no heartbeat");
+        Wired { guard, shards, directory, heartbeat }
     }
 
     pub async fn handle(&self, raw: &Value, now: OffsetDateTime) -> Result<Value, BoxError> {
@@ -185,7 +191,16 @@ impl EnforcerFunction {
             }),
             _ => None,
         };
-        let guard = Guard::<Aws> { enforcer, sentinel: &sentinel, fanout: fanout.as_ref() };
+        let pulse = match (&w.heartbeat, self.base.settings.heartbeat) {
+            (Some(trail), Some(timing)) => Some(Pulse::<Aws> { trail, timing }),
+            _ => None,
+        };
+        let guard = Guard::<Aws> {
+            enforcer,
+            sentinel: &sentinel,
+            fanout: fanout.as_ref(),
+            heartbeat: pulse.as_ref(),
+        };
         Ok(enforcer_event(&guard, raw, now).await?)
     }
 }

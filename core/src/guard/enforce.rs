@@ -57,6 +57,9 @@ pub enum EnforceError {
     /// The sweep's shards could not be sent to its queue.
     #[error("could not send the sweep's shards: {0}")]
     Queue(PortError),
+    /// The heartbeat could not be judged, or a quiet half could not be alarmed.
+    #[error("heartbeat: {0}")]
+    Heartbeat(PortError),
 }
 
 /// What the enforcer did about one bucket.

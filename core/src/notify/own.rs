@@ -392,6 +392,7 @@ fn repair(r: &events::Repair, d: &Value, id: Option<&str>) -> Rendered {
     let thing = match r.kind.as_str() {
         "bucket" => format!("log bucket {subject}"),
         "role" => format!("investigator role {subject}"),
+        "heartbeat" => format!("the heartbeat of {subject}"),
         _ => format!("notification topic {subject}"),
     };
     section(&mut email, "What happened", &format!("On {thing}: {}.", r.what));

@@ -12,6 +12,7 @@ use crate::guard::sentinel::Sentinel;
 use crate::inbound::event;
 use crate::inbound::route;
 use crate::ports::AuditLog;
+use crate::ports::Canary;
 use crate::ports::{
     AuditReader, BucketRecords, BucketSettings, ControlPlane, Directory, EventBus, PolicyStore,
     RegistryStore, SweepQueue,
@@ -20,7 +21,7 @@ use crate::trail::audit::Trail;
 
 /// The port types of the enforcer Lambda, named once (the AWS adapters in production, fakes in tests).
 pub trait EnforcerPorts {
-    type Store: PolicyStore + BucketSettings + std::fmt::Debug;
+    type Store: PolicyStore + BucketSettings + Canary + std::fmt::Debug;
     type Bus: EventBus + std::fmt::Debug;
     type Control: ControlPlane + std::fmt::Debug;
     type Records: BucketRecords + std::fmt::Debug;
@@ -37,6 +38,15 @@ pub struct Guard<'a, P: EnforcerPorts> {
     pub enforcer: &'a Enforcer<P::Store, P::Bus, P::Records>,
     pub sentinel: &'a Sentinel<'a, P::Store, P::Bus, P::Control>,
     pub fanout: Option<&'a Fanout<'a, P>>,
+    /// The heartbeat, sent and judged at every scheduled invocation (`None`: off).
+    pub heartbeat: Option<&'a Pulse<'a, P>>,
+}
+
+/// The heartbeat's part of the enforcer ([`crate::guard::heartbeat`]): the trail its marks are in.
+#[derive(Debug)]
+pub struct Pulse<'a, P: EnforcerPorts> {
+    pub trail: &'a Trail<P::Log>,
+    pub timing: crate::guard::heartbeat::Timing,
 }
 
 /// The enforcer's answer to one invocation: the bucket policies only (the CLI's dry runs and the
@@ -122,6 +132,40 @@ pub struct Fanout<'a, P: EnforcerPorts> {
 /// closes, everything else is [`enforce_and_guard_event`]. Without a fan-out the schedule sweeps
 /// inline.
 pub async fn enforcer_event<P: EnforcerPorts>(
+    ports: &Guard<'_, P>,
+    raw: &Value,
+    now: OffsetDateTime,
+) -> Result<Value, EnforceError> {
+    let schedule = match (ports.heartbeat, parse_or_ignore(raw)) {
+        (Some(pulse), Ok(event::Incoming::Schedule { time, .. })) => Some((pulse, time)),
+        _ => None,
+    };
+    let Some((pulse, time)) = schedule else { return enforcer_event_inner(ports, raw, now).await };
+    // The schedule's time, as the sweep takes it: the run of one period judges as of that period.
+    let at = time.as_deref().and_then(crate::time::parse_time).unwrap_or(now);
+    let e = ports.enforcer;
+    // After the sweep, whatever it did: the heartbeat never waits for, nor stops, the sweep.
+    let answer = enforcer_event_inner(ports, raw, now).await;
+    let beat = crate::guard::heartbeat::run(
+        &e.config,
+        &e.store,
+        pulse.trail,
+        &e.bus,
+        ports.sentinel.control,
+        pulse.timing,
+        at,
+    )
+    .await
+    .map_err(EnforceError::Heartbeat);
+    let mut answer = answer?;
+    if let Some(a) = answer.as_object_mut() {
+        a.insert("heartbeat".into(), beat?);
+    }
+    Ok(answer)
+}
+
+/// [`enforcer_event`] but the heartbeat.
+async fn enforcer_event_inner<P: EnforcerPorts>(
     ports: &Guard<'_, P>,
     raw: &Value,
     now: OffsetDateTime,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::metrics::{Metric, Metrics, CAUSE};
+use crate::metrics::{Metric, Metrics, ACCOUNT, CAUSE, HALF, REGION};
 
 /// The enforcer's metrics for one invocation of `raw`, answered with `answer` (`None`: it failed)
 /// after `took`: remediations and drift by cause wherever they happen; on a sweep (the schedule
@@ -59,12 +59,38 @@ pub fn enforcer(function: &str, raw: &Value, answer: Option<&Value>, took: Durat
         counts.put(Metric::SweepFailures, f64::from(u8::from(answer.is_none())));
     }
     let mut lines = vec![counts];
+    lines.extend(heartbeat(function, answer));
     for (cause, n) in causes {
         let mut drift = Metrics::new(function).dimension(CAUSE, &cause);
         drift.put(Metric::Drift, n);
         lines.push(drift);
     }
     lines.retain(|m| !m.is_empty());
+    lines
+}
+
+/// The heartbeat's ages of a scheduled run: one line per account, Region and half, and the oldest
+/// under the function's dimension alone (the alarm's, which does not know the accounts).
+fn heartbeat(function: &str, answer: Option<&Value>) -> Vec<Metrics> {
+    let ages = answer.and_then(|a| a.get("heartbeat")?.get("ages")?.as_array().cloned()).unwrap_or_default();
+    let mut lines = Vec::new();
+    let mut oldest: Option<f64> = None;
+    for a in &ages {
+        let word = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let Some(age) = a.get("age_seconds").and_then(Value::as_f64) else { continue };
+        let mut line = Metrics::new(function)
+            .dimension(ACCOUNT, &word("account"))
+            .dimension(REGION, &word("region"))
+            .dimension(HALF, &word("half"));
+        line.put(Metric::HeartbeatAge, age);
+        lines.push(line);
+        oldest = Some(oldest.map_or(age, |o| o.max(age)));
+    }
+    if let Some(age) = oldest {
+        let mut line = Metrics::new(function);
+        line.put(Metric::HeartbeatAge, age);
+        lines.insert(0, line);
+    }
     lines
 }
 
@@ -96,6 +122,29 @@ mod tests {
 
     fn lines(ms: &[Metrics]) -> Vec<Value> {
         ms.iter().filter_map(|m| m.to_emf(OffsetDateTime::UNIX_EPOCH)).collect()
+    }
+
+    #[test]
+    fn a_scheduled_run_measures_each_heartbeat_age_and_the_oldest() {
+        let answer = json!({"buckets": [], "heartbeat": {"ages": [
+            {"account": "111122223333", "region": "eu-west-1", "half": "management", "age_seconds": 60},
+            {"account": "111122223333", "region": "eu-west-1", "half": "data", "age_seconds": 2000},
+        ]}});
+        let raw = json!({"detail-type": "Scheduled Event"});
+        let got = lines(&enforcer("enforcer", &raw, Some(&answer), Duration::from_millis(5)));
+        let ages: Vec<(&Value, &Value)> = got
+            .iter()
+            .filter(|l| l.get("HeartbeatAge").is_some())
+            .map(|l| (&l["Half"], &l["HeartbeatAge"]))
+            .collect();
+        assert_eq!(
+            ages,
+            [
+                (&Value::Null, &json!(2000.0)),
+                (&json!("management"), &json!(60.0)),
+                (&json!("data"), &json!(2000.0))
+            ]
+        );
     }
 
     #[test]

@@ -11,6 +11,8 @@ use crate::notify::{render_in, Rendered, Scope};
 use crate::ports::{Appended, AuditLog, AuditReader};
 use crate::ports::{PortError, Publisher};
 use crate::trail::audit::{self, Trail};
+use crate::trail::heartbeat;
+use futures_util::future::OptionFuture;
 
 /// The marks of mails sent, one per record: `<prefix>_mailed/<record key>`.
 pub const MAILED: &str = "_mailed";
@@ -68,6 +70,20 @@ pub async fn notify_event_in<P: Publisher, L: AuditLog + AuditReader>(
     let mut ignored = Vec::new();
     let mut recorded = Vec::new();
     let mut errors = Vec::new();
+    // breakglass's own heartbeat is marked as arrived, never mailed.
+    let (incoming, beats) = heartbeat::screen(config, incoming);
+    for beat in &beats {
+        if let Some(Err(e)) = OptionFuture::from(trail.map(|t| heartbeat::arrive(t, beat, now))).await {
+            tracing::error!(error = %e, "heartbeat arrival not marked");
+            errors.push(e);
+        }
+    }
+    let Some(incoming) = incoming else {
+        return match errors.into_iter().next() {
+            Some(first) => Err(NotifyError { failed: beats.len(), total: beats.len(), first }),
+            None => Ok(json!({ "sent": [], "recorded": [], "ignored": [], "heartbeats": beats.len() })),
+        };
+    };
     let rendered = render_in(config, scope, &incoming, now);
     // One of breakglass's own events is recorded from its type, a CloudTrail call from its document.
     let own = match &incoming {

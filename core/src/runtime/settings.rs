@@ -39,6 +39,11 @@ pub const DRY_RUN_ENV: &str = "BREAKGLASS_DRY_RUN";
 pub const SWEEP_QUEUE_ENV: &str = "BREAKGLASS_SWEEP_QUEUE";
 /// Seconds between the sweep's shards and its close (tests lower it).
 pub const SWEEP_CLOSE_DELAY_ENV: &str = "BREAKGLASS_SWEEP_CLOSE_DELAY_SECONDS";
+/// The heartbeat's period in seconds: set, the enforcer's scheduled run sends and judges the
+/// heartbeat (template.yaml sets the schedule's 900); unset, there is none. Tests lower it.
+pub const HEARTBEAT_PERIOD_ENV: &str = "BREAKGLASS_HEARTBEAT_PERIOD_SECONDS";
+/// How old the last heartbeat may be before its half is alarmed, in seconds (two periods unless set).
+pub const HEARTBEAT_DEADLINE_ENV: &str = "BREAKGLASS_HEARTBEAT_DEADLINE_SECONDS";
 /// The Service Catalog products, and who may provision them.
 pub const CATALOG_PRODUCTS_ENV: &str = "BREAKGLASS_CATALOG_PRODUCTS";
 pub const CATALOG_PRINCIPALS_ENV: &str = "BREAKGLASS_CATALOG_PRINCIPALS";
@@ -169,6 +174,9 @@ pub struct Settings {
     pub sweep_queue: Option<String>,
     /// [`SWEEP_CLOSE_DELAY_ENV`], else [`crate::guard::sweep::CLOSE_DELAY_SECONDS`].
     pub sweep_close_delay: u32,
+    /// [`HEARTBEAT_PERIOD_ENV`] (a positive number of seconds) and [`HEARTBEAT_DEADLINE_ENV`];
+    /// `None`: no heartbeat.
+    pub heartbeat: Option<crate::guard::heartbeat::Timing>,
     /// The lists as set; empty when unset.
     pub catalog_products: String,
     pub catalog_principals: String,
@@ -229,6 +237,11 @@ impl Settings {
             sweep_close_delay: lookup(SWEEP_CLOSE_DELAY_ENV)
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(crate::guard::sweep::CLOSE_DELAY_SECONDS),
+            heartbeat: number(HEARTBEAT_PERIOD_ENV).filter(|p| *p > 0).map(|p| {
+                let period = time::Duration::seconds(p);
+                let deadline = number(HEARTBEAT_DEADLINE_ENV).filter(|d| *d > 0).map(time::Duration::seconds);
+                crate::guard::heartbeat::Timing { period, deadline: deadline.unwrap_or(period * 2) }
+            }),
             catalog_products: lookup(CATALOG_PRODUCTS_ENV).unwrap_or_default(),
             catalog_principals: lookup(CATALOG_PRINCIPALS_ENV).unwrap_or_default(),
             gate_roles: lookup(GATE_ROLES_ENV)
@@ -362,6 +375,16 @@ mod tests {
         assert_eq!(s.log_level, tracing::Level::INFO);
         assert_eq!(s.timeouts, Ok(Timeouts::default()));
         assert_eq!(Settings::default(), s);
+    }
+
+    #[test]
+    fn the_heartbeat_is_on_with_a_period_and_its_deadline_is_two_unless_set() {
+        assert_eq!(settings(&[]).heartbeat, None);
+        assert_eq!(settings(&[(HEARTBEAT_PERIOD_ENV, "0")]).heartbeat, None);
+        let on = settings(&[(HEARTBEAT_PERIOD_ENV, "900")]).heartbeat.unwrap();
+        assert_eq!(on, crate::guard::heartbeat::Timing::default());
+        let set = settings(&[(HEARTBEAT_PERIOD_ENV, "2"), (HEARTBEAT_DEADLINE_ENV, "5")]).heartbeat.unwrap();
+        assert_eq!((set.period.whole_seconds(), set.deadline.whole_seconds()), (2, 5));
     }
 
     #[test]

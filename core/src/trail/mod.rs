@@ -1,10 +1,11 @@
 //! The audit trail: what is written ([`audit`]), read back as a bucket's history ([`history`]),
 //! the recorder's records of object reads ([`recorder`], their shape in [`records`]), the access
 //! report of a window ([`report`]), the tamper evidence of a listing of record versions
-//! ([`tamper`]), and the CSV auditors open ([`csv`]).
+//! ([`tamper`]), the CSV auditors open ([`csv`]), and the heartbeat's arrivals ([`heartbeat`]).
 
 pub mod audit;
 pub mod csv;
+pub mod heartbeat;
 pub mod history;
 pub mod recorder;
 pub mod records;

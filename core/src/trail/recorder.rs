@@ -77,6 +77,8 @@ pub struct Recorded {
     pub unreadable: usize,
     pub records: usize,
     pub alerts: usize,
+    /// breakglass's own heartbeats (refused canary reads), marked as arrived.
+    pub heartbeats: usize,
 }
 
 impl Recorded {
@@ -90,6 +92,7 @@ impl Recorded {
             "unreadable": self.unreadable,
             "records": self.records,
             "alerts": self.alerts,
+            "heartbeats": self.heartbeats,
         })
     }
 }
@@ -134,7 +137,19 @@ pub async fn record<L: AuditLog, B: EventBus>(
     let mut denied: Vec<(ObjectRead, &str)> = Vec::new();
     let mut unreadable: Vec<UnreadableItem> = Vec::new();
     for m in messages {
-        match reads::parse(&m.body, config) {
+        let parsed = reads::parse(&m.body, config);
+        // breakglass's own heartbeat: marked as arrived, neither recorded as a refused read nor digested.
+        if let Some(beat) = parsed.as_ref().ok().and_then(|r| crate::trail::heartbeat::data(r, config)) {
+            match crate::trail::heartbeat::arrive(trail, &beat, now).await {
+                Ok(()) => out.heartbeats += 1,
+                Err(e) => {
+                    tracing::error!(message = m.id.as_str(), error = %e, "heartbeat arrival not marked; handed back");
+                    out.failed.push(m.id.clone());
+                }
+            }
+            continue;
+        }
+        match parsed {
             Ok(read) if read.denied() => denied.push((read, &m.id)),
             Ok(read) => {
                 let entry = by_bucket.entry(read.bucket.clone()).or_default();

@@ -11,6 +11,7 @@ mod csv;
 mod discovery;
 mod enforce;
 mod gate;
+mod heartbeat;
 mod layers;
 mod notification_document;
 mod operate;

@@ -938,6 +938,24 @@ fn every_queue_is_alarmed_by_age_or_by_count() {
     }
 }
 
+/// Issue 22, the heartbeat: the enforcer is told the schedule's period, and the alarm on the oldest
+/// heartbeat fires at the code's deadline and on missing data (an enforcer that stopped judging
+/// the heartbeat cannot satisfy it by being idle).
+#[test]
+fn the_heartbeat_is_on_and_its_alarm_cannot_be_idle_satisfied() {
+    let t = template();
+    let r = &t["Resources"];
+    let timing = breakglass_core::guard::heartbeat::Timing::default();
+    let env = &r["EnforcerFunction"]["Properties"]["Environment"]["Variables"];
+    let period = env[breakglass_core::runtime::env::HEARTBEAT_PERIOD_ENV].as_str().unwrap();
+    assert_eq!(period, timing.period.whole_seconds().to_string());
+    let alarm = &r["HeartbeatLost"]["Properties"];
+    assert_eq!(alarm["MetricName"].as_str(), Some("HeartbeatAge"));
+    assert_eq!(alarm["TreatMissingData"].as_str(), Some("breaching"));
+    assert_eq!(alarm["Threshold"].as_i64(), Some(timing.deadline.whole_seconds()));
+    assert_eq!(alarm["ComparisonOperator"].as_str(), Some("GreaterThanOrEqualToThreshold"));
+}
+
 /// Issue 22, blinding the recorder and the sweep: an administrator of the account cannot take,
 /// delete, purge, send or re-policy the messages of the working queues (the queue policies deny it
 /// whatever their identity policy grants); the functions and the read rule keep what they need.

@@ -14,6 +14,7 @@ mod discovery;
 mod discovery_pages;
 mod forged;
 mod gate;
+mod heartbeat;
 mod iam;
 mod lambdas;
 mod organisation;
