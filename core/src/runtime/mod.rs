@@ -10,12 +10,14 @@ mod malformed;
 pub mod measure;
 mod notifier;
 mod pace;
+mod recorder;
 mod settings;
 
 pub use config::{loaded_from, LoadedConfig, PerConfig};
 pub use enforcer::{enforce_and_guard_event, enforce_event, enforcer_event, EnforcerPorts, Fanout, Guard};
 pub use notifier::{notify_event, notify_event_in, NotifyError};
 pub use pace::{Paced, EMAIL_PER_SECOND, SNS_EMAIL_LIMIT_PER_SECOND};
+pub use recorder::recorder_event;
 pub use settings::{
     parse_s3_url, LogFormat, Settings, SetupError, TimeoutSettingError, Timeouts, MAX_TIMEOUT_SECONDS,
 };

@@ -8,5 +8,6 @@ pub mod csv;
 pub mod history;
 pub mod recorder;
 pub mod records;
+pub mod refused;
 pub mod report;
 pub mod tamper;
