@@ -44,8 +44,8 @@ async fn file_refused<L: AuditLog>(
     incoming: &Incoming,
     now: OffsetDateTime,
     timing: Timing,
-    out: &mut Filed,
-) {
+) -> Filed {
+    let mut out = Filed::default();
     for rendered in render_in(config, scope, incoming, now) {
         let n = match rendered {
             Rendered::Send(n) => n,
@@ -72,6 +72,7 @@ async fn file_refused<L: AuditLog>(
             }
         }
     }
+    out
 }
 
 /// The recorder Lambda's handler: an SQS batch is recorded (refused calls here, reads by
@@ -94,7 +95,10 @@ pub async fn recorder_event<L: AuditLog, R: AuditReader, B: EventBus>(
         for m in messages {
             match refused_calls(&m.body) {
                 Some(incoming) => {
-                    file_refused(config, scope, trail, &m, &incoming, now, timing, &mut filed).await
+                    let one = file_refused(config, scope, trail, &m, &incoming, now, timing).await;
+                    filed.calls += one.calls;
+                    filed.ignored += one.ignored;
+                    filed.failed.extend(one.failed);
                 }
                 None => reads.push(m),
             }

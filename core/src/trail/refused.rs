@@ -56,7 +56,9 @@ pub async fn file<L: AuditLog>(
         .await?;
     let id = record.body.get("id").and_then(|v| v.as_str()).unwrap_or_default();
     let short = id.get(..16).unwrap_or(id);
-    let key = format!("{prefix}{ATTEMPTS}/{place}/{}-{short}.json", crate::time::format_time(now));
+    // Whole seconds, as the slots' names: a key sorts within its slot (`…10.5Z` would sort before `…10Z`).
+    let at = crate::time::format_time(now.replace_nanosecond(0).unwrap_or(now));
+    let key = format!("{prefix}{ATTEMPTS}/{place}/{at}-{short}.json");
     trail.log.append(&key, &record.body.to_string(), retain).await.map(|_| ())
 }
 
