@@ -21,7 +21,7 @@ use crate::events::{OwnEvent, RefusedBy, RefusedCalls, RefusedExample, EXAMPLES}
 use crate::notice::{About, Document};
 use crate::ports::{AuditLog, AuditReader, EventBus, PortError};
 use crate::trail::audit::{Body, Record, Trail, CONTROL};
-use crate::trail::recorder::{slot_of, LOOKBACK};
+use crate::trail::recorder::{markers, slot_of, LOOKBACK};
 use crate::trail::records::READS_SCHEMA;
 
 /// Where the recorder keeps the records of refused calls, and the marks of their slots.
@@ -103,12 +103,7 @@ pub async fn digest<L: AuditLog, R: AuditReader, B: EventBus>(
     let current = crate::time::format_time(slot_of(now, slot));
     let oldest = crate::time::format_time(slot_of(now - LOOKBACK, slot));
     let mailed_dir = format!("{prefix}{MAILED}/");
-    let done: Vec<String> = reader
-        .keys(&mailed_dir, Some(&format!("{mailed_dir}{oldest}")))
-        .await?
-        .iter()
-        .filter_map(|k| k.strip_prefix(&mailed_dir)?.strip_suffix(".json").map(str::to_owned))
-        .collect();
+    let done = markers(reader, &mailed_dir, &oldest).await?;
     let slots_dir = format!("{prefix}{ATTEMPTS}/{SLOTS}/");
     // slot → places marked in it, slots in order.
     let mut pending: BTreeMap<String, Vec<String>> = BTreeMap::new();

@@ -27,43 +27,6 @@ fn entry(event: &Value) -> aws_sdk_eventbridge::types::PutEventsRequestEntry {
         .build()
 }
 
-/// One batch of up to 100 messages of the recorder's queue to the recorder, as its event source
-/// mapping gathers them; the messages it did not hand back are deleted. Returns how many it got.
-async fn record_batch(sqs: &aws_sdk_sqs::Client, reads: &str, recorder: &Function) -> (usize, u64) {
-    let mut batch = Vec::new();
-    while batch.len() < 100 {
-        let r = sqs.receive_message().queue_url(reads).max_number_of_messages(10).send().await.unwrap();
-        let messages = r.messages.unwrap_or_default();
-        if messages.is_empty() {
-            break;
-        }
-        batch.extend(messages);
-    }
-    if batch.is_empty() {
-        return (0, 0);
-    }
-    let records: Vec<Value> = batch
-        .iter()
-        .map(|m| {
-            json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
-                "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs",
-                "eventSourceARN": format!("arn:aws:sqs:{REGION}:111122223333:breakglass-reads"), "awsRegion": REGION})
-        })
-        .collect();
-    let answer = recorder.invoke(&json!({ "Records": records })).unwrap();
-    let failed: Vec<&str> = answer["batchItemFailures"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|f| f["itemIdentifier"].as_str()).collect())
-        .unwrap_or_default();
-    for m in &batch {
-        if !failed.contains(&m.message_id.as_deref().unwrap_or_default()) {
-            let handle = m.receipt_handle.clone().unwrap_or_default();
-            sqs.delete_message().queue_url(reads).receipt_handle(handle).send().await.unwrap();
-        }
-    }
-    (batch.len(), answer["refused_calls"].as_u64().unwrap_or(0))
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let Some(moto) = Moto::start() else {
@@ -143,13 +106,19 @@ async fn main() {
             let (mut received, mut filed) = (0usize, 0u64);
             loop {
                 let done = over.load(std::sync::atomic::Ordering::SeqCst);
-                let (n, f) = record_batch(&sqs, &reads, &recorder).await;
+                let answer = e2e::record_batch(&sqs, &reads, &recorder).await;
+                // Every message is one of these in the answer.
+                let kinds = ["refused_calls", "refused_ignored", "reads", "denied", "unreadable"];
+                let n = answer
+                    .as_ref()
+                    .map_or(0, |a| kinds.iter().filter_map(|k| a[*k].as_u64()).sum::<u64>() as usize);
+                let f = answer.as_ref().map_or(0, |a| a["refused_calls"].as_u64().unwrap_or(0));
                 received += n;
                 filed += f;
-                if done && n == 0 {
+                if done && answer.is_none() {
                     return (received, filed, started.elapsed(), recorder);
                 }
-                if n == 0 {
+                if answer.is_none() {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
