@@ -2,7 +2,8 @@
 #   make demo    the policy tools on the example configuration, the Lambdas on moto, organisation mode
 #   make test    formatting, lints, template validators, all tests (what CI runs)
 #   make bench   criterion benchmarks of the hot path, then the Lambdas (cold start, latency, RSS, zip),
-#                then the organisation's sweep at 200 and 2,000 buckets (sweep_bench)
+#                then the organisation's sweep at 200 and 2,000 buckets (sweep_bench), then a flood of
+#                1,000 refused calls with a remediation in the middle (flood_bench)
 #   make package sam build with cargo-lambda (release builds: several minutes on 2 cores)
 #   make fuzz    cargo-fuzz: FUZZ_TARGET=round_trip|evaluate, FUZZ_SECONDS (default 600); needs nightly
 
@@ -62,9 +63,10 @@ unit: venv
 bench: zips
 	$(CARGO) bench -p canonical-policies --bench pipeline
 	$(CARGO) build --release --quiet -p enforcer -p notifier -p catalog -p recorder -p gate
-	$(CARGO) build --release --quiet -p e2e --bin lambda_bench --bin sweep_bench
+	$(CARGO) build --release --quiet -p e2e --bin lambda_bench --bin sweep_bench --bin flood_bench
 	./target/release/lambda_bench
 	./target/release/sweep_bench
+	./target/release/flood_bench
 
 # The Lambda zips whose sizes `make bench` reports (x86_64, as template.yaml deploys them).
 zips:

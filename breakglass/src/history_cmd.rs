@@ -174,8 +174,8 @@ pub(crate) fn locate(
     Ok(Located { audit, account, prefix, place })
 }
 
-/// The trail's records under `prefix` and the bucket's recorded reads, as `history` and `report`
-/// show them. Each record's signature is checked: a record the notifier did not write shows as
+/// The trail's records under `prefix` and the recorder's of the bucket's refused calls, and the
+/// bucket's recorded reads, as `history` and `report` show them. Each record's signature is checked: a record the notifier did not write shows as
 /// forged.
 pub(crate) async fn read_trail(
     log: &S3AuditLog,
@@ -183,10 +183,18 @@ pub(crate) async fn read_trail(
     prefix: &str,
     place: &str,
 ) -> Result<(breakglass_core::trail::tamper::AuditRead, (Vec<ObjectRead>, Vec<String>)), CliError> {
-    let read = log
+    let mut read = log
         .read_all(prefix)
         .await
         .map_err(|e| CliError::port(format_args!("audit trail `s3://{}/{prefix}`", audit.bucket), &e))?;
+    // The refused calls the recorder recorded (digested in the mail), one record each, like the rest.
+    let refused = format!("{}{}/{place}/", audit.prefix, breakglass_core::trail::refused::ATTEMPTS);
+    let attempts = log
+        .read_all(&refused)
+        .await
+        .map_err(|e| CliError::port(format_args!("audit trail `s3://{}/{refused}`", audit.bucket), &e))?;
+    read.records.extend(attempts.records);
+    read.warnings.extend(attempts.warnings);
     Ok((read, recorded_reads(log, audit, place).await?))
 }
 

@@ -31,3 +31,4 @@ pub use proofs::{config, config_text, corpus_dir, root};
 pub use provision::*;
 pub use proxy::*;
 pub use runtime_api::*;
+pub use stack::record_batch;

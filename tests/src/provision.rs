@@ -25,7 +25,8 @@ pub struct Stack {
     pub own_events: String,
     /// The control-plane rule's target: guarded IAM, KMS, SNS, Lambda and CloudFormation calls.
     pub control_calls: String,
-    /// The recorder's queue (template.yaml's ReadQueue): object reads from the read rule.
+    /// The recorder's queue (template.yaml's ReadQueue): object reads from the read rule, refused
+    /// guarded calls from the refused-call rules.
     pub reads: String,
     /// The second channel: the alarm topic, and an SQS queue subscribed to it in place of email.
     pub alarm_topic_arn: String,
@@ -295,12 +296,18 @@ pub async fn provision_config(endpoint: &str, text: String) -> Stack {
     let (reads, reads_arn) = queue(&c, "breakglass-reads").await;
     let buckets: Vec<String> = config.buckets.iter().map(|b| b.name.clone()).collect();
     let read_rule = if org { ("ForwardedReadsRule", "breakglass") } else { ("ObjectReadsRule", "default") };
-    for (rule, bus, arn) in [
+    let mut rules = vec![
         ("S3ChangesRule", "default", &s3_calls_arn),
         ("ControlPlaneRule", "default", &control_calls_arn),
         ("OwnEventsRule", "breakglass", &own_events_arn),
         (read_rule.0, read_rule.1, &reads_arn),
-    ] {
+        // Refused guarded calls: to the recorder's queue, as template.yaml routes them.
+        ("RefusedCallsRule", "default", &reads_arn),
+    ];
+    if org {
+        rules.push(("ForwardedRefusedCallsRule", "breakglass", &reads_arn));
+    }
+    for (rule, bus, arn) in rules {
         c.events
             .put_rule()
             .name(rule)

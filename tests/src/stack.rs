@@ -143,41 +143,10 @@ impl Stack {
     /// (`batchItemFailures`). Returns the recorder's answers.
     pub async fn record_reads(&self, recorder: &Function) -> Vec<Value> {
         let mut answers = Vec::new();
-        loop {
-            let mut batch = Vec::new();
-            // SQS hands out 10 at a time; the mapping gathers a batch from several receives.
-            while batch.len() < 100 {
-                let messages =
-                    receive(&self.clients.sqs, &self.reads, 10, if batch.is_empty() { 1 } else { 0 }).await;
-                if messages.is_empty() {
-                    break;
-                }
-                batch.extend(messages);
-            }
-            if batch.is_empty() {
-                return answers;
-            }
-            let records: Vec<Value> = batch
-                .iter()
-                .map(|m| {
-                    json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
-                        "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs",
-                        "eventSourceARN": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:breakglass-reads"), "awsRegion": REGION})
-                })
-                .collect();
-            let answer = recorder.invoke(&json!({ "Records": records })).unwrap();
-            let failed: Vec<&str> = answer["batchItemFailures"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|f| f["itemIdentifier"].as_str()).collect())
-                .unwrap_or_default();
-            for m in &batch {
-                if failed.contains(&m.message_id.as_deref().unwrap_or_default()) {
-                    continue;
-                }
-                delete(&self.clients.sqs, &self.reads, m.receipt_handle.clone().unwrap_or_default()).await;
-            }
+        while let Some(answer) = record_batch(&self.clients.sqs, &self.reads, recorder).await {
             answers.push(answer);
         }
+        answers
     }
 
     /// The audit records under `prefix` (relative to the trail's `breakglass/`), in key order.
@@ -348,4 +317,41 @@ impl Stack {
     pub async fn live_policy(&self, bucket: &str) -> Option<String> {
         self.clients.s3.get_bucket_policy().bucket(bucket).send().await.ok().and_then(|o| o.policy)
     }
+}
+
+/// One batch of the recorder's queue (`reads`, up to 100 messages) to the recorder, as its event
+/// source mapping gathers it; the messages deleted but those it hands back (`batchItemFailures`).
+/// The recorder's answer, or `None` when the queue was empty.
+pub async fn record_batch(sqs: &aws_sdk_sqs::Client, reads: &str, recorder: &Function) -> Option<Value> {
+    let mut batch = Vec::new();
+    // SQS hands out 10 at a time; the mapping gathers a batch from several receives.
+    while batch.len() < 100 {
+        let messages = receive(sqs, reads, 10, if batch.is_empty() { 1 } else { 0 }).await;
+        if messages.is_empty() {
+            break;
+        }
+        batch.extend(messages);
+    }
+    if batch.is_empty() {
+        return None;
+    }
+    let records: Vec<Value> = batch
+        .iter()
+        .map(|m| {
+            json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
+                "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs",
+                "eventSourceARN": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:breakglass-reads"), "awsRegion": REGION})
+        })
+        .collect();
+    let answer = recorder.invoke(&json!({ "Records": records })).unwrap();
+    let failed: Vec<&str> = answer["batchItemFailures"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|f| f["itemIdentifier"].as_str()).collect())
+        .unwrap_or_default();
+    for m in &batch {
+        if !failed.contains(&m.message_id.as_deref().unwrap_or_default()) {
+            delete(sqs, reads, m.receipt_handle.clone().unwrap_or_default()).await;
+        }
+    }
+    Some(answer)
 }

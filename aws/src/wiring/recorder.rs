@@ -1,9 +1,10 @@
 //! The recorder: the config, the audit trail (signed with the records' HMAC key) and the bus built
-//! once, then every event to [`breakglass_core::trail::recorder::handle`]: SQS batches of CloudTrail data
-//! events (object reads on the protected buckets) become audit records, the 5-minute schedule mails
-//! the digest of refused reads. Settings: `BREAKGLASS_CONFIG_S3` (organisation mode) or
+//! once, then every event to [`breakglass_core::runtime::recorder_event`]: SQS batches of CloudTrail data
+//! events (object reads on the protected buckets) and refused guarded calls become audit records,
+//! the 5-minute schedule mails the digests of refused reads and refused calls. Settings: `BREAKGLASS_CONFIG_S3` (organisation mode) or
 //! `BREAKGLASS_CONFIG` or `BREAKGLASS_CONFIG_FILE`, `BREAKGLASS_EVENT_BUS`,
-//! `BREAKGLASS_AUDIT_BUCKET`, `BREAKGLASS_RECORD_KEY`. Without an audit trail it does not start.
+//! `BREAKGLASS_AUDIT_BUCKET`, `BREAKGLASS_RECORD_KEY`, `BREAKGLASS_KEY_ARN` (breakglass's key, whose
+//! refused calls it records). Without an audit trail it does not start.
 
 use breakglass_core::runtime::Settings;
 use lambda_runtime::LambdaEvent;
@@ -39,8 +40,10 @@ impl RecorderFunction {
         let (loaded, trail) = self.trailed.in_force().await;
         let trail = trail_or_error(&trail)?;
         let timing = self.trailed.base.settings.timing;
-        Ok(breakglass_core::trail::recorder::handle(
+        let scope = self.trailed.base.settings.scope();
+        Ok(breakglass_core::runtime::recorder_event(
             &loaded.config,
+            &scope,
             trail,
             &trail.log,
             &self.bus,

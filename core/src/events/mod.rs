@@ -8,11 +8,13 @@ use serde::Deserialize;
 use serde_json::Value;
 
 mod access;
+mod attempts;
 mod guard;
 mod reads;
 mod schemas;
 
 pub use access::*;
+pub use attempts::*;
 pub use guard::*;
 pub use reads::*;
 pub use schemas::WINDOW_REPORT_SCHEMA;
@@ -26,6 +28,7 @@ pub const MISROUTED: &str = "breakglass misrouted";
 pub const CONFIG: &str = "breakglass config";
 pub const READ_ALERT: &str = "breakglass read alert";
 pub const DENIED: &str = "breakglass denied";
+pub const REFUSED_CALLS: &str = "breakglass refused calls";
 pub const UNREADABLE: &str = "breakglass unreadable";
 pub const WINDOW_REPORT: &str = "breakglass window report";
 pub const ACCESS_REQUEST: &str = "breakglass access request";
@@ -52,6 +55,7 @@ pub enum OwnEvent {
     Config(ConfigChange),
     ReadAlert(ReadAlert),
     Denied(DeniedDigest),
+    RefusedCalls(RefusedCalls),
     Unreadable(UnreadableEvents),
     WindowReport(WindowReport),
     AccessRequest(AccessRequest),
@@ -80,6 +84,7 @@ impl OwnEvent {
             OwnEvent::Config(_) => CONFIG,
             OwnEvent::ReadAlert(_) => READ_ALERT,
             OwnEvent::Denied(_) => DENIED,
+            OwnEvent::RefusedCalls(_) => REFUSED_CALLS,
             OwnEvent::Unreadable(_) => UNREADABLE,
             OwnEvent::WindowReport(_) => WINDOW_REPORT,
             OwnEvent::AccessRequest(_) => ACCESS_REQUEST,
@@ -101,6 +106,7 @@ impl OwnEvent {
             OwnEvent::Config(e) => serde_json::to_value(e),
             OwnEvent::ReadAlert(e) => serde_json::to_value(e),
             OwnEvent::Denied(e) => serde_json::to_value(e),
+            OwnEvent::RefusedCalls(e) => serde_json::to_value(e),
             OwnEvent::Unreadable(e) => serde_json::to_value(e),
             OwnEvent::WindowReport(e) => serde_json::to_value(e),
             OwnEvent::AccessRequest(e) => serde_json::to_value(e),
@@ -129,6 +135,7 @@ impl OwnEvent {
             CONFIG => ConfigChange::deserialize(detail).map(OwnEvent::Config).map_err(malformed),
             READ_ALERT => ReadAlert::deserialize(detail).map(OwnEvent::ReadAlert).map_err(malformed),
             DENIED => DeniedDigest::deserialize(detail).map(OwnEvent::Denied).map_err(malformed),
+            REFUSED_CALLS => RefusedCalls::deserialize(detail).map(OwnEvent::RefusedCalls).map_err(malformed),
             UNREADABLE => UnreadableEvents::deserialize(detail).map(OwnEvent::Unreadable).map_err(malformed),
             ACCESS_REQUEST => {
                 AccessRequest::deserialize(detail).map(OwnEvent::AccessRequest).map_err(malformed)
@@ -156,6 +163,7 @@ impl OwnEvent {
             OwnEvent::Misrouted(e) => Some(&e.bucket),
             OwnEvent::ReadAlert(e) => Some(&e.bucket),
             OwnEvent::Denied(e) => Some(&e.bucket),
+            OwnEvent::RefusedCalls(e) => Some(&e.bucket),
             OwnEvent::WindowReport(e) => Some(&e.bucket),
             OwnEvent::AccessRequest(e) => Some(&e.bucket),
             OwnEvent::Decision(e) => Some(&e.bucket),
@@ -252,6 +260,30 @@ mod tests {
                     last: "2026-11-24T10:01:00Z".into(),
                     keys: vec!["k".into()],
                     source_ips: vec![],
+                }],
+                from: "2026-11-24T10:00:00Z".into(),
+                to: "2026-11-24T10:05:00Z".into(),
+                time: "2026-11-24T10:05:10Z".into(),
+            }),
+            OwnEvent::RefusedCalls(RefusedCalls {
+                schema: schemas::refused_calls(),
+                bucket: "_control".into(),
+                target: Some("alias/breakglass".into()),
+                count: 1,
+                by: vec![RefusedBy {
+                    call: "ScheduleKeyDeletion".into(),
+                    principal: "arn:aws:iam::1:role/Admin".into(),
+                    count: 1,
+                    first: "2026-11-24T10:00:00Z".into(),
+                    last: "2026-11-24T10:00:00Z".into(),
+                }],
+                examples: vec![RefusedExample {
+                    event_id: Some("e".into()),
+                    time: "2026-11-24T10:00:00Z".into(),
+                    call: "ScheduleKeyDeletion".into(),
+                    principal: "arn:aws:iam::1:role/Admin".into(),
+                    error: Some("AccessDenied".into()),
+                    source_ip: None,
                 }],
                 from: "2026-11-24T10:00:00Z".into(),
                 to: "2026-11-24T10:05:00Z".into(),

@@ -27,6 +27,9 @@ pub fn read_alert() -> String {
 pub fn denied() -> String {
     "breakglass.denied/1".into()
 }
+pub fn refused_calls() -> String {
+    "breakglass.refused-calls/1".into()
+}
 pub fn unreadable() -> String {
     "breakglass.unreadable/1".into()
 }

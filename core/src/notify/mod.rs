@@ -7,7 +7,7 @@
 //!
 //! One module per kind of event: `calls` (CloudTrail's records of guarded calls), `own`
 //! (breakglass's requests, remediations, repairs, config changes), `reads` (what was read: alerts,
-//! digests of refused reads, access reports), `approval` (the two-person rule). `mail` holds what
+//! digests of refused reads, access reports), `attempts` (the digest of refused guarded calls), `approval` (the two-person rule). `mail` holds what
 //! they share (subjects, sections, attributes, the document of a message); this one routes and adds
 //! the account and Region of a bucket. The children import `mail`, never this one: no circle.
 
@@ -20,6 +20,7 @@ use crate::notice::{Account, Document, Place};
 use crate::ports::Notification;
 
 mod approval;
+mod attempts;
 mod calls;
 mod mail;
 mod own;

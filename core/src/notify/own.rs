@@ -30,6 +30,9 @@ pub(super) fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&
     if let OwnEvent::Config(c) = &event {
         return config_change(c, d, id);
     }
+    if let OwnEvent::RefusedCalls(g) = &event {
+        return super::attempts::refused_calls(config, g, d, id);
+    }
     if let OwnEvent::Unreadable(u) = &event {
         return super::reads::unreadable(u, d, id);
     }
@@ -165,6 +168,7 @@ pub(super) fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&
         | OwnEvent::Unreadable(_)
         | OwnEvent::ReadAlert(_)
         | OwnEvent::Denied(_)
+        | OwnEvent::RefusedCalls(_)
         | OwnEvent::WindowReport(_)
         | OwnEvent::AccessRequest(_)
         | OwnEvent::Decision(_)

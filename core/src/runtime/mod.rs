@@ -10,6 +10,7 @@ mod malformed;
 pub mod measure;
 mod notifier;
 mod pace;
+mod recorder;
 mod settings;
 
 pub use config::{loaded_from, LoadedConfig, PerConfig};
@@ -18,6 +19,7 @@ pub use enforcer::{
 };
 pub use notifier::{notify_event, notify_event_in, NotifyError};
 pub use pace::{Paced, EMAIL_PER_SECOND, SNS_EMAIL_LIMIT_PER_SECOND};
+pub use recorder::recorder_event;
 pub use settings::{
     parse_s3_url, LogFormat, Settings, SetupError, TimeoutSettingError, Timeouts, MAX_TIMEOUT_SECONDS,
 };

@@ -237,6 +237,12 @@ fn own_facts(event: &OwnEvent) -> Facts {
             why: Some(format!("{} event(s)", g.count)),
             ..Facts::default()
         },
+        OwnEvent::RefusedCalls(g) => Facts {
+            action: "digest".into(),
+            who: by(RECORDER),
+            why: Some(format!("{} refused call(s)", g.count)),
+            ..Facts::default()
+        },
         OwnEvent::RemediationDigest(g) => Facts {
             action: "digest".into(),
             who: by(ENFORCER),

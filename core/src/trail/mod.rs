@@ -9,5 +9,6 @@ pub mod heartbeat;
 pub mod history;
 pub mod recorder;
 pub mod records;
+pub mod refused;
 pub mod report;
 pub mod tamper;

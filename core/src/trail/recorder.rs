@@ -314,7 +314,11 @@ async fn write_unreadable<L: AuditLog>(
 
 /// The names of the `.json` markers under `dir` from `from` on (their names start with a time, so
 /// the listing starts there).
-async fn markers<R: AuditReader>(reader: &R, dir: &str, from: &str) -> Result<Vec<String>, PortError> {
+pub(crate) async fn markers<R: AuditReader>(
+    reader: &R,
+    dir: &str,
+    from: &str,
+) -> Result<Vec<String>, PortError> {
     let keys = reader.keys(dir, Some(&format!("{dir}{from}"))).await?;
     Ok(keys.iter().filter_map(|k| k.strip_prefix(dir)?.strip_suffix(".json").map(str::to_owned)).collect())
 }

@@ -696,7 +696,16 @@ fn administrative_roles_name_exact_actions_and_resources() {
 fn the_organisation_stacks_fit_aws_limits() {
     for (t, rules) in [
         (member(), vec!["ForwardS3Changes", "ForwardInvestigatorChanges", "ForwardObjectReads"]),
-        (admin(), vec!["ForwardedS3ChangesRule", "ForwardedRoleChangesRule", "ForwardedReadsRule"]),
+        (
+            admin(),
+            vec![
+                "ForwardedS3ChangesRule",
+                "ForwardedRoleChangesRule",
+                "ForwardedReadsRule",
+                "ForwardedRefusedCallsRule",
+                "RefusedCallsRule",
+            ],
+        ),
     ] {
         for rule in rules {
             let size =

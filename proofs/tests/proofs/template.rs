@@ -157,6 +157,8 @@ fn the_recorder_appends_read_records_and_nothing_else() {
         "_digests/s.json",
         "_closing/c.json",
         "_reports/c.json",
+        "_attempts/acme-cloudtrail-logs/r.json",
+        "_attempts/_slots/2026-12-01T22:40:00Z/acme-cloudtrail-logs.json",
     ] {
         assert_eq!(
             decide(recorder, arn, "s3:PutObject", &format!("{audit}/breakglass/{own}")),
@@ -549,6 +551,31 @@ fn the_rules_route_every_guarded_call_and_nothing_else() {
     let expected: Vec<&str> =
         GuardedCall::sources().into_iter().filter(|s| *s != "s3.amazonaws.com").collect();
     assert_eq!(sources, expected);
+    // Refused calls (issue 22, flooding): every guarded call with an `errorCode` goes to the
+    // recorder's digest, and none of them to the enforcer and notifier.
+    let all: Vec<String> = GuardedCall::ALL.iter().map(|c| c.name().to_owned()).collect();
+    assert_eq!(names("RefusedCallsRule"), all, "RefusedCallsRule: GuardedCall::ALL, in order");
+    let mut s3_iam = s3.clone();
+    s3_iam.extend(iam.iter().cloned());
+    assert_eq!(names("ForwardedRefusedCallsRule"), s3_iam, "ForwardedRefusedCallsRule: the S3 and IAM calls");
+    let exists = |rule: &str| {
+        t["Resources"][rule]["Properties"]["EventPattern"]["detail"]["errorCode"][0]["exists"].as_bool()
+    };
+    for rule in ["S3ChangesRule", "ForwardedS3ChangesRule", "ForwardedRoleChangesRule", "ControlPlaneRule"] {
+        assert_eq!(exists(rule), Some(false), "{rule}: refused calls are the recorder's");
+    }
+    for rule in ["RefusedCallsRule", "ForwardedRefusedCallsRule"] {
+        assert_eq!(exists(rule), Some(true), "{rule}: refused calls only");
+        let target = &t["Resources"][rule]["Properties"]["Targets"];
+        assert_eq!(target.as_sequence().map(Vec::len), Some(1), "{rule}: the recorder's queue only");
+        assert_eq!(target[0]["Id"].as_str(), Some("recorder"), "{rule}");
+    }
+    let refused_sources =
+        &t["Resources"]["RefusedCallsRule"]["Properties"]["EventPattern"]["detail"]["eventSource"];
+    assert_eq!(
+        refused_sources.as_sequence().map(|v| v.iter().filter_map(|s| s.as_str()).collect::<Vec<_>>()),
+        Some(GuardedCall::sources())
+    );
 }
 
 /// Every rule on CloudTrail's API calls names the services' own `aws.` sources, one per
@@ -1011,6 +1038,7 @@ fn an_administrator_cannot_drain_feed_or_repolicy_the_working_queues() {
         explain(&reads, &req).decision
     };
     assert_eq!(from_rule("breakglass-object-reads"), Decision::Allow);
+    assert_eq!(from_rule("breakglass-refused-calls"), Decision::Allow);
     assert_eq!(from_rule("someone-elses-rule"), Decision::ExplicitDeny);
 }
 

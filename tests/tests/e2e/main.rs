@@ -12,6 +12,7 @@ mod convergence;
 mod digest;
 mod discovery;
 mod discovery_pages;
+mod flood;
 mod forged;
 mod gate;
 mod heartbeat;
