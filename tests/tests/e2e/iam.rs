@@ -2,37 +2,38 @@
 //! roles in template.yaml, through the IAM proxy, which refuses what AWS would refuse given the
 //! rendered identity policies, the live bucket policy and the single-account SCPs.
 
-use e2e::{cloudtrail_event, config, provision, Deployment, Function, IamProxy, Moto, ACCOUNT, REGION};
+use e2e::{cloudtrail_event, provision, Function, IamProxy, Moto, Stack};
+use serde_json::Value;
 
 const BUCKET: &str = "acme-cloudtrail-logs";
 const MALLORY: &str = "arn:aws:iam::111122223333:role/mallory";
 const ENFORCER: &str = "arn:aws:iam::111122223333:role/breakglass-enforcer";
 const NOTIFIER: &str = "arn:aws:iam::111122223333:role/breakglass-notifier";
 
-fn deployment() -> Deployment {
-    let buckets: Vec<String> = config().buckets.iter().map(|b| b.name.clone()).collect();
-    Deployment::single_account(ACCOUNT, REGION, &buckets)
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_tampered_bucket_is_closed_and_mailed_with_only_the_grants_the_template_gives() {
-    let Some(moto) = Moto::start() else { return };
+/// Mallory's tampering with [`BUCKET`], routed to the enforcer's code running with the execution
+/// role `enforcer_role` and to the notifier as its own role, both under IAM. Returns the stack, the
+/// proxy, the policy Mallory put and the enforcer's answers.
+async fn tamper_with_the_enforcer_as(
+    moto: &Moto,
+    enforcer_role: &str,
+) -> (Stack, IamProxy, String, Vec<Result<Value, String>>) {
     let stack = provision(&moto.endpoint).await;
-    let iam = IamProxy::start(&moto.endpoint, deployment(), &stack.audit_bucket);
-    let enforcer = Function::spawn(
-        "enforcer",
-        &iam.env_as(stack.function_env(), "breakglass-enforcer", "breakglass-enforcer").await,
-    );
-    let notifier = Function::spawn(
-        "notifier",
-        &iam.env_as(stack.function_env(), "breakglass-notifier", "breakglass-notifier").await,
-    );
-
+    let iam = stack.iam(&moto.endpoint);
+    let enforcer =
+        Function::spawn("enforcer", &iam.env_as(stack.function_env(), enforcer_role, enforcer_role).await);
+    let notifier = iam.spawn(&stack, "notifier").await;
     let tampered = stack.tamper(BUCKET).await;
     stack
         .cloudtrail(&cloudtrail_event("PutBucketPolicy", BUCKET, MALLORY, "mallory", Some(&tampered), None))
         .await;
     let answers = stack.route(&enforcer, &notifier).await;
+    (stack, iam, tampered, answers)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tampered_bucket_is_closed_and_mailed_with_only_the_grants_the_template_gives() {
+    let Some(moto) = Moto::start() else { return };
+    let (stack, iam, _, answers) = tamper_with_the_enforcer_as(&moto, "breakglass-enforcer").await;
     let answer = answers[0].clone().unwrap();
     assert!(iam.refused().is_empty(), "AWS would refuse: {:#?}", iam.refused());
     assert_eq!(answer["buckets"][0]["outcome"], "closed", "{answer}");
@@ -50,23 +51,8 @@ async fn a_tampered_bucket_is_closed_and_mailed_with_only_the_grants_the_templat
 #[tokio::test(flavor = "multi_thread")]
 async fn the_enforcer_run_as_the_notifier_is_refused_its_write_as_aws_would_and_says_so() {
     let Some(moto) = Moto::start() else { return };
-    let stack = provision(&moto.endpoint).await;
-    let iam = IamProxy::start(&moto.endpoint, deployment(), &stack.audit_bucket);
     // The enforcer's code with the notifier's role: the template gives that role no bucket-policy write.
-    let enforcer = Function::spawn(
-        "enforcer",
-        &iam.env_as(stack.function_env(), "breakglass-notifier", "breakglass-notifier").await,
-    );
-    let notifier = Function::spawn(
-        "notifier",
-        &iam.env_as(stack.function_env(), "breakglass-notifier", "breakglass-notifier").await,
-    );
-
-    let tampered = stack.tamper(BUCKET).await;
-    stack
-        .cloudtrail(&cloudtrail_event("PutBucketPolicy", BUCKET, MALLORY, "mallory", Some(&tampered), None))
-        .await;
-    let answers = stack.route(&enforcer, &notifier).await;
+    let (stack, iam, tampered, answers) = tamper_with_the_enforcer_as(&moto, "breakglass-notifier").await;
     iam.expect_refusals();
     let refused = iam.refused();
     assert!(
