@@ -323,6 +323,26 @@ pub(crate) async fn markers<R: AuditReader>(
     Ok(keys.iter().filter_map(|k| k.strip_prefix(dir)?.strip_suffix(".json").map(str::to_owned)).collect())
 }
 
+/// The slots a digest run looks at: the current one (not complete yet, so not mailed), the
+/// oldest of the last [`LOOKBACK`], and those already digested (their marks under `marks`).
+pub(crate) struct DigestWindow {
+    pub current: String,
+    pub oldest: String,
+    pub done: Vec<String>,
+}
+
+pub(crate) async fn digest_window<R: AuditReader>(
+    reader: &R,
+    marks: &str,
+    now: OffsetDateTime,
+    slot: Duration,
+) -> Result<DigestWindow, PortError> {
+    let current = crate::time::format_time(slot_of(now, slot));
+    let oldest = crate::time::format_time(slot_of(now - LOOKBACK, slot));
+    let done = markers(reader, marks, &oldest).await?;
+    Ok(DigestWindow { current, oldest, done })
+}
+
 /// What a digest run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Digested {
@@ -344,10 +364,8 @@ pub async fn digest<L: AuditLog, R: AuditReader, B: EventBus>(
     slot: Duration,
 ) -> Result<Digested, PortError> {
     let prefix = &trail.config.prefix;
-    let current = crate::time::format_time(slot_of(now, slot));
-    let oldest = crate::time::format_time(slot_of(now - LOOKBACK, slot));
     let marker_dir = format!("{prefix}{DIGESTS}/");
-    let done = markers(reader, &marker_dir, &oldest).await?;
+    let DigestWindow { current, oldest, done } = digest_window(reader, &marker_dir, now, slot).await?;
     // One listing for all slots: `_denied/<slot>/…` sorts by slot (RFC 3339 of whole seconds).
     let denied_dir = format!("{prefix}{DENIED}/");
     let keys = reader.keys(&denied_dir, Some(&format!("{denied_dir}{oldest}"))).await?;

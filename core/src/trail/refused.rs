@@ -21,7 +21,7 @@ use crate::events::{OwnEvent, RefusedBy, RefusedCalls, RefusedExample, EXAMPLES}
 use crate::notice::{About, Document};
 use crate::ports::{AuditLog, AuditReader, EventBus, PortError};
 use crate::trail::audit::{Body, Record, Trail, CONTROL};
-use crate::trail::recorder::{markers, slot_of, LOOKBACK};
+use crate::trail::recorder::{digest_window, slot_of, DigestWindow};
 use crate::trail::records::READS_SCHEMA;
 
 /// Where the recorder keeps the records of refused calls, and the marks of their slots.
@@ -100,10 +100,8 @@ pub async fn digest<L: AuditLog, R: AuditReader, B: EventBus>(
     slot: Duration,
 ) -> Result<Digested, PortError> {
     let prefix = &trail.config.prefix;
-    let current = crate::time::format_time(slot_of(now, slot));
-    let oldest = crate::time::format_time(slot_of(now - LOOKBACK, slot));
     let mailed_dir = format!("{prefix}{MAILED}/");
-    let done = markers(reader, &mailed_dir, &oldest).await?;
+    let DigestWindow { current, oldest, done } = digest_window(reader, &mailed_dir, now, slot).await?;
     let slots_dir = format!("{prefix}{ATTEMPTS}/{SLOTS}/");
     // slot → places marked in it, slots in order.
     let mut pending: BTreeMap<String, Vec<String>> = BTreeMap::new();
