@@ -101,11 +101,9 @@ pub struct Call {
 }
 
 fn action_of(service: &str, operation: &str) -> Result<&'static str, String> {
-    CALLS
-        .iter()
-        .find(|(s, o, _)| *s == service && *o == operation)
-        .map(|(_, _, a)| *a)
-        .ok_or_else(|| format!("{service} {operation} is not in the IAM table (tests/src/iam.rs CALLS)"))
+    CALLS.iter().find(|(s, o, _)| *s == service && *o == operation).map(|(_, _, a)| *a).ok_or_else(|| {
+        format!("{service} {operation} is not in the IAM table (tests/src/iam/calls.rs CALLS)")
+    })
 }
 
 fn query_pairs(text: &str) -> BTreeMap<String, String> {
@@ -394,6 +392,9 @@ mod tests {
             }
         }
         assert!(found >= 15, "only {found} calls found: is the scan broken?");
-        assert!(missing.is_empty(), "calls the code makes that tests/src/iam.rs CALLS lacks: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "calls the code makes that tests/src/iam/calls.rs CALLS lacks: {missing:?}"
+        );
     }
 }
