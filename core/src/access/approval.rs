@@ -217,7 +217,7 @@ pub fn decide_command(
 /// The access requests and decisions among a bucket's audit records (their `detail`).
 pub fn from_records(records: &[Value]) -> (Vec<AccessRequest>, Vec<Decision>) {
     let bodies: Vec<Body> = records.iter().filter_map(|r| Body::deserialize(r).ok()).collect();
-    of_bodies(&bodies)
+    of_bodies(bodies.iter())
 }
 
 /// The access requests and decisions among a bucket's audit records that the gate wrote
@@ -228,10 +228,10 @@ pub fn from_gate_records(records: &[Value]) -> (Vec<AccessRequest>, Vec<Decision
         .filter_map(|r| Body::deserialize(r).ok())
         .filter(|b| b.writer.as_deref() == Some(crate::trail::audit::GATE))
         .collect();
-    of_bodies(&bodies)
+    of_bodies(bodies.iter())
 }
 
-fn of_bodies(bodies: &[Body]) -> (Vec<AccessRequest>, Vec<Decision>) {
+fn of_bodies<'a>(bodies: impl IntoIterator<Item = &'a Body>) -> (Vec<AccessRequest>, Vec<Decision>) {
     let (mut requests, mut decisions) = (Vec::new(), Vec::new());
     for head in bodies {
         if head.kind != "approval" {
@@ -250,19 +250,29 @@ fn of_bodies(bodies: &[Body]) -> (Vec<AccessRequest>, Vec<Decision>) {
 /// opens for at most `max_open_duration` from when it was given; a day more covers a maximum that
 /// was shortened since.
 pub fn records_since(bucket: &BucketConfig, live: &OpenGrant) -> OffsetDateTime {
-    live.expiry - bucket.max_open_duration - Duration::days(1)
+    // The request lies up to its expiry before the approval.
+    let asked = bucket.two_person.as_ref().map_or(Duration::ZERO, |r| r.request_expiry);
+    live.expiry - bucket.max_open_duration - asked - Duration::days(1)
 }
 
 /// Whether the OpenAccess `live` of `bucket` is covered by an approval in its audit records:
-/// an approved decision that names every reader and an expiry at least as late, and whose window
-/// was not closed since (an approval opens one window, not every later one). `Err(why)` when not.
+/// an approval the gate recorded, of a request the gate recorded from another person, that names
+/// every reader and an expiry at least as late, and whose window was not closed since (an approval
+/// opens one window, not every later one). A request or decision anyone else wrote (a bus event
+/// the notifier recorded) covers nothing: it is forged. `Err(why)` when not covered.
 pub fn check(bucket: &BucketConfig, live: &OpenGrant, records: &[Value]) -> Result<(), String> {
     if bucket.two_person.is_none() {
         return Ok(());
     }
     // Each record parsed once, for the decisions and the closes.
     let bodies: Vec<Body> = records.iter().filter_map(|r| Body::deserialize(r).ok()).collect();
-    let (_, decisions) = of_bodies(&bodies);
+    let (requests, decisions) =
+        of_bodies(bodies.iter().filter(|b| b.writer.as_deref() == Some(crate::trail::audit::GATE)));
+    let asked = |d: &Decision| {
+        requests.iter().any(|q| {
+            q.id == d.id && q.bucket == d.bucket && q.requester == d.requester && same_person(&d.by, &q.requester).is_none()
+        })
+    };
     let closes: Vec<OffsetDateTime> = bodies
         .iter()
         .filter(|h| {
@@ -271,7 +281,7 @@ pub fn check(bucket: &BucketConfig, live: &OpenGrant, records: &[Value]) -> Resu
         })
         .filter_map(|h| crate::time::parse_time(&h.time))
         .collect();
-    let covering = decisions.iter().filter(|d| d.bucket == bucket.name).find(|d| {
+    let covering = decisions.iter().filter(|d| d.bucket == bucket.name && asked(d)).find(|d| {
         let (Some(g), Some(at)) = (grant_of(d), crate::time::parse_time(&d.time)) else { return false };
         live.readers.is_subset(&g.readers)
             && live.expiry <= g.expiry + EXPIRY_SLACK
@@ -280,7 +290,7 @@ pub fn check(bucket: &BucketConfig, live: &OpenGrant, records: &[Value]) -> Resu
     match covering {
         Some(_) => Ok(()),
         None => Err(format!(
-            "OpenAccess for {} until {} has no approved request in the audit trail (two-person rule)",
+            "OpenAccess for {} until {} has no approval by the gate in the audit trail (two-person rule)",
             live.readers.iter().cloned().collect::<Vec<_>>().join(", "),
             format_expiry(live.expiry)
         )),

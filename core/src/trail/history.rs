@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
+use crate::trail::audit::{Body, GATE};
+
 /// How far apart a request and the CloudTrail record of its write may lie and still be one step.
 pub const FOLD_WINDOW: Duration = Duration::minutes(15);
 
@@ -30,6 +32,10 @@ pub struct Step {
     pub expiry: Option<OffsetDateTime>,
     pub summary: String,
     pub event_ids: Vec<String>,
+    /// A request or decision of the two-person rule that the gate did not write (a bus event
+    /// someone put): it covers nothing, and the history says so.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub forged: bool,
     #[serde(skip)]
     pub policy_after: Option<String>,
 }
@@ -98,9 +104,13 @@ fn effect(s: &Step, state: Option<&str>) -> Effect {
     }
 }
 
-fn step(r: &Value) -> Option<(Step, Option<String>)> {
-    // The record as `audit::record` wrote it, through the same struct.
-    let b = crate::trail::audit::Body::deserialize(r).ok()?;
+/// A request's or decision's identity among the records: its id and the action.
+fn approval_key(b: &Body) -> Option<(String, String)> {
+    let id = b.detail.get("id")?.as_str()?;
+    (b.kind == "approval").then(|| (id.to_owned(), b.action.clone()))
+}
+
+fn step(b: Body, forged: bool) -> Option<(Step, Option<String>)> {
     let time = crate::time::parse_time(&b.time)?;
     let (readers, expiry) = match &b.grant {
         Some(g) => (g.readers.clone(), crate::time::parse_time(&g.expiry)),
@@ -115,8 +125,9 @@ fn step(r: &Value) -> Option<(Step, Option<String>)> {
         ticket: b.ticket,
         readers,
         expiry,
-        summary: b.summary,
+        summary: if forged { format!("FORGED (not written by the gate): {}", b.summary) } else { b.summary },
         event_ids: b.event_ids,
+        forged,
         policy_after: b.policy.after,
     };
     Some((step, b.state))
@@ -127,8 +138,27 @@ fn step(r: &Value) -> Option<(Step, Option<String>)> {
 pub fn build(records: &[Value]) -> (Vec<Entry>, usize) {
     let mut steps: Vec<(Step, Option<String>)> = Vec::with_capacity(records.len());
     let mut unreadable = 0;
-    for r in records {
-        match step(r) {
+    // The records as `audit::record` wrote them, through the same struct.
+    let bodies: Vec<Option<Body>> = records.iter().map(|r| Body::deserialize(r).ok()).collect();
+    let by_gate: std::collections::BTreeSet<(String, String)> = bodies
+        .iter()
+        .flatten()
+        .filter(|b| b.writer.as_deref() == Some(GATE))
+        .filter_map(approval_key)
+        .collect();
+    for b in bodies {
+        let Some(b) = b else {
+            unreadable += 1;
+            continue;
+        };
+        let (from_gate, key) = (b.writer.as_deref() == Some(GATE), approval_key(&b));
+        // The notifier's record of the event the gate put on the bus after its own: one step.
+        if !from_gate && key.as_ref().is_some_and(|k| by_gate.contains(k)) {
+            continue;
+        }
+        // A refused attempt is mailed, not recorded, by the gate: the notifier's record is the one.
+        let forged = key.is_some() && !from_gate && b.action != "refused";
+        match step(b, forged) {
             Some(s) => steps.push(s),
             None => unreadable += 1,
         }

@@ -232,3 +232,40 @@ async fn regression_a_retried_delivery_is_mailed_once_after_a_failed_publish() {
     notify_event(&c, &mail, Some(&trail), &event, now()).await.unwrap();
     assert_eq!(mail.sent.lock().unwrap().len(), 1, "a duplicate does not");
 }
+
+/// Issue 21: a request or decision the gate did not write shows as forged in the history; the
+/// notifier's record of an event the gate put on the bus after its own record is the same step.
+#[test]
+fn history_marks_approvals_the_gate_did_not_write_as_forged() {
+    let rec = |action: &str, id: &str, time: &str, writer: Option<&str>| {
+        let mut r = json!({"schema": "breakglass.audit/1", "time": time, "bucket": BUCKET, "kind": "approval",
+            "action": action, "who": "arn:aws:sts::111122223333:assumed-role/breakglass-operator/bob",
+            "summary": format!("[breakglass] {action}"), "detail": {"id": id}});
+        if let Some(w) = writer {
+            r["writer"] = json!(w);
+        }
+        r
+    };
+    let gate = Some(breakglass_core::trail::audit::GATE);
+    let records = vec![
+        rec("requested", "aaaaaaaaaaaa", "2026-11-24T10:00:00Z", gate),
+        rec("requested", "aaaaaaaaaaaa", "2026-11-24T10:00:00Z", None),
+        rec("approved", "aaaaaaaaaaaa", "2026-11-24T10:05:00Z", gate),
+        rec("approved", "aaaaaaaaaaaa", "2026-11-24T10:05:00Z", None),
+        rec("approved", "bbbbbbbbbbbb", "2026-11-24T11:00:00Z", None),
+        rec("refused", "aaaaaaaaaaaa", "2026-11-24T10:04:00Z", None),
+    ];
+    let (entries, unreadable) = history::build(&records);
+    assert_eq!(unreadable, 0);
+    let steps: Vec<(&str, bool)> = entries
+        .iter()
+        .map(|e| match e {
+            Entry::Event(s) => (s.action.as_str(), s.forged),
+            Entry::Window { .. } => panic!("{e:?}"),
+        })
+        .collect();
+    assert_eq!(steps, [("approved", true), ("approved", false), ("refused", false), ("requested", false)]);
+    let Entry::Event(forged) = &entries[0] else { unreachable!() };
+    assert!(forged.summary.starts_with("FORGED (not written by the gate)"), "{}", forged.summary);
+    assert_eq!(history::entry_json(&entries[0], now())["forged"], true);
+}

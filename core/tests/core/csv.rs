@@ -113,6 +113,7 @@ fn step(time: time::OffsetDateTime, kind: &str, action: &str, why: &str) -> Step
         expiry: None,
         summary: "[breakglass] opened, \"for now\"".into(),
         event_ids: vec!["e1".into(), "e2".into()],
+        forged: false,
         policy_after: None,
     }
 }

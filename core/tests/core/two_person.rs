@@ -30,6 +30,21 @@ fn record(kind: &str, action: &str, time: &str, detail: Value) -> Value {
     json!({"kind": kind, "action": action, "time": time, "detail": detail})
 }
 
+/// The gate's record of the same event: the only kind `check` trusts.
+fn gate(kind: &str, action: &str, time: &str, detail: Value) -> Value {
+    let mut r = record(kind, action, time, detail);
+    r["writer"] = json!(breakglass_core::trail::audit::GATE);
+    r
+}
+
+/// The gate's records of request `q` and decision `d`.
+fn by_gate(q: &breakglass_core::events::AccessRequest, d: &breakglass_core::events::Decision) -> Vec<Value> {
+    vec![
+        gate("approval", "requested", &q.time, serde_json::to_value(q).unwrap()),
+        gate("approval", &d.decision, &d.time, serde_json::to_value(d).unwrap()),
+    ]
+}
+
 /// The example's enforcer, with the audit trail `records`, on `policy` written by the operator to
 /// the bucket that holds it.
 async fn enforce_with(records: impl BucketRecords, policy: &str) -> Vec<Report> {
@@ -120,13 +135,12 @@ async fn the_enforcer_reverts_an_open_access_without_an_approval_and_keeps_an_ap
     let d = approval::decide(b, &q, &[], BOB, true, None, now()).unwrap();
     let grant = breakglass_core::access::operate::grant_of(&d).unwrap();
     let policy = b.render_open(&grant, now()).unwrap().to_pretty_json();
-    let approved =
-        Records(Ok(vec![record("approval", "approved", &d.time, serde_json::to_value(&d).unwrap())]));
+    let approved = Records(Ok(by_gate(&q, &d)));
 
     // Written directly with the operator role, no approval in the trail: reverted.
     let r = enforce_with(Records(Ok(vec![])), &policy).await;
     assert_eq!(r[0].outcome, Outcome::Closed);
-    assert!(r[0].reason.as_deref().unwrap().contains("no approved request"), "{:?}", r[0].reason);
+    assert!(r[0].reason.as_deref().unwrap().contains("no approval by the gate"), "{:?}", r[0].reason);
 
     // With the approval recorded: lawful, nothing written.
     let r = enforce_with(approved, &policy).await;
@@ -137,18 +151,53 @@ async fn the_enforcer_reverts_an_open_access_without_an_approval_and_keeps_an_ap
     wider.readers.insert("arn:aws:iam::111122223333:role/investigations/ExternalAuditor".into());
     let longer = OpenGrant { expiry: grant.expiry + Duration::hours(1), ..grant.clone() };
     for g in [wider, longer] {
-        let records = vec![record("approval", "approved", &d.time, serde_json::to_value(&d).unwrap())];
-        assert!(approval::check(b, &g, &records).is_err(), "{g:?}");
+        assert!(approval::check(b, &g, &by_gate(&q, &d)).is_err(), "{g:?}");
     }
     // An approval opens one window: after a close it does not cover a re-open.
-    let records = vec![
-        record("approval", "approved", &d.time, serde_json::to_value(&d).unwrap()),
-        record("request", "close", "2026-11-24T12:30:00Z", json!({})),
-    ];
+    let mut records = by_gate(&q, &d);
+    records.push(record("request", "close", "2026-11-24T12:30:00Z", json!({})));
     assert!(approval::check(b, &grant, &records).is_err());
 
     // A trail that cannot be read proves nothing: closed (fail closed).
     let r = enforce_with(Records(Err(PortError::Retryable("ListObjectVersions: 503".into()))), &policy).await;
     assert_eq!(r[0].outcome, Outcome::Closed);
     assert!(r[0].reason.as_deref().unwrap().contains("could not be read"), "{:?}", r[0].reason);
+}
+
+/// Issue 21, attack 1: an operator put a `breakglass decision` event "approved by bob" on the bus;
+/// the notifier recorded it like any other, and the enforcer's check found it covering.
+#[tokio::test]
+async fn regression_a_decision_or_request_not_written_by_the_gate_covers_nothing() {
+    let config = example();
+    let b = config.bucket(BUCKET).unwrap();
+    let q =
+        approval::request(b, ALICE, "incident 7", "SEC-7", Duration::hours(2), &readers(), now()).unwrap();
+    let d = approval::decide(b, &q, &[], BOB, true, None, now()).unwrap();
+    let grant = breakglass_core::access::operate::grant_of(&d).unwrap();
+    let policy = b.render_open(&grant, now()).unwrap().to_pretty_json();
+    let as_notifier = |r: &Value| {
+        let mut r = r.clone();
+        r.as_object_mut().unwrap().remove("writer");
+        r
+    };
+    let [request, decision] = <[Value; 2]>::try_from(by_gate(&q, &d)).unwrap();
+    // Both from the bus (the notifier's records), the decision only, or the request only.
+    for records in [
+        vec![as_notifier(&request), as_notifier(&decision)],
+        vec![as_notifier(&request), decision.clone()],
+        vec![request.clone(), as_notifier(&decision)],
+        vec![decision.clone()],
+    ] {
+        assert!(approval::check(b, &grant, &records).is_err(), "{records:?}");
+        let r = enforce_with(Records(Ok(records)), &policy).await;
+        assert_eq!(r[0].outcome, Outcome::Closed);
+    }
+    // A gate decision on another person's request than the one recorded: the requester must match,
+    // and must not be the approver.
+    let mut other = q.clone();
+    other.requester = BOB.into();
+    let records = vec![gate("approval", "requested", &q.time, serde_json::to_value(&other).unwrap()), decision];
+    assert!(approval::check(b, &grant, &records).is_err());
+    // Both from the gate: covered.
+    approval::check(b, &grant, &by_gate(&q, &d)).unwrap();
 }
