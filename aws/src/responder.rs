@@ -7,15 +7,18 @@ use canonical_policies::Quoted;
 
 use crate::errors::error_chain;
 
+/// The HTTPS client of the calls that are not an SDK's: the same rustls and hyper the SDK uses.
+pub(crate) type HttpsClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Full<bytes::Bytes>,
+>;
+
 /// Answers CloudFormation custom-resource requests: an HTTP PUT of the JSON body to the pre-signed
 /// `ResponseURL`. No `Content-Type`: the URL's signature was made without one, and S3 rejects a PUT
 /// whose headers differ from what was signed.
 #[derive(Debug, Clone)]
 pub struct HttpsResponder {
-    client: hyper_util::client::legacy::Client<
-        hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-        http_body_util::Full<bytes::Bytes>,
-    >,
+    client: HttpsClient,
     timeouts: Timeouts,
 }
 
@@ -24,23 +27,26 @@ pub struct HttpsResponder {
 #[error("cannot load the system's tls root certificates: {0}")]
 pub struct TlsSetupError(std::io::Error);
 
+/// An HTTPS client that connects within `timeouts.connect`; plain http only for tests with a local
+/// server (AWS's URLs are https).
+pub(crate) fn https_client(timeouts: Timeouts) -> Result<HttpsClient, TlsSetupError> {
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    http.set_connect_timeout(Some(timeouts.connect));
+    // The connector only takes http(s) URLs when told so; the TLS layer above checks the scheme.
+    http.enforce_http(false);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .map_err(TlsSetupError)?
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(https))
+}
+
 impl HttpsResponder {
     /// Bounded like the SDK clients: `timeouts.connect` to connect, `timeouts.operation` in all.
     pub fn new(timeouts: Timeouts) -> Result<Self, TlsSetupError> {
-        let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
-        http.set_connect_timeout(Some(timeouts.connect));
-        // The connector only takes http(s) URLs when told so; the TLS layer above checks the scheme.
-        http.enforce_http(false);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(TlsSetupError)?
-            // Plain http only for tests with a local server; CloudFormation's URLs are https.
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(https);
-        Ok(HttpsResponder { client, timeouts })
+        Ok(HttpsResponder { client: https_client(timeouts)?, timeouts })
     }
 }
 

@@ -1,20 +1,18 @@
-//! `breakglass enforce | notify | open | close`: the Lambdas' logic, run from a terminal.
+//! `breakglass enforce | notify`: the Lambdas' logic, run from a terminal; what `open` and `request` share.
 
 use std::process::ExitCode;
 
 use breakglass_aws::wiring;
-use breakglass_aws::{Accounts, Clients, EventBridgeBus, S3Store, SnsPublisher};
+use breakglass_aws::{Accounts, Clients, SnsPublisher};
 use breakglass_config::Config;
-use breakglass_core::access::operate::OperateError;
 use breakglass_core::command::command_line;
 use breakglass_core::notify::{render_in, Rendered};
 use breakglass_core::runtime::{notify_event_in, Settings};
-use canonical_policies::format_expiry;
 use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::input::{load_config, read_input, CliError};
-use crate::{AwsArgs, CloseArgs, NotifyArgs, OpenArgs};
+use crate::{NotifyArgs, OpenArgs};
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()
@@ -107,36 +105,6 @@ pub fn notify(a: &NotifyArgs, settings: &Settings) -> Result<ExitCode, CliError>
     })
 }
 
-/// What an operator request needs: who asks, the policy store, the bus, and the time.
-pub(crate) struct Operator {
-    pub(crate) who: String,
-    pub(crate) store: S3Store,
-    pub(crate) bus: EventBridgeBus,
-    pub(crate) clients: Clients,
-    pub(crate) now: OffsetDateTime,
-}
-
-impl Operator {
-    pub(crate) async fn connect(
-        aws: &AwsArgs,
-        event_bus: &str,
-        config: &Config,
-    ) -> Result<Operator, CliError> {
-        let clients =
-            Clients::load(aws.endpoint_url.as_deref()).await.map_err(|e| CliError::Input(e.to_string()))?;
-        let who = requester(&clients).await?;
-        let now = OffsetDateTime::now_utc();
-        let accounts = Accounts::for_config(&clients, config, &operator_session(&who));
-        Ok(Operator {
-            who,
-            store: S3Store::routed(&clients, accounts, config),
-            bus: EventBridgeBus::new(clients.eventbridge.clone(), event_bus),
-            clients,
-            now,
-        })
-    }
-}
-
 /// The member-role session name of an operator: `breakglass-operator-<their session or user name>`,
 /// so that the logging account's CloudTrail names the person, not only the role.
 fn operator_session(who: &str) -> String {
@@ -189,23 +157,6 @@ pub(crate) async fn requester(clients: &Clients) -> Result<String, CliError> {
     Ok(me.arn.unwrap_or_else(|| "an unknown principal".into()))
 }
 
-/// An operate error in its kind; a bucket not lawful names the command that shows it.
-pub(crate) fn operate_error(e: OperateError, config: &std::path::Path) -> CliError {
-    match &e {
-        OperateError::Aws { source, .. } | OperateError::Bus(source) if !source.is_retryable() => {
-            CliError::AwsRefused(e.to_string())
-        }
-        OperateError::Aws { .. } | OperateError::Bus(_) | OperateError::NotVerified { .. } => {
-            CliError::Aws(e.to_string())
-        }
-        OperateError::Drift { .. } => CliError::Input(format!(
-            "{e}; see `{}`",
-            command_line(&["status"], Some(&config.to_string_lossy()), &[])
-        )),
-        _ => CliError::Input(e.to_string()),
-    }
-}
-
 /// `open` and `request` take the same arguments: `verb` with those `a` gave, pasteable (the
 /// command a refusal of the one names).
 pub(crate) fn change_command(verb: &str, a: &OpenArgs) -> String {
@@ -219,75 +170,6 @@ pub(crate) fn change_command(verb: &str, a: &OpenArgs) -> String {
     ]);
     flags.extend(a.readers.iter().map(|r| ("--reader", r.as_str())));
     command_line(&[verb], Some(&c.aws.config.to_string_lossy()), &flags)
-}
-
-pub(crate) fn report(done: &breakglass_core::access::operate::Done, json_out: bool) {
-    if json_out {
-        print_json(&done.event);
-        return;
-    }
-    match &done.grant {
-        Some(g) => {
-            let readers: Vec<&str> = g.readers.iter().map(String::as_str).collect();
-            println!("opened {} until {} for {}", done.bucket, format_expiry(g.expiry), readers.join(", "));
-            if let Some(p) = &done.previous {
-                println!("  (it was open until {}; no grant was cut short)", format_expiry(p.expiry));
-            }
-        }
-        None => println!("closed {}", done.bucket),
-    }
-    println!("  policy sha256 {}", done.policy_hash);
-}
-
-pub fn open(a: &OpenArgs) -> Result<ExitCode, CliError> {
-    let config = load_config(&a.change.aws.config)?;
-    let bucket = crate::input::choose_bucket(&config, Some(&a.change.bucket))?;
-    check_account(&config, bucket, a.change.account.as_deref())?;
-    let duration = breakglass_config::parse_duration(&a.duration).ok_or_else(|| {
-        CliError::Input(format!("invalid --duration `{}`: expected e.g. `4h`, `90m`, `1h30m`", a.duration))
-    })?;
-    let request = breakglass_core::access::operate::OpenRequest {
-        reason: a.change.reason.clone(),
-        ticket: a.ticket.clone(),
-        duration,
-        readers: a.readers.iter().cloned().collect(),
-    };
-    runtime()?.block_on(async {
-        let op = Operator::connect(&a.change.aws, &a.outcome.event_bus, &config).await?;
-        let done =
-            breakglass_core::access::operate::open(bucket, &op.store, &op.bus, &request, &op.who, op.now)
-                .await
-                .map_err(|e| match e {
-                    OperateError::NeedsApproval(_) => CliError::Input(format!(
-                        "{e}; request it with `{}`, then another approver runs the command it prints",
-                        change_command("request", a)
-                    )),
-                    e => operate_error(e, &a.change.aws.config),
-                })?;
-        report(&done, a.outcome.json);
-        Ok(ExitCode::SUCCESS)
-    })
-}
-
-pub fn close(a: &CloseArgs) -> Result<ExitCode, CliError> {
-    let config = load_config(&a.change.aws.config)?;
-    let bucket = crate::input::choose_bucket(&config, Some(&a.change.bucket))?;
-    check_account(&config, bucket, a.change.account.as_deref())?;
-    runtime()?.block_on(async {
-        let op = Operator::connect(&a.change.aws, &a.outcome.event_bus, &config).await?;
-        let done = breakglass_core::access::operate::close(
-            bucket,
-            &op.store,
-            &op.bus,
-            &a.change.reason,
-            &op.who,
-            op.now,
-        )
-        .await
-        .map_err(|e| operate_error(e, &a.change.aws.config))?;
-        report(&done, a.outcome.json);
-        Ok(ExitCode::SUCCESS)
-    })
 }
 
 #[cfg(test)]

@@ -1,13 +1,13 @@
 //! `breakglass`: the operator CLI. Thin: parses arguments, reads inputs, calls canonical-policies,
 //! prints. Exit codes by kind: `exit::Exit` (the table `--help` ends with).
 
-mod approval_cmd;
 mod aws_cmd;
 mod config_cmd;
 #[cfg(test)]
 mod docs_commands;
 mod enforce_cmd;
 mod exit;
+mod gate_cmd;
 mod history_cmd;
 mod input;
 mod org_cmd;
@@ -220,13 +220,13 @@ struct ChangeArgs {
     reason: String,
 }
 
-/// Where an operator's action sends its event and how its outcome is printed (`approve` and `deny`
-/// reword the bus's help).
+/// Where an operator's action goes (the gate) and how its outcome is printed.
 #[derive(Debug, Args)]
-struct OutcomeArgs {
-    /// EventBridge bus for the request event.
-    #[arg(long, default_value = "breakglass")]
-    event_bus: String,
+struct GateArgs {
+    /// The gate's function URL (the stack's output `GateUrl`): every open, close, request and
+    /// decision goes through it, signed with your credentials.
+    #[arg(long, env = "BREAKGLASS_GATE_URL", value_name = "URL")]
+    gate_url: Option<String>,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
@@ -246,11 +246,10 @@ struct OpenArgs {
     #[arg(long = "reader", value_name = "ROLE_ARN")]
     readers: Vec<String>,
     #[command(flatten)]
-    outcome: OutcomeArgs,
+    gate: GateArgs,
 }
 
 #[derive(Debug, Args)]
-#[command(mut_arg("event_bus", |a| a.help("EventBridge bus for the decision event")))]
 struct DecideArgs {
     #[command(flatten)]
     aws: AwsArgs,
@@ -262,11 +261,11 @@ struct DecideArgs {
     /// The account that owns the bucket (organisation mode; checked against the config).
     #[arg(long, value_name = "ID")]
     account: Option<String>,
-    /// `approve`: seconds to wait for the approval to be in the audit trail before opening (`deny` opens nothing and waits for nothing).
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=600))]
-    wait: u64,
+    /// `deny`: why, for the mail (default: the mail repeats the request's reason).
+    #[arg(long)]
+    reason: Option<String>,
     #[command(flatten)]
-    outcome: OutcomeArgs,
+    gate: GateArgs,
 }
 
 #[derive(Debug, Args)]
@@ -278,7 +277,7 @@ struct CloseArgs {
     #[command(flatten)]
     change: ChangeArgs,
     #[command(flatten)]
-    outcome: OutcomeArgs,
+    gate: GateArgs,
 }
 
 #[derive(Debug, Args)]
@@ -460,13 +459,13 @@ fn main() -> ExitCode {
         Command::Enforce(a) => enforce_cmd::enforce(&a, &Settings::from_env()),
         Command::Notify(a) => aws_cmd::notify(&a, &Settings::from_env()),
         Command::Status(a) => status_cmd::status(&a),
-        Command::Open(a) => aws_cmd::open(&a),
-        Command::Close(a) => aws_cmd::close(&a),
+        Command::Open(a) => gate_cmd::open(&a),
+        Command::Close(a) => gate_cmd::close(&a),
         Command::History(a) => history_cmd::run(&a),
         Command::Report(a) => report_cmd::run(&a),
-        Command::Request(a) => approval_cmd::request(&a),
-        Command::Approve(a) => approval_cmd::decide(&a, true),
-        Command::Deny(a) => approval_cmd::decide(&a, false),
+        Command::Request(a) => gate_cmd::request(&a),
+        Command::Approve(a) => gate_cmd::decide(&a, true),
+        Command::Deny(a) => gate_cmd::decide(&a, false),
         Command::Org(OrgCommand::RenderPolicies(a)) => org_cmd::render_policies(&a),
         Command::Org(OrgCommand::RenderProducts(a)) => org_cmd::render_products(&a),
         Command::Config(ConfigCommand::Push(a)) => config_cmd::push(&a),

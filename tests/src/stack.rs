@@ -35,6 +35,20 @@ impl Stack {
         env
     }
 
+    /// The gate as template.yaml deploys it, behind its function URL: the real `gate` binary with
+    /// its execution role under `iam` (and the URL's IAM check), or with the default credentials.
+    pub async fn gate(&self, iam: Option<&IamProxy>) -> GateUrl {
+        let mut env = self.function_env();
+        env.push(("BREAKGLASS_GATE_ROLES".into(), "breakglass-operator".into()));
+        match iam {
+            Some(iam) => {
+                let gate = Function::spawn("gate", &iam.function_env(env, "gate").await);
+                GateUrl::start(&self.endpoint, gate, Some(iam.url_check("breakglass-gate")))
+            }
+            None => GateUrl::start(&self.endpoint, Function::spawn("gate", &env), None),
+        }
+    }
+
     /// A stack as Service Catalog leaves it when `principal` provisions `product`: the `aws:` tags
     /// (which only AWS can set on a real stack; moto lets the test set them). Returns its StackId.
     pub async fn catalog_stack(&self, product: &str, principal: &str) -> String {

@@ -270,7 +270,10 @@ pub fn check(bucket: &BucketConfig, live: &OpenGrant, records: &[Value]) -> Resu
         of_bodies(bodies.iter().filter(|b| b.writer.as_deref() == Some(crate::trail::audit::GATE)));
     let asked = |d: &Decision| {
         requests.iter().any(|q| {
-            q.id == d.id && q.bucket == d.bucket && q.requester == d.requester && same_person(&d.by, &q.requester).is_none()
+            q.id == d.id
+                && q.bucket == d.bucket
+                && q.requester == d.requester
+                && same_person(&d.by, &q.requester).is_none()
         })
     };
     let closes: Vec<OffsetDateTime> = bodies

@@ -10,7 +10,6 @@ use std::collections::BTreeSet;
 
 use breakglass_config::BucketConfig;
 use canonical_policies::{classify, format_expiry, GrantError, OpenGrant, Policy, State};
-use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
 use crate::events::{self, Decision, OwnEvent};
@@ -64,7 +63,8 @@ pub struct Done {
     /// The grant that was in force before, if any.
     pub previous: Option<OpenGrant>,
     pub policy_hash: String,
-    pub event: Value,
+    /// The request event put on the bus: what the gate answers and `--json` prints.
+    pub event: events::Request,
 }
 
 fn text(what: &'static str, value: &str) -> Result<String, OperateError> {
@@ -241,7 +241,6 @@ async fn write_open<S: PolicyStore, B: EventBus>(
         ..events::Request::new(&bucket.name, requester, crate::time::format_time(now))
     };
     request_event(bus, &event).await.map_err(OperateError::Bus)?;
-    let event = OwnEvent::Request(event).detail();
     Ok(Done { bucket: bucket.name.clone(), grant: Some(o.grant), previous: o.previous, policy_hash, event })
 }
 
@@ -303,7 +302,6 @@ pub async fn close<S: PolicyStore, B: EventBus>(
         ..events::Request::new(&bucket.name, requester, crate::time::format_time(now))
     };
     request_event(bus, &event).await.map_err(OperateError::Bus)?;
-    let event = OwnEvent::Request(event).detail();
     Ok(Done { bucket: bucket.name.clone(), grant: None, previous, policy_hash, event })
 }
 

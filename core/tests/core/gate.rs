@@ -91,7 +91,7 @@ impl World {
 }
 
 fn request_body() -> String {
-    json!({"op": "request", "bucket": BUCKET, "readers": [READER], "hours": 2, "reason": "incident 7", "ticket": "SEC-7"})
+    json!({"op": "request", "bucket": BUCKET, "readers": [READER], "duration": "2h", "reason": "incident 7", "ticket": "SEC-7"})
         .to_string()
 }
 
@@ -176,21 +176,27 @@ async fn bad_input_is_a_4xx_with_one_line_and_writes_nothing() {
         (r#"{"op":"explode","bucket":"acme-cloudtrail-logs"}"#, 400),
         (r#"{"op":"approve"}"#, 400),
         (r#"{"op":"approve","request":"0123456789ab","bucket":"acme-cloudtrail-logs"}"#, 400),
-        (r#"{"op":"approve","request":"0123456789ab","readers":["x"],"hours":99}"#, 400),
+        (r#"{"op":"approve","request":"0123456789ab","readers":["x"],"duration":"99h"}"#, 400),
         (r#"{"op":"approve","request":"../etc"}"#, 400),
         (
-            r#"{"op":"request","bucket":"acme-cloudtrail-logs","hours":2,"reason":"r","ticket":"T","time":"2020-01-01T00:00:00Z"}"#,
+            r#"{"op":"request","bucket":"acme-cloudtrail-logs","duration":"2h","reason":"r","ticket":"T","time":"2020-01-01T00:00:00Z"}"#,
             400,
         ),
-        (r#"{"op":"request","bucket":"not-ours","hours":2,"reason":"r","ticket":"T"}"#, 404),
-        (r#"{"op":"request","bucket":"acme-cloudtrail-logs","hours":13,"reason":"r","ticket":"T"}"#, 400),
+        (r#"{"op":"request","bucket":"not-ours","duration":"2h","reason":"r","ticket":"T"}"#, 404),
         (
-            r#"{"op":"request","bucket":"acme-cloudtrail-logs","readers":["arn:aws:iam::111122223333:role/Admin"],"hours":2,"reason":"r","ticket":"T"}"#,
+            r#"{"op":"request","bucket":"acme-cloudtrail-logs","duration":"13h","reason":"r","ticket":"T"}"#,
             400,
         ),
-        (r#"{"op":"request","bucket":"acme-cloudtrail-logs","hours":0,"reason":"r","ticket":"T"}"#, 400),
+        (
+            r#"{"op":"request","bucket":"acme-cloudtrail-logs","readers":["arn:aws:iam::111122223333:role/Admin"],"duration":"2h","reason":"r","ticket":"T"}"#,
+            400,
+        ),
+        (
+            r#"{"op":"request","bucket":"acme-cloudtrail-logs","duration":"0h","reason":"r","ticket":"T"}"#,
+            400,
+        ),
         (r#"{"op":"approve","request":"0123456789ab"}"#, 404),
-        (r#"{"op":"open","bucket":"acme-cloudtrail-logs","hours":2,"reason":"r","ticket":"T"}"#, 409),
+        (r#"{"op":"open","bucket":"acme-cloudtrail-logs","duration":"2h","reason":"r","ticket":"T"}"#, 409),
         (&big, 400),
     ];
     for (body, status) in cases {
@@ -269,7 +275,8 @@ async fn requests_and_decisions_not_written_by_the_gate_are_not_acted_on() {
 #[tokio::test]
 async fn open_and_close_go_through_the_gate_for_buckets_without_the_two_person_rule() {
     let w = World::with(config());
-    let open = json!({"op": "open", "bucket": BUCKET, "hours": 2, "reason": "r", "ticket": "T"}).to_string();
+    let open =
+        json!({"op": "open", "bucket": BUCKET, "duration": "2h", "reason": "r", "ticket": "T"}).to_string();
     let a = w.call(ALICE, &open, now()).await;
     assert_eq!(a.status, 200, "{a:?}");
     assert!(matches!(w.state(), State::Open(_)));

@@ -196,7 +196,8 @@ async fn regression_a_decision_or_request_not_written_by_the_gate_covers_nothing
     // and must not be the approver.
     let mut other = q.clone();
     other.requester = BOB.into();
-    let records = vec![gate("approval", "requested", &q.time, serde_json::to_value(&other).unwrap()), decision];
+    let records =
+        vec![gate("approval", "requested", &q.time, serde_json::to_value(&other).unwrap()), decision];
     assert!(approval::check(b, &grant, &records).is_err());
     // Both from the gate: covered.
     approval::check(b, &grant, &by_gate(&q, &d)).unwrap();

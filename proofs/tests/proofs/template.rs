@@ -487,11 +487,32 @@ fn attack_7_records_and_bus_events_cannot_be_forged() {
     let bus = format!("arn:aws:events:{REGION}:{ACCOUNT}:event-bus/breakglass");
     assert_eq!(decide(&bus_policy, ADMIN, "events:PutEvents", &bus), Decision::ExplicitDeny);
     assert_eq!(decide(&bypass, ADMIN, "events:PutEvents", &bus), Decision::ExplicitDeny);
-    for role in ["breakglass-enforcer", "breakglass-catalog", "breakglass-operator", "breakglass-recorder"] {
+    for role in ["breakglass-enforcer", "breakglass-catalog", "breakglass-recorder", "breakglass-gate"] {
         let arn = format!("arn:aws:iam::{ACCOUNT}:role/{role}");
         assert_ne!(decide(&bus_policy, &arn, "events:PutEvents", &bus), Decision::ExplicitDeny, "{role}");
         assert_ne!(decide(&bypass, &arn, "events:PutEvents", &bus), Decision::ExplicitDeny, "{role}");
     }
+    // Issue 21, attack 1: the bus refuses every human role, the operators' included: a request or
+    // decision is the gate's to put, after its own record.
+    for who in [operator.as_str(), ADMIN, DEPLOYER] {
+        assert_eq!(decide(&bus_policy, who, "events:PutEvents", &bus), Decision::ExplicitDeny, "{who}");
+    }
+}
+
+/// Issue 21: people take nothing but the gate. The operator role reads (status, history, report)
+/// and calls the gate's URL; it writes no bucket policy and puts no event, whatever its identity
+/// policy is joined with.
+#[test]
+fn the_operator_writes_no_policy_and_puts_no_event() {
+    let roles = stack().roles();
+    let bus = format!("arn:aws:events:{REGION}:{ACCOUNT}:event-bus/breakglass");
+    let req = |action: &str, resource: &str| role_may(&roles, "OperatorRole", action, resource);
+    for b in &config().buckets {
+        assert_eq!(req("s3:PutBucketPolicy", &b.bucket_arn()), Decision::ImplicitDeny, "{}", b.name);
+        assert_eq!(req("s3:DeleteBucketPolicy", &b.bucket_arn()), Decision::ImplicitDeny, "{}", b.name);
+        assert_eq!(req("s3:GetBucketPolicy", &b.bucket_arn()), Decision::Allow, "{}", b.name);
+    }
+    assert_eq!(req("events:PutEvents", &bus), Decision::ImplicitDeny);
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -151,6 +151,11 @@ impl Deployment {
             .collect()
     }
 
+    /// Whether the deployment defines the role `arn` (its identity policies are known).
+    pub fn defines(&self, arn: &str) -> bool {
+        self.roles.contains_key(arn)
+    }
+
     /// AWS's answer for `role` making `call`, given the bucket policy in force (if the call is on a
     /// bucket or object that has one): `Err` names the policy that refuses.
     pub fn authorise(

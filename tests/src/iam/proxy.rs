@@ -195,6 +195,39 @@ impl IamProxy {
         Ok(())
     }
 
+    /// [`IamProxy::invoke_url`] for the function `function`, shareable with a server thread: `Ok`
+    /// for a role the deployment does not define (an administrator's own policies may allow the
+    /// URL; the gate itself refuses every role but the operators').
+    pub fn url_check(&self, function: &str) -> Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync> {
+        let (d, used, refused) =
+            (Arc::clone(&self.deployment), Arc::clone(&self.used), Arc::clone(&self.refused));
+        let function = function.to_owned();
+        Arc::new(move |role: &str| {
+            let role = format!("arn:aws:iam::{}:role/{role}", d.account);
+            if !d.defines(&role) {
+                return Ok(());
+            }
+            let arn = format!("arn:aws:lambda:{}:{}:function:{function}", d.region, d.account);
+            for (action, key, value) in [
+                ("lambda:InvokeFunctionUrl", "lambda:FunctionUrlAuthType", "AWS_IAM"),
+                ("lambda:InvokeFunction", "lambda:InvokedViaFunctionUrl", "true"),
+            ] {
+                let call = Call {
+                    operation: "InvokeFunctionUrl".into(),
+                    action: action.into(),
+                    resource: arn.clone(),
+                    context: vec![(key.into(), value.into())],
+                };
+                if let Err(why) = d.authorise(&role, None, &call, None) {
+                    refused.lock().unwrap().push(why.clone());
+                    return Err(why);
+                }
+                used.lock().unwrap().insert((role.clone(), call.action, call.resource));
+            }
+            Ok(())
+        })
+    }
+
     /// What AWS would have refused so far, one line each (role, action, resource, why).
     pub fn refused(&self) -> Vec<String> {
         self.refused.lock().unwrap().clone()
@@ -255,7 +288,7 @@ fn bucket_of(resource: &str) -> Option<&str> {
 
 /// One request to moto outside the proxy (moto checks no signature; the `testing` key selects its
 /// default account): the body of a 200 answer.
-fn ask_moto(upstream: &str, request_line: &str, headers: &str, body: &str) -> Option<String> {
+pub(crate) fn ask_moto(upstream: &str, request_line: &str, headers: &str, body: &str) -> Option<String> {
     let host = upstream.trim_start_matches("http://");
     let mut conn = TcpStream::connect(host).ok()?;
     let request = format!(

@@ -72,10 +72,11 @@ async fn alice_requests_bob_approves_through_the_gate_and_every_bad_call_writes_
         "{not json".to_owned(),
         r#"{"op":"explode"}"#.to_owned(),
         format!(
-            r#"{{"op":"request","bucket":"{BUCKET}","hours":2,"reason":"r","ticket":"T","time":"2020-01-01T00:00:00Z"}}"#
+            r#"{{"op":"request","bucket":"{BUCKET}","duration":"2h","reason":"r","ticket":"T","time":"2020-01-01T00:00:00Z"}}"#
         ),
-        r#"{"op":"request","bucket":"not-protected-here","hours":2,"reason":"r","ticket":"T"}"#.to_owned(),
-        format!(r#"{{"op":"request","bucket":"{BUCKET}","hours":2,"reason":"r"}}"#),
+        r#"{"op":"request","bucket":"not-protected-here","duration":"2h","reason":"r","ticket":"T"}"#
+            .to_owned(),
+        format!(r#"{{"op":"request","bucket":"{BUCKET}","duration":"2h","reason":"r"}}"#),
         big,
     ] {
         let (status, answer) = call(&gate, &alice, &body);
@@ -92,7 +93,7 @@ async fn alice_requests_bob_approves_through_the_gate_and_every_bad_call_writes_
     assert!(closed().await);
 
     // Alice asks: the gate's record, nothing opens.
-    let ask = json!({"op": "request", "bucket": BUCKET, "readers": [READER], "hours": 2, "reason": "incident 7", "ticket": "SEC-7"});
+    let ask = json!({"op": "request", "bucket": BUCKET, "readers": [READER], "duration": "2h", "reason": "incident 7", "ticket": "SEC-7"});
     let (status, q) = call(&gate, &alice, &ask.to_string());
     assert_eq!(status, 200, "{q}");
     let id = q["id"].as_str().unwrap().to_owned();
@@ -110,7 +111,7 @@ async fn alice_requests_bob_approves_through_the_gate_and_every_bad_call_writes_
     let (status, answer) = call(&gate, &alice, &json!({"op": "approve", "request": id}).to_string());
     assert_eq!(status, 403, "{answer}");
     assert!(answer["error"].as_str().unwrap().contains("another person"), "{answer}");
-    let wider = json!({"op": "approve", "request": id, "readers": [READER, "arn:aws:iam::111122223333:role/investigations/ExternalAuditor"], "hours": 12});
+    let wider = json!({"op": "approve", "request": id, "readers": [READER, "arn:aws:iam::111122223333:role/investigations/ExternalAuditor"], "duration": "12h"});
     let (status, answer) = call(&gate, &bob, &wider.to_string());
     assert!(refused(status, &answer) && status == 400, "{status} {answer}");
     assert_eq!(records().await.len(), 1);

@@ -5,15 +5,45 @@
 use std::collections::BTreeSet;
 
 use breakglass_config::{BucketConfig, Config};
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 use super::request::{Asked, Caller, GateError};
 use crate::access::approval::{self, from_gate_records, Refusal};
 use crate::access::operate::{self, grant_of, OpenRequest, OperateError};
-use crate::events::{AccessRequest, Decision, OwnEvent};
+use crate::events::{self, AccessRequest, Decision, OwnEvent};
 use crate::ports::{AuditLog, BucketRecords, EventBus, PolicyStore, PortError};
 use crate::trail::audit::{gate_record, Trail};
+
+/// An approval done: the decision recorded, and the bucket opened as it says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approved {
+    pub decision: Decision,
+    pub opened: events::Request,
+}
+
+/// What the gate answers an operation with (status 200), in the types the CLI reads it back as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answered {
+    Requested(AccessRequest),
+    Denied(Decision),
+    Approved(Box<Approved>),
+    /// An open or a close: the request event put on the bus.
+    Changed(events::Request),
+}
+
+impl Answered {
+    pub fn to_json(&self) -> serde_json::Value {
+        let v = match self {
+            Answered::Requested(q) => serde_json::to_value(q),
+            Answered::Denied(d) => serde_json::to_value(d),
+            Answered::Approved(a) => serde_json::to_value(a),
+            Answered::Changed(r) => serde_json::to_value(r),
+        };
+        // Serialising these plain structs cannot fail.
+        v.unwrap_or_default()
+    }
+}
 
 /// The gate's ports and the config in force.
 #[derive(Debug)]
@@ -78,7 +108,7 @@ impl<S: PolicyStore, B: EventBus, L: AuditLog, R: BucketRecords> Gate<'_, S, B, 
         self.bus.put(&event.to_bus()).await.map_err(|e| aws("recorded, but the event bus", &e))
     }
 
-    pub async fn request(&self, who: &Caller, a: &Asked, now: OffsetDateTime) -> Result<Value, GateError> {
+    pub async fn request(&self, who: &Caller, a: &Asked, now: OffsetDateTime) -> Result<Answered, GateError> {
         let b = bucket(self.config, &a.bucket)?;
         if b.two_person.is_none() {
             return Err(GateError::Conflict(format!(
@@ -87,13 +117,12 @@ impl<S: PolicyStore, B: EventBus, L: AuditLog, R: BucketRecords> Gate<'_, S, B, 
             )));
         }
         let readers: BTreeSet<String> = a.readers.iter().cloned().collect();
-        let duration = Duration::hours(a.hours.into());
-        let q = approval::request(b, &who.arn, &a.reason, &a.ticket, duration, &readers, now)
+        let q = approval::request(b, &who.arn, &a.reason, &a.ticket, a.duration, &readers, now)
             .map_err(|e| GateError::BadRequest(e.to_string()))?;
-        let event = OwnEvent::AccessRequest(q);
+        let event = OwnEvent::AccessRequest(q.clone());
         self.record(b, &event, now).await?;
         self.mail(&event).await?;
-        Ok(event.detail())
+        Ok(Answered::Requested(q))
     }
 
     /// The gate's request `id` among the buckets under the two-person rule, with the gate's
@@ -116,16 +145,16 @@ impl<S: PolicyStore, B: EventBus, L: AuditLog, R: BucketRecords> Gate<'_, S, B, 
         Err(GateError::NotFound(format!("no request `{id}` in the audit trail")))
     }
 
-    /// Approves request `id` (`deny`: `None`), or denies it for the reason given.
+    /// Approves request `id` (`approve`), or denies it, for `reason` if given (else the request's).
     pub async fn decide(
         &self,
         who: &Caller,
         id: &str,
-        deny: Option<&str>,
+        approve: bool,
+        reason: Option<&str>,
         now: OffsetDateTime,
-    ) -> Result<Value, GateError> {
-        let approve = deny.is_none();
-        let deny = deny.map(one_line).transpose()?;
+    ) -> Result<Answered, GateError> {
+        let reason = reason.map(one_line).transpose()?;
         let (b, q, decisions) = self.find(id, now).await?;
         // This approver's approval already recorded (a call that failed after the record): open it.
         let mine = decisions.iter().find(|d| d.id == q.id && d.decision == "approved" && d.by == who.arn);
@@ -154,15 +183,14 @@ impl<S: PolicyStore, B: EventBus, L: AuditLog, R: BucketRecords> Gate<'_, S, B, 
                 });
             }
         };
-        if deny.is_some() {
+        if !approve && reason.is_some() {
             // The denial's reason, in place of the request's.
-            d.reason = deny;
+            d.reason = reason;
         }
         self.record(b, &OwnEvent::Decision(d.clone()), now).await?;
         if !approve {
-            let event = OwnEvent::Decision(d);
-            self.mail(&event).await?;
-            return Ok(event.detail());
+            self.mail(&OwnEvent::Decision(d.clone())).await?;
+            return Ok(Answered::Denied(d));
         }
         self.open_approved(b, d, who, now).await
     }
@@ -174,25 +202,25 @@ impl<S: PolicyStore, B: EventBus, L: AuditLog, R: BucketRecords> Gate<'_, S, B, 
         d: Decision,
         who: &Caller,
         now: OffsetDateTime,
-    ) -> Result<Value, GateError> {
+    ) -> Result<Answered, GateError> {
         let done = operate::open_approved(b, self.store, self.bus, &d, &who.arn, now)
             .await
             .map_err(operate_error)?;
         self.mail(&OwnEvent::Decision(d.clone())).await?;
-        Ok(json!({"decision": OwnEvent::Decision(d).detail(), "opened": done.event}))
+        Ok(Answered::Approved(Box::new(Approved { decision: d, opened: done.event })))
     }
 
-    pub async fn open(&self, who: &Caller, a: &Asked, now: OffsetDateTime) -> Result<Value, GateError> {
+    pub async fn open(&self, who: &Caller, a: &Asked, now: OffsetDateTime) -> Result<Answered, GateError> {
         let b = bucket(self.config, &a.bucket)?;
         let request = OpenRequest {
             reason: a.reason.clone(),
             ticket: a.ticket.clone(),
-            duration: Duration::hours(a.hours.into()),
+            duration: a.duration,
             readers: a.readers.iter().cloned().collect(),
         };
         let done =
             operate::open(b, self.store, self.bus, &request, &who.arn, now).await.map_err(operate_error)?;
-        Ok(done.event)
+        Ok(Answered::Changed(done.event))
     }
 
     pub async fn close(
@@ -201,10 +229,10 @@ impl<S: PolicyStore, B: EventBus, L: AuditLog, R: BucketRecords> Gate<'_, S, B, 
         name: &str,
         reason: &str,
         now: OffsetDateTime,
-    ) -> Result<Value, GateError> {
+    ) -> Result<Answered, GateError> {
         let b = bucket(self.config, name)?;
         let done =
             operate::close(b, self.store, self.bus, reason, &who.arn, now).await.map_err(operate_error)?;
-        Ok(done.event)
+        Ok(Answered::Changed(done.event))
     }
 }

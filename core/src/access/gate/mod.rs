@@ -7,7 +7,7 @@
 pub mod decide;
 pub mod request;
 
-pub use decide::Gate;
+pub use decide::{Answered, Approved, Gate};
 pub use request::{caller, parse_op, Asked, Caller, GateError, Op};
 
 use serde_json::{json, Value};
@@ -47,7 +47,7 @@ pub async fn handle<S: PolicyStore, B: EventBus, L: AuditLog, R: BucketRecords>(
     now: OffsetDateTime,
 ) -> Answer {
     match answer(gate, raw, now).await {
-        Ok(body) => Answer { status: 200, body },
+        Ok(done) => Answer { status: 200, body: done.to_json() },
         Err(e) => {
             tracing::warn!(status = e.status(), error = %e, "gate call refused");
             e.into()
@@ -59,7 +59,7 @@ async fn answer<S: PolicyStore, B: EventBus, L: AuditLog, R: BucketRecords>(
     gate: &Gate<'_, S, B, L, R>,
     raw: &Value,
     now: OffsetDateTime,
-) -> Result<Value, GateError> {
+) -> Result<Answered, GateError> {
     let call = function_url::parse(raw).map_err(|e| match e {
         UrlError::NotUrlEvent => GateError::Forbidden(e.to_string()),
         e => GateError::BadRequest(e.to_string()),
@@ -71,8 +71,8 @@ async fn answer<S: PolicyStore, B: EventBus, L: AuditLog, R: BucketRecords>(
     tracing::info!(caller = who.arn.as_str(), "gate call");
     match parse_op(&call.body)? {
         Op::Request(asked) => gate.request(&who, &asked, now).await,
-        Op::Approve { request } => gate.decide(&who, &request, None, now).await,
-        Op::Deny { request, reason } => gate.decide(&who, &request, Some(&reason), now).await,
+        Op::Approve { request } => gate.decide(&who, &request, true, None, now).await,
+        Op::Deny { request, reason } => gate.decide(&who, &request, false, reason.as_deref(), now).await,
         Op::Open(asked) => gate.open(&who, &asked, now).await,
         Op::Close { bucket, reason } => gate.close(&who, &bucket, &reason, now).await,
     }

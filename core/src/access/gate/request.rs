@@ -2,15 +2,17 @@
 //! URL's `userArn`); the body is typed, refuses unknown fields, and carries no time: the gate
 //! stamps every time with its own clock.
 
-use serde::Deserialize;
+use canonical_policies::HumanDuration;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::Duration;
 
 /// Longest request id accepted (ids are 12 hex digits).
 const MAX_ID: usize = 64;
 /// Longest access a body may ask for, before the bucket's own maximum is checked.
-const MAX_HOURS: u32 = 24 * 366;
+const MAX_DURATION: Duration = Duration::days(366);
 
-/// One operation.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// One operation: what the CLI sends and the gate reads, through this one type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Op {
     /// Ask for access to a bucket under the two-person rule: nothing opens yet.
@@ -21,7 +23,9 @@ pub enum Op {
     },
     Deny {
         request: String,
-        reason: String,
+        /// Why, for the mail; without it the mail repeats the request's reason.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// Open a bucket that is not under the two-person rule.
     Open(Asked),
@@ -32,15 +36,32 @@ pub enum Op {
 }
 
 /// Access asked for: readers left out (or empty) mean every investigator role of the bucket.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Asked {
     pub bucket: String,
     #[serde(default)]
     pub readers: Vec<String>,
-    pub hours: u32,
+    /// How long, as the config writes durations (`4h`, `1h30m`): from when the gate opens it.
+    #[serde(serialize_with = "human", deserialize_with = "duration")]
+    pub duration: Duration,
     pub reason: String,
     pub ticket: String,
+}
+
+fn human<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&HumanDuration(*d))
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    breakglass_config::parse_duration(&text).filter(|d| *d <= MAX_DURATION).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "invalid duration `{}`: expected e.g. `4h`, `90m`, `1h30m`, at most {}",
+            text.chars().take(32).collect::<String>(),
+            HumanDuration(MAX_DURATION)
+        ))
+    })
 }
 
 /// Why a call is answered 4xx (nothing was written) or 502 (AWS failed).
@@ -79,9 +100,6 @@ pub fn parse_op(body: &str) -> Result<Op, GateError> {
     let op: Op =
         serde_json::from_str(body).map_err(|e| GateError::BadRequest(format!("invalid request: {e}")))?;
     match &op {
-        Op::Request(a) | Op::Open(a) if a.hours == 0 || a.hours > MAX_HOURS => {
-            Err(GateError::BadRequest(format!("`hours` must be from 1 to {MAX_HOURS}")))
-        }
         Op::Approve { request } | Op::Deny { request, .. }
             if request.is_empty()
                 || request.len() > MAX_ID
