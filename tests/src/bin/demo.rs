@@ -9,7 +9,8 @@ use e2e::{
 use serde_json::Value;
 
 const BUCKET: &str = "acme-cloudtrail-logs";
-const OPERATOR: &str = "arn:aws:iam::111122223333:role/breakglass-operator";
+/// The gate's role: it writes every policy people ask for, once it has recorded why.
+const GATE: &str = "arn:aws:iam::111122223333:role/breakglass-gate";
 const MALLORY: &str = "arn:aws:iam::111122223333:role/mallory";
 const READER: &str = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
 
@@ -146,11 +147,11 @@ impl Demo {
         );
     }
 
-    /// Lets CloudTrail report the policy `who` (a session of the operator role) just wrote (moto's
-    /// S3 emits no CloudTrail events).
-    async fn reported(&mut self, bucket: &str, who: &str) {
+    /// Lets CloudTrail report the policy the gate just wrote (moto's S3 emits no CloudTrail events).
+    async fn reported(&mut self, bucket: &str) {
         let live = self.stack.live_policy(bucket).await.unwrap();
-        self.call(cloudtrail_event("PutBucketPolicy", bucket, OPERATOR, who, Some(&live), None)).await;
+        self.call(cloudtrail_event("PutBucketPolicy", bucket, GATE, "breakglass-gate", Some(&live), None))
+            .await;
     }
 
     async fn put(&mut self, bucket: &str, role: &str, session: &str, policy: &str) {
@@ -244,9 +245,13 @@ async fn main() {
     let enforcer = Function::spawn("enforcer", &stack.function_env());
     let notifier = Function::spawn("notifier", &stack.function_env());
     let recorder = Function::spawn("recorder", &env);
+    // The gate behind its function URL: people's only way to open, close or decide.
+    let gate = stack.gate(None).await;
     let operator = format!("arn:aws:iam::{MOTO_ACCOUNT}:role/breakglass-operator");
-    let alice = role_env(&moto.endpoint, &operator, "alice").await;
-    let bob = role_env(&moto.endpoint, &operator, "bob").await;
+    let mut alice = role_env(&moto.endpoint, &operator, "alice").await;
+    let mut bob = role_env(&moto.endpoint, &operator, "bob").await;
+    alice.push(gate.env());
+    bob.push(gate.env());
     let mut demo = Demo { stack, enforcer, notifier, recorder: Some(recorder), timeline: Vec::new() };
     let run = |who: &[(String, String)], args: &[&str]| cli(&config_path, "breakglass.toml", who, args);
 
@@ -280,26 +285,12 @@ async fn main() {
     demo.own_events().await;
     demo.print_mail().await;
 
-    step("3. Bob approves: the approval is in the audit trail first, then the bucket opens as asked");
-    println!("  $ breakglass approve {id} --bucket {BUCKET} --config breakglass.toml   (as bob)");
-    let mut approve = e2e::spawn_breakglass_as(
-        &bob,
-        &demo.stack.endpoint,
-        &["approve", &id, "--bucket", BUCKET, "--config", &config_path],
-    );
-    while approve.try_wait().unwrap().is_none() {
-        demo.own_events().await;
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    let out = approve.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        println!("  {line}");
-    }
-    println!();
+    step("3. Bob approves: the gate records the approval first, then opens the bucket as asked");
+    let (code, _) = run(&bob, &["approve", &id, "--bucket", BUCKET]);
+    assert_eq!(code, 0, "bob's approval");
     demo.own_events().await;
     demo.print_mail().await;
-    demo.reported(BUCKET, "bob").await;
+    demo.reported(BUCKET).await;
 
     step("4. The investigator reads three log files; an administrator of the logging account tries to read one");
     for (n, (key, bytes)) in [
@@ -330,21 +321,21 @@ async fn main() {
         sum("denied")
     );
 
-    step("5. An operator writes an OpenAccess on another bucket directly, without a request");
+    step("5. An administrator writes an OpenAccess on another bucket directly, not through the gate");
     let flow = config().bucket("acme-vpc-flow-logs").unwrap().clone();
     let grant = canonical_policies::OpenGrant {
         readers: [READER.to_owned()].into(),
         expiry: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
     };
     let direct = flow.render_open(&grant, time::OffsetDateTime::now_utc()).unwrap().to_pretty_json();
-    demo.put("acme-vpc-flow-logs", OPERATOR, "alice", &direct).await;
+    demo.put("acme-vpc-flow-logs", MALLORY, "mallory", &direct).await;
 
     step("6. Alice closes access");
     run(
         &alice,
         &["close", "--bucket", BUCKET, "--reason", "INC-42 investigated: logs exported to the case file"],
     );
-    demo.reported(BUCKET, "alice").await;
+    demo.reported(BUCKET).await;
 
     step("7. Once CloudTrail has delivered the last reads (10 minutes; here at once): the access report, and the digest of refused reads");
     std::thread::sleep(std::time::Duration::from_millis(1100));
@@ -477,7 +468,13 @@ async fn organisation_part() {
     };
     let enforcer = Function::spawn("enforcer", &with(&env, &enforcer_env));
     let notifier = Function::spawn("notifier", &with(&env, &notifier_env));
+    // The gate, as its own role: it reaches the logging accounts through their member roles.
+    let gate_creds = role_env(&moto.endpoint, &as_role("breakglass-gate"), "breakglass-gate").await;
+    let mut gate_env = with(&env, &gate_creds);
+    gate_env.push(("BREAKGLASS_GATE_ROLES".into(), "breakglass-operator".into()));
+    let gate = e2e::GateUrl::start(&moto.endpoint, Function::spawn("gate", &gate_env), None);
     env = role_env(&moto.endpoint, &as_role("breakglass-operator"), "alice@acme.example").await;
+    env.push(gate.env());
     let mut demo = Demo { stack, enforcer, notifier, recorder: None, timeline: Vec::new() };
 
     step("13. One view of every account and Region (the operator in the administrative account)");
@@ -498,7 +495,7 @@ async fn organisation_part() {
     let event = cloudtrail_event("PutBucketPolicy", DEV_BUCKET, MALLORY, "mallory", Some(&tampered), None);
     demo.forwarded(in_account(event, PROD, "eu-central-1")).await;
 
-    step("16. The operator opens and closes a bucket in logging-prod, through its member role");
+    step("16. The operator opens and closes a bucket in logging-prod: the gate writes it, through the member role");
     demo.org_cli(
         &env,
         &[

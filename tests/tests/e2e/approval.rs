@@ -1,7 +1,7 @@
 //! The two-person rule end to end on moto, as the example config has it: the CLI as two people
-//! (role sessions `alice` and `bob` of the operator role, as STS resolves them), the real notifier
-//! recording every request and decision, and the real enforcer holding every OpenAccess against
-//! the approvals in the audit trail.
+//! (role sessions `alice` and `bob` of the operator role, as STS resolves them) calling the real
+//! gate through its function URL, the real notifier recording every request and decision, and the
+//! real enforcer holding every OpenAccess against the gate's approvals in the audit trail.
 
 use e2e::{
     breakglass_as, cloudtrail_event, provision_config, role_env, spawn_breakglass_as, two_person_text, Moto,
@@ -26,10 +26,15 @@ async fn request_approve_deny_and_every_refusal_and_the_enforcer_holds_opens_to_
     let iam = stack.iam(&endpoint);
     let notifier = iam.spawn(&stack, "notifier").await;
     let enforcer = iam.spawn(&stack, "enforcer").await;
-    // The operators' CLI runs under IAM as the template grants the operator role.
-    let alice = iam.person_env("breakglass-operator", "alice").await;
-    let bob = iam.person_env("breakglass-operator", "bob").await;
-    let eve = role_env(&endpoint, &format!("arn:aws:iam::{MOTO_ACCOUNT}:role/Admin"), "eve").await;
+    let gate = stack.gate(Some(&iam)).await;
+    // The operators' CLI runs under IAM as the template grants the operator role, and reaches the
+    // buckets only through the gate.
+    let mut alice = iam.person_env("breakglass-operator", "alice").await;
+    let mut bob = iam.person_env("breakglass-operator", "bob").await;
+    let mut eve = role_env(&endpoint, &format!("arn:aws:iam::{MOTO_ACCOUNT}:role/Admin"), "eve").await;
+    for env in [&mut alice, &mut bob, &mut eve] {
+        env.push(gate.env());
+    }
     let pump = || async {
         let mut n = 0;
         for e in stack.drain(&stack.own_events).await {
@@ -79,7 +84,8 @@ async fn request_approve_deny_and_every_refusal_and_the_enforcer_holds_opens_to_
     let id = q["id"].as_str().unwrap().to_owned();
     assert_eq!(q["requester"], format!("arn:aws:sts::{MOTO_ACCOUNT}:assumed-role/breakglass-operator/alice"));
     assert_eq!(stack.live_policy(BUCKET).await.as_deref().map(|p| p.contains("ClosedAccess")), Some(true));
-    assert_eq!(pump().await, 2, "the refused open and the request");
+    // The gate recorded the request, then put it on the bus for the mail.
+    assert_eq!(pump().await, 1, "the request");
     let mails = stack.deliveries(&stack.security).await;
     assert!(
         mails.iter().any(|(_, d)| d["subject"].as_str().unwrap().contains("access REQUESTED (SEC-7)")),
@@ -87,30 +93,26 @@ async fn request_approve_deny_and_every_refusal_and_the_enforcer_holds_opens_to_
     );
     stack.deliveries(&stack.stakeholders).await;
 
-    // Alice approving her own request, and Eve who is no approver: refused, recorded, mailed.
+    // Alice approving her own request: refused, mailed as an attempt. Eve, an administrator who is
+    // no operator: the gate refuses her before anything else.
     let (code, _, err) =
         breakglass_as(&alice, &iam.endpoint, &[&["approve", id.as_str()][..], &base].concat());
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("an approver must be another person (the same principal)"), "{err}");
     let (code, _, err) = breakglass_as(&eve, &endpoint, &[&["approve", id.as_str()][..], &base].concat());
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("is not an approver"), "{err}");
-    assert_eq!(pump().await, 2);
+    assert!(err.contains("only sessions of the operator roles may"), "{err}");
+    assert_eq!(pump().await, 1);
     let attempts = stack.deliveries(&stack.stakeholders).await;
-    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
     assert!(attempts.iter().all(|(a, d)| a["kind"]["Value"] == "attempt" && d["decision"] == "refused"));
 
-    // Bob approves: the decision is recorded first, then the bucket opens exactly as asked.
-    let mut approve =
-        spawn_breakglass_as(&bob, &iam.endpoint, &[&["approve", id.as_str()][..], &base].concat());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while approve.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
-        pump().await;
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    let out = approve.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("opened {BUCKET} until ")));
+    // Bob approves: the gate records the decision first, then opens the bucket exactly as asked.
+    let (code, out, err) =
+        breakglass_as(&bob, &iam.endpoint, &[&["approve", id.as_str()][..], &base].concat());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with(&format!("approved request {id} of ")), "{out}");
+    assert!(out.contains(&format!("opened {BUCKET} until ")), "{out}");
     pump().await;
     let live = stack.live_policy(BUCKET).await.unwrap();
     assert!(live.contains(READER) && live.contains("OpenAccess"), "{live}");
@@ -127,10 +129,10 @@ async fn request_approve_deny_and_every_refusal_and_the_enforcer_holds_opens_to_
     let why = opened.1["why"].as_str().unwrap();
     assert!(why.contains(&id) && why.contains("alice") && why.contains("bob"), "{why}");
 
-    // The enforcer finds the approval in the audit trail: the approved OpenAccess stays. (CloudTrail
-    // names the operator role of the config, an automation principal.)
-    let automation = "arn:aws:iam::111122223333:role/breakglass-operator";
-    let put = cloudtrail_event("PutBucketPolicy", BUCKET, automation, "bob", Some(&live), None);
+    // The enforcer finds the gate's approval in the audit trail: the approved OpenAccess stays.
+    // (CloudTrail names the gate's role, an automation principal of the config.)
+    let automation = "arn:aws:iam::111122223333:role/breakglass-gate";
+    let put = cloudtrail_event("PutBucketPolicy", BUCKET, automation, "breakglass-gate", Some(&live), None);
     let answer = enforcer.invoke(&put).unwrap();
     assert_eq!(answer["buckets"][0]["outcome"], "lawful", "{answer}");
     // Deciding again is refused: it was approved.
@@ -138,7 +140,7 @@ async fn request_approve_deny_and_every_refusal_and_the_enforcer_holds_opens_to_
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("already approved"), "{err}");
 
-    // Written directly with the operator role, without a request: drift, reverted, alerted.
+    // Written another way (an administrator), without the gate's approval: drift, reverted, alerted.
     let other = "acme-vpc-flow-logs";
     let b = e2e::config().bucket(other).unwrap().clone();
     let grant = canonical_policies::OpenGrant {
@@ -150,7 +152,7 @@ async fn request_approve_deny_and_every_refusal_and_the_enforcer_holds_opens_to_
     let put = cloudtrail_event("PutBucketPolicy", other, automation, "alice", Some(&direct), None);
     let answer = enforcer.invoke(&put).unwrap();
     assert_eq!(answer["buckets"][0]["outcome"], "closed", "{answer}");
-    assert!(answer["buckets"][0]["reason"].as_str().unwrap().contains("no approved request"), "{answer}");
+    assert!(answer["buckets"][0]["reason"].as_str().unwrap().contains("no approval by the gate"), "{answer}");
     assert!(stack.live_policy(other).await.unwrap().contains("ClosedAccess"));
     let remediation = stack.drain(&stack.own_events).await;
     assert!(remediation.iter().any(|e| e["detail-type"] == "breakglass remediation"), "{remediation:?}");
@@ -176,20 +178,30 @@ async fn request_approve_deny_and_every_refusal_and_the_enforcer_holds_opens_to_
     pump().await;
     assert!(stack.live_policy(other).await.unwrap().contains("ClosedAccess"));
 
-    // An expired request (asked 25 hours ago): refused.
-    let old = time::OffsetDateTime::now_utc() - time::Duration::hours(25);
-    let expired = json!({"id": "0123456789ab", "bucket": BUCKET,
+    // Issue 21, attack 1: a request in Alice's name that the gate never wrote (a bus event the
+    // notifier recorded like any other), then Bob's genuine approval: the gate finds no request.
+    // (Expiry is the gate's unit tests'.)
+    let at = time::OffsetDateTime::now_utc();
+    let forged = json!({"id": "0123456789ab", "bucket": BUCKET,
         "requester": format!("arn:aws:sts::{MOTO_ACCOUNT}:assumed-role/breakglass-operator/alice"),
-        "reason": "old", "ticket": "OLD-1", "duration": "1h", "readers": [READER],
-        "expires_at": breakglass_core::time::format_time(old + time::Duration::hours(24)), "time": breakglass_core::time::format_time(old)});
+        "reason": "forged", "ticket": "F-1", "duration": "1h", "readers": [READER],
+        "expires_at": breakglass_core::time::format_time(at + time::Duration::hours(24)), "time": breakglass_core::time::format_time(at)});
     notifier
         .invoke(&json!({"version": "0", "id": "x", "detail-type": "breakglass access request", "source": "breakglass",
-            "account": MOTO_ACCOUNT, "time": expired["time"], "region": "eu-central-1", "resources": [], "detail": expired}))
+            "account": MOTO_ACCOUNT, "time": forged["time"], "region": "eu-central-1", "resources": [], "detail": forged}))
         .unwrap();
     let (code, _, err) =
         breakglass_as(&bob, &iam.endpoint, &[&["approve", "0123456789ab"][..], &base].concat());
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("the request expired at"), "{err}");
+    assert!(err.contains("no request `0123456789ab` in the audit trail"), "{err}");
+    // The history shows it for what it is.
+    let (code, out, err) = breakglass_as(
+        &bob,
+        &iam.endpoint,
+        &["history", "--config", config.as_str(), "--bucket", BUCKET, "--json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("FORGED (not written by the gate)"), "{out}");
     // Unknown and malformed ids: one line each.
     let (code, _, err) =
         breakglass_as(&bob, &iam.endpoint, &["approve", "ffffffffffff", "--config", config.as_str()]);

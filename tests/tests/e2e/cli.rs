@@ -34,8 +34,11 @@ async fn status_shows_drift_and_enforce_repairs_it() {
     let own = stack.drain(&stack.own_events).await;
     assert!(own.is_empty(), "a dry run puts nothing on the bus: {own:?}");
 
+    // Repairing is the enforcer's: the operator role writes no policy and puts no event (issue
+    // 21), so the writing run is the enforcer's logic with the enforcer's role.
+    let enforcer = iam.function_env(e2e::aws_env(&moto.endpoint), "enforcer").await;
     let (code, out, err) =
-        breakglass_as(&operator, &iam.endpoint, &["enforce", "--config", &config, "--json"]);
+        breakglass_as(&enforcer, &iam.endpoint, &["enforce", "--config", &config, "--json"]);
     assert_eq!(code, 3, "{err}");
     let j: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(j["summary"]["remediated"], 2, "{out}");
@@ -112,7 +115,9 @@ async fn status_reports_every_bucket_when_one_is_missing() {
         j["summary"],
         serde_json::json!({"buckets": 3, "lawful": 1, "remediated": 1, "errors": 1, "repairs": 0, "exit_code": 2})
     );
-    let (code, out, err) = breakglass_as(&operator, &iam.endpoint, &["enforce", "--config", &config]);
+    // The writing run: the enforcer's logic with the enforcer's role (the operator's writes nothing).
+    let enforcer = iam.function_env(e2e::aws_env(&moto.endpoint), "enforcer").await;
+    let (code, out, err) = breakglass_as(&enforcer, &iam.endpoint, &["enforce", "--config", &config]);
     assert_eq!(code, 2, "{out}{err}");
     let summary = "3 buckets: 1 closed/lawful, 1 remediated, 1 error";
     every_bucket_on_its_line(&out, ["remediated", "NoSuchBucket", "closed"], summary);
@@ -148,9 +153,11 @@ fn every_bucket_in_json(out: &str, field: &str, want: [&str; 3]) -> serde_json::
 async fn open_and_close_round_trip_with_emails_audit_records_and_history() {
     let Some(moto) = Moto::start() else { return };
     let stack = provision(&moto.endpoint).await;
-    // The operators' CLI, under IAM as the template grants the operator role.
+    // The operators' CLI, under IAM as the template grants the operator role, through the gate.
     let iam = stack.iam(&moto.endpoint);
-    let operator = iam.person_env("breakglass-operator", "alice").await;
+    let gate = stack.gate(Some(&iam)).await;
+    let mut operator = iam.person_env("breakglass-operator", "alice").await;
+    operator.push(gate.env());
     let notifier = iam.spawn(&stack, "notifier").await;
     let config = e2e::single_operator_path();
     let reader = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";

@@ -169,8 +169,10 @@ async fn after_a_window_closes_the_stakeholders_get_what_was_read_and_the_cli_pr
     let config = e2e::single_operator_path();
     let reader = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
     let base = ["--config", config.as_str(), "--bucket", "acme-cloudtrail-logs"];
-    // The operators' CLI, under IAM as the template grants the operator role.
-    let operator = env.iam.person_env("breakglass-operator", "alice").await;
+    // The operators' CLI, under IAM as the template grants the operator role, through the gate.
+    let gate = stack.gate(Some(&env.iam)).await;
+    let mut operator = env.iam.person_env("breakglass-operator", "alice").await;
+    operator.push(gate.env());
     let (code, _, err) = e2e::breakglass_as(
         &operator,
         &env.iam.endpoint,
