@@ -250,7 +250,7 @@ fn the_reader_finds_commands_where_the_docs_put_them() {
         words(&one_form("breakglass status --config F [--account ID|ALIAS | --all] [--json] # x")),
         ["breakglass", "status", "--config", "F", "--account", "ID", "--json"]
     );
-    assert!(check("breakglass approve ID --config FILE --wait SECONDS").is_ok());
-    assert!(check("breakglass approve ID --config FILE --wait 0").is_err());
+    assert!(check("breakglass deny ID --config FILE --reason TEXT").is_ok());
+    assert!(check("breakglass approve ID --config FILE --wait 60").is_err());
     assert!(check("breakglass notify --config c.toml --event e.json --record").is_err());
 }
