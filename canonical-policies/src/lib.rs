@@ -57,9 +57,8 @@ pub use policy::{
     Principal, PrincipalKind, Statement, Version,
 };
 pub use service::{
-    read_services, service_read_denies, ServiceRead, ServiceSource, SERVICE_NAME_KEY, SERVICE_READS_SID,
+    is_reserved_sid, read_services, service_read_denies, ServiceRead, ServiceSource, SERVICE_NAME_KEY,
+    SERVICE_READS_SID,
 };
 pub use set::SortedSet;
-pub use template::{
-    format_expiry, is_reserved_sid, OpenGrant, RenderError, TemplateKind, OBJECT_READ_ACTIONS, RESERVED_SIDS,
-};
+pub use template::{format_expiry, OpenGrant, RenderError, TemplateKind, OBJECT_READ_ACTIONS, RESERVED_SIDS};

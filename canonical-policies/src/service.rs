@@ -17,12 +17,17 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::json::Json;
-use crate::template::OBJECT_READ_ACTIONS;
+use crate::template::{OBJECT_READ_ACTIONS, RESERVED_SIDS};
 
 /// The condition key that names the calling service principal.
 pub const SERVICE_NAME_KEY: &str = "aws:PrincipalServiceName";
 /// Sid prefix of the per-service statements in the templates (`ServiceReads1`, …); reserved.
 pub const SERVICE_READS_SID: &str = "ServiceReads";
+
+/// Whether a base statement may not use `sid`: the templates own it.
+pub fn is_reserved_sid(sid: &str) -> bool {
+    RESERVED_SIDS.contains(&sid) || sid.starts_with(SERVICE_READS_SID)
+}
 
 /// Where a listed service's request must come from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

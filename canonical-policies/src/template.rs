@@ -22,14 +22,9 @@ pub const CLOSED_SID: &str = "ClosedAccess";
 pub const OPEN_SID: &str = "OpenAccess";
 pub const OPEN_EXPIRY_SID: &str = "OpenAccessExpiry";
 pub const OPEN_READERS_SID: &str = "OpenAccessReaders";
-/// Sids the templates own; base statements may not use them (nor any Sid that starts with
-/// [`crate::SERVICE_READS_SID`], the per-service statements').
+/// Sids the templates own; base statements may not use them (nor the per-service statements' Sids:
+/// `is_reserved_sid`).
 pub const RESERVED_SIDS: [&str; 4] = [CLOSED_SID, OPEN_SID, OPEN_EXPIRY_SID, OPEN_READERS_SID];
-
-/// Whether a base statement may not use `sid`: the templates own it.
-pub fn is_reserved_sid(sid: &str) -> bool {
-    RESERVED_SIDS.contains(&sid) || sid.starts_with(crate::service::SERVICE_READS_SID)
-}
 
 /// Every S3 action that returns object data (or copies it somewhere readable). See
 /// `docs/canonical-form.md#object-read-actions` for why each is here and why others are not.
