@@ -10,6 +10,7 @@ use crate::canonical::PolicyHash;
 use crate::error::Quoted;
 use crate::json::Json;
 use crate::policy::{Partition, Policy};
+use crate::service::{read_services, service_read_denies, ServiceRead, SERVICE_READS_SID};
 use crate::template::{self, OpenGrant, RenderError, Vars};
 
 /// The template inputs of one bucket.
@@ -27,6 +28,8 @@ pub struct TemplateInputs {
     pub max_open_duration: Duration,
     /// Statements both templates carry, with their own placeholders still in.
     pub base_statements: Vec<Json<'static>>,
+    /// The AWS services that may read the objects, each for its source (empty: none may).
+    pub service_reads: BTreeSet<ServiceRead>,
 }
 
 /// A bucket's template inputs with its ClosedAccess rendered once.
@@ -56,9 +59,10 @@ impl BucketTemplates {
     /// Renders the ClosedAccess, and an OpenAccess as a probe, so that inputs that break either
     /// template fail here rather than when a bucket is guarded.
     pub fn new(inputs: TemplateInputs) -> Result<BucketTemplates, RenderError> {
+        let services = Services::of(&inputs);
         let closed = template::render(
             template::CLOSED_TEMPLATE,
-            &vars(&inputs, None),
+            &vars(&inputs, &services, None),
             &inputs.partition,
             "closed template",
         )?;
@@ -117,9 +121,10 @@ impl BucketTemplates {
     /// The classifier uses it to test whether a policy is an OpenAccess before asking whether it is a
     /// lawful one; the operator workflow uses it for a grant it has checked itself.
     pub fn render_open_unchecked(&self, grant: &OpenGrant) -> Result<Policy, RenderError> {
+        let services = Services::of(&self.inputs);
         template::render(
             template::OPEN_TEMPLATE,
-            &vars(&self.inputs, Some(grant)),
+            &vars(&self.inputs, &services, Some(grant)),
             &self.inputs.partition,
             "open template",
         )
@@ -132,8 +137,26 @@ impl AsRef<BucketTemplates> for BucketTemplates {
     }
 }
 
-fn vars<'a>(inputs: &'a TemplateInputs, grant: Option<&'a OpenGrant>) -> Vars<'a> {
+/// The allow-list as the templates' placeholders take it.
+struct Services {
+    names: BTreeSet<String>,
+    denies: Vec<Json<'static>>,
+}
+
+impl Services {
+    fn of(inputs: &TemplateInputs) -> Services {
+        let objects = format!("arn:{}:s3:::{}/*", inputs.partition, inputs.bucket);
+        Services {
+            names: read_services(&inputs.service_reads),
+            denies: service_read_denies(&inputs.service_reads, &objects, SERVICE_READS_SID),
+        }
+    }
+}
+
+fn vars<'a>(inputs: &'a TemplateInputs, services: &'a Services, grant: Option<&'a OpenGrant>) -> Vars<'a> {
     Vars {
+        read_services: Some(&services.names),
+        service_reads: Some(&services.denies),
         bucket: &inputs.bucket,
         partition: inputs.partition.as_str(),
         account: &inputs.account,

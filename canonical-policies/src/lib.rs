@@ -41,6 +41,7 @@ mod eval;
 mod grant;
 pub mod json;
 mod policy;
+mod service;
 mod set;
 mod template;
 
@@ -54,6 +55,10 @@ pub use grant::{BucketTemplates, GrantError, HumanDuration, TemplateInputs};
 pub use policy::{
     is_account_id, is_action_pattern, is_arn, CiString, Clause, Conditions, Effect, Partition, Policy,
     Principal, PrincipalKind, Statement, Version,
+};
+pub use service::{
+    is_reserved_sid, read_services, service_read_denies, ServiceRead, ServiceSource, SERVICE_NAME_KEY,
+    SERVICE_READS_SID,
 };
 pub use set::SortedSet;
 pub use template::{format_expiry, OpenGrant, RenderError, TemplateKind, OBJECT_READ_ACTIONS, RESERVED_SIDS};

@@ -2,7 +2,9 @@
 //!
 //! Templates are JSON with `{{name}}` placeholders. A scalar placeholder is replaced inside strings; a
 //! list placeholder must be a whole string: inside an array it splices its items in, elsewhere it becomes
-//! an array. Rendering produces a JSON tree that then goes through the same strict reader as any policy
+//! an array. The optional list `{{read_services}}` (the allow-listed services, `service.rs`), when
+//! empty, removes the object member whose value it is, and an object left empty by that goes too:
+//! with no allow-list the templates render as if the exemption were not written. Rendering produces a JSON tree that then goes through the same strict reader as any policy
 //! found on a bucket, so a template can never be looser than the grammar.
 
 use std::collections::BTreeSet;
@@ -20,7 +22,8 @@ pub const CLOSED_SID: &str = "ClosedAccess";
 pub const OPEN_SID: &str = "OpenAccess";
 pub const OPEN_EXPIRY_SID: &str = "OpenAccessExpiry";
 pub const OPEN_READERS_SID: &str = "OpenAccessReaders";
-/// Sids the templates own; base statements may not use them.
+/// Sids the templates own; base statements may not use them (nor the per-service statements' Sids:
+/// `is_reserved_sid`).
 pub const RESERVED_SIDS: [&str; 4] = [CLOSED_SID, OPEN_SID, OPEN_EXPIRY_SID, OPEN_READERS_SID];
 
 /// Every S3 action that returns object data (or copies it somewhere readable). See
@@ -106,11 +109,16 @@ pub(crate) struct Vars<'a> {
     pub readers: Option<&'a BTreeSet<String>>,
     pub automation_principals: Option<&'a BTreeSet<String>>,
     pub base_statements: Option<&'a [Json<'static>]>,
+    /// The allow-listed services (optional: empty drops the member it is the value of).
+    pub read_services: Option<&'a BTreeSet<String>>,
+    /// The per-service read denies (`service::service_read_denies`), spliced in.
+    pub service_reads: Option<&'a [Json<'static>]>,
 }
 
 enum Value<'v> {
     Scalar(&'v str),
-    List(Vec<Json<'static>>),
+    /// Items, and whether an empty list removes the member it is the value of.
+    List(Vec<Json<'static>>, bool),
 }
 
 impl Vars<'_> {
@@ -119,6 +127,7 @@ impl Vars<'_> {
         let strings = |set: Option<&BTreeSet<String>>| -> Result<Value<'_>, RenderError> {
             Ok(Value::List(
                 set.ok_or_else(missing)?.iter().map(|s| Json::String(Cow::Owned(s.clone()))).collect(),
+                false,
             ))
         };
         match name {
@@ -128,7 +137,12 @@ impl Vars<'_> {
             "expiry" => self.expiry.as_deref().map(Value::Scalar).ok_or_else(missing),
             "readers" => strings(self.readers),
             "automation_principals" => strings(self.automation_principals),
-            "base_statements" => Ok(Value::List(self.base_statements.ok_or_else(missing)?.to_vec())),
+            "base_statements" => Ok(Value::List(self.base_statements.ok_or_else(missing)?.to_vec(), false)),
+            "service_reads" => Ok(Value::List(self.service_reads.ok_or_else(missing)?.to_vec(), false)),
+            "read_services" => match strings(self.read_services)? {
+                Value::List(items, _) => Ok(Value::List(items, true)),
+                scalar => Ok(scalar),
+            },
             _ => Err(RenderError::UnknownPlaceholder { name: name.to_owned(), context }),
         }
     }
@@ -151,7 +165,7 @@ impl Vars<'_> {
             let name = after.get(..end).unwrap_or_default();
             match self.lookup(name, context)? {
                 Value::Scalar(v) => out.push_str(v),
-                Value::List(_) => return Err(RenderError::ListInString { name: name.to_owned(), context }),
+                Value::List(..) => return Err(RenderError::ListInString { name: name.to_owned(), context }),
             }
             rest = after.get(end + 2..).unwrap_or_default();
         }
@@ -167,7 +181,7 @@ impl Vars<'_> {
     ) -> Result<Json<'static>, RenderError> {
         Ok(match value {
             Json::String(s) => match Self::whole(s).map(|n| (n, self.lookup(n, context))) {
-                Some((_, Ok(Value::List(items)))) => Json::Array(items),
+                Some((_, Ok(Value::List(items, _)))) => Json::Array(items),
                 Some((_, Err(e))) => return Err(e),
                 _ => Json::String(Cow::Owned(self.interpolate(s, context)?)),
             },
@@ -176,7 +190,7 @@ impl Vars<'_> {
                 for item in items {
                     if let Json::String(s) = item {
                         if let Some(name) = Self::whole(s) {
-                            if let Value::List(list) = self.lookup(name, context)? {
+                            if let Value::List(list, _) = self.lookup(name, context)? {
                                 out.extend(list);
                                 continue;
                             }
@@ -186,13 +200,36 @@ impl Vars<'_> {
                 }
                 Json::Array(out)
             }
-            Json::Object(members) => Json::Object(
-                members
-                    .iter()
-                    .map(|(k, v)| Ok((Cow::Owned(k.to_string()), self.substitute(v, context)?)))
-                    .collect::<Result<_, RenderError>>()?,
-            ),
+            Json::Object(members) => {
+                let mut out = Vec::with_capacity(members.len());
+                for (k, v) in members {
+                    if let Some(v) = self.substitute_member(v, context)? {
+                        out.push((Cow::Owned(k.to_string()), v));
+                    }
+                }
+                Json::Object(out)
+            }
             other => other.clone().into_owned(),
+        })
+    }
+
+    /// A member's value, or `None` when an empty optional list removes the member (and with it an
+    /// object that it leaves empty).
+    fn substitute_member(
+        &self,
+        value: &Json<'_>,
+        context: &'static str,
+    ) -> Result<Option<Json<'static>>, RenderError> {
+        if let Json::String(s) = value {
+            if let Some(name) = Self::whole(s) {
+                if let Value::List(items, true) = self.lookup(name, context)? {
+                    return Ok((!items.is_empty()).then_some(Json::Array(items)));
+                }
+            }
+        }
+        Ok(match (value, self.substitute(value, context)?) {
+            (Json::Object(before), Json::Object(after)) if after.is_empty() && !before.is_empty() => None,
+            (_, v) => Some(v),
         })
     }
 }
@@ -207,7 +244,14 @@ pub(crate) fn render(
     let doc = json::parse(template.as_bytes()).map_err(|source| RenderError::Json { context, source })?;
     // Base statements get their own placeholders filled first, from bucket values only: they may not
     // refer to a grant's readers or expiry, nor splice in base statements again.
-    let base_vars = Vars { expiry: None, readers: None, base_statements: None, ..vars.clone() };
+    let base_vars = Vars {
+        expiry: None,
+        readers: None,
+        base_statements: None,
+        read_services: None,
+        service_reads: None,
+        ..vars.clone()
+    };
     let base: Option<Vec<Json<'static>>> = vars
         .base_statements
         .map(|b| b.iter().map(|s| base_vars.substitute(s, "base_statements")).collect())
@@ -268,5 +312,23 @@ mod tests {
         assert!(matches!(vars.substitute(&list_in_string, "t"), Err(RenderError::ListInString { .. })));
         let missing = json::parse(br#"{"a":"{{expiry}}"}"#).unwrap();
         assert!(matches!(vars.substitute(&missing, "t"), Err(RenderError::Missing { .. })));
+    }
+
+    #[test]
+    fn an_empty_optional_list_removes_its_member_and_what_it_empties() {
+        let none = BTreeSet::new();
+        let some = BTreeSet::from(["cloudfront.amazonaws.com".to_string()]);
+        let doc = json::parse(br#"{"S":"x","Condition":{"StringNotEqualsIfExists":{"k":"{{read_services}}"}},"D":{"A":{"b":"c"},"N":{"k":"{{read_services}}"}}}"#).unwrap();
+        let vars = Vars { read_services: Some(&none), ..Vars::default() };
+        assert_eq!(vars.substitute(&doc, "t").unwrap().to_text(), r#"{"S":"x","D":{"A":{"b":"c"}}}"#);
+        let vars = Vars { read_services: Some(&some), ..Vars::default() };
+        assert_eq!(
+            vars.substitute(&doc, "t").unwrap().to_text(),
+            r#"{"S":"x","Condition":{"StringNotEqualsIfExists":{"k":["cloudfront.amazonaws.com"]}},"D":{"A":{"b":"c"},"N":{"k":["cloudfront.amazonaws.com"]}}}"#
+        );
+        // Other lists never remove anything: an empty reader list stays visible (and fails later).
+        let readers = json::parse(br#"{"k":"{{readers}}"}"#).unwrap();
+        let vars = Vars { readers: Some(&none), ..Vars::default() };
+        assert_eq!(vars.substitute(&readers, "t").unwrap().to_text(), r#"{"k":[]}"#);
     }
 }

@@ -162,3 +162,20 @@ fn open_policy_diffs_against_open_template() {
     assert_eq!(d.template, TemplateKind::Open);
     assert_eq!(diff_nearest(&bucket, Some(&lawful), now()).changes, 0);
 }
+
+/// Issue 21, attack 4: a ClosedAccess with one statement more, granting CloudFront (any
+/// distribution) the reads, is not ClosedAccess: drift, reverted like any other.
+#[test]
+fn closed_access_plus_a_service_read_grant_is_drift() {
+    let bucket = example_bucket();
+    let closed = bucket.closed_policy().canonical_json();
+    let grant = r#"{"Sid":"AllowCloudFrontServicePrincipal","Effect":"Allow","Principal":{"Service":"cloudfront.amazonaws.com"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::acme-cloudtrail-logs/*","Condition":{"ArnLike":{"aws:SourceArn":"arn:aws:cloudfront::444455556666:distribution/*"}}}"#;
+    assert!(closed.contains(r#""Statement":["#), "{closed}");
+    let granted = closed.replacen(r#""Statement":["#, &format!(r#""Statement":[{grant},"#), 1);
+    let c = classify(&bucket, Some(granted.as_bytes()), now());
+    assert!(matches!(c.state, State::Drift(_)), "{:?}", c.state);
+    let d = diff_nearest(&bucket, Some(&Policy::parse(granted.as_bytes()).unwrap()), now());
+    assert_eq!(d.template, TemplateKind::Closed);
+    let text = d.to_string();
+    assert!(text.contains("AllowCloudFrontServicePrincipal"), "{text}");
+}

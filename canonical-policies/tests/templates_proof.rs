@@ -5,8 +5,13 @@
 
 mod common;
 
-use canonical_policies::{explain, Caller, Decision, Policy, Request, OBJECT_READ_ACTIONS};
-use common::{at, example_bucket, open_for};
+use std::collections::BTreeSet;
+
+use canonical_policies::{
+    explain, BucketTemplates, Caller, Decision, Policy, Request, ServiceRead, ServiceSource,
+    OBJECT_READ_ACTIONS,
+};
+use common::{at, example_bucket, example_inputs, open_for};
 
 const INVESTIGATOR: &str = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
 const INVESTIGATOR_SESSION: &str = "arn:aws:sts::111122223333:assumed-role/LogInvestigator/alice@example.com";
@@ -283,4 +288,105 @@ fn not_principal_not_action_not_resource() {
     assert_eq!(req(&other, "s3:GetObject", OBJECTS[0]), Decision::ExplicitDeny);
     assert_eq!(req(&other, "s3:ListBucket", OBJECTS[0]), Decision::ImplicitDeny);
     assert_eq!(req(&other, "s3:GetObject", "arn:aws:s3:::other/x"), Decision::ImplicitDeny);
+}
+
+const DISTRIBUTION: &str = "arn:aws:cloudfront::111122223333:distribution/E2QWRUHAPOMQZL";
+const CLOUDFRONT: &str = "cloudfront.amazonaws.com";
+
+/// A service's request as AWS makes it: its own principal, and the source it acts for.
+fn service_read(policy: &Policy, service: &str, sources: &[(&str, &str)], action: &str) -> Decision {
+    let mut req =
+        Request::new(Caller::parse(service).unwrap(), action, OBJECTS[0], at("2026-11-24T12:00:00Z"))
+            .with("aws:SecureTransport", "true");
+    for (k, v) in sources {
+        req = req.with(k, v);
+    }
+    explain(policy, &req).decision
+}
+
+/// Issue 21, attack 4: no AWS service reads the logs unless the config's allow-list names it with
+/// the source it acts for; writes such as CloudTrail's delivery are not object reads.
+#[test]
+fn services_read_only_as_the_allow_list_says() {
+    let anywhere = "arn:aws:cloudfront::444455556666:distribution/EATTACKER";
+    let services =
+        [CLOUDFRONT, "logging.s3.amazonaws.com", "cloudtrail.amazonaws.com", "macie.amazonaws.com"];
+    // No allow-list (the default): every service is denied every read by both templates.
+    let bucket = example_bucket();
+    for policy in [bucket.closed_policy(), &open_for(&bucket, INVESTIGATOR)] {
+        for service in services {
+            for action in OBJECT_READ_ACTIONS {
+                for sources in
+                    [&[][..], &[("aws:SourceArn", DISTRIBUTION), ("aws:SourceAccount", "111122223333")]]
+                {
+                    let d = service_read(policy, service, sources, action);
+                    assert_eq!(d, Decision::ExplicitDeny, "{service} {action} {sources:?}");
+                }
+            }
+        }
+    }
+
+    // CloudFront for one distribution, and S3 server access logging for one account.
+    let mut inputs = example_inputs();
+    inputs.service_reads = BTreeSet::from([
+        ServiceRead { service: CLOUDFRONT.into(), source: ServiceSource::Arn(DISTRIBUTION.into()) },
+        ServiceRead {
+            service: "logging.s3.amazonaws.com".into(),
+            source: ServiceSource::Account("111122223333".into()),
+        },
+    ]);
+    let listed = BucketTemplates::new(inputs).unwrap();
+    assert_ne!(listed.closed_hash(), bucket.closed_hash(), "the allow-list is part of the template");
+    for policy in [listed.closed_policy(), &open_for(&listed, INVESTIGATOR)] {
+        for action in OBJECT_READ_ACTIONS {
+            // Listed: the right service for the right source is not denied (the bucket policy
+            // grants nothing itself; the service's own access is what it is).
+            let ok = service_read(policy, CLOUDFRONT, &[("aws:SourceArn", DISTRIBUTION)], action);
+            assert_ne!(ok, Decision::ExplicitDeny, "{action}");
+            let ok = service_read(
+                policy,
+                "logging.s3.amazonaws.com",
+                &[("aws:SourceAccount", "111122223333")],
+                action,
+            );
+            assert_ne!(ok, Decision::ExplicitDeny, "{action}");
+            // The attack: a distribution anywhere else, or none.
+            for sources in [&[("aws:SourceArn", anywhere)][..], &[("aws:SourceAccount", "111122223333")], &[]]
+            {
+                let d = service_read(policy, CLOUDFRONT, sources, action);
+                assert_eq!(d, Decision::ExplicitDeny, "{action} {sources:?}");
+            }
+            // A source listed for one service lets no other service read.
+            let d =
+                service_read(policy, "macie.amazonaws.com", &[("aws:SourceAccount", "111122223333")], action);
+            assert_eq!(d, Decision::ExplicitDeny, "{action}");
+            let d =
+                service_read(policy, "logging.s3.amazonaws.com", &[("aws:SourceArn", DISTRIBUTION)], action);
+            assert_eq!(d, Decision::ExplicitDeny, "{action}");
+        }
+        // People are denied as before.
+        for caller in callers().iter().filter(|c| !matches!(c, Caller::Service(_))) {
+            if [INVESTIGATOR, INVESTIGATOR_SESSION]
+                .iter()
+                .any(|r| Caller::parse(r).ok().as_ref() == Some(caller))
+            {
+                continue;
+            }
+            let d = decide(policy, caller, "s3:GetObject", OBJECTS[0], "2026-11-24T12:00:00Z");
+            assert_eq!(d, Decision::ExplicitDeny, "{caller:?}");
+        }
+    }
+    // CloudTrail still delivers: the allow-list touches object reads only.
+    for bucket in [&bucket, &listed] {
+        let req = Request::new(
+            Caller::parse("cloudtrail.amazonaws.com").unwrap(),
+            "s3:PutObject",
+            OBJECTS[0],
+            at("2026-11-24T12:00:00Z"),
+        )
+        .with("aws:SecureTransport", "true")
+        .with("aws:SourceOrgID", "o-exampleorg1")
+        .with("s3:x-amz-acl", "bucket-owner-full-control");
+        assert_eq!(explain(bucket.closed_policy(), &req).decision, Decision::Allow);
+    }
 }

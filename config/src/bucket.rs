@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 
 use canonical_policies::json::{self, Json};
 use canonical_policies::{
-    glob, is_account_id, BucketTemplates, GrantError, OpenGrant, Partition, Policy, PolicyHash, RenderError,
-    TemplateInputs, RESERVED_SIDS,
+    glob, is_account_id, is_reserved_sid, BucketTemplates, GrantError, OpenGrant, Partition, Policy,
+    PolicyHash, RenderError, ServiceRead, TemplateInputs,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -108,7 +108,11 @@ impl BucketConfig {
     }
 
     /// A `[[bucket]]` (`b`) over `[defaults]` (`d`): the bucket's own value wins.
-    pub(crate) fn from_raw(b: &RawBucket, d: &RawBucket) -> Result<BucketConfig, ConfigError> {
+    pub(crate) fn from_raw(
+        b: &RawBucket,
+        d: &RawBucket,
+        service_reads: &BTreeSet<ServiceRead>,
+    ) -> Result<BucketConfig, ConfigError> {
         let name = b.name.clone().ok_or(ConfigError::Missing { bucket: "?".into(), field: "name" })?;
         let missing = |field| ConfigError::Missing { bucket: name.clone(), field };
         let invalid = |field, value: &str, reason| ConfigError::invalid(&name, field, value, reason);
@@ -191,7 +195,7 @@ impl BucketConfig {
             if let Json::Object(members) = s {
                 for (k, v) in members {
                     if let (true, Json::String(sid)) = (k == "Sid", v) {
-                        if RESERVED_SIDS.contains(&sid.as_ref()) {
+                        if is_reserved_sid(sid) {
                             return Err(invalid("base_statements", sid, "this sid belongs to a template"));
                         }
                     }
@@ -260,6 +264,7 @@ impl BucketConfig {
             automation_principals: automation_principals.clone(),
             max_open_duration,
             base_statements,
+            service_reads: service_reads.clone(),
         })
         .map_err(|source| ConfigError::Render { bucket: name.clone(), source })?;
         Ok(BucketConfig {

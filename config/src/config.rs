@@ -7,6 +7,10 @@ use crate::error::ConfigError;
 use crate::investigator::Investigator;
 use crate::organisation::{Account, OrgUnit, Organisation};
 use crate::raw::{RawBucket, RawConfig};
+use crate::service_reads;
+
+use canonical_policies::ServiceRead;
+use std::collections::BTreeSet;
 
 /// All protected buckets.
 #[derive(Debug, Clone)]
@@ -24,6 +28,9 @@ pub struct Config {
     pub ous: Vec<OrgUnit>,
     /// Buckets found by prefix and tag (`[discovery]`, organisation mode only).
     pub discovery: Option<Discovery>,
+    /// The AWS services that may read the buckets' objects, each for its source
+    /// (`[[service_reads]]`, every bucket and the RCP); empty: none may.
+    pub service_reads: BTreeSet<ServiceRead>,
     /// `[defaults]`, kept to configure a discovered bucket as a `[[bucket]]` with only its name,
     /// account and Region would be.
     defaults: RawBucket,
@@ -87,9 +94,10 @@ impl Config {
             |o| organisation_only("[[ou]]", "id", o.id, "organizational units are listed"),
             |o| ConfigError::table("[[ou]]", "id", &o.id, "listed twice"),
         )?;
+        let service_reads = service_reads::parse(&raw.service_reads)?;
         let mut buckets: Vec<BucketConfig> = Vec::with_capacity(raw.bucket.len());
         for b in &raw.bucket {
-            let bucket = BucketConfig::from_raw(b, &raw.defaults)?;
+            let bucket = BucketConfig::from_raw(b, &raw.defaults, &service_reads)?;
             if let Some(other) = buckets.iter().find(|x| x.name == bucket.name) {
                 if other.account != bucket.account {
                     return Err(ConfigError::BucketInTwoAccounts {
@@ -151,6 +159,7 @@ impl Config {
             accounts,
             ous,
             discovery,
+            service_reads,
             defaults: raw.defaults,
         })
     }
@@ -204,7 +213,7 @@ impl Config {
                 region: Some(d.region.clone()),
                 ..RawBucket::default()
             };
-            let checked = BucketConfig::from_raw(&raw, &self.defaults).and_then(|b| {
+            let checked = BucketConfig::from_raw(&raw, &self.defaults, &self.service_reads).and_then(|b| {
                 check_route(&b, &self.accounts, &self.ous)?;
                 match &self.organisation {
                     Some(org) if b.name.starts_with(&org.bucket_prefix) => Ok(b),

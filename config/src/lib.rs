@@ -28,6 +28,7 @@ mod investigator;
 mod names;
 mod organisation;
 mod raw;
+mod service_reads;
 
 pub use audit::AuditConfig;
 pub use bucket::{BucketConfig, TwoPerson};

@@ -18,6 +18,16 @@ pub(crate) struct RawConfig {
     pub account: Vec<RawAccount>,
     #[serde(default)]
     pub ou: Vec<RawOu>,
+    #[serde(default)]
+    pub service_reads: Vec<RawServiceRead>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServiceRead {
+    pub service: String,
+    pub source_arn: Option<String>,
+    pub source_account: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

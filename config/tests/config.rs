@@ -198,3 +198,92 @@ fn discovery_is_organisation_mode_only_and_checked() {
         );
     }
 }
+
+/// The commented `[[service_reads]]` example in `examples/breakglass.toml`, uncommented.
+fn service_reads_example() -> String {
+    let text = include_str!("../../examples/breakglass.toml");
+    let (_, rest) = text.split_once("\n# [[service_reads]]").unwrap();
+    let block: Vec<&str> = std::iter::once("[[service_reads]]")
+        .chain(
+            rest.lines()
+                .skip(1)
+                .take_while(|l| l.starts_with('#'))
+                .map(|l| l.trim_start_matches('#').trim_start()),
+        )
+        .collect();
+    block.join("\n")
+}
+
+/// Issue 21, attack 4: the allow-list documented in the example parses, reaches every bucket's
+/// templates, and is empty by default.
+#[test]
+fn service_reads_are_empty_by_default_and_reach_every_bucket() {
+    use canonical_policies::{ServiceRead, ServiceSource};
+    assert!(example_config().service_reads.is_empty());
+    let example = service_reads_example();
+    assert_eq!(example.matches("[[service_reads]]").count(), 2, "{example}");
+    let text = format!("{}\n{example}\n", include_str!("../../examples/breakglass.toml"));
+    let config = Config::from_toml(&text).unwrap();
+    assert_eq!(
+        config.service_reads,
+        BTreeSet::from([
+            ServiceRead {
+                service: "cloudfront.amazonaws.com".into(),
+                source: ServiceSource::Arn(
+                    "arn:aws:cloudfront::111122223333:distribution/E2QWRUHAPOMQZL".into()
+                ),
+            },
+            ServiceRead {
+                service: "logging.s3.amazonaws.com".into(),
+                source: ServiceSource::Account("111122223333".into()),
+            },
+        ])
+    );
+    for (bucket, plain) in config.buckets.iter().zip(&example_config().buckets) {
+        let closed = bucket.closed_policy().to_pretty_json();
+        assert!(closed.contains("E2QWRUHAPOMQZL") && closed.contains("ServiceReads2"), "{closed}");
+        assert_ne!(bucket.closed_hash(), plain.closed_hash());
+    }
+}
+
+#[test]
+fn service_read_errors_are_one_line_and_name_the_culprit() {
+    let base = include_str!("../../examples/breakglass.toml");
+    for (entry, expected) in [
+        (
+            "service = \"cloudfront\"\nsource_account = \"111122223333\"",
+            "[[service_reads]]: invalid `service` `cloudfront`: expected an aws service principal such as `cloudfront.amazonaws.com`",
+        ),
+        (
+            "service = \"cloudfront.amazonaws.com\"",
+            "[[service_reads]]: invalid `service` `cloudfront.amazonaws.com`: set exactly one of `source_arn` and `source_account`",
+        ),
+        (
+            "service = \"cloudfront.amazonaws.com\"\nsource_arn = \"arn:aws:cloudfront::111122223333:distribution/E1\"\nsource_account = \"111122223333\"",
+            "[[service_reads]]: invalid `service` `cloudfront.amazonaws.com`: set exactly one of `source_arn` and `source_account`",
+        ),
+        (
+            "service = \"cloudfront.amazonaws.com\"\nsource_arn = \"arn:aws:cloudfront::111122223333:distribution/*\"",
+            "[[service_reads]]: invalid `source_arn` `arn:aws:cloudfront::111122223333:distribution/*`: expected one arn, without wildcards",
+        ),
+        (
+            "service = \"logging.s3.amazonaws.com\"\nsource_account = \"1111\"",
+            "[[service_reads]]: invalid `source_account` `1111`: expected 12 digits",
+        ),
+    ] {
+        let err = Config::from_toml(&format!("{base}\n[[service_reads]]\n{entry}\n")).unwrap_err().to_string();
+        assert_eq!(err, expected);
+        assert_eq!(err.lines().count(), 1);
+    }
+    let twice =
+        "[[service_reads]]\nservice = \"logging.s3.amazonaws.com\"\nsource_account = \"111122223333\"\n";
+    let err = Config::from_toml(&format!("{base}\n{twice}{twice}")).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "[[service_reads]]: invalid `service` `logging.s3.amazonaws.com`: listed twice with the same source"
+    );
+    // A base statement may not take a Sid the templates own.
+    let stolen = base.replacen("\"Sid\": \"DenyDestroyingLogs\"", "\"Sid\": \"ServiceReads1\"", 1);
+    let err = Config::from_toml(&stolen).unwrap_err().to_string();
+    assert!(err.contains("this sid belongs to a template"), "{err}");
+}

@@ -3,14 +3,14 @@
 //! do to the protected buckets and investigator roles, whatever their own policies say).
 //!
 //! Both name the bucket prefix and role patterns with `*` for the account, never a bucket or an
-//! account list, so their size grows with the distinct investigator roles and identities, not with
-//! the buckets. Each is rendered minified, exactly as it is to be uploaded, and refused when it is
+//! account list, so their size grows with the distinct investigator roles and identities (and the
+//! `[[service_reads]]` allow-list), not with the buckets. Each is rendered minified, exactly as it is to be uploaded, and refused when it is
 //! over AWS's limit for its kind (5,120 characters for SCPs and RCPs, counted as uploaded).
 
 use std::collections::BTreeSet;
 
 use breakglass_config::Config;
-use canonical_policies::{Arn, OBJECT_READ_ACTIONS};
+use canonical_policies::{read_services, service_read_denies, Arn, OBJECT_READ_ACTIONS, SERVICE_NAME_KEY};
 use serde_json::{json, Value};
 
 use crate::guarded::{GuardedCall, Target};
@@ -55,7 +55,9 @@ pub enum OrgPolicyError {
     NotOrganisation,
     #[error("no `[[investigator]]` says who may assume the investigator roles: the RCP would deny everyone")]
     NoInvestigatorIdentities,
-    #[error("the rendered {kind} is {size} characters as uploaded, over AWS's limit of {limit}: use fewer distinct investigator roles or identities (for example one role name in every account)")]
+    #[error("the `[[service_reads]]` statements are not valid json")]
+    ServiceReads,
+    #[error("the rendered {kind} is {size} characters as uploaded, over AWS's limit of {limit}: use fewer distinct investigator roles or identities (for example one role name in every account) or fewer `[[service_reads]]`")]
     TooLarge { kind: &'static str, size: usize, limit: usize },
 }
 
@@ -181,33 +183,47 @@ pub fn render(config: &Config) -> Result<OrgPolicies, OrgPolicyError> {
             }
         ]
     });
-    let rcp = json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "BreakglassObjectReadsOnlyByInvestigators",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": OBJECT_READ_ACTIONS,
-                "Resource": objects,
-                "Condition": {
-                    "ArnNotLike": { "aws:PrincipalArn": one_or_many(investigator_list.clone()) },
-                    "BoolIfExists": { "aws:PrincipalIsAWSService": "false" }
-                }
-            },
-            {
-                "Sid": "BreakglassInvestigatorsOnlyByConfiguredIdentities",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"],
-                "Resource": one_or_many(investigator_list),
-                "Condition": {
-                    "ArnNotLike": { "aws:PrincipalArn": one_or_many(identities.into_iter().collect()) },
-                    "BoolIfExists": { "aws:PrincipalIsAWSService": "false" }
-                }
+    // AWS services are denied the reads like everyone else (a bucket policy could grant one, with a
+    // source anywhere), except those `[[service_reads]]` lists, each for its sources only: the same
+    // statements as the templates'.
+    let mut reads_condition = serde_json::Map::new();
+    reads_condition
+        .insert("ArnNotLike".into(), json!({ "aws:PrincipalArn": one_or_many(investigator_list.clone()) }));
+    let services: Vec<String> = read_services(&config.service_reads).into_iter().collect();
+    if !services.is_empty() {
+        reads_condition
+            .insert("StringNotEqualsIfExists".into(), json!({ SERVICE_NAME_KEY: one_or_many(services) }));
+    }
+    let service_denies = service_read_denies(&config.service_reads, &objects, "BreakglassServiceReads")
+        .iter()
+        .map(|s| serde_json::from_str::<Value>(&s.to_text()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| OrgPolicyError::ServiceReads)?;
+    let rcp_statements: Vec<Value> = [
+        json!({
+            "Sid": "BreakglassObjectReadsOnlyByInvestigators",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": OBJECT_READ_ACTIONS,
+            "Resource": objects,
+            "Condition": reads_condition
+        }),
+        json!({
+            "Sid": "BreakglassInvestigatorsOnlyByConfiguredIdentities",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"],
+            "Resource": one_or_many(investigator_list),
+            "Condition": {
+                "ArnNotLike": { "aws:PrincipalArn": one_or_many(identities.into_iter().collect()) },
+                "BoolIfExists": { "aws:PrincipalIsAWSService": "false" }
             }
-        ]
-    });
+        }),
+    ]
+    .into_iter()
+    .chain(service_denies)
+    .collect();
+    let rcp = json!({ "Version": "2012-10-17", "Statement": rcp_statements });
     let (scp, rcp) = (scp.to_string(), rcp.to_string());
     for (kind, text, limit) in [("SCP", &scp, SCP_LIMIT), ("RCP", &rcp, RCP_LIMIT)] {
         let size = text.chars().count();

@@ -17,6 +17,11 @@ pub fn workspace_root() -> PathBuf {
 /// demo use (the bucket takes all of `[defaults]`). Read here from the TOML itself: the product
 /// configuration's crate builds on this one, not the other way round.
 pub fn example_bucket() -> BucketTemplates {
+    BucketTemplates::new(example_inputs()).unwrap()
+}
+
+/// The template inputs of [`example_bucket`].
+pub fn example_inputs() -> TemplateInputs {
     let text = std::fs::read_to_string(workspace_root().join("examples/breakglass.toml")).unwrap();
     let doc: toml::Table = toml::from_str(&text).unwrap();
     let d = doc["defaults"].as_table().unwrap();
@@ -26,7 +31,7 @@ pub fn example_bucket() -> BucketTemplates {
     let hours = text_of("max_open_duration").strip_suffix('h').unwrap().parse().unwrap();
     let base_text = text_of("base_statements");
     let Json::Array(base) = json::parse(base_text.as_bytes()).unwrap() else { panic!() };
-    BucketTemplates::new(TemplateInputs {
+    TemplateInputs {
         bucket: "acme-cloudtrail-logs".to_owned(),
         partition: Partition::new(&text_of("partition")).unwrap(),
         account: text_of("account"),
@@ -34,8 +39,8 @@ pub fn example_bucket() -> BucketTemplates {
         automation_principals: list("automation_principals"),
         max_open_duration: Duration::hours(hours),
         base_statements: base.into_iter().map(Json::into_owned).collect(),
-    })
-    .unwrap()
+        service_reads: BTreeSet::new(),
+    }
 }
 
 /// `bucket`'s OpenAccess for `reader`, opened at 12:00 on 2026-11-24 until 16:00.

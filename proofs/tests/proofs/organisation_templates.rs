@@ -381,8 +381,11 @@ fn the_rcp_lets_only_investigators_read_whatever_the_bucket_policy_says() {
                 assert_eq!(ask(&rcp, who, action, &object), Decision::ExplicitDeny, "{who} {action}");
             }
             assert_ne!(ask(&rcp, &investigator, action, &object), Decision::ExplicitDeny, "{action}");
-            // AWS services acting with their own principal are not the RCP's concern.
-            assert_ne!(ask(&rcp, "logging.s3.amazonaws.com", action, &object), Decision::ExplicitDeny);
+            // Issue 21, attack 4 (this asserted the opposite before): AWS services acting with their
+            // own principal read nothing either, whatever the bucket policy grants them.
+            for service in ["logging.s3.amazonaws.com", "cloudfront.amazonaws.com"] {
+                assert_eq!(ask(&rcp, service, action, &object), Decision::ExplicitDeny, "{service} {action}");
+            }
         }
     }
     // Who may become an investigator: the configured identities only.
@@ -390,6 +393,80 @@ fn the_rcp_lets_only_investigators_read_whatever_the_bucket_policy_says() {
     assert_ne!(ask(&rcp, identity, "sts:AssumeRole", INVESTIGATOR), Decision::ExplicitDeny);
     for who in [INSIDER, "arn:aws:iam::999900000000:role/Admin", &member_role_arn()] {
         assert_eq!(ask(&rcp, who, "sts:AssumeRole", INVESTIGATOR), Decision::ExplicitDeny, "{who}");
+    }
+}
+
+/// A service's read as AWS asks it: its own principal, and the source it acts for.
+fn service_asks(
+    policy: &Policy,
+    service: &str,
+    sources: &[(&str, &str)],
+    action: &str,
+    object: &str,
+) -> Decision {
+    let mut req =
+        Request::new(Caller::parse(service).unwrap(), action, object, time::OffsetDateTime::now_utc());
+    for (k, v) in sources {
+        req = req.with(k, v);
+    }
+    explain(policy, &req).decision
+}
+
+const DISTRIBUTION: &str = "arn:aws:cloudfront::111100000000:distribution/E2QWRUHAPOMQZL";
+
+/// Issue 21, attack 4: the RCP denies a service principal's `s3:GetObject` on a protected bucket
+/// (CloudFront with a distribution anywhere), except the `[[service_reads]]` allow-list, each
+/// service for its own sources only; CloudTrail's delivery is no read and stays untouched.
+#[test]
+fn the_rcp_lets_services_read_only_as_the_allow_list_says() {
+    let object = format!("arn:aws:s3:::acme-prod-cloudtrail-logs/AWSLogs/{MEMBER}/CloudTrail/x.json.gz");
+    let anywhere = "arn:aws:cloudfront::444400000000:distribution/EATTACKER";
+    let (_, rcp) = org_policies();
+    for sources in [&[][..], &[("aws:SourceArn", DISTRIBUTION), ("aws:SourceAccount", MEMBER)]] {
+        let d = service_asks(&rcp, "cloudfront.amazonaws.com", sources, "s3:GetObject", &object);
+        assert_eq!(d, Decision::ExplicitDeny, "{sources:?}");
+    }
+    let text = std::fs::read_to_string(root().join("examples/organisation.toml")).unwrap()
+        + &format!(
+            "\n[[service_reads]]\nservice = \"cloudfront.amazonaws.com\"\nsource_arn = \"{DISTRIBUTION}\"\n\
+             \n[[service_reads]]\nservice = \"logging.s3.amazonaws.com\"\nsource_account = \"{MEMBER}\"\n"
+        );
+    let p = breakglass_core::organisation::render(&Config::from_toml(&text).unwrap()).unwrap();
+    eprintln!("RCP with two service reads: {} characters", p.rcp.chars().count());
+    let rcp = rendered(&p.rcp);
+    for action in OBJECT_READ_ACTIONS {
+        let ok = service_asks(
+            &rcp,
+            "cloudfront.amazonaws.com",
+            &[("aws:SourceArn", DISTRIBUTION)],
+            action,
+            &object,
+        );
+        assert_ne!(ok, Decision::ExplicitDeny, "{action}");
+        let ok =
+            service_asks(&rcp, "logging.s3.amazonaws.com", &[("aws:SourceAccount", MEMBER)], action, &object);
+        assert_ne!(ok, Decision::ExplicitDeny, "{action}");
+        for (service, sources) in [
+            ("cloudfront.amazonaws.com", &[("aws:SourceArn", anywhere)][..]),
+            ("cloudfront.amazonaws.com", &[("aws:SourceAccount", MEMBER)]),
+            ("cloudfront.amazonaws.com", &[]),
+            ("logging.s3.amazonaws.com", &[("aws:SourceArn", DISTRIBUTION)]),
+            ("macie.amazonaws.com", &[("aws:SourceAccount", MEMBER)]),
+        ] {
+            let d = service_asks(&rcp, service, sources, action, &object);
+            assert_eq!(d, Decision::ExplicitDeny, "{service} {action} {sources:?}");
+        }
+        assert_eq!(ask(&rcp, INSIDER, action, &object), Decision::ExplicitDeny, "{action}");
+    }
+    for policy in [&rcp, &org_policies().1] {
+        let d = service_asks(
+            policy,
+            "cloudtrail.amazonaws.com",
+            &[("aws:SourceAccount", MEMBER)],
+            "s3:PutObject",
+            &object,
+        );
+        assert_ne!(d, Decision::ExplicitDeny);
     }
 }
 

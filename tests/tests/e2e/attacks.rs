@@ -288,3 +288,45 @@ async fn attack_8_a_guarded_call_naming_no_bucket_is_alerted_and_every_bucket_ch
     assert!(subjects.iter().any(|s| s.contains("ALERT: PutBucketPolicy naming no bucket")), "{subjects:?}");
     assert!(subjects.iter().any(|s| s.contains("unlawful policy reverted")), "{subjects:?}");
 }
+
+/// Issue 21, attack 4: one operator lets CloudFront serve the logs (an origin access grant for a
+/// distribution anywhere, and ClosedAccess's deny opened for it). The templates and the RCP deny
+/// every service the reads but those `[[service_reads]]` lists (proofs); here: the policy is drift,
+/// the enforcer, under the IAM proxy, puts ClosedAccess back at once and the security team hears.
+#[tokio::test(flavor = "current_thread")]
+async fn issue_21_attack_4_a_policy_letting_cloudfront_read_is_reverted() {
+    use canonical_policies::{classify, State};
+    let Some(env) = setup().await else { return };
+    let config = config();
+    let bucket = config.bucket(BUCKET).unwrap();
+    assert!(config.service_reads.is_empty(), "the example lists no service");
+    let mut doc: Value = serde_json::from_str(&bucket.closed_policy().to_pretty_json()).unwrap();
+    let statements = doc["Statement"].as_array_mut().unwrap();
+    statements[0]["Condition"] =
+        json!({"StringNotEqualsIfExists": {"aws:PrincipalServiceName": "cloudfront.amazonaws.com"}});
+    statements.push(json!({
+        "Sid": "AllowCloudFrontServicePrincipalReadOnly",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudfront.amazonaws.com"},
+        "Action": "s3:GetObject",
+        "Resource": format!("arn:aws:s3:::{BUCKET}/*"),
+        "Condition": {"StringEquals": {"aws:SourceArn": "arn:aws:cloudfront::444455556666:distribution/EATTACKER"}}
+    }));
+    let granted = doc.to_string();
+    let operator = format!("arn:aws:iam::{ACCOUNT}:role/breakglass-operator");
+    env.stack.clients.s3.put_bucket_policy().bucket(BUCKET).policy(&granted).send().await.unwrap();
+    let event = cloudtrail_event("PutBucketPolicy", BUCKET, &operator, "alice", Some(&granted), None);
+    env.stack.cloudtrail(&event).await;
+    let answers = env.stack.route(&env.enforcer, &env.notifier).await;
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    let answer = answers[0].clone().unwrap();
+    assert_eq!(answer["buckets"][0]["outcome"], "closed", "{answer}");
+    assert_eq!(answer["buckets"][0]["after_hash"], json!(bucket.closed_hash().to_string()), "{answer}");
+    let live = env.stack.live_policy(BUCKET).await.unwrap();
+    assert!(!live.contains("cloudfront"), "{live}");
+    let now = time::OffsetDateTime::now_utc();
+    assert_eq!(classify(bucket, Some(live.as_bytes()), now).state, State::Closed);
+    let subjects = security_subjects(&env.stack).await;
+    assert!(subjects.iter().any(|s| s.contains("unlawful bucket policy written")), "{subjects:?}");
+    assert!(env.iam.refused().is_empty(), "{:?}", env.iam.refused());
+}
