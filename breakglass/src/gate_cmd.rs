@@ -183,7 +183,7 @@ pub fn decide(a: &DecideArgs, approve: bool) -> Result<ExitCode, CliError> {
         if approve {
             let (done, json) = ask::<Approved>(&gate, &op).await?;
             if a.gate.json {
-                print_json(&json["opened"]);
+                print_json(json.get("opened").unwrap_or(&json));
             } else {
                 println!(
                     "approved request {} of {} for {}",

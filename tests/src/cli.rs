@@ -35,16 +35,3 @@ pub fn outcome(out: &std::process::Output) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into(),
     )
 }
-
-/// [`breakglass_as`], started and not waited for (a command that waits for something the test
-/// must do meanwhile, such as routing events to the notifier).
-pub fn spawn_breakglass_as(env: &[(String, String)], endpoint: &str, args: &[&str]) -> std::process::Child {
-    Command::new(binary("breakglass"))
-        .args(args)
-        .args(["--endpoint-url", endpoint])
-        .envs(env.iter().cloned())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap()
-}

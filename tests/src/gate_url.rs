@@ -12,6 +12,9 @@ use crate::iam::ask_moto;
 use crate::proxy::{serve, Action};
 use crate::runtime_api::Function;
 
+/// Whether a role (its name) may call a function URL, as IAM would decide it.
+pub type UrlCheck = dyn Fn(&str) -> Result<(), String> + Send + Sync;
+
 /// The gate function behind its URL; both stop on drop.
 pub struct GateUrl {
     /// `BREAKGLASS_GATE_URL` for the CLI.
@@ -22,11 +25,7 @@ pub struct GateUrl {
 impl GateUrl {
     /// Serves `gate` at a loopback URL; `check` (from [`crate::IamProxy::url_check`]) says whether a
     /// role (its name) may call it, as IAM would; without it every caller reaches the gate.
-    pub fn start(
-        moto: &str,
-        gate: Function,
-        check: Option<Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>>,
-    ) -> GateUrl {
+    pub fn start(moto: &str, gate: Function, check: Option<Arc<UrlCheck>>) -> GateUrl {
         let gate = Arc::new(gate);
         let (function, moto) = (Arc::clone(&gate), moto.to_owned());
         let decide = move |request_line: &str, head: &str, body: &[u8]| {
@@ -50,7 +49,7 @@ fn forbidden() -> Vec<u8> {
 fn answer(
     moto: &str,
     gate: &Function,
-    check: Option<&(dyn Fn(&str) -> Result<(), String> + Send + Sync)>,
+    check: Option<&UrlCheck>,
     request_line: &str,
     head: &str,
     body: &[u8],

@@ -10,13 +10,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use breakglass_core::access::catalog::{handle, Catalog, Origin};
 use breakglass_core::runtime::PerConfig;
-use breakglass_core::runtime::Settings;
+use breakglass_core::runtime::{Settings, SetupError};
+use breakglass_core::trail::audit::Trail;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::{Base, BoxError, Function};
-use crate::{Accounts, CloudFormationProvenance, EventBridgeBus, HttpsResponder, S3Store};
+use super::{audit_trail, Base, BoxError, Function};
+use crate::{Accounts, CloudFormationProvenance, EventBridgeBus, HttpsResponder, S3AuditLog, S3Store};
 
 /// Time kept back from the Lambda's deadline to send the answer even when the work timed out.
 const ANSWER_MARGIN: Duration = Duration::from_secs(5);
@@ -25,6 +26,8 @@ const ANSWER_MARGIN: Duration = Duration::from_secs(5);
 pub struct CatalogFunction {
     base: Base,
     stores: PerConfig<S3Store>,
+    /// Where requests are recorded before they are mailed (none without `[audit]`: refused).
+    trails: PerConfig<Result<Trail<S3AuditLog>, SetupError>>,
     bus: EventBridgeBus,
     responder: HttpsResponder,
     provenance: CloudFormationProvenance,
@@ -39,7 +42,15 @@ impl Function for CatalogFunction {
         let responder = HttpsResponder::new(base.clients.timeouts)?;
         let provenance = CloudFormationProvenance::new(base.clients.cloudformation());
         let origin = Origin::from_lists(&base.settings.catalog_products, &base.settings.catalog_principals);
-        Ok(CatalogFunction { base, stores: PerConfig::default(), bus, responder, provenance, origin })
+        Ok(CatalogFunction {
+            base,
+            stores: PerConfig::default(),
+            trails: PerConfig::default(),
+            bus,
+            responder,
+            provenance,
+            origin,
+        })
     }
     async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Value, BoxError> {
         let now = OffsetDateTime::now_utc();
@@ -59,7 +70,16 @@ impl CatalogFunction {
         });
         let (bus, responder, provenance, origin) =
             (&self.bus, &self.responder, &self.provenance, &self.origin);
-        let catalog = &Catalog { config: &loaded.config, store: &*store, bus, responder, provenance, origin };
+        let trail = self.trails.get(&loaded, |l| audit_trail(&self.base.clients, &self.base.settings, l));
+        let catalog = &Catalog {
+            config: &loaded.config,
+            store: &*store,
+            bus,
+            responder,
+            provenance,
+            origin,
+            trail: trail.as_ref().as_ref().ok(),
+        };
         let deadline = UNIX_EPOCH + Duration::from_millis(deadline);
         let left = deadline.duration_since(SystemTime::now()).unwrap_or_default();
         let budget = left.saturating_sub(ANSWER_MARGIN).max(Duration::from_secs(1));

@@ -220,13 +220,13 @@ pub fn from_records(records: &[Value]) -> (Vec<AccessRequest>, Vec<Decision>) {
     of_bodies(bodies.iter())
 }
 
-/// The access requests and decisions among a bucket's audit records that the gate wrote
-/// ([`crate::trail::audit::GATE`]): the only ones the gate acts on.
+/// The access requests and decisions among a bucket's audit records that breakglass made
+/// ([`crate::trail::audit::made_by_breakglass`]): the only ones the gate acts on.
 pub fn from_gate_records(records: &[Value]) -> (Vec<AccessRequest>, Vec<Decision>) {
     let bodies: Vec<Body> = records
         .iter()
         .filter_map(|r| Body::deserialize(r).ok())
-        .filter(|b| b.writer.as_deref() == Some(crate::trail::audit::GATE))
+        .filter(crate::trail::audit::made_by_breakglass)
         .collect();
     of_bodies(bodies.iter())
 }
@@ -256,7 +256,7 @@ pub fn records_since(bucket: &BucketConfig, live: &OpenGrant) -> OffsetDateTime 
 }
 
 /// Whether the OpenAccess `live` of `bucket` is covered by an approval in its audit records:
-/// an approval the gate recorded, of a request the gate recorded from another person, that names
+/// an approval the gate recorded, of a request the gate (or the catalog) recorded from another person, that names
 /// every reader and an expiry at least as late, and whose window was not closed since (an approval
 /// opens one window, not every later one). A request or decision anyone else wrote (a bus event
 /// the notifier recorded) covers nothing: it is forged. `Err(why)` when not covered.
@@ -267,7 +267,7 @@ pub fn check(bucket: &BucketConfig, live: &OpenGrant, records: &[Value]) -> Resu
     // Each record parsed once, for the decisions and the closes.
     let bodies: Vec<Body> = records.iter().filter_map(|r| Body::deserialize(r).ok()).collect();
     let (requests, decisions) =
-        of_bodies(bodies.iter().filter(|b| b.writer.as_deref() == Some(crate::trail::audit::GATE)));
+        of_bodies(bodies.iter().filter(|b| crate::trail::audit::made_by_breakglass(b)));
     let asked = |d: &Decision| {
         requests.iter().any(|q| {
             q.id == d.id

@@ -115,13 +115,16 @@ fn principal_is(allowed: &str, who: &str) -> bool {
 /// The catalog function's collaborators: the buckets, the bus, CloudFormation (to answer and to
 /// learn where a request came from), and who may use it.
 #[derive(Debug)]
-pub struct Catalog<'a, S, B, R, P> {
+pub struct Catalog<'a, S, B, R, P, L> {
     pub config: &'a Config,
     pub store: &'a S,
     pub bus: &'a B,
     pub responder: &'a R,
     pub provenance: &'a P,
     pub origin: &'a Origin,
+    /// Where a request is recorded (writer [`crate::trail::audit::CATALOG`]) before it is mailed:
+    /// the gate decides only requests breakglass recorded. `None`: requests are refused.
+    pub trail: Option<&'a crate::trail::audit::Trail<L>>,
 }
 
 /// Handles one custom-resource event; `budget` is how long the work may take so that the answer is
@@ -131,8 +134,8 @@ pub struct Catalog<'a, S, B, R, P> {
 /// allowed principal, is acted on; the requester recorded and mailed is that principal, as
 /// CloudFormation's own tags name it, never something the request says. Anything else is refused,
 /// answered FAILED and reported as a refused request.
-pub async fn handle<S: PolicyStore, B: EventBus, R: Responder, P: Provenance>(
-    c: &Catalog<'_, S, B, R, P>,
+pub async fn handle<S: PolicyStore, B: EventBus, R: Responder, P: Provenance, L: crate::ports::AuditLog>(
+    c: &Catalog<'_, S, B, R, P, L>,
     raw: &Value,
     now: OffsetDateTime,
     budget: std::time::Duration,
@@ -191,7 +194,28 @@ pub async fn handle<S: PolicyStore, B: EventBus, R: Responder, P: Provenance>(
                     now,
                 )
                 .map_err(|e| refusal(e.to_string()))?;
-                bus.put(&crate::events::OwnEvent::AccessRequest(q.clone()).to_bus())
+                // Recorded first, as the gate records its own: the gate decides only requests
+                // breakglass recorded, never one that reached the bus another way.
+                let trail = c.trail.ok_or_else(|| {
+                    refusal(
+                        "the config has no `[audit]` table: the two-person rule keeps its requests there"
+                            .into(),
+                    )
+                })?;
+                let event = crate::events::OwnEvent::AccessRequest(q.clone());
+                let account = config.organisation.as_ref().map(|_| b.account.as_str());
+                let record = crate::trail::audit::record_by(
+                    crate::trail::audit::CATALOG,
+                    &event,
+                    account,
+                    trail.config_sha256.as_deref(),
+                )
+                .ok_or_else(|| ("the request's record could not be made".to_owned(), false))?;
+                trail
+                    .write(&record, now)
+                    .await
+                    .map_err(|e| (format!("the request could not be recorded: {e}"), false))?;
+                bus.put(&event.to_bus())
                     .await
                     .map_err(|e| (format!("the request could not be put on the bus: {e}"), false))?;
                 Ok((

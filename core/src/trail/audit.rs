@@ -375,11 +375,35 @@ pub fn record(
 
 /// The value of [`Body::writer`] in the gate's records.
 pub const GATE: &str = "gate";
+/// The value of [`Body::writer`] in the catalog function's records of the requests it made for a
+/// verified Service Catalog provisioning (the product "Request log access").
+pub const CATALOG: &str = "catalog";
+
+/// Whether `body` is a request or decision of the two-person rule that breakglass itself made: a
+/// decision only the gate's, a request the gate's or the catalog's. Anything else (a bus event
+/// the notifier recorded) is forged, and covers nothing.
+pub fn made_by_breakglass(body: &Body) -> bool {
+    match body.writer.as_deref() {
+        Some(GATE) => true,
+        Some(CATALOG) => body.action == "requested",
+        _ => false,
+    }
+}
 
 /// The gate's own record of a request or decision it made (`event`, an access request or a
 /// decision), written before it acts: the same facts as the notifier's record of the event, with
 /// [`GATE`] as the writer. `account`: the bucket's, in organisation mode.
 pub fn gate_record(event: &OwnEvent, account: Option<&str>, config_sha256: Option<&str>) -> Option<Record> {
+    record_by(GATE, event, account, config_sha256)
+}
+
+/// [`gate_record`] with `writer` ([`GATE`] or [`CATALOG`]) as the writer.
+pub fn record_by(
+    writer: &str,
+    event: &OwnEvent,
+    account: Option<&str>,
+    config_sha256: Option<&str>,
+) -> Option<Record> {
     let bucket = event.bucket().filter(|b| breakglass_config::is_bucket_name(b))?.to_owned();
     let f = own_facts(event);
     let time = match event {
@@ -399,7 +423,7 @@ pub fn gate_record(event: &OwnEvent, account: Option<&str>, config_sha256: Optio
         grant: f.grant,
         account: account.map(str::to_owned),
         written: Written::now(config_sha256.map(str::to_owned)),
-        writer: Some(GATE.to_owned()),
+        writer: Some(writer.to_owned()),
         detail: event.detail(),
         ..Body::default()
     };

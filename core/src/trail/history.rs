@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
-use crate::trail::audit::{Body, GATE};
+use crate::trail::audit::{made_by_breakglass, Body};
 
 /// How far apart a request and the CloudTrail record of its write may lie and still be one step.
 pub const FOLD_WINDOW: Duration = Duration::minutes(15);
@@ -140,18 +140,14 @@ pub fn build(records: &[Value]) -> (Vec<Entry>, usize) {
     let mut unreadable = 0;
     // The records as `audit::record` wrote them, through the same struct.
     let bodies: Vec<Option<Body>> = records.iter().map(|r| Body::deserialize(r).ok()).collect();
-    let by_gate: std::collections::BTreeSet<(String, String)> = bodies
-        .iter()
-        .flatten()
-        .filter(|b| b.writer.as_deref() == Some(GATE))
-        .filter_map(approval_key)
-        .collect();
+    let by_gate: std::collections::BTreeSet<(String, String)> =
+        bodies.iter().flatten().filter(|b| made_by_breakglass(b)).filter_map(approval_key).collect();
     for b in bodies {
         let Some(b) = b else {
             unreadable += 1;
             continue;
         };
-        let (from_gate, key) = (b.writer.as_deref() == Some(GATE), approval_key(&b));
+        let (from_gate, key) = (made_by_breakglass(&b), approval_key(&b));
         // The notifier's record of the event the gate put on the bus after its own: one step.
         if !from_gate && key.as_ref().is_some_and(|k| by_gate.contains(k)) {
             continue;

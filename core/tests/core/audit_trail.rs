@@ -265,7 +265,7 @@ fn history_marks_approvals_the_gate_did_not_write_as_forged() {
         })
         .collect();
     assert_eq!(steps, [("approved", true), ("approved", false), ("refused", false), ("requested", false)]);
-    let Entry::Event(forged) = &entries[0] else { unreachable!() };
+    let Entry::Event(forged) = &entries[0] else { panic!("{entries:?}") };
     assert!(forged.summary.starts_with("FORGED (not written by the gate)"), "{}", forged.summary);
     assert_eq!(history::entry_json(&entries[0], now())["forged"], true);
 }

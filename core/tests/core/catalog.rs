@@ -71,6 +71,7 @@ async fn running_out_of_time_is_answered_failed_before_lambda_stops() {
         responder: &cfn,
         provenance: &FromCatalog,
         origin: &o,
+        trail: None::<&breakglass_core::trail::audit::Trail<breakglass_core::testing::Log>>,
     };
     let body = handle(&catalog, &event, now(), budget).await.unwrap();
     assert_eq!(body["Status"], "FAILED");
@@ -91,6 +92,7 @@ async fn a_long_reason_is_cut_to_fit_the_response_limit() {
         responder: &cfn,
         provenance: &FromCatalog,
         origin: &o,
+        trail: None::<&breakglass_core::trail::audit::Trail<breakglass_core::testing::Log>>,
     };
     let body = handle(&catalog, &event, now(), std::time::Duration::from_secs(5)).await.unwrap();
     assert_eq!(body["Status"], "FAILED");
@@ -137,6 +139,7 @@ async fn a_failed_open_that_may_have_written_is_closed_by_the_rollback() {
         responder: &Cfn,
         provenance: &FromCatalog,
         origin: &o,
+        trail: None::<&breakglass_core::trail::audit::Trail<breakglass_core::testing::Log>>,
     };
     let created = handle(&dead, &event("Create", None), now(), budget).await.unwrap();
     assert_eq!(created["Status"], "FAILED");
@@ -160,6 +163,7 @@ async fn a_failed_open_that_may_have_written_is_closed_by_the_rollback() {
         responder: &Cfn,
         provenance: &FromCatalog,
         origin: &o,
+        trail: None::<&breakglass_core::trail::audit::Trail<breakglass_core::testing::Log>>,
     };
     let deleted = handle(&alive, &event("Delete", Some(&id)), now(), budget).await.unwrap();
     assert_eq!(deleted["Status"], "SUCCESS");

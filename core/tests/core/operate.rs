@@ -93,13 +93,13 @@ async fn close_always_closes_and_says_what_was_open() {
     open(b, &store, &bus, &request(4, &[READER]), ALICE, now()).await.unwrap();
     let done = close(b, &store, &bus, "investigation finished", ALICE, now()).await.unwrap();
     assert_eq!(done.policy_hash, b.closed_hash().to_string());
-    assert_eq!(done.event["previous"]["readers"], json!([READER]));
+    assert_eq!(serde_json::to_value(&done.event).unwrap()["previous"]["readers"], json!([READER]));
     assert_eq!(close(b, &store, &bus, "", ALICE, now()).await.unwrap_err(), OperateError::Missing("reason"));
     // The notifier's mail says why.
     let incoming = Incoming::Custom {
         id: Some("r".into()),
         detail_type: "breakglass request".into(),
-        detail: done.event.clone(),
+        detail: serde_json::to_value(&done.event).unwrap(),
     };
     let Rendered::Send(n) = &render(&config(), &incoming, now())[0] else { panic!() };
     assert_eq!(n.subject, "[breakglass] acme-cloudtrail-logs: access CLOSED");

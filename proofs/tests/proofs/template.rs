@@ -724,6 +724,13 @@ fn attack_7_only_the_notifier_signs_records() {
     assert_eq!(role_may(&roles, "NotifierRole", "kms:GenerateMac", &key), Decision::Allow);
     assert_eq!(role_may(&roles, "OperatorRole", "kms:VerifyMac", &key), Decision::Allow);
     assert_eq!(role_may(&roles, "OperatorRole", "kms:GenerateMac", &key), Decision::ImplicitDeny);
+    // The gate and the catalog sign their own records of requests (and the gate of decisions):
+    // the enforcer accepts no other (issue 21).
+    for (role, logical) in [("breakglass-gate", "GateRole"), ("breakglass-catalog", "CatalogRole")] {
+        let arn = format!("arn:aws:iam::{ACCOUNT}:role/{role}");
+        assert_ne!(decide(&key_policy, &arn, "kms:GenerateMac", &key), Decision::ExplicitDeny, "{role}");
+        assert_eq!(role_may(&roles, logical, "kms:GenerateMac", &key), Decision::Allow, "{role}");
+    }
 }
 
 /// The trail of object reads and the rules that route them to the recorder name exactly

@@ -198,7 +198,7 @@ impl IamProxy {
     /// [`IamProxy::invoke_url`] for the function `function`, shareable with a server thread: `Ok`
     /// for a role the deployment does not define (an administrator's own policies may allow the
     /// URL; the gate itself refuses every role but the operators').
-    pub fn url_check(&self, function: &str) -> Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync> {
+    pub fn url_check(&self, function: &str) -> Arc<crate::gate_url::UrlCheck> {
         let (d, used, refused) =
             (Arc::clone(&self.deployment), Arc::clone(&self.used), Arc::clone(&self.refused));
         let function = function.to_owned();

@@ -3,10 +3,7 @@
 //! gate through its function URL, the real notifier recording every request and decision, and the
 //! real enforcer holding every OpenAccess against the gate's approvals in the audit trail.
 
-use e2e::{
-    breakglass_as, cloudtrail_event, provision_config, role_env, spawn_breakglass_as, two_person_text, Moto,
-    MOTO_ACCOUNT,
-};
+use e2e::{breakglass_as, cloudtrail_event, provision_config, role_env, two_person_text, Moto, MOTO_ACCOUNT};
 use serde_json::{json, Value};
 
 const BUCKET: &str = "acme-cloudtrail-logs";

@@ -216,7 +216,7 @@ async fn calling_the_catalog_function_directly_opens_nothing_and_is_reported() {
 
 /// The two-person rule through Service Catalog (the example config as it is): "Open log access" is
 /// refused, "Request log access" records a request in the provisioning principal's name and opens
-/// nothing; the approval is the CLI's (tests/tests/e2e/approval.rs).
+/// nothing; another person approves it through the gate, which finds the catalog's record.
 #[tokio::test(flavor = "current_thread")]
 async fn under_the_two_person_rule_the_catalog_requests_and_does_not_open() {
     let Some((_moto, stack, function, iam)) = start_catalog(e2e::config_text()).await else { return };
@@ -250,9 +250,32 @@ async fn under_the_two_person_rule_the_catalog_requests_and_does_not_open() {
     }
     let records = stack.audit_records(BUCKET).await;
     assert!(
-        records.iter().any(|(_, r)| r["kind"] == "approval" && r["action"] == "requested"),
-        "{records:?}"
+        records
+            .iter()
+            .any(|(_, r)| r["kind"] == "approval" && r["action"] == "requested" && r["writer"] == "catalog"),
+        "the catalog records its request before it is mailed: {records:?}"
     );
+    // Bob, an approver of the example config, approves it through the gate: it opens as asked.
+    let gate = stack.gate(Some(&iam)).await;
+    let operator = "arn:aws:iam::111122223333:role/breakglass-operator";
+    let mut bob = e2e::role_env(&stack.endpoint, operator, "bob").await;
+    bob.push(gate.env());
+    let path = e2e::root().join(format!("target/e2e-configs/catalog-example-{}.toml", std::process::id()));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, e2e::config_text()).unwrap();
+    let config = path.display().to_string();
+    let (code, out, err) = e2e::breakglass_as(&bob, &stack.endpoint, &["approve", &id, "--config", &config]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("opened {BUCKET} until ")), "{out}");
+    assert!(stack.live_policy(BUCKET).await.unwrap().contains(READER));
+    // Back to closed, through the gate, for what follows.
+    let (code, _, err) = e2e::breakglass_as(
+        &bob,
+        &stack.endpoint,
+        &["close", "--config", &config, "--bucket", BUCKET, "--reason", "done"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let _ = std::fs::remove_file(&path);
     // Terminating the product leaves the request as it is.
     function
         .invoke(&request(&sc, "Delete", &cfn.url, props, Some(a["PhysicalResourceId"].as_str().unwrap())))
