@@ -66,6 +66,24 @@ impl Accounts {
         std::sync::Arc::new(Accounts::with(clients, Some(member)))
     }
 
+    /// For a person: as [`Accounts::for_config`], but through each logging account's read-only
+    /// role ([`breakglass_config::Organisation::reader_role`]): people look, breakglass writes.
+    pub fn for_reader(
+        clients: &Clients,
+        config: &breakglass_config::Config,
+        session: &str,
+    ) -> std::sync::Arc<Accounts> {
+        match &config.organisation {
+            Some(org) => {
+                let partition = config.buckets.first().map_or("aws", |b| b.partition.as_str());
+                let reader =
+                    breakglass_config::Organisation { member_role: org.reader_role(), ..org.clone() };
+                Accounts::organisation(clients, &reader, partition, session)
+            }
+            None => Accounts::own(clients),
+        }
+    }
+
     /// As the config says: organisation mode when it has `[organisation]`.
     pub fn for_config(
         clients: &Clients,

@@ -112,16 +112,23 @@ fn operator_session(who: &str) -> String {
 }
 
 /// How the CLI reaches the buckets: its own credentials, or (organisation mode) each logging
-/// account's member role as the operator's own session.
+/// account's read-only role as the operator's own session, or the member role when it is to write
+/// (`enforce` without `--dry-run`, which only breakglass's own roles may: the member role's trust).
 pub(crate) async fn accounts(
     clients: &Clients,
     config: &Config,
+    write: bool,
 ) -> Result<std::sync::Arc<Accounts>, CliError> {
     if config.organisation.is_none() {
         return Ok(Accounts::own(clients));
     }
     let who = requester(clients).await?;
-    Ok(Accounts::for_config(clients, config, &operator_session(&who)))
+    let session = operator_session(&who);
+    Ok(if write {
+        Accounts::for_config(clients, config, &session)
+    } else {
+        Accounts::for_reader(clients, config, &session)
+    })
 }
 
 /// `--account`, when given, must be the account the config gives the bucket.

@@ -88,7 +88,7 @@ pub fn enforce(a: &EnforceArgs, settings: &Settings) -> Result<ExitCode, CliErro
     runtime()?.block_on(async {
         let clients =
             Clients::load(a.aws.endpoint_url.as_deref()).await.map_err(|e| CliError::Input(e.to_string()))?;
-        let accounts = accounts(&clients, &config).await?;
+        let accounts = accounts(&clients, &config, !a.dry_run).await?;
         // The two-person rule's approvals, from the config's audit trail (signatures checked).
         let audit = config.audit.clone();
         let alarm = settings.alarm_topic_arn.clone();

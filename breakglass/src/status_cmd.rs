@@ -109,7 +109,7 @@ pub fn status(a: &StatusArgs) -> Result<ExitCode, CliError> {
     let rows = runtime()?.block_on(async {
         let clients =
             Clients::load(endpoint_url.as_deref()).await.map_err(|e| CliError::Input(e.to_string()))?;
-        let store = S3Store::routed(&clients, accounts(&clients, &config).await?, &config);
+        let store = S3Store::routed(&clients, accounts(&clients, &config, false).await?, &config);
         let bar = progress(chosen.len());
         let pending = chosen.iter().map(|b| {
             let (store, bar, config) = (&store, &bar, &config);

@@ -31,6 +31,13 @@ impl Organisation {
     pub fn member_role_arn(&self, partition: &Partition, account: &str) -> String {
         format!("arn:{partition}:iam::{account}:role/{}", self.member_role)
     }
+
+    /// The read-only role beside the member role in each logging account (`breakglass-member-reader`):
+    /// the operators' way to look (`status`, `enforce --dry-run`). The member role itself, which
+    /// writes bucket policies, trusts only breakglass's functions.
+    pub fn reader_role(&self) -> String {
+        format!("{}-reader", self.member_role)
+    }
 }
 
 /// A logging account (`[[account]]`) and the Regions its buckets are in.

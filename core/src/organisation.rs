@@ -156,6 +156,7 @@ pub fn render(config: &Config) -> Result<OrgPolicies, OrgPolicyError> {
                 ]).collect::<Vec<_>>(),
                 "Resource": [
                     &member,
+                    format!("arn:{p}:iam::*:role/{}", org.reader_role()),
                     format!("arn:{p}:iam::*:role/{FORWARDER_ROLE}"),
                     &deployment,
                     &stacksets,

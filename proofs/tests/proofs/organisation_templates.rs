@@ -73,7 +73,11 @@ fn only_breakglass_of_the_administrative_account_assumes_the_member_role() {
     assert_eq!(assume(&role("breakglass-catalog"), "breakglass-catalog", ORG), delegated);
     assert_eq!(assume(&role("breakglass-gate"), "breakglass-gate", ORG), delegated);
     assert_eq!(assume(&role("breakglass-gate"), "breakglass-operator-alice", ORG), Decision::ImplicitDeny);
-    assert_eq!(assume(&role("breakglass-operator"), "breakglass-operator-alice", ORG), delegated);
+    // Issue 21, attack 4: people never hold the role that writes bucket policies, under any session
+    // name; they look through the reader role (below) and ask the gate for every change.
+    for session in ["breakglass-operator-alice", "breakglass-gate", "breakglass-enforcer"] {
+        assert_eq!(assume(&role("breakglass-operator"), session, ORG), Decision::ImplicitDeny, "{session}");
+    }
     // A session name that hides the caller, another role's name, or another organisation: refused.
     assert_eq!(assume(&role("breakglass-enforcer"), "anything", ORG), Decision::ImplicitDeny);
     assert_eq!(assume(&role("breakglass-catalog"), "breakglass-enforcer", ORG), Decision::ImplicitDeny);
@@ -92,6 +96,60 @@ fn only_breakglass_of_the_administrative_account_assumes_the_member_role() {
         assume(&format!("arn:aws:iam::{MEMBER}:user/admin"), "breakglass-operator-admin", ORG),
         Decision::ImplicitDeny
     );
+}
+
+/// The operators' read-only role in each logging account: only the operator role of the
+/// administrative account assumes it, under a session that names the person, and it writes nothing.
+#[test]
+fn operators_look_through_the_reader_role_and_write_nothing() {
+    let m = member();
+    let trust = m.trust("ReaderRole");
+    let reader = format!("arn:aws:iam::{MEMBER}:role/breakglass-member-reader");
+    let assume = |caller: &str, session: &str| {
+        let req = Request::new(
+            Caller::parse(caller).unwrap(),
+            "sts:AssumeRole",
+            &reader,
+            time::OffsetDateTime::now_utc(),
+        )
+        .with("aws:PrincipalOrgID", ORG)
+        .with("sts:RoleSessionName", session);
+        explain(&trust, &req).decision
+    };
+    let operator = format!("arn:aws:iam::{ADMIN}:role/breakglass-operator");
+    assert_eq!(
+        assume(&operator, "breakglass-operator-alice"),
+        Decision::AllowIfIdentityAllows { account: ADMIN.into() }
+    );
+    assert_eq!(assume(&operator, "mallory"), Decision::ImplicitDeny);
+    assert_eq!(
+        assume(&format!("arn:aws:iam::{ADMIN}:role/Admin"), "breakglass-operator-alice"),
+        Decision::ImplicitDeny
+    );
+    let roles = m.roles();
+    let (_, arn, policy, _) = roles.iter().find(|(l, ..)| l == "ReaderRole").unwrap();
+    let ask = |action: &str, resource: &str| {
+        let req =
+            Request::new(Caller::parse(arn).unwrap(), action, resource, time::OffsetDateTime::now_utc())
+                .with("s3:ResourceAccount", MEMBER)
+                .with("aws:SecureTransport", "true");
+        explain(policy, &req).decision
+    };
+    for b in org_config().buckets.iter().filter(|b| b.account == MEMBER) {
+        assert_eq!(ask("s3:GetBucketPolicy", &b.bucket_arn()), Decision::Allow, "{}", b.name);
+        for action in [
+            "s3:PutBucketPolicy",
+            "s3:DeleteBucketPolicy",
+            "s3:PutBucketVersioning",
+            "s3:PutLifecycleConfiguration",
+        ] {
+            assert_eq!(ask(action, &b.bucket_arn()), Decision::ImplicitDeny, "{action}");
+        }
+        let object = format!("{}/AWSLogs/x.json.gz", b.bucket_arn());
+        for action in OBJECT_READ_ACTIONS {
+            assert!(!ask(action, &object).may_allow(), "{action}");
+        }
+    }
 }
 
 #[test]
@@ -569,10 +627,20 @@ fn the_administrative_stack_reaches_buckets_only_through_member_roles() {
     assert!(t.exists("ForwardedS3ChangesRule") && t.exists("OrganisationForwarding"));
     assert!(!t.exists("S3ChangesRule"), "no bucket-list rule in the administrative account");
     let roles = t.roles();
-    for role in ["breakglass-enforcer", "breakglass-catalog", "breakglass-operator"] {
+    // The functions through the member role; the operators only through the reader role (issue 21).
+    for (role, through) in [
+        ("breakglass-enforcer", "breakglass-member"),
+        ("breakglass-catalog", "breakglass-member"),
+        ("breakglass-gate", "breakglass-member"),
+        ("breakglass-operator", "breakglass-member-reader"),
+    ] {
         let (_, _, policy, _) = roles.iter().find(|(_, arn, ..)| arn.ends_with(&format!("/{role}"))).unwrap();
+        if role == "breakglass-operator" {
+            let member = format!("arn:aws:iam::{MEMBER}:role/breakglass-member");
+            assert_eq!(as_admin_role(policy, role, "sts:AssumeRole", &member, ORG), Decision::ImplicitDeny);
+        }
         for account in [MEMBER, "222200000000", "333300000000"] {
-            let member = format!("arn:aws:iam::{account}:role/breakglass-member");
+            let member = format!("arn:aws:iam::{account}:role/{through}");
             assert_eq!(
                 as_admin_role(policy, role, "sts:AssumeRole", &member, ORG),
                 Decision::Allow,
