@@ -8,7 +8,7 @@ use crate::Clients;
 /// accounts, Regions and credentials.
 ///
 /// Single-account mode ([`Accounts::own`]): every bucket is in the function's own account, reached
-/// with its own credentials. Organisation mode ([`Accounts::organisation`]): each logging account is
+/// with its own credentials. Organisation mode ([`Accounts::for_config`]): each logging account is
 /// reached through its member role, with a session name that names the caller. Clients per (account,
 /// Region) are built on first use and kept; all Regions of an account share one assume-role
 /// credentials provider behind the SDK's identity cache, so AssumeRole is called once per account
@@ -50,22 +50,6 @@ impl Accounts {
         std::sync::Arc::new(Accounts::with(clients, None))
     }
 
-    /// Organisation mode: `org`'s member role in every account, as session `session` (the caller:
-    /// `breakglass-enforcer`, `breakglass-catalog`, `breakglass-operator-alice`).
-    pub fn organisation(
-        clients: &Clients,
-        org: &breakglass_config::Organisation,
-        partition: &str,
-        session: &str,
-    ) -> std::sync::Arc<Accounts> {
-        let member = MemberRole {
-            name: org.member_role.clone(),
-            partition: partition.to_owned(),
-            session: session_name(session),
-        };
-        std::sync::Arc::new(Accounts::with(clients, Some(member)))
-    }
-
     /// For a person: as [`Accounts::for_config`], but through each logging account's read-only
     /// role ([`breakglass_config::Organisation::reader_role`]): people look, breakglass writes.
     pub fn for_reader(
@@ -73,15 +57,7 @@ impl Accounts {
         config: &breakglass_config::Config,
         session: &str,
     ) -> std::sync::Arc<Accounts> {
-        match &config.organisation {
-            Some(org) => {
-                let partition = config.buckets.first().map_or("aws", |b| b.partition.as_str());
-                let reader =
-                    breakglass_config::Organisation { member_role: org.reader_role(), ..org.clone() };
-                Accounts::organisation(clients, &reader, partition, session)
-            }
-            None => Accounts::own(clients),
-        }
+        Accounts::routed(clients, config, session, breakglass_config::Organisation::reader_role)
     }
 
     /// As the config says: organisation mode when it has `[organisation]`.
@@ -90,13 +66,21 @@ impl Accounts {
         config: &breakglass_config::Config,
         session: &str,
     ) -> std::sync::Arc<Accounts> {
-        match &config.organisation {
-            Some(org) => {
-                let partition = config.buckets.first().map_or("aws", |b| b.partition.as_str());
-                Accounts::organisation(clients, org, partition, session)
-            }
-            None => Accounts::own(clients),
-        }
+        Accounts::routed(clients, config, session, |org| org.member_role.clone())
+    }
+
+    /// The own credentials, or in organisation mode the role `role` names in every logging account.
+    fn routed(
+        clients: &Clients,
+        config: &breakglass_config::Config,
+        session: &str,
+        role: impl Fn(&breakglass_config::Organisation) -> String,
+    ) -> std::sync::Arc<Accounts> {
+        let Some(org) = &config.organisation else { return Accounts::own(clients) };
+        let partition = config.buckets.first().map_or("aws", |b| b.partition.as_str());
+        let member =
+            MemberRole { name: role(org), partition: partition.to_owned(), session: session_name(session) };
+        std::sync::Arc::new(Accounts::with(clients, Some(member)))
     }
 
     fn with(clients: &Clients, member: Option<MemberRole>) -> Accounts {

@@ -37,6 +37,23 @@ fn gate(kind: &str, action: &str, time: &str, detail: Value) -> Value {
     r
 }
 
+/// Alice's request, Bob's approval of it, the grant it opens and the OpenAccess that grants it.
+struct Approved {
+    q: breakglass_core::events::AccessRequest,
+    d: breakglass_core::events::Decision,
+    grant: OpenGrant,
+    policy: String,
+}
+
+fn approved(b: &breakglass_config::BucketConfig) -> Approved {
+    let q =
+        approval::request(b, ALICE, "incident 7", "SEC-7", Duration::hours(2), &readers(), now()).unwrap();
+    let d = approval::decide(b, &q, &[], BOB, true, None, now()).unwrap();
+    let grant = breakglass_core::access::operate::grant_of(&d).unwrap();
+    let policy = b.render_open(&grant, now()).unwrap().to_pretty_json();
+    Approved { q, d, grant, policy }
+}
+
 /// The gate's records of request `q` and decision `d`.
 fn by_gate(q: &breakglass_core::events::AccessRequest, d: &breakglass_core::events::Decision) -> Vec<Value> {
     vec![
@@ -130,11 +147,7 @@ async fn open_refuses_a_bucket_under_the_two_person_rule_and_records_the_attempt
 async fn the_enforcer_reverts_an_open_access_without_an_approval_and_keeps_an_approved_one() {
     let config = example();
     let b = config.bucket(BUCKET).unwrap();
-    let q =
-        approval::request(b, ALICE, "incident 7", "SEC-7", Duration::hours(2), &readers(), now()).unwrap();
-    let d = approval::decide(b, &q, &[], BOB, true, None, now()).unwrap();
-    let grant = breakglass_core::access::operate::grant_of(&d).unwrap();
-    let policy = b.render_open(&grant, now()).unwrap().to_pretty_json();
+    let Approved { q, d, grant, policy } = approved(b);
     let approved = Records(Ok(by_gate(&q, &d)));
 
     // Written directly with the operator role, no approval in the trail: reverted.
@@ -170,11 +183,7 @@ async fn the_enforcer_reverts_an_open_access_without_an_approval_and_keeps_an_ap
 async fn regression_a_decision_or_request_not_written_by_the_gate_covers_nothing() {
     let config = example();
     let b = config.bucket(BUCKET).unwrap();
-    let q =
-        approval::request(b, ALICE, "incident 7", "SEC-7", Duration::hours(2), &readers(), now()).unwrap();
-    let d = approval::decide(b, &q, &[], BOB, true, None, now()).unwrap();
-    let grant = breakglass_core::access::operate::grant_of(&d).unwrap();
-    let policy = b.render_open(&grant, now()).unwrap().to_pretty_json();
+    let Approved { q, d, grant, policy } = approved(b);
     let as_notifier = |r: &Value| {
         let mut r = r.clone();
         r.as_object_mut().unwrap().remove("writer");

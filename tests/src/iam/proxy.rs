@@ -176,23 +176,11 @@ impl IamProxy {
     /// function the URL's event through the Runtime API, so this is where the caller's grants are
     /// checked and counted.
     pub fn invoke_url(&self, role: &str, function: &str) -> Result<(), String> {
-        let d = &self.deployment;
-        let role = format!("arn:aws:iam::{}:role/{role}", d.account);
-        let arn = format!("arn:aws:lambda:{}:{}:function:{function}", d.region, d.account);
-        for (action, key, value) in [
-            ("lambda:InvokeFunctionUrl", "lambda:FunctionUrlAuthType", "AWS_IAM"),
-            ("lambda:InvokeFunction", "lambda:InvokedViaFunctionUrl", "true"),
-        ] {
-            let call = Call {
-                operation: "InvokeFunctionUrl".into(),
-                action: action.into(),
-                resource: arn.clone(),
-                context: vec![(key.into(), value.into())],
-            };
-            d.authorise(&role, None, &call, None)?;
-            self.used.lock().unwrap().insert((role.clone(), call.action, call.resource));
+        let role_arn = format!("arn:aws:iam::{}:role/{role}", self.deployment.account);
+        if !self.deployment.defines(&role_arn) {
+            return Err(format!("{role_arn} lambda:InvokeFunctionUrl: not a role of the deployment"));
         }
-        Ok(())
+        self.url_check(function)(role)
     }
 
     /// [`IamProxy::invoke_url`] for the function `function`, shareable with a server thread: `Ok`

@@ -12,29 +12,9 @@ fn person(role: &str, session: &str) -> String {
     format!("arn:aws:sts::{MOTO_ACCOUNT}:assumed-role/{role}/{session}")
 }
 
-/// The event Lambda hands a function behind an `AWS_IAM` function URL (payload format 2.0).
-fn url_call(user_arn: &str, body: &str) -> Value {
-    json!({
-        "version": "2.0", "routeKey": "$default", "rawPath": "/", "rawQueryString": "",
-        "headers": {"content-type": "application/json", "host": "abcdefg.lambda-url.eu-central-1.on.aws"},
-        "requestContext": {
-            "accountId": "anonymous", "apiId": "abcdefg", "domainName": "abcdefg.lambda-url.eu-central-1.on.aws",
-            "domainPrefix": "abcdefg",
-            "http": {"method": "POST", "path": "/", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7", "userAgent": "breakglass"},
-            "authorizer": {"iam": {
-                "accessKey": "ASIAEXAMPLE", "accountId": MOTO_ACCOUNT, "callerId": "AROAEXAMPLE:session",
-                "cognitoIdentity": null, "principalOrgId": null, "userArn": user_arn, "userId": "AROAEXAMPLE:session"
-            }},
-            "requestId": "id", "routeKey": "$default", "stage": "$default",
-            "time": "05/Dec/2026:12:00:00 +0000", "timeEpoch": 1796472000000_u64
-        },
-        "body": body, "isBase64Encoded": false
-    })
-}
-
 /// The HTTP status and the JSON body of the gate's answer.
 fn call(gate: &Function, user_arn: &str, body: &str) -> (u64, Value) {
-    let answer = gate.invoke(&url_call(user_arn, body)).unwrap();
+    let answer = gate.invoke(&e2e::url_event(user_arn, "POST", body)).unwrap();
     let body: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
     (answer["statusCode"].as_u64().unwrap(), body)
 }
