@@ -8,12 +8,9 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::chaos::{response, signing_name};
-use crate::iam::ask_moto;
+use crate::iam::{ask_moto, UrlCheck};
 use crate::proxy::{serve, Action};
 use crate::runtime_api::Function;
-
-/// Whether a role (its name) may call a function URL, as IAM would decide it.
-pub type UrlCheck = dyn Fn(&str) -> Result<(), String> + Send + Sync;
 
 /// The gate function behind its URL; both stop on drop.
 pub struct GateUrl {

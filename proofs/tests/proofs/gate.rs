@@ -97,3 +97,35 @@ fn the_resource_policies_admit_the_gate_where_it_writes() {
     let bus_arn = format!("arn:aws:events:{REGION}:{ACCOUNT}:event-bus/breakglass");
     assert_ne!(decide(&bus, "events:PutEvents", &bus_arn), Decision::ExplicitDeny);
 }
+
+/// Issue 21, attack 2 (two people who are one): as rendered with its default, the operator role's
+/// trust admits an IAM user only under their own user name as the session name, so one person
+/// cannot request as `alice` and approve as `bob`; `Unbound` is the deployer's knowing choice.
+#[test]
+fn the_operator_trust_refuses_a_session_name_the_caller_chose() {
+    let users = [format!("arn:aws:iam::{ACCOUNT}:user/alice"), format!("arn:aws:iam::{ACCOUNT}:user/bob")];
+    let assume = |param: Option<&str>, user: &str, name: &str, session: &str| {
+        let mut extra = vec![("OperatorPrincipalArns", serde_json::json!(users))];
+        extra.extend(param.map(|p| ("OperatorSessionName", serde_json::json!(p))));
+        let trust = proofs::single_account_stack(ACCOUNT, REGION, &extra).trust("OperatorRole");
+        let req = Request::new(
+            Caller::parse(user).unwrap(),
+            "sts:AssumeRole",
+            &format!("arn:aws:iam::{ACCOUNT}:role/breakglass-operator"),
+            time::OffsetDateTime::now_utc(),
+        )
+        .with("aws:MultiFactorAuthPresent", "true")
+        .with("aws:username", name)
+        .with("sts:RoleSessionName", session);
+        explain(&trust, &req).decision.may_allow()
+    };
+    let (alice, bob) = (users[0].as_str(), users[1].as_str());
+    // The default: IamUserName.
+    assert!(assume(None, alice, "alice", "alice"));
+    assert!(assume(None, bob, "bob", "bob"));
+    assert!(!assume(None, alice, "alice", "bob"), "alice may not be bob");
+    assert!(!assume(None, alice, "alice", "alice2"));
+    assert!(!assume(Some("IamUserName"), bob, "bob", "alice"));
+    // Unbound, chosen knowingly (docs/deploy.md): no condition on the name.
+    assert!(assume(Some("Unbound"), alice, "alice", "anything"));
+}

@@ -17,5 +17,5 @@ mod proxy;
 
 pub use calls::{call_of, calls_of, Call, CALLS};
 pub use deployment::Deployment;
-pub(crate) use proxy::ask_moto;
+pub(crate) use proxy::{ask_moto, UrlCheck};
 pub use proxy::{used_dir, IamProxy};

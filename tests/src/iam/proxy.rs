@@ -11,6 +11,9 @@ use super::{calls_of, Call, Deployment};
 use crate::chaos::{protocol, response, signing_name, Protocol};
 use crate::proxy::{serve, Action};
 
+/// Whether a role (its name) may call a function URL, as IAM would decide it.
+pub type UrlCheck = dyn Fn(&str) -> Result<(), String> + Send + Sync;
+
 /// Access key → (role ARN, the function whose execution role the session plays, if any).
 type Sessions = HashMap<String, (String, Option<String>)>;
 
@@ -186,7 +189,7 @@ impl IamProxy {
     /// [`IamProxy::invoke_url`] for the function `function`, shareable with a server thread: `Ok`
     /// for a role the deployment does not define (an administrator's own policies may allow the
     /// URL; the gate itself refuses every role but the operators').
-    pub fn url_check(&self, function: &str) -> Arc<crate::gate_url::UrlCheck> {
+    pub fn url_check(&self, function: &str) -> Arc<UrlCheck> {
         let (d, used, refused) =
             (Arc::clone(&self.deployment), Arc::clone(&self.used), Arc::clone(&self.refused));
         let function = function.to_owned();
