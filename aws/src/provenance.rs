@@ -5,7 +5,8 @@ use breakglass_core::ports::{PortError, Provenance, Provisioning};
 use crate::errors::{classify_error, code_of};
 
 /// Where a custom-resource request's stack came from: CloudFormation `DescribeStacks` and the
-/// `aws:servicecatalog:*` tags Service Catalog puts on the stacks it provisions.
+/// `aws:servicecatalog:*` tags Service Catalog puts on the stacks it provisions, and the stack's
+/// parameters (what was provisioned).
 #[derive(Debug, Clone)]
 pub struct CloudFormationProvenance {
     client: aws_sdk_cloudformation::Client,
@@ -38,6 +39,10 @@ impl Provenance for CloudFormationProvenance {
                 "aws:servicecatalog:provisioningPrincipalArn" => p.principal_arn = Some(v),
                 _ => {}
             }
+        }
+        for parameter in stack.parameters.unwrap_or_default() {
+            let (Some(k), Some(v)) = (parameter.parameter_key, parameter.parameter_value) else { continue };
+            p.parameters.insert(k, v);
         }
         Ok(Some(p))
     }

@@ -174,6 +174,9 @@ pub struct Provisioning {
     pub provisioned_product_arn: Option<String>,
     /// `aws:servicecatalog:provisioningPrincipalArn`: who asked (a user or an assumed-role session).
     pub principal_arn: Option<String>,
+    /// The stack's own parameters (key to value): what was provisioned, set only by provisioning
+    /// or updating the product, never by whoever sends the custom-resource event.
+    pub parameters: std::collections::BTreeMap<String, String>,
 }
 
 /// Reads a stack's provenance (CloudFormation `DescribeStacks`).

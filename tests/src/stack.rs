@@ -49,19 +49,23 @@ impl Stack {
         }
     }
 
-    /// A stack as Service Catalog leaves it when `principal` provisions `product`: the `aws:` tags
-    /// (which only AWS can set on a real stack; moto lets the test set them). Returns its StackId.
-    pub async fn catalog_stack(&self, product: &str, principal: &str) -> String {
+    /// A stack as Service Catalog leaves it when `principal` provisions `product` with the custom-resource
+    /// `properties` its template passes: the `aws:` tags (which only AWS can set on a real stack; moto
+    /// lets the test set them) and the product template's parameters with their values. Returns its
+    /// StackId.
+    pub async fn catalog_stack(&self, product: &str, principal: &str, properties: &Value) -> String {
         let tag = |k: &str, v: &str| aws_sdk_cloudformation::types::Tag::builder().key(k).value(v).build();
         let name = format!(
             "SC-{ACCOUNT}-pp-{}",
             self.stack_counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
         );
+        let (template, parameters) = product_stack(properties);
         self.clients
             .cloudformation
             .create_stack()
             .stack_name(name)
-            .template_body(r#"{"Resources":{"Handle":{"Type":"AWS::CloudFormation::WaitConditionHandle"}}}"#)
+            .template_body(template)
+            .set_parameters(Some(parameters))
             .tags(tag(
                 "aws:servicecatalog:productArn",
                 &format!("arn:aws:catalog:{REGION}:{ACCOUNT}:product/{product}"),
@@ -76,6 +80,21 @@ impl Stack {
             .unwrap()
             .stack_id
             .unwrap()
+    }
+
+    /// The product stack `stack_id` as Service Catalog leaves it when the product is updated to the
+    /// custom-resource `properties`: its parameters change, its tags stay.
+    pub async fn update_catalog_stack(&self, stack_id: &str, properties: &Value) {
+        let (template, parameters) = product_stack(properties);
+        self.clients
+            .cloudformation
+            .update_stack()
+            .stack_name(stack_id)
+            .template_body(template)
+            .set_parameters(Some(parameters))
+            .send()
+            .await
+            .unwrap();
     }
 
     /// Every message waiting in a queue (bodies parsed as JSON).
@@ -368,4 +387,28 @@ pub async fn record_batch(sqs: &aws_sdk_sqs::Client, reads: &str, recorder: &Fun
         }
     }
     Some(answer)
+}
+
+/// A product stack's template and parameters for the custom-resource `properties` (the catalog's map
+/// of parameters to properties, which a core test ties to catalog/products): unknown actions and
+/// absent properties give no parameter and an empty one.
+fn product_stack(properties: &Value) -> (String, Vec<aws_sdk_cloudformation::types::Parameter>) {
+    let action = properties["Action"].as_str().unwrap_or_default();
+    let pairs = breakglass_core::access::catalog::product_parameters(action).unwrap_or_default();
+    let mut declared = serde_json::Map::new();
+    let mut parameters = Vec::new();
+    for (property, parameter) in pairs {
+        declared.insert((*parameter).to_owned(), json!({"Type": "String"}));
+        parameters.push(
+            aws_sdk_cloudformation::types::Parameter::builder()
+                .parameter_key(*parameter)
+                .parameter_value(properties[*property].as_str().unwrap_or_default())
+                .build(),
+        );
+    }
+    let template = json!({
+        "Parameters": declared,
+        "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+    });
+    (template.to_string(), parameters)
 }

@@ -8,7 +8,7 @@
 //! answers: success, refusal, AWS failure, malformed properties, and running out of time. Only an
 //! event without a usable `ResponseURL` cannot be answered; it is logged and dropped.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use breakglass_config::{is_bucket_name, parse_duration, Config};
 use canonical_policies::{format_expiry, Arn};
@@ -52,6 +52,71 @@ enum Asked {
         reason: String,
     },
     Nothing(&'static str),
+}
+
+/// Per `Action`, the parameters of its product template (`catalog/products/*.yaml`) and the
+/// custom-resource property each is passed as (`Property: !Ref Parameter`). A test ties this to the
+/// templates.
+pub const PRODUCT_PARAMETERS: [(&str, &[(&str, &str)]); 3] = [
+    ("open", &OPEN_PARAMETERS),
+    ("request", &OPEN_PARAMETERS),
+    ("close", &[("Bucket", "Bucket"), ("Reason", "Reason")]),
+];
+const OPEN_PARAMETERS: [(&str, &str); 5] = [
+    ("Bucket", "Bucket"),
+    ("Reason", "Reason"),
+    ("Ticket", "Ticket"),
+    ("Duration", "Duration"),
+    ("Readers", "Reader"),
+];
+
+/// `(property, parameter)` pairs of the product whose template sends `action`.
+pub fn product_parameters(action: &str) -> Option<&'static [(&'static str, &'static str)]> {
+    PRODUCT_PARAMETERS.iter().find(|(a, _)| *a == action).map(|(_, pairs)| *pairs)
+}
+
+/// The properties to act on, taken from the stack's parameters, which only provisioning (or
+/// updating) the product sets: a real product stack's id sent again with other properties, or a
+/// stack without the product's parameters, is refused with why.
+fn provisioned(props: &Value, parameters: &BTreeMap<String, String>, stack: &str) -> Result<Value, String> {
+    let action = props.get("Action").and_then(Value::as_str).map(str::trim).unwrap_or_default();
+    // An unknown action acts on nothing: `asked` refuses it.
+    let Some(pairs) = product_parameters(&action.to_ascii_lowercase()) else { return Ok(props.clone()) };
+    let mut out = serde_json::Map::new();
+    out.insert("Action".into(), json!(action));
+    for (property, parameter) in pairs {
+        let value = parameters
+            .get(*parameter)
+            .ok_or_else(|| format!("stack `{stack}` has no parameter `{parameter}`"))?;
+        let value = json!(value);
+        if normalised(property, props.get(*property)) != normalised(property, Some(&value)) {
+            return Err(format!(
+                "property `{property}` differs from the stack's parameter `{parameter}` (a stack id reused with other properties)"
+            ));
+        }
+        out.insert((*property).into(), value);
+    }
+    Ok(Value::Object(out))
+}
+
+/// A property as the catalog reads it: readers as a set, other text trimmed, absent as empty.
+fn normalised(property: &str, value: Option<&Value>) -> Value {
+    match (property, value) {
+        ("Readers", v) => json!(readers_of(v)),
+        (_, None) => json!(""),
+        (_, Some(Value::String(s))) => json!(s.trim()),
+        (_, Some(other)) => other.clone(),
+    }
+}
+
+/// `Readers`: a list or comma-separated text (the products send one ARN or none); blanks dropped.
+fn readers_of(value: Option<&Value>) -> BTreeSet<String> {
+    let readers: BTreeSet<String> = match value {
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        Some(Value::String(s)) => s.split(',').map(str::trim).map(str::to_owned).collect(),
+        _ => BTreeSet::new(),
+    };
+    readers.into_iter().filter(|r| !r.is_empty()).collect()
 }
 
 /// Who may act through the catalog function: the breakglass products (by product ID) and the
@@ -132,8 +197,9 @@ pub struct Catalog<'a, S, B, R, P, L> {
 ///
 /// Only a request from a stack that Service Catalog provisioned from a breakglass product, for an
 /// allowed principal, is acted on; the requester recorded and mailed is that principal, as
-/// CloudFormation's own tags name it, never something the request says. Anything else is refused,
-/// answered FAILED and reported as a refused request.
+/// CloudFormation's own tags name it, never something the request says; what it acts on is what the
+/// stack's parameters say, and a request whose properties say otherwise is refused. Anything else is
+/// refused, answered FAILED and reported as a refused request.
 pub async fn handle<S: PolicyStore, B: EventBus, R: Responder, P: Provenance, L: crate::ports::AuditLog>(
     c: &Catalog<'_, S, B, R, P, L>,
     raw: &Value,
@@ -167,6 +233,21 @@ pub async fn handle<S: PolicyStore, B: EventBus, R: Responder, P: Provenance, L:
             }
         };
         let props = raw.get("ResourceProperties").cloned().unwrap_or(Value::Null);
+        // The rollback of a refused create acts on nothing, so it has nothing to compare.
+        let failed =
+            request_type == "Delete" && physical_in.as_deref().is_some_and(|p| p.starts_with(FAILED_ID));
+        let props = if failed {
+            props
+        } else {
+            let parameters = provisioning.map(|p| p.parameters).unwrap_or_default();
+            match provisioned(&props, &parameters, &stack) {
+                Ok(props) => props,
+                Err(why) => {
+                    refuse_unverified(bus, raw, &why, now).await;
+                    return Err(refusal(format!("not what the stack provisioned: {why}")));
+                }
+            }
+        };
         let asked = asked(&request_type, &props, physical_in.as_deref()).map_err(refusal)?;
         match asked {
             Asked::Nothing(why) => Ok((why.to_owned(), json!({}))),
@@ -354,12 +435,7 @@ fn asked(request_type: &str, props: &Value, physical: Option<&str>) -> Result<As
             let duration_text = text("Duration");
             let duration = parse_duration(&duration_text)
                 .ok_or_else(|| format!("invalid `Duration` `{duration_text}`: expected e.g. `4h`, `90m`"))?;
-            let readers: BTreeSet<String> = match props.get("Readers") {
-                Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
-                Some(Value::String(s)) => s.split(',').map(str::trim).map(str::to_owned).collect(),
-                _ => BTreeSet::new(),
-            };
-            let readers = readers.into_iter().filter(|r| !r.is_empty()).collect();
+            let readers = readers_of(props.get("Readers"));
             let request = OpenRequest { reason: text("Reason"), ticket: text("Ticket"), duration, readers };
             Ok(Asked::Open { bucket, request })
         }
@@ -367,12 +443,7 @@ fn asked(request_type: &str, props: &Value, physical: Option<&str>) -> Result<As
             let duration_text = text("Duration");
             let duration = parse_duration(&duration_text)
                 .ok_or_else(|| format!("invalid `Duration` `{duration_text}`: expected e.g. `4h`, `90m`"))?;
-            let readers = match props.get("Readers") {
-                Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
-                Some(Value::String(s)) => s.split(',').map(str::trim).map(str::to_owned).collect(),
-                _ => BTreeSet::new(),
-            };
-            let readers = readers.into_iter().filter(|r: &String| !r.is_empty()).collect();
+            let readers = readers_of(props.get("Readers"));
             let request = OpenRequest { reason: text("Reason"), ticket: text("Ticket"), duration, readers };
             Ok(Asked::Request { bucket, request })
         }

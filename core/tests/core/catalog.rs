@@ -2,8 +2,25 @@
 
 use super::*;
 
-/// A stack Service Catalog provisioned from the breakglass product for an allowed operator.
-struct FromCatalog;
+/// A stack Service Catalog provisioned from the breakglass product for an allowed operator, with
+/// the stack parameters it has.
+struct FromCatalog(std::collections::BTreeMap<String, String>);
+
+impl FromCatalog {
+    /// The stack the product gives when provisioned with these custom-resource `properties`.
+    fn of(properties: &Value) -> FromCatalog {
+        let action = properties["Action"].as_str().unwrap_or_default();
+        let pairs = breakglass_core::access::catalog::product_parameters(action).unwrap_or_default();
+        FromCatalog(
+            pairs
+                .iter()
+                .map(|(property, parameter)| {
+                    ((*parameter).to_owned(), properties[*property].as_str().unwrap_or_default().to_owned())
+                })
+                .collect(),
+        )
+    }
+}
 
 impl breakglass_core::ports::Provenance for FromCatalog {
     async fn provisioning(&self, _: &str) -> Result<Option<breakglass_core::ports::Provisioning>, PortError> {
@@ -11,6 +28,7 @@ impl breakglass_core::ports::Provenance for FromCatalog {
             product_arn: Some("arn:aws:catalog:eu-central-1:111122223333:product/prod-open".into()),
             provisioned_product_arn: None,
             principal_arn: Some("arn:aws:sts::111122223333:assumed-role/LogTeam/alice".into()),
+            parameters: self.0.clone(),
         }))
     }
 }
@@ -69,7 +87,7 @@ async fn running_out_of_time_is_answered_failed_before_lambda_stops() {
         store: &Hanging,
         bus: &Bus::default(),
         responder: &cfn,
-        provenance: &FromCatalog,
+        provenance: &FromCatalog::of(&event["ResourceProperties"]),
         origin: &o,
         trail: None::<&breakglass_core::trail::audit::Trail<breakglass_core::testing::Log>>,
     };
@@ -90,7 +108,7 @@ async fn a_long_reason_is_cut_to_fit_the_response_limit() {
         store: &Store::default(),
         bus: &Bus::default(),
         responder: &cfn,
-        provenance: &FromCatalog,
+        provenance: &FromCatalog::of(&event["ResourceProperties"]),
         origin: &o,
         trail: None::<&breakglass_core::trail::audit::Trail<breakglass_core::testing::Log>>,
     };
@@ -132,12 +150,13 @@ async fn a_failed_open_that_may_have_written_is_closed_by_the_rollback() {
     };
     let budget = std::time::Duration::from_secs(5);
     let o = origin();
+    let provenance = FromCatalog::of(&props);
     let dead = Catalog {
         config: &c,
         store: &store,
         bus: &DeadBus,
         responder: &Cfn,
-        provenance: &FromCatalog,
+        provenance: &provenance,
         origin: &o,
         trail: None::<&breakglass_core::trail::audit::Trail<breakglass_core::testing::Log>>,
     };
@@ -161,7 +180,7 @@ async fn a_failed_open_that_may_have_written_is_closed_by_the_rollback() {
         store: &store,
         bus: &bus,
         responder: &Cfn,
-        provenance: &FromCatalog,
+        provenance: &provenance,
         origin: &o,
         trail: None::<&breakglass_core::trail::audit::Trail<breakglass_core::testing::Log>>,
     };
@@ -171,4 +190,131 @@ async fn a_failed_open_that_may_have_written_is_closed_by_the_rollback() {
         store.policies.lock().unwrap()[BUCKET],
         c.bucket(BUCKET).unwrap().closed_policy().to_pretty_json()
     );
+}
+
+/// Attack 5 of issue 21: a real product stack's id sent again with other properties. The catalog
+/// acts on the stack's parameters; a request that says otherwise, or a stack without the product's
+/// parameters, is refused, reported, and writes nothing.
+#[tokio::test(flavor = "current_thread")]
+async fn issue_21_attack_5_a_reused_stack_id_with_other_properties_is_refused() {
+    let c = config();
+    let o = origin();
+    let provisioned = json!({"Action": "open", "Bucket": BUCKET, "Reason": "incident 42", "Ticket": "INC-42",
+        "Duration": "1h", "Readers": READER});
+    let with = |k: &str, v: Value| {
+        let mut p = provisioned.clone();
+        p[k] = v;
+        p
+    };
+    let other = "arn:aws:iam::111122223333:role/investigations/ExternalAuditor";
+    let cases = [
+        (FromCatalog::of(&provisioned), with("Duration", json!("12h")), "`Duration`"),
+        (FromCatalog::of(&provisioned), with("Readers", json!(other)), "`Readers`"),
+        (FromCatalog::of(&provisioned), with("Readers", json!([READER, other])), "`Readers`"),
+        (FromCatalog::of(&provisioned), with("Readers", json!("")), "`Readers`"),
+        (FromCatalog::of(&provisioned), with("Bucket", json!("acme-other-logs")), "`Bucket`"),
+        (FromCatalog::of(&provisioned), with("Ticket", Value::Null), "`Ticket`"),
+        (FromCatalog(Default::default()), provisioned.clone(), "has no parameter `Bucket`"),
+    ];
+    for (provenance, props, why) in cases {
+        let (store, bus, cfn) = (Store::default(), Bus::default(), Cfn::default());
+        let catalog = Catalog {
+            config: &c,
+            store: &store,
+            bus: &bus,
+            responder: &cfn,
+            provenance: &provenance,
+            origin: &o,
+            trail: None::<&breakglass_core::trail::audit::Trail<breakglass_core::testing::Log>>,
+        };
+        let body = handle(&catalog, &create_event(props.clone()), now(), std::time::Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(body["Status"], "FAILED", "{props}: {body}");
+        let reason = body["Reason"].as_str().unwrap();
+        assert!(reason.contains("not what the stack provisioned") && reason.contains(why), "{body}");
+        assert!(body["PhysicalResourceId"].as_str().unwrap().starts_with("breakglass-failed-"), "{body}");
+        assert_eq!(*store.writes.lock().unwrap(), 0, "nothing written for {props}");
+        let events = bus.0.lock().unwrap();
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0].detail["outcome"], "refused", "{events:?}");
+    }
+
+    // The same properties as provisioned (readers as a list, as a client may send them) open the bucket
+    // as the stack's parameters say.
+    let (store, bus, cfn) = (Store::default(), Bus::default(), Cfn::default());
+    store
+        .policies
+        .lock()
+        .unwrap()
+        .insert(BUCKET.into(), c.bucket(BUCKET).unwrap().closed_policy().to_pretty_json());
+    let provenance = FromCatalog::of(&provisioned);
+    let catalog = Catalog {
+        config: &c,
+        store: &store,
+        bus: &bus,
+        responder: &cfn,
+        provenance: &provenance,
+        origin: &o,
+        trail: None::<&breakglass_core::trail::audit::Trail<breakglass_core::testing::Log>>,
+    };
+    let body = handle(
+        &catalog,
+        &create_event(with("Readers", json!([READER]))),
+        now(),
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    let policy = store.policies.lock().unwrap()[BUCKET].clone();
+    let canonical_policies::State::Open(grant) =
+        canonical_policies::classify(c.bucket(BUCKET).unwrap(), Some(policy.as_bytes()), now()).state
+    else {
+        panic!("not open: {policy}")
+    };
+    assert_eq!(grant.readers.len(), 1);
+}
+
+/// One source of truth: each product template passes exactly the parameters the catalog reads, as the
+/// properties it compares them with (`Property: !Ref Parameter`), and declares each of them.
+#[test]
+fn the_product_templates_pass_the_parameters_the_catalog_reads() {
+    let dir = format!("{}/../catalog/products", env!("CARGO_MANIFEST_DIR"));
+    let mut actions = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let action = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Action: "))
+            .unwrap_or_else(|| panic!("{}: no `Action`", path.display()));
+        let passed: Vec<(String, String)> = text
+            .lines()
+            .filter_map(|l| l.trim().split_once(": !Ref "))
+            .map(|(property, parameter)| (property.to_owned(), parameter.trim().to_owned()))
+            .collect();
+        let read: Vec<(String, String)> = breakglass_core::access::catalog::product_parameters(action)
+            .unwrap_or_else(|| panic!("{}: the catalog does not know `{action}`", path.display()))
+            .iter()
+            .map(|(property, parameter)| ((*property).to_owned(), (*parameter).to_owned()))
+            .collect();
+        assert_eq!(passed, read, "{}", path.display());
+        let declared =
+            text.split("\nParameters:\n").nth(1).and_then(|t| t.split("\n\n").next()).unwrap_or_default();
+        for (_, parameter) in &read {
+            assert!(
+                declared.contains(&format!("\n  {parameter}:\n"))
+                    || declared.starts_with(&format!("  {parameter}:\n")),
+                "{}: parameter `{parameter}` is not declared",
+                path.display()
+            );
+        }
+        actions.push(action.to_owned());
+    }
+    actions.sort();
+    let mut known: Vec<String> =
+        breakglass_core::access::catalog::PRODUCT_PARAMETERS.iter().map(|(a, _)| (*a).to_owned()).collect();
+    known.sort();
+    assert_eq!(actions, known, "one product per action the catalog reads");
 }

@@ -44,7 +44,7 @@ fn open_props(duration: &str, readers: &str) -> Value {
 #[tokio::test(flavor = "current_thread")]
 async fn create_update_delete_and_failures_are_always_answered() {
     let Some((_moto, stack, function, iam)) = start_catalog(single_operator_text()).await else { return };
-    let sc = stack.catalog_stack(OPEN_PRODUCT, OPERATOR_SESSION).await;
+    let sc = stack.catalog_stack(OPEN_PRODUCT, OPERATOR_SESSION, &open_props("4h", READER)).await;
     let notifier = iam.spawn(&stack, "notifier").await;
     let cfn = ResponseCatcher::start(200);
     let c = config();
@@ -52,7 +52,7 @@ async fn create_update_delete_and_failures_are_always_answered() {
     let state = |p: Option<String>| {
         canonical_policies::classify(b, p.as_deref().map(str::as_bytes), time::OffsetDateTime::now_utc())
     };
-    let answer = || {
+    let answer = |sc: &str| {
         let mut got = cfn.take();
         assert_eq!(got.len(), 1, "exactly one answer: {got:?}");
         let (method, headers, body) = got.remove(0);
@@ -60,7 +60,7 @@ async fn create_update_delete_and_failures_are_always_answered() {
         assert!(!headers.contains("content-type"), "the pre-signed URL was signed without one: {headers}");
         assert_eq!(
             (body["StackId"].as_str(), body["LogicalResourceId"].as_str()),
-            (Some(sc.as_str()), Some("LogAccess"))
+            (Some(sc), Some("LogAccess"))
         );
         assert!(body["RequestId"].as_str().unwrap().starts_with("req-"));
         body
@@ -68,7 +68,7 @@ async fn create_update_delete_and_failures_are_always_answered() {
 
     // Create "Open log access": opened, lawful, the expiry in the answer.
     function.invoke(&request(&sc, "Create", &cfn.url, open_props("4h", READER), None)).unwrap();
-    let a = answer();
+    let a = answer(&sc);
     assert_eq!(a["Status"], "SUCCESS", "{a}");
     assert_eq!(a["PhysicalResourceId"], format!("breakglass-open-{BUCKET}"));
     assert!(a["Data"]["Expiry"].is_string());
@@ -77,10 +77,12 @@ async fn create_update_delete_and_failures_are_always_answered() {
     };
     assert_eq!(g.readers.len(), 1);
 
-    // Update with another reader: widened, never cut short.
+    // Update with another reader (the product updated: so are the stack's parameters): widened, never
+    // cut short.
     let physical = a["PhysicalResourceId"].as_str().unwrap().to_owned();
+    stack.update_catalog_stack(&sc, &open_props("1h", AUDITOR)).await;
     function.invoke(&request(&sc, "Update", &cfn.url, open_props("1h", AUDITOR), Some(&physical))).unwrap();
-    let a = answer();
+    let a = answer(&sc);
     assert_eq!(
         (a["Status"].as_str(), a["PhysicalResourceId"].as_str()),
         (Some("SUCCESS"), Some(physical.as_str()))
@@ -90,11 +92,12 @@ async fn create_update_delete_and_failures_are_always_answered() {
 
     // Delete (terminate the product): closed.
     function.invoke(&request(&sc, "Delete", &cfn.url, open_props("1h", AUDITOR), Some(&physical))).unwrap();
-    assert_eq!(answer()["Status"], "SUCCESS");
+    assert_eq!(answer(&sc)["Status"], "SUCCESS");
     assert_eq!(state(stack.live_policy(BUCKET).await).state, canonical_policies::State::Closed);
 
     // Failures are answered FAILED with the reason; the rollback's Delete of a failed create changes
-    // nothing (it must not close a bucket someone else opened).
+    // nothing (it must not close a bucket someone else opened). Each is its own product stack.
+    let other = stack.catalog_stack(OPEN_PRODUCT, OPERATOR_SESSION, &open_props("2h", READER)).await;
     for (props, why) in [
         (open_props("2d", READER), "more than 12h"),
         (open_props("forever", READER), "invalid `Duration`"),
@@ -105,29 +108,31 @@ async fn create_update_delete_and_failures_are_always_answered() {
         ),
         (json!({"Action": "explode", "Bucket": BUCKET}), "unknown `Action`"),
     ] {
-        function.invoke(&request(&sc, "Create", &cfn.url, props.clone(), None)).unwrap();
-        let a = answer();
+        let failing = stack.catalog_stack(OPEN_PRODUCT, OPERATOR_SESSION, &props).await;
+        function.invoke(&request(&failing, "Create", &cfn.url, props.clone(), None)).unwrap();
+        let a = answer(&failing);
         assert_eq!(a["Status"], "FAILED", "{a}");
         assert!(a["Reason"].as_str().unwrap().contains(why), "{a}");
         let failed_id = a["PhysicalResourceId"].as_str().unwrap().to_owned();
         assert!(failed_id.starts_with("breakglass-failed-"), "{a}");
         // Meanwhile someone opened through the CLI; the rollback must leave that alone.
-        function.invoke(&request(&sc, "Create", &cfn.url, open_props("2h", READER), None)).unwrap();
-        answer();
-        function.invoke(&request(&sc, "Delete", &cfn.url, props, Some(&failed_id))).unwrap();
-        assert_eq!(answer()["Status"], "SUCCESS");
+        function.invoke(&request(&other, "Create", &cfn.url, open_props("2h", READER), None)).unwrap();
+        answer(&other);
+        function.invoke(&request(&failing, "Delete", &cfn.url, props, Some(&failed_id))).unwrap();
+        assert_eq!(answer(&failing)["Status"], "SUCCESS");
         assert!(matches!(state(stack.live_policy(BUCKET).await).state, canonical_policies::State::Open(_)));
     }
 
     // "Close log access": create closes; terminating it changes nothing.
     let close = json!({"Action": "close", "Bucket": BUCKET, "Reason": "investigation finished"});
-    function.invoke(&request(&sc, "Create", &cfn.url, close.clone(), None)).unwrap();
-    assert_eq!(answer()["PhysicalResourceId"], format!("breakglass-close-{BUCKET}"));
+    let closing = stack.catalog_stack(e2e::CLOSE_PRODUCT, OPERATOR_SESSION, &close).await;
+    function.invoke(&request(&closing, "Create", &cfn.url, close.clone(), None)).unwrap();
+    assert_eq!(answer(&closing)["PhysicalResourceId"], format!("breakglass-close-{BUCKET}"));
     assert_eq!(state(stack.live_policy(BUCKET).await).state, canonical_policies::State::Closed);
     function
-        .invoke(&request(&sc, "Delete", &cfn.url, close, Some(&format!("breakglass-close-{BUCKET}"))))
+        .invoke(&request(&closing, "Delete", &cfn.url, close, Some(&format!("breakglass-close-{BUCKET}"))))
         .unwrap();
-    assert_eq!(answer()["Status"], "SUCCESS");
+    assert_eq!(answer(&closing)["Status"], "SUCCESS");
 
     // The requests reach stakeholders like the CLI's, naming the stack.
     for e in stack.drain(&stack.own_events).await {
@@ -148,7 +153,7 @@ async fn create_update_delete_and_failures_are_always_answered() {
             .collect::<Vec<_>>(),
     );
     broken.invoke(&request(&sc, "Create", &cfn.url, open_props("1h", READER), None)).unwrap();
-    let a = answer();
+    let a = answer(&sc);
     assert_eq!(a["Status"], "FAILED", "{a}");
 
     // No ResponseURL: nothing can be answered; the invocation fails loudly.
@@ -161,9 +166,9 @@ async fn create_update_delete_and_failures_are_always_answered() {
 #[tokio::test(flavor = "current_thread")]
 async fn an_unreachable_or_refusing_response_url_is_an_invocation_error_for_lambda_to_retry() {
     let Some((_moto, stack, function, _iam)) = start_catalog(single_operator_text()).await else { return };
-    let sc = stack.catalog_stack(OPEN_PRODUCT, OPERATOR_SESSION).await;
     let cfn = ResponseCatcher::start(500);
     let close = json!({"Action": "close", "Bucket": BUCKET, "Reason": "r"});
+    let sc = stack.catalog_stack(e2e::CLOSE_PRODUCT, OPERATOR_SESSION, &close).await;
     let err = function.invoke(&request(&sc, "Create", &cfn.url, close.clone(), None)).unwrap_err();
     assert!(err.contains("500"), "{err}");
     let err = function.invoke(&request(&sc, "Create", "http://127.0.0.1:9/x", close, None)).unwrap_err();
@@ -181,9 +186,11 @@ async fn calling_the_catalog_function_directly_opens_nothing_and_is_reported() {
     let closed = stack.live_policy(BUCKET).await;
 
     let forged = "arn:aws:cloudformation:eu-central-1:111122223333:stack/SC-111122223333-pp-forged/1";
-    let not_a_product = stack.catalog_stack("prod-somethingelse1", OPERATOR_SESSION).await;
-    let mallory =
-        stack.catalog_stack(OPEN_PRODUCT, "arn:aws:sts::111122223333:assumed-role/Admin/mallory").await;
+    let props = open_props("4h", READER);
+    let not_a_product = stack.catalog_stack("prod-somethingelse1", OPERATOR_SESSION, &props).await;
+    let mallory = stack
+        .catalog_stack(OPEN_PRODUCT, "arn:aws:sts::111122223333:assumed-role/Admin/mallory", &props)
+        .await;
     for (sc, why) in [
         (forged, "does not exist"),
         (not_a_product.as_str(), "is not a breakglass product"),
@@ -224,16 +231,16 @@ async fn under_the_two_person_rule_the_catalog_requests_and_does_not_open() {
     let cfn = ResponseCatcher::start(200);
     let closed = stack.live_policy(BUCKET).await;
 
-    let sc = stack.catalog_stack(OPEN_PRODUCT, OPERATOR_SESSION).await;
+    let sc = stack.catalog_stack(OPEN_PRODUCT, OPERATOR_SESSION, &open_props("1h", READER)).await;
     function.invoke(&request(&sc, "Create", &cfn.url, open_props("1h", READER), None)).unwrap();
     let a = cfn.take().remove(0).2;
     assert_eq!(a["Status"], "FAILED", "{a}");
     assert!(a["Reason"].as_str().unwrap().contains("two-person rule"), "{a}");
     assert_eq!(stack.live_policy(BUCKET).await, closed);
 
-    let sc = stack.catalog_stack(e2e::REQUEST_PRODUCT, OPERATOR_SESSION).await;
     let mut props = open_props("2h", READER);
     props["Action"] = json!("request");
+    let sc = stack.catalog_stack(e2e::REQUEST_PRODUCT, OPERATOR_SESSION, &props).await;
     function.invoke(&request(&sc, "Create", &cfn.url, props.clone(), None)).unwrap();
     let a = cfn.take().remove(0).2;
     assert_eq!(a["Status"], "SUCCESS", "{a}");
@@ -282,4 +289,69 @@ async fn under_the_two_person_rule_the_catalog_requests_and_does_not_open() {
         .unwrap();
     assert_eq!(cfn.take().remove(0).2["Status"], "SUCCESS");
     assert_eq!(stack.live_policy(BUCKET).await, closed);
+}
+
+/// Issue 21, attack 5: the id of a real product stack, provisioned by an allowed principal, sent again
+/// with other properties (longer, more readers, another reason) is refused, and so is a stack
+/// without the product's parameters: the catalog acts on what the stack's parameters say, as
+/// `DescribeStacks` returns them. Nothing is written and each attempt is mailed as refused.
+#[tokio::test(flavor = "current_thread")]
+async fn issue_21_attack_5_a_reused_stack_id_with_other_properties_is_refused() {
+    let Some((_moto, stack, function, iam)) = start_catalog(single_operator_text()).await else { return };
+    let notifier = iam.spawn(&stack, "notifier").await;
+    let cfn = ResponseCatcher::start(200);
+    let closed = stack.live_policy(BUCKET).await;
+    let provisioned = open_props("1h", READER);
+    let sc = stack.catalog_stack(OPEN_PRODUCT, OPERATOR_SESSION, &provisioned).await;
+    let answer = || {
+        let got = cfn.take();
+        assert_eq!(got.len(), 1, "answered once: {got:?}");
+        got[0].2.clone()
+    };
+    let with = |k: &str, v: &str| {
+        let mut p = provisioned.clone();
+        p[k] = json!(v);
+        p
+    };
+    let bare = stack.catalog_stack(OPEN_PRODUCT, OPERATOR_SESSION, &json!({})).await;
+    let attempts = [
+        (sc.as_str(), with("Duration", "12h"), "`Duration` differs"),
+        (sc.as_str(), with("Readers", AUDITOR), "`Readers` differs"),
+        (sc.as_str(), with("Readers", ""), "`Readers` differs"),
+        (sc.as_str(), with("Reason", "routine"), "`Reason` differs"),
+        (bare.as_str(), provisioned.clone(), "has no parameter `Bucket`"),
+    ];
+    for (id, props, why) in &attempts {
+        function.invoke(&request(id, "Create", &cfn.url, props.clone(), None)).unwrap();
+        let a = answer();
+        assert_eq!(a["Status"], "FAILED", "{a}");
+        assert!(a["Reason"].as_str().unwrap().contains(why), "{a}");
+        assert!(a["PhysicalResourceId"].as_str().unwrap().starts_with("breakglass-failed-"), "{a}");
+        assert_eq!(stack.live_policy(BUCKET).await, closed, "nothing written for {props}");
+    }
+
+    // The stack's own properties open it as provisioned; an update the product did not make is refused
+    // and leaves the grant as it was.
+    function.invoke(&request(&sc, "Create", &cfn.url, provisioned.clone(), None)).unwrap();
+    let a = answer();
+    assert_eq!(a["Status"], "SUCCESS", "{a}");
+    let opened = stack.live_policy(BUCKET).await;
+    let physical = a["PhysicalResourceId"].as_str().unwrap().to_owned();
+    function.invoke(&request(&sc, "Update", &cfn.url, open_props("12h", AUDITOR), Some(&physical))).unwrap();
+    let a = answer();
+    assert_eq!(a["Status"], "FAILED", "{a}");
+    assert_eq!(a["PhysicalResourceId"], physical.as_str());
+    assert_eq!(stack.live_policy(BUCKET).await, opened, "the grant is as provisioned");
+
+    // Every refusal reaches the security team as a refused request.
+    for e in stack.drain(&stack.own_events).await {
+        notifier.invoke(&e).unwrap();
+    }
+    let mails = stack.deliveries(&stack.security).await;
+    let refused = mails
+        .iter()
+        .filter_map(|(_, d)| d["subject"].as_str())
+        .filter(|s| s.contains("REFUSED request to open"))
+        .count();
+    assert_eq!(refused, attempts.len() + 1, "{mails:?}");
 }

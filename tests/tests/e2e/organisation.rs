@@ -193,10 +193,10 @@ async fn the_administrative_account_guards_three_logging_accounts_in_two_regions
     // Open and close through the Service Catalog custom resource in the administrative account: the
     // Ireland account's bucket in eu-west-1 changes, read back with that account's credentials.
     let cfn = ResponseCatcher::start(200);
-    let sc = stack.catalog_stack(OPEN_PRODUCT, OPERATOR).await;
     let reader = format!("arn:aws:iam::{IRELAND}:role/investigations/LogInvestigator");
     let props = json!({"ServiceToken": "x", "Action": "open", "Bucket": IRELAND_BUCKET, "Reason": "incident 7",
         "Ticket": "INC-7", "Duration": "2h", "Readers": reader});
+    let sc = stack.catalog_stack(OPEN_PRODUCT, OPERATOR, &props).await;
     let request = |kind: &str, physical: Option<&str>| {
         let mut e = json!({"RequestType": kind, "ServiceToken": "arn:aws:lambda:eu-central-1:999900000000:function:breakglass-catalog",
             "ResponseURL": cfn.url, "StackId": sc, "RequestId": format!("req-{kind}"), "LogicalResourceId": "LogAccess",
