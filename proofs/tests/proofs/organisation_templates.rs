@@ -671,7 +671,9 @@ fn the_administrative_stack_reaches_buckets_only_through_member_roles() {
 fn the_central_bus_admits_only_forwarded_aws_events_from_the_organisation() {
     let t = admin();
     let mut statements = Vec::new();
-    for logical in ["EventBusPolicy", "OrganisationForwarding", "ForwardedSourcesOnly"] {
+    for logical in
+        ["EventBusPolicy", "OrganisationForwarding", "ForwardedSourcesOnly", "OperatorAnnouncesConfigOnly"]
+    {
         let mut s = t.resolve(&t.resources()[logical]["Properties"]["Statement"]);
         s["Sid"] = json!(logical);
         statements.push(s);
@@ -708,6 +710,34 @@ fn the_central_bus_admits_only_forwarded_aws_events_from_the_organisation() {
         put(&format!("arn:aws:iam::{ADMIN}:role/breakglass-enforcer"), ORG, "breakglass"),
         Decision::ExplicitDeny
     );
+    // The operators announce a config push and nothing else: never a request or a decision (issue
+    // 21), by the bus policy, the bypass SCP and their own identity policy alike.
+    let operator = format!("arn:aws:iam::{ADMIN}:role/breakglass-operator");
+    let bypass = super::template::scp("deny-breakglass-bypass.json");
+    let (_, _, identity, _) =
+        t.roles().into_iter().find(|(_, arn, ..)| arn.ends_with("/breakglass-operator")).unwrap();
+    let kind = |policy: &Policy, detail_type: &str| {
+        let req = Request::new(
+            Caller::parse(&operator).unwrap(),
+            "events:PutEvents",
+            &bus,
+            time::OffsetDateTime::now_utc(),
+        )
+        .with("aws:PrincipalOrgID", ORG)
+        .with("events:source", "breakglass")
+        .with("events:detail-type", detail_type);
+        explain(policy, &req).decision
+    };
+    let config = breakglass_core::events::CONFIG;
+    assert_ne!(kind(&policy, config), Decision::ExplicitDeny);
+    assert_ne!(kind(&bypass, config), Decision::ExplicitDeny);
+    assert_eq!(kind(&identity, config), Decision::Allow);
+    use breakglass_core::events::{ACCESS_REQUEST, DECISION, REMEDIATION, REQUEST};
+    for forged in [DECISION, ACCESS_REQUEST, REQUEST, REMEDIATION] {
+        assert_eq!(kind(&policy, forged), Decision::ExplicitDeny, "{forged}");
+        assert_eq!(kind(&bypass, forged), Decision::ExplicitDeny, "{forged}");
+        assert_eq!(kind(&identity, forged), Decision::ImplicitDeny, "{forged}");
+    }
 }
 
 /// The config object: the functions read it, only the operators' `config push` (and the deployment)
