@@ -284,7 +284,8 @@ async fn fetch(
     }
 }
 
-/// The config object itself, for `breakglass config push`.
+/// The config object itself: the gate writes it once two people agreed; `breakglass config push`
+/// reads it to show the difference.
 #[derive(Debug, Clone)]
 pub struct ConfigObject {
     client: aws_sdk_s3::Client,
@@ -323,5 +324,23 @@ impl ConfigObject {
             .await
             .map(|_| ())
             .map_err(|e| crate::errors::classify_error("PutObject", e).to_string())
+    }
+}
+
+impl breakglass_core::ports::ConfigStore for ConfigObject {
+    fn location(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+
+    async fn read(&self) -> Result<Option<(String, Option<String>)>, breakglass_core::ports::PortError> {
+        self.get().await.map_err(breakglass_core::ports::PortError::Retryable)
+    }
+
+    async fn write(
+        &self,
+        text: &str,
+        expected: Option<&str>,
+    ) -> Result<(), breakglass_core::ports::PortError> {
+        self.put(text, expected).await.map_err(breakglass_core::ports::PortError::Refused)
     }
 }

@@ -250,6 +250,28 @@ pub trait BucketRecords: Sync {
     ) -> impl Future<Output = Result<Vec<Value>, PortError>> + Send;
 }
 
+/// The records of a place of the audit trail that is no bucket (`_config`: the gate's config
+/// proposals and decisions), from `since` on.
+pub trait PlaceRecords: Sync {
+    fn place_records(
+        &self,
+        place: &str,
+        since: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<Value>, PortError>> + Send;
+}
+
+/// The config object the functions read in organisation mode (S3): read with its ETag, and written
+/// only if it is still what was read (the gate, after two people agreed).
+pub trait ConfigStore: Sync {
+    /// `s3://bucket/key`, as mails and records name it.
+    fn location(&self) -> String;
+    /// The text and its ETag; `None` when there is no object yet.
+    fn read(&self) -> impl Future<Output = Result<Option<(String, Option<String>)>, PortError>> + Send;
+    /// Writes `text` if the object's ETag is still `expected` (`None`: no object yet).
+    fn write(&self, text: &str, expected: Option<&str>)
+        -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
 /// The sweep's queue (SQS): the planning invocation sends one message per shard, the enforcer's
 /// event source mapping hands them back, a few at a time.
 pub trait SweepQueue: Sync {

@@ -129,6 +129,30 @@ impl Bus {
     }
 }
 
+/// The config object: its text and a version counter as its ETag.
+#[derive(Debug, Default)]
+pub struct ConfigObject(pub Mutex<Option<(String, u32)>>);
+
+impl crate::ports::ConfigStore for ConfigObject {
+    fn location(&self) -> String {
+        "s3://breakglass-config/breakglass.toml".into()
+    }
+
+    async fn read(&self) -> Result<Option<(String, Option<String>)>, PortError> {
+        Ok(self.0.lock().unwrap().clone().map(|(t, v)| (t, Some(v.to_string()))))
+    }
+
+    async fn write(&self, text: &str, expected: Option<&str>) -> Result<(), PortError> {
+        let mut o = self.0.lock().unwrap();
+        if o.as_ref().map(|(_, v)| v.to_string()).as_deref() != expected {
+            return Err(PortError::Refused("PutObject: 412 PreconditionFailed".into()));
+        }
+        let next = o.as_ref().map_or(1, |(_, v)| v + 1);
+        *o = Some((text.to_owned(), next));
+        Ok(())
+    }
+}
+
 /// The audit log: write-once, like S3 with `If-None-Match: *` under Object Lock.
 #[derive(Debug, Default)]
 pub struct Log {

@@ -14,7 +14,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::{trail_or_error, BoxError, Function, Trailed};
-use crate::{Accounts, EventBridgeBus, S3Store};
+use crate::{Accounts, ConfigObject, EventBridgeBus, S3Store};
 
 #[derive(Debug)]
 pub struct GateFunction {
@@ -22,6 +22,8 @@ pub struct GateFunction {
     bus: EventBridgeBus,
     stores: PerConfig<S3Store>,
     roles: Vec<String>,
+    /// Organisation mode: the config object, which the gate writes once two people agreed.
+    configs: Option<ConfigObject>,
 }
 
 impl Function for GateFunction {
@@ -31,7 +33,12 @@ impl Function for GateFunction {
         let trailed = Trailed::start(settings).await?;
         let bus =
             EventBridgeBus::new(trailed.base.clients.eventbridge.clone(), trailed.base.settings.event_bus()?);
-        Ok(GateFunction { trailed, bus, stores: PerConfig::default(), roles })
+        let configs = trailed
+            .base
+            .settings
+            .config_location()?
+            .map(|(bucket, key)| ConfigObject::new(&trailed.base.clients, &bucket, &key));
+        Ok(GateFunction { trailed, bus, stores: PerConfig::default(), roles, configs })
     }
     async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Value, BoxError> {
         // The gate's own clock stamps every time; the caller's is never read.
@@ -64,6 +71,6 @@ impl GateFunction {
             records: &records,
             roles: &self.roles,
         };
-        Ok(handle(&gate, raw, now).await.to_response())
+        Ok(handle(&gate, self.configs.as_ref(), raw, now).await.to_response())
     }
 }

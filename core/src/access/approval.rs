@@ -338,6 +338,16 @@ impl<R: crate::ports::AuditReader> crate::ports::BucketRecords for TrailRecords<
     }
 }
 
+impl<R: crate::ports::AuditReader> crate::ports::PlaceRecords for TrailRecords<R> {
+    async fn place_records(
+        &self,
+        place: &str,
+        since: OffsetDateTime,
+    ) -> Result<Vec<Value>, crate::ports::PortError> {
+        crate::trail::report::history_records(&self.reader, &self.prefix, place, Some(since)).await
+    }
+}
+
 /// `None`: no trail configured, as [`NoRecords`].
 impl<T: crate::ports::BucketRecords> crate::ports::BucketRecords for Option<T> {
     async fn records(

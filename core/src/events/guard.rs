@@ -184,15 +184,18 @@ pub struct Misrouted {
     pub time: String,
 }
 
-/// A new config pushed by `breakglass config push`: mailed to the security team and recorded like
-/// any other change of what protects the logs.
+/// A config change: proposed by one operator through the gate, written by the gate once another
+/// approved it (organisation mode), or pushed directly (a config written before the gate took it
+/// over, no `state`). Mailed to the security team and recorded like any other change of what
+/// protects the logs.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigChange {
     #[serde(default = "schemas::config")]
     pub schema: String,
     /// Where the functions read it (`s3://bucket/key`).
     pub location: String,
-    /// Who pushed it (the caller's ARN).
+    /// Who proposed (or pushed) it (the caller's ARN).
     pub by: String,
     /// SHA-256 of the text before (none: the first push) and after.
     pub before_sha256: Option<String>,
@@ -200,6 +203,18 @@ pub struct ConfigChange {
     /// The line diff, clipped.
     pub diff: String,
     pub time: String,
+    /// `proposed` (nothing changed yet) or `approved` (the gate wrote it).
+    #[serde(default)]
+    pub state: Option<String>,
+    /// The proposal's id, which `breakglass config approve` names.
+    #[serde(default)]
+    pub proposal: Option<String>,
+    /// Who approved it (`approved`).
+    #[serde(default)]
+    pub approved_by: Option<String>,
+    /// The change in words: buckets added or removed, rules weakened.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -233,6 +233,10 @@ mod tests {
                 after_sha256: "h".into(),
                 diff: "+ [[bucket]]".into(),
                 time: "2026-11-24T10:00:00Z".into(),
+                state: Some("proposed".into()),
+                proposal: Some("0123456789ab".into()),
+                approved_by: None,
+                changes: vec!["bucket `b` added".into()],
             }),
             OwnEvent::AccessRequest(AccessRequest::example()),
             OwnEvent::Decision(Decision {

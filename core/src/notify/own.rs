@@ -370,10 +370,25 @@ fn request_mail(email: &mut String, bucket: &str, q: &events::Request) -> (Strin
 /// A new config: which buckets are protected, who may read, who may act. The security team reads
 /// every change of it, as of any policy.
 fn config_change(c: &events::ConfigChange, d: &Value, id: Option<&str>) -> Rendered {
-    let mut email = happened(&format!(
-        "{} pushed a new breakglass config to {}. The functions use it within a minute.",
-        c.by, c.location
-    ));
+    let proposal = c.proposal.as_deref().unwrap_or("?");
+    let what = match (c.state.as_deref(), &c.approved_by) {
+        (Some("proposed"), _) => format!(
+            "{} PROPOSED a new breakglass config for {}. Nothing changes until another operator approves it: breakglass config approve {proposal}",
+            c.by, c.location
+        ),
+        (Some("approved"), Some(approver)) => format!(
+            "{approver} approved the breakglass config that {} proposed ({proposal}); the gate wrote it to {}. The functions use it within a minute.",
+            c.by, c.location
+        ),
+        _ => format!(
+            "{} pushed a new breakglass config to {}. The functions use it within a minute.",
+            c.by, c.location
+        ),
+    };
+    let mut email = happened(&what);
+    if !c.changes.is_empty() {
+        section(&mut email, "In words", &c.changes.join("\n"));
+    }
     section(
         &mut email,
         "Config SHA-256",
@@ -384,9 +399,12 @@ fn config_change(c: &events::ConfigChange, d: &Value, id: Option<&str>) -> Rende
         ),
     );
     section(&mut email, "What changed", if c.diff.is_empty() { "(nothing)" } else { &c.diff });
-    let subject =
-        format!("breakglass config changed ({})", c.after_sha256.get(..12).unwrap_or(&c.after_sha256));
-    let route = Route::control("config", "changed", Severity::Warning, events::CONFIG);
+    let short = c.after_sha256.get(..12).unwrap_or(&c.after_sha256);
+    let (subject, state) = match c.state.as_deref() {
+        Some("proposed") => (format!("breakglass config change PROPOSED ({short}) [{proposal}]"), "proposed"),
+        _ => (format!("breakglass config changed ({short})"), "changed"),
+    };
+    let route = Route::control("config", state, Severity::Warning, events::CONFIG);
     own_message(subject, email, d, route, id)
 }
 

@@ -199,7 +199,7 @@ fn own_facts(event: &OwnEvent) -> Facts {
             ..Facts::default()
         },
         OwnEvent::Config(c) => Facts {
-            action: "pushed".into(),
+            action: c.state.clone().unwrap_or_else(|| "pushed".into()),
             who: by(&c.by),
             why: Some(c.after_sha256.clone()),
             ..Facts::default()
@@ -432,6 +432,11 @@ pub fn record_by(
 
 /// `body` with its id, under its key: the id is the SHA-256 of the record without it, keys sorted
 /// (serde_json's map).
+/// `body` sealed as a record: its id, under its key (a record of no bucket: the gate's config steps).
+pub fn seal_body(body: Body) -> Option<Record> {
+    seal(body)
+}
+
 fn seal(mut body: Body) -> Option<Record> {
     let id = hex(&Sha256::digest(serde_json::to_value(&body).ok()?.to_string().as_bytes()));
     let short = id.get(..16).unwrap_or(&id).to_owned();

@@ -76,7 +76,7 @@ impl World {
             records: &records,
             roles: &self.roles,
         };
-        gate::handle(&g, &url_event(arn, body), at).await
+        gate::handle(&g, None::<&breakglass_core::testing::ConfigObject>, &url_event(arn, body), at).await
     }
 
     fn written(&self) -> usize {
@@ -218,13 +218,24 @@ async fn bad_input_is_a_4xx_with_one_line_and_writes_nothing() {
         records: &records,
         roles: &w.roles,
     };
-    assert_eq!(gate::handle(&g, &json!({"detail": {}}), now()).await.status, 403);
+    assert_eq!(
+        gate::handle(&g, None::<&breakglass_core::testing::ConfigObject>, &json!({"detail": {}}), now())
+            .await
+            .status,
+        403
+    );
     let mut get = url_event(ALICE, &request_body());
     get["requestContext"]["http"]["method"] = json!("GET");
-    assert_eq!(gate::handle(&g, &get, now()).await.status, 405);
+    assert_eq!(
+        gate::handle(&g, None::<&breakglass_core::testing::ConfigObject>, &get, now()).await.status,
+        405
+    );
     let mut encoded = url_event(ALICE, "e30=");
     encoded["isBase64Encoded"] = json!(true);
-    assert_eq!(gate::handle(&g, &encoded, now()).await.status, 400);
+    assert_eq!(
+        gate::handle(&g, None::<&breakglass_core::testing::ConfigObject>, &encoded, now()).await.status,
+        400
+    );
     assert_eq!(w.written(), 0);
 }
 

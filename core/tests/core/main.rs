@@ -11,6 +11,7 @@ mod csv;
 mod discovery;
 mod enforce;
 mod gate;
+mod gate_config;
 mod heartbeat;
 mod layers;
 mod notification_document;

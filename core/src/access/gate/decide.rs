@@ -30,6 +30,8 @@ pub enum Answered {
     Approved(Box<Approved>),
     /// An open or a close: the request event put on the bus.
     Changed(events::Request),
+    /// A config proposed, or approved and written.
+    Proposed(Box<super::config::ConfigProposal>),
 }
 
 impl Answered {
@@ -39,6 +41,7 @@ impl Answered {
             Answered::Denied(d) => serde_json::to_value(d),
             Answered::Approved(a) => serde_json::to_value(a),
             Answered::Changed(r) => serde_json::to_value(r),
+            Answered::Proposed(p) => serde_json::to_value(p),
         };
         // Serialising these plain structs cannot fail.
         v.unwrap_or_default()
@@ -53,7 +56,8 @@ pub struct Gate<'a, S, B, L, R> {
     pub bus: &'a B,
     /// Where the gate writes its records.
     pub trail: &'a Trail<L>,
-    /// The buckets' records read back (signatures checked): where requests are found.
+    /// The buckets' records read back (signatures checked): where requests (and config proposals)
+    /// are found.
     pub records: &'a R,
     /// The operator roles (names) whose sessions may call.
     pub roles: &'a [String],

@@ -4,9 +4,11 @@
 //! writes the policy and puts the event on the bus ([`decide`]). Bad input is a 4xx with one line
 //! and writes nothing; only an AWS failure is a 5xx.
 
+pub mod config;
 pub mod decide;
 pub mod request;
 
+pub use config::ConfigProposal;
 pub use decide::{Answered, Approved, Gate};
 pub use request::{caller, parse_op, Asked, Caller, GateError, Op};
 
@@ -14,7 +16,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::inbound::function_url::{self, UrlError};
-use crate::ports::{AuditLog, BucketRecords, EventBus, PolicyStore};
+use crate::ports::{AuditLog, BucketRecords, ConfigStore, EventBus, PlaceRecords, PolicyStore};
 
 /// The gate's answer: an HTTP status and a JSON body (`{"error": "…"}` when refused).
 #[derive(Debug, Clone, PartialEq)]
@@ -40,13 +42,22 @@ impl From<GateError> for Answer {
     }
 }
 
-/// One call through the function URL, `raw` as Lambda hands it over, at the gate's own `now`.
-pub async fn handle<S: PolicyStore, B: EventBus, L: AuditLog, R: BucketRecords>(
+/// One call through the function URL, `raw` as Lambda hands it over, at the gate's own `now`;
+/// `configs`: the config object (organisation mode).
+pub async fn handle<S, B, L, R, K>(
     gate: &Gate<'_, S, B, L, R>,
+    configs: Option<&K>,
     raw: &Value,
     now: OffsetDateTime,
-) -> Answer {
-    match answer(gate, raw, now).await {
+) -> Answer
+where
+    S: PolicyStore,
+    B: EventBus,
+    L: AuditLog,
+    R: BucketRecords + PlaceRecords,
+    K: ConfigStore,
+{
+    match answer(gate, configs, raw, now).await {
         Ok(done) => Answer { status: 200, body: done.to_json() },
         Err(e) => {
             tracing::warn!(status = e.status(), error = %e, "gate call refused");
@@ -55,11 +66,19 @@ pub async fn handle<S: PolicyStore, B: EventBus, L: AuditLog, R: BucketRecords>(
     }
 }
 
-async fn answer<S: PolicyStore, B: EventBus, L: AuditLog, R: BucketRecords>(
+async fn answer<S, B, L, R, K>(
     gate: &Gate<'_, S, B, L, R>,
+    configs: Option<&K>,
     raw: &Value,
     now: OffsetDateTime,
-) -> Result<Answered, GateError> {
+) -> Result<Answered, GateError>
+where
+    S: PolicyStore,
+    B: EventBus,
+    L: AuditLog,
+    R: BucketRecords + PlaceRecords,
+    K: ConfigStore,
+{
     let call = function_url::parse(raw).map_err(|e| match e {
         UrlError::NotUrlEvent => GateError::Forbidden(e.to_string()),
         e => GateError::BadRequest(e.to_string()),
@@ -75,5 +94,7 @@ async fn answer<S: PolicyStore, B: EventBus, L: AuditLog, R: BucketRecords>(
         Op::Deny { request, reason } => gate.decide(&who, &request, false, reason.as_deref(), now).await,
         Op::Open(asked) => gate.open(&who, &asked, now).await,
         Op::Close { bucket, reason } => gate.close(&who, &bucket, &reason, now).await,
+        Op::Propose { config } => gate.propose(configs, &who, &config, now).await,
+        Op::ApproveConfig { proposal } => gate.approve_config(configs, &who, &proposal, now).await,
     }
 }

@@ -33,6 +33,16 @@ pub enum Op {
         bucket: String,
         reason: String,
     },
+    /// Organisation mode: propose a new config (its TOML text); nothing changes until another
+    /// person approves it.
+    Propose {
+        config: String,
+    },
+    /// Approve a config proposal by its id: the gate writes it.
+    #[serde(rename = "approve-config")]
+    ApproveConfig {
+        proposal: String,
+    },
 }
 
 /// Access asked for: readers left out (or empty) mean every investigator role of the bucket.
@@ -100,7 +110,7 @@ pub fn parse_op(body: &str) -> Result<Op, GateError> {
     let op: Op =
         serde_json::from_str(body).map_err(|e| GateError::BadRequest(format!("invalid request: {e}")))?;
     match &op {
-        Op::Approve { request } | Op::Deny { request, .. }
+        Op::Approve { request } | Op::Deny { request, .. } | Op::ApproveConfig { proposal: request }
             if request.is_empty()
                 || request.len() > MAX_ID
                 || !request.chars().all(|c| c.is_ascii_alphanumeric()) =>

@@ -1,0 +1,147 @@
+//! Config changes through the gate (issue 21, attack 3): one operator proposes, another approves,
+//! and only then does the gate write the object; floors no config may lower; every step recorded.
+
+use super::*;
+use breakglass_core::access::approval::TrailRecords;
+use breakglass_core::access::gate::{self, Answer, Gate};
+use breakglass_core::testing::{ConfigObject, Log};
+use breakglass_core::trail::audit::Trail;
+
+const ALICE: &str = "arn:aws:sts::999900000000:assumed-role/breakglass-operator/alice";
+const BOB: &str = "arn:aws:sts::999900000000:assumed-role/breakglass-operator/bob";
+
+fn org_text() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/organisation.toml")).unwrap()
+}
+
+struct World {
+    config: Config,
+    store: Store,
+    bus: Bus,
+    trail: Trail<Log>,
+    object: ConfigObject,
+    roles: Vec<String>,
+}
+
+impl World {
+    fn new() -> World {
+        let config = Config::from_toml(&org_text()).unwrap();
+        let trail = Trail { log: Log::default(), config: config.audit.clone().unwrap(), config_sha256: None };
+        let object = ConfigObject::default();
+        *object.0.lock().unwrap() = Some((org_text(), 1));
+        World {
+            config,
+            store: Store::default(),
+            bus: Bus::default(),
+            trail,
+            object,
+            roles: vec!["breakglass-operator".into()],
+        }
+    }
+
+    async fn call(&self, arn: &str, body: Value) -> Answer {
+        let records = TrailRecords {
+            reader: &self.trail.log,
+            prefix: self.trail.config.prefix.clone(),
+            organisation: true,
+        };
+        let g = Gate {
+            config: &self.config,
+            store: &self.store,
+            bus: &self.bus,
+            trail: &self.trail,
+            records: &records,
+            roles: &self.roles,
+        };
+        let event = json!({
+            "version": "2.0", "rawPath": "/", "headers": {},
+            "requestContext": {"http": {"method": "POST"}, "authorizer": {"iam": {"userArn": arn}}},
+            "body": body.to_string(), "isBase64Encoded": false
+        });
+        gate::handle(&g, Some(&self.object), &event, now()).await
+    }
+
+    fn live(&self) -> String {
+        self.object.0.lock().unwrap().clone().unwrap().0
+    }
+
+    fn config_records(&self) -> Vec<Value> {
+        let log = self.trail.log.records.lock().unwrap();
+        log.iter()
+            .filter(|(k, _)| k.contains("/_config/"))
+            .map(|(_, v)| serde_json::from_str(v).unwrap())
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn one_proposes_another_approves_and_only_then_the_gate_writes_the_config() {
+    let w = World::new();
+    let next = org_text().replace("max_open_duration = \"12h\"", "max_open_duration = \"6h\"");
+    let a = w.call(ALICE, json!({"op": "propose", "config": next})).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let id = a.body["id"].as_str().unwrap().to_owned();
+    assert!(a.body["changes"].to_string().contains("6h"), "{}", a.body);
+    // Proposed: recorded by the gate and mailed, the object untouched.
+    assert_eq!(w.live(), org_text());
+    let recs = w.config_records();
+    assert_eq!(
+        (recs.len(), recs[0]["action"].as_str(), recs[0]["writer"].as_str()),
+        (1, Some("proposed"), Some("gate"))
+    );
+    let events = w.bus.events();
+    assert!(
+        matches!(&events[0], breakglass_core::events::OwnEvent::Config(c) if c.state.as_deref() == Some("proposed"))
+    );
+
+    // Alice approving her own proposal: refused, nothing written.
+    let a = w.call(ALICE, json!({"op": "approve-config", "proposal": id})).await;
+    assert_eq!(a.status, 403, "{}", a.body);
+    assert_eq!(w.live(), org_text());
+
+    // Bob approves: recorded, then written, then mailed.
+    let a = w.call(BOB, json!({"op": "approve-config", "proposal": id})).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(w.live(), next);
+    assert_eq!(w.config_records().len(), 2);
+    assert!(matches!(w.bus.events().last(), Some(breakglass_core::events::OwnEvent::Config(c))
+        if c.approved_by.as_deref() == Some(BOB)));
+    // Once only.
+    let a = w.call(BOB, json!({"op": "approve-config", "proposal": id})).await;
+    assert_eq!(a.status, 409, "{}", a.body);
+}
+
+#[tokio::test]
+async fn floors_no_config_may_lower_and_a_stale_proposal_are_refused_with_nothing_written() {
+    let w = World::new();
+    let bad = [
+        (org_text().replace("retention_days = 400", "retention_days = 1"), "floor"),
+        (
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/breakglass.toml"))
+                .unwrap(),
+            "organisation mode",
+        ),
+        (org_text().replace("o-exampleorg1", "o-otherorg123"), "must name organisation"),
+        ("not toml [".to_owned(), "invalid config"),
+    ];
+    for (text, why) in bad {
+        let a = w.call(ALICE, json!({"op": "propose", "config": text})).await;
+        assert!((400..500).contains(&a.status), "{why}: {} {}", a.status, a.body);
+        let e = a.body["error"].as_str().unwrap();
+        assert!(e.contains(why) && !e.contains('\n'), "{why}: {e}");
+    }
+    assert!(w.config_records().is_empty());
+    // The same text again: nothing to propose.
+    assert_eq!(w.call(ALICE, json!({"op": "propose", "config": org_text()})).await.status, 409);
+
+    // Proposed against one object; the object changed meanwhile: the approval is refused.
+    let next = org_text().replace("max_open_duration = \"12h\"", "max_open_duration = \"6h\"");
+    let a = w.call(ALICE, json!({"op": "propose", "config": next})).await;
+    let id = a.body["id"].as_str().unwrap().to_owned();
+    *w.object.0.lock().unwrap() = Some((org_text() + "\n# changed\n", 7));
+    let a = w.call(BOB, json!({"op": "approve-config", "proposal": id})).await;
+    assert_eq!(a.status, 409, "{}", a.body);
+    assert!(w.live().ends_with("# changed\n"));
+    // An unknown proposal, and a config change in single-account mode (no object): 404, 409.
+    assert_eq!(w.call(BOB, json!({"op": "approve-config", "proposal": "ffffffffffff"})).await.status, 404);
+}
