@@ -1,23 +1,24 @@
-//! `breakglass config push`: the only way a config reaches the functions in organisation mode.
-//! Every check runs before anything is written; the push itself is announced on the bus, so the
-//! security team gets the difference by mail and the audit trail keeps it.
+//! `breakglass config push | approve`: the only way a config reaches the functions in organisation
+//! mode. `push` runs every check, shows the difference and proposes the config through the gate,
+//! which records it and mails the security team the change in words; `approve`, by another
+//! operator, has the gate write it. Nothing changes on any error.
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
-use breakglass_aws::{organisation_members, Clients, ConfigObject, EventBridgeBus};
+use breakglass_aws::{organisation_members, Clients, ConfigObject};
 use breakglass_core::access::config_push::{check_members, line_diff, summary};
-use breakglass_core::events::{ConfigChange, OwnEvent};
+use breakglass_core::access::gate::{ConfigProposal, Op};
+use breakglass_core::command::command_line;
 use breakglass_core::organisation::render;
-use breakglass_core::ports::EventBus;
 use breakglass_core::runtime::{parse_s3_url, LoadedConfig};
 use canonical_policies::Quoted;
 use serde::Serialize;
 
-use crate::aws_cmd::{requester, runtime};
+use crate::aws_cmd::{print_json, runtime};
 use crate::exit::Exit;
 use crate::input::{read_input, CliError};
-use crate::{CompactArgs, PushArgs};
+use crate::{CompactArgs, ConfigApproveArgs, PushArgs};
 
 /// CloudFormation's limit for one parameter value: the compact config must fit it.
 pub(crate) const PARAMETER_LIMIT: usize = 4096;
@@ -84,6 +85,7 @@ pub fn push(a: &PushArgs) -> Result<ExitCode, CliError> {
         };
         let mut out = PushOutput {
             outcome: "unchanged",
+            proposal: None,
             location: a.to.clone(),
             sha256: loaded.sha256.clone(),
             before_sha256: before_sha256.clone(),
@@ -118,35 +120,50 @@ pub fn push(a: &PushArgs) -> Result<ExitCode, CliError> {
             // Declined by the operator: nothing for a script to retry.
             return Ok(Exit::Refused.into());
         }
-        let by = requester(&clients).await?;
-        object
-            .put(&text, live.as_ref().and_then(|(_, etag)| etag.as_deref()))
-            .await
-            .map_err(|e| CliError::Aws(format!("{}: {e}", a.to)))?;
-        let event = OwnEvent::Config(ConfigChange {
-            schema: "breakglass.config/1".into(),
-            location: a.to.clone(),
-            by,
-            before_sha256: before_sha256.clone(),
-            after_sha256: loaded.sha256.clone(),
-            diff,
-            time: breakglass_core::time::format_time(time::OffsetDateTime::now_utc()),
-        });
-        let bus = EventBridgeBus::new(clients.eventbridge.clone(), a.event_bus.clone());
-        // Uploaded but not announced is still an error: the security team must hear of it.
-        bus.put(&event.to_bus()).await.map_err(|e| {
-            CliError::Aws(format!("uploaded, but the config-change event was not published ({e}); tell the security team"))
-        })?;
-        out.outcome = "pushed";
+        // The gate records the proposal and tells the security team; another operator approves it.
+        let gate = crate::gate_cmd::connect_to(&a.aws, a.gate_url.as_deref()).await?;
+        let (proposal, _) =
+            crate::gate_cmd::ask::<ConfigProposal>(&gate, &Op::Propose { config: text.clone() }).await?;
+        out.outcome = "proposed";
+        out.proposal = Some(proposal.id.clone());
         out.print(
             a.json,
             &format!(
-                "pushed {} (sha256 {}, before {}); the functions use it within a minute",
-                a.to,
+                "proposed {} (sha256 {}): proposal {}\n  another operator approves it: {}\n  it expires at {}",
+                proposal.location,
                 loaded.sha256,
-                before_sha256.as_deref().unwrap_or("none")
+                proposal.id,
+                command_line(&["config", "approve", &proposal.id], Some(&path), &[]),
+                proposal.expires_at
             ),
         );
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+pub fn approve(a: &ConfigApproveArgs) -> Result<ExitCode, CliError> {
+    if a.id.is_empty() || a.id.len() > 64 || !a.id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(CliError::Input(format!(
+            "invalid proposal id {}: expected what `breakglass config push` printed",
+            Quoted(&a.id)
+        )));
+    }
+    runtime()?.block_on(async {
+        let gate = crate::gate_cmd::connect_to(&a.aws, a.gate.gate_url.as_deref()).await?;
+        let op = Op::ApproveConfig { proposal: a.id.clone() };
+        let (p, json) = crate::gate_cmd::ask::<ConfigProposal>(&gate, &op).await?;
+        if a.gate.json {
+            print_json(&json);
+        } else {
+            println!(
+                "approved proposal {} of {}: the gate wrote {} (sha256 {})",
+                p.id, p.by, p.location, p.sha256
+            );
+            for line in &p.changes {
+                println!("  {line}");
+            }
+            println!("  the functions use it within a minute");
+        }
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -154,8 +171,11 @@ pub fn push(a: &PushArgs) -> Result<ExitCode, CliError> {
 /// `config push --json`: what happened, and the difference from the live config.
 #[derive(Debug, Serialize)]
 struct PushOutput {
-    /// `pushed`, `unchanged`, `dry-run` or `declined`.
+    /// `proposed`, `unchanged`, `dry-run` or `declined`.
     outcome: &'static str,
+    /// The proposal's id (`proposed`): another operator approves it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    proposal: Option<String>,
     location: String,
     sha256: String,
     before_sha256: Option<String>,

@@ -20,7 +20,12 @@ use crate::{AwsArgs, CloseArgs, DecideArgs, GateArgs, OpenArgs};
 
 /// The gate client of `gate` with the operator's credentials.
 async fn connect(aws: &AwsArgs, gate: &GateArgs) -> Result<GateClient, CliError> {
-    let url = gate.gate_url.as_deref().ok_or_else(|| {
+    connect_to(aws, gate.gate_url.as_deref()).await
+}
+
+/// The gate at `url` (`--gate-url` or `BREAKGLASS_GATE_URL`) with the operator's credentials.
+pub(crate) async fn connect_to(aws: &AwsArgs, url: Option<&str>) -> Result<GateClient, CliError> {
+    let url = url.ok_or_else(|| {
         CliError::Input(
             "no gate: set BREAKGLASS_GATE_URL (or --gate-url) to the stack's output `GateUrl`".into(),
         )
@@ -32,7 +37,7 @@ async fn connect(aws: &AwsArgs, gate: &GateArgs) -> Result<GateClient, CliError>
 
 /// The gate's answer to `op` as `T`; a refusal as the error of its kind (4xx: not worth retrying
 /// unchanged; 5xx, a timeout: worth retrying, after `history` shows what was done).
-async fn ask<T: DeserializeOwned>(gate: &GateClient, op: &Op) -> Result<(T, Value), CliError> {
+pub(crate) async fn ask<T: DeserializeOwned>(gate: &GateClient, op: &Op) -> Result<(T, Value), CliError> {
     let body = serde_json::to_value(op).map_err(|e| CliError::Input(e.to_string()))?;
     let GateAnswer { status, body } = gate.call(&body).await.map_err(|e| CliError::port("the gate", &e))?;
     // The gate's own refusals carry `error`; Lambda's (no grant, a bad signature) `Message`.

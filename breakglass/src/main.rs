@@ -71,9 +71,12 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Check a config (parse, render every template, organisation membership), show how it differs
-    /// from the live one (lines and words), ask, upload it and tell the security team. Nothing is
-    /// uploaded on any error.
+    /// from the live one (lines and words), ask, and propose it through the gate: the security team
+    /// is told, and nothing changes until another operator approves it (`config approve`).
     Push(PushArgs),
+    /// Approve another operator's config proposal by its id: the gate writes it, the functions use
+    /// it within a minute.
+    Approve(ConfigApproveArgs),
     /// Print the config without comments, blank lines and indentation: the same config, small
     /// enough for the stack's `BreakglassConfig` parameter (single-account mode; 4,096 bytes).
     Compact(CompactArgs),
@@ -105,18 +108,28 @@ struct PushArgs {
     /// Where the functions read it: `s3://bucket/key` (the stack's `BREAKGLASS_CONFIG_S3`).
     #[arg(long, value_name = "S3_URL")]
     to: String,
-    /// EventBridge bus for the config-change event (mailed to the security team).
-    #[arg(long, default_value = "breakglass")]
-    event_bus: String,
-    /// Push without asking (needed when standard input is not a terminal).
+    /// The gate's function URL (the stack's output `GateUrl`), which takes the proposal.
+    #[arg(long, env = "BREAKGLASS_GATE_URL", value_name = "URL")]
+    gate_url: Option<String>,
+    /// Propose without asking (needed when standard input is not a terminal).
     #[arg(long)]
     yes: bool,
-    /// Check and show the difference from the live config; upload nothing.
+    /// Check and show the difference from the live config; propose nothing.
     #[arg(long)]
     dry_run: bool,
     /// Machine-readable output: the outcome, the hashes and the difference.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, Args)]
+struct ConfigApproveArgs {
+    #[command(flatten)]
+    aws: AwsArgs,
+    /// The proposal's id, as `config push` printed it and the mail names it.
+    id: String,
+    #[command(flatten)]
+    gate: GateArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -469,6 +482,7 @@ fn main() -> ExitCode {
         Command::Org(OrgCommand::RenderPolicies(a)) => org_cmd::render_policies(&a),
         Command::Org(OrgCommand::RenderProducts(a)) => org_cmd::render_products(&a),
         Command::Config(ConfigCommand::Push(a)) => config_cmd::push(&a),
+        Command::Config(ConfigCommand::Approve(a)) => config_cmd::approve(&a),
         Command::Config(ConfigCommand::Compact(a)) => config_cmd::compact(&a),
         Command::Config(ConfigCommand::Validate(a)) => validate_cmd::validate(&a),
     };

@@ -671,9 +671,7 @@ fn the_administrative_stack_reaches_buckets_only_through_member_roles() {
 fn the_central_bus_admits_only_forwarded_aws_events_from_the_organisation() {
     let t = admin();
     let mut statements = Vec::new();
-    for logical in
-        ["EventBusPolicy", "OrganisationForwarding", "ForwardedSourcesOnly", "OperatorAnnouncesConfigOnly"]
-    {
+    for logical in ["EventBusPolicy", "OrganisationForwarding", "ForwardedSourcesOnly"] {
         let mut s = t.resolve(&t.resources()[logical]["Properties"]["Statement"]);
         s["Sid"] = json!(logical);
         statements.push(s);
@@ -710,8 +708,8 @@ fn the_central_bus_admits_only_forwarded_aws_events_from_the_organisation() {
         put(&format!("arn:aws:iam::{ADMIN}:role/breakglass-enforcer"), ORG, "breakglass"),
         Decision::ExplicitDeny
     );
-    // The operators announce a config push and nothing else: never a request or a decision (issue
-    // 21), by the bus policy, the bypass SCP and their own identity policy alike.
+    // The operators put no event at all (issue 21): a request, a decision, a config change is the
+    // gate's to announce after its record; by the bus policy, the bypass SCP and their own policy.
     let operator = format!("arn:aws:iam::{ADMIN}:role/breakglass-operator");
     let bypass = super::template::scp("deny-breakglass-bypass.json");
     let (_, _, identity, _) =
@@ -728,22 +726,19 @@ fn the_central_bus_admits_only_forwarded_aws_events_from_the_organisation() {
         .with("events:detail-type", detail_type);
         explain(policy, &req).decision
     };
-    let config = breakglass_core::events::CONFIG;
-    assert_ne!(kind(&policy, config), Decision::ExplicitDeny);
-    assert_ne!(kind(&bypass, config), Decision::ExplicitDeny);
-    assert_eq!(kind(&identity, config), Decision::Allow);
-    use breakglass_core::events::{ACCESS_REQUEST, DECISION, REMEDIATION, REQUEST};
-    for forged in [DECISION, ACCESS_REQUEST, REQUEST, REMEDIATION] {
+    use breakglass_core::events::{ACCESS_REQUEST, CONFIG, DECISION, REMEDIATION, REQUEST};
+    for forged in [CONFIG, DECISION, ACCESS_REQUEST, REQUEST, REMEDIATION] {
         assert_eq!(kind(&policy, forged), Decision::ExplicitDeny, "{forged}");
         assert_eq!(kind(&bypass, forged), Decision::ExplicitDeny, "{forged}");
         assert_eq!(kind(&identity, forged), Decision::ImplicitDeny, "{forged}");
     }
 }
 
-/// The config object: the functions read it, only the operators' `config push` (and the deployment)
-/// change it, whatever else IAM in the administrative account allows.
+/// The config object: the functions and the operators read it; only the gate, once one operator
+/// proposed a change and another approved it (and the deployment, for the first one), writes it,
+/// whatever else IAM in the administrative account allows.
 #[test]
-fn only_operators_change_the_config_object() {
+fn only_the_gate_changes_the_config_object() {
     let t = admin();
     assert!(t.exists("ConfigBucket") && t.exists("ConfigBucketPolicy"));
     let object = format!("arn:aws:s3:::breakglass-config-{ADMIN}-eu-central-1/breakglass.toml");
@@ -758,8 +753,16 @@ fn only_operators_change_the_config_object() {
             "{name}"
         );
     }
+    // The operators read it (to show the change they propose) and write it never; the gate writes
+    // it once two people agreed (issue 21, attack 3).
     let (_, _, operator, _) = role("breakglass-operator");
-    assert_eq!(as_admin_role(operator, "breakglass-operator", "s3:PutObject", &object, ORG), Decision::Allow);
+    assert_eq!(as_admin_role(operator, "breakglass-operator", "s3:GetObject", &object, ORG), Decision::Allow);
+    assert_eq!(
+        as_admin_role(operator, "breakglass-operator", "s3:PutObject", &object, ORG),
+        Decision::ImplicitDeny
+    );
+    let (_, _, gate, _) = role("breakglass-gate");
+    assert_eq!(as_admin_role(gate, "breakglass-gate", "s3:PutObject", &object, ORG), Decision::Allow);
     // Every Organizations call that `config push` makes (aws/src/config_source.rs).
     for action in [
         "organizations:DescribeOrganization",
@@ -786,7 +789,9 @@ fn only_operators_change_the_config_object() {
     let write = |who: &str| put(who, &object);
     assert_eq!(write(&format!("arn:aws:iam::{ADMIN}:role/Admin")), Decision::ExplicitDeny);
     assert_eq!(write(&format!("arn:aws:iam::{ADMIN}:role/breakglass-enforcer")), Decision::ExplicitDeny);
-    assert_ne!(write(&format!("arn:aws:iam::{ADMIN}:role/breakglass-operator")), Decision::ExplicitDeny);
+    assert_eq!(write(&format!("arn:aws:iam::{ADMIN}:role/breakglass-operator")), Decision::ExplicitDeny);
+    assert_ne!(write(&format!("arn:aws:iam::{ADMIN}:role/breakglass-gate")), Decision::ExplicitDeny);
+    assert_ne!(write(&format!("arn:aws:iam::{ADMIN}:role/breakglass-deployment")), Decision::ExplicitDeny);
 
     // The registry of discovered buckets beside it: written by the enforcer's discovery alone.
     let registry = object.replace("breakglass.toml", "registry.json");

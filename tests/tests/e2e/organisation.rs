@@ -330,9 +330,11 @@ async fn the_config_object_is_reread_and_a_broken_one_changes_nothing() {
     }
 }
 
-/// `breakglass config push`: the organisation's accounts checked with AWS Organizations, the
-/// difference shown, the object written, the security team told; a config naming an account outside
-/// the organisation, or another organisation, is refused with one line and nothing is uploaded.
+/// `breakglass config push` and `config approve`: the organisation's accounts checked with AWS
+/// Organizations, the difference shown, the change proposed through the gate and the security team
+/// told, the object written by the gate only once another person approved it; a config naming an
+/// account outside the organisation, or another organisation, is refused with one line and nothing
+/// is proposed (issue 21, attack 3).
 #[tokio::test(flavor = "current_thread")]
 async fn config_push_checks_the_organisation_and_tells_the_security_team() {
     let Some(moto) = Moto::start() else { return };
@@ -381,19 +383,6 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
     let dir = std::env::temp_dir().join(format!("breakglass-push-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let to = format!("s3://{config_bucket}/breakglass.toml");
-    let push_with = |name: &str, body: &str, flags: &[&str]| {
-        let path = dir.join(name);
-        std::fs::write(&path, body).unwrap();
-        let out = std::process::Command::new(e2e::binary("breakglass"))
-            .args(["config", "push", "--config", &path.display().to_string(), "--to", &to])
-            .args(flags)
-            .env_clear()
-            .envs(env.iter().cloned())
-            .output()
-            .unwrap();
-        e2e::outcome(&out)
-    };
-    let push = |name: &str, body: &str| push_with(name, body, &["--yes"]);
     let live = || async {
         match admin.s3.get_object().bucket(&config_bucket).key("breakglass.toml").send().await {
             Ok(o) => Some(String::from_utf8(o.body.collect().await.unwrap().into_bytes().to_vec()).unwrap()),
@@ -401,14 +390,71 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
         }
     };
 
-    // The first push: every line is new; uploaded; one event for the security team's mail.
-    let (code, stdout, stderr) = push("first.toml", &text);
+    // The first config is the deployment's to write (the gate reads the config in force).
+    admin
+        .s3
+        .put_object()
+        .bucket(&config_bucket)
+        .key("breakglass.toml")
+        .body(text.clone().into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    // The gate, as its role of the administrative account, on the config object.
+    let mut gate_env = as_admin_role(&stack, &moto.endpoint, "breakglass-gate").await;
+    gate_env.retain(|(k, _)| k != "BREAKGLASS_CONFIG");
+    gate_env.push(("BREAKGLASS_CONFIG_S3".into(), to.clone()));
+    gate_env.push(("BREAKGLASS_GATE_ROLES".into(), "breakglass-operator".into()));
+    let gate = e2e::GateUrl::start(&moto.endpoint, Function::spawn("gate", &gate_env), None);
+    let env: Vec<(String, String)> = env.iter().cloned().chain([gate.env()]).collect();
+    let mut bob = role_env(
+        &moto.endpoint,
+        &format!("arn:aws:iam::{ADMIN}:role/breakglass-operator"),
+        "bob@example.com",
+    )
+    .await;
+    bob.push(gate.env());
+    let cli = |who: &[(String, String)], args: &[&str]| {
+        let out = std::process::Command::new(e2e::binary("breakglass"))
+            .args(args)
+            .env_clear()
+            .envs(who.iter().cloned())
+            .output()
+            .unwrap();
+        e2e::outcome(&out)
+    };
+    let push_with = |name: &str, body: &str, flags: &[&str]| {
+        let path = dir.join(name);
+        std::fs::write(&path, body).unwrap();
+        let path = path.display().to_string();
+        cli(&env, &[&["config", "push", "--config", path.as_str(), "--to", to.as_str()][..], flags].concat())
+    };
+    let push = |name: &str, body: &str| push_with(name, body, &["--yes"]);
+    // `config push` proposes; Bob approves what it printed.
+    let approve = |stdout: &str| {
+        let id = stdout.split("proposal ").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+        let path = dir.join("approve.toml");
+        std::fs::write(&path, &text).unwrap();
+        cli(&bob, &["config", "approve", id.as_str(), "--config", &path.display().to_string()])
+    };
+
+    // A change: proposed by Alice (nothing written, the security team told, with the change in
+    // words), approved by Bob (the gate writes it and tells them again).
+    let first = text.replace("max_open_duration = \"12h\"", "max_open_duration = \"10h\"");
+    assert_ne!(first, text);
+    let (code, stdout, stderr) = push("first.toml", &first);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("+ [organisation]") && stdout.contains("pushed s3://"), "{stdout}");
-    assert_eq!(live().await.as_deref(), Some(text.as_str()));
+    assert!(
+        stdout.contains("+ max_open_duration = \"10h\"") && stdout.contains("proposed s3://"),
+        "{stdout}"
+    );
+    assert_eq!(live().await.as_deref(), Some(text.as_str()), "a proposal writes nothing");
     let own = stack.drain(&stack.own_events).await;
     assert_eq!(own.len(), 1, "{own:?}");
-    assert_eq!(own[0]["detail-type"], "breakglass config");
+    assert_eq!(
+        (own[0]["detail-type"].as_str(), own[0]["detail"]["state"].as_str()),
+        (Some("breakglass config"), Some("proposed"))
+    );
     assert_eq!(
         own[0]["detail"]["by"],
         json!(format!("arn:aws:sts::{ADMIN}:assumed-role/breakglass-operator/alice@example.com"))
@@ -418,11 +464,37 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
     notifier.invoke(&own[0]).unwrap();
     let mails = stack.deliveries(&stack.security).await;
     assert_eq!(mails.len(), 1, "{mails:?}");
-    assert!(mails[0].1["subject"].as_str().unwrap().contains("breakglass config changed"), "{mails:?}");
-    assert!(mails[0].1["text"].as_str().unwrap().contains("alice@example.com"), "{mails:?}");
+    assert!(
+        mails[0].1["subject"].as_str().unwrap().contains("breakglass config change PROPOSED"),
+        "{mails:?}"
+    );
+    assert!(
+        mails[0].1["text"].as_str().unwrap().contains("max_open_duration (12h to 10h) changed"),
+        "{mails:?}"
+    );
     assert!(stack.deliveries(&stack.stakeholders).await.is_empty(), "a config change is the security team's");
-    let records = stack.audit_records("_control").await;
-    assert!(records.iter().any(|(_, r)| r["kind"] == "config"), "{records:?}");
+    // Alice cannot approve her own proposal.
+    let id = stdout.split("proposal ").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    let (code, _, stderr) = cli(
+        &env,
+        &["config", "approve", id.as_str(), "--config", &dir.join("first.toml").display().to_string()],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("another person"), "{stderr}");
+    let (code, stdout, stderr) = approve(&stdout);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("approved proposal "), "{stdout}");
+    assert_eq!(live().await.as_deref(), Some(first.as_str()));
+    let own = stack.drain(&stack.own_events).await;
+    assert_eq!(own.len(), 1, "{own:?}");
+    notifier.invoke(&own[0]).unwrap();
+    let mails = stack.deliveries(&stack.security).await;
+    assert!(mails[0].1["subject"].as_str().unwrap().contains("breakglass config changed"), "{mails:?}");
+    assert!(mails[0].1["text"].as_str().unwrap().contains("bob@example.com approved"), "{mails:?}");
+    let records = stack.audit_records("_config").await;
+    let steps: Vec<&str> = records.iter().filter_map(|(_, r)| r["action"].as_str()).collect();
+    assert_eq!(steps, ["proposed", "approved"], "{records:?}");
+    let text = first;
 
     // The same again: nothing to do.
     let (code, stdout, _) = push("same.toml", &text);
@@ -452,6 +524,7 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
     let (code, stdout, stderr) = push("shorter.toml", &longer);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.starts_with("- max_open_duration = \"4h\"\n+ max_open_duration = \"2h\"\n"), "{stdout}");
+    assert_eq!(approve(&stdout).0, 0);
 
     // An account outside the organisation, another organisation, a policy over its limit: refused
     // with one line naming the culprit, nothing uploaded, nothing announced.
@@ -475,7 +548,11 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
         assert!(stderr.contains(culprit), "{name}: {stderr}");
         assert_eq!(live().await.as_deref(), Some(longer.as_str()), "{name}: nothing uploaded");
     }
-    assert_eq!(stack.drain(&stack.own_events).await.len(), 1, "only the good change was announced");
+    assert_eq!(
+        stack.drain(&stack.own_events).await.len(),
+        2,
+        "only the good change was proposed and approved"
+    );
 
     // Accounts selected by OU: the Ireland account is no longer listed by ID, only its OU is; the
     // push checks that the account is in it, and refuses once it has been moved out.
@@ -496,6 +573,7 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
     let (code, stdout, stderr) = push("by-ou.toml", &by_ou);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains(&format!("+ id = \"{ou}\"")), "{stdout}");
+    assert_eq!(approve(&stdout).0, 0);
     move_to(ou.clone(), root.clone()).await.unwrap();
     let later = by_ou.replace("max_open_duration = \"2h\"", "max_open_duration = \"3h\"");
     let (code, _, stderr) = push("moved-out.toml", &later);
