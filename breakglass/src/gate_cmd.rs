@@ -116,23 +116,25 @@ pub fn open(a: &OpenArgs) -> Result<ExitCode, CliError> {
             change_command("request", a)
         )));
     }
-    let op = Op::Open(asked(a)?);
-    runtime()?.block_on(async {
-        let gate = connect(&a.change.aws, &a.gate).await?;
-        let (done, json) = ask::<Request>(&gate, &op).await?;
-        report(&done, &json, a.gate.json);
-        Ok(ExitCode::SUCCESS)
-    })
+    change(&a.change.aws, &a.gate, &Op::Open(asked(a)?))
 }
 
 pub fn close(a: &CloseArgs) -> Result<ExitCode, CliError> {
     let config = load_config(&a.change.aws.config)?;
     bucket(&config, &a.change.bucket, a.change.account.as_deref())?;
-    let op = Op::Close { bucket: a.change.bucket.clone(), reason: a.change.reason.clone() };
+    change(
+        &a.change.aws,
+        &a.gate,
+        &Op::Close { bucket: a.change.bucket.clone(), reason: a.change.reason.clone() },
+    )
+}
+
+/// An open or a close through the gate, and what is in force afterwards.
+fn change(aws: &AwsArgs, gate: &GateArgs, op: &Op) -> Result<ExitCode, CliError> {
     runtime()?.block_on(async {
-        let gate = connect(&a.change.aws, &a.gate).await?;
-        let (done, json) = ask::<Request>(&gate, &op).await?;
-        report(&done, &json, a.gate.json);
+        let client = connect(aws, gate).await?;
+        let (done, json) = ask::<Request>(&client, op).await?;
+        report(&done, &json, gate.json);
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -69,6 +69,15 @@ fn floors(now_in_force: &Config, next: &Config) -> Result<(), GateError> {
     Ok(())
 }
 
+/// The config object, which only organisation mode has (a single-account config is a stack parameter).
+fn organisation_mode<K>(store: Option<&K>) -> Result<&K, GateError> {
+    store.ok_or_else(|| {
+        GateError::Conflict(
+            "config changes through the gate are for organisation mode; a single-account config is a stack parameter".into(),
+        )
+    })
+}
+
 fn aws(what: &str, e: &crate::ports::PortError) -> GateError {
     GateError::Aws(format!("{what}: {e}"))
 }
@@ -133,9 +142,7 @@ where
         text: &str,
         now: OffsetDateTime,
     ) -> Result<Answered, GateError> {
-        let store = store.ok_or_else(|| {
-            GateError::Conflict("config changes through the gate are for organisation mode; a single-account config is a stack parameter".into())
-        })?;
+        let store = organisation_mode(store)?;
         let next =
             Config::from_toml(text).map_err(|e| GateError::BadRequest(format!("invalid config: {e}")))?;
         floors(self.config, &next)?;
@@ -183,9 +190,7 @@ where
         id: &str,
         now: OffsetDateTime,
     ) -> Result<Answered, GateError> {
-        let store = store.ok_or_else(|| {
-            GateError::Conflict("config changes through the gate are for organisation mode".into())
-        })?;
+        let store = organisation_mode(store)?;
         let since = now - PROPOSAL_EXPIRY - Duration::days(1);
         let records =
             self.records.place_records(PROPOSALS, since).await.map_err(|e| aws("the audit trail", &e))?;

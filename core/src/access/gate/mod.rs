@@ -57,44 +57,31 @@ where
     R: BucketRecords + PlaceRecords,
     K: ConfigStore,
 {
-    match answer(gate, configs, raw, now).await {
+    let answer = async {
+        let call = function_url::parse(raw).map_err(|e| match e {
+            UrlError::NotUrlEvent => GateError::Forbidden(e.to_string()),
+            e => GateError::BadRequest(e.to_string()),
+        })?;
+        let who = caller(&call.caller, gate.roles)?;
+        if call.method != "POST" {
+            return Err(GateError::Method);
+        }
+        tracing::info!(caller = who.arn.as_str(), "gate call");
+        match parse_op(&call.body)? {
+            Op::Request(asked) => gate.request(&who, &asked, now).await,
+            Op::Approve { request } => gate.decide(&who, &request, true, None, now).await,
+            Op::Deny { request, reason } => gate.decide(&who, &request, false, reason.as_deref(), now).await,
+            Op::Open(asked) => gate.open(&who, &asked, now).await,
+            Op::Close { bucket, reason } => gate.close(&who, &bucket, &reason, now).await,
+            Op::Propose { config } => gate.propose(configs, &who, &config, now).await,
+            Op::ApproveConfig { proposal } => gate.approve_config(configs, &who, &proposal, now).await,
+        }
+    };
+    match answer.await {
         Ok(done) => Answer { status: 200, body: done.to_json() },
         Err(e) => {
             tracing::warn!(status = e.status(), error = %e, "gate call refused");
             e.into()
         }
-    }
-}
-
-async fn answer<S, B, L, R, K>(
-    gate: &Gate<'_, S, B, L, R>,
-    configs: Option<&K>,
-    raw: &Value,
-    now: OffsetDateTime,
-) -> Result<Answered, GateError>
-where
-    S: PolicyStore,
-    B: EventBus,
-    L: AuditLog,
-    R: BucketRecords + PlaceRecords,
-    K: ConfigStore,
-{
-    let call = function_url::parse(raw).map_err(|e| match e {
-        UrlError::NotUrlEvent => GateError::Forbidden(e.to_string()),
-        e => GateError::BadRequest(e.to_string()),
-    })?;
-    let who = caller(&call.caller, gate.roles)?;
-    if call.method != "POST" {
-        return Err(GateError::Method);
-    }
-    tracing::info!(caller = who.arn.as_str(), "gate call");
-    match parse_op(&call.body)? {
-        Op::Request(asked) => gate.request(&who, &asked, now).await,
-        Op::Approve { request } => gate.decide(&who, &request, true, None, now).await,
-        Op::Deny { request, reason } => gate.decide(&who, &request, false, reason.as_deref(), now).await,
-        Op::Open(asked) => gate.open(&who, &asked, now).await,
-        Op::Close { bucket, reason } => gate.close(&who, &bucket, &reason, now).await,
-        Op::Propose { config } => gate.propose(configs, &who, &config, now).await,
-        Op::ApproveConfig { proposal } => gate.approve_config(configs, &who, &proposal, now).await,
     }
 }
