@@ -4,11 +4,11 @@
 //! security team with the change in words. Some floors no config may lower, however many approve.
 
 use breakglass_config::Config;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
-use super::decide::{Answered, Gate};
+use super::answer::{Answered, ConfigProposal, Gate};
 use super::request::{Caller, GateError};
 use crate::access::approval::same_person;
 use crate::access::config_push::{line_diff, summary};
@@ -22,25 +22,6 @@ pub const PROPOSALS: &str = "_config";
 pub const PROPOSAL_EXPIRY: Duration = Duration::hours(24);
 /// No config may let logs expire sooner than this (`retention_days`), whoever approves it.
 pub const RETENTION_FLOOR_DAYS: u32 = 30;
-
-/// A proposed config, as the gate records it (`detail` of its record) and answers it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConfigProposal {
-    pub id: String,
-    /// `s3://bucket/key` of the object it would replace.
-    pub location: String,
-    pub by: String,
-    /// SHA-256 of the object it was proposed against (none: no object yet): approved only while
-    /// the object is still that one.
-    pub base_sha256: Option<String>,
-    pub sha256: String,
-    /// The change in words, and the line diff (clipped).
-    pub changes: Vec<String>,
-    pub diff: String,
-    pub text: String,
-    pub time: String,
-    pub expires_at: String,
-}
 
 fn sha256(text: &str) -> String {
     hex(&Sha256::digest(text.as_bytes()))

@@ -5,63 +5,15 @@
 use std::collections::BTreeSet;
 
 use breakglass_config::{BucketConfig, Config};
-use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
+use super::answer::{Answered, Approved, Gate};
 use super::request::{Asked, Caller, GateError};
 use crate::access::approval::{self, from_gate_records, Refusal};
 use crate::access::operate::{self, grant_of, OpenRequest, OperateError};
-use crate::events::{self, AccessRequest, Decision, OwnEvent};
+use crate::events::{AccessRequest, Decision, OwnEvent};
 use crate::ports::{AuditLog, BucketRecords, EventBus, PolicyStore, PortError};
-use crate::trail::audit::{gate_record, Trail};
-
-/// An approval done: the decision recorded, and the bucket opened as it says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Approved {
-    pub decision: Decision,
-    pub opened: events::Request,
-}
-
-/// What the gate answers an operation with (status 200), in the types the CLI reads it back as.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Answered {
-    Requested(AccessRequest),
-    Denied(Decision),
-    Approved(Box<Approved>),
-    /// An open or a close: the request event put on the bus.
-    Changed(events::Request),
-    /// A config proposed, or approved and written.
-    Proposed(Box<super::config::ConfigProposal>),
-}
-
-impl Answered {
-    pub fn to_json(&self) -> serde_json::Value {
-        let v = match self {
-            Answered::Requested(q) => serde_json::to_value(q),
-            Answered::Denied(d) => serde_json::to_value(d),
-            Answered::Approved(a) => serde_json::to_value(a),
-            Answered::Changed(r) => serde_json::to_value(r),
-            Answered::Proposed(p) => serde_json::to_value(p),
-        };
-        // Serialising these plain structs cannot fail.
-        v.unwrap_or_default()
-    }
-}
-
-/// The gate's ports and the config in force.
-#[derive(Debug)]
-pub struct Gate<'a, S, B, L, R> {
-    pub config: &'a Config,
-    pub store: &'a S,
-    pub bus: &'a B,
-    /// Where the gate writes its records.
-    pub trail: &'a Trail<L>,
-    /// The buckets' records read back (signatures checked): where requests (and config proposals)
-    /// are found.
-    pub records: &'a R,
-    /// The operator roles (names) whose sessions may call.
-    pub roles: &'a [String],
-}
+use crate::trail::audit::gate_record;
 
 fn aws(what: &str, e: &PortError) -> GateError {
     GateError::Aws(format!("{what}: {e}"))

@@ -4,12 +4,12 @@
 //! writes the policy and puts the event on the bus ([`decide`]). Bad input is a 4xx with one line
 //! and writes nothing; only an AWS failure is a 5xx.
 
+mod answer;
 pub mod config;
 pub mod decide;
 pub mod request;
 
-pub use config::ConfigProposal;
-pub use decide::{Answered, Approved, Gate};
+pub use answer::{Answered, Approved, ConfigProposal, Gate};
 pub use request::{caller, parse_op, Asked, Caller, GateError, Op};
 
 use serde_json::{json, Value};
