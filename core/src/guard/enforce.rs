@@ -153,7 +153,18 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
     ) -> Result<Report, EnforceError> {
         let (result, event) = self.reconcile_quietly(bucket, call, now).await;
         if let Some(event) = event {
-            self.bus.put(&OwnEvent::Remediation(event).to_bus()).await.map_err(EnforceError::Bus)?;
+            // Once ClosedAccess is written, a retried invocation finds the bucket lawful and would
+            // never report the remediation: the event is tried again here, with backoff, first.
+            let event = OwnEvent::Remediation(event).to_bus();
+            let mut sent = self.bus.put(&event).await;
+            for delay in READ_BACK_DELAYS {
+                if sent.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(delay).await;
+                sent = self.bus.put(&event).await;
+            }
+            sent.map_err(EnforceError::Bus)?;
         }
         result
     }
@@ -227,22 +238,34 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
                     // unverified, so a stale read is neither reported as a refused write nor
                     // rewritten in a loop; still different after that: reported, then the
                     // invocation fails so that Lambda retries and verifies again.
-                    let mut back = self.store.get_policy(&bucket.name).await.map_err(aws)?;
-                    let mut after = classify(bucket, back.as_deref().map(str::as_bytes), now);
+                    // A read that fails is one more try, then unverified: the write happened, so
+                    // its remediation must be reported now (a retry would find the bucket lawful).
+                    let mut back = self.store.get_policy(&bucket.name).await;
+                    let mut after =
+                        back.as_ref().ok().map(|b| classify(bucket, b.as_deref().map(str::as_bytes), now));
                     for delay in READ_BACK_DELAYS {
-                        if after.state == State::Closed {
+                        if after.as_ref().is_some_and(|a| a.state == State::Closed) {
                             break;
                         }
                         tokio::time::sleep(delay).await;
-                        back = self.store.get_policy(&bucket.name).await.map_err(aws)?;
-                        after = classify(bucket, back.as_deref().map(str::as_bytes), now);
+                        back = self.store.get_policy(&bucket.name).await;
+                        after = back
+                            .as_ref()
+                            .ok()
+                            .map(|b| classify(bucket, b.as_deref().map(str::as_bytes), now));
                     }
-                    report.after_hash = after.hash;
-                    report.outcome = if after.state == State::Closed {
-                        Outcome::Closed
-                    } else {
-                        Outcome::Unverified(after.to_string())
-                    };
+                    match (after, back) {
+                        (Some(after), _) => {
+                            report.after_hash = after.hash;
+                            report.outcome = if after.state == State::Closed {
+                                Outcome::Closed
+                            } else {
+                                Outcome::Unverified(after.to_string())
+                            };
+                        }
+                        (None, Err(e)) => report.outcome = Outcome::Unverified(format!("not read back: {e}")),
+                        (None, Ok(_)) => report.outcome = Outcome::Unverified("not read back".into()),
+                    }
                 }
                 Err(PortError::Refused(msg)) => {
                     tracing::error!(
