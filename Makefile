@@ -5,13 +5,14 @@
 #                then the organisation's sweep at 200 and 2,000 buckets (sweep_bench), then a flood of
 #                1,000 refused calls with a remediation in the middle (flood_bench)
 #   make package sam build with cargo-lambda (release builds: several minutes on 2 cores)
-#   make fuzz    cargo-fuzz: FUZZ_TARGET=round_trip|evaluate, FUZZ_SECONDS (default 600); needs nightly
+#   make fuzz    cargo-fuzz: FUZZ_TARGET=round_trip|evaluate|gate_request, FUZZ_SECONDS (default 600); needs nightly
 
 SHELL := bash
 .SHELLFLAGS := -eo pipefail -c
 CARGO ?= cargo
 FUZZ_SECONDS ?= 600
-# round_trip (parser and canonical form) or evaluate (policy + request → decision)
+# round_trip (parser and canonical form), evaluate (policy + request → decision) or gate_request
+# (the gate's function-URL event and body)
 FUZZ_TARGET ?= round_trip
 CORPUS ?= ../shared/corpus
 
@@ -90,7 +91,8 @@ fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	mkdir -p fuzz/corpus/$(FUZZ_TARGET)
 	@# Seeds from the shared corpus are copied into fuzz/corpus (git-ignored), never into the repo.
-	@if [ -d "$(CORPUS)/policies" ]; then cp "$(CORPUS)"/policies/*.json fuzz/corpus/$(FUZZ_TARGET)/; fi
+	@if [ "$(FUZZ_TARGET)" = gate_request ]; then cp fuzz/seeds/gate_request/* fuzz/corpus/$(FUZZ_TARGET)/; \
+	elif [ -d "$(CORPUS)/policies" ]; then cp "$(CORPUS)"/policies/*.json fuzz/corpus/$(FUZZ_TARGET)/; fi
 	cd fuzz && $(CARGO) +nightly fuzz run $(FUZZ_TARGET) corpus/$(FUZZ_TARGET) -- -max_total_time=$(FUZZ_SECONDS) -max_len=24576
 
 clean:

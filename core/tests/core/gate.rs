@@ -239,6 +239,25 @@ async fn bad_input_is_a_4xx_with_one_line_and_writes_nothing() {
     assert_eq!(w.written(), 0);
 }
 
+/// A refusal quotes what was sent (serde names an unknown operation in full): a newline or 15 KiB
+/// in it must not become a second line or a page in the CLI and the logs.
+#[tokio::test]
+async fn regression_a_refusal_quoting_the_input_is_one_bounded_line() {
+    let w = World::new();
+    let forged = r"x\nbreakglass: approved by bob\r\u001b[2J";
+    let long = "y".repeat(15 * 1024);
+    for op in [forged.to_owned(), long] {
+        let body = format!(r#"{{"op":"{op}","bucket":"acme-cloudtrail-logs"}}"#);
+        let a = w.call(ALICE, &body, now()).await;
+        assert_eq!(a.status, 400, "{a:?}");
+        let line = error_line(&a);
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert!(line.chars().count() <= gate::MAX_ERROR + 1, "{} characters", line.chars().count());
+        assert!(line.starts_with("invalid request: unknown variant"), "{line}");
+    }
+    assert_eq!(w.written(), 0);
+}
+
 #[tokio::test]
 async fn a_denied_request_cannot_be_approved_and_an_expired_one_not_decided() {
     let w = World::new();

@@ -10,7 +10,7 @@ pub mod decide;
 pub mod request;
 
 pub use answer::{Answered, Approved, ConfigProposal, Gate};
-pub use request::{caller, parse_op, Asked, Caller, GateError, Op};
+pub use request::{caller, one_line, parse_op, Asked, Caller, GateError, Op, MAX_ERROR};
 
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -38,7 +38,7 @@ impl Answer {
 
 impl From<GateError> for Answer {
     fn from(e: GateError) -> Answer {
-        Answer { status: e.status(), body: json!({"error": e.to_string()}) }
+        Answer { status: e.status(), body: json!({"error": request::one_line(&e.to_string())}) }
     }
 }
 

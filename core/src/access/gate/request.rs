@@ -8,6 +8,8 @@ use time::Duration;
 
 /// Longest request id accepted (ids are 12 hex digits).
 const MAX_ID: usize = 64;
+/// Longest refusal answered: one line, whatever the body held.
+pub const MAX_ERROR: usize = 400;
 /// Longest access a body may ask for, before the bucket's own maximum is checked.
 const MAX_DURATION: Duration = Duration::days(366);
 
@@ -105,10 +107,31 @@ impl GateError {
     }
 }
 
+/// `text` as one line of at most [`MAX_ERROR`] characters: control characters escaped (a refusal
+/// quotes what was sent, and a newline in it would forge a second line in the CLI or a log).
+pub fn one_line(text: &str) -> String {
+    let mut out = String::new();
+    for (n, c) in text
+        .chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() { c.escape_default().collect() } else { vec![c] };
+            escaped
+        })
+        .enumerate()
+    {
+        if n == MAX_ERROR {
+            out.push('…');
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The body as an operation; anything else is a 400 naming what is wrong.
 pub fn parse_op(body: &str) -> Result<Op, GateError> {
-    let op: Op =
-        serde_json::from_str(body).map_err(|e| GateError::BadRequest(format!("invalid request: {e}")))?;
+    let op: Op = serde_json::from_str(body)
+        .map_err(|e| GateError::BadRequest(one_line(&format!("invalid request: {e}"))))?;
     match &op {
         Op::Approve { request } | Op::Deny { request, .. } | Op::ApproveConfig { proposal: request }
             if request.is_empty()
