@@ -4,6 +4,8 @@
 //! - a tampered bucket's event path against moto: the enforcer closes it again and checks its settings;
 //! - handler overhead beyond the AWS calls: the same event through the handler with in-memory ports;
 //! - peak RSS of the enforcer after the warm runs; the zip sizes `cargo lambda build` produced;
+//! - the gate: cold start, and an operator's `open` through it until the bucket is open (its record
+//!   signed and written, the OpenAccess written, the event on the bus), then `close`;
 //! - the recorder: read events per second on one core (10,000 data events per batch, in-memory
 //!   trail), and the real binary's wall time and peak RSS for one batch of 10,000 against moto.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
@@ -81,6 +83,8 @@ async fn main() {
         println!("cold start {name:<9} exec → first poll   {}", stats(cold));
     }
 
+    gate_bench(&stack);
+
     let enforcer = Function::spawn("enforcer", &stack.function_env());
     enforcer.api.wait_ready();
     for _ in 0..10 {
@@ -143,7 +147,7 @@ async fn main() {
 
     recorder_bench(&stack).await;
 
-    for name in ["enforcer", "notifier", "catalog", "recorder"] {
+    for name in ["enforcer", "notifier", "catalog", "recorder", "gate"] {
         let zip = root().join("target/lambda").join(name).join("bootstrap.zip");
         match std::fs::metadata(&zip) {
             Ok(m) => println!(
@@ -154,6 +158,42 @@ async fn main() {
             Err(_) => println!("zip {name:<9} not built (make zips)"),
         }
     }
+}
+
+/// The gate (issue 21): cold start, then `open` and `close` by an operator on a bucket without the
+/// two-person rule, each from the function URL's event to the gate's answer (200: done).
+fn gate_bench(stack: &e2e::Stack) {
+    let mut env = stack.function_env();
+    env.push(("BREAKGLASS_GATE_ROLES".into(), "breakglass-operator".into()));
+    let mut cold = Vec::new();
+    for _ in 0..20 {
+        let f = Function::spawn("gate", &env);
+        cold.push(f.api.wait_ready() - f.started);
+    }
+    println!("cold start gate      exec → first poll   {}", stats(cold));
+    let gate = Function::spawn("gate", &env);
+    gate.api.wait_ready();
+    let alice = "arn:aws:sts::111122223333:assumed-role/breakglass-operator/alice";
+    let reader = config().bucket(BUCKET).unwrap().investigator_roles.first().unwrap().clone();
+    let open = serde_json::json!({"op": "open", "bucket": BUCKET, "readers": [reader], "duration": "1h", "reason": "bench", "ticket": "BENCH-1"}).to_string();
+    let close = serde_json::json!({"op": "close", "bucket": BUCKET, "reason": "bench done"}).to_string();
+    let call = |body: &str| {
+        let t = Instant::now();
+        let answer = gate.invoke(&e2e::url_event(alice, "POST", body)).unwrap();
+        let took = t.elapsed();
+        assert_eq!(answer["statusCode"], 200, "{answer}");
+        took
+    };
+    let (mut opened, mut closed) = (Vec::new(), Vec::new());
+    for i in 0..55 {
+        let (o, c) = (call(&open), call(&close));
+        if i >= 5 {
+            opened.push(o);
+            closed.push(c);
+        }
+    }
+    println!("gate open → 200 (bucket open), moto   {}", stats(opened));
+    println!("gate close → 200 (bucket closed), moto {}", stats(closed));
 }
 
 /// A trail that keeps nothing: what the recorder costs beyond S3.
