@@ -2,14 +2,19 @@
 //! or, in organisation mode, a versioned S3 object in the administrative account that is read at
 //! cold start and re-checked by ETag at most once a minute. A config that cannot be read or does not
 //! parse at cold start stops the function (fail closed: it errors, and the alarms fire); later, the
-//! last good config stays in force and every check logs the failure as an error.
+//! last good config stays in force and every check logs the failure as an error. Only an object the
+//! gate sealed is adopted ([`ConfigSeal`]): one written past the gate is refused, the last sealed
+//! version stays in force (at cold start too), and the refusal waits in [`ConfigSource::refused`]
+//! for the enforcer to alert on both channels.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use breakglass_core::guard::discovery::Registry;
+use breakglass_core::runtime::seal::{Refused, SEAL_METADATA};
 use breakglass_core::runtime::{loaded_from, LoadedConfig, Settings, SetupError};
 
+use crate::config_seal::{Checked, ConfigSeal};
 use crate::Clients;
 
 /// The config in force, and how it is kept current.
@@ -29,6 +34,7 @@ pub struct S3Config {
     /// The registry of discovered buckets, beside the config (read when the config has `[discovery]`).
     registry_key: String,
     refresh: Duration,
+    seal: ConfigSeal,
     state: Mutex<State>,
 }
 
@@ -38,10 +44,14 @@ struct State {
     loaded: Arc<LoadedConfig>,
     /// The config alone, as its object says.
     base: Arc<LoadedConfig>,
+    /// The object last seen: its version and ETag ([`Object::seen`]). Not the ETag alone: an
+    /// object written past the gate with the bytes of an older config has that config's ETag.
     etag: Option<String>,
     /// The last good registry and its ETag.
     registry: Option<(Registry, String)>,
     checked: Instant,
+    /// Objects refused for want of the gate's seal, not yet alerted on.
+    refused: Vec<Refused>,
 }
 
 impl ConfigSource {
@@ -55,16 +65,34 @@ impl ConfigSource {
         let refresh = settings.config_refresh;
         let client = clients.s3.clone();
         let origin = format!("s3://{bucket}/{key}");
-        let (base, etag) = match fetch(&client, &bucket, &key, None).await {
-            Ok(Fetched::New { text, etag }) => (LoadedConfig::parse(&text, &origin)?, etag),
-            Ok(Fetched::Unchanged) => {
-                return Err(SetupError::ConfigFetch { origin, reason: "unexpected 304".into() });
-            }
-            Ok(Fetched::Missing) => {
-                return Err(SetupError::ConfigFetch { origin, reason: "no such object".into() });
-            }
-            Err(reason) => return Err(SetupError::ConfigFetch { origin, reason }),
+        let fetch_error = |reason: String| SetupError::ConfigFetch { origin: origin.clone(), reason };
+        // The key comes from the stack, never from the config it checks.
+        let seal = settings.record_key.as_deref().map(|k| ConfigSeal::new(clients.kms.clone(), k)).ok_or_else(|| {
+            fetch_error(
+                "organisation mode needs `BREAKGLASS_RECORD_KEY`: the records' key checks the gate's seal on the config".into(),
+            )
+        })?;
+        let object = match fetch(&client, &bucket, &key, None).await.map_err(&fetch_error)? {
+            Fetched::New(object) => object,
+            Fetched::Unchanged => return Err(fetch_error("unexpected 304".into())),
+            Fetched::Missing => return Err(fetch_error("no such object".into())),
         };
+        let mut refused = Vec::new();
+        let (base, etag) =
+            match seal.check(&object.text, object.seal.as_deref()).await.map_err(&fetch_error)? {
+                Checked::Sealed => (LoadedConfig::parse(&object.text, &origin)?, object.seen()),
+                Checked::Refused(why) => {
+                    let text = newest_sealed(&client, &seal, &bucket, &key, object.version.as_deref())
+                        .await
+                        .map_err(&fetch_error)?;
+                    let base = LoadedConfig::parse(&text, &origin)?;
+                    let refusal = refusal(&origin, &object, why, Some(&base.sha256));
+                    tracing::error!(error = refusal.finding().what.as_str(), "config refused");
+                    refused.push(refusal);
+                    // The refused object's ETag: it is not fetched again until it changes.
+                    (base, object.seen())
+                }
+            };
         let registry_key = crate::S3Registry::key_beside(&key);
         let registry = match base.config.discovery {
             Some(_) => first_good_registry(&client, &bucket, &registry_key).await.map_err(|reason| {
@@ -85,8 +113,9 @@ impl ConfigSource {
             etag,
             registry,
             checked: Instant::now(),
+            refused,
         });
-        Ok(ConfigSource::S3(Box::new(S3Config { client, bucket, key, registry_key, refresh, state })))
+        Ok(ConfigSource::S3(Box::new(S3Config { client, bucket, key, registry_key, refresh, seal, state })))
     }
 
     /// How long a changed config or registry may take to come into force here (zero when fixed).
@@ -94,6 +123,16 @@ impl ConfigSource {
         match self {
             ConfigSource::Fixed(_) => Duration::ZERO,
             ConfigSource::S3(s3) => s3.refresh,
+        }
+    }
+
+    /// Config objects refused since the last call (each once): the enforcer alerts on them.
+    pub fn refused(&self) -> Vec<Refused> {
+        match self {
+            ConfigSource::Fixed(_) => Vec::new(),
+            ConfigSource::S3(s3) => {
+                std::mem::take(&mut s3.state.lock().unwrap_or_else(PoisonError::into_inner).refused)
+            }
         }
     }
 
@@ -115,7 +154,8 @@ impl ConfigSource {
             (Arc::clone(&state.loaded), Arc::clone(&state.base), state.etag.clone(), state.registry.clone())
         };
         let origin = format!("s3://{}/{}", s3.bucket, s3.key);
-        let (new_base, new_etag) = match fetch(&s3.client, &s3.bucket, &s3.key, etag.as_deref()).await {
+        let (new_base, new_etag) = match fetch_if_new(&s3.client, &s3.bucket, &s3.key, etag.as_deref()).await
+        {
             Ok(Fetched::Unchanged) => (None, etag),
             Ok(Fetched::Missing) => {
                 tracing::error!(
@@ -125,18 +165,51 @@ impl ConfigSource {
                 );
                 (None, etag)
             }
-            Ok(Fetched::New { text, etag: new }) => match LoadedConfig::parse(&text, &origin) {
-                Ok(loaded) => {
-                    tracing::warn!(
-                        config = origin.as_str(),
-                        before = current.sha256.as_str(),
-                        after = loaded.sha256.as_str(),
-                        "config changed"
-                    );
-                    (Some(Arc::new(loaded)), new)
+            Ok(Fetched::New(object)) => match s3.seal.check(&object.text, object.seal.as_deref()).await {
+                Ok(Checked::Sealed) => match LoadedConfig::parse(&object.text, &origin) {
+                    Ok(loaded) => {
+                        tracing::warn!(
+                            config = origin.as_str(),
+                            before = current.sha256.as_str(),
+                            after = loaded.sha256.as_str(),
+                            "config changed"
+                        );
+                        (Some(Arc::new(loaded)), object.seen())
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, sha256 = current.sha256.as_str(), "new config refused; the last good config stays in force");
+                        (None, etag)
+                    }
+                },
+                Ok(Checked::Refused(why)) => {
+                    // The newest sealed version, as at a cold start: every function converges on
+                    // the same config, also one that missed a sealed change before the forgery.
+                    let sealed =
+                        newest_sealed(&s3.client, &s3.seal, &s3.bucket, &s3.key, object.version.as_deref())
+                            .await
+                            .inspect_err(|e| {
+                                tracing::error!(
+                                    error = e.as_str(),
+                                    "no sealed version found; the config in force stays"
+                                )
+                            })
+                            .ok()
+                            .and_then(|text| LoadedConfig::parse(&text, &origin).ok())
+                            .filter(|l| l.sha256 != base.sha256)
+                            .map(Arc::new);
+                    let in_force = sealed.as_ref().map_or(&base.sha256, |l| &l.sha256);
+                    let refusal = refusal(&origin, &object, why, Some(in_force));
+                    tracing::error!(error = refusal.finding().what.as_str(), "config refused");
+                    s3.state.lock().unwrap_or_else(PoisonError::into_inner).refused.push(refusal);
+                    // Its ETag: the refused object is not fetched (nor alerted on) again until it changes.
+                    (sealed, object.seen())
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, sha256 = current.sha256.as_str(), "new config refused; the last good config stays in force");
+                Err(reason) => {
+                    tracing::error!(
+                        config = origin.as_str(),
+                        reason = reason.as_str(),
+                        "the new config's seal not checked; the last good config stays in force"
+                    );
                     (None, etag)
                 }
             },
@@ -157,6 +230,7 @@ impl ConfigSource {
             None => None,
         };
         if !base_changed && new_registry.is_none() {
+            s3.state.lock().unwrap_or_else(PoisonError::into_inner).etag = new_etag;
             return current;
         }
         let registry = new_registry.or(registry);
@@ -187,7 +261,7 @@ async fn first_good_registry(
     key: &str,
 ) -> Result<Option<(Registry, String)>, String> {
     let (text, etag) = match fetch(client, bucket, key, None).await? {
-        Fetched::New { text, etag } => (text, etag.unwrap_or_default()),
+        Fetched::New(o) => (o.text, o.etag.unwrap_or_default()),
         Fetched::Missing | Fetched::Unchanged => return Ok(None),
     };
     match Registry::parse(&text) {
@@ -230,8 +304,8 @@ async fn newer_registry(
 ) -> Option<(Registry, String)> {
     let etag = current.map(|(_, e)| e.as_str()).filter(|e| !e.starts_with("version "));
     match fetch(client, bucket, key, etag).await {
-        Ok(Fetched::New { text, etag }) => match Registry::parse(&text) {
-            Ok(r) => Some((r, etag.unwrap_or_default())),
+        Ok(Fetched::New(o)) => match Registry::parse(&o.text) {
+            Ok(r) => Some((r, o.etag.unwrap_or_default())),
             Err(e) => {
                 tracing::error!(error = %e, "new registry refused; the last good one stays in force");
                 None
@@ -255,9 +329,105 @@ async fn newer_registry(
 }
 
 enum Fetched {
-    New { text: String, etag: Option<String> },
+    New(Object),
     Unchanged,
     Missing,
+}
+
+/// An object as read, with what S3 says about it.
+struct Object {
+    text: String,
+    etag: Option<String>,
+    version: Option<String>,
+    /// The metadata's seal, if any.
+    seal: Option<String>,
+    /// The metadata's writer, if any (unverified: whoever wrote the object wrote it too).
+    writer: Option<String>,
+}
+
+impl Object {
+    /// What tells one version of the object from another.
+    fn seen(&self) -> Option<String> {
+        Some(format!("{}|{}", self.version.as_deref().unwrap_or("null"), self.etag.as_deref().unwrap_or("")))
+    }
+}
+
+/// The config object if it is not the one `seen` ([`Object::seen`]): a HEAD, then the GET only
+/// when the version or the ETag differ.
+async fn fetch_if_new(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    seen: Option<&str>,
+) -> Result<Fetched, String> {
+    match client.head_object().bucket(bucket).key(key).send().await {
+        Ok(head) => {
+            let now = format!(
+                "{}|{}",
+                head.version_id.as_deref().unwrap_or("null"),
+                head.e_tag.as_deref().unwrap_or("")
+            );
+            if seen == Some(now.as_str()) {
+                return Ok(Fetched::Unchanged);
+            }
+            fetch(client, bucket, key, None).await
+        }
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(Fetched::Missing),
+        Err(e) => Err(crate::errors::classify_error("HeadObject", e).to_string()),
+    }
+}
+
+/// The object metadata naming who wrote a config (the gate, or the deployment's first config).
+const WRITER_METADATA: &str = "breakglass-writer";
+
+fn refusal(origin: &str, object: &Object, why: &str, in_force: Option<&str>) -> Refused {
+    Refused {
+        location: origin.to_owned(),
+        version: object.version.clone().unwrap_or_else(|| "null".into()),
+        writer: match &object.writer {
+            Some(w) => format!("`{}` as the object claims", w.chars().take(100).collect::<String>()),
+            None => "not named (see the config bucket's CloudTrail data events)".into(),
+        },
+        reason: why.to_owned(),
+        in_force: in_force.map(str::to_owned),
+    }
+}
+
+/// The newest version of the config the gate sealed, other than `refused` (the current one): what
+/// stays in force at a cold start after the object was written past the gate.
+async fn newest_sealed(
+    client: &aws_sdk_s3::Client,
+    seal: &ConfigSeal,
+    bucket: &str,
+    key: &str,
+    refused: Option<&str>,
+) -> Result<String, String> {
+    let versions = client
+        .list_object_versions()
+        .bucket(bucket)
+        .prefix(key)
+        .send()
+        .await
+        .map_err(|e| crate::errors::classify_error("ListObjectVersions", e).to_string())?;
+    // Newest first, as S3 lists them.
+    for v in versions.versions.unwrap_or_default() {
+        let Some(id) =
+            v.version_id.filter(|id| v.key.as_deref() == Some(key) && Some(id.as_str()) != refused)
+        else {
+            continue;
+        };
+        let Ok(out) = client.get_object().bucket(bucket).key(key).version_id(&id).send().await else {
+            continue;
+        };
+        let stored = out.metadata.as_ref().and_then(|m| m.get(SEAL_METADATA)).cloned();
+        let Ok(bytes) = out.body.collect().await else { continue };
+        let Ok(text) = String::from_utf8(bytes.into_bytes().to_vec()) else { continue };
+        if seal.check(&text, stored.as_deref()).await? == Checked::Sealed {
+            tracing::error!(version = id.as_str(), "config: an older, sealed version is in force");
+            return Ok(text);
+        }
+    }
+    Err("no version of the config carries the gate's seal: have the deployment write the first config (`breakglass config seed`), then change it through the gate".into())
 }
 
 async fn fetch(
@@ -272,11 +442,13 @@ async fn fetch(
     }
     match request.send().await {
         Ok(out) => {
-            let etag = out.e_tag.clone();
+            let meta = |name: &str| out.metadata.as_ref().and_then(|m| m.get(name)).cloned();
+            let (seal, writer) = (meta(SEAL_METADATA), meta(WRITER_METADATA));
+            let (etag, version) = (out.e_tag.clone(), out.version_id.clone());
             let bytes =
                 out.body.collect().await.map_err(|e| format!("reading the object: {e}"))?.into_bytes();
             let text = String::from_utf8(bytes.to_vec()).map_err(|_| "the object is not utf-8".to_owned())?;
-            Ok(Fetched::New { text, etag })
+            Ok(Fetched::New(Object { text, etag, version, seal, writer }))
         }
         Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 304) => Ok(Fetched::Unchanged),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(Fetched::Missing),
@@ -285,24 +457,44 @@ async fn fetch(
 }
 
 /// The config object itself: the gate writes it once two people agreed; `breakglass config push`
-/// reads it to show the difference.
+/// reads it to show the difference; the deployment writes the first (`breakglass config seed`).
 #[derive(Debug, Clone)]
 pub struct ConfigObject {
     client: aws_sdk_s3::Client,
     pub bucket: String,
     pub key: String,
+    /// The seal every write carries, and the writer it names: without, a write is refused.
+    seal: Option<(ConfigSeal, String)>,
 }
 
 impl ConfigObject {
+    /// The object, for reading.
     pub fn new(clients: &Clients, bucket: &str, key: &str) -> ConfigObject {
-        ConfigObject { client: clients.s3.clone(), bucket: bucket.to_owned(), key: key.to_owned() }
+        ConfigObject {
+            client: clients.s3.clone(),
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            seal: None,
+        }
+    }
+
+    /// The object, for writing by `writer` (`gate`, `deployment`), sealed with the records' `key`.
+    pub fn sealed(
+        clients: &Clients,
+        bucket: &str,
+        key: &str,
+        record_key: &str,
+        writer: &str,
+    ) -> ConfigObject {
+        let seal = Some((ConfigSeal::new(clients.kms.clone(), record_key), writer.to_owned()));
+        ConfigObject { seal, ..ConfigObject::new(clients, bucket, key) }
     }
 
     /// The text and ETag in force, or `None` when there is no object yet.
     pub async fn get(&self) -> Result<Option<(String, Option<String>)>, String> {
         // The same read as the functions' (no ETag: a 304 cannot come back).
         match fetch(&self.client, &self.bucket, &self.key, None).await? {
-            Fetched::New { text, etag } => Ok(Some((text, etag))),
+            Fetched::New(o) => Ok(Some((o.text, o.etag))),
             Fetched::Missing | Fetched::Unchanged => Ok(None),
         }
     }
@@ -310,12 +502,19 @@ impl ConfigObject {
     /// Writes `text`; refused if the object is not (any more) the one read: `expected` is the ETag
     /// read before (`None`: there must be no object yet).
     pub async fn put(&self, text: &str, expected: Option<&str>) -> Result<(), String> {
+        // Unsealed, the functions would refuse it: never written.
+        let Some((seal, writer)) = &self.seal else {
+            return Err("no seal: only the gate (and the deployment's first config) write the config".into());
+        };
         let current = self.get().await?.and_then(|(_, etag)| etag);
         if current.as_deref() != expected {
             return Err("the config object changed since it was read; run the push again".into());
         }
+        let sealed = seal.seal(text).await?;
         let mut request =
-            crate::clients::put_text(&self.client, &self.bucket, &self.key, "application/toml", text);
+            crate::clients::put_text(&self.client, &self.bucket, &self.key, "application/toml", text)
+                .metadata(SEAL_METADATA, sealed)
+                .metadata(WRITER_METADATA, writer);
         if expected.is_none() {
             request = request.if_none_match("*");
         }

@@ -12,6 +12,7 @@
 mod accounts;
 mod audit_log;
 mod clients;
+mod config_seal;
 mod config_source;
 mod control_plane;
 mod directory;
@@ -30,6 +31,7 @@ pub mod wiring;
 pub use accounts::{session_name, Accounts};
 pub use audit_log::S3AuditLog;
 pub use clients::Clients;
+pub use config_seal::{Checked, ConfigSeal};
 pub use config_source::{ConfigObject, ConfigSource};
 pub use control_plane::{url_decode, AwsControlPlane};
 pub use directory::S3Directory;

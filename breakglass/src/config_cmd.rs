@@ -1,7 +1,8 @@
 //! `breakglass config push | approve`: the only way a config reaches the functions in organisation
 //! mode. `push` runs every check, shows the difference and proposes the config through the gate,
 //! which records it and mails the security team the change in words; `approve`, by another
-//! operator, has the gate write it. Nothing changes on any error.
+//! operator, has the gate write it; `seed` is the deployment's first config, sealed as the gate
+//! seals. Nothing changes on any error.
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
@@ -18,7 +19,7 @@ use serde::Serialize;
 use crate::aws_cmd::{print_json, runtime};
 use crate::exit::Exit;
 use crate::input::{read_input, CliError};
-use crate::{CompactArgs, ConfigApproveArgs, PushArgs};
+use crate::{CompactArgs, ConfigApproveArgs, PushArgs, SeedArgs};
 
 /// CloudFormation's limit for one parameter value: the compact config must fit it.
 pub(crate) const PARAMETER_LIMIT: usize = 4096;
@@ -137,6 +138,51 @@ pub fn push(a: &PushArgs) -> Result<ExitCode, CliError> {
                 proposal.expires_at
             ),
         );
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The first config: checked as `push` checks it (organisation mode; every template renders),
+/// sealed with the records' key and written only where there is no config yet.
+pub fn seed(a: &SeedArgs) -> Result<ExitCode, CliError> {
+    let path = a.aws.config.display().to_string();
+    let text = String::from_utf8(read_input(&a.aws.config)?)
+        .map_err(|_| CliError::Input(format!("{}: not utf-8", Quoted(&path))))?;
+    let loaded = LoadedConfig::parse(&text, &path).map_err(|e| CliError::Input(e.to_string()))?;
+    if loaded.config.organisation.is_none() {
+        return Err(CliError::Input(format!(
+            "{}: not an organisation config (a single-account config is the stack's `BreakglassConfig` parameter)",
+            Quoted(&path)
+        )));
+    }
+    render(&loaded.config).map_err(|e| CliError::Input(format!("{}: {e}", Quoted(&path))))?;
+    let (bucket, key) = parse_s3_url(&a.to).ok_or_else(|| {
+        CliError::Input(format!("invalid --to {}: expected `s3://bucket/key`", Quoted(&a.to)))
+    })?;
+    runtime()?.block_on(async {
+        let clients =
+            Clients::load(a.aws.endpoint_url.as_deref()).await.map_err(|e| CliError::Input(e.to_string()))?;
+        let object = ConfigObject::sealed(&clients, &bucket, &key, &a.record_key, "deployment");
+        if object.get().await.map_err(|e| CliError::Aws(format!("{}: {e}", a.to)))?.is_some() {
+            return Err(CliError::Input(format!(
+                "{} holds a config already: every change goes through the gate ({})",
+                a.to,
+                command_line(&["config", "push", "--to", &a.to], Some(&path), &[])
+            )));
+        }
+        object.put(&text, None).await.map_err(|e| CliError::Aws(format!("{}: {e}", a.to)))?;
+        let done = serde_json::json!({"outcome": "seeded", "location": a.to, "sha256": loaded.sha256});
+        if a.json {
+            print_json(&done);
+        } else {
+            println!(
+                "seeded {} (sha256 {}), sealed with {}\n  every later change: {}",
+                a.to,
+                loaded.sha256,
+                a.record_key,
+                command_line(&["config", "push", "--to", &a.to], Some(&path), &[])
+            );
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -77,6 +77,9 @@ enum ConfigCommand {
     /// Approve another operator's config proposal by its id: the gate writes it, the functions use
     /// it within a minute.
     Approve(ConfigApproveArgs),
+    /// Write the first config, sealed with the records' key, as the deployment role (deploy step
+    /// 11): refused if there is a config already (every later change goes through the gate).
+    Seed(SeedArgs),
     /// Print the config without comments, blank lines and indentation: the same config, small
     /// enough for the stack's `BreakglassConfig` parameter (single-account mode; 4,096 bytes).
     Compact(CompactArgs),
@@ -118,6 +121,21 @@ struct PushArgs {
     #[arg(long)]
     dry_run: bool,
     /// Machine-readable output: the outcome, the hashes and the difference.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct SeedArgs {
+    #[command(flatten)]
+    aws: AwsArgs,
+    /// Where the functions read it: `s3://bucket/key` (the stack's `BREAKGLASS_CONFIG_S3`).
+    #[arg(long, value_name = "S3_URL")]
+    to: String,
+    /// The records' KMS HMAC key that seals it (the stack's `alias/breakglass-records`).
+    #[arg(long, value_name = "KEY", default_value = "alias/breakglass-records")]
+    record_key: String,
+    /// Machine-readable output: where, and the config's hash.
     #[arg(long)]
     json: bool,
 }
@@ -483,6 +501,7 @@ fn main() -> ExitCode {
         Command::Org(OrgCommand::RenderProducts(a)) => org_cmd::render_products(&a),
         Command::Config(ConfigCommand::Push(a)) => config_cmd::push(&a),
         Command::Config(ConfigCommand::Approve(a)) => config_cmd::approve(&a),
+        Command::Config(ConfigCommand::Seed(a)) => config_cmd::seed(&a),
         Command::Config(ConfigCommand::Compact(a)) => config_cmd::compact(&a),
         Command::Config(ConfigCommand::Validate(a)) => validate_cmd::validate(&a),
     };

@@ -122,6 +122,34 @@ pub async fn config_bucket(s3: &aws_sdk_s3::Client, account: &str) -> String {
     name
 }
 
+/// The records' key, as template.yaml names it (`RecordKeyAlias`) and the functions get it
+/// (`BREAKGLASS_RECORD_KEY`): it also seals the config object.
+pub const RECORD_KEY: &str = "alias/breakglass-records";
+
+/// Writes `text` to the config object as the gate (or the deployment's first config) does: sealed
+/// with the records' key, in a versioned bucket (as template.yaml's `ConfigBucket`).
+pub async fn put_sealed_config(c: &Clients, bucket: &str, text: &str) {
+    versioned(&c.s3, bucket).await;
+    let seal = breakglass_aws::ConfigSeal::new(c.kms.clone(), RECORD_KEY).seal(text).await.unwrap();
+    c.s3.put_object()
+        .bucket(bucket)
+        .key("breakglass.toml")
+        .metadata(breakglass_core::runtime::seal::SEAL_METADATA, seal)
+        .metadata("breakglass-writer", "deployment")
+        .body(text.as_bytes().to_vec().into())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Turns versioning on (as template.yaml does for the config and audit buckets).
+pub async fn versioned(s3: &aws_sdk_s3::Client, bucket: &str) {
+    let on = aws_sdk_s3::types::VersioningConfiguration::builder()
+        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+        .build();
+    s3.put_bucket_versioning().bucket(bucket).versioning_configuration(on).send().await.unwrap();
+}
+
 /// A bucket in `region` (its location constraint set, as outside us-east-1), with Object Lock
 /// enabled when `locked` (as the log buckets and the audit bucket are).
 pub async fn bucket_in(s3: &aws_sdk_s3::Client, name: &str, region: &str, locked: bool) {

@@ -15,6 +15,7 @@ use breakglass_core::access::approval::TrailRecords;
 use breakglass_core::guard::enforce::Enforcer;
 use breakglass_core::guard::sentinel::Sentinel;
 use breakglass_core::guard::watch::Expected;
+use breakglass_core::runtime::seal;
 use breakglass_core::runtime::{
     enforcer_event, measure, EnforcerPorts, Fanout, Guard, LoadedConfig, PerConfig, Pulse, Settings,
 };
@@ -173,6 +174,14 @@ impl EnforcerFunction {
         let loaded = self.base.source.current().await;
         let w = self.wired.get(&loaded, |l| self.wire(l));
         let enforcer = &w.guard.enforcer;
+        // A config written past the gate: refused by every function; alerted on here, once.
+        let mut alerted = Ok(());
+        for refused in self.base.source.refused() {
+            if let Err(e) = seal::alert(&refused, &enforcer.bus, &w.guard.control, now).await {
+                tracing::error!(error = %e, what = refused.finding().what.as_str(), "config refusal not alerted");
+                alerted = Err(e);
+            }
+        }
         let sentinel = Sentinel {
             config: &enforcer.config,
             store: &enforcer.store,
@@ -201,6 +210,9 @@ impl EnforcerFunction {
             fanout: fanout.as_ref(),
             heartbeat: pulse.as_ref(),
         };
-        Ok(enforcer_event(&guard, raw, now).await?)
+        let answer = enforcer_event(&guard, raw, now).await?;
+        // Failing the invocation fires the function's error alarm, the last channel left.
+        alerted?;
+        Ok(answer)
     }
 }

@@ -33,11 +33,12 @@ impl Function for GateFunction {
         let trailed = Trailed::start(settings).await?;
         let bus =
             EventBridgeBus::new(trailed.base.clients.eventbridge.clone(), trailed.base.settings.event_bus()?);
-        let configs = trailed
-            .base
-            .settings
-            .config_location()?
-            .map(|(bucket, key)| ConfigObject::new(&trailed.base.clients, &bucket, &key));
+        // Sealed with the records' key, which the config source already required in organisation mode.
+        let settings = &trailed.base.settings;
+        let configs =
+            settings.config_location()?.zip(settings.record_key.as_deref()).map(|((bucket, key), seal)| {
+                ConfigObject::sealed(&trailed.base.clients, &bucket, &key, seal, "gate")
+            });
         Ok(GateFunction { trailed, bus, stores: PerConfig::default(), roles, configs })
     }
     async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Value, BoxError> {

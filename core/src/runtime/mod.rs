@@ -11,6 +11,7 @@ pub mod measure;
 mod notifier;
 mod pace;
 mod recorder;
+pub mod seal;
 mod settings;
 
 pub use config::{loaded_from, LoadedConfig, PerConfig};

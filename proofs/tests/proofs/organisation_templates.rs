@@ -737,6 +737,52 @@ fn the_central_bus_admits_only_forwarded_aws_events_from_the_organisation() {
 /// The config object: the functions and the operators read it; only the gate, once one operator
 /// proposed a change and another approved it (and the deployment, for the first one), writes it,
 /// whatever else IAM in the administrative account allows.
+/// The config's seal (issue 21, attack 3): every function may check it, only the gate and the
+/// deployment (the first config) may make it, no person; so a config written past the gate is
+/// told apart from the gate's.
+#[test]
+fn only_the_gate_and_the_deployment_seal_the_config() {
+    let t = admin();
+    let key = format!("arn:aws:kms:eu-central-1:{ADMIN}:key/key-id");
+    let mut doc = t.resolve(&t.resources()["RecordKey"]["Properties"]["KeyPolicy"]);
+    doc["Version"] = json!("2012-10-17");
+    let key_policy = Policy::parse(doc.to_string().as_bytes()).unwrap();
+    let seal = |who: &str| {
+        let arn = format!("arn:aws:iam::{ADMIN}:role/{who}");
+        let req = Request::new(
+            Caller::parse(&arn).unwrap(),
+            "kms:GenerateMac",
+            &key,
+            time::OffsetDateTime::now_utc(),
+        );
+        explain(&key_policy, &req).decision
+    };
+    for who in ["breakglass-operator", "Admin", "breakglass-enforcer"] {
+        assert_eq!(seal(who), Decision::ExplicitDeny, "{who}");
+    }
+    assert_ne!(seal("breakglass-gate"), Decision::ExplicitDeny);
+    assert_ne!(seal("breakglass-deployment"), Decision::ExplicitDeny);
+    let roles = t.roles();
+    let role = |name: &str| roles.iter().find(|(_, arn, ..)| arn.ends_with(&format!("/{name}"))).unwrap();
+    for name in [
+        "breakglass-enforcer",
+        "breakglass-notifier",
+        "breakglass-recorder",
+        "breakglass-catalog",
+        "breakglass-gate",
+    ] {
+        let (_, _, policy, _) = role(name);
+        assert_eq!(as_admin_role(policy, name, "kms:VerifyMac", &key, ORG), Decision::Allow, "{name}");
+    }
+    let (_, _, operator, _) = role("breakglass-operator");
+    assert_ne!(as_admin_role(operator, "breakglass-operator", "kms:GenerateMac", &key, ORG), Decision::Allow);
+    let deployment = std::fs::read_to_string(root().join("deployment-role.yaml")).unwrap();
+    assert!(
+        deployment.contains("Sid: SealFirstConfig"),
+        "deployment-role.yaml lets the deployment seal the first config"
+    );
+}
+
 #[test]
 fn only_the_gate_changes_the_config_object() {
     let t = admin();

@@ -80,10 +80,10 @@ async fn buckets_are_discovered_by_prefix_and_tag_kept_when_untagged_and_removed
         .send()
         .await
         .unwrap();
-    let put_config = |body: String| {
-        s3.put_object().bucket(&config_bucket).key("breakglass.toml").body(body.into_bytes().into()).send()
-    };
-    put_config(text.clone()).await.unwrap();
+    // As the gate writes it: sealed with the records' key.
+    let (clients, at) = (&stack.clients, config_bucket.as_str());
+    let put_config = |body: String| async move { e2e::put_sealed_config(clients, at, &body).await };
+    put_config(text.clone()).await;
 
     // Two accounts, two Regions: tagged and prefixed (found), untagged, tagged but outside the prefix,
     // and a tagged one with an unlawful policy, which the same sweep reverts.
@@ -238,7 +238,7 @@ async fn buckets_are_discovered_by_prefix_and_tag_kept_when_untagged_and_removed
     stack.run_sweep_queue(&queue, &cold, 10).await;
 
     // Only the config takes a bucket out.
-    put_config(format!("{text}exclude = [\"acme-prod-new-flow-logs\"]\n")).await.unwrap();
+    put_config(format!("{text}exclude = [\"acme-prod-new-flow-logs\"]\n")).await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let excluded = cold.invoke(&schedule("fifth")).unwrap();
     assert_eq!(excluded["sweep"]["buckets"], 6, "{excluded}");
@@ -280,8 +280,7 @@ async fn buckets_are_discovered_by_prefix_and_tag_kept_when_untagged_and_removed
     put_config(format!(
         "{text}exclude = [\"acme-prod-new-flow-logs\"]\n\n[[ou]]\nid = \"{logging}\"\nregions = [\"eu-west-1\"]\n"
     ))
-    .await
-    .unwrap();
+    .await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     cold.invoke(&schedule("sixth")).unwrap();
     let registry = s3.get_object().bucket(&config_bucket).key("registry.json").send().await.unwrap();

@@ -259,10 +259,10 @@ async fn the_config_object_is_reread_and_a_broken_one_changes_nothing() {
     let stack = provision_config(&moto.endpoint, text.clone()).await;
     let s3 = &stack.clients.s3;
     let config_bucket = e2e::config_bucket(s3, ADMIN).await;
-    let put = |body: String| {
-        s3.put_object().bucket(&config_bucket).key("breakglass.toml").body(body.into_bytes().into()).send()
-    };
-    put(text.clone()).await.unwrap();
+    // As the gate writes it: sealed with the records' key.
+    let (clients, at) = (&stack.clients, config_bucket.as_str());
+    let put = |body: String| async move { e2e::put_sealed_config(clients, at, &body).await };
+    put(text.clone()).await;
     let url = format!("s3://{config_bucket}/breakglass.toml");
     // The functions read the object, not the environment.
     let from_object = |mut env: Vec<(String, String)>, url: &str| {
@@ -286,7 +286,7 @@ async fn the_config_object_is_reread_and_a_broken_one_changes_nothing() {
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("cannot read the config `s3://") && stderr.contains("missing.toml"), "{stderr}");
 
-    let enforcer = Function::spawn("enforcer", &from_object(enforcer_env, &url));
+    let enforcer = Function::spawn("enforcer", &from_object(enforcer_env.clone(), &url));
     let notifier = Function::spawn("notifier", &from_object(notifier_env, &url));
     let swept = |r: Value| -> Vec<String> {
         r["buckets"].as_array().unwrap().iter().map(|b| b["bucket"].as_str().unwrap().to_owned()).collect()
@@ -294,7 +294,7 @@ async fn the_config_object_is_reread_and_a_broken_one_changes_nothing() {
     assert_eq!(swept(enforcer.invoke(&sweep()).unwrap()).len(), 4);
 
     // A broken new version: the last good config stays in force.
-    put("[organisation]\nid = ".into()).await.unwrap();
+    put("[organisation]\nid = ".into()).await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(swept(enforcer.invoke(&sweep()).unwrap()).len(), 4);
 
@@ -310,11 +310,60 @@ async fn the_config_object_is_reread_and_a_broken_one_changes_nothing() {
         );
     Config::from_toml(&smaller).unwrap();
     assert_ne!(smaller, text);
-    put(smaller.clone()).await.unwrap();
+    put(smaller.clone()).await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let buckets = swept(enforcer.invoke(&sweep()).unwrap());
     assert_eq!(buckets.len(), 3, "{buckets:?}");
     assert!(!buckets.contains(&IRELAND_BUCKET.to_owned()));
+
+    // Written past the gate (no seal), however well-formed: refused by every function, the sealed
+    // config stays in force, and the enforcer alerts on both channels within one refresh, naming
+    // the version; once (issue 21, attack 3).
+    stack.drain(&stack.alarms).await;
+    stack.drain(&stack.own_events).await;
+    let forged = s3
+        .put_object()
+        .bucket(&config_bucket)
+        .key("breakglass.toml")
+        .body(text.clone().into_bytes().into())
+        .send()
+        .await
+        .unwrap()
+        .version_id
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(swept(enforcer.invoke(&sweep()).unwrap()).len(), 3);
+    let config_alerts = |alarms: Vec<Value>, own: Vec<Value>| {
+        let alarms: Vec<String> = alarms
+            .iter()
+            .filter(|m| {
+                m["Subject"].as_str().is_some_and(|s| s.contains("config object written past the gate"))
+            })
+            .map(|m| m["Message"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        let repairs: Vec<&Value> =
+            own.iter().filter(|e| e["detail"]["kind"] == json!("config")).map(|e| &e["detail"]).collect();
+        (alarms, repairs.into_iter().cloned().collect::<Vec<Value>>())
+    };
+    let (alarms, repairs) =
+        config_alerts(stack.drain(&stack.alarms).await, stack.drain(&stack.own_events).await);
+    assert_eq!(alarms.len(), 1, "{alarms:?}");
+    assert!(alarms[0].contains(&forged), "{}", alarms[0]);
+    assert_eq!(repairs.len(), 1, "{repairs:?}");
+    assert!(repairs[0]["what"].as_str().unwrap().contains(&format!("version {forged}")), "{}", repairs[0]);
+    assert_eq!(repairs[0]["outcome"], json!("refused"));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(swept(enforcer.invoke(&sweep()).unwrap()).len(), 3);
+    let (alarms, repairs) =
+        config_alerts(stack.drain(&stack.alarms).await, stack.drain(&stack.own_events).await);
+    assert!(alarms.is_empty() && repairs.is_empty(), "alerted twice: {alarms:?} {repairs:?}");
+    // A cold start after it: the newest sealed version is in force, and the refusal is alerted on.
+    let restarted = Function::spawn("enforcer", &from_object(enforcer_env.clone(), &url));
+    assert_eq!(swept(restarted.invoke(&sweep()).unwrap()).len(), 3);
+    let (alarms, _) = config_alerts(stack.drain(&stack.alarms).await, stack.drain(&stack.own_events).await);
+    assert_eq!(alarms.len(), 1, "{alarms:?}");
+    drop(restarted);
+    // The notifier refuses it too: its records still name the sealed config (below).
 
     // The record of a change names the hash of the config in force.
     let dev = account_clients(&moto.endpoint, DEV, "eu-central-1").await;
@@ -390,16 +439,29 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
         }
     };
 
-    // The first config is the deployment's to write (the gate reads the config in force).
-    admin
-        .s3
-        .put_object()
-        .bucket(&config_bucket)
-        .key("breakglass.toml")
-        .body(text.clone().into_bytes().into())
-        .send()
-        .await
-        .unwrap();
+    // The first config is the deployment's to write, sealed as the gate seals (`config seed`); the
+    // gate reads the config in force. Never over a config: every later change is the gate's.
+    let deployer =
+        role_env(&moto.endpoint, &format!("arn:aws:iam::{ADMIN}:role/breakglass-deployment"), "deployer")
+            .await;
+    let seed_path = dir.join("seed.toml");
+    std::fs::write(&seed_path, &text).unwrap();
+    let seed = || {
+        let out = std::process::Command::new(e2e::binary("breakglass"))
+            .args(["config", "seed", "--config", &seed_path.display().to_string(), "--to", to.as_str()])
+            .env_clear()
+            .envs(deployer.iter().cloned())
+            .output()
+            .unwrap();
+        e2e::outcome(&out)
+    };
+    let (code, stdout, stderr) = seed();
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.starts_with(&format!("seeded {to}")), "{stdout}");
+    let (code, _, stderr) = seed();
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("holds a config already"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
     // The gate, as its role of the administrative account, on the config object.
     let mut gate_env = as_admin_role(&stack, &moto.endpoint, "breakglass-gate").await;
     gate_env.retain(|(k, _)| k != "BREAKGLASS_CONFIG");
