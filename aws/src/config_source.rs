@@ -1,7 +1,7 @@
 //! Where the functions get their config: the environment (single-account mode, or a bundled file),
 //! or, in organisation mode, a versioned S3 object in the administrative account that is read at
-//! cold start and re-checked by ETag at most once a minute. A config that cannot be read or does not
-//! parse at cold start stops the function (fail closed: it errors, and the alarms fire); later, the
+//! cold start and re-checked (version and ETag) at most once a minute. A config that cannot be read
+//! or does not parse at cold start stops the function (fail closed: it errors, and the alarms fire); later, the
 //! last good config stays in force and every check logs the failure as an error. Only an object the
 //! gate sealed is adopted ([`ConfigSeal`]): one written past the gate is refused, the last sealed
 //! version stays in force (at cold start too), and the refusal waits in [`ConfigSource::refused`]
