@@ -8,6 +8,7 @@ use breakglass_core::ports::{AuditReader, PortError};
 use breakglass_core::trail::tamper::{self, AuditRead, Fetched, Forgery, Step};
 
 use crate::errors::{classify_error, code_of};
+use crate::kms_mac::KmsMac;
 use crate::Clients;
 
 /// The audit trail in an S3 bucket with Object Lock: every record is written once, in compliance
@@ -20,7 +21,7 @@ use crate::Clients;
 pub struct S3AuditLog {
     client: aws_sdk_s3::Client,
     bucket: String,
-    mac: Option<(aws_sdk_kms::Client, String)>,
+    mac: Option<KmsMac>,
 }
 
 /// The object metadata that carries a record's MAC (hex).
@@ -42,41 +43,20 @@ impl S3AuditLog {
 
     /// Signs on write and verifies on read with the KMS HMAC key `key_id` (ID, ARN or alias).
     pub fn with_mac(mut self, kms: aws_sdk_kms::Client, key_id: impl Into<String>) -> Self {
-        self.mac = Some((kms, key_id.into()));
+        self.mac = Some(KmsMac::new(kms, key_id));
         self
     }
 
     async fn sign(&self, body: &[u8]) -> Result<Option<String>, PortError> {
-        let Some((kms, key)) = &self.mac else { return Ok(None) };
-        let out = kms
-            .generate_mac()
-            .key_id(key)
-            .mac_algorithm(aws_sdk_kms::types::MacAlgorithmSpec::HmacSha256)
-            .message(aws_sdk_kms::primitives::Blob::new(body))
-            .send()
-            .await
-            .map_err(|e| classify_error("GenerateMac", e))?;
-        Ok(out.mac.map(|m| breakglass_core::trail::audit::hex(m.as_ref())))
+        let Some(mac) = &self.mac else { return Ok(None) };
+        mac.sign(body).await.map(|m| Some(breakglass_core::trail::audit::hex(&m)))
     }
 
     /// `Some(forgery)` when the record's MAC is missing or wrong; `None` when it is the notifier's.
-    async fn check(&self, body: &[u8], mac: Option<&str>) -> Result<Option<Forgery>, PortError> {
-        let Some((kms, key_id)) = &self.mac else { return Ok(None) };
-        let Some(mac) = mac.and_then(tamper::parse_mac) else { return Ok(Some(Forgery::Unsigned)) };
-        let verified = kms
-            .verify_mac()
-            .key_id(key_id)
-            .mac_algorithm(aws_sdk_kms::types::MacAlgorithmSpec::HmacSha256)
-            .message(aws_sdk_kms::primitives::Blob::new(body))
-            .mac(aws_sdk_kms::primitives::Blob::new(mac))
-            .send()
-            .await;
-        match verified {
-            Ok(out) if out.mac_valid => Ok(None),
-            Ok(_) => Ok(Some(Forgery::Mismatch)),
-            Err(e) if code_of(&e) == Some("KMSInvalidMacException") => Ok(Some(Forgery::Mismatch)),
-            Err(e) => Err(classify_error("VerifyMac", e)),
-        }
+    async fn check(&self, body: &[u8], stored: Option<&str>) -> Result<Option<Forgery>, PortError> {
+        let Some(mac) = &self.mac else { return Ok(None) };
+        let Some(stored) = stored.and_then(tamper::parse_mac) else { return Ok(Some(Forgery::Unsigned)) };
+        Ok((!mac.verify(body, stored).await?).then_some(Forgery::Mismatch))
     }
 
     /// A record's bytes (`version`, else the current one), its signature checked.

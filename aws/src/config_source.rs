@@ -270,22 +270,10 @@ async fn first_good_registry(
             tracing::error!(error = %e, "newest registry unreadable; looking for the last good version")
         }
     }
-    let versions = client
-        .list_object_versions()
-        .bucket(bucket)
-        .prefix(key)
-        .send()
-        .await
-        .map_err(|e| crate::errors::classify_error("ListObjectVersions", e).to_string())?;
-    // Newest first, as S3 lists them; the newest is the one that did not parse.
-    for v in
-        versions.versions.unwrap_or_default().into_iter().filter(|v| v.key.as_deref() == Some(key)).skip(1)
-    {
-        let Some(id) = v.version_id else { continue };
-        let got = client.get_object().bucket(bucket).key(key).version_id(&id).send().await;
-        let Ok(out) = got else { continue };
-        let Ok(bytes) = out.body.collect().await else { continue };
-        if let Ok(r) = Registry::parse(&String::from_utf8_lossy(&bytes.into_bytes())) {
+    // The newest is the one that did not parse.
+    for id in version_ids(client, bucket, key).await?.iter().skip(1) {
+        let Some(o) = fetch_version(client, bucket, key, id).await else { continue };
+        if let Ok(r) = Registry::parse(&o.text) {
             tracing::error!(version = id.as_str(), "registry: an older version is in force");
             return Ok(Some((r, format!("version {id}"))));
         }
@@ -348,26 +336,26 @@ struct Object {
 impl Object {
     /// What tells one version of the object from another.
     fn seen(&self) -> Option<String> {
-        Some(format!("{}|{}", self.version.as_deref().unwrap_or("null"), self.etag.as_deref().unwrap_or("")))
+        Some(seen(self.version.as_deref(), self.etag.as_deref()))
     }
 }
 
-/// The config object if it is not the one `seen` ([`Object::seen`]): a HEAD, then the GET only
+fn seen(version: Option<&str>, etag: Option<&str>) -> String {
+    format!("{}|{}", version.unwrap_or("null"), etag.unwrap_or(""))
+}
+
+/// The config object if it is not the one `last` seen ([`Object::seen`]): a HEAD, then the GET only
 /// when the version or the ETag differ.
 async fn fetch_if_new(
     client: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
-    seen: Option<&str>,
+    last: Option<&str>,
 ) -> Result<Fetched, String> {
     match client.head_object().bucket(bucket).key(key).send().await {
         Ok(head) => {
-            let now = format!(
-                "{}|{}",
-                head.version_id.as_deref().unwrap_or("null"),
-                head.e_tag.as_deref().unwrap_or("")
-            );
-            if seen == Some(now.as_str()) {
+            let now = self::seen(head.version_id.as_deref(), head.e_tag.as_deref());
+            if last == Some(now.as_str()) {
                 return Ok(Fetched::Unchanged);
             }
             fetch(client, bucket, key, None).await
@@ -402,6 +390,18 @@ async fn newest_sealed(
     key: &str,
     refused: Option<&str>,
 ) -> Result<String, String> {
+    for id in version_ids(client, bucket, key).await?.iter().filter(|id| Some(id.as_str()) != refused) {
+        let Some(o) = fetch_version(client, bucket, key, id).await else { continue };
+        if seal.check(&o.text, o.seal.as_deref()).await? == Checked::Sealed {
+            tracing::error!(version = id.as_str(), "config: an older, sealed version is in force");
+            return Ok(o.text);
+        }
+    }
+    Err("no version of the config carries the gate's seal: have the deployment write the first config (`breakglass config seed`), then change it through the gate".into())
+}
+
+/// The versions of `key`, newest first (as S3 lists them).
+async fn version_ids(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Vec<String>, String> {
     let versions = client
         .list_object_versions()
         .bucket(bucket)
@@ -409,25 +409,21 @@ async fn newest_sealed(
         .send()
         .await
         .map_err(|e| crate::errors::classify_error("ListObjectVersions", e).to_string())?;
-    // Newest first, as S3 lists them.
-    for v in versions.versions.unwrap_or_default() {
-        let Some(id) =
-            v.version_id.filter(|id| v.key.as_deref() == Some(key) && Some(id.as_str()) != refused)
-        else {
-            continue;
-        };
-        let Ok(out) = client.get_object().bucket(bucket).key(key).version_id(&id).send().await else {
-            continue;
-        };
-        let stored = out.metadata.as_ref().and_then(|m| m.get(SEAL_METADATA)).cloned();
-        let Ok(bytes) = out.body.collect().await else { continue };
-        let Ok(text) = String::from_utf8(bytes.into_bytes().to_vec()) else { continue };
-        if seal.check(&text, stored.as_deref()).await? == Checked::Sealed {
-            tracing::error!(version = id.as_str(), "config: an older, sealed version is in force");
-            return Ok(text);
-        }
+    Ok(versions
+        .versions
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|v| v.key.as_deref() == Some(key))
+        .filter_map(|v| v.version_id)
+        .collect())
+}
+
+/// One older version, or `None` when it cannot be read (the caller tries the next).
+async fn fetch_version(client: &aws_sdk_s3::Client, bucket: &str, key: &str, id: &str) -> Option<Object> {
+    match fetch_at(client, bucket, key, None, Some(id)).await {
+        Ok(Fetched::New(o)) => Some(o),
+        _ => None,
     }
-    Err("no version of the config carries the gate's seal: have the deployment write the first config (`breakglass config seed`), then change it through the gate".into())
 }
 
 async fn fetch(
@@ -436,10 +432,23 @@ async fn fetch(
     key: &str,
     etag: Option<&str>,
 ) -> Result<Fetched, String> {
-    let mut request = client.get_object().bucket(bucket).key(key);
-    if let Some(etag) = etag {
-        request = request.if_none_match(etag);
-    }
+    fetch_at(client, bucket, key, etag, None).await
+}
+
+/// The object (`version`, else the current one), unless its ETag is `etag`.
+async fn fetch_at(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    etag: Option<&str>,
+    version: Option<&str>,
+) -> Result<Fetched, String> {
+    let request = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .set_if_none_match(etag.map(str::to_owned))
+        .set_version_id(version.map(str::to_owned));
     match request.send().await {
         Ok(out) => {
             let meta = |name: &str| out.metadata.as_ref().and_then(|m| m.get(name)).cloned();

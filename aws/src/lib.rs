@@ -19,6 +19,7 @@ mod directory;
 mod errors;
 mod eventbridge;
 mod gate_client;
+mod kms_mac;
 mod organizations;
 mod provenance;
 mod registry;
