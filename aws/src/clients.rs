@@ -46,12 +46,16 @@ impl Clients {
         }
         let shared = loader.load().await;
         crate::errors::reached(endpoint, shared.region().map(|r| r.as_ref()));
-        // Path-style addressing: virtual-host names (`bucket.localhost`) do not resolve for a local
-        // endpoint, and it works the same against AWS.
-        let s3_config =
-            aws_sdk_s3::config::Builder::from(&shared).force_path_style(endpoint.is_some()).build();
-        Ok(Clients {
-            path_style: endpoint.is_some(),
+        Ok(Clients::from_shared(shared, timeouts, endpoint.is_some()))
+    }
+
+    /// The clients of an SDK configuration made elsewhere (tests: fixed credentials, no
+    /// environment). `path_style`: for a local endpoint, whose virtual-host names
+    /// (`bucket.localhost`) do not resolve; it works the same against AWS.
+    pub fn from_shared(shared: aws_config::SdkConfig, timeouts: Timeouts, path_style: bool) -> Clients {
+        let s3_config = aws_sdk_s3::config::Builder::from(&shared).force_path_style(path_style).build();
+        Clients {
+            path_style,
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             sns: aws_sdk_sns::Client::new(&shared),
             eventbridge: aws_sdk_eventbridge::Client::new(&shared),
@@ -60,7 +64,7 @@ impl Clients {
             sqs: aws_sdk_sqs::Client::new(&shared),
             config: shared,
             timeouts,
-        })
+        }
     }
 }
 

@@ -499,12 +499,25 @@ impl ConfigObject {
         ConfigObject { seal, ..ConfigObject::new(clients, bucket, key) }
     }
 
-    /// The text and ETag in force, or `None` when there is no object yet.
+    /// The text in force and the ETag of the object's current version, or `None` when there is no
+    /// object yet. For a writer (the gate), the text in force is the newest *sealed* version, as
+    /// the functions adopt it: a proposal made while a version written past the gate is current is
+    /// diffed against the config that governs, never against the forged text, and the write still
+    /// replaces the current version (its ETag).
     pub async fn get(&self) -> Result<Option<(String, Option<String>)>, String> {
         // The same read as the functions' (no ETag: a 304 cannot come back).
-        match fetch(&self.client, &self.bucket, &self.key, None).await? {
-            Fetched::New(o) => Ok(Some((o.text, o.etag))),
-            Fetched::Missing | Fetched::Unchanged => Ok(None),
+        let o = match fetch(&self.client, &self.bucket, &self.key, None).await? {
+            Fetched::New(o) => o,
+            Fetched::Missing | Fetched::Unchanged => return Ok(None),
+        };
+        let Some((seal, _)) = &self.seal else { return Ok(Some((o.text, o.etag))) };
+        match seal.check(&o.text, o.seal.as_deref()).await? {
+            Checked::Sealed => Ok(Some((o.text, o.etag))),
+            Checked::Refused(_) => {
+                let text =
+                    newest_sealed(&self.client, seal, &self.bucket, &self.key, o.version.as_deref()).await?;
+                Ok(Some((text, o.etag)))
+            }
         }
     }
 
@@ -515,7 +528,10 @@ impl ConfigObject {
         let Some((seal, writer)) = &self.seal else {
             return Err("no seal: only the gate (and the deployment's first config) write the config".into());
         };
-        let current = self.get().await?.and_then(|(_, etag)| etag);
+        let current = match fetch(&self.client, &self.bucket, &self.key, None).await? {
+            Fetched::New(o) => o.etag,
+            Fetched::Missing | Fetched::Unchanged => None,
+        };
         if current.as_deref() != expected {
             return Err("the config object changed since it was read; run the push again".into());
         }
@@ -524,9 +540,11 @@ impl ConfigObject {
             crate::clients::put_text(&self.client, &self.bucket, &self.key, "application/toml", text)
                 .metadata(SEAL_METADATA, sealed)
                 .metadata(WRITER_METADATA, writer);
-        if expected.is_none() {
-            request = request.if_none_match("*");
-        }
+        // Conditional on S3's side too: a write between the check above and this one loses.
+        request = match expected {
+            Some(etag) => request.if_match(etag),
+            None => request.if_none_match("*"),
+        };
         request
             .send()
             .await

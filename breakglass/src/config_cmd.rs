@@ -162,8 +162,14 @@ pub fn seed(a: &SeedArgs) -> Result<ExitCode, CliError> {
     runtime()?.block_on(async {
         let clients =
             Clients::load(a.aws.endpoint_url.as_deref()).await.map_err(|e| CliError::Input(e.to_string()))?;
+        // Any object, sealed or not, is there already: the deployment only ever creates.
         let object = ConfigObject::sealed(&clients, &bucket, &key, &a.record_key, "deployment");
-        if object.get().await.map_err(|e| CliError::Aws(format!("{}: {e}", a.to)))?.is_some() {
+        if ConfigObject::new(&clients, &bucket, &key)
+            .get()
+            .await
+            .map_err(|e| CliError::Aws(format!("{}: {e}", a.to)))?
+            .is_some()
+        {
             return Err(CliError::Input(format!(
                 "{} holds a config already: every change goes through the gate ({})",
                 a.to,

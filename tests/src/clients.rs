@@ -37,6 +37,13 @@ pub async fn clients(endpoint: &str) -> Clients {
     Clients::from_shared(&base_config(endpoint, REGION).await)
 }
 
+/// The adapters' clients (`breakglass_aws::Clients`) acting in `account` and `region` of moto at
+/// `endpoint`, without touching the process environment.
+pub async fn adapter_clients(endpoint: &str, account: &str, region: &str) -> breakglass_aws::Clients {
+    let shared = account_config(endpoint, account, region).await;
+    breakglass_aws::Clients::from_shared(shared, Default::default(), true)
+}
+
 pub(crate) async fn base_config(endpoint: &str, region: &str) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))

@@ -837,7 +837,32 @@ fn only_the_gate_changes_the_config_object() {
     assert_eq!(write(&format!("arn:aws:iam::{ADMIN}:role/breakglass-enforcer")), Decision::ExplicitDeny);
     assert_eq!(write(&format!("arn:aws:iam::{ADMIN}:role/breakglass-operator")), Decision::ExplicitDeny);
     assert_ne!(write(&format!("arn:aws:iam::{ADMIN}:role/breakglass-gate")), Decision::ExplicitDeny);
-    assert_ne!(write(&format!("arn:aws:iam::{ADMIN}:role/breakglass-deployment")), Decision::ExplicitDeny);
+    // The deployment creates the first config and overwrites none (issue 21, attack 3: the
+    // deployment role can seal, so a write over the config would pass every function's check).
+    let deployment = format!("arn:aws:iam::{ADMIN}:role/breakglass-deployment");
+    assert_eq!(write(&deployment), Decision::ExplicitDeny);
+    let create = Request::new(
+        Caller::parse(&deployment).unwrap(),
+        "s3:PutObject",
+        &object,
+        time::OffsetDateTime::now_utc(),
+    )
+    .with("aws:SecureTransport", "true")
+    .with("s3:if-none-match", "*");
+    assert_ne!(explain(&bucket_policy, &create).decision, Decision::ExplicitDeny);
+    // Its history stays: nobody empties the key to create it afresh, or hides a version.
+    for who in ["Admin", "breakglass-deployment", "breakglass-gate", "breakglass-operator"] {
+        for action in ["s3:DeleteObject", "s3:DeleteObjectVersion"] {
+            let req = Request::new(
+                Caller::parse(&format!("arn:aws:iam::{ADMIN}:role/{who}")).unwrap(),
+                action,
+                &object,
+                time::OffsetDateTime::now_utc(),
+            )
+            .with("aws:SecureTransport", "true");
+            assert_eq!(explain(&bucket_policy, &req).decision, Decision::ExplicitDeny, "{who} {action}");
+        }
+    }
 
     // The registry of discovered buckets beside it: written by the enforcer's discovery alone.
     let registry = object.replace("breakglass.toml", "registry.json");

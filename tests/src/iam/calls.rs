@@ -184,6 +184,16 @@ pub fn call_of(
                 if let Some(prefix) = query.get("prefix") {
                     context.push(("s3:prefix".to_owned(), prefix.clone()));
                 }
+                // A conditional write: S3 sets these keys from the headers (bucket policies use
+                // them to allow creation only).
+                if method == "PUT" && !key.is_empty() {
+                    for (header, name) in [("if-none-match", "s3:if-none-match"), ("if-match", "s3:if-match")]
+                    {
+                        if let Some(v) = header_value(head, header) {
+                            context.push((name.to_owned(), v));
+                        }
+                    }
+                }
                 let resource = if key.is_empty() {
                     format!("arn:aws:s3:::{bucket}")
                 } else {
@@ -260,6 +270,14 @@ pub fn call_of(
         action = "s3:GetObjectVersion".to_owned();
     }
     Ok(Call { operation, action, resource, context })
+}
+
+/// The value of header `name` (lowercase) in `head`, trimmed.
+fn header_value(head: &str, name: &str) -> Option<String> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+    })
 }
 
 #[cfg(test)]

@@ -363,6 +363,27 @@ async fn the_config_object_is_reread_and_a_broken_one_changes_nothing() {
     let (alarms, _) = config_alerts(stack.drain(&stack.alarms).await, stack.drain(&stack.own_events).await);
     assert_eq!(alarms.len(), 1, "{alarms:?}");
     drop(restarted);
+    // The gate reads the config in force (the sealed one) to diff a proposal against, and writes
+    // over the forged version, conditional on its ETag: the forged one is superseded, not deleted.
+    let gate_view = breakglass_aws::ConfigObject::sealed(
+        &e2e::adapter_clients(&moto.endpoint, ADMIN, "eu-central-1").await,
+        &config_bucket,
+        "breakglass.toml",
+        e2e::RECORD_KEY,
+        "gate",
+    );
+    let (in_force, etag) = gate_view.get().await.unwrap().unwrap();
+    assert_eq!(in_force, smaller, "the gate diffs against the sealed config, not the forged one");
+    let forged_etag =
+        s3.head_object().bucket(&config_bucket).key("breakglass.toml").send().await.unwrap().e_tag.unwrap();
+    assert_eq!(etag.as_deref(), Some(forged_etag.as_str()));
+    assert!(gate_view.put(&smaller, Some("\"stale\"")).await.is_err(), "a stale ETag writes nothing");
+    gate_view.put(&smaller, etag.as_deref()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(swept(enforcer.invoke(&sweep()).unwrap()).len(), 3);
+    let (alarms, repairs) =
+        config_alerts(stack.drain(&stack.alarms).await, stack.drain(&stack.own_events).await);
+    assert!(alarms.is_empty() && repairs.is_empty(), "the gate's write is sealed: {alarms:?} {repairs:?}");
     // The notifier refuses it too: its records still name the sealed config (below).
 
     // The record of a change names the hash of the config in force.
