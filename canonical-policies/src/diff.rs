@@ -15,8 +15,11 @@ use crate::template::{OpenGrant, TemplateKind};
 
 /// At most this many lines of changes; an email is not a log file.
 pub const MAX_LINES: usize = 12;
-/// At most this many items of a list are named before "and N more".
+/// At most this many actions or resources of a statement are named before "and N more".
 const MAX_ITEMS: usize = 3;
+/// Who a statement names (principals, condition values such as exempt roles) and what changed are
+/// named up to this many: "and N more" must not hide the one principal that was slipped in.
+const MAX_NAMED: usize = 24;
 
 /// The differences between a policy and one template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,11 +161,16 @@ fn name(s: &Statement) -> String {
 
 /// "a, b, c and 4 more"
 fn list<'a>(items: impl ExactSizeIterator<Item = &'a str>) -> String {
+    list_up_to(items, MAX_ITEMS)
+}
+
+/// The first `most` items, then "and N more".
+fn list_up_to<'a>(items: impl ExactSizeIterator<Item = &'a str>, most: usize) -> String {
     let total = items.len();
-    let shown: Vec<&str> = items.take(MAX_ITEMS).collect();
+    let shown: Vec<&str> = items.take(most).collect();
     let mut out = shown.join(", ");
-    if total > MAX_ITEMS {
-        out.push_str(&format!(" and {} more", total - MAX_ITEMS));
+    if total > most {
+        out.push_str(&format!(" and {} more", total - most));
     }
     out
 }
@@ -175,7 +183,7 @@ fn principals(p: &Principal) -> String {
             if all == ["*"] {
                 "every AWS principal".to_owned()
             } else {
-                list(all.into_iter())
+                list_up_to(all.into_iter(), MAX_NAMED)
             }
         }
     }
@@ -215,7 +223,9 @@ fn conditions(s: &Statement) -> String {
         .condition
         .iter()
         .flat_map(|(op, keys)| {
-            keys.iter().map(move |(k, v)| format!("{op} {k} {}", list(v.iter().map(String::as_str))))
+            keys.iter().map(move |(k, v)| {
+                format!("{op} {k} {}", list_up_to(v.iter().map(String::as_str), MAX_NAMED))
+            })
         })
         .collect();
     parts.join(" and ")
@@ -234,10 +244,10 @@ fn set_change<'a>(
     let added: Vec<&str> = a.iter().filter(|(k, _)| !t.contains_key(*k)).map(|(_, v)| *v).collect();
     let removed: Vec<&str> = t.iter().filter(|(k, _)| !a.contains_key(*k)).map(|(_, v)| *v).collect();
     if !added.is_empty() {
-        out.push(format!("{what} added: {}", list(added.into_iter())));
+        out.push(format!("{what} added: {}", list_up_to(added.into_iter(), MAX_NAMED)));
     }
     if !removed.is_empty() {
-        out.push(format!("{what} removed: {}", list(removed.into_iter())));
+        out.push(format!("{what} removed: {}", list_up_to(removed.into_iter(), MAX_NAMED)));
     }
     out
 }
@@ -286,18 +296,49 @@ fn changes(t: &Statement, a: &Statement) -> Vec<String> {
         a.resource.values.iter().map(|r| (Cow::Borrowed(r.as_str()), r.as_str())),
     ));
     if t.condition != a.condition {
-        let show = |s: &Statement| {
-            if s.condition.is_empty() {
-                "none".to_owned()
-            } else {
-                conditions(s)
-            }
-        };
-        out.push(format!("condition is {} instead of {}", show(a), show(t)));
+        out.extend(condition_changes(t, a));
     }
     if out.is_empty() {
         // Same content under canonical comparison would have matched; only the spelling differs.
         out.push("its content differs".to_owned());
+    }
+    out
+}
+
+/// A condition's changes key by key: the values added to or removed from each operator and key
+/// (an exempt role slipped into `ArnNotEquals aws:PrincipalArn` is named), and whole keys added or
+/// removed with their values.
+fn condition_changes(t: &Statement, a: &Statement) -> Vec<String> {
+    // Keyed as IAM compares (keys case-insensitively), shown as written.
+    type Keyed = BTreeMap<(String, String), (String, Vec<String>)>;
+    let keys = |s: &Statement| -> Keyed {
+        s.condition
+            .iter()
+            .flat_map(|(op, keys)| {
+                keys.iter().map(move |(k, v)| {
+                    let name = format!("{op} {}", k.as_str());
+                    ((op.clone(), k.as_str().to_ascii_lowercase()), (name, v.iter().cloned().collect()))
+                })
+            })
+            .collect()
+    };
+    let shown = |v: &[String]| list_up_to(v.iter().map(String::as_str), MAX_NAMED);
+    let (tk, ak) = (keys(t), keys(a));
+    let mut out = Vec::new();
+    for (id, (name, values)) in &ak {
+        match tk.get(id) {
+            None => out.push(format!("condition added: {name} {}", shown(values))),
+            Some((_, before)) => out.extend(set_change(
+                &format!("condition {name} values"),
+                before.iter().map(|v| (Cow::Borrowed(v.as_str()), v.as_str())),
+                values.iter().map(|v| (Cow::Borrowed(v.as_str()), v.as_str())),
+            )),
+        }
+    }
+    for (id, (name, values)) in &tk {
+        if !ak.contains_key(id) {
+            out.push(format!("condition removed: {name} {}", shown(values)));
+        }
     }
     out
 }

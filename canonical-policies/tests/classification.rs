@@ -147,8 +147,39 @@ fn tampered_copy_diff_is_short_and_specific() {
     let d = diff_nearest(&bucket, Some(&Policy::parse(tampered.as_bytes()).unwrap()), now());
     let text = d.to_string();
     assert!(text.contains("statement `ClosedAccess` was changed: actions removed: s3:GetObject"), "{text}");
-    assert!(text.contains("condition is ArnNotEquals aws:PrincipalArn arn:aws:iam::111122223333:role/breakglass-enforcer, arn:aws:iam::111122223333:role/breakglass-gate, arn:aws:iam::111122223333:role/breakglass-operator and 1 more"), "{text}");
+    assert!(text.contains("condition ArnNotEquals aws:PrincipalArn values added: arn:aws:iam::111122223333:user/mallory; condition ArnNotEquals aws:PrincipalArn values removed: arn:aws:iam::111122223333:role/breakglass-catalog"), "{text}");
     assert_eq!(d.changes, 2);
+}
+
+/// The diff once shortened every list to three items and "and N more": a fifth exempt role slipped
+/// into the condition, or a reader into a long principal list, went unnamed in the mail.
+#[test]
+fn regression_a_principal_slipped_into_a_long_list_is_named() {
+    let bucket = example_bucket();
+    let mallory = "arn:aws:iam::111122223333:user/mallory";
+    let exempt = bucket.closed_policy().to_pretty_json().replace(
+        "\"arn:aws:iam::111122223333:role/breakglass-catalog\",",
+        &format!("\"arn:aws:iam::111122223333:role/breakglass-catalog\", \"{mallory}\","),
+    );
+    let d = diff_nearest(&bucket, Some(&Policy::parse(exempt.as_bytes()).unwrap()), now());
+    let text = d.to_string();
+    assert!(text.contains(&format!("values added: {mallory}")), "{text}");
+    assert!(!text.contains("more"), "{text}");
+    // A new statement granting many readers names every one of them.
+    let readers: Vec<String> = (0..10).map(|i| format!("arn:aws:iam::111122223333:role/r{i}")).collect();
+    let closed = bucket.closed_policy().to_pretty_json();
+    let (head, tail) = closed.split_at(closed.rfind(']').unwrap());
+    let quoted: Vec<String> = readers.iter().map(|r| format!("\"{r}\"")).collect();
+    let statement = format!(
+        r#",{{"Sid":"Readers","Effect":"Allow","Principal":{{"AWS":[{}]}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::x/*"}}"#,
+        quoted.join(",")
+    );
+    let text = format!("{}{statement}{tail}", head.trim_end());
+    let granted = Policy::parse(text.as_bytes()).unwrap();
+    let text = diff_nearest(&bucket, Some(&granted), now()).to_string();
+    for r in &readers {
+        assert!(text.contains(r.as_str()), "{r} unnamed: {text}");
+    }
 }
 
 #[test]
