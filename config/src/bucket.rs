@@ -37,6 +37,11 @@ pub struct BucketConfig {
     /// The two-person rule (`two_person = true`): an OpenAccess needs a request approved by another
     /// person, and the enforcer reverts one without it. `None`: one operator may open.
     pub two_person: Option<TwoPerson>,
+    /// The KMS key that encrypts the logs (SSE-KMS, `kms_key`): disabling it, scheduling its
+    /// deletion or replacing its policy makes the logs unreadable for ever (crypto-shredding), so
+    /// those calls are alerted on both channels, and the SCP denies them on keys tagged
+    /// `breakglass=true`.
+    pub kms_key: Option<String>,
     /// The template inputs above, handed to the policy crate, and the ClosedAccess rendered from them.
     templates: BucketTemplates,
 }
@@ -255,6 +260,16 @@ impl BucketConfig {
             }
             other => other,
         };
+        let kms_key = match b.kms_key.as_ref().or(d.kms_key.as_ref()) {
+            None => None,
+            Some(k) => Some(key_arn(k, &partition).ok_or_else(|| {
+                invalid(
+                    "kms_key",
+                    k,
+                    "expected a key ARN such as `arn:aws:kms:eu-central-1:111122223333:key/<id>`",
+                )
+            })?),
+        };
         // Both templates are rendered now, so that a base statement that breaks one fails at load time.
         let templates = BucketTemplates::new(TemplateInputs {
             bucket: name.clone(),
@@ -281,9 +296,31 @@ impl BucketConfig {
                 .unwrap_or(false),
             retention_days,
             two_person,
+            kms_key,
             templates,
         })
     }
+
+    /// Whether `key` (a key ARN, or a key id as a request may name it) is this bucket's log key.
+    pub fn is_log_key(&self, key: &str) -> bool {
+        self.kms_key
+            .as_deref()
+            .is_some_and(|k| k == key || k.strip_suffix(key).is_some_and(|h| h.ends_with('/')))
+    }
+}
+
+/// `text` if it is a KMS key ARN of `partition` (not an alias: policies and CloudTrail's
+/// `resources` name the key).
+fn key_arn(text: &str, partition: &Partition) -> Option<String> {
+    let arn = canonical_policies::Arn::parse(text).ok()?;
+    let id = arn.resource.strip_prefix("key/")?;
+    let ok = arn.partition == partition.as_str()
+        && arn.service == "kms"
+        && is_region(arn.region)
+        && is_account_id(arn.account)
+        && !id.is_empty()
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    ok.then(|| text.to_owned())
 }
 
 /// Fills `{{account}}` and `{{partition}}` in an ARN of `investigator_roles` or

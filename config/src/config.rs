@@ -187,6 +187,11 @@ impl Config {
             .any(|r| r == role || r.rsplit('/').next() == Some(role))
     }
 
+    /// The buckets whose logs `key` (a key ARN or id) encrypts (`kms_key`).
+    pub fn log_key_buckets(&self, key: &str) -> Vec<&BucketConfig> {
+        self.buckets.iter().filter(|b| b.is_log_key(key)).collect()
+    }
+
     pub fn bucket(&self, name: &str) -> Option<&BucketConfig> {
         self.buckets.iter().find(|b| b.name == name)
     }

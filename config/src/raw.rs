@@ -95,4 +95,5 @@ pub(crate) struct RawBucket {
     pub two_person: Option<bool>,
     pub approvers: Option<Vec<String>>,
     pub request_expiry: Option<String>,
+    pub kms_key: Option<String>,
 }

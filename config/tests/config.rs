@@ -81,6 +81,25 @@ max_open_duration = "4h"
     for msg in [bad(base), bad("not toml [")] {
         assert_eq!(msg.lines().count(), 1, "{msg}");
     }
+    // `kms_key`: a key ARN (policies and CloudTrail name the key), never an alias or an id alone.
+    for key in [
+        "alias/cloudtrail-logs",
+        "9f1c2d3e",
+        "arn:aws:kms:eu-central-1:111122223333:alias/logs",
+        "arn:aws:s3:::b-1",
+    ] {
+        let msg = bad(&format!("{base}[[bucket]]\nname = \"b-1\"\nkms_key = \"{key}\"\n"));
+        assert!(
+            msg.starts_with(&format!("bucket `b-1`: invalid `kms_key` `{key}`: expected a key ARN")),
+            "{msg}"
+        );
+    }
+    let arn = "arn:aws:kms:eu-central-1:111122223333:key/9f1c2d3e-4b5a-6789-0abc-def012345678";
+    let c = Config::from_toml(&format!("{base}kms_key = \"{arn}\"\n[[bucket]]\nname = \"b-1\"\n")).unwrap();
+    assert_eq!(c.buckets[0].kms_key.as_deref(), Some(arn));
+    assert_eq!(c.log_key_buckets("9f1c2d3e-4b5a-6789-0abc-def012345678").len(), 1);
+    assert_eq!(c.log_key_buckets(arn).len(), 1);
+    assert!(c.log_key_buckets("4b5a-6789-0abc-def012345678").is_empty(), "a suffix is not the key");
 }
 
 fn org(discovery: &str) -> Config {

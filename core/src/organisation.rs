@@ -42,6 +42,16 @@ const ROLE_CHANGES: [&str; 12] = [
     "iam:UpdateRoleDescription",
 ];
 
+/// KMS calls that destroy or open a log key: denied on the configured `kms_key`s (organisation
+/// SCP) and on keys tagged `breakglass-logs=true` (single-account SCP).
+pub const LOG_KEY_CHANGES: [&str; 5] = [
+    "kms:ScheduleKeyDeletion",
+    "kms:DisableKey",
+    "kms:PutKeyPolicy",
+    "kms:CreateGrant",
+    "kms:DeleteImportedKeyMaterial",
+];
+
 /// The two policies, each minified as it is to be uploaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrgPolicies {
@@ -122,7 +132,7 @@ pub fn render(config: &Config) -> Result<OrgPolicies, OrgPolicyError> {
     }
     let investigator_list: Vec<String> = investigators.into_iter().collect();
 
-    let scp = json!({
+    let mut scp = json!({
         "Version": "2012-10-17",
         "Statement": [
             {
@@ -184,6 +194,20 @@ pub fn render(config: &Config) -> Result<OrgPolicies, OrgPolicyError> {
             }
         ]
     });
+    // The logs' own keys (`kms_key`): disabling one, scheduling its deletion, replacing its policy
+    // or granting it away destroys or opens the logs it encrypts (crypto-shredding).
+    let log_keys: BTreeSet<&str> = config.buckets.iter().filter_map(|b| b.kms_key.as_deref()).collect();
+    if !log_keys.is_empty() {
+        if let Some(statements) = scp.get_mut("Statement").and_then(Value::as_array_mut) {
+            statements.push(json!({
+                "Sid": "BreakglassLogKeysKept",
+                "Effect": "Deny",
+                "Action": LOG_KEY_CHANGES,
+                "Resource": one_or_many(log_keys.iter().map(|k| (*k).to_owned()).collect()),
+                "Condition": { "ArnNotLike": { "aws:PrincipalArn": &deployment } }
+            }));
+        }
+    }
     // AWS services are denied the reads like everyone else (a bucket policy could grant one, with a
     // source anywhere), except those `[[service_reads]]` lists, each for its sources only: the same
     // statements as the templates'.

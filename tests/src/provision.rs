@@ -50,8 +50,13 @@ pub struct Env {
 /// [`Env`], or `None` when moto is not installed (outside CI). The enforcer and the notifier run
 /// as sessions of their execution roles, under IAM as template.yaml grants it ([`IamProxy`]).
 pub async fn setup() -> Option<Env> {
+    setup_with(single_operator_text()).await
+}
+
+/// [`setup`] with the config `text`.
+pub async fn setup_with(text: String) -> Option<Env> {
     let moto = Moto::start()?;
-    let stack = provision(&moto.endpoint).await;
+    let stack = provision_config(&moto.endpoint, text).await;
     let iam = stack.iam(&moto.endpoint);
     let enforcer = iam.spawn(&stack, "enforcer").await;
     let notifier = iam.spawn(&stack, "notifier").await;

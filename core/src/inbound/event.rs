@@ -202,7 +202,7 @@ fn record(r: &Value) -> Result<ApiCall, EventError> {
             text(at(o, &["Rule", "ObjectOwnership"])).or_else(|| text(o.get("ObjectOwnership")))
         }),
         target: GuardedCall::from_event(text(r.get("eventSource")).as_deref(), &event_name)
-            .and_then(|c| target(c.target(), params)),
+            .and_then(|c| target(c.target(), params).map(|t| key_arn(c.target(), t, r))),
         versioning: param("VersioningConfiguration").and_then(|v| text(v.get("Status"))),
         tags: param("Tagging").map(tag_set),
         accounts: text(r.get("recipientAccountId")).into_iter().collect(),
@@ -298,6 +298,34 @@ fn target(kind: Target, params: Option<&Value>) -> Option<String> {
         Target::FunctionRole => first(&["role"]),
         Target::StackRole => first(&["roleARN"]),
         Target::Trail => first(&["name", "trailName"]),
+    }
+}
+
+/// A key named by its id or an alias in the request (`keyId`) is named by its ARN, from the
+/// record's `resources` (KMS lists the key it acted on): a log key is configured by ARN, and an
+/// alias must not hide which key was disabled. Alias names (`alias/…`) of alias calls stay.
+fn key_arn(kind: Target, named: String, r: &Value) -> String {
+    if kind != Target::Key || named.starts_with("arn:") {
+        return named;
+    }
+    let keys: Vec<String> = r
+        .get("resources")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|res| text(res.get("type")).as_deref() == Some("AWS::KMS::Key"))
+        .filter_map(|res| text(res.get("ARN")))
+        .collect();
+    let alias_call = text(r.get("eventName")).is_some_and(|n| n.contains("Alias"));
+    match keys.as_slice() {
+        // Named by its id: the same key, by its whole name.
+        [arn] if !named.starts_with("alias/") && arn.ends_with(&format!("/{named}")) => arn.clone(),
+        // A key call through an alias names the key; breakglass's own aliases are matched as they
+        // are, and alias calls act on the alias.
+        [arn] if named.starts_with("alias/") && !named.starts_with("alias/breakglass") && !alias_call => {
+            arn.clone()
+        }
+        _ => named,
     }
 }
 

@@ -402,10 +402,16 @@ fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &Api
     let target: String = raw.chars().filter(|c| !c.is_control()).take(256).collect();
     let target = target.as_str();
     let role_name = |t: &str| t.rsplit('/').next().unwrap_or(t).to_owned();
+    // The logs' own keys (`kms_key`): losing one loses the logs it encrypts, for ever.
+    let log_buckets: Vec<&str> = match guarded.target() {
+        Target::Key => config.log_key_buckets(target).iter().map(|b| b.name.as_str()).collect(),
+        _ => Vec::new(),
+    };
     let watched = match guarded.target() {
         Target::Role => config.is_investigator_role(target) || role_name(target).starts_with("breakglass-"),
         Target::Key => {
-            target.starts_with("alias/breakglass")
+            !log_buckets.is_empty()
+                || target.starts_with("alias/breakglass")
                 || scope.key_arn.as_deref().is_some_and(|k| k == target || k.ends_with(&format!("/{target}")))
         }
         Target::Topic => target.contains(":breakglass-"),
@@ -422,12 +428,20 @@ fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &Api
         ));
     }
     let who = call.actor.describe();
+    let threat = if log_buckets.is_empty() {
+        guarded.threat().to_owned()
+    } else {
+        format!(
+            "make the logs of {} unreadable for ever: they are encrypted with this key (crypto-shredding)",
+            log_buckets.join(", ")
+        )
+    };
     let mut email = String::new();
     let (subject, severity, kind) = if let Some(code) = &call.error.code {
         section(
             &mut email,
             "What happened",
-            &format!("{who} tried to {} ({target}), and AWS refused it with {code}. Nothing changed. Had it worked, it could {}.", call_in_words(guarded), guarded.threat()),
+            &format!("{who} tried to {} ({target}), and AWS refused it with {code}. Nothing changed. Had it worked, it could {threat}.", call_in_words(guarded)),
         );
         (format!("refused attempt to {} ({code})", call_in_words(guarded)), Severity::Warning, "attempt")
     } else {
@@ -441,13 +455,24 @@ fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &Api
             Response::Revert => "breakglass puts the lawful state back.",
             Response::Alert => "breakglass cannot undo this: review it now.",
         };
+        // A log key can still be saved by hand: say how.
+        let saved = match guarded {
+            GuardedCall::ScheduleKeyDeletion => format!(
+                " The key can be saved until its deletion date: `aws kms cancel-key-deletion --key-id {target}`, then `aws kms enable-key --key-id {target}`."
+            ),
+            GuardedCall::DisableKey => format!(
+                " Until it is enabled again (`aws kms enable-key --key-id {target}`), nobody can read these logs and new logs cannot be written."
+            ),
+            _ => " Its key policy decides who can decrypt the logs.".to_owned(),
+        };
+        let response =
+            if log_buckets.is_empty() { response.to_owned() } else { format!("{response}{saved}") };
         section(
             &mut email,
             "What happened",
             &format!(
-                "Someone managed to {} ({target}). This could {}. {response}",
+                "Someone managed to {} ({target}). This could {threat}. {response}",
                 call_in_words(guarded),
-                guarded.threat()
             ),
         );
         (format!("ALERT: {} ({})", call_in_words(guarded), role_name(target)), Severity::Critical, "change")

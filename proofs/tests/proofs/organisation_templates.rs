@@ -302,6 +302,28 @@ fn ask(policy: &Policy, caller: &str, action: &str, resource: &str) -> Decision 
 
 const INSIDER: &str = "arn:aws:iam::111100000000:role/Admin";
 
+/// Issue 22, crypto-shredding: a configured log key (`kms_key`) cannot be disabled, scheduled for
+/// deletion, re-policied or granted away in a logging account, not even by the StackSets role; the
+/// deployment may (it manages keys). Without a `kms_key` the SCP has no such statement.
+#[test]
+fn the_scp_keeps_the_configured_log_keys() {
+    let log_key = format!("arn:aws:kms:eu-west-1:{MEMBER}:key/9f1c2d3e-4b5a-6789-0abc-def012345678");
+    let text = std::fs::read_to_string(root().join("examples/organisation.toml")).unwrap();
+    let text = text.replacen("[[bucket]]\n", &format!("[[bucket]]\nkms_key = \"{log_key}\"\n"), 1);
+    let p = breakglass_core::organisation::render(&Config::from_toml(&text).unwrap()).unwrap();
+    let scp = rendered(&p.scp);
+    let [deployment, stacksets] = deployers();
+    let other = format!("arn:aws:kms:eu-west-1:{MEMBER}:key/0000-other");
+    for action in breakglass_core::organisation::LOG_KEY_CHANGES {
+        assert_eq!(ask(&scp, INSIDER, action, &log_key), Decision::ExplicitDeny, "{action}");
+        assert_eq!(ask(&scp, &stacksets, action, &log_key), Decision::ExplicitDeny, "{action}");
+        assert_ne!(ask(&scp, &deployment, action, &log_key), Decision::ExplicitDeny, "{action}");
+        assert_ne!(ask(&scp, INSIDER, action, &other), Decision::ExplicitDeny, "{action} on another key");
+    }
+    let unkeyed = breakglass_core::organisation::render(&org_config()).unwrap().scp;
+    assert!(!unkeyed.contains("kms:"), "no log key configured: no statement");
+}
+
 /// The roles the organisation's SCP exempts by name: the deployment role and StackSets' one.
 fn deployers() -> [String; 2] {
     [

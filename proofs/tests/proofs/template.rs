@@ -436,6 +436,17 @@ fn attack_5_the_key_cannot_be_disabled_or_its_alias_moved() {
         assert_eq!(tagged(ADMIN, action), Decision::ExplicitDeny, "{action}");
         assert_ne!(tagged(DEPLOYER, action), Decision::ExplicitDeny, "{action}");
     }
+    // The logs' own keys, tagged `breakglass-logs=true` (docs/deploy.md): kept the same way, and
+    // their tag cannot be taken off (issue 22, crypto-shredding).
+    let log_key = |who: &str, action: &str| {
+        let req = Request::new(Caller::parse(who).unwrap(), action, &key, time::OffsetDateTime::now_utc())
+            .with("aws:ResourceTag/breakglass-logs", "true");
+        explain(&tampering, &req).decision
+    };
+    for action in breakglass_core::organisation::LOG_KEY_CHANGES.into_iter().chain(["kms:UntagResource"]) {
+        assert_eq!(log_key(ADMIN, action), Decision::ExplicitDeny, "{action}");
+        assert_ne!(log_key(DEPLOYER, action), Decision::ExplicitDeny, "{action}");
+    }
     let bypass = scp("deny-breakglass-bypass.json");
     let alias = format!("arn:aws:kms:{REGION}:{ACCOUNT}:alias/breakglass");
     for action in ["kms:DeleteAlias", "kms:UpdateAlias"] {

@@ -4,7 +4,10 @@
 //! (moto emits none). What the SCPs and policies *deny* is proven in proofs/tests/proofs/template.rs.
 
 use breakglass_core::ports::BucketSettings;
-use e2e::{cloudtrail_event, config, control_event, setup, Stack, ACCOUNT, KEY_ARN, REGION};
+use e2e::{
+    cloudtrail_event, config, control_event, setup, setup_with, single_operator_text, Stack, ACCOUNT,
+    KEY_ARN, REGION,
+};
 use serde_json::{json, Value};
 
 const BUCKET: &str = "acme-cloudtrail-logs";
@@ -227,6 +230,47 @@ async fn attack_5_disabling_the_key_is_alarmed_on_the_second_channel() {
     assert_eq!(subjects.len(), 2, "{subjects:?}");
     assert!(subjects.iter().any(|s| s.contains("disable the KMS key")), "{subjects:?}");
     assert!(subjects.iter().any(|s| s.contains("delete the KMS alias")), "{subjects:?}");
+    assert_eq!(security_subjects(&env.stack).await.len(), 2);
+}
+
+/// Issue 22, crypto-shredding: the logs' own key (`kms_key`) scheduled for deletion, disabled or
+/// re-policied, named by its id or an alias as a request may: alerted on both channels, naming the
+/// buckets whose logs it encrypts and how to save it; a key nobody configured is not breakglass's.
+#[tokio::test(flavor = "current_thread")]
+async fn issue_22_a_log_key_scheduled_for_deletion_is_alerted_on_both_channels() {
+    let log_key = "arn:aws:kms:eu-central-1:111122223333:key/9f1c2d3e-4b5a-6789-0abc-def012345678";
+    let text = single_operator_text().replacen(
+        "retention_days = 400",
+        &format!("retention_days = 400\nkms_key = \"{log_key}\""),
+        1,
+    );
+    let Some(env) = setup_with(text).await else { return };
+    let key_id = log_key.rsplit('/').next().unwrap();
+    let resources = |arn: &str| json!([{"accountId": ACCOUNT, "type": "AWS::KMS::Key", "ARN": arn}]);
+    for (call, params, arn) in [
+        ("ScheduleKeyDeletion", json!({"keyId": key_id, "pendingWindowInDays": 7}), log_key),
+        ("DisableKey", json!({"keyId": "alias/cloudtrail-logs"}), log_key),
+        (
+            "ScheduleKeyDeletion",
+            json!({"keyId": "0000-other"}),
+            "arn:aws:kms:eu-central-1:111122223333:key/0000-other",
+        ),
+    ] {
+        let mut event = control_event(call, "kms.amazonaws.com", params, ADMIN, "mallory");
+        event["detail"]["resources"] = resources(arn);
+        env.stack.cloudtrail(&event).await;
+    }
+    env.stack.route(&env.enforcer, &env.notifier).await;
+    let alarms = env.stack.drain(&env.stack.alarms).await;
+    let subjects: Vec<&str> = alarms.iter().filter_map(|m| m["Subject"].as_str()).collect();
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    let deletion = alarms
+        .iter()
+        .find(|m| m["Subject"].as_str().is_some_and(|s| s.contains("deletion")))
+        .and_then(|m| m["Message"].as_str())
+        .unwrap_or_else(|| panic!("{subjects:?}"));
+    assert!(deletion.contains(BUCKET) && deletion.contains("crypto-shredding"), "{deletion}");
+    assert!(deletion.contains(&format!("aws kms cancel-key-deletion --key-id {log_key}")), "{deletion}");
     assert_eq!(security_subjects(&env.stack).await.len(), 2);
 }
 
