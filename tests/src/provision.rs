@@ -31,6 +31,8 @@ pub struct Stack {
     /// The second channel: the alarm topic, and an SQS queue subscribed to it in place of email.
     pub alarm_topic_arn: String,
     pub alarms: String,
+    /// The alarm topic's subscriptions, as the enforcer must find them (`BREAKGLASS_ALARM_SUBSCRIPTIONS`).
+    pub expected_alarm_subscriptions: Value,
     /// The subscriptions of the notification topic, as the enforcer must find them.
     pub expected_subscriptions: Value,
     pub(crate) stack_counter: std::sync::atomic::AtomicUsize,
@@ -308,6 +310,7 @@ pub async fn provision_config(endpoint: &str, text: String) -> Stack {
         c.sns.create_topic().name("breakglass-alarms").send().await.unwrap().topic_arn.unwrap();
     let (alarms, alarms_arn) = queue(&c, "alarms").await;
     c.sns.subscribe().topic_arn(&alarm_topic_arn).protocol("sqs").endpoint(&alarms_arn).send().await.unwrap();
+    let expected_alarm_subscriptions = json!([{"protocol": "sqs", "endpoint": alarms_arn}]);
     // The investigator roles exist with the trust their [[investigator]] tables give them.
     for i in &config.investigators {
         let path = i.role.split_once(":role").map(|(_, r)| r.trim_end_matches(i.role_name())).unwrap_or("/");
@@ -373,6 +376,7 @@ pub async fn provision_config(endpoint: &str, text: String) -> Stack {
         reads,
         alarm_topic_arn,
         alarms,
+        expected_alarm_subscriptions,
         expected_subscriptions: Value::Array(expected_subscriptions),
         stack_counter: std::sync::atomic::AtomicUsize::new(1),
     }

@@ -31,6 +31,7 @@ impl Stack {
         env.push(("BREAKGLASS_CATALOG_PRINCIPALS".into(), CATALOG_PRINCIPAL.into()));
         env.push(("BREAKGLASS_ALARM_TOPIC_ARN".into(), self.alarm_topic_arn.clone()));
         env.push(("BREAKGLASS_SUBSCRIPTIONS".into(), self.expected_subscriptions.to_string()));
+        env.push(("BREAKGLASS_ALARM_SUBSCRIPTIONS".into(), self.expected_alarm_subscriptions.to_string()));
         env.push(("BREAKGLASS_KEY_ARN".into(), KEY_ARN.into()));
         // As template.yaml sets it, when the config names the records' key (it checks the config's seal).
         let config = breakglass_config::Config::from_toml(&self.config_text).ok();

@@ -356,6 +356,38 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
     /// The notification topic's subscriptions against the deployed ones. Not repairable (an email
     /// subscription needs its owner's confirmation): alarmed through the second channel.
     async fn subscriptions(&self, call: Option<&ApiCall>) -> Result<Vec<Repair>, EnforceError> {
+        let mut found = self.alarm_subscriptions(call).await?;
+        found.extend(self.notification_subscriptions(call).await?);
+        Ok(found)
+    }
+
+    /// The alarm topic's subscriptions against the deployed ones: an alarm nobody receives is no
+    /// alarm. Reported as a repair on the bus, so the notifier mails it through the first channel.
+    async fn alarm_subscriptions(&self, call: Option<&ApiCall>) -> Result<Vec<Repair>, EnforceError> {
+        let Some(expected) = self.expected.alarm.as_deref() else { return Ok(Vec::new()) };
+        let Some(topic) = expected.topic_arn.as_deref() else { return Ok(Vec::new()) };
+        let live = self
+            .control
+            .subscriptions(topic)
+            .await
+            .map_err(|source| EnforceError::Aws { bucket: format!("topic {topic}"), source })?;
+        let problems = expected.problems(&live);
+        if problems.is_empty() {
+            return Ok(Vec::new());
+        }
+        let why = call
+            .map(|c| format!("; triggered by {} by {}", c.event.name, c.actor.describe()))
+            .unwrap_or_default();
+        Ok(vec![Repair {
+            kind: "alarm-topic",
+            subject: topic.to_owned(),
+            what: format!("{}{why}", problems.join("; ")),
+            repaired: false,
+            error: None,
+        }])
+    }
+
+    async fn notification_subscriptions(&self, call: Option<&ApiCall>) -> Result<Vec<Repair>, EnforceError> {
         let Some(topic) = self.expected.topic_arn.as_deref() else { return Ok(Vec::new()) };
         let live = self
             .control

@@ -45,6 +45,10 @@ pub struct ExpectedSubscription {
     pub endpoint: String,
     #[serde(default)]
     pub filter_policy: Option<Value>,
+    /// The same endpoint is subscribed, unfiltered, to the alarm topic (the security team's): one
+    /// flag instead of a second list, for the functions' 4 KB environment.
+    #[serde(default)]
+    pub alarm: bool,
 }
 
 /// The notification topic and the subscriptions it must have, no more and no fewer.
@@ -52,10 +56,13 @@ pub struct ExpectedSubscription {
 pub struct Expected {
     pub topic_arn: Option<String>,
     pub subscriptions: Vec<ExpectedSubscription>,
+    /// The alarm topic (the second channel) and its own subscriptions, checked the same way; what
+    /// is wrong there goes out through the first channel.
+    pub alarm: Option<Box<Expected>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid `BREAKGLASS_SUBSCRIPTIONS`: {0} (expected a json list of {{\"protocol\", \"endpoint\", \"filter_policy\"}}, as template.yaml sets it)")]
+#[error("invalid `BREAKGLASS_SUBSCRIPTIONS` or `BREAKGLASS_ALARM_SUBSCRIPTIONS`: {0} (expected a json list of {{\"protocol\", \"endpoint\", \"filter_policy\"}}, as template.yaml sets it)")]
 pub struct ExpectedError(String);
 
 impl Expected {
@@ -63,7 +70,29 @@ impl Expected {
     pub fn parse(topic_arn: &str, json: &str) -> Result<Expected, ExpectedError> {
         let subscriptions: Vec<ExpectedSubscription> =
             serde_json::from_str(json).map_err(|e| ExpectedError(e.to_string()))?;
-        Ok(Expected { topic_arn: Some(topic_arn.to_owned()), subscriptions })
+        Ok(Expected { topic_arn: Some(topic_arn.to_owned()), subscriptions, alarm: None })
+    }
+
+    /// The alarm topic `topic_arn` as these subscriptions flag it (`"alarm": true`), or as `json`
+    /// lists it when the alarm topic's subscribers are not the security team's.
+    pub fn with_alarm(mut self, topic_arn: &str, json: Option<&str>) -> Result<Expected, ExpectedError> {
+        let alarm = match json {
+            Some(json) => Expected::parse(topic_arn, json)?,
+            None => {
+                let flagged: Vec<ExpectedSubscription> = self
+                    .subscriptions
+                    .iter()
+                    .filter(|s| s.alarm)
+                    .map(|s| ExpectedSubscription { filter_policy: None, alarm: false, ..s.clone() })
+                    .collect();
+                if flagged.is_empty() {
+                    return Ok(self);
+                }
+                Expected { topic_arn: Some(topic_arn.to_owned()), subscriptions: flagged, alarm: None }
+            }
+        };
+        self.alarm = Some(Box::new(alarm));
+        Ok(self)
     }
 
     /// Everything wrong with the live subscriptions, in words; empty when they are as deployed.
@@ -108,6 +137,30 @@ impl Expected {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_alarm_topic_expects_the_flagged_endpoints_unfiltered_or_its_own_list() {
+        let json = r#"[{"protocol":"email","endpoint":"c@x","filter_policy":{"kind":["change"]}},
+            {"protocol":"email","endpoint":"s@x","filter_policy":{"severity":["critical"]},"alarm":true}]"#;
+        let e = Expected::parse("arn:n", json).unwrap().with_alarm("arn:a", None).unwrap();
+        let alarm = e.alarm.as_deref().unwrap();
+        assert_eq!(alarm.topic_arn.as_deref(), Some("arn:a"));
+        assert_eq!(alarm.subscriptions.len(), 1);
+        assert_eq!(
+            (alarm.subscriptions[0].endpoint.as_str(), &alarm.subscriptions[0].filter_policy),
+            ("s@x", &None)
+        );
+        let own = r#"[{"protocol":"sqs","endpoint":"arn:q"}]"#;
+        let e = Expected::parse("arn:n", json).unwrap().with_alarm("arn:a", Some(own)).unwrap();
+        assert_eq!(e.alarm.unwrap().subscriptions[0].endpoint, "arn:q");
+        let unflagged = r#"[{"protocol":"email","endpoint":"c@x"}]"#;
+        assert!(Expected::parse("arn:n", unflagged)
+            .unwrap()
+            .with_alarm("arn:a", None)
+            .unwrap()
+            .alarm
+            .is_none());
+    }
 
     #[test]
     fn subscriptions_lost_silenced_or_added_are_problems() {

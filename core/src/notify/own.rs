@@ -416,11 +416,14 @@ fn repair(r: &events::Repair, d: &Value, id: Option<&str>) -> Rendered {
         "role" => format!("investigator role {subject}"),
         "heartbeat" => format!("the heartbeat of {subject}"),
         "config" => format!("the config object {subject}"),
+        "alarm-topic" => {
+            format!("the alarm topic {subject} (the second channel, which carries alerts when mail fails)")
+        }
         _ => format!("notification topic {subject}"),
     };
     section(&mut email, "What happened", &format!("On {thing}: {}.", r.what));
     let outcome = match (r.repaired, &r.error) {
-        _ if r.kind == "config" => "Every function refused it and keeps the last config the gate sealed. Act now: find who wrote it (the config bucket's CloudTrail data events), restore the sealed version, and propose any change through the gate (docs/runbook.md).".to_owned(),
+        _ if r.kind == "config" => "Every function refused it and keeps the last config the gate sealed. Act now: find who wrote it (the config bucket's CloudTrail data events), and propose any change through the gate: its next write supersedes that version (docs/runbook.md).".to_owned(),
         (true, _) => "breakglass put the lawful state back; the next sweep checks it again.".to_owned(),
         (false, Some(e)) => format!("breakglass could NOT put it back: AWS refused ({e}). Act now."),
         (false, None) => "breakglass cannot put this back by itself: act now.".to_owned(),

@@ -84,7 +84,7 @@ impl Refused {
                 "in_force": self.in_force,
             }),
             email: format!(
-                "{}.\n\nOnly the gate writes the config, after two operators agreed. Find who wrote this version (CloudTrail data events of the config bucket), then restore the sealed version or propose the change through the gate (docs/runbook.md, \"Config changes\").\n",
+                "{}.\n\nOnly the gate writes the config, after two operators agreed. Find who wrote this version (CloudTrail data events of the config bucket), then propose any change through the gate: its next write supersedes this version (docs/runbook.md, \"Config changes\").\n",
                 self.line()
             ),
             attributes: vec![("kind".into(), "alarm".into()), ("severity".into(), "critical".into())],

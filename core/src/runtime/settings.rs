@@ -29,8 +29,10 @@ pub const KEY_ENV: &str = "BREAKGLASS_KEY_ARN";
 /// The notification topic, and the subscriptions it must keep.
 pub const TOPIC_ENV: &str = "BREAKGLASS_TOPIC_ARN";
 pub const SUBSCRIPTIONS_ENV: &str = "BREAKGLASS_SUBSCRIPTIONS";
-/// The second channel, for attacks on the first.
+/// The second channel, for attacks on the first; its subscriptions, when they are not those
+/// flagged `"alarm": true` in [`SUBSCRIPTIONS_ENV`].
 pub const ALARM_TOPIC_ENV: &str = "BREAKGLASS_ALARM_TOPIC_ARN";
+pub const ALARM_SUBSCRIPTIONS_ENV: &str = "BREAKGLASS_ALARM_SUBSCRIPTIONS";
 /// breakglass's own event bus.
 pub const EVENT_BUS_ENV: &str = "BREAKGLASS_EVENT_BUS";
 /// `true`: report without writing.
@@ -169,6 +171,7 @@ pub struct Settings {
     pub subscriptions: Option<String>,
     /// [`ALARM_TOPIC_ENV`], as set (the enforcer and the CLI take an empty one as given).
     pub alarm_topic_arn: Option<String>,
+    pub alarm_subscriptions: Option<String>,
     pub event_bus: Option<String>,
     pub dry_run: bool,
     pub sweep_queue: Option<String>,
@@ -230,6 +233,7 @@ impl Settings {
             key_arn: set(KEY_ENV),
             topic_arn: set(TOPIC_ENV),
             subscriptions: set(SUBSCRIPTIONS_ENV),
+            alarm_subscriptions: set(ALARM_SUBSCRIPTIONS_ENV),
             alarm_topic_arn: lookup(ALARM_TOPIC_ENV),
             event_bus: set(EVENT_BUS_ENV),
             dry_run: lookup(DRY_RUN_ENV).is_some_and(|v| v == "true"),
@@ -315,12 +319,18 @@ impl Settings {
     }
 
     /// The subscriptions the notification topic must keep ([`TOPIC_ENV`] and
-    /// [`SUBSCRIPTIONS_ENV`]); none checked when either is unset.
+    /// [`SUBSCRIPTIONS_ENV`]; not checked when either is unset), and the alarm topic's
+    /// ([`ALARM_TOPIC_ENV`]: the subscriptions flagged `"alarm": true`, or
+    /// [`ALARM_SUBSCRIPTIONS_ENV`] where its subscribers are others).
     pub fn expected(&self) -> Result<Expected, SetupError> {
-        match (&self.topic_arn, &self.subscriptions) {
-            (Some(topic), Some(subs)) => Ok(Expected::parse(topic, subs)?),
-            _ => Ok(Expected::default()),
+        let mut expected = match (&self.topic_arn, &self.subscriptions) {
+            (Some(topic), Some(subs)) => Expected::parse(topic, subs)?,
+            _ => Expected::default(),
+        };
+        if let Some(topic) = self.alarm_topic_arn.as_deref().filter(|t| !t.is_empty()) {
+            expected = expected.with_alarm(topic, self.alarm_subscriptions.as_deref())?;
         }
+        Ok(expected)
     }
 
     /// What the notifier watches besides the config.

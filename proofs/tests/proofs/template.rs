@@ -712,6 +712,15 @@ fn the_enforcer_expects_the_subscriptions_the_template_makes() {
         );
     }
     assert_eq!(expected.len(), 2);
+    // The alarm topic's one subscription (issue 22): the second channel is watched too, flagged on
+    // the security team's entry.
+    let alarm: Vec<&Value> = expected.iter().filter(|e| e["alarm"] == json!(true)).collect();
+    let p = &r["AlarmSubscription"]["Properties"];
+    assert_eq!(alarm.len(), 1, "{expected:?}");
+    assert_eq!(alarm[0]["endpoint"], json!("security@example.com"));
+    assert_eq!(alarm[0]["protocol"], json!(p["Protocol"].as_str().unwrap()));
+    assert!(format!("{:?}", p["TopicArn"]).contains("AlarmTopic"), "{:?}", p["TopicArn"]);
+    assert!(p.get("FilterPolicy").is_none(), "the alarm subscription has no filter");
 }
 
 /// Attack 7, the signature: only the notifier and the recorder make a record's MAC; operators verify.

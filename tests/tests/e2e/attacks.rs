@@ -311,6 +311,29 @@ async fn attack_6_a_lost_or_silenced_subscription_is_alarmed_on_the_second_chann
     assert!(subjects.iter().any(|s| s.contains("remove a subscription")), "{subjects:?}");
 }
 
+/// Issue 22: the second channel's own subscription. An alarm topic nobody receives is found by the
+/// sweep and mailed to the security team through the first channel, naming the topic.
+#[tokio::test(flavor = "current_thread")]
+async fn issue_22_a_lost_alarm_subscription_is_mailed_through_the_first_channel() {
+    let Some(env) = setup().await else { return };
+    let sns = &env.stack.clients.sns;
+    let answer = env.enforcer.invoke(&sweep()).unwrap();
+    assert_eq!(answer["repairs"], json!([]), "as deployed: {answer}");
+    let subs = sns.list_subscriptions_by_topic().topic_arn(&env.stack.alarm_topic_arn).send().await.unwrap();
+    for s in subs.subscriptions.unwrap() {
+        sns.unsubscribe().subscription_arn(s.subscription_arn.unwrap()).send().await.unwrap();
+    }
+    let answer = env.enforcer.invoke(&sweep()).unwrap();
+    let repairs = answer["repairs"].as_array().unwrap();
+    assert_eq!(repairs.len(), 1, "{answer}");
+    env.stack.route(&env.enforcer, &env.notifier).await;
+    let mails = env.stack.deliveries(&env.stack.security).await;
+    let subjects: Vec<&str> = mails.iter().filter_map(|(_, d)| d["subject"].as_str()).collect();
+    assert!(subjects.iter().any(|s| s.contains("breakglass-alarms")), "{subjects:?}");
+    let text = mails.iter().filter_map(|(_, d)| d["text"].as_str()).collect::<Vec<_>>().join("\n");
+    assert!(text.contains("the alarm topic") && text.contains("is gone"), "{text}");
+}
+
 /// Attack 8: a guarded call whose record names no bucket. The rule routes it, the notifier alerts
 /// instead of ignoring it, and the enforcer checks every bucket: a tampered policy is reverted.
 #[tokio::test(flavor = "current_thread")]
