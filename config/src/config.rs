@@ -187,6 +187,18 @@ impl Config {
             .any(|r| r == role || r.rsplit('/').next() == Some(role))
     }
 
+    /// The investigator roles that role `role` (its name as IAM's calls give it, or its ARN) may
+    /// assume (`assumable_by`), when it is in `account` (the call's; `None`: any account).
+    pub fn assumed_by_role(&self, role: &str, account: Option<&str>) -> Vec<&Investigator> {
+        let matches = |a: &str| {
+            let Ok(arn) = canonical_policies::Arn::parse(a) else { return false };
+            let Some(path) = arn.resource.strip_prefix("role/") else { return false };
+            let name = path.rsplit('/').next().unwrap_or(path);
+            (a == role || name == role) && account.is_none_or(|acc| acc == arn.account)
+        };
+        self.investigators.iter().filter(|i| i.assumable_by.iter().any(|a| matches(a))).collect()
+    }
+
     /// The buckets whose logs `key` (a key ARN or id) encrypts (`kms_key`).
     pub fn log_key_buckets(&self, key: &str) -> Vec<&BucketConfig> {
         self.buckets.iter().filter(|b| b.is_log_key(key)).collect()

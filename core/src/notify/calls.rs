@@ -407,8 +407,22 @@ fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &Api
         Target::Key => config.log_key_buckets(target).iter().map(|b| b.name.as_str()).collect(),
         _ => Vec::new(),
     };
+    // Roles that may become an investigator role (`assumable_by`): whoever takes one over reads
+    // during the next lawful window.
+    let assumed: Vec<&str> = match guarded.target() {
+        Target::Role if !config.is_investigator_role(target) => config
+            .assumed_by_role(target, call.accounts.first().map(String::as_str))
+            .iter()
+            .map(|i| i.role_name())
+            .collect(),
+        _ => Vec::new(),
+    };
     let watched = match guarded.target() {
-        Target::Role => config.is_investigator_role(target) || role_name(target).starts_with("breakglass-"),
+        Target::Role => {
+            !assumed.is_empty()
+                || config.is_investigator_role(target)
+                || role_name(target).starts_with("breakglass-")
+        }
         Target::Key => {
             !log_buckets.is_empty()
                 || target.starts_with("alias/breakglass")
@@ -428,7 +442,12 @@ fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &Api
         ));
     }
     let who = call.actor.describe();
-    let threat = if log_buckets.is_empty() {
+    let threat = if !assumed.is_empty() {
+        format!(
+            "let someone else become this role, which may assume the investigator role(s) {}, and read the logs during the next lawful window",
+            assumed.join(", ")
+        )
+    } else if log_buckets.is_empty() {
         guarded.threat().to_owned()
     } else {
         format!(
@@ -446,6 +465,9 @@ fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &Api
         (format!("refused attempt to {} ({code})", call_in_words(guarded)), Severity::Warning, "attempt")
     } else {
         let response = match guarded.response() {
+            _ if !assumed.is_empty() => {
+                "breakglass keeps the investigator roles' trust, not this role's: review the change now, and who can become this role."
+            }
             Response::RevertTrust if config.investigator(target).is_some() => {
                 "breakglass puts the configured trust policy back and checks it on every sweep."
             }

@@ -233,6 +233,40 @@ async fn attack_5_disabling_the_key_is_alarmed_on_the_second_channel() {
     assert_eq!(security_subjects(&env.stack).await.len(), 2);
 }
 
+/// Issue 22: the roles that may assume an investigator role (`assumable_by`) are watched: a changed
+/// trust policy of one is a critical mail naming the investigator role it leads to; a role of the
+/// same name in another account than the one configured is not breakglass's.
+#[tokio::test(flavor = "current_thread")]
+async fn issue_22_a_changed_trust_of_a_role_that_may_become_an_investigator_is_alerted() {
+    let Some(env) = setup().await else { return };
+    let evil = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:user/mallory")}, "Action": "sts:AssumeRole"}]})
+    .to_string();
+    for role in ["LogTeamInvestigators", "AuditFirm"] {
+        let params = json!({"roleName": role, "policyDocument": evil});
+        env.stack
+            .cloudtrail(&control_event(
+                "UpdateAssumeRolePolicy",
+                "iam.amazonaws.com",
+                params,
+                ADMIN,
+                "mallory",
+            ))
+            .await;
+    }
+    let answers = env.stack.route(&env.enforcer, &env.notifier).await;
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    let mails = env.stack.deliveries(&env.stack.security).await;
+    let subjects: Vec<&str> = mails.iter().filter_map(|(_, d)| d["subject"].as_str()).collect();
+    assert_eq!(subjects.len(), 1, "{subjects:?}");
+    assert!(
+        subjects[0].contains("ALERT: change a role's trust policy (LogTeamInvestigators)"),
+        "{subjects:?}"
+    );
+    let text = mails[0].1["text"].as_str().unwrap();
+    assert!(text.contains("may assume the investigator role(s) LogInvestigator"), "{text}");
+}
+
 /// Issue 22, crypto-shredding: the logs' own key (`kms_key`) scheduled for deletion, disabled or
 /// re-policied, named by its id or an alias as a request may: alerted on both channels, naming the
 /// buckets whose logs it encrypts and how to save it; a key nobody configured is not breakglass's.
