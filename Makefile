@@ -64,10 +64,11 @@ unit: venv
 bench: zips
 	$(CARGO) bench -p canonical-policies --bench pipeline
 	$(CARGO) build --release --quiet -p enforcer -p notifier -p catalog -p recorder -p gate
-	$(CARGO) build --release --quiet -p e2e --bin lambda_bench --bin sweep_bench --bin flood_bench
+	$(CARGO) build --release --quiet -p e2e --bin lambda_bench --bin sweep_bench --bin flood_bench --bin load_bench
 	./target/release/lambda_bench
 	./target/release/sweep_bench
 	./target/release/flood_bench
+	./target/release/load_bench
 
 # The Lambda zips whose sizes `make bench` reports (x86_64, as template.yaml deploys them).
 zips:
