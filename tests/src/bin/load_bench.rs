@@ -1,5 +1,7 @@
-//! `make bench`, fourth part (issue 23): load under faults. 1,000 guarded events (a tampered bucket
-//! policy each) arrive within 10 s, 100 a second, and are handed to the enforcers as Lambda's
+//! `make bench`, fourth part (issue 23): load under faults. 1,000 guarded events (a bucket policy
+//! tampered with, just before, each; 200 buckets five times over, as many as one template's
+//! enforcer role can name within IAM's 20 KB) arrive within 10 s, 100 a second, and are handed to
+//! the enforcers as Lambda's
 //! asynchronous invocation queue hands them: at most ten at once (the reserved concurrency), a
 //! failed invocation retried twice. Every AWS request of the enforcers goes through the IAM proxy
 //! (template.yaml's grants) behind a chaos proxy that throttles, fails, resets or slows 10% of them.
@@ -17,6 +19,7 @@ use e2e::{
 use serde_json::json;
 
 const EVENTS: usize = 1_000;
+const BUCKETS: usize = 200;
 const WITHIN: Duration = Duration::from_secs(10);
 const CONCURRENCY: usize = 10;
 const ASYNC_ATTEMPTS: usize = 3;
@@ -32,25 +35,13 @@ fn main() {
         eprintln!("load_bench: moto is not installed (make venv)");
         std::process::exit(1);
     };
-    let (stack, events) = rt.block_on(async {
-        let stack = provision_config(&moto.endpoint, single_operator_text_with("acme-load", EVENTS)).await;
-        let mut events = Vec::with_capacity(EVENTS);
-        for n in 0..EVENTS {
-            let bucket = format!("acme-load-{n:02}");
-            let tampered = stack.tamper(&bucket).await;
-            events.push(cloudtrail_event(
-                "PutBucketPolicy",
-                &bucket,
-                MALLORY,
-                "mallory",
-                Some(&tampered),
-                None,
-            ));
-        }
-        (stack, events)
-    });
+    let stack =
+        rt.block_on(provision_config(&moto.endpoint, single_operator_text_with("acme-load", BUCKETS)));
+    let bucket = |i: usize| format!("acme-load-{:02}", i % BUCKETS);
     let iam = stack.iam(&moto.endpoint);
-    let chaos = ChaosProxy::start(&iam.endpoint, Faults::everywhere(100, 1_000));
+    // `LOAD_FAULTS_PER_MILLE=0`: the same without faults, to tell their cost from the rest.
+    let per_mille = std::env::var("LOAD_FAULTS_PER_MILLE").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
+    let chaos = ChaosProxy::start(&iam.endpoint, Faults::everywhere(per_mille, 1_000));
     let env: Vec<(String, String)> = rt
         .block_on(iam.function_env(stack.function_env(), "enforcer"))
         .into_iter()
@@ -61,28 +52,41 @@ fn main() {
         f.api.wait_ready();
     }
 
-    // Arrivals 10 ms apart; each enforcer takes the next event that has arrived.
-    let next = AtomicUsize::new(0);
+    // The attacker: a bucket policy replaced every 10 ms, and CloudTrail's event of it queued for
+    // the function as it arrives; each enforcer takes the next queued event when it is free.
+    let (send, receive) = std::sync::mpsc::channel::<(serde_json::Value, Instant)>();
+    let receive = Mutex::new(receive);
     let latencies = Mutex::new(Vec::with_capacity(EVENTS));
     let (failed, retries) = (AtomicUsize::new(0), AtomicUsize::new(0));
     let gap = WITHIN / EVENTS as u32;
     let started = Instant::now();
+    let arrived = Mutex::new(Duration::ZERO);
     std::thread::scope(|scope| {
-        for f in &enforcers {
-            let (next, latencies, failed, retries, events) = (&next, &latencies, &failed, &retries, &events);
-            scope.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(event) = events.get(i) else { break };
-                let arrival = started + gap * i as u32;
-                if let Some(wait) = arrival.checked_duration_since(Instant::now()) {
+        let (stack, rt, bucket, arrived) = (&stack, &rt, &bucket, &arrived);
+        scope.spawn(move || {
+            for i in 0..EVENTS {
+                if let Some(wait) = (started + gap * i as u32).checked_duration_since(Instant::now()) {
                     std::thread::sleep(wait);
                 }
+                let b = bucket(i);
+                let tampered = rt.block_on(stack.tamper(&b));
+                let event =
+                    cloudtrail_event("PutBucketPolicy", &b, MALLORY, "mallory", Some(&tampered), None);
+                send.send((event, Instant::now())).unwrap();
+            }
+            *arrived.lock().unwrap() = started.elapsed();
+        });
+        for f in &enforcers {
+            let (receive, latencies, failed, retries) = (&receive, &latencies, &failed, &retries);
+            scope.spawn(move || loop {
+                let next = receive.lock().unwrap().recv();
+                let Ok((event, arrival)) = next else { break };
                 let mut ok = false;
                 for attempt in 0..ASYNC_ATTEMPTS {
                     if attempt > 0 {
                         retries.fetch_add(1, Ordering::Relaxed);
                     }
-                    if f.invoke(event).is_ok() {
+                    if f.invoke(&event).is_ok() {
                         ok = true;
                         break;
                     }
@@ -101,8 +105,8 @@ fn main() {
     let config = breakglass_config::Config::from_toml(&stack.config_text).unwrap();
     let open = rt.block_on(async {
         let mut open = 0;
-        for n in 0..EVENTS {
-            let bucket = format!("acme-load-{n:02}");
+        for n in 0..BUCKETS {
+            let bucket = bucket(n);
             let live = stack.live_policy(&bucket).await;
             let state = canonical_policies::classify(
                 config.bucket(&bucket).unwrap(),
@@ -119,14 +123,17 @@ fn main() {
     let mut l = latencies.into_inner().unwrap();
     l.sort();
     let count = chaos.count();
-    println!("Load under faults (release enforcer, {CONCURRENCY} at once, IAM proxy and 10% faults in front of moto)");
+    println!(
+        "Load under faults (release enforcer, {CONCURRENCY} at once, IAM proxy and {}% faults in front of moto)",
+        per_mille as f64 / 10.0
+    );
     println!(
         "{}",
         json!({
             "events": EVENTS, "arrivals_within_s": WITHIN.as_secs(), "handled": l.len(),
             "failed_after_retries": failed.load(Ordering::Relaxed), "retries": retries.load(Ordering::Relaxed),
             "requests": count.requests, "faulted": count.failed(), "still_open": open,
-            "last_done_s": took.as_secs_f64(),
+            "last_arrival_s": arrived.lock().unwrap().as_secs_f64(), "last_done_s": took.as_secs_f64(),
         })
     );
     if let (Some(first), Some(last)) = (l.first(), l.last()) {
