@@ -39,8 +39,8 @@ pub struct BucketConfig {
     pub two_person: Option<TwoPerson>,
     /// The KMS key that encrypts the logs (SSE-KMS, `kms_key`): disabling it, scheduling its
     /// deletion or replacing its policy makes the logs unreadable for ever (crypto-shredding), so
-    /// those calls are alerted on both channels, and the SCP denies them on keys tagged
-    /// `breakglass=true`.
+    /// those calls are alerted on both channels, and the SCPs deny them (the organisation's on the
+    /// configured keys, the single-account one on keys tagged `breakglass-logs=true`).
     pub kms_key: Option<String>,
     /// The template inputs above, handed to the policy crate, and the ClosedAccess rendered from them.
     templates: BucketTemplates,
@@ -303,9 +303,11 @@ impl BucketConfig {
 
     /// Whether `key` (a key ARN, or a key id as a request may name it) is this bucket's log key.
     pub fn is_log_key(&self, key: &str) -> bool {
+        // Key ids are lowercase (`kms_key` is checked so); a request may spell one otherwise.
+        let key = key.to_ascii_lowercase();
         self.kms_key
             .as_deref()
-            .is_some_and(|k| k == key || k.strip_suffix(key).is_some_and(|h| h.ends_with('/')))
+            .is_some_and(|k| k == key || k.strip_suffix(key.as_str()).is_some_and(|h| h.ends_with('/')))
     }
 }
 
@@ -319,7 +321,7 @@ fn key_arn(text: &str, partition: &Partition) -> Option<String> {
         && is_region(arn.region)
         && is_account_id(arn.account)
         && !id.is_empty()
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     ok.then(|| text.to_owned())
 }
 

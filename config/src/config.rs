@@ -194,7 +194,9 @@ impl Config {
             let Ok(arn) = canonical_policies::Arn::parse(a) else { return false };
             let Some(path) = arn.resource.strip_prefix("role/") else { return false };
             let name = path.rsplit('/').next().unwrap_or(path);
-            (a == role || name == role) && account.is_none_or(|acc| acc == arn.account)
+            // IAM role names are case-insensitive.
+            (a.eq_ignore_ascii_case(role) || name.eq_ignore_ascii_case(role))
+                && account.is_none_or(|acc| acc == arn.account)
         };
         self.investigators.iter().filter(|i| i.assumable_by.iter().any(|a| matches(a))).collect()
     }

@@ -44,12 +44,16 @@ const ROLE_CHANGES: [&str; 12] = [
 
 /// KMS calls that destroy or open a log key: denied on the configured `kms_key`s (organisation
 /// SCP) and on keys tagged `breakglass-logs=true` (single-account SCP).
-pub const LOG_KEY_CHANGES: [&str; 5] = [
+pub const LOG_KEY_CHANGES: [&str; 8] = [
     "kms:ScheduleKeyDeletion",
     "kms:DisableKey",
     "kms:PutKeyPolicy",
     "kms:CreateGrant",
     "kms:DeleteImportedKeyMaterial",
+    // Key material re-imported with an expiry, or a multi-Region key's primary moved away.
+    "kms:ImportKeyMaterial",
+    "kms:UpdatePrimaryRegion",
+    "kms:ReplicateKey",
 ];
 
 /// The two policies, each minified as it is to be uploaded.

@@ -356,8 +356,10 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
     /// The notification topic's subscriptions against the deployed ones. Not repairable (an email
     /// subscription needs its owner's confirmation): alarmed through the second channel.
     async fn subscriptions(&self, call: Option<&ApiCall>) -> Result<Vec<Repair>, EnforceError> {
-        let mut found = self.alarm_subscriptions(call).await?;
-        found.extend(self.notification_subscriptions(call).await?);
+        // Each topic on its own: an alarm topic that cannot be listed must not hide a lost mail.
+        let alarm = self.alarm_subscriptions(call).await;
+        let mut found = self.notification_subscriptions(call).await?;
+        found.extend(alarm?);
         Ok(found)
     }
 

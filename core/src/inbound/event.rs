@@ -305,7 +305,7 @@ fn target(kind: Target, params: Option<&Value>) -> Option<String> {
 /// record's `resources` (KMS lists the key it acted on): a log key is configured by ARN, and an
 /// alias must not hide which key was disabled. Alias names (`alias/…`) of alias calls stay.
 fn key_arn(kind: Target, named: String, r: &Value) -> String {
-    if kind != Target::Key || named.starts_with("arn:") {
+    if kind != Target::Key {
         return named;
     }
     let keys: Vec<String> = r
@@ -317,9 +317,10 @@ fn key_arn(kind: Target, named: String, r: &Value) -> String {
         .filter_map(|res| text(res.get("ARN")))
         .collect();
     let alias_call = text(r.get("eventName")).is_some_and(|n| n.contains("Alias"));
+    let id = |s: &str| s.rsplit('/').next().unwrap_or(s).to_ascii_lowercase();
     match keys.as_slice() {
-        // Named by its id: the same key, by its whole name.
-        [arn] if !named.starts_with("alias/") && arn.ends_with(&format!("/{named}")) => arn.clone(),
+        // Named by its id or ARN, in whatever case: the same key, as KMS spells it.
+        [arn] if !named.contains("alias/") && id(arn) == id(&named) => arn.clone(),
         // A key call through an alias names the key; breakglass's own aliases are matched as they
         // are, and alias calls act on the alias.
         [arn] if named.starts_with("alias/") && !named.starts_with("alias/breakglass") && !alias_call => {

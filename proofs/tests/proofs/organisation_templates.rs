@@ -228,9 +228,11 @@ fn the_forwarder_puts_events_on_the_central_bus_only() {
 fn the_member_rules_forward_every_guarded_call_and_name_no_bucket() {
     let t = member();
     let r = t.resources();
-    for (rule, source) in
-        [("ForwardS3Changes", "s3.amazonaws.com"), ("ForwardInvestigatorChanges", "iam.amazonaws.com")]
-    {
+    for (rule, source) in [
+        ("ForwardS3Changes", "s3.amazonaws.com"),
+        ("ForwardInvestigatorChanges", "iam.amazonaws.com"),
+        ("ForwardLogKeyChanges", "kms.amazonaws.com"),
+    ] {
         let pattern = t.resolve(&r[rule]["Properties"]["EventPattern"]);
         let names: Vec<&str> =
             pattern["detail"]["eventName"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
@@ -968,12 +970,21 @@ fn administrative_roles_name_exact_actions_and_resources() {
 #[test]
 fn the_organisation_stacks_fit_aws_limits() {
     for (t, rules) in [
-        (member(), vec!["ForwardS3Changes", "ForwardInvestigatorChanges", "ForwardObjectReads"]),
+        (
+            member(),
+            vec![
+                "ForwardS3Changes",
+                "ForwardInvestigatorChanges",
+                "ForwardObjectReads",
+                "ForwardLogKeyChanges",
+            ],
+        ),
         (
             admin(),
             vec![
                 "ForwardedS3ChangesRule",
                 "ForwardedRoleChangesRule",
+                "ForwardedKeyChangesRule",
                 "ForwardedReadsRule",
                 "ForwardedRefusedCallsRule",
                 "RefusedCallsRule",

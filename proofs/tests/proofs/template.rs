@@ -563,6 +563,8 @@ fn the_rules_route_every_guarded_call_and_nothing_else() {
     );
     let iam: Vec<String> = GuardedCall::names_of("iam.amazonaws.com").iter().map(|n| n.to_string()).collect();
     assert_eq!(names("ForwardedRoleChangesRule"), iam, "ForwardedRoleChangesRule: GuardedCall's IAM calls");
+    let kms: Vec<String> = GuardedCall::names_of("kms.amazonaws.com").iter().map(|n| n.to_string()).collect();
+    assert_eq!(names("ForwardedKeyChangesRule"), kms, "ForwardedKeyChangesRule: GuardedCall's KMS calls");
     let others: Vec<String> = GuardedCall::ALL
         .iter()
         .filter(|c| c.source() != "s3.amazonaws.com")
@@ -593,7 +595,13 @@ fn the_rules_route_every_guarded_call_and_nothing_else() {
     let exists = |rule: &str| {
         t["Resources"][rule]["Properties"]["EventPattern"]["detail"]["errorCode"][0]["exists"].as_bool()
     };
-    for rule in ["S3ChangesRule", "ForwardedS3ChangesRule", "ForwardedRoleChangesRule", "ControlPlaneRule"] {
+    for rule in [
+        "S3ChangesRule",
+        "ForwardedS3ChangesRule",
+        "ForwardedRoleChangesRule",
+        "ForwardedKeyChangesRule",
+        "ControlPlaneRule",
+    ] {
         assert_eq!(exists(rule), Some(false), "{rule}: refused calls are the recorder's");
     }
     for rule in ["RefusedCallsRule", "ForwardedRefusedCallsRule"] {
