@@ -874,6 +874,20 @@ fn only_the_gate_changes_the_config_object() {
     .with("aws:SecureTransport", "true")
     .with("s3:if-none-match", "*");
     assert_ne!(explain(&bucket_policy, &create).decision, Decision::ExplicitDeny);
+    // Nor expires or unversions it: the lifecycle and versioning of the bucket are nobody's.
+    let bucket_arn = format!("arn:aws:s3:::breakglass-config-{ADMIN}-eu-central-1");
+    for who in ["Admin", "breakglass-deployment", "breakglass-gate"] {
+        for action in ["s3:PutLifecycleConfiguration", "s3:PutBucketVersioning"] {
+            let req = Request::new(
+                Caller::parse(&format!("arn:aws:iam::{ADMIN}:role/{who}")).unwrap(),
+                action,
+                &bucket_arn,
+                time::OffsetDateTime::now_utc(),
+            )
+            .with("aws:SecureTransport", "true");
+            assert_eq!(explain(&bucket_policy, &req).decision, Decision::ExplicitDeny, "{who} {action}");
+        }
+    }
     // Its history stays: nobody empties the key to create it afresh, or hides a version.
     for who in ["Admin", "breakglass-deployment", "breakglass-gate", "breakglass-operator"] {
         for action in ["s3:DeleteObject", "s3:DeleteObjectVersion"] {
