@@ -874,6 +874,17 @@ fn only_the_gate_changes_the_config_object() {
     .with("aws:SecureTransport", "true")
     .with("s3:if-none-match", "*");
     assert_ne!(explain(&bucket_policy, &create).decision, Decision::ExplicitDeny);
+    // No replica of an old sealed text lands on it (replication has actions of its own).
+    for action in ["s3:ReplicateObject", "s3:ReplicateDelete"] {
+        let req = Request::new(
+            Caller::parse(&format!("arn:aws:iam::{ADMIN}:role/Admin")).unwrap(),
+            action,
+            &object,
+            time::OffsetDateTime::now_utc(),
+        )
+        .with("aws:SecureTransport", "true");
+        assert_eq!(explain(&bucket_policy, &req).decision, Decision::ExplicitDeny, "{action}");
+    }
     // Nor expires or unversions it: the lifecycle and versioning of the bucket are nobody's.
     let bucket_arn = format!("arn:aws:s3:::breakglass-config-{ADMIN}-eu-central-1");
     for who in ["Admin", "breakglass-deployment", "breakglass-gate"] {
