@@ -472,8 +472,9 @@ pub struct ConfigObject {
     client: aws_sdk_s3::Client,
     pub bucket: String,
     pub key: String,
-    /// The seal every write carries, and the writer it names: without, a write is refused.
-    seal: Option<(ConfigSeal, String)>,
+    /// The seal every write carries (and every read checks), and the writer it names: without a
+    /// writer, a write is refused.
+    seal: Option<(ConfigSeal, Option<String>)>,
 }
 
 impl ConfigObject {
@@ -495,7 +496,14 @@ impl ConfigObject {
         record_key: &str,
         writer: &str,
     ) -> ConfigObject {
-        let seal = Some((ConfigSeal::new(clients.kms.clone(), record_key), writer.to_owned()));
+        let seal = Some((ConfigSeal::new(clients.kms.clone(), record_key), Some(writer.to_owned())));
+        ConfigObject { seal, ..ConfigObject::new(clients, bucket, key) }
+    }
+
+    /// The object, for reading the config in force as the functions see it (the newest version
+    /// the records' `key` sealed): what `config push` diffs against. Never written through.
+    pub fn checked(clients: &Clients, bucket: &str, key: &str, record_key: &str) -> ConfigObject {
+        let seal = Some((ConfigSeal::new(clients.kms.clone(), record_key), None));
         ConfigObject { seal, ..ConfigObject::new(clients, bucket, key) }
     }
 
@@ -525,7 +533,7 @@ impl ConfigObject {
     /// read before (`None`: there must be no object yet).
     pub async fn put(&self, text: &str, expected: Option<&str>) -> Result<(), String> {
         // Unsealed, the functions would refuse it: never written.
-        let Some((seal, writer)) = &self.seal else {
+        let Some((seal, Some(writer))) = &self.seal else {
             return Err("no seal: only the gate (and the deployment's first config) write the config".into());
         };
         let current = match fetch(&self.client, &self.bucket, &self.key, None).await? {

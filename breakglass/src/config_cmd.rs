@@ -71,7 +71,9 @@ pub fn push(a: &PushArgs) -> Result<ExitCode, CliError> {
             check_members(&loaded.config, &members.organisation_id, &members.active, &members.by_ou)
                 .map_err(|e| CliError::Input(e.to_string()))?;
         }
-        let object = ConfigObject::new(&clients, &bucket, &key);
+        // The config in force, as the functions and the gate see it: a version written past the
+        // gate is not what a change is compared with.
+        let object = ConfigObject::checked(&clients, &bucket, &key, &a.record_key);
         let live = object.get().await.map_err(|e| CliError::Aws(format!("{}: {e}", a.to)))?;
         let before = live.as_ref().map(|(t, _)| LoadedConfig::parse(t, &a.to));
         let words = match &before {

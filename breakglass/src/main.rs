@@ -120,6 +120,10 @@ struct PushArgs {
     /// Check and show the difference from the live config; propose nothing.
     #[arg(long)]
     dry_run: bool,
+    /// The records' KMS HMAC key whose seal marks the config in force (the stack's
+    /// `alias/breakglass-records`): the difference is shown against that config.
+    #[arg(long, value_name = "KEY", default_value = "alias/breakglass-records")]
+    record_key: String,
     /// Machine-readable output: the outcome, the hashes and the difference.
     #[arg(long)]
     json: bool,
