@@ -17,9 +17,10 @@ use crate::template::{OpenGrant, TemplateKind};
 pub const MAX_LINES: usize = 12;
 /// At most this many actions or resources of a statement are named before "and N more".
 const MAX_ITEMS: usize = 3;
-/// Who a statement names (principals, condition values such as exempt roles) and what changed are
-/// named up to this many: "and N more" must not hide the one principal that was slipped in.
-const MAX_NAMED: usize = 24;
+/// Who a statement names (principals, condition values such as exempt roles), what changed, and
+/// what an allowing statement grants are named in full: "and N more" must not hide the one
+/// principal or read action slipped in among decoys. A bucket policy's 20 KB bound the length.
+const MAX_NAMED: usize = usize::MAX;
 
 /// The differences between a policy and one template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,12 +160,7 @@ fn name(s: &Statement) -> String {
     }
 }
 
-/// "a, b, c and 4 more"
-fn list<'a>(items: impl ExactSizeIterator<Item = &'a str>) -> String {
-    list_up_to(items, MAX_ITEMS)
-}
-
-/// The first `most` items, then "and N more".
+/// The first `most` items, then "and N more": "a, b, c and 4 more".
 fn list_up_to<'a>(items: impl ExactSizeIterator<Item = &'a str>, most: usize) -> String {
     let total = items.len();
     let shown: Vec<&str> = items.take(most).collect();
@@ -207,9 +203,14 @@ pub fn describe(s: &Statement) -> String {
     };
     let who = principals(&s.principal.values);
     let who = if s.principal.negated { format!("everyone except {who}") } else { who };
-    let actions = list(s.action.values.iter().map(|a| a.as_str()));
+    // What an Allow grants is named in full; a Deny's long lists are the templates' own.
+    let most = match s.effect {
+        Effect::Allow => MAX_NAMED,
+        Effect::Deny => MAX_ITEMS,
+    };
+    let actions = list_up_to(s.action.values.iter().map(|a| a.as_str()), most);
     let actions = if s.action.negated { format!("every action except {actions}") } else { actions };
-    let resources = list(s.resource.values.iter().map(String::as_str));
+    let resources = list_up_to(s.resource.values.iter().map(String::as_str), most);
     let resources = if s.resource.negated { format!("everything except {resources}") } else { resources };
     let mut out = format!("{verb} {who} {actions} on {resources}");
     if !s.condition.is_empty() {

@@ -165,8 +165,8 @@ fn regression_a_principal_slipped_into_a_long_list_is_named() {
     let text = d.to_string();
     assert!(text.contains(&format!("values added: {mallory}")), "{text}");
     assert!(!text.contains("more"), "{text}");
-    // A new statement granting many readers names every one of them.
-    let readers: Vec<String> = (0..10).map(|i| format!("arn:aws:iam::111122223333:role/r{i}")).collect();
+    // A new statement granting many readers names every one of them, however many decoys sort first.
+    let readers: Vec<String> = (0..40).map(|i| format!("arn:aws:iam::111122223333:role/r{i:02}")).collect();
     let closed = bucket.closed_policy().to_pretty_json();
     let (head, tail) = closed.split_at(closed.rfind(']').unwrap());
     let quoted: Vec<String> = readers.iter().map(|r| format!("\"{r}\"")).collect();
