@@ -321,8 +321,9 @@ fn key_arn(kind: Target, named: String, r: &Value) -> String {
     match keys.as_slice() {
         // Named by its id or ARN, in whatever case: the same key, as KMS spells it.
         [arn] if !named.contains("alias/") && id(arn) == id(&named) => arn.clone(),
-        // A key call through an alias names the key; breakglass's own aliases are matched as they
-        // are, and alias calls act on the alias.
+        // KMS's key calls take an id or ARN, not an alias; should one name an alias all the same,
+        // the key it acted on decides. breakglass's own aliases are matched as they are, and alias
+        // calls act on the alias.
         [arn] if named.starts_with("alias/") && !named.starts_with("alias/breakglass") && !alias_call => {
             arn.clone()
         }

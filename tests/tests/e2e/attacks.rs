@@ -268,8 +268,9 @@ async fn issue_22_a_changed_trust_of_a_role_that_may_become_an_investigator_is_a
 }
 
 /// Issue 22, crypto-shredding: the logs' own key (`kms_key`) scheduled for deletion, disabled or
-/// re-policied, named by its id or an alias as a request may: alerted on both channels, naming the
-/// buckets whose logs it encrypts and how to save it; a key nobody configured is not breakglass's.
+/// re-policied, named by its id or its ARN as KMS takes them (these calls take no alias): alerted on
+/// both channels, naming the buckets whose logs it encrypts and how to save it; a key nobody
+/// configured is not breakglass's.
 #[tokio::test(flavor = "current_thread")]
 async fn issue_22_a_log_key_scheduled_for_deletion_is_alerted_on_both_channels() {
     let log_key = "arn:aws:kms:eu-central-1:111122223333:key/9f1c2d3e-4b5a-6789-0abc-def012345678";
@@ -283,7 +284,7 @@ async fn issue_22_a_log_key_scheduled_for_deletion_is_alerted_on_both_channels()
     let resources = |arn: &str| json!([{"accountId": ACCOUNT, "type": "AWS::KMS::Key", "ARN": arn}]);
     for (call, params, arn) in [
         ("ScheduleKeyDeletion", json!({"keyId": key_id, "pendingWindowInDays": 7}), log_key),
-        ("DisableKey", json!({"keyId": "alias/cloudtrail-logs"}), log_key),
+        ("DisableKey", json!({"keyId": log_key}), log_key),
         (
             "ScheduleKeyDeletion",
             json!({"keyId": "0000-other"}),
