@@ -849,13 +849,19 @@ fn only_the_gate_changes_the_config_object() {
     let mut doc = t.resolve(&t.resources()["ConfigBucketPolicy"]["Properties"]["PolicyDocument"]);
     doc["Version"] = json!("2012-10-17");
     let bucket_policy = Policy::parse(doc.to_string().as_bytes()).unwrap();
-    // `who` writing `key` over TLS, by the config bucket's policy.
-    let put = |who: &str, key: &str| {
-        let req =
-            Request::new(Caller::parse(who).unwrap(), "s3:PutObject", key, time::OffsetDateTime::now_utc())
-                .with("aws:SecureTransport", "true");
+    // `who` (a role of the administrative account, or an ARN) doing `action` on `resource` over
+    // TLS, with the request's own condition keys `with`, by the config bucket's policy.
+    let ask = |who: &str, action: &str, resource: &str, with: &[(&str, &str)]| {
+        let arn =
+            if who.starts_with("arn:") { who.to_owned() } else { format!("arn:aws:iam::{ADMIN}:role/{who}") };
+        let req = with.iter().fold(
+            Request::new(Caller::parse(&arn).unwrap(), action, resource, time::OffsetDateTime::now_utc())
+                .with("aws:SecureTransport", "true"),
+            |req, (k, v)| req.with(k, v),
+        );
         explain(&bucket_policy, &req).decision
     };
+    let put = |who: &str, key: &str| ask(who, "s3:PutObject", key, &[]);
     let write = |who: &str| put(who, &object);
     assert_eq!(write(&format!("arn:aws:iam::{ADMIN}:role/Admin")), Decision::ExplicitDeny);
     assert_eq!(write(&format!("arn:aws:iam::{ADMIN}:role/breakglass-enforcer")), Decision::ExplicitDeny);
@@ -863,53 +869,24 @@ fn only_the_gate_changes_the_config_object() {
     assert_ne!(write(&format!("arn:aws:iam::{ADMIN}:role/breakglass-gate")), Decision::ExplicitDeny);
     // The deployment creates the first config and overwrites none (issue 21, attack 3: the
     // deployment role can seal, so a write over the config would pass every function's check).
-    let deployment = format!("arn:aws:iam::{ADMIN}:role/breakglass-deployment");
-    assert_eq!(write(&deployment), Decision::ExplicitDeny);
-    let create = Request::new(
-        Caller::parse(&deployment).unwrap(),
-        "s3:PutObject",
-        &object,
-        time::OffsetDateTime::now_utc(),
-    )
-    .with("aws:SecureTransport", "true")
-    .with("s3:if-none-match", "*");
-    assert_ne!(explain(&bucket_policy, &create).decision, Decision::ExplicitDeny);
+    assert_eq!(write("breakglass-deployment"), Decision::ExplicitDeny);
+    let create = ask("breakglass-deployment", "s3:PutObject", &object, &[("s3:if-none-match", "*")]);
+    assert_ne!(create, Decision::ExplicitDeny);
     // No replica of an old sealed text lands on it (replication has actions of its own).
     for action in ["s3:ReplicateObject", "s3:ReplicateDelete"] {
-        let req = Request::new(
-            Caller::parse(&format!("arn:aws:iam::{ADMIN}:role/Admin")).unwrap(),
-            action,
-            &object,
-            time::OffsetDateTime::now_utc(),
-        )
-        .with("aws:SecureTransport", "true");
-        assert_eq!(explain(&bucket_policy, &req).decision, Decision::ExplicitDeny, "{action}");
+        assert_eq!(ask("Admin", action, &object, &[]), Decision::ExplicitDeny, "{action}");
     }
     // Nor expires or unversions it: the lifecycle and versioning of the bucket are nobody's.
     let bucket_arn = format!("arn:aws:s3:::breakglass-config-{ADMIN}-eu-central-1");
     for who in ["Admin", "breakglass-deployment", "breakglass-gate"] {
         for action in ["s3:PutLifecycleConfiguration", "s3:PutBucketVersioning"] {
-            let req = Request::new(
-                Caller::parse(&format!("arn:aws:iam::{ADMIN}:role/{who}")).unwrap(),
-                action,
-                &bucket_arn,
-                time::OffsetDateTime::now_utc(),
-            )
-            .with("aws:SecureTransport", "true");
-            assert_eq!(explain(&bucket_policy, &req).decision, Decision::ExplicitDeny, "{who} {action}");
+            assert_eq!(ask(who, action, &bucket_arn, &[]), Decision::ExplicitDeny, "{who} {action}");
         }
     }
     // Its history stays: nobody empties the key to create it afresh, or hides a version.
     for who in ["Admin", "breakglass-deployment", "breakglass-gate", "breakglass-operator"] {
         for action in ["s3:DeleteObject", "s3:DeleteObjectVersion"] {
-            let req = Request::new(
-                Caller::parse(&format!("arn:aws:iam::{ADMIN}:role/{who}")).unwrap(),
-                action,
-                &object,
-                time::OffsetDateTime::now_utc(),
-            )
-            .with("aws:SecureTransport", "true");
-            assert_eq!(explain(&bucket_policy, &req).decision, Decision::ExplicitDeny, "{who} {action}");
+            assert_eq!(ask(who, action, &object, &[]), Decision::ExplicitDeny, "{who} {action}");
         }
     }
 
