@@ -266,7 +266,7 @@ impl BucketConfig {
                 invalid(
                     "kms_key",
                     k,
-                    "expected a key ARN such as `arn:aws:kms:eu-central-1:111122223333:key/<id>`",
+                    "expected a key ARN such as `arn:aws:kms:eu-central-1:111122223333:key/<id>` (the key id in lowercase)",
                 )
             })?),
         };
