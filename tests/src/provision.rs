@@ -91,12 +91,13 @@ pub const KEY_ARN: &str = "arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12
 
 /// The EventBridge pattern of a rule in template.yaml, with `ProtectedBuckets` filled in.
 pub fn rule_pattern(rule: &str, buckets: &[String]) -> Value {
-    let template = proofs::cfn::Template::load(
-        &root().join("template.yaml"),
-        ACCOUNT,
-        REGION,
-        &[("ProtectedBuckets", json!(buckets))],
-    );
+    pattern_in("template.yaml", rule, ACCOUNT, REGION, &[("ProtectedBuckets", json!(buckets))])
+}
+
+/// The EventBridge pattern of `rule` in the template `file` (relative to the repository), deployed
+/// in `account` and `region` with `params`.
+pub fn pattern_in(file: &str, rule: &str, account: &str, region: &str, params: &[(&str, Value)]) -> Value {
+    let template = proofs::cfn::Template::load(&root().join(file), account, region, params);
     let pattern = &template.resources()[rule]["Properties"]["EventPattern"];
     // The intrinsic functions by the template reader; the rest here, where a `false` stays a boolean.
     fn convert(v: &serde_norway::Value, template: &proofs::cfn::Template) -> Value {

@@ -16,6 +16,7 @@ mod flood;
 mod forged;
 mod gate;
 mod heartbeat;
+mod heartbeat_org;
 mod iam;
 mod lambdas;
 mod organisation;
