@@ -39,7 +39,7 @@ pub use directory::S3Directory;
 pub use errors::{classify_error, error_chain};
 pub use eventbridge::EventBridgeBus;
 pub use gate_client::{GateAnswer, GateClient, GateSetupError};
-pub use organizations::{organisation_members, Members};
+pub use organizations::organisation_members;
 pub use provenance::CloudFormationProvenance;
 pub use registry::S3Registry;
 pub use responder::{HttpsResponder, TlsSetupError};

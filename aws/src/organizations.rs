@@ -1,19 +1,10 @@
 //! The organisation as AWS Organizations lists it: its accounts, and those of its OUs.
 
+use breakglass_core::access::config_push::Members;
 use breakglass_core::ports::PortError;
 
 use crate::errors::classify_error;
 use crate::Clients;
-
-/// The organisation as AWS Organizations lists it (management account or delegated administrator).
-#[derive(Debug, Default)]
-pub struct Members {
-    pub organisation_id: String,
-    /// Every active account.
-    pub active: Vec<String>,
-    /// The accounts in each organizational unit asked for, sub-OUs included.
-    pub by_ou: std::collections::BTreeMap<String, Vec<String>>,
-}
 
 /// [`Members`] of the organisation of `clients`' credentials, with the accounts of `ous`.
 pub async fn organisation_members(clients: &Clients, ous: &[String]) -> Result<Members, String> {
@@ -23,7 +14,9 @@ pub async fn organisation_members(clients: &Clients, ous: &[String]) -> Result<M
         .send()
         .await
         .map_err(|e| classify_error("DescribeOrganization", e).to_string())?;
-    let id = org.organization.and_then(|o| o.id).ok_or("DescribeOrganization: no organization id")?;
+    let org = org.organization.ok_or("DescribeOrganization: no organization")?;
+    let management_account = org.master_account_id;
+    let id = org.id.ok_or("DescribeOrganization: no organization id")?;
     let mut active = Vec::new();
     let mut pages = client.list_accounts().into_paginator().send();
     while let Some(page) = pages.next().await {
@@ -43,7 +36,7 @@ pub async fn organisation_members(clients: &Clients, ous: &[String]) -> Result<M
         let accounts = accounts_below(&client, ou).await.map_err(|e| e.to_string())?;
         by_ou.insert(ou.clone(), accounts.into_iter().map(|(id, _)| id).collect());
     }
-    Ok(Members { organisation_id: id, active, by_ou })
+    Ok(Members { organisation_id: id, management_account, active, by_ou })
 }
 
 /// The accounts of the organizational unit `ou` and of every OU below it (an organisation is at most

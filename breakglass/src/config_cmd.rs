@@ -62,14 +62,7 @@ pub fn push(a: &PushArgs) -> Result<ExitCode, CliError> {
     runtime()?.block_on(async {
         let clients = Clients::load(a.aws.endpoint_url.as_deref()).await.map_err(|e| CliError::Input(e.to_string()))?;
         if loaded.config.organisation.is_some() {
-            let ous: Vec<String> = loaded.config.ous.iter().map(|o| o.id.clone()).collect();
-            let members = organisation_members(&clients, &ous).await.map_err(|e| {
-                CliError::Aws(format!(
-                    "cannot check the organisation's accounts ({e}); push with credentials that may call organizations:ListAccounts"
-                ))
-            })?;
-            check_members(&loaded.config, &members.organisation_id, &members.active, &members.by_ou)
-                .map_err(|e| CliError::Input(e.to_string()))?;
+            check_organisation(&clients, &loaded.config).await?;
         }
         // The config in force, as the functions and the gate see it: a version written past the
         // gate is not what a change is compared with.
@@ -144,6 +137,18 @@ pub fn push(a: &PushArgs) -> Result<ExitCode, CliError> {
     })
 }
 
+/// The organisation as AWS Organizations lists it agrees with `config` ([`check_members`]): the
+/// administrative account is a member but not the management account, every account is a member.
+async fn check_organisation(clients: &Clients, config: &breakglass_config::Config) -> Result<(), CliError> {
+    let ous: Vec<String> = config.ous.iter().map(|o| o.id.clone()).collect();
+    let members = organisation_members(clients, &ous).await.map_err(|e| {
+        CliError::Aws(format!(
+            "cannot check the organisation's accounts ({e}); use credentials that may call organizations:DescribeOrganization and ListAccounts"
+        ))
+    })?;
+    check_members(config, &members).map_err(|e| CliError::Input(e.to_string()))
+}
+
 /// The first config: checked as `push` checks it (organisation mode; every template renders),
 /// sealed with the records' key and written only where there is no config yet.
 pub fn seed(a: &SeedArgs) -> Result<ExitCode, CliError> {
@@ -164,6 +169,7 @@ pub fn seed(a: &SeedArgs) -> Result<ExitCode, CliError> {
     runtime()?.block_on(async {
         let clients =
             Clients::load(a.aws.endpoint_url.as_deref()).await.map_err(|e| CliError::Input(e.to_string()))?;
+        check_organisation(&clients, &loaded.config).await?;
         // Any object, sealed or not, is there already: the deployment only ever creates.
         let object = ConfigObject::sealed(&clients, &bucket, &key, &a.record_key, "deployment");
         if ConfigObject::new(&clients, &bucket, &key)

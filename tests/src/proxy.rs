@@ -29,6 +29,8 @@ pub enum Action {
     Respond(Vec<u8>),
     /// The connection is closed without an answer (a reset, as a load balancer may do).
     Close,
+    /// Forwarded with these header lines added (each ending in `\r\n`).
+    ForwardWith(String),
 }
 
 /// Decides the [`Action`] for (request line, headers, body).
@@ -66,6 +68,27 @@ impl FaultProxy {
             }
         };
         let (endpoint, requests) = serve(upstream, Arc::new(decide), Arc::new(rewrite));
+        FaultProxy { endpoint, requests }
+    }
+
+    /// AWS Organizations' delegated administration, which moto lacks: the organisation's read calls
+    /// (`Describe*`, `List*`) are answered as to the `management` account, which AWS does for a
+    /// delegated administrator (docs/deploy.md, organisation mode, step 1); moto answers them only
+    /// in the management account. Everything else is forwarded as it is.
+    pub fn delegated_administrator(upstream: &str, management: &str) -> FaultProxy {
+        let header = format!("x-moto-account-id: {management}\r\n");
+        let decide = move |_: &str, head: &str, _: &[u8]| {
+            let head = head.to_ascii_lowercase();
+            let read = ["describe", "list"]
+                .iter()
+                .any(|verb| head.contains(&format!("x-amz-target: awsorganizationsv20161128.{verb}")));
+            if read {
+                Action::ForwardWith(header.clone())
+            } else {
+                Action::Forward
+            }
+        };
+        let (endpoint, requests) = serve(upstream, Arc::new(decide), Arc::new(|_: &str, r| r));
         FaultProxy { endpoint, requests }
     }
 
@@ -192,9 +215,10 @@ fn proxy_connection(
             return;
         }
         log.lock().unwrap().push(format!("{head}\r\n{}", String::from_utf8_lossy(&body)));
-        let forward = || {
+        let forward = |extra: &str| {
             let mut up = TcpStream::connect(upstream).unwrap();
             up.write_all(head.as_bytes()).unwrap();
+            up.write_all(extra.as_bytes()).unwrap();
             up.write_all(b"Connection: close\r\n\r\n").unwrap();
             up.write_all(&body).unwrap();
             let mut response = Vec::new();
@@ -202,11 +226,12 @@ fn proxy_connection(
             rewrite(&request_line, response)
         };
         let response = match decide(&request_line, &head, &body) {
-            Action::Forward => forward(),
+            Action::Forward => forward(""),
             Action::ForwardAfter(delay) => {
                 std::thread::sleep(delay);
-                forward()
+                forward("")
             }
+            Action::ForwardWith(extra) => forward(&extra),
             Action::Respond(response) => response,
             Action::Close => return,
         };

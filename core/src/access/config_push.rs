@@ -11,6 +11,8 @@ const MAX_DIFF_LINES: usize = 200;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PushError {
+    #[error("account {} is the management account of organization {}, which no SCP binds: the administrative account must be another member (docs/deploy.md, organisation mode)", Quoted(.account), Quoted(.organisation))]
+    ManagementAccount { account: String, organisation: String },
     #[error("the config names organization {}, but these credentials are in organization {}", Quoted(.config), Quoted(.actual))]
     OtherOrganisation { config: String, actual: String },
     #[error("account {} is not an active member of organization {}: breakglass would assume a role outside it", Quoted(.account), Quoted(.organisation))]
@@ -19,21 +21,35 @@ pub enum PushError {
     NotInOu { bucket: String, account: String, region: String },
 }
 
-/// Every `[[account]]` (and the administrative account) must be an active member of the config's
-/// organisation, as AWS Organizations lists it; a bucket of an account not listed by ID must be in
-/// an `[[ou]]` (`ou_members`: the active accounts in each, sub-OUs included) that has its Region.
-pub fn check_members(
-    config: &Config,
-    organisation_id: &str,
-    active: &[String],
-    ou_members: &BTreeMap<String, Vec<String>>,
-) -> Result<(), PushError> {
+/// The organisation as AWS Organizations describes and lists it (to its management account or a
+/// delegated administrator).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Members {
+    pub organisation_id: String,
+    /// The management account (`MasterAccountId`), when Organizations named it.
+    pub management_account: Option<String>,
+    /// Every active account.
+    pub active: Vec<String>,
+    /// The active accounts in each organizational unit asked for, sub-OUs included.
+    pub by_ou: BTreeMap<String, Vec<String>>,
+}
+
+/// The administrative account is not the management account, which SCPs never bind (an
+/// administrator there would be above every denial breakglass relies on); every `[[account]]`
+/// (and the administrative account) is an active member of the config's organisation, as AWS
+/// Organizations lists it; a bucket of an account not listed by ID is in an `[[ou]]` that has its
+/// Region.
+pub fn check_members(config: &Config, members: &Members) -> Result<(), PushError> {
     let Some(org) = &config.organisation else { return Ok(()) };
-    if org.id != organisation_id {
-        return Err(PushError::OtherOrganisation {
-            config: org.id.clone(),
-            actual: organisation_id.to_owned(),
+    let (organisation_id, active, ou_members) = (&members.organisation_id, &members.active, &members.by_ou);
+    if members.management_account.as_deref() == Some(org.admin_account.as_str()) {
+        return Err(PushError::ManagementAccount {
+            account: org.admin_account.clone(),
+            organisation: organisation_id.clone(),
         });
+    }
+    if org.id != *organisation_id {
+        return Err(PushError::OtherOrganisation { config: org.id.clone(), actual: organisation_id.clone() });
     }
     let listed = std::iter::once(&org.admin_account).chain(config.accounts.iter().map(|a| &a.id));
     for account in listed {
@@ -209,5 +225,42 @@ mod tests {
         );
         assert!(summary(Some(&before), &before).is_empty());
         assert_eq!(summary(None, &before).len(), 2);
+    }
+
+    /// The example organisation as Organizations would list it to a delegated administrator.
+    fn example_organisation() -> (Config, Members) {
+        let config = Config::from_toml(include_str!("../../../examples/organisation.toml")).unwrap();
+        let mut active: Vec<String> = config.accounts.iter().map(|a| a.id.clone()).collect();
+        active.extend(["999900000000".to_owned(), "000011112222".to_owned()]);
+        let members = Members {
+            organisation_id: "o-exampleorg1".into(),
+            management_account: Some("000011112222".into()),
+            active,
+            by_ou: BTreeMap::new(),
+        };
+        (config, members)
+    }
+
+    #[test]
+    fn an_administrative_account_that_is_a_member_passes() {
+        let (config, members) = example_organisation();
+        assert_eq!(check_members(&config, &members), Ok(()));
+    }
+
+    #[test]
+    fn the_management_account_as_administrative_account_is_refused_before_anything_else() {
+        let (config, mut members) = example_organisation();
+        members.management_account = Some("999900000000".into());
+        // Even in another organisation: no SCP would bind breakglass's own account there either.
+        members.organisation_id = "o-elsewhere".into();
+        let e = check_members(&config, &members).unwrap_err();
+        assert_eq!(
+            e,
+            PushError::ManagementAccount {
+                account: "999900000000".into(),
+                organisation: "o-elsewhere".into()
+            }
+        );
+        assert!(e.to_string().starts_with("account `999900000000` is the management account of organization `o-elsewhere`, which no SCP binds"), "{e}");
     }
 }

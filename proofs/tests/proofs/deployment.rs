@@ -141,6 +141,10 @@ fn least_privilege_no_wildcard_actions_and_star_resources_only_where_iam_has_non
         "organizations:ListAWSServiceAccessForOrganization",
         // StackSets checks that the caller's account is a delegated administrator (step 12).
         "organizations:ListDelegatedAdministrators",
+        // `config seed` checks the organisation (step 11): its OUs are in the config, not the template.
+        "organizations:ListAccounts",
+        "organizations:ListAccountsForParent",
+        "organizations:ListChildren",
     ];
     for s in statements.iter().filter(|s| s["Effect"] == "Allow") {
         let actions: Vec<&str> = match &s["Action"] {

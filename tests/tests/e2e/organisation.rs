@@ -14,6 +14,10 @@ use e2e::{
 use serde_json::{json, Value};
 
 const ADMIN: &str = "999900000000";
+/// The organisation's management account where one is made (never the administrative account).
+const MANAGEMENT: &str = "000011112222";
+/// Organizations' Region.
+const REGION_US: &str = "us-east-1";
 const PROD: &str = "111100000000";
 const DEV: &str = "222200000000";
 const IRELAND: &str = "333300000000";
@@ -49,7 +53,12 @@ fn s3_call_in(account: &str, region: &str, bucket: &str, policy: &str) -> Value 
 
 /// The environment of a function running as its execution role `role` of the administrative account.
 async fn as_admin_role(stack: &e2e::Stack, endpoint: &str, role: &str) -> Vec<(String, String)> {
-    let creds = role_env(endpoint, &format!("arn:aws:iam::{ADMIN}:role/{role}"), role).await;
+    as_role_of(stack, endpoint, ADMIN, role).await
+}
+
+/// The environment of a function running as its execution role `role` of `account`.
+async fn as_role_of(stack: &e2e::Stack, endpoint: &str, account: &str, role: &str) -> Vec<(String, String)> {
+    let creds = role_env(endpoint, &format!("arn:aws:iam::{account}:role/{role}"), role).await;
     stack.function_env_as(&creds)
 }
 
@@ -408,50 +417,71 @@ async fn the_config_object_is_reread_and_a_broken_one_changes_nothing() {
 #[tokio::test(flavor = "current_thread")]
 async fn config_push_checks_the_organisation_and_tells_the_security_team() {
     let Some(moto) = Moto::start() else { return };
-    // moto gives created accounts random IDs: the config takes the IDs the organisation has.
-    let admin = account_clients(&moto.endpoint, ADMIN, "eu-central-1").await;
-    let env = role_env(
-        &moto.endpoint,
-        &format!("arn:aws:iam::{ADMIN}:role/breakglass-operator"),
-        "alice@example.com",
-    )
-    .await;
-    let creds: Vec<(String, String)> = env.clone();
-    let org_client = {
-        let get = |k: &str| creds.iter().find(|(n, _)| n == k).unwrap().1.clone();
-        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .endpoint_url(&moto.endpoint)
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                get("AWS_ACCESS_KEY_ID"),
-                get("AWS_SECRET_ACCESS_KEY"),
-                Some(get("AWS_SESSION_TOKEN")),
-                None,
-                "e2e",
-            ))
-            .load()
-            .await;
-        aws_sdk_organizations::Client::new(&conf)
+    let dir = std::env::temp_dir().join(format!("breakglass-push-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The deployment in the organisation's management account, which no SCP binds: `config seed`
+    // refuses it with one line before it reads or writes anything (issue 22).
+    let organizations = |conf: &aws_config::SdkConfig| {
+        aws_sdk_organizations::Client::new(
+            &conf.to_builder().region(aws_sdk_s3::config::Region::new(REGION_US)).build(),
+        )
     };
-    let org = org_client
-        .create_organization()
-        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
-        .send()
-        .await
-        .unwrap()
-        .organization
-        .unwrap();
+    let as_management = organizations(&e2e::account_config(&moto.endpoint, ADMIN, REGION_US).await);
+    let all = aws_sdk_organizations::types::OrganizationFeatureSet::All;
+    as_management.create_organization().feature_set(all.clone()).send().await.unwrap();
+    let seed_as = |who: &[(String, String)], path: &std::path::Path, to: &str| {
+        let out = std::process::Command::new(e2e::binary("breakglass"))
+            .args(["config", "seed", "--config", &path.display().to_string(), "--to", to])
+            .env_clear()
+            .envs(who.iter().cloned())
+            .output()
+            .unwrap();
+        e2e::outcome(&out)
+    };
+    let management_deployer =
+        role_env(&moto.endpoint, &format!("arn:aws:iam::{ADMIN}:role/breakglass-deployment"), "deployer")
+            .await;
+    let in_management = dir.join("in-management.toml");
+    std::fs::write(&in_management, org_text()).unwrap();
+    let (code, _, stderr) =
+        seed_as(&management_deployer, &in_management, "s3://breakglass-config-x/breakglass.toml");
+    assert_eq!((code, stderr.lines().count()), (2, 1), "{stderr}");
+    assert!(stderr.contains("account `999900000000` is the management account of organization"), "{stderr}");
+
+    // Then as it should be: the organisation's management account is another; the administrative
+    // account is a member, a delegated administrator (the proxy gives moto what AWS does for one).
+    // moto gives created accounts random IDs: the config takes the IDs the organisation has.
+    let org_client = organizations(&e2e::account_config(&moto.endpoint, MANAGEMENT, REGION_US).await);
+    let org = org_client.create_organization().feature_set(all).send().await.unwrap().organization.unwrap();
     let org_id = org.id.unwrap();
+    let admin_id = e2e::create_accounts(&org_client, &["breakglass-admin"]).await.remove(0);
     let ids = e2e::create_accounts(&org_client, &["logging-prod", "logging-dev", "logging-ireland"]).await;
+    let delegated = FaultProxy::delegated_administrator(&moto.endpoint, MANAGEMENT);
+    let through_delegation = |mut env: Vec<(String, String)>| {
+        for (k, v) in env.iter_mut() {
+            if k == "AWS_ENDPOINT_URL" {
+                *v = delegated.endpoint.clone();
+            }
+        }
+        env
+    };
+    let admin = account_clients(&moto.endpoint, &admin_id, "eu-central-1").await;
+    let env = through_delegation(
+        role_env(
+            &moto.endpoint,
+            &format!("arn:aws:iam::{admin_id}:role/breakglass-operator"),
+            "alice@example.com",
+        )
+        .await,
+    );
     let text = org_text()
         .replace("o-exampleorg1", &org_id)
+        .replace(ADMIN, &admin_id)
         .replace(PROD, &ids[0])
         .replace(DEV, &ids[1])
         .replace(IRELAND, &ids[2]);
     let stack = provision_config(&moto.endpoint, text.clone()).await;
-    let config_bucket = e2e::config_bucket(&admin.s3, ADMIN).await;
-    let dir = std::env::temp_dir().join(format!("breakglass-push-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let config_bucket = e2e::config_bucket(&admin.s3, &admin_id).await;
     let to = format!("s3://{config_bucket}/breakglass.toml");
     let live = || async {
         match admin.s3.get_object().bucket(&config_bucket).key("breakglass.toml").send().await {
@@ -462,20 +492,13 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
 
     // The first config is the deployment's to write, sealed as the gate seals (`config seed`); the
     // gate reads the config in force. Never over a config: every later change is the gate's.
-    let deployer =
-        role_env(&moto.endpoint, &format!("arn:aws:iam::{ADMIN}:role/breakglass-deployment"), "deployer")
-            .await;
+    let deployer = through_delegation(
+        role_env(&moto.endpoint, &format!("arn:aws:iam::{admin_id}:role/breakglass-deployment"), "deployer")
+            .await,
+    );
     let seed_path = dir.join("seed.toml");
     std::fs::write(&seed_path, &text).unwrap();
-    let seed = || {
-        let out = std::process::Command::new(e2e::binary("breakglass"))
-            .args(["config", "seed", "--config", &seed_path.display().to_string(), "--to", to.as_str()])
-            .env_clear()
-            .envs(deployer.iter().cloned())
-            .output()
-            .unwrap();
-        e2e::outcome(&out)
-    };
+    let seed = || seed_as(&deployer, &seed_path, &to);
     let (code, stdout, stderr) = seed();
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.starts_with(&format!("seeded {to}")), "{stdout}");
@@ -484,18 +507,20 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
     assert!(stderr.contains("holds a config already"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     // The gate, as its role of the administrative account, on the config object.
-    let mut gate_env = as_admin_role(&stack, &moto.endpoint, "breakglass-gate").await;
+    let mut gate_env = as_role_of(&stack, &moto.endpoint, &admin_id, "breakglass-gate").await;
     gate_env.retain(|(k, _)| k != "BREAKGLASS_CONFIG");
     gate_env.push(("BREAKGLASS_CONFIG_S3".into(), to.clone()));
     gate_env.push(("BREAKGLASS_GATE_ROLES".into(), "breakglass-operator".into()));
     let gate = e2e::GateUrl::start(&moto.endpoint, Function::spawn("gate", &gate_env), None);
     let env: Vec<(String, String)> = env.iter().cloned().chain([gate.env()]).collect();
-    let mut bob = role_env(
-        &moto.endpoint,
-        &format!("arn:aws:iam::{ADMIN}:role/breakglass-operator"),
-        "bob@example.com",
-    )
-    .await;
+    let mut bob = through_delegation(
+        role_env(
+            &moto.endpoint,
+            &format!("arn:aws:iam::{admin_id}:role/breakglass-operator"),
+            "bob@example.com",
+        )
+        .await,
+    );
     bob.push(gate.env());
     let cli = |who: &[(String, String)], args: &[&str]| {
         let out = std::process::Command::new(e2e::binary("breakglass"))
@@ -540,10 +565,12 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
     );
     assert_eq!(
         own[0]["detail"]["by"],
-        json!(format!("arn:aws:sts::{ADMIN}:assumed-role/breakglass-operator/alice@example.com"))
+        json!(format!("arn:aws:sts::{admin_id}:assumed-role/breakglass-operator/alice@example.com"))
     );
-    let notifier =
-        Function::spawn("notifier", &as_admin_role(&stack, &moto.endpoint, "breakglass-notifier").await);
+    let notifier = Function::spawn(
+        "notifier",
+        &as_role_of(&stack, &moto.endpoint, &admin_id, "breakglass-notifier").await,
+    );
     notifier.invoke(&own[0]).unwrap();
     let mails = stack.deliveries(&stack.security).await;
     assert_eq!(mails.len(), 1, "{mails:?}");
@@ -613,9 +640,9 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
     // with one line naming the culprit, nothing uploaded, nothing announced.
     let outsider = longer.replace(&ids[2], "444400000000");
     let other_org = longer.replace(&org_id, "o-otherorg123");
-    let teams: Vec<String> = (0..120).map(|i| format!("\"arn:aws:iam::{ADMIN}:role/team-{i}\"")).collect();
+    let teams: Vec<String> = (0..120).map(|i| format!("\"arn:aws:iam::{admin_id}:role/team-{i}\"")).collect();
     let too_large = longer.replacen(
-        "assumable_by = [\"arn:aws:iam::999900000000:role/LogTeamInvestigators\"]",
+        &format!("assumable_by = [\"arn:aws:iam::{admin_id}:role/LogTeamInvestigators\"]"),
         &format!("assumable_by = [{}]", teams.join(", ")),
         1,
     );
