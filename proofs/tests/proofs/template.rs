@@ -589,9 +589,14 @@ fn the_rules_route_every_guarded_call_and_nothing_else() {
     // recorder's digest, and none of them to the enforcer and notifier.
     let all: Vec<String> = GuardedCall::ALL.iter().map(|c| c.name().to_owned()).collect();
     assert_eq!(names("RefusedCallsRule"), all, "RefusedCallsRule: GuardedCall::ALL, in order");
-    let mut s3_iam = s3.clone();
-    s3_iam.extend(iam.iter().cloned());
-    assert_eq!(names("ForwardedRefusedCallsRule"), s3_iam, "ForwardedRefusedCallsRule: the S3 and IAM calls");
+    let mut forwarded = s3.clone();
+    forwarded.extend(iam.iter().cloned());
+    forwarded.extend(kms.iter().cloned());
+    assert_eq!(
+        names("ForwardedRefusedCallsRule"),
+        forwarded,
+        "ForwardedRefusedCallsRule: the S3, IAM and KMS calls (what the member stack forwards)"
+    );
     let exists = |rule: &str| {
         t["Resources"][rule]["Properties"]["EventPattern"]["detail"]["errorCode"][0]["exists"].as_bool()
     };

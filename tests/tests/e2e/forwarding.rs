@@ -1,14 +1,18 @@
-//! The heartbeat in organisation mode, through the forwarders: each logging account's default bus
+//! Organisation mode through the member stacks' forwarders: each logging account's default bus
 //! carries the member stack's rules (`organisation/member.yaml`'s patterns) with the central bus as
 //! their target, the central bus the administrative stack's rules (template.yaml's) with the queues
-//! as theirs; moto routes between them. The test plays each account's trail: the heartbeat's re-put
-//! and refused canary read become CloudTrail-shaped events on that account's default bus. With the
-//! forwarders in place nothing alarms; with one account's forwarders removed, both halves of that
-//! account alarm on both channels within two periods, naming the account and Region, and no other
-//! place does.
+//! as theirs; moto routes between them (`e2e::member_forwarder`). The tests play each account's
+//! trail, putting CloudTrail-shaped events on that account's default bus.
+//!
+//! - The heartbeat: with the forwarders in place nothing alarms; with one account's forwarders
+//!   removed, both halves of that account alarm on both channels within two periods, naming the
+//!   account and Region, and no other place does.
+//! - A refused call on a logging account's own KMS key (`kms_key`) is forwarded, recorded centrally
+//!   and digested to the security team, like a refused call on a bucket.
 
 use e2e::{
-    account_clients, cloudtrail_event, pattern_in, provision_config, role_env, root, Function, Moto, Stack,
+    account_clients, cloudtrail_event, cloudtrail_in, control_event, made_in, member_forwarder, pattern_in,
+    provision_config, record_forwarded, role_env, root, Function, Moto, Stack,
 };
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
@@ -18,6 +22,8 @@ const ADMIN: &str = "999900000000";
 const HOME: &str = "eu-central-1";
 const DEV: &str = "222200000000";
 const PERIOD: Duration = Duration::minutes(15);
+/// The refused calls' digest slot, shortened so the test need not wait five minutes.
+const DIGEST_SLOT: Duration = Duration::seconds(2);
 /// The member stack's forwarders of the two halves, by their template names and the names they get.
 const FORWARDERS: [(&str, &str); 2] =
     [("ForwardS3Changes", "breakglass-forward-s3"), ("ForwardObjectReads", "breakglass-forward-reads")];
@@ -45,17 +51,11 @@ fn heartbeat_details(account: &str, region: &str, bucket: &str, t: OffsetDateTim
     let put = cloudtrail_event("PutBucketPolicy", bucket, &role, "breakglass-enforcer", Some("{}"), None);
     let read =
         cloudtrail_event("GetObject", bucket, &role, "breakglass-enforcer", None, Some("AccessDenied"));
-    [put, read].map(|mut e| {
+    [put, read].map(|e| {
+        let mut e = made_in(e, account, region);
         let d = &mut e["detail"];
         d["eventTime"] = json!(time);
         d["userAgent"] = json!(agent);
-        d["recipientAccountId"] = json!(account);
-        d["awsRegion"] = json!(region);
-        d["userIdentity"]["accountId"] = json!(account);
-        d["userIdentity"]["arn"] =
-            json!(format!("arn:aws:sts::{account}:assumed-role/breakglass-member/breakglass-enforcer"));
-        d["userIdentity"]["sessionContext"]["sessionIssuer"]["accountId"] = json!(account);
-        d["resources"][0]["accountId"] = json!(account);
         if d["eventName"] == "GetObject" {
             d["requestParameters"]["key"] = json!(canary);
             d["managementEvent"] = json!(false);
@@ -70,14 +70,6 @@ fn heartbeat_details(account: &str, region: &str, bucket: &str, t: OffsetDateTim
     })
 }
 
-/// moto's cross-account delivery puts the event on the central bus as a new `PutEvents` of the
-/// administrative account, so its envelope names that account; AWS keeps the account the event
-/// came from. Put back what AWS would carry: the record's `recipientAccountId`.
-fn as_aws_forwards(mut e: Value) -> Value {
-    e["account"] = e["detail"]["recipientAccountId"].clone();
-    e
-}
-
 struct Run {
     stack: Stack,
     enforcer: Function,
@@ -89,14 +81,18 @@ struct Run {
     _moto: Moto,
 }
 
-async fn start() -> Option<Run> {
+fn org_text() -> String {
+    std::fs::read_to_string(root().join("examples/organisation.toml")).unwrap()
+}
+
+/// The stack of `text` with the member stack's `forwarders` in every account and Region that holds
+/// a protected bucket, and the central rule of forwarded S3 calls (the reads' and refused calls'
+/// are provisioned with the stack).
+async fn start(text: String, forwarders: &[(&str, &str)]) -> Option<Run> {
     let moto = Moto::start()?;
-    let text = std::fs::read_to_string(root().join("examples/organisation.toml")).unwrap();
     let stack = provision_config(&moto.endpoint, text).await;
     let config = breakglass_config::Config::from_toml(&stack.config_text).unwrap();
-    let org = config.organisation.clone().unwrap();
-    let central_bus = format!("arn:aws:events:{HOME}:{ADMIN}:event-bus/breakglass");
-    // The member stack in every account and Region that holds a protected bucket.
+    let prefix = config.organisation.as_ref().unwrap().bucket_prefix.clone();
     let mut places: Vec<(String, String)> = config
         .buckets
         .iter()
@@ -105,43 +101,26 @@ async fn start() -> Option<Run> {
     places.sort();
     places.dedup();
     for (account, region) in &places {
-        let events = account_clients(&moto.endpoint, account, region).await.events;
-        let params = [
-            ("ProtectedBucketPrefix", json!(org.bucket_prefix)),
-            ("AdministrativeAccountId", json!(ADMIN)),
-            ("HomeRegion", json!(HOME)),
-        ];
-        for (rule, name) in FORWARDERS {
-            let pattern = pattern_in("organisation/member.yaml", rule, account, region, &params);
-            events.put_rule().name(name).event_pattern(pattern.to_string()).send().await.unwrap();
-            let target = aws_sdk_eventbridge::types::Target::builder().id("central-bus").arn(&central_bus);
-            events.put_targets().rule(name).targets(target.build().unwrap()).send().await.unwrap();
+        for forwarder in forwarders {
+            member_forwarder(&moto.endpoint, (account, region), (ADMIN, HOME), &prefix, *forwarder).await;
         }
     }
-    // The central rule of forwarded S3 calls (the reads' is provisioned with the stack).
     let c = &stack.clients;
     let forwarded_calls =
         c.sqs.create_queue().queue_name("forwarded-s3-calls").send().await.unwrap().queue_url.unwrap();
     let arn = stack.queue_arn(&forwarded_calls).await;
     let pattern = pattern_in("template.yaml", "ForwardedS3ChangesRule", ADMIN, HOME, &[]);
-    let rule = "ForwardedS3ChangesRule";
+    let (rule, bus) = ("ForwardedS3ChangesRule", "breakglass");
     c.events
         .put_rule()
         .name(rule)
-        .event_bus_name("breakglass")
+        .event_bus_name(bus)
         .event_pattern(pattern.to_string())
         .send()
         .await
         .unwrap();
-    let target = aws_sdk_eventbridge::types::Target::builder().id("q").arn(arn);
-    c.events
-        .put_targets()
-        .rule(rule)
-        .event_bus_name("breakglass")
-        .targets(target.build().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let target = aws_sdk_eventbridge::types::Target::builder().id("q").arn(arn).build().unwrap();
+    c.events.put_targets().rule(rule).event_bus_name(bus).targets(target).send().await.unwrap();
 
     let spawn = |name: &'static str| {
         let (stack, endpoint) = (&stack, moto.endpoint.clone());
@@ -150,6 +129,7 @@ async fn start() -> Option<Run> {
                 role_env(&endpoint, &format!("arn:aws:iam::{ADMIN}:role/breakglass-{name}"), name).await;
             let mut env = stack.function_env_as(&creds);
             env.push(("BREAKGLASS_HEARTBEAT_PERIOD_SECONDS".into(), PERIOD.whole_seconds().to_string()));
+            env.push(("BREAKGLASS_DIGEST_SLOT_SECONDS".into(), DIGEST_SLOT.whole_seconds().to_string()));
             Function::spawn(name, &env)
         }
     };
@@ -166,35 +146,18 @@ async fn period(r: &Run, i: i32) -> Value {
     for sent in beat["sent"].as_array().unwrap_or_else(|| panic!("no heartbeat: {answer}")) {
         let (account, region) = (sent["account"].as_str().unwrap(), sent["region"].as_str().unwrap());
         let bucket = sent["management"].as_str().unwrap_or_else(|| panic!("no re-put: {sent}"));
-        let events = account_clients(&r.stack.endpoint, account, region).await.events;
         for detail in heartbeat_details(account, region, bucket, at(i)) {
-            let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-                .source("aws.s3")
-                .detail_type("AWS API Call via CloudTrail")
-                .detail(detail.to_string())
-                .build();
-            let put = events.put_events().entries(entry).send().await.unwrap();
-            assert_eq!(put.failed_entry_count, 0);
+            cloudtrail_in(&r.stack.endpoint, account, region, &detail).await;
         }
     }
     // ForwardedS3ChangesRule's targets: the enforcer and the notifier (which marks the arrival).
-    for call in r.stack.drain(&r.forwarded_calls).await.into_iter().map(as_aws_forwards) {
+    for call in r.stack.drain(&r.forwarded_calls).await.into_iter().map(e2e::as_aws_forwards) {
         r.notifier.invoke(&call).unwrap();
         let a = r.enforcer.invoke(&call).unwrap();
         assert!(a["buckets"].as_array().unwrap().iter().all(|b| b["outcome"] == "lawful"), "no drift: {a}");
     }
-    let reads: Vec<Value> = r.stack.drain(&r.stack.reads).await.into_iter().map(as_aws_forwards).collect();
-    if !reads.is_empty() {
-        let records: Vec<Value> = reads
-            .iter()
-            .enumerate()
-            .map(|(n, e)| {
-                json!({"messageId": format!("m-{i}-{n}"), "receiptHandle": "r", "body": e.to_string(),
-                "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs",
-                "eventSourceARN": format!("arn:aws:sqs:{HOME}:{ADMIN}:breakglass-reads"), "awsRegion": HOME})
-            })
-            .collect();
-        let a = r.recorder.invoke(&json!({ "Records": records })).unwrap();
+    let reads = r.stack.drain(&r.stack.reads).await;
+    if let Some(a) = record_forwarded(&r.recorder, &reads, ADMIN, HOME) {
         assert_eq!(a["batchItemFailures"], json!([]), "{a}");
     }
     beat
@@ -217,7 +180,7 @@ fn heartbeat_mails(deliveries: &[(Value, Value)]) -> Vec<String> {
 
 #[tokio::test(flavor = "current_thread")]
 async fn organisation_with_one_accounts_forwarders_removed_that_account_alarms_within_two_periods() {
-    let Some(r) = start().await else { return };
+    let Some(r) = start(org_text(), &FORWARDERS).await else { return };
     // Everything in place: every place comes back, period after period.
     for i in 0..3 {
         let beat = period(&r, i).await;
@@ -269,4 +232,72 @@ async fn organisation_with_one_accounts_forwarders_removed_that_account_alarms_w
         );
         assert!(!mails.iter().any(|m| m.contains("111100000000") || m.contains("333300000000")), "{mails:?}");
     }
+}
+
+/// Issue 22: a refused `ScheduleKeyDeletion` on a logging account's own log key (`kms_key`), the
+/// organisation's SCP at work, is forwarded by the member stack (`breakglass-forward-kms`), routed
+/// centrally by `ForwardedRefusedCallsRule` to the recorder, recorded at once, and digested to the
+/// security team naming the key and the bucket whose logs it encrypts; a refused call on a key
+/// nobody configured is not breakglass's.
+#[tokio::test(flavor = "current_thread")]
+async fn organisation_a_refused_call_on_a_logging_accounts_log_key_is_recorded_and_digested() {
+    let log_key = format!("arn:aws:kms:{HOME}:{DEV}:key/9f1c2d3e-4b5a-6789-0abc-def012345678");
+    let text = org_text();
+    let dev_bucket = "name = \"acme-dev-cloudtrail-logs\"\n";
+    assert!(text.contains(dev_bucket), "the example names the dev bucket");
+    let text = text.replacen(dev_bucket, &format!("{dev_bucket}kms_key = \"{log_key}\"\n"), 1);
+    let Some(r) = start(text, &[("ForwardLogKeyChanges", "breakglass-forward-kms")]).await else { return };
+    let other = format!("arn:aws:kms:{HOME}:{DEV}:key/0000-other");
+    for key in [log_key.as_str(), other.as_str()] {
+        let key_id = key.rsplit('/').next().unwrap();
+        let params = json!({"keyId": key_id, "pendingWindowInDays": 7});
+        let mut e = control_event(
+            "ScheduleKeyDeletion",
+            "kms.amazonaws.com",
+            params,
+            "arn:aws:iam::1:role/Admin",
+            "mallory",
+        );
+        e["detail"]["errorCode"] = json!("AccessDenied");
+        e["detail"]["errorMessage"] = json!("with an explicit deny in a service control policy");
+        e["detail"]["resources"] = json!([{"accountId": DEV, "type": "AWS::KMS::Key", "ARN": key}]);
+        let e = made_in(e, DEV, HOME);
+        cloudtrail_in(&r.stack.endpoint, DEV, HOME, &e["detail"]).await;
+    }
+    // Refused calls are the recorder's: nothing reaches the enforcer's or notifier's rules.
+    assert!(r.stack.drain(&r.stack.own_events).await.is_empty());
+    let delivered = r.stack.drain(&r.stack.reads).await;
+    assert_eq!(delivered.len(), 2, "both forwarded and routed to the read queue: {delivered:?}");
+    let a = record_forwarded(&r.recorder, &delivered, ADMIN, HOME).unwrap();
+    assert_eq!((a["refused_calls"].as_u64(), a["refused_ignored"].as_u64()), (Some(1), Some(1)), "{a}");
+    assert_eq!(a["batchItemFailures"], json!([]), "{a}");
+    let records = r.stack.audit_under("_attempts/").await;
+    let filed: Vec<&(String, Value)> = records.iter().filter(|(k, _)| !k.contains("/_slots/")).collect();
+    assert_eq!(filed.len(), 1, "{records:?}");
+    let record = &filed[0].1;
+    assert_eq!(
+        (record["kind"].as_str(), record["action"].as_str()),
+        (Some("attempt"), Some("ScheduleKeyDeletion"))
+    );
+    assert_eq!(record["detail"]["target"], json!(log_key), "{record}");
+    assert_eq!(record["actor"]["account"], json!(DEV), "{record}");
+
+    // The slot ends; the recorder's schedule digests it to the security team.
+    std::thread::sleep((DIGEST_SLOT + Duration::milliseconds(200)).unsigned_abs());
+    let now = breakglass_core::time::format_time(OffsetDateTime::now_utc());
+    let digest = r.recorder.invoke(&json!({"version": "0", "id": "digest", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": ADMIN, "time": now, "region": HOME, "resources": [], "detail": {}}));
+    let digest = digest.unwrap();
+    assert_eq!(
+        (digest["calls"]["calls"].as_u64(), digest["calls"]["mails"].as_u64()),
+        (Some(1), Some(1)),
+        "{digest}"
+    );
+    for own in r.stack.drain(&r.stack.own_events).await {
+        r.notifier.invoke(&own).unwrap();
+    }
+    let mails = r.stack.deliveries(&r.stack.security).await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let text = mails[0].1["text"].as_str().unwrap_or_default();
+    assert!(text.contains("ScheduleKeyDeletion") && text.contains(&log_key), "{text}");
 }
