@@ -441,7 +441,7 @@ fn org_render_policies_writes_both_or_nothing() {
     );
     assert_one_line_error(&o, "too large");
     assert!(
-        o.stderr.contains("the rendered RCP is") && o.stderr.contains("over AWS's limit of 5120"),
+        o.stderr.contains("the rendered SCP is") && o.stderr.contains("over AWS's limit of 5120"),
         "{}",
         o.stderr
     );
@@ -591,7 +591,7 @@ fn config_validate_names_the_file_and_line_of_what_is_wrong() {
     });
     assert_one_line_error(&o, "oversized rcp");
     assert!(
-        o.stderr.contains("the rendered RCP is") && o.stderr.contains("over AWS's limit of 5120"),
+        o.stderr.contains("the rendered SCP is") && o.stderr.contains("over AWS's limit of 5120"),
         "{}",
         o.stderr
     );

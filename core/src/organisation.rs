@@ -42,6 +42,23 @@ const ROLE_CHANGES: [&str; 12] = [
     "iam:UpdateRoleDescription",
 ];
 
+/// IAM calls by which someone else becomes an IAM user (keys, password, MFA, permissions): denied
+/// on the users an investigator role trusts (`assumable_by`), as [`ROLE_CHANGES`] on its roles.
+pub const USER_TAKEOVER: [&str; 12] = [
+    "iam:CreateAccessKey",
+    "iam:UpdateAccessKey",
+    "iam:CreateLoginProfile",
+    "iam:UpdateLoginProfile",
+    "iam:DeactivateMFADevice",
+    "iam:CreateServiceSpecificCredential",
+    "iam:UploadSSHPublicKey",
+    "iam:PutUserPolicy",
+    "iam:AttachUserPolicy",
+    "iam:AddUserToGroup",
+    "iam:PutUserPermissionsBoundary",
+    "iam:DeleteUserPermissionsBoundary",
+];
+
 /// KMS calls that destroy or open a log key: denied on the configured `kms_key`s (organisation
 /// SCP) and on keys tagged `breakglass-logs=true` (single-account SCP).
 pub const LOG_KEY_CHANGES: [&str; 8] = [
@@ -198,6 +215,33 @@ pub fn render(config: &Config) -> Result<OrgPolicies, OrgPolicyError> {
             }
         ]
     });
+    // The doors to the investigator roles (`assumable_by`): whoever becomes one of these roles or
+    // users reads in the next lawful window. Only the deployment changes them; an account root
+    // (`:root`) names every principal of its account and is the account's own to keep.
+    let doors: Vec<String> = config
+        .investigators
+        .iter()
+        .flat_map(|i| i.assumable_by.iter())
+        .filter(|a| a.contains(":role/") || a.contains(":user/"))
+        .cloned()
+        .collect::<BTreeSet<String>>()
+        .into_iter()
+        .collect();
+    if !doors.is_empty() {
+        let mut actions: Vec<&str> = ROLE_CHANGES.iter().copied().chain(["iam:CreateRole"]).collect();
+        if doors.iter().any(|d| d.contains(":user/")) {
+            actions.extend(USER_TAKEOVER);
+        }
+        if let Some(statements) = scp.get_mut("Statement").and_then(Value::as_array_mut) {
+            statements.push(json!({
+                "Sid": "BreakglassInvestigatorDoorsKept",
+                "Effect": "Deny",
+                "Action": actions,
+                "Resource": one_or_many(doors),
+                "Condition": { "ArnNotLike": { "aws:PrincipalArn": &deployment } }
+            }));
+        }
+    }
     // The logs' own keys (`kms_key`): disabling one, scheduling its deletion, replacing its policy
     // or granting it away destroys or opens the logs it encrypts (crypto-shredding).
     let log_keys: BTreeSet<&str> = config.buckets.iter().filter_map(|b| b.kms_key.as_deref()).collect();

@@ -326,6 +326,52 @@ fn the_scp_keeps_the_configured_log_keys() {
     assert!(!unkeyed.contains("kms:"), "no log key configured: no statement");
 }
 
+/// Issue 22, item 8: the roles and users an investigator role trusts (`assumable_by`) are doors to
+/// the logs. Nobody but the deployment changes such a role (trust, permissions, deletion and
+/// re-creation) or becomes such a user (keys, password, MFA, permissions), not even the StackSets
+/// role; other roles and users are the organisation's own business, and an account root names a
+/// whole account, which no statement can keep.
+#[test]
+fn the_scp_keeps_the_doors_to_the_investigator_roles() {
+    let door = "arn:aws:iam::999900000000:role/LogTeamInvestigators";
+    let user = "arn:aws:iam::999900000000:user/carol";
+    let text = std::fs::read_to_string(root().join("examples/organisation.toml")).unwrap();
+    let with_user = text.replacen(
+        &format!("assumable_by = [\"{door}\"]"),
+        &format!("assumable_by = [\"{door}\", \"{user}\", \"arn:aws:iam::999900000000:root\"]"),
+        1,
+    );
+    assert_ne!(with_user, text);
+    let p = breakglass_core::organisation::render(&Config::from_toml(&with_user).unwrap()).unwrap();
+    let scp = rendered(&p.scp);
+    let [deployment, stacksets] = deployers();
+    let admin = "arn:aws:iam::999900000000:role/Admin";
+    for action in [
+        "iam:UpdateAssumeRolePolicy",
+        "iam:AttachRolePolicy",
+        "iam:PutRolePolicy",
+        "iam:DeleteRole",
+        "iam:CreateRole",
+    ] {
+        assert_eq!(ask(&scp, admin, action, door), Decision::ExplicitDeny, "{action}");
+        assert_eq!(ask(&scp, &stacksets, action, door), Decision::ExplicitDeny, "{action}");
+        assert_ne!(ask(&scp, &deployment, action, door), Decision::ExplicitDeny, "{action}");
+        let other = "arn:aws:iam::999900000000:role/Other";
+        assert_ne!(ask(&scp, admin, action, other), Decision::ExplicitDeny, "{action} on another role");
+    }
+    for action in breakglass_core::organisation::USER_TAKEOVER {
+        assert_eq!(ask(&scp, admin, action, user), Decision::ExplicitDeny, "{action}");
+        assert_ne!(ask(&scp, &deployment, action, user), Decision::ExplicitDeny, "{action}");
+        let other = "arn:aws:iam::999900000000:user/dave";
+        assert_ne!(ask(&scp, admin, action, other), Decision::ExplicitDeny, "{action} on another user");
+    }
+    // Roles only: no user is a door, no user call is denied.
+    let roles_only = breakglass_core::organisation::render(&org_config()).unwrap().scp;
+    assert!(
+        roles_only.contains("BreakglassInvestigatorDoorsKept") && !roles_only.contains("iam:CreateAccessKey")
+    );
+}
+
 /// The roles the organisation's SCP exempts by name: the deployment role and StackSets' one.
 fn deployers() -> [String; 2] {
     [
@@ -573,7 +619,8 @@ fn the_rendered_policies_fit_aws_limits_as_uploaded() {
         1,
     );
     let err = render(&Config::from_toml(&text).unwrap()).unwrap_err();
-    assert!(matches!(err, OrgPolicyError::TooLarge { kind: "RCP", limit: 5120, .. }), "{err}");
+    // The SCP, which keeps the identities that are roles or users (`BreakglassInvestigatorDoorsKept`), first.
+    assert!(matches!(err, OrgPolicyError::TooLarge { kind: "SCP", limit: 5120, .. }), "{err}");
 }
 
 // ------------------------------------------------------------------------------------------------
