@@ -129,3 +129,66 @@ fn the_operator_trust_refuses_a_session_name_the_caller_chose() {
     // Unbound, chosen knowingly (docs/deploy.md): no condition on the name.
     assert!(assume(Some("Unbound"), alice, "alice", "anything"));
 }
+
+/// Issue 21, one person is one identity, for federated operators (SAML or OIDC): with
+/// `OperatorSessionName=SourceIdentity` the session name must be the source identity the identity
+/// provider set at sign-in, which no session down the chain can change; a session without one, or
+/// one that says it had no MFA, is refused.
+#[test]
+fn with_source_identity_the_session_name_is_the_one_the_identity_provider_set() {
+    let federated = format!("arn:aws:iam::{ACCOUNT}:role/LogTeamFederated");
+    let trust = proofs::single_account_stack(
+        ACCOUNT,
+        REGION,
+        &[
+            ("OperatorPrincipalArns", serde_json::json!([federated])),
+            ("OperatorSessionName", serde_json::json!("SourceIdentity")),
+        ],
+    )
+    .trust("OperatorRole");
+    let caller = format!("arn:aws:sts::{ACCOUNT}:assumed-role/LogTeamFederated/whatever");
+    let assume = |action: &str, source: Option<&str>, session: &str, mfa: Option<&str>| {
+        let mut req = Request::new(
+            Caller::parse(&caller).unwrap(),
+            action,
+            &format!("arn:aws:iam::{ACCOUNT}:role/breakglass-operator"),
+            time::OffsetDateTime::now_utc(),
+        )
+        .with("sts:RoleSessionName", session);
+        if let Some(s) = source {
+            req = req.with("aws:SourceIdentity", s).with("sts:SourceIdentity", s);
+        }
+        if let Some(m) = mfa {
+            req = req.with("aws:MultiFactorAuthPresent", m);
+        }
+        explain(&trust, &req).decision.may_allow()
+    };
+    assert!(assume("sts:AssumeRole", Some("alice@example.com"), "alice@example.com", None));
+    assert!(assume("sts:SetSourceIdentity", Some("alice@example.com"), "alice@example.com", None));
+    assert!(assume("sts:AssumeRole", Some("alice@example.com"), "alice@example.com", Some("true")));
+    assert!(
+        !assume("sts:AssumeRole", Some("alice@example.com"), "bob@example.com", None),
+        "alice may not be bob"
+    );
+    assert!(!assume("sts:AssumeRole", None, "bob@example.com", None), "no source identity, no session");
+    assert!(!assume("sts:AssumeRole", Some("alice@example.com"), "alice@example.com", Some("false")));
+    // The other modes do not let a source identity be passed on.
+    for mode in ["IamUserName", "Unbound"] {
+        let trust = proofs::single_account_stack(
+            ACCOUNT,
+            REGION,
+            &[
+                ("OperatorPrincipalArns", serde_json::json!([federated])),
+                ("OperatorSessionName", serde_json::json!(mode)),
+            ],
+        )
+        .trust("OperatorRole");
+        let req = Request::new(
+            Caller::parse(&caller).unwrap(),
+            "sts:SetSourceIdentity",
+            &format!("arn:aws:iam::{ACCOUNT}:role/breakglass-operator"),
+            time::OffsetDateTime::now_utc(),
+        );
+        assert!(!explain(&trust, &req).decision.may_allow(), "{mode}");
+    }
+}
