@@ -167,6 +167,34 @@ async fn only_sessions_of_the_operator_roles_may_call() {
     assert_eq!((c.role.as_str(), c.person.as_str()), ("breakglass-operator", "bob"));
 }
 
+/// Issue 21, one person is one identity: an IAM Identity Center permission set's own sessions,
+/// which AWS names after the person who signed in, may call the gate when the permission set is
+/// named (`AWSReservedSSO_<name>_*`); another permission set whose name only begins the same, or a
+/// role named like one without Identity Center's 16 hex digits, may not.
+#[test]
+fn an_identity_center_permission_sets_sessions_are_people() {
+    let roles = vec!["breakglass-operator".to_owned(), "AWSReservedSSO_BreakglassOperator_*".to_owned()];
+    let sso = "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_BreakglassOperator_0123456789abcdef/alice@example.com";
+    let c = caller(sso, &roles).unwrap();
+    assert_eq!(c.person, "alice@example.com");
+    assert_eq!(c.role, "AWSReservedSSO_BreakglassOperator_0123456789abcdef");
+    for other in [
+        "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_BreakglassOperator_Evil_0123456789abcdef/alice",
+        "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_BreakglassOperator_0123456789abcde/alice",
+        "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_BreakglassOperator_0123456789abcdeg/alice",
+        "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_BreakglassOperator_/alice",
+        "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/alice",
+    ] {
+        assert!(caller(other, &roles).is_err(), "{other}");
+    }
+    // A `*` means Identity Center's suffix only: no other role name is a pattern.
+    assert!(caller(
+        "arn:aws:sts::111122223333:assumed-role/breakglass-operator2/alice",
+        &["breakglass-operator*".to_owned()]
+    )
+    .is_err());
+}
+
 #[tokio::test]
 async fn bad_input_is_a_4xx_with_one_line_and_writes_nothing() {
     let w = World::new();

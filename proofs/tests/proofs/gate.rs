@@ -192,3 +192,26 @@ fn with_source_identity_the_session_name_is_the_one_the_identity_provider_set() 
         assert!(!explain(&trust, &req).decision.may_allow(), "{mode}");
     }
 }
+
+/// Issue 21, IAM Identity Center: the gate admits a permission set's own sessions (which AWS names
+/// after the person) only when the deployer names the permission set, as the gate reads the list.
+#[test]
+fn the_gate_admits_an_identity_center_permission_set_only_when_named() {
+    let roles = |extra: &[(&str, serde_json::Value)]| {
+        let t = proofs::single_account_stack(ACCOUNT, REGION, extra);
+        let v = t.resolve(
+            &t.resources()["GateFunction"]["Properties"]["Environment"]["Variables"]["BREAKGLASS_GATE_ROLES"],
+        );
+        v.as_str().unwrap().split(',').map(str::to_owned).collect::<Vec<_>>()
+    };
+    let sso = format!(
+        "arn:aws:sts::{ACCOUNT}:assumed-role/AWSReservedSSO_BreakglassOperator_0123456789abcdef/alice@example.com"
+    );
+    let operator = format!("arn:aws:sts::{ACCOUNT}:assumed-role/breakglass-operator/alice");
+    let default = roles(&[]);
+    assert_eq!(default, ["breakglass-operator"]);
+    assert!(breakglass_core::access::gate::caller(&sso, &default).is_err());
+    let named = roles(&[("IdentityCenterPermissionSet", serde_json::json!("BreakglassOperator"))]);
+    assert_eq!(breakglass_core::access::gate::caller(&sso, &named).unwrap().person, "alice@example.com");
+    assert!(breakglass_core::access::gate::caller(&operator, &named).is_ok());
+}

@@ -118,3 +118,47 @@ async fn alice_requests_bob_approves_through_the_gate_and_every_bad_call_writes_
     let all: Vec<Value> = recs.into_iter().map(|(_, r)| r).collect();
     breakglass_core::access::approval::check(b, &g, &all).unwrap();
 }
+
+/// Issue 21, IAM Identity Center (`IdentityCenterPermissionSet`): Alice and Bob sign in through
+/// Identity Center, whose permission-set role sessions AWS names after them, and call the gate with
+/// those sessions: Alice requests, Bob approves, the bucket opens; Alice approving her own request
+/// is refused; a permission set whose name merely begins the same is not admitted.
+#[tokio::test(flavor = "current_thread")]
+async fn identity_center_sessions_request_and_approve_as_the_people_aws_named() {
+    let Some(moto) = Moto::start() else { return };
+    const SSO: &str = "AWSReservedSSO_BreakglassOperator_0123456789abcdef";
+    let text = two_person_text().replacen(
+        "assumed-role/breakglass-operator/*\"]",
+        &format!("assumed-role/breakglass-operator/*\", \"arn:{{{{partition}}}}:sts::{MOTO_ACCOUNT}:assumed-role/AWSReservedSSO_BreakglassOperator_*/*\"]"),
+        1,
+    );
+    assert!(text.contains("AWSReservedSSO_"), "the approvers name the permission set's sessions");
+    let stack = provision_config(&moto.endpoint, text).await;
+    let mut env = stack.function_env();
+    // As template.yaml sets it with IdentityCenterPermissionSet=BreakglassOperator.
+    env.push((
+        "BREAKGLASS_GATE_ROLES".into(),
+        "breakglass-operator,AWSReservedSSO_BreakglassOperator_*".into(),
+    ));
+    let iam = stack.iam(&moto.endpoint);
+    let gate = Function::spawn("gate", &iam.function_env(env, "gate").await);
+    let (alice, bob) = (person(SSO, "alice@example.com"), person(SSO, "bob@example.com"));
+    let ask = json!({"op": "request", "bucket": BUCKET, "readers": [READER], "duration": "2h", "reason": "incident 8", "ticket": "SEC-8"});
+    let evil = person("AWSReservedSSO_BreakglassOperator_Evil_0123456789abcdef", "mallory");
+    let (status, answer) = call(&gate, &evil, &ask.to_string());
+    assert_eq!(status, 403, "{answer}");
+    let (status, q) = call(&gate, &alice, &ask.to_string());
+    assert_eq!(status, 200, "{q}");
+    let id = q["id"].as_str().unwrap().to_owned();
+    let (status, answer) = call(&gate, &alice, &json!({"op": "approve", "request": id}).to_string());
+    assert_eq!(status, 403, "{answer}");
+    assert!(stack.live_policy(BUCKET).await.is_some_and(|p| p.contains("ClosedAccess")));
+    let (status, answer) = call(&gate, &bob, &json!({"op": "approve", "request": id}).to_string());
+    assert_eq!(status, 200, "{answer}");
+    let live = stack.live_policy(BUCKET).await.unwrap();
+    assert!(live.contains("OpenAccess") && live.contains(READER), "{live}");
+    let recs = stack.audit_records(BUCKET).await;
+    let who: Vec<&str> =
+        recs.iter().filter(|(_, r)| r["writer"] == "gate").filter_map(|(_, r)| r["who"].as_str()).collect();
+    assert_eq!(who, [alice.as_str(), bob.as_str()], "{recs:?}");
+}

@@ -157,8 +157,28 @@ pub struct Caller {
     pub person: String,
 }
 
-/// The caller of `user_arn` if it is a session of one of `roles` (role names); anything else (an
-/// IAM user, root, another role) is refused.
+/// IAM Identity Center's prefix of the roles it makes for a permission set in an account:
+/// `AWSReservedSSO_<permission set>_<16 hex digits>`, under the path `/aws-reserved/sso.amazonaws.com/`
+/// that only Identity Center may change.
+const IDENTITY_CENTER: &str = "AWSReservedSSO_";
+
+/// Whether the role name `role` is the gate role `allowed`: the same name, or, for
+/// `AWSReservedSSO_<permission set>_*`, the role Identity Center made for that permission set (the
+/// `*` standing for its 16 hex digits and nothing else, so another permission set whose name merely
+/// begins the same does not match). An Identity Center session is named by AWS after the person
+/// who signed in: nobody picks it.
+fn is_gate_role(allowed: &str, role: &str) -> bool {
+    match allowed.strip_suffix('*').filter(|p| p.starts_with(IDENTITY_CENTER) && p.ends_with('_')) {
+        Some(prefix) => role
+            .strip_prefix(prefix)
+            .is_some_and(|id| id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit())),
+        None => allowed == role,
+    }
+}
+
+/// The caller of `user_arn` if it is a session of one of `roles` (role names, or an Identity Center
+/// permission set's role as [`is_gate_role`] reads it); anything else (an IAM user, root, another
+/// role) is refused.
 pub fn caller(user_arn: &str, roles: &[String]) -> Result<Caller, GateError> {
     let refused = || {
         GateError::Forbidden(format!(
@@ -178,7 +198,7 @@ pub fn caller(user_arn: &str, roles: &[String]) -> Result<Caller, GateError> {
     if !canonical_policies::is_account_id(account) || !valid(role) || !valid(person) {
         return Err(refused());
     }
-    if !roles.iter().any(|r| r == role) {
+    if !roles.iter().any(|r| is_gate_role(r, role)) {
         return Err(refused());
     }
     Ok(Caller { arn: user_arn.to_owned(), role: role.to_owned(), person: person.to_owned() })
