@@ -8,6 +8,8 @@
 //! - **server errors**: `500 InternalError` / `InternalFailure`;
 //! - **resets**: the connection closed without an answer;
 //! - **latency**: the request forwarded after a delay;
+//! - **hangs**: the request read and never answered (the connection held for [`HANG`]), which
+//!   only the client's own attempt timeout ends;
 //! - **stale reads**: after a bucket policy is written, the next reads of it still return the
 //!   policy read before the write, as S3's eventually consistent bucket configuration may.
 //!
@@ -31,6 +33,8 @@ pub struct Faults {
     pub reset_per_mille: u64,
     pub latency_per_mille: u64,
     pub latency: Duration,
+    /// Requests never answered (see [`HANG`]); 0 unless a test sets it.
+    pub hang_per_mille: u64,
     /// Signing names (`s3`, `sns`, `events`, `kms`, `sts`, …); empty: every service.
     pub services: Vec<&'static str>,
     /// How many `GetBucketPolicy` after a `PutBucketPolicy` of the same bucket still answer with
@@ -49,11 +53,16 @@ impl Faults {
             reset_per_mille: share,
             latency_per_mille: per_mille - 3 * share,
             latency: Duration::from_millis(200),
+            hang_per_mille: 0,
             services: Vec::new(),
             stale_policy_reads: 0,
         }
     }
 }
+
+/// How long a hung request's connection is held before the proxy lets it go: far longer than any
+/// client should wait.
+pub const HANG: Duration = Duration::from_secs(120);
 
 /// What the proxy did, per fault kind and service.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -120,6 +129,8 @@ impl ChaosProxy {
                 ("reset", Action::Close)
             } else if pick(faults.latency_per_mille) {
                 ("latency", Action::ForwardAfter(faults.latency))
+            } else if pick(faults.hang_per_mille) {
+                ("hang", Action::Hang(HANG))
             } else {
                 return Action::Forward;
             };

@@ -31,6 +31,9 @@ pub enum Action {
     Close,
     /// Forwarded with these header lines added (each ending in `\r\n`).
     ForwardWith(String),
+    /// Read and never answered: the connection is held open this long, then closed (an endpoint
+    /// that hangs; moto never sees the request).
+    Hang(std::time::Duration),
 }
 
 /// Decides the [`Action`] for (request line, headers, body).
@@ -234,6 +237,10 @@ fn proxy_connection(
             Action::ForwardWith(extra) => forward(&extra),
             Action::Respond(response) => response,
             Action::Close => return,
+            Action::Hang(held) => {
+                std::thread::sleep(held);
+                return;
+            }
         };
         if out.write_all(&response).is_err() || close {
             return;
