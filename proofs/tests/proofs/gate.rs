@@ -215,3 +215,28 @@ fn the_gate_admits_an_identity_center_permission_set_only_when_named() {
     assert_eq!(breakglass_core::access::gate::caller(&sso, &named).unwrap().person, "alice@example.com");
     assert!(breakglass_core::access::gate::caller(&operator, &named).is_ok());
 }
+
+/// The gate tells an Identity Center session by its role's name, and an assumed-role ARN shows no
+/// path: nobody (an administrator of the administrative account included) may create a role named
+/// like Identity Center's, at any path, or re-point the trust of one, and then assume it under any
+/// session name. Identity Center makes its roles through its service-linked role, which no SCP binds.
+#[test]
+fn nobody_mints_a_role_named_like_identity_centers() {
+    let bypass = super::template::scp("deny-breakglass-bypass.json");
+    for role in [
+        format!("arn:aws:iam::{ACCOUNT}:role/AWSReservedSSO_BreakglassOperator_0123456789abcdef"),
+        format!("arn:aws:iam::{ACCOUNT}:role/impostors/AWSReservedSSO_BreakglassOperator_0123456789abcdef"),
+    ] {
+        for action in ["iam:CreateRole", "iam:UpdateAssumeRolePolicy"] {
+            for who in [ADMIN, "arn:aws:iam::111122223333:role/breakglass-deployment"] {
+                assert_eq!(
+                    decide_from(&bypass, who, action, &role, None),
+                    Decision::ExplicitDeny,
+                    "{who} {action} {role}"
+                );
+            }
+        }
+    }
+    let other = format!("arn:aws:iam::{ACCOUNT}:role/SomeTeamRole");
+    assert_ne!(decide_from(&bypass, ADMIN, "iam:CreateRole", &other, None), Decision::ExplicitDeny);
+}
