@@ -6,8 +6,15 @@ use breakglass_core::ports::PortError;
 use crate::errors::classify_error;
 use crate::Clients;
 
-/// [`Members`] of the organisation of `clients`' credentials, with the accounts of `ous`.
+/// [`Members`] of the organisation of `clients`' credentials, with the accounts of `ous` and the
+/// account the credentials are in.
 pub async fn organisation_members(clients: &Clients, ous: &[String]) -> Result<Members, String> {
+    let me = aws_sdk_sts::Client::new(&clients.config)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| classify_error("GetCallerIdentity", e).to_string())?;
+    let caller_account = me.account.ok_or("GetCallerIdentity: no account")?;
     let client = aws_sdk_organizations::Client::new(&clients.config);
     let org = client
         .describe_organization()
@@ -36,7 +43,7 @@ pub async fn organisation_members(clients: &Clients, ous: &[String]) -> Result<M
         let accounts = accounts_below(&client, ou).await.map_err(|e| e.to_string())?;
         by_ou.insert(ou.clone(), accounts.into_iter().map(|(id, _)| id).collect());
     }
-    Ok(Members { organisation_id: id, management_account, active, by_ou })
+    Ok(Members { caller_account, organisation_id: id, management_account, active, by_ou })
 }
 
 /// The accounts of the organizational unit `ou` and of every OU below it (an organisation is at most

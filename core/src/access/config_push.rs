@@ -13,6 +13,10 @@ const MAX_DIFF_LINES: usize = 200;
 pub enum PushError {
     #[error("account {} is the management account of organization {}, which no SCP binds: the administrative account must be another member (docs/deploy.md, organisation mode)", Quoted(.account), Quoted(.organisation))]
     ManagementAccount { account: String, organisation: String },
+    #[error("these credentials are in account {}, but the config's administrative account is {}: run this in the administrative account", Quoted(.caller), Quoted(.config))]
+    NotTheAdministrativeAccount { caller: String, config: String },
+    #[error("AWS Organizations did not name the management account of organization {}: cannot tell that the administrative account is not it", Quoted(.organisation))]
+    ManagementUnknown { organisation: String },
     #[error("the config names organization {}, but these credentials are in organization {}", Quoted(.config), Quoted(.actual))]
     OtherOrganisation { config: String, actual: String },
     #[error("account {} is not an active member of organization {}: breakglass would assume a role outside it", Quoted(.account), Quoted(.organisation))]
@@ -25,6 +29,8 @@ pub enum PushError {
 /// delegated administrator).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Members {
+    /// The account of the credentials that asked (`sts:GetCallerIdentity`).
+    pub caller_account: String,
     pub organisation_id: String,
     /// The management account (`MasterAccountId`), when Organizations named it.
     pub management_account: Option<String>,
@@ -34,18 +40,28 @@ pub struct Members {
     pub by_ou: BTreeMap<String, Vec<String>>,
 }
 
-/// The administrative account is not the management account, which SCPs never bind (an
-/// administrator there would be above every denial breakglass relies on); every `[[account]]`
+/// The credentials are the administrative account's, and it is not the management account, which
+/// SCPs never bind (an administrator there would be above every denial breakglass relies on);
+/// Organizations not naming the management account is refused too. Every `[[account]]`
 /// (and the administrative account) is an active member of the config's organisation, as AWS
 /// Organizations lists it; a bucket of an account not listed by ID is in an `[[ou]]` that has its
 /// Region.
 pub fn check_members(config: &Config, members: &Members) -> Result<(), PushError> {
     let Some(org) = &config.organisation else { return Ok(()) };
     let (organisation_id, active, ou_members) = (&members.organisation_id, &members.active, &members.by_ou);
-    if members.management_account.as_deref() == Some(org.admin_account.as_str()) {
+    let Some(management) = members.management_account.as_deref() else {
+        return Err(PushError::ManagementUnknown { organisation: organisation_id.clone() });
+    };
+    if management == org.admin_account || management == members.caller_account {
         return Err(PushError::ManagementAccount {
-            account: org.admin_account.clone(),
+            account: management.to_owned(),
             organisation: organisation_id.clone(),
+        });
+    }
+    if members.caller_account != org.admin_account {
+        return Err(PushError::NotTheAdministrativeAccount {
+            caller: members.caller_account.clone(),
+            config: org.admin_account.clone(),
         });
     }
     if org.id != *organisation_id {
@@ -233,6 +249,7 @@ mod tests {
         let mut active: Vec<String> = config.accounts.iter().map(|a| a.id.clone()).collect();
         active.extend(["999900000000".to_owned(), "000011112222".to_owned()]);
         let members = Members {
+            caller_account: "999900000000".into(),
             organisation_id: "o-exampleorg1".into(),
             management_account: Some("000011112222".into()),
             active,
@@ -262,5 +279,24 @@ mod tests {
             }
         );
         assert!(e.to_string().starts_with("account `999900000000` is the management account of organization `o-elsewhere`, which no SCP binds"), "{e}");
+    }
+
+    /// Deployed in the management account with a config that names a member as the administrative
+    /// account: the credentials' own account decides, not the config's word.
+    #[test]
+    fn credentials_of_the_management_account_are_refused_whatever_the_config_says() {
+        let (config, mut members) = example_organisation();
+        members.caller_account = "000011112222".into();
+        let e = check_members(&config, &members).unwrap_err();
+        assert!(
+            matches!(e, PushError::ManagementAccount { ref account, .. } if account == "000011112222"),
+            "{e}"
+        );
+        members.caller_account = "111100000000".into();
+        let e = check_members(&config, &members).unwrap_err();
+        assert!(matches!(e, PushError::NotTheAdministrativeAccount { .. }), "{e}");
+        members.caller_account = "999900000000".into();
+        members.management_account = None;
+        assert!(matches!(check_members(&config, &members), Err(PushError::ManagementUnknown { .. })));
     }
 }

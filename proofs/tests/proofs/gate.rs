@@ -219,7 +219,8 @@ fn the_gate_admits_an_identity_center_permission_set_only_when_named() {
 /// The gate tells an Identity Center session by its role's name, and an assumed-role ARN shows no
 /// path: nobody (an administrator of the administrative account included) may create a role named
 /// like Identity Center's, at any path, or re-point the trust of one, and then assume it under any
-/// session name. Identity Center makes its roles through its service-linked role, which no SCP binds.
+/// session name, or change the SAML provider those roles trust. Identity Center makes its roles and
+/// provider through its service-linked role, which no SCP binds.
 #[test]
 fn nobody_mints_a_role_named_like_identity_centers() {
     let bypass = super::template::scp("deny-breakglass-bypass.json");
@@ -237,6 +238,14 @@ fn nobody_mints_a_role_named_like_identity_centers() {
             }
         }
     }
+    // Nor re-points the sign-in provider Identity Center's roles trust (its service-linked role,
+    // which no SCP binds, manages it), to sign in under any name.
+    let provider = format!("arn:aws:iam::{ACCOUNT}:saml-provider/AWSSSO_0123456789abcdef_DO_NOT_DELETE");
+    for action in ["iam:UpdateSAMLProvider", "iam:DeleteSAMLProvider", "iam:CreateSAMLProvider"] {
+        assert_eq!(decide_from(&bypass, ADMIN, action, &provider, None), Decision::ExplicitDeny, "{action}");
+    }
     let other = format!("arn:aws:iam::{ACCOUNT}:role/SomeTeamRole");
     assert_ne!(decide_from(&bypass, ADMIN, "iam:CreateRole", &other, None), Decision::ExplicitDeny);
+    let own_idp = format!("arn:aws:iam::{ACCOUNT}:saml-provider/CorporateIdP");
+    assert_ne!(decide_from(&bypass, ADMIN, "iam:UpdateSAMLProvider", &own_idp, None), Decision::ExplicitDeny);
 }
