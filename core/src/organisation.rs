@@ -42,21 +42,26 @@ const ROLE_CHANGES: [&str; 12] = [
     "iam:UpdateRoleDescription",
 ];
 
-/// IAM calls by which someone else becomes an IAM user (keys, password, MFA, permissions): denied
+/// IAM calls by which someone else becomes an IAM user (password, MFA, permissions, groups): denied
 /// on the users an investigator role trusts (`assumable_by`), as [`ROLE_CHANGES`] on its roles.
-pub const USER_TAKEOVER: [&str; 12] = [
-    "iam:CreateAccessKey",
-    "iam:UpdateAccessKey",
+pub const USER_TAKEOVER: [&str; 8] = [
     "iam:CreateLoginProfile",
     "iam:UpdateLoginProfile",
     "iam:DeactivateMFADevice",
-    "iam:CreateServiceSpecificCredential",
-    "iam:UploadSSHPublicKey",
     "iam:PutUserPolicy",
     "iam:AttachUserPolicy",
     "iam:AddUserToGroup",
     "iam:PutUserPermissionsBoundary",
     "iam:DeleteUserPermissionsBoundary",
+];
+
+/// A user's own credentials: denied on a door user to everyone but the user (who rotates their own
+/// keys) and the deployment.
+pub const USER_CREDENTIALS: [&str; 4] = [
+    "iam:CreateAccessKey",
+    "iam:UpdateAccessKey",
+    "iam:CreateServiceSpecificCredential",
+    "iam:UploadSSHPublicKey",
 ];
 
 /// KMS calls that destroy or open a log key: denied on the configured `kms_key`s (organisation
@@ -216,7 +221,8 @@ pub fn render(config: &Config) -> Result<OrgPolicies, OrgPolicyError> {
         ]
     });
     // The doors to the investigator roles (`assumable_by`): whoever becomes one of these roles or
-    // users reads in the next lawful window. Only the deployment changes them; an account root
+    // users reads in the next lawful window. Only the administrative account's deployment changes
+    // them (or they leave `assumable_by` first, a two-person config change); an account root
     // (`:root`) names every principal of its account and is the account's own to keep.
     let doors: Vec<String> = config
         .investigators
@@ -227,20 +233,42 @@ pub fn render(config: &Config) -> Result<OrgPolicies, OrgPolicyError> {
         .collect::<BTreeSet<String>>()
         .into_iter()
         .collect();
-    if !doors.is_empty() {
-        let mut actions: Vec<&str> = ROLE_CHANGES.iter().copied().chain(["iam:CreateRole"]).collect();
-        if doors.iter().any(|d| d.contains(":user/")) {
-            actions.extend(USER_TAKEOVER);
-        }
-        if let Some(statements) = scp.get_mut("Statement").and_then(Value::as_array_mut) {
-            statements.push(json!({
-                "Sid": "BreakglassInvestigatorDoorsKept",
+    // Only the administrative account's deployment role is exempt: a role of that name elsewhere
+    // could be minted by StackSets' execution roles, which this SCP lets create it.
+    let admin_deployment = format!("arn:{p}:iam::{}:role/{DEPLOYMENT_ROLE}", org.admin_account);
+    let (door_roles, door_users): (Vec<String>, Vec<String>) =
+        doors.into_iter().partition(|d| d.contains(":role/"));
+    let mut door_statements = Vec::new();
+    if !door_roles.is_empty() {
+        door_statements.push(json!({
+            "Sid": "BreakglassInvestigatorDoorsKept",
+            "Effect": "Deny",
+            "Action": ROLE_CHANGES.iter().copied().chain(["iam:CreateRole"]).collect::<Vec<_>>(),
+            "Resource": one_or_many(door_roles),
+            "Condition": { "ArnNotLike": { "aws:PrincipalArn": &admin_deployment } }
+        }));
+    }
+    if !door_users.is_empty() {
+        door_statements.push(json!({
+            "Sid": "BreakglassInvestigatorUsersKept",
+            "Effect": "Deny",
+            "Action": USER_TAKEOVER,
+            "Resource": one_or_many(door_users.clone()),
+            "Condition": { "ArnNotLike": { "aws:PrincipalArn": &admin_deployment } }
+        }));
+        // Keys: the user's own to rotate, nobody else's to mint (one statement a user).
+        for (n, user) in door_users.iter().enumerate() {
+            door_statements.push(json!({
+                "Sid": format!("BreakglassInvestigatorUserKeys{n}"),
                 "Effect": "Deny",
-                "Action": actions,
-                "Resource": one_or_many(doors),
-                "Condition": { "ArnNotLike": { "aws:PrincipalArn": &deployment } }
+                "Action": USER_CREDENTIALS,
+                "Resource": user,
+                "Condition": { "ArnNotLike": { "aws:PrincipalArn": [&admin_deployment, user] } }
             }));
         }
+    }
+    if let Some(statements) = scp.get_mut("Statement").and_then(Value::as_array_mut) {
+        statements.extend(door_statements);
     }
     // The logs' own keys (`kms_key`): disabling one, scheduling its deletion, replacing its policy
     // or granting it away destroys or opens the logs it encrypts (crypto-shredding).

@@ -327,10 +327,11 @@ fn the_scp_keeps_the_configured_log_keys() {
 }
 
 /// Issue 22, item 8: the roles and users an investigator role trusts (`assumable_by`) are doors to
-/// the logs. Nobody but the deployment changes such a role (trust, permissions, deletion and
-/// re-creation) or becomes such a user (keys, password, MFA, permissions), not even the StackSets
-/// role; other roles and users are the organisation's own business, and an account root names a
-/// whole account, which no statement can keep.
+/// the logs. Nobody but the administrative account's deployment changes such a role (trust,
+/// permissions, deletion and re-creation) or takes over such a user (password, MFA, permissions,
+/// groups), not the StackSets role and not a `breakglass-deployment` minted in another account; a
+/// door user rotates their own keys, nobody else mints them. Other roles and users are the
+/// organisation's own business; an account root names a whole account, which no statement keeps.
 #[test]
 fn the_scp_keeps_the_doors_to_the_investigator_roles() {
     let door = "arn:aws:iam::999900000000:role/LogTeamInvestigators";
@@ -344,7 +345,9 @@ fn the_scp_keeps_the_doors_to_the_investigator_roles() {
     assert_ne!(with_user, text);
     let p = breakglass_core::organisation::render(&Config::from_toml(&with_user).unwrap()).unwrap();
     let scp = rendered(&p.scp);
-    let [deployment, stacksets] = deployers();
+    let [_, stacksets] = deployers();
+    let deployment = "arn:aws:iam::999900000000:role/breakglass-deployment";
+    let minted = format!("arn:aws:iam::{MEMBER}:role/breakglass-deployment");
     let admin = "arn:aws:iam::999900000000:role/Admin";
     for action in [
         "iam:UpdateAssumeRolePolicy",
@@ -353,17 +356,25 @@ fn the_scp_keeps_the_doors_to_the_investigator_roles() {
         "iam:DeleteRole",
         "iam:CreateRole",
     ] {
-        assert_eq!(ask(&scp, admin, action, door), Decision::ExplicitDeny, "{action}");
-        assert_eq!(ask(&scp, &stacksets, action, door), Decision::ExplicitDeny, "{action}");
-        assert_ne!(ask(&scp, &deployment, action, door), Decision::ExplicitDeny, "{action}");
+        for who in [admin, stacksets.as_str(), minted.as_str()] {
+            assert_eq!(ask(&scp, who, action, door), Decision::ExplicitDeny, "{who} {action}");
+        }
+        assert_ne!(ask(&scp, deployment, action, door), Decision::ExplicitDeny, "{action}");
         let other = "arn:aws:iam::999900000000:role/Other";
         assert_ne!(ask(&scp, admin, action, other), Decision::ExplicitDeny, "{action} on another role");
     }
+    let other_user = "arn:aws:iam::999900000000:user/dave";
     for action in breakglass_core::organisation::USER_TAKEOVER {
         assert_eq!(ask(&scp, admin, action, user), Decision::ExplicitDeny, "{action}");
-        assert_ne!(ask(&scp, &deployment, action, user), Decision::ExplicitDeny, "{action}");
-        let other = "arn:aws:iam::999900000000:user/dave";
-        assert_ne!(ask(&scp, admin, action, other), Decision::ExplicitDeny, "{action} on another user");
+        assert_eq!(ask(&scp, user, action, user), Decision::ExplicitDeny, "{action} by the user");
+        assert_ne!(ask(&scp, deployment, action, user), Decision::ExplicitDeny, "{action}");
+        assert_ne!(ask(&scp, admin, action, other_user), Decision::ExplicitDeny, "{action} on another user");
+    }
+    for action in breakglass_core::organisation::USER_CREDENTIALS {
+        assert_eq!(ask(&scp, admin, action, user), Decision::ExplicitDeny, "{action}");
+        assert_eq!(ask(&scp, other_user, action, user), Decision::ExplicitDeny, "{action} by another user");
+        assert_ne!(ask(&scp, user, action, user), Decision::ExplicitDeny, "{action}: the user's own keys");
+        assert_ne!(ask(&scp, deployment, action, user), Decision::ExplicitDeny, "{action}");
     }
     // Roles only: no user is a door, no user call is denied.
     let roles_only = breakglass_core::organisation::render(&org_config()).unwrap().scp;
@@ -621,6 +632,16 @@ fn the_rendered_policies_fit_aws_limits_as_uploaded() {
     let err = render(&Config::from_toml(&text).unwrap()).unwrap_err();
     // The SCP, which keeps the identities that are roles or users (`BreakglassInvestigatorDoorsKept`), first.
     assert!(matches!(err, OrgPolicyError::TooLarge { kind: "SCP", limit: 5120, .. }), "{err}");
+    // Account roots are no doors the SCP keeps: 160 of them outgrow the RCP alone.
+    let roots: Vec<String> =
+        (0..160).map(|i| format!("\"arn:aws:iam::{}:root\"", 100_000_000_000u64 + i)).collect();
+    let text = std::fs::read_to_string(root().join("examples/organisation.toml")).unwrap().replacen(
+        "assumable_by = [\"arn:aws:iam::999900000000:role/LogTeamInvestigators\"]",
+        &format!("assumable_by = [{}]", roots.join(", ")),
+        1,
+    );
+    let err = render(&Config::from_toml(&text).unwrap()).unwrap_err();
+    assert!(matches!(err, OrgPolicyError::TooLarge { kind: "RCP", limit: 5120, .. }), "{err}");
 }
 
 // ------------------------------------------------------------------------------------------------
