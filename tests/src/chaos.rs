@@ -10,11 +10,14 @@
 //! - **latency**: the request forwarded after a delay;
 //! - **hangs**: the request read and never answered (the connection held for [`HANG`]), which
 //!   only the client's own attempt timeout ends;
+//! - **lost answers**: the request forwarded and done, its answer thrown away (the connection
+//!   closed), so that the client retries something that already took effect;
 //! - **stale reads**: after a bucket policy is written, the next reads of it still return the
 //!   policy read before the write, as S3's eventually consistent bucket configuration may.
 //!
 //! Which request is faulted is decided from a seed and the request's number, so a failing run can
-//! be repeated; moto never sees a faulted request, so a fault never half-applies a write.
+//! be repeated; moto never sees a faulted request (but a lost answer's), so a fault never
+//! half-applies a write.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,6 +38,8 @@ pub struct Faults {
     pub latency: Duration,
     /// Requests never answered (see [`HANG`]); 0 unless a test sets it.
     pub hang_per_mille: u64,
+    /// Requests done but their answer lost; 0 unless a test sets it.
+    pub lost_answer_per_mille: u64,
     /// Signing names (`s3`, `sns`, `events`, `kms`, `sts`, …); empty: every service.
     pub services: Vec<&'static str>,
     /// How many `GetBucketPolicy` after a `PutBucketPolicy` of the same bucket still answer with
@@ -54,6 +59,7 @@ impl Faults {
             latency_per_mille: per_mille - 3 * share,
             latency: Duration::from_millis(200),
             hang_per_mille: 0,
+            lost_answer_per_mille: 0,
             services: Vec::new(),
             stale_policy_reads: 0,
         }
@@ -131,6 +137,8 @@ impl ChaosProxy {
                 ("latency", Action::ForwardAfter(faults.latency))
             } else if pick(faults.hang_per_mille) {
                 ("hang", Action::Hang(HANG))
+            } else if pick(faults.lost_answer_per_mille) {
+                ("lost-answer", Action::ForwardThenDrop)
             } else {
                 return Action::Forward;
             };

@@ -34,6 +34,9 @@ pub enum Action {
     /// Read and never answered: the connection is held open this long, then closed (an endpoint
     /// that hangs; moto never sees the request).
     Hang(std::time::Duration),
+    /// Forwarded, and moto's answer thrown away: the connection is closed as if the response had
+    /// been lost on the way back, after the request took effect.
+    ForwardThenDrop,
 }
 
 /// Decides the [`Action`] for (request line, headers, body).
@@ -239,6 +242,10 @@ fn proxy_connection(
             Action::Close => return,
             Action::Hang(held) => {
                 std::thread::sleep(held);
+                return;
+            }
+            Action::ForwardThenDrop => {
+                let _ = forward("");
                 return;
             }
         };

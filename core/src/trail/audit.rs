@@ -338,14 +338,18 @@ pub fn record(
         }
         About::Own(o) => {
             let head = o.head();
-            event_ids.extend(o.event_id.clone());
             event_ids.extend(head.trigger.and_then(|t| t.event_id));
             (head.time, head.state, head.actor)
         }
     };
     let time = time.and_then(|t| crate::time::parse_time(&t)).unwrap_or(recorded_at);
-    // The full notification document, minus the email text that repeats it.
+    // The full notification document, minus the email text that repeats it, and minus the
+    // EventBridge id of breakglass's own event: a `PutEvents` whose answer was lost is sent again
+    // and EventBridge gives the copy another id, so the id must not make the record another one.
     detail.text = None;
+    if let About::Own(o) = &mut detail.about {
+        o.event_id = None;
+    }
     let attribute = |name: &str| n.attributes.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let body = Body {
         schema: SCHEMA.into(),

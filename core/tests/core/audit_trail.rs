@@ -233,6 +233,29 @@ async fn regression_a_retried_delivery_is_mailed_once_after_a_failed_publish() {
     assert_eq!(mail.sent.lock().unwrap().len(), 1, "a duplicate does not");
 }
 
+/// Issue 23, lost answers: a `PutEvents` that EventBridge took but whose answer was lost is sent
+/// again, and EventBridge gives the copy another id. Both copies are one record and one mail.
+#[tokio::test]
+async fn regression_a_resent_own_event_with_another_eventbridge_id_is_one_record_and_one_mail() {
+    let c = config();
+    let (store, bus, _, trail) = closed_ports(&c);
+    let b = c.bucket(BUCKET).unwrap();
+    let req = OpenRequest {
+        reason: "incident 8".into(),
+        ticket: "INC-8".into(),
+        duration: Duration::hours(2),
+        readers: BTreeSet::new(),
+    };
+    open(b, &store, &bus, &req, ALICE, now()).await.unwrap();
+    let put = bus.0.lock().unwrap()[0].clone();
+    let mail = FlakyMail::default();
+    let first = notify_event(&c, &mail, Some(&trail), &envelope(&put, "ev-first"), now()).await.unwrap();
+    let resent = notify_event(&c, &mail, Some(&trail), &envelope(&put, "ev-resent"), now()).await.unwrap();
+    assert_eq!(first["recorded"][0]["key"], resent["recorded"][0]["key"], "{first} {resent}");
+    assert_eq!(resent["recorded"][0]["new"], json!(false), "{resent}");
+    assert_eq!(mail.sent.lock().unwrap().len(), 1, "mailed once: {resent}");
+}
+
 /// Issue 21: a request or decision the gate did not write shows as forged in the history; the
 /// notifier's record of an event the gate put on the bus after its own record is the same step.
 #[test]

@@ -219,7 +219,9 @@ async fn open_and_close_round_trip_with_emails_audit_records_and_history() {
     let (key, first) = &records[0];
     let head = stack.clients.s3.head_object().bucket(&stack.audit_bucket).key(key).send().await.unwrap();
     assert_eq!(head.object_lock_mode.map(|m| m.as_str().to_owned()).as_deref(), Some("COMPLIANCE"));
-    assert!(first["time"].is_string() && first["who"].is_string() && first["event_ids"][0].is_string());
+    // (breakglass's own events carry no EventBridge id in the record: a resent `PutEvents` gets
+    // another, and must not make another record; a call's CloudTrail id stays.)
+    assert!(first["time"].is_string() && first["who"].is_string() && first["event_ids"].is_array());
     let open_record = records.iter().map(|(_, r)| r).find(|r| r["ticket"] == "INC-42").unwrap();
     assert_eq!(open_record["why"], "incident 42");
     assert!(open_record["policy"]["before"].is_string() && open_record["policy"]["after"].is_string());

@@ -45,9 +45,15 @@ async fn a_tampering_storm_under_ten_percent_faults_ends_closed_with_one_record_
     let iam = stack.iam(&moto.endpoint);
     // And one request in 200 hangs, never answered: the clients' own attempt timeout (2 s here,
     // shortened so the test does not wait the production default) ends it and the SDK retries.
+    // One in 200 is done but its answer lost: the retry meets a write that already happened.
     let chaos = ChaosProxy::start(
         &iam.endpoint,
-        Faults { stale_policy_reads: 1, hang_per_mille: 5, ..Faults::everywhere(100, 23) },
+        Faults {
+            stale_policy_reads: 1,
+            hang_per_mille: 5,
+            lost_answer_per_mille: 5,
+            ..Faults::everywhere(100, 23)
+        },
     );
     let behind_chaos = |env: Vec<(String, String)>| -> Vec<(String, String)> {
         env.into_iter()
@@ -162,7 +168,7 @@ async fn a_tampering_storm_under_ten_percent_faults_ends_closed_with_one_record_
     println!(
         "{}",
         json!({
-            "scenario": "tampering storm", "buckets": STORM, "fault_per_mille": 105,
+            "scenario": "tampering storm", "buckets": STORM, "fault_per_mille": 110,
             "requests": count.requests, "faulted": count.failed(),
             "by_kind": count.faulted.iter().map(|((k, s), n)| format!("{k} {s}: {n}")).collect::<Vec<_>>(),
             "retries": retries, "seconds": took.as_secs_f64(),
@@ -177,7 +183,17 @@ async fn a_tampering_storm_under_ten_percent_faults_ends_closed_with_one_record_
     assert!(open.is_empty(), "not closed: {open:?}");
     assert!(!lost.iter().any(|l| l.contains("panic")), "a function panicked: {lost:?}");
     assert!(lost.is_empty(), "invocations that failed every retry: {lost:?}");
-    assert!(unrecorded.is_empty() && twice.is_empty(), "lost {unrecorded:?}, twice {twice:?}");
+    let mut twice_records = Vec::new();
+    for b in &twice {
+        for (key, r) in stack.audit_records(b).await.iter().filter(|(_, r)| r["kind"] == "remediation") {
+            twice_records
+                .push(format!("{key}: time {} events {} detail {}", r["time"], r["event_ids"], r["detail"]));
+        }
+    }
+    assert!(
+        unrecorded.is_empty() && twice.is_empty(),
+        "lost {unrecorded:?}, twice {twice:?}: {twice_records:#?}"
+    );
     assert!(unmailed.is_empty(), "no remediation mail for {unmailed:?}");
     let mut spread: BTreeMap<usize, usize> = BTreeMap::new();
     for n in mailed.values() {
@@ -185,9 +201,14 @@ async fn a_tampering_storm_under_ten_percent_faults_ends_closed_with_one_record_
     }
     println!("remediation mails: {}, buckets by mails: {spread:?}", mails.len());
     // Duplicated deliveries of a remediation are recorded once and mailed once (the mark of the
-    // mail beside its record).
+    // mail beside its record). A second mail comes only from a publish SNS took whose answer was
+    // lost: the SDK publishes again, and a standard topic (email needs one) has no idempotency key,
+    // so no client can tell. At most one extra mail per such lost answer.
     let mailed_twice: Vec<&String> = mailed.iter().filter(|(_, n)| **n > 1).map(|(b, _)| b).collect();
-    assert!(mailed_twice.is_empty(), "mailed twice: {mailed_twice:?}");
+    let lost_publishes = count.faulted.get(&("lost-answer", "sns".to_owned())).copied().unwrap_or(0);
+    println!("mailed twice: {} (SNS publishes whose answer was lost: {lost_publishes})", mailed_twice.len());
+    let extra: usize = mailed.values().map(|n| n.saturating_sub(1)).sum();
+    assert!(extra as u64 <= lost_publishes, "mailed twice beyond the lost publishes: {mailed_twice:?}");
     for f in enforcers.iter_mut().chain([&mut notifier]) {
         assert!(f.is_running(), "a function died");
     }
