@@ -171,6 +171,17 @@ fn with_source_identity_the_session_name_is_the_one_the_identity_provider_set() 
         "alice may not be bob"
     );
     assert!(!assume("sts:AssumeRole", None, "bob@example.com", None), "no source identity, no session");
+    // A caller without one cannot set it here itself (`--source-identity bob`): the trust compares
+    // with the source identity the caller's session already has, not the one it asks for.
+    let chosen = Request::new(
+        Caller::parse(&caller).unwrap(),
+        "sts:AssumeRole",
+        &format!("arn:aws:iam::{ACCOUNT}:role/breakglass-operator"),
+        time::OffsetDateTime::now_utc(),
+    )
+    .with("sts:RoleSessionName", "bob@example.com")
+    .with("sts:SourceIdentity", "bob@example.com");
+    assert!(!explain(&trust, &chosen).decision.may_allow(), "a source identity of one's own choosing");
     assert!(!assume("sts:AssumeRole", Some("alice@example.com"), "alice@example.com", Some("false")));
     // The other modes do not let a source identity be passed on.
     for mode in ["IamUserName", "Unbound"] {
