@@ -208,21 +208,28 @@ fn records_name_their_release_and_older_records_read_unchanged() {
     }
 }
 
+/// The closed bucket opened by Alice for two hours under `ticket`: the trail, and the event the
+/// open put on the bus.
+async fn opened(c: &Config, ticket: &str) -> (Trail<Log>, BusEvent) {
+    let (store, bus, _, trail) = closed_ports(c);
+    let req = OpenRequest {
+        reason: format!("incident {ticket}"),
+        ticket: ticket.into(),
+        duration: Duration::hours(2),
+        readers: BTreeSet::new(),
+    };
+    open(c.bucket(BUCKET).unwrap(), &store, &bus, &req, ALICE, now()).await.unwrap();
+    let put = bus.0.lock().unwrap()[0].clone();
+    (trail, put)
+}
+
 /// Issue 23: a delivery whose mail failed is mailed when Lambda retries it (the record is already
 /// there, the mark of the mail is not); once mailed, a duplicate delivery is not mailed again.
 #[tokio::test]
 async fn regression_a_retried_delivery_is_mailed_once_after_a_failed_publish() {
     let c = config();
-    let (store, bus, _, trail) = closed_ports(&c);
-    let b = c.bucket(BUCKET).unwrap();
-    let req = OpenRequest {
-        reason: "incident 7".into(),
-        ticket: "INC-7".into(),
-        duration: Duration::hours(2),
-        readers: BTreeSet::new(),
-    };
-    open(b, &store, &bus, &req, ALICE, now()).await.unwrap();
-    let event = envelope(&bus.0.lock().unwrap()[0], "ev-0");
+    let (trail, put) = opened(&c, "INC-7").await;
+    let event = envelope(&put, "ev-0");
     let mail = FlakyMail { failures: Mutex::new(1), ..FlakyMail::default() };
     notify_event(&c, &mail, Some(&trail), &event, now()).await.unwrap_err();
     assert!(mail.sent.lock().unwrap().is_empty());
@@ -238,16 +245,7 @@ async fn regression_a_retried_delivery_is_mailed_once_after_a_failed_publish() {
 #[tokio::test]
 async fn regression_a_resent_own_event_with_another_eventbridge_id_is_one_record_and_one_mail() {
     let c = config();
-    let (store, bus, _, trail) = closed_ports(&c);
-    let b = c.bucket(BUCKET).unwrap();
-    let req = OpenRequest {
-        reason: "incident 8".into(),
-        ticket: "INC-8".into(),
-        duration: Duration::hours(2),
-        readers: BTreeSet::new(),
-    };
-    open(b, &store, &bus, &req, ALICE, now()).await.unwrap();
-    let put = bus.0.lock().unwrap()[0].clone();
+    let (trail, put) = opened(&c, "INC-8").await;
     let mail = FlakyMail::default();
     let first = notify_event(&c, &mail, Some(&trail), &envelope(&put, "ev-first"), now()).await.unwrap();
     let resent = notify_event(&c, &mail, Some(&trail), &envelope(&put, "ev-resent"), now()).await.unwrap();
