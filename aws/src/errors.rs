@@ -15,7 +15,13 @@ const THROTTLING: [&str; 6] = [
     "ServiceUnavailable",
 ];
 
-/// Sorts an SDK error into retryable (throttling, 5xx, transport) and refused (everything else).
+/// Credentials that expired in use (a long run, clock skew): not a refusal of the request. Another
+/// try, with the credentials the provider refreshes or the next invocation brings, can work; the
+/// caller must not report the call as refused (a remediation "refused" would be a false alarm).
+const EXPIRED: [&str; 3] = ["ExpiredToken", "ExpiredTokenException", "RequestExpired"];
+
+/// Sorts an SDK error into retryable (throttling, 5xx, expired credentials, transport) and refused
+/// (everything else).
 pub fn classify_error<E>(operation: &str, err: SdkError<E, HttpResponse>) -> PortError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -25,7 +31,10 @@ where
             let e = service.err();
             let code = e.code().unwrap_or("unknown");
             let text = format!("{operation}: {code}: {}", e.message().unwrap_or("no message"));
-            if THROTTLING.contains(&code) || service.raw().status().is_server_error() {
+            if THROTTLING.contains(&code)
+                || EXPIRED.contains(&code)
+                || service.raw().status().is_server_error()
+            {
                 PortError::Retryable(text)
             } else {
                 PortError::Refused(text)
@@ -112,5 +121,28 @@ where
 {
     fn done(self, operation: &str) -> Result<(), PortError> {
         self.map(|_| ()).map_err(|e| classify_error(operation, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::error::ErrorMetadata;
+    use aws_sdk_s3::operation::put_bucket_policy::PutBucketPolicyError;
+    use aws_sdk_s3::primitives::SdkBody;
+
+    fn answered(status: u16, code: &str) -> PortError {
+        let err = PutBucketPolicyError::generic(ErrorMetadata::builder().code(code).message("m").build());
+        let raw = HttpResponse::new(status.try_into().unwrap(), SdkBody::empty());
+        classify_error("PutBucketPolicy", SdkError::service_error(err, raw))
+    }
+
+    #[test]
+    fn expired_credentials_are_worth_another_try_and_a_refusal_is_not() {
+        for code in EXPIRED {
+            assert!(matches!(answered(400, code), PortError::Retryable(_)), "{code}");
+        }
+        assert!(matches!(answered(503, "SlowDown"), PortError::Retryable(_)));
+        assert!(matches!(answered(403, "AccessDenied"), PortError::Refused(_)));
     }
 }

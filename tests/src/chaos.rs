@@ -12,6 +12,8 @@
 //!   only the client's own attempt timeout ends;
 //! - **lost answers**: the request forwarded and done, its answer thrown away (the connection
 //!   closed), so that the client retries something that already took effect;
+//! - **expired credentials**: `ExpiredToken` in the service's shape, which the SDK does not retry;
+//!   the function must fail the invocation (Lambda tries again) rather than report a refusal;
 //! - **stale reads**: after a bucket policy is written, the next reads of it still return the
 //!   policy read before the write, as S3's eventually consistent bucket configuration may.
 //!
@@ -40,6 +42,8 @@ pub struct Faults {
     pub hang_per_mille: u64,
     /// Requests done but their answer lost; 0 unless a test sets it.
     pub lost_answer_per_mille: u64,
+    /// Requests answered "expired credentials"; 0 unless a test sets it.
+    pub expired_per_mille: u64,
     /// Signing names (`s3`, `sns`, `events`, `kms`, `sts`, …); empty: every service.
     pub services: Vec<&'static str>,
     /// How many `GetBucketPolicy` after a `PutBucketPolicy` of the same bucket still answer with
@@ -60,6 +64,7 @@ impl Faults {
             latency: Duration::from_millis(200),
             hang_per_mille: 0,
             lost_answer_per_mille: 0,
+            expired_per_mille: 0,
             services: Vec::new(),
             stale_policy_reads: 0,
         }
@@ -139,6 +144,8 @@ impl ChaosProxy {
                 ("hang", Action::Hang(HANG))
             } else if pick(faults.lost_answer_per_mille) {
                 ("lost-answer", Action::ForwardThenDrop)
+            } else if pick(faults.expired_per_mille) {
+                ("expired", Action::Respond(expired_response(&service, head)))
             } else {
                 return Action::Forward;
             };
@@ -229,6 +236,32 @@ pub(crate) fn response(status: &str, content_type: &str, extra: &str, body: &str
 
 /// What AWS answers a throttled request (`throttle`) or one it failed, in the request's protocol:
 /// the codes the SDK's standard retry strategy knows.
+/// Credentials that expired in use, in the service's own error shape (not retried by the SDK:
+/// the caller must try again with fresh credentials, as Lambda's next attempt brings).
+fn expired_response(service: &str, head: &str) -> Vec<u8> {
+    let (status, content_type, extra, body) = match protocol(service, head) {
+        Protocol::RestXml => (
+            "400 Bad Request",
+            "application/xml",
+            "",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message><RequestId>chaos</RequestId></Error>",
+        ),
+        Protocol::Json => (
+            "400 Bad Request",
+            "application/x-amz-json-1.1",
+            "x-amzn-ErrorType: ExpiredTokenException\r\n",
+            "{\"__type\":\"ExpiredTokenException\",\"message\":\"The security token included in the request is expired\"}",
+        ),
+        Protocol::Query => (
+            "403 Forbidden",
+            "text/xml",
+            "",
+            "<ErrorResponse><Error><Type>Sender</Type><Code>ExpiredToken</Code><Message>The security token included in the request is expired</Message></Error><RequestId>chaos</RequestId></ErrorResponse>",
+        ),
+    };
+    response(status, content_type, extra, body)
+}
+
 fn fault_response(service: &str, head: &str, throttle: bool) -> Vec<u8> {
     let (status, content_type, extra, body) = match (protocol(service, head), throttle) {
         (Protocol::RestXml, true) => (

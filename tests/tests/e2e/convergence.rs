@@ -46,12 +46,15 @@ async fn a_tampering_storm_under_ten_percent_faults_ends_closed_with_one_record_
     // And one request in 200 hangs, never answered: the clients' own attempt timeout (2 s here,
     // shortened so the test does not wait the production default) ends it and the SDK retries.
     // One in 200 is done but its answer lost: the retry meets a write that already happened.
+    // Three in 1,000 are refused as made with expired credentials: the invocation fails and
+    // Lambda's retry, with fresh credentials, completes it; nothing is reported as refused.
     let chaos = ChaosProxy::start(
         &iam.endpoint,
         Faults {
             stale_policy_reads: 1,
             hang_per_mille: 5,
             lost_answer_per_mille: 5,
+            expired_per_mille: 3,
             ..Faults::everywhere(100, 23)
         },
     );
@@ -168,7 +171,7 @@ async fn a_tampering_storm_under_ten_percent_faults_ends_closed_with_one_record_
     println!(
         "{}",
         json!({
-            "scenario": "tampering storm", "buckets": STORM, "fault_per_mille": 110,
+            "scenario": "tampering storm", "buckets": STORM, "fault_per_mille": 113,
             "requests": count.requests, "faulted": count.failed(),
             "by_kind": count.faulted.iter().map(|((k, s), n)| format!("{k} {s}: {n}")).collect::<Vec<_>>(),
             "retries": retries, "seconds": took.as_secs_f64(),
