@@ -85,10 +85,8 @@ pub fn record_forwarded(recorder: &Function, events: &[Value], admin: &str, home
         .iter()
         .enumerate()
         .map(|(n, e)| {
-            json!({"messageId": format!("fwd-{n}-{}", e["id"].as_str().unwrap_or_default()), "receiptHandle": "r",
-                "body": as_aws_forwards(e.clone()).to_string(), "attributes": {}, "messageAttributes": {},
-                "eventSource": "aws:sqs", "eventSourceARN": format!("arn:aws:sqs:{home}:{admin}:breakglass-reads"),
-                "awsRegion": home})
+            let id = format!("fwd-{n}-{}", e["id"].as_str().unwrap_or_default());
+            crate::stack::sqs_record(&id, "r", &as_aws_forwards(e.clone()).to_string(), admin, home)
         })
         .collect();
     Some(recorder.invoke(&json!({ "Records": records })).unwrap())

@@ -361,6 +361,14 @@ impl Stack {
 /// One batch of the recorder's queue (`reads`, up to 100 messages) to the recorder, as its event
 /// source mapping gathers it; the messages deleted but those it hands back (`batchItemFailures`).
 /// The recorder's answer, or `None` when the queue was empty.
+/// One message of the read queue `breakglass-reads` of `account` in `region`, as the event source
+/// mapping hands it to the recorder.
+pub fn sqs_record(id: &str, receipt: &str, body: &str, account: &str, region: &str) -> Value {
+    json!({"messageId": id, "receiptHandle": receipt, "body": body, "attributes": {}, "messageAttributes": {},
+        "eventSource": "aws:sqs", "eventSourceARN": format!("arn:aws:sqs:{region}:{account}:breakglass-reads"),
+        "awsRegion": region})
+}
+
 pub async fn record_batch(sqs: &aws_sdk_sqs::Client, reads: &str, recorder: &Function) -> Option<Value> {
     let mut batch = Vec::new();
     // SQS hands out 10 at a time; the mapping gathers a batch from several receives.
@@ -377,9 +385,14 @@ pub async fn record_batch(sqs: &aws_sdk_sqs::Client, reads: &str, recorder: &Fun
     let records: Vec<Value> = batch
         .iter()
         .map(|m| {
-            json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
-                "attributes": {}, "messageAttributes": {}, "eventSource": "aws:sqs",
-                "eventSourceARN": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:breakglass-reads"), "awsRegion": REGION})
+            let (id, receipt) = (m.message_id.as_deref(), m.receipt_handle.as_deref());
+            sqs_record(
+                id.unwrap_or_default(),
+                receipt.unwrap_or_default(),
+                m.body.as_deref().unwrap_or_default(),
+                ACCOUNT,
+                REGION,
+            )
         })
         .collect();
     let answer = recorder.invoke(&json!({ "Records": records })).unwrap();

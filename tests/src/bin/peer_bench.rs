@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
+use breakglass_config::Config;
 use e2e::{aws_env, provision_config, root, single_operator_text_with, Function, Moto, Stack};
 use serde_json::{json, Value};
 
@@ -25,8 +26,7 @@ const PREFIX: &str = "acme-peer";
 const MALLORY: &str = "arn:aws:iam::111122223333:role/mallory";
 
 /// The lawful policy of `bucket`, as provisioned.
-fn lawful(stack: &Stack, bucket: &str) -> Value {
-    let config = breakglass_config::Config::from_toml(&stack.config_text).unwrap();
+fn lawful(config: &Config, bucket: &str) -> Value {
     serde_json::from_str(&config.bucket(bucket).unwrap().closed_policy().to_pretty_json()).unwrap()
 }
 
@@ -52,16 +52,15 @@ fn tamper(kind: &str, bucket: &str, mut p: Value) -> Value {
     p
 }
 
-async fn tamper_all(stack: &Stack, kind: &str, buckets: &[String]) {
+async fn tamper_all(stack: &Stack, config: &Config, kind: &str, buckets: &[String]) {
     for b in buckets {
-        let p = tamper(kind, b, lawful(stack, b));
+        let p = tamper(kind, b, lawful(config, b));
         stack.clients.s3.put_bucket_policy().bucket(b).policy(p.to_string()).send().await.unwrap();
     }
 }
 
 /// How many of `buckets` hold their lawful policy (the canonical check).
-async fn lawful_count(stack: &Stack, buckets: &[String]) -> usize {
-    let config = breakglass_config::Config::from_toml(&stack.config_text).unwrap();
+async fn lawful_count(stack: &Stack, config: &Config, buckets: &[String]) -> usize {
     let mut n = 0;
     for b in buckets {
         let live = stack.live_policy(b).await;
@@ -77,9 +76,9 @@ async fn lawful_count(stack: &Stack, buckets: &[String]) -> usize {
 }
 
 /// The Custodian policy: every lawful statement, exactly, with `{bucket_name}` for the bucket.
-fn custodian_policy(stack: &Stack, example: &str) -> Value {
+fn custodian_policy(config: &Config, example: &str) -> Value {
     let statements: Value = serde_json::from_str(
-        &lawful(stack, example)["Statement"].to_string().replace(example, "{bucket_name}"),
+        &lawful(config, example)["Statement"].to_string().replace(example, "{bucket_name}"),
     )
     .unwrap();
     json!({"policies": [{
@@ -144,12 +143,13 @@ fn main() {
         for kind in ["exemption", "removed", "extra"] {
             let Some(moto) = Moto::start() else { return };
             let stack = provision_config(&moto.endpoint, single_operator_text_with(PREFIX, N)).await;
-            let policy = custodian_policy(&stack, &buckets[0]);
-            tamper_all(&stack, kind, &buckets).await;
+            let config = Config::from_toml(&stack.config_text).unwrap();
+            let policy = custodian_policy(&config, &buckets[0]);
+            tamper_all(&stack, &config, kind, &buckets).await;
             let (c_seconds, flagged) = run_custodian(&bin, &moto.endpoint, &policy);
-            let c_lawful = lawful_count(&stack, &buckets).await;
+            let c_lawful = lawful_count(&stack, &config, &buckets).await;
 
-            tamper_all(&stack, kind, &buckets).await;
+            tamper_all(&stack, &config, kind, &buckets).await;
             let enforcer = Function::spawn("enforcer", &stack.function_env());
             let sweep = json!({"version": "0", "id": format!("peer-{kind}"), "detail-type": "Scheduled Event",
                 "source": "aws.events", "account": "111122223333", "region": "eu-central-1",
@@ -160,7 +160,7 @@ fn main() {
             let reverted = answer["buckets"]
                 .as_array()
                 .map_or(0, |a| a.iter().filter(|b| b["outcome"] == "closed").count());
-            let b_lawful = lawful_count(&stack, &buckets).await;
+            let b_lawful = lawful_count(&stack, &config, &buckets).await;
             println!(
                 "| {kind} | {flagged}, {c_lawful}, {c_seconds:.1} s | {reverted}, {b_lawful}, {b_seconds:.1} s |"
             );

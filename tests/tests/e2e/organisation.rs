@@ -8,8 +8,8 @@
 use breakglass_config::Config;
 use canonical_policies::{classify, State};
 use e2e::{
-    account_clients, cloudtrail_event, provision_config, role_env, root, Clients, FaultProxy, Function, Moto,
-    ResponseCatcher, OPEN_PRODUCT,
+    account_clients, cloudtrail_event, made_in, provision_config, role_env, root, Clients, FaultProxy,
+    Function, Moto, ResponseCatcher, OPEN_PRODUCT,
 };
 use serde_json::{json, Value};
 
@@ -38,17 +38,11 @@ fn sweep() -> Value {
 /// the envelope and the record both name the account the call was made in).
 fn s3_call_in(account: &str, region: &str, bucket: &str, policy: &str) -> Value {
     let role = format!("arn:aws:iam::{account}:role/Admin");
-    let mut e = cloudtrail_event("PutBucketPolicy", bucket, &role, "mallory", Some(policy), None);
-    let d = &mut e["detail"];
-    d["recipientAccountId"] = json!(account);
-    d["awsRegion"] = json!(region);
-    d["userIdentity"]["accountId"] = json!(account);
-    d["userIdentity"]["arn"] = json!(format!("arn:aws:sts::{account}:assumed-role/Admin/mallory"));
-    d["userIdentity"]["sessionContext"]["sessionIssuer"]["accountId"] = json!(account);
-    d["resources"][0]["accountId"] = json!(account);
-    e["account"] = json!(account);
-    e["region"] = json!(region);
-    e
+    made_in(
+        cloudtrail_event("PutBucketPolicy", bucket, &role, "mallory", Some(policy), None),
+        account,
+        region,
+    )
 }
 
 /// The environment of a function running as its execution role `role` of the administrative account.
