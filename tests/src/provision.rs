@@ -67,12 +67,17 @@ pub async fn setup_with(text: String) -> Option<Env> {
 
 impl Stack {
     /// The IAM proxy in front of moto (`endpoint`) for this stack: template.yaml in single-account
-    /// mode protecting the stack's buckets.
+    /// mode protecting the stack's buckets, or the organisation's administrative and member stacks.
     pub fn iam(&self, endpoint: &str) -> IamProxy {
         let config = breakglass_config::Config::from_toml(&self.config_text).unwrap();
-        let buckets: Vec<String> = config.buckets.iter().map(|b| b.name.clone()).collect();
-        let account = config.buckets.first().map_or(ACCOUNT, |b| b.account.as_str());
-        IamProxy::start(endpoint, Deployment::single_account(account, REGION, &buckets), &self.audit_bucket)
+        let deployment = if config.organisation.is_some() {
+            Deployment::organisation(&config)
+        } else {
+            let buckets: Vec<String> = config.buckets.iter().map(|b| b.name.clone()).collect();
+            let account = config.buckets.first().map_or(ACCOUNT, |b| b.account.as_str());
+            Deployment::single_account(account, REGION, &buckets)
+        };
+        IamProxy::start(endpoint, deployment, &self.audit_bucket)
     }
 }
 

@@ -61,8 +61,11 @@ impl Stack {
     /// StackId.
     pub async fn catalog_stack(&self, product: &str, principal: &str, properties: &Value) -> String {
         let tag = |k: &str, v: &str| aws_sdk_cloudformation::types::Tag::builder().key(k).value(v).build();
+        // Service Catalog names a provisioned product's stack after the account it runs in.
+        let config = breakglass_config::Config::from_toml(&self.config_text).ok();
+        let account = config.and_then(|c| c.organisation).map_or(ACCOUNT.to_owned(), |o| o.admin_account);
         let name = format!(
-            "SC-{ACCOUNT}-pp-{}",
+            "SC-{account}-pp-{}",
             self.stack_counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
         );
         let (template, parameters) = product_stack(properties);

@@ -246,6 +246,12 @@ pub fn call_of(
         Protocol::Query => {
             let form = query_pairs(&String::from_utf8_lossy(body));
             let op = form.get("Action").cloned().unwrap_or_default();
+            // The trust of the role decides on the session's name and source identity.
+            for (field, key) in [("RoleSessionName", "sts:RoleSessionName"), ("SourceIdentity", "sts:SourceIdentity")] {
+                if let Some(v) = form.get(field).filter(|_| service == "sts") {
+                    context.push((key.to_owned(), v.clone()));
+                }
+            }
             let resource = match (service, op.as_str()) {
                 ("sns", "GetSubscriptionAttributes") => form
                     .get("SubscriptionArn")

@@ -8,19 +8,47 @@ use serde_json::{json, Value};
 
 use super::Call;
 
-/// What the deployment allows: each role's identity policy and the SCPs, as rendered.
+/// What the deployment allows: each role's identity policy and trust, the SCPs and (organisation
+/// mode) the RCP, as rendered.
 pub struct Deployment {
+    /// The stack's account (the administrative account in organisation mode) and Region.
     pub(super) account: String,
     pub(super) region: String,
     roles: HashMap<String, Policy>,
+    /// Each role's trust policy, by role ARN: the resource policy of `sts:AssumeRole` on it.
+    trusts: HashMap<String, Policy>,
+    /// The SCPs attached to the stack's account.
     scps: Vec<Policy>,
+    /// Organisation mode: the organisation's id and its rendered SCP and RCP, attached at the root.
+    pub(super) org: Option<Organisation>,
     /// KMS alias ARN → the ARN of the key it names: IAM authorises a call by alias against the key.
     aliases: HashMap<String, String>,
     /// Each role's inline statements as the template renders them (role ARN → statements).
     statements: BTreeMap<String, Vec<Value>>,
-    /// The template's resource policies (queues, bus, its own buckets), by the ARN they guard; a
+    /// The templates' resource policies (queues, bus, its own buckets), by the ARN they guard; a
     /// bucket's also guards its objects.
     resource_policies: Vec<(String, Policy)>,
+}
+
+/// The organisation's policies, as `breakglass org render-policies` renders them from the config.
+pub(super) struct Organisation {
+    id: String,
+    scp: Policy,
+    rcp: Policy,
+}
+
+/// A rendered SCP or RCP as the evaluator takes it: every statement applies to every principal.
+fn attached(text: &str) -> Policy {
+    let mut doc: Value = serde_json::from_str(text).unwrap();
+    for s in doc["Statement"].as_array_mut().unwrap() {
+        s["Principal"] = json!("*");
+    }
+    Policy::parse(doc.to_string().as_bytes()).unwrap()
+}
+
+/// The account an ARN names (`None` for S3's, which name none).
+fn account_of(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty())
 }
 
 /// The resource policies template `t` declares, resolved, by the ARN of what they guard.
@@ -81,49 +109,108 @@ fn resource_policies(t: &proofs::cfn::Template, account: &str, region: &str) -> 
 }
 
 impl Deployment {
-    /// template.yaml in single-account mode for `buckets`, with the two single-account SCPs.
-    pub fn single_account(account: &str, region: &str, buckets: &[String]) -> Deployment {
-        let t = proofs::single_account_stack(account, region, &[("ProtectedBuckets", json!(buckets))]);
-        let mut roles = HashMap::new();
-        let mut statements = BTreeMap::new();
-        for (_, arn, policy, raw) in t.roles() {
-            roles.insert(arn.clone(), policy);
-            statements.insert(arn, raw);
+    fn empty(account: &str, region: &str) -> Deployment {
+        Deployment {
+            account: account.to_owned(),
+            region: region.to_owned(),
+            roles: HashMap::new(),
+            trusts: HashMap::new(),
+            scps: ["deny-breakglass-tampering.json", "deny-breakglass-bypass.json"]
+                .iter()
+                .map(|f| {
+                    attached(
+                        &std::fs::read_to_string(crate::root().join("canonical-policies/scp").join(f)).unwrap(),
+                    )
+                })
+                .collect(),
+            org: None,
+            aliases: HashMap::new(),
+            statements: BTreeMap::new(),
+            resource_policies: Vec::new(),
         }
-        let scps = ["deny-breakglass-tampering.json", "deny-breakglass-bypass.json"]
-            .iter()
-            .map(|f| {
-                let text =
-                    std::fs::read_to_string(crate::root().join("canonical-policies/scp").join(f)).unwrap();
-                let mut doc: Value = serde_json::from_str(&text).unwrap();
-                for s in doc["Statement"].as_array_mut().unwrap() {
-                    s["Principal"] = json!("*");
-                }
-                Policy::parse(doc.to_string().as_bytes()).unwrap()
-            })
-            .collect();
-        let mut aliases = HashMap::new();
+    }
+
+    /// Adds what template `t`, deployed in `account` and `region`, grants and guards.
+    fn add(&mut self, t: &proofs::cfn::Template, account: &str, region: &str) {
+        for (logical, arn, policy, raw) in t.roles() {
+            self.trusts.insert(arn.clone(), t.trust(&logical));
+            self.roles.insert(arn.clone(), policy);
+            self.statements.insert(arn, raw);
+        }
         for (_, r) in t.resources().as_mapping().unwrap() {
             if r["Type"].as_str() == Some("AWS::KMS::Alias") {
                 let name = r["Properties"]["AliasName"].as_str().unwrap();
                 let id = t.resolve(&r["Properties"]["TargetKeyId"]);
                 let id = id.as_str().unwrap();
-                aliases.insert(
+                self.aliases.insert(
                     format!("arn:aws:kms:{region}:{account}:{name}"),
                     format!("arn:aws:kms:{region}:{account}:key/{id}"),
                 );
             }
         }
-        let resource_policies = resource_policies(&t, account, region);
-        Deployment {
-            account: account.to_owned(),
-            region: region.to_owned(),
-            roles,
-            scps,
-            aliases,
-            statements,
-            resource_policies,
+        self.resource_policies.extend(resource_policies(t, account, region));
+    }
+
+    /// template.yaml in single-account mode for `buckets`, with the two single-account SCPs.
+    pub fn single_account(account: &str, region: &str, buckets: &[String]) -> Deployment {
+        let t = proofs::single_account_stack(account, region, &[("ProtectedBuckets", json!(buckets))]);
+        let mut d = Deployment::empty(account, region);
+        d.add(&t, account, region);
+        d
+    }
+
+    /// Organisation mode for `config`: template.yaml as the administrative stack (with the two
+    /// single-account SCPs on that account, docs/deploy.md step 13), member.yaml in every logging
+    /// account the config names, and the organisation's SCP and RCP as rendered from the config,
+    /// attached at the root.
+    pub fn organisation(config: &breakglass_config::Config) -> Deployment {
+        let o = config.organisation.as_ref().expect("an organisation config");
+        let (admin, home) = (o.admin_account.as_str(), o.home_region.as_str());
+        let role = |name: &str| json!(format!("arn:aws:iam::{admin}:role/{name}"));
+        let stack = proofs::cfn::Template::load(
+            &crate::root().join("template.yaml"),
+            admin,
+            home,
+            &[
+                ("OrganizationId", json!(o.id)),
+                ("OperatorPrincipalArns", json!([role("LogTeam")])),
+                ("CatalogPrincipalArn", role("LogTeam")),
+                ("ProductTemplateBaseUrl", json!("https://example.com/products/")),
+                ("StakeholderEmail", json!("works-council@example.com")),
+                ("SecurityEmail", json!("security-team@example.com")),
+                ("ProtectedBucketPrefix", json!(o.bucket_prefix)),
+            ],
+        );
+        let mut d = Deployment::empty(admin, home);
+        d.add(&stack, admin, home);
+        let members: std::collections::BTreeSet<&str> =
+            config.buckets.iter().map(|b| b.account.as_str()).filter(|a| *a != admin).collect();
+        for member in members {
+            let t = proofs::cfn::Template::load(
+                &crate::root().join("organisation/member.yaml"),
+                member,
+                home,
+                &[
+                    ("AdministrativeAccountId", json!(admin)),
+                    ("OrganizationId", json!(o.id)),
+                    ("HomeRegion", json!(home)),
+                    ("ProtectedBucketPrefix", json!(o.bucket_prefix)),
+                    ("InvestigatorRolePath", json!("/investigations/")),
+                ],
+            );
+            d.add(&t, member, home);
         }
+        let rendered = breakglass_core::organisation::render(config).unwrap();
+        d.org = Some(Organisation { id: o.id.clone(), scp: attached(&rendered.scp), rcp: attached(&rendered.rcp) });
+        d
+    }
+
+    /// The ARN (path included) of the role named `name` in `account`, if the deployment defines it.
+    pub(super) fn role_named(&self, account: &str, name: &str) -> Option<String> {
+        self.roles
+            .keys()
+            .find(|arn| account_of(arn) == Some(account) && arn.rsplit('/').next() == Some(name))
+            .cloned()
     }
 
     /// Each role's allowed (statement id, action pattern) pairs as the template renders them, by role ARN.
@@ -156,14 +243,17 @@ impl Deployment {
         self.roles.contains_key(arn)
     }
 
-    /// AWS's answer for `role` making `call`, given the bucket policy in force (if the call is on a
-    /// bucket or object that has one): `Err` names the policy that refuses.
+    /// AWS's answer for `role` making `call` in `region`, given the bucket policy in force (if the
+    /// call is on a bucket or object that has one): `Err` names the policy that refuses. A call on a
+    /// resource of another account needs the allow of both the role's policy and the resource's
+    /// (a bucket policy, a template's resource policy, a role's trust).
     pub fn authorise(
         &self,
         role: &str,
         function: Option<&str>,
         call: &Call,
         bucket_policy: Option<&Policy>,
+        region: &str,
     ) -> Result<(), String> {
         // STS answers who the caller is to everyone, whatever the policies say.
         if call.action == "sts:GetCallerIdentity" {
@@ -171,6 +261,9 @@ impl Deployment {
         }
         let caller = Caller::parse(role).map_err(|e| e.to_string())?;
         let target = self.aliases.get(&call.resource).unwrap_or(&call.resource);
+        let principal_account = account_of(role).unwrap_or(&self.account);
+        // S3's ARNs name no account: a bucket is the caller's account's (each account's S3 in moto).
+        let resource_account = account_of(target).unwrap_or(principal_account);
         let mut req = Request::new(caller, &call.action, target, time::OffsetDateTime::now_utc());
         if let Some(function) = function {
             // Lambda sets it on every call made with a function's execution-role credentials.
@@ -178,19 +271,34 @@ impl Deployment {
             req = req.with("lambda:SourceFunctionArn", &arn);
         }
         let mut req = req
-            .with("aws:RequestedRegion", &self.region)
-            .with("aws:PrincipalAccount", &self.account)
+            .with("aws:RequestedRegion", region)
+            .with("aws:PrincipalAccount", principal_account)
+            .with("aws:ResourceAccount", resource_account)
             .with("aws:PrincipalIsAWSService", "false")
             .with("aws:SecureTransport", "true");
+        if call.action.starts_with("s3:") {
+            // S3 sets it on every request: the account that owns the bucket.
+            req = req.with("s3:ResourceAccount", resource_account);
+        }
+        if let Some(org) = &self.org {
+            req = req.with("aws:PrincipalOrgID", &org.id).with("aws:ResourceOrgID", &org.id);
+        }
         for (k, v) in &call.context {
             req = req.with(k, v);
         }
         let refused =
             |by: &str, d: &Decision| Err(format!("{role} {} on {}: {d} by {by}", call.action, call.resource));
-        for scp in &self.scps {
-            let d = explain(scp, &req).decision;
+        let on_principal = if principal_account == self.account { self.scps.iter().collect() } else { vec![] };
+        let org = self.org.iter();
+        for (what, policy) in on_principal
+            .into_iter()
+            .map(|p| ("an SCP", p))
+            .chain(org.clone().map(|o| ("the organisation's SCP", &o.scp)))
+            .chain(org.map(|o| ("the organisation's RCP", &o.rcp)))
+        {
+            let d = explain(policy, &req).decision;
             if matches!(d, Decision::ExplicitDeny | Decision::Unknown) {
-                return refused("an SCP", &d);
+                return refused(what, &d);
             }
         }
         let identity =
@@ -198,11 +306,30 @@ impl Deployment {
         if matches!(identity, Decision::ExplicitDeny | Decision::Unknown) {
             return refused("the role's identity policy", &identity);
         }
+        // A resource policy allows outright, or through the caller's account (its root as
+        // principal) when the caller's own policy allows too.
+        let grants = |d: &Decision| match d {
+            Decision::Allow => true,
+            Decision::AllowIfIdentityAllows { account } => {
+                account == principal_account && identity == Decision::Allow
+            }
+            _ => false,
+        };
         let resource = bucket_policy.map(|p| explain(p, &req).decision);
         if let Some(d @ (Decision::ExplicitDeny | Decision::Unknown)) = &resource {
             return refused("the bucket policy", d);
         }
-        let mut resource_allows = resource == Some(Decision::Allow);
+        let mut resource_allows = resource.as_ref().is_some_and(grants);
+        if call.action == "sts:AssumeRole" {
+            match self.trusts.get(target).map(|t| explain(t, &req).decision) {
+                Some(d @ (Decision::ExplicitDeny | Decision::Unknown)) => {
+                    return refused(&format!("the trust of {target}"), &d)
+                }
+                Some(d) if grants(&d) => resource_allows = true,
+                // A role the deployment does not define, or a trust that does not admit the caller.
+                _ => return refused(&format!("the trust of {target}"), &Decision::ImplicitDeny),
+            }
+        }
         for (arn, policy) in &self.resource_policies {
             let guards =
                 target == arn || target.strip_prefix(arn.as_str()).is_some_and(|rest| rest.starts_with('/'));
@@ -213,12 +340,25 @@ impl Deployment {
                 d @ (Decision::ExplicitDeny | Decision::Unknown) => {
                     return refused(&format!("the template's policy on {arn}"), &d)
                 }
-                Decision::Allow => resource_allows = true,
+                d if grants(&d) => resource_allows = true,
                 _ => {}
             }
         }
-        // Same account: either policy's allow is enough (the resource's only if it names the role).
-        if identity == Decision::Allow || resource_allows {
+        if principal_account != resource_account {
+            // Across accounts both must allow.
+            if identity != Decision::Allow {
+                return refused("the role's identity policy (no allow)", &identity);
+            }
+            if !resource_allows {
+                return refused(&format!("the resource's policy in {resource_account} (no allow)"), &Decision::ImplicitDeny);
+            }
+            return Ok(());
+        }
+        // Same account: either policy's allow is enough (the resource's only if it names the role);
+        // assuming a role always needs its trust.
+        if (identity == Decision::Allow || resource_allows)
+            && (call.action != "sts:AssumeRole" || resource_allows)
+        {
             Ok(())
         } else {
             refused("the role's identity policy (no allow)", &identity)
@@ -251,10 +391,41 @@ mod tests {
             context: vec![],
         };
         let notifier = "arn:aws:iam::111122223333:role/breakglass-notifier";
-        let refused = d.authorise(notifier, Some("breakglass-notifier"), &call, None).unwrap_err();
+        let refused = d.authorise(notifier, Some("breakglass-notifier"), &call, None, "eu-central-1").unwrap_err();
         assert!(
             refused.contains("explicit-deny by the template's policy on arn:aws:s3:::breakglass-audit"),
             "{refused}"
         );
+    }
+}
+
+#[cfg(test)]
+mod organisation {
+    use super::*;
+
+    fn deployment() -> Deployment {
+        let text = std::fs::read_to_string(crate::root().join("examples/organisation.toml")).unwrap();
+        Deployment::organisation(&breakglass_config::Config::from_toml(&text).unwrap())
+    }
+
+    fn assume(session: &str) -> Call {
+        Call {
+            operation: "AssumeRole".into(),
+            action: "sts:AssumeRole".into(),
+            resource: "arn:aws:iam::111100000000:role/breakglass-member".into(),
+            context: vec![("sts:RoleSessionName".into(), session.into())],
+        }
+    }
+
+    #[test]
+    fn the_enforcer_assumes_the_member_role_only_under_its_own_session_name() {
+        let d = deployment();
+        let enforcer = "arn:aws:iam::999900000000:role/breakglass-enforcer";
+        let ok = d.authorise(enforcer, Some("breakglass-enforcer"), &assume("breakglass-enforcer"), None, "eu-central-1");
+        assert_eq!(ok, Ok(()));
+        let err = d
+            .authorise(enforcer, Some("breakglass-enforcer"), &assume("breakglass-catalog"), None, "eu-central-1")
+            .unwrap_err();
+        assert!(err.contains("by the trust of arn:aws:iam::111100000000:role/breakglass-member"), "{err}");
     }
 }

@@ -66,32 +66,35 @@ impl IamProxy {
         let stack_account = account.clone();
         let deployment = Arc::new(deployment);
         let shared = Arc::clone(&deployment);
+        let org = deployment.org.is_some();
         let decide = move |request_line: &str, head: &str, body: &[u8]| {
             let Some((role, function)) = access_key(head).and_then(|k| s.lock().unwrap().get(&k).cloned())
             else {
                 return Action::Forward;
             };
-            let verdict = calls_of(request_line, head, body, &deployment.account, &deployment.region)
-                .and_then(|calls| {
-                    let mut authorised = Vec::new();
-                    for mut call in calls {
-                        let policy = bucket_of(&call.resource).and_then(|b| live_bucket_policy(&up, b));
-                        // IAM names a role by name; AWS authorises against its ARN, path included.
-                        if let Some(name) =
-                            call.resource.strip_prefix(&format!("arn:aws:iam::{stack_account}:role/"))
-                        {
-                            if let Some(arn) = role_arn(&up, &stack_account, name) {
-                                call.resource = arn;
-                            }
+            // The session's account, and the Region the request is signed for.
+            let account = role.split(':').nth(4).unwrap_or(&stack_account).to_owned();
+            let region = signing_region(head).unwrap_or_else(|| deployment.region.clone());
+            // moto holds the organisation's accounts as themselves; a single-account stack in its default.
+            let in_moto = org.then_some(account.as_str());
+            let verdict = calls_of(request_line, head, body, &account, &region).and_then(|calls| {
+                let mut authorised = Vec::new();
+                for mut call in calls {
+                    let policy = bucket_of(&call.resource).and_then(|b| live_bucket_policy(&up, in_moto, b));
+                    // IAM names a role by name; AWS authorises against its ARN, path included.
+                    if let Some(name) = call.resource.strip_prefix(&format!("arn:aws:iam::{account}:role/")) {
+                        if let Some(arn) = role_arn(&up, in_moto, &account, name) {
+                            call.resource = arn;
                         }
-                        for (harness, template) in &stand_ins {
-                            call.resource = call.resource.replace(harness.as_str(), template);
-                        }
-                        deployment.authorise(&role, function.as_deref(), &call, policy.as_ref())?;
-                        authorised.push(call);
                     }
-                    Ok(authorised)
-                });
+                    for (harness, template) in &stand_ins {
+                        call.resource = call.resource.replace(harness.as_str(), template);
+                    }
+                    deployment.authorise(&role, function.as_deref(), &call, policy.as_ref(), &region)?;
+                    authorised.push(call);
+                }
+                Ok(authorised)
+            });
             match verdict {
                 Ok(calls) => {
                     let mut used = u.lock().unwrap();
@@ -106,7 +109,18 @@ impl IamProxy {
                 }
             }
         };
-        let (endpoint, _) = serve(upstream, Arc::new(decide), Arc::new(|_: &str, r| r));
+        // A session of a role the deployment defines, got by AssumeRole through this proxy (the
+        // enforcer's in a logging account's member role), is checked as that role from then on.
+        let (s, d) = (sessions.clone(), Arc::clone(&shared));
+        let assumed = move |_: &str, response: Vec<u8>| {
+            if let Some((key, account, name)) = assumed_role(&response) {
+                if let Some(arn) = d.role_named(&account, &name) {
+                    s.lock().unwrap().insert(key, (arn, None));
+                }
+            }
+            response
+        };
+        let (endpoint, _) = serve(upstream, Arc::new(decide), Arc::new(assumed));
         IamProxy {
             endpoint,
             deployment: shared,
@@ -144,7 +158,9 @@ impl IamProxy {
         session: &str,
         function: Option<&str>,
     ) -> Vec<(String, String)> {
-        let moto_role = format!("arn:aws:iam::{MOTO_ACCOUNT}:role/{role}");
+        // A single-account stack lives in moto's default account; an organisation's accounts as themselves.
+        let in_moto = if self.deployment.org.is_some() { self.account.as_str() } else { MOTO_ACCOUNT };
+        let moto_role = format!("arn:aws:iam::{in_moto}:role/{role}");
         let creds = crate::role_env(&self.upstream, &moto_role, session).await;
         let key = creds.iter().find(|(k, _)| k == "AWS_ACCESS_KEY_ID").map(|(_, v)| v.clone()).unwrap();
         let arn = format!("arn:aws:iam::{}:role/{role}", self.account);
@@ -209,7 +225,7 @@ impl IamProxy {
                     resource: arn.clone(),
                     context: vec![(key.into(), value.into())],
                 };
-                if let Err(why) = d.authorise(&role, None, &call, None) {
+                if let Err(why) = d.authorise(&role, None, &call, None, &d.region) {
                     refused.lock().unwrap().push(why.clone());
                     return Err(why);
                 }
@@ -294,23 +310,56 @@ pub(crate) fn ask_moto(upstream: &str, request_line: &str, headers: &str, body: 
     head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
 }
 
-/// The bucket's policy as moto holds it now.
-fn live_bucket_policy(upstream: &str, bucket: &str) -> Option<Policy> {
-    let body = ask_moto(upstream, &format!("GET /{bucket}?policy HTTP/1.1"), "", "")?;
+/// moto's account header for `account` (`None`: its default account).
+fn moto_account(account: Option<&str>) -> String {
+    account.map(|a| format!("x-moto-account-id: {a}\r\n")).unwrap_or_default()
+}
+
+/// The bucket's policy as moto holds it now, in `account` (`None`: moto's default account).
+fn live_bucket_policy(upstream: &str, account: Option<&str>, bucket: &str) -> Option<Policy> {
+    let body = ask_moto(upstream, &format!("GET /{bucket}?policy HTTP/1.1"), &moto_account(account), "")?;
     Policy::parse(body.as_bytes()).ok()
 }
 
-/// The ARN of the role named `name` as IAM in moto has it (its path included), in the stack's account.
-fn role_arn(upstream: &str, account: &str, name: &str) -> Option<String> {
+/// The ARN of the role named `name` as IAM in moto has it (its path included), as a role of
+/// `account`; moto is asked in `in_moto` (`None`: its default account).
+fn role_arn(upstream: &str, in_moto: Option<&str>, account: &str, name: &str) -> Option<String> {
     let body = ask_moto(
         upstream,
         "POST / HTTP/1.1",
-        "Content-Type: application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20261205/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0\r\n",
+        &format!("Content-Type: application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20261205/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0\r\n{}", moto_account(in_moto)),
         &format!("Action=GetRole&Version=2010-05-08&RoleName={name}"),
     )?;
     let arn = body.split("<Arn>").nth(1)?.split("</Arn>").next()?;
     let (_, path_and_name) = arn.split_once(":role/")?;
     Some(format!("arn:aws:iam::{account}:role/{path_and_name}"))
+}
+
+/// The Region a request is signed for (SigV4's credential scope).
+fn signing_region(head: &str) -> Option<String> {
+    head.lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+        .and_then(|l| l.split("Credential=").nth(1))
+        .and_then(|c| c.split('/').nth(2))
+        .map(str::to_owned)
+}
+
+/// From an `AssumeRole` answer: the session's access key, and the account and name of its role.
+fn assumed_role(response: &[u8]) -> Option<(String, String, String)> {
+    let text = String::from_utf8_lossy(response);
+    if !text.contains("<AssumeRoleResponse") {
+        return None;
+    }
+    let between = |open: &str, close: &str| -> Option<String> {
+        Some(text.split(open).nth(1)?.split(close).next()?.trim().to_owned())
+    };
+    let key = between("<AccessKeyId>", "</AccessKeyId>")?;
+    let user = between("<AssumedRoleUser>", "</AssumedRoleUser>")?;
+    // arn:aws:sts::<account>:assumed-role/<name>/<session>
+    let arn = user.split("<Arn>").nth(1)?.split("</Arn>").next()?;
+    let account = arn.split(':').nth(4)?.to_owned();
+    let name = arn.split(":assumed-role/").nth(1)?.split('/').next()?.to_owned();
+    Some((key, account, name))
 }
 
 /// AWS's refusal in the request's protocol.

@@ -72,7 +72,10 @@ async fn the_administrative_account_guards_three_logging_accounts_in_two_regions
     let Some(moto) = Moto::start() else { return };
     let stack = provision_config(&moto.endpoint, org_text()).await;
     let config = Config::from_toml(&stack.config_text).unwrap();
-    let proxy = FaultProxy::recording(&moto.endpoint);
+    // Under IAM as the administrative and member stacks, the SCP and the RCP render it; the
+    // recording proxy in front of it counts what the functions sent.
+    let iam = stack.iam(&moto.endpoint);
+    let proxy = FaultProxy::recording(&iam.endpoint);
     // Each function runs as its execution role of the administrative account, talking through the proxy.
     let through_proxy = |mut env: Vec<(String, String)>| {
         for (k, v) in env.iter_mut() {
@@ -86,11 +89,11 @@ async fn the_administrative_account_guards_three_logging_accounts_in_two_regions
     };
     let enforcer = Function::spawn(
         "enforcer",
-        &through_proxy(as_admin_role(&stack, &moto.endpoint, "breakglass-enforcer").await),
+        &through_proxy(iam.function_env(stack.function_env(), "enforcer").await),
     );
     let catalog = Function::spawn(
         "catalog",
-        &through_proxy(as_admin_role(&stack, &moto.endpoint, "breakglass-catalog").await),
+        &through_proxy(iam.function_env(stack.function_env(), "catalog").await),
     );
     let dev = account_clients(&moto.endpoint, DEV, "eu-central-1").await;
     let ireland = account_clients(&moto.endpoint, IRELAND, "eu-west-1").await;
