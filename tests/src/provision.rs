@@ -128,9 +128,9 @@ pub(crate) async fn queue(c: &Clients, name: &str) -> (String, String) {
     (url, arn)
 }
 
-/// The administrative stack's config bucket, `breakglass-config-<account>` in eu-central-1.
+/// The administrative stack's config bucket in eu-central-1, named as template.yaml's `ConfigBucket`.
 pub async fn config_bucket(s3: &aws_sdk_s3::Client, account: &str) -> String {
-    let name = format!("breakglass-config-{account}");
+    let name = format!("breakglass-config-{account}-eu-central-1");
     bucket_in(s3, &name, "eu-central-1", false).await;
     name
 }

@@ -78,6 +78,8 @@ struct Run {
     /// The central queue of forwarded guarded S3 calls (`ForwardedS3ChangesRule`'s target here,
     /// delivered to both of the rule's targets, the enforcer and the notifier).
     forwarded_calls: String,
+    /// The functions run under IAM as the stacks grant it.
+    _iam: e2e::IamProxy,
     _moto: Moto,
 }
 
@@ -122,12 +124,12 @@ async fn start(text: String, forwarders: &[(&str, &str)]) -> Option<Run> {
     let target = aws_sdk_eventbridge::types::Target::builder().id("q").arn(arn).build().unwrap();
     c.events.put_targets().rule(rule).event_bus_name(bus).targets(target).send().await.unwrap();
 
+    // Under IAM, as the administrative and member stacks grant it.
+    let iam = stack.iam(&moto.endpoint);
     let spawn = |name: &'static str| {
-        let (stack, endpoint) = (&stack, moto.endpoint.clone());
+        let (stack, iam) = (&stack, &iam);
         async move {
-            let creds =
-                role_env(&endpoint, &format!("arn:aws:iam::{ADMIN}:role/breakglass-{name}"), name).await;
-            let mut env = stack.function_env_as(&creds);
+            let mut env = iam.function_env(stack.function_env(), name).await;
             env.push(("BREAKGLASS_HEARTBEAT_PERIOD_SECONDS".into(), PERIOD.whole_seconds().to_string()));
             env.push(("BREAKGLASS_DIGEST_SLOT_SECONDS".into(), DIGEST_SLOT.whole_seconds().to_string()));
             Function::spawn(name, &env)
@@ -135,7 +137,7 @@ async fn start(text: String, forwarders: &[(&str, &str)]) -> Option<Run> {
     };
     let (enforcer, notifier, recorder) =
         (spawn("enforcer").await, spawn("notifier").await, spawn("recorder").await);
-    Some(Run { stack, enforcer, notifier, recorder, forwarded_calls, _moto: moto })
+    Some(Run { stack, enforcer, notifier, recorder, forwarded_calls, _iam: iam, _moto: moto })
 }
 
 /// One period: the scheduled run, its heartbeat through each account's trail and forwarders, the

@@ -277,8 +277,10 @@ async fn the_config_object_is_reread_and_a_broken_one_changes_nothing() {
         env.push(("BREAKGLASS_CONFIG_REFRESH_SECONDS".into(), "1".into()));
         env
     };
-    let enforcer_env = as_admin_role(&stack, &moto.endpoint, "breakglass-enforcer").await;
-    let notifier_env = as_admin_role(&stack, &moto.endpoint, "breakglass-notifier").await;
+    // Under IAM, as the administrative and member stacks grant it.
+    let iam = stack.iam(&moto.endpoint);
+    let enforcer_env = iam.function_env(stack.function_env(), "enforcer").await;
+    let notifier_env = iam.function_env(stack.function_env(), "notifier").await;
 
     // No object: the function does not start (fail closed: Lambda reports the failed init, the
     // alarms fire), and says which object it could not read.
@@ -291,6 +293,13 @@ async fn the_config_object_is_reread_and_a_broken_one_changes_nothing() {
     let stderr = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("cannot read the config `s3://") && stderr.contains("missing.toml"), "{stderr}");
+    // IAM refuses a key the role may not read, as S3 answers a missing one the role could not list.
+    iam.expect_refusals();
+    let refused_missing = |iam: &e2e::IamProxy| {
+        let refused = iam.refused();
+        assert!(refused.len() == 1 && refused[0].contains("/missing.toml"), "{refused:#?}");
+    };
+    refused_missing(&iam);
 
     let enforcer = Function::spawn("enforcer", &from_object(enforcer_env.clone(), &url));
     let notifier = Function::spawn("notifier", &from_object(notifier_env, &url));
@@ -404,6 +413,7 @@ async fn the_config_object_is_reread_and_a_broken_one_changes_nothing() {
         assert_eq!(r["config_sha256"], json!(expected), "{key}");
         assert_eq!(r["account"], json!(DEV), "{key}");
     }
+    refused_missing(&iam);
 }
 
 /// `breakglass config push` and `config approve`: the organisation's accounts checked with AWS
