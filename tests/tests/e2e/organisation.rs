@@ -463,7 +463,17 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
     let org_id = org.id.unwrap();
     let admin_id = e2e::create_accounts(&org_client, &["breakglass-admin"]).await.remove(0);
     let ids = e2e::create_accounts(&org_client, &["logging-prod", "logging-dev", "logging-ireland"]).await;
-    let delegated = FaultProxy::delegated_administrator(&moto.endpoint, MANAGEMENT);
+    let admin = account_clients(&moto.endpoint, &admin_id, "eu-central-1").await;
+    let text = org_text()
+        .replace("o-exampleorg1", &org_id)
+        .replace(ADMIN, &admin_id)
+        .replace(PROD, &ids[0])
+        .replace(DEV, &ids[1])
+        .replace(IRELAND, &ids[2]);
+    let stack = provision_config(&moto.endpoint, text.clone()).await;
+    // The operators, the gate and the notifier under IAM, as the stacks grant it.
+    let iam = stack.iam(&moto.endpoint);
+    let delegated = FaultProxy::delegated_administrator(&iam.endpoint, MANAGEMENT);
     let through_delegation = |mut env: Vec<(String, String)>| {
         for (k, v) in env.iter_mut() {
             if k == "AWS_ENDPOINT_URL" {
@@ -472,22 +482,7 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
         }
         env
     };
-    let admin = account_clients(&moto.endpoint, &admin_id, "eu-central-1").await;
-    let env = through_delegation(
-        role_env(
-            &moto.endpoint,
-            &format!("arn:aws:iam::{admin_id}:role/breakglass-operator"),
-            "alice@example.com",
-        )
-        .await,
-    );
-    let text = org_text()
-        .replace("o-exampleorg1", &org_id)
-        .replace(ADMIN, &admin_id)
-        .replace(PROD, &ids[0])
-        .replace(DEV, &ids[1])
-        .replace(IRELAND, &ids[2]);
-    let stack = provision_config(&moto.endpoint, text.clone()).await;
+    let env = through_delegation(iam.person_env("breakglass-operator", "alice@example.com").await);
     let config_bucket = e2e::config_bucket(&admin.s3, &admin_id).await;
     let to = format!("s3://{config_bucket}/breakglass.toml");
     let live = || async {
@@ -514,20 +509,13 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
     assert!(stderr.contains("holds a config already"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     // The gate, as its role of the administrative account, on the config object.
-    let mut gate_env = as_role_of(&stack, &moto.endpoint, &admin_id, "breakglass-gate").await;
+    let mut gate_env = iam.function_env(stack.function_env(), "gate").await;
     gate_env.retain(|(k, _)| k != "BREAKGLASS_CONFIG");
     gate_env.push(("BREAKGLASS_CONFIG_S3".into(), to.clone()));
     gate_env.push(("BREAKGLASS_GATE_ROLES".into(), "breakglass-operator".into()));
-    let gate = e2e::GateUrl::start(&moto.endpoint, Function::spawn("gate", &gate_env), None);
+    let gate = e2e::GateUrl::start(&moto.endpoint, Function::spawn("gate", &gate_env), Some(iam.url_check("breakglass-gate")));
     let env: Vec<(String, String)> = env.iter().cloned().chain([gate.env()]).collect();
-    let mut bob = through_delegation(
-        role_env(
-            &moto.endpoint,
-            &format!("arn:aws:iam::{admin_id}:role/breakglass-operator"),
-            "bob@example.com",
-        )
-        .await,
-    );
+    let mut bob = through_delegation(iam.person_env("breakglass-operator", "bob@example.com").await);
     bob.push(gate.env());
     let cli = |who: &[(String, String)], args: &[&str]| {
         let out = std::process::Command::new(e2e::binary("breakglass"))
@@ -574,10 +562,7 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
         own[0]["detail"]["by"],
         json!(format!("arn:aws:sts::{admin_id}:assumed-role/breakglass-operator/alice@example.com"))
     );
-    let notifier = Function::spawn(
-        "notifier",
-        &as_role_of(&stack, &moto.endpoint, &admin_id, "breakglass-notifier").await,
-    );
+    let notifier = iam.spawn(&stack, "notifier").await;
     notifier.invoke(&own[0]).unwrap();
     let mails = stack.deliveries(&stack.security).await;
     assert_eq!(mails.len(), 1, "{mails:?}");
