@@ -22,6 +22,7 @@ const USED_BY_AWS: &[(&str, &str, &str, &str)] = &[
     ("*", "*", "kms:Decrypt", "SNS, SQS, S3 and Lambda call KMS with the caller's credentials for SSE-KMS (not modelled by the proxy yet)"),
     ("*", "*", "kms:GenerateDataKey", "SNS, SQS, S3 and Lambda call KMS with the caller's credentials for SSE-KMS (not modelled by the proxy yet)"),
     ("breakglass-catalog-launch", "*", "*", "Service Catalog launches the product stacks with this role"),
+    ("breakglass-forwarder", "*", "events:PutEvents", "EventBridge puts a member rule's matches on the central bus with it"),
 ];
 
 /// Grants breakglass's code does use, on paths no end-to-end test runs under IAM yet, by (role,
@@ -64,29 +65,46 @@ fn main() -> ExitCode {
         }
     }
     let buckets: Vec<String> = e2e::config().buckets.iter().map(|b| b.name.clone()).collect();
-    let deployment = Deployment::single_account(ACCOUNT, REGION, &buckets);
-    let (mut granted, mut by_aws, mut unused) = (0, 0, Vec::new());
-    for (role, grants) in deployment.grants() {
-        let name = role.rsplit('/').next().unwrap_or(&role).to_owned();
-        for (sid, action) in grants {
-            granted += 1;
-            let by = |(r, s, a, _): &&(&str, &str, &str, &str)| {
-                (*r == "*" || *r == name) && (*s == "*" || *s == sid) && (*a == "*" || *a == action)
-            };
-            if USED_BY_AWS.iter().any(|e| by(&e)) {
-                by_aws += 1;
-                continue;
-            }
-            if !used.iter().any(|(r, a)| *r == name && glob(&action.to_lowercase(), &a.to_lowercase())) {
-                unused.push((name.clone(), action.clone()));
+    let org = std::fs::read_to_string(e2e::root().join("examples/organisation.toml"))
+        .ok()
+        .and_then(|t| breakglass_config::Config::from_toml(&t).ok())
+        .expect("examples/organisation.toml parses");
+    // Both modes: template.yaml single-account; template.yaml as the administrative stack with
+    // member.yaml in each logging account. A role of the same name is one role to measure.
+    let deployments = [
+        ("template.yaml (single-account)", Deployment::single_account(ACCOUNT, REGION, &buckets)),
+        ("template.yaml and member.yaml (organisation)", Deployment::organisation(&org)),
+    ];
+    let mut unused: BTreeSet<(String, String)> = BTreeSet::new();
+    for (mode, deployment) in &deployments {
+        let (mut granted, mut by_aws, mut seen) = (0, 0, BTreeSet::new());
+        let mut never = BTreeSet::new();
+        for (role, grants) in deployment.grants() {
+            let name = role.rsplit('/').next().unwrap_or(&role).to_owned();
+            for (sid, action) in grants {
+                if !seen.insert((name.clone(), sid.clone(), action.clone())) {
+                    continue;
+                }
+                granted += 1;
+                let by = |(r, s, a, _): &&(&str, &str, &str, &str)| {
+                    (*r == "*" || *r == name) && (*s == "*" || *s == sid) && (*a == "*" || *a == action)
+                };
+                if USED_BY_AWS.iter().any(|e| by(&e)) {
+                    by_aws += 1;
+                    continue;
+                }
+                if !used.iter().any(|(r, a)| *r == name && glob(&action.to_lowercase(), &a.to_lowercase())) {
+                    never.insert((name.clone(), action.clone()));
+                }
             }
         }
+        println!(
+            "grants: {granted} granted actions in {mode}: {} used by the e2e tests under IAM, {by_aws} used by AWS on the role's behalf, {} never used",
+            granted - by_aws - never.len(),
+            never.len()
+        );
+        unused.extend(never);
     }
-    println!(
-        "grants: {granted} granted actions in template.yaml (single-account): {} used by the e2e tests under IAM, {by_aws} used by AWS on the role's behalf, {} never used",
-        granted - by_aws - unused.len(),
-        unused.len()
-    );
     let mut failed = false;
     for u in &unused {
         match NOT_YET_EXERCISED.iter().find(|(r, a, _)| *r == u.0 && *a == u.1) {

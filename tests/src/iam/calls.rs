@@ -26,6 +26,9 @@ pub const CALLS: &[(&str, &str, &str)] = &[
     ("s3", "GetBucketLogging", "s3:GetBucketLogging"),
     ("s3", "GetObjectLockConfiguration", "s3:GetBucketObjectLockConfiguration"),
     ("s3", "GetBucketTagging", "s3:GetBucketTagging"),
+    ("s3", "PutBucketTagging", "s3:PutBucketTagging"),
+    ("s3", "PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock"),
+    ("s3", "PutBucketOwnershipControls", "s3:PutBucketOwnershipControls"),
     ("s3", "ListObjectsV2", "s3:ListBucket"),
     ("s3", "ListObjectVersions", "s3:ListBucketVersions"),
     ("s3", "GetObject", "s3:GetObject"),
@@ -81,7 +84,13 @@ fn s3_operation(method: &str, has_key: bool, query: &BTreeMap<String, String>) -
         ("GET", false) if sub("encryption") => "GetBucketEncryption",
         ("GET", false) if sub("logging") => "GetBucketLogging",
         ("GET", false) if sub("object-lock") => "GetObjectLockConfiguration",
-        ("GET", false) if sub("tagging") => "GetBucketTagging",
+        (_, false) if sub("tagging") => match method {
+            "GET" => "GetBucketTagging",
+            "PUT" => "PutBucketTagging",
+            _ => return None,
+        },
+        ("PUT", false) if sub("publicAccessBlock") => "PutPublicAccessBlock",
+        ("PUT", false) if sub("ownershipControls") => "PutBucketOwnershipControls",
         ("GET", false) if sub("versions") => "ListObjectVersions",
         ("GET", false) if sub("list-type") => "ListObjectsV2",
         ("GET", true) => "GetObject",
@@ -247,7 +256,9 @@ pub fn call_of(
             let form = query_pairs(&String::from_utf8_lossy(body));
             let op = form.get("Action").cloned().unwrap_or_default();
             // The trust of the role decides on the session's name and source identity.
-            for (field, key) in [("RoleSessionName", "sts:RoleSessionName"), ("SourceIdentity", "sts:SourceIdentity")] {
+            for (field, key) in
+                [("RoleSessionName", "sts:RoleSessionName"), ("SourceIdentity", "sts:SourceIdentity")]
+            {
                 if let Some(v) = form.get(field).filter(|_| service == "sts") {
                     context.push((key.to_owned(), v.clone()));
                 }
@@ -405,7 +416,9 @@ mod tests {
             ["s3", "sns", "sqs", "eventbridge", "kms", "sts", "iam", "cloudformation", "organizations"]
         {
             for op in sdk_operations(service) {
-                if ["send", "customize"].contains(&op.as_str()) || !code.contains(&format!(".{op}()")) {
+                // Called as a method, or named to the adapters' `on_bucket!` macro.
+                let called = code.contains(&format!(".{op}()")) || code.contains(&format!(", {op})"));
+                if ["send", "customize"].contains(&op.as_str()) || !called {
                     continue;
                 }
                 found += 1;

@@ -33,6 +33,8 @@ pub struct Deployment {
 /// The organisation's policies, as `breakglass org render-policies` renders them from the config.
 pub(super) struct Organisation {
     id: String,
+    /// `[organisation] bucket_prefix`, which member.yaml takes.
+    prefix: String,
     scp: Policy,
     rcp: Policy,
 }
@@ -119,7 +121,8 @@ impl Deployment {
                 .iter()
                 .map(|f| {
                     attached(
-                        &std::fs::read_to_string(crate::root().join("canonical-policies/scp").join(f)).unwrap(),
+                        &std::fs::read_to_string(crate::root().join("canonical-policies/scp").join(f))
+                            .unwrap(),
                     )
                 })
                 .collect(),
@@ -183,26 +186,39 @@ impl Deployment {
         );
         let mut d = Deployment::empty(admin, home);
         d.add(&stack, admin, home);
+        let rendered = breakglass_core::organisation::render(config).unwrap();
+        d.org = Some(Organisation {
+            id: o.id.clone(),
+            prefix: o.bucket_prefix.clone(),
+            scp: attached(&rendered.scp),
+            rcp: attached(&rendered.rcp),
+        });
         let members: std::collections::BTreeSet<&str> =
             config.buckets.iter().map(|b| b.account.as_str()).filter(|a| *a != admin).collect();
         for member in members {
-            let t = proofs::cfn::Template::load(
-                &crate::root().join("organisation/member.yaml"),
-                member,
-                home,
-                &[
-                    ("AdministrativeAccountId", json!(admin)),
-                    ("OrganizationId", json!(o.id)),
-                    ("HomeRegion", json!(home)),
-                    ("ProtectedBucketPrefix", json!(o.bucket_prefix)),
-                    ("InvestigatorRolePath", json!("/investigations/")),
-                ],
-            );
-            d.add(&t, member, home);
+            d.add_member(member);
         }
-        let rendered = breakglass_core::organisation::render(config).unwrap();
-        d.org = Some(Organisation { id: o.id.clone(), scp: attached(&rendered.scp), rcp: attached(&rendered.rcp) });
         d
+    }
+
+    /// member.yaml deployed in `account` (StackSets does so in each account of the logging OUs,
+    /// also in one that joins later). Nothing in single-account mode.
+    pub fn add_member(&mut self, account: &str) {
+        let Some(o) = &self.org else { return };
+        let (admin, home) = (self.account.clone(), self.region.clone());
+        let t = proofs::cfn::Template::load(
+            &crate::root().join("organisation/member.yaml"),
+            account,
+            &home,
+            &[
+                ("AdministrativeAccountId", json!(admin)),
+                ("OrganizationId", json!(o.id)),
+                ("HomeRegion", json!(home)),
+                ("ProtectedBucketPrefix", json!(o.prefix)),
+                ("InvestigatorRolePath", json!("/investigations/")),
+            ],
+        );
+        self.add(&t, account, &home);
     }
 
     /// The ARN (path included) of the role named `name` in `account`, if the deployment defines it.
@@ -288,7 +304,8 @@ impl Deployment {
         }
         let refused =
             |by: &str, d: &Decision| Err(format!("{role} {} on {}: {d} by {by}", call.action, call.resource));
-        let on_principal = if principal_account == self.account { self.scps.iter().collect() } else { vec![] };
+        let on_principal =
+            if principal_account == self.account { self.scps.iter().collect() } else { vec![] };
         let org = self.org.iter();
         for (what, policy) in on_principal
             .into_iter()
@@ -350,7 +367,10 @@ impl Deployment {
                 return refused("the role's identity policy (no allow)", &identity);
             }
             if !resource_allows {
-                return refused(&format!("the resource's policy in {resource_account} (no allow)"), &Decision::ImplicitDeny);
+                return refused(
+                    &format!("the resource's policy in {resource_account} (no allow)"),
+                    &Decision::ImplicitDeny,
+                );
             }
             return Ok(());
         }
@@ -391,7 +411,8 @@ mod tests {
             context: vec![],
         };
         let notifier = "arn:aws:iam::111122223333:role/breakglass-notifier";
-        let refused = d.authorise(notifier, Some("breakglass-notifier"), &call, None, "eu-central-1").unwrap_err();
+        let refused =
+            d.authorise(notifier, Some("breakglass-notifier"), &call, None, "eu-central-1").unwrap_err();
         assert!(
             refused.contains("explicit-deny by the template's policy on arn:aws:s3:::breakglass-audit"),
             "{refused}"
@@ -421,10 +442,22 @@ mod organisation {
     fn the_enforcer_assumes_the_member_role_only_under_its_own_session_name() {
         let d = deployment();
         let enforcer = "arn:aws:iam::999900000000:role/breakglass-enforcer";
-        let ok = d.authorise(enforcer, Some("breakglass-enforcer"), &assume("breakglass-enforcer"), None, "eu-central-1");
+        let ok = d.authorise(
+            enforcer,
+            Some("breakglass-enforcer"),
+            &assume("breakglass-enforcer"),
+            None,
+            "eu-central-1",
+        );
         assert_eq!(ok, Ok(()));
         let err = d
-            .authorise(enforcer, Some("breakglass-enforcer"), &assume("breakglass-catalog"), None, "eu-central-1")
+            .authorise(
+                enforcer,
+                Some("breakglass-enforcer"),
+                &assume("breakglass-catalog"),
+                None,
+                "eu-central-1",
+            )
             .unwrap_err();
         assert!(err.contains("by the trust of arn:aws:iam::111100000000:role/breakglass-member"), "{err}");
     }

@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use canonical_policies::Policy;
 
@@ -28,7 +28,7 @@ const MOTO_ACCOUNT: &str = "123456789012";
 /// proxy asks IAM about the template's names, which a deployment has.
 pub struct IamProxy {
     pub endpoint: String,
-    deployment: Arc<Deployment>,
+    deployment: Arc<RwLock<Deployment>>,
     upstream: String,
     account: String,
     /// Access key → (role ARN, the function whose execution role the session plays, if any).
@@ -48,6 +48,12 @@ impl IamProxy {
         self.expected.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// member.yaml deployed in `account` from now on, as StackSets deploys it in an account that
+    /// joins a logging OU (organisation mode).
+    pub fn deploy_member(&self, account: &str) {
+        self.deployment.write().unwrap().add_member(account);
+    }
+
     /// The proxy for `deployment`, with the harness's audit bucket `audit_bucket` standing in for the
     /// stack's.
     pub fn start(upstream: &str, deployment: Deployment, audit_bucket: &str) -> IamProxy {
@@ -64,9 +70,10 @@ impl IamProxy {
         let refused: Arc<Mutex<Vec<String>>> = Arc::default();
         let (s, u, r, up) = (sessions.clone(), used.clone(), refused.clone(), upstream.to_owned());
         let stack_account = account.clone();
-        let deployment = Arc::new(deployment);
-        let shared = Arc::clone(&deployment);
         let org = deployment.org.is_some();
+        let region = deployment.region.clone();
+        let deployment = Arc::new(RwLock::new(deployment));
+        let shared = Arc::clone(&deployment);
         let decide = move |request_line: &str, head: &str, body: &[u8]| {
             let Some((role, function)) = access_key(head).and_then(|k| s.lock().unwrap().get(&k).cloned())
             else {
@@ -74,7 +81,8 @@ impl IamProxy {
             };
             // The session's account, and the Region the request is signed for.
             let account = role.split(':').nth(4).unwrap_or(&stack_account).to_owned();
-            let region = signing_region(head).unwrap_or_else(|| deployment.region.clone());
+            let region = signing_region(head).unwrap_or_else(|| region.clone());
+            let deployment = deployment.read().unwrap();
             // moto holds the organisation's accounts as themselves; a single-account stack in its default.
             let in_moto = org.then_some(account.as_str());
             let verdict = calls_of(request_line, head, body, &account, &region).and_then(|calls| {
@@ -114,7 +122,7 @@ impl IamProxy {
         let (s, d) = (sessions.clone(), Arc::clone(&shared));
         let assumed = move |_: &str, response: Vec<u8>| {
             if let Some((key, account, name)) = assumed_role(&response) {
-                if let Some(arn) = d.role_named(&account, &name) {
+                if let Some(arn) = d.read().unwrap().role_named(&account, &name) {
                     s.lock().unwrap().insert(key, (arn, None));
                 }
             }
@@ -159,7 +167,8 @@ impl IamProxy {
         function: Option<&str>,
     ) -> Vec<(String, String)> {
         // A single-account stack lives in moto's default account; an organisation's accounts as themselves.
-        let in_moto = if self.deployment.org.is_some() { self.account.as_str() } else { MOTO_ACCOUNT };
+        let org = self.deployment.read().unwrap().org.is_some();
+        let in_moto = if org { self.account.as_str() } else { MOTO_ACCOUNT };
         let moto_role = format!("arn:aws:iam::{in_moto}:role/{role}");
         let creds = crate::role_env(&self.upstream, &moto_role, session).await;
         let key = creds.iter().find(|(k, _)| k == "AWS_ACCESS_KEY_ID").map(|(_, v)| v.clone()).unwrap();
@@ -195,8 +204,8 @@ impl IamProxy {
     /// function the URL's event through the Runtime API, so this is where the caller's grants are
     /// checked and counted.
     pub fn invoke_url(&self, role: &str, function: &str) -> Result<(), String> {
-        let role_arn = format!("arn:aws:iam::{}:role/{role}", self.deployment.account);
-        if !self.deployment.defines(&role_arn) {
+        let role_arn = format!("arn:aws:iam::{}:role/{role}", self.account);
+        if !self.deployment.read().unwrap().defines(&role_arn) {
             return Err(format!("{role_arn} lambda:InvokeFunctionUrl: not a role of the deployment"));
         }
         self.url_check(function)(role)
@@ -210,6 +219,7 @@ impl IamProxy {
             (Arc::clone(&self.deployment), Arc::clone(&self.used), Arc::clone(&self.refused));
         let function = function.to_owned();
         Arc::new(move |role: &str| {
+            let d = d.read().unwrap();
             let role = format!("arn:aws:iam::{}:role/{role}", d.account);
             if !d.defines(&role) {
                 return Ok(());

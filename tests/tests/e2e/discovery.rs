@@ -6,7 +6,7 @@
 //! registry that cannot be read is alerted and the last good one stays in force; the accounts of an
 //! `[[ou]]` are listed through AWS Organizations.
 
-use e2e::{account_clients, provision_config, role_env, root, Function, Moto};
+use e2e::{account_clients, provision_config, root, Function, Moto};
 use serde_json::{json, Value};
 
 const ADMIN: &str = "999900000000";
@@ -95,21 +95,21 @@ async fn buckets_are_discovered_by_prefix_and_tag_kept_when_untagged_and_removed
 
     let (queue, _) = stack.sweep_queue(breakglass_core::guard::sweep::ATTEMPTS).await;
     let url = format!("s3://{config_bucket}/breakglass.toml");
-    let env_as = |creds: Vec<(String, String)>| -> Vec<(String, String)> {
+    let with_object = |env: Vec<(String, String)>| -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> =
-            stack.function_env_as(&creds).into_iter().filter(|(k, _)| k != "BREAKGLASS_CONFIG").collect();
+            env.into_iter().filter(|(k, _)| k != "BREAKGLASS_CONFIG").collect();
         env.push(("BREAKGLASS_CONFIG_S3".into(), url.clone()));
         env.push(("BREAKGLASS_CONFIG_REFRESH_SECONDS".into(), "1".into()));
         env.push(("BREAKGLASS_SWEEP_QUEUE".into(), queue.clone()));
         env.push(("BREAKGLASS_SWEEP_CLOSE_DELAY_SECONDS".into(), "0".into()));
         env
     };
-    let enforcer_creds =
-        role_env(&moto.endpoint, &format!("arn:aws:iam::{ADMIN}:role/breakglass-enforcer"), "e").await;
-    let notifier_creds =
-        role_env(&moto.endpoint, &format!("arn:aws:iam::{ADMIN}:role/breakglass-notifier"), "n").await;
-    let enforcer = Function::spawn("enforcer", &env_as(enforcer_creds.clone()));
-    let notifier = Function::spawn("notifier", &env_as(notifier_creds));
+    // Under IAM, as the administrative and member stacks grant it.
+    let iam = stack.iam(&moto.endpoint);
+    let enforcer_env = with_object(iam.function_env(stack.function_env(), "enforcer").await);
+    let enforcer = Function::spawn("enforcer", &enforcer_env);
+    let notifier =
+        Function::spawn("notifier", &with_object(iam.function_env(stack.function_env(), "notifier").await));
 
     let planned = enforcer.invoke(&schedule("first")).unwrap();
     assert_eq!(
@@ -232,7 +232,7 @@ async fn buckets_are_discovered_by_prefix_and_tag_kept_when_untagged_and_removed
     let alert = own.iter().find(|e| e["detail-type"] == "breakglass discovery").unwrap();
     assert!(alert["detail"]["error"].as_str().unwrap().contains("unreadable"), "{alert}");
     // A new cold start reads the last version that parses.
-    let cold = Function::spawn("enforcer", &env_as(enforcer_creds));
+    let cold = Function::spawn("enforcer", &enforcer_env);
     let planned = cold.invoke(&schedule("fourth")).unwrap();
     assert_eq!(planned["sweep"]["buckets"], 7, "{planned}");
     stack.run_sweep_queue(&queue, &cold, 10).await;
@@ -264,6 +264,8 @@ async fn buckets_are_discovered_by_prefix_and_tag_kept_when_untagged_and_removed
         .send()
         .await
         .unwrap();
+    // StackSets deploys the member stack in the account that joined the OU.
+    iam.deploy_member(&made[0]);
     bucket(&made[0], "eu-west-1", "acme-team-logs", &[("breakglass", "protect")], None).await;
     bucket(&made[1], "eu-west-1", "acme-sandbox-logs", &[("breakglass", "protect")], None).await;
     // The operator restores the registry's previous version (the runbook's way): the broken one goes.

@@ -12,7 +12,7 @@
 
 use e2e::{
     account_clients, cloudtrail_event, cloudtrail_in, control_event, made_in, member_forwarder, pattern_in,
-    provision_config, record_forwarded, role_env, root, Function, Moto, Stack,
+    provision_config, record_forwarded, root, Function, Moto, Stack,
 };
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;

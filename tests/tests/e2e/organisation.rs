@@ -45,17 +45,6 @@ fn s3_call_in(account: &str, region: &str, bucket: &str, policy: &str) -> Value 
     )
 }
 
-/// The environment of a function running as its execution role `role` of the administrative account.
-async fn as_admin_role(stack: &e2e::Stack, endpoint: &str, role: &str) -> Vec<(String, String)> {
-    as_role_of(stack, endpoint, ADMIN, role).await
-}
-
-/// The environment of a function running as its execution role `role` of `account`.
-async fn as_role_of(stack: &e2e::Stack, endpoint: &str, account: &str, role: &str) -> Vec<(String, String)> {
-    let creds = role_env(endpoint, &format!("arn:aws:iam::{account}:role/{role}"), role).await;
-    stack.function_env_as(&creds)
-}
-
 async fn live(c: &Clients, bucket: &str) -> Option<String> {
     c.s3.get_bucket_policy().bucket(bucket).send().await.ok().and_then(|o| o.policy)
 }
@@ -87,14 +76,10 @@ async fn the_administrative_account_guards_three_logging_accounts_in_two_regions
         }
         env
     };
-    let enforcer = Function::spawn(
-        "enforcer",
-        &through_proxy(iam.function_env(stack.function_env(), "enforcer").await),
-    );
-    let catalog = Function::spawn(
-        "catalog",
-        &through_proxy(iam.function_env(stack.function_env(), "catalog").await),
-    );
+    let enforcer =
+        Function::spawn("enforcer", &through_proxy(iam.function_env(stack.function_env(), "enforcer").await));
+    let catalog =
+        Function::spawn("catalog", &through_proxy(iam.function_env(stack.function_env(), "catalog").await));
     let dev = account_clients(&moto.endpoint, DEV, "eu-central-1").await;
     let ireland = account_clients(&moto.endpoint, IRELAND, "eu-west-1").await;
 
@@ -513,7 +498,11 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
     gate_env.retain(|(k, _)| k != "BREAKGLASS_CONFIG");
     gate_env.push(("BREAKGLASS_CONFIG_S3".into(), to.clone()));
     gate_env.push(("BREAKGLASS_GATE_ROLES".into(), "breakglass-operator".into()));
-    let gate = e2e::GateUrl::start(&moto.endpoint, Function::spawn("gate", &gate_env), Some(iam.url_check("breakglass-gate")));
+    let gate = e2e::GateUrl::start(
+        &moto.endpoint,
+        Function::spawn("gate", &gate_env),
+        Some(iam.url_check("breakglass-gate")),
+    );
     let env: Vec<(String, String)> = env.iter().cloned().chain([gate.env()]).collect();
     let mut bob = through_delegation(iam.person_env("breakglass-operator", "bob@example.com").await);
     bob.push(gate.env());
