@@ -376,10 +376,7 @@ impl Deployment {
         }
         // Same account: either policy's allow is enough (the resource's only if it names the role);
         // assuming a role always needs its trust.
-        if (identity == Decision::Allow || resource_allows)
-            && (call.action != "sts:AssumeRole" || resource_allows)
-        {
-            Ok(())
+        if resource_allows || (identity == Decision::Allow && call.action != "sts:AssumeRole") {
         } else {
             refused("the role's identity policy (no allow)", &identity)
         }
