@@ -377,6 +377,7 @@ impl Deployment {
         // Same account: either policy's allow is enough (the resource's only if it names the role);
         // assuming a role always needs its trust.
         if resource_allows || (identity == Decision::Allow && call.action != "sts:AssumeRole") {
+            Ok(())
         } else {
             refused("the role's identity policy (no allow)", &identity)
         }
