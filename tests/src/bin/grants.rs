@@ -65,10 +65,13 @@ fn main() -> ExitCode {
         }
     }
     let buckets: Vec<String> = e2e::config().buckets.iter().map(|b| b.name.clone()).collect();
-    let org = std::fs::read_to_string(e2e::root().join("examples/organisation.toml"))
+    let Some(org) = std::fs::read_to_string(e2e::root().join("examples/organisation.toml"))
         .ok()
         .and_then(|t| breakglass_config::Config::from_toml(&t).ok())
-        .expect("examples/organisation.toml parses");
+    else {
+        eprintln!("grants: examples/organisation.toml does not parse");
+        return ExitCode::FAILURE;
+    };
     // Both modes: template.yaml single-account; template.yaml as the administrative stack with
     // member.yaml in each logging account. A role of the same name is one role to measure.
     let deployments = [
