@@ -42,14 +42,19 @@ pub trait Function: Sized {
 }
 
 /// A Lambda main: logging, [`Function::start`], then every event to [`Function::invoke`]. A
-/// failure to start ends the process with the error (Rust prints its Debug form).
+/// failure to start is logged in one line and ends the process with the error.
 pub async fn serve<F: Function>() -> Result<(), BoxError> {
     let settings = Settings::from_env();
     init_logging(&settings);
     // Every line names the release and the function. At error level, so that no level setting
     // drops the span from the lines it lets through.
     let span = tracing::error_span!("breakglass", version = breakglass_core::VERSION, function = F::NAME);
-    let function = &F::start(settings).instrument(span.clone()).await?;
+    // One readable line naming what is missing or wrong, not only the Debug form Rust prints when
+    // main fails (Lambda then reports the failed init).
+    let function = &F::start(settings)
+        .instrument(span.clone())
+        .await
+        .inspect_err(|e| span.in_scope(|| tracing::error!(error = %e, "cannot start")))?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         function.invoke(event).instrument(span.clone())
     }))
@@ -91,10 +96,7 @@ impl Base {
     /// A config that cannot be read at cold start stops the function (fail closed).
     async fn start(settings: Settings) -> Result<Base, SetupError> {
         let clients = Clients::load(settings.endpoint_url.as_deref()).await?;
-        // One readable line (the error itself), not only the Debug form Rust prints when main fails.
-        let source = ConfigSource::load(&clients, &settings)
-            .await
-            .inspect_err(|e| tracing::error!(error = %e, "cannot start: no config"))?;
+        let source = ConfigSource::load(&clients, &settings).await?;
         Ok(Base { settings, clients, source })
     }
 }

@@ -363,6 +363,12 @@ async fn the_config_object_is_reread_and_a_broken_one_changes_nothing() {
     let (alarms, _) = config_alerts(stack.drain(&stack.alarms).await, stack.drain(&stack.own_events).await);
     assert_eq!(alarms.len(), 1, "{alarms:?}");
     drop(restarted);
+    // Every other function's cold start takes the newest sealed version too, each as its own role.
+    for name in ["notifier", "recorder", "catalog", "gate"] {
+        let mut env = from_object(iam.function_env(stack.function_env(), name).await, &url);
+        env.push(("BREAKGLASS_GATE_ROLES".into(), "breakglass-operator".into()));
+        Function::spawn(name, &env).api.wait_ready();
+    }
     // The gate reads the config in force (the sealed one) to diff a proposal against, and writes
     // over the forged version, conditional on its ETag: the forged one is superseded, not deleted.
     let gate_view = breakglass_aws::ConfigObject::sealed(
