@@ -52,3 +52,39 @@ async fn the_new_guarded_bucket_calls_are_routed_and_alerted() {
         assert!(records.iter().any(|(_, r)| r["detail"]["event"]["name"] == name), "{name}: no record");
     }
 }
+
+/// Under IAM as the template grants it: a removed public-access block and removed object-ownership
+/// controls are put back by the enforcer (the repairs `repair_public_access_block` and the sentinel
+/// make), and reported as repaired.
+#[tokio::test(flavor = "current_thread")]
+async fn a_removed_public_access_block_and_object_ownership_are_put_back_under_iam() {
+    let Some(env) = setup().await else { return };
+    let s3 = &env.stack.clients.s3;
+    s3.delete_public_access_block().bucket(BUCKET).send().await.unwrap();
+    s3.delete_bucket_ownership_controls().bucket(BUCKET).send().await.unwrap();
+    for name in ["DeleteBucketPublicAccessBlock", "DeleteBucketOwnershipControls"] {
+        env.enforcer.invoke(&cloudtrail_event(name, BUCKET, ADMIN, "mallory", None, None)).unwrap();
+    }
+    // Both reported on the bus as repaired: an exposure and a repair.
+    let own = env.stack.drain(&env.stack.own_events).await;
+    let repaired: Vec<&str> = own
+        .iter()
+        .filter(|e| e["detail"]["repaired"] == json!(true))
+        .filter_map(|e| e["detail-type"].as_str())
+        .collect();
+    assert_eq!(repaired.len(), 2, "{own:#?}");
+    let block = s3.get_public_access_block().bucket(BUCKET).send().await.unwrap();
+    let block = block.public_access_block_configuration.unwrap();
+    assert_eq!(
+        (
+            block.block_public_acls,
+            block.ignore_public_acls,
+            block.block_public_policy,
+            block.restrict_public_buckets
+        ),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+    let ownership = s3.get_bucket_ownership_controls().bucket(BUCKET).send().await.unwrap();
+    let rules = ownership.ownership_controls.unwrap().rules;
+    assert_eq!(rules[0].object_ownership.as_str(), "BucketOwnerEnforced");
+}

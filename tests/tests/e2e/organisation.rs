@@ -107,6 +107,16 @@ async fn the_administrative_account_guards_three_logging_accounts_in_two_regions
     assert_eq!(proxy.count("PUT /acme-"), 0, "a clean sweep writes nothing");
     // The sentinel read each account's investigator role (its trust) through that account's role.
     assert_eq!(proxy.count("Action=GetRole&Version=2010-05-08&RoleName=LogInvestigator"), 3);
+    // The operators look through each logging account's reader role, under IAM: every bucket read,
+    // nothing written.
+    let operator = iam.person_env("breakglass-operator", "alice").await;
+    let org_config = root().join("examples/organisation.toml").display().to_string();
+    for args in [&["status", "--config", &org_config][..], &["enforce", "--config", &org_config, "--dry-run"]]
+    {
+        let (code, out, err) = e2e::breakglass_as(&operator, &iam.endpoint, args);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+        assert_eq!(out.lines().filter(|l| l.contains("acme-")).count(), config.buckets.len(), "{out}");
+    }
 
     // A tampered policy in the dev account is reverted there by the central enforcer.
     dev.s3.put_bucket_policy().bucket(DEV_BUCKET).policy(TAMPERED).send().await.unwrap();
@@ -116,6 +126,64 @@ async fn the_administrative_account_guards_three_logging_accounts_in_two_regions
     // (The proxy sees the enforcer's calls: its read of the policy and its one write.)
     assert_eq!(proxy.count(&format!("PUT /{DEV_BUCKET}/?policy")), 1);
     assert!(proxy.count(&format!("GET /{DEV_BUCKET}/?policy")) >= 2);
+
+    // The settings around the policy, weakened in the dev account, put back there through the
+    // member role: the public-access block, object ownership, versioning, a lifecycle rule that
+    // expires the logs.
+    {
+        use aws_sdk_s3::types::{
+            BucketLifecycleConfiguration, BucketVersioningStatus, ExpirationStatus, LifecycleExpiration,
+            LifecycleRule, LifecycleRuleFilter, VersioningConfiguration,
+        };
+        use breakglass_core::ports::BucketSettings as _;
+        let s3 = &dev.s3;
+        s3.delete_public_access_block().bucket(DEV_BUCKET).send().await.unwrap();
+        s3.delete_bucket_ownership_controls().bucket(DEV_BUCKET).send().await.unwrap();
+        let suspended = VersioningConfiguration::builder().status(BucketVersioningStatus::Suspended).build();
+        s3.put_bucket_versioning()
+            .bucket(DEV_BUCKET)
+            .versioning_configuration(suspended)
+            .send()
+            .await
+            .unwrap();
+        let wipe = LifecycleRule::builder()
+            .id("tidy-up")
+            .status(ExpirationStatus::Enabled)
+            .filter(LifecycleRuleFilter::builder().prefix("").build())
+            .expiration(LifecycleExpiration::builder().days(1).build())
+            .build()
+            .unwrap();
+        let lifecycle = BucketLifecycleConfiguration::builder().rules(wipe).build().unwrap();
+        s3.put_bucket_lifecycle_configuration()
+            .bucket(DEV_BUCKET)
+            .lifecycle_configuration(lifecycle)
+            .send()
+            .await
+            .unwrap();
+        let admin = format!("arn:aws:iam::{DEV}:role/Admin");
+        for name in [
+            "DeleteBucketPublicAccessBlock",
+            "DeleteBucketOwnershipControls",
+            "PutBucketVersioning",
+            "PutBucketLifecycle",
+        ] {
+            let mut e = cloudtrail_event(name, DEV_BUCKET, &admin, "mallory", None, None);
+            if name == "PutBucketVersioning" {
+                e["detail"]["requestParameters"]["VersioningConfiguration"] = json!({"Status": "Suspended"});
+            }
+            enforcer.invoke(&made_in(e, DEV, "eu-central-1")).unwrap();
+        }
+        let store = breakglass_aws::S3Store::new(s3.clone());
+        assert_eq!(store.get_versioning(DEV_BUCKET).await.unwrap().as_deref(), Some("Enabled"));
+        assert!(store.get_lifecycle(DEV_BUCKET).await.unwrap().is_empty(), "the expiring rule is gone");
+        let block = s3.get_public_access_block().bucket(DEV_BUCKET).send().await.unwrap();
+        assert_eq!(block.public_access_block_configuration.unwrap().block_public_policy, Some(true));
+        let ownership = s3.get_bucket_ownership_controls().bucket(DEV_BUCKET).send().await.unwrap();
+        assert_eq!(
+            ownership.ownership_controls.unwrap().rules[0].object_ownership.as_str(),
+            "BucketOwnerEnforced"
+        );
+    }
 
     // A forged event: account PROD names the dev account's bucket. Nothing is read or written in any
     // account; the security team is alerted; the tampering stays until the sweep (level-triggered).
