@@ -45,7 +45,7 @@ fn s3_call_in(account: &str, region: &str, bucket: &str, policy: &str) -> Value 
     )
 }
 
-async fn live(c: &Clients, bucket: &str) -> Option<String> {
+async fn live_policy(c: &Clients, bucket: &str) -> Option<String> {
     c.s3.get_bucket_policy().bucket(bucket).send().await.ok().and_then(|o| o.policy)
 }
 
@@ -122,23 +122,50 @@ async fn the_administrative_account_guards_three_logging_accounts_in_two_regions
     dev.s3.put_bucket_policy().bucket(DEV_BUCKET).policy(TAMPERED).send().await.unwrap();
     let r = enforcer.invoke(&s3_call_in(DEV, "eu-central-1", DEV_BUCKET, TAMPERED)).unwrap();
     assert_eq!(r["buckets"][0]["outcome"], "closed", "{r}");
-    assert_eq!(state_of(&config, DEV_BUCKET, live(&dev, DEV_BUCKET).await.as_deref()), State::Closed);
+    assert_eq!(state_of(&config, DEV_BUCKET, live_policy(&dev, DEV_BUCKET).await.as_deref()), State::Closed);
     // (The proxy sees the enforcer's calls: its read of the policy and its one write.)
     assert_eq!(proxy.count(&format!("PUT /{DEV_BUCKET}/?policy")), 1);
     assert!(proxy.count(&format!("GET /{DEV_BUCKET}/?policy")) >= 2);
 
     // The settings around the policy, weakened in the dev account, put back there through the
     // member role: the public-access block, object ownership, versioning, a lifecycle rule that
-    // expires the logs.
+    // expires the logs, replication out of the account.
     {
         use aws_sdk_s3::types::{
-            BucketLifecycleConfiguration, BucketVersioningStatus, ExpirationStatus, LifecycleExpiration,
-            LifecycleRule, LifecycleRuleFilter, VersioningConfiguration,
+            BucketLifecycleConfiguration, BucketVersioningStatus, DeleteMarkerReplication,
+            DeleteMarkerReplicationStatus, Destination, ExpirationStatus, LifecycleExpiration, LifecycleRule,
+            LifecycleRuleFilter, ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter,
+            ReplicationRuleStatus, VersioningConfiguration,
         };
         use breakglass_core::ports::BucketSettings as _;
         let s3 = &dev.s3;
         s3.delete_public_access_block().bucket(DEV_BUCKET).send().await.unwrap();
         s3.delete_bucket_ownership_controls().bucket(DEV_BUCKET).send().await.unwrap();
+        // Replication needs versioning on (moto checks, as S3 does): copy out first, then suspend it.
+        let enabled = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+        s3.put_bucket_versioning().bucket(DEV_BUCKET).versioning_configuration(enabled).send().await.unwrap();
+        let copy = ReplicationRule::builder()
+            .id("copy-out")
+            .status(ReplicationRuleStatus::Enabled)
+            .priority(1)
+            .filter(ReplicationRuleFilter::builder().prefix("").build())
+            .delete_marker_replication(
+                DeleteMarkerReplication::builder().status(DeleteMarkerReplicationStatus::Disabled).build(),
+            )
+            .destination(Destination::builder().bucket("arn:aws:s3:::mallorys-bucket").build().unwrap())
+            .build()
+            .unwrap();
+        let replication = ReplicationConfiguration::builder()
+            .role(format!("arn:aws:iam::{DEV}:role/r"))
+            .rules(copy)
+            .build()
+            .unwrap();
+        s3.put_bucket_replication()
+            .bucket(DEV_BUCKET)
+            .replication_configuration(replication)
+            .send()
+            .await
+            .unwrap();
         let suspended = VersioningConfiguration::builder().status(BucketVersioningStatus::Suspended).build();
         s3.put_bucket_versioning()
             .bucket(DEV_BUCKET)
@@ -176,6 +203,7 @@ async fn the_administrative_account_guards_three_logging_accounts_in_two_regions
         let store = breakglass_aws::S3Store::new(s3.clone());
         assert_eq!(store.get_versioning(DEV_BUCKET).await.unwrap().as_deref(), Some("Enabled"));
         assert!(store.get_lifecycle(DEV_BUCKET).await.unwrap().is_empty(), "the expiring rule is gone");
+        assert!(store.get_replication(DEV_BUCKET).await.unwrap().is_empty(), "replication is gone");
         let block = s3.get_public_access_block().bucket(DEV_BUCKET).send().await.unwrap();
         assert_eq!(block.public_access_block_configuration.unwrap().block_public_policy, Some(true));
         let ownership = s3.get_bucket_ownership_controls().bucket(DEV_BUCKET).send().await.unwrap();
@@ -198,7 +226,7 @@ async fn the_administrative_account_guards_three_logging_accounts_in_two_regions
         (gets, puts),
         "the forged event touched a bucket"
     );
-    assert_eq!(live(&dev, DEV_BUCKET).await.as_deref(), Some(TAMPERED));
+    assert_eq!(live_policy(&dev, DEV_BUCKET).await.as_deref(), Some(TAMPERED));
     let own: Vec<String> = stack
         .drain(&stack.own_events)
         .await
@@ -212,7 +240,7 @@ async fn the_administrative_account_guards_three_logging_accounts_in_two_regions
         .unwrap()
         .iter()
         .any(|b| b["bucket"] == DEV_BUCKET && b["outcome"] == "closed"));
-    assert_eq!(state_of(&config, DEV_BUCKET, live(&dev, DEV_BUCKET).await.as_deref()), State::Closed);
+    assert_eq!(state_of(&config, DEV_BUCKET, live_policy(&dev, DEV_BUCKET).await.as_deref()), State::Closed);
 
     // An investigator role's trust changed in the dev account: restored there, and only there; the
     // role of the same name in the prod account is not the dev account's event's to touch.
@@ -269,7 +297,7 @@ async fn the_administrative_account_guards_three_logging_accounts_in_two_regions
     let answer = cfn.take().remove(0).2;
     assert_eq!(answer["Status"], "SUCCESS", "{answer}");
     let State::Open(grant) =
-        state_of(&config, IRELAND_BUCKET, live(&ireland, IRELAND_BUCKET).await.as_deref())
+        state_of(&config, IRELAND_BUCKET, live_policy(&ireland, IRELAND_BUCKET).await.as_deref())
     else {
         panic!("the Ireland bucket is not open")
     };
@@ -278,7 +306,7 @@ async fn the_administrative_account_guards_three_logging_accounts_in_two_regions
     catalog.invoke(&request("Delete", Some(&physical))).unwrap();
     assert_eq!(cfn.take().remove(0).2["Status"], "SUCCESS");
     assert_eq!(
-        state_of(&config, IRELAND_BUCKET, live(&ireland, IRELAND_BUCKET).await.as_deref()),
+        state_of(&config, IRELAND_BUCKET, live_policy(&ireland, IRELAND_BUCKET).await.as_deref()),
         State::Closed
     );
 
@@ -751,5 +779,22 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
         "{stderr}"
     );
     assert_eq!(live().await.as_deref(), Some(by_ou.as_str()), "nothing uploaded");
+
+    // Breaking the glass in a logging account, under IAM: the operator asks the gate, the gate
+    // writes the dev account's bucket policy through that account's member role, and closes it.
+    let in_force = dir.join("by-ou.toml").display().to_string();
+    let bucket = "acme-dev-cloudtrail-logs";
+    let reader = format!("arn:aws:iam::{}:role/investigations/LogInvestigator", ids[1]);
+    let dev = account_clients(&moto.endpoint, &ids[1], "eu-central-1").await;
+    let open =
+        ["open", "--config", &in_force, "--bucket", bucket, "--reason", "incident 9", "--ticket", "SEC-9"];
+    let (code, stdout, stderr) = cli(&env, &[&open[..], &["--duration", "1h", "--reader", &reader]].concat());
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let policy = live_policy(&dev, bucket).await.unwrap_or_default();
+    assert!(policy.contains("OpenAccess") && policy.contains(&reader), "{policy}");
+    let close = ["close", "--config", &in_force, "--bucket", bucket, "--reason", "done"];
+    let (code, stdout, stderr) = cli(&env, &close);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(live_policy(&dev, bucket).await.unwrap_or_default().contains("ClosedAccess"));
     let _ = std::fs::remove_dir_all(&dir);
 }
