@@ -23,6 +23,7 @@ const USED_BY_AWS: &[(&str, &str, &str, &str)] = &[
     ("*", "*", "kms:GenerateDataKey", "SNS, SQS, S3 and Lambda call KMS with the caller's credentials for SSE-KMS (not modelled by the proxy yet)"),
     ("breakglass-catalog-launch", "*", "*", "Service Catalog launches the product stacks with this role"),
     ("breakglass-forwarder", "*", "events:PutEvents", "EventBridge puts a member rule's matches on the central bus with it"),
+    ("breakglass-deployment", "*", "*", "the deployers deploy the stacks with it (CloudFormation, `sam deploy`, StackSets); its `config seed` runs under IAM in organisation.rs"),
 ];
 
 /// Grants breakglass's code does use, on paths no end-to-end test runs under IAM yet, by (role,

@@ -23,6 +23,8 @@ pub struct Deployment {
     pub(super) org: Option<Organisation>,
     /// KMS alias ARN → the ARN of the key it names: IAM authorises a call by alias against the key.
     aliases: HashMap<String, String>,
+    /// The templates' KMS keys' tags, by key ARN (`aws:ResourceTag/<key>`).
+    tags: HashMap<String, Vec<(String, String)>>,
     /// Each role's inline statements as the template renders them (role ARN → statements).
     statements: BTreeMap<String, Vec<Value>>,
     /// The templates' resource policies (queues, bus, its own buckets), by the ARN they guard; a
@@ -128,6 +130,7 @@ impl Deployment {
                 .collect(),
             org: None,
             aliases: HashMap::new(),
+            tags: HashMap::new(),
             statements: BTreeMap::new(),
             resource_policies: Vec::new(),
         }
@@ -140,7 +143,20 @@ impl Deployment {
             self.roles.insert(arn.clone(), policy);
             self.statements.insert(arn, raw);
         }
-        for (_, r) in t.resources().as_mapping().unwrap() {
+        for (logical, r) in t.resources().as_mapping().unwrap() {
+            if r["Type"].as_str() == Some("AWS::KMS::Key") {
+                let arn = t.arn_of(logical.as_str().unwrap()).1;
+                let tags = t.resolve(&r["Properties"]["Tags"]);
+                for tag in tags.as_array().into_iter().flatten() {
+                    if let (Some(k), Some(v)) = (tag["Key"].as_str(), tag["Value"].as_str()) {
+                        // Every key of a template is `key-id` here: one tag once.
+                        let tags = self.tags.entry(arn.clone()).or_default();
+                        if !tags.iter().any(|(tk, _)| tk == k) {
+                            tags.push((k.to_owned(), v.to_owned()));
+                        }
+                    }
+                }
+            }
             if r["Type"].as_str() == Some("AWS::KMS::Alias") {
                 let name = r["Properties"]["AliasName"].as_str().unwrap();
                 let id = t.resolve(&r["Properties"]["TargetKeyId"]);
@@ -162,8 +178,9 @@ impl Deployment {
         d
     }
 
-    /// Organisation mode for `config`: template.yaml as the administrative stack (with the two
-    /// single-account SCPs on that account, docs/deploy.md step 13), member.yaml in every logging
+    /// Organisation mode for `config`: template.yaml as the administrative stack and
+    /// deployment-role.yaml beside it (with the two single-account SCPs on that account,
+    /// docs/deploy.md step 13), member.yaml in every logging
     /// account the config names, and the organisation's SCP and RCP as rendered from the config,
     /// attached at the root.
     pub fn organisation(config: &breakglass_config::Config) -> Deployment {
@@ -186,6 +203,14 @@ impl Deployment {
         );
         let mut d = Deployment::empty(admin, home);
         d.add(&stack, admin, home);
+        // The deployment role (`config seed` writes the first config with it).
+        let deployer = proofs::cfn::Template::load(
+            &crate::root().join("deployment-role.yaml"),
+            admin,
+            home,
+            &[("DeployerPrincipalArns", json!([role("LogTeam")])), ("RequireMfa", json!("false"))],
+        );
+        d.add(&deployer, admin, home);
         let rendered = breakglass_core::organisation::render(config).unwrap();
         d.org = Some(Organisation {
             id: o.id.clone(),
@@ -292,6 +317,9 @@ impl Deployment {
             .with("aws:ResourceAccount", resource_account)
             .with("aws:PrincipalIsAWSService", "false")
             .with("aws:SecureTransport", "true");
+        for (k, v) in self.tags.get(target).into_iter().flatten() {
+            req = req.with(&format!("aws:ResourceTag/{k}"), v);
+        }
         if call.action.starts_with("s3:") {
             // S3 sets it on every request: the account that owns the bucket.
             req = req.with("s3:ResourceAccount", resource_account);

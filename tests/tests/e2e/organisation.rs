@@ -581,10 +581,7 @@ async fn config_push_checks_the_organisation_and_tells_the_security_team() {
 
     // The first config is the deployment's to write, sealed as the gate seals (`config seed`); the
     // gate reads the config in force. Never over a config: every later change is the gate's.
-    let deployer = through_delegation(
-        role_env(&moto.endpoint, &format!("arn:aws:iam::{admin_id}:role/breakglass-deployment"), "deployer")
-            .await,
-    );
+    let deployer = through_delegation(iam.person_env("breakglass-deployment", "deployer").await);
     let seed_path = dir.join("seed.toml");
     std::fs::write(&seed_path, &text).unwrap();
     let seed = || seed_as(&deployer, &seed_path, &to);
