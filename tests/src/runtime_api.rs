@@ -23,6 +23,8 @@ struct RuntimeState {
     results: HashMap<String, Result<String, String>>,
     init_error: Option<String>,
     first_poll: Option<Instant>,
+    /// The process ended (how): nothing more will be answered.
+    exited: Option<String>,
 }
 
 #[derive(Clone)]
@@ -139,6 +141,9 @@ impl RuntimeApi {
             if let Some(e) = &s.init_error {
                 return Err(format!("init error: {e}"));
             }
+            if let Some(how) = &s.exited {
+                return Err(format!("the function exited ({how}) before it answered {id}"));
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             assert!(!left.is_zero(), "function did not answer {id}");
             s = cvar.wait_timeout(s, left).unwrap().0;
@@ -154,6 +159,7 @@ impl RuntimeApi {
                 return t;
             }
             assert!(s.init_error.is_none(), "init error: {:?}", s.init_error);
+            assert!(s.exited.is_none(), "the function exited ({:?}) during its cold start", s.exited);
             s = cvar.wait_timeout(s, Duration::from_secs(30)).unwrap().0;
         }
     }
@@ -161,7 +167,8 @@ impl RuntimeApi {
 
 /// A Lambda binary running against its own Runtime API; killed on drop.
 pub struct Function {
-    child: Child,
+    /// Shared with the watcher that tells the Runtime API when the process ends.
+    child: Arc<Mutex<Child>>,
     pub api: RuntimeApi,
     pub started: Instant,
 }
@@ -206,6 +213,25 @@ impl Function {
             .stderr(stderr)
             .spawn()
             .unwrap();
+        let child = Arc::new(Mutex::new(child));
+        // A process that ends (a failed cold start, a crash) fails the invocations waiting on it at
+        // once, as Lambda reports them, instead of their 60-second wait.
+        let (watched, state) = (Arc::downgrade(&child), Arc::clone(&api.state));
+        std::thread::spawn(move || loop {
+            std::thread::sleep(Duration::from_millis(100));
+            let Some(child) = watched.upgrade() else { return };
+            let status = child.lock().unwrap().try_wait();
+            match status {
+                Ok(None) => continue,
+                Ok(Some(how)) => {
+                    let (lock, cvar) = &*state;
+                    lock.lock().unwrap().exited = Some(how.to_string());
+                    cvar.notify_all();
+                    return;
+                }
+                Err(_) => return,
+            }
+        });
         Function { child, api, started }
     }
 
@@ -214,17 +240,18 @@ impl Function {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.lock().unwrap().id()
     }
 
     pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        matches!(self.child.lock().unwrap().try_wait(), Ok(None))
     }
 }
 
 impl Drop for Function {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let mut child = self.child.lock().unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }

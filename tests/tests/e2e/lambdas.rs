@@ -385,3 +385,23 @@ async fn the_template_rule_routes_exactly_the_guarded_corpus_calls() {
         "the refused guarded calls go to the recorder: {refused:?} {to_recorder:?}"
     );
 }
+
+/// Regression: the gate started without `BREAKGLASS_GATE_ROLES` printed only Rust's Debug form of
+/// the error, and an invocation waited its full 60 s for a process that had ended. A function that
+/// cannot start says why in one log line, and its invocation fails at once, naming the exit.
+#[test]
+fn regression_a_function_that_cannot_start_says_why_in_one_line_and_fails_at_once() {
+    let log = std::env::temp_dir().join(format!("breakglass-no-start-{}.log", std::process::id()));
+    let config = std::fs::read_to_string(e2e::root().join("examples/breakglass.toml")).unwrap();
+    let env =
+        [("BREAKGLASS_CONFIG".to_owned(), config), ("AWS_REGION".to_owned(), "eu-central-1".to_owned())];
+    let gate = Function::spawn_logged("gate", &env, &log);
+    let asked = std::time::Instant::now();
+    let err = gate.invoke(&json!({})).unwrap_err();
+    assert!(err.contains("exited") && asked.elapsed() < std::time::Duration::from_secs(10), "{err}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("cannot start")).collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(lines[0].contains("missing environment variable `BREAKGLASS_GATE_ROLES`"), "{text}");
+    let _ = std::fs::remove_file(&log);
+}
