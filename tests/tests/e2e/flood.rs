@@ -96,8 +96,12 @@ async fn fifty_refused_calls_are_fifty_records_and_one_digest_per_audience_and_t
     assert!(records.iter().any(|(_, r)| r["kind"] == "attempt" && r["action"] == "digest"), "{records:?}");
     // The command the mail names lists every refused call, each record's signature checked.
     let config = e2e::single_operator_path();
-    let (code, out, err) =
-        e2e::breakglass(&stack.endpoint, &["history", "--config", &config, "--bucket", BUCKET, "--json"]);
+    let operator = env.iam.person_env("breakglass-operator", "alice").await;
+    let (code, out, err) = e2e::breakglass_as(
+        &operator,
+        &env.iam.endpoint,
+        &["history", "--config", &config, "--bucket", BUCKET, "--json"],
+    );
     assert_eq!(code, 0, "{err}");
     let history: Value = serde_json::from_str(&out).unwrap();
     let refused = history["entries"]

@@ -225,8 +225,10 @@ async fn s3_write_throttled_is_retryable_and_a_refused_write_is_a_loud_alert() {
     let Some(env) = setup().await else { return };
     let tampered = env.stack.tamper(BUCKET).await;
     let event = cloudtrail_event("PutBucketPolicy", BUCKET, MALLORY, "s", Some(&tampered), None);
+    // The faults sit in front of the IAM proxy: the enforcer still runs as its role.
+    let as_enforcer = env.iam.function_env(env.stack.function_env(), "enforcer").await;
     let with_proxy = |proxy: &e2e::FaultProxy| {
-        let mut vars = env.stack.function_env();
+        let mut vars = as_enforcer.clone();
         for (k, v) in &mut vars {
             if k == "AWS_ENDPOINT_URL" {
                 v.clone_from(&proxy.endpoint);
@@ -237,7 +239,7 @@ async fn s3_write_throttled_is_retryable_and_a_refused_write_is_a_loud_alert() {
     let put_policy = |line: &str| line.starts_with("PUT ") && line.contains("policy");
 
     // 503 SlowDown on the write: an error, so that Lambda retries; the policy is still the intruder's.
-    let throttled = e2e::FaultProxy::start(&env.stack.endpoint, put_policy, 503, "SlowDown");
+    let throttled = e2e::FaultProxy::start(&env.iam.endpoint, put_policy, 503, "SlowDown");
     let mut enforcer = with_proxy(&throttled);
     let err = enforcer.invoke(&event).unwrap_err();
     assert!(err.contains("retryable") && err.contains("SlowDown"), "{err}");
@@ -246,7 +248,7 @@ async fn s3_write_throttled_is_retryable_and_a_refused_write_is_a_loud_alert() {
 
     // MalformedPolicy on the write (a template principal no longer exists): not retried, but a
     // remediation event with outcome `refused` for the security team.
-    let refused = e2e::FaultProxy::start(&env.stack.endpoint, put_policy, 400, "MalformedPolicy");
+    let refused = e2e::FaultProxy::start(&env.iam.endpoint, put_policy, 400, "MalformedPolicy");
     let enforcer = with_proxy(&refused);
     let answer = enforcer.invoke(&event).unwrap();
     assert_eq!(answer["buckets"][0]["outcome"], "refused", "{answer}");
