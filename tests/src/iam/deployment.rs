@@ -25,6 +25,9 @@ pub struct Deployment {
     aliases: HashMap<String, String>,
     /// The templates' KMS keys' tags, by key ARN (`aws:ResourceTag/<key>`).
     tags: HashMap<String, Vec<(String, String)>>,
+    /// Organisation mode: each protected bucket's account, as the config names it (S3's ARNs name
+    /// none; AWS knows the owner).
+    owners: HashMap<String, String>,
     /// Each role's inline statements as the template renders them (role ARN → statements).
     statements: BTreeMap<String, Vec<Value>>,
     /// The templates' resource policies (queues, bus, its own buckets), by the ARN they guard; a
@@ -48,6 +51,12 @@ fn attached(text: &str) -> Policy {
         s["Principal"] = json!("*");
     }
     Policy::parse(doc.to_string().as_bytes()).unwrap()
+}
+
+/// Whether resource control policies apply to `action`'s service: S3, STS, SQS, KMS, Secrets Manager.
+fn rcp_applies(action: &str) -> bool {
+    let service = action.split(':').next().unwrap_or_default();
+    ["s3", "sts", "sqs", "kms", "secretsmanager"].contains(&service)
 }
 
 /// The account an ARN names (`None` for S3's, which name none).
@@ -131,6 +140,7 @@ impl Deployment {
             org: None,
             aliases: HashMap::new(),
             tags: HashMap::new(),
+            owners: HashMap::new(),
             statements: BTreeMap::new(),
             resource_policies: Vec::new(),
         }
@@ -218,6 +228,7 @@ impl Deployment {
             scp: attached(&rendered.scp),
             rcp: attached(&rendered.rcp),
         });
+        d.owners = config.buckets.iter().map(|b| (b.name.clone(), b.account.clone())).collect();
         let members: std::collections::BTreeSet<&str> =
             config.buckets.iter().map(|b| b.account.as_str()).filter(|a| *a != admin).collect();
         for member in members {
@@ -244,6 +255,11 @@ impl Deployment {
             ],
         );
         self.add(&t, account, &home);
+    }
+
+    /// The account that owns protected bucket `bucket` (organisation mode).
+    pub(super) fn owner_of(&self, bucket: &str) -> Option<&str> {
+        self.owners.get(bucket).map(String::as_str)
     }
 
     /// The ARN (path included) of the role named `name` in `account`, if the deployment defines it.
@@ -303,8 +319,11 @@ impl Deployment {
         let caller = Caller::parse(role).map_err(|e| e.to_string())?;
         let target = self.aliases.get(&call.resource).unwrap_or(&call.resource);
         let principal_account = account_of(role).unwrap_or(&self.account);
-        // S3's ARNs name no account: a bucket is the caller's account's (each account's S3 in moto).
-        let resource_account = account_of(target).unwrap_or(principal_account);
+        // S3's ARNs name no account: a protected bucket is its configured account's, any other the
+        // caller's (each account's S3 in moto).
+        let resource_account = account_of(target)
+            .or_else(|| self.owner_of(target.strip_prefix("arn:aws:s3:::")?.split('/').next()?))
+            .unwrap_or(principal_account);
         let mut req = Request::new(caller, &call.action, target, time::OffsetDateTime::now_utc());
         if let Some(function) = function {
             // Lambda sets it on every call made with a function's execution-role credentials.
@@ -339,7 +358,8 @@ impl Deployment {
             .into_iter()
             .map(|p| ("an SCP", p))
             .chain(org.clone().map(|o| ("the organisation's SCP", &o.scp)))
-            .chain(org.map(|o| ("the organisation's RCP", &o.rcp)))
+            // RCPs apply to the resources of a few services only (AWS Organizations' user guide).
+            .chain(org.filter(|_| rcp_applies(&call.action)).map(|o| ("the organisation's RCP", &o.rcp)))
         {
             let d = explain(policy, &req).decision;
             if matches!(d, Decision::ExplicitDeny | Decision::Unknown) {
@@ -486,5 +506,23 @@ mod organisation {
             )
             .unwrap_err();
         assert!(err.contains("by the trust of arn:aws:iam::111100000000:role/breakglass-member"), "{err}");
+    }
+
+    /// S3's ARNs name no account: the proxy takes the owner from the config, so that a member
+    /// session that reached another account's bucket is refused as AWS would refuse it.
+    #[test]
+    fn a_member_session_reaches_only_its_own_accounts_buckets() {
+        let d = deployment();
+        let read = |bucket: &str| Call {
+            operation: "GetBucketPolicy".into(),
+            action: "s3:GetBucketPolicy".into(),
+            resource: format!("arn:aws:s3:::{bucket}"),
+            context: vec![],
+        };
+        let prod = "arn:aws:iam::111100000000:role/breakglass-member";
+        assert_eq!(d.authorise(prod, None, &read("acme-prod-cloudtrail-logs"), None, "eu-central-1"), Ok(()));
+        let err =
+            d.authorise(prod, None, &read("acme-dev-cloudtrail-logs"), None, "eu-central-1").unwrap_err();
+        assert!(err.contains("by the role's identity policy"), "{err}");
     }
 }

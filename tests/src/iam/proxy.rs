@@ -88,7 +88,11 @@ impl IamProxy {
             let verdict = calls_of(request_line, head, body, &account, &region).and_then(|calls| {
                 let mut authorised = Vec::new();
                 for mut call in calls {
-                    let policy = bucket_of(&call.resource).and_then(|b| live_bucket_policy(&up, in_moto, b));
+                    // The bucket's policy in the account that owns it.
+                    let policy = bucket_of(&call.resource).and_then(|b| {
+                        let owner = deployment.owner_of(b).unwrap_or(&account);
+                        live_bucket_policy(&up, org.then_some(owner), b)
+                    });
                     // IAM names a role by name; AWS authorises against its ARN, path included.
                     if let Some(name) = call.resource.strip_prefix(&format!("arn:aws:iam::{account}:role/")) {
                         if let Some(arn) = role_arn(&up, in_moto, &account, name) {

@@ -167,6 +167,26 @@ async fn buckets_are_discovered_by_prefix_and_tag_kept_when_untagged_and_removed
     stack.drain(&stack.own_events).await;
     stack.drain(&stack.security).await;
     let untag = cloudtrail("DeleteBucketTagging", "acme-prod-new-flow-logs", PROD, "eu-west-1", json!({}));
+    // The operators' dry run of such an event (on a bucket the config lists, as the CLI reads no
+    // registry), through the reader role under IAM: it reads the tags and writes nothing.
+    let dir = std::env::temp_dir().join(format!("breakglass-discovery-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (config_path, event_path) = (dir.join("org.toml"), dir.join("untag.json"));
+    std::fs::write(&config_path, &text).unwrap();
+    let untag_listed =
+        cloudtrail("DeleteBucketTagging", "acme-prod-cloudtrail-logs", PROD, "eu-central-1", json!({}));
+    std::fs::write(&event_path, untag_listed.to_string()).unwrap();
+    let operator = iam.person_env("breakglass-operator", "alice").await;
+    let (config_arg, event_arg) = (config_path.display().to_string(), event_path.display().to_string());
+    let (code, out, err) = e2e::breakglass_as(
+        &operator,
+        &iam.endpoint,
+        &["enforce", "--config", &config_arg, "--dry-run", "--event", &event_arg],
+    );
+    assert!(code == 0 || code == 3, "{out}{err}");
+    assert!(!format!("{out}{err}").contains("AccessDenied"), "{out}{err}");
+    assert!(out.contains("breakglass=protect"), "the dry run would put the tag back: {out}");
+    let _ = std::fs::remove_dir_all(&dir);
     let answer = enforcer.invoke(&untag).unwrap();
     assert_eq!(answer["repairs"][0]["repaired"], true, "{answer}");
     let tags = prod.get_bucket_tagging().bucket("acme-prod-new-flow-logs").send().await.unwrap().tag_set;
