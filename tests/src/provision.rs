@@ -163,6 +163,29 @@ pub async fn versioned(s3: &aws_sdk_s3::Client, bucket: &str) {
     s3.put_bucket_versioning().bucket(bucket).versioning_configuration(on).send().await.unwrap();
 }
 
+/// An insider's replication of `bucket` to a bucket of theirs (`mallorys-bucket`), with the role
+/// `role`. Replication needs versioning on (moto checks, as S3 does): it is turned on first.
+pub async fn replicate_out(s3: &aws_sdk_s3::Client, bucket: &str, role: &str) {
+    use aws_sdk_s3::types::{
+        DeleteMarkerReplication, DeleteMarkerReplicationStatus, Destination, ReplicationConfiguration,
+        ReplicationRule, ReplicationRuleFilter, ReplicationRuleStatus,
+    };
+    versioned(s3, bucket).await;
+    let copy = ReplicationRule::builder()
+        .id("copy-out")
+        .status(ReplicationRuleStatus::Enabled)
+        .priority(1)
+        .filter(ReplicationRuleFilter::builder().prefix("").build())
+        .delete_marker_replication(
+            DeleteMarkerReplication::builder().status(DeleteMarkerReplicationStatus::Disabled).build(),
+        )
+        .destination(Destination::builder().bucket("arn:aws:s3:::mallorys-bucket").build().unwrap())
+        .build()
+        .unwrap();
+    let replication = ReplicationConfiguration::builder().role(role).rules(copy).build().unwrap();
+    s3.put_bucket_replication().bucket(bucket).replication_configuration(replication).send().await.unwrap();
+}
+
 /// A bucket in `region` (its location constraint set, as outside us-east-1), with Object Lock
 /// enabled when `locked` (as the log buckets and the audit bucket are).
 pub async fn bucket_in(s3: &aws_sdk_s3::Client, name: &str, region: &str, locked: bool) {

