@@ -186,6 +186,24 @@ pub async fn replicate_out(s3: &aws_sdk_s3::Client, bucket: &str, role: &str) {
     s3.put_bucket_replication().bucket(bucket).replication_configuration(replication).send().await.unwrap();
 }
 
+/// A lifecycle configuration of one rule `id` on `bucket` that expires every object `days` after it
+/// was written (an insider's, or a lawful one longer than the retention).
+pub async fn expire_after(s3: &aws_sdk_s3::Client, bucket: &str, id: &str, days: i32) {
+    use aws_sdk_s3::types::{
+        BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
+        LifecycleRuleFilter,
+    };
+    let rule = LifecycleRule::builder()
+        .id(id)
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("").build())
+        .expiration(LifecycleExpiration::builder().days(days).build())
+        .build()
+        .unwrap();
+    let c = BucketLifecycleConfiguration::builder().rules(rule).build().unwrap();
+    s3.put_bucket_lifecycle_configuration().bucket(bucket).lifecycle_configuration(c).send().await.unwrap();
+}
+
 /// A bucket in `region` (its location constraint set, as outside us-east-1), with Object Lock
 /// enabled when `locked` (as the log buckets and the audit bucket are).
 pub async fn bucket_in(s3: &aws_sdk_s3::Client, name: &str, region: &str, locked: bool) {

@@ -170,14 +170,7 @@ async fn attack_4_settings_that_destroy_or_copy_out_the_logs_are_reverted() {
     );
 
     // A lawful rule (longer than retention_days = 400) is left alone, also by the sweep.
-    let keep = LifecycleRule::builder()
-        .id("after-two-years")
-        .status(ExpirationStatus::Enabled)
-        .filter(LifecycleRuleFilter::builder().prefix("").build())
-        .expiration(LifecycleExpiration::builder().days(731).build())
-        .build()
-        .unwrap();
-    set_lifecycle(s3, keep).await;
+    e2e::expire_after(s3, BUCKET, "after-two-years", 731).await;
     let answer = env.enforcer.invoke(&sweep()).unwrap();
     assert_eq!(answer["repairs"], json!([]), "{answer}");
     assert_eq!(store.get_lifecycle(BUCKET).await.unwrap().len(), 1, "the lawful rule stays");

@@ -131,10 +131,7 @@ async fn the_administrative_account_guards_three_logging_accounts_in_two_regions
     // member role: the public-access block, object ownership, versioning, a lifecycle rule that
     // expires the logs, replication out of the account.
     {
-        use aws_sdk_s3::types::{
-            BucketLifecycleConfiguration, BucketVersioningStatus, ExpirationStatus, LifecycleExpiration,
-            LifecycleRule, LifecycleRuleFilter, VersioningConfiguration,
-        };
+        use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
         use breakglass_core::ports::BucketSettings as _;
         let s3 = &dev.s3;
         s3.delete_public_access_block().bucket(DEV_BUCKET).send().await.unwrap();
@@ -148,20 +145,7 @@ async fn the_administrative_account_guards_three_logging_accounts_in_two_regions
             .send()
             .await
             .unwrap();
-        let wipe = LifecycleRule::builder()
-            .id("tidy-up")
-            .status(ExpirationStatus::Enabled)
-            .filter(LifecycleRuleFilter::builder().prefix("").build())
-            .expiration(LifecycleExpiration::builder().days(1).build())
-            .build()
-            .unwrap();
-        let lifecycle = BucketLifecycleConfiguration::builder().rules(wipe).build().unwrap();
-        s3.put_bucket_lifecycle_configuration()
-            .bucket(DEV_BUCKET)
-            .lifecycle_configuration(lifecycle)
-            .send()
-            .await
-            .unwrap();
+        e2e::expire_after(s3, DEV_BUCKET, "tidy-up", 1).await;
         let admin = format!("arn:aws:iam::{DEV}:role/Admin");
         for name in [
             "DeleteBucketPublicAccessBlock",
