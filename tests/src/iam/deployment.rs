@@ -23,6 +23,9 @@ pub struct Deployment {
     pub(super) org: Option<Organisation>,
     /// KMS alias ARN → the ARN of the key it names: IAM authorises a call by alias against the key.
     aliases: HashMap<String, String>,
+    /// KMS alias ARN → the key policy of the key it names. Every key of a template renders as
+    /// `key/key-id`, so a key is told from another by the alias the project calls it by.
+    key_policies: HashMap<String, Policy>,
     /// The templates' KMS keys' tags, by key ARN (`aws:ResourceTag/<key>`).
     tags: HashMap<String, Vec<(String, String)>>,
     /// Organisation mode: each protected bucket's account, as the config names it (S3's ARNs name
@@ -139,6 +142,7 @@ impl Deployment {
                 .collect(),
             org: None,
             aliases: HashMap::new(),
+            key_policies: HashMap::new(),
             tags: HashMap::new(),
             owners: HashMap::new(),
             statements: BTreeMap::new(),
@@ -171,10 +175,16 @@ impl Deployment {
                 let name = r["Properties"]["AliasName"].as_str().unwrap();
                 let id = t.resolve(&r["Properties"]["TargetKeyId"]);
                 let id = id.as_str().unwrap();
-                self.aliases.insert(
-                    format!("arn:aws:kms:{region}:{account}:{name}"),
-                    format!("arn:aws:kms:{region}:{account}:key/{id}"),
-                );
+                let alias = format!("arn:aws:kms:{region}:{account}:{name}");
+                self.aliases.insert(alias.clone(), format!("arn:aws:kms:{region}:{account}:key/{id}"));
+                let key = match &r["Properties"]["TargetKeyId"] {
+                    serde_norway::Value::Tagged(t) if t.tag == "Ref" => t.value.as_str().unwrap(),
+                    other => panic!("{name}: TargetKeyId is not a !Ref: {other:?}"),
+                };
+                let doc = t.resolve(&t.resources()[key]["Properties"]["KeyPolicy"]);
+                let policy =
+                    Policy::parse(doc.to_string().as_bytes()).unwrap_or_else(|e| panic!("{key}: {e}\n{doc}"));
+                self.key_policies.insert(alias, policy);
             }
         }
         self.resource_policies.extend(resource_policies(t, account, region));
@@ -395,6 +405,22 @@ impl Deployment {
                 _ => return refused(&format!("the trust of {target}"), &Decision::ImplicitDeny),
             }
         }
+        if call.action.starts_with("kms:") {
+            // A KMS key's policy is always consulted, in the key's own account too: without its
+            // allow (to the caller, or to the account's root and then the caller's own policy)
+            // nothing is allowed (AWS KMS developer guide, "Key policies").
+            let Some(key_policy) = self.key_policies.get(&call.resource) else {
+                return refused(
+                    "no key policy the deployment knows (call keys by alias)",
+                    &Decision::ImplicitDeny,
+                );
+            };
+            match explain(key_policy, &req).decision {
+                d @ (Decision::ExplicitDeny | Decision::Unknown) => return refused("the key policy", &d),
+                d if grants(&d) => return Ok(()),
+                d => return refused("the key policy (no allow)", &d),
+            }
+        }
         for (arn, policy) in &self.resource_policies {
             let guards =
                 target == arn || target.strip_prefix(arn.as_str()).is_some_and(|rest| rest.starts_with('/'));
@@ -463,6 +489,35 @@ mod tests {
             refused.contains("explicit-deny by the template's policy on arn:aws:s3:::breakglass-audit"),
             "{refused}"
         );
+    }
+}
+
+#[cfg(test)]
+mod keys {
+    use super::*;
+
+    fn mac(key: &str) -> Call {
+        Call {
+            operation: "GenerateMac".into(),
+            action: "kms:GenerateMac".into(),
+            resource: format!("arn:aws:kms:eu-central-1:111122223333:{key}"),
+            context: vec![],
+        }
+    }
+
+    /// The record key's policy is consulted in its own account: only the roles it names sign,
+    /// and a key the deployment cannot tell is refused rather than waved through.
+    #[test]
+    fn the_record_key_s_policy_decides_who_signs() {
+        let d = Deployment::single_account("111122223333", "eu-central-1", &["acme-logs".to_owned()]);
+        let role = |name: &str| format!("arn:aws:iam::111122223333:role/{name}");
+        let sign =
+            |name: &str, key: &str| d.authorise(&role(name), Some(name), &mac(key), None, "eu-central-1");
+        assert_eq!(sign("breakglass-notifier", "alias/breakglass-records"), Ok(()));
+        let err = sign("breakglass-enforcer", "alias/breakglass-records").unwrap_err();
+        assert!(err.contains("explicit-deny by the key policy"), "{err}");
+        let err = sign("breakglass-notifier", "key/1234abcd-12ab-34cd-56ef-1234567890ab").unwrap_err();
+        assert!(err.contains("no key policy the deployment knows"), "{err}");
     }
 }
 
