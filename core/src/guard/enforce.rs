@@ -198,7 +198,7 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
         now: OffsetDateTime,
     ) -> Result<(Report, Option<Remediation>), EnforceError> {
         let aws = |source| EnforceError::Aws { bucket: bucket.name.clone(), source };
-        let live = self.read_after(bucket, call, now).await.map_err(aws)?;
+        let live = self.store.get_policy(&bucket.name).await.map_err(aws)?;
         let (c, parsed) = classify_text(bucket, live.as_deref().map(str::as_bytes), now);
         let mut report = Report {
             bucket: bucket.name.clone(),
@@ -288,30 +288,6 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
         Ok((report, Some(event)))
     }
 
-    /// The live policy of `bucket`, read again with backoff while it is not yet what `call` (a
-    /// policy put or delete) left: S3's bucket configuration is eventually consistent, and a read
-    /// soon after someone's write that still shows the previous ClosedAccess would hide the write
-    /// it follows until the next scheduled pass. Still different after the waits (about 3 s): a
-    /// later write superseded it (a duplicated or late delivery), and the last read stands.
-    async fn read_after(
-        &self,
-        bucket: &BucketConfig,
-        call: Option<&ApiCall>,
-        now: OffsetDateTime,
-    ) -> Result<Option<String>, PortError> {
-        let mut live = self.store.get_policy(&bucket.name).await?;
-        let Some(left) = call.and_then(|call| left_by(bucket, call)) else { return Ok(live) };
-        let hash_of = |text: Option<&str>| classify(bucket, text.map(str::as_bytes), now).hash;
-        for delay in READ_BACK_DELAYS {
-            if hash_of(live.as_deref()) == left {
-                break;
-            }
-            tokio::time::sleep(delay).await;
-            live = self.store.get_policy(&bucket.name).await?;
-        }
-        Ok(live)
-    }
-
     /// The two-person rule: an OpenAccess that no approval in the audit trail covers. A trail that
     /// cannot be read proves nothing: the bucket is closed (fail closed), and the reason says why.
     async fn unapproved(&self, bucket: &BucketConfig, c: &Classification) -> Option<String> {
@@ -367,22 +343,6 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
 }
 
 /// Why the live state must be closed, or `None` when it is lawful.
-/// The hash of the policy `call` left on `bucket` (`Some(None)`: none, after a delete), for a policy
-/// call that took effect; `None` for any other call.
-fn left_by(bucket: &BucketConfig, call: &ApiCall) -> Option<Option<PolicyHash>> {
-    if call.is_attempt() {
-        return None;
-    }
-    match call.guarded()? {
-        GuardedCall::DeleteBucketPolicy => Some(None),
-        GuardedCall::PutBucketPolicy => {
-            let put = Policy::parse_in(call.policy_text()?.as_bytes(), &bucket.partition).ok()?;
-            Some(Some(put.hash()))
-        }
-        _ => None,
-    }
-}
-
 fn unlawful(bucket: &BucketConfig, c: &Classification, call: Option<&ApiCall>) -> Option<String> {
     match &c.state {
         State::Closed => None,
