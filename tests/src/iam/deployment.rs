@@ -415,9 +415,11 @@ impl Deployment {
                     &Decision::ImplicitDeny,
                 );
             };
+            // Its allow counts as the resource's: across accounts the caller's own policy must
+            // allow as well (checked below).
             match explain(key_policy, &req).decision {
                 d @ (Decision::ExplicitDeny | Decision::Unknown) => return refused("the key policy", &d),
-                d if grants(&d) => return Ok(()),
+                d if grants(&d) => resource_allows = true,
                 d => return refused("the key policy (no allow)", &d),
             }
         }
