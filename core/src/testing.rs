@@ -215,9 +215,21 @@ pub struct Settings {
     pub fail_write: Mutex<Option<PortError>>,
     /// Reading this bucket fails.
     pub unreadable: Mutex<Option<String>>,
+    /// Eventual consistency: the next this many reads of versioning, lifecycle or replication
+    /// answer as the bucket was before it was tampered with (versioning on, no rules).
+    pub stale_reads: Mutex<usize>,
 }
 
 impl Settings {
+    /// Whether this read is still a stale one (and counts it).
+    fn stale(&self) -> bool {
+        let mut left = self.stale_reads.lock().unwrap();
+        if *left == 0 {
+            return false;
+        }
+        *left -= 1;
+        true
+    }
     fn write(&self) -> Result<(), PortError> {
         match self.fail_write.lock().unwrap().clone() {
             Some(e) => Err(e),
@@ -241,6 +253,9 @@ impl Settings {
 impl BucketSettings for Settings {
     async fn get_versioning(&self, bucket: &str) -> Result<Option<String>, PortError> {
         self.read(bucket)?;
+        if self.stale() {
+            return Ok(Some("Enabled".into()));
+        }
         Ok(self.versioning.lock().unwrap().get(bucket).cloned())
     }
     async fn enable_versioning(&self, bucket: &str) -> Result<(), PortError> {
@@ -249,12 +264,18 @@ impl BucketSettings for Settings {
         Ok(())
     }
     async fn get_lifecycle(&self, bucket: &str) -> Result<Vec<LifecycleRule>, PortError> {
+        if self.stale() {
+            return Ok(Vec::new());
+        }
         Ok(listed(&self.lifecycle, bucket))
     }
     async fn delete_lifecycle(&self, bucket: &str) -> Result<(), PortError> {
         self.forget(&self.lifecycle, bucket)
     }
     async fn get_replication(&self, bucket: &str) -> Result<Vec<String>, PortError> {
+        if self.stale() {
+            return Ok(Vec::new());
+        }
         Ok(listed(&self.replication, bucket))
     }
     async fn delete_replication(&self, bucket: &str) -> Result<(), PortError> {

@@ -198,7 +198,7 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
         now: OffsetDateTime,
     ) -> Result<(Report, Option<Remediation>), EnforceError> {
         let aws = |source| EnforceError::Aws { bucket: bucket.name.clone(), source };
-        let live = self.store.get_policy(&bucket.name).await.map_err(aws)?;
+        let live = self.read_after(bucket, call, now).await.map_err(aws)?;
         let (c, parsed) = classify_text(bucket, live.as_deref().map(str::as_bytes), now);
         let mut report = Report {
             bucket: bucket.name.clone(),
@@ -288,6 +288,33 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
         Ok((report, Some(event)))
     }
 
+    /// The live policy of `bucket`, read again with backoff while it is not yet what `call` (a
+    /// policy put or delete) left, when what it left is something the enforcer would close: S3's
+    /// bucket configuration is eventually consistent, and a read soon after an intruder's write
+    /// that still shows the ClosedAccess it replaced would hide the write until the next scheduled
+    /// pass (a template-shaped OpenAccess until its expiry, as the sweep knows no caller). A lawful
+    /// call is not waited for: a stale read of it shows a lawful state too. Still different after
+    /// the waits (about 3 s): a later write superseded it (a duplicated or late delivery), and the
+    /// last read stands.
+    async fn read_after(
+        &self,
+        bucket: &BucketConfig,
+        call: Option<&ApiCall>,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, PortError> {
+        let mut live = self.store.get_policy(&bucket.name).await?;
+        let Some(left) = call.and_then(|call| left_to_close(bucket, call, now)) else { return Ok(live) };
+        let hash_of = |text: Option<&str>| classify(bucket, text.map(str::as_bytes), now).hash;
+        for delay in READ_BACK_DELAYS {
+            if hash_of(live.as_deref()) == left {
+                break;
+            }
+            tokio::time::sleep(delay).await;
+            live = self.store.get_policy(&bucket.name).await?;
+        }
+        Ok(live)
+    }
+
     /// The two-person rule: an OpenAccess that no approval in the audit trail covers. A trail that
     /// cannot be read proves nothing: the bucket is closed (fail closed), and the reason says why.
     async fn unapproved(&self, bucket: &BucketConfig, c: &Classification) -> Option<String> {
@@ -340,6 +367,23 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
         };
         self.bus.put(&OwnEvent::Exposure(event).to_bus()).await.map_err(EnforceError::Bus)
     }
+}
+
+/// The hash of the policy `call` left on `bucket` (`Some(None)`: none, after a delete), for a policy
+/// call that took effect and left what the enforcer would close (or check against the two-person
+/// rule's approvals); `None` for any other call.
+fn left_to_close(bucket: &BucketConfig, call: &ApiCall, now: OffsetDateTime) -> Option<Option<PolicyHash>> {
+    if call.is_attempt() {
+        return None;
+    }
+    let text = match call.guarded()? {
+        GuardedCall::DeleteBucketPolicy => None,
+        GuardedCall::PutBucketPolicy => Some(call.policy_text()?),
+        _ => return None,
+    };
+    let left = classify(bucket, text.as_deref().map(str::as_bytes), now);
+    let approvals_decide = matches!(left.state, State::Open(_)) && bucket.two_person.is_some();
+    (unlawful(bucket, &left, Some(call)).is_some() || approvals_decide).then_some(left.hash)
 }
 
 /// Why the live state must be closed, or `None` when it is lawful.

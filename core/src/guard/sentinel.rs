@@ -11,7 +11,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::events::{self, OwnEvent};
-use crate::guard::enforce::{tried_all, EnforceError};
+use crate::guard::enforce::{tried_all, EnforceError, READ_BACK_DELAYS};
 use crate::guard::watch::{unlawful_rule, Expected};
 use crate::guarded::{GuardedCall, Target};
 use crate::inbound::event::{ApiCall, Incoming};
@@ -38,6 +38,21 @@ struct Settings {
     versioning: Result<Option<String>, PortError>,
     lifecycle: Result<Vec<LifecycleRule>, PortError>,
     replication: Result<Vec<String>, PortError>,
+}
+
+/// Whether `read` shows the weakening `call` made (a read that failed shows all it can: its error
+/// is the check's to report). Calls that weaken nothing show at once.
+fn shows(bucket: &BucketConfig, guarded: GuardedCall, call: &ApiCall, read: &Settings) -> bool {
+    match (guarded, read) {
+        (GuardedCall::PutBucketVersioning, Settings { versioning: Ok(v), .. }) => {
+            call.versioning.as_deref() != Some("Suspended") || v.as_deref() == Some("Suspended")
+        }
+        (GuardedCall::PutBucketLifecycle, Settings { lifecycle: Ok(rules), .. }) => {
+            rules.iter().any(|r| unlawful_rule(bucket, r).is_some())
+        }
+        (GuardedCall::PutBucketReplication, Settings { replication: Ok(to), .. }) => !to.is_empty(),
+        _ => true,
+    }
 }
 
 /// The settings of the buckets an event names, read ahead by [`Sentinel::observe`].
@@ -232,6 +247,10 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
             Some(read) => read,
             None => self.settings(b).await,
         };
+        let read = match call {
+            Some((guarded, c)) => self.settled(bucket, guarded, c, read).await,
+            None => read,
+        };
         let aws = |source| EnforceError::Aws { bucket: b.to_owned(), source };
         let mut out = Vec::new();
         let found = |what: String| Repair {
@@ -282,6 +301,33 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
             }
         }
         Ok(out)
+    }
+
+    /// `read` taken again, with backoff, while it does not yet show what `call` did. S3's bucket
+    /// configuration is eventually consistent: a read soon after a call that suspends versioning,
+    /// or puts lifecycle rules or replication, may still show the setting as it was, and would hide
+    /// the call until the next scheduled pass. A lawful put pays the waits (about 3 s); the
+    /// sentinel's own repairs enable or delete, which never wait.
+    async fn settled(
+        &self,
+        bucket: &BucketConfig,
+        guarded: GuardedCall,
+        call: &ApiCall,
+        mut read: Settings,
+    ) -> Settings {
+        let b = bucket.name.as_str();
+        for delay in READ_BACK_DELAYS {
+            if shows(bucket, guarded, call, &read) {
+                break;
+            }
+            tokio::time::sleep(delay).await;
+            match guarded {
+                GuardedCall::PutBucketVersioning => read.versioning = self.store.get_versioning(b).await,
+                GuardedCall::PutBucketLifecycle => read.lifecycle = self.store.get_lifecycle(b).await,
+                _ => read.replication = self.store.get_replication(b).await,
+            }
+        }
+        read
     }
 
     /// After a tagging call: the discovery tag (`[discovery] tag`) put back on a protected bucket

@@ -111,6 +111,34 @@ async fn regression_a_stale_read_back_is_read_again_not_reported_or_rewritten() 
     assert!(e.bus.0.lock().unwrap().iter().all(|b| b.detail["outcome"] != "unverified"));
 }
 
+/// Issue 23: the first reads after an intruder's write still show the ClosedAccess it replaced (S3's
+/// eventual consistency). The enforcer reads again until it sees what the event says was put, and
+/// reverts in the same invocation instead of leaving it to the next scheduled pass.
+#[tokio::test(flavor = "current_thread")]
+async fn regression_a_stale_read_after_an_intruders_write_does_not_hide_it() {
+    let (e, ev) = tampered_by_mallory();
+    let closed = config().bucket(BUCKET).unwrap().closed_policy().to_pretty_json();
+    *e.store.stale.lock().unwrap() = Some((closed, 2));
+    let r = e.handle(&ev, now()).await.unwrap();
+    assert_eq!(r[0].outcome, Outcome::Closed);
+    assert_eq!(*e.store.writes.lock().unwrap(), 1);
+}
+
+/// A lawful call is not waited for: the operator's OpenAccess, delivered while the reads still show
+/// the ClosedAccess it replaced, is read once (a stale read of a lawful call shows a lawful state).
+#[tokio::test(flavor = "current_thread")]
+async fn a_lawful_put_read_stale_is_not_read_again() {
+    let e = enforcer();
+    let open = open_policy();
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), open.clone());
+    let closed = config().bucket(BUCKET).unwrap().closed_policy().to_pretty_json();
+    *e.store.stale.lock().unwrap() = Some((closed, 5));
+    let r = e.handle(&put_event(&open, OPERATOR), now()).await.unwrap();
+    assert_eq!(r[0].outcome, Outcome::Lawful);
+    assert_eq!(e.store.stale.lock().unwrap().as_ref().map(|(_, left)| *left), Some(4), "read once");
+    assert_eq!(*e.store.writes.lock().unwrap(), 0);
+}
+
 /// Still showing the old policy after every re-read (about 3 s): reported, and the invocation
 /// fails so that Lambda retries.
 #[tokio::test(flavor = "current_thread")]

@@ -263,3 +263,43 @@ async fn settings_read_ahead_give_the_same_repairs_and_serve_one_check_each() {
     assert_eq!(details(&ahead), details(&plain));
     assert_eq!(ahead.store.versioning.lock().unwrap()[BUCKET], "Enabled");
 }
+
+/// Issue 23: S3's bucket configuration is eventually consistent. A read soon after the call that
+/// suspended versioning or put replication may still show the bucket as it was; the sentinel reads
+/// again with backoff instead of letting the stale read hide the call until the next pass.
+#[tokio::test(flavor = "current_thread")]
+async fn regression_a_stale_read_after_a_weakening_call_does_not_hide_it() {
+    let w = World::healthy();
+    w.store.versioning.lock().unwrap().insert(BUCKET.into(), "Suspended".into());
+    w.store.replication.lock().unwrap().insert(BUCKET.into(), vec!["arn:aws:s3:::elsewhere".into()]);
+    let calls = event::parse(&json!({"Records": [
+        {"eventName": "PutBucketVersioning", "eventSource": "s3.amazonaws.com",
+         "requestParameters": {"bucketName": BUCKET, "VersioningConfiguration": {"Status": "Suspended"}}},
+        {"eventName": "PutBucketReplication", "eventSource": "s3.amazonaws.com",
+         "requestParameters": {"bucketName": BUCKET}}
+    ]}))
+    .unwrap();
+    // The first read of each setting answers as before the calls (three reads at once), and the
+    // first re-read too.
+    *w.store.stale_reads.lock().unwrap() = 4;
+    let repairs = w.sentinel(false).handle(&calls, now()).await.unwrap();
+    assert_eq!(repairs.len(), 2, "{repairs:?}");
+    assert!(repairs.iter().all(|r| r.repaired), "{repairs:?}");
+    assert_eq!(w.store.versioning.lock().unwrap()[BUCKET], "Enabled");
+    assert!(!w.store.replication.lock().unwrap().contains_key(BUCKET));
+}
+
+/// A lawful put waits out the re-reads and then finds nothing: nothing written, nothing reported.
+#[tokio::test(flavor = "current_thread")]
+async fn a_lawful_settings_call_is_read_again_and_then_left_alone() {
+    let w = World::healthy();
+    let call = event::parse(&json!({"eventName": "PutBucketReplication", "eventSource": "s3.amazonaws.com",
+        "requestParameters": {"bucketName": BUCKET}}))
+    .unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(w.sentinel(false).handle(&call, now()).await.unwrap(), vec![]);
+    let waited = started.elapsed();
+    let bound: std::time::Duration = breakglass_core::guard::enforce::READ_BACK_DELAYS.iter().sum();
+    assert!(waited >= bound && waited < bound * 2, "the re-reads are bounded: {waited:?}");
+    assert!(w.bus.0.lock().unwrap().is_empty());
+}

@@ -68,7 +68,10 @@ async fn a_tampering_storm_under_ten_percent_faults_ends_closed_with_one_record_
     let notifier_env = behind_chaos(iam.function_env(stack.function_env(), "notifier").await);
     // Lambda scales the enforcer out (its reserved concurrency); the notifier runs one at a time.
     let mut enforcers: Vec<Function> = (0..4).map(|_| Function::spawn("enforcer", &enforcer_env)).collect();
-    let mut notifier = Function::spawn("notifier", &notifier_env);
+    // The notifier's log is kept: every mail beyond the first must be explained by a fault it logged.
+    let notifier_log =
+        std::env::temp_dir().join(format!("breakglass-storm-notifier-{}.log", std::process::id()));
+    let mut notifier = Function::spawn_logged("notifier", &notifier_env, &notifier_log);
     let buckets: Vec<String> = (0..STORM).map(|n| format!("acme-storm-{n:02}")).collect();
 
     // The storm: every bucket's policy replaced, and CloudTrail's event for each through the rule.
@@ -204,15 +207,29 @@ async fn a_tampering_storm_under_ten_percent_faults_ends_closed_with_one_record_
     }
     println!("remediation mails: {}, buckets by mails: {spread:?}", mails.len());
     // Duplicated deliveries of a remediation are recorded once and mailed once (the mark of the
-    // mail beside its record). A second mail comes from a publish SNS took whose answer was lost
-    // (the SDK publishes again; a standard topic, which email needs, has no idempotency key), or
-    // from a delivery that came again after the mark of its sent mail could not be written (an
-    // expired credential or a fault the SDK's retries did not absorb): at least once, never three.
-    let mailed_twice: Vec<&String> = mailed.iter().filter(|(_, n)| **n > 1).map(|(b, _)| b).collect();
+    // mail beside its record). A second mail needs a fault on the mail's own path, because a
+    // standard topic (which email needs) has no idempotency key and the notifier mails twice
+    // rather than never: a publish SNS took whose answer was lost (the SDK publishes again); a
+    // mark of the sent mail that could not be written, or marks that could not be read, before a
+    // duplicated delivery; a record that could not be written after its mail (Lambda's retry mails
+    // again). Every mail beyond a remediation's first is one of these, counted from the chaos
+    // proxy and the notifier's own log: none unexplained.
+    let log = std::fs::read_to_string(&notifier_log).unwrap_or_default();
+    let logged = |what: &str| log.lines().filter(|l| l.contains(what)).count() as u64;
     let lost_publishes = count.faulted.get(&("lost-answer", "sns".to_owned())).copied().unwrap_or(0);
-    println!("mailed twice: {} (SNS publishes whose answer was lost: {lost_publishes})", mailed_twice.len());
-    let thrice: Vec<&String> = mailed.iter().filter(|(_, n)| **n > 2).map(|(b, _)| b).collect();
-    assert!(thrice.is_empty(), "mailed more than twice: {thrice:?}");
+    let explained = lost_publishes
+        + logged("mail not marked as sent")
+        + logged("mail marks not readable")
+        + logged("audit record not written");
+    let extra: u64 = mailed.values().map(|n| *n as u64 - 1).sum();
+    println!(
+        "mails beyond the first: {extra}, explained by faults on the mail path: {explained} (SNS publishes whose answer was lost: {lost_publishes})"
+    );
+    assert!(
+        extra <= explained,
+        "{extra} remediation mails beyond the first, only {explained} explained by faults: {spread:?}"
+    );
+    let _ = std::fs::remove_file(&notifier_log);
     for f in enforcers.iter_mut().chain([&mut notifier]) {
         assert!(f.is_running(), "a function died");
     }
@@ -240,4 +257,50 @@ async fn the_chaos_proxy_answers_a_read_after_a_write_with_the_previous_policy()
     assert!(read().await.contains("First"), "stale once");
     assert!(read().await.contains("Second"), "then consistent");
     assert_eq!(chaos.count().faulted.get(&("stale-read", "s3".to_owned())), Some(&1));
+}
+
+/// Issue 23 regression: soon after an intruder's `PutBucketPolicy`, S3 may still answer with the
+/// ClosedAccess it replaced (bucket configuration is eventually consistent). The enforcer, as the
+/// real binary under IAM behind the chaos proxy's stale reads, reads again until it sees what the
+/// event says was put and reverts in the same invocation; before, the write looked lawful and
+/// waited for the next scheduled pass.
+#[tokio::test(flavor = "multi_thread")]
+async fn regression_a_stale_read_after_an_intruders_write_does_not_hide_it() {
+    let Some(moto) = Moto::start() else { return };
+    let stack = provision_config(&moto.endpoint, single_operator_text_with("acme-stale", 1)).await;
+    let iam = stack.iam(&moto.endpoint);
+    let chaos =
+        ChaosProxy::start(&iam.endpoint, Faults { stale_policy_reads: 2, ..Faults::everywhere(0, 1) });
+    let env: Vec<(String, String)> = iam
+        .function_env(stack.function_env(), "enforcer")
+        .await
+        .into_iter()
+        .map(|(k, v)| if k == "AWS_ENDPOINT_URL" { (k, chaos.endpoint.clone()) } else { (k, v) })
+        .collect();
+    let enforcer = Function::spawn("enforcer", &env);
+    let bucket = "acme-stale-00";
+    // S3 has answered with the ClosedAccess; then mallory's policy is written through the same S3,
+    // and the next two reads of it still answer with the ClosedAccess.
+    let s3 = e2e::clients(&chaos.endpoint).await.s3;
+    s3.get_bucket_policy().bucket(bucket).send().await.unwrap();
+    let tampered = stack.tamper(bucket).await;
+    s3.put_bucket_policy().bucket(bucket).policy(&tampered).send().await.unwrap();
+    stack
+        .cloudtrail(&cloudtrail_event("PutBucketPolicy", bucket, MALLORY, "mallory", Some(&tampered), None))
+        .await;
+    let delivered = stack.drain(&stack.s3_calls).await;
+    assert_eq!(delivered.len(), 1, "the rule delivers the call once");
+    let answer = enforcer.invoke(&delivered[0]).unwrap();
+    assert_eq!(answer["buckets"][0]["outcome"], "closed", "{answer}");
+    let stale = chaos.count().faulted.get(&("stale-read", "s3".to_owned())).copied().unwrap_or(0);
+    assert!(stale >= 2, "the first reads were stale: {:?}", chaos.count());
+    let config = breakglass_config::Config::from_toml(&stack.config_text).unwrap();
+    let live = stack.live_policy(bucket).await;
+    let state = canonical_policies::classify(
+        config.bucket(bucket).unwrap(),
+        live.as_deref().map(str::as_bytes),
+        time::OffsetDateTime::now_utc(),
+    )
+    .state;
+    assert_eq!(state, canonical_policies::State::Closed, "reverted in the same invocation");
 }
