@@ -230,6 +230,13 @@ impl Settings {
         *left -= 1;
         true
     }
+    /// What `map` lists for `bucket`, or nothing while the reads are stale (as before tampering).
+    fn listed_now<T: Clone>(&self, map: &Mutex<HashMap<String, Vec<T>>>, bucket: &str) -> Vec<T> {
+        if self.stale() {
+            return Vec::new();
+        }
+        listed(map, bucket)
+    }
     fn write(&self) -> Result<(), PortError> {
         match self.fail_write.lock().unwrap().clone() {
             Some(e) => Err(e),
@@ -264,19 +271,13 @@ impl BucketSettings for Settings {
         Ok(())
     }
     async fn get_lifecycle(&self, bucket: &str) -> Result<Vec<LifecycleRule>, PortError> {
-        if self.stale() {
-            return Ok(Vec::new());
-        }
-        Ok(listed(&self.lifecycle, bucket))
+        Ok(self.listed_now(&self.lifecycle, bucket))
     }
     async fn delete_lifecycle(&self, bucket: &str) -> Result<(), PortError> {
         self.forget(&self.lifecycle, bucket)
     }
     async fn get_replication(&self, bucket: &str) -> Result<Vec<String>, PortError> {
-        if self.stale() {
-            return Ok(Vec::new());
-        }
-        Ok(listed(&self.replication, bucket))
+        Ok(self.listed_now(&self.replication, bucket))
     }
     async fn delete_replication(&self, bucket: &str) -> Result<(), PortError> {
         self.forget(&self.replication, bucket)

@@ -359,6 +359,15 @@ impl Stack {
     pub async fn live_policy(&self, bucket: &str) -> Option<String> {
         self.clients.s3.get_bucket_policy().bucket(bucket).send().await.ok().and_then(|o| o.policy)
     }
+
+    /// The state of `bucket`'s live policy, by the project's canonical check, read from moto itself.
+    pub async fn live_state(&self, bucket: &str) -> canonical_policies::State {
+        let config = breakglass_config::Config::from_toml(&self.config_text).unwrap();
+        let live = self.live_policy(bucket).await;
+        let Some(b) = config.bucket(bucket) else { panic!("`{bucket}` is not in the stack's config") };
+        canonical_policies::classify(b, live.as_deref().map(str::as_bytes), time::OffsetDateTime::now_utc())
+            .state
+    }
 }
 
 /// One batch of the recorder's queue (`reads`, up to 100 messages) to the recorder, as its event

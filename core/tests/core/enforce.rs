@@ -130,11 +130,10 @@ async fn regression_a_stale_read_after_an_intruders_write_does_not_hide_it() {
 async fn a_lawful_put_read_stale_is_not_read_again() {
     let e = enforcer();
     let open = open_policy();
+    *e.store.stale.lock().unwrap() = Some((example("closed-as-returned-by-aws.json"), 5));
     e.store.policies.lock().unwrap().insert(BUCKET.into(), open.clone());
-    let closed = config().bucket(BUCKET).unwrap().closed_policy().to_pretty_json();
-    *e.store.stale.lock().unwrap() = Some((closed, 5));
-    let r = e.handle(&put_event(&open, OPERATOR), now()).await.unwrap();
-    assert_eq!(r[0].outcome, Outcome::Lawful);
+    let report = e.handle(&put_event(&open, OPERATOR), now()).await.unwrap().remove(0);
+    assert_eq!((report.outcome, report.before_state), (Outcome::Lawful, "closed"), "the stale read");
     assert_eq!(e.store.stale.lock().unwrap().as_ref().map(|(_, left)| *left), Some(4), "read once");
     assert_eq!(*e.store.writes.lock().unwrap(), 0);
 }

@@ -60,17 +60,10 @@ async fn tamper_all(stack: &Stack, config: &Config, kind: &str, buckets: &[Strin
 }
 
 /// How many of `buckets` hold their lawful policy (the canonical check).
-async fn lawful_count(stack: &Stack, config: &Config, buckets: &[String]) -> usize {
+async fn lawful_count(stack: &Stack, buckets: &[String]) -> usize {
     let mut n = 0;
     for b in buckets {
-        let live = stack.live_policy(b).await;
-        let state = canonical_policies::classify(
-            config.bucket(b).unwrap(),
-            live.as_deref().map(str::as_bytes),
-            time::OffsetDateTime::now_utc(),
-        )
-        .state;
-        n += usize::from(state == canonical_policies::State::Closed);
+        n += usize::from(stack.live_state(b).await == canonical_policies::State::Closed);
     }
     n
 }
@@ -147,7 +140,7 @@ fn main() {
             let policy = custodian_policy(&config, &buckets[0]);
             tamper_all(&stack, &config, kind, &buckets).await;
             let (c_seconds, flagged) = run_custodian(&bin, &moto.endpoint, &policy);
-            let c_lawful = lawful_count(&stack, &config, &buckets).await;
+            let c_lawful = lawful_count(&stack, &buckets).await;
 
             tamper_all(&stack, &config, kind, &buckets).await;
             let enforcer = Function::spawn("enforcer", &stack.function_env());
@@ -160,7 +153,7 @@ fn main() {
             let reverted = answer["buckets"]
                 .as_array()
                 .map_or(0, |a| a.iter().filter(|b| b["outcome"] == "closed").count());
-            let b_lawful = lawful_count(&stack, &config, &buckets).await;
+            let b_lawful = lawful_count(&stack, &buckets).await;
             println!(
                 "| {kind} | {flagged}, {c_lawful}, {c_seconds:.1} s | {reverted}, {b_lawful}, {b_seconds:.1} s |"
             );
