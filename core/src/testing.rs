@@ -42,6 +42,8 @@ pub fn now() -> OffsetDateTime {
 pub struct Store {
     pub policies: Mutex<HashMap<String, String>>,
     pub writes: Mutex<usize>,
+    /// How many times a policy was read.
+    pub reads: Mutex<usize>,
     pub fail_get: Mutex<Option<PortError>>,
     /// Reading this one bucket fails (deleted, or unreadable).
     pub fail_bucket: Mutex<Option<String>>,
@@ -61,6 +63,7 @@ pub struct Store {
 
 impl PolicyStore for Store {
     async fn get_policy(&self, bucket: &str) -> Result<Option<String>, PortError> {
+        *self.reads.lock().unwrap() += 1;
         if let Some(e) = self.fail_get.lock().unwrap().clone() {
             return Err(e);
         }

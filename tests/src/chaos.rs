@@ -14,8 +14,9 @@
 //!   closed), so that the client retries something that already took effect;
 //! - **expired credentials**: `ExpiredToken` in the service's shape, which the SDK does not retry;
 //!   the function must fail the invocation (Lambda tries again) rather than report a refusal;
-//! - **stale reads**: after a bucket policy is written, the next reads of it still return the
-//!   policy read before the write, as S3's eventually consistent bucket configuration may.
+//! - **stale reads**: after a bucket policy (or versioning, lifecycle or replication) is written,
+//!   the next reads of it still return what was read before the write, as S3's eventually
+//!   consistent bucket configuration may.
 //!
 //! Which request is faulted is decided from a seed and the request's number, so a failing run can
 //! be repeated; moto never sees a faulted request (but a lost answer's), so a fault never
@@ -49,6 +50,8 @@ pub struct Faults {
     /// How many `GetBucketPolicy` after a `PutBucketPolicy` of the same bucket still answer with
     /// the policy last read before the write (0: always consistent, as moto is).
     pub stale_policy_reads: u64,
+    /// The same for the bucket's versioning, lifecycle and replication settings.
+    pub stale_settings_reads: u64,
 }
 
 impl Faults {
@@ -67,6 +70,7 @@ impl Faults {
             expired_per_mille: 0,
             services: Vec::new(),
             stale_policy_reads: 0,
+            stale_settings_reads: 0,
         }
     }
 }
@@ -90,8 +94,9 @@ impl FaultCount {
     }
 }
 
-/// Per bucket: the last `GetBucketPolicy` response, and how many reads are still to get it again.
-type LastPolicies = BTreeMap<String, (Vec<u8>, u64)>;
+/// Per bucket and setting (`policy`, `versioning`, …): the last response read, and how many reads
+/// are still to get it again.
+type LastPolicies = BTreeMap<(String, &'static str), (Vec<u8>, u64)>;
 
 pub struct ChaosProxy {
     pub endpoint: String,
@@ -106,15 +111,18 @@ impl ChaosProxy {
         // Per bucket: the last policy response read, and how many reads are still to be stale.
         let policies: Arc<Mutex<LastPolicies>> = Arc::default();
         let seen = Arc::clone(&policies);
-        let stale_reads = faults.stale_policy_reads;
+        let (policy_reads, settings_reads) = (faults.stale_policy_reads, faults.stale_settings_reads);
+        let stale_reads =
+            move |setting: &str| if setting == "policy" { policy_reads } else { settings_reads };
         let decide = move |request_line: &str, head: &str, _: &[u8]| {
             let service = signing_name(head);
             let mut c = counted.lock().unwrap();
             c.requests += 1;
-            if let Some((method, bucket)) = policy_call(request_line) {
+            if let Some((method, place)) = config_call(request_line) {
+                let stale_reads = stale_reads(place.1);
                 let mut p = policies.lock().unwrap();
-                match (method, p.get_mut(&bucket)) {
-                    ("PUT", Some(entry)) if stale_reads > 0 => entry.1 = stale_reads,
+                match (method, p.get_mut(&place)) {
+                    ("PUT" | "DELETE", Some(entry)) if stale_reads > 0 => entry.1 = stale_reads,
                     ("GET", Some((old, left))) if *left > 0 => {
                         *left -= 1;
                         *c.faulted.entry(("stale-read", service)).or_default() += 1;
@@ -153,12 +161,12 @@ impl ChaosProxy {
             action
         };
         let remember = move |request_line: &str, response: Vec<u8>| {
-            if let Some(("GET", bucket)) = policy_call(request_line) {
+            if let Some(("GET", place)) = config_call(request_line) {
                 let status = response.split(|b| *b == b'\r').next().unwrap_or_default();
                 if status.windows(5).any(|w| w == b" 200 ") {
                     let mut p = seen.lock().unwrap();
-                    let left = p.get(&bucket).map_or(0, |(_, left)| *left);
-                    p.insert(bucket, (response.clone(), left));
+                    let left = p.get(&place).map_or(0, |(_, left)| *left);
+                    p.insert(place, (response.clone(), left));
                 }
             }
             response
@@ -173,18 +181,22 @@ impl ChaosProxy {
     }
 }
 
-/// `(method, bucket)` of a path-style `GetBucketPolicy` or `PutBucketPolicy` request line.
-fn policy_call(request_line: &str) -> Option<(&'static str, String)> {
+/// `(method, (bucket, setting))` of a path-style request that reads or writes a bucket's policy,
+/// versioning, lifecycle or replication.
+fn config_call(request_line: &str) -> Option<(&'static str, (String, &'static str))> {
     let mut parts = request_line.split(' ');
     let method = match parts.next()? {
         "GET" => "GET",
         "PUT" => "PUT",
+        "DELETE" => "DELETE",
         _ => return None,
     };
     let (path, query) = parts.next()?.split_once('?')?;
     let bucket = path.trim_matches('/');
-    let is_policy = query.split('&').any(|q| q == "policy" || q == "policy=");
-    (is_policy && !bucket.is_empty() && !bucket.contains('/')).then(|| (method, bucket.to_owned()))
+    let setting = ["policy", "versioning", "lifecycle", "replication"]
+        .into_iter()
+        .find(|s| query.split('&').any(|q| q == *s || q.strip_prefix(s) == Some("=")))?;
+    (!bucket.is_empty() && !bucket.contains('/')).then(|| (method, (bucket.to_owned(), setting)))
 }
 
 /// A 64-bit mix of the seed and the request number (SplitMix64): the same run faults the same
@@ -316,15 +328,30 @@ mod tests {
     }
 
     #[test]
-    fn bucket_policy_calls_are_told_apart() {
-        assert_eq!(policy_call("GET /acme-logs?policy HTTP/1.1"), Some(("GET", "acme-logs".into())));
+    fn bucket_configuration_calls_are_told_apart() {
+        let place = |b: &str, s: &'static str| (b.to_owned(), s);
         assert_eq!(
-            policy_call("PUT /acme-logs?policy&x-id=PutBucketPolicy HTTP/1.1"),
-            Some(("PUT", "acme-logs".into()))
+            config_call("GET /acme-logs?policy HTTP/1.1"),
+            Some(("GET", place("acme-logs", "policy")))
         );
-        assert_eq!(policy_call("GET /acme-logs/?policy HTTP/1.1"), Some(("GET", "acme-logs".into())));
-        assert_eq!(policy_call("GET /acme-logs/key?policy HTTP/1.1"), None);
-        assert_eq!(policy_call("GET /acme-logs?versioning HTTP/1.1"), None);
+        assert_eq!(
+            config_call("PUT /acme-logs?policy&x-id=PutBucketPolicy HTTP/1.1"),
+            Some(("PUT", place("acme-logs", "policy")))
+        );
+        assert_eq!(
+            config_call("GET /acme-logs/?policy HTTP/1.1"),
+            Some(("GET", place("acme-logs", "policy")))
+        );
+        assert_eq!(config_call("GET /acme-logs/key?policy HTTP/1.1"), None);
+        assert_eq!(config_call("GET /acme-logs?policyStatus HTTP/1.1"), None);
+        assert_eq!(
+            config_call("GET /acme-logs?versioning HTTP/1.1"),
+            Some(("GET", place("acme-logs", "versioning")))
+        );
+        assert_eq!(
+            config_call("DELETE /acme-logs?lifecycle HTTP/1.1"),
+            Some(("DELETE", place("acme-logs", "lifecycle")))
+        );
     }
 
     #[test]

@@ -138,6 +138,21 @@ async fn a_lawful_put_read_stale_is_not_read_again() {
     assert_eq!(*e.store.writes.lock().unwrap(), 0);
 }
 
+/// Nor is a call a later write superseded, when the live policy is one the enforcer closes anyway:
+/// mallory's OpenAccess, read after her tampered ClosedAccess replaced it, is closed at once (one
+/// read, one read-back), not after the waits. A flood of superseded calls costs no waiting.
+#[tokio::test(flavor = "current_thread")]
+async fn a_superseded_call_is_not_waited_for_when_the_live_policy_is_closed_anyway() {
+    let (e, _) = tampered_by_mallory();
+    let report = e
+        .handle(&put_event(&open_policy(), "arn:aws:iam::111122223333:role/mallory"), now())
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!((report.outcome, report.before_state), (Outcome::Closed, "drift"));
+    assert_eq!(*e.store.reads.lock().unwrap(), 2, "read once, read back once");
+}
+
 /// Still showing the old policy after every re-read (about 3 s): reported, and the invocation
 /// fails so that Lambda retries.
 #[tokio::test(flavor = "current_thread")]

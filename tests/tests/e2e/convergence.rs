@@ -288,3 +288,42 @@ async fn regression_a_stale_read_after_an_intruders_write_does_not_hide_it() {
     assert!(stale >= 2, "the first reads were stale: {:?}", chaos.count());
     assert_eq!(stack.live_state(bucket).await, canonical_policies::State::Closed, "reverted at once");
 }
+
+/// Issue 23 regression, the sentinel's half: soon after an intruder suspends versioning, S3 may
+/// still answer that it is enabled. The enforcer (which runs the sentinel) reads again until the
+/// read shows the suspension, and turns versioning back on in the same invocation.
+#[tokio::test(flavor = "multi_thread")]
+async fn regression_a_stale_read_after_a_weakening_call_does_not_hide_it() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    use breakglass_core::ports::BucketSettings;
+    let Some(moto) = Moto::start() else { return };
+    let stack = provision_config(&moto.endpoint, single_operator_text_with("acme-stale", 1)).await;
+    let iam = stack.iam(&moto.endpoint);
+    let chaos =
+        ChaosProxy::start(&iam.endpoint, Faults { stale_settings_reads: 2, ..Faults::everywhere(0, 1) });
+    let env: Vec<(String, String)> = iam
+        .function_env(stack.function_env(), "enforcer")
+        .await
+        .into_iter()
+        .map(|(k, v)| if k == "AWS_ENDPOINT_URL" { (k, chaos.endpoint.clone()) } else { (k, v) })
+        .collect();
+    let enforcer = Function::spawn("enforcer", &env);
+    let bucket = "acme-stale-00";
+    let s3 = e2e::clients(&chaos.endpoint).await.s3;
+    // Read through the adapter (it copes with moto's misnamed root element).
+    let seen = breakglass_aws::S3Store::new(s3.clone()).get_versioning(bucket).await.unwrap();
+    assert_eq!(seen.as_deref(), Some("Enabled"));
+    let suspended = VersioningConfiguration::builder().status(BucketVersioningStatus::Suspended).build();
+    s3.put_bucket_versioning().bucket(bucket).versioning_configuration(suspended).send().await.unwrap();
+    let mut event = cloudtrail_event("PutBucketVersioning", bucket, MALLORY, "mallory", None, None);
+    event["detail"]["requestParameters"]["VersioningConfiguration"] = json!({"Status": "Suspended"});
+    stack.cloudtrail(&event).await;
+    let delivered = stack.drain(&stack.s3_calls).await;
+    assert_eq!(delivered.len(), 1, "the rule delivers the call once");
+    let answer = enforcer.invoke(&delivered[0]).unwrap();
+    assert!(answer["repairs"].to_string().contains("versioning"), "{answer}");
+    let stale = chaos.count().faulted.get(&("stale-read", "s3".to_owned())).copied().unwrap_or(0);
+    assert!(stale >= 2, "the first reads were stale: {:?}", chaos.count());
+    let store = breakglass_aws::S3Store::new(stack.clients.s3.clone());
+    assert_eq!(store.get_versioning(bucket).await.unwrap().as_deref(), Some("Enabled"), "back on at once");
+}
