@@ -289,13 +289,14 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
     }
 
     /// The live policy of `bucket`, read again with backoff while it is not yet what `call` (a
-    /// policy put or delete) left, when what it left is something the enforcer would close: S3's
-    /// bucket configuration is eventually consistent, and a read soon after an intruder's write
-    /// that still shows the ClosedAccess it replaced would hide the write until the next scheduled
-    /// pass (a template-shaped OpenAccess until its expiry, as the sweep knows no caller). A lawful
-    /// call is not waited for: a stale read of it shows a lawful state too. Still different after
-    /// the waits (about 3 s): a later write superseded it (a duplicated or late delivery), and the
-    /// last read stands.
+    /// policy put or delete, seen within [`SETTLING`]) left and judging the read would decide
+    /// otherwise than judging what the call left. S3's bucket configuration is eventually
+    /// consistent: a read soon after an intruder's write that still shows the ClosedAccess it
+    /// replaced would hide the write until the next scheduled pass (a template-shaped OpenAccess
+    /// until its expiry, as the sweep knows no caller); and a read soon after a lawful opening that
+    /// still shows an expired window would close the new one. A read that decides the same (both
+    /// closed anyway, or both lawful) is not waited on. Still different after the waits (about
+    /// 3.3 s): a later write superseded it (a duplicated or late delivery), and the last read stands.
     async fn read_after(
         &self,
         bucket: &BucketConfig,
@@ -303,15 +304,12 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
         now: OffsetDateTime,
     ) -> Result<Option<String>, PortError> {
         let mut live = self.store.get_policy(&bucket.name).await?;
-        let Some(left) = call.and_then(|call| left_to_close(bucket, call, now)) else { return Ok(live) };
-        // Done when the read shows the call, or anything the enforcer closes anyway: only a read
-        // that looks lawful can be hiding the call.
-        let settled = |text: Option<&str>| {
-            let c = classify(bucket, text.map(str::as_bytes), now);
-            c.hash == left || !matches!(c.state, State::Closed | State::Open(_))
-        };
+        let Some(call) = call.filter(|call| settling(call, now)) else { return Ok(live) };
+        let Some((left, expected)) = left_by(bucket, call, now) else { return Ok(live) };
         for delay in READ_BACK_DELAYS {
-            if settled(live.as_deref()) {
+            let read = classify(bucket, live.as_deref().map(str::as_bytes), now);
+            let judged = verdict(bucket, &read, call);
+            if read.hash == left || (judged == expected && judged != Verdict::Approvals) {
                 break;
             }
             tokio::time::sleep(delay).await;
@@ -374,10 +372,45 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
     }
 }
 
-/// The hash of the policy `call` left on `bucket` (`Some(None)`: none, after a delete), for a policy
-/// call that took effect and left what the enforcer would close (or check against the two-person
-/// rule's approvals); `None` for any other call.
-fn left_to_close(bucket: &BucketConfig, call: &ApiCall, now: OffsetDateTime) -> Option<Option<PolicyHash>> {
+/// How long after a policy call its event still waits for S3 to show it: an event older than this
+/// (a late delivery, Lambda's retry a minute on, a redrive) has had far longer than the waits would
+/// give it, and is judged on one read.
+pub const SETTLING: time::Duration = time::Duration::minutes(1);
+
+/// Whether `call` is recent enough to wait for (an event without a readable time is).
+fn settling(call: &ApiCall, now: OffsetDateTime) -> bool {
+    let at = call.event.time.as_deref().and_then(crate::time::parse_time);
+    at.is_none_or(|at| now - at < SETTLING)
+}
+
+/// What judging a policy decides, before the two-person rule's approvals are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// Closed, whatever else.
+    Close,
+    /// Left as it is.
+    Keep,
+    /// An OpenAccess of a bucket under the two-person rule: the approvals decide.
+    Approvals,
+}
+
+fn verdict(bucket: &BucketConfig, c: &Classification, call: &ApiCall) -> Verdict {
+    if unlawful(bucket, c, Some(call)).is_some() {
+        Verdict::Close
+    } else if matches!(c.state, State::Open(_)) && bucket.two_person.is_some() {
+        Verdict::Approvals
+    } else {
+        Verdict::Keep
+    }
+}
+
+/// The hash of the policy `call` left on `bucket` (`None`: none, after a delete) and what judging it
+/// decides, for a policy call that took effect; `None` for any other call.
+fn left_by(
+    bucket: &BucketConfig,
+    call: &ApiCall,
+    now: OffsetDateTime,
+) -> Option<(Option<PolicyHash>, Verdict)> {
     if call.is_attempt() {
         return None;
     }
@@ -387,8 +420,7 @@ fn left_to_close(bucket: &BucketConfig, call: &ApiCall, now: OffsetDateTime) -> 
         _ => return None,
     };
     let left = classify(bucket, text.as_deref().map(str::as_bytes), now);
-    let approvals_decide = matches!(left.state, State::Open(_)) && bucket.two_person.is_some();
-    (unlawful(bucket, &left, Some(call)).is_some() || approvals_decide).then_some(left.hash)
+    Some((left.hash, verdict(bucket, &left, call)))
 }
 
 /// Why the live state must be closed, or `None` when it is lawful.

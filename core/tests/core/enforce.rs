@@ -153,6 +153,32 @@ async fn a_superseded_call_is_not_waited_for_when_the_live_policy_is_closed_anyw
     assert_eq!(*e.store.reads.lock().unwrap(), 2, "read once, read back once");
 }
 
+/// The same for a single operator's lawful re-opening read stale as the expired window before it:
+/// not closed on that read. And an event older than `SETTLING` is judged on one read.
+#[tokio::test(flavor = "current_thread")]
+async fn regression_a_stale_expired_read_does_not_close_a_lawful_reopening() {
+    let e = enforcer();
+    let open = open_policy();
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), open.clone());
+    let b = config().bucket(BUCKET).unwrap().clone();
+    let old = OpenGrant {
+        readers: BTreeSet::from([READER.to_owned()]),
+        expiry: now() - time::Duration::minutes(1),
+    };
+    let expired = b.render_open(&old, now() - time::Duration::hours(1)).unwrap().to_pretty_json();
+    *e.store.stale.lock().unwrap() = Some((expired, 1));
+    let r = e.handle(&put_event(&open, OPERATOR), now()).await.unwrap();
+    assert_eq!(r[0].outcome, Outcome::Lawful);
+    assert_eq!(*e.store.reads.lock().unwrap(), 2, "read again once");
+    // Closed since; an hour on, a late delivery of mallory's older write: one read, no waiting.
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), b.closed_policy().to_pretty_json());
+    let tampered = example("tampered-closed.json");
+    let late = now() + time::Duration::hours(1);
+    let r = e.handle(&put_event(&tampered, "arn:aws:iam::111122223333:role/mallory"), late).await.unwrap();
+    assert_eq!(r[0].outcome, Outcome::Lawful);
+    assert_eq!(*e.store.reads.lock().unwrap(), 3, "one read");
+}
+
 /// Still showing the old policy after every re-read (about 3 s): reported, and the invocation
 /// fails so that Lambda retries.
 #[tokio::test(flavor = "current_thread")]

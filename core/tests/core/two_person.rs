@@ -211,3 +211,28 @@ async fn regression_a_decision_or_request_not_written_by_the_gate_covers_nothing
     // Both from the gate: covered.
     approval::check(b, &grant, &by_gate(&q, &d)).unwrap();
 }
+
+/// Regression (review of issue 23's re-read): an approved opening whose first read is stale and
+/// still shows the previous window, expired and not yet closed by the sweep, was closed on that one
+/// read. Judging the read decides otherwise than judging the call: read again until it shows it.
+#[tokio::test(flavor = "current_thread")]
+async fn regression_a_stale_expired_read_does_not_close_an_approved_opening() {
+    let config = example();
+    let b = config.bucket(BUCKET).unwrap();
+    let a = approved(b);
+    let old = OpenGrant { readers: readers(), expiry: now() - Duration::minutes(1) };
+    let expired = b.render_open(&old, now() - Duration::hours(1)).unwrap().to_pretty_json();
+    let e = Enforcer {
+        config: example(),
+        store: Store::default(),
+        bus: Bus::default(),
+        records: Records(Ok(by_gate(&a.q, &a.d))),
+        dry_run: false,
+    };
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), a.policy.clone());
+    *e.store.stale.lock().unwrap() = Some((expired, 1));
+    let r = e.handle(&put_event(&a.policy, OPERATOR), now()).await.unwrap();
+    assert_eq!((r[0].outcome.clone(), r[0].before_state), (Outcome::Lawful, "open"));
+    assert_eq!(*e.store.reads.lock().unwrap(), 2, "read again once");
+    assert_eq!(*e.store.writes.lock().unwrap(), 0);
+}
