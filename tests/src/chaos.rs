@@ -79,12 +79,18 @@ impl Faults {
 /// client should wait.
 pub const HANG: Duration = Duration::from_secs(120);
 
+/// How much of a lost request's body is kept: SNS's largest message (256 KiB) and its attributes.
+pub const LOST_BODY: usize = 300 * 1024;
+
 /// What the proxy did, per fault kind and service.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FaultCount {
     pub requests: u64,
     /// (kind, service) → how many.
     pub faulted: BTreeMap<(&'static str, String), u64>,
+    /// The bodies (their first [`LOST_BODY`] bytes) of the requests done whose answer was lost, by
+    /// service: what the client may have done twice.
+    pub lost: Vec<(String, String)>,
 }
 
 impl FaultCount {
@@ -114,7 +120,7 @@ impl ChaosProxy {
         let (policy_reads, settings_reads) = (faults.stale_policy_reads, faults.stale_settings_reads);
         let stale_reads =
             move |setting: &str| if setting == "policy" { policy_reads } else { settings_reads };
-        let decide = move |request_line: &str, head: &str, _: &[u8]| {
+        let decide = move |request_line: &str, head: &str, body: &[u8]| {
             let service = signing_name(head);
             let mut c = counted.lock().unwrap();
             c.requests += 1;
@@ -157,6 +163,10 @@ impl ChaosProxy {
             } else {
                 return Action::Forward;
             };
+            if kind == "lost-answer" {
+                let body = String::from_utf8_lossy(&body[..body.len().min(LOST_BODY)]).into_owned();
+                c.lost.push((service.clone(), body));
+            }
             *c.faulted.entry((kind, service)).or_default() += 1;
             action
         };
