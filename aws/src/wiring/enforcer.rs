@@ -197,6 +197,7 @@ impl EnforcerFunction {
                 close_delay: self.base.settings.sweep_close_delay,
                 discovery: w.directory.as_ref().zip(self.registry.as_ref()),
                 adopt_delay: self.adopt_delay,
+                recheck_delay: self.base.settings.recheck_delay,
             }),
             _ => None,
         };

@@ -128,6 +128,9 @@ pub struct Report {
     /// Why it was unlawful (`None` when lawful).
     pub cause: Option<Cause>,
     pub after_hash: Option<PolicyHash>,
+    /// The call's policy put or delete was still not visible after the waits, and the read was
+    /// judged lawful: to be judged again later, with the call ([`crate::guard::sweep::SweepMessage::Recheck`]).
+    pub recheck: bool,
 }
 
 /// The enforcer over a policy store, an event bus, and the audit trail's records (the two-person
@@ -198,7 +201,7 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
         now: OffsetDateTime,
     ) -> Result<(Report, Option<Remediation>), EnforceError> {
         let aws = |source| EnforceError::Aws { bucket: bucket.name.clone(), source };
-        let live = self.read_after(bucket, call, now).await.map_err(aws)?;
+        let (live, unsettled) = self.read_after(bucket, call, now).await.map_err(aws)?;
         let (c, parsed) = classify_text(bucket, live.as_deref().map(str::as_bytes), now);
         let mut report = Report {
             bucket: bucket.name.clone(),
@@ -209,6 +212,7 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
             reason: None,
             cause: None,
             after_hash: c.hash,
+            recheck: false,
         };
         let (reason, cause) = match unlawful(bucket, &c, call) {
             Some(reason) => {
@@ -221,7 +225,11 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
             }
             None => match self.unapproved(bucket, &c).await {
                 Some(reason) => (reason, Cause::Unapproved),
-                None => return Ok((report, None)),
+                None => {
+                    // Lawful as read, but the read may still hide the call: judged again later.
+                    report.recheck = unsettled;
+                    return Ok((report, None));
+                }
             },
         };
         report.reason = Some(reason.clone());
@@ -296,26 +304,31 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
     /// until its expiry, as the sweep knows no caller); and a read soon after a lawful opening that
     /// still shows an expired window would close the new one. A read that decides the same (both
     /// closed anyway, or both lawful) is not waited on. Still different after the waits (about
-    /// 3.3 s): a later write superseded it (a duplicated or late delivery), and the last read stands.
+    /// 3.3 s): a later write superseded it (a duplicated or late delivery), or S3 is slower than
+    /// the waits; the last read stands, and `true` says so (the call is then judged again later).
     async fn read_after(
         &self,
         bucket: &BucketConfig,
         call: Option<&ApiCall>,
         now: OffsetDateTime,
-    ) -> Result<Option<String>, PortError> {
+    ) -> Result<(Option<String>, bool), PortError> {
         let mut live = self.store.get_policy(&bucket.name).await?;
-        let Some(call) = call.filter(|call| settling(call, now)) else { return Ok(live) };
-        let Some((left, expected)) = left_by(bucket, call, now) else { return Ok(live) };
-        for delay in READ_BACK_DELAYS {
-            let read = classify(bucket, live.as_deref().map(str::as_bytes), now);
+        let Some(call) = call.filter(|call| settling(call, now)) else { return Ok((live, false)) };
+        let Some((left, expected)) = left_by(bucket, call, now) else { return Ok((live, false)) };
+        let settled = |live: Option<&str>| {
+            let read = classify(bucket, live.map(str::as_bytes), now);
             let judged = verdict(bucket, &read, call);
-            if read.hash == left || (judged == expected && judged != Verdict::Approvals) {
-                break;
+            read.hash == left || (judged == expected && judged != Verdict::Approvals)
+        };
+        for delay in READ_BACK_DELAYS {
+            if settled(live.as_deref()) {
+                return Ok((live, false));
             }
             tokio::time::sleep(delay).await;
             live = self.store.get_policy(&bucket.name).await?;
         }
-        Ok(live)
+        let unsettled = !settled(live.as_deref());
+        Ok((live, unsettled))
     }
 
     /// The two-person rule: an OpenAccess that no approval in the audit trail covers. A trail that
@@ -377,10 +390,11 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
 /// give it, and is judged on one read.
 pub const SETTLING: time::Duration = time::Duration::minutes(1);
 
-/// Whether `call` is recent enough to wait for (an event without a readable time is).
+/// Whether `call` is recent enough to wait for (an event without a readable time is), and not
+/// already a recheck.
 fn settling(call: &ApiCall, now: OffsetDateTime) -> bool {
     let at = call.event.time.as_deref().and_then(crate::time::parse_time);
-    at.is_none_or(|at| now - at < SETTLING)
+    !call.recheck && at.is_none_or(|at| now - at < SETTLING)
 }
 
 /// What judging a policy decides, before the two-person rule's approvals are read.

@@ -44,6 +44,14 @@ pub const ATTEMPTS: u32 = 3;
 /// The close message waits this long (seconds) after the shards: three tries of a shard, each
 /// visible again after the queue's 60-second visibility timeout, fit well inside it.
 pub const CLOSE_DELAY_SECONDS: u32 = 300;
+/// A call whose write S3 had not shown within the enforcer's waits is judged again this long
+/// (seconds) after: far past [`crate::guard::enforce::SETTLING`], and well inside SQS's 15 minutes.
+pub const RECHECK_DELAY_SECONDS: u32 = 120;
+// A recheck comes after the settling (so it would not wait even unmarked), within SQS's limit.
+const _: () = assert!(
+    RECHECK_DELAY_SECONDS as i64 > crate::guard::enforce::SETTLING.whole_seconds()
+        && RECHECK_DELAY_SECONDS <= 900
+);
 /// Where the shard records live, under the audit trail's prefix.
 pub const SWEEPS: &str = "_sweeps";
 const SHARD_SCHEMA: &str = "breakglass.sweep-shard/1";
@@ -61,6 +69,12 @@ pub enum SweepMessage {
         shards: Vec<Shard>,
     },
     Close(Close),
+    /// A guarded call's event, judged again on one read: when the enforcer judged it, S3 had not
+    /// shown the policy it wrote within the waits, and the read was lawful (eventual consistency
+    /// may still have hidden an intruder's write, and the sweep knows no caller to blame).
+    Recheck {
+        event: Value,
+    },
 }
 
 /// The buckets of one account in one Region (at most [`SHARD_BUCKETS`] of them).
@@ -342,6 +356,27 @@ where
         Ok(done)
     }
 
+    /// A call judged again ([`SweepMessage::Recheck`]): its own event, on one read, through the same
+    /// screen as at first (a call acts only on buckets of its own account). Returns how many
+    /// buckets were judged.
+    async fn recheck(&self, event: &Value, now: OffsetDateTime) -> Result<usize, EnforceError> {
+        let Ok(crate::inbound::event::Incoming::ApiCalls(mut calls)) = crate::inbound::event::parse(event)
+        else {
+            tracing::error!("a recheck that carries no call; dropped");
+            return Ok(0);
+        };
+        for call in &mut calls {
+            call.recheck = true;
+        }
+        let incoming = crate::inbound::event::Incoming::ApiCalls(calls);
+        let (incoming, _) = crate::inbound::route::screen(&self.enforcer.config, incoming, now);
+        let reports = self.enforcer.handle(&incoming, now).await?;
+        for r in &reports {
+            tracing::info!(bucket = r.bucket.as_str(), outcome = r.outcome.word(), "rechecked");
+        }
+        Ok(reports.len())
+    }
+
     /// The answer to an SQS batch of sweep messages: each processed, those that failed handed back
     /// (`batchItemFailures`) for SQS to retry.
     pub async fn handle_messages(
@@ -398,6 +433,13 @@ where
                         failures.push(json!({"itemIdentifier": m.id}));
                     }
                 }
+                SweepMessage::Recheck { event } => match self.recheck(&event, now).await {
+                    Ok(n) => shards.push(json!({ "rechecked": n })),
+                    Err(e) => {
+                        tracing::error!(message = m.id.as_str(), error = %e, "recheck failed; retried");
+                        failures.push(json!({"itemIdentifier": m.id}));
+                    }
+                },
                 SweepMessage::Close(c) => match close(enforcer, trail, &c, now).await {
                     Ok(n) => {
                         tracing::info!(sweep = c.sweep.as_str(), remediations = n, "sweep closed");
@@ -534,6 +576,14 @@ mod tests {
         assert!(sizes.iter().all(|n| *n <= SHARD_BUCKETS), "{sizes:?}");
         assert_eq!(shards.len(), config.buckets.len().div_ceil(SHARD_BUCKETS));
         assert!(shards.iter().enumerate().all(|(i, s)| s.index == i && s.of == shards.len()));
+    }
+
+    #[test]
+    fn a_recheck_carries_its_event() {
+        let event = serde_json::json!({"detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": "PutBucketPolicy"}});
+        let body = SweepMessage::Recheck { event: event.clone() }.body();
+        assert!(body.contains(r#""kind":"recheck""#), "{body}");
+        assert_eq!(SweepMessage::parse(&body).ok(), Some(SweepMessage::Recheck { event }));
     }
 
     struct Sent(std::sync::Mutex<Vec<(String, u32)>>);

@@ -41,6 +41,9 @@ pub struct ApiCall {
     /// The accounts the event says it came from: the EventBridge envelope's `account` and the
     /// record's `recipientAccountId`, where present. A call may act only on buckets of that account.
     pub accounts: Vec<String>,
+    /// Judged again, later, from the sweep queue, because S3 had not shown what it wrote within the
+    /// enforcer's waits: judged on one read, never waited for again. Never from the event itself.
+    pub recheck: bool,
 }
 
 impl ApiCall {
@@ -206,6 +209,7 @@ fn record(r: &Value) -> Result<ApiCall, EventError> {
         versioning: param("VersioningConfiguration").and_then(|v| text(v.get("Status"))),
         tags: param("Tagging").map(tag_set),
         accounts: text(r.get("recipientAccountId")).into_iter().collect(),
+        recheck: false,
         event: CallEvent {
             id: text(r.get("eventID")),
             name: event_name,

@@ -66,6 +66,26 @@ pub async fn enforce_event<S: PolicyStore, B: EventBus, T: BucketRecords>(
     Ok(summary(enforcer.dry_run, &reports, &[], &misrouted))
 }
 
+/// Sends `raw` (a call's event) to be judged again after the fan-out's delay. Without a sweep queue
+/// there is nowhere to: logged, and the scheduled pass is the net. A send that fails fails the
+/// invocation (Lambda's retry judges the call again).
+async fn recheck_later<P: EnforcerPorts>(
+    fanout: Option<&Fanout<'_, P>>,
+    raw: &Value,
+) -> Result<(), EnforceError> {
+    let Some(f) = fanout else {
+        tracing::warn!("a write S3 had not shown is not judged again: no sweep queue");
+        return Ok(());
+    };
+    let body = crate::guard::sweep::SweepMessage::Recheck { event: raw.clone() }.body();
+    f.queue.send(&[body], f.recheck_delay).await.map_err(EnforceError::Queue)?;
+    tracing::warn!(
+        delay = f.recheck_delay,
+        "S3 had not shown the call's write within the waits; judged again later"
+    );
+    Ok(())
+}
+
 /// Puts every misrouted-event report on the bus (the notifier mails it as an alert).
 async fn report_misrouted<S: PolicyStore, B: EventBus, T: BucketRecords>(
     enforcer: &Enforcer<S, B, T>,
@@ -86,14 +106,15 @@ pub async fn enforce_and_guard_event<P: EnforcerPorts>(
     now: OffsetDateTime,
 ) -> Result<Value, EnforceError> {
     match parse_or_ignore(raw) {
-        Ok(incoming) => guard(ports, incoming, now).await,
+        Ok(incoming) => guard(ports, raw, incoming, now).await,
         Err(answer) => Ok(answer),
     }
 }
 
-/// [`enforce_and_guard_event`] of an event already parsed.
+/// [`enforce_and_guard_event`] of an event already parsed (`raw`, as it came).
 async fn guard<P: EnforcerPorts>(
     ports: &Guard<'_, P>,
+    raw: &Value,
     incoming: event::Incoming,
     now: OffsetDateTime,
 ) -> Result<Value, EnforceError> {
@@ -108,6 +129,9 @@ async fn guard<P: EnforcerPorts>(
     let repairs = sentinel.handle_observed(&incoming, observed, now).await;
     let (reports, repairs) = (policies?, repairs?);
     alerted?;
+    if reports.iter().any(|r| r.recheck) {
+        recheck_later(ports.fanout, raw).await?;
+    }
     Ok(summary(enforcer.dry_run, &reports, &repairs, &misrouted))
 }
 
@@ -125,6 +149,9 @@ pub struct Fanout<'a, P: EnforcerPorts> {
     /// Seconds until a bucket discovery added from a call is checked: longer than the functions
     /// take to read the grown registry (their config refresh).
     pub adopt_delay: u32,
+    /// Seconds until a call whose write S3 had not shown is judged again
+    /// ([`crate::guard::sweep::RECHECK_DELAY_SECONDS`]).
+    pub recheck_delay: u32,
 }
 
 /// The enforcer Lambda's answer with the sweep fanned out (`guard.fanout`): the schedule plans
@@ -223,7 +250,7 @@ async fn enforcer_event_inner<P: EnforcerPorts>(
         (Some(f), event::Incoming::ApiCalls(calls)) => adopt_new_buckets(enforcer, f, calls, now).await,
         _ => 0,
     };
-    let mut answer = guard(ports, incoming, now).await?;
+    let mut answer = guard(ports, raw, incoming, now).await?;
     if let (Some(a), true) = (answer.as_object_mut(), adopted > 0) {
         a.insert("discovered".into(), json!(adopted));
     }

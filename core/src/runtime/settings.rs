@@ -41,6 +41,9 @@ pub const DRY_RUN_ENV: &str = "BREAKGLASS_DRY_RUN";
 pub const SWEEP_QUEUE_ENV: &str = "BREAKGLASS_SWEEP_QUEUE";
 /// Seconds between the sweep's shards and its close (tests lower it).
 pub const SWEEP_CLOSE_DELAY_ENV: &str = "BREAKGLASS_SWEEP_CLOSE_DELAY_SECONDS";
+/// Seconds until a call whose write S3 had not shown within the waits is judged again (tests lower
+/// it; a recheck never waits, so any delay is safe).
+pub const RECHECK_DELAY_ENV: &str = "BREAKGLASS_RECHECK_DELAY_SECONDS";
 /// The heartbeat's period in seconds: set, the enforcer's scheduled run sends and judges the
 /// heartbeat (template.yaml sets the schedule's 900); unset, there is none. Tests lower it.
 pub const HEARTBEAT_PERIOD_ENV: &str = "BREAKGLASS_HEARTBEAT_PERIOD_SECONDS";
@@ -177,6 +180,8 @@ pub struct Settings {
     pub sweep_queue: Option<String>,
     /// [`SWEEP_CLOSE_DELAY_ENV`], else [`crate::guard::sweep::CLOSE_DELAY_SECONDS`].
     pub sweep_close_delay: u32,
+    /// [`RECHECK_DELAY_ENV`], else [`crate::guard::sweep::RECHECK_DELAY_SECONDS`].
+    pub recheck_delay: u32,
     /// [`HEARTBEAT_PERIOD_ENV`] (a positive number of seconds) and [`HEARTBEAT_DEADLINE_ENV`];
     /// `None`: no heartbeat.
     pub heartbeat: Option<crate::guard::heartbeat::Timing>,
@@ -241,6 +246,9 @@ impl Settings {
             sweep_close_delay: lookup(SWEEP_CLOSE_DELAY_ENV)
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(crate::guard::sweep::CLOSE_DELAY_SECONDS),
+            recheck_delay: lookup(RECHECK_DELAY_ENV)
+                .and_then(|s| s.parse().ok())
+                .map_or(crate::guard::sweep::RECHECK_DELAY_SECONDS, |d: u32| d.min(900)),
             heartbeat: number(HEARTBEAT_PERIOD_ENV).filter(|p| *p > 0).map(|p| {
                 let period = time::Duration::seconds(p);
                 let deadline = number(HEARTBEAT_DEADLINE_ENV).filter(|d| *d > 0).map(time::Duration::seconds);

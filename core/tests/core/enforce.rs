@@ -179,6 +179,28 @@ async fn regression_a_stale_expired_read_does_not_close_a_lawful_reopening() {
     assert_eq!(*e.store.reads.lock().unwrap(), 3, "one read");
 }
 
+/// Issue 23 (found by review): mallory's template-shaped OpenAccess read stale through every wait is
+/// lawful as read, and marked to be judged again; judged again (a recheck, from the sweep queue) it
+/// is judged on one read, closed, and mallory named.
+#[tokio::test(flavor = "current_thread")]
+async fn regression_an_open_access_hidden_longer_than_the_waits_is_judged_again() {
+    let e = enforcer();
+    let open = open_policy();
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), open.clone());
+    *e.store.stale.lock().unwrap() = Some((example("closed-as-returned-by-aws.json"), 5));
+    let Incoming::ApiCalls(mut calls) = put_event(&open, "arn:aws:iam::111122223333:role/mallory") else {
+        panic!("a call")
+    };
+    let first = e.handle(&Incoming::ApiCalls(calls.clone()), now()).await.unwrap().remove(0);
+    assert_eq!((first.outcome, first.recheck), (Outcome::Lawful, true));
+    assert_eq!(*e.store.reads.lock().unwrap(), 5, "read and read again four times");
+    calls[0].recheck = true;
+    let again = e.handle(&Incoming::ApiCalls(calls), now()).await.unwrap().remove(0);
+    assert_eq!(again.outcome, Outcome::Closed);
+    assert!(again.reason.unwrap_or_default().contains("not a break-glass principal"));
+    assert!(!again.recheck);
+}
+
 /// Still showing the old policy after every re-read (about 3 s): reported, and the invocation
 /// fails so that Lambda retries.
 #[tokio::test(flavor = "current_thread")]

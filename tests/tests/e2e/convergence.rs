@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 const STORM: usize = 200;
 const MALLORY: &str = "arn:aws:iam::111122223333:role/mallory";
+const READER: &str = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
 /// Lambda runs a failed asynchronous invocation twice more.
 const ASYNC_ATTEMPTS: usize = 3;
 
@@ -339,4 +340,58 @@ async fn regression_a_stale_read_after_a_weakening_call_does_not_hide_it() {
     assert!(stale >= 2, "the first reads were stale: {:?}", chaos.count());
     let store = breakglass_aws::S3Store::new(stack.clients.s3.clone());
     assert_eq!(store.get_versioning(bucket).await.unwrap().as_deref(), Some("Enabled"), "back on at once");
+}
+
+/// Issue 23 (found by review): S3 still answering with the ClosedAccess after every wait left an
+/// intruder's template-shaped OpenAccess standing until its expiry, as the sweep knows no caller to
+/// blame. Now the enforcer sends the call to the sweep queue, and judged again from there (on one
+/// read, a little later, when S3 has settled) it is closed and mallory named.
+#[tokio::test(flavor = "multi_thread")]
+async fn regression_an_open_access_hidden_longer_than_the_waits_is_judged_again_and_closed() {
+    let Some(moto) = Moto::start() else { return };
+    let stack = provision_config(&moto.endpoint, single_operator_text_with("acme-stale", 1)).await;
+    let bucket = "acme-stale-00";
+    let iam = stack.iam(&moto.endpoint);
+    // The first five reads after mallory's write (all the enforcer makes within its waits) still
+    // answer with the ClosedAccess.
+    let chaos =
+        ChaosProxy::start(&iam.endpoint, Faults { stale_policy_reads: 5, ..Faults::everywhere(0, 1) });
+    let (queue, _) = stack.sweep_queue(breakglass_core::guard::sweep::ATTEMPTS).await;
+    let mut env = stack.function_env();
+    env.push(("BREAKGLASS_SWEEP_QUEUE".into(), queue.clone()));
+    env.push(("BREAKGLASS_RECHECK_DELAY_SECONDS".into(), "0".into()));
+    let env = iam.function_env(env, "enforcer").await;
+    let behind_chaos: Vec<(String, String)> = env
+        .iter()
+        .cloned()
+        .map(|(k, v)| if k == "AWS_ENDPOINT_URL" { (k, chaos.endpoint.clone()) } else { (k, v) })
+        .collect();
+    let enforcer = Function::spawn("enforcer", &behind_chaos);
+    // Later, S3 settled: another instance, without the stale reads.
+    let later = Function::spawn("enforcer", &env);
+    let s3 = e2e::clients(&chaos.endpoint).await.s3;
+    s3.get_bucket_policy().bucket(bucket).send().await.unwrap();
+    let config = breakglass_config::Config::from_toml(&stack.config_text).unwrap();
+    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let grant = canonical_policies::OpenGrant {
+        readers: [READER.to_owned()].into(),
+        expiry: now + time::Duration::hours(4),
+    };
+    let open = config.bucket(bucket).unwrap().render_open(&grant, now).unwrap().to_pretty_json();
+    s3.put_bucket_policy().bucket(bucket).policy(&open).send().await.unwrap();
+    stack
+        .cloudtrail(&cloudtrail_event("PutBucketPolicy", bucket, MALLORY, "mallory", Some(&open), None))
+        .await;
+    let delivered = stack.drain(&stack.s3_calls).await;
+    let answer = enforcer.invoke(&delivered[0]).unwrap();
+    assert_eq!(answer["buckets"][0]["outcome"], "lawful", "every read within the waits was stale: {answer}");
+    assert!(matches!(stack.live_state(bucket).await, canonical_policies::State::Open(_)), "still open");
+
+    let answers = stack.run_sweep_queue(&queue, &later, 1).await;
+    assert!(answers.iter().any(|a| a["sweep"][0]["rechecked"] == 1), "{answers:?}");
+    assert_eq!(stack.live_state(bucket).await, canonical_policies::State::Closed, "closed on the recheck");
+    let own = stack.drain(&stack.own_events).await;
+    let remediation = own.iter().find(|e| e["detail-type"] == "breakglass remediation");
+    let reason = remediation.map(|e| e["detail"]["reason"].to_string()).unwrap_or_default();
+    assert!(reason.contains("not a break-glass principal"), "{own:?}");
 }
