@@ -339,29 +339,18 @@ mod tests {
 
     #[test]
     fn bucket_configuration_calls_are_told_apart() {
-        let place = |b: &str, s: &'static str| (b.to_owned(), s);
-        assert_eq!(
-            config_call("GET /acme-logs?policy HTTP/1.1"),
-            Some(("GET", place("acme-logs", "policy")))
-        );
-        assert_eq!(
-            config_call("PUT /acme-logs?policy&x-id=PutBucketPolicy HTTP/1.1"),
-            Some(("PUT", place("acme-logs", "policy")))
-        );
-        assert_eq!(
-            config_call("GET /acme-logs/?policy HTTP/1.1"),
-            Some(("GET", place("acme-logs", "policy")))
-        );
-        assert_eq!(config_call("GET /acme-logs/key?policy HTTP/1.1"), None);
-        assert_eq!(config_call("GET /acme-logs?policyStatus HTTP/1.1"), None);
-        assert_eq!(
-            config_call("GET /acme-logs?versioning HTTP/1.1"),
-            Some(("GET", place("acme-logs", "versioning")))
-        );
-        assert_eq!(
-            config_call("DELETE /acme-logs?lifecycle HTTP/1.1"),
-            Some(("DELETE", place("acme-logs", "lifecycle")))
-        );
+        for (line, expected) in [
+            ("GET /acme-logs?policy HTTP/1.1", Some(("GET", "policy"))),
+            ("PUT /acme-logs?policy&x-id=PutBucketPolicy HTTP/1.1", Some(("PUT", "policy"))),
+            ("GET /acme-logs/?policy HTTP/1.1", Some(("GET", "policy"))),
+            ("GET /acme-logs/key?policy HTTP/1.1", None),
+            ("GET /acme-logs?policyStatus HTTP/1.1", None),
+            ("GET /acme-logs?versioning HTTP/1.1", Some(("GET", "versioning"))),
+            ("DELETE /acme-logs?lifecycle HTTP/1.1", Some(("DELETE", "lifecycle"))),
+        ] {
+            let expected = expected.map(|(method, setting)| (method, ("acme-logs".to_owned(), setting)));
+            assert_eq!(config_call(line), expected, "{line}");
+        }
     }
 
     #[test]

@@ -254,6 +254,12 @@ pub fn single_operator_path() -> String {
     path.display().to_string()
 }
 
+/// The intruder of the tests and the demo: a role of the bucket's account that is no break-glass
+/// principal.
+pub const MALLORY: &str = "arn:aws:iam::111122223333:role/mallory";
+/// The example config's investigator role, the reader an OpenAccess names.
+pub const READER: &str = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
+
 /// moto's default account, where the single-account stack lives (credentials `testing`).
 pub const MOTO_ACCOUNT: &str = "123456789012";
 

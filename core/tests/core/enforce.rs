@@ -12,6 +12,14 @@ fn tampered_by_mallory() -> (Enforcer<Store, Bus>, Incoming) {
     (e, put_event(&tampered, "arn:aws:iam::111122223333:role/mallory"))
 }
 
+/// The example enforcer with an OpenAccess live on the bucket, and that policy.
+fn open_live() -> (Enforcer<Store, Bus>, String) {
+    let e = enforcer();
+    let open = open_policy();
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), open.clone());
+    (e, open)
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn aws_normalised_closed_access_causes_no_write() {
     let e = enforcer();
@@ -44,9 +52,7 @@ async fn intruder_calling_itself_closed_is_reverted_and_alerted() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn lawful_open_stays_and_stale_events_do_not_blame_it() {
-    let e = enforcer();
-    let open = open_policy();
-    e.store.policies.lock().unwrap().insert(BUCKET.into(), open.clone());
+    let (e, open) = open_live();
     // Opened by the operator: lawful.
     let r = e.handle(&put_event(&open, OPERATOR), now()).await.unwrap();
     assert_eq!(r[0].outcome, Outcome::Lawful);
@@ -59,9 +65,7 @@ async fn lawful_open_stays_and_stale_events_do_not_blame_it() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn open_access_set_by_an_intruder_is_closed() {
-    let e = enforcer();
-    let open = open_policy();
-    e.store.policies.lock().unwrap().insert(BUCKET.into(), open.clone());
+    let (e, open) = open_live();
     let r = e.handle(&put_event(&open, "arn:aws:iam::111122223333:role/mallory"), now()).await.unwrap();
     assert_eq!(r[0].outcome, Outcome::Closed);
     assert!(r[0].reason.as_deref().unwrap().contains("not a break-glass principal"));
@@ -128,10 +132,8 @@ async fn regression_a_stale_read_after_an_intruders_write_does_not_hide_it() {
 /// the ClosedAccess it replaced, is read once (a stale read of a lawful call shows a lawful state).
 #[tokio::test(flavor = "current_thread")]
 async fn a_lawful_put_read_stale_is_not_read_again() {
-    let e = enforcer();
-    let open = open_policy();
+    let (e, open) = open_live();
     *e.store.stale.lock().unwrap() = Some((example("closed-as-returned-by-aws.json"), 5));
-    e.store.policies.lock().unwrap().insert(BUCKET.into(), open.clone());
     let report = e.handle(&put_event(&open, OPERATOR), now()).await.unwrap().remove(0);
     assert_eq!((report.outcome, report.before_state), (Outcome::Lawful, "closed"), "the stale read");
     assert_eq!(e.store.stale.lock().unwrap().as_ref().map(|(_, left)| *left), Some(4), "read once");
@@ -157,9 +159,7 @@ async fn a_superseded_call_is_not_waited_for_when_the_live_policy_is_closed_anyw
 /// not closed on that read. And an event older than `SETTLING` is judged on one read.
 #[tokio::test(flavor = "current_thread")]
 async fn regression_a_stale_expired_read_does_not_close_a_lawful_reopening() {
-    let e = enforcer();
-    let open = open_policy();
-    e.store.policies.lock().unwrap().insert(BUCKET.into(), open.clone());
+    let (e, open) = open_live();
     let b = config().bucket(BUCKET).unwrap().clone();
     let old = OpenGrant {
         readers: BTreeSet::from([READER.to_owned()]),
@@ -184,9 +184,7 @@ async fn regression_a_stale_expired_read_does_not_close_a_lawful_reopening() {
 /// is judged on one read, closed, and mallory named.
 #[tokio::test(flavor = "current_thread")]
 async fn regression_an_open_access_hidden_longer_than_the_waits_is_judged_again() {
-    let e = enforcer();
-    let open = open_policy();
-    e.store.policies.lock().unwrap().insert(BUCKET.into(), open.clone());
+    let (e, open) = open_live();
     *e.store.stale.lock().unwrap() = Some((example("closed-as-returned-by-aws.json"), 5));
     let Incoming::ApiCalls(mut calls) = put_event(&open, "arn:aws:iam::111122223333:role/mallory") else {
         panic!("a call")

@@ -4,15 +4,13 @@
 
 use e2e::{
     account_clients, cloudtrail_event, config, config_text, provision_config, role_env, root, Function, Moto,
-    Stack,
+    Stack, MALLORY, READER,
 };
 use serde_json::Value;
 
 const BUCKET: &str = "acme-cloudtrail-logs";
 /// The gate's role: it writes every policy people ask for, once it has recorded why.
 const GATE: &str = "arn:aws:iam::111122223333:role/breakglass-gate";
-const MALLORY: &str = "arn:aws:iam::111122223333:role/mallory";
-const READER: &str = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
 
 struct Demo {
     stack: Stack,

@@ -21,5 +21,6 @@ mod iam;
 mod lambdas;
 mod organisation;
 mod reads;
+mod stale;
 mod sweep;
 mod timeouts;
