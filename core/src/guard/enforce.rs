@@ -54,8 +54,8 @@ pub enum EnforceError {
     /// The remediation happened but its event could not be published.
     #[error("could not publish the remediation event: {0}")]
     Bus(PortError),
-    /// The sweep's shards could not be sent to its queue.
-    #[error("could not send the sweep's shards: {0}")]
+    /// The sweep's shards, or a recheck, could not be sent to its queue.
+    #[error("could not send to the sweep queue: {0}")]
     Queue(PortError),
     /// The heartbeat could not be judged, or a quiet half could not be alarmed.
     #[error("heartbeat: {0}")]

@@ -15,6 +15,9 @@
 //! fails into the dead-letter queue (alarmed). A shard that finishes after the close publishes its
 //! own remediations; a shard record that cannot be written is published at once, unbatched: mail
 //! may be many, never none.
+//!
+//! The queue also carries *rechecks* ([`SweepMessage::Recheck`]): a call whose write S3 had not
+//! shown within the enforcer's waits, judged again later on one read.
 
 use std::collections::BTreeMap;
 
@@ -69,9 +72,10 @@ pub enum SweepMessage {
         shards: Vec<Shard>,
     },
     Close(Close),
-    /// A guarded call's event, judged again on one read: when the enforcer judged it, S3 had not
-    /// shown the policy it wrote within the waits, and the read was lawful (eventual consistency
-    /// may still have hidden an intruder's write, and the sweep knows no caller to blame).
+    /// A guarded call's event (its EventBridge envelope), judged again on one read: when the
+    /// enforcer judged it, S3 had not shown the policy it wrote within the waits, and the read was
+    /// lawful (eventual consistency may still have hidden an intruder's write, and the sweep knows
+    /// no caller to blame).
     Recheck {
         event: Value,
     },
@@ -221,7 +225,7 @@ pub async fn send_adopted<Q: SweepQueue>(
 
 impl SweepMessage {
     pub fn body(&self) -> String {
-        // Strings, numbers and lists only: serialisation cannot fail.
+        // Strings, numbers, lists and a JSON value that was parsed: serialisation cannot fail.
         serde_json::to_string(self).unwrap_or_default()
     }
 
@@ -356,37 +360,56 @@ where
         Ok(done)
     }
 
-    /// A call judged again ([`SweepMessage::Recheck`]): its own event, on one read, through the same
-    /// screen as at first (a call acts only on buckets of its own account). Returns how many
-    /// buckets were judged.
-    async fn recheck(&self, event: &Value, now: OffsetDateTime) -> Result<usize, EnforceError> {
-        let Ok(crate::inbound::event::Incoming::ApiCalls(mut calls)) = crate::inbound::event::parse(event)
-        else {
-            tracing::error!("a recheck that carries no call; dropped");
-            return Ok(0);
+    /// A call judged again ([`SweepMessage::Recheck`]): its own event (the EventBridge envelope of a
+    /// CloudTrail call, as the enforcer got it and sent it; nothing else), on one read, through the
+    /// same screen as at first (a call acts only on buckets of its own account). Answers as a shard
+    /// does, for the metrics: how many buckets were judged, closed, and why.
+    async fn recheck(&self, event: &Value, now: OffsetDateTime) -> Result<Value, EnforceError> {
+        use crate::inbound::event::{parse, Incoming, CLOUDTRAIL_CALL};
+        let from_cloudtrail = event.get("detail-type").and_then(Value::as_str) == Some(CLOUDTRAIL_CALL);
+        let (true, Ok(Incoming::ApiCalls(mut calls))) = (from_cloudtrail, parse(event)) else {
+            tracing::error!("a recheck that carries no CloudTrail call; dropped");
+            return Ok(json!({ "rechecked": 0 }));
         };
         for call in &mut calls {
             call.recheck = true;
         }
-        let incoming = crate::inbound::event::Incoming::ApiCalls(calls);
-        let (incoming, _) = crate::inbound::route::screen(&self.enforcer.config, incoming, now);
+        let (incoming, misrouted) =
+            crate::inbound::route::screen(&self.enforcer.config, Incoming::ApiCalls(calls), now);
+        for m in &misrouted {
+            tracing::error!(
+                bucket = m.bucket.as_str(),
+                "a recheck names a bucket of another account; skipped"
+            );
+        }
         let reports = self.enforcer.handle(&incoming, now).await?;
+        let mut drift: BTreeMap<&str, usize> = BTreeMap::new();
         for r in &reports {
             tracing::info!(bucket = r.bucket.as_str(), outcome = r.outcome.word(), "rechecked");
+            if let Some(cause) = r.cause {
+                *drift.entry(cause.word()).or_default() += 1;
+            }
         }
-        Ok(reports.len())
+        let closed = reports.iter().filter(|r| r.outcome == Outcome::Closed).count();
+        Ok(json!({ "rechecked": reports.len(), "closed": closed, "drift": drift }))
     }
 
     /// The answer to an SQS batch of sweep messages: each processed, those that failed handed back
-    /// (`batchItemFailures`) for SQS to retry.
+    /// (`batchItemFailures`) for SQS to retry. A recheck that closed a bucket but could not put its
+    /// remediation on the bus fails the whole invocation, after the rest of the batch: the
+    /// remediation has no record to be mailed from later (a retry finds the bucket lawful), so the
+    /// error alarm must fire.
     pub async fn handle_messages(
         &self,
         messages: &[crate::inbound::event::QueueMessage],
         now: OffsetDateTime,
-    ) -> Value {
+    ) -> Result<Value, EnforceError> {
         let (enforcer, trail) = (self.enforcer, self.trail);
         let mut failures = Vec::new();
         let mut shards = Vec::new();
+        let mut unreported = None;
+        // EventBridge delivers at least once: two deliveries of a call send two rechecks.
+        let mut rechecked = std::collections::BTreeSet::new();
         for m in messages {
             let message = match SweepMessage::parse(&m.body) {
                 Ok(message) => message,
@@ -433,13 +456,27 @@ where
                         failures.push(json!({"itemIdentifier": m.id}));
                     }
                 }
-                SweepMessage::Recheck { event } => match self.recheck(&event, now).await {
-                    Ok(n) => shards.push(json!({ "rechecked": n })),
-                    Err(e) => {
-                        tracing::error!(message = m.id.as_str(), error = %e, "recheck failed; retried");
-                        failures.push(json!({"itemIdentifier": m.id}));
+                SweepMessage::Recheck { event } => {
+                    let id = event.get("id").and_then(Value::as_str).map(str::to_owned);
+                    if id.as_ref().is_some_and(|id| !rechecked.insert(id.clone())) {
+                        tracing::info!(
+                            message = m.id.as_str(),
+                            "the same call rechecked twice in a batch; once"
+                        );
+                        continue;
                     }
-                },
+                    match self.recheck(&event, now).await {
+                        Ok(answer) => shards.push(answer),
+                        Err(e @ EnforceError::Bus(_)) => {
+                            tracing::error!(message = m.id.as_str(), error = %e, "rechecked and closed, but not reported");
+                            unreported.get_or_insert(e);
+                        }
+                        Err(e) => {
+                            tracing::error!(message = m.id.as_str(), error = %e, "recheck failed; retried");
+                            failures.push(json!({"itemIdentifier": m.id}));
+                        }
+                    }
+                }
                 SweepMessage::Close(c) => match close(enforcer, trail, &c, now).await {
                     Ok(n) => {
                         tracing::info!(sweep = c.sweep.as_str(), remediations = n, "sweep closed");
@@ -452,7 +489,10 @@ where
                 },
             }
         }
-        json!({ "batchItemFailures": failures, "sweep": shards })
+        match unreported {
+            Some(e) => Err(e),
+            None => Ok(json!({ "batchItemFailures": failures, "sweep": shards })),
+        }
     }
 }
 

@@ -11,6 +11,9 @@ use crate::guarded::{GuardedCall, Target};
 use crate::notice::Actor;
 use crate::notice::{CallError, CallEvent};
 
+/// The `detail-type` EventBridge gives a CloudTrail record of an API call.
+pub const CLOUDTRAIL_CALL: &str = "AWS API Call via CloudTrail";
+
 /// One CloudTrail record of an API call.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ApiCall {
@@ -144,7 +147,7 @@ pub fn parse(event: &Value) -> Result<Incoming, EventError> {
         let id = text(top.get("id"));
         let detail = top.get("detail").cloned().unwrap_or(Value::Null);
         return match (source, detail_type) {
-            (_, "AWS API Call via CloudTrail") => {
+            (_, CLOUDTRAIL_CALL) => {
                 let mut call = record(&detail)?;
                 let expected = call.event_source.as_deref().and_then(aws_source);
                 if expected.as_deref() != Some(source) {

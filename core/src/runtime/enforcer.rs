@@ -155,8 +155,8 @@ pub struct Fanout<'a, P: EnforcerPorts> {
 }
 
 /// The enforcer Lambda's answer with the sweep fanned out (`guard.fanout`): the schedule plans
-/// shards (and checks roles and subscriptions itself), the sweep queue's messages are shards and
-/// closes, everything else is [`enforce_and_guard_event`]. Without a fan-out the schedule sweeps
+/// shards (and checks roles and subscriptions itself), the sweep queue's messages are shards,
+/// closes and rechecks, everything else is [`enforce_and_guard_event`]. Without a fan-out the schedule sweeps
 /// inline.
 pub async fn enforcer_event<P: EnforcerPorts>(
     ports: &Guard<'_, P>,
@@ -205,9 +205,9 @@ async fn enforcer_event_inner<P: EnforcerPorts>(
             let failed: Vec<Value> = messages.iter().map(|m| json!({ "itemIdentifier": m.id })).collect();
             return Ok(json!({ "batchItemFailures": failed }));
         };
-        return Ok(crate::guard::sweep::Sweeper { enforcer, sentinel, trail: f.trail }
+        return crate::guard::sweep::Sweeper { enforcer, sentinel, trail: f.trail }
             .handle_messages(&messages, now)
-            .await);
+            .await;
     }
     // Parsed once: every guarded call of the estate passes here.
     let incoming = match parse_or_ignore(raw) {

@@ -42,7 +42,8 @@ pub const SWEEP_QUEUE_ENV: &str = "BREAKGLASS_SWEEP_QUEUE";
 /// Seconds between the sweep's shards and its close (tests lower it).
 pub const SWEEP_CLOSE_DELAY_ENV: &str = "BREAKGLASS_SWEEP_CLOSE_DELAY_SECONDS";
 /// Seconds until a call whose write S3 had not shown within the waits is judged again (tests lower
-/// it; a recheck never waits, so any delay is safe).
+/// it; a recheck never waits nor sends another, so no delay loops, but a short one may still find
+/// S3 stale).
 pub const RECHECK_DELAY_ENV: &str = "BREAKGLASS_RECHECK_DELAY_SECONDS";
 /// The heartbeat's period in seconds: set, the enforcer's scheduled run sends and judges the
 /// heartbeat (template.yaml sets the schedule's 900); unset, there is none. Tests lower it.
