@@ -21,7 +21,7 @@
 
 use std::collections::BTreeMap;
 
-use breakglass_config::{BucketConfig, Config};
+use breakglass_config::BucketConfig;
 use futures_util::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -32,15 +32,14 @@ use crate::guard::enforce::{EnforceError, Enforcer, Outcome};
 use crate::guard::sentinel::Sentinel;
 use crate::ports::{
     AuditLog, AuditReader, BucketRecords, BucketSettings, ControlPlane, EventBus, PolicyStore, PortError,
-    SweepQueue,
 };
 use crate::trail::audit::Trail;
 
-/// At most this many buckets per shard message: a shard reads them eight at a time, so even a
-/// full shard takes a few seconds, far inside the enforcer's 30-second timeout.
-pub const SHARD_BUCKETS: usize = 100;
-/// At most this many buckets per message: an account with more is spread over several messages.
-pub const MESSAGE_BUCKETS: usize = 200;
+mod message;
+mod plan;
+pub use message::{Close, Shard, SweepMessage, MESSAGE_BUCKETS, SHARD_BUCKETS};
+pub use plan::{plan, send_adopted, send_plan, settings_due, sweep_id};
+
 /// How many times SQS hands out a shard before it goes to the dead-letter queue: template.yaml's
 /// `maxReceiveCount` of the sweep queue (proofs/tests/proofs/template.rs ties the two).
 pub const ATTEMPTS: u32 = 3;
@@ -61,46 +60,6 @@ const SHARD_SCHEMA: &str = "breakglass.sweep-shard/1";
 /// How many buckets of one shard are read at once.
 const SHARD_CONCURRENCY: usize = 8;
 
-/// A message on the sweep queue. Written by the planning invocation and read back by the shard
-/// invocations with the same serde code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum SweepMessage {
-    /// The shards of one account (all its Regions while they hold at most [`MESSAGE_BUCKETS`]):
-    /// one instance sweeps them, so the member role is assumed once per account and sweep.
-    Shards {
-        shards: Vec<Shard>,
-    },
-    Close(Close),
-    /// A guarded call's event (its EventBridge envelope), judged again on one read: when the
-    /// enforcer judged it, S3 had not shown the policy it wrote within the waits, and the read was
-    /// lawful (eventual consistency may still have hidden an intruder's write, and the sweep knows
-    /// no caller to blame).
-    Recheck {
-        event: Value,
-    },
-}
-
-/// The buckets of one account in one Region (at most [`SHARD_BUCKETS`] of them).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Shard {
-    pub sweep: String,
-    pub index: usize,
-    pub of: usize,
-    #[serde(flatten)]
-    pub place: Place,
-    pub buckets: Vec<String>,
-    /// Also versioning, lifecycle and replication (hourly); otherwise the policy alone: one read.
-    pub settings: bool,
-}
-
-/// Sent with a delay after the shards: gather their remediations and mail them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Close {
-    pub sweep: String,
-    pub shards: usize,
-}
-
 /// What a shard try that remediated something leaves in the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShardRecord {
@@ -112,126 +71,6 @@ pub struct ShardRecord {
     pub place: Place,
     pub remediations: Vec<Remediation>,
     pub time: String,
-}
-
-/// The sweep's name: the schedule time (so that keys sort by time) and the event's id (so that a
-/// retried planning invocation names the same sweep). Only characters safe in an S3 key.
-pub fn sweep_id(event_id: Option<&str>, time: OffsetDateTime) -> String {
-    // The expiry's one spelling without `-` and `:`: `20261124T180000Z`.
-    let stamp = canonical_policies::format_expiry(time).replace(['-', ':'], "");
-    let id: String = event_id
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-        .take(36)
-        .collect();
-    if id.is_empty() {
-        stamp
-    } else {
-        format!("{stamp}-{id}")
-    }
-}
-
-/// The bucket settings are checked by the sweep of the first quarter of each hour; the policy by
-/// every sweep. A change of settings triggers its own check at once; the sweep is the net under it.
-pub fn settings_due(time: OffsetDateTime) -> bool {
-    time.to_offset(time::UtcOffset::UTC).minute() < 15
-}
-
-/// The shards of a sweep: the configured buckets grouped by account and Region (in that order),
-/// each group cut into pieces of at most [`SHARD_BUCKETS`].
-pub fn plan(config: &Config, sweep: &str, settings: bool) -> Vec<Shard> {
-    let mut groups: BTreeMap<Place, Vec<String>> = BTreeMap::new();
-    for b in &config.buckets {
-        let place = Place { account: b.account.clone(), region: b.region.clone() };
-        groups.entry(place).or_default().push(b.name.clone());
-    }
-    let pieces: Vec<(Place, Vec<String>)> = groups
-        .into_iter()
-        .flat_map(|(place, names)| {
-            names.chunks(SHARD_BUCKETS).map(|c| (place.clone(), c.to_vec())).collect::<Vec<_>>()
-        })
-        .collect();
-    let of = pieces.len();
-    pieces
-        .into_iter()
-        .enumerate()
-        .map(|(index, (place, buckets))| Shard {
-            sweep: sweep.to_owned(),
-            index,
-            of,
-            place,
-            buckets,
-            settings,
-        })
-        .collect()
-}
-
-/// Sends the shards of `sweep`, then the delayed close. Returns how many shards were sent, and how
-/// many buckets they hold.
-pub async fn send_plan<Q: SweepQueue>(
-    config: &Config,
-    queue: &Q,
-    sweep: &str,
-    settings: bool,
-    close_delay: u32,
-) -> Result<(usize, usize), PortError> {
-    let shards = plan(config, sweep, settings);
-    let buckets = shards.iter().map(|s| s.buckets.len()).sum();
-    let mut messages: Vec<Vec<Shard>> = Vec::new();
-    for shard in &shards {
-        match messages.last_mut() {
-            Some(m)
-                if m.first().is_some_and(|f| f.place.account == shard.place.account)
-                    && m.iter().map(|s| s.buckets.len()).sum::<usize>() + shard.buckets.len()
-                        <= MESSAGE_BUCKETS =>
-            {
-                m.push(shard.clone());
-            }
-            _ => messages.push(vec![shard.clone()]),
-        }
-    }
-    let bodies: Vec<String> =
-        messages.into_iter().map(|m| SweepMessage::Shards { shards: m }.body()).collect();
-    queue.send(&bodies, 0).await?;
-    let close = SweepMessage::Close(Close { sweep: sweep.to_owned(), shards: shards.len() });
-    queue.send(&[close.body()], close_delay).await?;
-    Ok((shards.len(), buckets))
-}
-
-/// A sweep of the one bucket that discovery just added from a call ([`crate::guard::discovery::adopt`]),
-/// sent `delay` seconds ahead: by then every function has read the grown registry, so the shard
-/// finds the bucket in its config. Policy and settings are checked; its close follows.
-pub async fn send_adopted<Q: SweepQueue>(
-    queue: &Q,
-    sweep: &str,
-    entry: &crate::events::Entry,
-    delay: u32,
-    close_delay: u32,
-) -> Result<(), PortError> {
-    let shard = Shard {
-        sweep: sweep.to_owned(),
-        index: 0,
-        of: 1,
-        place: Place { account: entry.account.clone(), region: Some(entry.region.clone()) },
-        buckets: vec![entry.name.clone()],
-        settings: true,
-    };
-    queue.send(&[SweepMessage::Shards { shards: vec![shard] }.body()], delay).await?;
-    let close = SweepMessage::Close(Close { sweep: sweep.to_owned(), shards: 1 });
-    // SQS delays at most 15 minutes.
-    queue.send(&[close.body()], delay.saturating_add(close_delay).min(900)).await
-}
-
-impl SweepMessage {
-    pub fn body(&self) -> String {
-        // Strings, numbers, lists and a JSON value that was parsed: serialisation cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
-    pub fn parse(body: &str) -> Result<SweepMessage, serde_json::Error> {
-        serde_json::from_str(body)
-    }
 }
 
 fn shard_dir<L>(trail: &Trail<L>, sweep: &str) -> String {
@@ -601,55 +440,6 @@ mod tests {
         let c = SweepMessage::Close(Close { sweep: "s".into(), shards: 9 });
         assert_eq!(SweepMessage::parse(&c.body()).unwrap(), c);
         assert!(SweepMessage::parse(r#"{"kind":"nonsense"}"#).is_err());
-    }
-
-    #[test]
-    fn shards_are_one_account_and_region_each_and_never_over_the_limit() {
-        let mut text = include_str!("../../../examples/breakglass.toml").to_owned();
-        for n in 0..250 {
-            text.push_str(&format!("\n[[bucket]]\nname = \"acme-many-logs-{n:03}\"\n"));
-        }
-        let config = Config::from_toml(&text).unwrap();
-        let shards = plan(&config, "s", false);
-        let sizes: Vec<usize> = shards.iter().map(|s| s.buckets.len()).collect();
-        assert_eq!(sizes.iter().sum::<usize>(), config.buckets.len());
-        assert!(sizes.iter().all(|n| *n <= SHARD_BUCKETS), "{sizes:?}");
-        assert_eq!(shards.len(), config.buckets.len().div_ceil(SHARD_BUCKETS));
-        assert!(shards.iter().enumerate().all(|(i, s)| s.index == i && s.of == shards.len()));
-    }
-
-    #[test]
-    fn a_recheck_carries_its_event() {
-        let event = serde_json::json!({"detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": "PutBucketPolicy"}});
-        let body = SweepMessage::Recheck { event: event.clone() }.body();
-        assert!(body.contains(r#""kind":"recheck""#), "{body}");
-        assert_eq!(SweepMessage::parse(&body).ok(), Some(SweepMessage::Recheck { event }));
-    }
-
-    struct Sent(std::sync::Mutex<Vec<(String, u32)>>);
-    impl SweepQueue for Sent {
-        async fn send(&self, bodies: &[String], delay: u32) -> Result<(), PortError> {
-            let mut s = self.0.lock().map_err(|_| PortError::Retryable("lock".into()))?;
-            s.extend(bodies.iter().map(|b| (b.clone(), delay)));
-            Ok(())
-        }
-    }
-
-    #[tokio::test(flavor = "current_thread")]
-    async fn an_accounts_regions_travel_in_one_message_so_its_role_is_assumed_once() {
-        let config = Config::from_toml(include_str!("../../../examples/organisation.toml")).unwrap();
-        let queue = Sent(std::sync::Mutex::new(Vec::new()));
-        let (shards, buckets) = send_plan(&config, &queue, "s", false, 300).await.unwrap();
-        assert_eq!(buckets, config.buckets.len());
-        assert_eq!(shards, 4, "one per account and Region");
-        let sent = queue.0.into_inner().unwrap();
-        let messages: Vec<SweepMessage> = sent.iter().map(|(b, _)| SweepMessage::parse(b).unwrap()).collect();
-        assert_eq!(messages.len(), 4, "three accounts, then the close: {messages:?}");
-        let SweepMessage::Shards { shards: first } = &messages[0] else { panic!("{messages:?}") };
-        assert_eq!(first.len(), 2, "logging-prod's two Regions together");
-        assert!(first.iter().all(|s| s.place.account == "111100000000"));
-        assert_eq!(sent.last().map(|(_, d)| *d), Some(300), "the close waits");
-        assert!(matches!(messages.last(), Some(SweepMessage::Close(Close { shards: 4, .. }))));
     }
 
     #[test]
