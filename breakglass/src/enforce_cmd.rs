@@ -10,9 +10,9 @@ use breakglass_aws::wiring::{guard_ports, Aws, GuardPorts};
 use breakglass_aws::Clients;
 use breakglass_core::guard::enforce::{Cause, EnforceError, Outcome};
 use breakglass_core::guard::pass::{Checked, Swept};
+use breakglass_core::guard::places::by_place;
 use breakglass_core::guard::sentinel::{Repair, Sentinel};
 use breakglass_core::runtime::{enforce_and_guard_event, Guard, Settings};
-use futures_util::stream::{self, StreamExt as _};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -20,9 +20,6 @@ use crate::aws_cmd::{accounts, plural, print_json, progress, read_event, runtime
 use crate::exit::Exit;
 use crate::input::{load_config, CliError};
 use crate::EnforceArgs;
-
-/// Buckets whose settings the sentinel reads at once (the policies: the enforcer's own bound).
-const CONCURRENCY: usize = 8;
 
 /// One bucket as `enforce` reports it (`--json`: one element of `buckets`).
 #[derive(Debug, Serialize)]
@@ -122,15 +119,15 @@ pub fn enforce(a: &EnforceArgs, settings: &Settings) -> Result<ExitCode, CliErro
         let bar = progress(2 * buckets.len());
         let swept = enforcer.sweep(buckets.iter().collect(), now, &|| bar.inc(1)).await;
         // The settings after the policies, as the Lambda orders its writes.
-        let pending = buckets.iter().map(|b| {
+        let settings = by_place(buckets.iter().collect(), |b| {
             let (sentinel, bar) = (&sentinel, &bar);
             async move {
                 let settings = sentinel.sweep_bucket(b, now).await;
                 bar.inc(1);
                 settings
             }
-        });
-        let settings: Vec<_> = stream::iter(pending).buffered(CONCURRENCY).collect().await;
+        })
+        .await;
         let control = sentinel.control_checks(now).await;
         bar.finish_and_clear();
         Ok(report(a, swept, settings, control))

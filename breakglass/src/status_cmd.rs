@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use breakglass_aws::{Clients, S3Store};
 use breakglass_config::{BucketConfig, Config};
+use breakglass_core::guard::places::by_place;
 use breakglass_core::ports::{PolicyStore, PortError};
 use canonical_policies::{classify, format_expiry, State};
-use futures_util::stream::{self, StreamExt as _};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -16,9 +16,6 @@ use crate::aws_cmd::{accounts, plural, print_json, progress, runtime};
 use crate::exit::Exit;
 use crate::input::{load_config, CliError};
 use crate::{AwsArgs, StatusArgs};
-
-/// Buckets read at once: enough to hide the round trips, few enough not to be throttled.
-const CONCURRENCY: usize = 8;
 
 /// One bucket as `status` reports it (`--json`: one element of `buckets`).
 #[derive(Debug, Serialize)]
@@ -111,16 +108,16 @@ pub fn status(a: &StatusArgs) -> Result<ExitCode, CliError> {
             Clients::load(endpoint_url.as_deref()).await.map_err(|e| CliError::Input(e.to_string()))?;
         let store = S3Store::routed(&clients, accounts(&clients, &config, false).await?, &config);
         let bar = progress(chosen.len());
-        let pending = chosen.iter().map(|b| {
+        // A few at once per account and Region, several of them side by side, in the config's order.
+        let rows: Vec<BucketStatus> = by_place(chosen, |b| {
             let (store, bar, config) = (&store, &bar, &config);
             async move {
                 let live = store.get_policy(&b.name).await;
                 bar.inc(1);
                 row(config, b, live, now)
             }
-        });
-        // `buffered` keeps the config's order while running a few at once.
-        let rows: Vec<BucketStatus> = stream::iter(pending).buffered(CONCURRENCY).collect().await;
+        })
+        .await;
         bar.finish_and_clear();
         Ok::<_, CliError>(rows)
     })?;

@@ -29,6 +29,7 @@ use time::OffsetDateTime;
 
 use crate::events::{OwnEvent, Place, Remediation, SweepIncomplete, Unchecked};
 use crate::guard::enforce::{EnforceError, Enforcer, Outcome};
+use crate::guard::places::PER_PLACE;
 use crate::guard::sentinel::Sentinel;
 use crate::ports::{
     AuditLog, AuditReader, BucketRecords, BucketSettings, ControlPlane, EventBus, PolicyStore, PortError,
@@ -57,8 +58,6 @@ const _: () = assert!(
 /// Where the shard records live, under the audit trail's prefix.
 pub const SWEEPS: &str = "_sweeps";
 const SHARD_SCHEMA: &str = "breakglass.sweep-shard/1";
-/// How many buckets of one shard are read at once.
-const SHARD_CONCURRENCY: usize = 8;
 
 /// What a shard try that remediated something leaves in the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,7 +153,8 @@ where
                 (b.name.clone(), policy, event, settings)
             })
             .collect();
-        let results = stream::iter(pending).buffered(SHARD_CONCURRENCY).collect::<Vec<_>>().await;
+        // A shard is one account and Region: its own bound.
+        let results = stream::iter(pending).buffered(PER_PLACE).collect::<Vec<_>>().await;
         let mut remediations = Vec::new();
         for (bucket, policy, event, settings) in results {
             remediations.extend(event);
