@@ -4,7 +4,8 @@
 #   make bench   criterion benchmarks of the hot path, then the Lambdas (cold start, latency, RSS, zip),
 #                then the organisation's sweep at 200 and 2,000 buckets (sweep_bench), then a flood of
 #                1,000 refused calls with a remediation in the middle (flood_bench), 1,000 events under
-#                faults (load_bench), and Cloud Custodian beside the sweep on the same moto (peer_bench)
+#                faults (load_bench), the CLI over 20 accounts at 25 ms a request (cli_bench), and Cloud
+#                Custodian beside the sweep on the same moto (peer_bench)
 #   make package sam build with cargo-lambda (release builds: several minutes on 2 cores)
 #   make fuzz    cargo-fuzz: FUZZ_TARGET=round_trip|evaluate|gate_request, FUZZ_SECONDS (default 600); needs nightly
 
@@ -70,12 +71,13 @@ unit: venv
 
 bench: zips
 	$(CARGO) bench -p canonical-policies --bench pipeline
-	$(CARGO) build --release --quiet -p enforcer -p notifier -p catalog -p recorder -p gate
-	$(CARGO) build --release --quiet -p e2e --bin lambda_bench --bin sweep_bench --bin flood_bench --bin load_bench --bin peer_bench
+	$(CARGO) build --release --quiet -p enforcer -p notifier -p catalog -p recorder -p gate -p breakglass
+	$(CARGO) build --release --quiet -p e2e --bin lambda_bench --bin sweep_bench --bin flood_bench --bin load_bench --bin cli_bench --bin peer_bench
 	./target/release/lambda_bench
 	./target/release/sweep_bench
 	./target/release/flood_bench
 	./target/release/load_bench
+	./target/release/cli_bench
 	./scripts/venv.sh peer
 	./target/release/peer_bench
 

@@ -73,6 +73,12 @@ impl Faults {
             stale_settings_reads: 0,
         }
     }
+
+    /// No fault, every request of every service forwarded after `delay`: the round trip of a real
+    /// Region rather than of loopback (the benchmarks' "AWS latency").
+    pub fn latency(delay: Duration) -> Faults {
+        Faults { latency_per_mille: 1000, latency: delay, ..Faults::everywhere(0, 0) }
+    }
 }
 
 /// How long a hung request's connection is held before the proxy lets it go: far longer than any

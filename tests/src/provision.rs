@@ -243,6 +243,40 @@ pub fn single_operator_text_with(prefix: &str, n: usize) -> String {
     text
 }
 
+/// The example organisation config (`examples/organisation.toml`) with `accounts` logging accounts in both Regions and
+/// `per_region` buckets in each, in place of its own accounts, buckets and investigators.
+pub fn organisation_text_with(accounts: usize, per_region: usize) -> (String, Vec<(String, String, String)>) {
+    let example = std::fs::read_to_string(root().join("examples/organisation.toml")).unwrap();
+    let mut text = String::new();
+    let mut skip = false;
+    for line in example.lines() {
+        if line.starts_with('[') {
+            skip = ["[[account]]", "[[bucket]]", "[[investigator]]"].contains(&line.trim());
+        }
+        if !skip {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    let mut buckets = Vec::new();
+    for a in 0..accounts {
+        let id = format!("{:012}", 100_000_000_000u64 + a as u64);
+        text.push_str(&format!(
+            "\n[[account]]\nid = \"{id}\"\nalias = \"logging-{a:03}\"\nregions = [\"eu-central-1\", \"eu-west-1\"]\n"
+        ));
+        for (region, short) in [("eu-central-1", "fra"), ("eu-west-1", "dub")] {
+            for k in 0..per_region {
+                let name = format!("acme-{a:03}-{short}-logs-{k}");
+                text.push_str(&format!(
+                    "\n[[bucket]]\nname = \"{name}\"\naccount = \"{id}\"\nregion = \"{region}\"\n"
+                ));
+                buckets.push((name, id.clone(), region.to_owned()));
+            }
+        }
+    }
+    (text, buckets)
+}
+
 /// A file with [`single_operator_text`], for the CLI's `--config` (one per call: tests run at once).
 pub fn single_operator_path() -> String {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

@@ -14,46 +14,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use e2e::{account_clients, delete, provision_config, receive, role_env, root, FaultProxy, Function, Moto};
+use e2e::{
+    account_clients, delete, organisation_text_with, provision_config, receive, role_env, root, FaultProxy,
+    Function, Moto,
+};
 use serde_json::{json, Value};
 
 const ADMIN: &str = "999900000000";
-const REGIONS: [(&str, &str); 2] = [("eu-central-1", "fra"), ("eu-west-1", "dub")];
 const WORKERS: usize = 5;
-
-/// The example organisation config with `accounts` logging accounts in both Regions and
-/// `per_region` buckets in each, in place of its own accounts, buckets and investigators.
-fn config_text(accounts: usize, per_region: usize) -> (String, Vec<(String, String, String)>) {
-    let example = std::fs::read_to_string(root().join("examples/organisation.toml")).unwrap();
-    let mut text = String::new();
-    let mut skip = false;
-    for line in example.lines() {
-        if line.starts_with('[') {
-            skip = ["[[account]]", "[[bucket]]", "[[investigator]]"].contains(&line.trim());
-        }
-        if !skip {
-            text.push_str(line);
-            text.push('\n');
-        }
-    }
-    let mut buckets = Vec::new();
-    for a in 0..accounts {
-        let id = format!("{:012}", 100_000_000_000u64 + a as u64);
-        text.push_str(&format!(
-            "\n[[account]]\nid = \"{id}\"\nalias = \"logging-{a:03}\"\nregions = [\"eu-central-1\", \"eu-west-1\"]\n"
-        ));
-        for (region, short) in REGIONS {
-            for k in 0..per_region {
-                let name = format!("acme-{a:03}-{short}-logs-{k}");
-                text.push_str(&format!(
-                    "\n[[bucket]]\nname = \"{name}\"\naccount = \"{id}\"\nregion = \"{region}\"\n"
-                ));
-                buckets.push((name, id.clone(), region.to_owned()));
-            }
-        }
-    }
-    (text, buckets)
-}
 
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -95,7 +63,7 @@ struct Figures {
 async fn run(accounts: usize, per_region: usize) -> Figures {
     let moto = Moto::start().expect("moto is not installed: run scripts/venv.sh");
     let setup = Instant::now();
-    let (text, buckets) = config_text(accounts, per_region);
+    let (text, buckets) = organisation_text_with(accounts, per_region);
     let stack = provision_config(&moto.endpoint, text.clone()).await;
     // Every tenth bucket: an unlawful policy that lets everybody read.
     let mut tampered = HashSet::new();
