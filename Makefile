@@ -77,8 +77,8 @@ bench: zips
 	./target/release/sweep_bench
 	./target/release/flood_bench
 	./target/release/load_bench
-	./target/release/cli_bench
 	./scripts/venv.sh peer
+	./target/release/cli_bench
 	./target/release/peer_bench
 
 # The Lambda zips whose sizes `make bench` reports (x86_64, as template.yaml deploys them).

@@ -3,7 +3,7 @@
 #   scripts/venv.sh          moto (the local AWS of the tests and the demo)
 #   scripts/venv.sh lambda   also cargo-lambda and zig (make package, make bench)
 #   scripts/venv.sh lint     the template validators, in their own .venv-lint (their pins clash with moto's)
-#   scripts/venv.sh peer     Cloud Custodian, in its own .venv-peer (make bench compares it with breakglass)
+#   scripts/venv.sh peer     Cloud Custodian and c7n-org, in their own .venv-peer (make bench compares them with breakglass)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
@@ -21,9 +21,9 @@ if [ "${1:-}" = lambda ] && [ ! -x .venv/bin/cargo-lambda ]; then
 fi
 if [ "${1:-}" = peer ]; then
   [ -x .venv-peer/bin/python ] || "$python" -m venv .venv-peer
-  if ! .venv-peer/bin/python -c 'import importlib.metadata as m, sys; sys.exit(m.version("c7n") != "0.9.53")' 2>/dev/null; then
-    echo "installing c7n (Cloud Custodian) 0.9.53 into .venv-peer" >&2
-    .venv-peer/bin/python -m pip install --quiet --disable-pip-version-check "c7n==0.9.53"
+  if ! .venv-peer/bin/python -c 'import importlib.metadata as m, sys; sys.exit(m.version("c7n") != "0.9.53" or m.version("c7n-org") != "0.6.52")' 2>/dev/null; then
+    echo "installing c7n (Cloud Custodian) 0.9.53 and c7n-org 0.6.52 into .venv-peer" >&2
+    .venv-peer/bin/python -m pip install --quiet --disable-pip-version-check "c7n==0.9.53" "c7n-org==0.6.52"
   fi
 fi
 if [ "${1:-}" = lint ]; then
