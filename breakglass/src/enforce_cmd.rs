@@ -10,7 +10,7 @@ use breakglass_aws::wiring::{guard_ports, Aws, GuardPorts};
 use breakglass_aws::Clients;
 use breakglass_core::guard::enforce::{Cause, EnforceError, Outcome};
 use breakglass_core::guard::pass::{Checked, Swept};
-use breakglass_core::guard::places::by_place;
+use breakglass_core::guard::per_account::by_account;
 use breakglass_core::guard::sentinel::{Repair, Sentinel};
 use breakglass_core::runtime::{enforce_and_guard_event, Guard, Settings};
 use serde::Serialize;
@@ -119,7 +119,7 @@ pub fn enforce(a: &EnforceArgs, settings: &Settings) -> Result<ExitCode, CliErro
         let bar = progress(2 * buckets.len());
         let swept = enforcer.sweep(buckets.iter().collect(), now, &|| bar.inc(1)).await;
         // The settings after the policies, as the Lambda orders its writes.
-        let settings = by_place(buckets.iter().collect(), |b| {
+        let settings = by_account(buckets.iter().collect(), |b| {
             let (sentinel, bar) = (&sentinel, &bar);
             async move {
                 let settings = sentinel.sweep_bucket(b, now).await;

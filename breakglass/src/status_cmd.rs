@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use breakglass_aws::{Clients, S3Store};
 use breakglass_config::{BucketConfig, Config};
-use breakglass_core::guard::places::by_place;
+use breakglass_core::guard::per_account::by_account;
 use breakglass_core::ports::{PolicyStore, PortError};
 use canonical_policies::{classify, format_expiry, State};
 use serde::Serialize;
@@ -108,8 +108,8 @@ pub fn status(a: &StatusArgs) -> Result<ExitCode, CliError> {
             Clients::load(endpoint_url.as_deref()).await.map_err(|e| CliError::Input(e.to_string()))?;
         let store = S3Store::routed(&clients, accounts(&clients, &config, false).await?, &config);
         let bar = progress(chosen.len());
-        // A few at once per account and Region, several of them side by side, in the config's order.
-        let rows: Vec<BucketStatus> = by_place(chosen, |b| {
+        // A few at once in each account, several accounts side by side, in the config's order.
+        let rows: Vec<BucketStatus> = by_account(chosen, |b| {
             let (store, bar, config) = (&store, &bar, &config);
             async move {
                 let live = store.get_policy(&b.name).await;

@@ -187,7 +187,6 @@ fn proxy_connection(
     rewrite: &Rewrite,
     log: &Mutex<Vec<String>>,
 ) {
-    let _ = client.set_nodelay(true);
     let mut reader = BufReader::new(client.try_clone().unwrap());
     let mut out = client;
     loop {
@@ -224,12 +223,10 @@ fn proxy_connection(
         log.lock().unwrap().push(format!("{head}\r\n{}", String::from_utf8_lossy(&body)));
         let forward = |extra: &str| {
             let mut up = TcpStream::connect(upstream).unwrap();
-            // One write, sent at once: a request written in pieces waits on Nagle's algorithm and
-            // the receiver's delayed ACK (up to 40 ms a hop on Linux), latency AWS does not have.
-            let _ = up.set_nodelay(true);
-            let mut request = [head.as_bytes(), extra.as_bytes(), b"Connection: close\r\n\r\n"].concat();
-            request.extend_from_slice(&body);
-            up.write_all(&request).unwrap();
+            up.write_all(head.as_bytes()).unwrap();
+            up.write_all(extra.as_bytes()).unwrap();
+            up.write_all(b"Connection: close\r\n\r\n").unwrap();
+            up.write_all(&body).unwrap();
             let mut response = Vec::new();
             up.read_to_end(&mut response).unwrap();
             rewrite(&request_line, response)

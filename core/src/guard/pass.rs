@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::events::{DigestCause, DigestEntry, OwnEvent, Remediation, RemediationDigest};
 use crate::guard::enforce::{tried_all, EnforceError, Enforcer, Report};
-use crate::guard::places::by_place;
+use crate::guard::per_account::by_account;
 use crate::guarded::Target;
 use crate::inbound::event::{ApiCall, Incoming};
 use crate::ports::{BucketRecords, EventBus, PolicyStore, PortError};
@@ -91,9 +91,9 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
         now: OffsetDateTime,
         done: &(dyn Fn() + Sync),
     ) -> Swept {
-        // Eight at a time in one account and Region (about 8,000 buckets of one account within the
-        // Lambda's 30 seconds), several accounts and Regions side by side; in the order given.
-        let finished = by_place(buckets, |bucket| async move {
+        // Eight at a time in one account (about 8,000 buckets within the Lambda's 30 seconds),
+        // several accounts side by side; in the order given.
+        let finished = by_account(buckets, |bucket| async move {
             let (result, event) = self.reconcile_quietly(bucket, None, now).await;
             done();
             (Checked { bucket: bucket.name.clone(), result }, event)

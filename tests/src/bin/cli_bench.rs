@@ -88,7 +88,8 @@ fn c7n_org() -> Option<PathBuf> {
 }
 
 /// c7n-org's accounts file (each account's member role) and the strongest Custodian policy for the
-/// tampering here: every lawful statement exactly, put back by Sid (as `peer_bench`).
+/// tampering here: flag a bucket without every lawful statement exactly, and replace its whole
+/// policy with them.
 fn c7n_files(config: &Config, buckets: &[Place], dir: &Path) -> (PathBuf, PathBuf) {
     let mut accounts: Vec<serde_json::Value> = Vec::new();
     for (_, account, _) in buckets {
@@ -110,7 +111,8 @@ fn c7n_files(config: &Config, buckets: &[Place], dir: &Path) -> (PathBuf, PathBu
             {"type": "value", "key": "Name", "op": "glob", "value": "acme-*-logs-*"},
             {"not": [{"type": "has-statement", "statements": statements}]}
         ],
-        "actions": [{"type": "set-statements", "statements": statements}]
+        // `remove: "*"`: the policy becomes the lawful statements and nothing else.
+        "actions": [{"type": "set-statements", "remove": "*", "statements": statements}]
     }]});
     std::fs::create_dir_all(dir).unwrap();
     let (accounts_file, policy_file) = (dir.join("accounts.json"), dir.join("policy.json"));
@@ -196,8 +198,10 @@ async fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     let (accounts_file, policy_file) = c7n_files(&config, &buckets, &dir);
     let (mut times, mut put_back) = (Vec::new(), Vec::new());
+    let mut requests = 0;
     for run in 0..RUNS {
         tamper(&moto.endpoint, &tampered).await;
+        let before = proxy.count().requests;
         let started = Instant::now();
         let out = Command::new(&c7n_org)
             .args(["run", "--cache-period", "0", "-c"])
@@ -212,11 +216,12 @@ async fn main() {
             .output()
             .unwrap();
         times.push(started.elapsed());
+        requests = proxy.count().requests - before;
         assert!(out.status.success(), "c7n-org: {}", String::from_utf8_lossy(&out.stderr));
         put_back.push(lawful(&moto.endpoint, &config, &tampered).await);
     }
     println!(
-        "  {:<26} {:<13} {:>8.2?}  ({})  tampered buckets lawful after: {}",
+        "  {:<26} {:<13} {:>8.2?}  ({})  {requests} requests; tampered buckets lawful after: {}",
         "c7n-org 0.6.52",
         "run",
         median(times.clone()),

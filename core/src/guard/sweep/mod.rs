@@ -29,7 +29,7 @@ use time::OffsetDateTime;
 
 use crate::events::{OwnEvent, Place, Remediation, SweepIncomplete, Unchecked};
 use crate::guard::enforce::{EnforceError, Enforcer, Outcome};
-use crate::guard::places::PER_PLACE;
+use crate::guard::per_account::PER_ACCOUNT;
 use crate::guard::sentinel::Sentinel;
 use crate::ports::{
     AuditLog, AuditReader, BucketRecords, BucketSettings, ControlPlane, EventBus, PolicyStore, PortError,
@@ -153,8 +153,8 @@ where
                 (b.name.clone(), policy, event, settings)
             })
             .collect();
-        // A shard is one account and Region: its own bound.
-        let results = stream::iter(pending).buffered(PER_PLACE).collect::<Vec<_>>().await;
+        // A shard is one account and Region: the bound of one account.
+        let results = stream::iter(pending).buffered(PER_ACCOUNT).collect::<Vec<_>>().await;
         let mut remediations = Vec::new();
         for (bucket, policy, event, settings) in results {
             remediations.extend(event);
