@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use breakglass_config::Config;
 use canonical_policies::{classify, State};
 use e2e::{
-    account_clients, aws_env, binary, organisation_text_with, outcome, provision_config, role_env, root,
-    ChaosProxy, Faults, Moto,
+    account_clients, aws_env, binary, breakglass_at, organisation_text_with, peer_tool, provision_config,
+    role_env, root, ChaosProxy, Faults, Moto,
 };
 use serde_json::json;
 
@@ -28,28 +28,11 @@ const PER_REGION: usize = 5;
 const LATENCY: Duration = Duration::from_millis(25);
 const RUNS: usize = 3;
 
-/// Runs `cli` with `args` and the config, as `env`, against `endpoint`: (exit code, output, took).
-fn run(
-    cli: &Path,
-    env: &[(String, String)],
-    endpoint: &str,
-    args: &[&str],
-    config: &Path,
-) -> (i32, String, Duration) {
+/// Runs `cli` with `args` as `env` against `endpoint`: (exit code, output, took).
+fn run(cli: &Path, env: &[(String, String)], endpoint: &str, args: &[&str]) -> (i32, String, Duration) {
     let started = Instant::now();
-    let out = Command::new(cli)
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .args(["--endpoint-url", endpoint])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(env.iter().cloned())
-        .output()
-        .unwrap();
-    let took = started.elapsed();
-    let (code, stdout, stderr) = outcome(&out);
-    (code, format!("{stdout}{stderr}"), took)
+    let (code, stdout, stderr) = breakglass_at(cli, env, endpoint, args);
+    (code, format!("{stdout}{stderr}"), started.elapsed())
 }
 
 type Place = (String, String, String);
@@ -76,15 +59,6 @@ async fn lawful(endpoint: &str, config: &Config, buckets: &[&Place]) -> usize {
         n += usize::from(state == State::Closed);
     }
     n
-}
-
-/// Cloud Custodian's multi-account runner, from `PEER_C7N_ORG` or `.venv-peer/bin/c7n-org`
-/// (`scripts/venv.sh peer` installs it).
-fn c7n_org() -> Option<PathBuf> {
-    let path = std::env::var_os("PEER_C7N_ORG")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".venv-peer/bin/c7n-org"));
-    path.exists().then_some(path)
 }
 
 /// c7n-org's accounts file (each account's member role) and the strongest Custodian policy for the
@@ -135,6 +109,7 @@ async fn main() {
     let path = root().join("target/e2e-configs/cli-bench.toml");
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, &text).unwrap();
+    let config_arg = path.display().to_string();
     let proxy = ChaosProxy::start(&moto.endpoint, Faults::latency(LATENCY));
     let as_role = |role: &str| format!("arn:aws:iam::{ADMIN}:role/{role}");
     let with_proxy = |env: Vec<(String, String)>| -> Vec<(String, String)> {
@@ -161,7 +136,8 @@ async fn main() {
         for _ in 0..RUNS {
             tamper(&moto.endpoint, &tampered).await;
             let before = proxy.count().requests;
-            let (code, out, took) = run(cli, &enforcer, &proxy.endpoint, &["enforce"], &path);
+            let (code, out, took) =
+                run(cli, &enforcer, &proxy.endpoint, &["enforce", "--config", &config_arg]);
             assert!(code == 0 || code == 3, "{label}: enforce exited {code}: {out}");
             requests.0 = proxy.count().requests - before;
             enforce.push(took);
@@ -171,7 +147,8 @@ async fn main() {
                 "{label}: all put back"
             );
             let before = proxy.count().requests;
-            let (code, out, took) = run(cli, &operator, &proxy.endpoint, &["status", "--all"], &path);
+            let (code, out, took) =
+                run(cli, &operator, &proxy.endpoint, &["status", "--all", "--config", &config_arg]);
             assert_eq!(code, 0, "{label}: status --all: {out}");
             assert_eq!(out.lines().filter(|l| l.contains("-logs-")).count(), buckets.len(), "{label}: {out}");
             requests.1 = proxy.count().requests - before;
@@ -188,7 +165,7 @@ async fn main() {
 
     // c7n-org over the same accounts, Regions and proxy: it assumes each account's role and runs the
     // policy there, accounts in parallel (its default: four workers per core).
-    let Some(c7n_org) = c7n_org() else {
+    let Some(c7n_org) = peer_tool("PEER_C7N_ORG", "c7n-org") else {
         println!(
             "  c7n-org not found (PEER_C7N_ORG or .venv-peer/bin/c7n-org: scripts/venv.sh peer); skipped"
         );

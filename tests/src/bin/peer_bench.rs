@@ -18,7 +18,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use breakglass_config::Config;
-use e2e::{aws_env, provision_config, root, single_operator_text_with, Function, Moto, Stack};
+use e2e::{aws_env, provision_config, single_operator_text_with, Function, Moto, Stack};
 use serde_json::{json, Value};
 
 const N: usize = 200;
@@ -89,13 +89,6 @@ fn custodian_policy(config: &Config, example: &str) -> Value {
     }]})
 }
 
-fn custodian() -> Option<PathBuf> {
-    let path = std::env::var_os("PEER_CUSTODIAN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".venv-peer/bin/custodian"));
-    path.exists().then_some(path)
-}
-
 /// Runs Custodian once against moto; returns (seconds, buckets it acted on).
 fn run_custodian(bin: &PathBuf, endpoint: &str, policy: &Value) -> (f64, usize) {
     let dir = std::env::temp_dir().join(format!("peer-bench-{}", std::process::id()));
@@ -122,7 +115,7 @@ fn run_custodian(bin: &PathBuf, endpoint: &str, policy: &Value) -> (f64, usize) 
 }
 
 fn main() {
-    let Some(bin) = custodian() else {
+    let Some(bin) = e2e::peer_tool("PEER_CUSTODIAN", "custodian") else {
         println!(
             "peer_bench: Cloud Custodian not found (PEER_CUSTODIAN or .venv-peer/bin/custodian); skipped"
         );
