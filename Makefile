@@ -55,10 +55,11 @@ venv:
 	@./scripts/venv.sh
 
 unit: venv
-	@# Every target at once, with the features the tests resolve: the Lambda binaries the e2e tests
-	@# run, and the test build after it compiles nothing twice (a build of the binaries alone
-	@# resolved other features and compiled some 40 crates again for the tests).
-	$(CARGO) build --quiet --workspace --all-targets
+	@# The binaries and the tests at once, with the features the tests resolve: the Lambda binaries
+	@# the e2e tests run, and the test build after it compiles nothing twice (a build of the binaries
+	@# alone resolved other features and compiled some 40 crates again for the tests). Not the
+	@# benchmarks: `make bench` builds them, clippy checks them.
+	$(CARGO) build --quiet --workspace --bins --tests
 	@if [ -d "$(CORPUS)" ]; then echo "corpus: $(CORPUS)"; else echo "corpus: not found at $(CORPUS) (corpus tests will skip, or fail under CI=true)"; fi
 	@rm -rf target/iam-used
 	@# The end-to-end tests mostly wait (on moto, the SDK's backoff, the functions' own timers): four
@@ -66,7 +67,7 @@ unit: venv
 	BREAKGLASS_CORPUS=$(abspath $(CORPUS)) RUST_TEST_THREADS=$${RUST_TEST_THREADS:-4} $(CARGO) test --workspace 2>&1 | tee target/test.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "make test: %d passed, %d failed\n", p, f }' target/test.log
 	@# Least privilege, measured: each grant of template.yaml against what the e2e tests used under IAM.
-	@# Built above with every target (`cargo run -p e2e` would resolve features anew and compile again).
+	@# Built above with the tests (`cargo run -p e2e` would resolve features anew and compile again).
 	./target/debug/grants
 
 bench: zips

@@ -12,6 +12,8 @@ pub struct Stack {
     pub clients: Clients,
     /// The config the functions get (`BREAKGLASS_CONFIG`).
     pub config_text: String,
+    /// `config_text` parsed once (a config of a few hundred buckets takes a debug build a while).
+    pub config: breakglass_config::Config,
     /// The audit trail's bucket (Object Lock, compliance mode).
     pub audit_bucket: String,
     pub endpoint: String,
@@ -69,9 +71,9 @@ impl Stack {
     /// The IAM proxy in front of moto (`endpoint`) for this stack: template.yaml in single-account
     /// mode protecting the stack's buckets, or the organisation's administrative and member stacks.
     pub fn iam(&self, endpoint: &str) -> IamProxy {
-        let config = breakglass_config::Config::from_toml(&self.config_text).unwrap();
+        let config = &self.config;
         let deployment = if config.organisation.is_some() {
-            Deployment::organisation(&config)
+            Deployment::organisation(config)
         } else {
             let buckets: Vec<String> = config.buckets.iter().map(|b| b.name.clone()).collect();
             let account = config.buckets.first().map_or(ACCOUNT, |b| b.account.as_str());
@@ -451,6 +453,7 @@ pub async fn provision_config(endpoint: &str, text: String) -> Stack {
     Stack {
         clients: c,
         config_text: text,
+        config,
         audit_bucket: audit.bucket,
         endpoint: endpoint.to_owned(),
         topic_arn,

@@ -34,8 +34,7 @@ impl Stack {
         env.push(("BREAKGLASS_ALARM_SUBSCRIPTIONS".into(), self.expected_alarm_subscriptions.to_string()));
         env.push(("BREAKGLASS_KEY_ARN".into(), KEY_ARN.into()));
         // As template.yaml sets it, when the config names the records' key (it checks the config's seal).
-        let config = breakglass_config::Config::from_toml(&self.config_text).ok();
-        if let Some(key) = config.and_then(|c| c.audit).and_then(|a| a.mac_key) {
+        if let Some(key) = self.config.audit.as_ref().and_then(|a| a.mac_key.clone()) {
             env.push(("BREAKGLASS_RECORD_KEY".into(), key));
         }
         env
@@ -62,8 +61,8 @@ impl Stack {
     pub async fn catalog_stack(&self, product: &str, principal: &str, properties: &Value) -> String {
         let tag = |k: &str, v: &str| aws_sdk_cloudformation::types::Tag::builder().key(k).value(v).build();
         // Service Catalog names a provisioned product's stack after the account it runs in.
-        let config = breakglass_config::Config::from_toml(&self.config_text).ok();
-        let account = config.and_then(|c| c.organisation).map_or(ACCOUNT.to_owned(), |o| o.admin_account);
+        let account =
+            self.config.organisation.as_ref().map_or(ACCOUNT.to_owned(), |o| o.admin_account.clone());
         let name = format!(
             "SC-{account}-pp-{}",
             self.stack_counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
@@ -194,6 +193,16 @@ impl Stack {
     /// The audit records under `prefix` (relative to the trail's `breakglass/`), in key order.
     pub async fn audit_under(&self, prefix: &str) -> Vec<(String, Value)> {
         let mut out = Vec::new();
+        for key in self.audit_keys(prefix).await {
+            let record = self.audit_record(&key).await;
+            out.push((key, record));
+        }
+        out
+    }
+
+    /// The keys of the audit trail under `prefix` (relative to its `breakglass/`), in key order.
+    pub async fn audit_keys(&self, prefix: &str) -> Vec<String> {
+        let mut out = Vec::new();
         let mut token = None;
         loop {
             let list = self
@@ -206,25 +215,19 @@ impl Stack {
                 .send()
                 .await
                 .unwrap();
-            for o in list.contents.unwrap_or_default() {
-                let key = o.key.unwrap();
-                let body = self
-                    .clients
-                    .s3
-                    .get_object()
-                    .bucket(&self.audit_bucket)
-                    .key(&key)
-                    .send()
-                    .await
-                    .unwrap()
-                    .body;
-                out.push((key, serde_json::from_slice(&body.collect().await.unwrap().into_bytes()).unwrap()));
-            }
+            out.extend(list.contents.unwrap_or_default().into_iter().filter_map(|o| o.key));
             token = list.next_continuation_token;
             if token.is_none() {
                 return out;
             }
         }
+    }
+
+    /// The audit record at `key` (a key of [`Stack::audit_keys`]), as JSON.
+    pub async fn audit_record(&self, key: &str) -> Value {
+        let body =
+            self.clients.s3.get_object().bucket(&self.audit_bucket).key(key).send().await.unwrap().body;
+        serde_json::from_slice(&body.collect().await.unwrap().into_bytes()).unwrap()
     }
 
     /// SNS deliveries waiting in a subscriber queue: (message attributes, the JSON document).
@@ -362,9 +365,8 @@ impl Stack {
 
     /// The state of `bucket`'s live policy, by the project's canonical check, read from moto itself.
     pub async fn live_state(&self, bucket: &str) -> canonical_policies::State {
-        let config = breakglass_config::Config::from_toml(&self.config_text).unwrap();
         let live = self.live_policy(bucket).await;
-        let Some(b) = config.bucket(bucket) else { panic!("`{bucket}` is not in the stack's config") };
+        let Some(b) = self.config.bucket(bucket) else { panic!("`{bucket}` is not in the stack's config") };
         canonical_policies::classify(b, live.as_deref().map(str::as_bytes), time::OffsetDateTime::now_utc())
             .state
     }
