@@ -44,6 +44,15 @@ impl Moto {
         }
         Some(Moto { child, endpoint })
     }
+
+    /// For `make demo` and `make bench`: moto, or one line naming what is missing and exit code 1
+    /// (a benchmark or demo without moto has nothing to show).
+    pub fn start_for(program: &str) -> Moto {
+        Moto::start().unwrap_or_else(|| {
+            eprintln!("{program}: moto is not installed: run scripts/venv.sh (make demo and make bench do)");
+            std::process::exit(1)
+        })
+    }
 }
 
 impl Drop for Moto {

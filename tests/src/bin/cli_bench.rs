@@ -102,7 +102,7 @@ fn median(mut d: Vec<Duration>) -> Duration {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let moto = Moto::start().expect("moto is not installed: run scripts/venv.sh");
+    let moto = Moto::start_for("cli_bench");
     let (text, buckets) = organisation_text_with(ACCOUNTS, PER_REGION);
     provision_config(&moto.endpoint, text.clone()).await;
     let config = Config::from_toml(&text).unwrap();

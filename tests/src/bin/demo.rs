@@ -215,10 +215,7 @@ const MOTO_ACCOUNT: &str = "123456789012";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let Some(moto) = Moto::start() else {
-        eprintln!("moto is not installed: run scripts/venv.sh (make demo does)");
-        std::process::exit(1);
-    };
+    let moto = Moto::start_for("demo");
     // The example config as it is, two-person rule on; on moto the people's sessions live in moto's
     // default account, so the demo's copy names that account in `approvers`.
     let text = config_text().replace(
@@ -450,7 +447,7 @@ async fn organisation_part() {
          bucket only through that account's role breakglass-member (organisation/member.yaml), which trusts\n\
          only breakglass's roles of the administrative account."
     );
-    let moto = Moto::start().unwrap();
+    let moto = Moto::start_for("demo");
     let text = std::fs::read_to_string(root().join("examples/organisation.toml")).unwrap();
     let stack = provision_config(&moto.endpoint, text).await;
     let as_role = |name: &str| format!("arn:aws:iam::{ADMIN}:role/{name}");

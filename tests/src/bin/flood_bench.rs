@@ -29,10 +29,7 @@ fn entry(event: &Value) -> aws_sdk_eventbridge::types::PutEventsRequestEntry {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let Some(moto) = Moto::start() else {
-        eprintln!("moto is not installed: run scripts/venv.sh");
-        std::process::exit(1);
-    };
+    let moto = Moto::start_for("flood_bench");
     let stack = provision(&moto.endpoint).await;
     let mut env = stack.function_env();
     env.push(("BREAKGLASS_DIGEST_SLOT_SECONDS".into(), SLOT_SECONDS.to_string()));

@@ -81,10 +81,7 @@ async fn event_path(
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let Some(moto) = Moto::start() else {
-        eprintln!("moto is not installed: run scripts/venv.sh");
-        std::process::exit(1);
-    };
+    let moto = Moto::start_for("lambda_bench");
     let stack = provision(&moto.endpoint).await;
     let closed = config().bucket(BUCKET).unwrap().closed_policy().to_pretty_json();
     let event = cloudtrail_event(

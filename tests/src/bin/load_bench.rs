@@ -31,10 +31,7 @@ fn pick(sorted: &[Duration], q: f64) -> Duration {
 
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let Some(moto) = Moto::start() else {
-        eprintln!("load_bench: moto is not installed (make venv)");
-        std::process::exit(1);
-    };
+    let moto = Moto::start_for("load_bench");
     let stack =
         rt.block_on(provision_config(&moto.endpoint, single_operator_text_with("acme-load", BUCKETS)));
     let bucket = |i: usize| format!("acme-load-{:02}", i % BUCKETS);

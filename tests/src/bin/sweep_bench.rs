@@ -61,7 +61,7 @@ struct Figures {
 }
 
 async fn run(accounts: usize, per_region: usize) -> Figures {
-    let moto = Moto::start().expect("moto is not installed: run scripts/venv.sh");
+    let moto = Moto::start_for("sweep_bench");
     let setup = Instant::now();
     let (text, buckets) = organisation_text_with(accounts, per_region);
     let stack = provision_config(&moto.endpoint, text.clone()).await;
