@@ -286,3 +286,121 @@ async fn the_chaos_proxy_answers_a_read_after_a_write_with_the_previous_policy()
     assert!(read().await.contains("Second"), "then consistent");
     assert_eq!(chaos.count().faulted.get(&("stale-read", "s3".to_owned())), Some(&1));
 }
+
+/// Issue 23, "an approval is never lost or applied twice": Alice requests, Bob approves and Alice
+/// closes through the real gate, round after round, with a tenth of every service's requests
+/// faulted (and some never answered, some done but their answer lost, some refused as made with
+/// expired credentials). A person whose call is answered 502 (AWS failed) runs the same command
+/// again. Every approval answered 200 has opened the bucket with exactly its grant, and is
+/// recorded once; a repeated approve finds its own record and opens, never approves twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn approvals_under_ten_percent_faults_are_recorded_once_and_open_what_was_approved() {
+    const ROUNDS: usize = 8;
+    const BUCKET: &str = "acme-cloudtrail-logs";
+    const READER: &str = "arn:aws:iam::111122223333:role/investigations/LogInvestigator";
+    let Some(moto) = Moto::start() else { return };
+    let stack = provision_config(&moto.endpoint, e2e::two_person_text()).await;
+    let iam = stack.iam(&moto.endpoint);
+    let chaos = ChaosProxy::start(
+        &iam.endpoint,
+        Faults {
+            hang_per_mille: 5,
+            lost_answer_per_mille: 10,
+            expired_per_mille: 5,
+            ..Faults::everywhere(100, 41)
+        },
+    );
+    let mut env = stack.function_env();
+    env.push(("BREAKGLASS_GATE_ROLES".into(), "breakglass-operator".into()));
+    let env: Vec<(String, String)> = iam
+        .function_env(env, "gate")
+        .await
+        .into_iter()
+        .map(|(k, v)| if k == "AWS_ENDPOINT_URL" { (k, chaos.endpoint.clone()) } else { (k, v) })
+        .chain([("BREAKGLASS_ATTEMPT_TIMEOUT_SECONDS".to_owned(), "2".to_owned())])
+        .collect();
+    let gate = Function::spawn("gate", &env);
+    iam.invoke_url("breakglass-operator", "breakglass-gate").unwrap();
+    let person =
+        |name: &str| format!("arn:aws:sts::{}:assumed-role/breakglass-operator/{name}", e2e::MOTO_ACCOUNT);
+    let (alice, bob) = (person("alice"), person("bob"));
+    // A call answered 502 is made again, up to four times in all; anything else is its answer.
+    let mut again: BTreeMap<String, u64> = BTreeMap::new();
+    let mut call = |who: &str, body: Value| -> (u64, Value) {
+        let mut last = (0, Value::Null);
+        for attempt in 0..4 {
+            if attempt > 0 {
+                *again.entry(body["op"].as_str().unwrap_or_default().to_owned()).or_default() += 1;
+            }
+            let answer = gate.invoke(&e2e::url_event(who, "POST", &body.to_string())).unwrap();
+            let status = answer["statusCode"].as_u64().unwrap();
+            last = (
+                status,
+                serde_json::from_str(answer["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null),
+            );
+            if status != 502 {
+                break;
+            }
+        }
+        last
+    };
+    let started = Instant::now();
+    let mut approved = Vec::new();
+    for round in 0..ROUNDS {
+        let ask = json!({"op": "request", "bucket": BUCKET, "readers": [READER], "duration": "2h",
+            "reason": format!("incident {round}"), "ticket": format!("SEC-{round}")});
+        let (status, q) = call(&alice, ask);
+        assert_eq!(status, 200, "round {round}: request {q}");
+        let id = q["id"].as_str().unwrap().to_owned();
+        let (status, answer) = call(&bob, json!({"op": "approve", "request": id}));
+        assert_eq!(status, 200, "round {round}: approve {answer}");
+        // Open now, with exactly the grant the approval names.
+        let live = stack.live_policy(BUCKET).await.unwrap();
+        let b = stack.config.bucket(BUCKET).unwrap();
+        let c = canonical_policies::classify(b, Some(live.as_bytes()), time::OffsetDateTime::now_utc());
+        let canonical_policies::State::Open(g) = c.state else {
+            panic!("round {round}: not open after 200: {c}")
+        };
+        assert_eq!(g.readers.iter().collect::<Vec<_>>(), [READER], "round {round}");
+        approved.push((id, g));
+        let (status, answer) = call(&alice, json!({"op": "close", "bucket": BUCKET, "reason": "done"}));
+        assert_eq!(status, 200, "round {round}: close {answer}");
+        assert_eq!(stack.live_state(BUCKET).await, canonical_policies::State::Closed, "round {round}");
+    }
+    let took = started.elapsed();
+    // The trail read from moto itself: one request and one approval recorded per round's request,
+    // the approval's grant the one that was opened.
+    let records: Vec<Value> = stack.audit_records(BUCKET).await.into_iter().map(|(_, r)| r).collect();
+    let by_gate = |action: &str, id: &str| -> Vec<&Value> {
+        records
+            .iter()
+            .filter(|r| r["writer"] == "gate" && r["action"] == action && r.to_string().contains(id))
+            .collect()
+    };
+    let b = stack.config.bucket(BUCKET).unwrap();
+    let (mut lost, mut twice) = (Vec::new(), Vec::new());
+    for (id, grant) in &approved {
+        assert_eq!(by_gate("requested", id).len(), 1, "request {id}: {records:#?}");
+        match by_gate("approved", id).len() {
+            0 => lost.push(format!("{id}: no approval recorded")),
+            1 => {}
+            n => twice.push(format!("{id}: approval recorded {n} times")),
+        }
+        if let Err(e) = breakglass_core::access::approval::check(b, grant, &records) {
+            lost.push(format!("{id}: the grant opened is not the approved one: {e}"));
+        }
+    }
+    let count = chaos.count();
+    println!(
+        "{}",
+        json!({
+            "scenario": "approvals", "rounds": ROUNDS, "fault_per_mille": 120,
+            "requests": count.requests, "faulted": count.failed(),
+            "by_kind": count.faulted.iter().map(|((k, s), n)| format!("{k} {s}: {n}")).collect::<Vec<_>>(),
+            "calls_made_again": again, "seconds": took.as_secs_f64(),
+            "approvals_lost": lost.len(), "approvals_twice": twice.len(),
+        })
+    );
+    assert!(lost.is_empty() && twice.is_empty(), "lost {lost:?}, twice {twice:?}: {records:#?}");
+    assert!(count.failed() >= 10, "the rounds met faults: {count:?}");
+}
