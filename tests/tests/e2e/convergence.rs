@@ -4,8 +4,9 @@
 //! enforcers at once, one notifier, a failed asynchronous invocation retried twice, and events
 //! delivered out of order and some twice (EventBridge delivers at least once, in no promised
 //! order), and a policy just written read back stale. Each scenario prints its record: faults
-//! injected, retries, time to converge, records lost, duplicates. (About five minutes on two cores: the one notifier at a
-//! time and the SDK's backoff set the pace, as they would in a deployment.)
+//! injected, retries, time to converge, records lost, duplicates. (The storm takes about five
+//! minutes on two cores: the one notifier at a time and the SDK's backoff set the pace, as they
+//! would in a deployment.)
 
 use std::collections::BTreeMap;
 use std::time::Instant;
