@@ -23,12 +23,13 @@ CORPUS ?= ../shared/corpus
 all: test
 
 demo: venv
-	$(CARGO) build --quiet -p breakglass -p enforcer -p notifier -p catalog -p recorder -p gate
-	$(CARGO) build --quiet -p e2e --bin demo
+	@# `make test`'s build: one resolution of features for everything. Building the functions and
+	@# the demo apart resolved two others and compiled the AWS SDK twice more (2026-12-07).
+	$(CARGO) build --quiet --workspace --bins --tests
 	./scripts/demo.sh
 	@echo
 	@echo "== Part two: the Lambdas on a local AWS (moto), as stakeholders and the security team see it"
-	$(CARGO) run --quiet -p e2e --bin demo
+	./target/debug/demo
 
 # The Python tools install while clippy compiles (they wait on the network, clippy on the CPU);
 # validate and unit then find them in place.
