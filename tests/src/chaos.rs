@@ -104,6 +104,19 @@ impl FaultCount {
     pub fn failed(&self) -> u64 {
         self.faulted.iter().filter(|((kind, _), _)| *kind != "latency").map(|(_, n)| n).sum()
     }
+
+    /// A scenario's printed record: its own `fields` (a JSON object) with the requests made, how
+    /// many were faulted, and how, per kind and service.
+    pub fn record(&self, mut fields: serde_json::Value) -> serde_json::Value {
+        if let serde_json::Value::Object(m) = &mut fields {
+            m.insert("requests".into(), self.requests.into());
+            m.insert("faulted".into(), self.failed().into());
+            let by_kind: Vec<String> =
+                self.faulted.iter().map(|((k, s), n)| format!("{k} {s}: {n}")).collect();
+            m.insert("by_kind".into(), by_kind.into());
+        }
+        fields
+    }
 }
 
 /// Per bucket and setting (`policy`, `versioning`, …): the last response read, and how many reads

@@ -6,6 +6,13 @@ use aws_sdk_s3::config::{Credentials, Region};
 
 use crate::*;
 
+/// `env` with its `AWS_ENDPOINT_URL` pointing at `endpoint` (a proxy in front of moto).
+pub fn with_endpoint(env: Vec<(String, String)>, endpoint: &str) -> Vec<(String, String)> {
+    env.into_iter()
+        .map(|(k, v)| if k == "AWS_ENDPOINT_URL" { (k, endpoint.to_owned()) } else { (k, v) })
+        .collect()
+}
+
 /// The variables every process talking to moto needs.
 pub fn aws_env(endpoint: &str) -> Vec<(String, String)> {
     [

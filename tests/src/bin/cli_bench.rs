@@ -112,11 +112,7 @@ async fn main() {
     let config_arg = path.display().to_string();
     let proxy = ChaosProxy::start(&moto.endpoint, Faults::latency(LATENCY));
     let as_role = |role: &str| format!("arn:aws:iam::{ADMIN}:role/{role}");
-    let with_proxy = |env: Vec<(String, String)>| -> Vec<(String, String)> {
-        env.into_iter()
-            .map(|(k, v)| if k == "AWS_ENDPOINT_URL" { (k, proxy.endpoint.clone()) } else { (k, v) })
-            .collect()
-    };
+    let with_proxy = |env: Vec<(String, String)>| e2e::with_endpoint(env, &proxy.endpoint);
     let enforcer =
         with_proxy(role_env(&moto.endpoint, &as_role("breakglass-enforcer"), "breakglass-enforcer").await);
     let operator = with_proxy(role_env(&moto.endpoint, &as_role("breakglass-operator"), "alice").await);

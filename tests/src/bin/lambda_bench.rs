@@ -137,11 +137,7 @@ async fn main() {
     // moto). moto answers one request at a time, so reads made at once gain nothing on loopback;
     // here they overlap as they do in AWS.
     let late = e2e::ChaosProxy::start(&moto.endpoint, e2e::Faults::latency(Duration::from_millis(25)));
-    let late_env: Vec<(String, String)> = stack
-        .function_env()
-        .into_iter()
-        .map(|(k, v)| if k == "AWS_ENDPOINT_URL" { (k, late.endpoint.clone()) } else { (k, v) })
-        .collect();
+    let late_env = e2e::with_endpoint(stack.function_env(), &late.endpoint);
     let late_enforcer = Function::spawn("enforcer", &late_env);
     late_enforcer.api.wait_ready();
     let path = event_path(&stack, &late_enforcer, &tamper_event, 5, 50).await;

@@ -39,11 +39,8 @@ fn main() {
     // `LOAD_FAULTS_PER_MILLE=0`: the same without faults, to tell their cost from the rest.
     let per_mille = std::env::var("LOAD_FAULTS_PER_MILLE").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
     let chaos = ChaosProxy::start(&iam.endpoint, Faults::everywhere(per_mille, 1_000));
-    let env: Vec<(String, String)> = rt
-        .block_on(iam.function_env(stack.function_env(), "enforcer"))
-        .into_iter()
-        .map(|(k, v)| if k == "AWS_ENDPOINT_URL" { (k, chaos.endpoint.clone()) } else { (k, v) })
-        .collect();
+    let env =
+        e2e::with_endpoint(rt.block_on(iam.function_env(stack.function_env(), "enforcer")), &chaos.endpoint);
     let enforcers: Vec<Function> = (0..CONCURRENCY).map(|_| Function::spawn("enforcer", &env)).collect();
     for f in &enforcers {
         f.api.wait_ready();

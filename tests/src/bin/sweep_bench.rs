@@ -81,12 +81,8 @@ async fn run(accounts: usize, per_region: usize) -> Figures {
     let (queue, _) = stack.sweep_queue(breakglass_core::guard::sweep::ATTEMPTS).await;
     let proxy = FaultProxy::recording(&moto.endpoint);
     let env_as = |creds: Vec<(String, String)>| -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> = stack
-            .function_env_as(&creds)
-            .into_iter()
-            .filter(|(k, _)| k != "BREAKGLASS_CONFIG")
-            .map(|(k, v)| if k == "AWS_ENDPOINT_URL" { (k, proxy.endpoint.clone()) } else { (k, v) })
-            .collect();
+        let mut env = e2e::with_endpoint(stack.function_env_as(&creds), &proxy.endpoint);
+        env.retain(|(k, _)| k != "BREAKGLASS_CONFIG");
         env.push(("BREAKGLASS_CONFIG_FILE".into(), path.display().to_string()));
         env.push(("BREAKGLASS_SWEEP_QUEUE".into(), queue.clone()));
         env.push(("BREAKGLASS_SWEEP_CLOSE_DELAY_SECONDS".into(), "60".into()));

@@ -144,14 +144,7 @@ async fn create_update_delete_and_failures_are_always_answered() {
     assert!(mails.iter().any(|(_, d)| d["subject"].as_str().unwrap().contains("REFUSED request to open")));
 
     // S3 unreachable: answered FAILED (the stack does not hang), not left to time out.
-    let broken = Function::spawn(
-        "catalog",
-        &stack
-            .function_env()
-            .into_iter()
-            .map(|(k, v)| if k == "AWS_ENDPOINT_URL" { (k, "http://127.0.0.1:9".into()) } else { (k, v) })
-            .collect::<Vec<_>>(),
-    );
+    let broken = Function::spawn("catalog", &e2e::with_endpoint(stack.function_env(), "http://127.0.0.1:9"));
     broken.invoke(&request(&sc, "Create", &cfn.url, open_props("1h", READER), None)).unwrap();
     let a = answer(&sc);
     assert_eq!(a["Status"], "FAILED", "{a}");

@@ -37,6 +37,15 @@ fn invoke_async(f: &Function, event: &Value, retries: &mut u64) -> Result<Value,
     last
 }
 
+/// A function's environment `env` behind the chaos proxy: its requests through the faults, and each
+/// attempt given up after 2 s (shortened so that the tests do not wait the production default for a
+/// request that is never answered).
+fn behind(chaos: &ChaosProxy, env: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut env = e2e::with_endpoint(env, &chaos.endpoint);
+    env.push(("BREAKGLASS_ATTEMPT_TIMEOUT_SECONDS".to_owned(), "2".to_owned()));
+    env
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tampering_storm_under_ten_percent_faults_ends_closed_with_one_record_and_a_mail_each() {
     let Some(moto) = Moto::start() else { return };
@@ -60,14 +69,8 @@ async fn a_tampering_storm_under_ten_percent_faults_ends_closed_with_one_record_
             ..Faults::everywhere(100, 23)
         },
     );
-    let behind_chaos = |env: Vec<(String, String)>| -> Vec<(String, String)> {
-        env.into_iter()
-            .map(|(k, v)| if k == "AWS_ENDPOINT_URL" { (k, chaos.endpoint.clone()) } else { (k, v) })
-            .chain([("BREAKGLASS_ATTEMPT_TIMEOUT_SECONDS".to_owned(), "2".to_owned())])
-            .collect()
-    };
-    let enforcer_env = behind_chaos(iam.function_env(stack.function_env(), "enforcer").await);
-    let notifier_env = behind_chaos(iam.function_env(stack.function_env(), "notifier").await);
+    let enforcer_env = behind(&chaos, iam.function_env(stack.function_env(), "enforcer").await);
+    let notifier_env = behind(&chaos, iam.function_env(stack.function_env(), "notifier").await);
     // Lambda scales the enforcer out (its reserved concurrency); the notifier runs one at a time.
     let mut enforcers: Vec<Function> = (0..4).map(|_| Function::spawn("enforcer", &enforcer_env)).collect();
     // The notifier's log is kept: every mail beyond the first must be explained by a fault it logged.
@@ -189,13 +192,11 @@ async fn a_tampering_storm_under_ten_percent_faults_ends_closed_with_one_record_
     let unmailed: Vec<&String> = buckets.iter().filter(|b| !mailed.contains_key(*b)).collect();
     println!(
         "{}",
-        json!({
+        count.record(json!({
             "scenario": "tampering storm", "buckets": STORM, "fault_per_mille": 113,
-            "requests": count.requests, "faulted": count.failed(),
-            "by_kind": count.faulted.iter().map(|((k, s), n)| format!("{k} {s}: {n}")).collect::<Vec<_>>(),
             "retries": retries, "seconds": took.as_secs_f64(),
             "records_lost": unrecorded.len(), "records_twice": twice.len(), "unmailed": unmailed.len(),
-        })
+        }))
     );
     assert!(count.failed() >= 100, "the storm met faults: {count:?}");
     let hangs: u64 = count.faulted.iter().filter(|((k, _), _)| *k == "hang").map(|(_, n)| n).sum();
@@ -313,14 +314,7 @@ async fn approvals_under_ten_percent_faults_are_recorded_once_and_open_what_was_
     );
     let mut env = stack.function_env();
     env.push(("BREAKGLASS_GATE_ROLES".into(), "breakglass-operator".into()));
-    let env: Vec<(String, String)> = iam
-        .function_env(env, "gate")
-        .await
-        .into_iter()
-        .map(|(k, v)| if k == "AWS_ENDPOINT_URL" { (k, chaos.endpoint.clone()) } else { (k, v) })
-        .chain([("BREAKGLASS_ATTEMPT_TIMEOUT_SECONDS".to_owned(), "2".to_owned())])
-        .collect();
-    let gate = Function::spawn("gate", &env);
+    let gate = Function::spawn("gate", &behind(&chaos, iam.function_env(env, "gate").await));
     iam.invoke_url("breakglass-operator", "breakglass-gate").unwrap();
     let person =
         |name: &str| format!("arn:aws:sts::{}:assumed-role/breakglass-operator/{name}", e2e::MOTO_ACCOUNT);
@@ -394,13 +388,11 @@ async fn approvals_under_ten_percent_faults_are_recorded_once_and_open_what_was_
     let count = chaos.count();
     println!(
         "{}",
-        json!({
+        count.record(json!({
             "scenario": "approvals", "rounds": ROUNDS, "fault_per_mille": 120,
-            "requests": count.requests, "faulted": count.failed(),
-            "by_kind": count.faulted.iter().map(|((k, s), n)| format!("{k} {s}: {n}")).collect::<Vec<_>>(),
             "calls_made_again": again, "seconds": took.as_secs_f64(),
             "approvals_lost": lost.len(), "approvals_twice": twice.len(),
-        })
+        }))
     );
     assert!(lost.is_empty() && twice.is_empty(), "lost {lost:?}, twice {twice:?}: {records:#?}");
     assert!(count.failed() >= 10, "the rounds met faults: {count:?}");

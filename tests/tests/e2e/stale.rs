@@ -43,11 +43,7 @@ impl Stale {
             env.push(("BREAKGLASS_RECHECK_DELAY_SECONDS".into(), "0".into()));
         }
         let straight = iam.function_env(env, "enforcer").await;
-        let through = straight
-            .iter()
-            .cloned()
-            .map(|(k, v)| if k == "AWS_ENDPOINT_URL" { (k, chaos.endpoint.clone()) } else { (k, v) })
-            .collect();
+        let through = e2e::with_endpoint(straight.clone(), &chaos.endpoint);
         let s3 = e2e::clients(&chaos.endpoint).await.s3;
         Some(Stale { stack, chaos, s3, through, straight, queue, _iam: iam, _moto: moto })
     }
