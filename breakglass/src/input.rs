@@ -25,6 +25,8 @@ pub enum CliError {
     ChooseBucket { count: usize, known: String },
     #[error("invalid time {}: expected rfc 3339, e.g. `2026-11-24T18:00:00Z`", Quoted(.0))]
     Time(String),
+    #[error("time {} is out of range: a policy's times end at year 9999 in UTC", Quoted(.0))]
+    TimeOutOfRange(String),
     #[error("invalid --context {}: expected key=value", Quoted(.0))]
     Context(String),
     #[error("invalid partition {}: expected `aws`, `aws-cn`, `aws-us-gov`, ...", Quoted(.0))]
@@ -108,8 +110,11 @@ pub fn choose_bucket<'c>(config: &'c Config, name: Option<&str>) -> Result<&'c B
 /// `--at`/`--until`: RFC 3339, cut to whole seconds (policies carry seconds); default now.
 pub fn time_or_now(s: Option<&str>) -> Result<OffsetDateTime, CliError> {
     let t = match s {
+        // In UTC, as policies write it; a time whose UTC year leaves four digits is refused.
         Some(s) => OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-            .map_err(|_| CliError::Time(s.to_owned()))?,
+            .map_err(|_| CliError::Time(s.to_owned()))?
+            .checked_to_offset(time::UtcOffset::UTC)
+            .ok_or_else(|| CliError::TimeOutOfRange(s.to_owned()))?,
         None => OffsetDateTime::now_utc(),
     };
     t.replace_nanosecond(0).map_err(|_| CliError::Time(s.unwrap_or_default().to_owned()))

@@ -109,7 +109,9 @@ fn render(a: &RenderArgs) -> Result<String, CliError> {
             let now = time_or_now(a.bucket.at.as_deref())?;
             let expiry = match &a.until {
                 Some(u) => time_or_now(Some(u))?,
-                None => now + bucket.max_open_duration,
+                None => now
+                    .checked_add(bucket.max_open_duration)
+                    .ok_or_else(|| CliError::TimeOutOfRange(a.bucket.at.clone().unwrap_or_default()))?,
             };
             let readers: BTreeSet<String> = if a.readers.is_empty() {
                 bucket.investigator_roles.clone()

@@ -746,3 +746,23 @@ fn notify_print_shows_the_publish_request() {
     let j: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(j, serde_json::json!({"ignored": "bucket `not-protected` is not protected"}));
 }
+
+/// A time whose UTC year leaves four digits, given with an offset, or an `--at` so late that the
+/// longest window ends past year 9999: once a panic in the time arithmetic, now one line, exit 2.
+#[test]
+fn regression_times_past_year_9999_are_one_line_errors_not_panics() {
+    let c = config();
+    let render = |extra: &[&str]| {
+        let mut a = vec!["policy", "render", "open", "--config", c.as_str(), BUCKET[0], BUCKET[1]];
+        a.extend(extra);
+        run(&a, b"")
+    };
+    for (extra, what) in [
+        (&["--until", "9999-12-31T23:59:59-01:00"][..], "until past 9999 in UTC"),
+        (&["--at", "9999-12-31T23:00:00Z"][..], "longest window past 9999"),
+    ] {
+        let o = render(extra);
+        assert_one_line_error(&o, what);
+        assert!(o.stderr.contains("out of range"), "{what}: {}", o.stderr);
+    }
+}

@@ -66,7 +66,9 @@ pub struct OpenGrant {
 /// The expiry as written into the policy: UTC, whole seconds, `Z` (`2026-11-24T18:00:00Z`). One
 /// spelling only, so that the classifier can re-render a grant byte for byte.
 pub fn format_expiry(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
+    // Times are made UTC where they are parsed (`parse_expiry`); one that cannot be (its UTC year
+    // past 9999) is shown as it is rather than panic.
+    let t = t.checked_to_offset(time::UtcOffset::UTC).unwrap_or(t);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
         t.year(),
@@ -78,9 +80,12 @@ pub fn format_expiry(t: OffsetDateTime) -> String {
     )
 }
 
-/// Parses exactly the spelling [`format_expiry`] writes.
+/// Parses exactly the spelling [`format_expiry`] writes, in UTC. A time whose UTC year leaves the
+/// four digits (`9999-12-31T23:59:59-00:01`) is none: it is not the spelling, and converting it
+/// would panic.
 pub fn parse_expiry(s: &str) -> Option<OffsetDateTime> {
     let t = OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+    let t = t.checked_to_offset(time::UtcOffset::UTC)?;
     (format_expiry(t) == s).then_some(t)
 }
 

@@ -3,7 +3,13 @@
 
 use time::Duration;
 
-/// Parses `12h`, `30m`, `1h30m`, `2d`, `45s`: one or more number-unit pairs, total greater than zero.
+/// The longest duration anyone may write: a hundred years (the longest audit retention too). Without
+/// a bound on the total, `100000d` written thirty times added to now leaves the years a time can
+/// hold, and that addition panics.
+pub const MAX_DURATION: Duration = Duration::days(36_500);
+
+/// Parses `12h`, `30m`, `1h30m`, `2d`, `45s`: one or more number-unit pairs, total greater than zero
+/// and at most [`MAX_DURATION`].
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let mut total = Duration::ZERO;
     let mut digits = String::new();
@@ -22,5 +28,5 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
             _ => return None,
         };
     }
-    (digits.is_empty() && total > Duration::ZERO).then_some(total)
+    (digits.is_empty() && total > Duration::ZERO && total <= MAX_DURATION).then_some(total)
 }

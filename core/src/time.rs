@@ -1,9 +1,12 @@
 //! Times as the audit trail and CloudTrail write them, and role names out of ARNs: the small
 //! vocabulary every room formats and parses the same way.
 
-/// An RFC 3339 time (CloudTrail's `eventTime`, our own records' `time`), or `None`.
+/// An RFC 3339 time (CloudTrail's `eventTime`, our own records' `time`) in UTC, or `None`, also for
+/// one whose UTC year leaves the four digits (`9999-12-31T23:59:59-00:01`): every later step may
+/// then convert, format and compare without a panic.
 pub fn parse_time(s: &str) -> Option<time::OffsetDateTime> {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+    t.checked_to_offset(time::UtcOffset::UTC)
 }
 
 /// `…/role/investigations/LogInvestigator` → `LogInvestigator`.
@@ -14,7 +17,7 @@ pub fn role_name(arn: &str) -> &str {
 /// RFC 3339 in UTC with milliseconds when there are any (`2026-11-24T05:20:01.123Z`): requests made
 /// within one second must still be told apart in the audit trail.
 pub fn format_time(t: time::OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
+    let t = t.checked_to_offset(time::UtcOffset::UTC).unwrap_or(t);
     let whole = canonical_policies::format_expiry(t);
     match t.millisecond() {
         0 => whole,

@@ -156,7 +156,7 @@ pub(super) fn section(email: &mut String, title: &str, body: &str) {
 
 /// `2026-11-24 16:00 UTC` (seconds only when not zero).
 pub(super) fn human_time(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
+    let t = t.checked_to_offset(time::UtcOffset::UTC).unwrap_or(t);
     let secs = if t.second() == 0 { String::new() } else { format!(":{:02}", t.second()) };
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}{secs} UTC",

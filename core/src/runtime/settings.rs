@@ -250,10 +250,13 @@ impl Settings {
             recheck_delay: lookup(RECHECK_DELAY_ENV)
                 .and_then(|s| s.parse().ok())
                 .map_or(crate::guard::sweep::RECHECK_DELAY_SECONDS, |d: u32| d.min(900)),
+            // At most a week each: a larger number would overflow the time arithmetic it goes into.
             heartbeat: number(HEARTBEAT_PERIOD_ENV).filter(|p| *p > 0).map(|p| {
-                let period = time::Duration::seconds(p);
-                let deadline = number(HEARTBEAT_DEADLINE_ENV).filter(|d| *d > 0).map(time::Duration::seconds);
-                crate::guard::heartbeat::Timing { period, deadline: deadline.unwrap_or(period * 2) }
+                const WEEK: i64 = 7 * 86_400;
+                let period = time::Duration::seconds(p.min(WEEK));
+                let deadline = number(HEARTBEAT_DEADLINE_ENV).filter(|d| *d > 0).map(|d| d.min(2 * WEEK));
+                let deadline = deadline.map_or(period * 2, time::Duration::seconds);
+                crate::guard::heartbeat::Timing { period, deadline }
             }),
             catalog_products: lookup(CATALOG_PRODUCTS_ENV).unwrap_or_default(),
             catalog_principals: lookup(CATALOG_PRINCIPALS_ENV).unwrap_or_default(),

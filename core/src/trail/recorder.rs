@@ -393,7 +393,9 @@ pub async fn digest<L: AuditLog, R: AuditReader, B: EventBus>(
     let (Some(first), Some(last)) = (covered.first().cloned(), covered.last().cloned()) else {
         return Ok(out);
     };
-    let to = crate::time::parse_time(&last).map_or(last.clone(), |t| crate::time::format_time(t + slot));
+    let to = crate::time::parse_time(&last)
+        .and_then(|t| t.checked_add(slot))
+        .map_or(last.clone(), crate::time::format_time);
     for (bucket, mut list) in by_bucket {
         // A retried batch may have written a read twice: count each event once.
         list.sort_by(|a, b| a.event_id.cmp(&b.event_id));

@@ -120,8 +120,11 @@ pub async fn digest<L: AuditLog, R: AuditReader, B: EventBus>(
     let (Some(first), Some(last)) = (pending.keys().next().cloned(), pending.keys().last().cloned()) else {
         return Ok(out);
     };
-    let end_of =
-        |s: &str| crate::time::parse_time(s).map_or(s.to_owned(), |t| crate::time::format_time(t + slot));
+    let end_of = |s: &str| {
+        crate::time::parse_time(s)
+            .and_then(|t| t.checked_add(slot))
+            .map_or(s.to_owned(), crate::time::format_time)
+    };
     // (bucket, target) → the refused calls recorded in the pending slots.
     let mut groups: BTreeMap<(String, Option<String>), Vec<RefusedExample>> = BTreeMap::new();
     for (slot_name, places) in &pending {

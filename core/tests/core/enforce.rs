@@ -451,3 +451,26 @@ async fn the_sweep_answers_for_every_bucket_in_order() {
     assert!(swept.buckets[1].result.is_err());
     assert_eq!(*dry.store.writes.lock().unwrap(), 0);
 }
+
+/// An OpenAccess-shaped policy whose expiry is written with an offset that puts it past year 9999
+/// in UTC: reading it once panicked the enforcer and the notifier (time's `to_offset`), so the
+/// policy stayed and nobody was told. Now it is no lawful window: closed, and the call mailed.
+#[tokio::test(flavor = "current_thread")]
+async fn regression_an_expiry_past_year_9999_in_utc_is_closed_not_a_panic() {
+    let open = open_policy();
+    let expiry = canonical_policies::format_expiry(now() + time::Duration::hours(4));
+    assert!(open.contains(&expiry), "{open}");
+    let far = open.replace(&expiry, "9999-12-31T23:59:59-00:01");
+    let e = enforcer();
+    e.store.policies.lock().unwrap().insert(BUCKET.into(), far.clone());
+    let call = put_event(&far, "arn:aws:iam::111122223333:role/mallory");
+    let reports = e.handle(&call, now()).await.unwrap();
+    assert_eq!(reports[0].outcome, Outcome::Closed, "{:?}", reports[0]);
+    assert_eq!(
+        e.store.policies.lock().unwrap()[BUCKET],
+        config().bucket(BUCKET).unwrap().closed_policy().to_pretty_json()
+    );
+    assert!(!render(&config(), &call, now()).is_empty(), "the call is mailed");
+    assert_eq!(breakglass_core::time::parse_time("9999-12-31T23:59:59-00:01"), None);
+    assert_eq!(breakglass_config::parse_duration(&"100000d".repeat(30)), None);
+}

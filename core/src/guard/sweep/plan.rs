@@ -31,7 +31,7 @@ pub fn sweep_id(event_id: Option<&str>, time: OffsetDateTime) -> String {
 /// The bucket settings are checked by the sweep of the first quarter of each hour; the policy by
 /// every sweep. A change of settings triggers its own check at once; the sweep is the net under it.
 pub fn settings_due(time: OffsetDateTime) -> bool {
-    time.to_offset(time::UtcOffset::UTC).minute() < 15
+    time.checked_to_offset(time::UtcOffset::UTC).unwrap_or(time).minute() < 15
 }
 
 /// The shards of a sweep: the configured buckets grouped by account and Region (in that order),
