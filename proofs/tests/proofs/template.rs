@@ -5,6 +5,8 @@
 //! action that supports no other. The SCP is checked the same way.
 #![allow(clippy::string_slice)] // template text is ASCII; a panic fails the test
 
+use std::collections::BTreeSet;
+
 use canonical_policies::{explain, Caller, Decision, Policy, Request, OBJECT_READ_ACTIONS};
 use proofs::cfn::{Role, Template};
 use proofs::{config, root};
@@ -979,6 +981,76 @@ fn one_notifier_at_a_time_paces_mail_below_the_sns_email_limit() {
     assert_eq!(notifier["ReservedConcurrentExecutions"].as_u64(), Some(1));
     const { assert!(EMAIL_PER_SECOND < SNS_EMAIL_LIMIT_PER_SECOND) };
     assert!(!t["Resources"]["NotifierBacklog"].is_null(), "a waiting notifier is alarmed");
+}
+
+/// The output `AutomationPrincipals` names exactly the roles of the example config's
+/// `automation_principals`, and among them every role of the stack that may write a bucket policy.
+/// Regression: the gate, which writes every opening and closing, was missing from the output (and
+/// from docs/deploy.md), so a config built from them made the base statement refuse the gate.
+#[test]
+fn the_automation_principals_output_is_the_example_configs_list() {
+    let t = template();
+    let resources = &t["Resources"];
+    let Yaml::Tagged(join) = &t["Outputs"]["AutomationPrincipals"]["Value"] else { panic!("not a !Join") };
+    let listed: BTreeSet<String> = join.value[1]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            let Yaml::Tagged(att) = v else { panic!("{v:?}") };
+            let logical = att.value.as_str().unwrap().trim_end_matches(".Arn");
+            resources[logical]["Properties"]["RoleName"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let configured: BTreeSet<String> = config().buckets[0]
+        .automation_principals
+        .iter()
+        .map(|arn| arn.rsplit('/').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(listed, configured);
+    let mut writers = 0;
+    for (_, r) in resources.as_mapping().unwrap() {
+        let body = serde_norway::to_string(&r["Properties"]["Policies"]).unwrap();
+        if r["Type"].as_str() == Some("AWS::IAM::Role") && body.contains("s3:PutBucketPolicy") {
+            let name = r["Properties"]["RoleName"].as_str().unwrap();
+            assert!(listed.contains(name), "{name} writes bucket policies but is not listed");
+            writers += 1;
+        }
+    }
+    assert_eq!(writers, 3, "the enforcer, the catalog and the gate write bucket policies");
+}
+
+/// A function that fails must page someone: each has an alarm on its errors (the gate, which
+/// answers failures as 5xx responses rather than erroring, on its URL's 5xx count), and each but
+/// the notifier, which waits in its queue by design (`NotifierBacklog`), is in the throttles alarm.
+/// Regression: the gate had neither when it was added.
+#[test]
+fn every_function_is_alarmed_when_it_fails_or_is_throttled() {
+    let t = template();
+    let resources = t["Resources"].as_mapping().unwrap();
+    let alarms: Vec<String> = resources
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+        .map(|r| serde_norway::to_string(r).unwrap())
+        .collect();
+    let throttles = serde_norway::to_string(&t["Resources"]["Throttles"]).unwrap();
+    let mut functions = 0;
+    for (logical, r) in resources {
+        if r["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        functions += 1;
+        let name = logical.as_str().unwrap();
+        let metric = if name == "GateFunction" { "MetricName: Url5xxCount" } else { "MetricName: Errors" };
+        let dimension = format!("Value: !Ref {name}");
+        assert!(
+            alarms.iter().any(|a| a.contains(metric) && a.contains(&dimension)),
+            "{name}: no alarm on `{metric}`"
+        );
+        let by_throttles = throttles.contains(&format!("!Ref {name}"));
+        assert_eq!(by_throttles, name != "NotifierFunction", "{name} in the throttles alarm");
+    }
+    assert_eq!(functions, 5);
 }
 
 /// A queue nobody takes messages from must alarm, however often the functions are invoked:

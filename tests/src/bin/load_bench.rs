@@ -1,6 +1,6 @@
 //! `make bench`, fourth part (issue 23): load under faults. 1,000 guarded events (a bucket policy
-//! tampered with, just before, each; 200 buckets five times over, as many as one template's
-//! enforcer role can name within IAM's 20 KB) arrive within 10 s, 100 a second, and are handed to
+//! tampered with, just before, each; 200 buckets five times over, within the about 215 that one
+//! single-account enforcer role can name in IAM's 10,240 characters of inline policy) arrive within 10 s, 100 a second, and are handed to
 //! the enforcers as Lambda's
 //! asynchronous invocation queue hands them: at most ten at once (the reserved concurrency), a
 //! failed invocation retried twice. Every AWS request of the enforcers goes through the IAM proxy
