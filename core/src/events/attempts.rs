@@ -19,7 +19,7 @@ pub struct RefusedCalls {
     /// Calls outside S3: the role, key, topic or trail they named.
     pub target: Option<String>,
     pub count: usize,
-    /// Per call and caller, most attempts first.
+    /// Per call and caller, most attempts first; at most [`super::limits::MOST_CALLERS`] (`count` counts all).
     pub by: Vec<RefusedBy>,
     /// The first few refused calls, by time.
     pub examples: Vec<RefusedExample>,
@@ -74,6 +74,7 @@ impl RefusedBy {
         by.sort_by(|a, b| {
             b.count.cmp(&a.count).then_with(|| (&a.call, &a.principal).cmp(&(&b.call, &b.principal)))
         });
+        by.truncate(super::limits::MOST_CALLERS);
         by
     }
 }

@@ -10,12 +10,14 @@ use serde_json::Value;
 mod access;
 mod attempts;
 mod guard;
+mod limits;
 mod reads;
 mod schemas;
 
 pub use access::*;
 pub use attempts::*;
 pub use guard::*;
+pub use limits::*;
 pub use reads::*;
 pub use schemas::WINDOW_REPORT_SCHEMA;
 

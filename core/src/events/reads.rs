@@ -75,6 +75,7 @@ impl DeniedBy {
         }
         let mut by: Vec<DeniedBy> = by.into_values().collect();
         by.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.principal.cmp(&b.principal)));
+        by.truncate(super::limits::MOST_CALLERS);
         by
     }
 }

@@ -26,6 +26,10 @@ pub(super) fn refused_calls(config: &Config, g: &RefusedCalls, d: &Value, id: Op
     for b in &g.by {
         let _ = writeln!(by, "{} by {}: {} refused, {} to {}", b.call, b.principal, b.count, b.first, b.last);
     }
+    let others = g.count.saturating_sub(g.by.iter().map(|b| b.count).sum());
+    if others > 0 {
+        let _ = writeln!(by, "and {others} more by other callers (each in the audit trail)");
+    }
     section(&mut email, "Who tried what", by.trim_end());
     let examples: Vec<String> = g
         .examples

@@ -54,6 +54,10 @@ pub(super) fn denied(g: &DeniedDigest, d: &Value, id: Option<&str>) -> Rendered 
             let _ = writeln!(by, "  from: {}", b.source_ips.join(", "));
         }
     }
+    let others = g.count.saturating_sub(g.by.iter().map(|b| b.count).sum());
+    if others > 0 {
+        let _ = writeln!(by, "and {others} more by other principals (each in the audit trail)");
+    }
     section(&mut email, "Who tried", by.trim_end());
     let subject = format!("{bucket}: {} refused read(s) of the logs", g.count);
     own_message(

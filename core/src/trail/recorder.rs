@@ -29,6 +29,7 @@ use crate::inbound::reads;
 use crate::ports::{AuditLog, AuditReader, EventBus, PortError};
 use crate::trail::audit::{hex, Trail, Written};
 use crate::trail::records::{ReadRecord, DENIED, READS, READS_SCHEMA};
+use crate::trail::slots::{read_slots, Slot};
 
 pub const UNREADABLE: &str = "_unreadable";
 pub const DIGESTS: &str = "_digests";
@@ -369,10 +370,8 @@ pub async fn digest<L: AuditLog, R: AuditReader, B: EventBus>(
     // One listing for all slots: `_denied/<slot>/…` sorts by slot (RFC 3339 of whole seconds).
     let denied_dir = format!("{prefix}{DENIED}/");
     let keys = reader.keys(&denied_dir, Some(&format!("{denied_dir}{oldest}"))).await?;
-    let mut out = Digested::default();
-    // bucket → its denied reads over all pending slots: one mail per bucket per run.
-    let mut by_bucket: BTreeMap<String, Vec<ObjectRead>> = BTreeMap::new();
-    let mut covered: Vec<String> = Vec::new();
+    // The pending slots' keys, slot by slot (the listing is in key order, so in slot order).
+    let mut slots: Vec<Slot> = Vec::new();
     for key in keys {
         let Some(slot_name) = key.strip_prefix(&denied_dir).and_then(|k| k.split('/').next()) else {
             continue;
@@ -381,15 +380,23 @@ pub async fn digest<L: AuditLog, R: AuditReader, B: EventBus>(
         if slot_name >= current.as_str() || done.iter().any(|d| d == slot_name) {
             continue;
         }
-        if covered.last().map(String::as_str) != Some(slot_name) {
-            covered.push(slot_name.to_owned());
+        match slots.last_mut() {
+            Some(s) if s.name == slot_name => s.keys.push(key),
+            _ => slots.push(Slot { name: slot_name.to_owned(), keys: vec![key] }),
         }
-        let Some(text) = reader.get(&key).await? else { continue };
-        match serde_json::from_str::<ReadRecord>(&text) {
+    }
+    let read = read_slots(reader, slots).await?;
+    let mut out = Digested::default();
+    // bucket → its denied reads over the slots read: one mail per bucket per run.
+    let mut by_bucket: BTreeMap<String, Vec<ObjectRead>> = BTreeMap::new();
+    for (key, text) in read.iter().flat_map(|s| &s.records) {
+        let Some(text) = text else { continue };
+        match serde_json::from_str::<ReadRecord>(text) {
             Ok(r) => by_bucket.entry(r.bucket.clone()).or_default().extend(r.reads),
             Err(e) => tracing::error!(key = key.as_str(), error = %e, "denied record unreadable; skipped"),
         }
     }
+    let covered: Vec<String> = read.into_iter().map(|s| s.name).collect();
     let (Some(first), Some(last)) = (covered.first().cloned(), covered.last().cloned()) else {
         return Ok(out);
     };

@@ -23,6 +23,7 @@ use crate::ports::{AuditLog, AuditReader, EventBus, PortError};
 use crate::trail::audit::{Body, Record, Trail, CONTROL};
 use crate::trail::recorder::{digest_window, slot_of, DigestWindow};
 use crate::trail::records::READS_SCHEMA;
+use crate::trail::slots::{read_slots, Slot};
 
 /// Where the recorder keeps the records of refused calls, and the marks of their slots.
 pub const ATTEMPTS: &str = "_attempts";
@@ -116,34 +117,44 @@ pub async fn digest<L: AuditLog, R: AuditReader, B: EventBus>(
         let place = place.strip_suffix(".json").unwrap_or(place).to_owned();
         pending.entry(slot_name.to_owned()).or_default().push(place);
     }
-    let mut out = Digested::default();
-    let (Some(first), Some(last)) = (pending.keys().next().cloned(), pending.keys().last().cloned()) else {
-        return Ok(out);
-    };
     let end_of = |s: &str| {
         crate::time::parse_time(s)
             .and_then(|t| t.checked_add(slot))
             .map_or(s.to_owned(), crate::time::format_time)
     };
-    // (bucket, target) → the refused calls recorded in the pending slots.
-    let mut groups: BTreeMap<(String, Option<String>), Vec<RefusedExample>> = BTreeMap::new();
+    // Each pending slot's records: for each place marked in it, the keys from the slot's start
+    // (keys begin with the time they were recorded) to its end.
+    let mut slots = Vec::new();
     for (slot_name, places) in &pending {
         let end = end_of(slot_name);
+        let mut keys = Vec::new();
         for place in places {
             let dir = format!("{prefix}{ATTEMPTS}/{place}/");
-            // Keys begin with the time they were recorded: the slot's are from its start to its end.
-            let keys = reader.keys(&dir, Some(&format!("{dir}{slot_name}"))).await?;
-            for key in keys.iter().take_while(|k| k.strip_prefix(&dir).is_some_and(|n| n < end.as_str())) {
-                let Some(text) = reader.get(key).await? else { continue };
-                let Some((target, ex)) = serde_json::from_str::<Body>(&text).ok().as_ref().and_then(example)
-                else {
-                    tracing::error!(key = key.as_str(), "refused-call record unreadable; skipped");
-                    continue;
-                };
-                let bucket = place.rsplit('/').next().unwrap_or(place).to_owned();
-                groups.entry((bucket, target)).or_default().push(ex);
-            }
+            let listed = reader.keys(&dir, Some(&format!("{dir}{slot_name}"))).await?;
+            keys.extend(
+                listed.into_iter().take_while(|k| k.strip_prefix(&dir).is_some_and(|n| n < end.as_str())),
+            );
         }
+        slots.push(Slot { name: slot_name.clone(), keys });
+    }
+    let read = read_slots(reader, slots).await?;
+    let mut out = Digested::default();
+    let (Some(first), Some(last)) =
+        (read.first().map(|s| s.name.clone()), read.last().map(|s| s.name.clone()))
+    else {
+        return Ok(out);
+    };
+    // (bucket, target) → the refused calls recorded in the slots read.
+    let mut groups: BTreeMap<(String, Option<String>), Vec<RefusedExample>> = BTreeMap::new();
+    for (key, text) in read.iter().flat_map(|s| &s.records) {
+        let Some(text) = text else { continue };
+        let Some((target, ex)) = serde_json::from_str::<Body>(text).ok().as_ref().and_then(example) else {
+            tracing::error!(key = key.as_str(), "refused-call record unreadable; skipped");
+            continue;
+        };
+        // `…/_attempts/[<account>/]<bucket>/<time>-<id>.json`: the bucket is the last folder.
+        let place = key.rsplit('/').nth(1).unwrap_or(CONTROL);
+        groups.entry((place.to_owned(), target)).or_default().push(ex);
     }
     let to = end_of(&last);
     for ((bucket, target), mut calls) in groups {
@@ -167,7 +178,7 @@ pub async fn digest<L: AuditLog, R: AuditReader, B: EventBus>(
         bus.put(&event.to_bus()).await?;
         out.mails += 1;
     }
-    for name in pending.keys() {
+    for name in read.iter().map(|s| &s.name) {
         let mark = json!({"schema": READS_SCHEMA, "kind": "digest", "slot": name, "time": crate::time::format_time(now)});
         trail
             .log

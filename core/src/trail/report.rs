@@ -77,7 +77,7 @@ pub fn for_window(
         e.last = r.time.clone();
         for (list, v) in [(&mut e.sessions, &r.session), (&mut e.source_identities, &r.source_identity)] {
             if let Some(v) = v {
-                if !list.contains(v) {
+                if list.len() < crate::events::MOST_SESSIONS && !list.contains(v) {
                     list.push(v.clone());
                 }
             }
@@ -199,6 +199,10 @@ pub fn text(r: &WindowReport, config: Option<&str>) -> String {
         let _ = writeln!(out, "\nRefused reads during the window: {}", r.denied);
         for d in &r.denied_by {
             let _ = writeln!(out, "  {}: {} refused, {} to {}", d.principal, d.count, d.first, d.last);
+        }
+        let others = r.denied.saturating_sub(r.denied_by.iter().map(|d| d.count).sum());
+        if others > 0 {
+            let _ = writeln!(out, "  and {others} by other principals (each in the audit trail)");
         }
     } else {
         let _ = writeln!(out, "Refused reads during the window: none.");

@@ -474,3 +474,44 @@ async fn regression_an_expiry_past_year_9999_in_utc_is_closed_not_a_panic() {
     assert_eq!(breakglass_core::time::parse_time("9999-12-31T23:59:59-00:01"), None);
     assert_eq!(breakglass_config::parse_duration(&"100000d".repeat(30)), None);
 }
+
+/// The sweep's close mails what the tries of its shards reverted. Regression: it kept one
+/// remediation per bucket, so a policy put again between two tries of a shard and reverted by the
+/// second was recorded there but never mailed. Now two tries that reverted the same policy (the
+/// second read it stale) are one mail, and a policy put again is another.
+#[tokio::test]
+async fn regression_a_policy_put_again_between_two_tries_of_a_shard_is_mailed_by_the_close() {
+    use breakglass_core::guard::sweep::{close, Close};
+    use breakglass_core::ports::AuditLog;
+    let e = enforcer();
+    let trail = breakglass_core::trail::audit::Trail {
+        log: breakglass_core::testing::Log::default(),
+        config: e.config.audit.clone().unwrap(),
+        config_sha256: None,
+    };
+    let remediation = |bucket: &str, hash: &str| {
+        json!({"bucket": bucket, "outcome": "closed", "error": null, "reason": "not a template",
+            "before": {"state": "drift", "hash": hash}, "after": {"hash": "c"}, "trigger": null,
+            "time": "2026-11-24T12:00:01Z"})
+    };
+    let (x, y) = ("acme-cloudtrail-logs", "acme-vpc-flow-logs");
+    let tries = [
+        (1, vec![remediation(x, "first"), remediation(y, "same")]),
+        (2, vec![remediation(x, "put-again"), remediation(y, "same")]),
+    ];
+    for (attempt, remediations) in tries {
+        let record = json!({"schema": "breakglass.sweep-shard/1", "sweep": "s1", "index": 0, "attempt": attempt,
+            "account": "111122223333", "remediations": remediations, "time": "2026-11-24T12:00:02Z"});
+        let key = format!("breakglass/_sweeps/s1/00000-{attempt}.json");
+        trail.log.append(&key, &record.to_string(), now() + time::Duration::days(1)).await.unwrap();
+    }
+    let n = close(&e, &trail, &Close { sweep: "s1".into(), shards: 1 }, now()).await.unwrap();
+    assert_eq!(n, 3, "x twice (two policies), y once (one policy, two tries)");
+    let bus = e.bus.0.lock().unwrap();
+    let hashes: Vec<(&str, &str)> = bus
+        .iter()
+        .filter(|m| m.detail_type == "breakglass remediation")
+        .map(|m| (m.detail["bucket"].as_str().unwrap(), m.detail["before"]["hash"].as_str().unwrap()))
+        .collect();
+    assert_eq!(hashes, [(x, "first"), (y, "same"), (x, "put-again")]);
+}

@@ -502,3 +502,137 @@ async fn a_window_closed_by_the_expiry_sweep_gets_its_report_too() {
     assert_eq!((r.read.reads, r.open_seconds), (1, 3900));
     assert!(!r.is_alert());
 }
+
+/// A refused read by role `flood-<p>` (a session of it), recorded at `at`.
+fn denied_read_by(n: usize, p: usize, at: OffsetDateTime) -> String {
+    let mut e: Value = serde_json::from_str(&denied_read(n, at)).unwrap();
+    let role = format!("arn:aws:iam::111122223333:role/flood-{p}");
+    e["detail"]["userIdentity"]["arn"] = json!(format!("arn:aws:sts::111122223333:assumed-role/flood-{p}/s"));
+    e["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = json!(role);
+    e["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["userName"] = json!(format!("flood-{p}"));
+    e.to_string()
+}
+
+/// A flood of refused reads by many principals, which anyone refused can cause. Regression: a
+/// digest run read every record of its slots one after another, so a flood ran the recorder's
+/// schedule past its timeout on every run (nothing mailed, the access reports after it never run),
+/// and its mail listed every principal, which can pass EventBridge's 256 KB per event. Now a run
+/// reads whole slots, oldest first, until [`READS_PER_RUN`] records, and leaves the rest to the
+/// next run; a mail names the [`MOST_CALLERS`] principals with most attempts and counts the others.
+#[tokio::test]
+async fn regression_a_flood_of_refused_reads_is_mailed_over_runs_nothing_lost_nothing_twice() {
+    use breakglass_core::events::MOST_CALLERS;
+    use breakglass_core::trail::slots::READS_PER_RUN;
+    let (config, trail, bus) = ports();
+    let per_slot = READS_PER_RUN / 2 + 100;
+    for s in 0..3 {
+        let at = datetime!(2026-12-01 20:00:30 UTC) + Duration::minutes(5 * s as i64);
+        let batch: Vec<Message> = (0..per_slot)
+            .map(|i| {
+                let n = s * per_slot + i;
+                msg(&format!("m{n}"), denied_read_by(n, n % (MOST_CALLERS + 10), at))
+            })
+            .collect();
+        let r = recorder::record(&config, &trail, &bus, &batch, at, SLOT).await;
+        assert_eq!(r.denied, per_slot);
+    }
+    // At 20:15:30 three slots are complete; two of them reach the bound.
+    let d =
+        recorder::digest(&trail, &trail.log, &bus, datetime!(2026-12-01 20:15:30 UTC), SLOT).await.unwrap();
+    assert_eq!((d.slots, d.denied, d.mails), (2, 2 * per_slot, 1));
+    let events = bus.events();
+    let [OwnEvent::Denied(g)] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!((g.count, g.by.len()), (2 * per_slot, MOST_CALLERS));
+    let listed: usize = g.by.iter().map(|b| b.count).sum();
+    assert!(listed < g.count);
+    let size = events[0].to_bus().detail.to_string().len();
+    assert!(size < 64 * 1024, "{size} bytes");
+    // The next run takes the slot left; the one after finds nothing.
+    let d =
+        recorder::digest(&trail, &trail.log, &bus, datetime!(2026-12-01 20:16:00 UTC), SLOT).await.unwrap();
+    assert_eq!((d.slots, d.denied, d.mails), (1, per_slot, 1));
+    let d =
+        recorder::digest(&trail, &trail.log, &bus, datetime!(2026-12-01 20:20:30 UTC), SLOT).await.unwrap();
+    assert_eq!(d.mails, 0);
+    let mailed: usize =
+        bus.events().iter().map(|e| if let OwnEvent::Denied(g) = e { g.count } else { 0 }).sum();
+    assert_eq!(mailed, 3 * per_slot, "every refused read mailed once");
+}
+
+/// A refused `PutBucketPolicy` (CloudTrail's `errorCode`) by role `flood-<p>`, as the refused-call
+/// rule delivers it to the recorder's queue.
+fn refused_call(n: usize, p: usize, at: OffsetDateTime) -> String {
+    json!({
+        "detail-type": "AWS API Call via CloudTrail", "source": "aws.s3", "id": format!("eb-{n}"),
+        "detail": {
+            "eventID": format!("refused-{n:05}"), "eventSource": "s3.amazonaws.com", "eventName": "PutBucketPolicy",
+            "eventTime": breakglass_core::time::format_time(at), "errorCode": "AccessDenied",
+            "sourceIPAddress": "203.0.113.7",
+            "userIdentity": {"type": "AssumedRole", "arn": format!("arn:aws:sts::111122223333:assumed-role/flood-{p}/s"),
+                "sessionContext": {"sessionIssuer": {"arn": format!("arn:aws:iam::111122223333:role/flood-{p}")}}},
+            "requestParameters": {"bucketName": "acme-cloudtrail-logs", "policy": ""}
+        }
+    })
+    .to_string()
+}
+
+/// The same flood of refused calls (a script retrying against the SCP, from many roles): the
+/// digest of refused calls reads at most [`READS_PER_RUN`] records a run, whole slots oldest first,
+/// and names at most [`MOST_CALLERS`] callers a mail; every call is mailed once over the runs.
+#[tokio::test]
+async fn regression_a_flood_of_refused_calls_is_mailed_over_runs_nothing_lost_nothing_twice() {
+    use breakglass_core::events::MOST_CALLERS;
+    use breakglass_core::notify::Scope;
+    use breakglass_core::runtime::recorder_event;
+    use breakglass_core::trail::slots::READS_PER_RUN;
+    let (config, trail, bus) = ports();
+    let scope = Scope { key_arn: None };
+    let per_slot = READS_PER_RUN / 2 + 100;
+    let run = |payload: Value, at: OffsetDateTime| {
+        let (config, trail, bus, scope) = (&config, &trail, &bus, &scope);
+        async move {
+            recorder_event(config, scope, trail, &trail.log, bus, &payload, at, Timing::default())
+                .await
+                .unwrap()
+        }
+    };
+    for s in 0..3 {
+        let at = datetime!(2026-12-01 20:00:30 UTC) + Duration::minutes(5 * s as i64);
+        let records: Vec<Value> = (0..per_slot)
+            .map(|i| {
+                let n = s * per_slot + i;
+                json!({"messageId": format!("m{n}"), "eventSource": "aws:sqs",
+                    "body": refused_call(n, n % (MOST_CALLERS + 10), at)})
+            })
+            .collect();
+        let out = run(json!({ "Records": records }), at).await;
+        assert_eq!(out["refused_calls"], json!(per_slot), "{out}");
+    }
+    let schedule = json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "s", "detail": {}});
+    let calls = |out: &Value| (out["calls"]["slots"].clone(), out["calls"]["calls"].clone());
+    let out = run(schedule.clone(), datetime!(2026-12-01 20:15:30 UTC)).await;
+    assert_eq!(calls(&out), (json!(2), json!(2 * per_slot)), "{out}");
+    let events = bus.events();
+    let refused: Vec<_> = events
+        .iter()
+        .filter_map(|e| if let OwnEvent::RefusedCalls(g) = e { Some(g) } else { None })
+        .collect();
+    let [g] = refused.as_slice() else { panic!("{events:?}") };
+    assert_eq!((g.count, g.by.len()), (2 * per_slot, MOST_CALLERS));
+    let bus_event = OwnEvent::RefusedCalls((*g).clone()).to_bus();
+    let incoming = breakglass_core::inbound::event::Incoming::Custom {
+        id: Some("x".into()),
+        detail_type: bus_event.detail_type,
+        detail: bus_event.detail,
+    };
+    let mails = breakglass_core::notify::render(&config, &incoming, datetime!(2026-12-01 20:15:31 UTC));
+    let Some(breakglass_core::notify::Rendered::Send(n)) = mails.first() else { panic!("{mails:?}") };
+    assert!(n.email.contains("more by other callers (each in the audit trail)"), "{}", n.email);
+    let out = run(schedule.clone(), datetime!(2026-12-01 20:16:00 UTC)).await;
+    assert_eq!(calls(&out), (json!(1), json!(per_slot)), "{out}");
+    let out = run(schedule, datetime!(2026-12-01 20:20:30 UTC)).await;
+    assert_eq!(calls(&out), (json!(0), json!(0)), "{out}");
+    let mailed: usize =
+        bus.events().iter().map(|e| if let OwnEvent::RefusedCalls(g) = e { g.count } else { 0 }).sum();
+    assert_eq!(mailed, 3 * per_slot, "every refused call mailed once");
+}

@@ -74,3 +74,19 @@ fn the_runbook_names_every_alarm_of_the_template() {
         .collect();
     assert_eq!(rows, template);
 }
+
+/// docs/audit-trail.md states the digests' bounds in numbers: tied to the constants they copy.
+#[test]
+fn the_audit_trail_doc_states_the_digests_bounds_as_the_code_has_them() {
+    use breakglass_core::events::MOST_CALLERS;
+    use breakglass_core::trail::slots::{READS_AT_ONCE, READS_PER_RUN};
+    let doc = read("docs/audit-trail.md").split_whitespace().collect::<Vec<_>>().join(" ");
+    let thousands = format!("{},{:03}", READS_PER_RUN / 1000, READS_PER_RUN % 1000);
+    for fact in [
+        format!("records {READS_AT_ONCE} at a time"),
+        format!("once it has read {thousands} records"),
+        format!("names the {MOST_CALLERS} callers"),
+    ] {
+        assert!(doc.contains(&fact), "docs/audit-trail.md: `{fact}`");
+    }
+}

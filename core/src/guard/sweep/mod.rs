@@ -406,8 +406,10 @@ where
         match serde_json::from_str::<ShardRecord>(&text) {
             Ok(r) => {
                 for e in r.remediations {
-                    // A retried close may meet a bucket twice (two tries of one shard): once is enough.
-                    if !events.iter().any(|x| x.bucket == e.bucket) {
+                    // Two tries of one shard may both have reverted the same policy (the second
+                    // read it stale): once is enough. A policy put again between the tries and
+                    // reverted again is another remediation, and is mailed too.
+                    if !events.iter().any(|x| x.bucket == e.bucket && x.before == e.before) {
                         events.push(e);
                     }
                 }

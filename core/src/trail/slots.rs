@@ -1,0 +1,55 @@
+//! Reading a digest's pending slots, bounded. A digest reads every record of the slots it mails
+//! (refused calls, refused reads), and a flood of them, which anyone refused can cause, must
+//! neither run the recorder's scheduled invocation past its timeout run after run (then nothing is
+//! ever mailed, and the access reports after it never run) nor make it slow: records are read
+//! several at once, and a run stops taking slots once it has read [`READS_PER_RUN`] records. The
+//! slots it leaves are unmarked, so the next run (one slot later) takes them, oldest first.
+
+use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
+
+use crate::ports::{AuditReader, PortError};
+
+/// Records read at once: S3 answers each in tens of milliseconds.
+pub const READS_AT_ONCE: usize = 16;
+
+/// Records one digest run reads at most before it leaves later slots to the next run (a slot is
+/// always read whole, so that it is mailed once): about ten seconds at [`READS_AT_ONCE`].
+pub const READS_PER_RUN: usize = 3_000;
+
+/// One pending slot: its name and the keys of its records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    pub name: String,
+    pub keys: Vec<String>,
+}
+
+/// A slot read: its name, and each key with its record's text (`None`: not there, or not a record
+/// breakglass wrote).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotRead {
+    pub name: String,
+    pub records: Vec<(String, Option<String>)>,
+}
+
+/// The records of `slots` (oldest first), [`READS_AT_ONCE`] at a time, slot after slot while fewer
+/// than [`READS_PER_RUN`] have been read; the slots not reached are left out of the answer.
+pub async fn read_slots<R: AuditReader>(reader: &R, slots: Vec<Slot>) -> Result<Vec<SlotRead>, PortError> {
+    let mut out = Vec::new();
+    let mut read = 0;
+    for slot in slots {
+        if read >= READS_PER_RUN {
+            tracing::warn!(slot = slot.name.as_str(), read, "digest: slots left to the next run");
+            break;
+        }
+        read += slot.keys.len();
+        let records = stream::iter(slot.keys.into_iter().map(|key| async move {
+            let text = reader.get(&key).await?;
+            Ok::<_, PortError>((key, text))
+        }))
+        .buffered(READS_AT_ONCE)
+        .try_collect()
+        .await?;
+        out.push(SlotRead { name: slot.name, records });
+    }
+    Ok(out)
+}
