@@ -16,6 +16,7 @@ use crate::events::{DeniedBy, ReaderSummary, WindowOpening, WindowReads, WindowR
 use crate::ports::{AuditReader, PortError};
 use crate::trail::history::{self, Entry, Step};
 use crate::trail::records::{ReadRecord, DENIED, READS};
+use crate::trail::slots::read_all;
 
 /// How many objects a report lists by name (all are in the records and in `--csv`).
 pub const LISTED: usize = 20;
@@ -267,8 +268,9 @@ pub async fn history_records<R: AuditReader>(
     let mut out = Vec::new();
     let dir = format!("{prefix}{place}/");
     let after = since.map(|t| format!("{dir}{}", crate::time::format_time(t)));
-    for key in reader.keys(&dir, after.as_deref()).await? {
-        if let Some(text) = reader.get(&key).await? {
+    let keys = reader.keys(&dir, after.as_deref()).await?;
+    for (key, text) in read_all(reader, keys).await? {
+        if let Some(text) = text {
             match serde_json::from_str::<Value>(&text) {
                 Ok(v) => out.push(v),
                 Err(e) => tracing::error!(key = key.as_str(), error = %e, "record unreadable; skipped"),
@@ -313,11 +315,14 @@ async fn read_records<R: AuditReader>(
     let bucket = place.rsplit('/').next().unwrap_or(place);
     let wanted = format!("/{place}/");
     let mut out = Vec::new();
-    for key in reader.keys(dir, Some(&format!("{dir}{from}"))).await? {
-        if !key.contains(&wanted) {
-            continue;
-        }
-        let Some(text) = reader.get(&key).await? else { continue };
+    let keys: Vec<String> = reader
+        .keys(dir, Some(&format!("{dir}{from}")))
+        .await?
+        .into_iter()
+        .filter(|k| k.contains(&wanted))
+        .collect();
+    for (key, text) in read_all(reader, keys).await? {
+        let Some(text) = text else { continue };
         match serde_json::from_str::<ReadRecord>(&text) {
             Ok(r) if r.bucket == bucket => out.extend(r.reads),
             Ok(_) => {}
