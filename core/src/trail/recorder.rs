@@ -29,7 +29,7 @@ use crate::inbound::reads;
 use crate::ports::{AuditLog, AuditReader, EventBus, PortError};
 use crate::trail::audit::{hex, Trail, Written};
 use crate::trail::records::{ReadRecord, DENIED, READS, READS_SCHEMA};
-use crate::trail::slots::{read_slots, Slot};
+use crate::trail::slots::{bucket_of, read_slots, Slot};
 
 pub const UNREADABLE: &str = "_unreadable";
 pub const DIGESTS: &str = "_digests";
@@ -388,13 +388,17 @@ pub async fn digest<L: AuditLog, R: AuditReader, B: EventBus>(
     let read = read_slots(reader, slots).await?;
     let mut out = Digested::default();
     // bucket → its denied reads over the slots read: one mail per bucket per run.
-    let mut by_bucket: BTreeMap<String, Vec<ObjectRead>> = BTreeMap::new();
+    let mut by_bucket: BTreeMap<String, (Vec<ObjectRead>, usize)> = BTreeMap::new();
     for (key, text) in read.iter().flat_map(|s| &s.records) {
         let Some(text) = text else { continue };
         match serde_json::from_str::<ReadRecord>(text) {
-            Ok(r) => by_bucket.entry(r.bucket.clone()).or_default().extend(r.reads),
+            Ok(r) => by_bucket.entry(r.bucket.clone()).or_default().0.extend(r.reads),
             Err(e) => tracing::error!(key = key.as_str(), error = %e, "denied record unreadable; skipped"),
         }
+    }
+    // A slot too large to read whole: its other records counted by key (one refused read each).
+    for bucket in read.iter().flat_map(|s| &s.unread).filter_map(|k| bucket_of(k)) {
+        by_bucket.entry(bucket.to_owned()).or_default().1 += 1;
     }
     let covered: Vec<String> = read.into_iter().map(|s| s.name).collect();
     let (Some(first), Some(last)) = (covered.first().cloned(), covered.last().cloned()) else {
@@ -403,17 +407,18 @@ pub async fn digest<L: AuditLog, R: AuditReader, B: EventBus>(
     let to = crate::time::parse_time(&last)
         .and_then(|t| t.checked_add(slot))
         .map_or(last.clone(), crate::time::format_time);
-    for (bucket, mut list) in by_bucket {
+    for (bucket, (mut list, unread)) in by_bucket {
         // A retried batch may have written a read twice: count each event once.
         list.sort_by(|a, b| a.event_id.cmp(&b.event_id));
         list.dedup_by(|a, b| a.event_id == b.event_id);
         list.sort_by(|a, b| a.time.cmp(&b.time));
-        out.denied += list.len();
+        let count = list.len() + unread;
+        out.denied += count;
         let by = DeniedBy::tally(&list);
         let event = OwnEvent::Denied(DeniedDigest {
             schema: "breakglass.denied/1".into(),
             bucket,
-            count: list.len(),
+            count,
             by,
             from: first.clone(),
             to: to.clone(),

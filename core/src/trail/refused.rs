@@ -23,7 +23,7 @@ use crate::ports::{AuditLog, AuditReader, EventBus, PortError};
 use crate::trail::audit::{Body, Record, Trail, CONTROL};
 use crate::trail::recorder::{digest_window, slot_of, DigestWindow};
 use crate::trail::records::READS_SCHEMA;
-use crate::trail::slots::{read_slots, Slot};
+use crate::trail::slots::{bucket_of, read_slots, Slot};
 
 /// Where the recorder keeps the records of refused calls, and the marks of their slots.
 pub const ATTEMPTS: &str = "_attempts";
@@ -152,9 +152,17 @@ pub async fn digest<L: AuditLog, R: AuditReader, B: EventBus>(
             tracing::error!(key = key.as_str(), "refused-call record unreadable; skipped");
             continue;
         };
-        // `…/_attempts/[<account>/]<bucket>/<time>-<id>.json`: the bucket is the last folder.
-        let place = key.rsplit('/').nth(1).unwrap_or(CONTROL);
-        groups.entry((place.to_owned(), target)).or_default().push(ex);
+        let bucket = bucket_of(key).unwrap_or(CONTROL);
+        groups.entry((bucket.to_owned(), target)).or_default().push(ex);
+    }
+    // A slot too large to read whole: its other records counted by key (one refused call each),
+    // in the bucket's first group (its target unknown unread).
+    let mut unread: BTreeMap<(String, Option<String>), usize> = BTreeMap::new();
+    for bucket in read.iter().flat_map(|s| &s.unread).filter_map(|k| bucket_of(k)) {
+        let group = groups.keys().find(|(b, _)| b == bucket).cloned();
+        let group = group.unwrap_or_else(|| (bucket.to_owned(), None));
+        *unread.entry(group.clone()).or_default() += 1;
+        groups.entry(group).or_default();
     }
     let to = end_of(&last);
     for ((bucket, target), mut calls) in groups {
@@ -162,12 +170,13 @@ pub async fn digest<L: AuditLog, R: AuditReader, B: EventBus>(
         calls.sort_by(|a, b| a.event_id.cmp(&b.event_id).then_with(|| a.time.cmp(&b.time)));
         calls.dedup_by(|a, b| a.event_id.is_some() && a.event_id == b.event_id);
         calls.sort_by(|a, b| a.time.cmp(&b.time));
-        out.calls += calls.len();
+        let count = calls.len() + unread.get(&(bucket.clone(), target.clone())).copied().unwrap_or(0);
+        out.calls += count;
         let event = OwnEvent::RefusedCalls(RefusedCalls {
             schema: "breakglass.refused-calls/1".into(),
             bucket,
             target,
-            count: calls.len(),
+            count,
             by: RefusedBy::tally(&calls),
             examples: calls.into_iter().take(EXAMPLES).collect(),
             from: first.clone(),

@@ -3,7 +3,9 @@
 //! neither run the recorder's scheduled invocation past its timeout run after run (then nothing is
 //! ever mailed, and the access reports after it never run) nor make it slow: records are read
 //! several at once, and a run stops taking slots once it has read [`READS_PER_RUN`] records. The
-//! slots it leaves are unmarked, so the next run (one slot later) takes them, oldest first.
+//! slots it leaves are unmarked, so the next run (one slot later) takes them, oldest first. A slot
+//! alone larger than that has its first [`READS_PER_RUN`] records read and the others counted by
+//! their keys, which name their bucket: the mail still counts every one (each has its record).
 
 use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
 
@@ -13,7 +15,7 @@ use crate::ports::{AuditReader, PortError};
 pub const READS_AT_ONCE: usize = 16;
 
 /// Records one digest run reads at most before it leaves later slots to the next run (a slot is
-/// always read whole, so that it is mailed once): about ten seconds at [`READS_AT_ONCE`].
+/// mailed whole, once): about ten seconds at [`READS_AT_ONCE`].
 pub const READS_PER_RUN: usize = 3_000;
 
 /// One pending slot: its name and the keys of its records.
@@ -23,12 +25,18 @@ pub struct Slot {
     pub keys: Vec<String>,
 }
 
-/// A slot read: its name, and each key with its record's text (`None`: not there, or not a record
-/// breakglass wrote).
+/// A slot read: its name, each key read with its record's text (`None`: not there, or not a record
+/// breakglass wrote), and the keys of a slot too large to read whole that were left unread.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlotRead {
     pub name: String,
     pub records: Vec<(String, Option<String>)>,
+    pub unread: Vec<String>,
+}
+
+/// The bucket a record's key names: the folder it is in (`…/[<account>/]<bucket>/<time>-<id>.json`).
+pub fn bucket_of(key: &str) -> Option<&str> {
+    key.rsplit('/').nth(1)
 }
 
 /// The records of `slots` (oldest first), [`READS_AT_ONCE`] at a time, slot after slot while fewer
@@ -41,8 +49,17 @@ pub async fn read_slots<R: AuditReader>(reader: &R, slots: Vec<Slot>) -> Result<
             tracing::warn!(slot = slot.name.as_str(), read, "digest: slots left to the next run");
             break;
         }
-        read += slot.keys.len();
-        out.push(SlotRead { name: slot.name, records: read_all(reader, slot.keys).await? });
+        let mut keys = slot.keys;
+        let unread = keys.split_off(keys.len().min(READS_PER_RUN));
+        if !unread.is_empty() {
+            tracing::warn!(
+                slot = slot.name.as_str(),
+                unread = unread.len(),
+                "digest: a slot too large to read whole; the rest counted by key"
+            );
+        }
+        read += keys.len();
+        out.push(SlotRead { name: slot.name, records: read_all(reader, keys).await?, unread });
     }
     Ok(out)
 }

@@ -636,3 +636,25 @@ async fn regression_a_flood_of_refused_calls_is_mailed_over_runs_nothing_lost_no
         bus.events().iter().map(|e| if let OwnEvent::RefusedCalls(g) = e { g.count } else { 0 }).sum();
     assert_eq!(mailed, 3 * per_slot, "every refused call mailed once");
 }
+
+/// One slot alone larger than a run reads: its first [`READS_PER_RUN`] records are read, the
+/// others counted by their keys, and the one mail counts all of them; the slot is mailed once.
+#[tokio::test]
+async fn a_slot_too_large_to_read_whole_is_mailed_once_counting_every_refused_read() {
+    use breakglass_core::trail::slots::READS_PER_RUN;
+    let (config, trail, bus) = ports();
+    let n = READS_PER_RUN + 200;
+    let at = datetime!(2026-12-01 20:00:30 UTC);
+    let batch: Vec<Message> = (0..n).map(|i| msg(&format!("m{i}"), denied_read_by(i, i % 3, at))).collect();
+    recorder::record(&config, &trail, &bus, &batch, at, SLOT).await;
+    let d =
+        recorder::digest(&trail, &trail.log, &bus, datetime!(2026-12-01 20:05:30 UTC), SLOT).await.unwrap();
+    assert_eq!((d.slots, d.denied, d.mails), (1, n, 1));
+    let events = bus.events();
+    let [OwnEvent::Denied(g)] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(g.count, n);
+    assert_eq!(g.by.iter().map(|b| b.count).sum::<usize>(), READS_PER_RUN, "the callers of the reads read");
+    let d =
+        recorder::digest(&trail, &trail.log, &bus, datetime!(2026-12-01 20:10:30 UTC), SLOT).await.unwrap();
+    assert_eq!(d.mails, 0);
+}
