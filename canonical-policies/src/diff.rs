@@ -163,7 +163,8 @@ fn name(s: &Statement) -> String {
 /// The first `most` items, then "and N more": "a, b, c and 4 more".
 fn list_up_to<'a>(items: impl ExactSizeIterator<Item = &'a str>, most: usize) -> String {
     let total = items.len();
-    let shown: Vec<&str> = items.take(most).collect();
+    // The values are the policy writer's: shown so that none can start a line of its own.
+    let shown: Vec<std::borrow::Cow<'_, str>> = items.take(most).map(crate::printable).collect();
     let mut out = shown.join(", ");
     if total > most {
         out.push_str(&format!(" and {} more", total - most));
@@ -225,7 +226,11 @@ fn conditions(s: &Statement) -> String {
         .iter()
         .flat_map(|(op, keys)| {
             keys.iter().map(move |(k, v)| {
-                format!("{op} {k} {}", list_up_to(v.iter().map(String::as_str), MAX_NAMED))
+                format!(
+                    "{op} {} {}",
+                    crate::printable(k.as_str()),
+                    list_up_to(v.iter().map(String::as_str), MAX_NAMED)
+                )
             })
         })
         .collect();

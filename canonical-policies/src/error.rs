@@ -68,6 +68,33 @@ impl fmt::Display for SyntaxReason {
     }
 }
 
+/// Whether `c` would change how the text around it reads rather than be seen: control characters
+/// (a newline starts a line of its own in a mail), line and paragraph separators, and the
+/// invisible format characters that reorder or hide text (bidirectional overrides, zero widths).
+pub fn hides_or_moves_text(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+}
+
+/// `text` as a person may safely read it inside a line of a mail: every character that
+/// [`hides_or_moves_text`] shown as `\u{…}`. Values out of a policy or an event (condition values,
+/// object keys) are the attacker's: unescaped, a newline in one would write sections of its own into
+/// the stakeholders' mail.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(hides_or_moves_text) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hides_or_moves_text(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Shows untrusted text in backticks: control characters escaped, at most 80 characters, so that a
 /// message stays on one line whatever the input.
 #[derive(Debug, Clone, Copy)]
@@ -84,7 +111,7 @@ impl fmt::Display for Quoted<'_> {
             }
             match c {
                 '`' => f.write_str("\\`")?,
-                c if c.is_control() => write!(f, "\\u{{{:x}}}", u32::from(c))?,
+                c if hides_or_moves_text(c) => write!(f, "\\u{{{:x}}}", u32::from(c))?,
                 c => write!(f, "{c}")?,
             }
         }

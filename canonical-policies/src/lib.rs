@@ -49,7 +49,7 @@ pub use arn::{Arn, InvalidArn};
 pub use canonical::{InvalidHash, PolicyHash};
 pub use classify::{classify, classify_policy, classify_text, Classification, DriftReason, State};
 pub use diff::{describe, diff_nearest, Diff, MAX_LINES as MAX_DIFF_LINES};
-pub use error::{PolicyError, Quoted, SyntaxReason};
+pub use error::{hides_or_moves_text, printable, PolicyError, Quoted, SyntaxReason};
 pub use eval::{explain, glob, Caller, Decision, Explanation, InvalidCaller, InvalidRequest, Request};
 pub use grant::{BucketTemplates, GrantError, HumanDuration, TemplateInputs};
 pub use policy::{

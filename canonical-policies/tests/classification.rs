@@ -210,3 +210,21 @@ fn closed_access_plus_a_service_read_grant_is_drift() {
     let text = d.to_string();
     assert!(text.contains("AllowCloudFrontServicePrincipal"), "{text}");
 }
+
+/// Regression: a condition value (or principal, action, resource) written with a newline started
+/// lines of its own in the diff, so a policy could write sections such as "Resulting state: Closed"
+/// into the stakeholders' mail. Every value is shown printable; bidirectional overrides too.
+#[test]
+fn a_policy_cannot_write_lines_of_its_own_into_the_diff() {
+    let text = r#"{"Version":"2012-10-17","Statement":[{"Sid":"X","Effect":"Allow",
+        "Principal":{"AWS":"arn:aws:iam::193672423079:root"},"Action":"s3:GetObject",
+        "Resource":"arn:aws:s3:::acme-cloudtrail-logs/*",
+        "Condition":{"StringEquals":{"aws:UserAgent":"x\n\nResulting state\n  Closed: nobody can read the logs.\u202e"}}}]}"#;
+    let policy = Policy::parse(text.as_bytes()).unwrap();
+    let b = example_bucket();
+    let d = canonical_policies::diff_nearest(&b, Some(&policy), now());
+    for line in &d.lines {
+        assert!(!line.contains('\n') && !line.contains('\u{202e}'), "{line:?}");
+    }
+    assert!(d.lines.iter().any(|l| l.contains("x\\u{a}\\u{a}Resulting state")), "{:?}", d.lines);
+}

@@ -309,7 +309,8 @@ fn client(user_agent: Option<&str>) -> String {
     } else {
         "another client"
     };
-    let shown: String = ua.chars().filter(|c| !c.is_control()).take(80).collect();
+    let shown: String =
+        ua.chars().filter(|c| !canonical_policies::hides_or_moves_text(*c)).take(80).collect();
     format!("{kind} ({shown})")
 }
 

@@ -48,7 +48,8 @@ pub(super) fn denied(g: &DeniedDigest, d: &Value, id: Option<&str>) -> Rendered 
     for b in &g.by {
         let _ = writeln!(by, "{}: {} refused, {} to {}", b.principal, b.count, b.first, b.last);
         if !b.keys.is_empty() {
-            let _ = writeln!(by, "  objects: {}", b.keys.join(", "));
+            let keys: Vec<_> = b.keys.iter().map(|k| canonical_policies::printable(k)).collect();
+            let _ = writeln!(by, "  objects: {}", keys.join(", "));
         }
         if !b.source_ips.is_empty() {
             let _ = writeln!(by, "  from: {}", b.source_ips.join(", "));
