@@ -5,14 +5,23 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use breakglass_core::ports::PortError;
 use canonical_policies::Quoted;
 
-/// Error codes AWS uses for throttling; anything else in 4xx is a refusal.
-const THROTTLING: [&str; 6] = [
+/// Error codes AWS uses for throttling, and 4xx codes whose documentation says to try again (a
+/// conflicting operation in flight, a request that timed out); anything else in 4xx but 429 is a
+/// refusal.
+const THROTTLING: [&str; 13] = [
     "Throttling",
     "ThrottlingException",
     "SlowDown",
     "RequestLimitExceeded",
     "TooManyRequestsException",
     "ServiceUnavailable",
+    "RequestThrottled",
+    "KMSThrottlingException",
+    "KMSThrottling",
+    "OperationAborted",
+    "ConditionalRequestConflict",
+    "ConcurrentModification",
+    "RequestTimeout",
 ];
 
 /// Credentials that expired in use (a long run, clock skew): not a refusal of the request. Another
@@ -31,9 +40,11 @@ where
             let e = service.err();
             let code = e.code().unwrap_or("unknown");
             let text = format!("{operation}: {code}: {}", e.message().unwrap_or("no message"));
+            let status = service.raw().status();
             if THROTTLING.contains(&code)
                 || EXPIRED.contains(&code)
-                || service.raw().status().is_server_error()
+                || status.is_server_error()
+                || status.as_u16() == 429
             {
                 PortError::Retryable(text)
             } else {
@@ -46,6 +57,12 @@ where
         SdkError::DispatchFailure(d) if d.is_timeout() => {
             PortError::Retryable(timed_out::<E>(operation, &err))
         }
+        // The request never left because its credentials could not be had. When a provider was
+        // asked and failed (STS throttled, unreachable or 5xx for an assume-role provider), another
+        // try can work; when there are none, or STS refused the role, it cannot.
+        SdkError::DispatchFailure(d) if d.is_other() && credentials_may_come(&err) == Some(true) => {
+            PortError::Retryable(format!("{operation}: {}", error_chain(&err)))
+        }
         // The request never left: credentials, the Region, the endpoint or the profile are wrong
         // (the SDK files them as `other` or `user` connector errors, or as a construction
         // failure). Trying again unchanged cannot help.
@@ -55,6 +72,38 @@ where
         SdkError::ConstructionFailure(_) => PortError::Refused(format!("{operation}: {}", error_chain(&err))),
         _ => PortError::Retryable(format!("{operation}: {}", error_chain(&err))),
     }
+}
+
+/// Whether credentials that could not be had may come on another try: `Some(false)` for none at
+/// all, a provider misconfigured, or STS refusing the role (`AccessDenied`); `Some(true)` for a
+/// provider that failed otherwise (throttled, timed out, unreachable); `None` when the failure is
+/// not the credentials'.
+fn credentials_may_come(err: &(dyn std::error::Error + 'static)) -> Option<bool> {
+    use aws_credential_types::provider::error::CredentialsError;
+    use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+    let mut found = None;
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(sts) = e.downcast_ref::<SdkError<AssumeRoleError, HttpResponse>>() {
+            let refused = sts.as_service_error().is_some_and(|s| {
+                let status = sts.raw_response().map(|r| r.status().as_u16());
+                !matches!(status, Some(429 | 500..=599))
+                    && !THROTTLING.contains(&s.code().unwrap_or_default())
+            });
+            return Some(!refused);
+        }
+        if let Some(c) = e.downcast_ref::<CredentialsError>() {
+            found = Some(!matches!(
+                c,
+                CredentialsError::CredentialsNotLoaded(_) | CredentialsError::InvalidConfiguration(_)
+            ));
+        } else if found.is_none() && e.to_string().contains("identity resolver timed out") {
+            // The identity cache's load timeout (its error type is private; this is its text).
+            found = Some(true);
+        }
+        next = e.source();
+    }
+    found
 }
 
 /// Where the clients send their requests, set once by [`crate::Clients::load`]: the endpoint, or
@@ -144,5 +193,50 @@ mod tests {
         }
         assert!(matches!(answered(503, "SlowDown"), PortError::Retryable(_)));
         assert!(matches!(answered(403, "AccessDenied"), PortError::Refused(_)));
+    }
+
+    /// Codes AWS documents as "try again", and 429 whatever its code. Regression: a 409
+    /// `OperationAborted` on the ClosedAccess write was a refusal, alerted and not retried.
+    #[test]
+    fn documented_try_again_codes_and_429_are_worth_another_try() {
+        for code in
+            ["OperationAborted", "ConditionalRequestConflict", "ConcurrentModification", "RequestTimeout"]
+        {
+            assert!(matches!(answered(409, code), PortError::Retryable(_)), "{code}");
+        }
+        assert!(matches!(answered(429, "SomethingNew"), PortError::Retryable(_)));
+        assert!(matches!(answered(409, "BucketAlreadyOwnedByYou"), PortError::Refused(_)));
+    }
+
+    fn without_credentials(cause: aws_credential_types::provider::error::CredentialsError) -> PortError {
+        use aws_sdk_s3::error::ConnectorError;
+        let err: SdkError<PutBucketPolicyError, HttpResponse> =
+            SdkError::dispatch_failure(ConnectorError::other(Box::new(cause), None));
+        classify_error("PutBucketPolicy", err)
+    }
+
+    /// Regression: any failure to get credentials was a refusal, so a throttled or unreachable STS
+    /// behind a member account's assume-role provider made the enforcer report its ClosedAccess write
+    /// as refused, and not try it again.
+    #[test]
+    fn a_provider_that_failed_is_worth_another_try_and_no_credentials_are_not() {
+        use aws_credential_types::provider::error::CredentialsError;
+        use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+        let sts = |status: u16, code: &str| {
+            let err = AssumeRoleError::generic(ErrorMetadata::builder().code(code).message("m").build());
+            let raw = HttpResponse::new(status.try_into().unwrap(), SdkBody::empty());
+            CredentialsError::provider_error(SdkError::service_error(err, raw))
+        };
+        assert!(matches!(without_credentials(sts(400, "Throttling")), PortError::Retryable(_)));
+        assert!(matches!(without_credentials(sts(503, "ServiceUnavailable")), PortError::Retryable(_)));
+        assert!(matches!(
+            without_credentials(CredentialsError::provider_timed_out(std::time::Duration::from_secs(5))),
+            PortError::Retryable(_)
+        ));
+        assert!(matches!(without_credentials(sts(403, "AccessDenied")), PortError::Refused(_)));
+        assert!(matches!(
+            without_credentials(CredentialsError::not_loaded("no profile")),
+            PortError::Refused(_)
+        ));
     }
 }

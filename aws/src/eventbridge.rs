@@ -46,14 +46,20 @@ impl EventBus for EventBridgeBus {
             .map_err(|e| classify_error("PutEvents", e))?;
         // PutEvents succeeds as a call even when an entry fails; look inside.
         if out.failed_entry_count > 0 {
-            let why = out
+            let failed: Vec<(String, String)> = out
                 .entries
                 .unwrap_or_default()
                 .into_iter()
-                .filter_map(|e| e.error_code.map(|c| format!("{c}: {}", e.error_message.unwrap_or_default())))
-                .collect::<Vec<_>>()
-                .join("; ");
-            return Err(PortError::Retryable(format!("PutEvents: entry failed: {why}")));
+                .filter_map(|e| e.error_code.map(|c| (c, e.error_message.unwrap_or_default())))
+                .collect();
+            let why = failed.iter().map(|(c, m)| format!("{c}: {m}")).collect::<Vec<_>>().join("; ");
+            // AWS documents only these entry errors as worth another try; an entry refused for its
+            // content or the caller's rights (`AccessDeniedException`, `MalformedDetail`, …) is
+            // refused again.
+            let again =
+                failed.iter().all(|(c, _)| matches!(c.as_str(), "InternalFailure" | "ThrottlingException"));
+            let text = format!("PutEvents: entry failed: {why}");
+            return Err(if again { PortError::Retryable(text) } else { PortError::Refused(text) });
         }
         Ok(())
     }

@@ -129,14 +129,18 @@ impl Canary for S3Store {
             .config_override(heartbeat_agent()?)
             .send()
             .await;
+        // Only the policy's refusal is a refusal: another 403 (a bad signature, a skewed clock) or a
+        // failure to reach the bucket proves nothing either way, and is an error, not a verdict.
+        let status = |e: &SdkError<aws_sdk_s3::operation::get_object::GetObjectError, HttpResponse>| {
+            e.raw_response().map(|r| r.status().as_u16())
+        };
         match answer {
-            Err(e) if code_of(&e) == Some("AccessDenied") => Ok(true),
-            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => Ok(true),
             Ok(_) => Ok(false),
-            Err(e) => match classify_error("GetObject", e) {
-                // Answered, but not refused (no such key: the policy let the read through).
-                PortError::Refused(_) => Ok(false),
-                retry => Err(retry),
+            Err(e) => match (code_of(&e), status(&e)) {
+                (Some("AccessDenied"), _) | (None, Some(403)) => Ok(true),
+                // Answered, and let through: no such key behind a policy that did not refuse it.
+                (Some("NoSuchKey"), _) | (None, Some(404)) => Ok(false),
+                _ => Err(classify_error("GetObject", e)),
             },
         }
     }
