@@ -57,15 +57,28 @@ pub fn session_of(arn: &str) -> Option<&str> {
     arn.split_once(":assumed-role/")?.1.split_once('/').map(|(_, s)| s)
 }
 
+/// The name a principal goes by as a person: a session's name, or an IAM user's name. The
+/// operator role's trust binds its session name to the IAM user's name (`OperatorSessionName`
+/// `IamUserName`, the default), so `user/alice` and `assumed-role/breakglass-operator/alice` are
+/// one person, whichever door (the catalog as an IAM user, the gate as the role) each step came
+/// through.
+fn person_of(arn: &str) -> Option<&str> {
+    session_of(arn)
+        .or_else(|| arn.split_once(":user/").map(|(_, path)| path.rsplit('/').next().unwrap_or(path)))
+}
+
 /// Whether `a` and `b` are the same person as far as AWS can tell: the same principal, or the
-/// same session name (a person assumes a role under their own name; the template's operator trust
-/// can enforce that, see docs/deploy.md). `Some(why)` when they are.
+/// same name as a person ([`person_of`]: a person assumes a role under their own name; the
+/// template's operator trust can enforce that, see docs/deploy.md). `Some(why)` when they are.
 pub fn same_person(a: &str, b: &str) -> Option<&'static str> {
     if a == b {
         return Some("the same principal");
     }
-    match (session_of(a), session_of(b)) {
-        (Some(x), Some(y)) if x.eq_ignore_ascii_case(y) => Some("the same session name"),
+    match (person_of(a), person_of(b)) {
+        (Some(x), Some(y)) if x.eq_ignore_ascii_case(y) => match (session_of(a), session_of(b)) {
+            (Some(_), Some(_)) => Some("the same session name"),
+            _ => Some("the same user name"),
+        },
         _ => None,
     }
 }
@@ -276,14 +289,7 @@ pub fn check(bucket: &BucketConfig, live: &OpenGrant, records: &[Value]) -> Resu
                 && same_person(&d.by, &q.requester).is_none()
         })
     };
-    let closes: Vec<OffsetDateTime> = bodies
-        .iter()
-        .filter(|h| {
-            (h.kind == "request" && h.action == "close")
-                || (matches!(h.kind.as_str(), "remediation" | "expiry") && h.action == "closed")
-        })
-        .filter_map(|h| crate::time::parse_time(&h.time))
-        .collect();
+    let closes = closes(&bodies);
     let covering = decisions.iter().filter(|d| d.bucket == bucket.name && asked(d)).find(|d| {
         let (Some(g), Some(at)) = (grant_of(d), crate::time::parse_time(&d.time)) else { return false };
         live.readers.is_subset(&g.readers)
@@ -298,6 +304,26 @@ pub fn check(bucket: &BucketConfig, live: &OpenGrant, records: &[Value]) -> Resu
             format_expiry(live.expiry)
         )),
     }
+}
+
+/// When the bucket was closed, by the records among `bodies`: a person's close, a remediation, the
+/// expiry sweep.
+fn closes(bodies: &[Body]) -> Vec<OffsetDateTime> {
+    bodies
+        .iter()
+        .filter(|h| {
+            (h.kind == "request" && h.action == "close")
+                || (matches!(h.kind.as_str(), "remediation" | "expiry") && h.action == "closed")
+        })
+        .filter_map(|h| crate::time::parse_time(&h.time))
+        .collect()
+}
+
+/// Whether the bucket was closed after `at`, by its `records`: an approval opens one window, and
+/// once that window was closed it opens nothing again.
+pub fn closed_since(records: &[Value], at: OffsetDateTime) -> bool {
+    let bodies: Vec<Body> = records.iter().filter_map(|r| Body::deserialize(r).ok()).collect();
+    closes(&bodies).iter().any(|c| *c > at)
 }
 
 /// No audit trail to read: every OpenAccess of a bucket under the two-person rule is unapproved

@@ -439,7 +439,13 @@ fn asked(request_type: &str, props: &Value, physical: Option<&str>) -> Result<As
             let request = OpenRequest { reason: text("Reason"), ticket: text("Ticket"), duration, readers };
             Ok(Asked::Open { bucket, request })
         }
-        ("request", "Create" | "Update") => {
+        // An update of a provisioned request would file a new request under the tag of whoever
+        // provisioned it first (Service Catalog keeps it), in their name: refused. A changed request
+        // is a new product, provisioned by the person asking.
+        ("request", "Update") => {
+            Err("a request cannot be changed: terminate it and provision \"Request log access\" again".into())
+        }
+        ("request", "Create") => {
             let duration_text = text("Duration");
             let duration = parse_duration(&duration_text)
                 .ok_or_else(|| format!("invalid `Duration` `{duration_text}`: expected e.g. `4h`, `90m`"))?;

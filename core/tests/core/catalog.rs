@@ -318,3 +318,46 @@ fn the_product_templates_pass_the_parameters_the_catalog_reads() {
     known.sort();
     assert_eq!(actions, known, "one product per action the catalog reads");
 }
+
+/// Regression: an Update of a provisioned "Request log access" filed a new request in the name of
+/// whoever provisioned the product first (Service Catalog keeps that tag), so another person could
+/// change someone's request and then approve it. A request cannot be changed: refused, nothing
+/// recorded or mailed as a request.
+#[tokio::test(flavor = "current_thread")]
+async fn updating_a_provisioned_request_is_refused() {
+    let cfn = Cfn::default();
+    let properties =
+        json!({"Action": "request", "Bucket": BUCKET, "Reason": "r", "Ticket": "T", "Duration": "1h"});
+    let mut event = create_event(properties);
+    event["RequestType"] = json!("Update");
+    event["PhysicalResourceId"] = json!("breakglass-request-0123456789ab");
+    let (c, o) = (config(), origin());
+    let bus = Bus::default();
+    let catalog = Catalog {
+        config: &c,
+        store: &Store::default(),
+        bus: &bus,
+        responder: &cfn,
+        provenance: &FromCatalog::of(&event["ResourceProperties"]),
+        origin: &o,
+        trail: None::<&breakglass_core::trail::audit::Trail<breakglass_core::testing::Log>>,
+    };
+    let body = handle(&catalog, &event, now(), std::time::Duration::from_secs(5)).await.unwrap();
+    assert_eq!(body["Status"], "FAILED", "{body}");
+    assert!(body["Reason"].as_str().unwrap().contains("a request cannot be changed"), "{body}");
+    assert!(bus.events().iter().all(|e| !matches!(e, breakglass_core::events::OwnEvent::AccessRequest(_))));
+}
+
+/// One person through two doors: an operator's IAM user (the catalog's provisioning principal)
+/// and the operator role's session under that user's name (the gate) are the same person.
+/// Regression: a request filed as `user/alice` could be approved by
+/// `assumed-role/breakglass-operator/alice`.
+#[test]
+fn an_iam_user_and_a_session_under_its_name_are_one_person() {
+    use breakglass_core::access::approval::same_person;
+    let user = "arn:aws:iam::111122223333:user/alice";
+    let session = "arn:aws:sts::111122223333:assumed-role/breakglass-operator/Alice";
+    assert!(same_person(user, session).is_some());
+    assert!(same_person("arn:aws:iam::111122223333:user/ops/alice", session).is_some());
+    assert!(same_person(user, "arn:aws:sts::111122223333:assumed-role/breakglass-operator/bob").is_none());
+}

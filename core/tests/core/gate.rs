@@ -356,3 +356,31 @@ fn the_body_type_takes_no_time_and_nothing_unknown() {
         assert!(matches!(parse_op(body), Err(GateError::BadRequest(_))), "{body}");
     }
 }
+
+/// Regression: the approver alone re-opened a bucket after its window was closed, by approving
+/// the same request again (the path that resumes an approval whose call failed after its record).
+/// An approval opens one window; once it was closed, approving again opens nothing.
+#[tokio::test]
+async fn approving_again_after_the_close_opens_nothing() {
+    use breakglass_core::ports::AuditLog;
+    let w = World::new();
+    let a = w.call(ALICE, &request_body(), now()).await;
+    let id = a.body["id"].as_str().unwrap().to_owned();
+    let approve = json!({"op": "approve", "request": id}).to_string();
+    let later = now() + time::Duration::minutes(5);
+    assert_eq!(w.call(BOB, &approve, later).await.status, 200);
+    assert!(matches!(w.state(), State::Open(_)));
+    let closed = later + time::Duration::minutes(10);
+    let a =
+        w.call(ALICE, &json!({"op": "close", "bucket": BUCKET, "reason": "done"}).to_string(), closed).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    // The notifier's record of the close, as it writes it from the close's event.
+    let record = json!({"schema": "breakglass.audit/1", "time": breakglass_core::time::format_time(closed),
+        "bucket": BUCKET, "kind": "request", "action": "close"});
+    let key = format!("breakglass/{BUCKET}/{}-close.json", breakglass_core::time::format_time(closed));
+    w.trail.log.append(&key, &record.to_string(), closed + time::Duration::days(1)).await.unwrap();
+    assert_eq!(w.state(), State::Closed);
+    let a = w.call(BOB, &approve, closed + time::Duration::minutes(1)).await;
+    assert_ne!(a.status, 200, "{a:?}");
+    assert_eq!(w.state(), State::Closed, "approving again opens nothing");
+}

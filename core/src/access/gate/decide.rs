@@ -87,7 +87,7 @@ impl<S: PolicyStore, B: EventBus, L: AuditLog, R: BucketRecords> Gate<'_, S, B, 
         &self,
         id: &str,
         now: OffsetDateTime,
-    ) -> Result<(&BucketConfig, AccessRequest, Vec<Decision>), GateError> {
+    ) -> Result<(&BucketConfig, AccessRequest, Vec<Decision>, Vec<serde_json::Value>), GateError> {
         for b in self.config.buckets.iter() {
             let Some(rule) = &b.two_person else { continue };
             // A request older than its expiry can no longer be decided; a day more for a shortened expiry.
@@ -95,7 +95,7 @@ impl<S: PolicyStore, B: EventBus, L: AuditLog, R: BucketRecords> Gate<'_, S, B, 
             let records = self.records.records(b, since).await.map_err(|e| aws("the audit trail", &e))?;
             let (requests, decisions) = from_gate_records(&records);
             if let Some(q) = requests.into_iter().find(|q| q.id == id && q.bucket == b.name) {
-                return Ok((b, q, decisions));
+                return Ok((b, q, decisions, records));
             }
         }
         Err(GateError::NotFound(format!("no request `{id}` in the audit trail")))
@@ -111,10 +111,16 @@ impl<S: PolicyStore, B: EventBus, L: AuditLog, R: BucketRecords> Gate<'_, S, B, 
         now: OffsetDateTime,
     ) -> Result<Answered, GateError> {
         let reason = reason.map(one_line).transpose()?;
-        let (b, q, decisions) = self.find(id, now).await?;
-        // This approver's approval already recorded (a call that failed after the record): open it.
+        let (b, q, decisions, records) = self.find(id, now).await?;
+        // This approver's approval already recorded (a call that failed after the record): open it,
+        // unless the window it opened was closed since (then it opens nothing again).
         let mine = decisions.iter().find(|d| d.id == q.id && d.decision == "approved" && d.by == who.arn);
-        if let Some(d) = mine.filter(|d| approve && grant_of(d).is_some_and(|g| g.expiry > now)) {
+        let resumable = |d: &&Decision| {
+            approve
+                && grant_of(d).is_some_and(|g| g.expiry > now)
+                && crate::time::parse_time(&d.time).is_some_and(|at| !approval::closed_since(&records, at))
+        };
+        if let Some(d) = mine.filter(resumable) {
             return self.open_approved(b, d.clone(), who, now).await;
         }
         let decided = approval::decide_live(b, self.store, &q, &decisions, &who.arn, approve, now)
