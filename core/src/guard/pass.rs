@@ -133,12 +133,17 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
                 }
             }
         }
-        let mut first_bus_error = None;
-        for e in events {
-            if let Err(err) = self.bus.put(&OwnEvent::Remediation(e).to_bus()).await {
-                first_bus_error.get_or_insert(err);
-            }
-        }
+        // Several at once: a sweep that reverted thousands of buckets (a base statement changed)
+        // must put them all within the invocation's time, not one round trip after another.
+        use futures_util::stream::{self, StreamExt as _};
+        let bus = &self.bus;
+        let puts = stream::iter(
+            events.into_iter().map(|e| async move { bus.put(&OwnEvent::Remediation(e).to_bus()).await }),
+        )
+        .buffered(PUTS_AT_ONCE)
+        .collect::<Vec<_>>()
+        .await;
+        let mut first_bus_error = puts.into_iter().find_map(Result::err);
         if let Some(d) = digest {
             if let Err(err) = self.bus.put(&OwnEvent::RemediationDigest(d).to_bus()).await {
                 first_bus_error.get_or_insert(err);
@@ -187,6 +192,9 @@ impl<S: PolicyStore, B: EventBus, T: BucketRecords> Enforcer<S, B, T> {
 /// More remediations than this in one sweep are mailed as one digest.
 pub const DIGEST_THRESHOLD: usize = 5;
 
+/// Remediation events put on the bus at once by a sweep.
+const PUTS_AT_ONCE: usize = 8;
+
 /// The digest of the remediations at `digested` (indices into `events`).
 fn digest_of(events: &[Remediation], digested: &[usize], now: OffsetDateTime) -> RemediationDigest {
     use sha2::Digest as _;
@@ -197,19 +205,24 @@ fn digest_of(events: &[Remediation], digested: &[usize], now: OffsetDateTime) ->
     }
     let mut causes: Vec<(String, usize)> = causes.into_iter().collect();
     causes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let common = match causes.as_slice() {
+        [(cause, n)] if *n == members.len() => Some(cause.clone()),
+        _ => None,
+    };
+    // The mail names the first buckets and the commonest causes and counts all: one event and one
+    // mail must stay under EventBridge's and SNS's 256 KB whatever the sweep reverted.
+    causes.truncate(crate::events::MOST_CAUSES);
     let seed: String = members.iter().map(|e| format!("{}\n", e.bucket)).collect();
     let id = crate::trail::audit::hex(&sha2::Sha256::digest(format!("{seed}{now}").as_bytes()));
     RemediationDigest {
         schema: "breakglass.remediation-digest/1".into(),
         id: id.get(..16).unwrap_or(&id).to_owned(),
         count: members.len(),
-        common_cause: match causes.as_slice() {
-            [(cause, n)] if *n == members.len() => Some(cause.clone()),
-            _ => None,
-        },
+        common_cause: common,
         causes: causes.into_iter().map(|(cause, count)| DigestCause { cause, count }).collect(),
         buckets: members
             .iter()
+            .take(crate::events::MOST_BUCKETS)
             .map(|e| DigestEntry {
                 bucket: e.bucket.clone(),
                 outcome: e.outcome.clone(),

@@ -211,8 +211,12 @@ fn remediation_digest(
     if let Some(cause) = &g.common_cause {
         section(&mut email, "Common cause", cause);
     }
-    let causes: Vec<String> =
+    let mut causes: Vec<String> =
         g.causes.iter().map(|c| format!("{} bucket(s): {}", c.count, c.cause)).collect();
+    let unnamed = g.count.saturating_sub(g.causes.iter().map(|c| c.count).sum());
+    if unnamed > 0 {
+        causes.push(format!("{unnamed} bucket(s): other causes (in each bucket's own record)"));
+    }
     section(&mut email, "Causes", &causes.join("\n"));
     // Organisation mode: each bucket with its account (alias) and Region, as single mails name them.
     let place = |name: &str| match config.bucket(name) {
@@ -221,11 +225,14 @@ fn remediation_digest(
         }
         _ => String::new(),
     };
-    let buckets: Vec<String> = g
+    let mut buckets: Vec<String> = g
         .buckets
         .iter()
         .map(|b| format!("{}{} ({} -> {})", b.bucket, place(&b.bucket), b.before, b.outcome))
         .collect();
+    if g.count > g.buckets.len() {
+        buckets.push(format!("and {} more (each has its own record)", g.count - g.buckets.len()));
+    }
     section(&mut email, "Buckets", &buckets.join("\n"));
     let subject = match &g.common_cause {
         Some(_) => format!("ALERT: {} buckets reverted to ClosedAccess, one cause", g.count),

@@ -515,3 +515,55 @@ async fn regression_a_policy_put_again_between_two_tries_of_a_shard_is_mailed_by
         .collect();
     assert_eq!(hashes, [(x, "first"), (y, "same"), (x, "put-again")]);
 }
+
+/// A sweep that reverts more buckets than a digest names (a base statement changed on a large
+/// estate). Regression: the digest listed every bucket, so at a few thousand its event passed
+/// EventBridge's 256 KB and no mail went out, while every remediation, marked as part of the digest,
+/// was kept from the mail subscriptions.
+#[tokio::test]
+async fn a_digest_of_more_buckets_than_it_names_counts_them_all_and_fits_one_event() {
+    use breakglass_core::events::MOST_BUCKETS;
+    let mut text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/breakglass.toml"))
+            .unwrap()
+            .replace("two_person = true", "two_person = false");
+    let extra = MOST_BUCKETS + 20;
+    for n in 0..extra {
+        text.push_str(&format!("\n[[bucket]]\nname = \"acme-estate-logs-{n:04}\"\n"));
+    }
+    let config = Config::from_toml(&text).unwrap();
+    let e = Enforcer {
+        config: config.clone(),
+        store: Store::default(),
+        bus: Bus::default(),
+        records: NoRecords,
+        dry_run: false,
+    };
+    for b in &config.buckets {
+        e.store
+            .policies
+            .lock()
+            .unwrap()
+            .insert(b.name.clone(), r#"{"Version":"2012-10-17","Statement":[]}"#.into());
+    }
+    let reports = e.handle(&schedule(), now()).await.unwrap();
+    assert_eq!(reports.iter().filter(|r| r.outcome == Outcome::Closed).count(), config.buckets.len());
+    let events = e.bus.0.lock().unwrap().clone();
+    let digest = events.iter().find(|x| x.detail_type == "breakglass remediation digest").unwrap();
+    assert_eq!(digest.detail["count"], config.buckets.len());
+    assert_eq!(digest.detail["buckets"].as_array().unwrap().len(), MOST_BUCKETS);
+    let size = digest.detail.to_string().len();
+    assert!(size < 128 * 1024, "{size} bytes");
+    let incoming = Incoming::Custom {
+        id: Some("x".into()),
+        detail_type: digest.detail_type.clone(),
+        detail: digest.detail.clone(),
+    };
+    let Rendered::Send(n) = &render(&config, &incoming, now())[0] else { panic!() };
+    assert!(
+        n.email
+            .contains(&format!("and {} more (each has its own record)", config.buckets.len() - MOST_BUCKETS)),
+        "{}",
+        n.email
+    );
+}
