@@ -469,12 +469,14 @@ pub fn exposure(guarded: GuardedCall, call: &ApiCall) -> Option<String> {
     match guarded {
         GuardedCall::DeleteBucketPublicAccessBlock => Some("the public-access block was removed".to_owned()),
         GuardedCall::PutBucketPublicAccessBlock => {
-            let off: Vec<&str> = call
-                .public_access_block
-                .iter()
-                .filter(|(k, on)| !on && k != "xmlns")
-                .map(|(k, _)| k.as_str())
-                .collect();
+            // The put replaces the whole configuration, and a setting it leaves out is off (S3's
+            // `PublicAccessBlockConfiguration`: every element optional, false unless set). A record
+            // without the configuration shows none on: every setting counts as off (fail closed;
+            // the repair turns on what is already on).
+            const SETTINGS: [&str; 4] =
+                ["BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"];
+            let on = |name: &str| call.public_access_block.iter().any(|(k, v)| k == name && *v);
+            let off: Vec<&str> = SETTINGS.into_iter().filter(|s| !on(s)).collect();
             (!off.is_empty()).then(|| format!("public-access-block settings turned off: {}", off.join(", ")))
         }
         GuardedCall::PutBucketAcl => {

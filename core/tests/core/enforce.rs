@@ -567,3 +567,29 @@ async fn a_digest_of_more_buckets_than_it_names_counts_them_all_and_fits_one_eve
         n.email
     );
 }
+
+/// The public-access block as S3 takes it: a put replaces the whole configuration, and a setting
+/// it leaves out is off. Regression: only settings written `false` counted, so a put of just
+/// `IgnorePublicAcls` (three settings turned off) was mailed as harmless, and one whose record
+/// lacks the configuration too.
+#[test]
+fn a_public_access_block_put_turns_off_what_it_leaves_out() {
+    use breakglass_core::guard::enforce::exposure;
+    use breakglass_core::guarded::GuardedCall;
+    let call = |config: Value| {
+        let Incoming::ApiCalls(mut calls) = event::parse(&json!({
+            "detail-type": "AWS API Call via CloudTrail", "source": "aws.s3", "id": "ev-pab",
+            "detail": {"eventID": "ct-pab", "eventSource": "s3.amazonaws.com", "eventName": "PutBucketPublicAccessBlock",
+                "eventTime": "2026-11-24T11:59:58Z", "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/mallory"},
+                "requestParameters": {"bucketName": BUCKET, "publicAccessBlock": "", "PublicAccessBlockConfiguration": config}}
+        }))
+        .unwrap() else { panic!() };
+        calls.remove(0)
+    };
+    let partial = call(json!({"xmlns": "http://s3.amazonaws.com/doc/2006-03-01/", "IgnorePublicAcls": true}));
+    let what = exposure(GuardedCall::PutBucketPublicAccessBlock, &partial).unwrap();
+    assert!(what.ends_with("BlockPublicAcls, BlockPublicPolicy, RestrictPublicBuckets"), "{what}");
+    assert!(exposure(GuardedCall::PutBucketPublicAccessBlock, &call(Value::Null)).is_some());
+    let all = json!({"BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": true, "RestrictPublicBuckets": true});
+    assert_eq!(exposure(GuardedCall::PutBucketPublicAccessBlock, &call(all)), None);
+}
