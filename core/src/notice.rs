@@ -149,6 +149,13 @@ pub struct Actor {
     pub mfa: Option<bool>,
     /// `invokedBy`, e.g. `cloudformation.amazonaws.com`.
     pub invoked_by: Option<String>,
+    /// Who it is when CloudTrail names no ARN (another account's principal, a SAML, web-identity or
+    /// Identity Center user): `userName`, else `onBehalfOf.userId`, else `principalId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `identityProvider` (SAML and web-identity users) or `onBehalfOf.identityStoreArn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
 }
 
 impl Actor {
@@ -160,9 +167,18 @@ impl Actor {
 
     /// One line for a person: the ARN, plus role, session and MFA where known.
     pub fn describe(&self) -> String {
-        let mut out = self.arn.clone().unwrap_or_else(|| "an unknown principal".to_owned());
+        let mut out = match (&self.arn, self.kind.as_deref(), &self.invoked_by) {
+            (Some(arn), _, _) => arn.clone(),
+            (None, Some("AWSService"), Some(service)) => format!("the AWS service {service}"),
+            (None, kind, _) => self.without_arn(kind),
+        };
+        // A federated user's session is issued by an IAM user, not a role.
+        let issuer = match &self.role_arn {
+            Some(r) if r.contains(":user/") => "issued by",
+            _ => "role",
+        };
         if let Some(role) = &self.role_arn {
-            out.push_str(&format!(" (role {role}"));
+            out.push_str(&format!(" ({issuer} {role}"));
             if let Some(s) = &self.session {
                 out.push_str(&format!(", session {s}"));
             }
@@ -171,8 +187,26 @@ impl Actor {
         if let Some(mfa) = self.mfa {
             out.push_str(if mfa { ", signed in with MFA" } else { ", without MFA" });
         }
-        if let Some(by) = &self.invoked_by {
+        if let Some(by) = self.invoked_by.as_ref().filter(|_| self.kind.as_deref() != Some("AWSService")) {
             out.push_str(&format!(", via {by}"));
+        }
+        out
+    }
+
+    /// A principal CloudTrail names without an ARN, by its type, name, account and provider.
+    fn without_arn(&self, kind: Option<&str>) -> String {
+        let (Some(kind), Some(name)) = (kind, &self.name) else {
+            return match (&self.account, kind) {
+                (Some(account), Some(kind)) => format!("a principal of type {kind} in account {account}"),
+                _ => "an unknown principal".to_owned(),
+            };
+        };
+        let mut out = format!("{kind} {name}");
+        if let Some(account) = &self.account {
+            out.push_str(&format!(" in account {account}"));
+        }
+        if let Some(p) = &self.provider {
+            out.push_str(&format!(" through {p}"));
         }
         out
     }

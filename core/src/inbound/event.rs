@@ -260,6 +260,21 @@ fn actor(ui: Option<&Value>) -> Actor {
             }
         }),
         invoked_by: text(ui.get("invokedBy")),
+        // Only where the ARN is missing: the ARN says who it is otherwise.
+        name: arn
+            .is_none()
+            .then(|| {
+                text(ui.get("userName"))
+                    .or_else(|| text(at(ui, &["onBehalfOf", "userId"])))
+                    .or_else(|| text(ui.get("principalId")))
+            })
+            .flatten(),
+        provider: arn
+            .is_none()
+            .then(|| {
+                text(ui.get("identityProvider")).or_else(|| text(at(ui, &["onBehalfOf", "identityStoreArn"])))
+            })
+            .flatten(),
         arn,
     }
 }

@@ -338,3 +338,41 @@ fn the_schema_document_names_the_fields_of_the_type() {
         assert!(named.contains(&added) || remediation.contains(&added), "{added} is not documented");
     }
 }
+
+/// Who made a call, for every `userIdentity` type CloudTrail documents. Regression: without an
+/// ARN (another account's principal, an AWS service, a SAML, web-identity or Identity Center
+/// user) the mail said "an unknown principal", and a federated user's session named the IAM user
+/// that issued it as its role.
+#[test]
+fn every_identity_type_is_named_in_the_mail() {
+    use breakglass_core::inbound::event::{self, Incoming};
+    let who = |identity: serde_json::Value| {
+        let Incoming::ApiCalls(calls) = event::parse(&serde_json::json!({
+            "detail-type": "AWS API Call via CloudTrail", "source": "aws.s3", "id": "e",
+            "detail": {"eventID": "c", "eventSource": "s3.amazonaws.com", "eventName": "PutBucketAcl",
+                "eventTime": "2026-11-24T11:59:58Z", "userIdentity": identity,
+                "requestParameters": {"bucketName": "acme-cloudtrail-logs"}}
+        }))
+        .unwrap() else {
+            panic!()
+        };
+        calls[0].actor.describe()
+    };
+    let cases = [
+        (serde_json::json!({"type": "AWSAccount", "principalId": "AIDAEXAMPLE", "accountId": "444455556666"}),
+            "AWSAccount AIDAEXAMPLE in account 444455556666"),
+        (serde_json::json!({"type": "AWSService", "invokedBy": "cloudformation.amazonaws.com"}),
+            "the AWS service cloudformation.amazonaws.com"),
+        (serde_json::json!({"type": "SAMLUser", "principalId": "p:alice", "userName": "alice", "identityProvider": "idp"}),
+            "SAMLUser alice through idp"),
+        (serde_json::json!({"type": "IdentityCenterUser", "accountId": "111122223333",
+            "onBehalfOf": {"userId": "u-1", "identityStoreArn": "arn:aws:identitystore::111122223333:identitystore/d-1"}}),
+            "IdentityCenterUser u-1 in account 111122223333 through arn:aws:identitystore::111122223333:identitystore/d-1"),
+        (serde_json::json!({"type": "FederatedUser", "arn": "arn:aws:sts::111122223333:federated-user/bob",
+            "sessionContext": {"sessionIssuer": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/broker"}}}),
+            "arn:aws:sts::111122223333:federated-user/bob (issued by arn:aws:iam::111122223333:user/broker)"),
+    ];
+    for (identity, expected) in cases {
+        assert_eq!(who(identity), expected);
+    }
+}
