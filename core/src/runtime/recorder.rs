@@ -5,6 +5,7 @@
 //! record) but not mailed: the digest on the schedule mails it with the others of its bucket.
 
 use breakglass_config::Config;
+use futures_util::stream::{self, StreamExt as _};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -36,44 +37,84 @@ struct Filed {
     failed: Vec<String>,
 }
 
+/// Files the refused calls of a batch's `messages`: each rendered as the notifier would, the slot
+/// of each place marked once, then the records written several at once (a flood of refused calls,
+/// which anyone refused can cause, must be filed within the invocation's time). A message whose
+/// record, or whose place's mark, could not be written is handed back whole.
 async fn file_refused<L: AuditLog>(
     config: &Config,
     scope: &Scope,
     trail: &Trail<L>,
-    message: &QueueMessage,
-    incoming: &Incoming,
+    messages: &[(&QueueMessage, Incoming)],
     now: OffsetDateTime,
     timing: Timing,
 ) -> Filed {
     let mut out = Filed::default();
-    for rendered in render_in(config, scope, incoming, now) {
-        let n = match rendered {
-            Rendered::Send(n) => n,
-            // Not a protected bucket, not breakglass's role, key or topic: nothing to record.
-            Rendered::Ignored(reason) => {
-                tracing::info!(
-                    message = message.id.as_str(),
-                    reason = reason.as_str(),
-                    "refused call ignored"
-                );
-                out.ignored += 1;
-                continue;
-            }
-        };
-        let written = match audit::record(&n, None, now, trail.config_sha256.as_deref()) {
-            Some(record) => refused::file(trail, &record, now, timing.slot).await,
-            None => Err(PortError::Refused(format!("no audit record for `{}`", n.subject))),
-        };
-        match written {
-            Ok(()) => out.calls += 1,
-            Err(e) => {
-                tracing::error!(message = message.id.as_str(), error = %e, "refused call not recorded; handed back");
-                out.failed.push(message.id.clone());
+    let mut records: Vec<(&str, audit::Record)> = Vec::new();
+    let mut failed: Vec<&str> = Vec::new();
+    for (message, incoming) in messages {
+        for rendered in render_in(config, scope, incoming, now) {
+            let n = match rendered {
+                Rendered::Send(n) => n,
+                // Not a protected bucket, not breakglass's role, key or topic: nothing to record.
+                Rendered::Ignored(reason) => {
+                    tracing::info!(
+                        message = message.id.as_str(),
+                        reason = reason.as_str(),
+                        "refused call ignored"
+                    );
+                    out.ignored += 1;
+                    continue;
+                }
+            };
+            match audit::record(&n, None, now, trail.config_sha256.as_deref()) {
+                Some(record) => records.push((message.id.as_str(), record)),
+                None => {
+                    tracing::error!(
+                        message = message.id.as_str(),
+                        subject = n.subject.as_str(),
+                        "no audit record for a refused call; handed back"
+                    );
+                    failed.push(message.id.as_str());
+                }
             }
         }
     }
+    // The marks first, one per place: a record without a mark would never be mailed.
+    let mut places: Vec<&str> = records.iter().map(|(_, r)| refused::place_of(r)).collect();
+    places.sort_unstable();
+    places.dedup();
+    let mut unmarked: Vec<&str> = Vec::new();
+    for place in places {
+        if let Err(e) = refused::mark(trail, place, now, timing.slot).await {
+            tracing::error!(place, error = %e, "slot of refused calls not marked; its calls handed back");
+            unmarked.push(place);
+        }
+    }
+    let writes = records.iter().map(|(id, record)| async {
+        if unmarked.contains(&refused::place_of(record)) {
+            return (*id, Err(PortError::Retryable("its slot is not marked".into())));
+        }
+        (*id, refused::file_marked(trail, record, now).await)
+    });
+    let written: Vec<_> = stream::iter(writes).buffered(WRITES_AT_ONCE).collect().await;
+    for (id, result) in written {
+        match result {
+            Ok(()) => out.calls += 1,
+            Err(e) => {
+                tracing::error!(message = id, error = %e, "refused call not recorded; handed back");
+                failed.push(id);
+            }
+        }
+    }
+    failed.sort_unstable();
+    failed.dedup();
+    out.failed = failed.into_iter().map(str::to_owned).collect();
     out
 }
+
+/// Refused calls filed at once.
+const WRITES_AT_ONCE: usize = 16;
 
 /// The recorder Lambda's handler: an SQS batch is recorded (refused calls here, reads by
 /// `trail::recorder`), the schedule runs both digests and the access reports; anything else goes to
@@ -90,19 +131,12 @@ pub async fn recorder_event<L: AuditLog, R: AuditReader, B: EventBus>(
     timing: Timing,
 ) -> Result<Value, PortError> {
     if let Some(messages) = sqs_messages(payload) {
-        let mut filed = Filed::default();
-        let mut reads = Vec::new();
-        for m in messages {
-            match refused_calls(&m.body) {
-                Some(incoming) => {
-                    let one = file_refused(config, scope, trail, &m, &incoming, now, timing).await;
-                    filed.calls += one.calls;
-                    filed.ignored += one.ignored;
-                    filed.failed.extend(one.failed);
-                }
-                None => reads.push(m),
-            }
-        }
+        // Refused calls (parsed again below, which costs little) apart from the data events.
+        let (refused, reads): (Vec<QueueMessage>, Vec<QueueMessage>) =
+            messages.into_iter().partition(|m| refused_calls(&m.body).is_some());
+        let refused: Vec<(&QueueMessage, Incoming)> =
+            refused.iter().filter_map(|m| refused_calls(&m.body).map(|i| (m, i))).collect();
+        let filed = file_refused(config, scope, trail, &refused, now, timing).await;
         let r = recorder::record(config, trail, bus, &reads, now, timing.slot).await;
         tracing::info!(
             reads = r.reads,

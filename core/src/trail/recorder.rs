@@ -16,6 +16,7 @@
 //! response), so those alone come back; memory is O(batch). Every record is the same typed struct
 //! when read back ([`ReadRecord`]).
 
+use futures_util::stream::{self, StreamExt as _};
 use std::collections::BTreeMap;
 
 use breakglass_config::Config;
@@ -123,6 +124,9 @@ fn sealed(mut body: Value) -> (Value, String) {
     (body, short)
 }
 
+/// Records written at once by a batch (each its own key, signature and object).
+const WRITES_AT_ONCE: usize = 16;
+
 /// Records one batch. Never fails as a whole: what could not be written is in `failed`.
 pub async fn record<L: AuditLog, B: EventBus>(
     config: &Config,
@@ -215,8 +219,9 @@ pub async fn record<L: AuditLog, B: EventBus>(
         }
     }
     let slot = crate::time::format_time(slot_of(now, slot));
-    for (read, id) in denied {
-        out.denied += 1;
+    // One record per refused read, several written at once: a flood of refused reads (anyone
+    // refused can cause one) must be recorded within the invocation's time, batch after batch.
+    let records = denied.into_iter().map(|(read, id)| {
         let record = ReadRecord {
             schema: READS_SCHEMA.into(),
             kind: "denied".into(),
@@ -234,10 +239,18 @@ pub async fn record<L: AuditLog, B: EventBus>(
             id: None,
         };
         let key_dir = format!("{DENIED}/{slot}/{}", place(config, &record.bucket));
-        match write(trail, &key_dir, &record, now).await {
+        async move {
+            let written = write(trail, &key_dir, &record, now).await;
+            (id, record.bucket, written)
+        }
+    });
+    let written: Vec<_> = stream::iter(records).buffered(WRITES_AT_ONCE).collect().await;
+    for (id, bucket, result) in written {
+        out.denied += 1;
+        match result {
             Ok(()) => out.records += 1,
             Err(e) => {
-                tracing::error!(bucket = record.bucket.as_str(), error = %e, "refused read not recorded; handed back");
+                tracing::error!(bucket = bucket.as_str(), error = %e, "refused read not recorded; handed back");
                 out.failed.push(id.to_owned());
             }
         }

@@ -32,7 +32,7 @@ const SLOTS: &str = "_slots";
 const MAILED: &str = "_digests/calls";
 
 /// The place of an audit record's key (`[<account>/]<bucket>/<time>-<id>.json`).
-fn place_of(record: &Record) -> &str {
+pub fn place_of(record: &Record) -> &str {
     record.key.rsplit_once('/').map_or(CONTROL, |(place, _)| place)
 }
 
@@ -45,16 +45,35 @@ pub async fn file<L: AuditLog>(
     now: OffsetDateTime,
     slot: Duration,
 ) -> Result<(), PortError> {
+    mark(trail, place_of(record), now, slot).await?;
+    file_marked(trail, record, now).await
+}
+
+/// Marks the slot of `now` as holding refused calls at `place` (`[<account>/]<bucket>` or
+/// `_control`), so that the digest finds them. Written once per slot and place: a second batch finds
+/// it there (a conditional put).
+pub async fn mark<L: AuditLog>(
+    trail: &Trail<L>,
+    place: &str,
+    now: OffsetDateTime,
+    slot: Duration,
+) -> Result<(), PortError> {
     let prefix = &trail.config.prefix;
-    let place = place_of(record);
     let slot_name = crate::time::format_time(slot_of(now, slot));
     let mark = json!({"schema": READS_SCHEMA, "kind": "attempts", "slot": slot_name, "place": place});
+    let key = format!("{prefix}{ATTEMPTS}/{SLOTS}/{slot_name}/{place}.json");
+    trail.log.append(&key, &mark.to_string(), now + trail.config.retain).await.map(|_| ())
+}
+
+/// Records one refused call whose slot and place [`mark`] has marked.
+pub async fn file_marked<L: AuditLog>(
+    trail: &Trail<L>,
+    record: &Record,
+    now: OffsetDateTime,
+) -> Result<(), PortError> {
+    let prefix = &trail.config.prefix;
+    let place = place_of(record);
     let retain = now + trail.config.retain;
-    // Written once per slot and place: a second batch finds it there (a conditional put).
-    trail
-        .log
-        .append(&format!("{prefix}{ATTEMPTS}/{SLOTS}/{slot_name}/{place}.json"), &mark.to_string(), retain)
-        .await?;
     let id = record.body.get("id").and_then(|v| v.as_str()).unwrap_or_default();
     let short = id.get(..16).unwrap_or(id);
     // Whole seconds, as the slots' names: a key sorts within its slot (`…10.5Z` would sort before `…10Z`).

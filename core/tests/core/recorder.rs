@@ -658,3 +658,33 @@ async fn a_slot_too_large_to_read_whole_is_mailed_once_counting_every_refused_re
         recorder::digest(&trail, &trail.log, &bus, datetime!(2026-12-01 20:10:30 UTC), SLOT).await.unwrap();
     assert_eq!(d.mails, 0);
 }
+
+/// Refused calls are filed several at once, their slot marked once per place first: when the mark
+/// cannot be written, every call of that place is handed back (a record without a mark would never
+/// be mailed), and nothing of them is recorded; the redelivery files them.
+#[tokio::test]
+async fn refused_calls_whose_slot_cannot_be_marked_are_handed_back_whole() {
+    use breakglass_core::notify::Scope;
+    use breakglass_core::runtime::recorder_event;
+    let (config, trail, bus) = ports();
+    let scope = Scope { key_arn: None };
+    let at = datetime!(2026-12-01 20:00:30 UTC);
+    let batch = json!({"Records": (0..3).map(|n| json!({"messageId": format!("m{n}"), "eventSource": "aws:sqs",
+        "body": refused_call(n, n, at)})).collect::<Vec<_>>()});
+    *trail.log.fail.lock().unwrap() = Some("_attempts/_slots/".into());
+    let out = recorder_event(&config, &scope, &trail, &trail.log, &bus, &batch, at, Timing::default())
+        .await
+        .unwrap();
+    assert_eq!(out["batchItemFailures"].as_array().unwrap().len(), 3, "{out}");
+    assert!(trail.log.under("breakglass/_attempts/acme-cloudtrail-logs/").is_empty());
+    *trail.log.fail.lock().unwrap() = None;
+    let out = recorder_event(&config, &scope, &trail, &trail.log, &bus, &batch, at, Timing::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        (out["refused_calls"].clone(), out["batchItemFailures"].clone()),
+        (json!(3), json!([])),
+        "{out}"
+    );
+    assert_eq!(trail.log.under("breakglass/_attempts/acme-cloudtrail-logs/").len(), 3);
+}
