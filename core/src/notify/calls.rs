@@ -101,9 +101,23 @@ fn policy_change(
             Severity::Critical,
         ),
     };
+    // A put whose policy the record lacks, or holds unreadable, left *a* policy, not none: said so,
+    // rather than "no bucket policy" (the enforcer reads the live one either way).
+    let unseen = guarded == GuardedCall::PutBucketPolicy && policy.is_none();
+    let headline = match unseen {
+        true => format!("The bucket policy of log bucket {b} was replaced, and the record does not show it readably. breakglass reads the live policy and restores ClosedAccess if it is not lawful; the security team is alerted."),
+        false => headline,
+    };
     let mut email = happened(&headline);
-    section(&mut email, "Resulting state", &state_text(&c));
-    if matches!(c.state, State::Drift(_)) || guarded == GuardedCall::DeleteBucketPolicy {
+    let state = match (unseen, call.policy_text()) {
+        (true, None) => "A policy the record does not show: breakglass reads the live one.".to_owned(),
+        (true, Some(_)) => format!("A policy that cannot be read ({c}): breakglass reads the live one."),
+        (false, _) => state_text(&c),
+    };
+    section(&mut email, "Resulting state", &state);
+    if unseen {
+        // Nothing to compare with the templates.
+    } else if matches!(c.state, State::Drift(_)) || guarded == GuardedCall::DeleteBucketPolicy {
         let diff = diff_nearest(bucket, policy.as_ref(), now);
         section(&mut email, "How it differs from the lawful policy", diff.to_string().trim_end());
     }

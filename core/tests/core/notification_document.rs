@@ -376,3 +376,37 @@ fn every_identity_type_is_named_in_the_mail() {
         assert_eq!(who(identity), expected);
     }
 }
+
+/// A policy put whose record lacks the policy, or holds one that cannot be parsed, left a policy
+/// on the bucket, not none. Regression: the mail said "No bucket policy: nothing stops reading the
+/// logs" and "the bucket has no policy at all", after "cannot be parsed" in the same mail.
+#[test]
+fn a_put_whose_policy_the_record_does_not_show_is_not_called_no_policy() {
+    use breakglass_core::inbound::event;
+    use breakglass_core::notify::{render, Rendered};
+    let config = breakglass_core::testing::example_config();
+    let mail = |params: serde_json::Value| {
+        let incoming = event::parse(&serde_json::json!({
+            "detail-type": "AWS API Call via CloudTrail", "source": "aws.s3", "id": "e",
+            "detail": {"eventID": "c", "eventSource": "s3.amazonaws.com", "eventName": "PutBucketPolicy",
+                "eventTime": "2026-11-24T11:59:58Z", "recipientAccountId": "111122223333",
+                "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/mallory", "accountId": "111122223333"},
+                "requestParameters": params}
+        }))
+        .unwrap();
+        let Some(Rendered::Send(n)) =
+            render(&config, &incoming, breakglass_core::testing::now()).into_iter().next()
+        else {
+            panic!()
+        };
+        n.email
+    };
+    let missing = mail(serde_json::json!({"bucketName": "acme-cloudtrail-logs"}));
+    assert!(missing.contains("the record does not show"), "{missing}");
+    let unreadable =
+        mail(serde_json::json!({"bucketName": "acme-cloudtrail-logs", "bucketPolicy": "{not json"}));
+    assert!(unreadable.contains("cannot be read"), "{unreadable}");
+    for text in [missing, unreadable] {
+        assert!(!text.contains("No bucket policy") && !text.contains("no policy at all"), "{text}");
+    }
+}
