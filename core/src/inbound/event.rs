@@ -202,7 +202,10 @@ fn record(r: &Value) -> Result<ApiCall, EventError> {
         bucket: bucket(r, params),
         policy: param("bucketPolicy").filter(|p| p.is_object() || p.is_string()).cloned(),
         canned_acl: text(param("x-amz-acl")),
-        acl_grantees: grantees(param("AccessControlPolicy")),
+        acl_grantees: grantees(param("AccessControlPolicy"))
+            .into_iter()
+            .chain(header_grantees(params))
+            .collect(),
         public_access_block: public_access_block(param("PublicAccessBlockConfiguration")),
         object_ownership: param("OwnershipControls").and_then(|o| {
             text(at(o, &["Rule", "ObjectOwnership"])).or_else(|| text(o.get("ObjectOwnership")))
@@ -373,6 +376,46 @@ fn grantees(acp: Option<&Value>) -> Vec<String> {
         .collect()
 }
 
+/// The grantees of an ACL given in headers instead of a body (`x-amz-grant-read:
+/// uri="http://acs.amazonaws.com/groups/global/AllUsers", id="…"`), as `<grantee> <PERMISSION>`
+/// like [`grantees`]: a public grant made this way is as public as one in the body.
+fn header_grantees(params: Option<&Value>) -> Vec<String> {
+    const HEADERS: [(&str, &str); 5] = [
+        ("x-amz-grant-read", "READ"),
+        ("x-amz-grant-write", "WRITE"),
+        ("x-amz-grant-read-acp", "READ_ACP"),
+        ("x-amz-grant-write-acp", "WRITE_ACP"),
+        ("x-amz-grant-full-control", "FULL_CONTROL"),
+    ];
+    let Some(params) = params else { return Vec::new() };
+    let values = |v: &Value| -> Vec<String> {
+        match v {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(items) => items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let mut out = Vec::new();
+    for (header, permission) in HEADERS {
+        // CloudTrail keeps a header's name as sent; HTTP header names are case-insensitive.
+        let found = params
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(header))
+            .flat_map(|(_, v)| values(v));
+        for value in found {
+            for grantee in value.split(',') {
+                let who = grantee.split_once('=').map_or(grantee, |(_, w)| w).trim().trim_matches('"').trim();
+                if !who.is_empty() {
+                    out.push(format!("{who} {permission}"));
+                }
+            }
+        }
+    }
+    out
+}
+
 fn public_access_block(cfg: Option<&Value>) -> Vec<(String, bool)> {
     let Some(Value::Object(m)) = cfg else { return Vec::new() };
     let mut out: Vec<(String, bool)> = m
@@ -403,6 +446,19 @@ mod tests {
         let Incoming::ApiCalls(calls) = parse(&old).unwrap() else { panic!() };
         assert_eq!(calls[0].bucket.as_deref(), Some("logs-a"));
         assert_eq!(calls[0].acl_grantees, ["http://acs.amazonaws.com/groups/global/AllUsers READ"]);
+
+        let headers = json!({"eventName": "PutBucketAcl", "requestParameters": {"bucketName": "logs-a", "acl": "",
+            "x-amz-grant-read": "uri=\"http://acs.amazonaws.com/groups/global/AllUsers\", id=\"abc\"",
+            "X-Amz-Grant-Full-Control": ["emailAddress=\"x@example.com\""]}});
+        let Incoming::ApiCalls(calls) = parse(&headers).unwrap() else { panic!() };
+        assert_eq!(
+            calls[0].acl_grantees,
+            [
+                "http://acs.amazonaws.com/groups/global/AllUsers READ",
+                "abc READ",
+                "x@example.com FULL_CONTROL"
+            ]
+        );
 
         let new = json!({"detail-type": "AWS API Call via CloudTrail", "source": "aws.s3", "account": 12345,
             "detail": {"eventSource": "s3.amazonaws.com", "eventName": "DeleteBucketPolicy", "errorCode": "AccessDenied",

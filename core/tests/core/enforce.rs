@@ -593,3 +593,27 @@ fn a_public_access_block_put_turns_off_what_it_leaves_out() {
     let all = json!({"BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": true, "RestrictPublicBuckets": true});
     assert_eq!(exposure(GuardedCall::PutBucketPublicAccessBlock, &call(all)), None);
 }
+
+/// An ACL can be given in `x-amz-grant-*` headers instead of a body; a public grant made that way
+/// was judged harmless (only the body's grantees were read).
+#[test]
+fn regression_a_public_acl_given_in_grant_headers_is_an_exposure() {
+    use breakglass_core::guard::enforce::exposure;
+    use breakglass_core::guarded::GuardedCall;
+    let call = |params: Value| {
+        let Incoming::ApiCalls(mut calls) = event::parse(&json!({
+            "detail-type": "AWS API Call via CloudTrail", "source": "aws.s3", "id": "ev-acl",
+            "detail": {"eventID": "ct-acl", "eventSource": "s3.amazonaws.com", "eventName": "PutBucketAcl",
+                "eventTime": "2026-11-24T11:59:58Z", "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/mallory"},
+                "requestParameters": params}
+        }))
+        .unwrap() else { panic!() };
+        calls.remove(0)
+    };
+    let public = call(json!({"bucketName": BUCKET, "acl": "",
+        "x-amz-grant-read": "uri=\"http://acs.amazonaws.com/groups/global/AllUsers\""}));
+    let what = exposure(GuardedCall::PutBucketAcl, &public).unwrap();
+    assert_eq!(what, "the bucket ACL grants http://acs.amazonaws.com/groups/global/AllUsers READ");
+    let private = call(json!({"bucketName": BUCKET, "acl": "", "x-amz-grant-full-control": "id=\"abc\""}));
+    assert_eq!(exposure(GuardedCall::PutBucketAcl, &private), None);
+}
