@@ -176,7 +176,7 @@ impl Config {
 
     /// The `[[investigator]]` entry of a role, by ARN or by name.
     pub fn investigator(&self, role: &str) -> Option<&Investigator> {
-        self.investigators.iter().find(|i| i.role == role || i.role_name() == role)
+        self.investigators.iter().find(|i| i.is(role))
     }
 
     /// Whether `role` (an ARN or a role name) is an investigator role of any bucket.
@@ -184,7 +184,11 @@ impl Config {
         self.buckets
             .iter()
             .flat_map(|b| &b.investigator_roles)
-            .any(|r| r == role || r.rsplit('/').next() == Some(role))
+            // IAM role names are case-insensitive.
+            .any(|r| {
+                r.eq_ignore_ascii_case(role)
+                    || r.rsplit('/').next().is_some_and(|n| n.eq_ignore_ascii_case(role))
+            })
     }
 
     /// The investigator roles that role `role` (its name as IAM's calls give it, or its ARN) may

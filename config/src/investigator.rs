@@ -26,6 +26,12 @@ impl Investigator {
         self.role.rsplit('/').next().unwrap_or(&self.role)
     }
 
+    /// Whether `role` (an ARN, or a name as IAM's calls record it) names this role. IAM role names
+    /// are not distinguished by case, so a call may name the role in any case.
+    pub fn is(&self, role: &str) -> bool {
+        self.role.eq_ignore_ascii_case(role) || self.role_name().eq_ignore_ascii_case(role)
+    }
+
     /// The trust policy as IAM should hold it.
     pub fn trust_policy_json(&self) -> String {
         let principals: Vec<Json<'_>> =

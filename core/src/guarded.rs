@@ -191,6 +191,21 @@ impl GuardedCall {
         matches!(self, GuardedCall::PutBucketPolicy | GuardedCall::DeleteBucketPolicy)
     }
 
+    /// Whether a sweep reads back what the call changes, whatever bucket it was: the policy (the
+    /// enforcer), versioning, lifecycle rules and replication (the sentinel's settings). What the
+    /// others change is checked only on their event, which must name the bucket.
+    pub fn swept(self) -> bool {
+        matches!(
+            self,
+            GuardedCall::PutBucketPolicy
+                | GuardedCall::DeleteBucketPolicy
+                | GuardedCall::PutBucketVersioning
+                | GuardedCall::PutBucketLifecycle
+                | GuardedCall::DeleteBucketLifecycle
+                | GuardedCall::PutBucketReplication
+        )
+    }
+
     /// The event sources, each once, in the order of [`GuardedCall::ALL`].
     pub fn sources() -> Vec<&'static str> {
         let mut out: Vec<&'static str> = Vec::new();

@@ -494,11 +494,16 @@ pub fn exposure(guarded: GuardedCall, call: &ApiCall) -> Option<String> {
                 (false, None) => Some(format!("the bucket ACL grants {}", public.join(", "))),
             }
         }
-        GuardedCall::PutBucketOwnershipControls => call
-            .object_ownership
-            .as_deref()
-            .filter(|o| *o != "BucketOwnerEnforced")
-            .map(|o| format!("object ownership set to `{o}`, which turns ACLs back on")),
+        // A record that does not show the setting shows no enforcement: fail closed (the repair
+        // puts back what may already be there).
+        GuardedCall::PutBucketOwnershipControls => match call.object_ownership.as_deref() {
+            Some("BucketOwnerEnforced") => None,
+            Some(o) => Some(format!("object ownership set to `{o}`, which turns ACLs back on")),
+            None => Some(
+                "object ownership set to a value the record does not show, which may turn ACLs back on"
+                    .to_owned(),
+            ),
+        },
         GuardedCall::DeleteBucketOwnershipControls => {
             Some("object ownership controls were removed, which turns ACLs back on".to_owned())
         }

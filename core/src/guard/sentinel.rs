@@ -147,12 +147,7 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
                         },
                         Target::Role => {
                             let Some(name) = call.target.as_deref() else { continue };
-                            for i in self
-                                .config
-                                .investigators
-                                .iter()
-                                .filter(|i| i.role == name || i.role_name() == name)
-                            {
+                            for i in self.config.investigators.iter().filter(|i| i.is(name)) {
                                 // Organisation mode: a role of that name may exist in every logging
                                 // account; an event acts only in the account it came from.
                                 let account = Arn::parse(&i.role).map(|a| a.account).unwrap_or_default();
@@ -288,7 +283,8 @@ impl<S: BucketSettings, B: EventBus, C: ControlPlane> Sentinel<'_, S, B, C> {
             let ownership_off = match guarded {
                 GuardedCall::DeleteBucketOwnershipControls => true,
                 GuardedCall::PutBucketOwnershipControls => {
-                    c.object_ownership.as_deref().is_some_and(|o| o != "BucketOwnerEnforced")
+                    // A record that does not show the setting: put it back (fail closed).
+                    c.object_ownership.as_deref() != Some("BucketOwnerEnforced")
                 }
                 _ => false,
             };

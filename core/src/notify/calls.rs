@@ -417,6 +417,8 @@ fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &Api
     let target: String = raw.chars().filter(|c| !c.is_control()).take(256).collect();
     let target = target.as_str();
     let role_name = |t: &str| t.rsplit('/').next().unwrap_or(t).to_owned();
+    // IAM role names are case-insensitive: `BREAKGLASS-enforcer` is breakglass's role.
+    let ours = |t: &str, prefix: &str| role_name(t).to_ascii_lowercase().starts_with(prefix);
     // The logs' own keys (`kms_key`): losing one loses the logs it encrypts, for ever.
     let log_buckets: Vec<&str> = match guarded.target() {
         Target::Key => config.log_key_buckets(target).iter().map(|b| b.name.as_str()).collect(),
@@ -434,9 +436,7 @@ fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &Api
     };
     let watched = match guarded.target() {
         Target::Role => {
-            !assumed.is_empty()
-                || config.is_investigator_role(target)
-                || role_name(target).starts_with("breakglass-")
+            !assumed.is_empty() || config.is_investigator_role(target) || ours(target, "breakglass-")
         }
         Target::Key => {
             !log_buckets.is_empty()
@@ -444,9 +444,9 @@ fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &Api
                 || scope.key_arn.as_deref().is_some_and(|k| k == target || k.ends_with(&format!("/{target}")))
         }
         Target::Topic => target.contains(":breakglass-"),
-        Target::FunctionRole | Target::StackRole => role_name(target).starts_with("breakglass-"),
+        Target::FunctionRole | Target::StackRole => ours(target, "breakglass-"),
         // A trail is named by its name or ARN (`…:trail/breakglass-reads`).
-        Target::Trail => role_name(target).starts_with("breakglass"),
+        Target::Trail => ours(target, "breakglass"),
         Target::Bucket => true,
     };
     if !watched {
@@ -528,10 +528,16 @@ fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &Api
 /// A guarded call whose record names no bucket (or role, key, topic): breakglass cannot tell what
 /// it touched, so it says so loudly and the enforcer sweeps every bucket.
 fn no_bucket(guarded: GuardedCall, call: &ApiCall) -> Notification {
+    // Only what a sweep reads back is checked on every bucket; the rest must be checked by people.
+    let check = if guarded.swept() {
+        "breakglass checks every protected bucket now, and the security team must look at the event."
+    } else {
+        "breakglass checks every protected bucket's policy now, but cannot check what this call changes without the bucket's name: the security team must check that setting on every protected bucket and look at the event."
+    };
     let mut email = happened(&format!(
-            "CloudTrail recorded a call to {} that names nothing breakglass can check (its request parameters are empty). It may have touched a protected log bucket: breakglass checks every protected bucket now, and the security team must look at the event.",
-            call_in_words(guarded)
-        ));
+        "CloudTrail recorded a call to {} that names nothing breakglass can check (its request parameters are empty). It may have touched a protected log bucket: {check}",
+        call_in_words(guarded)
+    ));
     who_when_where(&mut email, call);
     let document = call_document(Severity::Critical, crate::trail::audit::CONTROL, guarded, "unknown", call);
     finish(

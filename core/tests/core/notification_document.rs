@@ -410,3 +410,36 @@ fn a_put_whose_policy_the_record_does_not_show_is_not_called_no_policy() {
         assert!(!text.contains("No bucket policy") && !text.contains("no policy at all"), "{text}");
     }
 }
+
+/// IAM role names are not distinguished by case: a call on `BREAKGLASS-enforcer` or
+/// `LOGINVESTIGATOR` is a call on breakglass's or an investigator's role. Regression: it was
+/// "not breakglass's" and ignored.
+#[test]
+fn regression_a_role_named_in_another_case_is_mailed() {
+    let ignored = |role: &str| {
+        let e = call(
+            "UpdateAssumeRolePolicy",
+            None,
+            json!({"eventSource": "iam.amazonaws.com", "requestParameters": {"roleName": role}}),
+        );
+        rendered(false, &e).iter().all(|r| r.get("ignored").is_some())
+    };
+    assert!(ignored("SomeAppRole"));
+    assert!(!ignored("BREAKGLASS-enforcer"));
+    assert!(!ignored("LOGINVESTIGATOR"));
+}
+
+/// A public-access-block, ownership or ACL call whose record names no bucket: the sweep that
+/// follows reads policies and versioning, lifecycle and replication, not these. Regression: the mail
+/// said "breakglass checks every protected bucket now", as if that covered the call.
+#[test]
+fn regression_a_call_naming_no_bucket_says_what_the_sweep_cannot_check() {
+    let email = |name: &str| {
+        let out = rendered(false, &call(name, None, json!({"requestParameters": null})));
+        out[0]["email"].as_str().unwrap_or_default().to_owned()
+    };
+    for name in ["DeleteBucketPublicAccessBlock", "PutBucketOwnershipControls", "PutBucketAcl"] {
+        assert!(email(name).contains("cannot check what this call changes"), "{name}: {}", email(name));
+    }
+    assert!(email("PutBucketPolicy").contains("checks every protected bucket now"));
+}

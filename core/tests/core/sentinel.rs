@@ -303,3 +303,40 @@ async fn a_lawful_settings_call_is_read_again_and_then_left_alone() {
     assert!(waited >= bound && waited < bound * 2, "the re-reads are bounded: {waited:?}");
     assert!(w.bus.0.lock().unwrap().is_empty());
 }
+
+/// An ownership put whose record does not show the setting (no real record of the call is known;
+/// `Rule` could be a list or missing) was judged harmless: nothing put back. Now it is put back.
+#[tokio::test(flavor = "current_thread")]
+async fn regression_an_ownership_put_the_record_does_not_show_is_put_back() {
+    let w = World::healthy();
+    let put = |controls: serde_json::Value| {
+        event::parse(&json!({"eventName": "PutBucketOwnershipControls", "eventSource": "s3.amazonaws.com",
+            "requestParameters": {"bucketName": BUCKET, "ownershipControls": "", "OwnershipControls": controls}}))
+        .unwrap()
+    };
+    let enforced = json!({"Rule": {"ObjectOwnership": "BucketOwnerEnforced"}});
+    assert!(w.sentinel(false).handle(&put(enforced), now()).await.unwrap().is_empty());
+    let unshown = json!({"Rules": [{"ObjectOwnership": "ObjectWriter"}]});
+    let repairs = w.sentinel(false).handle(&put(unshown), now()).await.unwrap();
+    assert_eq!(repairs.len(), 1, "{repairs:?}");
+    assert!(repairs[0].repaired && repairs[0].what.contains("BucketOwnerEnforced"), "{repairs:?}");
+    assert_eq!(*w.store.ownership_enforced.lock().unwrap(), [BUCKET]);
+}
+
+/// IAM role names are not distinguished by case: a call that names an investigator role in another
+/// case changes that role, and its trust is put back at once.
+#[tokio::test(flavor = "current_thread")]
+async fn regression_a_role_named_in_another_case_is_the_same_role() {
+    let w = World::healthy();
+    let role = "arn:aws:iam::111122223333:role/investigations/ExternalAuditor";
+    w.control.trust.lock().unwrap().insert(role.into(), r#"{"Statement":[]}"#.into());
+    let update =
+        event::parse(&json!({"eventName": "UpdateAssumeRolePolicy", "eventSource": "iam.amazonaws.com",
+        "requestParameters": {"roleName": "EXTERNALAUDITOR"}}))
+        .unwrap();
+    let repairs = w.sentinel(false).handle(&update, now()).await.unwrap();
+    assert_eq!(repairs.len(), 1, "{repairs:?}");
+    assert!(repairs[0].repaired, "{repairs:?}");
+    assert!(w.c.is_investigator_role("externalauditor"));
+    assert!(w.c.investigator("EXTERNALAUDITOR").is_some());
+}

@@ -343,8 +343,12 @@ async fn the_template_rule_routes_exactly_the_guarded_corpus_calls() {
             r["eventID"] = json!(id);
             let source = r["eventSource"].as_str().unwrap_or("unknown.amazonaws.com");
             let bucket = r["requestParameters"]["bucketName"].as_str().unwrap_or_default();
-            // A guarded call that names no bucket at all is routed too: it may have touched one.
-            let names_no_bucket = r.get("requestParameters").and_then(|p| p.get("bucketName")).is_none();
+            // A guarded call that names no bucket (none at all, or `""`) is routed too: it may
+            // have touched one.
+            let names_no_bucket = r
+                .get("requestParameters")
+                .and_then(|p| p.get("bucketName"))
+                .is_none_or(|b| b.as_str() == Some(""));
             if source == "s3.amazonaws.com"
                 && guarded.contains(&r["eventName"].as_str().unwrap_or_default())
                 && (protected.iter().any(|p| p == bucket) || names_no_bucket)
