@@ -184,25 +184,32 @@ impl ConfigSource {
                 Ok(Checked::Refused(why)) => {
                     // The newest sealed version, as at a cold start: every function converges on
                     // the same config, also one that missed a sealed change before the forgery.
-                    let sealed =
-                        newest_sealed(&s3.client, &s3.seal, &s3.bucket, &s3.key, object.version.as_deref())
-                            .await
-                            .inspect_err(|e| {
-                                tracing::error!(
-                                    error = e.as_str(),
-                                    "no sealed version found; the config in force stays"
-                                )
-                            })
-                            .ok()
-                            .and_then(|text| LoadedConfig::parse(&text, &origin).ok())
-                            .filter(|l| l.sha256 != base.sha256)
-                            .map(Arc::new);
-                    let in_force = sealed.as_ref().map_or(&base.sha256, |l| &l.sha256);
-                    let refusal = refusal(&origin, &object, why, Some(in_force));
-                    tracing::error!(error = refusal.finding().what.as_str(), "config refused");
-                    s3.state.lock().unwrap_or_else(PoisonError::into_inner).refused.push(refusal);
-                    // Its ETag: the refused object is not fetched (nor alerted on) again until it changes.
-                    (sealed, object.seen())
+                    match newest_sealed(&s3.client, &s3.seal, &s3.bucket, &s3.key, object.version.as_deref())
+                        .await
+                    {
+                        Ok(text) => {
+                            let sealed = LoadedConfig::parse(&text, &origin)
+                                .ok()
+                                .filter(|l| l.sha256 != base.sha256)
+                                .map(Arc::new);
+                            let in_force = sealed.as_ref().map_or(&base.sha256, |l| &l.sha256);
+                            let refusal = refusal(&origin, &object, why, Some(in_force));
+                            tracing::error!(error = refusal.finding().what.as_str(), "config refused");
+                            s3.state.lock().unwrap_or_else(PoisonError::into_inner).refused.push(refusal);
+                            // Its ETag: the refused object is not fetched (nor alerted on) again
+                            // until it changes.
+                            (sealed, object.seen())
+                        }
+                        Err(e) => {
+                            // Not searched to the end (S3 did not answer, or no version is sealed):
+                            // the config in force stays, and the next check searches again.
+                            tracing::error!(
+                                error = e.as_str(),
+                                "config written past the gate; the sealed versions not read, the config in force stays"
+                            );
+                            (None, etag)
+                        }
+                    }
                 }
                 Err(reason) => {
                     tracing::error!(
@@ -272,7 +279,7 @@ async fn first_good_registry(
     }
     // The newest is the one that did not parse.
     for id in version_ids(client, bucket, key).await?.iter().skip(1) {
-        let Some(o) = fetch_version(client, bucket, key, id).await else { continue };
+        let Some(o) = fetch_version(client, bucket, key, id).await? else { continue };
         if let Ok(r) = Registry::parse(&o.text) {
             tracing::error!(version = id.as_str(), "registry: an older version is in force");
             return Ok(Some((r, format!("version {id}"))));
@@ -316,21 +323,21 @@ async fn newer_registry(
     }
 }
 
-enum Fetched {
+pub(crate) enum Fetched {
     New(Object),
     Unchanged,
     Missing,
 }
 
 /// An object as read, with what S3 says about it.
-struct Object {
-    text: String,
-    etag: Option<String>,
-    version: Option<String>,
+pub(crate) struct Object {
+    pub(crate) text: String,
+    pub(crate) etag: Option<String>,
+    pub(crate) version: Option<String>,
     /// The metadata's seal, if any.
-    seal: Option<String>,
+    pub(crate) seal: Option<String>,
     /// The metadata's writer, if any (unverified: whoever wrote the object wrote it too).
-    writer: Option<String>,
+    pub(crate) writer: Option<String>,
 }
 
 impl Object {
@@ -366,7 +373,7 @@ async fn fetch_if_new(
 }
 
 /// The object metadata naming who wrote a config (the gate, or the deployment's first config).
-const WRITER_METADATA: &str = "breakglass-writer";
+pub(crate) const WRITER_METADATA: &str = "breakglass-writer";
 
 fn refusal(origin: &str, object: &Object, why: &str, in_force: Option<&str>) -> Refused {
     Refused {
@@ -383,7 +390,7 @@ fn refusal(origin: &str, object: &Object, why: &str, in_force: Option<&str>) -> 
 
 /// The newest version of the config the gate sealed, other than `refused` (the current one): what
 /// stays in force at a cold start after the object was written past the gate.
-async fn newest_sealed(
+pub(crate) async fn newest_sealed(
     client: &aws_sdk_s3::Client,
     seal: &ConfigSeal,
     bucket: &str,
@@ -391,7 +398,7 @@ async fn newest_sealed(
     refused: Option<&str>,
 ) -> Result<String, String> {
     for id in version_ids(client, bucket, key).await?.iter().filter(|id| Some(id.as_str()) != refused) {
-        let Some(o) = fetch_version(client, bucket, key, id).await else { continue };
+        let Some(o) = fetch_version(client, bucket, key, id).await? else { continue };
         if seal.check(&o.text, o.seal.as_deref()).await? == Checked::Sealed {
             tracing::error!(version = id.as_str(), "config: an older, sealed version is in force");
             return Ok(o.text);
@@ -400,33 +407,64 @@ async fn newest_sealed(
     Err("no version of the config carries the gate's seal: have the deployment write the first config (`breakglass config seed`), then change it through the gate".into())
 }
 
-/// The versions of `key`, newest first (as S3 lists them).
+/// Pages of versions read at the most (1,000 each): writes past the gate cannot bury the sealed
+/// versions beyond a first page, and a bucket of endless versions still ends in an answer.
+const VERSION_PAGES: usize = 20;
+
+/// The versions of `key`, newest first (as S3 lists them), every page followed.
 async fn version_ids(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Vec<String>, String> {
-    let versions = client
-        .list_object_versions()
-        .bucket(bucket)
-        .prefix(key)
-        .send()
-        .await
-        .map_err(|e| crate::errors::classify_error("ListObjectVersions", e).to_string())?;
-    Ok(versions
-        .versions
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|v| v.key.as_deref() == Some(key))
-        .filter_map(|v| v.version_id)
-        .collect())
+    let mut ids = Vec::new();
+    let (mut key_marker, mut version_marker) = (None, None);
+    for _ in 0..VERSION_PAGES {
+        let page = client
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(key)
+            .set_key_marker(key_marker.take())
+            .set_version_id_marker(version_marker.take())
+            .send()
+            .await
+            .map_err(|e| crate::errors::classify_error("ListObjectVersions", e).to_string())?;
+        ids.extend(
+            page.versions
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|v| v.key.as_deref() == Some(key))
+                .filter_map(|v| v.version_id),
+        );
+        if page.is_truncated != Some(true) {
+            return Ok(ids);
+        }
+        (key_marker, version_marker) = (page.next_key_marker, page.next_version_id_marker);
+        if key_marker.is_none() && version_marker.is_none() {
+            return Ok(ids);
+        }
+    }
+    tracing::warn!(versions = ids.len(), "more versions than are read; the newest are searched");
+    Ok(ids)
 }
 
-/// One older version, or `None` when it cannot be read (the caller tries the next).
-async fn fetch_version(client: &aws_sdk_s3::Client, bucket: &str, key: &str, id: &str) -> Option<Object> {
+/// One older version: `None` when it is gone or is not text (the caller tries the next). S3 not
+/// answering is the error: skipping that version would adopt an older config than the newest
+/// sealed one.
+async fn fetch_version(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    id: &str,
+) -> Result<Option<Object>, String> {
     match fetch_at(client, bucket, key, None, Some(id)).await {
-        Ok(Fetched::New(o)) => Some(o),
-        _ => None,
+        Ok(Fetched::New(o)) => Ok(Some(o)),
+        Ok(Fetched::Missing | Fetched::Unchanged) => Ok(None),
+        Err(e) if e == NOT_TEXT => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
-async fn fetch(
+/// What [`fetch_at`] answers for an object that is not UTF-8 text.
+const NOT_TEXT: &str = "the object is not utf-8";
+
+pub(crate) async fn fetch(
     client: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
@@ -456,131 +494,19 @@ async fn fetch_at(
             let (etag, version) = (out.e_tag.clone(), out.version_id.clone());
             let bytes =
                 out.body.collect().await.map_err(|e| format!("reading the object: {e}"))?.into_bytes();
-            let text = String::from_utf8(bytes.to_vec()).map_err(|_| "the object is not utf-8".to_owned())?;
+            let text = String::from_utf8(bytes.to_vec()).map_err(|_| NOT_TEXT.to_owned())?;
             Ok(Fetched::New(Object { text, etag, version, seal, writer }))
         }
         Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 304) => Ok(Fetched::Unchanged),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(Fetched::Missing),
+        // A version that is gone, or a delete marker's (405): no text to read.
+        Err(e)
+            if version.is_some()
+                && (aws_sdk_s3::error::ProvideErrorMetadata::code(&e) == Some("NoSuchVersion")
+                    || e.raw_response().is_some_and(|r| r.status().as_u16() == 405)) =>
+        {
+            Ok(Fetched::Missing)
+        }
         Err(e) => Err(crate::errors::classify_error("GetObject", e).to_string()),
-    }
-}
-
-/// The config object itself: the gate writes it once two people agreed; `breakglass config push`
-/// reads it to show the difference; the deployment writes the first (`breakglass config seed`).
-#[derive(Debug, Clone)]
-pub struct ConfigObject {
-    client: aws_sdk_s3::Client,
-    pub bucket: String,
-    pub key: String,
-    /// The seal every write carries (and every read checks), and the writer it names: without a
-    /// writer, a write is refused.
-    seal: Option<(ConfigSeal, Option<String>)>,
-}
-
-impl ConfigObject {
-    /// The object, for reading.
-    pub fn new(clients: &Clients, bucket: &str, key: &str) -> ConfigObject {
-        ConfigObject {
-            client: clients.s3.clone(),
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            seal: None,
-        }
-    }
-
-    /// The object, for writing by `writer` (`gate`, `deployment`), sealed with the records' `key`.
-    pub fn sealed(
-        clients: &Clients,
-        bucket: &str,
-        key: &str,
-        record_key: &str,
-        writer: &str,
-    ) -> ConfigObject {
-        let seal = Some((ConfigSeal::new(clients.kms.clone(), record_key), Some(writer.to_owned())));
-        ConfigObject { seal, ..ConfigObject::new(clients, bucket, key) }
-    }
-
-    /// The object, for reading the config in force as the functions see it (the newest version
-    /// the records' `key` sealed): what `config push` diffs against. Never written through.
-    pub fn checked(clients: &Clients, bucket: &str, key: &str, record_key: &str) -> ConfigObject {
-        let seal = Some((ConfigSeal::new(clients.kms.clone(), record_key), None));
-        ConfigObject { seal, ..ConfigObject::new(clients, bucket, key) }
-    }
-
-    /// The text in force and the ETag of the object's current version, or `None` when there is no
-    /// object yet. For a writer (the gate), the text in force is the newest *sealed* version, as
-    /// the functions adopt it: a proposal made while a version written past the gate is current is
-    /// diffed against the config that governs, never against the forged text, and the write still
-    /// replaces the current version (its ETag).
-    pub async fn get(&self) -> Result<Option<(String, Option<String>)>, String> {
-        // The same read as the functions' (no ETag: a 304 cannot come back).
-        let o = match fetch(&self.client, &self.bucket, &self.key, None).await? {
-            Fetched::New(o) => o,
-            Fetched::Missing | Fetched::Unchanged => return Ok(None),
-        };
-        let Some((seal, _)) = &self.seal else { return Ok(Some((o.text, o.etag))) };
-        match seal.check(&o.text, o.seal.as_deref()).await? {
-            Checked::Sealed => Ok(Some((o.text, o.etag))),
-            Checked::Refused(_) => {
-                let text =
-                    newest_sealed(&self.client, seal, &self.bucket, &self.key, o.version.as_deref()).await?;
-                Ok(Some((text, o.etag)))
-            }
-        }
-    }
-
-    /// Writes `text`; refused if the object is not (any more) the one read: `expected` is the ETag
-    /// read before (`None`: there must be no object yet).
-    pub async fn put(&self, text: &str, expected: Option<&str>) -> Result<(), String> {
-        // Unsealed, the functions would refuse it: never written.
-        let Some((seal, Some(writer))) = &self.seal else {
-            return Err("no seal: only the gate (and the deployment's first config) write the config".into());
-        };
-        let current = match fetch(&self.client, &self.bucket, &self.key, None).await? {
-            Fetched::New(o) => o.etag,
-            Fetched::Missing | Fetched::Unchanged => None,
-        };
-        if current.as_deref() != expected {
-            return Err("the config object changed since it was read; run the push again".into());
-        }
-        let sealed = seal.seal(text).await?;
-        let mut request =
-            crate::clients::put_text(&self.client, &self.bucket, &self.key, "application/toml", text)
-                .metadata(SEAL_METADATA, sealed)
-                .metadata(WRITER_METADATA, writer);
-        // Conditional on S3's side too: a write between the check above and this one loses.
-        request = match expected {
-            Some(etag) => request.if_match(etag),
-            None => request.if_none_match("*"),
-        };
-        match request.send().await {
-            Ok(_) => Ok(()),
-            // The SDK tries a write again when its answer was lost; if the first try landed, the
-            // retry's condition no longer holds (412). Written, then, when the object is this text:
-            // otherwise the gate would report a config in force as not written, and not announce it.
-            Err(e) if crate::errors::code_of(&e) == Some("PreconditionFailed") => match self.get().await {
-                Ok(Some((now, _))) if now == text => Ok(()),
-                _ => Err(crate::errors::classify_error("PutObject", e).to_string()),
-            },
-            Err(e) => Err(crate::errors::classify_error("PutObject", e).to_string()),
-        }
-    }
-}
-
-impl breakglass_core::ports::ConfigStore for ConfigObject {
-    fn location(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.key)
-    }
-
-    async fn read(&self) -> Result<Option<(String, Option<String>)>, breakglass_core::ports::PortError> {
-        self.get().await.map_err(breakglass_core::ports::PortError::Retryable)
-    }
-
-    async fn write(
-        &self,
-        text: &str,
-        expected: Option<&str>,
-    ) -> Result<(), breakglass_core::ports::PortError> {
-        self.put(text, expected).await.map_err(breakglass_core::ports::PortError::Refused)
     }
 }

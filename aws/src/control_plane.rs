@@ -84,7 +84,7 @@ impl ControlPlane for AwsControlPlane {
                 .map_err(|e| classify_error("ListSubscriptionsByTopic", e))?;
             for s in page.subscriptions.unwrap_or_default() {
                 let arn = s.subscription_arn.unwrap_or_default();
-                let filter_policy = if arn.starts_with("arn:") {
+                let (filter_policy, filter_scope) = if arn.starts_with("arn:") {
                     let attrs = self
                         .sns
                         .get_subscription_attributes()
@@ -92,15 +92,18 @@ impl ControlPlane for AwsControlPlane {
                         .send()
                         .await
                         .map_err(|e| classify_error("GetSubscriptionAttributes", e))?;
-                    attrs.attributes.and_then(|mut a| a.remove("FilterPolicy")).filter(|f| !f.is_empty())
+                    let mut attrs = attrs.attributes.unwrap_or_default();
+                    let mut take = |name: &str| attrs.remove(name).filter(|v| !v.is_empty());
+                    (take("FilterPolicy"), take("FilterPolicyScope"))
                 } else {
-                    None
+                    (None, None)
                 };
                 out.push(Subscription {
                     arn,
                     protocol: s.protocol.unwrap_or_default(),
                     endpoint: s.endpoint.unwrap_or_default(),
                     filter_policy,
+                    filter_scope,
                 });
             }
             match page.next_token {

@@ -12,6 +12,7 @@
 mod accounts;
 mod audit_log;
 mod clients;
+mod config_object;
 mod config_seal;
 mod config_source;
 mod control_plane;
@@ -32,8 +33,9 @@ pub mod wiring;
 pub use accounts::{session_name, Accounts};
 pub use audit_log::S3AuditLog;
 pub use clients::Clients;
+pub use config_object::ConfigObject;
 pub use config_seal::{Checked, ConfigSeal};
-pub use config_source::{ConfigObject, ConfigSource};
+pub use config_source::ConfigSource;
 pub use control_plane::{url_decode, AwsControlPlane};
 pub use directory::S3Directory;
 pub use errors::{classify_error, error_chain};

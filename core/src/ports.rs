@@ -146,6 +146,9 @@ pub struct Subscription {
     pub endpoint: String,
     /// The filter policy (JSON text), if any.
     pub filter_policy: Option<String>,
+    /// What the filter policy applies to (`FilterPolicyScope`): `MessageAttributes` (also when
+    /// `None`, SNS's default) or `MessageBody`.
+    pub filter_scope: Option<String>,
 }
 
 /// What breakglass watches outside the buckets: the investigator roles' trust, the subscriptions of

@@ -37,6 +37,9 @@ pub fn unlawful_rule(bucket: &BucketConfig, rule: &LifecycleRule) -> Option<Stri
     None
 }
 
+/// SNS's default `FilterPolicyScope`: the filter policy applies to the message attributes.
+const ATTRIBUTES: &str = "MessageAttributes";
+
 /// A subscription the deployment made, as template.yaml passes it in `BREAKGLASS_SUBSCRIPTIONS`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -96,6 +99,7 @@ impl Expected {
     }
 
     /// Everything wrong with the live subscriptions, in words; empty when they are as deployed.
+    /// A filter policy is also judged by its scope (`FilterPolicyScope`), which SNS keeps apart.
     pub fn problems(&self, live: &[Subscription]) -> Vec<String> {
         let mut out = Vec::new();
         let same =
@@ -108,6 +112,19 @@ impl Expected {
                     e.protocol,
                     Quoted(&e.endpoint)
                 )),
+                // breakglass's filters are on message attributes; applied to the body (plain text
+                // for email, never the JSON SNS would need), any filter policy matches nothing.
+                Some(s)
+                    if s.filter_policy.is_some()
+                        && s.filter_scope.as_deref().is_some_and(|f| f != ATTRIBUTES) =>
+                {
+                    out.push(format!(
+                        "{} subscription {} applies its filter policy to {}, so it receives nothing",
+                        e.protocol,
+                        Quoted(&e.endpoint),
+                        Quoted(s.filter_scope.as_deref().unwrap_or_default())
+                    ))
+                }
                 Some(s) => {
                     let live_filter: Option<Value> =
                         s.filter_policy.as_deref().and_then(|f| serde_json::from_str(f).ok());
@@ -175,6 +192,7 @@ mod tests {
             protocol: "email".into(),
             endpoint: endpoint.into(),
             filter_policy: filter.map(str::to_owned),
+            filter_scope: None,
         };
         let good = [
             sub("council@example.com", Some(r#"{ "kind": ["change"] }"#)),
@@ -184,6 +202,13 @@ mod tests {
         let silenced =
             [sub("council@example.com", Some(r#"{"kind":["never"]}"#)), sub("security@example.com", None)];
         assert_eq!(expected.problems(&silenced).len(), 1);
+        // The same filter, applied to the message body: nothing matches (regression: not seen).
+        let mut body = good.clone();
+        body[0].filter_scope = Some("MessageBody".into());
+        let p = expected.problems(&body);
+        assert!(p.len() == 1 && p[0].contains("`MessageBody`"), "{p:?}");
+        body[0].filter_scope = Some("MessageAttributes".into());
+        assert!(expected.problems(&body).is_empty());
         let lost = [sub("security@example.com", None), sub("mallory@example.net", None)];
         let p = expected.problems(&lost);
         assert!(

@@ -59,6 +59,7 @@ fn healthy(c: &Config) -> (Control, Expected) {
         protocol: "email".into(),
         endpoint: "council@example.com".into(),
         filter_policy: None,
+        filter_scope: None,
     });
     (control, expected)
 }
