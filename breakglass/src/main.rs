@@ -513,7 +513,9 @@ fn main() -> ExitCode {
         Ok(code) => code,
         // By kind (`exit::Exit`): AWS trouble worth retrying is 1, so scripts can retry it.
         Err(e) => {
-            eprintln!("breakglass: {e}");
+            // One line, whatever the input it names: control characters (a newline, an ANSI escape
+            // in an argument or a config key) are shown escaped, never acted on by the terminal.
+            eprintln!("breakglass: {}", canonical_policies::printable(&e.to_string()));
             e.exit().into()
         }
     }

@@ -766,3 +766,45 @@ fn regression_times_past_year_9999_are_one_line_errors_not_panics() {
         assert!(o.stderr.contains("out of range"), "{what}: {}", o.stderr);
     }
 }
+
+/// `open` and `request` check what they ask against the config before anything is sent or a
+/// command suggested (README: "refuses (exit 2) without a reason and a ticket, with a duration above
+/// the bucket's maximum, a reader that is not an investigator role"). Regression: the two-person
+/// bucket got a `request` suggestion that could never succeed, and a bucket without the rule sent
+/// the mistake to the gate and answered "retryable". Control characters in the arguments are shown
+/// escaped, on one line (regression: an ANSI escape reached the terminal raw).
+#[test]
+fn open_names_a_mistake_before_asking_the_gate() {
+    let c = config();
+    let open = |more: &[&str]| {
+        let mut args = vec!["open", "--config", &c, "--bucket", "acme-cloudtrail-logs"];
+        args.extend_from_slice(more);
+        run(&args, b"")
+    };
+    let cases: [(&[&str], &str); 4] = [
+        (&["--reason", "", "--ticket", "T-1", "--duration", "4h"], "a reason is required"),
+        (&["--reason", "r", "--ticket", " ", "--duration", "4h"], "a ticket is required"),
+        (&["--reason", "r", "--ticket", "T-1", "--duration", "13h"], "is more than 12h from now"),
+        (
+            &["--reason", "r", "--ticket", "T-1", "--duration", "4h", "--reader", "arn:aws:iam::1:role/x"],
+            "investigator",
+        ),
+    ];
+    for (more, says) in cases {
+        let o = open(more);
+        assert_one_line_error(&o, says);
+        assert!(o.stderr.contains(says) && !o.stderr.contains("request it with"), "{says}: {}", o.stderr);
+    }
+    let o = open(&["--reason", "a\u{1b}[2Jb\nsecond", "--ticket", "T-1", "--duration", "4h"]);
+    assert_one_line_error(&o, "one line");
+    // An unknown config key is echoed by the TOML reader: escaped too.
+    let dir = std::env::temp_dir().join(format!("breakglass-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("escape.toml");
+    let text = std::fs::read_to_string(&c).unwrap();
+    std::fs::write(&file, format!("\"evil\\u001b[2Jkey\" = 1\n{text}")).unwrap();
+    let o = run(&["config", "validate", "--config", &file.display().to_string()], b"");
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_one_line_error(&o, "escapes");
+    assert!(!o.stderr.contains('\u{1b}') && o.stderr.contains("\\u{1b}"), "{}", o.stderr);
+}

@@ -3,7 +3,7 @@
 use time::Duration;
 
 use crate::error::ConfigError;
-use crate::names::is_bucket_name;
+use crate::names::bucket_name_problem;
 use crate::raw::RawAudit;
 
 /// Where the notifier writes the audit trail: an S3 bucket with Object Lock, under a prefix.
@@ -38,8 +38,8 @@ impl AuditConfig {
     /// Checks bucket name and prefix; `prefix` gets a trailing `/` when it has none.
     pub fn new(bucket: &str, prefix: &str, retain_days: u32) -> Result<AuditConfig, ConfigError> {
         let invalid = |field, value: &str, reason| ConfigError::invalid("[audit]", field, value, reason);
-        if !is_bucket_name(bucket) {
-            return Err(invalid("bucket", bucket, "not a valid s3 bucket name"));
+        if let Some(why) = bucket_name_problem(bucket) {
+            return Err(invalid("bucket", bucket, why));
         }
         let ok_char = |c: char| c.is_ascii_alphanumeric() || "-_./".contains(c);
         if prefix.len() > 200

@@ -11,7 +11,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::duration::parse_duration;
 use crate::error::ConfigError;
-use crate::names::{is_bucket_name, is_region};
+use crate::names::{bucket_name_problem, is_region};
 use crate::raw::RawBucket;
 
 /// One protected bucket, validated, with its ClosedAccess policy rendered once.
@@ -121,8 +121,8 @@ impl BucketConfig {
         let name = b.name.clone().ok_or(ConfigError::Missing { bucket: "?".into(), field: "name" })?;
         let missing = |field| ConfigError::Missing { bucket: name.clone(), field };
         let invalid = |field, value: &str, reason| ConfigError::invalid(&name, field, value, reason);
-        if !is_bucket_name(&name) {
-            return Err(invalid("name", &name, "not a valid s3 bucket name"));
+        if let Some(why) = bucket_name_problem(&name) {
+            return Err(invalid("name", &name, why));
         }
         let partition_text = b.partition.as_ref().or(d.partition.as_ref()).map_or("aws", String::as_str);
         let partition = Partition::new(partition_text).ok_or_else(|| {
@@ -196,6 +196,9 @@ impl BucketConfig {
                 })
             }
         };
+        // S3 wants each statement's Sid unique within a policy: a repeated one would pass here and
+        // be refused by PutBucketPolicy on the day the glass is broken.
+        let mut sids: Vec<&str> = Vec::new();
         for s in &base_statements {
             if let Json::Object(members) = s {
                 for (k, v) in members {
@@ -203,6 +206,14 @@ impl BucketConfig {
                         if is_reserved_sid(sid) {
                             return Err(invalid("base_statements", sid, "this sid belongs to a template"));
                         }
+                        if sids.contains(&sid.as_ref()) {
+                            return Err(invalid(
+                                "base_statements",
+                                sid,
+                                "this sid is given to two statements",
+                            ));
+                        }
+                        sids.push(sid);
                     }
                 }
             }

@@ -38,5 +38,5 @@ pub use discovery::{Discovered, Discovery};
 pub use duration::parse_duration;
 pub use error::ConfigError;
 pub use investigator::{trust_hash, Investigator};
-pub use names::{is_bucket_name, is_region};
+pub use names::{bucket_name_problem, is_bucket_name, is_region};
 pub use organisation::{Account, OrgUnit, Organisation};

@@ -53,7 +53,7 @@ max_open_duration = "4h"
     assert_eq!(bad(base), "config has no `[[bucket]]`");
     assert_eq!(
         bad(&format!("{base}[[bucket]]\nname = \"Bad_Name\"\n")),
-        "bucket `Bad_Name`: invalid `name` `Bad_Name`: not a valid s3 bucket name"
+        "bucket `Bad_Name`: invalid `name` `Bad_Name`: not a valid s3 bucket name: only lowercase letters, digits, `.` and `-`"
     );
     assert_eq!(
         bad(&format!("{base}[[bucket]]\nname = \"b-1\"\n[[bucket]]\nname = \"b-1\"\n")),
@@ -69,6 +69,11 @@ max_open_duration = "4h"
         "{base}[[bucket]]\nname = \"b-1\"\nbase_statements = '[{{\"Sid\":\"ClosedAccess\"}}]'\n"
     ))
     .contains("this sid belongs to a template"));
+    // Regression: S3 refuses a policy whose statements share a Sid; validate said "valid".
+    assert!(bad(&format!(
+        "{base}[[bucket]]\nname = \"b-1\"\nbase_statements = '[{{\"Sid\":\"A\"}},{{\"Sid\":\"A\"}}]'\n"
+    ))
+    .contains("invalid `base_statements` `A`: this sid is given to two statements"));
     assert!(bad(&format!("{base}[[bucket]]\nname = \"b-1\"\nbase_statements = '[{{\"Sid\":\"x\"}}]'\n"))
         .contains("rendered closed template is not a valid bucket policy: missing `Effect`"));
     assert!(bad(&format!(
@@ -156,6 +161,23 @@ fn bucket_names() {
     assert!(is_bucket_name("acme-audit-logs"));
     assert!(!is_bucket_name("Acme"));
     assert!(!is_bucket_name("-ab"));
+    // The rest of S3's rules (regression: all of these were valid).
+    for bad in [
+        "a..b",
+        "acme.-logs",
+        "acme-.logs",
+        "192.168.1.1",
+        "xn--acme",
+        "sthree-acme",
+        "acme-s3alias",
+        "acme--ol-s3",
+        "acme--x-s3",
+        "acme.mrap",
+        "amzn-s3-demo-logs",
+    ] {
+        assert!(!is_bucket_name(bad), "{bad}");
+    }
+    assert!(is_bucket_name("logs.192.168.1.1") && is_bucket_name("acme.logs-1"));
 }
 
 #[test]

@@ -96,6 +96,29 @@ fn grant_doc(g: Option<&OpenGrant>) -> Option<events::Grant> {
 /// Opens `bucket` (or widens and extends its current OpenAccess). A request refused for what it
 /// asks (no reason, reader not allowed, too long, bucket in drift) is itself published as a refused
 /// request, so stakeholders and the audit trail see attempts too, not only grants.
+/// What `request` asks of `bucket`, checked on its own: a reason and a ticket (one line each),
+/// a positive duration within the bucket's maximum, readers among its investigator roles (none
+/// named: all of them). The gate checks it before writing; the CLI before calling the gate.
+pub fn checked(
+    bucket: &BucketConfig,
+    request: &OpenRequest,
+    now: OffsetDateTime,
+) -> Result<(String, String, OpenGrant), OperateError> {
+    let reason = text("reason", &request.reason)?;
+    let ticket = text("ticket", &request.ticket)?;
+    if !request.duration.is_positive() {
+        return Err(OperateError::BadDuration);
+    }
+    let readers =
+        if request.readers.is_empty() { bucket.investigator_roles.clone() } else { request.readers.clone() };
+    // Policies carry whole seconds.
+    let expiry = now + request.duration;
+    let asked = OpenGrant { readers, expiry: expiry.replace_nanosecond(0).unwrap_or(expiry) };
+    // The request on its own must be lawful: allowed readers, expiry within the maximum.
+    bucket.check_grant(&asked, now)?;
+    Ok((reason, ticket, asked))
+}
+
 pub async fn open<S: PolicyStore, B: EventBus>(
     bucket: &BucketConfig,
     store: &S,
@@ -109,22 +132,7 @@ pub async fn open<S: PolicyStore, B: EventBus>(
         if bucket.two_person.is_some() {
             return Err(OperateError::NeedsApproval(bucket.name.clone()));
         }
-        let reason = text("reason", &request.reason)?;
-        let ticket = text("ticket", &request.ticket)?;
-        if !request.duration.is_positive() {
-            return Err(OperateError::BadDuration);
-        }
-        let readers = if request.readers.is_empty() {
-            bucket.investigator_roles.clone()
-        } else {
-            request.readers.clone()
-        };
-        // Policies carry whole seconds.
-        let expiry = now + request.duration;
-        let asked = OpenGrant { readers, expiry: expiry.replace_nanosecond(0).unwrap_or(expiry) };
-        // The request on its own must be lawful: allowed readers, expiry within the maximum.
-        bucket.check_grant(&asked, now)?;
-
+        let (reason, ticket, asked) = checked(bucket, request, now)?;
         let (previous, before_hash) = live_grant(bucket, store, now).await?;
         let grant = widened(previous.as_ref(), asked);
         let opening = Opening { reason, ticket, grant, previous, before_hash };
