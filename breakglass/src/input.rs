@@ -15,6 +15,8 @@ use crate::exit::Exit;
 pub enum CliError {
     #[error("cannot read {}: {}", Quoted(&.path.display().to_string()), lowercase_first(&.source.to_string()))]
     Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot write {}: {}", Quoted(&.path.display().to_string()), lowercase_first(&.source.to_string()))]
+    Write { path: PathBuf, source: std::io::Error },
     #[error("{} is over the {limit}-byte input limit", Quoted(&.path.display().to_string()))]
     TooLarge { path: PathBuf, limit: usize },
     #[error("{}: {source}", Quoted(&.path.display().to_string()))]

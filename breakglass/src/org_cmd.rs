@@ -16,13 +16,11 @@ pub fn render_policies(a: &RenderPoliciesArgs) -> Result<ExitCode, CliError> {
     let config = load_config(&a.config)?;
     let policies = render(&config)
         .map_err(|e| CliError::Input(format!("{}: {e}", Quoted(&a.config.display().to_string()))))?;
-    std::fs::create_dir_all(&a.out).map_err(|source| CliError::Read { path: a.out.clone(), source })?;
+    let files = [("scp.json", &policies.scp, SCP_LIMIT), ("rcp.json", &policies.rcp, RCP_LIMIT)];
+    write_all(&a.out, &files.map(|(name, text, _)| (name, text.as_str())))?;
     let mut written = Vec::new();
-    for (name, text, limit) in
-        [("scp.json", &policies.scp, SCP_LIMIT), ("rcp.json", &policies.rcp, RCP_LIMIT)]
-    {
+    for (name, text, limit) in files {
         let path = a.out.join(name);
-        write_whole(&path, text)?;
         let size = text.chars().count();
         if !a.json {
             println!("wrote {} ({size} of {limit} characters as uploaded)", path.display());
@@ -75,11 +73,11 @@ pub fn render_products(a: &RenderPoliciesArgs) -> Result<ExitCode, CliError> {
         );
         rendered.push((name, text));
     }
-    std::fs::create_dir_all(&a.out).map_err(|source| CliError::Read { path: a.out.clone(), source })?;
+    let files: Vec<(&str, &str)> = rendered.iter().map(|(name, text)| (*name, text.as_str())).collect();
+    write_all(&a.out, &files)?;
     let mut written = Vec::new();
-    for (name, text) in rendered {
+    for (name, _) in &rendered {
         let path = a.out.join(name);
-        write_whole(&path, &text)?;
         if !a.json {
             println!("wrote {} ({} buckets to pick from)", path.display(), config.buckets.len());
         }
@@ -112,10 +110,38 @@ fn print_written(json: bool, written: &[Written]) {
     }
 }
 
-/// Writes through a temporary file and a rename, so a reader never sees half a policy.
-fn write_whole(path: &Path, text: &str) -> Result<(), CliError> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|source| CliError::Read { path: path.to_owned(), source })
+/// Writes `files` into the folder `out` (made if missing) all or none: each through a temporary
+/// file, renamed into place only once every one is written, so that neither a reader nor a failure
+/// leaves half a policy or one file of a pair; the temporary files of a failure are removed.
+fn write_all(out: &Path, files: &[(&str, &str)]) -> Result<(), CliError> {
+    let write_error = |path: &Path, source| CliError::Write { path: path.to_owned(), source };
+    if out.exists() && !out.is_dir() {
+        return Err(write_error(out, std::io::Error::other("not a folder")));
+    }
+    std::fs::create_dir_all(out).map_err(|source| write_error(out, source))?;
+    let tmp = |name: &str| out.join(format!(".{name}.tmp"));
+    let mut made = Vec::new();
+    let result = files.iter().try_for_each(|(name, text)| {
+        let path = tmp(name);
+        // A folder in the way of the final name would fail the rename: found before anything moves.
+        let target = out.join(name);
+        if target.is_dir() {
+            return Err(write_error(&target, std::io::Error::other("a folder is in the way")));
+        }
+        std::fs::write(&path, text).map_err(|source| write_error(&path, source))?;
+        made.push(path);
+        Ok(())
+    });
+    let result = result.and_then(|()| {
+        files.iter().try_for_each(|(name, _)| {
+            let target = out.join(name);
+            std::fs::rename(tmp(name), &target).map_err(|source| write_error(&target, source))
+        })
+    });
+    if result.is_err() {
+        for path in made {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    result
 }

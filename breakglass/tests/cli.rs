@@ -446,6 +446,20 @@ fn org_render_policies_writes_both_or_nothing() {
         o.stderr
     );
     assert!(!refused.exists(), "nothing is written");
+
+    // A write that fails (a folder where `rcp.json` goes): neither file, no temporary file, and the
+    // error says it could not write. Regression: scp.json and rcp.tmp stayed, "cannot read".
+    let blocked = dir.join("blocked");
+    std::fs::create_dir_all(blocked.join("rcp.json")).unwrap();
+    let o = run(&["org", "render-policies", "--config", &org, "--out", &blocked.display().to_string()], b"");
+    assert_one_line_error(&o, "blocked");
+    assert!(o.stderr.contains("cannot write") && o.stderr.contains("rcp.json"), "{}", o.stderr);
+    let left: Vec<_> = std::fs::read_dir(&blocked).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["rcp.json"], "only the folder that was there");
+    // `--out` naming a file.
+    let o = run(&["org", "render-policies", "--config", &org, "--out", &org], b"");
+    assert_one_line_error(&o, "a file");
+    assert!(o.stderr.contains("not a folder"), "{}", o.stderr);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
