@@ -135,7 +135,7 @@ impl Config {
         let investigators = raw
             .investigator
             .iter()
-            .map(|i| Investigator::from_raw(i, &buckets))
+            .map(|i| Investigator::from_raw(i, &buckets, in_organisation))
             .collect::<Result<Vec<_>, _>>()?;
         if let Some((_, dup)) = investigators
             .iter()

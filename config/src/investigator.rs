@@ -63,11 +63,23 @@ impl Investigator {
     pub(crate) fn from_raw(
         raw: &RawInvestigator,
         buckets: &[BucketConfig],
+        in_organisation: bool,
     ) -> Result<Investigator, ConfigError> {
         let invalid =
             |field, value: &str, reason| ConfigError::invalid("[[investigator]]", field, value, reason);
-        if !buckets.iter().any(|b| b.investigator_roles.contains(&raw.role)) {
+        let Some(bucket) = buckets.iter().find(|b| b.investigator_roles.contains(&raw.role)) else {
             return Err(invalid("role", &raw.role, "not an investigator role of any bucket"));
+        };
+        // Single-account mode reaches IAM with the logging account's own credentials, and IAM names
+        // a role by its name alone: a role of another account would be looked up, and its trust
+        // written, in this one (another role of the same name).
+        let account = Arn::parse(&raw.role).map(|a| a.account.to_owned()).unwrap_or_default();
+        if !in_organisation && account != bucket.account {
+            return Err(invalid(
+                "role",
+                &raw.role,
+                "watched roles must be in the buckets' account in single-account mode (organisation mode reaches other accounts)",
+            ));
         }
         if raw.assumable_by.is_empty() {
             return Err(invalid("assumable_by", "[]", "needs at least one principal arn"));

@@ -328,3 +328,16 @@ fn service_read_errors_are_one_line_and_name_the_culprit() {
     let err = Config::from_toml(&stolen).unwrap_err().to_string();
     assert!(err.contains("this sid belongs to a template"), "{err}");
 }
+
+/// Single-account mode reaches IAM with the logging account's credentials: a watched role of
+/// another account would be looked up, and its trust rewritten, under the same name in this one.
+/// Regression: such a config was valid.
+#[test]
+fn a_watched_role_of_another_account_is_refused_in_single_account_mode() {
+    let text = include_str!("../../examples/breakglass.toml").replace(
+        "arn:aws:iam::111122223333:role/investigations/ExternalAuditor",
+        "arn:aws:iam::999988887777:role/investigations/ExternalAuditor",
+    );
+    let err = Config::from_toml(&text).unwrap_err().to_string();
+    assert!(err.contains("watched roles must be in the buckets' account"), "{err}");
+}
