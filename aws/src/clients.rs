@@ -38,6 +38,10 @@ impl Clients {
         let settings = Settings::from_env();
         let timeouts = settings.timeouts?;
         let endpoint = endpoint.or(settings.endpoint_url.as_deref());
+        // Named once, here, rather than by every request that could not be sent.
+        if let Some(url) = endpoint.filter(|u| !is_endpoint(u)) {
+            return Err(SetupError::Endpoint(url.to_owned()));
+        }
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .timeout_config(timeout_config(&timeouts))
             .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
@@ -45,6 +49,9 @@ impl Clients {
             loader = loader.endpoint_url(url);
         }
         let shared = loader.load().await;
+        if shared.region().is_none() {
+            return Err(SetupError::NoRegion);
+        }
         crate::errors::reached(endpoint, shared.region().map(|r| r.as_ref()));
         Ok(Clients::from_shared(shared, timeouts, endpoint.is_some()))
     }
@@ -76,6 +83,26 @@ impl Clients {
     }
 }
 
+/// An endpoint URL the SDK can send to: `http` or `https`, a host, nothing but a port and a path
+/// after it.
+fn is_endpoint(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else {
+        return false;
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = authority.rsplit_once(':').map_or(
+        authority,
+        |(h, port)| {
+            if port.parse::<u16>().is_ok() {
+                h
+            } else {
+                ""
+            }
+        },
+    );
+    !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-[]:".contains(c))
+}
+
 /// The SDK's form of [`Timeouts`]: reading the answer is bounded like the attempt, so that a
 /// connection that stays silent ends as a read timeout naming itself.
 fn timeout_config(t: &Timeouts) -> TimeoutConfig {
@@ -98,4 +125,24 @@ pub(crate) fn put_text(
 ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
     let body = aws_sdk_s3::primitives::ByteStream::from(text.as_bytes().to_vec());
     client.put_object().bucket(bucket).key(key).content_type(content_type).body(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_endpoint;
+
+    #[test]
+    fn endpoints_are_http_urls_with_a_host() {
+        for good in [
+            "http://127.0.0.1:5000",
+            "https://s3.eu-central-1.amazonaws.com",
+            "http://localhost/",
+            "http://[::1]:80",
+        ] {
+            assert!(is_endpoint(good), "{good}");
+        }
+        for bad in ["not a url", "", "ftp://x", "http://", "http://:80", "http://host:port", "http://a b"] {
+            assert!(!is_endpoint(bad), "{bad}");
+        }
+    }
 }

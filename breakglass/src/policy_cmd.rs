@@ -227,9 +227,24 @@ fn explain_cmd(a: &ExplainArgs) -> Result<String, CliError> {
     let time = time_or_now(a.at.as_deref())?;
     let mut request =
         Request::checked(caller, &a.action, &a.resource, time).map_err(|e| CliError::Input(e.to_string()))?;
+    let mut given: Vec<String> = Vec::new();
     for kv in &a.context {
         let (k, v) =
             kv.split_once('=').filter(|(k, _)| !k.is_empty()).ok_or_else(|| CliError::Context(kv.clone()))?;
+        // Condition keys are case-insensitive: a second value would silently decide instead of the first.
+        let key = k.to_ascii_lowercase();
+        if given.contains(&key) {
+            return Err(CliError::Input(format!("--context {} is given twice", Quoted(k))));
+        }
+        let flag = match key.as_str() {
+            "aws:currenttime" | "aws:epochtime" => Some("--at"),
+            "aws:principalarn" => Some("--principal"),
+            _ => None,
+        };
+        if let Some(flag) = flag {
+            return Err(CliError::Input(format!("--context {}: give it with {flag}", Quoted(k))));
+        }
+        given.push(key);
         request = request.with(k, v);
     }
     let bytes = read_input(&a.file)?;

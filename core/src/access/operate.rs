@@ -98,8 +98,8 @@ fn grant_doc(g: Option<&OpenGrant>) -> Option<events::Grant> {
 /// request, so stakeholders and the audit trail see attempts too, not only grants.
 /// What `request` asks of `bucket`, checked on its own: a reason and a ticket (one line each),
 /// a positive duration within the bucket's maximum, readers among its investigator roles (none
-/// named: all of them). The gate checks it before writing; the CLI before calling the gate.
-pub fn checked(
+/// named: all of them). The gate checks it before writing.
+fn checked(
     bucket: &BucketConfig,
     request: &OpenRequest,
     now: OffsetDateTime,

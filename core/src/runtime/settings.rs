@@ -102,6 +102,10 @@ pub enum SetupError {
     Subscriptions(#[from] crate::guard::watch::ExpectedError),
     #[error(transparent)]
     Timeout(#[from] TimeoutSettingError),
+    #[error("no AWS Region: set AWS_REGION (or `region` in the profile's config)")]
+    NoRegion,
+    #[error("invalid endpoint {}: expected `http://host[:port]` or `https://host[:port]`", Quoted(.0))]
+    Endpoint(String),
 }
 
 /// How long an AWS call may take. The defaults end every call within 30 s, inside the functions'
