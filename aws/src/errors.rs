@@ -39,7 +39,14 @@ where
         SdkError::ServiceError(service) => {
             let e = service.err();
             let code = e.code().unwrap_or("unknown");
-            let text = format!("{operation}: {code}: {}", e.message().unwrap_or("no message"));
+            let mut text = format!("{operation}: {code}: {}", e.message().unwrap_or("no message"));
+            // S3 answers a request sent to another Region than the bucket's with these; the SDK does
+            // not follow them. Said once, in the words that fix it.
+            if matches!(code, "PermanentRedirect" | "IllegalLocationConstraintException")
+                || (code == "AuthorizationHeaderMalformed" && text.contains("region"))
+            {
+                text.push_str(" (the bucket is in another Region: set its `region` in the config)");
+            }
             let status = service.raw().status();
             if THROTTLING.contains(&code)
                 || EXPIRED.contains(&code)
@@ -206,6 +213,16 @@ mod tests {
         }
         assert!(matches!(answered(429, "SomethingNew"), PortError::Retryable(_)));
         assert!(matches!(answered(409, "BucketAlreadyOwnedByYou"), PortError::Refused(_)));
+    }
+
+    /// A bucket of another Region than the one asked: S3's redirect, which the SDK does not
+    /// follow, says how to fix it (regression: "PermanentRedirect" alone, on every event).
+    #[test]
+    fn a_bucket_in_another_region_says_to_set_its_region() {
+        let PortError::Refused(text) = answered(301, "PermanentRedirect") else { panic!() };
+        assert!(text.ends_with("set its `region` in the config)"), "{text}");
+        let PortError::Refused(text) = answered(403, "AccessDenied") else { panic!() };
+        assert!(!text.contains("region"), "{text}");
     }
 
     fn without_credentials(cause: aws_credential_types::provider::error::CredentialsError) -> PortError {

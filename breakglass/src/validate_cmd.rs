@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use breakglass_config::{bucket_line, compact, Config, ConfigError};
+use breakglass_config::{bucket_line, bucket_lines, compact, Config, ConfigError};
 use breakglass_core::organisation::{render, RCP_LIMIT, SCP_LIMIT};
 use canonical_policies::json::MAX_POLICY_BYTES;
 use canonical_policies::OpenGrant;
@@ -182,7 +182,14 @@ fn config_problem(text: &str, e: &ConfigError) -> Problem {
     };
     match e.position() {
         Some((line, column)) => Problem { line: Some(line), column: Some(column), message },
-        None => Problem::at(e.bucket().and_then(|b| bucket_line(text, b)), message),
+        None => {
+            let line = match e {
+                // The second naming is the mistake.
+                ConfigError::DuplicateBucket(b) => bucket_lines(text, b).nth(1),
+                _ => e.bucket().and_then(|b| bucket_line(text, b)),
+            };
+            Problem::at(line, message)
+        }
     }
 }
 

@@ -593,6 +593,12 @@ fn config_validate_names_the_file_and_line_of_what_is_wrong() {
         validate_edited("breakglass.toml", "invalid.toml", after_name("max_open_duration = \"forever\""));
     at(&o, &path, name, "invalid value");
     assert!(o.stderr.contains("max_open_duration"), "{}", o.stderr);
+    // A bucket configured twice: the line of the second naming (regression: the first).
+    let (o, path) = validate_edited("breakglass.toml", "twice.toml", |t| {
+        t + "\n[[bucket]]\nname = \"acme-cloudtrail-logs\"\n"
+    });
+    let second = example.lines().count() + 3;
+    at(&o, &path, second, "configured twice");
 
     // Over the parameter's 4,096 bytes: forty more buckets.
     let (o, path) = validate_edited("breakglass.toml", "many.toml", |t| {

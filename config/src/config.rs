@@ -292,19 +292,25 @@ fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
     }
 }
 
-/// The line (1-based) of the `name = "…"` that names `bucket` in `text`, for an error about it.
+/// The line (1-based) of the `name = "…"` that names `bucket` in `text`, for an error about it;
+/// for [`ConfigError::DuplicateBucket`], the second such line (the duplicate, not the original).
 pub fn bucket_line(text: &str, bucket: &str) -> Option<usize> {
+    bucket_lines(text, bucket).next()
+}
+
+/// Every line (1-based) of a `name = "…"` that names `bucket` in `text`, in order.
+pub fn bucket_lines<'t>(text: &'t str, bucket: &str) -> impl Iterator<Item = usize> + 't {
     let quoted = [format!("\"{bucket}\""), format!("'{bucket}'")];
-    text.lines()
-        .position(|l| {
-            l.trim_start()
-                .strip_prefix("name")
-                .map(str::trim_start)
-                .and_then(|r| r.strip_prefix('='))
-                .is_some_and(|v| {
-                    let v = v.split('#').next().unwrap_or_default().trim();
-                    quoted.iter().any(|q| q == v)
-                })
-        })
-        .map(|i| i + 1)
+    text.lines().enumerate().filter_map(move |(i, l)| {
+        let names = l
+            .trim_start()
+            .strip_prefix("name")
+            .map(str::trim_start)
+            .and_then(|r| r.strip_prefix('='))
+            .is_some_and(|v| {
+                let v = v.split('#').next().unwrap_or_default().trim();
+                quoted.iter().any(|q| q == v)
+            });
+        names.then_some(i + 1)
+    })
 }

@@ -33,7 +33,7 @@ mod service_reads;
 pub use audit::AuditConfig;
 pub use bucket::{BucketConfig, TwoPerson};
 pub use compact::compact;
-pub use config::{bucket_line, Config};
+pub use config::{bucket_line, bucket_lines, Config};
 pub use discovery::{Discovered, Discovery};
 pub use duration::parse_duration;
 pub use error::ConfigError;
