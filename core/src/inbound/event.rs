@@ -4,6 +4,7 @@
 //! `aws_lambda_events`' typed envelope rejects some of these, so we read a `serde_json::Value` and
 //! take what we need, field by field, never panicking and never trusting a field's type.
 
+use canonical_policies::Quoted;
 use serde_json::Value;
 
 use crate::guarded::{GuardedCall, Target};
@@ -85,6 +86,8 @@ pub enum EventError {
     NotAnObject,
     #[error("unrecognised event: no `detail-type`, `Records` or `eventName`")]
     Unrecognised,
+    #[error("unrecognised event: `detail-type` {} from source {}", Quoted(.detail_type), Quoted(.sent_by))]
+    UnknownType { detail_type: String, sent_by: String },
     #[error("cloudtrail record without `eventName`")]
     NoEventName,
     /// Only AWS puts events with an `aws.` source on a bus (PutEvents refuses them), so an API call
@@ -165,7 +168,10 @@ pub fn parse(event: &Value) -> Result<Incoming, EventError> {
             }
             ("aws.events", "Scheduled Event") => Ok(Incoming::Schedule { id, time: text(top.get("time")) }),
             (CUSTOM_SOURCE, _) => Ok(Incoming::Custom { id, detail_type: detail_type.to_owned(), detail }),
-            _ => Err(EventError::Unrecognised),
+            _ => Err(EventError::UnknownType {
+                detail_type: detail_type.to_owned(),
+                sent_by: source.to_owned(),
+            }),
         };
     }
     if top.contains_key("eventName") {
@@ -528,6 +534,8 @@ mod tests {
         ));
         assert_eq!(parse(&json!([])), Err(EventError::NotAnObject));
         assert_eq!(parse(&json!({"hello": 1})), Err(EventError::Unrecognised));
+        let unknown = parse(&json!({"detail-type": "Foo Bar", "source": "x"})).unwrap_err();
+        assert_eq!(unknown.to_string(), "unrecognised event: `detail-type` `Foo Bar` from source `x`");
         assert_eq!(
             parse(&json!({"eventName": 5, "Records": "x"})),
             Ok(Incoming::ApiCalls(vec![ApiCall {
