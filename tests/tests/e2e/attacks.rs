@@ -313,6 +313,33 @@ async fn attack_6_a_lost_or_silenced_subscription_is_alarmed_on_the_second_chann
     assert!(subjects.iter().any(|s| s.contains("remove a subscription")), "{subjects:?}");
 }
 
+/// Attack 6, quietly: the filter policy left as deployed, its scope switched to the message body
+/// (plain text for email, so nothing matches). Regression: the watch compared the filter's text only.
+#[tokio::test(flavor = "current_thread")]
+async fn attack_6_a_filter_applied_to_the_message_body_is_alarmed() {
+    let Some(env) = setup().await else { return };
+    let sns = &env.stack.clients.sns;
+    let subs = sns.list_subscriptions_by_topic().topic_arn(&env.stack.topic_arn).send().await.unwrap();
+    let security = subs
+        .subscriptions
+        .unwrap()
+        .into_iter()
+        .find(|s| s.endpoint.as_deref().unwrap().ends_with(":security"))
+        .unwrap();
+    sns.set_subscription_attributes()
+        .subscription_arn(security.subscription_arn.as_deref().unwrap())
+        .attribute_name("FilterPolicyScope")
+        .attribute_value("MessageBody")
+        .send()
+        .await
+        .unwrap();
+    let answer = env.enforcer.invoke(&sweep()).unwrap();
+    assert_eq!(answer["repairs"].as_array().unwrap().len(), 1, "{answer}");
+    let alarms = env.stack.drain(&env.stack.alarms).await;
+    let text = alarms[0]["Message"].as_str().unwrap();
+    assert!(text.contains("applies its filter policy to `MessageBody`"), "{text}");
+}
+
 /// Issue 22: the second channel's own subscription. An alarm topic nobody receives is found by the
 /// sweep and mailed to the security team through the first channel, naming the topic.
 #[tokio::test(flavor = "current_thread")]
