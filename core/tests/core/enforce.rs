@@ -568,6 +568,20 @@ async fn a_digest_of_more_buckets_than_it_names_counts_them_all_and_fits_one_eve
     );
 }
 
+/// The S3 call `name` with `params`, by the IAM user mallory, as EventBridge delivers it.
+fn mallorys_call(name: &str, params: Value) -> breakglass_core::inbound::event::ApiCall {
+    let Incoming::ApiCalls(mut calls) = event::parse(&json!({
+        "detail-type": "AWS API Call via CloudTrail", "source": "aws.s3", "id": "ev-1",
+        "detail": {"eventID": "ct-1", "eventSource": "s3.amazonaws.com", "eventName": name,
+            "eventTime": "2026-11-24T11:59:58Z", "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/mallory"},
+            "requestParameters": params}
+    }))
+    .unwrap() else {
+        panic!()
+    };
+    calls.remove(0)
+}
+
 /// The public-access block as S3 takes it: a put replaces the whole configuration, and a setting
 /// it leaves out is off. Regression: only settings written `false` counted, so a put of just
 /// `IgnorePublicAcls` (three settings turned off) was mailed as harmless, and one whose record
@@ -577,14 +591,9 @@ fn a_public_access_block_put_turns_off_what_it_leaves_out() {
     use breakglass_core::guard::enforce::exposure;
     use breakglass_core::guarded::GuardedCall;
     let call = |config: Value| {
-        let Incoming::ApiCalls(mut calls) = event::parse(&json!({
-            "detail-type": "AWS API Call via CloudTrail", "source": "aws.s3", "id": "ev-pab",
-            "detail": {"eventID": "ct-pab", "eventSource": "s3.amazonaws.com", "eventName": "PutBucketPublicAccessBlock",
-                "eventTime": "2026-11-24T11:59:58Z", "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/mallory"},
-                "requestParameters": {"bucketName": BUCKET, "publicAccessBlock": "", "PublicAccessBlockConfiguration": config}}
-        }))
-        .unwrap() else { panic!() };
-        calls.remove(0)
+        let params =
+            json!({"bucketName": BUCKET, "publicAccessBlock": "", "PublicAccessBlockConfiguration": config});
+        mallorys_call("PutBucketPublicAccessBlock", params)
     };
     let partial = call(json!({"xmlns": "http://s3.amazonaws.com/doc/2006-03-01/", "IgnorePublicAcls": true}));
     let what = exposure(GuardedCall::PutBucketPublicAccessBlock, &partial).unwrap();
@@ -600,16 +609,7 @@ fn a_public_access_block_put_turns_off_what_it_leaves_out() {
 fn regression_a_public_acl_given_in_grant_headers_is_an_exposure() {
     use breakglass_core::guard::enforce::exposure;
     use breakglass_core::guarded::GuardedCall;
-    let call = |params: Value| {
-        let Incoming::ApiCalls(mut calls) = event::parse(&json!({
-            "detail-type": "AWS API Call via CloudTrail", "source": "aws.s3", "id": "ev-acl",
-            "detail": {"eventID": "ct-acl", "eventSource": "s3.amazonaws.com", "eventName": "PutBucketAcl",
-                "eventTime": "2026-11-24T11:59:58Z", "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/mallory"},
-                "requestParameters": params}
-        }))
-        .unwrap() else { panic!() };
-        calls.remove(0)
-    };
+    let call = |params: Value| mallorys_call("PutBucketAcl", params);
     let public = call(json!({"bucketName": BUCKET, "acl": "",
         "x-amz-grant-read": "uri=\"http://acs.amazonaws.com/groups/global/AllUsers\""}));
     let what = exposure(GuardedCall::PutBucketAcl, &public).unwrap();

@@ -276,24 +276,29 @@ async fn issue_22_a_log_key_scheduled_for_deletion_is_alerted_on_both_channels()
     assert_eq!(security_subjects(&env.stack).await.len(), 2);
 }
 
+/// The ARN of `topic`'s subscription whose endpoint ends with `suffix`.
+async fn subscription(sns: &aws_sdk_sns::Client, topic: &str, suffix: &str) -> String {
+    let subs = sns.list_subscriptions_by_topic().topic_arn(topic).send().await.unwrap();
+    let found =
+        subs.subscriptions.unwrap().into_iter().find(|s| s.endpoint.as_deref().unwrap().ends_with(suffix));
+    found.and_then(|s| s.subscription_arn).unwrap()
+}
+
+async fn set_attribute(sns: &aws_sdk_sns::Client, subscription: &str, name: &str, value: &str) {
+    let set = sns.set_subscription_attributes().subscription_arn(subscription);
+    set.attribute_name(name).attribute_value(value).send().await.unwrap();
+}
+
 /// Attack 6: silencing the mail. A lost subscription and a filter policy that never matches are
 /// found by the sweep and by the Unsubscribe event, and alarmed on the second channel.
 #[tokio::test(flavor = "current_thread")]
 async fn attack_6_a_lost_or_silenced_subscription_is_alarmed_on_the_second_channel() {
     let Some(env) = setup().await else { return };
     let sns = &env.stack.clients.sns;
-    let subs = sns.list_subscriptions_by_topic().topic_arn(&env.stack.topic_arn).send().await.unwrap();
-    let subs = subs.subscriptions.unwrap();
-    let council = subs.iter().find(|s| s.endpoint.as_deref().unwrap().ends_with(":stakeholders")).unwrap();
-    let security = subs.iter().find(|s| s.endpoint.as_deref().unwrap().ends_with(":security")).unwrap();
-    sns.unsubscribe().subscription_arn(council.subscription_arn.as_deref().unwrap()).send().await.unwrap();
-    sns.set_subscription_attributes()
-        .subscription_arn(security.subscription_arn.as_deref().unwrap())
-        .attribute_name("FilterPolicy")
-        .attribute_value(r#"{"severity":["never"]}"#)
-        .send()
-        .await
-        .unwrap();
+    let council = subscription(sns, &env.stack.topic_arn, ":stakeholders").await;
+    sns.unsubscribe().subscription_arn(&council).send().await.unwrap();
+    let security = subscription(sns, &env.stack.topic_arn, ":security").await;
+    set_attribute(sns, &security, "FilterPolicy", r#"{"severity":["never"]}"#).await;
 
     // The sweep (no event needed).
     let answer = env.enforcer.invoke(&sweep()).unwrap();
@@ -304,7 +309,7 @@ async fn attack_6_a_lost_or_silenced_subscription_is_alarmed_on_the_second_chann
     assert!(text.contains("stakeholders` is gone") && text.contains("has filter policy"), "{text}");
 
     // The Unsubscribe event: checked at once, and mailed (to whoever still listens) as well.
-    let params = json!({"subscriptionArn": council.subscription_arn});
+    let params = json!({"subscriptionArn": council});
     env.stack.cloudtrail(&control_event("Unsubscribe", "sns.amazonaws.com", params, ADMIN, "mallory")).await;
     env.stack.route(&env.enforcer, &env.notifier).await;
     let alarms = env.stack.drain(&env.stack.alarms).await;
@@ -319,20 +324,8 @@ async fn attack_6_a_lost_or_silenced_subscription_is_alarmed_on_the_second_chann
 async fn attack_6_a_filter_applied_to_the_message_body_is_alarmed() {
     let Some(env) = setup().await else { return };
     let sns = &env.stack.clients.sns;
-    let subs = sns.list_subscriptions_by_topic().topic_arn(&env.stack.topic_arn).send().await.unwrap();
-    let security = subs
-        .subscriptions
-        .unwrap()
-        .into_iter()
-        .find(|s| s.endpoint.as_deref().unwrap().ends_with(":security"))
-        .unwrap();
-    sns.set_subscription_attributes()
-        .subscription_arn(security.subscription_arn.as_deref().unwrap())
-        .attribute_name("FilterPolicyScope")
-        .attribute_value("MessageBody")
-        .send()
-        .await
-        .unwrap();
+    let security = subscription(sns, &env.stack.topic_arn, ":security").await;
+    set_attribute(sns, &security, "FilterPolicyScope", "MessageBody").await;
     let answer = env.enforcer.invoke(&sweep()).unwrap();
     assert_eq!(answer["repairs"].as_array().unwrap().len(), 1, "{answer}");
     let alarms = env.stack.drain(&env.stack.alarms).await;
