@@ -126,10 +126,30 @@ pub struct ObjectRead {
     pub error: Option<String>,
 }
 
+/// Errors S3 answers a read only once the policy let the caller in: a missing key is `NoSuchKey`
+/// only to a caller that may list the bucket (anyone else gets `AccessDenied`), and a range,
+/// precondition or archived object is judged on an object the caller may read.
+pub const PAST_THE_POLICY: [&str; 7] = [
+    "NoSuchKey",
+    "NoSuchVersion",
+    "InvalidRange",
+    "PreconditionFailed",
+    "InvalidObjectState",
+    "RestoreAlreadyInProgress",
+    "NotModified",
+];
+
 impl ObjectRead {
     /// Refused by a policy (ClosedAccess while closed, or a reader outside the grant while open).
     pub fn denied(&self) -> bool {
         self.error.as_deref() == Some("AccessDenied")
+    }
+
+    /// Let in by the policy: the read returned data, or failed in a way S3 answers only past it
+    /// ([`PAST_THE_POLICY`]). By anyone outside the grant, such a read shows access as much as one
+    /// that returned data.
+    pub fn reached(&self) -> bool {
+        self.error.as_deref().is_none_or(|e| PAST_THE_POLICY.contains(&e))
     }
 
     /// Who read, for grouping and for a person: the role (a reader in a grant is a role) or the caller.

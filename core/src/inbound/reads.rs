@@ -90,6 +90,9 @@ pub enum Unreadable {
     Foreign { event_source: String, name: String },
     #[error("read of `{0}`, which is not a protected bucket")]
     Unprotected(String),
+    /// A copy into a protected bucket from one that is not: a write there, no read of its logs.
+    #[error("copy from `{0}`, which is not a protected bucket, into a protected one: not a read")]
+    CopyInto(String),
     #[error("no bucket named")]
     NoBucket,
     #[error("no `eventID`")]
@@ -132,7 +135,11 @@ pub fn parse(body: &str, config: &breakglass_config::Config) -> Result<ObjectRea
         named.map(|b| (b, param("key").map(str::to_owned), param("versionId").map(str::to_owned)))
     };
     let (name, key, version_id) = read_of.ok_or(Unreadable::NoBucket)?;
-    let bucket = config.bucket(&name).ok_or_else(|| Unreadable::Unprotected(name.clone()))?;
+    let bucket = match config.bucket(&name) {
+        Some(bucket) => bucket,
+        None if read.is_copy() => return Err(Unreadable::CopyInto(name)),
+        None => return Err(Unreadable::Unprotected(name)),
+    };
     // Organisation mode: a read is recorded under the account that owns the bucket only when it came
     // from there (a forged event must not put reads into another account's record).
     let foreign = call.accounts.is_empty() || call.accounts.iter().any(|a| *a != bucket.account);

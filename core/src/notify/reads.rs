@@ -12,8 +12,14 @@ use crate::trail::report;
 
 pub(super) fn read_alert(a: &ReadAlert, d: &Value, id: Option<&str>) -> Rendered {
     let bucket = a.bucket.as_str();
+    // A probe past the policy returns no data but proves the same access.
+    let probes = if a.reads.iter().any(|r| r.error.is_some()) {
+        " A read marked with an error (such as [NoSuchKey]) returned no data, but S3 answers so only a caller the bucket policy let in."
+    } else {
+        ""
+    };
     let mut email = happened(&format!(
-            "{} object read(s) of log bucket {bucket} SUCCEEDED for a principal that is not one of its investigator roles. The bucket policy denies that whether the bucket is open or closed, so something around the policy let it through (an ACL, an access point, a policy written between two checks). Act now.",
+            "{} object read(s) of log bucket {bucket} SUCCEEDED for a principal that is not one of its investigator roles. The bucket policy denies that whether the bucket is open or closed, so something around the policy let it through (an ACL, an access point, a policy written between two checks). Act now.{probes}",
             a.count
         ));
     let lines: Vec<String> = a.reads.iter().map(ObjectRead::line).collect();

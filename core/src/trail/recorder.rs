@@ -30,7 +30,8 @@ use crate::inbound::reads;
 use crate::ports::{AuditLog, AuditReader, EventBus, PortError};
 use crate::trail::audit::{hex, Trail, Written};
 use crate::trail::records::{ReadRecord, DENIED, READS, READS_SCHEMA};
-use crate::trail::slots::{bucket_of, read_slots, Slot};
+use crate::trail::slots::{bucket_of, digest_window, markers, read_slots, DigestWindow, Slot};
+pub use crate::trail::slots::{slot_of, LOOKBACK};
 
 pub const UNREADABLE: &str = "_unreadable";
 pub const DIGESTS: &str = "_digests";
@@ -58,8 +59,6 @@ impl Default for Timing {
     }
 }
 
-/// How far back a digest run looks for slots not yet mailed (a run that failed is made up for).
-pub const LOOKBACK: Duration = Duration::hours(2);
 /// How many reads an alert lists (the record has them all).
 const LISTED: usize = 20;
 /// How much of a message that cannot be read is kept in its record.
@@ -97,13 +96,6 @@ impl Recorded {
             "heartbeats": self.heartbeats,
         })
     }
-}
-
-/// The start of the slot of length `slot` that `t` falls in.
-pub fn slot_of(t: OffsetDateTime, slot: Duration) -> OffsetDateTime {
-    let secs = t.unix_timestamp();
-    let start = secs - secs.rem_euclid(slot.whole_seconds().max(1));
-    OffsetDateTime::from_unix_timestamp(start).unwrap_or(t)
 }
 
 /// `[<account>/]<bucket>` in organisation mode, where bucket names are not unique over time.
@@ -155,6 +147,13 @@ pub async fn record<L: AuditLog, B: EventBus>(
             continue;
         }
         match parsed {
+            Err(reads::Unreadable::CopyInto(from)) => {
+                tracing::info!(
+                    message = m.id.as_str(),
+                    from = from.as_str(),
+                    "a copy into a protected bucket; not a read"
+                );
+            }
             Ok(read) if read.denied() => denied.push((read, &m.id)),
             Ok(read) => {
                 let entry = by_bucket.entry(read.bucket.clone()).or_default();
@@ -184,7 +183,7 @@ pub async fn record<L: AuditLog, B: EventBus>(
         let allowed = config.bucket(&bucket).map(|b| &b.investigator_roles);
         let strangers: Vec<ObjectRead> = list
             .iter()
-            .filter(|r| r.error.is_none())
+            .filter(|r| r.reached())
             .filter(|r| !allowed.is_some_and(|roles| roles.iter().any(|role| r.is_by(role))))
             .cloned()
             .collect();
@@ -324,37 +323,6 @@ async fn write_unreadable<L: AuditLog>(
     let (record, short) = sealed(record);
     let key = format!("{}{UNREADABLE}/{}-{short}.json", trail.config.prefix, crate::time::format_time(now));
     trail.log.append(&key, &record.to_string(), now + trail.config.retain).await.map(|_| ())
-}
-
-/// The names of the `.json` markers under `dir` from `from` on (their names start with a time, so
-/// the listing starts there).
-pub(crate) async fn markers<R: AuditReader>(
-    reader: &R,
-    dir: &str,
-    from: &str,
-) -> Result<Vec<String>, PortError> {
-    let keys = reader.keys(dir, Some(&format!("{dir}{from}"))).await?;
-    Ok(keys.iter().filter_map(|k| k.strip_prefix(dir)?.strip_suffix(".json").map(str::to_owned)).collect())
-}
-
-/// The slots a digest run looks at: the current one (not complete yet, so not mailed), the
-/// oldest of the last [`LOOKBACK`], and those already digested (their marks under `marks`).
-pub(crate) struct DigestWindow {
-    pub current: String,
-    pub oldest: String,
-    pub done: Vec<String>,
-}
-
-pub(crate) async fn digest_window<R: AuditReader>(
-    reader: &R,
-    marks: &str,
-    now: OffsetDateTime,
-    slot: Duration,
-) -> Result<DigestWindow, PortError> {
-    let current = crate::time::format_time(slot_of(now, slot));
-    let oldest = crate::time::format_time(slot_of(now - LOOKBACK, slot));
-    let done = markers(reader, marks, &oldest).await?;
-    Ok(DigestWindow { current, oldest, done })
 }
 
 /// What a digest run did.

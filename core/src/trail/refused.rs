@@ -21,9 +21,10 @@ use crate::events::{OwnEvent, RefusedBy, RefusedCalls, RefusedExample, EXAMPLES}
 use crate::notice::{About, Document};
 use crate::ports::{AuditLog, AuditReader, EventBus, PortError};
 use crate::trail::audit::{Body, Record, Trail, CONTROL};
-use crate::trail::recorder::{digest_window, slot_of, DigestWindow};
+use crate::trail::recorder::slot_of;
 use crate::trail::records::READS_SCHEMA;
 use crate::trail::slots::{bucket_of, read_slots, Slot};
+use crate::trail::slots::{digest_window, DigestWindow};
 
 /// Where the recorder keeps the records of refused calls, and the marks of their slots.
 pub const ATTEMPTS: &str = "_attempts";

@@ -60,8 +60,9 @@ pub fn for_window(
     let denied = within(window, denied, now);
     let readers = history::window_readers(opened, extensions);
     let ok: Vec<&ObjectRead> = reads.iter().filter(|r| r.error.is_none()).collect();
+    // A read that failed past the policy (a missing key, a bad range) shows access too.
     let outside: Vec<ObjectRead> =
-        ok.iter().filter(|r| !readers.iter().any(|g| r.is_by(g))).map(|r| (*r).clone()).collect();
+        reads.iter().filter(|r| r.reached() && !readers.iter().any(|g| r.is_by(g))).cloned().collect();
     let mut by: BTreeMap<&str, ReaderSummary> = BTreeMap::new();
     for r in &ok {
         let e = by.entry(r.reader()).or_insert_with(|| ReaderSummary {

@@ -8,6 +8,7 @@
 //! their keys, which name their bucket: the mail still counts every one (each has its record).
 
 use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
+use time::{Duration, OffsetDateTime};
 
 use crate::ports::{AuditReader, PortError};
 
@@ -77,4 +78,45 @@ pub async fn read_all<R: AuditReader>(
     .buffered(READS_AT_ONCE)
     .try_collect()
     .await
+}
+
+/// The names of the `.json` markers under `dir` from `from` on (their names start with a time, so
+/// the listing starts there).
+pub(crate) async fn markers<R: AuditReader>(
+    reader: &R,
+    dir: &str,
+    from: &str,
+) -> Result<Vec<String>, PortError> {
+    let keys = reader.keys(dir, Some(&format!("{dir}{from}"))).await?;
+    Ok(keys.iter().filter_map(|k| k.strip_prefix(dir)?.strip_suffix(".json").map(str::to_owned)).collect())
+}
+
+/// The slots a digest run looks at: the current one (not complete yet, so not mailed), the
+/// oldest of the last [`LOOKBACK`], and those already digested (their marks under `marks`).
+pub(crate) struct DigestWindow {
+    pub current: String,
+    pub oldest: String,
+    pub done: Vec<String>,
+}
+
+pub(crate) async fn digest_window<R: AuditReader>(
+    reader: &R,
+    marks: &str,
+    now: OffsetDateTime,
+    slot: Duration,
+) -> Result<DigestWindow, PortError> {
+    let current = crate::time::format_time(slot_of(now, slot));
+    let oldest = crate::time::format_time(slot_of(now - LOOKBACK, slot));
+    let done = markers(reader, marks, &oldest).await?;
+    Ok(DigestWindow { current, oldest, done })
+}
+
+/// How far back a digest run looks for slots not yet mailed (a run that failed is made up for).
+pub const LOOKBACK: Duration = Duration::hours(2);
+
+/// The start of the slot of length `slot` that `t` falls in.
+pub fn slot_of(t: OffsetDateTime, slot: Duration) -> OffsetDateTime {
+    let secs = t.unix_timestamp();
+    let start = secs - secs.rem_euclid(slot.whole_seconds().max(1));
+    OffsetDateTime::from_unix_timestamp(start).unwrap_or(t)
 }

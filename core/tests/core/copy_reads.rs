@@ -74,7 +74,7 @@ fn a_copy_into_a_protected_bucket_is_no_read_of_it() {
         {"accountId": "111122223333", "type": "AWS::S3::Bucket", "ARN": format!("arn:aws:s3:::{ELSEWHERE}")}]);
     assert_eq!(
         reads::parse(&into.to_string(), &config()),
-        Err(Unreadable::Unprotected(ELSEWHERE.to_owned()))
+        Err(Unreadable::CopyInto(ELSEWHERE.to_owned()))
     );
 }
 

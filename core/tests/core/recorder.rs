@@ -688,3 +688,39 @@ async fn refused_calls_whose_slot_cannot_be_marked_are_handed_back_whole() {
     );
     assert_eq!(trail.log.under("breakglass/_attempts/acme-cloudtrail-logs/").len(), 3);
 }
+
+/// A stranger's read that failed only after the policy let it in (`NoSuchKey`: S3 says so only to
+/// a caller that may list the bucket; a bad range, a precondition) shows access as much as one
+/// that returned data. Regression: only reads without an error were alerted.
+#[tokio::test]
+async fn regression_a_strangers_read_that_failed_past_the_policy_is_alerted() {
+    let (config, trail, bus) = ports();
+    let mut probe = serde_json::from_str::<Value>(&fixture("getobject-denied.json")).unwrap();
+    probe["detail"]["errorCode"] = json!("NoSuchKey");
+    probe["detail"]["errorMessage"] = json!("The specified key does not exist.");
+    let r = recorder::record(&config, &trail, &bus, &[msg("m1", probe.to_string())], NOW, SLOT).await;
+    assert_eq!(r.alerts, 1, "{r:?}");
+    let events = bus.events();
+    let OwnEvent::ReadAlert(a) = &events[0] else { panic!("{events:?}") };
+    assert_eq!(a.reads[0].error.as_deref(), Some("NoSuchKey"));
+    // A refused read is digested, not alerted.
+    let bus = Bus::default();
+    let denied = fixture("getobject-denied.json");
+    let r = recorder::record(&config, &trail, &bus, &[msg("m2", denied)], NOW, SLOT).await;
+    assert_eq!(r.alerts, 0, "{r:?}");
+}
+
+/// A copy into a protected bucket from one that is not reads none of the protected logs (the
+/// trail logs it because the destination is protected). Regression: an "unreadable" alert each time.
+#[tokio::test]
+async fn a_copy_into_a_protected_bucket_from_elsewhere_is_not_a_read() {
+    let (config, trail, bus) = ports();
+    let mut copy = serde_json::from_str::<Value>(&fixture("copyobject.json")).unwrap();
+    let p = &mut copy["detail"]["requestParameters"];
+    p["bucketName"] = json!("acme-cloudtrail-logs");
+    p["x-amz-copy-source"] = json!("some-other-bucket/report.csv");
+    let r = recorder::record(&config, &trail, &bus, &[msg("m1", copy.to_string())], NOW, SLOT).await;
+    assert_eq!((r.reads, r.unreadable, r.records), (0, 0, 0), "{r:?}");
+    assert!(r.failed.is_empty() && bus.events().is_empty(), "{r:?}");
+    assert!(matches!(reads::parse(&copy.to_string(), &config), Err(Unreadable::CopyInto(_))));
+}
