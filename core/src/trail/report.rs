@@ -119,9 +119,12 @@ pub fn for_window(
 pub fn within(window: &Entry, list: &[ObjectRead], now: OffsetDateTime) -> Vec<ObjectRead> {
     let Entry::Window { opened, closed, .. } = window else { return Vec::new() };
     let end = closed.as_ref().map_or(now, |c| c.time);
+    // CloudTrail's `eventTime` is the second, cut down: a read in the second the window opened is
+    // written as before it.
+    let start = opened.time.replace_nanosecond(0).unwrap_or(opened.time);
     let mut v: Vec<ObjectRead> = list
         .iter()
-        .filter(|r| crate::time::parse_time(&r.time).is_some_and(|t| t >= opened.time && t <= end))
+        .filter(|r| crate::time::parse_time(&r.time).is_some_and(|t| t >= start && t <= end))
         .cloned()
         .collect();
     v.sort_by(|a, b| a.event_id.cmp(&b.event_id));

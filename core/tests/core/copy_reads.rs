@@ -72,10 +72,7 @@ fn a_copy_into_a_protected_bucket_is_no_read_of_it() {
         {"accountId": "111122223333", "type": "AWS::S3::Bucket", "ARN": format!("arn:aws:s3:::{PROTECTED}")},
         {"type": "AWS::S3::Object", "ARN": format!("arn:aws:s3:::{ELSEWHERE}/{key}")},
         {"accountId": "111122223333", "type": "AWS::S3::Bucket", "ARN": format!("arn:aws:s3:::{ELSEWHERE}")}]);
-    assert_eq!(
-        reads::parse(&into.to_string(), &config()),
-        Err(Unreadable::CopyInto(ELSEWHERE.to_owned()))
-    );
+    assert_eq!(reads::parse(&into.to_string(), &config()), Err(Unreadable::CopyInto(ELSEWHERE.to_owned())));
 }
 
 #[test]

@@ -724,3 +724,36 @@ async fn a_copy_into_a_protected_bucket_from_elsewhere_is_not_a_read() {
     assert!(r.failed.is_empty() && bus.events().is_empty(), "{r:?}");
     assert!(matches!(reads::parse(&copy.to_string(), &config), Err(Unreadable::CopyInto(_))));
 }
+
+/// CloudTrail writes a read's `eventTime` as the second, cut down; a window opens at some
+/// millisecond. Regression: a read in the window's first second was left out of its report.
+#[test]
+fn a_read_in_the_second_the_window_opened_is_in_its_report() {
+    use breakglass_core::trail::history::{Entry, Step};
+    let config = config();
+    let mut read = reads::parse(&fixture("getobject.json"), &config).unwrap();
+    read.time = "2026-12-01T12:00:00Z".into();
+    let step = |t: OffsetDateTime| Step {
+        time: t,
+        kind: "request".into(),
+        action: "open".into(),
+        who: None,
+        why: None,
+        ticket: None,
+        readers: Vec::new(),
+        expiry: None,
+        summary: String::new(),
+        event_ids: Vec::new(),
+        forged: false,
+        policy_after: None,
+    };
+    let window = Entry::Window {
+        opened: step(datetime!(2026-12-01 12:00:00.700 UTC)),
+        extensions: Vec::new(),
+        closed: Some(step(datetime!(2026-12-01 13:00:00 UTC))),
+    };
+    let kept = breakglass_core::trail::report::within(&window, &[read.clone()], NOW);
+    assert_eq!(kept, [read.clone()]);
+    read.time = "2026-12-01T11:59:59Z".into();
+    assert!(breakglass_core::trail::report::within(&window, &[read], NOW).is_empty());
+}
