@@ -70,6 +70,14 @@ where
         SdkError::DispatchFailure(d) if d.is_other() && credentials_may_come(&err) == Some(true) => {
             PortError::Retryable(format!("{operation}: {}", error_chain(&err)))
         }
+        // The connection failed under the request (a connection closed before its answer: hyper's
+        // `IncompleteMessage`, which the SDK files as `other`, not `io`). Another try can work; a
+        // refusal here would leave a ClosedAccess write untried (found by the tampering storm).
+        SdkError::DispatchFailure(d)
+            if d.is_other() && credentials_may_come(&err).is_none() && connection_failed(&err) =>
+        {
+            PortError::Retryable(format!("{operation}: {}", error_chain(&err)))
+        }
         // The request never left: credentials, the Region, the endpoint or the profile are wrong
         // (the SDK files them as `other` or `user` connector errors, or as a construction
         // failure). Trying again unchanged cannot help.
@@ -79,6 +87,25 @@ where
         SdkError::ConstructionFailure(_) => PortError::Refused(format!("{operation}: {}", error_chain(&err))),
         _ => PortError::Retryable(format!("{operation}: {}", error_chain(&err))),
     }
+}
+
+/// Whether the error's chain shows the connection failing: an io error anywhere in it, or hyper's
+/// words for a connection that closed or reset under the request (its error types are not ours).
+fn connection_failed(err: &(dyn std::error::Error + 'static)) -> bool {
+    const WORDS: [&str; 4] =
+        ["connection closed before message completed", "connection reset", "broken pipe", "(SendRequest)"];
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.downcast_ref::<std::io::Error>().is_some() {
+            return true;
+        }
+        let text = e.to_string();
+        if WORDS.iter().any(|w| text.contains(w)) {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// Whether credentials that could not be had may come on another try: `Some(false)` for none at
@@ -213,6 +240,29 @@ mod tests {
         }
         assert!(matches!(answered(429, "SomethingNew"), PortError::Retryable(_)));
         assert!(matches!(answered(409, "BucketAlreadyOwnedByYou"), PortError::Refused(_)));
+    }
+
+    /// A connection closed under the request is worth another try. Regression: hyper's
+    /// `IncompleteMessage` (filed as `other`) was a refusal, so the enforcer reported its
+    /// ClosedAccess write as refused and left the bucket open (the tampering storm, 1 run in 7).
+    #[test]
+    fn a_connection_closed_under_the_request_is_worth_another_try() {
+        use aws_sdk_s3::error::ConnectorError;
+        #[derive(Debug)]
+        struct Closed;
+        impl std::fmt::Display for Closed {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("client error (SendRequest): connection closed before message completed")
+            }
+        }
+        impl std::error::Error for Closed {}
+        let err: SdkError<PutBucketPolicyError, HttpResponse> =
+            SdkError::dispatch_failure(ConnectorError::other(Box::new(Closed), None));
+        assert!(matches!(classify_error("PutBucketPolicy", err), PortError::Retryable(_)));
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        let err: SdkError<PutBucketPolicyError, HttpResponse> =
+            SdkError::dispatch_failure(ConnectorError::other(Box::new(io), None));
+        assert!(matches!(classify_error("PutBucketPolicy", err), PortError::Retryable(_)));
     }
 
     /// A bucket of another Region than the one asked: S3's redirect, which the SDK does not

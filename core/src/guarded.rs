@@ -95,11 +95,11 @@ guarded_calls! {
     PutBucketVersioning = "PutBucketVersioning", "s3.amazonaws.com", Bucket, Revert, ["s3:PutBucketVersioning"],
         "suspend versioning, so that overwrites and deletes destroy the logs";
     PutBucketEncryption = "PutBucketEncryption", "s3.amazonaws.com", Bucket, Alert, ["s3:PutEncryptionConfiguration"],
-        "re-point default encryption to a key the insider controls";
+        "re-point default encryption to a key someone else controls";
     DeleteBucketEncryption = "DeleteBucketEncryption", "s3.amazonaws.com", Bucket, Alert, ["s3:PutEncryptionConfiguration"],
         "drop the logs' own KMS key from default encryption";
     PutBucketReplication = "PutBucketReplication", "s3.amazonaws.com", Bucket, Revert, ["s3:PutReplicationConfiguration"],
-        "copy every log object to a bucket the insider can read";
+        "copy every log object to a bucket someone else can read";
     PutBucketNotification = "PutBucketNotification", "s3.amazonaws.com", Bucket, Alert, ["s3:PutBucketNotification"],
         "learn every new object's key, or trigger code on it";
     PutBucketInventoryConfiguration = "PutBucketInventoryConfiguration", "s3.amazonaws.com", Bucket, Alert, ["s3:PutInventoryConfiguration"],

@@ -66,6 +66,13 @@ pub struct RemediationDigest {
     /// Every cause, with how many buckets it applies to, most first.
     pub causes: Vec<DigestCause>,
     pub buckets: Vec<DigestEntry>,
+    /// Of `count`, how many S3 refused or could not be verified closed (`refused`, `unverified`):
+    /// those may still be readable. Counted over all, also those `buckets` leaves out.
+    #[serde(default)]
+    pub not_closed: usize,
+    /// Of `count`, how many were only reported (dry run).
+    #[serde(default)]
+    pub dry_run: usize,
     pub time: String,
 }
 

@@ -229,6 +229,8 @@ fn digest_of(events: &[Remediation], digested: &[usize], now: OffsetDateTime) ->
                 before: e.before.state.clone(),
             })
             .collect(),
+        not_closed: members.iter().filter(|e| matches!(e.outcome.as_str(), "refused" | "unverified")).count(),
+        dry_run: members.iter().filter(|e| e.outcome == "dry-run").count(),
         time: canonical_policies::format_expiry(now),
     }
 }

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::mail::{happened, own_message, section, Rendered, Route, Severity};
+use super::mail::{happened, human_text, own_message, section, Rendered, Route, Severity};
 use crate::access::approval::decide_command;
 use crate::events::{self, AccessRequest, Decision};
 
@@ -25,7 +25,7 @@ pub(super) fn request(q: &AccessRequest, account: Option<&str>, d: &Value, id: O
             "As an approver other than the requester, with BREAKGLASS_CONFIG pointing at the breakglass config (or add --config FILE):\n  {}\n  {}\nThe request expires at {}.",
             decide_command("approve", &q.id, bucket, account, None),
             decide_command("deny", &q.id, bucket, account, None),
-            q.expires_at
+            human_text(&q.expires_at)
         ),
     );
     let subject = format!("{bucket}: access REQUESTED ({}), waiting for approval [{}]", q.ticket, q.id);
@@ -52,7 +52,7 @@ pub(super) fn decision(x: &Decision, d: &Value, id: Option<&str>) -> Rendered {
                     x.by,
                     x.id,
                     x.requester,
-                    x.expiry.as_deref().unwrap_or("?")
+                    x.expiry.as_deref().map_or_else(|| "?".to_owned(), human_text)
                 ),
             );
             section(&mut email, "Who may read", &x.readers.join("\n"));

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use breakglass_config::Config;
 use serde_json::Value;
 
-use super::mail::{happened, own_message, section, Rendered, Route, Severity};
+use super::mail::{happened, human_text, own_message, section, Rendered, Route, Severity};
 use crate::command::command_line;
 use crate::events::{self, RefusedCalls};
 use crate::guarded::{GuardedCall, Target};
@@ -22,11 +22,19 @@ pub(super) fn refused_calls(config: &Config, g: &RefusedCalls, d: &Value, id: Op
     };
     let mut email = happened(&format!(
         "AWS REFUSED {} guarded call(s) {what} (recorded between {} and {}). Nothing changed. Each refused call has its own record in the audit trail.",
-        g.count, g.from, g.to
+        g.count, human_text(&g.from), human_text(&g.to)
     ));
     let mut by = String::new();
     for b in &g.by {
-        let _ = writeln!(by, "{} by {}: {} refused, {} to {}", b.call, b.principal, b.count, b.first, b.last);
+        let _ = writeln!(
+            by,
+            "{} by {}: {} refused, {} to {}",
+            b.call,
+            b.principal,
+            b.count,
+            human_text(&b.first),
+            human_text(&b.last)
+        );
     }
     let others = g.count.saturating_sub(g.by.iter().map(|b| b.count).sum());
     if others > 0 {

@@ -67,7 +67,7 @@ fn policy_change(
     let b = &bucket.name;
     let (headline, subject, severity) = match (&c.state, guarded) {
         (_, GuardedCall::DeleteBucketPolicy) => (
-            format!("The bucket policy of log bucket {b} was deleted. Without it nothing stops reading the logs; breakglass restores ClosedAccess automatically."),
+            format!("The bucket policy of log bucket {b} was deleted. Until ClosedAccess is back, anyone whose own AWS permissions allow reading files can read the logs. breakglass puts ClosedAccess back at once, and the security team is told whether that worked."),
             format!("ALERT {b}: bucket policy DELETED"),
             Severity::Critical,
         ),
@@ -77,7 +77,7 @@ fn policy_change(
             Severity::Info,
         ),
         (State::Open(_), _) if !call.actor.principal_arns().any(|a| bucket.automation_principals.contains(a)) => (
-            format!("Access to log bucket {b} was opened by someone who is not a break-glass operator. breakglass closes it again automatically and the security team is alerted."),
+            format!("Access to log bucket {b} was opened by someone who is not a break-glass operator. breakglass closes it again at once, and the security team is told whether that worked."),
             format!("ALERT {b}: access opened by an unauthorised principal"),
             Severity::Critical,
         ),
@@ -96,7 +96,7 @@ fn policy_change(
             Severity::Warning,
         ),
         (State::Drift(_), _) => (
-            format!("The bucket policy of log bucket {b} was changed to a policy that is neither ClosedAccess nor a lawful OpenAccess. breakglass restores ClosedAccess automatically and the security team is alerted."),
+            format!("The bucket policy of log bucket {b} was changed to a policy that is neither ClosedAccess nor a lawful OpenAccess. Until ClosedAccess is back, the logs may be readable. breakglass puts ClosedAccess back at once, and the security team is told whether that worked."),
             format!("ALERT {b}: unlawful bucket policy written"),
             Severity::Critical,
         ),
@@ -105,7 +105,7 @@ fn policy_change(
     // rather than "no bucket policy" (the enforcer reads the live one either way).
     let unseen = guarded == GuardedCall::PutBucketPolicy && policy.is_none();
     let headline = match unseen {
-        true => format!("The bucket policy of log bucket {b} was replaced, and the record does not show it readably. breakglass reads the live policy and restores ClosedAccess if it is not lawful; the security team is alerted."),
+        true => format!("The bucket policy of log bucket {b} was replaced, and the record does not show it readably. breakglass reads the live policy and puts ClosedAccess back if it is not lawful; the security team is told what it found."),
         false => headline,
     };
     let mut email = happened(&headline);
@@ -169,7 +169,7 @@ fn weakening(config: &Config, guarded: GuardedCall, call: &ApiCall) -> Option<St
             Some("replication was configured, which copies every log object elsewhere; breakglass removes it".into())
         }
         GuardedCall::DeleteBucketLifecycle => None,
-        g => matches!(g.response(), Response::Alert).then(|| format!("someone could {}", g.threat())),
+        g => matches!(g.response(), Response::Alert).then(|| format!("a change that can {}", g.threat())),
     }
 }
 
@@ -201,10 +201,31 @@ fn setting_change(
     let weakening = weakening(config, guarded, call);
     let severity = if weakening.is_some() { Severity::Critical } else { Severity::Info };
     let mut email = String::new();
+    // What happens next, as breakglass does it: a reader must know whether anyone has to act.
+    let next = match guarded {
+        GuardedCall::PutBucketAcl => {
+            "breakglass does not undo an ACL change: the security team is alerted and must set it back to private."
+        }
+        GuardedCall::PutBucketPublicAccessBlock | GuardedCall::DeleteBucketPublicAccessBlock
+            if bucket.repair_public_access_block =>
+        {
+            "breakglass turns the public-access block back on, and the security team is alerted."
+        }
+        GuardedCall::PutBucketPublicAccessBlock | GuardedCall::DeleteBucketPublicAccessBlock => {
+            "breakglass does not turn it back on for this bucket (its `repair_public_access_block` is off): the security team is alerted and must."
+        }
+        GuardedCall::PutBucketOwnershipControls | GuardedCall::DeleteBucketOwnershipControls => {
+            "breakglass puts BucketOwnerEnforced back, which turns ACLs off, and the security team is alerted."
+        }
+        g if matches!(g.response(), Response::Alert) => {
+            "breakglass does not undo this change: the security team is alerted and must check it."
+        }
+        _ => "The security team is alerted.",
+    };
     let headline = match &weakening {
-        Some(w) => format!(
-            "A setting that keeps the logs of bucket {b} private and intact was changed: {w}. The security team is alerted."
-        ),
+        Some(w) => {
+            format!("A setting that keeps the logs of bucket {b} private and intact was changed: {w}. {next}")
+        }
         None => format!(
             "The {} of log bucket {b} {} changed; the change does not open the bucket.",
             setting_name(guarded),
@@ -234,7 +255,8 @@ pub(super) fn state_text(c: &Classification) -> String {
         State::Drift(reasons)
             if reasons.iter().any(|r| matches!(r, canonical_policies::DriftReason::NoPolicy)) =>
         {
-            "No bucket policy: nothing stops reading the logs.".to_owned()
+            "No bucket policy: anyone whose own AWS permissions allow reading files can read the logs."
+                .to_owned()
         }
         State::Drift(_) => format!("Not a lawful policy ({c})."),
     };
@@ -508,7 +530,7 @@ fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &Api
             &mut email,
             "What happened",
             &format!(
-                "Someone managed to {} ({target}). This could {threat}. {response}",
+                "Someone managed to {} ({target}). Whoever did it could {threat}. {response}",
                 call_in_words(guarded),
             ),
         );
@@ -529,19 +551,23 @@ fn control_call(config: &Config, scope: &Scope, guarded: GuardedCall, call: &Api
 /// it touched, so it says so loudly and the enforcer sweeps every bucket.
 fn no_bucket(guarded: GuardedCall, call: &ApiCall) -> Notification {
     // Only what a sweep reads back is checked on every bucket; the rest must be checked by people.
-    let check = if guarded.swept() {
-        "breakglass checks every protected bucket now, and the security team must look at the event."
-    } else {
-        "breakglass checks every protected bucket's policy now, but cannot check what this call changes without the bucket's name: the security team must check that setting on every protected bucket and look at the event."
+    let (what, check) = match guarded.target() {
+        Target::Bucket if guarded.swept() => ("bucket", "It may have touched a protected log bucket: breakglass checks every protected bucket now, and the security team must look at the event."),
+        Target::Bucket => ("bucket", "It may have touched a protected log bucket: breakglass checks every protected bucket's policy now, but cannot check what this call changes without the bucket's name: the security team must check that setting on every protected bucket and look at the event."),
+        // The sentinel acts on what a call names: nothing is checked for one that names nothing.
+        Target::Role | Target::FunctionRole | Target::StackRole => ("role", "breakglass cannot check it: the security team must check the investigator roles' trust policies and breakglass's own roles now."),
+        Target::Key => ("key", "breakglass cannot check it: the security team must check breakglass's key and the logs' keys now."),
+        Target::Topic => ("topic", "breakglass checks its topics' subscriptions now; the security team must look at the event."),
+        Target::Trail => ("trail", "breakglass cannot check it: the security team must check breakglass's trail now."),
     };
     let mut email = happened(&format!(
-        "CloudTrail recorded a call to {} that names nothing breakglass can check (its request parameters are empty). It may have touched a protected log bucket: {check}",
+        "CloudTrail recorded a call to {} that names nothing breakglass can check (its request parameters are empty). {check}",
         call_in_words(guarded)
     ));
     who_when_where(&mut email, call);
     let document = call_document(Severity::Critical, crate::trail::audit::CONTROL, guarded, "unknown", call);
     finish(
-        format!("ALERT: {} naming no bucket", guarded.name()),
+        format!("ALERT: {} naming no {what}", guarded.name()),
         email,
         "change",
         Severity::Critical,

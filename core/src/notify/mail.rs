@@ -136,7 +136,7 @@ pub(super) fn attributes(kind: &str, state: &str, severity: Severity, bucket: &s
 }
 
 pub(super) fn footer(email: &mut String) {
-    email.push_str("\n--\nSent by breakglass, which guards the log buckets. Unlawful policies are reverted automatically;\nyou do not need to act on information messages. Questions: your security team.\n");
+    email.push_str("\n--\nSent by breakglass, which guards the log buckets. It puts unlawful bucket policies back to\nClosedAccess at once and tells the security team whether that worked; you do not need to act on\ninformation messages. Questions: your security team.\n");
 }
 
 /// A mail that begins with what happened.
@@ -155,6 +155,12 @@ pub(super) fn section(email: &mut String, title: &str, body: &str) {
 }
 
 /// `2026-11-24 16:00 UTC` (seconds only when not zero).
+/// A time written as RFC 3339 in an event, as people read it ([`human_time`]); text that is no
+/// such time is shown as it is, made printable.
+pub(super) fn human_text(t: &str) -> String {
+    crate::time::parse_time(t).map_or_else(|| canonical_policies::printable(t).into_owned(), human_time)
+}
+
 pub(super) fn human_time(t: OffsetDateTime) -> String {
     let t = t.checked_to_offset(time::UtcOffset::UTC).unwrap_or(t);
     let secs = if t.second() == 0 { String::new() } else { format!(":{:02}", t.second()) };

@@ -204,10 +204,25 @@ fn remediation_digest(
     d: &Value,
     id: Option<&str>,
 ) -> Rendered {
-    let mut email = happened(&format!(
-            "breakglass found {} log buckets with an unlawful policy in one sweep and restored ClosedAccess on them. Each has its own record in the audit trail; this mail replaces one mail per bucket.",
-            g.count
-        ));
+    // Said as it is: a bucket S3 refused, or that could not be verified closed, may be readable now.
+    let closed = g.count.saturating_sub(g.not_closed + g.dry_run);
+    let mut what = format!("breakglass found {} log buckets with an unlawful policy in one sweep", g.count);
+    if closed == g.count {
+        what.push_str(" and restored ClosedAccess on them.");
+    } else {
+        what.push_str(&format!(". It restored ClosedAccess on {closed} of them."));
+        if g.dry_run > 0 {
+            what.push_str(&format!(
+                " {} were only reported: breakglass runs in dry-run mode and changed nothing.",
+                g.dry_run
+            ));
+        }
+        if g.not_closed > 0 {
+            what.push_str(&format!(" On {}, S3 refused the change or it could not be verified: those buckets may still be readable. Act now on the buckets marked refused or unverified below.", g.not_closed));
+        }
+    }
+    what.push_str(" Each has its own record in the audit trail; this mail replaces one mail per bucket.");
+    let mut email = happened(&what);
     if let Some(cause) = &g.common_cause {
         section(&mut email, "Common cause", cause);
     }
@@ -234,9 +249,15 @@ fn remediation_digest(
         buckets.push(format!("and {} more (each has its own record)", g.count - g.buckets.len()));
     }
     section(&mut email, "Buckets", &buckets.join("\n"));
-    let subject = match &g.common_cause {
-        Some(_) => format!("ALERT: {} buckets reverted to ClosedAccess, one cause", g.count),
-        None => format!("ALERT: {} buckets reverted to ClosedAccess", g.count),
+    let subject = match (&g.common_cause, g.not_closed) {
+        (_, n) if n > 0 => {
+            format!("ALERT: {n} of {} unlawful bucket policies NOT reverted, act now", g.count)
+        }
+        _ if g.dry_run > 0 => {
+            format!("ALERT: {} buckets with an unlawful policy (dry run: not reverted)", g.count)
+        }
+        (Some(_), _) => format!("ALERT: {} buckets reverted to ClosedAccess, one cause", g.count),
+        (None, _) => format!("ALERT: {} buckets reverted to ClosedAccess", g.count),
     };
     let route = Route::control("remediation", "closed", Severity::Critical, events::REMEDIATION_DIGEST);
     own_message(subject, email, d, route, id)

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::mail::{happened, own_message, section, Rendered, Route, Severity};
+use super::mail::{happened, human_text, own_message, section, Rendered, Route, Severity};
 use crate::events::{self, DeniedDigest, ObjectRead, ReadAlert, UnreadableEvents, WindowReport};
 use crate::trail::report;
 
@@ -47,12 +47,19 @@ pub(super) fn read_alert(a: &ReadAlert, d: &Value, id: Option<&str>) -> Rendered
 pub(super) fn denied(g: &DeniedDigest, d: &Value, id: Option<&str>) -> Rendered {
     let bucket = g.bucket.as_str();
     let mut email = happened(&format!(
-            "The bucket policy REFUSED {} read(s) of log bucket {bucket} (recorded between {} and {}). Nothing was read. Each refused read has its own record in the audit trail.",
-            g.count, g.from, g.to
+            "AWS REFUSED {} read(s) of log bucket {bucket} (recorded between {} and {}). Nothing was read. Each refused read has its own record in the audit trail.",
+            g.count, human_text(&g.from), human_text(&g.to)
         ));
     let mut by = String::new();
     for b in &g.by {
-        let _ = writeln!(by, "{}: {} refused, {} to {}", b.principal, b.count, b.first, b.last);
+        let _ = writeln!(
+            by,
+            "{}: {} refused, {} to {}",
+            b.principal,
+            b.count,
+            human_text(&b.first),
+            human_text(&b.last)
+        );
         if !b.keys.is_empty() {
             let keys: Vec<_> = b.keys.iter().map(|k| canonical_policies::printable(k)).collect();
             let _ = writeln!(by, "  objects: {}", keys.join(", "));

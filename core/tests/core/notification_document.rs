@@ -443,3 +443,50 @@ fn regression_a_call_naming_no_bucket_says_what_the_sweep_cannot_check() {
     }
     assert!(email("PutBucketPolicy").contains("checks every protected bucket now"));
 }
+
+/// A sweep's digest whose buckets S3 did not all let close says so in subject and text: the
+/// buckets' own mails are digested, so this is the only mail a person gets. Regression: "restored
+/// ClosedAccess on them" and "reverted" whatever the outcomes.
+#[test]
+fn regression_a_digest_says_which_buckets_were_not_reverted() {
+    let digest = |outcomes: &[&str]| {
+        let buckets: Vec<Value> = outcomes
+            .iter()
+            .enumerate()
+            .map(|(i, o)| json!({"bucket": format!("b-{i}"), "outcome": o, "before": "drift"}))
+            .collect();
+        let not_closed = outcomes.iter().filter(|o| matches!(**o, "refused" | "unverified")).count();
+        let dry_run = outcomes.iter().filter(|o| **o == "dry-run").count();
+        json!({"version": "0", "detail-type": breakglass_core::events::REMEDIATION_DIGEST, "source": "breakglass", "id": "ev-d",
+            "detail": {"schema": "breakglass.remediation-digest/1", "id": "d1", "count": outcomes.len(), "common_cause": null,
+                "causes": [], "buckets": buckets, "not_closed": not_closed, "dry_run": dry_run, "time": "2026-11-24T12:00:00Z"}})
+    };
+    let out = rendered(false, &digest(&["closed", "refused", "closed"]));
+    let subject = out[0]["subject"].as_str().unwrap();
+    assert!(subject.contains("1 of 3 unlawful bucket policies NOT reverted"), "{subject}");
+    let email = out[0]["email"].as_str().unwrap();
+    assert!(
+        email.contains("It restored ClosedAccess on 2 of them") && email.contains("may still be readable"),
+        "{email}"
+    );
+    let out = rendered(false, &digest(&["closed", "closed"]));
+    assert!(out[0]["subject"].as_str().unwrap().contains("2 buckets reverted to ClosedAccess"));
+    let out = rendered(false, &digest(&["dry-run", "dry-run"]));
+    assert!(out[0]["subject"].as_str().unwrap().contains("dry run: not reverted"), "{out:?}");
+}
+
+/// A role call whose record names no role: nothing checks it, and the mail says who must.
+/// Regression: it said breakglass checks every protected bucket (the sentinel skips such a call).
+#[test]
+fn regression_a_role_call_naming_no_role_does_not_promise_bucket_checks() {
+    let e = call(
+        "UpdateAssumeRolePolicy",
+        None,
+        json!({"eventSource": "iam.amazonaws.com", "requestParameters": null}),
+    );
+    let out = rendered(false, &e);
+    let (subject, email) = (out[0]["subject"].as_str().unwrap(), out[0]["email"].as_str().unwrap());
+    assert!(subject.ends_with("UpdateAssumeRolePolicy naming no role"), "{subject}");
+    assert!(email.contains("the security team must check the investigator roles' trust policies"), "{email}");
+    assert!(!email.contains("protected bucket"), "{email}");
+}
