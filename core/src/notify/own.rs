@@ -106,7 +106,15 @@ pub(super) fn custom(config: &Config, detail_type: &str, d: &Value, id: Option<&
                 section(
                     &mut email,
                     "Triggered by",
-                    &format!("{} by {}", t.event_name, t.actor.as_deref().unwrap_or("unknown")),
+                    &match t.event_time.as_deref() {
+                        Some(at) => format!(
+                            "{} by {} at {}",
+                            t.event_name,
+                            t.actor.as_deref().unwrap_or("unknown"),
+                            super::mail::human_text(at)
+                        ),
+                        None => format!("{} by {}", t.event_name, t.actor.as_deref().unwrap_or("unknown")),
+                    },
                 );
             }
             let subject = match outcome {
@@ -387,6 +395,7 @@ fn request_mail(email: &mut String, bucket: &str, q: &events::Request) -> (Strin
             (format!("{bucket}: access CLOSED"), "closed", Severity::Info)
         }
     };
+    section(email, "When", &super::mail::human_text(&q.time));
     if let Some(h) = &q.policy_hash {
         section(email, "Policy SHA-256", h);
     }

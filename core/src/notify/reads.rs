@@ -91,7 +91,7 @@ pub(super) fn denied(g: &DeniedDigest, d: &Value, id: Option<&str>) -> Rendered 
 
 pub(super) fn unreadable(u: &UnreadableEvents, d: &Value, id: Option<&str>) -> Rendered {
     let mut email = happened(&format!(
-            "The recorder received {} data event(s) it cannot record as reads of a protected bucket (malformed, truncated, or about something else). Each is kept in the audit trail under _unreadable/ with its event id; the rest of the batch was recorded.",
+            "The recorder received {} data event(s) it cannot record as reads of a protected bucket (malformed, truncated, or about something else). Each is kept in the audit trail under _unreadable/, under its event id or, when it has none, its message id; the rest of the batch was recorded. If one of them was a read of a log bucket, that read is missing from the access reports: the security team must look at each.",
             u.count
         ));
     let lines: Vec<String> = u
