@@ -83,24 +83,13 @@ impl Clients {
     }
 }
 
-/// An endpoint URL the SDK can send to: `http` or `https`, a host, nothing but a port and a path
-/// after it.
+/// An endpoint URL the SDK can send to: `http` or `https`, a host, and a port only as a number
+/// (parsed as hyper parses it, which takes `host:port` and leaves the port out).
 fn is_endpoint(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else {
-        return false;
-    };
-    let authority = rest.split('/').next().unwrap_or_default();
-    let host = authority.rsplit_once(':').map_or(
-        authority,
-        |(h, port)| {
-            if port.parse::<u16>().is_ok() {
-                h
-            } else {
-                ""
-            }
-        },
-    );
-    !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-[]:".contains(c))
+    let Ok(uri) = url.parse::<hyper::Uri>() else { return false };
+    let Some(authority) = uri.authority() else { return false };
+    let port_ok = authority.as_str() == authority.host() || authority.port().is_some();
+    matches!(uri.scheme_str(), Some("http" | "https")) && !authority.host().is_empty() && port_ok
 }
 
 /// The SDK's form of [`Timeouts`]: reading the answer is bounded like the attempt, so that a

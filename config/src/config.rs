@@ -184,11 +184,7 @@ impl Config {
         self.buckets
             .iter()
             .flat_map(|b| &b.investigator_roles)
-            // IAM role names are case-insensitive.
-            .any(|r| {
-                r.eq_ignore_ascii_case(role)
-                    || r.rsplit('/').next().is_some_and(|n| n.eq_ignore_ascii_case(role))
-            })
+            .any(|r| crate::investigator::names_role(r, role))
     }
 
     /// The investigator roles that role `role` (its name as IAM's calls give it, or its ARN) may
@@ -292,8 +288,8 @@ fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
     }
 }
 
-/// The line (1-based) of the `name = "…"` that names `bucket` in `text`, for an error about it;
-/// for [`ConfigError::DuplicateBucket`], the second such line (the duplicate, not the original).
+/// The line (1-based) of the first `name = "…"` that names `bucket` in `text`, for an error about
+/// it (a bucket configured twice: the second of [`bucket_lines`]).
 pub fn bucket_line(text: &str, bucket: &str) -> Option<usize> {
     bucket_lines(text, bucket).next()
 }

@@ -29,7 +29,7 @@ impl Investigator {
     /// Whether `role` (an ARN, or a name as IAM's calls record it) names this role. IAM role names
     /// are not distinguished by case, so a call may name the role in any case.
     pub fn is(&self, role: &str) -> bool {
-        self.role.eq_ignore_ascii_case(role) || self.role_name().eq_ignore_ascii_case(role)
+        names_role(&self.role, role)
     }
 
     /// The trust policy as IAM should hold it.
@@ -125,4 +125,10 @@ pub fn trust_hash(text: &str, partition: &Partition) -> Option<PolicyHash> {
         }
     }
     Policy::parse_in(doc.to_text().as_bytes(), partition).ok().map(|p| p.hash())
+}
+
+/// Whether `role` (an ARN, or a name as IAM's calls record it) names the role of ARN `arn`. IAM
+/// role names are not distinguished by case, so a call may name the role in any case.
+pub(crate) fn names_role(arn: &str, role: &str) -> bool {
+    arn.eq_ignore_ascii_case(role) || arn.rsplit('/').next().is_some_and(|n| n.eq_ignore_ascii_case(role))
 }
