@@ -78,8 +78,8 @@ guarded_calls! {
         "open the logs to anyone by replacing the bucket policy";
     DeleteBucketPolicy = "DeleteBucketPolicy", "s3.amazonaws.com", Bucket, Revert, ["s3:DeleteBucketPolicy"],
         "remove ClosedAccess, so that identity policies alone decide who reads the logs";
-    PutBucketAcl = "PutBucketAcl", "s3.amazonaws.com", Bucket, Revert, ["s3:PutBucketAcl"],
-        "grant reading through the bucket ACL";
+    PutBucketAcl = "PutBucketAcl", "s3.amazonaws.com", Bucket, Alert, ["s3:PutBucketAcl"],
+        "open the bucket to listing and writing through its ACL (ClosedAccess's deny still outranks an ACL's grant of reading objects)";
     PutBucketPublicAccessBlock = "PutBucketPublicAccessBlock", "s3.amazonaws.com", Bucket, Revert, ["s3:PutBucketPublicAccessBlock"],
         "allow public policies and ACLs";
     DeleteBucketPublicAccessBlock = "DeleteBucketPublicAccessBlock", "s3.amazonaws.com", Bucket, Revert, ["s3:PutBucketPublicAccessBlock"],

@@ -168,7 +168,9 @@ fn weakening(config: &Config, guarded: GuardedCall, call: &ApiCall) -> Option<St
         GuardedCall::PutBucketReplication => {
             Some("replication was configured, which copies every log object elsewhere; breakglass removes it".into())
         }
-        GuardedCall::DeleteBucketLifecycle => None,
+        // A public grant is an exposure (above); any other ACL is no weakening: ClosedAccess's
+        // explicit deny outranks every ACL grant of reading objects.
+        GuardedCall::DeleteBucketLifecycle | GuardedCall::PutBucketAcl => None,
         g => matches!(g.response(), Response::Alert).then(|| format!("a change that can {}", g.threat())),
     }
 }

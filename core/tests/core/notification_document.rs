@@ -490,3 +490,25 @@ fn regression_a_role_call_naming_no_role_does_not_promise_bucket_checks() {
     assert!(email.contains("the security team must check the investigator roles' trust policies"), "{email}");
     assert!(!email.contains("protected bucket"), "{email}");
 }
+
+/// Regression: the guarded-call table (and so `docs/threat-model.md`) said an ACL change was
+/// "reverted", while no code reverts one and its mail says so. It is an alert: public grants are
+/// critical, a private ACL (ClosedAccess's deny outranks any ACL grant of object reads) is not.
+#[test]
+fn regression_an_acl_change_is_not_claimed_reverted() {
+    use breakglass_core::guarded::{GuardedCall, Response};
+    assert_eq!(GuardedCall::PutBucketAcl.response(), Response::Alert);
+    let severity = |params: Value| {
+        let out = rendered(false, &call("PutBucketAcl", Some(BUCKET), json!({"requestParameters": params})));
+        (
+            out[0]["default"]["severity"].as_str().unwrap().to_owned(),
+            out[0]["email"].as_str().unwrap().to_owned(),
+        )
+    };
+    let (public, email) = severity(json!({"x-amz-acl": ["public-read"]}));
+    assert_eq!(public, "critical");
+    assert!(email.contains("breakglass does not undo an ACL change"), "{email}");
+    assert!(!email.contains("puts the lawful state back"), "{email}");
+    let (private, email) = severity(json!({"x-amz-acl": ["private"]}));
+    assert_eq!(private, "info", "{email}");
+}
