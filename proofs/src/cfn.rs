@@ -239,7 +239,20 @@ impl Template {
             }
             let arn = self.arn_of(&logical).1;
             let mut statements = Vec::new();
-            for p in r["Properties"]["Policies"].as_sequence().unwrap() {
+            let name = self.arn_of(&logical).0;
+            // Its inline policies, then the managed policies of the template attached to it (IAM
+            // caps a role's inline policies at 10,240 characters in all).
+            let inline = r["Properties"]["Policies"].as_sequence().into_iter().flatten();
+            let managed = self.resources().as_mapping().unwrap().iter().filter_map(|(m, p)| {
+                let attached = p["Type"].as_str() == Some("AWS::IAM::ManagedPolicy")
+                    && self.exists(m.as_str().unwrap())
+                    && self
+                        .resolve(&p["Properties"]["Roles"])
+                        .as_array()
+                        .is_some_and(|rs| rs.contains(&json!(name)));
+                attached.then_some(&p["Properties"])
+            });
+            for p in inline.chain(managed) {
                 let doc = self.resolve(&p["PolicyDocument"]);
                 for s in doc["Statement"].as_array().unwrap() {
                     statements.push(s.clone());

@@ -352,7 +352,14 @@ fn it_creates_every_resource_of_the_stack() {
                 ask("lambda:PutFunctionEventInvokeConfig", f.clone(), vec![]);
                 ask("lambda:PutFunctionConcurrency", f.clone(), vec![]);
                 ask("iam:PassRole", name(logical, "Role"), vec![("iam:PassedToService", "lambda.amazonaws.com".into())]);
-                ask("lambda:CreateEventSourceMapping", "*".into(), vec![("lambda:FunctionArn", f)]);
+                ask("lambda:CreateEventSourceMapping", "*".into(), vec![("lambda:FunctionArn", f.clone())]);
+                // SAM makes a `FunctionUrlConfig` an `AWS::Lambda::Url` (the gate's URL). Regression:
+                // the role could not create it, so the first deploy failed.
+                if !r["Properties"]["FunctionUrlConfig"].is_null() {
+                    for action in ["lambda:CreateFunctionUrlConfig", "lambda:GetFunctionUrlConfig", "lambda:UpdateFunctionUrlConfig", "lambda:DeleteFunctionUrlConfig"] {
+                        ask(action, f.clone(), vec![]);
+                    }
+                }
             }
             "AWS::ServiceCatalog::CloudFormationProduct" => ask("servicecatalog:CreateProduct", "*".into(), vec![]),
             "AWS::ServiceCatalog::Portfolio" => ask("servicecatalog:CreatePortfolio", "*".into(), vec![]),
@@ -379,4 +386,64 @@ fn it_creates_every_resource_of_the_stack() {
             "{logical}: {action} on {resource}"
         );
     }
+}
+
+/// Regression (first-day review): after the deploy the docs send the deployment role to confirm the
+/// subscriptions, create the investigator roles, seed the first config and save an attacked key,
+/// and the SCPs leave each of these to it alone; the role could do none of them.
+#[test]
+fn regression_the_deployment_role_can_do_what_the_docs_ask_of_it_after_the_deploy() {
+    let (arn, policy, _) = role();
+    let tagged = |tag: &'static str| vec![(tag, "true")];
+    let key = format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    let config_bucket = format!("arn:aws:s3:::breakglass-config-{ACCOUNT}-{REGION}");
+    let via_s3 = format!("s3.{REGION}.amazonaws.com");
+    let investigator = format!("arn:aws:iam::{ACCOUNT}:role/investigations/LogInvestigator");
+    let allowed: Vec<(&str, String, Vec<(&str, &str)>)> = vec![
+        (
+            "sns:ConfirmSubscription",
+            format!("arn:aws:sns:{REGION}:{ACCOUNT}:breakglass-notifications"),
+            vec![],
+        ),
+        ("s3:ListBucket", config_bucket.clone(), vec![]),
+        ("s3:PutObject", format!("{config_bucket}/breakglass.toml"), vec![]),
+        (
+            "kms:GenerateDataKey",
+            key.clone(),
+            vec![("aws:ResourceTag/breakglass", "true"), ("kms:ViaService", &via_s3)],
+        ),
+        (
+            "kms:Decrypt",
+            key.clone(),
+            vec![("aws:ResourceTag/breakglass", "true"), ("kms:ViaService", &via_s3)],
+        ),
+        ("kms:CancelKeyDeletion", key.clone(), tagged("aws:ResourceTag/breakglass")),
+        ("kms:CancelKeyDeletion", key.clone(), tagged("aws:ResourceTag/breakglass-logs")),
+        ("kms:PutKeyPolicy", key.clone(), tagged("aws:ResourceTag/breakglass-logs")),
+        ("iam:CreateRole", investigator.clone(), vec![]),
+        ("iam:PutRolePolicy", investigator.clone(), vec![]),
+        (
+            "lambda:CreateFunctionUrlConfig",
+            format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:breakglass-gate"),
+            vec![],
+        ),
+    ];
+    for (action, resource, ctx) in &allowed {
+        assert_eq!(may(&policy, &arn, action, resource, ctx), Decision::Allow, "{action} on {resource}");
+    }
+    // Not beyond: the data key only through S3, no managed policy on an investigator role, no
+    // other role's path, no log key's deletion.
+    let denied: Vec<(&str, String, Vec<(&str, &str)>)> = vec![
+        ("kms:Decrypt", key.clone(), tagged("aws:ResourceTag/breakglass")),
+        ("iam:AttachRolePolicy", investigator.clone(), vec![]),
+        ("iam:CreateRole", format!("arn:aws:iam::{ACCOUNT}:role/Admin"), vec![]),
+        ("kms:ScheduleKeyDeletion", key.clone(), tagged("aws:ResourceTag/breakglass-logs")),
+    ];
+    for (action, resource, ctx) in &denied {
+        assert_ne!(may(&policy, &arn, action, resource, ctx), Decision::Allow, "{action} on {resource}");
+    }
+    // A managed policy holds at most 6,144 characters without white space.
+    let managed = deployment()
+        .resolve(&deployment().resources()["DeploymentOperationsPolicy"]["Properties"]["PolicyDocument"]);
+    assert!(managed.to_string().len() <= 6_144, "{}", managed.to_string().len());
 }
