@@ -7,7 +7,7 @@
 //! roles it does not start.
 
 use breakglass_core::access::approval::TrailRecords;
-use breakglass_core::access::gate::{handle, Gate};
+use breakglass_core::access::gate::{handle, through_its_url, Answer, Gate};
 use breakglass_core::runtime::{PerConfig, Settings};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
@@ -42,6 +42,10 @@ impl Function for GateFunction {
         Ok(GateFunction { trailed, bus, stores: PerConfig::default(), roles, configs })
     }
     async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Value, BoxError> {
+        if let Err(refused) = through_its_url(&event.context.invoked_function_arn) {
+            tracing::error!(error = %refused, "direct invocation refused");
+            return Ok(Answer::from(refused).to_response());
+        }
         // The gate's own clock stamps every time; the caller's is never read.
         self.handle(&event.payload, OffsetDateTime::now_utc()).await
     }

@@ -384,3 +384,17 @@ async fn approving_again_after_the_close_opens_nothing() {
     assert_ne!(a.status, 200, "{a:?}");
     assert_eq!(w.state(), State::Closed, "approving again opens nothing");
 }
+
+/// Regression (insider review): an administrator invoked `breakglass-gate:$LATEST` directly with a
+/// hand-made function-URL event naming another operator. The gate answers only as invoked through
+/// its URL: the function's own, unqualified ARN.
+#[test]
+fn regression_a_qualified_invocation_is_refused() {
+    let arn = "arn:aws:lambda:eu-central-1:111122223333:function:breakglass-gate";
+    assert!(gate::through_its_url(arn).is_ok());
+    for invoked in [format!("{arn}:$LATEST"), format!("{arn}:1"), format!("{arn}:live"), String::new()] {
+        let refused = gate::through_its_url(&invoked).unwrap_err();
+        assert_eq!(refused.status(), 403, "{invoked}");
+        assert!(refused.to_string().contains("only through its function URL"), "{refused}");
+    }
+}

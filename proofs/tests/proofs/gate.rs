@@ -35,6 +35,38 @@ fn the_operator_calls_the_gate_through_its_url_only() {
     assert_ne!(invoke(&bypass, operator, "lambda:InvokeFunction", Some("AWS_IAM")), Decision::ExplicitDeny);
 }
 
+/// Regression (insider review): Lambda authorises an invocation of a version or alias against the
+/// qualified ARN, which the SCP's exact `function:breakglass-gate` did not match: an administrator
+/// invoked `breakglass-gate:$LATEST` (or a version they published) with a hand-made function-URL
+/// event naming another operator, and forged that operator's approval. Every breakglass function
+/// is now denied under any qualifier, and publishing versions, aliases or URLs is the deployment's.
+#[test]
+fn regression_a_qualified_arn_does_not_invoke_a_breakglass_function() {
+    let bypass = scp("deny-breakglass-bypass.json");
+    let tampering = scp("deny-breakglass-tampering.json");
+    let at = |f: &str| format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:breakglass-{f}");
+    let direct = |arn: &str, action: &str, policy: &canonical_policies::Policy| {
+        let req = Request::new(Caller::parse(ADMIN).unwrap(), action, arn, time::OffsetDateTime::now_utc());
+        explain(policy, &req).decision
+    };
+    for f in ["gate", "catalog", "enforcer", "notifier", "recorder"] {
+        for qualifier in ["", ":$LATEST", ":1", ":live"] {
+            let arn = format!("{}{qualifier}", at(f));
+            assert_eq!(direct(&arn, "lambda:InvokeFunction", &bypass), Decision::ExplicitDeny, "{arn}");
+        }
+        for action in [
+            "lambda:PublishVersion",
+            "lambda:CreateAlias",
+            "lambda:UpdateAlias",
+            "lambda:CreateFunctionUrlConfig",
+            "lambda:UpdateFunctionUrlConfig",
+            "lambda:DeleteFunctionUrlConfig",
+        ] {
+            assert_eq!(direct(&at(f), action, &tampering), Decision::ExplicitDeny, "{action} on {f}");
+        }
+    }
+}
+
 #[test]
 fn the_gate_role_holds_what_the_gate_needs_and_nothing_else() {
     let roles = roles();

@@ -10,7 +10,7 @@ pub mod decide;
 pub mod request;
 
 pub use answer::{Answered, Approved, ConfigProposal, Gate};
-pub use request::{caller, one_line, parse_op, Asked, Caller, GateError, Op, MAX_ERROR};
+pub use request::{caller, one_line, parse_op, through_its_url, Asked, Caller, GateError, Op, MAX_ERROR};
 
 use serde_json::{json, Value};
 use time::OffsetDateTime;

@@ -107,6 +107,22 @@ impl GateError {
     }
 }
 
+/// Refuses an invocation of the gate as a version or alias (`…:function:breakglass-gate:1`): its
+/// function URL invokes the function itself, so a qualified ARN is a direct invocation, whose
+/// "caller" in the payload whoever invoked it wrote. The SCP denies those too; this holds where it
+/// is not attached.
+pub fn through_its_url(invoked_arn: &str) -> Result<(), GateError> {
+    // `arn:partition:lambda:region:account:function:name`, and a qualifier after one more colon.
+    let parts: Vec<&str> = invoked_arn.split(':').collect();
+    match parts.as_slice() {
+        ["arn", _, "lambda", _, _, "function", name] if !name.is_empty() => Ok(()),
+        _ => Err(GateError::Forbidden(format!(
+            "the gate was invoked as {}: it answers only through its function URL",
+            canonical_policies::Quoted(invoked_arn)
+        ))),
+    }
+}
+
 /// `text` as one line of at most [`MAX_ERROR`] characters: control characters escaped (a refusal
 /// quotes what was sent, and a newline in it would forge a second line in the CLI or a log).
 pub fn one_line(text: &str) -> String {
