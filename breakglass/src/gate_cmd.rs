@@ -183,9 +183,9 @@ pub fn decide(a: &DecideArgs, approve: bool) -> Result<ExitCode, CliError> {
         bucket(&config, name, a.account.as_deref())?;
     }
     let op = if approve {
-        Op::Approve { request: a.id.clone() }
+        Op::Approve { request: a.id.clone(), bucket: a.bucket.clone() }
     } else {
-        Op::Deny { request: a.id.clone(), reason: a.reason.clone() }
+        Op::Deny { request: a.id.clone(), bucket: a.bucket.clone(), reason: a.reason.clone() }
     };
     runtime()?.block_on(async {
         let gate = connect(&a.aws, &a.gate).await?;

@@ -203,7 +203,8 @@ async fn bad_input_is_a_4xx_with_one_line_and_writes_nothing() {
         ("{not json", 400),
         (r#"{"op":"explode","bucket":"acme-cloudtrail-logs"}"#, 400),
         (r#"{"op":"approve"}"#, 400),
-        (r#"{"op":"approve","request":"0123456789ab","bucket":"acme-cloudtrail-logs"}"#, 400),
+        // The approver's bucket is part of an approval (it binds the id); anything more is not.
+        (r#"{"op":"approve","request":"0123456789ab","bucket":"acme-cloudtrail-logs","grant":"x"}"#, 400),
         (r#"{"op":"approve","request":"0123456789ab","readers":["x"],"duration":"99h"}"#, 400),
         (r#"{"op":"approve","request":"../etc"}"#, 400),
         (
@@ -397,4 +398,24 @@ fn regression_a_qualified_invocation_is_refused() {
         assert_eq!(refused.status(), 403, "{invoked}");
         assert!(refused.to_string().contains("only through its function URL"), "{refused}");
     }
+}
+
+/// Regression (insider review): an approval named the request by its short id alone, and the gate
+/// approved the first request of any bucket with that id. The approver's bucket now binds it.
+#[tokio::test]
+async fn regression_an_approval_names_the_bucket_it_was_meant_for() {
+    let w = World::new();
+    let a = w.call(ALICE, &request_body(), now()).await;
+    let id = a.body["id"].as_str().unwrap().to_owned();
+    let later = now() + time::Duration::minutes(5);
+    let other = w.config.buckets.iter().find(|b| b.name != BUCKET).unwrap().name.clone();
+    let wrong = json!({"op": "approve", "request": id, "bucket": other}).to_string();
+    let a = w.call(BOB, &wrong, later).await;
+    assert_eq!(a.status, 404, "{a:?}");
+    assert!(error_line(&a).contains(&format!("of bucket `{other}`")), "{}", error_line(&a));
+    assert_eq!((w.state(), w.written()), (State::Closed, 1));
+    let right = json!({"op": "approve", "request": id, "bucket": BUCKET}).to_string();
+    let a = w.call(BOB, &right, later).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert!(matches!(w.state(), State::Open(_)));
 }

@@ -81,24 +81,39 @@ impl<S: PolicyStore, B: EventBus, L: AuditLog, R: BucketRecords> Gate<'_, S, B, 
         Ok(Answered::Requested(q))
     }
 
-    /// The gate's request `id` among the buckets under the two-person rule, with the gate's
-    /// decisions on it.
+    /// The gate's request `id` among the buckets under the two-person rule (of `bucket` only, when
+    /// the approver names it), with the gate's decisions on it. An id that names requests of two
+    /// buckets is refused: ids are short, and a request made to share another's id must not be
+    /// approved in its place.
     async fn find(
         &self,
         id: &str,
+        bucket: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<(&BucketConfig, AccessRequest, Vec<Decision>, Vec<serde_json::Value>), GateError> {
-        for b in self.config.buckets.iter() {
+        let mut found = Vec::new();
+        for b in self.config.buckets.iter().filter(|b| bucket.is_none_or(|name| b.name == name)) {
             let Some(rule) = &b.two_person else { continue };
             // A request older than its expiry can no longer be decided; a day more for a shortened expiry.
             let since = now - rule.request_expiry - Duration::days(1);
             let records = self.records.records(b, since).await.map_err(|e| aws("the audit trail", &e))?;
             let (requests, decisions) = from_gate_records(&records);
             if let Some(q) = requests.into_iter().find(|q| q.id == id && q.bucket == b.name) {
-                return Ok((b, q, decisions, records));
+                found.push((b, q, decisions, records));
             }
         }
-        Err(GateError::NotFound(format!("no request `{id}` in the audit trail")))
+        let buckets: Vec<String> = found.iter().map(|(b, ..)| format!("`{}`", b.name)).collect();
+        match (found.pop(), found.is_empty()) {
+            (Some(one), true) => Ok(one),
+            (Some(_), false) => Err(GateError::Conflict(format!(
+                "request id `{id}` names requests of buckets {}: name the bucket (`--bucket`)",
+                buckets.join(" and ")
+            ))),
+            (None, _) => Err(GateError::NotFound(match bucket {
+                Some(name) => format!("no request `{id}` of bucket `{name}` in the audit trail"),
+                None => format!("no request `{id}` in the audit trail"),
+            })),
+        }
     }
 
     /// Approves request `id` (`approve`), or denies it, for `reason` if given (else the request's).
@@ -106,12 +121,13 @@ impl<S: PolicyStore, B: EventBus, L: AuditLog, R: BucketRecords> Gate<'_, S, B, 
         &self,
         who: &Caller,
         id: &str,
+        bucket: Option<&str>,
         approve: bool,
         reason: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<Answered, GateError> {
         let reason = reason.map(one_line).transpose()?;
-        let (b, q, decisions, records) = self.find(id, now).await?;
+        let (b, q, decisions, records) = self.find(id, bucket, now).await?;
         // This approver's approval already recorded (a call that failed after the record): open it,
         // unless the window it opened was closed since (then it opens nothing again).
         let mine = decisions.iter().find(|d| d.id == q.id && d.decision == "approved" && d.by == who.arn);

@@ -69,8 +69,12 @@ where
         tracing::info!(caller = who.arn.as_str(), "gate call");
         match parse_op(&call.body)? {
             Op::Request(asked) => gate.request(&who, &asked, now).await,
-            Op::Approve { request } => gate.decide(&who, &request, true, None, now).await,
-            Op::Deny { request, reason } => gate.decide(&who, &request, false, reason.as_deref(), now).await,
+            Op::Approve { request, bucket } => {
+                gate.decide(&who, &request, bucket.as_deref(), true, None, now).await
+            }
+            Op::Deny { request, bucket, reason } => {
+                gate.decide(&who, &request, bucket.as_deref(), false, reason.as_deref(), now).await
+            }
             Op::Open(asked) => gate.open(&who, &asked, now).await,
             Op::Close { bucket, reason } => gate.close(&who, &bucket, &reason, now).await,
             Op::Propose { config } => gate.propose(configs, &who, &config, now).await,

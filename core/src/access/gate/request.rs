@@ -22,9 +22,15 @@ pub enum Op {
     /// Approve a request by its id: it opens exactly what was asked, nothing wider.
     Approve {
         request: String,
+        /// The request's bucket, as the approver saw it: the id must name a request of it. An id
+        /// alone names whichever request has it, and ids are short.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bucket: Option<String>,
     },
     Deny {
         request: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bucket: Option<String>,
         /// Why, for the mail; without it the mail repeats the request's reason.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
@@ -149,7 +155,7 @@ pub fn parse_op(body: &str) -> Result<Op, GateError> {
     let op: Op = serde_json::from_str(body)
         .map_err(|e| GateError::BadRequest(one_line(&format!("invalid request: {e}"))))?;
     match &op {
-        Op::Approve { request } | Op::Deny { request, .. } | Op::ApproveConfig { proposal: request }
+        Op::Approve { request, .. } | Op::Deny { request, .. } | Op::ApproveConfig { proposal: request }
             if request.is_empty()
                 || request.len() > MAX_ID
                 || !request.chars().all(|c| c.is_ascii_alphanumeric()) =>
