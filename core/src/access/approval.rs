@@ -50,6 +50,8 @@ pub enum Refusal {
     BadDuration(String),
     #[error(transparent)]
     Grant(#[from] GrantError),
+    #[error("the bucket is open for {readers} until {expiry}, and approving would open more than was asked (the union, until the later expiry): request every reader open now, until then or later, or close the bucket first")]
+    Wider { readers: String, expiry: String },
 }
 
 /// The session name of an assumed-role ARN (`…:assumed-role/Role/alice` → `alice`).
@@ -124,7 +126,8 @@ pub fn request(
 }
 
 /// `approver`'s decision on `request` (`approve`: approve, else deny), given the decisions already
-/// recorded for it and the grant in force now (`live`, which an approval widens, never cuts short).
+/// recorded for it and the grant in force now (`live`: an approval that would widen it beyond what
+/// was asked is refused, as one must never cut it short).
 /// `Err` carries the refused decision, to be recorded and mailed as an attempt, and why.
 pub fn decide(
     bucket: &BucketConfig,
@@ -182,9 +185,14 @@ pub fn decide(
     };
     // The readers and duration are checked again against the config in force now.
     bucket.check_grant(&asked, now).map_err(|e| refuse(Refusal::Grant(e)))?;
-    // What the bucket will be opened with: a grant in force is widened, never cut short, so the
-    // approval names the result (the approver approves what will be, not only what was asked).
-    let grant = crate::access::operate::widened(live, asked);
+    // A grant in force is widened, never cut short: the union of readers until the later expiry.
+    // An approval opens exactly what was asked, so one that would widen (the asked readers until
+    // a later expiry, or the readers open now for longer) is refused; nobody approved that.
+    if let Some(p) = live.filter(|p| crate::access::operate::widened(Some(p), asked.clone()) != asked) {
+        let readers: Vec<String> = p.readers.iter().map(|r| format!("`{r}`")).collect();
+        return Err(refuse(Refusal::Wider { readers: readers.join(", "), expiry: format_expiry(p.expiry) }));
+    }
+    let grant = asked;
     Ok(Decision {
         decision: "approved".into(),
         readers: grant.readers.into_iter().collect(),

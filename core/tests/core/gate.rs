@@ -419,3 +419,35 @@ async fn regression_an_approval_names_the_bucket_it_was_meant_for() {
     assert_eq!(a.status, 200, "{a:?}");
     assert!(matches!(w.state(), State::Open(_)));
 }
+
+/// Regression (insider review): an approval opened the union of the asked readers and those open
+/// now, until the later expiry: a reader approved for minutes read for as long as an earlier
+/// window lasted, and nobody had approved that. Such an approval is refused; one asking for all
+/// that is open, until then or later, is not.
+#[tokio::test]
+async fn regression_an_approval_never_opens_wider_than_asked() {
+    const AUDITOR: &str = "arn:aws:iam::111122223333:role/investigations/ExternalAuditor";
+    let w = World::new();
+    let ask = |readers: &[&str], duration: &str| {
+        json!({"op": "request", "bucket": BUCKET, "readers": readers, "duration": duration, "reason": "r", "ticket": "T"})
+            .to_string()
+    };
+    let approve = |id: &str| json!({"op": "approve", "request": id, "bucket": BUCKET}).to_string();
+    let t = now();
+    let id = w.call(ALICE, &ask(&[READER], "8h"), t).await.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(w.call(BOB, &approve(&id), t).await.status, 200);
+    // Another reader for one hour while the first window lasts eight: refused, nothing written.
+    let id = w.call(ALICE, &ask(&[AUDITOR], "1h"), t).await.body["id"].as_str().unwrap().to_owned();
+    let before = w.written();
+    let a = w.call(BOB, &approve(&id), t).await;
+    assert_eq!(a.status, 409, "{a:?}");
+    assert!(error_line(&a).contains("the bucket is open for"), "{}", error_line(&a));
+    assert_eq!(w.written(), before);
+    let State::Open(g) = w.state() else { panic!("{:?}", w.state()) };
+    assert_eq!(g.readers, BTreeSet::from([READER.to_owned()]));
+    // Both readers, for as long as the window in force or longer: approved as asked.
+    let id = w.call(ALICE, &ask(&[READER, AUDITOR], "9h"), t).await.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(w.call(BOB, &approve(&id), t).await.status, 200);
+    let State::Open(g) = w.state() else { panic!("{:?}", w.state()) };
+    assert_eq!(g.readers, BTreeSet::from([READER.to_owned(), AUDITOR.to_owned()]));
+}

@@ -154,7 +154,7 @@ impl<S: PolicyStore, B: EventBus, L: AuditLog, R: BucketRecords> Gate<'_, S, B, 
                     Refusal::SelfApproval { .. } | Refusal::NotApprover(_) => {
                         GateError::Forbidden(format!("refused: {why}"))
                     }
-                    Refusal::Expired(_) | Refusal::Decided { .. } => {
+                    Refusal::Expired(_) | Refusal::Decided { .. } | Refusal::Wider { .. } => {
                         GateError::Conflict(format!("refused: {why}"))
                     }
                     _ => GateError::BadRequest(format!("refused: {why}")),
