@@ -11,6 +11,17 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
+/// Whether `c` may not stand in a person's text that reaches a mail (a reason, a ticket, a name):
+/// control characters, and the format and separator characters that break or reorder a line
+/// where a mail client shows them (U+2028/2029, the bidirectional controls, zero-width ones). A
+/// reason could otherwise forge a section of the approver's mail, or a subject SNS refuses.
+pub fn breaks_text(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
 /// The document's schema; a new major version gets a new name, fields are only added within one.
 pub const SCHEMA: &str = "breakglass.notification/1";
 

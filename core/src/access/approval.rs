@@ -29,6 +29,8 @@ pub enum RequestError {
     NotTwoPerson(String),
     #[error("a {0} is required")]
     Missing(&'static str),
+    #[error("the {0} must be one line of at most 500 characters, without control, format or line-separator characters")]
+    BadText(&'static str),
     #[error(transparent)]
     Grant(#[from] GrantError),
 }
@@ -87,8 +89,11 @@ pub fn same_person(a: &str, b: &str) -> Option<&'static str> {
 
 fn one_line(what: &'static str, v: &str) -> Result<String, RequestError> {
     let v = v.trim();
-    if v.is_empty() || v.chars().count() > 500 || v.chars().any(char::is_control) {
+    if v.is_empty() {
         return Err(RequestError::Missing(what));
+    }
+    if v.chars().count() > 500 || v.chars().any(crate::notice::breaks_text) {
+        return Err(RequestError::BadText(what));
     }
     Ok(v.to_owned())
 }

@@ -22,7 +22,7 @@ const MAX_TEXT: usize = 500;
 pub enum OperateError {
     #[error("a {0} is required")]
     Missing(&'static str),
-    #[error("the {0} must be one line of at most 500 characters")]
+    #[error("the {0} must be one line of at most 500 characters, without control, format or line-separator characters")]
     BadText(&'static str),
     #[error("the duration must be positive")]
     BadDuration,
@@ -72,7 +72,7 @@ fn text(what: &'static str, value: &str) -> Result<String, OperateError> {
     if v.is_empty() {
         return Err(OperateError::Missing(what));
     }
-    if v.chars().count() > MAX_TEXT || v.chars().any(char::is_control) {
+    if v.chars().count() > MAX_TEXT || v.chars().any(crate::notice::breaks_text) {
         return Err(OperateError::BadText(what));
     }
     Ok(v.to_owned())
@@ -81,7 +81,7 @@ fn text(what: &'static str, value: &str) -> Result<String, OperateError> {
 /// What a refused request said, for the record: one line, at most MAX_TEXT characters (it was not
 /// validated, which may be why it was refused).
 fn clip(value: &str) -> String {
-    value.trim().chars().map(|c| if c.is_control() { ' ' } else { c }).take(MAX_TEXT).collect()
+    value.trim().chars().map(|c| if crate::notice::breaks_text(c) { ' ' } else { c }).take(MAX_TEXT).collect()
 }
 
 /// Puts a `breakglass request` event on the bus.

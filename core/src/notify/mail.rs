@@ -176,8 +176,10 @@ pub(super) fn human_time(t: OffsetDateTime) -> String {
 
 /// "[breakglass] …", no control characters, under 100 characters.
 pub(super) fn clean_subject(s: &str) -> String {
-    let mut out: String =
-        format!("[breakglass] {s}").chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let mut out: String = format!("[breakglass] {s}")
+        .chars()
+        .map(|c| if crate::notice::breaks_text(c) { ' ' } else { c })
+        .collect();
     if out.chars().count() > MAX_SUBJECT {
         out = out.chars().take(MAX_SUBJECT - 1).collect();
         out.push('…');

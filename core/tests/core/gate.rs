@@ -451,3 +451,23 @@ async fn regression_an_approval_never_opens_wider_than_asked() {
     let State::Open(g) = w.state() else { panic!("{:?}", w.state()) };
     assert_eq!(g.readers, BTreeSet::from([READER.to_owned(), AUDITOR.to_owned()]));
 }
+
+/// Regression (insider review): a reason or ticket could hold a line separator (U+2028) or a
+/// bidirectional control, which `char::is_control` lets through: a forged "Who would read" section
+/// in the approver's mail, or a subject SNS refuses. Refused like a newline.
+#[tokio::test]
+async fn regression_a_line_separator_or_bidi_control_in_a_reason_is_refused() {
+    let w = World::new();
+    for bad in ["incident\u{2028}Who would read: nobody", "incident \u{202E}7 tnedicni", "a\u{200B}b"] {
+        for field in ["reason", "ticket"] {
+            let mut body = json!({"op": "request", "bucket": BUCKET, "readers": [READER], "duration": "2h", "reason": "r", "ticket": "T"});
+            body[field] = json!(bad);
+            let a = w.call(ALICE, &body.to_string(), now()).await;
+            assert_eq!(a.status, 400, "{field} {bad:?}: {a:?}");
+            assert!(error_line(&a).contains("line-separator"), "{}", error_line(&a));
+        }
+    }
+    assert_eq!(w.written(), 0);
+    assert!(breakglass_core::notice::breaks_text('\u{2029}'));
+    assert!(!breakglass_core::notice::breaks_text('é'));
+}

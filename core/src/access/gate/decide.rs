@@ -31,8 +31,8 @@ fn bucket<'c>(config: &'c Config, name: &str) -> Result<&'c BucketConfig, GateEr
 /// A reason given in a body: one line, at most 500 characters.
 fn one_line(v: &str) -> Result<String, GateError> {
     let v = v.trim();
-    if v.is_empty() || v.chars().count() > 500 || v.chars().any(char::is_control) {
-        return Err(GateError::BadRequest("the reason must be one line of 1 to 500 characters".into()));
+    if v.is_empty() || v.chars().count() > 500 || v.chars().any(crate::notice::breaks_text) {
+        return Err(GateError::BadRequest("the reason must be one line of 1 to 500 characters, without control, format or line-separator characters".into()));
     }
     Ok(v.to_owned())
 }

@@ -216,7 +216,7 @@ pub fn caller(user_arn: &str, roles: &[String]) -> Result<Caller, GateError> {
     let Some((role, person)) = resource.strip_prefix("assumed-role/").and_then(|r| r.split_once('/')) else {
         return Err(refused());
     };
-    let valid = |s: &str| !s.is_empty() && !s.contains('/') && !s.chars().any(char::is_control);
+    let valid = |s: &str| !s.is_empty() && !s.contains('/') && !s.chars().any(crate::notice::breaks_text);
     if !canonical_policies::is_account_id(account) || !valid(role) || !valid(person) {
         return Err(refused());
     }
