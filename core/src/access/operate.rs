@@ -141,23 +141,36 @@ pub async fn open<S: PolicyStore, B: EventBus>(
     .await;
     if let Err(e) = &result {
         if e.is_refusal() {
-            let event = events::Request {
-                action: "open".into(),
-                outcome: Some("refused".into()),
-                error: Some(e.to_string()),
-                reason: Some(clip(&request.reason)),
-                ticket: Some(clip(&request.ticket)),
-                readers: Some(request.readers.iter().take(20).map(|r| clip(r)).collect()),
-                duration: Some(canonical_policies::HumanDuration(request.duration).to_string()),
-                ..events::Request::new(&bucket.name, requester, crate::time::format_time(now))
-            };
-            // Best effort: the refusal itself is what the operator must see.
-            if let Err(bus_error) = request_event(bus, &event).await {
-                tracing::error!(error = %bus_error, "refused request could not be published");
-            }
+            publish_refusal(bus, &bucket.name, requester, request, &e.to_string(), now).await;
         }
     }
     result
+}
+
+/// Publishes `request` of `requester` as refused for `why` (its texts clipped: they were not
+/// validated, which may be why it was refused), so that stakeholders and the audit trail see
+/// attempts too. Best effort: the refusal itself is what the operator must see.
+pub(crate) async fn publish_refusal<B: EventBus>(
+    bus: &B,
+    bucket: &str,
+    requester: &str,
+    request: &OpenRequest,
+    why: &str,
+    now: OffsetDateTime,
+) {
+    let event = events::Request {
+        action: "open".into(),
+        outcome: Some("refused".into()),
+        error: Some(why.to_owned()),
+        reason: Some(clip(&request.reason)),
+        ticket: Some(clip(&request.ticket)),
+        readers: Some(request.readers.iter().take(20).map(|r| clip(r)).collect()),
+        duration: Some(canonical_policies::HumanDuration(request.duration).to_string()),
+        ..events::Request::new(bucket, requester, crate::time::format_time(now))
+    };
+    if let Err(bus_error) = request_event(bus, &event).await {
+        tracing::error!(error = %bus_error, "refused request could not be published");
+    }
 }
 
 impl OperateError {

@@ -471,3 +471,23 @@ async fn regression_a_line_separator_or_bidi_control_in_a_reason_is_refused() {
     assert!(breakglass_core::notice::breaks_text('\u{2029}'));
     assert!(!breakglass_core::notice::breaks_text('é'));
 }
+
+/// Regression (insider review): a request the gate refused (a reader that is not an investigator
+/// role, too long) left only a log line, which an administrator can delete. It is published as a
+/// refused request, as a refused open is, for the stakeholders and the audit trail.
+#[tokio::test]
+async fn regression_a_refused_request_is_published_as_an_attempt() {
+    let w = World::new();
+    let body = json!({"op": "request", "bucket": BUCKET, "readers": ["arn:aws:iam::111122223333:role/Admin"],
+        "duration": "2h", "reason": "just looking", "ticket": "T"});
+    let a = w.call(ALICE, &body.to_string(), now()).await;
+    assert_eq!(a.status, 400, "{a:?}");
+    let events = w.bus.events();
+    let [breakglass_core::events::OwnEvent::Request(r)] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(
+        (r.outcome.as_deref(), r.requester.as_str(), r.bucket.as_str()),
+        (Some("refused"), ALICE, BUCKET)
+    );
+    assert_eq!(r.reason.as_deref(), Some("just looking"));
+    assert_eq!(w.written(), 0);
+}

@@ -64,6 +64,11 @@ fn regression_a_qualified_arn_does_not_invoke_a_breakglass_function() {
         ] {
             assert_eq!(direct(&at(f), action, &tampering), Decision::ExplicitDeny, "{action} on {f}");
         }
+        // Nor are the functions' log lines (a refusal the gate logged) deleted.
+        let stream = format!(
+            "arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/breakglass-{f}:log-stream:2026/12/07/abc"
+        );
+        assert_eq!(direct(&stream, "logs:DeleteLogStream", &tampering), Decision::ExplicitDeny, "{stream}");
     }
 }
 

@@ -73,8 +73,20 @@ impl<S: PolicyStore, B: EventBus, L: AuditLog, R: BucketRecords> Gate<'_, S, B, 
             )));
         }
         let readers: BTreeSet<String> = a.readers.iter().cloned().collect();
-        let q = approval::request(b, &who.arn, &a.reason, &a.ticket, a.duration, &readers, now)
-            .map_err(|e| GateError::BadRequest(e.to_string()))?;
+        let q = match approval::request(b, &who.arn, &a.reason, &a.ticket, a.duration, &readers, now) {
+            Ok(q) => q,
+            Err(e) => {
+                // A refused request is an attempt the stakeholders see, as a refused open is.
+                let asked = OpenRequest {
+                    reason: a.reason.clone(),
+                    ticket: a.ticket.clone(),
+                    duration: a.duration,
+                    readers,
+                };
+                operate::publish_refusal(self.bus, &b.name, &who.arn, &asked, &e.to_string(), now).await;
+                return Err(GateError::BadRequest(e.to_string()));
+            }
+        };
         let event = OwnEvent::AccessRequest(q.clone());
         self.record(b, &event, now).await?;
         self.mail(&event).await?;
