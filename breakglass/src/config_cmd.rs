@@ -30,7 +30,11 @@ pub fn compact(a: &CompactArgs) -> Result<ExitCode, CliError> {
         .map_err(|_| CliError::Input(format!("{}: not utf-8", Quoted(&path))))?;
     let small = breakglass_config::compact(&text)
         .map_err(|e| CliError::Config { path: a.config.clone(), source: Box::new(e) })?;
-    print!("{small}");
+    if a.sam {
+        print!("{}", sam_parameter(&small)?);
+    } else {
+        print!("{small}");
+    }
     if small.len() > PARAMETER_LIMIT {
         eprintln!(
             "breakglass: the compact config is {} bytes, over CloudFormation's {PARAMETER_LIMIT}-byte parameter limit: deploy in organisation mode (the config is an S3 object) or bundle it as BREAKGLASS_CONFIG_FILE",
@@ -39,6 +43,18 @@ pub fn compact(a: &CompactArgs) -> Result<ExitCode, CliError> {
         return Ok(Exit::Refused.into());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `text` as the one argument `sam deploy --parameter-overrides BreakglassConfig="…"` reads back
+/// unchanged: SAM takes a double-quoted value with `\"` for a quote, and unescapes only `\"`,
+/// `\'` and `\ `, so a backslash could not be carried through as written.
+fn sam_parameter(text: &str) -> Result<String, CliError> {
+    if text.contains('\\') {
+        return Err(CliError::Input(
+            "the config has a backslash, which `sam deploy --parameter-overrides` cannot carry unchanged: write the value without escapes (a TOML literal string, 'like this')".into(),
+        ));
+    }
+    Ok(format!("BreakglassConfig=\"{}\"\n", text.trim_end().replace('"', "\\\"")))
 }
 
 pub fn push(a: &PushArgs) -> Result<ExitCode, CliError> {

@@ -102,6 +102,10 @@ struct ValidateArgs {
 struct CompactArgs {
     #[arg(long, env = "BREAKGLASS_CONFIG")]
     config: PathBuf,
+    /// Print it as one `sam deploy --parameter-overrides` argument, `BreakglassConfig="…"`, quoted
+    /// as SAM reads it (unquoted, SAM cuts the value at its first space).
+    #[arg(long)]
+    sam: bool,
 }
 
 #[derive(Debug, Args)]

@@ -832,3 +832,46 @@ fn errors_show_control_characters_escaped() {
     assert_one_line_error(&o, "escapes");
     assert!(!o.stderr.contains('\u{1b}') && o.stderr.contains("\\u{1b}"), "{}", o.stderr);
 }
+
+/// Regression (first-day review): deploy.md passed `BreakglassConfig="$(breakglass config compact …)"`
+/// to `sam deploy --parameter-overrides`, and SAM cut the value at its first space: the stack
+/// deployed with 20 bytes of config. `compact --sam` prints the argument SAM reads back whole,
+/// checked here with SAM's own parser from `.venv-lint` (`scripts/venv.sh lint`).
+#[test]
+fn regression_the_sam_parameter_reaches_sam_whole() {
+    let python = root().join(".venv-lint/bin/python");
+    if !python.exists() {
+        assert!(std::env::var("CI").is_err(), "CI=true: .venv-lint is missing (scripts/venv.sh lint)");
+        eprintln!("skipped: no .venv-lint (scripts/venv.sh lint installs SAM)");
+        return;
+    }
+    for example in ["examples/breakglass.toml", "examples/organisation.toml"] {
+        let path = root().join(example).display().to_string();
+        let plain = run(&["config", "compact", "--config", &path], b"");
+        let sam = run(&["config", "compact", "--sam", "--config", &path], b"");
+        assert_eq!((plain.code, sam.code), (0, 0), "{example}: {} {}", plain.stderr, sam.stderr);
+        // What the shell hands SAM: `"$(…)"` drops the trailing newlines.
+        let argument = sam.stdout.trim_end_matches('\n');
+        let script = "import sys, json\nfrom samcli.cli.types import CfnParameterOverridesType as T\nv = T().convert((sys.argv[1], 'ProtectedBuckets=a,b'), None, None)\nprint(json.dumps(v))";
+        let parsed = Command::new(&python).args(["-c", script, argument]).output().unwrap();
+        assert!(parsed.status.success(), "{}", String::from_utf8_lossy(&parsed.stderr));
+        let values: serde_json::Value = serde_json::from_slice(&parsed.stdout).unwrap();
+        assert_eq!(
+            values["BreakglassConfig"].as_str(),
+            Some(plain.stdout.trim_end_matches('\n')),
+            "{example}"
+        );
+        assert_eq!(values["ProtectedBuckets"], "a,b");
+    }
+    // A backslash cannot be carried: refused with one line.
+    let dir = std::env::temp_dir().join(format!("bg-sam-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("b.toml");
+    let text = std::fs::read_to_string(config()).unwrap();
+    std::fs::write(&bad, text.replacen("account = \"111122223333\"", "account = \"1111\\u00322223333\"", 1))
+        .unwrap();
+    let o = run(&["config", "compact", "--sam", "--config", &bad.display().to_string()], b"");
+    assert_one_line_error(&o, "backslash");
+    assert!(o.stderr.contains("backslash"), "{}", o.stderr);
+    std::fs::remove_dir_all(&dir).ok();
+}
