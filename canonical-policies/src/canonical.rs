@@ -335,7 +335,7 @@ mod tests {
 
     #[test]
     fn pretty_output_parses_back_to_the_same_policy() {
-        let src = br#"{"Version":"2012-10-17","Id":"x","Statement":[{"Sid":"B","Effect":"Allow","NotPrincipal":{"AWS":["arn:aws:iam::111122223333:role/a","arn:aws:iam::111122223333:role/b"]},"NotAction":"s3:Put*","NotResource":"arn:aws:s3:::b","Condition":{"StringLike":{"s3:prefix":["a/*","b/*"]}}},{"Sid":"A","Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"*"}]}"#;
+        let src = br#"{"Version":"2012-10-17","Id":"x","Statement":[{"Sid":"B","Effect":"Deny","NotPrincipal":{"AWS":["arn:aws:iam::111122223333:role/a","arn:aws:iam::111122223333:role/b"]},"NotAction":"s3:Put*","NotResource":"arn:aws:s3:::b","Condition":{"StringLike":{"s3:prefix":["a/*","b/*"]}}},{"Sid":"A","Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"*"}]}"#;
         let p = Policy::parse(src).unwrap();
         let pretty = p.to_pretty_json();
         assert!(pretty.starts_with("{\n  \"Version\": \"2012-10-17\",\n  \"Id\": \"x\",\n  \"Statement\": [\n    {\n      \"Sid\": \"B\""));

@@ -158,6 +158,8 @@ prop_compose! {
         not_resource in prop::bool::weighted(0.15),
         condition in gen_condition(),
     ) -> GenStatement {
+        // NotPrincipal goes with Deny only (the parser refuses it with Allow).
+        let not_principal = not_principal && !allow;
         GenStatement {
             sid, allow, principal, not_principal, actions, not_action, resources, not_resource, condition,
         }
@@ -554,7 +556,8 @@ fn mutate(p: &Policy, m: Mutation, i: usize) -> Option<Policy> {
             p.id = Some("NewId".to_owned());
         }
     }
-    Some(p)
+    // A mutation that makes a policy IAM refuses (NotPrincipal with Allow) does not apply.
+    p.statements.iter().all(|s| !(s.principal.negated && s.effect == Effect::Allow)).then_some(p)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -413,6 +413,31 @@ fn aws_username_in_resources_and_conditions() {
     );
 }
 
+/// "When a policy variable references a condition context key that has no value or is not present
+/// in an authorization context for a request, the value is effectively null. There is no equal or
+/// like value. [...] Inverted condition operators like StringNotEquals or StringNotLike do match
+/// against a null value" (Variables and tags, "Policy variables with no value"). Regression
+/// (evaluator review): both forms were answered "no match", a false deny of an Allow and a missed
+/// Deny.
+#[test]
+fn a_variable_without_a_value_is_null() {
+    let statement = |effect: &str, op: &str| {
+        policy(&format!(
+            r#"{{"Version":"2012-10-17","Statement":{{"Effect":"{effect}","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{{"{op}":{{"s3:ExistingObjectTag/Team":"${{aws:PrincipalTag/Team}}"}}}}}}}}"#
+        ))
+    };
+    let untagged = req(BOB, "s3:GetObject", "arn:aws:s3:::b/x").with("s3:ExistingObjectTag/Team", "red");
+    assert_eq!(decide(&statement("Allow", "StringNotEquals"), &untagged), Decision::Allow);
+    assert_eq!(decide(&statement("Deny", "StringNotEquals"), &untagged), Decision::ExplicitDeny);
+    assert_eq!(decide(&statement("Deny", "StringNotLike"), &untagged), Decision::ExplicitDeny);
+    assert_eq!(decide(&statement("Allow", "StringEquals"), &untagged), Decision::ImplicitDeny);
+    assert_eq!(decide(&statement("Allow", "StringLike"), &untagged), Decision::ImplicitDeny);
+    // With the tag, compared as usual.
+    let tagged = untagged.clone().with("aws:PrincipalTag/Team", "red");
+    assert_eq!(decide(&statement("Allow", "StringEquals"), &tagged), Decision::Allow);
+    assert_eq!(decide(&statement("Deny", "StringNotEquals"), &tagged), Decision::ImplicitDeny);
+}
+
 /// `"Resource": ["arn:aws:s3:::bucket/${aws:PrincipalTag/department}"]` "refers to only a bucket that
 /// is named the same as the value in the requesting user's department tag." (Variables and tags)
 #[test]
@@ -571,4 +596,15 @@ fn principal_arn_conditions_keep_their_case() {
         r#"{"StringEqualsIgnoreCase":{"aws:PrincipalArn":"arn:aws:iam::444455556666:role/ADMINS"}}"#,
     );
     assert_eq!(decide(&ignoring_case, &r), Decision::Allow);
+}
+
+/// "NotPrincipal must be used with "Effect":"Deny". Using it with "Effect":"Allow" is not
+/// supported." (IAM JSON policy elements: NotPrincipal). Regression (evaluator review): the parser
+/// took it, and the evaluator then allowed everyone not named, anonymous callers included.
+#[test]
+fn not_principal_with_allow_is_refused() {
+    let text = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:user/Bob"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#;
+    let e = Policy::parse(text.as_bytes()).unwrap_err().to_string();
+    assert!(e.contains("`NotPrincipal` goes with `\"Effect\": \"Deny\"` only"), "{e}");
+    assert!(Policy::parse(text.replace("Allow", "Deny").as_bytes()).is_ok());
 }

@@ -110,8 +110,8 @@ pub(super) fn condition(op: &str, key: &str, values: &SortedSet<String>, ctx: &C
 pub(super) enum Cmp {
     Yes,
     No,
-    /// The policy or the context value is not of the operator's type, or a variable has no value:
-    /// neither the operator nor its negation matches.
+    /// The policy or the context value is not of the operator's type: neither the operator nor its
+    /// negation matches.
     Invalid,
     Unknown,
 }
@@ -136,9 +136,11 @@ pub(super) fn compare(base: &str, policy_value: &str, context_value: &str, ctx: 
         _ => Cmp::Invalid,
     };
     // Policy variables work with the string and ARN operators only (user guide, "Condition element").
+    // A variable without a value is null, which equals and is like nothing: the positive operators
+    // do not match, the negated ones do ("Policy variables with no value", IAM user guide).
     let string = |f: &dyn Fn(&[Tok]) -> bool| match resolve(policy_value, ctx, vars) {
         Resolved::Tokens(p) => Cmp::from_bool(f(&p)),
-        Resolved::NoValue => Cmp::Invalid,
+        Resolved::NoValue => Cmp::No,
         Resolved::Unknown => Cmp::Unknown,
     };
     match base {
@@ -152,7 +154,7 @@ pub(super) fn compare(base: &str, policy_value: &str, context_value: &str, ctx: 
         }
         "ArnEquals" | "ArnLike" | "ArnNotEquals" | "ArnNotLike" => match resolve(policy_value, ctx, vars) {
             Resolved::Tokens(p) => arn_tokens_match(&p, context_value).map_or(Cmp::Invalid, Cmp::from_bool),
-            Resolved::NoValue => Cmp::Invalid,
+            Resolved::NoValue => Cmp::No,
             Resolved::Unknown => Cmp::Unknown,
         },
         "Bool" => {

@@ -188,6 +188,15 @@ impl<'a> Reader<'a, '_> {
             second,
         };
         let principal = principal.ok_or_else(|| neither(PAIRS[0]))?;
+        // "NotPrincipal must be used with "Effect":"Deny"" (IAM JSON policy elements: NotPrincipal);
+        // with Allow it would grant everyone not named, and S3 refuses such a policy.
+        if principal.negated && effect == Effect::Allow {
+            return Err(invalid(
+                path,
+                "NotPrincipal",
+                "`NotPrincipal` goes with `\"Effect\": \"Deny\"` only",
+            ));
+        }
         let action = action.ok_or_else(|| neither(PAIRS[1]))?;
         let resource = resource.ok_or_else(|| neither(PAIRS[2]))?;
         let sid = sid.filter(|s| !s.is_empty()).map(Cow::into_owned);
