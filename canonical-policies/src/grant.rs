@@ -33,7 +33,7 @@ pub struct TemplateInputs {
 }
 
 /// A bucket's template inputs with its ClosedAccess rendered once.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BucketTemplates {
     inputs: TemplateInputs,
     closed: Policy,

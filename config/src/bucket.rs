@@ -15,7 +15,7 @@ use crate::names::{bucket_name_problem, is_region};
 use crate::raw::RawBucket;
 
 /// One protected bucket, validated, with its ClosedAccess policy rendered once.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BucketConfig {
     pub name: String,
     pub partition: Partition,

@@ -25,10 +25,15 @@ struct World {
 
 impl World {
     fn new() -> World {
-        let config = Config::from_toml(&org_text()).unwrap();
+        World::with(org_text())
+    }
+
+    /// The config `text` in force and in the object.
+    fn with(text: String) -> World {
+        let config = Config::from_toml(&text).unwrap();
         let trail = Trail { log: Log::default(), config: config.audit.clone().unwrap(), config_sha256: None };
         let object = ConfigObject::default();
-        *object.0.lock().unwrap() = Some((org_text(), 1));
+        *object.0.lock().unwrap() = Some((text, 1));
         World {
             config,
             store: Store::default(),
@@ -144,4 +149,43 @@ async fn floors_no_config_may_lower_and_a_stale_proposal_are_refused_with_nothin
     assert!(w.live().ends_with("# changed\n"));
     // An unknown proposal, and a config change in single-account mode (no object): 404, 409.
     assert_eq!(w.call(BOB, json!({"op": "approve-config", "proposal": "ffffffffffff"})).await.status, 404);
+}
+
+/// Regression (insider review): an approver of *any* bucket approved a config that changed every
+/// bucket, including dropping the two-person rule of a bucket they do not approve for. A proposal
+/// that changes or takes out a bucket under the rule needs one of that bucket's approvers.
+#[tokio::test]
+async fn regression_a_config_change_of_a_bucket_needs_one_of_its_approvers() {
+    const CAROL: &str = "arn:aws:sts::999900000000:assumed-role/breakglass-operator/carol";
+    let rule = |who: &str| {
+        format!("two_person = true\napprovers = [\"arn:aws:sts::999900000000:assumed-role/breakglass-operator/{who}\"]\n")
+    };
+    let text = org_text()
+        .replacen(
+            "name = \"acme-prod-cloudtrail-logs\"\n",
+            &format!("name = \"acme-prod-cloudtrail-logs\"\n{}", rule("carol")),
+            1,
+        )
+        .replacen(
+            "name = \"acme-dev-cloudtrail-logs\"\n",
+            &format!("name = \"acme-dev-cloudtrail-logs\"\n{}", rule("bob")),
+            1,
+        );
+    let w = World::with(text.clone());
+    // Alice proposes to drop the rule of Carol's bucket; Bob approves for another bucket only.
+    let next = text.replacen(&rule("carol"), "", 1);
+    let id =
+        w.call(ALICE, json!({"op": "propose", "config": next})).await.body["id"].as_str().unwrap().to_owned();
+    let a = w.call(BOB, json!({"op": "approve-config", "proposal": id})).await;
+    assert_eq!(a.status, 403, "{}", a.body);
+    assert!(
+        a.body["error"].as_str().unwrap().contains("changes bucket `acme-prod-cloudtrail-logs`"),
+        "{}",
+        a.body
+    );
+    assert_eq!(w.live(), text);
+    // Carol, one of its approvers, may.
+    let a = w.call(CAROL, json!({"op": "approve-config", "proposal": id})).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(w.live(), next);
 }

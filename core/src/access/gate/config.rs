@@ -208,6 +208,23 @@ where
                 who.arn
             )));
         }
+        // And an approver of a bucket approves what governs that bucket only: a proposal that
+        // changes or takes out a bucket under the two-person rule needs one of *its* approvers.
+        let next = Config::from_toml(&p.text).map_err(|e| {
+            GateError::BadRequest(format!("refused: the proposed config no longer parses: {e}"))
+        })?;
+        if let Some(b) = self
+            .config
+            .buckets
+            .iter()
+            .filter(|b| next.bucket(&b.name) != Some(*b))
+            .find(|b| b.two_person.as_ref().is_some_and(|r| !r.may_approve(&who.arn)))
+        {
+            return Err(GateError::Forbidden(format!(
+                "refused: the proposal changes bucket `{}`, and `{}` is not one of its approvers",
+                b.name, who.arn
+            )));
+        }
         let live = store.read().await.map_err(|e| aws("the config object", &e))?;
         if live.as_ref().map(|(t, _)| sha256(t)) != p.base_sha256 {
             return Err(GateError::Conflict(
