@@ -565,7 +565,8 @@ fn role_and_user_names_match_without_case() {
         assert_eq!(decide(&deny, &r), denied, "Deny Principal {principal}, caller {caller}");
     }
     // NotPrincipal exempts what it names exactly: the same principal in another case, and no
-    // role's session through its role (see `not_principal_exempts_only_what_it_names_exactly`).
+    // role's session through its role (see `not_principal_exempts_only_what_it_names_exactly`);
+    // listed with its account (a session: with its role too, here in another case).
     for (principal, caller, exempt) in [
         (format!("{A}:role/ADMINS"), format!("{A}:role/admins"), true),
         (format!("{S}:assumed-role/ADMINS/mary"), format!("{S}:assumed-role/admins/mary"), true),
@@ -573,7 +574,10 @@ fn role_and_user_names_match_without_case() {
         (format!("{S}:assumed-role/admins/MARY"), format!("{S}:assumed-role/admins/mary"), false),
         (format!("{A}:role/admins"), format!("{S}:assumed-role/admins/mary"), false),
     ] {
-        let p = with_principal("Deny", &format!(r#""NotPrincipal":{{"AWS":"{principal}"}}"#));
+        let chain =
+            if caller.contains(":assumed-role/") { format!(r#","{A}:role/Admins""#) } else { String::new() };
+        let p =
+            with_principal("Deny", &format!(r#""NotPrincipal":{{"AWS":["{principal}","{A}:root"{chain}]}}"#));
         let d = decide(&p, &req(&caller, "s3:GetObject", OBJECT));
         let expected = if exempt { Decision::ImplicitDeny } else { Decision::ExplicitDeny };
         assert_eq!(d, expected, "NotPrincipal {principal}, caller {caller}");
@@ -596,6 +600,23 @@ fn principal_arn_conditions_keep_their_case() {
         r#"{"StringEqualsIgnoreCase":{"aws:PrincipalArn":"arn:aws:iam::444455556666:role/ADMINS"}}"#,
     );
     assert_eq!(decide(&ignoring_case, &r), Decision::Allow);
+}
+
+/// "When you use NotPrincipal with Deny, you must also specify the account ARN of the not-denied
+/// principal. Otherwise, the policy might deny access to the entire account containing the
+/// principal." (NotPrincipal). Regression (evaluator review): a principal listed alone was
+/// answered "spared", a proof IAM may not bear out: it is unknown, with its account it is spared.
+#[test]
+fn not_principal_without_the_account_is_not_a_proof() {
+    let alone = with_principal("Deny", &format!(r#""NotPrincipal":{{"AWS":"{BOB}"}}"#));
+    assert_eq!(decide(&alone, &req(BOB, "s3:GetObject", OBJECT)), Decision::Unknown);
+    assert_eq!(decide(&alone, &req(ALICE, "s3:GetObject", OBJECT)), Decision::ExplicitDeny);
+    let with_account = with_principal("Deny", &format!(r#""NotPrincipal":{{"AWS":["{BOB}","{ROOT}"]}}"#));
+    assert_eq!(decide(&with_account, &req(BOB, "s3:GetObject", OBJECT)), Decision::ImplicitDeny);
+    // A session needs its role listed as well.
+    let no_role =
+        with_principal("Deny", &format!(r#""NotPrincipal":{{"AWS":["{AUDIT_SESSION}","{ROOT}"]}}"#));
+    assert_eq!(decide(&no_role, &req(AUDIT_SESSION, "s3:GetObject", OBJECT)), Decision::Unknown);
 }
 
 /// "NotPrincipal must be used with "Effect":"Deny". Using it with "Effect":"Allow" is not

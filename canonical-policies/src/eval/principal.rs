@@ -27,7 +27,12 @@ pub(super) fn principal_clause(clause: &Clause<Principal>, caller: &Caller, effe
     };
     let values = || map.iter().flat_map(|(kind, values)| values.iter().map(move |v| (*kind, v.as_str())));
     if clause.negated {
-        return (Tri::any(values().map(|(kind, v)| names_exactly(kind, v, caller))).not(), false);
+        let named = Tri::any(values().map(|(kind, v)| names_exactly(kind, v, caller)));
+        // "you must also specify the account ARN of the not-denied principal. Otherwise, the policy
+        // might deny access to the entire account containing the principal": named without its
+        // account (a role session: without its role too), it is not known to be spared.
+        let named = if named == Tri::Match && !chain_named(map, caller) { Tri::Unknown } else { named };
+        return (named.not(), false);
     }
     let matches: Vec<PrincipalMatch> = values().map(|(kind, v)| principal_value(kind, v, caller)).collect();
     let has = |m: PrincipalMatch| matches.contains(&m);
@@ -107,6 +112,32 @@ pub(super) fn names_exactly(kind: PrincipalKind, v: &str, caller: &Caller) -> Tr
         PrincipalKind::Aws if iam_arn_parts(v).is_none() => Tri::Unknown,
         PrincipalKind::Aws => Tri::from_bool(caller.own_arn().is_some_and(|own| same_principal(&own, v))),
     }
+}
+
+/// Whether the AWS principals of `map` name what IAM checks before `caller` itself: its account's
+/// root and, for a role session, its role (by name: a session ARN carries no path).
+fn chain_named(
+    map: &std::collections::BTreeMap<PrincipalKind, crate::SortedSet<String>>,
+    caller: &Caller,
+) -> bool {
+    let Some(account) = caller.account() else { return true };
+    let named: Vec<(&str, &str, &str)> =
+        map.get(&PrincipalKind::Aws).into_iter().flatten().filter_map(|v| iam_arn_parts(v)).collect();
+    let root = named.iter().any(|(service, a, r)| *service == "iam" && *a == account && *r == "root");
+    let session_role = caller.own_arn().and_then(|own| {
+        let (_, rest) = own.split_once(":assumed-role/")?;
+        rest.split('/').next().map(str::to_owned)
+    });
+    let role = session_role.is_none_or(|name| {
+        named.iter().any(|(service, a, r)| {
+            *service == "iam"
+                && *a == account
+                && r.strip_prefix("role/")
+                    .and_then(|p| p.rsplit('/').next())
+                    .is_some_and(|n| n.eq_ignore_ascii_case(&name))
+        })
+    });
+    root && role
 }
 
 /// `arn:<partition>:<service>::<account>:<resource>` of IAM and STS principals.
