@@ -161,7 +161,9 @@ fn not_principal_exempts_only_what_it_names_exactly() {
     }
     let role = with_principal("Deny", &format!(r#""NotPrincipal":{{"AWS":["{ROLE}","{ROOT}"]}}"#));
     assert_eq!(decide(&role, &req(AUDIT_SESSION, "s3:GetObject", OBJECT)), Decision::ExplicitDeny);
-    assert_eq!(decide(&role, &req(ROLE, "s3:GetObject", OBJECT)), Decision::ImplicitDeny);
+    // A role caller stands for a session of it (roles act only through sessions): the role's ARN
+    // does not spare it. Regression (evaluator review): it was spared.
+    assert_eq!(decide(&role, &req(ROLE, "s3:GetObject", OBJECT)), Decision::ExplicitDeny);
     // A service is named by its service principal.
     let service = with_principal("Deny", r#""NotPrincipal":{"Service":"cloudtrail.amazonaws.com"}"#);
     assert_eq!(
@@ -568,7 +570,8 @@ fn role_and_user_names_match_without_case() {
     // role's session through its role (see `not_principal_exempts_only_what_it_names_exactly`);
     // listed with its account (a session: with its role too, here in another case).
     for (principal, caller, exempt) in [
-        (format!("{A}:role/ADMINS"), format!("{A}:role/admins"), true),
+        // A role caller is a session of it, which naming the role does not spare (above).
+        (format!("{A}:role/ADMINS"), format!("{A}:role/admins"), false),
         (format!("{S}:assumed-role/ADMINS/mary"), format!("{S}:assumed-role/admins/mary"), true),
         (format!("{A}:user/bob"), BOB.to_owned(), true),
         (format!("{S}:assumed-role/admins/MARY"), format!("{S}:assumed-role/admins/mary"), false),
@@ -628,4 +631,18 @@ fn not_principal_with_allow_is_refused() {
     let e = Policy::parse(text.as_bytes()).unwrap_err().to_string();
     assert!(e.contains("`NotPrincipal` goes with `\"Effect\": \"Deny\"` only"), "{e}");
     assert!(Policy::parse(text.replace("Allow", "Deny").as_bytes()).is_ok());
+}
+
+/// A role caller stands for "a session of this role", not a named one: a principal naming one
+/// session of the role may be it or not. Regression (evaluator review): it was a definite no, so an
+/// Allow to `assumed-role/R/alice` was "proven" not to let a session of R in.
+#[test]
+fn a_role_caller_against_a_named_session_is_unknown() {
+    let allow = with_principal("Allow", &format!(r#""Principal":{{"AWS":"{AUDIT_SESSION}"}}"#));
+    assert_eq!(decide(&allow, &req(ROLE, "s3:GetObject", OBJECT)), Decision::Unknown);
+    assert_eq!(decide(&allow, &req(AUDIT_SESSION, "s3:GetObject", OBJECT)), Decision::Allow);
+    assert_eq!(decide(&allow, &req(OTHER_SESSION, "s3:GetObject", OBJECT)), Decision::ImplicitDeny);
+    // Another role's: no.
+    let other_role = "arn:aws:iam::444455556666:role/other";
+    assert_eq!(decide(&allow, &req(other_role, "s3:GetObject", OBJECT)), Decision::ImplicitDeny);
 }

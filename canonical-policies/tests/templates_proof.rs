@@ -282,10 +282,9 @@ fn not_principal_not_action_not_resource() {
     // NotPrincipal names the role, not this session of it: the deny applies to the session
     // (IAM user guide, "NotPrincipal": the assumed-role user is identified by its session name).
     assert_eq!(req(&caller, "s3:GetObject", OBJECTS[0]), Decision::ExplicitDeny);
-    // The role itself is named, but not its account, which "might deny access to the entire
-    // account" (NotPrincipal): no proof either way.
+    // A role caller is a session of it: naming the role spares none of its sessions.
     let role = Caller::parse(INVESTIGATOR).unwrap();
-    assert_eq!(req(&role, "s3:GetObject", OBJECTS[0]), Decision::Unknown);
+    assert_eq!(req(&role, "s3:GetObject", OBJECTS[0]), Decision::ExplicitDeny);
     let other = Caller::parse("arn:aws:iam::111122223333:user/admin").unwrap();
     assert_eq!(req(&other, "s3:GetObject", OBJECTS[0]), Decision::ExplicitDeny);
     assert_eq!(req(&other, "s3:ListBucket", OBJECTS[0]), Decision::ImplicitDeny);

@@ -85,9 +85,21 @@ pub(super) fn principal_value(kind: PrincipalKind, v: &str, caller: &Caller) -> 
                 ("iam", res) if res.starts_with("user/") => {
                     exact(matches!(caller, Caller::User { arn, .. } if same_principal(arn, v)))
                 }
-                ("sts", res) if res.starts_with("assumed-role/") => {
-                    exact(matches!(caller, Caller::Session { arn, .. } if same_principal(arn, v)))
-                }
+                ("sts", res) if res.starts_with("assumed-role/") => match caller {
+                    Caller::Session { arn, .. } => exact(same_principal(arn, v)),
+                    // "A session of this role", not which one: a session of the same role may be the
+                    // one named.
+                    Caller::Role { account: a, name, .. }
+                        if a == account
+                            && res
+                                .strip_prefix("assumed-role/")
+                                .and_then(|r| r.split('/').next())
+                                .is_some_and(|role| name.eq_ignore_ascii_case(role)) =>
+                    {
+                        PrincipalMatch::Unknown
+                    }
+                    _ => PrincipalMatch::No,
+                },
                 _ => PrincipalMatch::Unknown,
             }
         }
@@ -110,7 +122,26 @@ pub(super) fn names_exactly(kind: PrincipalKind, v: &str, caller: &Caller) -> Tr
             }
         }
         PrincipalKind::Aws if iam_arn_parts(v).is_none() => Tri::Unknown,
-        PrincipalKind::Aws => Tri::from_bool(caller.own_arn().is_some_and(|own| same_principal(&own, v))),
+        // "A session of this role": the role's ARN does not name its sessions, and a session ARN of
+        // the role may or may not be this one.
+        PrincipalKind::Aws => match caller {
+            Caller::Role { account, name, .. } => {
+                let session_of_role = iam_arn_parts(v).is_some_and(|(service, a, res)| {
+                    service == "sts"
+                        && a == account
+                        && res
+                            .strip_prefix("assumed-role/")
+                            .and_then(|r| r.split('/').next())
+                            .is_some_and(|role| role.eq_ignore_ascii_case(name))
+                });
+                if session_of_role {
+                    Tri::Unknown
+                } else {
+                    Tri::NoMatch
+                }
+            }
+            _ => Tri::from_bool(caller.own_arn().is_some_and(|own| same_principal(&own, v))),
+        },
     }
 }
 
