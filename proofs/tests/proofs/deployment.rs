@@ -338,6 +338,11 @@ fn it_creates_every_resource_of_the_stack() {
             "AWS::S3::BucketPolicy" => ask("s3:PutBucketPolicy", format!("arn:aws:s3:::{}", name(logical, "Bucket")), vec![]),
             "AWS::SNS::Subscription" => ask("sns:Subscribe", name(logical, "TopicArn"), vec![]),
             "AWS::SNS::Topic" => ask("sns:CreateTopic", stack.arn_of(logical).1, vec![]),
+            "AWS::SNS::TopicPolicy" => {
+                for topic in stack.resolve(&r["Properties"]["Topics"]).as_array().unwrap() {
+                    ask("sns:SetTopicAttributes", topic.as_str().unwrap().to_owned(), vec![]);
+                }
+            }
             "AWS::SQS::Queue" => ask("sqs:CreateQueue", stack.arn_of(logical).1, vec![]),
             "AWS::SQS::QueuePolicy" => {
                 let queues = stack.resolve(&r["Properties"]["Queues"]);

@@ -1266,3 +1266,73 @@ fn the_notifier_lists_the_marks_of_mails_sent_and_no_records() {
     assert_eq!(list("breakglass/acme-cloudtrail-logs/"), Decision::ImplicitDeny);
     assert_eq!(list("breakglass/"), Decision::ImplicitDeny);
 }
+
+/// Regression (blinding review): an administrator could silence the watch without touching a
+/// guarded call. Publishing more than 10 messages a second to a topic suspends its email
+/// subscriptions (both channels at once); re-encrypting the audit or trail bucket with a key of
+/// one's own, suspending the trail bucket's versioning, re-pointing the bus's encryption or dead
+/// letters, or changing the functions' retry settings or log keys, each went unseen. The topics'
+/// policy lets only breakglass publish, and the SCP leaves the rest to the deployment.
+#[test]
+fn regression_the_watch_cannot_be_silenced_around_the_guarded_calls() {
+    let topics = resource_policy("OnlyBreakglassPublishes", &["PolicyDocument"]);
+    let topic = |name: &str| format!("arn:aws:sns:{REGION}:{ACCOUNT}:breakglass-{name}");
+    let role = |name: &str| format!("arn:aws:iam::{ACCOUNT}:role/breakglass-{name}");
+    for t in ["notifications", "alarms"] {
+        assert_eq!(decide(&topics, ADMIN, "sns:Publish", &topic(t)), Decision::ExplicitDeny, "{t}");
+        assert_ne!(
+            decide(&topics, &role("notifier"), "sns:Publish", &topic(t)),
+            Decision::ExplicitDeny,
+            "{t}"
+        );
+    }
+    assert_ne!(decide(&topics, &role("enforcer"), "sns:Publish", &topic("alarms")), Decision::ExplicitDeny);
+    // CloudWatch's alarm actions publish as the service, which the replaced default policy allowed.
+    let alarm = Request::new(
+        Caller::parse("cloudwatch.amazonaws.com").unwrap(),
+        "sns:Publish",
+        &topic("alarms"),
+        time::OffsetDateTime::now_utc(),
+    )
+    .with("aws:SourceAccount", ACCOUNT)
+    .with("aws:PrincipalIsAWSService", "true");
+    assert_eq!(explain(&topics, &alarm).decision, Decision::Allow);
+
+    let tampering = scp("deny-breakglass-tampering.json");
+    let deployer = role("deployment");
+    for (action, resource) in [
+        ("s3:PutEncryptionConfiguration", format!("arn:aws:s3:::breakglass-audit-{ACCOUNT}-{REGION}")),
+        ("s3:PutReplicationConfiguration", format!("arn:aws:s3:::breakglass-audit-{ACCOUNT}-{REGION}")),
+        ("s3:PutBucketVersioning", format!("arn:aws:s3:::breakglass-trail-{ACCOUNT}-{REGION}")),
+        ("s3:PutEncryptionConfiguration", format!("arn:aws:s3:::breakglass-trail-{ACCOUNT}-{REGION}")),
+        ("events:UpdateEventBus", format!("arn:aws:events:{REGION}:{ACCOUNT}:event-bus/breakglass")),
+        ("sns:AddPermission", topic("alarms")),
+        (
+            "lambda:UpdateFunctionEventInvokeConfig",
+            format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:breakglass-notifier"),
+        ),
+        (
+            "lambda:DeleteFunctionEventInvokeConfig",
+            format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:breakglass-enforcer"),
+        ),
+        (
+            "logs:AssociateKmsKey",
+            format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/breakglass-enforcer"),
+        ),
+        (
+            "logs:DisassociateKmsKey",
+            format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/breakglass-notifier"),
+        ),
+    ] {
+        assert_eq!(
+            decide(&tampering, ADMIN, action, &resource),
+            Decision::ExplicitDeny,
+            "{action} on {resource}"
+        );
+        assert_ne!(
+            decide(&tampering, &deployer, action, &resource),
+            Decision::ExplicitDeny,
+            "{action} on {resource}"
+        );
+    }
+}

@@ -103,6 +103,12 @@ fn resource_policies(t: &proofs::cfn::Template, account: &str, region: &str) -> 
                 };
                 (vec![arn], json!({ "Statement": [t.resolve(&p["Statement"])] }))
             }
+            "AWS::SNS::TopicPolicy" => {
+                let topics = t.resolve(&p["Topics"]);
+                let arns =
+                    topics.as_array().unwrap().iter().filter_map(Value::as_str).map(str::to_owned).collect();
+                (arns, t.resolve(&p["PolicyDocument"]))
+            }
             "AWS::S3::BucketPolicy" => {
                 let bucket = t.resolve(&p["Bucket"]);
                 (vec![format!("arn:aws:s3:::{}", bucket.as_str().unwrap())], t.resolve(&p["PolicyDocument"]))
