@@ -31,13 +31,13 @@ pub fn compact(a: &CompactArgs) -> Result<ExitCode, CliError> {
     let small = breakglass_config::compact(&text)
         .map_err(|e| CliError::Config { path: a.config.clone(), source: Box::new(e) })?;
     if a.sam {
-        print!("{}", sam_parameter(&small)?);
+        print!("{}", sam_parameter(&small).map_err(|e| CliError::Input(format!("{}: {e}", Quoted(&path))))?);
     } else {
         print!("{small}");
     }
     if small.len() > PARAMETER_LIMIT {
         eprintln!(
-            "breakglass: the compact config is {} bytes, over CloudFormation's {PARAMETER_LIMIT}-byte parameter limit: deploy in organisation mode (the config is an S3 object) or bundle it as BREAKGLASS_CONFIG_FILE",
+            "breakglass: the compact config is {} bytes, over CloudFormation's {PARAMETER_LIMIT}-byte parameter limit: deploy in organisation mode (the config is an S3 object, with no size limit)",
             small.len()
         );
         return Ok(Exit::Refused.into());
@@ -48,11 +48,9 @@ pub fn compact(a: &CompactArgs) -> Result<ExitCode, CliError> {
 /// `text` as the one argument `sam deploy --parameter-overrides BreakglassConfig="…"` reads back
 /// unchanged: SAM takes a double-quoted value with `\"` for a quote, and unescapes only `\"`,
 /// `\'` and `\ `, so a backslash could not be carried through as written.
-fn sam_parameter(text: &str) -> Result<String, CliError> {
+fn sam_parameter(text: &str) -> Result<String, &'static str> {
     if text.contains('\\') {
-        return Err(CliError::Input(
-            "the config has a backslash, which `sam deploy --parameter-overrides` cannot carry unchanged: write the value without escapes (a TOML literal string, 'like this')".into(),
-        ));
+        return Err("the config has a backslash, which `sam deploy --parameter-overrides` cannot carry unchanged: write the value without escapes (a TOML literal string, 'like this')");
     }
     Ok(format!("BreakglassConfig=\"{}\"\n", text.trim_end().replace('"', "\\\"")))
 }

@@ -29,7 +29,7 @@ pub enum RequestError {
     NotTwoPerson(String),
     #[error("a {0} is required")]
     Missing(&'static str),
-    #[error("the {0} must be one line of at most 500 characters, without control, format or line-separator characters")]
+    #[error("the {0} must be one line of at most 500 characters, without control, line-separator, bidirectional or zero-width characters")]
     BadText(&'static str),
     #[error(transparent)]
     Grant(#[from] GrantError),

@@ -22,7 +22,7 @@ const MAX_TEXT: usize = 500;
 pub enum OperateError {
     #[error("a {0} is required")]
     Missing(&'static str),
-    #[error("the {0} must be one line of at most 500 characters, without control, format or line-separator characters")]
+    #[error("the {0} must be one line of at most 500 characters, without control, line-separator, bidirectional or zero-width characters")]
     BadText(&'static str),
     #[error("the duration must be positive")]
     BadDuration,
@@ -266,7 +266,7 @@ async fn write_open<S: PolicyStore, B: EventBus>(
 }
 
 /// Opens `bucket` as an approved decision of the two-person rule says: exactly its readers until
-/// its expiry (which already includes a grant that was in force when it was approved). `approver`
+/// its expiry (an approval that would have widened the grant in force was refused). `approver`
 /// writes it; the request's reason and ticket go with it, naming the request and both people.
 pub async fn open_approved<S: PolicyStore, B: EventBus>(
     bucket: &BucketConfig,

@@ -189,3 +189,51 @@ async fn regression_a_config_change_of_a_bucket_needs_one_of_its_approvers() {
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(w.live(), next);
 }
+
+/// Regression (review of the fix above): the functions' config holds the discovered buckets too,
+/// which a proposal's text never lists, so every discovered bucket under the two-person rule
+/// looked "taken out". A discovered bucket changes with `[defaults]` and `[discovery]` only.
+#[tokio::test]
+async fn regression_a_discovered_bucket_changes_only_with_the_defaults() {
+    const CAROL: &str = "arn:aws:sts::999900000000:assumed-role/breakglass-operator/carol";
+    let approvers = |who: &str| {
+        format!("approvers = [\"arn:aws:sts::999900000000:assumed-role/breakglass-operator/{who}\"]\n")
+    };
+    let text = format!(
+        "{}\n[discovery]\ntag = \"breakglass=protect\"\n",
+        org_text()
+            .replacen("[defaults]\n", &format!("[defaults]\ntwo_person = true\n{}", approvers("carol")), 1)
+            .replacen(
+                "name = \"acme-prod-cloudtrail-logs\"\n",
+                &format!("name = \"acme-prod-cloudtrail-logs\"\n{}", approvers("bob")),
+                1
+            )
+    );
+    let mut w = World::with(text.clone());
+    let found = breakglass_config::Discovered {
+        name: "acme-found-logs".into(),
+        account: "111100000000".into(),
+        region: "eu-central-1".into(),
+    };
+    let (with_found, refused) = w.config.with_discovered(&[found]);
+    assert!(refused.is_empty(), "{refused:?}");
+    w.config = with_found;
+    assert!(w.config.bucket("acme-found-logs").is_some_and(|b| b.two_person.is_some()));
+    // A change of Bob's bucket alone: Bob may approve (Alice proposes).
+    let next =
+        text.replacen(&approvers("bob"), &format!("{}max_open_duration = \"2h\"\n", approvers("bob")), 1);
+    let id =
+        w.call(ALICE, json!({"op": "propose", "config": next})).await.body["id"].as_str().unwrap().to_owned();
+    let a = w.call(BOB, json!({"op": "approve-config", "proposal": id})).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    // A change of the defaults changes the discovered bucket too: Carol's, not Bob's.
+    let next2 = next.replacen("max_open_duration = \"12h\"", "max_open_duration = \"6h\"", 1);
+    let id = w.call(ALICE, json!({"op": "propose", "config": next2})).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a = w.call(BOB, json!({"op": "approve-config", "proposal": id})).await;
+    assert_eq!(a.status, 403, "{}", a.body);
+    let a = w.call(CAROL, json!({"op": "approve-config", "proposal": id})).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}

@@ -393,6 +393,9 @@ fn it_creates_every_resource_of_the_stack() {
     }
 }
 
+/// One question to the evaluator as the deployment role: action, resource, request context.
+type Question<'a> = (&'a str, String, Vec<(&'a str, &'a str)>);
+
 /// Regression (first-day review): after the deploy the docs send the deployment role to confirm the
 /// subscriptions, create the investigator roles, seed the first config and save an attacked key,
 /// and the SCPs leave each of these to it alone; the role could do none of them.
@@ -402,9 +405,10 @@ fn regression_the_deployment_role_can_do_what_the_docs_ask_of_it_after_the_deplo
     let tagged = |tag: &'static str| vec![(tag, "true")];
     let key = format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
     let config_bucket = format!("arn:aws:s3:::breakglass-config-{ACCOUNT}-{REGION}");
+    let audit_bucket = format!("arn:aws:s3:::breakglass-audit-{ACCOUNT}-{REGION}");
     let via_s3 = format!("s3.{REGION}.amazonaws.com");
     let investigator = format!("arn:aws:iam::{ACCOUNT}:role/investigations/LogInvestigator");
-    let allowed: Vec<(&str, String, Vec<(&str, &str)>)> = vec![
+    let allowed: Vec<Question> = vec![
         (
             "sns:ConfirmSubscription",
             format!("arn:aws:sns:{REGION}:{ACCOUNT}:breakglass-notifications"),
@@ -415,12 +419,20 @@ fn regression_the_deployment_role_can_do_what_the_docs_ask_of_it_after_the_deplo
         (
             "kms:GenerateDataKey",
             key.clone(),
-            vec![("aws:ResourceTag/breakglass", "true"), ("kms:ViaService", &via_s3)],
+            vec![
+                ("aws:ResourceTag/breakglass", "true"),
+                ("kms:ViaService", &via_s3),
+                ("kms:EncryptionContext:aws:s3:arn", &config_bucket),
+            ],
         ),
         (
             "kms:Decrypt",
             key.clone(),
-            vec![("aws:ResourceTag/breakglass", "true"), ("kms:ViaService", &via_s3)],
+            vec![
+                ("aws:ResourceTag/breakglass", "true"),
+                ("kms:ViaService", &via_s3),
+                ("kms:EncryptionContext:aws:s3:arn", &config_bucket),
+            ],
         ),
         ("kms:CancelKeyDeletion", key.clone(), tagged("aws:ResourceTag/breakglass")),
         ("kms:CancelKeyDeletion", key.clone(), tagged("aws:ResourceTag/breakglass-logs")),
@@ -438,14 +450,42 @@ fn regression_the_deployment_role_can_do_what_the_docs_ask_of_it_after_the_deplo
     }
     // Not beyond: the data key only through S3, no managed policy on an investigator role, no
     // other role's path, no log key's deletion.
-    let denied: Vec<(&str, String, Vec<(&str, &str)>)> = vec![
+    let denied: Vec<Question> = vec![
         ("kms:Decrypt", key.clone(), tagged("aws:ResourceTag/breakglass")),
+        // Through S3, but for another bucket's objects (the audit trail's).
+        (
+            "kms:Decrypt",
+            key.clone(),
+            vec![
+                ("aws:ResourceTag/breakglass", "true"),
+                ("kms:ViaService", &via_s3),
+                ("kms:EncryptionContext:aws:s3:arn", &audit_bucket),
+            ],
+        ),
         ("iam:AttachRolePolicy", investigator.clone(), vec![]),
         ("iam:CreateRole", format!("arn:aws:iam::{ACCOUNT}:role/Admin"), vec![]),
         ("kms:ScheduleKeyDeletion", key.clone(), tagged("aws:ResourceTag/breakglass-logs")),
     ];
     for (action, resource, ctx) in &denied {
         assert_ne!(may(&policy, &arn, action, resource, ctx), Decision::Allow, "{action} on {resource}");
+    }
+    // Its managed policy is the deployment's alone to change: an administrator cannot widen or cut
+    // it (the inline one is a `breakglass-*` role's, which `DenyStackChanges` already covers).
+    let bypass = scp("deny-breakglass-bypass.json");
+    let operations = format!("arn:aws:iam::{ACCOUNT}:policy/breakglass-deployment-operations");
+    for action in [
+        "iam:CreatePolicyVersion",
+        "iam:SetDefaultPolicyVersion",
+        "iam:DeletePolicyVersion",
+        "iam:DeletePolicy",
+    ] {
+        let admin = Request::new(
+            Caller::parse(&format!("arn:aws:iam::{ACCOUNT}:role/Admin")).unwrap(),
+            action,
+            &operations,
+            time::OffsetDateTime::now_utc(),
+        );
+        assert_eq!(explain(&bypass, &admin).decision, Decision::ExplicitDeny, "{action}");
     }
     // A managed policy holds at most 6,144 characters without white space.
     let managed = deployment()

@@ -208,28 +208,23 @@ where
                 who.arn
             )));
         }
-        // And an approver of a bucket approves what governs that bucket only: a proposal that
-        // changes or takes out a bucket under the two-person rule needs one of *its* approvers.
-        let next = Config::from_toml(&p.text).map_err(|e| {
-            GateError::BadRequest(format!("refused: the proposed config no longer parses: {e}"))
-        })?;
-        if let Some(b) = self
-            .config
-            .buckets
-            .iter()
-            .filter(|b| next.bucket(&b.name) != Some(*b))
-            .find(|b| b.two_person.as_ref().is_some_and(|r| !r.may_approve(&who.arn)))
-        {
-            return Err(GateError::Forbidden(format!(
-                "refused: the proposal changes bucket `{}`, and `{}` is not one of its approvers",
-                b.name, who.arn
-            )));
-        }
         let live = store.read().await.map_err(|e| aws("the config object", &e))?;
         if live.as_ref().map(|(t, _)| sha256(t)) != p.base_sha256 {
             return Err(GateError::Conflict(
                 "refused: the config object changed since the proposal; propose again".into(),
             ));
+        }
+        // And an approver of a bucket approves what governs that bucket only: a proposal that
+        // changes or takes out a bucket under the two-person rule needs one of *its* approvers.
+        let next = Config::from_toml(&p.text).map_err(|e| {
+            GateError::BadRequest(format!("refused: the proposed config no longer parses: {e}"))
+        })?;
+        let before = live.as_ref().and_then(|(t, _)| Config::from_toml(t).ok());
+        if let Some(bucket) = unapproved_change(self.config, before.as_ref(), &next, &who.arn) {
+            return Err(GateError::Forbidden(format!(
+                "refused: the proposal changes bucket `{bucket}`, and `{}` is not one of its approvers",
+                who.arn
+            )));
         }
         self.config_record("approved", who, &p, now).await?;
         let etag = live.as_ref().and_then(|(_, e)| e.as_deref());
@@ -237,4 +232,46 @@ where
         self.announce(&p, Some(&who.arn)).await?;
         Ok(Answered::Proposed(Box::new(ConfigProposal { text: String::new(), ..p })))
     }
+}
+
+/// The first bucket under the two-person rule (as `in_force` has it, discovered buckets included)
+/// that the change from `before` (the config object in force; `None`: unreadable, every bucket
+/// counts as changed) to `next` changes or takes out, and `approver` may not approve for. A bucket
+/// changes with its own table, with `[defaults]` where it takes them (a discovered bucket always),
+/// with `[discovery]` (an exclude takes it out), and with the `[[investigator]]` trust of any of
+/// its readers.
+fn unapproved_change(
+    in_force: &Config,
+    before: Option<&Config>,
+    next: &Config,
+    approver: &str,
+) -> Option<String> {
+    let discovered: Vec<breakglass_config::Discovered> = in_force
+        .buckets
+        .iter()
+        .filter(|b| before.is_none_or(|c| c.bucket(&b.name).is_none()))
+        .map(|b| breakglass_config::Discovered {
+            name: b.name.clone(),
+            account: b.account.clone(),
+            region: b.region.clone().unwrap_or_default(),
+        })
+        .collect();
+    let next = next.with_discovered(&discovered).0;
+    let before = before.map(|c| c.with_discovered(&discovered).0);
+    let trust_changed = |role: &str| {
+        let of =
+            |c: Option<&Config>| c.and_then(|c| c.investigators.iter().find(|i| i.role == role).cloned());
+        of(before.as_ref()) != of(Some(&next))
+    };
+    in_force
+        .buckets
+        .iter()
+        .filter(|b| b.two_person.as_ref().is_some_and(|r| !r.may_approve(approver)))
+        .find(|b| {
+            let was = before.as_ref().and_then(|c| c.bucket(&b.name));
+            was.is_none()
+                || next.bucket(&b.name) != was
+                || b.investigator_roles.iter().any(|r| trust_changed(r))
+        })
+        .map(|b| b.name.clone())
 }

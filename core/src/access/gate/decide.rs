@@ -32,7 +32,7 @@ fn bucket<'c>(config: &'c Config, name: &str) -> Result<&'c BucketConfig, GateEr
 fn one_line(v: &str) -> Result<String, GateError> {
     let v = v.trim();
     if v.is_empty() || v.chars().count() > 500 || v.chars().any(crate::notice::breaks_text) {
-        return Err(GateError::BadRequest("the reason must be one line of 1 to 500 characters, without control, format or line-separator characters".into()));
+        return Err(GateError::BadRequest("the reason must be one line of 1 to 500 characters, without control, line-separator, bidirectional or zero-width characters".into()));
     }
     Ok(v.to_owned())
 }
@@ -110,7 +110,21 @@ impl<S: PolicyStore, B: EventBus, L: AuditLog, R: BucketRecords> Gate<'_, S, B, 
             let since = now - rule.request_expiry - Duration::days(1);
             let records = self.records.records(b, since).await.map_err(|e| aws("the audit trail", &e))?;
             let (requests, decisions) = from_gate_records(&records);
-            if let Some(q) = requests.into_iter().find(|q| q.id == id && q.bucket == b.name) {
+            let mut same: Vec<AccessRequest> = Vec::new();
+            for q in requests.into_iter().filter(|q| q.id == id && q.bucket == b.name) {
+                if !same.contains(&q) {
+                    same.push(q);
+                }
+            }
+            // Two requests of one bucket with one id (made to collide): neither is approved.
+            if same.len() > 1 {
+                return Err(GateError::Conflict(format!(
+                    "request id `{id}` names {} requests of bucket `{}`: ask again for a new request",
+                    same.len(),
+                    b.name
+                )));
+            }
+            if let Some(q) = same.pop() {
                 found.push((b, q, decisions, records));
             }
         }

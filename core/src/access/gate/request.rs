@@ -115,8 +115,8 @@ impl GateError {
 
 /// Refuses an invocation of the gate as a version or alias (`…:function:breakglass-gate:1`): its
 /// function URL invokes the function itself, so a qualified ARN is a direct invocation, whose
-/// "caller" in the payload whoever invoked it wrote. The SCP denies those too; this holds where it
-/// is not attached.
+/// "caller" in the payload whoever invoked it wrote. A direct invocation of the function itself
+/// looks like the URL's; the SCP (`DenyInvokingTheGateButThroughItsUrl`) denies both.
 pub fn through_its_url(invoked_arn: &str) -> Result<(), GateError> {
     // `arn:partition:lambda:region:account:function:name`, and a qualifier after one more colon.
     let parts: Vec<&str> = invoked_arn.split(':').collect();
