@@ -440,6 +440,11 @@ fn regression_the_deployment_role_can_do_what_the_docs_ask_of_it_after_the_deplo
         ("iam:CreateRole", investigator.clone(), vec![]),
         ("iam:PutRolePolicy", investigator.clone(), vec![]),
         (
+            "sqs:DeleteMessage",
+            format!("arn:aws:sqs:{REGION}:{ACCOUNT}:breakglass-reads-dead-letters"),
+            vec![],
+        ),
+        (
             "lambda:CreateFunctionUrlConfig",
             format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:breakglass-gate"),
             vec![],

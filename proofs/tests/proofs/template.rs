@@ -1336,3 +1336,46 @@ fn regression_the_watch_cannot_be_silenced_around_the_guarded_calls() {
         );
     }
 }
+
+/// Regression (blinding review): an administrator could drain the dead-letter queues (receive and
+/// delete, or move), and what failed for good vanished unseen; the alarm counted only visible
+/// messages. Dead letters stay until the deployment clears them, and the alarm counts those in
+/// flight too.
+#[test]
+fn regression_dead_letters_stay_until_the_deployment_clears_them() {
+    let t = stack();
+    let deployer = format!("arn:aws:iam::{ACCOUNT}:role/breakglass-deployment");
+    for (logical, queue) in [
+        ("DeadLetterPolicy", "breakglass-delivery-dead-letters"),
+        ("OtherDeadLettersPolicy", "breakglass-invocation-dead-letters"),
+        ("OtherDeadLettersPolicy", "breakglass-reads-dead-letters"),
+        ("OtherDeadLettersPolicy", "breakglass-sweep-dead-letters"),
+    ] {
+        let policy = resource_policy(logical, &["PolicyDocument"]);
+        let arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}");
+        for action in
+            ["sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:StartMessageMoveTask", "sqs:PurgeQueue"]
+        {
+            assert_eq!(decide(&policy, ADMIN, action, &arn), Decision::ExplicitDeny, "{action} on {queue}");
+            assert_ne!(
+                decide(&policy, &deployer, action, &arn),
+                Decision::ExplicitDeny,
+                "{action} on {queue}"
+            );
+        }
+        // Read for a replay: allowed (the message is then in flight, which the alarm counts).
+        assert_ne!(decide(&policy, ADMIN, "sqs:ReceiveMessage", &arn), Decision::ExplicitDeny, "{queue}");
+    }
+    let alarm = &t.resources()["DeadLettersWaiting"]["Properties"]["Metrics"];
+    let names: Vec<&str> = alarm
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["MetricStat"]["Metric"]["MetricName"].as_str())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| **n == "ApproximateNumberOfMessagesNotVisible").count(),
+        4,
+        "{names:?}"
+    );
+}
