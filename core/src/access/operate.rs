@@ -42,6 +42,8 @@ pub enum OperateError {
         "bucket `{0}` is under the two-person rule: it opens on a request that another approver approves"
     )]
     NeedsApproval(String),
+    #[error("bucket `{bucket}` is open wider now ({readers} until {expiry}) than this approval: opening it as approved would cut that grant short")]
+    OpenWider { bucket: String, readers: String, expiry: String },
 }
 
 /// An operator's request to open a bucket.
@@ -184,6 +186,7 @@ impl OperateError {
                 | OperateError::Grant(_)
                 | OperateError::Drift { .. }
                 | OperateError::NeedsApproval(_)
+                | OperateError::OpenWider { .. }
         )
     }
 }
@@ -279,6 +282,15 @@ pub async fn open_approved<S: PolicyStore, B: EventBus>(
     let grant = grant_of(decision).ok_or(OperateError::Missing("approved grant"))?;
     let (previous, before_hash) = live_grant(bucket, store, now).await?;
     bucket.check_grant(&grant, now)?;
+    // A grant in force is never cut short: one wider than the approval (opened by a later
+    // approval, before this one was resumed) stays, and this opening is refused.
+    if let Some(p) = previous.as_ref().filter(|p| widened(Some(p), grant.clone()) != grant) {
+        return Err(OperateError::OpenWider {
+            bucket: bucket.name.clone(),
+            readers: p.readers.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", "),
+            expiry: format_expiry(p.expiry),
+        });
+    }
     let reason = format!(
         "{} (request {} of {}, approved by {approver})",
         decision.reason.as_deref().unwrap_or("no reason"),

@@ -491,3 +491,29 @@ async fn regression_a_refused_request_is_published_as_an_attempt() {
     assert_eq!(r.reason.as_deref(), Some("just looking"));
     assert_eq!(w.written(), 0);
 }
+
+/// Regression (review of this stop's diff): `approve` again resumes a recorded approval by writing
+/// its grant exactly; if a later approval had opened the bucket wider meanwhile, the resumed one cut
+/// that grant short. It is refused instead, and the wider grant stays.
+#[tokio::test]
+async fn regression_a_resumed_approval_never_cuts_a_wider_grant_short() {
+    const AUDITOR: &str = "arn:aws:iam::111122223333:role/investigations/ExternalAuditor";
+    let w = World::new();
+    let ask = |readers: &[&str], duration: &str| {
+        json!({"op": "request", "bucket": BUCKET, "readers": readers, "duration": duration, "reason": "r", "ticket": "T"})
+            .to_string()
+    };
+    let approve = |id: &str| json!({"op": "approve", "request": id, "bucket": BUCKET}).to_string();
+    let t = now();
+    let first = w.call(ALICE, &ask(&[READER], "2h"), t).await.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(w.call(BOB, &approve(&first), t).await.status, 200);
+    let wider =
+        w.call(ALICE, &ask(&[READER, AUDITOR], "9h"), t).await.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(w.call(BOB, &approve(&wider), t).await.status, 200);
+    // Bob approves the first request again: its recorded approval would write two hours, one reader.
+    let a = w.call(BOB, &approve(&first), t).await;
+    assert_eq!(a.status, 409, "{a:?}");
+    assert!(error_line(&a).contains("would cut that grant short"), "{}", error_line(&a));
+    let State::Open(g) = w.state() else { panic!("{:?}", w.state()) };
+    assert_eq!(g.readers, BTreeSet::from([READER.to_owned(), AUDITOR.to_owned()]));
+}

@@ -40,7 +40,7 @@ fn one_line(v: &str) -> Result<String, GateError> {
 fn operate_error(e: OperateError) -> GateError {
     match e {
         OperateError::NeedsApproval(_) => GateError::Conflict(e.to_string()),
-        OperateError::Drift { .. } => GateError::Conflict(e.to_string()),
+        OperateError::Drift { .. } | OperateError::OpenWider { .. } => GateError::Conflict(e.to_string()),
         e if e.is_refusal() => GateError::BadRequest(e.to_string()),
         e => GateError::Aws(e.to_string()),
     }
