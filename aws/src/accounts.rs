@@ -108,10 +108,14 @@ impl Accounts {
             .configure(&self.own)
             .build()
             .await;
+        // A cache of its own: the loader's shared one holds 64 partitions and evicts beyond them,
+        // so with many accounts (and a provider rebuilt with each config) the roles would be
+        // assumed again and again.
         let built = self
             .own
             .to_builder()
             .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(provider))
+            .identity_cache(aws_config::identity::IdentityCache::lazy().build())
             .build();
         // Another task may have built one meanwhile: keep the first, so that there is one provider
         // (one cache partition, one AssumeRole) per account.

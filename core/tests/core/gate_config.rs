@@ -237,3 +237,37 @@ async fn regression_a_discovered_bucket_changes_only_with_the_defaults() {
     let a = w.call(CAROL, json!({"op": "approve-config", "proposal": id})).await;
     assert_eq!(a.status, 200, "{}", a.body);
 }
+
+/// Regression (organisation-mode review): a config that no longer lists a discovered bucket's
+/// account (or Region) dropped that bucket from every sweep with only a log line. Such a proposal
+/// is refused; `[discovery] exclude` is the way to take a discovered bucket out.
+#[tokio::test]
+async fn regression_a_config_cannot_drop_a_discovered_bucket_unseen() {
+    let extra = "[[account]]\nid = \"444400000000\"\nalias = \"logging-new\"\nregions = [\"eu-central-1\"]\n";
+    let text = format!("{}\n{extra}\n[discovery]\ntag = \"breakglass=protect\"\n", org_text());
+    let mut w = World::with(text.clone());
+    let found = breakglass_config::Discovered {
+        name: "acme-new-account-logs".into(),
+        account: "444400000000".into(),
+        region: "eu-central-1".into(),
+    };
+    let (with_found, refused) = w.config.with_discovered(&[found]);
+    assert!(refused.is_empty(), "{refused:?}");
+    w.config = with_found;
+    let dropped = text.replacen(extra, "", 1);
+    let a = w.call(ALICE, json!({"op": "propose", "config": dropped})).await;
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert!(
+        a.body["error"].as_str().unwrap().contains("discovered bucket(s) would no longer be protected"),
+        "{}",
+        a.body
+    );
+    // Excluded, it may go.
+    let excluded = dropped.replacen(
+        "tag = \"breakglass=protect\"\n",
+        "tag = \"breakglass=protect\"\nexclude = [\"acme-new-account-logs\"]\n",
+        1,
+    );
+    let a = w.call(ALICE, json!({"op": "propose", "config": excluded})).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}

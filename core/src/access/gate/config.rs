@@ -139,6 +139,7 @@ where
             )));
         }
         let before = live.as_ref().and_then(|(t, _)| Config::from_toml(t).ok());
+        keeps_discovered(self.config, before.as_ref(), &next)?;
         let mut changes = summary(before.as_ref(), &next);
         if changes.is_empty() {
             changes.push("only comments or layout changed".into());
@@ -220,6 +221,7 @@ where
             GateError::BadRequest(format!("refused: the proposed config no longer parses: {e}"))
         })?;
         let before = live.as_ref().and_then(|(t, _)| Config::from_toml(t).ok());
+        keeps_discovered(self.config, before.as_ref(), &next)?;
         if let Some(bucket) = unapproved_change(self.config, before.as_ref(), &next, &who.arn) {
             return Err(GateError::Forbidden(format!(
                 "refused: the proposal changes bucket `{bucket}`, and `{}` is not one of its approvers",
@@ -234,6 +236,37 @@ where
     }
 }
 
+/// The buckets discovery found: those `in_force` (the functions' config, the registry's buckets
+/// added) that the config object in force (`before`) does not list.
+fn discovered(in_force: &Config, before: Option<&Config>) -> Vec<breakglass_config::Discovered> {
+    in_force
+        .buckets
+        .iter()
+        .filter(|b| before.is_none_or(|c| c.bucket(&b.name).is_none()))
+        .map(|b| breakglass_config::Discovered {
+            name: b.name.clone(),
+            account: b.account.clone(),
+            region: b.region.clone().unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// Refuses a config under which a discovered bucket could no longer be configured (its account or
+/// Region no longer listed, `[defaults]` that no longer build it): it would drop out of every sweep
+/// unseen. Only `[discovery] exclude` takes a discovered bucket out (review of organisation mode).
+fn keeps_discovered(in_force: &Config, before: Option<&Config>, next: &Config) -> Result<(), GateError> {
+    let (_, refused) = next.with_discovered(&discovered(in_force, before));
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let why: Vec<String> = refused.iter().take(5).map(ToString::to_string).collect();
+    Err(GateError::BadRequest(format!(
+        "refused: under this config {} discovered bucket(s) would no longer be protected ({}); exclude them in `[discovery] exclude` to take them out",
+        refused.len(),
+        why.join("; ")
+    )))
+}
+
 /// The first bucket under the two-person rule (as `in_force` has it, discovered buckets included)
 /// that the change from `before` (the config object in force; `None`: unreadable, every bucket
 /// counts as changed) to `next` changes or takes out, and `approver` may not approve for. A bucket
@@ -246,16 +279,7 @@ fn unapproved_change(
     next: &Config,
     approver: &str,
 ) -> Option<String> {
-    let discovered: Vec<breakglass_config::Discovered> = in_force
-        .buckets
-        .iter()
-        .filter(|b| before.is_none_or(|c| c.bucket(&b.name).is_none()))
-        .map(|b| breakglass_config::Discovered {
-            name: b.name.clone(),
-            account: b.account.clone(),
-            region: b.region.clone().unwrap_or_default(),
-        })
-        .collect();
+    let discovered = discovered(in_force, before);
     let next = next.with_discovered(&discovered).0;
     let before = before.map(|c| c.with_discovered(&discovered).0);
     let trust_changed = |role: &str| {
