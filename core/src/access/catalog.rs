@@ -233,10 +233,12 @@ pub async fn handle<S: PolicyStore, B: EventBus, R: Responder, P: Provenance, L:
             }
         };
         let props = raw.get("ResourceProperties").cloned().unwrap_or(Value::Null);
-        // The rollback of a refused create acts on nothing, so it has nothing to compare.
-        let failed =
-            request_type == "Delete" && physical_in.as_deref().is_some_and(|p| p.starts_with(FAILED_ID));
-        let props = if failed {
+        // A delete closes or does nothing, the safe direction, so its properties are taken as sent:
+        // CloudFormation deletes a replaced resource (an update to another bucket) with the *old*
+        // properties, which the stack's parameters no longer show, and comparing refused the close
+        // and left the old bucket open (catalog review). The rollback of a refused create acts on
+        // nothing either way.
+        let props = if request_type == "Delete" {
             props
         } else {
             let parameters = provisioning.map(|p| p.parameters).unwrap_or_default();

@@ -141,17 +141,23 @@ async fn send_to<S: PolicyStore + Canary>(
 }
 
 /// Sends the heartbeat to every place in use, and marks the first send to each. A place that fails
-/// is reported in its answer and tried again next period; the deadline alarms if it stays so.
+/// is reported in its answer and tried again next period; the deadline alarms if it stays so. The
+/// first mark that could not be written is given back too: without it a place that never hears
+/// back would be judged from "now" on every run, and never alarm.
 pub async fn send<S: PolicyStore + Canary, L: AuditLog + AuditReader>(
     config: &Config,
     store: &S,
     trail: &Trail<L>,
     now: OffsetDateTime,
-) -> Vec<Sent> {
+) -> (Vec<Sent>, Result<(), PortError>) {
     let mut out = Vec::new();
+    let mut marked = Ok(());
     for (place, buckets) in places(config) {
         if let Err(e) = mark_first_send(trail, &place, now).await {
-            tracing::warn!(account = place.account.as_str(), error = %e, "first heartbeat send not marked");
+            tracing::error!(account = place.account.as_str(), error = %e, "first heartbeat send not marked");
+            if marked.is_ok() {
+                marked = Err(e);
+            }
         }
         let sent = send_to(store, &place, &buckets, now).await.unwrap_or_else(|e| {
             tracing::error!(account = place.account.as_str(), region = region_label(&place), error = %e, "heartbeat not sent");
@@ -159,7 +165,7 @@ pub async fn send<S: PolicyStore + Canary, L: AuditLog + AuditReader>(
         });
         out.push(sent);
     }
-    out
+    (out, marked)
 }
 
 /// The age of every half of every place in use.
@@ -259,7 +265,7 @@ where
     C: ControlPlane,
 {
     let ages = check(config, &trail.log, &trail.config.prefix, now, timing).await;
-    let sent = send(config, store, trail, now).await;
+    let (sent, marked) = send(config, store, trail, now).await;
     let ages = ages?;
     let quiet: Vec<&Age> = ages.iter().filter(|a| a.quiet).collect();
     if !quiet.is_empty() {
@@ -275,6 +281,9 @@ where
         second?;
         first?;
     }
+    // A first send not marked fails the run (no heartbeat metric: the alarm takes missing data as
+    // breaching), rather than leave a place judged young for ever (catalog and heartbeat review).
+    marked?;
     Ok(json!({
         "ages": ages.iter().map(Age::to_json).collect::<Vec<_>>(),
         "sent": sent.iter().map(Sent::to_json).collect::<Vec<_>>(),

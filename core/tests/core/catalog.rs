@@ -361,3 +361,44 @@ fn an_iam_user_and_a_session_under_its_name_are_one_person() {
     assert!(same_person("arn:aws:iam::111122223333:user/ops/alice", session).is_some());
     assert!(same_person(user, "arn:aws:sts::111122223333:assumed-role/breakglass-operator/bob").is_none());
 }
+
+/// Regression (catalog review): an update of "Open log access" to another bucket replaces the
+/// resource, and CloudFormation deletes the old one with its *old* properties, while the stack's
+/// parameters already name the new bucket. The delete was refused as "not what the stack
+/// provisioned", and the old bucket stayed open. A delete closes what it names.
+#[tokio::test]
+async fn regression_a_replaced_open_closes_the_old_bucket() {
+    let c = config();
+    let o = origin();
+    let old = json!({"Action": "open", "Bucket": BUCKET, "Reason": "incident 42", "Ticket": "INC-42",
+        "Duration": "1h", "Readers": READER});
+    let other = c.buckets.iter().find(|b| b.name != BUCKET).unwrap().name.clone();
+    let mut new = old.clone();
+    new["Bucket"] = json!(other);
+    let (store, bus, cfn) = (Store::default(), Bus::default(), Cfn::default());
+    let grant = canonical_policies::OpenGrant {
+        readers: [READER.to_owned()].into(),
+        expiry: now() + time::Duration::hours(1),
+    };
+    let open = c.bucket(BUCKET).unwrap().render_open(&grant, now()).unwrap().to_pretty_json();
+    store.policies.lock().unwrap().insert(BUCKET.into(), open);
+    // The stack's parameters are the new ones; the delete carries the old properties.
+    let provenance = FromCatalog::of(&new);
+    let catalog = Catalog {
+        config: &c,
+        store: &store,
+        bus: &bus,
+        responder: &cfn,
+        provenance: &provenance,
+        origin: &o,
+        trail: None::<&breakglass_core::trail::audit::Trail<breakglass_core::testing::Log>>,
+    };
+    let mut delete = create_event(old);
+    delete["RequestType"] = json!("Delete");
+    delete["PhysicalResourceId"] = json!(format!("breakglass-open-{BUCKET}"));
+    let body = handle(&catalog, &delete, now(), std::time::Duration::from_secs(5)).await.unwrap();
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    let policy = store.policies.lock().unwrap()[BUCKET].clone();
+    let state = canonical_policies::classify(c.bucket(BUCKET).unwrap(), Some(policy.as_bytes()), now()).state;
+    assert_eq!(state, canonical_policies::State::Closed);
+}

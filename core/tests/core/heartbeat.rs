@@ -257,3 +257,17 @@ async fn the_recorder_marks_the_data_half_and_records_no_refused_read_for_it() {
     assert_eq!(denied.len(), 1);
     assert!(denied[0].1.to_string().contains("role/Admin"), "the forgery is the refused read recorded");
 }
+
+/// Regression (heartbeat review): a first send whose mark could not be written was only logged, and
+/// with no mark and no arrival a place was judged from "now" on every run: never quiet, never
+/// alarmed. The run fails instead (no heartbeat metric, which the alarm takes as breaching).
+#[tokio::test]
+async fn regression_an_unmarked_first_send_fails_the_run() {
+    let p = ports().await;
+    *p.2.log.fail.lock().unwrap() = Some("_heartbeat/sent/".into());
+    let (config, store, trail, bus, control) = &p;
+    let answer = heartbeat::run(config, store, trail, bus, control, Timing::default(), now()).await;
+    assert!(answer.is_err(), "{answer:?}");
+    // The heartbeat itself was still sent.
+    assert_eq!(*p.1.beats.lock().unwrap(), ["acme-cloudtrail-logs"]);
+}
