@@ -420,24 +420,35 @@ async fn regression_an_approval_names_the_bucket_it_was_meant_for() {
     assert!(matches!(w.state(), State::Open(_)));
 }
 
+const AUDITOR: &str = "arn:aws:iam::111122223333:role/investigations/ExternalAuditor";
+
+/// A request of `readers` for `duration` on the bucket, and an approval of request `id` for it.
+fn ask(readers: &[&str], duration: &str) -> String {
+    json!({"op": "request", "bucket": BUCKET, "readers": readers, "duration": duration, "reason": "r", "ticket": "T"})
+        .to_string()
+}
+
+fn approve(id: &str) -> String {
+    json!({"op": "approve", "request": id, "bucket": BUCKET}).to_string()
+}
+
+/// The id of the request `body` that `who` makes at `at`.
+async fn requested(w: &World, who: &str, body: &str, at: OffsetDateTime) -> String {
+    w.call(who, body, at).await.body["id"].as_str().unwrap().to_owned()
+}
+
 /// Regression (insider review): an approval opened the union of the asked readers and those open
 /// now, until the later expiry: a reader approved for minutes read for as long as an earlier
 /// window lasted, and nobody had approved that. Such an approval is refused; one asking for all
 /// that is open, until then or later, is not.
 #[tokio::test]
 async fn regression_an_approval_never_opens_wider_than_asked() {
-    const AUDITOR: &str = "arn:aws:iam::111122223333:role/investigations/ExternalAuditor";
     let w = World::new();
-    let ask = |readers: &[&str], duration: &str| {
-        json!({"op": "request", "bucket": BUCKET, "readers": readers, "duration": duration, "reason": "r", "ticket": "T"})
-            .to_string()
-    };
-    let approve = |id: &str| json!({"op": "approve", "request": id, "bucket": BUCKET}).to_string();
     let t = now();
-    let id = w.call(ALICE, &ask(&[READER], "8h"), t).await.body["id"].as_str().unwrap().to_owned();
+    let id = requested(&w, ALICE, &ask(&[READER], "8h"), t).await;
     assert_eq!(w.call(BOB, &approve(&id), t).await.status, 200);
     // Another reader for one hour while the first window lasts eight: refused, nothing written.
-    let id = w.call(ALICE, &ask(&[AUDITOR], "1h"), t).await.body["id"].as_str().unwrap().to_owned();
+    let id = requested(&w, ALICE, &ask(&[AUDITOR], "1h"), t).await;
     let before = w.written();
     let a = w.call(BOB, &approve(&id), t).await;
     assert_eq!(a.status, 409, "{a:?}");
@@ -446,7 +457,7 @@ async fn regression_an_approval_never_opens_wider_than_asked() {
     let State::Open(g) = w.state() else { panic!("{:?}", w.state()) };
     assert_eq!(g.readers, BTreeSet::from([READER.to_owned()]));
     // Both readers, for as long as the window in force or longer: approved as asked.
-    let id = w.call(ALICE, &ask(&[READER, AUDITOR], "9h"), t).await.body["id"].as_str().unwrap().to_owned();
+    let id = requested(&w, ALICE, &ask(&[READER, AUDITOR], "9h"), t).await;
     assert_eq!(w.call(BOB, &approve(&id), t).await.status, 200);
     let State::Open(g) = w.state() else { panic!("{:?}", w.state()) };
     assert_eq!(g.readers, BTreeSet::from([READER.to_owned(), AUDITOR.to_owned()]));
@@ -497,18 +508,11 @@ async fn regression_a_refused_request_is_published_as_an_attempt() {
 /// that grant short. It is refused instead, and the wider grant stays.
 #[tokio::test]
 async fn regression_a_resumed_approval_never_cuts_a_wider_grant_short() {
-    const AUDITOR: &str = "arn:aws:iam::111122223333:role/investigations/ExternalAuditor";
     let w = World::new();
-    let ask = |readers: &[&str], duration: &str| {
-        json!({"op": "request", "bucket": BUCKET, "readers": readers, "duration": duration, "reason": "r", "ticket": "T"})
-            .to_string()
-    };
-    let approve = |id: &str| json!({"op": "approve", "request": id, "bucket": BUCKET}).to_string();
     let t = now();
-    let first = w.call(ALICE, &ask(&[READER], "2h"), t).await.body["id"].as_str().unwrap().to_owned();
+    let first = requested(&w, ALICE, &ask(&[READER], "2h"), t).await;
     assert_eq!(w.call(BOB, &approve(&first), t).await.status, 200);
-    let wider =
-        w.call(ALICE, &ask(&[READER, AUDITOR], "9h"), t).await.body["id"].as_str().unwrap().to_owned();
+    let wider = requested(&w, ALICE, &ask(&[READER, AUDITOR], "9h"), t).await;
     assert_eq!(w.call(BOB, &approve(&wider), t).await.status, 200);
     // Bob approves the first request again: its recorded approval would write two hours, one reader.
     let a = w.call(BOB, &approve(&first), t).await;

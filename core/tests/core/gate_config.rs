@@ -66,6 +66,18 @@ impl World {
         gate::handle(&g, Some(&self.object), &event, now()).await
     }
 
+    /// The functions' config as discovery left it: `name` found in `account` and `region`.
+    fn discover(&mut self, name: &str, account: &str, region: &str) {
+        let found = breakglass_config::Discovered {
+            name: name.into(),
+            account: account.into(),
+            region: region.into(),
+        };
+        let (with_found, refused) = self.config.with_discovered(&[found]);
+        assert!(refused.is_empty(), "{refused:?}");
+        self.config = with_found;
+    }
+
     fn live(&self) -> String {
         self.object.0.lock().unwrap().clone().unwrap().0
     }
@@ -210,14 +222,7 @@ async fn regression_a_discovered_bucket_changes_only_with_the_defaults() {
             )
     );
     let mut w = World::with(text.clone());
-    let found = breakglass_config::Discovered {
-        name: "acme-found-logs".into(),
-        account: "111100000000".into(),
-        region: "eu-central-1".into(),
-    };
-    let (with_found, refused) = w.config.with_discovered(&[found]);
-    assert!(refused.is_empty(), "{refused:?}");
-    w.config = with_found;
+    w.discover("acme-found-logs", "111100000000", "eu-central-1");
     assert!(w.config.bucket("acme-found-logs").is_some_and(|b| b.two_person.is_some()));
     // A change of Bob's bucket alone: Bob may approve (Alice proposes).
     let next =
@@ -246,14 +251,7 @@ async fn regression_a_config_cannot_drop_a_discovered_bucket_unseen() {
     let extra = "[[account]]\nid = \"444400000000\"\nalias = \"logging-new\"\nregions = [\"eu-central-1\"]\n";
     let text = format!("{}\n{extra}\n[discovery]\ntag = \"breakglass=protect\"\n", org_text());
     let mut w = World::with(text.clone());
-    let found = breakglass_config::Discovered {
-        name: "acme-new-account-logs".into(),
-        account: "444400000000".into(),
-        region: "eu-central-1".into(),
-    };
-    let (with_found, refused) = w.config.with_discovered(&[found]);
-    assert!(refused.is_empty(), "{refused:?}");
-    w.config = with_found;
+    w.discover("acme-new-account-logs", "444400000000", "eu-central-1");
     let dropped = text.replacen(extra, "", 1);
     let a = w.call(ALICE, json!({"op": "propose", "config": dropped})).await;
     assert_eq!(a.status, 400, "{}", a.body);
