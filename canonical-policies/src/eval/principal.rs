@@ -89,13 +89,7 @@ pub(super) fn principal_value(kind: PrincipalKind, v: &str, caller: &Caller) -> 
                     Caller::Session { arn, .. } => exact(same_principal(arn, v)),
                     // "A session of this role", not which one: a session of the same role may be the
                     // one named.
-                    Caller::Role { account: a, name, .. }
-                        if a == account
-                            && res
-                                .strip_prefix("assumed-role/")
-                                .and_then(|r| r.split('/').next())
-                                .is_some_and(|role| name.eq_ignore_ascii_case(role)) =>
-                    {
+                    Caller::Role { account: a, name, .. } if a == account && names_session_of(res, name) => {
                         PrincipalMatch::Unknown
                     }
                     _ => PrincipalMatch::No,
@@ -127,12 +121,7 @@ pub(super) fn names_exactly(kind: PrincipalKind, v: &str, caller: &Caller) -> Tr
         PrincipalKind::Aws => match caller {
             Caller::Role { account, name, .. } => {
                 let session_of_role = iam_arn_parts(v).is_some_and(|(service, a, res)| {
-                    service == "sts"
-                        && a == account
-                        && res
-                            .strip_prefix("assumed-role/")
-                            .and_then(|r| r.split('/').next())
-                            .is_some_and(|role| role.eq_ignore_ascii_case(name))
+                    service == "sts" && a == account && names_session_of(res, name)
                 });
                 if session_of_role {
                     Tri::Unknown
@@ -155,20 +144,25 @@ fn chain_named(
     let named: Vec<(&str, &str, &str)> =
         map.get(&PrincipalKind::Aws).into_iter().flatten().filter_map(|v| iam_arn_parts(v)).collect();
     let root = named.iter().any(|(service, a, r)| *service == "iam" && *a == account && *r == "root");
-    let session_role = caller.own_arn().and_then(|own| {
-        let (_, rest) = own.split_once(":assumed-role/")?;
-        rest.split('/').next().map(str::to_owned)
-    });
-    let role = session_role.is_none_or(|name| {
-        named.iter().any(|(service, a, r)| {
+    let role = match caller {
+        Caller::Session { role, .. } => named.iter().any(|(service, a, r)| {
             *service == "iam"
                 && *a == account
-                && r.strip_prefix("role/")
-                    .and_then(|p| p.rsplit('/').next())
-                    .is_some_and(|n| n.eq_ignore_ascii_case(&name))
-        })
-    });
+                && r.starts_with("role/")
+                && last_segment(r).eq_ignore_ascii_case(role)
+        }),
+        _ => true,
+    };
     root && role
+}
+
+/// Whether the resource part of an STS ARN (`assumed-role/<role>/<session>`) is a session of the
+/// role named `role` (IAM role names match without case).
+fn names_session_of(resource: &str, role: &str) -> bool {
+    resource
+        .strip_prefix("assumed-role/")
+        .and_then(|r| r.split('/').next())
+        .is_some_and(|named| named.eq_ignore_ascii_case(role))
 }
 
 /// `arn:<partition>:<service>::<account>:<resource>` of IAM and STS principals.

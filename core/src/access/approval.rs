@@ -193,9 +193,8 @@ pub fn decide(
     // A grant in force is widened, never cut short: the union of readers until the later expiry.
     // An approval opens exactly what was asked, so one that would widen (the asked readers until
     // a later expiry, or the readers open now for longer) is refused; nobody approved that.
-    if let Some(p) = live.filter(|p| crate::access::operate::widened(Some(p), asked.clone()) != asked) {
-        let readers: Vec<String> = p.readers.iter().map(|r| format!("`{r}`")).collect();
-        return Err(refuse(Refusal::Wider { readers: readers.join(", "), expiry: format_expiry(p.expiry) }));
+    if let Some((readers, expiry)) = crate::access::operate::beyond(live, &asked) {
+        return Err(refuse(Refusal::Wider { readers, expiry }));
     }
     let grant = asked;
     Ok(Decision {

@@ -221,6 +221,15 @@ pub fn grant_of(d: &Decision) -> Option<OpenGrant> {
     })
 }
 
+/// The grant in force `live`, as a refusal names it (readers, expiry), when it reaches beyond
+/// `asked` (a reader `asked` lacks, or a later expiry): opening exactly `asked` would then cut it
+/// short, and opening the union would open more than was asked.
+pub(crate) fn beyond(live: Option<&OpenGrant>, asked: &OpenGrant) -> Option<(String, String)> {
+    let live = live.filter(|l| widened(Some(l), asked.clone()) != *asked)?;
+    let readers: Vec<String> = live.readers.iter().map(|r| format!("`{r}`")).collect();
+    Some((readers.join(", "), format_expiry(live.expiry)))
+}
+
 /// `asked` on top of the grant in force: never cut short, so the union of the readers and the
 /// later expiry.
 pub fn widened(live: Option<&OpenGrant>, asked: OpenGrant) -> OpenGrant {
@@ -284,12 +293,8 @@ pub async fn open_approved<S: PolicyStore, B: EventBus>(
     bucket.check_grant(&grant, now)?;
     // A grant in force is never cut short: one wider than the approval (opened by a later
     // approval, before this one was resumed) stays, and this opening is refused.
-    if let Some(p) = previous.as_ref().filter(|p| widened(Some(p), grant.clone()) != grant) {
-        return Err(OperateError::OpenWider {
-            bucket: bucket.name.clone(),
-            readers: p.readers.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", "),
-            expiry: format_expiry(p.expiry),
-        });
+    if let Some((readers, expiry)) = beyond(previous.as_ref(), &grant) {
+        return Err(OperateError::OpenWider { bucket: bucket.name.clone(), readers, expiry });
     }
     let reason = format!(
         "{} (request {} of {}, approved by {approver})",

@@ -68,6 +68,18 @@ impl PolicyStore for Hanging {
     }
 }
 
+/// The catalog over these ports, without an audit trail (its requests are refused).
+fn catalog<'a, P>(
+    c: &'a Config,
+    store: &'a Store,
+    bus: &'a Bus,
+    cfn: &'a Cfn,
+    provenance: &'a P,
+    o: &'a breakglass_core::access::catalog::Origin,
+) -> Catalog<'a, Store, Bus, Cfn, P, breakglass_core::testing::Log> {
+    Catalog { config: c, store, bus, responder: cfn, provenance, origin: o, trail: None }
+}
+
 /// The custom resource's Create request with the product's `properties`.
 fn create_event(properties: Value) -> Value {
     json!({
@@ -218,15 +230,7 @@ async fn issue_21_attack_5_a_reused_stack_id_with_other_properties_is_refused() 
     ];
     for (provenance, props, why) in cases {
         let (store, bus, cfn) = (Store::default(), Bus::default(), Cfn::default());
-        let catalog = Catalog {
-            config: &c,
-            store: &store,
-            bus: &bus,
-            responder: &cfn,
-            provenance: &provenance,
-            origin: &o,
-            trail: None::<&breakglass_core::trail::audit::Trail<breakglass_core::testing::Log>>,
-        };
+        let catalog = catalog(&c, &store, &bus, &cfn, &provenance, &o);
         let body = handle(&catalog, &create_event(props.clone()), now(), std::time::Duration::from_secs(5))
             .await
             .unwrap();
@@ -249,15 +253,7 @@ async fn issue_21_attack_5_a_reused_stack_id_with_other_properties_is_refused() 
         .unwrap()
         .insert(BUCKET.into(), c.bucket(BUCKET).unwrap().closed_policy().to_pretty_json());
     let provenance = FromCatalog::of(&provisioned);
-    let catalog = Catalog {
-        config: &c,
-        store: &store,
-        bus: &bus,
-        responder: &cfn,
-        provenance: &provenance,
-        origin: &o,
-        trail: None::<&breakglass_core::trail::audit::Trail<breakglass_core::testing::Log>>,
-    };
+    let catalog = catalog(&c, &store, &bus, &cfn, &provenance, &o);
     let body = handle(
         &catalog,
         &create_event(with("Readers", json!([READER]))),
@@ -384,15 +380,7 @@ async fn regression_a_replaced_open_closes_the_old_bucket() {
     store.policies.lock().unwrap().insert(BUCKET.into(), open);
     // The stack's parameters are the new ones; the delete carries the old properties.
     let provenance = FromCatalog::of(&new);
-    let catalog = Catalog {
-        config: &c,
-        store: &store,
-        bus: &bus,
-        responder: &cfn,
-        provenance: &provenance,
-        origin: &o,
-        trail: None::<&breakglass_core::trail::audit::Trail<breakglass_core::testing::Log>>,
-    };
+    let catalog = catalog(&c, &store, &bus, &cfn, &provenance, &o);
     let mut delete = create_event(old);
     delete["RequestType"] = json!("Delete");
     delete["PhysicalResourceId"] = json!(format!("breakglass-open-{BUCKET}"));
