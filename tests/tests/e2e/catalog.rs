@@ -41,6 +41,45 @@ fn open_props(duration: &str, readers: &str) -> Value {
         "Ticket": "INC-42", "Duration": duration, "Readers": readers})
 }
 
+/// Regression (catalog review): "Open log access" updated to another bucket replaces the resource;
+/// CloudFormation deletes the old one with the *old* properties, while the stack's parameters
+/// already name the new bucket. That delete was refused, and the old bucket stayed open. On moto,
+/// with the real function under IAM: the old bucket is closed, the new one open.
+#[tokio::test(flavor = "current_thread")]
+async fn regression_a_replaced_open_closes_the_old_bucket() {
+    let Some((_moto, stack, function, _iam)) = start_catalog(single_operator_text()).await else { return };
+    let other = "acme-vpc-flow-logs";
+    let old = open_props("2h", READER);
+    let mut new = old.clone();
+    new["Bucket"] = json!(other);
+    let sc = stack.catalog_stack(OPEN_PRODUCT, OPERATOR_SESSION, &old).await;
+    let cfn = ResponseCatcher::start(200);
+    let c = config();
+    let state = |name: &str, p: Option<String>| {
+        canonical_policies::classify(
+            c.bucket(name).unwrap(),
+            p.as_deref().map(str::as_bytes),
+            time::OffsetDateTime::now_utc(),
+        )
+        .state
+    };
+    function.invoke(&request(&sc, "Create", &cfn.url, old.clone(), None)).unwrap();
+    let created = cfn.take().remove(0).2;
+    assert_eq!(created["Status"], "SUCCESS", "{created}");
+    let physical = created["PhysicalResourceId"].as_str().unwrap().to_owned();
+    stack.update_catalog_stack(&sc, &new).await;
+    function.invoke(&request(&sc, "Update", &cfn.url, new, Some(&physical))).unwrap();
+    let updated = cfn.take().remove(0).2;
+    assert_eq!(updated["Status"], "SUCCESS", "{updated}");
+    assert_ne!(updated["PhysicalResourceId"].as_str(), Some(physical.as_str()), "a new resource: {updated}");
+    // CloudFormation's clean-up: the old resource, with the old properties.
+    function.invoke(&request(&sc, "Delete", &cfn.url, old, Some(&physical))).unwrap();
+    let deleted = cfn.take().remove(0).2;
+    assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
+    assert_eq!(state(BUCKET, stack.live_policy(BUCKET).await), canonical_policies::State::Closed);
+    assert!(matches!(state(other, stack.live_policy(other).await), canonical_policies::State::Open(_)));
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn create_update_delete_and_failures_are_always_answered() {
     let Some((_moto, stack, function, iam)) = start_catalog(single_operator_text()).await else { return };
